@@ -1,0 +1,130 @@
+"""The domain exception tree.
+
+Every error a user can cause is one of these, with a message in Chinese and English and, where it
+applies, the layer, feature and field at fault. ``geo_service.api.problems`` maps them to HTTP
+statuses and ``application/problem+json``; nothing else in the package knows about HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "BadDeclaration",
+    "Conflict",
+    "GeoServiceError",
+    "InvalidInput",
+    "NotFound",
+    "PayloadTooLarge",
+    "PreconditionRequired",
+    "StoreUnavailable",
+    "UnsupportedFormat",
+]
+
+
+class GeoServiceError(Exception):
+    """Base of every error the service reports to its users.
+
+    Parameters
+    ----------
+    zh, en
+        The message in Chinese and in English.
+    layer, feature, field
+        Where the fault is, when known.
+    details
+        Extra machine-readable members for the problem document (for example siting violations).
+    """
+
+    code = "error"
+    title = {"zh": "错误", "en": "Error"}
+
+    def __init__(
+        self,
+        zh: str,
+        en: str,
+        *,
+        layer: str | None = None,
+        feature: Any = None,
+        field: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(en)
+        self.zh = zh
+        self.en = en
+        self.layer = layer
+        self.feature = feature
+        self.field = field
+        self.details = dict(details or {})
+
+    def as_dict(self) -> dict[str, Any]:
+        """The members of the problem document that describe this error."""
+        out: dict[str, Any] = {
+            "code": self.code,
+            "title": f"{self.title['zh']} / {self.title['en']}",
+            "detail": f"{self.zh} / {self.en}",
+            "detail_zh": self.zh,
+            "detail_en": self.en,
+        }
+        for key in ("layer", "feature", "field"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        out.update(self.details)
+        return out
+
+
+class InvalidInput(GeoServiceError):
+    """The request or file holds something the service cannot accept."""
+
+    code = "invalid-input"
+    title = {"zh": "输入无效", "en": "Invalid input"}
+
+
+class NotFound(GeoServiceError):
+    """A layer, feature, plan or crew that does not exist."""
+
+    code = "not-found"
+    title = {"zh": "未找到", "en": "Not found"}
+
+
+class Conflict(GeoServiceError):
+    """A write that names a stale version, or clashes with a uniqueness rule."""
+
+    code = "conflict"
+    title = {"zh": "版本冲突", "en": "Conflict"}
+
+
+class PreconditionRequired(GeoServiceError):
+    """An update or delete that does not say which version it expects."""
+
+    code = "precondition-required"
+    title = {"zh": "缺少版本号", "en": "Precondition required"}
+
+
+class PayloadTooLarge(GeoServiceError):
+    """An upload, body, geometry or batch beyond the configured limits."""
+
+    code = "too-large"
+    title = {"zh": "内容过大", "en": "Payload too large"}
+
+
+class UnsupportedFormat(GeoServiceError):
+    """A file whose format the service does not read."""
+
+    code = "unsupported-format"
+    title = {"zh": "不支持的格式", "en": "Unsupported format"}
+
+
+class StoreUnavailable(GeoServiceError):
+    """The store cannot be reached right now (for example PostGIS is down)."""
+
+    code = "store-unavailable"
+    title = {"zh": "存储不可用", "en": "Store unavailable"}
+
+
+class BadDeclaration(GeoServiceError):
+    """A layer declaration or rule set that cannot be loaded; the service refuses to start."""
+
+    code = "bad-declaration"
+    title = {"zh": "声明文件有误", "en": "Bad declaration"}

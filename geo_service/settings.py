@@ -1,0 +1,49 @@
+"""Settings, read from ``GEO_*`` environment variables (pydantic-settings) or built directly in tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "default_layers_dir"]
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_layers_dir() -> Path:
+    """The ``layers/`` folder beside the package (a source checkout) or packaged with it."""
+    for candidate in (_ROOT / "layers", Path(__file__).resolve().parent / "data" / "layers"):
+        if candidate.is_dir():
+            return candidate
+    return _ROOT / "layers"
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told at start.
+
+    ``database_url`` selects the store: unset means the embedded GeoPackage ``workspace`` file;
+    ``postgresql+psycopg://…`` means PostGIS.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GEO_", env_file=None, extra="ignore")
+
+    workspace: Path = Field(default=Path("var/jiaozuo.gpkg"), description="GeoPackage file of the workspace")
+    database_url: str | None = Field(default=None, description="postgresql+psycopg://… to use PostGIS")
+    layers_dir: Path = Field(default_factory=default_layers_dir)
+    metric_crs: str = "EPSG:4547"
+    timezone: str = "Asia/Shanghai"
+    city: str = "焦作市"
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_body_bytes: int = 20 * 1024 * 1024
+    max_vertices: int = 100_000
+    max_features_per_request: int = 50_000
+    page_limit_default: int = 100
+    page_limit_max: int = 10_000
+    computation_timeout_s: float = 60.0
+    basemap: Literal["none", "local", "tianditu", "amap", "osm"] = "none"
+    basemap_url: str | None = None
+    tianditu_key: str | None = None
+    chromium: Path = Path("/usr/bin/chromium")

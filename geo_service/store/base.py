@@ -1,0 +1,157 @@
+"""The store protocol: what every store (GeoPackage, PostGIS) offers, and the records it returns.
+
+Stores receive properties already validated against the layer declaration (see
+``geo_service.features``) and geometries in EPSG:4326. Every write:
+
+* is one transaction (a batch import is all-or-nothing);
+* names the version it expects for updates and deletes (a stale one raises ``Conflict`` and changes
+  nothing);
+* appends a ``Change`` to the history (who, when, before, after, reason), so nothing is lost;
+* bumps the layer's version, which in-process caches are keyed by.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import geopandas as gpd
+from shapely.geometry.base import BaseGeometry
+
+from geo_service.catalog import Catalog
+
+__all__ = ["Change", "Feature", "NewFeature", "Page", "Query", "Store"]
+
+
+@dataclass(frozen=True)
+class NewFeature:
+    """A feature to be written: validated properties and a geometry (None for table layers)."""
+
+    properties: Mapping[str, Any]
+    geometry: BaseGeometry | None = None
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A stored feature, at one version."""
+
+    layer: str
+    id: int
+    properties: Mapping[str, Any]
+    geometry: BaseGeometry | None
+    version: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of a layer's history.
+
+    ``before`` and ``after`` are ``{"properties": {...}, "geometry": <GeoJSON>|None}`` or None (for a
+    create's ``before`` and a delete's ``after``); values are JSON-ready (dates as ISO strings).
+    """
+
+    layer: str
+    feature_id: int
+    version: int
+    op: str  # create | update | delete | restore
+    actor: str
+    at: dt.datetime
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Query:
+    """Which features to list.
+
+    ``filters`` are equality tests on declared fields (values already coerced to the field type);
+    ``at`` keeps features whose validity window holds that moment; ``bbox`` is
+    (minx, miny, maxx, maxy) in EPSG:4326 and keeps features whose geometry intersects it.
+    """
+
+    bbox: tuple[float, float, float, float] | None = None
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    at: dt.datetime | None = None
+    limit: int | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing, with the number of features matching the query in all."""
+
+    features: Sequence[Feature]
+    number_matched: int
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What the service asks of a store. The contract tests (tests/test_store_contract.py) hold both."""
+
+    catalog: Catalog
+
+    def close(self) -> None: ...
+
+    def layer_version(self, layer: str) -> int:
+        """A number that changes whenever the layer changes (caches are keyed by it)."""
+        ...
+
+    def count(self, layer: str) -> int: ...
+
+    def list_features(self, layer: str, query: Query | None = None) -> Page: ...
+
+    def get_feature(self, layer: str, fid: int) -> Feature:
+        """The feature, or ``NotFound``."""
+        ...
+
+    def read_frame(self, layer: str) -> gpd.GeoDataFrame:
+        """The whole layer as a GeoDataFrame (index = feature id, plus a ``_version`` column)."""
+        ...
+
+    def create_features(
+        self, layer: str, features: Sequence[NewFeature], *, actor: str, reason: str | None = None
+    ) -> list[Feature]:
+        """Insert all or none."""
+        ...
+
+    def update_feature(
+        self,
+        layer: str,
+        fid: int,
+        feature: NewFeature,
+        *,
+        expected_version: int,
+        actor: str,
+        reason: str | None = None,
+    ) -> Feature:
+        """Replace properties and geometry; ``Conflict`` if the version is stale."""
+        ...
+
+    def delete_feature(
+        self, layer: str, fid: int, *, expected_version: int, actor: str, reason: str | None = None
+    ) -> None: ...
+
+    def restore_feature(self, layer: str, fid: int, *, actor: str, reason: str | None = None) -> Feature:
+        """Bring back a deleted feature as it was before its deletion (a new version)."""
+        ...
+
+    def history(self, layer: str, fid: int | None = None, *, limit: int = 1000) -> list[Change]:
+        """Changes, newest first."""
+        ...
+
+    def replace_layer(self, layer: str, features: Sequence[NewFeature], *, actor: str) -> int:
+        """Load a whole layer at once (demo, restore); every old feature is kept in history as deleted."""
+        ...
+
+    def put_document(self, kind: str, key: str, body: Mapping[str, Any], *, actor: str) -> None:
+        """Keep a JSON document (a stored plan, a rule set); an existing key is refused (``Conflict``)."""
+        ...
+
+    def get_document(self, kind: str, key: str) -> Mapping[str, Any]: ...
+
+    def list_documents(self, kind: str) -> list[tuple[str, dt.datetime, str]]:
+        """(key, created_at, actor) of each document of a kind, newest first."""
+        ...
