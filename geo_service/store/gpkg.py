@@ -1,0 +1,471 @@
+"""The embedded store: one GeoPackage file per workspace, which QGIS and GDAL open as they are.
+
+Layers are created through GDAL (pyogrio), so the file carries the GeoPackage metadata, spatial
+indexes and feature counts GDAL and QGIS expect. Row writes go through SQLite transactions on the same
+file (with the ``ST_*`` functions GDAL's R-tree triggers call registered on the connection), so an
+interrupted write leaves the file as it was, and a batch is all-or-nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import struct
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from geo_service.catalog import Catalog, LayerSpec
+from geo_service.errors import Conflict, NotFound, StoreUnavailable
+from geo_service.store.base import Change, Feature, NewFeature, Page, Query
+from geo_service.store.values import from_snapshot, from_storage, snapshot, to_storage
+
+__all__ = ["GeoPackageStore"]
+
+_TZ = ZoneInfo("Asia/Shanghai")
+_SRS = 4326
+_BULK_HISTORY = 1000  # batches larger than this record creates without an 'after' copy (see history())
+
+_META_TABLES = {
+    "geo_history": """CREATE TABLE IF NOT EXISTS geo_history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, layer TEXT NOT NULL, fid INTEGER NOT NULL,
+        version INTEGER NOT NULL, op TEXT NOT NULL, actor TEXT NOT NULL, at TEXT NOT NULL,
+        before TEXT, after TEXT, reason TEXT)""",
+    "geo_layer_state": """CREATE TABLE IF NOT EXISTS geo_layer_state (
+        layer TEXT PRIMARY KEY, version INTEGER NOT NULL DEFAULT 0)""",
+    "geo_documents": """CREATE TABLE IF NOT EXISTS geo_documents (
+        kind TEXT NOT NULL, key TEXT NOT NULL, created_at TEXT NOT NULL, actor TEXT NOT NULL,
+        body TEXT NOT NULL, PRIMARY KEY (kind, key))""",
+}
+
+
+def _gpkg_blob(geom: BaseGeometry | None) -> bytes | None:
+    """Encode a geometry as a GeoPackage binary (header with XY envelope + little-endian WKB)."""
+    if geom is None:
+        return None
+    if geom.is_empty:
+        return b"GP\x00\x11" + struct.pack("<i", _SRS) + shapely.to_wkb(geom, byte_order=1)
+    minx, miny, maxx, maxy = geom.bounds
+    header = b"GP\x00\x03" + struct.pack("<i4d", _SRS, minx, maxx, miny, maxy)
+    return header + shapely.to_wkb(geom, byte_order=1, output_dimension=2)
+
+
+_ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+
+
+def _blob_wkb(blob: bytes) -> bytes:
+    flags = blob[3]
+    return blob[8 + _ENVELOPE_BYTES[(flags >> 1) & 0x07]:]
+
+
+def _decode(blob: bytes | None) -> BaseGeometry | None:
+    return None if blob is None else shapely.from_wkb(_blob_wkb(blob))
+
+
+def _envelope(blob: bytes | None, index: int) -> float | None:
+    """minx, maxx, miny, maxy of a GeoPackage blob (for GDAL's R-tree triggers)."""
+    if blob is None or blob[3] & 0x10:
+        return None
+    if (blob[3] >> 1) & 0x07:
+        return struct.unpack_from("<4d", blob, 8)[index]
+    b = _decode(blob).bounds
+    return (b[0], b[2], b[1], b[3])[index]
+
+
+def _is_empty(blob: bytes | None) -> int | None:
+    return None if blob is None else int(bool(blob[3] & 0x10))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(_TZ)
+
+
+class GeoPackageStore:
+    """A workspace in one GeoPackage file.
+
+    Parameters
+    ----------
+    path
+        The ``.gpkg`` file; created with every declared layer if missing, and new declared layers are
+        added to an existing file.
+    catalog
+        The layer declarations.
+    """
+
+    def __init__(self, path: Path | str, catalog: Catalog) -> None:
+        self.path = Path(path)
+        self.catalog = catalog
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        existing = set()
+        if self.path.exists():
+            existing = {str(name) for name, _ in pyogrio.list_layers(self.path)}
+        for spec in catalog.values():
+            if spec.name not in existing:
+                self._create_layer(spec)
+        self._con = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        for name, fn in (("ST_MinX", lambda b: _envelope(b, 0)), ("ST_MaxX", lambda b: _envelope(b, 1)),
+                         ("ST_MinY", lambda b: _envelope(b, 2)), ("ST_MaxY", lambda b: _envelope(b, 3)),
+                         ("ST_IsEmpty", _is_empty)):
+            self._con.create_function(name, 1, fn, deterministic=True)
+        self._con.execute("PRAGMA busy_timeout = 30000")
+        with self._transaction() as cur:
+            for ddl in _META_TABLES.values():
+                cur.execute(ddl)
+            cur.execute("CREATE INDEX IF NOT EXISTS ix_geo_history_layer_fid ON geo_history (layer, fid)")
+            for name in _META_TABLES:
+                cur.execute(
+                    "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
+                    "VALUES (?, 'attributes', ?, 'geo-service metadata')", (name, name))
+            for spec in catalog.values():
+                cur.execute("INSERT OR IGNORE INTO geo_layer_state (layer, version) VALUES (?, 0)", (spec.name,))
+
+    # -- set-up -----------------------------------------------------------------------------------
+    def _create_layer(self, spec: LayerSpec) -> None:
+        columns: dict[str, pd.Series] = {}
+        for f in spec.fields:
+            dtype = {"integer": "int64", "number": "float64", "boolean": "bool"}.get(f.type, "object")
+            columns[f.name] = pd.Series([], dtype=dtype)
+        columns["_version"] = pd.Series([], dtype="int64")
+        frame = pd.DataFrame(columns)
+        title = f"{spec.title['zh']} / {spec.title['en']}"
+        if spec.is_table:
+            pyogrio.write_dataframe(frame, self.path, layer=spec.name, driver="GPKG",
+                                    layer_options={"IDENTIFIER": title})
+            return
+        gtype = spec.geometry_types[0] if len(spec.geometry_types) == 1 else "Unknown"
+        gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=_SRS))
+        pyogrio.write_dataframe(gdf, self.path, layer=spec.name, driver="GPKG", geometry_type=gtype,
+                                layer_options={"IDENTIFIER": title})
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+        with self._lock:
+            cur = self._con.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable("GeoPackage 文件被占用，请稍后重试", f"GeoPackage is busy: {exc}") from None
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            else:
+                cur.execute("COMMIT")
+
+    # -- reads ------------------------------------------------------------------------------------
+    def layer_version(self, layer: str) -> int:
+        self.catalog[layer]
+        with self._lock:
+            row = self._con.execute("SELECT version FROM geo_layer_state WHERE layer = ?", (layer,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def count(self, layer: str) -> int:
+        self.catalog[layer]
+        with self._lock:
+            return int(self._con.execute(f'SELECT COUNT(*) FROM "{layer}"').fetchone()[0])
+
+    def _select(self, spec: LayerSpec) -> str:
+        cols = ", ".join(f'"{f.name}"' for f in spec.fields)
+        geom = ", geom" if not spec.is_table else ", NULL"
+        return f'SELECT fid, _version{geom}, {cols} FROM "{spec.name}"'
+
+    def _row_to_feature(self, spec: LayerSpec, row: Sequence[Any]) -> Feature:
+        props = {f.name: from_storage(f, row[3 + i]) for i, f in enumerate(spec.fields)}
+        return Feature(layer=spec.name, id=int(row[0]), properties=props, geometry=_decode(row[2]),
+                       version=int(row[1]))
+
+    def get_feature(self, layer: str, fid: int) -> Feature:
+        spec = self.catalog[layer]
+        with self._lock:
+            row = self._con.execute(self._select(spec) + " WHERE fid = ?", (int(fid),)).fetchone()
+        if row is None:
+            raise NotFound(f"图层 {layer} 中没有要素 {fid}", f"Layer {layer} has no feature {fid}",
+                           layer=layer, feature=fid)
+        return self._row_to_feature(spec, row)
+
+    def list_features(self, layer: str, query: Query | None = None) -> Page:
+        spec = self.catalog[layer]
+        query = query or Query()
+        where, params = [], []
+        for name, value in query.filters.items():
+            field = spec.field(name)
+            if value is None:
+                where.append(f'"{name}" IS NULL')
+            else:
+                where.append(f'"{name}" = ?')
+                params.append(to_storage(field, value))
+        if query.at is not None:
+            day = query.at.astimezone(_TZ).date().isoformat()
+            if spec.time_start:
+                where.append(f'("{spec.time_start}" IS NULL OR substr("{spec.time_start}", 1, 10) <= ?)')
+                params.append(day)
+            if spec.time_end:
+                where.append(f'("{spec.time_end}" IS NULL OR substr("{spec.time_end}", 1, 10) >= ?)')
+                params.append(day)
+        sql = self._select(spec)
+        if query.bbox is not None and not spec.is_table:
+            minx, miny, maxx, maxy = query.bbox
+            where.append(f'fid IN (SELECT id FROM "rtree_{layer}_geom" WHERE maxx >= ? AND minx <= ? '
+                         "AND maxy >= ? AND miny <= ?)")
+            params.extend([minx, maxx, miny, maxy])
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        with self._lock:
+            if query.bbox is None:
+                total = int(self._con.execute(f'SELECT COUNT(*) FROM "{layer}"{clause}', params).fetchone()[0])
+                page_sql = sql + clause + " ORDER BY fid"
+                page_params = list(params)
+                if query.limit is not None:
+                    page_sql += " LIMIT ? OFFSET ?"
+                    page_params += [int(query.limit), int(query.offset)]
+                elif query.offset:
+                    page_sql += " LIMIT -1 OFFSET ?"
+                    page_params.append(int(query.offset))
+                rows = self._con.execute(page_sql, page_params).fetchall()
+                return Page([self._row_to_feature(spec, r) for r in rows], total)
+            rows = self._con.execute(sql + clause + " ORDER BY fid", params).fetchall()
+        if spec.is_table:
+            feats = [self._row_to_feature(spec, r) for r in rows]
+        else:
+            box = shapely.box(*query.bbox)
+            geoms = np.array([_decode(r[2]) for r in rows], dtype=object)
+            keep = shapely.intersects(geoms, box) if len(rows) else np.zeros(0, dtype=bool)
+            feats = [self._row_to_feature(spec, r) for r, k in zip(rows, keep, strict=True) if k]
+        end = None if query.limit is None else query.offset + query.limit
+        return Page(feats[query.offset:end], len(feats))
+
+    def read_frame(self, layer: str) -> gpd.GeoDataFrame:
+        spec = self.catalog[layer]
+        with self._lock:
+            rows = self._con.execute(self._select(spec) + " ORDER BY fid").fetchall()
+        ids = [int(r[0]) for r in rows]
+        data: dict[str, Any] = {}
+        for i, f in enumerate(spec.fields):
+            data[f.name] = [from_storage(f, r[3 + i]) for r in rows]
+        data["_version"] = [int(r[1]) for r in rows]
+        frame = pd.DataFrame(data, index=pd.Index(ids, name="fid", dtype="int64"))
+        if spec.is_table:
+            return gpd.GeoDataFrame(frame)
+        blobs = [r[2] for r in rows]
+        geoms = shapely.from_wkb([None if b is None else _blob_wkb(b) for b in blobs]) if rows else []
+        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index, crs=_SRS))
+
+    # -- writes -----------------------------------------------------------------------------------
+    def _bump(self, cur: sqlite3.Cursor, layer: str) -> None:
+        cur.execute("UPDATE geo_layer_state SET version = version + 1 WHERE layer = ?", (layer,))
+        cur.execute("UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') "
+                    "WHERE table_name = ?", (layer,))
+
+    def _record(self, cur: sqlite3.Cursor, layer: str, fid: int, version: int, op: str, actor: str,
+                before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, reason: str | None) -> None:
+        cur.execute(
+            "INSERT INTO geo_history (layer, fid, version, op, actor, at, before, after, reason) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (layer, fid, version, op, actor, _now().isoformat(),
+             None if before is None else json.dumps(before, ensure_ascii=False),
+             None if after is None else json.dumps(after, ensure_ascii=False), reason))
+
+    def _check_unique(self, cur: sqlite3.Cursor, spec: LayerSpec, props: Mapping[str, Any],
+                      fid: int | None) -> None:
+        for f in spec.fields:
+            if f.unique and props.get(f.name) is not None:
+                row = cur.execute(f'SELECT fid FROM "{spec.name}" WHERE "{f.name}" = ? AND fid IS NOT ?',
+                                  (to_storage(f, props[f.name]), fid)).fetchone()
+                if row is not None:
+                    raise Conflict(
+                        f"图层 {spec.name} 字段「{f.label()}」的值 {props[f.name]} 已被要素 {row[0]} 使用",
+                        f"Layer {spec.name}: '{f.name}' = {props[f.name]} is already used by feature {row[0]}",
+                        layer=spec.name, field=f.name, feature=fid)
+
+    def _insert(self, cur: sqlite3.Cursor, spec: LayerSpec, feature: NewFeature, *, fid: int | None = None,
+                version: int = 1) -> int:
+        names = [f.name for f in spec.fields]
+        values = [to_storage(f, feature.properties.get(f.name)) for f in spec.fields]
+        cols = ["_version", *names]
+        vals: list[Any] = [version, *values]
+        if not spec.is_table:
+            cols.append("geom")
+            vals.append(_gpkg_blob(feature.geometry))
+        if fid is not None:
+            cols.append("fid")
+            vals.append(int(fid))
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        sql = f'INSERT INTO "{spec.name}" ({quoted}) VALUES ({", ".join("?" * len(cols))})'
+        cur.execute(sql, vals)
+        return int(cur.lastrowid if fid is None else fid)
+
+    def create_features(self, layer: str, features: Sequence[NewFeature], *, actor: str,
+                        reason: str | None = None) -> list[Feature]:
+        spec = self.catalog[layer]
+        unique = [f for f in spec.fields if f.unique]
+        created: list[int] = []
+        with self._transaction() as cur:
+            seen: dict[str, set[Any]] = {f.name: set() for f in unique}
+            for feature in features:
+                for f in unique:
+                    value = feature.properties.get(f.name)
+                    if value is not None and value in seen[f.name]:
+                        raise Conflict(f"图层 {layer} 字段「{f.label()}」的值 {value} 在本批中重复",
+                                       f"Layer {layer}: '{f.name}' = {value} occurs twice in the batch",
+                                       layer=layer, field=f.name)
+                    seen[f.name].add(value)
+                    self._check_unique(cur, spec, feature.properties, None)
+                fid = self._insert(cur, spec, feature)
+                created.append(fid)
+                after = snapshot(spec, feature.properties, feature.geometry) if len(features) <= _BULK_HISTORY else None
+                self._record(cur, layer, fid, 1, "create", actor, None, after, reason)
+            if features:
+                self._bump(cur, layer)
+        if len(created) > _BULK_HISTORY:
+            return [Feature(layer, fid, dict(f.properties), f.geometry, 1)
+                    for fid, f in zip(created, features, strict=True)]
+        return [self.get_feature(layer, fid) for fid in created]
+
+    def _current(self, cur: sqlite3.Cursor, spec: LayerSpec, fid: int) -> Feature:
+        row = cur.execute(self._select(spec) + " WHERE fid = ?", (int(fid),)).fetchone()
+        if row is None:
+            raise NotFound(f"图层 {spec.name} 中没有要素 {fid}", f"Layer {spec.name} has no feature {fid}",
+                           layer=spec.name, feature=fid)
+        return self._row_to_feature(spec, row)
+
+    @staticmethod
+    def _check_version(current: Feature, expected: int) -> None:
+        if current.version != expected:
+            raise Conflict(
+                f"要素 {current.id} 已被他人修改：当前版本 {current.version}，请求基于版本 {expected}",
+                f"Feature {current.id} was changed by someone else: current version {current.version}, "
+                f"request based on version {expected}",
+                layer=current.layer, feature=current.id,
+                details={"current_version": current.version, "expected_version": expected})
+
+    def update_feature(self, layer: str, fid: int, feature: NewFeature, *, expected_version: int, actor: str,
+                       reason: str | None = None) -> Feature:
+        spec = self.catalog[layer]
+        with self._transaction() as cur:
+            current = self._current(cur, spec, fid)
+            self._check_version(current, expected_version)
+            self._check_unique(cur, spec, feature.properties, fid)
+            sets = [f'"{f.name}" = ?' for f in spec.fields] + ["_version = ?"]
+            vals = [to_storage(f, feature.properties.get(f.name)) for f in spec.fields] + [current.version + 1]
+            if not spec.is_table:
+                sets.append("geom = ?")
+                vals.append(_gpkg_blob(feature.geometry))
+            cur.execute(f'UPDATE "{layer}" SET {", ".join(sets)} WHERE fid = ?', [*vals, int(fid)])
+            self._record(cur, layer, int(fid), current.version + 1, "update", actor,
+                         snapshot(spec, current.properties, current.geometry),
+                         snapshot(spec, feature.properties, feature.geometry), reason)
+            self._bump(cur, layer)
+        return self.get_feature(layer, fid)
+
+    def delete_feature(self, layer: str, fid: int, *, expected_version: int, actor: str,
+                       reason: str | None = None) -> None:
+        spec = self.catalog[layer]
+        with self._transaction() as cur:
+            current = self._current(cur, spec, fid)
+            self._check_version(current, expected_version)
+            cur.execute(f'DELETE FROM "{layer}" WHERE fid = ?', (int(fid),))
+            self._record(cur, layer, int(fid), current.version + 1, "delete", actor,
+                         snapshot(spec, current.properties, current.geometry), None, reason)
+            self._bump(cur, layer)
+
+    def restore_feature(self, layer: str, fid: int, *, actor: str, reason: str | None = None) -> Feature:
+        spec = self.catalog[layer]
+        with self._transaction() as cur:
+            exists = cur.execute(f'SELECT 1 FROM "{layer}" WHERE fid = ?', (int(fid),)).fetchone()
+            last = cur.execute("SELECT version, op, before FROM geo_history WHERE layer = ? AND fid = ? "
+                               "ORDER BY id DESC LIMIT 1", (layer, int(fid))).fetchone()
+            if exists or last is None or last[1] != "delete" or last[2] is None:
+                raise NotFound(f"图层 {layer} 中没有可恢复的已删除要素 {fid}",
+                               f"Layer {layer} has no deleted feature {fid} to restore", layer=layer, feature=fid)
+            state = json.loads(last[2])
+            restored = from_snapshot(spec, state)
+            self._check_unique(cur, spec, restored.properties, int(fid))
+            self._insert(cur, spec, restored, fid=int(fid), version=int(last[0]) + 1)
+            self._record(cur, layer, int(fid), int(last[0]) + 1, "restore", actor, None, state, reason)
+            self._bump(cur, layer)
+        return self.get_feature(layer, fid)
+
+    def replace_layer(self, layer: str, features: Sequence[NewFeature], *, actor: str) -> int:
+        spec = self.catalog[layer]
+        with self._transaction() as cur:
+            old = cur.execute(self._select(spec)).fetchall()
+            for row in old:
+                f = self._row_to_feature(spec, row)
+                self._record(cur, layer, f.id, f.version + 1, "delete", actor,
+                             snapshot(spec, f.properties, f.geometry), None, "replace layer")
+            cur.execute(f'DELETE FROM "{layer}"')
+            names = [f.name for f in spec.fields]
+            cols = ["_version", *names] + ([] if spec.is_table else ["geom"])
+            sql = (f'INSERT INTO "{layer}" (' + ", ".join(f'"{c}"' for c in cols) + ") VALUES ("
+                   + ", ".join("?" * len(cols)) + ")")
+            rows = []
+            for feat in features:
+                vals: list[Any] = [1, *(to_storage(f, feat.properties.get(f.name)) for f in spec.fields)]
+                if not spec.is_table:
+                    vals.append(_gpkg_blob(feat.geometry))
+                rows.append(vals)
+            cur.executemany(sql, rows)
+            first = cur.execute(f'SELECT MIN(fid) FROM "{layer}"').fetchone()[0]
+            if rows:
+                now = _now().isoformat()
+                cur.executemany(
+                    "INSERT INTO geo_history (layer, fid, version, op, actor, at, reason) VALUES (?, ?, 1, 'create', ?, ?, ?)",
+                    [(layer, fid, actor, now, "replace layer")
+                     for (fid,) in cur.execute(f'SELECT fid FROM "{layer}" WHERE fid >= ?', (first,)).fetchall()])
+            self._bump(cur, layer)
+        return len(rows)
+
+    def history(self, layer: str, fid: int | None = None, *, limit: int = 1000) -> list[Change]:
+        self.catalog[layer]
+        sql = "SELECT fid, version, op, actor, at, before, after, reason FROM geo_history WHERE layer = ?"
+        params: list[Any] = [layer]
+        if fid is not None:
+            sql += " AND fid = ?"
+            params.append(int(fid))
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(int(limit))
+        with self._lock:
+            rows = self._con.execute(sql, params).fetchall()
+        return [Change(layer=layer, feature_id=int(r[0]), version=int(r[1]), op=r[2], actor=r[3],
+                       at=dt.datetime.fromisoformat(r[4]),
+                       before=None if r[5] is None else json.loads(r[5]),
+                       after=None if r[6] is None else json.loads(r[6]), reason=r[7]) for r in rows]
+
+    # -- documents --------------------------------------------------------------------------------
+    def put_document(self, kind: str, key: str, body: Mapping[str, Any], *, actor: str) -> None:
+        with self._transaction() as cur:
+            if cur.execute("SELECT 1 FROM geo_documents WHERE kind = ? AND key = ?", (kind, key)).fetchone():
+                raise Conflict(f"{kind} 「{key}」已存在，不会覆盖", f"{kind} '{key}' exists already; not overwritten",
+                               feature=key)
+            cur.execute("INSERT INTO geo_documents (kind, key, created_at, actor, body) VALUES (?, ?, ?, ?, ?)",
+                        (kind, key, _now().isoformat(), actor, json.dumps(body, ensure_ascii=False, default=str)))
+
+    def get_document(self, kind: str, key: str) -> Mapping[str, Any]:
+        with self._lock:
+            row = self._con.execute("SELECT body FROM geo_documents WHERE kind = ? AND key = ?",
+                                    (kind, key)).fetchone()
+        if row is None:
+            raise NotFound(f"没有 {kind}「{key}」", f"No {kind} '{key}'", feature=key)
+        return json.loads(row[0])
+
+    def list_documents(self, kind: str) -> list[tuple[str, dt.datetime, str]]:
+        with self._lock:
+            rows = self._con.execute("SELECT key, created_at, actor FROM geo_documents WHERE kind = ? "
+                                     "ORDER BY created_at DESC, key DESC", (kind,)).fetchall()
+        return [(r[0], dt.datetime.fromisoformat(r[1]), r[2]) for r in rows]

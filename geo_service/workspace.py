@@ -1,0 +1,69 @@
+"""A workspace: one store plus the in-process caches the analysis answers from.
+
+Layers of a city are thousands of features: the analysis loads them once, indexes them and answers
+from memory. Every cached object is keyed by the versions of the layers it was built from, read from
+the store on use, so a write made through any worker (or any process over the same PostGIS) is seen
+by the next request everywhere.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import geopandas as gpd
+
+from geo_service.catalog import Catalog
+from geo_service.settings import Settings
+from geo_service.store.base import Store
+
+__all__ = ["Workspace"]
+
+T = TypeVar("T")
+
+
+class Workspace:
+    """A store and its version-keyed caches.
+
+    Parameters
+    ----------
+    store
+        Any store implementing :class:`geo_service.store.base.Store`.
+    settings
+        The service settings (metric CRS, limits).
+    """
+
+    def __init__(self, store: Store, settings: Settings | None = None) -> None:
+        self.store = store
+        self.settings = settings or Settings()
+        self._cache: dict[str, tuple[tuple[int, ...], Any]] = {}
+        self._lock = threading.RLock()
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.store.catalog
+
+    def versions(self, layers: tuple[str, ...]) -> tuple[int, ...]:
+        return tuple(self.store.layer_version(name) for name in layers)
+
+    def cached(self, key: str, layers: tuple[str, ...], build: Callable[[], T]) -> T:
+        """Return the object cached under ``key``, rebuilding it if any of ``layers`` changed."""
+        versions = self.versions(layers)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] == versions:
+                return hit[1]
+        value = build()
+        with self._lock:
+            self._cache[key] = (versions, value)
+        return value
+
+    def frame(self, layer: str) -> gpd.GeoDataFrame:
+        """The whole layer as a GeoDataFrame (EPSG:4326, index = feature id)."""
+        self.catalog[layer]  # raises NotFound for an unknown layer
+        return self.cached(f"frame:{layer}", (layer,), lambda: self.store.read_frame(layer))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
