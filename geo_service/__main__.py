@@ -1,0 +1,3 @@
+from geo_service.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""The FastAPI app factory.
+
+``create_app(settings)`` builds the app; the store is opened in the lifespan (nothing connects at
+import time), kept on ``app.state`` and closed on exit. Every module in ``geo_service.api.routers``
+that defines ``router`` is included.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from geo_service import __version__
+from geo_service.api import routers
+from geo_service.api.problems import install_problem_handlers
+from geo_service.catalog import load_catalog
+from geo_service.settings import Settings
+from geo_service.store import open_store
+from geo_service.workspace import Workspace
+
+__all__ = ["create_app"]
+
+
+def _router_modules() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(routers.__path__) if not m.name.startswith("_"))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service.
+
+    Parameters
+    ----------
+    settings
+        Defaults to ``Settings()`` read from ``GEO_*`` environment variables.
+    """
+    settings = settings or Settings()
+    catalog = load_catalog(settings.layers_dir)  # a bad declaration stops the start here
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(settings, catalog)
+        app.state.workspace = Workspace(store, settings)
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="geo-service 城市管理空间规划服务",
+        version=__version__,
+        description="焦作市城市管理局空间图层、覆盖、分派、选址、除雪路线与地图服务。"
+        " Layers, coverage, assignment, siting, snow routes and maps for an urban-management bureau.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.catalog = catalog
+    install_problem_handlers(app)
+    for name in _router_modules():
+        module = importlib.import_module(f"{routers.__name__}.{name}")
+        router = getattr(module, "router", None)
+        if router is not None:
+            app.include_router(router)
+    return app

@@ -1,0 +1,68 @@
+"""Dependencies shared by the routers: the workspace, store, settings and catalog of the running app."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Path, Request
+
+from geo_service.catalog import Catalog, LayerSpec
+from geo_service.errors import InvalidInput
+from geo_service.settings import Settings
+from geo_service.store.base import Store
+from geo_service.workspace import Workspace
+
+__all__ = ["CatalogDep", "LayerDep", "SettingsDep", "StoreDep", "WorkspaceDep", "actor_of", "parse_moment"]
+
+_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def get_workspace(request: Request) -> Workspace:
+    return request.app.state.workspace
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.workspace.store
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_catalog(request: Request) -> Catalog:
+    return request.app.state.workspace.catalog
+
+
+def get_layer(request: Request, collection_id: Annotated[str, Path()]) -> LayerSpec:
+    """The declared layer named in the path, or NotFound (raised by the catalog)."""
+    return request.app.state.workspace.catalog[collection_id]
+
+
+def actor_of(request: Request) -> str:
+    """Who is making the request (the signed-in user, once authentication is on)."""
+    user = getattr(request.state, "user", None)
+    return getattr(user, "name", None) or "anonymous"
+
+
+def parse_moment(value: str | None, *, name: str = "at") -> dt.datetime | None:
+    """An ISO 8601 time from a query parameter; naive times are Asia/Shanghai."""
+    if value is None or value == "":
+        return None
+    try:
+        out = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"时间「{value}」无法解析，应为 ISO 8601（如 2026-12-01T21:00）",
+                           f"Time '{value}' does not parse; use ISO 8601 (e.g. 2026-12-01T21:00)",
+                           field=name) from None
+    if out.tzinfo is None:
+        out = out.replace(tzinfo=_TZ)
+    return out
+
+
+WorkspaceDep = Annotated[Workspace, Depends(get_workspace)]
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+LayerDep = Annotated[LayerSpec, Depends(get_layer)]

@@ -1,0 +1,112 @@
+"""One error table: domain exceptions → HTTP status → ``application/problem+json`` (RFC 9457).
+
+Nothing reaches a user as a stack trace: unexpected errors become a 500 problem document with a
+request id, and are logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from geo_service import errors
+
+__all__ = ["STATUS", "install_problem_handlers", "problem_response"]
+
+log = logging.getLogger("geo_service.api")
+
+STATUS: dict[type[errors.GeoServiceError], int] = {
+    errors.InvalidInput: 400,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.PayloadTooLarge: 413,
+    errors.UnsupportedFormat: 415,
+    errors.PreconditionRequired: 428,
+    errors.StoreUnavailable: 503,
+    errors.BadDeclaration: 400,
+}
+
+_HTTP_TEXT = {
+    400: ("请求无效", "Bad request"),
+    401: ("需要登录", "Authentication required"),
+    403: ("无权操作", "Forbidden"),
+    404: ("未找到", "Not found"),
+    405: ("不支持该请求方法", "Method not allowed"),
+    406: ("不支持请求的格式", "Not acceptable"),
+    409: ("冲突", "Conflict"),
+    413: ("内容过大", "Payload too large"),
+    415: ("不支持的媒体类型", "Unsupported media type"),
+    422: ("请求参数无效", "Unprocessable request"),
+    429: ("请求过多", "Too many requests"),
+}
+
+
+def status_for(exc: errors.GeoServiceError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def problem_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"type": f"about:blank#{body.get('code', status)}", "status": status, **body}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+async def _domain(request: Request, exc: errors.GeoServiceError) -> JSONResponse:
+    status = status_for(exc)
+    body = exc.as_dict()
+    body["instance"] = str(request.url.path)
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return problem_response(status, body, headers)
+
+
+async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = []
+    for err in exc.errors()[:20]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        problems.append({"field": loc or None, "message": err.get("msg"), "where": err.get("loc", ["?"])[0]})
+    first = problems[0] if problems else {"field": None, "message": "invalid"}
+    field = first["field"] or "?"
+    body = {
+        "code": "invalid-input",
+        "title": "请求参数无效 / Invalid request parameters",
+        "detail": f"参数「{field}」无效：{first['message']} / Parameter '{field}' is invalid: {first['message']}",
+        "detail_zh": f"参数「{field}」无效：{first['message']}",
+        "detail_en": f"Parameter '{field}' is invalid: {first['message']}",
+        "field": first["field"],
+        "errors": problems,
+        "instance": str(request.url.path),
+    }
+    return problem_response(422, body)
+
+
+async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    zh, en = _HTTP_TEXT.get(exc.status_code, ("请求失败", "Request failed"))
+    detail = exc.detail if isinstance(exc.detail, str) else en
+    body = {"code": f"http-{exc.status_code}", "title": f"{zh} / {en}", "detail": f"{zh} / {detail}",
+            "detail_zh": zh, "detail_en": detail, "instance": str(request.url.path)}
+    return problem_response(exc.status_code, body, getattr(exc, "headers", None))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    ref = uuid.uuid4().hex[:12]
+    log.exception("unexpected error %s on %s %s", ref, request.method, request.url.path)
+    body = {"code": "internal", "title": "服务器内部错误 / Internal server error",
+            "detail": f"服务器内部错误，参考编号 {ref} / Internal server error, reference {ref}",
+            "detail_zh": f"服务器内部错误，参考编号 {ref}", "detail_en": f"Internal server error, reference {ref}",
+            "reference": ref, "instance": str(request.url.path)}
+    return problem_response(500, body)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(errors.GeoServiceError, _domain)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,303 @@
+"""Layers as OGC API – Features collections, with Part 4 create/replace/update/delete (QGIS can edit).
+
+Every feature carries its version: ``ETag`` on single items, ``version`` on each GeoJSON feature. A
+write may name the version it is based on (``If-Match`` or ``?version=``); a stale one gets 409 and
+changes nothing. Without it the write applies to the current version; either way the history keeps
+the state before.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+from shapely.geometry import mapping
+
+from geo_service import features as feature_ops
+from geo_service.api.deps import LayerDep, WorkspaceDep, actor_of, parse_moment
+from geo_service.catalog import LayerSpec
+from geo_service.errors import InvalidInput
+from geo_service.store.base import Feature, Query as StoreQuery
+from geo_service.store.values import json_value
+
+__all__ = ["feature_json", "router"]
+
+router = APIRouter(tags=["features 要素 (OGC API – Features)"])
+
+GEOJSON = "application/geo+json"
+_RESERVED_PARAMS = {"bbox", "limit", "offset", "datetime", "f", "crs", "bbox-crs", "version", "override", "reason"}
+
+
+def feature_json(feature: Feature, base: str | None = None) -> dict[str, Any]:
+    """A stored feature as an RFC 7946 GeoJSON Feature (with ``version`` as a foreign member)."""
+    out: dict[str, Any] = {
+        "type": "Feature",
+        "id": feature.id,
+        "geometry": None if feature.geometry is None else mapping(feature.geometry),
+        "properties": {k: json_value(v) for k, v in feature.properties.items()},
+        "version": feature.version,
+    }
+    if base:
+        out["links"] = [{"rel": "self", "type": GEOJSON, "href": f"{base}/{feature.id}"}]
+    return out
+
+
+def _geojson(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, allow_nan=False), status_code=status,
+                    media_type=GEOJSON, headers=dict(headers or {}))
+
+
+def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if not value:
+        return None
+    try:
+        parts = [float(p) for p in value.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) != 4 or not (parts[0] <= parts[2] and parts[1] <= parts[3]) or any(p != p for p in parts):
+        raise InvalidInput(f"bbox「{value}」无效，应为 minx,miny,maxx,maxy（经度,纬度）",
+                           f"bbox '{value}' is invalid; expected minx,miny,maxx,maxy (lon,lat)", field="bbox")
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+def _version(if_match: str | None, version: int | None) -> int | None:
+    if version is not None:
+        return version
+    if if_match is None or if_match.strip() == "*":
+        return None
+    text = if_match.strip().removeprefix("W/").strip('"')
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidInput(f"If-Match「{if_match}」应为要素版本号", f"If-Match '{if_match}' must be a feature version",
+                           field="If-Match") from None
+
+
+def _overrides(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+async def _body(request: Request, limit: int) -> Any:
+    raw = await request.body()
+    if len(raw) > limit:
+        from geo_service.errors import PayloadTooLarge
+
+        raise PayloadTooLarge(f"请求体超过 {limit} 字节", f"Request body exceeds {limit} bytes")
+    if not raw:
+        raise InvalidInput("请求体为空", "The request body is empty")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"请求体不是有效的 JSON：{exc}", f"The body is not valid JSON: {exc}") from None
+
+
+def _collection(spec: LayerSpec, base: str) -> dict[str, Any]:
+    href = f"{base}/collections/{spec.name}"
+    return {
+        "id": spec.name,
+        "title": spec.title["zh"],
+        "title_en": spec.title["en"],
+        "description": spec.description.get("zh", ""),
+        "itemType": "feature" if not spec.is_table else "record",
+        "geometry": list(spec.geometry_types),
+        "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
+        "links": [
+            {"rel": "self", "type": "application/json", "href": href},
+            {"rel": "items", "type": GEOJSON, "href": f"{href}/items"},
+            {"rel": "describedby", "type": "application/schema+json", "href": f"{href}/schema"},
+        ],
+    }
+
+
+@router.get("/collections", summary="图层列表 / List layers")
+def list_collections(request: Request, ws: WorkspaceDep) -> dict[str, Any]:
+    base = str(request.base_url).rstrip("/")
+    return {
+        "collections": [_collection(spec, base) for spec in ws.catalog.values()],
+        "links": [{"rel": "self", "type": "application/json", "href": f"{base}/collections"}],
+    }
+
+
+@router.get("/collections/{collection_id}", summary="图层说明 / Describe a layer")
+def get_collection(request: Request, spec: LayerDep) -> dict[str, Any]:
+    return _collection(spec, str(request.base_url).rstrip("/"))
+
+
+@router.get("/collections/{collection_id}/schema", summary="图层字段 / Layer schema")
+def get_schema(spec: LayerDep) -> dict[str, Any]:
+    types = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean",
+             "date": "string", "datetime": "string"}
+    props: dict[str, Any] = {}
+    for f in spec.fields:
+        p: dict[str, Any] = {"type": types[f.type], "title": f.title.get("zh"), "x-title-en": f.title.get("en")}
+        if f.type in ("date", "datetime"):
+            p["format"] = "date" if f.type == "date" else "date-time"
+        if f.enum:
+            p["enum"] = list(f.enum)
+        if f.min is not None:
+            p["minimum"] = f.min
+        if f.max is not None:
+            p["maximum"] = f.max
+        if f.pattern:
+            p["pattern"] = f.pattern
+        props[f.name] = p
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "title": spec.title["zh"],
+            "properties": props, "required": [f.name for f in spec.fields if f.required],
+            "x-geometry": list(spec.geometry_types), "x-style": dict(spec.style)}
+
+
+@router.get("/collections/{collection_id}/items", summary="查询要素 / Query features")
+def list_items(
+    request: Request,
+    ws: WorkspaceDep,
+    spec: LayerDep,
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy (WGS 84 lon/lat)")] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    datetime: Annotated[str | None, Query(description="有效时刻 / features valid at this moment")] = None,
+) -> Response:
+    settings = ws.settings
+    limit = min(limit or settings.page_limit_default, settings.page_limit_max)
+    filters: dict[str, Any] = {}
+    for key, value in request.query_params.items():
+        if key in _RESERVED_PARAMS:
+            continue
+        field = spec.field(key)  # unknown parameter → 400 naming it
+        filters[key] = field.coerce(value, layer=spec.name) if value != "" else None
+    at = parse_moment(datetime.split("/")[0] if datetime else None, name="datetime")
+    page = ws.store.list_features(spec.name, StoreQuery(bbox=_bbox(bbox), filters=filters, at=at, limit=limit,
+                                                        offset=offset))
+    base = str(request.url_for("list_items", collection_id=spec.name))
+    links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)}]
+    if offset + len(page.features) < page.number_matched:
+        links.append({"rel": "next", "type": GEOJSON,
+                      "href": str(request.url.include_query_params(offset=offset + limit, limit=limit))})
+    if offset > 0:
+        links.append({"rel": "prev", "type": GEOJSON,
+                      "href": str(request.url.include_query_params(offset=max(0, offset - limit), limit=limit))})
+    body = {
+        "type": "FeatureCollection",
+        "features": [feature_json(f, base) for f in page.features],
+        "numberMatched": page.number_matched,
+        "numberReturned": len(page.features),
+        "links": links,
+    }
+    return _geojson(body)
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}", summary="读取要素 / Read a feature")
+def get_item(request: Request, ws: WorkspaceDep, spec: LayerDep, feature_id: int) -> Response:
+    feature = ws.store.get_feature(spec.name, feature_id)
+    base = str(request.url_for("list_items", collection_id=spec.name))
+    return _geojson(feature_json(feature, base), headers={"ETag": f'"{feature.version}"'})
+
+
+@router.options("/collections/{collection_id}/items", include_in_schema=False)
+def options_items(spec: LayerDep) -> Response:
+    return Response(status_code=204, headers={"Allow": "GET, HEAD, POST, OPTIONS"})
+
+
+@router.options("/collections/{collection_id}/items/{feature_id}", include_in_schema=False)
+def options_item(spec: LayerDep, feature_id: int) -> Response:
+    return Response(status_code=204, headers={"Allow": "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"})
+
+
+@router.post("/collections/{collection_id}/items", status_code=201,
+             summary="新增要素（一个 Feature 或 FeatureCollection）/ Create features")
+async def create_items(
+    request: Request,
+    ws: WorkspaceDep,
+    spec: LayerDep,
+    crs: Annotated[str, Query(description="来源坐标系 EPSG:4326, EPSG:4490, gcj02, bd09 …")] = "EPSG:4326",
+    override: Annotated[str | None, Query(description="越过的选址规则编号（逗号分隔）")] = None,
+    reason: Annotated[str | None, Query(description="越过规则的理由")] = None,
+) -> Response:
+    body = await _body(request, ws.settings.max_body_bytes)
+    if isinstance(body, Mapping) and body.get("type") == "FeatureCollection":
+        items = body.get("features")
+        if not isinstance(items, list) or not items:
+            raise InvalidInput("FeatureCollection 中没有要素", "The FeatureCollection holds no features")
+    else:
+        items = [body]
+    created = feature_ops.create_features(ws, spec.name, items, actor=actor_of(request), source_crs=crs,
+                                          override=_overrides(override), reason=reason)
+    base = str(request.url_for("list_items", collection_id=spec.name))
+    if len(created) == 1 and not (isinstance(body, Mapping) and body.get("type") == "FeatureCollection"):
+        f = created[0]
+        return _geojson(feature_json(f, base), 201, {"Location": f"{base}/{f.id}", "ETag": f'"{f.version}"'})
+    return _geojson({"type": "FeatureCollection", "features": [feature_json(f, base) for f in created]}, 201)
+
+
+@router.put("/collections/{collection_id}/items/{feature_id}", summary="替换要素 / Replace a feature")
+async def replace_item(
+    request: Request, ws: WorkspaceDep, spec: LayerDep, feature_id: int,
+    if_match: Annotated[str | None, Header()] = None,
+    version: Annotated[int | None, Query(description="所依据的版本 / version the edit is based on")] = None,
+    crs: str = "EPSG:4326", override: str | None = None, reason: str | None = None,
+) -> Response:
+    body = await _body(request, ws.settings.max_body_bytes)
+    f = feature_ops.replace_feature(ws, spec.name, feature_id, body, actor=actor_of(request),
+                                    expected_version=_version(if_match, version), source_crs=crs,
+                                    override=_overrides(override), reason=reason)
+    base = str(request.url_for("list_items", collection_id=spec.name))
+    return _geojson(feature_json(f, base), headers={"ETag": f'"{f.version}"'})
+
+
+@router.patch("/collections/{collection_id}/items/{feature_id}", summary="修改要素 / Update a feature")
+async def patch_item(
+    request: Request, ws: WorkspaceDep, spec: LayerDep, feature_id: int,
+    if_match: Annotated[str | None, Header()] = None,
+    version: Annotated[int | None, Query()] = None,
+    crs: str = "EPSG:4326", override: str | None = None, reason: str | None = None,
+) -> Response:
+    body = await _body(request, ws.settings.max_body_bytes)
+    f = feature_ops.patch_feature(ws, spec.name, feature_id, body, actor=actor_of(request),
+                                  expected_version=_version(if_match, version), source_crs=crs,
+                                  override=_overrides(override), reason=reason)
+    base = str(request.url_for("list_items", collection_id=spec.name))
+    return _geojson(feature_json(f, base), headers={"ETag": f'"{f.version}"'})
+
+
+@router.delete("/collections/{collection_id}/items/{feature_id}", status_code=204,
+               summary="删除要素（可恢复）/ Delete a feature (restorable)")
+def delete_item(
+    request: Request, ws: WorkspaceDep, spec: LayerDep, feature_id: int,
+    if_match: Annotated[str | None, Header()] = None,
+    version: Annotated[int | None, Query()] = None,
+    reason: str | None = None,
+) -> Response:
+    feature_ops.delete_feature(ws, spec.name, feature_id, actor=actor_of(request),
+                               expected_version=_version(if_match, version), reason=reason)
+    return Response(status_code=204)
+
+
+@router.post("/collections/{collection_id}/items/{feature_id}/restore",
+             summary="恢复已删除要素 / Restore a deleted feature")
+def restore_item(request: Request, ws: WorkspaceDep, spec: LayerDep, feature_id: int,
+                 reason: str | None = None) -> Response:
+    f = feature_ops.restore_feature(ws, spec.name, feature_id, actor=actor_of(request), reason=reason)
+    base = str(request.url_for("list_items", collection_id=spec.name))
+    return _geojson(feature_json(f, base), headers={"ETag": f'"{f.version}"'})
+
+
+def _change_json(c: Any) -> dict[str, Any]:
+    return {"feature": c.feature_id, "version": c.version, "op": c.op, "actor": c.actor,
+            "at": c.at.isoformat(), "before": c.before, "after": c.after, "reason": c.reason}
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}/history", summary="要素历史 / Feature history")
+def item_history(ws: WorkspaceDep, spec: LayerDep, feature_id: int) -> JSONResponse:
+    changes = ws.store.history(spec.name, feature_id)
+    if not changes:
+        ws.store.get_feature(spec.name, feature_id)  # NotFound for an id that never existed
+    return JSONResponse({"layer": spec.name, "feature": feature_id, "changes": [_change_json(c) for c in changes]})
+
+
+@router.get("/collections/{collection_id}/history", summary="图层历史 / Layer history")
+def layer_history(ws: WorkspaceDep, spec: LayerDep,
+                  limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> JSONResponse:
+    changes = ws.store.history(spec.name, limit=limit)
+    return JSONResponse({"layer": spec.name, "changes": [_change_json(c) for c in changes]})

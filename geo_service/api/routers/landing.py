@@ -1,0 +1,52 @@
+"""Landing page, conformance classes and health check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from geo_service import __version__
+from geo_service.api.deps import WorkspaceDep
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["service 服务"])
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+]
+
+
+@router.get("/", summary="服务首页 / Landing page")
+def landing(request: Request) -> dict[str, Any]:
+    base = str(request.base_url).rstrip("/")
+    return {
+        "title": "geo-service 城市管理空间规划服务",
+        "description": "焦作市城市管理局 · 图层、覆盖、分派、选址、除雪路线与地图",
+        "version": __version__,
+        "links": [
+            {"rel": "self", "type": "application/json", "href": f"{base}/"},
+            {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0",
+             "href": f"{base}/openapi.json"},
+            {"rel": "service-doc", "type": "text/html", "href": f"{base}/docs"},
+            {"rel": "conformance", "type": "application/json", "href": f"{base}/conformance"},
+            {"rel": "data", "type": "application/json", "href": f"{base}/collections"},
+        ],
+    }
+
+
+@router.get("/conformance", summary="符合的标准 / Conformance classes")
+def conformance() -> dict[str, Any]:
+    return {"conformsTo": CONFORMANCE}
+
+
+@router.get("/health", summary="健康检查 / Health check")
+def health(ws: WorkspaceDep) -> dict[str, Any]:
+    store = type(ws.store).__name__
+    return {"status": "ok", "store": store, "layers": len(ws.catalog)}

@@ -1,0 +1,151 @@
+"""Workspace commands: serve, demo, layers, import, export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from geo_service.catalog import load_catalog
+from geo_service.settings import Settings
+from geo_service.store import open_store
+
+__all__ = ["register"]
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if getattr(args, "workspace", None):
+        overrides["workspace"] = Path(args.workspace)
+    if getattr(args, "database_url", None):
+        overrides["database_url"] = args.database_url
+    return Settings(**overrides)
+
+
+def _open(args: argparse.Namespace):
+    settings = _settings(args)
+    return settings, open_store(settings, load_catalog(settings.layers_dir))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from geo_service.api.app import create_app
+
+    settings = _settings(args)
+    if args.demo:
+        store = open_store(settings, load_catalog(settings.layers_dir))
+        try:
+            if store.count("roads") == 0:
+                from geo_service.seeding import load_demo
+
+                print("正在生成焦作示例工作空间（示意数据，非测绘成果）… / building the Jiaozuo demo workspace")
+                load_demo(store)
+        finally:
+            store.close()
+    if args.workers > 1:
+        uvicorn.run("geo_service.api.app:create_app", factory=True, host=args.host, port=args.port,
+                    workers=args.workers)
+    else:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from geo_service.seeding import load_demo
+
+    _, store = _open(args)
+    try:
+        counts = load_demo(store, seed=args.seed)
+    finally:
+        store.close()
+    print(json.dumps(counts, ensure_ascii=False))
+    return 0
+
+
+def _layers(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    for spec in load_catalog(settings.layers_dir).values():
+        geom = "/".join(spec.geometry_types) or "table"
+        print(f"{spec.name:24} {geom:22} {spec.title['zh']} / {spec.title['en']}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from geo_service import features as feature_ops
+    from geo_service.formats import read_features
+    from geo_service.workspace import Workspace
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"错误 / error: 文件不存在 / no such file: {path}", file=sys.stderr)
+        return 2
+    settings, store = _open(args)
+    try:
+        spec = store.catalog[args.layer]
+        frame = read_features(path.read_bytes(), filename=path.name, spec=spec, source_crs=args.crs)
+        count = feature_ops.import_frame(Workspace(store, settings), args.layer, frame, actor=args.actor,
+                                         mode=args.mode)
+    finally:
+        store.close()
+    print(f"已导入 {count} 个要素到 {args.layer} / imported {count} features into {args.layer}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from geo_service.formats import write_features, write_workspace
+
+    _, store = _open(args)
+    try:
+        layers = [args.layer] if args.layer else list(store.catalog)
+        frames = {n: store.read_frame(n).drop(columns=["_version"]).reset_index() for n in layers}
+    finally:
+        store.close()
+    if args.layer:
+        data, _ = write_features(frames[args.layer], fmt=args.format, layer=args.layer)
+    else:
+        data = write_workspace(frames, fmt=args.format if args.format != "geojson" else "zip-geojson")
+    Path(args.out).write_bytes(data)
+    print(f"已写出 / written: {args.out}")
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workspace", help="GeoPackage 文件（默认 GEO_WORKSPACE 或 var/jiaozuo.gpkg）")
+    p.add_argument("--database-url", help="postgresql+psycopg://… (PostGIS)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="启动服务 / start the service")
+    _common(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--demo", action="store_true", help="空工作空间先写入焦作示例数据 / seed the demo if empty")
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("demo", help="生成焦作示例工作空间 / build the Jiaozuo demo workspace")
+    _common(p)
+    p.add_argument("--seed", type=int, default=2027)
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("layers", help="列出图层声明 / list the declared layers")
+    _common(p)
+    p.set_defaults(func=_layers)
+
+    p = sub.add_parser("import", help="导入文件到图层 / import a file into a layer")
+    _common(p)
+    p.add_argument("layer")
+    p.add_argument("file")
+    p.add_argument("--crs", default="EPSG:4326", help="EPSG 代码、gcj02 或 bd09")
+    p.add_argument("--mode", choices=["append", "replace"], default="append")
+    p.add_argument("--actor", default="cli")
+    p.set_defaults(func=_import)
+
+    p = sub.add_parser("export", help="导出图层或工作空间 / export a layer or the workspace")
+    _common(p)
+    p.add_argument("--layer")
+    p.add_argument("--format", choices=["geojson", "gpkg", "csv", "zip-geojson"], default="gpkg")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_export)

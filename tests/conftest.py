@@ -1,0 +1,93 @@
+"""Shared fixtures: the layer catalog, a demo workspace app, PostGIS; and the no-silent-skip rule."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from geo_service.catalog import Catalog, load_catalog
+from geo_service.settings import Settings, default_layers_dir
+
+try:  # the PostGIS cluster fixtures
+    from tests.fixtures_postgis import *  # noqa: F403
+except ImportError:  # pragma: no cover - only while that module is being written
+    pass
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return load_catalog(default_layers_dir())
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(workspace=tmp_path / "ws.gpkg")
+
+
+@pytest.fixture
+def client(settings: Settings):
+    """A TestClient over an empty GeoPackage workspace."""
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def demo_gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A GeoPackage holding the demo workspace, built once per test session (copy it before writing)."""
+    from geo_service.seeding import load_demo
+    from geo_service.store.gpkg import GeoPackageStore
+
+    path = tmp_path_factory.mktemp("demo") / "jiaozuo.gpkg"
+    store = GeoPackageStore(path, load_catalog(default_layers_dir()))
+    try:
+        load_demo(store)
+    finally:
+        store.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_client(demo_gpkg: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A TestClient over a private copy of the demo workspace, shared by a session (read-mostly tests)."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+
+    path = tmp_path_factory.mktemp("demo-app") / "jiaozuo.gpkg"
+    shutil.copy(demo_gpkg, path)
+    with TestClient(create_app(Settings(workspace=path))) as c:
+        yield c
+
+
+@pytest.fixture
+def demo_ws(demo_gpkg: Path, tmp_path: Path):
+    """A Workspace over a fresh copy of the demo GeoPackage (safe to write)."""
+    import shutil
+
+    from geo_service.store.gpkg import GeoPackageStore
+    from geo_service.workspace import Workspace
+
+    path = tmp_path / "jiaozuo.gpkg"
+    shutil.copy(demo_gpkg, path)
+    store = GeoPackageStore(path, load_catalog(default_layers_dir()))
+    yield Workspace(store, Settings(workspace=path))
+    store.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI a skipped test is a failure: a skipped PostGIS or browser test hides a broken set-up."""
+    if not os.environ.get("CI"):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped and exitstatus == 0:
+        reporter.write_line(f"CI: {skipped} test(s) skipped; skips are not allowed in CI", red=True)
+        session.exitstatus = 1

@@ -1,0 +1,133 @@
+"""Layer declarations: the shipped ones load; bad ones are refused naming file and field."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from geo_service.catalog import load_catalog
+from geo_service.errors import BadDeclaration, InvalidInput, NotFound
+from geo_service.settings import default_layers_dir
+
+WELL_KNOWN = {"districts", "roads", "stall_sites", "festival_sales_points", "bridges_culverts", "patrol_beats",
+              "duty_shifts", "incidents", "depots", "crews", "demand"}
+
+
+def test_shipped_layers_load(catalog):
+    assert WELL_KNOWN <= set(catalog)
+    assert catalog["stall_sites"].geometry_types == ("Polygon",)
+    assert catalog["duty_shifts"].is_table
+    assert catalog["stall_sites"].time_start == "valid_from"
+    assert catalog["districts"].title["zh"] == "行政区"
+
+
+def test_unknown_layer_is_not_found(catalog):
+    with pytest.raises(NotFound, match="nope"):
+        catalog["nope"]
+
+
+def _copy_layers(tmp_path: Path) -> Path:
+    target = tmp_path / "layers"
+    shutil.copytree(default_layers_dir(), target, ignore=shutil.ignore_patterns("rules"))
+    return target
+
+
+def test_adding_a_layer_needs_a_declaration_only(tmp_path):
+    layers = _copy_layers(tmp_path)
+    (layers / "manhole_covers.yaml").write_text(
+        "name: manhole_covers\ntitle: {zh: 窨井盖, en: Manhole covers}\ngeometry: Point\n"
+        "fields:\n  - {name: code, type: string, required: true}\n"
+        "  - {name: condition, type: string, enum: [good, damaged, missing]}\n", encoding="utf-8")
+    catalog = load_catalog(layers)
+    spec = catalog["manhole_covers"]
+    assert spec.validate_properties({"code": "J-1", "condition": "damaged"}) == {"code": "J-1", "condition": "damaged"}
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("name: x\ntitle: {zh: 甲}\ngeometry: Point\nfields:\n  - {name: a, type: strin}\n", "field 'a'"),
+        ("name: x\ntitle: {zh: 甲}\ngeometry: Pointy\nfields: []\n", "Pointy"),
+        ("name: X-1\ntitle: {zh: 甲}\ngeometry: Point\n", "name"),
+        ("name: x\ntitle: {zh: 甲}\ngeometry: Point\nfields:\n  - {name: a, type: integer, min: 5, max: 1}\n",
+         "field 'a'"),
+        ("name: x\ntitle: {zh: 甲}\ngeometry: Point\nfields:\n  - {name: fid, type: integer}\n", "field 'fid'"),
+        ("name: x\ntitle: {zh: 甲}\ngeometry: Point\nfields:\n  - {name: a, type: string, colour: red}\n",
+         "field 'a'"),
+        ("name: x\ntitle: {zh: 甲}\ngeometry: Point\nfields:\n  - {name: a, type: integer, default: abc}\n",
+         "field 'a'"),
+        ("name: x\ntitle: {zh: 甲}\ngeometry: Point\nfields:\n  - {name: a, type: string, references: nowhere.b}\n",
+         "field 'a'"),
+        ("name: x\ntitle: {zh: 甲}\ngeometry: Point\ntime: {start: a}\nfields:\n  - {name: a, type: string}\n",
+         "field 'a'"),
+        ("name: [unclosed\n", "cannot be read"),
+    ],
+)
+def test_bad_declaration_names_file_and_field(tmp_path, text, needle):
+    layers = _copy_layers(tmp_path)
+    (layers / "zz_bad.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(BadDeclaration) as info:
+        load_catalog(layers)
+    assert "zz_bad.yaml" in info.value.en
+    assert needle in info.value.en
+    assert info.value.zh  # Chinese message too
+
+
+def test_service_refuses_to_start_on_bad_declaration(tmp_path):
+    from geo_service.api.app import create_app
+    from geo_service.settings import Settings
+
+    layers = _copy_layers(tmp_path)
+    (layers / "zz_bad.yaml").write_text("name: x\ntitle: {zh: 甲}\ngeometry: Blob\n", encoding="utf-8")
+    with pytest.raises(BadDeclaration, match="zz_bad.yaml"):
+        create_app(Settings(workspace=tmp_path / "w.gpkg", layers_dir=layers))
+
+
+def test_validate_properties_coerces_and_defaults(catalog):
+    spec = catalog["stall_sites"]
+    out = spec.validate_properties({"name": "甲", "district": "山阳区", "capacity": "12", "valid_from": "2026-01-01"})
+    assert out["capacity"] == 12
+    assert out["valid_from"] == dt.date(2026, 1, 1)
+    assert out["status"] == "open"  # default
+    assert out["valid_to"] is None
+
+
+@pytest.mark.parametrize(
+    ("props", "field"),
+    [
+        ({"district": "山阳区", "capacity": 3}, "name"),  # missing required
+        ({"name": "甲", "district": "朝阳区", "capacity": 3}, "district"),  # not an allowed value
+        ({"name": "甲", "district": "山阳区", "capacity": "many"}, "capacity"),  # wrong type
+        ({"name": "甲", "district": "山阳区", "capacity": 0}, "capacity"),  # below the range
+        ({"name": "甲", "district": "山阳区", "capacity": 3, "hours": "7点到9点"}, "hours"),  # pattern
+        ({"name": "甲", "district": "山阳区", "capacity": 3, "colour": "red"}, "colour"),  # unknown field
+        ({"name": "甲", "district": "山阳区", "capacity": 3, "valid_from": "2026-13-01"}, "valid_from"),
+        ({"name": "甲", "district": "山阳区", "capacity": 3, "valid_from": "2026-05-01", "valid_to": "2026-04-01"},
+         "valid_to"),
+    ],
+)
+def test_invalid_properties_name_the_field(catalog, props, field):
+    with pytest.raises(InvalidInput) as info:
+        catalog["stall_sites"].validate_properties(props, feature=7)
+    assert info.value.field == field
+    assert info.value.feature == 7
+    assert field in info.value.en
+
+
+def test_booleans_and_datetimes(catalog):
+    roads = catalog["roads"]
+    out = roads.validate_properties({"name": "塔北路", "road_class": "main", "oneway": "是", "walkable": 0})
+    assert out["oneway"] is True and out["walkable"] is False
+    incidents = catalog["incidents"]
+    out = incidents.validate_properties({"source": "12345", "category": "噪声扰民", "reported_at": "2026-11-01T21:05"})
+    assert out["reported_at"].utcoffset() == dt.timedelta(hours=8)
+
+
+def test_validity_window(catalog):
+    spec = catalog["festival_sales_points"]
+    props = {"valid_from": dt.date(2027, 1, 21), "valid_to": dt.date(2027, 2, 21)}
+    assert spec.is_valid_at(props, dt.date(2027, 2, 1))
+    assert not spec.is_valid_at(props, dt.date(2027, 2, 22))
