@@ -44,7 +44,7 @@ def _check_siting(ws: Workspace, spec: LayerSpec, feature: NewFeature, *, exclud
                            layer=spec.name, field="reason")
     report = check_on_write(ws, spec.name, feature.geometry, feature.properties, exclude_id=exclude_id,
                             override_rules=override)
-    blocking = [v for v in report.violations if v.rule_id not in override]
+    blocking = [v for v in report.violations if v.rule_id not in override and "*" not in override]
     if blocking:
         first = blocking[0]
         raise InvalidInput(

@@ -1,0 +1,189 @@
+"""Layers over HTTP: OGC API – Features reads, Part 4 writes, versions, history, bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+SITE = {
+    "type": "Feature",
+    "geometry": {"type": "Polygon", "coordinates": [[[113.2600, 35.2100], [113.2602, 35.2100], [113.2602, 35.2101],
+                                                     [113.2600, 35.2101], [113.2600, 35.2100]]]},
+    "properties": {"name": "测试摊区", "district": "山阳区", "capacity": 12, "valid_from": "2026-01-01"},
+}
+DEPOT = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]},
+         "properties": {"name": "山阳场站"}}
+
+
+def _problem(resp, status):
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    body = resp.json()
+    assert body["status"] == status
+    assert body["detail_zh"] and body["detail_en"]
+    return body
+
+
+def test_landing_conformance_collections(client):
+    assert client.get("/health").json()["status"] == "ok"
+    conf = client.get("/conformance").json()["conformsTo"]
+    assert any("ogcapi-features-4" in c for c in conf)
+    cols = client.get("/collections").json()["collections"]
+    assert {"stall_sites", "roads", "duty_shifts"} <= {c["id"] for c in cols}
+    schema = client.get("/collections/stall_sites/schema").json()
+    assert schema["properties"]["district"]["enum"] == ["解放区", "中站区", "马村区", "山阳区"]
+    assert "capacity" in schema["required"]
+
+
+def test_create_read_update_delete_restore(client):
+    resp = client.post("/collections/depots/items", json=DEPOT)
+    assert resp.status_code == 201, resp.text
+    created = resp.json()
+    fid = created["id"]
+    assert created["version"] == 1
+    assert resp.headers["location"].endswith(f"/collections/depots/items/{fid}")
+
+    got = client.get(f"/collections/depots/items/{fid}")
+    assert got.headers["etag"] == '"1"'
+    assert got.headers["content-type"].startswith("application/geo+json")
+    assert got.json()["properties"]["name"] == "山阳场站"
+    assert got.json()["properties"]["salt_store"] is True  # declared default
+
+    patched = client.patch(f"/collections/depots/items/{fid}", json={"properties": {"salt_store": False}},
+                           headers={"If-Match": '"1"'})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["version"] == 2
+    assert patched.json()["properties"]["name"] == "山阳场站"  # untouched field kept
+
+    stale = client.put(f"/collections/depots/items/{fid}", json=DEPOT, headers={"If-Match": '"1"'})
+    body = _problem(stale, 409)
+    assert body["current_version"] == 2
+    assert client.get(f"/collections/depots/items/{fid}").json()["properties"]["salt_store"] is False
+
+    assert client.delete(f"/collections/depots/items/{fid}", headers={"If-Match": '"2"'}).status_code == 204
+    _problem(client.get(f"/collections/depots/items/{fid}"), 404)
+    restored = client.post(f"/collections/depots/items/{fid}/restore")
+    assert restored.status_code == 200
+    assert restored.json()["properties"]["salt_store"] is False
+
+    history = client.get(f"/collections/depots/items/{fid}/history").json()["changes"]
+    assert [c["op"] for c in history] == ["restore", "delete", "update", "create"]
+    assert history[2]["before"]["properties"]["salt_store"] is True
+    assert history[2]["after"]["properties"]["salt_store"] is False
+
+
+def test_options_advertise_part4(client):
+    fid = client.post("/collections/depots/items", json=DEPOT).json()["id"]
+    assert "POST" in client.options("/collections/depots/items").headers["allow"]
+    allow = client.options(f"/collections/depots/items/{fid}").headers["allow"]
+    assert {"PUT", "PATCH", "DELETE"} <= {a.strip() for a in allow.split(",")}
+
+
+def test_listing_filters_bbox_time_and_paging(client):
+    feats = []
+    for i in range(5):
+        feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.20 + i * 0.01, 35.21]},
+                      "properties": {"name": f"场站{i}", "salt_store": i % 2 == 0}})
+    resp = client.post("/collections/depots/items", json={"type": "FeatureCollection", "features": feats})
+    assert resp.status_code == 201, resp.text
+    page = client.get("/collections/depots/items", params={"limit": 2}).json()
+    assert page["numberMatched"] == 5 and page["numberReturned"] == 2
+    nxt = next(link for link in page["links"] if link["rel"] == "next")["href"]
+    page2 = client.get(nxt).json()
+    assert [f["properties"]["name"] for f in page2["features"]] == ["场站2", "场站3"]
+    inside = client.get("/collections/depots/items", params={"bbox": "113.205,35.2,113.225,35.22"}).json()
+    assert sorted(f["properties"]["name"] for f in inside["features"]) == ["场站1", "场站2"]
+    salted = client.get("/collections/depots/items", params={"salt_store": "true"}).json()
+    assert salted["numberMatched"] == 3
+    _problem(client.get("/collections/depots/items", params={"colour": "red"}), 400)
+    _problem(client.get("/collections/depots/items", params={"bbox": "1,2,3"}), 400)
+
+
+def test_datetime_filter_keeps_features_valid_then(client):
+    for name, start, end in (("早", "2026-01-01", "2026-06-30"), ("晚", "2026-07-01", None)):
+        site = {**SITE, "properties": {**SITE["properties"], "name": name, "valid_from": start, "valid_to": end}}
+        site["geometry"] = {"type": "Polygon", "coordinates": [[[c[0] + (0.01 if name == "晚" else 0), c[1]]
+                                                                for c in SITE["geometry"]["coordinates"][0]]]}
+        client.post("/collections/stall_sites/items", json=site, params={"override": "*", "reason": "测试"})
+    names = lambda at: {f["properties"]["name"] for f in client.get(  # noqa: E731
+        "/collections/stall_sites/items", params={"datetime": at}).json()["features"]}
+    assert names("2026-03-01T10:00:00") == {"早"}
+    assert names("2026-12-01T10:00:00+08:00") == {"晚"}
+    _problem(client.get("/collections/stall_sites/items", params={"datetime": "soon"}), 400)
+
+
+def test_gcj02_input_is_converted(client):
+    # the same place as AMap would give it (about 500 m off)
+    wgs = (113.25, 35.21)
+    from geo_service.crs import wgs84_to_gcj02
+
+    import numpy as np
+
+    gx, gy = wgs84_to_gcj02(np.array([wgs[0]]), np.array([wgs[1]]))
+    body = {**DEPOT, "geometry": {"type": "Point", "coordinates": [float(gx[0]), float(gy[0])]}}
+    created = client.post("/collections/depots/items", json=body, params={"crs": "gcj02"}).json()
+    x, y = created["geometry"]["coordinates"]
+    assert abs(x - wgs[0]) < 1e-5 and abs(y - wgs[1]) < 1e-5
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**DEPOT, "properties": {}}, "name"),
+        ({**DEPOT, "properties": {"name": "x", "salt_store": "perhaps"}}, "salt_store"),
+        ({**DEPOT, "properties": {"name": "x", "colour": "red"}}, "colour"),
+    ],
+)
+def test_bad_properties_refused_and_store_unchanged(client, body, field):
+    before = client.get("/collections/depots/items").json()["numberMatched"]
+    problem = _problem(client.post("/collections/depots/items", json=body), 400)
+    assert problem["field"] == field
+    assert client.get("/collections/depots/items").json()["numberMatched"] == before
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        {"type": "Point", "coordinates": [35.21, 113.25]},  # lon/lat swapped
+        {"type": "Point", "coordinates": [213.25, 35.21]},  # out of range
+        {"type": "LineString", "coordinates": [[113.25, 35.21], [113.26, 35.21]]},  # wrong type
+        {"type": "Point", "coordinates": []},  # empty
+        None,
+    ],
+)
+def test_bad_geometry_refused(client, geometry):
+    _problem(client.post("/collections/depots/items", json={**DEPOT, "geometry": geometry}), 400)
+    assert client.get("/collections/depots/items").json()["numberMatched"] == 0
+
+
+def test_bow_tie_polygon_refused(client):
+    bow = {"type": "Polygon", "coordinates": [[[113.26, 35.21], [113.261, 35.211], [113.261, 35.21],
+                                               [113.26, 35.211], [113.26, 35.21]]]}
+    problem = _problem(client.post("/collections/stall_sites/items", json={**SITE, "geometry": bow}), 400)
+    assert "intersect" in problem["detail_en"].lower() or "invalid" in problem["detail_en"].lower()
+
+
+def test_batch_is_all_or_nothing(client):
+    good = DEPOT
+    bad = {**DEPOT, "properties": {"name": 5, "salt_store": "maybe"}}
+    problem = _problem(client.post("/collections/depots/items",
+                                   json={"type": "FeatureCollection", "features": [good, good, bad]}), 400)
+    assert problem["feature"] == 2
+    assert client.get("/collections/depots/items").json()["numberMatched"] == 0
+
+
+def test_unknown_layer_and_feature(client):
+    _problem(client.get("/collections/nope/items"), 404)
+    _problem(client.get("/collections/depots/items/999"), 404)
+    _problem(client.post("/collections/depots/items", content=b"{not json",
+                         headers={"content-type": "application/json"}), 400)
+    _problem(client.post("/collections/depots/items", content=b""), 400)
+
+
+def test_table_layer_takes_no_geometry(client):
+    row = {"type": "Feature", "geometry": None,
+           "properties": {"crew": "一组", "depot": "山阳场站", "vehicles": 2}}
+    assert client.post("/collections/crews/items", json=row).status_code == 201
+    with_geom = {**row, "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
+    _problem(client.post("/collections/crews/items", json=with_geom), 400)
+    dup = client.post("/collections/crews/items", json=row)
+    _problem(dup, 409)  # crew is unique
