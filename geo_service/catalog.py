@@ -182,6 +182,7 @@ class LayerSpec:
     style: Mapping[str, Any] = field(default_factory=dict)
     description: Mapping[str, str] = field(default_factory=dict)
     siting: bool = False
+    editors: tuple[str, ...] = ()
     source: Path | None = None
 
     @property
@@ -276,6 +277,9 @@ class Catalog(Mapping[str, LayerSpec]):
     def __contains__(self, name: object) -> bool:
         return name in self._layers
 
+    def get(self, name: str, default: LayerSpec | None = None) -> LayerSpec | None:  # type: ignore[override]
+        return self._layers.get(name, default)
+
 
 def _bad(path: Path, zh: str, en: str, field: str | None = None) -> BadDeclaration:
     where = f"{path.name}" + (f", field '{field}'" if field else "")
@@ -354,7 +358,7 @@ def load_layer(path: Path) -> LayerSpec:
         raise _bad(path, f"无法读取：{exc}", f"cannot be read: {exc}") from None
     if not isinstance(raw, Mapping):
         raise _bad(path, "内容应为映射", "must be a mapping")
-    known = {"name", "title", "description", "geometry", "fields", "time", "style", "siting"}
+    known = {"name", "title", "description", "geometry", "fields", "time", "style", "siting", "editors"}
     extra = set(raw) - known
     if extra:
         raise _bad(path, f"未知属性 {sorted(extra)}", f"unknown keys {sorted(extra)}")
@@ -380,6 +384,10 @@ def load_layer(path: Path) -> LayerSpec:
         if key is not None and (key not in names or next(f for f in fields if f.name == key).type
                                 not in ("date", "datetime")):
             raise _bad(path, "time 应指向日期字段", "time must name date fields of the layer", key)
+    editors = raw.get("editors") or []
+    roles = ("admin", "planner", "dispatcher", "crew", "viewer")
+    if not isinstance(editors, list) or any(e not in roles for e in editors):
+        raise _bad(path, f"editors 应为角色列表 {roles}", f"editors must be a list of roles {roles}")
     style = raw.get("style") or {}
     if not isinstance(style, Mapping):
         raise _bad(path, "style 应为映射", "style must be a mapping")
@@ -393,6 +401,7 @@ def load_layer(path: Path) -> LayerSpec:
         time_end=end,
         style=dict(style),
         siting=bool(raw.get("siting", False)),
+        editors=tuple(editors),
         source=path,
     )
 

@@ -47,3 +47,4 @@ class Settings(BaseSettings):
     basemap_url: str | None = None
     tianditu_key: str | None = None
     chromium: Path = Path("/usr/bin/chromium")
+    auth_cache_s: float = 5.0

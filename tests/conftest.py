@@ -26,9 +26,37 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(workspace=tmp_path / "ws.gpkg")
 
 
+def sign_in(client, role: str = "admin", *, name: str | None = None, crew: str | None = None) -> str:
+    """Create a user with ``role`` in the app's account store and return a bearer token for it."""
+    accounts = client.app.state.accounts
+    name = name or f"test-{role}" + (f"-{crew}" if crew else "")
+    try:
+        accounts.get_user(name)
+    except Exception:
+        accounts.add_user(name, role, crew=crew if role == "crew" else None)
+    return accounts.issue_token(name)
+
+
+def authed(client, role: str = "admin", **kwargs) -> dict[str, str]:
+    """Headers signing a request in as a user with ``role``."""
+    return {"Authorization": f"Bearer {sign_in(client, role, **kwargs)}"}
+
+
 @pytest.fixture
 def client(settings: Settings):
-    """A TestClient over an empty GeoPackage workspace."""
+    """A TestClient over an empty GeoPackage workspace, signed in as an admin."""
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+
+    with TestClient(create_app(settings)) as c:
+        c.headers["Authorization"] = f"Bearer {sign_in(c)}"
+        yield c
+
+
+@pytest.fixture
+def anon_client(settings: Settings):
+    """A TestClient with no credentials."""
     from fastapi.testclient import TestClient
 
     from geo_service.api.app import create_app
@@ -64,6 +92,7 @@ def demo_client(demo_gpkg: Path, tmp_path_factory: pytest.TempPathFactory):
     path = tmp_path_factory.mktemp("demo-app") / "jiaozuo.gpkg"
     shutil.copy(demo_gpkg, path)
     with TestClient(create_app(Settings(workspace=path))) as c:
+        c.headers["Authorization"] = f"Bearer {sign_in(c)}"
         yield c
 
 

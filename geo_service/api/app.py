@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from pathlib import Path
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from geo_service import __version__
 from geo_service.api import routers
 from geo_service.api.problems import install_problem_handlers
+from geo_service.api.security import AuthError, audit_middleware, auth_problem, guard
+from geo_service.auth.accounts import AccountStore, account_url
 from geo_service.catalog import load_catalog
 from geo_service.settings import Settings
 from geo_service.store import open_store
 from geo_service.workspace import Workspace
 
-__all__ = ["create_app"]
+__all__ = ["STATIC_DIR", "create_app"]
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 def _router_modules() -> list[str]:
@@ -44,9 +50,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings, catalog)
         app.state.workspace = Workspace(store, settings)
+        app.state.accounts = AccountStore(account_url(str(settings.workspace), settings.database_url),
+                                          cache_s=settings.auth_cache_s)
         try:
             yield
         finally:
+            app.state.accounts.close()
             store.close()
 
     app = FastAPI(
@@ -55,10 +64,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="焦作市城市管理局空间图层、覆盖、分派、选址、除雪路线与地图服务。"
         " Layers, coverage, assignment, siting, snow routes and maps for an urban-management bureau.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(guard)],
     )
     app.state.settings = settings
     app.state.catalog = catalog
     install_problem_handlers(app)
+    app.add_exception_handler(AuthError, auth_problem)  # type: ignore[arg-type]
+    app.middleware("http")(audit_middleware)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for name in _router_modules():
         module = importlib.import_module(f"{routers.__name__}.{name}")
         router = getattr(module, "router", None)

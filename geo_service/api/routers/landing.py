@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from geo_service import __version__
 from geo_service.api.deps import WorkspaceDep
@@ -50,3 +52,17 @@ def conformance() -> dict[str, Any]:
 def health(ws: WorkspaceDep) -> dict[str, Any]:
     store = type(ws.store).__name__
     return {"status": "ok", "store": store, "layers": len(ws.catalog)}
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.openapi())
+
+
+@router.get("/docs", include_in_schema=False)
+def docs() -> HTMLResponse:
+    """Swagger UI from the service's own copy (works with no internet)."""
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="geo-service API",
+                               swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                               swagger_css_url="/static/swagger/swagger-ui.css",
+                               swagger_favicon_url="/static/swagger/favicon-32x32.png")

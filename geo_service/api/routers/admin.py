@@ -1,0 +1,88 @@
+"""Administration: users and roles, the audit log and its export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from geo_service.api.deps import parse_moment
+from geo_service.errors import InvalidInput
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["admin 管理"])
+
+
+class NewUser(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    role: str
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+    crew: str | None = None
+
+
+class UserChange(BaseModel):
+    role: str | None = None
+    disabled: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+    crew: str | None = None
+
+
+def _user_json(u: Any) -> dict[str, Any]:
+    return {"name": u.name, "role": u.role, "crew": u.crew, "disabled": u.disabled}
+
+
+@router.get("/users", summary="用户列表 / List users")
+def list_users(request: Request) -> dict[str, Any]:
+    return {"users": [_user_json(u) for u in request.app.state.accounts.list_users()]}
+
+
+@router.post("/users", status_code=201, summary="新增用户 / Add a user")
+def add_user(request: Request, body: NewUser) -> dict[str, Any]:
+    user = request.app.state.accounts.add_user(body.name, body.role, password=body.password, crew=body.crew)
+    return _user_json(user)
+
+
+@router.patch("/users/{name}", summary="修改用户（角色、停用、密码）/ Change a user")
+def change_user(request: Request, name: str, body: UserChange) -> dict[str, Any]:
+    user = request.app.state.accounts.update_user(name, role=body.role, disabled=body.disabled,
+                                                  password=body.password, crew=body.crew)
+    return _user_json(user)
+
+
+def _entries(request: Request, actor: str | None, since: str | None, until: str | None, limit: int,
+             offset: int) -> list[dict[str, Any]]:
+    rows = request.app.state.accounts.audit_log(actor=actor, since=parse_moment(since, name="since"),
+                                                until=parse_moment(until, name="until"), limit=limit, offset=offset)
+    return [{"id": r.id, "at": r.at, "actor": r.actor, "role": r.role, "method": r.method, "path": r.path,
+             "status": r.status, "detail": r.detail} for r in rows]
+
+
+@router.get("/audit", summary="审计日志 / Audit log")
+def audit_log(request: Request, actor: str | None = None, since: str | None = None, until: str | None = None,
+              limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+              offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+    return {"entries": _entries(request, actor, since, until, limit, offset)}
+
+
+@router.get("/audit/export", summary="导出审计日志 / Export the audit log")
+def audit_export(request: Request, f: str = "csv", actor: str | None = None, since: str | None = None,
+                 until: str | None = None) -> Response:
+    entries = _entries(request, actor, since, until, 1_000_000, 0)
+    if f == "json":
+        return Response(json.dumps(entries, ensure_ascii=False), media_type="application/json")
+    if f != "csv":
+        raise InvalidInput(f"导出格式「{f}」不支持，可用 csv、json", f"Format '{f}' is not supported; use csv or json",
+                           field="f")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["id", "at", "actor", "role", "method", "path", "status", "detail"])
+    writer.writeheader()
+    for e in entries:
+        writer.writerow({**e, "detail": json.dumps(e["detail"], ensure_ascii=False) if e["detail"] else ""})
+    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="audit.csv"'})

@@ -1,0 +1,93 @@
+"""Signing in: a login page and form for browsers (session cookie), API tokens for programs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from geo_service.api.security import SESSION_COOKIE, AuthError
+from geo_service.errors import InvalidInput
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/auth", tags=["auth 登录"])
+
+_PAGE = """<!doctype html><html lang="zh"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>登录 · geo-service</title>
+<style>body{{font-family:"Noto Sans CJK SC",sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem}}
+label{{display:block;margin:.6rem 0 .2rem}}input{{width:100%;padding:.5rem;box-sizing:border-box}}
+button{{margin-top:1rem;padding:.5rem 1.2rem}}.err{{color:#b71c1c}}</style></head><body>
+<h1>城市管理空间规划服务</h1><p>请登录 / Please sign in</p>{error}
+<form method="post" action="/auth/login"><input type="hidden" name="next" value="{next}">
+<label for="name">用户名 / User</label><input id="name" name="name" autocomplete="username" required>
+<label for="password">密码 / Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">登录 / Sign in</button></form></body></html>"""
+
+
+def _safe_next(value: str | None) -> str:
+    return value if value and value.startswith("/") and not value.startswith("//") else "/docs"
+
+
+@router.get("/login", response_class=HTMLResponse, summary="登录页 / Sign-in page")
+def login_page(next: str | None = None, error: str | None = None) -> HTMLResponse:
+    message = '<p class="err">用户名或密码错误 / Wrong user or password</p>' if error else ""
+    return HTMLResponse(_PAGE.format(error=message, next=html.escape(_safe_next(next))))
+
+
+@router.post("/login", summary="登录 / Sign in (form or JSON)")
+async def login(request: Request) -> Response:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            raise InvalidInput("请求体不是有效的 JSON", "The body is not valid JSON") from None
+        form = body if isinstance(body, dict) else {}
+        as_json = True
+    else:
+        form = dict(await request.form())
+        as_json = False
+    name, password = str(form.get("name") or ""), str(form.get("password") or "")
+    token = request.app.state.accounts.login(name, password) if name and password else None
+    if token is None:
+        if as_json:
+            raise AuthError(401, "用户名或密码错误", "Wrong user name or password")
+        return RedirectResponse(f"/auth/login?error=1&next={_safe_next(form.get('next'))}", status_code=303)
+    response: Response
+    if as_json:
+        response = JSONResponse({"token": token, "token_type": "bearer", "expires_in": 12 * 3600})
+    else:
+        response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", max_age=12 * 3600)
+    return response
+
+
+@router.post("/logout", summary="退出 / Sign out")
+def logout(request: Request) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+    if token:
+        request.app.state.accounts.revoke_token(token)
+    response = JSONResponse({"signed_out": True})
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/me", summary="当前用户 / Who am I")
+def me(request: Request) -> dict[str, Any]:
+    user = request.state.user
+    return {"name": user.name, "role": user.role, "crew": user.crew}
+
+
+@router.post("/tokens", status_code=201, summary="为自己签发 API 令牌 / Issue an API token for yourself")
+def issue_token(request: Request, label: Annotated[str | None, Form()] = None,
+                days: Annotated[int, Form(ge=1, le=366)] = 90) -> dict[str, Any]:
+    user = request.state.user
+    token = request.app.state.accounts.issue_token(user.name, label=label, ttl=dt.timedelta(days=days))
+    return {"token": token, "token_type": "bearer", "user": user.name, "expires_in_days": days}

@@ -1,0 +1,127 @@
+"""Authentication, authorisation and the audit log, applied to every route of the app.
+
+``guard`` runs after routing (an app-wide dependency), so it knows the route template; it finds the
+user from ``Authorization: Bearer …`` or the session cookie and checks the policy table
+(:mod:`geo_service.auth.policy`). ``audit_middleware`` records every write request — accepted or
+refused — with who made it and the status it got; the feature history keeps before/after.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from fastapi import Request, Response
+from starlette.routing import Match
+
+from geo_service.api.problems import problem_response
+from geo_service.auth import AccountStore, User, can, requirement
+from geo_service.errors import GeoServiceError
+
+__all__ = ["SESSION_COOKIE", "AuthError", "audit_middleware", "guard"]
+
+log = logging.getLogger("geo_service.audit")
+SESSION_COOKIE = "geo_session"
+_SAFE = {"GET", "HEAD", "OPTIONS"}
+
+
+class AuthError(GeoServiceError):
+    """401 (no or bad credentials) or 403 (not allowed for this role)."""
+
+    def __init__(self, status: int, zh: str, en: str) -> None:
+        super().__init__(zh, en)
+        self.status = status
+        self.code = "unauthorized" if status == 401 else "forbidden"
+        self.title = {"zh": "需要登录", "en": "Authentication required"} if status == 401 else {
+            "zh": "无权操作", "en": "Forbidden"}
+
+
+def _credentials(request: Request) -> tuple[str | None, bool]:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip(), False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return (cookie, True) if cookie else (None, False)
+
+
+def _route_template(request: Request) -> tuple[str, dict[str, str]]:
+    route = request.scope.get("route")
+    if route is not None:
+        return route.path, {k: str(v) for k, v in request.path_params.items()}
+    for candidate in request.app.router.routes:  # middleware: match by hand
+        match, scope = candidate.matches(request.scope)
+        if match is Match.FULL:
+            return candidate.path, {k: str(v) for k, v in scope.get("path_params", {}).items()}
+    return request.url.path, {}
+
+
+def current_user(request: Request) -> User | None:
+    token, from_cookie = _credentials(request)
+    if not token:
+        return None
+    accounts: AccountStore = request.app.state.accounts
+    user = accounts.user_for_token(token)
+    if user is not None and from_cookie and request.method not in _SAFE:
+        origin = request.headers.get("origin") or request.headers.get("referer")
+        if origin and urlsplit(origin).netloc != request.url.netloc:
+            raise AuthError(403, "跨站请求被拒绝", "Cross-site request refused")
+    return user
+
+
+def guard(request: Request) -> None:
+    """The app-wide dependency: sign-in and role check for the matched route."""
+    template, params = _route_template(request)
+    need = requirement(request.method, template, params)
+    user = current_user(request)
+    request.state.user = user
+    if need is None:
+        return
+    if user is None:
+        raise AuthError(401, "请先登录或提供 API 令牌（Authorization: Bearer …）",
+                        "Sign in or send an API token (Authorization: Bearer …)")
+    if need.action == "self":
+        return
+    if need.action == "crew:own-routes":
+        if user.role == "crew" and user.crew != need.crew:
+            raise AuthError(403, f"作业人员只能查看本班组（{user.crew}）的路线",
+                            f"A crew member may read only the routes of their own crew ({user.crew})")
+        if can(user.role, need.action):
+            return
+    elif need.action == "edit":
+        spec = request.app.state.catalog.get(need.layer or "")
+        editors = spec.editors if spec is not None else ()
+        if user.role == "admin" or user.role in editors:
+            if "override" in request.query_params and not can(user.role, "siting:override"):
+                raise AuthError(403, "只有规划人员或管理员可以越过选址规则",
+                                "Only planners and admins may override siting rules")
+            return
+        who = "、".join(("admin", *editors))
+        raise AuthError(403, f"角色 {user.role} 不能编辑图层 {need.layer}（可编辑：{who}）",
+                        f"Role {user.role} may not edit layer {need.layer} (editors: {who})")
+    elif can(user.role, need.action):
+        return
+    raise AuthError(403, f"角色 {user.role} 无权进行此操作（需要：{need.action}）",
+                    f"Role {user.role} may not do this (needs: {need.action})")
+
+
+async def audit_middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Record every write request with its actor and outcome."""
+    response = await call_next(request)
+    if request.method not in _SAFE and request.url.path != "/auth/login":
+        user: User | None = getattr(request.state, "user", None)
+        try:
+            request.app.state.accounts.record(
+                actor=user.name if user else "anonymous", role=user.role if user else None,
+                method=request.method, path=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+                status=response.status_code)
+        except Exception:  # the audit must never turn a served request into an error
+            log.exception("audit record failed for %s %s", request.method, request.url.path)
+    return response
+
+
+def auth_problem(request: Request, exc: AuthError) -> Response:
+    body = exc.as_dict()
+    body["instance"] = request.url.path
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return problem_response(exc.status, body, headers)

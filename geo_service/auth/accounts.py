@@ -1,0 +1,246 @@
+"""Users, tokens and the audit log, kept beside the layers in the workspace's own database.
+
+One SQLAlchemy Core implementation serves both stores: for the embedded store the tables live in the
+workspace GeoPackage (SQLite), for PostGIS in the same database. Passwords are argon2id hashes; tokens
+and sessions are kept only as SHA-256 digests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from geo_service.auth.passwords import hash_password, new_token, token_digest, verify_password
+from geo_service.auth.roles import ROLES
+from geo_service.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
+
+__all__ = ["AccountStore", "AuditEntry", "User", "account_url"]
+
+_TZ = ZoneInfo("Asia/Shanghai")
+metadata = sa.MetaData(naming_convention={"pk": "pk_%(table_name)s", "ix": "ix_%(table_name)s_%(column_0_name)s"})
+
+users = sa.Table(
+    "geo_users", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("crew", sa.String(64)),
+    sa.Column("password_hash", sa.String(200)),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+tokens = sa.Table(
+    "geo_tokens", metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("user_name", sa.String(64), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # api | session
+    sa.Column("label", sa.String(200)),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("expires_at", sa.String(40)),
+)
+audit = sa.Table(
+    "geo_audit", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.String(40), nullable=False, index=True),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16)),
+    sa.Column("method", sa.String(10), nullable=False),
+    sa.Column("path", sa.String(500), nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("detail", sa.Text),
+)
+
+
+@dataclass(frozen=True)
+class User:
+    """A signed-in user."""
+
+    name: str
+    role: str
+    crew: str | None = None
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: str
+    actor: str
+    role: str | None
+    method: str
+    path: str
+    status: int
+    detail: Mapping[str, Any] | None
+
+
+def account_url(workspace: str | None, database_url: str | None) -> str:
+    """The SQLAlchemy URL of the accounts tables for a workspace."""
+    return database_url if database_url else f"sqlite:///{workspace}"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(_TZ)
+
+
+class AccountStore:
+    """Users, tokens and audit rows. ``cache_s`` bounds how long a token check is remembered."""
+
+    def __init__(self, url: str, *, cache_s: float = 5.0) -> None:
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if url.startswith("sqlite"):
+            kwargs = {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        self.engine = sa.create_engine(url, **kwargs)
+        self._cache: dict[str, tuple[float, User | None]] = {}
+        self._cache_s = cache_s
+        self._lock = threading.Lock()
+        try:
+            metadata.create_all(self.engine, checkfirst=True)
+        except OperationalError as exc:
+            raise StoreUnavailable("无法连接账户数据库", f"Cannot reach the accounts database: {exc.orig}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- users ------------------------------------------------------------------------------------
+    def add_user(self, name: str, role: str, *, password: str | None = None, crew: str | None = None) -> User:
+        if not name or len(name) > 64 or not name.replace("_", "").replace("-", "").replace(".", "").isalnum():
+            raise InvalidInput(f"用户名「{name}」无效", f"User name '{name}' is invalid", field="name")
+        if role not in ROLES:
+            raise InvalidInput(f"角色「{role}」无效，应为 {', '.join(ROLES)}", f"Role '{role}' is not one of {ROLES}",
+                               field="role")
+        if role == "crew" and not crew:
+            raise InvalidInput("作业人员账户需要指定班组", "A crew account needs its crew", field="crew")
+        if password is not None and len(password) < 8:
+            raise InvalidInput("密码至少 8 位", "The password needs at least 8 characters", field="password")
+        row = {"name": name, "role": role, "crew": crew, "disabled": False, "created_at": _now().isoformat(),
+               "password_hash": hash_password(password) if password else None}
+        try:
+            with self.engine.begin() as con:
+                con.execute(users.insert().values(**row))
+        except IntegrityError:
+            raise Conflict(f"用户「{name}」已存在", f"User '{name}' exists already", field="name") from None
+        return User(name, role, crew)
+
+    def get_user(self, name: str) -> User:
+        with self.engine.connect() as con:
+            row = con.execute(sa.select(users).where(users.c.name == name)).mappings().first()
+        if row is None:
+            raise NotFound(f"没有用户「{name}」", f"No user '{name}'", field="name")
+        return User(row["name"], row["role"], row["crew"], bool(row["disabled"]))
+
+    def list_users(self) -> list[User]:
+        with self.engine.connect() as con:
+            rows = con.execute(sa.select(users).order_by(users.c.name)).mappings().all()
+        return [User(r["name"], r["role"], r["crew"], bool(r["disabled"])) for r in rows]
+
+    def count_users(self) -> int:
+        with self.engine.connect() as con:
+            return int(con.execute(sa.select(sa.func.count()).select_from(users)).scalar_one())
+
+    def update_user(self, name: str, *, role: str | None = None, disabled: bool | None = None,
+                    password: str | None = None, crew: str | None = None) -> User:
+        self.get_user(name)
+        values: dict[str, Any] = {}
+        if role is not None:
+            if role not in ROLES:
+                raise InvalidInput(f"角色「{role}」无效", f"Role '{role}' is not one of {ROLES}", field="role")
+            values["role"] = role
+        if disabled is not None:
+            values["disabled"] = disabled
+        if crew is not None:
+            values["crew"] = crew
+        if password is not None:
+            if len(password) < 8:
+                raise InvalidInput("密码至少 8 位", "The password needs at least 8 characters", field="password")
+            values["password_hash"] = hash_password(password)
+        if values:
+            with self.engine.begin() as con:
+                con.execute(users.update().where(users.c.name == name).values(**values))
+                if disabled:
+                    con.execute(tokens.delete().where(tokens.c.user_name == name))
+        with self._lock:
+            self._cache.clear()
+        return self.get_user(name)
+
+    # -- tokens -----------------------------------------------------------------------------------
+    def issue_token(self, name: str, *, kind: str = "api", label: str | None = None,
+                    ttl: dt.timedelta | None = None) -> str:
+        user = self.get_user(name)
+        if user.disabled:
+            raise InvalidInput(f"用户「{name}」已停用", f"User '{name}' is disabled", field="name")
+        token = new_token()
+        expires = None if ttl is None else (_now() + ttl).isoformat()
+        with self.engine.begin() as con:
+            con.execute(tokens.insert().values(digest=token_digest(token), user_name=name, kind=kind, label=label,
+                                               created_at=_now().isoformat(), expires_at=expires))
+        return token
+
+    def revoke_token(self, token: str) -> None:
+        with self.engine.begin() as con:
+            con.execute(tokens.delete().where(tokens.c.digest == token_digest(token)))
+        with self._lock:
+            self._cache.pop(token_digest(token), None)
+
+    def user_for_token(self, token: str) -> User | None:
+        """The user a token belongs to, or None (unknown, expired, or user disabled)."""
+        digest = token_digest(token)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(digest)
+            if hit is not None and now - hit[0] < self._cache_s:
+                return hit[1]
+        try:
+            with self.engine.connect() as con:
+                row = con.execute(
+                    sa.select(users, tokens.c.expires_at).join(tokens, tokens.c.user_name == users.c.name)
+                    .where(tokens.c.digest == digest)).mappings().first()
+        except OperationalError as exc:
+            raise StoreUnavailable("账户数据库不可用", f"The accounts database is unavailable: {exc.orig}") from None
+        user = None
+        if row is not None and not row["disabled"] and (
+                row["expires_at"] is None or dt.datetime.fromisoformat(row["expires_at"]) > _now()):
+            user = User(row["name"], row["role"], row["crew"])
+        with self._lock:
+            self._cache[digest] = (now, user)
+        return user
+
+    def login(self, name: str, password: str, *, ttl: dt.timedelta = dt.timedelta(hours=12)) -> str | None:
+        """A session token for a right name and password, else None."""
+        with self.engine.connect() as con:
+            row = con.execute(sa.select(users).where(users.c.name == name)).mappings().first()
+        if row is None or row["disabled"] or not row["password_hash"]:
+            verify_password(hash_password("x" * 12), "timing-equaliser")
+            return None
+        if not verify_password(row["password_hash"], password):
+            return None
+        return self.issue_token(name, kind="session", ttl=ttl)
+
+    # -- audit ------------------------------------------------------------------------------------
+    def record(self, *, actor: str, role: str | None, method: str, path: str, status: int,
+               detail: Mapping[str, Any] | None = None) -> None:
+        with self.engine.begin() as con:
+            con.execute(audit.insert().values(
+                at=_now().isoformat(), actor=actor, role=role, method=method, path=path[:500], status=status,
+                detail=None if detail is None else json.dumps(detail, ensure_ascii=False, default=str)))
+
+    def audit_log(self, *, actor: str | None = None, since: dt.datetime | None = None,
+                  until: dt.datetime | None = None, limit: int = 1000, offset: int = 0) -> list[AuditEntry]:
+        q = sa.select(audit).order_by(audit.c.id.desc())
+        if actor:
+            q = q.where(audit.c.actor == actor)
+        if since:
+            q = q.where(audit.c.at >= since.astimezone(_TZ).isoformat())
+        if until:
+            q = q.where(audit.c.at < until.astimezone(_TZ).isoformat())
+        with self.engine.connect() as con:
+            rows = con.execute(q.limit(limit).offset(offset)).mappings().all()
+        return [AuditEntry(r["id"], r["at"], r["actor"], r["role"], r["method"], r["path"], r["status"],
+                           None if r["detail"] is None else json.loads(r["detail"])) for r in rows]

@@ -1,0 +1,83 @@
+"""``geo-service users …``: the first admin and other accounts (there is no default password)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import sys
+
+from geo_service.auth.accounts import AccountStore, account_url
+from geo_service.cli.workspace import _common, _settings
+
+__all__ = ["register"]
+
+
+def _accounts(args: argparse.Namespace) -> AccountStore:
+    settings = _settings(args)
+    if not settings.database_url:
+        settings.workspace.parent.mkdir(parents=True, exist_ok=True)
+    return AccountStore(account_url(str(settings.workspace), settings.database_url))
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    if args.no_password:
+        return None
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("密码 / password: ")
+    if first != getpass.getpass("再次输入 / again: "):
+        print("两次输入不一致 / passwords differ", file=sys.stderr)
+        raise SystemExit(2)
+    return first
+
+
+def _add(args: argparse.Namespace) -> int:
+    accounts = _accounts(args)
+    try:
+        user = accounts.add_user(args.name, args.role, password=_read_password(args), crew=args.crew)
+    finally:
+        accounts.close()
+    print(f"已创建用户 {user.name}（{user.role}）/ created user {user.name} ({user.role})")
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    accounts = _accounts(args)
+    try:
+        token = accounts.issue_token(args.name, label=args.label, ttl=dt.timedelta(days=args.days))
+    finally:
+        accounts.close()
+    print(token)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    accounts = _accounts(args)
+    try:
+        for u in accounts.list_users():
+            print(f"{u.name:20} {u.role:10} {u.crew or '':12} {'disabled' if u.disabled else ''}")
+    finally:
+        accounts.close()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    users = sub.add_parser("users", help="账户管理 / accounts").add_subparsers(dest="users_command", required=True)
+    p = users.add_parser("add", help="新增用户 / add a user")
+    _common(p)
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=["admin", "planner", "dispatcher", "crew", "viewer"])
+    p.add_argument("--crew", help="作业班组（crew 角色必填）")
+    p.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码")
+    p.add_argument("--no-password", action="store_true", help="仅用 API 令牌登录")
+    p.set_defaults(func=_add)
+    p = users.add_parser("token", help="签发 API 令牌 / issue an API token")
+    _common(p)
+    p.add_argument("name")
+    p.add_argument("--label")
+    p.add_argument("--days", type=int, default=90)
+    p.set_defaults(func=_token)
+    p = users.add_parser("list", help="用户列表 / list users")
+    _common(p)
+    p.set_defaults(func=_list)
