@@ -8,15 +8,17 @@ import getpass
 import sys
 
 from geo_service.auth.accounts import AccountStore, account_url
+from geo_service.catalog import load_catalog
 from geo_service.cli.workspace import _common, _settings
+from geo_service.store import open_store
 
 __all__ = ["register"]
 
 
 def _accounts(args: argparse.Namespace) -> AccountStore:
     settings = _settings(args)
-    if not settings.database_url:
-        settings.workspace.parent.mkdir(parents=True, exist_ok=True)
+    # open the workspace first, so that a new GeoPackage is created as one (with every layer)
+    open_store(settings, load_catalog(settings.layers_dir)).close()
     return AccountStore(account_url(str(settings.workspace), settings.database_url))
 
 

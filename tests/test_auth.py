@@ -1,0 +1,151 @@
+"""Who may do what: sign-in, roles per layer, crews, admin pages, audit, and the CLI's first admin."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import authed
+
+DEPOT = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]},
+         "properties": {"name": "山阳场站"}}
+
+
+def test_everything_but_health_needs_a_user(anon_client):
+    assert anon_client.get("/health").status_code == 200
+    for path in ("/collections", "/collections/roads/items", "/docs", "/openapi.json", "/", "/audit"):
+        resp = anon_client.get(path)
+        assert resp.status_code == 401, path
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        assert resp.headers["www-authenticate"] == "Bearer"
+        assert resp.json()["detail_zh"]
+    assert anon_client.post("/collections/depots/items", json=DEPOT).status_code == 401
+
+
+def test_bad_token_is_401(anon_client):
+    resp = anon_client.get("/collections", headers={"Authorization": "Bearer gs_nope"})
+    assert resp.status_code == 401
+
+
+def test_login_with_password_gives_a_session(anon_client):
+    anon_client.app.state.accounts.add_user("li", "viewer", password="correct horse")
+    bad = anon_client.post("/auth/login", json={"name": "li", "password": "wrong password"})
+    assert bad.status_code == 401
+    ok = anon_client.post("/auth/login", json={"name": "li", "password": "correct horse"})
+    assert ok.status_code == 200
+    assert anon_client.get("/auth/me").json()["role"] == "viewer"  # the session cookie works
+    assert anon_client.get("/collections").status_code == 200
+    anon_client.post("/auth/logout")
+    anon_client.cookies.clear()
+    assert anon_client.get("/collections").status_code == 401
+
+
+def test_browser_form_login_redirects(anon_client):
+    anon_client.app.state.accounts.add_user("wang", "planner", password="long enough pw")
+    page = anon_client.get("/auth/login")
+    assert "登录" in page.text
+    resp = anon_client.post("/auth/login", data={"name": "wang", "password": "long enough pw", "next": "/collections"},
+                            follow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"] == "/collections"
+    wrong = anon_client.post("/auth/login", data={"name": "wang", "password": "x", "next": "//evil"},
+                             follow_redirects=False)
+    assert wrong.headers["location"].startswith("/auth/login?error=1")
+
+
+def test_cookie_writes_from_another_site_are_refused(anon_client):
+    anon_client.app.state.accounts.add_user("zhao", "admin", password="long enough pw")
+    anon_client.post("/auth/login", json={"name": "zhao", "password": "long enough pw"})
+    resp = anon_client.post("/collections/depots/items", json=DEPOT, headers={"Origin": "http://evil.example"})
+    assert resp.status_code == 403
+    assert anon_client.get("/collections/depots/items").json()["numberMatched"] == 0
+
+
+@pytest.mark.parametrize(
+    ("role", "layer", "allowed"),
+    [
+        ("planner", "stall_sites", True),
+        ("planner", "depots", False),
+        ("dispatcher", "depots", True),
+        ("dispatcher", "stall_sites", False),
+        ("viewer", "depots", False),
+        ("crew", "depots", False),
+        ("admin", "districts", True),
+        ("planner", "districts", False),
+    ],
+)
+def test_layer_editors(anon_client, role, layer, allowed):
+    headers = authed(anon_client, role, crew="一组")
+    resp = anon_client.post(f"/collections/{layer}/items", json={"type": "Feature", "geometry": None,
+                                                                "properties": {}}, headers=headers)
+    if allowed:
+        assert resp.status_code == 400  # past the guard, refused for its (empty) content
+    else:
+        assert resp.status_code == 403
+        assert role in resp.json()["detail_en"]
+
+
+def test_only_planners_override_siting(anon_client):
+    resp = anon_client.post("/collections/stall_sites/items?override=*&reason=x", json=DEPOT,
+                            headers=authed(anon_client, "dispatcher"))
+    assert resp.status_code == 403
+
+
+def test_crew_reads_nothing_but_its_routes(anon_client):
+    headers = authed(anon_client, "crew", crew="一组")
+    assert anon_client.get("/collections", headers=headers).status_code == 403
+    assert anon_client.get("/auth/me", headers=headers).json()["crew"] == "一组"
+
+
+def test_admin_pages(anon_client):
+    admin = authed(anon_client, "admin")
+    assert anon_client.get("/users", headers=authed(anon_client, "planner")).status_code == 403
+    resp = anon_client.post("/users", json={"name": "chen", "role": "dispatcher", "password": "long enough pw"},
+                            headers=admin)
+    assert resp.status_code == 201
+    assert anon_client.post("/users", json={"name": "chen", "role": "dispatcher"}, headers=admin).status_code == 409
+    assert anon_client.post("/users", json={"name": "x1", "role": "boss"}, headers=admin).status_code == 400
+    names = {u["name"] for u in anon_client.get("/users", headers=admin).json()["users"]}
+    assert "chen" in names
+    token = anon_client.post("/auth/login", json={"name": "chen", "password": "long enough pw"}).json()["token"]
+    anon_client.cookies.clear()
+    anon_client.patch("/users/chen", json={"disabled": True}, headers=admin)
+    assert anon_client.get("/collections", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_every_write_is_audited_with_before_and_after(client):
+    fid = client.post("/collections/depots/items", json=DEPOT).json()["id"]
+    client.patch(f"/collections/depots/items/{fid}", json={"properties": {"salt_store": False}})
+    client.post("/collections/depots/items", json={"type": "Feature"})  # refused write is audited too
+    entries = client.get("/audit").json()["entries"]
+    assert [e["method"] for e in entries[:3]] == ["POST", "PATCH", "POST"]
+    assert entries[0]["status"] == 400 and entries[1]["status"] == 200
+    assert all(e["actor"] == "test-admin" for e in entries[:3])
+    change = client.get(f"/collections/depots/items/{fid}/history").json()["changes"][0]
+    assert change["actor"] == "test-admin"
+    assert change["before"]["properties"]["salt_store"] is True and change["after"]["properties"]["salt_store"] is False
+    csv_text = client.get("/audit/export?f=csv").text
+    assert "PATCH" in csv_text and csv_text.startswith("\ufeff")
+
+
+def test_first_admin_by_cli(tmp_path):
+    ws = tmp_path / "w.gpkg"
+    cmd = [sys.executable, "-m", "geo_service", "users", "add", "boss", "--role", "admin", "--password-stdin",
+           "--workspace", str(ws)]
+    done = subprocess.run(cmd, input="a long password\n", capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    token = subprocess.run([sys.executable, "-m", "geo_service", "users", "token", "boss", "--workspace", str(ws)],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+    from geo_service.settings import Settings
+
+    with TestClient(create_app(Settings(workspace=ws))) as c:
+        assert c.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).json()["name"] == "boss"
+        assert c.app.state.accounts.login("boss", "a long password") is not None
+    stored = c.app.state.accounts  # hashes only: neither the password nor the token appear in the file
+    del stored
+    raw = ws.read_bytes()
+    assert b"a long password" not in raw and token.encode() not in raw
