@@ -244,3 +244,26 @@ class AccountStore:
             rows = con.execute(q.limit(limit).offset(offset)).mappings().all()
         return [AuditEntry(r["id"], r["at"], r["actor"], r["role"], r["method"], r["path"], r["status"],
                            None if r["detail"] is None else json.loads(r["detail"])) for r in rows]
+
+    # -- backups ----------------------------------------------------------------------------------
+    def dump(self) -> dict[str, list[dict[str, Any]]]:
+        """Users (with password hashes), API tokens (digests) and the audit log, for a backup."""
+        with self.engine.connect() as con:
+            return {
+                "users": [dict(r) for r in con.execute(sa.select(users).order_by(users.c.name)).mappings()],
+                "tokens": [dict(r) for r in con.execute(
+                    sa.select(tokens).where(tokens.c.kind == "api").order_by(tokens.c.digest)).mappings()],
+                "audit": [dict(r) for r in con.execute(sa.select(audit).order_by(audit.c.id)).mappings()],
+            }
+
+    def load(self, state: Mapping[str, list[dict[str, Any]]]) -> None:
+        """Restore :meth:`dump` output into empty account tables (all or nothing)."""
+        with self.engine.begin() as con:
+            if con.execute(sa.select(sa.func.count()).select_from(users)).scalar_one():
+                raise Conflict("只能恢复到没有账户的工作空间", "Accounts can be restored only into a workspace with none")
+            for table, key in ((users, "users"), (tokens, "tokens"), (audit, "audit")):
+                rows = state.get(key) or []
+                if rows:
+                    con.execute(table.insert(), [dict(r) for r in rows])
+        with self._lock:
+            self._cache.clear()

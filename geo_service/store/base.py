@@ -22,7 +22,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo_service.catalog import Catalog
 
-__all__ = ["Change", "Feature", "NewFeature", "Page", "Query", "Store"]
+__all__ = ["Change", "Document", "Feature", "NewFeature", "Page", "Query", "Store"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,17 @@ class Change:
     before: Mapping[str, Any] | None
     after: Mapping[str, Any] | None
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """A stored JSON document (a plan, a rule set, workspace metadata); never overwritten."""
+
+    kind: str
+    key: str
+    created_at: dt.datetime
+    actor: str
+    body: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -154,4 +165,16 @@ class Store(Protocol):
 
     def list_documents(self, kind: str) -> list[tuple[str, dt.datetime, str]]:
         """(key, created_at, actor) of each document of a kind, newest first."""
+        ...
+
+    def all_documents(self) -> list[Document]:
+        """Every document of every kind (for backups)."""
+        ...
+
+    def load_state(self, layers: Mapping[str, Sequence[Feature]], history: Sequence[Change],
+                   documents: Sequence[Document]) -> None:
+        """Fill an empty store from a backup, keeping feature ids, versions and history; all or nothing.
+
+        Raises ``Conflict`` if the store already holds features, history or documents.
+        """
         ...

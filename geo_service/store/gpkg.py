@@ -28,7 +28,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo_service.catalog import Catalog, LayerSpec
 from geo_service.errors import Conflict, NotFound, StoreUnavailable
-from geo_service.store.base import Change, Feature, NewFeature, Page, Query
+from geo_service.store.base import Change, Document, Feature, NewFeature, Page, Query
 from geo_service.store.values import from_snapshot, from_storage, snapshot, to_storage
 
 __all__ = ["GeoPackageStore"]
@@ -469,3 +469,35 @@ class GeoPackageStore:
             rows = self._con.execute("SELECT key, created_at, actor FROM geo_documents WHERE kind = ? "
                                      "ORDER BY created_at DESC, key DESC", (kind,)).fetchall()
         return [(r[0], dt.datetime.fromisoformat(r[1]), r[2]) for r in rows]
+
+    def all_documents(self) -> list[Document]:
+        with self._lock:
+            rows = self._con.execute("SELECT kind, key, created_at, actor, body FROM geo_documents "
+                                     "ORDER BY kind, created_at, key").fetchall()
+        return [Document(r[0], r[1], dt.datetime.fromisoformat(r[2]), r[3], json.loads(r[4])) for r in rows]
+
+    # -- backups ----------------------------------------------------------------------------------
+    def load_state(self, layers: Mapping[str, Sequence[Feature]], history: Sequence[Change],
+                   documents: Sequence[Document]) -> None:
+        with self._transaction() as cur:
+            busy = [n for n in self.catalog if cur.execute(f'SELECT 1 FROM "{n}" LIMIT 1').fetchone()]
+            if busy or cur.execute("SELECT 1 FROM geo_history LIMIT 1").fetchone() or cur.execute(
+                    "SELECT 1 FROM geo_documents LIMIT 1").fetchone():
+                raise Conflict("只能恢复到空的工作空间", "A backup can be restored only into an empty workspace",
+                               layer=busy[0] if busy else None)
+            for name, feats in layers.items():
+                spec = self.catalog[name]
+                for f in feats:
+                    self._insert(cur, spec, NewFeature(f.properties, f.geometry), fid=f.id, version=f.version)
+                self._bump(cur, name)
+            for c in history:  # oldest first, as a backup lists them
+                cur.execute(
+                    "INSERT INTO geo_history (layer, fid, version, op, actor, at, before, after, reason) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (c.layer, c.feature_id, c.version, c.op, c.actor, c.at.isoformat(),
+                     None if c.before is None else json.dumps(c.before, ensure_ascii=False),
+                     None if c.after is None else json.dumps(c.after, ensure_ascii=False), c.reason))
+            for d in documents:
+                cur.execute("INSERT INTO geo_documents (kind, key, created_at, actor, body) VALUES (?, ?, ?, ?, ?)",
+                            (d.kind, d.key, d.created_at.isoformat(), d.actor,
+                             json.dumps(d.body, ensure_ascii=False, default=str)))

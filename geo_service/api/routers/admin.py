@@ -7,7 +7,7 @@ import io
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -86,3 +86,21 @@ def audit_export(request: Request, f: str = "csv", actor: str | None = None, sin
         writer.writerow({**e, "detail": json.dumps(e["detail"], ensure_ascii=False) if e["detail"] else ""})
     return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
+
+
+@router.get("/backup", summary="下载整个工作空间备份 / Download a backup of the whole workspace")
+def download_backup(request: Request) -> Response:
+    from geo_service.backup import create_backup
+
+    data = create_backup(request.app.state.workspace.store, request.app.state.accounts)
+    return Response(data, media_type="application/zip",
+                    headers={"Content-Disposition": 'attachment; filename="geo-service-backup.zip"'})
+
+
+@router.post("/backup/restore", status_code=201, summary="恢复备份到空工作空间 / Restore a backup into an empty workspace")
+async def upload_backup(request: Request, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+    from geo_service.backup import restore_backup
+
+    data = await file.read()
+    counts = restore_backup(data, request.app.state.workspace.store, request.app.state.accounts)
+    return {"restored": counts}
