@@ -48,6 +48,8 @@ _HTTP_TEXT = {
 
 
 def status_for(exc: errors.GeoServiceError) -> int:
+    if exc.code == "computation-timeout":
+        return 503
     for cls in type(exc).__mro__:
         if cls in STATUS:
             return STATUS[cls]

@@ -1,0 +1,103 @@
+"""Bounded input and bounded work.
+
+* ``body_limit_middleware`` refuses a request body beyond the configured size with 413, whether the
+  client announced its length or streams it, before a route reads it.
+* ``run_bounded`` runs a heavy computation on a small worker pool with a time budget: over budget the
+  client gets 503 problem+json with ``Retry-After`` instead of a hung worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from geo_service.api.problems import problem_response
+from geo_service.errors import GeoServiceError
+
+__all__ = ["BodyLimit", "ComputationTimeout", "run_bounded"]
+
+T = TypeVar("T")
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="geo-compute")
+
+
+class ComputationTimeout(GeoServiceError):
+    """A computation ran past its budget."""
+
+    code = "computation-timeout"
+    title = {"zh": "计算超时", "en": "Computation timed out"}
+
+
+async def run_bounded(fn: Callable[..., T], *args: Any, timeout_s: float, **kwargs: Any) -> T:
+    """Run ``fn`` on the computation pool; raise ``ComputationTimeout`` after ``timeout_s``."""
+    loop = asyncio.get_running_loop()
+    future = loop.run_in_executor(_POOL, functools.partial(fn, *args, **kwargs))
+    try:
+        return await asyncio.wait_for(future, timeout=timeout_s)
+    except TimeoutError:
+        raise ComputationTimeout(
+            f"计算超过 {timeout_s:g} 秒的时限，请缩小范围或稍后重试",
+            f"The computation exceeded its {timeout_s:g} s budget; narrow it or retry later") from None
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """ASGI middleware: at most ``max_bytes`` of request body (``upload_bytes`` for multipart uploads)."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, upload_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        ctype = headers.get(b"content-type", b"").decode("latin-1")
+        limit = self.upload_bytes if ctype.startswith("multipart/") else self.max_bytes
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._refuse(scope, receive, send, limit)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge
+            return message
+
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(scope, receive, send, limit)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        mb = limit / (1024 * 1024)
+        body = {"code": "too-large", "title": "内容过大 / Payload too large",
+                "detail": f"请求体超过 {mb:g} MB 的上限 / The request body exceeds the {mb:g} MB limit",
+                "detail_zh": f"请求体超过 {mb:g} MB 的上限", "detail_en": f"The request body exceeds the {mb:g} MB limit",
+                "instance": scope.get("path")}
+        response = problem_response(413, body)
+        await response(scope, receive, send)
