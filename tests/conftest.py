@@ -10,10 +10,7 @@ import pytest
 from geo_service.catalog import Catalog, load_catalog
 from geo_service.settings import Settings, default_layers_dir
 
-try:  # the PostGIS cluster fixtures
-    from tests.fixtures_postgis import *  # noqa: F403
-except ImportError:  # pragma: no cover - only while that module is being written
-    pass
+from tests.fixtures_postgis import *  # noqa: F403  (the PostGIS cluster fixtures)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,416 @@
+"""The production store: PostGIS through SQLAlchemy 2, GeoAlchemy2 and psycopg 3.
+
+Service tables (history, layer versions, documents, accounts) come from static Alembic migrations;
+layer tables are built from the declarations (typed columns, ``geom geometry(Geometry, 4326)`` with a
+GiST index). Every write is one transaction that first locks the layer's row in ``geo_layer_state``
+(so writers to a layer queue, and the version bump and history row commit with the change). Database
+errors are translated to domain errors in one place (:meth:`PostGISStore._db`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from geoalchemy2 import Geometry
+from sqlalchemy.dialects.postgresql import JSONB, insert as pg_insert
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from geo_service.catalog import Catalog, LayerSpec
+from geo_service.errors import Conflict, NotFound, StoreUnavailable
+from geo_service.store.base import Change, Document, Feature, NewFeature, Page, Query
+from geo_service.store.values import from_storage, snapshot
+
+__all__ = ["PostGISStore"]
+
+_TZ = ZoneInfo("Asia/Shanghai")
+_BULK = 1000
+_TYPES = {"string": sa.Text, "integer": sa.BigInteger, "number": sa.Float, "boolean": sa.Boolean, "date": sa.Date,
+          "datetime": sa.DateTime(timezone=True)}
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+_meta = sa.MetaData()
+history_t = sa.Table("geo_history", _meta, sa.Column("id", sa.BigInteger, primary_key=True),
+                     sa.Column("layer", sa.Text), sa.Column("fid", sa.BigInteger), sa.Column("version", sa.Integer),
+                     sa.Column("op", sa.Text), sa.Column("actor", sa.Text), sa.Column("at", sa.DateTime(timezone=True)),
+                     sa.Column("before", JSONB), sa.Column("after", JSONB), sa.Column("reason", sa.Text))
+state_t = sa.Table("geo_layer_state", _meta, sa.Column("layer", sa.Text, primary_key=True),
+                   sa.Column("version", sa.BigInteger))
+documents_t = sa.Table("geo_documents", _meta, sa.Column("kind", sa.Text, primary_key=True),
+                       sa.Column("key", sa.Text, primary_key=True), sa.Column("created_at", sa.DateTime(timezone=True)),
+                       sa.Column("actor", sa.Text), sa.Column("body", JSONB))
+
+
+def _layer_table(spec: LayerSpec, metadata: sa.MetaData) -> sa.Table:
+    cols: list[Any] = [sa.Column("fid", sa.BigInteger, sa.Identity(), primary_key=True),
+                       sa.Column("_version", sa.Integer, nullable=False)]
+    if not spec.is_table:
+        cols.append(sa.Column("geom", Geometry("GEOMETRY", srid=4326, spatial_index=True)))
+    for f in spec.fields:
+        cols.append(sa.Column(f.name, _TYPES[f.type]))
+    table = sa.Table(spec.name, metadata, *cols)
+    for f in spec.fields:
+        if f.unique:
+            sa.Index(f"uq_{spec.name}_{f.name}", table.c[f.name], unique=True)
+    return table
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(_TZ)
+
+
+class PostGISStore:
+    """A workspace in a PostGIS database (or a schema of it, via ``options=-csearch_path=…`` in the URL)."""
+
+    def __init__(self, url: str, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                                       connect_args={"connect_timeout": 5})
+        self._metadata = sa.MetaData(naming_convention={"pk": "pk_%(table_name)s", "ix": "ix_%(column_0_label)s"})
+        self.tables = {name: _layer_table(spec, self._metadata) for name, spec in catalog.items()}
+        with self._db() as con:
+            cfg = Config()
+            cfg.set_main_option("script_location", str(_MIGRATIONS))
+            cfg.attributes["connection"] = con
+            command.upgrade(cfg, "head")
+        with self._db() as con:
+            self._metadata.create_all(con, checkfirst=True)
+            con.execute(pg_insert(state_t).values([{"layer": n, "version": 0} for n in catalog]).on_conflict_do_nothing())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _db(self) -> Iterator[sa.Connection]:
+        """One transaction; database errors become domain errors here and nowhere else."""
+        try:
+            with self.engine.begin() as con:
+                yield con
+        except IntegrityError as exc:
+            raise Conflict("与已有数据冲突（唯一性约束）", f"Conflicts with existing data: {exc.orig}") from None
+        except OperationalError as exc:
+            raise StoreUnavailable("PostGIS 数据库暂不可用，请稍后重试",
+                                   f"The PostGIS database is unavailable: {str(exc.orig).strip()[:200]}") from None
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StoreUnavailable("PostGIS 连接中断，请稍后重试", "The PostGIS connection was lost") from None
+            raise
+
+    # -- reads ------------------------------------------------------------------------------------
+    def layer_version(self, layer: str) -> int:
+        self.catalog[layer]
+        with self._db() as con:
+            return int(con.execute(sa.select(state_t.c.version).where(state_t.c.layer == layer)).scalar_one())
+
+    def count(self, layer: str) -> int:
+        t = self.tables[self.catalog[layer].name]
+        with self._db() as con:
+            return int(con.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
+
+    def _columns(self, spec: LayerSpec) -> list[Any]:
+        t = self.tables[spec.name]
+        geom = sa.func.ST_AsBinary(t.c.geom).label("wkb") if not spec.is_table else sa.null().label("wkb")
+        return [t.c.fid, t.c._version, geom, *(t.c[f.name] for f in spec.fields)]
+
+    def _feature(self, spec: LayerSpec, row: Sequence[Any]) -> Feature:
+        props = {f.name: from_storage(f, row[3 + i]) for i, f in enumerate(spec.fields)}
+        geom = None if row[2] is None else shapely.from_wkb(bytes(row[2]))
+        return Feature(spec.name, int(row[0]), props, geom, int(row[1]))
+
+    def get_feature(self, layer: str, fid: int) -> Feature:
+        spec = self.catalog[layer]
+        t = self.tables[layer]
+        with self._db() as con:
+            row = con.execute(sa.select(*self._columns(spec)).where(t.c.fid == int(fid))).first()
+        if row is None:
+            raise NotFound(f"图层 {layer} 中没有要素 {fid}", f"Layer {layer} has no feature {fid}", layer=layer, feature=fid)
+        return self._feature(spec, row)
+
+    def list_features(self, layer: str, query: Query | None = None) -> Page:
+        spec = self.catalog[layer]
+        t = self.tables[layer]
+        query = query or Query()
+        where: list[Any] = []
+        for name, value in query.filters.items():
+            spec.field(name)
+            where.append(t.c[name].is_(None) if value is None else t.c[name] == value)
+        if query.at is not None:
+            for key, op in ((spec.time_start, "le"), (spec.time_end, "ge")):
+                if key:
+                    bound = query.at.astimezone(_TZ)
+                    value = bound.date() if spec.field(key).type == "date" else bound
+                    col = t.c[key]
+                    where.append(sa.or_(col.is_(None), col <= value if op == "le" else col >= value))
+        if query.bbox is not None and not spec.is_table:
+            env = sa.func.ST_MakeEnvelope(*query.bbox, 4326)
+            where.append(sa.func.ST_Intersects(t.c.geom, env))
+        with self._db() as con:
+            total = int(con.execute(sa.select(sa.func.count()).select_from(t).where(*where)).scalar_one())
+            q = sa.select(*self._columns(spec)).where(*where).order_by(t.c.fid).offset(query.offset)
+            if query.limit is not None:
+                q = q.limit(query.limit)
+            rows = con.execute(q).all()
+        return Page([self._feature(spec, r) for r in rows], total)
+
+    def read_frame(self, layer: str) -> gpd.GeoDataFrame:
+        spec = self.catalog[layer]
+        with self._db() as con:
+            rows = con.execute(sa.select(*self._columns(spec)).order_by(self.tables[layer].c.fid)).all()
+        ids = [int(r[0]) for r in rows]
+        data: dict[str, Any] = {f.name: [from_storage(f, r[3 + i]) for r in rows] for i, f in enumerate(spec.fields)}
+        data["_version"] = [int(r[1]) for r in rows]
+        frame = pd.DataFrame(data, index=pd.Index(ids, name="fid", dtype="int64"))
+        if spec.is_table:
+            return gpd.GeoDataFrame(frame)
+        geoms = shapely.from_wkb([None if r[2] is None else bytes(r[2]) for r in rows]) if rows else []
+        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index, crs=4326))
+
+    # -- writes -----------------------------------------------------------------------------------
+    @staticmethod
+    def _lock_and_bump(con: sa.Connection, layer: str) -> None:
+        con.execute(sa.update(state_t).where(state_t.c.layer == layer).values(version=state_t.c.version + 1))
+
+    def _values(self, spec: LayerSpec, feature: NewFeature) -> dict[str, Any]:
+        values = {f.name: feature.properties.get(f.name) for f in spec.fields}
+        if not spec.is_table:
+            geom = feature.geometry
+            values["geom"] = None if geom is None else sa.func.ST_GeomFromWKB(shapely.to_wkb(geom), 4326)
+        return values
+
+    @staticmethod
+    def _history(con: sa.Connection, layer: str, fid: int, version: int, op: str, actor: str,
+                 before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, reason: str | None) -> None:
+        con.execute(history_t.insert().values(layer=layer, fid=fid, version=version, op=op, actor=actor, at=_now(),
+                                              before=before, after=after, reason=reason))
+
+    def _check_unique(self, con: sa.Connection, spec: LayerSpec, props: Mapping[str, Any], fid: int | None) -> None:
+        t = self.tables[spec.name]
+        for f in spec.fields:
+            if f.unique and props.get(f.name) is not None:
+                q = sa.select(t.c.fid).where(t.c[f.name] == props[f.name])
+                if fid is not None:
+                    q = q.where(t.c.fid != fid)
+                other = con.execute(q.limit(1)).scalar()
+                if other is not None:
+                    raise Conflict(
+                        f"图层 {spec.name} 字段「{f.label()}」的值 {props[f.name]} 已被要素 {other} 使用",
+                        f"Layer {spec.name}: '{f.name}' = {props[f.name]} is already used by feature {other}",
+                        layer=spec.name, field=f.name, feature=fid)
+
+    def create_features(self, layer: str, features: Sequence[NewFeature], *, actor: str,
+                        reason: str | None = None) -> list[Feature]:
+        spec = self.catalog[layer]
+        t = self.tables[layer]
+        if not features:
+            return []
+        with self._db() as con:
+            self._lock_and_bump(con, layer)
+            for f in spec.fields:
+                if f.unique:
+                    values = [x.properties.get(f.name) for x in features if x.properties.get(f.name) is not None]
+                    if len(values) != len(set(values)):
+                        raise Conflict(f"图层 {layer} 字段「{f.label()}」在本批中有重复值",
+                                       f"Layer {layer}: '{f.name}' repeats within the batch", layer=layer, field=f.name)
+            for feat in features if len(features) <= _BULK else ():
+                self._check_unique(con, spec, feat.properties, None)
+            if len(features) > _BULK:
+                fids = self._copy(con, spec, features)
+                con.execute(sa.text("INSERT INTO geo_history (layer, fid, version, op, actor, at, reason) "
+                                    "SELECT :layer, f, 1, 'create', :actor, now(), :reason FROM unnest(:fids) AS f"),
+                            {"layer": layer, "actor": actor, "reason": reason, "fids": fids})
+                return [Feature(layer, fid, dict(f.properties), f.geometry, 1)
+                        for fid, f in zip(fids, features, strict=True)]
+            fids = []
+            for feat in features:
+                fid = int(con.execute(t.insert().values(_version=1, **self._values(spec, feat)).returning(t.c.fid))
+                          .scalar_one())
+                fids.append(fid)
+                self._history(con, layer, fid, 1, "create", actor, None,
+                              snapshot(spec, feat.properties, feat.geometry), reason)
+        return [self.get_feature(layer, fid) for fid in fids]
+
+    def _copy(self, con: sa.Connection, spec: LayerSpec, features: Sequence[NewFeature]) -> list[int]:
+        """COPY a large batch (much faster than INSERTs); returns the new ids in order."""
+        t = self.tables[spec.name]
+        start = int(con.execute(sa.select(sa.func.coalesce(sa.func.max(t.c.fid), 0))).scalar_one())
+        names = ["_version", *(f.name for f in spec.fields)] + ([] if spec.is_table else ["geom"])
+        cols = ", ".join(f'"{n}"' for n in names)
+        geoms = None if spec.is_table else shapely.to_wkb(
+            shapely.set_srid([f.geometry for f in features], 4326), hex=True, include_srid=True)
+        raw = con.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f'COPY "{spec.name}" ({cols}) FROM STDIN') as copy:
+            for i, feat in enumerate(features):
+                row = [1, *(feat.properties.get(f.name) for f in spec.fields)]
+                if geoms is not None:
+                    row.append(geoms[i])
+                copy.write_row(row)
+        rows = con.execute(sa.select(t.c.fid).where(t.c.fid > start).order_by(t.c.fid)).scalars().all()
+        return [int(r) for r in rows]
+
+    def _current(self, con: sa.Connection, spec: LayerSpec, fid: int) -> Feature:
+        t = self.tables[spec.name]
+        row = con.execute(sa.select(*self._columns(spec)).where(t.c.fid == int(fid)).with_for_update()).first()
+        if row is None:
+            raise NotFound(f"图层 {spec.name} 中没有要素 {fid}", f"Layer {spec.name} has no feature {fid}",
+                           layer=spec.name, feature=fid)
+        return self._feature(spec, row)
+
+    @staticmethod
+    def _check_version(current: Feature, expected: int) -> None:
+        if current.version != expected:
+            raise Conflict(
+                f"要素 {current.id} 已被他人修改：当前版本 {current.version}，请求基于版本 {expected}",
+                f"Feature {current.id} was changed by someone else: current version {current.version}, "
+                f"request based on version {expected}", layer=current.layer, feature=current.id,
+                details={"current_version": current.version, "expected_version": expected})
+
+    def update_feature(self, layer: str, fid: int, feature: NewFeature, *, expected_version: int, actor: str,
+                       reason: str | None = None) -> Feature:
+        spec = self.catalog[layer]
+        t = self.tables[layer]
+        with self._db() as con:
+            self._lock_and_bump(con, layer)
+            current = self._current(con, spec, fid)
+            self._check_version(current, expected_version)
+            self._check_unique(con, spec, feature.properties, int(fid))
+            con.execute(t.update().where(t.c.fid == int(fid)).values(_version=current.version + 1,
+                                                                      **self._values(spec, feature)))
+            self._history(con, layer, int(fid), current.version + 1, "update", actor,
+                          snapshot(spec, current.properties, current.geometry),
+                          snapshot(spec, feature.properties, feature.geometry), reason)
+        return self.get_feature(layer, fid)
+
+    def delete_feature(self, layer: str, fid: int, *, expected_version: int, actor: str,
+                       reason: str | None = None) -> None:
+        spec = self.catalog[layer]
+        t = self.tables[layer]
+        with self._db() as con:
+            self._lock_and_bump(con, layer)
+            current = self._current(con, spec, fid)
+            self._check_version(current, expected_version)
+            con.execute(t.delete().where(t.c.fid == int(fid)))
+            self._history(con, layer, int(fid), current.version + 1, "delete", actor,
+                          snapshot(spec, current.properties, current.geometry), None, reason)
+
+    def restore_feature(self, layer: str, fid: int, *, actor: str, reason: str | None = None) -> Feature:
+        spec = self.catalog[layer]
+        t = self.tables[layer]
+        with self._db() as con:
+            self._lock_and_bump(con, layer)
+            exists = con.execute(sa.select(t.c.fid).where(t.c.fid == int(fid))).first()
+            last = con.execute(sa.select(history_t.c.version, history_t.c.op, history_t.c.before)
+                               .where(history_t.c.layer == layer, history_t.c.fid == int(fid))
+                               .order_by(history_t.c.id.desc()).limit(1)).first()
+            if exists or last is None or last[1] != "delete" or last[2] is None:
+                raise NotFound(f"图层 {layer} 中没有可恢复的已删除要素 {fid}",
+                               f"Layer {layer} has no deleted feature {fid} to restore", layer=layer, feature=fid)
+            from geo_service.store.values import from_snapshot
+
+            restored = from_snapshot(spec, last[2])
+            self._check_unique(con, spec, restored.properties, int(fid))
+            version = int(last[0]) + 1
+            con.execute(t.insert().values(fid=int(fid), _version=version, **self._values(spec, restored)))
+            self._history(con, layer, int(fid), version, "restore", actor, None, last[2], reason)
+        return self.get_feature(layer, fid)
+
+    def replace_layer(self, layer: str, features: Sequence[NewFeature], *, actor: str) -> int:
+        spec = self.catalog[layer]
+        t = self.tables[layer]
+        with self._db() as con:
+            self._lock_and_bump(con, layer)
+            old = con.execute(sa.select(*self._columns(spec))).all()
+            if old:
+                rows = []
+                for r in old:
+                    f = self._feature(spec, r)
+                    rows.append({"layer": layer, "fid": f.id, "version": f.version + 1, "op": "delete", "actor": actor,
+                                 "at": _now(), "before": snapshot(spec, f.properties, f.geometry), "after": None,
+                                 "reason": "replace layer"})
+                con.execute(history_t.insert(), rows)
+                con.execute(t.delete())
+            if not features:
+                return 0
+            fids = self._copy(con, spec, features)
+            con.execute(sa.text("INSERT INTO geo_history (layer, fid, version, op, actor, at, reason) "
+                                "SELECT :layer, f, 1, 'create', :actor, now(), 'replace layer' FROM unnest(:fids) AS f"),
+                        {"layer": layer, "actor": actor, "fids": fids})
+        return len(fids)
+
+    def history(self, layer: str, fid: int | None = None, *, limit: int = 1000) -> list[Change]:
+        self.catalog[layer]
+        q = sa.select(history_t).where(history_t.c.layer == layer)
+        if fid is not None:
+            q = q.where(history_t.c.fid == int(fid))
+        with self._db() as con:
+            rows = con.execute(q.order_by(history_t.c.id.desc()).limit(limit)).mappings().all()
+        return [Change(layer, int(r["fid"]), int(r["version"]), r["op"], r["actor"], r["at"].astimezone(_TZ),
+                       r["before"], r["after"], r["reason"]) for r in rows]
+
+    # -- documents --------------------------------------------------------------------------------
+    def put_document(self, kind: str, key: str, body: Mapping[str, Any], *, actor: str) -> None:
+        payload = json.loads(json.dumps(body, ensure_ascii=False, default=str))
+        with self._db() as con:
+            done = con.execute(pg_insert(documents_t).values(kind=kind, key=key, created_at=_now(), actor=actor,
+                                                             body=payload).on_conflict_do_nothing()
+                               .returning(documents_t.c.key)).scalar()
+            if done is None:
+                raise Conflict(f"{kind} 「{key}」已存在，不会覆盖", f"{kind} '{key}' exists already; not overwritten",
+                               feature=key)
+
+    def get_document(self, kind: str, key: str) -> Mapping[str, Any]:
+        with self._db() as con:
+            body = con.execute(sa.select(documents_t.c.body).where(documents_t.c.kind == kind,
+                                                                   documents_t.c.key == key)).scalar()
+        if body is None:
+            raise NotFound(f"没有 {kind}「{key}」", f"No {kind} '{key}'", feature=key)
+        return body
+
+    def list_documents(self, kind: str) -> list[tuple[str, dt.datetime, str]]:
+        with self._db() as con:
+            rows = con.execute(sa.select(documents_t.c.key, documents_t.c.created_at, documents_t.c.actor)
+                               .where(documents_t.c.kind == kind)
+                               .order_by(documents_t.c.created_at.desc(), documents_t.c.key.desc())).all()
+        return [(r[0], r[1].astimezone(_TZ), r[2]) for r in rows]
+
+    def all_documents(self) -> list[Document]:
+        with self._db() as con:
+            rows = con.execute(sa.select(documents_t).order_by(documents_t.c.kind, documents_t.c.created_at,
+                                                               documents_t.c.key)).mappings().all()
+        return [Document(r["kind"], r["key"], r["created_at"].astimezone(_TZ), r["actor"], r["body"]) for r in rows]
+
+    def load_state(self, layers: Mapping[str, Sequence[Feature]], history: Sequence[Change],
+                   documents: Sequence[Document]) -> None:
+        with self._db() as con:
+            busy = [n for n, t in self.tables.items() if con.execute(sa.select(t.c.fid).limit(1)).first()]
+            if busy or con.execute(sa.select(history_t.c.id).limit(1)).first() or con.execute(
+                    sa.select(documents_t.c.key).limit(1)).first():
+                raise Conflict("只能恢复到空的工作空间", "A backup can be restored only into an empty workspace",
+                               layer=busy[0] if busy else None)
+            for name, feats in layers.items():
+                spec = self.catalog[name]
+                t = self.tables[name]
+                self._lock_and_bump(con, name)
+                for f in feats:
+                    con.execute(t.insert().values(fid=f.id, _version=f.version,
+                                                  **self._values(spec, NewFeature(f.properties, f.geometry))))
+                if feats:
+                    con.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('\"{name}\"', 'fid'), "
+                                        f"(SELECT max(fid) FROM \"{name}\"))"))
+            if history:
+                con.execute(history_t.insert(), [
+                    {"layer": c.layer, "fid": c.feature_id, "version": c.version, "op": c.op, "actor": c.actor,
+                     "at": c.at, "before": c.before, "after": c.after, "reason": c.reason} for c in history])
+            for d in documents:
+                con.execute(documents_t.insert().values(kind=d.kind, key=d.key, created_at=d.created_at,
+                                                        actor=d.actor, body=d.body))
