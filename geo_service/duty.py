@@ -1,0 +1,187 @@
+"""Duty rosters and opening hours in time: who is on duty when, what is open when.
+
+Shifts come from the ``duty_shifts`` table (beat, squad, weekdays, start/end, day kind, validity).
+Official holidays and adjusted working days come from ``chinese_calendar``; for years it does not
+know, weekends count as holidays and the answer says so. Festival windows may be given in lunar dates
+(``lunar_from``/``lunar_to`` as MM-DD, converted with ``lunardate``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+import pandas as pd
+from lunardate import LunarDate
+
+from geo_service.errors import InvalidInput
+
+__all__ = ["Shift", "day_kind", "festival_dates", "next_shift", "on_duty", "open_windows", "parse_hours",
+           "shifts_from_frame"]
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class Shift:
+    """One weekly duty shift of a beat: minutes from midnight; ``end`` ≤ ``start`` crosses midnight."""
+
+    beat: str
+    squad: str
+    weekdays: frozenset[int]  # 1 = Monday … 7 = Sunday
+    start: int
+    end: int
+    day_kind: str = "any"  # any | workday | holiday
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+
+    def label(self) -> str:
+        return f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
+
+
+def _minutes(text: str, *, field: str) -> int:
+    try:
+        h, m = str(text).strip().split(":")
+        value = int(h) * 60 + int(m)
+    except ValueError:
+        raise InvalidInput(f"时间「{text}」应为 HH:MM", f"Time '{text}' must be HH:MM", field=field) from None
+    if not 0 <= value <= 24 * 60 or int(m) >= 60:
+        raise InvalidInput(f"时间「{text}」超出范围", f"Time '{text}' is out of range", field=field)
+    return value
+
+
+def _weekdays(text: str) -> frozenset[int]:
+    days: set[int] = set()
+    for part in str(text or "1-7").split(","):
+        a, _, b = part.strip().partition("-")
+        lo, hi = int(a), int(b or a)
+        if not (1 <= lo <= 7 and 1 <= hi <= 7):
+            raise InvalidInput(f"星期「{text}」应为 1–7", f"Weekdays '{text}' must be 1–7", field="weekdays")
+        days.update(range(lo, hi + 1) if lo <= hi else [*range(lo, 8), *range(1, hi + 1)])
+    return frozenset(days)
+
+
+def shifts_from_frame(frame: pd.DataFrame) -> tuple[Shift, ...]:
+    """Shifts from rows of the ``duty_shifts`` layer."""
+    out = []
+    for row in frame.to_dict("records"):
+        out.append(Shift(beat=str(row["beat"]), squad=str(row["squad"]), weekdays=_weekdays(row.get("weekdays")),
+                         start=_minutes(row["start"], field="start"), end=_minutes(row["end"], field="end"),
+                         day_kind=str(row.get("day_kind") or "any"), valid_from=_date(row.get("valid_from")),
+                         valid_to=_date(row.get("valid_to"))))
+    return tuple(out)
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
+        return None
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def day_kind(day: dt.date) -> tuple[str, bool]:
+    """("workday" | "holiday", known) — ``known`` is False where the calendar has no data for the year."""
+    try:
+        return ("workday" if chinese_calendar.is_workday(day) else "holiday"), True
+    except NotImplementedError:
+        return ("workday" if day.isoweekday() <= 5 else "holiday"), False
+
+
+def _applies(shift: Shift, day: dt.date) -> bool:
+    if shift.valid_from and day < shift.valid_from or shift.valid_to and day > shift.valid_to:
+        return False
+    if day.isoweekday() not in shift.weekdays:
+        return False
+    return shift.day_kind == "any" or shift.day_kind == day_kind(day)[0]
+
+
+def _active(shift: Shift, at: dt.datetime) -> bool:
+    local = at.astimezone(TZ)
+    minute = local.hour * 60 + local.minute
+    day = local.date()
+    if shift.end > shift.start:
+        return _applies(shift, day) and shift.start <= minute < shift.end
+    # the shift crosses midnight: its evening part today, its morning part from yesterday's start
+    return (_applies(shift, day) and minute >= shift.start) or (
+        _applies(shift, day - dt.timedelta(days=1)) and minute < shift.end)
+
+
+def on_duty(shifts: Iterable[Shift], at: dt.datetime) -> list[Shift]:
+    """The shifts running at ``at``."""
+    return [s for s in shifts if _active(s, at)]
+
+
+def next_shift(shifts: Iterable[Shift], beat: str, at: dt.datetime, *, horizon_days: int = 14
+               ) -> tuple[dt.datetime, Shift] | None:
+    """The next start of a shift of ``beat`` after ``at`` (within ``horizon_days``)."""
+    local = at.astimezone(TZ)
+    best: tuple[dt.datetime, Shift] | None = None
+    for s in (s for s in shifts if s.beat == beat):
+        for k in range(horizon_days + 1):
+            day = local.date() + dt.timedelta(days=k)
+            start = dt.datetime.combine(day, dt.time(0), tzinfo=TZ) + dt.timedelta(minutes=s.start)
+            if start > local and _applies(s, day):
+                if best is None or start < best[0]:
+                    best = (start, s)
+                break
+    return best
+
+
+def parse_hours(text: str | None) -> list[tuple[int, int]]:
+    """Opening hours like ``07:00-22:00`` or ``06:00-11:00,15:00-20:00`` → minute windows."""
+    if not text:
+        return [(0, 1440)]
+    out = []
+    for part in str(text).split(","):
+        a, _, b = part.partition("-")
+        start, end = _minutes(a, field="hours"), _minutes(b, field="hours")
+        if end <= start:
+            raise InvalidInput(f"营业时段「{part}」结束早于开始", f"Opening hours '{part}' end before they start",
+                               field="hours")
+        out.append((start, end))
+    return out
+
+
+def festival_dates(props: Mapping[str, Any], *, around: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    """The solar window of a site: from lunar MM-DD fields (the festival nearest ``around``) or solar dates."""
+    lf, lt = props.get("lunar_from"), props.get("lunar_to")
+    if lf and lt:
+        fm, fd = (int(x) for x in str(lf).split("-"))
+        tm, td = (int(x) for x in str(lt).split("-"))
+        for lunar_year in (around.year - 1, around.year, around.year + 1):
+            start = LunarDate(lunar_year, fm, fd).to_solar_date()
+            end_year = lunar_year + 1 if (tm, td) < (fm, fd) else lunar_year
+            end = LunarDate(end_year, tm, td).to_solar_date()
+            if end >= around:
+                return start, end
+    return _date(props.get("valid_from")), _date(props.get("valid_to"))
+
+
+def open_windows(props: Mapping[str, Any], start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The hours a site is open between ``start`` and ``end`` (validity window × daily hours)."""
+    if end <= start:
+        raise InvalidInput("时间窗结束早于开始", "The time window ends before it starts", field="end")
+    first, last = festival_dates(props, around=start.astimezone(TZ).date())
+    hours = parse_hours(props.get("hours"))
+    out = []
+    day = start.astimezone(TZ).date()
+    while dt.datetime.combine(day, dt.time(0), tzinfo=TZ) < end:
+        if (first is None or day >= first) and (last is None or day <= last) and props.get("status", "open") == "open":
+            for a, b in hours:
+                ws = dt.datetime.combine(day, dt.time(0), tzinfo=TZ) + dt.timedelta(minutes=a)
+                we = dt.datetime.combine(day, dt.time(0), tzinfo=TZ) + dt.timedelta(minutes=b)
+                lo, hi = max(ws, start), min(we, end)
+                if lo < hi:
+                    out.append((lo, hi))
+        day += dt.timedelta(days=1)
+    return out
+
+
+def shifts_by_beat(shifts: Sequence[Shift]) -> dict[str, list[Shift]]:
+    out: dict[str, list[Shift]] = {}
+    for s in shifts:
+        out.setdefault(s.beat, []).append(s)
+    return out

@@ -1,0 +1,71 @@
+"""Duty rosters: shifts by weekday and hour, official holidays, midnight, lunar festival windows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from geo_service.duty import day_kind, festival_dates, next_shift, on_duty, open_windows, shifts_from_frame
+from geo_service.errors import InvalidInput
+
+TZ = dt.timezone(dt.timedelta(hours=8))
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=TZ)
+
+
+SHIFTS = shifts_from_frame(pd.DataFrame([
+    {"beat": "A", "squad": "一中队", "weekdays": "1-7", "start": "07:00", "end": "12:00", "day_kind": "any"},
+    {"beat": "A", "squad": "一中队", "weekdays": "1-7", "start": "19:00", "end": "24:00", "day_kind": "any"},
+    {"beat": "B", "squad": "二中队", "weekdays": "1-5", "start": "08:00", "end": "18:00", "day_kind": "workday"},
+    {"beat": "C", "squad": "三中队", "weekdays": "5", "start": "22:00", "end": "02:00", "day_kind": "any"},
+]))
+
+
+def beats(moment):
+    return sorted(s.beat for s in on_duty(SHIFTS, moment))
+
+
+def test_on_duty_by_hour():
+    assert beats(at("2026-12-01T07:00")) == ["A"]  # Tuesday
+    assert beats(at("2026-12-01T10:30")) == ["A", "B"]
+    assert beats(at("2026-12-01T12:00")) == ["B"]  # 12:00 is the end, exclusive
+    assert beats(at("2026-12-01T23:59")) == ["A"]  # to 24:00
+    assert beats(at("2026-12-01T03:00")) == []
+
+
+def test_shift_crossing_midnight():
+    assert beats(at("2026-12-04T23:00")) == ["A", "C"]  # Friday night
+    assert beats(at("2026-12-05T01:30")) == ["C"]  # Saturday 01:30 is still Friday's shift
+    assert beats(at("2026-12-05T23:00")) == ["A"]  # no Saturday shift for C
+
+
+def test_official_holidays_and_adjusted_workdays():
+    assert day_kind(dt.date(2025, 10, 1)) == ("holiday", True)  # National Day, a Wednesday
+    assert beats(at("2025-10-01T10:00")) == ["A"]
+    assert day_kind(dt.date(2025, 9, 28))[0] == "workday"  # an adjusted working Sunday
+    assert day_kind(dt.date(2099, 1, 3)) == ("holiday", False)  # beyond the calendar: weekends
+
+
+def test_next_shift():
+    start, shift = next_shift(SHIFTS, "B", at("2026-12-04T19:00"))  # Friday evening
+    assert start == at("2026-12-07T08:00") and shift.squad == "二中队"  # Monday
+    assert next_shift(SHIFTS, "nobody", at("2026-12-04T19:00")) is None
+
+
+def test_lunar_festival_window():
+    props = {"lunar_from": "12-15", "lunar_to": "01-16", "hours": "07:00-22:00"}
+    assert festival_dates(props, around=dt.date(2026, 12, 5)) == (dt.date(2027, 1, 22), dt.date(2027, 2, 21))
+    windows = open_windows(props, at("2027-02-05T00:00"), at("2027-02-07T00:00"))
+    assert windows == [(at("2027-02-05T07:00"), at("2027-02-05T22:00")), (at("2027-02-06T07:00"), at("2027-02-06T22:00"))]
+    assert open_windows(props, at("2026-12-05T00:00"), at("2026-12-06T00:00")) == []
+
+
+def test_bad_times():
+    with pytest.raises(InvalidInput):
+        open_windows({"hours": "07:00-22:00"}, at("2026-12-02T00:00"), at("2026-12-01T00:00"))
+    with pytest.raises(InvalidInput):
+        shifts_from_frame(pd.DataFrame([{"beat": "A", "squad": "x", "weekdays": "1-9", "start": "07:00", "end": "08:00"}]))
