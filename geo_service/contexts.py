@@ -1,0 +1,50 @@
+"""Indexes built once from a workspace and cached by the versions of the layers they read.
+
+The analysis modules are pure; this is where they meet the workspace: networks, beat indexes and
+shift tables are rebuilt only when a layer they depend on changes (in any worker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from geo_service.coverage import BeatIndex
+from geo_service.duty import Shift, shifts_from_frame
+from geo_service.network import RoadNetwork, build_network
+from geo_service.workspace import Workspace
+
+__all__ = ["CoverageContext", "coverage_context", "drive_network", "walk_network"]
+
+
+@dataclass(frozen=True)
+class CoverageContext:
+    beats: BeatIndex
+    shifts: tuple[Shift, ...]
+    walk: RoadNetwork
+
+
+def walk_network(ws: Workspace) -> RoadNetwork:
+    crs = ws.settings.metric_crs
+    return ws.cached("network:walk", ("roads",), lambda: build_network(ws.frame("roads"), mode="walk", crs=crs))
+
+
+def drive_network(ws: Workspace, *, closed_road_ids: tuple[int, ...] = (), closed_bridge_ids: tuple[int, ...] = ()
+                  ) -> RoadNetwork:
+    """The driving graph, without closed roads and with closed (or flagged) bridges and culverts cut."""
+    crs = ws.settings.metric_crs
+
+    def build() -> RoadNetwork:
+        bridges = ws.frame("bridges_culverts")
+        closed = bridges[bridges["closed"].fillna(False).astype(bool) | bridges.index.isin(closed_bridge_ids)]
+        return build_network(ws.frame("roads"), mode="drive", closed_road_ids=closed_road_ids,
+                             closed_points=closed.geometry if len(closed) else None, crs=crs)
+
+    key = f"network:drive:{sorted(closed_road_ids)}:{sorted(closed_bridge_ids)}"
+    return ws.cached(key, ("roads", "bridges_culverts"), build)
+
+
+def coverage_context(ws: Workspace) -> CoverageContext:
+    crs = ws.settings.metric_crs
+    beats = ws.cached("beats", ("patrol_beats",), lambda: BeatIndex.build(ws.frame("patrol_beats"), crs=crs))
+    shifts = ws.cached("shifts", ("duty_shifts",), lambda: shifts_from_frame(ws.frame("duty_shifts")))
+    return CoverageContext(beats, shifts, walk_network(ws))

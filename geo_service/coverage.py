@@ -1,0 +1,337 @@
+"""Coverage: who covers a place at an hour, gaps and overlaps of the beat layer, duty coverage of
+sites, walking coverage of demand, what-if.
+
+Pure functions over frames of the declared layers (EPSG:4326) and a road network; geometry work in
+the metric CRS. No HTTP, no SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from geo_service.crs import from_metric, to_metric
+from geo_service.duty import Shift, next_shift, on_duty, open_windows
+from geo_service.errors import InvalidInput
+from geo_service.network import RoadNetwork, network_distances, service_areas, snap
+
+__all__ = [
+    "BeatCoverage",
+    "BeatIndex",
+    "WalkingCoverage",
+    "WhoCovers",
+    "assign_points_to_beats",
+    "beat_coverage",
+    "site_duty_coverage",
+    "walking_coverage",
+    "what_if",
+    "who_covers",
+]
+
+
+@dataclass(frozen=True)
+class BeatIndex:
+    """Beats in the metric CRS with an STRtree: polygons, and road beats with their reach (buffer_m)."""
+
+    codes: np.ndarray
+    squads: np.ndarray
+    names: np.ndarray
+    districts: np.ndarray
+    geoms: np.ndarray
+    is_line: np.ndarray
+    reach: np.ndarray
+    tree: shapely.STRtree
+
+    @classmethod
+    def build(cls, beats: gpd.GeoDataFrame, *, crs: str = "EPSG:4547") -> BeatIndex:
+        geoms = to_metric(beats.geometry.to_numpy(), crs)
+        is_line = np.isin(shapely.get_type_id(geoms), [1, 5])
+        reach = beats["buffer_m"].fillna(30.0).to_numpy(dtype=float) if "buffer_m" in beats else np.full(len(beats), 30.0)
+        return cls(beats["code"].to_numpy(dtype=object), beats["squad"].to_numpy(dtype=object),
+                   beats["name"].to_numpy(dtype=object), beats["district"].to_numpy(dtype=object), geoms, is_line,
+                   reach, shapely.STRtree(geoms))
+
+
+def assign_points_to_beats(points_metric: np.ndarray, index: BeatIndex) -> tuple[np.ndarray, np.ndarray]:
+    """All (point, beat) memberships: points inside polygon beats, or within reach of road beats.
+
+    Returns two aligned arrays (point index, beat index), sorted by point.
+    """
+    pts = np.asarray(points_metric, dtype=object)
+    p, b = index.tree.query(pts, predicate="intersects")
+    keep = ~index.is_line[b]
+    pairs = [np.stack([p[keep], b[keep]])]
+    if index.is_line.any():
+        lp, lb = index.tree.query(pts, predicate="dwithin", distance=float(index.reach.max()))
+        on_line = index.is_line[lb]
+        lp, lb = lp[on_line], lb[on_line]
+        close = shapely.distance(pts[lp], index.geoms[lb]) <= index.reach[lb]
+        pairs.append(np.stack([lp[close], lb[close]]))
+    both = np.concatenate(pairs, axis=1)
+    order = np.lexsort((both[1], both[0]))
+    return both[0][order], both[1][order]
+
+
+@dataclass(frozen=True)
+class WhoCovers:
+    """The answer to "who covers this place at this moment"."""
+
+    at: dt.datetime
+    district: str | None
+    beats: tuple[Mapping[str, Any], ...]
+    on_duty: tuple[Mapping[str, Any], ...]
+    next_shift: Mapping[str, Any] | None
+    nearest: Mapping[str, Mapping[str, Any] | None]
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "district": self.district, "beats": list(self.beats),
+                "on_duty": list(self.on_duty), "next_shift": self.next_shift, "nearest": dict(self.nearest),
+                "reasons": list(self.reasons)}
+
+
+def _nearest_site(network: RoadNetwork | None, point_m: shapely.Point, sites: gpd.GeoDataFrame | None,
+                  crs: str) -> dict[str, Any] | None:
+    if sites is None or len(sites) == 0 or network is None:
+        return None
+    geoms = to_metric(sites.geometry.to_numpy(), crs)
+    anchors = shapely.point_on_surface(geoms)
+    src = snap(network, np.array([point_m], dtype=object), max_distance=500)
+    if src.segment[0] < 0:
+        return {"reason_zh": "500 米内没有可步行的道路", "reason_en": "No walkable street within 500 m"}
+    dst = snap(network, anchors, max_distance=500)
+    d = network_distances(network, src, dst)[0] + src.distance[0] + np.where(np.isfinite(dst.distance), dst.distance, 0)
+    if not np.isfinite(d).any():
+        return {"reason_zh": "步行不可达", "reason_en": "Not reachable on foot"}
+    k = int(np.argmin(d))
+    return {"id": int(sites.index[k]), "name": sites["name"].iloc[k], "walk_m": round(float(d[k]), 1)}
+
+
+def who_covers(lon: float, lat: float, at: dt.datetime, *, beats: BeatIndex, shifts: Sequence[Shift],
+               districts: gpd.GeoDataFrame, network: RoadNetwork | None = None,
+               stall_sites: gpd.GeoDataFrame | None = None, festival_points: gpd.GeoDataFrame | None = None,
+               crs: str = "EPSG:4547") -> WhoCovers:
+    """Beats containing the place (road beats within their reach), squads on duty at ``at``, the next
+    shift if nobody is, the district, and the nearest stall site and festival point on foot."""
+    point = shapely.Point(lon, lat)
+    pm = to_metric(np.array([point], dtype=object), crs)
+    inside = districts[districts.geometry.intersects(point)]
+    district = str(inside["name"].iloc[0]) if len(inside) else None
+    _, hit = assign_points_to_beats(pm, beats)
+    codes = [str(beats.codes[b]) for b in hit]
+    running = [s for s in on_duty(shifts, at) if s.beat in codes]
+    reasons = []
+    if district is None:
+        reasons.append("该点不在任何行政区内 / the place is outside every district")
+    if not codes:
+        reasons.append("该点不在任何网格内，请转区值班室 / no beat covers the place: escalate to the district duty office")
+    elif not running:
+        reasons.append("此时网格无人值班 / nobody is on duty in the beat at this time")
+    nxt = None
+    if codes and not running:
+        options = [r for r in (next_shift(shifts, c, at) for c in codes) if r is not None]
+        if options:
+            start, s = min(options, key=lambda r: r[0])
+            nxt = {"beat": s.beat, "squad": s.squad, "starts": start.isoformat(), "shift": s.label()}
+    beat_rows = tuple({"code": str(beats.codes[b]), "name": str(beats.names[b]), "squad": str(beats.squads[b]),
+                       "kind": "road" if beats.is_line[b] else "area",
+                       "on_duty": any(s.beat == beats.codes[b] for s in running)} for b in hit)
+    duty = tuple({"beat": s.beat, "squad": s.squad, "shift": s.label()} for s in running)
+    nearest = {"stall_site": _nearest_site(network, pm[0], stall_sites, crs),
+               "festival_point": _nearest_site(network, pm[0], festival_points, crs)}
+    return WhoCovers(at, district, beat_rows, duty, nxt, nearest, tuple(reasons))
+
+
+@dataclass(frozen=True)
+class BeatCoverage:
+    """Gaps, overlaps and mismatched edges of the beat layer (at one moment, or all beats)."""
+
+    at: dt.datetime | None
+    gaps: tuple[Mapping[str, Any], ...]  # district, geometry (4326), area_m2
+    overlaps: tuple[Mapping[str, Any], ...]  # beats, geometry, area_m2
+    mismatches: tuple[Mapping[str, Any], ...]  # beats, geometry of the sliver between neighbours
+    figures: tuple[Mapping[str, Any], ...]  # per district: area, covered, uncovered, double_covered (m²)
+
+
+def beat_coverage(beats: gpd.GeoDataFrame, shifts: Sequence[Shift], districts: gpd.GeoDataFrame, *,
+                  at: dt.datetime | None = None, min_gap_m2: float = 100.0, crs: str = "EPSG:4547",
+                  edge_tolerance_m: float = 5.0) -> BeatCoverage:
+    """Check the polygon beats as a whole; with ``at`` only beats with a shift running then count."""
+    polys = beats[~beats.geom_type.isin(["LineString", "MultiLineString"])]
+    if at is not None:
+        running = {s.beat for s in on_duty(shifts, at)}
+        polys = polys[polys["code"].isin(running)]
+    geoms = to_metric(polys.geometry.to_numpy(), crs)
+    codes = polys["code"].to_numpy(dtype=object)
+    dgeoms = to_metric(districts.geometry.to_numpy(), crs)
+    overlaps = []
+    tree = shapely.STRtree(geoms)
+    a, b = tree.query(geoms, predicate="intersects")
+    pair = a < b
+    for i, j in zip(a[pair], b[pair], strict=True):
+        inter = shapely.intersection(geoms[i], geoms[j])
+        if inter.area >= 1.0:
+            overlaps.append({"beats": [str(codes[i]), str(codes[j])], "area_m2": round(float(inter.area), 1),
+                             "geometry": from_metric(np.array([inter], dtype=object), crs)[0]})
+    covered = shapely.union_all(geoms) if len(geoms) else shapely.Polygon()
+    gaps, figures = [], []
+    overlap_union = shapely.union_all(np.array([shapely.intersection(geoms[i], geoms[j])
+                                                for i, j in zip(a[pair], b[pair], strict=True)], dtype=object)) \
+        if pair.any() else shapely.Polygon()
+    for name, dg in zip(districts["name"], dgeoms, strict=True):
+        hole = shapely.difference(dg, covered)
+        parts = [p for p in shapely.get_parts(hole) if p.area >= min_gap_m2]
+        for p in parts:
+            gaps.append({"district": str(name), "area_m2": round(float(p.area), 1),
+                         "geometry": from_metric(np.array([p], dtype=object), crs)[0]})
+        inside = shapely.intersection(dg, covered).area
+        figures.append({"district": str(name), "area_m2": round(float(dg.area), 1),
+                        "covered_m2": round(float(inside), 1), "uncovered_m2": round(float(dg.area - inside), 1),
+                        "double_covered_m2": round(float(shapely.intersection(dg, overlap_union).area), 1)})
+    mismatches = []
+    # neighbours whose shared edge does not match: thin gaps between beats closer than the tolerance
+    if len(geoms):
+        near_a, near_b = tree.query(geoms, predicate="dwithin", distance=edge_tolerance_m)
+        keep = near_a < near_b
+        for i, j in zip(near_a[keep], near_b[keep], strict=True):
+            between = shapely.difference(
+                shapely.intersection(shapely.buffer(geoms[i], edge_tolerance_m), shapely.buffer(geoms[j], edge_tolerance_m)),
+                shapely.union(geoms[i], geoms[j]))
+            if between.area > edge_tolerance_m * 10 and not geoms[i].intersects(geoms[j]):
+                mismatches.append({"beats": [str(codes[i]), str(codes[j])], "area_m2": round(float(between.area), 1),
+                                   "geometry": from_metric(np.array([between], dtype=object), crs)[0]})
+    return BeatCoverage(at, tuple(gaps), tuple(overlaps), tuple(mismatches), tuple(figures))
+
+
+def site_duty_coverage(sites: Mapping[str, gpd.GeoDataFrame], beats: BeatIndex, shifts: Sequence[Shift], *,
+                       start: dt.datetime, end: dt.datetime, crs: str = "EPSG:4547") -> list[dict[str, Any]]:
+    """Every (site, hour) in [start, end) when the site is open but no beat containing it is on duty."""
+    if end <= start:
+        raise InvalidInput("时间窗结束早于开始", "The time window ends before it starts", field="end")
+    if end - start > dt.timedelta(days=92):
+        raise InvalidInput("时间窗最长 92 天", "The time window may be at most 92 days", field="end")
+    out = []
+    for layer, frame in sites.items():
+        if len(frame) == 0:
+            continue
+        pm = shapely.point_on_surface(to_metric(frame.geometry.to_numpy(), crs))
+        p, b = assign_points_to_beats(pm, beats)
+        beats_of: dict[int, set[str]] = {}
+        for i, k in zip(p, b, strict=True):
+            beats_of.setdefault(int(i), set()).add(str(beats.codes[k]))
+        for i, (fid, row) in enumerate(frame.iterrows()):
+            props = row.to_dict()
+            for ws, we in open_windows(props, start, end):
+                hour = ws.replace(minute=0, second=0, microsecond=0)
+                while hour < we:
+                    probe = max(hour, ws)
+                    running = {s.beat for s in on_duty(shifts, probe)}
+                    if not (beats_of.get(i, set()) & running):
+                        out.append({"layer": layer, "id": int(fid), "name": props.get("name"),
+                                    "hour": hour.isoformat(), "beats": sorted(beats_of.get(i, set())),
+                                    "reason": "不在任何网格内 / in no beat" if not beats_of.get(i) else
+                                    "网格此时无人值班 / its beat has nobody on duty"})
+                    hour += dt.timedelta(hours=1)
+    return out
+
+
+@dataclass(frozen=True)
+class WalkingCoverage:
+    """Walking access of demand to sites."""
+
+    max_walk_m: float
+    total_population: int
+    served_population: int
+    served_share: float
+    distance_m: np.ndarray  # per demand point, to the nearest site on foot (inf if beyond reach)
+    clusters: tuple[Mapping[str, Any], ...]  # unserved demand grouped for a planner
+    areas: Any  # ServiceAreas (metric)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"max_walk_m": self.max_walk_m, "total_population": self.total_population,
+                "served_population": self.served_population, "served_share": round(self.served_share, 4),
+                "unserved_clusters": list(self.clusters)}
+
+
+def _clusters(points_m: np.ndarray, weights: np.ndarray, *, radius_m: float, crs: str) -> list[dict[str, Any]]:
+    if len(points_m) == 0:
+        return []
+    xy = shapely.get_coordinates(points_m)
+    pairs = cKDTree(xy).query_pairs(radius_m, output_type="ndarray")
+    n = len(xy)
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if len(pairs) else coo_matrix((n, n))
+    count, labels = connected_components(graph, directed=False)
+    out = []
+    for c in range(count):
+        members = labels == c
+        hull = shapely.convex_hull(shapely.multipoints(xy[members])).buffer(radius_m / 2)
+        centre = from_metric(np.array([shapely.Point(xy[members].mean(axis=0))], dtype=object), crs)[0]
+        out.append({"population": int(weights[members].sum()), "points": int(members.sum()),
+                    "centre": [round(centre.x, 6), round(centre.y, 6)],
+                    "geometry": from_metric(np.array([hull], dtype=object), crs)[0]})
+    return sorted(out, key=lambda c: -c["population"])
+
+
+def walking_coverage(network: RoadNetwork, sites: gpd.GeoSeries | np.ndarray, demand: gpd.GeoDataFrame, *,
+                     max_walk_m: float = 500.0, cluster_radius_m: float = 350.0, with_areas: bool = True,
+                     crs: str = "EPSG:4547") -> WalkingCoverage:
+    """Share of the population within ``max_walk_m`` on foot of a site; unserved demand in clusters."""
+    if max_walk_m <= 0:
+        raise InvalidInput("步行距离应大于 0", "The walking distance must be above 0", field="max_walk_m")
+    site_geoms = np.asarray(sites.to_numpy() if hasattr(sites, "to_numpy") else sites, dtype=object)
+    anchors = shapely.point_on_surface(to_metric(site_geoms, crs)) if len(site_geoms) else np.array([], dtype=object)
+    dm = to_metric(demand.geometry.to_numpy(), crs)
+    pop = demand["population"].fillna(0).to_numpy(dtype=float)
+    s_snap = snap(network, anchors, max_distance=300) if len(anchors) else None
+    d_snap = snap(network, dm, max_distance=300)
+    if s_snap is None or not (s_snap.segment >= 0).any():
+        dist = np.full(len(dm), np.inf)
+    else:
+        dist = network_distances(network, s_snap, d_snap, limit=max_walk_m, min_only=True)[0]
+        dist = dist + np.where(np.isfinite(d_snap.distance), d_snap.distance, np.inf)
+    served = dist <= max_walk_m
+    total = int(pop.sum())
+    served_pop = int(pop[served].sum())
+    clusters = _clusters(dm[~served], pop[~served], radius_m=cluster_radius_m, crs=crs)
+    areas = service_areas(network, anchors, max_cost=max_walk_m) if with_areas and len(anchors) else None
+    return WalkingCoverage(max_walk_m, total, served_pop, served_pop / total if total else 0.0, dist,
+                           tuple(clusters), areas)
+
+
+def what_if(network: RoadNetwork, sites: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, *,
+            add: Sequence[shapely.Geometry] = (), remove: Sequence[int] = (),
+            move: Mapping[int, shapely.Geometry] | None = None, max_walk_m: float = 500.0,
+            crs: str = "EPSG:4547") -> dict[str, Any]:
+    """The change in served population if sites were added, moved or removed (nothing is saved)."""
+    move = dict(move or {})
+    unknown = [i for i in [*remove, *move] if i not in sites.index]
+    if unknown:
+        raise InvalidInput(f"没有编号为 {unknown[0]} 的站点", f"No site with id {unknown[0]}", field="remove")
+    before = walking_coverage(network, sites.geometry, demand, max_walk_m=max_walk_m, with_areas=False, crs=crs)
+    geoms = sites.geometry.copy()
+    for fid, g in move.items():
+        geoms.loc[fid] = g
+    geoms = geoms.drop(index=list(remove))
+    after_geoms = np.concatenate([geoms.to_numpy(), np.asarray(list(add), dtype=object)])
+    after = walking_coverage(network, after_geoms, demand, max_walk_m=max_walk_m, with_areas=False, crs=crs)
+    return {"max_walk_m": max_walk_m, "before": before.served_population, "after": after.served_population,
+            "change": after.served_population - before.served_population,
+            "before_share": round(before.served_share, 4), "after_share": round(after.served_share, 4),
+            "total_population": before.total_population}
+
+
+def gdf(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
+    """Result rows with a ``geometry`` key as a GeoDataFrame (EPSG:4326)."""
+    if not rows:
+        return gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs=4326)
+    return gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=4326)

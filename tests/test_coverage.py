@@ -1,0 +1,138 @@
+"""Coverage on hand-checkable fixtures (a 3×3 grid of beats, a small street grid) and the demo."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from geo_service.coverage import (BeatIndex, assign_points_to_beats, beat_coverage, site_duty_coverage,
+                                  walking_coverage, what_if, who_covers)
+from geo_service.crs import from_metric, to_metric
+from geo_service.duty import shifts_from_frame
+from geo_service.network import build_network
+from tests.test_network import OX, OY, grid_roads
+
+TZ = dt.timezone(dt.timedelta(hours=8))
+
+
+def m2ll(geoms):
+    return list(from_metric(np.asarray(geoms, dtype=object)))
+
+
+def grid_beats(size: float = 100.0) -> gpd.GeoDataFrame:
+    rows, geoms = [], []
+    for i in range(3):
+        for j in range(3):
+            code = f"B{i}{j}"
+            box = shapely.box(OX + j * size, OY + i * size, OX + (j + 1) * size, OY + (i + 1) * size)
+            if code == "B11":
+                box = box.difference(shapely.box(OX + 140, OY + 140, OX + 160, OY + 160))  # a 400 m² hole
+            if code == "B00":
+                box = shapely.box(OX, OY, OX + 110, OY + 100)  # 10 m into B01
+            if code == "B22":
+                box = shapely.box(OX + 200, OY + 200, OX + 297, OY + 300)  # 3 m short of the edge
+            rows.append({"code": code, "name": code, "squad": f"S{j}", "district": "甲区", "buffer_m": 30.0})
+            geoms.append(box)
+    rows.append({"code": "R1", "name": "路段", "squad": "SR", "district": "甲区", "buffer_m": 20.0})
+    geoms.append(shapely.LineString([(OX, OY + 310), (OX + 300, OY + 310)]))
+    return gpd.GeoDataFrame(rows, geometry=m2ll(geoms), crs=4326)
+
+
+DISTRICT = gpd.GeoDataFrame({"code": ["000001"], "name": ["甲区"]},
+                            geometry=m2ll([shapely.box(OX, OY, OX + 300, OY + 300)]), crs=4326)
+SHIFTS = shifts_from_frame(pd.DataFrame(
+    [{"beat": f"B{i}{j}", "squad": f"S{j}", "weekdays": "1-7", "start": "08:00", "end": "18:00"}
+     for i in range(3) for j in range(3)]
+    + [{"beat": "B00", "squad": "S0", "weekdays": "1-7", "start": "19:00", "end": "23:00"},
+       {"beat": "R1", "squad": "SR", "weekdays": "1-7", "start": "07:00", "end": "22:00"}]))
+
+
+def ll(x, y):
+    p = from_metric(np.array([shapely.Point(OX + x, OY + y)], dtype=object))[0]
+    return p.x, p.y
+
+
+def test_point_membership_by_hand():
+    index = BeatIndex.build(grid_beats())
+    pts = to_metric(np.array([shapely.Point(*ll(x, y)) for x, y in
+                              [(50, 50), (105, 50), (150, 150), (250, 250), (150, 320), (150, 340)]], dtype=object))
+    p, b = assign_points_to_beats(pts, index)
+    got = {}
+    for i, k in zip(p, b, strict=True):
+        got.setdefault(int(i), set()).add(str(index.codes[k]))
+    assert got == {0: {"B00"}, 1: {"B00", "B01"}, 3: {"B22"}, 4: {"R1"}}  # 2 is in the hole; 5 beyond the reach
+
+
+def test_who_covers_at_hours():
+    beats = grid_beats()
+    index = BeatIndex.build(beats)
+    net = build_network(grid_roads(), mode="walk")
+    sites = gpd.GeoDataFrame({"name": ["摊区甲"]}, geometry=m2ll([shapely.box(OX + 95, OY + 5, OX + 99, OY + 20)]),
+                             crs=4326, index=[7])
+    noon = who_covers(*ll(50, 10), dt.datetime(2026, 12, 1, 12, tzinfo=TZ), beats=index, shifts=SHIFTS,
+                      districts=DISTRICT, network=net, stall_sites=sites)
+    assert [b["code"] for b in noon.beats] == ["B00"] and noon.on_duty[0]["squad"] == "S0"
+    assert noon.district == "甲区"
+    assert noon.nearest["stall_site"]["id"] == 7
+    # 10 m to the street, 50 m to the corner, 12.5 m up to the site's snap point, 3 m into the site
+    assert noon.nearest["stall_site"]["walk_m"] == pytest.approx(10 + 50 + 12.5 + 3, abs=0.5)
+    night = who_covers(*ll(150, 50), dt.datetime(2026, 12, 1, 20, tzinfo=TZ), beats=index, shifts=SHIFTS,
+                       districts=DISTRICT)
+    assert night.on_duty == () and night.next_shift["starts"].startswith("2026-12-02T08:00")
+    outside = who_covers(113.0, 30.0, dt.datetime(2026, 12, 1, 12, tzinfo=TZ), beats=index, shifts=SHIFTS,
+                         districts=DISTRICT)
+    assert outside.district is None and outside.beats == () and any("escalate" in r for r in outside.reasons)
+
+
+def test_gaps_overlaps_and_edges_by_hand():
+    cov = beat_coverage(grid_beats(), SHIFTS, DISTRICT)
+    assert sorted(round(g["area_m2"]) for g in cov.gaps) == [300, 400]
+    assert len(cov.overlaps) == 1 and cov.overlaps[0]["beats"] == ["B00", "B01"]
+    assert cov.overlaps[0]["area_m2"] == pytest.approx(1000, rel=1e-3)
+    fig = cov.figures[0]
+    assert fig["uncovered_m2"] == pytest.approx(700, rel=1e-3)
+    assert fig["double_covered_m2"] == pytest.approx(1000, rel=1e-3)
+    evening = beat_coverage(grid_beats(), SHIFTS, DISTRICT, at=dt.datetime(2026, 12, 1, 20, tzinfo=TZ))
+    assert evening.figures[0]["covered_m2"] == pytest.approx(110 * 100, rel=1e-3)
+
+
+def test_site_duty_coverage_lists_uncovered_hours():
+    index = BeatIndex.build(grid_beats())
+    sites = gpd.GeoDataFrame({"name": ["甲"], "hours": ["16:00-20:00"], "status": ["open"]},
+                             geometry=[shapely.Point(*ll(150, 50))], crs=4326, index=[3])
+    gaps = site_duty_coverage({"stall_sites": sites}, index, SHIFTS, start=dt.datetime(2026, 12, 1, tzinfo=TZ),
+                              end=dt.datetime(2026, 12, 2, tzinfo=TZ))
+    assert [g["hour"][11:16] for g in gaps] == ["18:00", "19:00"]
+
+
+def test_walking_coverage_and_what_if():
+    net = build_network(grid_roads(n=4), mode="walk")
+    demand = gpd.GeoDataFrame({"population": [100, 200, 300]},
+                              geometry=[shapely.Point(*ll(x, y)) for x, y in [(10, 0), (300, 300), (150, 0)]], crs=4326)
+    sites = gpd.GeoDataFrame({"name": ["a"]}, geometry=[shapely.Point(*ll(0, 0))], crs=4326, index=[1])
+    cov = walking_coverage(net, sites.geometry, demand, max_walk_m=200)
+    assert cov.served_population == 400 and cov.total_population == 600
+    assert cov.distance_m[2] == pytest.approx(150, abs=0.1)
+    assert cov.clusters[0]["population"] == 200
+    change = what_if(net, sites, demand, add=[shapely.Point(*ll(300, 250))], max_walk_m=200)
+    assert change["change"] == 200
+    moved = what_if(net, sites, demand, move={1: shapely.Point(*ll(300, 300))}, max_walk_m=200)
+    assert moved["after"] == 200
+
+
+def test_demo_who_covers_and_coverage(demo_ws):
+    from geo_service.contexts import coverage_context
+
+    ctx = coverage_context(demo_ws)
+    jf = demo_ws.frame("roads").query("name == '解放西路'").geometry.iloc[0].interpolate(0.5, normalized=True)
+    ans = who_covers(jf.x, jf.y, dt.datetime(2026, 12, 1, 10, tzinfo=TZ), beats=ctx.beats, shifts=ctx.shifts,
+                     districts=demo_ws.frame("districts"), network=ctx.walk,
+                     stall_sites=demo_ws.frame("stall_sites"), festival_points=demo_ws.frame("festival_sales_points"))
+    assert ans.district == "中站区" and ans.on_duty
+    cov = beat_coverage(demo_ws.frame("patrol_beats"), ctx.shifts, demo_ws.frame("districts"))
+    assert cov.gaps and cov.overlaps
