@@ -1,0 +1,131 @@
+"""Coverage questions over HTTP: who covers, beat gaps and overlaps, site duty coverage, walking
+service areas, what-if."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+import numpy as np
+import shapely
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from shapely.geometry import mapping
+
+from geo_service.api.deps import WorkspaceDep, parse_moment
+from geo_service.api.limits import run_bounded
+from geo_service.contexts import coverage_context, walk_network
+from geo_service.coverage import beat_coverage, site_duty_coverage, walking_coverage, what_if, who_covers
+from geo_service.crs import from_metric, parse_crs, to_wgs84
+from geo_service.errors import InvalidInput
+from geo_service.geometry import geometry_from_geojson
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/coverage", tags=["coverage 覆盖"])
+_SITE_LAYERS = ("stall_sites", "festival_sales_points")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
+
+
+def _json(body: Any) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, default=_default), media_type="application/json")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, shapely.Geometry):
+        return mapping(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(type(value))
+
+
+def _fc(rows: Any) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": mapping(r["geometry"]),
+         "properties": {k: v for k, v in r.items() if k != "geometry"}} for r in rows]}
+
+
+@router.get("/who", summary="此时此地由谁负责 / Who covers a place at a moment")
+def who(ws: WorkspaceDep, lon: Annotated[float, Query(ge=-180, le=180)], lat: Annotated[float, Query(ge=-90, le=90)],
+        at: str | None = None, crs: str = "EPSG:4326") -> Response:
+    moment = parse_moment(at) or _now()
+    point = to_wgs84([shapely.Point(lon, lat)], parse_crs(crs))[0]
+    ctx = coverage_context(ws)
+    answer = who_covers(point.x, point.y, moment, beats=ctx.beats, shifts=ctx.shifts, districts=ws.frame("districts"),
+                        network=ctx.walk, stall_sites=ws.frame("stall_sites"),
+                        festival_points=ws.frame("festival_sales_points"), crs=ws.settings.metric_crs)
+    return _json(answer.as_dict())
+
+
+@router.get("/beats", summary="网格覆盖检查：空白、重叠、边界 / Beat gaps, overlaps and edges")
+def beats(ws: WorkspaceDep, at: str | None = None,
+          min_gap_m2: Annotated[float, Query(ge=0)] = 100.0) -> Response:
+    moment = parse_moment(at)
+    ctx = coverage_context(ws)
+    cov = beat_coverage(ws.frame("patrol_beats"), ctx.shifts, ws.frame("districts"), at=moment, min_gap_m2=min_gap_m2,
+                        crs=ws.settings.metric_crs)
+    return _json({"at": None if moment is None else moment.isoformat(), "figures": list(cov.figures),
+                  "gaps": _fc(cov.gaps), "overlaps": _fc(cov.overlaps), "mismatches": _fc(cov.mismatches)})
+
+
+@router.get("/sites", summary="站点值守覆盖：无人值班的站点时段 / Site-hours with no beat on duty")
+def sites(ws: WorkspaceDep, start: str, end: str) -> Response:
+    s, e = parse_moment(start, name="start"), parse_moment(end, name="end")
+    assert s is not None and e is not None
+    ctx = coverage_context(ws)
+    rows = site_duty_coverage({name: ws.frame(name) for name in _SITE_LAYERS}, ctx.beats, ctx.shifts, start=s, end=e,
+                              crs=ws.settings.metric_crs)
+    return _json({"start": s.isoformat(), "end": e.isoformat(), "uncovered": rows, "count": len(rows)})
+
+
+@router.get("/service-areas", summary="步行服务范围与人口覆盖 / Walking service areas and served population")
+async def areas(request: Request, ws: WorkspaceDep, layer: str = "stall_sites",
+                max_walk_m: Annotated[float, Query(gt=0, le=5000)] = 500.0) -> Response:
+    if layer not in _SITE_LAYERS:
+        raise InvalidInput(f"图层应为 {'、'.join(_SITE_LAYERS)}", f"layer must be one of {_SITE_LAYERS}", field="layer")
+    sites_frame = ws.frame(layer)
+    net = walk_network(ws)
+    crs = ws.settings.metric_crs
+    cov = await run_bounded(walking_coverage, net, sites_frame.geometry, ws.frame("demand"), max_walk_m=max_walk_m,
+                            crs=crs, timeout_s=ws.settings.computation_timeout_s)
+    feats = []
+    if cov.areas is not None:
+        polys = from_metric(cov.areas.polygons, crs)
+        for fid, name, poly, reached in zip(sites_frame.index, sites_frame["name"], polys, cov.areas.reached_m,
+                                            strict=True):
+            feats.append({"type": "Feature", "geometry": mapping(shapely.simplify(poly, 1e-5)),
+                          "properties": {"site": int(fid), "name": name, "street_m": round(float(reached), 1)}})
+    body = cov.as_dict()
+    body["unserved_clusters"] = _fc(body["unserved_clusters"])
+    body["service_areas"] = {"type": "FeatureCollection", "features": feats}
+    body["unreachable_sites"] = [] if cov.areas is None else [int(sites_frame.index[i]) for i in cov.areas.unreachable]
+    return _json(body)
+
+
+class WhatIf(BaseModel):
+    layer: str = "stall_sites"
+    add: list[dict[str, Any]] = Field(default_factory=list, description="GeoJSON geometries of new sites")
+    remove: list[int] = Field(default_factory=list)
+    move: dict[int, dict[str, Any]] = Field(default_factory=dict)
+    max_walk_m: float = Field(default=500.0, gt=0, le=5000)
+    crs: str = "EPSG:4326"
+
+
+@router.post("/what-if", summary="假设增、移、撤站点后覆盖人口的变化（不保存）/ What-if, nothing saved")
+async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
+    if body.layer not in _SITE_LAYERS:
+        raise InvalidInput(f"图层应为 {'、'.join(_SITE_LAYERS)}", f"layer must be one of {_SITE_LAYERS}", field="layer")
+    src = parse_crs(body.crs)
+    add = [to_wgs84([geometry_from_geojson(g, feature=i)], src)[0] for i, g in enumerate(body.add)]
+    move = {k: to_wgs84([geometry_from_geojson(g, feature=k)], src)[0] for k, g in body.move.items()}
+    result = await run_bounded(what_if, walk_network(ws), ws.frame(body.layer), ws.frame("demand"), add=add,
+                               remove=body.remove, move=move, max_walk_m=body.max_walk_m, crs=ws.settings.metric_crs,
+                               timeout_s=ws.settings.computation_timeout_s)
+    return _json(result)

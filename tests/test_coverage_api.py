@@ -1,0 +1,60 @@
+"""Coverage over HTTP on the demo workspace, and its bad input."""
+
+from __future__ import annotations
+
+
+def test_who_covers(demo_client):
+    body = demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": "2026-12-01T10:00"}).json()
+    assert body["district"] in ("中站区", "解放区")
+    assert body["beats"] and body["on_duty"]
+    assert body["nearest"]["festival_point"]["walk_m"] > 0
+    night = demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": "2026-12-01T03:00"}).json()
+    assert night["on_duty"] == [] and night["next_shift"]["starts"][:13] in ("2026-12-01T07", "2026-12-01T08")
+
+
+def test_who_covers_gcj02_and_outside(demo_client):
+    from geo_service.crs import wgs84_to_gcj02
+
+    gx, gy = wgs84_to_gcj02([113.2], [35.25])
+    a = demo_client.get("/coverage/who", params={"lon": float(gx[0]), "lat": float(gy[0]), "crs": "gcj02",
+                                                 "at": "2026-12-01T10:00"}).json()
+    b = demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": "2026-12-01T10:00"}).json()
+    assert a["beats"] == b["beats"]
+    out = demo_client.get("/coverage/who", params={"lon": 116.4, "lat": 39.9, "at": "2026-12-01T10:00"}).json()
+    assert out["district"] is None and out["beats"] == [] and out["reasons"]
+
+
+def test_bad_input(demo_client):
+    r = demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": "noon"})
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
+    r = demo_client.get("/coverage/sites", params={"start": "2026-12-02T00:00", "end": "2026-12-01T00:00"})
+    assert r.status_code == 400 and "before" in r.json()["detail_en"]
+    assert demo_client.get("/coverage/who", params={"lon": 500, "lat": 35}).status_code == 422
+    r = demo_client.get("/coverage/service-areas", params={"layer": "roads"})
+    assert r.status_code == 400
+
+
+def test_beats_report_gaps_and_overlaps(demo_client):
+    body = demo_client.get("/coverage/beats").json()
+    assert {f["district"] for f in body["figures"]} == {"解放区", "中站区", "马村区", "山阳区"}
+    assert body["gaps"]["features"] and body["overlaps"]["features"]
+    night = demo_client.get("/coverage/beats", params={"at": "2026-12-01T21:00"}).json()
+    assert sum(f["uncovered_m2"] for f in night["figures"]) > sum(f["uncovered_m2"] for f in body["figures"])
+
+
+def test_site_duty_coverage_in_festival_window(demo_client):
+    body = demo_client.get("/coverage/sites", params={"start": "2027-02-05T00:00", "end": "2027-02-06T00:00"}).json()
+    assert body["count"] == len(body["uncovered"])
+    assert all(r["hour"].startswith("2027-02-05") for r in body["uncovered"])
+
+
+def test_service_areas_and_what_if(demo_client):
+    body = demo_client.get("/coverage/service-areas", params={"max_walk_m": 500}).json()
+    assert len(body["service_areas"]["features"]) == 30
+    assert 0 < body["served_share"] < 1
+    assert body["unserved_clusters"]["features"]
+    before = demo_client.get("/collections/stall_sites/items", params={"limit": 1}).json()["numberMatched"]
+    far = body["unserved_clusters"]["features"][0]["properties"]["centre"]
+    change = demo_client.post("/coverage/what-if", json={"add": [{"type": "Point", "coordinates": far}]}).json()
+    assert change["change"] > 0 and change["after"] == change["before"] + change["change"]
+    assert demo_client.get("/collections/stall_sites/items", params={"limit": 1}).json()["numberMatched"] == before
