@@ -36,10 +36,6 @@ def _check_siting(ws: Workspace, spec: LayerSpec, feature: NewFeature, *, exclud
     """Refuse a stall-site or festival-point write that breaks a siting rule not overridden."""
     if not spec.siting:
         return
-    import importlib.util
-
-    if importlib.util.find_spec("geo_service.siting") is None:  # TODO(lead): remove once siting lands
-        return
     from geo_service.siting import check_on_write
 
     override = set(override)
@@ -48,14 +44,17 @@ def _check_siting(ws: Workspace, spec: LayerSpec, feature: NewFeature, *, exclud
                            layer=spec.name, field="reason")
     report = check_on_write(ws, spec.name, feature.geometry, feature.properties, exclude_id=exclude_id,
                             override_rules=override)
-    blocking = [v for v in report.violations if v.rule_id not in override and "*" not in override]
-    if blocking:
-        first = blocking[0]
+    everything = "*" in override
+    blocking = [v for v in report.violations if v.rule_id not in override and not everything]
+    unchecked = [u for u in report.unchecked if u["rule"] not in override and not everything]
+    if blocking or unchecked:
+        first_zh = blocking[0].message_zh if blocking else unchecked[0]["reason_zh"]
+        first_en = blocking[0].message_en if blocking else unchecked[0]["reason_en"]
         raise InvalidInput(
-            f"不符合选址规则（{len(blocking)} 项），如：{first.message_zh}",
-            f"Breaks {len(blocking)} siting rule(s), e.g.: {first.message_en}",
+            f"不符合选址规则或无法检查（{len(blocking) + len(unchecked)} 项），如：{first_zh}",
+            f"Breaks or cannot be checked against {len(blocking) + len(unchecked)} siting rule(s), e.g.: {first_en}",
             layer=spec.name, feature=label,
-            details={"violations": [v.as_dict() for v in blocking]},
+            details={"violations": [v.as_dict() for v in blocking], "unchecked": unchecked},
         )
 
 

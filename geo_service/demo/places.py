@@ -100,9 +100,9 @@ def festival_points(city: City, rng: np.random.Generator, today: dt.date) -> pd.
             p = start_pt + direction * 45 + n * 18
             geom: shapely.Geometry = shapely.Point(p)
         elif shape == "point":
-            geom = shapely.Point(a + d * seg.geometry.length * 0.5 + n * 18)
+            geom = shapely.Point(a + d * seg.geometry.length * 0.3 + n * 18)
         else:
-            geom = _zone(seg.geometry, at=seg.geometry.length * 0.4, length=40, width=10, offset=16)
+            geom = _zone(seg.geometry, at=seg.geometry.length * 0.3, length=40, width=10, offset=18)
         rows.append({"name": name, "address": f"中站区{road or '解放西路'}", "district": "中站区",
                      "capacity": int(rng.integers(10, 40)), "goods": "年货", "hours": "07:00-22:00",
                      "lunar_from": "12-15", "lunar_to": "01-16", "valid_from": start, "valid_to": end,
