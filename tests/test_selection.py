@@ -1,0 +1,97 @@
+"""Vendor assignment and site selection: brute force as the oracle on tiny instances."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from geo_service.assignment.optimize import assign_vendors, select_lscp, select_mclp, select_pmedian
+from geo_service.errors import InvalidInput
+
+
+def brute_vendors(cost, cap):
+    n, m = cost.shape
+    best = (-1, np.inf)
+    for choice in itertools.product(range(-1, m), repeat=n):
+        load = np.bincount([c for c in choice if c >= 0], minlength=m)
+        if (load > cap).any() or any(c >= 0 and not np.isfinite(cost[i, c]) for i, c in enumerate(choice)):
+            continue
+        placed = sum(c >= 0 for c in choice)
+        total = sum(cost[i, c] for i, c in enumerate(choice) if c >= 0)
+        if placed > best[0] or (placed == best[0] and total < best[1] - 1e-9):
+            best = (placed, total)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_vendors_equal_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    cost = rng.uniform(10, 500, size=(5, 3))
+    cost[rng.random(cost.shape) < 0.25] = np.inf
+    cap = rng.integers(0, 3, size=3)
+    got = assign_vendors(cost, cap)
+    placed, total = brute_vendors(cost, cap)
+    assert got.placed == placed
+    assert got.total_distance == pytest.approx(total)
+    assert (np.bincount(got.site[got.site >= 0], minlength=3) <= cap).all()
+
+
+def test_vendor_reasons_by_hand():
+    inf = np.inf
+    cost = np.array([[100, inf], [200, inf], [inf, inf]])
+    got = assign_vendors(cost, np.array([1, 5]))
+    assert list(got.site) == [0, -1, -1]
+    assert "full" in got.reasons[1] and "no site" in got.reasons[2]
+
+
+def brute_cover(dist, w, r, p, fixed=()):
+    m = dist.shape[1]
+    best = (-1.0, None)
+    for combo in itertools.combinations(range(m), p):
+        if not set(fixed) <= set(combo):
+            continue
+        covered = (dist[:, list(combo)] <= r).any(axis=1)
+        value = w[covered].sum()
+        if value > best[0] + 1e-9:
+            best = (value, combo)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mclp_lscp_pmedian_equal_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    dist = rng.uniform(0, 1000, size=(12, 6))
+    w = rng.integers(1, 50, size=12).astype(float)
+    got = select_mclp(dist, w, 400, 2, fixed=(1,))
+    value, _ = brute_cover(dist, w, 400, 2, fixed=(1,))
+    assert got.objective == pytest.approx(value) and 1 in got.chosen and len(got.chosen) == 2
+    lscp = select_lscp(dist, 500)
+    smallest = next(k for k in range(1, 7) if any(
+        (dist[np.setdiff1d(range(12), list(lscp.uncoverable))][:, list(c)] <= 500).any(axis=1).all()
+        for c in itertools.combinations(range(6), k)))
+    assert len(lscp.chosen) == smallest
+    pm = select_pmedian(dist, w, 2)
+    brute = min((w * dist[:, list(c)].min(axis=1)).sum() for c in itertools.combinations(range(6), 2))
+    assert pm.objective == pytest.approx(brute)
+
+
+def test_capacitated_pmedian_respects_capacity():
+    dist = np.array([[0, 10], [1, 10], [2, 10]], dtype=float)
+    w = np.ones(3)
+    free = select_pmedian(dist, w, 2)
+    assert free.objective == pytest.approx(0 + 1 + 2)
+    capped = select_pmedian(dist, w, 2, capacity=np.array([2, 5]))
+    assert capped.objective == pytest.approx(0 + 1 + 10)
+    assert np.bincount(capped.assignment, minlength=2)[0] <= 2
+
+
+def test_deterministic_and_bad_input():
+    dist = np.zeros((4, 5))  # every choice is optimal: the answer must still be the same each time
+    answers = {select_mclp(dist, np.ones(4), 1, 2).chosen for _ in range(3)}
+    assert len(answers) == 1
+    with pytest.raises(InvalidInput):
+        select_mclp(dist, np.ones(4), 1, 9)
+    with pytest.raises(InvalidInput):
+        select_pmedian(np.full((2, 2), np.inf), np.ones(2), 1)
