@@ -1,0 +1,350 @@
+"""Capacitated arc routing: the core of snow and ice routes.
+
+Every required edge is served once, by one vehicle of limited capacity, from and back to the depot.
+Solver: path-scanning construction, Ulusoy's optimal split of a giant tour, and an iterated local
+search (relocate and swap with both directions, vectorised in numpy; 2-opt within routes), restarted
+from perturbed giant tours. Deterministic for a seed and an iteration budget; a time limit may stop
+it earlier.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import shortest_path
+
+from geo_service.errors import InvalidInput
+
+__all__ = ["CarpInstance", "CarpSolution", "read_instance", "route_cost", "solve_carp"]
+
+
+@dataclass(frozen=True)
+class CarpInstance:
+    """Tasks are required edges (u, v, serve cost, demand); arcs 2k and 2k+1 are task k both ways."""
+
+    name: str
+    n_nodes: int
+    depot: int
+    capacity: float
+    task_u: np.ndarray
+    task_v: np.ndarray
+    serve: np.ndarray
+    demand: np.ndarray
+    dist: np.ndarray  # all-pairs deadheading cost between nodes
+    best_known: float | None = None
+
+    @property
+    def n_tasks(self) -> int:
+        return len(self.task_u)
+
+    def arc_tail(self, arcs: np.ndarray) -> np.ndarray:
+        k = arcs // 2
+        return np.where(arcs % 2 == 0, self.task_u[k], self.task_v[k])
+
+    def arc_head(self, arcs: np.ndarray) -> np.ndarray:
+        k = arcs // 2
+        return np.where(arcs % 2 == 0, self.task_v[k], self.task_u[k])
+
+
+def read_instance(path: Path | str, *, best_known: float | None = None) -> CarpInstance:
+    """Read a gdb/val (CARPLIB) file."""
+    text = Path(path).read_text(encoding="latin-1")
+    head = dict(re.findall(r"^\s*([A-Z_]+)\s*:\s*(\S+)", text, flags=re.M))
+    edges = re.findall(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)\s*coste\s+(\d+)(?:\s+demanda\s+(\d+))?", text)
+    req_count = int(head["ARISTAS_REQ"])
+    n = int(head["VERTICES"])
+    depot = int(re.search(r"DEPOSITO\s*:\s*(\d+)", text).group(1)) - 1
+    u = np.array([int(e[0]) - 1 for e in edges])
+    v = np.array([int(e[1]) - 1 for e in edges])
+    c = np.array([float(e[2]) for e in edges])
+    d = np.array([float(e[3] or 0) for e in edges])
+    graph = coo_matrix((np.concatenate([c, c]), (np.concatenate([u, v]), np.concatenate([v, u]))), shape=(n, n)).tocsr()
+    graph.sum_duplicates()
+    dist = shortest_path(graph, directed=False)
+    return CarpInstance(head.get("NOMBRE", Path(path).stem), n, depot, float(head["CAPACIDAD"]), u[:req_count],
+                        v[:req_count], c[:req_count], d[:req_count], dist, best_known)
+
+
+@dataclass(frozen=True)
+class CarpSolution:
+    routes: tuple[tuple[int, ...], ...]  # arcs per route
+    cost: float
+    iterations: int
+    seconds: float
+
+
+def route_cost(inst: CarpInstance, route: list[int] | tuple[int, ...]) -> float:
+    if not route:
+        return 0.0
+    arcs = np.asarray(route)
+    tails, heads = inst.arc_tail(arcs), inst.arc_head(arcs)
+    nodes = np.concatenate([[inst.depot], np.column_stack([tails, heads]).ravel(), [inst.depot]])
+    dead = inst.dist[nodes[0::2], nodes[1::2]].sum()
+    return float(dead + inst.serve[arcs // 2].sum())
+
+
+def _split(inst: CarpInstance, tour: np.ndarray) -> list[list[int]]:
+    """Ulusoy's split: the best cut of a giant tour into capacity-feasible trips (O(n²))."""
+    n = len(tour)
+    tails, heads = inst.arc_tail(tour), inst.arc_head(tour)
+    serve = inst.serve[tour // 2]
+    dem = inst.demand[tour // 2]
+    best = np.full(n + 1, np.inf)
+    best[0] = 0.0
+    pred = np.zeros(n + 1, dtype=np.int64)
+    D = inst.dist
+    for i in range(n):
+        if not np.isfinite(best[i]):
+            continue
+        load = 0.0
+        cost = D[inst.depot, tails[i]]
+        for j in range(i, n):
+            load += dem[j]
+            if load > inst.capacity:
+                break
+            if j > i:
+                cost += D[heads[j - 1], tails[j]]
+            cost += serve[j]
+            total = best[i] + cost + D[heads[j], inst.depot]
+            if total < best[j + 1]:
+                best[j + 1] = total
+                pred[j + 1] = i
+    routes = []
+    j = n
+    while j > 0:
+        i = pred[j]
+        routes.append([int(a) for a in tour[i:j]])
+        j = i
+    return routes[::-1]
+
+
+def _path_scanning(inst: CarpInstance, rng: np.random.Generator) -> list[int]:
+    """A giant tour by randomised path scanning (nearest feasible task, ties by a random rule)."""
+    left = set(range(inst.n_tasks))
+    tour: list[int] = []
+    pos, load = inst.depot, 0.0
+    while left:
+        cand = np.array(sorted(left))
+        arcs = np.concatenate([2 * cand, 2 * cand + 1])
+        fits = np.concatenate([inst.demand[cand], inst.demand[cand]]) + load <= inst.capacity
+        if not fits.any():
+            pos, load = inst.depot, 0.0
+            continue
+        arcs = arcs[fits]
+        d = inst.dist[pos, inst.arc_tail(arcs)]
+        near = arcs[d <= d.min() + 1e-9]
+        if len(near) > 1:
+            rule = rng.integers(3)
+            score = (inst.dist[inst.arc_head(near), inst.depot] * (1 if rule == 0 else -1) if rule < 2
+                     else rng.random(len(near)))
+            a = int(near[np.argmax(score)])
+        else:
+            a = int(near[0])
+        tour.append(a)
+        left.discard(a // 2)
+        load += inst.demand[a // 2]
+        pos = int(inst.arc_head(np.array([a]))[0])
+    return tour
+
+
+def _local_search(inst: CarpInstance, routes: list[list[int]]) -> list[list[int]]:
+    """Relocate (with direction) until no move improves; then 2-opt inside routes; repeat."""
+    D = inst.dist
+    improved = True
+    while improved:
+        improved = False
+        routes = [r for r in routes if r]
+        loads = np.array([inst.demand[np.asarray(r) // 2].sum() for r in routes])
+        # all insertion positions: (route, index, prev node, next node)
+        pr, pi, pp, pn = [], [], [], []
+        for ri, r in enumerate(routes):
+            nodes_t = inst.arc_tail(np.asarray(r))
+            nodes_h = inst.arc_head(np.asarray(r))
+            prev = np.concatenate([[inst.depot], nodes_h])
+            nxt = np.concatenate([nodes_t, [inst.depot]])
+            pr.extend([ri] * len(prev))
+            pi.extend(range(len(prev)))
+            pp.extend(prev)
+            pn.extend(nxt)
+        pr_a, pi_a, pp_a, pn_a = map(np.asarray, (pr, pi, pp, pn))
+        base = D[pp_a, pn_a]
+        for ri, r in enumerate(routes):
+            for k, a in enumerate(r):
+                prev = inst.depot if k == 0 else int(inst.arc_head(np.array([r[k - 1]]))[0])
+                nxt = inst.depot if k == len(r) - 1 else int(inst.arc_tail(np.array([r[k + 1]]))[0])
+                t, h = int(inst.arc_tail(np.array([a]))[0]), int(inst.arc_head(np.array([a]))[0])
+                gain = D[prev, t] + D[h, nxt] - D[prev, nxt]
+                task = a // 2
+                dem = inst.demand[task]
+                u, v = inst.task_u[task], inst.task_v[task]
+                ins_uv = D[pp_a, u] + D[v, pn_a] - base
+                ins_vu = D[pp_a, v] + D[u, pn_a] - base
+                ok = (pr_a != ri) & (loads[pr_a] + dem <= inst.capacity)
+                cost = np.minimum(ins_uv, ins_vu)
+                cost[~ok] = np.inf
+                # a new route of its own
+                alone = D[inst.depot, u] + D[v, inst.depot]
+                j = int(np.argmin(cost))
+                best_ins = cost[j]
+                if alone < best_ins and len(r) > 1:
+                    if alone - gain < -1e-9:
+                        r.pop(k)
+                        routes.append([2 * task if D[inst.depot, u] + D[v, inst.depot] <= D[inst.depot, v] +
+                                       D[u, inst.depot] else 2 * task + 1])
+                        improved = True
+                        break
+                    continue
+                if best_ins - gain < -1e-9:
+                    tr, ti = int(pr_a[j]), int(pi_a[j])
+                    arc = 2 * task if ins_uv[j] <= ins_vu[j] else 2 * task + 1
+                    r.pop(k)
+                    routes[tr].insert(ti, arc)
+                    improved = True
+                    break
+                # flipping the task where it is
+                flip = D[prev, h] + D[t, nxt] - (D[prev, t] + D[h, nxt])
+                if flip < -1e-9:
+                    r[k] = a ^ 1
+                    improved = True
+                    break
+            if improved:
+                break
+        if not improved:
+            improved = _two_opt(inst, routes) or _swap(inst, routes)
+    return [r for r in routes if r]
+
+
+def _swap(inst: CarpInstance, routes: list[list[int]]) -> bool:
+    """Exchange two tasks of different routes (each in its better direction): the best improving one."""
+    D = inst.dist
+    rid, pos, arc, prev, nxt = [], [], [], [], []
+    for ri, r in enumerate(routes):
+        arcs = np.asarray(r)
+        heads, tails = inst.arc_head(arcs), inst.arc_tail(arcs)
+        rid.extend([ri] * len(r))
+        pos.extend(range(len(r)))
+        arc.extend(r)
+        prev.extend(np.concatenate([[inst.depot], heads[:-1]]))
+        nxt.extend(np.concatenate([tails[1:], [inst.depot]]))
+    rid_a, pos_a, arc_a, prev_a, nxt_a = map(np.asarray, (rid, pos, arc, prev, nxt))
+    task = arc_a // 2
+    u, v = inst.task_u[task], inst.task_v[task]
+    t, h = inst.arc_tail(arc_a), inst.arc_head(arc_a)
+    here = D[prev_a, t] + D[h, nxt_a]  # cost of each task where it is
+    loads = np.array([inst.demand[np.asarray(r) // 2].sum() for r in routes])
+    dem = inst.demand[task]
+    best = (-1e-9, None)
+    for i in range(len(arc_a)):
+        # put task j where i is, and task i where j is
+        in_i = np.minimum(D[prev_a[i], u] + D[v, nxt_a[i]], D[prev_a[i], v] + D[u, nxt_a[i]])
+        in_j = np.minimum(D[prev_a, u[i]] + D[v[i], nxt_a], D[prev_a, v[i]] + D[u[i], nxt_a])
+        delta = in_i + in_j - here[i] - here
+        ok = (rid_a != rid_a[i]) & (loads[rid_a[i]] - dem[i] + dem <= inst.capacity) & (
+            loads[rid_a] - dem + dem[i] <= inst.capacity)
+        delta[~ok] = np.inf
+        j = int(np.argmin(delta))
+        if delta[j] < best[0]:
+            best = (float(delta[j]), (i, j))
+    if best[1] is None:
+        return False
+    i, j = best[1]
+    ri, ki, rj, kj = int(rid_a[i]), int(pos_a[i]), int(rid_a[j]), int(pos_a[j])
+    ti, tj = int(task[i]), int(task[j])
+
+    def oriented(tk: int, p: int, n: int) -> int:
+        a, b = inst.task_u[tk], inst.task_v[tk]
+        return 2 * tk if D[p, a] + D[b, n] <= D[p, b] + D[a, n] else 2 * tk + 1
+
+    routes[ri][ki] = oriented(tj, int(prev_a[i]), int(nxt_a[i]))
+    routes[rj][kj] = oriented(ti, int(prev_a[j]), int(nxt_a[j]))
+    return True
+
+
+def _two_opt(inst: CarpInstance, routes: list[list[int]]) -> bool:
+    """Reverse a stretch of a route (each arc flipped): the first improving one."""
+    D = inst.dist
+    for r in routes:
+        n = len(r)
+        if n < 3:
+            continue
+        arcs = np.asarray(r)
+        tails, heads = inst.arc_tail(arcs), inst.arc_head(arcs)
+        prev = np.concatenate([[inst.depot], heads])  # node before position i
+        nxt = np.concatenate([tails, [inst.depot]])  # node after position j-1 → tails[j]
+        for i in range(n - 1):
+            j = np.arange(i + 2, n + 1)
+            old = D[prev[i], tails[i]] + D[heads[j - 1], nxt[j]]
+            new = D[prev[i], heads[j - 1]] + D[tails[i], nxt[j]]
+            delta = new - old
+            k = int(np.argmin(delta))
+            if delta[k] < -1e-9:
+                jj = int(j[k])
+                r[i:jj] = [a ^ 1 for a in reversed(r[i:jj])]
+                return True
+    return False
+
+
+def _cost(inst: CarpInstance, routes: list[list[int]]) -> float:
+    return sum(route_cost(inst, r) for r in routes)
+
+
+def _perturb(tour: list[int], rng: np.random.Generator, strength: int) -> list[int]:
+    tour = list(tour)
+    n = len(tour)
+    for _ in range(strength):
+        i, j = sorted(rng.integers(0, n, 2))
+        if rng.random() < 0.5 and j > i:
+            tour[i:j + 1] = [a ^ 1 for a in reversed(tour[i:j + 1])]
+        else:
+            a = tour.pop(i)
+            tour.insert(int(rng.integers(0, n)), a ^ int(rng.integers(2)))
+    return tour
+
+
+def solve_carp(inst: CarpInstance, *, seed: int = 0, iterations: int = 2000, time_limit_s: float | None = None,
+               restart_after: int = 400) -> CarpSolution:
+    """Solve; stops after ``iterations`` perturbation rounds or ``time_limit_s`` seconds."""
+    if iterations <= 0 or (time_limit_s is not None and time_limit_s <= 0):
+        raise InvalidInput("求解时限与迭代次数须为正", "The time limit and iteration budget must be positive",
+                           field="time_limit_s")
+    too_big = np.flatnonzero(inst.demand > inst.capacity)
+    if len(too_big):
+        raise InvalidInput(f"任务 {too_big.tolist()} 的需求超过车辆容量", f"Tasks {too_big.tolist()} need more than a "
+                           "vehicle carries", field="capacity")
+    unreachable = np.flatnonzero(~np.isfinite(inst.dist[inst.depot, inst.task_u]))
+    if len(unreachable):
+        raise InvalidInput(f"任务 {unreachable.tolist()} 从场站不可达", f"Tasks {unreachable.tolist()} cannot be reached "
+                           "from the depot", field="tasks")
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    best: list[list[int]] | None = None
+    best_cost = np.inf
+    it = 0
+    current = _local_search(inst, _split(inst, np.asarray(_path_scanning(inst, rng))))
+    current_cost = _cost(inst, current)
+    best, best_cost = [list(r) for r in current], current_cost
+    stale = 0
+    while it < iterations:
+        it += 1
+        if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
+            break
+        tour = [a for r in current for a in r]
+        cand = _local_search(inst, _split(inst, np.asarray(_perturb(tour, rng, int(rng.integers(1, 4))))))
+        cand_cost = _cost(inst, cand)
+        # threshold acceptance: a slightly worse solution may be taken, the best is always kept
+        if cand_cost <= current_cost * (1.0 + 0.01 * rng.random()) + 1e-9:
+            current, current_cost = cand, cand_cost
+        if cand_cost < best_cost - 1e-9:
+            best, best_cost, stale = [list(r) for r in cand], cand_cost, 0
+        else:
+            stale += 1
+        if stale > restart_after:
+            current = _local_search(inst, _split(inst, np.asarray(_path_scanning(inst, rng))))
+            current_cost, stale = _cost(inst, current), 0
+    assert best is not None
+    return CarpSolution(tuple(tuple(r) for r in best), float(best_cost), it, time.perf_counter() - start)

@@ -1,0 +1,85 @@
+"""The CARP solver on published instances: feasible (checked independently) and near the optimum."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.carp_bench import DATA, best_known
+from geo_service.errors import InvalidInput
+from geo_service.snow.carp import read_instance, route_cost, solve_carp
+
+
+def check(inst, sol):
+    """Every required edge served exactly once, capacity per route, cost recomputed from scratch."""
+    served = sorted(a // 2 for r in sol.routes for a in r)
+    assert served == list(range(inst.n_tasks))
+    for r in sol.routes:
+        assert sum(inst.demand[a // 2] for a in r) <= inst.capacity
+    total = 0.0
+    for r in sol.routes:
+        pos = inst.depot
+        for a in r:
+            u, v = (inst.task_u[a // 2], inst.task_v[a // 2]) if a % 2 == 0 else (inst.task_v[a // 2], inst.task_u[a // 2])
+            total += inst.dist[pos, u] + inst.serve[a // 2]
+            pos = v
+        total += inst.dist[pos, inst.depot]
+    assert total == pytest.approx(sol.cost)
+    assert sum(route_cost(inst, r) for r in sol.routes) == pytest.approx(sol.cost)
+
+
+def test_best_known_table_is_read():
+    known = best_known()
+    assert known["gdb1"] == 316 and known["val10D"] == 525 and len(known) == 57
+
+
+@pytest.mark.parametrize(("name", "tolerance"), [("gdb1", 0.0), ("gdb5", 0.03), ("val1A", 0.02)])
+def test_solves_near_best_known(name, tolerance):
+    inst = read_instance(DATA / f"{name}.dat")
+    sol = solve_carp(inst, seed=1, iterations=150)
+    check(inst, sol)
+    assert sol.cost <= best_known()[name] * (1 + tolerance)
+
+
+def test_deterministic_for_a_seed_and_budget():
+    inst = read_instance(DATA / "gdb3.dat")
+    a = solve_carp(inst, seed=3, iterations=40)
+    b = solve_carp(inst, seed=3, iterations=40)
+    assert a.routes == b.routes
+
+
+def test_brute_force_on_a_tiny_instance(tmp_path: Path):
+    text = """ NOMBRE : tiny
+ VERTICES : 4
+ ARISTAS_REQ : 4
+ ARISTAS_NOREQ : 0
+ VEHICULOS : 2
+ CAPACIDAD : 2
+ LISTA_ARISTAS_REQ :
+ ( 1, 2)  coste 3 demanda 1
+ ( 2, 3)  coste 4 demanda 1
+ ( 3, 4)  coste 5 demanda 1
+ ( 4, 1)  coste 6 demanda 1
+ DEPOSITO : 1
+"""
+    path = tmp_path / "tiny.dat"
+    path.write_text(text)
+    inst = read_instance(path)
+    sol = solve_carp(inst, seed=0, iterations=50)
+    check(inst, sol)
+    import itertools
+
+    best = np.inf
+    for perm in itertools.permutations(range(4)):
+        for dirs in itertools.product((0, 1), repeat=4):
+            tour = [2 * t + d for t, d in zip(perm, dirs, strict=True)]
+            best = min(best, route_cost(inst, tour[:2]) + route_cost(inst, tour[2:]))
+    assert sol.cost == pytest.approx(best)
+
+
+def test_bad_input(tmp_path):
+    inst = read_instance(DATA / "gdb1.dat")
+    with pytest.raises(InvalidInput):
+        solve_carp(inst, iterations=0)
