@@ -65,12 +65,13 @@ class Snap:
 
 def build_network(roads: gpd.GeoDataFrame, *, mode: str = "walk", closed_road_ids: Iterable[int] = (),
                   closed_points: gpd.GeoSeries | None = None, closure_radius_m: float = 15.0,
-                  crs: str = "EPSG:4547") -> RoadNetwork:
+                  crs: str = "EPSG:4547", weight: str | None = None) -> RoadNetwork:
     """Build the walking or driving graph of a roads layer (EPSG:4326, index = road id).
 
     Closed roads (their ``closed`` flag, ``closed_road_ids``, or within ``closure_radius_m`` of a
     closed bridge or flooded underpass in ``closed_points``) lose their arcs; non-walkable roads are
-    left out of the walking graph; one-way streets keep one arc in the driving graph.
+    left out of the walking graph; one-way streets keep one arc in the driving graph. Weights are metres
+    for walking and seconds for driving, unless ``weight="length"`` asks for metres when driving too.
     """
     if mode not in ("walk", "drive"):
         raise InvalidInput(f"出行方式「{mode}」无效，应为 walk 或 drive", f"mode '{mode}' must be walk or drive",
@@ -106,7 +107,7 @@ def build_network(roads: gpd.GeoDataFrame, *, mode: str = "walk", closed_road_id
         twoway = np.ones(n, dtype=bool)
     else:
         speed = sub["speed_kph"].fillna(30.0).to_numpy(dtype=float) if "speed_kph" in sub else np.full(n, 30.0)
-        cost = length / (speed / 3.6)
+        cost = length if weight == "length" else length / (speed / 3.6)
         twoway = ~sub["oneway"].fillna(False).astype(bool).to_numpy() if "oneway" in sub else np.ones(n, bool)
     graph = _graph(len(uniq), seg_u, seg_v, cost, twoway)
     return RoadNetwork(mode=mode, crs=crs, node_xy=uniq, seg_road=sub.index.to_numpy(), seg_geom=geoms,

@@ -1,0 +1,50 @@
+"""``geo-service snow-plan``: plan a response, print the clear times, write GeoJSON/GPX/sheets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from geo_service.cli.workspace import _common, _open
+from geo_service.snow.export import plan_geojson, plan_gpx, route_sheet
+from geo_service.snow.service import make_plan
+from geo_service.workspace import Workspace
+
+__all__ = ["register"]
+
+
+def _plan(args: argparse.Namespace) -> int:
+    settings, store = _open(args)
+    try:
+        ws = Workspace(store, settings)
+        doc = make_plan(ws, closed_roads=args.close_road, closed_bridges=args.close_bridge, seed=args.seed,
+                        effort=args.effort, actor="cli", save=args.save)
+    finally:
+        store.close()
+    print(f"方案 / plan {doc['id']}")
+    for k, t in doc["clear_times"].items():
+        print(f"  {k} 级完成 / priority {k} clear: {t}")
+    for u in doc["unserved"]:
+        print(f"  未安排 / unserved {u['item']} {u['name']}: {u['reason_zh']}")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "plan.geojson").write_text(json.dumps(plan_geojson(doc), ensure_ascii=False), encoding="utf-8")
+        for crew in sorted({v["crew"] for v in doc["vehicles"]}):
+            (out / f"{crew}.gpx").write_text(plan_gpx(doc, crew), encoding="utf-8")
+            (out / f"{crew}.html").write_text(route_sheet(doc, crew), encoding="utf-8")
+        print(f"  已写出 / written to {out}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("snow-plan", help="除雪防汛作业方案 / plan a snow response")
+    _common(p)
+    p.add_argument("--close-road", type=int, action="append", default=[], help="封闭道路编号（可多次）")
+    p.add_argument("--close-bridge", type=int, action="append", default=[], help="封闭桥涵编号（可多次）")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--effort", type=int, default=60)
+    p.add_argument("--save", action="store_true", help="保存方案供班组查看")
+    p.add_argument("--out", help="写出 GeoJSON、GPX 与路线单的目录")
+    p.set_defaults(func=_plan)

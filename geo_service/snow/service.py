@@ -1,0 +1,49 @@
+"""Planning a response for a workspace: closures applied, the plan made, stored and read back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from geo_service.errors import InvalidInput
+from geo_service.network import build_network
+from geo_service.snow.export import plan_document
+from geo_service.snow.plan import plan_response
+from geo_service.workspace import Workspace
+
+__all__ = ["make_plan"]
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def make_plan(ws: Workspace, *, closed_roads: Sequence[int] = (), closed_bridges: Sequence[int] = (),
+              locks: Mapping[str, str] | None = None, seed: int = 0, effort: int = 60,
+              start: dt.datetime | None = None, title: str = "冻雨除雪预案", actor: str = "system",
+              save: bool = True) -> dict[str, Any]:
+    """Plan with the given closures (road ids, bridge/culvert ids) and locks; store it as a document."""
+    if effort <= 0:
+        raise InvalidInput("计算时限必须大于 0", "The time limit must be above 0", field="time_limit_s")
+    roads, bridges = ws.frame("roads"), ws.frame("bridges_culverts")
+    unknown = [r for r in closed_roads if r not in roads.index] + [b for b in closed_bridges if b not in bridges.index]
+    if unknown:
+        raise InvalidInput(f"封闭对象 {unknown[:5]} 不存在", f"Closed items {unknown[:5]} do not exist", field="closed_roads")
+    bridges = bridges.copy()
+    bridges.loc[bridges.index.isin(list(closed_bridges)), "closed"] = True
+    shut = bridges[bridges["closed"].fillna(False).astype(bool)]
+    net = build_network(roads, mode="drive", weight="length", closed_road_ids=closed_roads,
+                        closed_points=shut.geometry if len(shut) else None, crs=ws.settings.metric_crs)
+    start = start or dt.datetime.now(TZ).replace(second=0, microsecond=0)
+    plan = plan_response(net, roads=roads, bridges=bridges, depots=ws.frame("depots"), crews=ws.frame("crews"),
+                         start=start, seed=seed, iterations=effort, locks=locks, crs=ws.settings.metric_crs)
+    closures = {"roads": [f"road:{r}" for r in closed_roads], "bridges": [f"bridge:{b}" for b in closed_bridges]}
+    key = hashlib.sha1(json.dumps([start.isoformat(), sorted(closed_roads), sorted(closed_bridges), dict(locks or {}),
+                                   seed, effort, dt.datetime.now().isoformat()], default=str).encode()).hexdigest()[:10]
+    plan_id = f"{start:%Y%m%d%H%M}-{key}"
+    doc = plan_document(plan, plan_id=plan_id, title=title, closures=closures, locks=dict(locks or {}))
+    if save:
+        ws.store.put_document("snow_plan", plan_id, doc, actor=actor)
+    return doc
