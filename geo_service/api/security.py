@@ -121,6 +121,13 @@ async def audit_middleware(request: Request, call_next: Callable[[Request], Awai
 
 
 def auth_problem(request: Request, exc: AuthError) -> Response:
+    if exc.status == 401 and request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+        from urllib.parse import quote
+
+        from fastapi.responses import RedirectResponse
+
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/auth/login?next={quote(target)}", status_code=303)
     body = exc.as_dict()
     body["instance"] = request.url.path
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None

@@ -1,0 +1,140 @@
+"""Map pages for planners, dispatchers and crews, and their PNG/PDF prints."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from geo_service.api.app import STATIC_DIR
+from geo_service.api.deps import parse_moment
+from geo_service.api.problems import status_for
+from geo_service.contexts import coverage_context
+from geo_service.coverage import beat_coverage
+from geo_service.duty import on_duty, open_windows
+from geo_service.errors import GeoServiceError, InvalidInput
+from geo_service.maps.pages import coverage_page, plan_page, route_page
+from geo_service.maps.prints import PrintUnavailable, print_page
+from geo_service.snow.export import crew_vehicles
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/maps", tags=["maps 地图"])
+TZ = dt.timezone(dt.timedelta(hours=8))
+
+
+def _lang(request: Request) -> str:
+    return "en" if request.query_params.get("lang") == "en" else "zh"
+
+
+def _error_page(exc: GeoServiceError, lang: str) -> HTMLResponse:
+    text = exc.en if lang == "en" else exc.zh
+    body = (f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'><title>地图 · geo-service</title></head>"
+            f"<body style='font-family:sans-serif;margin:2rem'><h1>{'The map cannot be shown' if lang == 'en' else '无法显示地图'}"
+            f"</h1><p id='error'>{html.escape(text)}</p><p><a href='/maps/coverage'>/maps/coverage</a> · "
+            "<a href='/maps/plan'>/maps/plan</a></p></body></html>")
+    return HTMLResponse(body, status_code=status_for(exc))
+
+
+def _page(request: Request, build: Callable[[str, str], str]) -> HTMLResponse:
+    lang = _lang(request)
+    try:
+        return HTMLResponse(build(lang, "/static"))
+    except GeoServiceError as exc:
+        return _error_page(exc, lang)
+
+
+def _print(request: Request, build: Callable[[str, str], str], fmt: str) -> Response:
+    lang = _lang(request)
+    try:
+        page = build(lang, STATIC_DIR.as_uri())
+        data = print_page(page, fmt=fmt, chromium=request.app.state.settings.chromium)
+    except PrintUnavailable as exc:
+        return Response(
+            f"{exc.zh} / {exc.en}", status_code=503, media_type="text/plain; charset=utf-8")
+    except GeoServiceError as exc:
+        return _error_page(exc, lang)
+    return Response(data, media_type="image/png" if fmt == "png" else "application/pdf")
+
+
+def _plan_builder(request: Request) -> Callable[[str, str], str]:
+    ws = request.app.state.workspace
+    return lambda lang, static: plan_page(ws, lang=lang, static=static, query=dict(request.query_params))
+
+
+def _coverage_builder(request: Request) -> Callable[[str, str], str]:
+    ws = request.app.state.workspace
+
+    def build(lang: str, static: str) -> str:
+        at = parse_moment(request.query_params.get("at")) or dt.datetime.now(TZ).replace(second=0, microsecond=0)
+        ctx = coverage_context(ws)
+        beats = ws.frame("patrol_beats")
+        running = {s.beat for s in on_duty(ctx.shifts, at)}
+        cov = beat_coverage(beats, ctx.shifts, ws.frame("districts"), at=at, crs=ws.settings.metric_crs)
+        incidents = ws.frame("incidents")
+        open_cases = incidents[incidents["status"].isin(["open", "assigned"])].iloc[:500]
+        assignments: dict[Any, dict[str, Any]] = {}
+        if len(open_cases):
+            from geo_service.api.routers.dispatch import run_dispatch
+
+            for fid, a in zip(open_cases.index, run_dispatch(ws, open_cases, with_crews=False), strict=True):
+                assignments[fid] = {"squad": a.squad, "escalation": a.escalation, "department": a.department}
+        fest = ws.frame("festival_sales_points")
+        hour_end = at + dt.timedelta(minutes=1)
+        open_now = [bool(open_windows(row.to_dict(), at, hour_end)) for _, row in fest.iterrows()]
+        return coverage_page(ws, at=at, beats=beats, on_duty=running, gaps=cov.gaps, overlaps=cov.overlaps,
+                             figures=cov.figures, cases=open_cases, assignments=assignments,
+                             festival_open=fest[open_now], lang=lang, static=static, query=dict(request.query_params))
+
+    return build
+
+
+def _route_builder(request: Request, plan_id: str, crew: str) -> Callable[[str, str], str]:
+    ws = request.app.state.workspace
+
+    def build(lang: str, static: str) -> str:
+        doc = ws.store.get_document("snow_plan", plan_id)
+        return route_page(ws, doc, crew_vehicles(doc, crew), crew, lang=lang, static=static,
+                          query=dict(request.query_params))
+
+    return build
+
+
+@router.get("/plan", response_class=HTMLResponse, summary="规划人员：绘制摊区 / Planner's map")
+def plan_map(request: Request) -> HTMLResponse:
+    return _page(request, _plan_builder(request))
+
+
+@router.get("/plan.{fmt}", summary="规划图 PNG/PDF / Planner's map as PNG or PDF")
+def plan_print(request: Request, fmt: str) -> Response:
+    return _print(request, _plan_builder(request), _fmt(fmt))
+
+
+@router.get("/coverage", response_class=HTMLResponse, summary="指挥中心：值守覆盖图 / Dispatcher's coverage map")
+def coverage_map(request: Request) -> HTMLResponse:
+    return _page(request, _coverage_builder(request))
+
+
+@router.get("/coverage.{fmt}", summary="覆盖图 PNG/PDF / Coverage map as PNG or PDF")
+def coverage_print(request: Request, fmt: str) -> Response:
+    return _print(request, _coverage_builder(request), _fmt(fmt))
+
+
+@router.get("/route/{plan_id}/{crew}.{fmt}", summary="作业路线图 PNG/PDF / Crew route as PNG or PDF")
+def route_print(request: Request, plan_id: str, crew: str, fmt: str) -> Response:
+    return _print(request, _route_builder(request, plan_id, crew), _fmt(fmt))
+
+
+@router.get("/route/{plan_id}/{crew}", response_class=HTMLResponse, summary="作业人员：路线图 / Crew's route map")
+def route_map(request: Request, plan_id: str, crew: str) -> HTMLResponse:
+    return _page(request, _route_builder(request, plan_id, crew))
+
+
+def _fmt(fmt: str) -> str:
+    if fmt not in ("png", "pdf"):
+        raise InvalidInput(f"格式「{fmt}」不支持，可用 png、pdf", f"Format '{fmt}' is not supported; use png or pdf", field="fmt")
+    return fmt

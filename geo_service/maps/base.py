@@ -1,0 +1,144 @@
+"""The parts every map shares: an offline folium map (every script and stylesheet served by the
+service), the configurable basemap, GCJ-02 overlay shift for AMap, legends, labels in two languages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import shapely
+from branca.element import Element
+from shapely.geometry import mapping
+
+from geo_service.crs import wgs84_to_gcj02
+from geo_service.errors import InvalidInput
+
+__all__ = ["LABELS", "add_legend", "add_panel", "base_map", "feature_collection", "label"]
+
+CENTRE = (35.22, 113.24)
+
+LABELS: dict[str, dict[str, str]] = {
+    "districts": {"zh": "行政区", "en": "Districts"},
+    "roads": {"zh": "道路", "en": "Roads"},
+    "main_roads": {"zh": "主次干道", "en": "Main and secondary roads"},
+    "minor_roads": {"zh": "支路小巷", "en": "Branch roads and alleys"},
+    "stall_sites": {"zh": "果蔬临时摊位", "en": "Stall sites"},
+    "festival": {"zh": "春节销售点", "en": "Spring Festival points"},
+    "pois": {"zh": "学校、医院、市场", "en": "Schools, hospitals, markets"},
+    "beats_on": {"zh": "在岗网格", "en": "Beats on duty"},
+    "beats_off": {"zh": "无人值班网格", "en": "Beats off duty"},
+    "gaps": {"zh": "覆盖空白", "en": "Coverage gaps"},
+    "overlaps": {"zh": "网格重叠", "en": "Beat overlaps"},
+    "cases": {"zh": "待处理案件", "en": "Open cases"},
+    "route": {"zh": "行驶路线", "en": "Driven route"},
+    "stops": {"zh": "作业点", "en": "Stops"},
+    "legend": {"zh": "图例", "en": "Legend"},
+    "switch": {"zh": "English", "en": "中文"},
+    "violations": {"zh": "选址冲突", "en": "Siting conflicts"},
+}
+
+
+def label(key: str, lang: str) -> str:
+    return LABELS.get(key, {}).get(lang) or LABELS.get(key, {}).get("zh") or key
+
+
+def _assets(static: str, *, draw: bool) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    js = [("leaflet", f"{static}/vendor/leaflet/leaflet.js")]
+    css = [("leaflet_css", f"{static}/vendor/leaflet/leaflet.css")]
+    if draw:
+        js.append(("geoman", f"{static}/vendor/geoman/leaflet-geoman.min.js"))
+        css.append(("geoman_css", f"{static}/vendor/geoman/leaflet-geoman.css"))
+    return js, css
+
+
+def base_map(settings: Any, *, static: str = "/static", draw: bool = False, zoom: int = 13,
+             centre: Sequence[float] = CENTRE) -> folium.Map:
+    """A folium map whose scripts come from the service, with the configured basemap underneath."""
+    m = folium.Map(location=list(centre), zoom_start=zoom, tiles=None, control_scale=True, prefer_canvas=False)
+    m.default_js, m.default_css = _assets(static, draw=draw)
+    kind = settings.basemap
+    if kind == "local":
+        if not settings.basemap_url:
+            raise InvalidInput("本地瓦片底图需要 GEO_BASEMAP_URL", "A local tile basemap needs GEO_BASEMAP_URL",
+                               field="basemap_url")
+        folium.TileLayer(settings.basemap_url, attr="本地瓦片 / local tiles", name="底图 / basemap").add_to(m)
+    elif kind == "tianditu":
+        if not settings.tianditu_key:
+            raise InvalidInput("天地图底图需要 GEO_TIANDITU_KEY", "A Tianditu basemap needs GEO_TIANDITU_KEY",
+                               field="tianditu_key")
+        url = ("https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec&STYLE=default"
+               f"&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={settings.tianditu_key}")
+        folium.TileLayer(url, attr="天地图", name="天地图", subdomains="01234567").add_to(m)
+    elif kind == "amap":
+        folium.TileLayer("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+                         attr="高德地图 (GCJ-02)", name="高德", subdomains="1234").add_to(m)
+    elif kind == "osm":
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
+    m.get_root().header.add_child(Element(
+        "<style>html,body{margin:0;height:100%;font-family:'Noto Sans CJK SC','Noto Sans',sans-serif}"
+        ".geo-panel{position:absolute;z-index:1000;background:#fff;padding:6px 10px;border-radius:4px;"
+        "box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:13px;max-width:320px}"
+        ".geo-legend i{display:inline-block;width:14px;height:10px;margin-right:6px;border:1px solid #555}"
+        ".geo-msg{color:#b71c1c}</style>"))
+    return m
+
+
+def _round(geom: shapely.Geometry, tolerance: float) -> shapely.Geometry:
+    if tolerance > 0:
+        geom = shapely.simplify(geom, tolerance, preserve_topology=True)
+    return shapely.transform(geom, lambda xy: np.round(xy, 6))  # display only: rounding may touch validity
+
+
+def feature_collection(frame: gpd.GeoDataFrame, *, columns: Sequence[str] = (), tolerance: float = 0.0,
+                       shift_gcj02: bool = False, extra: Mapping[int, Mapping[str, Any]] | None = None
+                       ) -> dict[str, Any]:
+    """A compact GeoJSON of a frame: chosen columns, simplified, rounded to 1e-6°, shifted for AMap."""
+    geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
+    if len(geoms):
+        geoms = np.array([_round(g, tolerance) for g in geoms], dtype=object)
+        if shift_gcj02:
+            geoms = shapely.transform(geoms, lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
+    feats = []
+    for fid, geom, (_, row) in zip(frame.index, geoms, frame.iterrows(), strict=True):
+        props = {c: _plain(row[c]) for c in columns if c in row}
+        props["id"] = int(fid) if isinstance(fid, int | np.integer) else str(fid)
+        if extra and fid in extra:
+            props.update(extra[fid])
+        feats.append({"type": "Feature", "geometry": mapping(geom), "properties": props})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return value
+
+
+def add_legend(m: folium.Map, items: Sequence[tuple[str, str, str]], lang: str, *, switch_href: str) -> None:
+    """A legend (colour, dash style, label) and the language switch, top right under the layer control."""
+    rows = "".join(f'<div><i style="background:{c};{s}"></i>{name}</div>' for c, s, name in items)
+    m.get_root().html.add_child(Element(
+        f'<div class="geo-panel geo-legend" id="legend" style="bottom:24px;right:10px">'
+        f"<b>{label('legend', lang)}</b>{rows}"
+        f'<div style="margin-top:4px"><a id="lang-switch" href="{switch_href}">{label("switch", lang)}</a></div></div>'))
+
+
+def add_panel(m: folium.Map, html: str, *, where: str = "top:10px;left:50px", panel_id: str = "panel") -> None:
+    m.get_root().html.add_child(Element(f'<div class="geo-panel" id="{panel_id}" style="{where}">{html}</div>'))
+
+
+def script(m: folium.Map, code: str) -> None:
+    """JavaScript run after the map and its layers exist (``MAP`` is the Leaflet map)."""
+    m.get_root().script.add_child(Element(f"var MAP = {m.get_name()};\n{code}"))
+
+
+def data_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
