@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from geo_service import __version__
 from geo_service.api import routers
 from geo_service.api.limits import BodyLimit
+from geo_service.api.paths import STATIC_DIR
 from geo_service.api.problems import install_problem_handlers
 from geo_service.api.security import AuthError, audit_middleware, auth_problem, guard
 from geo_service.auth.accounts import AccountStore, account_url
@@ -28,8 +29,6 @@ from geo_service.store import open_store
 from geo_service.workspace import Workspace
 
 __all__ = ["STATIC_DIR", "create_app"]
-
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 def _router_modules() -> list[str]:

@@ -13,7 +13,7 @@ __all__ = ["PUBLIC", "Requirement", "requirement"]
 
 _SAFE = {"GET", "HEAD", "OPTIONS"}
 
-PUBLIC = {("GET", "/health"), ("GET", "/auth/login"), ("POST", "/auth/login")}
+PUBLIC = {("GET", "/health"), ("GET", "/auth/login"), ("POST", "/auth/login"), ("GET", "/favicon.ico")}
 _PUBLIC_PREFIXES = ("/static/",)
 _SELF = {"/auth/me", "/auth/logout", "/auth/tokens"}
 _ADMIN_PREFIXES = ("/users", "/audit", "/backup")

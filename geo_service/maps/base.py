@@ -137,7 +137,8 @@ def add_panel(m: folium.Map, html: str, *, where: str = "top:10px;left:50px", pa
 
 def script(m: folium.Map, code: str) -> None:
     """JavaScript run after the map and its layers exist (``MAP`` is the Leaflet map)."""
-    m.get_root().script.add_child(Element(f"var MAP = {m.get_name()};\n{code}"))
+    m.get_root().script.add_child(Element(
+        f"window.addEventListener('load', function() {{\nvar MAP = {m.get_name()}; window.GEO_MAP = MAP;\n{code}\n}});"))
 
 
 def data_json(value: Any) -> str:

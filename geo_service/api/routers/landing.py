@@ -6,7 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+
+from geo_service.api.paths import STATIC_DIR
 
 from geo_service import __version__
 from geo_service.api.deps import WorkspaceDep
@@ -66,3 +68,8 @@ def docs() -> HTMLResponse:
                                swagger_js_url="/static/swagger/swagger-ui-bundle.js",
                                swagger_css_url="/static/swagger/swagger-ui.css",
                                swagger_favicon_url="/static/swagger/favicon-32x32.png")
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    return FileResponse(STATIC_DIR / "swagger" / "favicon-32x32.png", media_type="image/png")

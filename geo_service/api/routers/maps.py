@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from geo_service.api.app import STATIC_DIR
+from geo_service.api.paths import STATIC_DIR
 from geo_service.api.deps import parse_moment
 from geo_service.api.problems import status_for
 from geo_service.contexts import coverage_context
