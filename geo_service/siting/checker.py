@@ -2,17 +2,27 @@
 
 ``SitingContext.build`` indexes the context layers once (metric CRS, STRtrees per road class, POI
 kind and restricted-area kind); ``check_site`` answers for one geometry in a few milliseconds.
+
+Semantics (what the PostGIS oracle in ``tests/test_siting_postgis.py`` checks):
+
+- a setback of ``d`` metres (roads, points, other sites) is broken when the zone comes *closer* than
+  ``d`` to the feature (``ST_Distance < d``; zones exactly ``d`` away pass); the conflict geometry is
+  the part of the zone inside the ``d`` buffer, or the zone's nearest point when the zone only grazes
+  the buffer;
+- an area restriction is broken when the interiors overlap (``ST_Relate(zone, area, 'T********')``;
+  sharing an edge is not an overlap); the conflict geometry is ``ST_Intersection(zone, area)``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry import mapping
 
@@ -21,15 +31,19 @@ from geo_service.duty import festival_dates, parse_hours
 from geo_service.errors import InvalidInput
 from geo_service.siting.rules import Rule, RuleSet
 
-__all__ = ["SitingContext", "SitingReport", "Violation", "check_all", "check_site"]
+__all__ = ["SITE_LAYERS", "SitingContext", "SitingReport", "Violation", "check_all", "check_site"]
 
+SITE_LAYERS = ("stall_sites", "festival_sales_points")
 _KIND_ZH = {"blind_path": "盲道", "green_belt": "绿化带", "parking": "停车位", "fire_lane": "消防通道",
             "carriageway": "车行道"}
 _CHECK_RADIUS = 200.0  # no road within this distance: road rules cannot be checked
+_QUAD_SEGS = 16  # buffer resolution for the drawn conflict (the decision itself uses exact distances)
 
 
 @dataclass(frozen=True)
 class Violation:
+    """One broken rule: what, why (zh/en), on whose authority, and where (EPSG:4326, may be None)."""
+
     rule_id: str
     severity: str
     title_zh: str
@@ -37,9 +51,10 @@ class Violation:
     message_zh: str
     message_en: str
     source: str
-    geometry: shapely.Geometry | None  # EPSG:4326: the part in conflict
+    geometry: shapely.Geometry | None
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (GeoJSON geometry or None)."""
         return {"rule": self.rule_id, "severity": self.severity, "title_zh": self.title_zh, "title_en": self.title_en,
                 "message_zh": self.message_zh, "message_en": self.message_en, "source": self.source,
                 "geometry": None if self.geometry is None or self.geometry.is_empty else mapping(self.geometry)}
@@ -47,6 +62,8 @@ class Violation:
 
 @dataclass(frozen=True)
 class SitingReport:
+    """The answer for one zone: violations, rules that could not be checked (with reasons), rules run."""
+
     layer: str
     violations: tuple[Violation, ...]
     unchecked: tuple[Mapping[str, str], ...] = ()
@@ -54,9 +71,11 @@ class SitingReport:
 
     @property
     def ok(self) -> bool:
+        """True only when nothing is broken and nothing was left unchecked."""
         return not self.violations and not self.unchecked
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form; see ``geo_service.siting.report`` for GeoJSON."""
         return {"layer": self.layer, "ok": self.ok, "violations": [v.as_dict() for v in self.violations],
                 "unchecked": list(self.unchecked), "rules_checked": list(self.rules_checked)}
 
@@ -75,36 +94,69 @@ def _group(frame: gpd.GeoDataFrame, crs: str, label: str | None = None) -> _Grou
     return _Group(geoms, shapely.STRtree(geoms), labels, frame.index.to_numpy())
 
 
+def _by(frame: gpd.GeoDataFrame, column: str, crs: str) -> dict[str, _Group]:
+    if not len(frame):
+        return {}
+    return {k: _group(frame[frame[column] == k], crs, "name") for k in frame[column].dropna().unique()}
+
+
 @dataclass(frozen=True)
 class SitingContext:
+    """Indexed context layers in the metric CRS, built once per version of the layers it reads."""
+
     rules: RuleSet
     crs: str
     roads: Mapping[str, _Group]
     pois: Mapping[str, _Group]
     areas: Mapping[str, _Group]
     sites: Mapping[str, _Group]
-    all_roads: _Group = field(repr=False, default=None)  # type: ignore[assignment]
+    all_roads: _Group
 
     @classmethod
     def build(cls, frames: Mapping[str, gpd.GeoDataFrame], rules: RuleSet, *, crs: str = "EPSG:4547") -> SitingContext:
-        roads = frames["roads"]
-        pois = frames["pois"]
-        areas = frames["restricted_areas"]
-        return cls(
-            rules=rules, crs=crs,
-            roads={c: _group(roads[roads["road_class"] == c], crs, "name") for c in roads["road_class"].unique()},
-            pois={k: _group(pois[pois["kind"] == k], crs, "name") for k in pois["kind"].unique()},
-            areas={k: _group(areas[areas["kind"] == k], crs, "name") for k in areas["kind"].unique()},
-            sites={name: _group(frames[name], crs, "name") for name in ("stall_sites", "festival_sales_points")
-                   if name in frames},
-            all_roads=_group(roads, crs, "name"),
-        )
+        """Index ``roads``, ``pois``, ``restricted_areas`` and the site layers (EPSG:4326 frames).
+
+        Parameters
+        ----------
+        frames
+            Layer name → GeoDataFrame, index = feature id.
+        rules
+            The rule set (from ``load_rules``).
+        crs
+            The metric CRS of the workspace.
+        """
+        roads, pois, areas = frames["roads"], frames["pois"], frames["restricted_areas"]
+        return cls(rules=rules, crs=crs, roads=_by(roads, "road_class", crs), pois=_by(pois, "kind", crs),
+                   areas=_by(areas, "kind", crs),
+                   sites={n: _group(frames[n], crs, "name") for n in SITE_LAYERS if n in frames},
+                   all_roads=_group(roads, crs, "name"))
 
 
-def _near(group: _Group | None, geom: shapely.Geometry, distance: float) -> np.ndarray:
+def _closer(group: _Group | None, zone: shapely.Geometry, distance: float) -> np.ndarray:
+    """Indices of the group's features strictly closer than ``distance`` to the zone."""
     if group is None or len(group.geoms) == 0:
         return np.array([], dtype=np.int64)
-    return group.tree.query(geom, predicate="dwithin", distance=distance)
+    idx = group.tree.query(zone, predicate="dwithin", distance=distance)
+    return idx[shapely.distance(zone, group.geoms[idx]) < distance]
+
+
+def _overlapping(group: _Group | None, zone: shapely.Geometry) -> np.ndarray:
+    """Indices of the group's features whose interior the zone enters."""
+    if group is None or len(group.geoms) == 0:
+        return np.array([], dtype=np.int64)
+    idx = group.tree.query(zone, predicate="intersects")
+    return idx[shapely.relate_pattern(zone, group.geoms[idx], "T********")]
+
+
+def _inside_buffer(zone: shapely.Geometry, others: np.ndarray, d: float) -> shapely.Geometry:
+    """The part of the zone closer than ``d`` to ``others`` (its nearest point if it only grazes)."""
+    conflict = shapely.intersection(zone, shapely.union_all(shapely.buffer(others, d, quad_segs=_QUAD_SEGS)))
+    polygonal = shapely.get_dimensions(zone) == 2
+    if conflict.is_empty or (polygonal and conflict.area == 0):
+        # within d by exact distance but outside the polygonal buffer's chords
+        lines = shapely.shortest_line(zone, others)
+        conflict = shapely.union_all(shapely.get_point(lines, 0))
+    return conflict
 
 
 def _violation(rule: Rule, conflict_m: shapely.Geometry | None, crs: str, **values: Any) -> Violation:
@@ -117,89 +169,89 @@ def _violation(rule: Rule, conflict_m: shapely.Geometry | None, crs: str, **valu
 
 def _setback(ctx: SitingContext, rule: Rule, zone: shapely.Geometry, groups: list[_Group]) -> Violation | None:
     d = float(rule.params["distance_m"])
-    hits = []
-    for g in groups:
-        idx = _near(g, zone, d)
-        hits.extend(g.geoms[idx])
+    hits = [g.geoms[i] for g in groups for i in _closer(g, zone, d)]
     if not hits:
         return None
-    conflict = shapely.intersection(zone, shapely.union_all(shapely.buffer(np.asarray(hits, dtype=object), d)))
-    if _negligible(zone, conflict):
-        return None
-    return _violation(rule, conflict if not conflict.is_empty else zone, ctx.crs)
-
-
-def _negligible(zone: shapely.Geometry, conflict: shapely.Geometry) -> bool:
-    """Touching along an edge is not a conflict for a zone; for a point, any contact is."""
-    if zone.geom_type in ("Polygon", "MultiPolygon"):
-        return conflict.area < 0.01
-    return conflict.is_empty
+    return _violation(rule, _inside_buffer(zone, np.asarray(hits, dtype=object), d), ctx.crs)
 
 
 def _hours_ok(hours: str | None, earliest: str, latest: str) -> bool:
-    lo = parse_hours(f"{earliest}-{latest}")[0]
-    return all(lo[0] <= a and b <= lo[1] for a, b in parse_hours(hours))
+    lo, hi = parse_hours(f"{earliest}-{latest}")[0]
+    return all(lo <= a and b <= hi for a, b in parse_hours(hours))
+
+
+def _unchecked(rule: Rule, zh: str, en: str) -> dict[str, str]:
+    return {"rule": rule.id, "reason_zh": zh, "reason_en": en}
 
 
 def check_site(ctx: SitingContext, layer: str, geometry: shapely.Geometry, properties: Mapping[str, Any], *,
                exclude_id: int | None = None, today: dt.date | None = None) -> SitingReport:
-    """Check one zone or point (EPSG:4326) of ``layer`` against every rule that applies to it."""
+    """Check one zone or point against every rule that applies to its layer.
+
+    Parameters
+    ----------
+    ctx
+        The indexed context (``SitingContext.build``).
+    layer
+        ``stall_sites`` or ``festival_sales_points`` (any layer named in a rule's ``applies_to``).
+    geometry
+        The zone or point in EPSG:4326.
+    properties
+        Its attributes (capacity, hours, goods, valid_from/valid_to, lunar_from/lunar_to …).
+    exclude_id
+        The feature's own id when it is being replaced (not a neighbour of itself).
+    today
+        Anchor for festival windows without dates (default: today).
+
+    Returns
+    -------
+    SitingReport
+        Violations with conflict geometry (EPSG:4326) and the rules that could not be checked.
+    """
     if geometry is None or geometry.is_empty:
         raise InvalidInput("没有可检查的几何", "No geometry to check", layer=layer, field="geometry")
     zone = to_metric(np.array([geometry], dtype=object), ctx.crs)[0]
     rules = ctx.rules.for_layer(layer)
     out: list[Violation] = []
     unchecked: list[dict[str, str]] = []
-    has_roads = len(_near(ctx.all_roads, zone, _CHECK_RADIUS)) > 0
+    has_roads = len(_closer(ctx.all_roads, zone, _CHECK_RADIUS)) > 0
     for rule in rules:
         p = rule.params
         if rule.kind in ("road_setback", "road_conditions") and not has_roads:
-            unchecked.append({"rule": rule.id, "reason_zh": f"{_CHECK_RADIUS:.0f} 米内没有道路，无法检查道路规则",
-                              "reason_en": f"No road within {_CHECK_RADIUS:.0f} m: road rules cannot be checked"})
-            continue
-        if rule.kind == "road_setback":
-            v = _setback(ctx, rule, zone, [ctx.roads[c] for c in p["road_classes"] if c in ctx.roads])
-            if v:
-                out.append(v)
+            unchecked.append(_unchecked(rule, f"{_CHECK_RADIUS:.0f} 米内没有道路，无法检查道路规则",
+                                        f"No road within {_CHECK_RADIUS:.0f} m: road rules cannot be checked"))
+        elif rule.kind in ("road_setback", "poi_setback"):
+            kinds, groups = (p["road_classes"], ctx.roads) if rule.kind == "road_setback" else (p["poi_kinds"], ctx.pois)
+            v = _setback(ctx, rule, zone, [groups[k] for k in kinds if k in groups])
+            out.extend([v] if v else [])
         elif rule.kind == "road_conditions":
             near = [ctx.roads[c] for c in p["road_classes"] if c in ctx.roads]
-            if any(len(_near(g, zone, float(p["distance_m"]))) for g in near):
+            if any(len(_closer(g, zone, float(p["distance_m"]))) for g in near):
                 cap = properties.get("capacity") or 0
                 if cap > p["max_capacity"] or not _hours_ok(properties.get("hours"), *p["hours"].split("-")):
-                    v = _setback(ctx, rule, zone, near)
-                    out.append(v or _violation(rule, zone, ctx.crs))
-        elif rule.kind == "poi_setback":
-            v = _setback(ctx, rule, zone, [ctx.pois[k] for k in p["poi_kinds"] if k in ctx.pois])
-            if v:
-                out.append(v)
+                    out.append(_setback(ctx, rule, zone, near))  # type: ignore[arg-type]
         elif rule.kind == "no_overlap":
             for kind in p["area_kinds"]:
                 g = ctx.areas.get(kind)
-                idx = _near(g, zone, 0.0) if g is not None else []
+                idx = _overlapping(g, zone)
                 if len(idx):
-                    conflict = shapely.intersection(zone, shapely.union_all(g.geoms[idx]))
-                    if not _negligible(zone, conflict):
-                        out.append(_violation(rule, conflict, ctx.crs, kind=kind, kind_zh=_KIND_ZH.get(kind, kind)))
+                    conflict = shapely.intersection(zone, shapely.union_all(g.geoms[idx]))  # type: ignore[union-attr]
+                    out.append(_violation(rule, conflict, ctx.crs, kind=kind, kind_zh=_KIND_ZH.get(kind, kind)))
         elif rule.kind == "spacing":
-            d = float(p["distance_m"])
-            for name in p["layers"]:
-                g = ctx.sites.get(name)
-                for i in _near(g, zone, d):
-                    if name == layer and exclude_id is not None and int(g.ids[i]) == int(exclude_id):
-                        continue
-                    conflict = shapely.intersection(zone, shapely.buffer(g.geoms[i], d))
-                    out.append(_violation(rule, conflict if not conflict.is_empty else zone, ctx.crs,
-                                          other=g.labels[i] or g.ids[i]))
+            out.extend(_spacing(ctx, rule, zone, layer, exclude_id))
         elif rule.kind == "density":
             cap = properties.get("capacity")
             area = float(zone.area)
-            if cap and area > 0 and area / cap < float(p["min_m2_per_stall"]):
+            if shapely.get_dimensions(zone) < 2:
+                unchecked.append(_unchecked(rule, "点位没有面积，无法检查摊位密度",
+                                            "A point has no area: stall density cannot be checked"))
+            elif cap and area / cap < float(p["min_m2_per_stall"]):
                 out.append(_violation(rule, zone, ctx.crs, capacity=cap, area=area))
         elif rule.kind == "hours":
             if not _hours_ok(properties.get("hours"), p["earliest"], p["latest"]):
                 out.append(_violation(rule, None, ctx.crs))
         elif rule.kind == "lunar_window":
-            out.extend(_lunar(ctx, rule, properties, today))
+            _lunar(ctx, rule, properties, today or dt.date.today(), out, unchecked)
         elif rule.kind == "goods":
             goods = str(properties.get("goods") or "")
             items = [g.strip() for g in goods.replace("、", ",").replace("，", ",").split(",") if g.strip()]
@@ -209,27 +261,71 @@ def check_site(ctx: SitingContext, layer: str, geometry: shapely.Geometry, prope
     return SitingReport(layer, tuple(out), tuple(unchecked), tuple(r.id for r in rules))
 
 
-def _lunar(ctx: SitingContext, rule: Rule, props: Mapping[str, Any], today: dt.date | None) -> list[Violation]:
-    start, end = props.get("valid_from"), props.get("valid_to")
+def _spacing(ctx: SitingContext, rule: Rule, zone: shapely.Geometry, layer: str,
+             exclude_id: int | None) -> list[Violation]:
+    d = float(rule.params["distance_m"])
+    out = []
+    for name in rule.params["layers"]:
+        g = ctx.sites.get(name)
+        for i in _closer(g, zone, d):
+            if name == layer and exclude_id is not None and int(g.ids[i]) == int(exclude_id):  # type: ignore[union-attr]
+                continue
+            other = g.geoms[i:i + 1]  # type: ignore[union-attr]
+            out.append(_violation(rule, _inside_buffer(zone, other, d), ctx.crs,
+                                  other=g.labels[i] or g.ids[i]))  # type: ignore[union-attr]
+    return out
+
+
+def _lunar(ctx: SitingContext, rule: Rule, props: Mapping[str, Any], today: dt.date, out: list[Violation],
+           unchecked: list[dict[str, str]]) -> None:
+    """The site's window (its lunar MM-DD fields, else its solar dates) must lie inside the rule's."""
+    props = {k: _plain(props.get(k)) for k in ("lunar_from", "lunar_to", "valid_from", "valid_to")}
+    anchor = props["valid_from"] or today
+    try:
+        if isinstance(anchor, str):
+            anchor = dt.date.fromisoformat(anchor[:10])
+        start, end = festival_dates(props, around=anchor)
+    except (ValueError, TypeError):
+        start = end = None
     if start is None or end is None:
-        return []
-    allowed = festival_dates({"lunar_from": rule.params["lunar_from"], "lunar_to": rule.params["lunar_to"]},
-                             around=start)
-    if allowed[0] is not None and (start < allowed[0] or end > allowed[1]):
-        return [_violation(rule, None, ctx.crs)]
-    return []
+        unchecked.append(_unchecked(rule, "缺少开放日期（农历或公历），无法检查春节时间窗",
+                                    "No dates (lunar or solar): the festival window cannot be checked"))
+        return
+    lo, hi = festival_dates({"lunar_from": rule.params["lunar_from"], "lunar_to": rule.params["lunar_to"]},
+                            around=start)
+    if lo is not None and hi is not None and (start < lo or end > hi):
+        out.append(_violation(rule, None, ctx.crs))
 
 
-def check_all(ctx: SitingContext, frames: Mapping[str, gpd.GeoDataFrame]) -> list[dict[str, Any]]:
-    """A report row per site: its layer, id, name, violations and unchecked rules."""
+def _plain(value: Any) -> Any:
+    """Frame cells as the writer would pass them: missing → None, timestamps → dates."""
+    if value is None or (np.isscalar(value) and pd.isna(value)):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value
+
+
+def check_all(ctx: SitingContext, frames: Mapping[str, gpd.GeoDataFrame], *,
+              today: dt.date | None = None) -> list[dict[str, Any]]:
+    """Check every existing site; one row per site (layer, id, name, ok, violations, unchecked, rules).
+
+    Parameters
+    ----------
+    ctx
+        The indexed context.
+    frames
+        The site layers to report on (EPSG:4326, index = feature id); missing layers are skipped.
+    """
     rows = []
-    for layer in ("stall_sites", "festival_sales_points"):
+    for layer in SITE_LAYERS:
         frame = frames.get(layer)
         if frame is None:
             continue
-        for fid, row in frame.iterrows():
-            props = {k: v for k, v in row.items() if k != "geometry"}
-            rep = check_site(ctx, layer, row.geometry, props, exclude_id=int(fid))
-            rows.append({"layer": layer, "id": int(fid), "name": props.get("name"), "ok": rep.ok,
-                         "violations": [v.as_dict() for v in rep.violations], "unchecked": list(rep.unchecked)})
+        props = [{k: _plain(v) for k, v in r.items()} for r in frame.drop(columns=frame.geometry.name).to_dict("records")]
+        for fid, geom, prop in zip(frame.index, frame.geometry.to_numpy(), props, strict=True):
+            rep = check_site(ctx, layer, geom, prop, exclude_id=int(fid), today=today)
+            rows.append({"layer": layer, "id": int(fid), "name": prop.get("name"), "ok": rep.ok,
+                         "violations": [v.as_dict() for v in rep.violations], "unchecked": list(rep.unchecked),
+                         "rules_checked": list(rep.rules_checked)})
     return rows
