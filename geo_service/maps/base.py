@@ -97,6 +97,8 @@ def feature_collection(frame: gpd.GeoDataFrame, *, columns: Sequence[str] = (), 
                        shift_gcj02: bool = False, extra: Mapping[int, Mapping[str, Any]] | None = None
                        ) -> dict[str, Any]:
     """A compact GeoJSON of a frame: chosen columns, simplified, rounded to 1e-6°, shifted for AMap."""
+    if len(frame) == 0 or not isinstance(frame, gpd.GeoDataFrame):
+        return {"type": "FeatureCollection", "features": []}
     geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
     if len(geoms):
         geoms = np.array([_round(g, tolerance) for g in geoms], dtype=object)

@@ -88,7 +88,7 @@ def _coverage_builder(request: Request) -> Callable[[str, str], str]:
         open_now = [bool(open_windows(row.to_dict(), at, hour_end)) for _, row in fest.iterrows()]
         return coverage_page(ws, at=at, beats=beats, on_duty=running, gaps=cov.gaps, overlaps=cov.overlaps,
                              figures=cov.figures, cases=open_cases, assignments=assignments,
-                             festival_open=fest[open_now], lang=lang, static=static, query=dict(request.query_params))
+                             festival_open=fest.iloc[[i for i, o in enumerate(open_now) if o]], lang=lang, static=static, query=dict(request.query_params))
 
     return build
 
