@@ -257,13 +257,16 @@ class AccountStore:
             }
 
     def load(self, state: Mapping[str, list[dict[str, Any]]]) -> None:
-        """Restore :meth:`dump` output into empty account tables (all or nothing)."""
+        """Restore :meth:`dump` output: users and tokens not present yet are added (existing accounts, such
+        as the admin doing the restore, are kept as they are); the audit rows are appended."""
         with self.engine.begin() as con:
-            if con.execute(sa.select(sa.func.count()).select_from(users)).scalar_one():
-                raise Conflict("只能恢复到没有账户的工作空间", "Accounts can be restored only into a workspace with none")
-            for table, key in ((users, "users"), (tokens, "tokens"), (audit, "audit")):
-                rows = state.get(key) or []
-                if rows:
-                    con.execute(table.insert(), [dict(r) for r in rows])
+            names = set(con.execute(sa.select(users.c.name)).scalars())
+            digests = set(con.execute(sa.select(tokens.c.digest)).scalars())
+            new_users = [dict(r) for r in state.get("users") or [] if r["name"] not in names]
+            new_tokens = [dict(r) for r in state.get("tokens") or [] if r["digest"] not in digests]
+            rows = [{k: v for k, v in dict(r).items() if k != "id"} for r in state.get("audit") or []]
+            for table, batch in ((users, new_users), (tokens, new_tokens), (audit, rows)):
+                if batch:
+                    con.execute(table.insert(), batch)
         with self._lock:
             self._cache.clear()
