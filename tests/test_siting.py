@@ -191,3 +191,178 @@ def test_api_refuses_violating_zone_and_allows_override(demo_client):
     assert change["reason"] == "临时交通管制期间经批准"
     report = demo_client.get("/siting/report").json()
     assert any(r["id"] == fid and not r["ok"] for r in report["sites"])
+
+
+# --- every rule both ways, conflict geometry by hand -------------------------------------------------
+
+SX, SY = OX - 800, OY + 400  # a traffic signal; hydrant 100 m east; roundabout 100 m north; parking south
+
+
+@pytest.fixture(scope="module")
+def ctx2(catalog):
+    roads = frame([{"name": "次路", "road_class": "secondary"}],
+                  [shapely.LineString([(SX - 500, SY - 150), (SX + 500, SY - 150)])])
+    pois = frame([{"name": "信号灯", "kind": "traffic_signal"}, {"name": "消防栓", "kind": "hydrant"},
+                  {"name": "环岛", "kind": "roundabout"}, {"name": "小区门", "kind": "compound_entrance"}],
+                 [shapely.Point(SX, SY), shapely.Point(SX + 100, SY), shapely.Point(SX, SY + 100),
+                  shapely.Point(SX + 300, SY)])
+    areas = frame([{"name": "停车位", "kind": "parking"}], [shapely.box(SX + 200, SY - 100, SX + 220, SY - 80)])
+    sites = frame([{"name": "甲"}], [shapely.box(SX - 300, SY - 100, SX - 280, SY - 80)])
+    fest = gpd.GeoDataFrame({"name": []}, geometry=[], crs=4326)
+    frames = {"roads": roads, "pois": pois, "restricted_areas": areas, "stall_sites": sites,
+              "festival_sales_points": fest}
+    return SitingContext.build(frames, load_rules(RULES, catalog=catalog))
+
+
+def metric(geom):
+    return to_metric(np.array([geom], dtype=object))[0]
+
+
+def test_signal_setback_whole_zone_inside_and_outside(ctx2):
+    inside = shapely.box(SX + 5, SY - 5, SX + 15, SY + 5)  # farthest corner 15.8 m < 30 m
+    hit, _ = rules_hit(ctx2, inside)
+    assert set(hit) == {"signal-setback"}
+    assert metric(hit["signal-setback"].geometry).area == pytest.approx(100, rel=1e-3)
+    assert hit["signal-setback"].source and "30" in hit["signal-setback"].message_zh
+    outside, rep = rules_hit(ctx2, shapely.box(SX + 31, SY - 5, SX + 41, SY + 5))
+    assert outside == {} and rep.ok
+
+
+def test_hydrant_setback_circle_segment(ctx2):
+    hx = SX + 100
+    hit, _ = rules_hit(ctx2, shapely.box(hx + 6, SY - 2, hx + 16, SY + 2))
+    # area of the disk r=8 right of x=6 within |y|<=2: 2 * (F(2) - F(0) - 6*2), F(y) = y/2 sqrt(64-y²) + 32 asin(y/8)
+    by_hand = 2 * (1 * np.sqrt(60) + 32 * np.arcsin(0.25) - 12)
+    assert metric(hit["entrance-setback"].geometry).area == pytest.approx(by_hand, rel=0.01)
+    far, _ = rules_hit(ctx2, shapely.box(hx + 8.5, SY - 2, hx + 16, SY + 2))
+    assert "entrance-setback" not in far
+
+
+def test_grazing_the_setback_is_still_a_violation_drawn_as_a_point(ctx2):
+    theta = np.pi / 64  # halfway between two vertices of the buffer polygon: the chord is at 29.96 m
+    cx, cy = SX + 29.98 * np.cos(theta), SY + 29.98 * np.sin(theta)
+    hit, _ = rules_hit(ctx2, shapely.box(cx, cy, cx + 5, cy + 5))
+    g = metric(hit["signal-setback"].geometry)
+    assert g.geom_type == "Point" and g.distance(shapely.Point(cx, cy)) < 1e-3
+    miss, _ = rules_hit(ctx2, shapely.box(cx + 0.05, cy + 0.05, cx + 5, cy + 5))
+    assert "signal-setback" not in miss
+
+
+def test_roundabout_and_compound_entrance(ctx2):
+    hit, _ = rules_hit(ctx2, shapely.box(SX - 5, SY + 110, SX + 5, SY + 120))
+    assert "intersection-setback" in hit and metric(hit["intersection-setback"].geometry).area == pytest.approx(100, 1e-3)
+    assert "intersection-setback" not in rules_hit(ctx2, shapely.box(SX - 5, SY + 126, SX + 5, SY + 136))[0]
+    gate, _ = rules_hit(ctx2, shapely.box(SX + 302, SY - 2, SX + 306, SY + 2), {**OK_PROPS, "capacity": 1})
+    assert set(gate) == {"entrance-setback"}
+
+
+def test_touching_a_parking_area_is_not_overlapping_it(ctx2):
+    beside, _ = rules_hit(ctx2, shapely.box(SX + 220, SY - 100, SX + 230, SY - 80))
+    assert "restricted-areas" not in beside
+    onto, _ = rules_hit(ctx2, shapely.box(SX + 215, SY - 100, SX + 225, SY - 80))
+    assert metric(onto["restricted-areas"].geometry).area == pytest.approx(100, rel=1e-3)
+    assert "停车位" in onto["restricted-areas"].message_zh and "parking" in onto["restricted-areas"].message_en
+
+
+def test_spacing_excludes_the_site_itself(ctx2):
+    same = shapely.box(SX - 300, SY - 100, SX - 280, SY - 80)
+    assert "site-spacing" in rules_hit(ctx2, same)[0]
+    rep = check_site(ctx2, "stall_sites", ll(same), OK_PROPS, exclude_id=1)
+    assert "site-spacing" not in {v.rule_id for v in rep.violations}
+    # 50 m spacing: a zone 40 m east has a 10 m strip in conflict (10 × 20 m)
+    hit, _ = rules_hit(ctx2, shapely.box(SX - 240, SY - 100, SX - 220, SY - 80))
+    assert metric(hit["site-spacing"].geometry).area == pytest.approx(200, rel=1e-3)
+
+
+def test_density_both_ways(ctx2):
+    zone = shapely.box(SX - 100, SY - 100, SX - 70, SY - 80)  # 600 m²: 99 stalls pass, 101 do not (6 m² each)
+    assert "stall-density" not in rules_hit(ctx2, zone, {**OK_PROPS, "capacity": 99})[0]
+    hit, _ = rules_hit(ctx2, zone, {**OK_PROPS, "capacity": 101})
+    assert "101" in hit["stall-density"].message_zh and "600" in hit["stall-density"].message_en
+
+
+FEST = {"name": "年货", "district": "中站区", "hours": "07:00-22:00"}
+
+
+@pytest.mark.parametrize(("props", "expect"), [
+    ({"lunar_from": "12-15", "lunar_to": "01-16"}, "pass"),
+    ({"lunar_from": "12-20", "lunar_to": "01-10"}, "pass"),
+    ({"lunar_from": "12-10", "lunar_to": "01-16"}, "fail"),
+    ({"lunar_from": "12-15", "lunar_to": "01-20"}, "fail"),
+    ({"valid_from": dt.date(2027, 1, 22), "valid_to": dt.date(2027, 2, 21)}, "pass"),  # 腊月十五 – 正月十六 2027
+    ({"valid_from": dt.date(2027, 1, 21), "valid_to": dt.date(2027, 2, 21)}, "fail"),
+    ({}, "unchecked"),
+])
+def test_festival_window_lunar_fields_or_dates(ctx2, props, expect):
+    rep = check_site(ctx2, "festival_sales_points", ll(shapely.Point(SX - 100, SY - 60)), {**FEST, **props},
+                     today=dt.date(2026, 12, 5))
+    fails = {v.rule_id for v in rep.violations}
+    skipped = {u["rule"] for u in rep.unchecked}
+    status = "fail" if "festival-window" in fails else "unchecked" if "festival-window" in skipped else "pass"
+    assert status == expect
+
+
+def test_report_table_and_features(ctx2):
+    from geo_service.siting import report_features, report_summary, report_table
+
+    sites = gpd.GeoDataFrame([{"name": "好", **{k: v for k, v in OK_PROPS.items() if k != "name"}},
+                              {"name": "坏", **OK_PROPS, "name": "坏", "goods": "烟花"}],
+                             geometry=[ll(shapely.box(SX - 100, SY - 100, SX - 90, SY - 80)),
+                                       ll(shapely.box(SX + 5, SY - 5, SX + 15, SY + 5))], crs=4326, index=[7, 8])
+    rows = check_all(ctx2, {"stall_sites": sites})
+    table = report_table(rows)
+    assert len(table) == 2 * len(ctx2.rules.for_layer("stall_sites"))
+    fails = table[table.status == "fail"]
+    assert set(zip(fails.id, fails.rule)) == {(8, "signal-setback"), (8, "allowed-goods")}
+    summary = report_summary(rows)
+    assert summary["checked"] == 2 and summary["failing"] == 1 and summary["by_rule"] == {"signal-setback": 1,
+                                                                                          "allowed-goods": 1}
+    feats = summary["features"]["features"]
+    assert {f["properties"]["rule"] for f in feats if f["geometry"]} == {"signal-setback"}
+    rep = check_site(ctx2, "stall_sites", sites.geometry[8], dict(sites.drop(columns="geometry").loc[8]))
+    fc = report_features(rep, site={"id": 8})
+    assert len(fc["features"]) == 2 and all(f["properties"]["id"] == 8 for f in fc["features"])
+
+
+def test_bad_spacing_layer_and_missing_message_refused(tmp_path: Path, catalog):
+    raw = yaml.safe_load(RULES.read_text(encoding="utf-8"))
+    spacing = next(r for r in raw["rules"] if r["kind"] == "spacing")
+    spacing["layers"] = ["kiosks"]
+    path = tmp_path / "siting.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(BadDeclaration) as info:
+        load_rules(path, catalog=catalog)
+    assert spacing["id"] in info.value.en and "kiosks" in info.value.en and spacing["id"] in info.value.zh
+
+
+def test_check_endpoint_takes_gcj02_and_returns_features(demo_client):
+    from geo_service.crs import wgs84_to_gcj02
+
+    roads = demo_client.get("/collections/roads/items", params={"road_class": "main", "limit": 1}).json()
+    a, b = roads["features"][0]["geometry"]["coordinates"][:2]
+    mx, my = (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
+    ring = [[mx, my], [mx + 0.0002, my], [mx + 0.0002, my + 0.0001], [mx, my + 0.0001], [mx, my]]
+    lon, lat = wgs84_to_gcj02(np.array([p[0] for p in ring]), np.array([p[1] for p in ring]))
+    shifted = {"type": "Polygon", "coordinates": [[[float(x), float(y)] for x, y in zip(lon, lat, strict=True)]]}
+    body = demo_client.post("/siting/check", json={"layer": "stall_sites", "crs": "gcj02",
+                                                    "feature": {**SITE, "geometry": shifted}}).json()
+    assert not body["ok"] and body["features"]["type"] == "FeatureCollection"
+    main = [f for f in body["features"]["features"] if f["properties"]["rule"] == "main-road-ban"]
+    assert main and shapely.geometry.shape(main[0]["geometry"]).intersects(
+        shapely.box(mx - 1e-6, my - 1e-6, mx + 0.0002 + 1e-6, my + 0.0001 + 1e-6))
+    assert demo_client.post("/siting/check", json={"layer": "roads", "feature": {**SITE, "geometry": shifted}}
+                            ).status_code == 400
+    report = demo_client.get("/siting/report", params={"layer": "festival_sales_points"}).json()
+    assert report["checked"] == 10 and {r["layer"] for r in report["sites"]} == {"festival_sales_points"}
+
+
+def test_cli_siting_check(demo_gpkg, tmp_path, capsys):
+    import shutil
+
+    from geo_service.cli import main
+
+    path = tmp_path / "w.gpkg"
+    shutil.copy(demo_gpkg, path)
+    assert main(["siting-check", "--workspace", str(path), "--layer", "stall_sites"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("✓") == 30 and "✗" not in out
