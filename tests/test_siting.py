@@ -366,3 +366,21 @@ def test_cli_siting_check(demo_gpkg, tmp_path, capsys):
     assert main(["siting-check", "--workspace", str(path), "--layer", "stall_sites"]) == 0
     out = capsys.readouterr().out
     assert out.count("✓") == 30 and "✗" not in out
+
+
+def test_a_site_write_reindexes_only_the_sites(demo_ws):
+    from geo_service.siting import check_on_write, siting_context
+    from geo_service.store.base import NewFeature
+
+    before = siting_context(demo_ws)
+    site = demo_ws.frame("stall_sites").iloc[0]
+    props = {"name": "新", "district": "山阳区", "capacity": 5, "goods": "果蔬", "hours": "07:00-19:00"}
+    clear = check_on_write(demo_ws, "stall_sites", site.geometry, props, exclude_id=None)
+    assert "site-spacing" in {v.rule_id for v in clear.violations}  # it sits on an existing site
+    demo_ws.store.create_features("stall_sites", [NewFeature(props, site.geometry)], actor="test")
+    after = siting_context(demo_ws)
+    assert after.roads is before.roads and after.pois is before.pois
+    assert len(after.sites["stall_sites"].geoms) == len(before.sites["stall_sites"].geoms) + 1
+    again = check_on_write(demo_ws, "stall_sites", site.geometry, props, exclude_id=None)
+    assert sum(v.rule_id == "site-spacing" for v in again.violations) == \
+        sum(v.rule_id == "site-spacing" for v in clear.violations) + 1

@@ -34,9 +34,14 @@ def siting_context(ws: Any) -> SitingContext:
     except OSError:
         stamp = 0
     rules = ws.cached(f"siting:rules:{stamp}", (), lambda: load_rules(path, catalog=ws.catalog))
-    return ws.cached(f"siting:context:{stamp}", rules.layers_read,
-                     lambda: SitingContext.build({n: ws.frame(n) for n in rules.layers_read}, rules,
+    context = tuple(n for n in rules.layers_read if n not in SITE_LAYERS)
+    sites = tuple(n for n in rules.layers_read if n in SITE_LAYERS)
+    # the road/POI/area indexes survive writes to the site layers; only the (small) site index is rebuilt
+    base = ws.cached(f"siting:base:{stamp}", context,
+                     lambda: SitingContext.build({n: ws.frame(n) for n in context}, rules,
                                                  crs=ws.settings.metric_crs))
+    return ws.cached(f"siting:context:{stamp}", rules.layers_read,
+                     lambda: base.with_sites({n: ws.frame(n) for n in sites}))
 
 
 def check_on_write(ws: Any, layer: str, geometry: Any, properties: Any, *, exclude_id: int | None = None,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import geopandas as gpd
@@ -130,6 +130,10 @@ class SitingContext:
                    areas=_by(areas, "kind", crs),
                    sites={n: _group(frames[n], crs, "name") for n in SITE_LAYERS if n in frames},
                    all_roads=_group(roads, crs, "name"))
+
+    def with_sites(self, frames: Mapping[str, gpd.GeoDataFrame]) -> SitingContext:
+        """The same context with the site layers re-indexed (cheap: a write to a site layer needs only this)."""
+        return replace(self, sites={n: _group(frames[n], self.crs, "name") for n in SITE_LAYERS if n in frames})
 
 
 def _closer(group: _Group | None, zone: shapely.Geometry, distance: float) -> np.ndarray:
