@@ -18,7 +18,7 @@ from geo_service.catalog import Catalog
 from geo_service.settings import Settings
 from geo_service.store.base import Store
 
-__all__ = ["Workspace"]
+__all__ = ["Workspace", "open_workspace"]
 
 T = TypeVar("T")
 
@@ -67,3 +67,20 @@ class Workspace:
     def clear(self) -> None:
         with self._lock:
             self._cache.clear()
+
+
+def open_workspace(settings: Settings | None = None, *, demo_if_empty: bool = False) -> Workspace:
+    """Open the workspace the settings name (GeoPackage by default, PostGIS with a database URL).
+
+    With ``demo_if_empty`` an empty workspace is first filled with the Jiaozuo demo (illustrative data).
+    """
+    from geo_service.catalog import load_catalog
+    from geo_service.store import open_store
+
+    settings = settings or Settings()
+    store = open_store(settings, load_catalog(settings.layers_dir))
+    if demo_if_empty and store.count("roads") == 0:
+        from geo_service.seeding import load_demo
+
+        load_demo(store)
+    return Workspace(store, settings)

@@ -12,8 +12,9 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import BaseModel, Field
 
 from geo_service.api.deps import WorkspaceDep, actor_of, parse_moment
-from geo_service.assignment.dispatch import Categories, CaseAssignment, dispatch, workload
-from geo_service.contexts import coverage_context, drive_network
+from geo_service.assignment.dispatch import CaseAssignment, workload
+from geo_service.assignment.service import dispatch_cases as _dispatch_cases
+from geo_service.contexts import coverage_context
 from geo_service.crs import parse_crs, to_wgs84
 from geo_service.errors import InvalidInput, PayloadTooLarge
 from geo_service.formats import read_features
@@ -42,14 +43,8 @@ class CaseBatch(BaseModel):
 
 
 def run_dispatch(ws: Workspace, cases: gpd.GeoDataFrame, *, with_crews: bool = True) -> list[CaseAssignment]:
-    """Dispatch cases (EPSG:4326) against the workspace's beats, rosters, category table and crews."""
-    ctx = coverage_context(ws)
-    incidents = ws.frame("incidents")
-    open_cases = incidents[incidents["status"].isin(["open", "assigned"])]
-    net = drive_network(ws) if with_crews and len(cases) <= 5000 else None
-    return dispatch(cases, beats=ctx.beats, shifts=ctx.shifts, categories=Categories.from_frame(ws.frame("case_categories")),
-                    districts=ws.frame("districts"), assets=ws.frame("bridges_culverts"), open_cases=open_cases,
-                    network=net, depots=ws.frame("depots"), crews=ws.frame("crews"), crs=ws.settings.metric_crs)
+    """Dispatch cases (EPSG:4326) against the workspace (see :func:`geo_service.assignment.service.dispatch_cases`)."""
+    return _dispatch_cases(ws, cases, with_crews=with_crews)
 
 
 def _save(ws: Workspace, cases: gpd.GeoDataFrame, answers: list[CaseAssignment], actor: str) -> list[int | None]:
