@@ -8,6 +8,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 import yaml
@@ -29,6 +30,24 @@ def frame(rows, geoms):
     return gpd.GeoDataFrame(rows, geometry=[ll(g) for g in geoms], crs=4326, index=range(1, len(rows) + 1))
 
 
+FAR = (OX - 9000, OY - 9000)  # one feature of every kind far away: no rule is unchecked for want of context
+POI_KINDS = ["school", "bus_stop", "traffic_signal", "intersection", "roundabout", "compound_entrance", "alley_mouth",
+             "hydrant"]
+
+
+def with_far_context(frames):
+    fx, fy = FAR
+    far_roads = frame([{"name": "远", "road_class": c} for c in ("main", "secondary", "branch", "alley")],
+                      [shapely.LineString([(fx, fy + 10 * i), (fx + 100, fy + 10 * i)]) for i in range(4)])
+    far_pois = frame([{"name": "远", "kind": k} for k in POI_KINDS],
+                     [shapely.Point(fx + 10 * i, fy - 50) for i in range(len(POI_KINDS))])
+    out = dict(frames)
+    for name, extra in (("roads", far_roads), ("pois", far_pois)):
+        extra.index = extra.index + 1000
+        out[name] = pd.concat([frames[name], extra])
+    return out
+
+
 @pytest.fixture(scope="module")
 def ctx(catalog):
     """A main road along y=0, a secondary road along y=200, an alley along x=500, context features."""
@@ -47,7 +66,7 @@ def ctx(catalog):
     fest = gpd.GeoDataFrame({"name": []}, geometry=[], crs=4326)
     frames = {"roads": roads, "pois": pois, "restricted_areas": areas, "stall_sites": sites,
               "festival_sales_points": fest}
-    return SitingContext.build(frames, load_rules(RULES, catalog=catalog))
+    return SitingContext.build(with_far_context(frames), load_rules(RULES, catalog=catalog))
 
 
 OK_PROPS = {"name": "新摊区", "district": "山阳区", "capacity": 10, "goods": "果蔬", "hours": "06:00-20:00"}
@@ -141,6 +160,7 @@ def test_zone_far_from_roads_is_reported_unchecked(ctx):
     ({"distance_m": -5}, "non-negative"),
     ({"kind": "teleport"}, "unknown kind"),
     ({"applies_to": ["kiosks"]}, "kiosks"),
+    ({"road_classes": ["main", "expressway"]}, "expressway"),
 ])
 def test_bad_rules_refused_naming_the_rule(tmp_path: Path, catalog, edit, needle):
     raw = yaml.safe_load(RULES.read_text(encoding="utf-8"))
@@ -211,7 +231,7 @@ def ctx2(catalog):
     fest = gpd.GeoDataFrame({"name": []}, geometry=[], crs=4326)
     frames = {"roads": roads, "pois": pois, "restricted_areas": areas, "stall_sites": sites,
               "festival_sales_points": fest}
-    return SitingContext.build(frames, load_rules(RULES, catalog=catalog))
+    return SitingContext.build(with_far_context(frames), load_rules(RULES, catalog=catalog))
 
 
 def metric(geom):
@@ -384,3 +404,48 @@ def test_a_site_write_reindexes_only_the_sites(demo_ws):
     again = check_on_write(demo_ws, "stall_sites", site.geometry, props, exclude_id=None)
     assert sum(v.rule_id == "site-spacing" for v in again.violations) == \
         sum(v.rule_id == "site-spacing" for v in clear.violations) + 1
+
+
+def test_rules_without_context_features_are_unchecked(ctx2, catalog):
+    frames = {"roads": frame([{"name": "路", "road_class": "branch"}],
+                             [shapely.LineString([(SX - 500, SY - 150), (SX + 500, SY - 150)])]),
+              "pois": gpd.GeoDataFrame({"name": [], "kind": []}, geometry=[], crs=4326),
+              "restricted_areas": gpd.GeoDataFrame({"name": [], "kind": []}, geometry=[], crs=4326)}
+    bare = SitingContext.build(frames, load_rules(RULES, catalog=catalog))
+    rep = check_site(bare, "stall_sites", ll(shapely.box(SX + 5, SY - 5, SX + 15, SY + 5)), OK_PROPS)
+    skipped = {u["rule"] for u in rep.unchecked}
+    assert {"main-road-ban", "secondary-road-conditions", "signal-setback", "restricted-areas"} <= skipped
+    assert "carriageway" not in skipped and not rep.ok  # branch roads exist: that rule was checked
+    assert next(u for u in rep.unchecked if u["rule"] == "signal-setback")["reason_en"].startswith("No pois")
+
+
+@pytest.mark.parametrize(("kind", "edit", "needle"), [
+    ("density", {"applies_to": ["pois"]}, "pois.capacity"),
+    ("goods", {"field": "wares"}, "stall_sites.wares"),
+    ("hours", {"applies_to": ["stall_sites", "depots"]}, "depots.hours"),
+    ("spacing", {"layers": ["stall_sites", "schools"]}, "schools"),
+    ("spacing", {"layers": ["stall_sites", "roads"]}, "'roads' is not one"),
+    ("no_overlap", {"area_kinds": ["lawn"]}, "lawn"),
+    ("poi_setback", {"poi_kinds": ["kiosk"]}, "kiosk"),
+    ("density", {"min_m2_per_stall": -1}, "non-negative"),
+])
+def test_bad_rule_fields_refused(tmp_path: Path, catalog, kind, edit, needle):
+    raw = yaml.safe_load(RULES.read_text(encoding="utf-8"))
+    rule = next(r for r in raw["rules"] if r["kind"] == kind)
+    rule.update(edit)
+    path = tmp_path / "siting.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(BadDeclaration) as info:
+        load_rules(path, catalog=catalog)
+    assert rule["id"] in info.value.en and needle in info.value.en
+
+
+def test_shipped_rules_load_and_say_what_they_read(catalog):
+    rules = load_rules(RULES, catalog=catalog)
+    assert set(rules.layers_read) == {"roads", "pois", "restricted_areas", "stall_sites", "festival_sales_points"}
+    kinds = {r.kind for r in rules.rules}
+    assert kinds == {"road_setback", "road_conditions", "poi_setback", "no_overlap", "spacing", "density", "hours",
+                     "lunar_window", "goods"}
+    assert all(r.source and r.message["zh"] and r.message["en"] for r in rules.rules)
+    alley = next(r for r in rules.rules if r.id == "alley-mouth-setback")
+    assert alley.params["distance_m"] == 10

@@ -188,6 +188,25 @@ def _unchecked(rule: Rule, zh: str, en: str) -> dict[str, str]:
     return {"rule": rule.id, "reason_zh": zh, "reason_en": en}
 
 
+_CONTEXT = {"road_setback": ("road_classes", "roads", "道路"), "road_conditions": ("road_classes", "roads", "道路"),
+            "poi_setback": ("poi_kinds", "pois", "兴趣点"), "no_overlap": ("area_kinds", "areas", "限制区域")}
+
+
+def _missing_context(ctx: SitingContext, rule: Rule) -> dict[str, str] | None:
+    """A rule whose context features are absent from the whole workspace cannot be checked (e.g. no POIs
+    imported yet): say so rather than pass every zone."""
+    if rule.kind not in _CONTEXT:
+        return None
+    param, attr, zh = _CONTEXT[rule.kind]
+    groups: Mapping[str, _Group] = getattr(ctx, attr)
+    kinds = list(rule.params[param])
+    if any(k in groups and len(groups[k].geoms) for k in kinds):
+        return None
+    listed = ", ".join(map(str, kinds))
+    return _unchecked(rule, f"工作空间中没有{zh}（{listed}），无法检查", f"No {attr} of kind {listed} in the workspace: "
+                      "cannot be checked")
+
+
 def check_site(ctx: SitingContext, layer: str, geometry: shapely.Geometry, properties: Mapping[str, Any], *,
                exclude_id: int | None = None, today: dt.date | None = None) -> SitingReport:
     """Check one zone or point against every rule that applies to its layer.
@@ -224,6 +243,8 @@ def check_site(ctx: SitingContext, layer: str, geometry: shapely.Geometry, prope
         if rule.kind in ("road_setback", "road_conditions") and not has_roads:
             unchecked.append(_unchecked(rule, f"{_CHECK_RADIUS:.0f} 米内没有道路，无法检查道路规则",
                                         f"No road within {_CHECK_RADIUS:.0f} m: road rules cannot be checked"))
+        elif (missing := _missing_context(ctx, rule)) is not None:
+            unchecked.append(missing)
         elif rule.kind in ("road_setback", "poi_setback"):
             kinds, groups = (p["road_classes"], ctx.roads) if rule.kind == "road_setback" else (p["poi_kinds"], ctx.pois)
             v = _setback(ctx, rule, zone, [groups[k] for k in kinds if k in groups])
@@ -244,7 +265,7 @@ def check_site(ctx: SitingContext, layer: str, geometry: shapely.Geometry, prope
         elif rule.kind == "spacing":
             out.extend(_spacing(ctx, rule, zone, layer, exclude_id))
         elif rule.kind == "density":
-            cap = properties.get("capacity")
+            cap = properties.get(p.get("field", "capacity"))
             area = float(zone.area)
             if shapely.get_dimensions(zone) < 2:
                 unchecked.append(_unchecked(rule, "点位没有面积，无法检查摊位密度",
@@ -252,12 +273,12 @@ def check_site(ctx: SitingContext, layer: str, geometry: shapely.Geometry, prope
             elif cap and area / cap < float(p["min_m2_per_stall"]):
                 out.append(_violation(rule, zone, ctx.crs, capacity=cap, area=area))
         elif rule.kind == "hours":
-            if not _hours_ok(properties.get("hours"), p["earliest"], p["latest"]):
+            if not _hours_ok(properties.get(p.get("field", "hours")), p["earliest"], p["latest"]):
                 out.append(_violation(rule, None, ctx.crs))
         elif rule.kind == "lunar_window":
             _lunar(ctx, rule, properties, today or dt.date.today(), out, unchecked)
         elif rule.kind == "goods":
-            goods = str(properties.get("goods") or "")
+            goods = str(properties.get(p.get("field", "goods")) or "")
             items = [g.strip() for g in goods.replace("、", ",").replace("，", ",").split(",") if g.strip()]
             bad = [g for g in items if g not in p["allowed"]]
             if bad:

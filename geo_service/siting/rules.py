@@ -17,7 +17,7 @@ import yaml
 from geo_service.catalog import Catalog
 from geo_service.errors import BadDeclaration
 
-__all__ = ["KINDS", "Rule", "RuleSet", "load_rules"]
+__all__ = ["KINDS", "KIND_FIELDS", "Rule", "RuleSet", "load_rules"]
 
 #: rule kind → (required parameters, layer and field whose allowed values the parameter must use)
 KINDS: dict[str, dict[str, tuple[str, str] | None]] = {
@@ -31,6 +31,13 @@ KINDS: dict[str, dict[str, tuple[str, str] | None]] = {
     "lunar_window": {"lunar_from": None, "lunar_to": None},
     "goods": {"allowed": None},
 }
+
+#: rule kind → fields of the checked layer it reads (``field:`` in the rule renames the single one)
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "road_conditions": ("capacity", "hours"), "density": ("capacity",), "hours": ("hours",),
+    "goods": ("goods",), "lunar_window": ("valid_from", "valid_to"),
+}
+_CONTEXT_LAYERS = ("roads", "pois", "restricted_areas")
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class Rule:
     severity: str = "error"
 
     def text(self, lang: str, **values: Any) -> str:
+        """The message in ``lang`` (zh/en) with parameters and ``values`` filled in."""
         try:
             return self.message[lang].format(**{**self.params, **values})
         except (KeyError, IndexError, ValueError):
@@ -55,12 +63,15 @@ class Rule:
 
 @dataclass(frozen=True)
 class RuleSet:
+    """The rules of a file, and the layers the checker must read for them."""
+
     rules: tuple[Rule, ...]
     path: Path | None = None
     layers_read: tuple[str, ...] = field(default=("roads", "pois", "restricted_areas", "stall_sites",
                                                   "festival_sales_points"))
 
     def for_layer(self, layer: str) -> tuple[Rule, ...]:
+        """The rules that apply to a layer, in file order."""
         return tuple(r for r in self.rules if layer in r.applies_to)
 
     @property
@@ -73,7 +84,21 @@ def _bad(rule: str, zh: str, en: str) -> BadDeclaration:
 
 
 def load_rules(path: Path | str, *, catalog: Catalog) -> RuleSet:
-    """Read and check a rule file against the layer catalog."""
+    """Read and check a rule file against the layer catalog.
+
+    Parameters
+    ----------
+    path
+        The YAML file (``rules:`` list; see ``layers/rules/siting.yaml``).
+    catalog
+        The layer declarations: layers, fields and allowed values the rules may name.
+
+    Raises
+    ------
+    BadDeclaration
+        Naming the rule: unknown kind, missing layer or field, unknown road class / POI kind / area kind,
+        negative distance, missing message.
+    """
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -117,6 +142,16 @@ def load_rules(path: Path | str, *, catalog: Catalog) -> RuleSet:
             for layer in params["layers"]:
                 if layer not in catalog:
                     raise _bad(rid, f"图层「{layer}」不存在", f"refers to the missing layer '{layer}'")
+        fields = (params["field"],) if isinstance(params.get("field"), str) else KIND_FIELDS.get(kind, ())
+        for layer in applies:
+            for fld in fields:
+                if fld not in catalog[layer].field_names:
+                    raise _bad(rid, f"图层 {layer} 没有字段「{fld}」", f"reads the missing field {layer}.{fld}")
+        if kind == "spacing":
+            for layer in params["layers"]:
+                if not getattr(catalog[layer], "siting", False):
+                    raise _bad(rid, f"间距只能针对摊点图层，{layer} 不是", f"spacing applies between site layers;"
+                               f" '{layer}' is not one")
         for name in ("distance_m", "min_m2_per_stall", "max_capacity"):
             if name in params and (not isinstance(params[name], int | float) or params[name] < 0):
                 raise _bad(rid, f"{name} 应为非负数", f"{name} must be a non-negative number")
@@ -126,4 +161,6 @@ def load_rules(path: Path | str, *, catalog: Catalog) -> RuleSet:
         rules.append(Rule(id=rid, kind=kind, applies_to=applies, params=params, message=message,
                           title=item.get("title") or {"zh": rid, "en": rid}, source=str(item.get("source") or ""),
                           severity=str(item.get("severity") or "error")))
-    return RuleSet(tuple(rules), path)
+    sites = {layer for r in rules for layer in r.applies_to}
+    sites |= {layer for r in rules if r.kind == "spacing" for layer in r.params["layers"]}
+    return RuleSet(tuple(rules), path, layers_read=(*_CONTEXT_LAYERS, *sorted(sites)))
