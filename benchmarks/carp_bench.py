@@ -9,23 +9,14 @@ import os
 import re
 from pathlib import Path
 
-from geo_service.snow.carp import read_instance, solve_carp
+from geo_service.snow.carp import solve_carp
+from geo_service.snow.instances import read_best_known, read_instance
 
 DATA = Path(__file__).resolve().parent / "data" / "carp"
 
 
 def best_known() -> dict[str, float]:
-    text = (DATA / "README.md").read_text(encoding="utf-8")
-    out: dict[str, float] = {}
-    gdb = re.findall(r"^\| gdb \|(.+)\|$\n\|[-| ]+\|\n\| cost \|(.+)\|$", text, flags=re.M)
-    for header, costs in gdb:
-        for k, c in zip(header.split("|"), costs.split("|"), strict=True):
-            out[f"gdb{k.strip()}"] = float(c)
-    for row in re.findall(r"^\| (\d+) \|(.+)\|$", text, flags=re.M):
-        for letter, c in zip("ABCD", row[1].split("|"), strict=False):
-            if c.strip():
-                out[f"val{row[0]}{letter}"] = float(c)
-    return out
+    return read_best_known(DATA / "README.md")
 
 
 def run() -> None:

@@ -9,7 +9,8 @@ import pytest
 
 from benchmarks.carp_bench import DATA, best_known
 from geo_service.errors import InvalidInput
-from geo_service.snow.carp import read_instance, route_cost, solve_carp
+from geo_service.snow.carp import route_cost, solve_carp
+from geo_service.snow.instances import read_instance
 
 
 def check(inst, sol):
@@ -83,3 +84,18 @@ def test_bad_input(tmp_path):
     inst = read_instance(DATA / "gdb1.dat")
     with pytest.raises(InvalidInput):
         solve_carp(inst, iterations=0)
+
+
+def test_reader_names_what_is_missing(tmp_path: Path):
+    path = tmp_path / "broken.dat"
+    path.write_text(" NOMBRE : broken\n VERTICES : 3\n CAPACIDAD : 5\n")
+    with pytest.raises(InvalidInput, match="ARISTAS_REQ"):
+        read_instance(path)
+
+
+def test_every_instance_file_reads_with_its_task_count():
+    for name in best_known():
+        inst = read_instance(DATA / f"{name}.dat")
+        head = (DATA / f"{name}.dat").read_text(encoding="latin-1")
+        assert f"ARISTAS_REQ : {inst.n_tasks}" in " ".join(head.split())
+        assert np.isfinite(inst.dist[inst.depot, inst.task_u]).all()

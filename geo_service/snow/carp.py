@@ -9,65 +9,15 @@ it earlier.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import shortest_path
 
 from geo_service.errors import InvalidInput
+from geo_service.snow.instances import CarpInstance, read_instance
 
 __all__ = ["CarpInstance", "CarpSolution", "read_instance", "route_cost", "solve_carp"]
-
-
-@dataclass(frozen=True)
-class CarpInstance:
-    """Tasks are required edges (u, v, serve cost, demand); arcs 2k and 2k+1 are task k both ways."""
-
-    name: str
-    n_nodes: int
-    depot: int
-    capacity: float
-    task_u: np.ndarray
-    task_v: np.ndarray
-    serve: np.ndarray
-    demand: np.ndarray
-    dist: np.ndarray  # all-pairs deadheading cost between nodes
-    best_known: float | None = None
-
-    @property
-    def n_tasks(self) -> int:
-        return len(self.task_u)
-
-    def arc_tail(self, arcs: np.ndarray) -> np.ndarray:
-        k = arcs // 2
-        return np.where(arcs % 2 == 0, self.task_u[k], self.task_v[k])
-
-    def arc_head(self, arcs: np.ndarray) -> np.ndarray:
-        k = arcs // 2
-        return np.where(arcs % 2 == 0, self.task_v[k], self.task_u[k])
-
-
-def read_instance(path: Path | str, *, best_known: float | None = None) -> CarpInstance:
-    """Read a gdb/val (CARPLIB) file."""
-    text = Path(path).read_text(encoding="latin-1")
-    head = dict(re.findall(r"^\s*([A-Z_]+)\s*:\s*(\S+)", text, flags=re.M))
-    edges = re.findall(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)\s*coste\s+(\d+)(?:\s+demanda\s+(\d+))?", text)
-    req_count = int(head["ARISTAS_REQ"])
-    n = int(head["VERTICES"])
-    depot = int(re.search(r"DEPOSITO\s*:\s*(\d+)", text).group(1)) - 1
-    u = np.array([int(e[0]) - 1 for e in edges])
-    v = np.array([int(e[1]) - 1 for e in edges])
-    c = np.array([float(e[2]) for e in edges])
-    d = np.array([float(e[3] or 0) for e in edges])
-    graph = coo_matrix((np.concatenate([c, c]), (np.concatenate([u, v]), np.concatenate([v, u]))), shape=(n, n)).tocsr()
-    graph.sum_duplicates()
-    dist = shortest_path(graph, directed=False)
-    return CarpInstance(head.get("NOMBRE", Path(path).stem), n, depot, float(head["CAPACIDAD"]), u[:req_count],
-                        v[:req_count], c[:req_count], d[:req_count], dist, best_known)
 
 
 @dataclass(frozen=True)
