@@ -13,6 +13,7 @@ import pytest
 import shapely
 import yaml
 
+from geo_service.catalog import load_catalog
 from geo_service.crs import from_metric, to_metric
 from geo_service.errors import BadDeclaration
 from geo_service.settings import default_layers_dir
@@ -383,9 +384,13 @@ def test_cli_siting_check(demo_gpkg, tmp_path, capsys):
 
     path = tmp_path / "w.gpkg"
     shutil.copy(demo_gpkg, path)
-    assert main(["siting-check", "--workspace", str(path), "--layer", "stall_sites"]) == 0
+    table = tmp_path / "report.csv"
+    assert main(["siting-check", "--workspace", str(path), "--layer", "stall_sites", "--csv", str(table)]) == 0
     out = capsys.readouterr().out
     assert out.count("✓") == 30 and "✗" not in out
+    rows = pd.read_csv(table, encoding="utf-8-sig")
+    per_site = len(load_rules(RULES, catalog=load_catalog(default_layers_dir())).for_layer("stall_sites"))
+    assert len(rows) == 30 * per_site and set(rows.status) == {"pass"}
 
 
 def test_a_site_write_reindexes_only_the_sites(demo_ws):

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from geo_service.cli.workspace import _common, _open
-from geo_service.siting import check_all, siting_context
+from geo_service.siting import SITE_LAYERS, check_all, report_table, siting_context
 from geo_service.workspace import Workspace
 
 __all__ = ["register"]
@@ -16,10 +16,12 @@ def _check(args: argparse.Namespace) -> int:
     settings, store = _open(args)
     try:
         ws = Workspace(store, settings)
-        layers = [args.layer] if args.layer else ["stall_sites", "festival_sales_points"]
+        layers = [args.layer] if args.layer else list(SITE_LAYERS)
         rows = check_all(siting_context(ws), {n: ws.frame(n) for n in layers})
     finally:
         store.close()
+    if args.csv:
+        report_table(rows).to_csv(args.csv, index=False, encoding="utf-8-sig")  # BOM: Excel opens Chinese
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
@@ -38,4 +40,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(p)
     p.add_argument("--layer", choices=["stall_sites", "festival_sales_points"])
     p.add_argument("--json", action="store_true")
+    p.add_argument("--csv", metavar="PATH", help="每站点每规则一行的表 / one row per site per rule")
     p.set_defaults(func=_check)
