@@ -99,3 +99,25 @@ def test_every_instance_file_reads_with_its_task_count():
         head = (DATA / f"{name}.dat").read_text(encoding="latin-1")
         assert f"ARISTAS_REQ : {inst.n_tasks}" in " ".join(head.split())
         assert np.isfinite(inst.dist[inst.depot, inst.task_u]).all()
+
+
+def test_tail_exchange_between_routes_improves_and_keeps_capacity():
+    from geo_service.snow.carp import _cross
+
+    inst = read_instance(DATA / "gdb8.dat")
+    rng = np.random.default_rng(5)
+    tasks = rng.permutation(inst.n_tasks)
+    routes, load, cur = [], 0.0, []
+    for t in tasks:  # a poor but feasible start: random order, cut when full
+        if load + inst.demand[t] > inst.capacity:
+            routes.append(cur)
+            cur, load = [], 0.0
+        cur.append(int(2 * t))
+        load += inst.demand[t]
+    routes.append(cur)
+    before = sum(route_cost(inst, r) for r in routes)
+    assert _cross(inst, routes)
+    after = sum(route_cost(inst, r) for r in routes if r)
+    assert after < before
+    assert sorted(a // 2 for r in routes for a in r) == list(range(inst.n_tasks))
+    assert all(sum(inst.demand[a // 2] for a in r) <= inst.capacity for r in routes)

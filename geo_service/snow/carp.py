@@ -2,7 +2,8 @@
 
 Every required edge is served once, by one vehicle of limited capacity, from and back to the depot.
 Solver: path-scanning construction, Ulusoy's optimal split of a giant tour, and an iterated local
-search (relocate and swap with both directions, vectorised in numpy; 2-opt within routes), restarted
+search (relocate and swap with both directions, tail exchange between routes, vectorised in numpy;
+2-opt within routes), restarted
 from perturbed giant tours. Deterministic for a seed and an iteration budget; a time limit may stop
 it earlier.
 """
@@ -165,7 +166,7 @@ def _local_search(inst: CarpInstance, routes: list[list[int]]) -> list[list[int]
             if improved:
                 break
         if not improved:
-            improved = _two_opt(inst, routes) or _swap(inst, routes)
+            improved = _two_opt(inst, routes) or _swap(inst, routes) or _cross(inst, routes)
     return [r for r in routes if r]
 
 
@@ -212,6 +213,39 @@ def _swap(inst: CarpInstance, routes: list[list[int]]) -> bool:
 
     routes[ri][ki] = oriented(tj, int(prev_a[i]), int(nxt_a[i]))
     routes[rj][kj] = oriented(ti, int(prev_a[j]), int(nxt_a[j]))
+    return True
+
+
+def _cross(inst: CarpInstance, routes: list[list[int]]) -> bool:
+    """Exchange the tails of two routes (2-opt*): the best improving exchange within capacity."""
+    D = inst.dist
+    rid, pos, prev, nxt, before, total = [], [], [], [], [], []
+    for ri, r in enumerate(routes):
+        arcs = np.asarray(r)
+        dem = inst.demand[arcs // 2]
+        rid.extend([ri] * (len(r) + 1))
+        pos.extend(range(len(r) + 1))
+        prev.extend(np.concatenate([[inst.depot], inst.arc_head(arcs)]))  # node before the cut
+        nxt.extend(np.concatenate([inst.arc_tail(arcs), [inst.depot]]))  # node after the cut
+        before.extend(np.concatenate([[0.0], np.cumsum(dem)]))
+        total.extend([dem.sum()] * (len(r) + 1))
+    rid_a, pos_a, prev_a, nxt_a, before_a, total_a = map(np.asarray, (rid, pos, prev, nxt, before, total))
+    here = D[prev_a, nxt_a]
+    best = (-1e-9, None)
+    for p in range(len(rid_a)):
+        delta = D[prev_a[p], nxt_a] + D[prev_a, nxt_a[p]] - here[p] - here
+        ok = (rid_a > rid_a[p]) & (before_a[p] + total_a - before_a <= inst.capacity) & (
+            before_a + total_a[p] - before_a[p] <= inst.capacity)
+        delta[~ok] = np.inf
+        q = int(np.argmin(delta))
+        if delta[q] < best[0]:
+            best = (float(delta[q]), (p, q))
+    if best[1] is None:
+        return False
+    p, q = best[1]
+    r1, r2 = routes[int(rid_a[p])], routes[int(rid_a[q])]
+    i, j = int(pos_a[p]), int(pos_a[q])
+    routes[int(rid_a[p])], routes[int(rid_a[q])] = r1[:i] + r2[j:], r2[:j] + r1[i:]
     return True
 
 
