@@ -64,6 +64,34 @@ def _gpkg_blob(geom: BaseGeometry | None) -> bytes | None:
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 
 
+_HEADER = np.dtype([("magic", "S4"), ("srs", "<i4"), ("minx", "<f8"), ("maxx", "<f8"), ("miny", "<f8"),
+                    ("maxy", "<f8")])
+
+
+def _gpkg_blobs(geoms: Sequence[BaseGeometry | None]) -> list[bytes | None]:
+    """Many GeoPackage binaries at once (vectorised WKB and envelopes)."""
+    arr = np.asarray(geoms, dtype=object)
+    missing = np.array([g is None for g in arr])
+    empty = np.zeros(len(arr), dtype=bool)
+    empty[~missing] = shapely.is_empty(arr[~missing].astype(object))
+    plain = ~missing & ~empty
+    out: list[bytes | None] = [None] * len(arr)
+    if plain.any():
+        g = arr[plain]
+        wkb = shapely.to_wkb(g, byte_order=1, output_dimension=2)
+        b = shapely.bounds(g)
+        head = np.zeros(len(g), dtype=_HEADER)
+        head["magic"], head["srs"] = b"GP\x00\x03", _SRS
+        head["minx"], head["maxx"], head["miny"], head["maxy"] = b[:, 0], b[:, 2], b[:, 1], b[:, 3]
+        raw = head.tobytes()
+        size = _HEADER.itemsize
+        for k, i in enumerate(np.flatnonzero(plain)):
+            out[i] = raw[k * size:(k + 1) * size] + wkb[k]
+    for i in np.flatnonzero(empty):
+        out[i] = _gpkg_blob(arr[i])
+    return out
+
+
 def _blob_wkb(blob: bytes) -> bytes:
     flags = blob[3]
     return blob[8 + _ENVELOPE_BYTES[(flags >> 1) & 0x07]:]
@@ -314,6 +342,8 @@ class GeoPackageStore:
                         reason: str | None = None) -> list[Feature]:
         spec = self.catalog[layer]
         unique = [f for f in spec.fields if f.unique]
+        if len(features) > _BULK_HISTORY and not unique:
+            return self._bulk_create(spec, features, actor=actor, reason=reason)
         created: list[int] = []
         with self._transaction() as cur:
             seen: dict[str, set[Any]] = {f.name: set() for f in unique}
@@ -336,6 +366,56 @@ class GeoPackageStore:
             return [Feature(layer, fid, dict(f.properties), f.geometry, 1)
                     for fid, f in zip(created, features, strict=True)]
         return [self.get_feature(layer, fid) for fid in created]
+
+    def _bulk_create(self, spec: LayerSpec, features: Sequence[NewFeature], *, actor: str,
+                     reason: str | None) -> list[Feature]:
+        """A large batch in one transaction with executemany; history rows written by one INSERT … SELECT."""
+        cols = ["_version", *(f.name for f in spec.fields)] + ([] if spec.is_table else ["geom"])
+        sql = (f'INSERT INTO "{spec.name}" (' + ", ".join(f'"{c}"' for c in cols) + ") VALUES ("
+               + ", ".join("?" * len(cols)) + ")")
+        convert = [(f, f.type in ("boolean", "date", "datetime")) for f in spec.fields]
+
+        blobs = None if spec.is_table else _gpkg_blobs([f.geometry for f in features])
+
+        def rows() -> Iterator[list[Any]]:
+            for i, feat in enumerate(features):
+                props = feat.properties
+                row: list[Any] = [1]
+                row.extend(to_storage(f, props.get(f.name)) if needs else props.get(f.name) for f, needs in convert)
+                if blobs is not None:
+                    row.append(blobs[i])
+                yield row
+
+        with self._transaction() as cur:
+            start = cur.execute(f'SELECT COALESCE(MAX(fid), 0) FROM "{spec.name}"').fetchone()[0]
+            # GDAL's per-row feature-count triggers are set aside for the batch and put back, with the count,
+            # in the same transaction (SQLite DDL is transactional: an interruption restores them)
+            saved = cur.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? "
+                                "AND (name LIKE 'trigger_%_feature_count_%' OR name = ?)",
+                                (spec.name, f"rtree_{spec.name}_geom_insert")).fetchall()
+            for name, _ in saved:
+                cur.execute(f'DROP TRIGGER "{name}"')
+            cur.executemany(sql, rows())
+            if not spec.is_table and any(n == f"rtree_{spec.name}_geom_insert" for n, _ in saved):
+                new_ids = [r[0] for r in cur.execute(f'SELECT fid FROM "{spec.name}" WHERE fid > ? ORDER BY fid', (start,))]
+                geoms = np.asarray([f.geometry for f in features], dtype=object)
+                ok = np.array([g is not None and not g.is_empty for g in geoms])
+                b = shapely.bounds(geoms[ok]) if ok.any() else np.zeros((0, 4))
+                ids_ok = np.asarray(new_ids)[ok]
+                cur.executemany(f'INSERT INTO "rtree_{spec.name}_geom" VALUES (?, ?, ?, ?, ?)',
+                                zip(ids_ok.tolist(), b[:, 0].tolist(), b[:, 2].tolist(), b[:, 1].tolist(),
+                                    b[:, 3].tolist(), strict=True))
+            for _, ddl in saved:
+                cur.execute(ddl)
+            cur.execute("UPDATE gpkg_ogr_contents SET feature_count = (SELECT COUNT(*) FROM "
+                        f'"{spec.name}") WHERE lower(table_name) = lower(?)', (spec.name,))
+            cur.execute("INSERT INTO geo_history (layer, fid, version, op, actor, at, reason) "
+                        f'SELECT ?, fid, 1, \'create\', ?, ?, ? FROM "{spec.name}" WHERE fid > ? ORDER BY fid',
+                        (spec.name, actor, _now().isoformat(), reason, start))
+            ids = [r[0] for r in cur.execute(f'SELECT fid FROM "{spec.name}" WHERE fid > ? ORDER BY fid', (start,))]
+            self._bump(cur, spec.name)
+        return [Feature(spec.name, int(fid), dict(f.properties), f.geometry, 1)
+                for fid, f in zip(ids, features, strict=True)]
 
     def _current(self, cur: sqlite3.Cursor, spec: LayerSpec, fid: int) -> Feature:
         row = cur.execute(self._select(spec) + " WHERE fid = ?", (int(fid),)).fetchone()

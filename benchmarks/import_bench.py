@@ -1,0 +1,85 @@
+"""Bulk import of incident points: through each store against a raw write of the same rows.
+
+``python -m benchmarks import`` (GEO_BENCH_N rows, default 1,000,000). PostGIS runs on a throwaway
+cluster started here; baseline = raw psycopg COPY into a bare table; GeoPackage baseline = a raw
+pyogrio write of the same frame.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import shapely
+
+from geo_service.catalog import load_catalog
+from geo_service.settings import default_layers_dir
+from geo_service.store.base import NewFeature
+
+
+def _features(n: int) -> tuple[list[NewFeature], gpd.GeoDataFrame]:
+    rng = np.random.default_rng(0)
+    xs, ys = rng.uniform(113.1, 113.4, n), rng.uniform(35.15, 35.3, n)
+    tz = dt.timezone(dt.timedelta(hours=8))
+    t0 = dt.datetime(2026, 1, 1, tzinfo=tz)
+    when = [t0 + dt.timedelta(minutes=int(m)) for m in rng.integers(0, 500_000, n)]
+    cats = rng.choice(["占道经营", "噪声扰民", "油烟污染"], n)
+    geoms = shapely.points(xs, ys)
+    feats = [NewFeature({"source": "12345", "category": c, "reported_at": w, "status": "closed"}, g)
+             for c, w, g in zip(cats, when, geoms, strict=True)]
+    frame = gpd.GeoDataFrame({"source": "12345", "category": cats, "reported_at": when, "status": "closed"},
+                             geometry=geoms, crs=4326)
+    return feats, frame
+
+
+def run() -> None:
+    n = int(os.environ.get("GEO_BENCH_N", "1000000"))
+    catalog = load_catalog(default_layers_dir())
+    feats, frame = _features(n)
+    with tempfile.TemporaryDirectory() as tmp:
+        from geo_service.store.gpkg import GeoPackageStore
+
+        store = GeoPackageStore(Path(tmp) / "w.gpkg", catalog)
+        t = time.perf_counter()
+        store.create_features("incidents", feats, actor="bench")
+        ours = time.perf_counter() - t
+        store.close()
+        t = time.perf_counter()
+        pyogrio.write_dataframe(frame, Path(tmp) / "raw.gpkg", layer="incidents")
+        raw = time.perf_counter() - t
+        print(f"   GeoPackage: {n:,} points through the store {ours:.1f} s vs raw pyogrio write {raw:.1f} s"
+              f" = {raw / ours:.2f}x of raw speed (goal >= 0.5)", flush=True)
+
+    from geo_service.store.pgcluster import temporary_cluster
+    from geo_service.store.postgis import PostGISStore
+
+    with temporary_cluster() as (cluster, db):
+        store = PostGISStore(cluster.url(db), catalog)
+        t = time.perf_counter()
+        store.create_features("incidents", feats, actor="bench")
+        ours = time.perf_counter() - t
+        hexes = shapely.to_wkb(shapely.set_srid(frame.geometry.to_numpy(), 4326), hex=True, include_srid=True)
+        raw_con = store.engine.raw_connection()
+        t = time.perf_counter()
+        with raw_con.cursor() as cur:
+            cur.execute("CREATE TABLE raw_incidents (id bigserial primary key, source text, category text, "
+                        "reported_at timestamptz, status text, geom geometry(Point, 4326))")
+            with cur.copy("COPY raw_incidents (source, category, reported_at, status, geom) FROM STDIN") as copy:
+                for c, w, h in zip(frame["category"], frame["reported_at"], hexes, strict=True):
+                    copy.write_row(("12345", c, w, "closed", h))
+            cur.execute("CREATE INDEX ON raw_incidents USING gist (geom)")
+        raw_con.commit()
+        raw = time.perf_counter() - t
+        raw_con.close()
+        store.close()
+        print(f"   PostGIS: {n:,} points through the store {ours:.1f} s vs raw COPY + GiST index {raw:.1f} s"
+              f" = {raw / ours:.2f}x of raw speed (goal >= 0.5)", flush=True)
+
+
+ENTRIES = {"import": run}
