@@ -91,7 +91,8 @@ def service_areas() -> None:
         lines += [shapely.LineString([(ORIGIN[0] + j * step, y), (ORIGIN[0] + (j + 1) * step, y)]) for j in range(side - 1)]
         x = ORIGIN[0] + i * step
         lines += [shapely.LineString([(x, ORIGIN[1] + j * step), (x, ORIGIN[1] + (j + 1) * step)]) for j in range(side - 1)]
-    roads = gpd.GeoDataFrame({"walkable": True}, geometry=list(from_metric(np.asarray(lines, dtype=object))), crs=4326)
+    roads = gpd.GeoDataFrame({"walkable": np.ones(len(lines), dtype=bool)},
+                             geometry=list(from_metric(np.asarray(lines, dtype=object))), crs=4326)
     net = build_network(roads, mode="walk")
     rng = np.random.default_rng(2)
     sites = shapely.points(ORIGIN[0] + rng.uniform(0, side * step, 30), ORIGIN[1] + rng.uniform(0, side * step, 30))

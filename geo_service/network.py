@@ -237,26 +237,30 @@ def service_areas(network: RoadNetwork, sites_metric: np.ndarray, *, max_cost: f
             continue
         d = dist_all[row_of[i]]
         du, dv = d[network.seg_u], d[network.seg_v]
-        length = network.seg_len
-        scale = length / np.maximum(network.seg_cost, 1e-9)  # cost → metres
-        from_u = np.clip((max_cost - du) * scale, 0, length)
-        from_v = np.clip((max_cost - dv) * scale, 0, length)
-        from_u[~np.isfinite(du)] = 0
-        from_v[~np.isfinite(dv)] = 0
+        near = np.flatnonzero(np.isfinite(du) | np.isfinite(dv))  # only streets the walk touches
+        du, dv = du[near], dv[near]
+        length = network.seg_len[near]
+        scale = length / np.maximum(network.seg_cost[near], 1e-9)  # cost → metres
+        from_u = np.where(np.isfinite(du), np.clip((max_cost - du) * scale, 0, length), 0.0)
+        from_v = np.where(np.isfinite(dv), np.clip((max_cost - dv) * scale, 0, length), 0.0)
         seg = snaps.segment[i]
-        parts = []
+        geoms = network.seg_geom[near]
         full = (from_u + from_v) >= length
-        parts.extend(network.seg_geom[full & ((from_u > 0) | (from_v > 0))])
-        for k in np.flatnonzero(~full & (from_u > 0)):
-            parts.append(shapely.ops.substring(network.seg_geom[k], 0, from_u[k]))
-        for k in np.flatnonzero(~full & (from_v > 0)):
-            parts.append(shapely.ops.substring(network.seg_geom[k], length[k] - from_v[k], length[k]))
+        parts = list(geoms[full & ((from_u > 0) | (from_v > 0))])
+        part_u = ~full & (from_u > 0)
+        part_v = ~full & (from_v > 0)
+        if part_u.any():
+            parts.extend(shapely.ops.substring(g, 0, e) for g, e in zip(geoms[part_u], from_u[part_u], strict=True))
+        if part_v.any():
+            parts.extend(shapely.ops.substring(g, n - e, n) for g, e, n in
+                         zip(geoms[part_v], from_v[part_v], length[part_v], strict=True))
+        length = network.seg_len
         off = snaps.offset[i]
         lo, hi = max(0.0, off - max_cost), min(length[seg], off + max_cost)
         parts.append(shapely.ops.substring(network.seg_geom[seg], lo, hi))
-        line = shapely.union_all(np.asarray(parts, dtype=object))
+        line = shapely.line_merge(shapely.union_all(np.asarray(parts, dtype=object)))
         lines.append(line)
-        polys.append(shapely.buffer(line, buffer_m, quad_segs=4))
+        polys.append(shapely.buffer(line, buffer_m, quad_segs=2))
         reached.append(float(shapely.length(line)))
     return ServiceAreas(np.asarray(lines, dtype=object), np.asarray(polys, dtype=object), np.asarray(reached),
                         tuple(unreachable))
