@@ -171,13 +171,11 @@ def _augment(network: RoadNetwork, snaps: Snap) -> tuple[csr_matrix, np.ndarray]
     tw = np.concatenate(two)
     g = network.graph.tocoo()
     n = n0 + len(pts)
+    # every new arc touches an inserted node, so none duplicates an arc of the street graph or another new one
     all_u = np.concatenate([g.row, u, v[tw]])
     all_v = np.concatenate([g.col, v, u[tw]])
     all_w = np.concatenate([g.data, np.maximum(wt, 1e-9), np.maximum(wt[tw], 1e-9)])
-    frame = pd.DataFrame({"s": all_u, "d": all_v, "w": all_w})
-    frame = frame[frame["s"] != frame["d"]].groupby(["s", "d"], sort=False)["w"].min()
-    graph = coo_matrix((frame.to_numpy(), (frame.index.get_level_values(0), frame.index.get_level_values(1))),
-                       shape=(n, n)).tocsr()
+    graph = coo_matrix((all_w, (all_u, all_v)), shape=(n, n)).tocsr()
     return graph, node_of
 
 
