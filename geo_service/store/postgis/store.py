@@ -1,16 +1,17 @@
-"""The production store: PostGIS through SQLAlchemy 2, GeoAlchemy2 and psycopg 3.
+"""The PostGIS store: one workspace in a PostgreSQL database (or one schema of it).
 
-Service tables (history, layer versions, documents, accounts) come from static Alembic migrations;
-layer tables are built from the declarations (typed columns, ``geom geometry(Geometry, 4326)`` with a
-GiST index). Every write is one transaction that first locks the layer's row in ``geo_layer_state``
-(so writers to a layer queue, and the version bump and history row commit with the change). Database
-errors are translated to domain errors in one place (:meth:`PostGISStore._db`).
+Service tables come from static Alembic migrations; layer tables are built from the declarations when
+the store opens (:func:`geo_service.store.postgis.schema.layer_table`). Every write is one transaction
+that first bumps (and so locks) the layer's row in ``geo_layer_state``: writers to a layer queue, and the
+version bump and history rows commit with the change or not at all. Database errors are translated to
+domain errors in one place (:meth:`PostGISStore._db`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,47 +24,22 @@ import shapely
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from geoalchemy2 import Geometry
-from sqlalchemy.dialects.postgresql import JSONB, insert as pg_insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from geo_service.catalog import Catalog, LayerSpec
-from geo_service.errors import Conflict, NotFound, StoreUnavailable
+from geo_service.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from geo_service.store.base import Change, Document, Feature, NewFeature, Page, Query
-from geo_service.store.values import from_storage, snapshot
+from geo_service.store.postgis import bulk
+from geo_service.store.postgis.schema import NAMING, documents_t, history_t, layer_table, state_t
+from geo_service.store.values import from_snapshot, from_storage, snapshot
 
 __all__ = ["PostGISStore"]
 
 _TZ = ZoneInfo("Asia/Shanghai")
-_BULK = 1000
-_TYPES = {"string": sa.Text, "integer": sa.BigInteger, "number": sa.Float, "boolean": sa.Boolean, "date": sa.Date,
-          "datetime": sa.DateTime(timezone=True)}
-_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-
-_meta = sa.MetaData()
-history_t = sa.Table("geo_history", _meta, sa.Column("id", sa.BigInteger, primary_key=True),
-                     sa.Column("layer", sa.Text), sa.Column("fid", sa.BigInteger), sa.Column("version", sa.Integer),
-                     sa.Column("op", sa.Text), sa.Column("actor", sa.Text), sa.Column("at", sa.DateTime(timezone=True)),
-                     sa.Column("before", JSONB), sa.Column("after", JSONB), sa.Column("reason", sa.Text))
-state_t = sa.Table("geo_layer_state", _meta, sa.Column("layer", sa.Text, primary_key=True),
-                   sa.Column("version", sa.BigInteger))
-documents_t = sa.Table("geo_documents", _meta, sa.Column("kind", sa.Text, primary_key=True),
-                       sa.Column("key", sa.Text, primary_key=True), sa.Column("created_at", sa.DateTime(timezone=True)),
-                       sa.Column("actor", sa.Text), sa.Column("body", JSONB))
-
-
-def _layer_table(spec: LayerSpec, metadata: sa.MetaData) -> sa.Table:
-    cols: list[Any] = [sa.Column("fid", sa.BigInteger, sa.Identity(), primary_key=True),
-                       sa.Column("_version", sa.Integer, nullable=False)]
-    if not spec.is_table:
-        cols.append(sa.Column("geom", Geometry("GEOMETRY", srid=4326, spatial_index=True)))
-    for f in spec.fields:
-        cols.append(sa.Column(f.name, _TYPES[f.type]))
-    table = sa.Table(spec.name, metadata, *cols)
-    for f in spec.fields:
-        if f.unique:
-            sa.Index(f"uq_{spec.name}_{f.name}", table.c[f.name], unique=True)
-    return table
+_BULK = 1000  # batches larger than this go through COPY
+_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 def _now() -> dt.datetime:
@@ -71,14 +47,48 @@ def _now() -> dt.datetime:
 
 
 class PostGISStore:
-    """A workspace in a PostGIS database (or a schema of it, via ``options=-csearch_path=…`` in the URL)."""
+    """A workspace in a PostGIS database.
 
-    def __init__(self, url: str, catalog: Catalog) -> None:
+    Parameters
+    ----------
+    url
+        SQLAlchemy URL, ``postgresql+psycopg://user@host:port/db`` (a ``search_path`` may be given in
+        it as ``?options=-csearch_path%3Dname,public``).
+    catalog
+        The layer declarations; a table is created for each layer that has none yet.
+    schema
+        Keep the workspace in this schema (created if missing) instead of the URL's search path.
+
+    Raises
+    ------
+    StoreUnavailable
+        The database cannot be reached.
+    """
+
+    def __init__(self, url: str, catalog: Catalog, *, schema: str | None = None) -> None:
+        if schema is not None and not _SCHEMA_NAME.match(schema):
+            raise InvalidInput(f"模式名「{schema}」无效（小写字母、数字、下划线）",
+                               f"Invalid schema name '{schema}' (lower-case letters, digits, underscores)")
         self.catalog = catalog
+        self.schema = schema
         self.engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
                                        connect_args={"connect_timeout": 5})
-        self._metadata = sa.MetaData(naming_convention={"pk": "pk_%(table_name)s", "ix": "ix_%(column_0_label)s"})
-        self.tables = {name: _layer_table(spec, self._metadata) for name, spec in catalog.items()}
+        sa.event.listen(self.engine, "connect", self._on_connect)
+        self._metadata = sa.MetaData(naming_convention=NAMING)
+        self.tables = {name: layer_table(spec, self._metadata) for name, spec in catalog.items()}
+        self.ensure_layers()
+
+    def _on_connect(self, dbapi_con: Any, _record: Any) -> None:
+        """Every session: times in Asia/Shanghai, and the workspace schema first on the search path."""
+        with dbapi_con.cursor() as cur:
+            cur.execute("SET TIME ZONE 'Asia/Shanghai'")
+            if self.schema is not None:
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+                cur.execute(f"SET search_path TO {self.schema}, public")
+        dbapi_con.commit()
+
+    def ensure_layers(self) -> None:
+        """Run the migrations, then create any missing layer table and version counter."""
         with self._db() as con:
             cfg = Config()
             cfg.set_main_option("script_location", str(_MIGRATIONS))
@@ -86,7 +96,8 @@ class PostGISStore:
             command.upgrade(cfg, "head")
         with self._db() as con:
             self._metadata.create_all(con, checkfirst=True)
-            con.execute(pg_insert(state_t).values([{"layer": n, "version": 0} for n in catalog]).on_conflict_do_nothing())
+            con.execute(pg_insert(state_t).values([{"layer": n, "version": 0} for n in self.catalog])
+                        .on_conflict_do_nothing())
 
     def close(self) -> None:
         self.engine.dispose()
@@ -98,7 +109,12 @@ class PostGISStore:
             with self.engine.begin() as con:
                 yield con
         except IntegrityError as exc:
-            raise Conflict("与已有数据冲突（唯一性约束）", f"Conflicts with existing data: {exc.orig}") from None
+            diag = getattr(exc.orig, "diag", None)
+            table = getattr(diag, "table_name", None) or "?"
+            constraint = getattr(diag, "constraint_name", None) or "?"
+            raise Conflict(f"与已有数据冲突：表 {table} 的约束 {constraint}",
+                           f"Conflicts with stored data: constraint {constraint} of table {table}",
+                           layer=table if table in self.catalog else None) from None
         except OperationalError as exc:
             raise StoreUnavailable("PostGIS 数据库暂不可用，请稍后重试",
                                    f"The PostGIS database is unavailable: {str(exc.orig).strip()[:200]}") from None
@@ -154,7 +170,7 @@ class PostGISStore:
                     where.append(sa.or_(col.is_(None), col <= value if op == "le" else col >= value))
         if query.bbox is not None and not spec.is_table:
             env = sa.func.ST_MakeEnvelope(*query.bbox, 4326)
-            where.append(sa.func.ST_Intersects(t.c.geom, env))
+            where.extend([t.c.geom.op("&&")(env), sa.func.ST_Intersects(t.c.geom, env)])
         with self._db() as con:
             total = int(con.execute(sa.select(sa.func.count()).select_from(t).where(*where)).scalar_one())
             q = sa.select(*self._columns(spec)).where(*where).order_by(t.c.fid).offset(query.offset)
@@ -216,47 +232,20 @@ class PostGISStore:
             return []
         with self._db() as con:
             self._lock_and_bump(con, layer)
-            for f in spec.fields:
-                if f.unique:
-                    values = [x.properties.get(f.name) for x in features if x.properties.get(f.name) is not None]
-                    if len(values) != len(set(values)):
-                        raise Conflict(f"图层 {layer} 字段「{f.label()}」在本批中有重复值",
-                                       f"Layer {layer}: '{f.name}' repeats within the batch", layer=layer, field=f.name)
-            for feat in features if len(features) <= _BULK else ():
-                self._check_unique(con, spec, feat.properties, None)
+            bulk.check_unique_batch(con, spec, t, features)
             if len(features) > _BULK:
-                fids = self._copy(con, spec, features)
-                con.execute(sa.text("INSERT INTO geo_history (layer, fid, version, op, actor, at, reason) "
-                                    "SELECT :layer, f, 1, 'create', :actor, now(), :reason FROM unnest(:fids) AS f"),
-                            {"layer": layer, "actor": actor, "reason": reason, "fids": fids})
+                fids = bulk.copy_features(con, spec, t, features)
+                bulk.record_creates(con, spec, t, fids[0], actor=actor, reason=reason)
                 return [Feature(layer, fid, dict(f.properties), f.geometry, 1)
                         for fid, f in zip(fids, features, strict=True)]
-            fids = []
+            made = []
             for feat in features:
-                fid = int(con.execute(t.insert().values(_version=1, **self._values(spec, feat)).returning(t.c.fid))
-                          .scalar_one())
-                fids.append(fid)
-                self._history(con, layer, fid, 1, "create", actor, None,
+                row = con.execute(t.insert().values(_version=1, **self._values(spec, feat))
+                                  .returning(*self._columns(spec))).one()
+                made.append(self._feature(spec, row))
+                self._history(con, layer, made[-1].id, 1, "create", actor, None,
                               snapshot(spec, feat.properties, feat.geometry), reason)
-        return [self.get_feature(layer, fid) for fid in fids]
-
-    def _copy(self, con: sa.Connection, spec: LayerSpec, features: Sequence[NewFeature]) -> list[int]:
-        """COPY a large batch (much faster than INSERTs); returns the new ids in order."""
-        t = self.tables[spec.name]
-        start = int(con.execute(sa.select(sa.func.coalesce(sa.func.max(t.c.fid), 0))).scalar_one())
-        names = ["_version", *(f.name for f in spec.fields)] + ([] if spec.is_table else ["geom"])
-        cols = ", ".join(f'"{n}"' for n in names)
-        geoms = None if spec.is_table else shapely.to_wkb(
-            shapely.set_srid([f.geometry for f in features], 4326), hex=True, include_srid=True)
-        raw = con.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f'COPY "{spec.name}" ({cols}) FROM STDIN') as copy:
-            for i, feat in enumerate(features):
-                row = [1, *(feat.properties.get(f.name) for f in spec.fields)]
-                if geoms is not None:
-                    row.append(geoms[i])
-                copy.write_row(row)
-        rows = con.execute(sa.select(t.c.fid).where(t.c.fid > start).order_by(t.c.fid)).scalars().all()
-        return [int(r) for r in rows]
+        return made
 
     def _current(self, con: sa.Connection, spec: LayerSpec, fid: int) -> Feature:
         t = self.tables[spec.name]
@@ -270,9 +259,10 @@ class PostGISStore:
     def _check_version(current: Feature, expected: int) -> None:
         if current.version != expected:
             raise Conflict(
-                f"要素 {current.id} 已被他人修改：当前版本 {current.version}，请求基于版本 {expected}",
-                f"Feature {current.id} was changed by someone else: current version {current.version}, "
-                f"request based on version {expected}", layer=current.layer, feature=current.id,
+                f"图层 {current.layer} 的要素 {current.id} 已被他人修改：当前版本 {current.version}，"
+                f"请求基于版本 {expected}",
+                f"Feature {current.id} of layer {current.layer} was changed by someone else: current version "
+                f"{current.version}, request based on version {expected}", layer=current.layer, feature=current.id,
                 details={"current_version": current.version, "expected_version": expected})
 
     def update_feature(self, layer: str, fid: int, feature: NewFeature, *, expected_version: int, actor: str,
@@ -315,8 +305,6 @@ class PostGISStore:
             if exists or last is None or last[1] != "delete" or last[2] is None:
                 raise NotFound(f"图层 {layer} 中没有可恢复的已删除要素 {fid}",
                                f"Layer {layer} has no deleted feature {fid} to restore", layer=layer, feature=fid)
-            from geo_service.store.values import from_snapshot
-
             restored = from_snapshot(spec, last[2])
             self._check_unique(con, spec, restored.properties, int(fid))
             version = int(last[0]) + 1
@@ -329,22 +317,13 @@ class PostGISStore:
         t = self.tables[layer]
         with self._db() as con:
             self._lock_and_bump(con, layer)
-            old = con.execute(sa.select(*self._columns(spec))).all()
-            if old:
-                rows = []
-                for r in old:
-                    f = self._feature(spec, r)
-                    rows.append({"layer": layer, "fid": f.id, "version": f.version + 1, "op": "delete", "actor": actor,
-                                 "at": _now(), "before": snapshot(spec, f.properties, f.geometry), "after": None,
-                                 "reason": "replace layer"})
-                con.execute(history_t.insert(), rows)
-                con.execute(t.delete())
+            bulk.record_deletes(con, spec, t, actor=actor, reason="replace layer")
+            con.execute(t.delete())
             if not features:
                 return 0
-            fids = self._copy(con, spec, features)
-            con.execute(sa.text("INSERT INTO geo_history (layer, fid, version, op, actor, at, reason) "
-                                "SELECT :layer, f, 1, 'create', :actor, now(), 'replace layer' FROM unnest(:fids) AS f"),
-                        {"layer": layer, "actor": actor, "fids": fids})
+            bulk.check_unique_batch(con, spec, t, features)
+            fids = bulk.copy_features(con, spec, t, features)
+            bulk.record_creates(con, spec, t, fids[0], actor=actor, reason="replace layer")
         return len(fids)
 
     def history(self, layer: str, fid: int | None = None, *, limit: int = 1000) -> list[Change]:
