@@ -1,8 +1,8 @@
 """Bulk import of incident points: through each store against a raw write of the same rows.
 
-``python -m benchmarks import`` (GEO_BENCH_N rows, default 1,000,000; GEO_BENCH_STORES=gpkg,postgis). PostGIS runs on a throwaway
-cluster started here; baseline = raw psycopg COPY into a bare table; GeoPackage baseline = a raw
-pyogrio write of the same frame.
+``python -m benchmarks import`` (GEO_BENCH_N rows, default 1,000,000; GEO_BENCH_STORES=gpkg,postgis).
+PostGIS runs on a throwaway cluster started here; baseline = raw psycopg COPY into a bare table;
+GeoPackage baseline = a raw pyogrio write of the same frame.
 """
 
 from __future__ import annotations
@@ -31,10 +31,15 @@ def _features(n: int) -> tuple[list[NewFeature], gpd.GeoDataFrame]:
     when = [t0 + dt.timedelta(minutes=int(m)) for m in rng.integers(0, 500_000, n)]
     cats = rng.choice(["占道经营", "噪声扰民", "油烟污染"], n)
     geoms = shapely.points(xs, ys)
-    feats = [NewFeature({"source": "12345", "category": c, "reported_at": w, "status": "closed"}, g)
-             for c, w, g in zip(cats, when, geoms, strict=True)]
-    frame = gpd.GeoDataFrame({"source": "12345", "category": cats, "reported_at": when, "status": "closed"},
-                             geometry=geoms, crs=4326)
+    feats = [
+        NewFeature({"source": "12345", "category": c, "reported_at": w, "status": "closed"}, g)
+        for c, w, g in zip(cats, when, geoms, strict=True)
+    ]
+    frame = gpd.GeoDataFrame(
+        {"source": "12345", "category": cats, "reported_at": when, "status": "closed"},
+        geometry=geoms,
+        crs=4326,
+    )
     return feats, frame
 
 
@@ -61,8 +66,11 @@ def _gpkg(catalog: Catalog, feats: list[NewFeature], frame: gpd.GeoDataFrame, n:
         t = time.perf_counter()
         pyogrio.write_dataframe(frame, Path(tmp) / "raw.gpkg", layer="incidents")
         raw = time.perf_counter() - t
-        print(f"   GeoPackage: {n:,} points through the store {ours:.1f} s vs raw pyogrio write {raw:.1f} s"
-              f" = {raw / ours:.2f}x of raw speed (goal >= 0.5)", flush=True)
+        print(
+            f"   GeoPackage: {n:,} points through the store {ours:.1f} s vs raw pyogrio write {raw:.1f} s"
+            f" = {raw / ours:.2f}x of raw speed (goal >= 0.5)",
+            flush=True,
+        )
 
 
 def _postgis(catalog: Catalog, feats: list[NewFeature], frame: gpd.GeoDataFrame, n: int) -> None:
@@ -78,9 +86,13 @@ def _postgis(catalog: Catalog, feats: list[NewFeature], frame: gpd.GeoDataFrame,
         raw_con = store.engine.raw_connection()
         t = time.perf_counter()
         with raw_con.cursor() as cur:
-            cur.execute("CREATE TABLE raw_incidents (id bigserial primary key, source text, category text, "
-                        "reported_at timestamptz, status text, geom geometry(Point, 4326))")
-            with cur.copy("COPY raw_incidents (source, category, reported_at, status, geom) FROM STDIN") as copy:
+            cur.execute(
+                "CREATE TABLE raw_incidents (id bigserial primary key, source text, category text, "
+                "reported_at timestamptz, status text, geom geometry(Point, 4326))"
+            )
+            with cur.copy(
+                "COPY raw_incidents (source, category, reported_at, status, geom) FROM STDIN"
+            ) as copy:
                 for c, w, h in zip(frame["category"], frame["reported_at"], hexes, strict=True):
                     copy.write_row(("12345", c, w, "closed", h))
             cur.execute("CREATE INDEX ON raw_incidents USING gist (geom)")
@@ -88,8 +100,11 @@ def _postgis(catalog: Catalog, feats: list[NewFeature], frame: gpd.GeoDataFrame,
         raw = time.perf_counter() - t
         raw_con.close()
         store.close()
-        print(f"   PostGIS: {n:,} points through the store {ours:.1f} s vs raw COPY + GiST index {raw:.1f} s"
-              f" = {raw / ours:.2f}x of raw speed (goal >= 0.5)", flush=True)
+        print(
+            f"   PostGIS: {n:,} points through the store {ours:.1f} s vs raw COPY + GiST index {raw:.1f} s"
+            f" = {raw / ours:.2f}x of raw speed (goal >= 0.5)",
+            flush=True,
+        )
 
 
 ENTRIES = {"import": run}

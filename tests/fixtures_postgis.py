@@ -70,5 +70,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     import pyproj
     import shapely
 
-    return [f"GEOS {shapely.geos_version_string}, PROJ {pyproj.proj_version_str}, shapely {shapely.__version__}; "
-            "PostGIS: a throwaway cluster per session (see tests/fixtures_postgis.py)"]
+    return [
+        f"GEOS {shapely.geos_version_string}, PROJ {pyproj.proj_version_str}, shapely {shapely.__version__}; "
+        "PostGIS: a throwaway cluster per session (see tests/fixtures_postgis.py)"
+    ]

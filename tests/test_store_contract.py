@@ -32,8 +32,14 @@ def depot(name: str, x: float = 113.25, y: float = 35.21, salt: bool = True) -> 
 
 def test_create_get_and_types_round_trip(store, catalog):
     spec = catalog["incidents"]
-    props = spec.validate_properties({"source": "12345", "category": "噪声扰民", "description": "塔北路高音喇叭",
-                                      "reported_at": "2026-11-30T21:15:00+08:00"})
+    props = spec.validate_properties(
+        {
+            "source": "12345",
+            "category": "噪声扰民",
+            "description": "塔北路高音喇叭",
+            "reported_at": "2026-11-30T21:15:00+08:00",
+        }
+    )
     [f] = store.create_features("incidents", [NewFeature(props, shapely.Point(113.24, 35.22))], actor="li")
     got = store.get_feature("incidents", f.id)
     assert got.version == 1
@@ -41,37 +47,58 @@ def test_create_get_and_types_round_trip(store, catalog):
     assert got.properties["reported_at"] == dt.datetime(2026, 11, 30, 21, 15, tzinfo=TZ)
     assert got.properties["reported_at"].utcoffset() == dt.timedelta(hours=8)
     assert got.geometry.equals(shapely.Point(113.24, 35.22))
-    site = catalog["stall_sites"].validate_properties({"name": "甲", "district": "山阳区", "capacity": 12,
-                                                       "valid_from": "2026-01-01"})
-    [s] = store.create_features("stall_sites", [NewFeature(site, shapely.box(113.2, 35.2, 113.2001, 35.2001))],
-                                actor="li")
+    site = catalog["stall_sites"].validate_properties(
+        {"name": "甲", "district": "山阳区", "capacity": 12, "valid_from": "2026-01-01"}
+    )
+    [s] = store.create_features(
+        "stall_sites", [NewFeature(site, shapely.box(113.2, 35.2, 113.2001, 35.2001))], actor="li"
+    )
     back = store.get_feature("stall_sites", s.id).properties
-    assert back["valid_from"] == dt.date(2026, 1, 1) and back["valid_to"] is None and back["capacity"] == 12
-    assert store.get_feature("depots", store.create_features("depots", [depot("甲")], actor="x")[0].id
-                             ).properties["salt_store"] is True
+    assert back["valid_from"] == dt.date(2026, 1, 1)
+    assert back["valid_to"] is None
+    assert back["capacity"] == 12
+    assert (
+        store.get_feature(
+            "depots", store.create_features("depots", [depot("甲")], actor="x")[0].id
+        ).properties["salt_store"]
+        is True
+    )
     with pytest.raises(NotFound):
         store.get_feature("depots", 999_999)
 
 
 def test_listing_bbox_filters_time_paging(store, catalog):
-    store.create_features("depots", [depot(f"d{i}", 113.20 + i * 0.01, 35.21, i % 2 == 0) for i in range(6)],
-                          actor="x")
+    store.create_features(
+        "depots", [depot(f"d{i}", 113.20 + i * 0.01, 35.21, i % 2 == 0) for i in range(6)], actor="x"
+    )
     page = store.list_features("depots", Query(limit=2, offset=2))
-    assert page.number_matched == 6 and [f.properties["name"] for f in page.features] == ["d2", "d3"]
+    assert page.number_matched == 6
+    assert [f.properties["name"] for f in page.features] == ["d2", "d3"]
     inside = store.list_features("depots", Query(bbox=(113.205, 35.2, 113.235, 35.22)))
     assert sorted(f.properties["name"] for f in inside.features) == ["d1", "d2", "d3"]
     salted = store.list_features("depots", Query(filters={"salt_store": True}))
     assert salted.number_matched == 3
-    both = store.list_features("depots", Query(filters={"salt_store": True}, bbox=(113.205, 35.2, 113.235, 35.22)))
+    both = store.list_features(
+        "depots", Query(filters={"salt_store": True}, bbox=(113.205, 35.2, 113.235, 35.22))
+    )
     assert [f.properties["name"] for f in both.features] == ["d2"]
     spec = catalog["stall_sites"]
     for name, a, b in (("早", "2026-01-01", "2026-06-30"), ("晚", "2026-07-01", None)):
-        props = spec.validate_properties({"name": name, "district": "山阳区", "capacity": 3, "valid_from": a,
-                                          "valid_to": b})
-        store.create_features("stall_sites", [NewFeature(props, shapely.box(113.2, 35.2, 113.2001, 35.2001))],
-                              actor="x")
-    at = lambda d: [f.properties["name"] for f in store.list_features(  # noqa: E731
-        "stall_sites", Query(at=dt.datetime.fromisoformat(d).replace(tzinfo=TZ))).features]
+        props = spec.validate_properties(
+            {"name": name, "district": "山阳区", "capacity": 3, "valid_from": a, "valid_to": b}
+        )
+        store.create_features(
+            "stall_sites", [NewFeature(props, shapely.box(113.2, 35.2, 113.2001, 35.2001))], actor="x"
+        )
+
+    def at(d):
+        return [
+            f.properties["name"]
+            for f in store.list_features(
+                "stall_sites", Query(at=dt.datetime.fromisoformat(d).replace(tzinfo=TZ))
+            ).features
+        ]
+
     assert at("2026-03-01T12:00") == ["早"]
     assert at("2026-06-30T23:00") == ["早"]
     assert at("2027-03-01T12:00") == ["晚"]
@@ -80,7 +107,8 @@ def test_listing_bbox_filters_time_paging(store, catalog):
 def test_update_stale_version_conflicts_and_changes_nothing(store):
     [f] = store.create_features("depots", [depot("甲")], actor="a")
     v2 = store.update_feature("depots", f.id, depot("乙"), expected_version=1, actor="b")
-    assert v2.version == 2 and v2.properties["name"] == "乙"
+    assert v2.version == 2
+    assert v2.properties["name"] == "乙"
     with pytest.raises(Conflict) as info:
         store.update_feature("depots", f.id, depot("丙"), expected_version=1, actor="c")
     assert info.value.details["current_version"] == 2
@@ -92,20 +120,30 @@ def test_update_stale_version_conflicts_and_changes_nothing(store):
 
 def test_delete_restore_and_history(store):
     [f] = store.create_features("depots", [depot("甲")], actor="a")
-    store.update_feature("depots", f.id, depot("乙", salt=False), expected_version=1, actor="b", reason="改名")
+    store.update_feature(
+        "depots", f.id, depot("乙", salt=False), expected_version=1, actor="b", reason="改名"
+    )
     store.delete_feature("depots", f.id, expected_version=2, actor="c")
     with pytest.raises(NotFound):
         store.get_feature("depots", f.id)
     back = store.restore_feature("depots", f.id, actor="d")
-    assert back.properties["name"] == "乙" and back.properties["salt_store"] is False and back.version == 4
+    assert back.properties["name"] == "乙"
+    assert back.properties["salt_store"] is False
+    assert back.version == 4
     with pytest.raises(NotFound):
         store.restore_feature("depots", f.id, actor="d")  # not deleted now
     hist = store.history("depots", f.id)
-    assert [(c.op, c.actor, c.version) for c in hist] == [("restore", "d", 4), ("delete", "c", 3),
-                                                          ("update", "b", 2), ("create", "a", 1)]
+    assert [(c.op, c.actor, c.version) for c in hist] == [
+        ("restore", "d", 4),
+        ("delete", "c", 3),
+        ("update", "b", 2),
+        ("create", "a", 1),
+    ]
     assert hist[2].reason == "改名"
-    assert hist[2].before["properties"]["name"] == "甲" and hist[2].after["properties"]["name"] == "乙"
-    assert hist[1].before["geometry"]["type"] == "Point" and hist[1].after is None
+    assert hist[2].before["properties"]["name"] == "甲"
+    assert hist[2].after["properties"]["name"] == "乙"
+    assert hist[1].before["geometry"]["type"] == "Point"
+    assert hist[1].after is None
 
 
 def test_batches_are_all_or_nothing(store, catalog):
@@ -145,15 +183,23 @@ def test_read_frame(store):
 
 def test_large_batches_and_replace_layer(store, catalog):
     spec = catalog["demand"]
-    feats = [NewFeature(spec.validate_properties({"population": i, "district": "山阳区"}),
-                        shapely.Point(113.2 + i * 1e-5, 35.2)) for i in range(2500)]
+    feats = [
+        NewFeature(
+            spec.validate_properties({"population": i, "district": "山阳区"}),
+            shapely.Point(113.2 + i * 1e-5, 35.2),
+        )
+        for i in range(2500)
+    ]
     made = store.create_features("demand", feats, actor="bulk")
-    assert len(made) == 2500 and store.count("demand") == 2500
+    assert len(made) == 2500
+    assert store.count("demand") == 2500
     assert store.get_feature("demand", made[-1].id).properties["population"] == 2499
     n = store.replace_layer("demand", feats[:10], actor="bulk")
-    assert n == 10 and store.count("demand") == 10
+    assert n == 10
+    assert store.count("demand") == 10
     ops = [c.op for c in store.history("demand", limit=100_000)]
-    assert ops.count("delete") == 2500 and ops.count("create") == 2510
+    assert ops.count("delete") == 2500
+    assert ops.count("create") == 2510
 
 
 def test_documents_are_never_overwritten(store):

@@ -30,8 +30,10 @@ def find_bindir() -> Path:
     initdb = shutil.which("initdb")
     if initdb:
         return Path(initdb).parent
-    raise RuntimeError("PostgreSQL is not installed (no initdb): run scripts/setup.sh --test as root, "
-                       "or apt-get install postgresql postgis")
+    raise RuntimeError(
+        "PostgreSQL is not installed (no initdb): run scripts/setup.sh --test as root, "
+        "or apt-get install postgresql postgis"
+    )
 
 
 def _free_port() -> int:
@@ -49,8 +51,11 @@ def _run_as() -> str | None:
             return name
         except KeyError:
             continue
-    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "geotest"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "geotest"],
+        check=True,
+        capture_output=True,
+    )
     return "geotest"
 
 
@@ -71,18 +76,50 @@ class Cluster:
         return url
 
     def psql(self, sql: str, database: str = "postgres") -> str:
-        done = subprocess.run([str(self.bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
-                               "-d", database, "-v", "ON_ERROR_STOP=1", "-Atc", sql],
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [
+                str(self.bindir / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-Atc",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return done.stdout.strip()
 
     def stop(self, mode: str = "fast") -> None:
-        _as(self.run_as, [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
-            check=False)
+        _as(
+            self.run_as,
+            [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
+            check=False,
+        )
 
     def start(self) -> None:
-        _as(self.run_as, [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-w", "-t", "60", "-l",
-                          str(self.datadir / "server.log"), "start"])
+        _as(
+            self.run_as,
+            [
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(self.datadir / "server.log"),
+                "start",
+            ],
+        )
 
 
 def _as(user: str | None, cmd: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -105,13 +142,28 @@ def temporary_cluster(*, database: str = "geo") -> Iterator[tuple[Cluster, str]]
     if run_as:
         info = pwd.getpwnam(run_as)
         os.chown(tmp, info.pw_uid, info.pw_gid)
-    _as(run_as, [str(bindir / "initdb"), "-D", str(datadir), "-U", "geo", "-A", "trust", "-E", "UTF8",
-                 "--locale=C.UTF-8" if _has_locale("C.UTF-8") else "--locale=C"])
+    _as(
+        run_as,
+        [
+            str(bindir / "initdb"),
+            "-D",
+            str(datadir),
+            "-U",
+            "geo",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8" if _has_locale("C.UTF-8") else "--locale=C",
+        ],
+    )
     port = _free_port()
     with open(datadir / "postgresql.conf", "a", encoding="utf-8") as conf:
-        conf.write(f"\nport = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{tmp}'\n"
-                   "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n"
-                   "shared_buffers = 128MB\n")
+        conf.write(
+            f"\nport = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{tmp}'\n"
+            "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n"
+            "shared_buffers = 128MB\n"
+        )
     cluster = Cluster(datadir, port, "geo", bindir, run_as)
     cluster.start()
     try:

@@ -40,25 +40,42 @@ TYPES: dict[str, Any] = {
 
 _meta = sa.MetaData(naming_convention=NAMING)
 history_t = sa.Table(
-    "geo_history", _meta,
-    sa.Column("id", sa.BigInteger, primary_key=True), sa.Column("layer", sa.Text), sa.Column("fid", sa.BigInteger),
-    sa.Column("version", sa.Integer), sa.Column("op", sa.Text), sa.Column("actor", sa.Text),
-    sa.Column("at", sa.DateTime(timezone=True)), sa.Column("before", JSONB), sa.Column("after", JSONB),
+    "geo_history",
+    _meta,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("layer", sa.Text),
+    sa.Column("fid", sa.BigInteger),
+    sa.Column("version", sa.Integer),
+    sa.Column("op", sa.Text),
+    sa.Column("actor", sa.Text),
+    sa.Column("at", sa.DateTime(timezone=True)),
+    sa.Column("before", JSONB),
+    sa.Column("after", JSONB),
     sa.Column("reason", sa.Text),
 )
-state_t = sa.Table("geo_layer_state", _meta, sa.Column("layer", sa.Text, primary_key=True),
-                   sa.Column("version", sa.BigInteger))
+state_t = sa.Table(
+    "geo_layer_state",
+    _meta,
+    sa.Column("layer", sa.Text, primary_key=True),
+    sa.Column("version", sa.BigInteger),
+)
 documents_t = sa.Table(
-    "geo_documents", _meta,
-    sa.Column("kind", sa.Text, primary_key=True), sa.Column("key", sa.Text, primary_key=True),
-    sa.Column("created_at", sa.DateTime(timezone=True)), sa.Column("actor", sa.Text), sa.Column("body", JSONB),
+    "geo_documents",
+    _meta,
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True)),
+    sa.Column("actor", sa.Text),
+    sa.Column("body", JSONB),
 )
 
 
 def layer_table(spec: LayerSpec, metadata: sa.MetaData) -> sa.Table:
     """The table of one declared layer (added to ``metadata``, which should use :data:`NAMING`)."""
-    cols: list[Any] = [sa.Column("fid", sa.BigInteger, sa.Identity(), primary_key=True),
-                       sa.Column("_version", sa.Integer, nullable=False)]
+    cols: list[Any] = [
+        sa.Column("fid", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("_version", sa.Integer, nullable=False),
+    ]
     if not spec.is_table:
         cols.append(sa.Column("geom", Geometry("GEOMETRY", srid=4326, spatial_index=True)))
     cols.extend(sa.Column(f.name, TYPES[f.type]) for f in spec.fields)
@@ -78,8 +95,13 @@ def snapshot_sql(spec: LayerSpec, table: sa.Table) -> sa.ColumnElement[Any]:
     pairs: list[Any] = []
     for f in spec.fields:
         col = table.c[f.name]
-        if f.type == "datetime":
-            value: Any = sa.func.to_jsonb(col)
+        if f.type == "datetime":  # as Python's isoformat(): fraction only when there is one
+            fraction = sa.case(
+                (sa.extract("microseconds", col) % 1_000_000 != 0, sa.func.to_char(col, ".US")), else_=""
+            )
+            value: Any = (
+                sa.func.to_char(col, 'YYYY-MM-DD"T"HH24:MI:SS') + fraction + sa.func.to_char(col, "TZH:TZM")
+            )
         elif f.type == "date":
             value = sa.func.to_jsonb(sa.cast(col, sa.Text))
         else:
@@ -87,5 +109,6 @@ def snapshot_sql(spec: LayerSpec, table: sa.Table) -> sa.ColumnElement[Any]:
         pairs.extend([sa.literal(f.name, sa.Text), value])
     props = sa.func.jsonb_build_object(*pairs)
     geom: Any = sa.null() if spec.is_table else sa.cast(sa.func.ST_AsGeoJSON(table.c.geom, 15), JSONB)
-    return sa.func.jsonb_build_object(sa.literal("properties", sa.Text), props, sa.literal("geometry", sa.Text),
-                                      geom, type_=JSONB)
+    return sa.func.jsonb_build_object(
+        sa.literal("properties", sa.Text), props, sa.literal("geometry", sa.Text), geom, type_=JSONB
+    )

@@ -67,12 +67,15 @@ class PostGISStore:
 
     def __init__(self, url: str, catalog: Catalog, *, schema: str | None = None) -> None:
         if schema is not None and not _SCHEMA_NAME.match(schema):
-            raise InvalidInput(f"模式名「{schema}」无效（小写字母、数字、下划线）",
-                               f"Invalid schema name '{schema}' (lower-case letters, digits, underscores)")
+            raise InvalidInput(
+                f"模式名「{schema}」无效（小写字母、数字、下划线）",
+                f"Invalid schema name '{schema}' (lower-case letters, digits, underscores)",
+            )
         self.catalog = catalog
         self.schema = schema
-        self.engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
-                                       connect_args={"connect_timeout": 5})
+        self.engine = sa.create_engine(
+            url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args={"connect_timeout": 5}
+        )
         sa.event.listen(self.engine, "connect", self._on_connect)
         self._metadata = sa.MetaData(naming_convention=NAMING)
         self.tables = {name: layer_table(spec, self._metadata) for name, spec in catalog.items()}
@@ -96,8 +99,11 @@ class PostGISStore:
             command.upgrade(cfg, "head")
         with self._db() as con:
             self._metadata.create_all(con, checkfirst=True)
-            con.execute(pg_insert(state_t).values([{"layer": n, "version": 0} for n in self.catalog])
-                        .on_conflict_do_nothing())
+            con.execute(
+                pg_insert(state_t)
+                .values([{"layer": n, "version": 0} for n in self.catalog])
+                .on_conflict_do_nothing()
+            )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -112,15 +118,21 @@ class PostGISStore:
             diag = getattr(exc.orig, "diag", None)
             table = getattr(diag, "table_name", None) or "?"
             constraint = getattr(diag, "constraint_name", None) or "?"
-            raise Conflict(f"与已有数据冲突：表 {table} 的约束 {constraint}",
-                           f"Conflicts with stored data: constraint {constraint} of table {table}",
-                           layer=table if table in self.catalog else None) from None
+            raise Conflict(
+                f"与已有数据冲突：表 {table} 的约束 {constraint}",
+                f"Conflicts with stored data: constraint {constraint} of table {table}",
+                layer=table if table in self.catalog else None,
+            ) from None
         except OperationalError as exc:
-            raise StoreUnavailable("PostGIS 数据库暂不可用，请稍后重试",
-                                   f"The PostGIS database is unavailable: {str(exc.orig).strip()[:200]}") from None
+            raise StoreUnavailable(
+                "PostGIS 数据库暂不可用，请稍后重试",
+                f"The PostGIS database is unavailable: {str(exc.orig).strip()[:200]}",
+            ) from None
         except DBAPIError as exc:
             if exc.connection_invalidated:
-                raise StoreUnavailable("PostGIS 连接中断，请稍后重试", "The PostGIS connection was lost") from None
+                raise StoreUnavailable(
+                    "PostGIS 连接中断，请稍后重试", "The PostGIS connection was lost"
+                ) from None
             raise
 
     # -- reads ------------------------------------------------------------------------------------
@@ -150,7 +162,12 @@ class PostGISStore:
         with self._db() as con:
             row = con.execute(sa.select(*self._columns(spec)).where(t.c.fid == int(fid))).first()
         if row is None:
-            raise NotFound(f"图层 {layer} 中没有要素 {fid}", f"Layer {layer} has no feature {fid}", layer=layer, feature=fid)
+            raise NotFound(
+                f"图层 {layer} 中没有要素 {fid}",
+                f"Layer {layer} has no feature {fid}",
+                layer=layer,
+                feature=fid,
+            )
         return self._feature(spec, row)
 
     def list_features(self, layer: str, query: Query | None = None) -> Page:
@@ -184,7 +201,9 @@ class PostGISStore:
         with self._db() as con:
             rows = con.execute(sa.select(*self._columns(spec)).order_by(self.tables[layer].c.fid)).all()
         ids = [int(r[0]) for r in rows]
-        data: dict[str, Any] = {f.name: [from_storage(f, r[3 + i]) for r in rows] for i, f in enumerate(spec.fields)}
+        data: dict[str, Any] = {
+            f.name: [from_storage(f, r[3 + i]) for r in rows] for i, f in enumerate(spec.fields)
+        }
         data["_version"] = [int(r[1]) for r in rows]
         frame = pd.DataFrame(data, index=pd.Index(ids, name="fid", dtype="int64"))
         if spec.is_table:
@@ -205,12 +224,34 @@ class PostGISStore:
         return values
 
     @staticmethod
-    def _history(con: sa.Connection, layer: str, fid: int, version: int, op: str, actor: str,
-                 before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, reason: str | None) -> None:
-        con.execute(history_t.insert().values(layer=layer, fid=fid, version=version, op=op, actor=actor, at=_now(),
-                                              before=before, after=after, reason=reason))
+    def _history(
+        con: sa.Connection,
+        layer: str,
+        fid: int,
+        version: int,
+        op: str,
+        actor: str,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any] | None,
+        reason: str | None,
+    ) -> None:
+        con.execute(
+            history_t.insert().values(
+                layer=layer,
+                fid=fid,
+                version=version,
+                op=op,
+                actor=actor,
+                at=_now(),
+                before=before,
+                after=after,
+                reason=reason,
+            )
+        )
 
-    def _check_unique(self, con: sa.Connection, spec: LayerSpec, props: Mapping[str, Any], fid: int | None) -> None:
+    def _check_unique(
+        self, con: sa.Connection, spec: LayerSpec, props: Mapping[str, Any], fid: int | None
+    ) -> None:
         t = self.tables[spec.name]
         for f in spec.fields:
             if f.unique and props.get(f.name) is not None:
@@ -222,10 +263,14 @@ class PostGISStore:
                     raise Conflict(
                         f"图层 {spec.name} 字段「{f.label()}」的值 {props[f.name]} 已被要素 {other} 使用",
                         f"Layer {spec.name}: '{f.name}' = {props[f.name]} is already used by feature {other}",
-                        layer=spec.name, field=f.name, feature=fid)
+                        layer=spec.name,
+                        field=f.name,
+                        feature=fid,
+                    )
 
-    def create_features(self, layer: str, features: Sequence[NewFeature], *, actor: str,
-                        reason: str | None = None) -> list[Feature]:
+    def create_features(
+        self, layer: str, features: Sequence[NewFeature], *, actor: str, reason: str | None = None
+    ) -> list[Feature]:
         spec = self.catalog[layer]
         t = self.tables[layer]
         if not features:
@@ -236,23 +281,41 @@ class PostGISStore:
             if len(features) > _BULK:
                 fids = bulk.copy_features(con, spec, t, features)
                 bulk.record_creates(con, spec, t, fids[0], actor=actor, reason=reason)
-                return [Feature(layer, fid, dict(f.properties), f.geometry, 1)
-                        for fid, f in zip(fids, features, strict=True)]
+                return [
+                    Feature(layer, fid, dict(f.properties), f.geometry, 1)
+                    for fid, f in zip(fids, features, strict=True)
+                ]
             made = []
             for feat in features:
-                row = con.execute(t.insert().values(_version=1, **self._values(spec, feat))
-                                  .returning(*self._columns(spec))).one()
+                row = con.execute(
+                    t.insert().values(_version=1, **self._values(spec, feat)).returning(*self._columns(spec))
+                ).one()
                 made.append(self._feature(spec, row))
-                self._history(con, layer, made[-1].id, 1, "create", actor, None,
-                              snapshot(spec, feat.properties, feat.geometry), reason)
+                self._history(
+                    con,
+                    layer,
+                    made[-1].id,
+                    1,
+                    "create",
+                    actor,
+                    None,
+                    snapshot(spec, feat.properties, feat.geometry),
+                    reason,
+                )
         return made
 
     def _current(self, con: sa.Connection, spec: LayerSpec, fid: int) -> Feature:
         t = self.tables[spec.name]
-        row = con.execute(sa.select(*self._columns(spec)).where(t.c.fid == int(fid)).with_for_update()).first()
+        row = con.execute(
+            sa.select(*self._columns(spec)).where(t.c.fid == int(fid)).with_for_update()
+        ).first()
         if row is None:
-            raise NotFound(f"图层 {spec.name} 中没有要素 {fid}", f"Layer {spec.name} has no feature {fid}",
-                           layer=spec.name, feature=fid)
+            raise NotFound(
+                f"图层 {spec.name} 中没有要素 {fid}",
+                f"Layer {spec.name} has no feature {fid}",
+                layer=spec.name,
+                feature=fid,
+            )
         return self._feature(spec, row)
 
     @staticmethod
@@ -262,11 +325,22 @@ class PostGISStore:
                 f"图层 {current.layer} 的要素 {current.id} 已被他人修改：当前版本 {current.version}，"
                 f"请求基于版本 {expected}",
                 f"Feature {current.id} of layer {current.layer} was changed by someone else: current version "
-                f"{current.version}, request based on version {expected}", layer=current.layer, feature=current.id,
-                details={"current_version": current.version, "expected_version": expected})
+                f"{current.version}, request based on version {expected}",
+                layer=current.layer,
+                feature=current.id,
+                details={"current_version": current.version, "expected_version": expected},
+            )
 
-    def update_feature(self, layer: str, fid: int, feature: NewFeature, *, expected_version: int, actor: str,
-                       reason: str | None = None) -> Feature:
+    def update_feature(
+        self,
+        layer: str,
+        fid: int,
+        feature: NewFeature,
+        *,
+        expected_version: int,
+        actor: str,
+        reason: str | None = None,
+    ) -> Feature:
         spec = self.catalog[layer]
         t = self.tables[layer]
         with self._db() as con:
@@ -274,15 +348,27 @@ class PostGISStore:
             current = self._current(con, spec, fid)
             self._check_version(current, expected_version)
             self._check_unique(con, spec, feature.properties, int(fid))
-            con.execute(t.update().where(t.c.fid == int(fid)).values(_version=current.version + 1,
-                                                                      **self._values(spec, feature)))
-            self._history(con, layer, int(fid), current.version + 1, "update", actor,
-                          snapshot(spec, current.properties, current.geometry),
-                          snapshot(spec, feature.properties, feature.geometry), reason)
+            con.execute(
+                t.update()
+                .where(t.c.fid == int(fid))
+                .values(_version=current.version + 1, **self._values(spec, feature))
+            )
+            self._history(
+                con,
+                layer,
+                int(fid),
+                current.version + 1,
+                "update",
+                actor,
+                snapshot(spec, current.properties, current.geometry),
+                snapshot(spec, feature.properties, feature.geometry),
+                reason,
+            )
         return self.get_feature(layer, fid)
 
-    def delete_feature(self, layer: str, fid: int, *, expected_version: int, actor: str,
-                       reason: str | None = None) -> None:
+    def delete_feature(
+        self, layer: str, fid: int, *, expected_version: int, actor: str, reason: str | None = None
+    ) -> None:
         spec = self.catalog[layer]
         t = self.tables[layer]
         with self._db() as con:
@@ -290,8 +376,17 @@ class PostGISStore:
             current = self._current(con, spec, fid)
             self._check_version(current, expected_version)
             con.execute(t.delete().where(t.c.fid == int(fid)))
-            self._history(con, layer, int(fid), current.version + 1, "delete", actor,
-                          snapshot(spec, current.properties, current.geometry), None, reason)
+            self._history(
+                con,
+                layer,
+                int(fid),
+                current.version + 1,
+                "delete",
+                actor,
+                snapshot(spec, current.properties, current.geometry),
+                None,
+                reason,
+            )
 
     def restore_feature(self, layer: str, fid: int, *, actor: str, reason: str | None = None) -> Feature:
         spec = self.catalog[layer]
@@ -299,12 +394,19 @@ class PostGISStore:
         with self._db() as con:
             self._lock_and_bump(con, layer)
             exists = con.execute(sa.select(t.c.fid).where(t.c.fid == int(fid))).first()
-            last = con.execute(sa.select(history_t.c.version, history_t.c.op, history_t.c.before)
-                               .where(history_t.c.layer == layer, history_t.c.fid == int(fid))
-                               .order_by(history_t.c.id.desc()).limit(1)).first()
+            last = con.execute(
+                sa.select(history_t.c.version, history_t.c.op, history_t.c.before)
+                .where(history_t.c.layer == layer, history_t.c.fid == int(fid))
+                .order_by(history_t.c.id.desc())
+                .limit(1)
+            ).first()
             if exists or last is None or last[1] != "delete" or last[2] is None:
-                raise NotFound(f"图层 {layer} 中没有可恢复的已删除要素 {fid}",
-                               f"Layer {layer} has no deleted feature {fid} to restore", layer=layer, feature=fid)
+                raise NotFound(
+                    f"图层 {layer} 中没有可恢复的已删除要素 {fid}",
+                    f"Layer {layer} has no deleted feature {fid} to restore",
+                    layer=layer,
+                    feature=fid,
+                )
             restored = from_snapshot(spec, last[2])
             self._check_unique(con, spec, restored.properties, int(fid))
             version = int(last[0]) + 1
@@ -333,63 +435,130 @@ class PostGISStore:
             q = q.where(history_t.c.fid == int(fid))
         with self._db() as con:
             rows = con.execute(q.order_by(history_t.c.id.desc()).limit(limit)).mappings().all()
-        return [Change(layer, int(r["fid"]), int(r["version"]), r["op"], r["actor"], r["at"].astimezone(_TZ),
-                       r["before"], r["after"], r["reason"]) for r in rows]
+        return [
+            Change(
+                layer,
+                int(r["fid"]),
+                int(r["version"]),
+                r["op"],
+                r["actor"],
+                r["at"].astimezone(_TZ),
+                r["before"],
+                r["after"],
+                r["reason"],
+            )
+            for r in rows
+        ]
 
     # -- documents --------------------------------------------------------------------------------
     def put_document(self, kind: str, key: str, body: Mapping[str, Any], *, actor: str) -> None:
         payload = json.loads(json.dumps(body, ensure_ascii=False, default=str))
         with self._db() as con:
-            done = con.execute(pg_insert(documents_t).values(kind=kind, key=key, created_at=_now(), actor=actor,
-                                                             body=payload).on_conflict_do_nothing()
-                               .returning(documents_t.c.key)).scalar()
+            done = con.execute(
+                pg_insert(documents_t)
+                .values(kind=kind, key=key, created_at=_now(), actor=actor, body=payload)
+                .on_conflict_do_nothing()
+                .returning(documents_t.c.key)
+            ).scalar()
             if done is None:
-                raise Conflict(f"{kind} 「{key}」已存在，不会覆盖", f"{kind} '{key}' exists already; not overwritten",
-                               feature=key)
+                raise Conflict(
+                    f"{kind} 「{key}」已存在，不会覆盖",
+                    f"{kind} '{key}' exists already; not overwritten",
+                    feature=key,
+                )
 
     def get_document(self, kind: str, key: str) -> Mapping[str, Any]:
         with self._db() as con:
-            body = con.execute(sa.select(documents_t.c.body).where(documents_t.c.kind == kind,
-                                                                   documents_t.c.key == key)).scalar()
+            body = con.execute(
+                sa.select(documents_t.c.body).where(documents_t.c.kind == kind, documents_t.c.key == key)
+            ).scalar()
         if body is None:
             raise NotFound(f"没有 {kind}「{key}」", f"No {kind} '{key}'", feature=key)
         return body
 
     def list_documents(self, kind: str) -> list[tuple[str, dt.datetime, str]]:
         with self._db() as con:
-            rows = con.execute(sa.select(documents_t.c.key, documents_t.c.created_at, documents_t.c.actor)
-                               .where(documents_t.c.kind == kind)
-                               .order_by(documents_t.c.created_at.desc(), documents_t.c.key.desc())).all()
+            rows = con.execute(
+                sa.select(documents_t.c.key, documents_t.c.created_at, documents_t.c.actor)
+                .where(documents_t.c.kind == kind)
+                .order_by(documents_t.c.created_at.desc(), documents_t.c.key.desc())
+            ).all()
         return [(r[0], r[1].astimezone(_TZ), r[2]) for r in rows]
 
     def all_documents(self) -> list[Document]:
         with self._db() as con:
-            rows = con.execute(sa.select(documents_t).order_by(documents_t.c.kind, documents_t.c.created_at,
-                                                               documents_t.c.key)).mappings().all()
-        return [Document(r["kind"], r["key"], r["created_at"].astimezone(_TZ), r["actor"], r["body"]) for r in rows]
+            rows = (
+                con.execute(
+                    sa.select(documents_t).order_by(
+                        documents_t.c.kind, documents_t.c.created_at, documents_t.c.key
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        return [
+            Document(r["kind"], r["key"], r["created_at"].astimezone(_TZ), r["actor"], r["body"])
+            for r in rows
+        ]
 
-    def load_state(self, layers: Mapping[str, Sequence[Feature]], history: Sequence[Change],
-                   documents: Sequence[Document]) -> None:
+    def load_state(
+        self,
+        layers: Mapping[str, Sequence[Feature]],
+        history: Sequence[Change],
+        documents: Sequence[Document],
+    ) -> None:
         with self._db() as con:
             busy = [n for n, t in self.tables.items() if con.execute(sa.select(t.c.fid).limit(1)).first()]
-            if busy or con.execute(sa.select(history_t.c.id).limit(1)).first() or con.execute(
-                    sa.select(documents_t.c.key).limit(1)).first():
-                raise Conflict("只能恢复到空的工作空间", "A backup can be restored only into an empty workspace",
-                               layer=busy[0] if busy else None)
+            if (
+                busy
+                or con.execute(sa.select(history_t.c.id).limit(1)).first()
+                or con.execute(sa.select(documents_t.c.key).limit(1)).first()
+            ):
+                raise Conflict(
+                    "只能恢复到空的工作空间",
+                    "A backup can be restored only into an empty workspace",
+                    layer=busy[0] if busy else None,
+                )
             for name, feats in layers.items():
                 spec = self.catalog[name]
                 t = self.tables[name]
                 self._lock_and_bump(con, name)
                 for f in feats:
-                    con.execute(t.insert().values(fid=f.id, _version=f.version,
-                                                  **self._values(spec, NewFeature(f.properties, f.geometry))))
+                    con.execute(
+                        t.insert().values(
+                            fid=f.id,
+                            _version=f.version,
+                            **self._values(spec, NewFeature(f.properties, f.geometry)),
+                        )
+                    )
                 if feats:
-                    con.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('\"{name}\"', 'fid'), "
-                                        f"(SELECT max(fid) FROM \"{name}\"))"))
+                    con.execute(
+                        sa.text(
+                            f"SELECT setval(pg_get_serial_sequence('\"{name}\"', 'fid'), "
+                            f'(SELECT max(fid) FROM "{name}"))'
+                        )
+                    )
             if history:
-                con.execute(history_t.insert(), [
-                    {"layer": c.layer, "fid": c.feature_id, "version": c.version, "op": c.op, "actor": c.actor,
-                     "at": c.at, "before": c.before, "after": c.after, "reason": c.reason} for c in history])
+                con.execute(
+                    history_t.insert(),
+                    [
+                        {
+                            "layer": c.layer,
+                            "fid": c.feature_id,
+                            "version": c.version,
+                            "op": c.op,
+                            "actor": c.actor,
+                            "at": c.at,
+                            "before": c.before,
+                            "after": c.after,
+                            "reason": c.reason,
+                        }
+                        for c in history
+                    ],
+                )
             for d in documents:
-                con.execute(documents_t.insert().values(kind=d.kind, key=d.key, created_at=d.created_at,
-                                                        actor=d.actor, body=d.body))
+                con.execute(
+                    documents_t.insert().values(
+                        kind=d.kind, key=d.key, created_at=d.created_at, actor=d.actor, body=d.body
+                    )
+                )
