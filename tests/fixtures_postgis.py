@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -66,11 +67,39 @@ def pg_store(pg_schema_url: str, catalog):
     store.close()
 
 
+def _server_versions() -> str:
+    """PostgreSQL and PostGIS versions of the binaries the throwaway cluster would use."""
+    import re
+    import subprocess
+
+    from geo_service.store.pgcluster import find_bindir
+
+    try:
+        bindir = find_bindir()
+        pg = subprocess.run(
+            [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=False
+        )
+        major = bindir.parent.name
+        control = Path(f"/usr/share/postgresql/{major}/extension/postgis.control")
+        found = (
+            re.search(r"default_version\s*=\s*'([^']+)'", control.read_text()) if control.exists() else None
+        )
+        postgis = found.group(1) if found else "not installed"
+        return f"{pg.stdout.strip() or 'PostgreSQL ?'}, PostGIS {postgis}"
+    except RuntimeError as exc:
+        return f"PostgreSQL not found ({exc})"
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     import pyproj
     import shapely
 
+    where = (
+        "GEO_TEST_DATABASE_URL"
+        if os.environ.get("GEO_TEST_DATABASE_URL")
+        else "a throwaway cluster per session"
+    )
     return [
-        f"GEOS {shapely.geos_version_string}, PROJ {pyproj.proj_version_str}, shapely {shapely.__version__}; "
-        "PostGIS: a throwaway cluster per session (see tests/fixtures_postgis.py)"
+        f"{_server_versions()}; GEOS {shapely.geos_version_string}, PROJ {pyproj.proj_version_str}, "
+        f"shapely {shapely.__version__}; PostGIS tests on {where}"
     ]
