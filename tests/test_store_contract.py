@@ -160,16 +160,76 @@ def test_batches_are_all_or_nothing(store, catalog):
 
 
 def test_layer_version_moves_on_writes_only(store):
-    v0 = store.layer_version("depots")
+    seen = [store.layer_version("depots")]
+    roads = store.layer_version("roads")
+
+    def moved() -> None:
+        now = store.layer_version("depots")
+        assert now > seen[-1]
+        seen.append(now)
+
     store.list_features("depots")
     store.read_frame("depots")
-    assert store.layer_version("depots") == v0
+    assert store.layer_version("depots") == seen[-1]
     [f] = store.create_features("depots", [depot("甲")], actor="x")
-    v1 = store.layer_version("depots")
-    assert v1 > v0
+    moved()
+    store.get_feature("depots", f.id)
+    store.history("depots", f.id)
+    assert store.layer_version("depots") == seen[-1]
     store.update_feature("depots", f.id, depot("乙"), expected_version=1, actor="x")
-    assert store.layer_version("depots") > v1
-    assert store.layer_version("roads") == 0 or store.layer_version("roads") >= 0
+    moved()
+    with pytest.raises(Conflict):
+        store.update_feature("depots", f.id, depot("丙"), expected_version=1, actor="x")
+    assert store.layer_version("depots") == seen[-1]  # a refused write changes nothing
+    store.delete_feature("depots", f.id, expected_version=2, actor="x")
+    moved()
+    store.restore_feature("depots", f.id, actor="x")
+    moved()
+    store.replace_layer("depots", [depot("丁")], actor="x")
+    moved()
+    assert store.layer_version("roads") == roads
+
+
+def test_table_layers_and_numbers(store, catalog):
+    spec = catalog["crews"]
+    rows = [
+        NewFeature(
+            spec.validate_properties(
+                {
+                    "crew": f"第{i}组",
+                    "depot": "焦作东",
+                    "vehicles": i,
+                    "work_speed_kph": 12.5 + i,
+                    "salt_capacity_t": 0.1,
+                }
+            )
+        )
+        for i in range(1, 4)
+    ]
+    made = store.create_features("crews", rows, actor="x")
+    got = store.get_feature("crews", made[1].id)
+    assert got.geometry is None
+    assert got.properties["vehicles"] == 2
+    assert type(got.properties["vehicles"]) is int
+    assert got.properties["work_speed_kph"] == 14.5
+    assert got.properties["salt_capacity_t"] == 0.1
+    assert got.properties["empty_speed_kph"] == rows[1].properties["empty_speed_kph"]  # the declared default
+    page = store.list_features("crews", Query(filters={"depot": "焦作东"}, limit=2))
+    assert page.number_matched == 3
+    assert [f.properties["crew"] for f in page.features] == ["第1组", "第2组"]
+    frame = store.read_frame("crews")
+    assert list(frame.index) == [f.id for f in made]
+    assert list(frame["vehicles"]) == [1, 2, 3]
+    assert list(frame["_version"]) == [1, 1, 1]
+    updated = store.update_feature(
+        "crews",
+        made[0].id,
+        NewFeature(spec.validate_properties({"crew": "第1组", "depot": "焦作西", "vehicles": 5})),
+        expected_version=1,
+        actor="y",
+    )
+    assert updated.properties["depot"] == "焦作西"
+    assert updated.version == 2
 
 
 def test_read_frame(store):
