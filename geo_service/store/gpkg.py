@@ -148,6 +148,7 @@ class GeoPackageStore:
                          ("ST_IsEmpty", _is_empty)):
             self._con.create_function(name, 1, fn, deterministic=True)
         self._con.execute("PRAGMA busy_timeout = 30000")
+        self._con.execute("PRAGMA cache_size = -262144")  # 256 MB of page cache: large imports touch many pages
         with self._transaction() as cur:
             for ddl in _META_TABLES.values():
                 cur.execute(ddl)
@@ -373,18 +374,17 @@ class GeoPackageStore:
         cols = ["_version", *(f.name for f in spec.fields)] + ([] if spec.is_table else ["geom"])
         sql = (f'INSERT INTO "{spec.name}" (' + ", ".join(f'"{c}"' for c in cols) + ") VALUES ("
                + ", ".join("?" * len(cols)) + ")")
-        convert = [(f, f.type in ("boolean", "date", "datetime")) for f in spec.fields]
+        columns: list[list[Any]] = [[1] * len(features)]
+        for f in spec.fields:
+            values = [feat.properties.get(f.name) for feat in features]
+            if f.type in ("boolean", "date", "datetime"):
+                values = [None if v is None else to_storage(f, v) for v in values]
+            columns.append(values)
+        if not spec.is_table:
+            columns.append(_gpkg_blobs([f.geometry for f in features]))
 
-        blobs = None if spec.is_table else _gpkg_blobs([f.geometry for f in features])
-
-        def rows() -> Iterator[list[Any]]:
-            for i, feat in enumerate(features):
-                props = feat.properties
-                row: list[Any] = [1]
-                row.extend(to_storage(f, props.get(f.name)) if needs else props.get(f.name) for f, needs in convert)
-                if blobs is not None:
-                    row.append(blobs[i])
-                yield row
+        def rows() -> Iterator[tuple[Any, ...]]:
+            return zip(*columns, strict=True)
 
         with self._transaction() as cur:
             start = cur.execute(f'SELECT COALESCE(MAX(fid), 0) FROM "{spec.name}"').fetchone()[0]
