@@ -126,3 +126,15 @@ def test_demo_plan_with_closures_and_locks(demo_plan):
     again = make_plan(ws, start=START, effort=5, closed_bridges=[underpass], locks={f"bridge:{bridge}": "马村一组"},
                       save=False)
     assert again["clear_s"] == doc["clear_s"]  # deterministic for a seed and effort
+
+
+def test_order_lock_puts_an_item_first():
+    pts = [(200, 100), (600, 300), (100, 600), (400, 500), (600, 0)]
+    roads, bridges, depots, crews = tiny(pts)
+    net = build_network(roads, mode="drive", weight="length")
+    plan = plan_response(net, roads=roads, bridges=bridges, depots=depots, crews=crews, start=START, iterations=20,
+                         locks={"bridge:3": "一组-1@1"})
+    assert plan.vehicles[0]["stops"][0]["item"] == "bridge:3"
+    with pytest.raises(InvalidInput, match="vehicle@position"):
+        plan_response(net, roads=roads, bridges=bridges, depots=depots, crews=crews, start=START, iterations=5,
+                      locks={"bridge:3": "一组@x"})

@@ -333,8 +333,27 @@ def _two_opt(model: _Model, route: list[tuple[int, int]], start_node: int) -> li
     return route[:i] + flipped + route[j:]
 
 
+def _pin(model: _Model, plan: list[dict[int, list[tuple[int, int]]]], pins: Mapping[int, int]
+         ) -> list[dict[int, list[tuple[int, int]]]]:
+    """Put order-locked items at their position (1-based) in their vehicle's route for their class."""
+    if not pins:
+        return plan
+    for routes in plan:
+        for w in routes:
+            route = routes[w]
+            pinned = sorted((pins[k], (k, d)) for k, d in route if k in pins)
+            if not pinned:
+                continue
+            rest = [(k, d) for k, d in route if k not in pins]
+            for position, entry in pinned:
+                rest.insert(min(position - 1, len(rest)), entry)
+            routes[w] = rest
+    return plan
+
+
 def _improve(model: _Model, plan: list[dict[int, list[tuple[int, int]]]], locks: Mapping[int, str],
-             rng: np.random.Generator, iterations: int) -> tuple[list[dict[int, list[tuple[int, int]]]], int]:
+             rng: np.random.Generator, iterations: int, pins: Mapping[int, int] | None = None
+             ) -> tuple[list[dict[int, list[tuple[int, int]]]], int]:
     """Move items off the vehicle that clears each class last while that class's clear time falls."""
     used = 0
     for c in range(len(plan)):
@@ -353,6 +372,8 @@ def _improve(model: _Model, plan: list[dict[int, list[tuple[int, int]]]], locks:
                 break
             clear = ends[crit]
             better = _two_opt(model, route, starts[crit][1])
+            if better is not None and pins:
+                better = _pin(model, [{0: better}], pins)[0][0]
             if better is not None and end(crit, better) < clear - 1e-6:
                 routes[crit] = better
                 ends[crit] = end(crit, better)
@@ -361,6 +382,8 @@ def _improve(model: _Model, plan: list[dict[int, list[tuple[int, int]]]], locks:
             picks = rng.permutation(len(route))[:24]
             for pos in picks:
                 k = route[int(pos)][0]
+                if pins and k in pins:
+                    continue
                 removed = route[: int(pos)] + route[int(pos) + 1:]
                 crit_end = end(crit, removed)
                 for w, veh in enumerate(model.vehicles):
@@ -370,6 +393,10 @@ def _improve(model: _Model, plan: list[dict[int, list[tuple[int, int]]]], locks:
                     start_node = starts[w][1]
                     i, direction = _best_insertion(model, veh, target, start_node, k)
                     trial = target[:i] + [(k, direction)] + target[i:]
+                    if pins:
+                        trial = _pin(model, [{0: trial}], pins)[0][0]
+                        removed = _pin(model, [{0: removed}], pins)[0][0]
+                        crit_end = end(crit, removed)
                     new_w = end(w, trial)
                     others = [ends[j] for j in range(len(ends)) if j not in (crit, w)]
                     new_clear = max([crit_end if w != crit else new_w, new_w, *others])
@@ -469,8 +496,16 @@ def plan_response(net: RoadNetwork, *, roads: gpd.GeoDataFrame, bridges: gpd.Geo
     if len(keep) != len(items):
         model = _Model(net, keep, vehicles, salt_nodes, graph, graph.shape[0])
     lock_idx = {}
+    pins: dict[int, int] = {}
     by_id = {it.id: k for k, it in enumerate(model.items)}
-    for item_id, who in (locks or {}).items():
+    for item_id, target in (locks or {}).items():
+        who, _, position = str(target).partition("@")
+        if position:
+            if not position.isdigit() or int(position) < 1 or who not in {v.id for v in vehicles}:
+                raise InvalidInput(f"顺序锁定「{target}」应为 车辆编号@序号（如 山阳一组-1@1）",
+                                   f"Order lock '{target}' must be vehicle@position (e.g. 山阳一组-1@1)", field="locks")
+            if item_id in by_id:
+                pins[by_id[item_id]] = int(position)
         if item_id not in by_id:
             raise InvalidInput(f"锁定的作业对象 {item_id} 不存在或无法作业", f"Locked item {item_id} does not exist or "
                                "cannot be served", field="locks")
@@ -478,14 +513,14 @@ def plan_response(net: RoadNetwork, *, roads: gpd.GeoDataFrame, bridges: gpd.Geo
             raise InvalidInput(f"锁定目标 {who} 不是班组或车辆", f"Lock target {who} is not a crew or vehicle", field="locks")
         lock_idx[by_id[item_id]] = who
     classes = sorted({it.priority for it in model.items})
-    base = _greedy(model, classes, lock_idx)
+    base = _pin(model, _greedy(model, classes, lock_idx), pins)
     base_clear, _ = _evaluate(model, base)
     rng = np.random.default_rng(seed)
     xy = np.array([_xy(net, n, extra_xy) for n in model.nodes])
-    start_plan = _clustered(model, classes, lock_idx, xy, rng)
+    start_plan = _pin(model, _clustered(model, classes, lock_idx, xy, rng), pins)
     if _evaluate(model, start_plan)[0] > base_clear:
         start_plan = [{w: list(r) for w, r in routes.items()} for routes in base]
-    plan, used = _improve(model, start_plan, lock_idx, rng, iterations)
+    plan, used = _improve(model, start_plan, lock_idx, rng, iterations, pins)
     clear, _ = _evaluate(model, plan)
     vehicles_out = _describe(model, plan, net, crs, extra_xy)
     return ResponsePlan(start, dict(zip(classes, clear, strict=True)), tuple(vehicles_out), tuple(unserved),

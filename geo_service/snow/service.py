@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -40,6 +41,10 @@ def make_plan(ws: Workspace, *, closed_roads: Sequence[int] = (), closed_bridges
     plan = plan_response(net, roads=roads, bridges=bridges, depots=ws.frame("depots"), crews=ws.frame("crews"),
                          start=start, seed=seed, iterations=effort, locks=locks, crs=ws.settings.metric_crs)
     closures = {"roads": [f"road:{r}" for r in closed_roads], "bridges": [f"bridge:{b}" for b in closed_bridges]}
+    if any("cut off" in n for n in plan.notices) and (closed_roads or closed_bridges):
+        names = [f"road:{r} {roads.loc[r, 'name']}" for r in closed_roads] + [
+            f"bridge:{b} {bridges.loc[b, 'name']}" for b in closed_bridges]
+        plan = dataclasses.replace(plan, notices=(*plan.notices, "由以下封闭造成 / caused by the closures: " + "；".join(names)))
     key = hashlib.sha1(json.dumps([start.isoformat(), sorted(closed_roads), sorted(closed_bridges), dict(locks or {}),
                                    seed, effort, dt.datetime.now().isoformat()], default=str).encode()).hexdigest()[:10]
     plan_id = f"{start:%Y%m%d%H%M}-{key}"
