@@ -24,7 +24,7 @@ class PlanRequest(BaseModel):
     title: str = Field(default="冻雨除雪预案", max_length=100)
     closed_roads: list[int] = Field(default_factory=list, description="封闭道路编号 / closed road ids")
     closed_bridges: list[int] = Field(default_factory=list, description="封闭桥涵编号 / closed bridge/culvert ids")
-    locks: dict[str, str] = Field(default_factory=dict, description="作业对象 → 班组或车辆，如 {\"bridge:3\": \"山阳一组\"}")
+    locks: dict[str, str] = Field(default_factory=dict, description="作业对象 → 班组、车辆或 车辆@序号，如 {\"bridge:3\": \"山阳一组\", \"road:12\": \"山阳一组-1@1\"}")
     seed: int = 0
     time_limit_s: float = Field(default=10, description="计算投入（按迭代计，同一种子结果相同）")
     start: dt.datetime | None = None
