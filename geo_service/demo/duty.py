@@ -1,4 +1,4 @@
-"""Demo patrol beats, duty shifts, crews, case categories and a year of 12345 cases."""
+"""Demo duty shifts, crews, the case category table and a year of 12345 cases."""
 
 from __future__ import annotations
 
@@ -9,69 +9,38 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo_service.demo.city import DISTRICTS, City
 
-__all__ = ["CATEGORIES", "DEMO_GAPS", "DEMO_OVERLAPS", "beats", "case_categories", "crews", "incidents", "shifts"]
+__all__ = ["CATEGORIES", "case_categories", "crews", "incidents", "shifts"]
 
 _TZ = ZoneInfo("Asia/Shanghai")
-_CN = "一二三四"
 
-#: What the demo leaves for the coverage checks to find (described, not hard-coded in any check).
-DEMO_GAPS = ("山阳区 beat SY-05 has a 300 m × 300 m block cut out (a courtyard nobody patrols)",
-             "解放区 beat JF-12 stops 80 m short of the district's eastern edge (a sliver)")
-DEMO_OVERLAPS = ("中站区 beat ZZ-02 reaches 40 m into ZZ-03",)
-_PREFIX = {"中站区": "ZZ", "解放区": "JF", "山阳区": "SY", "马村区": "MC"}
-
-#: GB/T 30428-style 大类/小类 with the responsible department (权责清单), as the city's editable table.
+#: GB/T 30428-style 大类/小类 with the responsible department (权责清单), as the city's editable table. A case
+#: within ``asset_within_m`` of a feature of ``asset_layer`` goes to that asset's owner.
 CATEGORIES = (
     ("0101", "街面秩序", "无照经营游商", "城管执法大队", None, None),
     ("0102", "街面秩序", "店外经营", "城管执法大队", None, None),
     ("0103", "街面秩序", "占道经营", "城管执法大队", None, None),
     ("0201", "市容环境", "噪声扰民", "城管执法大队", None, None),
     ("0202", "市容环境", "油烟污染", "生态环境局", None, None),
+    ("0203", "市容环境", "暴露垃圾", "环境卫生管理处", None, None),
     ("0301", "设施管理", "窨井盖", "市政工程处", None, None),
+    ("0302", "设施管理", "路灯", "市政工程处", None, None),
     ("0401", "安全隐患", "燃气安全", "住建局燃气办", None, None),
+    ("0402", "安全隐患", "燃气泄漏", "燃气公司", None, None),
     ("0501", "突发事件", "道路积水", "市政工程处", "bridges_culverts", 30.0),
     ("0502", "突发事件", "道路积雪结冰", "市政工程处", "bridges_culverts", 30.0),
+    ("0503", "突发事件", "路面塌陷", "应急管理局", None, None),
 )
-_WEIGHTS = {"无照经营游商": 0.16, "店外经营": 0.10, "占道经营": 0.18, "噪声扰民": 0.16, "油烟污染": 0.12,
-            "窨井盖": 0.08, "燃气安全": 0.08, "道路积水": 0.06, "道路积雪结冰": 0.06}
-# hours of the day at which 12345 calls come in (relative weights, 0–23 h)
+#: share of each category in a year of cases (snow only in winter, waterlogging only in summer)
+_WEIGHTS = {"无照经营游商": 0.15, "店外经营": 0.09, "占道经营": 0.17, "噪声扰民": 0.15, "油烟污染": 0.11,
+            "暴露垃圾": 0.05, "窨井盖": 0.07, "路灯": 0.03, "燃气安全": 0.07, "燃气泄漏": 0.005, "道路积水": 0.05,
+            "道路积雪结冰": 0.05, "路面塌陷": 0.005}
+_TEXTS = {"无照经营游商": "游商沿街叫卖", "店外经营": "商铺店外摆放商品", "占道经营": "流动摊贩占道经营",
+          "噪声扰民": "商户使用高音喇叭招揽顾客", "油烟污染": "餐馆油烟直排", "暴露垃圾": "路边垃圾未清运",
+          "窨井盖": "窨井盖破损", "路灯": "路灯不亮", "燃气安全": "商户燃气报警器缺失", "燃气泄漏": "闻到燃气味",
+          "道路积水": "道路积水严重", "道路积雪结冰": "路面结冰", "路面塌陷": "路面塌陷"}
+#: hours of the day at which 12345 calls come in (relative weights, 0–23 h): morning and evening peaks
 _HOURLY = np.array([1, 0.5, 0.3, 0.3, 0.3, 0.6, 1.5, 3, 5, 6, 6.5, 6, 5, 4.5, 5, 5.5, 5.5, 5, 5.5, 6.5, 7, 6, 4, 2])
-
-
-def beats(city: City) -> tuple[pd.DataFrame, list[str]]:
-    """~48 polygon beats (3 columns × 4 rows per district) and 3 road beats; returns (frame, codes)."""
-    rows = []
-    y_edges = np.linspace(-6_700, 6_700, 5)
-    for _code, name, (x0, x1) in DISTRICTS:
-        x_edges = np.linspace(x0, x1, 4)
-        k = 0
-        for col in range(3):
-            for row in range(4):
-                k += 1
-                code = f"{_PREFIX[name]}-{k:02d}"
-                poly = shapely.box(x_edges[col], y_edges[row], x_edges[col + 1], y_edges[row + 1])
-                if code == "SY-05":
-                    cx, cy = poly.centroid.x, poly.centroid.y
-                    poly = poly.difference(shapely.box(cx - 150, cy - 150, cx + 150, cy + 150))
-                if code == "JF-12":
-                    poly = shapely.box(x_edges[col], y_edges[row], x_edges[col + 1] - 80, y_edges[row + 1])
-                if code == "ZZ-02":
-                    poly = shapely.box(x_edges[col], y_edges[row] - 40, x_edges[col + 1], y_edges[row + 1])
-                rows.append({"code": code, "name": f"{name}{k}号网格", "squad": f"{name}第{_CN[col]}中队",
-                             "brigade": f"{name[:2]}大队", "district": name, "buffer_m": 30.0, "geometry": poly})
-    # road beats along key streets: a point within 30 m of the street belongs to them
-    for k, road in enumerate(("焦作大道东段", "解放东路", "人民西路"), start=1):
-        segs = city.roads[city.roads["name"] == road].sort_values("mid_x")
-        line = shapely.line_merge(shapely.union_all(segs.geometry.to_numpy()[: 12]))
-        if line.geom_type != "LineString":
-            line = max(line.geoms, key=lambda g: g.length)
-        district = str(segs["district"].iloc[0])
-        rows.append({"code": f"LD-{k:02d}", "name": f"{road}路段网格", "squad": f"{district}路面巡查中队",
-                     "brigade": f"{district[:2]}大队", "district": district, "buffer_m": 30.0, "geometry": line})
-    frame = pd.DataFrame(rows)
-    return frame, list(frame["code"])
 
 
 def shifts(beat_frame: pd.DataFrame) -> pd.DataFrame:
@@ -97,40 +66,48 @@ def case_categories() -> pd.DataFrame:
 
 
 def crews() -> pd.DataFrame:
-    rows = [("中站一组", "中站区环卫场站", 2), ("解放一组", "解放区市政场站", 2), ("解放二组", "解放区市政场站", 1),
-            ("山阳一组", "山阳区城管场站", 3), ("马村一组", "马村区市政场站", 2), ("山阳南组", "山阳区南部储盐点", 2)]
-    return pd.DataFrame([{"crew": c, "depot": d, "vehicles": v, "work_speed_kph": 15.0, "empty_speed_kph": 30.0,
-                          "salt_capacity_t": 8.0} for c, d, v in rows])
+    """Six snow crews at the five depots with salt stores."""
+    rows = [("中站一组", "中站区环卫场站", 2, 15.0, 30.0, 8.0), ("解放一组", "解放区市政场站", 2, 15.0, 30.0, 8.0),
+            ("解放二组", "解放区市政场站", 1, 18.0, 35.0, 5.0), ("山阳一组", "山阳区城管场站", 3, 15.0, 30.0, 10.0),
+            ("马村一组", "马村区市政场站", 2, 14.0, 30.0, 8.0), ("山阳南组", "山阳区南部储盐点", 2, 15.0, 32.0, 6.0)]
+    return pd.DataFrame(rows, columns=["crew", "depot", "vehicles", "work_speed_kph", "empty_speed_kph",
+                                       "salt_capacity_t"])
 
 
-def incidents(districts: pd.DataFrame, rng: np.random.Generator, today: dt.date, n: int = 20_000) -> pd.DataFrame:
-    """A year of synthetic 12345 cases before ``today``, with winter snow and summer waterlogging."""
-    area = shapely.union_all(districts.geometry.to_numpy())
+def incidents(districts: pd.DataFrame, beat_frame: pd.DataFrame, rng: np.random.Generator, today: dt.date,
+              n: int = 20_000) -> pd.DataFrame:
+    """A year of synthetic 12345 cases before ``today`` (local metres), with winter snow and summer
+    waterlogging. Cases older than three days are closed and carry the beat, squad and department they
+    went to; the last days' cases are open or assigned."""
+    area = shapely.union_all(districts["geometry"].to_numpy())
     minx, miny, maxx, maxy = area.bounds
     xs = rng.normal(0, (maxx - minx) / 5, n * 2).clip(minx, maxx)
     ys = rng.normal(0, (maxy - miny) / 4, n * 2).clip(miny, maxy)
-    pts = shapely.points(xs, ys)
-    pts = pts[shapely.contains_xy(area, xs, ys)][:n]
+    inside = shapely.contains_xy(area, xs, ys)
+    pts = shapely.points(xs[inside], ys[inside])[:n]
     n = len(pts)
-    day = rng.integers(1, 366, n)
-    hour = rng.choice(24, n, p=_HOURLY / _HOURLY.sum())
-    minute = rng.integers(0, 60, n)
-    start = dt.datetime.combine(today, dt.time(0), tzinfo=_TZ)
-    when = [start - dt.timedelta(days=int(d)) + dt.timedelta(hours=int(h), minutes=int(m))
-            for d, h, m in zip(day, hour, minute, strict=True)]
-    names = list(_WEIGHTS)
-    cats = rng.choice(names, n, p=np.array(list(_WEIGHTS.values())) / sum(_WEIGHTS.values()))
-    months = np.array([w.month for w in when])
-    snow = cats == "道路积雪结冰"
-    cats[snow & ~np.isin(months, [12, 1, 2])] = "占道经营"
-    rain = cats == "道路积水"
-    cats[rain & ~np.isin(months, [6, 7, 8])] = "噪声扰民"
-    age = np.array([(start - w).days for w in when])
-    status = np.where(age > 3, "closed", np.where(rng.random(n) < 0.5, "open", "assigned"))
-    source = rng.choice(["12345", "patrol", "video"], n, p=[0.8, 0.15, 0.05])
-    texts = {"噪声扰民": "商户使用高音喇叭招揽顾客", "占道经营": "流动摊贩占道经营", "油烟污染": "餐馆油烟直排",
-             "燃气安全": "商户燃气报警器缺失", "窨井盖": "窨井盖破损", "道路积雪结冰": "路面结冰", "道路积水": "道路积水严重",
-             "无照经营游商": "游商沿街叫卖", "店外经营": "商铺店外摆放商品"}
-    return pd.DataFrame({"source": source, "category": cats, "description": [texts[c] for c in cats],
-                         "reported_at": when, "status": status, "beat": None, "squad": None, "department": None,
-                         "geometry": pts})
+    start = pd.Timestamp(today, tz=_TZ)
+    seconds = (rng.integers(1, 366, n) * -86_400 + rng.choice(24, n, p=_HOURLY / _HOURLY.sum()) * 3_600
+               + rng.integers(0, 3_600, n))
+    when = start + pd.to_timedelta(seconds, unit="s")
+    names = np.array(list(_WEIGHTS), dtype=object)
+    weights = np.array(list(_WEIGHTS.values()))
+    cats = rng.choice(names, n, p=weights / weights.sum())
+    cats[(cats == "道路积雪结冰") & ~np.isin(when.month, [12, 1, 2])] = "占道经营"
+    cats[(cats == "道路积水") & ~np.isin(when.month, [6, 7, 8])] = "噪声扰民"
+    age_days = (start - when).days.to_numpy()
+    status = np.where(age_days >= 2, "closed", np.where(rng.random(n) < 0.5, "open", "assigned")).astype(object)
+    # the beat a case went to: the first area beat holding it (cases nobody covers stay without one)
+    area_beats = beat_frame[[g.geom_type == "Polygon" for g in beat_frame["geometry"]]].reset_index(drop=True)
+    p_idx, b_idx = shapely.STRtree(area_beats["geometry"].to_numpy()).query(pts, predicate="within")
+    first = pd.Series(b_idx, index=p_idx).groupby(level=0).min()
+    beat = pd.Series([None] * n, dtype=object)
+    beat.iloc[first.index] = area_beats["code"].to_numpy()[first.to_numpy()]
+    squad = beat.map(dict(zip(area_beats["code"], area_beats["squad"], strict=True)))
+    department = pd.Series(cats).map({c[2]: c[3] for c in CATEGORIES})
+    sent = status != "open"
+    return pd.DataFrame({
+        "source": rng.choice(["12345", "patrol", "video"], n, p=[0.8, 0.15, 0.05]), "category": cats,
+        "description": [_TEXTS[c] for c in cats], "reported_at": when, "status": status,
+        "beat": beat.where(sent, None), "squad": squad.where(sent & squad.notna(), None),
+        "department": department.where(sent, None), "geometry": pts})
