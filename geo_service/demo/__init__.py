@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from geo_service.demo import places
 from geo_service.demo.beats import DEMO_GAPS, DEMO_OVERLAPS, BeatDefect, beats
@@ -105,6 +106,7 @@ def build_demo(*, seed: int = DEMO_SEED, today: dt.date | None = None) -> dict[s
     beat_frame = beats(city, districts)
     poi_frame = places.pois(city, rng)
     restricted = places.restricted_areas(city, rng)
+    markets = shapely.get_coordinates(poi_frame.loc[poi_frame["kind"] == "market", "geometry"].to_numpy())
     shanyang = districts.loc[districts["name"] == "山阳区", "geometry"].iloc[0]
     return {
         "districts": _frame(districts, "districts"),
@@ -115,7 +117,7 @@ def build_demo(*, seed: int = DEMO_SEED, today: dt.date | None = None) -> dict[s
         "bridges_culverts": _frame(places.bridges_culverts(city, rng), "bridges_culverts"),
         "patrol_beats": _frame(beat_frame, "patrol_beats"),
         "duty_shifts": shifts(beat_frame),
-        "incidents": _frame(incidents(districts, beat_frame, rng, today), "incidents"),
+        "incidents": _frame(incidents(districts, beat_frame, rng, today, hotspots=markets), "incidents"),
         "depots": _frame(places.depots(), "depots"),
         "crews": crews(),
         "demand": _frame(places.demand(city, rng), "demand"),

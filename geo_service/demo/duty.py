@@ -44,6 +44,8 @@ _HOURLY = np.array([1, 0.5, 0.3, 0.3, 0.3, 0.6, 1.5, 3, 5, 6, 6.5, 6, 5, 4.5, 5,
 
 
 def shifts(beat_frame: pd.DataFrame) -> pd.DataFrame:
+    """Weekly shifts per beat: 07:00–12:00, 14:30–18:00 and 19:00–24:00 on most beats; some beats have no
+    evening shift, every sixth works office hours on workdays with a holiday day shift; road beats 07–22."""
     rows = []
     for n, b in enumerate(beat_frame.itertuples()):
         if b.code.startswith("LD-"):
@@ -74,18 +76,22 @@ def crews() -> pd.DataFrame:
                                        "salt_capacity_t"])
 
 
-def incidents(districts: pd.DataFrame, beat_frame: pd.DataFrame, rng: np.random.Generator, today: dt.date,
-              n: int = 20_000) -> pd.DataFrame:
-    """A year of synthetic 12345 cases before ``today`` (local metres), with winter snow and summer
-    waterlogging. Cases older than three days are closed and carry the beat, squad and department they
-    went to; the last days' cases are open or assigned."""
+def incidents(districts: pd.DataFrame, beat_frame: pd.DataFrame, rng: np.random.Generator, today: dt.date, *,
+              hotspots: np.ndarray, n: int = 20_000) -> pd.DataFrame:
+    """A year of synthetic 12345 cases before ``today`` (local metres).
+
+    Denser towards the centre, street vending clustered around the ``hotspots`` (markets), snow and ice
+    only in winter, waterlogging only in summer, calls by a day-and-evening hourly profile. Cases older
+    than two days are closed and carry the beat, squad and department they went to; the last two days'
+    cases are open or assigned.
+    """
     area = shapely.union_all(districts["geometry"].to_numpy())
     minx, miny, maxx, maxy = area.bounds
     xs = rng.normal(0, (maxx - minx) / 5, n * 2).clip(minx, maxx)
     ys = rng.normal(0, (maxy - miny) / 4, n * 2).clip(miny, maxy)
     inside = shapely.contains_xy(area, xs, ys)
-    pts = shapely.points(xs[inside], ys[inside])[:n]
-    n = len(pts)
+    xs, ys = xs[inside][:n], ys[inside][:n]
+    n = len(xs)
     start = pd.Timestamp(today, tz=_TZ)
     seconds = (rng.integers(1, 366, n) * -86_400 + rng.choice(24, n, p=_HOURLY / _HOURLY.sum()) * 3_600
                + rng.integers(0, 3_600, n))
@@ -95,6 +101,11 @@ def incidents(districts: pd.DataFrame, beat_frame: pd.DataFrame, rng: np.random.
     cats = rng.choice(names, n, p=weights / weights.sum())
     cats[(cats == "道路积雪结冰") & ~np.isin(when.month, [12, 1, 2])] = "占道经营"
     cats[(cats == "道路积水") & ~np.isin(when.month, [6, 7, 8])] = "噪声扰民"
+    pick = rng.integers(0, len(hotspots), n)
+    hx, hy = hotspots[pick, 0] + rng.normal(0, 150, n), hotspots[pick, 1] + rng.normal(0, 150, n)
+    near = (np.isin(cats, ["无照经营游商", "占道经营", "店外经营"]) & (rng.random(n) < 0.4)
+            & shapely.contains_xy(area, hx, hy))
+    pts = shapely.points(np.where(near, hx, xs), np.where(near, hy, ys))
     age_days = (start - when).days.to_numpy()
     status = np.where(age_days >= 2, "closed", np.where(rng.random(n) < 0.5, "open", "assigned")).astype(object)
     # the beat a case went to: the first area beat holding it (cases nobody covers stay without one)
