@@ -50,7 +50,8 @@ def test_site_duty_coverage_in_festival_window(demo_client):
 
 def test_service_areas_and_what_if(demo_client):
     body = demo_client.get("/coverage/service-areas", params={"max_walk_m": 500}).json()
-    assert len(body["service_areas"]["features"]) == 30
+    sites = demo_client.get("/collections/stall_sites/items", params={"limit": 1}).json()["numberMatched"]
+    assert len(body["service_areas"]["features"]) == sites >= 30  # other tests may have added sites
     assert 0 < body["served_share"] < 1
     assert body["unserved_clusters"]["features"]
     before = demo_client.get("/collections/stall_sites/items", params={"limit": 1}).json()["numberMatched"]
