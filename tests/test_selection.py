@@ -95,3 +95,10 @@ def test_deterministic_and_bad_input():
         select_mclp(dist, np.ones(4), 1, 9)
     with pytest.raises(InvalidInput):
         select_pmedian(np.full((2, 2), np.inf), np.ones(2), 1)
+
+
+def test_placing_more_vendors_wins_over_a_long_reroute():
+    # A can take site 0 (1 m) or site 1 (1,000 m); B only site 0 (1,000 m): both are placed only if A walks far
+    inf = np.inf
+    got = assign_vendors(np.array([[1.0, 1000.0], [1000.0, inf]]), np.array([1, 1]))
+    assert got.placed == 2 and list(got.site) == [1, 0] and got.total_distance == pytest.approx(2000)

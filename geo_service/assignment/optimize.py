@@ -47,8 +47,10 @@ def assign_vendors(cost: np.ndarray, capacity: np.ndarray) -> VendorAssignment:
     site = np.full(n, -1, dtype=np.int64)
     reasons: list[str | None] = [None] * n
     if len(d):
-        big = float(d.max()) + 1.0
-        c = d - big  # placing a vendor is always worth more than any distance
+        # placing one more vendor must outweigh any re-routing it causes (an augmenting path moves at most
+        # every placed vendor), so the bonus exceeds the largest possible total distance
+        big = float(d.max()) * (min(n, float(capacity.sum())) + 1.0) + 1.0
+        c = d - big
         k = len(d)
         a_vendor = coo_matrix((np.ones(k), (vi, np.arange(k))), shape=(n, k))
         a_site = coo_matrix((np.ones(k), (sj, np.arange(k))), shape=(m, k))
