@@ -102,3 +102,23 @@ def test_placing_more_vendors_wins_over_a_long_reroute():
     inf = np.inf
     got = assign_vendors(np.array([[1.0, 1000.0], [1000.0, inf]]), np.array([1, 1]))
     assert got.placed == 2 and list(got.site) == [1, 0] and got.total_distance == pytest.approx(2000)
+
+
+def test_mid_size_instances_equal_spopt():
+    """Same optimal objectives as spopt (PySAL) with its default CBC solver."""
+    import pulp
+    from spopt.locate import LSCP, MCLP, PMedian
+
+    rng = np.random.default_rng(5)
+    demand, cand = rng.uniform(0, 5000, (300, 2)), rng.uniform(0, 5000, (40, 2))
+    w = rng.integers(1, 50, 300).astype(float)
+    dist = np.hypot(*(demand[:, None, :] - cand[None, :, :]).transpose(2, 0, 1))
+    solver = pulp.PULP_CBC_CMD(msg=False)
+    theirs = MCLP.from_cost_matrix(dist, w, service_radius=900.0, p_facilities=6).solve(solver)
+    chosen = [j for j, f in enumerate(theirs.fac2cli) if f]
+    assert select_mclp(dist, w, 900.0, 6).objective == pytest.approx(w[(dist[:, chosen] <= 900).any(axis=1)].sum())
+    lscp = LSCP.from_cost_matrix(dist, service_radius=1500.0).solve(solver)
+    assert len(select_lscp(dist, 1500.0).chosen) == sum(1 for f in lscp.fac2cli if f)
+    pm = PMedian.from_cost_matrix(dist, w, p_facilities=5).solve(solver)
+    sites = [j for j, f in enumerate(pm.fac2cli) if f]
+    assert select_pmedian(dist, w, 5).objective == pytest.approx((w * dist[:, sites].min(axis=1)).sum(), rel=1e-6)
