@@ -136,3 +136,19 @@ def test_demo_who_covers_and_coverage(demo_ws):
     assert ans.district == "中站区" and ans.on_duty
     cov = beat_coverage(demo_ws.frame("patrol_beats"), ctx.shifts, demo_ws.frame("districts"))
     assert cov.gaps and cov.overlaps
+
+
+def test_interior_grid_gives_the_exact_answer_on_many_points():
+    rng = np.random.default_rng(3)
+    polys = [shapely.Polygon(np.column_stack([OX + cx + r * np.cos(a), OY + cy + r * np.sin(a)]))
+             for cx, cy, r in rng.uniform([0, 0, 150], [3000, 3000, 600], (60, 3))
+             for a in [np.sort(rng.uniform(0, 2 * np.pi, 12))]]
+    polys = [p if p.is_valid else p.convex_hull for p in polys]
+    frame = gpd.GeoDataFrame({"code": [f"B{i}" for i in range(60)], "name": "b", "squad": "s", "district": "d",
+                              "buffer_m": 25.0}, geometry=m2ll(polys), crs=4326)
+    index = BeatIndex.build(frame)
+    pts = shapely.points(OX + rng.uniform(-200, 3200, 120_000), OY + rng.uniform(-200, 3200, 120_000))
+    p, b = assign_points_to_beats(pts, index)
+    assert index.interior_grid()["cells"] is not None and (index.interior_grid()["cells"] >= 0).sum() > 1000
+    ep, eb = index.tree.query(pts, predicate="intersects")
+    assert set(zip(p.tolist(), b.tolist(), strict=True)) == set(zip(ep.tolist(), eb.tolist(), strict=True))
