@@ -48,3 +48,5 @@ class Settings(BaseSettings):
     tianditu_key: str | None = None
     chromium: Path = Path("/usr/bin/chromium")
     auth_cache_s: float = 5.0
+    login_attempts: int = 5
+    login_window_s: float = 300.0

@@ -149,3 +149,12 @@ def test_first_admin_by_cli(tmp_path):
     del stored
     raw = ws.read_bytes()
     assert b"a long password" not in raw and token.encode() not in raw
+
+
+def test_password_guessing_is_throttled(anon_client):
+    anon_client.app.state.accounts.add_user("zhou", "viewer", password="the right one")
+    for _ in range(5):
+        assert anon_client.post("/auth/login", json={"name": "zhou", "password": "guess"}).status_code == 401
+    refused = anon_client.post("/auth/login", json={"name": "zhou", "password": "the right one"})
+    assert refused.status_code == 429 and refused.headers["content-type"].startswith("application/problem+json")
+    assert "Too many" in refused.json()["detail_en"]

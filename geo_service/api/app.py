@@ -70,6 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(guard)],
     )
     app.state.settings = settings
+    from geo_service.api.routers.auth import LoginThrottle
+
+    app.state.login_throttle = LoginThrottle(limit=settings.login_attempts, window_s=settings.login_window_s)
     app.state.catalog = catalog
     install_problem_handlers(app)
     app.add_exception_handler(AuthError, auth_problem)  # type: ignore[arg-type]

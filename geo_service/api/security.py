@@ -32,9 +32,9 @@ class AuthError(GeoServiceError):
     def __init__(self, status: int, zh: str, en: str) -> None:
         super().__init__(zh, en)
         self.status = status
-        self.code = "unauthorized" if status == 401 else "forbidden"
-        self.title = {"zh": "需要登录", "en": "Authentication required"} if status == 401 else {
-            "zh": "无权操作", "en": "Forbidden"}
+        self.code = {401: "unauthorized", 429: "too-many-attempts"}.get(status, "forbidden")
+        self.title = {401: {"zh": "需要登录", "en": "Authentication required"},
+                      429: {"zh": "尝试过多", "en": "Too many attempts"}}.get(status, {"zh": "无权操作", "en": "Forbidden"})
 
 
 def _credentials(request: Request) -> tuple[str | None, bool]:
