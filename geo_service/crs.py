@@ -9,7 +9,7 @@ usual one-step approximation.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,13 +17,16 @@ import numpy as np
 import pyproj
 import shapely
 from pyproj.exceptions import CRSError
+from shapely.geometry.base import BaseGeometry
 
 from geo_service.errors import InvalidInput
 
 __all__ = [
     "SourceCRS",
+    "bd09_to_gcj02",
     "bd09_to_wgs84",
     "from_metric",
+    "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "metric_crs",
     "parse_crs",
@@ -37,8 +40,7 @@ __all__ = [
 _A = 6378245.0
 _EE = 0.00669342162296594323
 _X_PI = np.pi * 3000.0 / 180.0
-_ALIASES = {"wgs84": "EPSG:4326", "wgs-84": "EPSG:4326", "crs84": "EPSG:4326", "cgcs2000": "EPSG:4490",
-            "epsg:4326": "EPSG:4326"}
+_ALIASES = {"wgs84": "EPSG:4326", "wgs-84": "EPSG:4326", "cgcs2000": "EPSG:4490", "cgcs-2000": "EPSG:4490"}
 
 
 @dataclass(frozen=True)
@@ -53,28 +55,73 @@ class SourceCRS:
         return f"EPSG:{self.epsg}" if self.kind == "epsg" else self.kind
 
 
-@functools.lru_cache(maxsize=64)
+_URN = re.compile(r"^(?:urn:ogc:def:crs:epsg:[0-9.]*:|https?://www\.opengis\.net/def/crs/epsg/[0-9.]+/)(\d+)$")
+_CRS84 = ("crs84", "ogc:crs84", "urn:ogc:def:crs:ogc:1.3:crs84", "urn:ogc:def:crs:ogc::crs84",
+          "http://www.opengis.net/def/crs/ogc/1.3/crs84", "https://www.opengis.net/def/crs/ogc/1.3/crs84")
+
+
 def parse_crs(value: str | int | SourceCRS) -> SourceCRS:
-    """Read a CRS name: ``EPSG:4326``, ``4490``, ``wgs84``, ``cgcs2000``, ``gcj02``, ``bd09``."""
+    """Read a CRS name.
+
+    Parameters
+    ----------
+    value
+        ``EPSG:4326``, ``4490``, ``epsg:4547``, ``wgs84``, ``cgcs2000``, ``gcj02`` (AMap, Tencent),
+        ``bd09`` (Baidu), or an OGC URI (``http://www.opengis.net/def/crs/EPSG/0/4547``,
+        ``urn:ogc:def:crs:EPSG::4326``, ``OGC:CRS84``), case-insensitive.
+
+    Raises
+    ------
+    InvalidInput
+        For anything else, or an EPSG CRS that is neither geographic nor projected.
+
+    Examples
+    --------
+    >>> parse_crs("epsg:4547").name, parse_crs("GCJ02").kind
+    ('EPSG:4547', 'gcj02')
+    """
     if isinstance(value, SourceCRS):
         return value
-    text = str(value).strip().lower().replace("_", "").replace(" ", "")
-    if text in ("gcj02", "gcj-02", "amap", "tencent"):
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _unknown(value)
+    parsed = _parse_crs(str(value).strip().lower())
+    if parsed == "unknown":
+        raise _unknown(value)
+    if parsed == "not-2d":
+        raise _unknown(value, "不是经纬度或平面坐标系", "Not a geographic or projected coordinate system")
+    return parsed
+
+
+def _unknown(value: Any, why_zh: str = "无法识别", why_en: str = "Unknown coordinate system") -> InvalidInput:
+    shown = str(value)[:80]
+    return InvalidInput(f"坐标系「{shown}」{why_zh}，可用 EPSG 代码（如 EPSG:4326、EPSG:4490、EPSG:4547）、"
+                        "gcj02 或 bd09",
+                        f"{why_en} '{shown}': use an EPSG code (EPSG:4326, EPSG:4490, EPSG:4547…), "
+                        "gcj02 or bd09",
+                        field="crs")
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_crs(text: str) -> SourceCRS | str:
+    compact = text.replace("_", "").replace(" ", "")
+    if compact in ("gcj02", "gcj-02", "amap", "tencent", "gaode"):
         return SourceCRS("gcj02")
-    if text in ("bd09", "bd-09", "baidu", "bd09ll"):
+    if compact in ("bd09", "bd-09", "baidu", "bd09ll"):
         return SourceCRS("bd09")
-    text = _ALIASES.get(text, text)
-    code = text.upper().removeprefix("EPSG:")
-    if code.isdigit():
-        try:
-            pyproj.CRS.from_epsg(int(code))
-        except CRSError:
-            pass
-        else:
-            return SourceCRS("epsg", int(code))
-    raise InvalidInput(f"坐标系「{value}」无法识别，可用 EPSG 代码（如 EPSG:4326、EPSG:4490）、gcj02 或 bd09",
-                       f"Unknown coordinate system '{value}': use an EPSG code (EPSG:4326, EPSG:4490…), gcj02 or bd09",
-                       field="crs")
+    if compact in _CRS84:
+        return SourceCRS("epsg", 4326)
+    compact = _ALIASES.get(compact, compact)
+    match = _URN.match(compact)
+    code = match.group(1) if match else compact.upper().removeprefix("EPSG:")
+    if not code.isdigit():
+        return "unknown"
+    try:
+        crs = pyproj.CRS.from_epsg(int(code))
+    except CRSError:
+        return "unknown"
+    if not (crs.is_geographic or crs.is_projected) or crs.is_geocentric:
+        return "not-2d"
+    return SourceCRS("epsg", int(code))
 
 
 @functools.lru_cache(maxsize=64)
@@ -113,41 +160,62 @@ def wgs84_to_gcj02(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.where(outside, lon, lon + dlon), np.where(outside, lat, lat + dlat)
 
 
-def gcj02_to_wgs84(lon: Any, lat: Any, *, tol_deg: float = 1e-10, max_iter: int = 30) -> tuple[np.ndarray, np.ndarray]:
-    """GCJ-02 → WGS 84 by fixed-point iteration on the forward transform (round trip < 1 mm)."""
-    glon, glat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    wlon, wlat = glon.copy(), glat.copy()
-    for _ in range(max_iter):
-        flon, flat = wgs84_to_gcj02(wlon, wlat)
-        elon, elat = flon - glon, flat - glat
-        wlon, wlat = wlon - elon, wlat - elat
-        if np.all(np.abs(elon) < tol_deg) and np.all(np.abs(elat) < tol_deg):
-            break
-    return wlon, wlat
-
-
-def _gcj_to_bd(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def gcj02_to_bd09(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+    """GCJ-02 → BD-09 (Baidu's published formula, vectorised)."""
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     z = np.sqrt(lon * lon + lat * lat) + 0.00002 * np.sin(lat * _X_PI)
     theta = np.arctan2(lat, lon) + 0.000003 * np.cos(lon * _X_PI)
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
-def wgs84_to_bd09(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
-    """WGS 84 → BD-09 (through GCJ-02)."""
-    return _gcj_to_bd(*wgs84_to_gcj02(lon, lat))
+def _invert(forward: Any, lon: Any, lat: Any, first: tuple[np.ndarray, np.ndarray], tol_deg: float,
+            max_iter: int) -> tuple[np.ndarray, np.ndarray]:
+    """Solve ``forward(w) = target`` by fixed-point iteration ``w -= forward(w) - target``.
 
-
-def bd09_to_wgs84(lon: Any, lat: Any, *, tol_deg: float = 1e-10, max_iter: int = 30) -> tuple[np.ndarray, np.ndarray]:
-    """BD-09 → WGS 84 by iterating on the forward transform."""
-    blon, blat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    wlon, wlat = gcj02_to_wgs84(blon - 0.0065, blat - 0.006)
+    The offsets vary slowly (their derivatives are ~1e-3), so each step gains about three digits.
+    """
+    tlon, tlat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    wlon, wlat = first
     for _ in range(max_iter):
-        flon, flat = wgs84_to_bd09(wlon, wlat)
-        elon, elat = flon - blon, flat - blat
+        flon, flat = forward(wlon, wlat)
+        elon, elat = flon - tlon, flat - tlat
         wlon, wlat = wlon - elon, wlat - elat
-        if np.all(np.abs(elon) < tol_deg) and np.all(np.abs(elat) < tol_deg):
+        if not (np.abs(elon) >= tol_deg).any() and not (np.abs(elat) >= tol_deg).any():
             break
     return wlon, wlat
+
+
+def gcj02_to_wgs84(
+    lon: Any, lat: Any, *, tol_deg: float = 1e-10, max_iter: int = 30
+) -> tuple[np.ndarray, np.ndarray]:
+    """GCJ-02 → WGS 84 by iterating on the forward transform (round trip well under 1 mm).
+
+    The usual one-step inverse (subtract the offset computed at the GCJ-02 point) is 1–2 m off;
+    this one repeats the correction until the forward transform reproduces the input.
+    """
+    glon, glat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    return _invert(wgs84_to_gcj02, glon, glat, (glon.copy(), glat.copy()), tol_deg, max_iter)
+
+
+def bd09_to_gcj02(
+    lon: Any, lat: Any, *, tol_deg: float = 1e-10, max_iter: int = 30
+) -> tuple[np.ndarray, np.ndarray]:
+    """BD-09 → GCJ-02 by iterating on :func:`gcj02_to_bd09`."""
+    blon, blat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    return _invert(gcj02_to_bd09, blon, blat, (blon - 0.0065, blat - 0.006), tol_deg, max_iter)
+
+
+def wgs84_to_bd09(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+    """WGS 84 → BD-09 (through GCJ-02)."""
+    return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
+
+
+def bd09_to_wgs84(
+    lon: Any, lat: Any, *, tol_deg: float = 1e-10, max_iter: int = 30
+) -> tuple[np.ndarray, np.ndarray]:
+    """BD-09 → WGS 84 by iterating on the whole forward transform :func:`wgs84_to_bd09`."""
+    blon, blat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    return _invert(wgs84_to_bd09, blon, blat, gcj02_to_wgs84(*bd09_to_gcj02(blon, blat)), tol_deg, max_iter)
 
 
 def _apply(geoms: Any, fn: Any) -> Any:
@@ -161,11 +229,24 @@ def _apply(geoms: Any, fn: Any) -> Any:
 
 
 def to_wgs84(geoms: Any, source: str | int | SourceCRS) -> Any:
-    """Geometries (array, list, GeoSeries or GeoDataFrame) in ``source`` → WGS 84 lon/lat.
+    """Geometries in ``source`` → WGS 84 lon/lat, 2D.
 
-    A GeoDataFrame or GeoSeries comes back as the same kind, with ``crs`` EPSG:4326.
+    Parameters
+    ----------
+    geoms
+        A shapely geometry, a list or array of them, a GeoSeries or a GeoDataFrame. Its own ``crs``
+        attribute is not consulted: ``source`` says where the coordinates come from.
+    source
+        Anything :func:`parse_crs` reads.
+
+    Returns
+    -------
+    The same kind of object (a list stays a list; a GeoSeries or GeoDataFrame comes back with
+    ``crs`` EPSG:4326 and the same index).
     """
     crs = parse_crs(source)
+    if isinstance(geoms, BaseGeometry):
+        return to_wgs84(np.array([geoms], dtype=object), crs)[0]
     frame = hasattr(geoms, "set_crs")
     values = np.asarray(geoms.geometry.values if frame else geoms, dtype=object)
     values = shapely.force_2d(values) if len(values) else values
@@ -177,7 +258,7 @@ def to_wgs84(geoms: Any, source: str | int | SourceCRS) -> Any:
         out = values  # CGCS2000 and WGS 84 agree to centimetres at city scale
     else:
         t = transformer(f"EPSG:{crs.epsg}", "EPSG:4326")
-        out = _apply(values, lambda x, y: t.transform(x, y))
+        out = _apply(values, t.transform)
     if not frame:
         return list(out) if isinstance(geoms, list) else out
     import geopandas as gpd
@@ -190,23 +271,43 @@ def to_wgs84(geoms: Any, source: str | int | SourceCRS) -> Any:
     return series
 
 
-def metric_crs(name: str | None = None) -> pyproj.CRS:
-    """The projected CRS for distances and areas (default CGCS2000 / 3-degree GK CM 114E)."""
-    return _crs(name or "EPSG:4547")
+def metric_crs(settings: Any = None) -> pyproj.CRS:
+    """The projected CRS for distances and areas.
+
+    Parameters
+    ----------
+    settings
+        ``None`` (CGCS2000 / 3-degree Gauss–Krüger CM 114E, EPSG:4547, right for Jiaozuo), a
+        :class:`~geo_service.settings.Settings` (its ``metric_crs``) or a CRS name.
+
+    Raises
+    ------
+    InvalidInput
+        If the CRS is not projected in metres.
+    """
+    name = getattr(settings, "metric_crs", settings) or "EPSG:4547"
+    return _metric(str(name))
 
 
 @functools.lru_cache(maxsize=16)
-def _crs(name: str) -> pyproj.CRS:
-    return pyproj.CRS.from_user_input(name)
+def _metric(name: str) -> pyproj.CRS:
+    try:
+        crs = pyproj.CRS.from_user_input(name)
+    except CRSError:
+        raise _unknown(name) from None
+    unit = crs.axis_info[0].unit_name if crs.axis_info else ""
+    if not crs.is_projected or unit not in ("metre", "meter"):
+        raise _unknown(name, "不是以米为单位的平面坐标系", "Not a projected coordinate system in metres")
+    return crs
 
 
 def to_metric(geoms: Any, crs: str = "EPSG:4547") -> Any:
-    """WGS 84 geometries (array-like) → metric CRS."""
+    """WGS 84 geometries (array-like) → the metric CRS ``crs`` (cached transformer)."""
     t = transformer("EPSG:4326", crs)
-    return _apply(np.asarray(geoms, dtype=object), lambda x, y: t.transform(x, y))
+    return _apply(np.asarray(geoms, dtype=object), t.transform)
 
 
 def from_metric(geoms: Any, crs: str = "EPSG:4547") -> Any:
-    """Metric CRS geometries (array-like) → WGS 84."""
+    """Geometries (array-like) in the metric CRS ``crs`` → WGS 84."""
     t = transformer(crs, "EPSG:4326")
-    return _apply(np.asarray(geoms, dtype=object), lambda x, y: t.transform(x, y))
+    return _apply(np.asarray(geoms, dtype=object), t.transform)
