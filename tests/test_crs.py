@@ -71,8 +71,10 @@ def test_parse_crs_names(text, expected):
 def test_parse_crs_refuses_unknown_names_in_both_languages(text):
     with pytest.raises(InvalidInput) as err:
         parse_crs(text)
-    assert str(text)[:20] in err.value.en and str(text)[:20] in err.value.zh
-    assert "坐标系" in err.value.zh and "coordinate system" in err.value.en
+    assert str(text)[:20] in err.value.en
+    assert str(text)[:20] in err.value.zh
+    assert "坐标系" in err.value.zh
+    assert "coordinate system" in err.value.en
     assert err.value.field == "crs"
 
 
@@ -95,7 +97,8 @@ def test_bd09_matches_published_vector():
 def test_offset_in_jiaozuo_is_hundreds_of_metres():
     lon, lat = _jiaozuo_grid()
     shift = _metres(lon, lat, *wgs84_to_gcj02(lon, lat))
-    assert 300 < shift.min() and shift.max() < 900
+    assert shift.min() > 300
+    assert shift.max() < 900
     bd_shift = _metres(lon, lat, *wgs84_to_bd09(lon, lat))
     assert bd_shift.min() > shift.min()  # BD-09 adds ~0.0065°/0.006° on top of GCJ-02
 
@@ -126,17 +129,20 @@ def test_one_step_inverse_would_not_be_enough():
 def test_outside_china_nothing_shifts():
     lon, lat = np.array([2.35, 139.69, -74.0, 113.25]), np.array([48.85, 35.69, 40.7, 35.21])
     glon, glat = wgs84_to_gcj02(lon, lat)
-    assert np.array_equal(glon[:3], lon[:3]) and np.array_equal(glat[:3], lat[:3])
+    assert np.array_equal(glon[:3], lon[:3])
+    assert np.array_equal(glat[:3], lat[:3])
     assert glon[3] != lon[3]
     back = gcj02_to_wgs84(lon[:3], lat[:3])
-    assert np.array_equal(back[0], lon[:3]) and np.array_equal(back[1], lat[:3])
+    assert np.array_equal(back[0], lon[:3])
+    assert np.array_equal(back[1], lat[:3])
 
 
 def test_conversions_keep_array_shapes():
     lon, lat = np.full((3, 4), 113.25), np.full((3, 4), 35.21)
     for fn in (wgs84_to_gcj02, gcj02_to_wgs84, wgs84_to_bd09, bd09_to_wgs84):
         x, y = fn(lon, lat)
-        assert x.shape == (3, 4) and y.shape == (3, 4)
+        assert x.shape == (3, 4)
+        assert y.shape == (3, 4)
 
 
 def test_to_wgs84_frame_from_gcj02_keeps_index_and_columns():
@@ -146,20 +152,24 @@ def test_to_wgs84_frame_from_gcj02_keeps_index_and_columns():
     glon, glat = wgs84_to_gcj02(wgs[:, 0], wgs[:, 1])
     frame = gpd.GeoDataFrame({"name": ["甲", "乙"]}, geometry=shapely.points(glon, glat), index=[7, 9])
     out = to_wgs84(frame, "gcj02")
-    assert isinstance(out, gpd.GeoDataFrame) and out.crs.to_epsg() == 4326
-    assert list(out.index) == [7, 9] and list(out["name"]) == ["甲", "乙"]
+    assert isinstance(out, gpd.GeoDataFrame)
+    assert out.crs.to_epsg() == 4326
+    assert list(out.index) == [7, 9]
+    assert list(out["name"]) == ["甲", "乙"]
     xy = shapely.get_coordinates(out.geometry.values)
     assert _metres(xy[:, 0], xy[:, 1], wgs[:, 0], wgs[:, 1]).max() < 0.01
     assert frame.geometry.iloc[0].x == pytest.approx(glon[0])  # the input frame is untouched
     series = to_wgs84(frame.geometry, "gcj02")
-    assert isinstance(series, gpd.GeoSeries) and series.crs.to_epsg() == 4326
+    assert isinstance(series, gpd.GeoSeries)
+    assert series.crs.to_epsg() == 4326
 
 
 def test_to_wgs84_polygon_vertices_follow_the_point_formula_and_z_is_dropped():
     ring = [(113.24, 35.21, 5.0), (113.25, 35.21, 5.0), (113.25, 35.22, 5.0), (113.24, 35.21, 5.0)]
     poly = shapely.Polygon(ring)
     out = to_wgs84([poly], "bd09")
-    assert isinstance(out, list) and not out[0].has_z
+    assert isinstance(out, list)
+    assert not out[0].has_z
     xs, ys = bd09_to_wgs84([p[0] for p in ring], [p[1] for p in ring])
     assert np.allclose(shapely.get_coordinates(out[0]), np.column_stack([xs, ys]), atol=1e-12)
     single = to_wgs84(shapely.Point(113.25, 35.21), "EPSG:4326")
