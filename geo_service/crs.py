@@ -55,9 +55,17 @@ class SourceCRS:
         return f"EPSG:{self.epsg}" if self.kind == "epsg" else self.kind
 
 
-_URN = re.compile(r"^(?:urn:ogc:def:crs:epsg:[0-9.]*:|https?://www\.opengis\.net/def/crs/epsg/[0-9.]+/)(\d+)$")
-_CRS84 = ("crs84", "ogc:crs84", "urn:ogc:def:crs:ogc:1.3:crs84", "urn:ogc:def:crs:ogc::crs84",
-          "http://www.opengis.net/def/crs/ogc/1.3/crs84", "https://www.opengis.net/def/crs/ogc/1.3/crs84")
+_URN = re.compile(
+    r"^(?:urn:ogc:def:crs:epsg:[0-9.]*:|https?://www\.opengis\.net/def/crs/epsg/[0-9.]+/)(\d+)$"
+)
+_CRS84 = (
+    "crs84",
+    "ogc:crs84",
+    "urn:ogc:def:crs:ogc:1.3:crs84",
+    "urn:ogc:def:crs:ogc::crs84",
+    "http://www.opengis.net/def/crs/ogc/1.3/crs84",
+    "https://www.opengis.net/def/crs/ogc/1.3/crs84",
+)
 
 
 def parse_crs(value: str | int | SourceCRS) -> SourceCRS:
@@ -94,11 +102,11 @@ def parse_crs(value: str | int | SourceCRS) -> SourceCRS:
 
 def _unknown(value: Any, why_zh: str = "无法识别", why_en: str = "Unknown coordinate system") -> InvalidInput:
     shown = str(value)[:80]
-    return InvalidInput(f"坐标系「{shown}」{why_zh}，可用 EPSG 代码（如 EPSG:4326、EPSG:4490、EPSG:4547）、"
-                        "gcj02 或 bd09",
-                        f"{why_en} '{shown}': use an EPSG code (EPSG:4326, EPSG:4490, EPSG:4547…), "
-                        "gcj02 or bd09",
-                        field="crs")
+    return InvalidInput(
+        f"坐标系「{shown}」{why_zh}，可用 EPSG 代码（如 EPSG:4326、EPSG:4490、EPSG:4547）、gcj02 或 bd09",
+        f"{why_en} '{shown}': use an EPSG code (EPSG:4326, EPSG:4490, EPSG:4547…), gcj02 or bd09",
+        field="crs",
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -136,14 +144,28 @@ def _out_of_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
 
 def _delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x, y = lon - 105.0, lat - 35.0
-    dlat = (-100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
-            + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
-            + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
-            + (160.0 * np.sin(y / 12.0 * np.pi) + 320 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0)
-    dlon = (300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
-            + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
-            + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
-            + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0)
+    dlat = (
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * np.sqrt(np.abs(x))
+        + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
+        + (160.0 * np.sin(y / 12.0 * np.pi) + 320 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+    )
+    dlon = (
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * np.sqrt(np.abs(x))
+        + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
+        + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+    )
     radlat = lat / 180.0 * np.pi
     magic = 1 - _EE * np.sin(radlat) ** 2
     sqrtmagic = np.sqrt(magic)
@@ -168,8 +190,9 @@ def gcj02_to_bd09(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
-def _invert(forward: Any, lon: Any, lat: Any, first: tuple[np.ndarray, np.ndarray], tol_deg: float,
-            max_iter: int) -> tuple[np.ndarray, np.ndarray]:
+def _invert(
+    forward: Any, lon: Any, lat: Any, first: tuple[np.ndarray, np.ndarray], tol_deg: float, max_iter: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Solve ``forward(w) = target`` by fixed-point iteration ``w -= forward(w) - target``.
 
     The offsets vary slowly (their derivatives are ~1e-3), so each step gains about three digits.

@@ -1,0 +1,254 @@
+"""Reading an uploaded file: format detection, GeoJSON, GeoPackage and zipped Shapefile."""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from geo_service.catalog import LayerSpec
+from geo_service.crs import parse_crs, to_wgs84
+from geo_service.errors import PayloadTooLarge, UnsupportedFormat
+from geo_service.formats.common import decode_text, file_error, rename_columns
+from geo_service.formats.tables import read_csv, read_xlsx
+from geo_service.geometry import geometry_from_geojson
+
+__all__ = ["read_features"]
+
+#: Uncompressed size a zip may expand to, as a multiple of the upload limit (zip bombs).
+_ZIP_RATIO = 20
+
+
+def _kind(filename: str, data: bytes) -> str:
+    name = filename.lower()
+    if data[:4] == b"PK\x03\x04":
+        return "xlsx" if name.endswith((".xlsx", ".xlsm")) else "zip"
+    if data.startswith(b"SQLite format 3"):
+        return "gpkg"
+    for ext, kind in (
+        (".geojson", "geojson"),
+        (".json", "geojson"),
+        (".csv", "csv"),
+        (".txt", "csv"),
+        (".tsv", "csv"),
+        (".gpkg", "gpkg"),
+        (".zip", "zip"),
+        (".xlsx", "xlsx"),
+        (".shp", "shp"),
+    ):
+        if name.endswith(ext):
+            return kind
+    if data[:200].lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
+        return "geojson"
+    raise UnsupportedFormat(
+        f"无法识别文件「{filename}」的格式；支持 GeoJSON、GeoPackage、Shapefile（zip 压缩）、CSV、XLSX",
+        f"Unknown format of '{filename}'; supported: GeoJSON, GeoPackage, zipped Shapefile, CSV, XLSX",
+        field="file",
+    )
+
+
+def _read_geojson(data: bytes, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataFrame:
+    try:
+        doc = json.loads(decode_text(data))
+    except ValueError as exc:
+        raise file_error(f"GeoJSON 无法解析：{exc}", f"The GeoJSON cannot be parsed: {exc}") from None
+    kind = doc.get("type") if isinstance(doc, Mapping) else None
+    if kind not in ("FeatureCollection", "Feature"):
+        raise file_error(
+            "GeoJSON 应为 FeatureCollection 或 Feature", "GeoJSON must be a FeatureCollection or a Feature"
+        )
+    features = doc.get("features") if kind == "FeatureCollection" else [doc]
+    if not isinstance(features, list) or not features:
+        raise file_error("GeoJSON 中没有要素", "The GeoJSON holds no features")
+    props: list[Mapping[str, Any]] = []
+    geoms: list[Any] = []
+    for i, feat in enumerate(features, start=1):
+        label = f"feature {i}"
+        if not isinstance(feat, Mapping) or feat.get("type") != "Feature":
+            raise file_error(
+                f"第 {i} 个要素不是 GeoJSON Feature", f"Feature {i} is not a GeoJSON Feature", feature=label
+            )
+        p = feat.get("properties") or {}
+        if not isinstance(p, Mapping):
+            raise file_error(
+                f"第 {i} 个要素的 properties 应为对象",
+                f"Feature {i}: properties must be an object",
+                feature=label,
+                field="properties",
+            )
+        props.append(p)
+        raw = feat.get("geometry")
+        geoms.append(None if raw is None or spec.is_table else geometry_from_geojson(raw, feature=label))
+    table = pd.DataFrame.from_records(props) if any(props) else pd.DataFrame(index=range(len(props)))
+    if spec.is_table:
+        return gpd.GeoDataFrame(rename_columns(table, spec))
+    declared = (
+        ((doc.get("crs") or {}).get("properties") or {}).get("name")
+        if isinstance(doc.get("crs"), Mapping)
+        else None
+    )
+    if declared and parse_crs(source_crs) == parse_crs("EPSG:4326"):
+        source_crs = declared  # a legacy GeoJSON naming its CRS, and no other CRS asked for
+    frame = gpd.GeoDataFrame(rename_columns(table, spec), geometry=geoms, crs="EPSG:4326")
+    return to_wgs84(frame, source_crs)
+
+
+def _dbf_encoding(dbf: Path) -> str | None:
+    """The encoding of a .dbf without .cpg: GDAL would read it as Latin-1; Chinese files are GBK or UTF-8."""
+    raw = dbf.read_bytes()
+    if len(raw) > 29 and raw[29] != 0:
+        return None  # a language driver id: GDAL knows it
+    try:
+        raw[32:].decode("utf-8")
+    except UnicodeDecodeError:
+        return "GB18030"
+    return "UTF-8"
+
+
+def _read_zip(
+    data: bytes, tmp: Path, spec: LayerSpec, source_crs: Any, max_bytes: int | None
+) -> gpd.GeoDataFrame:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            members = [m for m in zf.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX")]
+            shps = [m.filename for m in members if m.filename.lower().endswith(".shp")]
+            if not shps:
+                found = ", ".join(m.filename for m in members[:8]) or "—"
+                raise file_error(
+                    f"压缩包中没有 .shp 文件（包含：{found}）",
+                    f"The zip holds no .shp file (it holds: {found})",
+                )
+            limit = _ZIP_RATIO * (max_bytes or 50 * 1024 * 1024)
+            if sum(m.file_size for m in members) > limit:
+                raise PayloadTooLarge(
+                    f"压缩包解压后超过 {limit} 字节", f"The zip expands beyond {limit} bytes", field="file"
+                )
+            for m in members:
+                if not (tmp / m.filename).resolve().is_relative_to(tmp.resolve()):
+                    raise file_error(
+                        f"压缩包中的路径不安全：{m.filename}", f"Unsafe path in the zip: {m.filename}"
+                    )
+            zf.extractall(tmp, members=members)
+    except zipfile.BadZipFile:
+        raise file_error("zip 文件已损坏", "The zip file is damaged") from None
+    stems = {Path(s).stem.lower(): s for s in shps}
+    chosen = stems.get(spec.name.lower()) or (shps[0] if len(shps) == 1 else None)
+    if chosen is None:
+        raise file_error(
+            f"压缩包中有多个 Shapefile {shps}，没有名为 {spec.name}.shp 的",
+            f"The zip holds several shapefiles {shps} and none named {spec.name}.shp",
+        )
+    shp = tmp / chosen
+    missing = [
+        ext for ext in (".dbf", ".shx") if not any(shp.with_suffix(e).exists() for e in (ext, ext.upper()))
+    ]
+    if missing:
+        raise file_error(
+            f"Shapefile {chosen} 缺少 {'、'.join(missing)} 文件",
+            f"Shapefile {chosen} lacks its {', '.join(missing)} file",
+        )
+    has_cpg = shp.with_suffix(".cpg").exists() or shp.with_suffix(".CPG").exists()
+    dbf = shp.with_suffix(".dbf") if shp.with_suffix(".dbf").exists() else shp.with_suffix(".DBF")
+    encoding = None if has_cpg else _dbf_encoding(dbf)
+    return _vector_to_frame(str(shp), spec, source_crs, encoding=encoding)
+
+
+def _vector_to_frame(
+    path: str, spec: LayerSpec, source_crs: Any, layer: str | None = None, encoding: str | None = None
+) -> gpd.GeoDataFrame:
+    try:
+        frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+    except Exception as exc:  # GDAL says what it could not read
+        raise file_error(f"文件无法读取：{exc}", f"The file cannot be read: {exc}") from None
+    frame = rename_columns(frame, spec)
+    if not isinstance(frame, gpd.GeoDataFrame):
+        return gpd.GeoDataFrame(frame)
+    if spec.is_table:
+        return gpd.GeoDataFrame(pd.DataFrame(frame.drop(columns=[frame.geometry.name])))
+    if frame.crs is None or frame.crs.to_epsg() in (4326, 4490):
+        return to_wgs84(frame.set_crs("EPSG:4326", allow_override=True), source_crs)
+    return to_wgs84(frame.to_crs("EPSG:4326"), "EPSG:4326")  # the file's own .prj / srs wins
+
+
+def read_features(
+    data: bytes,
+    *,
+    filename: str,
+    spec: LayerSpec,
+    source_crs: Any = "EPSG:4326",
+    max_bytes: int | None = None,
+) -> gpd.GeoDataFrame:
+    """An uploaded file as a frame in EPSG:4326, columns renamed to field names where they match.
+
+    Parameters
+    ----------
+    data
+        The file's bytes.
+    filename
+        Its name (the extension helps tell formats apart).
+    spec
+        The layer it goes to: header titles, the GeoPackage layer or shapefile to pick, table or not.
+    source_crs
+        The CRS of coordinates that do not say theirs (CSV, XLSX, GeoJSON, a shapefile without
+        .prj): an EPSG code, ``gcj02`` or ``bd09``. A .prj or a GeoPackage SRS other than WGS 84 /
+        CGCS2000 wins.
+    max_bytes
+        Larger files raise :class:`PayloadTooLarge`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Geometry in EPSG:4326 and 2D (None throughout for table layers). Field values are not
+        validated here (the caller does, row by row); unknown columns are kept so that the caller
+        can refuse them by name.
+
+    Raises
+    ------
+    InvalidInput, UnsupportedFormat, PayloadTooLarge
+        In Chinese and English, naming the row or feature and the column at fault.
+    """
+    if not data:
+        raise file_error("文件为空", "The file is empty")
+    if max_bytes is not None and len(data) > max_bytes:
+        raise PayloadTooLarge(
+            f"文件有 {len(data)} 字节，超过上限 {max_bytes}",
+            f"The file has {len(data)} bytes, above the limit of {max_bytes}",
+            field="file",
+        )
+    kind = _kind(filename, data)
+    if kind == "shp":
+        raise UnsupportedFormat(
+            "请把 .shp、.shx、.dbf、.prj（和 .cpg）一起压缩成 zip 上传",
+            "Upload a shapefile as a zip of its .shp, .shx, .dbf, .prj (and .cpg)",
+            field="file",
+        )
+    if kind == "csv":
+        return read_csv(data, spec=spec, source_crs=source_crs)
+    if kind == "xlsx":
+        return read_xlsx(data, spec=spec, source_crs=source_crs)
+    if kind == "geojson":
+        return _read_geojson(data, spec, source_crs)
+    with tempfile.TemporaryDirectory(prefix="geo-import-") as tmp:
+        if kind == "zip":
+            return _read_zip(data, Path(tmp), spec, source_crs, max_bytes)
+        path = Path(tmp) / "upload.gpkg"
+        path.write_bytes(data)
+        try:
+            names = [str(n) for n, _ in pyogrio.list_layers(path)]
+        except Exception as exc:
+            raise file_error(f"GeoPackage 无法读取：{exc}", f"The GeoPackage cannot be read: {exc}") from None
+        layer = spec.name if spec.name in names else (names[0] if len(names) == 1 else None)
+        if layer is None:
+            raise file_error(
+                f"GeoPackage 中有图层 {names}，没有名为 {spec.name} 的图层",
+                f"The GeoPackage has layers {names} and none named {spec.name}",
+            )
+        return _vector_to_frame(str(path), spec, source_crs, layer)

@@ -1,0 +1,146 @@
+"""CSV and XLSX: coordinates from lon/lat (经度/纬度 …) or WKT columns, headers mapped to fields."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo_service.catalog import LayerSpec
+from geo_service.crs import to_wgs84
+from geo_service.formats.common import decode_text, file_error, header_labels, rename_columns
+
+__all__ = ["LAT_NAMES", "LON_NAMES", "WKT_NAMES", "read_csv", "read_xlsx"]
+
+#: Headers (case-insensitive) taken as longitude, latitude or WKT geometry columns.
+LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "东经", "经度(e)", "经度（e）")
+LAT_NAMES = ("lat", "latitude", "y", "纬度", "北纬", "纬度(n)", "纬度（n）")
+WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "几何", "坐标串")
+
+
+def _find_column(table: pd.DataFrame, names: tuple[str, ...]) -> Any:
+    lower = {str(c).strip().lower(): c for c in table.columns}
+    return next((lower[n] for n in names if n in lower), None)
+
+
+def _numbers(table: pd.DataFrame, column: Any, rows: np.ndarray) -> np.ndarray:
+    values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raw = table[column].iloc[i]
+        missing = raw is None or (isinstance(raw, float) and np.isnan(raw)) or str(raw).strip() == ""
+        what_zh, what_en = (
+            ("为空", "is empty")
+            if missing
+            else (f"「{str(raw)[:40]}」不是数值", f"'{str(raw)[:40]}' is not a number")
+        )
+        raise file_error(
+            f"第 {rows[i]} 行「{column}」列{what_zh}",
+            f"Row {rows[i]}, column '{column}': {what_en}",
+            feature=f"row {rows[i]}",
+            field=str(column),
+        )
+    return values
+
+
+def _table_to_frame(
+    table: pd.DataFrame, spec: LayerSpec, source_crs: Any, *, first_row: int
+) -> gpd.GeoDataFrame:
+    """Rows of a CSV/XLSX sheet: coordinates from lon/lat or WKT columns, other headers mapped to fields.
+
+    ``first_row`` is the spreadsheet row number of the first data row (2, after the header).
+    """
+    table = table.dropna(how="all")
+    table.columns = [str(c).strip() for c in table.columns]
+    rows = table.index.to_numpy() + first_row
+    table = table.reset_index(drop=True)
+    if spec.is_table:
+        return gpd.GeoDataFrame(rename_columns(table, spec))
+    lon_col, lat_col = _find_column(table, LON_NAMES), _find_column(table, LAT_NAMES)
+    wkt_col = _find_column(table, WKT_NAMES)
+    if lon_col is not None and lat_col is not None:
+        geoms = shapely.points(_numbers(table, lon_col, rows), _numbers(table, lat_col, rows))
+        rest = table.drop(columns=[lon_col, lat_col])
+    elif wkt_col is not None:
+        geoms = _wkt(table[wkt_col], wkt_col, rows)
+        rest = table.drop(columns=[wkt_col])
+    else:
+        raise file_error(
+            f"表格中没有坐标列：需要经度、纬度两列（{'/'.join(LON_NAMES[:4])}/经度，"
+            f"{'/'.join(LAT_NAMES[:3])}/纬度）或 WKT 列；现有列：{', '.join(table.columns)}",
+            f"The table has no coordinate columns: it needs longitude and latitude columns "
+            f"({', '.join(LON_NAMES[:4])}, 经度 / {', '.join(LAT_NAMES[:3])}, 纬度) or a WKT column; "
+            f"columns found: {', '.join(table.columns)}",
+        )
+    frame = gpd.GeoDataFrame(rename_columns(rest, spec), geometry=geoms, crs="EPSG:4326")
+    return to_wgs84(frame, source_crs)
+
+
+def _wkt(values: pd.Series, column: Any, rows: np.ndarray) -> np.ndarray:
+    text = values.astype(object).where(values.notna(), None).to_numpy()
+    geoms = shapely.from_wkt(text, on_invalid="ignore")
+    bad = shapely.is_missing(geoms)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise file_error(
+            f"第 {rows[i]} 行「{column}」列不是有效的 WKT：{str(text[i])[:40]}",
+            f"Row {rows[i]}, column '{column}' is not valid WKT: {str(text[i])[:40]}",
+            feature=f"row {rows[i]}",
+            field=str(column),
+        )
+    return geoms
+
+
+def read_csv(data: bytes, *, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataFrame:
+    """A CSV (comma- or tab-separated; UTF-8, UTF-8 with BOM or GBK) as a frame in EPSG:4326."""
+    text = decode_text(data)
+    head = text.split("\n", 1)[0]
+    sep = "\t" if "\t" in head and "," not in head else ","
+    try:
+        table = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            skipinitialspace=True,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise file_error(f"CSV 无法解析：{exc}", f"The CSV cannot be parsed: {exc}") from None
+    return _table_to_frame(table, spec, source_crs, first_row=2)
+
+
+def read_xlsx(data: bytes, *, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataFrame:
+    """The sheet named after the layer (or the first sheet) of an XLSX workbook as a frame in EPSG:4326.
+
+    The header is the first of the top ten rows that holds coordinate headers (or, for a table
+    layer, a field name or title), so that a title row above the table does no harm.
+    """
+    try:
+        sheets = pd.read_excel(
+            io.BytesIO(data), sheet_name=None, header=None, dtype=object, engine="openpyxl"
+        )
+    except Exception as exc:  # openpyxl raises many kinds for damaged files
+        raise file_error(f"Excel 文件无法读取：{exc}", f"The Excel file cannot be read: {exc}") from None
+    names = [spec.name, spec.title.get("zh"), spec.title.get("en")]
+    grid = next((sheets[n] for n in names if n in sheets), None)
+    if grid is None:
+        grid = next(iter(sheets.values()))
+    if grid.empty:
+        raise file_error("Excel 工作表为空", "The Excel sheet is empty")
+    wanted = set(header_labels(spec)) if spec.is_table else {*LON_NAMES, *LAT_NAMES, *WKT_NAMES}
+    top = [
+        {str(v).strip().lower() for v in grid.iloc[i] if v is not None and v == v}
+        for i in range(min(10, len(grid)))
+    ]
+    at = next((i for i, cells in enumerate(top) if cells & wanted), 0)
+    header = [
+        str(v).strip() if v is not None and v == v else f"column {k + 1}" for k, v in enumerate(grid.iloc[at])
+    ]
+    table = grid.iloc[at + 1 :].set_axis(header, axis=1).reset_index(drop=True)
+    return _table_to_frame(table, spec, source_crs, first_row=at + 2)

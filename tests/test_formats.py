@@ -1,0 +1,439 @@
+"""File import/export: small hand-made files of every format, GCJ-02 input, every error case, round trips."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import zipfile
+
+import geopandas as gpd
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyogrio
+import pyproj
+import pytest
+import shapely
+
+from geo_service.crs import wgs84_to_bd09, wgs84_to_gcj02
+from geo_service.errors import InvalidInput, PayloadTooLarge, UnsupportedFormat
+from geo_service.formats import read_features, write_features, write_workspace
+
+GEOD = pyproj.Geod(ellps="WGS84")
+# two stall sites and two depots in Jiaozuo (WGS 84), checkable by eye
+SITES = [
+    (
+        "解放路早市",
+        "解放区",
+        12,
+        [(113.240, 35.215), (113.241, 35.215), (113.241, 35.216), (113.240, 35.216)],
+    ),
+    (
+        "人民路夜市",
+        "山阳区",
+        30,
+        [(113.270, 35.200), (113.272, 35.200), (113.272, 35.201), (113.270, 35.201)],
+    ),
+]
+DEPOTS = [("中站场站", 113.1762, 35.2371), ("山阳场站", 113.2856, 35.2133)]
+
+
+def _sites_frame(crs=4326) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"名称": [s[0] for s in SITES], "所属区": [s[1] for s in SITES], "摊位数": [s[2] for s in SITES]},
+        geometry=[shapely.Polygon(s[3]) for s in SITES],
+        crs=crs,
+    )
+
+
+def _metres(a: shapely.Point, lon: float, lat: float) -> float:
+    return GEOD.inv(a.x, a.y, lon, lat)[2]
+
+
+def _read(catalog, data, filename, layer="stall_sites", **kw):
+    return read_features(data, filename=filename, spec=catalog[layer], **kw)
+
+
+def _file_bytes(tmp_path, frame, name, **kw) -> bytes:
+    path = tmp_path / name
+    pyogrio.write_dataframe(frame, path, **kw)
+    return path.read_bytes()
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _shapefile_zip(tmp_path, frame, *, encoding="UTF-8", drop=(), stem="stall_sites") -> bytes:
+    folder = tmp_path / "shp"
+    folder.mkdir(exist_ok=True)
+    pyogrio.write_dataframe(frame, folder / f"{stem}.shp", encoding=encoding)
+    return _zip({p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.suffix.lower() not in drop})
+
+
+def _assert_sites(frame):
+    assert list(frame["name"]) == [s[0] for s in SITES]
+    assert list(frame["district"]) == [s[1] for s in SITES]
+    assert [int(v) for v in frame["capacity"]] == [s[2] for s in SITES]
+    assert frame.crs.to_epsg() == 4326
+    for geom, site in zip(frame.geometry, SITES, strict=True):
+        assert geom.equals_exact(shapely.Polygon(site[3]), tolerance=1e-9) or geom.normalize().equals_exact(
+            shapely.Polygon(site[3]).normalize(), tolerance=1e-9
+        )
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+
+def test_geojson_feature_collection_and_single_feature(catalog):
+    doc = json.loads(_sites_frame().to_json())
+    frame = _read(catalog, json.dumps(doc, ensure_ascii=False).encode(), "sites.geojson")
+    _assert_sites(frame)
+    one = _read(catalog, json.dumps(doc["features"][0]).encode(), "one.json")
+    assert len(one) == 1
+    assert one["name"].iloc[0] == "解放路早市"
+
+
+def test_geojson_bad_feature_is_named(catalog):
+    doc = json.loads(_sites_frame().to_json())
+    doc["features"][1]["geometry"]["coordinates"][0].pop()  # ring no longer closed
+    with pytest.raises(InvalidInput) as err:
+        _read(catalog, json.dumps(doc).encode(), "sites.geojson")
+    assert err.value.feature == "feature 2"
+    assert "not closed" in err.value.en
+    assert "要素 feature 2" in err.value.zh
+
+
+def test_geojson_legacy_crs_member_is_honoured(catalog):
+    frame = _sites_frame().to_crs(4547)
+    doc = json.loads(frame.to_json())
+    doc["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4547"}}
+    _assert_sites(_read(catalog, json.dumps(doc).encode(), "sites.geojson"))
+
+
+def test_geopackage_by_layer_name_or_only_layer(catalog, tmp_path):
+    data = _file_bytes(tmp_path, _sites_frame(), "a.gpkg", layer="whatever")
+    _assert_sites(_read(catalog, data, "a.gpkg"))
+    path = tmp_path / "two.gpkg"
+    pyogrio.write_dataframe(_sites_frame().iloc[:1], path, layer="other")
+    pyogrio.write_dataframe(_sites_frame(), path, layer="stall_sites", append=True)
+    _assert_sites(_read(catalog, path.read_bytes(), "two.gpkg"))
+    with pytest.raises(InvalidInput, match="none named depots"):
+        _read(catalog, path.read_bytes(), "two.gpkg", layer="depots")
+
+
+def test_geopackage_in_gauss_kruger_is_reprojected(catalog, tmp_path):
+    data = _file_bytes(tmp_path, _sites_frame().to_crs(4547), "gk.gpkg", layer="stall_sites")
+    _assert_sites(_read(catalog, data, "gk.gpkg", source_crs="gcj02"))  # the file's own SRS wins
+
+
+def test_zipped_shapefile_with_prj_and_cpg(catalog, tmp_path):
+    data = _shapefile_zip(tmp_path, _sites_frame().to_crs(4547), encoding="GBK")
+    _assert_sites(_read(catalog, data, "sites.zip"))
+
+
+@pytest.mark.parametrize("encoding", ["GBK", "UTF-8"])
+def test_zipped_shapefile_without_cpg_guesses_chinese_encoding(catalog, tmp_path, encoding):
+    data = _shapefile_zip(tmp_path, _sites_frame(), encoding=encoding, drop=(".cpg",))
+    assert not any(n.endswith(".cpg") for n in zipfile.ZipFile(io.BytesIO(data)).namelist())
+    _assert_sites(_read(catalog, data, "sites.zip"))
+
+
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
+def test_zipped_shapefile_without_prj_takes_the_source_crs(catalog, tmp_path):
+    frame = gpd.GeoDataFrame(
+        {"name": [d[0] for d in DEPOTS]},
+        geometry=shapely.points(*wgs84_to_gcj02([d[1] for d in DEPOTS], [d[2] for d in DEPOTS])),
+    )
+    data = _shapefile_zip(tmp_path, frame, drop=(".prj",), stem="depots")
+    out = _read(catalog, data, "depots.zip", layer="depots", source_crs="gcj02")
+    for geom, (_, lon, lat) in zip(out.geometry, DEPOTS, strict=True):
+        assert _metres(geom, lon, lat) < 0.01
+
+
+def test_zip_picks_the_shapefile_named_after_the_layer(catalog, tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    pyogrio.write_dataframe(_sites_frame(), folder / "stall_sites.shp")
+    pyogrio.write_dataframe(_sites_frame().iloc[:1], folder / "other.shp")
+    data = _zip({f"data/{p.name}": p.read_bytes() for p in folder.iterdir()})
+    _assert_sites(_read(catalog, data, "many.zip"))
+    with pytest.raises(InvalidInput, match="several shapefiles"):
+        _read(catalog, data, "many.zip", layer="depots")
+
+
+def test_csv_encodings_and_header_titles(catalog):
+    text = "名称,所属区,摊位数,经度,纬度\n" + "".join(
+        f"{s[0]},{s[1]},{s[2]},{s[3][0][0]},{s[3][0][1]}\n" for s in SITES
+    )
+    for data in (text.encode("utf-8"), b"\xef\xbb\xbf" + text.encode("utf-8"), text.encode("gbk")):
+        frame = _read(catalog, data, "sites.csv", layer="festival_sales_points")
+        assert list(frame["name"]) == [s[0] for s in SITES]
+        assert list(frame["district"]) == [s[1] for s in SITES]
+        assert list(frame["capacity"]) == ["12", "30"]  # values are the caller's to validate
+        assert [(g.x, g.y) for g in frame.geometry] == [s[3][0] for s in SITES]
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat"),
+    [
+        ("lon", "lat"),
+        ("LNG", "Lat"),
+        ("longitude", "latitude"),
+        ("x", "y"),
+        ("东经", "北纬"),
+        (" 经度 ", " 纬度 "),
+    ],
+)
+def test_csv_coordinate_headers(catalog, lon, lat):
+    data = f"name,{lon},{lat}\n甲,113.25,35.21\n".encode()
+    frame = _read(catalog, data, "d.csv", layer="depots")
+    assert list(frame.columns) == ["name", "geometry"]
+    assert frame.geometry.iloc[0].equals(shapely.Point(113.25, 35.21))
+
+
+def test_csv_in_gcj02_and_bd09_comes_back_to_wgs84_within_a_metre(catalog):
+    lons, lats = np.array([d[1] for d in DEPOTS]), np.array([d[2] for d in DEPOTS])
+    for crs, forward in (("gcj02", wgs84_to_gcj02), ("bd09", wgs84_to_bd09)):
+        glon, glat = forward(lons, lats)
+        data = "名称,经度,纬度\n" + "".join(
+            f"{d[0]},{x:.9f},{y:.9f}\n" for d, x, y in zip(DEPOTS, glon, glat, strict=True)
+        )
+        frame = _read(catalog, data.encode(), "d.csv", layer="depots", source_crs=crs)
+        for geom, (_, lon, lat) in zip(frame.geometry, DEPOTS, strict=True):
+            assert _metres(geom, lon, lat) < 1.0
+            assert _metres(geom, lon, lat) < 0.01  # in fact millimetres
+        # and taken as WGS 84 it would be hundreds of metres off: the CRS matters
+        raw = _read(catalog, data.encode(), "d.csv", layer="depots")
+        assert _metres(raw.geometry.iloc[0], DEPOTS[0][1], DEPOTS[0][2]) > 300
+
+
+def test_csv_with_wkt_column_and_tabs(catalog):
+    rows = "".join(f"{s[0]}\t{s[1]}\t{s[2]}\t{shapely.Polygon(s[3]).wkt}\n" for s in SITES)
+    frame = _read(catalog, ("name\tdistrict\tcapacity\twkt\n" + rows).encode(), "sites.tsv")
+    _assert_sites(frame)
+
+
+def test_xlsx_with_chinese_headers_and_numbers(catalog):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "场站"
+    sheet.append(["名称", "储盐", "经度", "纬度", "备注"])
+    for name, lon, lat in DEPOTS:
+        sheet.append([name, "是", lon, lat, "示例"])
+    buf = io.BytesIO()
+    book.save(buf)
+    frame = _read(catalog, buf.getvalue(), "depots.xlsx", layer="depots")
+    assert list(frame.columns) == [
+        "name",
+        "salt_store",
+        "备注",
+        "geometry",
+    ]  # unknown column kept for the caller
+    assert [(g.x, g.y) for g in frame.geometry] == [(d[1], d[2]) for d in DEPOTS]
+
+
+def test_xlsx_title_row_above_the_header_and_row_numbers(catalog):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["焦作市场站一览（示例）"])
+    sheet.append([])
+    sheet.append(["名称", "经度", "纬度"])
+    sheet.append(["中站场站", 113.1762, 35.2371])
+    sheet.append(["山阳场站", "113.2856", "北纬35.2"])
+    buf = io.BytesIO()
+    book.save(buf)
+    with pytest.raises(InvalidInput) as err:
+        _read(catalog, buf.getvalue(), "depots.xlsx", layer="depots")
+    assert err.value.en == "Row 5, column '纬度': '北纬35.2' is not a number"  # the row Excel shows
+    sheet["C5"] = 35.2133
+    buf = io.BytesIO()
+    book.save(buf)
+    frame = _read(catalog, buf.getvalue(), "depots.xlsx", layer="depots")
+    assert list(frame["name"]) == ["中站场站", "山阳场站"]
+    assert frame.geometry.iloc[1].equals(shapely.Point(113.2856, 35.2133))
+
+
+def test_table_layer_csv_has_no_geometry(catalog):
+    frame = _read(catalog, "crew,depot,vehicles\n一班,中站场站,2\n".encode(), "crews.csv", layer="crews")
+    assert list(frame.columns) == ["crew", "depot", "vehicles"]
+    assert len(frame) == 1
+
+
+# --- reading errors ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "error", "fragment"),
+    [
+        (b"", "a.csv", InvalidInput, "empty"),
+        (b"\x00\x01binary", "a.dat", UnsupportedFormat, "Unknown format"),
+        (b"whatever", "roads.shp", UnsupportedFormat, "zip"),
+        ("名称,地址\n甲,解放路\n".encode(), "a.csv", InvalidInput, "no coordinate columns"),
+        (
+            "名称,经度,纬度\n甲,113.25,35.21\n乙,东经113度,35.2\n".encode(),
+            "a.csv",
+            InvalidInput,
+            "Row 3, column '经度'",
+        ),
+        (
+            "name,lon,lat\n甲,113.25,35.21\n乙,113.26,\n".encode(),
+            "a.csv",
+            InvalidInput,
+            "Row 3, column 'lat': is empty",
+        ),
+        ("name,wkt\n甲,POINT (113.25 35.21)\n乙,POINT (oops)\n".encode(), "a.csv", InvalidInput, "Row 3"),
+        (b"{not json", "a.geojson", InvalidInput, "cannot be parsed"),
+        (
+            b'{"type": "Point", "coordinates": [113.25, 35.21]}',
+            "a.geojson",
+            InvalidInput,
+            "FeatureCollection",
+        ),
+        (b'{"type": "FeatureCollection", "features": []}', "a.geojson", InvalidInput, "no features"),
+        (b"PK\x03\x04broken", "a.zip", InvalidInput, "damaged"),
+        (b"SQLite format 3\x00 but not really", "a.gpkg", InvalidInput, "cannot be read"),
+        (b"\xff\xfe\xfa\xfb", "a.csv", InvalidInput, "encoding"),
+    ],
+)
+def test_read_errors(catalog, data, filename, error, fragment):
+    with pytest.raises(error) as err:
+        _read(catalog, data, filename, layer="depots")
+    assert fragment in err.value.en
+    assert err.value.zh
+    assert err.value.zh != err.value.en
+
+
+def test_non_numeric_coordinate_names_row_and_column_in_chinese(catalog):
+    with pytest.raises(InvalidInput) as err:
+        _read(catalog, "名称,经度,纬度\n甲,113.25,35.21\n乙,abc,35.2\n".encode(), "a.csv", layer="depots")
+    assert err.value.zh == "第 3 行「经度」列「abc」不是数值"
+    assert err.value.feature == "row 3"
+    assert err.value.field == "经度"
+
+
+def test_zip_without_shapefile_lists_what_it_holds(catalog):
+    with pytest.raises(InvalidInput) as err:
+        _read(catalog, _zip({"readme.txt": b"hi", "sites.csv": b"a,b\n"}), "a.zip")
+    assert "no .shp" in err.value.en
+    assert "readme.txt" in err.value.en
+    assert "没有 .shp" in err.value.zh
+
+
+def test_zip_with_unsafe_path_is_refused(catalog, tmp_path):
+    data = _shapefile_zip(tmp_path, _sites_frame())
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        files = {n: zf.read(n) for n in zf.namelist()}
+    files["../evil.txt"] = b"x"
+    with pytest.raises(InvalidInput, match="Unsafe path"):
+        _read(catalog, _zip(files), "a.zip")
+
+
+def test_size_limits(catalog, tmp_path):
+    data = "name,lon,lat\n甲,113.25,35.21\n".encode()
+    assert len(_read(catalog, data, "a.csv", layer="depots", max_bytes=len(data))) == 1
+    with pytest.raises(PayloadTooLarge, match="above the limit"):
+        _read(catalog, data, "a.csv", layer="depots", max_bytes=len(data) - 1)
+    bomb = _zip({"stall_sites.shp": b"\x00" * 2_000_000, "stall_sites.dbf": b"", "stall_sites.shx": b""})
+    with pytest.raises(PayloadTooLarge, match="expands"):
+        _read(catalog, bomb, "a.zip", max_bytes=50_000)
+
+
+# --- writing -----------------------------------------------------------------------------------------
+
+
+def _stored_like() -> gpd.GeoDataFrame:
+    """A frame as the store exports it: fid column, typed values, dates."""
+    return gpd.GeoDataFrame(
+        {
+            "fid": [4, 9],
+            "name": [s[0] for s in SITES],
+            "district": [s[1] for s in SITES],
+            "capacity": [s[2] for s in SITES],
+            "valid_from": [dt.date(2026, 2, 1), None],
+            "_version": [1, 2],
+        },
+        geometry=[shapely.Polygon(s[3]) for s in SITES],
+        crs=4326,
+    )
+
+
+def test_geojson_export_is_rfc7946(catalog):
+    data, media = write_features(_stored_like(), fmt="geojson", layer="stall_sites")
+    assert media == "application/geo+json"
+    doc = json.loads(data.decode("utf-8"))
+    assert "crs" not in doc
+    assert [f["id"] for f in doc["features"]] == [4, 9]
+    first = doc["features"][0]
+    assert first["properties"] == {
+        "name": "解放路早市",
+        "district": "解放区",
+        "capacity": 12,
+        "valid_from": "2026-02-01",
+    }
+    assert doc["features"][1]["properties"]["valid_from"] is None
+    assert first["geometry"]["type"] == "Polygon"
+    assert "解放路早市".encode() in data  # not \u-escaped
+    back = _read(catalog, data, "x.geojson")
+    _assert_sites(back)
+
+
+def test_csv_export_opens_in_excel_and_reads_back(catalog):
+    data, media = write_features(_stored_like(), fmt="csv", layer="stall_sites")
+    assert media.startswith("text/csv")
+    assert data.startswith(b"\xef\xbb\xbf")
+    header = data.decode("utf-8-sig").splitlines()[0]
+    assert header == "fid,name,district,capacity,valid_from,wkt"
+    _assert_sites(_read(catalog, data, "x.csv"))
+    points = gpd.GeoDataFrame(
+        {"fid": [1, 2], "name": [d[0] for d in DEPOTS]},
+        geometry=shapely.points([d[1] for d in DEPOTS], [d[2] for d in DEPOTS]),
+        crs=4326,
+    )
+    text = write_features(points, fmt="csv", layer="depots")[0].decode("utf-8-sig")
+    assert text.splitlines()[:2] == ["fid,name,lon,lat", "1,中站场站,113.1762,35.2371"]
+
+
+def test_gpkg_export_reads_back_with_ids(catalog, tmp_path):
+    data, media = write_features(_stored_like(), fmt="gpkg", layer="stall_sites")
+    assert media == "application/geopackage+sqlite3"
+    (tmp_path / "x.gpkg").write_bytes(data)
+    raw = pyogrio.read_dataframe(tmp_path / "x.gpkg", layer="stall_sites")
+    assert list(raw["feature_id"]) == [4, 9]
+    assert raw.crs.to_epsg() == 4326
+    back = _read(catalog, data, "x.gpkg")
+    _assert_sites(back)
+    assert list(back["fid"]) == [4, 9]  # the import ignores fid, so re-import works
+
+
+def test_unknown_export_format(catalog):
+    with pytest.raises(InvalidInput, match="kml"):
+        write_features(_stored_like(), fmt="kml", layer="stall_sites")
+    with pytest.raises(InvalidInput, match="shp"):
+        write_workspace({}, fmt="shp")
+
+
+def test_workspace_exports(catalog, tmp_path):
+    crews = pd.DataFrame({"fid": [1], "crew": ["一班"], "depot": ["中站场站"], "vehicles": [2]})
+    empty_crews = pd.DataFrame({"fid": pd.Series([], dtype=int), "crew": pd.Series([], dtype=object)})
+    frames = {"stall_sites": _stored_like(), "crews": crews}
+    path = tmp_path / "w.gpkg"
+    path.write_bytes(write_workspace(frames, fmt="gpkg"))
+    assert sorted(n for n, _ in pyogrio.list_layers(path)) == ["crews", "stall_sites"]
+    assert pyogrio.read_dataframe(path, layer="crews")["crew"].tolist() == ["一班"]
+    path.write_bytes(write_workspace({"crews": empty_crews}, fmt="gpkg"))
+    assert pyogrio.list_layers(path) is not None
+    with zipfile.ZipFile(io.BytesIO(write_workspace(frames, fmt="zip-geojson"))) as zf:
+        assert sorted(zf.namelist()) == ["crews.geojson", "stall_sites.geojson"]
+        crews_doc = json.loads(zf.read("crews.geojson"))
+    assert crews_doc["features"][0] == {
+        "type": "Feature",
+        "id": 1,
+        "geometry": None,
+        "properties": {"crew": "一班", "depot": "中站场站", "vehicles": 2},
+    }
