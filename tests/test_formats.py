@@ -437,3 +437,56 @@ def test_workspace_exports(catalog, tmp_path):
         "geometry": None,
         "properties": {"crew": "一班", "depot": "中站场站", "vehicles": 2},
     }
+
+
+# --- through the API: upload, store, export, upload again ----------------------------------------------
+
+
+def test_import_gcj02_csv_then_export_and_reimport_through_the_api(client):
+    lons, lats = np.array([d[1] for d in DEPOTS]), np.array([d[2] for d in DEPOTS])
+    glon, glat = wgs84_to_gcj02(lons, lats)
+    csv = "名称,储盐,经度,纬度\n" + "".join(
+        f"{d[0]},是,{x:.9f},{y:.9f}\n" for d, x, y in zip(DEPOTS, glon, glat, strict=True)
+    )
+    resp = client.post(
+        "/collections/depots/import",
+        files={"file": ("场站.csv", csv.encode("gbk"), "text/csv")},
+        data={"crs": "gcj02"},
+    )
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["imported"] == 2
+    items = client.get("/collections/depots/items").json()["features"]
+    got = {f["properties"]["name"]: f["geometry"]["coordinates"] for f in items}
+    for name, lon, lat in DEPOTS:
+        assert GEOD.inv(*got[name], lon, lat)[2] < 1.0
+    for fmt in ("geojson", "gpkg", "csv"):
+        exported = client.get("/collections/depots/export", params={"f": fmt})
+        assert exported.status_code == 200, exported.text
+        again = client.post(
+            "/collections/depots/import",
+            data={"mode": "replace"},
+            files={"file": (f"depots.{fmt}", exported.content, "application/octet-stream")},
+        )
+        assert again.status_code == 201, (fmt, again.text)
+        items = client.get("/collections/depots/items").json()["features"]
+        assert sorted(f["properties"]["name"] for f in items) == sorted(d[0] for d in DEPOTS)
+        for f in items:
+            assert f["geometry"]["coordinates"] == pytest.approx(got[f["properties"]["name"]], abs=1e-8)
+
+
+def test_bad_upload_is_a_problem_naming_the_row(client):
+    resp = client.post(
+        "/collections/depots/import",
+        files={"file": ("d.csv", "name,lon,lat\n甲,113.25,35.21\n乙,113.26,abc\n".encode(), "text/csv")},
+    )
+    assert resp.status_code == 400
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    assert resp.json()["detail_en"] == "Row 3, column 'lat': 'abc' is not a number"
+    resp = client.post(
+        "/collections/depots/import", files={"file": ("d.zip", _zip({"a.txt": b"x"}), "application/zip")}
+    )
+    assert resp.status_code == 400
+    assert "no .shp" in resp.json()["detail_en"]
+    resp = client.post("/collections/depots/import", files={"file": ("d.kml", b"<kml/>", "application/xml")})
+    assert resp.status_code == 415
+    assert client.get("/collections/depots/items").json()["numberMatched"] == 0
