@@ -109,6 +109,35 @@ def test_geojson_bad_feature_is_named(catalog):
     assert "要素 feature 2" in err.value.zh
 
 
+def test_geojson_points_fast_path_and_a_bad_point_named(catalog):
+    feats = [
+        {
+            "type": "Feature",
+            "properties": {"name": d[0]},
+            "geometry": {"type": "Point", "coordinates": [d[1], d[2]]},
+        }
+        for d in DEPOTS
+    ]
+    frame = _read(
+        catalog,
+        json.dumps({"type": "FeatureCollection", "features": feats}).encode(),
+        "d.json",
+        layer="depots",
+        source_crs="EPSG:4326",
+    )
+    assert [(g.x, g.y) for g in frame.geometry] == [(d[1], d[2]) for d in DEPOTS]
+    feats[1]["geometry"]["coordinates"] = ["113.2856", "35.2133"]
+    with pytest.raises(InvalidInput) as err:
+        _read(
+            catalog,
+            json.dumps({"type": "FeatureCollection", "features": feats}).encode(),
+            "d.json",
+            layer="depots",
+        )
+    assert err.value.feature == "feature 2"
+    assert "two numbers" in err.value.en
+
+
 def test_geojson_legacy_crs_member_is_honoured(catalog):
     frame = _sites_frame().to_crs(4547)
     doc = json.loads(frame.to_json())

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from geo_service.catalog import LayerSpec
 from geo_service.crs import parse_crs, to_wgs84
@@ -69,7 +71,7 @@ def _read_geojson(data: bytes, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataF
     if not isinstance(features, list) or not features:
         raise file_error("GeoJSON 中没有要素", "The GeoJSON holds no features")
     props: list[Mapping[str, Any]] = []
-    geoms: list[Any] = []
+    geoms: Any = None
     for i, feat in enumerate(features, start=1):
         label = f"feature {i}"
         if not isinstance(feat, Mapping) or feat.get("type") != "Feature":
@@ -85,8 +87,14 @@ def _read_geojson(data: bytes, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataF
                 field="properties",
             )
         props.append(p)
-        raw = feat.get("geometry")
-        geoms.append(None if raw is None or spec.is_table else geometry_from_geojson(raw, feature=label))
+    if not spec.is_table:
+        raws = [feat.get("geometry") for feat in features]
+        geoms = _points(raws)
+        if geoms is None:
+            geoms = [
+                None if raw is None else geometry_from_geojson(raw, feature=f"feature {i}")
+                for i, raw in enumerate(raws, start=1)
+            ]
     table = pd.DataFrame.from_records(props) if any(props) else pd.DataFrame(index=range(len(props)))
     if spec.is_table:
         return gpd.GeoDataFrame(rename_columns(table, spec))
@@ -99,6 +107,19 @@ def _read_geojson(data: bytes, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataF
         source_crs = declared  # a legacy GeoJSON naming its CRS, and no other CRS asked for
     frame = gpd.GeoDataFrame(rename_columns(table, spec), geometry=geoms, crs="EPSG:4326")
     return to_wgs84(frame, source_crs)
+
+
+def _points(raws: list[Any]) -> np.ndarray | None:
+    """All-Point geometries with plain numeric coordinates, built at once; None means "check one by one"."""
+    try:
+        if not all(raw["type"] == "Point" for raw in raws):
+            return None
+        xy = np.array([raw["coordinates"] for raw in raws])
+    except (TypeError, KeyError, ValueError):
+        return None
+    if xy.ndim != 2 or not 2 <= xy.shape[1] <= 4 or xy.dtype.kind not in "iuf":
+        return None
+    return shapely.points(xy[:, 0].astype(float), xy[:, 1].astype(float))
 
 
 def _dbf_encoding(dbf: Path) -> str | None:
