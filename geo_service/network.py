@@ -81,6 +81,8 @@ def build_network(roads: gpd.GeoDataFrame, *, mode: str = "walk", closed_road_id
         keep &= ~roads["closed"].fillna(False).astype(bool).to_numpy()
     if mode == "walk" and "walkable" in roads:
         keep &= roads["walkable"].fillna(True).astype(bool).to_numpy()
+    if mode == "drive" and "drivable" in roads:  # footways and steps from an OSM import
+        keep &= roads["drivable"].fillna(True).astype(bool).to_numpy()
     closed = set(int(i) for i in closed_road_ids)
     if closed:
         keep &= ~np.isin(roads.index.to_numpy(), list(closed))
@@ -97,7 +99,8 @@ def build_network(roads: gpd.GeoDataFrame, *, mode: str = "walk", closed_road_id
     first = last - counts + 1
     ends = np.vstack([coords[first], coords[last]])
     key = np.round(ends, 2)
-    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
+    _, first_end, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    uniq = ends[first_end]  # ends within a centimetre are one node, placed where a street really ends
     inverse = inverse.ravel()
     n = len(geoms)
     seg_u, seg_v = inverse[:n], inverse[n:]
