@@ -138,17 +138,33 @@ def test_demo_who_covers_and_coverage(demo_ws):
     assert cov.gaps and cov.overlaps
 
 
-def test_interior_grid_gives_the_exact_answer_on_many_points():
+def test_interior_grid_gives_the_exact_answer_on_many_points(monkeypatch):
+    from geo_service.coverage import membership
+
+    monkeypatch.setattr(membership, "_GRID_CELLS", 1e5)  # a coarser grid: the same logic, a faster test
     rng = np.random.default_rng(3)
     polys = [shapely.Polygon(np.column_stack([OX + cx + r * np.cos(a), OY + cy + r * np.sin(a)]))
              for cx, cy, r in rng.uniform([0, 0, 150], [3000, 3000, 600], (60, 3))
              for a in [np.sort(rng.uniform(0, 2 * np.pi, 12))]]
     polys = [p if p.is_valid else p.convex_hull for p in polys]
-    frame = gpd.GeoDataFrame({"code": [f"B{i}" for i in range(60)], "name": "b", "squad": "s", "district": "d",
-                              "buffer_m": 25.0}, geometry=m2ll(polys), crs=4326)
+    roads = [shapely.LineString([(OX - 100, OY + 1500), (OX + 3100, OY + 1700)]),
+             shapely.LineString([(OX + 700, OY - 100), (OX + 800, OY + 3100)])]
+    frame = gpd.GeoDataFrame({"code": [f"B{i}" for i in range(62)], "name": "b", "squad": "s", "district": "d",
+                              "buffer_m": [25.0] * 60 + [40.0, 15.0]}, geometry=m2ll(polys + roads), crs=4326)
     index = BeatIndex.build(frame)
-    pts = shapely.points(OX + rng.uniform(-200, 3200, 120_000), OY + rng.uniform(-200, 3200, 120_000))
-    p, b = assign_points_to_beats(pts, index)
-    assert index.interior_grid()["cells"] is not None and (index.interior_grid()["cells"] >= 0).sum() > 1000
-    ep, eb = index.tree.query(pts, predicate="intersects")
-    assert set(zip(p.tolist(), b.tolist(), strict=True)) == set(zip(ep.tolist(), eb.tolist(), strict=True))
+    xy = np.column_stack([OX + rng.uniform(-200, 3200, 120_000), OY + rng.uniform(-200, 3200, 120_000)])
+    # points on beat vertices and edges, where "intersects" and "contains" differ
+    on_edges = shapely.get_coordinates(shapely.segmentize(index.geoms[:60], 7.0))
+    xy = np.vstack([xy, on_edges])
+    pts = shapely.points(xy)
+    p, b = assign_points_to_beats(xy, index)
+    cells = index.interior_grid()["cells"]
+    assert (cells >= 0).sum() > 1000 and (cells == -2).sum() > 1000
+    q, c = index.tree.query(pts, predicate="dwithin", distance=40.0)  # brute force over the candidates
+    d = shapely.distance(pts[q], index.geoms[c])
+    member = np.where(index.is_line[c], d <= index.reach[c], shapely.intersects(index.geoms[c], pts[q]))
+    expected = set(zip(q[member].tolist(), c[member].tolist(), strict=True))
+    assert set(zip(p.tolist(), b.tolist(), strict=True)) == expected
+    assert len(p) == len(expected) and np.all(np.diff(p) >= 0)
+    small_p, small_b = assign_points_to_beats(pts[:5000], index)  # the STRtree path, points as geometries
+    assert set(zip(small_p.tolist(), small_b.tolist(), strict=True)) == {e for e in expected if e[0] < 5000}

@@ -23,6 +23,7 @@ from scipy.spatial import cKDTree
 from geo_service.crs import from_metric, to_metric
 from geo_service.duty import Shift, next_shift, on_duty, open_windows
 from geo_service.errors import InvalidInput
+from geo_service.coverage.membership import BeatIndex, assign_points_to_beats
 from geo_service.network import RoadNetwork, network_distances, service_areas, snap
 
 __all__ = [
@@ -37,98 +38,6 @@ __all__ = [
     "what_if",
     "who_covers",
 ]
-
-
-@dataclass(frozen=True)
-class BeatIndex:
-    """Beats in the metric CRS with an STRtree: polygons, and road beats with their reach (buffer_m)."""
-
-    codes: np.ndarray
-    squads: np.ndarray
-    names: np.ndarray
-    districts: np.ndarray
-    geoms: np.ndarray
-    is_line: np.ndarray
-    reach: np.ndarray
-    tree: shapely.STRtree
-    _grid: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    def interior_grid(self) -> dict[str, Any]:
-        """Cells lying wholly inside exactly one polygon beat and near no other beat, built on first use.
-
-        A point in such a cell belongs to that beat alone, with no geometry test; the rest go the exact way.
-        """
-        if self._grid:
-            return self._grid
-        polys = ~self.is_line
-        if not polys.any():
-            self._grid["cells"] = None
-            return self._grid
-        minx, miny, maxx, maxy = shapely.total_bounds(self.geoms[polys])
-        size = float(np.clip(np.sqrt((maxx - minx) * (maxy - miny) / 1e6), 5.0, 100.0))
-        nx, ny = int(np.ceil((maxx - minx) / size)), int(np.ceil((maxy - miny) / size))
-        gx, gy = np.meshgrid(minx + (np.arange(nx) + 0.5) * size, miny + (np.arange(ny) + 0.5) * size)
-        centres = shapely.points(gx.ravel(), gy.ravel())
-        half = size * 0.7072
-        reach = float(self.reach[self.is_line].max()) if self.is_line.any() else 0.0
-        c, b = self.tree.query(centres, predicate="dwithin", distance=half + reach)
-        counts = np.bincount(c, minlength=len(centres))
-        single = counts[c] == 1
-        c, b = c[single], b[single]
-        ok = ~self.is_line[b]
-        c, b = c[ok], b[ok]
-        inside = shapely.contains(self.geoms[b], centres[c]) & (
-            shapely.distance(shapely.boundary(self.geoms[b]), centres[c]) > half)
-        cells = np.full(len(centres), -1, dtype=np.int32)
-        cells[c[inside]] = b[inside]
-        self._grid.update(cells=cells.reshape(ny, nx), origin=(minx, miny), size=size)
-        return self._grid
-
-    @classmethod
-    def build(cls, beats: gpd.GeoDataFrame, *, crs: str = "EPSG:4547") -> BeatIndex:
-        geoms = to_metric(beats.geometry.to_numpy(), crs)
-        is_line = np.isin(shapely.get_type_id(geoms), [1, 5])
-        reach = beats["buffer_m"].fillna(30.0).to_numpy(dtype=float) if "buffer_m" in beats else np.full(len(beats), 30.0)
-        return cls(beats["code"].to_numpy(dtype=object), beats["squad"].to_numpy(dtype=object),
-                   beats["name"].to_numpy(dtype=object), beats["district"].to_numpy(dtype=object), geoms, is_line,
-                   reach, shapely.STRtree(geoms))
-
-
-def assign_points_to_beats(points_metric: np.ndarray, index: BeatIndex) -> tuple[np.ndarray, np.ndarray]:
-    """All (point, beat) memberships: points inside polygon beats, or within reach of road beats.
-
-    Returns two aligned arrays (point index, beat index), sorted by point.
-    """
-    pts = np.asarray(points_metric, dtype=object)
-    direct = np.zeros((2, 0), dtype=np.int64)
-    rest = np.arange(len(pts))
-    if len(pts) >= 100_000:  # many points: most are answered by the interior grid, the rest exactly
-        grid = index.interior_grid()
-        if grid.get("cells") is not None:
-            xy = shapely.get_coordinates(pts)
-            cells = grid["cells"]
-            ix = np.floor((xy[:, 0] - grid["origin"][0]) / grid["size"]).astype(np.int64)
-            iy = np.floor((xy[:, 1] - grid["origin"][1]) / grid["size"]).astype(np.int64)
-            inside = (ix >= 0) & (iy >= 0) & (ix < cells.shape[1]) & (iy < cells.shape[0])
-            beat = np.full(len(pts), -1, dtype=np.int64)
-            beat[inside] = cells[iy[inside], ix[inside]]
-            known = beat >= 0
-            direct = np.stack([np.flatnonzero(known), beat[known]])
-            rest = np.flatnonzero(~known)
-    p, b = index.tree.query(pts[rest], predicate="intersects")
-    p = rest[p]
-    keep = ~index.is_line[b]
-    pairs = [direct, np.stack([p[keep], b[keep]])]
-    if index.is_line.any():
-        lp, lb = index.tree.query(pts[rest], predicate="dwithin", distance=float(index.reach.max()))
-        lp = rest[lp]
-        on_line = index.is_line[lb]
-        lp, lb = lp[on_line], lb[on_line]
-        close = shapely.distance(pts[lp], index.geoms[lb]) <= index.reach[lb]
-        pairs.append(np.stack([lp[close], lb[close]]))
-    both = np.concatenate(pairs, axis=1)
-    order = np.lexsort((both[1], both[0]))
-    return both[0][order], both[1][order]
 
 
 @dataclass(frozen=True)
