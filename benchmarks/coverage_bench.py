@@ -26,16 +26,31 @@ ORIGIN = (500_000.0, 3_900_000.0)  # metres in EPSG:4547, near Jiaozuo
 
 def _line(name: str, ours: float, base_name: str, base: float, unit: str = "s", goal: str = "") -> None:
     scale = 1000.0 if unit == "ms" else 1.0
-    print(f"   {name}  {ours * scale:.3g} {unit}  baseline({base_name}) {base * scale:.3g} {unit}  "
-          f"ratio {ours / base:.3g}x {goal}", flush=True)
+    print(
+        f"   {name}  {ours * scale:.3g} {unit}  baseline({base_name}) {base * scale:.3g} {unit}  "
+        f"ratio {ours / base:.3g}x {goal}",
+        flush=True,
+    )
 
 
 def _grid_beats(n_side: int, verts: int) -> np.ndarray:
     size = 400.0
-    return np.asarray([shapely.segmentize(shapely.box(ORIGIN[0] + j * size, ORIGIN[1] + i * size,
-                                                      ORIGIN[0] + (j + 1) * size, ORIGIN[1] + (i + 1) * size),
-                                          size / (verts // 4)) for i in range(n_side) for j in range(n_side)],
-                      dtype=object)
+    return np.asarray(
+        [
+            shapely.segmentize(
+                shapely.box(
+                    ORIGIN[0] + j * size,
+                    ORIGIN[1] + i * size,
+                    ORIGIN[0] + (j + 1) * size,
+                    ORIGIN[1] + (i + 1) * size,
+                ),
+                size / (verts // 4),
+            )
+            for i in range(n_side)
+            for j in range(n_side)
+        ],
+        dtype=object,
+    )
 
 
 def beats() -> None:
@@ -44,10 +59,21 @@ def beats() -> None:
 
     n_points = int(os.environ.get("GEO_BENCH_POINTS", "1000000"))
     polys = _grid_beats(45, 50)  # 2,025 beats of ~50 vertices
-    frame = gpd.GeoDataFrame({"code": [f"B{k}" for k in range(len(polys))], "name": "b", "squad": "s",
-                              "district": "d", "buffer_m": 30.0}, geometry=list(from_metric(polys)), crs=4326)
+    frame = gpd.GeoDataFrame(
+        {
+            "code": [f"B{k}" for k in range(len(polys))],
+            "name": "b",
+            "squad": "s",
+            "district": "d",
+            "buffer_m": 30.0,
+        },
+        geometry=list(from_metric(polys)),
+        crs=4326,
+    )
     rng = np.random.default_rng(1)
-    xy = np.column_stack([ORIGIN[0] + rng.uniform(0, 45 * 400, n_points), ORIGIN[1] + rng.uniform(0, 45 * 400, n_points)])
+    xy = np.column_stack(
+        [ORIGIN[0] + rng.uniform(0, 45 * 400, n_points), ORIGIN[1] + rng.uniform(0, 45 * 400, n_points)]
+    )
     index = BeatIndex.build(frame)
     t = time.perf_counter()
     index.interior_grid()  # once per version of the beat layer (cached with the index in the workspace)
@@ -55,7 +81,7 @@ def beats() -> None:
     runs = []
     for _ in range(3):
         t = time.perf_counter()
-        p, b = assign_points_to_beats(xy, index)
+        p, _ = assign_points_to_beats(xy, index)
         runs.append(time.perf_counter() - t)
     ours = min(runs)
     points = gpd.GeoDataFrame(geometry=shapely.points(xy), crs=4547)
@@ -64,7 +90,9 @@ def beats() -> None:
     joined = gpd.sjoin(points, metric, predicate="intersects")
     sjoin = time.perf_counter() - t
     assert len(joined) == len(p), (len(joined), len(p))
-    print(f"   {n_points:,} points x {len(polys):,} beats; grid built once per beat-layer version in {build:.2f} s")
+    print(
+        f"   {n_points:,} points x {len(polys):,} beats; grid built once per layer version in {build:.2f} s"
+    )
     _line("beats", ours, "geopandas.sjoin", sjoin, goal="(goal <= 0.2x, i.e. >= 5x faster)")
     if os.environ.get("GEO_BENCH_POSTGIS", "1") == "0":
         return
@@ -117,10 +145,9 @@ def who() -> None:
     from fastapi.testclient import TestClient
 
     from geo_service.api.app import create_app
-    from geo_service.settings import Settings, default_layers_dir
-
     from geo_service.catalog import load_catalog
     from geo_service.seeding import load_demo
+    from geo_service.settings import Settings, default_layers_dir
     from geo_service.store.gpkg import GeoPackageStore
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -152,28 +179,44 @@ def service_areas() -> None:
     from scipy.sparse.csgraph import dijkstra
 
     from geo_service.crs import from_metric
-    from geo_service.network import build_network, service_areas as areas, snap
+    from geo_service.network import build_network, snap
+    from geo_service.network import service_areas as areas
 
     side = int(os.environ.get("GEO_BENCH_GRID", "316"))  # 316² ≈ 100,000 nodes
     step = 80.0
     i, j = np.meshgrid(np.arange(side), np.arange(side - 1), indexing="ij")
     x0, y0 = ORIGIN[0] + j.ravel() * step, ORIGIN[1] + i.ravel() * step
-    east = shapely.linestrings(np.stack([np.column_stack([x0, y0]), np.column_stack([x0 + step, y0])], axis=1))
-    north = shapely.linestrings(np.stack([np.column_stack([y0 - ORIGIN[1] + ORIGIN[0], x0 - ORIGIN[0] + ORIGIN[1]]),
-                                          np.column_stack([y0 - ORIGIN[1] + ORIGIN[0], x0 - ORIGIN[0] + ORIGIN[1] + step])],
-                                         axis=1))
+    east = shapely.linestrings(
+        np.stack([np.column_stack([x0, y0]), np.column_stack([x0 + step, y0])], axis=1)
+    )
+    north = shapely.linestrings(
+        np.stack(
+            [
+                np.column_stack([y0 - ORIGIN[1] + ORIGIN[0], x0 - ORIGIN[0] + ORIGIN[1]]),
+                np.column_stack([y0 - ORIGIN[1] + ORIGIN[0], x0 - ORIGIN[0] + ORIGIN[1] + step]),
+            ],
+            axis=1,
+        )
+    )
     lines = np.concatenate([east, north])
-    roads = gpd.GeoDataFrame({"walkable": np.ones(len(lines), dtype=bool)}, geometry=list(from_metric(lines)), crs=4326)
+    roads = gpd.GeoDataFrame(
+        {"walkable": np.ones(len(lines), dtype=bool)}, geometry=list(from_metric(lines)), crs=4326
+    )
     net = build_network(roads, mode="walk")
     rng = np.random.default_rng(2)
-    sites = shapely.points(ORIGIN[0] + rng.uniform(0, (side - 1) * step, 30),
-                           ORIGIN[1] + rng.uniform(0, (side - 1) * step, 30))
+    sites = shapely.points(
+        ORIGIN[0] + rng.uniform(0, (side - 1) * step, 30), ORIGIN[1] + rng.uniform(0, (side - 1) * step, 30)
+    )
     result = areas(net, sites, max_cost=1200.0)  # warm-up
     ours = _median(lambda: areas(net, sites, max_cost=1200.0), 3)
     s = snap(net, sites)
     bare = _median(lambda: dijkstra(net.graph, directed=True, indices=net.seg_u[s.segment], limit=1200.0), 3)
-    print(f"   30 sites, 1,200 m, {net.n_nodes:,} nodes; {np.sum(result.reached_m) / 1000:.0f} km of street reached")
-    _line("service-areas", ours, "bare scipy dijkstra", bare, goal="(goal <= 2x)")
+    print(
+        f"   30 sites, 1,200 m, {net.n_nodes:,} nodes; {np.sum(result.reached_m) / 1000:.0f} km reached"
+    )
+    lines_only = _median(lambda: areas(net, sites, max_cost=1200.0, with_polygons=False), 3)
+    _line("service-areas (linework only)", lines_only, "bare scipy dijkstra", bare, goal="(goal <= 2x)")
+    _line("service-areas (with polygons)", ours, "bare scipy dijkstra", bare, goal="(goal <= 2x)")
 
 
 ENTRIES: dict[str, Callable[[], None]] = {"beats": beats, "who": who, "service-areas": service_areas}

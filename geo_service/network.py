@@ -219,9 +219,13 @@ class ServiceAreas:
 
 
 def service_areas(network: RoadNetwork, sites_metric: np.ndarray, *, max_cost: float, buffer_m: float = 40.0,
-                  max_snap_m: float = 300.0) -> ServiceAreas:
+                  max_snap_m: float = 300.0, with_polygons: bool = True) -> ServiceAreas:
     """Streets reachable from each site within ``max_cost`` (m walking), partial segments cut where the
-    walk runs out, and a polygon a little around them (never across places the walk does not reach)."""
+    walk runs out, and a polygon a little around them (never across places the walk does not reach).
+
+    The polygons (a GEOS buffer of the linework) cost far more than the walk itself; with
+    ``with_polygons=False`` they are left empty and only the linework is built.
+    """
     snaps = snap(network, sites_metric, max_distance=max_snap_m)
     graph, node_of = _augment(network, snaps)
     lines, polys, reached, unreachable = [], [], [], []
@@ -261,7 +265,7 @@ def service_areas(network: RoadNetwork, sites_metric: np.ndarray, *, max_cost: f
         parts.append(shapely.ops.substring(network.seg_geom[seg], lo, hi))
         line = shapely.line_merge(shapely.union_all(np.asarray(parts, dtype=object)))
         lines.append(line)
-        polys.append(shapely.buffer(line, buffer_m, quad_segs=2))
+        polys.append(shapely.buffer(line, buffer_m, quad_segs=2) if with_polygons else shapely.Polygon())
         reached.append(float(shapely.length(line)))
     return ServiceAreas(np.asarray(lines, dtype=object), np.asarray(polys, dtype=object), np.asarray(reached),
                         tuple(unreachable))

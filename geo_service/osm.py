@@ -35,8 +35,9 @@ ROAD_CLASS: Mapping[str, str] = {
     **dict.fromkeys(["motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link"], "main"),
     **dict.fromkeys(["secondary", "secondary_link", "tertiary", "tertiary_link"], "secondary"),
     **dict.fromkeys(["residential", "unclassified", "road"], "branch"),
-    **dict.fromkeys(["service", "living_street", "footway", "path", "pedestrian", "steps", "track", "cycleway"],
-                    "alley"),
+    **dict.fromkeys(
+        ["service", "living_street", "footway", "path", "pedestrian", "steps", "track", "cycleway"], "alley"
+    ),
 }
 #: Speeds used where a way has no usable ``maxspeed``.
 DEFAULT_SPEED_KPH: Mapping[str, float] = {"main": 60.0, "secondary": 40.0, "branch": 30.0, "alley": 15.0}
@@ -70,8 +71,9 @@ class OsmRoads:
     engine: str
 
 
-def roads_from_osm(path: str | Path, *, engine: str | None = None, bbox: tuple[float, float, float, float] | None = None
-                   ) -> OsmRoads:
+def roads_from_osm(
+    path: str | Path, *, engine: str | None = None, bbox: tuple[float, float, float, float] | None = None
+) -> OsmRoads:
     """Read the street network of an ``.osm.pbf`` extract as features of the roads layer.
 
     Parameters
@@ -91,7 +93,9 @@ def roads_from_osm(path: str | Path, *, engine: str | None = None, bbox: tuple[f
     if not path.is_file():
         raise InvalidInput(f"找不到 OSM 文件「{path}」", f"OSM file '{path}' not found", field="path")
     if not path.name.endswith((".osm.pbf", ".pbf", ".osm")):
-        raise UnsupportedFormat(f"「{path.name}」不是 OSM 文件（.osm.pbf）", f"'{path.name}' is not an OSM extract (.osm.pbf)")
+        raise UnsupportedFormat(
+            f"「{path.name}」不是 OSM 文件（.osm.pbf）", f"'{path.name}' is not an OSM extract (.osm.pbf)"
+        )
     if engine is None:
         try:
             import pyrosm  # noqa: F401
@@ -100,14 +104,16 @@ def roads_from_osm(path: str | Path, *, engine: str | None = None, bbox: tuple[f
         except ImportError:
             engine = "gdal"
     if engine not in ("pyrosm", "gdal"):
-        raise InvalidInput(f"读取方式「{engine}」无效", f"engine '{engine}' must be pyrosm or gdal", field="engine")
+        raise InvalidInput(
+            f"读取方式「{engine}」无效", f"engine '{engine}' must be pyrosm or gdal", field="engine"
+        )
     ways = _ways_pyrosm(path) if engine == "pyrosm" else _ways_gdal(path)
     if bbox is not None:
         ways = ways[ways.geometry.intersects(shapely.box(*bbox))]
     mapped = ways["highway"].isin(list(ROAD_CLASS)) & (ways["area"].fillna("no") != "yes")
     left_out = ways.loc[~mapped, "highway"].fillna("(none)").value_counts()
     ways = ways[mapped]
-    return OsmRoads(_roads(ways), int(len(ways)), {str(k): int(v) for k, v in left_out.items()}, engine)
+    return OsmRoads(_roads(ways), len(ways), {str(k): int(v) for k, v in left_out.items()}, engine)
 
 
 def _ways_pyrosm(path: Path) -> gpd.GeoDataFrame:
@@ -115,13 +121,19 @@ def _ways_pyrosm(path: Path) -> gpd.GeoDataFrame:
 
     frame = pyrosm.OSM(str(path)).get_network(network_type="all")
     if frame is None or len(frame) == 0:
-        raise InvalidInput(f"「{path.name}」中没有道路", f"No ways with a highway tag in '{path.name}'", field="path")
+        raise InvalidInput(
+            f"「{path.name}」中没有道路", f"No ways with a highway tag in '{path.name}'", field="path"
+        )
     frame = frame.explode(index_parts=False)  # pyrosm may give a multi-line for a way
-    extra = frame["tags"].map(_json_tags) if "tags" in frame else pd.Series([{}] * len(frame), index=frame.index)
+    extra = (
+        frame["tags"].map(_json_tags) if "tags" in frame else pd.Series([{}] * len(frame), index=frame.index)
+    )
     out = {"osm_id": frame["id"].to_numpy(), "highway": frame["highway"].to_numpy(dtype=object)}
     for tag in _TAGS:
         column = frame[tag] if tag in frame else pd.Series([None] * len(frame), index=frame.index)
-        out[tag] = np.where(column.notna(), column.to_numpy(dtype=object), extra.map(lambda t, k=tag: t.get(k)))
+        out[tag] = np.where(
+            column.notna(), column.to_numpy(dtype=object), extra.map(lambda t, k=tag: t.get(k))
+        )
     return gpd.GeoDataFrame(out, geometry=frame.geometry.to_numpy(), crs=4326)
 
 
@@ -130,10 +142,15 @@ def _ways_gdal(path: Path) -> gpd.GeoDataFrame:
 
     frame = pyogrio.read_dataframe(path, layer="lines", where="highway IS NOT NULL")
     extra = frame["other_tags"].map(lambda s: dict(_HSTORE.findall(s)) if isinstance(s, str) else {})
-    out = {"osm_id": pd.to_numeric(frame["osm_id"]).to_numpy(), "highway": frame["highway"].to_numpy(dtype=object)}
+    out = {
+        "osm_id": pd.to_numeric(frame["osm_id"]).to_numpy(),
+        "highway": frame["highway"].to_numpy(dtype=object),
+    }
     for tag in _TAGS:
         column = frame[tag] if tag in frame else pd.Series([None] * len(frame), index=frame.index)
-        out[tag] = np.where(column.notna(), column.to_numpy(dtype=object), extra.map(lambda t, k=tag: t.get(k)))
+        out[tag] = np.where(
+            column.notna(), column.to_numpy(dtype=object), extra.map(lambda t, k=tag: t.get(k))
+        )
     return gpd.GeoDataFrame(out, geometry=frame.geometry.to_numpy(), crs=4326)
 
 
@@ -150,7 +167,9 @@ def _roads(ways: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     highway = ways["highway"].to_numpy(dtype=object)
     oneway_tag = ways["oneway"].fillna("").astype(str).str.lower().to_numpy()
     reverse = np.isin(oneway_tag, ["-1", "reverse"])
-    implicit = np.isin(highway, list(_IMPLICIT_ONEWAY)) | (ways["junction"].fillna("").to_numpy() == "roundabout")
+    implicit = np.isin(highway, list(_IMPLICIT_ONEWAY)) | (
+        ways["junction"].fillna("").to_numpy() == "roundabout"
+    )
     oneway = np.isin(oneway_tag, ["yes", "true", "1"]) | reverse | (implicit & (oneway_tag != "no"))
     geoms = ways.geometry.to_numpy()
     geoms = np.where(reverse, shapely.reverse(geoms), geoms)  # digitised against the traffic: turn round
@@ -159,20 +178,38 @@ def _roads(ways: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     foot = ways["foot"].fillna("").to_numpy()
     access = ways["access"].fillna("").to_numpy()
     motor = ways["motor_vehicle"].fillna(ways["motorcar"]).fillna("").to_numpy()
-    walkable = ~np.isin(highway, list(_NO_WALK)) & (foot != "no") & (
-        ~np.isin(access, ["no", "private"]) | np.isin(foot, ["yes", "designated", "permissive"]))
+    walkable = (
+        ~np.isin(highway, list(_NO_WALK))
+        & (foot != "no")
+        & (~np.isin(access, ["no", "private"]) | np.isin(foot, ["yes", "designated", "permissive"]))
+    )
     drivable = ~np.isin(highway, list(_NO_DRIVE)) & ~np.isin(motor, ["no"]) & ~np.isin(access, ["no"])
     parsed = ways["maxspeed"].astype(str).str.extract(r"^\s*(\d+(?:\.\d+)?)\s*(mph)?")
-    speed = pd.to_numeric(parsed[0], errors="coerce").to_numpy(dtype=float) * np.where(parsed[1].notna(), 1.609, 1.0)
-    speed = np.where(np.isfinite(speed) & (speed >= 1), np.minimum(speed, 120.0),
-                     [DEFAULT_SPEED_KPH[c] for c in road_class])
+    speed = pd.to_numeric(parsed[0], errors="coerce").to_numpy(dtype=float) * np.where(
+        parsed[1].notna(), 1.609, 1.0
+    )
+    speed = np.where(
+        np.isfinite(speed) & (speed >= 1),
+        np.minimum(speed, 120.0),
+        [DEFAULT_SPEED_KPH[c] for c in road_class],
+    )
     names = ways["name"].to_numpy(dtype=object)
     names = np.where(pd.notna(names) & (names != ""), names, "无名路")
-    roads = gpd.GeoDataFrame({
-        "name": names[way_of], "road_class": road_class[way_of], "oneway": oneway[way_of],
-        "speed_kph": speed.astype(float)[way_of], "walkable": walkable[way_of], "closed": False,
-        "drivable": drivable[way_of], "highway": highway[way_of], "osm_id": ways["osm_id"].to_numpy()[way_of],
-    }, geometry=piece_geoms, crs=4326)
+    roads = gpd.GeoDataFrame(
+        {
+            "name": names[way_of],
+            "road_class": road_class[way_of],
+            "oneway": oneway[way_of],
+            "speed_kph": speed.astype(float)[way_of],
+            "walkable": walkable[way_of],
+            "closed": False,
+            "drivable": drivable[way_of],
+            "highway": highway[way_of],
+            "osm_id": ways["osm_id"].to_numpy()[way_of],
+        },
+        geometry=piece_geoms,
+        crs=4326,
+    )
     # two ways drawn over the same nodes would give the same street twice: keep it once
     key = shapely.to_wkb(np.where(roads["oneway"].to_numpy(), piece_geoms, shapely.normalize(piece_geoms)))
     roads = roads[~pd.Series(key).duplicated().to_numpy()]

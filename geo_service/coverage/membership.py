@@ -43,12 +43,22 @@ class BeatIndex:
         """Index a ``patrol_beats`` frame (EPSG:4326)."""
         geoms = to_metric(beats.geometry.to_numpy(), crs)
         is_line = np.isin(shapely.get_type_id(geoms), [1, 5])
-        reach = (beats["buffer_m"].fillna(30.0).to_numpy(dtype=float) if "buffer_m" in beats
-                 else np.full(len(beats), 30.0))
+        reach = (
+            beats["buffer_m"].fillna(30.0).to_numpy(dtype=float)
+            if "buffer_m" in beats
+            else np.full(len(beats), 30.0)
+        )
         shapely.prepare(geoms)
-        return cls(beats["code"].to_numpy(dtype=object), beats["squad"].to_numpy(dtype=object),
-                   beats["name"].to_numpy(dtype=object), beats["district"].to_numpy(dtype=object), geoms, is_line,
-                   reach, shapely.STRtree(geoms))
+        return cls(
+            beats["code"].to_numpy(dtype=object),
+            beats["squad"].to_numpy(dtype=object),
+            beats["name"].to_numpy(dtype=object),
+            beats["district"].to_numpy(dtype=object),
+            geoms,
+            is_line,
+            reach,
+            shapely.STRtree(geoms),
+        )
 
     def interior_grid(self) -> dict[str, Any]:
         """The cell grid of the polygon beats, built on first use and kept with the index.
@@ -79,17 +89,28 @@ class BeatIndex:
         if self.is_line.any():
             lines = np.flatnonzero(self.is_line)
             boxes = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + size, gy.ravel() + size)
-            c, _ = shapely.STRtree(self.geoms[lines]).query(boxes, predicate="dwithin",
-                                                            distance=float(self.reach[lines].max()))
+            c, _ = shapely.STRtree(self.geoms[lines]).query(
+                boxes, predicate="dwithin", distance=float(self.reach[lines].max())
+            )
             near_line[c] = True
-        self._grid.update(cells=state.reshape(ny, nx), origin=(minx, miny), size=size, shape=(ny, nx), rank=rank,
-                          sub_state=sub_state, sub_ptr=sub_ptr, sub_cand=sub_cand, near_line=near_line)
+        self._grid.update(
+            cells=state.reshape(ny, nx),
+            origin=(minx, miny),
+            size=size,
+            shape=(ny, nx),
+            rank=rank,
+            sub_state=sub_state,
+            sub_ptr=sub_ptr,
+            sub_cand=sub_cand,
+            near_line=near_line,
+        )
         del cand_ptr, cand  # level-1 candidates are not needed: edge cells are answered by their sub-cells
         return self._grid
 
 
-def _classify(x0: np.ndarray, y0: np.ndarray, size: float, tree: shapely.STRtree, polys: np.ndarray,
-              geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _classify(
+    x0: np.ndarray, y0: np.ndarray, size: float, tree: shapely.STRtree, polys: np.ndarray, geoms: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per square cell (lower-left corners, side ``size``): the one beat it lies in, -1 or -2 (edge),
     and for edge cells the candidate beats (CSR: pointer, beat indices)."""
     boxes = shapely.box(x0, y0, x0 + size, y0 + size)
@@ -175,7 +196,9 @@ def assign_points_to_beats(points: Any, index: BeatIndex) -> tuple[np.ndarray, n
     return np.insert(bp, at, ep), np.insert(bb, at, eb)
 
 
-def _exact(xy: np.ndarray, ids: np.ndarray, index: BeatIndex, *, polygons: bool) -> tuple[np.ndarray, np.ndarray]:
+def _exact(
+    xy: np.ndarray, ids: np.ndarray, index: BeatIndex, *, polygons: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Memberships by the STRtree: polygon beats (if ``polygons``) and road beats, point ids ``ids``."""
     pts = shapely.points(xy) if len(xy) else np.zeros(0, dtype=object)
     pairs = [np.zeros((2, 0), dtype=np.int64)]
