@@ -1,6 +1,6 @@
-"""Coverage performance: batch point-to-beat assignment and walking service areas, each beside a
-baseline run in the same process (geopandas.sjoin, a PostGIS join with a GiST index, scipy's bare
-shortest-path call)."""
+"""Batch point-to-beat assignment: 1M points × 2,025 beat polygons (~50 vertices), beside
+``geopandas.sjoin`` and a PostGIS ``ST_Contains`` join with a GiST index on the same data, run in
+the same process (``GEO_BENCH_POSTGIS=0`` leaves PostGIS out)."""
 
 from __future__ import annotations
 
@@ -39,22 +39,28 @@ def beats() -> None:
     t = time.perf_counter()
     index.interior_grid()  # built once per version of the beat layer, then reused
     build = time.perf_counter() - t
-    t = time.perf_counter()
-    p, b = assign_points_to_beats(pts_m, index)
-    ours = time.perf_counter() - t
+    runs = []
+    for _ in range(3):  # best of three, as for the baseline below
+        t = time.perf_counter()
+        p, b = assign_points_to_beats(pts_m, index)
+        runs.append(time.perf_counter() - t)
+    ours = min(runs)
     metric = gpd.GeoDataFrame(geometry=list(index.geoms), crs=4547)
     points = gpd.GeoDataFrame(geometry=pts_m, crs=4547)
-    t = time.perf_counter()
-    joined = gpd.sjoin(points, metric, predicate="intersects")
-    sjoin = time.perf_counter() - t
+    runs = []
+    for _ in range(3):
+        t = time.perf_counter()
+        joined = gpd.sjoin(points, metric, predicate="intersects")
+        runs.append(time.perf_counter() - t)
+    sjoin = min(runs)
     assert len(joined) == len(p), (len(joined), len(p))
     print(f"   beats: {n_points:,} points x {len(frame):,} beats: ours {ours:.2f} s vs geopandas.sjoin {sjoin:.2f} s"
           f" = {sjoin / ours:.1f}x (goal >= 5x); the interior grid, built once per beat-layer version, took {build:.2f} s",
           flush=True)
-    try:
-        from geo_service.store.pgcluster import temporary_cluster
-    except ImportError:  # pragma: no cover
+    if os.environ.get("GEO_BENCH_POSTGIS", "1") == "0":
         return
+    from geo_service.store.pgcluster import temporary_cluster
+
     import sqlalchemy as sa
 
     with temporary_cluster() as (cluster, db):
@@ -82,33 +88,4 @@ def beats() -> None:
           f" = {pg / ours:.1f}x (goal >= 30x); {n_pg:,} vs {len(p):,} memberships", flush=True)
 
 
-def service_areas() -> None:
-    from scipy.sparse.csgraph import dijkstra
-
-    from geo_service.network import build_network, service_areas as areas, snap
-
-    side = int(os.environ.get("GEO_BENCH_GRID", "316"))  # 316² ≈ 100,000 nodes
-    step = 80.0
-    lines = []
-    for i in range(side):
-        y = ORIGIN[1] + i * step
-        lines += [shapely.LineString([(ORIGIN[0] + j * step, y), (ORIGIN[0] + (j + 1) * step, y)]) for j in range(side - 1)]
-        x = ORIGIN[0] + i * step
-        lines += [shapely.LineString([(x, ORIGIN[1] + j * step), (x, ORIGIN[1] + (j + 1) * step)]) for j in range(side - 1)]
-    roads = gpd.GeoDataFrame({"walkable": np.ones(len(lines), dtype=bool)},
-                             geometry=list(from_metric(np.asarray(lines, dtype=object))), crs=4326)
-    net = build_network(roads, mode="walk")
-    rng = np.random.default_rng(2)
-    sites = shapely.points(ORIGIN[0] + rng.uniform(0, side * step, 30), ORIGIN[1] + rng.uniform(0, side * step, 30))
-    t = time.perf_counter()
-    result = areas(net, sites, max_cost=1200.0)
-    ours = time.perf_counter() - t
-    s = snap(net, sites)
-    t = time.perf_counter()
-    dijkstra(net.graph, directed=True, indices=net.seg_u[s.segment], limit=1200.0)
-    bare = time.perf_counter() - t
-    print(f"   service areas: 30 sites, 1,200 m, {net.n_nodes:,} nodes: {ours:.2f} s vs the bare scipy dijkstra "
-          f"{bare:.2f} s = {ours / bare:.1f}x of it (goal <= 2x); {sum(result.reached_m) / 1000:.0f} km reached", flush=True)
-
-
-ENTRIES = {"beats": beats, "service-areas": service_areas}
+ENTRIES = {"beats": beats}

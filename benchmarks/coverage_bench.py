@@ -1,19 +1,18 @@
-"""Coverage benchmarks, each beside a baseline run in the same process.
+"""Walking service areas: 30 sites, 1,200 m on a ~100,000-node street grid, beside the bare scipy
+shortest-path call they need and pgRouting's ``pgr_drivingDistance`` on the same graph (run in the
+same process; pgRouting needs ``apt-get install postgresql-15-pgrouting``, ``GEO_BENCH_POSTGIS=0``
+leaves it out).
 
-- ``beats``: 1M points × ~2,000 beat polygons (~50 vertices) against ``geopandas.sjoin`` and a
-  PostGIS ``ST_Contains`` join with a GiST index (``GEO_BENCH_POSTGIS=0`` leaves PostGIS out).
-- ``who``: ``GET /coverage/who`` on the demo workspace against a trivial endpoint of the same app.
-- ``service-areas``: 30 sites, 1,200 m on a ~100k-node street grid against the bare scipy call.
+(Point-to-beat assignment is ``beats`` in ``beats_bench.py``; who-covers through the running service
+is ``who`` in ``api_bench.py``.)
 """
 
 from __future__ import annotations
 
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -33,105 +32,6 @@ def _line(name: str, ours: float, base_name: str, base: float, unit: str = "s", 
     )
 
 
-def _grid_beats(n_side: int, verts: int) -> np.ndarray:
-    size = 400.0
-    return np.asarray(
-        [
-            shapely.segmentize(
-                shapely.box(
-                    ORIGIN[0] + j * size,
-                    ORIGIN[1] + i * size,
-                    ORIGIN[0] + (j + 1) * size,
-                    ORIGIN[1] + (i + 1) * size,
-                ),
-                size / (verts // 4),
-            )
-            for i in range(n_side)
-            for j in range(n_side)
-        ],
-        dtype=object,
-    )
-
-
-def beats() -> None:
-    from geo_service.coverage import BeatIndex, assign_points_to_beats
-    from geo_service.crs import from_metric
-
-    n_points = int(os.environ.get("GEO_BENCH_POINTS", "1000000"))
-    polys = _grid_beats(45, 50)  # 2,025 beats of ~50 vertices
-    frame = gpd.GeoDataFrame(
-        {
-            "code": [f"B{k}" for k in range(len(polys))],
-            "name": "b",
-            "squad": "s",
-            "district": "d",
-            "buffer_m": 30.0,
-        },
-        geometry=list(from_metric(polys)),
-        crs=4326,
-    )
-    rng = np.random.default_rng(1)
-    xy = np.column_stack(
-        [ORIGIN[0] + rng.uniform(0, 45 * 400, n_points), ORIGIN[1] + rng.uniform(0, 45 * 400, n_points)]
-    )
-    index = BeatIndex.build(frame)
-    t = time.perf_counter()
-    index.interior_grid()  # once per version of the beat layer (cached with the index in the workspace)
-    build = time.perf_counter() - t
-    runs = []
-    for _ in range(3):
-        t = time.perf_counter()
-        p, _ = assign_points_to_beats(xy, index)
-        runs.append(time.perf_counter() - t)
-    ours = min(runs)
-    points = gpd.GeoDataFrame(geometry=shapely.points(xy), crs=4547)
-    metric = gpd.GeoDataFrame(geometry=list(index.geoms), crs=4547)
-    t = time.perf_counter()
-    joined = gpd.sjoin(points, metric, predicate="intersects")
-    sjoin = time.perf_counter() - t
-    assert len(joined) == len(p), (len(joined), len(p))
-    print(
-        f"   {n_points:,} points x {len(polys):,} beats; grid built once per layer version in {build:.2f} s"
-    )
-    _line("beats", ours, "geopandas.sjoin", sjoin, goal="(goal <= 0.2x, i.e. >= 5x faster)")
-    if os.environ.get("GEO_BENCH_POSTGIS", "1") == "0":
-        return
-    pg, n_pg = _postgis_join(index.geoms, xy)
-    assert n_pg == len(p), (n_pg, len(p))  # no point lies on a beat edge here, so contains = intersects
-    _line("beats", ours, "PostGIS ST_Contains join, GiST", pg, goal="(goal <= 0.033x, i.e. >= 30x faster)")
-
-
-def _postgis_join(polys: np.ndarray, xy: np.ndarray) -> tuple[float, int]:
-    import sqlalchemy as sa
-
-    from geo_service.store.pgcluster import temporary_cluster
-
-    with temporary_cluster() as (cluster, db):
-        engine = sa.create_engine(cluster.url(db))
-        raw = engine.raw_connection()
-        try:
-            with raw.cursor() as cur:
-                cur.execute("CREATE TABLE beats (k int, g geometry(Polygon, 4547))")
-                cur.execute("CREATE TABLE pts (k int, g geometry(Point, 4547))")
-                with cur.copy("COPY beats FROM STDIN") as copy:
-                    for k, g in enumerate(polys):
-                        copy.write_row((k, f"SRID=4547;{g.wkt}"))
-                with cur.copy("COPY pts FROM STDIN") as copy:
-                    for k, (x, y) in enumerate(xy):
-                        copy.write_row((k, f"SRID=4547;POINT({x} {y})"))
-                cur.execute("CREATE INDEX ON beats USING gist (g)")
-                cur.execute("ANALYZE beats")
-                cur.execute("ANALYZE pts")
-                raw.commit()
-                t = time.perf_counter()
-                cur.execute("SELECT count(*) FROM pts p JOIN beats b ON ST_Contains(b.g, p.g)")
-                n = int(cur.fetchone()[0])
-                return time.perf_counter() - t, n
-        finally:
-            raw.close()
-            engine.dispose()
-
-
 def _median(fn: Callable[[], object], repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -141,46 +41,12 @@ def _median(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def who() -> None:
-    from fastapi.testclient import TestClient
-
-    from geo_service.api.app import create_app
-    from geo_service.catalog import load_catalog
-    from geo_service.seeding import load_demo
-    from geo_service.settings import Settings, default_layers_dir
-    from geo_service.store.gpkg import GeoPackageStore
-
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(workspace=Path(tmp) / "w.gpkg")
-        store = GeoPackageStore(settings.workspace, load_catalog(default_layers_dir()))
-        try:
-            load_demo(store)
-        finally:
-            store.close()
-        with TestClient(create_app(settings)) as client:
-            accounts = client.app.state.accounts
-            accounts.add_user("bench", "admin")
-            client.headers["Authorization"] = f"Bearer {accounts.issue_token('bench')}"
-            client.get("/coverage/who", params={"lon": 113.24, "lat": 35.22})  # warm the caches
-            rng = np.random.default_rng(0)
-            points = iter(rng.uniform([113.15, 35.18], [113.35, 35.28], (1000, 2)))
-
-            def ask() -> None:
-                lon, lat = next(points)
-                r = client.get("/coverage/who", params={"lon": lon, "lat": lat, "at": "2026-12-01T21:00"})
-                assert r.status_code == 200, r.text
-
-            trivial = _median(lambda: client.get("/conformance"), 200)
-            ours = _median(ask, 200)
-    _line("who-covers", ours, "trivial endpoint /conformance", trivial, unit="ms", goal="(goal <= 1.5x)")
-
-
 def service_areas() -> None:
     from scipy.sparse.csgraph import dijkstra
 
     from geo_service.crs import from_metric
     from geo_service.network import build_network, snap
-    from geo_service.network import service_areas as areas
+    from geo_service.reach import service_areas as areas
 
     side = int(os.environ.get("GEO_BENCH_GRID", "316"))  # 316² ≈ 100,000 nodes
     step = 80.0
@@ -207,16 +73,106 @@ def service_areas() -> None:
     sites = shapely.points(
         ORIGIN[0] + rng.uniform(0, (side - 1) * step, 30), ORIGIN[1] + rng.uniform(0, (side - 1) * step, 30)
     )
-    result = areas(net, sites, max_cost=1200.0)  # warm-up
-    ours = _median(lambda: areas(net, sites, max_cost=1200.0), 3)
-    s = snap(net, sites)
-    bare = _median(lambda: dijkstra(net.graph, directed=True, indices=net.seg_u[s.segment], limit=1200.0), 3)
+    sites_metric = sites
+    _ = areas(net, sites_metric, max_cost=1200.0).lines  # warm-up (the per-network vertex arrays are cached)
+    s = snap(net, sites_metric)
+    # the bare call: the same 30 searches from the sites' street ends, batched as scipy does best
+    bare = _median(lambda: dijkstra(net.graph, directed=True, indices=net.seg_u[s.segment], limit=1200.0), 7)
+    reach = _median(lambda: areas(net, sites_metric, max_cost=1200.0).reached_m, 7)
+    linework = _median(lambda: areas(net, sites_metric, max_cost=1200.0).lines, 7)
+    result = areas(net, sites_metric, max_cost=1200.0)
+    t = time.perf_counter()
+    _ = result.polygons
+    polygons = time.perf_counter() - t + linework
     print(
-        f"   30 sites, 1,200 m, {net.n_nodes:,} nodes; {np.sum(result.reached_m) / 1000:.0f} km reached"
+        f"   30 sites, 1,200 m, {net.n_nodes:,} nodes; "
+        f"{np.sum(result.reached_m) / 1000:.0f} km of street reached"
     )
-    lines_only = _median(lambda: areas(net, sites, max_cost=1200.0, with_polygons=False), 3)
-    _line("service-areas (linework only)", lines_only, "bare scipy dijkstra", bare, goal="(goal <= 2x)")
-    _line("service-areas (with polygons)", ours, "bare scipy dijkstra", bare, goal="(goal <= 2x)")
+    _line(
+        "service-areas (reached stretches)",
+        reach,
+        "bare scipy dijkstra",
+        bare,
+        unit="ms",
+        goal="(goal <= 2x)",
+    )
+    _line("service-areas (linework)", linework, "bare scipy dijkstra", bare, unit="ms", goal="(goal <= 2x)")
+    _line(
+        "service-areas (with 40 m polygons)",
+        polygons,
+        "bare scipy dijkstra",
+        bare,
+        unit="ms",
+        goal="(goal <= 2x)",
+    )
+    if os.environ.get("GEO_BENCH_POSTGIS", "1") == "0":
+        return
+    pgr = _pgrouting(net, net.seg_u[s.segment], 1200.0)
+    if pgr is None:
+        print("   pgRouting: not installed (apt-get install postgresql-15-pgrouting); comparison left out")
+        return
+    _line(
+        "service-areas (linework)",
+        linework,
+        "pgRouting pgr_drivingDistance",
+        pgr,
+        unit="ms",
+        goal="(goal <= 0.02x, i.e. >= 50x faster)",
+    )
 
 
-ENTRIES: dict[str, Callable[[], None]] = {"beats": beats, "who": who, "service-areas": service_areas}
+def _pgrouting(net, roots: np.ndarray, distance: float) -> float | None:
+    """Median time of ``pgr_drivingDistance`` from ``roots`` on the same graph (edges with their costs,
+    both directions), or None when pgRouting is not installed."""
+    import psycopg
+    import sqlalchemy as sa
+
+    from geo_service.store.pgcluster import temporary_cluster
+
+    with temporary_cluster() as (cluster, db):
+        engine = sa.create_engine(cluster.url(db))
+        raw = engine.raw_connection()
+        try:
+            with raw.cursor() as cur:
+                try:
+                    cur.execute("CREATE EXTENSION pgrouting")
+                except psycopg.errors.FeatureNotSupported:
+                    return None
+                cur.execute(
+                    "CREATE TABLE edges (id bigint, source bigint, target bigint, cost float8, "
+                    "reverse_cost float8)"
+                )
+                rev = np.where(net.seg_twoway, net.seg_cost, -1.0)
+                with cur.copy("COPY edges FROM STDIN") as copy:
+                    for row in zip(
+                        range(len(net.seg_u)),
+                        net.seg_u.tolist(),
+                        net.seg_v.tolist(),
+                        net.seg_cost.tolist(),
+                        rev.tolist(),
+                        strict=True,
+                    ):
+                        copy.write_row(row)
+                cur.execute("ANALYZE edges")
+                raw.commit()
+                query = (
+                    "SELECT count(*) FROM pgr_drivingDistance("
+                    "'SELECT id, source, target, cost, reverse_cost FROM edges', %s::bigint[], %s, directed => true)"
+                )
+                args = ([int(r) for r in roots], distance)
+                cur.execute(query, args)  # warm-up
+                reached = int(cur.fetchone()[0])
+
+                def run() -> None:
+                    cur.execute(query, args)
+                    cur.fetchone()
+
+                took = _median(run, 3)
+                print(f"   pgRouting reached {reached:,} (root, node) pairs")
+                return took
+        finally:
+            raw.close()
+            engine.dispose()
+
+
+ENTRIES: dict[str, Callable[[], None]] = {"service-areas": service_areas}

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from geo_service.coverage import BeatIndex
+from geo_service.coverage import BeatIndex, SiteReach
 from geo_service.duty import Shift, shifts_from_frame
 from geo_service.network import RoadNetwork, build_network
 from geo_service.workspace import Workspace
 
-__all__ = ["CoverageContext", "coverage_context", "drive_network", "walk_network"]
+__all__ = ["CoverageContext", "coverage_context", "drive_network", "site_reach", "walk_network", "who_covers_ready"]
 
 
 @dataclass(frozen=True)
@@ -48,3 +48,18 @@ def coverage_context(ws: Workspace) -> CoverageContext:
     beats = ws.cached("beats", ("patrol_beats",), lambda: BeatIndex.build(ws.frame("patrol_beats"), crs=crs))
     shifts = ws.cached("shifts", ("duty_shifts",), lambda: shifts_from_frame(ws.frame("duty_shifts")))
     return CoverageContext(beats, shifts, walk_network(ws))
+
+
+def site_reach(ws: Workspace, layer: str) -> SiteReach:
+    """The nearest site of ``layer`` from every street node on foot (rebuilt when roads or sites change)."""
+    crs = ws.settings.metric_crs
+    return ws.cached(f"reach:{layer}", ("roads", layer), lambda: SiteReach.build(walk_network(ws), ws.frame(layer), crs=crs))
+
+
+def who_covers_ready(ws: Workspace) -> bool:
+    """Whether everything a who-covers answer reads is built for the current layer versions, so that
+    answering costs array lookups only (the service then answers in the event loop, no thread hop)."""
+    needed = [("beats", ("patrol_beats",)), ("shifts", ("duty_shifts",)), ("network:walk", ("roads",)),
+              ("frame:districts", ("districts",))]
+    needed += [(f"reach:{layer}", ("roads", layer)) for layer in ("stall_sites", "festival_sales_points")]
+    return all(ws.is_fresh(key, layers) for key, layers in needed)

@@ -1,5 +1,5 @@
-"""The road network: walking and driving graphs from the roads layer, snapping, shortest paths and
-walking service areas, on scipy sparse graphs.
+"""The road network: walking and driving graphs from the roads layer, snapping and shortest paths,
+on scipy sparse graphs (service areas and nearest sites: ``geo_service.reach``).
 
 Points (sites, demand, cases) are snapped to the nearest street *segment* at the projected point,
 and the graph is split there, so distances between two points on the same street are exact, not
@@ -22,7 +22,7 @@ from scipy.sparse.csgraph import dijkstra
 from geo_service.crs import to_metric
 from geo_service.errors import InvalidInput
 
-__all__ = ["RoadNetwork", "ServiceAreas", "Snap", "build_network", "network_distances", "service_areas", "snap"]
+__all__ = ["RoadNetwork", "Snap", "build_network", "network_distances", "snap"]
 
 WALK_SPEED_MPS = 1.2
 
@@ -206,66 +206,3 @@ def network_distances(network: RoadNetwork, sources: Snap, targets: Snap, *, lim
     else:
         out[np.ix_(np.flatnonzero(ok_src), np.flatnonzero(ok_t))] = dist[:, tgt_nodes[ok_t]]
     return out
-
-
-@dataclass(frozen=True)
-class ServiceAreas:
-    """Walking service areas: per site the reached street linework and its area polygon (metric CRS)."""
-
-    lines: np.ndarray
-    polygons: np.ndarray
-    reached_m: np.ndarray  # street length reached per site
-    unreachable: tuple[int, ...]  # sites with no street within reach
-
-
-def service_areas(network: RoadNetwork, sites_metric: np.ndarray, *, max_cost: float, buffer_m: float = 40.0,
-                  max_snap_m: float = 300.0, with_polygons: bool = True) -> ServiceAreas:
-    """Streets reachable from each site within ``max_cost`` (m walking), partial segments cut where the
-    walk runs out, and a polygon a little around them (never across places the walk does not reach).
-
-    The polygons (a GEOS buffer of the linework) cost far more than the walk itself; with
-    ``with_polygons=False`` they are left empty and only the linework is built.
-    """
-    snaps = snap(network, sites_metric, max_distance=max_snap_m)
-    graph, node_of = _augment(network, snaps)
-    lines, polys, reached, unreachable = [], [], [], []
-    valid = np.flatnonzero(node_of >= 0)
-    dist_all = np.atleast_2d(dijkstra(graph, directed=True, indices=node_of[valid], limit=max_cost)) if len(
-        valid) else np.zeros((0, graph.shape[0]))
-    row_of = {int(p): r for r, p in enumerate(valid)}
-    for i in range(len(snaps.segment)):
-        if i not in row_of:
-            unreachable.append(i)
-            lines.append(shapely.MultiLineString())
-            polys.append(shapely.Polygon())
-            reached.append(0.0)
-            continue
-        d = dist_all[row_of[i]]
-        du, dv = d[network.seg_u], d[network.seg_v]
-        near = np.flatnonzero(np.isfinite(du) | np.isfinite(dv))  # only streets the walk touches
-        du, dv = du[near], dv[near]
-        length = network.seg_len[near]
-        scale = length / np.maximum(network.seg_cost[near], 1e-9)  # cost → metres
-        from_u = np.where(np.isfinite(du), np.clip((max_cost - du) * scale, 0, length), 0.0)
-        from_v = np.where(np.isfinite(dv), np.clip((max_cost - dv) * scale, 0, length), 0.0)
-        seg = snaps.segment[i]
-        geoms = network.seg_geom[near]
-        full = (from_u + from_v) >= length
-        parts = list(geoms[full & ((from_u > 0) | (from_v > 0))])
-        part_u = ~full & (from_u > 0)
-        part_v = ~full & (from_v > 0)
-        if part_u.any():
-            parts.extend(shapely.ops.substring(g, 0, e) for g, e in zip(geoms[part_u], from_u[part_u], strict=True))
-        if part_v.any():
-            parts.extend(shapely.ops.substring(g, n - e, n) for g, e, n in
-                         zip(geoms[part_v], from_v[part_v], length[part_v], strict=True))
-        length = network.seg_len
-        off = snaps.offset[i]
-        lo, hi = max(0.0, off - max_cost), min(length[seg], off + max_cost)
-        parts.append(shapely.ops.substring(network.seg_geom[seg], lo, hi))
-        line = shapely.line_merge(shapely.union_all(np.asarray(parts, dtype=object)))
-        lines.append(line)
-        polys.append(shapely.buffer(line, buffer_m, quad_segs=2) if with_polygons else shapely.Polygon())
-        reached.append(float(shapely.length(line)))
-    return ServiceAreas(np.asarray(lines, dtype=object), np.asarray(polys, dtype=object), np.asarray(reached),
-                        tuple(unreachable))

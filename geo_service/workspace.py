@@ -59,6 +59,13 @@ class Workspace:
             self._cache[key] = (versions, value)
         return value
 
+    def is_fresh(self, key: str, layers: tuple[str, ...]) -> bool:
+        """Whether ``key`` is cached for the current versions of ``layers`` (nothing is built)."""
+        versions = self.versions(layers)
+        with self._lock:
+            hit = self._cache.get(key)
+        return hit is not None and hit[0] == versions
+
     def frame(self, layer: str) -> gpd.GeoDataFrame:
         """The whole layer as a GeoDataFrame (EPSG:4326, index = feature id)."""
         self.catalog[layer]  # raises NotFound for an unknown layer

@@ -10,7 +10,8 @@ import pytest
 import shapely
 
 from geo_service.crs import from_metric, to_metric
-from geo_service.network import build_network, network_distances, service_areas, snap
+from geo_service.network import build_network, network_distances, snap
+from geo_service.reach import service_areas
 
 ORIGIN = to_metric([shapely.Point(113.24, 35.22)])[0]
 OX, OY = ORIGIN.x, ORIGIN.y

@@ -18,24 +18,27 @@ __all__ = ["CatalogDep", "LayerDep", "SettingsDep", "StoreDep", "WorkspaceDep", 
 
 _TZ = ZoneInfo("Asia/Shanghai")
 
+# These only read the app's state: ``async`` so that FastAPI calls them in the event loop instead of
+# sending each one to the thread pool (a hop that costs more than the lookup).
 
-def get_workspace(request: Request) -> Workspace:
+
+async def get_workspace(request: Request) -> Workspace:
     return request.app.state.workspace
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.workspace.store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_catalog(request: Request) -> Catalog:
+async def get_catalog(request: Request) -> Catalog:
     return request.app.state.workspace.catalog
 
 
-def get_layer(request: Request, collection_id: Annotated[str, Path()]) -> LayerSpec:
+async def get_layer(request: Request, collection_id: Annotated[str, Path()]) -> LayerSpec:
     """The declared layer named in the path, or NotFound (raised by the catalog)."""
     return request.app.state.workspace.catalog[collection_id]
 

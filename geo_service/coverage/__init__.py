@@ -24,11 +24,13 @@ from geo_service.crs import from_metric, to_metric
 from geo_service.duty import Shift, next_shift, on_duty, open_windows
 from geo_service.errors import InvalidInput
 from geo_service.coverage.membership import BeatIndex, assign_points_to_beats
-from geo_service.network import RoadNetwork, network_distances, service_areas, snap
+from geo_service.network import RoadNetwork, snap
+from geo_service.reach import NearestSites, nearest_sites, service_areas
 
 __all__ = [
     "BeatCoverage",
     "BeatIndex",
+    "SiteReach",
     "WalkingCoverage",
     "WhoCovers",
     "assign_points_to_beats",
@@ -58,36 +60,63 @@ class WhoCovers:
                 "reasons": list(self.reasons)}
 
 
-def _nearest_site(network: RoadNetwork | None, point_m: shapely.Point, sites: gpd.GeoDataFrame | None,
-                  crs: str) -> dict[str, Any] | None:
-    if sites is None or len(sites) == 0 or network is None:
-        return None
-    geoms = to_metric(sites.geometry.to_numpy(), crs)
-    anchors = shapely.point_on_surface(geoms)
-    src = snap(network, np.array([point_m], dtype=object), max_distance=500)
-    if src.segment[0] < 0:
-        return {"reason_zh": "500 米内没有可步行的道路", "reason_en": "No walkable street within 500 m"}
-    dst = snap(network, anchors, max_distance=500)
-    d = network_distances(network, src, dst)[0] + src.distance[0] + np.where(np.isfinite(dst.distance), dst.distance, 0)
-    if not np.isfinite(d).any():
-        return {"reason_zh": "步行不可达", "reason_en": "Not reachable on foot"}
-    k = int(np.argmin(d))
-    return {"id": int(sites.index[k]), "name": sites["name"].iloc[k], "walk_m": round(float(d[k]), 1)}
+@dataclass(frozen=True)
+class SiteReach:
+    """One site layer on the walking network: from any street node, the nearest site and the walk to it.
+
+    Built once per version of the roads and the site layer; then a point's nearest site is a snap and
+    a few array lookups.
+    """
+
+    ids: np.ndarray
+    names: np.ndarray
+    field: NearestSites
+
+    @classmethod
+    def build(cls, network: RoadNetwork, sites: gpd.GeoDataFrame, *, crs: str = "EPSG:4547",
+              max_snap_m: float = 500.0) -> SiteReach:
+        anchors = shapely.point_on_surface(to_metric(sites.geometry.to_numpy(), crs)) if len(sites) else np.array(
+            [], dtype=object)
+        names = sites["name"].to_numpy(dtype=object) if "name" in sites else np.full(len(sites), None, dtype=object)
+        return cls(sites.index.to_numpy(), names, nearest_sites(network, anchors, max_snap_m=max_snap_m))
+
+    def nearest(self, point_m: shapely.Point, *, max_snap_m: float = 500.0) -> dict[str, Any] | None:
+        """The nearest site on foot from a metric point, or why there is none (``None``: no sites)."""
+        if len(self.ids) == 0:
+            return None
+        where = snap(self.field.network, np.array([point_m], dtype=object), max_distance=max_snap_m)
+        if where.segment[0] < 0:
+            return {"reason_zh": f"{max_snap_m:.0f} 米内没有可步行的道路",
+                    "reason_en": f"No walkable street within {max_snap_m:.0f} m"}
+        cost, site = self.field.query(where)
+        if site[0] < 0:
+            return {"reason_zh": "步行不可达", "reason_en": "Not reachable on foot"}
+        k = int(site[0])
+        return {"id": int(self.ids[k]), "name": self.names[k], "walk_m": round(float(cost[0]), 1)}
+
+
+def _reach(network: RoadNetwork | None, sites: gpd.GeoDataFrame | SiteReach | None, crs: str) -> SiteReach | None:
+    if sites is None or network is None or isinstance(sites, SiteReach):
+        return sites
+    return SiteReach.build(network, sites, crs=crs)
 
 
 def who_covers(lon: float, lat: float, at: dt.datetime, *, beats: BeatIndex, shifts: Sequence[Shift],
                districts: gpd.GeoDataFrame, network: RoadNetwork | None = None,
-               stall_sites: gpd.GeoDataFrame | None = None, festival_points: gpd.GeoDataFrame | None = None,
-               crs: str = "EPSG:4547") -> WhoCovers:
+               stall_sites: gpd.GeoDataFrame | SiteReach | None = None,
+               festival_points: gpd.GeoDataFrame | SiteReach | None = None, crs: str = "EPSG:4547") -> WhoCovers:
     """Beats containing the place (road beats within their reach), squads on duty at ``at``, the next
-    shift if nobody is, the district, and the nearest stall site and festival point on foot."""
+    shift if nobody is, the district, and the nearest stall site and festival point on foot.
+
+    The site layers may come as frames, or as :class:`SiteReach` built once beforehand (what the
+    service does: a request then costs a few array lookups, not a shortest-path search)."""
     point = shapely.Point(lon, lat)
     pm = to_metric(np.array([point], dtype=object), crs)
-    inside = districts[districts.geometry.intersects(point)]
-    district = str(inside["name"].iloc[0]) if len(inside) else None
+    inside = np.flatnonzero(shapely.intersects(districts.geometry.to_numpy(), point))
+    district = str(districts["name"].iloc[inside[0]]) if len(inside) else None
     _, hit = assign_points_to_beats(pm, beats)
     codes = [str(beats.codes[b]) for b in hit]
-    running = [s for s in on_duty(shifts, at) if s.beat in codes]
+    running = on_duty([s for s in shifts if s.beat in codes], at)
     reasons = []
     if district is None:
         reasons.append("该点不在任何行政区内 / the place is outside every district")
@@ -105,8 +134,8 @@ def who_covers(lon: float, lat: float, at: dt.datetime, *, beats: BeatIndex, shi
                        "kind": "road" if beats.is_line[b] else "area",
                        "on_duty": any(s.beat == beats.codes[b] for s in running)} for b in hit)
     duty = tuple({"beat": s.beat, "squad": s.squad, "shift": s.label()} for s in running)
-    nearest = {"stall_site": _nearest_site(network, pm[0], stall_sites, crs),
-               "festival_point": _nearest_site(network, pm[0], festival_points, crs)}
+    reaches = {"stall_site": _reach(network, stall_sites, crs), "festival_point": _reach(network, festival_points, crs)}
+    nearest = {k: None if r is None else r.nearest(pm[0]) for k, r in reaches.items()}
     return WhoCovers(at, district, beat_rows, duty, nxt, nearest, tuple(reasons))
 
 
@@ -250,13 +279,8 @@ def walking_coverage(network: RoadNetwork, sites: gpd.GeoSeries | np.ndarray, de
     anchors = shapely.point_on_surface(to_metric(site_geoms, crs)) if len(site_geoms) else np.array([], dtype=object)
     dm = to_metric(demand.geometry.to_numpy(), crs)
     pop = demand["population"].fillna(0).to_numpy(dtype=float)
-    s_snap = snap(network, anchors, max_distance=300) if len(anchors) else None
-    d_snap = snap(network, dm, max_distance=300)
-    if s_snap is None or not (s_snap.segment >= 0).any():
-        dist = np.full(len(dm), np.inf)
-    else:
-        dist = network_distances(network, s_snap, d_snap, limit=max_walk_m, min_only=True)[0]
-        dist = dist + np.where(np.isfinite(d_snap.distance), d_snap.distance, np.inf)
+    field = nearest_sites(network, anchors, max_snap_m=300, limit=max_walk_m)
+    dist = field.query(snap(network, dm, max_distance=300))[0]
     served = dist <= max_walk_m
     total = int(pop.sum())
     served_pop = int(pop[served].sum())

@@ -10,17 +10,19 @@ from typing import Annotated, Any
 import numpy as np
 import shapely
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from shapely.geometry import mapping
 
 from geo_service.api.deps import WorkspaceDep, parse_moment
 from geo_service.api.limits import run_bounded
-from geo_service.contexts import coverage_context, walk_network
+from geo_service.contexts import coverage_context, site_reach, walk_network, who_covers_ready
 from geo_service.coverage import beat_coverage, site_duty_coverage, walking_coverage, what_if, who_covers
 from geo_service.crs import from_metric, parse_crs, to_wgs84
 from geo_service.errors import InvalidInput
 from geo_service.geometry import geometry_from_geojson
+from geo_service.workspace import Workspace
 
 __all__ = ["router"]
 
@@ -53,14 +55,20 @@ def _fc(rows: Any) -> dict[str, Any]:
 
 
 @router.get("/who", summary="此时此地由谁负责 / Who covers a place at a moment")
-def who(ws: WorkspaceDep, lon: Annotated[float, Query(ge=-180, le=180)], lat: Annotated[float, Query(ge=-90, le=90)],
-        at: str | None = None, crs: str = "EPSG:4326") -> Response:
+async def who(ws: WorkspaceDep, lon: Annotated[float, Query(ge=-180, le=180)],
+              lat: Annotated[float, Query(ge=-90, le=90)], at: str | None = None, crs: str = "EPSG:4326") -> Response:
     moment = parse_moment(at) or _now()
     point = to_wgs84([shapely.Point(lon, lat)], parse_crs(crs))[0]
+    if who_covers_ready(ws):  # a few array lookups: answer here rather than hop to a worker thread
+        return _who(ws, point, moment)
+    return await run_in_threadpool(_who, ws, point, moment)  # the first ask after an edit builds the indexes
+
+
+def _who(ws: Workspace, point: shapely.Point, moment: dt.datetime) -> Response:
     ctx = coverage_context(ws)
     answer = who_covers(point.x, point.y, moment, beats=ctx.beats, shifts=ctx.shifts, districts=ws.frame("districts"),
-                        network=ctx.walk, stall_sites=ws.frame("stall_sites"),
-                        festival_points=ws.frame("festival_sales_points"), crs=ws.settings.metric_crs)
+                        network=ctx.walk, stall_sites=site_reach(ws, "stall_sites"),
+                        festival_points=site_reach(ws, "festival_sales_points"), crs=ws.settings.metric_crs)
     return _json(answer.as_dict())
 
 

@@ -1,0 +1,134 @@
+"""Service areas and nearest sites on random networks, checked against networkx and brute force."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+
+from geo_service.crs import from_metric
+from geo_service.network import build_network, network_distances, snap
+from geo_service.reach import nearest_sites, service_areas
+
+OX, OY = 500_000.0, 3_900_000.0
+
+
+def random_roads(seed: int, n: int = 120, size: float = 2000.0) -> gpd.GeoDataFrame:
+    """Streets between near neighbours, each with a bend, a third of them one-way."""
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, size, size=(n, 2))
+    edges = set()
+    for i in range(n):
+        for j in np.argsort(np.hypot(*(xy - xy[i]).T))[1:4]:
+            edges.add((min(i, int(j)), max(i, int(j))))
+    lines = []
+    for a, b in sorted(edges):
+        mid = (xy[a] + xy[b]) / 2 + rng.normal(0, 20, 2)
+        lines.append(shapely.LineString([(OX + x, OY + y) for x, y in (xy[a], mid, xy[b])]))
+    return gpd.GeoDataFrame(
+        {
+            "oneway": rng.random(len(lines)) < 0.3,
+            "speed_kph": rng.choice([20.0, 40.0], len(lines)),
+            "walkable": True,
+        },
+        index=np.arange(1, len(lines) + 1),
+        geometry=list(from_metric(np.asarray(lines, dtype=object))),
+        crs=4326,
+    )
+
+
+def nx_graph(net) -> nx.DiGraph:
+    g = nx.DiGraph()
+    for s in range(len(net.seg_u)):
+        u, v, w = int(net.seg_u[s]), int(net.seg_v[s]), float(net.seg_cost[s])
+        for a, b in ((u, v), (v, u)) if net.seg_twoway[s] else ((u, v),):
+            if a != b and (not g.has_edge(a, b) or g[a][b]["weight"] > w):
+                g.add_edge(a, b, weight=w)
+    return g
+
+
+def reach_oracle(net, g: nx.DiGraph, site_snap, i: int, seg: int, at: float) -> float:
+    """Cost from site ``i`` to the point ``at`` metres along segment ``seg``, by networkx."""
+    s, off = int(site_snap.segment[i]), float(site_snap.offset[i])
+    scale = net.seg_cost[s] / net.seg_len[s]
+    start = {int(net.seg_v[s]): (net.seg_len[s] - off) * scale}
+    if net.seg_twoway[s]:
+        start[int(net.seg_u[s])] = min(start.get(int(net.seg_u[s]), np.inf), off * scale)
+    g2 = g.copy()
+    for node, w in start.items():
+        g2.add_edge("site", node, weight=w)
+    d = nx.single_source_dijkstra_path_length(g2, "site")
+    k = net.seg_cost[seg] / net.seg_len[seg]
+    best = d.get(int(net.seg_u[seg]), np.inf) + at * k
+    if net.seg_twoway[seg]:
+        best = min(best, d.get(int(net.seg_v[seg]), np.inf) + (net.seg_len[seg] - at) * k)
+    if seg == s and (at >= off or net.seg_twoway[s]):
+        best = min(best, abs(at - off) * k)
+    return best
+
+
+@pytest.mark.parametrize("mode,max_cost", [("walk", 600.0), ("drive", 50.0)])
+def test_service_area_linework_equals_networkx_reach(mode, max_cost):
+    net = build_network(random_roads(7), mode=mode)
+    g = nx_graph(net)
+    rng = np.random.default_rng(8)
+    sites = shapely.points(OX + rng.uniform(200, 1800, 4), OY + rng.uniform(200, 1800, 4))
+    areas = service_areas(net, sites, max_cost=max_cost)
+    s_snap = snap(net, sites, max_distance=300)
+    checked = 0
+    for i in range(len(sites)):
+        line = areas.lines[i]
+        for seg in rng.choice(len(net.seg_u), 60, replace=False):
+            for frac in (0.1, 0.37, 0.5, 0.81):
+                at = frac * net.seg_len[seg]
+                cost = reach_oracle(net, g, s_snap, i, int(seg), at)
+                if abs(cost - max_cost) < 1e-3:
+                    continue  # on the edge of the reach: either answer is right
+                p = shapely.line_interpolate_point(net.seg_geom[seg], at)
+                assert (line.distance(p) < 1e-6) == (cost < max_cost), (i, seg, frac, cost)
+                checked += 1
+    assert checked > 500
+    # the length reached equals the linework's length (no stretch counted twice)
+    assert np.allclose(areas.reached_m, shapely.length(areas.lines), rtol=1e-9, atol=1e-6)
+    assert all(
+        p.is_valid and p.contains(shapely.line_interpolate_point(l, 0.5, normalized=True))
+        for p, l in zip(areas.polygons, areas.lines, strict=True)
+        if not l.is_empty
+    )
+
+
+@pytest.mark.parametrize("mode", ["walk", "drive"])
+def test_nearest_sites_equal_brute_force(mode):
+    net = build_network(random_roads(11), mode=mode)
+    rng = np.random.default_rng(12)
+    sites = shapely.points(OX + rng.uniform(0, 2000, 12), OY + rng.uniform(0, 2000, 12))
+    field = nearest_sites(net, sites)
+    pts = snap(
+        net, shapely.points(OX + rng.uniform(0, 2000, 300), OY + rng.uniform(0, 2000, 300)), max_distance=500
+    )
+    cost, site = field.query(pts)
+    s_snap = snap(net, sites, max_distance=500)
+    brute = network_distances(net, pts, s_snap)  # every point to every site
+    if mode == "walk":
+        brute = brute + s_snap.distance[None, :] + pts.distance[:, None]
+    best = brute.min(axis=1)
+    assert np.array_equal(np.isfinite(cost), np.isfinite(best))
+    ok = np.isfinite(best)
+    assert np.allclose(cost[ok], best[ok], rtol=1e-9, atol=1e-6)
+    # the site named is one at that cost (ties may name either)
+    assert np.allclose(brute[np.flatnonzero(ok), site[ok]], best[ok], rtol=1e-9, atol=1e-6)
+    assert (site[~ok] == -1).all()
+
+
+def test_sites_off_the_network_are_unreachable_not_errors():
+    net = build_network(random_roads(3), mode="walk")
+    far = shapely.points([OX + 50_000, OX + 500], [OY, OY + 500])
+    areas = service_areas(net, far, max_cost=300)
+    assert areas.unreachable == (0,)
+    assert areas.lines[0].is_empty and areas.polygons[0].is_empty and areas.reached_m[0] == 0
+    assert areas.reached_m[1] > 0
+    field = nearest_sites(net, far[:1])
+    cost, site = field.query(snap(net, far[1:], max_distance=500))
+    assert site[0] == -1 and np.isinf(cost[0])
