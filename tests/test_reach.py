@@ -10,7 +10,7 @@ import shapely
 
 from geo_service.crs import from_metric
 from geo_service.network import build_network, network_distances, snap
-from geo_service.reach import nearest_sites, service_areas
+from geo_service.reach import band, nearest_sites, service_areas
 
 OX, OY = 500_000.0, 3_900_000.0
 
@@ -132,3 +132,24 @@ def test_sites_off_the_network_are_unreachable_not_errors():
     field = nearest_sites(net, far[:1])
     cost, site = field.query(snap(net, far[1:], max_distance=500))
     assert site[0] == -1 and np.isinf(cost[0])
+
+
+def test_band_equals_the_geos_buffer_of_the_linework():
+    net = build_network(random_roads(21, n=200, size=3000.0), mode="walk")
+    rng = np.random.default_rng(22)
+    sites = shapely.points(OX + rng.uniform(300, 2700, 5), OY + rng.uniform(300, 2700, 5))
+    areas = service_areas(net, sites, max_cost=900.0, buffer_m=60.0)
+    for lines, poly in zip(areas.lines, areas.polygons, strict=True):
+        ref = shapely.buffer(lines, 60.0, quad_segs=2)
+        assert poly.is_valid
+        # equal up to how the arcs round corners are cut into chords (quad_segs=2: 60·(1−cos 22.5°) = 4.6 m
+        # off the true arc, either way)
+        assert shapely.symmetric_difference(poly, ref).area < 2e-3 * ref.area
+        assert shapely.hausdorff_distance(poly, ref) < 6.0
+    # wide blocks stay open: a 400 m square of streets keeps its middle out of a 40 m band
+    ring = shapely.LineString([(0, 0), (400, 0), (400, 400), (0, 400), (0, 0)])
+    small = shapely.LineString([(0, 0), (-60, 0), (-60, 60), (0, 60), (0, 0)])
+    lines = shapely.MultiLineString([ring, small])
+    poly = band(shapely.node(lines), 40.0)
+    assert not poly.contains(shapely.Point(200, 200)) and poly.contains(shapely.Point(-30, 30))
+    assert shapely.symmetric_difference(poly, shapely.buffer(lines, 40.0, quad_segs=2)).area < 1.0
