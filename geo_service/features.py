@@ -16,7 +16,7 @@ import pandas as pd
 from geo_service.catalog import LayerSpec
 from geo_service.crs import parse_crs, to_wgs84
 from geo_service.errors import InvalidInput, PayloadTooLarge
-from geo_service.geometry import geometry_from_geojson, validate_geometry
+from geo_service.geometry import CHINA_BOUNDS, geometry_from_geojson, validate_geometry
 from geo_service.store.base import Feature, NewFeature
 from geo_service.workspace import Workspace
 
@@ -60,7 +60,8 @@ def _check_siting(ws: Workspace, spec: LayerSpec, feature: NewFeature, *, exclud
 
 def new_feature_from_geojson(spec: LayerSpec, obj: Any, *, source_crs: str | int = "EPSG:4326",
                              max_vertices: int = 100_000, label: Any = None,
-                             partial: bool = False) -> NewFeature:
+                             partial: bool = False, bounds: tuple[float, float, float, float] = CHINA_BOUNDS
+                             ) -> NewFeature:
     """A validated :class:`NewFeature` from a GeoJSON Feature (coordinates in ``source_crs``)."""
     if not isinstance(obj, Mapping) or obj.get("type") != "Feature":
         raise InvalidInput("应为 GeoJSON Feature 对象", "Expected a GeoJSON Feature object",
@@ -82,7 +83,7 @@ def new_feature_from_geojson(spec: LayerSpec, obj: Any, *, source_crs: str | int
         geometry = geometry_from_geojson(raw_geom, feature=label)
         crs = parse_crs(source_crs)
         geometry = to_wgs84([geometry], crs)[0]
-        geometry = validate_geometry(spec, geometry, max_vertices=max_vertices, feature=label)
+        geometry = validate_geometry(spec, geometry, max_vertices=max_vertices, feature=label, bounds=bounds)
     return NewFeature(properties, geometry)
 
 
@@ -96,7 +97,7 @@ def create_features(ws: Workspace, layer: str, features: Sequence[Any], *, actor
         raise PayloadTooLarge(f"一次最多写入 {limit} 个要素（收到 {len(features)} 个）",
                               f"At most {limit} features per request ({len(features)} sent)", layer=layer)
     news = [new_feature_from_geojson(spec, f, source_crs=source_crs, max_vertices=ws.settings.max_vertices,
-                                     label=i) for i, f in enumerate(features)]
+                                     bounds=ws.settings.service_bounds, label=i) for i, f in enumerate(features)]
     for i, feat in enumerate(news):
         _check_siting(ws, spec, feat, exclude_id=None, override=override, reason=reason, label=i)
     return ws.store.create_features(layer, news, actor=actor, reason=reason)
@@ -115,7 +116,7 @@ def replace_feature(ws: Workspace, layer: str, fid: int, obj: Any, *, actor: str
     spec = ws.catalog[layer]
     expected = _expected(ws, layer, fid, expected_version)
     new = new_feature_from_geojson(spec, obj, source_crs=source_crs, max_vertices=ws.settings.max_vertices,
-                                   label=fid)
+                                   bounds=ws.settings.service_bounds, label=fid)
     _check_siting(ws, spec, new, exclude_id=fid, override=override, reason=reason, label=fid)
     return ws.store.update_feature(layer, fid, new, expected_version=expected, actor=actor, reason=reason)
 
@@ -130,7 +131,7 @@ def patch_feature(ws: Workspace, layer: str, fid: int, obj: Any, *, actor: str,
     if isinstance(obj, Mapping) and "type" not in obj:
         obj = {"type": "Feature", **obj}
     part = new_feature_from_geojson(spec, obj, source_crs=source_crs, max_vertices=ws.settings.max_vertices,
-                                    label=fid, partial=True)
+                                    bounds=ws.settings.service_bounds, label=fid, partial=True)
     merged = spec.validate_properties({**current.properties, **part.properties}, feature=fid)
     new = NewFeature(merged, part.geometry if part.geometry is not None else current.geometry)
     _check_siting(ws, spec, new, exclude_id=fid, override=override, reason=reason, label=fid)
@@ -182,7 +183,8 @@ def import_frame(ws: Workspace, layer: str, frame: gpd.GeoDataFrame | pd.DataFra
             if geom is None:
                 raise InvalidInput(f"第 {i + 1} 行缺少几何", f"Row {i + 1} has no geometry", layer=layer,
                                    feature=label, field="geometry")
-            geometry = validate_geometry(spec, geom, max_vertices=ws.settings.max_vertices, feature=label)
+            geometry = validate_geometry(spec, geom, max_vertices=ws.settings.max_vertices,
+                                         bounds=ws.settings.service_bounds, feature=label)
         news.append(NewFeature(properties, geometry))
     if check_siting:
         for i, feat in enumerate(news):

@@ -221,7 +221,7 @@ def geometry_from_geojson(obj: Any, *, feature: Any = None) -> BaseGeometry:
     return shapely.MultiPolygon([_polygon(part, gtype, feature) for part in coords])
 
 
-def _check_coordinates(xy: np.ndarray, layer: str, feature: Any) -> None:
+def _check_coordinates(xy: np.ndarray, layer: str, feature: Any, bounds: tuple[float, float, float, float]) -> None:
     if not np.isfinite(xy).all():
         i = int(np.argmax(~np.isfinite(xy).all(axis=1)))
         raise _bad(
@@ -231,7 +231,7 @@ def _check_coordinates(xy: np.ndarray, layer: str, feature: Any) -> None:
             feature=feature,
         )
     lon, lat = xy[:, 0], xy[:, 1]
-    minx, miny, maxx, maxy = CHINA_BOUNDS
+    minx, miny, maxx, maxy = bounds
     outside = (lon < minx) | (lon > maxx) | (lat < miny) | (lat > maxy)
     if not outside.any():
         return
@@ -252,9 +252,10 @@ def _check_coordinates(xy: np.ndarray, layer: str, feature: Any) -> None:
             layer=layer,
             feature=feature,
         )
-    raise _bad(
-        f"坐标 {shown} 不在中国境内", f"Position {shown} is outside China", layer=layer, feature=feature
-    )
+    if tuple(bounds) == CHINA_BOUNDS:
+        raise _bad(f"坐标 {shown} 不在中国境内", f"Position {shown} is outside China", layer=layer, feature=feature)
+    raise _bad(f"坐标 {shown} 不在服务范围 {list(bounds)} 内", f"Position {shown} is outside the service area {list(bounds)}",
+               layer=layer, feature=feature)
 
 
 def _declared_type(geom: BaseGeometry, accepted: tuple[str, ...], layer: str, feature: Any) -> BaseGeometry:
@@ -292,6 +293,7 @@ def validate_geometry(
     max_vertices: int = 100_000,
     feature: Any = None,
     repair: bool = False,
+    bounds: tuple[float, float, float, float] = CHINA_BOUNDS,
 ) -> BaseGeometry:
     """Check a WGS 84 geometry for the layer ``spec``; return it normalised.
 
@@ -357,7 +359,7 @@ def validate_geometry(
     if geom.is_empty:
         raise _bad("几何为空", "The geometry is empty", layer=layer, feature=feature)
     geom = shapely.force_2d(geom)
-    _check_coordinates(shapely.get_coordinates(geom), layer, feature)
+    _check_coordinates(shapely.get_coordinates(geom), layer, feature, bounds)
     geom = _declared_type(geom, spec.geometry_types, layer, feature)
     if not shapely.is_valid(geom):
         reason = shapely.is_valid_reason(geom)

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 50 * 1024 * 1024
     max_body_bytes: int = 20 * 1024 * 1024
     max_vertices: int = 100_000
+    service_bounds: tuple[float, float, float, float] = Field(
+        default=(73.0, 3.0, 136.0, 54.0),
+        description="lon/lat box (min lon, min lat, max lon, max lat) positions must fall in; China by default, "
+        "so swapped or foreign coordinates are refused",
+    )
     max_features_per_request: int = 50_000
     page_limit_default: int = 100
     page_limit_max: int = 10_000

@@ -49,7 +49,8 @@ DEMO_METADATA = demo_metadata()
 
 _COLUMNS = {
     "districts": ["code", "name"],
-    "roads": ["name", "road_class", "oneway", "speed_kph", "walkable", "snow_priority", "closed", "district"],
+    "roads": ["name", "road_class", "oneway", "speed_kph", "walkable", "drivable", "snow_priority", "closed",
+              "district", "osm_id"],
     "stall_sites": ["name", "district", "capacity", "goods", "hours", "status", "valid_from", "valid_to"],
     "festival_sales_points": ["name", "address", "district", "capacity", "goods", "hours", "lunar_from", "lunar_to",
                               "valid_from", "valid_to", "status"],

@@ -176,6 +176,8 @@ def build_city(rng: np.random.Generator) -> City:
     roads["district"] = district_of(mid[:, 0], mid[:, 1])
     roads["speed_kph"] = roads["road_class"].map(SPEED)
     roads["walkable"] = True
+    roads["drivable"] = True
+    roads["osm_id"] = pd.array([pd.NA] * len(roads), dtype="Int64")  # drawn for the demo, not from OpenStreetMap
     # the eastern stretch of 焦作大道 is built like an expressway: no pavement, faster
     expressway = ((roads["name"] == "焦作大道") & (roads["i0"] == roads["i1"]) & (mid[:, 0] > 8_000)).to_numpy()
     roads.loc[expressway, "walkable"] = False

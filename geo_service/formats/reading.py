@@ -18,7 +18,7 @@ import shapely
 
 from geo_service.catalog import LayerSpec
 from geo_service.crs import parse_crs, to_wgs84
-from geo_service.errors import PayloadTooLarge, UnsupportedFormat
+from geo_service.errors import InvalidInput, PayloadTooLarge, UnsupportedFormat
 from geo_service.formats.common import decode_text, file_error, rename_columns
 from geo_service.formats.tables import read_csv, read_xlsx
 from geo_service.geometry import geometry_from_geojson
@@ -35,6 +35,8 @@ def _kind(filename: str, data: bytes) -> str:
         return "xlsx" if name.endswith((".xlsx", ".xlsm")) else "zip"
     if data.startswith(b"SQLite format 3"):
         return "gpkg"
+    if name.endswith(".pbf") or data[4:20].find(b"OSMHeader") >= 0:
+        return "osm"
     for ext, kind in (
         (".geojson", "geojson"),
         (".json", "geojson"),
@@ -51,10 +53,35 @@ def _kind(filename: str, data: bytes) -> str:
     if data[:200].lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
         return "geojson"
     raise UnsupportedFormat(
-        f"无法识别文件「{filename}」的格式；支持 GeoJSON、GeoPackage、Shapefile（zip 压缩）、CSV、XLSX",
-        f"Unknown format of '{filename}'; supported: GeoJSON, GeoPackage, zipped Shapefile, CSV, XLSX",
+        f"无法识别文件「{filename}」的格式；支持 GeoJSON、GeoPackage、Shapefile（zip 压缩）、CSV、XLSX、"
+        "OpenStreetMap .osm.pbf（道路图层）",
+        f"Unknown format of '{filename}'; supported: GeoJSON, GeoPackage, zipped Shapefile, CSV, XLSX, "
+        "OpenStreetMap .osm.pbf (roads layer)",
         field="file",
     )
+
+
+def _read_osm(data: bytes, tmp: Path, spec: LayerSpec) -> gpd.GeoDataFrame:
+    """Streets of an OpenStreetMap extract, one feature per segment between junctions, with the
+    fields the layer declares (a layer without road fields refuses the file)."""
+    from geo_service.osm import roads_from_osm
+
+    needed = {"name", "road_class", "oneway", "walkable"}
+    if not needed <= {f.name for f in spec.fields}:
+        raise file_error(
+            f"OpenStreetMap 文件只能导入道路图层，「{spec.name}」没有道路字段",
+            f"An OpenStreetMap extract can only go into a roads layer; '{spec.name}' has no road fields",
+        )
+    path = tmp / "upload.osm.pbf"
+    path.write_bytes(data)
+    try:
+        roads = roads_from_osm(path).roads
+    except (InvalidInput, UnsupportedFormat):
+        raise
+    except Exception as exc:
+        raise file_error(f"OpenStreetMap 文件无法读取：{exc}", f"The OpenStreetMap file cannot be read: {exc}") from None
+    declared = [f.name for f in spec.fields if f.name in roads.columns]
+    return gpd.GeoDataFrame(roads[declared], geometry=roads.geometry, crs=4326).reset_index(drop=True)
 
 
 def _read_geojson(data: bytes, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataFrame:
@@ -258,6 +285,8 @@ def read_features(
     if kind == "geojson":
         return _read_geojson(data, spec, source_crs)
     with tempfile.TemporaryDirectory(prefix="geo-import-") as tmp:
+        if kind == "osm":
+            return _read_osm(data, Path(tmp), spec)
         if kind == "zip":
             return _read_zip(data, Path(tmp), spec, source_crs, max_bytes)
         path = Path(tmp) / "upload.gpkg"
