@@ -168,3 +168,28 @@ def test_interior_grid_gives_the_exact_answer_on_many_points(monkeypatch):
     assert len(p) == len(expected) and np.all(np.diff(p) >= 0)
     small_p, small_b = assign_points_to_beats(pts[:5000], index)  # the STRtree path, points as geometries
     assert set(zip(small_p.tolist(), small_b.tolist(), strict=True)) == {e for e in expected if e[0] < 5000}
+
+
+def test_week_by_hour_by_hand():
+    from geo_service.coverage import beat_coverage_week
+
+    shifts = SHIFTS + shifts_from_frame(pd.DataFrame(
+        [{"beat": "B22", "squad": "S2", "weekdays": "6-7", "start": "18:30", "end": "20:00"}]))
+    week = beat_coverage_week(grid_beats(), shifts, DISTRICT, start=dt.date(2026, 11, 30), hours=168)  # a Monday
+    assert len(week.hours) == 168 and week.hours[0]["hour"] == "2026-11-30T00:00:00+08:00"
+    by_hour = {h["hour"][:13]: h for h in week.hours}
+    figures = {(f["hour"][:13], f["district"]): f for f in week.figures()}
+    # 08:00-18:00 every day: the nine squares (minus the hole and the sliver, plus the 10 m overlap)
+    assert figures[("2026-11-30T09", "甲区")]["uncovered_m2"] == pytest.approx(700, rel=1e-3)
+    assert figures[("2026-11-30T09", "甲区")]["double_covered_m2"] == pytest.approx(1000, rel=1e-3)
+    # 19:00-23:00 only B00 of the areas (and the road beat R1 until 22:00); 02:00 nobody
+    assert by_hour["2026-11-30T20"]["on_duty"] == ["B00", "R1"]
+    assert by_hour["2026-11-30T22"]["on_duty"] == ["B00"]
+    assert figures[("2026-11-30T20", "甲区")]["covered_m2"] == pytest.approx(110 * 100, rel=1e-3)
+    assert figures[("2026-11-30T02", "甲区")]["uncovered_m2"] == pytest.approx(300 * 300, rel=1e-3)
+    # Saturday 18:00-19:00: B22 starts at 18:30, so it covers only part of the hour
+    sat = by_hour["2026-12-05T18"]
+    assert sat["partly"] == ["B22"] and "B22" not in sat["on_duty"]
+    assert by_hour["2026-12-05T19"]["on_duty"] == ["B00", "B22", "R1"]
+    # each distinct set of beats on duty is checked once, not 168 times
+    assert len(week.configurations) == len({frozenset(h["on_duty"]) for h in week.hours}) == 6

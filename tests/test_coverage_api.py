@@ -42,6 +42,26 @@ def test_beats_report_gaps_and_overlaps(demo_client):
     assert sum(f["uncovered_m2"] for f in night["figures"]) > sum(f["uncovered_m2"] for f in body["figures"])
 
 
+def test_beats_hour_by_hour_through_a_week(demo_client):
+    body = demo_client.get("/coverage/beats/week", params={"start": "2027-02-08", "hours": 48}).json()
+    assert len(body["hours"]) == 48 and body["start"].startswith("2027-02-08T00:00")
+    assert len(body["figures"]) == 48 * 4
+    configs = body["configurations"]
+    assert {h["configuration"] for h in body["hours"]} == set(range(len(configs)))
+    # the same hour through /coverage/beats?at= gives the same figures
+    at_noon = demo_client.get("/coverage/beats", params={"at": "2027-02-08T12:00"}).json()["figures"]
+    noon = [f for f in body["figures"] if f["hour"].startswith("2027-02-08T12")]
+    assert sorted(noon, key=lambda f: f["district"]) == sorted(
+        [{"hour": noon[0]["hour"], **f} for f in at_noon], key=lambda f: f["district"])
+    # nights have fewer beats on duty and more ground uncovered than the day
+    night = next(h for h in body["hours"] if h["hour"].startswith("2027-02-08T03"))
+    day = next(h for h in body["hours"] if h["hour"].startswith("2027-02-08T10"))
+    assert len(night["on_duty"]) < len(day["on_duty"])
+    r = demo_client.get("/coverage/beats/week", params={"start": "next monday"})
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
+    assert demo_client.get("/coverage/beats/week", params={"hours": 0}).status_code == 422
+
+
 def test_site_duty_coverage_in_festival_window(demo_client):
     body = demo_client.get("/coverage/sites", params={"start": "2027-02-05T00:00", "end": "2027-02-06T00:00"}).json()
     assert body["count"] == len(body["uncovered"])

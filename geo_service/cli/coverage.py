@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from geo_service.cli.workspace import _common, _open
 from geo_service.contexts import coverage_context
-from geo_service.coverage import beat_coverage, who_covers
+from geo_service.coverage import beat_coverage, beat_coverage_week, who_covers
 from geo_service.crs import parse_crs, to_wgs84
 from geo_service.workspace import Workspace
 
@@ -42,6 +42,8 @@ def _who(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    if args.week:
+        return _check_week(args)
     settings, store = _open(args)
     try:
         ws = Workspace(store, settings)
@@ -56,6 +58,22 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_week(args: argparse.Namespace) -> int:
+    settings, store = _open(args)
+    try:
+        ws = Workspace(store, settings)
+        week = beat_coverage_week(ws.frame("patrol_beats"), coverage_context(ws).shifts, ws.frame("districts"),
+                                  start=dt.date.fromisoformat(args.week), crs=settings.metric_crs)
+    finally:
+        store.close()
+    print("小时 hour             区 district    在岗网格 beats  空白 uncovered km²  重叠 double km²")
+    for f in week.figures():
+        hour = next(h for h in week.hours if h["hour"] == f["hour"])
+        print(f"{f['hour'][:16]}  {f['district']:8}  {len(hour['on_duty']):5}  {f['uncovered_m2'] / 1e6:12.3f}"
+              f"  {f['double_covered_m2'] / 1e6:10.3f}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("who-covers", help="此时此地由谁负责 / who covers a place")
     _common(p)
@@ -67,4 +85,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("coverage-check", help="网格空白与重叠 / beat gaps and overlaps")
     _common(p)
     p.add_argument("--at")
+    p.add_argument("--week", metavar="YYYY-MM-DD", help="逐小时检查一周（168 小时）/ hour by hour for a week")
     p.set_defaults(func=_check)

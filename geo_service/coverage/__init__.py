@@ -8,7 +8,7 @@ the metric CRS. No HTTP, no SQL.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from geo_service.crs import from_metric, to_metric
 from geo_service.duty import Shift, next_shift, on_duty, open_windows
 from geo_service.errors import InvalidInput
 from geo_service.coverage.membership import BeatIndex, assign_points_to_beats
+from geo_service.coverage.week import WeekCoverage, beat_coverage_week
 from geo_service.network import RoadNetwork, snap
 from geo_service.reach import NearestSites, nearest_sites, service_areas
 
@@ -32,9 +33,11 @@ __all__ = [
     "BeatIndex",
     "SiteReach",
     "WalkingCoverage",
+    "WeekCoverage",
     "WhoCovers",
     "assign_points_to_beats",
     "beat_coverage",
+    "beat_coverage_week",
     "site_duty_coverage",
     "walking_coverage",
     "what_if",
@@ -152,12 +155,15 @@ class BeatCoverage:
 
 def beat_coverage(beats: gpd.GeoDataFrame, shifts: Sequence[Shift], districts: gpd.GeoDataFrame, *,
                   at: dt.datetime | None = None, min_gap_m2: float = 100.0, crs: str = "EPSG:4547",
-                  edge_tolerance_m: float = 5.0) -> BeatCoverage:
-    """Check the polygon beats as a whole; with ``at`` only beats with a shift running then count."""
+                  edge_tolerance_m: float = 5.0, only: Collection[str] | None = None) -> BeatCoverage:
+    """Check the polygon beats as a whole; with ``at`` only beats with a shift running then count,
+    with ``only`` only the beats of those codes."""
     polys = beats[~beats.geom_type.isin(["LineString", "MultiLineString"])]
     if at is not None:
         running = {s.beat for s in on_duty(shifts, at)}
         polys = polys[polys["code"].isin(running)]
+    if only is not None:
+        polys = polys[polys["code"].isin(list(only))]
     geoms = to_metric(polys.geometry.to_numpy(), crs)
     codes = polys["code"].to_numpy(dtype=object)
     dgeoms = to_metric(districts.geometry.to_numpy(), crs)

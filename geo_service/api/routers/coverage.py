@@ -18,7 +18,8 @@ from shapely.geometry import mapping
 from geo_service.api.deps import WorkspaceDep, parse_moment
 from geo_service.api.limits import run_bounded
 from geo_service.contexts import coverage_context, site_reach, walk_network, who_covers_ready
-from geo_service.coverage import beat_coverage, site_duty_coverage, walking_coverage, what_if, who_covers
+from geo_service.coverage import (beat_coverage, beat_coverage_week, site_duty_coverage, walking_coverage,
+                                  what_if, who_covers)
 from geo_service.crs import from_metric, parse_crs, to_wgs84
 from geo_service.errors import InvalidInput
 from geo_service.geometry import geometry_from_geojson
@@ -81,6 +82,28 @@ def beats(ws: WorkspaceDep, at: str | None = None,
                         crs=ws.settings.metric_crs)
     return _json({"at": None if moment is None else moment.isoformat(), "figures": list(cov.figures),
                   "gaps": _fc(cov.gaps), "overlaps": _fc(cov.overlaps), "mismatches": _fc(cov.mismatches)})
+
+
+@router.get("/beats/week", summary="逐小时网格覆盖（一周）/ Beat coverage hour by hour through a week")
+async def beats_week(ws: WorkspaceDep, start: str | None = None,
+                     hours: Annotated[int, Query(ge=1, le=744)] = 168,
+                     min_gap_m2: Annotated[float, Query(ge=0)] = 100.0) -> Response:
+    """Each hour from ``start`` (a date or time; default: this week's Monday): the beats on duty all
+    hour and part of it, per-district figures; gaps and overlaps once per distinct set of beats."""
+    if start is None:
+        today = _now().date()
+        begin: dt.date | dt.datetime = today - dt.timedelta(days=today.weekday())
+    else:
+        begin = parse_moment(start if "T" in start or " " in start else f"{start}T00:00", name="start")
+    ctx = coverage_context(ws)
+    week = await run_bounded(beat_coverage_week, ws.frame("patrol_beats"), ctx.shifts, ws.frame("districts"),
+                             start=begin, hours=hours, min_gap_m2=min_gap_m2, crs=ws.settings.metric_crs,
+                             timeout_s=ws.settings.computation_timeout_s)
+    configurations = [{"configuration": k, "on_duty": sorted(codes), "figures": list(cov.figures),
+                       "gaps": _fc(cov.gaps), "overlaps": _fc(cov.overlaps)}
+                      for k, (codes, cov) in enumerate(week.configurations)]
+    return _json({"start": week.start.isoformat(), "hours": list(week.hours), "figures": week.figures(),
+                  "configurations": configurations})
 
 
 @router.get("/sites", summary="站点值守覆盖：无人值班的站点时段 / Site-hours with no beat on duty")
