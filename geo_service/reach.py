@@ -39,10 +39,9 @@ def _subgraph(graph: csr_matrix, nodes: np.ndarray) -> tuple[csr_matrix, np.ndar
     at = _ragged(graph.indptr[nodes], counts)
     cols = local[graph.indices[at]]
     inside = cols >= 0
-    per_row = np.bincount(np.repeat(np.arange(len(nodes)), counts)[inside], minlength=len(nodes))
-    sub = csr_matrix(
-        (graph.data[at][inside], cols[inside], np.r_[0, np.cumsum(per_row)]), shape=(len(nodes),) * 2
-    )
+    kept = np.r_[0, np.cumsum(inside)]
+    indptr = kept[np.r_[0, np.cumsum(counts)]]
+    sub = csr_matrix((graph.data[at[inside]], cols[inside], indptr), shape=(len(nodes), len(nodes)))
     return sub, local
 
 
