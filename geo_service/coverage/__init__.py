@@ -20,12 +20,12 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from geo_service.crs import from_metric, to_metric
+from geo_service.crs import from_metric, to_metric, transformer
 from geo_service.duty import Shift, next_shift, on_duty, open_windows
 from geo_service.errors import InvalidInput
 from geo_service.coverage.membership import BeatIndex, assign_points_to_beats
 from geo_service.coverage.week import WeekCoverage, beat_coverage_week
-from geo_service.network import RoadNetwork, snap
+from geo_service.network import RoadNetwork, Snap, snap
 from geo_service.reach import NearestSites, nearest_sites, service_areas
 
 __all__ = [
@@ -83,11 +83,13 @@ class SiteReach:
         names = sites["name"].to_numpy(dtype=object) if "name" in sites else np.full(len(sites), None, dtype=object)
         return cls(sites.index.to_numpy(), names, nearest_sites(network, anchors, max_snap_m=max_snap_m))
 
-    def nearest(self, point_m: shapely.Point, *, max_snap_m: float = 500.0) -> dict[str, Any] | None:
-        """The nearest site on foot from a metric point, or why there is none (``None``: no sites)."""
+    def nearest(self, point_m: shapely.Point | Snap, *, max_snap_m: float = 500.0) -> dict[str, Any] | None:
+        """The nearest site on foot from a metric point (or its snap to the same network), or why there
+        is none (``None``: the layer has no sites)."""
         if len(self.ids) == 0:
             return None
-        where = snap(self.field.network, np.array([point_m], dtype=object), max_distance=max_snap_m)
+        where = point_m if isinstance(point_m, Snap) else snap(
+            self.field.network, np.array([point_m], dtype=object), max_distance=max_snap_m)
         if where.segment[0] < 0:
             return {"reason_zh": f"{max_snap_m:.0f} 米内没有可步行的道路",
                     "reason_en": f"No walkable street within {max_snap_m:.0f} m"}
@@ -114,9 +116,11 @@ def who_covers(lon: float, lat: float, at: dt.datetime, *, beats: BeatIndex, shi
     The site layers may come as frames, or as :class:`SiteReach` built once beforehand (what the
     service does: a request then costs a few array lookups, not a shortest-path search)."""
     point = shapely.Point(lon, lat)
-    pm = to_metric(np.array([point], dtype=object), crs)
-    inside = np.flatnonzero(shapely.intersects(districts.geometry.to_numpy(), point))
-    district = str(districts["name"].iloc[inside[0]]) if len(inside) else None
+    pm = shapely.points(np.atleast_2d(transformer("EPSG:4326", crs).transform(lon, lat)))
+    shapes = districts.geometry.to_numpy()
+    shapely.prepare(shapes)  # once: the frame is cached with its layer's version
+    inside = np.flatnonzero(shapely.intersects(shapes, point))
+    district = str(districts["name"].to_numpy()[inside[0]]) if len(inside) else None
     _, hit = assign_points_to_beats(pm, beats)
     codes = [str(beats.codes[b]) for b in hit]
     running = on_duty([s for s in shifts if s.beat in codes], at)
@@ -138,7 +142,9 @@ def who_covers(lon: float, lat: float, at: dt.datetime, *, beats: BeatIndex, shi
                        "on_duty": any(s.beat == beats.codes[b] for s in running)} for b in hit)
     duty = tuple({"beat": s.beat, "squad": s.squad, "shift": s.label()} for s in running)
     reaches = {"stall_site": _reach(network, stall_sites, crs), "festival_point": _reach(network, festival_points, crs)}
-    nearest = {k: None if r is None else r.nearest(pm[0]) for k, r in reaches.items()}
+    where = snap(network, pm, max_distance=500) if network is not None else None
+    nearest = {k: None if r is None else r.nearest(where if r.field.network is network else pm[0])
+               for k, r in reaches.items()}
     return WhoCovers(at, district, beat_rows, duty, nxt, nearest, tuple(reasons))
 
 
