@@ -12,7 +12,7 @@ import numpy as np
 import shapely
 
 from geo_service.coverage import BeatIndex, assign_points_to_beats
-from geo_service.crs import from_metric, to_metric
+from geo_service.crs import from_metric
 
 ORIGIN = (500_000.0, 3_900_000.0)  # metres in EPSG:4547, near Jiaozuo
 
