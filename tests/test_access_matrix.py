@@ -39,6 +39,7 @@ TABLE: dict[tuple[str, str], set[str | None]] = {
     ("POST", "/collections/{collection_id}/items/{feature_id}/restore"): PLANNERS,
     ("POST", "/collections/{collection_id}/import"): PLANNERS,
     ("GET", "/coverage/who"): READERS, ("GET", "/coverage/beats"): READERS, ("GET", "/coverage/sites"): READERS,
+    ("GET", "/coverage/beats/week"): READERS,
     ("GET", "/coverage/service-areas"): READERS, ("POST", "/coverage/what-if"): PLANNERS,
     ("POST", "/dispatch/cases"): DISPATCHERS, ("POST", "/dispatch/cases/upload"): DISPATCHERS,
     ("GET", "/dispatch/workload"): READERS, ("GET", "/services.json"): READERS, ("POST", "/requests.json"): DISPATCHERS,
