@@ -64,8 +64,9 @@ def _gpkg_blob(geom: BaseGeometry | None) -> bytes | None:
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 
 
-_HEADER = np.dtype([("magic", "S4"), ("srs", "<i4"), ("minx", "<f8"), ("maxx", "<f8"), ("miny", "<f8"),
-                    ("maxy", "<f8")])
+_HEADER = np.dtype(
+    [("magic", "S4"), ("srs", "<i4"), ("minx", "<f8"), ("maxx", "<f8"), ("miny", "<f8"), ("maxy", "<f8")]
+)
 
 
 def _gpkg_blobs(geoms: Sequence[BaseGeometry | None]) -> list[bytes | None]:
@@ -86,7 +87,7 @@ def _gpkg_blobs(geoms: Sequence[BaseGeometry | None]) -> list[bytes | None]:
         raw = head.tobytes()
         size = _HEADER.itemsize
         for k, i in enumerate(np.flatnonzero(plain)):
-            out[i] = raw[k * size:(k + 1) * size] + wkb[k]
+            out[i] = raw[k * size : (k + 1) * size] + wkb[k]
     for i in np.flatnonzero(empty):
         out[i] = _gpkg_blob(arr[i])
     return out
@@ -94,7 +95,7 @@ def _gpkg_blobs(geoms: Sequence[BaseGeometry | None]) -> list[bytes | None]:
 
 def _blob_wkb(blob: bytes) -> bytes:
     flags = blob[3]
-    return blob[8 + _ENVELOPE_BYTES[(flags >> 1) & 0x07]:]
+    return blob[8 + _ENVELOPE_BYTES[(flags >> 1) & 0x07] :]
 
 
 def _decode(blob: bytes | None) -> BaseGeometry | None:
@@ -143,12 +144,18 @@ class GeoPackageStore:
             if spec.name not in existing:
                 self._create_layer(spec)
         self._con = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        for name, fn in (("ST_MinX", lambda b: _envelope(b, 0)), ("ST_MaxX", lambda b: _envelope(b, 1)),
-                         ("ST_MinY", lambda b: _envelope(b, 2)), ("ST_MaxY", lambda b: _envelope(b, 3)),
-                         ("ST_IsEmpty", _is_empty)):
+        for name, fn in (
+            ("ST_MinX", lambda b: _envelope(b, 0)),
+            ("ST_MaxX", lambda b: _envelope(b, 1)),
+            ("ST_MinY", lambda b: _envelope(b, 2)),
+            ("ST_MaxY", lambda b: _envelope(b, 3)),
+            ("ST_IsEmpty", _is_empty),
+        ):
             self._con.create_function(name, 1, fn, deterministic=True)
         self._con.execute("PRAGMA busy_timeout = 30000")
-        self._con.execute("PRAGMA cache_size = -262144")  # 256 MB of page cache: large imports touch many pages
+        self._con.execute(
+            "PRAGMA cache_size = -262144"
+        )  # 256 MB of page cache: large imports touch many pages
         with self._transaction() as cur:
             for ddl in _META_TABLES.values():
                 cur.execute(ddl)
@@ -156,9 +163,13 @@ class GeoPackageStore:
             for name in _META_TABLES:
                 cur.execute(
                     "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
-                    "VALUES (?, 'attributes', ?, 'geo-service metadata')", (name, name))
+                    "VALUES (?, 'attributes', ?, 'geo-service metadata')",
+                    (name, name),
+                )
             for spec in catalog.values():
-                cur.execute("INSERT OR IGNORE INTO geo_layer_state (layer, version) VALUES (?, 0)", (spec.name,))
+                cur.execute(
+                    "INSERT OR IGNORE INTO geo_layer_state (layer, version) VALUES (?, 0)", (spec.name,)
+                )
 
     # -- set-up -----------------------------------------------------------------------------------
     def _create_layer(self, spec: LayerSpec) -> None:
@@ -170,13 +181,20 @@ class GeoPackageStore:
         frame = pd.DataFrame(columns)
         title = f"{spec.title['zh']} / {spec.title['en']}"
         if spec.is_table:
-            pyogrio.write_dataframe(frame, self.path, layer=spec.name, driver="GPKG",
-                                    layer_options={"IDENTIFIER": title})
+            pyogrio.write_dataframe(
+                frame, self.path, layer=spec.name, driver="GPKG", layer_options={"IDENTIFIER": title}
+            )
             return
         gtype = spec.geometry_types[0] if len(spec.geometry_types) == 1 else "Unknown"
         gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=_SRS))
-        pyogrio.write_dataframe(gdf, self.path, layer=spec.name, driver="GPKG", geometry_type=gtype,
-                                layer_options={"IDENTIFIER": title})
+        pyogrio.write_dataframe(
+            gdf,
+            self.path,
+            layer=spec.name,
+            driver="GPKG",
+            geometry_type=gtype,
+            layer_options={"IDENTIFIER": title},
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -189,7 +207,9 @@ class GeoPackageStore:
             try:
                 cur.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                raise StoreUnavailable("GeoPackage 文件被占用，请稍后重试", f"GeoPackage is busy: {exc}") from None
+                raise StoreUnavailable(
+                    "GeoPackage 文件被占用，请稍后重试", f"GeoPackage is busy: {exc}"
+                ) from None
             try:
                 yield cur
             except BaseException:
@@ -202,7 +222,9 @@ class GeoPackageStore:
     def layer_version(self, layer: str) -> int:
         self.catalog[layer]
         with self._lock:
-            row = self._con.execute("SELECT version FROM geo_layer_state WHERE layer = ?", (layer,)).fetchone()
+            row = self._con.execute(
+                "SELECT version FROM geo_layer_state WHERE layer = ?", (layer,)
+            ).fetchone()
         return int(row[0]) if row else 0
 
     def count(self, layer: str) -> int:
@@ -217,16 +239,21 @@ class GeoPackageStore:
 
     def _row_to_feature(self, spec: LayerSpec, row: Sequence[Any]) -> Feature:
         props = {f.name: from_storage(f, row[3 + i]) for i, f in enumerate(spec.fields)}
-        return Feature(layer=spec.name, id=int(row[0]), properties=props, geometry=_decode(row[2]),
-                       version=int(row[1]))
+        return Feature(
+            layer=spec.name, id=int(row[0]), properties=props, geometry=_decode(row[2]), version=int(row[1])
+        )
 
     def get_feature(self, layer: str, fid: int) -> Feature:
         spec = self.catalog[layer]
         with self._lock:
             row = self._con.execute(self._select(spec) + " WHERE fid = ?", (int(fid),)).fetchone()
         if row is None:
-            raise NotFound(f"图层 {layer} 中没有要素 {fid}", f"Layer {layer} has no feature {fid}",
-                           layer=layer, feature=fid)
+            raise NotFound(
+                f"图层 {layer} 中没有要素 {fid}",
+                f"Layer {layer} has no feature {fid}",
+                layer=layer,
+                feature=fid,
+            )
         return self._row_to_feature(spec, row)
 
     def list_features(self, layer: str, query: Query | None = None) -> Page:
@@ -251,13 +278,17 @@ class GeoPackageStore:
         sql = self._select(spec)
         if query.bbox is not None and not spec.is_table:
             minx, miny, maxx, maxy = query.bbox
-            where.append(f'fid IN (SELECT id FROM "rtree_{layer}_geom" WHERE maxx >= ? AND minx <= ? '
-                         "AND maxy >= ? AND miny <= ?)")
+            where.append(
+                f'fid IN (SELECT id FROM "rtree_{layer}_geom" WHERE maxx >= ? AND minx <= ? '
+                "AND maxy >= ? AND miny <= ?)"
+            )
             params.extend([minx, maxx, miny, maxy])
         clause = (" WHERE " + " AND ".join(where)) if where else ""
         with self._lock:
             if query.bbox is None:
-                total = int(self._con.execute(f'SELECT COUNT(*) FROM "{layer}"{clause}', params).fetchone()[0])
+                total = int(
+                    self._con.execute(f'SELECT COUNT(*) FROM "{layer}"{clause}', params).fetchone()[0]
+                )
                 page_sql = sql + clause + " ORDER BY fid"
                 page_params = list(params)
                 if query.limit is not None:
@@ -277,7 +308,7 @@ class GeoPackageStore:
             keep = shapely.intersects(geoms, box) if len(rows) else np.zeros(0, dtype=bool)
             feats = [self._row_to_feature(spec, r) for r, k in zip(rows, keep, strict=True) if k]
         end = None if query.limit is None else query.offset + query.limit
-        return Page(feats[query.offset:end], len(feats))
+        return Page(feats[query.offset : end], len(feats))
 
     def read_frame(self, layer: str) -> gpd.GeoDataFrame:
         spec = self.catalog[layer]
@@ -298,32 +329,67 @@ class GeoPackageStore:
     # -- writes -----------------------------------------------------------------------------------
     def _bump(self, cur: sqlite3.Cursor, layer: str) -> None:
         cur.execute("UPDATE geo_layer_state SET version = version + 1 WHERE layer = ?", (layer,))
-        cur.execute("UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') "
-                    "WHERE table_name = ?", (layer,))
+        cur.execute(
+            "UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') "
+            "WHERE table_name = ?",
+            (layer,),
+        )
 
-    def _record(self, cur: sqlite3.Cursor, layer: str, fid: int, version: int, op: str, actor: str,
-                before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, reason: str | None) -> None:
+    def _record(
+        self,
+        cur: sqlite3.Cursor,
+        layer: str,
+        fid: int,
+        version: int,
+        op: str,
+        actor: str,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any] | None,
+        reason: str | None,
+    ) -> None:
         cur.execute(
             "INSERT INTO geo_history (layer, fid, version, op, actor, at, before, after, reason) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (layer, fid, version, op, actor, _now().isoformat(),
-             None if before is None else json.dumps(before, ensure_ascii=False),
-             None if after is None else json.dumps(after, ensure_ascii=False), reason))
+            (
+                layer,
+                fid,
+                version,
+                op,
+                actor,
+                _now().isoformat(),
+                None if before is None else json.dumps(before, ensure_ascii=False),
+                None if after is None else json.dumps(after, ensure_ascii=False),
+                reason,
+            ),
+        )
 
-    def _check_unique(self, cur: sqlite3.Cursor, spec: LayerSpec, props: Mapping[str, Any],
-                      fid: int | None) -> None:
+    def _check_unique(
+        self, cur: sqlite3.Cursor, spec: LayerSpec, props: Mapping[str, Any], fid: int | None
+    ) -> None:
         for f in spec.fields:
             if f.unique and props.get(f.name) is not None:
-                row = cur.execute(f'SELECT fid FROM "{spec.name}" WHERE "{f.name}" = ? AND fid IS NOT ?',
-                                  (to_storage(f, props[f.name]), fid)).fetchone()
+                row = cur.execute(
+                    f'SELECT fid FROM "{spec.name}" WHERE "{f.name}" = ? AND fid IS NOT ?',
+                    (to_storage(f, props[f.name]), fid),
+                ).fetchone()
                 if row is not None:
                     raise Conflict(
                         f"图层 {spec.name} 字段「{f.label()}」的值 {props[f.name]} 已被要素 {row[0]} 使用",
                         f"Layer {spec.name}: '{f.name}' = {props[f.name]} is already used by feature {row[0]}",
-                        layer=spec.name, field=f.name, feature=fid)
+                        layer=spec.name,
+                        field=f.name,
+                        feature=fid,
+                    )
 
-    def _insert(self, cur: sqlite3.Cursor, spec: LayerSpec, feature: NewFeature, *, fid: int | None = None,
-                version: int = 1) -> int:
+    def _insert(
+        self,
+        cur: sqlite3.Cursor,
+        spec: LayerSpec,
+        feature: NewFeature,
+        *,
+        fid: int | None = None,
+        version: int = 1,
+    ) -> int:
         names = [f.name for f in spec.fields]
         values = [to_storage(f, feature.properties.get(f.name)) for f in spec.fields]
         cols = ["_version", *names]
@@ -339,8 +405,9 @@ class GeoPackageStore:
         cur.execute(sql, vals)
         return int(cur.lastrowid if fid is None else fid)
 
-    def create_features(self, layer: str, features: Sequence[NewFeature], *, actor: str,
-                        reason: str | None = None) -> list[Feature]:
+    def create_features(
+        self, layer: str, features: Sequence[NewFeature], *, actor: str, reason: str | None = None
+    ) -> list[Feature]:
         spec = self.catalog[layer]
         unique = [f for f in spec.fields if f.unique]
         if len(features) > _BULK_HISTORY and not unique:
@@ -352,28 +419,43 @@ class GeoPackageStore:
                 for f in unique:
                     value = feature.properties.get(f.name)
                     if value is not None and value in seen[f.name]:
-                        raise Conflict(f"图层 {layer} 字段「{f.label()}」的值 {value} 在本批中重复",
-                                       f"Layer {layer}: '{f.name}' = {value} occurs twice in the batch",
-                                       layer=layer, field=f.name)
+                        raise Conflict(
+                            f"图层 {layer} 字段「{f.label()}」的值 {value} 在本批中重复",
+                            f"Layer {layer}: '{f.name}' = {value} occurs twice in the batch",
+                            layer=layer,
+                            field=f.name,
+                        )
                     seen[f.name].add(value)
                     self._check_unique(cur, spec, feature.properties, None)
                 fid = self._insert(cur, spec, feature)
                 created.append(fid)
-                after = snapshot(spec, feature.properties, feature.geometry) if len(features) <= _BULK_HISTORY else None
+                after = (
+                    snapshot(spec, feature.properties, feature.geometry)
+                    if len(features) <= _BULK_HISTORY
+                    else None
+                )
                 self._record(cur, layer, fid, 1, "create", actor, None, after, reason)
             if features:
                 self._bump(cur, layer)
         if len(created) > _BULK_HISTORY:
-            return [Feature(layer, fid, dict(f.properties), f.geometry, 1)
-                    for fid, f in zip(created, features, strict=True)]
+            return [
+                Feature(layer, fid, dict(f.properties), f.geometry, 1)
+                for fid, f in zip(created, features, strict=True)
+            ]
         return [self.get_feature(layer, fid) for fid in created]
 
-    def _bulk_create(self, spec: LayerSpec, features: Sequence[NewFeature], *, actor: str,
-                     reason: str | None) -> list[Feature]:
+    def _bulk_create(
+        self, spec: LayerSpec, features: Sequence[NewFeature], *, actor: str, reason: str | None
+    ) -> list[Feature]:
         """A large batch in one transaction with executemany; history rows written by one INSERT … SELECT."""
         cols = ["_version", *(f.name for f in spec.fields)] + ([] if spec.is_table else ["geom"])
-        sql = (f'INSERT INTO "{spec.name}" (' + ", ".join(f'"{c}"' for c in cols) + ") VALUES ("
-               + ", ".join("?" * len(cols)) + ")")
+        sql = (
+            f'INSERT INTO "{spec.name}" ('
+            + ", ".join(f'"{c}"' for c in cols)
+            + ") VALUES ("
+            + ", ".join("?" * len(cols))
+            + ")"
+        )
         columns: list[list[Any]] = [[1] * len(features)]
         for f in spec.fields:
             values = [feat.properties.get(f.name) for feat in features]
@@ -390,38 +472,67 @@ class GeoPackageStore:
             start = cur.execute(f'SELECT COALESCE(MAX(fid), 0) FROM "{spec.name}"').fetchone()[0]
             # GDAL's per-row feature-count triggers are set aside for the batch and put back, with the count,
             # in the same transaction (SQLite DDL is transactional: an interruption restores them)
-            saved = cur.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? "
-                                "AND (name LIKE 'trigger_%_feature_count_%' OR name = ?)",
-                                (spec.name, f"rtree_{spec.name}_geom_insert")).fetchall()
+            saved = cur.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? "
+                "AND (name LIKE 'trigger_%_feature_count_%' OR name = ?)",
+                (spec.name, f"rtree_{spec.name}_geom_insert"),
+            ).fetchall()
             for name, _ in saved:
                 cur.execute(f'DROP TRIGGER "{name}"')
             cur.executemany(sql, rows())
             if not spec.is_table and any(n == f"rtree_{spec.name}_geom_insert" for n, _ in saved):
-                new_ids = [r[0] for r in cur.execute(f'SELECT fid FROM "{spec.name}" WHERE fid > ? ORDER BY fid', (start,))]
+                new_ids = [
+                    r[0]
+                    for r in cur.execute(
+                        f'SELECT fid FROM "{spec.name}" WHERE fid > ? ORDER BY fid', (start,)
+                    )
+                ]
                 geoms = np.asarray([f.geometry for f in features], dtype=object)
                 ok = np.array([g is not None and not g.is_empty for g in geoms])
                 b = shapely.bounds(geoms[ok]) if ok.any() else np.zeros((0, 4))
                 ids_ok = np.asarray(new_ids)[ok]
-                cur.executemany(f'INSERT INTO "rtree_{spec.name}_geom" VALUES (?, ?, ?, ?, ?)',
-                                zip(ids_ok.tolist(), b[:, 0].tolist(), b[:, 2].tolist(), b[:, 1].tolist(),
-                                    b[:, 3].tolist(), strict=True))
+                cur.executemany(
+                    f'INSERT INTO "rtree_{spec.name}_geom" VALUES (?, ?, ?, ?, ?)',
+                    zip(
+                        ids_ok.tolist(),
+                        b[:, 0].tolist(),
+                        b[:, 2].tolist(),
+                        b[:, 1].tolist(),
+                        b[:, 3].tolist(),
+                        strict=True,
+                    ),
+                )
             for _, ddl in saved:
                 cur.execute(ddl)
-            cur.execute("UPDATE gpkg_ogr_contents SET feature_count = (SELECT COUNT(*) FROM "
-                        f'"{spec.name}") WHERE lower(table_name) = lower(?)', (spec.name,))
-            cur.execute("INSERT INTO geo_history (layer, fid, version, op, actor, at, reason) "
-                        f'SELECT ?, fid, 1, \'create\', ?, ?, ? FROM "{spec.name}" WHERE fid > ? ORDER BY fid',
-                        (spec.name, actor, _now().isoformat(), reason, start))
-            ids = [r[0] for r in cur.execute(f'SELECT fid FROM "{spec.name}" WHERE fid > ? ORDER BY fid', (start,))]
+            cur.execute(
+                "UPDATE gpkg_ogr_contents SET feature_count = (SELECT COUNT(*) FROM "
+                f'"{spec.name}") WHERE lower(table_name) = lower(?)',
+                (spec.name,),
+            )
+            cur.execute(
+                "INSERT INTO geo_history (layer, fid, version, op, actor, at, reason) "
+                f"SELECT ?, fid, 1, 'create', ?, ?, ? FROM \"{spec.name}\" WHERE fid > ? ORDER BY fid",
+                (spec.name, actor, _now().isoformat(), reason, start),
+            )
+            ids = [
+                r[0]
+                for r in cur.execute(f'SELECT fid FROM "{spec.name}" WHERE fid > ? ORDER BY fid', (start,))
+            ]
             self._bump(cur, spec.name)
-        return [Feature(spec.name, int(fid), dict(f.properties), f.geometry, 1)
-                for fid, f in zip(ids, features, strict=True)]
+        return [
+            Feature(spec.name, int(fid), dict(f.properties), f.geometry, 1)
+            for fid, f in zip(ids, features, strict=True)
+        ]
 
     def _current(self, cur: sqlite3.Cursor, spec: LayerSpec, fid: int) -> Feature:
         row = cur.execute(self._select(spec) + " WHERE fid = ?", (int(fid),)).fetchone()
         if row is None:
-            raise NotFound(f"图层 {spec.name} 中没有要素 {fid}", f"Layer {spec.name} has no feature {fid}",
-                           layer=spec.name, feature=fid)
+            raise NotFound(
+                f"图层 {spec.name} 中没有要素 {fid}",
+                f"Layer {spec.name} has no feature {fid}",
+                layer=spec.name,
+                feature=fid,
+            )
         return self._row_to_feature(spec, row)
 
     @staticmethod
@@ -431,48 +542,85 @@ class GeoPackageStore:
                 f"要素 {current.id} 已被他人修改：当前版本 {current.version}，请求基于版本 {expected}",
                 f"Feature {current.id} was changed by someone else: current version {current.version}, "
                 f"request based on version {expected}",
-                layer=current.layer, feature=current.id,
-                details={"current_version": current.version, "expected_version": expected})
+                layer=current.layer,
+                feature=current.id,
+                details={"current_version": current.version, "expected_version": expected},
+            )
 
-    def update_feature(self, layer: str, fid: int, feature: NewFeature, *, expected_version: int, actor: str,
-                       reason: str | None = None) -> Feature:
+    def update_feature(
+        self,
+        layer: str,
+        fid: int,
+        feature: NewFeature,
+        *,
+        expected_version: int,
+        actor: str,
+        reason: str | None = None,
+    ) -> Feature:
         spec = self.catalog[layer]
         with self._transaction() as cur:
             current = self._current(cur, spec, fid)
             self._check_version(current, expected_version)
             self._check_unique(cur, spec, feature.properties, fid)
             sets = [f'"{f.name}" = ?' for f in spec.fields] + ["_version = ?"]
-            vals = [to_storage(f, feature.properties.get(f.name)) for f in spec.fields] + [current.version + 1]
+            vals = [to_storage(f, feature.properties.get(f.name)) for f in spec.fields] + [
+                current.version + 1
+            ]
             if not spec.is_table:
                 sets.append("geom = ?")
                 vals.append(_gpkg_blob(feature.geometry))
             cur.execute(f'UPDATE "{layer}" SET {", ".join(sets)} WHERE fid = ?', [*vals, int(fid)])
-            self._record(cur, layer, int(fid), current.version + 1, "update", actor,
-                         snapshot(spec, current.properties, current.geometry),
-                         snapshot(spec, feature.properties, feature.geometry), reason)
+            self._record(
+                cur,
+                layer,
+                int(fid),
+                current.version + 1,
+                "update",
+                actor,
+                snapshot(spec, current.properties, current.geometry),
+                snapshot(spec, feature.properties, feature.geometry),
+                reason,
+            )
             self._bump(cur, layer)
         return self.get_feature(layer, fid)
 
-    def delete_feature(self, layer: str, fid: int, *, expected_version: int, actor: str,
-                       reason: str | None = None) -> None:
+    def delete_feature(
+        self, layer: str, fid: int, *, expected_version: int, actor: str, reason: str | None = None
+    ) -> None:
         spec = self.catalog[layer]
         with self._transaction() as cur:
             current = self._current(cur, spec, fid)
             self._check_version(current, expected_version)
             cur.execute(f'DELETE FROM "{layer}" WHERE fid = ?', (int(fid),))
-            self._record(cur, layer, int(fid), current.version + 1, "delete", actor,
-                         snapshot(spec, current.properties, current.geometry), None, reason)
+            self._record(
+                cur,
+                layer,
+                int(fid),
+                current.version + 1,
+                "delete",
+                actor,
+                snapshot(spec, current.properties, current.geometry),
+                None,
+                reason,
+            )
             self._bump(cur, layer)
 
     def restore_feature(self, layer: str, fid: int, *, actor: str, reason: str | None = None) -> Feature:
         spec = self.catalog[layer]
         with self._transaction() as cur:
             exists = cur.execute(f'SELECT 1 FROM "{layer}" WHERE fid = ?', (int(fid),)).fetchone()
-            last = cur.execute("SELECT version, op, before FROM geo_history WHERE layer = ? AND fid = ? "
-                               "ORDER BY id DESC LIMIT 1", (layer, int(fid))).fetchone()
+            last = cur.execute(
+                "SELECT version, op, before FROM geo_history WHERE layer = ? AND fid = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (layer, int(fid)),
+            ).fetchone()
             if exists or last is None or last[1] != "delete" or last[2] is None:
-                raise NotFound(f"图层 {layer} 中没有可恢复的已删除要素 {fid}",
-                               f"Layer {layer} has no deleted feature {fid} to restore", layer=layer, feature=fid)
+                raise NotFound(
+                    f"图层 {layer} 中没有可恢复的已删除要素 {fid}",
+                    f"Layer {layer} has no deleted feature {fid} to restore",
+                    layer=layer,
+                    feature=fid,
+                )
             state = json.loads(last[2])
             restored = from_snapshot(spec, state)
             self._check_unique(cur, spec, restored.properties, int(fid))
@@ -487,13 +635,27 @@ class GeoPackageStore:
             old = cur.execute(self._select(spec)).fetchall()
             for row in old:
                 f = self._row_to_feature(spec, row)
-                self._record(cur, layer, f.id, f.version + 1, "delete", actor,
-                             snapshot(spec, f.properties, f.geometry), None, "replace layer")
+                self._record(
+                    cur,
+                    layer,
+                    f.id,
+                    f.version + 1,
+                    "delete",
+                    actor,
+                    snapshot(spec, f.properties, f.geometry),
+                    None,
+                    "replace layer",
+                )
             cur.execute(f'DELETE FROM "{layer}"')
             names = [f.name for f in spec.fields]
             cols = ["_version", *names] + ([] if spec.is_table else ["geom"])
-            sql = (f'INSERT INTO "{layer}" (' + ", ".join(f'"{c}"' for c in cols) + ") VALUES ("
-                   + ", ".join("?" * len(cols)) + ")")
+            sql = (
+                f'INSERT INTO "{layer}" ('
+                + ", ".join(f'"{c}"' for c in cols)
+                + ") VALUES ("
+                + ", ".join("?" * len(cols))
+                + ")"
+            )
             rows = []
             for feat in features:
                 vals: list[Any] = [1, *(to_storage(f, feat.properties.get(f.name)) for f in spec.fields)]
@@ -506,8 +668,13 @@ class GeoPackageStore:
                 now = _now().isoformat()
                 cur.executemany(
                     "INSERT INTO geo_history (layer, fid, version, op, actor, at, reason) VALUES (?, ?, 1, 'create', ?, ?, ?)",
-                    [(layer, fid, actor, now, "replace layer")
-                     for (fid,) in cur.execute(f'SELECT fid FROM "{layer}" WHERE fid >= ?', (first,)).fetchall()])
+                    [
+                        (layer, fid, actor, now, "replace layer")
+                        for (fid,) in cur.execute(
+                            f'SELECT fid FROM "{layer}" WHERE fid >= ?', (first,)
+                        ).fetchall()
+                    ],
+                )
             self._bump(cur, layer)
         return len(rows)
 
@@ -522,49 +689,79 @@ class GeoPackageStore:
         params.append(int(limit))
         with self._lock:
             rows = self._con.execute(sql, params).fetchall()
-        return [Change(layer=layer, feature_id=int(r[0]), version=int(r[1]), op=r[2], actor=r[3],
-                       at=dt.datetime.fromisoformat(r[4]),
-                       before=None if r[5] is None else json.loads(r[5]),
-                       after=None if r[6] is None else json.loads(r[6]), reason=r[7]) for r in rows]
+        return [
+            Change(
+                layer=layer,
+                feature_id=int(r[0]),
+                version=int(r[1]),
+                op=r[2],
+                actor=r[3],
+                at=dt.datetime.fromisoformat(r[4]),
+                before=None if r[5] is None else json.loads(r[5]),
+                after=None if r[6] is None else json.loads(r[6]),
+                reason=r[7],
+            )
+            for r in rows
+        ]
 
     # -- documents --------------------------------------------------------------------------------
     def put_document(self, kind: str, key: str, body: Mapping[str, Any], *, actor: str) -> None:
         with self._transaction() as cur:
             if cur.execute("SELECT 1 FROM geo_documents WHERE kind = ? AND key = ?", (kind, key)).fetchone():
-                raise Conflict(f"{kind} 「{key}」已存在，不会覆盖", f"{kind} '{key}' exists already; not overwritten",
-                               feature=key)
-            cur.execute("INSERT INTO geo_documents (kind, key, created_at, actor, body) VALUES (?, ?, ?, ?, ?)",
-                        (kind, key, _now().isoformat(), actor, json.dumps(body, ensure_ascii=False, default=str)))
+                raise Conflict(
+                    f"{kind} 「{key}」已存在，不会覆盖",
+                    f"{kind} '{key}' exists already; not overwritten",
+                    feature=key,
+                )
+            cur.execute(
+                "INSERT INTO geo_documents (kind, key, created_at, actor, body) VALUES (?, ?, ?, ?, ?)",
+                (kind, key, _now().isoformat(), actor, json.dumps(body, ensure_ascii=False, default=str)),
+            )
 
     def get_document(self, kind: str, key: str) -> Mapping[str, Any]:
         with self._lock:
-            row = self._con.execute("SELECT body FROM geo_documents WHERE kind = ? AND key = ?",
-                                    (kind, key)).fetchone()
+            row = self._con.execute(
+                "SELECT body FROM geo_documents WHERE kind = ? AND key = ?", (kind, key)
+            ).fetchone()
         if row is None:
             raise NotFound(f"没有 {kind}「{key}」", f"No {kind} '{key}'", feature=key)
         return json.loads(row[0])
 
     def list_documents(self, kind: str) -> list[tuple[str, dt.datetime, str]]:
         with self._lock:
-            rows = self._con.execute("SELECT key, created_at, actor FROM geo_documents WHERE kind = ? "
-                                     "ORDER BY created_at DESC, key DESC", (kind,)).fetchall()
+            rows = self._con.execute(
+                "SELECT key, created_at, actor FROM geo_documents WHERE kind = ? "
+                "ORDER BY created_at DESC, key DESC",
+                (kind,),
+            ).fetchall()
         return [(r[0], dt.datetime.fromisoformat(r[1]), r[2]) for r in rows]
 
     def all_documents(self) -> list[Document]:
         with self._lock:
-            rows = self._con.execute("SELECT kind, key, created_at, actor, body FROM geo_documents "
-                                     "ORDER BY kind, created_at, key").fetchall()
+            rows = self._con.execute(
+                "SELECT kind, key, created_at, actor, body FROM geo_documents ORDER BY kind, created_at, key"
+            ).fetchall()
         return [Document(r[0], r[1], dt.datetime.fromisoformat(r[2]), r[3], json.loads(r[4])) for r in rows]
 
     # -- backups ----------------------------------------------------------------------------------
-    def load_state(self, layers: Mapping[str, Sequence[Feature]], history: Sequence[Change],
-                   documents: Sequence[Document]) -> None:
+    def load_state(
+        self,
+        layers: Mapping[str, Sequence[Feature]],
+        history: Sequence[Change],
+        documents: Sequence[Document],
+    ) -> None:
         with self._transaction() as cur:
             busy = [n for n in self.catalog if cur.execute(f'SELECT 1 FROM "{n}" LIMIT 1').fetchone()]
-            if busy or cur.execute("SELECT 1 FROM geo_history LIMIT 1").fetchone() or cur.execute(
-                    "SELECT 1 FROM geo_documents LIMIT 1").fetchone():
-                raise Conflict("只能恢复到空的工作空间", "A backup can be restored only into an empty workspace",
-                               layer=busy[0] if busy else None)
+            if (
+                busy
+                or cur.execute("SELECT 1 FROM geo_history LIMIT 1").fetchone()
+                or cur.execute("SELECT 1 FROM geo_documents LIMIT 1").fetchone()
+            ):
+                raise Conflict(
+                    "只能恢复到空的工作空间",
+                    "A backup can be restored only into an empty workspace",
+                    layer=busy[0] if busy else None,
+                )
             for name, feats in layers.items():
                 spec = self.catalog[name]
                 for f in feats:
@@ -574,10 +771,26 @@ class GeoPackageStore:
                 cur.execute(
                     "INSERT INTO geo_history (layer, fid, version, op, actor, at, before, after, reason) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (c.layer, c.feature_id, c.version, c.op, c.actor, c.at.isoformat(),
-                     None if c.before is None else json.dumps(c.before, ensure_ascii=False),
-                     None if c.after is None else json.dumps(c.after, ensure_ascii=False), c.reason))
+                    (
+                        c.layer,
+                        c.feature_id,
+                        c.version,
+                        c.op,
+                        c.actor,
+                        c.at.isoformat(),
+                        None if c.before is None else json.dumps(c.before, ensure_ascii=False),
+                        None if c.after is None else json.dumps(c.after, ensure_ascii=False),
+                        c.reason,
+                    ),
+                )
             for d in documents:
-                cur.execute("INSERT INTO geo_documents (kind, key, created_at, actor, body) VALUES (?, ?, ?, ?, ?)",
-                            (d.kind, d.key, d.created_at.isoformat(), d.actor,
-                             json.dumps(d.body, ensure_ascii=False, default=str)))
+                cur.execute(
+                    "INSERT INTO geo_documents (kind, key, created_at, actor, body) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        d.kind,
+                        d.key,
+                        d.created_at.isoformat(),
+                        d.actor,
+                        json.dumps(d.body, ensure_ascii=False, default=str),
+                    ),
+                )
