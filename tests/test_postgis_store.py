@@ -71,7 +71,7 @@ def test_tables_follow_the_declarations(pg_store):
     assert "USING gist (geom)" in indexes["idx_depots_geom"]
     assert "UNIQUE" in indexes["uq_depots_name"]
     assert "pk_depots" in indexes
-    assert _sql(pg_store, "SELECT version_num FROM alembic_version") == [("0001",)]
+    assert _sql(pg_store, "SELECT version_num FROM alembic_version") == [("0002",)]
     states = dict(_sql(pg_store, "SELECT layer, version FROM geo_layer_state"))
     assert set(states) == set(pg_store.catalog)
     assert set(states.values()) == {0}
@@ -169,6 +169,58 @@ def test_copy_path_round_trips_values_and_records_full_history(pg_store, catalog
     frame = pg_store.read_frame("stall_sites")
     assert list(frame.index[:3]) == ids[:3]
     assert frame["capacity"].sum() == sum(i % 400 + 1 for i in range(1200))
+
+
+def test_large_batch_is_one_history_row_and_keeps_the_spatial_index(pg_store, catalog):
+    spec = catalog["demand"]
+    feats = [
+        NewFeature(spec.validate_properties({"population": i}), shapely.Point(113.2 + i * 1e-5, 35.2))
+        for i in range(1200)
+    ]
+    index = (
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+        "AND indexname = 'idx_demand_geom'"
+    )
+    before = _sql(pg_store, index)
+    made = pg_store.create_features("demand", feats, actor="bulk", reason="导入")
+    assert [f.id for f in made] == list(range(made[0].id, made[0].id + 1200))
+    assert _sql(pg_store, index) == before  # dropped for the COPY, built again with the same definition
+    assert _sql(pg_store, "SELECT fid, last_fid, op, after FROM geo_history WHERE layer = 'demand'") == [
+        (made[0].id, made[-1].id, "create", None)
+    ]
+    box = (113.2, 35.19, 113.2005, 35.21)
+    assert {f.id for f in pg_store.list_features("demand", Query(bbox=box)).features} == {
+        f.id for f in made[:51]
+    }
+    more = pg_store.create_features("demand", feats[:5], actor="x")  # row by row: ids go on after the batch
+    assert more[0].id == made[-1].id + 1
+    changes = pg_store.history("demand", limit=3)
+    assert [(c.op, c.feature_id) for c in changes] == [("create", more[-1].id - i) for i in range(3)]
+    batch = pg_store.history("demand", limit=10_000)[5:]
+    assert [c.feature_id for c in batch] == [f.id for f in reversed(made)]
+    assert {(c.op, c.actor, c.reason, c.version) for c in batch} == {("create", "bulk", "导入", 1)}
+    assert batch[0].after == {
+        "properties": {"population": 1199, "households": None, "district": None},
+        "geometry": {"type": "Point", "coordinates": [113.2 + 1199 * 1e-5, 35.2]},
+    }
+
+
+def test_failed_copy_leaves_layer_and_index_as_they_were(pg_store, catalog):
+    spec = catalog["demand"]
+    feats = [
+        NewFeature(spec.validate_properties({"population": i}), shapely.Point(113.2, 35.2))
+        for i in range(1100)
+    ]
+    feats.append(NewFeature({"population": "many"}, shapely.Point(113.2, 35.2)))  # not an integer: COPY fails
+    indexes = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'demand'"
+    before = sorted(_sql(pg_store, indexes))
+    v = pg_store.layer_version("demand")
+    with pytest.raises(Exception, match=r"many|int"):
+        pg_store.create_features("demand", feats, actor="x")
+    assert sorted(_sql(pg_store, indexes)) == before
+    assert pg_store.count("demand") == 0
+    assert pg_store.layer_version("demand") == v
+    assert pg_store.history("demand") == []
 
 
 def test_large_batch_with_a_clash_stores_nothing(pg_store, catalog):

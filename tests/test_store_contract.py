@@ -273,3 +273,57 @@ def test_documents_are_never_overwritten(store):
     with pytest.raises(NotFound):
         store.get_document("snow_plan", "p3")
     assert len(store.all_documents()) == 2
+
+
+def test_bulk_import_history_reads_as_a_single_create(store, catalog):
+    """A large batch may record its creates compactly; the history answers as for a single create."""
+    spec = catalog["incidents"]
+
+    def incident(i: int) -> NewFeature:
+        props = spec.validate_properties(
+            {
+                "source": "12345",
+                "category": "油烟污染",
+                "description": f"第{i}号\t夜间" if i % 2 else None,
+                "reported_at": dt.datetime(2026, 11, 30, 21, 15, i % 60, 250_000 * (i % 2), tzinfo=TZ),
+                "beat": f"B{i % 7}",
+            }
+        )
+        return NewFeature(props, shapely.Point(113.2 + i * 1e-5, 35.2 + (i % 9) * 1e-4))
+
+    [single] = store.create_features("incidents", [incident(3)], actor="单", reason="逐条")
+    [expected] = [c.after for c in store.history("incidents", single.id)]
+    assert expected["properties"]["description"] == "第3号\t夜间"
+    assert expected["geometry"] == {"type": "Point", "coordinates": [113.2 + 3e-5, 35.2 + 3e-4]}
+    made = store.create_features("incidents", [incident(i) for i in range(1500)], actor="导入", reason="批量")
+    assert [f.version for f in made[:2]] == [1, 1]
+    [change] = store.history("incidents", made[3].id)
+    assert (change.op, change.actor, change.reason, change.version, change.before) == (
+        "create",
+        "导入",
+        "批量",
+        1,
+        None,
+    )
+    assert change.after == expected
+    store.update_feature("incidents", made[3].id, incident(4), expected_version=1, actor="改")
+    store.delete_feature("incidents", made[5].id, expected_version=1, actor="删")
+    updated = store.history("incidents", made[3].id)
+    assert [c.op for c in updated] == ["update", "create"]
+    assert updated[1].after == expected == updated[0].before
+    deleted = store.history("incidents", made[5].id)
+    assert [c.op for c in deleted] == ["delete", "create"]
+    assert deleted[1].after == deleted[0].before
+    assert deleted[1].after["properties"]["description"] == "第5号\t夜间"
+    assert store.restore_feature("incidents", made[5].id, actor="复").properties == made[5].properties
+    newest = store.history("incidents", limit=4)
+    assert [(c.op, c.feature_id) for c in newest] == [
+        ("restore", made[5].id),
+        ("delete", made[5].id),
+        ("update", made[3].id),
+        ("create", made[-1].id),
+    ]
+    assert newest[3].after == store.history("incidents", made[-1].id)[0].after
+    everything = store.history("incidents", limit=100_000)
+    assert sum(c.op == "create" for c in everything) == 1501
+    assert all(c.after is not None for c in everything if c.op == "create")

@@ -3,12 +3,15 @@
 Layers are created through GDAL (pyogrio), so the file carries the GeoPackage metadata, spatial
 indexes and feature counts GDAL and QGIS expect. Row writes go through SQLite transactions on the same
 file (with the ``ST_*`` functions GDAL's R-tree triggers call registered on the connection), so an
-interrupted write leaves the file as it was, and a batch is all-or-nothing.
+interrupted write leaves the file as it was, and a batch is all-or-nothing. A large batch sets GDAL's
+per-row triggers aside and packs the R-tree at once (as GDAL does when it builds a spatial index), and
+records its creates without copies of the rows, which the history reads from the features.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import sqlite3
 import struct
@@ -29,7 +32,15 @@ from shapely.geometry.base import BaseGeometry
 from geo_service.catalog import Catalog, LayerSpec
 from geo_service.errors import Conflict, NotFound, StoreUnavailable
 from geo_service.store.base import Change, Document, Feature, NewFeature, Page, Query
-from geo_service.store.values import from_snapshot, from_storage, snapshot, to_storage
+from geo_service.store.values import (
+    created_features,
+    from_snapshot,
+    from_storage,
+    paused_gc,
+    recorded_snapshot,
+    snapshot,
+    to_storage,
+)
 
 __all__ = ["GeoPackageStore"]
 
@@ -69,28 +80,120 @@ _HEADER = np.dtype(
 )
 
 
-def _gpkg_blobs(geoms: Sequence[BaseGeometry | None]) -> list[bytes | None]:
-    """Many GeoPackage binaries at once (vectorised WKB and envelopes)."""
-    arr = np.asarray(geoms, dtype=object)
-    missing = np.array([g is None for g in arr])
-    empty = np.zeros(len(arr), dtype=bool)
-    empty[~missing] = shapely.is_empty(arr[~missing].astype(object))
+def _gpkg_blobs(geoms: np.ndarray, bounds: np.ndarray) -> list[bytes | None]:
+    """Many GeoPackage binaries at once (vectorised WKB and headers); ``bounds`` as ``shapely.bounds``."""
+    missing = shapely.is_missing(geoms)
+    empty = ~missing & np.isnan(bounds[:, 0])
     plain = ~missing & ~empty
-    out: list[bytes | None] = [None] * len(arr)
+    out: list[bytes | None] = [None] * len(geoms)
     if plain.any():
-        g = arr[plain]
-        wkb = shapely.to_wkb(g, byte_order=1, output_dimension=2)
-        b = shapely.bounds(g)
-        head = np.zeros(len(g), dtype=_HEADER)
+        b = bounds[plain]
+        head = np.zeros(len(b), dtype=_HEADER)
         head["magic"], head["srs"] = b"GP\x00\x03", _SRS
         head["minx"], head["maxx"], head["miny"], head["maxy"] = b[:, 0], b[:, 2], b[:, 1], b[:, 3]
-        raw = head.tobytes()
-        size = _HEADER.itemsize
-        for k, i in enumerate(np.flatnonzero(plain)):
-            out[i] = raw[k * size : (k + 1) * size] + wkb[k]
+        heads = head.view(np.dtype((np.void, _HEADER.itemsize))).tolist()
+        wkb = shapely.to_wkb(geoms[plain], byte_order=1, output_dimension=2).tolist()
+        blobs: list[bytes | None] = [h + w for h, w in zip(heads, wkb, strict=True)]
+        if plain.all():
+            return blobs
+        for i, blob in zip(np.flatnonzero(plain).tolist(), blobs, strict=True):
+            out[i] = blob
     for i in np.flatnonzero(empty):
-        out[i] = _gpkg_blob(arr[i])
+        out[i] = _gpkg_blob(geoms[i])
     return out
+
+
+#: One cell of an SQLite R-tree node (big-endian): rowid (leaf) or child node, then minx maxx miny maxy.
+_CELL = np.dtype([("id", ">i8"), ("box", ">f4", 4)])
+
+
+def _outward(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds as float32 rounded outwards, as SQLite's R-tree stores them."""
+    lo32, hi32 = lo.astype(np.float32), hi.astype(np.float32)
+    lo32 = np.where(lo32 > lo, np.nextafter(lo32, np.float32(-np.inf)), lo32)
+    hi32 = np.where(hi32 < hi, np.nextafter(hi32, np.float32(np.inf)), hi32)
+    return lo32, hi32
+
+
+def _pack_rtree(ids: np.ndarray, boxes: np.ndarray, fanout: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Sort-tile-recursive packing: per level (leaves first) the cells in node order, ``fanout`` a node."""
+    levels = []
+    while True:
+        n = len(ids)
+        nodes = -(-n // fanout)
+        per_slice = fanout * int(np.ceil(np.sqrt(nodes)))
+        cx, cy = boxes[:, 0] + boxes[:, 1], boxes[:, 2] + boxes[:, 3]
+        by_x = np.argsort(cx, kind="stable")
+        band = np.empty(n, dtype=np.int64)
+        band[by_x] = np.arange(n) // per_slice
+        order = np.lexsort((cy, band))
+        ids, boxes = ids[order], boxes[order]
+        levels.append((ids, boxes))
+        if nodes == 1:
+            return levels
+        starts = np.arange(0, n, fanout)
+        boxes = np.column_stack(
+            [
+                np.minimum.reduceat(boxes[:, 0], starts),
+                np.maximum.reduceat(boxes[:, 1], starts),
+                np.minimum.reduceat(boxes[:, 2], starts),
+                np.maximum.reduceat(boxes[:, 3], starts),
+            ]
+        )
+        ids = np.arange(len(starts), dtype=np.int64)  # renumbered below, once every level is known
+
+
+def _bulk_load_rtree(cur: sqlite3.Cursor, rtree: str, ids: np.ndarray, bounds: np.ndarray) -> None:
+    """Rebuild the R-tree ``rtree`` with (ids, minx miny maxx maxy) by writing its node tables at once.
+
+    SQLite inserts into an R-tree one cell at a time (splitting nodes as it goes); like GDAL's spatial
+    index creation, this packs the tree in memory and writes each node once, in the same transaction.
+    """
+    node_size = cur.execute(f'SELECT length(data) FROM "{rtree}_node" WHERE nodeno = 1').fetchone()[0]
+    fanout = (node_size - 4) // _CELL.itemsize
+    (minx, maxx), (miny, maxy) = _outward(bounds[:, 0], bounds[:, 2]), _outward(bounds[:, 1], bounds[:, 3])
+    levels = _pack_rtree(np.asarray(ids, dtype=np.int64), np.column_stack([minx, maxx, miny, maxy]), fanout)
+    counts = [-(-len(level_ids) // fanout) for level_ids, _ in levels]
+    # node numbers: the root is 1, then the level below it, and so on down to the leaves
+    first: dict[int, int] = {}
+    next_no = 1
+    for depth in range(len(levels) - 1, -1, -1):
+        first[depth] = next_no
+        next_no += counts[depth]
+    blobs = np.zeros((next_no - 1, node_size), dtype=np.uint8)
+    rowids: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    parents: list[tuple[np.ndarray, np.ndarray]] = []
+    for depth, (level_ids, boxes) in enumerate(levels):
+        n = len(level_ids)
+        node_of = first[depth] + np.arange(n) // fanout
+        cells = np.zeros(counts[depth] * fanout, dtype=_CELL)
+        cells["id"][:n] = level_ids if depth == 0 else level_ids + first[depth - 1]
+        cells["box"][:n] = boxes
+        rows = slice(first[depth] - 1, first[depth] - 1 + counts[depth])
+        blobs[rows, 4 : 4 + fanout * _CELL.itemsize] = cells.view(np.uint8).reshape(counts[depth], -1)
+        filled = np.full(counts[depth], fanout, dtype=">u2")
+        filled[-1] = n - fanout * (counts[depth] - 1)
+        blobs[rows, 2:4] = filled.view(np.uint8).reshape(-1, 2)
+        if depth == 0:
+            rowids = (level_ids, node_of)
+        else:
+            parents.append((level_ids + first[depth - 1], node_of))
+    blobs[0, 0:2] = np.array([len(levels) - 1], dtype=">u2").view(np.uint8)
+    for table in ("node", "rowid", "parent"):
+        cur.execute(f'DELETE FROM "{rtree}_{table}"')
+    cur.executemany(
+        f'INSERT INTO "{rtree}_node" (nodeno, data) VALUES (?, ?)',
+        zip(range(1, next_no), map(bytes, blobs), strict=True),
+    )
+    cur.executemany(
+        f'INSERT INTO "{rtree}_rowid" (rowid, nodeno) VALUES (?, ?)',
+        zip(rowids[0].tolist(), rowids[1].tolist(), strict=True),
+    )
+    for child, parent in parents:
+        cur.executemany(
+            f'INSERT INTO "{rtree}_parent" (nodeno, parentnode) VALUES (?, ?)',
+            zip(child.tolist(), parent.tolist(), strict=True),
+        )
 
 
 def _blob_wkb(blob: bytes) -> bytes:
@@ -114,6 +217,11 @@ def _envelope(blob: bytes | None, index: int) -> float | None:
 
 def _is_empty(blob: bytes | None) -> int | None:
     return None if blob is None else int(bool(blob[3] & 0x10))
+
+
+def _insert_sql(table: str, columns: Sequence[str]) -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" * len(columns))})'
 
 
 def _now() -> dt.datetime:
@@ -375,7 +483,8 @@ class GeoPackageStore:
                 if row is not None:
                     raise Conflict(
                         f"图层 {spec.name} 字段「{f.label()}」的值 {props[f.name]} 已被要素 {row[0]} 使用",
-                        f"Layer {spec.name}: '{f.name}' = {props[f.name]} is already used by feature {row[0]}",
+                        f"Layer {spec.name}: '{f.name}' = {props[f.name]} is already used by "
+                        f"feature {row[0]}",
                         layer=spec.name,
                         field=f.name,
                         feature=fid,
@@ -400,9 +509,7 @@ class GeoPackageStore:
         if fid is not None:
             cols.append("fid")
             vals.append(int(fid))
-        quoted = ", ".join(f'"{c}"' for c in cols)
-        sql = f'INSERT INTO "{spec.name}" ({quoted}) VALUES ({", ".join("?" * len(cols))})'
-        cur.execute(sql, vals)
+        cur.execute(_insert_sql(spec.name, cols), vals)
         return int(cur.lastrowid if fid is None else fid)
 
     def create_features(
@@ -438,91 +545,111 @@ class GeoPackageStore:
             if features:
                 self._bump(cur, layer)
         if len(created) > _BULK_HISTORY:
-            return [
-                Feature(layer, fid, dict(f.properties), f.geometry, 1)
-                for fid, f in zip(created, features, strict=True)
-            ]
+            return created_features(layer, created, features)
         return [self.get_feature(layer, fid) for fid in created]
 
     def _bulk_create(
         self, spec: LayerSpec, features: Sequence[NewFeature], *, actor: str, reason: str | None
     ) -> list[Feature]:
-        """A large batch in one transaction with executemany; history rows written by one INSERT … SELECT."""
-        cols = ["_version", *(f.name for f in spec.fields)] + ([] if spec.is_table else ["geom"])
-        sql = (
-            f'INSERT INTO "{spec.name}" ('
-            + ", ".join(f'"{c}"' for c in cols)
-            + ") VALUES ("
-            + ", ".join("?" * len(cols))
-            + ")"
-        )
-        columns: list[list[Any]] = [[1] * len(features)]
-        for f in spec.fields:
-            values = [feat.properties.get(f.name) for feat in features]
-            if f.type in ("boolean", "date", "datetime"):
-                values = [None if v is None else to_storage(f, v) for v in values]
-            columns.append(values)
-        if not spec.is_table:
-            columns.append(_gpkg_blobs([f.geometry for f in features]))
+        """A large batch in one transaction: rows by executemany, the R-tree packed at once, history by SQL.
 
-        def rows() -> Iterator[tuple[Any, ...]]:
-            return zip(*columns, strict=True)
-
-        with self._transaction() as cur:
-            start = cur.execute(f'SELECT COALESCE(MAX(fid), 0) FROM "{spec.name}"').fetchone()[0]
-            # GDAL's per-row feature-count triggers are set aside for the batch and put back, with the count,
-            # in the same transaction (SQLite DDL is transactional: an interruption restores them)
-            saved = cur.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? "
-                "AND (name LIKE 'trigger_%_feature_count_%' OR name = ?)",
-                (spec.name, f"rtree_{spec.name}_geom_insert"),
-            ).fetchall()
-            for name, _ in saved:
-                cur.execute(f'DROP TRIGGER "{name}"')
-            cur.executemany(sql, rows())
-            if not spec.is_table and any(n == f"rtree_{spec.name}_geom_insert" for n, _ in saved):
-                new_ids = [
-                    r[0]
-                    for r in cur.execute(
-                        f'SELECT fid FROM "{spec.name}" WHERE fid > ? ORDER BY fid', (start,)
-                    )
-                ]
-                geoms = np.asarray([f.geometry for f in features], dtype=object)
-                ok = np.array([g is not None and not g.is_empty for g in geoms])
-                b = shapely.bounds(geoms[ok]) if ok.any() else np.zeros((0, 4))
-                ids_ok = np.asarray(new_ids)[ok]
-                cur.executemany(
-                    f'INSERT INTO "rtree_{spec.name}_geom" VALUES (?, ?, ?, ?, ?)',
-                    zip(
-                        ids_ok.tolist(),
-                        b[:, 0].tolist(),
-                        b[:, 2].tolist(),
-                        b[:, 1].tolist(),
-                        b[:, 3].tolist(),
-                        strict=True,
-                    ),
+        The history gets one ``create`` row per feature without an ``after`` copy: :meth:`history` reads
+        it from the feature itself (or from the ``before`` of its next change).
+        """
+        with paused_gc():
+            n = len(features)
+            cols, columns = ["_version"], [itertools.repeat(1, n)]
+            for f in spec.fields:
+                values = [feat.properties.get(f.name) for feat in features]
+                if not any(v is not None for v in values):  # a column left out of the INSERT is NULL
+                    continue
+                if f.type in ("boolean", "date", "datetime"):
+                    values = [None if v is None else to_storage(f, v) for v in values]
+                cols.append(f.name)
+                columns.append(values)
+            geoms = bounds = None
+            if not spec.is_table:
+                geoms = np.fromiter((f.geometry for f in features), dtype=object, count=n)
+                bounds = shapely.bounds(geoms)
+                cols.append("geom")
+                columns.append(_gpkg_blobs(geoms, bounds))
+            sql = _insert_sql(spec.name, cols)
+            rtree = f"rtree_{spec.name}_geom"
+            with self._transaction() as cur:
+                start = cur.execute(f'SELECT COALESCE(MAX(fid), 0) FROM "{spec.name}"').fetchone()[0]
+                # GDAL's per-row feature-count and R-tree triggers are set aside for the batch and put
+                # back, with the count and the index, in the same transaction (SQLite DDL is
+                # transactional: an interruption restores them)
+                saved = cur.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? "
+                    "AND (name LIKE 'trigger_%_feature_count_%' OR name = ?)",
+                    (spec.name, f"{rtree}_insert"),
+                ).fetchall()
+                for name, _ in saved:
+                    cur.execute(f'DROP TRIGGER "{name}"')
+                cur.executemany(sql, zip(*columns, strict=True))
+                ids = self._new_ids(cur, spec.name, start, n)
+                if (
+                    geoms is not None
+                    and bounds is not None
+                    and any(name == f"{rtree}_insert" for name, _ in saved)
+                ):
+                    self._index_batch(cur, rtree, ids, bounds)
+                for _, ddl in saved:
+                    cur.execute(ddl)
+                cur.execute(
+                    "UPDATE gpkg_ogr_contents SET feature_count = feature_count + ? "
+                    "WHERE lower(table_name) = lower(?)",
+                    (n, spec.name),
                 )
-            for _, ddl in saved:
-                cur.execute(ddl)
-            cur.execute(
-                "UPDATE gpkg_ogr_contents SET feature_count = (SELECT COUNT(*) FROM "
-                f'"{spec.name}") WHERE lower(table_name) = lower(?)',
-                (spec.name,),
+                cur.execute(
+                    "INSERT INTO geo_history (layer, fid, version, op, actor, at, reason) "
+                    f"SELECT ?, fid, 1, 'create', ?, ?, ? FROM \"{spec.name}\" WHERE fid > ? ORDER BY fid",
+                    (spec.name, actor, _now().isoformat(), reason, start),
+                )
+                self._bump(cur, spec.name)
+            return created_features(spec.name, ids.tolist(), features)
+
+    @staticmethod
+    def _new_ids(cur: sqlite3.Cursor, layer: str, start: int, n: int) -> np.ndarray:
+        """The ids of the ``n`` rows just inserted after ``start``, in insertion order."""
+        first, last, count = cur.execute(
+            f'SELECT MIN(fid), MAX(fid), COUNT(*) FROM "{layer}" WHERE fid > ?', (start,)
+        ).fetchone()
+        if count == n and last - first + 1 == n:  # AUTOINCREMENT ids of one transaction: consecutive
+            return np.arange(first, last + 1, dtype=np.int64)
+        return np.fromiter(
+            (r[0] for r in cur.execute(f'SELECT fid FROM "{layer}" WHERE fid > ? ORDER BY fid', (start,))),
+            dtype=np.int64,
+        )
+
+    @staticmethod
+    def _index_batch(cur: sqlite3.Cursor, rtree: str, ids: np.ndarray, bounds: np.ndarray) -> None:
+        """Put a batch into the layer's R-tree: cell by cell into a much larger tree, else packed anew."""
+        ok = ~np.isnan(bounds[:, 0])
+        ids, bounds = ids[ok], bounds[ok]
+        held = cur.execute(f'SELECT COUNT(*) FROM "{rtree}_rowid"').fetchone()[0]
+        if len(ids) * 8 < held:
+            cur.executemany(
+                f'INSERT INTO "{rtree}" VALUES (?, ?, ?, ?, ?)',
+                zip(
+                    ids.tolist(),
+                    bounds[:, 0].tolist(),
+                    bounds[:, 2].tolist(),
+                    bounds[:, 1].tolist(),
+                    bounds[:, 3].tolist(),
+                    strict=True,
+                ),
             )
-            cur.execute(
-                "INSERT INTO geo_history (layer, fid, version, op, actor, at, reason) "
-                f"SELECT ?, fid, 1, 'create', ?, ?, ? FROM \"{spec.name}\" WHERE fid > ? ORDER BY fid",
-                (spec.name, actor, _now().isoformat(), reason, start),
-            )
-            ids = [
-                r[0]
-                for r in cur.execute(f'SELECT fid FROM "{spec.name}" WHERE fid > ? ORDER BY fid', (start,))
-            ]
-            self._bump(cur, spec.name)
-        return [
-            Feature(spec.name, int(fid), dict(f.properties), f.geometry, 1)
-            for fid, f in zip(ids, features, strict=True)
-        ]
+            return
+        if held:
+            old = np.array(
+                cur.execute(f'SELECT id, minx, miny, maxx, maxy FROM "{rtree}"').fetchall(), dtype=np.float64
+            ).reshape(-1, 5)
+            ids = np.concatenate([old[:, 0].astype(np.int64), ids])
+            bounds = np.concatenate([old[:, 1:], bounds])
+        if len(ids):
+            _bulk_load_rtree(cur, rtree, ids, bounds)
 
     def _current(self, cur: sqlite3.Cursor, spec: LayerSpec, fid: int) -> Feature:
         row = cur.execute(self._select(spec) + " WHERE fid = ?", (int(fid),)).fetchone()
@@ -649,13 +776,7 @@ class GeoPackageStore:
             cur.execute(f'DELETE FROM "{layer}"')
             names = [f.name for f in spec.fields]
             cols = ["_version", *names] + ([] if spec.is_table else ["geom"])
-            sql = (
-                f'INSERT INTO "{layer}" ('
-                + ", ".join(f'"{c}"' for c in cols)
-                + ") VALUES ("
-                + ", ".join("?" * len(cols))
-                + ")"
-            )
+            sql = _insert_sql(layer, cols)
             rows = []
             for feat in features:
                 vals: list[Any] = [1, *(to_storage(f, feat.properties.get(f.name)) for f in spec.fields)]
@@ -667,7 +788,8 @@ class GeoPackageStore:
             if rows:
                 now = _now().isoformat()
                 cur.executemany(
-                    "INSERT INTO geo_history (layer, fid, version, op, actor, at, reason) VALUES (?, ?, 1, 'create', ?, ?, ?)",
+                    "INSERT INTO geo_history (layer, fid, version, op, actor, at, reason) "
+                    "VALUES (?, ?, 1, 'create', ?, ?, ?)",
                     [
                         (layer, fid, actor, now, "replace layer")
                         for (fid,) in cur.execute(
@@ -679,13 +801,23 @@ class GeoPackageStore:
         return len(rows)
 
     def history(self, layer: str, fid: int | None = None, *, limit: int = 1000) -> list[Change]:
-        self.catalog[layer]
-        sql = "SELECT fid, version, op, actor, at, before, after, reason FROM geo_history WHERE layer = ?"
+        spec = self.catalog[layer]
+        # a large batch records its creates without an 'after' copy: the created state is the feature itself
+        # while it is at version 1, else the 'before' of its version-2 change (an update or a delete)
+        created = "h.op = 'create' AND h.after IS NULL AND h.version = 1"
+        feature_cols = ", ".join(f't."{f.name}"' for f in spec.fields)
+        sql = (
+            f"SELECT h.fid, h.version, h.op, h.actor, h.at, h.before, COALESCE(h.after, CASE WHEN {created} "
+            "AND t.fid IS NULL THEN (SELECT n.before FROM geo_history n WHERE n.layer = h.layer "
+            "AND n.fid = h.fid AND n.version = 2 AND n.id > h.id ORDER BY n.id LIMIT 1) END), h.reason, "
+            f"t.fid, {'NULL' if spec.is_table else 't.geom'}, {feature_cols} FROM geo_history h "
+            f'LEFT JOIN "{layer}" t ON {created} AND t.fid = h.fid AND t._version = 1 WHERE h.layer = ?'
+        )
         params: list[Any] = [layer]
         if fid is not None:
-            sql += " AND fid = ?"
+            sql += " AND h.fid = ?"
             params.append(int(fid))
-        sql += " ORDER BY id DESC LIMIT ?"
+        sql += " ORDER BY h.id DESC LIMIT ?"
         params.append(int(limit))
         with self._lock:
             rows = self._con.execute(sql, params).fetchall()
@@ -698,11 +830,20 @@ class GeoPackageStore:
                 actor=r[3],
                 at=dt.datetime.fromisoformat(r[4]),
                 before=None if r[5] is None else json.loads(r[5]),
-                after=None if r[6] is None else json.loads(r[6]),
+                after=self._stored_state(spec, r[8:])
+                if r[8] is not None
+                else None
+                if r[6] is None
+                else json.loads(r[6]),
                 reason=r[7],
             )
             for r in rows
         ]
+
+    def _stored_state(self, spec: LayerSpec, row: Sequence[Any]) -> dict[str, Any]:
+        """The history snapshot of a stored row ``(fid, geom, *fields)``, exactly as a recorded one reads."""
+        feature = self._row_to_feature(spec, (row[0], 1, *row[1:]))
+        return recorded_snapshot(spec, feature.properties, feature.geometry)
 
     # -- documents --------------------------------------------------------------------------------
     def put_document(self, kind: str, key: str, body: Mapping[str, Any], *, actor: str) -> None:

@@ -1,9 +1,11 @@
-"""Conversions between field values and their stored and JSON forms, shared by the stores."""
+"""Field values in their stored and JSON forms, and batch helpers: what the stores share."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import gc
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,9 +14,18 @@ from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from geo_service.catalog import FieldSpec, LayerSpec
-from geo_service.store.base import NewFeature
+from geo_service.store.base import Feature, NewFeature
 
-__all__ = ["from_snapshot", "from_storage", "json_value", "snapshot", "to_storage"]
+__all__ = [
+    "created_features",
+    "from_snapshot",
+    "from_storage",
+    "json_value",
+    "paused_gc",
+    "recorded_snapshot",
+    "snapshot",
+    "to_storage",
+]
 
 _TZ = ZoneInfo("Asia/Shanghai")
 
@@ -73,8 +84,54 @@ def snapshot(spec: LayerSpec, properties: Mapping[str, Any], geometry: BaseGeome
     }
 
 
+def recorded_snapshot(
+    spec: LayerSpec, properties: Mapping[str, Any], geometry: BaseGeometry | None
+) -> dict[str, Any]:
+    """:func:`snapshot` as the history reads it back once stored as JSON (coordinates as lists).
+
+    For changes recorded without a copy of the state (the creates of a large batch), built from the
+    stored feature. Equal to ``json.loads(json.dumps(snapshot(...)))``, without the round trip.
+    """
+    state = snapshot(spec, properties, geometry)
+    if state["geometry"] is not None:
+        state["geometry"] = _lists(state["geometry"])
+    return state
+
+
+def _lists(value: Any) -> Any:
+    """A GeoJSON mapping with its coordinate tuples as lists, as JSON gives them back."""
+    if isinstance(value, tuple | list):
+        return [_lists(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _lists(v) for k, v in value.items()}
+    return value
+
+
 def from_snapshot(spec: LayerSpec, state: Mapping[str, Any]) -> NewFeature:
     """Rebuild a feature from a history snapshot."""
     props = {f.name: from_storage(f, state["properties"].get(f.name)) for f in spec.fields}
     geom = state.get("geometry")
     return NewFeature(props, None if geom is None else shapely.force_2d(shape(geom)))
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Hold off Python's cycle collector while a batch builds millions of objects.
+
+    Each full collection walks every live object, and a large batch would set off many of them while it
+    allocates its rows and features (none of which form cycles): about a fifth of a million-row import.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def created_features(layer: str, fids: Iterable[int], features: Sequence[NewFeature]) -> list[Feature]:
+    """The features a batch create returns: each new feature at version 1."""
+    return [
+        Feature(layer, fid, dict(f.properties), f.geometry, 1) for fid, f in zip(fids, features, strict=True)
+    ]

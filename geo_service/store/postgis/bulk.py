@@ -1,7 +1,7 @@
-"""Large batches: COPY the rows in, check unique fields in one query, write the history in SQL.
+"""Large batches: binary COPY of the rows, unique fields checked in one query, history as one batch row.
 
 All of it runs inside the caller's transaction, which already holds the layer's lock (the row of
-``geo_layer_state``), so the new ids are exactly those above the largest id before the COPY.
+``geo_layer_state``), so no other writer of the store takes ids of the layer meanwhile.
 """
 
 from __future__ import annotations
@@ -9,15 +9,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import shapely
 import sqlalchemy as sa
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 from geo_service.catalog import LayerSpec
 from geo_service.errors import Conflict
 from geo_service.store.base import NewFeature
 from geo_service.store.postgis.schema import history_t, snapshot_sql
 
-__all__ = ["check_unique_batch", "copy_features", "record_creates", "record_deletes"]
+__all__ = ["check_unique_batch", "copy_features", "record_batch_create", "record_deletes"]
+
+#: PostgreSQL type of each declared field type, for binary COPY.
+_COPY_TYPES = {
+    "string": "text",
+    "integer": "int8",
+    "number": "float8",
+    "boolean": "bool",
+    "date": "date",
+    "datetime": "timestamptz",
+}
 
 
 def check_unique_batch(
@@ -56,53 +69,107 @@ def check_unique_batch(
             )
 
 
+def _reserve_ids(con: sa.Connection, spec: LayerSpec, n: int) -> int:
+    """The first of ``n`` consecutive new feature ids, taken from the layer's identity sequence."""
+    seq = sa.func.pg_get_serial_sequence(sa.literal(f'"{spec.name}"'), sa.literal("fid"))
+    first = int(con.execute(sa.select(sa.func.nextval(seq))).scalar_one())
+    if n > 1:
+        con.execute(sa.select(sa.func.setval(seq, first + n - 1)))
+    return first
+
+
+def _geometry_dumper(con: sa.Connection) -> type[Dumper]:
+    """A binary COPY dumper passing (E)WKB bytes to the ``geometry`` type as they are."""
+    geometry_oid = int(con.execute(sa.text("SELECT 'geometry'::regtype::oid")).scalar_one())
+
+    class WKBDumper(Dumper):
+        format = Format.BINARY
+        oid = geometry_oid
+
+        def dump(self, obj: Any) -> Any:
+            return obj
+
+    return WKBDumper
+
+
+def _spatial_indexes(con: sa.Connection, spec: LayerSpec) -> list[tuple[str, str]]:
+    return [
+        (str(name), str(ddl))
+        for name, ddl in con.execute(
+            sa.text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                "AND tablename = :t AND indexdef LIKE '%USING gist%'"
+            ),
+            {"t": spec.name},
+        )
+    ]
+
+
 def copy_features(
     con: sa.Connection, spec: LayerSpec, table: sa.Table, features: Sequence[NewFeature]
 ) -> list[int]:
-    """COPY ``features`` into the layer table at version 1; the new ids, in the order given."""
-    start = int(con.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.fid), 0))).scalar_one())
-    names = ["_version", *(f.name for f in spec.fields)] + ([] if spec.is_table else ["geom"])
-    cols = ", ".join(f'"{n}"' for n in names)
-    keys = [f.name for f in spec.fields]
-    geoms: Any = None
-    if not spec.is_table:
-        geoms = shapely.to_wkb(
-            shapely.set_srid([f.geometry for f in features], 4326), hex=True, include_srid=True
-        )
+    """COPY ``features`` into the layer table at version 1; the new ids (consecutive), in the order given.
+
+    When the batch is at least as large as the layer, the spatial index is dropped before the COPY and
+    built again after it, in the same transaction (much faster than growing it row by row; readers of
+    the layer wait for the import meanwhile).
+    """
+    n = len(features)
+    first = _reserve_ids(con, spec, n)
+    names, types, columns = ["fid", "_version"], ["int8", "int4"], [range(first, first + n), [1] * n]
+    for f in spec.fields:
+        values = [feat.properties.get(f.name) for feat in features]
+        if any(v is not None for v in values):  # a column left out of the COPY is NULL
+            names.append(f.name)
+            types.append(_COPY_TYPES[f.type])
+            columns.append(values)
     raw = con.connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f'COPY "{spec.name}" ({cols}) FROM STDIN') as copy:
-        if geoms is None:
-            for feat in features:
-                props = feat.properties
-                copy.write_row([1, *(props.get(k) for k in keys)])
-        else:
-            for feat, geom in zip(features, geoms, strict=True):
-                props = feat.properties
-                copy.write_row([1, *(props.get(k) for k in keys), geom])
-    rows = (
-        con.execute(sa.select(table.c.fid).where(table.c.fid > start).order_by(table.c.fid)).scalars().all()
-    )
-    return [int(r) for r in rows]
+    indexes: list[tuple[str, str]] = []
+    with raw.cursor() as cur:
+        if not spec.is_table:
+            geoms = np.fromiter((f.geometry for f in features), dtype=object, count=n)
+            dumper = _geometry_dumper(con)
+            cur.adapters.register_dumper(None, dumper)
+            names.append("geom")
+            types.append(dumper.oid)
+            # plain WKB: the column's typmod gives geometries without an SRID its SRID (4326)
+            columns.append(shapely.to_wkb(geoms).tolist())
+            stored = con.execute(
+                sa.select(sa.func.count()).select_from(sa.select(table.c.fid).limit(n).subquery())
+            )
+            if stored.scalar_one() < n:
+                indexes = _spatial_indexes(con, spec)
+                for name, _ in indexes:
+                    cur.execute(f'DROP INDEX "{name}"')
+        cols = ", ".join(f'"{c}"' for c in names)
+        with cur.copy(f'COPY "{spec.name}" ({cols}) FROM STDIN (FORMAT BINARY)') as copy:
+            copy.set_types(types)
+            for row in zip(*columns, strict=True):
+                copy.write_row(row)
+        for _, ddl in indexes:
+            cur.execute(ddl)
+    return list(range(first, first + n))
 
 
-def record_creates(
-    con: sa.Connection, spec: LayerSpec, table: sa.Table, first_fid: int, *, actor: str, reason: str | None
+def record_batch_create(
+    con: sa.Connection, spec: LayerSpec, fids: Sequence[int], *, actor: str, reason: str | None
 ) -> None:
-    """One ``create`` history row (with its ``after`` snapshot) per feature with ``fid >= first_fid``."""
-    snap = snapshot_sql(spec, table)
-    rows = sa.select(
-        sa.literal(spec.name, sa.Text),
-        table.c.fid,
-        sa.literal(1, sa.Integer),
-        sa.literal("create", sa.Text),
-        sa.literal(actor, sa.Text),
-        sa.func.now(),
-        snap,
-        sa.literal(reason, sa.Text),
-    ).where(table.c.fid >= first_fid)
+    """One ``create`` history row standing for every feature of a batch (consecutive ids ``fids``).
+
+    ``fid``..``last_fid`` are the batch's ids and ``after`` is left out: the store's history expands
+    the row into one change per feature and reads each created state from the feature itself (or from
+    the ``before`` of its next change).
+    """
     con.execute(
-        history_t.insert().from_select(
-            ["layer", "fid", "version", "op", "actor", "at", "after", "reason"], rows
+        history_t.insert().values(
+            layer=spec.name,
+            fid=fids[0],
+            last_fid=fids[-1],
+            version=1,
+            op="create",
+            actor=actor,
+            at=sa.func.now(),
+            reason=reason,
         )
     )
 

@@ -45,6 +45,8 @@ history_t = sa.Table(
     sa.Column("id", sa.BigInteger, primary_key=True),
     sa.Column("layer", sa.Text),
     sa.Column("fid", sa.BigInteger),
+    # a batch of creates: fid .. last_fid (see bulk.record_batch_create)
+    sa.Column("last_fid", sa.BigInteger),
     sa.Column("version", sa.Integer),
     sa.Column("op", sa.Text),
     sa.Column("actor", sa.Text),

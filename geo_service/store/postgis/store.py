@@ -31,8 +31,21 @@ from geo_service.catalog import Catalog, LayerSpec
 from geo_service.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from geo_service.store.base import Change, Document, Feature, NewFeature, Page, Query
 from geo_service.store.postgis import bulk
-from geo_service.store.postgis.schema import NAMING, documents_t, history_t, layer_table, state_t
-from geo_service.store.values import from_snapshot, from_storage, snapshot
+from geo_service.store.postgis.schema import (
+    NAMING,
+    documents_t,
+    history_t,
+    layer_table,
+    snapshot_sql,
+    state_t,
+)
+from geo_service.store.values import (
+    created_features,
+    from_snapshot,
+    from_storage,
+    paused_gc,
+    snapshot,
+)
 
 __all__ = ["PostGISStore"]
 
@@ -279,12 +292,10 @@ class PostGISStore:
             self._lock_and_bump(con, layer)
             bulk.check_unique_batch(con, spec, t, features)
             if len(features) > _BULK:
-                fids = bulk.copy_features(con, spec, t, features)
-                bulk.record_creates(con, spec, t, fids[0], actor=actor, reason=reason)
-                return [
-                    Feature(layer, fid, dict(f.properties), f.geometry, 1)
-                    for fid, f in zip(fids, features, strict=True)
-                ]
+                with paused_gc():
+                    fids = bulk.copy_features(con, spec, t, features)
+                    bulk.record_batch_create(con, spec, fids, actor=actor, reason=reason)
+                    return created_features(layer, fids, features)
             made = []
             for feat in features:
                 row = con.execute(
@@ -424,28 +435,71 @@ class PostGISStore:
             if not features:
                 return 0
             bulk.check_unique_batch(con, spec, t, features)
-            fids = bulk.copy_features(con, spec, t, features)
-            bulk.record_creates(con, spec, t, fids[0], actor=actor, reason="replace layer")
+            with paused_gc():
+                fids = bulk.copy_features(con, spec, t, features)
+            bulk.record_batch_create(con, spec, fids, actor=actor, reason="replace layer")
         return len(fids)
 
     def history(self, layer: str, fid: int | None = None, *, limit: int = 1000) -> list[Change]:
-        self.catalog[layer]
-        q = sa.select(history_t).where(history_t.c.layer == layer)
-        if fid is not None:
-            q = q.where(history_t.c.fid == int(fid))
+        spec = self.catalog[layer]
+        h = history_t
+        # a batch row stands for the creates of fid .. last_fid: one change each, newest first
+        if fid is None:
+            feature_id: Any = sa.func.generate_series(sa.func.coalesce(h.c.last_fid, h.c.fid), h.c.fid, -1)
+            where = h.c.layer == layer
+        else:
+            feature_id = sa.literal(int(fid), sa.BigInteger)
+            where = sa.and_(
+                h.c.layer == layer,
+                sa.or_(
+                    h.c.fid == int(fid),
+                    sa.and_(h.c.last_fid.is_not(None), h.c.fid <= int(fid), h.c.last_fid >= int(fid)),
+                ),
+            )
+        page = (
+            sa.select(h, feature_id.label("feature_id"))
+            .where(where)
+            .order_by(h.c.id.desc(), sa.desc(sa.literal_column("feature_id")))
+            .limit(limit)
+            .subquery()
+        )
+        # a create recorded without 'after' (a large batch) reads the state it made from the feature while
+        # it is at version 1, else from the 'before' of its version-2 change (an update or a delete)
+        t = self.tables[layer]
+        created = sa.and_(page.c.op == "create", page.c.after.is_(None))
+        nxt = history_t.alias("nxt")
+        next_before = (
+            sa.select(nxt.c.before)
+            .where(
+                nxt.c.layer == layer, nxt.c.fid == page.c.feature_id, nxt.c.version == 2, nxt.c.id > page.c.id
+            )
+            .order_by(nxt.c.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        after = sa.case(
+            (sa.and_(created, t.c.fid.is_not(None)), snapshot_sql(spec, t)),
+            (created, next_before),
+            else_=page.c.after,
+        )
+        q = (
+            sa.select(page, after.label("state"))
+            .select_from(page.outerjoin(t, sa.and_(created, t.c.fid == page.c.feature_id, t.c._version == 1)))
+            .order_by(page.c.id.desc(), page.c.feature_id.desc())
+        )
         with self._db() as con:
-            rows = con.execute(q.order_by(history_t.c.id.desc()).limit(limit)).mappings().all()
+            rows = con.execute(q).all()
         return [
             Change(
                 layer,
-                int(r["fid"]),
-                int(r["version"]),
-                r["op"],
-                r["actor"],
-                r["at"].astimezone(_TZ),
-                r["before"],
-                r["after"],
-                r["reason"],
+                int(r.feature_id),
+                int(r.version),
+                r.op,
+                r.actor,
+                r.at.astimezone(_TZ),
+                r.before,
+                r.state,
+                r.reason,
             )
             for r in rows
         ]
