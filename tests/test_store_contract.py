@@ -327,3 +327,41 @@ def test_bulk_import_history_reads_as_a_single_create(store, catalog):
     everything = store.history("incidents", limit=100_000)
     assert sum(c.op == "create" for c in everything) == 1501
     assert all(c.after is not None for c in everything if c.op == "create")
+
+
+@pytest.mark.parametrize("kind", ["gpkg", "postgis"])
+def test_a_field_added_to_a_declaration_becomes_a_column(kind, tmp_path, request):
+    """Declarations change over the years: a new field is added to the existing workspace's table."""
+    import shutil
+
+    from geo_service.catalog import load_catalog
+    from geo_service.settings import default_layers_dir
+
+    def open_store(catalog):
+        if kind == "gpkg":
+            from geo_service.store.gpkg import GeoPackageStore
+
+            return GeoPackageStore(tmp_path / "w.gpkg", catalog)
+        from geo_service.store.postgis import PostGISStore
+
+        return PostGISStore(request.getfixturevalue("pg_schema_url"), catalog)
+
+    layers = tmp_path / "layers"
+    shutil.copytree(default_layers_dir(), layers)
+    before = open_store(load_catalog(layers))
+    try:
+        old = before.create_features("depots", [depot("老场站")], actor="t")[0]
+    finally:
+        before.close()
+    text = (layers / "depots.yaml").read_text(encoding="utf-8")
+    field = "  - {name: plough_count, type: integer, min: 0, title: {zh: 推雪铲数, en: Ploughs}}\n"
+    (layers / "depots.yaml").write_text(text.replace("fields:\n", "fields:\n" + field, 1), encoding="utf-8")
+    after = open_store(load_catalog(layers))
+    try:
+        assert after.get_feature("depots", old.id).properties["plough_count"] is None
+        new = after.create_features("depots", [NewFeature({**depot("新场站").properties, "plough_count": 3},
+                                                          depot("新场站").geometry)], actor="t")[0]
+        assert after.get_feature("depots", new.id).properties["plough_count"] == 3
+        assert after.read_frame("depots")["plough_count"].tolist()[-1] == 3
+    finally:
+        after.close()

@@ -267,6 +267,7 @@ class GeoPackageStore:
         with self._transaction() as cur:
             for ddl in _META_TABLES.values():
                 cur.execute(ddl)
+            self._add_declared_columns(cur)
             cur.execute("CREATE INDEX IF NOT EXISTS ix_geo_history_layer_fid ON geo_history (layer, fid)")
             for name in _META_TABLES:
                 cur.execute(
@@ -280,6 +281,18 @@ class GeoPackageStore:
                 )
 
     # -- set-up -----------------------------------------------------------------------------------
+    def _add_declared_columns(self, cur: sqlite3.Cursor) -> None:
+        """A field added to a declaration becomes a column of the existing table (empty for the features
+        already there): a declaration change needs no hand-made migration."""
+        for spec in self.catalog.values():
+            present = {row[1] for row in cur.execute(f'PRAGMA table_info("{spec.name}")')}
+            for f in spec.fields:
+                if f.name not in present:
+                    sql_type = {"integer": "INTEGER", "number": "REAL", "boolean": "BOOLEAN"}.get(
+                        f.type, "TEXT"
+                    )
+                    cur.execute(f'ALTER TABLE "{spec.name}" ADD COLUMN "{f.name}" {sql_type}')
+
     def _create_layer(self, spec: LayerSpec) -> None:
         columns: dict[str, pd.Series] = {}
         for f in spec.fields:

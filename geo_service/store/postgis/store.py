@@ -112,11 +112,28 @@ class PostGISStore:
             command.upgrade(cfg, "head")
         with self._db() as con:
             self._metadata.create_all(con, checkfirst=True)
+            self._add_declared_columns(con)
             con.execute(
                 pg_insert(state_t)
                 .values([{"layer": n, "version": 0} for n in self.catalog])
                 .on_conflict_do_nothing()
             )
+
+    def _add_declared_columns(self, con: sa.Connection) -> None:
+        """A field added to a declaration becomes a column of the existing table (empty for the features
+        already there): a declaration change needs no hand-made migration."""
+        inspector = sa.inspect(con)
+        for name, table in self.tables.items():
+            present = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
+            for column in table.columns:
+                if column.name not in present:
+                    ddl = column.type.compile(dialect=con.dialect)
+                    con.execute(
+                        sa.text(f'ALTER TABLE {self._qualified(table)} ADD COLUMN "{column.name}" {ddl}')
+                    )
+
+    def _qualified(self, table: sa.Table) -> str:
+        return f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
 
     def close(self) -> None:
         self.engine.dispose()
