@@ -72,6 +72,8 @@ class FieldSpec:
             ) from None
         if self.type == "string" and self.required and not out.strip():
             raise self._error("缺少必填字段", "is required", value, layer, feature)
+        if self.type == "string" and "\x00" in out:  # PostgreSQL text cannot hold it; nobody types it
+            raise self._error("含有空字符 (\\0)", "contains a NUL character (\\0)", value, layer, feature)
         if self.enum is not None and out not in self.enum:
             allowed = ", ".join(map(str, self.enum))
             raise self._error(f"取值应为 {allowed} 之一", f"must be one of {allowed}", value, layer, feature)

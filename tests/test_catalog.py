@@ -131,3 +131,13 @@ def test_validity_window(catalog):
     props = {"valid_from": dt.date(2027, 1, 21), "valid_to": dt.date(2027, 2, 21)}
     assert spec.is_valid_at(props, dt.date(2027, 2, 1))
     assert not spec.is_valid_at(props, dt.date(2027, 2, 22))
+
+
+def test_nul_characters_are_refused_by_name(catalog, client):
+    with pytest.raises(InvalidInput) as err:
+        catalog["depots"].validate_properties({"name": "场站\x00一"}, feature=3)
+    assert err.value.field == "name" and "NUL" in err.value.en
+    r = client.post("/collections/depots/items", json={"type": "Feature", "properties": {"name": "a\u0000b"},
+                                                       "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}})
+    assert r.status_code == 400 and r.json()["field"] == "name"
+    assert client.get("/collections/depots/items").json()["numberMatched"] == 0
