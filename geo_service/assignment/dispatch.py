@@ -19,10 +19,10 @@ from scipy.spatial import cKDTree
 
 from geo_service.coverage import BeatIndex, assign_points_to_beats
 from geo_service.crs import to_metric
-from geo_service.duty import Shift, _applies
+from geo_service.duty import Shift, _applies, day_kind
 from geo_service.network import RoadNetwork, network_distances, snap
 
-__all__ = ["CaseAssignment", "Categories", "dispatch", "workload"]
+__all__ = ["CaseAssignment", "Categories", "Dispatched", "dispatch", "dispatch_batch", "workload"]
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -67,105 +67,234 @@ class CaseAssignment:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
 
 
-def _on_duty_matrix(shifts: Sequence[Shift], beats_of_case: list[list[str]], when: Sequence[dt.datetime]
-                    ) -> list[list[Shift]]:
-    """Shifts running at each case's time among its beats: dates grouped, minutes compared in numpy."""
-    local = [w.astimezone(TZ) for w in when]
-    minutes = np.array([t.hour * 60 + t.minute for t in local])
-    days = np.array([t.date() for t in local])
-    out: list[list[Shift]] = [[] for _ in local]
-    for day in np.unique(days):
-        rows = np.flatnonzero(days == day)
-        prev = day - dt.timedelta(days=1)
-        for s in shifts:
-            today, yesterday = _applies(s, day), _applies(s, prev)
-            if not (today or yesterday):
-                continue
-            m = minutes[rows]
-            if s.end > s.start:
-                active = today & (m >= s.start) & (m < s.end)
-            else:
-                active = (today & (m >= s.start)) | (yesterday & (m < s.end))
-            for r in rows[np.asarray(active, dtype=bool)]:
-                if s.beat in beats_of_case[r]:
-                    out[r].append(s)
+class _ShiftTable:
+    """The shifts as arrays, for asking "which shift of these beats runs then" of a million cases at once."""
+
+    def __init__(self, shifts: Sequence[Shift], codes: np.ndarray) -> None:
+        self.shifts = tuple(shifts)
+        index = {str(c): k for k, c in enumerate(codes)}
+        self.beat = np.array([index.get(s.beat, -1) for s in shifts], dtype=np.int64)
+        self.start = np.array([s.start for s in shifts], dtype=np.int64)
+        self.end = np.array([s.end for s in shifts], dtype=np.int64)
+        self.weekdays = np.array([[d in s.weekdays for d in range(1, 8)] for s in shifts], dtype=bool).reshape(-1, 7)
+        self.kind = np.array([{"any": 0, "workday": 1, "holiday": 2}.get(s.day_kind, 0) for s in shifts])
+        self.valid_from = np.array([s.valid_from.toordinal() if s.valid_from else -(10**9) for s in shifts])
+        self.valid_to = np.array([s.valid_to.toordinal() if s.valid_to else 10**9 for s in shifts])
+        order = np.argsort(self.beat, kind="stable")  # shifts of a beat together, in roster order
+        self.by_beat = order
+        self.beat_ptr = np.searchsorted(self.beat[order], np.arange(len(codes) + 1))
+
+    def applies(self, days: np.ndarray) -> np.ndarray:
+        """[shift, day] — does the shift run on the day (ordinal)? As ``duty._applies``, one day kind per day."""
+        dates = [dt.date.fromordinal(int(d)) for d in days]
+        weekday = np.array([d.isoweekday() for d in dates], dtype=np.int64)
+        kind = np.array([1 if day_kind(d)[0] == "workday" else 2 for d in dates])
+        return ((self.valid_from[:, None] <= days[None, :]) & (days[None, :] <= self.valid_to[:, None])
+                & self.weekdays[:, weekday - 1] & ((self.kind[:, None] == 0) | (self.kind[:, None] == kind[None, :])))
+
+    def running(self, case: np.ndarray, beat: np.ndarray, day: np.ndarray, minute: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For pairs (case, beat) at (day ordinal, minute of day): (case, beat, shift) of every shift running."""
+        counts = self.beat_ptr[beat + 1] - self.beat_ptr[beat]
+        pos = np.repeat(np.arange(len(case)), counts)
+        shift = self.by_beat[_ragged(self.beat_ptr[beat], counts)]
+        if len(shift) == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        days, col = np.unique(np.concatenate([day, day - 1]), return_inverse=True)
+        today, yesterday = col[: len(day)], col[len(day):]
+        table = self.applies(days)
+        d_today, d_yesterday, m = today[pos], yesterday[pos], minute[pos]
+        on_today = table[shift, d_today]
+        plain = self.end[shift] > self.start[shift]
+        active = np.where(plain, on_today & (m >= self.start[shift]) & (m < self.end[shift]),
+                          (on_today & (m >= self.start[shift])) | (table[shift, d_yesterday] & (m < self.end[shift])))
+        return case[pos[active]], beat[pos[active]], shift[active]
+
+
+def _ragged(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    return np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(starts, counts)
+
+
+def _first_per(keys: np.ndarray, n: int, *order: np.ndarray) -> np.ndarray:
+    """Position of the first row per key (after sorting by ``order``, last given first), -1 where none."""
+    out = np.full(n, -1, dtype=np.int64)
+    if len(keys) == 0:
+        return out
+    rank = np.lexsort((*order, keys)) if order else np.argsort(keys, kind="stable")
+    k = keys[rank]
+    first = np.r_[True, k[1:] != k[:-1]]
+    out[k[first]] = rank[first]
     return out
 
 
-def dispatch(cases: gpd.GeoDataFrame, *, beats: BeatIndex, shifts: Sequence[Shift], categories: Categories,
-             districts: gpd.GeoDataFrame, assets: gpd.GeoDataFrame | None = None, open_cases: gpd.GeoDataFrame | None = None,
-             network: RoadNetwork | None = None, depots: gpd.GeoDataFrame | None = None,
-             crews: pd.DataFrame | None = None, now: dt.datetime | None = None, duplicate_m: float = 50.0,
-             duplicate_h: float = 24.0, crs: str = "EPSG:4547") -> list[CaseAssignment]:
-    """Assign every case (rows with ``category``, ``reported_at``, point geometry in EPSG:4326).
+@dataclass(frozen=True)
+class Dispatched:
+    """A batch's answers as columns (one entry per case); :meth:`answer` builds one case's answer with
+    its chain of reasons, :meth:`answers` all of them."""
 
-    A case that cannot be assigned (unknown category, a time in the future or before any roster) gets
-    ``ok=False`` with an error naming why; the others are answered.
-    """
+    error: np.ndarray  # None, or "unknown-category" | "future" | "before-roster"
+    beat: np.ndarray
+    squad: np.ndarray
+    shift: np.ndarray  # label of the shift on duty
+    department: np.ndarray
+    category: np.ndarray  # the minor class
+    major: np.ndarray
+    category_department: np.ndarray
+    asset: np.ndarray  # name of the asset whose owner takes the case
+    asset_m: np.ndarray
+    escalation: np.ndarray
+    duplicate_of: np.ndarray
+    crew: list[Mapping[str, Any] | None]
+    raw_category: np.ndarray
+    when: np.ndarray  # ISO time of each case
+    roster_start: dt.date | None
+    category_names: tuple[str, ...]
+    duplicate_m: float
+    duplicate_h: float
+
+    def __len__(self) -> int:
+        return len(self.error)
+
+    def answer(self, i: int) -> CaseAssignment:
+        code = self.error[i]
+        if code == "unknown-category":
+            raw = self.raw_category[i]
+            return _error(i, code, f"类别「{raw}」不在权责清单中（可用：{'、'.join(self.category_names)}）",
+                          f"Category '{raw}' is not in the table ({', '.join(self.category_names)})")
+        if code == "future":
+            return _error(i, code, f"上报时间 {self.when[i]} 晚于当前时间", f"Reported at {self.when[i]}, which is in the future")
+        if code == "before-roster":
+            return _error(i, code, f"上报时间早于排班起始日 {self.roster_start}",
+                          f"Reported before the roster starts ({self.roster_start})")
+        dep = self.category_department[i]
+        reasons = [f"类别 {self.major[i]}/{self.category[i]} 由{dep}负责 / category → {dep}"]
+        if self.asset[i] is not None:
+            reasons.append(f"位于{self.asset[i]}（{self.asset_m[i]:.0f} 米内），按资产归属由{self.department[i]}处理"
+                           " / on an asset: its owner")
+        if self.beat[i] is None:
+            reasons.append(f"不在任何网格内，转{self.escalation[i]} / in no beat: escalated to the district duty office")
+        elif self.squad[i] is None:
+            reasons.append(f"网格 {self.beat[i]} 此时无人值班，转{self.escalation[i]} / nobody on duty: escalated")
+        else:
+            reasons.append(f"网格 {self.beat[i]} 由{self.squad[i]}值班（{self.shift[i]}）/ squad on duty")
+        if self.duplicate_of[i] is not None:
+            reasons.append(f"疑似重复：{self.duplicate_m:.0f} 米、{self.duplicate_h:.0f} 小时内已有同类案件 "
+                           f"{self.duplicate_of[i]} / probable duplicate")
+        crew = self.crew[i]
+        if crew is not None:
+            reasons.append(f"最近班组 {crew['crew']}（约 {crew['minutes']:.0f} 分钟）/ nearest crew")
+        return CaseAssignment(i, True, self.beat[i], self.squad[i], self.department[i], self.category[i], self.major[i],
+                              crew, self.escalation[i], self.duplicate_of[i], tuple(reasons))
+
+    def answers(self) -> list[CaseAssignment]:
+        return [self.answer(i) for i in range(len(self))]
+
+
+def dispatch(cases: gpd.GeoDataFrame, **kwargs: Any) -> list[CaseAssignment]:
+    """Assign every case (rows with ``category``, ``reported_at``, point geometry in EPSG:4326); see
+    :func:`dispatch_batch` for the arguments. A case that cannot be assigned (unknown category, a time
+    in the future or before any roster) gets ``ok=False`` with an error naming why; the others are
+    answered, each with its chain of reasons."""
+    return dispatch_batch(cases, **kwargs).answers()
+
+
+def dispatch_batch(cases: gpd.GeoDataFrame, *, beats: BeatIndex, shifts: Sequence[Shift], categories: Categories,
+                   districts: gpd.GeoDataFrame, assets: gpd.GeoDataFrame | None = None,
+                   open_cases: gpd.GeoDataFrame | None = None, network: RoadNetwork | None = None,
+                   depots: gpd.GeoDataFrame | None = None, crews: pd.DataFrame | None = None,
+                   now: dt.datetime | None = None, duplicate_m: float = 50.0, duplicate_h: float = 24.0,
+                   crs: str = "EPSG:4547", xy: np.ndarray | None = None) -> Dispatched:
+    """The whole batch at once, as columns: beats by the coverage engine's grid, shifts by array
+    lookups per (case, beat), categories and districts by table joins, duplicates by a KD-tree per
+    category. ``xy`` (metric coordinates, n × 2) may stand in for the geometry of a large batch."""
     now = now or dt.datetime.now(TZ)
     n = len(cases)
-    pm = to_metric(cases.geometry.to_numpy(), crs)
-    when = [pd.Timestamp(t).to_pydatetime() if not isinstance(t, dt.datetime) else t for t in cases["reported_at"]]
-    when = [t if t.tzinfo else t.replace(tzinfo=TZ) for t in when]
+    if xy is None:
+        pm = to_metric(cases.geometry.to_numpy(), crs)
+        xy = shapely.get_coordinates(pm) if n else np.zeros((0, 2))
+    times = pd.to_datetime(pd.Series(np.asarray(cases["reported_at"], dtype=object)), utc=False)
+    if times.dt.tz is None:
+        times = times.dt.tz_localize(TZ)
+    local = times.dt.tz_convert(TZ)
+    minute = (local.dt.hour * 60 + local.dt.minute).to_numpy(dtype=np.int64)
+    day = (local.dt.normalize().dt.tz_localize(None).to_numpy().astype("datetime64[D]").astype(np.int64)
+           + dt.date(1970, 1, 1).toordinal())
+    stamp = times.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9  # seconds since the epoch (UTC)
+    # categories: the first row of the table whose minor class or code matches
+    first_row: dict[str, int] = {}
+    for k, (minor, code) in enumerate(zip(categories.rows["minor"], categories.rows["code"], strict=True)):
+        first_row.setdefault(str(minor), k)
+        first_row.setdefault(str(code), k)
+    raw = cases["category"].to_numpy(dtype=object)
+    cat = np.array([first_row.get(str(c), -1) for c in raw], dtype=np.int64)
+    rows = categories.rows
+    pick = np.maximum(cat, 0)
     roster_start = min((s.valid_from for s in shifts if s.valid_from), default=None)
-    p, b = assign_points_to_beats(pm, beats)
-    beats_of: list[list[int]] = [[] for _ in range(n)]
-    for i, k in zip(p, b, strict=True):
-        beats_of[int(i)].append(int(k))
-    codes_of = [[str(beats.codes[k]) for k in ks] for ks in beats_of]
-    running = _on_duty_matrix(shifts, codes_of, when)
-    dgeoms = to_metric(districts.geometry.to_numpy(), crs)
-    dtree = shapely.STRtree(dgeoms)
-    dp, dd = dtree.query(pm, predicate="intersects")
+    error = np.full(n, None, dtype=object)
+    before = (day < roster_start.toordinal()) if roster_start else np.zeros(n, dtype=bool)
+    error[before] = "before-roster"
+    error[stamp > (now + dt.timedelta(minutes=5)).timestamp()] = "future"
+    error[cat < 0] = "unknown-category"
+    # beats: area beats before road beats, then in the order the index gives them
+    p, b = assign_points_to_beats(xy, beats)
+    chosen = np.full(n, -1, dtype=np.int64)
+    first = _first_per(p, n, np.arange(len(p)), beats.is_line[b])
+    chosen[first >= 0] = b[first[first >= 0]]
+    # shifts: the first running shift of the chosen beat, else of any beat containing the case
+    table = _ShiftTable(shifts, beats.codes)
+    rc, rb, rs = table.running(p, b, day[p], minute[p])
+    duty = _first_per(rc, n, rs, rb != chosen[rc])
+    has = duty >= 0
+    beat = np.full(n, None, dtype=object)
+    beat[chosen >= 0] = beats.codes[chosen[chosen >= 0]].astype(object)
+    squad = np.full(n, None, dtype=object)
+    shift_label = np.full(n, None, dtype=object)
+    s_of = rs[duty[has]]
+    beat[has] = np.array([shifts[k].beat for k in s_of], dtype=object)
+    squad[has] = np.array([shifts[k].squad for k in s_of], dtype=object)
+    shift_label[has] = np.array([shifts[k].label() for k in s_of], dtype=object)
+    # districts and escalation to the district duty office
+    dp, dd = shapely.STRtree(to_metric(districts.geometry.to_numpy(), crs)).query(shapely.points(xy),
+                                                                                  predicate="intersects")
     district = np.full(n, None, dtype=object)
     district[dp] = districts["name"].to_numpy(dtype=object)[dd]
-    asset_hit = _assets(pm, assets, crs)
-    dup = _duplicates(pm, cases["category"].to_numpy(dtype=object), when, open_cases, crs, duplicate_m, duplicate_h)
-    crew_of = _nearest_crews(pm, network, depots, crews, crs)
-    out = []
-    for i in range(n):
-        cat = categories.lookup(str(cases["category"].iloc[i]))
-        if cat is None:
-            out.append(_error(i, "unknown-category", f"类别「{cases['category'].iloc[i]}」不在权责清单中（可用：{'、'.join(categories.names)}）",
-                              f"Category '{cases['category'].iloc[i]}' is not in the table ({', '.join(categories.names)})"))
-            continue
-        if when[i] > now + dt.timedelta(minutes=5):
-            out.append(_error(i, "future", f"上报时间 {when[i].isoformat()} 晚于当前时间", f"Reported at {when[i].isoformat()}, "
-                              "which is in the future"))
-            continue
-        if roster_start and when[i].astimezone(TZ).date() < roster_start:
-            out.append(_error(i, "before-roster", f"上报时间早于排班起始日 {roster_start}",
-                              f"Reported before the roster starts ({roster_start})"))
-            continue
-        reasons = []
-        department = cat["department"]
-        reasons.append(f"类别 {cat['major']}/{cat['minor']} 由{department}负责 / category → {department}")
-        if cat.get("asset_layer") and asset_hit[i] is not None and asset_hit[i]["distance"] <= float(cat.get("asset_within_m") or 0):
-            a = asset_hit[i]
-            department = a["owner"] or department
-            reasons.append(f"位于{a['name']}（{a['distance']:.0f} 米内），按资产归属由{department}处理 / on an asset: its owner")
-        area_beats = [k for k in beats_of[i] if not beats.is_line[k]]
-        chosen = (area_beats or beats_of[i] or [None])[0]
-        beat = None if chosen is None else str(beats.codes[chosen])
-        squad = None
-        escalation = None
-        duty = [s for s in running[i] if s.beat == beat] or running[i]
-        if beat is None:
-            escalation = f"{district[i] or '市'}值班室"
-            reasons.append(f"不在任何网格内，转{escalation} / in no beat: escalated to the district duty office")
-        elif not duty:
-            escalation = f"{district[i] or beats.districts[chosen]}值班室"
-            reasons.append(f"网格 {beat} 此时无人值班，转{escalation} / nobody on duty: escalated")
-        else:
-            beat, squad = duty[0].beat, duty[0].squad
-            reasons.append(f"网格 {beat} 由{squad}值班（{duty[0].label()}）/ squad on duty")
-        if dup[i] is not None:
-            reasons.append(f"疑似重复：{duplicate_m:.0f} 米、{duplicate_h:.0f} 小时内已有同类案件 {dup[i]} / probable duplicate")
-        if crew_of[i] is not None:
-            reasons.append(f"最近班组 {crew_of[i]['crew']}（约 {crew_of[i]['minutes']:.0f} 分钟）/ nearest crew")
-        out.append(CaseAssignment(i, True, beat, squad, department, cat["minor"], cat["major"], crew_of[i], escalation,
-                                  dup[i], tuple(reasons)))
-    return out
+    escalation = np.full(n, None, dtype=object)
+    nobeat = chosen < 0
+    escalation[nobeat] = [f"{d or '市'}值班室" for d in district[nobeat]]
+    offduty = ~nobeat & ~has
+    beat_district = np.asarray(beats.districts, dtype=object)
+    escalation[offduty] = [f"{d or bd}值班室" for d, bd in zip(district[offduty], beat_district[chosen[offduty]],
+                                                             strict=True)]
+    # department: the category's, or the owner of an asset the case is on when the table says so
+    cat_dep = rows["department"].to_numpy(dtype=object)[pick]
+    department = cat_dep.copy()
+    asset_name = np.full(n, None, dtype=object)
+    asset_m = np.full(n, np.nan)
+    if assets is not None and len(assets) and "asset_layer" in rows:
+        wants = rows["asset_layer"].fillna("").astype(str).to_numpy()[pick] != ""
+        reach = pd.to_numeric(rows["asset_within_m"], errors="coerce").fillna(0).to_numpy()[pick]
+        ag = to_metric(assets.geometry.to_numpy(), crs)
+        ask = np.flatnonzero(wants & (cat >= 0))
+        (qi, qk), qd = shapely.STRtree(ag).query_nearest(shapely.points(xy[ask]), return_distance=True,
+                                                         all_matches=False, max_distance=200)
+        near = qd <= reach[ask[qi]]
+        case_i, asset_k = ask[qi[near]], qk[near]
+        owners = assets["owner"].to_numpy(dtype=object) if "owner" in assets else np.full(len(assets), None, object)
+        asset_name[case_i] = assets["name"].to_numpy(dtype=object)[asset_k]
+        asset_m[case_i] = qd[near]
+        department[case_i] = np.where(pd.isna(owners[asset_k]) | (owners[asset_k] == None), cat_dep[case_i],  # noqa: E711
+                                      owners[asset_k])
+    dup = _duplicates(xy, raw, cat, rows, stamp, open_cases, crs, duplicate_m, duplicate_h)
+    crew = _nearest_crews(shapely.points(xy), network, depots, crews, crs)
+    ok = error == None  # noqa: E711
+    for column in (beat, squad, shift_label, department, escalation, dup, asset_name):
+        column[~ok] = None
+    return Dispatched(error, beat, squad, shift_label, department, rows["minor"].to_numpy(dtype=object)[pick],
+                      rows["major"].to_numpy(dtype=object)[pick], cat_dep, asset_name, asset_m, escalation, dup, crew,
+                      raw, local.map(lambda t: t.isoformat()).to_numpy(dtype=object) if n <= 100_000 else
+                      np.array([str(t) for t in local], dtype=object), roster_start,
+                      tuple(categories.names), duplicate_m, duplicate_h)
 
 
 def _error(i: int, code: str, zh: str, en: str) -> CaseAssignment:
@@ -185,26 +314,50 @@ def _assets(pm: np.ndarray, assets: gpd.GeoDataFrame | None, crs: str) -> list[d
     return out
 
 
-def _duplicates(pm: np.ndarray, cats: np.ndarray, when: list[dt.datetime], open_cases: gpd.GeoDataFrame | None,
-                crs: str, dist_m: float, hours: float) -> list[str | None]:
-    """For each case, the id of an earlier case of the same category within dist_m and hours (batch or open)."""
-    xy = shapely.get_coordinates(pm)
-    t = np.array([w.timestamp() for w in when])
-    labels = [f"row {i + 1}" for i in range(len(pm))]
+def _duplicates(xy: np.ndarray, raw: np.ndarray, cat: np.ndarray, rows: pd.DataFrame, stamp: np.ndarray,
+                open_cases: gpd.GeoDataFrame | None, crs: str, dist_m: float, hours: float) -> np.ndarray:
+    """For each case, the label of an earlier case of the same category within ``dist_m`` and ``hours``
+    (in the batch, ``row N``, or open, ``incident ID``); the most recent such case when there are several."""
+    n = len(xy)
+    minor = rows["minor"].to_numpy(dtype=object)
+    kind = np.where(cat >= 0, minor[np.maximum(cat, 0)], raw).astype(str)
+    labels_n = n
+    t = stamp
     if open_cases is not None and len(open_cases):
         oxy = shapely.get_coordinates(to_metric(open_cases.geometry.to_numpy(), crs))
         xy = np.vstack([xy, oxy])
-        cats = np.concatenate([cats, open_cases["category"].to_numpy(dtype=object)])
-        t = np.concatenate([t, np.array([pd.Timestamp(x).timestamp() for x in open_cases["reported_at"]])])
-        labels += [f"incident {int(f)}" for f in open_cases.index]
-    out: list[str | None] = [None] * len(pm)
-    if len(xy) < 2:
-        return out
-    pairs = cKDTree(xy).query_pairs(dist_m, output_type="ndarray")
-    for a, b in pairs:
-        for x, y in ((a, b), (b, a)):
-            if x < len(pm) and cats[x] == cats[y] and 0 < t[x] - t[y] <= hours * 3600 and out[x] is None:
-                out[x] = labels[y]
+        kind = np.concatenate([kind, open_cases["category"].astype(str).to_numpy()])
+        ot = pd.to_datetime(pd.Series(np.asarray(open_cases["reported_at"], dtype=object)))
+        if ot.dt.tz is None:
+            ot = ot.dt.tz_localize(TZ)
+        t = np.concatenate([t, ot.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9])
+        open_ids = open_cases.index.to_numpy()
+    out = np.full(n, None, dtype=object)
+    codes, group = np.unique(kind, return_inverse=True)
+    best = np.full(n, -1, dtype=np.int64)
+    best_t = np.full(n, -np.inf)
+    for g in range(len(codes)):
+        members = np.flatnonzero(group == g)
+        if len(members) < 2 or not (members < n).any():
+            continue
+        pairs = cKDTree(xy[members]).query_pairs(dist_m, output_type="ndarray")
+        if len(pairs) == 0:
+            continue
+        a, b = members[pairs[:, 0]], members[pairs[:, 1]]
+        x, y = np.concatenate([a, b]), np.concatenate([b, a])  # x is the later case, y the earlier one
+        lag = t[x] - t[y]
+        keep = (x < n) & (lag > 0) & (lag <= hours * 3600)
+        x, y = x[keep], y[keep]
+        if len(x) == 0:
+            continue
+        order = np.lexsort((t[y], x))  # per case, its most recent earlier case last
+        last = np.r_[x[order][1:] != x[order][:-1], True]
+        xs, ys = x[order][last], y[order][last]
+        better = t[ys] > best_t[xs]
+        best[xs[better]], best_t[xs[better]] = ys[better], t[ys[better]]
+    hit = np.flatnonzero(best >= 0)
+    src = best[hit]
+    out[hit] = [f"row {j + 1}" if j < labels_n else f"incident {int(open_ids[j - labels_n])}" for j in src]
     return out
 
 

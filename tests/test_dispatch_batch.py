@@ -1,0 +1,93 @@
+"""The vectorised batch dispatch against the per-case rules of ``duty.py`` on thousands of random cases
+(holidays and adjusted working days from the Chinese calendar, shifts across midnight, validity windows)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo_service.assignment.dispatch import Categories, dispatch_batch
+from geo_service.coverage import BeatIndex, assign_points_to_beats
+from geo_service.crs import to_metric
+from geo_service.demo.duty import case_categories
+from geo_service.duty import on_duty, shifts_from_frame
+from tests.test_coverage import DISTRICT, grid_beats, ll
+
+TZ = dt.timezone(dt.timedelta(hours=8))
+
+
+def random_shifts(rng: np.random.Generator, codes: list[str]):
+    rows = []
+    for code in codes:
+        for _ in range(rng.integers(1, 4)):
+            start = int(rng.integers(0, 48)) * 30
+            end = (start + int(rng.integers(2, 20)) * 30) % 1440  # some cross midnight
+            days = sorted(rng.choice(np.arange(1, 8), size=int(rng.integers(3, 8)), replace=False))
+            row = {"beat": code, "squad": f"{code}-{len(rows)}", "weekdays": ",".join(map(str, days)),
+                   "start": f"{start // 60:02d}:{start % 60:02d}", "end": f"{end // 60:02d}:{end % 60:02d}",
+                   "day_kind": rng.choice(["any", "workday", "holiday"])}
+            if rng.random() < 0.2:  # a shift starting in the middle of the holiday (the roster starts earlier)
+                row["valid_from"] = "2026-10-03"
+            if rng.random() < 0.2:
+                row["valid_to"] = "2027-02-15"
+            rows.append(row)
+    rows[0]["valid_from"] = "2026-01-01"  # the roster's start
+    return shifts_from_frame(pd.DataFrame(rows))
+
+
+def test_batch_equals_the_per_case_rules():
+    rng = np.random.default_rng(5)
+    frame = grid_beats()
+    index = BeatIndex.build(frame)
+    shifts = random_shifts(rng, list(frame["code"]))
+    n = 4000
+    pts = [shapely.Point(*ll(x, y)) for x, y in rng.uniform(-20, 330, size=(n, 2))]
+    # half around National Day 2026 (holidays on weekdays, working Sundays and Saturdays), half over the winter
+    start = dt.datetime(2026, 9, 25, tzinfo=TZ)
+    minutes = np.where(rng.random(n) < 0.5, rng.integers(0, 17 * 24 * 60, n), rng.integers(0, 160 * 24 * 60, n))
+    when = [start + dt.timedelta(minutes=int(m)) for m in minutes]
+    cases = gpd.GeoDataFrame({"category": "噪声扰民", "reported_at": when}, geometry=pts, crs=4326)
+    got = dispatch_batch(cases, beats=index, shifts=shifts, categories=Categories.from_frame(case_categories()),
+                         districts=DISTRICT, now=dt.datetime(2027, 6, 1, tzinfo=TZ))
+    p, b = assign_points_to_beats(to_metric(np.array(pts, dtype=object)), index)
+    members: dict[int, list[int]] = {}
+    for i, k in zip(p, b, strict=True):
+        members.setdefault(int(i), []).append(int(k))
+    checked_on, checked_off = 0, 0
+    for i in range(n):
+        ks = members.get(i, [])
+        if got.error[i] == "before-roster":
+            continue
+        area = [k for k in ks if not index.is_line[k]]
+        chosen = (area or ks or [None])[0]
+        codes = {str(index.codes[k]) for k in ks}
+        running = [s for s in on_duty(shifts, when[i]) if s.beat in codes]
+        duty = [s for s in running if chosen is not None and s.beat == index.codes[chosen]] or running
+        if chosen is None:
+            assert got.beat[i] is None and got.escalation[i] in ("甲区值班室", "市值班室"), i
+        elif duty:
+            assert (got.beat[i], got.squad[i], got.shift[i]) == (duty[0].beat, duty[0].squad, duty[0].label()), i
+            checked_on += 1
+        else:
+            assert got.squad[i] is None and got.beat[i] == index.codes[chosen] and got.escalation[i], i
+            checked_off += 1
+    assert checked_on > 500 and checked_off > 500
+
+
+def test_duplicates_name_the_most_recent_earlier_case():
+    t = dt.datetime(2026, 12, 1, 10, tzinfo=TZ)
+    rows = [("油烟污染", (50, 50), t), ("油烟污染", (55, 50), t + dt.timedelta(hours=1)),
+            ("油烟污染", (60, 50), t + dt.timedelta(hours=2)), ("油烟污染", (60, 50), t + dt.timedelta(hours=30)),
+            ("噪声扰民", (60, 50), t + dt.timedelta(hours=3))]
+    cases = gpd.GeoDataFrame({"category": [c for c, _, _ in rows], "reported_at": [w for _, _, w in rows]},
+                             geometry=[shapely.Point(*ll(*xy)) for _, xy, _ in rows], crs=4326)
+    opened = gpd.GeoDataFrame({"category": ["噪声扰民"], "reported_at": [t]}, geometry=[shapely.Point(*ll(70, 50))],
+                              crs=4326, index=[41])
+    got = dispatch_batch(cases, beats=BeatIndex.build(grid_beats()), shifts=(), districts=DISTRICT,
+                         categories=Categories.from_frame(case_categories()), open_cases=opened,
+                         now=dt.datetime(2027, 1, 1, tzinfo=TZ))
+    assert list(got.duplicate_of) == [None, "row 1", "row 2", None, "incident 41"]  # row 4: 28 h after row 3
