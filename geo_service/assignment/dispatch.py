@@ -101,15 +101,28 @@ class _ShiftTable:
         if len(shift) == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
-        days, col = np.unique(np.concatenate([day, day - 1]), return_inverse=True)
-        today, yesterday = col[: len(day)], col[len(day):]
-        table = self.applies(days)
+        first = int(day.min()) - 1
+        table = self.applies(np.arange(first, int(day.max()) + 1))  # every day from the day before the first
+        today, yesterday = day - first, day - first - 1
         d_today, d_yesterday, m = today[pos], yesterday[pos], minute[pos]
         on_today = table[shift, d_today]
         plain = self.end[shift] > self.start[shift]
         active = np.where(plain, on_today & (m >= self.start[shift]) & (m < self.end[shift]),
                           (on_today & (m >= self.start[shift])) | (table[shift, d_yesterday] & (m < self.end[shift])))
         return case[pos[active]], beat[pos[active]], shift[active]
+
+
+def _times(values: Any) -> pd.Series:
+    """Report times as a tz-aware Series; naive times are Asia/Shanghai."""
+    series = pd.Series(values).reset_index(drop=True)
+    if not pd.api.types.is_datetime64_any_dtype(series):
+        try:
+            series = pd.to_datetime(series)
+        except (ValueError, TypeError):  # offsets that differ from row to row
+            series = pd.to_datetime(series, utc=True)
+    if series.dt.tz is None:
+        series = series.dt.tz_localize(TZ)
+    return series
 
 
 def _ragged(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -147,7 +160,7 @@ class Dispatched:
     duplicate_of: np.ndarray
     crew: list[Mapping[str, Any] | None]
     raw_category: np.ndarray
-    when: np.ndarray  # ISO time of each case
+    when: Any  # time of each case (local, Asia/Shanghai)
     roster_start: dt.date | None
     category_names: tuple[str, ...]
     duplicate_m: float
@@ -163,7 +176,8 @@ class Dispatched:
             return _error(i, code, f"类别「{raw}」不在权责清单中（可用：{'、'.join(self.category_names)}）",
                           f"Category '{raw}' is not in the table ({', '.join(self.category_names)})")
         if code == "future":
-            return _error(i, code, f"上报时间 {self.when[i]} 晚于当前时间", f"Reported at {self.when[i]}, which is in the future")
+            when = self.when[i].isoformat()
+            return _error(i, code, f"上报时间 {when} 晚于当前时间", f"Reported at {when}, which is in the future")
         if code == "before-roster":
             return _error(i, code, f"上报时间早于排班起始日 {self.roster_start}",
                           f"Reported before the roster starts ({self.roster_start})")
@@ -213,9 +227,7 @@ def dispatch_batch(cases: gpd.GeoDataFrame, *, beats: BeatIndex, shifts: Sequenc
     if xy is None:
         pm = to_metric(cases.geometry.to_numpy(), crs)
         xy = shapely.get_coordinates(pm) if n else np.zeros((0, 2))
-    times = pd.to_datetime(pd.Series(np.asarray(cases["reported_at"], dtype=object)), utc=False)
-    if times.dt.tz is None:
-        times = times.dt.tz_localize(TZ)
+    times = _times(cases["reported_at"])
     local = times.dt.tz_convert(TZ)
     minute = (local.dt.hour * 60 + local.dt.minute).to_numpy(dtype=np.int64)
     day = (local.dt.normalize().dt.tz_localize(None).to_numpy().astype("datetime64[D]").astype(np.int64)
@@ -227,7 +239,8 @@ def dispatch_batch(cases: gpd.GeoDataFrame, *, beats: BeatIndex, shifts: Sequenc
         first_row.setdefault(str(minor), k)
         first_row.setdefault(str(code), k)
     raw = cases["category"].to_numpy(dtype=object)
-    cat = np.array([first_row.get(str(c), -1) for c in raw], dtype=np.int64)
+    raw_code, raw_values = pd.factorize(pd.Series(raw, dtype=object).astype(str))  # a few distinct categories
+    cat = np.array([first_row.get(v, -1) for v in raw_values], dtype=np.int64)[raw_code]
     rows = categories.rows
     pick = np.maximum(cat, 0)
     roster_start = min((s.valid_from for s in shifts if s.valid_from), default=None)
@@ -251,21 +264,23 @@ def dispatch_batch(cases: gpd.GeoDataFrame, *, beats: BeatIndex, shifts: Sequenc
     squad = np.full(n, None, dtype=object)
     shift_label = np.full(n, None, dtype=object)
     s_of = rs[duty[has]]
-    beat[has] = np.array([shifts[k].beat for k in s_of], dtype=object)
-    squad[has] = np.array([shifts[k].squad for k in s_of], dtype=object)
-    shift_label[has] = np.array([shifts[k].label() for k in s_of], dtype=object)
-    # districts and escalation to the district duty office
-    dp, dd = shapely.STRtree(to_metric(districts.geometry.to_numpy(), crs)).query(shapely.points(xy),
-                                                                                  predicate="intersects")
-    district = np.full(n, None, dtype=object)
-    district[dp] = districts["name"].to_numpy(dtype=object)[dd]
-    escalation = np.full(n, None, dtype=object)
+    beat[has] = np.array([s.beat for s in shifts], dtype=object)[s_of]
+    squad[has] = np.array([s.squad for s in shifts], dtype=object)[s_of]
+    shift_label[has] = np.array([s.label() for s in shifts], dtype=object)[s_of]
+    # escalation to the district duty office (the district is looked up for those cases only)
     nobeat = chosen < 0
-    escalation[nobeat] = [f"{d or '市'}值班室" for d in district[nobeat]]
     offduty = ~nobeat & ~has
-    beat_district = np.asarray(beats.districts, dtype=object)
-    escalation[offduty] = [f"{d or bd}值班室" for d, bd in zip(district[offduty], beat_district[chosen[offduty]],
-                                                             strict=True)]
+    ask = np.flatnonzero(nobeat | offduty)
+    district = np.full(len(ask), None, dtype=object)
+    left = np.arange(len(ask))
+    for name, shape in zip(districts["name"], to_metric(districts.geometry.to_numpy(), crs), strict=True):
+        shapely.prepare(shape)
+        inside = shapely.contains_xy(shape, xy[ask[left], 0], xy[ask[left], 1])
+        district[left[inside]] = name
+        left = left[~inside]
+    fallback = np.where(nobeat[ask], "市", np.asarray(beats.districts, dtype=object)[np.maximum(chosen[ask], 0)])
+    escalation = np.full(n, None, dtype=object)
+    escalation[ask] = (pd.Series(district).fillna(pd.Series(fallback)) + "值班室").to_numpy(dtype=object)
     # department: the category's, or the owner of an asset the case is on when the table says so
     cat_dep = rows["department"].to_numpy(dtype=object)[pick]
     department = cat_dep.copy()
@@ -285,15 +300,15 @@ def dispatch_batch(cases: gpd.GeoDataFrame, *, beats: BeatIndex, shifts: Sequenc
         asset_m[case_i] = qd[near]
         department[case_i] = np.where(pd.isna(owners[asset_k]) | (owners[asset_k] == None), cat_dep[case_i],  # noqa: E711
                                       owners[asset_k])
-    dup = _duplicates(xy, raw, cat, rows, stamp, open_cases, crs, duplicate_m, duplicate_h)
-    crew = _nearest_crews(shapely.points(xy), network, depots, crews, crs)
+    dup = _duplicates(xy, np.where(cat >= 0, cat, -1 - raw_code), first_row, stamp, open_cases, crs, duplicate_m,
+                      duplicate_h)
+    crew = _nearest_crews(shapely.points(xy), network, depots, crews, crs) if network is not None else [None] * n
     ok = error == None  # noqa: E711
     for column in (beat, squad, shift_label, department, escalation, dup, asset_name):
         column[~ok] = None
     return Dispatched(error, beat, squad, shift_label, department, rows["minor"].to_numpy(dtype=object)[pick],
                       rows["major"].to_numpy(dtype=object)[pick], cat_dep, asset_name, asset_m, escalation, dup, crew,
-                      raw, local.map(lambda t: t.isoformat()).to_numpy(dtype=object) if n <= 100_000 else
-                      np.array([str(t) for t in local], dtype=object), roster_start,
+                      raw, local.to_numpy(dtype=object) if n <= 10_000 else local.array, roster_start,
                       tuple(categories.names), duplicate_m, duplicate_h)
 
 
@@ -314,36 +329,37 @@ def _assets(pm: np.ndarray, assets: gpd.GeoDataFrame | None, crs: str) -> list[d
     return out
 
 
-def _duplicates(xy: np.ndarray, raw: np.ndarray, cat: np.ndarray, rows: pd.DataFrame, stamp: np.ndarray,
+def _duplicates(xy: np.ndarray, kind: np.ndarray, first_row: Mapping[str, int], stamp: np.ndarray,
                 open_cases: gpd.GeoDataFrame | None, crs: str, dist_m: float, hours: float) -> np.ndarray:
     """For each case, the label of an earlier case of the same category within ``dist_m`` and ``hours``
     (in the batch, ``row N``, or open, ``incident ID``); the most recent such case when there are several."""
-    n = len(xy)
-    minor = rows["minor"].to_numpy(dtype=object)
-    kind = np.where(cat >= 0, minor[np.maximum(cat, 0)], raw).astype(str)
+    n = len(xy)  # kind: the same category is the same row of the table (or, unknown, the same text)
     labels_n = n
     t = stamp
     if open_cases is not None and len(open_cases):
         oxy = shapely.get_coordinates(to_metric(open_cases.geometry.to_numpy(), crs))
         xy = np.vstack([xy, oxy])
-        kind = np.concatenate([kind, open_cases["category"].astype(str).to_numpy()])
-        ot = pd.to_datetime(pd.Series(np.asarray(open_cases["reported_at"], dtype=object)))
-        if ot.dt.tz is None:
-            ot = ot.dt.tz_localize(TZ)
-        t = np.concatenate([t, ot.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9])
+        kind = np.concatenate([kind, open_cases["category"].astype(str).map(first_row).fillna(-(10**9)).to_numpy(
+            dtype=np.int64)])
+        t = np.concatenate([t, _times(open_cases["reported_at"]).to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9])
         open_ids = open_cases.index.to_numpy()
     out = np.full(n, None, dtype=object)
-    codes, group = np.unique(kind, return_inverse=True)
+    codes, group = np.unique(kind, return_inverse=True)  # integers: cheap to group
     best = np.full(n, -1, dtype=np.int64)
     best_t = np.full(n, -np.inf)
     for g in range(len(codes)):
         members = np.flatnonzero(group == g)
         if len(members) < 2 or not (members < n).any():
             continue
-        pairs = cKDTree(xy[members]).query_pairs(dist_m, output_type="ndarray")
+        # near in space and in time at once: time scaled so that ``hours`` spans ``dist_m``; the ball of radius
+        # dist_m·√2 holds the whole cylinder (within dist_m, within hours), checked exactly below
+        pts = np.column_stack([xy[members], (t[members] - t[members].min()) * (dist_m / (hours * 3600))])
+        pairs = cKDTree(pts, balanced_tree=False).query_pairs(dist_m * 1.41422, output_type="ndarray")
         if len(pairs) == 0:
             continue
         a, b = members[pairs[:, 0]], members[pairs[:, 1]]
+        close = np.hypot(*(xy[a] - xy[b]).T) <= dist_m
+        a, b = a[close], b[close]
         x, y = np.concatenate([a, b]), np.concatenate([b, a])  # x is the later case, y the earlier one
         lag = t[x] - t[y]
         keep = (x < n) & (lag > 0) & (lag <= hours * 3600)
