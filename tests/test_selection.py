@@ -122,3 +122,25 @@ def test_mid_size_instances_equal_spopt():
     pm = PMedian.from_cost_matrix(dist, w, p_facilities=5).solve(solver)
     sites = [j for j, f in enumerate(pm.fac2cli) if f]
     assert select_pmedian(dist, w, 5).objective == pytest.approx((w * dist[:, sites].min(axis=1)).sum(), rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_vendors_equal_the_hungarian_method_mid_size(seed):
+    """400 vendors × 40 sites: the same optimum as scipy's Hungarian method on the stall-expanded matrix, where an
+    unplaced vendor costs more than any placement could save."""
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(seed)
+    v, s = rng.uniform(0, 5000, (400, 2)), rng.uniform(0, 5000, (40, 2))
+    cost = np.abs(v[:, None, :] - s[None, :, :]).sum(axis=2)
+    cost[cost > 1200] = np.inf
+    cap = rng.integers(3, 12, 40)
+    got = assign_vendors(cost, cap)
+    cols = np.repeat(np.arange(40), cap)
+    penalty = 1e7
+    square = np.hstack([np.where(np.isfinite(cost[:, cols]), cost[:, cols], 1e12), np.full((400, 400), penalty)])
+    rows, picked = linear_sum_assignment(square)
+    real = picked < len(cols)
+    assert got.placed == int(real.sum())
+    assert got.total_distance == pytest.approx(square[rows[real], picked[real]].sum(), rel=1e-9)
+    assert (np.bincount(got.site[got.site >= 0], minlength=40) <= cap).all()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import LinearConstraint, linprog, milp
 from scipy.sparse import coo_matrix, csr_matrix, hstack, identity, vstack
+from scipy.sparse.csgraph import maximum_flow
 
 from geo_service.errors import InvalidInput
 
@@ -47,15 +48,14 @@ def assign_vendors(cost: np.ndarray, capacity: np.ndarray) -> VendorAssignment:
     site = np.full(n, -1, dtype=np.int64)
     reasons: list[str | None] = [None] * n
     if len(d):
-        # placing one more vendor must outweigh any re-routing it causes (an augmenting path moves at most
-        # every placed vendor), so the bonus exceeds the largest possible total distance
-        big = float(d.max()) * (min(n, float(capacity.sum())) + 1.0) + 1.0
-        c = d - big
+        # most vendors placed first (a max flow), then the least walking among placements of that size: a
+        # min-cost flow of fixed value, so the HiGHS simplex vertex is integral
+        placed = _max_placed(vi, sj, n, m, capacity)
         k = len(d)
         a_vendor = coo_matrix((np.ones(k), (vi, np.arange(k))), shape=(n, k))
         a_site = coo_matrix((np.ones(k), (sj, np.arange(k))), shape=(m, k))
-        res = linprog(c, A_ub=vstack([a_vendor, a_site]).tocsr(), b_ub=np.concatenate([np.ones(n), capacity]),
-                      bounds=(0, 1), method="highs-ds")
+        res = linprog(d, A_ub=vstack([a_vendor, a_site]).tocsr(), b_ub=np.concatenate([np.ones(n), capacity]),
+                      A_eq=csr_matrix(np.ones((1, k))), b_eq=[placed], bounds=(0, 1), method="highs")
         if res.status != 0:
             raise InvalidInput(f"求解失败：{res.message}", f"The solver failed: {res.message}")
         chosen = res.x > 0.5
@@ -67,6 +67,16 @@ def assign_vendors(cost: np.ndarray, capacity: np.ndarray) -> VendorAssignment:
                           else "可去的站点均已满 / every site within reach is full")
     dist = np.where(site >= 0, cost[np.arange(n), np.maximum(site, 0)], np.nan)
     return VendorAssignment(site, dist, float(np.nansum(dist)), int((site >= 0).sum()), tuple(reasons))
+
+
+def _max_placed(vi: np.ndarray, sj: np.ndarray, n: int, m: int, capacity: np.ndarray) -> int:
+    """How many vendors can be placed at most: a max flow source → vendors → sites (capacities) → sink."""
+    size = n + m + 2
+    rows = np.concatenate([np.zeros(n, dtype=np.int64), 1 + vi, n + 1 + np.arange(m)])
+    cols = np.concatenate([1 + np.arange(n), n + 1 + sj, np.full(m, size - 1)])
+    caps = np.concatenate([np.ones(n), np.ones(len(vi)), np.floor(capacity)]).astype(np.int32)
+    graph = csr_matrix((caps, (rows, cols)), shape=(size, size))
+    return int(maximum_flow(graph, 0, size - 1).flow_value)
 
 
 @dataclass(frozen=True)
