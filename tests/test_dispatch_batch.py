@@ -15,7 +15,7 @@ from geo_service.coverage import BeatIndex, assign_points_to_beats
 from geo_service.crs import to_metric
 from geo_service.demo.duty import case_categories
 from geo_service.duty import on_duty, shifts_from_frame
-from tests.test_coverage import DISTRICT, grid_beats, ll
+from tests.test_coverage import DISTRICT, SHIFTS, grid_beats, ll
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 
@@ -91,3 +91,14 @@ def test_duplicates_name_the_most_recent_earlier_case():
                          categories=Categories.from_frame(case_categories()), open_cases=opened,
                          now=dt.datetime(2027, 1, 1, tzinfo=TZ))
     assert list(got.duplicate_of) == [None, "row 1", "row 2", None, "incident 41"]  # row 4: 28 h after row 3
+
+
+def test_times_naive_zoned_and_mixed_are_read_as_beijing_time():
+    rows = ["2026-12-01 10:00", "2026-12-01T02:00:00Z", dt.datetime(2026, 12, 1, 10),
+            dt.datetime(2026, 12, 1, 10, tzinfo=TZ), "2026-12-01T03:00:00+01:00"]
+    cases = gpd.GeoDataFrame({"category": "噪声扰民", "reported_at": rows},
+                             geometry=[shapely.Point(*ll(150, 50))] * len(rows), crs=4326)
+    got = dispatch_batch(cases, beats=BeatIndex.build(grid_beats()), shifts=SHIFTS, districts=DISTRICT,
+                         categories=Categories.from_frame(case_categories()), now=dt.datetime(2027, 1, 1, tzinfo=TZ))
+    assert [str(t)[:19] for t in got.when] == ["2026-12-01 10:00:00"] * len(rows)
+    assert list(got.squad) == ["S1"] * len(rows)

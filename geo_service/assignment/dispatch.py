@@ -117,9 +117,15 @@ def _times(values: Any) -> pd.Series:
     series = pd.Series(values).reset_index(drop=True)
     if not pd.api.types.is_datetime64_any_dtype(series):
         try:
-            series = pd.to_datetime(series)
-        except (ValueError, TypeError):  # offsets that differ from row to row
-            series = pd.to_datetime(series, utc=True)
+            parsed = pd.to_datetime(series)
+        except (ValueError, TypeError):
+            parsed = None
+        if parsed is None or not pd.api.types.is_datetime64_any_dtype(parsed):
+            # naive and zoned times mixed, or offsets that differ from row to row: one by one
+            stamps = [pd.Timestamp(v) for v in series]
+            return pd.Series([t.tz_localize(TZ) if t.tzinfo is None else t.tz_convert(TZ) for t in stamps],
+                             dtype=f"datetime64[ns, {TZ.key}]")
+        series = parsed
     if series.dt.tz is None:
         series = series.dt.tz_localize(TZ)
     return series
