@@ -138,8 +138,10 @@ def band(lines: shapely.Geometry, width: float) -> shapely.Geometry:
     faces = shapely.get_parts(faces)
     narrow = shapely.is_empty(shapely.buffer(faces, -width, quad_segs=2))
     core = shapely.buffer(shapely.coverage_union_all(faces[narrow]), width, quad_segs=2)
-    loose = shapely.union_all([cuts, dangles, rings, *shapely.boundary(faces[~narrow])])
-    return shapely.union(core, shapely.buffer(loose, width, quad_segs=2))
+    # the loose lines merged into runs, each buffered alone, then one cascaded union with the blocks
+    loose = shapely.line_merge(shapely.union_all([cuts, dangles, rings, *shapely.boundary(faces[~narrow])]))
+    runs = shapely.buffer(shapely.get_parts(loose), width, quad_segs=2)
+    return shapely.union_all(np.concatenate([np.array([core], dtype=object), runs]))
 
 
 class _Geometry:
