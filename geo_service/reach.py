@@ -21,14 +21,10 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
+from geo_service.arrays import ragged_positions
 from geo_service.network import RoadNetwork, Snap, snap
 
 __all__ = ["NearestSites", "ServiceAreas", "band", "nearest_sites", "service_areas"]
-
-
-def _ragged(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Positions ``starts[i] … starts[i] + counts[i] - 1`` for every i, concatenated."""
-    return np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(starts, counts)
 
 
 def _subgraph(graph: csr_matrix, nodes: np.ndarray) -> tuple[csr_matrix, np.ndarray]:
@@ -36,7 +32,7 @@ def _subgraph(graph: csr_matrix, nodes: np.ndarray) -> tuple[csr_matrix, np.ndar
     local = np.full(graph.shape[0], -1, dtype=np.int64)
     local[nodes] = np.arange(len(nodes))
     counts = graph.indptr[nodes + 1] - graph.indptr[nodes]
-    at = _ragged(graph.indptr[nodes], counts)
+    at = ragged_positions(graph.indptr[nodes], counts)
     cols = local[graph.indices[at]]
     inside = cols >= 0
     kept = np.r_[0, np.cumsum(inside)]
@@ -177,7 +173,7 @@ class _Geometry:
         offset of each part's first vertex (ragged-array layout, ``len(seg) + 1`` offsets)."""
         n_vert = self.start[seg + 1] - self.start[seg]
         piece = np.repeat(np.arange(len(seg)), n_vert)
-        vert = _ragged(self.start[seg], n_vert)
+        vert = ragged_positions(self.start[seg], n_vert)
         ends = (vert == self.start[seg][piece]) | (vert == self.start[seg + 1][piece] - 1)
         inner = ~ends & (self.along[vert] > a[piece]) & (self.along[vert] < b[piece])
         count = np.bincount(piece[inner], minlength=len(seg))
@@ -191,7 +187,7 @@ class _Geometry:
         xy[offsets[cut_a]] = self.point_at(seg[cut_a], a[cut_a])
         xy[offsets[cut_b + 1] - 1] = self.point_at(seg[cut_b], b[cut_b])
         kept = piece[inner]  # inner vertices come piece by piece, in order along each
-        within = np.arange(len(kept)) - np.repeat(np.cumsum(count) - count, count)
+        within = ragged_positions(np.zeros(len(count), dtype=np.int64), count)
         xy[offsets[kept] + 1 + within] = self.coords[vert[inner]]
         return xy, offsets
 
@@ -210,7 +206,7 @@ class _Incidence:
         """(position in ``nodes``, segment) for every segment meeting one of ``nodes``."""
         counts = self.indptr[nodes + 1] - self.indptr[nodes]
         pos = np.repeat(np.arange(len(nodes)), counts)
-        return pos, self.segments[_ragged(self.indptr[nodes], counts)]
+        return pos, self.segments[ragged_positions(self.indptr[nodes], counts)]
 
 
 class _Prepared:

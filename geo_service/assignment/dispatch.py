@@ -17,6 +17,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
+from geo_service.arrays import ragged_positions
 from geo_service.coverage import BeatIndex, assign_points_to_beats
 from geo_service.crs import to_metric
 from geo_service.duty import Shift, _applies, day_kind
@@ -97,7 +98,7 @@ class _ShiftTable:
         """For pairs (case, beat) at (day ordinal, minute of day): (case, beat, shift) of every shift running."""
         counts = self.beat_ptr[beat + 1] - self.beat_ptr[beat]
         pos = np.repeat(np.arange(len(case)), counts)
-        shift = self.by_beat[_ragged(self.beat_ptr[beat], counts)]
+        shift = self.by_beat[ragged_positions(self.beat_ptr[beat], counts)]
         if len(shift) == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
@@ -129,10 +130,6 @@ def _times(values: Any) -> pd.Series:
     if series.dt.tz is None:
         series = series.dt.tz_localize(TZ)
     return series
-
-
-def _ragged(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    return np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(starts, counts)
 
 
 def _first_per(keys: np.ndarray, n: int, *order: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from geo_service.arrays import ragged_positions
 from geo_service.crs import to_metric
 
 __all__ = ["BeatIndex", "assign_points_to_beats"]
@@ -180,7 +181,7 @@ def assign_points_to_beats(points: Any, index: BeatIndex) -> tuple[np.ndarray, n
         ptr, cand = grid["sub_ptr"], grid["sub_cand"]
         k = ptr[sub + 1] - ptr[sub]
         p = np.repeat(pts, k)
-        b = cand[np.repeat(ptr[sub], k) + np.arange(len(p)) - np.repeat(np.cumsum(k) - k, k)]
+        b = cand[ragged_positions(ptr[sub], k)]
         hit = shapely.intersects_xy(index.geoms[b], xy[p, 0], xy[p, 1])
         extra.append(np.stack([p[hit], b[hit]]))
     if index.is_line.any():

@@ -33,6 +33,7 @@ from geo_service.catalog import Catalog, LayerSpec
 from geo_service.errors import Conflict, NotFound, StoreUnavailable
 from geo_service.store.base import Change, Document, Feature, NewFeature, Page, Query
 from geo_service.store.values import (
+    check_version,
     created_features,
     from_snapshot,
     from_storage,
@@ -675,18 +676,6 @@ class GeoPackageStore:
             )
         return self._row_to_feature(spec, row)
 
-    @staticmethod
-    def _check_version(current: Feature, expected: int) -> None:
-        if current.version != expected:
-            raise Conflict(
-                f"要素 {current.id} 已被他人修改：当前版本 {current.version}，请求基于版本 {expected}",
-                f"Feature {current.id} was changed by someone else: current version {current.version}, "
-                f"request based on version {expected}",
-                layer=current.layer,
-                feature=current.id,
-                details={"current_version": current.version, "expected_version": expected},
-            )
-
     def update_feature(
         self,
         layer: str,
@@ -700,7 +689,7 @@ class GeoPackageStore:
         spec = self.catalog[layer]
         with self._transaction() as cur:
             current = self._current(cur, spec, fid)
-            self._check_version(current, expected_version)
+            check_version(current, expected_version)
             self._check_unique(cur, spec, feature.properties, fid)
             sets = [f'"{f.name}" = ?' for f in spec.fields] + ["_version = ?"]
             vals = [to_storage(f, feature.properties.get(f.name)) for f in spec.fields] + [
@@ -730,7 +719,7 @@ class GeoPackageStore:
         spec = self.catalog[layer]
         with self._transaction() as cur:
             current = self._current(cur, spec, fid)
-            self._check_version(current, expected_version)
+            check_version(current, expected_version)
             cur.execute(f'DELETE FROM "{layer}" WHERE fid = ?', (int(fid),))
             self._record(
                 cur,

@@ -14,9 +14,11 @@ from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from geo_service.catalog import FieldSpec, LayerSpec
+from geo_service.errors import Conflict
 from geo_service.store.base import Feature, NewFeature
 
 __all__ = [
+    "check_version",
     "created_features",
     "from_snapshot",
     "from_storage",
@@ -28,6 +30,20 @@ __all__ = [
 ]
 
 _TZ = ZoneInfo("Asia/Shanghai")
+
+
+def check_version(current: Feature, expected: int) -> None:
+    """``Conflict`` (409) when a write names a version the feature no longer has."""
+    if current.version != expected:
+        raise Conflict(
+            f"图层 {current.layer} 的要素 {current.id} 已被他人修改：当前版本 {current.version}，"
+            f"请求基于版本 {expected}",
+            f"Feature {current.id} of layer {current.layer} was changed by someone else: current version "
+            f"{current.version}, request based on version {expected}",
+            layer=current.layer,
+            feature=current.id,
+            details={"current_version": current.version, "expected_version": expected},
+        )
 
 
 def to_storage(field: FieldSpec, value: Any) -> Any:

@@ -40,6 +40,7 @@ from geo_service.store.postgis.schema import (
     state_t,
 )
 from geo_service.store.values import (
+    check_version,
     created_features,
     from_snapshot,
     from_storage,
@@ -346,19 +347,6 @@ class PostGISStore:
             )
         return self._feature(spec, row)
 
-    @staticmethod
-    def _check_version(current: Feature, expected: int) -> None:
-        if current.version != expected:
-            raise Conflict(
-                f"图层 {current.layer} 的要素 {current.id} 已被他人修改：当前版本 {current.version}，"
-                f"请求基于版本 {expected}",
-                f"Feature {current.id} of layer {current.layer} was changed by someone else: current version "
-                f"{current.version}, request based on version {expected}",
-                layer=current.layer,
-                feature=current.id,
-                details={"current_version": current.version, "expected_version": expected},
-            )
-
     def update_feature(
         self,
         layer: str,
@@ -374,7 +362,7 @@ class PostGISStore:
         with self._db() as con:
             self._lock_and_bump(con, layer)
             current = self._current(con, spec, fid)
-            self._check_version(current, expected_version)
+            check_version(current, expected_version)
             self._check_unique(con, spec, feature.properties, int(fid))
             con.execute(
                 t.update()
@@ -402,7 +390,7 @@ class PostGISStore:
         with self._db() as con:
             self._lock_and_bump(con, layer)
             current = self._current(con, spec, fid)
-            self._check_version(current, expected_version)
+            check_version(current, expected_version)
             con.execute(t.delete().where(t.c.fid == int(fid)))
             self._history(
                 con,
