@@ -311,7 +311,7 @@ def dispatch_batch(cases: gpd.GeoDataFrame, *, beats: BeatIndex, shifts: Sequenc
         column[~ok] = None
     return Dispatched(error, beat, squad, shift_label, department, rows["minor"].to_numpy(dtype=object)[pick],
                       rows["major"].to_numpy(dtype=object)[pick], cat_dep, asset_name, asset_m, escalation, dup, crew,
-                      raw, local.to_numpy(dtype=object) if n <= 10_000 else local.array, roster_start,
+                      raw, local.array, roster_start,
                       tuple(categories.names), duplicate_m, duplicate_h)
 
 

@@ -18,8 +18,14 @@ from shapely.geometry import mapping
 from geo_service.api.deps import WorkspaceDep, parse_moment
 from geo_service.api.limits import run_bounded
 from geo_service.contexts import coverage_context, site_reach, walk_network, who_covers_ready
-from geo_service.coverage import (beat_coverage, beat_coverage_week, site_duty_coverage, walking_coverage,
-                                  what_if, who_covers)
+from geo_service.coverage import (
+    beat_coverage,
+    beat_coverage_week,
+    site_duty_coverage,
+    walking_coverage,
+    what_if,
+    who_covers,
+)
 from geo_service.crs import from_metric, parse_crs, to_wgs84
 from geo_service.errors import InvalidInput
 from geo_service.geometry import geometry_from_geojson
@@ -95,15 +101,18 @@ async def beats_week(ws: WorkspaceDep, start: str | None = None,
         begin: dt.date | dt.datetime = today - dt.timedelta(days=today.weekday())
     else:
         begin = parse_moment(start if "T" in start or " " in start else f"{start}T00:00", name="start")
-    ctx = coverage_context(ws)
-    week = await run_bounded(beat_coverage_week, ws.frame("patrol_beats"), ctx.shifts, ws.frame("districts"),
-                             start=begin, hours=hours, min_gap_m2=min_gap_m2, crs=ws.settings.metric_crs,
-                             timeout_s=ws.settings.computation_timeout_s)
+    week = await run_bounded(_week, ws, begin, hours, min_gap_m2, timeout_s=ws.settings.computation_timeout_s)
     configurations = [{"configuration": k, "on_duty": sorted(codes), "figures": list(cov.figures),
                        "gaps": _fc(cov.gaps), "overlaps": _fc(cov.overlaps)}
                       for k, (codes, cov) in enumerate(week.configurations)]
     return _json({"start": week.start.isoformat(), "hours": list(week.hours), "figures": week.figures(),
                   "configurations": configurations})
+
+
+def _week(ws: Workspace, begin: dt.date | dt.datetime, hours: int, min_gap_m2: float) -> Any:
+    """In a worker thread: the layers are read (and the shift table built, if stale) off the event loop."""
+    return beat_coverage_week(ws.frame("patrol_beats"), coverage_context(ws).shifts, ws.frame("districts"),
+                              start=begin, hours=hours, min_gap_m2=min_gap_m2, crs=ws.settings.metric_crs)
 
 
 @router.get("/sites", summary="站点值守覆盖：无人值班的站点时段 / Site-hours with no beat on duty")
@@ -121,11 +130,15 @@ async def areas(request: Request, ws: WorkspaceDep, layer: str = "stall_sites",
                 max_walk_m: Annotated[float, Query(gt=0, le=5000)] = 500.0) -> Response:
     if layer not in _SITE_LAYERS:
         raise InvalidInput(f"图层应为 {'、'.join(_SITE_LAYERS)}", f"layer must be one of {_SITE_LAYERS}", field="layer")
+    body = await run_bounded(_areas, ws, layer, max_walk_m, timeout_s=ws.settings.computation_timeout_s)
+    return _json(body)
+
+
+def _areas(ws: Workspace, layer: str, max_walk_m: float) -> dict[str, Any]:
+    """In a worker thread: the network (if stale), the walk, and the polygons (built on first use)."""
     sites_frame = ws.frame(layer)
-    net = walk_network(ws)
     crs = ws.settings.metric_crs
-    cov = await run_bounded(walking_coverage, net, sites_frame.geometry, ws.frame("demand"), max_walk_m=max_walk_m,
-                            crs=crs, timeout_s=ws.settings.computation_timeout_s)
+    cov = walking_coverage(walk_network(ws), sites_frame.geometry, ws.frame("demand"), max_walk_m=max_walk_m, crs=crs)
     feats = []
     if cov.areas is not None:
         polys = from_metric(cov.areas.polygons, crs)
@@ -137,7 +150,7 @@ async def areas(request: Request, ws: WorkspaceDep, layer: str = "stall_sites",
     body["unserved_clusters"] = _fc(body["unserved_clusters"])
     body["service_areas"] = {"type": "FeatureCollection", "features": feats}
     body["unreachable_sites"] = [] if cov.areas is None else [int(sites_frame.index[i]) for i in cov.areas.unreachable]
-    return _json(body)
+    return body
 
 
 class WhatIf(BaseModel):
@@ -156,7 +169,9 @@ async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
     src = parse_crs(body.crs)
     add = [to_wgs84([geometry_from_geojson(g, feature=i)], src)[0] for i, g in enumerate(body.add)]
     move = {k: to_wgs84([geometry_from_geojson(g, feature=k)], src)[0] for k, g in body.move.items()}
-    result = await run_bounded(what_if, walk_network(ws), ws.frame(body.layer), ws.frame("demand"), add=add,
-                               remove=body.remove, move=move, max_walk_m=body.max_walk_m, crs=ws.settings.metric_crs,
-                               timeout_s=ws.settings.computation_timeout_s)
+    def run() -> dict[str, Any]:  # in a worker thread: the layers and the network are read off the event loop
+        return what_if(walk_network(ws), ws.frame(body.layer), ws.frame("demand"), add=add, remove=body.remove,
+                       move=move, max_walk_m=body.max_walk_m, crs=ws.settings.metric_crs)
+
+    result = await run_bounded(run, timeout_s=ws.settings.computation_timeout_s)
     return _json(result)
