@@ -35,8 +35,11 @@ if [[ $want_test == 1 ]]; then
 fi
 
 extras=""
-[[ $want_test == 1 ]] && extras="[test]"
-stamp=".venv/.geo-service-installed$( [[ $want_test == 1 ]] && echo -test )"
+stamp=".venv/.geo-service-installed"
+if [[ $want_test == 1 ]]; then
+    extras="[test]"
+    stamp="$stamp-test"
+fi
 digest=$(sha256sum pyproject.toml | cut -c1-16)
 if [[ -x .venv/bin/python && -f "$stamp" && "$(cat "$stamp")" == "$digest" ]] && .venv/bin/python -c "import geo_service" 2>/dev/null; then
     exit 0

@@ -57,3 +57,26 @@ def test_serve_demo_workspace(tmp_path):
     assert {"roads", "stall_sites", "patrol_beats", "incidents", "duty_shifts"} <= layers
     info = pyogrio.read_info(ws, layer="stall_sites")
     assert info["features"] == 30 and "capacity" in list(info["fields"])
+
+
+def test_setup_script_without_test_extras_gets_past_its_stamp(tmp_path):
+    """The README's first command runs ``scripts/setup.sh`` without ``--test``; with an installed venv whose
+    stamp matches it must finish at once (a ``set -e`` slip once made it exit 1 before installing anything)."""
+    import hashlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    venv = root / ".venv"
+    assert (venv / "bin" / "python").exists(), "run the tests through the README's command (it makes .venv)"
+    stamp = venv / ".geo-service-installed"
+    digest = hashlib.sha256((root / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    before = stamp.read_text() if stamp.exists() else None
+    stamp.write_text(digest + "\n")
+    try:
+        run = subprocess.run(["bash", str(root / "scripts" / "setup.sh")], capture_output=True, text=True, timeout=120)
+    finally:
+        if before is None:
+            stamp.unlink()
+        else:
+            stamp.write_text(before)
+    assert run.returncode == 0, run.stderr
