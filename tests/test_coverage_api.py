@@ -59,6 +59,9 @@ def test_beats_hour_by_hour_through_a_week(demo_client):
     assert len(night["on_duty"]) < len(day["on_duty"])
     r = demo_client.get("/coverage/beats/week", params={"start": "next monday"})
     assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
+    assert "'next monday'" in r.json()["detail_en"] and r.json()["field"] == "start"
+    at_time = demo_client.get("/coverage/beats/week", params={"start": "2027-02-08T06:00", "hours": 2}).json()
+    assert at_time["start"].startswith("2027-02-08T06:00")
     assert demo_client.get("/coverage/beats/week", params={"hours": 0}).status_code == 422
 
 

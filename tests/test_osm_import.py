@@ -103,3 +103,4 @@ def _api_import(client, helsinki: Path) -> None:
         },
     )
     assert broken.status_code in (400, 415, 422) and "OpenStreetMap" in broken.json()["detail_en"]
+    assert "/tmp" not in broken.json()["detail_en"] and "upload.osm.pbf" not in broken.json()["detail_en"]

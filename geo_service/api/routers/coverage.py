@@ -100,7 +100,10 @@ async def beats_week(ws: WorkspaceDep, start: str | None = None,
         today = _now().date()
         begin: dt.date | dt.datetime = today - dt.timedelta(days=today.weekday())
     else:
-        begin = parse_moment(start if "T" in start or " " in start else f"{start}T00:00", name="start")
+        try:
+            begin = dt.date.fromisoformat(start.strip())  # a day: from its midnight
+        except ValueError:
+            begin = parse_moment(start, name="start")  # or a time; the error names what was sent
     week = await run_bounded(_week, ws, begin, hours, min_gap_m2, timeout_s=ws.settings.computation_timeout_s)
     configurations = [{"configuration": k, "on_duty": sorted(codes), "figures": list(cov.figures),
                        "gaps": _fc(cov.gaps), "overlaps": _fc(cov.overlaps)}
