@@ -6,8 +6,8 @@
   once per version of the roads and the site layer, then any point's nearest site is a few array
   lookups (``who_covers`` asks it per request).
 
-Both add the sites to the graph as extra nodes with arcs to the two ends of their street, appended
-as new rows of the sparse matrix, so the million arcs of a city network are never rebuilt.
+Neither rebuilds the million arcs of a city network: ``nearest_sites`` appends the sites as extra rows
+of the sparse matrix; ``service_areas`` copies only the cells of the network around each site.
 """
 
 from __future__ import annotations
@@ -19,26 +19,11 @@ import numpy as np
 import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
-from scipy.spatial import cKDTree
 
 from geo_service.arrays import ragged_positions
 from geo_service.network import RoadNetwork, Snap, snap
 
 __all__ = ["NearestSites", "ServiceAreas", "band", "nearest_sites", "service_areas"]
-
-
-def _subgraph(graph: csr_matrix, nodes: np.ndarray) -> tuple[csr_matrix, np.ndarray]:
-    """The graph induced by ``nodes`` (sorted), and each node's number in it (-1 when left out)."""
-    local = np.full(graph.shape[0], -1, dtype=np.int64)
-    local[nodes] = np.arange(len(nodes))
-    counts = graph.indptr[nodes + 1] - graph.indptr[nodes]
-    at = ragged_positions(graph.indptr[nodes], counts)
-    cols = local[graph.indices[at]]
-    inside = cols >= 0
-    kept = np.r_[0, np.cumsum(inside)]
-    indptr = kept[np.r_[0, np.cumsum(counts)]]
-    sub = csr_matrix((graph.data[at[inside]], cols[inside], indptr), shape=(len(nodes), len(nodes)))
-    return sub, local
 
 
 def _with_sources(
@@ -48,11 +33,10 @@ def _with_sources(
     ok: np.ndarray,
     *,
     reverse: bool = False,
-    local: np.ndarray | None = None,
 ) -> csr_matrix:
     """``graph`` with one extra node per snapped point ``ok`` (numbered on from the graph's nodes, in
     order) whose only arcs lead to the ends of its street: to ``v`` always, to ``u`` on two-way
-    streets. ``local`` numbers the network's nodes in ``graph`` when it is a subgraph (-1: left out).
+    streets.
 
     With ``reverse`` the graph is the transposed one (costs *to* the points): a point is left for
     ``u`` (coming from it forwards) always and for ``v`` only on two-way streets.
@@ -69,10 +53,8 @@ def _with_sources(
         first, second, w1, w2 = network.seg_v[seg], network.seg_u[seg], ahead, back
     k = len(seg)
     cols = np.column_stack([first, second]).ravel()
-    if local is not None:
-        cols = local[cols]
     wts = np.column_stack([w1, w2]).ravel()
-    keep = np.column_stack([np.ones(k, bool), two]).ravel() & (cols >= 0)
+    keep = np.column_stack([np.ones(k, bool), two]).ravel()
     counts = keep.reshape(k, 2).sum(axis=1)
     n = graph.shape[0]
     indptr = np.concatenate([graph.indptr, graph.indptr[-1] + np.cumsum(counts)])
@@ -156,57 +138,128 @@ class _Geometry:
         step[first] = 0.0
         cum = np.cumsum(step)
         self.coords, self.owner = coords, owner
+        self.z = coords[:, 0] + 1j * coords[:, 1]  # the vertices as complex numbers: one-item gathers
         self.along = cum - np.repeat(cum[start], np.diff(self.start))  # metres from the segment start
         self.span = float(self.along.max(initial=0.0)) + 1.0
         self.key = owner * self.span + self.along  # sorted: segment by segment, then along each
+        self.inner = np.diff(self.start) - 2  # vertices between a segment's ends
+
+    def _at(self, seg: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """The points ``at`` metres from the start of segments ``seg``, as complex numbers."""
+        k = self.start[seg]  # the edge the point is on: the first one of a straight segment
+        bent = np.flatnonzero(self.inner[seg] > 0)
+        if len(bent):
+            s = seg[bent]
+            found = np.searchsorted(self.key, s * self.span + at[bent], side="right") - 1
+            k[bent] = np.clip(found, self.start[s], self.start[s + 1] - 2)
+        edge = np.maximum(self.along[k + 1] - self.along[k], 1e-12)
+        t = np.clip((at - self.along[k]) / edge, 0.0, 1.0)
+        return self.z[k] + t * (self.z[k + 1] - self.z[k])
 
     def point_at(self, seg: np.ndarray, at: np.ndarray) -> np.ndarray:
         """xy of the points ``at`` metres from the start of segments ``seg``."""
-        lo, hi = self.start[seg], self.start[seg + 1] - 2  # index of the vertex that starts the last edge
-        k = np.clip(np.searchsorted(self.key, seg * self.span + at, side="right") - 1, lo, hi)
-        edge = np.maximum(self.along[k + 1] - self.along[k], 1e-12)
-        t = np.clip((at - self.along[k]) / edge, 0.0, 1.0)[:, None]
-        return self.coords[k] + t * (self.coords[k + 1] - self.coords[k])
+        z = self._at(seg, at)
+        return np.column_stack([z.real, z.imag])
 
     def pieces(self, seg: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The parts [a, b] (metres from the start) of segments ``seg``: their vertices in order, and the
         offset of each part's first vertex (ragged-array layout, ``len(seg) + 1`` offsets)."""
-        n_vert = self.start[seg + 1] - self.start[seg]
-        piece = np.repeat(np.arange(len(seg)), n_vert)
-        vert = ragged_positions(self.start[seg], n_vert)
-        ends = (vert == self.start[seg][piece]) | (vert == self.start[seg + 1][piece] - 1)
-        inner = ~ends & (self.along[vert] > a[piece]) & (self.along[vert] < b[piece])
-        count = np.bincount(piece[inner], minlength=len(seg))
-        offsets = np.r_[0, np.cumsum(count + 2)]
-        xy = np.empty((offsets[-1], 2))
         first, last = self.start[seg], self.start[seg + 1] - 1
-        xy[offsets[:-1]] = self.coords[first]
-        xy[offsets[1:] - 1] = self.coords[last]
+        # the vertices strictly between the ends of the bent segments that fall inside [a, b]
+        bent = np.flatnonzero(self.inner[seg] > 0)
+        n_in = self.inner[seg[bent]]
+        piece = np.repeat(bent, n_in)
+        vert = ragged_positions(first[bent] + 1, n_in)
+        inner = (self.along[vert] > a[piece]) & (self.along[vert] < b[piece])
+        piece, vert = piece[inner], vert[inner]
+        count = np.bincount(piece, minlength=len(seg))
+        offsets = np.r_[0, np.cumsum(count + 2)]
+        z = np.empty(offsets[-1], dtype=np.complex128)
+        z[offsets[:-1]] = self.z[first]
+        z[offsets[1:] - 1] = self.z[last]
         cut_a = np.flatnonzero(a > 1e-6)  # a micrometre short of an end is the end (the node itself)
         cut_b = np.flatnonzero(b < self.along[last] - 1e-6)
-        xy[offsets[cut_a]] = self.point_at(seg[cut_a], a[cut_a])
-        xy[offsets[cut_b + 1] - 1] = self.point_at(seg[cut_b], b[cut_b])
-        kept = piece[inner]  # inner vertices come piece by piece, in order along each
-        within = ragged_positions(np.zeros(len(count), dtype=np.int64), count)
-        xy[offsets[kept] + 1 + within] = self.coords[vert[inner]]
-        return xy, offsets
+        z[offsets[cut_a]] = self._at(seg[cut_a], a[cut_a])
+        z[offsets[cut_b + 1] - 1] = self._at(seg[cut_b], b[cut_b])
+        # inner vertices come piece by piece, in order along each
+        within = np.arange(len(piece)) - (np.cumsum(count) - count)[piece]
+        z[offsets[piece] + 1 + within] = self.z[vert]
+        return np.column_stack([z.real, z.imag]), offsets
 
 
 class _Incidence:
-    """Segments meeting at each node (CSR)."""
+    """Segments meeting at each node (CSR), with the node at their other end and which end this is."""
 
     def __init__(self, network: RoadNetwork) -> None:
+        n_seg = len(network.seg_u)
         ends = np.concatenate([network.seg_u, network.seg_v])
-        segs = np.concatenate([np.arange(len(network.seg_u))] * 2)
         order = np.argsort(ends, kind="stable")
-        self.segments = segs[order]
+        self.segments = np.concatenate([np.arange(n_seg)] * 2)[order]
+        self.other = np.concatenate([network.seg_v, network.seg_u])[order]
+        self.at_u = (order < n_seg)  # this node is the segment's start
         self.indptr = np.searchsorted(ends[order], np.arange(network.n_nodes + 1))
 
     def of(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(position in ``nodes``, segment) for every segment meeting one of ``nodes``."""
+        """(position in ``nodes``, position in this table) for every segment meeting one of ``nodes``."""
         counts = self.indptr[nodes + 1] - self.indptr[nodes]
-        pos = np.repeat(np.arange(len(nodes)), counts)
-        return pos, self.segments[ragged_positions(self.indptr[nodes], counts)]
+        return np.repeat(np.arange(len(nodes)), counts), ragged_positions(self.indptr[nodes], counts)
+
+
+class _Cells:
+    """The nodes bucketed in square cells, and the graph's rows renumbered cell by cell, so the part of
+    the network around a site is a few hundred contiguous runs of rows and arcs.
+
+    A search copies the cells near each site into a graph of its own, one disjoint copy per site, and
+    joins them under one root: a single dijkstra then walks from every site at once, each in its own
+    copy, and touches only the nodes near the sites (scipy's per-source cost is the size of the graph).
+    """
+
+    def __init__(self, network: RoadNetwork) -> None:
+        xy = network.node_xy
+        n = len(xy)
+        self.lo = xy.min(axis=0) if n else np.zeros(2)
+        span = xy.max(axis=0) - self.lo if n else np.zeros(2)
+        # about nine nodes a cell where they are spread evenly
+        self.size = max(3.0 * float(np.sqrt(max(span[0] * span[1], 1.0) / max(n, 1))), 1.0)
+        self.nx, self.ny = int(span[0] // self.size) + 1, int(span[1] // self.size) + 1
+        ix = np.minimum(((xy[:, 0] - self.lo[0]) // self.size).astype(np.int64), self.nx - 1)
+        iy = np.minimum(((xy[:, 1] - self.lo[1]) // self.size).astype(np.int64), self.ny - 1)
+        self.cell = (iy * self.nx + ix).astype(np.int32)  # per node
+        self.node = np.argsort(self.cell, kind="stable")  # per new number: the node
+        self.ptr = np.searchsorted(self.cell[self.node], np.arange(self.nx * self.ny + 1))
+        number = np.empty(n, dtype=np.int64)
+        number[self.node] = np.arange(n)
+        self.rank = (number - self.ptr[self.cell]).astype(np.int32)  # per node: its place within its cell
+        g = network.graph
+        degree = np.diff(g.indptr)[self.node]
+        arcs = ragged_positions(g.indptr[self.node], degree)
+        self.indptr = np.r_[0, np.cumsum(degree)]  # rows in the new order
+        self.data = g.data[arcs]
+        self.target_cell = self.cell[g.indices[arcs]]
+        self.target_rank = self.rank[g.indices[arcs]]
+
+    @property
+    def n_cells(self) -> int:
+        return self.nx * self.ny
+
+    def near(self, xy: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+        """(point, cell) for every non-empty cell within ``radius`` of each point, point by point and
+        cell by cell in order."""
+        lo = np.floor((xy - radius - self.lo) / self.size).astype(np.int64)
+        hi = np.floor((xy + radius - self.lo) / self.size).astype(np.int64)
+        lo = np.clip(lo, 0, [self.nx - 1, self.ny - 1])
+        hi = np.clip(hi, -1, [self.nx - 1, self.ny - 1])
+        w, h = np.maximum(hi[:, 0] - lo[:, 0] + 1, 0), np.maximum(hi[:, 1] - lo[:, 1] + 1, 0)
+        count = w * h
+        point = np.repeat(np.arange(len(xy)), count)
+        k = ragged_positions(np.zeros(len(xy), dtype=np.int64), count)
+        cx, cy = lo[point, 0] + k % w[point], lo[point, 1] + k // w[point]
+        px, py = xy[point, 0] - self.lo[0], xy[point, 1] - self.lo[1]
+        dx = np.maximum(np.maximum(cx * self.size - px, px - (cx + 1) * self.size), 0.0)
+        dy = np.maximum(np.maximum(cy * self.size - py, py - (cy + 1) * self.size), 0.0)
+        cell = cy * self.nx + cx
+        keep = (dx * dx + dy * dy <= radius * radius) & (self.ptr[cell + 1] > self.ptr[cell])
+        return point[keep], cell[keep]
 
 
 class _Prepared:
@@ -215,7 +268,7 @@ class _Prepared:
     def __init__(self, network: RoadNetwork) -> None:
         self.geometry = _Geometry(network)
         self.incidence = _Incidence(network)
-        self.nodes = cKDTree(network.node_xy)
+        self.cells = _Cells(network)
         # no walk covers more ground than its cost at the fastest street's speed (metres per cost unit)
         self.reach_per_cost = float(np.max(network.seg_len / np.maximum(network.seg_cost, 1e-9), initial=1.0))
 
@@ -226,6 +279,85 @@ def _prepared(network: RoadNetwork) -> _Prepared:
         cache = _Prepared(network)
         object.__setattr__(network, "_reach", cache)
     return cache
+
+
+_TABLE_CELLS = 4_000_000  # sites × cells of one search's lookup table; more sites are searched in turns
+
+
+def _walk(
+    network: RoadNetwork, prep: _Prepared, seg: np.ndarray, offset: np.ndarray, max_cost: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every street reached from the points ``offset`` along segments ``seg``: (point, segment, cost to
+    its u end, cost to its v end), a street once per point, ``inf`` for an end not reached."""
+    out = []
+    turn = max(1, _TABLE_CELLS // max(prep.cells.n_cells, 1))
+    for first in range(0, len(seg), turn):
+        part = slice(first, first + turn)
+        row, s, du, dv = _walk_some(network, prep, seg[part], offset[part], max_cost)
+        out.append((row + first, s, du, dv))
+    return tuple(np.concatenate(x) for x in zip(*out, strict=True))  # type: ignore[return-value]
+
+
+def _walk_some(
+    network: RoadNetwork, prep: _Prepared, seg: np.ndarray, offset: np.ndarray, max_cost: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    cells = prep.cells
+    k = len(seg)
+    xy = prep.geometry.point_at(seg, offset)
+    # only the nodes within the straight-line reach of a point can be walked to
+    radius = max_cost * prep.reach_per_cost * (1 + 1e-9) + 1e-6
+    pair_point, pair_cell = cells.near(xy, radius)
+    count = cells.ptr[pair_cell + 1] - cells.ptr[pair_cell]
+    start = np.r_[0, np.cumsum(count)]  # copy number of each (point, cell)'s first node
+    m = int(start[-1])
+    table = np.full(k * cells.n_cells, -1, dtype=np.int32)
+    table[pair_point * cells.n_cells + pair_cell] = start[:-1]
+
+    def copy_of(point: np.ndarray, node: np.ndarray) -> np.ndarray:
+        """Number of ``node`` in ``point``'s copy, -1 when it is not in it."""
+        base = table[point * cells.n_cells + cells.cell[node]]
+        return np.where(base >= 0, base + cells.rank[node], -1)
+
+    # the copies' arcs: each (point, cell) takes its cell's rows whole; arcs leaving the copy go to a sink
+    arc_lo = cells.indptr[cells.ptr[pair_cell]]
+    arc_n = cells.indptr[cells.ptr[pair_cell + 1]] - arc_lo
+    arcs = ragged_positions(arc_lo, arc_n)
+    base = table[np.repeat(pair_point * cells.n_cells, arc_n) + cells.target_cell[arcs]]
+    cols = np.where(base >= 0, base + cells.target_rank[arcs], np.int32(m))
+    rows = ragged_positions(cells.ptr[pair_cell], count)  # new numbers of the copies' nodes
+    arc_start = np.r_[0, np.cumsum(arc_n)]
+    row_ptr = np.repeat(arc_start[:-1] - arc_lo, count) + cells.indptr[rows]
+    # the root (node m + 1) leads to the ends of each point's street in its copy: v always, u when two-way
+    scale = network.seg_cost[seg] / np.maximum(network.seg_len[seg], 1e-9)
+    off = np.clip(offset, 0, network.seg_len[seg])
+    point = np.arange(k)
+    to_v, to_u = copy_of(point, network.seg_v[seg]), copy_of(point, network.seg_u[seg])
+    root_cols = np.concatenate([to_v, to_u])
+    root_w = np.concatenate([(network.seg_len[seg] - off) * scale, off * scale])
+    usable = (root_cols >= 0) & np.concatenate([np.ones(k, dtype=bool), network.seg_twoway[seg]])
+    n_arcs = int(arc_start[-1])
+    graph = csr_matrix(
+        (
+            np.concatenate([cells.data[arcs], np.maximum(root_w[usable], 1e-9)]),
+            np.concatenate([cols, root_cols[usable]]),
+            np.concatenate([row_ptr, [n_arcs, n_arcs, n_arcs + int(usable.sum())]]).astype(np.int32),
+        ),
+        shape=(m + 2, m + 2),
+    )
+    dist = dijkstra(graph, directed=True, indices=m + 1, limit=max_cost)
+    reached = np.flatnonzero(dist[:m] <= max_cost)
+    copy_point = np.repeat(pair_point, count)[reached]
+    node = cells.node[rows[reached]]
+    # the segments at each reached node, once per point: from u when u is reached, else from v
+    pos, at = prep.incidence.of(node)
+    point, here = copy_point[pos], dist[reached][pos]
+    other = copy_of(point, prep.incidence.other[at])
+    there = np.where(other >= 0, dist[np.maximum(other, 0)], np.inf)
+    at_u = prep.incidence.at_u[at]
+    once = at_u | ~np.isfinite(there)
+    du = np.where(at_u, here, there)[once]
+    dv = np.where(at_u, there, here)[once]
+    return point[once], prep.incidence.segments[at][once], du, dv
 
 
 def service_areas(
@@ -247,28 +379,7 @@ def service_areas(
     none = np.empty(0, dtype=np.int64)
     if len(ok) == 0:
         return ServiceAreas(network, k, none, none, np.empty(0), np.empty(0), unreachable, buffer_m)
-    # only the streets within the straight-line reach of the sites can be walked to: search those
-    prep = _prepared(network)
-    start_xy = prep.geometry.point_at(snaps.segment[ok], snaps.offset[ok])
-    near = prep.nodes.query_ball_point(start_xy, max_cost * prep.reach_per_cost * (1 + 1e-9) + 1e-6)
-    mask = np.zeros(network.n_nodes, dtype=bool)
-    mask[np.concatenate([np.asarray(x, dtype=np.int64) for x in near])] = True
-    nodes = np.flatnonzero(mask)
-    sub, local = _subgraph(network.graph, nodes)
-    m = len(nodes)
-    graph = _with_sources(sub, network, snaps, snaps.segment >= 0, local=local)
-    dist = np.atleast_2d(dijkstra(graph, directed=True, indices=m + np.arange(len(ok)), limit=max_cost))
-    row, node = np.divmod(np.flatnonzero(dist <= max_cost), dist.shape[1])
-    row, node = row[node < m], nodes[node[node < m]]  # the sites' own nodes are not street ends
-    pos, seg = prep.incidence.of(node)
-    row, node = row[pos], node[pos]
-    lu, lv = local[network.seg_u[seg]], local[network.seg_v[seg]]
-    du = np.where(lu >= 0, dist[row, lu], np.inf)
-    dv = np.where(lv >= 0, dist[row, lv], np.inf)
-    once = (node == network.seg_u[seg]) | ~np.isfinite(
-        du
-    )  # each street once per site, from u if u is reached
-    row, seg, du, dv = row[once], seg[once], du[once], dv[once]
+    row, seg, du, dv = _walk(network, _prepared(network), snaps.segment[ok], snaps.offset[ok], max_cost)
     length = network.seg_len[seg]
     to_m = length / np.maximum(network.seg_cost[seg], 1e-9)
     # how far into the street the walk gets from each end (a one-way street is entered at u only)
@@ -284,25 +395,20 @@ def service_areas(
     starts = [np.zeros(full.sum()), np.zeros(head.sum()), (length - from_v)[tail]]
     stops = [length[full], from_u[head], length[tail]]
     # the site's own street: the stretch either side of it, merged with what comes back round from its ends
-    own_ends = {
-        int(r): (float(u), float(v)) for r, u, v in zip(row[own], from_u[own], from_v[own], strict=True)
-    }
-    for r, i in enumerate(ok):
-        s = int(snaps.segment[i])
-        total = float(network.seg_len[s])
-        reach = max_cost * total / max(float(network.seg_cost[s]), 1e-9)
-        off = float(snaps.offset[i])
-        fu, fv = own_ends.get(r, (0.0, 0.0))
-        spans = [
-            (max(0.0, off - reach) if network.seg_twoway[s] else off, min(total, off + reach)),
-            (0.0, fu),
-            (total - fv, total),
-        ]
-        for a, b in _merge(spans):
-            rows.append(np.array([r]))
-            segs.append(np.array([s]))
-            starts.append(np.array([a]))
-            stops.append(np.array([b]))
+    s = snaps.segment[ok]
+    came_u, came_v = np.zeros(len(ok)), np.zeros(len(ok))
+    came_u[row[own]], came_v[row[own]] = from_u[own], from_v[own]
+    total, off = network.seg_len[s], snaps.offset[ok]
+    either = max_cost * total / np.maximum(network.seg_cost[s], 1e-9)
+    back = np.where(network.seg_twoway[s], np.maximum(0.0, off - either), off)  # one-way: ahead only
+    r, a, b = _union(
+        np.column_stack([back, np.zeros(len(ok)), total - came_v]),
+        np.column_stack([np.minimum(total, off + either), came_u, total]),
+    )
+    rows.append(r)
+    segs.append(s[r])
+    starts.append(a)
+    stops.append(b)
     return ServiceAreas(
         network,
         k,
@@ -315,14 +421,18 @@ def service_areas(
     )
 
 
-def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    out: list[tuple[float, float]] = []
-    for a, b in sorted(s for s in spans if s[1] > s[0]):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
+def _union(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The union of the spans [lo, hi] of each row (empty ones left out; touching ones merged), as
+    (row, start, stop), row by row in order."""
+    order = np.argsort(lo, axis=1, kind="stable")
+    lo, hi = np.take_along_axis(lo, order, axis=1), np.take_along_axis(hi, order, axis=1)
+    valid = hi > lo
+    furthest = np.maximum.accumulate(np.where(valid, hi, -np.inf), axis=1)
+    before = np.column_stack([np.full(len(lo), -np.inf), furthest[:, :-1]])
+    row, col = np.nonzero(valid & (lo > before))
+    # a merged span ends where the next one in its row starts, or at the row's end
+    end_col = np.where(np.r_[row[1:] == row[:-1], False], np.r_[col[1:], 0], lo.shape[1]) - 1
+    return row, lo[row, col], furthest[row, end_col]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ import networkx as nx
 import numpy as np
 import pytest
 import shapely
+import shapely.ops
 
+from geo_service import reach
 from geo_service.crs import from_metric
 from geo_service.network import build_network, network_distances, snap
 from geo_service.reach import band, nearest_sites, service_areas
@@ -69,12 +71,17 @@ def reach_oracle(net, g: nx.DiGraph, site_snap, i: int, seg: int, at: float) -> 
     return best
 
 
-@pytest.mark.parametrize("mode,max_cost", [("walk", 600.0), ("drive", 50.0)])
-def test_service_area_linework_equals_networkx_reach(mode, max_cost):
-    net = build_network(random_roads(7), mode=mode)
+@pytest.mark.parametrize(
+    ("mode", "max_cost", "n", "size", "turns"),
+    [("walk", 600.0, 120, 2000.0, False), ("drive", 50.0, 120, 2000.0, False), ("walk", 450.0, 500, 3000.0, True)],
+)
+def test_service_area_linework_equals_networkx_reach(mode, max_cost, n, size, turns, monkeypatch):
+    net = build_network(random_roads(7, n, size), mode=mode)
+    if turns:  # a lookup table too small for all sites at once: they are searched two at a time
+        monkeypatch.setattr(reach, "_TABLE_CELLS", 2 * reach._prepared(net).cells.n_cells)
     g = nx_graph(net)
     rng = np.random.default_rng(8)
-    sites = shapely.points(OX + rng.uniform(200, 1800, 4), OY + rng.uniform(200, 1800, 4))
+    sites = shapely.points(OX + rng.uniform(200, size - 200, 5), OY + rng.uniform(200, size - 200, 5))
     areas = service_areas(net, sites, max_cost=max_cost)
     s_snap = snap(net, sites, max_distance=300)
     checked = 0
@@ -153,3 +160,20 @@ def test_band_equals_the_geos_buffer_of_the_linework():
     poly = band(shapely.node(lines), 40.0)
     assert not poly.contains(shapely.Point(200, 200)) and poly.contains(shapely.Point(-30, 30))
     assert shapely.symmetric_difference(poly, shapely.buffer(lines, 40.0, quad_segs=2)).area < 1.0
+
+
+def test_pieces_equal_shapely_substrings():
+    """Cutting many bent streets at once gives what GEOS's substring gives street by street."""
+    net = build_network(random_roads(3, 200, 2500.0), mode="walk")
+    geometry = reach._prepared(net).geometry
+    rng = np.random.default_rng(5)
+    seg = rng.integers(0, len(net.seg_u), 400)
+    length = net.seg_len[seg]
+    a = np.where(rng.random(400) < 0.3, 0.0, rng.uniform(0, 0.6, 400) * length)
+    b = np.where(rng.random(400) < 0.3, length, np.maximum(a, rng.uniform(0.4, 1.0, 400) * length))
+    xy, offsets = geometry.pieces(seg, a, b)
+    lines = shapely.linestrings(xy, indices=np.repeat(np.arange(len(seg)), np.diff(offsets)))
+    for line, s, lo, hi in zip(lines, seg, a, b, strict=True):
+        expected = shapely.ops.substring(net.seg_geom[s], lo, hi)
+        assert line.length == pytest.approx(hi - lo, abs=1e-6)
+        assert shapely.hausdorff_distance(line, expected) < 1e-6
