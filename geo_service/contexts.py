@@ -13,7 +13,24 @@ from geo_service.duty import Shift, shifts_from_frame
 from geo_service.network import RoadNetwork, build_network
 from geo_service.workspace import Workspace
 
-__all__ = ["CoverageContext", "coverage_context", "drive_network", "site_reach", "walk_network", "who_covers_ready"]
+__all__ = [
+    "CoverageContext",
+    "coverage_context",
+    "drive_network",
+    "site_reach",
+    "walk_network",
+    "who_covers_ready",
+]
+
+
+# each cached index: its key, and the layers whose versions it was built from
+_WALK = ("network:walk", ("roads",))
+_BEATS = ("beats", ("patrol_beats",))
+_SHIFTS = ("shifts", ("duty_shifts",))
+
+
+def _reach(layer: str) -> tuple[str, tuple[str, ...]]:
+    return f"reach:{layer}", ("roads", layer)
 
 
 @dataclass(frozen=True)
@@ -25,11 +42,12 @@ class CoverageContext:
 
 def walk_network(ws: Workspace) -> RoadNetwork:
     crs = ws.settings.metric_crs
-    return ws.cached("network:walk", ("roads",), lambda: build_network(ws.frame("roads"), mode="walk", crs=crs))
+    return ws.cached(*_WALK, lambda: build_network(ws.frame("roads"), mode="walk", crs=crs))
 
 
-def drive_network(ws: Workspace, *, closed_road_ids: tuple[int, ...] = (), closed_bridge_ids: tuple[int, ...] = ()
-                  ) -> RoadNetwork:
+def drive_network(
+    ws: Workspace, *, closed_road_ids: tuple[int, ...] = (), closed_bridge_ids: tuple[int, ...] = ()
+) -> RoadNetwork:
     """The driving graph, without closed roads and with closed (or flagged) bridges and culverts cut."""
     crs = ws.settings.metric_crs
 
@@ -45,21 +63,20 @@ def drive_network(ws: Workspace, *, closed_road_ids: tuple[int, ...] = (), close
 
 def coverage_context(ws: Workspace) -> CoverageContext:
     crs = ws.settings.metric_crs
-    beats = ws.cached("beats", ("patrol_beats",), lambda: BeatIndex.build(ws.frame("patrol_beats"), crs=crs))
-    shifts = ws.cached("shifts", ("duty_shifts",), lambda: shifts_from_frame(ws.frame("duty_shifts")))
+    beats = ws.cached(*_BEATS, lambda: BeatIndex.build(ws.frame("patrol_beats"), crs=crs))
+    shifts = ws.cached(*_SHIFTS, lambda: shifts_from_frame(ws.frame("duty_shifts")))
     return CoverageContext(beats, shifts, walk_network(ws))
 
 
 def site_reach(ws: Workspace, layer: str) -> SiteReach:
     """The nearest site of ``layer`` from every street node on foot (rebuilt when roads or sites change)."""
     crs = ws.settings.metric_crs
-    return ws.cached(f"reach:{layer}", ("roads", layer), lambda: SiteReach.build(walk_network(ws), ws.frame(layer), crs=crs))
+    return ws.cached(*_reach(layer), lambda: SiteReach.build(walk_network(ws), ws.frame(layer), crs=crs))
 
 
 def who_covers_ready(ws: Workspace) -> bool:
     """Whether everything a who-covers answer reads is built for the current layer versions, so that
     answering costs array lookups only (the service then answers in the event loop, no thread hop)."""
-    needed = [("beats", ("patrol_beats",)), ("shifts", ("duty_shifts",)), ("network:walk", ("roads",)),
-              ("frame:districts", ("districts",))]
-    needed += [(f"reach:{layer}", ("roads", layer)) for layer in ("stall_sites", "festival_sales_points")]
+    needed = [_BEATS, _SHIFTS, _WALK, ("frame:districts", ("districts",))]
+    needed += [_reach(layer) for layer in ("stall_sites", "festival_sales_points")]
     return all(ws.is_fresh(key, layers) for key, layers in needed)
