@@ -25,8 +25,12 @@ def _port() -> int:
 
 def _start(env: dict[str, str], workers: int) -> tuple[subprocess.Popen, str]:
     port = _port()
-    proc = subprocess.Popen([sys.executable, "-m", "geo_service", "serve", "--port", str(port), "--workers", str(workers)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "geo_service", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
@@ -38,15 +42,25 @@ def _start(env: dict[str, str], workers: int) -> tuple[subprocess.Popen, str]:
 
 
 def _token(env: dict[str, str]) -> str:
-    subprocess.run([sys.executable, "-m", "geo_service", "users", "add", "bench", "--role", "admin", "--no-password"],
-                   env=env, capture_output=True)
-    return subprocess.run([sys.executable, "-m", "geo_service", "users", "token", "bench"], env=env, check=True,
-                          capture_output=True, text=True).stdout.strip()
+    subprocess.run(
+        [sys.executable, "-m", "geo_service", "users", "add", "bench", "--role", "admin", "--no-password"],
+        env=env,
+        capture_output=True,
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "geo_service", "users", "token", "bench"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 def _rss_mb(proc: subprocess.Popen) -> float:
-    pids = [proc.pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
-                                                          text=True).stdout.split()]
+    pids = [proc.pid] + [
+        int(p)
+        for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    ]
     total = 0
     for pid in pids:
         try:
@@ -61,7 +75,9 @@ def _rss_mb(proc: subprocess.Popen) -> float:
 def who() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "GEO_WORKSPACE": str(Path(tmp) / "w.gpkg")}
-        subprocess.run([sys.executable, "-m", "geo_service", "demo"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "geo_service", "demo"], env=env, check=True, capture_output=True
+        )
         token = _token(env)
         proc, base = _start(env, 1)
         try:
@@ -75,12 +91,21 @@ def who() -> None:
                     c.get("/conformance")
                     trivial.append(time.perf_counter() - t)
                     t = time.perf_counter()
-                    c.get("/coverage/who", params={"lon": 113.15 + rng.random() * 0.2, "lat": 35.18 + rng.random() * 0.1,
-                                                   "at": "2026-12-01T21:00"})
+                    c.get(
+                        "/coverage/who",
+                        params={
+                            "lon": 113.15 + rng.random() * 0.2,
+                            "lat": 35.18 + rng.random() * 0.1,
+                            "at": "2026-12-01T21:00",
+                        },
+                    )
                     ours.append(time.perf_counter() - t)
             a, b = statistics.median(ours) * 1000, statistics.median(trivial) * 1000
-            print(f"   who-covers: median {a:.1f} ms vs trivial endpoint (/conformance) {b:.1f} ms = {a / b:.2f}x of it"
-                  " (goal <= 1.5x)", flush=True)
+            print(
+                f"   who-covers: median {a:.1f} ms vs trivial endpoint (/conformance) {b:.1f} ms = {a / b:.2f}x of it"
+                " (goal <= 1.5x)",
+                flush=True,
+            )
         finally:
             proc.terminate()
             proc.wait()
@@ -91,8 +116,14 @@ def load() -> None:
 
     seconds = float(os.environ.get("GEO_BENCH_LOAD_S", "20"))
     with temporary_cluster() as (cluster, db), tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "GEO_DATABASE_URL": cluster.url(db), "GEO_WORKSPACE": str(Path(tmp) / "unused.gpkg")}
-        subprocess.run([sys.executable, "-m", "geo_service", "demo"], env=env, check=True, capture_output=True)
+        env = {
+            **os.environ,
+            "GEO_DATABASE_URL": cluster.url(db),
+            "GEO_WORKSPACE": str(Path(tmp) / "unused.gpkg"),
+        }
+        subprocess.run(
+            [sys.executable, "-m", "geo_service", "demo"], env=env, check=True, capture_output=True
+        )
         token = _token(env)
         for workers in (1, 2):
             proc, base = _start(env, workers)
@@ -105,9 +136,12 @@ def load() -> None:
                 proc.wait()
             lat = sorted(stats["lat"])
             p50, p99 = lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.99)] * 1000
-            print(f"   load, {workers} worker(s), 16 clients x {seconds:.0f} s on PostGIS: {len(lat) / seconds:.1f} req/s,"
-                  f" p50 {p50:.0f} ms, p99 {p99:.0f} ms, errors {stats['errors']}, stale 409 {stats['stale']},"
-                  f" memory {rss0:.0f} -> {rss1:.0f} MB", flush=True)
+            print(
+                f"   load, {workers} worker(s), 16 clients x {seconds:.0f} s on PostGIS: {len(lat) / seconds:.1f} req/s,"
+                f" p50 {p50:.0f} ms, p99 {p99:.0f} ms, errors {stats['errors']}, stale 409 {stats['stale']},"
+                f" memory {rss0:.0f} -> {rss1:.0f} MB",
+                flush=True,
+            )
 
 
 def _hammer(base: str, token: str, seconds: float) -> dict:
@@ -125,12 +159,18 @@ def _hammer(base: str, token: str, seconds: float) -> dict:
                 if kind < 0.5:
                     r = c.get("/collections/stall_sites/items", params={"limit": 10})
                 elif kind < 0.8:
-                    r = c.get("/coverage/who", params={"lon": 113.15 + rng.random() * 0.2, "lat": 35.18 + rng.random() * 0.1})
+                    r = c.get(
+                        "/coverage/who",
+                        params={"lon": 113.15 + rng.random() * 0.2, "lat": 35.18 + rng.random() * 0.1},
+                    )
                 else:
                     fid = rng.randint(1, 5)
                     v = c.get(f"/collections/depots/items/{fid}").json()["version"]
-                    r = c.patch(f"/collections/depots/items/{fid}", json={"properties": {"salt_store": rng.random() < 0.5}},
-                                headers={"If-Match": f'"{v}"'})
+                    r = c.patch(
+                        f"/collections/depots/items/{fid}",
+                        json={"properties": {"salt_store": rng.random() < 0.5}},
+                        headers={"If-Match": f'"{v}"'},
+                    )
                 took = time.perf_counter() - t
                 with lock:
                     lat.append(took)

@@ -20,12 +20,31 @@ ORIGIN = (500_000.0, 3_900_000.0)  # metres in EPSG:4547, near Jiaozuo
 def _beats(n_side: int, verts: int) -> gpd.GeoDataFrame:
     """A grid of square beats, each edge split so that a beat has about ``verts`` vertices."""
     size = 400.0
-    polys = [shapely.segmentize(shapely.box(ORIGIN[0] + j * size, ORIGIN[1] + i * size, ORIGIN[0] + (j + 1) * size,
-                                            ORIGIN[1] + (i + 1) * size), size / (verts // 4))
-             for i in range(n_side) for j in range(n_side)]
+    polys = [
+        shapely.segmentize(
+            shapely.box(
+                ORIGIN[0] + j * size,
+                ORIGIN[1] + i * size,
+                ORIGIN[0] + (j + 1) * size,
+                ORIGIN[1] + (i + 1) * size,
+            ),
+            size / (verts // 4),
+        )
+        for i in range(n_side)
+        for j in range(n_side)
+    ]
     geoms = from_metric(np.asarray(polys, dtype=object))
-    return gpd.GeoDataFrame({"code": [f"B{k}" for k in range(len(polys))], "name": "b", "squad": "s", "district": "d",
-                             "buffer_m": 30.0}, geometry=list(geoms), crs=4326)
+    return gpd.GeoDataFrame(
+        {
+            "code": [f"B{k}" for k in range(len(polys))],
+            "name": "b",
+            "squad": "s",
+            "district": "d",
+            "buffer_m": 30.0,
+        },
+        geometry=list(geoms),
+        crs=4326,
+    )
 
 
 def beats() -> None:
@@ -42,7 +61,7 @@ def beats() -> None:
     runs = []
     for _ in range(3):  # best of three, as for the baseline below
         t = time.perf_counter()
-        p, b = assign_points_to_beats(pts_m, index)
+        p, _ = assign_points_to_beats(pts_m, index)
         runs.append(time.perf_counter() - t)
     ours = min(runs)
     metric = gpd.GeoDataFrame(geometry=list(index.geoms), crs=4547)
@@ -54,14 +73,16 @@ def beats() -> None:
         runs.append(time.perf_counter() - t)
     sjoin = min(runs)
     assert len(joined) == len(p), (len(joined), len(p))
-    print(f"   beats: {n_points:,} points x {len(frame):,} beats: ours {ours:.2f} s vs geopandas.sjoin {sjoin:.2f} s"
-          f" = {sjoin / ours:.1f}x (goal >= 5x); the interior grid, built once per beat-layer version, took {build:.2f} s",
-          flush=True)
+    print(
+        f"   beats: {n_points:,} points x {len(frame):,} beats: ours {ours:.2f} s vs geopandas.sjoin {sjoin:.2f} s"
+        f" = {sjoin / ours:.1f}x (goal >= 5x); the interior grid, built once per beat-layer version, took {build:.2f} s",
+        flush=True,
+    )
     if os.environ.get("GEO_BENCH_POSTGIS", "1") == "0":
         return
-    from geo_service.store.pgcluster import temporary_cluster
-
     import sqlalchemy as sa
+
+    from geo_service.store.pgcluster import temporary_cluster
 
     with temporary_cluster() as (cluster, db):
         engine = sa.create_engine(cluster.url(db))
@@ -84,8 +105,11 @@ def beats() -> None:
             pg = time.perf_counter() - t
         raw.close()
         engine.dispose()
-    print(f"   beats: same data in PostGIS (ST_Contains join, GiST index) {pg:.2f} s vs ours {ours:.2f} s"
-          f" = {pg / ours:.1f}x (goal >= 30x); {n_pg:,} vs {len(p):,} memberships", flush=True)
+    print(
+        f"   beats: same data in PostGIS (ST_Contains join, GiST index) {pg:.2f} s vs ours {ours:.2f} s"
+        f" = {pg / ours:.1f}x (goal >= 30x); {n_pg:,} vs {len(p):,} memberships",
+        flush=True,
+    )
 
 
 ENTRIES = {"beats": beats}

@@ -32,12 +32,17 @@ def run() -> None:
         sol = solve_carp(inst, seed=0, iterations=10**9, time_limit_s=seconds)
         gap = (sol.cost - known[name]) / known[name] * 100
         gaps[group].append(gap)
-        print(f"   {name:8} tasks {inst.n_tasks:3}  cost {sol.cost:6.0f}  best known {known[name]:6.0f}  "
-              f"gap {gap:5.2f}%  ({sol.iterations} rounds, {sol.seconds:.1f} s)", flush=True)
+        print(
+            f"   {name:8} tasks {inst.n_tasks:3}  cost {sol.cost:6.0f}  best known {known[name]:6.0f}  "
+            f"gap {gap:5.2f}%  ({sol.iterations} rounds, {sol.seconds:.1f} s)",
+            flush=True,
+        )
     for group, values in gaps.items():
         if values:
-            print(f"   {group}: mean gap {sum(values) / len(values):.2f}% over {len(values)} instances at {seconds:g} s each"
-                  f" (goal {'0.5' if group == 'gdb' else '1'}%)")
+            print(
+                f"   {group}: mean gap {sum(values) / len(values):.2f}% over {len(values)} instances at {seconds:g} s each"
+                f" (goal {'0.5' if group == 'gdb' else '1'}%)"
+            )
 
 
 ENTRIES = {"carp": run}

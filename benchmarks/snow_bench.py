@@ -29,9 +29,11 @@ def run() -> None:
             took = time.perf_counter() - t0
             ours, base = doc["clear_s"]["1"], doc["baseline_clear_s"]["1"]
             items = sum(1 for v in doc["vehicles"] for s in v["stops"] if s["kind"] != "reload")
-            print(f"   effort {effort:4}: {items} items, {len(doc['vehicles'])} vehicles; priority-1 clear {ours:7.0f} s"
-                  f" vs greedy nearest-first {base:7.0f} s = {base / ours:.2f}x (goal >= 1.25)  planned in {took:.1f} s"
-                  f" (goal <= 30 s)")
+            print(
+                f"   effort {effort:4}: {items} items, {len(doc['vehicles'])} vehicles; priority-1 clear {ours:7.0f} s"
+                f" vs greedy nearest-first {base:7.0f} s = {base / ours:.2f}x (goal >= 1.25)  planned in {took:.1f} s"
+                f" (goal <= 30 s)"
+            )
         store.close()
 
 

@@ -33,10 +33,17 @@ def _features(store: Store, layer: str) -> list[dict[str, Any]]:
     geoms = frame.geometry if not spec.is_table and "geometry" in frame.columns else None
     for i, (fid, row) in enumerate(frame.iterrows()):
         geom = None if geoms is None else geoms.iloc[i]
-        out.append({"id": int(fid), "version": int(row["_version"]),
-                    "properties": {f.name: json_value(row[f.name]) if row[f.name] == row[f.name] else None
-                                   for f in spec.fields},
-                    "geometry": None if geom is None else mapping(geom)})
+        out.append(
+            {
+                "id": int(fid),
+                "version": int(row["_version"]),
+                "properties": {
+                    f.name: json_value(row[f.name]) if row[f.name] == row[f.name] else None
+                    for f in spec.fields
+                },
+                "geometry": None if geom is None else mapping(geom),
+            }
+        )
     return out
 
 
@@ -44,19 +51,52 @@ def create_backup(store: Store, accounts: AccountStore | None = None) -> bytes:
     """Everything in the workspace, as a zip of JSON documents."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        manifest = {"format": FORMAT, "version": __version__, "created_at": dt.datetime.now().astimezone().isoformat(),
-                    "layers": list(store.catalog)}
+        manifest = {
+            "format": FORMAT,
+            "version": __version__,
+            "created_at": dt.datetime.now().astimezone().isoformat(),
+            "layers": list(store.catalog),
+        }
         zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False))
         for layer in store.catalog:
             zf.writestr(f"layers/{layer}.json", json.dumps(_features(store, layer), ensure_ascii=False))
             changes = list(reversed(store.history(layer, limit=10**9)))
-            zf.writestr(f"history/{layer}.json", json.dumps(
-                [{"feature": c.feature_id, "version": c.version, "op": c.op, "actor": c.actor,
-                  "at": c.at.isoformat(), "before": c.before, "after": c.after, "reason": c.reason} for c in changes],
-                ensure_ascii=False))
-        zf.writestr("documents.json", json.dumps(
-            [{"kind": d.kind, "key": d.key, "created_at": d.created_at.isoformat(), "actor": d.actor, "body": d.body}
-             for d in store.all_documents()], ensure_ascii=False, default=str))
+            zf.writestr(
+                f"history/{layer}.json",
+                json.dumps(
+                    [
+                        {
+                            "feature": c.feature_id,
+                            "version": c.version,
+                            "op": c.op,
+                            "actor": c.actor,
+                            "at": c.at.isoformat(),
+                            "before": c.before,
+                            "after": c.after,
+                            "reason": c.reason,
+                        }
+                        for c in changes
+                    ],
+                    ensure_ascii=False,
+                ),
+            )
+        zf.writestr(
+            "documents.json",
+            json.dumps(
+                [
+                    {
+                        "kind": d.kind,
+                        "key": d.key,
+                        "created_at": d.created_at.isoformat(),
+                        "actor": d.actor,
+                        "body": d.body,
+                    }
+                    for d in store.all_documents()
+                ],
+                ensure_ascii=False,
+                default=str,
+            ),
+        )
         if accounts is not None:
             zf.writestr("accounts.json", json.dumps(accounts.dump(), ensure_ascii=False, default=str))
     return buf.getvalue()
@@ -68,26 +108,54 @@ def restore_backup(data: bytes, store: Store, accounts: AccountStore | None = No
         zf = zipfile.ZipFile(io.BytesIO(data))
         manifest = json.loads(zf.read("manifest.json"))
     except (zipfile.BadZipFile, KeyError, ValueError):
-        raise InvalidInput("不是 geo-service 备份文件", "Not a geo-service backup file", field="file") from None
+        raise InvalidInput(
+            "不是 geo-service 备份文件", "Not a geo-service backup file", field="file"
+        ) from None
     if manifest.get("format") != FORMAT:
-        raise InvalidInput(f"备份格式 {manifest.get('format')} 不受支持", f"Backup format {manifest.get('format')} "
-                           "is not supported", field="file")
+        raise InvalidInput(
+            f"备份格式 {manifest.get('format')} 不受支持",
+            f"Backup format {manifest.get('format')} is not supported",
+            field="file",
+        )
     unknown = [n for n in manifest["layers"] if n not in store.catalog]
     if unknown:
-        raise InvalidInput(f"备份中的图层 {unknown} 在本服务中未声明", f"Layers {unknown} of the backup are not declared",
-                           layer=unknown[0])
+        raise InvalidInput(
+            f"备份中的图层 {unknown} 在本服务中未声明",
+            f"Layers {unknown} of the backup are not declared",
+            layer=unknown[0],
+        )
     layers: dict[str, list[Feature]] = {}
     history: list[Change] = []
     for name in manifest["layers"]:
         spec = store.catalog[name]
         layers[name] = [
-            Feature(name, int(f["id"]), {fs.name: from_storage(fs, f["properties"].get(fs.name)) for fs in spec.fields},
-                    None if f["geometry"] is None else shapely.force_2d(shape(f["geometry"])), int(f["version"]))
-            for f in json.loads(zf.read(f"layers/{name}.json"))]
-        history += [Change(name, c["feature"], c["version"], c["op"], c["actor"], dt.datetime.fromisoformat(c["at"]),
-                           c["before"], c["after"], c["reason"]) for c in json.loads(zf.read(f"history/{name}.json"))]
-    documents = [Document(d["kind"], d["key"], dt.datetime.fromisoformat(d["created_at"]), d["actor"], d["body"])
-                 for d in json.loads(zf.read("documents.json"))]
+            Feature(
+                name,
+                int(f["id"]),
+                {fs.name: from_storage(fs, f["properties"].get(fs.name)) for fs in spec.fields},
+                None if f["geometry"] is None else shapely.force_2d(shape(f["geometry"])),
+                int(f["version"]),
+            )
+            for f in json.loads(zf.read(f"layers/{name}.json"))
+        ]
+        history += [
+            Change(
+                name,
+                c["feature"],
+                c["version"],
+                c["op"],
+                c["actor"],
+                dt.datetime.fromisoformat(c["at"]),
+                c["before"],
+                c["after"],
+                c["reason"],
+            )
+            for c in json.loads(zf.read(f"history/{name}.json"))
+        ]
+    documents = [
+        Document(d["kind"], d["key"], dt.datetime.fromisoformat(d["created_at"]), d["actor"], d["body"])
+        for d in json.loads(zf.read("documents.json"))
+    ]
     store.load_state(layers, history, documents)
     if accounts is not None and "accounts.json" in zf.namelist():
         accounts.load(json.loads(zf.read("accounts.json")))

@@ -78,11 +78,17 @@ class FieldSpec:
             allowed = ", ".join(map(str, self.enum))
             raise self._error(f"取值应为 {allowed} 之一", f"must be one of {allowed}", value, layer, feature)
         if self.min is not None and isinstance(out, int | float) and out < self.min:
-            raise self._error(f"不应小于 {self.min:g}", f"must be at least {self.min:g}", value, layer, feature)
+            raise self._error(
+                f"不应小于 {self.min:g}", f"must be at least {self.min:g}", value, layer, feature
+            )
         if self.max is not None and isinstance(out, int | float) and out > self.max:
-            raise self._error(f"不应大于 {self.max:g}", f"must be at most {self.max:g}", value, layer, feature)
+            raise self._error(
+                f"不应大于 {self.max:g}", f"must be at most {self.max:g}", value, layer, feature
+            )
         if self.pattern is not None and isinstance(out, str) and not re.fullmatch(self.pattern, out):
-            raise self._error("格式不正确", f"does not match the pattern {self.pattern}", value, layer, feature)
+            raise self._error(
+                "格式不正确", f"does not match the pattern {self.pattern}", value, layer, feature
+            )
         return out
 
     def _error(self, zh: str, en: str, value: Any, layer: str, feature: Any) -> InvalidInput:
@@ -167,8 +173,14 @@ _COERCE = {
     "date": _to_date,
     "datetime": _to_datetime,
 }
-_TYPE_ZH = {"string": "文本", "integer": "整数", "number": "数值", "boolean": "是/否", "date": "日期",
-            "datetime": "日期时间"}
+_TYPE_ZH = {
+    "string": "文本",
+    "integer": "整数",
+    "number": "数值",
+    "boolean": "是/否",
+    "date": "日期",
+    "datetime": "日期时间",
+}
 
 
 @dataclass(frozen=True)
@@ -234,7 +246,13 @@ class LayerSpec:
             elif not partial:
                 out[f.name] = f.coerce(f.default, layer=self.name, feature=feature)
         start, end = self.time_start, self.time_end
-        if start and end and out.get(start) is not None and out.get(end) is not None and out[end] < out[start]:
+        if (
+            start
+            and end
+            and out.get(start) is not None
+            and out.get(end) is not None
+            and out[end] < out[start]
+        ):
             raise InvalidInput(
                 f"图层 {self.name}：结束日期 {out[end]} 早于开始日期 {out[start]}",
                 f"Layer {self.name}: '{end}' ({out[end]}) is before '{start}' ({out[start]})",
@@ -303,15 +321,31 @@ def _load_field(raw: Any, path: Path) -> FieldSpec:
     name = str(raw["name"])
     if not _NAME.match(name) or name in RESERVED:
         raise _bad(path, "字段名无效或为保留字", "invalid or reserved field name", name)
-    known = {"name", "type", "required", "enum", "min", "max", "pattern", "default", "unique", "references",
-             "title", "description"}
+    known = {
+        "name",
+        "type",
+        "required",
+        "enum",
+        "min",
+        "max",
+        "pattern",
+        "default",
+        "unique",
+        "references",
+        "title",
+        "description",
+    }
     extra = set(raw) - known
     if extra:
         raise _bad(path, f"未知属性 {sorted(extra)}", f"unknown keys {sorted(extra)}", name)
     ftype = raw.get("type")
     if ftype not in FIELD_TYPES:
-        raise _bad(path, f"类型「{ftype}」无效，应为 {FIELD_TYPES}", f"type '{ftype}' is not one of {FIELD_TYPES}",
-                   name)
+        raise _bad(
+            path,
+            f"类型「{ftype}」无效，应为 {FIELD_TYPES}",
+            f"type '{ftype}' is not one of {FIELD_TYPES}",
+            name,
+        )
     lo, hi = raw.get("min"), raw.get("max")
     for bound in (lo, hi):
         if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int | float)):
@@ -347,8 +381,12 @@ def _load_field(raw: Any, path: Path) -> FieldSpec:
         try:
             spec.coerce(spec.default, layer=path.stem)
         except InvalidInput:
-            raise _bad(path, f"默认值 {spec.default!r} 不符合字段定义", f"default {spec.default!r} is not valid",
-                       name) from None
+            raise _bad(
+                path,
+                f"默认值 {spec.default!r} 不符合字段定义",
+                f"default {spec.default!r} is not valid",
+                name,
+            ) from None
     return spec
 
 
@@ -383,8 +421,9 @@ def load_layer(path: Path) -> LayerSpec:
     time = raw.get("time") or {}
     start, end = time.get("start"), time.get("end")
     for key in (start, end):
-        if key is not None and (key not in names or next(f for f in fields if f.name == key).type
-                                not in ("date", "datetime")):
+        if key is not None and (
+            key not in names or next(f for f in fields if f.name == key).type not in ("date", "datetime")
+        ):
             raise _bad(path, "time 应指向日期字段", "time must name date fields of the layer", key)
     editors = raw.get("editors") or []
     roles = ("admin", "planner", "dispatcher", "crew", "viewer")
@@ -431,6 +470,10 @@ def load_catalog(directory: Path | str) -> Catalog:
             if f.references:
                 target, _, target_field = f.references.partition(".")
                 if target not in layers or target_field not in layers[target].field_names:
-                    raise _bad(spec.source or directory, f"引用 {f.references} 不存在",
-                               f"references {f.references}, which does not exist", f.name)
+                    raise _bad(
+                        spec.source or directory,
+                        f"引用 {f.references} 不存在",
+                        f"references {f.references}, which does not exist",
+                        f.name,
+                    )
     return Catalog(layers)

@@ -54,8 +54,13 @@ def drive_network(
     def build() -> RoadNetwork:
         bridges = ws.frame("bridges_culverts")
         closed = bridges[bridges["closed"].fillna(False).astype(bool) | bridges.index.isin(closed_bridge_ids)]
-        return build_network(ws.frame("roads"), mode="drive", closed_road_ids=closed_road_ids,
-                             closed_points=closed.geometry if len(closed) else None, crs=crs)
+        return build_network(
+            ws.frame("roads"),
+            mode="drive",
+            closed_road_ids=closed_road_ids,
+            closed_points=closed.geometry if len(closed) else None,
+            crs=crs,
+        )
 
     key = f"network:drive:{sorted(closed_road_ids)}:{sorted(closed_bridge_ids)}"
     return ws.cached(key, ("roads", "bridges_culverts"), build)

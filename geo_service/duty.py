@@ -20,8 +20,16 @@ from lunardate import LunarDate
 
 from geo_service.errors import InvalidInput
 
-__all__ = ["Shift", "day_kind", "festival_dates", "next_shift", "on_duty", "open_windows", "parse_hours",
-           "shifts_from_frame"]
+__all__ = [
+    "Shift",
+    "day_kind",
+    "festival_dates",
+    "next_shift",
+    "on_duty",
+    "open_windows",
+    "parse_hours",
+    "shifts_from_frame",
+]
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -69,10 +77,18 @@ def shifts_from_frame(frame: pd.DataFrame) -> tuple[Shift, ...]:
     """Shifts from rows of the ``duty_shifts`` layer."""
     out = []
     for row in frame.to_dict("records"):
-        out.append(Shift(beat=str(row["beat"]), squad=str(row["squad"]), weekdays=_weekdays(row.get("weekdays")),
-                         start=_minutes(row["start"], field="start"), end=_minutes(row["end"], field="end"),
-                         day_kind=str(row.get("day_kind") or "any"), valid_from=_date(row.get("valid_from")),
-                         valid_to=_date(row.get("valid_to"))))
+        out.append(
+            Shift(
+                beat=str(row["beat"]),
+                squad=str(row["squad"]),
+                weekdays=_weekdays(row.get("weekdays")),
+                start=_minutes(row["start"], field="start"),
+                end=_minutes(row["end"], field="end"),
+                day_kind=str(row.get("day_kind") or "any"),
+                valid_from=_date(row.get("valid_from")),
+                valid_to=_date(row.get("valid_to")),
+            )
+        )
     return tuple(out)
 
 
@@ -91,7 +107,7 @@ def day_kind(day: dt.date) -> tuple[str, bool]:
 
 
 def _applies(shift: Shift, day: dt.date) -> bool:
-    if shift.valid_from and day < shift.valid_from or shift.valid_to and day > shift.valid_to:
+    if (shift.valid_from and day < shift.valid_from) or (shift.valid_to and day > shift.valid_to):
         return False
     if day.isoweekday() not in shift.weekdays:
         return False
@@ -106,7 +122,8 @@ def _active(shift: Shift, at: dt.datetime) -> bool:
         return _applies(shift, day) and shift.start <= minute < shift.end
     # the shift crosses midnight: its evening part today, its morning part from yesterday's start
     return (_applies(shift, day) and minute >= shift.start) or (
-        _applies(shift, day - dt.timedelta(days=1)) and minute < shift.end)
+        _applies(shift, day - dt.timedelta(days=1)) and minute < shift.end
+    )
 
 
 def on_duty(shifts: Iterable[Shift], at: dt.datetime) -> list[Shift]:
@@ -114,8 +131,9 @@ def on_duty(shifts: Iterable[Shift], at: dt.datetime) -> list[Shift]:
     return [s for s in shifts if _active(s, at)]
 
 
-def next_shift(shifts: Iterable[Shift], beat: str, at: dt.datetime, *, horizon_days: int = 14
-               ) -> tuple[dt.datetime, Shift] | None:
+def next_shift(
+    shifts: Iterable[Shift], beat: str, at: dt.datetime, *, horizon_days: int = 14
+) -> tuple[dt.datetime, Shift] | None:
     """The next start of a shift of ``beat`` after ``at`` (within ``horizon_days``)."""
     local = at.astimezone(TZ)
     best: tuple[dt.datetime, Shift] | None = None
@@ -139,8 +157,11 @@ def parse_hours(text: str | None) -> list[tuple[int, int]]:
         a, _, b = part.partition("-")
         start, end = _minutes(a, field="hours"), _minutes(b, field="hours")
         if end <= start:
-            raise InvalidInput(f"营业时段「{part}」结束早于开始", f"Opening hours '{part}' end before they start",
-                               field="hours")
+            raise InvalidInput(
+                f"营业时段「{part}」结束早于开始",
+                f"Opening hours '{part}' end before they start",
+                field="hours",
+            )
         out.append((start, end))
     return out
 
@@ -160,7 +181,9 @@ def festival_dates(props: Mapping[str, Any], *, around: dt.date) -> tuple[dt.dat
     return _date(props.get("valid_from")), _date(props.get("valid_to"))
 
 
-def open_windows(props: Mapping[str, Any], start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+def open_windows(
+    props: Mapping[str, Any], start: dt.datetime, end: dt.datetime
+) -> list[tuple[dt.datetime, dt.datetime]]:
     """The hours a site is open between ``start`` and ``end`` (validity window × daily hours)."""
     if end <= start:
         raise InvalidInput("时间窗结束早于开始", "The time window ends before it starts", field="end")
@@ -169,7 +192,11 @@ def open_windows(props: Mapping[str, Any], start: dt.datetime, end: dt.datetime)
     out = []
     day = start.astimezone(TZ).date()
     while dt.datetime.combine(day, dt.time(0), tzinfo=TZ) < end:
-        if (first is None or day >= first) and (last is None or day <= last) and props.get("status", "open") == "open":
+        if (
+            (first is None or day >= first)
+            and (last is None or day <= last)
+            and props.get("status", "open") == "open"
+        ):
             for a, b in hours:
                 ws = dt.datetime.combine(day, dt.time(0), tzinfo=TZ) + dt.timedelta(minutes=a)
                 we = dt.datetime.combine(day, dt.time(0), tzinfo=TZ) + dt.timedelta(minutes=b)

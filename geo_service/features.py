@@ -31,8 +31,16 @@ __all__ = [
 ]
 
 
-def _check_siting(ws: Workspace, spec: LayerSpec, feature: NewFeature, *, exclude_id: int | None,
-                  override: Iterable[str], reason: str | None, label: Any = None) -> None:
+def _check_siting(
+    ws: Workspace,
+    spec: LayerSpec,
+    feature: NewFeature,
+    *,
+    exclude_id: int | None,
+    override: Iterable[str],
+    reason: str | None,
+    label: Any = None,
+) -> None:
     """Refuse a stall-site or festival-point write that breaks a siting rule not overridden."""
     if not spec.siting:
         return
@@ -40,10 +48,15 @@ def _check_siting(ws: Workspace, spec: LayerSpec, feature: NewFeature, *, exclud
 
     override = set(override)
     if override and not (reason and reason.strip()):
-        raise InvalidInput("越过选址规则必须填写理由", "Overriding a siting rule needs a reason",
-                           layer=spec.name, field="reason")
-    report = check_on_write(ws, spec.name, feature.geometry, feature.properties, exclude_id=exclude_id,
-                            override_rules=override)
+        raise InvalidInput(
+            "越过选址规则必须填写理由",
+            "Overriding a siting rule needs a reason",
+            layer=spec.name,
+            field="reason",
+        )
+    report = check_on_write(
+        ws, spec.name, feature.geometry, feature.properties, exclude_id=exclude_id, override_rules=override
+    )
     everything = "*" in override
     blocking = [v for v in report.violations if v.rule_id not in override and not everything]
     unchecked = [u for u in report.unchecked if u["rule"] not in override and not everything]
@@ -53,33 +66,49 @@ def _check_siting(ws: Workspace, spec: LayerSpec, feature: NewFeature, *, exclud
         raise InvalidInput(
             f"不符合选址规则或无法检查（{len(blocking) + len(unchecked)} 项），如：{first_zh}",
             f"Breaks or cannot be checked against {len(blocking) + len(unchecked)} siting rule(s), e.g.: {first_en}",
-            layer=spec.name, feature=label,
+            layer=spec.name,
+            feature=label,
             details={"violations": [v.as_dict() for v in blocking], "unchecked": unchecked},
         )
 
 
-def new_feature_from_geojson(spec: LayerSpec, obj: Any, *, source_crs: str | int = "EPSG:4326",
-                             max_vertices: int = 100_000, label: Any = None,
-                             partial: bool = False, bounds: tuple[float, float, float, float] = CHINA_BOUNDS
-                             ) -> NewFeature:
+def new_feature_from_geojson(
+    spec: LayerSpec,
+    obj: Any,
+    *,
+    source_crs: str | int = "EPSG:4326",
+    max_vertices: int = 100_000,
+    label: Any = None,
+    partial: bool = False,
+    bounds: tuple[float, float, float, float] = CHINA_BOUNDS,
+) -> NewFeature:
     """A validated :class:`NewFeature` from a GeoJSON Feature (coordinates in ``source_crs``)."""
     if not isinstance(obj, Mapping) or obj.get("type") != "Feature":
-        raise InvalidInput("应为 GeoJSON Feature 对象", "Expected a GeoJSON Feature object",
-                           layer=spec.name, feature=label)
+        raise InvalidInput(
+            "应为 GeoJSON Feature 对象", "Expected a GeoJSON Feature object", layer=spec.name, feature=label
+        )
     props = obj.get("properties") or {}
     if not isinstance(props, Mapping):
-        raise InvalidInput("properties 应为对象", "'properties' must be an object", layer=spec.name, feature=label)
+        raise InvalidInput(
+            "properties 应为对象", "'properties' must be an object", layer=spec.name, feature=label
+        )
     properties = spec.validate_properties(props, partial=partial, feature=label)
     raw_geom = obj.get("geometry")
     geometry = None
     if spec.is_table:
         if raw_geom is not None:
-            raise InvalidInput(f"图层 {spec.name} 为属性表，不接受几何", f"Layer {spec.name} is a table: no geometry",
-                               layer=spec.name, feature=label, field="geometry")
+            raise InvalidInput(
+                f"图层 {spec.name} 为属性表，不接受几何",
+                f"Layer {spec.name} is a table: no geometry",
+                layer=spec.name,
+                feature=label,
+                field="geometry",
+            )
     elif raw_geom is not None or not partial:
         if raw_geom is None:
-            raise InvalidInput("缺少几何", "The feature has no geometry", layer=spec.name, feature=label,
-                               field="geometry")
+            raise InvalidInput(
+                "缺少几何", "The feature has no geometry", layer=spec.name, feature=label, field="geometry"
+            )
         geometry = geometry_from_geojson(raw_geom, feature=label)
         crs = parse_crs(source_crs)
         geometry = to_wgs84([geometry], crs)[0]
@@ -87,17 +116,36 @@ def new_feature_from_geojson(spec: LayerSpec, obj: Any, *, source_crs: str | int
     return NewFeature(properties, geometry)
 
 
-def create_features(ws: Workspace, layer: str, features: Sequence[Any], *, actor: str,
-                    source_crs: str | int = "EPSG:4326", override: Iterable[str] = (),
-                    reason: str | None = None) -> list[Feature]:
+def create_features(
+    ws: Workspace,
+    layer: str,
+    features: Sequence[Any],
+    *,
+    actor: str,
+    source_crs: str | int = "EPSG:4326",
+    override: Iterable[str] = (),
+    reason: str | None = None,
+) -> list[Feature]:
     """Validate every GeoJSON Feature, then store them all or none."""
     spec = ws.catalog[layer]
     limit = ws.settings.max_features_per_request
     if len(features) > limit:
-        raise PayloadTooLarge(f"一次最多写入 {limit} 个要素（收到 {len(features)} 个）",
-                              f"At most {limit} features per request ({len(features)} sent)", layer=layer)
-    news = [new_feature_from_geojson(spec, f, source_crs=source_crs, max_vertices=ws.settings.max_vertices,
-                                     bounds=ws.settings.service_bounds, label=i) for i, f in enumerate(features)]
+        raise PayloadTooLarge(
+            f"一次最多写入 {limit} 个要素（收到 {len(features)} 个）",
+            f"At most {limit} features per request ({len(features)} sent)",
+            layer=layer,
+        )
+    news = [
+        new_feature_from_geojson(
+            spec,
+            f,
+            source_crs=source_crs,
+            max_vertices=ws.settings.max_vertices,
+            bounds=ws.settings.service_bounds,
+            label=i,
+        )
+        for i, f in enumerate(features)
+    ]
     for i, feat in enumerate(news):
         _check_siting(ws, spec, feat, exclude_id=None, override=override, reason=reason, label=i)
     return ws.store.create_features(layer, news, actor=actor, reason=reason)
@@ -109,37 +157,75 @@ def _expected(ws: Workspace, layer: str, fid: int, expected_version: int | None)
     return current.version if expected_version is None else int(expected_version)
 
 
-def replace_feature(ws: Workspace, layer: str, fid: int, obj: Any, *, actor: str,
-                    expected_version: int | None = None, source_crs: str | int = "EPSG:4326",
-                    override: Iterable[str] = (), reason: str | None = None) -> Feature:
+def replace_feature(
+    ws: Workspace,
+    layer: str,
+    fid: int,
+    obj: Any,
+    *,
+    actor: str,
+    expected_version: int | None = None,
+    source_crs: str | int = "EPSG:4326",
+    override: Iterable[str] = (),
+    reason: str | None = None,
+) -> Feature:
     """PUT: the feature becomes exactly ``obj``."""
     spec = ws.catalog[layer]
     expected = _expected(ws, layer, fid, expected_version)
-    new = new_feature_from_geojson(spec, obj, source_crs=source_crs, max_vertices=ws.settings.max_vertices,
-                                   bounds=ws.settings.service_bounds, label=fid)
+    new = new_feature_from_geojson(
+        spec,
+        obj,
+        source_crs=source_crs,
+        max_vertices=ws.settings.max_vertices,
+        bounds=ws.settings.service_bounds,
+        label=fid,
+    )
     _check_siting(ws, spec, new, exclude_id=fid, override=override, reason=reason, label=fid)
     return ws.store.update_feature(layer, fid, new, expected_version=expected, actor=actor, reason=reason)
 
 
-def patch_feature(ws: Workspace, layer: str, fid: int, obj: Any, *, actor: str,
-                  expected_version: int | None = None, source_crs: str | int = "EPSG:4326",
-                  override: Iterable[str] = (), reason: str | None = None) -> Feature:
+def patch_feature(
+    ws: Workspace,
+    layer: str,
+    fid: int,
+    obj: Any,
+    *,
+    actor: str,
+    expected_version: int | None = None,
+    source_crs: str | int = "EPSG:4326",
+    override: Iterable[str] = (),
+    reason: str | None = None,
+) -> Feature:
     """PATCH: change the given properties (and the geometry, if given)."""
     spec = ws.catalog[layer]
     current = ws.store.get_feature(layer, fid)
     expected = current.version if expected_version is None else int(expected_version)
     if isinstance(obj, Mapping) and "type" not in obj:
         obj = {"type": "Feature", **obj}
-    part = new_feature_from_geojson(spec, obj, source_crs=source_crs, max_vertices=ws.settings.max_vertices,
-                                    bounds=ws.settings.service_bounds, label=fid, partial=True)
+    part = new_feature_from_geojson(
+        spec,
+        obj,
+        source_crs=source_crs,
+        max_vertices=ws.settings.max_vertices,
+        bounds=ws.settings.service_bounds,
+        label=fid,
+        partial=True,
+    )
     merged = spec.validate_properties({**current.properties, **part.properties}, feature=fid)
     new = NewFeature(merged, part.geometry if part.geometry is not None else current.geometry)
     _check_siting(ws, spec, new, exclude_id=fid, override=override, reason=reason, label=fid)
     return ws.store.update_feature(layer, fid, new, expected_version=expected, actor=actor, reason=reason)
 
 
-def delete_feature(ws: Workspace, layer: str, fid: int, *, actor: str, expected_version: int | None = None,
-                   reason: str | None = None) -> None:
+def delete_feature(
+    ws: Workspace,
+    layer: str,
+    fid: int,
+    *,
+    actor: str,
+    expected_version: int | None = None,
+    reason: str | None = None,
+) -> None:
     """Delete (kept in history; restorable)."""
     expected = _expected(ws, layer, fid, expected_version)
     ws.store.delete_feature(layer, fid, expected_version=expected, actor=actor, reason=reason)
@@ -150,17 +236,29 @@ def restore_feature(ws: Workspace, layer: str, fid: int, *, actor: str, reason: 
     return ws.store.restore_feature(layer, fid, actor=actor, reason=reason)
 
 
-def import_frame(ws: Workspace, layer: str, frame: gpd.GeoDataFrame | pd.DataFrame, *, actor: str,
-                 mode: str = "append", override: Iterable[str] = (), reason: str | None = None,
-                 check_siting: bool = True) -> int:
+def import_frame(
+    ws: Workspace,
+    layer: str,
+    frame: gpd.GeoDataFrame | pd.DataFrame,
+    *,
+    actor: str,
+    mode: str = "append",
+    override: Iterable[str] = (),
+    reason: str | None = None,
+    check_siting: bool = True,
+) -> int:
     """Validate every row of a frame (EPSG:4326) and store all or none. Returns the number stored.
 
     ``mode`` is ``append`` or ``replace`` (the old features go to history as deleted).
     """
     spec = ws.catalog[layer]
     if mode not in ("append", "replace"):
-        raise InvalidInput(f"导入方式「{mode}」无效，应为 append 或 replace",
-                           f"Import mode '{mode}' must be append or replace", layer=layer, field="mode")
+        raise InvalidInput(
+            f"导入方式「{mode}」无效，应为 append 或 replace",
+            f"Import mode '{mode}' must be append or replace",
+            layer=layer,
+            field="mode",
+        )
     if len(frame) == 0:
         raise InvalidInput("文件中没有要素", "The file holds no features", layer=layer)
     columns = [c for c in frame.columns if c not in ("geometry", "fid", "id", "_version")]
@@ -169,7 +267,9 @@ def import_frame(ws: Workspace, layer: str, frame: gpd.GeoDataFrame | pd.DataFra
         raise InvalidInput(
             f"图层 {layer} 没有字段「{unknown[0]}」（可用字段：{', '.join(spec.field_names)}）",
             f"Layer {layer} has no field '{unknown[0]}' (fields: {', '.join(spec.field_names)})",
-            layer=layer, field=unknown[0])
+            layer=layer,
+            field=unknown[0],
+        )
     has_geom = isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns
     records = frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records")
     geoms = list(frame.geometry) if has_geom else [None] * len(frame)
@@ -181,14 +281,26 @@ def import_frame(ws: Workspace, layer: str, frame: gpd.GeoDataFrame | pd.DataFra
             geometry = None
         else:
             if geom is None:
-                raise InvalidInput(f"第 {i + 1} 行缺少几何", f"Row {i + 1} has no geometry", layer=layer,
-                                   feature=label, field="geometry")
-            geometry = validate_geometry(spec, geom, max_vertices=ws.settings.max_vertices,
-                                         bounds=ws.settings.service_bounds, feature=label)
+                raise InvalidInput(
+                    f"第 {i + 1} 行缺少几何",
+                    f"Row {i + 1} has no geometry",
+                    layer=layer,
+                    feature=label,
+                    field="geometry",
+                )
+            geometry = validate_geometry(
+                spec,
+                geom,
+                max_vertices=ws.settings.max_vertices,
+                bounds=ws.settings.service_bounds,
+                feature=label,
+            )
         news.append(NewFeature(properties, geometry))
     if check_siting:
         for i, feat in enumerate(news):
-            _check_siting(ws, spec, feat, exclude_id=None, override=override, reason=reason, label=f"row {i + 1}")
+            _check_siting(
+                ws, spec, feat, exclude_id=None, override=override, reason=reason, label=f"row {i + 1}"
+            )
     if mode == "replace":
         return ws.store.replace_layer(layer, news, actor=actor)
     return len(ws.store.create_features(layer, news, actor=actor, reason=reason))

@@ -221,7 +221,9 @@ def geometry_from_geojson(obj: Any, *, feature: Any = None) -> BaseGeometry:
     return shapely.MultiPolygon([_polygon(part, gtype, feature) for part in coords])
 
 
-def _check_coordinates(xy: np.ndarray, layer: str, feature: Any, bounds: tuple[float, float, float, float]) -> None:
+def _check_coordinates(
+    xy: np.ndarray, layer: str, feature: Any, bounds: tuple[float, float, float, float]
+) -> None:
     if not np.isfinite(xy).all():
         i = int(np.argmax(~np.isfinite(xy).all(axis=1)))
         raise _bad(
@@ -253,9 +255,15 @@ def _check_coordinates(xy: np.ndarray, layer: str, feature: Any, bounds: tuple[f
             feature=feature,
         )
     if tuple(bounds) == CHINA_BOUNDS:
-        raise _bad(f"坐标 {shown} 不在中国境内", f"Position {shown} is outside China", layer=layer, feature=feature)
-    raise _bad(f"坐标 {shown} 不在服务范围 {list(bounds)} 内", f"Position {shown} is outside the service area {list(bounds)}",
-               layer=layer, feature=feature)
+        raise _bad(
+            f"坐标 {shown} 不在中国境内", f"Position {shown} is outside China", layer=layer, feature=feature
+        )
+    raise _bad(
+        f"坐标 {shown} 不在服务范围 {list(bounds)} 内",
+        f"Position {shown} is outside the service area {list(bounds)}",
+        layer=layer,
+        feature=feature,
+    )
 
 
 def _declared_type(geom: BaseGeometry, accepted: tuple[str, ...], layer: str, feature: Any) -> BaseGeometry:

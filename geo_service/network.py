@@ -63,9 +63,16 @@ class Snap:
     distance: np.ndarray
 
 
-def build_network(roads: gpd.GeoDataFrame, *, mode: str = "walk", closed_road_ids: Iterable[int] = (),
-                  closed_points: gpd.GeoSeries | None = None, closure_radius_m: float = 15.0,
-                  crs: str = "EPSG:4547", weight: str | None = None) -> RoadNetwork:
+def build_network(
+    roads: gpd.GeoDataFrame,
+    *,
+    mode: str = "walk",
+    closed_road_ids: Iterable[int] = (),
+    closed_points: gpd.GeoSeries | None = None,
+    closure_radius_m: float = 15.0,
+    crs: str = "EPSG:4547",
+    weight: str | None = None,
+) -> RoadNetwork:
     """Build the walking or driving graph of a roads layer (EPSG:4326, index = road id).
 
     Closed roads (their ``closed`` flag, ``closed_road_ids``, or within ``closure_radius_m`` of a
@@ -74,8 +81,11 @@ def build_network(roads: gpd.GeoDataFrame, *, mode: str = "walk", closed_road_id
     for walking and seconds for driving, unless ``weight="length"`` asks for metres when driving too.
     """
     if mode not in ("walk", "drive"):
-        raise InvalidInput(f"出行方式「{mode}」无效，应为 walk 或 drive", f"mode '{mode}' must be walk or drive",
-                           field="mode")
+        raise InvalidInput(
+            f"出行方式「{mode}」无效，应为 walk 或 drive",
+            f"mode '{mode}' must be walk or drive",
+            field="mode",
+        )
     keep = np.ones(len(roads), dtype=bool)
     if "closed" in roads:
         keep &= ~roads["closed"].fillna(False).astype(bool).to_numpy()
@@ -83,7 +93,7 @@ def build_network(roads: gpd.GeoDataFrame, *, mode: str = "walk", closed_road_id
         keep &= roads["walkable"].fillna(True).astype(bool).to_numpy()
     if mode == "drive" and "drivable" in roads:  # footways and steps from an OSM import
         keep &= roads["drivable"].fillna(True).astype(bool).to_numpy()
-    closed = set(int(i) for i in closed_road_ids)
+    closed = {int(i) for i in closed_road_ids}
     if closed:
         keep &= ~np.isin(roads.index.to_numpy(), list(closed))
     geoms = to_metric(roads.geometry.to_numpy(), crs)
@@ -109,13 +119,26 @@ def build_network(roads: gpd.GeoDataFrame, *, mode: str = "walk", closed_road_id
         cost = length
         twoway = np.ones(n, dtype=bool)
     else:
-        speed = sub["speed_kph"].fillna(30.0).to_numpy(dtype=float) if "speed_kph" in sub else np.full(n, 30.0)
+        speed = (
+            sub["speed_kph"].fillna(30.0).to_numpy(dtype=float) if "speed_kph" in sub else np.full(n, 30.0)
+        )
         cost = length if weight == "length" else length / (speed / 3.6)
         twoway = ~sub["oneway"].fillna(False).astype(bool).to_numpy() if "oneway" in sub else np.ones(n, bool)
     graph = _graph(len(uniq), seg_u, seg_v, cost, twoway)
-    return RoadNetwork(mode=mode, crs=crs, node_xy=uniq, seg_road=sub.index.to_numpy(), seg_geom=geoms,
-                       seg_u=seg_u, seg_v=seg_v, seg_len=length, seg_cost=cost, seg_twoway=twoway, graph=graph,
-                       tree=shapely.STRtree(geoms))
+    return RoadNetwork(
+        mode=mode,
+        crs=crs,
+        node_xy=uniq,
+        seg_road=sub.index.to_numpy(),
+        seg_geom=geoms,
+        seg_u=seg_u,
+        seg_v=seg_v,
+        seg_len=length,
+        seg_cost=cost,
+        seg_twoway=twoway,
+        graph=graph,
+        tree=shapely.STRtree(geoms),
+    )
 
 
 def _graph(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, twoway: np.ndarray) -> csr_matrix:
@@ -133,8 +156,9 @@ def _graph(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, twoway: np.ndarr
 def snap(network: RoadNetwork, points_metric: np.ndarray, *, max_distance: float | None = None) -> Snap:
     """Snap metric points to the nearest segment (at the projected point). Unsnappable → segment -1."""
     pts = np.asarray(points_metric, dtype=object)
-    idx, dist = network.tree.query_nearest(pts, return_distance=True, all_matches=False,
-                                           max_distance=max_distance)
+    idx, dist = network.tree.query_nearest(
+        pts, return_distance=True, all_matches=False, max_distance=max_distance
+    )
     segment = np.full(len(pts), -1, dtype=np.int64)
     distance = np.full(len(pts), np.inf)
     segment[idx[0]] = idx[1]
@@ -182,17 +206,21 @@ def _augment(network: RoadNetwork, snaps: Snap) -> tuple[csr_matrix, np.ndarray]
     return graph, node_of
 
 
-def network_distances(network: RoadNetwork, sources: Snap, targets: Snap, *, limit: float = np.inf,
-                      min_only: bool = False) -> np.ndarray:
+def network_distances(
+    network: RoadNetwork, sources: Snap, targets: Snap, *, limit: float = np.inf, min_only: bool = False
+) -> np.ndarray:
     """Network costs from each source point to each target point (``inf`` where unreachable).
 
     With ``min_only`` the result is one row: the cost from the nearest source to each target.
     """
-    both = Snap(np.concatenate([sources.segment, targets.segment]), np.concatenate([sources.offset, targets.offset]),
-                np.concatenate([sources.distance, targets.distance]))
+    both = Snap(
+        np.concatenate([sources.segment, targets.segment]),
+        np.concatenate([sources.offset, targets.offset]),
+        np.concatenate([sources.distance, targets.distance]),
+    )
     graph, node_of = _augment(network, both)
     src_nodes = node_of[: len(sources.segment)]
-    tgt_nodes = node_of[len(sources.segment):]
+    tgt_nodes = node_of[len(sources.segment) :]
     ok_src = src_nodes >= 0
     rows = 1 if min_only else len(src_nodes)
     out = np.full((rows, len(tgt_nodes)), np.inf)

@@ -196,7 +196,7 @@ class _Incidence:
         order = np.argsort(ends, kind="stable")
         self.segments = np.concatenate([np.arange(n_seg)] * 2)[order]
         self.other = np.concatenate([network.seg_v, network.seg_u])[order]
-        self.at_u = (order < n_seg)  # this node is the segment's start
+        self.at_u = order < n_seg  # this node is the segment's start
         self.indptr = np.searchsorted(ends[order], np.arange(network.n_nodes + 1))
 
     def of(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +25,9 @@ def load_frames(store: Store, frames: Mapping[str, pd.DataFrame], *, actor: str)
         geoms = list(frame.geometry) if isinstance(frame, gpd.GeoDataFrame) and not spec.is_table else None
         news = []
         for i, props in enumerate(records):
-            news.append(NewFeature(spec.validate_properties(props, feature=i), None if geoms is None else geoms[i]))
+            news.append(
+                NewFeature(spec.validate_properties(props, feature=i), None if geoms is None else geoms[i])
+            )
         counts[layer] = store.replace_layer(layer, news, actor=actor)
     return counts
 
@@ -35,8 +38,6 @@ def load_demo(store: Store, *, seed: int = 2027, actor: str = "demo") -> dict[st
 
     counts = load_frames(store, build_demo(seed=seed), actor=actor)
     meta: dict[str, Any] = {**DEMO_METADATA, "seed": seed, "counts": counts}
-    try:
+    with contextlib.suppress(Conflict):  # the metadata of an earlier demo load stays: never overwritten
         store.put_document("workspace", "metadata", meta, actor=actor)
-    except Conflict:
-        pass  # the metadata of an earlier demo load stays; documents are never overwritten
     return counts

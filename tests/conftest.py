@@ -9,7 +9,6 @@ import pytest
 
 from geo_service.catalog import Catalog, load_catalog
 from geo_service.settings import Settings, default_layers_dir
-
 from tests.fixtures_postgis import *  # noqa: F403  (the PostGIS cluster fixtures)
 
 
@@ -29,7 +28,7 @@ def sign_in(client, role: str = "admin", *, name: str | None = None, crew: str |
     name = name or f"test-{role}" + (f"-{crew}" if crew else "")
     try:
         accounts.get_user(name)
-    except Exception:
+    except Exception:  # no such user yet
         accounts.add_user(name, role, crew=crew if role == "crew" else None)
     return accounts.issue_token(name)
 

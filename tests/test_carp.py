@@ -23,7 +23,11 @@ def check(inst, sol):
     for r in sol.routes:
         pos = inst.depot
         for a in r:
-            u, v = (inst.task_u[a // 2], inst.task_v[a // 2]) if a % 2 == 0 else (inst.task_v[a // 2], inst.task_u[a // 2])
+            u, v = (
+                (inst.task_u[a // 2], inst.task_v[a // 2])
+                if a % 2 == 0
+                else (inst.task_v[a // 2], inst.task_u[a // 2])
+            )
             total += inst.dist[pos, u] + inst.serve[a // 2]
             pos = v
         total += inst.dist[pos, inst.depot]
@@ -33,7 +37,9 @@ def check(inst, sol):
 
 def test_best_known_table_is_read():
     known = best_known()
-    assert known["gdb1"] == 316 and known["val10D"] == 525 and len(known) == 57
+    assert known["gdb1"] == 316
+    assert known["val10D"] == 525
+    assert len(known) == 57
 
 
 @pytest.mark.parametrize(("name", "tolerance"), [("gdb1", 0.0), ("gdb5", 0.03), ("val1A", 0.02)])

@@ -10,8 +10,15 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo_service.coverage import (BeatIndex, assign_points_to_beats, beat_coverage, site_duty_coverage,
-                                  walking_coverage, what_if, who_covers)
+from geo_service.coverage import (
+    BeatIndex,
+    assign_points_to_beats,
+    beat_coverage,
+    site_duty_coverage,
+    walking_coverage,
+    what_if,
+    who_covers,
+)
 from geo_service.crs import from_metric, to_metric
 from geo_service.duty import shifts_from_frame
 from geo_service.network import build_network
@@ -43,13 +50,22 @@ def grid_beats(size: float = 100.0) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(rows, geometry=m2ll(geoms), crs=4326)
 
 
-DISTRICT = gpd.GeoDataFrame({"code": ["000001"], "name": ["甲区"]},
-                            geometry=m2ll([shapely.box(OX, OY, OX + 300, OY + 300)]), crs=4326)
-SHIFTS = shifts_from_frame(pd.DataFrame(
-    [{"beat": f"B{i}{j}", "squad": f"S{j}", "weekdays": "1-7", "start": "08:00", "end": "18:00"}
-     for i in range(3) for j in range(3)]
-    + [{"beat": "B00", "squad": "S0", "weekdays": "1-7", "start": "19:00", "end": "23:00"},
-       {"beat": "R1", "squad": "SR", "weekdays": "1-7", "start": "07:00", "end": "22:00"}]))
+DISTRICT = gpd.GeoDataFrame(
+    {"code": ["000001"], "name": ["甲区"]}, geometry=m2ll([shapely.box(OX, OY, OX + 300, OY + 300)]), crs=4326
+)
+SHIFTS = shifts_from_frame(
+    pd.DataFrame(
+        [
+            {"beat": f"B{i}{j}", "squad": f"S{j}", "weekdays": "1-7", "start": "08:00", "end": "18:00"}
+            for i in range(3)
+            for j in range(3)
+        ]
+        + [
+            {"beat": "B00", "squad": "S0", "weekdays": "1-7", "start": "19:00", "end": "23:00"},
+            {"beat": "R1", "squad": "SR", "weekdays": "1-7", "start": "07:00", "end": "22:00"},
+        ]
+    )
+)
 
 
 def ll(x, y):
@@ -59,40 +75,70 @@ def ll(x, y):
 
 def test_point_membership_by_hand():
     index = BeatIndex.build(grid_beats())
-    pts = to_metric(np.array([shapely.Point(*ll(x, y)) for x, y in
-                              [(50, 50), (105, 50), (150, 150), (250, 250), (150, 320), (150, 340)]], dtype=object))
+    pts = to_metric(
+        np.array(
+            [
+                shapely.Point(*ll(x, y))
+                for x, y in [(50, 50), (105, 50), (150, 150), (250, 250), (150, 320), (150, 340)]
+            ],
+            dtype=object,
+        )
+    )
     p, b = assign_points_to_beats(pts, index)
     got = {}
     for i, k in zip(p, b, strict=True):
         got.setdefault(int(i), set()).add(str(index.codes[k]))
-    assert got == {0: {"B00"}, 1: {"B00", "B01"}, 3: {"B22"}, 4: {"R1"}}  # 2 is in the hole; 5 beyond the reach
+    assert got == {
+        0: {"B00"},
+        1: {"B00", "B01"},
+        3: {"B22"},
+        4: {"R1"},
+    }  # 2 is in the hole; 5 beyond the reach
 
 
 def test_who_covers_at_hours():
     beats = grid_beats()
     index = BeatIndex.build(beats)
     net = build_network(grid_roads(), mode="walk")
-    sites = gpd.GeoDataFrame({"name": ["摊区甲"]}, geometry=m2ll([shapely.box(OX + 95, OY + 5, OX + 99, OY + 20)]),
-                             crs=4326, index=[7])
-    noon = who_covers(*ll(50, 10), dt.datetime(2026, 12, 1, 12, tzinfo=TZ), beats=index, shifts=SHIFTS,
-                      districts=DISTRICT, network=net, stall_sites=sites)
-    assert [b["code"] for b in noon.beats] == ["B00"] and noon.on_duty[0]["squad"] == "S0"
+    sites = gpd.GeoDataFrame(
+        {"name": ["摊区甲"]},
+        geometry=m2ll([shapely.box(OX + 95, OY + 5, OX + 99, OY + 20)]),
+        crs=4326,
+        index=[7],
+    )
+    noon = who_covers(
+        *ll(50, 10),
+        dt.datetime(2026, 12, 1, 12, tzinfo=TZ),
+        beats=index,
+        shifts=SHIFTS,
+        districts=DISTRICT,
+        network=net,
+        stall_sites=sites,
+    )
+    assert [b["code"] for b in noon.beats] == ["B00"]
+    assert noon.on_duty[0]["squad"] == "S0"
     assert noon.district == "甲区"
     assert noon.nearest["stall_site"]["id"] == 7
     # 10 m to the street, 50 m to the corner, 12.5 m up to the site's snap point, 3 m into the site
     assert noon.nearest["stall_site"]["walk_m"] == pytest.approx(10 + 50 + 12.5 + 3, abs=0.5)
-    night = who_covers(*ll(150, 50), dt.datetime(2026, 12, 1, 20, tzinfo=TZ), beats=index, shifts=SHIFTS,
-                       districts=DISTRICT)
-    assert night.on_duty == () and night.next_shift["starts"].startswith("2026-12-02T08:00")
-    outside = who_covers(113.0, 30.0, dt.datetime(2026, 12, 1, 12, tzinfo=TZ), beats=index, shifts=SHIFTS,
-                         districts=DISTRICT)
-    assert outside.district is None and outside.beats == () and any("escalate" in r for r in outside.reasons)
+    night = who_covers(
+        *ll(150, 50), dt.datetime(2026, 12, 1, 20, tzinfo=TZ), beats=index, shifts=SHIFTS, districts=DISTRICT
+    )
+    assert night.on_duty == ()
+    assert night.next_shift["starts"].startswith("2026-12-02T08:00")
+    outside = who_covers(
+        113.0, 30.0, dt.datetime(2026, 12, 1, 12, tzinfo=TZ), beats=index, shifts=SHIFTS, districts=DISTRICT
+    )
+    assert outside.district is None
+    assert outside.beats == ()
+    assert any("escalate" in r for r in outside.reasons)
 
 
 def test_gaps_overlaps_and_edges_by_hand():
     cov = beat_coverage(grid_beats(), SHIFTS, DISTRICT)
     assert sorted(round(g["area_m2"]) for g in cov.gaps) == [300, 400]
-    assert len(cov.overlaps) == 1 and cov.overlaps[0]["beats"] == ["B00", "B01"]
+    assert len(cov.overlaps) == 1
+    assert cov.overlaps[0]["beats"] == ["B00", "B01"]
     assert cov.overlaps[0]["area_m2"] == pytest.approx(1000, rel=1e-3)
     fig = cov.figures[0]
     assert fig["uncovered_m2"] == pytest.approx(700, rel=1e-3)
@@ -103,20 +149,33 @@ def test_gaps_overlaps_and_edges_by_hand():
 
 def test_site_duty_coverage_lists_uncovered_hours():
     index = BeatIndex.build(grid_beats())
-    sites = gpd.GeoDataFrame({"name": ["甲"], "hours": ["16:00-20:00"], "status": ["open"]},
-                             geometry=[shapely.Point(*ll(150, 50))], crs=4326, index=[3])
-    gaps = site_duty_coverage({"stall_sites": sites}, index, SHIFTS, start=dt.datetime(2026, 12, 1, tzinfo=TZ),
-                              end=dt.datetime(2026, 12, 2, tzinfo=TZ))
+    sites = gpd.GeoDataFrame(
+        {"name": ["甲"], "hours": ["16:00-20:00"], "status": ["open"]},
+        geometry=[shapely.Point(*ll(150, 50))],
+        crs=4326,
+        index=[3],
+    )
+    gaps = site_duty_coverage(
+        {"stall_sites": sites},
+        index,
+        SHIFTS,
+        start=dt.datetime(2026, 12, 1, tzinfo=TZ),
+        end=dt.datetime(2026, 12, 2, tzinfo=TZ),
+    )
     assert [g["hour"][11:16] for g in gaps] == ["18:00", "19:00"]
 
 
 def test_walking_coverage_and_what_if():
     net = build_network(grid_roads(n=4), mode="walk")
-    demand = gpd.GeoDataFrame({"population": [100, 200, 300]},
-                              geometry=[shapely.Point(*ll(x, y)) for x, y in [(10, 0), (300, 300), (150, 0)]], crs=4326)
+    demand = gpd.GeoDataFrame(
+        {"population": [100, 200, 300]},
+        geometry=[shapely.Point(*ll(x, y)) for x, y in [(10, 0), (300, 300), (150, 0)]],
+        crs=4326,
+    )
     sites = gpd.GeoDataFrame({"name": ["a"]}, geometry=[shapely.Point(*ll(0, 0))], crs=4326, index=[1])
     cov = walking_coverage(net, sites.geometry, demand, max_walk_m=200)
-    assert cov.served_population == 400 and cov.total_population == 600
+    assert cov.served_population == 400
+    assert cov.total_population == 600
     assert cov.distance_m[2] == pytest.approx(150, abs=0.1)
     assert cov.clusters[0]["population"] == 200
     change = what_if(net, sites, demand, add=[shapely.Point(*ll(300, 250))], max_walk_m=200)
@@ -130,12 +189,22 @@ def test_demo_who_covers_and_coverage(demo_ws):
 
     ctx = coverage_context(demo_ws)
     jf = demo_ws.frame("roads").query("name == '解放西路'").geometry.iloc[0].interpolate(0.5, normalized=True)
-    ans = who_covers(jf.x, jf.y, dt.datetime(2026, 12, 1, 10, tzinfo=TZ), beats=ctx.beats, shifts=ctx.shifts,
-                     districts=demo_ws.frame("districts"), network=ctx.walk,
-                     stall_sites=demo_ws.frame("stall_sites"), festival_points=demo_ws.frame("festival_sales_points"))
-    assert ans.district == "中站区" and ans.on_duty
+    ans = who_covers(
+        jf.x,
+        jf.y,
+        dt.datetime(2026, 12, 1, 10, tzinfo=TZ),
+        beats=ctx.beats,
+        shifts=ctx.shifts,
+        districts=demo_ws.frame("districts"),
+        network=ctx.walk,
+        stall_sites=demo_ws.frame("stall_sites"),
+        festival_points=demo_ws.frame("festival_sales_points"),
+    )
+    assert ans.district == "中站区"
+    assert ans.on_duty
     cov = beat_coverage(demo_ws.frame("patrol_beats"), ctx.shifts, demo_ws.frame("districts"))
-    assert cov.gaps and cov.overlaps
+    assert cov.gaps
+    assert cov.overlaps
 
 
 def test_interior_grid_gives_the_exact_answer_on_many_points(monkeypatch):
@@ -143,14 +212,27 @@ def test_interior_grid_gives_the_exact_answer_on_many_points(monkeypatch):
 
     monkeypatch.setattr(membership, "_GRID_CELLS", 1e5)  # a coarser grid: the same logic, a faster test
     rng = np.random.default_rng(3)
-    polys = [shapely.Polygon(np.column_stack([OX + cx + r * np.cos(a), OY + cy + r * np.sin(a)]))
-             for cx, cy, r in rng.uniform([0, 0, 150], [3000, 3000, 600], (60, 3))
-             for a in [np.sort(rng.uniform(0, 2 * np.pi, 12))]]
+    polys = [
+        shapely.Polygon(np.column_stack([OX + cx + r * np.cos(a), OY + cy + r * np.sin(a)]))
+        for cx, cy, r in rng.uniform([0, 0, 150], [3000, 3000, 600], (60, 3))
+        for a in [np.sort(rng.uniform(0, 2 * np.pi, 12))]
+    ]
     polys = [p if p.is_valid else p.convex_hull for p in polys]
-    roads = [shapely.LineString([(OX - 100, OY + 1500), (OX + 3100, OY + 1700)]),
-             shapely.LineString([(OX + 700, OY - 100), (OX + 800, OY + 3100)])]
-    frame = gpd.GeoDataFrame({"code": [f"B{i}" for i in range(62)], "name": "b", "squad": "s", "district": "d",
-                              "buffer_m": [25.0] * 60 + [40.0, 15.0]}, geometry=m2ll(polys + roads), crs=4326)
+    roads = [
+        shapely.LineString([(OX - 100, OY + 1500), (OX + 3100, OY + 1700)]),
+        shapely.LineString([(OX + 700, OY - 100), (OX + 800, OY + 3100)]),
+    ]
+    frame = gpd.GeoDataFrame(
+        {
+            "code": [f"B{i}" for i in range(62)],
+            "name": "b",
+            "squad": "s",
+            "district": "d",
+            "buffer_m": [25.0] * 60 + [40.0, 15.0],
+        },
+        geometry=m2ll(polys + roads),
+        crs=4326,
+    )
     index = BeatIndex.build(frame)
     xy = np.column_stack([OX + rng.uniform(-200, 3200, 120_000), OY + rng.uniform(-200, 3200, 120_000)])
     # points on beat vertices and edges, where "intersects" and "contains" differ
@@ -159,13 +241,15 @@ def test_interior_grid_gives_the_exact_answer_on_many_points(monkeypatch):
     pts = shapely.points(xy)
     p, b = assign_points_to_beats(xy, index)
     cells = index.interior_grid()["cells"]
-    assert (cells >= 0).sum() > 1000 and (cells == -2).sum() > 1000
+    assert (cells >= 0).sum() > 1000
+    assert (cells == -2).sum() > 1000
     q, c = index.tree.query(pts, predicate="dwithin", distance=40.0)  # brute force over the candidates
     d = shapely.distance(pts[q], index.geoms[c])
     member = np.where(index.is_line[c], d <= index.reach[c], shapely.intersects(index.geoms[c], pts[q]))
     expected = set(zip(q[member].tolist(), c[member].tolist(), strict=True))
     assert set(zip(p.tolist(), b.tolist(), strict=True)) == expected
-    assert len(p) == len(expected) and np.all(np.diff(p) >= 0)
+    assert len(p) == len(expected)
+    assert np.all(np.diff(p) >= 0)
     small_p, small_b = assign_points_to_beats(pts[:5000], index)  # the STRtree path, points as geometries
     assert set(zip(small_p.tolist(), small_b.tolist(), strict=True)) == {e for e in expected if e[0] < 5000}
 
@@ -173,10 +257,14 @@ def test_interior_grid_gives_the_exact_answer_on_many_points(monkeypatch):
 def test_week_by_hour_by_hand():
     from geo_service.coverage import beat_coverage_week
 
-    shifts = SHIFTS + shifts_from_frame(pd.DataFrame(
-        [{"beat": "B22", "squad": "S2", "weekdays": "6-7", "start": "18:30", "end": "20:00"}]))
-    week = beat_coverage_week(grid_beats(), shifts, DISTRICT, start=dt.date(2026, 11, 30), hours=168)  # a Monday
-    assert len(week.hours) == 168 and week.hours[0]["hour"] == "2026-11-30T00:00:00+08:00"
+    shifts = SHIFTS + shifts_from_frame(
+        pd.DataFrame([{"beat": "B22", "squad": "S2", "weekdays": "6-7", "start": "18:30", "end": "20:00"}])
+    )
+    week = beat_coverage_week(
+        grid_beats(), shifts, DISTRICT, start=dt.date(2026, 11, 30), hours=168
+    )  # a Monday
+    assert len(week.hours) == 168
+    assert week.hours[0]["hour"] == "2026-11-30T00:00:00+08:00"
     by_hour = {h["hour"][:13]: h for h in week.hours}
     figures = {(f["hour"][:13], f["district"]): f for f in week.figures()}
     # 08:00-18:00 every day: the nine squares (minus the hole and the sliver, plus the 10 m overlap)
@@ -189,7 +277,8 @@ def test_week_by_hour_by_hand():
     assert figures[("2026-11-30T02", "甲区")]["uncovered_m2"] == pytest.approx(300 * 300, rel=1e-3)
     # Saturday 18:00-19:00: B22 starts at 18:30, so it covers only part of the hour
     sat = by_hour["2026-12-05T18"]
-    assert sat["partly"] == ["B22"] and "B22" not in sat["on_duty"]
+    assert sat["partly"] == ["B22"]
+    assert "B22" not in sat["on_duty"]
     assert by_hour["2026-12-05T19"]["on_duty"] == ["B00", "B22", "R1"]
     # each distinct set of beats on duty is checked once, not 168 times
     assert len(week.configurations) == len({frozenset(h["on_duty"]) for h in week.hours}) == 6

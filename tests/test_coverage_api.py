@@ -4,31 +4,45 @@ from __future__ import annotations
 
 
 def test_who_covers(demo_client):
-    body = demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": "2026-12-01T10:00"}).json()
+    body = demo_client.get(
+        "/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": "2026-12-01T10:00"}
+    ).json()
     assert body["district"] in ("中站区", "解放区")
-    assert body["beats"] and body["on_duty"]
+    assert body["beats"]
+    assert body["on_duty"]
     assert body["nearest"]["festival_point"]["walk_m"] > 0
-    night = demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": "2026-12-01T03:00"}).json()
-    assert night["on_duty"] == [] and night["next_shift"]["starts"][:13] in ("2026-12-01T07", "2026-12-01T08")
+    night = demo_client.get(
+        "/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": "2026-12-01T03:00"}
+    ).json()
+    assert night["on_duty"] == []
+    assert night["next_shift"]["starts"][:13] in ("2026-12-01T07", "2026-12-01T08")
 
 
 def test_who_covers_gcj02_and_outside(demo_client):
     from geo_service.crs import wgs84_to_gcj02
 
     gx, gy = wgs84_to_gcj02([113.2], [35.25])
-    a = demo_client.get("/coverage/who", params={"lon": float(gx[0]), "lat": float(gy[0]), "crs": "gcj02",
-                                                 "at": "2026-12-01T10:00"}).json()
+    a = demo_client.get(
+        "/coverage/who",
+        params={"lon": float(gx[0]), "lat": float(gy[0]), "crs": "gcj02", "at": "2026-12-01T10:00"},
+    ).json()
     b = demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": "2026-12-01T10:00"}).json()
     assert a["beats"] == b["beats"]
-    out = demo_client.get("/coverage/who", params={"lon": 116.4, "lat": 39.9, "at": "2026-12-01T10:00"}).json()
-    assert out["district"] is None and out["beats"] == [] and out["reasons"]
+    out = demo_client.get(
+        "/coverage/who", params={"lon": 116.4, "lat": 39.9, "at": "2026-12-01T10:00"}
+    ).json()
+    assert out["district"] is None
+    assert out["beats"] == []
+    assert out["reasons"]
 
 
 def test_bad_input(demo_client):
     r = demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": "noon"})
-    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("application/problem+json")
     r = demo_client.get("/coverage/sites", params={"start": "2026-12-02T00:00", "end": "2026-12-01T00:00"})
-    assert r.status_code == 400 and "before" in r.json()["detail_en"]
+    assert r.status_code == 400
+    assert "before" in r.json()["detail_en"]
     assert demo_client.get("/coverage/who", params={"lon": 500, "lat": 35}).status_code == 422
     r = demo_client.get("/coverage/service-areas", params={"layer": "roads"})
     assert r.status_code == 400
@@ -37,14 +51,16 @@ def test_bad_input(demo_client):
 def test_beats_report_gaps_and_overlaps(demo_client):
     body = demo_client.get("/coverage/beats").json()
     assert {f["district"] for f in body["figures"]} == {"解放区", "中站区", "马村区", "山阳区"}
-    assert body["gaps"]["features"] and body["overlaps"]["features"]
+    assert body["gaps"]["features"]
+    assert body["overlaps"]["features"]
     night = demo_client.get("/coverage/beats", params={"at": "2026-12-01T21:00"}).json()
     assert sum(f["uncovered_m2"] for f in night["figures"]) > sum(f["uncovered_m2"] for f in body["figures"])
 
 
 def test_beats_hour_by_hour_through_a_week(demo_client):
     body = demo_client.get("/coverage/beats/week", params={"start": "2027-02-08", "hours": 48}).json()
-    assert len(body["hours"]) == 48 and body["start"].startswith("2027-02-08T00:00")
+    assert len(body["hours"]) == 48
+    assert body["start"].startswith("2027-02-08T00:00")
     assert len(body["figures"]) == 48 * 4
     configs = body["configurations"]
     assert {h["configuration"] for h in body["hours"]} == set(range(len(configs)))
@@ -52,21 +68,26 @@ def test_beats_hour_by_hour_through_a_week(demo_client):
     at_noon = demo_client.get("/coverage/beats", params={"at": "2027-02-08T12:00"}).json()["figures"]
     noon = [f for f in body["figures"] if f["hour"].startswith("2027-02-08T12")]
     assert sorted(noon, key=lambda f: f["district"]) == sorted(
-        [{"hour": noon[0]["hour"], **f} for f in at_noon], key=lambda f: f["district"])
+        [{"hour": noon[0]["hour"], **f} for f in at_noon], key=lambda f: f["district"]
+    )
     # nights have fewer beats on duty and more ground uncovered than the day
     night = next(h for h in body["hours"] if h["hour"].startswith("2027-02-08T03"))
     day = next(h for h in body["hours"] if h["hour"].startswith("2027-02-08T10"))
     assert len(night["on_duty"]) < len(day["on_duty"])
     r = demo_client.get("/coverage/beats/week", params={"start": "next monday"})
-    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
-    assert "'next monday'" in r.json()["detail_en"] and r.json()["field"] == "start"
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "'next monday'" in r.json()["detail_en"]
+    assert r.json()["field"] == "start"
     at_time = demo_client.get("/coverage/beats/week", params={"start": "2027-02-08T06:00", "hours": 2}).json()
     assert at_time["start"].startswith("2027-02-08T06:00")
     assert demo_client.get("/coverage/beats/week", params={"hours": 0}).status_code == 422
 
 
 def test_site_duty_coverage_in_festival_window(demo_client):
-    body = demo_client.get("/coverage/sites", params={"start": "2027-02-05T00:00", "end": "2027-02-06T00:00"}).json()
+    body = demo_client.get(
+        "/coverage/sites", params={"start": "2027-02-05T00:00", "end": "2027-02-06T00:00"}
+    ).json()
     assert body["count"] == len(body["uncovered"])
     assert all(r["hour"].startswith("2027-02-05") for r in body["uncovered"])
 
@@ -79,6 +100,12 @@ def test_service_areas_and_what_if(demo_client):
     assert body["unserved_clusters"]["features"]
     before = demo_client.get("/collections/stall_sites/items", params={"limit": 1}).json()["numberMatched"]
     far = body["unserved_clusters"]["features"][0]["properties"]["centre"]
-    change = demo_client.post("/coverage/what-if", json={"add": [{"type": "Point", "coordinates": far}]}).json()
-    assert change["change"] > 0 and change["after"] == change["before"] + change["change"]
-    assert demo_client.get("/collections/stall_sites/items", params={"limit": 1}).json()["numberMatched"] == before
+    change = demo_client.post(
+        "/coverage/what-if", json={"add": [{"type": "Point", "coordinates": far}]}
+    ).json()
+    assert change["change"] > 0
+    assert change["after"] == change["before"] + change["change"]
+    assert (
+        demo_client.get("/collections/stall_sites/items", params={"limit": 1}).json()["numberMatched"]
+        == before
+    )

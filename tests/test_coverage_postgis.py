@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pytest
 import shapely
 import sqlalchemy as sa
@@ -41,29 +40,47 @@ def test_membership_and_gaps_equal_postgis(postgis_url):
         con.execute(sa.text("CREATE TEMP TABLE beats (k int, g geometry, line bool, reach float)"))
         con.execute(sa.text("CREATE TEMP TABLE pts (k int, g geometry)"))
         metric_beats = to_metric(beats.geometry.to_numpy())
-        con.execute(sa.text("INSERT INTO beats VALUES (:k, ST_GeomFromText(:w, 4547), :l, :r)"),
-                    [{"k": k, "w": g.wkt, "l": g.geom_type == "LineString", "r": 25.0}
-                     for k, g in enumerate(metric_beats)])
-        con.execute(sa.text("INSERT INTO pts VALUES (:k, ST_GeomFromText(:w, 4547))"),
-                    [{"k": k, "w": g.wkt} for k, g in enumerate(to_metric(pts))])
-        rows = con.execute(sa.text(
-            "SELECT p.k, b.k FROM pts p JOIN beats b ON "
-            "(NOT b.line AND ST_Intersects(b.g, p.g)) OR (b.line AND ST_DWithin(b.g, p.g, b.reach))")).all()
+        con.execute(
+            sa.text("INSERT INTO beats VALUES (:k, ST_GeomFromText(:w, 4547), :l, :r)"),
+            [
+                {"k": k, "w": g.wkt, "l": g.geom_type == "LineString", "r": 25.0}
+                for k, g in enumerate(metric_beats)
+            ],
+        )
+        con.execute(
+            sa.text("INSERT INTO pts VALUES (:k, ST_GeomFromText(:w, 4547))"),
+            [{"k": k, "w": g.wkt} for k, g in enumerate(to_metric(pts))],
+        )
+        rows = con.execute(
+            sa.text(
+                "SELECT p.k, b.k FROM pts p JOIN beats b ON "
+                "(NOT b.line AND ST_Intersects(b.g, p.g)) OR (b.line AND ST_DWithin(b.g, p.g, b.reach))"
+            )
+        ).all()
         theirs = {(int(a), int(c)) for a, c in rows}
         assert ours == theirs
         assert len(ours) > 500
 
         district = shapely.box(OX, OY, OX + 3500, OY + 3500)
-        districts = gpd.GeoDataFrame({"code": ["000001"], "name": ["甲区"]},
-                                     geometry=list(from_metric(np.array([district], dtype=object))), crs=4326)
+        districts = gpd.GeoDataFrame(
+            {"code": ["000001"], "name": ["甲区"]},
+            geometry=list(from_metric(np.array([district], dtype=object))),
+            crs=4326,
+        )
         cov = beat_coverage(beats, (), districts, min_gap_m2=0.0)
-        gap = con.execute(sa.text(
-            "SELECT ST_Area(ST_Difference(ST_GeomFromText(:d, 4547), "
-            "(SELECT ST_Union(g) FROM beats WHERE NOT line)))"), {"d": to_metric(districts.geometry.to_numpy())[0].wkt}
+        gap = con.execute(
+            sa.text(
+                "SELECT ST_Area(ST_Difference(ST_GeomFromText(:d, 4547), "
+                "(SELECT ST_Union(g) FROM beats WHERE NOT line)))"
+            ),
+            {"d": to_metric(districts.geometry.to_numpy())[0].wkt},
         ).scalar_one()
         assert sum(g["area_m2"] for g in cov.gaps) == pytest.approx(gap, rel=1e-3)
-        overlap_pg = con.execute(sa.text(
-            "SELECT count(*) FROM beats a JOIN beats b ON a.k < b.k AND NOT a.line AND NOT b.line "
-            "AND ST_Area(ST_Intersection(a.g, b.g)) >= 1")).scalar_one()
+        overlap_pg = con.execute(
+            sa.text(
+                "SELECT count(*) FROM beats a JOIN beats b ON a.k < b.k AND NOT a.line AND NOT b.line "
+                "AND ST_Area(ST_Intersection(a.g, b.g)) >= 1"
+            )
+        ).scalar_one()
         assert len(cov.overlaps) == overlap_pg
     engine.dispose()

@@ -48,20 +48,23 @@ def _china_sample() -> tuple[np.ndarray, np.ndarray]:
     return rng.uniform(74.0, 134.0, 3000), rng.uniform(18.0, 53.0, 3000)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("EPSG:4326", SourceCRS("epsg", 4326)),
-    ("4326", SourceCRS("epsg", 4326)),
-    (4490, SourceCRS("epsg", 4490)),
-    ("epsg:4547", SourceCRS("epsg", 4547)),
-    (" WGS84 ", SourceCRS("epsg", 4326)),
-    ("CGCS2000", SourceCRS("epsg", 4490)),
-    ("GCJ02", SourceCRS("gcj02")),
-    ("gcj-02", SourceCRS("gcj02")),
-    ("BD09", SourceCRS("bd09")),
-    ("http://www.opengis.net/def/crs/OGC/1.3/CRS84", SourceCRS("epsg", 4326)),
-    ("http://www.opengis.net/def/crs/EPSG/0/4547", SourceCRS("epsg", 4547)),
-    ("urn:ogc:def:crs:EPSG::4490", SourceCRS("epsg", 4490)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("EPSG:4326", SourceCRS("epsg", 4326)),
+        ("4326", SourceCRS("epsg", 4326)),
+        (4490, SourceCRS("epsg", 4490)),
+        ("epsg:4547", SourceCRS("epsg", 4547)),
+        (" WGS84 ", SourceCRS("epsg", 4326)),
+        ("CGCS2000", SourceCRS("epsg", 4490)),
+        ("GCJ02", SourceCRS("gcj02")),
+        ("gcj-02", SourceCRS("gcj02")),
+        ("BD09", SourceCRS("bd09")),
+        ("http://www.opengis.net/def/crs/OGC/1.3/CRS84", SourceCRS("epsg", 4326)),
+        ("http://www.opengis.net/def/crs/EPSG/0/4547", SourceCRS("epsg", 4547)),
+        ("urn:ogc:def:crs:EPSG::4490", SourceCRS("epsg", 4490)),
+    ],
+)
 def test_parse_crs_names(text, expected):
     assert parse_crs(text) == expected
     assert parse_crs(expected) is expected

@@ -17,8 +17,22 @@ from lunardate import LunarDate
 from geo_service.demo import DEMO_GAPS, DEMO_METADATA, DEMO_OVERLAPS, build_demo, festival_window
 
 TODAY = dt.date(2026, 12, 5)
-REPORTED_STREETS = ("塔北路", "解放西路", "解放中路", "桃园路", "增光北路", "跃进路", "人民路", "民主路", "丰收路",
-                    "山阳路", "建设路", "塔南路", "焦东路", "焦作大道")
+REPORTED_STREETS = (
+    "塔北路",
+    "解放西路",
+    "解放中路",
+    "桃园路",
+    "增光北路",
+    "跃进路",
+    "人民路",
+    "民主路",
+    "丰收路",
+    "山阳路",
+    "建设路",
+    "塔南路",
+    "焦东路",
+    "焦作大道",
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +65,11 @@ def test_every_row_is_valid_for_its_declaration(demo, catalog):
         cols = [c for c in frame.columns if c != "geometry"]
         assert cols == list(spec.field_names), name
         if spec.is_table:
-            assert type(frame) is pd.DataFrame and "geometry" not in frame.columns, name
+            assert type(frame) is pd.DataFrame, name
+            assert "geometry" not in frame.columns, name
         else:
-            assert isinstance(frame, gpd.GeoDataFrame) and frame.crs.to_epsg() == 4326, name
+            assert isinstance(frame, gpd.GeoDataFrame), name
+            assert frame.crs.to_epsg() == 4326, name
             assert set(frame.geom_type) <= set(spec.geometry_types), name
             sample = frame.geometry.iloc[:: max(1, len(frame) // 300)]
             for g in sample:
@@ -76,30 +92,52 @@ def test_reported_counts_and_names(demo):
     assert len(demo["roads"]) >= 3000
     key = demo["roads"].loc[demo["roads"]["snow_priority"].notna(), "name"].nunique()
     assert 60 <= key <= 69
-    assert {"增光北路实验小学北", "解放西路与桃园路交叉口", "跃进路金欧市场门前"} <= set(demo["festival_sales_points"]["name"])
+    assert {"增光北路实验小学北", "解放西路与桃园路交叉口", "跃进路金欧市场门前"} <= set(
+        demo["festival_sales_points"]["name"]
+    )
     assert dict(zip(demo["districts"]["code"], demo["districts"]["name"], strict=True)) == {
-        "410802": "解放区", "410803": "中站区", "410804": "马村区", "410811": "山阳区"}
+        "410802": "解放区",
+        "410803": "中站区",
+        "410804": "马村区",
+        "410811": "山阳区",
+    }
     assert set(REPORTED_STREETS) <= set(demo["roads"]["name"])
     assert 40 <= (demo["patrol_beats"].geom_type == "Polygon").sum() <= 60
     assert 2 <= (demo["patrol_beats"].geom_type == "LineString").sum() <= 3
-    assert 2_000 <= len(demo["demand"]) <= 4_000 and demo["demand"]["population"].between(20, 800).all()
-    assert 4 <= len(demo["depots"]) <= 6 and set(demo["depots"]["district"]) == set(demo["districts"]["name"])
+    assert 2_000 <= len(demo["demand"]) <= 4_000
+    assert demo["demand"]["population"].between(20, 800).all()
+    assert 4 <= len(demo["depots"]) <= 6
+    assert set(demo["depots"]["district"]) == set(demo["districts"]["name"])
     assert demo["depots"]["salt_store"].mean() > 0.5
-    assert len(demo["crews"]) == 6 and demo["crews"]["vehicles"].between(1, 3).all()
+    assert len(demo["crews"]) == 6
+    assert demo["crews"]["vehicles"].between(1, 3).all()
     assert set(demo["crews"]["depot"]) <= set(demo["depots"].loc[demo["depots"]["salt_store"], "name"])
     pois = demo["pois"]
     assert {"增光北路实验小学", "金欧市场"} <= set(pois["name"])
-    assert set(pois["kind"]) == {"school", "hospital", "market", "bus_stop", "traffic_signal", "intersection",
-                                 "roundabout", "compound_entrance", "alley_mouth", "hydrant"}
+    assert set(pois["kind"]) == {
+        "school",
+        "hospital",
+        "market",
+        "bus_stop",
+        "traffic_signal",
+        "intersection",
+        "roundabout",
+        "compound_entrance",
+        "alley_mouth",
+        "hydrant",
+    }
     assert 1 <= (pois["kind"] == "roundabout").sum() <= 2
     assert set(demo["restricted_areas"]["kind"]) >= {"green_belt", "parking", "fire_lane", "blind_path"}
 
 
 def test_metadata_says_illustrative_with_the_seed():
-    assert DEMO_METADATA["illustrative"] is True and DEMO_METADATA["surveyed"] is False
+    assert DEMO_METADATA["illustrative"] is True
+    assert DEMO_METADATA["surveyed"] is False
     assert DEMO_METADATA["seed"] == 2027
-    assert "示意" in DEMO_METADATA["notice_zh"] and "并非测绘" in DEMO_METADATA["notice_zh"]
-    assert "illustrative" in DEMO_METADATA["notice_en"] and "not surveyed" in DEMO_METADATA["notice_en"]
+    assert "示意" in DEMO_METADATA["notice_zh"]
+    assert "并非测绘" in DEMO_METADATA["notice_zh"]
+    assert "illustrative" in DEMO_METADATA["notice_en"]
+    assert "not surveyed" in DEMO_METADATA["notice_en"]
 
 
 def test_road_network_is_noded_and_connected(demo):
@@ -119,12 +157,16 @@ def test_road_network_is_noded_and_connected(demo):
 
 def test_road_attributes(demo, metric):
     roads = demo["roads"]
-    assert roads["oneway"].sum() > 50 and not roads.loc[roads["oneway"], "road_class"].isin(["main"]).any()
+    assert roads["oneway"].sum() > 50
+    assert not roads.loc[roads["oneway"], "road_class"].isin(["main"]).any()
     blocked = roads[~roads["walkable"]]
-    assert 0 < len(blocked) < 20 and set(blocked["road_class"]) == {"main"}
+    assert 0 < len(blocked) < 20
+    assert set(blocked["road_class"]) == {"main"}
     assert roads.loc[roads["road_class"] == "main", "walkable"].mean() > 0.95
-    assert (roads.groupby("road_class")["speed_kph"].median() == pd.Series(
-        {"alley": 15.0, "branch": 30.0, "main": 50.0, "secondary": 40.0})).all()
+    assert (
+        roads.groupby("road_class")["speed_kph"].median()
+        == pd.Series({"alley": 15.0, "branch": 30.0, "main": 50.0, "secondary": 40.0})
+    ).all()
     prio = roads["snow_priority"]
     assert (prio[roads["road_class"] == "main"] == 1).all()
     assert set(prio[roads["road_class"] == "secondary"]) == {2, 3}
@@ -132,9 +174,11 @@ def test_road_attributes(demo, metric):
     assert not roads["closed"].any()
     # each named key road has one priority
     assert (roads.dropna(subset=["snow_priority"]).groupby("name")["snow_priority"].nunique() == 1).all()
+
     # 解放西路 and 桃园路 cross (share an intersection); 增光北路 and 跃进路 lie in 中站区
     def nodes(name):
         return {tuple(c) for g in roads.loc[roads["name"] == name].geometry for c in g.coords}
+
     assert nodes("解放西路") & nodes("桃园路")
     zz = metric["districts"].set_index("name").geometry["中站区"]
     for name in ("增光北路", "跃进路", "桃园路", "解放西路"):
@@ -155,7 +199,10 @@ def test_districts_tile_the_city(metric, demo):
     assert x["中站区"] < x["解放区"] < x["山阳区"] < x["马村区"]
     assert d["山阳区"].bounds[1] < d["解放区"].bounds[1] - 3_000  # 山阳区 also takes the south of the centre
     lon0, lat0, lon1, lat1 = demo["districts"].total_bounds
-    assert 113.08 < lon0 < 113.15 and 113.33 < lon1 < 113.42 and 35.15 < lat0 < 35.19 and 35.27 < lat1 < 35.31
+    assert 113.08 < lon0 < 113.15
+    assert 113.33 < lon1 < 113.42
+    assert 35.15 < lat0 < 35.19
+    assert 35.27 < lat1 < 35.31
 
 
 def test_sites_lie_in_their_districts_beside_back_streets(demo, metric):
@@ -175,27 +222,37 @@ def test_sites_lie_in_their_districts_beside_back_streets(demo, metric):
     dist = shapely.distance(sites[:, None], sites[None, :])
     np.fill_diagonal(dist, np.inf)
     assert dist.min() >= 50
-    assert shapely.area(sites).min() >= 8 * 20 and shapely.area(sites).max() <= 20 * 60
+    assert shapely.area(sites).min() >= 8 * 20
+    assert shapely.area(sites).max() <= 20 * 60
     restricted = shapely.union_all(metric["restricted_areas"].geometry.to_numpy())
     assert not shapely.intersects(sites, restricted).any()
     s = demo["stall_sites"]
-    assert s["name"].is_unique and s["name"].str.match(r"^山阳区.+果蔬临时销售点$").all()
-    assert s["capacity"].between(10, 40).all() and (s["status"] == "open").all()
-    assert (s["valid_from"] == dt.date(2026, 1, 1)).all() and s["valid_to"].isna().all()
+    assert s["name"].is_unique
+    assert s["name"].str.match(r"^山阳区.+果蔬临时销售点$").all()
+    assert s["capacity"].between(10, 40).all()
+    assert (s["status"] == "open").all()
+    assert (s["valid_from"] == dt.date(2026, 1, 1)).all()
+    assert s["valid_to"].isna().all()
 
 
 def test_festival_window_is_the_lunar_one(demo):
     f = demo["festival_sales_points"]
     assert (f["valid_from"] == LunarDate(2026, 12, 15).to_solar_date()).all()
     assert (f["valid_to"] == LunarDate(2027, 1, 16).to_solar_date()).all()
-    assert (f["hours"] == "07:00-22:00").all() and (f["lunar_from"] == "12-15").all() and (f["lunar_to"] == "01-16").all()
+    assert (f["hours"] == "07:00-22:00").all()
+    assert (f["lunar_from"] == "12-15").all()
+    assert (f["lunar_to"] == "01-16").all()
     assert set(f.geom_type) == {"Point", "Polygon"}
     # during the festival the running window; after it, next year's
-    assert festival_window(dt.date(2027, 2, 1)) == (LunarDate(2026, 12, 15).to_solar_date(),
-                                                    LunarDate(2027, 1, 16).to_solar_date())
+    assert festival_window(dt.date(2027, 2, 1)) == (
+        LunarDate(2026, 12, 15).to_solar_date(),
+        LunarDate(2027, 1, 16).to_solar_date(),
+    )
     assert festival_window(dt.date(2027, 3, 1))[0] == LunarDate(2027, 12, 15).to_solar_date()
-    assert festival_window(dt.date(2026, 1, 1)) == (LunarDate(2025, 12, 15).to_solar_date(),
-                                                    LunarDate(2026, 1, 16).to_solar_date())
+    assert festival_window(dt.date(2026, 1, 1)) == (
+        LunarDate(2025, 12, 15).to_solar_date(),
+        LunarDate(2026, 1, 16).to_solar_date(),
+    )
 
 
 def test_named_points_stand_where_their_names_say(metric):
@@ -206,14 +263,18 @@ def test_named_points_stand_where_their_names_say(metric):
         return shapely.union_all(roads.loc[roads["name"] == name].geometry.to_numpy())
 
     cross = fest["解放西路与桃园路交叉口"]
-    assert cross.distance(street("解放西路")) < 30 and cross.distance(street("桃园路")) < 60
+    assert cross.distance(street("解放西路")) < 30
+    assert cross.distance(street("桃园路")) < 60
     school = pois.geometry["增光北路实验小学"]
     north = fest["增光北路实验小学北"]
-    assert north.distance(street("增光北路")) < 30 and north.y > school.y and north.distance(school) < 150
+    assert north.distance(street("增光北路")) < 30
+    assert north.y > school.y
+    assert north.distance(school) < 150
     market = pois.geometry["金欧市场"]
     assert market.distance(street("跃进路")) < 60
     gate = fest["跃进路金欧市场门前"]
-    assert gate.distance(street("跃进路")) < 30 and gate.distance(market) < 60
+    assert gate.distance(street("跃进路")) < 30
+    assert gate.distance(market) < 60
 
 
 def test_bridges_and_culverts_sit_on_their_roads(demo, metric):
@@ -225,8 +286,10 @@ def test_bridges_and_culverts_sit_on_their_roads(demo, metric):
     assert b["name"].is_unique
     assert (b.loc[b["kind"] == "bridge", "snow_priority"] == 1).mean() > 0.6
     assert b.loc[b["kind"] != "bridge", "flood_risk"].isin(["medium", "high"]).all()
-    assert b["service_min"].between(5, 20).all() and b["salt_t"].between(0.2, 1.0).all()
-    assert b["owner"].notna().all() and not b["closed"].any()
+    assert b["service_min"].between(5, 20).all()
+    assert b["salt_t"].between(0.2, 1.0).all()
+    assert b["owner"].notna().all()
+    assert not b["closed"].any()
     bridges = b.loc[b["kind"] == "bridge"].geometry
     assert bridges.x.max() - bridges.x.min() > 15_000  # spread along the river, not bunched at one end
 
@@ -277,18 +340,27 @@ def test_a_year_of_cases(demo, metric, catalog):
     when = pd.DatetimeIndex(inc["reported_at"])
     assert str(when.tz) == "Asia/Shanghai"
     today = pd.Timestamp(TODAY, tz="Asia/Shanghai")
-    assert when.min() >= today - pd.Timedelta(days=365) and when.max() < today
+    assert when.min() >= today - pd.Timedelta(days=365)
+    assert when.max() < today
     assert set(when[inc["category"] == "道路积雪结冰"].month) <= {12, 1, 2}
     assert set(when[inc["category"] == "道路积水"].month) <= {6, 7, 8}
     assert set(inc["category"]) <= set(demo["case_categories"]["minor"])
     hours = when.hour.value_counts()
-    assert hours[3] * 5 < hours[20] and hours[3] * 5 < hours[10]
+    assert hours[3] * 5 < hours[20]
+    assert hours[3] * 5 < hours[10]
     assert (inc["source"] == "12345").mean() > 0.7
     open_ = inc[inc["status"] == "open"]
-    assert 20 <= len(open_) <= 100 and (pd.DatetimeIndex(open_["reported_at"]) >= today - pd.Timedelta(days=2)).all()
+    assert 20 <= len(open_) <= 100
+    assert (pd.DatetimeIndex(open_["reported_at"]) >= today - pd.Timedelta(days=2)).all()
     old = inc[when < today - pd.Timedelta(days=7)]
-    assert (old["status"] == "closed").all() and old["department"].notna().all() and old["beat"].notna().mean() > 0.9
+    assert (old["status"] == "closed").all()
+    assert old["department"].notna().all()
+    assert old["beat"].notna().mean() > 0.9
     cats = demo["case_categories"].set_index("minor")
     for minor in ("道路积水", "道路积雪结冰"):
-        assert (cats.loc[minor, "asset_layer"], cats.loc[minor, "asset_within_m"]) == ("bridges_culverts", 30.0)
-    assert cats.loc["无照经营游商", "major"] == "街面秩序" and cats.loc["窨井盖", "major"] == "设施管理"
+        assert (cats.loc[minor, "asset_layer"], cats.loc[minor, "asset_within_m"]) == (
+            "bridges_culverts",
+            30.0,
+        )
+    assert cats.loc["无照经营游商", "major"] == "街面秩序"
+    assert cats.loc["窨井盖", "major"] == "设施管理"

@@ -20,44 +20,74 @@ NOW = dt.datetime(2026, 12, 5, 12, tzinfo=TZ)
 
 
 def cases(rows):
-    return gpd.GeoDataFrame([{"category": c, "reported_at": t} for c, _, t in rows],
-                            geometry=[shapely.Point(*ll(*xy)) for _, xy, t in rows], crs=4326)
+    return gpd.GeoDataFrame(
+        [{"category": c, "reported_at": t} for c, _, t in rows],
+        geometry=[shapely.Point(*ll(*xy)) for _, xy, t in rows],
+        crs=4326,
+    )
 
 
 def run(rows, **kw):
-    bridge = gpd.GeoDataFrame({"name": ["甲桥"], "owner": ["市政工程处"]}, geometry=[shapely.Point(*ll(250, 150))],
-                              crs=4326, index=[9])
-    return dispatch(cases(rows), beats=BeatIndex.build(grid_beats()), shifts=SHIFTS,
-                    categories=Categories.from_frame(case_categories()), districts=DISTRICT, assets=bridge, now=NOW, **kw)
+    bridge = gpd.GeoDataFrame(
+        {"name": ["甲桥"], "owner": ["市政工程处"]},
+        geometry=[shapely.Point(*ll(250, 150))],
+        crs=4326,
+        index=[9],
+    )
+    return dispatch(
+        cases(rows),
+        beats=BeatIndex.build(grid_beats()),
+        shifts=SHIFTS,
+        categories=Categories.from_frame(case_categories()),
+        districts=DISTRICT,
+        assets=bridge,
+        now=NOW,
+        **kw,
+    )
 
 
 def test_beat_squad_department_by_hand():
     t = dt.datetime(2026, 12, 1, 10, tzinfo=TZ)
     [a] = run([("噪声扰民", (150, 50), t)])
     assert (a.beat, a.squad, a.department, a.major) == ("B01", "S1", "城管执法大队", "市容环境")
-    assert a.escalation is None and any("S1" in r for r in a.reasons)
+    assert a.escalation is None
+    assert any("S1" in r for r in a.reasons)
 
 
 def test_escalation_when_nobody_on_duty_or_no_beat():
     night = dt.datetime(2026, 12, 1, 21, tzinfo=TZ)
-    [off, nobeat] = run([("噪声扰民", (150, 50), night), ("噪声扰民", (150, 150), dt.datetime(2026, 12, 1, 10, tzinfo=TZ))])
-    assert off.squad is None and off.escalation == "甲区值班室"
-    assert nobeat.beat is None and nobeat.escalation == "甲区值班室"  # the hole in B11
+    [off, nobeat] = run(
+        [("噪声扰民", (150, 50), night), ("噪声扰民", (150, 150), dt.datetime(2026, 12, 1, 10, tzinfo=TZ))]
+    )
+    assert off.squad is None
+    assert off.escalation == "甲区值班室"
+    assert nobeat.beat is None
+    assert nobeat.escalation == "甲区值班室"
 
 
 def test_asset_owner_wins_for_its_categories():
     t = dt.datetime(2026, 12, 1, 10, tzinfo=TZ)
     [ice, noise] = run([("道路积雪结冰", (255, 150), t), ("噪声扰民", (255, 150), t)])
-    assert ice.department == "市政工程处" and any("甲桥" in r for r in ice.reasons)
+    assert ice.department == "市政工程处"
+    assert any("甲桥" in r for r in ice.reasons)
     assert noise.department == "城管执法大队"
 
 
 def test_duplicates_and_bad_rows():
     t = dt.datetime(2026, 12, 1, 10, tzinfo=TZ)
-    out = run([("油烟污染", (50, 50), t), ("油烟污染", (60, 55), t + dt.timedelta(hours=2)),
-               ("噪声扰民", (60, 55), t + dt.timedelta(hours=2)), ("外星人", (50, 50), t),
-               ("噪声扰民", (50, 50), NOW + dt.timedelta(days=2)), ("噪声扰民", (50, 50), dt.datetime(2025, 1, 1, tzinfo=TZ))])
-    assert out[1].duplicate_of == "row 1" and out[0].duplicate_of is None and out[2].duplicate_of is None
+    out = run(
+        [
+            ("油烟污染", (50, 50), t),
+            ("油烟污染", (60, 55), t + dt.timedelta(hours=2)),
+            ("噪声扰民", (60, 55), t + dt.timedelta(hours=2)),
+            ("外星人", (50, 50), t),
+            ("噪声扰民", (50, 50), NOW + dt.timedelta(days=2)),
+            ("噪声扰民", (50, 50), dt.datetime(2025, 1, 1, tzinfo=TZ)),
+        ]
+    )
+    assert out[1].duplicate_of == "row 1"
+    assert out[0].duplicate_of is None
+    assert out[2].duplicate_of is None
     assert [a.error["code"] for a in out[3:5]] == ["unknown-category", "future"]
     assert out[5].ok  # this roster has no start date, so an old case is still answered
     assert "噪声扰民" in out[3].error["detail_zh"]
@@ -67,17 +97,38 @@ def test_batch_over_http_with_gcj02_and_save(demo_client):
     from geo_service.crs import wgs84_to_gcj02
 
     gx, gy = wgs84_to_gcj02(np.array([113.2, 113.3]), np.array([35.25, 35.2]))
-    body = {"crs": "gcj02", "save": True, "cases": [
-        {"lon": float(gx[0]), "lat": float(gy[0]), "category": "占道经营", "reported_at": "2026-12-01T10:00:00+08:00"},
-        {"lon": float(gx[1]), "lat": float(gy[1]), "category": "0201", "reported_at": "2026-12-01T03:00:00+08:00"},
-        {"lon": 113.3, "lat": 35.2, "category": "不存在", "reported_at": "2026-12-01T10:00:00+08:00"}]}
+    body = {
+        "crs": "gcj02",
+        "save": True,
+        "cases": [
+            {
+                "lon": float(gx[0]),
+                "lat": float(gy[0]),
+                "category": "占道经营",
+                "reported_at": "2026-12-01T10:00:00+08:00",
+            },
+            {
+                "lon": float(gx[1]),
+                "lat": float(gy[1]),
+                "category": "0201",
+                "reported_at": "2026-12-01T03:00:00+08:00",
+            },
+            {"lon": 113.3, "lat": 35.2, "category": "不存在", "reported_at": "2026-12-01T10:00:00+08:00"},
+        ],
+    }
     r = demo_client.post("/dispatch/cases", json=body)
     assert r.status_code == 200, r.text
     out = r.json()
     first, night, bad = out["assignments"]
-    assert first["ok"] and first["squad"] and first["department"] == "城管执法大队" and first["crew"]["minutes"] > 0
-    assert night["ok"] and night["escalation"] and night["category"] == "噪声扰民"
-    assert not bad["ok"] and out["failed"] == 1
+    assert first["ok"]
+    assert first["squad"]
+    assert first["department"] == "城管执法大队"
+    assert first["crew"]["minutes"] > 0
+    assert night["ok"]
+    assert night["escalation"]
+    assert night["category"] == "噪声扰民"
+    assert not bad["ok"]
+    assert out["failed"] == 1
     saved = demo_client.get(f"/collections/incidents/items/{first['incident_id']}").json()
     assert saved["properties"]["squad"] == first["squad"]
 
@@ -87,21 +138,33 @@ def test_upload_csv_and_workload(demo_client):
     r = demo_client.post("/dispatch/cases/upload", files={"file": ("cases.csv", csv.encode(), "text/csv")})
     assert r.status_code == 200, r.text
     assert r.json()["count"] == 2
-    w = demo_client.get("/dispatch/workload", params={"start": "2026-11-01T00:00", "end": "2026-12-01T00:00"}).json()
-    assert w["cases"] > 500 and sum(w["by_squad"].values()) == w["cases"]
-    assert len(w["by_hour"]) == 24 and w["by_hour"][3]["cases"] < w["by_hour"][20]["cases"]
+    w = demo_client.get(
+        "/dispatch/workload", params={"start": "2026-11-01T00:00", "end": "2026-12-01T00:00"}
+    ).json()
+    assert w["cases"] > 500
+    assert sum(w["by_squad"].values()) == w["cases"]
+    assert len(w["by_hour"]) == 24
+    assert w["by_hour"][3]["cases"] < w["by_hour"][20]["cases"]
 
 
 def test_open311(demo_client):
     services = demo_client.get("/services.json").json()
     assert any(s["service_code"] == "0201" and s["service_name"] == "噪声扰民" for s in services)
-    r = demo_client.post("/requests.json", data={"service_code": "0201", "lat": "35.25", "long": "113.2",
-                                                 "description": "塔北路商户使用高音喇叭",
-                                                 "requested_datetime": "2026-12-01T15:00:00+08:00"})
+    r = demo_client.post(
+        "/requests.json",
+        data={
+            "service_code": "0201",
+            "lat": "35.25",
+            "long": "113.2",
+            "description": "塔北路商户使用高音喇叭",
+            "requested_datetime": "2026-12-01T15:00:00+08:00",
+        },
+    )
     assert r.status_code == 201, r.text
     fid = int(r.json()[0]["service_request_id"])
     got = demo_client.get(f"/collections/incidents/items/{fid}").json()["properties"]
-    assert got["category"] == "噪声扰民" and got["department"] == "城管执法大队"
+    assert got["category"] == "噪声扰民"
+    assert got["department"] == "城管执法大队"
     bad = demo_client.post("/requests.json", data={"service_code": "9999", "lat": "35.25", "long": "113.2"})
     assert bad.status_code == 400
     bad = demo_client.post("/requests.json", data={"service_code": "0201", "lat": "north"})
@@ -112,9 +175,14 @@ def test_batch_of_thousands_is_vectorised(demo_ws):
     from geo_service.api.routers.dispatch import run_dispatch
 
     inc = demo_ws.frame("incidents")
-    inc = inc[pd.to_datetime(inc["reported_at"], utc=True) >= pd.Timestamp("2026-01-01", tz="Asia/Shanghai")].iloc[:3000]
-    frame = gpd.GeoDataFrame({"category": inc["category"].to_numpy(), "reported_at": list(inc["reported_at"])},
-                             geometry=inc.geometry.to_numpy(), crs=4326)
+    inc = inc[
+        pd.to_datetime(inc["reported_at"], utc=True) >= pd.Timestamp("2026-01-01", tz="Asia/Shanghai")
+    ].iloc[:3000]
+    frame = gpd.GeoDataFrame(
+        {"category": inc["category"].to_numpy(), "reported_at": list(inc["reported_at"])},
+        geometry=inc.geometry.to_numpy(),
+        crs=4326,
+    )
     out = run_dispatch(demo_ws, frame, with_crews=False)
     assert len(out) == 3000
     assert all(a.ok and (a.squad or a.escalation) for a in out)
@@ -122,6 +190,17 @@ def test_batch_of_thousands_is_vectorised(demo_ws):
 
 
 def test_roster_start_is_enforced(demo_client):
-    r = demo_client.post("/dispatch/cases", json={"cases": [
-        {"lon": 113.2, "lat": 35.25, "category": "噪声扰民", "reported_at": "2025-06-01T10:00:00+08:00"}]})
+    r = demo_client.post(
+        "/dispatch/cases",
+        json={
+            "cases": [
+                {
+                    "lon": 113.2,
+                    "lat": 35.25,
+                    "category": "噪声扰民",
+                    "reported_at": "2025-06-01T10:00:00+08:00",
+                }
+            ]
+        },
+    )
     assert r.json()["assignments"][0]["error"]["code"] == "before-roster"

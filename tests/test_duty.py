@@ -17,12 +17,44 @@ def at(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=TZ)
 
 
-SHIFTS = shifts_from_frame(pd.DataFrame([
-    {"beat": "A", "squad": "一中队", "weekdays": "1-7", "start": "07:00", "end": "12:00", "day_kind": "any"},
-    {"beat": "A", "squad": "一中队", "weekdays": "1-7", "start": "19:00", "end": "24:00", "day_kind": "any"},
-    {"beat": "B", "squad": "二中队", "weekdays": "1-5", "start": "08:00", "end": "18:00", "day_kind": "workday"},
-    {"beat": "C", "squad": "三中队", "weekdays": "5", "start": "22:00", "end": "02:00", "day_kind": "any"},
-]))
+SHIFTS = shifts_from_frame(
+    pd.DataFrame(
+        [
+            {
+                "beat": "A",
+                "squad": "一中队",
+                "weekdays": "1-7",
+                "start": "07:00",
+                "end": "12:00",
+                "day_kind": "any",
+            },
+            {
+                "beat": "A",
+                "squad": "一中队",
+                "weekdays": "1-7",
+                "start": "19:00",
+                "end": "24:00",
+                "day_kind": "any",
+            },
+            {
+                "beat": "B",
+                "squad": "二中队",
+                "weekdays": "1-5",
+                "start": "08:00",
+                "end": "18:00",
+                "day_kind": "workday",
+            },
+            {
+                "beat": "C",
+                "squad": "三中队",
+                "weekdays": "5",
+                "start": "22:00",
+                "end": "02:00",
+                "day_kind": "any",
+            },
+        ]
+    )
+)
 
 
 def beats(moment):
@@ -52,7 +84,8 @@ def test_official_holidays_and_adjusted_workdays():
 
 def test_next_shift():
     start, shift = next_shift(SHIFTS, "B", at("2026-12-04T19:00"))  # Friday evening
-    assert start == at("2026-12-07T08:00") and shift.squad == "二中队"  # Monday
+    assert start == at("2026-12-07T08:00")
+    assert shift.squad == "二中队"
     assert next_shift(SHIFTS, "nobody", at("2026-12-04T19:00")) is None
 
 
@@ -60,7 +93,10 @@ def test_lunar_festival_window():
     props = {"lunar_from": "12-15", "lunar_to": "01-16", "hours": "07:00-22:00"}
     assert festival_dates(props, around=dt.date(2026, 12, 5)) == (dt.date(2027, 1, 22), dt.date(2027, 2, 21))
     windows = open_windows(props, at("2027-02-05T00:00"), at("2027-02-07T00:00"))
-    assert windows == [(at("2027-02-05T07:00"), at("2027-02-05T22:00")), (at("2027-02-06T07:00"), at("2027-02-06T22:00"))]
+    assert windows == [
+        (at("2027-02-05T07:00"), at("2027-02-05T22:00")),
+        (at("2027-02-06T07:00"), at("2027-02-06T22:00")),
+    ]
     assert open_windows(props, at("2026-12-05T00:00"), at("2026-12-06T00:00")) == []
 
 
@@ -68,4 +104,6 @@ def test_bad_times():
     with pytest.raises(InvalidInput):
         open_windows({"hours": "07:00-22:00"}, at("2026-12-02T00:00"), at("2026-12-01T00:00"))
     with pytest.raises(InvalidInput):
-        shifts_from_frame(pd.DataFrame([{"beat": "A", "squad": "x", "weekdays": "1-9", "start": "07:00", "end": "08:00"}]))
+        shifts_from_frame(
+            pd.DataFrame([{"beat": "A", "squad": "x", "weekdays": "1-9", "start": "07:00", "end": "08:00"}])
+        )

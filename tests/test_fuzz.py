@@ -35,10 +35,14 @@ def fuzz_app(demo_gpkg, tmp_path_factory):
 def test_api_never_fails_with_5xx(fuzz_app):
     """Up to 40 generated requests for every operation (over 1,000 in all), signed in as an admin."""
     app, token = fuzz_app
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers={"Authorization": f"Bearer {token}"})
+    schema = schemathesis.openapi.from_asgi(
+        "/openapi.json", app, headers={"Authorization": f"Bearer {token}"}
+    )
     # heavy computations and whole-workspace operations are covered by their own bounded tests
-    schema = schema.exclude(path_regex=r"^/(maps/.*\.\{fmt\}|backup/restore|plans/snow$|export$|backup$|"
-                                       r"coverage/service-areas|planning/sites)")
+    schema = schema.exclude(
+        path_regex=r"^/(maps/.*\.\{fmt\}|backup/restore|plans/snow$|export$|backup$|"
+        r"coverage/service-areas|planning/sites)"
+    )
     failures: list[str] = []
     for result in schema.get_all_operations():
         operation = result.ok()

@@ -3,6 +3,7 @@ service, with every request outside the service blocked. Screenshots go to $GEO_
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -47,8 +48,10 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
-                                                             "--disable-background-networking"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         yield b
         b.close()
 
@@ -66,18 +69,20 @@ class Session:
         app, self.base = live
         accounts = app.state.accounts
         name = f"b-{role}-{crew or ''}"
-        try:
+        with contextlib.suppress(Exception):  # the user exists from an earlier test
             accounts.add_user(name, role, crew=crew)
-        except Exception:  # noqa: BLE001 - the user exists from an earlier test
-            pass
         token = accounts.issue_token(name, kind="session")
         self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-        self.context.add_cookies([{"name": "geo_session", "value": token, "domain": "127.0.0.1", "path": "/"}])
+        self.context.add_cookies(
+            [{"name": "geo_session", "value": token, "domain": "127.0.0.1", "path": "/"}]
+        )
         self.page = self.context.new_page()
         self.failed, self.errors, self.outside = [], [], []
         self.page.route("**/*", self._route)
         self.page.on("requestfailed", lambda r: self.failed.append(r.url))
-        self.page.on("response", lambda r: self.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        self.page.on(
+            "response", lambda r: self.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None
+        )
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
 
@@ -94,7 +99,7 @@ class Session:
         self.page.wait_for_timeout(500)
 
     def clean(self):
-        assert self.failed == [] and self.errors == [] and self.outside == [], (self.failed, self.errors, self.outside)
+        assert (self.failed, self.errors, self.outside) == ([], [], [])
 
     def close(self):
         self.context.close()
@@ -127,7 +132,7 @@ def _alley_spot(app):
     roads = ws.frame("roads")
     sites = to_metric(ws.frame("stall_sites").geometry.to_numpy())
     alleys = roads[(roads["road_class"] == "alley") & (roads["district"] == "山阳区") & ~roads["oneway"]]
-    for fid, line in zip(alleys.index, alleys.geometry, strict=True):
+    for line in alleys.geometry:
         a, b = line.coords[0], line.coords[-1]
         if abs(a[1] - b[1]) > abs(a[0] - b[0]):
             continue  # keep east-west streets: the zone is drawn north of them
@@ -140,8 +145,10 @@ def _alley_spot(app):
 def _draw_rectangle(page, lat, lon, dx0, dy0, dx1, dy1):
     page.evaluate(f"window.GEO_MAP.setView([{lat}, {lon}], 19, {{animate: false}})")
     page.wait_for_timeout(300)
-    p = page.evaluate(f"(() => {{ const c = window.GEO_MAP.latLngToContainerPoint([{lat}, {lon}]); "
-                      "const r = window.GEO_MAP.getContainer().getBoundingClientRect(); return [c.x + r.left, c.y + r.top]; })()")
+    p = page.evaluate(
+        f"(() => {{ const c = window.GEO_MAP.latLngToContainerPoint([{lat}, {lon}]); "
+        "const r = window.GEO_MAP.getContainer().getBoundingClientRect(); return [c.x + r.left, c.y + r.top]; })()"
+    )
     page.click(".leaflet-pm-icon-rectangle")
     page.mouse.click(p[0] + dx0, p[1] + dy0)
     page.mouse.click(p[0] + dx1, p[1] + dy1)
@@ -193,7 +200,11 @@ def test_crew_page_fits_a_phone(browser, live, tmp_path):
     from geo_service.snow.service import make_plan
 
     app, _ = live
-    doc = make_plan(app.state.workspace, effort=2, start=dt.datetime(2026, 12, 5, 6, tzinfo=dt.timezone(dt.timedelta(hours=8))))
+    doc = make_plan(
+        app.state.workspace,
+        effort=2,
+        start=dt.datetime(2026, 12, 5, 6, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    )
     crew = doc["vehicles"][0]["crew"]
     s = Session(browser, live, role="crew", crew=crew, viewport=(390, 844))
     s.open(f"/maps/route/{doc['id']}/{crew}")

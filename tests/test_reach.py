@@ -73,7 +73,11 @@ def reach_oracle(net, g: nx.DiGraph, site_snap, i: int, seg: int, at: float) -> 
 
 @pytest.mark.parametrize(
     ("mode", "max_cost", "n", "size", "turns"),
-    [("walk", 600.0, 120, 2000.0, False), ("drive", 50.0, 120, 2000.0, False), ("walk", 450.0, 500, 3000.0, True)],
+    [
+        ("walk", 600.0, 120, 2000.0, False),
+        ("drive", 50.0, 120, 2000.0, False),
+        ("walk", 450.0, 500, 3000.0, True),
+    ],
 )
 def test_service_area_linework_equals_networkx_reach(mode, max_cost, n, size, turns, monkeypatch):
     net = build_network(random_roads(7, n, size), mode=mode)
@@ -100,9 +104,9 @@ def test_service_area_linework_equals_networkx_reach(mode, max_cost, n, size, tu
     # the length reached equals the linework's length (no stretch counted twice)
     assert np.allclose(areas.reached_m, shapely.length(areas.lines), rtol=1e-9, atol=1e-6)
     assert all(
-        p.is_valid and p.contains(shapely.line_interpolate_point(l, 0.5, normalized=True))
-        for p, l in zip(areas.polygons, areas.lines, strict=True)
-        if not l.is_empty
+        p.is_valid and p.contains(shapely.line_interpolate_point(line, 0.5, normalized=True))
+        for p, line in zip(areas.polygons, areas.lines, strict=True)
+        if not line.is_empty
     )
 
 
@@ -134,11 +138,14 @@ def test_sites_off_the_network_are_unreachable_not_errors():
     far = shapely.points([OX + 50_000, OX + 500], [OY, OY + 500])
     areas = service_areas(net, far, max_cost=300)
     assert areas.unreachable == (0,)
-    assert areas.lines[0].is_empty and areas.polygons[0].is_empty and areas.reached_m[0] == 0
+    assert areas.lines[0].is_empty
+    assert areas.polygons[0].is_empty
+    assert areas.reached_m[0] == 0
     assert areas.reached_m[1] > 0
     field = nearest_sites(net, far[:1])
     cost, site = field.query(snap(net, far[1:], max_distance=500))
-    assert site[0] == -1 and np.isinf(cost[0])
+    assert site[0] == -1
+    assert np.isinf(cost[0])
 
 
 def test_band_equals_the_geos_buffer_of_the_linework():
@@ -158,7 +165,8 @@ def test_band_equals_the_geos_buffer_of_the_linework():
     small = shapely.LineString([(0, 0), (-60, 0), (-60, 60), (0, 60), (0, 0)])
     lines = shapely.MultiLineString([ring, small])
     poly = band(shapely.node(lines), 40.0)
-    assert not poly.contains(shapely.Point(200, 200)) and poly.contains(shapely.Point(-30, 30))
+    assert not poly.contains(shapely.Point(200, 200))
+    assert poly.contains(shapely.Point(-30, 30))
     assert shapely.symmetric_difference(poly, shapely.buffer(lines, 40.0, quad_segs=2)).area < 1.0
 
 

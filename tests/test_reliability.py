@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -44,7 +43,9 @@ def any_client(request, tmp_path):
     if request.param == "gpkg":
         settings = Settings(workspace=tmp_path / "w.gpkg")
     else:
-        settings = Settings(workspace=tmp_path / "unused.gpkg", database_url=request.getfixturevalue("pg_schema_url"))
+        settings = Settings(
+            workspace=tmp_path / "unused.gpkg", database_url=request.getfixturevalue("pg_schema_url")
+        )
     client = _app_client(settings)
     yield client
     client.__exit__(None, None, None)
@@ -56,11 +57,14 @@ def test_bad_shapes_refused_and_store_unchanged(any_client, shape):
     before = any_client.get(f"/collections/{layer}/items").json()["numberMatched"]
     props = {"depots": SITE_PROPS, "stall_sites": {"name": "甲", "district": "山阳区", "capacity": 5}}[layer]
     body = json.dumps({"type": "Feature", "geometry": geometry, "properties": props}).encode()
-    resp = any_client.post(f"/collections/{layer}/items", content=body, headers={"Content-Type": "application/json"})
+    resp = any_client.post(
+        f"/collections/{layer}/items", content=body, headers={"Content-Type": "application/json"}
+    )
     assert resp.status_code in expected, (name, resp.status_code, resp.text[:300])
     assert resp.headers["content-type"].startswith("application/problem+json")
     detail = resp.json()["detail_en"]
-    assert detail and "Traceback" not in detail
+    assert detail
+    assert "Traceback" not in detail
     assert any_client.get(f"/collections/{layer}/items").json()["numberMatched"] == before
 
 
@@ -88,7 +92,9 @@ def test_twenty_clients_editing_the_same_features(store, tmp_path, request):
 
     settings = Settings(workspace=tmp_path / "w.gpkg")
     if store == "postgis":
-        settings = Settings(workspace=tmp_path / "u.gpkg", database_url=request.getfixturevalue("pg_schema_url"))
+        settings = Settings(
+            workspace=tmp_path / "u.gpkg", database_url=request.getfixturevalue("pg_schema_url")
+        )
     app, server, thread, base = _serve(settings)
     try:
         app.state.accounts.add_user("soak", "admin")
@@ -96,8 +102,14 @@ def test_twenty_clients_editing_the_same_features(store, tmp_path, request):
         ids = []
         with httpx.Client(base_url=base, headers=headers, timeout=30) as c:
             for k in range(3):
-                r = c.post("/collections/depots/items", json={"type": "Feature", "properties": {"name": f"站{k}"},
-                                                              "geometry": {"type": "Point", "coordinates": [113.2 + k / 100, 35.2]}})
+                r = c.post(
+                    "/collections/depots/items",
+                    json={
+                        "type": "Feature",
+                        "properties": {"name": f"站{k}"},
+                        "geometry": {"type": "Point", "coordinates": [113.2 + k / 100, 35.2]},
+                    },
+                )
                 ids.append(r.json()["id"])
         accepted: list[tuple[int, int, str]] = []  # (feature, version, name written)
         stale = [0]
@@ -115,8 +127,11 @@ def test_twenty_clients_editing_the_same_features(store, tmp_path, request):
                     if rng.random() < 0.5:
                         time.sleep(rng.random() / 50)  # let others race
                     name = f"c{n}-{rng.randint(0, 10**6)}"
-                    r = c.patch(f"/collections/depots/items/{fid}", json={"properties": {"name": name}},
-                                headers={"If-Match": f'"{version}"'})
+                    r = c.patch(
+                        f"/collections/depots/items/{fid}",
+                        json={"properties": {"name": name}},
+                        headers={"If-Match": f'"{version}"'},
+                    )
                     with lock:
                         if r.status_code == 200:
                             accepted.append((fid, r.json()["version"], name))
@@ -131,7 +146,8 @@ def test_twenty_clients_editing_the_same_features(store, tmp_path, request):
         for t in threads:
             t.join()
         assert errors == []
-        assert accepted and stale[0] > 0
+        assert accepted
+        assert stale[0] > 0
         store_ = app.state.workspace.store
         for fid in ids:
             mine = sorted((v, name) for f, v, name in accepted if f == fid)
@@ -142,8 +158,12 @@ def test_twenty_clients_editing_the_same_features(store, tmp_path, request):
             assert current.properties["name"] == (mine[-1][1] if mine else f"站{ids.index(fid)}")  # = replay
             hist = store_.history("depots", fid, limit=100_000)
             assert [c.version for c in reversed(hist)] == list(range(1, len(mine) + 2))
-            assert [c.after["properties"]["name"] for c in reversed(hist) if c.op == "update"] == [n for _, n in mine]
-        print(f"\n{store}: {len(accepted)} accepted, {stale[0]} stale (409) in {SOAK_S:.0f} s with 20 clients")
+            assert [c.after["properties"]["name"] for c in reversed(hist) if c.op == "update"] == [
+                n for _, n in mine
+            ]
+        print(
+            f"\n{store}: {len(accepted)} accepted, {stale[0]} stale (409) in {SOAK_S:.0f} s with 20 clients"
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -162,7 +182,8 @@ def test_postgis_down_gives_503_then_recovers(tmp_path):
             started = time.monotonic()
             r = client.get("/collections/depots/items")
             took = time.monotonic() - started
-            assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json")
+            assert r.status_code == 503
+            assert r.headers["content-type"].startswith("application/problem+json")
             assert took < 1.0, took
             assert r.headers["retry-after"]
             cluster.start()
@@ -178,17 +199,28 @@ def test_postgis_down_gives_503_then_recovers(tmp_path):
 @pytest.mark.slow
 def test_killed_import_leaves_nothing_and_the_file_intact(tmp_path):
     ws = tmp_path / "w.gpkg"
-    rows = ["经度,纬度,population,district"] + [f"{113.2 + i * 1e-6},{35.2},{i % 500},山阳区" for i in range(150_000)]
+    rows = ["经度,纬度,population,district"] + [
+        f"{113.2 + i * 1e-6},{35.2},{i % 500},山阳区" for i in range(150_000)
+    ]
     data = tmp_path / "demand.csv"
     data.write_text("\n".join(rows), encoding="utf-8")
-    subprocess.run([sys.executable, "-m", "geo_service", "layers", "--workspace", str(ws)], check=True,
-                   capture_output=True)
-    subprocess.run([sys.executable, "-m", "geo_service", "users", "list", "--workspace", str(ws)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "geo_service", "layers", "--workspace", str(ws)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [sys.executable, "-m", "geo_service", "users", "list", "--workspace", str(ws)],
+        check=True,
+        capture_output=True,
+    )
     counts = []
     for delay in (1.0, 3.0, 6.0, 9.0):
-        proc = subprocess.Popen([sys.executable, "-m", "geo_service", "import", "demand", str(data), "--workspace", str(ws)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "geo_service", "import", "demand", str(data), "--workspace", str(ws)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         time.sleep(delay)
         finished = proc.poll() is not None
         if not finished:
@@ -210,13 +242,21 @@ def test_edits_seen_across_app_instances(pg_schema_url, tmp_path):
     a = _app_client(Settings(workspace=tmp_path / "a.gpkg", database_url=pg_schema_url))
     b = _app_client(Settings(workspace=tmp_path / "b.gpkg", database_url=pg_schema_url))
     try:
-        fid = a.post("/collections/depots/items", json={"type": "Feature", "properties": {"name": "甲"},
-                                                          "geometry": {"type": "Point", "coordinates": [113.2, 35.2]}}).json()["id"]
+        fid = a.post(
+            "/collections/depots/items",
+            json={
+                "type": "Feature",
+                "properties": {"name": "甲"},
+                "geometry": {"type": "Point", "coordinates": [113.2, 35.2]},
+            },
+        ).json()["id"]
         assert b.get(f"/collections/depots/items/{fid}").json()["properties"]["name"] == "甲"
         frame_before = b.app.state.workspace.frame("depots")
         a.patch(f"/collections/depots/items/{fid}", json={"properties": {"name": "乙"}})
         assert b.get(f"/collections/depots/items/{fid}").json()["properties"]["name"] == "乙"
-        assert b.app.state.workspace.frame("depots").loc[fid, "name"] == "乙"  # the cache followed the version
+        assert (
+            b.app.state.workspace.frame("depots").loc[fid, "name"] == "乙"
+        )  # the cache followed the version
         assert frame_before.loc[fid, "name"] == "甲"
     finally:
         a.__exit__(None, None, None)
@@ -240,13 +280,18 @@ def test_backup_round_trip_between_stores(demo_gpkg, tmp_path, pg_schema_url):
         again = pg.post("/backup/restore", files=files)
         assert again.status_code == 409  # never over existing data
         data2 = pg.get("/backup").content
-        assert back.post("/backup/restore", files={"file": ("b.zip", data2, "application/zip")}).status_code == 201
+        assert (
+            back.post("/backup/restore", files={"file": ("b.zip", data2, "application/zip")}).status_code
+            == 201
+        )
         assert {u["name"] for u in back.get("/users").json()["users"]} >= {"test-admin"}
         s1, s3 = src.app.state.workspace.store, back.app.state.workspace.store
         for layer in ("depots", "stall_sites", "roads", "incidents", "duty_shifts"):
             f1, f3 = s1.read_frame(layer), s3.read_frame(layer)
             assert list(f1.index) == list(f3.index), layer
-            assert f1.drop(columns="geometry", errors="ignore").equals(f3.drop(columns="geometry", errors="ignore")), layer
+            assert f1.drop(columns="geometry", errors="ignore").equals(
+                f3.drop(columns="geometry", errors="ignore")
+            ), layer
             if "geometry" in f1:
                 assert f1.geometry.geom_equals_exact(f3.geometry, 1e-9).all(), layer
         h1 = [(c.op, c.version, c.actor) for c in s1.history("depots", 1)]

@@ -43,7 +43,8 @@ def test_vendor_reasons_by_hand():
     cost = np.array([[100, inf], [200, inf], [inf, inf]])
     got = assign_vendors(cost, np.array([1, 5]))
     assert list(got.site) == [0, -1, -1]
-    assert "full" in got.reasons[1] and "no site" in got.reasons[2]
+    assert "full" in got.reasons[1]
+    assert "no site" in got.reasons[2]
 
 
 def brute_cover(dist, w, r, p, fixed=()):
@@ -66,11 +67,18 @@ def test_mclp_lscp_pmedian_equal_brute_force(seed):
     w = rng.integers(1, 50, size=12).astype(float)
     got = select_mclp(dist, w, 400, 2, fixed=(1,))
     value, _ = brute_cover(dist, w, 400, 2, fixed=(1,))
-    assert got.objective == pytest.approx(value) and 1 in got.chosen and len(got.chosen) == 2
+    assert got.objective == pytest.approx(value)
+    assert 1 in got.chosen
+    assert len(got.chosen) == 2
     lscp = select_lscp(dist, 500)
-    smallest = next(k for k in range(1, 7) if any(
-        (dist[np.setdiff1d(range(12), list(lscp.uncoverable))][:, list(c)] <= 500).any(axis=1).all()
-        for c in itertools.combinations(range(6), k)))
+    smallest = next(
+        k
+        for k in range(1, 7)
+        if any(
+            (dist[np.setdiff1d(range(12), list(lscp.uncoverable))][:, list(c)] <= 500).any(axis=1).all()
+            for c in itertools.combinations(range(6), k)
+        )
+    )
     assert len(lscp.chosen) == smallest
     pm = select_pmedian(dist, w, 2)
     brute = min((w * dist[:, list(c)].min(axis=1)).sum() for c in itertools.combinations(range(6), 2))
@@ -101,7 +109,9 @@ def test_placing_more_vendors_wins_over_a_long_reroute():
     # A can take site 0 (1 m) or site 1 (1,000 m); B only site 0 (1,000 m): both are placed only if A walks far
     inf = np.inf
     got = assign_vendors(np.array([[1.0, 1000.0], [1000.0, inf]]), np.array([1, 1]))
-    assert got.placed == 2 and list(got.site) == [1, 0] and got.total_distance == pytest.approx(2000)
+    assert got.placed == 2
+    assert list(got.site) == [1, 0]
+    assert got.total_distance == pytest.approx(2000)
 
 
 def test_mid_size_instances_equal_spopt():
@@ -116,12 +126,16 @@ def test_mid_size_instances_equal_spopt():
     solver = pulp.PULP_CBC_CMD(msg=False)
     theirs = MCLP.from_cost_matrix(dist, w, service_radius=900.0, p_facilities=6).solve(solver)
     chosen = [j for j, f in enumerate(theirs.fac2cli) if f]
-    assert select_mclp(dist, w, 900.0, 6).objective == pytest.approx(w[(dist[:, chosen] <= 900).any(axis=1)].sum())
+    assert select_mclp(dist, w, 900.0, 6).objective == pytest.approx(
+        w[(dist[:, chosen] <= 900).any(axis=1)].sum()
+    )
     lscp = LSCP.from_cost_matrix(dist, service_radius=1500.0).solve(solver)
     assert len(select_lscp(dist, 1500.0).chosen) == sum(1 for f in lscp.fac2cli if f)
     pm = PMedian.from_cost_matrix(dist, w, p_facilities=5).solve(solver)
     sites = [j for j, f in enumerate(pm.fac2cli) if f]
-    assert select_pmedian(dist, w, 5).objective == pytest.approx((w * dist[:, sites].min(axis=1)).sum(), rel=1e-6)
+    assert select_pmedian(dist, w, 5).objective == pytest.approx(
+        (w * dist[:, sites].min(axis=1)).sum(), rel=1e-6
+    )
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -138,7 +152,9 @@ def test_vendors_equal_the_hungarian_method_mid_size(seed):
     got = assign_vendors(cost, cap)
     cols = np.repeat(np.arange(40), cap)
     penalty = 1e7
-    square = np.hstack([np.where(np.isfinite(cost[:, cols]), cost[:, cols], 1e12), np.full((400, 400), penalty)])
+    square = np.hstack(
+        [np.where(np.isfinite(cost[:, cols]), cost[:, cols], 1e12), np.full((400, 400), penalty)]
+    )
     rows, picked = linear_sum_assignment(square)
     real = picked < len(cols)
     assert got.placed == int(real.sum())

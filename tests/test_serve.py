@@ -22,8 +22,12 @@ def _free_port() -> int:
 def test_serve_demo_workspace(tmp_path):
     ws = tmp_path / "jiaozuo.gpkg"
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "geo_service", "serve", "--demo", "--port", str(port),
-                             "--workspace", str(ws)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "geo_service", "serve", "--demo", "--port", str(port), "--workspace", str(ws)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
@@ -37,17 +41,37 @@ def test_serve_demo_workspace(tmp_path):
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.5)
         assert httpx.get(f"{base}/collections").status_code == 401
-        subprocess.run([sys.executable, "-m", "geo_service", "users", "add", "viewer1", "--role", "viewer",
-                        "--no-password", "--workspace", str(ws)], check=True, capture_output=True)
-        token = subprocess.run([sys.executable, "-m", "geo_service", "users", "token", "viewer1", "--workspace",
-                                str(ws)], check=True, capture_output=True, text=True).stdout.strip()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "geo_service",
+                "users",
+                "add",
+                "viewer1",
+                "--role",
+                "viewer",
+                "--no-password",
+                "--workspace",
+                str(ws),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        token = subprocess.run(
+            [sys.executable, "-m", "geo_service", "users", "token", "viewer1", "--workspace", str(ws)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         headers = {"Authorization": f"Bearer {token}"}
         roads = httpx.get(f"{base}/collections/roads/items", params={"limit": 1}, headers=headers).json()
         assert roads["numberMatched"] >= 3000
         sites = httpx.get(f"{base}/collections/stall_sites/items", headers=headers).json()
         assert sites["numberMatched"] == 30
         docs = httpx.get(f"{base}/docs", headers=headers)
-        assert docs.status_code == 200 and "/static/swagger/swagger-ui-bundle.js" in docs.text
+        assert docs.status_code == 200
+        assert "/static/swagger/swagger-ui-bundle.js" in docs.text
         assert "https://" not in docs.text.split("<body>")[0]  # no CDN assets
     finally:
         proc.terminate()
@@ -56,7 +80,8 @@ def test_serve_demo_workspace(tmp_path):
     layers = {str(name) for name, _ in pyogrio.list_layers(ws)}
     assert {"roads", "stall_sites", "patrol_beats", "incidents", "duty_shifts"} <= layers
     info = pyogrio.read_info(ws, layer="stall_sites")
-    assert info["features"] == 30 and "capacity" in list(info["fields"])
+    assert info["features"] == 30
+    assert "capacity" in list(info["fields"])
 
 
 def test_setup_script_without_test_extras_gets_past_its_stamp(tmp_path):
@@ -73,7 +98,9 @@ def test_setup_script_without_test_extras_gets_past_its_stamp(tmp_path):
     before = stamp.read_text() if stamp.exists() else None
     stamp.write_text(digest + "\n")
     try:
-        run = subprocess.run(["bash", str(root / "scripts" / "setup.sh")], capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            ["bash", str(root / "scripts" / "setup.sh")], capture_output=True, text=True, timeout=120
+        )
     finally:
         if before is None:
             stamp.unlink()

@@ -30,12 +30,34 @@ def ll(x, y):
 def tiny(bridge_xy, *, n=4):
     roads = grid_roads(n=n, step=200.0)
     roads["snow_priority"] = None
-    bridges = gpd.GeoDataFrame({"name": [f"桥{i}" for i in range(len(bridge_xy))], "snow_priority": 1,
-                                "service_min": 10.0, "salt_t": 0.5, "closed": False, "owner": "x"},
-                               geometry=[ll(x, y) for x, y in bridge_xy], crs=4326, index=range(1, len(bridge_xy) + 1))
-    depots = gpd.GeoDataFrame({"name": ["场站"], "salt_store": [True]}, geometry=[ll(0, 0)], crs=4326, index=[1])
-    crews = pd.DataFrame([{"crew": "一组", "depot": "场站", "vehicles": 1, "work_speed_kph": 18.0,
-                           "empty_speed_kph": 36.0, "salt_capacity_t": 8.0}])
+    bridges = gpd.GeoDataFrame(
+        {
+            "name": [f"桥{i}" for i in range(len(bridge_xy))],
+            "snow_priority": 1,
+            "service_min": 10.0,
+            "salt_t": 0.5,
+            "closed": False,
+            "owner": "x",
+        },
+        geometry=[ll(x, y) for x, y in bridge_xy],
+        crs=4326,
+        index=range(1, len(bridge_xy) + 1),
+    )
+    depots = gpd.GeoDataFrame(
+        {"name": ["场站"], "salt_store": [True]}, geometry=[ll(0, 0)], crs=4326, index=[1]
+    )
+    crews = pd.DataFrame(
+        [
+            {
+                "crew": "一组",
+                "depot": "场站",
+                "vehicles": 1,
+                "work_speed_kph": 18.0,
+                "empty_speed_kph": 36.0,
+                "salt_capacity_t": 8.0,
+            }
+        ]
+    )
     return roads, bridges, depots, crews
 
 
@@ -43,10 +65,18 @@ def test_five_bridges_equal_brute_force():
     pts = [(200, 100), (600, 300), (100, 600), (400, 500), (600, 0)]
     roads, bridges, depots, crews = tiny(pts)
     net = build_network(roads, mode="drive", weight="length")
-    plan = plan_response(net, roads=roads, bridges=bridges, depots=depots, crews=crews, start=START, iterations=50)
+    plan = plan_response(
+        net, roads=roads, bridges=bridges, depots=depots, crews=crews, start=START, iterations=50
+    )
     # all 120 orders, timed by hand: grid (Manhattan) distances at 10 m/s plus 600 s per bridge
-    best = min(sum(abs(a[0] - b[0]) + abs(a[1] - b[1]) for a, b in zip(((0, 0), *order), order, strict=False)) / 10
-               for order in itertools.permutations(pts)) + 5 * 600
+    best = (
+        min(
+            sum(abs(a[0] - b[0]) + abs(a[1] - b[1]) for a, b in zip(((0, 0), *order), order, strict=False))
+            / 10
+            for order in itertools.permutations(pts)
+        )
+        + 5 * 600
+    )
     assert plan.clear_s[1] == pytest.approx(best, abs=1.0)
 
 
@@ -55,7 +85,9 @@ def test_one_way_streets_are_driven_their_way(catalog):
     roads["snow_priority"] = 1
     roads.loc[roads.index[10:16], "oneway"] = True
     net = build_network(roads, mode="drive", weight="length")
-    plan = plan_response(net, roads=roads, bridges=bridges, depots=depots, crews=crews, start=START, iterations=20)
+    plan = plan_response(
+        net, roads=roads, bridges=bridges, depots=depots, crews=crews, start=START, iterations=20
+    )
     doc = {"closures": {}, "vehicles": plan.vehicles}
     assert validate_plan(doc, roads=roads, crews=crews) == []
     served = [s["item"] for v in plan.vehicles for s in v["stops"] if s["kind"] != "reload"]
@@ -66,7 +98,9 @@ def test_salt_reloads_when_needed():
     roads, bridges, depots, crews = tiny([(200, 100), (600, 300), (100, 600)])
     crews["salt_capacity_t"] = 1.0
     net = build_network(roads, mode="drive", weight="length")
-    plan = plan_response(net, roads=roads, bridges=bridges, depots=depots, crews=crews, start=START, iterations=10)
+    plan = plan_response(
+        net, roads=roads, bridges=bridges, depots=depots, crews=crews, start=START, iterations=10
+    )
     assert plan.vehicles[0]["reloads"] >= 1
     assert validate_plan({"closures": {}, "vehicles": plan.vehicles}, roads=roads, crews=crews) == []
 
@@ -74,13 +108,25 @@ def test_salt_reloads_when_needed():
 def test_unreachable_and_bad_input():
     roads, bridges, depots, crews = tiny([(200, 100), (5000, 5000)])
     net = build_network(roads, mode="drive", weight="length")
-    plan = plan_response(net, roads=roads, bridges=bridges, depots=depots, crews=crews, start=START, iterations=5)
+    plan = plan_response(
+        net, roads=roads, bridges=bridges, depots=depots, crews=crews, start=START, iterations=5
+    )
     assert [u["item"] for u in plan.unserved] == ["bridge:2"]
     with pytest.raises(InvalidInput):
-        plan_response(net, roads=roads, bridges=bridges, depots=depots, crews=crews, start=START, iterations=0)
+        plan_response(
+            net, roads=roads, bridges=bridges, depots=depots, crews=crews, start=START, iterations=0
+        )
     with pytest.raises(InvalidInput, match="Locked item"):
-        plan_response(net, roads=roads, bridges=bridges, depots=depots, crews=crews, start=START, iterations=5,
-                      locks={"bridge:99": "一组"})
+        plan_response(
+            net,
+            roads=roads,
+            bridges=bridges,
+            depots=depots,
+            crews=crews,
+            start=START,
+            iterations=5,
+            locks={"bridge:99": "一组"},
+        )
 
 
 @pytest.fixture(scope="module")
@@ -118,13 +164,31 @@ def test_demo_plan_with_closures_and_locks(demo_plan):
     bridges = ws.frame("bridges_culverts")
     underpass = int(bridges[bridges["kind"] == "underpass"].index[0])
     bridge = int(bridges[bridges["kind"] == "bridge"].index[0])
-    doc = make_plan(ws, start=START, effort=5, closed_bridges=[underpass], locks={f"bridge:{bridge}": "马村一组"},
-                    save=False)
+    doc = make_plan(
+        ws,
+        start=START,
+        effort=5,
+        closed_bridges=[underpass],
+        locks={f"bridge:{bridge}": "马村一组"},
+        save=False,
+    )
     items = {s["item"]: v["crew"] for v in doc["vehicles"] for s in v["stops"] if s["kind"] != "reload"}
-    assert f"bridge:{underpass}" not in items and items[f"bridge:{bridge}"] == "马村一组"
-    assert validate_plan(doc, roads=ws.frame("roads"), crews=ws.frame("crews"), bridges=ws.frame("bridges_culverts")) == []
-    again = make_plan(ws, start=START, effort=5, closed_bridges=[underpass], locks={f"bridge:{bridge}": "马村一组"},
-                      save=False)
+    assert f"bridge:{underpass}" not in items
+    assert items[f"bridge:{bridge}"] == "马村一组"
+    assert (
+        validate_plan(
+            doc, roads=ws.frame("roads"), crews=ws.frame("crews"), bridges=ws.frame("bridges_culverts")
+        )
+        == []
+    )
+    again = make_plan(
+        ws,
+        start=START,
+        effort=5,
+        closed_bridges=[underpass],
+        locks={f"bridge:{bridge}": "马村一组"},
+        save=False,
+    )
     assert again["clear_s"] == doc["clear_s"]  # deterministic for a seed and effort
 
 
@@ -132,9 +196,25 @@ def test_order_lock_puts_an_item_first():
     pts = [(200, 100), (600, 300), (100, 600), (400, 500), (600, 0)]
     roads, bridges, depots, crews = tiny(pts)
     net = build_network(roads, mode="drive", weight="length")
-    plan = plan_response(net, roads=roads, bridges=bridges, depots=depots, crews=crews, start=START, iterations=20,
-                         locks={"bridge:3": "一组-1@1"})
+    plan = plan_response(
+        net,
+        roads=roads,
+        bridges=bridges,
+        depots=depots,
+        crews=crews,
+        start=START,
+        iterations=20,
+        locks={"bridge:3": "一组-1@1"},
+    )
     assert plan.vehicles[0]["stops"][0]["item"] == "bridge:3"
     with pytest.raises(InvalidInput, match="vehicle@position"):
-        plan_response(net, roads=roads, bridges=bridges, depots=depots, crews=crews, start=START, iterations=5,
-                      locks={"bridge:3": "一组@x"})
+        plan_response(
+            net,
+            roads=roads,
+            bridges=bridges,
+            depots=depots,
+            crews=crews,
+            start=START,
+            iterations=5,
+            locks={"bridge:3": "一组@x"},
+        )

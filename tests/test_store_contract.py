@@ -359,8 +359,11 @@ def test_a_field_added_to_a_declaration_becomes_a_column(kind, tmp_path, request
     after = open_store(load_catalog(layers))
     try:
         assert after.get_feature("depots", old.id).properties["plough_count"] is None
-        new = after.create_features("depots", [NewFeature({**depot("新场站").properties, "plough_count": 3},
-                                                          depot("新场站").geometry)], actor="t")[0]
+        new = after.create_features(
+            "depots",
+            [NewFeature({**depot("新场站").properties, "plough_count": 3}, depot("新场站").geometry)],
+            actor="t",
+        )[0]
         assert after.get_feature("depots", new.id).properties["plough_count"] == 3
         assert after.read_frame("depots")["plough_count"].tolist()[-1] == 3
     finally:

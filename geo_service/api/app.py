@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from pathlib import Path
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -50,8 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings, catalog)
         app.state.workspace = Workspace(store, settings)
-        app.state.accounts = AccountStore(account_url(str(settings.workspace), settings.database_url),
-                                          cache_s=settings.auth_cache_s)
+        app.state.accounts = AccountStore(
+            account_url(str(settings.workspace), settings.database_url), cache_s=settings.auth_cache_s
+        )
         try:
             yield
         finally:

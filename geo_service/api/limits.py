@@ -12,7 +12,7 @@ import asyncio
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,7 +29,7 @@ class ComputationTimeout(GeoServiceError):
     """A computation ran past its budget."""
 
     code = "computation-timeout"
-    title = {"zh": "计算超时", "en": "Computation timed out"}
+    title: ClassVar[dict[str, str]] = {"zh": "计算超时", "en": "Computation timed out"}
 
 
 async def run_bounded(fn: Callable[..., T], *args: Any, timeout_s: float, **kwargs: Any) -> T:
@@ -41,7 +41,8 @@ async def run_bounded(fn: Callable[..., T], *args: Any, timeout_s: float, **kwar
     except TimeoutError:
         raise ComputationTimeout(
             f"计算超过 {timeout_s:g} 秒的时限，请缩小范围或稍后重试",
-            f"The computation exceeded its {timeout_s:g} s budget; narrow it or retry later") from None
+            f"The computation exceeded its {timeout_s:g} s budget; narrow it or retry later",
+        ) from None
 
 
 class _TooLarge(Exception):
@@ -95,9 +96,13 @@ class BodyLimit:
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         mb = limit / (1024 * 1024)
-        body = {"code": "too-large", "title": "内容过大 / Payload too large",
-                "detail": f"请求体超过 {mb:g} MB 的上限 / The request body exceeds the {mb:g} MB limit",
-                "detail_zh": f"请求体超过 {mb:g} MB 的上限", "detail_en": f"The request body exceeds the {mb:g} MB limit",
-                "instance": scope.get("path")}
+        body = {
+            "code": "too-large",
+            "title": "内容过大 / Payload too large",
+            "detail": f"请求体超过 {mb:g} MB 的上限 / The request body exceeds the {mb:g} MB limit",
+            "detail_zh": f"请求体超过 {mb:g} MB 的上限",
+            "detail_en": f"The request body exceeds the {mb:g} MB limit",
+            "instance": scope.get("path"),
+        }
         response = problem_response(413, body)
         await response(scope, receive, send)

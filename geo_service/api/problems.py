@@ -56,7 +56,9 @@ def status_for(exc: errors.GeoServiceError) -> int:
     return 400
 
 
-def problem_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+def problem_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
     body = {"type": f"about:blank#{body.get('code', status)}", "status": status, **body}
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
@@ -92,18 +94,29 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     zh, en = _HTTP_TEXT.get(exc.status_code, ("请求失败", "Request failed"))
     detail = exc.detail if isinstance(exc.detail, str) else en
-    body = {"code": f"http-{exc.status_code}", "title": f"{zh} / {en}", "detail": f"{zh} / {detail}",
-            "detail_zh": zh, "detail_en": detail, "instance": str(request.url.path)}
+    body = {
+        "code": f"http-{exc.status_code}",
+        "title": f"{zh} / {en}",
+        "detail": f"{zh} / {detail}",
+        "detail_zh": zh,
+        "detail_en": detail,
+        "instance": str(request.url.path),
+    }
     return problem_response(exc.status_code, body, getattr(exc, "headers", None))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     ref = uuid.uuid4().hex[:12]
     log.exception("unexpected error %s on %s %s", ref, request.method, request.url.path)
-    body = {"code": "internal", "title": "服务器内部错误 / Internal server error",
-            "detail": f"服务器内部错误，参考编号 {ref} / Internal server error, reference {ref}",
-            "detail_zh": f"服务器内部错误，参考编号 {ref}", "detail_en": f"Internal server error, reference {ref}",
-            "reference": ref, "instance": str(request.url.path)}
+    body = {
+        "code": "internal",
+        "title": "服务器内部错误 / Internal server error",
+        "detail": f"服务器内部错误，参考编号 {ref} / Internal server error, reference {ref}",
+        "detail_zh": f"服务器内部错误，参考编号 {ref}",
+        "detail_en": f"Internal server error, reference {ref}",
+        "reference": ref,
+        "instance": str(request.url.path),
+    }
     return problem_response(500, body)
 
 

@@ -33,8 +33,10 @@ class AuthError(GeoServiceError):
         super().__init__(zh, en)
         self.status = status
         self.code = {401: "unauthorized", 429: "too-many-attempts"}.get(status, "forbidden")
-        self.title = {401: {"zh": "需要登录", "en": "Authentication required"},
-                      429: {"zh": "尝试过多", "en": "Too many attempts"}}.get(status, {"zh": "无权操作", "en": "Forbidden"})
+        self.title = {
+            401: {"zh": "需要登录", "en": "Authentication required"},
+            429: {"zh": "尝试过多", "en": "Too many attempts"},
+        }.get(status, {"zh": "无权操作", "en": "Forbidden"})
 
 
 def _credentials(request: Request) -> tuple[str | None, bool]:
@@ -78,14 +80,20 @@ def guard(request: Request) -> None:
     if need is None:
         return
     if user is None:
-        raise AuthError(401, "请先登录或提供 API 令牌（Authorization: Bearer …）",
-                        "Sign in or send an API token (Authorization: Bearer …)")
+        raise AuthError(
+            401,
+            "请先登录或提供 API 令牌（Authorization: Bearer …）",
+            "Sign in or send an API token (Authorization: Bearer …)",
+        )
     if need.action == "self":
         return
     if need.action == "crew:own-routes":
         if user.role == "crew" and user.crew != need.crew:
-            raise AuthError(403, f"作业人员只能查看本班组（{user.crew}）的路线",
-                            f"A crew member may read only the routes of their own crew ({user.crew})")
+            raise AuthError(
+                403,
+                f"作业人员只能查看本班组（{user.crew}）的路线",
+                f"A crew member may read only the routes of their own crew ({user.crew})",
+            )
         if can(user.role, need.action):
             return
     elif need.action == "edit":
@@ -93,16 +101,25 @@ def guard(request: Request) -> None:
         editors = spec.editors if spec is not None else ()
         if user.role == "admin" or user.role in editors:
             if "override" in request.query_params and not can(user.role, "siting:override"):
-                raise AuthError(403, "只有规划人员或管理员可以越过选址规则",
-                                "Only planners and admins may override siting rules")
+                raise AuthError(
+                    403,
+                    "只有规划人员或管理员可以越过选址规则",
+                    "Only planners and admins may override siting rules",
+                )
             return
         who = "、".join(("admin", *editors))
-        raise AuthError(403, f"角色 {user.role} 不能编辑图层 {need.layer}（可编辑：{who}）",
-                        f"Role {user.role} may not edit layer {need.layer} (editors: {who})")
+        raise AuthError(
+            403,
+            f"角色 {user.role} 不能编辑图层 {need.layer}（可编辑：{who}）",
+            f"Role {user.role} may not edit layer {need.layer} (editors: {who})",
+        )
     elif can(user.role, need.action):
         return
-    raise AuthError(403, f"角色 {user.role} 无权进行此操作（需要：{need.action}）",
-                    f"Role {user.role} may not do this (needs: {need.action})")
+    raise AuthError(
+        403,
+        f"角色 {user.role} 无权进行此操作（需要：{need.action}）",
+        f"Role {user.role} may not do this (needs: {need.action})",
+    )
 
 
 async def audit_middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -112,9 +129,12 @@ async def audit_middleware(request: Request, call_next: Callable[[Request], Awai
         user: User | None = getattr(request.state, "user", None)
         try:
             request.app.state.accounts.record(
-                actor=user.name if user else "anonymous", role=user.role if user else None,
-                method=request.method, path=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
-                status=response.status_code)
+                actor=user.name if user else "anonymous",
+                role=user.role if user else None,
+                method=request.method,
+                path=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+                status=response.status_code,
+            )
         except Exception:  # the audit must never turn a served request into an error
             log.exception("audit record failed for %s %s", request.method, request.url.path)
     return response

@@ -42,7 +42,9 @@ def assign_vendors(cost: np.ndarray, capacity: np.ndarray) -> VendorAssignment:
     capacity = np.asarray(capacity, dtype=float)
     n, m = cost.shape
     if len(capacity) != m or (capacity < 0).any():
-        raise InvalidInput("容量应为每个站点的非负整数", "Capacities must be non-negative, one per site", field="capacity")
+        raise InvalidInput(
+            "容量应为每个站点的非负整数", "Capacities must be non-negative, one per site", field="capacity"
+        )
     vi, sj = np.nonzero(np.isfinite(cost))
     d = cost[vi, sj]
     site = np.full(n, -1, dtype=np.int64)
@@ -54,8 +56,15 @@ def assign_vendors(cost: np.ndarray, capacity: np.ndarray) -> VendorAssignment:
         k = len(d)
         a_vendor = coo_matrix((np.ones(k), (vi, np.arange(k))), shape=(n, k))
         a_site = coo_matrix((np.ones(k), (sj, np.arange(k))), shape=(m, k))
-        res = linprog(d, A_ub=vstack([a_vendor, a_site]).tocsr(), b_ub=np.concatenate([np.ones(n), capacity]),
-                      A_eq=csr_matrix(np.ones((1, k))), b_eq=[placed], bounds=(0, 1), method="highs")
+        res = linprog(
+            d,
+            A_ub=vstack([a_vendor, a_site]).tocsr(),
+            b_ub=np.concatenate([np.ones(n), capacity]),
+            A_eq=csr_matrix(np.ones((1, k))),
+            b_eq=[placed],
+            bounds=(0, 1),
+            method="highs",
+        )
         if res.status != 0:
             raise InvalidInput(f"求解失败：{res.message}", f"The solver failed: {res.message}")
         chosen = res.x > 0.5
@@ -63,8 +72,11 @@ def assign_vendors(cost: np.ndarray, capacity: np.ndarray) -> VendorAssignment:
     reachable = np.isfinite(cost).any(axis=1)
     for i in range(n):
         if site[i] < 0:
-            reasons[i] = ("步行范围内没有经营该品类的站点 / no site for these goods within reach" if not reachable[i]
-                          else "可去的站点均已满 / every site within reach is full")
+            reasons[i] = (
+                "步行范围内没有经营该品类的站点 / no site for these goods within reach"
+                if not reachable[i]
+                else "可去的站点均已满 / every site within reach is full"
+            )
     dist = np.where(site >= 0, cost[np.arange(n), np.maximum(site, 0)], np.nan)
     return VendorAssignment(site, dist, float(np.nansum(dist)), int((site >= 0).sum()), tuple(reasons))
 
@@ -100,7 +112,9 @@ def _fixed_bounds(m: int, fixed: Sequence[int]) -> tuple[np.ndarray, np.ndarray]
     lo, hi = np.zeros(m), np.ones(m)
     for j in fixed:
         if not 0 <= j < m:
-            raise InvalidInput(f"固定站点编号 {j} 不在候选中", f"Fixed site {j} is not a candidate", field="fixed")
+            raise InvalidInput(
+                f"固定站点编号 {j} 不在候选中", f"Fixed site {j} is not a candidate", field="fixed"
+            )
         lo[j] = 1
     return lo, hi
 
@@ -110,38 +124,63 @@ def _tiebreak(m: int) -> np.ndarray:
     return np.arange(m) * 1e-7
 
 
-def select_lscp(dist: np.ndarray, radius: float, *, fixed: Sequence[int] = (), time_limit_s: float = 60) -> Selection:
+def select_lscp(
+    dist: np.ndarray, radius: float, *, fixed: Sequence[int] = (), time_limit_s: float = 60
+) -> Selection:
     """Fewest sites so that every coverable demand point is within ``radius``."""
     a = csr_matrix((np.asarray(dist) <= radius).astype(float))
     n, m = a.shape
     coverable = np.asarray(a.sum(axis=1)).ravel() > 0
     lo, hi = _fixed_bounds(m, fixed)
-    res = milp(np.ones(m) + _tiebreak(m), constraints=[LinearConstraint(a[coverable], lb=1, ub=np.inf)],
-               integrality=np.ones(m), bounds=(lo, hi), options={"time_limit": time_limit_s})
+    res = milp(
+        np.ones(m) + _tiebreak(m),
+        constraints=[LinearConstraint(a[coverable], lb=1, ub=np.inf)],
+        integrality=np.ones(m),
+        bounds=(lo, hi),
+        options={"time_limit": time_limit_s},
+    )
     if res.x is None:
         raise InvalidInput(f"选址求解失败：{res.message}", f"Site selection failed: {res.message}")
     chosen = tuple(int(j) for j in np.flatnonzero(res.x > 0.5))
-    return Selection("lscp", chosen, float(len(chosen)), float(coverable.sum()), float(n),
-                     uncoverable=tuple(int(i) for i in np.flatnonzero(~coverable)))
+    return Selection(
+        "lscp",
+        chosen,
+        float(len(chosen)),
+        float(coverable.sum()),
+        float(n),
+        uncoverable=tuple(int(i) for i in np.flatnonzero(~coverable)),
+    )
 
 
-def select_mclp(dist: np.ndarray, weights: np.ndarray, radius: float, p: int, *, fixed: Sequence[int] = (),
-                time_limit_s: float = 60) -> Selection:
+def select_mclp(
+    dist: np.ndarray,
+    weights: np.ndarray,
+    radius: float,
+    p: int,
+    *,
+    fixed: Sequence[int] = (),
+    time_limit_s: float = 60,
+) -> Selection:
     """The ``p`` sites (fixed ones included) covering the most weight within ``radius``."""
     a = csr_matrix((np.asarray(dist) <= radius).astype(float))
     n, m = a.shape
     w = np.asarray(weights, dtype=float)
     if not len(fixed) <= p <= m:
-        raise InvalidInput(f"p 应在 {len(fixed)} 与 {m} 之间", f"p must be between {len(fixed)} and {m}", field="p")
+        raise InvalidInput(
+            f"p 应在 {len(fixed)} 与 {m} 之间", f"p must be between {len(fixed)} and {m}", field="p"
+        )
     # variables: y (m sites, binary) then z (n demand, continuous 0..1); maximise w·z
     c = np.concatenate([_tiebreak(m), -w])
     cover = hstack([-a, identity(n, format="csr")]).tocsr()  # z_i − Σ a_ij y_j ≤ 0
     count = csr_matrix(np.concatenate([np.ones(m), np.zeros(n)]))
     lo_y, hi_y = _fixed_bounds(m, fixed)
-    res = milp(c, constraints=[LinearConstraint(cover, -np.inf, 0), LinearConstraint(count, p, p)],
-               integrality=np.concatenate([np.ones(m), np.zeros(n)]),
-               bounds=(np.concatenate([lo_y, np.zeros(n)]), np.concatenate([hi_y, np.ones(n)])),
-               options={"time_limit": time_limit_s})
+    res = milp(
+        c,
+        constraints=[LinearConstraint(cover, -np.inf, 0), LinearConstraint(count, p, p)],
+        integrality=np.concatenate([np.ones(m), np.zeros(n)]),
+        bounds=(np.concatenate([lo_y, np.zeros(n)]), np.concatenate([hi_y, np.ones(n)])),
+        options={"time_limit": time_limit_s},
+    )
     if res.x is None:
         raise InvalidInput(f"选址求解失败：{res.message}", f"Site selection failed: {res.message}")
     y = res.x[:m] > 0.5
@@ -150,39 +189,67 @@ def select_mclp(dist: np.ndarray, weights: np.ndarray, radius: float, p: int, *,
     return Selection("mclp", chosen, float(w[covered].sum()), float(w[covered].sum()), float(w.sum()))
 
 
-def select_pmedian(dist: np.ndarray, weights: np.ndarray, p: int, *, fixed: Sequence[int] = (),
-                   capacity: np.ndarray | None = None, time_limit_s: float = 60) -> Selection:
+def select_pmedian(
+    dist: np.ndarray,
+    weights: np.ndarray,
+    p: int,
+    *,
+    fixed: Sequence[int] = (),
+    capacity: np.ndarray | None = None,
+    time_limit_s: float = 60,
+) -> Selection:
     """The ``p`` sites minimising the weighted distance of every demand point to its assigned site."""
     d = np.asarray(dist, dtype=float)
     n, m = d.shape
     w = np.asarray(weights, dtype=float)
     if not len(fixed) <= p <= m:
-        raise InvalidInput(f"p 应在 {len(fixed)} 与 {m} 之间", f"p must be between {len(fixed)} and {m}", field="p")
+        raise InvalidInput(
+            f"p 应在 {len(fixed)} 与 {m} 之间", f"p must be between {len(fixed)} and {m}", field="p"
+        )
     ok = np.isfinite(d)
     if not ok.any(axis=1).all():
         bad = int(np.flatnonzero(~ok.any(axis=1))[0])
-        raise InvalidInput(f"需求点 {bad} 无法到达任何候选点", f"Demand point {bad} reaches no candidate", field="demand")
+        raise InvalidInput(
+            f"需求点 {bad} 无法到达任何候选点", f"Demand point {bad} reaches no candidate", field="demand"
+        )
     di, dj = np.nonzero(ok)
     k = len(di)
     # variables: y (m) then x (k pairs)
     c = np.concatenate([_tiebreak(m), w[di] * d[di, dj]])
     assign = coo_matrix((np.ones(k), (di, m + np.arange(k))), shape=(n, m + k))
-    link = hstack([-coo_matrix((np.ones(k), (np.arange(k), dj)), shape=(k, m)), identity(k)])  # x_ij − y_j ≤ 0
+    link = hstack(
+        [-coo_matrix((np.ones(k), (np.arange(k), dj)), shape=(k, m)), identity(k)]
+    )  # x_ij − y_j ≤ 0
     count = csr_matrix(np.concatenate([np.ones(m), np.zeros(k)]))
-    cons = [LinearConstraint(assign.tocsr(), 1, 1), LinearConstraint(link.tocsr(), -np.inf, 0),
-            LinearConstraint(count, p, p)]
+    cons = [
+        LinearConstraint(assign.tocsr(), 1, 1),
+        LinearConstraint(link.tocsr(), -np.inf, 0),
+        LinearConstraint(count, p, p),
+    ]
     if capacity is not None:
         cap = np.asarray(capacity, dtype=float)
-        load = hstack([-coo_matrix((cap, (np.arange(m), np.arange(m))), shape=(m, m)),
-                       coo_matrix((w[di], (dj, np.arange(k))), shape=(m, k))])
+        load = hstack(
+            [
+                -coo_matrix((cap, (np.arange(m), np.arange(m))), shape=(m, m)),
+                coo_matrix((w[di], (dj, np.arange(k))), shape=(m, k)),
+            ]
+        )
         cons.append(LinearConstraint(load.tocsr(), -np.inf, 0))
     lo_y, hi_y = _fixed_bounds(m, fixed)
-    x_integral = np.ones(k) if capacity is not None else np.zeros(k)  # uncapacitated: x is integral at optimum
-    res = milp(c, constraints=cons, integrality=np.concatenate([np.ones(m), x_integral]),
-               bounds=(np.concatenate([lo_y, np.zeros(k)]), np.concatenate([hi_y, np.ones(k)])),
-               options={"time_limit": time_limit_s})
+    x_integral = (
+        np.ones(k) if capacity is not None else np.zeros(k)
+    )  # uncapacitated: x is integral at optimum
+    res = milp(
+        c,
+        constraints=cons,
+        integrality=np.concatenate([np.ones(m), x_integral]),
+        bounds=(np.concatenate([lo_y, np.zeros(k)]), np.concatenate([hi_y, np.ones(k)])),
+        options={"time_limit": time_limit_s},
+    )
     if res.x is None:
-        raise InvalidInput(f"选址求解失败（容量不足？）：{res.message}", f"Site selection failed (capacity?): {res.message}")
+        raise InvalidInput(
+            f"选址求解失败（容量不足？）：{res.message}", f"Site selection failed (capacity?): {res.message}"
+        )
     y = res.x[:m] > 0.5
     x = res.x[m:]
     best = np.full(n, -1)
@@ -191,5 +258,11 @@ def select_pmedian(dist: np.ndarray, weights: np.ndarray, p: int, *, fixed: Sequ
         if best[di[idx]] < 0:
             best[di[idx]] = dj[idx]
     objective = float((w * d[np.arange(n), best]).sum())
-    return Selection("pmedian", tuple(int(j) for j in np.flatnonzero(y)), objective, float(w.sum()), float(w.sum()),
-                     assignment=best)
+    return Selection(
+        "pmedian",
+        tuple(int(j) for j in np.flatnonzero(y)),
+        objective,
+        float(w.sum()),
+        float(w.sum()),
+        assignment=best,
+    )

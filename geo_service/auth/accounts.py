@@ -26,10 +26,13 @@ from geo_service.errors import Conflict, InvalidInput, NotFound, StoreUnavailabl
 __all__ = ["AccountStore", "AuditEntry", "User", "account_url"]
 
 _TZ = ZoneInfo("Asia/Shanghai")
-metadata = sa.MetaData(naming_convention={"pk": "pk_%(table_name)s", "ix": "ix_%(table_name)s_%(column_0_name)s"})
+metadata = sa.MetaData(
+    naming_convention={"pk": "pk_%(table_name)s", "ix": "ix_%(table_name)s_%(column_0_name)s"}
+)
 
 users = sa.Table(
-    "geo_users", metadata,
+    "geo_users",
+    metadata,
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("crew", sa.String(64)),
@@ -38,7 +41,8 @@ users = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
 )
 tokens = sa.Table(
-    "geo_tokens", metadata,
+    "geo_tokens",
+    metadata,
     sa.Column("digest", sa.String(64), primary_key=True),
     sa.Column("user_name", sa.String(64), nullable=False, index=True),
     sa.Column("kind", sa.String(16), nullable=False),  # api | session
@@ -47,7 +51,8 @@ tokens = sa.Table(
     sa.Column("expires_at", sa.String(40)),
 )
 audit = sa.Table(
-    "geo_audit", metadata,
+    "geo_audit",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", sa.String(40), nullable=False, index=True),
     sa.Column("actor", sa.String(64), nullable=False),
@@ -104,24 +109,39 @@ class AccountStore:
         try:
             metadata.create_all(self.engine, checkfirst=True)
         except OperationalError as exc:
-            raise StoreUnavailable("无法连接账户数据库", f"Cannot reach the accounts database: {exc.orig}") from None
+            raise StoreUnavailable(
+                "无法连接账户数据库", f"Cannot reach the accounts database: {exc.orig}"
+            ) from None
 
     def close(self) -> None:
         self.engine.dispose()
 
     # -- users ------------------------------------------------------------------------------------
     def add_user(self, name: str, role: str, *, password: str | None = None, crew: str | None = None) -> User:
-        if not name or len(name) > 64 or not name.replace("_", "").replace("-", "").replace(".", "").isalnum():
+        if (
+            not name
+            or len(name) > 64
+            or not name.replace("_", "").replace("-", "").replace(".", "").isalnum()
+        ):
             raise InvalidInput(f"用户名「{name}」无效", f"User name '{name}' is invalid", field="name")
         if role not in ROLES:
-            raise InvalidInput(f"角色「{role}」无效，应为 {', '.join(ROLES)}", f"Role '{role}' is not one of {ROLES}",
-                               field="role")
+            raise InvalidInput(
+                f"角色「{role}」无效，应为 {', '.join(ROLES)}",
+                f"Role '{role}' is not one of {ROLES}",
+                field="role",
+            )
         if role == "crew" and not crew:
             raise InvalidInput("作业人员账户需要指定班组", "A crew account needs its crew", field="crew")
         if password is not None and len(password) < 8:
             raise InvalidInput("密码至少 8 位", "The password needs at least 8 characters", field="password")
-        row = {"name": name, "role": role, "crew": crew, "disabled": False, "created_at": _now().isoformat(),
-               "password_hash": hash_password(password) if password else None}
+        row = {
+            "name": name,
+            "role": role,
+            "crew": crew,
+            "disabled": False,
+            "created_at": _now().isoformat(),
+            "password_hash": hash_password(password) if password else None,
+        }
         try:
             with self.engine.begin() as con:
                 con.execute(users.insert().values(**row))
@@ -145,13 +165,22 @@ class AccountStore:
         with self.engine.connect() as con:
             return int(con.execute(sa.select(sa.func.count()).select_from(users)).scalar_one())
 
-    def update_user(self, name: str, *, role: str | None = None, disabled: bool | None = None,
-                    password: str | None = None, crew: str | None = None) -> User:
+    def update_user(
+        self,
+        name: str,
+        *,
+        role: str | None = None,
+        disabled: bool | None = None,
+        password: str | None = None,
+        crew: str | None = None,
+    ) -> User:
         self.get_user(name)
         values: dict[str, Any] = {}
         if role is not None:
             if role not in ROLES:
-                raise InvalidInput(f"角色「{role}」无效", f"Role '{role}' is not one of {ROLES}", field="role")
+                raise InvalidInput(
+                    f"角色「{role}」无效", f"Role '{role}' is not one of {ROLES}", field="role"
+                )
             values["role"] = role
         if disabled is not None:
             values["disabled"] = disabled
@@ -159,7 +188,9 @@ class AccountStore:
             values["crew"] = crew
         if password is not None:
             if len(password) < 8:
-                raise InvalidInput("密码至少 8 位", "The password needs at least 8 characters", field="password")
+                raise InvalidInput(
+                    "密码至少 8 位", "The password needs at least 8 characters", field="password"
+                )
             values["password_hash"] = hash_password(password)
         if values:
             with self.engine.begin() as con:
@@ -171,16 +202,25 @@ class AccountStore:
         return self.get_user(name)
 
     # -- tokens -----------------------------------------------------------------------------------
-    def issue_token(self, name: str, *, kind: str = "api", label: str | None = None,
-                    ttl: dt.timedelta | None = None) -> str:
+    def issue_token(
+        self, name: str, *, kind: str = "api", label: str | None = None, ttl: dt.timedelta | None = None
+    ) -> str:
         user = self.get_user(name)
         if user.disabled:
             raise InvalidInput(f"用户「{name}」已停用", f"User '{name}' is disabled", field="name")
         token = new_token()
         expires = None if ttl is None else (_now() + ttl).isoformat()
         with self.engine.begin() as con:
-            con.execute(tokens.insert().values(digest=token_digest(token), user_name=name, kind=kind, label=label,
-                                               created_at=_now().isoformat(), expires_at=expires))
+            con.execute(
+                tokens.insert().values(
+                    digest=token_digest(token),
+                    user_name=name,
+                    kind=kind,
+                    label=label,
+                    created_at=_now().isoformat(),
+                    expires_at=expires,
+                )
+            )
         return token
 
     def revoke_token(self, token: str) -> None:
@@ -199,14 +239,25 @@ class AccountStore:
                 return hit[1]
         try:
             with self.engine.connect() as con:
-                row = con.execute(
-                    sa.select(users, tokens.c.expires_at).join(tokens, tokens.c.user_name == users.c.name)
-                    .where(tokens.c.digest == digest)).mappings().first()
+                row = (
+                    con.execute(
+                        sa.select(users, tokens.c.expires_at)
+                        .join(tokens, tokens.c.user_name == users.c.name)
+                        .where(tokens.c.digest == digest)
+                    )
+                    .mappings()
+                    .first()
+                )
         except OperationalError as exc:
-            raise StoreUnavailable("账户数据库不可用", f"The accounts database is unavailable: {exc.orig}") from None
+            raise StoreUnavailable(
+                "账户数据库不可用", f"The accounts database is unavailable: {exc.orig}"
+            ) from None
         user = None
-        if row is not None and not row["disabled"] and (
-                row["expires_at"] is None or dt.datetime.fromisoformat(row["expires_at"]) > _now()):
+        if (
+            row is not None
+            and not row["disabled"]
+            and (row["expires_at"] is None or dt.datetime.fromisoformat(row["expires_at"]) > _now())
+        ):
             user = User(row["name"], row["role"], row["crew"])
         with self._lock:
             self._cache[digest] = (now, user)
@@ -224,15 +275,38 @@ class AccountStore:
         return self.issue_token(name, kind="session", ttl=ttl)
 
     # -- audit ------------------------------------------------------------------------------------
-    def record(self, *, actor: str, role: str | None, method: str, path: str, status: int,
-               detail: Mapping[str, Any] | None = None) -> None:
+    def record(
+        self,
+        *,
+        actor: str,
+        role: str | None,
+        method: str,
+        path: str,
+        status: int,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
         with self.engine.begin() as con:
-            con.execute(audit.insert().values(
-                at=_now().isoformat(), actor=actor, role=role, method=method, path=path[:500], status=status,
-                detail=None if detail is None else json.dumps(detail, ensure_ascii=False, default=str)))
+            con.execute(
+                audit.insert().values(
+                    at=_now().isoformat(),
+                    actor=actor,
+                    role=role,
+                    method=method,
+                    path=path[:500],
+                    status=status,
+                    detail=None if detail is None else json.dumps(detail, ensure_ascii=False, default=str),
+                )
+            )
 
-    def audit_log(self, *, actor: str | None = None, since: dt.datetime | None = None,
-                  until: dt.datetime | None = None, limit: int = 1000, offset: int = 0) -> list[AuditEntry]:
+    def audit_log(
+        self,
+        *,
+        actor: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> list[AuditEntry]:
         q = sa.select(audit).order_by(audit.c.id.desc())
         if actor:
             q = q.where(audit.c.actor == actor)
@@ -242,8 +316,19 @@ class AccountStore:
             q = q.where(audit.c.at < until.astimezone(_TZ).isoformat())
         with self.engine.connect() as con:
             rows = con.execute(q.limit(limit).offset(offset)).mappings().all()
-        return [AuditEntry(r["id"], r["at"], r["actor"], r["role"], r["method"], r["path"], r["status"],
-                           None if r["detail"] is None else json.loads(r["detail"])) for r in rows]
+        return [
+            AuditEntry(
+                r["id"],
+                r["at"],
+                r["actor"],
+                r["role"],
+                r["method"],
+                r["path"],
+                r["status"],
+                None if r["detail"] is None else json.loads(r["detail"]),
+            )
+            for r in rows
+        ]
 
     # -- backups ----------------------------------------------------------------------------------
     def dump(self) -> dict[str, list[dict[str, Any]]]:
@@ -251,8 +336,12 @@ class AccountStore:
         with self.engine.connect() as con:
             return {
                 "users": [dict(r) for r in con.execute(sa.select(users).order_by(users.c.name)).mappings()],
-                "tokens": [dict(r) for r in con.execute(
-                    sa.select(tokens).where(tokens.c.kind == "api").order_by(tokens.c.digest)).mappings()],
+                "tokens": [
+                    dict(r)
+                    for r in con.execute(
+                        sa.select(tokens).where(tokens.c.kind == "api").order_by(tokens.c.digest)
+                    ).mappings()
+                ],
                 "audit": [dict(r) for r in con.execute(sa.select(audit).order_by(audit.c.id)).mappings()],
             }
 

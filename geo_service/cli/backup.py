@@ -37,7 +37,9 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    backup = sub.add_parser("backup", help="备份与恢复 / backups").add_subparsers(dest="backup_command", required=True)
+    backup = sub.add_parser("backup", help="备份与恢复 / backups").add_subparsers(
+        dest="backup_command", required=True
+    )
     p = backup.add_parser("create", help="备份整个工作空间 / back up the whole workspace")
     _common(p)
     p.add_argument("file")

@@ -32,9 +32,17 @@ def _who(args: argparse.Namespace) -> int:
         ws = Workspace(store, settings)
         ctx = coverage_context(ws)
         p = to_wgs84([shapely.Point(args.lon, args.lat)], parse_crs(args.crs))[0]
-        ans = who_covers(p.x, p.y, _moment(args.at), beats=ctx.beats, shifts=ctx.shifts, districts=ws.frame("districts"),
-                         network=ctx.walk, stall_sites=ws.frame("stall_sites"),
-                         festival_points=ws.frame("festival_sales_points"))
+        ans = who_covers(
+            p.x,
+            p.y,
+            _moment(args.at),
+            beats=ctx.beats,
+            shifts=ctx.shifts,
+            districts=ws.frame("districts"),
+            network=ctx.walk,
+            stall_sites=ws.frame("stall_sites"),
+            festival_points=ws.frame("festival_sales_points"),
+        )
     finally:
         store.close()
     print(json.dumps(ans.as_dict(), ensure_ascii=False, indent=2))
@@ -47,14 +55,22 @@ def _check(args: argparse.Namespace) -> int:
     settings, store = _open(args)
     try:
         ws = Workspace(store, settings)
-        cov = beat_coverage(ws.frame("patrol_beats"), coverage_context(ws).shifts, ws.frame("districts"),
-                            at=_moment(args.at) if args.at else None)
+        cov = beat_coverage(
+            ws.frame("patrol_beats"),
+            coverage_context(ws).shifts,
+            ws.frame("districts"),
+            at=_moment(args.at) if args.at else None,
+        )
     finally:
         store.close()
     for f in cov.figures:
-        print(f"{f['district']}: 覆盖 {f['covered_m2'] / 1e6:.2f} km², 空白 {f['uncovered_m2'] / 1e6:.3f} km², "
-              f"重叠 {f['double_covered_m2'] / 1e6:.3f} km²")
-    print(f"空白 gaps: {len(cov.gaps)}, 重叠 overlaps: {len(cov.overlaps)}, 边界不符 mismatches: {len(cov.mismatches)}")
+        print(
+            f"{f['district']}: 覆盖 {f['covered_m2'] / 1e6:.2f} km², 空白 {f['uncovered_m2'] / 1e6:.3f} km², "
+            f"重叠 {f['double_covered_m2'] / 1e6:.3f} km²"
+        )
+    print(
+        f"空白 gaps: {len(cov.gaps)}, 重叠 overlaps: {len(cov.overlaps)}, 边界不符 mismatches: {len(cov.mismatches)}"
+    )
     return 0
 
 
@@ -62,15 +78,22 @@ def _check_week(args: argparse.Namespace) -> int:
     settings, store = _open(args)
     try:
         ws = Workspace(store, settings)
-        week = beat_coverage_week(ws.frame("patrol_beats"), coverage_context(ws).shifts, ws.frame("districts"),
-                                  start=dt.date.fromisoformat(args.week), crs=settings.metric_crs)
+        week = beat_coverage_week(
+            ws.frame("patrol_beats"),
+            coverage_context(ws).shifts,
+            ws.frame("districts"),
+            start=dt.date.fromisoformat(args.week),
+            crs=settings.metric_crs,
+        )
     finally:
         store.close()
     print("小时 hour             区 district    在岗网格 beats  空白 uncovered km²  重叠 double km²")
     for f in week.figures():
         hour = next(h for h in week.hours if h["hour"] == f["hour"])
-        print(f"{f['hour'][:16]}  {f['district']:8}  {len(hour['on_duty']):5}  {f['uncovered_m2'] / 1e6:12.3f}"
-              f"  {f['double_covered_m2'] / 1e6:10.3f}")
+        print(
+            f"{f['hour'][:16]}  {f['district']:8}  {len(hour['on_duty']):5}  {f['uncovered_m2'] / 1e6:12.3f}"
+            f"  {f['double_covered_m2'] / 1e6:10.3f}"
+        )
     return 0
 
 

@@ -18,8 +18,15 @@ def _plan(args: argparse.Namespace) -> int:
     settings, store = _open(args)
     try:
         ws = Workspace(store, settings)
-        doc = make_plan(ws, closed_roads=args.close_road, closed_bridges=args.close_bridge, seed=args.seed,
-                        effort=args.effort, actor="cli", save=args.save)
+        doc = make_plan(
+            ws,
+            closed_roads=args.close_road,
+            closed_bridges=args.close_bridge,
+            seed=args.seed,
+            effort=args.effort,
+            actor="cli",
+            save=args.save,
+        )
     finally:
         store.close()
     print(f"方案 / plan {doc['id']}")

@@ -65,7 +65,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    users = sub.add_parser("users", help="账户管理 / accounts").add_subparsers(dest="users_command", required=True)
+    users = sub.add_parser("users", help="账户管理 / accounts").add_subparsers(
+        dest="users_command", required=True
+    )
     p = users.add_parser("add", help="新增用户 / add a user")
     _common(p)
     p.add_argument("name")

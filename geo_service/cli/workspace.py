@@ -40,13 +40,20 @@ def _serve(args: argparse.Namespace) -> int:
             if store.count("roads") == 0:
                 from geo_service.seeding import load_demo
 
-                print("正在生成焦作示例工作空间（示意数据，非测绘成果）… / building the Jiaozuo demo workspace")
+                print(
+                    "正在生成焦作示例工作空间（示意数据，非测绘成果）… / building the Jiaozuo demo workspace"
+                )
                 load_demo(store)
         finally:
             store.close()
     if args.workers > 1:
-        uvicorn.run("geo_service.api.app:create_app", factory=True, host=args.host, port=args.port,
-                    workers=args.workers)
+        uvicorn.run(
+            "geo_service.api.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+        )
     else:
         uvicorn.run(create_app(settings), host=args.host, port=args.port)
     return 0
@@ -85,8 +92,9 @@ def _import(args: argparse.Namespace) -> int:
     try:
         spec = store.catalog[args.layer]
         frame = read_features(path.read_bytes(), filename=path.name, spec=spec, source_crs=args.crs)
-        count = feature_ops.import_frame(Workspace(store, settings), args.layer, frame, actor=args.actor,
-                                         mode=args.mode)
+        count = feature_ops.import_frame(
+            Workspace(store, settings), args.layer, frame, actor=args.actor, mode=args.mode
+        )
     finally:
         store.close()
     print(f"已导入 {count} 个要素到 {args.layer} / imported {count} features into {args.layer}")
@@ -122,7 +130,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--demo", action="store_true", help="空工作空间先写入焦作示例数据 / seed the demo if empty")
+    p.add_argument(
+        "--demo", action="store_true", help="空工作空间先写入焦作示例数据 / seed the demo if empty"
+    )
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("demo", help="生成焦作示例工作空间 / build the Jiaozuo demo workspace")

@@ -20,11 +20,11 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from geo_service.coverage.membership import BeatIndex, assign_points_to_beats
+from geo_service.coverage.week import WeekCoverage, beat_coverage_week
 from geo_service.crs import from_metric, to_metric, transformer
 from geo_service.duty import Shift, next_shift, on_duty, open_windows
 from geo_service.errors import InvalidInput
-from geo_service.coverage.membership import BeatIndex, assign_points_to_beats
-from geo_service.coverage.week import WeekCoverage, beat_coverage_week
 from geo_service.network import RoadNetwork, Snap, snap
 from geo_service.reach import NearestSites, nearest_sites, service_areas
 
@@ -58,9 +58,15 @@ class WhoCovers:
     reasons: tuple[str, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"at": self.at.isoformat(), "district": self.district, "beats": list(self.beats),
-                "on_duty": list(self.on_duty), "next_shift": self.next_shift, "nearest": dict(self.nearest),
-                "reasons": list(self.reasons)}
+        return {
+            "at": self.at.isoformat(),
+            "district": self.district,
+            "beats": list(self.beats),
+            "on_duty": list(self.on_duty),
+            "next_shift": self.next_shift,
+            "nearest": dict(self.nearest),
+            "reasons": list(self.reasons),
+        }
 
 
 @dataclass(frozen=True)
@@ -76,11 +82,24 @@ class SiteReach:
     field: NearestSites
 
     @classmethod
-    def build(cls, network: RoadNetwork, sites: gpd.GeoDataFrame, *, crs: str = "EPSG:4547",
-              max_snap_m: float = 500.0) -> SiteReach:
-        anchors = shapely.point_on_surface(to_metric(sites.geometry.to_numpy(), crs)) if len(sites) else np.array(
-            [], dtype=object)
-        names = sites["name"].to_numpy(dtype=object) if "name" in sites else np.full(len(sites), None, dtype=object)
+    def build(
+        cls,
+        network: RoadNetwork,
+        sites: gpd.GeoDataFrame,
+        *,
+        crs: str = "EPSG:4547",
+        max_snap_m: float = 500.0,
+    ) -> SiteReach:
+        anchors = (
+            shapely.point_on_surface(to_metric(sites.geometry.to_numpy(), crs))
+            if len(sites)
+            else np.array([], dtype=object)
+        )
+        names = (
+            sites["name"].to_numpy(dtype=object)
+            if "name" in sites
+            else np.full(len(sites), None, dtype=object)
+        )
         return cls(sites.index.to_numpy(), names, nearest_sites(network, anchors, max_snap_m=max_snap_m))
 
     def nearest(self, point_m: shapely.Point | Snap, *, max_snap_m: float = 500.0) -> dict[str, Any] | None:
@@ -88,11 +107,16 @@ class SiteReach:
         is none (``None``: the layer has no sites)."""
         if len(self.ids) == 0:
             return None
-        where = point_m if isinstance(point_m, Snap) else snap(
-            self.field.network, np.array([point_m], dtype=object), max_distance=max_snap_m)
+        where = (
+            point_m
+            if isinstance(point_m, Snap)
+            else snap(self.field.network, np.array([point_m], dtype=object), max_distance=max_snap_m)
+        )
         if where.segment[0] < 0:
-            return {"reason_zh": f"{max_snap_m:.0f} 米内没有可步行的道路",
-                    "reason_en": f"No walkable street within {max_snap_m:.0f} m"}
+            return {
+                "reason_zh": f"{max_snap_m:.0f} 米内没有可步行的道路",
+                "reason_en": f"No walkable street within {max_snap_m:.0f} m",
+            }
         cost, site = self.field.query(where)
         if site[0] < 0:
             return {"reason_zh": "步行不可达", "reason_en": "Not reachable on foot"}
@@ -100,16 +124,27 @@ class SiteReach:
         return {"id": int(self.ids[k]), "name": self.names[k], "walk_m": round(float(cost[0]), 1)}
 
 
-def _reach(network: RoadNetwork | None, sites: gpd.GeoDataFrame | SiteReach | None, crs: str) -> SiteReach | None:
+def _reach(
+    network: RoadNetwork | None, sites: gpd.GeoDataFrame | SiteReach | None, crs: str
+) -> SiteReach | None:
     if sites is None or network is None or isinstance(sites, SiteReach):
         return sites
     return SiteReach.build(network, sites, crs=crs)
 
 
-def who_covers(lon: float, lat: float, at: dt.datetime, *, beats: BeatIndex, shifts: Sequence[Shift],
-               districts: gpd.GeoDataFrame, network: RoadNetwork | None = None,
-               stall_sites: gpd.GeoDataFrame | SiteReach | None = None,
-               festival_points: gpd.GeoDataFrame | SiteReach | None = None, crs: str = "EPSG:4547") -> WhoCovers:
+def who_covers(
+    lon: float,
+    lat: float,
+    at: dt.datetime,
+    *,
+    beats: BeatIndex,
+    shifts: Sequence[Shift],
+    districts: gpd.GeoDataFrame,
+    network: RoadNetwork | None = None,
+    stall_sites: gpd.GeoDataFrame | SiteReach | None = None,
+    festival_points: gpd.GeoDataFrame | SiteReach | None = None,
+    crs: str = "EPSG:4547",
+) -> WhoCovers:
     """Beats containing the place (road beats within their reach), squads on duty at ``at``, the next
     shift if nobody is, the district, and the nearest stall site and festival point on foot.
 
@@ -128,7 +163,9 @@ def who_covers(lon: float, lat: float, at: dt.datetime, *, beats: BeatIndex, shi
     if district is None:
         reasons.append("该点不在任何行政区内 / the place is outside every district")
     if not codes:
-        reasons.append("该点不在任何网格内，请转区值班室 / no beat covers the place: escalate to the district duty office")
+        reasons.append(
+            "该点不在任何网格内，请转区值班室 / no beat covers the place: escalate to the district duty office"
+        )
     elif not running:
         reasons.append("此时网格无人值班 / nobody is on duty in the beat at this time")
     nxt = None
@@ -137,14 +174,26 @@ def who_covers(lon: float, lat: float, at: dt.datetime, *, beats: BeatIndex, shi
         if options:
             start, s = min(options, key=lambda r: r[0])
             nxt = {"beat": s.beat, "squad": s.squad, "starts": start.isoformat(), "shift": s.label()}
-    beat_rows = tuple({"code": str(beats.codes[b]), "name": str(beats.names[b]), "squad": str(beats.squads[b]),
-                       "kind": "road" if beats.is_line[b] else "area",
-                       "on_duty": any(s.beat == beats.codes[b] for s in running)} for b in hit)
+    beat_rows = tuple(
+        {
+            "code": str(beats.codes[b]),
+            "name": str(beats.names[b]),
+            "squad": str(beats.squads[b]),
+            "kind": "road" if beats.is_line[b] else "area",
+            "on_duty": any(s.beat == beats.codes[b] for s in running),
+        }
+        for b in hit
+    )
     duty = tuple({"beat": s.beat, "squad": s.squad, "shift": s.label()} for s in running)
-    reaches = {"stall_site": _reach(network, stall_sites, crs), "festival_point": _reach(network, festival_points, crs)}
+    reaches = {
+        "stall_site": _reach(network, stall_sites, crs),
+        "festival_point": _reach(network, festival_points, crs),
+    }
     where = snap(network, pm, max_distance=500) if network is not None else None
-    nearest = {k: None if r is None else r.nearest(where if r.field.network is network else pm[0])
-               for k, r in reaches.items()}
+    nearest = {
+        k: None if r is None else r.nearest(where if r.field.network is network else pm[0])
+        for k, r in reaches.items()
+    }
     return WhoCovers(at, district, beat_rows, duty, nxt, nearest, tuple(reasons))
 
 
@@ -159,9 +208,17 @@ class BeatCoverage:
     figures: tuple[Mapping[str, Any], ...]  # per district: area, covered, uncovered, double_covered (m²)
 
 
-def beat_coverage(beats: gpd.GeoDataFrame, shifts: Sequence[Shift], districts: gpd.GeoDataFrame, *,
-                  at: dt.datetime | None = None, min_gap_m2: float = 100.0, crs: str = "EPSG:4547",
-                  edge_tolerance_m: float = 5.0, only: Collection[str] | None = None) -> BeatCoverage:
+def beat_coverage(
+    beats: gpd.GeoDataFrame,
+    shifts: Sequence[Shift],
+    districts: gpd.GeoDataFrame,
+    *,
+    at: dt.datetime | None = None,
+    min_gap_m2: float = 100.0,
+    crs: str = "EPSG:4547",
+    edge_tolerance_m: float = 5.0,
+    only: Collection[str] | None = None,
+) -> BeatCoverage:
     """Check the polygon beats as a whole; with ``at`` only beats with a shift running then count,
     with ``only`` only the beats of those codes."""
     polys = beats[~beats.geom_type.isin(["LineString", "MultiLineString"])]
@@ -180,23 +237,46 @@ def beat_coverage(beats: gpd.GeoDataFrame, shifts: Sequence[Shift], districts: g
     for i, j in zip(a[pair], b[pair], strict=True):
         inter = shapely.intersection(geoms[i], geoms[j])
         if inter.area >= 1.0:
-            overlaps.append({"beats": [str(codes[i]), str(codes[j])], "area_m2": round(float(inter.area), 1),
-                             "geometry": from_metric(np.array([inter], dtype=object), crs)[0]})
+            overlaps.append(
+                {
+                    "beats": [str(codes[i]), str(codes[j])],
+                    "area_m2": round(float(inter.area), 1),
+                    "geometry": from_metric(np.array([inter], dtype=object), crs)[0],
+                }
+            )
     covered = shapely.union_all(geoms) if len(geoms) else shapely.Polygon()
     gaps, figures = [], []
-    overlap_union = shapely.union_all(np.array([shapely.intersection(geoms[i], geoms[j])
-                                                for i, j in zip(a[pair], b[pair], strict=True)], dtype=object)) \
-        if pair.any() else shapely.Polygon()
+    overlap_union = (
+        shapely.union_all(
+            np.array(
+                [shapely.intersection(geoms[i], geoms[j]) for i, j in zip(a[pair], b[pair], strict=True)],
+                dtype=object,
+            )
+        )
+        if pair.any()
+        else shapely.Polygon()
+    )
     for name, dg in zip(districts["name"], dgeoms, strict=True):
         hole = shapely.difference(dg, covered)
         parts = [p for p in shapely.get_parts(hole) if p.area >= min_gap_m2]
         for p in parts:
-            gaps.append({"district": str(name), "area_m2": round(float(p.area), 1),
-                         "geometry": from_metric(np.array([p], dtype=object), crs)[0]})
+            gaps.append(
+                {
+                    "district": str(name),
+                    "area_m2": round(float(p.area), 1),
+                    "geometry": from_metric(np.array([p], dtype=object), crs)[0],
+                }
+            )
         inside = shapely.intersection(dg, covered).area
-        figures.append({"district": str(name), "area_m2": round(float(dg.area), 1),
-                        "covered_m2": round(float(inside), 1), "uncovered_m2": round(float(dg.area - inside), 1),
-                        "double_covered_m2": round(float(shapely.intersection(dg, overlap_union).area), 1)})
+        figures.append(
+            {
+                "district": str(name),
+                "area_m2": round(float(dg.area), 1),
+                "covered_m2": round(float(inside), 1),
+                "uncovered_m2": round(float(dg.area - inside), 1),
+                "double_covered_m2": round(float(shapely.intersection(dg, overlap_union).area), 1),
+            }
+        )
     mismatches = []
     # neighbours whose shared edge does not match: thin gaps between beats closer than the tolerance
     if len(geoms):
@@ -204,16 +284,31 @@ def beat_coverage(beats: gpd.GeoDataFrame, shifts: Sequence[Shift], districts: g
         keep = near_a < near_b
         for i, j in zip(near_a[keep], near_b[keep], strict=True):
             between = shapely.difference(
-                shapely.intersection(shapely.buffer(geoms[i], edge_tolerance_m), shapely.buffer(geoms[j], edge_tolerance_m)),
-                shapely.union(geoms[i], geoms[j]))
+                shapely.intersection(
+                    shapely.buffer(geoms[i], edge_tolerance_m), shapely.buffer(geoms[j], edge_tolerance_m)
+                ),
+                shapely.union(geoms[i], geoms[j]),
+            )
             if between.area > edge_tolerance_m * 10 and not geoms[i].intersects(geoms[j]):
-                mismatches.append({"beats": [str(codes[i]), str(codes[j])], "area_m2": round(float(between.area), 1),
-                                   "geometry": from_metric(np.array([between], dtype=object), crs)[0]})
+                mismatches.append(
+                    {
+                        "beats": [str(codes[i]), str(codes[j])],
+                        "area_m2": round(float(between.area), 1),
+                        "geometry": from_metric(np.array([between], dtype=object), crs)[0],
+                    }
+                )
     return BeatCoverage(at, tuple(gaps), tuple(overlaps), tuple(mismatches), tuple(figures))
 
 
-def site_duty_coverage(sites: Mapping[str, gpd.GeoDataFrame], beats: BeatIndex, shifts: Sequence[Shift], *,
-                       start: dt.datetime, end: dt.datetime, crs: str = "EPSG:4547") -> list[dict[str, Any]]:
+def site_duty_coverage(
+    sites: Mapping[str, gpd.GeoDataFrame],
+    beats: BeatIndex,
+    shifts: Sequence[Shift],
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    crs: str = "EPSG:4547",
+) -> list[dict[str, Any]]:
     """Every (site, hour) in [start, end) when the site is open but no beat containing it is on duty."""
     if end <= start:
         raise InvalidInput("时间窗结束早于开始", "The time window ends before it starts", field="end")
@@ -236,10 +331,18 @@ def site_duty_coverage(sites: Mapping[str, gpd.GeoDataFrame], beats: BeatIndex, 
                     probe = max(hour, ws)
                     running = {s.beat for s in on_duty(shifts, probe)}
                     if not (beats_of.get(i, set()) & running):
-                        out.append({"layer": layer, "id": int(fid), "name": props.get("name"),
-                                    "hour": hour.isoformat(), "beats": sorted(beats_of.get(i, set())),
-                                    "reason": "不在任何网格内 / in no beat" if not beats_of.get(i) else
-                                    "网格此时无人值班 / its beat has nobody on duty"})
+                        out.append(
+                            {
+                                "layer": layer,
+                                "id": int(fid),
+                                "name": props.get("name"),
+                                "hour": hour.isoformat(),
+                                "beats": sorted(beats_of.get(i, set())),
+                                "reason": "不在任何网格内 / in no beat"
+                                if not beats_of.get(i)
+                                else "网格此时无人值班 / its beat has nobody on duty",
+                            }
+                        )
                     hour += dt.timedelta(hours=1)
     return out
 
@@ -257,38 +360,64 @@ class WalkingCoverage:
     areas: Any  # ServiceAreas (metric)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"max_walk_m": self.max_walk_m, "total_population": self.total_population,
-                "served_population": self.served_population, "served_share": round(self.served_share, 4),
-                "unserved_clusters": list(self.clusters)}
+        return {
+            "max_walk_m": self.max_walk_m,
+            "total_population": self.total_population,
+            "served_population": self.served_population,
+            "served_share": round(self.served_share, 4),
+            "unserved_clusters": list(self.clusters),
+        }
 
 
-def _clusters(points_m: np.ndarray, weights: np.ndarray, *, radius_m: float, crs: str) -> list[dict[str, Any]]:
+def _clusters(
+    points_m: np.ndarray, weights: np.ndarray, *, radius_m: float, crs: str
+) -> list[dict[str, Any]]:
     if len(points_m) == 0:
         return []
     xy = shapely.get_coordinates(points_m)
     pairs = cKDTree(xy).query_pairs(radius_m, output_type="ndarray")
     n = len(xy)
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if len(pairs) else coo_matrix((n, n))
+    graph = (
+        coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+        if len(pairs)
+        else coo_matrix((n, n))
+    )
     count, labels = connected_components(graph, directed=False)
     out = []
     for c in range(count):
         members = labels == c
         hull = shapely.convex_hull(shapely.multipoints(xy[members])).buffer(radius_m / 2)
         centre = from_metric(np.array([shapely.Point(xy[members].mean(axis=0))], dtype=object), crs)[0]
-        out.append({"population": int(weights[members].sum()), "points": int(members.sum()),
-                    "centre": [round(centre.x, 6), round(centre.y, 6)],
-                    "geometry": from_metric(np.array([hull], dtype=object), crs)[0]})
+        out.append(
+            {
+                "population": int(weights[members].sum()),
+                "points": int(members.sum()),
+                "centre": [round(centre.x, 6), round(centre.y, 6)],
+                "geometry": from_metric(np.array([hull], dtype=object), crs)[0],
+            }
+        )
     return sorted(out, key=lambda c: -c["population"])
 
 
-def walking_coverage(network: RoadNetwork, sites: gpd.GeoSeries | np.ndarray, demand: gpd.GeoDataFrame, *,
-                     max_walk_m: float = 500.0, cluster_radius_m: float = 350.0, with_areas: bool = True,
-                     crs: str = "EPSG:4547") -> WalkingCoverage:
+def walking_coverage(
+    network: RoadNetwork,
+    sites: gpd.GeoSeries | np.ndarray,
+    demand: gpd.GeoDataFrame,
+    *,
+    max_walk_m: float = 500.0,
+    cluster_radius_m: float = 350.0,
+    with_areas: bool = True,
+    crs: str = "EPSG:4547",
+) -> WalkingCoverage:
     """Share of the population within ``max_walk_m`` on foot of a site; unserved demand in clusters."""
     if max_walk_m <= 0:
         raise InvalidInput("步行距离应大于 0", "The walking distance must be above 0", field="max_walk_m")
     site_geoms = np.asarray(sites.to_numpy() if hasattr(sites, "to_numpy") else sites, dtype=object)
-    anchors = shapely.point_on_surface(to_metric(site_geoms, crs)) if len(site_geoms) else np.array([], dtype=object)
+    anchors = (
+        shapely.point_on_surface(to_metric(site_geoms, crs))
+        if len(site_geoms)
+        else np.array([], dtype=object)
+    )
     dm = to_metric(demand.geometry.to_numpy(), crs)
     pop = demand["population"].fillna(0).to_numpy(dtype=float)
     field = nearest_sites(network, anchors, max_snap_m=300, limit=max_walk_m)
@@ -298,30 +427,45 @@ def walking_coverage(network: RoadNetwork, sites: gpd.GeoSeries | np.ndarray, de
     served_pop = int(pop[served].sum())
     clusters = _clusters(dm[~served], pop[~served], radius_m=cluster_radius_m, crs=crs)
     areas = service_areas(network, anchors, max_cost=max_walk_m) if with_areas and len(anchors) else None
-    return WalkingCoverage(max_walk_m, total, served_pop, served_pop / total if total else 0.0, dist,
-                           tuple(clusters), areas)
+    return WalkingCoverage(
+        max_walk_m, total, served_pop, served_pop / total if total else 0.0, dist, tuple(clusters), areas
+    )
 
 
-def what_if(network: RoadNetwork, sites: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, *,
-            add: Sequence[shapely.Geometry] = (), remove: Sequence[int] = (),
-            move: Mapping[int, shapely.Geometry] | None = None, max_walk_m: float = 500.0,
-            crs: str = "EPSG:4547") -> dict[str, Any]:
+def what_if(
+    network: RoadNetwork,
+    sites: gpd.GeoDataFrame,
+    demand: gpd.GeoDataFrame,
+    *,
+    add: Sequence[shapely.Geometry] = (),
+    remove: Sequence[int] = (),
+    move: Mapping[int, shapely.Geometry] | None = None,
+    max_walk_m: float = 500.0,
+    crs: str = "EPSG:4547",
+) -> dict[str, Any]:
     """The change in served population if sites were added, moved or removed (nothing is saved)."""
     move = dict(move or {})
     unknown = [i for i in [*remove, *move] if i not in sites.index]
     if unknown:
         raise InvalidInput(f"没有编号为 {unknown[0]} 的站点", f"No site with id {unknown[0]}", field="remove")
-    before = walking_coverage(network, sites.geometry, demand, max_walk_m=max_walk_m, with_areas=False, crs=crs)
+    before = walking_coverage(
+        network, sites.geometry, demand, max_walk_m=max_walk_m, with_areas=False, crs=crs
+    )
     geoms = sites.geometry.copy()
     for fid, g in move.items():
         geoms.loc[fid] = g
     geoms = geoms.drop(index=list(remove))
     after_geoms = np.concatenate([geoms.to_numpy(), np.asarray(list(add), dtype=object)])
     after = walking_coverage(network, after_geoms, demand, max_walk_m=max_walk_m, with_areas=False, crs=crs)
-    return {"max_walk_m": max_walk_m, "before": before.served_population, "after": after.served_population,
-            "change": after.served_population - before.served_population,
-            "before_share": round(before.served_share, 4), "after_share": round(after.served_share, 4),
-            "total_population": before.total_population}
+    return {
+        "max_walk_m": max_walk_m,
+        "before": before.served_population,
+        "after": after.served_population,
+        "change": after.served_population - before.served_population,
+        "before_share": round(before.served_share, 4),
+        "after_share": round(after.served_share, 4),
+        "total_population": before.total_population,
+    }
 
 
 def gdf(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:

@@ -41,12 +41,21 @@ class WeekCoverage:
 def _probes(hour: dt.datetime, shifts: Sequence[Shift]) -> list[dt.datetime]:
     """The hour's start and every shift start or end inside it."""
     inside = {m for s in shifts for m in (s.start, s.end) if hour.hour * 60 < m < hour.hour * 60 + 60}
-    return [hour] + [hour.replace(minute=0) + dt.timedelta(minutes=m - hour.hour * 60) for m in sorted(inside)]
+    return [hour] + [
+        hour.replace(minute=0) + dt.timedelta(minutes=m - hour.hour * 60) for m in sorted(inside)
+    ]
 
 
-def beat_coverage_week(beats: gpd.GeoDataFrame, shifts: Sequence[Shift], districts: gpd.GeoDataFrame, *,
-                       start: dt.date | dt.datetime, hours: int = 168, min_gap_m2: float = 100.0,
-                       crs: str = "EPSG:4547") -> WeekCoverage:
+def beat_coverage_week(
+    beats: gpd.GeoDataFrame,
+    shifts: Sequence[Shift],
+    districts: gpd.GeoDataFrame,
+    *,
+    start: dt.date | dt.datetime,
+    hours: int = 168,
+    min_gap_m2: float = 100.0,
+    crs: str = "EPSG:4547",
+) -> WeekCoverage:
     """Coverage for each hour from ``start`` (a date means its midnight, Asia/Shanghai), 168 hours by
     default. A beat counts for an hour when it is on duty throughout it; beats on duty for part of the
     hour (a shift starting at 14:30) are listed as ``partly``. Holidays and adjusted working days follow
@@ -68,8 +77,16 @@ def beat_coverage_week(beats: gpd.GeoDataFrame, shifts: Sequence[Shift], distric
         whole = frozenset.intersection(*sets)
         partly = frozenset.union(*sets) - whole
         idx = configs.setdefault(whole, len(configs))
-        rows.append({"hour": hour.isoformat(), "on_duty": sorted(whole), "partly": sorted(partly),
-                     "configuration": idx})
-    computed = tuple((codes, beat_coverage(beats, shifts, districts, only=codes, min_gap_m2=min_gap_m2, crs=crs))
-                     for codes in configs)
+        rows.append(
+            {
+                "hour": hour.isoformat(),
+                "on_duty": sorted(whole),
+                "partly": sorted(partly),
+                "configuration": idx,
+            }
+        )
+    computed = tuple(
+        (codes, beat_coverage(beats, shifts, districts, only=codes, min_gap_m2=min_gap_m2, crs=crs))
+        for codes in configs
+    )
     return WeekCoverage(start, tuple(rows), computed)

@@ -22,8 +22,16 @@ from geo_service.demo.duty import case_categories, crews, incidents, shifts
 from geo_service.demo.names import OUTER_SECONDARY
 from geo_service.demo.places import festival_window
 
-__all__ = ["DEMO_GAPS", "DEMO_METADATA", "DEMO_OVERLAPS", "DEMO_SEED", "BeatDefect", "build_demo", "demo_metadata",
-           "festival_window"]
+__all__ = [
+    "DEMO_GAPS",
+    "DEMO_METADATA",
+    "DEMO_OVERLAPS",
+    "DEMO_SEED",
+    "BeatDefect",
+    "build_demo",
+    "demo_metadata",
+    "festival_window",
+]
 
 DEMO_SEED = 2027
 #: branch streets that are also key roads for snow (priority 3), beyond the main and secondary ones
@@ -38,9 +46,9 @@ def demo_metadata(seed: int = DEMO_SEED) -> dict[str, object]:
         "surveyed": False,
         "seed": seed,
         "notice_zh": f"示例工作空间：程序生成的示意数据（随机种子 {seed}），并非测绘成果，街道布局、站点与案件均为虚构，"
-                     "不可用于实际管理决策。",
+        "不可用于实际管理决策。",
         "notice_en": f"Demo workspace: generated, illustrative data (seed {seed}) — not surveyed; the street layout, "
-                     "sites and cases are made up and not for real decisions.",
+        "sites and cases are made up and not for real decisions.",
         "generator": "geo_service.demo.build_demo",
     }
 
@@ -49,15 +57,55 @@ DEMO_METADATA = demo_metadata()
 
 _COLUMNS = {
     "districts": ["code", "name"],
-    "roads": ["name", "road_class", "oneway", "speed_kph", "walkable", "drivable", "snow_priority", "closed",
-              "district", "osm_id"],
+    "roads": [
+        "name",
+        "road_class",
+        "oneway",
+        "speed_kph",
+        "walkable",
+        "drivable",
+        "snow_priority",
+        "closed",
+        "district",
+        "osm_id",
+    ],
     "stall_sites": ["name", "district", "capacity", "goods", "hours", "status", "valid_from", "valid_to"],
-    "festival_sales_points": ["name", "address", "district", "capacity", "goods", "hours", "lunar_from", "lunar_to",
-                              "valid_from", "valid_to", "status"],
-    "bridges_culverts": ["name", "kind", "road", "district", "snow_priority", "flood_risk", "service_min", "salt_t",
-                         "owner", "closed"],
+    "festival_sales_points": [
+        "name",
+        "address",
+        "district",
+        "capacity",
+        "goods",
+        "hours",
+        "lunar_from",
+        "lunar_to",
+        "valid_from",
+        "valid_to",
+        "status",
+    ],
+    "bridges_culverts": [
+        "name",
+        "kind",
+        "road",
+        "district",
+        "snow_priority",
+        "flood_risk",
+        "service_min",
+        "salt_t",
+        "owner",
+        "closed",
+    ],
     "patrol_beats": ["code", "name", "squad", "brigade", "district", "buffer_m"],
-    "incidents": ["source", "category", "description", "reported_at", "status", "beat", "squad", "department"],
+    "incidents": [
+        "source",
+        "category",
+        "description",
+        "reported_at",
+        "status",
+        "beat",
+        "squad",
+        "department",
+    ],
     "depots": ["name", "salt_store", "district"],
     "demand": ["population", "households", "district"],
     "pois": ["name", "kind"],
@@ -67,7 +115,9 @@ _COLUMNS = {
 
 def _frame(rows: pd.DataFrame, layer: str) -> gpd.GeoDataFrame:
     geoms = to_lonlat(rows["geometry"].to_numpy())
-    return gpd.GeoDataFrame(rows[_COLUMNS[layer]].reset_index(drop=True), geometry=list(geoms), crs="EPSG:4326")
+    return gpd.GeoDataFrame(
+        rows[_COLUMNS[layer]].reset_index(drop=True), geometry=list(geoms), crs="EPSG:4326"
+    )
 
 
 def _snow_priority(roads: pd.DataFrame) -> pd.Series:
@@ -112,8 +162,10 @@ def build_demo(*, seed: int = DEMO_SEED, today: dt.date | None = None) -> dict[s
     return {
         "districts": _frame(districts, "districts"),
         "roads": _frame(roads, "roads"),
-        "stall_sites": _frame(places.stall_sites(city, rng, district=shanyang, poi_frame=poi_frame,
-                                                 restricted=restricted), "stall_sites"),
+        "stall_sites": _frame(
+            places.stall_sites(city, rng, district=shanyang, poi_frame=poi_frame, restricted=restricted),
+            "stall_sites",
+        ),
         "festival_sales_points": _frame(places.festival_points(city, rng, today), "festival_sales_points"),
         "bridges_culverts": _frame(places.bridges_culverts(city, rng), "bridges_culverts"),
         "patrol_beats": _frame(beat_frame, "patrol_beats"),

@@ -29,22 +29,43 @@ class BeatDefect:
 
 #: Ground no area beat covers.
 DEMO_GAPS = (
-    BeatDefect(("SY-09",), 90_000.0, "山阳区 SY-09 网格中间挖去 300 米见方的一个院落（无人巡查）",
-               "山阳区 beat SY-09 has a 300 m × 300 m courtyard cut out of its middle (nobody patrols it)"),
-    BeatDefect(("JF-12",), 150_000.0, "解放区 JF-12 网格东侧距区界约 80 米处止步，留下一条狭长空白",
-               "解放区 beat JF-12 stops about 80 m short of the district's eastern border, leaving a sliver"),
+    BeatDefect(
+        ("SY-09",),
+        90_000.0,
+        "山阳区 SY-09 网格中间挖去 300 米见方的一个院落（无人巡查）",
+        "山阳区 beat SY-09 has a 300 m × 300 m courtyard cut out of its middle (nobody patrols it)",
+    ),
+    BeatDefect(
+        ("JF-12",),
+        150_000.0,
+        "解放区 JF-12 网格东侧距区界约 80 米处止步，留下一条狭长空白",
+        "解放区 beat JF-12 stops about 80 m short of the district's eastern border, leaving a sliver",
+    ),
 )
 #: Ground two area beats both claim.
 DEMO_OVERLAPS = (
-    BeatDefect(("ZZ-01", "ZZ-02"), 500.0, "中站区 ZZ-02 向南伸入 ZZ-01 约 25×20 米（500 平方米）",
-               "中站区 beat ZZ-02 reaches about 25 m × 20 m (500 m²) south into ZZ-01"),
-    BeatDefect(("MC-04", "MC-05"), 300.0, "马村区 MC-05 向南伸入 MC-04 约 20×15 米（300 平方米）",
-               "马村区 beat MC-05 reaches about 20 m × 15 m (300 m²) south into MC-04"),
+    BeatDefect(
+        ("ZZ-01", "ZZ-02"),
+        500.0,
+        "中站区 ZZ-02 向南伸入 ZZ-01 约 25×20 米（500 平方米）",
+        "中站区 beat ZZ-02 reaches about 25 m × 20 m (500 m²) south into ZZ-01",
+    ),
+    BeatDefect(
+        ("MC-04", "MC-05"),
+        300.0,
+        "马村区 MC-05 向南伸入 MC-04 约 20×15 米（300 平方米）",
+        "马村区 beat MC-05 reaches about 20 m × 15 m (300 m²) south into MC-04",
+    ),
 )
 
 #: (district, part: None = whole / "west" / "east" of the 解放区|山阳区 border, columns, rows)
-_LAYOUT = (("中站区", None, 3, 4), ("解放区", None, 3, 4), ("山阳区", "west", 3, 2), ("山阳区", "east", 3, 4),
-           ("马村区", None, 3, 3))
+_LAYOUT = (
+    ("中站区", None, 3, 4),
+    ("解放区", None, 3, 4),
+    ("山阳区", "west", 3, 2),
+    ("山阳区", "east", 3, 4),
+    ("马村区", None, 3, 3),
+)
 #: road beats: (street, district, how many segments from the district's west end)
 _ROAD_BEATS = (("焦作大道", "马村区", 6), ("解放中路", "解放区", 10), ("人民路", "山阳区", 10))
 
@@ -82,9 +103,15 @@ def beats(city: City, districts: pd.DataFrame) -> pd.DataFrame:
         mine = [r for r in rows if r["district"] == name]
         squads = -(-len(mine) // 4)
         for k, r in enumerate(mine, start=1):
-            r.update({"code": f"{_PREFIX[name]}-{k:02d}", "name": f"{name}{k}号网格",
-                      "squad": f"{name}第{_CN[(k - 1) * squads // len(mine)]}中队", "brigade": f"{name[:2]}大队",
-                      "buffer_m": 30.0})
+            r.update(
+                {
+                    "code": f"{_PREFIX[name]}-{k:02d}",
+                    "name": f"{name}{k}号网格",
+                    "squad": f"{name}第{_CN[(k - 1) * squads // len(mine)]}中队",
+                    "brigade": f"{name[:2]}大队",
+                    "buffer_m": 30.0,
+                }
+            )
     frame = pd.DataFrame(rows)[["code", "name", "squad", "brigade", "district", "buffer_m", "geometry"]]
     frame = frame.set_index("code", drop=False)
     geom = frame["geometry"].to_dict()
@@ -97,7 +124,9 @@ def beats(city: City, districts: pd.DataFrame) -> pd.DataFrame:
     for defect, (w, h) in zip(DEMO_OVERLAPS, ((25.0, 20.0), (20.0, 15.0)), strict=True):
         first, second = defect.beats
         edge = shapely.intersection(geom[first].boundary, geom[second].boundary)
-        mid = shapely.get_coordinates(shapely.line_interpolate_point(shapely.line_merge(edge), 0.5, normalized=True))[0]
+        mid = shapely.get_coordinates(
+            shapely.line_interpolate_point(shapely.line_merge(edge), 0.5, normalized=True)
+        )[0]
         bulge = shapely.box(mid[0] - w / 2, mid[1] - h, mid[0] + w / 2, mid[1])
         geom[second] = shapely.union(geom[second], bulge)
     frame["geometry"] = pd.Series(geom)
@@ -106,10 +135,20 @@ def beats(city: City, districts: pd.DataFrame) -> pd.DataFrame:
     for k, (street, district, n) in enumerate(_ROAD_BEATS, start=1):
         segs = city.roads[(city.roads["name"] == street) & (city.roads["i0"] == city.roads["i1"])]
         ends = shapely.get_coordinates(shapely.boundary(segs["geometry"].to_numpy())).reshape(-1, 2, 2)
-        inside = (district_of(ends[:, 0, 0], ends[:, 0, 1]) == district) & (district_of(ends[:, 1, 0], ends[:, 1, 1])
-                                                                             == district)
+        inside = (district_of(ends[:, 0, 0], ends[:, 0, 1]) == district) & (
+            district_of(ends[:, 1, 0], ends[:, 1, 1]) == district
+        )
         segs = segs[inside].sort_values("mid_x")
         line = shapely.line_merge(shapely.union_all(segs["geometry"].to_numpy()[:n]))
-        extra.append({"code": f"LD-{k:02d}", "name": f"{street}路段网格", "squad": f"{district}路面巡查中队",
-                      "brigade": f"{district[:2]}大队", "district": district, "buffer_m": 30.0, "geometry": line})
+        extra.append(
+            {
+                "code": f"LD-{k:02d}",
+                "name": f"{street}路段网格",
+                "squad": f"{district}路面巡查中队",
+                "brigade": f"{district[:2]}大队",
+                "district": district,
+                "buffer_m": 30.0,
+                "geometry": line,
+            }
+        )
     return pd.concat([frame.reset_index(drop=True), pd.DataFrame(extra)], ignore_index=True)

@@ -19,8 +19,18 @@ import shapely
 from geo_service.crs import transformer
 from geo_service.demo.names import StreetNames
 
-__all__ = ["DISTRICTS", "RIVER_Y", "City", "build_city", "centre_border_line", "district_of", "district_polygons",
-           "line_class", "split_at_centre_border", "to_lonlat"]
+__all__ = [
+    "DISTRICTS",
+    "RIVER_Y",
+    "City",
+    "build_city",
+    "centre_border_line",
+    "district_of",
+    "district_polygons",
+    "line_class",
+    "split_at_centre_border",
+    "to_lonlat",
+]
 
 CENTRE = (113.24, 35.22)
 SPACING = 300.0
@@ -49,8 +59,11 @@ def _east_border(y: np.ndarray) -> np.ndarray:  # 山阳区 | 马村区
 def district_of(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """District name of each local-metre position (the same borders the outlines are drawn from)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    return np.select([x < _west_border(y), x >= _east_border(y), x >= _centre_border(y), y < _RIVER_MID],
-                     ["中站区", "马村区", "山阳区", "山阳区"], "解放区").astype(object)
+    return np.select(
+        [x < _west_border(y), x >= _east_border(y), x >= _centre_border(y), y < _RIVER_MID],
+        ["中站区", "马村区", "山阳区", "山阳区"],
+        "解放区",
+    ).astype(object)
 
 
 def _left_of(border: object) -> shapely.Polygon:
@@ -95,8 +108,9 @@ def district_polygons() -> pd.DataFrame:
         "山阳区": shapely.union(outline.intersection(east).difference(centre), middle.intersection(south)),
         "马村区": outline.difference(east),
     }
-    return pd.DataFrame([{"code": code, "name": name, "geometry": _polygonal(shapes[name])}
-                         for code, name in DISTRICTS])
+    return pd.DataFrame(
+        [{"code": code, "name": name, "geometry": _polygonal(shapes[name])} for code, name in DISTRICTS]
+    )
 
 
 def to_lonlat(geoms: object) -> np.ndarray:
@@ -139,8 +153,12 @@ def _street(names: StreetNames, orientation: str, index: int, x: float, y: float
     below = (index % 4 == 0 and index > 0) or index == lines - 1
     nb = index - 1 if below else index + 1
     if orientation == "ew":
-        return _street(names, "ew", nb, x, y + (nb - index) * SPACING, lines=lines) + ("北巷" if below else "南巷")
-    return _street(names, "ns", nb, x + (nb - index) * SPACING, y, lines=lines) + ("东巷" if below else "西巷")
+        return _street(names, "ew", nb, x, y + (nb - index) * SPACING, lines=lines) + (
+            "北巷" if below else "南巷"
+        )
+    return _street(names, "ns", nb, x + (nb - index) * SPACING, y, lines=lines) + (
+        "东巷" if below else "西巷"
+    )
 
 
 def build_city(rng: np.random.Generator) -> City:
@@ -153,15 +171,35 @@ def build_city(rng: np.random.Generator) -> City:
     rows: list[dict[str, object]] = []
     for i in range(ny):  # E-W segments along row i
         for j in range(nx - 1):
-            rows.append({"i0": i, "j0": j, "i1": i, "j1": j + 1, "road_class": line_class(i), "key": i % 4 == 1,
-                         "river": False, "name": _street(names, "ew", i, (xs[j] + xs[j + 1]) / 2, ys[i], lines=ny)})
+            rows.append(
+                {
+                    "i0": i,
+                    "j0": j,
+                    "i1": i,
+                    "j1": j + 1,
+                    "road_class": line_class(i),
+                    "key": i % 4 == 1,
+                    "river": False,
+                    "name": _street(names, "ew", i, (xs[j] + xs[j + 1]) / 2, ys[i], lines=ny),
+                }
+            )
     for j in range(nx):  # N-S segments along column j; the river is crossed by key streets and every 5th line
         for i in range(ny - 1):
             river = ys[i] < RIVER_Y[0] and ys[i + 1] > RIVER_Y[1]
             if river and j % 5 != 0 and j % 4 != 1:
                 continue
-            rows.append({"i0": i, "j0": j, "i1": i + 1, "j1": j, "road_class": line_class(j), "key": j % 4 == 1,
-                         "river": river, "name": _street(names, "ns", j, xs[j], (ys[i] + ys[i + 1]) / 2, lines=nx)})
+            rows.append(
+                {
+                    "i0": i,
+                    "j0": j,
+                    "i1": i + 1,
+                    "j1": j,
+                    "road_class": line_class(j),
+                    "key": j % 4 == 1,
+                    "river": river,
+                    "name": _street(names, "ns", j, xs[j], (ys[i] + ys[i + 1]) / 2, lines=nx),
+                }
+            )
     roads = pd.DataFrame(rows)
     a = node[roads["i0"], roads["j0"]]
     b = node[roads["i1"], roads["j1"]]
@@ -177,9 +215,13 @@ def build_city(rng: np.random.Generator) -> City:
     roads["speed_kph"] = roads["road_class"].map(SPEED)
     roads["walkable"] = True
     roads["drivable"] = True
-    roads["osm_id"] = pd.array([pd.NA] * len(roads), dtype="Int64")  # drawn for the demo, not from OpenStreetMap
+    roads["osm_id"] = pd.array(
+        [pd.NA] * len(roads), dtype="Int64"
+    )  # drawn for the demo, not from OpenStreetMap
     # the eastern stretch of 焦作大道 is built like an expressway: no pavement, faster
-    expressway = ((roads["name"] == "焦作大道") & (roads["i0"] == roads["i1"]) & (mid[:, 0] > 8_000)).to_numpy()
+    expressway = (
+        (roads["name"] == "焦作大道") & (roads["i0"] == roads["i1"]) & (mid[:, 0] > 8_000)
+    ).to_numpy()
     roads.loc[expressway, "walkable"] = False
     roads.loc[expressway, "speed_kph"] = 70.0
     return City(xs=xs, ys=ys, node_xy=node, roads=roads)

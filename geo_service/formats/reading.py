@@ -79,8 +79,12 @@ def _read_osm(data: bytes, tmp: Path, spec: LayerSpec) -> gpd.GeoDataFrame:
     except (InvalidInput, UnsupportedFormat):
         raise
     except Exception as exc:
-        why = str(exc).replace(f"'{path}'", "the file").replace(str(path), "the file")  # no server paths in answers
-        raise file_error(f"OpenStreetMap 文件无法读取：{why}", f"The OpenStreetMap file cannot be read: {why}") from None
+        why = (
+            str(exc).replace(f"'{path}'", "the file").replace(str(path), "the file")
+        )  # no server paths in answers
+        raise file_error(
+            f"OpenStreetMap 文件无法读取：{why}", f"The OpenStreetMap file cannot be read: {why}"
+        ) from None
     declared = [f.name for f in spec.fields if f.name in roads.columns]
     return gpd.GeoDataFrame(roads[declared], geometry=roads.geometry, crs=4326).reset_index(drop=True)
 

@@ -55,35 +55,58 @@ def _assets(static: str, *, draw: bool) -> tuple[list[tuple[str, str]], list[tup
     return js, css
 
 
-def base_map(settings: Any, *, static: str = "/static", draw: bool = False, zoom: int = 13,
-             centre: Sequence[float] = CENTRE) -> folium.Map:
+def base_map(
+    settings: Any,
+    *,
+    static: str = "/static",
+    draw: bool = False,
+    zoom: int = 13,
+    centre: Sequence[float] = CENTRE,
+) -> folium.Map:
     """A folium map whose scripts come from the service, with the configured basemap underneath."""
-    m = folium.Map(location=list(centre), zoom_start=zoom, tiles=None, control_scale=True, prefer_canvas=False)
+    m = folium.Map(
+        location=list(centre), zoom_start=zoom, tiles=None, control_scale=True, prefer_canvas=False
+    )
     m.default_js, m.default_css = _assets(static, draw=draw)
     kind = settings.basemap
     if kind == "local":
         if not settings.basemap_url:
-            raise InvalidInput("本地瓦片底图需要 GEO_BASEMAP_URL", "A local tile basemap needs GEO_BASEMAP_URL",
-                               field="basemap_url")
+            raise InvalidInput(
+                "本地瓦片底图需要 GEO_BASEMAP_URL",
+                "A local tile basemap needs GEO_BASEMAP_URL",
+                field="basemap_url",
+            )
         folium.TileLayer(settings.basemap_url, attr="本地瓦片 / local tiles", name="底图 / basemap").add_to(m)
     elif kind == "tianditu":
         if not settings.tianditu_key:
-            raise InvalidInput("天地图底图需要 GEO_TIANDITU_KEY", "A Tianditu basemap needs GEO_TIANDITU_KEY",
-                               field="tianditu_key")
-        url = ("https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec&STYLE=default"
-               f"&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={settings.tianditu_key}")
+            raise InvalidInput(
+                "天地图底图需要 GEO_TIANDITU_KEY",
+                "A Tianditu basemap needs GEO_TIANDITU_KEY",
+                field="tianditu_key",
+            )
+        url = (
+            "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec&STYLE=default"
+            f"&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={settings.tianditu_key}"
+        )
         folium.TileLayer(url, attr="天地图", name="天地图", subdomains="01234567").add_to(m)
     elif kind == "amap":
-        folium.TileLayer("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
-                         attr="高德地图 (GCJ-02)", name="高德", subdomains="1234").add_to(m)
+        folium.TileLayer(
+            "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+            attr="高德地图 (GCJ-02)",
+            name="高德",
+            subdomains="1234",
+        ).add_to(m)
     elif kind == "osm":
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
-    m.get_root().header.add_child(Element(
-        "<style>html,body{margin:0;height:100%;font-family:'Noto Sans CJK SC','Noto Sans',sans-serif}"
-        ".geo-panel{position:absolute;z-index:1000;background:#fff;padding:6px 10px;border-radius:4px;"
-        "box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:13px;max-width:320px}"
-        ".geo-legend i{display:inline-block;width:14px;height:10px;margin-right:6px;border:1px solid #555}"
-        ".geo-msg{color:#b71c1c}</style>"))
+    m.get_root().header.add_child(
+        Element(
+            "<style>html,body{margin:0;height:100%;font-family:'Noto Sans CJK SC','Noto Sans',sans-serif}"
+            ".geo-panel{position:absolute;z-index:1000;background:#fff;padding:6px 10px;border-radius:4px;"
+            "box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:13px;max-width:320px}"
+            ".geo-legend i{display:inline-block;width:14px;height:10px;margin-right:6px;border:1px solid #555}"
+            ".geo-msg{color:#b71c1c}</style>"
+        )
+    )
     return m
 
 
@@ -93,9 +116,14 @@ def _round(geom: shapely.Geometry, tolerance: float) -> shapely.Geometry:
     return shapely.transform(geom, lambda xy: np.round(xy, 6))  # display only: rounding may touch validity
 
 
-def feature_collection(frame: gpd.GeoDataFrame, *, columns: Sequence[str] = (), tolerance: float = 0.0,
-                       shift_gcj02: bool = False, extra: Mapping[int, Mapping[str, Any]] | None = None
-                       ) -> dict[str, Any]:
+def feature_collection(
+    frame: gpd.GeoDataFrame,
+    *,
+    columns: Sequence[str] = (),
+    tolerance: float = 0.0,
+    shift_gcj02: bool = False,
+    extra: Mapping[int, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """A compact GeoJSON of a frame: chosen columns, simplified, rounded to 1e-6°, shifted for AMap."""
     if len(frame) == 0 or not isinstance(frame, gpd.GeoDataFrame):
         return {"type": "FeatureCollection", "features": []}
@@ -127,20 +155,30 @@ def _plain(value: Any) -> Any:
 def add_legend(m: folium.Map, items: Sequence[tuple[str, str, str]], lang: str, *, switch_href: str) -> None:
     """A legend (colour, dash style, label) and the language switch, top right under the layer control."""
     rows = "".join(f'<div><i style="background:{c};{s}"></i>{name}</div>' for c, s, name in items)
-    m.get_root().html.add_child(Element(
-        f'<div class="geo-panel geo-legend" id="legend" style="bottom:24px;right:10px">'
-        f"<b>{label('legend', lang)}</b>{rows}"
-        f'<div style="margin-top:4px"><a id="lang-switch" href="{switch_href}">{label("switch", lang)}</a></div></div>'))
+    m.get_root().html.add_child(
+        Element(
+            f'<div class="geo-panel geo-legend" id="legend" style="bottom:24px;right:10px">'
+            f"<b>{label('legend', lang)}</b>{rows}"
+            f'<div style="margin-top:4px"><a id="lang-switch" href="{switch_href}">{label("switch", lang)}</a></div></div>'
+        )
+    )
 
 
-def add_panel(m: folium.Map, html: str, *, where: str = "top:10px;left:50px", panel_id: str = "panel") -> None:
-    m.get_root().html.add_child(Element(f'<div class="geo-panel" id="{panel_id}" style="{where}">{html}</div>'))
+def add_panel(
+    m: folium.Map, html: str, *, where: str = "top:10px;left:50px", panel_id: str = "panel"
+) -> None:
+    m.get_root().html.add_child(
+        Element(f'<div class="geo-panel" id="{panel_id}" style="{where}">{html}</div>')
+    )
 
 
 def script(m: folium.Map, code: str) -> None:
     """JavaScript run after the map and its layers exist (``MAP`` is the Leaflet map)."""
-    m.get_root().script.add_child(Element(
-        f"window.addEventListener('load', function() {{\nvar MAP = {m.get_name()}; window.GEO_MAP = MAP;\n{code}\n}});"))
+    m.get_root().script.add_child(
+        Element(
+            f"window.addEventListener('load', function() {{\nvar MAP = {m.get_name()}; window.GEO_MAP = MAP;\n{code}\n}});"
+        )
+    )
 
 
 def data_json(value: Any) -> str:

@@ -13,12 +13,34 @@ from typing import Any
 import geopandas as gpd
 from branca.element import Element
 
-from geo_service.maps.base import add_legend, add_panel, base_map, data_json, feature_collection, label, script
+from geo_service.maps.base import (
+    add_legend,
+    add_panel,
+    base_map,
+    data_json,
+    feature_collection,
+    label,
+    script,
+)
 
 __all__ = ["coverage_page", "plan_page", "route_page"]
 
-SQUAD_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4", "#b2df8a",
-                 "#fb9a99", "#cab2d6", "#fdbf6f", "#33a02c", "#6a3d9a"]
+SQUAD_COLOURS = [
+    "#1b9e77",
+    "#d95f02",
+    "#7570b3",
+    "#e7298a",
+    "#66a61e",
+    "#e6ab02",
+    "#a6761d",
+    "#1f78b4",
+    "#b2df8a",
+    "#fb9a99",
+    "#cab2d6",
+    "#fdbf6f",
+    "#33a02c",
+    "#6a3d9a",
+]
 PRIORITY_COLOURS = {1: "#c62828", 2: "#ef6c00", 3: "#f9a825"}
 
 _COMMON_JS = """
@@ -50,14 +72,35 @@ def _base_data(ws: Any, lang: str, *, with_minor: bool) -> dict[str, Any]:
     roads = ws.frame("roads")
     shift = _shift(ws.settings)
     major = roads[roads["road_class"].isin(["main", "secondary"])]
-    data = {"districts": feature_collection(ws.frame("districts"), columns=["name", "code"], tolerance=0.0002,
-                                            shift_gcj02=shift),
-            "roads_major": feature_collection(major, columns=["name", "road_class"], tolerance=0.00005,
-                                              shift_gcj02=shift),
-            "L": {k: label(k, lang) for k in ("districts", "main_roads", "minor_roads", "stall_sites", "festival",
-                                               "pois", "beats_on", "beats_off", "gaps", "overlaps", "cases", "route",
-                                               "stops", "violations")},
-            "lang": lang, "crs": "gcj02" if shift else "EPSG:4326"}
+    data = {
+        "districts": feature_collection(
+            ws.frame("districts"), columns=["name", "code"], tolerance=0.0002, shift_gcj02=shift
+        ),
+        "roads_major": feature_collection(
+            major, columns=["name", "road_class"], tolerance=0.00005, shift_gcj02=shift
+        ),
+        "L": {
+            k: label(k, lang)
+            for k in (
+                "districts",
+                "main_roads",
+                "minor_roads",
+                "stall_sites",
+                "festival",
+                "pois",
+                "beats_on",
+                "beats_off",
+                "gaps",
+                "overlaps",
+                "cases",
+                "route",
+                "stops",
+                "violations",
+            )
+        },
+        "lang": lang,
+        "crs": "gcj02" if shift else "EPSG:4326",
+    }
     if with_minor:
         minor = roads[~roads["road_class"].isin(["main", "secondary"])]
         data["roads_minor"] = feature_collection(minor, columns=[], tolerance=0.00005, shift_gcj02=shift)
@@ -70,36 +113,61 @@ def _switch(path: str, query: Mapping[str, str], lang: str) -> str:
     return path + "?" + "&".join(f"{k}={v}" for k, v in params.items())
 
 
-def plan_page(ws: Any, *, lang: str = "zh", static: str = "/static", query: Mapping[str, str] | None = None) -> str:
+def plan_page(
+    ws: Any, *, lang: str = "zh", static: str = "/static", query: Mapping[str, str] | None = None
+) -> str:
     """The planner's page: context layers, drawing and editing stall zones with the siting check."""
     m = base_map(ws.settings, static=static, draw=True, zoom=14, centre=(35.215, 113.27))
     shift = _shift(ws.settings)
     sites = ws.frame("stall_sites")
     pois = ws.frame("pois")
     data = _base_data(ws, lang, with_minor=True)
-    data["sites"] = feature_collection(sites, columns=["name", "district", "capacity", "goods", "hours", "status",
-                                                        "_version"], shift_gcj02=shift)
-    data["festival"] = feature_collection(ws.frame("festival_sales_points"), columns=["name", "hours", "valid_from",
-                                                                                      "valid_to"], shift_gcj02=shift)
-    data["pois"] = feature_collection(pois[pois["kind"].isin(["school", "hospital", "market"])], columns=["name", "kind"],
-                                      shift_gcj02=shift)
+    data["sites"] = feature_collection(
+        sites,
+        columns=["name", "district", "capacity", "goods", "hours", "status", "_version"],
+        shift_gcj02=shift,
+    )
+    data["festival"] = feature_collection(
+        ws.frame("festival_sales_points"),
+        columns=["name", "hours", "valid_from", "valid_to"],
+        shift_gcj02=shift,
+    )
+    data["pois"] = feature_collection(
+        pois[pois["kind"].isin(["school", "hospital", "market"])], columns=["name", "kind"], shift_gcj02=shift
+    )
     en = lang == "en"
-    add_panel(m, (
-        f"<b>{'Planner: stall zones' if en else '规划：临时摊区'}</b><br>"
-        f"<span>{'Draw a polygon, fill in and save. Click a zone to edit it.' if en else '用左侧工具绘制面，填写后保存；点击摊区可修改形状。'}</span>"
-        '<div id="form" style="display:none;margin-top:6px">'
-        f'<label>{"Name" if en else "名称"} <input id="f-name" value="新增果蔬摊区"></label><br>'
-        f'<label>{"Stalls" if en else "摊位数"} <input id="f-cap" type="number" value="10" min="1" style="width:5em"></label>'
-        f' <label>{"Goods" if en else "品类"} <input id="f-goods" value="果蔬" style="width:6em"></label><br>'
-        f'<label>{"District" if en else "所属区"} <select id="f-district"><option>山阳区</option><option>解放区</option>'
-        '<option>中站区</option><option>马村区</option></select></label><br>'
-        f'<button id="save">{"Save" if en else "保存"}</button> <button id="cancel">{"Cancel" if en else "取消"}</button></div>'
-        f'<div id="whatif"></div><div id="msg"></div><ol id="violations" class="geo-msg"></ol>'),
-        where="top:10px;left:50px")
-    add_legend(m, [("#66a61e", "", label("stall_sites", lang)), ("#ef5350", "border-radius:50%", label("festival", lang)),
-                   ("#e8a33d", "height:3px", label("main_roads", lang)), ("#c62828", "opacity:.5", label("violations", lang))],
-               lang, switch_href=_switch("/maps/plan", query or {}, lang))
-    script(m, _COMMON_JS + f"var D = {data_json(data)};\n" + """
+    add_panel(
+        m,
+        (
+            f"<b>{'Planner: stall zones' if en else '规划：临时摊区'}</b><br>"
+            f"<span>{'Draw a polygon, fill in and save. Click a zone to edit it.' if en else '用左侧工具绘制面，填写后保存；点击摊区可修改形状。'}</span>"
+            '<div id="form" style="display:none;margin-top:6px">'
+            f'<label>{"Name" if en else "名称"} <input id="f-name" value="新增果蔬摊区"></label><br>'
+            f'<label>{"Stalls" if en else "摊位数"} <input id="f-cap" type="number" value="10" min="1" style="width:5em"></label>'
+            f' <label>{"Goods" if en else "品类"} <input id="f-goods" value="果蔬" style="width:6em"></label><br>'
+            f'<label>{"District" if en else "所属区"} <select id="f-district"><option>山阳区</option><option>解放区</option>'
+            "<option>中站区</option><option>马村区</option></select></label><br>"
+            f'<button id="save">{"Save" if en else "保存"}</button> <button id="cancel">{"Cancel" if en else "取消"}</button></div>'
+            f'<div id="whatif"></div><div id="msg"></div><ol id="violations" class="geo-msg"></ol>'
+        ),
+        where="top:10px;left:50px",
+    )
+    add_legend(
+        m,
+        [
+            ("#66a61e", "", label("stall_sites", lang)),
+            ("#ef5350", "border-radius:50%", label("festival", lang)),
+            ("#e8a33d", "height:3px", label("main_roads", lang)),
+            ("#c62828", "opacity:.5", label("violations", lang)),
+        ],
+        lang,
+        switch_href=_switch("/maps/plan", query or {}, lang),
+    )
+    script(
+        m,
+        _COMMON_JS
+        + f"var D = {data_json(data)};\n"
+        + """
 basemap(D);
 function popup(f){ var p=f.properties; return '<b>'+esc(p.name)+'</b><br>'+esc(p.capacity)+(D.lang==='en'?' stalls, ':' 个摊位，')+esc(p.goods)+'<br>'+esc(p.hours)+
   '<br><button onclick="editSite('+p.id+')">'+(D.lang==='en'?'Edit shape':'修改形状')+'</button>'; }
@@ -173,53 +241,111 @@ function saveEdit(layer){
       else { msg(esc(D.lang==='en'?res.body.detail_en:res.body.detail_zh), true); showViolations(res.body); }
     });
 }
-""")
+""",
+    )
     return m.get_root().render()
 
 
-def coverage_page(ws: Any, *, at: dt.datetime, beats: gpd.GeoDataFrame, on_duty: set[str], gaps: Sequence[Any],
-                  overlaps: Sequence[Any], figures: Sequence[Mapping[str, Any]], cases: gpd.GeoDataFrame,
-                  assignments: Mapping[int, Mapping[str, Any]], festival_open: gpd.GeoDataFrame, lang: str = "zh",
-                  static: str = "/static", query: Mapping[str, str] | None = None) -> str:
+def coverage_page(
+    ws: Any,
+    *,
+    at: dt.datetime,
+    beats: gpd.GeoDataFrame,
+    on_duty: set[str],
+    gaps: Sequence[Any],
+    overlaps: Sequence[Any],
+    figures: Sequence[Mapping[str, Any]],
+    cases: gpd.GeoDataFrame,
+    assignments: Mapping[int, Mapping[str, Any]],
+    festival_open: gpd.GeoDataFrame,
+    lang: str = "zh",
+    static: str = "/static",
+    query: Mapping[str, str] | None = None,
+) -> str:
     """The dispatcher's map for one moment."""
     m = base_map(ws.settings, static=static, zoom=12)
     shift = _shift(ws.settings)
     squads = sorted(set(beats["squad"]))
     colour = {s: SQUAD_COLOURS[i % len(SQUAD_COLOURS)] for i, s in enumerate(squads)}
-    extra = {fid: {"colour": colour[s], "on_duty": code in on_duty} for fid, s, code in
-             zip(beats.index, beats["squad"], beats["code"], strict=True)}
+    extra = {
+        fid: {"colour": colour[s], "on_duty": code in on_duty}
+        for fid, s, code in zip(beats.index, beats["squad"], beats["code"], strict=True)
+    }
     data = _base_data(ws, lang, with_minor=False)
-    data["beats"] = feature_collection(beats, columns=["code", "name", "squad"], tolerance=0.00005, shift_gcj02=shift,
-                                       extra=extra)
-    data["gaps"] = feature_collection(gpd.GeoDataFrame([{"area_m2": g["area_m2"], "district": g["district"]} for g in gaps],
-                                                       geometry=[g["geometry"] for g in gaps], crs=4326)
-                                      if gaps else gpd.GeoDataFrame(geometry=[], crs=4326),
-                                      columns=["area_m2", "district"], shift_gcj02=shift)
-    data["overlaps"] = feature_collection(gpd.GeoDataFrame([{"beats": "、".join(o["beats"]), "area_m2": o["area_m2"]}
-                                                            for o in overlaps], geometry=[o["geometry"] for o in overlaps],
-                                                           crs=4326) if overlaps else gpd.GeoDataFrame(geometry=[], crs=4326),
-                                          columns=["beats", "area_m2"], shift_gcj02=shift)
-    data["cases"] = feature_collection(cases, columns=["category", "description", "reported_at", "status"],
-                                       shift_gcj02=shift, extra=assignments)
+    data["beats"] = feature_collection(
+        beats, columns=["code", "name", "squad"], tolerance=0.00005, shift_gcj02=shift, extra=extra
+    )
+    data["gaps"] = feature_collection(
+        gpd.GeoDataFrame(
+            [{"area_m2": g["area_m2"], "district": g["district"]} for g in gaps],
+            geometry=[g["geometry"] for g in gaps],
+            crs=4326,
+        )
+        if gaps
+        else gpd.GeoDataFrame(geometry=[], crs=4326),
+        columns=["area_m2", "district"],
+        shift_gcj02=shift,
+    )
+    data["overlaps"] = feature_collection(
+        gpd.GeoDataFrame(
+            [{"beats": "、".join(o["beats"]), "area_m2": o["area_m2"]} for o in overlaps],
+            geometry=[o["geometry"] for o in overlaps],
+            crs=4326,
+        )
+        if overlaps
+        else gpd.GeoDataFrame(geometry=[], crs=4326),
+        columns=["beats", "area_m2"],
+        shift_gcj02=shift,
+    )
+    data["cases"] = feature_collection(
+        cases,
+        columns=["category", "description", "reported_at", "status"],
+        shift_gcj02=shift,
+        extra=assignments,
+    )
     data["festival"] = feature_collection(festival_open, columns=["name", "hours"], shift_gcj02=shift)
     data["at"] = at.isoformat(timespec="minutes")
     en = lang == "en"
-    rows = "".join(f"<tr><td>{f['district']}</td><td>{f['covered_m2'] / 1e6:.2f}</td><td>{f['uncovered_m2'] / 1e6:.2f}</td>"
-                   f"<td>{f['double_covered_m2'] / 1e6:.3f}</td></tr>" for f in figures)
+    rows = "".join(
+        f"<tr><td>{f['district']}</td><td>{f['covered_m2'] / 1e6:.2f}</td><td>{f['uncovered_m2'] / 1e6:.2f}</td>"
+        f"<td>{f['double_covered_m2'] / 1e6:.3f}</td></tr>"
+        for f in figures
+    )
     local = at.strftime("%Y-%m-%dT%H:%M")
-    add_panel(m, (
-        f"<form method='get' action='/maps/coverage'><b>{'Duty coverage at' if en else '值守覆盖时刻'}</b> "
-        f"<input type='datetime-local' name='at' value='{local}'><input type='hidden' name='lang' value='{lang}'>"
-        f"<button>{'Show' if en else '查看'}</button></form>"
-        f"<table id='figures' style='font-size:12px'><tr><th>{'District' if en else '行政区'}</th><th>{'covered km²' if en else '覆盖 km²'}</th>"
-        f"<th>{'gap km²' if en else '空白 km²'}</th><th>{'double km²' if en else '重叠 km²'}</th></tr>{rows}</table>"
-        f"<div id='msg'>{'Click the map: who covers this place?' if en else '点击地图查询此处由谁负责'}</div>"), where="top:10px;left:50px")
-    add_legend(m, [("#1b9e77", "", label("beats_on", lang)), ("#eeeeee", "border-style:dashed", label("beats_off", lang)),
-                   ("#b71c1c", "background-image:repeating-linear-gradient(45deg,#b71c1c 0 2px,#fff 2px 5px)", label("gaps", lang)),
-                   ("#6a1b9a", "", label("overlaps", lang)), ("#ad1457", "border-radius:50%", label("cases", lang)),
-                   ("#ef5350", "border-radius:50%", label("festival", lang))],
-               lang, switch_href=_switch("/maps/coverage", query or {}, lang))
-    script(m, _COMMON_JS + f"var D = {data_json(data)};\n" + """
+    add_panel(
+        m,
+        (
+            f"<form method='get' action='/maps/coverage'><b>{'Duty coverage at' if en else '值守覆盖时刻'}</b> "
+            f"<input type='datetime-local' name='at' value='{local}'><input type='hidden' name='lang' value='{lang}'>"
+            f"<button>{'Show' if en else '查看'}</button></form>"
+            f"<table id='figures' style='font-size:12px'><tr><th>{'District' if en else '行政区'}</th><th>{'covered km²' if en else '覆盖 km²'}</th>"
+            f"<th>{'gap km²' if en else '空白 km²'}</th><th>{'double km²' if en else '重叠 km²'}</th></tr>{rows}</table>"
+            f"<div id='msg'>{'Click the map: who covers this place?' if en else '点击地图查询此处由谁负责'}</div>"
+        ),
+        where="top:10px;left:50px",
+    )
+    add_legend(
+        m,
+        [
+            ("#1b9e77", "", label("beats_on", lang)),
+            ("#eeeeee", "border-style:dashed", label("beats_off", lang)),
+            (
+                "#b71c1c",
+                "background-image:repeating-linear-gradient(45deg,#b71c1c 0 2px,#fff 2px 5px)",
+                label("gaps", lang),
+            ),
+            ("#6a1b9a", "", label("overlaps", lang)),
+            ("#ad1457", "border-radius:50%", label("cases", lang)),
+            ("#ef5350", "border-radius:50%", label("festival", lang)),
+        ],
+        lang,
+        switch_href=_switch("/maps/coverage", query or {}, lang),
+    )
+    script(
+        m,
+        _COMMON_JS
+        + f"var D = {data_json(data)};\n"
+        + """
 basemap(D);
 addLayer(D.L.beats_on, L.geoJSON(D.beats, {filter:function(f){return f.properties.on_duty;},
   style:function(f){return {color:f.properties.colour, weight:1.5, fillColor:f.properties.colour, fillOpacity:.3};},
@@ -249,12 +375,21 @@ MAP.on('click', function(e){
       ((w.reasons||[]).length? '<br><i>'+esc(w.reasons.join('；'))+'</i>':'')).openOn(MAP);
   });
 });
-""")
+""",
+    )
     return m.get_root().render()
 
 
-def route_page(ws: Any, doc: Mapping[str, Any], vehicles: Sequence[Mapping[str, Any]], crew: str, *, lang: str = "zh",
-               static: str = "/static", query: Mapping[str, str] | None = None) -> str:
+def route_page(
+    ws: Any,
+    doc: Mapping[str, Any],
+    vehicles: Sequence[Mapping[str, Any]],
+    crew: str,
+    *,
+    lang: str = "zh",
+    static: str = "/static",
+    query: Mapping[str, str] | None = None,
+) -> str:
     """The crew's phone page: map with numbered stops in priority colours, the stop list with times."""
     m = base_map(ws.settings, static=static, zoom=13)
     en = lang == "en"
@@ -262,29 +397,53 @@ def route_page(ws: Any, doc: Mapping[str, Any], vehicles: Sequence[Mapping[str, 
     stops = []
     for v in vehicles:
         for s in v["stops"]:
-            stops.append({"vehicle": v["vehicle"], "seq": s["seq"], "lonlat": s["lonlat"], "name": s.get("name"),
-                          "priority": s.get("priority"), "kind": s["kind"],
-                          "arrive": (start + dt.timedelta(seconds=s["arrive_s"])).strftime("%H:%M")})
+            stops.append(
+                {
+                    "vehicle": v["vehicle"],
+                    "seq": s["seq"],
+                    "lonlat": s["lonlat"],
+                    "name": s.get("name"),
+                    "priority": s.get("priority"),
+                    "kind": s["kind"],
+                    "arrive": (start + dt.timedelta(seconds=s["arrive_s"])).strftime("%H:%M"),
+                }
+            )
     paths = [{"vehicle": v["vehicle"], "path": v["path"]} for v in vehicles]
     items = "".join(
         f"<li style='color:{PRIORITY_COLOURS.get(s['priority'], '#37474f')}'>{s['arrive']} · {s['vehicle']} #{s['seq']} "
-        f"{s['name'] or ''}</li>" for s in stops[:400])
+        f"{s['name'] or ''}</li>"
+        for s in stops[:400]
+    )
     base = f"/plans/snow/{doc['id']}/crews/{crew}"
     switch = _switch(f"/maps/route/{doc['id']}/{crew}", query or {}, lang)
-    m.get_root().header.add_child(Element(
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        "<style>.folium-map{height:58vh !important;width:100% !important}#stops{height:38vh;overflow:auto;margin:0;"
-        "padding:4px 10px 4px 28px;font-size:14px;box-sizing:border-box;width:100%}#route-head{font-size:14px;padding:4px 8px}"
-        ".stop-no{background:#fff;border:2px solid;border-radius:10px;font-size:11px;text-align:center;line-height:16px;"
-        "width:18px;height:16px}</style>"))
-    m.get_root().html.add_child(Element(
-        f"<div id='route-head'><b>{doc['title']} · {crew}</b> "
-        f"<a id='gpx' href='{base}.gpx'>GPX</a> · <a id='sheet' href='{base}/sheet'>{'Printable sheet' if en else '路线单'}</a>"
-        f" · <a href='{switch}'>{label('switch', lang)}</a></div>"
-        f"<ol id='stops'>{items}</ol>"))
-    data = {"stops": stops, "paths": paths, "colours": {str(k): v for k, v in PRIORITY_COLOURS.items()},
-            "L": {"route": label("route", lang), "stops": label("stops", lang)}}
-    script(m, _COMMON_JS + f"var D = {data_json(data)};\n" + """
+    m.get_root().header.add_child(
+        Element(
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            "<style>.folium-map{height:58vh !important;width:100% !important}#stops{height:38vh;overflow:auto;margin:0;"
+            "padding:4px 10px 4px 28px;font-size:14px;box-sizing:border-box;width:100%}#route-head{font-size:14px;padding:4px 8px}"
+            ".stop-no{background:#fff;border:2px solid;border-radius:10px;font-size:11px;text-align:center;line-height:16px;"
+            "width:18px;height:16px}</style>"
+        )
+    )
+    m.get_root().html.add_child(
+        Element(
+            f"<div id='route-head'><b>{doc['title']} · {crew}</b> "
+            f"<a id='gpx' href='{base}.gpx'>GPX</a> · <a id='sheet' href='{base}/sheet'>{'Printable sheet' if en else '路线单'}</a>"
+            f" · <a href='{switch}'>{label('switch', lang)}</a></div>"
+            f"<ol id='stops'>{items}</ol>"
+        )
+    )
+    data = {
+        "stops": stops,
+        "paths": paths,
+        "colours": {str(k): v for k, v in PRIORITY_COLOURS.items()},
+        "L": {"route": label("route", lang), "stops": label("stops", lang)},
+    }
+    script(
+        m,
+        _COMMON_JS
+        + f"var D = {data_json(data)};\n"
+        + """
 var lines = L.layerGroup(); D.paths.forEach(function(p){ if (p.path.length>1) { L.polyline(p.path.map(function(c){return [c[1],c[0]];}),
   {color:'#1565c0', weight:3, opacity:.7}).bindTooltip(esc(p.vehicle)).addTo(lines); } });
 addLayer(D.L.route, lines);
@@ -295,5 +454,6 @@ addLayer(D.L.stops, marks);
 finishLayers();
 var all = []; D.stops.forEach(function(s){ all.push([s.lonlat[1], s.lonlat[0]]); });
 if (all.length) { MAP.fitBounds(all); }
-""")
+""",
+    )
     return m.get_root().render()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import ClassVar
 
 from geo_service.errors import GeoServiceError
 
@@ -14,25 +15,44 @@ __all__ = ["PrintUnavailable", "print_page"]
 
 class PrintUnavailable(GeoServiceError):
     code = "print-unavailable"
-    title = {"zh": "无法生成打印图", "en": "Print unavailable"}
+    title: ClassVar[dict[str, str]] = {"zh": "无法生成打印图", "en": "Print unavailable"}
 
 
-def print_page(html: str, *, fmt: str, chromium: Path, width: int = 1280, height: int = 900, wait_ms: int = 4000) -> bytes:
+def print_page(
+    html: str, *, fmt: str, chromium: Path, width: int = 1280, height: int = 900, wait_ms: int = 4000
+) -> bytes:
     """Render ``html`` (with file:// asset URLs) to PNG or PDF bytes."""
     if not Path(chromium).exists():
-        raise PrintUnavailable(f"未找到 Chromium（{chromium}），无法生成 {fmt.upper()}",
-                               f"Chromium not found at {chromium}: cannot make the {fmt.upper()}")
+        raise PrintUnavailable(
+            f"未找到 Chromium（{chromium}），无法生成 {fmt.upper()}",
+            f"Chromium not found at {chromium}: cannot make the {fmt.upper()}",
+        )
     with tempfile.TemporaryDirectory(prefix="geo-print-") as tmp:
         page = Path(tmp) / "page.html"
         page.write_text(html, encoding="utf-8")
         out = Path(tmp) / f"out.{fmt}"
-        cmd = [str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-               f"--user-data-dir={tmp}/profile", f"--window-size={width},{height}", f"--virtual-time-budget={wait_ms}",
-               "--allow-file-access-from-files"]
-        cmd += [f"--screenshot={out}"] if fmt == "png" else [f"--print-to-pdf={out}", "--no-pdf-header-footer"]
+        cmd = [
+            str(chromium),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--hide-scrollbars",
+            f"--user-data-dir={tmp}/profile",
+            f"--window-size={width},{height}",
+            f"--virtual-time-budget={wait_ms}",
+            "--allow-file-access-from-files",
+        ]
+        cmd += (
+            [f"--screenshot={out}"] if fmt == "png" else [f"--print-to-pdf={out}", "--no-pdf-header-footer"]
+        )
         cmd.append(page.as_uri())
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         if not out.exists():
-            raise PrintUnavailable("Chromium 未能生成打印图", f"Chromium did not produce the print: {done.stderr[-300:]}")
+            raise PrintUnavailable(
+                "Chromium 未能生成打印图", f"Chromium did not produce the print: {done.stderr[-300:]}"
+            )
         return out.read_bytes()

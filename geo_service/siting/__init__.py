@@ -6,13 +6,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from geo_service.siting.checker import SITE_LAYERS, SitingContext, SitingReport, Violation, check_all, check_site
+from geo_service.siting.checker import (
+    SITE_LAYERS,
+    SitingContext,
+    SitingReport,
+    Violation,
+    check_all,
+    check_site,
+)
 from geo_service.siting.report import report_features, report_summary, report_table
 from geo_service.siting.rules import Rule, RuleSet, load_rules
 
-__all__ = ["SITE_LAYERS", "Rule", "RuleSet", "SitingContext", "SitingReport", "Violation", "check_all",
-           "check_on_write", "check_site", "load_rules", "report_features", "report_summary", "report_table",
-           "rules_path", "siting_context"]
+__all__ = [
+    "SITE_LAYERS",
+    "Rule",
+    "RuleSet",
+    "SitingContext",
+    "SitingReport",
+    "Violation",
+    "check_all",
+    "check_on_write",
+    "check_site",
+    "load_rules",
+    "report_features",
+    "report_summary",
+    "report_table",
+    "rules_path",
+    "siting_context",
+]
 
 
 def rules_path(settings: Any) -> Path:
@@ -37,15 +58,25 @@ def siting_context(ws: Any) -> SitingContext:
     context = tuple(n for n in rules.layers_read if n not in SITE_LAYERS)
     sites = tuple(n for n in rules.layers_read if n in SITE_LAYERS)
     # the road/POI/area indexes survive writes to the site layers; only the (small) site index is rebuilt
-    base = ws.cached(f"siting:base:{stamp}", context,
-                     lambda: SitingContext.build({n: ws.frame(n) for n in context}, rules,
-                                                 crs=ws.settings.metric_crs))
-    return ws.cached(f"siting:context:{stamp}", rules.layers_read,
-                     lambda: base.with_sites({n: ws.frame(n) for n in sites}))
+    base = ws.cached(
+        f"siting:base:{stamp}",
+        context,
+        lambda: SitingContext.build({n: ws.frame(n) for n in context}, rules, crs=ws.settings.metric_crs),
+    )
+    return ws.cached(
+        f"siting:context:{stamp}", rules.layers_read, lambda: base.with_sites({n: ws.frame(n) for n in sites})
+    )
 
 
-def check_on_write(ws: Any, layer: str, geometry: Any, properties: Any, *, exclude_id: int | None = None,
-                   override_rules: set[str] | frozenset[str] = frozenset()) -> SitingReport:
+def check_on_write(
+    ws: Any,
+    layer: str,
+    geometry: Any,
+    properties: Any,
+    *,
+    exclude_id: int | None = None,
+    override_rules: set[str] | frozenset[str] = frozenset(),
+) -> SitingReport:
     """The check a write to a site layer must pass.
 
     Overridden rules are still reported (the caller decides, and records the reason in the history);

@@ -34,8 +34,13 @@ from geo_service.siting.rules import Rule, RuleSet
 __all__ = ["SITE_LAYERS", "SitingContext", "SitingReport", "Violation", "check_all", "check_site"]
 
 SITE_LAYERS = ("stall_sites", "festival_sales_points")
-_KIND_ZH = {"blind_path": "盲道", "green_belt": "绿化带", "parking": "停车位", "fire_lane": "消防通道",
-            "carriageway": "车行道"}
+_KIND_ZH = {
+    "blind_path": "盲道",
+    "green_belt": "绿化带",
+    "parking": "停车位",
+    "fire_lane": "消防通道",
+    "carriageway": "车行道",
+}
 _CHECK_RADIUS = 200.0  # no road within this distance: road rules cannot be checked
 _QUAD_SEGS = 16  # buffer resolution for the drawn conflict (the decision itself uses exact distances)
 
@@ -55,9 +60,16 @@ class Violation:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (GeoJSON geometry or None)."""
-        return {"rule": self.rule_id, "severity": self.severity, "title_zh": self.title_zh, "title_en": self.title_en,
-                "message_zh": self.message_zh, "message_en": self.message_en, "source": self.source,
-                "geometry": None if self.geometry is None or self.geometry.is_empty else mapping(self.geometry)}
+        return {
+            "rule": self.rule_id,
+            "severity": self.severity,
+            "title_zh": self.title_zh,
+            "title_en": self.title_en,
+            "message_zh": self.message_zh,
+            "message_en": self.message_en,
+            "source": self.source,
+            "geometry": None if self.geometry is None or self.geometry.is_empty else mapping(self.geometry),
+        }
 
 
 @dataclass(frozen=True)
@@ -76,8 +88,13 @@ class SitingReport:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form; see ``geo_service.siting.report`` for GeoJSON."""
-        return {"layer": self.layer, "ok": self.ok, "violations": [v.as_dict() for v in self.violations],
-                "unchecked": list(self.unchecked), "rules_checked": list(self.rules_checked)}
+        return {
+            "layer": self.layer,
+            "ok": self.ok,
+            "violations": [v.as_dict() for v in self.violations],
+            "unchecked": list(self.unchecked),
+            "rules_checked": list(self.rules_checked),
+        }
 
 
 @dataclass(frozen=True)
@@ -113,7 +130,9 @@ class SitingContext:
     all_roads: _Group
 
     @classmethod
-    def build(cls, frames: Mapping[str, gpd.GeoDataFrame], rules: RuleSet, *, crs: str = "EPSG:4547") -> SitingContext:
+    def build(
+        cls, frames: Mapping[str, gpd.GeoDataFrame], rules: RuleSet, *, crs: str = "EPSG:4547"
+    ) -> SitingContext:
         """Index ``roads``, ``pois``, ``restricted_areas`` and the site layers (EPSG:4326 frames).
 
         Parameters
@@ -126,14 +145,21 @@ class SitingContext:
             The metric CRS of the workspace.
         """
         roads, pois, areas = frames["roads"], frames["pois"], frames["restricted_areas"]
-        return cls(rules=rules, crs=crs, roads=_by(roads, "road_class", crs), pois=_by(pois, "kind", crs),
-                   areas=_by(areas, "kind", crs),
-                   sites={n: _group(frames[n], crs, "name") for n in SITE_LAYERS if n in frames},
-                   all_roads=_group(roads, crs, "name"))
+        return cls(
+            rules=rules,
+            crs=crs,
+            roads=_by(roads, "road_class", crs),
+            pois=_by(pois, "kind", crs),
+            areas=_by(areas, "kind", crs),
+            sites={n: _group(frames[n], crs, "name") for n in SITE_LAYERS if n in frames},
+            all_roads=_group(roads, crs, "name"),
+        )
 
     def with_sites(self, frames: Mapping[str, gpd.GeoDataFrame]) -> SitingContext:
         """The same context with the site layers re-indexed (cheap: a write to a site layer needs only this)."""
-        return replace(self, sites={n: _group(frames[n], self.crs, "name") for n in SITE_LAYERS if n in frames})
+        return replace(
+            self, sites={n: _group(frames[n], self.crs, "name") for n in SITE_LAYERS if n in frames}
+        )
 
 
 def _closer(group: _Group | None, zone: shapely.Geometry, distance: float) -> np.ndarray:
@@ -167,11 +193,21 @@ def _violation(rule: Rule, conflict_m: shapely.Geometry | None, crs: str, **valu
     geom = None
     if conflict_m is not None and not conflict_m.is_empty:
         geom = from_metric(np.array([conflict_m], dtype=object), crs)[0]
-    return Violation(rule.id, rule.severity, rule.title.get("zh", rule.id), rule.title.get("en", rule.id),
-                     rule.text("zh", **values), rule.text("en", **values), rule.source, geom)
+    return Violation(
+        rule.id,
+        rule.severity,
+        rule.title.get("zh", rule.id),
+        rule.title.get("en", rule.id),
+        rule.text("zh", **values),
+        rule.text("en", **values),
+        rule.source,
+        geom,
+    )
 
 
-def _setback(ctx: SitingContext, rule: Rule, zone: shapely.Geometry, groups: list[_Group]) -> Violation | None:
+def _setback(
+    ctx: SitingContext, rule: Rule, zone: shapely.Geometry, groups: list[_Group]
+) -> Violation | None:
     d = float(rule.params["distance_m"])
     hits = [g.geoms[i] for g in groups for i in _closer(g, zone, d)]
     if not hits:
@@ -188,8 +224,12 @@ def _unchecked(rule: Rule, zh: str, en: str) -> dict[str, str]:
     return {"rule": rule.id, "reason_zh": zh, "reason_en": en}
 
 
-_CONTEXT = {"road_setback": ("road_classes", "roads", "道路"), "road_conditions": ("road_classes", "roads", "道路"),
-            "poi_setback": ("poi_kinds", "pois", "兴趣点"), "no_overlap": ("area_kinds", "areas", "限制区域")}
+_CONTEXT = {
+    "road_setback": ("road_classes", "roads", "道路"),
+    "road_conditions": ("road_classes", "roads", "道路"),
+    "poi_setback": ("poi_kinds", "pois", "兴趣点"),
+    "no_overlap": ("area_kinds", "areas", "限制区域"),
+}
 
 
 def _missing_context(ctx: SitingContext, rule: Rule) -> dict[str, str] | None:
@@ -203,12 +243,22 @@ def _missing_context(ctx: SitingContext, rule: Rule) -> dict[str, str] | None:
     if any(k in groups and len(groups[k].geoms) for k in kinds):
         return None
     listed = ", ".join(map(str, kinds))
-    return _unchecked(rule, f"工作空间中没有{zh}（{listed}），无法检查", f"No {attr} of kind {listed} in the workspace: "
-                      "cannot be checked")
+    return _unchecked(
+        rule,
+        f"工作空间中没有{zh}（{listed}），无法检查",
+        f"No {attr} of kind {listed} in the workspace: cannot be checked",
+    )
 
 
-def check_site(ctx: SitingContext, layer: str, geometry: shapely.Geometry, properties: Mapping[str, Any], *,
-               exclude_id: int | None = None, today: dt.date | None = None) -> SitingReport:
+def check_site(
+    ctx: SitingContext,
+    layer: str,
+    geometry: shapely.Geometry,
+    properties: Mapping[str, Any],
+    *,
+    exclude_id: int | None = None,
+    today: dt.date | None = None,
+) -> SitingReport:
     """Check one zone or point against every rule that applies to its layer.
 
     Parameters
@@ -241,12 +291,19 @@ def check_site(ctx: SitingContext, layer: str, geometry: shapely.Geometry, prope
     for rule in rules:
         p = rule.params
         if rule.kind in ("road_setback", "road_conditions") and not has_roads:
-            unchecked.append(_unchecked(rule, f"{_CHECK_RADIUS:.0f} 米内没有道路，无法检查道路规则",
-                                        f"No road within {_CHECK_RADIUS:.0f} m: road rules cannot be checked"))
+            unchecked.append(
+                _unchecked(
+                    rule,
+                    f"{_CHECK_RADIUS:.0f} 米内没有道路，无法检查道路规则",
+                    f"No road within {_CHECK_RADIUS:.0f} m: road rules cannot be checked",
+                )
+            )
         elif (missing := _missing_context(ctx, rule)) is not None:
             unchecked.append(missing)
         elif rule.kind in ("road_setback", "poi_setback"):
-            kinds, groups = (p["road_classes"], ctx.roads) if rule.kind == "road_setback" else (p["poi_kinds"], ctx.pois)
+            kinds, groups = (
+                (p["road_classes"], ctx.roads) if rule.kind == "road_setback" else (p["poi_kinds"], ctx.pois)
+            )
             v = _setback(ctx, rule, zone, [groups[k] for k in kinds if k in groups])
             out.extend([v] if v else [])
         elif rule.kind == "road_conditions":
@@ -261,15 +318,22 @@ def check_site(ctx: SitingContext, layer: str, geometry: shapely.Geometry, prope
                 idx = _overlapping(g, zone)
                 if len(idx):
                     conflict = shapely.intersection(zone, shapely.union_all(g.geoms[idx]))  # type: ignore[union-attr]
-                    out.append(_violation(rule, conflict, ctx.crs, kind=kind, kind_zh=_KIND_ZH.get(kind, kind)))
+                    out.append(
+                        _violation(rule, conflict, ctx.crs, kind=kind, kind_zh=_KIND_ZH.get(kind, kind))
+                    )
         elif rule.kind == "spacing":
             out.extend(_spacing(ctx, rule, zone, layer, exclude_id))
         elif rule.kind == "density":
             cap = properties.get(p.get("field", "capacity"))
             area = float(zone.area)
             if shapely.get_dimensions(zone) < 2:
-                unchecked.append(_unchecked(rule, "点位没有面积，无法检查摊位密度",
-                                            "A point has no area: stall density cannot be checked"))
+                unchecked.append(
+                    _unchecked(
+                        rule,
+                        "点位没有面积，无法检查摊位密度",
+                        "A point has no area: stall density cannot be checked",
+                    )
+                )
             elif cap and area / cap < float(p["min_m2_per_stall"]):
                 out.append(_violation(rule, zone, ctx.crs, capacity=cap, area=area))
         elif rule.kind == "hours":
@@ -282,12 +346,15 @@ def check_site(ctx: SitingContext, layer: str, geometry: shapely.Geometry, prope
             items = [g.strip() for g in goods.replace("、", ",").replace("，", ",").split(",") if g.strip()]
             bad = [g for g in items if g not in p["allowed"]]
             if bad:
-                out.append(_violation(rule, None, ctx.crs, goods="、".join(bad), allowed="、".join(p["allowed"])))
+                out.append(
+                    _violation(rule, None, ctx.crs, goods="、".join(bad), allowed="、".join(p["allowed"]))
+                )
     return SitingReport(layer, tuple(out), tuple(unchecked), tuple(r.id for r in rules))
 
 
-def _spacing(ctx: SitingContext, rule: Rule, zone: shapely.Geometry, layer: str,
-             exclude_id: int | None) -> list[Violation]:
+def _spacing(
+    ctx: SitingContext, rule: Rule, zone: shapely.Geometry, layer: str, exclude_id: int | None
+) -> list[Violation]:
     d = float(rule.params["distance_m"])
     out = []
     for name in rule.params["layers"]:
@@ -295,14 +362,21 @@ def _spacing(ctx: SitingContext, rule: Rule, zone: shapely.Geometry, layer: str,
         for i in _closer(g, zone, d):
             if name == layer and exclude_id is not None and int(g.ids[i]) == int(exclude_id):  # type: ignore[union-attr]
                 continue
-            other = g.geoms[i:i + 1]  # type: ignore[union-attr]
-            out.append(_violation(rule, _inside_buffer(zone, other, d), ctx.crs,
-                                  other=g.labels[i] or g.ids[i]))  # type: ignore[union-attr]
+            other = g.geoms[i : i + 1]  # type: ignore[union-attr]
+            out.append(
+                _violation(rule, _inside_buffer(zone, other, d), ctx.crs, other=g.labels[i] or g.ids[i])
+            )  # type: ignore[union-attr]
     return out
 
 
-def _lunar(ctx: SitingContext, rule: Rule, props: Mapping[str, Any], today: dt.date, out: list[Violation],
-           unchecked: list[dict[str, str]]) -> None:
+def _lunar(
+    ctx: SitingContext,
+    rule: Rule,
+    props: Mapping[str, Any],
+    today: dt.date,
+    out: list[Violation],
+    unchecked: list[dict[str, str]],
+) -> None:
     """The site's window (its lunar MM-DD fields, else its solar dates) must lie inside the rule's."""
     props = {k: _plain(props.get(k)) for k in ("lunar_from", "lunar_to", "valid_from", "valid_to")}
     anchor = props["valid_from"] or today
@@ -313,11 +387,17 @@ def _lunar(ctx: SitingContext, rule: Rule, props: Mapping[str, Any], today: dt.d
     except (ValueError, TypeError):
         start = end = None
     if start is None or end is None:
-        unchecked.append(_unchecked(rule, "缺少开放日期（农历或公历），无法检查春节时间窗",
-                                    "No dates (lunar or solar): the festival window cannot be checked"))
+        unchecked.append(
+            _unchecked(
+                rule,
+                "缺少开放日期（农历或公历），无法检查春节时间窗",
+                "No dates (lunar or solar): the festival window cannot be checked",
+            )
+        )
         return
-    lo, hi = festival_dates({"lunar_from": rule.params["lunar_from"], "lunar_to": rule.params["lunar_to"]},
-                            around=start)
+    lo, hi = festival_dates(
+        {"lunar_from": rule.params["lunar_from"], "lunar_to": rule.params["lunar_to"]}, around=start
+    )
     if lo is not None and hi is not None and (start < lo or end > hi):
         out.append(_violation(rule, None, ctx.crs))
 
@@ -331,8 +411,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def check_all(ctx: SitingContext, frames: Mapping[str, gpd.GeoDataFrame], *,
-              today: dt.date | None = None) -> list[dict[str, Any]]:
+def check_all(
+    ctx: SitingContext, frames: Mapping[str, gpd.GeoDataFrame], *, today: dt.date | None = None
+) -> list[dict[str, Any]]:
     """Check every existing site; one row per site (layer, id, name, ok, violations, unchecked, rules).
 
     Parameters
@@ -347,10 +428,21 @@ def check_all(ctx: SitingContext, frames: Mapping[str, gpd.GeoDataFrame], *,
         frame = frames.get(layer)
         if frame is None:
             continue
-        props = [{k: _plain(v) for k, v in r.items()} for r in frame.drop(columns=frame.geometry.name).to_dict("records")]
+        props = [
+            {k: _plain(v) for k, v in r.items()}
+            for r in frame.drop(columns=frame.geometry.name).to_dict("records")
+        ]
         for fid, geom, prop in zip(frame.index, frame.geometry.to_numpy(), props, strict=True):
             rep = check_site(ctx, layer, geom, prop, exclude_id=int(fid), today=today)
-            rows.append({"layer": layer, "id": int(fid), "name": prop.get("name"), "ok": rep.ok,
-                         "violations": [v.as_dict() for v in rep.violations], "unchecked": list(rep.unchecked),
-                         "rules_checked": list(rep.rules_checked)})
+            rows.append(
+                {
+                    "layer": layer,
+                    "id": int(fid),
+                    "name": prop.get("name"),
+                    "ok": rep.ok,
+                    "violations": [v.as_dict() for v in rep.violations],
+                    "unchecked": list(rep.unchecked),
+                    "rules_checked": list(rep.rules_checked),
+                }
+            )
     return rows

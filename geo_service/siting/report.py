@@ -23,8 +23,10 @@ def report_features(report: SitingReport, *, site: Mapping[str, Any] | None = No
         Optional properties to copy into every feature (e.g. the site's layer, id and name).
     """
     extra = dict(site or {})
-    return {"type": "FeatureCollection",
-            "features": [_feature(v.as_dict(), extra) for v in report.violations]}
+    return {
+        "type": "FeatureCollection",
+        "features": [_feature(v.as_dict(), extra) for v in report.violations],
+    }
 
 
 def _feature(violation: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -55,14 +57,30 @@ def report_table(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             base = {"layer": r["layer"], "id": r["id"], "name": r["name"], "rule": rule}
             if rule in failed:
                 vs = failed[rule]
-                out.append({**base, "status": "fail", "message_zh": "；".join(v["message_zh"] for v in vs),
-                            "message_en": "; ".join(v["message_en"] for v in vs), "source": vs[0]["source"]})
+                out.append(
+                    {
+                        **base,
+                        "status": "fail",
+                        "message_zh": "；".join(v["message_zh"] for v in vs),
+                        "message_en": "; ".join(v["message_en"] for v in vs),
+                        "source": vs[0]["source"],
+                    }
+                )
             elif rule in skipped:
-                out.append({**base, "status": "unchecked", "message_zh": skipped[rule]["reason_zh"],
-                            "message_en": skipped[rule]["reason_en"], "source": ""})
+                out.append(
+                    {
+                        **base,
+                        "status": "unchecked",
+                        "message_zh": skipped[rule]["reason_zh"],
+                        "message_en": skipped[rule]["reason_en"],
+                        "source": "",
+                    }
+                )
             else:
                 out.append({**base, "status": "pass", "message_zh": "", "message_en": "", "source": ""})
-    return pd.DataFrame(out, columns=["layer", "id", "name", "rule", "status", "message_zh", "message_en", "source"])
+    return pd.DataFrame(
+        out, columns=["layer", "id", "name", "rule", "status", "message_zh", "message_en", "source"]
+    )
 
 
 def report_summary(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
@@ -79,6 +97,10 @@ def report_summary(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
         for v in r["violations"]:
             by_rule[v["rule"]] = by_rule.get(v["rule"], 0) + 1
             features.append(_feature(v, {"layer": r["layer"], "id": r["id"], "name": r["name"]}))
-    return {"checked": len(rows), "failing": sum(bool(r["violations"]) for r in rows),
-            "unchecked": sum(bool(r["unchecked"]) for r in rows), "by_rule": by_rule,
-            "features": {"type": "FeatureCollection", "features": features}}
+    return {
+        "checked": len(rows),
+        "failing": sum(bool(r["violations"]) for r in rows),
+        "unchecked": sum(bool(r["unchecked"]) for r in rows),
+        "by_rule": by_rule,
+        "features": {"type": "FeatureCollection", "features": features},
+    }

@@ -34,8 +34,11 @@ KINDS: dict[str, dict[str, tuple[str, str] | None]] = {
 
 #: rule kind → fields of the checked layer it reads (``field:`` in the rule renames the single one)
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
-    "road_conditions": ("capacity", "hours"), "density": ("capacity",), "hours": ("hours",),
-    "goods": ("goods",), "lunar_window": ("valid_from", "valid_to"),
+    "road_conditions": ("capacity", "hours"),
+    "density": ("capacity",),
+    "hours": ("hours",),
+    "goods": ("goods",),
+    "lunar_window": ("valid_from", "valid_to"),
 }
 _CONTEXT_LAYERS = ("roads", "pois", "restricted_areas")
 
@@ -67,8 +70,9 @@ class RuleSet:
 
     rules: tuple[Rule, ...]
     path: Path | None = None
-    layers_read: tuple[str, ...] = field(default=("roads", "pois", "restricted_areas", "stall_sites",
-                                                  "festival_sales_points"))
+    layers_read: tuple[str, ...] = field(
+        default=("roads", "pois", "restricted_areas", "stall_sites", "festival_sales_points")
+    )
 
     def for_layer(self, layer: str) -> tuple[Rule, ...]:
         """The rules that apply to a layer, in file order."""
@@ -103,10 +107,13 @@ def load_rules(path: Path | str, *, catalog: Catalog) -> RuleSet:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise BadDeclaration(f"选址规则文件 {path.name} 无法读取：{exc}", f"Rule file {path.name} cannot be read: {exc}"
-                             ) from None
+        raise BadDeclaration(
+            f"选址规则文件 {path.name} 无法读取：{exc}", f"Rule file {path.name} cannot be read: {exc}"
+        ) from None
     if not isinstance(raw, Mapping) or not isinstance(raw.get("rules"), list):
-        raise BadDeclaration(f"选址规则文件 {path.name} 应含 rules 列表", f"Rule file {path.name} needs a 'rules' list")
+        raise BadDeclaration(
+            f"选址规则文件 {path.name} 应含 rules 列表", f"Rule file {path.name} needs a 'rules' list"
+        )
     rules, seen = [], set()
     for item in raw["rules"]:
         rid = str(item.get("id") or "?") if isinstance(item, Mapping) else "?"
@@ -117,27 +124,41 @@ def load_rules(path: Path | str, *, catalog: Catalog) -> RuleSet:
         seen.add(rid)
         kind = item.get("kind")
         if kind not in KINDS:
-            raise _bad(rid, f"类型「{kind}」未知（可用：{', '.join(KINDS)}）", f"unknown kind '{kind}' ({', '.join(KINDS)})")
+            raise _bad(
+                rid,
+                f"类型「{kind}」未知（可用：{', '.join(KINDS)}）",
+                f"unknown kind '{kind}' ({', '.join(KINDS)})",
+            )
         applies = tuple(item.get("applies_to") or ())
         if not applies:
             raise _bad(rid, "applies_to 为空", "applies_to is empty")
         for layer in applies:
             if layer not in catalog:
                 raise _bad(rid, f"图层「{layer}」不存在", f"refers to the missing layer '{layer}'")
-        params = {k: v for k, v in item.items() if k not in ("id", "kind", "applies_to", "message", "title", "source",
-                                                             "severity")}
+        params = {
+            k: v
+            for k, v in item.items()
+            if k not in ("id", "kind", "applies_to", "message", "title", "source", "severity")
+        }
         for name, ref in KINDS[kind].items():
             if name not in params:
                 raise _bad(rid, f"缺少参数 {name}", f"misses the parameter '{name}'")
             if ref is not None:
                 layer, fld = ref
                 if layer not in catalog or fld not in catalog[layer].field_names:
-                    raise _bad(rid, f"引用的图层字段 {layer}.{fld} 不存在", f"refers to the missing field {layer}.{fld}")
+                    raise _bad(
+                        rid,
+                        f"引用的图层字段 {layer}.{fld} 不存在",
+                        f"refers to the missing field {layer}.{fld}",
+                    )
                 allowed = catalog[layer].field(fld).enum or ()
                 for value in params[name]:
                     if value not in allowed:
-                        raise _bad(rid, f"「{value}」不是 {layer}.{fld} 的取值", f"'{value}' is not a value of {layer}.{fld}"
-                                   f" ({', '.join(map(str, allowed))})")
+                        raise _bad(
+                            rid,
+                            f"「{value}」不是 {layer}.{fld} 的取值",
+                            f"'{value}' is not a value of {layer}.{fld} ({', '.join(map(str, allowed))})",
+                        )
         if kind == "spacing":
             for layer in params["layers"]:
                 if layer not in catalog:
@@ -146,21 +167,35 @@ def load_rules(path: Path | str, *, catalog: Catalog) -> RuleSet:
         for layer in applies:
             for fld in fields:
                 if fld not in catalog[layer].field_names:
-                    raise _bad(rid, f"图层 {layer} 没有字段「{fld}」", f"reads the missing field {layer}.{fld}")
+                    raise _bad(
+                        rid, f"图层 {layer} 没有字段「{fld}」", f"reads the missing field {layer}.{fld}"
+                    )
         if kind == "spacing":
             for layer in params["layers"]:
                 if not getattr(catalog[layer], "siting", False):
-                    raise _bad(rid, f"间距只能针对摊点图层，{layer} 不是", f"spacing applies between site layers;"
-                               f" '{layer}' is not one")
+                    raise _bad(
+                        rid,
+                        f"间距只能针对摊点图层，{layer} 不是",
+                        f"spacing applies between site layers; '{layer}' is not one",
+                    )
         for name in ("distance_m", "min_m2_per_stall", "max_capacity"):
             if name in params and (not isinstance(params[name], int | float) or params[name] < 0):
                 raise _bad(rid, f"{name} 应为非负数", f"{name} must be a non-negative number")
         message = item.get("message") or {}
         if not message.get("zh") or not message.get("en"):
             raise _bad(rid, "需要中英文提示", "needs zh and en messages")
-        rules.append(Rule(id=rid, kind=kind, applies_to=applies, params=params, message=message,
-                          title=item.get("title") or {"zh": rid, "en": rid}, source=str(item.get("source") or ""),
-                          severity=str(item.get("severity") or "error")))
+        rules.append(
+            Rule(
+                id=rid,
+                kind=kind,
+                applies_to=applies,
+                params=params,
+                message=message,
+                title=item.get("title") or {"zh": rid, "en": rid},
+                source=str(item.get("source") or ""),
+                severity=str(item.get("severity") or "error"),
+            )
+        )
     sites = {layer for r in rules for layer in r.applies_to}
     sites |= {layer for r in rules if r.kind == "spacing" for layer in r.params["layers"]}
     return RuleSet(tuple(rules), path, layers_read=(*_CONTEXT_LAYERS, *sorted(sites)))

@@ -91,8 +91,11 @@ def _path_scanning(inst: CarpInstance, rng: np.random.Generator) -> list[int]:
         near = arcs[d <= d.min() + 1e-9]
         if len(near) > 1:
             rule = rng.integers(3)
-            score = (inst.dist[inst.arc_head(near), inst.depot] * (1 if rule == 0 else -1) if rule < 2
-                     else rng.random(len(near)))
+            score = (
+                inst.dist[inst.arc_head(near), inst.depot] * (1 if rule == 0 else -1)
+                if rule < 2
+                else rng.random(len(near))
+            )
             a = int(near[np.argmax(score)])
         else:
             a = int(near[0])
@@ -145,8 +148,13 @@ def _local_search(inst: CarpInstance, routes: list[list[int]]) -> list[list[int]
                 if alone < best_ins and len(r) > 1:
                     if alone - gain < -1e-9:
                         r.pop(k)
-                        routes.append([2 * task if D[inst.depot, u] + D[v, inst.depot] <= D[inst.depot, v] +
-                                       D[u, inst.depot] else 2 * task + 1])
+                        routes.append(
+                            [
+                                2 * task
+                                if D[inst.depot, u] + D[v, inst.depot] <= D[inst.depot, v] + D[u, inst.depot]
+                                else 2 * task + 1
+                            ]
+                        )
                         improved = True
                         break
                     continue
@@ -195,8 +203,11 @@ def _swap(inst: CarpInstance, routes: list[list[int]]) -> bool:
         in_i = np.minimum(D[prev_a[i], u] + D[v, nxt_a[i]], D[prev_a[i], v] + D[u, nxt_a[i]])
         in_j = np.minimum(D[prev_a, u[i]] + D[v[i], nxt_a], D[prev_a, v[i]] + D[u[i], nxt_a])
         delta = in_i + in_j - here[i] - here
-        ok = (rid_a != rid_a[i]) & (loads[rid_a[i]] - dem[i] + dem <= inst.capacity) & (
-            loads[rid_a] - dem + dem[i] <= inst.capacity)
+        ok = (
+            (rid_a != rid_a[i])
+            & (loads[rid_a[i]] - dem[i] + dem <= inst.capacity)
+            & (loads[rid_a] - dem + dem[i] <= inst.capacity)
+        )
         delta[~ok] = np.inf
         j = int(np.argmin(delta))
         if delta[j] < best[0]:
@@ -234,8 +245,11 @@ def _cross(inst: CarpInstance, routes: list[list[int]]) -> bool:
     best = (-1e-9, None)
     for p in range(len(rid_a)):
         delta = D[prev_a[p], nxt_a] + D[prev_a, nxt_a[p]] - here[p] - here
-        ok = (rid_a > rid_a[p]) & (before_a[p] + total_a - before_a <= inst.capacity) & (
-            before_a + total_a[p] - before_a[p] <= inst.capacity)
+        ok = (
+            (rid_a > rid_a[p])
+            & (before_a[p] + total_a - before_a <= inst.capacity)
+            & (before_a + total_a[p] - before_a[p] <= inst.capacity)
+        )
         delta[~ok] = np.inf
         q = int(np.argmin(delta))
         if delta[q] < best[0]:
@@ -283,27 +297,42 @@ def _perturb(tour: list[int], rng: np.random.Generator, strength: int) -> list[i
     for _ in range(strength):
         i, j = sorted(rng.integers(0, n, 2))
         if rng.random() < 0.5 and j > i:
-            tour[i:j + 1] = [a ^ 1 for a in reversed(tour[i:j + 1])]
+            tour[i : j + 1] = [a ^ 1 for a in reversed(tour[i : j + 1])]
         else:
             a = tour.pop(i)
             tour.insert(int(rng.integers(0, n)), a ^ int(rng.integers(2)))
     return tour
 
 
-def solve_carp(inst: CarpInstance, *, seed: int = 0, iterations: int = 2000, time_limit_s: float | None = None,
-               restart_after: int = 400) -> CarpSolution:
+def solve_carp(
+    inst: CarpInstance,
+    *,
+    seed: int = 0,
+    iterations: int = 2000,
+    time_limit_s: float | None = None,
+    restart_after: int = 400,
+) -> CarpSolution:
     """Solve; stops after ``iterations`` perturbation rounds or ``time_limit_s`` seconds."""
     if iterations <= 0 or (time_limit_s is not None and time_limit_s <= 0):
-        raise InvalidInput("求解时限与迭代次数须为正", "The time limit and iteration budget must be positive",
-                           field="time_limit_s")
+        raise InvalidInput(
+            "求解时限与迭代次数须为正",
+            "The time limit and iteration budget must be positive",
+            field="time_limit_s",
+        )
     too_big = np.flatnonzero(inst.demand > inst.capacity)
     if len(too_big):
-        raise InvalidInput(f"任务 {too_big.tolist()} 的需求超过车辆容量", f"Tasks {too_big.tolist()} need more than a "
-                           "vehicle carries", field="capacity")
+        raise InvalidInput(
+            f"任务 {too_big.tolist()} 的需求超过车辆容量",
+            f"Tasks {too_big.tolist()} need more than a vehicle carries",
+            field="capacity",
+        )
     unreachable = np.flatnonzero(~np.isfinite(inst.dist[inst.depot, inst.task_u]))
     if len(unreachable):
-        raise InvalidInput(f"任务 {unreachable.tolist()} 从场站不可达", f"Tasks {unreachable.tolist()} cannot be reached "
-                           "from the depot", field="tasks")
+        raise InvalidInput(
+            f"任务 {unreachable.tolist()} 从场站不可达",
+            f"Tasks {unreachable.tolist()} cannot be reached from the depot",
+            field="tasks",
+        )
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     best: list[list[int]] | None = None

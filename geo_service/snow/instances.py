@@ -56,8 +56,11 @@ def read_instance(path: Path | str, *, best_known: float | None = None) -> CarpI
     depot_match = re.search(r"DEPOSITO\s*:\s*(\d+)", text)
     if missing or depot_match is None or not edges:
         what = missing + ([] if depot_match else ["DEPOSITO"]) + ([] if edges else ["LISTA_ARISTAS_REQ"])
-        raise InvalidInput(f"算例文件 {Path(path).name} 缺少 {what}", f"Instance file {Path(path).name} lacks {what}",
-                           field="instance")
+        raise InvalidInput(
+            f"算例文件 {Path(path).name} 缺少 {what}",
+            f"Instance file {Path(path).name} lacks {what}",
+            field="instance",
+        )
     req_count = int(head["ARISTAS_REQ"])
     n = int(head["VERTICES"])
     depot = int(depot_match.group(1)) - 1
@@ -65,11 +68,23 @@ def read_instance(path: Path | str, *, best_known: float | None = None) -> CarpI
     v = np.array([int(e[1]) - 1 for e in edges])
     c = np.array([float(e[2]) for e in edges])
     d = np.array([float(e[3] or 0) for e in edges])
-    graph = coo_matrix((np.concatenate([c, c]), (np.concatenate([u, v]), np.concatenate([v, u]))), shape=(n, n)).tocsr()
+    graph = coo_matrix(
+        (np.concatenate([c, c]), (np.concatenate([u, v]), np.concatenate([v, u]))), shape=(n, n)
+    ).tocsr()
     graph.sum_duplicates()
     dist = shortest_path(graph, directed=False)
-    return CarpInstance(head.get("NOMBRE", Path(path).stem), n, depot, float(head["CAPACIDAD"]), u[:req_count],
-                        v[:req_count], c[:req_count], d[:req_count], dist, best_known)
+    return CarpInstance(
+        head.get("NOMBRE", Path(path).stem),
+        n,
+        depot,
+        float(head["CAPACIDAD"]),
+        u[:req_count],
+        v[:req_count],
+        c[:req_count],
+        d[:req_count],
+        dist,
+        best_known,
+    )
 
 
 def read_best_known(readme: Path | str) -> dict[str, float]:

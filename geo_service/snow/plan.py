@@ -23,9 +23,9 @@ from scipy.sparse.csgraph import dijkstra
 
 from geo_service.crs import from_metric, to_metric
 from geo_service.errors import InvalidInput
-from geo_service.network import RoadNetwork, Snap, _augment, snap
+from geo_service.network import RoadNetwork, _augment, snap
 
-__all__ = ["Item", "ResponsePlan", "Vehicle", "plan_response", "SALT_T_PER_KM"]
+__all__ = ["SALT_T_PER_KM", "Item", "ResponsePlan", "Vehicle", "plan_response"]
 
 SALT_T_PER_KM = 0.12
 
@@ -75,17 +75,28 @@ class ResponsePlan:
     seed: int
 
     def clear_times(self) -> dict[str, str]:
-        return {str(p): (self.start + dt.timedelta(seconds=s)).isoformat(timespec="minutes")
-                for p, s in sorted(self.clear_s.items())}
+        return {
+            str(p): (self.start + dt.timedelta(seconds=s)).isoformat(timespec="minutes")
+            for p, s in sorted(self.clear_s.items())
+        }
 
 
 class _Model:
     """Items, vehicles and the time matrix between the nodes they use."""
 
-    def __init__(self, net: RoadNetwork, items: list[Item], vehicles: list[Vehicle], salt_nodes: list[int],
-                 graph: Any, n_nodes: int) -> None:
+    def __init__(
+        self,
+        net: RoadNetwork,
+        items: list[Item],
+        vehicles: list[Vehicle],
+        salt_nodes: list[int],
+        graph: Any,
+        n_nodes: int,
+    ) -> None:
         self.items, self.vehicles, self.salt_nodes = items, vehicles, salt_nodes
-        nodes = sorted({i.u for i in items} | {i.v for i in items} | {v.node for v in vehicles} | set(salt_nodes))
+        nodes = sorted(
+            {i.u for i in items} | {i.v for i in items} | {v.node for v in vehicles} | set(salt_nodes)
+        )
         self.index = {n: k for k, n in enumerate(nodes)}
         self.nodes = np.asarray(nodes)
         dist, pred = dijkstra(graph, directed=True, indices=self.nodes, return_predecessors=True)
@@ -109,8 +120,9 @@ class _Model:
         best = min(self.salt_nodes, key=lambda s: row[self.index[s]])
         return best, float(row[self.index[best]])
 
-    def simulate(self, veh: Vehicle, items: Sequence[tuple[int, int]], state: tuple[float, int, float]
-                 ) -> tuple[float, int, float, list[dict[str, Any]]]:
+    def simulate(
+        self, veh: Vehicle, items: Sequence[tuple[int, int]], state: tuple[float, int, float]
+    ) -> tuple[float, int, float, list[dict[str, Any]]]:
         """Drive a list of items from (time, node, salt left): returns the end state and the stops."""
         t, pos, salt = state
         stops = []
@@ -127,13 +139,27 @@ class _Model:
             arrive = t
             t += self.work_s(k, veh)
             salt -= it.salt_t
-            stops.append({"item": k, "direction": direction, "from": a, "to": b, "arrive_s": arrive, "done_s": t,
-                          "empty_m": empty, "work_m": it.length_m, "salt_t": it.salt_t, "salt_left_t": salt})
+            stops.append(
+                {
+                    "item": k,
+                    "direction": direction,
+                    "from": a,
+                    "to": b,
+                    "arrive_s": arrive,
+                    "done_s": t,
+                    "empty_m": empty,
+                    "work_m": it.length_m,
+                    "salt_t": it.salt_t,
+                    "salt_left_t": salt,
+                }
+            )
             pos = b
         return t, pos, salt, stops
 
 
-def _greedy(model: _Model, classes: Sequence[int], locks: Mapping[int, str]) -> list[dict[int, list[tuple[int, int]]]]:
+def _greedy(
+    model: _Model, classes: Sequence[int], locks: Mapping[int, str]
+) -> list[dict[int, list[tuple[int, int]]]]:
     """Nearest-first by priority: the vehicle free earliest takes the nearest open item of its class."""
     states = [(0.0, v.node, v.capacity_t) for v in model.vehicles]
     iu = np.array([model.index[it.u] for it in model.items], dtype=np.int64)
@@ -190,8 +216,9 @@ def _balanced_labels(d: np.ndarray, w: np.ndarray, cap: float) -> np.ndarray:
     return label
 
 
-def _clustered(model: _Model, classes: Sequence[int], locks: Mapping[int, str], xy: np.ndarray,
-               rng: np.random.Generator) -> list[dict[int, list[tuple[int, int]]]]:
+def _clustered(
+    model: _Model, classes: Sequence[int], locks: Mapping[int, str], xy: np.ndarray, rng: np.random.Generator
+) -> list[dict[int, list[tuple[int, int]]]]:
     """Each class cut into one geographic cluster per vehicle (k-means on item positions, clusters matched
     to vehicles by distance), each cluster routed nearest-next then shortened by 2-opt."""
     from scipy.optimize import linear_sum_assignment
@@ -235,8 +262,11 @@ def _clustered(model: _Model, classes: Sequence[int], locks: Mapping[int, str], 
             route: list[tuple[int, int]] = []
             while todo:
                 row = model.D[model.index[pos]]
-                best = min(((row[model.index[model.ends(k, d)[0]]], k, d) for k in todo
-                            for d in ((0, 1) if model.items[k].twoway else (0,))))
+                best = min(
+                    (row[model.index[model.ends(k, d)[0]]], k, d)
+                    for k in todo
+                    for d in ((0, 1) if model.items[k].twoway else (0,))
+                )
                 _, k, d = best
                 route.append((k, d))
                 todo.discard(k)
@@ -253,7 +283,9 @@ def _clustered(model: _Model, classes: Sequence[int], locks: Mapping[int, str], 
     return plan
 
 
-def _class_starts(model: _Model, plan: list[dict[int, list[tuple[int, int]]]], c: int) -> list[tuple[float, int, float]]:
+def _class_starts(
+    model: _Model, plan: list[dict[int, list[tuple[int, int]]]], c: int
+) -> list[tuple[float, int, float]]:
     states = [(0.0, v.node, v.capacity_t) for v in model.vehicles]
     for routes in plan[:c]:
         for w, veh in enumerate(model.vehicles):
@@ -262,7 +294,9 @@ def _class_starts(model: _Model, plan: list[dict[int, list[tuple[int, int]]]], c
     return states
 
 
-def _evaluate(model: _Model, plan: list[dict[int, list[tuple[int, int]]]]) -> tuple[list[float], list[list[float]]]:
+def _evaluate(
+    model: _Model, plan: list[dict[int, list[tuple[int, int]]]]
+) -> tuple[list[float], list[list[float]]]:
     """Clear time per class, and each vehicle's end time per class."""
     states = [(0.0, v.node, v.capacity_t) for v in model.vehicles]
     clear, ends = [], []
@@ -277,8 +311,9 @@ def _evaluate(model: _Model, plan: list[dict[int, list[tuple[int, int]]]]) -> tu
     return clear, ends
 
 
-def _best_insertion(model: _Model, veh: Vehicle, route: list[tuple[int, int]], start_node: int, k: int
-                    ) -> tuple[int, int]:
+def _best_insertion(
+    model: _Model, veh: Vehicle, route: list[tuple[int, int]], start_node: int, k: int
+) -> tuple[int, int]:
     """Position and direction adding the least driving to ``route`` (salt reloads ignored in the estimate)."""
     D, idx = model.D, model.index
     ends_b = [start_node] + [model.ends(j, d)[1] for j, d in route]
@@ -333,8 +368,9 @@ def _two_opt(model: _Model, route: list[tuple[int, int]], start_node: int) -> li
     return route[:i] + flipped + route[j:]
 
 
-def _pin(model: _Model, plan: list[dict[int, list[tuple[int, int]]]], pins: Mapping[int, int]
-         ) -> list[dict[int, list[tuple[int, int]]]]:
+def _pin(
+    model: _Model, plan: list[dict[int, list[tuple[int, int]]]], pins: Mapping[int, int]
+) -> list[dict[int, list[tuple[int, int]]]]:
     """Put order-locked items at their position (1-based) in their vehicle's route for their class."""
     if not pins:
         return plan
@@ -351,16 +387,21 @@ def _pin(model: _Model, plan: list[dict[int, list[tuple[int, int]]]], pins: Mapp
     return plan
 
 
-def _improve(model: _Model, plan: list[dict[int, list[tuple[int, int]]]], locks: Mapping[int, str],
-             rng: np.random.Generator, iterations: int, pins: Mapping[int, int] | None = None
-             ) -> tuple[list[dict[int, list[tuple[int, int]]]], int]:
+def _improve(
+    model: _Model,
+    plan: list[dict[int, list[tuple[int, int]]]],
+    locks: Mapping[int, str],
+    rng: np.random.Generator,
+    iterations: int,
+    pins: Mapping[int, int] | None = None,
+) -> tuple[list[dict[int, list[tuple[int, int]]]], int]:
     """Move items off the vehicle that clears each class last while that class's clear time falls."""
     used = 0
     for c in range(len(plan)):
         starts = _class_starts(model, plan, c)
         routes = plan[c]
 
-        def end(w: int, route: list[tuple[int, int]]) -> float:
+        def end(w: int, route: list[tuple[int, int]], starts: list[float] = starts) -> float:
             return model.simulate(model.vehicles[w], route, starts[w])[0] if route else -1.0
 
         ends = [end(w, routes[w]) for w in range(len(model.vehicles))]
@@ -384,7 +425,7 @@ def _improve(model: _Model, plan: list[dict[int, list[tuple[int, int]]]], locks:
                 k = route[int(pos)][0]
                 if pins and k in pins:
                     continue
-                removed = route[: int(pos)] + route[int(pos) + 1:]
+                removed = route[: int(pos)] + route[int(pos) + 1 :]
                 crit_end = end(crit, removed)
                 for w, veh in enumerate(model.vehicles):
                     if locks.get(k) not in (None, veh.crew, veh.id):
@@ -392,7 +433,7 @@ def _improve(model: _Model, plan: list[dict[int, list[tuple[int, int]]]], locks:
                     target = removed if w == crit else routes[w]
                     start_node = starts[w][1]
                     i, direction = _best_insertion(model, veh, target, start_node, k)
-                    trial = target[:i] + [(k, direction)] + target[i:]
+                    trial = [*target[:i], (k, direction), *target[i:]]
                     if pins:
                         trial = _pin(model, [{0: trial}], pins)[0][0]
                         removed = _pin(model, [{0: removed}], pins)[0][0]
@@ -415,23 +456,39 @@ def _improve(model: _Model, plan: list[dict[int, list[tuple[int, int]]]], locks:
     return plan, used
 
 
-def plan_response(net: RoadNetwork, *, roads: gpd.GeoDataFrame, bridges: gpd.GeoDataFrame, depots: gpd.GeoDataFrame,
-                  crews: pd.DataFrame, start: dt.datetime, seed: int = 0, iterations: int = 60,
-                  locks: Mapping[str, str] | None = None, crs: str = "EPSG:4547") -> ResponsePlan:
+def plan_response(
+    net: RoadNetwork,
+    *,
+    roads: gpd.GeoDataFrame,
+    bridges: gpd.GeoDataFrame,
+    depots: gpd.GeoDataFrame,
+    crews: pd.DataFrame,
+    start: dt.datetime,
+    seed: int = 0,
+    iterations: int = 60,
+    locks: Mapping[str, str] | None = None,
+    crs: str = "EPSG:4547",
+) -> ResponsePlan:
     """Plan the response over a driving network whose weights are metres (closures already applied)."""
     if iterations <= 0:
-        raise InvalidInput("计算时限必须大于 0", "The effort (time limit) must be above 0", field="time_limit_s")
+        raise InvalidInput(
+            "计算时限必须大于 0", "The effort (time limit) must be above 0", field="time_limit_s"
+        )
     if len(crews) == 0:
         raise InvalidInput("没有作业班组", "There are no crews", field="crews")
     notices: list[str] = []
     unserved: list[dict[str, Any]] = []
     # bridges and depots become nodes of the graph, inserted at their projected points
     bridges = bridges[~bridges["closed"].fillna(False).astype(bool)]
-    b_pts = shapely.point_on_surface(to_metric(bridges.geometry.to_numpy(), crs)) if len(bridges) else np.array([])
+    b_pts = (
+        shapely.point_on_surface(to_metric(bridges.geometry.to_numpy(), crs))
+        if len(bridges)
+        else np.array([])
+    )
     d_pts = to_metric(depots.geometry.to_numpy(), crs)
     snaps = snap(net, np.concatenate([b_pts, d_pts]).astype(object), max_distance=300)
     graph, node_of = _augment(net, snaps)
-    b_nodes, d_nodes = node_of[: len(b_pts)], node_of[len(b_pts):]
+    b_nodes, d_nodes = node_of[: len(b_pts)], node_of[len(b_pts) :]
     ok = snaps.segment >= 0
     where = shapely.line_interpolate_point(net.seg_geom[snaps.segment[ok]], snaps.offset[ok])
     extra_xy = {int(n): (p.x, p.y) for n, p in zip(node_of[ok], where, strict=True)}
@@ -442,33 +499,85 @@ def plan_response(net: RoadNetwork, *, roads: gpd.GeoDataFrame, bridges: gpd.Geo
     for fid, row in key.iterrows():
         s = in_net.get(int(fid))
         if s is None:
-            unserved.append({"item": f"road:{fid}", "name": row["name"], "reason_zh": "道路封闭", "reason_en": "road closed"})
+            unserved.append(
+                {
+                    "item": f"road:{fid}",
+                    "name": row["name"],
+                    "reason_zh": "道路封闭",
+                    "reason_en": "road closed",
+                }
+            )
             continue
-        items.append(Item(f"road:{fid}", "road", str(row["name"]), int(row["snow_priority"]), int(net.seg_u[s]),
-                          int(net.seg_v[s]), bool(net.seg_twoway[s]), float(net.seg_len[s]), 0.0,
-                          float(net.seg_len[s]) / 1000 * SALT_T_PER_KM))
+        items.append(
+            Item(
+                f"road:{fid}",
+                "road",
+                str(row["name"]),
+                int(row["snow_priority"]),
+                int(net.seg_u[s]),
+                int(net.seg_v[s]),
+                bool(net.seg_twoway[s]),
+                float(net.seg_len[s]),
+                0.0,
+                float(net.seg_len[s]) / 1000 * SALT_T_PER_KM,
+            )
+        )
     for (fid, row), node in zip(bridges.iterrows(), b_nodes, strict=True):
         if node < 0:
-            unserved.append({"item": f"bridge:{fid}", "name": row["name"], "reason_zh": "300 米内没有可通行道路",
-                             "reason_en": "no open street within 300 m"})
+            unserved.append(
+                {
+                    "item": f"bridge:{fid}",
+                    "name": row["name"],
+                    "reason_zh": "300 米内没有可通行道路",
+                    "reason_en": "no open street within 300 m",
+                }
+            )
             continue
-        items.append(Item(f"bridge:{fid}", "bridge", str(row["name"]), int(row["snow_priority"] or 1), int(node),
-                          int(node), False, 0.0, float(row["service_min"] or 15) * 60, float(row["salt_t"] or 0.5)))
+        items.append(
+            Item(
+                f"bridge:{fid}",
+                "bridge",
+                str(row["name"]),
+                int(row["snow_priority"] or 1),
+                int(node),
+                int(node),
+                False,
+                0.0,
+                float(row["service_min"] or 15) * 60,
+                float(row["salt_t"] or 0.5),
+            )
+        )
     vehicles = []
     for _, c in crews.iterrows():
         node = depot_node.get(c["depot"], -1)
         if node is None or node < 0:
-            notices.append(f"班组 {c['crew']} 的场站「{c['depot']}」不在路网上 / depot of crew {c['crew']} is off the network")
+            notices.append(
+                f"班组 {c['crew']} 的场站「{c['depot']}」不在路网上 / depot of crew {c['crew']} is off the network"
+            )
             continue
         for n in range(int(c["vehicles"])):
-            vehicles.append(Vehicle(f"{c['crew']}-{n + 1}", str(c["crew"]), str(c["depot"]), int(node),
-                                    float(c["work_speed_kph"]) / 3.6, float(c["empty_speed_kph"]) / 3.6,
-                                    float(c["salt_capacity_t"])))
+            vehicles.append(
+                Vehicle(
+                    f"{c['crew']}-{n + 1}",
+                    str(c["crew"]),
+                    str(c["depot"]),
+                    int(node),
+                    float(c["work_speed_kph"]) / 3.6,
+                    float(c["empty_speed_kph"]) / 3.6,
+                    float(c["salt_capacity_t"]),
+                )
+            )
     if not vehicles:
-        raise InvalidInput("没有可出发的车辆（场站全部被封闭或不在路网上）", "No vehicle can start (every depot is cut off "
-                           "or off the network)", field="crews")
-    salt_nodes = [int(depot_node[n]) for n, s in zip(depots["name"], depots["salt_store"], strict=True)
-                  if s and depot_node.get(n, -1) >= 0] or [v.node for v in vehicles]
+        raise InvalidInput(
+            "没有可出发的车辆（场站全部被封闭或不在路网上）",
+            "No vehicle can start (every depot is cut off or off the network)",
+            field="crews",
+        )
+    salt_nodes = [
+        int(depot_node[n])
+        for n, s in zip(depots["name"], depots["salt_store"], strict=True)
+        if s and depot_node.get(n, -1) >= 0
+    ] or [v.node for v in vehicles]
     model = _Model(net, items, vehicles, salt_nodes, graph, graph.shape[0])
     # items no vehicle can reach, or needing more salt than any vehicle carries
     reach = np.zeros(len(items), dtype=bool)
@@ -486,11 +595,23 @@ def plan_response(net: RoadNetwork, *, roads: gpd.GeoDataFrame, bridges: gpd.Geo
     keep = []
     for k, it in enumerate(items):
         if not reach[k]:
-            unserved.append({"item": it.id, "name": it.name, "reason_zh": "任何场站都无法到达",
-                             "reason_en": "not reachable from any depot"})
+            unserved.append(
+                {
+                    "item": it.id,
+                    "name": it.name,
+                    "reason_zh": "任何场站都无法到达",
+                    "reason_en": "not reachable from any depot",
+                }
+            )
         elif it.salt_t > max_cap:
-            unserved.append({"item": it.id, "name": it.name, "reason_zh": "用盐量超过任何车辆的载量",
-                             "reason_en": "needs more salt than any vehicle carries"})
+            unserved.append(
+                {
+                    "item": it.id,
+                    "name": it.name,
+                    "reason_zh": "用盐量超过任何车辆的载量",
+                    "reason_en": "needs more salt than any vehicle carries",
+                }
+            )
         else:
             keep.append(it)
     if len(keep) != len(items):
@@ -502,15 +623,23 @@ def plan_response(net: RoadNetwork, *, roads: gpd.GeoDataFrame, bridges: gpd.Geo
         who, _, position = str(target).partition("@")
         if position:
             if not position.isdigit() or int(position) < 1 or who not in {v.id for v in vehicles}:
-                raise InvalidInput(f"顺序锁定「{target}」应为 车辆编号@序号（如 山阳一组-1@1）",
-                                   f"Order lock '{target}' must be vehicle@position (e.g. 山阳一组-1@1)", field="locks")
+                raise InvalidInput(
+                    f"顺序锁定「{target}」应为 车辆编号@序号（如 山阳一组-1@1）",
+                    f"Order lock '{target}' must be vehicle@position (e.g. 山阳一组-1@1)",
+                    field="locks",
+                )
             if item_id in by_id:
                 pins[by_id[item_id]] = int(position)
         if item_id not in by_id:
-            raise InvalidInput(f"锁定的作业对象 {item_id} 不存在或无法作业", f"Locked item {item_id} does not exist or "
-                               "cannot be served", field="locks")
+            raise InvalidInput(
+                f"锁定的作业对象 {item_id} 不存在或无法作业",
+                f"Locked item {item_id} does not exist or cannot be served",
+                field="locks",
+            )
         if who not in {v.crew for v in vehicles} | {v.id for v in vehicles}:
-            raise InvalidInput(f"锁定目标 {who} 不是班组或车辆", f"Lock target {who} is not a crew or vehicle", field="locks")
+            raise InvalidInput(
+                f"锁定目标 {who} 不是班组或车辆", f"Lock target {who} is not a crew or vehicle", field="locks"
+            )
         lock_idx[by_id[item_id]] = who
     classes = sorted({it.priority for it in model.items})
     base = _pin(model, _greedy(model, classes, lock_idx), pins)
@@ -523,8 +652,16 @@ def plan_response(net: RoadNetwork, *, roads: gpd.GeoDataFrame, bridges: gpd.Geo
     plan, used = _improve(model, start_plan, lock_idx, rng, iterations, pins)
     clear, _ = _evaluate(model, plan)
     vehicles_out = _describe(model, plan, net, crs, extra_xy)
-    return ResponsePlan(start, dict(zip(classes, clear, strict=True)), tuple(vehicles_out), tuple(unserved),
-                        tuple(notices), dict(zip(classes, base_clear, strict=True)), used, seed)
+    return ResponsePlan(
+        start,
+        dict(zip(classes, clear, strict=True)),
+        tuple(vehicles_out),
+        tuple(unserved),
+        tuple(notices),
+        dict(zip(classes, base_clear, strict=True)),
+        used,
+        seed,
+    )
 
 
 def _xy(net: RoadNetwork, node: int, extra: Mapping[int, tuple[float, float]]) -> tuple[float, float]:
@@ -533,16 +670,22 @@ def _xy(net: RoadNetwork, node: int, extra: Mapping[int, tuple[float, float]]) -
     return extra[node]
 
 
-def _lonlat(net: RoadNetwork, nodes: Sequence[int], extra: Mapping[int, tuple[float, float]], crs: str
-            ) -> list[list[float]]:
+def _lonlat(
+    net: RoadNetwork, nodes: Sequence[int], extra: Mapping[int, tuple[float, float]], crs: str
+) -> list[list[float]]:
     if not nodes:
         return []
     pts = shapely.points(np.array([_xy(net, n, extra) for n in nodes]))
     return [[round(p.x, 6), round(p.y, 6)] for p in from_metric(pts, crs)]
 
 
-def _describe(model: _Model, plan: list[dict[int, list[tuple[int, int]]]], net: RoadNetwork, crs: str,
-              extra_xy: Mapping[int, tuple[float, float]]) -> list[dict[str, Any]]:
+def _describe(
+    model: _Model,
+    plan: list[dict[int, list[tuple[int, int]]]],
+    net: RoadNetwork,
+    crs: str,
+    extra_xy: Mapping[int, tuple[float, float]],
+) -> list[dict[str, Any]]:
     """Each vehicle's stops in order with arrival times and its driven path (EPSG:4326 coordinates)."""
     out = []
     states = [(0.0, v.node, v.capacity_t) for v in model.vehicles]
@@ -563,24 +706,44 @@ def _describe(model: _Model, plan: list[dict[int, list[tuple[int, int]]]], net: 
         seq = []
         stop_xy = _lonlat(net, [s["node"] if s.get("reload") else s["from"] for s in stops], extra_xy, crs)
         for i, s in enumerate(stops, start=1):
-            entry = {"seq": i, "arrive_s": round(s["arrive_s"], 1), "empty_m": round(s["empty_m"], 1),
-                     "lonlat": stop_xy[i - 1]}
+            entry = {
+                "seq": i,
+                "arrive_s": round(s["arrive_s"], 1),
+                "empty_m": round(s["empty_m"], 1),
+                "lonlat": stop_xy[i - 1],
+            }
             if s.get("reload"):
                 entry.update({"kind": "reload", "name": "装盐 / reload salt"})
             else:
                 it = model.items[s["item"]]
-                entry.update({"kind": it.kind, "item": it.id, "name": it.name, "priority": it.priority,
-                              "done_s": round(s["done_s"], 1), "work_m": round(it.length_m, 1),
-                              "salt_t": round(it.salt_t, 3), "direction": "reverse" if s["direction"] else "forward"})
+                entry.update(
+                    {
+                        "kind": it.kind,
+                        "item": it.id,
+                        "name": it.name,
+                        "priority": it.priority,
+                        "done_s": round(s["done_s"], 1),
+                        "work_m": round(it.length_m, 1),
+                        "salt_t": round(it.salt_t, 3),
+                        "direction": "reverse" if s["direction"] else "forward",
+                    }
+                )
             seq.append(entry)
-        out.append({"vehicle": veh.id, "crew": veh.crew, "depot": veh.depot, "stops": seq,
-                    "path_nodes": [int(n) for n in path_nodes],
-                    "path": _lonlat(net, path_nodes, extra_xy, crs),
-                    "work_m": round(sum(s.get("work_m", 0) for s in stops if not s.get("reload")), 1),
-                    "empty_m": round(sum(s["empty_m"] for s in stops), 1),
-                    "salt_t": round(sum(s.get("salt_t", 0) for s in stops if not s.get("reload")), 3),
-                    "reloads": sum(1 for s in stops if s.get("reload")),
-                    "end_s": round(states[w][0], 1)})
+        out.append(
+            {
+                "vehicle": veh.id,
+                "crew": veh.crew,
+                "depot": veh.depot,
+                "stops": seq,
+                "path_nodes": [int(n) for n in path_nodes],
+                "path": _lonlat(net, path_nodes, extra_xy, crs),
+                "work_m": round(sum(s.get("work_m", 0) for s in stops if not s.get("reload")), 1),
+                "empty_m": round(sum(s["empty_m"] for s in stops), 1),
+                "salt_t": round(sum(s.get("salt_t", 0) for s in stops if not s.get("reload")), 3),
+                "reloads": sum(1 for s in stops if s.get("reload")),
+                "end_s": round(states[w][0], 1),
+            }
+        )
     return out
 
 

@@ -21,32 +21,79 @@ __all__ = ["make_plan"]
 TZ = ZoneInfo("Asia/Shanghai")
 
 
-def make_plan(ws: Workspace, *, closed_roads: Sequence[int] = (), closed_bridges: Sequence[int] = (),
-              locks: Mapping[str, str] | None = None, seed: int = 0, effort: int = 60,
-              start: dt.datetime | None = None, title: str = "冻雨除雪预案", actor: str = "system",
-              save: bool = True) -> dict[str, Any]:
+def make_plan(
+    ws: Workspace,
+    *,
+    closed_roads: Sequence[int] = (),
+    closed_bridges: Sequence[int] = (),
+    locks: Mapping[str, str] | None = None,
+    seed: int = 0,
+    effort: int = 60,
+    start: dt.datetime | None = None,
+    title: str = "冻雨除雪预案",
+    actor: str = "system",
+    save: bool = True,
+) -> dict[str, Any]:
     """Plan with the given closures (road ids, bridge/culvert ids) and locks; store it as a document."""
     if effort <= 0:
         raise InvalidInput("计算时限必须大于 0", "The time limit must be above 0", field="time_limit_s")
     roads, bridges = ws.frame("roads"), ws.frame("bridges_culverts")
-    unknown = [r for r in closed_roads if r not in roads.index] + [b for b in closed_bridges if b not in bridges.index]
+    unknown = [r for r in closed_roads if r not in roads.index] + [
+        b for b in closed_bridges if b not in bridges.index
+    ]
     if unknown:
-        raise InvalidInput(f"封闭对象 {unknown[:5]} 不存在", f"Closed items {unknown[:5]} do not exist", field="closed_roads")
+        raise InvalidInput(
+            f"封闭对象 {unknown[:5]} 不存在", f"Closed items {unknown[:5]} do not exist", field="closed_roads"
+        )
     bridges = bridges.copy()
     bridges.loc[bridges.index.isin(list(closed_bridges)), "closed"] = True
     shut = bridges[bridges["closed"].fillna(False).astype(bool)]
-    net = build_network(roads, mode="drive", weight="length", closed_road_ids=closed_roads,
-                        closed_points=shut.geometry if len(shut) else None, crs=ws.settings.metric_crs)
+    net = build_network(
+        roads,
+        mode="drive",
+        weight="length",
+        closed_road_ids=closed_roads,
+        closed_points=shut.geometry if len(shut) else None,
+        crs=ws.settings.metric_crs,
+    )
     start = start or dt.datetime.now(TZ).replace(second=0, microsecond=0)
-    plan = plan_response(net, roads=roads, bridges=bridges, depots=ws.frame("depots"), crews=ws.frame("crews"),
-                         start=start, seed=seed, iterations=effort, locks=locks, crs=ws.settings.metric_crs)
-    closures = {"roads": [f"road:{r}" for r in closed_roads], "bridges": [f"bridge:{b}" for b in closed_bridges]}
+    plan = plan_response(
+        net,
+        roads=roads,
+        bridges=bridges,
+        depots=ws.frame("depots"),
+        crews=ws.frame("crews"),
+        start=start,
+        seed=seed,
+        iterations=effort,
+        locks=locks,
+        crs=ws.settings.metric_crs,
+    )
+    closures = {
+        "roads": [f"road:{r}" for r in closed_roads],
+        "bridges": [f"bridge:{b}" for b in closed_bridges],
+    }
     if any("cut off" in n for n in plan.notices) and (closed_roads or closed_bridges):
         names = [f"road:{r} {roads.loc[r, 'name']}" for r in closed_roads] + [
-            f"bridge:{b} {bridges.loc[b, 'name']}" for b in closed_bridges]
-        plan = dataclasses.replace(plan, notices=(*plan.notices, "由以下封闭造成 / caused by the closures: " + "；".join(names)))
-    key = hashlib.sha1(json.dumps([start.isoformat(), sorted(closed_roads), sorted(closed_bridges), dict(locks or {}),
-                                   seed, effort, dt.datetime.now().isoformat()], default=str).encode()).hexdigest()[:10]
+            f"bridge:{b} {bridges.loc[b, 'name']}" for b in closed_bridges
+        ]
+        plan = dataclasses.replace(
+            plan, notices=(*plan.notices, "由以下封闭造成 / caused by the closures: " + "；".join(names))
+        )
+    key = hashlib.sha1(
+        json.dumps(
+            [
+                start.isoformat(),
+                sorted(closed_roads),
+                sorted(closed_bridges),
+                dict(locks or {}),
+                seed,
+                effort,
+                dt.datetime.now().isoformat(),
+            ],
+            default=str,
+        ).encode()
+    ).hexdigest()[:10]
     plan_id = f"{start:%Y%m%d%H%M}-{key}"
     doc = plan_document(plan, plan_id=plan_id, title=title, closures=closures, locks=dict(locks or {}))
     if save:

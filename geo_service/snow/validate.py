@@ -4,6 +4,7 @@ per trip within capacity, arrival times equal to distances over speeds plus serv
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,8 +35,15 @@ def _graph(roads: gpd.GeoDataFrame, closed: set[int], crs: str) -> tuple[nx.DiGr
     return g, ends
 
 
-def validate_plan(doc: Mapping[str, Any], *, roads: gpd.GeoDataFrame, crews: pd.DataFrame,
-                  bridges: gpd.GeoDataFrame | None = None, crs: str = "EPSG:4547", tol_s: float = 1.0) -> list[str]:
+def validate_plan(
+    doc: Mapping[str, Any],
+    *,
+    roads: gpd.GeoDataFrame,
+    crews: pd.DataFrame,
+    bridges: gpd.GeoDataFrame | None = None,
+    crs: str = "EPSG:4547",
+    tol_s: float = 1.0,
+) -> list[str]:
     """Problems found (empty when the plan is sound). A closed bridge or underpass closes the streets
     within 15 m of it."""
     problems: list[str] = []
@@ -58,7 +66,9 @@ def validate_plan(doc: Mapping[str, Any], *, roads: gpd.GeoDataFrame, crews: pd.
         for s in v["stops"]:
             clock += s["empty_m"] / empty_mps
             if abs(clock - s["arrive_s"]) > tol_s:
-                problems.append(f"{v['vehicle']} stop {s['seq']}: arrives {s['arrive_s']} s, distances say {clock:.1f} s")
+                problems.append(
+                    f"{v['vehicle']} stop {s['seq']}: arrives {s['arrive_s']} s, distances say {clock:.1f} s"
+                )
                 clock = s["arrive_s"]
             if s["kind"] == "reload":
                 salt = float(crew["salt_capacity_t"])
@@ -83,12 +93,16 @@ def validate_plan(doc: Mapping[str, Any], *, roads: gpd.GeoDataFrame, crews: pd.
             else:
                 clock = s["done_s"]
             if abs(clock - s.get("done_s", clock)) > tol_s:
-                problems.append(f"{v['vehicle']} stop {s['seq']}: done at {s['done_s']} s, work says {clock:.1f} s")
+                problems.append(
+                    f"{v['vehicle']} stop {s['seq']}: done at {s['done_s']} s, work says {clock:.1f} s"
+                )
                 clock = s["done_s"]
         # legs between road stops: the reported empty distance is the shortest open path
         road_stops = [s for s in v["stops"] if s["kind"] == "road"]
-        for prev, nxt in zip(road_stops, road_stops[1:], strict=False):
-            if any(x["kind"] != "road" for x in v["stops"][v["stops"].index(prev) + 1: v["stops"].index(nxt)]):
+        for prev, nxt in itertools.pairwise(road_stops):
+            if any(
+                x["kind"] != "road" for x in v["stops"][v["stops"].index(prev) + 1 : v["stops"].index(nxt)]
+            ):
                 continue
             pa, pb = ends.get(int(prev["item"].split(":")[1]), (None, None))
             na, nb = ends.get(int(nxt["item"].split(":")[1]), (None, None))
@@ -102,7 +116,9 @@ def validate_plan(doc: Mapping[str, Any], *, roads: gpd.GeoDataFrame, crews: pd.
                 problems.append(f"{v['vehicle']}: no open path from {prev['item']} to {nxt['item']}")
                 continue
             if abs(shortest - nxt["empty_m"]) > 1.0:
-                problems.append(f"{v['vehicle']}: leg to {nxt['item']} is {nxt['empty_m']} m, shortest {shortest:.1f} m")
+                problems.append(
+                    f"{v['vehicle']}: leg to {nxt['item']} is {nxt['empty_m']} m, shortest {shortest:.1f} m"
+                )
         path = v["path"]
         if len(path) >= 2:
             steps = np.hypot(*np.diff(np.array(path), axis=0).T)

@@ -171,8 +171,12 @@ class Store(Protocol):
         """Every document of every kind (for backups)."""
         ...
 
-    def load_state(self, layers: Mapping[str, Sequence[Feature]], history: Sequence[Change],
-                   documents: Sequence[Document]) -> None:
+    def load_state(
+        self,
+        layers: Mapping[str, Sequence[Feature]],
+        history: Sequence[Change],
+        documents: Sequence[Document],
+    ) -> None:
         """Fill an empty store from a backup, keeping feature ids, versions and history; all or nothing.
 
         Raises ``Conflict`` if the store already holds features, history or documents.

@@ -34,8 +34,11 @@ class LoginThrottle:
     def wait_s(self, name: str, client: str) -> float:
         now = time.monotonic()
         with self._lock:
-            waits = [self.window_s - (now - times[0]) for key in (f"u:{name}", f"c:{client}")
-                     if len(times := self._recent(key, now)) >= self.limit]
+            waits = [
+                self.window_s - (now - times[0])
+                for key in (f"u:{name}", f"c:{client}")
+                if len(times := self._recent(key, now)) >= self.limit
+            ]
         return max(waits, default=0.0)
 
     def record(self, name: str, client: str, *, ok: bool) -> None:
@@ -46,6 +49,7 @@ class LoginThrottle:
                     self._fails.pop(key, None)
                 else:
                     self._recent(key, now).append(now)
+
 
 router = APIRouter(prefix="/auth", tags=["auth 登录"])
 
@@ -89,7 +93,11 @@ async def login(request: Request) -> Response:
     client = request.client.host if request.client else "?"
     wait = throttle.wait_s(name, client)
     if wait > 0:
-        raise AuthError(429, f"登录失败次数过多，请 {wait:.0f} 秒后再试", f"Too many failed sign-ins; try again in {wait:.0f} s")
+        raise AuthError(
+            429,
+            f"登录失败次数过多，请 {wait:.0f} 秒后再试",
+            f"Too many failed sign-ins; try again in {wait:.0f} s",
+        )
     token = request.app.state.accounts.login(name, password) if name and password else None
     throttle.record(name, client, ok=token is not None)
     if token is None:
@@ -125,8 +133,11 @@ def me(request: Request) -> dict[str, Any]:
 
 
 @router.post("/tokens", status_code=201, summary="为自己签发 API 令牌 / Issue an API token for yourself")
-def issue_token(request: Request, label: Annotated[str | None, Form()] = None,
-                days: Annotated[int, Form(ge=1, le=366)] = 90) -> dict[str, Any]:
+def issue_token(
+    request: Request,
+    label: Annotated[str | None, Form()] = None,
+    days: Annotated[int, Form(ge=1, le=366)] = 90,
+) -> dict[str, Any]:
     user = request.state.user
     token = request.app.state.accounts.issue_token(user.name, label=label, ttl=dt.timedelta(days=days))
     return {"token": token, "token_type": "bearer", "user": user.name, "expires_in_days": days}

@@ -56,14 +56,27 @@ def _default(value: Any) -> Any:
 
 
 def _fc(rows: Any) -> dict[str, Any]:
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": mapping(r["geometry"]),
-         "properties": {k: v for k, v in r.items() if k != "geometry"}} for r in rows]}
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": mapping(r["geometry"]),
+                "properties": {k: v for k, v in r.items() if k != "geometry"},
+            }
+            for r in rows
+        ],
+    }
 
 
 @router.get("/who", summary="此时此地由谁负责 / Who covers a place at a moment")
-async def who(ws: WorkspaceDep, lon: Annotated[float, Query(ge=-180, le=180)],
-              lat: Annotated[float, Query(ge=-90, le=90)], at: str | None = None, crs: str = "EPSG:4326") -> Response:
+async def who(
+    ws: WorkspaceDep,
+    lon: Annotated[float, Query(ge=-180, le=180)],
+    lat: Annotated[float, Query(ge=-90, le=90)],
+    at: str | None = None,
+    crs: str = "EPSG:4326",
+) -> Response:
     moment = parse_moment(at) or _now()
     point = to_wgs84([shapely.Point(lon, lat)], parse_crs(crs))[0]
     if who_covers_ready(ws):  # a few array lookups: answer here rather than hop to a worker thread
@@ -73,27 +86,53 @@ async def who(ws: WorkspaceDep, lon: Annotated[float, Query(ge=-180, le=180)],
 
 def _who(ws: Workspace, point: shapely.Point, moment: dt.datetime) -> Response:
     ctx = coverage_context(ws)
-    answer = who_covers(point.x, point.y, moment, beats=ctx.beats, shifts=ctx.shifts, districts=ws.frame("districts"),
-                        network=ctx.walk, stall_sites=site_reach(ws, "stall_sites"),
-                        festival_points=site_reach(ws, "festival_sales_points"), crs=ws.settings.metric_crs)
+    answer = who_covers(
+        point.x,
+        point.y,
+        moment,
+        beats=ctx.beats,
+        shifts=ctx.shifts,
+        districts=ws.frame("districts"),
+        network=ctx.walk,
+        stall_sites=site_reach(ws, "stall_sites"),
+        festival_points=site_reach(ws, "festival_sales_points"),
+        crs=ws.settings.metric_crs,
+    )
     return _json(answer.as_dict())
 
 
 @router.get("/beats", summary="网格覆盖检查：空白、重叠、边界 / Beat gaps, overlaps and edges")
-def beats(ws: WorkspaceDep, at: str | None = None,
-          min_gap_m2: Annotated[float, Query(ge=0)] = 100.0) -> Response:
+def beats(
+    ws: WorkspaceDep, at: str | None = None, min_gap_m2: Annotated[float, Query(ge=0)] = 100.0
+) -> Response:
     moment = parse_moment(at)
     ctx = coverage_context(ws)
-    cov = beat_coverage(ws.frame("patrol_beats"), ctx.shifts, ws.frame("districts"), at=moment, min_gap_m2=min_gap_m2,
-                        crs=ws.settings.metric_crs)
-    return _json({"at": None if moment is None else moment.isoformat(), "figures": list(cov.figures),
-                  "gaps": _fc(cov.gaps), "overlaps": _fc(cov.overlaps), "mismatches": _fc(cov.mismatches)})
+    cov = beat_coverage(
+        ws.frame("patrol_beats"),
+        ctx.shifts,
+        ws.frame("districts"),
+        at=moment,
+        min_gap_m2=min_gap_m2,
+        crs=ws.settings.metric_crs,
+    )
+    return _json(
+        {
+            "at": None if moment is None else moment.isoformat(),
+            "figures": list(cov.figures),
+            "gaps": _fc(cov.gaps),
+            "overlaps": _fc(cov.overlaps),
+            "mismatches": _fc(cov.mismatches),
+        }
+    )
 
 
 @router.get("/beats/week", summary="逐小时网格覆盖（一周）/ Beat coverage hour by hour through a week")
-async def beats_week(ws: WorkspaceDep, start: str | None = None,
-                     hours: Annotated[int, Query(ge=1, le=744)] = 168,
-                     min_gap_m2: Annotated[float, Query(ge=0)] = 100.0) -> Response:
+async def beats_week(
+    ws: WorkspaceDep,
+    start: str | None = None,
+    hours: Annotated[int, Query(ge=1, le=744)] = 168,
+    min_gap_m2: Annotated[float, Query(ge=0)] = 100.0,
+) -> Response:
     """Each hour from ``start`` (a date or time; default: this week's Monday): the beats on duty all
     hour and part of it, per-district figures; gaps and overlaps once per distinct set of beats."""
     if start is None:
@@ -105,34 +144,67 @@ async def beats_week(ws: WorkspaceDep, start: str | None = None,
         except ValueError:
             begin = parse_moment(start, name="start")  # or a time; the error names what was sent
     week = await run_bounded(_week, ws, begin, hours, min_gap_m2, timeout_s=ws.settings.computation_timeout_s)
-    configurations = [{"configuration": k, "on_duty": sorted(codes), "figures": list(cov.figures),
-                       "gaps": _fc(cov.gaps), "overlaps": _fc(cov.overlaps)}
-                      for k, (codes, cov) in enumerate(week.configurations)]
-    return _json({"start": week.start.isoformat(), "hours": list(week.hours), "figures": week.figures(),
-                  "configurations": configurations})
+    configurations = [
+        {
+            "configuration": k,
+            "on_duty": sorted(codes),
+            "figures": list(cov.figures),
+            "gaps": _fc(cov.gaps),
+            "overlaps": _fc(cov.overlaps),
+        }
+        for k, (codes, cov) in enumerate(week.configurations)
+    ]
+    return _json(
+        {
+            "start": week.start.isoformat(),
+            "hours": list(week.hours),
+            "figures": week.figures(),
+            "configurations": configurations,
+        }
+    )
 
 
 def _week(ws: Workspace, begin: dt.date | dt.datetime, hours: int, min_gap_m2: float) -> Any:
     """In a worker thread: the layers are read (and the shift table built, if stale) off the event loop."""
-    return beat_coverage_week(ws.frame("patrol_beats"), coverage_context(ws).shifts, ws.frame("districts"),
-                              start=begin, hours=hours, min_gap_m2=min_gap_m2, crs=ws.settings.metric_crs)
+    return beat_coverage_week(
+        ws.frame("patrol_beats"),
+        coverage_context(ws).shifts,
+        ws.frame("districts"),
+        start=begin,
+        hours=hours,
+        min_gap_m2=min_gap_m2,
+        crs=ws.settings.metric_crs,
+    )
 
 
 @router.get("/sites", summary="站点值守覆盖：无人值班的站点时段 / Site-hours with no beat on duty")
 def sites(ws: WorkspaceDep, start: str, end: str) -> Response:
     s, e = parse_moment(start, name="start"), parse_moment(end, name="end")
-    assert s is not None and e is not None
+    assert s is not None
+    assert e is not None
     ctx = coverage_context(ws)
-    rows = site_duty_coverage({name: ws.frame(name) for name in _SITE_LAYERS}, ctx.beats, ctx.shifts, start=s, end=e,
-                              crs=ws.settings.metric_crs)
+    rows = site_duty_coverage(
+        {name: ws.frame(name) for name in _SITE_LAYERS},
+        ctx.beats,
+        ctx.shifts,
+        start=s,
+        end=e,
+        crs=ws.settings.metric_crs,
+    )
     return _json({"start": s.isoformat(), "end": e.isoformat(), "uncovered": rows, "count": len(rows)})
 
 
 @router.get("/service-areas", summary="步行服务范围与人口覆盖 / Walking service areas and served population")
-async def areas(request: Request, ws: WorkspaceDep, layer: str = "stall_sites",
-                max_walk_m: Annotated[float, Query(gt=0, le=5000)] = 500.0) -> Response:
+async def areas(
+    request: Request,
+    ws: WorkspaceDep,
+    layer: str = "stall_sites",
+    max_walk_m: Annotated[float, Query(gt=0, le=5000)] = 500.0,
+) -> Response:
     if layer not in _SITE_LAYERS:
-        raise InvalidInput(f"图层应为 {'、'.join(_SITE_LAYERS)}", f"layer must be one of {_SITE_LAYERS}", field="layer")
+        raise InvalidInput(
+            f"图层应为 {'、'.join(_SITE_LAYERS)}", f"layer must be one of {_SITE_LAYERS}", field="layer"
+        )
     body = await run_bounded(_areas, ws, layer, max_walk_m, timeout_s=ws.settings.computation_timeout_s)
     return _json(body)
 
@@ -141,18 +213,28 @@ def _areas(ws: Workspace, layer: str, max_walk_m: float) -> dict[str, Any]:
     """In a worker thread: the network (if stale), the walk, and the polygons (built on first use)."""
     sites_frame = ws.frame(layer)
     crs = ws.settings.metric_crs
-    cov = walking_coverage(walk_network(ws), sites_frame.geometry, ws.frame("demand"), max_walk_m=max_walk_m, crs=crs)
+    cov = walking_coverage(
+        walk_network(ws), sites_frame.geometry, ws.frame("demand"), max_walk_m=max_walk_m, crs=crs
+    )
     feats = []
     if cov.areas is not None:
         polys = from_metric(cov.areas.polygons, crs)
-        for fid, name, poly, reached in zip(sites_frame.index, sites_frame["name"], polys, cov.areas.reached_m,
-                                            strict=True):
-            feats.append({"type": "Feature", "geometry": mapping(shapely.simplify(poly, 1e-5)),
-                          "properties": {"site": int(fid), "name": name, "street_m": round(float(reached), 1)}})
+        for fid, name, poly, reached in zip(
+            sites_frame.index, sites_frame["name"], polys, cov.areas.reached_m, strict=True
+        ):
+            feats.append(
+                {
+                    "type": "Feature",
+                    "geometry": mapping(shapely.simplify(poly, 1e-5)),
+                    "properties": {"site": int(fid), "name": name, "street_m": round(float(reached), 1)},
+                }
+            )
     body = cov.as_dict()
     body["unserved_clusters"] = _fc(body["unserved_clusters"])
     body["service_areas"] = {"type": "FeatureCollection", "features": feats}
-    body["unreachable_sites"] = [] if cov.areas is None else [int(sites_frame.index[i]) for i in cov.areas.unreachable]
+    body["unreachable_sites"] = (
+        [] if cov.areas is None else [int(sites_frame.index[i]) for i in cov.areas.unreachable]
+    )
     return body
 
 
@@ -168,13 +250,24 @@ class WhatIf(BaseModel):
 @router.post("/what-if", summary="假设增、移、撤站点后覆盖人口的变化（不保存）/ What-if, nothing saved")
 async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
     if body.layer not in _SITE_LAYERS:
-        raise InvalidInput(f"图层应为 {'、'.join(_SITE_LAYERS)}", f"layer must be one of {_SITE_LAYERS}", field="layer")
+        raise InvalidInput(
+            f"图层应为 {'、'.join(_SITE_LAYERS)}", f"layer must be one of {_SITE_LAYERS}", field="layer"
+        )
     src = parse_crs(body.crs)
     add = [to_wgs84([geometry_from_geojson(g, feature=i)], src)[0] for i, g in enumerate(body.add)]
     move = {k: to_wgs84([geometry_from_geojson(g, feature=k)], src)[0] for k, g in body.move.items()}
+
     def run() -> dict[str, Any]:  # in a worker thread: the layers and the network are read off the event loop
-        return what_if(walk_network(ws), ws.frame(body.layer), ws.frame("demand"), add=add, remove=body.remove,
-                       move=move, max_walk_m=body.max_walk_m, crs=ws.settings.metric_crs)
+        return what_if(
+            walk_network(ws),
+            ws.frame(body.layer),
+            ws.frame("demand"),
+            add=add,
+            remove=body.remove,
+            move=move,
+            max_walk_m=body.max_walk_m,
+            crs=ws.settings.metric_crs,
+        )
 
     result = await run_bounded(run, timeout_s=ws.settings.computation_timeout_s)
     return _json(result)

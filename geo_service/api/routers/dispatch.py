@@ -47,17 +47,28 @@ def run_dispatch(ws: Workspace, cases: gpd.GeoDataFrame, *, with_crews: bool = T
     return _dispatch_cases(ws, cases, with_crews=with_crews)
 
 
-def _save(ws: Workspace, cases: gpd.GeoDataFrame, answers: list[CaseAssignment], actor: str) -> list[int | None]:
+def _save(
+    ws: Workspace, cases: gpd.GeoDataFrame, answers: list[CaseAssignment], actor: str
+) -> list[int | None]:
     spec = ws.catalog["incidents"]
     news, rows = [], []
     for a in answers:
         if not a.ok:
             continue
         c = cases.iloc[a.index]
-        props = spec.validate_properties({"source": c.get("source") or "12345", "category": a.category,
-                                          "description": c.get("description"), "reported_at": c["reported_at"],
-                                          "status": "duplicate" if a.duplicate_of else "assigned", "beat": a.beat,
-                                          "squad": a.squad, "department": a.department}, feature=a.index)
+        props = spec.validate_properties(
+            {
+                "source": c.get("source") or "12345",
+                "category": a.category,
+                "description": c.get("description"),
+                "reported_at": c["reported_at"],
+                "status": "duplicate" if a.duplicate_of else "assigned",
+                "beat": a.beat,
+                "squad": a.squad,
+                "department": a.department,
+            },
+            feature=a.index,
+        )
         news.append(NewFeature(props, c.geometry))
         rows.append(a.index)
     made = ws.store.create_features("incidents", news, actor=actor, reason="12345 派单") if news else []
@@ -75,14 +86,26 @@ def _respond(ws: Workspace, cases: gpd.GeoDataFrame, save: bool, actor: str) -> 
         row = a.as_dict()
         row["incident_id"] = fid
         out.append(row)
-    return {"assignments": out, "count": len(out), "failed": sum(not a.ok for a in answers),
-            "escalated": sum(1 for a in answers if a.escalation), "duplicates": sum(1 for a in answers if a.duplicate_of)}
+    return {
+        "assignments": out,
+        "count": len(out),
+        "failed": sum(not a.ok for a in answers),
+        "escalated": sum(1 for a in answers if a.escalation),
+        "duplicates": sum(1 for a in answers if a.duplicate_of),
+    }
 
 
 def _frame(batch: CaseBatch) -> gpd.GeoDataFrame:
     now = dt.datetime.now(TZ)
-    rows = [{"category": c.category, "reported_at": c.reported_at or now, "description": c.description,
-             "source": c.source} for c in batch.cases]
+    rows = [
+        {
+            "category": c.category,
+            "reported_at": c.reported_at or now,
+            "description": c.description,
+            "source": c.source,
+        }
+        for c in batch.cases
+    ]
     geoms = to_wgs84([shapely.Point(c.lon, c.lat) for c in batch.cases], parse_crs(batch.crs))
     return gpd.GeoDataFrame(rows, geometry=list(geoms), crs=4326)
 
@@ -94,13 +117,24 @@ def dispatch_cases(request: Request, ws: WorkspaceDep, body: CaseBatch) -> dict[
     return _respond(ws, _frame(body), body.save, actor_of(request))
 
 
-@router.post("/dispatch/cases/upload", summary="上传案件表（CSV、XLSX、GeoJSON）批量分派 / Dispatch a file of cases")
-async def dispatch_upload(request: Request, ws: WorkspaceDep, file: Annotated[UploadFile, File()],
-                          crs: Annotated[str, Form()] = "EPSG:4326", save: Annotated[bool, Form()] = False
-                          ) -> dict[str, Any]:
+@router.post(
+    "/dispatch/cases/upload", summary="上传案件表（CSV、XLSX、GeoJSON）批量分派 / Dispatch a file of cases"
+)
+async def dispatch_upload(
+    request: Request,
+    ws: WorkspaceDep,
+    file: Annotated[UploadFile, File()],
+    crs: Annotated[str, Form()] = "EPSG:4326",
+    save: Annotated[bool, Form()] = False,
+) -> dict[str, Any]:
     data = await file.read()
-    frame = read_features(data, filename=file.filename or "cases", spec=ws.catalog["incidents"], source_crs=crs,
-                          max_bytes=ws.settings.max_upload_bytes)
+    frame = read_features(
+        data,
+        filename=file.filename or "cases",
+        spec=ws.catalog["incidents"],
+        source_crs=crs,
+        max_bytes=ws.settings.max_upload_bytes,
+    )
     for col in ("category", "reported_at"):
         if col not in frame.columns:
             raise InvalidInput(f"案件表缺少列「{col}」", f"The case table has no column '{col}'", field=col)
@@ -111,12 +145,16 @@ async def dispatch_upload(request: Request, ws: WorkspaceDep, file: Annotated[Up
 @router.get("/dispatch/workload", summary="工作量：按中队、网格、小时 / Workload per squad, beat and hour")
 def dispatch_workload(ws: WorkspaceDep, start: str, end: str) -> dict[str, Any]:
     s, e = parse_moment(start, name="start"), parse_moment(end, name="end")
-    assert s is not None and e is not None
+    assert s is not None
+    assert e is not None
     if e <= s:
         raise InvalidInput("时间窗结束早于开始", "The time window ends before it starts", field="end")
     incidents = ws.frame("incidents")
     when = pd.to_datetime(incidents["reported_at"], utc=True)
     sel = incidents[(when >= pd.Timestamp(s)) & (when < pd.Timestamp(e))]
     ctx = coverage_context(ws)
-    return {"start": s.isoformat(), "end": e.isoformat(),
-            **workload(sel, beats=ctx.beats, shifts=ctx.shifts, crs=ws.settings.metric_crs)}
+    return {
+        "start": s.isoformat(),
+        "end": e.isoformat(),
+        **workload(sel, beats=ctx.beats, shifts=ctx.shifts, crs=ws.settings.metric_crs),
+    }

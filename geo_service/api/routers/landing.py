@@ -8,10 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
-from geo_service.api.paths import STATIC_DIR
-
 from geo_service import __version__
 from geo_service.api.deps import WorkspaceDep
+from geo_service.api.paths import STATIC_DIR
 
 __all__ = ["router"]
 
@@ -36,8 +35,11 @@ def landing(request: Request) -> dict[str, Any]:
         "version": __version__,
         "links": [
             {"rel": "self", "type": "application/json", "href": f"{base}/"},
-            {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0",
-             "href": f"{base}/openapi.json"},
+            {
+                "rel": "service-desc",
+                "type": "application/vnd.oai.openapi+json;version=3.0",
+                "href": f"{base}/openapi.json",
+            },
             {"rel": "service-doc", "type": "text/html", "href": f"{base}/docs"},
             {"rel": "conformance", "type": "application/json", "href": f"{base}/conformance"},
             {"rel": "data", "type": "application/json", "href": f"{base}/collections"},
@@ -64,10 +66,13 @@ def openapi(request: Request) -> JSONResponse:
 @router.get("/docs", include_in_schema=False)
 def docs() -> HTMLResponse:
     """Swagger UI from the service's own copy (works with no internet)."""
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="geo-service API",
-                               swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-                               swagger_css_url="/static/swagger/swagger-ui.css",
-                               swagger_favicon_url="/static/swagger/favicon-32x32.png")
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="geo-service API",
+        swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+        swagger_css_url="/static/swagger/swagger-ui.css",
+        swagger_favicon_url="/static/swagger/favicon-32x32.png",
+    )
 
 
 @router.get("/favicon.ico", include_in_schema=False)

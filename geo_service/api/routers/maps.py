@@ -10,8 +10,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from geo_service.api.paths import STATIC_DIR
 from geo_service.api.deps import parse_moment
+from geo_service.api.paths import STATIC_DIR
 from geo_service.api.problems import status_for
 from geo_service.contexts import coverage_context
 from geo_service.coverage import beat_coverage
@@ -33,10 +33,13 @@ def _lang(request: Request) -> str:
 
 def _error_page(exc: GeoServiceError, lang: str) -> HTMLResponse:
     text = exc.en if lang == "en" else exc.zh
-    body = (f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'><title>地图 · geo-service</title></head>"
-            f"<body style='font-family:sans-serif;margin:2rem'><h1>{'The map cannot be shown' if lang == 'en' else '无法显示地图'}"
-            f"</h1><p id='error'>{html.escape(text)}</p><p><a href='/maps/coverage'>/maps/coverage</a> · "
-            "<a href='/maps/plan'>/maps/plan</a></p></body></html>")
+    heading = "The map cannot be shown" if lang == "en" else "无法显示地图"
+    body = (
+        f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'><title>地图 · geo-service</title></head>"
+        f"<body style='font-family:sans-serif;margin:2rem'><h1>{heading}"
+        f"</h1><p id='error'>{html.escape(text)}</p><p><a href='/maps/coverage'>/maps/coverage</a> · "
+        "<a href='/maps/plan'>/maps/plan</a></p></body></html>"
+    )
     return HTMLResponse(body, status_code=status_for(exc))
 
 
@@ -54,8 +57,7 @@ def _print(request: Request, build: Callable[[str, str], str], fmt: str) -> Resp
         page = build(lang, STATIC_DIR.as_uri())
         data = print_page(page, fmt=fmt, chromium=request.app.state.settings.chromium)
     except PrintUnavailable as exc:
-        return Response(
-            f"{exc.zh} / {exc.en}", status_code=503, media_type="text/plain; charset=utf-8")
+        return Response(f"{exc.zh} / {exc.en}", status_code=503, media_type="text/plain; charset=utf-8")
     except GeoServiceError as exc:
         return _error_page(exc, lang)
     return Response(data, media_type="image/png" if fmt == "png" else "application/pdf")
@@ -70,7 +72,9 @@ def _coverage_builder(request: Request) -> Callable[[str, str], str]:
     ws = request.app.state.workspace
 
     def build(lang: str, static: str) -> str:
-        at = parse_moment(request.query_params.get("at")) or dt.datetime.now(TZ).replace(second=0, microsecond=0)
+        at = parse_moment(request.query_params.get("at")) or dt.datetime.now(TZ).replace(
+            second=0, microsecond=0
+        )
         ctx = coverage_context(ws)
         beats = ws.frame("patrol_beats")
         running = {s.beat for s in on_duty(ctx.shifts, at)}
@@ -86,9 +90,21 @@ def _coverage_builder(request: Request) -> Callable[[str, str], str]:
         fest = ws.frame("festival_sales_points")
         hour_end = at + dt.timedelta(minutes=1)
         open_now = [bool(open_windows(row.to_dict(), at, hour_end)) for _, row in fest.iterrows()]
-        return coverage_page(ws, at=at, beats=beats, on_duty=running, gaps=cov.gaps, overlaps=cov.overlaps,
-                             figures=cov.figures, cases=open_cases, assignments=assignments,
-                             festival_open=fest.iloc[[i for i, o in enumerate(open_now) if o]], lang=lang, static=static, query=dict(request.query_params))
+        return coverage_page(
+            ws,
+            at=at,
+            beats=beats,
+            on_duty=running,
+            gaps=cov.gaps,
+            overlaps=cov.overlaps,
+            figures=cov.figures,
+            cases=open_cases,
+            assignments=assignments,
+            festival_open=fest.iloc[[i for i, o in enumerate(open_now) if o]],
+            lang=lang,
+            static=static,
+            query=dict(request.query_params),
+        )
 
     return build
 
@@ -98,8 +114,15 @@ def _route_builder(request: Request, plan_id: str, crew: str) -> Callable[[str, 
 
     def build(lang: str, static: str) -> str:
         doc = ws.store.get_document("snow_plan", plan_id)
-        return route_page(ws, doc, crew_vehicles(doc, crew), crew, lang=lang, static=static,
-                          query=dict(request.query_params))
+        return route_page(
+            ws,
+            doc,
+            crew_vehicles(doc, crew),
+            crew,
+            lang=lang,
+            static=static,
+            query=dict(request.query_params),
+        )
 
     return build
 
@@ -114,7 +137,9 @@ def plan_print(request: Request, fmt: str) -> Response:
     return _print(request, _plan_builder(request), _fmt(fmt))
 
 
-@router.get("/coverage", response_class=HTMLResponse, summary="指挥中心：值守覆盖图 / Dispatcher's coverage map")
+@router.get(
+    "/coverage", response_class=HTMLResponse, summary="指挥中心：值守覆盖图 / Dispatcher's coverage map"
+)
 def coverage_map(request: Request) -> HTMLResponse:
     return _page(request, _coverage_builder(request))
 
@@ -129,12 +154,18 @@ def route_print(request: Request, plan_id: str, crew: str, fmt: str) -> Response
     return _print(request, _route_builder(request, plan_id, crew), _fmt(fmt))
 
 
-@router.get("/route/{plan_id}/{crew}", response_class=HTMLResponse, summary="作业人员：路线图 / Crew's route map")
+@router.get(
+    "/route/{plan_id}/{crew}", response_class=HTMLResponse, summary="作业人员：路线图 / Crew's route map"
+)
 def route_map(request: Request, plan_id: str, crew: str) -> HTMLResponse:
     return _page(request, _route_builder(request, plan_id, crew))
 
 
 def _fmt(fmt: str) -> str:
     if fmt not in ("png", "pdf"):
-        raise InvalidInput(f"格式「{fmt}」不支持，可用 png、pdf", f"Format '{fmt}' is not supported; use png or pdf", field="fmt")
+        raise InvalidInput(
+            f"格式「{fmt}」不支持，可用 png、pdf",
+            f"Format '{fmt}' is not supported; use png or pdf",
+            field="fmt",
+        )
     return fmt

@@ -22,9 +22,18 @@ router = APIRouter(tags=["open311"])
 @router.get("/services.json", summary="Open311 服务类别（权责清单）/ Open311 service list")
 def services(ws: WorkspaceDep) -> list[dict[str, Any]]:
     cats = ws.frame("case_categories")
-    return [{"service_code": r["code"], "service_name": r["minor"], "group": r["major"], "description":
-             f"{r['major']}/{r['minor']} → {r['department']}", "metadata": False, "type": "realtime",
-             "keywords": r["major"]} for _, r in cats.iterrows()]
+    return [
+        {
+            "service_code": r["code"],
+            "service_name": r["minor"],
+            "group": r["major"],
+            "description": f"{r['major']}/{r['minor']} → {r['department']}",
+            "metadata": False,
+            "type": "realtime",
+            "keywords": r["major"],
+        }
+        for _, r in cats.iterrows()
+    ]
 
 
 @router.post("/requests.json", status_code=201, summary="Open311 提交案件 / Open311 create a service request")
@@ -39,18 +48,29 @@ async def create_request(request: Request, ws: WorkspaceDep) -> list[dict[str, A
     try:
         lat, lon = float(form["lat"]), float(form["long"])
     except (KeyError, TypeError, ValueError):
-        raise InvalidInput("需要数值 lat 与 long", "Numeric 'lat' and 'long' are required", field="lat") from None
+        raise InvalidInput(
+            "需要数值 lat 与 long", "Numeric 'lat' and 'long' are required", field="lat"
+        ) from None
     code = str(form.get("service_code") or "")
     if not code:
         raise InvalidInput("需要 service_code", "'service_code' is required", field="service_code")
     when = parse_moment(form.get("requested_datetime"), name="requested_datetime") or dt.datetime.now(
-        dt.timezone(dt.timedelta(hours=8)))
-    cases = gpd.GeoDataFrame([{"category": code, "reported_at": when, "description": form.get("description"),
-                               "source": "12345"}], geometry=[shapely.Point(lon, lat)], crs=4326)
+        dt.timezone(dt.timedelta(hours=8))
+    )
+    cases = gpd.GeoDataFrame(
+        [{"category": code, "reported_at": when, "description": form.get("description"), "source": "12345"}],
+        geometry=[shapely.Point(lon, lat)],
+        crs=4326,
+    )
     [answer] = run_dispatch(ws, cases)
     if not answer.ok:
         raise InvalidInput(answer.error["detail_zh"], answer.error["detail_en"], field="service_code")
     [fid] = _save(ws, cases, [answer], actor_of(request))
     who = answer.squad or answer.escalation
-    return [{"service_request_id": str(fid), "service_notice": f"已分派至{answer.department}，{who} / assigned",
-             "account_id": None}]
+    return [
+        {
+            "service_request_id": str(fid),
+            "service_notice": f"已分派至{answer.department}，{who} / assigned",
+            "account_id": None,
+        }
+    ]

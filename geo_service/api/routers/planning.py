@@ -25,7 +25,9 @@ router = APIRouter(prefix="/planning", tags=["planning 规划"])
 def _frame(fc: dict[str, Any], crs: str, what: str) -> gpd.GeoDataFrame:
     feats = fc.get("features") if isinstance(fc, dict) else None
     if not isinstance(feats, list) or not feats:
-        raise InvalidInput(f"{what}应为非空 FeatureCollection", f"{what} must be a non-empty FeatureCollection", field=what)
+        raise InvalidInput(
+            f"{what}应为非空 FeatureCollection", f"{what} must be a non-empty FeatureCollection", field=what
+        )
     geoms = [geometry_from_geojson(f.get("geometry"), feature=i) for i, f in enumerate(feats)]
     props = pd.DataFrame([f.get("properties") or {} for f in feats])
     return gpd.GeoDataFrame(props, geometry=list(to_wgs84(geoms, parse_crs(crs))), crs=4326)
@@ -42,15 +44,24 @@ async def vendors(ws: WorkspaceDep, body: VendorRequest) -> dict[str, Any]:
     frame = _frame(body.vendors, body.crs, "vendors")
     sites = ws.frame("stall_sites")
     sites = sites[sites["status"] == "open"]
-    return await run_bounded(place_vendors, walk_network(ws), frame, sites, max_walk_m=body.max_walk_m,
-                             crs=ws.settings.metric_crs, timeout_s=ws.settings.computation_timeout_s)
+    return await run_bounded(
+        place_vendors,
+        walk_network(ws),
+        frame,
+        sites,
+        max_walk_m=body.max_walk_m,
+        crs=ws.settings.metric_crs,
+        timeout_s=ws.settings.computation_timeout_s,
+    )
 
 
 class SiteRequest(BaseModel):
     method: Literal["lscp", "mclp", "pmedian"] = "mclp"
     p: int | None = Field(default=None, ge=1, le=500, description="新增站点数（MCLP、p-median）")
     max_walk_m: float = Field(default=500, gt=0, le=5000)
-    candidates: dict[str, Any] | None = Field(default=None, description="候选点 FeatureCollection；省略则沿背街小巷生成")
+    candidates: dict[str, Any] | None = Field(
+        default=None, description="候选点 FeatureCollection；省略则沿背街小巷生成"
+    )
     keep_existing: bool = True
     district: str | None = None
     crs: str = "EPSG:4326"
@@ -66,13 +77,25 @@ async def sites(ws: WorkspaceDep, body: SiteRequest) -> dict[str, Any]:
     fixed: list[int] = []
     existing = ws.frame("stall_sites")
     if body.keep_existing and len(existing):
-        ex = gpd.GeoDataFrame({"name": existing["name"].to_numpy()}, geometry=existing.geometry.to_numpy(), crs=4326)
+        ex = gpd.GeoDataFrame(
+            {"name": existing["name"].to_numpy()}, geometry=existing.geometry.to_numpy(), crs=4326
+        )
         cands = pd.concat([ex, cands], ignore_index=True)
         fixed = list(range(len(ex)))
     cands = gpd.GeoDataFrame(cands, geometry="geometry", crs=4326)
     p = None if body.p is None else body.p + len(fixed)
-    result = await run_bounded(choose_sites, walk_network(ws), ws.frame("demand"), cands, method=body.method,
-                               max_walk_m=body.max_walk_m, p=p, fixed=fixed, districts=districts,
-                               crs=ws.settings.metric_crs, timeout_s=ws.settings.computation_timeout_s)
+    result = await run_bounded(
+        choose_sites,
+        walk_network(ws),
+        ws.frame("demand"),
+        cands,
+        method=body.method,
+        max_walk_m=body.max_walk_m,
+        p=p,
+        fixed=fixed,
+        districts=districts,
+        crs=ws.settings.metric_crs,
+        timeout_s=ws.settings.computation_timeout_s,
+    )
     result["new"] = [i for i in result["chosen"] if i not in set(fixed)]
     return result

@@ -23,19 +23,35 @@ router = APIRouter(prefix="/plans/snow", tags=["snow 除雪防汛"])
 class PlanRequest(BaseModel):
     title: str = Field(default="冻雨除雪预案", max_length=100)
     closed_roads: list[int] = Field(default_factory=list, description="封闭道路编号 / closed road ids")
-    closed_bridges: list[int] = Field(default_factory=list, description="封闭桥涵编号 / closed bridge/culvert ids")
-    locks: dict[str, str] = Field(default_factory=dict, description="作业对象 → 班组、车辆或 车辆@序号，如 {\"bridge:3\": \"山阳一组\", \"road:12\": \"山阳一组-1@1\"}")
+    closed_bridges: list[int] = Field(
+        default_factory=list, description="封闭桥涵编号 / closed bridge/culvert ids"
+    )
+    locks: dict[str, str] = Field(
+        default_factory=dict,
+        description='作业对象 → 班组、车辆或 车辆@序号，如 {"bridge:3": "山阳一组", "road:12": "山阳一组-1@1"}',
+    )
     seed: int = 0
     time_limit_s: float = Field(default=10, description="计算投入（按迭代计，同一种子结果相同）")
     start: dt.datetime | None = None
 
 
 def _summary(doc: dict[str, Any]) -> dict[str, Any]:
-    return {"id": doc["id"], "title": doc["title"], "start": doc["start"], "clear_times": doc["clear_times"],
-            "clear_s": doc["clear_s"], "baseline_clear_s": doc["baseline_clear_s"],
-            "vehicles": [{k: v[k] for k in ("vehicle", "crew", "depot", "work_m", "empty_m", "salt_t", "reloads", "end_s")}
-                         | {"stops": len(v["stops"])} for v in doc["vehicles"]],
-            "unserved": doc["unserved"], "notices": doc["notices"], "closures": doc["closures"]}
+    return {
+        "id": doc["id"],
+        "title": doc["title"],
+        "start": doc["start"],
+        "clear_times": doc["clear_times"],
+        "clear_s": doc["clear_s"],
+        "baseline_clear_s": doc["baseline_clear_s"],
+        "vehicles": [
+            {k: v[k] for k in ("vehicle", "crew", "depot", "work_m", "empty_m", "salt_t", "reloads", "end_s")}
+            | {"stops": len(v["stops"])}
+            for v in doc["vehicles"]
+        ],
+        "unserved": doc["unserved"],
+        "notices": doc["notices"],
+        "closures": doc["closures"],
+    }
 
 
 @router.post("", status_code=201, summary="制定并保存除雪方案 / Plan a response and store it")
@@ -46,15 +62,30 @@ async def create_plan(request: Request, ws: WorkspaceDep, body: PlanRequest) -> 
     start = body.start
     if start is not None and start.tzinfo is None:
         start = start.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    doc = await run_bounded(make_plan, ws, closed_roads=body.closed_roads, closed_bridges=body.closed_bridges,
-                            locks=body.locks, seed=body.seed, effort=effort, start=start, title=body.title,
-                            actor=actor_of(request), timeout_s=ws.settings.computation_timeout_s)
+    doc = await run_bounded(
+        make_plan,
+        ws,
+        closed_roads=body.closed_roads,
+        closed_bridges=body.closed_bridges,
+        locks=body.locks,
+        seed=body.seed,
+        effort=effort,
+        start=start,
+        title=body.title,
+        actor=actor_of(request),
+        timeout_s=ws.settings.computation_timeout_s,
+    )
     return _summary(doc)
 
 
 @router.get("", summary="已保存的方案 / Stored plans")
 def list_plans(ws: WorkspaceDep) -> dict[str, Any]:
-    return {"plans": [{"id": k, "created_at": t.isoformat(), "by": a} for k, t, a in ws.store.list_documents("snow_plan")]}
+    return {
+        "plans": [
+            {"id": k, "created_at": t.isoformat(), "by": a}
+            for k, t, a in ws.store.list_documents("snow_plan")
+        ]
+    }
 
 
 @router.get("/{plan_id}", summary="方案（GeoJSON：行驶路径与编号站点）/ A plan as GeoJSON")
@@ -68,11 +99,16 @@ def get_plan(ws: WorkspaceDep, plan_id: str) -> Response:
 @router.get("/{plan_id}/crews/{crew}.gpx", summary="班组路线 GPX / GPX for a crew")
 def crew_gpx(ws: WorkspaceDep, plan_id: str, crew: str) -> Response:
     doc = ws.store.get_document("snow_plan", plan_id)
-    return Response(plan_gpx(doc, crew), media_type="application/gpx+xml",
-                    headers={"Content-Disposition": f'attachment; filename="{plan_id}-crew.gpx"'})
+    return Response(
+        plan_gpx(doc, crew),
+        media_type="application/gpx+xml",
+        headers={"Content-Disposition": f'attachment; filename="{plan_id}-crew.gpx"'},
+    )
 
 
-@router.get("/{plan_id}/crews/{crew}/sheet", response_class=HTMLResponse, summary="可打印路线单 / Printable sheet")
+@router.get(
+    "/{plan_id}/crews/{crew}/sheet", response_class=HTMLResponse, summary="可打印路线单 / Printable sheet"
+)
 def crew_sheet(ws: WorkspaceDep, plan_id: str, crew: str) -> HTMLResponse:
     return HTMLResponse(route_sheet(ws.store.get_document("snow_plan", plan_id), crew))
 

@@ -19,8 +19,11 @@ router = APIRouter(tags=["transfer 导入导出"])
 _EXT = {"geojson": "geojson", "gpkg": "gpkg", "csv": "csv", "zip-geojson": "zip"}
 
 
-@router.post("/collections/{collection_id}/import", status_code=201,
-             summary="导入文件（GeoJSON、GeoPackage、Shapefile zip、CSV、XLSX）/ Import a file")
+@router.post(
+    "/collections/{collection_id}/import",
+    status_code=201,
+    summary="导入文件（GeoJSON、GeoPackage、Shapefile zip、CSV、XLSX）/ Import a file",
+)
 async def import_file(
     request: Request,
     ws: WorkspaceDep,
@@ -33,11 +36,16 @@ async def import_file(
     limit = ws.settings.max_upload_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
-        raise PayloadTooLarge(f"上传文件超过 {limit // (1024 * 1024)} MB", f"Upload exceeds {limit // (1024 * 1024)} MB",
-                              layer=spec.name)
+        raise PayloadTooLarge(
+            f"上传文件超过 {limit // (1024 * 1024)} MB",
+            f"Upload exceeds {limit // (1024 * 1024)} MB",
+            layer=spec.name,
+        )
     if not data:
         raise InvalidInput("上传的文件为空", "The uploaded file is empty", layer=spec.name, field="file")
-    frame = read_features(data, filename=file.filename or "upload", spec=spec, source_crs=crs, max_bytes=limit)
+    frame = read_features(
+        data, filename=file.filename or "upload", spec=spec, source_crs=crs, max_bytes=limit
+    )
     count = feature_ops.import_frame(ws, spec.name, frame, actor=actor_of(request), mode=mode, reason=reason)
     return {"layer": spec.name, "imported": count, "mode": mode, "version": ws.store.layer_version(spec.name)}
 
@@ -50,20 +58,30 @@ def _export_frame(ws: Any, layer: str) -> Any:
 @router.get("/collections/{collection_id}/export", summary="导出图层 / Export a layer")
 def export_layer(ws: WorkspaceDep, spec: LayerDep, f: str = "geojson") -> Response:
     if f not in ("geojson", "gpkg", "csv"):
-        raise InvalidInput(f"导出格式「{f}」不支持，可用 geojson、gpkg、csv",
-                           f"Export format '{f}' is not supported; use geojson, gpkg or csv", field="f")
+        raise InvalidInput(
+            f"导出格式「{f}」不支持，可用 geojson、gpkg、csv",
+            f"Export format '{f}' is not supported; use geojson, gpkg or csv",
+            field="f",
+        )
     data, media = write_features(_export_frame(ws, spec.name), fmt=f, layer=spec.name)
-    return Response(data, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="{spec.name}.{_EXT[f]}"'})
+    return Response(
+        data,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{spec.name}.{_EXT[f]}"'},
+    )
 
 
 @router.get("/export", summary="导出整个工作空间 / Export the whole workspace")
 def export_workspace(ws: WorkspaceDep, f: str = "gpkg") -> Response:
     if f not in ("gpkg", "zip-geojson"):
-        raise InvalidInput(f"导出格式「{f}」不支持，可用 gpkg、zip-geojson",
-                           f"Export format '{f}' is not supported; use gpkg or zip-geojson", field="f")
+        raise InvalidInput(
+            f"导出格式「{f}」不支持，可用 gpkg、zip-geojson",
+            f"Export format '{f}' is not supported; use gpkg or zip-geojson",
+            field="f",
+        )
     frames = {name: _export_frame(ws, name) for name in ws.catalog}
     data = write_workspace(frames, fmt=f)
     media = "application/geopackage+sqlite3" if f == "gpkg" else "application/zip"
-    return Response(data, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="workspace.{_EXT[f]}"'})
+    return Response(
+        data, media_type=media, headers={"Content-Disposition": f'attachment; filename="workspace.{_EXT[f]}"'}
+    )

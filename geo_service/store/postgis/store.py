@@ -124,7 +124,7 @@ class PostGISStore:
         """A field added to a declaration becomes a column of the existing table (empty for the features
         already there): a declaration change needs no hand-made migration."""
         inspector = sa.inspect(con)
-        for name, table in self.tables.items():
+        for table in self.tables.values():
             present = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
             for column in table.columns:
                 if column.name not in present:
