@@ -6,12 +6,25 @@ import pytest
 
 SITE = {
     "type": "Feature",
-    "geometry": {"type": "Polygon", "coordinates": [[[113.2600, 35.2100], [113.2602, 35.2100], [113.2602, 35.2101],
-                                                     [113.2600, 35.2101], [113.2600, 35.2100]]]},
+    "geometry": {
+        "type": "Polygon",
+        "coordinates": [
+            [
+                [113.2600, 35.2100],
+                [113.2602, 35.2100],
+                [113.2602, 35.2101],
+                [113.2600, 35.2101],
+                [113.2600, 35.2100],
+            ]
+        ],
+    },
     "properties": {"name": "测试摊区", "district": "山阳区", "capacity": 12, "valid_from": "2026-01-01"},
 }
-DEPOT = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]},
-         "properties": {"name": "山阳场站"}}
+DEPOT = {
+    "type": "Feature",
+    "geometry": {"type": "Point", "coordinates": [113.25, 35.21]},
+    "properties": {"name": "山阳场站"},
+}
 
 
 def _problem(resp, status):
@@ -19,7 +32,8 @@ def _problem(resp, status):
     assert resp.headers["content-type"].startswith("application/problem+json")
     body = resp.json()
     assert body["status"] == status
-    assert body["detail_zh"] and body["detail_en"]
+    assert body["detail_zh"]
+    assert body["detail_en"]
     return body
 
 
@@ -48,8 +62,11 @@ def test_create_read_update_delete_restore(client):
     assert got.json()["properties"]["name"] == "山阳场站"
     assert got.json()["properties"]["salt_store"] is True  # declared default
 
-    patched = client.patch(f"/collections/depots/items/{fid}", json={"properties": {"salt_store": False}},
-                           headers={"If-Match": '"1"'})
+    patched = client.patch(
+        f"/collections/depots/items/{fid}",
+        json={"properties": {"salt_store": False}},
+        headers={"If-Match": '"1"'},
+    )
     assert patched.status_code == 200, patched.text
     assert patched.json()["version"] == 2
     assert patched.json()["properties"]["name"] == "山阳场站"  # untouched field kept
@@ -81,12 +98,18 @@ def test_options_advertise_part4(client):
 def test_listing_filters_bbox_time_and_paging(client):
     feats = []
     for i in range(5):
-        feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.20 + i * 0.01, 35.21]},
-                      "properties": {"name": f"场站{i}", "salt_store": i % 2 == 0}})
+        feats.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [113.20 + i * 0.01, 35.21]},
+                "properties": {"name": f"场站{i}", "salt_store": i % 2 == 0},
+            }
+        )
     resp = client.post("/collections/depots/items", json={"type": "FeatureCollection", "features": feats})
     assert resp.status_code == 201, resp.text
     page = client.get("/collections/depots/items", params={"limit": 2}).json()
-    assert page["numberMatched"] == 5 and page["numberReturned"] == 2
+    assert page["numberMatched"] == 5
+    assert page["numberReturned"] == 2
     nxt = next(link for link in page["links"] if link["rel"] == "next")["href"]
     page2 = client.get(nxt).json()
     assert [f["properties"]["name"] for f in page2["features"]] == ["场站2", "场站3"]
@@ -96,16 +119,29 @@ def test_listing_filters_bbox_time_and_paging(client):
     assert salted["numberMatched"] == 3
     _problem(client.get("/collections/depots/items", params={"colour": "red"}), 400)
     _problem(client.get("/collections/depots/items", params={"bbox": "1,2,3"}), 400)
+    # a page start past any row count is refused by name (it overflowed SQLite's integer: a 500)
+    body = _problem(client.get("/collections/depots/items", params={"offset": 2**63}), 422)
+    assert "offset" in body["detail_en"]
+    assert client.get("/collections/depots/items", params={"offset": 2**53}).json()["numberReturned"] == 0
 
 
 def test_datetime_filter_keeps_features_valid_then(client):
     for name, start, end in (("早", "2026-01-01", "2026-06-30"), ("晚", "2026-07-01", None)):
-        site = {**SITE, "properties": {**SITE["properties"], "name": name, "valid_from": start, "valid_to": end}}
-        site["geometry"] = {"type": "Polygon", "coordinates": [[[c[0] + (0.01 if name == "晚" else 0), c[1]]
-                                                                for c in SITE["geometry"]["coordinates"][0]]]}
+        site = {
+            **SITE,
+            "properties": {**SITE["properties"], "name": name, "valid_from": start, "valid_to": end},
+        }
+        site["geometry"] = {
+            "type": "Polygon",
+            "coordinates": [
+                [[c[0] + (0.01 if name == "晚" else 0), c[1]] for c in SITE["geometry"]["coordinates"][0]]
+            ],
+        }
         client.post("/collections/stall_sites/items", json=site, params={"override": "*", "reason": "测试"})
-    names = lambda at: {f["properties"]["name"] for f in client.get(  # noqa: E731
-        "/collections/stall_sites/items", params={"datetime": at}).json()["features"]}
+    names = lambda at: {  # noqa: E731
+        f["properties"]["name"]
+        for f in client.get("/collections/stall_sites/items", params={"datetime": at}).json()["features"]
+    }
     assert names("2026-03-01T10:00:00") == {"早"}
     assert names("2026-12-01T10:00:00+08:00") == {"晚"}
     _problem(client.get("/collections/stall_sites/items", params={"datetime": "soon"}), 400)
@@ -114,15 +150,16 @@ def test_datetime_filter_keeps_features_valid_then(client):
 def test_gcj02_input_is_converted(client):
     # the same place as AMap would give it (about 500 m off)
     wgs = (113.25, 35.21)
-    from geo_service.crs import wgs84_to_gcj02
-
     import numpy as np
+
+    from geo_service.crs import wgs84_to_gcj02
 
     gx, gy = wgs84_to_gcj02(np.array([wgs[0]]), np.array([wgs[1]]))
     body = {**DEPOT, "geometry": {"type": "Point", "coordinates": [float(gx[0]), float(gy[0])]}}
     created = client.post("/collections/depots/items", json=body, params={"crs": "gcj02"}).json()
     x, y = created["geometry"]["coordinates"]
-    assert abs(x - wgs[0]) < 1e-5 and abs(y - wgs[1]) < 1e-5
+    assert abs(x - wgs[0]) < 1e-5
+    assert abs(y - wgs[1]) < 1e-5
 
 
 @pytest.mark.parametrize(
@@ -156,8 +193,12 @@ def test_bad_geometry_refused(client, geometry):
 
 
 def test_bow_tie_polygon_refused(client):
-    bow = {"type": "Polygon", "coordinates": [[[113.26, 35.21], [113.261, 35.211], [113.261, 35.21],
-                                               [113.26, 35.211], [113.26, 35.21]]]}
+    bow = {
+        "type": "Polygon",
+        "coordinates": [
+            [[113.26, 35.21], [113.261, 35.211], [113.261, 35.21], [113.26, 35.211], [113.26, 35.21]]
+        ],
+    }
     problem = _problem(client.post("/collections/stall_sites/items", json={**SITE, "geometry": bow}), 400)
     assert "intersect" in problem["detail_en"].lower() or "invalid" in problem["detail_en"].lower()
 
@@ -165,8 +206,12 @@ def test_bow_tie_polygon_refused(client):
 def test_batch_is_all_or_nothing(client):
     good = DEPOT
     bad = {**DEPOT, "properties": {"name": 5, "salt_store": "maybe"}}
-    problem = _problem(client.post("/collections/depots/items",
-                                   json={"type": "FeatureCollection", "features": [good, good, bad]}), 400)
+    problem = _problem(
+        client.post(
+            "/collections/depots/items", json={"type": "FeatureCollection", "features": [good, good, bad]}
+        ),
+        400,
+    )
     assert problem["feature"] == 2
     assert client.get("/collections/depots/items").json()["numberMatched"] == 0
 
@@ -174,14 +219,21 @@ def test_batch_is_all_or_nothing(client):
 def test_unknown_layer_and_feature(client):
     _problem(client.get("/collections/nope/items"), 404)
     _problem(client.get("/collections/depots/items/999"), 404)
-    _problem(client.post("/collections/depots/items", content=b"{not json",
-                         headers={"content-type": "application/json"}), 400)
+    _problem(
+        client.post(
+            "/collections/depots/items", content=b"{not json", headers={"content-type": "application/json"}
+        ),
+        400,
+    )
     _problem(client.post("/collections/depots/items", content=b""), 400)
 
 
 def test_table_layer_takes_no_geometry(client):
-    row = {"type": "Feature", "geometry": None,
-           "properties": {"crew": "一组", "depot": "山阳场站", "vehicles": 2}}
+    row = {
+        "type": "Feature",
+        "geometry": None,
+        "properties": {"crew": "一组", "depot": "山阳场站", "vehicles": 2},
+    }
     assert client.post("/collections/crews/items", json=row).status_code == 201
     with_geom = {**row, "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
     _problem(client.post("/collections/crews/items", json=with_geom), 400)

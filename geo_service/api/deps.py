@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 
 from geo_service.catalog import Catalog, LayerSpec
 from geo_service.errors import InvalidInput
@@ -14,9 +14,22 @@ from geo_service.settings import Settings
 from geo_service.store.base import Store
 from geo_service.workspace import Workspace
 
-__all__ = ["CatalogDep", "LayerDep", "SettingsDep", "StoreDep", "WorkspaceDep", "actor_of", "parse_moment"]
+__all__ = [
+    "CatalogDep",
+    "LayerDep",
+    "Offset",
+    "SettingsDep",
+    "StoreDep",
+    "WorkspaceDep",
+    "actor_of",
+    "parse_moment",
+]
 
 _TZ = ZoneInfo("Asia/Shanghai")
+
+# where a page starts: bounded well inside the signed 64-bit row counts of SQLite and PostgreSQL, so a
+# huge number is a 422 naming the parameter, not a database overflow
+Offset = Annotated[int, Query(ge=0, le=2**53, description="跳过的条数 / number of items to skip")]
 
 # These only read the app's state: ``async`` so that FastAPI calls them in the event loop instead of
 # sending each one to the thread pool (a hop that costs more than the lookup).
@@ -56,9 +69,11 @@ def parse_moment(value: str | None, *, name: str = "at") -> dt.datetime | None:
     try:
         out = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"时间「{value}」无法解析，应为 ISO 8601（如 2026-12-01T21:00）",
-                           f"Time '{value}' does not parse; use ISO 8601 (e.g. 2026-12-01T21:00)",
-                           field=name) from None
+        raise InvalidInput(
+            f"时间「{value}」无法解析，应为 ISO 8601（如 2026-12-01T21:00）",
+            f"Time '{value}' does not parse; use ISO 8601 (e.g. 2026-12-01T21:00)",
+            field=name,
+        ) from None
     if out.tzinfo is None:
         out = out.replace(tzinfo=_TZ)
     return out

@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from geo_service.api.deps import parse_moment
+from geo_service.api.deps import Offset, parse_moment
 from geo_service.errors import InvalidInput
 
 __all__ = ["router"]
@@ -50,42 +50,78 @@ def add_user(request: Request, body: NewUser) -> dict[str, Any]:
 
 @router.patch("/users/{name}", summary="修改用户（角色、停用、密码）/ Change a user")
 def change_user(request: Request, name: str, body: UserChange) -> dict[str, Any]:
-    user = request.app.state.accounts.update_user(name, role=body.role, disabled=body.disabled,
-                                                  password=body.password, crew=body.crew)
+    user = request.app.state.accounts.update_user(
+        name, role=body.role, disabled=body.disabled, password=body.password, crew=body.crew
+    )
     return _user_json(user)
 
 
-def _entries(request: Request, actor: str | None, since: str | None, until: str | None, limit: int,
-             offset: int) -> list[dict[str, Any]]:
-    rows = request.app.state.accounts.audit_log(actor=actor, since=parse_moment(since, name="since"),
-                                                until=parse_moment(until, name="until"), limit=limit, offset=offset)
-    return [{"id": r.id, "at": r.at, "actor": r.actor, "role": r.role, "method": r.method, "path": r.path,
-             "status": r.status, "detail": r.detail} for r in rows]
+def _entries(
+    request: Request, actor: str | None, since: str | None, until: str | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    rows = request.app.state.accounts.audit_log(
+        actor=actor,
+        since=parse_moment(since, name="since"),
+        until=parse_moment(until, name="until"),
+        limit=limit,
+        offset=offset,
+    )
+    return [
+        {
+            "id": r.id,
+            "at": r.at,
+            "actor": r.actor,
+            "role": r.role,
+            "method": r.method,
+            "path": r.path,
+            "status": r.status,
+            "detail": r.detail,
+        }
+        for r in rows
+    ]
 
 
 @router.get("/audit", summary="审计日志 / Audit log")
-def audit_log(request: Request, actor: str | None = None, since: str | None = None, until: str | None = None,
-              limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
-              offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+def audit_log(
+    request: Request,
+    actor: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+    offset: Offset = 0,
+) -> dict[str, Any]:
     return {"entries": _entries(request, actor, since, until, limit, offset)}
 
 
 @router.get("/audit/export", summary="导出审计日志 / Export the audit log")
-def audit_export(request: Request, f: str = "csv", actor: str | None = None, since: str | None = None,
-                 until: str | None = None) -> Response:
+def audit_export(
+    request: Request,
+    f: str = "csv",
+    actor: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> Response:
     entries = _entries(request, actor, since, until, 1_000_000, 0)
     if f == "json":
         return Response(json.dumps(entries, ensure_ascii=False), media_type="application/json")
     if f != "csv":
-        raise InvalidInput(f"导出格式「{f}」不支持，可用 csv、json", f"Format '{f}' is not supported; use csv or json",
-                           field="f")
+        raise InvalidInput(
+            f"导出格式「{f}」不支持，可用 csv、json",
+            f"Format '{f}' is not supported; use csv or json",
+            field="f",
+        )
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["id", "at", "actor", "role", "method", "path", "status", "detail"])
+    writer = csv.DictWriter(
+        out, fieldnames=["id", "at", "actor", "role", "method", "path", "status", "detail"]
+    )
     writer.writeheader()
     for e in entries:
         writer.writerow({**e, "detail": json.dumps(e["detail"], ensure_ascii=False) if e["detail"] else ""})
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
+    )
 
 
 @router.get("/backup", summary="下载整个工作空间备份 / Download a backup of the whole workspace")
@@ -93,11 +129,18 @@ def download_backup(request: Request) -> Response:
     from geo_service.backup import create_backup
 
     data = create_backup(request.app.state.workspace.store, request.app.state.accounts)
-    return Response(data, media_type="application/zip",
-                    headers={"Content-Disposition": 'attachment; filename="geo-service-backup.zip"'})
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="geo-service-backup.zip"'},
+    )
 
 
-@router.post("/backup/restore", status_code=201, summary="恢复备份到空工作空间 / Restore a backup into an empty workspace")
+@router.post(
+    "/backup/restore",
+    status_code=201,
+    summary="恢复备份到空工作空间 / Restore a backup into an empty workspace",
+)
 async def upload_backup(request: Request, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
     from geo_service.backup import restore_backup
 

@@ -17,10 +17,11 @@ from fastapi.responses import JSONResponse
 from shapely.geometry import mapping
 
 from geo_service import features as feature_ops
-from geo_service.api.deps import LayerDep, WorkspaceDep, actor_of, parse_moment
+from geo_service.api.deps import LayerDep, Offset, WorkspaceDep, actor_of, parse_moment
 from geo_service.catalog import LayerSpec
 from geo_service.errors import InvalidInput
-from geo_service.store.base import Feature, Query as StoreQuery
+from geo_service.store.base import Feature
+from geo_service.store.base import Query as StoreQuery
 from geo_service.store.values import json_value
 
 __all__ = ["feature_json", "router"]
@@ -28,7 +29,18 @@ __all__ = ["feature_json", "router"]
 router = APIRouter(tags=["features 要素 (OGC API – Features)"])
 
 GEOJSON = "application/geo+json"
-_RESERVED_PARAMS = {"bbox", "limit", "offset", "datetime", "f", "crs", "bbox-crs", "version", "override", "reason"}
+_RESERVED_PARAMS = {
+    "bbox",
+    "limit",
+    "offset",
+    "datetime",
+    "f",
+    "crs",
+    "bbox-crs",
+    "version",
+    "override",
+    "reason",
+}
 
 
 def feature_json(feature: Feature, base: str | None = None) -> dict[str, Any]:
@@ -46,8 +58,12 @@ def feature_json(feature: Feature, base: str | None = None) -> dict[str, Any]:
 
 
 def _geojson(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, allow_nan=False), status_code=status,
-                    media_type=GEOJSON, headers=dict(headers or {}))
+    return Response(
+        json.dumps(body, ensure_ascii=False, allow_nan=False),
+        status_code=status,
+        media_type=GEOJSON,
+        headers=dict(headers or {}),
+    )
 
 
 def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
@@ -58,8 +74,11 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     except ValueError:
         parts = []
     if len(parts) != 4 or not (parts[0] <= parts[2] and parts[1] <= parts[3]) or any(p != p for p in parts):
-        raise InvalidInput(f"bbox「{value}」无效，应为 minx,miny,maxx,maxy（经度,纬度）",
-                           f"bbox '{value}' is invalid; expected minx,miny,maxx,maxy (lon,lat)", field="bbox")
+        raise InvalidInput(
+            f"bbox「{value}」无效，应为 minx,miny,maxx,maxy（经度,纬度）",
+            f"bbox '{value}' is invalid; expected minx,miny,maxx,maxy (lon,lat)",
+            field="bbox",
+        )
     return parts[0], parts[1], parts[2], parts[3]
 
 
@@ -72,8 +91,11 @@ def _version(if_match: str | None, version: int | None) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise InvalidInput(f"If-Match「{if_match}」应为要素版本号", f"If-Match '{if_match}' must be a feature version",
-                           field="If-Match") from None
+        raise InvalidInput(
+            f"If-Match「{if_match}」应为要素版本号",
+            f"If-Match '{if_match}' must be a feature version",
+            field="If-Match",
+        ) from None
 
 
 def _overrides(value: str | None) -> tuple[str, ...]:
@@ -128,11 +150,21 @@ def get_collection(request: Request, spec: LayerDep) -> dict[str, Any]:
 
 @router.get("/collections/{collection_id}/schema", summary="图层字段 / Layer schema")
 def get_schema(spec: LayerDep) -> dict[str, Any]:
-    types = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean",
-             "date": "string", "datetime": "string"}
+    types = {
+        "string": "string",
+        "integer": "integer",
+        "number": "number",
+        "boolean": "boolean",
+        "date": "string",
+        "datetime": "string",
+    }
     props: dict[str, Any] = {}
     for f in spec.fields:
-        p: dict[str, Any] = {"type": types[f.type], "title": f.title.get("zh"), "x-title-en": f.title.get("en")}
+        p: dict[str, Any] = {
+            "type": types[f.type],
+            "title": f.title.get("zh"),
+            "x-title-en": f.title.get("en"),
+        }
         if f.type in ("date", "datetime"):
             p["format"] = "date" if f.type == "date" else "date-time"
         if f.enum:
@@ -144,9 +176,15 @@ def get_schema(spec: LayerDep) -> dict[str, Any]:
         if f.pattern:
             p["pattern"] = f.pattern
         props[f.name] = p
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "title": spec.title["zh"],
-            "properties": props, "required": [f.name for f in spec.fields if f.required],
-            "x-geometry": list(spec.geometry_types), "x-style": dict(spec.style)}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "title": spec.title["zh"],
+        "properties": props,
+        "required": [f.name for f in spec.fields if f.required],
+        "x-geometry": list(spec.geometry_types),
+        "x-style": dict(spec.style),
+    }
 
 
 @router.get("/collections/{collection_id}/items", summary="查询要素 / Query features")
@@ -156,7 +194,7 @@ def list_items(
     spec: LayerDep,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy (WGS 84 lon/lat)")] = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     datetime: Annotated[str | None, Query(description="有效时刻 / features valid at this moment")] = None,
 ) -> Response:
     settings = ws.settings
@@ -168,16 +206,27 @@ def list_items(
         field = spec.field(key)  # unknown parameter → 400 naming it
         filters[key] = field.coerce(value, layer=spec.name) if value != "" else None
     at = parse_moment(datetime.split("/")[0] if datetime else None, name="datetime")
-    page = ws.store.list_features(spec.name, StoreQuery(bbox=_bbox(bbox), filters=filters, at=at, limit=limit,
-                                                        offset=offset))
+    page = ws.store.list_features(
+        spec.name, StoreQuery(bbox=_bbox(bbox), filters=filters, at=at, limit=limit, offset=offset)
+    )
     base = str(request.url_for("list_items", collection_id=spec.name))
     links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)}]
     if offset + len(page.features) < page.number_matched:
-        links.append({"rel": "next", "type": GEOJSON,
-                      "href": str(request.url.include_query_params(offset=offset + limit, limit=limit))})
+        links.append(
+            {
+                "rel": "next",
+                "type": GEOJSON,
+                "href": str(request.url.include_query_params(offset=offset + limit, limit=limit)),
+            }
+        )
     if offset > 0:
-        links.append({"rel": "prev", "type": GEOJSON,
-                      "href": str(request.url.include_query_params(offset=max(0, offset - limit), limit=limit))})
+        links.append(
+            {
+                "rel": "prev",
+                "type": GEOJSON,
+                "href": str(request.url.include_query_params(offset=max(0, offset - limit), limit=limit)),
+            }
+        )
     body = {
         "type": "FeatureCollection",
         "features": [feature_json(f, base) for f in page.features],
@@ -205,8 +254,11 @@ def options_item(spec: LayerDep, feature_id: int) -> Response:
     return Response(status_code=204, headers={"Allow": "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"})
 
 
-@router.post("/collections/{collection_id}/items", status_code=201,
-             summary="新增要素（一个 Feature 或 FeatureCollection）/ Create features")
+@router.post(
+    "/collections/{collection_id}/items",
+    status_code=201,
+    summary="新增要素（一个 Feature 或 FeatureCollection）/ Create features",
+)
 async def create_items(
     request: Request,
     ws: WorkspaceDep,
@@ -222,8 +274,15 @@ async def create_items(
             raise InvalidInput("FeatureCollection 中没有要素", "The FeatureCollection holds no features")
     else:
         items = [body]
-    created = feature_ops.create_features(ws, spec.name, items, actor=actor_of(request), source_crs=crs,
-                                          override=_overrides(override), reason=reason)
+    created = feature_ops.create_features(
+        ws,
+        spec.name,
+        items,
+        actor=actor_of(request),
+        source_crs=crs,
+        override=_overrides(override),
+        reason=reason,
+    )
     base = str(request.url_for("list_items", collection_id=spec.name))
     if len(created) == 1 and not (isinstance(body, Mapping) and body.get("type") == "FeatureCollection"):
         f = created[0]
@@ -233,59 +292,108 @@ async def create_items(
 
 @router.put("/collections/{collection_id}/items/{feature_id}", summary="替换要素 / Replace a feature")
 async def replace_item(
-    request: Request, ws: WorkspaceDep, spec: LayerDep, feature_id: int,
+    request: Request,
+    ws: WorkspaceDep,
+    spec: LayerDep,
+    feature_id: int,
     if_match: Annotated[str | None, Header()] = None,
     version: Annotated[int | None, Query(description="所依据的版本 / version the edit is based on")] = None,
-    crs: str = "EPSG:4326", override: str | None = None, reason: str | None = None,
+    crs: str = "EPSG:4326",
+    override: str | None = None,
+    reason: str | None = None,
 ) -> Response:
     body = await _body(request, ws.settings.max_body_bytes)
-    f = feature_ops.replace_feature(ws, spec.name, feature_id, body, actor=actor_of(request),
-                                    expected_version=_version(if_match, version), source_crs=crs,
-                                    override=_overrides(override), reason=reason)
+    f = feature_ops.replace_feature(
+        ws,
+        spec.name,
+        feature_id,
+        body,
+        actor=actor_of(request),
+        expected_version=_version(if_match, version),
+        source_crs=crs,
+        override=_overrides(override),
+        reason=reason,
+    )
     base = str(request.url_for("list_items", collection_id=spec.name))
     return _geojson(feature_json(f, base), headers={"ETag": f'"{f.version}"'})
 
 
 @router.patch("/collections/{collection_id}/items/{feature_id}", summary="修改要素 / Update a feature")
 async def patch_item(
-    request: Request, ws: WorkspaceDep, spec: LayerDep, feature_id: int,
+    request: Request,
+    ws: WorkspaceDep,
+    spec: LayerDep,
+    feature_id: int,
     if_match: Annotated[str | None, Header()] = None,
     version: Annotated[int | None, Query()] = None,
-    crs: str = "EPSG:4326", override: str | None = None, reason: str | None = None,
+    crs: str = "EPSG:4326",
+    override: str | None = None,
+    reason: str | None = None,
 ) -> Response:
     body = await _body(request, ws.settings.max_body_bytes)
-    f = feature_ops.patch_feature(ws, spec.name, feature_id, body, actor=actor_of(request),
-                                  expected_version=_version(if_match, version), source_crs=crs,
-                                  override=_overrides(override), reason=reason)
+    f = feature_ops.patch_feature(
+        ws,
+        spec.name,
+        feature_id,
+        body,
+        actor=actor_of(request),
+        expected_version=_version(if_match, version),
+        source_crs=crs,
+        override=_overrides(override),
+        reason=reason,
+    )
     base = str(request.url_for("list_items", collection_id=spec.name))
     return _geojson(feature_json(f, base), headers={"ETag": f'"{f.version}"'})
 
 
-@router.delete("/collections/{collection_id}/items/{feature_id}", status_code=204,
-               summary="删除要素（可恢复）/ Delete a feature (restorable)")
+@router.delete(
+    "/collections/{collection_id}/items/{feature_id}",
+    status_code=204,
+    summary="删除要素（可恢复）/ Delete a feature (restorable)",
+)
 def delete_item(
-    request: Request, ws: WorkspaceDep, spec: LayerDep, feature_id: int,
+    request: Request,
+    ws: WorkspaceDep,
+    spec: LayerDep,
+    feature_id: int,
     if_match: Annotated[str | None, Header()] = None,
     version: Annotated[int | None, Query()] = None,
     reason: str | None = None,
 ) -> Response:
-    feature_ops.delete_feature(ws, spec.name, feature_id, actor=actor_of(request),
-                               expected_version=_version(if_match, version), reason=reason)
+    feature_ops.delete_feature(
+        ws,
+        spec.name,
+        feature_id,
+        actor=actor_of(request),
+        expected_version=_version(if_match, version),
+        reason=reason,
+    )
     return Response(status_code=204)
 
 
-@router.post("/collections/{collection_id}/items/{feature_id}/restore",
-             summary="恢复已删除要素 / Restore a deleted feature")
-def restore_item(request: Request, ws: WorkspaceDep, spec: LayerDep, feature_id: int,
-                 reason: str | None = None) -> Response:
+@router.post(
+    "/collections/{collection_id}/items/{feature_id}/restore",
+    summary="恢复已删除要素 / Restore a deleted feature",
+)
+def restore_item(
+    request: Request, ws: WorkspaceDep, spec: LayerDep, feature_id: int, reason: str | None = None
+) -> Response:
     f = feature_ops.restore_feature(ws, spec.name, feature_id, actor=actor_of(request), reason=reason)
     base = str(request.url_for("list_items", collection_id=spec.name))
     return _geojson(feature_json(f, base), headers={"ETag": f'"{f.version}"'})
 
 
 def _change_json(c: Any) -> dict[str, Any]:
-    return {"feature": c.feature_id, "version": c.version, "op": c.op, "actor": c.actor,
-            "at": c.at.isoformat(), "before": c.before, "after": c.after, "reason": c.reason}
+    return {
+        "feature": c.feature_id,
+        "version": c.version,
+        "op": c.op,
+        "actor": c.actor,
+        "at": c.at.isoformat(),
+        "before": c.before,
+        "after": c.after,
+        "reason": c.reason,
+    }
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}/history", summary="要素历史 / Feature history")
@@ -293,11 +401,14 @@ def item_history(ws: WorkspaceDep, spec: LayerDep, feature_id: int) -> JSONRespo
     changes = ws.store.history(spec.name, feature_id)
     if not changes:
         ws.store.get_feature(spec.name, feature_id)  # NotFound for an id that never existed
-    return JSONResponse({"layer": spec.name, "feature": feature_id, "changes": [_change_json(c) for c in changes]})
+    return JSONResponse(
+        {"layer": spec.name, "feature": feature_id, "changes": [_change_json(c) for c in changes]}
+    )
 
 
 @router.get("/collections/{collection_id}/history", summary="图层历史 / Layer history")
-def layer_history(ws: WorkspaceDep, spec: LayerDep,
-                  limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> JSONResponse:
+def layer_history(
+    ws: WorkspaceDep, spec: LayerDep, limit: Annotated[int, Query(ge=1, le=10_000)] = 200
+) -> JSONResponse:
     changes = ws.store.history(spec.name, limit=limit)
     return JSONResponse({"layer": spec.name, "changes": [_change_json(c) for c in changes]})
