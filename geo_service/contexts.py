@@ -24,9 +24,9 @@ __all__ = [
 
 
 # each cached index: its key, and the layers whose versions it was built from
-_WALK = ("network:walk", ("roads",))
-_BEATS = ("beats", ("patrol_beats",))
-_SHIFTS = ("shifts", ("duty_shifts",))
+_WALK: tuple[str, tuple[str, ...]] = ("network:walk", ("roads",))
+_BEATS: tuple[str, tuple[str, ...]] = ("beats", ("patrol_beats",))
+_SHIFTS: tuple[str, tuple[str, ...]] = ("shifts", ("duty_shifts",))
 
 
 def _reach(layer: str) -> tuple[str, tuple[str, ...]]:

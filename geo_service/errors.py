@@ -8,7 +8,7 @@ statuses and ``application/problem+json``; nothing else in the package knows abo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 __all__ = [
     "BadDeclaration",
@@ -37,7 +37,7 @@ class GeoServiceError(Exception):
     """
 
     code = "error"
-    title: ClassVar[dict[str, str]] = {"zh": "错误", "en": "Error"}
+    title = {"zh": "错误", "en": "Error"}
 
     def __init__(
         self,
@@ -78,53 +78,53 @@ class InvalidInput(GeoServiceError):
     """The request or file holds something the service cannot accept."""
 
     code = "invalid-input"
-    title: ClassVar[dict[str, str]] = {"zh": "输入无效", "en": "Invalid input"}
+    title = {"zh": "输入无效", "en": "Invalid input"}
 
 
 class NotFound(GeoServiceError):
     """A layer, feature, plan or crew that does not exist."""
 
     code = "not-found"
-    title: ClassVar[dict[str, str]] = {"zh": "未找到", "en": "Not found"}
+    title = {"zh": "未找到", "en": "Not found"}
 
 
 class Conflict(GeoServiceError):
     """A write that names a stale version, or clashes with a uniqueness rule."""
 
     code = "conflict"
-    title: ClassVar[dict[str, str]] = {"zh": "版本冲突", "en": "Conflict"}
+    title = {"zh": "版本冲突", "en": "Conflict"}
 
 
 class PreconditionRequired(GeoServiceError):
     """An update or delete that does not say which version it expects."""
 
     code = "precondition-required"
-    title: ClassVar[dict[str, str]] = {"zh": "缺少版本号", "en": "Precondition required"}
+    title = {"zh": "缺少版本号", "en": "Precondition required"}
 
 
 class PayloadTooLarge(GeoServiceError):
     """An upload, body, geometry or batch beyond the configured limits."""
 
     code = "too-large"
-    title: ClassVar[dict[str, str]] = {"zh": "内容过大", "en": "Payload too large"}
+    title = {"zh": "内容过大", "en": "Payload too large"}
 
 
 class UnsupportedFormat(GeoServiceError):
     """A file whose format the service does not read."""
 
     code = "unsupported-format"
-    title: ClassVar[dict[str, str]] = {"zh": "不支持的格式", "en": "Unsupported format"}
+    title = {"zh": "不支持的格式", "en": "Unsupported format"}
 
 
 class StoreUnavailable(GeoServiceError):
     """The store cannot be reached right now (for example PostGIS is down)."""
 
     code = "store-unavailable"
-    title: ClassVar[dict[str, str]] = {"zh": "存储不可用", "en": "Store unavailable"}
+    title = {"zh": "存储不可用", "en": "Store unavailable"}
 
 
 class BadDeclaration(GeoServiceError):
     """A layer declaration or rule set that cannot be loaded; the service refuses to start."""
 
     code = "bad-declaration"
-    title: ClassVar[dict[str, str]] = {"zh": "声明文件有误", "en": "Bad declaration"}
+    title = {"zh": "声明文件有误", "en": "Bad declaration"}

@@ -431,7 +431,8 @@ def _union(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     before = np.column_stack([np.full(len(lo), -np.inf), furthest[:, :-1]])
     row, col = np.nonzero(valid & (lo > before))
     # a merged span ends where the next one in its row starts, or at the row's end
-    end_col = np.where(np.r_[row[1:] == row[:-1], False], np.r_[col[1:], 0], lo.shape[1]) - 1
+    same_row = np.r_[row[1:] == row[:-1], False]
+    end_col = np.where(same_row, np.r_[col[1:], 0] - 1, lo.shape[1] - 1)
     return row, lo[row, col], furthest[row, end_col]
 
 

@@ -12,7 +12,7 @@ import asyncio
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,7 +29,7 @@ class ComputationTimeout(GeoServiceError):
     """A computation ran past its budget."""
 
     code = "computation-timeout"
-    title: ClassVar[dict[str, str]] = {"zh": "计算超时", "en": "Computation timed out"}
+    title = {"zh": "计算超时", "en": "Computation timed out"}
 
 
 async def run_bounded(fn: Callable[..., T], *args: Any, timeout_s: float, **kwargs: Any) -> T:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import ClassVar
 
 from geo_service.errors import GeoServiceError
 
@@ -15,7 +14,7 @@ __all__ = ["PrintUnavailable", "print_page"]
 
 class PrintUnavailable(GeoServiceError):
     code = "print-unavailable"
-    title: ClassVar[dict[str, str]] = {"zh": "无法生成打印图", "en": "Print unavailable"}
+    title = {"zh": "无法生成打印图", "en": "Print unavailable"}
 
 
 def print_page(

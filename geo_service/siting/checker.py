@@ -363,9 +363,8 @@ def _spacing(
             if name == layer and exclude_id is not None and int(g.ids[i]) == int(exclude_id):  # type: ignore[union-attr]
                 continue
             other = g.geoms[i : i + 1]  # type: ignore[union-attr]
-            out.append(
-                _violation(rule, _inside_buffer(zone, other, d), ctx.crs, other=g.labels[i] or g.ids[i])
-            )  # type: ignore[union-attr]
+            label = g.labels[i] or g.ids[i]  # type: ignore[union-attr]
+            out.append(_violation(rule, _inside_buffer(zone, other, d), ctx.crs, other=label))
     return out
 
 

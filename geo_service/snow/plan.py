@@ -401,7 +401,9 @@ def _improve(
         starts = _class_starts(model, plan, c)
         routes = plan[c]
 
-        def end(w: int, route: list[tuple[int, int]], starts: list[float] = starts) -> float:
+        def end(
+            w: int, route: list[tuple[int, int]], starts: list[tuple[float, int, float]] = starts
+        ) -> float:
             return model.simulate(model.vehicles[w], route, starts[w])[0] if route else -1.0
 
         ends = [end(w, routes[w]) for w in range(len(model.vehicles))]
