@@ -438,7 +438,8 @@ def _union(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
 
 @dataclass(frozen=True)
 class NearestSites:
-    """For every node of a network: the cost from it to the nearest site, and which site that is.
+    """For every node of a network: the cost from it to the nearest site, and which site that is
+    (or, ``from_sites``, the cost from the nearest site to it: a crew driving out of its depot).
 
     Costs are in the network's unit; for a walking network the site's own distance off the street is
     included. Build once with :func:`nearest_sites`, then :meth:`query` answers many points at once.
@@ -448,6 +449,7 @@ class NearestSites:
     cost: np.ndarray  # per node (inf when no site is reachable)
     site: np.ndarray  # per node: index of the nearest site, -1 when none
     snaps: Snap  # where the sites meet the network
+    from_sites: bool = False
 
     @cached_property
     def _by_segment(self) -> tuple[np.ndarray, np.ndarray]:
@@ -467,8 +469,12 @@ class NearestSites:
         s = seg[good]
         scale = net.seg_cost[s] / np.maximum(net.seg_len[s], 1e-9)
         off = np.clip(points.offset[good], 0, net.seg_len[s])
-        via_v = (net.seg_len[s] - off) * scale + self.cost[net.seg_v[s]]
-        via_u = np.where(net.seg_twoway[s], off * scale + self.cost[net.seg_u[s]], np.inf)
+        if self.from_sites:  # arrive at u and go on along the street; arrive at v only on a two-way one
+            via_u = self.cost[net.seg_u[s]] + off * scale
+            via_v = np.where(net.seg_twoway[s], self.cost[net.seg_v[s]] + (net.seg_len[s] - off) * scale, np.inf)
+        else:  # leave for v along the street; for u only on a two-way one
+            via_v = (net.seg_len[s] - off) * scale + self.cost[net.seg_v[s]]
+            via_u = np.where(net.seg_twoway[s], off * scale + self.cost[net.seg_u[s]], np.inf)
         best = np.minimum(via_u, via_v)
         who = np.where(via_u <= via_v, self.site[net.seg_u[s]], self.site[net.seg_v[s]])
         # a site on the same street, reached along it without passing an end
@@ -477,7 +483,9 @@ class NearestSites:
         extra = self.snaps.distance if net.mode == "walk" else np.zeros(len(self.snaps.segment))
         for j in np.flatnonzero(hi > lo):
             for t in order[lo[j] : hi[j]]:
-                along = self.snaps.offset[t] - off[j]
+                along = self.snaps.offset[t] - off[j]  # forwards from the point to the site
+                if self.from_sites:
+                    along = -along
                 if along < 0 and not net.seg_twoway[s[j]]:
                     continue
                 c = abs(along) * scale[j] + extra[t]
@@ -490,11 +498,17 @@ class NearestSites:
 
 
 def nearest_sites(
-    network: RoadNetwork, sites_metric: np.ndarray, *, max_snap_m: float = 500.0, limit: float = np.inf
+    network: RoadNetwork,
+    sites_metric: np.ndarray,
+    *,
+    max_snap_m: float = 500.0,
+    limit: float = np.inf,
+    from_sites: bool = False,
 ) -> NearestSites:
     """Cost from every node to its nearest site (``inf`` beyond ``limit``): one dijkstra on the
     reversed graph from a root tied to every site (by its distance off the street, when walking),
-    sites labelled by following the shortest-path tree back to them."""
+    sites labelled by following the shortest-path tree back to them. With ``from_sites`` the costs
+    run the other way, from the sites out (the graph as it is: one-way streets matter when driving)."""
     sites = np.asarray(sites_metric, dtype=object)
     snaps = snap(network, sites, max_distance=max_snap_m)
     ok = snaps.segment >= 0
@@ -502,8 +516,9 @@ def nearest_sites(
     cost = np.full(n, np.inf)
     label = np.full(n, -1, dtype=np.int64)
     if k == 0:
-        return NearestSites(network, cost, label, snaps)
-    g = _with_sources(network.graph.T.tocsr(), network, snaps, ok, reverse=True)
+        return NearestSites(network, cost, label, snaps, from_sites)
+    forwards = network.graph if from_sites else network.graph.T.tocsr()
+    g = _with_sources(forwards, network, snaps, ok, reverse=not from_sites)
     lead = snaps.distance[ok] if network.mode == "walk" else np.zeros(k)
     root = n + k  # one more row: arcs from the root to every site node
     indptr = np.concatenate([g.indptr, [g.indptr[-1] + k]])
@@ -529,4 +544,4 @@ def nearest_sites(
     cost[reached] = dist[:n][reached]
     inside = (up[:n] >= n) & (up[:n] < n + k) & reached
     label[inside] = sites_ok[up[:n][inside] - n]
-    return NearestSites(network, cost, label, snaps)
+    return NearestSites(network, cost, label, snaps, from_sites)

@@ -204,3 +204,43 @@ def test_roster_start_is_enforced(demo_client):
         },
     )
     assert r.json()["assignments"][0]["error"]["code"] == "before-roster"
+
+
+def test_nearest_crew_for_a_large_batch_equals_network_distances(demo_ws):
+    """Crews are found for batches of any size (they were left out above 5,000 cases): one search out
+    of the depots, checked against pairwise network distances from every depot to every case."""
+    from geo_service.assignment.service import dispatch_cases
+    from geo_service.contexts import drive_network
+    from geo_service.crs import to_metric
+    from geo_service.network import network_distances, snap
+
+    rng = np.random.default_rng(21)
+    districts = demo_ws.frame("districts")
+    x0, y0, x1, y1 = districts.total_bounds
+    n = 6000
+    frame = gpd.GeoDataFrame(
+        {"category": ["0201"] * n, "reported_at": ["2026-12-01T10:00:00+08:00"] * n},
+        geometry=shapely.points(rng.uniform(x0, x1, n), rng.uniform(y0, y1, n)),
+        crs=4326,
+    )
+    out = dispatch_cases(demo_ws, frame)
+    net = drive_network(demo_ws)
+    crs = demo_ws.settings.metric_crs
+    depots = demo_ws.frame("depots")
+    crews = demo_ws.frame("crews")
+    staffed = depots[depots["name"].isin(crews["depot"])]
+    d_snap = snap(net, to_metric(staffed.geometry.to_numpy(), crs), max_distance=500)
+    c_snap = snap(net, to_metric(frame.geometry.to_numpy(), crs), max_distance=500)
+    cost = network_distances(net, d_snap, c_snap)  # depot → case, one-way streets and all
+    best = cost.min(axis=0)
+    got = np.array([a.crew["minutes"] if a.crew else np.nan for a in out])
+    assert np.isfinite(best).sum() > 0.9 * n
+    assert np.array_equal(np.isfinite(got), np.isfinite(best))
+    ok = np.isfinite(best)
+    assert np.allclose(got[ok], np.round(best[ok] / 60, 1), atol=0.051)
+    names = staffed["name"].to_numpy()
+    depot = np.array([a.crew["depot"] if a.crew else None for a in out], dtype=object)
+    chosen = np.array([np.flatnonzero(names == d)[0] if d else -1 for d in depot])
+    assert np.allclose(cost[chosen[ok], np.flatnonzero(ok)], best[ok], rtol=1e-9)  # a nearest depot (ties: either)
+    first = crews.drop_duplicates("depot").set_index("depot")["crew"]
+    assert all(a.crew["crew"] == first[a.crew["depot"]] for a in out if a.crew)

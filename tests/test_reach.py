@@ -110,18 +110,19 @@ def test_service_area_linework_equals_networkx_reach(mode, max_cost, n, size, tu
     )
 
 
-@pytest.mark.parametrize("mode", ["walk", "drive"])
-def test_nearest_sites_equal_brute_force(mode):
+@pytest.mark.parametrize(("mode", "from_sites"), [("walk", False), ("drive", False), ("drive", True)])
+def test_nearest_sites_equal_brute_force(mode, from_sites):
     net = build_network(random_roads(11), mode=mode)
     rng = np.random.default_rng(12)
     sites = shapely.points(OX + rng.uniform(0, 2000, 12), OY + rng.uniform(0, 2000, 12))
-    field = nearest_sites(net, sites)
+    field = nearest_sites(net, sites, from_sites=from_sites)
     pts = snap(
         net, shapely.points(OX + rng.uniform(0, 2000, 300), OY + rng.uniform(0, 2000, 300)), max_distance=500
     )
     cost, site = field.query(pts)
     s_snap = snap(net, sites, max_distance=500)
-    brute = network_distances(net, pts, s_snap)  # every point to every site
+    # every point to every site (or, from_sites, every site to every point)
+    brute = network_distances(net, s_snap, pts).T if from_sites else network_distances(net, pts, s_snap)
     if mode == "walk":
         brute = brute + s_snap.distance[None, :] + pts.distance[:, None]
     best = brute.min(axis=1)

@@ -21,7 +21,8 @@ from geo_service.arrays import ragged_positions
 from geo_service.coverage import BeatIndex, assign_points_to_beats
 from geo_service.crs import to_metric
 from geo_service.duty import Shift, _applies, day_kind
-from geo_service.network import RoadNetwork, network_distances, snap
+from geo_service.network import RoadNetwork, snap
+from geo_service.reach import nearest_sites
 
 __all__ = ["CaseAssignment", "Categories", "Dispatched", "dispatch", "dispatch_batch", "workload"]
 
@@ -161,7 +162,9 @@ class Dispatched:
     asset_m: np.ndarray
     escalation: np.ndarray
     duplicate_of: np.ndarray
-    crew: list[Mapping[str, Any] | None]
+    crew: np.ndarray  # the nearest crew by driving time from its depot (None when none reaches the case)
+    crew_depot: np.ndarray
+    crew_minutes: np.ndarray
     raw_category: np.ndarray
     when: Any  # time of each case (local, Asia/Shanghai)
     roster_start: dt.date | None
@@ -198,11 +201,16 @@ class Dispatched:
         if self.duplicate_of[i] is not None:
             reasons.append(f"疑似重复：{self.duplicate_m:.0f} 米、{self.duplicate_h:.0f} 小时内已有同类案件 "
                            f"{self.duplicate_of[i]} / probable duplicate")
-        crew = self.crew[i]
+        crew = self._crew(i)
         if crew is not None:
             reasons.append(f"最近班组 {crew['crew']}（约 {crew['minutes']:.0f} 分钟）/ nearest crew")
         return CaseAssignment(i, True, self.beat[i], self.squad[i], self.department[i], self.category[i], self.major[i],
                               crew, self.escalation[i], self.duplicate_of[i], tuple(reasons))
+
+    def _crew(self, i: int) -> dict[str, Any] | None:
+        if self.crew[i] is None:
+            return None
+        return {"crew": self.crew[i], "depot": self.crew_depot[i], "minutes": float(self.crew_minutes[i])}
 
     def answers(self) -> list[CaseAssignment]:
         return [self.answer(i) for i in range(len(self))]
@@ -305,12 +313,14 @@ def dispatch_batch(cases: gpd.GeoDataFrame, *, beats: BeatIndex, shifts: Sequenc
                                       owners[asset_k])
     dup = _duplicates(xy, np.where(cat >= 0, cat, -1 - raw_code), first_row, stamp, open_cases, crs, duplicate_m,
                       duplicate_h)
-    crew = _nearest_crews(shapely.points(xy), network, depots, crews, crs) if network is not None else [None] * n
+    crew, crew_depot, crew_minutes = _nearest_crews(xy, network, depots, crews, crs)
     ok = error == None  # noqa: E711
-    for column in (beat, squad, shift_label, department, escalation, dup, asset_name):
+    for column in (beat, squad, shift_label, department, escalation, dup, asset_name, crew, crew_depot):
         column[~ok] = None
+    crew_minutes[~ok] = np.nan
     return Dispatched(error, beat, squad, shift_label, department, rows["minor"].to_numpy(dtype=object)[pick],
                       rows["major"].to_numpy(dtype=object)[pick], cat_dep, asset_name, asset_m, escalation, dup, crew,
+                      crew_depot, crew_minutes,
                       raw, local.array, roster_start,
                       tuple(categories.names), duplicate_m, duplicate_h)
 
@@ -380,25 +390,27 @@ def _duplicates(xy: np.ndarray, kind: np.ndarray, first_row: Mapping[str, int], 
     return out
 
 
-def _nearest_crews(pm: np.ndarray, network: RoadNetwork | None, depots: gpd.GeoDataFrame | None,
-                   crews: pd.DataFrame | None, crs: str) -> list[dict[str, Any] | None]:
-    if network is None or depots is None or crews is None or len(crews) == 0 or len(pm) == 0:
-        return [None] * len(pm)
-    by_depot = {name: group for name, group in crews.groupby("depot")}
-    names = [n for n in depots["name"] if n in by_depot]
-    if not names:
-        return [None] * len(pm)
-    dg = to_metric(depots.set_index("name").loc[names].geometry.to_numpy(), crs)
-    cost = network_distances(network, snap(network, dg, max_distance=500), snap(network, pm, max_distance=500))
-    out: list[dict[str, Any] | None] = []
-    for i in range(len(pm)):
-        k = int(np.argmin(cost[:, i]))
-        if not np.isfinite(cost[k, i]):
-            out.append(None)
-            continue
-        crew = by_depot[names[k]].iloc[0]
-        out.append({"crew": crew["crew"], "depot": names[k], "minutes": round(float(cost[k, i]) / 60, 1)})
-    return out
+def _nearest_crews(xy: np.ndarray, network: RoadNetwork | None, depots: gpd.GeoDataFrame | None,
+                   crews: pd.DataFrame | None, crs: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(crew, depot, minutes) of the crew whose depot is nearest each case by driving time: one search
+    out of every depot at once (``reach.nearest_sites``), then a snap and a few lookups per case; the
+    first crew listed for a depot stands for it."""
+    n = len(xy)
+    crew, depot, minutes = np.full(n, None, dtype=object), np.full(n, None, dtype=object), np.full(n, np.nan)
+    if network is None or depots is None or crews is None or len(crews) == 0 or n == 0:
+        return crew, depot, minutes
+    first_crew = crews.drop_duplicates("depot").set_index("depot")["crew"]
+    staffed = depots[depots["name"].isin(first_crew.index)]
+    if len(staffed) == 0:
+        return crew, depot, minutes
+    field = nearest_sites(network, to_metric(staffed.geometry.to_numpy(), crs), max_snap_m=500, from_sites=True)
+    cost, k = field.query(snap(network, shapely.points(xy), max_distance=500))
+    found = np.flatnonzero(k >= 0)
+    names = staffed["name"].to_numpy(dtype=object)
+    depot[found] = names[k[found]]
+    crew[found] = first_crew.reindex(names).to_numpy(dtype=object)[k[found]]
+    minutes[found] = np.round(cost[found] / 60, 1)
+    return crew, depot, minutes
 
 
 def workload(cases: gpd.GeoDataFrame, *, beats: BeatIndex, shifts: Sequence[Shift], crs: str = "EPSG:4547"

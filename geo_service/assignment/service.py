@@ -18,7 +18,7 @@ def dispatch_cases(
     ctx = coverage_context(ws)
     incidents = ws.frame("incidents")
     open_cases = incidents[incidents["status"].isin(["open", "assigned"])]
-    net = drive_network(ws) if with_crews and len(cases) <= 5000 else None
+    net = drive_network(ws) if with_crews else None
     return dispatch(
         cases,
         beats=ctx.beats,
