@@ -244,3 +244,57 @@ def test_nearest_crew_for_a_large_batch_equals_network_distances(demo_ws):
     assert np.allclose(cost[chosen[ok], np.flatnonzero(ok)], best[ok], rtol=1e-9)  # a nearest depot (ties: either)
     first = crews.drop_duplicates("depot").set_index("depot")["crew"]
     assert all(a.crew["crew"] == first[a.crew["depot"]] for a in out if a.crew)
+
+
+def test_workload_by_hand():
+    """Cases per beat and per squad on duty when reported; beats on duty per hour averaged over the
+    period's days (a half hour counts half, two squads on one beat count once, a night shift's
+    morning falls on the next day)."""
+    from geo_service.assignment.dispatch import workload
+    from geo_service.duty import shifts_from_frame
+
+    grid = [
+        {"beat": f"B{i}{j}", "squad": f"S{j}", "weekdays": "1-7", "start": "08:00", "end": "18:00"}
+        for i in range(3)
+        for j in range(3)
+    ]
+    shifts = shifts_from_frame(
+        pd.DataFrame(
+            [
+                *grid,
+                {"beat": "B00", "squad": "S0", "weekdays": "1-7", "start": "19:00", "end": "23:00"},
+                {"beat": "R1", "squad": "SR", "weekdays": "1-7", "start": "06:30", "end": "22:00"},
+                {"beat": "B00", "squad": "S0b", "weekdays": "1-7", "start": "12:00", "end": "14:00"},
+                {"beat": "B11", "squad": "N", "weekdays": "1", "start": "22:00", "end": "02:00"},
+            ]
+        )
+    )
+    mon = dt.datetime(2026, 12, 7, tzinfo=TZ)  # a plain working Monday
+    rows = [
+        ("噪声扰民", (50, 50), mon + dt.timedelta(hours=12, minutes=30)),  # B00: S0 (first in the roster)
+        ("噪声扰民", (250, 250), mon + dt.timedelta(hours=20)),  # B22: nobody
+        ("噪声扰民", (150, 150), mon + dt.timedelta(hours=10)),  # the hole in B11: no beat
+        ("噪声扰民", (150, 305), mon + dt.timedelta(hours=21)),  # the road beat R1
+        ("噪声扰民", (150, 120), mon + dt.timedelta(days=1, hours=1, minutes=30)),  # Monday's night shift
+        ("噪声扰民", (150, 120), mon + dt.timedelta(hours=1, minutes=30)),  # Sunday had none
+    ]
+    w = workload(
+        cases(rows),
+        beats=BeatIndex.build(grid_beats()),
+        shifts=shifts,
+        start=mon,
+        end=mon + dt.timedelta(days=2),
+    )
+    assert w["cases"] == 6
+    assert w["days"] == 2
+    assert w["by_beat"] == {"B00": 1, "B22": 1, "（无网格）": 1, "R1": 1, "B11": 2}
+    assert w["by_squad"] == {"S0": 1, "（无人值班）": 2, "（无网格）": 1, "SR": 1, "N": 1}
+    cases_per_hour = [h["cases"] for h in w["by_hour"]]
+    assert cases_per_hour == [0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0]
+    expected = [0.5, 0.5, 0, 0, 0, 0, 0.5, 1, *[10] * 10, 1, 2, 2, 2, 1.5, 0.5]
+    assert [h["beats_on_duty"] for h in w["by_hour"]] == expected
+    monday_only = workload(
+        cases(rows[:1]), beats=BeatIndex.build(grid_beats()), shifts=shifts, start=mon, end=mon + dt.timedelta(days=1)
+    )
+    night = [monday_only["by_hour"][h]["beats_on_duty"] for h in (0, 1, 22, 23)]
+    assert night == [0, 0, 2, 1]  # Monday's night runs into Tuesday morning; Sunday had none

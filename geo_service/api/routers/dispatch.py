@@ -156,5 +156,5 @@ def dispatch_workload(ws: WorkspaceDep, start: str, end: str) -> dict[str, Any]:
     return {
         "start": s.isoformat(),
         "end": e.isoformat(),
-        **workload(sel, beats=ctx.beats, shifts=ctx.shifts, crs=ws.settings.metric_crs),
+        **workload(sel, beats=ctx.beats, shifts=ctx.shifts, start=s, end=e, crs=ws.settings.metric_crs),
     }
