@@ -102,3 +102,42 @@ def test_times_naive_zoned_and_mixed_are_read_as_beijing_time():
                          categories=Categories.from_frame(case_categories()), now=dt.datetime(2027, 1, 1, tzinfo=TZ))
     assert [str(t)[:19] for t in got.when] == ["2026-12-01 10:00:00"] * len(rows)
     assert list(got.squad) == ["S1"] * len(rows)
+
+
+def _recent_near_brute(xy, group, t, n, dist_m, window_s):
+    """The most recent strictly earlier point of the same group within both limits (ties: the higher
+    index), by looking at every pair."""
+    best = np.full(n, -1)
+    for i in range(n):
+        lag = t[i] - t
+        ok = (group == group[i]) & (lag > 0) & (lag <= window_s)
+        ok &= np.hypot(xy[:, 0] - xy[i, 0], xy[:, 1] - xy[i, 1]) <= dist_m
+        cand = np.flatnonzero(ok)
+        if len(cand):
+            best[i] = cand[np.lexsort((cand, t[cand]))[-1]]
+    return best
+
+
+def test_duplicate_search_equals_brute_force():
+    """Random cases crowded into a small square over a few days (so that many are in reach), with times
+    on a coarse grid (ties), points exactly at the distance and the window, and extra points after
+    the first n that are candidates but not asked about (open cases)."""
+    from geo_service.assignment.dispatch import _recent_near
+
+    rng = np.random.default_rng(17)
+    for trial in range(6):
+        m, n = 1500, 1200
+        xy = rng.uniform(0, 600, (m, 2))
+        t = rng.integers(0, 4 * 24, m) * 1800.0 + 1.7e9  # half-hour steps over four days: many ties
+        group = rng.integers(0, 3, m)
+        # pairs placed exactly at the limits: 50 m apart (along x), 24 h apart, and just beyond both
+        for k in range(0, 60, 4):
+            xy[k + 1], t[k + 1], group[k + 1] = xy[k] + [50.0, 0.0], t[k] + 24 * 3600.0, group[k]
+            xy[k + 2], t[k + 2], group[k + 2] = xy[k] + [50.0 + 1e-6, 0.0], t[k] + 3600.0, group[k]
+            xy[k + 3], t[k + 3], group[k + 3] = xy[k] + [0.0, 30.0], t[k] + 24 * 3600.0 + 1e-3, group[k]
+        if trial % 2:
+            xy = xy[:, ::-1] * [1.0, 7.0]  # stretched: cells in one direction only
+        got = _recent_near(xy, group, t, n, 50.0, 24 * 3600.0)
+        want = _recent_near_brute(xy, group, t, n, 50.0, 24 * 3600.0)
+        assert (want >= 0).sum() > 200
+        assert np.array_equal(got, want), np.flatnonzero(got != want)[:10]

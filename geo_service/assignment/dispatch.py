@@ -15,7 +15,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 
 from geo_service.arrays import ragged_positions
 from geo_service.coverage import BeatIndex, assign_points_to_beats
@@ -357,37 +356,68 @@ def _duplicates(xy: np.ndarray, kind: np.ndarray, first_row: Mapping[str, int], 
         t = np.concatenate([t, _times(open_cases["reported_at"]).to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9])
         open_ids = open_cases.index.to_numpy()
     out = np.full(n, None, dtype=object)
-    codes, group = np.unique(kind, return_inverse=True)  # integers: cheap to group
-    best = np.full(n, -1, dtype=np.int64)
-    best_t = np.full(n, -np.inf)
-    for g in range(len(codes)):
-        members = np.flatnonzero(group == g)
-        if len(members) < 2 or not (members < n).any():
-            continue
-        # near in space and in time at once: time scaled so that ``hours`` spans ``dist_m``; the ball of radius
-        # dist_m·√2 holds the whole cylinder (within dist_m, within hours), checked exactly below
-        pts = np.column_stack([xy[members], (t[members] - t[members].min()) * (dist_m / (hours * 3600))])
-        pairs = cKDTree(pts, balanced_tree=False).query_pairs(dist_m * 1.41422, output_type="ndarray")
-        if len(pairs) == 0:
-            continue
-        a, b = members[pairs[:, 0]], members[pairs[:, 1]]
-        close = np.hypot(*(xy[a] - xy[b]).T) <= dist_m
-        a, b = a[close], b[close]
-        x, y = np.concatenate([a, b]), np.concatenate([b, a])  # x is the later case, y the earlier one
-        lag = t[x] - t[y]
-        keep = (x < n) & (lag > 0) & (lag <= hours * 3600)
-        x, y = x[keep], y[keep]
-        if len(x) == 0:
-            continue
-        order = np.lexsort((t[y], x))  # per case, its most recent earlier case last
-        last = np.r_[x[order][1:] != x[order][:-1], True]
-        xs, ys = x[order][last], y[order][last]
-        better = t[ys] > best_t[xs]
-        best[xs[better]], best_t[xs[better]] = ys[better], t[ys[better]]
+    best = _recent_near(xy, np.unique(kind, return_inverse=True)[1], t, n, dist_m, hours * 3600)
     hit = np.flatnonzero(best >= 0)
     src = best[hit]
     out[hit] = [f"row {j + 1}" if j < labels_n else f"incident {int(open_ids[j - labels_n])}" for j in src]
     return out
+
+
+def _recent_near(xy: np.ndarray, group: np.ndarray, t: np.ndarray, n: int, dist_m: float, window_s: float
+                 ) -> np.ndarray:
+    """For each of the first ``n`` points, the index of the most recent earlier point of the same group
+    within ``dist_m`` and ``window_s`` (strictly earlier, at most ``window_s`` before; the higher
+    index among equally recent ones), -1 when there is none.
+
+    Points are bucketed in square cells of twice the distance, by group, and sorted by cell and then
+    time, so that a point's candidates lie in four cells (its own, and the neighbours on the side of
+    the half it is in) and, within each, just before its own time: four binary searches per point,
+    then a step back over the few in the window that are too far away.
+    """
+    best = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return best
+    size = 2.0 * dist_m
+    lo = xy.min(axis=0)
+    c = np.floor((xy - lo) / size).astype(np.int64) + 1  # a margin: neighbours never wrap to another row
+    nx, ny = int(c[:, 0].max()) + 2, int(c[:, 1].max()) + 2
+    cell = (group * ny + c[:, 1]) * nx + c[:, 0]
+    times, rank = np.unique(t, return_inverse=True)  # the exact order of the times, as integers
+    # per time: the rank of the earliest time within the window before it (sorted needles: fast)
+    oldest = np.searchsorted(times, times - window_s, side="left")
+    span = len(times) + 1
+    key = cell * span + rank
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    # the points asked about, in key order, so that each search below runs over increasing keys (fast);
+    # how far back in time order each one's window reaches; the side of its cell its neighbours lie on
+    mine = order < n
+    asked, asked_key = order[mine], sorted_key[mine]
+    reach = asked_key % span - oldest[asked_key % span]
+    upper = (xy[:n] - lo) / size - (c[:n] - 1) >= 0.5
+    sx = np.where(upper[:, 0], 1, -1)[asked]
+    sy = np.where(upper[:, 1], nx, -nx)[asked]
+    best_t = np.full(n, -np.inf)
+    for shift, values in ((None, (0,)), (sx, (-1, 1)), (sy, (-nx, nx)), (sx + sy, (-nx - 1, -nx + 1, nx - 1, nx + 1))):
+        for value in values:
+            sel = slice(None) if shift is None else shift == value
+            needle = asked_key[sel] + value * span
+            at = np.searchsorted(sorted_key, needle, side="left") - 1  # the last strictly earlier
+            floor = needle - reach[sel]  # keys from here on are in the cell and the window
+            ok = at >= 0
+            ok[ok] = sorted_key[at[ok]] >= floor[ok]
+            i, at, floor = asked[sel][ok], at[ok], floor[ok]
+            while len(i):
+                j = order[at]
+                near = np.hypot(xy[j, 0] - xy[i, 0], xy[j, 1] - xy[i, 1]) <= dist_m
+                take = near & ((t[j] > best_t[i]) | ((t[j] == best_t[i]) & (j > best[i])))
+                best[i[take]], best_t[i[take]] = j[take], t[j[take]]
+                # the most recent one here is too far away: step back to the one before, if in the window
+                i, at, floor = i[~near], at[~near] - 1, floor[~near]
+                ok = at >= 0
+                ok[ok] = sorted_key[at[ok]] >= floor[ok]
+                i, at, floor = i[ok], at[ok], floor[ok]
+    return best
 
 
 def _nearest_crews(xy: np.ndarray, network: RoadNetwork | None, depots: gpd.GeoDataFrame | None,
