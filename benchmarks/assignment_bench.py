@@ -29,12 +29,16 @@ def vendors() -> None:
     rows, picked = linear_sum_assignment(square)
     base = time.perf_counter() - t
     ok = square[rows, picked] < 1e9
-    same = abs(square[rows, picked][ok].sum() - result.total_distance) < 1e-3 * max(1, result.total_distance) \
+    same = (
+        abs(square[rows, picked][ok].sum() - result.total_distance) < 1e-3 * max(1, result.total_distance)
         and ok.sum() == result.placed
-    print(f"   vendors 5,000 x 300: {took:.2f} s (goal < 1 s), {result.placed} placed; scipy linear_sum_assignment "
-          f"on the stall-expanded matrix {base:.2f} s = {base / took:.1f}x slower; same optimum: {same} "
-          f"({result.placed} / {result.total_distance:.0f} m vs {int(ok.sum())} / {square[rows, picked][ok].sum():.0f} m)",
-          flush=True)
+    )
+    print(
+        f"   vendors 5,000 x 300: {took:.2f} s (goal < 1 s), {result.placed} placed; scipy linear_sum_assignment "
+        f"on the stall-expanded matrix {base:.2f} s = {base / took:.1f}x slower; same optimum: {same} "
+        f"({result.placed} / {result.total_distance:.0f} m vs {int(ok.sum())} / {square[rows, picked][ok].sum():.0f} m)",
+        flush=True,
+    )
 
 
 def mclp() -> None:
@@ -51,7 +55,9 @@ def mclp() -> None:
         import shapely
         from spopt.locate import MCLP
     except ImportError:
-        print(f"   MCLP 3,000 x 400, p=25: {took:.2f} s, covered {ours.objective:.0f}; spopt not installed, no baseline")
+        print(
+            f"   MCLP 3,000 x 400, p=25: {took:.2f} s, covered {ours.objective:.0f}; spopt not installed, no baseline"
+        )
         return
     dgdf = gpd.GeoDataFrame({"w": weights}, geometry=shapely.points(demand))
     cgdf = gpd.GeoDataFrame(geometry=shapely.points(cand))
@@ -59,10 +65,15 @@ def mclp() -> None:
     model = MCLP.from_cost_matrix(dist, weights, service_radius=800.0, p_facilities=25)
     model = model.solve(pulp.PULP_CBC_CMD(msg=False))
     base = time.perf_counter() - t
-    theirs = float((weights * (dist[:, [j for j, f in enumerate(model.fac2cli) if f]] <= 800).any(axis=1)).sum())
+    theirs = float(
+        (weights * (dist[:, [j for j, f in enumerate(model.fac2cli) if f]] <= 800).any(axis=1)).sum()
+    )
     del dgdf, cgdf
-    print(f"   MCLP 3,000 x 400, p=25: HiGHS {took:.2f} s vs spopt+CBC {base:.2f} s = {took / base:.2f}x of its time"
-          f" (goal <= 0.25x); covered weight {ours.objective:.0f} vs {theirs:.0f}", flush=True)
+    print(
+        f"   MCLP 3,000 x 400, p=25: HiGHS {took:.2f} s vs spopt+CBC {base:.2f} s = {took / base:.2f}x of its time"
+        f" (goal <= 0.25x); covered weight {ours.objective:.0f} vs {theirs:.0f}",
+        flush=True,
+    )
 
 
 def dispatch() -> None:
@@ -86,9 +97,15 @@ def dispatch() -> None:
     frame = _beats(45, 50)
     index = BeatIndex.build(frame)
     index.interior_grid()
-    shifts = shifts_from_frame(pd.DataFrame(
-        [{"beat": c, "squad": f"{c}-{k}", "weekdays": "1-7", "start": a, "end": b}
-         for c in frame["code"] for k, (a, b) in enumerate([("07:00", "12:00"), ("14:30", "18:00"), ("19:00", "02:00")])]))
+    shifts = shifts_from_frame(
+        pd.DataFrame(
+            [
+                {"beat": c, "squad": f"{c}-{k}", "weekdays": "1-7", "start": a, "end": b}
+                for c in frame["code"]
+                for k, (a, b) in enumerate([("07:00", "12:00"), ("14:30", "18:00"), ("19:00", "02:00")])
+            ]
+        )
+    )
     rng = np.random.default_rng(3)
     xy = np.column_stack([ORIGIN[0] + rng.uniform(0, 45 * 400, n), ORIGIN[1] + rng.uniform(0, 45 * 400, n)])
     start = pd.Timestamp("2026-01-01T00:00", tz="Asia/Shanghai")
@@ -96,22 +113,40 @@ def dispatch() -> None:
     categories = case_categories()
     cats = rng.choice(categories["minor"].to_numpy()[:3], n)
     cases = pd.DataFrame({"category": cats, "reported_at": when})
-    district = gpd.GeoDataFrame({"name": ["全域"]}, geometry=list(from_metric(np.array(
-        [__import__("shapely").box(ORIGIN[0], ORIGIN[1], ORIGIN[0] + 18_000, ORIGIN[1] + 18_000)], dtype=object))),
-        crs=4326)
+    district = gpd.GeoDataFrame(
+        {"name": ["全域"]},
+        geometry=list(
+            from_metric(
+                np.array(
+                    [__import__("shapely").box(ORIGIN[0], ORIGIN[1], ORIGIN[0] + 18_000, ORIGIN[1] + 18_000)],
+                    dtype=object,
+                )
+            )
+        ),
+        crs=4326,
+    )
     t = time.perf_counter()
     assign_points_to_beats(xy, index)
     bare = time.perf_counter() - t
     t = time.perf_counter()
-    result = dispatch_batch(cases, beats=index, shifts=shifts, categories=Categories.from_frame(categories),
-                            districts=district, now=dt.datetime(2027, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=8))),
-                            xy=xy)
+    result = dispatch_batch(
+        cases,
+        beats=index,
+        shifts=shifts,
+        categories=Categories.from_frame(categories),
+        districts=district,
+        now=dt.datetime(2027, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+        xy=xy,
+    )
     ours = time.perf_counter() - t
     on_duty = int(np.sum(result.squad != None))  # noqa: E711
     dups = int(np.sum(result.duplicate_of != None))  # noqa: E711
-    print(f"   dispatch: {n:,} cases x {len(frame):,} beats: {ours:.2f} s vs bare point-to-beat {bare:.2f} s"
-          f" = {ours / bare:.1f}x of it (goal: same order); {on_duty:,} with a squad on duty, {dups:,} probable"
-          " duplicates", flush=True)
+    print(
+        f"   dispatch: {n:,} cases x {len(frame):,} beats: {ours:.2f} s vs bare point-to-beat {bare:.2f} s"
+        f" = {ours / bare:.1f}x of it (goal: same order); {on_duty:,} with a squad on duty, {dups:,} probable"
+        " duplicates",
+        flush=True,
+    )
 
 
 ENTRIES = {"vendors": vendors, "mclp": mclp, "dispatch": dispatch}

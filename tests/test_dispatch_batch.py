@@ -27,10 +27,17 @@ def random_shifts(rng: np.random.Generator, codes: list[str]):
             start = int(rng.integers(0, 48)) * 30
             end = (start + int(rng.integers(2, 20)) * 30) % 1440  # some cross midnight
             days = sorted(rng.choice(np.arange(1, 8), size=int(rng.integers(3, 8)), replace=False))
-            row = {"beat": code, "squad": f"{code}-{len(rows)}", "weekdays": ",".join(map(str, days)),
-                   "start": f"{start // 60:02d}:{start % 60:02d}", "end": f"{end // 60:02d}:{end % 60:02d}",
-                   "day_kind": rng.choice(["any", "workday", "holiday"])}
-            if rng.random() < 0.2:  # a shift starting in the middle of the holiday (the roster starts earlier)
+            row = {
+                "beat": code,
+                "squad": f"{code}-{len(rows)}",
+                "weekdays": ",".join(map(str, days)),
+                "start": f"{start // 60:02d}:{start % 60:02d}",
+                "end": f"{end // 60:02d}:{end % 60:02d}",
+                "day_kind": rng.choice(["any", "workday", "holiday"]),
+            }
+            if (
+                rng.random() < 0.2
+            ):  # a shift starting in the middle of the holiday (the roster starts earlier)
                 row["valid_from"] = "2026-10-03"
             if rng.random() < 0.2:
                 row["valid_to"] = "2027-02-15"
@@ -48,11 +55,19 @@ def test_batch_equals_the_per_case_rules():
     pts = [shapely.Point(*ll(x, y)) for x, y in rng.uniform(-20, 330, size=(n, 2))]
     # half around National Day 2026 (holidays on weekdays, working Sundays and Saturdays), half over the winter
     start = dt.datetime(2026, 9, 25, tzinfo=TZ)
-    minutes = np.where(rng.random(n) < 0.5, rng.integers(0, 17 * 24 * 60, n), rng.integers(0, 160 * 24 * 60, n))
+    minutes = np.where(
+        rng.random(n) < 0.5, rng.integers(0, 17 * 24 * 60, n), rng.integers(0, 160 * 24 * 60, n)
+    )
     when = [start + dt.timedelta(minutes=int(m)) for m in minutes]
     cases = gpd.GeoDataFrame({"category": "噪声扰民", "reported_at": when}, geometry=pts, crs=4326)
-    got = dispatch_batch(cases, beats=index, shifts=shifts, categories=Categories.from_frame(case_categories()),
-                         districts=DISTRICT, now=dt.datetime(2027, 6, 1, tzinfo=TZ))
+    got = dispatch_batch(
+        cases,
+        beats=index,
+        shifts=shifts,
+        categories=Categories.from_frame(case_categories()),
+        districts=DISTRICT,
+        now=dt.datetime(2027, 6, 1, tzinfo=TZ),
+    )
     p, b = assign_points_to_beats(to_metric(np.array(pts, dtype=object)), index)
     members: dict[int, list[int]] = {}
     for i, k in zip(p, b, strict=True):
@@ -68,38 +83,77 @@ def test_batch_equals_the_per_case_rules():
         running = [s for s in on_duty(shifts, when[i]) if s.beat in codes]
         duty = [s for s in running if chosen is not None and s.beat == index.codes[chosen]] or running
         if chosen is None:
-            assert got.beat[i] is None and got.escalation[i] in ("甲区值班室", "市值班室"), i
+            assert got.beat[i] is None, i
+            assert got.escalation[i] in ("甲区值班室", "市值班室"), i
         elif duty:
-            assert (got.beat[i], got.squad[i], got.shift[i]) == (duty[0].beat, duty[0].squad, duty[0].label()), i
+            assert (got.beat[i], got.squad[i], got.shift[i]) == (
+                duty[0].beat,
+                duty[0].squad,
+                duty[0].label(),
+            ), i
             checked_on += 1
         else:
-            assert got.squad[i] is None and got.beat[i] == index.codes[chosen] and got.escalation[i], i
+            assert got.squad[i] is None, i
+            assert got.beat[i] == index.codes[chosen], i
+            assert got.escalation[i], i
             checked_off += 1
-    assert checked_on > 500 and checked_off > 500
+    assert checked_on > 500
+    assert checked_off > 500
 
 
 def test_duplicates_name_the_most_recent_earlier_case():
     t = dt.datetime(2026, 12, 1, 10, tzinfo=TZ)
-    rows = [("油烟污染", (50, 50), t), ("油烟污染", (55, 50), t + dt.timedelta(hours=1)),
-            ("油烟污染", (60, 50), t + dt.timedelta(hours=2)), ("油烟污染", (60, 50), t + dt.timedelta(hours=30)),
-            ("噪声扰民", (60, 50), t + dt.timedelta(hours=3))]
-    cases = gpd.GeoDataFrame({"category": [c for c, _, _ in rows], "reported_at": [w for _, _, w in rows]},
-                             geometry=[shapely.Point(*ll(*xy)) for _, xy, _ in rows], crs=4326)
-    opened = gpd.GeoDataFrame({"category": ["噪声扰民"], "reported_at": [t]}, geometry=[shapely.Point(*ll(70, 50))],
-                              crs=4326, index=[41])
-    got = dispatch_batch(cases, beats=BeatIndex.build(grid_beats()), shifts=(), districts=DISTRICT,
-                         categories=Categories.from_frame(case_categories()), open_cases=opened,
-                         now=dt.datetime(2027, 1, 1, tzinfo=TZ))
+    rows = [
+        ("油烟污染", (50, 50), t),
+        ("油烟污染", (55, 50), t + dt.timedelta(hours=1)),
+        ("油烟污染", (60, 50), t + dt.timedelta(hours=2)),
+        ("油烟污染", (60, 50), t + dt.timedelta(hours=30)),
+        ("噪声扰民", (60, 50), t + dt.timedelta(hours=3)),
+    ]
+    cases = gpd.GeoDataFrame(
+        {"category": [c for c, _, _ in rows], "reported_at": [w for _, _, w in rows]},
+        geometry=[shapely.Point(*ll(*xy)) for _, xy, _ in rows],
+        crs=4326,
+    )
+    opened = gpd.GeoDataFrame(
+        {"category": ["噪声扰民"], "reported_at": [t]},
+        geometry=[shapely.Point(*ll(70, 50))],
+        crs=4326,
+        index=[41],
+    )
+    got = dispatch_batch(
+        cases,
+        beats=BeatIndex.build(grid_beats()),
+        shifts=(),
+        districts=DISTRICT,
+        categories=Categories.from_frame(case_categories()),
+        open_cases=opened,
+        now=dt.datetime(2027, 1, 1, tzinfo=TZ),
+    )
     assert list(got.duplicate_of) == [None, "row 1", "row 2", None, "incident 41"]  # row 4: 28 h after row 3
 
 
 def test_times_naive_zoned_and_mixed_are_read_as_beijing_time():
-    rows = ["2026-12-01 10:00", "2026-12-01T02:00:00Z", dt.datetime(2026, 12, 1, 10),
-            dt.datetime(2026, 12, 1, 10, tzinfo=TZ), "2026-12-01T03:00:00+01:00"]
-    cases = gpd.GeoDataFrame({"category": "噪声扰民", "reported_at": rows},
-                             geometry=[shapely.Point(*ll(150, 50))] * len(rows), crs=4326)
-    got = dispatch_batch(cases, beats=BeatIndex.build(grid_beats()), shifts=SHIFTS, districts=DISTRICT,
-                         categories=Categories.from_frame(case_categories()), now=dt.datetime(2027, 1, 1, tzinfo=TZ))
+    rows = [
+        "2026-12-01 10:00",
+        "2026-12-01T02:00:00Z",
+        dt.datetime(2026, 12, 1, 10),
+        dt.datetime(2026, 12, 1, 10, tzinfo=TZ),
+        "2026-12-01T03:00:00+01:00",
+    ]
+    cases = gpd.GeoDataFrame(
+        {"category": "噪声扰民", "reported_at": rows},
+        geometry=[shapely.Point(*ll(150, 50))] * len(rows),
+        crs=4326,
+    )
+    got = dispatch_batch(
+        cases,
+        beats=BeatIndex.build(grid_beats()),
+        shifts=SHIFTS,
+        districts=DISTRICT,
+        categories=Categories.from_frame(case_categories()),
+        now=dt.datetime(2027, 1, 1, tzinfo=TZ),
+    )
     assert [str(t)[:19] for t in got.when] == ["2026-12-01 10:00:00"] * len(rows)
     assert list(got.squad) == ["S1"] * len(rows)
 

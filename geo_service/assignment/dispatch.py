@@ -77,7 +77,9 @@ class _ShiftTable:
         self.beat = np.array([index.get(s.beat, -1) for s in shifts], dtype=np.int64)
         self.start = np.array([s.start for s in shifts], dtype=np.int64)
         self.end = np.array([s.end for s in shifts], dtype=np.int64)
-        self.weekdays = np.array([[d in s.weekdays for d in range(1, 8)] for s in shifts], dtype=bool).reshape(-1, 7)
+        self.weekdays = np.array(
+            [[d in s.weekdays for d in range(1, 8)] for s in shifts], dtype=bool
+        ).reshape(-1, 7)
         self.kind = np.array([{"any": 0, "workday": 1, "holiday": 2}.get(s.day_kind, 0) for s in shifts])
         self.valid_from = np.array([s.valid_from.toordinal() if s.valid_from else -(10**9) for s in shifts])
         self.valid_to = np.array([s.valid_to.toordinal() if s.valid_to else 10**9 for s in shifts])
@@ -90,11 +92,16 @@ class _ShiftTable:
         dates = [dt.date.fromordinal(int(d)) for d in days]
         weekday = np.array([d.isoweekday() for d in dates], dtype=np.int64)
         kind = np.array([1 if day_kind(d)[0] == "workday" else 2 for d in dates])
-        return ((self.valid_from[:, None] <= days[None, :]) & (days[None, :] <= self.valid_to[:, None])
-                & self.weekdays[:, weekday - 1] & ((self.kind[:, None] == 0) | (self.kind[:, None] == kind[None, :])))
+        return (
+            (self.valid_from[:, None] <= days[None, :])
+            & (days[None, :] <= self.valid_to[:, None])
+            & self.weekdays[:, weekday - 1]
+            & ((self.kind[:, None] == 0) | (self.kind[:, None] == kind[None, :]))
+        )
 
-    def running(self, case: np.ndarray, beat: np.ndarray, day: np.ndarray, minute: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def running(
+        self, case: np.ndarray, beat: np.ndarray, day: np.ndarray, minute: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For pairs (case, beat) at (day ordinal, minute of day): (case, beat, shift) of every shift running."""
         counts = self.beat_ptr[beat + 1] - self.beat_ptr[beat]
         pos = np.repeat(np.arange(len(case)), counts)
@@ -108,8 +115,11 @@ class _ShiftTable:
         d_today, d_yesterday, m = today[pos], yesterday[pos], minute[pos]
         on_today = table[shift, d_today]
         plain = self.end[shift] > self.start[shift]
-        active = np.where(plain, on_today & (m >= self.start[shift]) & (m < self.end[shift]),
-                          (on_today & (m >= self.start[shift])) | (table[shift, d_yesterday] & (m < self.end[shift])))
+        active = np.where(
+            plain,
+            on_today & (m >= self.start[shift]) & (m < self.end[shift]),
+            (on_today & (m >= self.start[shift])) | (table[shift, d_yesterday] & (m < self.end[shift])),
+        )
         return case[pos[active]], beat[pos[active]], shift[active]
 
 
@@ -124,8 +134,10 @@ def _times(values: Any) -> pd.Series:
         if parsed is None or not pd.api.types.is_datetime64_any_dtype(parsed):
             # naive and zoned times mixed, or offsets that differ from row to row: one by one
             stamps = [pd.Timestamp(v) for v in series]
-            return pd.Series([t.tz_localize(TZ) if t.tzinfo is None else t.tz_convert(TZ) for t in stamps],
-                             dtype=f"datetime64[ns, {TZ.key}]")
+            return pd.Series(
+                [t.tz_localize(TZ) if t.tzinfo is None else t.tz_convert(TZ) for t in stamps],
+                dtype=f"datetime64[ns, {TZ.key}]",
+            )
         series = parsed
     if series.dt.tz is None:
         series = series.dt.tz_localize(TZ)
@@ -178,33 +190,62 @@ class Dispatched:
         code = self.error[i]
         if code == "unknown-category":
             raw = self.raw_category[i]
-            return _error(i, code, f"类别「{raw}」不在权责清单中（可用：{'、'.join(self.category_names)}）",
-                          f"Category '{raw}' is not in the table ({', '.join(self.category_names)})")
+            return _error(
+                i,
+                code,
+                f"类别「{raw}」不在权责清单中（可用：{'、'.join(self.category_names)}）",
+                f"Category '{raw}' is not in the table ({', '.join(self.category_names)})",
+            )
         if code == "future":
             when = self.when[i].isoformat()
-            return _error(i, code, f"上报时间 {when} 晚于当前时间", f"Reported at {when}, which is in the future")
+            return _error(
+                i, code, f"上报时间 {when} 晚于当前时间", f"Reported at {when}, which is in the future"
+            )
         if code == "before-roster":
-            return _error(i, code, f"上报时间早于排班起始日 {self.roster_start}",
-                          f"Reported before the roster starts ({self.roster_start})")
+            return _error(
+                i,
+                code,
+                f"上报时间早于排班起始日 {self.roster_start}",
+                f"Reported before the roster starts ({self.roster_start})",
+            )
         dep = self.category_department[i]
         reasons = [f"类别 {self.major[i]}/{self.category[i]} 由{dep}负责 / category → {dep}"]
         if self.asset[i] is not None:
-            reasons.append(f"位于{self.asset[i]}（{self.asset_m[i]:.0f} 米内），按资产归属由{self.department[i]}处理"
-                           " / on an asset: its owner")
+            reasons.append(
+                f"位于{self.asset[i]}（{self.asset_m[i]:.0f} 米内），按资产归属由{self.department[i]}处理"
+                " / on an asset: its owner"
+            )
         if self.beat[i] is None:
-            reasons.append(f"不在任何网格内，转{self.escalation[i]} / in no beat: escalated to the district duty office")
+            reasons.append(
+                f"不在任何网格内，转{self.escalation[i]} / in no beat: escalated to the district duty office"
+            )
         elif self.squad[i] is None:
-            reasons.append(f"网格 {self.beat[i]} 此时无人值班，转{self.escalation[i]} / nobody on duty: escalated")
+            reasons.append(
+                f"网格 {self.beat[i]} 此时无人值班，转{self.escalation[i]} / nobody on duty: escalated"
+            )
         else:
             reasons.append(f"网格 {self.beat[i]} 由{self.squad[i]}值班（{self.shift[i]}）/ squad on duty")
         if self.duplicate_of[i] is not None:
-            reasons.append(f"疑似重复：{self.duplicate_m:.0f} 米、{self.duplicate_h:.0f} 小时内已有同类案件 "
-                           f"{self.duplicate_of[i]} / probable duplicate")
+            reasons.append(
+                f"疑似重复：{self.duplicate_m:.0f} 米、{self.duplicate_h:.0f} 小时内已有同类案件 "
+                f"{self.duplicate_of[i]} / probable duplicate"
+            )
         crew = self._crew(i)
         if crew is not None:
             reasons.append(f"最近班组 {crew['crew']}（约 {crew['minutes']:.0f} 分钟）/ nearest crew")
-        return CaseAssignment(i, True, self.beat[i], self.squad[i], self.department[i], self.category[i], self.major[i],
-                              crew, self.escalation[i], self.duplicate_of[i], tuple(reasons))
+        return CaseAssignment(
+            i,
+            True,
+            self.beat[i],
+            self.squad[i],
+            self.department[i],
+            self.category[i],
+            self.major[i],
+            crew,
+            self.escalation[i],
+            self.duplicate_of[i],
+            tuple(reasons),
+        )
 
     def _crew(self, i: int) -> dict[str, Any] | None:
         if self.crew[i] is None:
@@ -223,12 +264,24 @@ def dispatch(cases: gpd.GeoDataFrame, **kwargs: Any) -> list[CaseAssignment]:
     return dispatch_batch(cases, **kwargs).answers()
 
 
-def dispatch_batch(cases: gpd.GeoDataFrame, *, beats: BeatIndex, shifts: Sequence[Shift], categories: Categories,
-                   districts: gpd.GeoDataFrame, assets: gpd.GeoDataFrame | None = None,
-                   open_cases: gpd.GeoDataFrame | None = None, network: RoadNetwork | None = None,
-                   depots: gpd.GeoDataFrame | None = None, crews: pd.DataFrame | None = None,
-                   now: dt.datetime | None = None, duplicate_m: float = 50.0, duplicate_h: float = 24.0,
-                   crs: str = "EPSG:4547", xy: np.ndarray | None = None) -> Dispatched:
+def dispatch_batch(
+    cases: gpd.GeoDataFrame,
+    *,
+    beats: BeatIndex,
+    shifts: Sequence[Shift],
+    categories: Categories,
+    districts: gpd.GeoDataFrame,
+    assets: gpd.GeoDataFrame | None = None,
+    open_cases: gpd.GeoDataFrame | None = None,
+    network: RoadNetwork | None = None,
+    depots: gpd.GeoDataFrame | None = None,
+    crews: pd.DataFrame | None = None,
+    now: dt.datetime | None = None,
+    duplicate_m: float = 50.0,
+    duplicate_h: float = 24.0,
+    crs: str = "EPSG:4547",
+    xy: np.ndarray | None = None,
+) -> Dispatched:
     """The whole batch at once, as columns: beats by the coverage engine's grid, shifts by array
     lookups per (case, beat), categories and districts by table joins, duplicates by a KD-tree per
     category. ``xy`` (metric coordinates, n × 2) may stand in for the geometry of a large batch."""
@@ -240,8 +293,10 @@ def dispatch_batch(cases: gpd.GeoDataFrame, *, beats: BeatIndex, shifts: Sequenc
     times = _times(cases["reported_at"])
     local = times.dt.tz_convert(TZ)
     minute = (local.dt.hour * 60 + local.dt.minute).to_numpy(dtype=np.int64)
-    day = (local.dt.normalize().dt.tz_localize(None).to_numpy().astype("datetime64[D]").astype(np.int64)
-           + dt.date(1970, 1, 1).toordinal())
+    day = (
+        local.dt.normalize().dt.tz_localize(None).to_numpy().astype("datetime64[D]").astype(np.int64)
+        + dt.date(1970, 1, 1).toordinal()
+    )
     stamp = times.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9  # seconds since the epoch (UTC)
     # categories: the first row of the table whose minor class or code matches
     first_row: dict[str, int] = {}
@@ -288,7 +343,9 @@ def dispatch_batch(cases: gpd.GeoDataFrame, *, beats: BeatIndex, shifts: Sequenc
         inside = shapely.contains_xy(shape, xy[ask[left], 0], xy[ask[left], 1])
         district[left[inside]] = name
         left = left[~inside]
-    fallback = np.where(nobeat[ask], "市", np.asarray(beats.districts, dtype=object)[np.maximum(chosen[ask], 0)])
+    fallback = np.where(
+        nobeat[ask], "市", np.asarray(beats.districts, dtype=object)[np.maximum(chosen[ask], 0)]
+    )
     escalation = np.full(n, None, dtype=object)
     escalation[ask] = (pd.Series(district).fillna(pd.Series(fallback)) + "值班室").to_numpy(dtype=object)
     # department: the category's, or the owner of an asset the case is on when the table says so
@@ -301,32 +358,74 @@ def dispatch_batch(cases: gpd.GeoDataFrame, *, beats: BeatIndex, shifts: Sequenc
         reach = pd.to_numeric(rows["asset_within_m"], errors="coerce").fillna(0).to_numpy()[pick]
         ag = to_metric(assets.geometry.to_numpy(), crs)
         ask = np.flatnonzero(wants & (cat >= 0))
-        (qi, qk), qd = shapely.STRtree(ag).query_nearest(shapely.points(xy[ask]), return_distance=True,
-                                                         all_matches=False, max_distance=200)
+        (qi, qk), qd = shapely.STRtree(ag).query_nearest(
+            shapely.points(xy[ask]), return_distance=True, all_matches=False, max_distance=200
+        )
         near = qd <= reach[ask[qi]]
         case_i, asset_k = ask[qi[near]], qk[near]
-        owners = assets["owner"].to_numpy(dtype=object) if "owner" in assets else np.full(len(assets), None, object)
+        owners = (
+            assets["owner"].to_numpy(dtype=object)
+            if "owner" in assets
+            else np.full(len(assets), None, object)
+        )
         asset_name[case_i] = assets["name"].to_numpy(dtype=object)[asset_k]
         asset_m[case_i] = qd[near]
-        department[case_i] = np.where(pd.isna(owners[asset_k]) | (owners[asset_k] == None), cat_dep[case_i],  # noqa: E711
-                                      owners[asset_k])
-    dup = _duplicates(xy, np.where(cat >= 0, cat, -1 - raw_code), first_row, stamp, open_cases, crs, duplicate_m,
-                      duplicate_h)
+        department[case_i] = np.where(pd.isna(owners[asset_k]), cat_dep[case_i], owners[asset_k])
+    dup = _duplicates(
+        xy,
+        np.where(cat >= 0, cat, -1 - raw_code),
+        first_row,
+        stamp,
+        open_cases,
+        crs,
+        duplicate_m,
+        duplicate_h,
+    )
     crew, crew_depot, crew_minutes = _nearest_crews(xy, network, depots, crews, crs)
     ok = error == None  # noqa: E711
     for column in (beat, squad, shift_label, department, escalation, dup, asset_name, crew, crew_depot):
         column[~ok] = None
     crew_minutes[~ok] = np.nan
-    return Dispatched(error, beat, squad, shift_label, department, rows["minor"].to_numpy(dtype=object)[pick],
-                      rows["major"].to_numpy(dtype=object)[pick], cat_dep, asset_name, asset_m, escalation, dup, crew,
-                      crew_depot, crew_minutes,
-                      raw, local.array, roster_start,
-                      tuple(categories.names), duplicate_m, duplicate_h)
+    return Dispatched(
+        error,
+        beat,
+        squad,
+        shift_label,
+        department,
+        rows["minor"].to_numpy(dtype=object)[pick],
+        rows["major"].to_numpy(dtype=object)[pick],
+        cat_dep,
+        asset_name,
+        asset_m,
+        escalation,
+        dup,
+        crew,
+        crew_depot,
+        crew_minutes,
+        raw,
+        local.array,
+        roster_start,
+        tuple(categories.names),
+        duplicate_m,
+        duplicate_h,
+    )
 
 
 def _error(i: int, code: str, zh: str, en: str) -> CaseAssignment:
-    return CaseAssignment(i, False, None, None, None, None, None, None, None, None, (),
-                          {"code": code, "detail_zh": zh, "detail_en": en})
+    return CaseAssignment(
+        i,
+        False,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        (),
+        {"code": code, "detail_zh": zh, "detail_en": en},
+    )
 
 
 def _assets(pm: np.ndarray, assets: gpd.GeoDataFrame | None, crs: str) -> list[dict[str, Any] | None]:
@@ -334,15 +433,29 @@ def _assets(pm: np.ndarray, assets: gpd.GeoDataFrame | None, crs: str) -> list[d
     if assets is None or len(assets) == 0:
         return out
     ag = to_metric(assets.geometry.to_numpy(), crs)
-    idx, dist = shapely.STRtree(ag).query_nearest(pm, return_distance=True, all_matches=False, max_distance=200)
+    idx, dist = shapely.STRtree(ag).query_nearest(
+        pm, return_distance=True, all_matches=False, max_distance=200
+    )
     for i, k, d in zip(idx[0], idx[1], dist, strict=True):
-        out[int(i)] = {"name": assets["name"].iloc[k], "owner": assets["owner"].iloc[k] if "owner" in assets else None,
-                       "distance": float(d), "id": int(assets.index[k])}
+        out[int(i)] = {
+            "name": assets["name"].iloc[k],
+            "owner": assets["owner"].iloc[k] if "owner" in assets else None,
+            "distance": float(d),
+            "id": int(assets.index[k]),
+        }
     return out
 
 
-def _duplicates(xy: np.ndarray, kind: np.ndarray, first_row: Mapping[str, int], stamp: np.ndarray,
-                open_cases: gpd.GeoDataFrame | None, crs: str, dist_m: float, hours: float) -> np.ndarray:
+def _duplicates(
+    xy: np.ndarray,
+    kind: np.ndarray,
+    first_row: Mapping[str, int],
+    stamp: np.ndarray,
+    open_cases: gpd.GeoDataFrame | None,
+    crs: str,
+    dist_m: float,
+    hours: float,
+) -> np.ndarray:
     """For each case, the label of an earlier case of the same category within ``dist_m`` and ``hours``
     (in the batch, ``row N``, or open, ``incident ID``); the most recent such case when there are several."""
     n = len(xy)  # kind: the same category is the same row of the table (or, unknown, the same text)
@@ -351,9 +464,15 @@ def _duplicates(xy: np.ndarray, kind: np.ndarray, first_row: Mapping[str, int], 
     if open_cases is not None and len(open_cases):
         oxy = shapely.get_coordinates(to_metric(open_cases.geometry.to_numpy(), crs))
         xy = np.vstack([xy, oxy])
-        kind = np.concatenate([kind, open_cases["category"].astype(str).map(first_row).fillna(-(10**9)).to_numpy(
-            dtype=np.int64)])
-        t = np.concatenate([t, _times(open_cases["reported_at"]).to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9])
+        kind = np.concatenate(
+            [
+                kind,
+                open_cases["category"].astype(str).map(first_row).fillna(-(10**9)).to_numpy(dtype=np.int64),
+            ]
+        )
+        t = np.concatenate(
+            [t, _times(open_cases["reported_at"]).to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9]
+        )
         open_ids = open_cases.index.to_numpy()
     out = np.full(n, None, dtype=object)
     best = _recent_near(xy, np.unique(kind, return_inverse=True)[1], t, n, dist_m, hours * 3600)
@@ -363,8 +482,9 @@ def _duplicates(xy: np.ndarray, kind: np.ndarray, first_row: Mapping[str, int], 
     return out
 
 
-def _recent_near(xy: np.ndarray, group: np.ndarray, t: np.ndarray, n: int, dist_m: float, window_s: float
-                 ) -> np.ndarray:
+def _recent_near(
+    xy: np.ndarray, group: np.ndarray, t: np.ndarray, n: int, dist_m: float, window_s: float
+) -> np.ndarray:
     """For each of the first ``n`` points, the index of the most recent earlier point of the same group
     within ``dist_m`` and ``window_s`` (strictly earlier, at most ``window_s`` before; the higher
     index among equally recent ones), -1 when there is none.
@@ -398,7 +518,12 @@ def _recent_near(xy: np.ndarray, group: np.ndarray, t: np.ndarray, n: int, dist_
     sx = np.where(upper[:, 0], 1, -1)[asked]
     sy = np.where(upper[:, 1], nx, -nx)[asked]
     best_t = np.full(n, -np.inf)
-    for shift, values in ((None, (0,)), (sx, (-1, 1)), (sy, (-nx, nx)), (sx + sy, (-nx - 1, -nx + 1, nx - 1, nx + 1))):
+    for shift, values in (
+        (None, (0,)),
+        (sx, (-1, 1)),
+        (sy, (-nx, nx)),
+        (sx + sy, (-nx - 1, -nx + 1, nx - 1, nx + 1)),
+    ):
         for value in values:
             sel = slice(None) if shift is None else shift == value
             needle = asked_key[sel] + value * span
@@ -420,8 +545,13 @@ def _recent_near(xy: np.ndarray, group: np.ndarray, t: np.ndarray, n: int, dist_
     return best
 
 
-def _nearest_crews(xy: np.ndarray, network: RoadNetwork | None, depots: gpd.GeoDataFrame | None,
-                   crews: pd.DataFrame | None, crs: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _nearest_crews(
+    xy: np.ndarray,
+    network: RoadNetwork | None,
+    depots: gpd.GeoDataFrame | None,
+    crews: pd.DataFrame | None,
+    crs: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(crew, depot, minutes) of the crew whose depot is nearest each case by driving time: one search
     out of every depot at once (``reach.nearest_sites``), then a snap and a few lookups per case; the
     first crew listed for a depot stands for it."""
@@ -433,7 +563,9 @@ def _nearest_crews(xy: np.ndarray, network: RoadNetwork | None, depots: gpd.GeoD
     staffed = depots[depots["name"].isin(first_crew.index)]
     if len(staffed) == 0:
         return crew, depot, minutes
-    field = nearest_sites(network, to_metric(staffed.geometry.to_numpy(), crs), max_snap_m=500, from_sites=True)
+    field = nearest_sites(
+        network, to_metric(staffed.geometry.to_numpy(), crs), max_snap_m=500, from_sites=True
+    )
     cost, k = field.query(snap(network, shapely.points(xy), max_distance=500))
     found = np.flatnonzero(k >= 0)
     names = staffed["name"].to_numpy(dtype=object)
@@ -443,8 +575,15 @@ def _nearest_crews(xy: np.ndarray, network: RoadNetwork | None, depots: gpd.GeoD
     return crew, depot, minutes
 
 
-def workload(cases: gpd.GeoDataFrame, *, beats: BeatIndex, shifts: Sequence[Shift], start: dt.datetime | None = None,
-             end: dt.datetime | None = None, crs: str = "EPSG:4547") -> dict[str, Any]:
+def workload(
+    cases: gpd.GeoDataFrame,
+    *,
+    beats: BeatIndex,
+    shifts: Sequence[Shift],
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    crs: str = "EPSG:4547",
+) -> dict[str, Any]:
     """Cases per squad and per beat over a period, and cases per hour of day against the beats on duty
     in that hour of the period's days.
 
@@ -455,11 +594,17 @@ def workload(cases: gpd.GeoDataFrame, *, beats: BeatIndex, shifts: Sequence[Shif
     """
     n = len(cases)
     xy = shapely.get_coordinates(to_metric(cases.geometry.to_numpy(), crs)) if n else np.zeros((0, 2))
-    local = _times(cases["reported_at"]).dt.tz_convert(TZ) if n else pd.Series([], dtype=f"datetime64[ns, {TZ.key}]")
+    local = (
+        _times(cases["reported_at"]).dt.tz_convert(TZ)
+        if n
+        else pd.Series([], dtype=f"datetime64[ns, {TZ.key}]")
+    )
     hour = local.dt.hour.to_numpy(dtype=np.int64)
     minute = hour * 60 + local.dt.minute.to_numpy(dtype=np.int64)
-    day = (local.dt.tz_localize(None).to_numpy().astype("datetime64[D]").astype(np.int64)
-           + dt.date(1970, 1, 1).toordinal())
+    day = (
+        local.dt.tz_localize(None).to_numpy().astype("datetime64[D]").astype(np.int64)
+        + dt.date(1970, 1, 1).toordinal()
+    )
     p, b = assign_points_to_beats(xy, beats)
     first = _first_per(p, n, np.arange(len(p)), beats.is_line[b])
     chosen = np.full(n, -1, dtype=np.int64)
@@ -485,21 +630,32 @@ def workload(cases: gpd.GeoDataFrame, *, beats: BeatIndex, shifts: Sequence[Shif
     slot = np.arange(24) * 60
     plain = table.end > table.start
     # minutes of each hour of the day on duty: on the shift's own day, and its morning part the day after
-    today = np.clip(np.minimum(np.where(plain, table.end, 1440)[:, None], slot + 60)
-                    - np.maximum(table.start[:, None], slot), 0, 60)
+    today = np.clip(
+        np.minimum(np.where(plain, table.end, 1440)[:, None], slot + 60)
+        - np.maximum(table.start[:, None], slot),
+        0,
+        60,
+    )
     morning = np.where(plain[:, None], 0, np.clip(np.minimum(table.end[:, None], slot + 60) - slot, 0, 60))
     known = table.beat >= 0
     for block in range(0, len(days), 16):  # a beat with two squads at once is on duty once: cap per beat
         d = slice(block + 1, min(block + 17, len(days) + 1))
-        per_day = runs[known, d, None] * today[known, None, :] + runs[known, d.start - 1 : d.stop - 1, None] * (
-            morning[known, None, :])  # [shift, day, hour]
+        per_day = (
+            runs[known, d, None] * today[known, None, :]
+            + runs[known, d.start - 1 : d.stop - 1, None] * (morning[known, None, :])
+        )  # [shift, day, hour]
         minutes = np.zeros((len(beats.codes), per_day.shape[1], 24))
         np.add.at(minutes, table.beat[known], per_day)
         on_duty += np.minimum(minutes, 60).sum(axis=(0, 1)) / 60
     on_duty /= max(len(days), 1)
     per_hour = np.bincount(hour, minlength=24)
-    return {"cases": n, "days": len(days),
-            "by_squad": pd.Series(squad).value_counts().to_dict(),
-            "by_beat": pd.Series(beat).value_counts().to_dict(),
-            "by_hour": [{"hour": h, "cases": int(per_hour[h]), "beats_on_duty": round(float(on_duty[h]), 1)}
-                        for h in range(24)]}
+    return {
+        "cases": n,
+        "days": len(days),
+        "by_squad": pd.Series(squad).value_counts().to_dict(),
+        "by_beat": pd.Series(beat).value_counts().to_dict(),
+        "by_hour": [
+            {"hour": h, "cases": int(per_hour[h]), "beats_on_duty": round(float(on_duty[h]), 1)}
+            for h in range(24)
+        ],
+    }
