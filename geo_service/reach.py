@@ -471,7 +471,9 @@ class NearestSites:
         off = np.clip(points.offset[good], 0, net.seg_len[s])
         if self.from_sites:  # arrive at u and go on along the street; arrive at v only on a two-way one
             via_u = self.cost[net.seg_u[s]] + off * scale
-            via_v = np.where(net.seg_twoway[s], self.cost[net.seg_v[s]] + (net.seg_len[s] - off) * scale, np.inf)
+            via_v = np.where(
+                net.seg_twoway[s], self.cost[net.seg_v[s]] + (net.seg_len[s] - off) * scale, np.inf
+            )
         else:  # leave for v along the street; for u only on a two-way one
             via_v = (net.seg_len[s] - off) * scale + self.cost[net.seg_v[s]]
             via_u = np.where(net.seg_twoway[s], off * scale + self.cost[net.seg_u[s]], np.inf)

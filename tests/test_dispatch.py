@@ -241,7 +241,9 @@ def test_nearest_crew_for_a_large_batch_equals_network_distances(demo_ws):
     names = staffed["name"].to_numpy()
     depot = np.array([a.crew["depot"] if a.crew else None for a in out], dtype=object)
     chosen = np.array([np.flatnonzero(names == d)[0] if d else -1 for d in depot])
-    assert np.allclose(cost[chosen[ok], np.flatnonzero(ok)], best[ok], rtol=1e-9)  # a nearest depot (ties: either)
+    assert np.allclose(
+        cost[chosen[ok], np.flatnonzero(ok)], best[ok], rtol=1e-9
+    )  # a nearest depot (ties: either)
     first = crews.drop_duplicates("depot").set_index("depot")["crew"]
     assert all(a.crew["crew"] == first[a.crew["depot"]] for a in out if a.crew)
 
@@ -294,7 +296,11 @@ def test_workload_by_hand():
     expected = [0.5, 0.5, 0, 0, 0, 0, 0.5, 1, *[10] * 10, 1, 2, 2, 2, 1.5, 0.5]
     assert [h["beats_on_duty"] for h in w["by_hour"]] == expected
     monday_only = workload(
-        cases(rows[:1]), beats=BeatIndex.build(grid_beats()), shifts=shifts, start=mon, end=mon + dt.timedelta(days=1)
+        cases(rows[:1]),
+        beats=BeatIndex.build(grid_beats()),
+        shifts=shifts,
+        start=mon,
+        end=mon + dt.timedelta(days=1),
     )
     night = [monday_only["by_hour"][h]["beats_on_duty"] for h in (0, 1, 22, 23)]
     assert night == [0, 0, 2, 1]  # Monday's night runs into Tuesday morning; Sunday had none
