@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo_service.arrays import ragged_positions
 from geo_service.coverage import BeatIndex, assign_points_to_beats
 from geo_service.crs import to_metric
 from geo_service.duty import Shift, day_kind
@@ -99,28 +98,45 @@ class _ShiftTable:
             & ((self.kind[:, None] == 0) | (self.kind[:, None] == kind[None, :]))
         )
 
-    def running(
-        self, case: np.ndarray, beat: np.ndarray, day: np.ndarray, minute: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For pairs (case, beat) at (day ordinal, minute of day): (case, beat, shift) of every shift running."""
-        counts = self.beat_ptr[beat + 1] - self.beat_ptr[beat]
-        pos = np.repeat(np.arange(len(case)), counts)
-        shift = self.by_beat[ragged_positions(self.beat_ptr[beat], counts)]
-        if len(shift) == 0:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, empty
-        first = int(day.min()) - 1
-        table = self.applies(np.arange(first, int(day.max()) + 1))  # every day from the day before the first
-        today, yesterday = day - first, day - first - 1
-        d_today, d_yesterday, m = today[pos], yesterday[pos], minute[pos]
-        on_today = table[shift, d_today]
-        plain = self.end[shift] > self.start[shift]
-        active = np.where(
-            plain,
-            on_today & (m >= self.start[shift]) & (m < self.end[shift]),
-            (on_today & (m >= self.start[shift])) | (table[shift, d_yesterday] & (m < self.end[shift])),
-        )
-        return case[pos[active]], beat[pos[active]], shift[active]
+    def on_duty(
+        self, case: np.ndarray, beat: np.ndarray, chosen: np.ndarray, day: np.ndarray, minute: np.ndarray
+    ) -> np.ndarray:
+        """Per case, the shift on duty at its (day ordinal, minute of day): the first running shift in
+        roster order of its ``chosen`` beat, else the first of the other beats containing it (the pairs
+        ``case``, ``beat``); -1 when nobody is."""
+        n = len(day)
+        out = np.full(n, -1, dtype=np.int64)
+        if len(case) == 0 or len(self.shifts) == 0:
+            return out
+        if np.any(case[1:] < case[:-1]):
+            order = np.argsort(case, kind="stable")
+            case, beat = case[order], beat[order]
+        days = np.arange(int(day.min()) - 1, int(day.max()) + 1)  # from the day before the first
+        table = self.applies(days).ravel()  # [shift, day], flat
+        today = (day - days[0])[case]
+        m = minute[case]
+        count = self.beat_ptr[beat + 1] - self.beat_ptr[beat]
+        found = np.full(len(case), -1, dtype=np.int64)
+        for k in range(int(count.max(initial=0))):  # the k-th shift of each pair's beat, in roster order
+            i = np.flatnonzero((count > k) & (found < 0))
+            s = self.by_beat[self.beat_ptr[beat[i]] + k]
+            at = s * len(days) + today[i]
+            start, end, mi = self.start[s], self.end[s], m[i]
+            # a shift across midnight runs from its start today, or until its end from yesterday's start
+            running = np.where(
+                end > start,
+                table[at] & (mi >= start) & (mi < end),
+                (table[at] & (mi >= start)) | (table[at - 1] & (mi < end)),
+            )
+            found[i[running]] = s[running]
+        # per case: the chosen beat's shift first, then the earliest in the roster
+        never = 2 * len(self.shifts)
+        rank = np.where(found >= 0, (beat != chosen[case]) * len(self.shifts) + found, never)
+        first = np.flatnonzero(np.r_[True, case[1:] != case[:-1]])
+        best = np.minimum.reduceat(rank, first)
+        some = best < never
+        out[case[first[some]]] = best[some] % len(self.shifts)
+        return out
 
 
 def _times(values: Any) -> pd.Series:
@@ -142,6 +158,13 @@ def _times(values: Any) -> pd.Series:
     if series.dt.tz is None:
         series = series.dt.tz_localize(TZ)
     return series
+
+
+def _day_minute(local: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Day (ordinal) and minute of the day of local times, from the wall-clock nanoseconds."""
+    ns = local.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    minutes = ns // 60_000_000_000
+    return minutes // 1440 + dt.date(1970, 1, 1).toordinal(), minutes % 1440
 
 
 def _first_per(keys: np.ndarray, n: int, *order: np.ndarray) -> np.ndarray:
@@ -283,8 +306,10 @@ def dispatch_batch(
     xy: np.ndarray | None = None,
 ) -> Dispatched:
     """The whole batch at once, as columns: beats by the coverage engine's grid, shifts by array
-    lookups per (case, beat), categories and districts by table joins, duplicates by a KD-tree per
-    category. ``xy`` (metric coordinates, n × 2) may stand in for the geometry of a large batch."""
+    lookups per (case, beat), categories and districts by table joins, duplicates by binary searches
+    over cases sorted by category, cell and time (:func:`_recent_near`), the nearest crew from one
+    search out of the depots. ``xy`` (metric coordinates, n × 2) may stand in for the geometry of a
+    large batch."""
     now = now or dt.datetime.now(TZ)
     n = len(cases)
     if xy is None:
@@ -292,11 +317,7 @@ def dispatch_batch(
         xy = shapely.get_coordinates(pm) if n else np.zeros((0, 2))
     times = _times(cases["reported_at"])
     local = times.dt.tz_convert(TZ)
-    minute = (local.dt.hour * 60 + local.dt.minute).to_numpy(dtype=np.int64)
-    day = (
-        local.dt.normalize().dt.tz_localize(None).to_numpy().astype("datetime64[D]").astype(np.int64)
-        + dt.date(1970, 1, 1).toordinal()
-    )
+    day, minute = _day_minute(local)
     stamp = times.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9  # seconds since the epoch (UTC)
     # categories: the first row of the table whose minor class or code matches
     first_row: dict[str, int] = {}
@@ -304,8 +325,11 @@ def dispatch_batch(
         first_row.setdefault(str(minor), k)
         first_row.setdefault(str(code), k)
     raw = cases["category"].to_numpy(dtype=object)
-    raw_code, raw_values = pd.factorize(pd.Series(raw, dtype=object).astype(str))  # a few distinct categories
-    cat = np.array([first_row.get(v, -1) for v in raw_values], dtype=np.int64)[raw_code]
+    # a few distinct values: factorised as they are, then as text (201 and "201" are the same category)
+    codes, values = pd.factorize(raw, use_na_sentinel=False)
+    texts, canonical = np.unique(np.array([str(v) for v in values], dtype=object), return_inverse=True)
+    raw_code = canonical[codes]
+    cat = np.array([first_row.get(v, -1) for v in texts], dtype=np.int64)[raw_code]
     rows = categories.rows
     pick = np.maximum(cat, 0)
     roster_start = min((s.valid_from for s in shifts if s.valid_from), default=None)
@@ -320,15 +344,13 @@ def dispatch_batch(
     first = _first_per(p, n, np.arange(len(p)), beats.is_line[b])
     chosen[first >= 0] = b[first[first >= 0]]
     # shifts: the first running shift of the chosen beat, else of any beat containing the case
-    table = _ShiftTable(shifts, beats.codes)
-    rc, rb, rs = table.running(p, b, day[p], minute[p])
-    duty = _first_per(rc, n, rs, rb != chosen[rc])
+    duty = _ShiftTable(shifts, beats.codes).on_duty(p, b, chosen, day, minute)
     has = duty >= 0
     beat = np.full(n, None, dtype=object)
     beat[chosen >= 0] = beats.codes[chosen[chosen >= 0]].astype(object)
     squad = np.full(n, None, dtype=object)
     shift_label = np.full(n, None, dtype=object)
-    s_of = rs[duty[has]]
+    s_of = duty[has]
     beat[has] = np.array([s.beat for s in shifts], dtype=object)[s_of]
     squad[has] = np.array([s.squad for s in shifts], dtype=object)[s_of]
     shift_label[has] = np.array([s.label() for s in shifts], dtype=object)[s_of]
@@ -336,18 +358,21 @@ def dispatch_batch(
     nobeat = chosen < 0
     offduty = ~nobeat & ~has
     ask = np.flatnonzero(nobeat | offduty)
-    district = np.full(len(ask), None, dtype=object)
+    # offices: the districts', then those of the beats' districts, then the city's; chosen by number
+    names = [str(v) for v in districts["name"]]
+    beat_district, beat_names = pd.factorize(
+        pd.Series(beats.districts, dtype=object).fillna("市").astype(str)
+    )
+    offices = np.array([f"{name}值班室" for name in [*names, *beat_names, "市"]], dtype=object)
+    office = np.where(nobeat[ask], len(offices) - 1, len(names) + beat_district[np.maximum(chosen[ask], 0)])
     left = np.arange(len(ask))
-    for name, shape in zip(districts["name"], to_metric(districts.geometry.to_numpy(), crs), strict=True):
+    for k, shape in enumerate(to_metric(districts.geometry.to_numpy(), crs)):
         shapely.prepare(shape)
         inside = shapely.contains_xy(shape, xy[ask[left], 0], xy[ask[left], 1])
-        district[left[inside]] = name
+        office[left[inside]] = k
         left = left[~inside]
-    fallback = np.where(
-        nobeat[ask], "市", np.asarray(beats.districts, dtype=object)[np.maximum(chosen[ask], 0)]
-    )
     escalation = np.full(n, None, dtype=object)
-    escalation[ask] = (pd.Series(district).fillna(pd.Series(fallback)) + "值班室").to_numpy(dtype=object)
+    escalation[ask] = offices[office]
     # department: the category's, or the owner of an asset the case is on when the table says so
     cat_dep = rows["department"].to_numpy(dtype=object)[pick]
     department = cat_dep.copy()
@@ -599,23 +624,18 @@ def workload(
         if n
         else pd.Series([], dtype=f"datetime64[ns, {TZ.key}]")
     )
-    hour = local.dt.hour.to_numpy(dtype=np.int64)
-    minute = hour * 60 + local.dt.minute.to_numpy(dtype=np.int64)
-    day = (
-        local.dt.tz_localize(None).to_numpy().astype("datetime64[D]").astype(np.int64)
-        + dt.date(1970, 1, 1).toordinal()
-    )
+    day, minute = _day_minute(local)
+    hour = minute // 60
     p, b = assign_points_to_beats(xy, beats)
     first = _first_per(p, n, np.arange(len(p)), beats.is_line[b])
     chosen = np.full(n, -1, dtype=np.int64)
     chosen[first >= 0] = b[first[first >= 0]]
     table = _ShiftTable(shifts, beats.codes)
-    rc, rb, rs = table.running(p, b, day[p], minute[p]) if n else (p, b, b)
-    duty = _first_per(rc, n, rs, rb != chosen[rc])
+    duty = table.on_duty(p, b, chosen, day, minute)
     beat = np.full(n, "（无网格）", dtype=object)
     beat[chosen >= 0] = beats.codes[chosen[chosen >= 0]]
     squad = np.where(chosen >= 0, "（无人值班）", "（无网格）").astype(object)
-    squad[duty >= 0] = np.array([s.squad for s in shifts], dtype=object)[rs[duty[duty >= 0]]]
+    squad[duty >= 0] = np.array([s.squad for s in shifts], dtype=object)[duty[duty >= 0]]
     # the days of the period, and the minutes of each hour of each day each beat is on duty
     if start is not None and end is not None:
         first_day = start.astimezone(TZ).date().toordinal()
