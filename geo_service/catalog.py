@@ -70,9 +70,9 @@ class FieldSpec:
             raise self._error(
                 f"应为{_TYPE_ZH[self.type]}", f"should be {self.type}", value, layer, feature
             ) from None
-        if self.type == "string" and self.required and not out.strip():
+        if self.type == "string" and self.required and not str(out).strip():
             raise self._error("缺少必填字段", "is required", value, layer, feature)
-        if self.type == "string" and "\x00" in out:  # PostgreSQL text cannot hold it; nobody types it
+        if self.type == "string" and "\x00" in str(out):  # PostgreSQL text cannot hold it; nobody types it
             raise self._error("含有空字符 (\\0)", "contains a NUL character (\\0)", value, layer, feature)
         if self.enum is not None and out not in self.enum:
             allowed = ", ".join(map(str, self.enum))

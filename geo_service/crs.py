@@ -97,6 +97,7 @@ def parse_crs(value: str | int | SourceCRS) -> SourceCRS:
         raise _unknown(value)
     if parsed == "not-2d":
         raise _unknown(value, "不是经纬度或平面坐标系", "Not a geographic or projected coordinate system")
+    assert isinstance(parsed, SourceCRS)
     return parsed
 
 

@@ -368,7 +368,7 @@ def validate_geometry(
         raise _bad("几何为空", "The geometry is empty", layer=layer, feature=feature)
     geom = shapely.force_2d(geom)
     _check_coordinates(shapely.get_coordinates(geom), layer, feature, bounds)
-    geom = _declared_type(geom, spec.geometry_types, layer, feature)
+    geom = checked = _declared_type(geom, spec.geometry_types, layer, feature)
     if not shapely.is_valid(geom):
         reason = shapely.is_valid_reason(geom)
         if not repair:
@@ -379,16 +379,16 @@ def validate_geometry(
                 feature=feature,
             )
         fixed = shapely.make_valid(geom)
-        if fixed.geom_type != geom.geom_type or fixed.is_empty:
+        if fixed.geom_type != checked.geom_type or fixed.is_empty:
             made = _ZH.get(fixed.geom_type, fixed.geom_type)
             raise _bad(
                 f"几何无效（{_reason_zh(reason)}：{reason}），修复后会变为{made}，未修复",
                 f"Invalid geometry ({reason}); repairing it would make a {fixed.geom_type}, not a "
-                f"{geom.geom_type}",
+                f"{checked.geom_type}",
                 layer=layer,
                 feature=feature,
             )
-        geom = fixed
-    if geom.geom_type in ("Polygon", "MultiPolygon"):
-        geom = shapely.orient_polygons(geom, exterior_cw=False)
-    return geom
+        checked = fixed
+    if checked.geom_type in ("Polygon", "MultiPolygon"):
+        checked = shapely.orient_polygons(checked, exterior_cw=False)
+    return checked

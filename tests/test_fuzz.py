@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -13,6 +14,8 @@ from tests.conftest import sign_in
 pytestmark = pytest.mark.slow
 
 COUNT = {"requests": 0}
+# examples per operation: 40 in CI; GEO_FUZZ_EXAMPLES=400 for a longer hunt by hand
+EXAMPLES = int(os.environ.get("GEO_FUZZ_EXAMPLES", "40"))
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +51,9 @@ def test_api_never_fails_with_5xx(fuzz_app):
         operation = result.ok()
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
         def run(case):
             response = case.call(headers={"Authorization": f"Bearer {token}"})
             COUNT["requests"] += 1

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from geo_service.catalog import load_catalog
 from geo_service.settings import Settings
@@ -15,7 +16,7 @@ __all__ = ["register"]
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {}
+    overrides: dict[str, Any] = {}
     if getattr(args, "workspace", None):
         overrides["workspace"] = Path(args.workspace)
     if getattr(args, "database_url", None):

@@ -17,7 +17,7 @@ from shapely.geometry import mapping
 from geo_service.crs import wgs84_to_gcj02
 from geo_service.errors import InvalidInput
 
-__all__ = ["LABELS", "add_legend", "add_panel", "base_map", "feature_collection", "label"]
+__all__ = ["LABELS", "add_legend", "add_panel", "base_map", "feature_collection", "label", "root"]
 
 CENTRE = (35.22, 113.24)
 
@@ -40,6 +40,11 @@ LABELS: dict[str, dict[str, str]] = {
     "switch": {"zh": "English", "en": "中文"},
     "violations": {"zh": "选址冲突", "en": "Siting conflicts"},
 }
+
+
+def root(m: folium.Map) -> Any:
+    """The page (a ``branca`` Figure) the map is drawn on: its ``header``, ``html`` and ``script``."""
+    return m.get_root()
 
 
 def label(key: str, lang: str) -> str:
@@ -98,7 +103,7 @@ def base_map(
         ).add_to(m)
     elif kind == "osm":
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
-    m.get_root().header.add_child(
+    root(m).header.add_child(
         Element(
             "<style>html,body{margin:0;height:100%;font-family:'Noto Sans CJK SC','Noto Sans',sans-serif}"
             ".geo-panel{position:absolute;z-index:1000;background:#fff;padding:6px 10px;border-radius:4px;"
@@ -155,7 +160,7 @@ def _plain(value: Any) -> Any:
 def add_legend(m: folium.Map, items: Sequence[tuple[str, str, str]], lang: str, *, switch_href: str) -> None:
     """A legend (colour, dash style, label) and the language switch, top right under the layer control."""
     rows = "".join(f'<div><i style="background:{c};{s}"></i>{name}</div>' for c, s, name in items)
-    m.get_root().html.add_child(
+    root(m).html.add_child(
         Element(
             f'<div class="geo-panel geo-legend" id="legend" style="bottom:24px;right:10px">'
             f"<b>{label('legend', lang)}</b>{rows}"
@@ -167,14 +172,12 @@ def add_legend(m: folium.Map, items: Sequence[tuple[str, str, str]], lang: str, 
 def add_panel(
     m: folium.Map, html: str, *, where: str = "top:10px;left:50px", panel_id: str = "panel"
 ) -> None:
-    m.get_root().html.add_child(
-        Element(f'<div class="geo-panel" id="{panel_id}" style="{where}">{html}</div>')
-    )
+    root(m).html.add_child(Element(f'<div class="geo-panel" id="{panel_id}" style="{where}">{html}</div>'))
 
 
 def script(m: folium.Map, code: str) -> None:
     """JavaScript run after the map and its layers exist (``MAP`` is the Leaflet map)."""
-    m.get_root().script.add_child(
+    root(m).script.add_child(
         Element(
             f"window.addEventListener('load', function() {{\nvar MAP = {m.get_name()}; window.GEO_MAP = MAP;\n{code}\n}});"
         )

@@ -20,6 +20,7 @@ from geo_service.maps.base import (
     data_json,
     feature_collection,
     label,
+    root,
     script,
 )
 
@@ -416,7 +417,7 @@ def route_page(
     )
     base = f"/plans/snow/{doc['id']}/crews/{crew}"
     switch = _switch(f"/maps/route/{doc['id']}/{crew}", query or {}, lang)
-    m.get_root().header.add_child(
+    root(m).header.add_child(
         Element(
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             "<style>.folium-map{height:58vh !important;width:100% !important}#stops{height:38vh;overflow:auto;margin:0;"
@@ -425,7 +426,7 @@ def route_page(
             "width:18px;height:16px}</style>"
         )
     )
-    m.get_root().html.add_child(
+    root(m).html.add_child(
         Element(
             f"<div id='route-head'><b>{doc['title']} · {crew}</b> "
             f"<a id='gpx' href='{base}.gpx'>GPX</a> · <a id='sheet' href='{base}/sheet'>{'Printable sheet' if en else '路线单'}</a>"

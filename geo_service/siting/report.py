@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -49,7 +49,7 @@ def report_table(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """
     out = []
     for r in rows:
-        failed = {}
+        failed: dict[str, Any] = {}
         for v in r["violations"]:
             failed.setdefault(v["rule"], []).append(v)
         skipped = {u["rule"]: u for u in r["unchecked"]}
@@ -83,7 +83,7 @@ def report_table(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     )
 
 
-def report_summary(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
+def report_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Counts for the whole report plus every violation as one GeoJSON FeatureCollection.
 
     Returns

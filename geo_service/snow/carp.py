@@ -115,7 +115,10 @@ def _local_search(inst: CarpInstance, routes: list[list[int]]) -> list[list[int]
         routes = [r for r in routes if r]
         loads = np.array([inst.demand[np.asarray(r) // 2].sum() for r in routes])
         # all insertion positions: (route, index, prev node, next node)
-        pr, pi, pp, pn = [], [], [], []
+        pr: list[int] = []
+        pi: list[int] = []
+        pp: list[int] = []
+        pn: list[int] = []
         for ri, r in enumerate(routes):
             nodes_t = inst.arc_tail(np.asarray(r))
             nodes_h = inst.arc_head(np.asarray(r))
@@ -129,10 +132,10 @@ def _local_search(inst: CarpInstance, routes: list[list[int]]) -> list[list[int]
         base = D[pp_a, pn_a]
         for ri, r in enumerate(routes):
             for k, a in enumerate(r):
-                prev = inst.depot if k == 0 else int(inst.arc_head(np.array([r[k - 1]]))[0])
-                nxt = inst.depot if k == len(r) - 1 else int(inst.arc_tail(np.array([r[k + 1]]))[0])
+                before_k = inst.depot if k == 0 else int(inst.arc_head(np.array([r[k - 1]]))[0])
+                after_k = inst.depot if k == len(r) - 1 else int(inst.arc_tail(np.array([r[k + 1]]))[0])
                 t, h = int(inst.arc_tail(np.array([a]))[0]), int(inst.arc_head(np.array([a]))[0])
-                gain = D[prev, t] + D[h, nxt] - D[prev, nxt]
+                gain = D[before_k, t] + D[h, after_k] - D[before_k, after_k]
                 task = a // 2
                 dem = inst.demand[task]
                 u, v = inst.task_u[task], inst.task_v[task]
@@ -166,7 +169,7 @@ def _local_search(inst: CarpInstance, routes: list[list[int]]) -> list[list[int]
                     improved = True
                     break
                 # flipping the task where it is
-                flip = D[prev, h] + D[t, nxt] - (D[prev, t] + D[h, nxt])
+                flip = D[before_k, h] + D[t, after_k] - (D[before_k, t] + D[h, after_k])
                 if flip < -1e-9:
                     r[k] = a ^ 1
                     improved = True
@@ -181,7 +184,11 @@ def _local_search(inst: CarpInstance, routes: list[list[int]]) -> list[list[int]
 def _swap(inst: CarpInstance, routes: list[list[int]]) -> bool:
     """Exchange two tasks of different routes (each in its better direction): the best improving one."""
     D = inst.dist
-    rid, pos, arc, prev, nxt = [], [], [], [], []
+    rid: list[int] = []
+    pos: list[int] = []
+    arc: list[int] = []
+    prev: list[int] = []
+    nxt: list[int] = []
     for ri, r in enumerate(routes):
         arcs = np.asarray(r)
         heads, tails = inst.arc_head(arcs), inst.arc_tail(arcs)
@@ -197,7 +204,7 @@ def _swap(inst: CarpInstance, routes: list[list[int]]) -> bool:
     here = D[prev_a, t] + D[h, nxt_a]  # cost of each task where it is
     loads = np.array([inst.demand[np.asarray(r) // 2].sum() for r in routes])
     dem = inst.demand[task]
-    best = (-1e-9, None)
+    best: tuple[float, tuple[int, int] | None] = (-1e-9, None)
     for i in range(len(arc_a)):
         # put task j where i is, and task i where j is
         in_i = np.minimum(D[prev_a[i], u] + D[v, nxt_a[i]], D[prev_a[i], v] + D[u, nxt_a[i]])
@@ -230,7 +237,12 @@ def _swap(inst: CarpInstance, routes: list[list[int]]) -> bool:
 def _cross(inst: CarpInstance, routes: list[list[int]]) -> bool:
     """Exchange the tails of two routes (2-opt*): the best improving exchange within capacity."""
     D = inst.dist
-    rid, pos, prev, nxt, before, total = [], [], [], [], [], []
+    rid: list[int] = []
+    pos: list[int] = []
+    prev: list[int] = []
+    nxt: list[int] = []
+    before: list[float] = []
+    total: list[float] = []
     for ri, r in enumerate(routes):
         arcs = np.asarray(r)
         dem = inst.demand[arcs // 2]
@@ -242,7 +254,7 @@ def _cross(inst: CarpInstance, routes: list[list[int]]) -> bool:
         total.extend([dem.sum()] * (len(r) + 1))
     rid_a, pos_a, prev_a, nxt_a, before_a, total_a = map(np.asarray, (rid, pos, prev, nxt, before, total))
     here = D[prev_a, nxt_a]
-    best = (-1e-9, None)
+    best: tuple[float, tuple[int, int] | None] = (-1e-9, None)
     for p in range(len(rid_a)):
         delta = D[prev_a[p], nxt_a] + D[prev_a, nxt_a[p]] - here[p] - here
         ok = (

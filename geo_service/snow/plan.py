@@ -254,7 +254,7 @@ def _clustered(
             groups = {w: [] for w in range(nveh)}
         for k in members:
             if k in locks:
-                w = next(i for i, v in enumerate(model.vehicles) if locks[k] in (v.crew, v.id))
+                w = next(i for i, v in enumerate(model.vehicles) if locks[int(k)] in (v.crew, v.id))
                 groups[w].append(int(k))
         for w, veh in enumerate(model.vehicles):
             pos = states[w][1]
@@ -345,7 +345,7 @@ def _two_opt(model: _Model, route: list[tuple[int, int]], start_node: int) -> li
     fwd = np.concatenate([[0.0], np.cumsum(D[b[:-1], a[1:]])])  # internal driving up to each position
     rev = np.concatenate([[0.0], np.cumsum(D[a[1:], b[:-1]])])  # the same stretch driven backwards
     bad = np.concatenate([[0], np.cumsum(~flippable)])
-    best = (-1e-6, None)
+    best: tuple[float, tuple[int, int] | None] = (-1e-6, None)
     for i in range(n - 1):
         j = np.arange(i + 2, n + 1)  # reverse route[i:j]
         ok = bad[j] - bad[i] == 0
@@ -363,9 +363,9 @@ def _two_opt(model: _Model, route: list[tuple[int, int]], start_node: int) -> li
             best = (float(delta[k]), (i, int(j[k])))
     if best[1] is None:
         return None
-    i, j = best[1]
-    flipped = [(k, 1 - d if model.items[k].twoway else d) for k, d in reversed(route[i:j])]
-    return route[:i] + flipped + route[j:]
+    lo, hi = best[1]
+    flipped = [(k, 1 - d if model.items[k].twoway else d) for k, d in reversed(route[lo:hi])]
+    return route[:lo] + flipped + route[hi:]
 
 
 def _pin(

@@ -16,7 +16,7 @@ import json
 import sqlite3
 import struct
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -99,8 +99,8 @@ def _gpkg_blobs(geoms: np.ndarray, bounds: np.ndarray) -> list[bytes | None]:
             return blobs
         for i, blob in zip(np.flatnonzero(plain).tolist(), blobs, strict=True):
             out[i] = blob
-    for i in np.flatnonzero(empty):
-        out[i] = _gpkg_blob(geoms[i])
+    for k in np.flatnonzero(empty).tolist():
+        out[k] = _gpkg_blob(geoms[k])
     return out
 
 
@@ -212,7 +212,9 @@ def _envelope(blob: bytes | None, index: int) -> float | None:
         return None
     if (blob[3] >> 1) & 0x07:
         return struct.unpack_from("<4d", blob, 8)[index]
-    b = _decode(blob).bounds
+    geom = _decode(blob)
+    assert geom is not None
+    b = geom.bounds
     return (b[0], b[2], b[1], b[3])[index]
 
 
@@ -524,7 +526,9 @@ class GeoPackageStore:
             cols.append("fid")
             vals.append(int(fid))
         cur.execute(_insert_sql(spec.name, cols), vals)
-        return int(cur.lastrowid if fid is None else fid)
+        new = cur.lastrowid if fid is None else fid
+        assert new is not None
+        return int(new)
 
     def create_features(
         self, layer: str, features: Sequence[NewFeature], *, actor: str, reason: str | None = None
@@ -572,7 +576,8 @@ class GeoPackageStore:
         """
         with paused_gc():
             n = len(features)
-            cols, columns = ["_version"], [itertools.repeat(1, n)]
+            cols: list[str] = ["_version"]
+            columns: list[Iterable[Any]] = [itertools.repeat(1, n)]
             for f in spec.fields:
                 values = [feat.properties.get(f.name) for feat in features]
                 if not any(v is not None for v in values):  # a column left out of the INSERT is NULL

@@ -142,7 +142,9 @@ async def beats_week(
         try:
             begin = dt.date.fromisoformat(start.strip())  # a day: from its midnight
         except ValueError:
-            begin = parse_moment(start, name="start")  # or a time; the error names what was sent
+            moment = parse_moment(start, name="start")  # or a time; the error names what was sent
+            assert moment is not None
+            begin = moment
     week = await run_bounded(_week, ws, begin, hours, min_gap_m2, timeout_s=ws.settings.computation_timeout_s)
     configurations = [
         {

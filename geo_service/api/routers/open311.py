@@ -64,6 +64,7 @@ async def create_request(request: Request, ws: WorkspaceDep) -> list[dict[str, A
     )
     [answer] = run_dispatch(ws, cases)
     if not answer.ok:
+        assert answer.error is not None
         raise InvalidInput(answer.error["detail_zh"], answer.error["detail_en"], field="service_code")
     [fid] = _save(ws, cases, [answer], actor_of(request))
     who = answer.squad or answer.escalation

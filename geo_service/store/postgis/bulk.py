@@ -116,7 +116,9 @@ def copy_features(
     """
     n = len(features)
     first = _reserve_ids(con, spec, n)
-    names, types, columns = ["fid", "_version"], ["int8", "int4"], [range(first, first + n), [1] * n]
+    names: list[str] = ["fid", "_version"]
+    types: list[str | int] = ["int8", "int4"]  # type names, or the geometry's oid
+    columns: list[Sequence[Any]] = [range(first, first + n), [1] * n]
     for f in spec.fields:
         values = [feat.properties.get(f.name) for feat in features]
         if any(v is not None for v in values):  # a column left out of the COPY is NULL
@@ -124,6 +126,7 @@ def copy_features(
             types.append(_COPY_TYPES[f.type])
             columns.append(values)
     raw = con.connection.driver_connection
+    assert raw is not None
     indexes: list[tuple[str, str]] = []
     with raw.cursor() as cur:
         if not spec.is_table:
