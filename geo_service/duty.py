@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+import numpy as np
 import pandas as pd
 from lunardate import LunarDate
 
@@ -22,8 +23,11 @@ from geo_service.errors import InvalidInput
 
 __all__ = [
     "Shift",
+    "ShiftTable",
     "day_kind",
+    "day_minute",
     "festival_dates",
+    "local_times",
     "next_shift",
     "on_duty",
     "open_windows",
@@ -212,3 +216,103 @@ def shifts_by_beat(shifts: Sequence[Shift]) -> dict[str, list[Shift]]:
     for s in shifts:
         out.setdefault(s.beat, []).append(s)
     return out
+
+
+def local_times(values: Any) -> pd.Series:
+    """Times as a tz-aware Series (Asia/Shanghai); naive times are read as Beijing time."""
+    series = pd.Series(values).reset_index(drop=True)
+    if not pd.api.types.is_datetime64_any_dtype(series):
+        try:
+            parsed = pd.to_datetime(series)
+        except (ValueError, TypeError):
+            parsed = None
+        if parsed is None or not pd.api.types.is_datetime64_any_dtype(parsed):
+            # naive and zoned times mixed, or offsets that differ from row to row: one by one
+            stamps = [pd.Timestamp(v) for v in series]
+            return pd.Series(
+                [t.tz_localize(TZ) if t.tzinfo is None else t.tz_convert(TZ) for t in stamps],
+                dtype=f"datetime64[ns, {TZ.key}]",
+            )
+        series = parsed
+    if series.dt.tz is None:
+        series = series.dt.tz_localize(TZ)
+    return series
+
+
+def day_minute(local: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Day (ordinal) and minute of the day of local times, from the wall-clock nanoseconds."""
+    ns = local.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    minutes = ns // 60_000_000_000
+    return minutes // 1440 + dt.date(1970, 1, 1).toordinal(), minutes % 1440
+
+
+class ShiftTable:
+    """The shifts as arrays, for asking "which shift of these beats runs then" of a million cases at once."""
+
+    def __init__(self, shifts: Sequence[Shift], codes: np.ndarray) -> None:
+        self.shifts = tuple(shifts)
+        index = {str(c): k for k, c in enumerate(codes)}
+        self.beat = np.array([index.get(s.beat, -1) for s in shifts], dtype=np.int64)
+        self.start = np.array([s.start for s in shifts], dtype=np.int64)
+        self.end = np.array([s.end for s in shifts], dtype=np.int64)
+        self.weekdays = np.array(
+            [[d in s.weekdays for d in range(1, 8)] for s in shifts], dtype=bool
+        ).reshape(-1, 7)
+        self.kind = np.array([{"any": 0, "workday": 1, "holiday": 2}.get(s.day_kind, 0) for s in shifts])
+        self.valid_from = np.array([s.valid_from.toordinal() if s.valid_from else -(10**9) for s in shifts])
+        self.valid_to = np.array([s.valid_to.toordinal() if s.valid_to else 10**9 for s in shifts])
+        order = np.argsort(self.beat, kind="stable")  # shifts of a beat together, in roster order
+        self.by_beat = order
+        self.beat_ptr = np.searchsorted(self.beat[order], np.arange(len(codes) + 1))
+
+    def applies(self, days: np.ndarray) -> np.ndarray:
+        """[shift, day] — does the shift run on the day (ordinal)? As ``duty._applies``, one day kind per day."""
+        dates = [dt.date.fromordinal(int(d)) for d in days]
+        weekday = np.array([d.isoweekday() for d in dates], dtype=np.int64)
+        kind = np.array([1 if day_kind(d)[0] == "workday" else 2 for d in dates])
+        return (
+            (self.valid_from[:, None] <= days[None, :])
+            & (days[None, :] <= self.valid_to[:, None])
+            & self.weekdays[:, weekday - 1]
+            & ((self.kind[:, None] == 0) | (self.kind[:, None] == kind[None, :]))
+        )
+
+    def on_duty(
+        self, case: np.ndarray, beat: np.ndarray, chosen: np.ndarray, day: np.ndarray, minute: np.ndarray
+    ) -> np.ndarray:
+        """Per case, the shift on duty at its (day ordinal, minute of day): the first running shift in
+        roster order of its ``chosen`` beat, else the first of the other beats containing it (the pairs
+        ``case``, ``beat``); -1 when nobody is."""
+        n = len(day)
+        out = np.full(n, -1, dtype=np.int64)
+        if len(case) == 0 or len(self.shifts) == 0:
+            return out
+        if np.any(case[1:] < case[:-1]):
+            order = np.argsort(case, kind="stable")
+            case, beat = case[order], beat[order]
+        days = np.arange(int(day.min()) - 1, int(day.max()) + 1)  # from the day before the first
+        table = self.applies(days).ravel()  # [shift, day], flat
+        today = (day - days[0])[case]
+        m = minute[case]
+        count = self.beat_ptr[beat + 1] - self.beat_ptr[beat]
+        found = np.full(len(case), -1, dtype=np.int64)
+        for k in range(int(count.max(initial=0))):  # the k-th shift of each pair's beat, in roster order
+            i = np.flatnonzero((count > k) & (found < 0))
+            s = self.by_beat[self.beat_ptr[beat[i]] + k]
+            at = s * len(days) + today[i]
+            start, end, mi = self.start[s], self.end[s], m[i]
+            # a shift across midnight runs from its start today, or until its end from yesterday's start
+            running = np.where(
+                end > start,
+                table[at] & (mi >= start) & (mi < end),
+                (table[at] & (mi >= start)) | (table[at - 1] & (mi < end)),
+            )
+            found[i[running]] = s[running]
+        # per case: the chosen beat's shift first, then the earliest in the roster
+        never = 2 * len(self.shifts)
+        rank = np.where(found >= 0, (beat != chosen[case]) * len(self.shifts) + found, never)
+        first = np.flatnonzero(np.r_[True, case[1:] != case[:-1]])
+        best = np.minimum.reduceat(rank, first)
+        some = best < never
+        out[case[first[some]]] = best[some] % len(self.shifts)
+        return out

@@ -117,7 +117,7 @@ DISPATCHER = [
     ),
     new_markdown_cell("## 4. 各中队工作量 / Workload per squad"),
     new_code_cell(
-        "from geo_service.assignment.dispatch import workload\n\n"
+        "from geo_service.assignment.workload import workload\n\n"
         'load = workload(day, beats=ctx.beats, shifts=ctx.shifts)\npd.Series(load["by_squad"]).sort_values(ascending=False).head(10)'
     ),
     new_markdown_cell("## 5. 地图 / The coverage map"),

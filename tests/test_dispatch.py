@@ -252,7 +252,7 @@ def test_workload_by_hand():
     """Cases per beat and per squad on duty when reported; beats on duty per hour averaged over the
     period's days (a half hour counts half, two squads on one beat count once, a night shift's
     morning falls on the next day)."""
-    from geo_service.assignment.dispatch import workload
+    from geo_service.assignment.workload import workload
     from geo_service.duty import shifts_from_frame
 
     grid = [

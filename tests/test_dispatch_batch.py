@@ -176,7 +176,7 @@ def test_duplicate_search_equals_brute_force():
     """Random cases crowded into a small square over a few days (so that many are in reach), with times
     on a coarse grid (ties), points exactly at the distance and the window, and extra points after
     the first n that are candidates but not asked about (open cases)."""
-    from geo_service.assignment.dispatch import _recent_near
+    from geo_service.assignment.duplicates import recent_near as _recent_near
 
     rng = np.random.default_rng(17)
     for trial in range(6):

@@ -12,8 +12,9 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import BaseModel, Field
 
 from geo_service.api.deps import WorkspaceDep, actor_of, parse_moment
-from geo_service.assignment.dispatch import CaseAssignment, workload
+from geo_service.assignment.dispatch import CaseAssignment
 from geo_service.assignment.service import dispatch_cases as _dispatch_cases
+from geo_service.assignment.workload import workload
 from geo_service.contexts import coverage_context
 from geo_service.crs import parse_crs, to_wgs84
 from geo_service.errors import InvalidInput, PayloadTooLarge

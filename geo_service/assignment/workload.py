@@ -1,0 +1,101 @@
+"""Workload over a period: cases per beat and per squad on duty, and cases per hour of the day beside
+the beats on duty then."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo_service.assignment.dispatch import first_per
+from geo_service.coverage import BeatIndex, assign_points_to_beats
+from geo_service.crs import to_metric
+from geo_service.duty import TZ, Shift, ShiftTable, day_minute, local_times
+
+__all__ = ["workload"]
+
+
+def workload(
+    cases: gpd.GeoDataFrame,
+    *,
+    beats: BeatIndex,
+    shifts: Sequence[Shift],
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    crs: str = "EPSG:4547",
+) -> dict[str, Any]:
+    """Cases per squad and per beat over a period, and cases per hour of day against the beats on duty
+    in that hour of the period's days.
+
+    A case counts for the beat that takes it (area beats before road beats, as in dispatch) and for the
+    squad on duty there when it was reported ("（无人值班）" when nobody was, "（无网格）" outside every
+    beat). ``beats_on_duty`` is the average over the days from ``start`` to ``end`` (by default the
+    days of the cases) of the beats on duty in that hour, a beat on duty half the hour counting half.
+    """
+    n = len(cases)
+    xy = shapely.get_coordinates(to_metric(cases.geometry.to_numpy(), crs)) if n else np.zeros((0, 2))
+    local = (
+        local_times(cases["reported_at"]).dt.tz_convert(TZ)
+        if n
+        else pd.Series([], dtype=f"datetime64[ns, {TZ.key}]")
+    )
+    day, minute = day_minute(local)
+    hour = minute // 60
+    p, b = assign_points_to_beats(xy, beats)
+    first = first_per(p, n, np.arange(len(p)), beats.is_line[b])
+    chosen = np.full(n, -1, dtype=np.int64)
+    chosen[first >= 0] = b[first[first >= 0]]
+    table = ShiftTable(shifts, beats.codes)
+    duty = table.on_duty(p, b, chosen, day, minute)
+    beat = np.full(n, "（无网格）", dtype=object)
+    beat[chosen >= 0] = beats.codes[chosen[chosen >= 0]]
+    squad = np.where(chosen >= 0, "（无人值班）", "（无网格）").astype(object)
+    squad[duty >= 0] = np.array([s.squad for s in shifts], dtype=object)[duty[duty >= 0]]
+    # the days of the period, and the minutes of each hour of each day each beat is on duty
+    if start is not None and end is not None:
+        first_day = start.astimezone(TZ).date().toordinal()
+        last_day = (end - dt.timedelta(microseconds=1)).astimezone(TZ).date().toordinal()
+    elif n:
+        first_day, last_day = int(day.min()), int(day.max())
+    else:
+        first_day = last_day = 0
+    days = np.arange(first_day, last_day + 1)
+    on_duty = np.zeros(24)
+    runs = table.applies(np.arange(first_day - 1, last_day + 1))  # [shift, day], from the day before
+    slot = np.arange(24) * 60
+    plain = table.end > table.start
+    # minutes of each hour of the day on duty: on the shift's own day, and its morning part the day after
+    today = np.clip(
+        np.minimum(np.where(plain, table.end, 1440)[:, None], slot + 60)
+        - np.maximum(table.start[:, None], slot),
+        0,
+        60,
+    )
+    morning = np.where(plain[:, None], 0, np.clip(np.minimum(table.end[:, None], slot + 60) - slot, 0, 60))
+    known = table.beat >= 0
+    for block in range(0, len(days), 16):  # a beat with two squads at once is on duty once: cap per beat
+        d = slice(block + 1, min(block + 17, len(days) + 1))
+        per_day = (
+            runs[known, d, None] * today[known, None, :]
+            + runs[known, d.start - 1 : d.stop - 1, None] * (morning[known, None, :])
+        )  # [shift, day, hour]
+        minutes = np.zeros((len(beats.codes), per_day.shape[1], 24))
+        np.add.at(minutes, table.beat[known], per_day)
+        on_duty += np.minimum(minutes, 60).sum(axis=(0, 1)) / 60
+    on_duty /= max(len(days), 1)
+    per_hour = np.bincount(hour, minlength=24)
+    return {
+        "cases": n,
+        "days": len(days),
+        "by_squad": pd.Series(squad).value_counts().to_dict(),
+        "by_beat": pd.Series(beat).value_counts().to_dict(),
+        "by_hour": [
+            {"hour": h, "cases": int(per_hour[h]), "beats_on_duty": round(float(on_duty[h]), 1)}
+            for h in range(24)
+        ],
+    }
