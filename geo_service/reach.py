@@ -2,9 +2,10 @@
 
 - ``service_areas``: per site, the street linework reachable within a cost, partial streets cut
   where the walk runs out, and optionally a polygon a little around it.
-- ``NearestSites``: for every street node, the cost to the nearest site and which site it is; built
-  once per version of the roads and the site layer, then any point's nearest site is a few array
-  lookups (``who_covers`` asks it per request).
+- ``NearestSites``: for every street node, the cost to the nearest site and which site it is (or,
+  ``from_sites``, the cost from it: a crew driving out of its depot); built once per version of the
+  roads and the site layer, then any point's nearest site is a few array lookups (``who_covers`` asks
+  it per request; dispatch asks it for a million cases' nearest crews).
 
 Neither rebuilds the million arcs of a city network: ``nearest_sites`` appends the sites as extra rows
 of the sparse matrix; ``service_areas`` copies only the cells of the network around each site.
