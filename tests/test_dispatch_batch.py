@@ -195,3 +195,25 @@ def test_duplicate_search_equals_brute_force():
         want = _recent_near_brute(xy, group, t, n, 50.0, 24 * 3600.0)
         assert (want >= 0).sum() > 200
         assert np.array_equal(got, want), np.flatnonzero(got != want)[:10]
+
+
+def test_duplicate_search_with_cells_wider_than_the_distance():
+    """A distance so small against the extent (a tenth of a millimetre over a thousand kilometres, on
+    both sides of zero) that cells of twice the distance would not fit the search's integer keys: the
+    cells grow, and the answers stay those of the brute force. Points come in clusters, each around
+    an anchor, so that many are in reach."""
+    from geo_service.assignment.duplicates import recent_near
+
+    rng = np.random.default_rng(23)
+    m, n, d = 1500, 1000, 1e-4
+    anchors = rng.uniform(-5e5, 5e5, (60, 2))
+    xy = anchors[rng.integers(0, 60, m)] + rng.uniform(-d, d, (m, 2))
+    t = rng.integers(0, 40, m) * 600.0
+    group = rng.integers(0, 4, m)
+    got = recent_near(xy, group, t, n, d, 3 * 3600.0)
+    want = _recent_near_brute(xy, group, t, n, d, 3 * 3600.0)
+    assert (want >= 0).sum() > 100
+    assert np.array_equal(got, want), np.flatnonzero(got != want)[:10]
+    # one point; none asked about
+    assert list(recent_near(xy[:1], group[:1], t[:1], 1, d, 3600.0)) == [-1]
+    assert len(recent_near(xy, group, t, 0, d, 3600.0)) == 0

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from geo_service.crs import to_metric
@@ -48,7 +49,7 @@ def probable_duplicates(
         )
         open_ids = open_cases.index.to_numpy()
     out = np.full(n, None, dtype=object)
-    best = recent_near(xy, np.unique(kind, return_inverse=True)[1], t, n, dist_m, hours * 3600)
+    best = recent_near(xy, pd.factorize(kind)[0], t, n, dist_m, hours * 3600)
     hit = np.flatnonzero(best >= 0)
     src = best[hit]
     out[hit] = [f"row {j + 1}" if j < labels_n else f"incident {int(open_ids[j - labels_n])}" for j in src]
@@ -59,60 +60,77 @@ def recent_near(
     xy: np.ndarray, group: np.ndarray, t: np.ndarray, n: int, dist_m: float, window_s: float
 ) -> np.ndarray:
     """For each of the first ``n`` points, the index of the most recent earlier point of the same group
-    within ``dist_m`` and ``window_s`` (strictly earlier, at most ``window_s`` before; the higher
-    index among equally recent ones), -1 when there is none.
+    (non-negative integers) within ``dist_m`` and ``window_s`` (strictly earlier, at most ``window_s``
+    before; the higher index among equally recent ones), -1 when there is none.
 
-    Points are bucketed in square cells of twice the distance, by group, and sorted by cell and then
-    time, so that a point's candidates lie in four cells (its own, and the neighbours on the side of
-    the half it is in) and, within each, just before its own time: four binary searches per point,
-    then a step back over the few in the window that are too far away.
+    Points are bucketed in square cells of twice the distance, so that a point's candidates lie in the
+    2 x 2 cells around the corner of its cell it is nearest (a "quad"). Every point is listed once in
+    each of the four quads that hold its cell, under one integer key (group and quad, then its place in
+    time order, then a bit for "the quad this point asks about"), and the keys are sorted: a point's
+    candidates are then the entries just before its own, walked back until the window or the quad ends
+    (one sort of 4 m integers, no binary searches).
     """
     best = np.full(n, -1, dtype=np.int64)
+    m = len(t)
     if n == 0:
         return best
-    size = 2.0 * dist_m
-    lo = xy.min(axis=0)
-    c = np.floor((xy - lo) / size).astype(np.int64) + 1  # a margin: neighbours never wrap to another row
-    nx, ny = int(c[:, 0].max()) + 2, int(c[:, 1].max()) + 2
-    cell = (group * ny + c[:, 1]) * nx + c[:, 0]
-    times, rank = np.unique(t, return_inverse=True)  # the exact order of the times, as integers
-    # per time: the rank of the earliest time within the window before it (sorted needles: fast)
-    oldest = np.searchsorted(times, times - window_s, side="left")
-    span = len(times) + 1
-    key = cell * span + rank
-    order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
-    # the points asked about, in key order, so that each search below runs over increasing keys (fast);
-    # how far back in time order each one's window reaches; the side of its cell its neighbours lie on
-    mine = order < n
-    asked, asked_key = order[mine], sorted_key[mine]
-    reach = asked_key % span - oldest[asked_key % span]
-    upper = (xy[:n] - lo) / size - (c[:n] - 1) >= 0.5
-    sx = np.where(upper[:, 0], 1, -1)[asked]
-    sy = np.where(upper[:, 1], nx, -nx)[asked]
-    best_t = np.full(n, -np.inf)
-    for shift, values in (
-        (None, (0,)),
-        (sx, (-1, 1)),
-        (sy, (-nx, nx)),
-        (sx + sy, (-nx - 1, -nx + 1, nx - 1, nx + 1)),
-    ):
-        for value in values:
-            sel = slice(None) if shift is None else shift == value
-            needle = asked_key[sel] + value * span
-            at = np.searchsorted(sorted_key, needle, side="left") - 1  # the last strictly earlier
-            floor = needle - reach[sel]  # keys from here on are in the cell and the window
-            ok = at >= 0
-            ok[ok] = sorted_key[at[ok]] >= floor[ok]
-            i, at, floor = asked[sel][ok], at[ok], floor[ok]
-            while len(i):
-                j = order[at]
-                near = np.hypot(xy[j, 0] - xy[i, 0], xy[j, 1] - xy[i, 1]) <= dist_m
-                take = near & ((t[j] > best_t[i]) | ((t[j] == best_t[i]) & (j > best[i])))
-                best[i[take]], best_t[i[take]] = j[take], t[j[take]]
-                # the most recent one here is too far away: step back to the one before, if in the window
-                i, at, floor = i[~near], at[~near] - 1, floor[~near]
-                ok = at >= 0
-                ok[ok] = sorted_key[at[ok]] >= floor[ok]
-                i, at, floor = i[ok], at[ok], floor[ok]
+    bits = max(1, (m - 1).bit_length())
+    mask = (1 << bits) - 1
+    # the points in time order, equal times by index; r: each point's place in that order
+    by_time = np.argsort(t)
+    ts = t[by_time]
+    tied = ts[1:] == ts[:-1]
+    if tied.any():
+        rank = np.zeros(m, dtype=np.int64)
+        np.cumsum(~tied, out=rank[1:])
+        by_time = np.sort((rank << bits) | by_time) & mask
+    r = np.empty(m, dtype=np.int64)
+    r[by_time] = np.arange(m)
+    # cells (with a margin of one: a quad's corner never wraps to another row), larger than twice the
+    # distance only when the keys would not fit in 63 bits (any size from twice the distance will do)
+    x, y = xy[:, 0], xy[:, 1]
+    lo_x, lo_y = x.min(), y.min()
+    groups = int(group.max()) + 1
+    room = 2.0 ** ((62 - bits - groups.bit_length()) // 2) - 3  # cells per axis that fit
+    size = max(2.0 * dist_m, (x.max() - lo_x) / room, (y.max() - lo_y) / room)
+    size = size if size > 0 else 1.0
+    fx, fy = (x - lo_x) / size, (y - lo_y) / size
+    cx, cy = fx.astype(np.int64), fy.astype(np.int64)
+    nx, ny = int(cx.max()) + 2, int(cy.max()) + 2
+    cell = (group * ny + cy + 1) * nx + cx + 1
+    # the quad asked about: the cell and its neighbours on the side of the half the point is in
+    mine = (fx[:n] - cx[:n] < 0.5) + (fy[:n] - cy[:n] < 0.5) * nx  # offset of its corner cell
+    shift = bits + 1
+    low = r << 1
+    keys = np.empty(4 * m, dtype=np.int64)
+    for k, offset in enumerate((0, 1, nx, nx + 1)):  # the quads by their lower left cell
+        part = keys[k * m : (k + 1) * m]
+        np.left_shift(cell - offset, shift, out=part)
+        part |= low
+        part[:n] |= mine == offset
+    keys.sort()
+    ask = np.flatnonzero(keys.view(np.uint8)[:: keys.itemsize] & 1)  # low bytes: little-endian
+    if len(ask) != n:  # a big-endian machine
+        ask = np.flatnonzero(keys & 1)
+    quad = keys[ask] >> shift
+    i = by_time[(keys[ask] >> 1) & mask]
+    at = ask - 1
+    ok = at >= 0
+    ok[ok] = keys[at[ok]] >> shift == quad[ok]
+    i, at = i[ok], at[ok]
+    t_i = t[i]
+    # walk back from each point over the earlier entries of its quad, until one is near enough (the
+    # most recent, by time and then index: the order of the entries) or the window ends
+    while len(i):
+        j = by_time[(keys[at] >> 1) & mask]
+        t_j = t[j]
+        inside = t_j >= t_i - window_s
+        i, at, j, t_i, t_j = i[inside], at[inside], j[inside], t_i[inside], t_j[inside]
+        take = (t_j < t_i) & (np.hypot(xy[j, 0] - xy[i, 0], xy[j, 1] - xy[i, 1]) <= dist_m)
+        best[i[take]] = j[take]
+        go = ~take
+        i, at, t_i = i[go], at[go] - 1, t_i[go]
+        ok = at >= 0
+        ok[ok] = keys[at[ok]] >> shift == keys[at[ok] + 1] >> shift  # still in the same quad
+        i, at, t_i = i[ok], at[ok], t_i[ok]
     return best
