@@ -204,8 +204,8 @@ def dispatch_batch(
     xy: np.ndarray | None = None,
 ) -> Dispatched:
     """The whole batch at once, as columns: beats by the coverage engine's grid, shifts by array
-    lookups per (case, beat), categories and districts by table joins, duplicates by binary searches
-    over cases sorted by category, cell and time (``duplicates.recent_near``), the nearest crew from
+    lookups per (case, beat), categories and districts by table joins, duplicates by one sort of
+    the cases keyed by category, cell and time (``duplicates.recent_near``), the nearest crew from
     one search out of the depots. ``xy`` (metric coordinates, n × 2) may stand in for the geometry of a
     large batch."""
     now = now or dt.datetime.now(TZ)
@@ -224,7 +224,9 @@ def dispatch_batch(
         first_row.setdefault(str(code), k)
     raw = cases["category"].to_numpy(dtype=object)
     # a few distinct values: factorised as they are, then as text (201 and "201" are the same category)
-    codes, values = pd.factorize(raw, use_na_sentinel=False)
+    codes, values = pd.factorize(raw)  # without looking for blanks twice (they are rare: see below)
+    if (codes < 0).any():  # blanks (None, NaN) as values of their own
+        codes, values = pd.factorize(raw, use_na_sentinel=False)
     texts, canonical = np.unique(np.array([str(v) for v in values], dtype=object), return_inverse=True)
     raw_code = canonical[codes]
     cat = np.array([first_row.get(v, -1) for v in texts], dtype=np.int64)[raw_code]
@@ -233,25 +235,26 @@ def dispatch_batch(
     roster_start = min((s.valid_from for s in shifts if s.valid_from), default=None)
     error = np.full(n, None, dtype=object)
     before = (day < roster_start.toordinal()) if roster_start else np.zeros(n, dtype=bool)
+    future = stamp > (now + dt.timedelta(minutes=5)).timestamp()
+    unknown = cat < 0
     error[before] = "before-roster"
-    error[stamp > (now + dt.timedelta(minutes=5)).timestamp()] = "future"
-    error[cat < 0] = "unknown-category"
+    error[future] = "future"
+    error[unknown] = "unknown-category"
+    failed = np.flatnonzero(before | future | unknown)
     # beats: area beats before road beats, then in the order the index gives them
     p, b = assign_points_to_beats(xy, beats)
-    chosen = np.full(n, -1, dtype=np.int64)
-    first = first_per(p, n, np.arange(len(p)), beats.is_line[b])
-    chosen[first >= 0] = b[first[first >= 0]]
+    chosen = _area_first(p, b, beats.is_line, n)
     # shifts: the first running shift of the chosen beat, else of any beat containing the case
     duty = ShiftTable(shifts, beats.codes).on_duty(p, b, chosen, day, minute)
     has = duty >= 0
-    beat = np.full(n, None, dtype=object)
-    beat[chosen >= 0] = beats.codes[chosen[chosen >= 0]].astype(object)
-    squad = np.full(n, None, dtype=object)
-    shift_label = np.full(n, None, dtype=object)
-    s_of = duty[has]
-    beat[has] = np.array([s.beat for s in shifts], dtype=object)[s_of]
-    squad[has] = np.array([s.squad for s in shifts], dtype=object)[s_of]
-    shift_label[has] = np.array([s.label() for s in shifts], dtype=object)[s_of]
+    # the beat: the shift's on duty, else the chosen one's; squad and shift: the one on duty, or None
+    n_beats, n_shifts = len(beats.codes), len(shifts)
+    beat = np.array([*beats.codes.astype(object), *(s.beat for s in shifts), None], dtype=object)[
+        np.where(has, n_beats + duty, np.where(chosen >= 0, chosen, n_beats + n_shifts))
+    ]
+    on = np.where(has, duty, n_shifts)
+    squad = np.array([*(s.squad for s in shifts), None], dtype=object)[on]
+    shift_label = np.array([*(s.label() for s in shifts), None], dtype=object)[on]
     # escalation to the district duty office (the district is looked up for those cases only)
     nobeat = chosen < 0
     offduty = ~nobeat & ~has
@@ -305,10 +308,9 @@ def dispatch_batch(
         duplicate_h,
     )
     crew, crew_depot, crew_minutes = _nearest_crews(xy, network, depots, crews, crs)
-    ok = error == None  # noqa: E711
     for column in (beat, squad, shift_label, department, escalation, dup, asset_name, crew, crew_depot):
-        column[~ok] = None
-    crew_minutes[~ok] = np.nan
+        column[failed] = None
+    crew_minutes[failed] = np.nan
     return Dispatched(
         error,
         beat,
@@ -332,6 +334,24 @@ def dispatch_batch(
         duplicate_m,
         duplicate_h,
     )
+
+
+def _area_first(p: np.ndarray, b: np.ndarray, is_line: np.ndarray, n: int) -> np.ndarray:
+    """Per point, the beat that takes it among its memberships (``p``, ``b``): the first area beat,
+    else the first road beat, in the order given; -1 for a point in none. As ``first_per(p, n,
+    arange, is_line[b])``, by a minimum per run where ``p`` comes sorted (as the coverage engine
+    gives it)."""
+    chosen = np.full(n, -1, dtype=np.int64)
+    if len(p) == 0:
+        return chosen
+    if np.any(p[1:] < p[:-1]):
+        first = first_per(p, n, np.arange(len(p)), is_line[b])
+        chosen[first >= 0] = b[first[first >= 0]]
+        return chosen
+    starts = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
+    rank = np.minimum.reduceat(is_line[b] * len(p) + np.arange(len(p)), starts)
+    chosen[p[starts]] = b[rank % len(p)]
+    return chosen
 
 
 def _error(i: int, code: str, zh: str, en: str) -> CaseAssignment:
