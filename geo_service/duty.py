@@ -294,20 +294,28 @@ class ShiftTable:
         table = self.applies(days).ravel()  # [shift, day], flat
         today = (day - days[0])[case]
         m = minute[case]
-        count = self.beat_ptr[beat + 1] - self.beat_ptr[beat]
+        first = self.beat_ptr[beat]
+        count = self.beat_ptr[beat + 1] - first
+        # a shift runs from its start until its end, or midnight, on its days, and one across midnight
+        # also from midnight until its end on the day after
+        plain = self.end > self.start
+        until = np.where(plain, self.end, 1440)
+        morning = np.where(plain, 0, self.end)
         found = np.full(len(case), -1, dtype=np.int64)
+        left = np.arange(len(case))  # the pairs with no shift running yet
         for k in range(int(count.max(initial=0))):  # the k-th shift of each pair's beat, in roster order
-            i = np.flatnonzero((count > k) & (found < 0))
-            s = self.by_beat[self.beat_ptr[beat[i]] + k]
-            at = s * len(days) + today[i]
-            start, end, mi = self.start[s], self.end[s], m[i]
-            # a shift across midnight runs from its start today, or until its end from yesterday's start
-            running = np.where(
-                end > start,
-                table[at] & (mi >= start) & (mi < end),
-                (table[at] & (mi >= start)) | (table[at - 1] & (mi < end)),
+            if k:
+                left = left[count[left] > k]
+            s = self.by_beat[first[left] + k]
+            at = s * len(days) + today[left]
+            mi = m[left]
+            running = (table[at] & (mi >= self.start[s]) & (mi < until[s])) | (
+                table[at - 1] & (mi < morning[s])
             )
-            found[i[running]] = s[running]
+            found[left[running]] = s[running]
+            left = left[~running]
+        if len(case) == n and np.all(case[1:] > case[:-1]):  # each case in one beat: that beat's shift
+            return found
         # per case: the chosen beat's shift first, then the earliest in the roster
         never = 2 * len(self.shifts)
         rank = np.where(found >= 0, (beat != chosen[case]) * len(self.shifts) + found, never)
