@@ -99,38 +99,36 @@ def recent_near(
     nx, ny = int(cx.max()) + 2, int(cy.max()) + 2
     cell = (group * ny + cy + 1) * nx + cx + 1
     # the quad asked about: the cell and its neighbours on the side of the half the point is in
-    mine = (fx[:n] - cx[:n] < 0.5) + (fy[:n] - cy[:n] < 0.5) * nx  # offset of its corner cell
+    copy = (fx[:n] - cx[:n] < 0.5) + 2 * (fy[:n] - cy[:n] < 0.5)
     shift = bits + 1
-    low = r << 1
-    keys = np.empty(4 * m, dtype=np.int64)
-    for k, offset in enumerate((0, 1, nx, nx + 1)):  # the quads by their lower left cell
-        part = keys[k * m : (k + 1) * m]
-        np.left_shift(cell - offset, shift, out=part)
-        part |= low
-        part[:n] |= mine == offset
+    entry = (cell << shift) | (r << 1)
+    copies = np.empty((4, m), dtype=np.int64)
+    for k, offset in enumerate((0, 1, nx, nx + 1)):  # copy k: in the quad from the cell offset down-left
+        np.subtract(entry, offset << shift, out=copies[k])
+        copies[k, :n] |= copy == k  # the bit of the copy asked about
+    keys = copies.ravel()
     keys.sort()
     ask = np.flatnonzero(keys.view(np.uint8)[:: keys.itemsize] & 1)  # low bytes: little-endian
     if len(ask) != n:  # a big-endian machine
         ask = np.flatnonzero(keys & 1)
-    quad = keys[ask] >> shift
-    i = by_time[(keys[ask] >> 1) & mask]
-    at = ask - 1
-    ok = at >= 0
-    ok[ok] = keys[at[ok]] >> shift == quad[ok]
-    i, at = i[ok], at[ok]
-    t_i = t[i]
     # walk back from each point over the earlier entries of its quad, until one is near enough (the
-    # most recent, by time and then index: the order of the entries) or the window ends
-    while len(i):
-        j = by_time[(keys[at] >> 1) & mask]
-        t_j = t[j]
+    # most recent, by time and then index: the order of the entries) or the window ends; points and
+    # times looked up by place in time order, and the points themselves only inside the window
+    own = keys[ask] >> 1
+    at = ask - 1
+    ok = (at >= 0) & (keys[np.maximum(at, 0)] >> shift == own >> bits)
+    r_i, at = own[ok] & mask, at[ok]
+    t_i = ts[r_i]
+    while len(r_i):
+        r_j = (keys[at] >> 1) & mask
+        t_j = ts[r_j]
         inside = t_j >= t_i - window_s
-        i, at, j, t_i, t_j = i[inside], at[inside], j[inside], t_i[inside], t_j[inside]
+        r_i, r_j, at, t_i, t_j = r_i[inside], r_j[inside], at[inside], t_i[inside], t_j[inside]
+        i, j = by_time[r_i], by_time[r_j]
         take = (t_j < t_i) & (np.hypot(xy[j, 0] - xy[i, 0], xy[j, 1] - xy[i, 1]) <= dist_m)
         best[i[take]] = j[take]
         go = ~take
-        i, at, t_i = i[go], at[go] - 1, t_i[go]
-        ok = at >= 0
-        ok[ok] = keys[at[ok]] >> shift == keys[at[ok] + 1] >> shift  # still in the same quad
-        i, at, t_i = i[ok], at[ok], t_i[ok]
+        r_i, at, t_i = r_i[go], at[go] - 1, t_i[go]
+        ok = (at >= 0) & (keys[np.maximum(at, 0)] >> shift == keys[at + 1] >> shift)  # the same quad
+        r_i, at, t_i = r_i[ok], at[ok], t_i[ok]
     return best
