@@ -344,7 +344,11 @@ def _area_first(p: np.ndarray, b: np.ndarray, is_line: np.ndarray, n: int) -> np
     chosen = np.full(n, -1, dtype=np.int64)
     if len(p) == 0:
         return chosen
-    if np.any(p[1:] < p[:-1]):
+    step = p[1:] - p[:-1]
+    if np.all(step > 0):  # each point in one beat at most
+        chosen[p] = b
+        return chosen
+    if np.any(step < 0):
         first = first_per(p, n, np.arange(len(p)), is_line[b])
         chosen[first >= 0] = b[first[first >= 0]]
         return chosen
