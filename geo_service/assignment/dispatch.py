@@ -22,7 +22,15 @@ from geo_service.duty import TZ, Shift, ShiftTable, day_minute, local_times
 from geo_service.network import RoadNetwork, snap
 from geo_service.reach import nearest_sites
 
-__all__ = ["CaseAssignment", "Categories", "Dispatched", "dispatch", "dispatch_batch", "first_per"]
+__all__ = [
+    "CaseAssignment",
+    "Categories",
+    "Dispatched",
+    "area_first",
+    "dispatch",
+    "dispatch_batch",
+    "first_per",
+]
 
 
 @dataclass(frozen=True)
@@ -243,7 +251,7 @@ def dispatch_batch(
     failed = np.flatnonzero(before | future | unknown)
     # beats: area beats before road beats, then in the order the index gives them
     p, b = assign_points_to_beats(xy, beats)
-    chosen = _area_first(p, b, beats.is_line, n)
+    chosen = area_first(p, b, beats.is_line, n)
     # shifts: the first running shift of the chosen beat, else of any beat containing the case
     duty = ShiftTable(shifts, beats.codes).on_duty(p, b, chosen, day, minute)
     has = duty >= 0
@@ -336,7 +344,7 @@ def dispatch_batch(
     )
 
 
-def _area_first(p: np.ndarray, b: np.ndarray, is_line: np.ndarray, n: int) -> np.ndarray:
+def area_first(p: np.ndarray, b: np.ndarray, is_line: np.ndarray, n: int) -> np.ndarray:
     """Per point, the beat that takes it among its memberships (``p``, ``b``): the first area beat,
     else the first road beat, in the order given; -1 for a point in none. As ``first_per(p, n,
     arange, is_line[b])``, by a minimum per run where ``p`` comes sorted (as the coverage engine

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo_service.assignment.dispatch import first_per
+from geo_service.assignment.dispatch import area_first
 from geo_service.coverage import BeatIndex, assign_points_to_beats
 from geo_service.crs import to_metric
 from geo_service.duty import TZ, Shift, ShiftTable, day_minute, local_times
@@ -47,9 +47,7 @@ def workload(
     day, minute = day_minute(local)
     hour = minute // 60
     p, b = assign_points_to_beats(xy, beats)
-    first = first_per(p, n, np.arange(len(p)), beats.is_line[b])
-    chosen = np.full(n, -1, dtype=np.int64)
-    chosen[first >= 0] = b[first[first >= 0]]
+    chosen = area_first(p, b, beats.is_line, n)  # the beat that takes each case, as dispatch chooses it
     table = ShiftTable(shifts, beats.codes)
     duty = table.on_duty(p, b, chosen, day, minute)
     beat = np.full(n, "（无网格）", dtype=object)
