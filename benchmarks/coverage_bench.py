@@ -41,15 +41,10 @@ def _median(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def service_areas() -> None:
-    from scipy.sparse.csgraph import dijkstra
-
+def grid_roads(side: int, step: float) -> gpd.GeoDataFrame:
+    """A street grid of side × side nodes ``step`` metres apart from the benchmarks' origin (EPSG:4326)."""
     from geo_service.crs import from_metric
-    from geo_service.network import build_network, snap
-    from geo_service.reach import service_areas as areas
 
-    side = int(os.environ.get("GEO_BENCH_GRID", "316"))  # 316² ≈ 100,000 nodes
-    step = 80.0
     i, j = np.meshgrid(np.arange(side), np.arange(side - 1), indexing="ij")
     x0, y0 = ORIGIN[0] + j.ravel() * step, ORIGIN[1] + i.ravel() * step
     east = shapely.linestrings(
@@ -65,9 +60,19 @@ def service_areas() -> None:
         )
     )
     lines = np.concatenate([east, north])
-    roads = gpd.GeoDataFrame(
+    return gpd.GeoDataFrame(
         {"walkable": np.ones(len(lines), dtype=bool)}, geometry=list(from_metric(lines)), crs=4326
     )
+
+
+def service_areas() -> None:
+    from scipy.sparse.csgraph import dijkstra
+
+    from geo_service.network import build_network, snap
+    from geo_service.reach import service_areas as areas
+
+    side, step = int(os.environ.get("GEO_BENCH_GRID", "316")), 80.0  # 316² ≈ 100,000 nodes
+    roads = grid_roads(side, step)
     net = build_network(roads, mode="walk")
     rng = np.random.default_rng(2)
     sites = shapely.points(

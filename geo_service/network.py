@@ -21,8 +21,9 @@ from scipy.sparse.csgraph import dijkstra
 
 from geo_service.crs import to_metric
 from geo_service.errors import InvalidInput
+from geo_service.snapping import PieceGrid
 
-__all__ = ["RoadNetwork", "Snap", "build_network", "network_distances", "snap"]
+__all__ = ["RoadNetwork", "Snap", "build_network", "network_distances", "snap", "snap_xy"]
 
 WALK_SPEED_MPS = 1.2
 
@@ -154,8 +155,14 @@ def _graph(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, twoway: np.ndarr
 
 
 def snap(network: RoadNetwork, points_metric: np.ndarray, *, max_distance: float | None = None) -> Snap:
-    """Snap metric points to the nearest segment (at the projected point). Unsnappable → segment -1."""
+    """Snap metric points to the nearest segment (at the projected point). Unsnappable → segment -1.
+    Of two streets equally near (to the last bits of a float), either may be taken."""
     pts = np.asarray(points_metric, dtype=object)
+    if len(pts) >= _GRID_FROM:  # many points: the network's pieces in a grid, measured with numpy
+        xy = np.full((len(pts), 2), np.nan)
+        good = ~(shapely.is_missing(pts) | shapely.is_empty(pts))
+        xy[good] = np.column_stack([shapely.get_x(pts[good]), shapely.get_y(pts[good])])
+        return snap_xy(network, xy, max_distance=max_distance)
     idx, dist = network.tree.query_nearest(
         pts, return_distance=True, all_matches=False, max_distance=max_distance
     )
@@ -167,6 +174,33 @@ def snap(network: RoadNetwork, points_metric: np.ndarray, *, max_distance: float
     ok = segment >= 0
     offset[ok] = shapely.line_locate_point(network.seg_geom[segment[ok]], pts[ok])
     return Snap(segment, offset, distance)
+
+
+def snap_xy(network: RoadNetwork, xy: np.ndarray, *, max_distance: float | None = None) -> Snap:
+    """:func:`snap` for metric coordinates (n × 2; a row with NaN is not snapped), without making a
+    shapely point of each."""
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    if len(xy) < _GRID_FROM:
+        pts = shapely.points(xy)
+        pts[~np.isfinite(xy).all(axis=1)] = None
+        return snap(network, pts, max_distance=max_distance)
+    good = np.flatnonzero(np.isfinite(xy).all(axis=1))
+    segment = np.full(len(xy), -1, dtype=np.int64)
+    offset, distance = np.zeros(len(xy)), np.full(len(xy), np.inf)
+    segment[good], offset[good], distance[good] = _pieces(network).nearest(xy[good], max_distance)
+    return Snap(segment, offset, distance)
+
+
+_GRID_FROM = 2_000  # points; fewer are answered sooner by GEOS's tree than by reading the grid
+
+
+def _pieces(network: RoadNetwork) -> PieceGrid:
+    """The network's street pieces in a grid, built on first use and kept with the network."""
+    grid = network.__dict__.get("_pieces")
+    if grid is None:
+        grid = PieceGrid(network.seg_geom, network.tree)
+        object.__setattr__(network, "_pieces", grid)
+    return grid
 
 
 def _augment(network: RoadNetwork, snaps: Snap) -> tuple[csr_matrix, np.ndarray]:

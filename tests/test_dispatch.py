@@ -8,6 +8,7 @@ import datetime as dt
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pytest
 import shapely
 
 from geo_service.assignment.dispatch import Categories, dispatch
@@ -304,3 +305,163 @@ def test_workload_by_hand():
     )
     night = [monday_only["by_hour"][h]["beats_on_duty"] for h in (0, 1, 22, 23)]
     assert night == [0, 0, 2, 1]  # Monday's night runs into Tuesday morning; Sunday had none
+
+
+def _free_at(row, t: pd.Timestamp) -> bool:
+    """Whether a crew may be sent to a case reported at ``t``, read from its row as a dispatcher would."""
+    if row["status"] in ("off_duty", "out_of_service"):
+        return False
+    until = row["busy_until"]
+    if until is not None and not pd.isna(until):
+        return t >= pd.Timestamp(until)
+    return row["status"] != "busy"
+
+
+def test_nearest_available_crew_equals_network_distances_over_the_free_crews(demo_ws):
+    """Busy, off-duty and out-of-service crews are not sent; a crew busy until a time is sent to cases
+    reported from then on. Checked case by case against pairwise network distances from every depot,
+    with the crews free at each case's time read one by one."""
+    from geo_service.assignment.crews import nearest_available_crews
+    from geo_service.contexts import drive_network
+    from geo_service.crs import to_metric
+    from geo_service.network import network_distances, snap
+
+    net = drive_network(demo_ws)
+    crs = demo_ws.settings.metric_crs
+    depots = demo_ws.frame("depots")
+    crews = demo_ws.frame("crews").reset_index(drop=True)
+    assert list(crews["status"]) == ["available"] * len(crews)  # the demo's crews, as declared
+    crews["busy_until"] = crews["busy_until"].astype(object)
+    ten = pd.Timestamp("2026-12-01T10:00", tz="Asia/Shanghai")
+    plan = {  # crew → (status, busy until)
+        "中站一组": ("busy", ten + pd.Timedelta(hours=2)),
+        "解放一组": ("out_of_service", None),
+        "解放二组": ("available", ten + pd.Timedelta(hours=1)),
+        "山阳一组": ("off_duty", None),
+        "马村一组": ("busy", None),
+    }
+    for name, (status, until) in plan.items():
+        k = crews.index[crews["crew"] == name][0]
+        crews.at[k, "status"], crews.at[k, "busy_until"] = status, until
+    rng = np.random.default_rng(5)
+    districts = demo_ws.frame("districts")
+    x0, y0, x1, y1 = districts.total_bounds
+    n = 3000
+    pts = to_metric(shapely.points(rng.uniform(x0, x1, n), rng.uniform(y0, y1, n)), crs)
+    times = ten + pd.to_timedelta(rng.choice([-30, 0, 59, 60, 90, 120, 180], n), unit="min")
+    stamp = times.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9
+    got = nearest_available_crews(shapely.get_coordinates(pts), stamp, net, depots, crews, crs)
+
+    names = depots["name"].to_numpy()
+    cost = network_distances(
+        net,
+        snap(net, to_metric(depots.geometry.to_numpy(), crs), max_distance=500),
+        snap(net, pts, max_distance=500),
+    )  # depot → case
+    crewed = set(crews["depot"])  # passed over when nearest and none of its crews may go
+    checked = passed = 0
+    for i in range(n):
+        t = times[i]
+        free = [r for _, r in crews.iterrows() if _free_at(r, t)]
+        free_depots = [d for d in names if any(r["depot"] == d for r in free)]
+        column = {d: cost[list(names).index(d), i] for d in free_depots}
+        best = min(column.values(), default=np.inf)
+        if not np.isfinite(best):
+            assert got.crew[i] is None
+            continue
+        assert got.minutes[i] == pytest.approx(round(best / 60, 1), abs=0.051)
+        assert column[got.depot[i]] == pytest.approx(best, rel=1e-9)
+        first_free = next(r["crew"] for r in free if r["depot"] == got.depot[i])
+        assert got.crew[i] == first_free  # the first free crew listed at the depot
+        everywhere = {d: cost[list(names).index(d), i] for d in crewed}
+        nearest = min(everywhere, key=everywhere.get)
+        strictly = sorted(everywhere.values())[:2]
+        if len(strictly) == 2 and strictly[0] < strictly[1] - 1e-6:  # no tie: who was passed over is clear
+            expected = None if nearest in free_depots else nearest
+            assert got.passed_over[i] == expected
+            passed += expected is not None
+        checked += 1
+    assert checked > 0.9 * n
+    assert passed > 100
+    crew_at = dict(zip(range(n), got.crew, strict=True))
+    assert {"中站一组", "解放二组"} <= set(crew_at.values())  # freed in the window
+    assert not {"解放一组", "山阳一组", "马村一组"} & set(crew_at.values())
+
+
+@pytest.fixture
+def own_demo_client(demo_gpkg, tmp_path):
+    """A TestClient over a private, writable copy of the demo workspace."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+    from geo_service.settings import Settings
+    from tests.conftest import sign_in
+
+    path = tmp_path / "jiaozuo.gpkg"
+    shutil.copy(demo_gpkg, path)
+    with TestClient(create_app(Settings(workspace=path))) as c:
+        c.headers["Authorization"] = f"Bearer {sign_in(c)}"
+        yield c
+
+
+def test_dispatcher_marks_crews_busy_and_the_next_nearest_goes(own_demo_client):
+    """As a dispatcher would: mark crews busy or off duty in the crews layer, and the case goes to the
+    next crew, the reasons naming the depot passed over; a bad status is refused and nothing changes."""
+    c = own_demo_client
+    crews = {
+        f["properties"]["crew"]: f for f in c.get("/collections/crews/items?limit=100").json()["features"]
+    }
+    depot = next(
+        f
+        for f in c.get("/collections/depots/items?limit=100").json()["features"]
+        if f["properties"]["name"] == "解放区市政场站"
+    )
+    lon, lat = depot["geometry"]["coordinates"]
+
+    def send(at: str) -> dict:
+        body = {"cases": [{"lon": lon, "lat": lat + 0.001, "category": "0201", "reported_at": at}]}
+        r = c.post("/dispatch/cases", json=body)
+        assert r.status_code == 200, r.text
+        return r.json()["assignments"][0]
+
+    def mark(crew: str, **properties) -> None:
+        f = crews[crew]
+        r = c.patch(f"/collections/crews/items/{f['id']}", json={"properties": properties})
+        assert r.status_code == 200, r.text
+
+    first = send("2026-12-01T10:00:00+08:00")
+    assert first["crew"]["crew"] == "解放一组"
+    assert first["crew"]["passed_over"] is None
+
+    mark("解放一组", status="busy", busy_until="2026-12-01T11:00:00+08:00")
+    second = send("2026-12-01T10:00:00+08:00")
+    assert second["crew"]["crew"] == "解放二组"  # the depot's next crew
+    assert second["crew"]["minutes"] == first["crew"]["minutes"]
+    assert send("2026-12-01T11:00:00+08:00")["crew"]["crew"] == "解放一组"  # free again from 11:00
+
+    mark("解放二组", status="off_duty")
+    third = send("2026-12-01T10:30:00+08:00")
+    assert third["crew"]["depot"] != "解放区市政场站"
+    assert third["crew"]["minutes"] > first["crew"]["minutes"]
+    assert third["crew"]["passed_over"] == "解放区市政场站"
+    assert any("解放区市政场站" in r and "busy, off duty or out of service" in r for r in third["reasons"])
+
+    for name in crews:
+        mark(name, status="out_of_service")
+    none = send("2026-12-01T10:30:00+08:00")
+    assert none["crew"] is None
+    assert none["squad"]  # the rest of the answer stands
+    assert any("no crew is available" in r for r in none["reasons"])
+
+    before = c.get(f"/collections/crews/items/{crews['解放一组']['id']}").json()
+    bad = c.patch(
+        f"/collections/crews/items/{crews['解放一组']['id']}", json={"properties": {"status": "broken"}}
+    )
+    assert bad.status_code == 400
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    problem = bad.json()
+    assert "status" in problem["detail_zh"]
+    assert "status" in problem["detail_en"]
+    assert c.get(f"/collections/crews/items/{crews['解放一组']['id']}").json() == before

@@ -129,6 +129,28 @@ def test_unreachable_and_bad_input():
         )
 
 
+def test_out_of_service_crews_are_left_out():
+    roads, bridges, depots, crews = tiny([(200, 100), (600, 300)])
+    spare = crews.iloc[0].to_dict() | {"crew": "二组", "vehicles": 2}
+    crews = pd.DataFrame([crews.iloc[0].to_dict() | {"status": "out_of_service"}, spare | {"status": "busy"}])
+    net = build_network(roads, mode="drive", weight="length")
+    plan = plan_response(
+        net, roads=roads, bridges=bridges, depots=depots, crews=crews, start=START, iterations=5
+    )
+    assert {v["crew"] for v in plan.vehicles} == {"二组"}  # a busy crew is still called out for snow
+    assert any("一组" in n and "out of service" in n for n in plan.notices)
+    with pytest.raises(InvalidInput, match="out of service"):
+        plan_response(
+            net,
+            roads=roads,
+            bridges=bridges,
+            depots=depots,
+            crews=crews.assign(status="out_of_service"),
+            start=START,
+            iterations=5,
+        )
+
+
 @pytest.fixture(scope="module")
 def demo_plan(demo_gpkg, tmp_path_factory):
     import shutil

@@ -1,5 +1,5 @@
 """12345 case dispatch: each case to its beat, the squad on duty then, the responsible department
-(权责清单), the nearest crew by travel time, with the chain of reasons; escalation instead of blanks;
+(权责清单), the nearest available crew by travel time, with the chain of reasons; escalation instead of blanks;
 probable duplicates flagged. Vectorised over batches of thousands of cases.
 """
 
@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo_service.assignment.crews import CrewChoice, nearest_available_crews
 from geo_service.assignment.duplicates import probable_duplicates
 from geo_service.coverage import BeatIndex, assign_points_to_beats
 from geo_service.crs import to_metric
 from geo_service.duty import TZ, Shift, ShiftTable, day_minute, local_times
-from geo_service.network import RoadNetwork, snap
-from geo_service.reach import nearest_sites
+from geo_service.network import RoadNetwork
 
 __all__ = [
     "CaseAssignment",
@@ -102,9 +102,7 @@ class Dispatched:
     asset_m: np.ndarray
     escalation: np.ndarray
     duplicate_of: np.ndarray
-    crew: np.ndarray  # the nearest crew by driving time from its depot (None when none reaches the case)
-    crew_depot: np.ndarray
-    crew_minutes: np.ndarray
+    crews: CrewChoice  # the nearest available crew by driving time from its depot
     raw_category: np.ndarray
     when: Any  # time of each case (local, Asia/Shanghai)
     roster_start: dt.date | None
@@ -161,7 +159,16 @@ class Dispatched:
             )
         crew = self._crew(i)
         if crew is not None:
-            reasons.append(f"最近班组 {crew['crew']}（约 {crew['minutes']:.0f} 分钟）/ nearest crew")
+            if crew["passed_over"] is not None:
+                reasons.append(
+                    f"最近场站 {crew['passed_over']} 的班组此时均不可派（忙碌、休班或停用）/ "
+                    f"every crew at the nearest depot, {crew['passed_over']}, is busy, off duty or out of service"
+                )
+            reasons.append(
+                f"最近可派班组 {crew['crew']}（约 {crew['minutes']:.0f} 分钟）/ nearest available crew"
+            )
+        elif self.crews.none_free[i]:
+            reasons.append("此时没有可派班组（均忙碌、休班或停用）/ no crew is available at this time")
         return CaseAssignment(
             i,
             True,
@@ -177,9 +184,15 @@ class Dispatched:
         )
 
     def _crew(self, i: int) -> dict[str, Any] | None:
-        if self.crew[i] is None:
+        c = self.crews
+        if c.crew[i] is None:
             return None
-        return {"crew": self.crew[i], "depot": self.crew_depot[i], "minutes": float(self.crew_minutes[i])}
+        return {
+            "crew": c.crew[i],
+            "depot": c.depot[i],
+            "minutes": float(c.minutes[i]),
+            "passed_over": c.passed_over[i],
+        }
 
     def answers(self) -> list[CaseAssignment]:
         return [self.answer(i) for i in range(len(self))]
@@ -315,10 +328,12 @@ def dispatch_batch(
         duplicate_m,
         duplicate_h,
     )
-    crew, crew_depot, crew_minutes = _nearest_crews(xy, network, depots, crews, crs)
-    for column in (beat, squad, shift_label, department, escalation, dup, asset_name, crew, crew_depot):
+    sent = nearest_available_crews(xy, stamp, network, depots, crews, crs)
+    for column in (beat, squad, shift_label, department, escalation, dup, asset_name, sent.crew, sent.depot):
         column[failed] = None
-    crew_minutes[failed] = np.nan
+    sent.minutes[failed] = np.nan
+    sent.passed_over[failed] = None
+    sent.none_free[failed] = False
     return Dispatched(
         error,
         beat,
@@ -332,9 +347,7 @@ def dispatch_batch(
         asset_m,
         escalation,
         dup,
-        crew,
-        crew_depot,
-        crew_minutes,
+        sent,
         raw,
         local.array,
         roster_start,
@@ -381,33 +394,3 @@ def _error(i: int, code: str, zh: str, en: str) -> CaseAssignment:
         (),
         {"code": code, "detail_zh": zh, "detail_en": en},
     )
-
-
-def _nearest_crews(
-    xy: np.ndarray,
-    network: RoadNetwork | None,
-    depots: gpd.GeoDataFrame | None,
-    crews: pd.DataFrame | None,
-    crs: str,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(crew, depot, minutes) of the crew whose depot is nearest each case by driving time: one search
-    out of every depot at once (``reach.nearest_sites``), then a snap and a few lookups per case; the
-    first crew listed for a depot stands for it."""
-    n = len(xy)
-    crew, depot, minutes = np.full(n, None, dtype=object), np.full(n, None, dtype=object), np.full(n, np.nan)
-    if network is None or depots is None or crews is None or len(crews) == 0 or n == 0:
-        return crew, depot, minutes
-    first_crew = crews.drop_duplicates("depot").set_index("depot")["crew"]
-    staffed = depots[depots["name"].isin(first_crew.index)]
-    if len(staffed) == 0:
-        return crew, depot, minutes
-    field = nearest_sites(
-        network, to_metric(staffed.geometry.to_numpy(), crs), max_snap_m=500, from_sites=True
-    )
-    cost, k = field.query(snap(network, shapely.points(xy), max_distance=500))
-    found = np.flatnonzero(k >= 0)
-    names = staffed["name"].to_numpy(dtype=object)
-    depot[found] = names[k[found]]
-    crew[found] = first_crew.reindex(names).to_numpy(dtype=object)[k[found]]
-    minutes[found] = np.round(cost[found] / 60, 1)
-    return crew, depot, minutes

@@ -109,9 +109,10 @@ def crews() -> pd.DataFrame:
         ("马村一组", "马村区市政场站", 2, 14.0, 30.0, 8.0),
         ("山阳南组", "山阳区南部储盐点", 2, 15.0, 32.0, 6.0),
     ]
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         rows, columns=["crew", "depot", "vehicles", "work_speed_kph", "empty_speed_kph", "salt_capacity_t"]
     )
+    return frame.assign(status="available", busy_until=None)
 
 
 def incidents(

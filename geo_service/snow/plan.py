@@ -551,6 +551,11 @@ def plan_response(
         )
     vehicles = []
     for _, c in crews.iterrows():
+        if c.get("status") == "out_of_service":
+            notices.append(
+                f"班组 {c['crew']} 停用，未参与方案 / crew {c['crew']} is out of service and left out"
+            )
+            continue
         node = depot_node.get(c["depot"], -1)
         if node is None or node < 0:
             notices.append(
@@ -571,8 +576,8 @@ def plan_response(
             )
     if not vehicles:
         raise InvalidInput(
-            "没有可出发的车辆（场站全部被封闭或不在路网上）",
-            "No vehicle can start (every depot is cut off or off the network)",
+            "没有可出发的车辆（场站全部被封闭或不在路网上，或班组停用）",
+            "No vehicle can start (every depot is cut off or off the network, or its crews are out of service)",
             field="crews",
         )
     salt_nodes = [
