@@ -115,6 +115,20 @@ DISPATCHER = [
         '                       "escalation": a.escalation, "duplicate_of": a.duplicate_of} for a in answers])\n'
         'print(len(table), "cases;", table["escalation"].notna().sum(), "escalated")\ntable.head(10)'
     ),
+    new_markdown_cell(
+        "## 班组忙碌时 / When the nearest crew is busy\n\n"
+        "标记班组忙碌至某时，派单改派下一个最近的可派班组。*Mark a crew busy until noon: the case goes to the next nearest.*"
+    ),
+    new_code_cell(
+        "from geo_service.features import patch_feature\n\n"
+        "i = next(i for i, a in enumerate(answers) if a.crew)\ncase, before = day.iloc[[i]], answers[i]\n"
+        'crews = ws.frame("crews")\nfid = int(crews.index[crews["crew"] == before.crew["crew"]][0])\n'
+        'patch_feature(ws, "crews", fid, {"properties": {"status": "busy", "busy_until": "2026-12-01T12:00:00+08:00"}},\n'
+        '              actor="notebook", reason="on a call")\n'
+        "after = dispatch_cases(ws, case)[0]\n"
+        'print(before.crew, "→", after.crew)\nprint("\\n".join(after.reasons))\n'
+        'assert after.crew["crew"] != before.crew["crew"]'
+    ),
     new_markdown_cell("## 4. 各中队工作量 / Workload per squad"),
     new_code_cell(
         "from geo_service.assignment.workload import workload\n\n"
