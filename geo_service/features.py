@@ -170,18 +170,7 @@ def replace_feature(
     reason: str | None = None,
 ) -> Feature:
     """PUT: the feature becomes exactly ``obj``."""
-    spec = ws.catalog[layer]
-    expected = _expected(ws, layer, fid, expected_version)
-    new = new_feature_from_geojson(
-        spec,
-        obj,
-        source_crs=source_crs,
-        max_vertices=ws.settings.max_vertices,
-        bounds=ws.settings.service_bounds,
-        label=fid,
-    )
-    _check_siting(ws, spec, new, exclude_id=fid, override=override, reason=reason, label=fid)
-    return ws.store.update_feature(layer, fid, new, expected_version=expected, actor=actor, reason=reason)
+    return _update(ws, layer, fid, obj, False, actor, expected_version, source_crs, override, reason)
 
 
 def patch_feature(
@@ -197,22 +186,40 @@ def patch_feature(
     reason: str | None = None,
 ) -> Feature:
     """PATCH: change the given properties (and the geometry, if given)."""
+    return _update(ws, layer, fid, obj, True, actor, expected_version, source_crs, override, reason)
+
+
+def _update(
+    ws: Workspace,
+    layer: str,
+    fid: int,
+    obj: Any,
+    partial: bool,
+    actor: str,
+    expected_version: int | None,
+    source_crs: str | int,
+    override: Iterable[str],
+    reason: str | None,
+) -> Feature:
+    """A new version of a feature: ``obj`` whole, or (``partial``) merged into the current one; checked
+    against the siting rules before it is written."""
     spec = ws.catalog[layer]
     current = ws.store.get_feature(layer, fid)
     expected = current.version if expected_version is None else int(expected_version)
-    if isinstance(obj, Mapping) and "type" not in obj:
+    if partial and isinstance(obj, Mapping) and "type" not in obj:
         obj = {"type": "Feature", **obj}
-    part = new_feature_from_geojson(
+    new = new_feature_from_geojson(
         spec,
         obj,
         source_crs=source_crs,
         max_vertices=ws.settings.max_vertices,
         bounds=ws.settings.service_bounds,
         label=fid,
-        partial=True,
+        partial=partial,
     )
-    merged = spec.validate_properties({**current.properties, **part.properties}, feature=fid)
-    new = NewFeature(merged, part.geometry if part.geometry is not None else current.geometry)
+    if partial:
+        merged = spec.validate_properties({**current.properties, **new.properties}, feature=fid)
+        new = NewFeature(merged, new.geometry if new.geometry is not None else current.geometry)
     _check_siting(ws, spec, new, exclude_id=fid, override=override, reason=reason, label=fid)
     return ws.store.update_feature(layer, fid, new, expected_version=expected, actor=actor, reason=reason)
 

@@ -9,7 +9,7 @@ the state before.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -23,6 +23,7 @@ from geo_service.errors import InvalidInput
 from geo_service.store.base import Feature
 from geo_service.store.base import Query as StoreQuery
 from geo_service.store.values import json_value
+from geo_service.workspace import Workspace
 
 __all__ = ["feature_json", "router"]
 
@@ -290,6 +291,34 @@ async def create_items(
     return _geojson({"type": "FeatureCollection", "features": [feature_json(f, base) for f in created]}, 201)
 
 
+async def _edit(
+    request: Request,
+    ws: Workspace,
+    spec: LayerSpec,
+    feature_id: int,
+    edit: Callable[..., Feature],
+    expected: int | None,
+    crs: str,
+    override: str | None,
+    reason: str | None,
+) -> Response:
+    """PUT or PATCH: the body applied by ``edit``, the new version answered with its ETag."""
+    body = await _body(request, ws.settings.max_body_bytes)
+    f = edit(
+        ws,
+        spec.name,
+        feature_id,
+        body,
+        actor=actor_of(request),
+        expected_version=expected,
+        source_crs=crs,
+        override=_overrides(override),
+        reason=reason,
+    )
+    base = str(request.url_for("list_items", collection_id=spec.name))
+    return _geojson(feature_json(f, base), headers={"ETag": f'"{f.version}"'})
+
+
 @router.put("/collections/{collection_id}/items/{feature_id}", summary="替换要素 / Replace a feature")
 async def replace_item(
     request: Request,
@@ -302,20 +331,10 @@ async def replace_item(
     override: str | None = None,
     reason: str | None = None,
 ) -> Response:
-    body = await _body(request, ws.settings.max_body_bytes)
-    f = feature_ops.replace_feature(
-        ws,
-        spec.name,
-        feature_id,
-        body,
-        actor=actor_of(request),
-        expected_version=_version(if_match, version),
-        source_crs=crs,
-        override=_overrides(override),
-        reason=reason,
+    edit = feature_ops.replace_feature
+    return await _edit(
+        request, ws, spec, feature_id, edit, _version(if_match, version), crs, override, reason
     )
-    base = str(request.url_for("list_items", collection_id=spec.name))
-    return _geojson(feature_json(f, base), headers={"ETag": f'"{f.version}"'})
 
 
 @router.patch("/collections/{collection_id}/items/{feature_id}", summary="修改要素 / Update a feature")
@@ -330,20 +349,10 @@ async def patch_item(
     override: str | None = None,
     reason: str | None = None,
 ) -> Response:
-    body = await _body(request, ws.settings.max_body_bytes)
-    f = feature_ops.patch_feature(
-        ws,
-        spec.name,
-        feature_id,
-        body,
-        actor=actor_of(request),
-        expected_version=_version(if_match, version),
-        source_crs=crs,
-        override=_overrides(override),
-        reason=reason,
+    edit = feature_ops.patch_feature
+    return await _edit(
+        request, ws, spec, feature_id, edit, _version(if_match, version), crs, override, reason
     )
-    base = str(request.url_for("list_items", collection_id=spec.name))
-    return _geojson(feature_json(f, base), headers={"ETag": f'"{f.version}"'})
 
 
 @router.delete(
