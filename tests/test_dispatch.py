@@ -375,17 +375,60 @@ def test_nearest_available_crew_equals_network_distances_over_the_free_crews(dem
         assert got.crew[i] == first_free  # the first free crew listed at the depot
         everywhere = {d: cost[list(names).index(d), i] for d in crewed}
         nearest = min(everywhere, key=everywhere.get)
-        strictly = sorted(everywhere.values())[:2]
-        if len(strictly) == 2 and strictly[0] < strictly[1] - 1e-6:  # no tie: who was passed over is clear
-            expected = None if nearest in free_depots else nearest
-            assert got.passed_over[i] == expected
-            passed += expected is not None
+        expected = nearest if everywhere[nearest] < best - 1e-6 else None  # strictly nearer, none free
+        assert got.passed_over[i] == expected
+        passed += expected is not None
         checked += 1
     assert checked > 0.9 * n
     assert passed > 100
     crew_at = dict(zip(range(n), got.crew, strict=True))
     assert {"中站一组", "解放二组"} <= set(crew_at.values())  # freed in the window
     assert not {"解放一组", "山阳一组", "马村一组"} & set(crew_at.values())
+
+
+def test_a_depot_as_near_as_the_chosen_one_was_not_passed_over(demo_ws):
+    """Two depots at one place: 甲 has a free crew, 乙 only an off-duty one. 甲's crew
+    goes, and 乙 was not passed over: it is no nearer."""
+    from geo_service.assignment.crews import nearest_available_crews
+    from geo_service.contexts import drive_network
+    from geo_service.crs import to_metric
+
+    net, crs = drive_network(demo_ws), demo_ws.settings.metric_crs
+    one = demo_ws.frame("depots").iloc[[0]]
+    depots = pd.concat([one.assign(name="甲"), one.assign(name="乙")], ignore_index=True)
+    crews = pd.DataFrame(
+        {
+            "crew": ["乙一组", "甲一组"],
+            "depot": ["乙", "甲"],
+            "status": ["off_duty", "available"],
+            "busy_until": None,
+        }
+    )
+    xy = shapely.get_coordinates(to_metric(one.geometry.to_numpy(), crs)) + np.array([300.0, 200.0])
+    got = nearest_available_crews(xy, np.array([1.7e9]), net, depots, crews, crs)
+    assert (got.crew[0], got.depot[0], got.passed_over[0]) == ("甲一组", "甲", None)
+    crews.loc[1, "status"] = "busy"  # now nobody can go: no crew, and nothing to pass over
+    got = nearest_available_crews(xy, np.array([1.7e9]), net, depots, crews, crs)
+    assert (got.crew[0], bool(got.none_free[0])) == (None, True)
+
+
+@pytest.mark.parametrize(
+    ("until", "expected"),
+    [
+        ("9999-12-31", "9999-12-31T00:00:00+08:00"),  # "until further notice": busy, not wrapped to 1816
+        ("1600-01-01T00:00:00+08:00", "1600-01-01T00:00:00+08:00"),  # long past: free, not 2184
+        ("2026-12-01T02:00:00Z", "2026-12-01T10:00:00+08:00"),
+        (dt.datetime(2026, 12, 1, 10), "2026-12-01T10:00:00+08:00"),  # no zone: Beijing time
+        ("", None),
+    ],
+)
+def test_busy_until_any_year(until, expected):
+    from geo_service.assignment.crews import free_from
+
+    crews = pd.DataFrame({"crew": ["c"], "depot": ["d"], "status": ["available"], "busy_until": [until]})
+    want = -np.inf if expected is None else dt.datetime.fromisoformat(expected).timestamp()
+    assert free_from(crews)[0] == want
+    assert free_from(crews.assign(status="busy"))[0] == (np.inf if expected is None else want)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from geo_service.crs import to_metric
-from geo_service.duty import local_times
+from geo_service.duty import TZ
 from geo_service.network import RoadNetwork, Snap, snap_xy
 from geo_service.reach import NearestSites, nearest_sites
 
@@ -29,6 +29,7 @@ __all__ = ["STATUSES", "CrewChoice", "free_from", "nearest_available_crews"]
 STATUSES = ("available", "busy", "off_duty", "out_of_service")
 NEVER_SENT = ("off_duty", "out_of_service")
 _SNAP_M = 500.0
+_TIE_S = 1e-6  # seconds of driving: depots nearer by less are as near
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,20 @@ def free_from(crews: pd.DataFrame) -> np.ndarray:
     if "busy_until" in crews and crews["busy_until"].notna().any():
         until = crews["busy_until"].reset_index(drop=True)
         known = until.notna().to_numpy()
-        stamps = local_times(until[known]).to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9
-        out[known] = stamps
+        # row by row (a crews layer is short): nanosecond arrays wrap outside the years 1677-2262
+        out[known] = [_seconds(v) for v in until[known]]
     busy_for_good = (status == "busy") & ~np.isfinite(out)
     out[busy_for_good | np.isin(status, NEVER_SENT)] = np.inf
     return out
+
+
+def _seconds(value: object) -> float:
+    """Seconds since the epoch of a time (``-inf`` for an empty one); a time without a zone is Beijing
+    time."""
+    t = pd.Timestamp(value)
+    if t is pd.NaT:
+        return -np.inf
+    return (t.tz_localize(TZ) if t.tzinfo is None else t).timestamp()
 
 
 def nearest_available_crews(
@@ -121,8 +131,10 @@ def nearest_available_crews(
         out.crew[at] = first.reindex(chosen).to_numpy(dtype=object)
         out.minutes[at] = np.round(cost[hit] / 60, 1)
         if (staffed != crewed).any():  # a depot with crews, none free now: was it the nearer?
-            _, k_all = field(crewed).query(Snap(part.segment[hit], part.offset[hit], part.distance[hit]))
-            nearest = np.where(k_all >= 0, names[crewed][np.maximum(k_all, 0)], None)
-            busy = (k_all >= 0) & ~np.isin(nearest, first.index)  # ties between free depots are no passing
-            out.passed_over[at[busy]] = nearest[busy]
+            cost_all, k_all = field(crewed).query(
+                Snap(part.segment[hit], part.offset[hit], part.distance[hit])
+            )
+            # passed over only where strictly nearer: a depot as near as the chosen one was not passed
+            nearer = (k_all >= 0) & (cost_all < cost[hit] - _TIE_S)
+            out.passed_over[at[nearer]] = names[crewed][k_all[nearer]]
     return out
