@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ragged_positions"]
+__all__ = ["cell_size", "ragged_positions"]
 
 
 def ragged_positions(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -13,3 +13,31 @@ def ragged_positions(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     counts = np.asarray(counts)
     ends = np.cumsum(counts)
     return np.arange(ends[-1] if len(ends) else 0) + np.repeat(np.asarray(starts) - (ends - counts), counts)
+
+
+def cell_size(xy: np.ndarray, factor: float, crowded: float, most_cells: int) -> float:
+    """Side of square cells to bucket points ``xy`` in: ``factor`` × the mean spacing where they are
+    spread evenly, at least 1.
+
+    The spacing comes from the middle 99% of the points when the rest lie far out (one street digitised
+    at a wrong place must not blow every cell up), and the cells shrink while the median point shares
+    its cell with more than ``crowded`` points (two towns far apart). They grow again if the whole
+    extent would need more than ``most_cells`` cells.
+    """
+    if len(xy) == 0:
+        return 1.0
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    core_lo, core_hi = np.quantile(xy, [0.005, 0.995], axis=0)
+    area, core_area = max(float(np.prod(hi - lo)), 1.0), max(float(np.prod(core_hi - core_lo)), 1.0)
+    n = len(xy)
+    if area > 4 * core_area:  # a few points far out: the density of the rest
+        area, n = core_area, max(int(((xy >= core_lo) & (xy <= core_hi)).all(axis=1).sum()), 1)
+    size = max(factor * float(np.sqrt(area / n)), 1.0)
+    for _ in range(6):
+        cell = np.floor((xy - lo) / size).astype(np.int64)
+        _, count = np.unique(cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1], return_counts=True)
+        crowd = float(np.median(np.repeat(count, count)))  # points in the cell of the median point
+        if crowd <= crowded or size <= 1.0:
+            break
+        size = max(size * float(np.sqrt(crowded / 2 / crowd)), 1.0)
+    return max(size, float(np.sqrt(max(float(np.prod(hi - lo)), 1.0) / most_cells)))

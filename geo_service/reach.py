@@ -21,7 +21,7 @@ import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from geo_service.arrays import ragged_positions
+from geo_service.arrays import cell_size, ragged_positions
 from geo_service.network import RoadNetwork, Snap, snap
 
 __all__ = ["NearestSites", "ServiceAreas", "band", "nearest_sites", "service_areas"]
@@ -221,7 +221,7 @@ class _Cells:
         self.lo = xy.min(axis=0) if n else np.zeros(2)
         span = xy.max(axis=0) - self.lo if n else np.zeros(2)
         # about nine nodes a cell where they are spread evenly
-        self.size = max(3.0 * float(np.sqrt(max(span[0] * span[1], 1.0) / max(n, 1))), 1.0)
+        self.size = cell_size(xy, 3.0, crowded=18.0, most_cells=max(_MAX_CELLS, 8 * n))
         self.nx, self.ny = int(span[0] // self.size) + 1, int(span[1] // self.size) + 1
         ix = np.minimum(((xy[:, 0] - self.lo[0]) // self.size).astype(np.int64), self.nx - 1)
         iy = np.minimum(((xy[:, 1] - self.lo[1]) // self.size).astype(np.int64), self.ny - 1)
@@ -282,6 +282,7 @@ def _prepared(network: RoadNetwork) -> _Prepared:
     return cache
 
 
+_MAX_CELLS = 1 << 22  # node cells, at least this many allowed (or eight per node)
 _TABLE_CELLS = 4_000_000  # sites × cells of one search's lookup table; more sites are searched in turns
 
 

@@ -12,11 +12,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo_service.arrays import ragged_positions
+from geo_service.arrays import cell_size, ragged_positions
 
 __all__ = ["PieceGrid"]
 
 _CHUNK = 8192  # points measured at a time (a few dozen candidate pieces each)
+_MAX_PAIRS = 2_000_000  # (point, candidate piece) pairs measured at once, at most (where cells are crowded)
 
 
 class PieceGrid:
@@ -32,47 +33,55 @@ class PieceGrid:
         # metres from the line's start to each piece's start, summed line by line (one running sum over all
         # lines would carry its rounding from line to line)
         along = pd.Series(step).groupby(owner[same]).cumsum().to_numpy() - step
-        n = len(same)
-        lo = np.minimum(a, b).min(axis=0) if n else np.zeros(2)
-        extent = np.maximum(a, b).max(axis=0) - lo if n else np.ones(2)
-        # about three pieces a cell where streets are spread evenly
-        self.size = max(0.7 * float(np.sqrt(max(extent[0] * extent[1], 1.0) / max(n, 1))), 1.0)
-        # pieces longer than two cells cut in equal parts, so each is listed in nine cells at most
+        self.size, self.lo, hi = _cells_for(a, b)
+        self.nx, self.ny = (
+            int((hi[0] - self.lo[0]) // self.size) + 1,
+            int((hi[1] - self.lo[1]) // self.size) + 1,
+        )
+        # does the grid hold every piece? Not when a few lie far from the rest (see ``_cells_for``)
+        self.whole = len(a) == 0 or bool(
+            (np.minimum(a, b).min(axis=0) >= self.lo).all() and (np.maximum(a, b).max(axis=0) <= hi).all()
+        )
+        # pieces longer than two cells cut in equal parts, so each part is listed in nine cells at most
         parts = np.maximum(np.ceil(step / (2 * self.size)), 1).astype(np.int64)
-        piece = np.repeat(np.arange(n), parts)
-        k = ragged_positions(np.zeros(n, dtype=np.int64), parts) / parts[piece]
+        piece = np.repeat(np.arange(len(a)), parts)
+        frac = (
+            ragged_positions(np.zeros(len(a), dtype=np.int64), parts) / parts[piece]
+        )  # where each part starts
         ab = b - a
         self.line = owner[same][piece]
-        self.along = along[piece] + k * step[piece]
+        self.along = along[piece] + frac * step[piece]
         self.length = step[piece] / parts[piece]
-        self.ax, self.ay = a[piece, 0] + k * ab[piece, 0], a[piece, 1] + k * ab[piece, 1]
+        self.ax, self.ay = a[piece, 0] + frac * ab[piece, 0], a[piece, 1] + frac * ab[piece, 1]
         self.dx, self.dy = ab[piece, 0] / parts[piece], ab[piece, 1] / parts[piece]
         self.inv2 = 1.0 / np.maximum(self.dx * self.dx + self.dy * self.dy, 1e-18)
-        self.lo = lo
-        self.nx, self.ny = int(extent[0] // self.size) + 1, int(extent[1] // self.size) + 1
-        m = len(self.line)
+        # every part listed in each cell its bounding box touches
         bx, by = self.ax + self.dx, self.ay + self.dy
-        c0x = np.floor((np.minimum(self.ax, bx) - lo[0]) / self.size).astype(np.int64)
-        c0y = np.floor((np.minimum(self.ay, by) - lo[1]) / self.size).astype(np.int64)
-        w = np.floor((np.maximum(self.ax, bx) - lo[0]) / self.size).astype(np.int64) - c0x + 1
-        h = np.floor((np.maximum(self.ay, by) - lo[1]) / self.size).astype(np.int64) - c0y + 1
-        sub = np.repeat(np.arange(m), w * h)
-        k2 = ragged_positions(np.zeros(m, dtype=np.int64), w * h)
-        cx = np.minimum(c0x[sub] + k2 % w[sub], self.nx - 1)
-        cy = np.minimum(c0y[sub] + k2 // w[sub], self.ny - 1)
+        c0x = np.floor((np.minimum(self.ax, bx) - self.lo[0]) / self.size).astype(np.int64)
+        c0y = np.floor((np.minimum(self.ay, by) - self.lo[1]) / self.size).astype(np.int64)
+        w = np.floor((np.maximum(self.ax, bx) - self.lo[0]) / self.size).astype(np.int64) - c0x + 1
+        h = np.floor((np.maximum(self.ay, by) - self.lo[1]) / self.size).astype(np.int64) - c0y + 1
+        part = np.repeat(np.arange(len(self.line)), w * h)  # one row per (part, cell)
+        nth = ragged_positions(np.zeros(len(self.line), dtype=np.int64), w * h)  # the cell's place in the box
+        cx, cy = c0x[part] + nth % w[part], c0y[part] + nth // w[part]
+        if self.whole:  # only rounding can put a cell past the last
+            cx, cy = np.minimum(cx, self.nx - 1), np.minimum(cy, self.ny - 1)
+        else:  # the cells of far pieces are not kept
+            kept = (cx >= 0) & (cx < self.nx) & (cy >= 0) & (cy < self.ny)
+            part, cx, cy = part[kept], cx[kept], cy[kept]
         cell = cy * self.nx + cx
         order = np.argsort(cell, kind="stable")
         self.ptr = np.searchsorted(cell[order], np.arange(self.nx * self.ny + 1))
-        # each piece's numbers copied for every cell it is listed in, in cell order: the candidates of
+        # each part's numbers copied for every cell it is listed in, in cell order: the candidates of
         # neighbouring cells are read from runs of memory, not gathered from all over
-        self.piece = sub[order]
+        self.piece = part[order]
         self.cell_rows = np.column_stack([self.ax, self.ay, self.dx, self.dy, self.inv2])[self.piece]
 
     def nearest(
         self, xy: np.ndarray, max_distance: float | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(line, metres along it to the nearest point, distance) for every point; -1, 0, inf where no
-        line is within ``max_distance``. Ties go to the lower line number."""
+        line is within ``max_distance``. Of lines equally near, any one may be given."""
         n = len(xy)
         line, along, dist = np.full(n, -1, dtype=np.int64), np.zeros(n), np.full(n, np.inf)
         if n == 0 or len(self.line) == 0:
@@ -108,9 +117,13 @@ class PieceGrid:
         n = len(xy)
         rel = (xy - self.lo) / self.size
         cx, cy = np.floor(rel[:, 0]).astype(np.int64), np.floor(rel[:, 1]).astype(np.int64)
-        # how far the block reaches around the point, in metres (a point off the grid has no margin)
+        # how far the block reaches around the point, in metres: any piece nearer than that has a part in
+        # the block (cells off the grid are empty, if the grid holds every piece)
         fx, fy = rel[:, 0] - cx, rel[:, 1] - cy
         margin = (reach + np.minimum.reduce([fx, 1 - fx, fy, 1 - fy])) * self.size
+        if not self.whole:  # and no farther than the grid's edge: pieces beyond it are not listed
+            edge = np.minimum.reduce([rel[:, 0], self.nx - rel[:, 0], rel[:, 1], self.ny - rel[:, 1]])
+            margin = np.clip(np.minimum(margin, edge * self.size), 0.0, None)
         by_cell = np.argsort(cy * self.nx + cx, kind="stable")  # neighbours read neighbouring memory
         side = 2 * reach + 1
         point = np.repeat(by_cell, side * side)
@@ -119,6 +132,9 @@ class PieceGrid:
         inside = (gx >= 0) & (gx < self.nx) & (gy >= 0) & (gy < self.ny)
         point, cell = point[inside], (gy * self.nx + gx)[inside]
         counts = self.ptr[cell + 1] - self.ptr[cell]
+        if counts.sum() > _MAX_PAIRS and n > 1:  # crowded cells: half the points at a time
+            first, second = self._in_block(xy[: n // 2], reach), self._in_block(xy[n // 2 :], reach)
+            return tuple(np.concatenate(pair) for pair in zip(first, second, strict=True))  # type: ignore[return-value]
         pair_point = np.repeat(point, counts)  # grouped point by point
         at = ragged_positions(self.ptr[cell], counts)
         rows = np.take(self.cell_rows, at, axis=0)  # one gather of each candidate's five numbers
@@ -150,3 +166,24 @@ class PieceGrid:
         order = np.argsort(pair_point[h])  # back in the points' order
         h, s = h[order], s[order]
         return settled, self.line[s], self.along[s] + t[h] * self.length[s], np.sqrt(d[h])
+
+
+_MAX_CELLS = 1 << 22  # cells in a grid, at least this many allowed (or eight per piece)
+
+
+def _cells_for(a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Cell size and the grid's corners for the pieces a → b: about three pieces a cell where streets
+    are spread evenly (see ``cell_size``). The grid covers every piece when that takes at most
+    ``_MAX_CELLS`` cells, else the middle 99% only: points near the pieces left out are answered by the
+    tree."""
+    if len(a) == 0:
+        return 1.0, np.zeros(2), np.ones(2)
+    mid = (a + b) / 2
+    lo, hi = np.minimum(a, b).min(axis=0), np.maximum(a, b).max(axis=0)
+    most = max(_MAX_CELLS, 8 * len(a))
+    size = cell_size(mid, 0.7, crowded=3.0, most_cells=1 << 62)
+    if np.prod((hi - lo) / size + 1) > most:
+        lo, hi = np.quantile(mid, [0.005, 0.995], axis=0)
+        lo, hi = lo - size, hi + size
+        size = max(size, float(np.sqrt(np.prod(hi - lo) / most)))
+    return size, lo, hi

@@ -17,8 +17,9 @@ from geo_service.reach import band, nearest_sites, service_areas
 OX, OY = 500_000.0, 3_900_000.0
 
 
-def random_roads(seed: int, n: int = 120, size: float = 2000.0) -> gpd.GeoDataFrame:
-    """Streets between near neighbours, each with a bend, a third of them one-way."""
+def random_roads(seed: int, n: int = 120, size: float = 2000.0, stray: bool = False) -> gpd.GeoDataFrame:
+    """Streets between near neighbours, each with a bend, a third of them one-way; ``stray``: and one
+    street 300 km away (digitised at a wrong place)."""
     rng = np.random.default_rng(seed)
     xy = rng.uniform(0, size, size=(n, 2))
     edges = set()
@@ -29,6 +30,8 @@ def random_roads(seed: int, n: int = 120, size: float = 2000.0) -> gpd.GeoDataFr
     for a, b in sorted(edges):
         mid = (xy[a] + xy[b]) / 2 + rng.normal(0, 20, 2)
         lines.append(shapely.LineString([(OX + x, OY + y) for x, y in (xy[a], mid, xy[b])]))
+    if stray:
+        lines.append(shapely.LineString([(OX + 300_000, OY), (OX + 300_050, OY)]))
     return gpd.GeoDataFrame(
         {
             "oneway": rng.random(len(lines)) < 0.3,
@@ -72,15 +75,18 @@ def reach_oracle(net, g: nx.DiGraph, site_snap, i: int, seg: int, at: float) -> 
 
 
 @pytest.mark.parametrize(
-    ("mode", "max_cost", "n", "size", "turns"),
+    ("mode", "max_cost", "n", "size", "turns", "stray"),
     [
-        ("walk", 600.0, 120, 2000.0, False),
-        ("drive", 50.0, 120, 2000.0, False),
-        ("walk", 450.0, 500, 3000.0, True),
+        ("walk", 600.0, 120, 2000.0, False, False),
+        ("drive", 50.0, 120, 2000.0, False, False),
+        ("walk", 450.0, 500, 3000.0, True, False),
+        ("walk", 450.0, 500, 3000.0, False, True),
     ],
 )
-def test_service_area_linework_equals_networkx_reach(mode, max_cost, n, size, turns, monkeypatch):
-    net = build_network(random_roads(7, n, size), mode=mode)
+def test_service_area_linework_equals_networkx_reach(mode, max_cost, n, size, turns, stray, monkeypatch):
+    net = build_network(random_roads(7, n, size, stray), mode=mode)
+    if stray:  # the nodes' cells keep the city's scale (~9 nodes a cell), not the stray street's extent
+        assert reach._prepared(net).cells.size < 1000
     if turns:  # a lookup table too small for all sites at once: they are searched two at a time
         monkeypatch.setattr(reach, "_TABLE_CELLS", 2 * reach._prepared(net).cells.n_cells)
     g = nx_graph(net)

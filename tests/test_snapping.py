@@ -89,3 +89,71 @@ def test_snap_of_a_large_batch_equals_a_small_one():
     same = ok & (big.segment == seg)
     assert same.sum() > 0.9 * ok.sum()
     assert np.allclose(big.offset[same], off[same], rtol=0, atol=1e-5)
+
+
+def _street_grid(k: int, step: float, at: tuple[float, float] = (0.0, 0.0)) -> list[shapely.LineString]:
+    x0, y0 = at
+    east = [
+        shapely.LineString([(x0 + i * step, y0 + j * step), (x0 + i * step + step, y0 + j * step)])
+        for i in range(k)
+        for j in range(k)
+    ]
+    north = [
+        shapely.LineString([(x0 + i * step, y0 + j * step), (x0 + i * step, y0 + j * step + step)])
+        for i in range(k)
+        for j in range(k)
+    ]
+    return east + north
+
+
+def _assert_exact(grid: PieceGrid, lines: np.ndarray, xy: np.ndarray) -> None:
+    pts = shapely.points(xy)
+    line, along, dist = grid.nearest(xy)
+    _, ref_dist = _geos(lines, pts, None)
+    assert np.allclose(dist, ref_dist, rtol=0, atol=1e-9)
+    assert np.allclose(shapely.distance(lines[line], pts), ref_dist, rtol=0, atol=1e-9)
+    assert np.allclose(along, shapely.line_locate_point(lines[line], pts), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("far", [30_000.0, 5_000_000.0])
+def test_one_street_far_from_the_rest_keeps_the_cells_small(far):
+    """A street digitised far from the city (a wrong coordinate) must not make the cells as large as
+    the whole extent: the cells stay as without it, and points near either are still answered exactly."""
+    city = _street_grid(60, 50.0)
+    lines = np.asarray([*city, shapely.LineString([(far, far), (far + 10, far)])], dtype=object)
+    grid = PieceGrid(lines)
+    assert grid.size == pytest.approx(PieceGrid(np.asarray(city, dtype=object)).size, rel=0.05)
+    assert np.diff(grid.ptr).max() <= 6  # pieces listed in the fullest cell
+    rng = np.random.default_rng(4)
+    xy = np.vstack([rng.uniform(-100, 3100, (6000, 2)), rng.uniform(far - 500, far + 500, (200, 2))])
+    _assert_exact(grid, lines, xy)
+
+
+def test_two_towns_far_apart_and_a_crowded_spot(monkeypatch):
+    """Two street grids 80 km apart (the cells shrink to the towns' density) and 3,000 streets through
+    one spot (measured a few points at a time): the same answers as GEOS."""
+    import geo_service.snapping as snapping
+
+    star = [
+        shapely.LineString([(1500 + 40 * np.cos(t), 1500 + 40 * np.sin(t)), (1500, 1500)])
+        for t in np.linspace(0, 2 * np.pi, 3000, endpoint=False)
+    ]
+    lines = np.asarray(
+        [*_street_grid(40, 60.0), *_street_grid(40, 60.0, at=(80_000.0, 10_000.0)), *star], dtype=object
+    )
+    monkeypatch.setattr(snapping, "_MAX_PAIRS", 50_000)
+    grid = PieceGrid(lines)
+    assert 10 < grid.size < 80  # the towns' streets are 60 m apart (30 m for one town alone)
+    crowded = np.flatnonzero(np.diff(grid.ptr) > 8)  # cells listing more than eight pieces: at the spot
+    centres = grid.lo + (np.column_stack([crowded % grid.nx, crowded // grid.nx]) + 0.5) * grid.size
+    assert len(crowded) > 0
+    assert np.hypot(*(centres - 1500).T).max() < 100
+    rng = np.random.default_rng(6)
+    xy = np.vstack(
+        [
+            rng.uniform(-100, 2500, (4000, 2)),
+            rng.uniform([79_900, 9_900], [82_500, 12_500], (4000, 2)),
+            rng.normal(1500, 30, (500, 2)),  # at the crowded spot
+        ]
+    )
+    _assert_exact(grid, lines, xy)
