@@ -26,8 +26,10 @@ class PieceGrid:
     def __init__(self, lines: np.ndarray, tree: shapely.STRtree | None = None) -> None:
         self.lines = np.asarray(lines, dtype=object)
         self.tree = tree if tree is not None else shapely.STRtree(self.lines)
-        coords, owner = shapely.get_coordinates(self.lines, return_index=True)
-        same = np.flatnonzero(owner[1:] == owner[:-1])  # vertex pairs of one line: its pieces
+        parts, part_owner = shapely.get_parts(self.lines, return_index=True)  # a multi-line's lines
+        coords, part = shapely.get_coordinates(parts, return_index=True)
+        owner = part_owner[part]
+        same = np.flatnonzero(part[1:] == part[:-1])  # vertex pairs of one part: its pieces (not the gaps)
         a, b = coords[same], coords[same + 1]
         step = np.hypot(*(b - a).T)
         # metres from the line's start to each piece's start, summed line by line (one running sum over all

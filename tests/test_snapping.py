@@ -157,3 +157,19 @@ def test_two_towns_far_apart_and_a_crowded_spot(monkeypatch):
         ]
     )
     _assert_exact(grid, lines, xy)
+
+
+def test_multilines_have_no_piece_across_their_gaps():
+    """A multi-line's parts are pieces; the gap between two parts is not (GEOS measures the same)."""
+    lines = np.asarray(
+        [
+            shapely.MultiLineString([[(0, 0), (100, 0)], [(300, 0), (400, 0), (400, 50)]]),
+            shapely.LineString([(0, 80), (400, 80)]),
+        ],
+        dtype=object,
+    )
+    grid = PieceGrid(lines)
+    xy = np.array([[200.0, 5.0], [200.0, 60.0], [50.0, -3.0], [410.0, 40.0], [350.0, 1.0]])
+    line = grid.nearest(xy)[0]
+    assert line.tolist() == [1, 1, 0, 0, 0]  # (200, 5) lies 5 m from the gap, but 75 m from line 1
+    _assert_exact(grid, lines, xy)
