@@ -154,6 +154,9 @@ def _graph(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, twoway: np.ndarr
     return coo_matrix((np.maximum(frame.to_numpy(), 1e-9), (s, d)), shape=(n, n)).tocsr()
 
 
+_GRID_FROM = 2_000  # points; fewer are answered sooner by GEOS's tree than by reading the grid
+
+
 def snap(network: RoadNetwork, points_metric: np.ndarray, *, max_distance: float | None = None) -> Snap:
     """Snap metric points to the nearest segment (at the projected point). Unsnappable → segment -1.
     Of two streets equally near (to the last bits of a float), either may be taken."""
@@ -189,9 +192,6 @@ def snap_xy(network: RoadNetwork, xy: np.ndarray, *, max_distance: float | None 
     offset, distance = np.zeros(len(xy)), np.full(len(xy), np.inf)
     segment[good], offset[good], distance[good] = _pieces(network).nearest(xy[good], max_distance)
     return Snap(segment, offset, distance)
-
-
-_GRID_FROM = 2_000  # points; fewer are answered sooner by GEOS's tree than by reading the grid
 
 
 def _pieces(network: RoadNetwork) -> PieceGrid:

@@ -95,7 +95,10 @@ def nearest_available_crews(
         return out
     crews = crews.reset_index(drop=True)
     free = free_from(crews)
-    # spans of time with the same free crews: a crew is free in span e when its rank is at most e
+    # spans of time with the same free crews: a crew is free in span e when its rank is at most e. E.g.
+    # free from (-inf, 10:00, 12:00, 10:00, inf): cuts (10:00, 12:00), ranks (0, 1, 2, 1, 3); a case at
+    # 09:00 is in span 0 (the first crew free), at 10:00 or 11:00 in span 1 (and the second and fourth),
+    # from 12:00 on in span 2 (all but the last, never sent)
     cuts = np.unique(free[np.isfinite(free)])
     rank = np.where(free == -np.inf, 0, np.searchsorted(cuts, free, side="left") + 1)
     rank = np.where(free == np.inf, len(cuts) + 1, rank)
