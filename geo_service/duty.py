@@ -239,6 +239,10 @@ def local_times(values: Any) -> pd.Series:
     return series
 
 
+# ShiftTable.of: (id of the roster, id of the codes) → (roster, codes, table), oldest first
+_TABLES: dict[tuple[int, int], tuple[Sequence[Shift], np.ndarray, ShiftTable]] = {}
+
+
 def day_minute(local: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Day (ordinal) and minute of the day of local times, from the wall-clock nanoseconds."""
     ns = local.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").astype(np.int64)
@@ -247,10 +251,32 @@ def day_minute(local: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 class ShiftTable:
-    """The shifts as arrays, for asking "which shift of these beats runs then" of a million cases at once."""
+    """The shifts as arrays, for asking "which shift of these beats runs then" of a million cases at once.
+
+    ``squad``, ``label`` and ``beat_code`` hold each shift's squad, "HH:MM-HH:MM" and beat, with a last
+    ``None`` for "no shift" (index ``len(shifts)``)."""
+
+    @classmethod
+    def of(cls, shifts: Sequence[Shift], codes: np.ndarray) -> ShiftTable:
+        """The table of a roster and beat codes, built once while both are the same objects (a
+        workspace's cached roster and beat index) and kept for the next batch."""
+        if not isinstance(shifts, tuple):  # a list may change under us: built afresh
+            return cls(shifts, codes)
+        key = (id(shifts), id(codes))
+        hit = _TABLES.get(key)
+        if hit is None or hit[0] is not shifts or hit[1] is not codes:
+            hit = (shifts, codes, cls(shifts, codes))
+            _TABLES[key] = hit
+            while len(_TABLES) > 8:  # the oldest go
+                del _TABLES[next(iter(_TABLES))]
+        return hit[2]
 
     def __init__(self, shifts: Sequence[Shift], codes: np.ndarray) -> None:
         self.shifts = tuple(shifts)
+        self.squad = np.array([*(s.squad for s in self.shifts), None], dtype=object)
+        self.label = np.array([*(s.label() for s in self.shifts), None], dtype=object)
+        self.beat_code = np.array([*(s.beat for s in self.shifts), None], dtype=object)
+        self.valid_since = min((s.valid_from for s in self.shifts if s.valid_from), default=None)
         index = {str(c): k for k, c in enumerate(codes)}
         self.beat = np.array([index.get(s.beat, -1) for s in shifts], dtype=np.int64)
         self.start = np.array([s.start for s in shifts], dtype=np.int64)

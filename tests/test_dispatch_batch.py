@@ -188,7 +188,8 @@ def test_duplicate_search_equals_brute_force():
         for k in range(0, 60, 4):
             xy[k + 1], t[k + 1], group[k + 1] = xy[k] + [50.0, 0.0], t[k] + 24 * 3600.0, group[k]
             xy[k + 2], t[k + 2], group[k + 2] = xy[k] + [50.0 + 1e-6, 0.0], t[k] + 3600.0, group[k]
-            xy[k + 3], t[k + 3], group[k + 3] = xy[k] + [0.0, 30.0], t[k] + 24 * 3600.0 + 1e-3, group[k]
+            beyond = 1.0 if trial % 3 == 0 else 1e-3  # whole seconds (sorted packed) or not (argsorted)
+            xy[k + 3], t[k + 3], group[k + 3] = xy[k] + [0.0, 30.0], t[k] + 24 * 3600.0 + beyond, group[k]
         if trial % 2:
             xy = xy[:, ::-1] * [1.0, 7.0]  # stretched: cells in one direction only
         got = _recent_near(xy, group, t, n, 50.0, 24 * 3600.0)

@@ -107,3 +107,25 @@ def test_bad_times():
         shifts_from_frame(
             pd.DataFrame([{"beat": "A", "squad": "x", "weekdays": "1-9", "start": "07:00", "end": "08:00"}])
         )
+
+
+def test_shift_table_is_kept_while_roster_and_beats_are_the_same():
+    """A workspace's roster (a tuple) and beat codes give the same table batch after batch; a new
+    roster (the layer edited) or a list gives a new one, with that roster's squads."""
+    import dataclasses
+
+    import numpy as np
+
+    from geo_service.duty import ShiftTable
+
+    codes = np.array(["A", "B", "C"], dtype=object)
+    first = ShiftTable.of(SHIFTS, codes)
+    assert ShiftTable.of(SHIFTS, codes) is first
+    assert list(first.squad) == ["一中队", "一中队", "二中队", "三中队", None]
+    assert list(first.label)[-2:] == ["22:00-02:00", None]
+    edited = (*SHIFTS[:3], dataclasses.replace(SHIFTS[3], squad="四中队"))
+    again = ShiftTable.of(edited, codes)
+    assert again is not first
+    assert again.squad[3] == "四中队"
+    assert ShiftTable.of(list(SHIFTS), codes) is not ShiftTable.of(list(SHIFTS), codes)
+    assert ShiftTable.of(SHIFTS, codes.copy()) is not first

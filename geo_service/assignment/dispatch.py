@@ -253,7 +253,8 @@ def dispatch_batch(
     cat = np.array([first_row.get(v, -1) for v in texts], dtype=np.int64)[raw_code]
     rows = categories.rows
     pick = np.maximum(cat, 0)
-    roster_start = min((s.valid_from for s in shifts if s.valid_from), default=None)
+    table = ShiftTable.of(shifts, beats.codes)
+    roster_start = table.valid_since
     error = np.full(n, None, dtype=object)
     before = (day < roster_start.toordinal()) if roster_start else np.zeros(n, dtype=bool)
     future = stamp > (now + dt.timedelta(minutes=5)).timestamp()
@@ -266,16 +267,16 @@ def dispatch_batch(
     p, b = assign_points_to_beats(xy, beats)
     chosen = area_first(p, b, beats.is_line, n)
     # shifts: the first running shift of the chosen beat, else of any beat containing the case
-    duty = ShiftTable(shifts, beats.codes).on_duty(p, b, chosen, day, minute)
+    duty = table.on_duty(p, b, chosen, day, minute)
     has = duty >= 0
     # the beat: the shift's on duty, else the chosen one's; squad and shift: the one on duty, or None
-    n_beats, n_shifts = len(beats.codes), len(shifts)
-    beat = np.array([*beats.codes.astype(object), *(s.beat for s in shifts), None], dtype=object)[
-        np.where(has, n_beats + duty, np.where(chosen >= 0, chosen, n_beats + n_shifts))
-    ]
+    n_shifts = len(table.shifts)
     on = np.where(has, duty, n_shifts)
-    squad = np.array([*(s.squad for s in shifts), None], dtype=object)[on]
-    shift_label = np.array([*(s.label() for s in shifts), None], dtype=object)[on]
+    beat = table.beat_code[on]
+    nobody = np.flatnonzero(~has & (chosen >= 0))  # in a beat, nobody on duty: that beat
+    beat[nobody] = beats.codes[chosen[nobody]]
+    squad = table.squad[on]
+    shift_label = table.label[on]
     # escalation to the district duty office (the district is looked up for those cases only)
     nobeat = chosen < 0
     offduty = ~nobeat & ~has

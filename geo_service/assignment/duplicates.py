@@ -77,13 +77,8 @@ def recent_near(
     bits = max(1, (m - 1).bit_length())
     mask = (1 << bits) - 1
     # the points in time order, equal times by index; r: each point's place in that order
-    by_time = np.argsort(t)
+    by_time = _time_order(t, bits)
     ts = t[by_time]
-    tied = ts[1:] == ts[:-1]
-    if tied.any():
-        rank = np.zeros(m, dtype=np.int64)
-        np.cumsum(~tied, out=rank[1:])
-        by_time = np.sort((rank << bits) | by_time) & mask
     r = np.empty(m, dtype=np.int64)
     r[by_time] = np.arange(m)
     # cells (with a margin of one: a quad's corner never wraps to another row), larger than twice the
@@ -132,3 +127,22 @@ def recent_near(
         ok = (at >= 0) & (keys[np.maximum(at, 0)] >> shift == keys[at + 1] >> shift)  # the same quad
         r_i, at, t_i = r_i[ok], at[ok], t_i[ok]
     return best
+
+
+def _time_order(t: np.ndarray, bits: int) -> np.ndarray:
+    """Indices (< 2 ** bits) of the times in order, equal times by index. Times in whole seconds (as
+    cases are reported) are packed with their index into one integer each and sorted once; others are
+    argsorted, and ties put in index order by a second sort."""
+    m = len(t)
+    mask = (1 << bits) - 1
+    lo = t.min()
+    if np.isfinite(lo) and t.max() - lo < 2.0 ** (62 - bits) and np.array_equal(t, np.floor(t)):
+        return np.sort(((t - lo).astype(np.int64) << bits) | np.arange(m)) & mask
+    by_time = np.argsort(t)
+    ts = t[by_time]
+    tied = ts[1:] == ts[:-1]
+    if tied.any():
+        rank = np.zeros(m, dtype=np.int64)
+        np.cumsum(~tied, out=rank[1:])
+        by_time = np.sort((rank << bits) | by_time) & mask
+    return by_time

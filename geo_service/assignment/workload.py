@@ -48,12 +48,12 @@ def workload(
     hour = minute // 60
     p, b = assign_points_to_beats(xy, beats)
     chosen = area_first(p, b, beats.is_line, n)  # the beat that takes each case, as dispatch chooses it
-    table = ShiftTable(shifts, beats.codes)
+    table = ShiftTable.of(shifts, beats.codes)
     duty = table.on_duty(p, b, chosen, day, minute)
     beat = np.full(n, "（无网格）", dtype=object)
     beat[chosen >= 0] = beats.codes[chosen[chosen >= 0]]
     squad = np.where(chosen >= 0, "（无人值班）", "（无网格）").astype(object)
-    squad[duty >= 0] = np.array([s.squad for s in shifts], dtype=object)[duty[duty >= 0]]
+    squad[duty >= 0] = table.squad[duty[duty >= 0]]
     # the days of the period, and the minutes of each hour of each day each beat is on duty
     if start is not None and end is not None:
         first_day = start.astimezone(TZ).date().toordinal()
