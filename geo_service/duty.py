@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 from lunardate import LunarDate
 
+from geo_service.arrays import ragged_positions
 from geo_service.errors import InvalidInput
 
 __all__ = [
@@ -303,6 +305,26 @@ class ShiftTable:
             & ((self.kind[:, None] == 0) | (self.kind[:, None] == kind[None, :]))
         )
 
+    @cached_property
+    def _by_minute(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each (beat, minute of the day), the shifts covering that minute, in roster order (CSR:
+        pointers by ``beat * 1440 + minute``, the shifts, and 1 where the minute is the morning after the
+        shift's day). A shift runs from its start until its end, or midnight, on its days, and one
+        across midnight also from midnight until its end on the day after."""
+        n = len(self.shifts)
+        plain = self.end > self.start
+        shift = np.r_[np.arange(n), np.arange(n)]
+        after = np.r_[np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64)]
+        lo = np.r_[self.start, np.zeros(n, dtype=np.int64)]
+        hi = np.r_[np.where(plain, self.end, 1440), np.where(plain, 0, self.end)]
+        keep = (hi > lo) & (self.beat[shift] >= 0)
+        shift, after, lo, count = shift[keep], after[keep], lo[keep], (hi - lo)[keep]
+        row = np.repeat(np.arange(len(shift)), count)
+        key = self.beat[shift[row]] * 1440 + ragged_positions(lo, count)
+        order = np.lexsort((shift[row], key))  # by beat and minute, then in roster order
+        ptr = np.searchsorted(key[order], np.arange((len(self.beat_ptr) - 1) * 1440 + 1))
+        return ptr, shift[row[order]], after[row[order]]
+
     def on_duty(
         self, case: np.ndarray, beat: np.ndarray, chosen: np.ndarray, day: np.ndarray, minute: np.ndarray
     ) -> np.ndarray:
@@ -319,25 +341,20 @@ class ShiftTable:
         days = np.arange(int(day.min()) - 1, int(day.max()) + 1)  # from the day before the first
         table = self.applies(days).ravel()  # [shift, day], flat
         today = (day - days[0])[case]
-        m = minute[case]
-        first = self.beat_ptr[beat]
-        count = self.beat_ptr[beat + 1] - first
-        # a shift runs from its start until its end, or midnight, on its days, and one across midnight
-        # also from midnight until its end on the day after
-        plain = self.end > self.start
-        until = np.where(plain, self.end, 1440)
-        morning = np.where(plain, 0, self.end)
+        ptr, cover, after = self._by_minute
+        key = beat * 1440 + minute[case]
+        first = ptr[key]
+        count = ptr[key + 1] - first
         found = np.full(len(case), -1, dtype=np.int64)
-        left = np.arange(len(case))  # the pairs with no shift running yet
-        for k in range(int(count.max(initial=0))):  # the k-th shift of each pair's beat, in roster order
+        left = np.flatnonzero(count > 0)  # the pairs with no shift running yet, of those some shift covers
+        for k in range(int(count.max(initial=0))):  # the k-th shift covering the minute, in roster order
             if k:
                 left = left[count[left] > k]
-            s = self.by_beat[first[left] + k]
-            at = s * len(days) + today[left]
-            mi = m[left]
-            running = (table[at] & (mi >= self.start[s]) & (mi < until[s])) | (
-                table[at - 1] & (mi < morning[s])
-            )
+            c = first[left] + k
+            s = cover[c]
+            running = table[
+                s * len(days) + today[left] - after[c]
+            ]  # does it run that day (or the one before)?
             found[left[running]] = s[running]
             left = left[~running]
         if len(case) == n and np.all(case[1:] > case[:-1]):  # each case in one beat: that beat's shift

@@ -129,3 +129,18 @@ def test_shift_table_is_kept_while_roster_and_beats_are_the_same():
     assert again.squad[3] == "四中队"
     assert ShiftTable.of(list(SHIFTS), codes) is not ShiftTable.of(list(SHIFTS), codes)
     assert ShiftTable.of(SHIFTS, codes.copy()) is not first
+
+
+def test_a_beat_with_no_shift_has_nobody_on_duty_in_a_batch():
+    """A beat the roster does not name (X, listed between A and B) has nobody on duty, even in a batch
+    with cases in other beats, never the next beat's shift (a bug of the batch lookup until 2026-12)."""
+    import numpy as np
+
+    from geo_service.duty import ShiftTable
+
+    codes = np.array(["A", "X", "B", "C"], dtype=object)
+    tuesday = dt.date(2026, 12, 1).toordinal()
+    case = np.arange(3)
+    beat = np.array([0, 1, 2])  # one case in each of A, X and B, at 10:00 on a working Tuesday
+    got = ShiftTable(SHIFTS, codes).on_duty(case, beat, beat, np.full(3, tuesday), np.full(3, 600))
+    assert [SHIFTS[s].squad if s >= 0 else None for s in got] == ["一中队", None, "二中队"]
