@@ -321,9 +321,11 @@ class ShiftTable:
         shift, after, lo, count = shift[keep], after[keep], lo[keep], (hi - lo)[keep]
         row = np.repeat(np.arange(len(shift)), count)
         key = self.beat[shift[row]] * 1440 + ragged_positions(lo, count)
-        order = np.lexsort((shift[row], key))  # by beat and minute, then in roster order
-        ptr = np.searchsorted(key[order], np.arange((len(self.beat_ptr) - 1) * 1440 + 1))
-        return ptr, shift[row[order]], after[row[order]]
+        # by beat and minute, then in roster order: one sort of (key, shift, after) packed in an integer
+        packed = np.sort((key * n + shift[row]) * 2 + after[row])
+        key, rest = np.divmod(packed, 2 * n)
+        ptr = np.r_[0, np.cumsum(np.bincount(key, minlength=(len(self.beat_ptr) - 1) * 1440))]
+        return ptr, rest // 2, rest % 2
 
     def on_duty(
         self, case: np.ndarray, beat: np.ndarray, chosen: np.ndarray, day: np.ndarray, minute: np.ndarray
