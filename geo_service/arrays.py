@@ -21,8 +21,9 @@ def cell_size(xy: np.ndarray, factor: float, crowded: float, most_cells: int) ->
 
     The spacing comes from the middle 99% of the points when the rest lie far out (one street digitised
     at a wrong place must not blow every cell up), and the cells shrink while the median point shares
-    its cell with more than ``crowded`` points (two towns far apart). They grow again if the whole
-    extent would need more than ``most_cells`` cells.
+    its cell with more than ``crowded`` points (two towns far apart), as long as that thins the crowd
+    (points on top of each other stay crowded at any size). They grow again if the whole extent would
+    need more than ``most_cells`` cells.
     """
     if len(xy) == 0:
         return 1.0
@@ -33,11 +34,16 @@ def cell_size(xy: np.ndarray, factor: float, crowded: float, most_cells: int) ->
     if area > 4 * core_area:  # a few points far out: the density of the rest
         area, n = core_area, max(int(((xy >= core_lo) & (xy <= core_hi)).all(axis=1).sum()), 1)
     size = max(factor * float(np.sqrt(area / n)), 1.0)
+    before = (np.inf, size)  # the crowd at the size before
     for _ in range(6):
         cell = np.floor((xy - lo) / size).astype(np.int64)
         _, count = np.unique(cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1], return_counts=True)
         crowd = float(np.median(np.repeat(count, count)))  # points in the cell of the median point
+        if crowd > 0.7 * before[0]:  # smaller cells no longer help (points on top of each other)
+            size = before[1]
+            break
         if crowd <= crowded or size <= 1.0:
             break
+        before = (crowd, size)
         size = max(size * float(np.sqrt(crowded / 2 / crowd)), 1.0)
     return max(size, float(np.sqrt(max(float(np.prod(hi - lo)), 1.0) / most_cells)))

@@ -17,6 +17,7 @@ from geo_service.arrays import cell_size, ragged_positions
 __all__ = ["PieceGrid"]
 
 _CHUNK = 8192  # points measured at a time (a few dozen candidate pieces each)
+_MAX_CANDIDATES = 400  # pieces measured for one point, at most; more, and the tree answers it
 _MAX_PAIRS = 2_000_000  # (point, candidate piece) pairs measured at once, at most (where cells are crowded)
 
 
@@ -44,18 +45,27 @@ class PieceGrid:
         self.whole = len(a) == 0 or bool(
             (np.minimum(a, b).min(axis=0) >= self.lo).all() and (np.maximum(a, b).max(axis=0) <= hi).all()
         )
-        # pieces longer than two cells cut in equal parts, so each part is listed in nine cells at most
-        parts = np.maximum(np.ceil(step / (2 * self.size)), 1).astype(np.int64)
-        piece = np.repeat(np.arange(len(a)), parts)
+        # the stretch [t0, t1] of each piece inside the grid (all of it, when the grid holds every piece):
+        # nearer points than the grid's edge find their nearest piece there, the others are the tree's
+        if self.whole:
+            t0, t1 = np.zeros(len(a)), np.ones(len(a))
+        else:
+            t0, t1 = _clip(a, b, self.lo, self.lo + np.array([self.nx, self.ny]) * self.size)
+        inside = np.flatnonzero(t0 <= t1)
+        share = (t1 - t0)[inside]
+        # stretches longer than two cells cut in equal parts, so each part is listed in nine cells at most
+        parts = np.maximum(np.ceil(step[inside] * share / (2 * self.size)), 1).astype(np.int64)
+        rep = np.repeat(np.arange(len(inside)), parts)
+        piece, fraction = inside[rep], share[rep] / parts[rep]  # each part's piece, and share of it
         frac = (
-            ragged_positions(np.zeros(len(a), dtype=np.int64), parts) / parts[piece]
-        )  # where each part starts
+            t0[piece] + ragged_positions(np.zeros(len(inside), dtype=np.int64), parts) * fraction
+        )  # its start
         ab = b - a
         self.line = owner[same][piece]
         self.along = along[piece] + frac * step[piece]
-        self.length = step[piece] / parts[piece]
+        self.length = step[piece] * fraction
         self.ax, self.ay = a[piece, 0] + frac * ab[piece, 0], a[piece, 1] + frac * ab[piece, 1]
-        self.dx, self.dy = ab[piece, 0] / parts[piece], ab[piece, 1] / parts[piece]
+        self.dx, self.dy = ab[piece, 0] * fraction, ab[piece, 1] * fraction
         self.inv2 = 1.0 / np.maximum(self.dx * self.dx + self.dy * self.dy, 1e-18)
         # every part listed in each cell its bounding box touches
         bx, by = self.ax + self.dx, self.ay + self.dy
@@ -134,6 +144,12 @@ class PieceGrid:
         inside = (gx >= 0) & (gx < self.nx) & (gy >= 0) & (gy < self.ny)
         point, cell = point[inside], (gy * self.nx + gx)[inside]
         counts = self.ptr[cell + 1] - self.ptr[cell]
+        # points with very many candidates (a crowded spot where cells could not shrink enough) are
+        # answered sooner by the tree: left unsettled
+        crowded = np.bincount(point, weights=counts, minlength=n) > _MAX_CANDIDATES
+        if crowded.any():
+            keep = ~crowded[point]
+            point, cell, counts = point[keep], cell[keep], counts[keep]
         if counts.sum() > _MAX_PAIRS and n > 1:  # crowded cells: half the points at a time
             first, second = self._in_block(xy[: n // 2], reach), self._in_block(xy[n // 2 :], reach)
             return tuple(np.concatenate(pair) for pair in zip(first, second, strict=True))  # type: ignore[return-value]
@@ -176,8 +192,9 @@ _MAX_CELLS = 1 << 22  # cells in a grid, at least this many allowed (or eight pe
 def _cells_for(a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Cell size and the grid's corners for the pieces a → b: about three pieces a cell where streets
     are spread evenly (see ``cell_size``). The grid covers every piece when that takes at most
-    ``_MAX_CELLS`` cells, else the middle 99% only: points near the pieces left out are answered by the
-    tree."""
+    ``_MAX_CELLS`` cells; else the box where most pieces are (the middle 80% of their middles, widened by
+    as much on each side), so that a few streets digitised far away (up to a tenth of them) do not spread
+    the cells thin: points near the pieces left out are answered by the tree."""
     if len(a) == 0:
         return 1.0, np.zeros(2), np.ones(2)
     mid = (a + b) / 2
@@ -185,7 +202,22 @@ def _cells_for(a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndar
     most = max(_MAX_CELLS, 8 * len(a))
     size = cell_size(mid, 0.7, crowded=3.0, most_cells=1 << 62)
     if np.prod((hi - lo) / size + 1) > most:
-        lo, hi = np.quantile(mid, [0.005, 0.995], axis=0)
-        lo, hi = lo - size, hi + size
+        q10, q90 = np.quantile(mid, [0.1, 0.9], axis=0)
+        lo, hi = np.maximum(lo, 2 * q10 - q90) - size, np.minimum(hi, 2 * q90 - q10) + size
         size = max(size, float(np.sqrt(np.prod(hi - lo) / most)))
     return size, lo, hi
+
+
+def _clip(a: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The stretch [t0, t1] (fractions of a → b) of each piece inside the box lo–hi; t0 > t1 where the
+    piece misses it (Liang and Barsky's clipping)."""
+    d = b - a
+    t0, t1 = np.zeros(len(a)), np.ones(len(a))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for k in (0, 1):
+            for p, q in ((-d[:, k], a[:, k] - lo[k]), (d[:, k], hi[k] - a[:, k])):
+                r = q / p
+                t0 = np.where(p < 0, np.maximum(t0, r), t0)
+                t1 = np.where(p > 0, np.minimum(t1, r), t1)
+                t1 = np.where((p == 0) & (q < 0), -1.0, t1)  # parallel to the side, outside it
+    return t0, t1

@@ -173,3 +173,50 @@ def test_multilines_have_no_piece_across_their_gaps():
     line = grid.nearest(xy)[0]
     assert line.tolist() == [1, 1, 0, 0, 0]  # (200, 5) lies 5 m from the gap, but 75 m from line 1
     _assert_exact(grid, lines, xy)
+
+
+def test_streets_through_a_far_point_are_clipped_not_cut_into_thousands_of_parts():
+    """Forty streets with a vertex digitised at (0, 0), 3,900 km from a city at EPSG:4547-like
+    coordinates: only their stretch inside the grid is cut into parts, so the parts stay about as
+    many as without them, and points in the city and along the long streets are answered exactly."""
+    rng = np.random.default_rng(12)
+    e, n = 500_000.0, 3_900_000.0
+    start = rng.uniform([e, n], [e + 5000, n + 5000], (4000, 2))
+    ends = start + rng.normal(0, 80, (4000, 2))
+    coords = np.stack([start, (start + ends) / 2, ends], axis=1)
+    coords[:40, 1] = 0.0  # the middle vertex at the origin
+    lines = shapely.linestrings(coords)
+    grid = PieceGrid(lines)
+    assert not grid.whole
+    assert len(grid.line) < 3 * 2 * len(lines)  # parts (two pieces a street)
+    xy = np.vstack(
+        [
+            rng.uniform([e, n], [e + 5000, n + 5000], (5000, 2)),
+            rng.uniform(0.2, 0.98, (300, 1)) * [[e, n]] + rng.normal(0, 50, (300, 2)),  # along a far stretch
+        ]
+    )
+    _assert_exact(grid, lines, xy)
+
+
+def test_a_campus_in_a_prefecture_and_streets_drawn_twice():
+    """Many streets in one square kilometre and a few spread over 40 km: the grid covers the campus
+    finely (the spread streets are the tree's); every street drawn eight times over: the cells do not
+    shrink in vain. Both answered exactly."""
+    rng = np.random.default_rng(13)
+
+    def streets(count: int, side: float, at: float) -> np.ndarray:
+        s = rng.uniform(at, at + side, (count, 2))
+        return shapely.linestrings(
+            np.stack([s, s + rng.normal(0, side / np.sqrt(count), (count, 2))], axis=1)
+        )
+
+    lines = np.concatenate([streets(20_000, 1000.0, 0.0), streets(2000, 40_000.0, -20_000.0)])
+    grid = PieceGrid(lines)
+    assert grid.size < 10
+    xy = np.vstack([rng.uniform(0, 1000, (5000, 2)), rng.uniform(-20_000, 20_000, (1000, 2))])
+    _assert_exact(grid, lines, xy)
+    once = streets(3000, 5000.0, 0.0)
+    lines = np.repeat(once, 8)
+    grid = PieceGrid(lines)
+    assert grid.size > 0.3 * PieceGrid(once).size  # √8 smaller for eight times the pieces, no less
+    _assert_exact(grid, lines, rng.uniform(0, 5000, (3000, 2)))
