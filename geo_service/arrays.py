@@ -30,9 +30,11 @@ def cell_size(xy: np.ndarray, factor: float, crowded: float, most_cells: int) ->
     lo, hi = xy.min(axis=0), xy.max(axis=0)
     core_lo, core_hi = np.quantile(xy, [0.005, 0.995], axis=0)
     area, core_area = max(float(np.prod(hi - lo)), 1.0), max(float(np.prod(core_hi - core_lo)), 1.0)
-    n = len(xy)
+    n, span = len(xy), hi - lo
     if area > 4 * core_area:  # a few points far out: the density of the rest
         area, n = core_area, max(int(((xy >= core_lo) & (xy <= core_hi)).all(axis=1).sum()), 1)
+        span = core_hi - core_lo
+    area = max(area, float(np.max(span)) ** 2 / n)  # points along a line: spaced its length / n apart
     size = max(factor * float(np.sqrt(area / n)), 1.0)
     before = (np.inf, size)  # the crowd at the size before
     for _ in range(6):
@@ -46,4 +48,6 @@ def cell_size(xy: np.ndarray, factor: float, crowded: float, most_cells: int) ->
             break
         before = (crowd, size)
         size = max(size * float(np.sqrt(crowded / 2 / crowd)), 1.0)
-    return max(size, float(np.sqrt(max(float(np.prod(hi - lo)), 1.0) / most_cells)))
+    while np.prod((hi - lo) // size + 1) > most_cells:  # (a line of points, too, is so many cells long)
+        size *= 2
+    return size

@@ -220,3 +220,17 @@ def test_a_campus_in_a_prefecture_and_streets_drawn_twice():
     grid = PieceGrid(lines)
     assert grid.size > 0.3 * PieceGrid(once).size  # √8 smaller for eight times the pieces, no less
     _assert_exact(grid, lines, rng.uniform(0, 5000, (3000, 2)))
+
+
+def test_cell_size_for_points_along_a_line_and_on_one_spot():
+    """Nodes along one 5,000 km road: cells as long as the nodes are apart (times the factor), not 1 m
+    (five million cells); all points on one spot: 1 m; and never more cells than allowed."""
+    from geo_service.arrays import cell_size
+
+    x = np.linspace(0, 5e6, 5000)
+    line = np.column_stack([x, np.full_like(x, 3.9e6)])
+    assert cell_size(line, 3.0, crowded=18.0, most_cells=1 << 22) == pytest.approx(3000.0)
+    assert cell_size(np.zeros((10, 2)), 3.0, crowded=18.0, most_cells=1 << 22) == 1.0
+    far = np.array([[0.0, 0.0], [1e7, 1e7]])
+    size = cell_size(far, 0.7, crowded=3.0, most_cells=1000)
+    assert np.prod(1e7 // size + 1) <= 1000
