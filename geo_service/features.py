@@ -72,6 +72,40 @@ def _check_siting(
         )
 
 
+def _check_references(
+    ws: Workspace,
+    spec: LayerSpec,
+    news: Sequence[NewFeature],
+    labels: Sequence[Any],
+    only: Iterable[str] | None = None,
+) -> None:
+    """Refuse a write whose field names a feature of another layer that does not exist (a crew's depot,
+    a shift's beat): the ``references`` of the layer's declaration. ``only``: the fields written (a
+    PATCH leaves the others as they were)."""
+    written = None if only is None else set(only)
+    for f in spec.fields:
+        if not f.references or (written is not None and f.name not in written):
+            continue
+        target, _, key = f.references.partition(".")
+        known = None
+        for feat, label in zip(news, labels, strict=True):
+            value = feat.properties.get(f.name)
+            if value is None:
+                continue
+            if known is None:
+                known = {str(v) for v in ws.frame(target)[key].dropna()}
+            if str(value) not in known:
+                shown = "、".join(sorted(known)[:10]) or "（无）"
+                raise InvalidInput(
+                    f"字段 {f.name} 的值「{value}」不是已有的 {f.references}（如：{shown}）",
+                    f"Field '{f.name}' is '{value}', which is no {f.references} "
+                    f"(e.g. {', '.join(sorted(known)[:10]) or 'none'})",
+                    layer=spec.name,
+                    feature=label,
+                    field=f.name,
+                )
+
+
 def new_feature_from_geojson(
     spec: LayerSpec,
     obj: Any,
@@ -91,6 +125,24 @@ def new_feature_from_geojson(
     if not isinstance(props, Mapping):
         raise InvalidInput(
             "properties 应为对象", "'properties' must be an object", layer=spec.name, feature=label
+        )
+    misplaced = [
+        k for k in obj if k in spec.field_names and k not in ("type", "id", "geometry", "properties")
+    ]
+    if misplaced:
+        raise InvalidInput(
+            f"字段「{misplaced[0]}」应放在 properties 中",
+            f"Field '{misplaced[0]}' belongs under 'properties'",
+            layer=spec.name,
+            feature=label,
+            field=misplaced[0],
+        )
+    if partial and not props and obj.get("geometry") is None:
+        raise InvalidInput(
+            "修改请求中没有属性或几何",
+            "The patch changes no property and no geometry",
+            layer=spec.name,
+            feature=label,
         )
     properties = spec.validate_properties(props, partial=partial, feature=label)
     raw_geom = obj.get("geometry")
@@ -146,6 +198,7 @@ def create_features(
         )
         for i, f in enumerate(features)
     ]
+    _check_references(ws, spec, news, range(len(news)))
     for i, feat in enumerate(news):
         _check_siting(ws, spec, feat, exclude_id=None, override=override, reason=reason, label=i)
     return ws.store.create_features(layer, news, actor=actor, reason=reason)
@@ -217,9 +270,11 @@ def _update(
         label=fid,
         partial=partial,
     )
+    written = list(new.properties) if partial else None
     if partial:
         merged = spec.validate_properties({**current.properties, **new.properties}, feature=fid)
         new = NewFeature(merged, new.geometry if new.geometry is not None else current.geometry)
+    _check_references(ws, spec, [new], [fid], only=written)
     _check_siting(ws, spec, new, exclude_id=fid, override=override, reason=reason, label=fid)
     return ws.store.update_feature(layer, fid, new, expected_version=expected, actor=actor, reason=reason)
 
@@ -303,6 +358,7 @@ def import_frame(
                 feature=label,
             )
         news.append(NewFeature(properties, geometry))
+    _check_references(ws, spec, news, [f"row {i + 1}" for i in range(len(news))])
     if check_siting:
         for i, feat in enumerate(news):
             _check_siting(

@@ -508,3 +508,15 @@ def test_dispatcher_marks_crews_busy_and_the_next_nearest_goes(own_demo_client):
     assert "status" in problem["detail_zh"]
     assert "status" in problem["detail_en"]
     assert c.get(f"/collections/crews/items/{crews['解放一组']['id']}").json() == before
+    # a depot that does not exist, a field outside "properties", an empty patch: refused, nothing changed
+    url = f"/collections/crews/items/{crews['解放一组']['id']}"
+    for body, field in (
+        ({"properties": {"depot": "不存在的场站"}}, "depot"),
+        ({"status": "available"}, "status"),
+        ({}, None),
+    ):
+        refused = c.patch(url, json=body)
+        assert refused.status_code == 400, (body, refused.text)
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json().get("field") == field
+        assert c.get(url).json() == before

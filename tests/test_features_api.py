@@ -234,6 +234,13 @@ def test_table_layer_takes_no_geometry(client):
         "geometry": None,
         "properties": {"crew": "一组", "depot": "山阳场站", "vehicles": 2},
     }
+    # the depot must exist first (crews.depot references depots.name)
+    nowhere = _problem(client.post("/collections/crews/items", json=row), 400)
+    assert nowhere["field"] == "depot"
+    assert "depots.name" in nowhere["detail_en"]
+    depot = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
+    depot["properties"] = {"name": "山阳场站"}
+    assert client.post("/collections/depots/items", json=depot).status_code == 201
     assert client.post("/collections/crews/items", json=row).status_code == 201
     with_geom = {**row, "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
     _problem(client.post("/collections/crews/items", json=with_geom), 400)
