@@ -4,6 +4,7 @@ and Open311; bad rows answered without sinking the batch."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import geopandas as gpd
 import numpy as np
@@ -520,3 +521,133 @@ def test_dispatcher_marks_crews_busy_and_the_next_nearest_goes(own_demo_client):
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert refused.json().get("field") == field
         assert c.get(url).json() == before
+
+
+def _count(client, layer: str) -> int:
+    return client.get(f"/collections/{layer}/items", params={"limit": 1}).json()["numberMatched"]
+
+
+def test_cases_at_impossible_places_are_refused_and_never_saved(own_demo_client):
+    """Open311 and JSON cases at NaN, infinite, out-of-range or foreign coordinates, and uploaded rows
+    with no point or a line: each refused naming why, none stored; the good ones beside them stand.
+    A case refused is nobody's duplicate."""
+    c = own_demo_client
+    stored = _count(c, "incidents")
+    good = {"service_code": "0201", "requested_datetime": "2026-12-01T15:00:00+08:00"}
+    for lat, lon in (("inf", "113.2"), ("nan", "113.2"), ("999", "113.2"), ("52.5", "13.4")):
+        r = c.post("/requests.json", data={**good, "lat": lat, "long": lon})
+        assert r.status_code == 400, (lat, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["field"] == "lat"
+    r = c.post("/requests.json", json={**good, "lat": 35.25, "long": 113.2, "requested_datetime": 12345})
+    assert r.status_code == 400
+    assert r.json()["field"] == "requested_datetime"
+    r = c.post(
+        "/requests.json", data={**good, "lat": "35.25", "long": "113.2", "requested_datetime": "2099-01-01"}
+    )
+    assert r.json()["field"] == "requested_datetime"
+    assert _count(c, "incidents") == stored
+
+    at = "2026-12-01T10:00:00+08:00"
+    body = {
+        "save": True,
+        "cases": [
+            {"lon": 13.4, "lat": 52.5, "category": "0201", "reported_at": at},  # Berlin
+            {
+                "lon": 113.236,
+                "lat": 35.217,
+                "category": "燃气安全",
+                "reported_at": "2025-12-31T20:00:00+08:00",
+            },
+            {
+                "lon": 113.236,
+                "lat": 35.217,
+                "category": "燃气安全",
+                "reported_at": "2026-01-01T10:00:00+08:00",
+            },
+        ],
+    }
+    out = c.post("/dispatch/cases", json=body).json()
+    berlin, early, later = out["assignments"]
+    assert berlin["error"]["code"] == "bad-location"
+    assert "outside China" in berlin["error"]["detail_en"]
+    assert berlin["incident_id"] is None
+    assert early["error"]["code"] == "before-roster"
+    assert later["ok"]
+    assert later["duplicate_of"] is None  # the refused case was never saved: nothing to duplicate
+    assert _count(c, "incidents") == stored + 1
+
+    csv = (
+        "category,reported_at,geometry\n"
+        "0201,2026-12-01 10:00,POINT (113.2 35.25)\n"
+        ",2026-12-01 10:00,POINT (113.2 35.25)\n"
+    )
+    r = c.post("/dispatch/cases/upload", files={"file": ("cases.csv", csv.encode(), "text/csv")})
+    assert r.status_code == 200, r.text
+    point, blank = r.json()["assignments"]
+    assert point["ok"]
+    assert blank["error"]["detail_en"] == "Case 2 has no category"
+    props = {"category": "0201", "reported_at": "2026-12-01T10:00:00+08:00"}
+    features = [
+        {
+            "type": "Feature",
+            "properties": props,
+            "geometry": {"type": "Point", "coordinates": [113.2, 35.25]},
+        },
+        {
+            "type": "Feature",
+            "properties": props,
+            "geometry": {"type": "LineString", "coordinates": [[113.2, 35.25], [113.21, 35.26]]},
+        },
+        {"type": "Feature", "properties": props, "geometry": None},
+    ]
+    geojson = json.dumps({"type": "FeatureCollection", "features": features}).encode()
+    r = c.post("/dispatch/cases/upload", files={"file": ("cases.geojson", geojson, "application/geo+json")})
+    assert r.status_code == 200, r.text
+    point, line, nowhere = r.json()["assignments"]
+    assert point["ok"]
+    assert line["error"]["code"] == "bad-location"
+    assert "LineString" in line["error"]["detail_en"]
+    assert nowhere["error"]["code"] == "bad-location"
+    no_time = "category,reported_at,geometry\n0201,2026-12-01 10:00,POINT (113.2 35.25)\n0201,,POINT (113.2 35.25)\n"
+    r = c.post("/dispatch/cases/upload", files={"file": ("cases.csv", no_time.encode(), "text/csv")})
+    assert r.status_code == 400
+    assert r.json()["detail_en"] == "Case 2 has no reported_at time"
+
+
+def test_metric_coordinates_and_workload_windows(own_demo_client):
+    """A batch in the city's projected CRS is answered as the same points in lon/lat; workload windows
+    with no end, or from the year 1, are refused; the English reasons name the office and the squad."""
+    from geo_service.crs import to_metric
+
+    c = own_demo_client
+    lon, lat = 113.2, 35.25
+    x, y = shapely.get_coordinates(to_metric(np.array([shapely.Point(lon, lat)]), "EPSG:4547"))[0]
+    at = "2026-12-01T10:00:00+08:00"
+    plain = c.post(
+        "/dispatch/cases", json={"cases": [{"lon": lon, "lat": lat, "category": "0201", "reported_at": at}]}
+    )
+    metric = c.post(
+        "/dispatch/cases",
+        json={"crs": "EPSG:4547", "cases": [{"lon": x, "lat": y, "category": "0201", "reported_at": at}]},
+    )
+    assert metric.status_code == 200, metric.text
+    a, b = plain.json()["assignments"][0], metric.json()["assignments"][0]
+    assert (a["beat"], a["squad"], a["crew"]) == (b["beat"], b["squad"], b["crew"])
+    assert any(f"squad on duty {a['squad']}" in r for r in a["reasons"])
+    night = c.post(
+        "/dispatch/cases",
+        json={
+            "cases": [
+                {"lon": lon, "lat": lat, "category": "0201", "reported_at": "2026-12-01T03:00:00+08:00"}
+            ]
+        },
+    ).json()["assignments"][0]
+    assert any(r.endswith(f"escalated to {night['escalation']}") for r in night["reasons"])
+    for params, field in (
+        ({"start": "2026-12-01", "end": ""}, "end"),
+        ({"start": "0001-01-01", "end": "0001-02-01"}, "start"),
+    ):
+        r = c.get("/dispatch/workload", params=params)
+        assert r.status_code == 400, r.text
+        assert r.json()["field"] == field

@@ -90,7 +90,7 @@ class Dispatched:
     """A batch's answers as columns (one entry per case); :meth:`answer` builds one case's answer with
     its chain of reasons, :meth:`answers` all of them."""
 
-    error: np.ndarray  # None, or "unknown-category" | "future" | "before-roster"
+    error: np.ndarray  # None, or "bad-location" | "unknown-category" | "future" | "before-roster"
     beat: np.ndarray
     squad: np.ndarray
     shift: np.ndarray  # label of the shift on duty
@@ -109,14 +109,20 @@ class Dispatched:
     category_names: tuple[str, ...]
     duplicate_m: float
     duplicate_h: float
+    location_problem: np.ndarray  # per case: (zh, en) of why its location was refused, or None
 
     def __len__(self) -> int:
         return len(self.error)
 
     def answer(self, i: int) -> CaseAssignment:
         code = self.error[i]
+        if code == "bad-location":
+            zh, en = self.location_problem[i]
+            return _error(i, code, zh, en)
         if code == "unknown-category":
             raw = self.raw_category[i]
+            if raw is None or (not isinstance(raw, str) and pd.isna(raw)) or not str(raw).strip():
+                return _error(i, code, f"第 {i + 1} 个案件缺少类别", f"Case {i + 1} has no category")
             return _error(
                 i,
                 code,
@@ -136,26 +142,31 @@ class Dispatched:
                 f"Reported before the roster starts ({self.roster_start})",
             )
         dep = self.category_department[i]
-        reasons = [f"类别 {self.major[i]}/{self.category[i]} 由{dep}负责 / category → {dep}"]
+        category = f"{self.major[i]}/{self.category[i]}"
+        reasons = [f"类别 {category} 由{dep}负责 / category {category}: {dep}"]
         if self.asset[i] is not None:
             reasons.append(
                 f"位于{self.asset[i]}（{self.asset_m[i]:.0f} 米内），按资产归属由{self.department[i]}处理"
-                " / on an asset: its owner"
+                f" / on {self.asset[i]} (within {self.asset_m[i]:.0f} m): its owner, {self.department[i]}"
             )
+        office = self.escalation[i]
         if self.beat[i] is None:
-            reasons.append(
-                f"不在任何网格内，转{self.escalation[i]} / in no beat: escalated to the district duty office"
-            )
+            reasons.append(f"不在任何网格内，转{office} / in no beat: escalated to {office}")
         elif self.squad[i] is None:
             reasons.append(
-                f"网格 {self.beat[i]} 此时无人值班，转{self.escalation[i]} / nobody on duty: escalated"
+                f"网格 {self.beat[i]} 此时无人值班，转{office} / nobody on duty in beat {self.beat[i]}: "
+                f"escalated to {office}"
             )
         else:
-            reasons.append(f"网格 {self.beat[i]} 由{self.squad[i]}值班（{self.shift[i]}）/ squad on duty")
+            reasons.append(
+                f"网格 {self.beat[i]} 由{self.squad[i]}值班（{self.shift[i]}）/ beat {self.beat[i]}: "
+                f"squad on duty {self.squad[i]} ({self.shift[i]})"
+            )
         if self.duplicate_of[i] is not None:
             reasons.append(
                 f"疑似重复：{self.duplicate_m:.0f} 米、{self.duplicate_h:.0f} 小时内已有同类案件 "
-                f"{self.duplicate_of[i]} / probable duplicate"
+                f"{self.duplicate_of[i]} / probable duplicate of {self.duplicate_of[i]} (same category within "
+                f"{self.duplicate_m:.0f} m and {self.duplicate_h:.0f} h)"
             )
         crew = self._crew(i)
         if crew is not None:
@@ -165,7 +176,8 @@ class Dispatched:
                     f"every crew at the nearest depot, {crew['passed_over']}, is busy, off duty or out of service"
                 )
             reasons.append(
-                f"最近可派班组 {crew['crew']}（约 {crew['minutes']:.0f} 分钟）/ nearest available crew"
+                f"最近可派班组 {crew['crew']}（约 {crew['minutes']:.0f} 分钟）/ nearest available crew "
+                f"{crew['crew']} (about {crew['minutes']:.0f} min)"
             )
         elif self.crews.none_free[i]:
             reasons.append("此时没有可派班组（均忙碌、休班或停用）/ no crew is available at this time")
@@ -223,17 +235,26 @@ def dispatch_batch(
     duplicate_h: float = 24.0,
     crs: str = "EPSG:4547",
     xy: np.ndarray | None = None,
+    location_problems: Sequence[tuple[str, str] | None] | None = None,
 ) -> Dispatched:
     """The whole batch at once, as columns: beats by the coverage engine's grid, shifts by array
     lookups per (case, beat), categories and districts by table joins, duplicates by one sort of
     the cases keyed by category, cell and time (``duplicates.recent_near``), the nearest crew from
     one search out of the depots. ``xy`` (metric coordinates, n × 2) may stand in for the geometry of a
-    large batch."""
+    large batch. ``location_problems``: per case, why its location is refused ((zh, en), e.g. outside the
+    service area), or None; such cases are answered with that error, their ``xy`` is not read."""
     now = now or dt.datetime.now(TZ)
     n = len(cases)
+    location_problem = np.full(n, None, dtype=object)
+    if location_problems is not None:
+        location_problem[:] = list(location_problems)
+    misplaced = np.array([v is not None for v in location_problem], dtype=bool)
     if xy is None:
-        pm = to_metric(cases.geometry.to_numpy(), crs)
-        xy = shapely.get_coordinates(pm) if n else np.zeros((0, 2))
+        geoms = cases.geometry.to_numpy().copy()
+        geoms[misplaced] = shapely.Point(np.nan, np.nan)
+        pm = to_metric(geoms, crs)
+        xy = shapely.get_coordinates(pm, include_z=False) if n else np.zeros((0, 2))
+    xy = np.where(misplaced[:, None], np.nan, xy)
     times = local_times(cases["reported_at"])
     local = times.dt.tz_convert(TZ)
     day, minute = day_minute(local)
@@ -262,9 +283,16 @@ def dispatch_batch(
     error[before] = "before-roster"
     error[future] = "future"
     error[unknown] = "unknown-category"
-    failed = np.flatnonzero(before | future | unknown)
+    error[misplaced] = "bad-location"
+    refused = before | future | unknown | misplaced
+    failed = np.flatnonzero(refused)
     # beats: area beats before road beats, then in the order the index gives them
-    p, b = assign_points_to_beats(xy, beats)
+    located = np.flatnonzero(np.isfinite(xy).all(axis=1))
+    if len(located) == n:
+        p, b = assign_points_to_beats(xy, beats)
+    else:  # cases with no usable point are in no beat
+        p, b = assign_points_to_beats(xy[located], beats)
+        p = located[p]
     chosen = area_first(p, b, beats.is_line, n)
     # shifts: the first running shift of the chosen beat, else of any beat containing the case
     duty = table.on_duty(p, b, chosen, day, minute)
@@ -305,7 +333,7 @@ def dispatch_batch(
         wants = rows["asset_layer"].fillna("").astype(str).to_numpy()[pick] != ""
         reach = pd.to_numeric(rows["asset_within_m"], errors="coerce").fillna(0).to_numpy()[pick]
         ag = to_metric(assets.geometry.to_numpy(), crs)
-        ask = np.flatnonzero(wants & (cat >= 0))
+        ask = np.flatnonzero(wants & (cat >= 0) & ~refused)
         (qi, qk), qd = shapely.STRtree(ag).query_nearest(
             shapely.points(xy[ask]), return_distance=True, all_matches=False, max_distance=200
         )
@@ -328,6 +356,7 @@ def dispatch_batch(
         crs,
         duplicate_m,
         duplicate_h,
+        asked=~refused,
     )
     sent = nearest_available_crews(xy, stamp, network, depots, crews, crs)
     for column in (beat, squad, shift_label, department, escalation, dup, asset_name, sent.crew, sent.depot):
@@ -355,6 +384,7 @@ def dispatch_batch(
         tuple(categories.names),
         duplicate_m,
         duplicate_h,
+        location_problem,
     )
 
 

@@ -25,9 +25,16 @@ def probable_duplicates(
     crs: str,
     dist_m: float,
     hours: float,
+    asked: np.ndarray | None = None,
 ) -> np.ndarray:
     """For each case, the label of an earlier case of the same category within ``dist_m`` and ``hours``
-    (in the batch, ``row N``, or open, ``incident ID``); the most recent such case when there are several."""
+    (in the batch, ``row N``, or open, ``incident ID``); the most recent such case when there are several.
+    ``asked``: the cases to look at (the others, refused, are neither asked about nor duplicated)."""
+    out = np.full(len(xy), None, dtype=object)
+    row = np.arange(len(xy))
+    if asked is not None and not asked.all():
+        row = np.flatnonzero(asked)
+        xy, kind, stamp = xy[row], kind[row], stamp[row]
     n = len(xy)  # kind: the same category is the same row of the table (or, unknown, the same text)
     labels_n = n
     t = stamp
@@ -48,11 +55,14 @@ def probable_duplicates(
             ]
         )
         open_ids = open_cases.index.to_numpy()
-    out = np.full(n, None, dtype=object)
+    if len(t) == 0:
+        return out
     best = recent_near(xy, pd.factorize(kind)[0], t, n, dist_m, hours * 3600)
     hit = np.flatnonzero(best >= 0)
     src = best[hit]
-    out[hit] = [f"row {j + 1}" if j < labels_n else f"incident {int(open_ids[j - labels_n])}" for j in src]
+    out[row[hit]] = [
+        f"row {row[j] + 1}" if j < labels_n else f"incident {int(open_ids[j - labels_n])}" for j in src
+    ]
     return out
 
 

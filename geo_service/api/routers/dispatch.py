@@ -29,8 +29,10 @@ TZ = dt.timezone(dt.timedelta(hours=8))
 
 
 class Case(BaseModel):
-    lon: float = Field(ge=-180, le=180)
-    lat: float = Field(ge=-90, le=90)
+    # in ``crs`` (lon/lat by default, metres for a projected one): checked against the service area
+    # after the transformation, case by case
+    lon: float = Field(allow_inf_nan=False)
+    lat: float = Field(allow_inf_nan=False)
     category: str = Field(min_length=1, max_length=50)
     reported_at: dt.datetime | None = None
     description: str | None = Field(default=None, max_length=2000)
@@ -139,17 +141,45 @@ async def dispatch_upload(
     for col in ("category", "reported_at"):
         if col not in frame.columns:
             raise InvalidInput(f"案件表缺少列「{col}」", f"The case table has no column '{col}'", field=col)
-    frame["reported_at"] = [parse_moment(str(v), name="reported_at") for v in frame["reported_at"]]
+    frame["reported_at"] = [_reported_at(v, i) for i, v in enumerate(frame["reported_at"])]
     return _respond(ws, frame, save, actor_of(request))
+
+
+def _reported_at(value: Any, i: int) -> dt.datetime:
+    """The time a case of an uploaded table was reported; the case named if it is missing or bad."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)) or not str(value).strip():
+        raise InvalidInput(
+            f"第 {i + 1} 个案件缺少上报时间 reported_at",
+            f"Case {i + 1} has no reported_at time",
+            feature=i + 1,
+            field="reported_at",
+        )
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=TZ)
+    try:
+        when = parse_moment(str(value), name="reported_at")
+    except InvalidInput as e:
+        raise InvalidInput(
+            f"第 {i + 1} 个案件：{e.zh}", f"Case {i + 1}: {e.en}", feature=i + 1, field="reported_at"
+        ) from None
+    assert when is not None
+    return when
 
 
 @router.get("/dispatch/workload", summary="工作量：按中队、网格、小时 / Workload per squad, beat and hour")
 def dispatch_workload(ws: WorkspaceDep, start: str, end: str) -> dict[str, Any]:
     s, e = parse_moment(start, name="start"), parse_moment(end, name="end")
-    assert s is not None
-    assert e is not None
+    if s is None or e is None:
+        name = "start" if s is None else "end"
+        raise InvalidInput(f"需要时间窗的 {name}", f"The time window needs a '{name}'", field=name)
     if e <= s:
         raise InvalidInput("时间窗结束早于开始", "The time window ends before it starts", field="end")
+    if s.year < 1900 or e - s > dt.timedelta(days=3660):
+        raise InvalidInput(
+            "时间窗应在 1900 年以后，且不超过十年",
+            "The time window must start in 1900 or later and span at most ten years",
+            field="start" if s.year < 1900 else "end",
+        )
     incidents = ws.frame("incidents")
     when = pd.to_datetime(incidents["reported_at"], utc=True)
     sel = incidents[(when >= pd.Timestamp(s)) & (when < pd.Timestamp(e))]

@@ -17,6 +17,8 @@ from geo_service.errors import InvalidInput
 __all__ = ["router"]
 
 router = APIRouter(tags=["open311"])
+# the request's field behind each refusal of a case
+_FIELD_OF = {"bad-location": "lat", "future": "requested_datetime", "before-roster": "requested_datetime"}
 
 
 @router.get("/services.json", summary="Open311 服务类别（权责清单）/ Open311 service list")
@@ -54,7 +56,8 @@ async def create_request(request: Request, ws: WorkspaceDep) -> list[dict[str, A
     code = str(form.get("service_code") or "")
     if not code:
         raise InvalidInput("需要 service_code", "'service_code' is required", field="service_code")
-    when = parse_moment(form.get("requested_datetime"), name="requested_datetime") or dt.datetime.now(
+    asked = form.get("requested_datetime")
+    when = parse_moment(None if asked is None else str(asked), name="requested_datetime") or dt.datetime.now(
         dt.timezone(dt.timedelta(hours=8))
     )
     cases = gpd.GeoDataFrame(
@@ -65,7 +68,8 @@ async def create_request(request: Request, ws: WorkspaceDep) -> list[dict[str, A
     [answer] = run_dispatch(ws, cases)
     if not answer.ok:
         assert answer.error is not None
-        raise InvalidInput(answer.error["detail_zh"], answer.error["detail_en"], field="service_code")
+        field = _FIELD_OF.get(answer.error["code"], "service_code")
+        raise InvalidInput(answer.error["detail_zh"], answer.error["detail_en"], field=field)
     [fid] = _save(ws, cases, [answer], actor_of(request))
     who = answer.squad or answer.escalation
     return [
