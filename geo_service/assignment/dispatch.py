@@ -246,15 +246,17 @@ def dispatch_batch(
     now = now or dt.datetime.now(TZ)
     n = len(cases)
     location_problem = np.full(n, None, dtype=object)
+    misplaced = np.zeros(n, dtype=bool)
     if location_problems is not None:
         location_problem[:] = list(location_problems)
-    misplaced = np.array([v is not None for v in location_problem], dtype=bool)
+        misplaced = np.array([v is not None for v in location_problem], dtype=bool)
     if xy is None:
         geoms = cases.geometry.to_numpy().copy()
         geoms[misplaced] = shapely.Point(np.nan, np.nan)
         pm = to_metric(geoms, crs)
         xy = shapely.get_coordinates(pm, include_z=False) if n else np.zeros((0, 2))
-    xy = np.where(misplaced[:, None], np.nan, xy)
+    if misplaced.any():
+        xy = np.where(misplaced[:, None], np.nan, xy)
     times = local_times(cases["reported_at"])
     local = times.dt.tz_convert(TZ)
     day, minute = day_minute(local)
