@@ -651,3 +651,17 @@ def test_metric_coordinates_and_workload_windows(own_demo_client):
         r = c.get("/dispatch/workload", params=params)
         assert r.status_code == 400, r.text
         assert r.json()["field"] == field
+
+
+def test_request_validation_speaks_chinese(demo_client):
+    """FastAPI's own checks (pydantic) come back with a Chinese detail too, not pydantic's English."""
+    case = {"lon": 113.2, "lat": 35.25, "category": "", "reported_at": "2026-12-01T10:00:00+08:00"}
+    r = demo_client.post("/dispatch/cases", json={"cases": [case]})
+    assert r.status_code == 422
+    body = r.json()
+    assert body["detail_zh"] == "参数「cases.0.category」无效：至少 1 个字符"
+    assert "at least 1 character" in body["detail_en"]
+    r = demo_client.post(
+        "/dispatch/cases", json={"cases": [{**case, "category": "0201", "reported_at": "soon"}]}
+    )
+    assert "ISO 8601" in r.json()["detail_zh"]

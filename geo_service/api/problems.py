@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -71,18 +72,69 @@ async def _domain(request: Request, exc: errors.GeoServiceError) -> JSONResponse
     return problem_response(status, body, headers)
 
 
+# pydantic's error types, said in Chinese (its own messages are English); others fall back to them
+_ZH_OF_TYPE = {
+    "missing": "缺少此参数",
+    "string_too_short": "至少 {min_length} 个字符",
+    "string_too_long": "最多 {max_length} 个字符",
+    "too_short": "至少 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
+    "greater_than_equal": "应不小于 {ge}",
+    "less_than_equal": "应不大于 {le}",
+    "greater_than": "应大于 {gt}",
+    "less_than": "应小于 {lt}",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "int_from_float": "应为整数",
+    "float_parsing": "应为数字",
+    "float_type": "应为数字",
+    "finite_number": "应为有限的数字（不能是 NaN 或无穷大）",
+    "bool_parsing": "应为 true 或 false",
+    "bool_type": "应为 true 或 false",
+    "string_type": "应为字符串",
+    "datetime_parsing": "应为 ISO 8601 时间（如 2026-12-01T21:00）",
+    "datetime_from_date_parsing": "应为 ISO 8601 时间（如 2026-12-01T21:00）",
+    "datetime_type": "应为 ISO 8601 时间（如 2026-12-01T21:00）",
+    "json_invalid": "不是有效的 JSON",
+    "list_type": "应为列表",
+    "dict_type": "应为对象",
+    "model_type": "应为对象",
+    "model_attributes_type": "应为对象",
+    "extra_forbidden": "不允许此参数",
+    "literal_error": "应为以下之一：{expected}",
+    "enum": "应为以下之一：{expected}",
+}
+
+
+def _zh(err: Mapping[str, Any]) -> str:
+    text = _ZH_OF_TYPE.get(str(err.get("type")))
+    if text is None:
+        return f"格式不对（{err.get('msg')}）"
+    try:
+        return text.format(**(err.get("ctx") or {}))
+    except (KeyError, IndexError):
+        return f"格式不对（{err.get('msg')}）"
+
+
 async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     problems = []
     for err in exc.errors()[:20]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
-        problems.append({"field": loc or None, "message": err.get("msg"), "where": err.get("loc", ["?"])[0]})
-    first = problems[0] if problems else {"field": None, "message": "invalid"}
+        problems.append(
+            {
+                "field": loc or None,
+                "message": err.get("msg"),
+                "message_zh": _zh(err),
+                "where": err.get("loc", ["?"])[0],
+            }
+        )
+    first = problems[0] if problems else {"field": None, "message": "invalid", "message_zh": "无效"}
     field = first["field"] or "?"
     body = {
         "code": "invalid-input",
         "title": "请求参数无效 / Invalid request parameters",
-        "detail": f"参数「{field}」无效：{first['message']} / Parameter '{field}' is invalid: {first['message']}",
-        "detail_zh": f"参数「{field}」无效：{first['message']}",
+        "detail": f"参数「{field}」无效：{first['message_zh']} / Parameter '{field}' is invalid: {first['message']}",
+        "detail_zh": f"参数「{field}」无效：{first['message_zh']}",
         "detail_en": f"Parameter '{field}' is invalid: {first['message']}",
         "field": first["field"],
         "errors": problems,
