@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from geo_service.errors import InvalidInput
 __all__ = [
     "Shift",
     "ShiftTable",
+    "calendar_known",
     "day_kind",
     "day_minute",
     "festival_dates",
@@ -35,6 +36,7 @@ __all__ = [
     "open_windows",
     "parse_hours",
     "shifts_from_frame",
+    "statutory_holidays",
 ]
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -105,11 +107,38 @@ def _date(value: Any) -> dt.date | None:
 
 
 def day_kind(day: dt.date) -> tuple[str, bool]:
-    """("workday" | "holiday", known) — ``known`` is False where the calendar has no data for the year."""
+    """("workday" | "holiday", known) — ``known`` is False where the calendar has no data for the year
+    (the State Council publishes each year's schedule late in the year before): then the statutory
+    holidays (see :func:`statutory_holidays`) and weekends are holidays, and no weekend is a make-up
+    workday."""
     try:
         return ("workday" if chinese_calendar.is_workday(day) else "holiday"), True
     except NotImplementedError:
-        return ("workday" if day.isoweekday() <= 5 else "holiday"), False
+        if day.isoweekday() > 5 or day in statutory_holidays(day.year):
+            return "holiday", False
+        return "workday", False
+
+
+def calendar_known(day: dt.date) -> bool:
+    """Whether the holiday calendar knows ``day``'s year (else :func:`day_kind` estimates)."""
+    return day_kind(day)[1]
+
+
+@lru_cache(maxsize=64)
+def statutory_holidays(year: int) -> frozenset[dt.date]:
+    """The days off the law fixes for ``year`` (全国年节及纪念日放假办法, as revised in 2024): New
+    Year's Day; the Spring Festival (lunar New Year's Eve to the third day); Qingming (by the usual
+    formula for the solar term); Labour Day, 1-2 May; the Dragon Boat and Mid-Autumn festivals; National
+    Day, 1-3 October. The yearly schedule moves days around these; it is not known in advance."""
+    days = {dt.date(year, 1, 1), dt.date(year, 5, 1), dt.date(year, 5, 2)}
+    days |= {dt.date(year, 10, d) for d in (1, 2, 3)}
+    new_year = LunarDate(year, 1, 1).to_solar_date()
+    days |= {new_year + dt.timedelta(days=k) for k in range(-1, 3)}  # New Year's Eve is the day before
+    days.add(LunarDate(year, 5, 5).to_solar_date())
+    days.add(LunarDate(year, 8, 15).to_solar_date())
+    y = year % 100
+    days.add(dt.date(year, 4, int(y * 0.2422 + 4.81) - y // 4))  # 清明, 21st century
+    return frozenset(days)
 
 
 def _applies(shift: Shift, day: dt.date) -> bool:

@@ -16,6 +16,9 @@ def test_who_covers(demo_client):
     ).json()
     assert night["on_duty"] == []
     assert night["next_shift"]["starts"][:13] in ("2026-12-01T07", "2026-12-01T08")
+    assert not any("holiday schedule" in r for r in body["reasons"])
+    later = demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": "2027-01-01T10:00"})
+    assert any("2027 holiday schedule is not in the calendar" in r for r in later.json()["reasons"])
 
 
 def test_who_covers_gcj02_and_outside(demo_client):

@@ -144,3 +144,23 @@ def test_a_beat_with_no_shift_has_nobody_on_duty_in_a_batch():
     beat = np.array([0, 1, 2])  # one case in each of A, X and B, at 10:00 on a working Tuesday
     got = ShiftTable(SHIFTS, codes).on_duty(case, beat, beat, np.full(3, tuesday), np.full(3, 600))
     assert [SHIFTS[s].squad if s >= 0 else None for s in got] == ["一中队", None, "二中队"]
+
+
+def test_years_the_calendar_does_not_know_yet_use_the_statutory_holidays():
+    """chinese-calendar knows each year once the State Council has published it. For a year it does
+    not know, the days the law fixes are holidays (checked against the library for years it knows:
+    every one is a day off there), weekends too, and the answer says the calendar was estimated."""
+    import chinese_calendar
+
+    from geo_service.duty import calendar_known, statutory_holidays
+
+    for year in (2025, 2026):
+        law = statutory_holidays(year)
+        assert len(law) == 13
+        assert all(chinese_calendar.is_holiday(d) for d in law), sorted(law)
+    assert day_kind(dt.date(2027, 1, 1)) == ("holiday", False)  # New Year's Day, a Friday
+    assert day_kind(dt.date(2027, 2, 8)) == ("holiday", False)  # third day of the lunar new year
+    assert day_kind(dt.date(2027, 1, 4)) == ("workday", False)
+    assert not calendar_known(dt.date(2027, 1, 4))
+    assert calendar_known(dt.date(2026, 1, 4))
+    assert beats(at("2027-01-01T10:00")) == ["A"]  # B works on workdays only

@@ -23,7 +23,7 @@ from scipy.spatial import cKDTree
 from geo_service.coverage.membership import BeatIndex, assign_points_to_beats
 from geo_service.coverage.week import WeekCoverage, beat_coverage_week
 from geo_service.crs import from_metric, to_metric, transformer
-from geo_service.duty import Shift, next_shift, on_duty, open_windows
+from geo_service.duty import TZ, Shift, calendar_known, next_shift, on_duty, open_windows
 from geo_service.errors import InvalidInput
 from geo_service.network import RoadNetwork, Snap, snap
 from geo_service.reach import NearestSites, nearest_sites, service_areas
@@ -168,6 +168,12 @@ def who_covers(
         )
     elif not running:
         reasons.append("此时网格无人值班 / nobody is on duty in the beat at this time")
+    day = at.astimezone(TZ).date()
+    if not calendar_known(day):
+        reasons.append(
+            f"节假日日历未收录 {day.year} 年的调休安排，按法定节日与周末推算 / the {day.year} holiday "
+            "schedule is not in the calendar yet: statutory holidays and weekends are assumed"
+        )
     nxt = None
     if codes and not running:
         options = [r for r in (next_shift(shifts, c, at) for c in codes) if r is not None]
