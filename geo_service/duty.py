@@ -24,12 +24,14 @@ from geo_service.arrays import ragged_positions
 from geo_service.errors import InvalidInput
 
 __all__ = [
+    "YEARS",
     "Shift",
     "ShiftTable",
     "calendar_known",
     "day_kind",
     "day_minute",
     "festival_dates",
+    "in_supported_years",
     "local_times",
     "next_shift",
     "on_duty",
@@ -104,6 +106,20 @@ def _date(value: Any) -> dt.date | None:
     if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
         return None
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+YEARS = (1901, 2099)  # the years the lunar and holiday calendars can answer for
+
+
+def in_supported_years(moment: dt.datetime | dt.date, *, field: str = "at") -> dt.datetime | dt.date:
+    """``moment`` itself, or a refusal naming ``field`` when it falls outside :data:`YEARS`."""
+    if not YEARS[0] <= moment.year <= YEARS[1]:
+        raise InvalidInput(
+            f"时间 {moment.isoformat()} 超出支持范围（{YEARS[0]}–{YEARS[1]} 年）",
+            f"Time {moment.isoformat()} is outside the years supported ({YEARS[0]}-{YEARS[1]})",
+            field=field,
+        )
+    return moment
 
 
 def day_kind(day: dt.date) -> tuple[str, bool]:

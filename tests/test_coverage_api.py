@@ -46,7 +46,7 @@ def test_bad_input(demo_client):
     r = demo_client.get("/coverage/sites", params={"start": "2026-12-02T00:00", "end": "2026-12-01T00:00"})
     assert r.status_code == 400
     assert "before" in r.json()["detail_en"]
-    assert demo_client.get("/coverage/who", params={"lon": 500, "lat": 35}).status_code == 422
+    assert demo_client.get("/coverage/who", params={"lon": 500, "lat": 35}).status_code == 400
     r = demo_client.get("/coverage/service-areas", params={"layer": "roads"})
     assert r.status_code == 400
 
@@ -112,3 +112,44 @@ def test_service_areas_and_what_if(demo_client):
         demo_client.get("/collections/stall_sites/items", params={"limit": 1}).json()["numberMatched"]
         == before
     )
+
+
+def test_times_outside_the_calendars_years_and_huge_numbers_are_refused(demo_client):
+    """Years the lunar and holiday calendars cannot answer for, a non-finite or huge planning effort,
+    a negative seed, a feature id beyond any integer the stores hold: 4xx problem+json, never a 500."""
+    far = [
+        ("get", "/coverage/who", {"params": {"lon": 113.2, "lat": 35.22, "at": "9999-12-31T23:59"}}, "at"),
+        ("get", "/coverage/beats/week", {"params": {"start": "9999-12-31", "hours": 48}}, "start"),
+        ("get", "/coverage/sites", {"params": {"start": "1900-01-01", "end": "1900-01-02"}}, "start"),
+        ("get", "/maps/coverage", {"params": {"at": "1800-01-01T00:00"}}, "at"),
+        (
+            "get",
+            "/collections/stall_sites/items",
+            {"params": {"datetime": "9999-12-31T23:59:59Z"}},
+            "datetime",
+        ),
+        ("post", "/plans/snow", {"json": {"start": "9999-12-31T23:00"}}, "start"),
+        (
+            "post",
+            "/dispatch/cases",
+            {
+                "json": {
+                    "cases": [
+                        {"lon": 113.2, "lat": 35.2, "category": "0201", "reported_at": "9999-12-31T23:59"}
+                    ]
+                }
+            },
+            "reported_at",
+        ),
+    ]
+    for method, url, kwargs, field in far:
+        r = getattr(demo_client, method)(url, **kwargs)
+        assert r.status_code == 400, (url, r.status_code, r.text[:200])
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["field"] == field, (url, r.json())
+        assert "1901" in r.json()["detail_en"]
+    for body in ({"time_limit_s": 1e308}, {"time_limit_s": "NaN"}, {"seed": -1}):
+        r = demo_client.post("/plans/snow", json=body)
+        assert r.status_code == 422, (body, r.text[:200])
+    r = demo_client.get("/collections/stall_sites/items/99999999999999999999")
+    assert r.status_code == 422

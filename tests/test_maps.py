@@ -37,14 +37,18 @@ def test_coverage_page(demo_client):
     assert "在岗网格" in r.text
     assert "figures" in r.text
     assert "url(#hatch)" in r.text
-    bad = demo_client.get("/maps/coverage", params={"at": "tonight"})
+    bad = demo_client.get("/maps/coverage", params={"at": "tonight"}, headers={"Accept": "text/html"})
     assert bad.status_code == 400
     assert "text/html" in bad.headers["content-type"]
     assert "无法显示地图" in bad.text
+    assert "does not parse" in bad.text  # the other language below
+    api = demo_client.get("/maps/coverage", params={"at": "tonight"}, headers={"Accept": "application/json"})
+    assert api.status_code == 400
+    assert api.headers["content-type"].startswith("application/problem+json")
 
 
 def test_route_page_errors_are_readable(demo_client):
-    r = demo_client.get("/maps/route/nope/一组")
+    r = demo_client.get("/maps/route/nope/一组", headers={"Accept": "text/html"})
     assert r.status_code == 404
     assert "无法显示地图" in r.text
 

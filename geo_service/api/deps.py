@@ -7,8 +7,10 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Path, Query, Request
+from pydantic import AfterValidator, ValidationInfo
 
 from geo_service.catalog import Catalog, LayerSpec
+from geo_service.duty import in_supported_years
 from geo_service.errors import InvalidInput
 from geo_service.settings import Settings
 from geo_service.store.base import Store
@@ -30,6 +32,7 @@ _TZ = ZoneInfo("Asia/Shanghai")
 # where a page starts: bounded well inside the signed 64-bit row counts of SQLite and PostgreSQL, so a
 # huge number is a 422 naming the parameter, not a database overflow
 Offset = Annotated[int, Query(ge=0, le=2**53, description="跳过的条数 / number of items to skip")]
+FeatureId = Annotated[int, Path(ge=0, le=2**53, description="要素编号 / feature id")]
 
 # These only read the app's state: ``async`` so that FastAPI calls them in the event loop instead of
 # sending each one to the thread pool (a hop that costs more than the lookup).
@@ -76,8 +79,17 @@ def parse_moment(value: str | None, *, name: str = "at") -> dt.datetime | None:
         ) from None
     if out.tzinfo is None:
         out = out.replace(tzinfo=_TZ)
+    in_supported_years(out, field=name)
     return out
 
+
+def _supported(value: dt.datetime, info: ValidationInfo) -> dt.datetime:
+    in_supported_years(value, field=info.field_name or "at")
+    return value
+
+
+# a time in a request body, in the years the calendars answer for (else 400 naming the field)
+Moment = Annotated[dt.datetime, AfterValidator(_supported)]
 
 WorkspaceDep = Annotated[Workspace, Depends(get_workspace)]
 StoreDep = Annotated[Store, Depends(get_store)]

@@ -27,6 +27,7 @@ from geo_service.coverage import (
     who_covers,
 )
 from geo_service.crs import from_metric, parse_crs, to_wgs84
+from geo_service.duty import in_supported_years
 from geo_service.errors import InvalidInput
 from geo_service.geometry import geometry_from_geojson
 from geo_service.workspace import Workspace
@@ -72,13 +73,19 @@ def _fc(rows: Any) -> dict[str, Any]:
 @router.get("/who", summary="此时此地由谁负责 / Who covers a place at a moment")
 async def who(
     ws: WorkspaceDep,
-    lon: Annotated[float, Query(ge=-180, le=180)],
-    lat: Annotated[float, Query(ge=-90, le=90)],
+    lon: Annotated[float, Query(allow_inf_nan=False, description="经度，或 crs 中的 x / lon, or x in crs")],
+    lat: Annotated[float, Query(allow_inf_nan=False, description="纬度，或 crs 中的 y / lat, or y in crs")],
     at: str | None = None,
     crs: str = "EPSG:4326",
 ) -> Response:
     moment = parse_moment(at) or _now()
     point = to_wgs84([shapely.Point(lon, lat)], parse_crs(crs))[0]
+    if not (np.isfinite([point.x, point.y]).all() and abs(point.x) <= 180 and abs(point.y) <= 90):
+        raise InvalidInput(
+            f"坐标 ({lon}, {lat}) 在 {crs} 中不是有效位置（投影坐标请指定 crs，如 EPSG:4547）",
+            f"({lon}, {lat}) is no position in {crs} (name the crs of projected coordinates, e.g. EPSG:4547)",
+            field="lon",
+        )
     if who_covers_ready(ws):  # a few array lookups: answer here rather than hop to a worker thread
         return _who(ws, point, moment)
     return await run_in_threadpool(_who, ws, point, moment)  # the first ask after an edit builds the indexes
@@ -141,6 +148,7 @@ async def beats_week(
     else:
         try:
             begin = dt.date.fromisoformat(start.strip())  # a day: from its midnight
+            in_supported_years(begin, field="start")
         except ValueError:
             moment = parse_moment(start, name="start")  # or a time; the error names what was sent
             assert moment is not None

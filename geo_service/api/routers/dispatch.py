@@ -11,7 +11,7 @@ import shapely
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import BaseModel, Field
 
-from geo_service.api.deps import WorkspaceDep, actor_of, parse_moment
+from geo_service.api.deps import Moment, WorkspaceDep, actor_of, parse_moment
 from geo_service.assignment.dispatch import CaseAssignment
 from geo_service.assignment.service import dispatch_cases as _dispatch_cases
 from geo_service.assignment.workload import workload
@@ -34,7 +34,7 @@ class Case(BaseModel):
     lon: float = Field(allow_inf_nan=False)
     lat: float = Field(allow_inf_nan=False)
     category: str = Field(min_length=1, max_length=50)
-    reported_at: dt.datetime | None = None
+    reported_at: Moment | None = None
     description: str | None = Field(default=None, max_length=2000)
     source: str = "12345"
 

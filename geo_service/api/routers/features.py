@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from shapely.geometry import mapping
 
 from geo_service import features as feature_ops
-from geo_service.api.deps import LayerDep, Offset, WorkspaceDep, actor_of, parse_moment
+from geo_service.api.deps import FeatureId, LayerDep, Offset, WorkspaceDep, actor_of, parse_moment
 from geo_service.catalog import LayerSpec
 from geo_service.errors import InvalidInput
 from geo_service.store.base import Feature
@@ -239,7 +239,7 @@ def list_items(
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="读取要素 / Read a feature")
-def get_item(request: Request, ws: WorkspaceDep, spec: LayerDep, feature_id: int) -> Response:
+def get_item(request: Request, ws: WorkspaceDep, spec: LayerDep, feature_id: FeatureId) -> Response:
     feature = ws.store.get_feature(spec.name, feature_id)
     base = str(request.url_for("list_items", collection_id=spec.name))
     return _geojson(feature_json(feature, base), headers={"ETag": f'"{feature.version}"'})
@@ -251,7 +251,7 @@ def options_items(spec: LayerDep) -> Response:
 
 
 @router.options("/collections/{collection_id}/items/{feature_id}", include_in_schema=False)
-def options_item(spec: LayerDep, feature_id: int) -> Response:
+def options_item(spec: LayerDep, feature_id: FeatureId) -> Response:
     return Response(status_code=204, headers={"Allow": "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"})
 
 
@@ -295,7 +295,7 @@ async def _edit(
     request: Request,
     ws: Workspace,
     spec: LayerSpec,
-    feature_id: int,
+    feature_id: FeatureId,
     edit: Callable[..., Feature],
     expected: int | None,
     crs: str,
@@ -324,7 +324,7 @@ async def replace_item(
     request: Request,
     ws: WorkspaceDep,
     spec: LayerDep,
-    feature_id: int,
+    feature_id: FeatureId,
     if_match: Annotated[str | None, Header()] = None,
     version: Annotated[int | None, Query(description="所依据的版本 / version the edit is based on")] = None,
     crs: str = "EPSG:4326",
@@ -342,7 +342,7 @@ async def patch_item(
     request: Request,
     ws: WorkspaceDep,
     spec: LayerDep,
-    feature_id: int,
+    feature_id: FeatureId,
     if_match: Annotated[str | None, Header()] = None,
     version: Annotated[int | None, Query()] = None,
     crs: str = "EPSG:4326",
@@ -364,7 +364,7 @@ def delete_item(
     request: Request,
     ws: WorkspaceDep,
     spec: LayerDep,
-    feature_id: int,
+    feature_id: FeatureId,
     if_match: Annotated[str | None, Header()] = None,
     version: Annotated[int | None, Query()] = None,
     reason: str | None = None,
@@ -385,7 +385,7 @@ def delete_item(
     summary="恢复已删除要素 / Restore a deleted feature",
 )
 def restore_item(
-    request: Request, ws: WorkspaceDep, spec: LayerDep, feature_id: int, reason: str | None = None
+    request: Request, ws: WorkspaceDep, spec: LayerDep, feature_id: FeatureId, reason: str | None = None
 ) -> Response:
     f = feature_ops.restore_feature(ws, spec.name, feature_id, actor=actor_of(request), reason=reason)
     base = str(request.url_for("list_items", collection_id=spec.name))
@@ -406,7 +406,7 @@ def _change_json(c: Any) -> dict[str, Any]:
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}/history", summary="要素历史 / Feature history")
-def item_history(ws: WorkspaceDep, spec: LayerDep, feature_id: int) -> JSONResponse:
+def item_history(ws: WorkspaceDep, spec: LayerDep, feature_id: FeatureId) -> JSONResponse:
     changes = ws.store.history(spec.name, feature_id)
     if not changes:
         ws.store.get_feature(spec.name, feature_id)  # NotFound for an id that never existed

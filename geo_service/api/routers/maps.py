@@ -31,14 +31,18 @@ def _lang(request: Request) -> str:
     return "en" if request.query_params.get("lang") == "en" else "zh"
 
 
-def _error_page(exc: GeoServiceError, lang: str) -> HTMLResponse:
-    text = exc.en if lang == "en" else exc.zh
+def _error_page(request: Request, exc: GeoServiceError, lang: str) -> HTMLResponse:
+    """The refusal as a page for a browser (both languages, the chosen one first); a client that does
+    not ask for HTML gets the usual problem+json."""
+    if "text/html" not in request.headers.get("accept", ""):
+        raise exc
+    text, other = (exc.en, exc.zh) if lang == "en" else (exc.zh, exc.en)
     heading = "The map cannot be shown" if lang == "en" else "无法显示地图"
     body = (
         f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'><title>地图 · geo-service</title></head>"
         f"<body style='font-family:sans-serif;margin:2rem'><h1>{heading}"
-        f"</h1><p id='error'>{html.escape(text)}</p><p><a href='/maps/coverage'>/maps/coverage</a> · "
-        "<a href='/maps/plan'>/maps/plan</a></p></body></html>"
+        f"</h1><p id='error'>{html.escape(text)}</p><p>{html.escape(other)}</p>"
+        "<p><a href='/maps/coverage'>/maps/coverage</a> · <a href='/maps/plan'>/maps/plan</a></p></body></html>"
     )
     return HTMLResponse(body, status_code=status_for(exc))
 
@@ -48,7 +52,7 @@ def _page(request: Request, build: Callable[[str, str], str]) -> HTMLResponse:
     try:
         return HTMLResponse(build(lang, "/static"))
     except GeoServiceError as exc:
-        return _error_page(exc, lang)
+        return _error_page(request, exc, lang)
 
 
 def _print(request: Request, build: Callable[[str, str], str], fmt: str) -> Response:
@@ -59,7 +63,7 @@ def _print(request: Request, build: Callable[[str, str], str], fmt: str) -> Resp
     except PrintUnavailable as exc:
         return Response(f"{exc.zh} / {exc.en}", status_code=503, media_type="text/plain; charset=utf-8")
     except GeoServiceError as exc:
-        return _error_page(exc, lang)
+        return _error_page(request, exc, lang)
     return Response(data, media_type="image/png" if fmt == "png" else "application/pdf")
 
 

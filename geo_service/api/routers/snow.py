@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from geo_service.api.deps import WorkspaceDep, actor_of
+from geo_service.api.deps import Moment, WorkspaceDep, actor_of
 from geo_service.api.limits import run_bounded
 from geo_service.errors import InvalidInput
 from geo_service.snow.export import crew_vehicles, plan_geojson, plan_gpx, route_sheet
@@ -30,9 +30,11 @@ class PlanRequest(BaseModel):
         default_factory=dict,
         description='作业对象 → 班组、车辆或 车辆@序号，如 {"bridge:3": "山阳一组", "road:12": "山阳一组-1@1"}',
     )
-    seed: int = 0
-    time_limit_s: float = Field(default=10, description="计算投入（按迭代计，同一种子结果相同）")
-    start: dt.datetime | None = None
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    time_limit_s: float = Field(
+        default=10, gt=0, le=3600, allow_inf_nan=False, description="计算投入（按迭代计，同一种子结果相同）"
+    )
+    start: Moment | None = None
 
 
 def _summary(doc: dict[str, Any]) -> dict[str, Any]:
