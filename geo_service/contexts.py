@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import geopandas as gpd
+
 from geo_service.coverage import BeatIndex, SiteReach
 from geo_service.duty import Shift, shifts_from_frame
 from geo_service.network import RoadNetwork, build_network
@@ -73,10 +75,20 @@ def coverage_context(ws: Workspace) -> CoverageContext:
     return CoverageContext(beats, shifts, walk_network(ws))
 
 
+def open_sites(ws: Workspace, layer: str) -> gpd.GeoDataFrame:
+    """The sites of ``layer`` open now (status ``open``): planned, suspended and closed ones serve
+    nobody, so coverage, walking areas, what-if and siting leave them out."""
+    frame = ws.frame(layer)
+    return frame[frame["status"] == "open"] if "status" in frame else frame
+
+
 def site_reach(ws: Workspace, layer: str) -> SiteReach:
-    """The nearest site of ``layer`` from every street node on foot (rebuilt when roads or sites change)."""
+    """The nearest open site of ``layer`` from every street node on foot (rebuilt when roads or sites
+    change)."""
     crs = ws.settings.metric_crs
-    return ws.cached(*_reach(layer), lambda: SiteReach.build(walk_network(ws), ws.frame(layer), crs=crs))
+    return ws.cached(
+        *_reach(layer), lambda: SiteReach.build(walk_network(ws), open_sites(ws, layer), crs=crs)
+    )
 
 
 def who_covers_ready(ws: Workspace) -> bool:

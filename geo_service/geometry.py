@@ -9,7 +9,7 @@ part promoted to the declared multi-type (or a one-part multi to the declared si
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from shapely.geometry.base import BaseGeometry
 from geo_service.catalog import LayerSpec
 from geo_service.errors import InvalidInput, PayloadTooLarge
 
-__all__ = ["CHINA_BOUNDS", "geometry_from_geojson", "validate_geometry"]
+__all__ = ["CHINA_BOUNDS", "check_positions", "geometry_from_geojson", "validate_geometry"]
 
 #: lon/lat box (min lon, min lat, max lon, max lat) used to catch swapped or foreign coordinates.
 CHINA_BOUNDS = (73.0, 3.0, 136.0, 54.0)
@@ -222,7 +222,7 @@ def geometry_from_geojson(obj: Any, *, feature: Any = None) -> BaseGeometry:
 
 
 def _check_coordinates(
-    xy: np.ndarray, layer: str, feature: Any, bounds: tuple[float, float, float, float]
+    xy: np.ndarray, layer: str | None, feature: Any, bounds: tuple[float, float, float, float]
 ) -> None:
     if not np.isfinite(xy).all():
         i = int(np.argmax(~np.isfinite(xy).all(axis=1)))
@@ -264,6 +264,21 @@ def _check_coordinates(
         layer=layer,
         feature=feature,
     )
+
+
+def check_positions(
+    geoms: Sequence[BaseGeometry | None], *, bounds: tuple[float, float, float, float], what: str
+) -> None:
+    """Refuse the first WGS 84 geometry that is missing, empty, or has a position that is NaN, infinite
+    or outside ``bounds``; ``what`` names the list in messages (``vendors``, ``add``, …)."""
+    for i, geom in enumerate(geoms):
+        label = f"{what}[{i}]"
+        if geom is None or geom.is_empty:
+            raise InvalidInput(f"{label} 缺少几何", f"{label} has no geometry", feature=label, field=what)
+        try:
+            _check_coordinates(shapely.get_coordinates(geom), None, label, bounds)
+        except InvalidInput as e:
+            raise InvalidInput(e.zh, e.en, feature=label, field=what) from None
 
 
 def _declared_type(geom: BaseGeometry, accepted: tuple[str, ...], layer: str, feature: Any) -> BaseGeometry:

@@ -107,6 +107,23 @@ def demo_ws(demo_gpkg: Path, tmp_path: Path):
     store.close()
 
 
+@pytest.fixture
+def own_demo_client(demo_gpkg, tmp_path):
+    """A TestClient over a private, writable copy of the demo workspace."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+    from geo_service.settings import Settings
+
+    path = tmp_path / "jiaozuo.gpkg"
+    shutil.copy(demo_gpkg, path)
+    with TestClient(create_app(Settings(workspace=path))) as c:
+        c.headers["Authorization"] = f"Bearer {sign_in(c)}"
+        yield c
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI a skipped test is a failure: a skipped PostGIS or browser test hides a broken set-up."""
     if not os.environ.get("CI"):

@@ -432,24 +432,6 @@ def test_busy_until_any_year(until, expected):
     assert free_from(crews.assign(status="busy"))[0] == (np.inf if expected is None else want)
 
 
-@pytest.fixture
-def own_demo_client(demo_gpkg, tmp_path):
-    """A TestClient over a private, writable copy of the demo workspace."""
-    import shutil
-
-    from fastapi.testclient import TestClient
-
-    from geo_service.api.app import create_app
-    from geo_service.settings import Settings
-    from tests.conftest import sign_in
-
-    path = tmp_path / "jiaozuo.gpkg"
-    shutil.copy(demo_gpkg, path)
-    with TestClient(create_app(Settings(workspace=path))) as c:
-        c.headers["Authorization"] = f"Bearer {sign_in(c)}"
-        yield c
-
-
 def test_dispatcher_marks_crews_busy_and_the_next_nearest_goes(own_demo_client):
     """As a dispatcher would: mark crews busy or off duty in the crews layer, and the case goes to the
     next crew, the reasons naming the depot passed over; a bad status is refused and nothing changes."""

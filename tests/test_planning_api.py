@@ -68,3 +68,44 @@ def test_bad_planning_input(demo_client):
     assert r.status_code == 400
     r = demo_client.post("/planning/vendors", json={"vendors": {"type": "FeatureCollection", "features": []}})
     assert r.status_code == 400
+
+
+def test_closed_sites_serve_nobody_and_impossible_points_are_refused(own_demo_client):
+    """A stall site marked closed is no one's nearest site, has no walking area and is not kept as an
+    existing site when choosing new ones; what-if and vendor points that cannot be places are refused."""
+    c = own_demo_client
+    here = {"lon": 113.2, "lat": 35.25, "at": "2026-12-01T10:00"}
+    nearest = c.get("/coverage/who", params=here).json()["nearest"]["stall_site"]
+    areas = c.get("/coverage/service-areas", params={"layer": "stall_sites"}).json()["service_areas"][
+        "features"
+    ]
+    assert nearest["id"] in {f["properties"]["site"] for f in areas}
+    chosen = c.post("/planning/sites", json={"method": "mclp", "p": 1, "max_walk_m": 500}).json()
+    r = c.patch(f"/collections/stall_sites/items/{nearest['id']}", json={"properties": {"status": "closed"}})
+    assert r.status_code == 200, r.text
+    after = c.get("/coverage/who", params=here).json()["nearest"]["stall_site"]
+    assert after["id"] != nearest["id"]
+    assert after["walk_m"] >= nearest["walk_m"]
+    areas_after = c.get("/coverage/service-areas", params={"layer": "stall_sites"}).json()["service_areas"][
+        "features"
+    ]
+    assert {f["properties"]["site"] for f in areas_after} == {f["properties"]["site"] for f in areas} - {
+        nearest["id"]
+    }
+    again = c.post("/planning/sites", json={"method": "mclp", "p": 1, "max_walk_m": 500}).json()
+    assert len(again["chosen"]) == len(chosen["chosen"]) - 1  # one existing site fewer kept
+    for body in (
+        {"add": [{"type": "Point", "coordinates": [500, 35]}]},
+        {"add": [{"type": "Point", "coordinates": [2.35, 48.85]}]},  # Paris
+    ):
+        r = c.post("/coverage/what-if", json=body)
+        assert r.status_code == 400, r.text
+        assert r.json()["field"] == "add"
+    vendor = {"type": "Feature", "properties": {"name": "老王", "goods": "水果"}}
+    fc = {
+        "type": "FeatureCollection",
+        "features": [{**vendor, "geometry": {"type": "Point", "coordinates": [500, 35]}}],
+    }
+    r = c.post("/planning/vendors", json={"vendors": fc})
+    assert r.status_code == 400
+    assert r.json()["field"] == "vendors"

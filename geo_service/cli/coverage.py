@@ -8,7 +8,7 @@ import json
 from zoneinfo import ZoneInfo
 
 from geo_service.cli.workspace import _common, _open
-from geo_service.contexts import coverage_context
+from geo_service.contexts import coverage_context, open_sites
 from geo_service.coverage import beat_coverage, beat_coverage_week, who_covers
 from geo_service.crs import parse_crs, to_wgs84
 from geo_service.workspace import Workspace
@@ -40,8 +40,8 @@ def _who(args: argparse.Namespace) -> int:
             shifts=ctx.shifts,
             districts=ws.frame("districts"),
             network=ctx.walk,
-            stall_sites=ws.frame("stall_sites"),
-            festival_points=ws.frame("festival_sales_points"),
+            stall_sites=open_sites(ws, "stall_sites"),
+            festival_points=open_sites(ws, "festival_sales_points"),
         )
     finally:
         store.close()

@@ -17,7 +17,7 @@ from shapely.geometry import mapping
 
 from geo_service.api.deps import WorkspaceDep, parse_moment
 from geo_service.api.limits import run_bounded
-from geo_service.contexts import coverage_context, site_reach, walk_network, who_covers_ready
+from geo_service.contexts import coverage_context, open_sites, site_reach, walk_network, who_covers_ready
 from geo_service.coverage import (
     beat_coverage,
     beat_coverage_week,
@@ -29,7 +29,7 @@ from geo_service.coverage import (
 from geo_service.crs import from_metric, parse_crs, to_wgs84
 from geo_service.duty import in_supported_years
 from geo_service.errors import InvalidInput
-from geo_service.geometry import geometry_from_geojson
+from geo_service.geometry import check_positions, geometry_from_geojson
 from geo_service.workspace import Workspace
 
 __all__ = ["router"]
@@ -221,7 +221,7 @@ async def areas(
 
 def _areas(ws: Workspace, layer: str, max_walk_m: float) -> dict[str, Any]:
     """In a worker thread: the network (if stale), the walk, and the polygons (built on first use)."""
-    sites_frame = ws.frame(layer)
+    sites_frame = open_sites(ws, layer)
     crs = ws.settings.metric_crs
     cov = walking_coverage(
         walk_network(ws), sites_frame.geometry, ws.frame("demand"), max_walk_m=max_walk_m, crs=crs
@@ -266,11 +266,13 @@ async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
     src = parse_crs(body.crs)
     add = [to_wgs84([geometry_from_geojson(g, feature=i)], src)[0] for i, g in enumerate(body.add)]
     move = {k: to_wgs84([geometry_from_geojson(g, feature=k)], src)[0] for k, g in body.move.items()}
+    check_positions(add, bounds=ws.settings.service_bounds, what="add")
+    check_positions(list(move.values()), bounds=ws.settings.service_bounds, what="move")
 
     def run() -> dict[str, Any]:  # in a worker thread: the layers and the network are read off the event loop
         return what_if(
             walk_network(ws),
-            ws.frame(body.layer),
+            open_sites(ws, body.layer),
             ws.frame("demand"),
             add=add,
             remove=body.remove,

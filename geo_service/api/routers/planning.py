@@ -12,17 +12,19 @@ from pydantic import BaseModel, Field
 from geo_service.api.deps import WorkspaceDep
 from geo_service.api.limits import run_bounded
 from geo_service.assignment.planning import candidate_points, choose_sites, place_vendors
-from geo_service.contexts import walk_network
+from geo_service.contexts import open_sites, walk_network
 from geo_service.crs import parse_crs, to_wgs84
 from geo_service.errors import InvalidInput
-from geo_service.geometry import geometry_from_geojson
+from geo_service.geometry import check_positions, geometry_from_geojson
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/planning", tags=["planning 规划"])
 
 
-def _frame(fc: dict[str, Any], crs: str, what: str) -> gpd.GeoDataFrame:
+def _frame(
+    fc: dict[str, Any], crs: str, what: str, bounds: tuple[float, float, float, float]
+) -> gpd.GeoDataFrame:
     feats = fc.get("features") if isinstance(fc, dict) else None
     if not isinstance(feats, list) or not feats:
         raise InvalidInput(
@@ -30,7 +32,9 @@ def _frame(fc: dict[str, Any], crs: str, what: str) -> gpd.GeoDataFrame:
         )
     geoms = [geometry_from_geojson(f.get("geometry"), feature=i) for i, f in enumerate(feats)]
     props = pd.DataFrame([f.get("properties") or {} for f in feats])
-    return gpd.GeoDataFrame(props, geometry=list(to_wgs84(geoms, parse_crs(crs))), crs=4326)
+    wgs84 = list(to_wgs84(geoms, parse_crs(crs)))
+    check_positions(wgs84, bounds=bounds, what=what)
+    return gpd.GeoDataFrame(props, geometry=wgs84, crs=4326)
 
 
 class VendorRequest(BaseModel):
@@ -41,9 +45,8 @@ class VendorRequest(BaseModel):
 
 @router.post("/vendors", summary="流动摊贩安置到摊位（容量、品类、最短步行）/ Vendors to stall sites")
 async def vendors(ws: WorkspaceDep, body: VendorRequest) -> dict[str, Any]:
-    frame = _frame(body.vendors, body.crs, "vendors")
-    sites = ws.frame("stall_sites")
-    sites = sites[sites["status"] == "open"]
+    frame = _frame(body.vendors, body.crs, "vendors", ws.settings.service_bounds)
+    sites = open_sites(ws, "stall_sites")
     return await run_bounded(
         place_vendors,
         walk_network(ws),
@@ -71,11 +74,11 @@ class SiteRequest(BaseModel):
 async def sites(ws: WorkspaceDep, body: SiteRequest) -> dict[str, Any]:
     districts = ws.frame("districts")
     if body.candidates is not None:
-        cands = _frame(body.candidates, body.crs, "candidates")
+        cands = _frame(body.candidates, body.crs, "candidates", ws.settings.service_bounds)
     else:
         cands = candidate_points(ws.frame("roads"), districts, district=body.district, step=6)
     fixed: list[int] = []
-    existing = ws.frame("stall_sites")
+    existing = open_sites(ws, "stall_sites")
     if body.keep_existing and len(existing):
         ex = gpd.GeoDataFrame(
             {"name": existing["name"].to_numpy()}, geometry=existing.geometry.to_numpy(), crs=4326
