@@ -190,11 +190,12 @@ def _week(ws: Workspace, begin: dt.date | dt.datetime, hours: int, min_gap_m2: f
 @router.get("/sites", summary="站点值守覆盖：无人值班的站点时段 / Site-hours with no beat on duty")
 def sites(ws: WorkspaceDep, start: str, end: str) -> Response:
     s, e = parse_moment(start, name="start"), parse_moment(end, name="end")
-    assert s is not None
-    assert e is not None
+    if s is None or e is None:
+        name = "start" if s is None else "end"
+        raise InvalidInput(f"需要时间窗的 {name}", f"The time window needs a '{name}'", field=name)
     ctx = coverage_context(ws)
     rows = site_duty_coverage(
-        {name: ws.frame(name) for name in _SITE_LAYERS},
+        {name: open_sites(ws, name) for name in _SITE_LAYERS},
         ctx.beats,
         ctx.shifts,
         start=s,
