@@ -109,3 +109,30 @@ def test_closed_sites_serve_nobody_and_impossible_points_are_refused(own_demo_cl
     r = c.post("/planning/vendors", json={"vendors": fc})
     assert r.status_code == 400
     assert r.json()["field"] == "vendors"
+
+
+def test_goods_named_as_a_group_match_their_kinds(own_demo_client):
+    """A 果蔬 (fruit and vegetables) vendor may take a stall at a 水果、蔬菜 site and a 水果 vendor one
+    at a 果蔬 site: each goes to the nearest such site, not across town; fireworks go nowhere."""
+    c = own_demo_client
+    sites = c.get("/collections/stall_sites/items", params={"limit": 100}).json()["features"]
+    by_goods = {f["properties"]["goods"]: f for f in sites}
+    split, group = by_goods["水果、蔬菜"], by_goods["果蔬"]
+
+    def beside(site, goods):
+        x, y = site["geometry"]["coordinates"][0][0]
+        return {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [x, y]},
+            "properties": {"goods": goods},
+        }
+
+    fc = {
+        "type": "FeatureCollection",
+        "features": [beside(split, "果蔬"), beside(group, "水果"), beside(group, "烟花")],
+    }
+    body = c.post("/planning/vendors", json={"vendors": fc}).json()
+    fruit_and_veg, fruit, fireworks = body["assignments"]
+    assert fruit_and_veg["site"] == split["id"], fruit_and_veg
+    assert fruit["site"] == group["id"], fruit
+    assert fireworks["site"] is None

@@ -18,9 +18,15 @@ from geo_service.network import RoadNetwork, network_distances, snap
 __all__ = ["candidate_points", "choose_sites", "place_vendors"]
 
 
+# goods named together that mean several kinds: a 果蔬 stall sells fruit and vegetables
+GOODS_GROUPS = {"果蔬": ("水果", "蔬菜"), "蔬果": ("水果", "蔬菜"), "瓜果": ("水果",), "鲜果": ("水果",)}
+
+
 def _goods(text: Any) -> set[str]:
-    parts = str(text or "").replace("、", ",").replace("，", ",").split(",")
-    return {p.strip() for p in parts if p.strip()}
+    """The kinds of goods in a list like ``水果、蔬菜`` or ``果蔬`` (a group: its kinds too)."""
+    parts = str(text or "").replace("、", ",").replace("，", ",").replace(";", ",").split(",")
+    kinds = {p.strip() for p in parts if p.strip()}
+    return kinds | {k for p in kinds for k in GOODS_GROUPS.get(p, ())}
 
 
 def _walk_matrix(
