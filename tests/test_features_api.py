@@ -144,7 +144,11 @@ def test_datetime_filter_keeps_features_valid_then(client):
     }
     assert names("2026-03-01T10:00:00") == {"早"}
     assert names("2026-12-01T10:00:00+08:00") == {"晚"}
+    assert names("2026-06-01/2026-08-01") == {"早", "晚"}  # an interval: windows that meet it
+    assert names("2026-08-01/..") == {"晚"}
+    assert names("../2026-02-01") == {"早"}
     _problem(client.get("/collections/stall_sites/items", params={"datetime": "soon"}), 400)
+    _problem(client.get("/collections/stall_sites/items", params={"datetime": "2027-01-01/2026-01-01"}), 400)
 
 
 def test_gcj02_input_is_converted(client):

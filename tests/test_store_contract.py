@@ -103,6 +103,18 @@ def test_listing_bbox_filters_time_paging(store, catalog):
     assert at("2026-06-30T23:00") == ["早"]
     assert at("2027-03-01T12:00") == ["晚"]
 
+    def during(a, b):
+        moment = [None if d is None else dt.datetime.fromisoformat(d).replace(tzinfo=TZ) for d in (a, b)]
+        return [
+            f.properties["name"]
+            for f in store.list_features("stall_sites", Query(during=tuple(moment))).features
+        ]
+
+    assert during("2026-06-01T00:00", "2026-08-01T00:00") == ["早", "晚"]  # meets both windows
+    assert during("2026-07-02T00:00", "2027-12-31T00:00") == ["晚"]
+    assert during(None, "2026-02-01T00:00") == ["早"]
+    assert during("2026-07-01T00:00", None) == ["晚"]
+
 
 def test_update_stale_version_conflicts_and_changes_nothing(store):
     [f] = store.create_features("depots", [depot("甲")], actor="a")

@@ -79,8 +79,9 @@ class Query:
     """Which features to list.
 
     ``filters`` are equality tests on declared fields (values already coerced to the field type);
-    ``at`` keeps features whose validity window holds that moment; ``bbox`` is
-    (minx, miny, maxx, maxy) in EPSG:4326 and keeps features whose geometry intersects it.
+    ``at`` keeps features whose validity window holds that moment, ``during`` (start, end; None for
+    an open end) those whose window meets that interval; ``bbox`` is (minx, miny, maxx, maxy) in
+    EPSG:4326 and keeps features whose geometry intersects it.
     """
 
     bbox: tuple[float, float, float, float] | None = None
@@ -88,6 +89,13 @@ class Query:
     at: dt.datetime | None = None
     limit: int | None = None
     offset: int = 0
+    during: tuple[dt.datetime | None, dt.datetime | None] | None = None
+
+    def window(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """(from, to) the validity windows must meet: the moment ``at`` twice, or ``during``."""
+        if self.during is not None:
+            return self.during
+        return self.at, self.at
 
 
 @dataclass(frozen=True)

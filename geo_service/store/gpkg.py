@@ -391,14 +391,13 @@ class GeoPackageStore:
             else:
                 where.append(f'"{name}" = ?')
                 params.append(to_storage(field, value))
-        if query.at is not None:
-            day = query.at.astimezone(_TZ).date().isoformat()
-            if spec.time_start:
-                where.append(f'("{spec.time_start}" IS NULL OR substr("{spec.time_start}", 1, 10) <= ?)')
-                params.append(day)
-            if spec.time_end:
-                where.append(f'("{spec.time_end}" IS NULL OR substr("{spec.time_end}", 1, 10) >= ?)')
-                params.append(day)
+        lo, hi = query.window()
+        if hi is not None and spec.time_start:  # the window starts before the interval ends
+            where.append(f'("{spec.time_start}" IS NULL OR substr("{spec.time_start}", 1, 10) <= ?)')
+            params.append(hi.astimezone(_TZ).date().isoformat())
+        if lo is not None and spec.time_end:  # and ends after it starts
+            where.append(f'("{spec.time_end}" IS NULL OR substr("{spec.time_end}", 1, 10) >= ?)')
+            params.append(lo.astimezone(_TZ).date().isoformat())
         sql = self._select(spec)
         if query.bbox is not None and not spec.is_table:
             minx, miny, maxx, maxy = query.bbox

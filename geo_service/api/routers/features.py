@@ -8,6 +8,7 @@ the state before.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
@@ -206,9 +207,10 @@ def list_items(
             continue
         field = spec.field(key)  # unknown parameter → 400 naming it
         filters[key] = field.coerce(value, layer=spec.name) if value != "" else None
-    at = parse_moment(datetime.split("/")[0] if datetime else None, name="datetime")
+    at, during = _datetime(datetime)
     page = ws.store.list_features(
-        spec.name, StoreQuery(bbox=_bbox(bbox), filters=filters, at=at, limit=limit, offset=offset)
+        spec.name,
+        StoreQuery(bbox=_bbox(bbox), filters=filters, at=at, during=during, limit=limit, offset=offset),
     )
     base = str(request.url_for("list_items", collection_id=spec.name))
     links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)}]
@@ -236,6 +238,25 @@ def list_items(
         "links": links,
     }
     return _geojson(body)
+
+
+def _datetime(
+    text: str | None,
+) -> tuple[dt.datetime | None, tuple[dt.datetime | None, dt.datetime | None] | None]:
+    """OGC API ``datetime``: a moment (at), or an interval ``start/end`` with ``..`` (or nothing) for an
+    open end (during)."""
+    if not text or "/" not in text:
+        return parse_moment(text, name="datetime"), None
+    start, _, end = text.partition("/")
+    lo = None if start.strip() in ("", "..") else parse_moment(start, name="datetime")
+    hi = None if end.strip() in ("", "..") else parse_moment(end, name="datetime")
+    if lo is not None and hi is not None and hi < lo:
+        raise InvalidInput(
+            f"时间区间「{text}」结束早于开始",
+            f"The interval '{text}' ends before it starts",
+            field="datetime",
+        )
+    return None, (lo, hi)
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="读取要素 / Read a feature")

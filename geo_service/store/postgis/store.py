@@ -209,13 +209,13 @@ class PostGISStore:
         for name, value in query.filters.items():
             spec.field(name)
             where.append(t.c[name].is_(None) if value is None else t.c[name] == value)
-        if query.at is not None:
-            for key, op in ((spec.time_start, "le"), (spec.time_end, "ge")):
-                if key:
-                    bound = query.at.astimezone(_TZ)
-                    value = bound.date() if spec.field(key).type == "date" else bound
-                    col = t.c[key]
-                    where.append(sa.or_(col.is_(None), col <= value if op == "le" else col >= value))
+        lo, hi = query.window()
+        for key, op, moment in ((spec.time_start, "le", hi), (spec.time_end, "ge", lo)):
+            if key and moment is not None:  # the window starts before the interval ends, ends after it starts
+                bound = moment.astimezone(_TZ)
+                value = bound.date() if spec.field(key).type == "date" else bound
+                col = t.c[key]
+                where.append(sa.or_(col.is_(None), col <= value if op == "le" else col >= value))
         if query.bbox is not None and not spec.is_table:
             env = sa.func.ST_MakeEnvelope(*query.bbox, 4326)
             where.extend([t.c.geom.op("&&")(env), sa.func.ST_Intersects(t.c.geom, env)])
