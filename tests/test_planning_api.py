@@ -136,3 +136,29 @@ def test_goods_named_as_a_group_match_their_kinds(own_demo_client):
     assert fruit_and_veg["site"] == split["id"], fruit_and_veg
     assert fruit["site"] == group["id"], fruit
     assert fireworks["site"] is None
+
+
+def test_planning_refusals_name_what_the_user_sent(demo_client):
+    """Messages speak of the user's own numbers: p against their candidates, their district, their ids."""
+    two = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": {"type": "Point", "coordinates": [113.2 + k / 100, 35.25]},
+            }
+            for k in range(2)
+        ],
+    }
+    r = demo_client.post("/planning/sites", json={"method": "mclp", "p": 3, "candidates": two})
+    assert r.status_code == 400
+    assert (r.json()["field"], r.json()["detail_en"]) == ("p", "p=3 new sites is more than the 2 candidates")
+    r = demo_client.post("/planning/sites", json={"method": "mclp", "p": 1, "district": "朝阳区"})
+    assert r.json()["field"] == "district"
+    r = demo_client.post(
+        "/coverage/what-if", json={"move": {"99999": {"type": "Point", "coordinates": [113.2, 35.25]}}}
+    )
+    assert r.json()["field"] == "move"
+    r = demo_client.post("/plans/snow", json={"closed_bridges": [99999]})
+    assert r.json()["field"] == "closed_bridges"

@@ -451,9 +451,12 @@ def what_if(
 ) -> dict[str, Any]:
     """The change in served population if sites were added, moved or removed (nothing is saved)."""
     move = dict(move or {})
-    unknown = [i for i in [*remove, *move] if i not in sites.index]
-    if unknown:
-        raise InvalidInput(f"没有编号为 {unknown[0]} 的站点", f"No site with id {unknown[0]}", field="remove")
+    for name, ids in (("remove", list(remove)), ("move", list(move))):
+        unknown = [i for i in ids if i not in sites.index]
+        if unknown:
+            raise InvalidInput(
+                f"没有编号为 {unknown[0]} 的开放站点", f"No open site with id {unknown[0]}", field=name
+            )
     before = walking_coverage(
         network, sites.geometry, demand, max_walk_m=max_walk_m, with_areas=False, crs=crs
     )

@@ -38,13 +38,17 @@ def make_plan(
     if effort <= 0:
         raise InvalidInput("计算时限必须大于 0", "The time limit must be above 0", field="time_limit_s")
     roads, bridges = ws.frame("roads"), ws.frame("bridges_culverts")
-    unknown = [r for r in closed_roads if r not in roads.index] + [
-        b for b in closed_bridges if b not in bridges.index
-    ]
-    if unknown:
-        raise InvalidInput(
-            f"封闭对象 {unknown[:5]} 不存在", f"Closed items {unknown[:5]} do not exist", field="closed_roads"
-        )
+    for field, ids, known, zh in (
+        ("closed_roads", closed_roads, roads.index, "道路"),
+        ("closed_bridges", closed_bridges, bridges.index, "桥涵"),
+    ):
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise InvalidInput(
+                f"封闭{zh} {unknown[:5]} 不存在",
+                f"Closed {field.removeprefix('closed_')} {unknown[:5]} do not exist",
+                field=field,
+            )
     bridges = bridges.copy()
     bridges.loc[bridges.index.isin(list(closed_bridges)), "closed"] = True
     shut = bridges[bridges["closed"].fillna(False).astype(bool)]

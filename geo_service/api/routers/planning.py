@@ -73,18 +73,30 @@ class SiteRequest(BaseModel):
 @router.post("/sites", summary="新增摊点选址（LSCP、MCLP、p-median）/ Choose new stall sites")
 async def sites(ws: WorkspaceDep, body: SiteRequest) -> dict[str, Any]:
     districts = ws.frame("districts")
+    if body.district is not None and body.district not in set(districts["name"]):
+        raise InvalidInput(
+            f"没有名为「{body.district}」的区（现有：{'、'.join(districts['name'])}）",
+            f"No district named '{body.district}' (districts: {', '.join(districts['name'])})",
+            field="district",
+        )
     if body.candidates is not None:
         cands = _frame(body.candidates, body.crs, "candidates", ws.settings.service_bounds)
     else:
         cands = candidate_points(ws.frame("roads"), districts, district=body.district, step=6)
+    if body.p is not None and body.p > len(cands):
+        raise InvalidInput(
+            f"新增站点数 p={body.p} 多于候选点（{len(cands)} 个）",
+            f"p={body.p} new sites is more than the {len(cands)} candidates",
+            field="p",
+        )
     fixed: list[int] = []
     existing = open_sites(ws, "stall_sites")
-    if body.keep_existing and len(existing):
+    if body.keep_existing and len(existing):  # after the candidates, so that these keep their numbers
         ex = gpd.GeoDataFrame(
             {"name": existing["name"].to_numpy()}, geometry=existing.geometry.to_numpy(), crs=4326
         )
-        cands = pd.concat([ex, cands], ignore_index=True)
-        fixed = list(range(len(ex)))
+        fixed = list(range(len(cands), len(cands) + len(ex)))
+        cands = pd.concat([cands, ex], ignore_index=True)
     cands = gpd.GeoDataFrame(cands, geometry="geometry", crs=4326)
     p = None if body.p is None else body.p + len(fixed)
     result = await run_bounded(
