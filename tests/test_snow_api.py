@@ -36,7 +36,7 @@ def test_plan_store_and_exports(demo_client):
 def test_bad_plan_requests(demo_client):
     before = len(demo_client.get("/plans/snow").json()["plans"])
     r = demo_client.post("/plans/snow", json={"time_limit_s": 0})
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert r.json()["field"] == "time_limit_s"
     r = demo_client.post("/plans/snow", json={"time_limit_s": 1, "closed_roads": [99999999]})
     assert r.status_code == 400
