@@ -647,3 +647,11 @@ def test_request_validation_speaks_chinese(demo_client):
         "/dispatch/cases", json={"cases": [{**case, "category": "0201", "reported_at": "soon"}]}
     )
     assert "ISO 8601" in r.json()["detail_zh"]
+
+
+def test_a_body_that_is_no_json_is_named_as_the_body(demo_client):
+    for body in ("{", ""):
+        r = demo_client.post("/dispatch/cases", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 422
+        assert r.json()["field"] == "body"
+        assert "body" in r.json()["detail_en"]

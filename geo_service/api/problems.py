@@ -95,7 +95,7 @@ _ZH_OF_TYPE = {
     "datetime_parsing": "应为 ISO 8601 时间（如 2026-12-01T21:00）",
     "datetime_from_date_parsing": "应为 ISO 8601 时间（如 2026-12-01T21:00）",
     "datetime_type": "应为 ISO 8601 时间（如 2026-12-01T21:00）",
-    "json_invalid": "不是有效的 JSON",
+    "json_invalid": "不是有效的 JSON（{error}）",
     "list_type": "应为列表",
     "dict_type": "应为对象",
     "model_type": "应为对象",
@@ -120,6 +120,8 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
     problems = []
     for err in exc.errors()[:20]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        if err.get("type") == "json_invalid" or (not loc and tuple(err.get("loc", ())) == ("body",)):
+            loc = "body"  # the body as a whole (the position of a JSON syntax error is no field)
         problems.append(
             {
                 "field": loc or None,
