@@ -44,9 +44,18 @@ def _check_siting(
     """Refuse a stall-site or festival-point write that breaks a siting rule not overridden."""
     if not spec.siting:
         return
-    from geo_service.siting import check_on_write
+    from geo_service.siting import check_on_write, siting_context
 
     override = set(override)
+    known = set(siting_context(ws).rules.ids)
+    unknown = sorted(override - known - {"*"})
+    if unknown:
+        raise InvalidInput(
+            f"没有编号为「{unknown[0]}」的选址规则（现有：{'、'.join(sorted(known))}）",
+            f"No siting rule '{unknown[0]}' (rules: {', '.join(sorted(known))})",
+            layer=spec.name,
+            field="override",
+        )
     if override and not (reason and reason.strip()):
         raise InvalidInput(
             "越过选址规则必须填写理由",

@@ -279,6 +279,14 @@ def test_api_refuses_violating_zone_and_allows_override(demo_client):
     )
     assert no_reason.status_code == 400
     assert no_reason.json()["field"] == "reason"
+    typo = demo_client.post(
+        "/collections/stall_sites/items",
+        params={"override": ",".join([*rules, "nosuch"]), "reason": "测试"},
+        json={**SITE, "geometry": zone},
+    )
+    assert typo.status_code == 400  # an unknown rule id is refused, not ignored
+    assert typo.json()["field"] == "override"
+    assert "nosuch" in typo.json()["detail_en"]
     done = demo_client.post(
         "/collections/stall_sites/items",
         params={"override": ",".join(rules), "reason": "临时交通管制期间经批准"},
