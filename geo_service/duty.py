@@ -36,7 +36,9 @@ __all__ = [
     "next_shift",
     "on_duty",
     "open_windows",
+    "parse_day",
     "parse_hours",
+    "parse_time",
     "shifts_from_frame",
     "statutory_holidays",
 ]
@@ -120,6 +122,40 @@ def in_supported_years(moment: dt.datetime | dt.date, *, field: str = "at") -> d
             field=field,
         )
     return moment
+
+
+def parse_time(value: str | None, *, field: str = "at") -> dt.datetime | None:
+    """An ISO 8601 time typed by a user (None for nothing); a time without a zone is Beijing time;
+    refused naming ``field`` when it does not parse or falls outside :data:`YEARS`."""
+    if value is None or not value.strip():
+        return None
+    try:
+        out = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"时间「{value}」无法解析，应为 ISO 8601（如 2026-12-01T21:00）",
+            f"Time '{value}' does not parse; use ISO 8601 (e.g. 2026-12-01T21:00)",
+            field=field,
+        ) from None
+    if out.tzinfo is None:
+        out = out.replace(tzinfo=TZ)
+    in_supported_years(out, field=field)
+    return out
+
+
+def parse_day(value: str, *, field: str = "start") -> dt.date:
+    """An ISO 8601 day typed by a user, refused naming ``field`` when it does not parse or falls outside
+    :data:`YEARS`."""
+    try:
+        day = dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"日期「{value}」无法解析，应为 YYYY-MM-DD",
+            f"Day '{value}' does not parse; use YYYY-MM-DD",
+            field=field,
+        ) from None
+    in_supported_years(day, field=field)
+    return day
 
 
 def day_kind(day: dt.date) -> tuple[str, bool]:

@@ -153,3 +153,22 @@ def test_times_outside_the_calendars_years_and_huge_numbers_are_refused(demo_cli
         assert r.status_code == 422, (body, r.text[:200])
     r = demo_client.get("/collections/stall_sites/items/99999999999999999999")
     assert r.status_code == 422
+
+
+def test_cli_answers_and_refuses_like_the_api(demo_gpkg, capsys):
+    """``geo-service who-covers`` / ``coverage-check``: a good question answered; a time that does not
+    parse, a NaN or out-of-range position, a week in the year 9999: a message in both languages and exit
+    code 2, never a traceback."""
+    from geo_service.cli import main
+
+    ws = ["--workspace", str(demo_gpkg)]
+    assert main(["who-covers", "113.2", "35.25", "--at", "2026-12-01T10:00", *ws]) == 0
+    assert '"on_duty"' in capsys.readouterr().out
+    for argv, said in (
+        (["who-covers", "113.2", "35.25", "--at", "garbage"], "does not parse"),
+        (["who-covers", "nan", "35.25"], "NaN"),
+        (["who-covers", "200", "35.25"], "out of the lon/lat range"),
+        (["coverage-check", "--week", "9999-12-31"], "1901-2099"),
+    ):
+        assert main([*argv, *ws]) == 2, argv
+        assert said in capsys.readouterr().err, argv

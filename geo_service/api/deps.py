@@ -10,8 +10,7 @@ from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator, ValidationInfo
 
 from geo_service.catalog import Catalog, LayerSpec
-from geo_service.duty import in_supported_years
-from geo_service.errors import InvalidInput
+from geo_service.duty import in_supported_years, parse_time
 from geo_service.settings import Settings
 from geo_service.store.base import Store
 from geo_service.workspace import Workspace
@@ -66,21 +65,8 @@ def actor_of(request: Request) -> str:
 
 
 def parse_moment(value: str | None, *, name: str = "at") -> dt.datetime | None:
-    """An ISO 8601 time from a query parameter; naive times are Asia/Shanghai."""
-    if value is None or value == "":
-        return None
-    try:
-        out = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(
-            f"时间「{value}」无法解析，应为 ISO 8601（如 2026-12-01T21:00）",
-            f"Time '{value}' does not parse; use ISO 8601 (e.g. 2026-12-01T21:00)",
-            field=name,
-        ) from None
-    if out.tzinfo is None:
-        out = out.replace(tzinfo=_TZ)
-    in_supported_years(out, field=name)
-    return out
+    """An ISO 8601 time from a query parameter; naive times are Asia/Shanghai (see ``duty.parse_time``)."""
+    return parse_time(value, field=name)
 
 
 def _supported(value: dt.datetime, info: ValidationInfo) -> dt.datetime:

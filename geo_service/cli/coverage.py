@@ -11,17 +11,15 @@ from geo_service.cli.workspace import _common, _open
 from geo_service.contexts import coverage_context, open_sites
 from geo_service.coverage import beat_coverage, beat_coverage_week, who_covers
 from geo_service.crs import parse_crs, to_wgs84
+from geo_service.duty import parse_day, parse_time
+from geo_service.geometry import check_positions
 from geo_service.workspace import Workspace
 
 __all__ = ["register"]
 
 
 def _moment(text: str | None) -> dt.datetime:
-    tz = ZoneInfo("Asia/Shanghai")
-    if not text:
-        return dt.datetime.now(tz)
-    out = dt.datetime.fromisoformat(text)
-    return out if out.tzinfo else out.replace(tzinfo=tz)
+    return parse_time(text, field="--at") or dt.datetime.now(ZoneInfo("Asia/Shanghai"))
 
 
 def _who(args: argparse.Namespace) -> int:
@@ -32,6 +30,7 @@ def _who(args: argparse.Namespace) -> int:
         ws = Workspace(store, settings)
         ctx = coverage_context(ws)
         p = to_wgs84([shapely.Point(args.lon, args.lat)], parse_crs(args.crs))[0]
+        check_positions([p], bounds=settings.service_bounds, what="point")
         ans = who_covers(
             p.x,
             p.y,
@@ -82,7 +81,7 @@ def _check_week(args: argparse.Namespace) -> int:
             ws.frame("patrol_beats"),
             coverage_context(ws).shifts,
             ws.frame("districts"),
-            start=dt.date.fromisoformat(args.week),
+            start=parse_day(args.week, field="--week"),
             crs=settings.metric_crs,
         )
     finally:

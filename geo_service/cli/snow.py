@@ -45,13 +45,21 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    """A whole number, 0 or more (argparse reports anything else as a usage error)."""
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("snow-plan", help="除雪防汛作业方案 / plan a snow response")
     _common(p)
     p.add_argument("--close-road", type=int, action="append", default=[], help="封闭道路编号（可多次）")
     p.add_argument("--close-bridge", type=int, action="append", default=[], help="封闭桥涵编号（可多次）")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--effort", type=int, default=60)
+    p.add_argument("--seed", type=_count, default=0)
+    p.add_argument("--effort", type=_count, default=60)
     p.add_argument("--save", action="store_true", help="保存方案供班组查看")
     p.add_argument("--out", help="写出 GeoJSON、GPX 与路线单的目录")
     p.set_defaults(func=_plan)
