@@ -86,8 +86,13 @@ class FieldSpec:
                 f"不应大于 {self.max:g}", f"must be at most {self.max:g}", value, layer, feature
             )
         if self.pattern is not None and isinstance(out, str) and not re.fullmatch(self.pattern, out):
+            hint_zh, hint_en = self.description.get("zh"), self.description.get("en")
             raise self._error(
-                "格式不正确", f"does not match the pattern {self.pattern}", value, layer, feature
+                "格式不正确" + (f"（{hint_zh}）" if hint_zh else ""),
+                f"does not match the pattern {self.pattern}" + (f" ({hint_en})" if hint_en else ""),
+                value,
+                layer,
+                feature,
             )
         return out
 

@@ -250,3 +250,12 @@ def test_table_layer_takes_no_geometry(client):
     _problem(client.post("/collections/crews/items", json=with_geom), 400)
     dup = client.post("/collections/crews/items", json=row)
     _problem(dup, 409)  # crew is unique
+
+
+def test_a_lunar_day_that_does_not_exist_is_refused_with_an_example(client):
+    point = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
+    point["properties"] = {"name": "年货点", "district": "山阳区", "lunar_from": "13-40", "lunar_to": "01-15"}
+    body = _problem(client.post("/collections/festival_sales_points/items", json=point), 400)
+    assert body["field"] == "lunar_from"
+    assert "12-15 is the 15th of the 12th lunar month" in body["detail_en"]
+    assert "腊月十五" in body["detail_zh"]
