@@ -259,3 +259,40 @@ def test_a_lunar_day_that_does_not_exist_is_refused_with_an_example(client):
     assert body["field"] == "lunar_from"
     assert "12-15 is the 15th of the 12th lunar month" in body["detail_en"]
     assert "腊月十五" in body["detail_zh"]
+
+
+def test_a_geometry_stored_with_infinite_coordinates_does_not_break_reading(own_demo_client):
+    """An incident stored before positions were checked (lat = inf): the layer still reads and exports;
+    the feature comes without its geometry and says why."""
+    import math
+
+    import shapely
+
+    from geo_service.store.base import NewFeature
+
+    c = own_demo_client
+    ws = c.app.state.workspace
+    spec = ws.catalog["incidents"]
+    props = spec.validate_properties(
+        {
+            "source": "12345",
+            "category": "噪声扰民",
+            "reported_at": "2026-12-01T10:00:00+08:00",
+            "status": "open",
+        }
+    )
+    [bad] = ws.store.create_features(
+        "incidents", [NewFeature(props, shapely.Point(113.2, math.inf))], actor="old"
+    )
+    one = c.get(f"/collections/incidents/items/{bad.id}")
+    assert one.status_code == 200, one.text
+    assert one.json()["geometry"] is None
+    assert "infinite" in one.json()["geometry_error"]["en"]
+    page = c.get("/collections/incidents/items", params={"limit": 10000})
+    assert page.status_code == 200
+    export = c.get("/collections/incidents/export")
+    assert export.status_code == 200, export.text[:300]
+    coverage_map = c.get("/maps/coverage", params={"at": "2026-12-01T10:00"}, headers={"Accept": "text/html"})
+    assert coverage_map.status_code == 200, coverage_map.text[:300]
+    workload = c.get("/dispatch/workload", params={"start": "2026-11-01", "end": "2026-12-02"})
+    assert workload.status_code == 200, workload.text[:300]

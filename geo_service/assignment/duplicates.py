@@ -39,6 +39,12 @@ def probable_duplicates(
     labels_n = n
     t = stamp
     if open_cases is not None and len(open_cases):
+        # open cases at a usable point only (one stored before positions were checked may have none)
+        geoms = open_cases.geometry.to_numpy()
+        usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        usable[usable] = np.isfinite(shapely.get_coordinates(geoms[usable]).reshape(-1, 2)).all(axis=1)
+        open_cases = open_cases[usable]
+    if open_cases is not None and len(open_cases):
         oxy = shapely.get_coordinates(to_metric(open_cases.geometry.to_numpy(), crs))
         xy = np.vstack([xy, oxy])
         kind = np.concatenate(

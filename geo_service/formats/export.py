@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
@@ -54,6 +55,14 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: json_value(v) for k, v in row.items()} for row in rows]
 
 
+def _geojson_geometry(geom: Any) -> dict[str, Any] | None:
+    """GeoJSON of a geometry; None for none, an empty one, or one with NaN or infinite coordinates
+    (stored before positions were checked: JSON cannot hold them)."""
+    if geom is None or geom.is_empty or not np.isfinite(shapely.get_coordinates(geom)).all():
+        return None
+    return dict(mapping(geom))
+
+
 def write_features(frame: pd.DataFrame, *, fmt: str, layer: str) -> tuple[bytes, str]:
     """A layer as bytes of ``fmt`` and its media type.
 
@@ -76,11 +85,7 @@ def write_features(frame: pd.DataFrame, *, fmt: str, layer: str) -> tuple[bytes,
             if c not in ("fid", "_version") and not (has_geom and c == frame.geometry.name)
         ]
         records = _records(frame[props])
-        geoms = (
-            [None if g is None or g.is_empty else mapping(g) for g in frame.geometry]
-            if has_geom
-            else ([None] * len(frame))
-        )
+        geoms = [_geojson_geometry(g) for g in frame.geometry] if has_geom else ([None] * len(frame))
         feats = [
             {"type": "Feature", "id": fid, "geometry": geom, "properties": rec}
             for fid, geom, rec in zip(_ids(frame), geoms, records, strict=True)

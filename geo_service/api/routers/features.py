@@ -13,6 +13,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
+import numpy as np
+import shapely
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from shapely.geometry import mapping
@@ -47,13 +49,23 @@ _RESERVED_PARAMS = {
 
 def feature_json(feature: Feature, base: str | None = None) -> dict[str, Any]:
     """A stored feature as an RFC 7946 GeoJSON Feature (with ``version`` as a foreign member)."""
+    geometry = feature.geometry
     out: dict[str, Any] = {
         "type": "Feature",
         "id": feature.id,
-        "geometry": None if feature.geometry is None else mapping(feature.geometry),
+        "geometry": None,
         "properties": {k: json_value(v) for k, v in feature.properties.items()},
         "version": feature.version,
     }
+    if geometry is not None and not np.isfinite(shapely.get_coordinates(geometry)).all():
+        # stored before positions were checked (NaN, infinity): shown without it, and said why, so that
+        # the layer can still be read and the feature fixed
+        out["geometry_error"] = {
+            "zh": "几何含 NaN 或无穷大坐标，请重新绘制",
+            "en": "The geometry has NaN or infinite coordinates; draw it again",
+        }
+    elif geometry is not None:
+        out["geometry"] = mapping(geometry)
     if base:
         out["links"] = [{"rel": "self", "type": GEOJSON, "href": f"{base}/{feature.id}"}]
     return out
