@@ -87,7 +87,7 @@ def test_duplicates_and_bad_rows():
             ("噪声扰民", (50, 50), dt.datetime(2025, 1, 1, tzinfo=TZ)),
         ]
     )
-    assert out[1].duplicate_of == "row 1"
+    assert out[1].duplicate_of == "case 1"
     assert out[0].duplicate_of is None
     assert out[2].duplicate_of is None
     assert [a.error["code"] for a in out[3:5]] == ["unknown-category", "future"]

@@ -28,7 +28,7 @@ def probable_duplicates(
     asked: np.ndarray | None = None,
 ) -> np.ndarray:
     """For each case, the label of an earlier case of the same category within ``dist_m`` and ``hours``
-    (in the batch, ``row N``, or open, ``incident ID``); the most recent such case when there are several.
+    (in the batch, ``case N``, counted from 1, or open, ``incident ID``); the most recent such case when there are several.
     ``asked``: the cases to look at (the others, refused, are neither asked about nor duplicated)."""
     out = np.full(len(xy), None, dtype=object)
     row = np.arange(len(xy))
@@ -67,7 +67,7 @@ def probable_duplicates(
     hit = np.flatnonzero(best >= 0)
     src = best[hit]
     out[row[hit]] = [
-        f"row {row[j] + 1}" if j < labels_n else f"incident {int(open_ids[j - labels_n])}" for j in src
+        f"case {row[j] + 1}" if j < labels_n else f"incident {int(open_ids[j - labels_n])}" for j in src
     ]
     return out
 
