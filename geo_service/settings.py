@@ -21,6 +21,15 @@ def default_layers_dir() -> Path:
     return _ROOT / "layers"
 
 
+# goods named together that mean several kinds: a 果蔬 stall sells fruit and vegetables
+DEFAULT_GOODS_GROUPS: dict[str, tuple[str, ...]] = {
+    "果蔬": ("水果", "蔬菜"),
+    "蔬果": ("水果", "蔬菜"),
+    "瓜果": ("水果",),
+    "鲜果": ("水果",),
+}
+
+
 class Settings(BaseSettings):
     """Everything the service can be told at start.
 
@@ -45,6 +54,11 @@ class Settings(BaseSettings):
         "so swapped or foreign coordinates are refused",
     )
     max_features_per_request: int = 50_000
+    goods_groups: dict[str, tuple[str, ...]] = Field(
+        default_factory=lambda: dict(DEFAULT_GOODS_GROUPS),
+        description="goods named together that mean several kinds (a 果蔬 stall sells 水果 and 蔬菜); set "
+        'GEO_GOODS_GROUPS=\'{"生鲜": ["肉类", "水产"]}\' to change',
+    )
     page_limit_default: int = 100
     page_limit_max: int = 10_000
     computation_timeout_s: float = 60.0

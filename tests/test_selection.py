@@ -160,3 +160,14 @@ def test_vendors_equal_the_hungarian_method_mid_size(seed):
     assert got.placed == int(real.sum())
     assert got.total_distance == pytest.approx(square[rows[real], picked[real]].sum(), rel=1e-9)
     assert (np.bincount(got.site[got.site >= 0], minlength=40) <= cap).all()
+
+
+def test_goods_groups_are_the_city_settings():
+    """The groups are settings (GEO_GOODS_GROUPS): a city's own group name matches its kinds."""
+    from geo_service.assignment.planning import _goods
+    from geo_service.settings import Settings
+
+    assert _goods("果蔬", Settings().goods_groups) == {"果蔬", "水果", "蔬菜"}
+    mine = Settings(goods_groups={"生鲜": ("肉类", "水产")}).goods_groups
+    assert _goods("生鲜、鲜蛋", mine) == {"生鲜", "肉类", "水产", "鲜蛋"}
+    assert _goods("果蔬", mine) == {"果蔬"}

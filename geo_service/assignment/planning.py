@@ -3,7 +3,7 @@ walking distances on the street network."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -14,19 +14,16 @@ from geo_service.assignment.optimize import assign_vendors, select_lscp, select_
 from geo_service.crs import to_metric
 from geo_service.errors import InvalidInput
 from geo_service.network import RoadNetwork, network_distances, snap
+from geo_service.settings import DEFAULT_GOODS_GROUPS
 
 __all__ = ["candidate_points", "choose_sites", "place_vendors"]
 
 
-# goods named together that mean several kinds: a 果蔬 stall sells fruit and vegetables
-GOODS_GROUPS = {"果蔬": ("水果", "蔬菜"), "蔬果": ("水果", "蔬菜"), "瓜果": ("水果",), "鲜果": ("水果",)}
-
-
-def _goods(text: Any) -> set[str]:
-    """The kinds of goods in a list like ``水果、蔬菜`` or ``果蔬`` (a group: its kinds too)."""
+def _goods(text: Any, groups: Mapping[str, Sequence[str]]) -> set[str]:
+    """The kinds of goods in a list like ``水果、蔬菜`` or ``果蔬`` (a group of ``groups``: its kinds too)."""
     parts = str(text or "").replace("、", ",").replace("，", ",").replace(";", ",").split(",")
     kinds = {p.strip() for p in parts if p.strip()}
-    return kinds | {k for p in kinds for k in GOODS_GROUPS.get(p, ())}
+    return kinds | {k for p in kinds for k in groups.get(p, ())}
 
 
 def _walk_matrix(
@@ -47,14 +44,18 @@ def place_vendors(
     *,
     max_walk_m: float = 1500,
     crs: str = "EPSG:4547",
+    goods_groups: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """Each vendor (``goods``) to a stall site that sells those goods, within capacity, least total walk."""
+    """Each vendor (``goods``) to a stall site that sells those goods, within capacity, least total walk.
+    ``goods_groups``: names that mean several kinds (``Settings.goods_groups``; a 果蔬 vendor may take
+    a 水果、蔬菜 stall)."""
+    groups = goods_groups if goods_groups is not None else DEFAULT_GOODS_GROUPS
     if len(vendors) == 0 or len(sites) == 0:
         raise InvalidInput("需要摊贩和站点", "Vendors and sites are both needed", field="vendors")
     cost = _walk_matrix(net, vendors.geometry.to_numpy(), sites.geometry.to_numpy(), max_walk_m, crs)
-    site_goods = [_goods(g) for g in sites.get("goods", [""] * len(sites))]
+    site_goods = [_goods(g, groups) for g in sites.get("goods", [""] * len(sites))]
     for i, g in enumerate(vendors.get("goods", [""] * len(vendors))):
-        want = _goods(g)
+        want = _goods(g, groups)
         if want:
             for j, offer in enumerate(site_goods):
                 if offer and not (want & offer or any(w in o or o in w for w in want for o in offer)):

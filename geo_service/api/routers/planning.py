@@ -54,6 +54,7 @@ async def vendors(ws: WorkspaceDep, body: VendorRequest) -> dict[str, Any]:
         sites,
         max_walk_m=body.max_walk_m,
         crs=ws.settings.metric_crs,
+        goods_groups=ws.settings.goods_groups,
         timeout_s=ws.settings.computation_timeout_s,
     )
 
