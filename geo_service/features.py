@@ -15,7 +15,7 @@ import pandas as pd
 
 from geo_service.catalog import LayerSpec
 from geo_service.crs import parse_crs, to_wgs84
-from geo_service.errors import InvalidInput, PayloadTooLarge
+from geo_service.errors import Conflict, InvalidInput, PayloadTooLarge
 from geo_service.geometry import CHINA_BOUNDS, geometry_from_geojson, validate_geometry
 from geo_service.store.base import Feature, NewFeature
 from geo_service.workspace import Workspace
@@ -284,6 +284,7 @@ def _update(
         merged = spec.validate_properties({**current.properties, **new.properties}, feature=fid)
         new = NewFeature(merged, new.geometry if new.geometry is not None else current.geometry)
     _check_references(ws, spec, [new], [fid], only=written)
+    _check_not_referenced(ws, spec, current.properties, new.properties)
     _check_siting(ws, spec, new, exclude_id=fid, override=override, reason=reason, label=fid)
     return ws.store.update_feature(layer, fid, new, expected_version=expected, actor=actor, reason=reason)
 
@@ -297,9 +298,33 @@ def delete_feature(
     expected_version: int | None = None,
     reason: str | None = None,
 ) -> None:
-    """Delete (kept in history; restorable)."""
+    """Delete (kept in history; restorable); refused while features of other layers name it (the crews
+    of a depot, the shifts of a beat)."""
     expected = _expected(ws, layer, fid, expected_version)
+    _check_not_referenced(ws, ws.catalog[layer], ws.store.get_feature(layer, fid).properties, None)
     ws.store.delete_feature(layer, fid, expected_version=expected, actor=actor, reason=reason)
+
+
+def _check_not_referenced(
+    ws: Workspace, spec: LayerSpec, before: Mapping[str, Any], after: Mapping[str, Any] | None
+) -> None:
+    """Refuse removing (``after`` None) or renaming a key that features of other layers still name."""
+    for other in ws.catalog.values():
+        for f in other.fields:
+            target, _, key = (f.references or "").partition(".")
+            if target != spec.name or before.get(key) is None:
+                continue
+            if after is not None and after.get(key) == before.get(key):
+                continue
+            frame = ws.frame(other.name)
+            users = frame[frame[f.name].astype(str) == str(before[key])]
+            if len(users):
+                raise Conflict(
+                    f"{other.name} 中仍有 {len(users)} 个要素的 {f.name} 为「{before[key]}」，请先修改它们",
+                    f"{len(users)} feature(s) of {other.name} still have {f.name} '{before[key]}'; change them first",
+                    layer=spec.name,
+                    field=key,
+                )
 
 
 def restore_feature(ws: Workspace, layer: str, fid: int, *, actor: str, reason: str | None = None) -> Feature:

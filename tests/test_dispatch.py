@@ -655,3 +655,24 @@ def test_a_body_that_is_no_json_is_named_as_the_body(demo_client):
         assert r.status_code == 422
         assert r.json()["field"] == "body"
         assert "body" in r.json()["detail_en"]
+
+
+def test_a_depot_with_crews_cannot_be_deleted_or_renamed(own_demo_client):
+    """Crews name their depot: while they do, deleting or renaming it is a 409 that names them, and
+    nothing changes; a depot nobody names is deleted as before."""
+    c = own_demo_client
+    depots = {
+        f["properties"]["name"]: f for f in c.get("/collections/depots/items?limit=100").json()["features"]
+    }
+    used = depots["解放区市政场站"]
+    url = f"/collections/depots/items/{used['id']}"
+    for r in (c.delete(url), c.patch(url, json={"properties": {"name": "新场站"}})):
+        assert r.status_code == 409, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert "crews" in r.json()["detail_en"]
+    assert c.get(url).json()["properties"] == used["properties"]
+    assert c.patch(url, json={"properties": {"salt_store": False}}).status_code == 200  # other fields: fine
+    spare = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
+    spare["properties"] = {"name": "备用场站"}
+    made = c.post("/collections/depots/items", json=spare).json()
+    assert c.delete(f"/collections/depots/items/{made['id']}").status_code == 204

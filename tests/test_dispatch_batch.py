@@ -130,7 +130,13 @@ def test_duplicates_name_the_most_recent_earlier_case():
         open_cases=opened,
         now=dt.datetime(2027, 1, 1, tzinfo=TZ),
     )
-    assert list(got.duplicate_of) == [None, "case 1", "case 2", None, "incident 41"]  # case 4: 28 h after case 3
+    assert list(got.duplicate_of) == [
+        None,
+        "case 1",
+        "case 2",
+        None,
+        "incident 41",
+    ]  # case 4: 28 h after case 3
 
 
 def test_times_naive_zoned_and_mixed_are_read_as_beijing_time():
