@@ -40,8 +40,10 @@ def _check_siting(
     override: Iterable[str],
     reason: str | None,
     label: Any = None,
+    exclude_layer: bool = False,
 ) -> None:
-    """Refuse a stall-site or festival-point write that breaks a siting rule not overridden."""
+    """Refuse a stall-site or festival-point write that breaks a siting rule not overridden
+    (``exclude_layer``: the layer's stored sites are being replaced, so they are no neighbours)."""
     if not spec.siting:
         return
     from geo_service.siting import check_on_write, siting_context
@@ -64,11 +66,23 @@ def _check_siting(
             field="reason",
         )
     report = check_on_write(
-        ws, spec.name, feature.geometry, feature.properties, exclude_id=exclude_id, override_rules=override
+        ws,
+        spec.name,
+        feature.geometry,
+        feature.properties,
+        exclude_id=exclude_id,
+        override_rules=override,
+        exclude_layer=exclude_layer,
     )
     everything = "*" in override
     blocking = [v for v in report.violations if v.rule_id not in override and not everything]
     unchecked = [u for u in report.unchecked if u["rule"] not in override and not everything]
+    _refuse(spec, blocking, unchecked, label)
+
+
+def _refuse(
+    spec: LayerSpec, blocking: Sequence[Any], unchecked: Sequence[Mapping[str, str]], label: Any
+) -> None:
     if blocking or unchecked:
         first_zh = blocking[0].message_zh if blocking else unchecked[0]["reason_zh"]
         first_en = blocking[0].message_en if blocking else unchecked[0]["reason_en"]
@@ -79,6 +93,24 @@ def _check_siting(
             feature=label,
             details={"violations": [v.as_dict() for v in blocking], "unchecked": unchecked},
         )
+
+
+def _check_batch_spacing(
+    ws: Workspace, spec: LayerSpec, news: Sequence[NewFeature], labels: Sequence[Any], override: Iterable[str]
+) -> None:
+    """Refuse a write of several sites that are closer to each other than the spacing rules allow."""
+    if not spec.siting or len(news) < 2:
+        return
+    from geo_service.siting import siting_context
+    from geo_service.siting.checker import batch_spacing
+
+    override = set(override)
+    names = [f.properties.get("name") or label for f, label in zip(news, labels, strict=True)]
+    found = batch_spacing(siting_context(ws), spec.name, [f.geometry for f in news], names)
+    found = [(i, v) for i, v in found if v.rule_id not in override and "*" not in override]
+    if found:
+        i, _ = found[0]
+        _refuse(spec, [v for k, v in found if k == i], [], labels[i])
 
 
 def _check_references(
@@ -210,6 +242,7 @@ def create_features(
     _check_references(ws, spec, news, range(len(news)))
     for i, feat in enumerate(news):
         _check_siting(ws, spec, feat, exclude_id=None, override=override, reason=reason, label=i)
+    _check_batch_spacing(ws, spec, news, list(range(len(news))), override)
     return ws.store.create_features(layer, news, actor=actor, reason=reason)
 
 
@@ -396,8 +429,16 @@ def import_frame(
     if check_siting:
         for i, feat in enumerate(news):
             _check_siting(
-                ws, spec, feat, exclude_id=None, override=override, reason=reason, label=f"row {i + 1}"
+                ws,
+                spec,
+                feat,
+                exclude_id=None,
+                override=override,
+                reason=reason,
+                label=f"row {i + 1}",
+                exclude_layer=mode == "replace",
             )
+        _check_batch_spacing(ws, spec, news, [f"row {i + 1}" for i in range(len(news))], override)
     if mode == "replace":
         return ws.store.replace_layer(layer, news, actor=actor)
     return len(ws.store.create_features(layer, news, actor=actor, reason=reason))

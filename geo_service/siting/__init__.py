@@ -76,6 +76,7 @@ def check_on_write(
     *,
     exclude_id: int | None = None,
     override_rules: set[str] | frozenset[str] = frozenset(),
+    exclude_layer: bool = False,
 ) -> SitingReport:
     """The check a write to a site layer must pass.
 
@@ -91,4 +92,6 @@ def check_on_write(
     exclude_id
         Its own id on replace/update, so it is not its own neighbour.
     """
-    return check_site(siting_context(ws), layer, geometry, properties, exclude_id=exclude_id)
+    return check_site(
+        siting_context(ws), layer, geometry, properties, exclude_id=exclude_id, exclude_layer=exclude_layer
+    )

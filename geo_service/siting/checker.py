@@ -16,7 +16,7 @@ Semantics (what the PostGIS oracle in ``tests/test_siting_postgis.py`` checks):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,7 +31,15 @@ from geo_service.duty import festival_dates, parse_hours
 from geo_service.errors import InvalidInput
 from geo_service.siting.rules import Rule, RuleSet
 
-__all__ = ["SITE_LAYERS", "SitingContext", "SitingReport", "Violation", "check_all", "check_site"]
+__all__ = [
+    "SITE_LAYERS",
+    "SitingContext",
+    "SitingReport",
+    "Violation",
+    "batch_spacing",
+    "check_all",
+    "check_site",
+]
 
 SITE_LAYERS = ("stall_sites", "festival_sales_points")
 _KIND_ZH = {
@@ -258,6 +266,7 @@ def check_site(
     *,
     exclude_id: int | None = None,
     today: dt.date | None = None,
+    exclude_layer: bool = False,
 ) -> SitingReport:
     """Check one zone or point against every rule that applies to its layer.
 
@@ -273,6 +282,8 @@ def check_site(
         Its attributes (capacity, hours, goods, valid_from/valid_to, lunar_from/lunar_to …).
     exclude_id
         The feature's own id when it is being replaced (not a neighbour of itself).
+    exclude_layer
+        The layer's stored sites are no neighbours either (the whole layer is being replaced).
     today
         Anchor for festival windows without dates (default: today).
 
@@ -322,7 +333,7 @@ def check_site(
                         _violation(rule, conflict, ctx.crs, kind=kind, kind_zh=_KIND_ZH.get(kind, kind))
                     )
         elif rule.kind == "spacing":
-            out.extend(_spacing(ctx, rule, zone, layer, exclude_id))
+            out.extend(_spacing(ctx, rule, zone, layer, exclude_id, exclude_layer))
         elif rule.kind == "density":
             cap = properties.get(p.get("field", "capacity"))
             area = float(zone.area)
@@ -353,12 +364,19 @@ def check_site(
 
 
 def _spacing(
-    ctx: SitingContext, rule: Rule, zone: shapely.Geometry, layer: str, exclude_id: int | None
+    ctx: SitingContext,
+    rule: Rule,
+    zone: shapely.Geometry,
+    layer: str,
+    exclude_id: int | None,
+    exclude_layer: bool = False,
 ) -> list[Violation]:
     d = float(rule.params["distance_m"])
     out = []
     for name in rule.params["layers"]:
         g = ctx.sites.get(name)
+        if name == layer and exclude_layer:
+            continue
         for i in _closer(g, zone, d):
             if name == layer and exclude_id is not None and int(g.ids[i]) == int(exclude_id):  # type: ignore[union-attr]
                 continue
@@ -445,3 +463,24 @@ def check_all(
                 }
             )
     return rows
+
+
+def batch_spacing(
+    ctx: SitingContext, layer: str, geometries: Sequence[shapely.Geometry], labels: Sequence[Any]
+) -> list[tuple[int, Violation]]:
+    """The spacing rules among the sites of one write (an import, a batch): (row, violation) for each
+    row closer than a rule allows to an earlier row of the same write."""
+    rules = [r for r in ctx.rules.for_layer(layer) if r.kind == "spacing" and layer in r.params["layers"]]
+    if not rules or len(geometries) < 2:
+        return []
+    zones = to_metric(np.asarray(geometries, dtype=object), ctx.crs)
+    tree = shapely.STRtree(zones)
+    out = []
+    for rule in rules:
+        d = float(rule.params["distance_m"])
+        left, right = tree.query(zones, predicate="dwithin", distance=d)
+        later = (left > right) & (shapely.distance(zones[left], zones[right]) < d)
+        for i, j in zip(left[later], right[later], strict=True):  # row i is too close to the earlier row j
+            conflict = _inside_buffer(zones[i], zones[j : j + 1], d)
+            out.append((int(i), _violation(rule, conflict, ctx.crs, other=labels[j])))
+    return out
