@@ -204,3 +204,25 @@ def test_password_guessing_is_throttled(anon_client):
     assert refused.status_code == 429
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert "Too many" in refused.json()["detail_en"]
+
+
+def test_the_last_admin_stays_and_crew_accounts_name_a_real_crew(own_demo_client):
+    """Demoting or disabling the only active admin is a 409 (nobody could manage users afterwards); a
+    crew account needs a crew of the crews layer, when made and when changed."""
+    c = own_demo_client
+    me = "test-admin"  # the one signed in (conftest.sign_in)
+    admins = [
+        u["name"] for u in c.get("/users").json()["users"] if u["role"] == "admin" and not u["disabled"]
+    ]
+    for other in set(admins) - {me}:  # leave exactly one
+        assert c.patch(f"/users/{other}", json={"role": "viewer"}).status_code == 200
+    for change in ({"role": "viewer"}, {"disabled": True}):
+        r = c.patch(f"/users/{me}", json=change)
+        assert r.status_code == 409, r.text
+        assert "only active admin" in r.json()["detail_en"]
+    assert c.post("/users", json={"name": "v1", "role": "viewer", "password": "pw123456"}).status_code == 201
+    r = c.patch("/users/v1", json={"role": "crew"})
+    assert (r.status_code, r.json()["field"]) == (400, "crew")
+    r = c.post("/users", json={"name": "c1", "role": "crew", "crew": "不存在组", "password": "pw123456"})
+    assert (r.status_code, r.json()["field"]) == (400, "crew")
+    assert c.patch("/users/v1", json={"role": "crew", "crew": "解放一组"}).status_code == 200

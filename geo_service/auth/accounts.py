@@ -174,7 +174,7 @@ class AccountStore:
         password: str | None = None,
         crew: str | None = None,
     ) -> User:
-        self.get_user(name)
+        current = self.get_user(name)
         values: dict[str, Any] = {}
         if role is not None:
             if role not in ROLES:
@@ -182,6 +182,19 @@ class AccountStore:
                     f"角色「{role}」无效", f"Role '{role}' is not one of {ROLES}", field="role"
                 )
             values["role"] = role
+        if (role or current.role) == "crew" and not (crew or current.crew):
+            raise InvalidInput("作业人员账户需要指定班组", "A crew account needs its crew", field="crew")
+        stays_admin = (role or current.role) == "admin" and not (
+            disabled if disabled is not None else current.disabled
+        )
+        if current.role == "admin" and not current.disabled and not stays_admin:
+            others = [u for u in self.list_users() if u.role == "admin" and not u.disabled and u.name != name]
+            if not others:
+                raise Conflict(
+                    f"「{name}」是唯一启用的管理员，不能降级或停用",
+                    f"'{name}' is the only active admin: it cannot be demoted or disabled",
+                    field="role" if role is not None else "disabled",
+                )
         if disabled is not None:
             values["disabled"] = disabled
         if crew is not None:

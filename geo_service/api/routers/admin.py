@@ -42,14 +42,27 @@ def list_users(request: Request) -> dict[str, Any]:
     return {"users": [_user_json(u) for u in request.app.state.accounts.list_users()]}
 
 
+def _known_crew(request: Request, crew: str | None) -> None:
+    """A crew account's crew must be one of the crews layer (its routes are found by that name)."""
+    if crew is None:
+        return
+    names = {str(v) for v in request.app.state.workspace.frame("crews")["crew"].dropna()}
+    if crew not in names:
+        raise InvalidInput(
+            f"班组「{crew}」不在班组图层中", f"Crew '{crew}' is not in the crews layer", field="crew"
+        )
+
+
 @router.post("/users", status_code=201, summary="新增用户 / Add a user")
 def add_user(request: Request, body: NewUser) -> dict[str, Any]:
+    _known_crew(request, body.crew)
     user = request.app.state.accounts.add_user(body.name, body.role, password=body.password, crew=body.crew)
     return _user_json(user)
 
 
 @router.patch("/users/{name}", summary="修改用户（角色、停用、密码）/ Change a user")
 def change_user(request: Request, name: str, body: UserChange) -> dict[str, Any]:
+    _known_crew(request, body.crew)
     user = request.app.state.accounts.update_user(
         name, role=body.role, disabled=body.disabled, password=body.password, crew=body.crew
     )
