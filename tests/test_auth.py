@@ -226,3 +226,23 @@ def test_the_last_admin_stays_and_crew_accounts_name_a_real_crew(own_demo_client
     r = c.post("/users", json={"name": "c1", "role": "crew", "crew": "不存在组", "password": "pw123456"})
     assert (r.status_code, r.json()["field"]) == (400, "crew")
     assert c.patch("/users/v1", json={"role": "crew", "crew": "解放一组"}).status_code == 200
+
+
+def test_cli_refusals_are_messages_not_tracebacks(tmp_path, capsys, monkeypatch):
+    """``users add`` with no password to read, a crew account with no crew, ``backup restore`` of a file
+    that is not there: a message in both languages and exit code 2; no workspace is made for nothing."""
+    import io
+
+    from geo_service.cli import main
+
+    ws = ["--workspace", str(tmp_path / "ws.gpkg")]
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": input(prompt))  # no terminal: reads stdin
+    assert main(["users", "add", "x", "--role", "viewer", *ws]) == 2
+    assert "No password was read" in capsys.readouterr().err
+    assert main(["users", "add", "y", "--role", "crew", *ws]) == 2
+    assert "needs --crew" in capsys.readouterr().err
+    target = tmp_path / "restored.gpkg"
+    assert main(["backup", "restore", "--workspace", str(target), str(tmp_path / "none.zip")]) == 2
+    assert "No backup file" in capsys.readouterr().err
+    assert not target.exists()

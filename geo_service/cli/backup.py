@@ -8,6 +8,7 @@ from pathlib import Path
 from geo_service.auth.accounts import AccountStore, account_url
 from geo_service.backup import create_backup, restore_backup
 from geo_service.cli.workspace import _common, _open
+from geo_service.errors import InvalidInput
 
 __all__ = ["register"]
 
@@ -25,10 +26,13 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
+    source = Path(args.file)
+    if not source.is_file():  # before the workspace is opened (and made)
+        raise InvalidInput(f"找不到备份文件「{source}」", f"No backup file '{source}'", field="file")
     settings, store = _open(args)
     accounts = AccountStore(account_url(str(settings.workspace), settings.database_url))
     try:
-        counts = restore_backup(Path(args.file).read_bytes(), store, accounts)
+        counts = restore_backup(source.read_bytes(), store, accounts)
     finally:
         accounts.close()
         store.close()

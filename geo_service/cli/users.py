@@ -10,6 +10,7 @@ import sys
 from geo_service.auth.accounts import AccountStore, account_url
 from geo_service.catalog import load_catalog
 from geo_service.cli.workspace import _common, _settings
+from geo_service.errors import InvalidInput
 from geo_service.store import open_store
 
 __all__ = ["register"]
@@ -27,14 +28,32 @@ def _read_password(args: argparse.Namespace) -> str | None:
         return None
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("密码 / password: ")
-    if first != getpass.getpass("再次输入 / again: "):
+    try:
+        first = getpass.getpass("密码 / password: ")
+        again = getpass.getpass("再次输入 / again: ")
+    except EOFError:  # no terminal and nothing on stdin
+        raise InvalidInput(
+            "没有读到密码（可用 --password-stdin 或 --no-password）",
+            "No password was read (use --password-stdin or --no-password)",
+            field="password",
+        ) from None
+    if first != again:
         print("两次输入不一致 / passwords differ", file=sys.stderr)
         raise SystemExit(2)
     return first
 
 
+def _days(text: str) -> int:
+    """Days a token lives: 1 to 366, as the API allows (argparse reports anything else)."""
+    value = int(text)
+    if not 1 <= value <= 366:
+        raise ValueError(text)
+    return value
+
+
 def _add(args: argparse.Namespace) -> int:
+    if args.role == "crew" and not args.crew:  # before asking for a password
+        raise InvalidInput("作业人员账户需要指定班组（--crew）", "A crew account needs --crew", field="crew")
     accounts = _accounts(args)
     try:
         user = accounts.add_user(args.name, args.role, password=_read_password(args), crew=args.crew)
@@ -80,7 +99,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(p)
     p.add_argument("name")
     p.add_argument("--label")
-    p.add_argument("--days", type=int, default=90)
+    p.add_argument("--days", type=_days, default=90, help="1-366")
     p.set_defaults(func=_token)
     p = users.add_parser("list", help="用户列表 / list users")
     _common(p)
