@@ -439,6 +439,17 @@ def import_frame(
                 exclude_layer=mode == "replace",
             )
         _check_batch_spacing(ws, spec, news, [f"row {i + 1}" for i in range(len(news))], override)
-    if mode == "replace":
+    if mode == "replace":  # keys other layers name must survive the replacement
+        kept = [f.properties for f in news]
+        for key in {
+            (f.references or "").partition(".")[2]
+            for o in ws.catalog.values()
+            for f in o.fields
+            if (f.references or "").partition(".")[0] == layer
+        }:
+            staying = {str(p.get(key)) for p in kept}
+            for old in ws.frame(layer)[key].dropna().astype(str).unique():
+                if old not in staying:
+                    _check_not_referenced(ws, spec, {key: old}, None)
         return ws.store.replace_layer(layer, news, actor=actor)
     return len(ws.store.create_features(layer, news, actor=actor, reason=reason))

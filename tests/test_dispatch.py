@@ -676,3 +676,24 @@ def test_a_depot_with_crews_cannot_be_deleted_or_renamed(own_demo_client):
     spare["properties"] = {"name": "备用场站"}
     made = c.post("/collections/depots/items", json=spare).json()
     assert c.delete(f"/collections/depots/items/{made['id']}").status_code == 204
+
+
+def test_replacing_the_depots_keeps_the_ones_crews_name(own_demo_client):
+    """An import that replaces the depots layer without a depot the crews name is a 409; with it, fine."""
+    import json
+
+    c = own_demo_client
+    exported = json.loads(c.get("/collections/depots/export", params={"f": "geojson"}).content)
+    without = {
+        **exported,
+        "features": [f for f in exported["features"] if f["properties"]["name"] != "解放区市政场站"],
+    }
+    files = {"file": ("depots.geojson", json.dumps(without).encode(), "application/geo+json")}
+    r = c.post("/collections/depots/import", files=files, data={"mode": "replace"})
+    assert r.status_code == 409, r.text[:300]
+    assert "crews" in r.json()["detail_en"]
+    files = {"file": ("depots.geojson", json.dumps(exported).encode(), "application/geo+json")}
+    assert c.post("/collections/depots/import", files=files, data={"mode": "replace"}).status_code in (
+        200,
+        201,
+    )
