@@ -11,6 +11,7 @@ from pydantic import AfterValidator, ValidationInfo
 
 from geo_service.catalog import Catalog, LayerSpec
 from geo_service.duty import in_supported_years, parse_time
+from geo_service.errors import InvalidInput
 from geo_service.settings import Settings
 from geo_service.store.base import Store
 from geo_service.workspace import Workspace
@@ -67,6 +68,15 @@ def actor_of(request: Request) -> str:
 def parse_moment(value: str | None, *, name: str = "at") -> dt.datetime | None:
     """An ISO 8601 time from a query parameter; naive times are Asia/Shanghai (see ``duty.parse_time``)."""
     return parse_time(value, field=name)
+
+
+def parse_window(start: str | None, end: str | None) -> tuple[dt.datetime, dt.datetime]:
+    """A time window from ``start`` and ``end`` query parameters, both required."""
+    s, e = parse_moment(start, name="start"), parse_moment(end, name="end")
+    if s is None or e is None:
+        name = "start" if s is None else "end"
+        raise InvalidInput(f"需要时间窗的 {name}", f"The time window needs a '{name}'", field=name)
+    return s, e
 
 
 def _supported(value: dt.datetime, info: ValidationInfo) -> dt.datetime:

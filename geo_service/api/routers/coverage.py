@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from shapely.geometry import mapping
 
-from geo_service.api.deps import WorkspaceDep, parse_moment
+from geo_service.api.deps import WorkspaceDep, parse_moment, parse_window
 from geo_service.api.limits import run_bounded
 from geo_service.contexts import coverage_context, open_sites, site_reach, walk_network, who_covers_ready
 from geo_service.coverage import (
@@ -189,10 +189,7 @@ def _week(ws: Workspace, begin: dt.date | dt.datetime, hours: int, min_gap_m2: f
 
 @router.get("/sites", summary="站点值守覆盖：无人值班的站点时段 / Site-hours with no beat on duty")
 def sites(ws: WorkspaceDep, start: str, end: str) -> Response:
-    s, e = parse_moment(start, name="start"), parse_moment(end, name="end")
-    if s is None or e is None:
-        name = "start" if s is None else "end"
-        raise InvalidInput(f"需要时间窗的 {name}", f"The time window needs a '{name}'", field=name)
+    s, e = parse_window(start, end)
     ctx = coverage_context(ws)
     rows = site_duty_coverage(
         {name: open_sites(ws, name) for name in _SITE_LAYERS},

@@ -11,7 +11,7 @@ import shapely
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import BaseModel, Field
 
-from geo_service.api.deps import Moment, WorkspaceDep, actor_of, parse_moment
+from geo_service.api.deps import Moment, WorkspaceDep, actor_of, parse_moment, parse_window
 from geo_service.assignment.dispatch import CaseAssignment
 from geo_service.assignment.service import dispatch_cases as _dispatch_cases
 from geo_service.assignment.workload import workload
@@ -154,8 +154,8 @@ def _reported_at(value: Any, i: int) -> dt.datetime:
             feature=i + 1,
             field="reported_at",
         )
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=TZ)
+    if isinstance(value, dt.datetime):  # a spreadsheet cell: a time already, in the years checked as text
+        value = value.isoformat()
     try:
         when = parse_moment(str(value), name="reported_at")
     except InvalidInput as e:
@@ -168,18 +168,11 @@ def _reported_at(value: Any, i: int) -> dt.datetime:
 
 @router.get("/dispatch/workload", summary="工作量：按中队、网格、小时 / Workload per squad, beat and hour")
 def dispatch_workload(ws: WorkspaceDep, start: str, end: str) -> dict[str, Any]:
-    s, e = parse_moment(start, name="start"), parse_moment(end, name="end")
-    if s is None or e is None:
-        name = "start" if s is None else "end"
-        raise InvalidInput(f"需要时间窗的 {name}", f"The time window needs a '{name}'", field=name)
+    s, e = parse_window(start, end)  # each in the years the calendars answer for
     if e <= s:
         raise InvalidInput("时间窗结束早于开始", "The time window ends before it starts", field="end")
-    if s.year < 1900 or e - s > dt.timedelta(days=3660):
-        raise InvalidInput(
-            "时间窗应在 1900 年以后，且不超过十年",
-            "The time window must start in 1900 or later and span at most ten years",
-            field="start" if s.year < 1900 else "end",
-        )
+    if e - s > dt.timedelta(days=3660):
+        raise InvalidInput("时间窗不应超过十年", "The time window must span at most ten years", field="end")
     incidents = ws.frame("incidents")
     when = pd.to_datetime(incidents["reported_at"], utc=True)
     sel = incidents[(when >= pd.Timestamp(s)) & (when < pd.Timestamp(e))]
