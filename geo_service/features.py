@@ -342,22 +342,29 @@ def _check_not_referenced(
     ws: Workspace, spec: LayerSpec, before: Mapping[str, Any], after: Mapping[str, Any] | None
 ) -> None:
     """Refuse removing (``after`` None) or renaming a key that features of other layers still name."""
+    for other, field, key in _referrers(ws, spec.name):
+        if before.get(key) is None or (after is not None and after.get(key) == before.get(key)):
+            continue
+        frame = ws.frame(other)
+        users = frame[frame[field].astype(str) == str(before[key])]
+        if len(users):
+            raise Conflict(
+                f"{other} 中仍有 {len(users)} 个要素的 {field} 为「{before[key]}」，请先修改它们",
+                f"{len(users)} feature(s) of {other} still have {field} '{before[key]}'; change them first",
+                layer=spec.name,
+                field=key,
+            )
+
+
+def _referrers(ws: Workspace, layer: str) -> list[tuple[str, str, str]]:
+    """(other layer, its field, this layer's key field) for each field declared to reference ``layer``."""
+    out = []
     for other in ws.catalog.values():
         for f in other.fields:
             target, _, key = (f.references or "").partition(".")
-            if target != spec.name or before.get(key) is None:
-                continue
-            if after is not None and after.get(key) == before.get(key):
-                continue
-            frame = ws.frame(other.name)
-            users = frame[frame[f.name].astype(str) == str(before[key])]
-            if len(users):
-                raise Conflict(
-                    f"{other.name} 中仍有 {len(users)} 个要素的 {f.name} 为「{before[key]}」，请先修改它们",
-                    f"{len(users)} feature(s) of {other.name} still have {f.name} '{before[key]}'; change them first",
-                    layer=spec.name,
-                    field=key,
-                )
+            if target == layer:
+                out.append((other.name, f.name, key))
+    return out
 
 
 def restore_feature(ws: Workspace, layer: str, fid: int, *, actor: str, reason: str | None = None) -> Feature:
@@ -441,12 +448,7 @@ def import_frame(
         _check_batch_spacing(ws, spec, news, [f"row {i + 1}" for i in range(len(news))], override)
     if mode == "replace":  # keys other layers name must survive the replacement
         kept = [f.properties for f in news]
-        for key in {
-            (f.references or "").partition(".")[2]
-            for o in ws.catalog.values()
-            for f in o.fields
-            if (f.references or "").partition(".")[0] == layer
-        }:
+        for key in {key for _, _, key in _referrers(ws, layer)}:
             staying = {str(p.get(key)) for p in kept}
             for old in ws.frame(layer)[key].dropna().astype(str).unique():
                 if old not in staying:
