@@ -231,13 +231,20 @@ class _Cells:
         number = np.empty(n, dtype=np.int64)
         number[self.node] = np.arange(n)
         self.rank = (number - self.ptr[self.cell]).astype(np.int32)  # per node: its place within its cell
-        g = network.graph
-        degree = np.diff(g.indptr)[self.node]
-        arcs = ragged_positions(g.indptr[self.node], degree)
-        self.indptr = np.r_[0, np.cumsum(degree)]  # rows in the new order
-        self.data = g.data[arcs]
-        self.target_cell = self.cell[g.indices[arcs]]
-        self.target_rank = self.rank[g.indices[arcs]]
+        self.most_per_cell = int(np.max(np.diff(self.ptr), initial=1))
+        # one arc per street and direction it can be walked (driven) in, not the graph's merged ones: each
+        # arc then names its street, and the search's answer is read off the arcs it copied
+        two = np.flatnonzero(network.seg_twoway)
+        n_seg = len(network.seg_u)
+        src = np.concatenate([network.seg_u, network.seg_v[two]])
+        dst = np.concatenate([network.seg_v, network.seg_u[two]])
+        order = np.argsort(number[src], kind="stable")
+        self.indptr = np.searchsorted(number[src][order], np.arange(n + 1))  # rows in the new order
+        self.segment = np.concatenate([np.arange(n_seg), two])[order].astype(np.int32)
+        self.forwards = order < n_seg  # the arc runs from its street's u end to its v end
+        self.data = np.maximum(network.seg_cost[self.segment], 1e-9)
+        self.target_cell = self.cell[dst[order]]
+        self.target_rank = self.rank[dst[order]]
 
     @property
     def n_cells(self) -> int:
@@ -312,54 +319,61 @@ def _walk_some(
     count = cells.ptr[pair_cell + 1] - cells.ptr[pair_cell]
     start = np.r_[0, np.cumsum(count)]  # copy number of each (point, cell)'s first node
     m = int(start[-1])
-    table = np.full(k * cells.n_cells, -1, dtype=np.int32)
+    # a node outside the copies goes to one of the sinks after them (numbered m + its rank in its cell,
+    # so no test is needed per arc); the root follows the sinks
+    root = m + cells.most_per_cell
+    table = np.full(k * cells.n_cells, m, dtype=np.int32)
     table[pair_point * cells.n_cells + pair_cell] = start[:-1]
 
     def copy_of(point: np.ndarray, node: np.ndarray) -> np.ndarray:
-        """Number of ``node`` in ``point``'s copy, -1 when it is not in it."""
-        base = table[point * cells.n_cells + cells.cell[node]]
-        return np.where(base >= 0, base + cells.rank[node], -1)
+        """Number of ``node`` in ``point``'s copy, ``m`` or more when it is not in it."""
+        return table[point * cells.n_cells + cells.cell[node]] + cells.rank[node]
 
-    # the copies' arcs: each (point, cell) takes its cell's rows whole; arcs leaving the copy go to a sink
+    # the copies' arcs: each (point, cell) takes its cell's rows whole
     arc_lo = cells.indptr[cells.ptr[pair_cell]]
     arc_n = cells.indptr[cells.ptr[pair_cell + 1]] - arc_lo
     arcs = ragged_positions(arc_lo, arc_n)
-    base = table[np.repeat(pair_point * cells.n_cells, arc_n) + cells.target_cell[arcs]]
-    cols = np.where(base >= 0, base + cells.target_rank[arcs], np.int32(m))
+    cols = (
+        table[np.repeat(pair_point * cells.n_cells, arc_n) + cells.target_cell[arcs]]
+        + cells.target_rank[arcs]
+    )
     rows = ragged_positions(cells.ptr[pair_cell], count)  # new numbers of the copies' nodes
     arc_start = np.r_[0, np.cumsum(arc_n)]
     row_ptr = np.repeat(arc_start[:-1] - arc_lo, count) + cells.indptr[rows]
-    # the root (node m + 1) leads to the ends of each point's street in its copy: v always, u when two-way
+    # the root leads to the ends of each point's street in its copy: v always, u when two-way
     scale = network.seg_cost[seg] / np.maximum(network.seg_len[seg], 1e-9)
     off = np.clip(offset, 0, network.seg_len[seg])
     point = np.arange(k)
-    to_v, to_u = copy_of(point, network.seg_v[seg]), copy_of(point, network.seg_u[seg])
-    root_cols = np.concatenate([to_v, to_u])
+    root_cols = np.concatenate([copy_of(point, network.seg_v[seg]), copy_of(point, network.seg_u[seg])])
     root_w = np.concatenate([(network.seg_len[seg] - off) * scale, off * scale])
-    usable = (root_cols >= 0) & np.concatenate([np.ones(k, dtype=bool), network.seg_twoway[seg]])
+    usable = (root_cols < m) & np.concatenate([np.ones(k, dtype=bool), network.seg_twoway[seg]])
     n_arcs = int(arc_start[-1])
     graph = csr_matrix(
         (
             np.concatenate([cells.data[arcs], np.maximum(root_w[usable], 1e-9)]),
             np.concatenate([cols, root_cols[usable]]),
-            np.concatenate([row_ptr, [n_arcs, n_arcs, n_arcs + int(usable.sum())]]).astype(np.int32),
+            np.concatenate([row_ptr, np.full(root - m + 1, n_arcs), [n_arcs + int(usable.sum())]]).astype(
+                np.int32
+            ),
         ),
-        shape=(m + 2, m + 2),
+        shape=(root + 1, root + 1),
     )
-    dist = dijkstra(graph, directed=True, indices=m + 1, limit=max_cost)
-    reached = np.flatnonzero(dist[:m] <= max_cost)
-    copy_point = np.repeat(pair_point, count)[reached]
-    node = cells.node[rows[reached]]
-    # the segments at each reached node, once per point: from u when u is reached, else from v
-    pos, at = prep.incidence.of(node)
-    point, here = copy_point[pos], dist[reached][pos]
-    other = copy_of(point, prep.incidence.other[at])
-    there = np.where(other >= 0, dist[np.maximum(other, 0)], np.inf)
-    at_u = prep.incidence.at_u[at]
-    once = at_u | ~np.isfinite(there)
-    du = np.where(at_u, here, there)[once]
-    dv = np.where(at_u, there, here)[once]
-    return point[once], prep.incidence.segments[at][once], du, dv
+    dist = dijkstra(graph, directed=True, indices=root, limit=max_cost)
+    dist[m:] = np.inf  # the sinks stand for every node outside the copies: none is within reach
+    # the arcs out of the reached copies; each street once per point: from its u end when that is
+    # reached, else from its v end
+    reached = np.flatnonzero(np.isfinite(dist[:m]))
+    degree = np.diff(row_ptr, append=n_arcs)[reached]
+    out = ragged_positions(row_ptr[reached], degree)
+    here, there = np.repeat(dist[reached], degree), dist[cols[out]]
+    point = np.repeat(np.repeat(pair_point, count)[reached], degree)
+    arc = arcs[out]
+    forwards = cells.forwards[arc]
+    once = np.flatnonzero(forwards | np.isinf(there))
+    here, there, forwards, point, arc = here[once], there[once], forwards[once], point[once], arc[once]
+    du = np.where(forwards, here, there)
+    dv = np.where(forwards, there, here)
+    return point, cells.segment[arc], du, dv
 
 
 def service_areas(
@@ -390,12 +404,13 @@ def service_areas(
         np.isfinite(dv) & network.seg_twoway[seg], np.clip((max_cost - dv) * to_m, 0, length), 0.0
     )
     own = seg == snaps.segment[ok][row]
-    full = ~own & (from_u + from_v >= length)
-    head = ~own & ~full & (from_u > 0)
-    tail = ~own & ~full & (from_v > 0)
-    rows, segs = [row[full], row[head], row[tail]], [seg[full], seg[head], seg[tail]]
-    starts = [np.zeros(full.sum()), np.zeros(head.sum()), (length - from_v)[tail]]
-    stops = [length[full], from_u[head], length[tail]]
+    full = from_u + from_v >= length
+    # a street is reached whole, or from its u end (the stretch [0, from_u]) and/or from its v end
+    head = np.flatnonzero(~own & (full | (from_u > 0)))
+    tail = np.flatnonzero(~own & ~full & (from_v > 0))
+    rows, segs = [row[head], row[tail]], [seg[head], seg[tail]]
+    starts = [np.zeros(len(head)), (length - from_v)[tail]]
+    stops = [np.where(full[head], length[head], from_u[head]), length[tail]]
     # the site's own street: the stretch either side of it, merged with what comes back round from its ends
     s = snaps.segment[ok]
     came_u, came_v = np.zeros(len(ok)), np.zeros(len(ok))

@@ -140,6 +140,34 @@ def test_nearest_sites_equal_brute_force(mode, from_sites):
     assert (site[~ok] == -1).all()
 
 
+def test_parallel_streets_and_a_loop_are_each_walked_on_their_own():
+    """Two streets between the same corners (a straight 100 m one and a bent 160 m one) and a 90 m loop
+    at the far corner: the graph keeps only the cheaper of parallel arcs, but each street is reached
+    as far as the walk gets along it. From A with 120 m: the straight street whole, the bent one 120 m
+    from A and 20 m from B, the loop 20 m from each end."""
+    a, b = (OX, OY), (OX + 100, OY)
+    lines = [
+        shapely.LineString([a, b]),
+        shapely.LineString([a, (OX + 50, OY + 60), b]),  # 2 × 78.1 m
+        shapely.LineString([b, (OX + 130, OY), (OX + 115, OY + 30), b]),  # the loop
+    ]
+    roads = gpd.GeoDataFrame(
+        {"walkable": [True] * 3}, geometry=list(from_metric(np.asarray(lines, dtype=object))), crs=4326
+    )
+    net = build_network(roads, mode="walk")
+    bent, loop = net.seg_len[1], net.seg_len[2]
+    areas = service_areas(net, shapely.points([a]), max_cost=120.0)
+    assert areas.reached_m[0] == pytest.approx(100 + 120 + 20 + 2 * 20, abs=1e-6)
+    by_street = np.bincount(areas.segment, weights=areas.stop - areas.start, minlength=3)
+    assert by_street == pytest.approx([100, 140, 40], abs=1e-6)
+    assert bent > 140  # neither is reached whole
+    assert loop > 40
+    cut = areas.lines[0]
+    gap = shapely.line_interpolate_point(net.seg_geom[1], 128.0)  # between 120 from A and 20 from B
+    assert cut.distance(gap) > 5
+    assert cut.length == pytest.approx(280, abs=1e-6)
+
+
 def test_sites_off_the_network_are_unreachable_not_errors():
     net = build_network(random_roads(3), mode="walk")
     far = shapely.points([OX + 50_000, OX + 500], [OY, OY + 500])
