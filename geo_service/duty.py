@@ -179,17 +179,21 @@ def calendar_known(day: dt.date) -> bool:
 @lru_cache(maxsize=64)
 def statutory_holidays(year: int) -> frozenset[dt.date]:
     """The days off the law fixes for ``year`` (全国年节及纪念日放假办法, as revised in 2024): New
-    Year's Day; the Spring Festival (lunar New Year's Eve to the third day); Qingming (by the usual
-    formula for the solar term); Labour Day, 1-2 May; the Dragon Boat and Mid-Autumn festivals; National
-    Day, 1-3 October. The yearly schedule moves days around these; it is not known in advance."""
+    Year's Day; the Spring Festival (lunar New Year's Eve to the third day); Qingming (the solar term,
+    as chinese-calendar works it out for 1900-2100); Labour Day, 1-2 May; the Dragon Boat and
+    Mid-Autumn festivals; National Day, 1-3 October. The yearly schedule moves days around these; it
+    is not known in advance."""
     days = {dt.date(year, 1, 1), dt.date(year, 5, 1), dt.date(year, 5, 2)}
     days |= {dt.date(year, 10, d) for d in (1, 2, 3)}
     new_year = LunarDate(year, 1, 1).to_solar_date()
     days |= {new_year + dt.timedelta(days=k) for k in range(-1, 3)}  # New Year's Eve is the day before
     days.add(LunarDate(year, 5, 5).to_solar_date())
     days.add(LunarDate(year, 8, 15).to_solar_date())
-    y = year % 100
-    days.add(dt.date(year, 4, int(y * 0.2422 + 4.81) - y // 4))  # 清明, 21st century
+    days |= {
+        d
+        for d, name in chinese_calendar.get_solar_terms(dt.date(year, 4, 1), dt.date(year, 4, 30))
+        if name == "清明"
+    }
     return frozenset(days)
 
 

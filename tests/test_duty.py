@@ -158,6 +158,10 @@ def test_years_the_calendar_does_not_know_yet_use_the_statutory_holidays():
         law = statutory_holidays(year)
         assert len(law) == 13
         assert all(chinese_calendar.is_holiday(d) for d in law), sorted(law)
+    # Qingming falls a day later in the 20th century than the 21st-century formula says (1950: 5 April)
+    assert dt.date(1950, 4, 5) in statutory_holidays(1950)
+    assert dt.date(1950, 4, 4) not in statutory_holidays(1950)
+    assert dt.date(2027, 4, 5) in statutory_holidays(2027)
     assert day_kind(dt.date(2027, 1, 1)) == ("holiday", False)  # New Year's Day, a Friday
     assert day_kind(dt.date(2027, 2, 8)) == ("holiday", False)  # third day of the lunar new year
     assert day_kind(dt.date(2027, 1, 4)) == ("workday", False)
