@@ -99,10 +99,13 @@ def beats() -> None:
             cur.execute("ANALYZE beats")
             cur.execute("ANALYZE pts")
             raw.commit()
-            t = time.perf_counter()
-            cur.execute("SELECT count(*) FROM pts p JOIN beats b ON ST_Contains(b.g, p.g)")
-            n_pg = cur.fetchone()[0]
-            pg = time.perf_counter() - t
+            runs = []
+            for _ in range(2):  # the better of two, the first one warming the buffers
+                t = time.perf_counter()
+                cur.execute("SELECT count(*) FROM pts p JOIN beats b ON ST_Contains(b.g, p.g)")
+                n_pg = cur.fetchone()[0]
+                runs.append(time.perf_counter() - t)
+            pg = min(runs)
         raw.close()
         engine.dispose()
     print(
