@@ -21,7 +21,7 @@ import pandas as pd
 from lunardate import LunarDate
 
 from geo_service.arrays import ragged_positions
-from geo_service.errors import InvalidInput
+from geo_service.errors import Conflict, InvalidInput
 
 __all__ = [
     "YEARS",
@@ -78,7 +78,10 @@ def _weekdays(text: str) -> frozenset[int]:
     days: set[int] = set()
     for part in str(text or "1-7").split(","):
         a, _, b = part.strip().partition("-")
-        lo, hi = int(a), int(b or a)
+        try:
+            lo, hi = int(a), int(b or a)
+        except ValueError:
+            lo = hi = 0
         if not (1 <= lo <= 7 and 1 <= hi <= 7):
             raise InvalidInput(f"星期「{text}」应为 1–7", f"Weekdays '{text}' must be 1–7", field="weekdays")
         days.update(range(lo, hi + 1) if lo <= hi else [*range(lo, 8), *range(1, hi + 1)])
@@ -86,11 +89,12 @@ def _weekdays(text: str) -> frozenset[int]:
 
 
 def shifts_from_frame(frame: pd.DataFrame) -> tuple[Shift, ...]:
-    """Shifts from rows of the ``duty_shifts`` layer."""
+    """Shifts from rows of the ``duty_shifts`` layer (index = feature id). A row that cannot be read
+    (stored before its layer checked it) is a conflict naming that row, not the request's fault."""
     out = []
-    for row in frame.to_dict("records"):
-        out.append(
-            Shift(
+    for fid, row in zip(frame.index, frame.to_dict("records"), strict=True):
+        try:
+            shift = Shift(
                 beat=str(row["beat"]),
                 squad=str(row["squad"]),
                 weekdays=_weekdays(row.get("weekdays")),
@@ -100,14 +104,33 @@ def shifts_from_frame(frame: pd.DataFrame) -> tuple[Shift, ...]:
                 valid_from=_date(row.get("valid_from")),
                 valid_to=_date(row.get("valid_to")),
             )
-        )
+        except InvalidInput as exc:
+            raise Conflict(
+                f"排班图层 duty_shifts 第 {fid} 条无法读取：{exc.zh}；请在图层中修正",
+                f"Duty shift {fid} (layer duty_shifts) cannot be read: {exc.en}; correct it in the layer",
+                layer="duty_shifts",
+                feature=_plain(fid),
+                field=exc.field,
+            ) from None
+        out.append(shift)
     return tuple(out)
+
+
+def _plain(fid: Any) -> Any:
+    return fid.item() if hasattr(fid, "item") else fid
 
 
 def _date(value: Any) -> dt.date | None:
     if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
         return None
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise InvalidInput(
+            f"日期「{value}」无法解析", f"Date '{value}' does not parse", field="valid_from/valid_to"
+        ) from None
 
 
 YEARS = (1901, 2099)  # the years the lunar and holiday calendars can answer for
@@ -185,10 +208,13 @@ def statutory_holidays(year: int) -> frozenset[dt.date]:
     is not known in advance."""
     days = {dt.date(year, 1, 1), dt.date(year, 5, 1), dt.date(year, 5, 2)}
     days |= {dt.date(year, 10, d) for d in (1, 2, 3)}
-    new_year = LunarDate(year, 1, 1).to_solar_date()
-    days |= {new_year + dt.timedelta(days=k) for k in range(-1, 3)}  # New Year's Eve is the day before
-    days.add(LunarDate(year, 5, 5).to_solar_date())
-    days.add(LunarDate(year, 8, 15).to_solar_date())
+    try:
+        new_year = LunarDate(year, 1, 1).to_solar_date()
+        days |= {new_year + dt.timedelta(days=k) for k in range(-1, 3)}  # New Year's Eve is the day before
+        days.add(LunarDate(year, 5, 5).to_solar_date())
+        days.add(LunarDate(year, 8, 15).to_solar_date())
+    except ValueError:  # 2100, the day after the last supported one: the lunar calendar ends in 2099
+        pass
     days |= {
         d
         for d, name in chinese_calendar.get_solar_terms(dt.date(year, 4, 1), dt.date(year, 4, 30))
@@ -198,11 +224,20 @@ def statutory_holidays(year: int) -> frozenset[dt.date]:
 
 
 def _applies(shift: Shift, day: dt.date) -> bool:
+    """Whether ``shift`` runs on ``day``. A make-up workday (调休: a Saturday or Sunday worked in
+    exchange for a holiday) runs the Monday-to-Friday roster: a shift for any weekday applies, as well
+    as the shifts for that Saturday or Sunday themselves."""
     if (shift.valid_from and day < shift.valid_from) or (shift.valid_to and day > shift.valid_to):
         return False
-    if day.isoweekday() not in shift.weekdays:
+    kind = day_kind(day)[0]
+    weekday = day.isoweekday()
+    makeup = weekday > 5 and kind == "workday"
+    if weekday not in shift.weekdays and not (makeup and not shift.weekdays.isdisjoint(_MON_TO_FRI)):
         return False
-    return shift.day_kind == "any" or shift.day_kind == day_kind(day)[0]
+    return shift.day_kind == "any" or shift.day_kind == kind
+
+
+_MON_TO_FRI = frozenset(range(1, 6))
 
 
 def _active(shift: Shift, at: dt.datetime) -> bool:
@@ -258,18 +293,34 @@ def parse_hours(text: str | None) -> list[tuple[int, int]]:
 
 
 def festival_dates(props: Mapping[str, Any], *, around: dt.date) -> tuple[dt.date | None, dt.date | None]:
-    """The solar window of a site: from lunar MM-DD fields (the festival nearest ``around``) or solar dates."""
+    """The solar window of a site: its lunar MM-DD fields (the festival nearest ``around``: the first
+    one not over by then) within its solar ``valid_from``/``valid_to``, or those dates alone. A window
+    the lunar calendar cannot place (its years are 1900-2099) is empty: (``date.max``, ``date.min``)."""
+    valid_from, valid_to = _date(props.get("valid_from")), _date(props.get("valid_to"))
     lf, lt = props.get("lunar_from"), props.get("lunar_to")
-    if lf and lt:
-        fm, fd = (int(x) for x in str(lf).split("-"))
-        tm, td = (int(x) for x in str(lt).split("-"))
-        for lunar_year in (around.year - 1, around.year, around.year + 1):
-            start = LunarDate(lunar_year, fm, fd).to_solar_date()
-            end_year = lunar_year + 1 if (tm, td) < (fm, fd) else lunar_year
-            end = LunarDate(end_year, tm, td).to_solar_date()
-            if end >= around:
-                return start, end
-    return _date(props.get("valid_from")), _date(props.get("valid_to"))
+    if not (lf and lt):
+        return valid_from, valid_to
+    fm, fd = (int(x) for x in str(lf).split("-"))
+    tm, td = (int(x) for x in str(lt).split("-"))
+    for lunar_year in (around.year - 1, around.year, around.year + 1):
+        end_year = lunar_year + 1 if (tm, td) < (fm, fd) else lunar_year
+        try:
+            start, end = _lunar(lunar_year, fm, fd), _lunar(end_year, tm, td)
+        except ValueError:  # a year the lunar calendar does not hold
+            continue
+        if end >= around:
+            return max(start, valid_from or start), min(end, valid_to or end)
+    return dt.date.max, dt.date.min
+
+
+def _lunar(year: int, month: int, day: int) -> dt.date:
+    """The solar date of a lunar day; the 30th of a month of 29 days is its last day."""
+    try:
+        return LunarDate(year, month, day).to_solar_date()
+    except ValueError:
+        if day != 30:
+            raise
+        return LunarDate(year, month, 29).to_solar_date()
 
 
 def open_windows(
@@ -383,10 +434,13 @@ class ShiftTable:
         dates = [dt.date.fromordinal(int(d)) for d in days]
         weekday = np.array([d.isoweekday() for d in dates], dtype=np.int64)
         kind = np.array([1 if day_kind(d)[0] == "workday" else 2 for d in dates])
+        makeup = (weekday > 5) & (kind == 1)  # a weekend day worked runs the Monday-to-Friday roster too
+        weekly = np.any(self.weekdays[:, :5], axis=1)  # the shift runs on some day Monday to Friday
+        runs = self.weekdays[:, weekday - 1] | (makeup[None, :] & weekly[:, None])
         return (
             (self.valid_from[:, None] <= days[None, :])
             & (days[None, :] <= self.valid_to[:, None])
-            & self.weekdays[:, weekday - 1]
+            & runs
             & ((self.kind[:, None] == 0) | (self.kind[:, None] == kind[None, :]))
         )
 

@@ -172,3 +172,86 @@ def test_cli_answers_and_refuses_like_the_api(demo_gpkg, capsys):
     ):
         assert main([*argv, *ws]) == 2, argv
         assert said in capsys.readouterr().err, argv
+
+
+def test_the_last_supported_days_are_answered(demo_client):
+    """31 December 2099 is a supported day: questions whose hours or lookahead run into 2100 (a shift
+    after midnight, a week, a festival window the lunar calendar cannot place) are answered, not 500s."""
+    for url, params in (
+        ("/coverage/who", {"lon": 113.2, "lat": 35.22, "at": "2099-12-31T12:30"}),
+        ("/coverage/who", {"lon": 113.2, "lat": 35.22, "at": "2099-12-31T23:30Z"}),
+        ("/coverage/beats/week", {"start": "2099-12-31", "hours": 24}),
+        ("/coverage/sites", {"start": "2099-03-10T00:00", "end": "2099-03-10T12:00"}),
+        ("/maps/coverage", {"at": "2099-12-31T12:00"}),
+    ):
+        r = demo_client.get(url, params=params)
+        assert r.status_code == 200, (url, params, r.status_code, r.text[:300])
+    r = demo_client.get("/coverage/beats/week", params={"start": ""})
+    assert r.status_code in (200, 400), r.text[:300]
+
+
+def test_festival_points_count_only_within_their_dates(demo_client):
+    """A festival point's lunar window repeats each year, but only inside its valid_from/valid_to: the
+    demo's points (valid 2027-01-22 to 2027-02-21) are not open, checked or drawn in February 2026."""
+
+    def layers(start: str, end: str) -> set[str]:
+        r = demo_client.get("/coverage/sites", params={"start": start, "end": end})
+        assert r.status_code == 200, r.text[:300]
+        return {row["layer"] for row in r.json()["uncovered"]}
+
+    # the festival of 2026 (lunar 12-15 to 01-16: 2 February to 4 March 2026) lies before the points' dates
+    assert "festival_sales_points" not in layers("2026-02-20T00:00", "2026-02-23T00:00")
+    assert "festival_sales_points" in layers("2027-02-01T00:00", "2027-02-04T00:00")
+    names = demo_client.get("/collections/festival_sales_points/items", params={"limit": 1}).json()
+    name = names["features"][0]["properties"]["name"]
+    off = demo_client.get(
+        "/maps/coverage", params={"at": "2026-02-20T10:00"}, headers={"Accept": "text/html"}
+    )
+    on = demo_client.get("/maps/coverage", params={"at": "2027-02-01T10:00"}, headers={"Accept": "text/html"})
+    assert off.status_code == on.status_code == 200
+    assert name in on.text
+    assert name not in off.text
+
+
+def test_a_shift_ending_after_midnight_is_refused_and_a_bad_stored_row_is_named(own_demo_client, tmp_path):
+    """End times run to 24:00: a shift ending 24:30 is refused when written (the roster is unchanged).
+    A row that cannot be read (stored before the layer checked it) makes coverage answers a 409 that
+    names the layer and the row, not a 400 that reads as the request's own fault."""
+    c = own_demo_client
+    before = c.get("/collections/duty_shifts/items", params={"limit": 1}).json()["numberMatched"]
+    bad = {
+        "type": "Feature",
+        "geometry": None,
+        "properties": {"beat": "JF-01", "squad": "t", "start": "23:00", "end": "24:30"},
+    }
+    r = c.post("/collections/duty_shifts/items", json=bad)
+    assert r.status_code == 400, r.text[:300]
+    assert r.json()["field"] == "end"
+    assert c.get("/collections/duty_shifts/items", params={"limit": 1}).json()["numberMatched"] == before
+    ok = dict(bad, properties=dict(bad["properties"], end="24:00"))
+    assert c.post("/collections/duty_shifts/items", json=ok).status_code == 201
+    # a row written straight into the GeoPackage, as an old release might have left it
+    import sqlite3
+
+    path = c.app.state.workspace.settings.workspace
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE duty_shifts SET \"end\" = '24:30' WHERE \"end\" = '24:00' AND squad = 't'")
+        fid = db.execute("SELECT fid FROM duty_shifts WHERE squad = 't'").fetchone()[0]
+    c.app.state.workspace.clear()
+    r = c.get("/coverage/who", params={"lon": 113.2, "lat": 35.22, "at": "2026-12-01T10:00"})
+    assert r.status_code == 409, r.text[:300]
+    body = r.json()
+    assert body["layer"] == "duty_shifts"
+    assert body["feature"] == fid
+    assert "24:30" in body["detail_en"]
+    assert "duty_shifts" in body["detail_zh"]
+
+
+def test_the_cli_refuses_a_workspace_file_that_does_not_exist(tmp_path, capsys):
+    from geo_service.cli import main
+
+    missing = tmp_path / "typo.gpkg"
+    assert main(["who-covers", "113.2", "35.25", "--workspace", str(missing)]) == 2
+    assert "typo.gpkg" in capsys.readouterr().err
+    assert main(["coverage-check", "--workspace", str(missing)]) == 2
+    assert not missing.exists()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from geo_service.duty import day_kind, festival_dates, next_shift, on_duty, open_windows, shifts_from_frame
-from geo_service.errors import InvalidInput
+from geo_service.errors import Conflict, InvalidInput
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 
@@ -79,6 +79,9 @@ def test_official_holidays_and_adjusted_workdays():
     assert day_kind(dt.date(2025, 10, 1)) == ("holiday", True)  # National Day, a Wednesday
     assert beats(at("2025-10-01T10:00")) == ["A"]
     assert day_kind(dt.date(2025, 9, 28))[0] == "workday"  # an adjusted working Sunday
+    # ... which runs the Monday-to-Friday roster: B (workdays 1-5) is on duty, as in the batch table
+    assert beats(at("2025-09-28T10:00")) == ["A", "B"]
+    assert beats(at("2025-09-27T10:00")) == ["A"]  # an ordinary Saturday
     assert day_kind(dt.date(2099, 1, 3)) == ("holiday", False)  # beyond the calendar: weekends
 
 
@@ -103,10 +106,12 @@ def test_lunar_festival_window():
 def test_bad_times():
     with pytest.raises(InvalidInput):
         open_windows({"hours": "07:00-22:00"}, at("2026-12-02T00:00"), at("2026-12-01T00:00"))
-    with pytest.raises(InvalidInput):
-        shifts_from_frame(
-            pd.DataFrame([{"beat": "A", "squad": "x", "weekdays": "1-9", "start": "07:00", "end": "08:00"}])
-        )
+    for bad in ({"weekdays": "1-9"}, {"weekdays": "x"}, {"end": "24:30"}, {"valid_from": "someday"}):
+        row = {"beat": "A", "squad": "x", "weekdays": "1-5", "start": "07:00", "end": "08:00", **bad}
+        with pytest.raises(Conflict) as err:  # a stored row: named, not blamed on the request
+            shifts_from_frame(pd.DataFrame([row], index=[7]))
+        assert err.value.feature == 7
+        assert err.value.layer == "duty_shifts"
 
 
 def test_shift_table_is_kept_while_roster_and_beats_are_the_same():
@@ -144,6 +149,23 @@ def test_a_beat_with_no_shift_has_nobody_on_duty_in_a_batch():
     beat = np.array([0, 1, 2])  # one case in each of A, X and B, at 10:00 on a working Tuesday
     got = ShiftTable(SHIFTS, codes).on_duty(case, beat, beat, np.full(3, tuesday), np.full(3, 600))
     assert [SHIFTS[s].squad if s >= 0 else None for s in got] == ["一中队", None, "二中队"]
+
+
+def test_the_batch_table_runs_the_same_shifts_as_one_by_one():
+    """``ShiftTable.applies`` equals ``_applies`` for every shift on every day of 2025 and 2027, make-up
+    workdays, holidays and estimated years included."""
+    import numpy as np
+
+    from geo_service.duty import ShiftTable, _applies
+
+    codes = np.array(["A", "B", "C"], dtype=object)
+    days = np.array(
+        [dt.date(y, 1, 1).toordinal() + k for y in (2025, 2027) for k in range(365)], dtype=np.int64
+    )
+    table = ShiftTable(SHIFTS, codes).applies(days)
+    expected = np.array([[_applies(s, dt.date.fromordinal(int(d))) for d in days] for s in SHIFTS])
+    assert np.array_equal(table, expected)
+    assert table[2].sum() > 250  # B works every working day
 
 
 def test_years_the_calendar_does_not_know_yet_use_the_statutory_holidays():

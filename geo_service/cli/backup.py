@@ -29,7 +29,7 @@ def _restore(args: argparse.Namespace) -> int:
     source = Path(args.file)
     if not source.is_file():  # before the workspace is opened (and made)
         raise InvalidInput(f"找不到备份文件「{source}」", f"No backup file '{source}'", field="file")
-    settings, store = _open(args)
+    settings, store = _open(args, create=True)
     accounts = AccountStore(account_url(str(settings.workspace), settings.database_url))
     try:
         counts = restore_backup(source.read_bytes(), store, accounts)

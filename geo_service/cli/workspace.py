@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from geo_service.catalog import load_catalog
+from geo_service.errors import InvalidInput
 from geo_service.settings import Settings
 from geo_service.store import open_store
 
@@ -24,8 +25,17 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
-def _open(args: argparse.Namespace):
+def _open(args: argparse.Namespace, *, create: bool = False):
+    """The settings and the store the arguments name. Only the commands that fill a workspace
+    (``create``: demo, import, backup restore) may start a new GeoPackage: a mistyped ``--workspace``
+    must not answer questions from an empty one."""
     settings = _settings(args)
+    if not create and settings.database_url is None and not Path(settings.workspace).is_file():
+        raise InvalidInput(
+            f"工作空间文件「{settings.workspace}」不存在（新建请用 demo、import 或 backup restore）",
+            f"No workspace file '{settings.workspace}' (demo, import or backup restore make one)",
+            field="--workspace",
+        )
     return settings, open_store(settings, load_catalog(settings.layers_dir))
 
 
@@ -63,7 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from geo_service.seeding import load_demo
 
-    _, store = _open(args)
+    _, store = _open(args, create=True)
     try:
         counts = load_demo(store, seed=args.seed)
     finally:
@@ -89,7 +99,7 @@ def _import(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"错误 / error: 文件不存在 / no such file: {path}", file=sys.stderr)
         return 2
-    settings, store = _open(args)
+    settings, store = _open(args, create=True)
     try:
         spec = store.catalog[args.layer]
         frame = read_features(path.read_bytes(), filename=path.name, spec=spec, source_crs=args.crs)

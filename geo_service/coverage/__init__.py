@@ -321,6 +321,9 @@ def site_duty_coverage(
     if end - start > dt.timedelta(days=92):
         raise InvalidInput("时间窗最长 92 天", "The time window may be at most 92 days", field="end")
     out = []
+    running_at: dict[
+        dt.datetime, set[str]
+    ] = {}  # the beats on duty at each hour probed (shared by all sites)
     for layer, frame in sites.items():
         if len(frame) == 0:
             continue
@@ -335,7 +338,9 @@ def site_duty_coverage(
                 hour = ws.replace(minute=0, second=0, microsecond=0)
                 while hour < we:
                     probe = max(hour, ws)
-                    running = {s.beat for s in on_duty(shifts, probe)}
+                    running = running_at.get(probe)
+                    if running is None:
+                        running = running_at[probe] = {s.beat for s in on_duty(shifts, probe)}
                     if not (beats_of.get(i, set()) & running):
                         out.append(
                             {

@@ -142,7 +142,7 @@ async def beats_week(
 ) -> Response:
     """Each hour from ``start`` (a date or time; default: this week's Monday): the beats on duty all
     hour and part of it, per-district figures; gaps and overlaps once per distinct set of beats."""
-    if start is None:
+    if start is None or not start.strip():  # a form's empty field: this week
         today = _now().date()
         begin: dt.date | dt.datetime = today - dt.timedelta(days=today.weekday())
     else:
