@@ -282,3 +282,52 @@ def test_week_by_hour_by_hand():
     assert by_hour["2026-12-05T19"]["on_duty"] == ["B00", "B22", "R1"]
     # each distinct set of beats on duty is checked once, not 168 times
     assert len(week.configurations) == len({frozenset(h["on_duty"]) for h in week.hours}) == 6
+
+
+def test_edges_that_do_not_match_their_neighbours_by_hand():
+    """Five pairs of 100 m beats side by side, 300 m apart: one sharing its edge exactly, one with a
+    wedge of no-man's-land (0 to 4 m wide, the beats still touching at one corner), one with a wedge
+    only 6 cm wide, one whose edge runs 1 m into its neighbour, one 10 m into it (a real overlap, not a
+    mismatched edge). Three beats meeting at a T are exact too."""
+    pairs = {
+        "exact": (0.0, 0.0, 0.0),
+        "wedge": (0.0, -4.0, 0.0),  # the left beat's right edge: x offsets at the bottom and top
+        "hair": (0.0, -0.06, 0.0),
+        "sliver": (1.0, 1.0, 0.0),
+        "overlap": (10.0, 10.0, 0.0),
+    }
+    rows, geoms = [], []
+    for k, (name, (bottom, top, _)) in enumerate(pairs.items()):
+        x0 = OX + k * 300.0
+        left = shapely.Polygon(
+            [(x0, OY), (x0 + 100 + bottom, OY), (x0 + 100 + top, OY + 100), (x0, OY + 100)]
+        )
+        right = shapely.box(x0 + 100, OY, x0 + 200, OY + 100)
+        rows += [{"code": f"{name}-L"}, {"code": f"{name}-R"}]
+        geoms += [left, right]
+    # a T: two beats under one long one
+    t0 = OX + 1500.0
+    geoms += [
+        shapely.box(t0, OY, t0 + 100, OY + 100),
+        shapely.box(t0 + 100, OY, t0 + 200, OY + 100),
+        shapely.box(t0, OY + 100, t0 + 200, OY + 200),
+    ]
+    rows += [{"code": "T1"}, {"code": "T2"}, {"code": "T3"}]
+    beats = gpd.GeoDataFrame(rows, geometry=m2ll(geoms), crs=4326)
+    district = gpd.GeoDataFrame(
+        {"name": ["甲区"]}, geometry=m2ll([shapely.box(OX, OY, OX + 1800, OY + 300)]), crs=4326
+    )
+    cov = beat_coverage(beats, (), district)
+    found = {tuple(m["beats"]): m for m in cov.mismatches}
+    assert set(found) == {("wedge-L", "wedge-R"), ("hair-L", "hair-R"), ("sliver-L", "sliver-R")}
+    assert found[("wedge-L", "wedge-R")]["kind"] == "gap"
+    assert found[("wedge-L", "wedge-R")]["area_m2"] == pytest.approx(200, rel=1e-3)  # ½ × 4 m × 100 m
+    assert found[("hair-L", "hair-R")]["area_m2"] == pytest.approx(3, rel=1e-2)
+    assert found[("sliver-L", "sliver-R")]["kind"] == "overlap"
+    assert found[("sliver-L", "sliver-R")]["area_m2"] == pytest.approx(100, rel=1e-3)
+    assert found[("sliver-L", "sliver-R")]["length_m"] == pytest.approx(101, abs=1)
+    # the 10 m overlap is an overlap, not an edge that missed
+    assert any(o["beats"] == ["overlap-L", "overlap-R"] for o in cov.overlaps)
+    # the hand-made 3x3 grid: B22 is 3 m short of the district edge (a gap, no neighbour on that side),
+    # B00 runs 10 m into B01 (an overlap): no edge mismatches
+    assert beat_coverage(grid_beats(), SHIFTS, DISTRICT).mismatches == ()

@@ -283,27 +283,59 @@ def beat_coverage(
                 "double_covered_m2": round(float(shapely.intersection(dg, overlap_union).area), 1),
             }
         )
-    mismatches = []
-    # neighbours whose shared edge does not match: thin gaps between beats closer than the tolerance
-    if len(geoms):
-        near_a, near_b = tree.query(geoms, predicate="dwithin", distance=edge_tolerance_m)
-        keep = near_a < near_b
-        for i, j in zip(near_a[keep], near_b[keep], strict=True):
-            between = shapely.difference(
-                shapely.intersection(
-                    shapely.buffer(geoms[i], edge_tolerance_m), shapely.buffer(geoms[j], edge_tolerance_m)
-                ),
-                shapely.union(geoms[i], geoms[j]),
-            )
-            if between.area > edge_tolerance_m * 10 and not geoms[i].intersects(geoms[j]):
-                mismatches.append(
-                    {
-                        "beats": [str(codes[i]), str(codes[j])],
-                        "area_m2": round(float(between.area), 1),
-                        "geometry": from_metric(np.array([between], dtype=object), crs)[0],
-                    }
-                )
+    mismatches = _edge_mismatches(geoms, codes, tree, edge_tolerance_m, crs) if len(geoms) else []
     return BeatCoverage(at, tuple(gaps), tuple(overlaps), tuple(mismatches), tuple(figures))
+
+
+def _edge_mismatches(
+    geoms: np.ndarray, codes: np.ndarray, tree: shapely.STRtree, tol: float, crs: str
+) -> list[dict[str, Any]]:
+    """Neighbours whose shared edge does not match: the slivers between two beats closer than ``tol``
+    (a strip of no-man's-land, covered by neither) or inside both (a strip covered twice), thinner than
+    ``tol`` and longer than four times it, at least 1 m² in all. Where two edges meet exactly nothing
+    is left but the little region round the end of their shared edge, which is short."""
+    out = []
+    near_a, near_b = tree.query(geoms, predicate="dwithin", distance=tol)
+    keep = near_a < near_b
+    for i, j in zip(near_a[keep], near_b[keep], strict=True):
+        gi, gj = geoms[i], geoms[j]
+        pair = shapely.union(gi, gj)
+        near_both = shapely.intersection(shapely.buffer(gi, tol), shapely.buffer(gj, tol))
+        between = shapely.intersection(shapely.difference(near_both, pair), shapely.convex_hull(pair))
+        both = shapely.intersection(gi, gj)
+        slivers = {
+            kind: [
+                p
+                for p in shapely.get_parts(g)
+                if p.area > 0 and p.length / 2 > 4 * tol and shapely.buffer(p, -tol / 2).is_empty
+            ]
+            for kind, g in (("gap", between), ("overlap", both))
+        }
+        slivers["gap"] = [p for p in slivers["gap"] if _between(p, gi, gj)]
+        parts = slivers["gap"] + slivers["overlap"]
+        area = float(sum(p.area for p in parts))
+        if area < 1.0:
+            continue
+        out.append(
+            {
+                "beats": [str(codes[i]), str(codes[j])],
+                "kind": "+".join(k for k in ("gap", "overlap") if slivers[k]),
+                "area_m2": round(area, 1),
+                "length_m": round(float(sum(p.length for p in parts)) / 2, 1),
+                "geometry": from_metric(np.array([shapely.union_all(parts)], dtype=object), crs)[0],
+            }
+        )
+    return out
+
+
+def _between(part: shapely.Geometry, a: shapely.Geometry, b: shapely.Geometry) -> bool:
+    """Whether ``part`` lies between ``a`` and ``b`` (they are on opposite sides of it, more than 120°
+    apart as seen from inside it), not beside both (outside the end of an edge they share)."""
+    p = shapely.point_on_surface(part)
+    to_a = np.asarray(shapely.get_coordinates(shapely.shortest_line(p, a))[1]) - shapely.get_coordinates(p)[0]
+    to_b = np.asarray(shapely.get_coordinates(shapely.shortest_line(p, b))[1]) - shapely.get_coordinates(p)[0]
+    norm = float(np.hypot(*to_a) * np.hypot(*to_b))
+    return norm > 0 and float(to_a @ to_b) < -0.5 * norm
 
 
 def site_duty_coverage(
