@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         description="goods named together that mean several kinds (a 果蔬 stall sells 水果 and 蔬菜); set "
         'GEO_GOODS_GROUPS=\'{"生鲜": ["肉类", "水产"]}\' to change',
     )
+    walk_speed_m_per_min: float = Field(
+        default=75.0,
+        gt=0,
+        le=200,
+        description="walking speed that turns minutes on foot into metres (75 m/min is 4.5 km/h)",
+    )
     page_limit_default: int = 100
     page_limit_max: int = 10_000
     computation_timeout_s: float = 60.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 
 def test_who_covers(demo_client):
     body = demo_client.get(
@@ -112,6 +114,33 @@ def test_service_areas_and_what_if(demo_client):
         demo_client.get("/collections/stall_sites/items", params={"limit": 1}).json()["numberMatched"]
         == before
     )
+
+
+def test_service_areas_in_minutes_on_foot(demo_client):
+    """Ten minutes on foot at the 75 m/min the settings give is the same answer as 750 m; both at once,
+    too many minutes, or NaN are refused naming the field."""
+    metres = demo_client.get("/coverage/service-areas", params={"max_walk_m": 750}).json()
+    minutes = demo_client.get("/coverage/service-areas", params={"max_walk_min": 10}).json()
+    assert minutes["max_walk_m"] == 750
+    assert minutes["max_walk_min"] == 10
+    assert minutes["served_population"] == metres["served_population"]
+    assert minutes["served_share"] > demo_client.get("/coverage/service-areas").json()["served_share"]
+    change = demo_client.post("/coverage/what-if", json={"remove": [1], "max_walk_min": 10}).json()
+    assert change["before"] == metres["served_population"]
+    for params, field in (
+        ({"max_walk_m": 750, "max_walk_min": 10}, "max_walk_min"),
+        ({"max_walk_min": 100}, "max_walk_min"),
+        ({"max_walk_min": "NaN"}, "max_walk_min"),
+        ({"max_walk_m": "NaN"}, "max_walk_m"),
+        ({"min_gap_m2": "inf"}, "min_gap_m2"),
+    ):
+        url = "/coverage/beats" if "min_gap_m2" in params else "/coverage/service-areas"
+        r = demo_client.get(url, params=params)
+        assert 400 <= r.status_code < 500, (params, r.status_code)
+        body = r.json()
+        assert field in json.dumps(body), (params, body)
+        if "NaN" in params.values() or "inf" in params.values():
+            assert "NaN" in body["detail_en"] or "finite" in body["detail_en"], body
 
 
 def test_times_outside_the_calendars_years_and_huge_numbers_are_refused(demo_client):

@@ -110,7 +110,9 @@ def _who(ws: Workspace, point: shapely.Point, moment: dt.datetime) -> Response:
 
 @router.get("/beats", summary="网格覆盖检查：空白、重叠、边界 / Beat gaps, overlaps and edges")
 def beats(
-    ws: WorkspaceDep, at: str | None = None, min_gap_m2: Annotated[float, Query(ge=0)] = 100.0
+    ws: WorkspaceDep,
+    at: str | None = None,
+    min_gap_m2: Annotated[float, Query(ge=0, allow_inf_nan=False)] = 100.0,
 ) -> Response:
     moment = parse_moment(at)
     ctx = coverage_context(ws)
@@ -138,7 +140,7 @@ async def beats_week(
     ws: WorkspaceDep,
     start: str | None = None,
     hours: Annotated[int, Query(ge=1, le=744)] = 168,
-    min_gap_m2: Annotated[float, Query(ge=0)] = 100.0,
+    min_gap_m2: Annotated[float, Query(ge=0, allow_inf_nan=False)] = 100.0,
 ) -> Response:
     """Each hour from ``start`` (a date or time; default: this week's Monday): the beats on duty all
     hour and part of it, per-district figures; gaps and overlaps once per distinct set of beats."""
@@ -202,18 +204,54 @@ def sites(ws: WorkspaceDep, start: str, end: str) -> Response:
     return _json({"start": s.isoformat(), "end": e.isoformat(), "uncovered": rows, "count": len(rows)})
 
 
+MAX_WALK_M = 5000.0
+DEFAULT_WALK_M = 500.0
+
+
+def walk_limit(metres: float | None, minutes: float | None, speed_m_per_min: float) -> float:
+    """The walk in metres: ``metres``, or ``minutes`` at the walking speed, or 500 m; not both."""
+    if metres is not None and minutes is not None:
+        raise InvalidInput(
+            "max_walk_m 与 max_walk_min 只能给出一个",
+            "Give max_walk_m or max_walk_min, not both",
+            field="max_walk_min",
+        )
+    if minutes is None:
+        return DEFAULT_WALK_M if metres is None else metres
+    out = minutes * speed_m_per_min
+    if out > MAX_WALK_M:
+        most = MAX_WALK_M / speed_m_per_min
+        raise InvalidInput(
+            f"步行时间最多 {most:.0f} 分钟（按每分钟 {speed_m_per_min:g} 米，{MAX_WALK_M:.0f} 米）",
+            f"At most {most:.0f} minutes on foot ({MAX_WALK_M:.0f} m at {speed_m_per_min:g} m/min)",
+            field="max_walk_min",
+        )
+    return out
+
+
 @router.get("/service-areas", summary="步行服务范围与人口覆盖 / Walking service areas and served population")
 async def areas(
     request: Request,
     ws: WorkspaceDep,
     layer: str = "stall_sites",
-    max_walk_m: Annotated[float, Query(gt=0, le=5000)] = 500.0,
+    max_walk_m: Annotated[
+        float | None,
+        Query(gt=0, le=MAX_WALK_M, allow_inf_nan=False, description="步行距离（米）/ metres on foot"),
+    ] = None,
+    max_walk_min: Annotated[
+        float | None,
+        Query(gt=0, allow_inf_nan=False, description="或步行时间（分钟）/ or minutes on foot"),
+    ] = None,
 ) -> Response:
     if layer not in _SITE_LAYERS:
         raise InvalidInput(
             f"图层应为 {'、'.join(_SITE_LAYERS)}", f"layer must be one of {_SITE_LAYERS}", field="layer"
         )
-    body = await run_bounded(_areas, ws, layer, max_walk_m, timeout_s=ws.settings.computation_timeout_s)
+    metres = walk_limit(max_walk_m, max_walk_min, ws.settings.walk_speed_m_per_min)
+    body = await run_bounded(_areas, ws, layer, metres, timeout_s=ws.settings.computation_timeout_s)
+    if max_walk_min is not None:
+        body["max_walk_min"] = max_walk_min
+        body["walk_speed_m_per_min"] = ws.settings.walk_speed_m_per_min
     return _json(body)
 
 
@@ -251,7 +289,8 @@ class WhatIf(BaseModel):
     add: list[dict[str, Any]] = Field(default_factory=list, description="GeoJSON geometries of new sites")
     remove: list[int] = Field(default_factory=list)
     move: dict[int, dict[str, Any]] = Field(default_factory=dict)
-    max_walk_m: float = Field(default=500.0, gt=0, le=5000)
+    max_walk_m: float | None = Field(default=None, gt=0, le=MAX_WALK_M, allow_inf_nan=False)
+    max_walk_min: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     crs: str = "EPSG:4326"
 
 
@@ -275,9 +314,10 @@ async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
             add=add,
             remove=body.remove,
             move=move,
-            max_walk_m=body.max_walk_m,
+            max_walk_m=metres,
             crs=ws.settings.metric_crs,
         )
 
+    metres = walk_limit(body.max_walk_m, body.max_walk_min, ws.settings.walk_speed_m_per_min)
     result = await run_bounded(run, timeout_s=ws.settings.computation_timeout_s)
     return _json(result)

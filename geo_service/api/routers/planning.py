@@ -39,7 +39,7 @@ def _frame(
 
 class VendorRequest(BaseModel):
     vendors: dict[str, Any] = Field(description="FeatureCollection of vendors' usual spots with name, goods")
-    max_walk_m: float = Field(default=1500, gt=0, le=10_000)
+    max_walk_m: float = Field(default=1500, gt=0, le=10_000, allow_inf_nan=False)
     crs: str = "EPSG:4326"
 
 
@@ -62,7 +62,7 @@ async def vendors(ws: WorkspaceDep, body: VendorRequest) -> dict[str, Any]:
 class SiteRequest(BaseModel):
     method: Literal["lscp", "mclp", "pmedian"] = "mclp"
     p: int | None = Field(default=None, ge=1, le=500, description="新增站点数（MCLP、p-median）")
-    max_walk_m: float = Field(default=500, gt=0, le=5000)
+    max_walk_m: float = Field(default=500, gt=0, le=5000, allow_inf_nan=False)
     candidates: dict[str, Any] | None = Field(
         default=None, description="候选点 FeatureCollection；省略则沿背街小巷生成"
     )
