@@ -284,3 +284,19 @@ def test_the_cli_refuses_a_workspace_file_that_does_not_exist(tmp_path, capsys):
     assert "typo.gpkg" in capsys.readouterr().err
     assert main(["coverage-check", "--workspace", str(missing)]) == 2
     assert not missing.exists()
+
+
+def test_a_query_parameter_the_endpoint_does_not_take_is_refused(demo_client):
+    """A mistyped parameter (max_walk_minutes for max_walk_min) must not quietly give the default
+    answer: 400 naming it and the parameters the endpoint takes."""
+    r = demo_client.get("/coverage/service-areas", params={"max_walk_minutes": 10})
+    assert r.status_code == 400
+    body = r.json()
+    assert body["field"] == "max_walk_minutes"
+    assert "max_walk_min" in body["detail_en"]
+    assert "max_walk_minutes" in body["detail_zh"]
+    assert (
+        demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.22, "when": "x"}).status_code == 400
+    )
+    # feature lists take free-form property filters, so they are not checked this way
+    assert demo_client.get("/collections/stall_sites/items", params={"district": "解放区"}).status_code == 200

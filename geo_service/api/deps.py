@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Path, Query, Request
@@ -24,6 +24,7 @@ __all__ = [
     "StoreDep",
     "WorkspaceDep",
     "actor_of",
+    "known_query_only",
     "parse_moment",
 ]
 
@@ -33,6 +34,38 @@ _TZ = ZoneInfo("Asia/Shanghai")
 # huge number is a 422 naming the parameter, not a database overflow
 Offset = Annotated[int, Query(ge=0, le=2**53, description="跳过的条数 / number of items to skip")]
 FeatureId = Annotated[int, Path(ge=0, le=2**53, description="要素编号 / feature id")]
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+async def known_query_only(request: Request) -> None:
+    """Refuse query parameters the endpoint does not take: a mistyped ``max_walk_min`` must not
+    quietly give the 500 m answer. (Routers whose endpoints take free-form filters do not use this.)"""
+    if not request.query_params:
+        return
+    route = request.scope.get("route")
+    if route is None:
+        return
+    names = _QUERY_NAMES.get(id(route))
+    if names is None:
+        names = _QUERY_NAMES[id(route)] = frozenset(_query_names(route.dependant))
+    unknown = sorted(set(request.query_params) - names)
+    if unknown:
+        takes = ", ".join(sorted(names)) or "-"
+        raise InvalidInput(
+            f"不认识的查询参数：{'、'.join(unknown)}（此接口可用：{takes}）",
+            f"Unknown query parameter(s): {', '.join(unknown)} (this endpoint takes: {takes})",
+            field=unknown[0],
+        )
+
+
+def _query_names(dependant: Any) -> set[str]:
+    """The query parameters an endpoint and its dependencies declare."""
+    names = {f.alias for f in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
 
 # These only read the app's state: ``async`` so that FastAPI calls them in the event loop instead of
 # sending each one to the thread pool (a hop that costs more than the lookup).

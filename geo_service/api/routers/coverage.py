@@ -9,13 +9,13 @@ from typing import Annotated, Any
 
 import numpy as np
 import shapely
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from shapely.geometry import mapping
 
-from geo_service.api.deps import WorkspaceDep, parse_moment, parse_window
+from geo_service.api.deps import WorkspaceDep, known_query_only, parse_moment, parse_window
 from geo_service.api.limits import run_bounded
 from geo_service.contexts import coverage_context, open_sites, site_reach, walk_network, who_covers_ready
 from geo_service.coverage import (
@@ -34,7 +34,7 @@ from geo_service.workspace import Workspace
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/coverage", tags=["coverage 覆盖"])
+router = APIRouter(prefix="/coverage", tags=["coverage 覆盖"], dependencies=[Depends(known_query_only)])
 _SITE_LAYERS = ("stall_sites", "festival_sales_points")
 
 

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 import geopandas as gpd
 import pandas as pd
 import shapely
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from pydantic import BaseModel, Field
 
-from geo_service.api.deps import Moment, WorkspaceDep, actor_of, parse_moment, parse_window
+from geo_service.api.deps import Moment, WorkspaceDep, actor_of, known_query_only, parse_moment, parse_window
 from geo_service.assignment.dispatch import CaseAssignment
 from geo_service.assignment.service import dispatch_cases as _dispatch_cases
 from geo_service.assignment.workload import workload
@@ -24,7 +24,7 @@ from geo_service.workspace import Workspace
 
 __all__ = ["router", "run_dispatch"]
 
-router = APIRouter(tags=["dispatch 案件分派"])
+router = APIRouter(tags=["dispatch 案件分派"], dependencies=[Depends(known_query_only)])
 TZ = dt.timezone(dt.timedelta(hours=8))
 
 

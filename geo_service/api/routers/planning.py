@@ -6,10 +6,10 @@ from typing import Any, Literal
 
 import geopandas as gpd
 import pandas as pd
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from geo_service.api.deps import WorkspaceDep
+from geo_service.api.deps import WorkspaceDep, known_query_only
 from geo_service.api.limits import run_bounded
 from geo_service.assignment.planning import candidate_points, choose_sites, place_vendors
 from geo_service.contexts import open_sites, walk_network
@@ -19,7 +19,7 @@ from geo_service.geometry import check_positions, geometry_from_geojson
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/planning", tags=["planning 规划"])
+router = APIRouter(prefix="/planning", tags=["planning 规划"], dependencies=[Depends(known_query_only)])
 
 
 def _frame(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from geo_service.api.deps import WorkspaceDep
+from geo_service.api.deps import WorkspaceDep, known_query_only
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.features import new_feature_from_geojson
 from geo_service.siting import (
@@ -21,7 +21,7 @@ from geo_service.siting import (
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/siting", tags=["siting 选址"])
+router = APIRouter(prefix="/siting", tags=["siting 选址"], dependencies=[Depends(known_query_only)])
 
 
 class CheckRequest(BaseModel):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from geo_service.api.deps import Moment, WorkspaceDep, actor_of
+from geo_service.api.deps import Moment, WorkspaceDep, actor_of, known_query_only
 from geo_service.api.limits import run_bounded
 from geo_service.errors import InvalidInput
 from geo_service.snow.export import crew_vehicles, plan_geojson, plan_gpx, route_sheet
@@ -17,7 +17,7 @@ from geo_service.snow.service import make_plan
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/plans/snow", tags=["snow 除雪防汛"])
+router = APIRouter(prefix="/plans/snow", tags=["snow 除雪防汛"], dependencies=[Depends(known_query_only)])
 
 
 class PlanRequest(BaseModel):
