@@ -28,6 +28,7 @@ __all__ = [
     "Shift",
     "ShiftTable",
     "calendar_known",
+    "calendar_notes",
     "day_kind",
     "day_minute",
     "festival_dates",
@@ -197,6 +198,17 @@ def day_kind(day: dt.date) -> tuple[str, bool]:
 def calendar_known(day: dt.date) -> bool:
     """Whether the holiday calendar knows ``day``'s year (else :func:`day_kind` estimates)."""
     return day_kind(day)[1]
+
+
+def calendar_notes(first: dt.date, last: dt.date) -> list[str]:
+    """One note (both languages) for each year from ``first`` to ``last`` whose holiday schedule is
+    estimated (see :func:`day_kind`), for answers that depend on it."""
+    return [
+        f"节假日日历未收录 {year} 年的调休安排，按法定节日与周末推算 / the {year} holiday "
+        "schedule is not in the calendar yet: statutory holidays and weekends are assumed"
+        for year in range(first.year, last.year + 1)
+        if not calendar_known(dt.date(year, 6, 1))
+    ]
 
 
 @lru_cache(maxsize=64)

@@ -39,6 +39,46 @@ def test_who_covers_gcj02_and_outside(demo_client):
     assert out["district"] is None
     assert out["beats"] == []
     assert out["reasons"]
+    # outside the service's bounds (New York; lon/lat sent as Web Mercator metres): refused, as the CLI does
+    for params in ({"lon": -74, "lat": 40.7}, {"lon": 113.2, "lat": 35.2, "crs": "EPSG:3857"}):
+        r = demo_client.get("/coverage/who", params=params)
+        assert r.status_code == 400, (params, r.text[:200])
+        assert r.json()["field"] == "lon"
+
+
+def test_answers_for_a_year_the_holiday_calendar_does_not_know_say_so(demo_client):
+    notices = {
+        url: demo_client.get(url, params=params).json()["notices"]
+        for url, params in (
+            ("/coverage/beats/week", {"start": "2027-03-01", "hours": 24}),
+            ("/coverage/beats", {"at": "2027-03-01T10:00"}),
+            ("/coverage/sites", {"start": "2027-03-01T00:00", "end": "2027-03-02T00:00"}),
+        )
+    }
+    assert all(len(n) == 1 and "2027" in n[0] for n in notices.values()), notices
+    assert (
+        demo_client.get("/coverage/beats/week", params={"start": "2026-03-02", "hours": 24}).json()["notices"]
+        == []
+    )
+
+
+def test_who_names_the_nearest_festival_point_with_its_season(demo_client):
+    """The nearest festival point in December is named with the dates it opens (in January), and
+    ``in_season`` false; during the festival it is in season."""
+    december = demo_client.get(
+        "/coverage/who", params={"lon": 113.24, "lat": 35.22, "at": "2026-12-05T10:00"}
+    )
+    festival = demo_client.get(
+        "/coverage/who", params={"lon": 113.24, "lat": 35.22, "at": "2027-02-01T10:00"}
+    )
+    before, during = (
+        december.json()["nearest"]["festival_point"],
+        festival.json()["nearest"]["festival_point"],
+    )
+    assert before["in_season"] is False
+    assert before["season"] == ["2027-01-22", "2027-02-21"]
+    assert during["in_season"] is True
+    assert during["id"] == before["id"]
 
 
 def test_bad_input(demo_client):

@@ -23,7 +23,7 @@ from scipy.spatial import cKDTree
 from geo_service.coverage.membership import BeatIndex, assign_points_to_beats
 from geo_service.coverage.week import WeekCoverage, beat_coverage_week
 from geo_service.crs import from_metric, to_metric, transformer
-from geo_service.duty import TZ, Shift, calendar_known, next_shift, on_duty, open_windows
+from geo_service.duty import TZ, Shift, calendar_notes, festival_dates, next_shift, on_duty, open_windows
 from geo_service.errors import InvalidInput
 from geo_service.network import RoadNetwork, Snap, snap
 from geo_service.reach import NearestSites, nearest_sites, service_areas
@@ -80,6 +80,7 @@ class SiteReach:
     ids: np.ndarray
     names: np.ndarray
     field: NearestSites
+    seasons: tuple[Mapping[str, Any], ...] = ()  # per site: its dates (lunar and solar), if it has any
 
     @classmethod
     def build(
@@ -100,11 +101,21 @@ class SiteReach:
             if "name" in sites
             else np.full(len(sites), None, dtype=object)
         )
-        return cls(sites.index.to_numpy(), names, nearest_sites(network, anchors, max_snap_m=max_snap_m))
+        dated = [c for c in ("lunar_from", "lunar_to", "valid_from", "valid_to") if c in sites]
+        seasons = tuple(
+            {k: v for k, v in row.items() if v is not None and not (isinstance(v, float) and v != v)}
+            for row in sites[dated].astype(object).where(sites[dated].notna(), None).to_dict("records")
+        )
+        field = nearest_sites(network, anchors, max_snap_m=max_snap_m)
+        return cls(sites.index.to_numpy(), names, field, seasons if dated else ())
 
-    def nearest(self, point_m: shapely.Point | Snap, *, max_snap_m: float = 500.0) -> dict[str, Any] | None:
+    def nearest(
+        self, point_m: shapely.Point | Snap, *, max_snap_m: float = 500.0, at: dt.datetime | None = None
+    ) -> dict[str, Any] | None:
         """The nearest site on foot from a metric point (or its snap to the same network), or why there
-        is none (``None``: the layer has no sites)."""
+        is none (``None``: the layer has no sites). With ``at``, a site that has dates says whether it is
+        in season then, and from when to when (a festival point in December is named with the dates it
+        opens in January)."""
         if len(self.ids) == 0:
             return None
         where = (
@@ -121,7 +132,16 @@ class SiteReach:
         if site[0] < 0:
             return {"reason_zh": "步行不可达", "reason_en": "Not reachable on foot"}
         k = int(site[0])
-        return {"id": int(self.ids[k]), "name": self.names[k], "walk_m": round(float(cost[0]), 1)}
+        out = {"id": int(self.ids[k]), "name": self.names[k], "walk_m": round(float(cost[0]), 1)}
+        if at is not None and self.seasons and self.seasons[k]:
+            day = at.astimezone(TZ).date()
+            first, last = festival_dates(self.seasons[k], around=day)
+            out["in_season"] = (first is None or first <= day) and (last is None or day <= last)
+            if first is not None and last is not None and first > last:
+                out["in_season"] = False  # no season left
+            else:
+                out["season"] = [d.isoformat() if d else None for d in (first, last)]
+        return out
 
 
 def _reach(
@@ -169,11 +189,7 @@ def who_covers(
     elif not running:
         reasons.append("此时网格无人值班 / nobody is on duty in the beat at this time")
     day = at.astimezone(TZ).date()
-    if not calendar_known(day):
-        reasons.append(
-            f"节假日日历未收录 {day.year} 年的调休安排，按法定节日与周末推算 / the {day.year} holiday "
-            "schedule is not in the calendar yet: statutory holidays and weekends are assumed"
-        )
+    reasons += calendar_notes(day, day)
     nxt = None
     if codes and not running:
         options = [r for r in (next_shift(shifts, c, at) for c in codes) if r is not None]
@@ -197,7 +213,7 @@ def who_covers(
     }
     where = snap(network, pm, max_distance=500) if network is not None else None
     nearest = {
-        k: None if r is None else r.nearest(where if r.field.network is network else pm[0])
+        k: None if r is None else r.nearest(where if r.field.network is network else pm[0], at=at)
         for k, r in reaches.items()
     }
     return WhoCovers(at, district, beat_rows, duty, nxt, nearest, tuple(reasons))

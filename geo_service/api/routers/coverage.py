@@ -27,7 +27,7 @@ from geo_service.coverage import (
     who_covers,
 )
 from geo_service.crs import from_metric, parse_crs, to_wgs84
-from geo_service.duty import in_supported_years
+from geo_service.duty import TZ, calendar_notes, in_supported_years
 from geo_service.errors import InvalidInput
 from geo_service.geometry import check_positions, geometry_from_geojson
 from geo_service.workspace import Workspace
@@ -86,6 +86,10 @@ async def who(
             f"({lon}, {lat}) is no position in {crs} (name the crs of projected coordinates, e.g. EPSG:4547)",
             field="lon",
         )
+    try:  # as the command line does: a place outside the service's bounds is a mistake, not a gap
+        check_positions([point], bounds=ws.settings.service_bounds, what="point")
+    except InvalidInput as e:
+        raise InvalidInput(e.zh, e.en, field="lon") from None
     if who_covers_ready(ws):  # a few array lookups: answer here rather than hop to a worker thread
         return _who(ws, point, moment)
     return await run_in_threadpool(_who, ws, point, moment)  # the first ask after an edit builds the indexes
@@ -131,8 +135,13 @@ def beats(
             "gaps": _fc(cov.gaps),
             "overlaps": _fc(cov.overlaps),
             "mismatches": _fc(cov.mismatches),
+            "notices": [] if moment is None else calendar_notes(_day(moment), _day(moment)),
         }
     )
+
+
+def _day(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(TZ).date()
 
 
 @router.get("/beats/week", summary="逐小时网格覆盖（一周）/ Beat coverage hour by hour through a week")
@@ -172,6 +181,9 @@ async def beats_week(
             "hours": list(week.hours),
             "figures": week.figures(),
             "configurations": configurations,
+            "notices": calendar_notes(
+                _day(week.start), _day(week.start + dt.timedelta(hours=max(len(week.hours) - 1, 0)))
+            ),
         }
     )
 
@@ -201,7 +213,16 @@ def sites(ws: WorkspaceDep, start: str, end: str) -> Response:
         end=e,
         crs=ws.settings.metric_crs,
     )
-    return _json({"start": s.isoformat(), "end": e.isoformat(), "uncovered": rows, "count": len(rows)})
+    notices = calendar_notes(_day(s), _day(e))
+    return _json(
+        {
+            "start": s.isoformat(),
+            "end": e.isoformat(),
+            "uncovered": rows,
+            "count": len(rows),
+            "notices": notices,
+        }
+    )
 
 
 MAX_WALK_M = 5000.0
