@@ -182,6 +182,7 @@ def parse_day(value: str, *, field: str = "start") -> dt.date:
     return day
 
 
+@lru_cache(maxsize=8192)  # the library scans its whole table on every call (about 20 µs)
 def day_kind(day: dt.date) -> tuple[str, bool]:
     """("workday" | "holiday", known) — ``known`` is False where the calendar has no data for the year
     (the State Council publishes each year's schedule late in the year before): then the statutory

@@ -269,8 +269,8 @@ def _check_coordinates(
 def check_positions(
     geoms: Sequence[BaseGeometry | None], *, bounds: tuple[float, float, float, float], what: str
 ) -> None:
-    """Refuse the first WGS 84 geometry that is missing, empty, or has a position that is NaN, infinite
-    or outside ``bounds``; ``what`` names the list in messages (``vendors``, ``add``, …)."""
+    """Refuse the first WGS 84 geometry that is missing, empty, invalid (a bow-tie), or has a position
+    that is NaN, infinite or outside ``bounds``; ``what`` names the list in messages (``vendors``, ``add``, …)."""
     for i, geom in enumerate(geoms):
         label = f"{what}[{i}]"
         if geom is None or geom.is_empty:
@@ -279,6 +279,14 @@ def check_positions(
             _check_coordinates(shapely.get_coordinates(geom), None, label, bounds)
         except InvalidInput as e:
             raise InvalidInput(e.zh, e.en, feature=label, field=what) from None
+        if not geom.is_valid:  # a bow-tie or a ring that crosses itself has no area to speak of
+            why = shapely.is_valid_reason(geom)
+            raise InvalidInput(
+                f"{label} 几何无效（自相交等）：{why}",
+                f"{label} is not a valid geometry (it crosses itself or the like): {why}",
+                feature=label,
+                field=what,
+            )
 
 
 def _declared_type(geom: BaseGeometry, accepted: tuple[str, ...], layer: str, feature: Any) -> BaseGeometry:

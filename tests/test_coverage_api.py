@@ -46,6 +46,17 @@ def test_who_covers_gcj02_and_outside(demo_client):
         assert r.json()["field"] == "lon"
 
 
+def test_what_if_refuses_a_site_that_crosses_itself(demo_client):
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [[[113.2, 35.2], [113.21, 35.21], [113.21, 35.2], [113.2, 35.21], [113.2, 35.2]]],
+    }
+    r = demo_client.post("/coverage/what-if", json={"add": [bowtie]})
+    assert r.status_code == 400
+    assert r.json()["feature"] == "add[0]"
+    assert "Self-intersection" in r.json()["detail_en"]
+
+
 def test_answers_for_a_year_the_holiday_calendar_does_not_know_say_so(demo_client):
     notices = {
         url: demo_client.get(url, params=params).json()["notices"]
