@@ -188,24 +188,6 @@ class _Geometry:
         return np.column_stack([z.real, z.imag]), offsets
 
 
-class _Incidence:
-    """Segments meeting at each node (CSR), with the node at their other end and which end this is."""
-
-    def __init__(self, network: RoadNetwork) -> None:
-        n_seg = len(network.seg_u)
-        ends = np.concatenate([network.seg_u, network.seg_v])
-        order = np.argsort(ends, kind="stable")
-        self.segments = np.concatenate([np.arange(n_seg)] * 2)[order]
-        self.other = np.concatenate([network.seg_v, network.seg_u])[order]
-        self.at_u = order < n_seg  # this node is the segment's start
-        self.indptr = np.searchsorted(ends[order], np.arange(network.n_nodes + 1))
-
-    def of(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(position in ``nodes``, position in this table) for every segment meeting one of ``nodes``."""
-        counts = self.indptr[nodes + 1] - self.indptr[nodes]
-        return np.repeat(np.arange(len(nodes)), counts), ragged_positions(self.indptr[nodes], counts)
-
-
 class _Cells:
     """The nodes bucketed in square cells, and the graph's rows renumbered cell by cell, so the part of
     the network around a site is a few hundred contiguous runs of rows and arcs.
@@ -275,7 +257,6 @@ class _Prepared:
 
     def __init__(self, network: RoadNetwork) -> None:
         self.geometry = _Geometry(network)
-        self.incidence = _Incidence(network)
         self.cells = _Cells(network)
         # no walk covers more ground than its cost at the fastest street's speed (metres per cost unit)
         self.reach_per_cost = float(np.max(network.seg_len / np.maximum(network.seg_cost, 1e-9), initial=1.0))
