@@ -115,6 +115,11 @@ def build_network(
     inverse = inverse.ravel()
     n = len(geoms)
     seg_u, seg_v = inverse[:n], inverse[n:]
+    # every street is made to end exactly on its nodes (it may have ended up to 1.4 cm off), so walking
+    # on is continuous there: lengths, cut points and drawn lines agree, and no node lies further from
+    # a site in a straight line than the walk to it
+    coords[first], coords[last] = uniq[seg_u], uniq[seg_v]
+    geoms = shapely.set_coordinates(np.array(geoms, dtype=object, copy=True), coords)
     length = shapely.length(geoms)
     if mode == "walk":
         cost = length

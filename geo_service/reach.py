@@ -22,6 +22,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from geo_service.arrays import cell_size, ragged_positions
+from geo_service.errors import InvalidInput
 from geo_service.network import RoadNetwork, Snap, snap
 
 __all__ = ["NearestSites", "ServiceAreas", "band", "nearest_sites", "service_areas"]
@@ -205,6 +206,7 @@ class _Cells:
         # about nine nodes a cell where they are spread evenly
         self.size = cell_size(xy, 3.0, crowded=18.0, most_cells=max(_MAX_CELLS, 8 * n))
         self.nx, self.ny = int(span[0] // self.size) + 1, int(span[1] // self.size) + 1
+        self.extent = float(np.hypot(*span))  # no two nodes are further apart
         ix = np.minimum(((xy[:, 0] - self.lo[0]) // self.size).astype(np.int64), self.nx - 1)
         iy = np.minimum(((xy[:, 1] - self.lo[1]) // self.size).astype(np.int64), self.ny - 1)
         self.cell = (iy * self.nx + ix).astype(np.int32)  # per node
@@ -294,8 +296,9 @@ def _walk_some(
     cells = prep.cells
     k = len(seg)
     xy = prep.geometry.point_at(seg, offset)
-    # only the nodes within the straight-line reach of a point can be walked to
-    radius = max_cost * prep.reach_per_cost * (1 + 1e-9) + 1e-6
+    # only the nodes within the straight-line reach of a point can be walked to (and none further than
+    # the network's extent: a huge or infinite cost must not overflow the cell numbers)
+    radius = min(max_cost * prep.reach_per_cost * (1 + 1e-9) + 1e-6, prep.cells.extent + 1.0)
     pair_point, pair_cell = cells.near(xy, radius)
     count = cells.ptr[pair_cell + 1] - cells.ptr[pair_cell]
     start = np.r_[0, np.cumsum(count)]  # copy number of each (point, cell)'s first node
@@ -368,6 +371,12 @@ def service_areas(
     """Streets reachable from each site within ``max_cost`` (metres walking, seconds driving), partial
     streets cut where the walk runs out; the polygon is a ``buffer_m`` band around them, so it never
     spans places the walk does not reach."""
+    if not max_cost >= 0:  # NaN too
+        raise InvalidInput(
+            f"步行（行驶）上限应为不小于 0 的数，而不是 {max_cost}",
+            f"The walk (drive) limit must be a number of at least 0, not {max_cost}",
+            field="max_cost",
+        )
     sites = np.asarray(sites_metric, dtype=object)
     k = len(sites)
     snaps = snap(network, sites, max_distance=max_snap_m)

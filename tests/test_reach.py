@@ -220,3 +220,34 @@ def test_pieces_equal_shapely_substrings():
         expected = shapely.ops.substring(net.seg_geom[s], lo, hi)
         assert line.length == pytest.approx(hi - lo, abs=1e-6)
         assert shapely.hausdorff_distance(line, expected) < 1e-6
+
+
+def test_streets_merged_at_a_node_end_on_it_and_any_limit_is_answered():
+    """Street ends within a centimetre are one node; each street is made to end on it, so a chain of
+    10 m streets each ending 4.9 mm off the next one's start is walked as one line: the length reached,
+    the drawn linework and the straight-line cell search agree (helper-18 found 2 m missing and the
+    linework 0.5 m short). A huge or infinite limit reaches the whole network; NaN or below 0 is refused."""
+    from geo_service.errors import InvalidInput
+
+    lines = [shapely.LineString([(OX + 10 * i, OY), (OX + 10 * (i + 1) - 0.0049, OY)]) for i in range(600)]
+    lines.append(
+        shapely.LineString([(OX - 17, OY + 50), (OX - 17, OY + 60)])
+    )  # elsewhere: sets the cells' origin
+    roads = gpd.GeoDataFrame(
+        {"walkable": [True] * len(lines)},
+        geometry=list(from_metric(np.asarray(lines, dtype=object))),
+        crs=4326,
+    )
+    net = build_network(roads, mode="walk")
+    assert net.n_nodes == 603
+    assert net.seg_len[:599] == pytest.approx(10.0, abs=1e-6)  # the last one ends on its own
+    chain = float(net.seg_len[:600].sum())
+    size = reach._prepared(net).cells.size
+    for max_cost in (4219.966, 1234.5, size * 7 - 0.001, 6000.0, 1e22, np.inf):
+        areas = service_areas(net, shapely.points([(OX, OY)]), max_cost=max_cost)
+        expected = min(max_cost, chain)  # a straight chain walked from its start
+        assert areas.reached_m[0] == pytest.approx(expected, abs=1e-6), max_cost
+        assert areas.lines[0].length == pytest.approx(expected, abs=1e-6), max_cost
+    for bad in (np.nan, -1.0):
+        with pytest.raises(InvalidInput):
+            service_areas(net, shapely.points([(OX, OY)]), max_cost=bad)
