@@ -74,6 +74,14 @@ class FieldSpec:
             raise self._error("缺少必填字段", "is required", value, layer, feature)
         if self.type == "string" and "\x00" in str(out):  # PostgreSQL text cannot hold it; nobody types it
             raise self._error("含有空字符 (\\0)", "contains a NUL character (\\0)", value, layer, feature)
+        if self.type == "string" and not _unicode(str(out)):  # half an emoji from a file: no store holds it
+            raise self._error(
+                "含有无效字符（孤立的 UTF-16 代理项）",
+                "holds an invalid character (a lone surrogate)",
+                value,
+                layer,
+                feature,
+            )
         if self.enum is not None and out not in self.enum:
             allowed = ", ".join(map(str, self.enum))
             raise self._error(f"取值应为 {allowed} 之一", f"must be one of {allowed}", value, layer, feature)
@@ -98,6 +106,7 @@ class FieldSpec:
 
     def _error(self, zh: str, en: str, value: Any, layer: str, feature: Any) -> InvalidInput:
         shown = repr(value) if not isinstance(value, str) else f"'{value[:60]}'"
+        shown = shown.encode("utf-8", "backslashreplace").decode("utf-8")  # printable whatever was sent
         return InvalidInput(
             f"图层 {layer} 字段「{self.label('zh')}」({self.name}) {zh}：{shown}",
             f"Layer {layer}, field '{self.name}' {en}: {shown}",
@@ -105,6 +114,14 @@ class FieldSpec:
             feature=feature,
             field=self.name,
         )
+
+
+def _unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _to_bool(value: Any) -> bool:

@@ -296,3 +296,34 @@ def test_a_geometry_stored_with_infinite_coordinates_does_not_break_reading(own_
     assert coverage_map.status_code == 200, coverage_map.text[:300]
     workload = c.get("/dispatch/workload", params={"start": "2026-11-01", "end": "2026-12-02"})
     assert workload.status_code == 200, workload.text[:300]
+
+
+def test_text_that_is_not_unicode_is_refused_and_nothing_is_stored(client):
+    """Half an emoji (a lone UTF-16 surrogate escape, as a broken client may send) in a JSON body is a
+    400 naming it, not a 500 from the store or the answer; the layer is unchanged. A pair (a whole
+    emoji) is fine."""
+    feature = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [113.24, 35.22]},
+        "properties": {"name": "\ud83d", "kind": "market"},
+    }
+    import json as _json
+
+    raw = _json.dumps(feature)  # ensure_ascii: the surrogate travels as the escape \\ud83d
+    r = client.post("/collections/pois/items", content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text[:300]
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "\\ud83d" in r.json()["detail_en"]
+    assert client.get("/collections/pois/items").json()["numberMatched"] == 0
+    whole = _json.dumps(dict(feature, properties={"name": "摊点 \U0001f34e", "kind": "market"}))
+    r = client.post("/collections/pois/items", content=whole, headers={"Content-Type": "application/json"})
+    assert r.status_code == 201, r.text[:300]
+    # the same half character read from a file is refused by the layer's field check
+    from geo_service.catalog import load_catalog
+    from geo_service.errors import InvalidInput
+    from geo_service.settings import Settings
+
+    name = next(f for f in load_catalog(Settings().layers_dir)["pois"].fields if f.name == "name")
+    with pytest.raises(InvalidInput) as err:
+        name.coerce("x\udc00", layer="pois")
+    assert "\\udc00" in err.value.en

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from geo_service import __version__
 from geo_service.api import routers
-from geo_service.api.limits import BodyLimit
+from geo_service.api.limits import BodyLimit, UnicodeGuard
 from geo_service.api.paths import STATIC_DIR
 from geo_service.api.problems import install_problem_handlers
 from geo_service.api.security import AuthError, audit_middleware, auth_problem, guard
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_exception_handler(AuthError, auth_problem)  # type: ignore[arg-type]
     app.middleware("http")(audit_middleware)
+    app.add_middleware(UnicodeGuard)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for name in _router_modules():

@@ -2,6 +2,8 @@
 
 * ``body_limit_middleware`` refuses a request body beyond the configured size with 413, whether the
   client announced its length or streams it, before a route reads it.
+* ``UnicodeGuard`` refuses a JSON body holding text that is not Unicode (a lone surrogate escape)
+  with 400, before a store or an answer fails to encode it.
 * ``run_bounded`` runs a heavy computation on a small worker pool with a time budget: over budget the
   client gets 503 problem+json with ``Retry-After`` instead of a hung worker.
 """
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -19,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from geo_service.api.problems import problem_response
 from geo_service.errors import GeoServiceError
 
-__all__ = ["BodyLimit", "ComputationTimeout", "run_bounded"]
+__all__ = ["BodyLimit", "ComputationTimeout", "UnicodeGuard", "run_bounded"]
 
 T = TypeVar("T")
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="geo-compute")
@@ -106,3 +110,91 @@ class BodyLimit:
         }
         response = problem_response(413, body)
         await response(scope, receive, send)
+
+
+# a UTF-16 surrogate escape in JSON text that is not half of a pair: no Unicode character, and no store
+# (nor a UTF-8 answer) can hold it
+_HIGH = rb"\\u[dD][89abAB][0-9a-fA-F]{2}"
+_LOW = rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+_LONE = re.compile(_HIGH + rb"(?!" + _LOW + rb")|(?<!" + _HIGH + rb")" + _LOW)
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The first string (or key) in parsed JSON that holds a lone surrogate, shown escaped."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")[:60]
+        return None
+    if isinstance(value, dict):
+        items: list[Any] = [*value.keys(), *value.values()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        return None
+    for item in items:
+        found = _lone_surrogate(item)
+        if found is not None:
+            return found
+    return None
+
+
+class UnicodeGuard:
+    """ASGI middleware: a JSON body with text that is not Unicode (a lone ``\\ud83d`` escape, half an
+    emoji) is a 400 before any endpoint sees it, instead of a 500 when a store or the answer tries to
+    write it out."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        ctype = dict(scope.get("headers") or []).get(b"content-type", b"").split(b";")[0].strip()
+        if not (ctype == b"application/json" or ctype.endswith(b"+json")):
+            await self.app(scope, receive, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                await self.app(scope, _replay([message]), send)
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if _LONE.search(body):
+            try:
+                found = _lone_surrogate(json.loads(body))
+            except ValueError:
+                found = None  # not JSON: the endpoint says so
+            if found is not None:
+                response = problem_response(
+                    400,
+                    {
+                        "code": "invalid-input",
+                        "title": "输入无效 / Invalid input",
+                        "detail": f"文本含有无效字符（孤立的 UTF-16 代理项）：{found} / The text holds an "
+                        f"invalid character (a lone UTF-16 surrogate): {found}",
+                        "detail_zh": f"文本含有无效字符（孤立的 UTF-16 代理项）：{found}",
+                        "detail_en": f"The text holds an invalid character (a lone UTF-16 surrogate): {found}",
+                        "field": "body",
+                        "instance": scope.get("path"),
+                    },
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}]), send)
+
+
+def _replay(messages: list[Message]) -> Receive:
+    queue = list(messages)
+
+    async def receive() -> Message:
+        if queue:
+            return queue.pop(0)
+        return {"type": "http.disconnect"}
+
+    return receive
