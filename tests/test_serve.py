@@ -107,3 +107,70 @@ def test_setup_script_without_test_extras_gets_past_its_stamp(tmp_path):
         else:
             stamp.write_text(before)
     assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.slow
+def test_several_workers_serve_the_database_the_command_names(tmp_path, pg_schema_url, pg_store):
+    """`serve --workers 2 --database-url URL`: every worker serves that PostGIS database (each built
+    its app from the environment alone and quietly opened var/jiaozuo.gpkg). A GeoPackage with several
+    workers is refused: one process writes it."""
+    from geo_service.features import create_features
+    from geo_service.settings import Settings
+    from geo_service.workspace import Workspace
+
+    create_features(
+        Workspace(pg_store, Settings(database_url=pg_schema_url)),
+        "pois",
+        [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [113.24, 35.22]},
+                "properties": {"kind": "market"},
+            }
+        ],
+        actor="test",
+    )
+    unused = tmp_path / "not-this.gpkg"
+    cli = [sys.executable, "-m", "geo_service"]
+    refused = subprocess.run(
+        [*cli, "serve", "--workers", "2", "--workspace", str(unused)], capture_output=True, text=True
+    )
+    assert refused.returncode == 2
+    assert "PostGIS" in refused.stderr
+    db = ["--database-url", pg_schema_url]
+    subprocess.run(
+        [*cli, "users", "add", "w", "--role", "viewer", "--no-password", *db], check=True, capture_output=True
+    )
+    token = subprocess.run(
+        [*cli, "users", "token", "w", *db], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*cli, "serve", "--workers", "2", "--port", str(port), "--workspace", str(unused), *db],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else "server exited"
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.5)
+        headers = {"Authorization": f"Bearer {token}"}
+        for _ in range(6):  # new connections: both workers answer
+            with httpx.Client() as c:
+                body = c.get(f"{base}/collections/pois/items", headers=headers).json()
+            assert body["numberMatched"] == 1, body
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert not unused.exists()
+    assert not (tmp_path / "var").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,13 @@ def _serve(args: argparse.Namespace) -> int:
     from geo_service.api.app import create_app
 
     settings = _settings(args)
+    if args.workers > 1 and settings.database_url is None:
+        raise InvalidInput(
+            "多个进程（--workers）须使用 PostGIS（--database-url 或 GEO_DATABASE_URL）；GeoPackage 只供一个进程写入",
+            "Several workers (--workers) need PostGIS (--database-url or GEO_DATABASE_URL); a GeoPackage is "
+            "written by one process",
+            field="--workers",
+        )
     if args.demo:
         store = open_store(settings, load_catalog(settings.layers_dir))
         try:
@@ -58,6 +66,9 @@ def _serve(args: argparse.Namespace) -> int:
         finally:
             store.close()
     if args.workers > 1:
+        # each worker builds its app from the environment: hand it what the command line said
+        os.environ["GEO_DATABASE_URL"] = str(settings.database_url)
+        os.environ["GEO_WORKSPACE"] = str(settings.workspace)
         uvicorn.run(
             "geo_service.api.app:create_app",
             factory=True,
