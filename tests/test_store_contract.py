@@ -82,6 +82,22 @@ def test_listing_bbox_filters_time_paging(store, catalog):
         "depots", Query(filters={"salt_store": True}, bbox=(113.205, 35.2, 113.235, 35.22))
     )
     assert [f.properties["name"] for f in both.features] == ["d2"]
+    # a box with no width or height is a point or a line: it finds what it touches, in both stores
+    # (a collapsed envelope met nothing in PostGIS)
+    assert [
+        f.properties["name"]
+        for f in store.list_features("depots", Query(bbox=(113.22, 35.21, 113.22, 35.21))).features
+    ] == ["d2"]
+    line = Query(bbox=(113.205, 35.21, 113.235, 35.21))
+    assert sorted(f.properties["name"] for f in store.list_features("depots", line).features) == [
+        "d1",
+        "d2",
+        "d3",
+    ]
+    area = catalog["districts"].validate_properties({"name": "甲区", "code": "410811"})
+    store.create_features("districts", [NewFeature(area, shapely.box(113.0, 35.0, 113.5, 35.5))], actor="x")
+    for box in ((113.2, 35.2, 113.2, 35.2), (113.2, 35.2, 113.3, 35.2), (113.0, 35.1, 113.0, 35.2)):
+        assert store.list_features("districts", Query(bbox=box)).number_matched == 1, box
     spec = catalog["stall_sites"]
     for name, a, b in (("早", "2026-01-01", "2026-06-30"), ("晚", "2026-07-01", None)):
         props = spec.validate_properties(

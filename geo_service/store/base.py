@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import geopandas as gpd
+import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo_service.catalog import Catalog
@@ -90,6 +91,18 @@ class Query:
     limit: int | None = None
     offset: int = 0
     during: tuple[dt.datetime | None, dt.datetime | None] | None = None
+
+    def bbox_geometry(self) -> shapely.Geometry | None:
+        """The box as the geometry features must intersect: a point or a line when it has no width or
+        height (a collapsed polygon meets nothing in PostGIS, though it does in GEOS)."""
+        if self.bbox is None:
+            return None
+        minx, miny, maxx, maxy = self.bbox
+        if minx == maxx and miny == maxy:
+            return shapely.Point(minx, miny)
+        if minx == maxx or miny == maxy:
+            return shapely.LineString([(minx, miny), (maxx, maxy)])
+        return shapely.box(minx, miny, maxx, maxy)
 
     def window(self) -> tuple[dt.datetime | None, dt.datetime | None]:
         """(from, to) the validity windows must meet: the moment ``at`` twice, or ``during``."""

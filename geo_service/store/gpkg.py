@@ -426,7 +426,7 @@ class GeoPackageStore:
         if spec.is_table:
             feats = [self._row_to_feature(spec, r) for r in rows]
         else:
-            box = shapely.box(*query.bbox)
+            box = query.bbox_geometry()
             geoms = np.array([_decode(r[2]) for r in rows], dtype=object)
             keep = shapely.intersects(geoms, box) if len(rows) else np.zeros(0, dtype=bool)
             feats = [self._row_to_feature(spec, r) for r, k in zip(rows, keep, strict=True) if k]

@@ -217,8 +217,9 @@ class PostGISStore:
                 col = t.c[key]
                 where.append(sa.or_(col.is_(None), col <= value if op == "le" else col >= value))
         if query.bbox is not None and not spec.is_table:
-            env = sa.func.ST_MakeEnvelope(*query.bbox, 4326)
-            where.extend([t.c.geom.op("&&")(env), sa.func.ST_Intersects(t.c.geom, env)])
+            env = sa.func.ST_MakeEnvelope(*query.bbox, 4326)  # for the index
+            box = sa.func.ST_GeomFromWKB(shapely.to_wkb(query.bbox_geometry()), 4326)
+            where.extend([t.c.geom.op("&&")(env), sa.func.ST_Intersects(t.c.geom, box)])
         with self._db() as con:
             total = int(con.execute(sa.select(sa.func.count()).select_from(t).where(*where)).scalar_one())
             q = sa.select(*self._columns(spec)).where(*where).order_by(t.c.fid).offset(query.offset)
