@@ -178,12 +178,15 @@ def test_batches_are_all_or_nothing(store, catalog):
     spec = catalog["crews"]
     good = NewFeature(spec.validate_properties({"crew": "一组", "depot": "甲", "vehicles": 1}))
     dup = NewFeature(spec.validate_properties({"crew": "一组", "depot": "乙", "vehicles": 2}))
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as twice:
         store.create_features("crews", [good, dup], actor="x")
+    assert "occurs twice in the batch" in twice.value.en  # the same words from both stores
     assert store.count("crews") == 0
-    store.create_features("crews", [good], actor="x")
-    with pytest.raises(Conflict):
+    stored = store.create_features("crews", [good], actor="x")[0]
+    with pytest.raises(Conflict) as clash:
         store.create_features("crews", [dup], actor="x")  # clashes with the stored one
+    assert clash.value.feature is None  # the feature refused has no id yet
+    assert clash.value.details == {"conflicting_feature": stored.id}
     assert store.count("crews") == 1
 
 

@@ -503,6 +503,7 @@ class GeoPackageStore:
                         layer=spec.name,
                         field=f.name,
                         feature=fid,
+                        details={"conflicting_feature": int(row[0])},
                     )
 
     def _insert(

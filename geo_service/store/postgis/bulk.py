@@ -46,7 +46,7 @@ def check_unique_batch(
             if value in seen:
                 raise Conflict(
                     f"图层 {spec.name} 字段「{f.label()}」的值 {value} 在本批中重复",
-                    f"Layer {spec.name}: '{f.name}' = {value} repeats within the batch",
+                    f"Layer {spec.name}: '{f.name}' = {value} occurs twice in the batch",
                     layer=spec.name,
                     field=f.name,
                 )
@@ -65,7 +65,7 @@ def check_unique_batch(
                 f"Layer {spec.name}: '{f.name}' = {clash[1]} is already used by feature {clash[0]}",
                 layer=spec.name,
                 field=f.name,
-                feature=int(clash[0]),
+                details={"conflicting_feature": int(clash[0])},
             )
 
 

@@ -298,6 +298,7 @@ class PostGISStore:
                         layer=spec.name,
                         field=f.name,
                         feature=fid,
+                        details={"conflicting_feature": int(other)},
                     )
 
     def create_features(
