@@ -12,6 +12,7 @@ from typing import Any
 
 __all__ = [
     "BadDeclaration",
+    "ComputationTimeout",
     "Conflict",
     "GeoServiceError",
     "InvalidInput",
@@ -128,3 +129,17 @@ class BadDeclaration(GeoServiceError):
 
     code = "bad-declaration"
     title = {"zh": "声明文件有误", "en": "Bad declaration"}
+
+
+class ComputationTimeout(GeoServiceError):
+    """A computation ran past its budget (see ``geo_service.budget``); answered 503 with Retry-After."""
+
+    code = "computation-timeout"
+    title = {"zh": "计算超时", "en": "Computation timed out"}
+
+    @classmethod
+    def after(cls, seconds: float) -> ComputationTimeout:
+        return cls(
+            f"计算超过 {seconds:g} 秒的时限，请缩小范围或稍后重试",
+            f"The computation exceeded its {seconds:g} s budget; narrow it or retry later",
+        )

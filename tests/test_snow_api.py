@@ -43,3 +43,22 @@ def test_bad_plan_requests(demo_client):
     r = demo_client.post("/plans/snow", json={"time_limit_s": 1, "locks": {"bridge:1": "无此班组"}})
     assert r.status_code == 400
     assert len(demo_client.get("/plans/snow").json()["plans"]) == before
+
+
+def test_a_plan_out_of_time_stops_and_stores_nothing(own_demo_client):
+    """Past its budget the caller gets 503 problem+json with Retry-After, and the planning itself stops
+    at its next check: it neither keeps a worker busy nor stores the plan later (a thread cannot be
+    killed, and before this it ran on and saved a plan nobody was waiting for)."""
+    import time
+
+    c = own_demo_client
+    before = c.get("/plans/snow").json()["plans"]
+    c.app.state.workspace.settings.computation_timeout_s = 0.3
+    r = c.post("/plans/snow", json={"time_limit_s": 1})
+    assert r.status_code == 503
+    assert r.headers["Retry-After"] == "5"
+    assert r.json()["code"] == "computation-timeout"
+    time.sleep(6)  # this plan takes about 2 s: the old code went on and stored it by now
+    assert c.get("/plans/snow").json()["plans"] == before
+    c.app.state.workspace.settings.computation_timeout_s = 60.0
+    assert c.post("/plans/snow", json={"time_limit_s": 1}).status_code == 201

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import re
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from typing import Any, TypeVar
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geo_service.api.problems import problem_response
-from geo_service.errors import GeoServiceError
+from geo_service.budget import ComputationTimeout, budget
 
 __all__ = ["BodyLimit", "ComputationTimeout", "UnicodeGuard", "run_bounded"]
 
@@ -29,24 +28,21 @@ T = TypeVar("T")
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="geo-compute")
 
 
-class ComputationTimeout(GeoServiceError):
-    """A computation ran past its budget."""
-
-    code = "computation-timeout"
-    title = {"zh": "计算超时", "en": "Computation timed out"}
-
-
 async def run_bounded(fn: Callable[..., T], *args: Any, timeout_s: float, **kwargs: Any) -> T:
-    """Run ``fn`` on the computation pool; raise ``ComputationTimeout`` after ``timeout_s``."""
+    """Run ``fn`` on the computation pool within a budget of ``timeout_s``: the caller gets
+    ``ComputationTimeout`` then, and the work itself stops at its next :func:`check_budget` (so it
+    neither holds a worker nor stores an answer nobody is waiting for)."""
     loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(_POOL, functools.partial(fn, *args, **kwargs))
+
+    def within_budget() -> T:
+        with budget(timeout_s):
+            return fn(*args, **kwargs)
+
+    future = loop.run_in_executor(_POOL, within_budget)
     try:
         return await asyncio.wait_for(future, timeout=timeout_s)
     except TimeoutError:
-        raise ComputationTimeout(
-            f"计算超过 {timeout_s:g} 秒的时限，请缩小范围或稍后重试",
-            f"The computation exceeded its {timeout_s:g} s budget; narrow it or retry later",
-        ) from None
+        raise ComputationTimeout.after(timeout_s) from None
 
 
 class _TooLarge(Exception):

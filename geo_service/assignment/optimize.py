@@ -15,6 +15,7 @@ from scipy.optimize import LinearConstraint, linprog, milp
 from scipy.sparse import coo_matrix, csr_matrix, hstack, identity, vstack
 from scipy.sparse.csgraph import maximum_flow
 
+from geo_service.budget import budget_left, check_budget
 from geo_service.errors import InvalidInput
 
 __all__ = ["Selection", "VendorAssignment", "assign_vendors", "select_lscp", "select_mclp", "select_pmedian"]
@@ -137,8 +138,9 @@ def select_lscp(
         constraints=[LinearConstraint(a[coverable], lb=1, ub=np.inf)],
         integrality=np.ones(m),
         bounds=(lo, hi),
-        options={"time_limit": time_limit_s},
+        options={"time_limit": budget_left(time_limit_s)},
     )
+    check_budget()  # the solver stopped at the budget's end: its answer is not what was asked for
     if res.x is None:
         raise InvalidInput(f"选址求解失败：{res.message}", f"Site selection failed: {res.message}")
     chosen = tuple(int(j) for j in np.flatnonzero(res.x > 0.5))
@@ -179,8 +181,9 @@ def select_mclp(
         constraints=[LinearConstraint(cover, -np.inf, 0), LinearConstraint(count, p, p)],
         integrality=np.concatenate([np.ones(m), np.zeros(n)]),
         bounds=(np.concatenate([lo_y, np.zeros(n)]), np.concatenate([hi_y, np.ones(n)])),
-        options={"time_limit": time_limit_s},
+        options={"time_limit": budget_left(time_limit_s)},
     )
+    check_budget()  # the solver stopped at the budget's end: its answer is not what was asked for
     if res.x is None:
         raise InvalidInput(f"选址求解失败：{res.message}", f"Site selection failed: {res.message}")
     y = res.x[:m] > 0.5
@@ -244,8 +247,9 @@ def select_pmedian(
         constraints=cons,
         integrality=np.concatenate([np.ones(m), x_integral]),
         bounds=(np.concatenate([lo_y, np.zeros(k)]), np.concatenate([hi_y, np.ones(k)])),
-        options={"time_limit": time_limit_s},
+        options={"time_limit": budget_left(time_limit_s)},
     )
+    check_budget()  # the solver stopped at the budget's end: its answer is not what was asked for
     if res.x is None:
         raise InvalidInput(
             f"选址求解失败（容量不足？）：{res.message}", f"Site selection failed (capacity?): {res.message}"

@@ -21,6 +21,7 @@ import pandas as pd
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
+from geo_service.budget import check_budget
 from geo_service.crs import from_metric, to_metric
 from geo_service.errors import InvalidInput
 from geo_service.network import RoadNetwork, _augment, snap
@@ -175,6 +176,7 @@ def _greedy(
         routes: dict[int, list[tuple[int, int]]] = {w: [] for w in range(len(model.vehicles))}
         idle = np.zeros(len(model.vehicles), dtype=bool)
         while open_mask.any():
+            check_budget()
             times = np.array([st[0] for st in states])
             times[idle] = np.inf
             if not np.isfinite(times).any():
@@ -261,6 +263,7 @@ def _clustered(
             todo = set(groups[w])
             route: list[tuple[int, int]] = []
             while todo:
+                check_budget()
                 row = model.D[model.index[pos]]
                 best = min(
                     (row[model.index[model.ends(k, d)[0]]], k, d)
@@ -408,6 +411,7 @@ def _improve(
 
         ends = [end(w, routes[w]) for w in range(len(model.vehicles))]
         for _ in range(iterations):
+            check_budget()
             used += 1
             crit = int(np.argmax(ends))
             route = routes[crit]

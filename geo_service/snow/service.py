@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from geo_service.budget import check_budget
 from geo_service.errors import InvalidInput
 from geo_service.network import build_network
 from geo_service.snow.export import plan_document
@@ -101,5 +102,6 @@ def make_plan(
     plan_id = f"{start:%Y%m%d%H%M}-{key}"
     doc = plan_document(plan, plan_id=plan_id, title=title, closures=closures, locks=dict(locks or {}))
     if save:
+        check_budget()  # out of time: the caller has been told it failed, so nothing is stored
         ws.store.put_document("snow_plan", plan_id, doc, actor=actor)
     return doc
