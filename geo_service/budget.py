@@ -21,9 +21,11 @@ _DEADLINE: ContextVar[tuple[float, float] | None] = ContextVar("geo_budget", def
 
 
 @contextmanager
-def budget(seconds: float) -> Iterator[None]:
-    """Within the block, :func:`check_budget` stops the work once ``seconds`` have passed."""
-    token = _DEADLINE.set((time.monotonic() + seconds, seconds))
+def budget(seconds: float, *, since: float | None = None) -> Iterator[None]:
+    """Within the block, :func:`check_budget` stops the work once ``seconds`` have passed since
+    ``since`` (a ``time.monotonic()`` reading: when the work was asked for; default now)."""
+    start = time.monotonic() if since is None else since
+    token = _DEADLINE.set((start + seconds, seconds))
     try:
         yield
     finally:

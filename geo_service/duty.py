@@ -124,6 +124,8 @@ def _plain(fid: Any) -> Any:
 def _date(value: Any) -> dt.date | None:
     if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
         return None
+    if isinstance(value, dt.datetime):  # a pandas Timestamp too
+        return value.date()
     if isinstance(value, dt.date):
         return value
     try:
@@ -321,8 +323,9 @@ def festival_dates(props: Mapping[str, Any], *, around: dt.date) -> tuple[dt.dat
             start, end = _lunar(lunar_year, fm, fd), _lunar(end_year, tm, td)
         except ValueError:  # a year the lunar calendar does not hold
             continue
-        if end >= around:
-            return max(start, valid_from or start), min(end, valid_to or end)
+        first, last = max(start, valid_from or start), min(end, valid_to or end)
+        if end >= around and first <= last:  # not over yet, and within the site's dates
+            return first, last
     return dt.date.max, dt.date.min
 
 

@@ -101,6 +101,14 @@ def test_lunar_festival_window():
         (at("2027-02-06T07:00"), at("2027-02-06T22:00")),
     ]
     assert open_windows(props, at("2026-12-05T00:00"), at("2026-12-06T00:00")) == []
+    # a point valid only for the 2027 festival: in 2026 it is named with its 2027 dates, not an empty window
+    dated = {**props, "valid_from": "2027-01-22", "valid_to": "2027-02-21"}
+    for day in (dt.date(2026, 1, 10), dt.date(2026, 2, 20), dt.date(2026, 7, 1)):
+        assert festival_dates(dated, around=day) == (dt.date(2027, 1, 22), dt.date(2027, 2, 21)), day
+    assert festival_dates(dated, around=dt.date(2027, 6, 1)) == (
+        dt.date.max,
+        dt.date.min,
+    )  # its dates are over
 
 
 def test_bad_times():

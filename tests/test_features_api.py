@@ -318,6 +318,11 @@ def test_text_that_is_not_unicode_is_refused_and_nothing_is_stored(client):
     whole = _json.dumps(dict(feature, properties={"name": "摊点 \U0001f34e", "kind": "market"}))
     r = client.post("/collections/pois/items", content=whole, headers={"Content-Type": "application/json"})
     assert r.status_code == 201, r.text[:300]
+    # nested deeper than a recursive walk (or the JSON parser) follows: still a 400, not a 500
+    for depth in (990, 5000):
+        deep = "[" * depth + '"\\ud800"' + "]" * depth
+        r = client.post("/siting/check", content=deep, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, (depth, r.status_code)
     # the same half character read from a file is refused by the layer's field check
     from geo_service.catalog import load_catalog
     from geo_service.errors import InvalidInput

@@ -300,3 +300,33 @@ def test_backup_round_trip_between_stores(demo_gpkg, tmp_path, pg_schema_url):
     finally:
         for c in (src, pg, back):
             c.__exit__(None, None, None)
+
+
+def test_a_computation_that_waited_for_a_worker_has_no_more_time_than_its_caller():
+    """The budget runs from when the work was asked for: a job that waited in the queue behind two
+    others and started after its caller had been told it timed out stops at once, instead of getting a
+    fresh budget of its own (and, for a snow plan, storing its answer)."""
+    import asyncio
+    import time
+
+    from geo_service.api.limits import run_bounded
+    from geo_service.budget import check_budget
+    from geo_service.errors import ComputationTimeout
+
+    finished: list[int] = []
+
+    def job(k: int) -> None:
+        for _ in range(16):  # 0.8 s, checking its budget as the planners do
+            check_budget()
+            time.sleep(0.05)
+        finished.append(k)
+
+    async def main() -> list[object]:
+        return await asyncio.gather(
+            *(run_bounded(job, k, timeout_s=1.0) for k in range(3)), return_exceptions=True
+        )
+
+    results = asyncio.run(main())
+    time.sleep(1.2)  # long enough for the third job to have finished, had it been given a fresh second
+    assert sorted(finished) == [0, 1]
+    assert isinstance(results[2], ComputationTimeout)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -20,7 +21,7 @@ from typing import Any, TypeVar
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geo_service.api.problems import problem_response
-from geo_service.budget import ComputationTimeout, budget
+from geo_service.budget import ComputationTimeout, budget, check_budget
 
 __all__ = ["BodyLimit", "ComputationTimeout", "UnicodeGuard", "run_bounded"]
 
@@ -33,9 +34,11 @@ async def run_bounded(fn: Callable[..., T], *args: Any, timeout_s: float, **kwar
     ``ComputationTimeout`` then, and the work itself stops at its next :func:`check_budget` (so it
     neither holds a worker nor stores an answer nobody is waiting for)."""
     loop = asyncio.get_running_loop()
+    asked = time.monotonic()  # the budget runs from now, also while the work waits for a worker
 
     def within_budget() -> T:
-        with budget(timeout_s):
+        with budget(timeout_s, since=asked):
+            check_budget()  # waited in the queue past its budget: the caller has its answer already
             return fn(*args, **kwargs)
 
     future = loop.run_in_executor(_POOL, within_budget)
@@ -116,23 +119,21 @@ _LONE = re.compile(_HIGH + rb"(?!" + _LOW + rb")|(?<!" + _HIGH + rb")" + _LOW)
 
 
 def _lone_surrogate(value: Any) -> str | None:
-    """The first string (or key) in parsed JSON that holds a lone surrogate, shown escaped."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return value.encode("utf-8", "backslashreplace").decode("utf-8")[:60]
-        return None
-    if isinstance(value, dict):
-        items: list[Any] = [*value.keys(), *value.values()]
-    elif isinstance(value, list):
-        items = value
-    else:
-        return None
-    for item in items:
-        found = _lone_surrogate(item)
-        if found is not None:
-            return found
+    """The first string (or key) in parsed JSON that holds a lone surrogate, shown escaped (walked
+    without recursion: nesting is as deep as the sender likes)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return item.encode("utf-8", "backslashreplace").decode("utf-8")[:60]
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return None
 
 
@@ -164,6 +165,8 @@ class UnicodeGuard:
         if _LONE.search(body):
             try:
                 found = _lone_surrogate(json.loads(body))
+            except RecursionError:
+                found = "…"  # nested deeper than any parser here follows: refused the same way
             except ValueError:
                 found = None  # not JSON: the endpoint says so
             if found is not None:
