@@ -18,6 +18,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _wait_until_up(proc: subprocess.Popen, base: str) -> None:
+    """Until the server at ``base`` answers /health (it must not exit, nor take over two minutes)."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else "server exited"
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.5)
+
+
 @pytest.mark.slow
 def test_serve_demo_workspace(tmp_path):
     ws = tmp_path / "jiaozuo.gpkg"
@@ -30,16 +44,7 @@ def test_serve_demo_workspace(tmp_path):
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else "server exited"
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.5)
+        _wait_until_up(proc, base)
         assert httpx.get(f"{base}/collections").status_code == 401
         subprocess.run(
             [
@@ -154,16 +159,7 @@ def test_several_workers_serve_the_database_the_command_names(tmp_path, pg_schem
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else "server exited"
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.5)
+        _wait_until_up(proc, base)
         headers = {"Authorization": f"Bearer {token}"}
         for _ in range(6):  # new connections: both workers answer
             with httpx.Client() as c:

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geo_service.api.problems import problem_response
 from geo_service.budget import ComputationTimeout, budget, check_budget
+from geo_service.errors import InvalidInput
 
 __all__ = ["BodyLimit", "ComputationTimeout", "UnicodeGuard", "run_bounded"]
 
@@ -170,19 +171,12 @@ class UnicodeGuard:
             except ValueError:
                 found = None  # not JSON: the endpoint says so
             if found is not None:
-                response = problem_response(
-                    400,
-                    {
-                        "code": "invalid-input",
-                        "title": "输入无效 / Invalid input",
-                        "detail": f"文本含有无效字符（孤立的 UTF-16 代理项）：{found} / The text holds an "
-                        f"invalid character (a lone UTF-16 surrogate): {found}",
-                        "detail_zh": f"文本含有无效字符（孤立的 UTF-16 代理项）：{found}",
-                        "detail_en": f"The text holds an invalid character (a lone UTF-16 surrogate): {found}",
-                        "field": "body",
-                        "instance": scope.get("path"),
-                    },
+                refusal = InvalidInput(
+                    f"文本含有无效字符（孤立的 UTF-16 代理项）：{found}",
+                    f"The text holds an invalid character (a lone UTF-16 surrogate): {found}",
+                    field="body",
                 )
+                response = problem_response(400, {**refusal.as_dict(), "instance": scope.get("path")})
                 await response(scope, receive, send)
                 return
         await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}]), send)

@@ -31,6 +31,7 @@ STATUS: dict[type[errors.GeoServiceError], int] = {
     errors.PreconditionRequired: 428,
     errors.StoreUnavailable: 503,
     errors.BadDeclaration: 400,
+    errors.ComputationTimeout: 503,
 }
 
 _HTTP_TEXT = {
@@ -49,8 +50,6 @@ _HTTP_TEXT = {
 
 
 def status_for(exc: errors.GeoServiceError) -> int:
-    if exc.code == "computation-timeout":
-        return 503
     for cls in type(exc).__mro__:
         if cls in STATUS:
             return STATUS[cls]

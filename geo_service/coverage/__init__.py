@@ -137,9 +137,7 @@ class SiteReach:
             day = at.astimezone(TZ).date()
             first, last = festival_dates(self.seasons[k], around=day)
             out["in_season"] = (first is None or first <= day) and (last is None or day <= last)
-            if first is not None and last is not None and first > last:
-                out["in_season"] = False  # no season left
-            else:
+            if first is None or last is None or first <= last:  # else no season is left to name
                 out["season"] = [d.isoformat() if d else None for d in (first, last)]
         return out
 
@@ -348,8 +346,9 @@ def _between(part: shapely.Geometry, a: shapely.Geometry, b: shapely.Geometry) -
     """Whether ``part`` lies between ``a`` and ``b`` (they are on opposite sides of it, more than 120°
     apart as seen from inside it), not beside both (outside the end of an edge they share)."""
     p = shapely.point_on_surface(part)
-    to_a = np.asarray(shapely.get_coordinates(shapely.shortest_line(p, a))[1]) - shapely.get_coordinates(p)[0]
-    to_b = np.asarray(shapely.get_coordinates(shapely.shortest_line(p, b))[1]) - shapely.get_coordinates(p)[0]
+    here = shapely.get_coordinates(p)[0]
+    to_a = shapely.get_coordinates(shapely.shortest_line(p, a))[1] - here
+    to_b = shapely.get_coordinates(shapely.shortest_line(p, b))[1] - here
     norm = float(np.hypot(*to_a) * np.hypot(*to_b))
     return norm > 0 and float(to_a @ to_b) < -0.5 * norm
 
@@ -369,9 +368,8 @@ def site_duty_coverage(
     if end - start > dt.timedelta(days=92):
         raise InvalidInput("时间窗最长 92 天", "The time window may be at most 92 days", field="end")
     out = []
-    running_at: dict[
-        dt.datetime, set[str]
-    ] = {}  # the beats on duty at each hour probed (shared by all sites)
+    # the beats on duty at each hour probed (shared by all sites)
+    running_at: dict[dt.datetime, set[str]] = {}
     for layer, frame in sites.items():
         if len(frame) == 0:
             continue

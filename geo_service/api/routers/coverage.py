@@ -326,6 +326,7 @@ async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
     move = {k: to_wgs84([geometry_from_geojson(g, feature=k)], src)[0] for k, g in body.move.items()}
     check_positions(add, bounds=ws.settings.service_bounds, what="add")
     check_positions(list(move.values()), bounds=ws.settings.service_bounds, what="move")
+    metres = walk_limit(body.max_walk_m, body.max_walk_min, ws.settings.walk_speed_m_per_min)
 
     def run() -> dict[str, Any]:  # in a worker thread: the layers and the network are read off the event loop
         return what_if(
@@ -339,6 +340,5 @@ async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
             crs=ws.settings.metric_crs,
         )
 
-    metres = walk_limit(body.max_walk_m, body.max_walk_min, ws.settings.walk_speed_m_per_min)
     result = await run_bounded(run, timeout_s=ws.settings.computation_timeout_s)
     return _json(result)
