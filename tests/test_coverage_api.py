@@ -176,6 +176,9 @@ def test_service_areas_in_minutes_on_foot(demo_client):
     assert minutes["max_walk_min"] == 10
     assert minutes["served_population"] == metres["served_population"]
     assert minutes["served_share"] > demo_client.get("/coverage/service-areas").json()["served_share"]
+    too_long = demo_client.get("/coverage/service-areas", params={"max_walk_min": 120}).json()
+    assert "At most 66.6 minutes" in too_long["detail_en"]  # rounded down: the figure named is allowed
+    assert demo_client.get("/coverage/service-areas", params={"max_walk_min": 66.6}).status_code == 200
     change = demo_client.post("/coverage/what-if", json={"remove": [1], "max_walk_min": 10}).json()
     assert change["before"] == metres["served_population"]
     for params, field in (

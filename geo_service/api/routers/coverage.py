@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from typing import Annotated, Any
 
 import numpy as np
@@ -241,10 +242,10 @@ def walk_limit(metres: float | None, minutes: float | None, speed_m_per_min: flo
         return DEFAULT_WALK_M if metres is None else metres
     out = minutes * speed_m_per_min
     if out > MAX_WALK_M:
-        most = MAX_WALK_M / speed_m_per_min
+        most = math.floor(MAX_WALK_M / speed_m_per_min * 10) / 10  # rounded down: the figure named is allowed
         raise InvalidInput(
-            f"步行时间最多 {most:.0f} 分钟（按每分钟 {speed_m_per_min:g} 米，{MAX_WALK_M:.0f} 米）",
-            f"At most {most:.0f} minutes on foot ({MAX_WALK_M:.0f} m at {speed_m_per_min:g} m/min)",
+            f"步行时间最多 {most:g} 分钟（按每分钟 {speed_m_per_min:g} 米，{MAX_WALK_M:.0f} 米）",
+            f"At most {most:g} minutes on foot ({MAX_WALK_M:.0f} m at {speed_m_per_min:g} m/min)",
             field="max_walk_min",
         )
     return out
