@@ -171,9 +171,11 @@ def snap(network: RoadNetwork, points_metric: np.ndarray, *, max_distance: float
         good = ~(shapely.is_missing(pts) | shapely.is_empty(pts))
         xy[good] = np.column_stack([shapely.get_x(pts[good]), shapely.get_y(pts[good])])
         return snap_xy(network, xy, max_distance=max_distance)
-    idx, dist = network.tree.query_nearest(
-        pts, return_distance=True, all_matches=False, max_distance=max_distance
-    )
+    # the nearest street, then the ones too far dropped: GEOS's search bounded by a distance is slower
+    idx, dist = network.tree.query_nearest(pts, return_distance=True, all_matches=False)
+    if max_distance is not None:
+        near = dist <= max_distance
+        idx, dist = idx[:, near], dist[near]
     segment = np.full(len(pts), -1, dtype=np.int64)
     distance = np.full(len(pts), np.inf)
     segment[idx[0]] = idx[1]

@@ -13,6 +13,7 @@ of the sparse matrix; ``service_areas`` copies only the cells of the network aro
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -224,11 +225,15 @@ class _Cells:
         dst = np.concatenate([network.seg_v, network.seg_u[two]])
         order = np.argsort(number[src], kind="stable")
         self.indptr = np.searchsorted(number[src][order], np.arange(n + 1))  # rows in the new order
-        self.segment = np.concatenate([np.arange(n_seg), two])[order].astype(np.int32)
-        self.forwards = order < n_seg  # the arc runs from its street's u end to its v end
-        self.data = np.maximum(network.seg_cost[self.segment], 1e-9)
-        self.target_cell = self.cell[dst[order]]
-        self.target_rank = self.rank[dst[order]]
+        segment = np.concatenate([np.arange(n_seg), two])[order].astype(np.int32)
+        # per arc its street, as ~street (negative) for the arc that runs from the street's v end to its u
+        self.street = np.where(order < n_seg, segment, ~segment).astype(np.int32)
+        # what a copy needs of each arc, side by side so that one gather fetches it: its cost, and the
+        # cell of the node it leads to and that node's place in its cell
+        self.arc = np.empty(len(order), dtype=[("cost", "f8"), ("cell", "i4"), ("rank", "i4")])
+        self.arc["cost"] = np.maximum(network.seg_cost[segment], 1e-9)
+        self.arc["cell"] = self.cell[dst[order]]
+        self.arc["rank"] = self.rank[dst[order]]
 
     @property
     def n_cells(self) -> int:
@@ -272,6 +277,19 @@ def _prepared(network: RoadNetwork) -> _Prepared:
     return cache
 
 
+_TABLES = threading.local()
+
+
+def _zeros(size: int) -> np.ndarray:
+    """This thread's lookup table of at least ``size`` zeros, kept between searches: a search puts its
+    entries in and takes them out again (a fresh table of four million cells is a millisecond)."""
+    table = getattr(_TABLES, "table", None)
+    if table is None or len(table) < size:
+        table = np.zeros(size, dtype=np.int32)
+        _TABLES.table = table
+    return table
+
+
 _MAX_CELLS = 1 << 22  # node cells, at least this many allowed (or eight per node)
 _TABLE_CELLS = 4_000_000  # sites × cells of one search's lookup table; more sites are searched in turns
 
@@ -279,8 +297,10 @@ _TABLE_CELLS = 4_000_000  # sites × cells of one search's lookup table; more si
 def _walk(
     network: RoadNetwork, prep: _Prepared, seg: np.ndarray, offset: np.ndarray, max_cost: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every street reached from the points ``offset`` along segments ``seg``: (point, segment, cost to
-    its u end, cost to its v end), a street once per point, ``inf`` for an end not reached."""
+    """Every street reached from the points ``offset`` along segments ``seg``, once per point: (point,
+    street, cost to the end it is entered at, cost to its other end). The street is ``~segment`` when
+    entered at its v end only; its other end (u) is then not reached (``inf``), while a street reached at
+    both ends is given as entered at u."""
     out = []
     turn = max(1, _TABLE_CELLS // max(prep.cells.n_cells, 1))
     for first in range(0, len(seg), turn):
@@ -300,64 +320,72 @@ def _walk_some(
     # the network's extent: a huge or infinite cost must not overflow the cell numbers)
     radius = min(max_cost * prep.reach_per_cost * (1 + 1e-9) + 1e-6, prep.cells.extent + 1.0)
     pair_point, pair_cell = cells.near(xy, radius)
-    count = cells.ptr[pair_cell + 1] - cells.ptr[pair_cell]
-    start = np.r_[0, np.cumsum(count)]  # copy number of each (point, cell)'s first node
-    m = int(start[-1])
-    # a node outside the copies goes to one of the sinks after them (numbered m + its rank in its cell,
-    # so no test is needed per arc); the root follows the sinks
-    root = m + cells.most_per_cell
-    table = np.full(k * cells.n_cells, m, dtype=np.int32)
-    table[pair_point * cells.n_cells + pair_cell] = start[:-1]
-
-    def copy_of(point: np.ndarray, node: np.ndarray) -> np.ndarray:
-        """Number of ``node`` in ``point``'s copy, ``m`` or more when it is not in it."""
-        return table[point * cells.n_cells + cells.cell[node]] + cells.rank[node]
-
-    # the copies' arcs: each (point, cell) takes its cell's rows whole
-    arc_lo = cells.indptr[cells.ptr[pair_cell]]
-    arc_n = cells.indptr[cells.ptr[pair_cell + 1]] - arc_lo
-    arcs = ragged_positions(arc_lo, arc_n)
-    cols = (
-        table[np.repeat(pair_point * cells.n_cells, arc_n) + cells.target_cell[arcs]]
-        + cells.target_rank[arcs]
-    )
-    rows = ragged_positions(cells.ptr[pair_cell], count)  # new numbers of the copies' nodes
-    arc_start = np.r_[0, np.cumsum(arc_n)]
-    row_ptr = np.repeat(arc_start[:-1] - arc_lo, count) + cells.indptr[rows]
-    # the root leads to the ends of each point's street in its copy: v always, u when two-way
+    first = cells.ptr[pair_cell]
+    count = cells.ptr[pair_cell + 1] - first
+    # numbering: first the sinks, one per rank in a cell (a node outside the copies goes to the sink of
+    # its rank, so no test is needed per arc), then the root, then the copies, (point, cell) by (point, cell)
+    root = cells.most_per_cell
+    ends = np.cumsum(count)
+    start = ends - count + (root + 1)  # copy number of each (point, cell)'s first node
+    m = int(ends[-1]) if len(ends) else 0
+    key = (pair_point * cells.n_cells + pair_cell).astype(np.int32)
+    table = _zeros(k * cells.n_cells)
+    table[key] = start
+    try:
+        # the root leads to the ends of each point's street in its copy: v always, u when two-way
+        u, v = network.seg_u[seg], network.seg_v[seg]
+        part = np.arange(k, dtype=np.int32) * cells.n_cells  # each point's part of the table
+        root_cols = np.concatenate(
+            [table[part + cells.cell[v]] + cells.rank[v], table[part + cells.cell[u]] + cells.rank[u]]
+        )
+        usable = np.flatnonzero(
+            (root_cols > root) & np.concatenate([np.ones(k, dtype=bool), network.seg_twoway[seg]])
+        )
+        n_root = len(usable)
+        # the copies' arcs after the root's: each (point, cell) takes its cell's rows whole (``take``, as
+        # numpy's fancy indexing is several times slower with the 32-bit indices used here)
+        arc_lo = cells.indptr[first]
+        arc_n = cells.indptr[first + count] - arc_lo
+        arcs = ragged_positions(arc_lo, arc_n)
+        n_arcs = len(arcs)
+        indices = np.empty(n_root + n_arcs, dtype=np.int32)
+        indices[:n_root] = root_cols[usable]
+        cols = indices[n_root:]
+        copied = cells.arc.take(arcs)
+        at = np.repeat((pair_point * cells.n_cells).astype(np.int32), arc_n)
+        np.add(table.take(at + copied["cell"]), copied["rank"], out=cols)
+    finally:
+        table[key] = 0
     scale = network.seg_cost[seg] / np.maximum(network.seg_len[seg], 1e-9)
-    off = np.clip(offset, 0, network.seg_len[seg])
-    point = np.arange(k)
-    root_cols = np.concatenate([copy_of(point, network.seg_v[seg]), copy_of(point, network.seg_u[seg])])
-    root_w = np.concatenate([(network.seg_len[seg] - off) * scale, off * scale])
-    usable = (root_cols < m) & np.concatenate([np.ones(k, dtype=bool), network.seg_twoway[seg]])
-    n_arcs = int(arc_start[-1])
-    graph = csr_matrix(
-        (
-            np.concatenate([cells.data[arcs], np.maximum(root_w[usable], 1e-9)]),
-            np.concatenate([cols, root_cols[usable]]),
-            np.concatenate([row_ptr, np.full(root - m + 1, n_arcs), [n_arcs + int(usable.sum())]]).astype(
-                np.int32
-            ),
-        ),
-        shape=(root + 1, root + 1),
+    off = np.minimum(np.maximum(offset, 0.0), network.seg_len[seg])
+    data = np.empty(n_root + n_arcs)
+    data[:n_root] = np.maximum(
+        np.concatenate([(network.seg_len[seg] - off) * scale, off * scale])[usable], 1e-9
     )
+    data[n_root:] = copied["cost"]
+    # row pointers: none for the sinks, the root's arcs, then the copies' nodes' (in cell order) and the end
+    rows = ragged_positions(first, count)
+    row_ptr = np.empty(m + 1, dtype=np.int32)
+    row_ptr[:m] = np.repeat(np.cumsum(arc_n) - arc_n - arc_lo, count) + cells.indptr[rows]
+    row_ptr[m] = n_arcs
+    indptr = np.zeros(root + m + 2, dtype=np.int32)
+    indptr[root + 1 :] = n_root + row_ptr
+    graph = csr_matrix((data, indices, indptr), shape=(root + 1 + m, root + 1 + m))
     dist = dijkstra(graph, directed=True, indices=root, limit=max_cost)
-    dist[m:] = np.inf  # the sinks stand for every node outside the copies: none is within reach
+    dist[: root + 1] = np.inf  # the sinks stand for every node outside the copies: none is within reach
     # the arcs out of the reached copies; each street once per point: from its u end when that is
     # reached, else from its v end
-    reached = np.flatnonzero(np.isfinite(dist[:m]))
-    degree = np.diff(row_ptr, append=n_arcs)[reached]
-    out = ragged_positions(row_ptr[reached], degree)
-    here, there = np.repeat(dist[reached], degree), dist[cols[out]]
-    point = np.repeat(np.repeat(pair_point, count)[reached], degree)
-    arc = arcs[out]
-    forwards = cells.forwards[arc]
-    once = np.flatnonzero(forwards | np.isinf(there))
-    here, there, forwards, point, arc = here[once], there[once], forwards[once], point[once], arc[once]
-    du = np.where(forwards, here, there)
-    dv = np.where(forwards, there, here)
-    return point, cells.segment[arc], du, dv
+    reached = np.flatnonzero(np.isfinite(dist[root + 1 :]))
+    lo = row_ptr[reached]
+    degree = row_ptr[reached + 1] - lo
+    out = ragged_positions(lo, degree)
+    there = dist.take(cols.take(out))
+    street = cells.street.take(arcs.take(out))
+    once = np.flatnonzero((street >= 0) | (there == np.inf))
+    # each arc's copy, the cost to it, and its point
+    source = np.repeat(reached, degree).take(once)
+    point = np.repeat(pair_point, count).take(source)
+    return point, street.take(once), dist.take(root + 1 + source), there.take(once)
 
 
 def service_areas(
@@ -385,37 +413,47 @@ def service_areas(
     none = np.empty(0, dtype=np.int64)
     if len(ok) == 0:
         return ServiceAreas(network, k, none, none, np.empty(0), np.empty(0), unreachable, buffer_m)
-    row, seg, du, dv = _walk(network, _prepared(network), snaps.segment[ok], snaps.offset[ok], max_cost)
-    length = network.seg_len[seg]
-    to_m = length / np.maximum(network.seg_cost[seg], 1e-9)
-    # how far into the street the walk gets from each end (a one-way street is entered at u only)
-    from_u = np.where(np.isfinite(du), np.clip((max_cost - du) * to_m, 0, length), 0.0)
-    from_v = np.where(
-        np.isfinite(dv) & network.seg_twoway[seg], np.clip((max_cost - dv) * to_m, 0, length), 0.0
+    row, street, here, there = _walk(
+        network, _prepared(network), snaps.segment[ok], snaps.offset[ok], max_cost
     )
-    own = seg == snaps.segment[ok][row]
-    full = from_u + from_v >= length
-    # a street is reached whole, or from its u end (the stretch [0, from_u]) and/or from its v end
-    head = np.flatnonzero(~own & (full | (from_u > 0)))
-    tail = np.flatnonzero(~own & ~full & (from_v > 0))
-    rows, segs = [row[head], row[tail]], [seg[head], seg[tail]]
-    starts = [np.zeros(len(head)), (length - from_v)[tail]]
-    stops = [np.where(full[head], length[head], from_u[head]), length[tail]]
+    forwards = street >= 0
+    seg = np.where(forwards, street, ~street)
+    length = network.seg_len.take(seg)
+    # how far into the street the walk gets from the end it enters at (a), and from the other end (b:
+    # none when that end is not reached, or the street is one-way and that end is v)
+    with np.errstate(invalid="ignore"):  # inf - inf, 0 × inf: NaN, read as "nowhere" or "all of it"
+        a, b = max_cost - here, max_cost - there
+        if network.mode != "walk":  # walking costs are metres already
+            to_m = length / np.maximum(network.seg_cost.take(seg), 1e-9)
+            a, b = a * to_m, np.where(network.seg_twoway.take(seg), b * to_m, -np.inf)
+    a = np.fmin(a, length)
+    b = np.fmin(np.fmax(b, 0.0), length)
+    full = a + b >= length
+    own = seg == snaps.segment[ok].take(row)
+    # a street is reached whole, or from the end it is entered at, and perhaps from its v end as well
+    first = np.flatnonzero(~own & (full | (a > 0)))
+    second = np.flatnonzero(~own & ~full & (b > 0))  # only for streets entered at u
+    rows, segs = [row.take(first), row.take(second)], [seg.take(first), seg.take(second)]
+    starts = [np.where(forwards | full, 0.0, length - a).take(first), (length - b).take(second)]
+    stops = [np.where(forwards & ~full, a, length).take(first), length.take(second)]
     # the site's own street: the stretch either side of it, merged with what comes back round from its ends
     s = snaps.segment[ok]
     came_u, came_v = np.zeros(len(ok)), np.zeros(len(ok))
-    came_u[row[own]], came_v[row[own]] = from_u[own], from_v[own]
+    mine = np.flatnonzero(own)
+    at_u = forwards.take(mine)
+    came_u[row.take(mine)] = np.where(at_u, a.take(mine), 0.0)
+    came_v[row.take(mine)] = np.where(at_u, b.take(mine), a.take(mine))
     total, off = network.seg_len[s], snaps.offset[ok]
     either = max_cost * total / np.maximum(network.seg_cost[s], 1e-9)
     back = np.where(network.seg_twoway[s], np.maximum(0.0, off - either), off)  # one-way: ahead only
-    r, a, b = _union(
+    r, lo, hi = _union(
         np.column_stack([back, np.zeros(len(ok)), total - came_v]),
         np.column_stack([np.minimum(total, off + either), came_u, total]),
     )
     rows.append(r)
     segs.append(s[r])
-    starts.append(a)
-    stops.append(b)
+    starts.append(lo)
+    stops.append(hi)
     return ServiceAreas(
         network,
         k,
