@@ -27,24 +27,18 @@ FORMAT = "geo-service-backup/1"
 
 
 def _features(store: Store, layer: str) -> list[dict[str, Any]]:
+    """The layer's features as stored, read one by one rather than as a frame: a frame holds a
+    column of whole numbers with a gap as floats, and would round those above 2**53."""
     spec = store.catalog[layer]
-    frame = store.read_frame(layer)
-    out = []
-    geoms = frame.geometry if not spec.is_table and "geometry" in frame.columns else None
-    for i, (fid, row) in enumerate(frame.iterrows()):
-        geom = None if geoms is None else geoms.iloc[i]
-        out.append(
-            {
-                "id": int(fid),
-                "version": int(row["_version"]),
-                "properties": {
-                    f.name: json_value(row[f.name]) if row[f.name] == row[f.name] else None
-                    for f in spec.fields
-                },
-                "geometry": None if geom is None else mapping(geom),
-            }
-        )
-    return out
+    return [
+        {
+            "id": f.id,
+            "version": f.version,
+            "properties": {fs.name: json_value(f.properties.get(fs.name)) for fs in spec.fields},
+            "geometry": None if f.geometry is None or spec.is_table else mapping(f.geometry),
+        }
+        for f in store.list_features(layer).features
+    ]
 
 
 def create_backup(store: Store, accounts: AccountStore | None = None) -> bytes:

@@ -168,11 +168,16 @@ def _to_str(value: Any) -> str:
 
 
 def _to_date(value: Any) -> dt.date:
+    """A date, or the day (in Beijing) of a time; text must be one or the other whole, not a date with
+    anything after it."""
     if isinstance(value, dt.datetime):
-        return value.date()
+        return value.astimezone(_TZ).date() if value.tzinfo is not None else value.date()
     if isinstance(value, dt.date):
         return value
-    return dt.date.fromisoformat(str(value).strip()[:10])
+    text = str(value).strip()
+    if len(text) <= 10:
+        return dt.date.fromisoformat(text)
+    return _to_datetime(text).date()
 
 
 def _to_datetime(value: Any) -> dt.datetime:

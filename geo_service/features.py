@@ -8,6 +8,7 @@ refused write leaves it unchanged).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import geopandas as gpd
@@ -239,11 +240,12 @@ def create_features(
         )
         for i, f in enumerate(features)
     ]
-    _check_references(ws, spec, news, range(len(news)))
-    for i, feat in enumerate(news):
-        _check_siting(ws, spec, feat, exclude_id=None, override=override, reason=reason, label=i)
-    _check_batch_spacing(ws, spec, news, list(range(len(news))), override)
-    return ws.store.create_features(layer, news, actor=actor, reason=reason)
+    with _references_held(ws, spec):
+        _check_references(ws, spec, news, range(len(news)))
+        for i, feat in enumerate(news):
+            _check_siting(ws, spec, feat, exclude_id=None, override=override, reason=reason, label=i)
+        _check_batch_spacing(ws, spec, news, list(range(len(news))), override)
+        return ws.store.create_features(layer, news, actor=actor, reason=reason)
 
 
 def _expected(ws: Workspace, layer: str, fid: int, expected_version: int | None) -> int:
@@ -316,10 +318,11 @@ def _update(
     if partial:
         merged = spec.validate_properties({**current.properties, **new.properties}, feature=fid)
         new = NewFeature(merged, new.geometry if new.geometry is not None else current.geometry)
-    _check_references(ws, spec, [new], [fid], only=written)
-    _check_not_referenced(ws, spec, current.properties, new.properties)
-    _check_siting(ws, spec, new, exclude_id=fid, override=override, reason=reason, label=fid)
-    return ws.store.update_feature(layer, fid, new, expected_version=expected, actor=actor, reason=reason)
+    with _references_held(ws, spec):
+        _check_references(ws, spec, [new], [fid], only=written)
+        _check_not_referenced(ws, spec, current.properties, new.properties)
+        _check_siting(ws, spec, new, exclude_id=fid, override=override, reason=reason, label=fid)
+        return ws.store.update_feature(layer, fid, new, expected_version=expected, actor=actor, reason=reason)
 
 
 def delete_feature(
@@ -334,8 +337,9 @@ def delete_feature(
     """Delete (kept in history; restorable); refused while features of other layers name it (the crews
     of a depot, the shifts of a beat)."""
     expected = _expected(ws, layer, fid, expected_version)
-    _check_not_referenced(ws, ws.catalog[layer], ws.store.get_feature(layer, fid).properties, None)
-    ws.store.delete_feature(layer, fid, expected_version=expected, actor=actor, reason=reason)
+    with _references_held(ws, ws.catalog[layer]):
+        _check_not_referenced(ws, ws.catalog[layer], ws.store.get_feature(layer, fid).properties, None)
+        ws.store.delete_feature(layer, fid, expected_version=expected, actor=actor, reason=reason)
 
 
 def _check_not_referenced(
@@ -356,6 +360,15 @@ def _check_not_referenced(
             )
 
 
+def _references_held(ws: Workspace, spec: LayerSpec) -> AbstractContextManager[object]:
+    """For a layer that names features of others (a crew its depot) or is named by them, the store's
+    lock that such writes hold across their check and their write: otherwise a crew could be given a
+    depot while another request deletes it, both checks passing (helper-23 saw it on both stores)."""
+    if any(f.references for f in spec.fields) or _referrers(ws, spec.name):
+        return ws.store.exclusive("references")
+    return nullcontext()
+
+
 def _referrers(ws: Workspace, layer: str) -> list[tuple[str, str, str]]:
     """(other layer, its field, this layer's key field) for each field declared to reference ``layer``."""
     out = []
@@ -368,8 +381,14 @@ def _referrers(ws: Workspace, layer: str) -> list[tuple[str, str, str]]:
 
 
 def restore_feature(ws: Workspace, layer: str, fid: int, *, actor: str, reason: str | None = None) -> Feature:
-    """Bring a deleted feature back as it was."""
-    return ws.store.restore_feature(layer, fid, actor=actor, reason=reason)
+    """Bring a deleted feature back as it was; refused while what it names is gone (a crew whose depot
+    was deleted after it)."""
+    with _references_held(ws, ws.catalog[layer]):
+        last = ws.store.history(layer, fid, limit=1)
+        if last and last[0].op == "delete" and last[0].before:
+            state = last[0].before.get("properties") or {}
+            _check_references(ws, ws.catalog[layer], [NewFeature(dict(state), None)], [fid])
+        return ws.store.restore_feature(layer, fid, actor=actor, reason=reason)
 
 
 def import_frame(
@@ -432,26 +451,27 @@ def import_frame(
                 feature=label,
             )
         news.append(NewFeature(properties, geometry))
-    _check_references(ws, spec, news, [f"row {i + 1}" for i in range(len(news))])
-    if check_siting:
-        for i, feat in enumerate(news):
-            _check_siting(
-                ws,
-                spec,
-                feat,
-                exclude_id=None,
-                override=override,
-                reason=reason,
-                label=f"row {i + 1}",
-                exclude_layer=mode == "replace",
-            )
-        _check_batch_spacing(ws, spec, news, [f"row {i + 1}" for i in range(len(news))], override)
-    if mode == "replace":  # keys other layers name must survive the replacement
-        kept = [f.properties for f in news]
-        for key in {key for _, _, key in _referrers(ws, layer)}:
-            staying = {str(p.get(key)) for p in kept}
-            for old in ws.frame(layer)[key].dropna().astype(str).unique():
-                if old not in staying:
-                    _check_not_referenced(ws, spec, {key: old}, None)
-        return ws.store.replace_layer(layer, news, actor=actor)
-    return len(ws.store.create_features(layer, news, actor=actor, reason=reason))
+    with _references_held(ws, spec):
+        _check_references(ws, spec, news, [f"row {i + 1}" for i in range(len(news))])
+        if check_siting:
+            for i, feat in enumerate(news):
+                _check_siting(
+                    ws,
+                    spec,
+                    feat,
+                    exclude_id=None,
+                    override=override,
+                    reason=reason,
+                    label=f"row {i + 1}",
+                    exclude_layer=mode == "replace",
+                )
+            _check_batch_spacing(ws, spec, news, [f"row {i + 1}" for i in range(len(news))], override)
+        if mode == "replace":  # keys other layers name must survive the replacement
+            kept = [f.properties for f in news]
+            for key in {key for _, _, key in _referrers(ws, layer)}:
+                staying = {str(p.get(key)) for p in kept}
+                for old in ws.frame(layer)[key].dropna().astype(str).unique():
+                    if old not in staying:
+                        _check_not_referenced(ws, spec, {key: old}, None)
+            return ws.store.replace_layer(layer, news, actor=actor)
+        return len(ws.store.create_features(layer, news, actor=actor, reason=reason))

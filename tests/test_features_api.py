@@ -332,3 +332,102 @@ def test_text_that_is_not_unicode_is_refused_and_nothing_is_stored(client):
     with pytest.raises(InvalidInput) as err:
         name.coerce("x\udc00", layer="pois")
     assert "\\udc00" in err.value.en
+
+
+def test_json_nested_too_deep_is_refused_before_anything_reads_it(client):
+    """helper-23: a body of 100,000 '[' was a 500 (RecursionError in the parser), as a body, with no
+    content type, and as an imported .geojson file; now a 400 naming the depth, and nothing stored."""
+    deep = "[" * 100_000
+    for headers in ({"Content-Type": "application/json"}, {"Content-Type": "application/geo+json"}, {}):
+        r = client.post("/collections/depots/items", content=deep, headers=headers)
+        body = _problem(r, 400)
+        assert "64" in body["detail_en"], body
+    nested = {"type": "Feature", "geometry": None, "properties": {"name": "x", "note": [[[[[[[[[[]]]]]]]]]]}}
+    for _ in range(60):
+        nested = {"type": "Feature", "properties": {"wrapped": nested}}
+    r = client.post("/collections/depots/items", json=nested)
+    _problem(r, 400)
+    files = {"file": ("deep.geojson", deep.encode(), "application/geo+json")}
+    _problem(client.post("/collections/depots/import", files=files), 400)
+    assert client.get("/collections/depots/items").json()["numberMatched"] == 0
+    ok = client.post("/collections/depots/items", json=DEPOT)  # GeoJSON itself is a few levels deep
+    assert ok.status_code == 201, ok.text
+
+
+def test_dates_are_read_whole_and_in_beijing(client):
+    """helper-23: a date field kept the first ten characters of anything ('2025-01-01 garbage'), and a
+    time with another offset gave that zone's day, not Beijing's."""
+    made = client.post(
+        "/collections/stall_sites/items", json=SITE, params={"override": "*", "reason": "测试"}
+    )
+    assert made.status_code == 201, made.text
+    fid = made.json()["id"]
+    r = client.patch(
+        f"/collections/stall_sites/items/{fid}", json={"properties": {"valid_from": "2025-01-01 x"}}
+    )
+    assert _problem(r, 400)["field"] == "valid_from"
+    r = client.patch(
+        f"/collections/stall_sites/items/{fid}",
+        json={"properties": {"valid_from": "2025-01-01T23:30:00-05:00"}},
+        params={"override": "*", "reason": "测试"},
+    )
+    assert r.status_code == 200, r.text
+    assert (
+        client.get(f"/collections/stall_sites/items/{fid}").json()["properties"]["valid_from"] == "2025-01-02"
+    )
+
+
+def test_imports_keep_big_numbers_and_refuse_two_columns_for_one_field(client):
+    """helper-23: a GeoJSON import rounded 2**53 + 1 (a column with a gap went through floats); a CSV
+    with both 名称 and name stored one of them without a word."""
+    import json as _json
+
+    big = 2**53 + 1
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [113.24, 35.22]},
+                "properties": {"population": 5, "households": big},
+            },
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [113.25, 35.22]},
+                "properties": {"population": 6, "households": None},
+            },
+        ],
+    }
+    files = {"file": ("d.geojson", _json.dumps(doc).encode(), "application/geo+json")}
+    r = client.post("/collections/demand/import", files=files)
+    assert r.status_code == 201, r.text
+    got = client.get("/collections/demand/items").json()["features"]
+    assert sorted(f["properties"]["households"] or 0 for f in got)[-1] == big
+    csv = "lon,lat,name,名称\n113.24,35.22,Alpha,Beta\n".encode()
+    r = client.post("/collections/depots/import", files={"file": ("d.csv", csv, "text/csv")})
+    body = _problem(r, 400)
+    assert "name" in body["detail_en"]
+    assert "名称" in body["detail_en"]
+    assert client.get("/collections/depots/items").json()["numberMatched"] == 0
+
+
+def test_a_feature_is_not_restored_while_what_it_names_is_gone(client):
+    """helper-23: a crew restored after its depot was deleted pointed at nothing."""
+    depot = client.post("/collections/depots/items", json=DEPOT).json()
+    crew = client.post(
+        "/collections/crews/items",
+        json={
+            "type": "Feature",
+            "geometry": None,
+            "properties": {"crew": "一组", "depot": "山阳场站", "vehicles": 1},
+        },
+    )
+    assert crew.status_code == 201, crew.text
+    cid = crew.json()["id"]
+    assert client.delete(f"/collections/crews/items/{cid}").status_code == 204
+    assert client.delete(f"/collections/depots/items/{depot['id']}").status_code == 204
+    body = _problem(client.post(f"/collections/crews/items/{cid}/restore"), 400)
+    assert body["field"] == "depot"
+    assert client.get(f"/collections/crews/items/{cid}").status_code == 404
+    assert client.post(f"/collections/depots/items/{depot['id']}/restore").status_code == 200
+    assert client.post(f"/collections/crews/items/{cid}/restore").status_code == 200

@@ -330,3 +330,51 @@ def test_a_computation_that_waited_for_a_worker_has_no_more_time_than_its_caller
     time.sleep(1.2)  # long enough for the third job to have finished, had it been given a fresh second
     assert sorted(finished) == [0, 1]
     assert isinstance(results[2], ComputationTimeout)
+
+
+def test_a_name_given_and_its_feature_deleted_at_once_never_leave_it_dangling(any_client):
+    """helper-23: a crew created naming a depot while another request deleted that depot could both
+    succeed (1 in 15 on GeoPackage, 7 in 15 on PostGIS), leaving the crew's depot naming nothing. The
+    check and the write now hold the store's lock (PostGIS: an advisory lock, here taken by a second
+    workspace on the same database, as a second worker process would)."""
+    import contextlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    from geo_service import features
+    from geo_service.errors import Conflict, InvalidInput
+    from geo_service.workspace import open_workspace
+
+    ws = any_client.app.state.workspace
+    other = open_workspace(ws.settings) if ws.settings.database_url else ws
+    try:
+        for k in range(12):
+            point = {"type": "Point", "coordinates": [113.25, 35.21 + k * 0.001]}
+            made = features.create_features(
+                ws,
+                "depots",
+                [{"type": "Feature", "geometry": point, "properties": {"name": f"RD{k}"}}],
+                actor="t",
+            )
+            crew = {
+                "type": "Feature",
+                "geometry": None,
+                "properties": {"crew": f"C{k}", "depot": f"RD{k}", "vehicles": 1},
+            }
+
+            def add(crew=crew) -> None:
+                with contextlib.suppress(InvalidInput):  # the depot was gone first
+                    features.create_features(other, "crews", [crew], actor="t")
+
+            def drop(fid=made[0].id) -> None:
+                with contextlib.suppress(Conflict):  # the crew came first
+                    features.delete_feature(ws, "depots", fid, actor="t")
+
+            with ThreadPoolExecutor(2) as pool:
+                for f in [pool.submit(add), pool.submit(drop)]:
+                    f.result()
+        named = set(ws.store.read_frame("crews")["depot"])
+        assert named, "no crew was ever made: the test would prove nothing"
+        assert named <= set(ws.store.read_frame("depots")["name"])
+    finally:
+        if other is not ws:
+            other.store.close()

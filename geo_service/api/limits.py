@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from geo_service.api.problems import problem_response
 from geo_service.budget import ComputationTimeout, budget, check_budget
 from geo_service.errors import InvalidInput
+from geo_service.formats.common import json_too_deep
 
 __all__ = ["BodyLimit", "ComputationTimeout", "UnicodeGuard", "run_bounded"]
 
@@ -119,6 +120,9 @@ _LOW = rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
 _LONE = re.compile(_HIGH + rb"(?!" + _LOW + rb")|(?<!" + _HIGH + rb")" + _LOW)
 
 
+MAX_JSON_DEPTH = 64  # GeoJSON needs 6 levels (a multipolygon's coordinates); nothing here needs 64
+
+
 def _lone_surrogate(value: Any) -> str | None:
     """The first string (or key) in parsed JSON that holds a lone surrogate, shown escaped (walked
     without recursion: nesting is as deep as the sender likes)."""
@@ -138,10 +142,43 @@ def _lone_surrogate(value: Any) -> str | None:
     return None
 
 
+def _refusal(body: bytes) -> InvalidInput | None:
+    """Why a JSON body is refused before any endpoint reads it: nested too deep for the parsers (and the
+    code after them) to follow, or holding text that is not Unicode (a lone ``\\ud83d`` escape, half an
+    emoji, which a store or the answer could not write out). None for a body that is fine, or not JSON
+    (the endpoint says so)."""
+    lone = _LONE.search(body)
+    if not lone and body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return None  # the common case, decided without parsing
+    try:
+        doc = json.loads(body)
+    except RecursionError:
+        doc = None
+        deep = True
+    except ValueError:
+        return None
+    else:
+        deep = json_too_deep(doc, MAX_JSON_DEPTH)
+    if deep:
+        return InvalidInput(
+            f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层",
+            f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep",
+            field="body",
+        )
+    found = _lone_surrogate(doc) if lone else None
+    if found is None:
+        return None
+    return InvalidInput(
+        f"文本含有无效字符（孤立的 UTF-16 代理项）：{found}",
+        f"The text holds an invalid character (a lone UTF-16 surrogate): {found}",
+        field="body",
+    )
+
+
 class UnicodeGuard:
     """ASGI middleware: a JSON body with text that is not Unicode (a lone ``\\ud83d`` escape, half an
-    emoji) is a 400 before any endpoint sees it, instead of a 500 when a store or the answer tries to
-    write it out."""
+    emoji) or nested too deep is a 400 before any endpoint sees it, instead of a 500 when a store or
+    the answer tries to write it out, or a parser gives up (``_refusal``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -151,7 +188,7 @@ class UnicodeGuard:
             await self.app(scope, receive, send)
             return
         ctype = dict(scope.get("headers") or []).get(b"content-type", b"").split(b";")[0].strip()
-        if not (ctype == b"application/json" or ctype.endswith(b"+json")):
+        if not (ctype in (b"", b"application/json") or ctype.endswith(b"+json")):  # none: read as JSON
             await self.app(scope, receive, send)
             return
         chunks, more = [], True
@@ -163,22 +200,11 @@ class UnicodeGuard:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if _LONE.search(body):
-            try:
-                found = _lone_surrogate(json.loads(body))
-            except RecursionError:
-                found = "…"  # nested deeper than any parser here follows: refused the same way
-            except ValueError:
-                found = None  # not JSON: the endpoint says so
-            if found is not None:
-                refusal = InvalidInput(
-                    f"文本含有无效字符（孤立的 UTF-16 代理项）：{found}",
-                    f"The text holds an invalid character (a lone UTF-16 surrogate): {found}",
-                    field="body",
-                )
-                response = problem_response(400, {**refusal.as_dict(), "instance": scope.get("path")})
-                await response(scope, receive, send)
-                return
+        refusal = _refusal(body)
+        if refusal is not None:
+            response = problem_response(400, {**refusal.as_dict(), "instance": scope.get("path")})
+            await response(scope, receive, send)
+            return
         await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}]), send)
 
 

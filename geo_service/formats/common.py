@@ -9,7 +9,7 @@ import pandas as pd
 from geo_service.catalog import LayerSpec
 from geo_service.errors import InvalidInput
 
-__all__ = ["decode_text", "file_error", "header_labels", "rename_columns"]
+__all__ = ["decode_text", "file_error", "header_labels", "json_too_deep", "rename_columns"]
 
 
 def file_error(zh: str, en: str, **where: Any) -> InvalidInput:
@@ -42,7 +42,30 @@ def rename_columns(frame: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:
     }
     if "feature_id" in frame.columns and "feature_id" not in spec.field_names:
         renames["feature_id"] = "fid"  # our own GeoPackage export, read back
+    targets: dict[str, list[str]] = {}
+    for column in frame.columns:
+        targets.setdefault(renames.get(column, str(column)), []).append(str(column))
+    for name, columns in targets.items():
+        if len(columns) > 1:  # 名称 and name both given: which one is meant is not for us to guess
+            raise file_error(
+                f"列 {'、'.join(columns)} 都是字段 {name}，请只保留一列",
+                f"Columns {', '.join(columns)} all mean field '{name}'; keep one of them",
+                field=name,
+            )
     return frame.rename(columns=renames)
+
+
+def json_too_deep(value: Any, limit: int = 64) -> bool:
+    """Whether parsed JSON nests lists and objects more than ``limit`` deep (walked without recursion;
+    GeoJSON needs 6 levels, for a multipolygon's coordinates)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((x, depth + 1) for x in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def decode_text(data: bytes) -> str:

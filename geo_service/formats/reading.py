@@ -19,7 +19,7 @@ import shapely
 from geo_service.catalog import LayerSpec
 from geo_service.crs import parse_crs, to_wgs84
 from geo_service.errors import InvalidInput, PayloadTooLarge, UnsupportedFormat
-from geo_service.formats.common import decode_text, file_error, rename_columns
+from geo_service.formats.common import decode_text, file_error, json_too_deep, rename_columns
 from geo_service.formats.tables import read_csv, read_xlsx
 from geo_service.geometry import geometry_from_geojson
 
@@ -94,6 +94,10 @@ def _read_geojson(data: bytes, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataF
         doc = json.loads(decode_text(data))
     except ValueError as exc:
         raise file_error(f"GeoJSON 无法解析：{exc}", f"The GeoJSON cannot be parsed: {exc}") from None
+    except RecursionError:
+        doc = None
+    if doc is None or json_too_deep(doc):
+        raise file_error("GeoJSON 嵌套超过 64 层", "The GeoJSON is nested more than 64 levels deep")
     kind = doc.get("type") if isinstance(doc, Mapping) else None
     if kind not in ("FeatureCollection", "Feature"):
         raise file_error(
@@ -127,7 +131,8 @@ def _read_geojson(data: bytes, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataF
                 None if raw is None else geometry_from_geojson(raw, feature=f"feature {i}")
                 for i, raw in enumerate(raws, start=1)
             ]
-    table = pd.DataFrame.from_records(props) if any(props) else pd.DataFrame(index=range(len(props)))
+    # as Python objects: a column of whole numbers with a gap would become floats, rounding those above 2**53
+    table = pd.DataFrame(props, dtype=object) if any(props) else pd.DataFrame(index=range(len(props)))
     if spec.is_table:
         return gpd.GeoDataFrame(rename_columns(table, spec))
     declared = (
@@ -219,8 +224,9 @@ def _vector_to_frame(
 ) -> gpd.GeoDataFrame:
     try:
         frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
-    except Exception as exc:  # GDAL says what it could not read
-        raise file_error(f"文件无法读取：{exc}", f"The file cannot be read: {exc}") from None
+    except Exception as exc:  # GDAL says what it could not read (named as in the upload, not where we put it)
+        why = str(exc).replace(str(Path(path).parent) + "/", "")
+        raise file_error(f"文件无法读取：{why}", f"The file cannot be read: {why}") from None
     frame = rename_columns(frame, spec)
     if not isinstance(frame, gpd.GeoDataFrame):
         return gpd.GeoDataFrame(frame)
@@ -299,7 +305,8 @@ def read_features(
         try:
             names = [str(n) for n, _ in pyogrio.list_layers(path)]
         except Exception as exc:
-            raise file_error(f"GeoPackage 无法读取：{exc}", f"The GeoPackage cannot be read: {exc}") from None
+            why = str(exc).replace(str(path), "upload.gpkg")
+            raise file_error(f"GeoPackage 无法读取：{why}", f"The GeoPackage cannot be read: {why}") from None
         layer = spec.name if spec.name in names else (names[0] if len(names) == 1 else None)
         if layer is None:
             raise file_error(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -126,6 +127,11 @@ class Store(Protocol):
     catalog: Catalog
 
     def close(self) -> None: ...
+
+    def exclusive(self, name: str) -> AbstractContextManager[object]:
+        """A lock named ``name`` that one writer at a time holds, across threads and (PostGIS) across
+        the service's processes: for a check and the write that depends on it."""
+        ...
 
     def layer_version(self, layer: str) -> int:
         """A number that changes whenever the layer changes (caches are keyed by it)."""

@@ -17,7 +17,7 @@ import sqlite3
 import struct
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,8 +37,10 @@ from geo_service.store.values import (
     created_features,
     from_snapshot,
     from_storage,
+    highest_id,
     paused_gc,
     recorded_snapshot,
+    refuse_repeats,
     snapshot,
     to_storage,
 )
@@ -282,6 +284,10 @@ class GeoPackageStore:
                 cur.execute(
                     "INSERT OR IGNORE INTO geo_layer_state (layer, version) VALUES (?, 0)", (spec.name,)
                 )
+
+    def exclusive(self, name: str) -> AbstractContextManager[object]:
+        """The store's own lock: one process writes a GeoPackage, and its writes hold this lock too."""
+        return self._lock
 
     # -- set-up -----------------------------------------------------------------------------------
     def _add_declared_columns(self, cur: sqlite3.Cursor) -> None:
@@ -538,19 +544,10 @@ class GeoPackageStore:
         if len(features) > _BULK_HISTORY and not unique:
             return self._bulk_create(spec, features, actor=actor, reason=reason)
         created: list[int] = []
+        refuse_repeats(spec, features)
         with self._transaction() as cur:
-            seen: dict[str, set[Any]] = {f.name: set() for f in unique}
             for feature in features:
-                for f in unique:
-                    value = feature.properties.get(f.name)
-                    if value is not None and value in seen[f.name]:
-                        raise Conflict(
-                            f"图层 {layer} 字段「{f.label()}」的值 {value} 在本批中重复",
-                            f"Layer {layer}: '{f.name}' = {value} occurs twice in the batch",
-                            layer=layer,
-                            field=f.name,
-                        )
-                    seen[f.name].add(value)
+                if unique:
                     self._check_unique(cur, spec, feature.properties, None)
                 fid = self._insert(cur, spec, feature)
                 created.append(fid)
@@ -765,6 +762,7 @@ class GeoPackageStore:
 
     def replace_layer(self, layer: str, features: Sequence[NewFeature], *, actor: str) -> int:
         spec = self.catalog[layer]
+        refuse_repeats(spec, features)  # the layer's old features go, so only the batch can clash
         with self._transaction() as cur:
             old = cur.execute(self._select(spec)).fetchall()
             for row in old:
@@ -914,6 +912,10 @@ class GeoPackageStore:
                 spec = self.catalog[name]
                 for f in feats:
                     self._insert(cur, spec, NewFeature(f.properties, f.geometry), fid=f.id, version=f.version)
+                top = highest_id(name, feats, history)
+                if top:  # new ids go on after every id the layer has had, deleted ones too (restorable)
+                    cur.execute("DELETE FROM sqlite_sequence WHERE name = ?", (name,))
+                    cur.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (name, top))
                 self._bump(cur, name)
             for c in history:  # oldest first, as a backup lists them
                 cur.execute(

@@ -15,16 +15,18 @@ from shapely.geometry.base import BaseGeometry
 
 from geo_service.catalog import FieldSpec, LayerSpec
 from geo_service.errors import Conflict
-from geo_service.store.base import Feature, NewFeature
+from geo_service.store.base import Change, Feature, NewFeature
 
 __all__ = [
     "check_version",
     "created_features",
     "from_snapshot",
     "from_storage",
+    "highest_id",
     "json_value",
     "paused_gc",
     "recorded_snapshot",
+    "refuse_repeats",
     "snapshot",
     "to_storage",
 ]
@@ -44,6 +46,33 @@ def check_version(current: Feature, expected: int) -> None:
             feature=current.id,
             details={"current_version": current.version, "expected_version": expected},
         )
+
+
+def highest_id(layer: str, features: Sequence[Feature], history: Sequence[Change]) -> int:
+    """The highest id a layer being restored has had: of its features, or in its history (a deleted
+    feature's id must not go to a new one, or the deleted one could no longer be restored)."""
+    ids = [f.id for f in features] + [c.feature_id for c in history if c.layer == layer]
+    return max(ids, default=0)
+
+
+def refuse_repeats(spec: LayerSpec, features: Sequence[NewFeature]) -> None:
+    """``Conflict`` (409) for a batch in which a unique field's value occurs twice."""
+    for f in spec.fields:
+        if not f.unique:
+            continue
+        seen: set[Any] = set()
+        for x in features:
+            value = x.properties.get(f.name)
+            if value is None:
+                continue
+            if value in seen:
+                raise Conflict(
+                    f"图层 {spec.name} 字段「{f.label()}」的值 {value} 在本批中重复",
+                    f"Layer {spec.name}: '{f.name}' = {value} occurs twice in the batch",
+                    layer=spec.name,
+                    field=f.name,
+                )
+            seen.add(value)
 
 
 def to_storage(field: FieldSpec, value: Any) -> Any:

@@ -19,6 +19,7 @@ from geo_service.catalog import LayerSpec
 from geo_service.errors import Conflict
 from geo_service.store.base import NewFeature
 from geo_service.store.postgis.schema import history_t, snapshot_sql
+from geo_service.store.values import refuse_repeats
 
 __all__ = ["check_unique_batch", "copy_features", "record_batch_create", "record_deletes"]
 
@@ -37,20 +38,11 @@ def check_unique_batch(
     con: sa.Connection, spec: LayerSpec, table: sa.Table, features: Sequence[NewFeature]
 ) -> None:
     """Refuse (``Conflict``) a batch whose unique fields repeat within it or clash with stored rows."""
+    refuse_repeats(spec, features)
     for f in spec.fields:
         if not f.unique:
             continue
         values = [x.properties.get(f.name) for x in features if x.properties.get(f.name) is not None]
-        seen: set[Any] = set()
-        for value in values:
-            if value in seen:
-                raise Conflict(
-                    f"图层 {spec.name} 字段「{f.label()}」的值 {value} 在本批中重复",
-                    f"Layer {spec.name}: '{f.name}' = {value} occurs twice in the batch",
-                    layer=spec.name,
-                    field=f.name,
-                )
-            seen.add(value)
         if not values:
             continue
         clash = con.execute(

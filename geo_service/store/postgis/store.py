@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +45,7 @@ from geo_service.store.values import (
     created_features,
     from_snapshot,
     from_storage,
+    highest_id,
     paused_gc,
     snapshot,
 )
@@ -135,6 +137,18 @@ class PostGISStore:
 
     def _qualified(self, table: sa.Table) -> str:
         return f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """A PostgreSQL advisory lock named after ``name``, held on a connection of its own: every
+        worker process of the service waits for it."""
+        key = zlib.crc32(f"geo-service:{name}".encode()) & 0x7FFFFFFF
+        with self.engine.connect() as con:
+            con.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            try:
+                yield
+            finally:
+                con.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
 
     def close(self) -> None:
         self.engine.dispose()
@@ -592,12 +606,11 @@ class PostGISStore:
                             **self._values(spec, NewFeature(f.properties, f.geometry)),
                         )
                     )
-                if feats:
+                top = highest_id(name, feats, history)
+                if top:  # new ids go on after every id the layer has had, deleted ones too (restorable)
                     con.execute(
-                        sa.text(
-                            f"SELECT setval(pg_get_serial_sequence('\"{name}\"', 'fid'), "
-                            f'(SELECT max(fid) FROM "{name}"))'
-                        )
+                        sa.text(f"SELECT setval(pg_get_serial_sequence('\"{name}\"', 'fid'), :top)"),
+                        {"top": top},
                     )
             if history:
                 con.execute(
