@@ -140,8 +140,15 @@ YEARS = (1901, 2099)  # the years the lunar and holiday calendars can answer for
 
 
 def in_supported_years(moment: dt.datetime | dt.date, *, field: str = "at") -> dt.datetime | dt.date:
-    """``moment`` itself, or a refusal naming ``field`` when it falls outside :data:`YEARS`."""
-    if not YEARS[0] <= moment.year <= YEARS[1]:
+    """``moment`` itself, or a refusal naming ``field`` when it falls outside :data:`YEARS` (a time's
+    year in Beijing: 2100-01-01T00:00+14:00 is still 2099 there)."""
+    try:
+        year = (
+            moment.astimezone(TZ).year if isinstance(moment, dt.datetime) and moment.tzinfo else moment.year
+        )
+    except OverflowError:  # the first or last day a datetime can hold, moved past it
+        year = moment.year
+    if not YEARS[0] <= year <= YEARS[1]:
         raise InvalidInput(
             f"时间 {moment.isoformat()} 超出支持范围（{YEARS[0]}–{YEARS[1]} 年）",
             f"Time {moment.isoformat()} is outside the years supported ({YEARS[0]}-{YEARS[1]})",
@@ -166,7 +173,7 @@ def parse_time(value: str | None, *, field: str = "at") -> dt.datetime | None:
     if out.tzinfo is None:
         out = out.replace(tzinfo=TZ)
     in_supported_years(out, field=field)
-    return out
+    return out.astimezone(TZ)  # the roster and the calendars are Beijing's
 
 
 def parse_day(value: str, *, field: str = "start") -> dt.date:

@@ -295,9 +295,15 @@ _TABLE_CELLS = 4_000_000  # sites × cells of one search's lookup table; more si
 
 
 def _walk(
-    network: RoadNetwork, prep: _Prepared, seg: np.ndarray, offset: np.ndarray, max_cost: float
+    network: RoadNetwork,
+    prep: _Prepared,
+    seg: np.ndarray,
+    offset: np.ndarray,
+    lead: np.ndarray,
+    max_cost: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every street reached from the points ``offset`` along segments ``seg``, once per point: (point,
+    """Every street reached from the points ``offset`` along segments ``seg``, having spent ``lead``
+    to get there (a walk from a site off the street), once per point: (point,
     street, cost to the end it is entered at, cost to its other end). The street is ``~segment`` when
     entered at its v end only; its other end (u) is then not reached (``inf``), while a street reached at
     both ends is given as entered at u."""
@@ -305,13 +311,18 @@ def _walk(
     turn = max(1, _TABLE_CELLS // max(prep.cells.n_cells, 1))
     for first in range(0, len(seg), turn):
         part = slice(first, first + turn)
-        row, s, du, dv = _walk_some(network, prep, seg[part], offset[part], max_cost)
+        row, s, du, dv = _walk_some(network, prep, seg[part], offset[part], lead[part], max_cost)
         out.append((row + first, s, du, dv))
     return tuple(np.concatenate(x) for x in zip(*out, strict=True))  # type: ignore[return-value]
 
 
 def _walk_some(
-    network: RoadNetwork, prep: _Prepared, seg: np.ndarray, offset: np.ndarray, max_cost: float
+    network: RoadNetwork,
+    prep: _Prepared,
+    seg: np.ndarray,
+    offset: np.ndarray,
+    lead: np.ndarray,
+    max_cost: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     cells = prep.cells
     k = len(seg)
@@ -360,7 +371,7 @@ def _walk_some(
     off = np.minimum(np.maximum(offset, 0.0), network.seg_len[seg])
     data = np.empty(n_root + n_arcs)
     data[:n_root] = np.maximum(
-        np.concatenate([(network.seg_len[seg] - off) * scale, off * scale])[usable], 1e-9
+        np.concatenate([(network.seg_len[seg] - off) * scale + lead, off * scale + lead])[usable], 1e-9
     )
     data[n_root:] = copied["cost"]
     # row pointers: none for the sinks, the root's arcs, then the copies' nodes' (in cell order) and the end
@@ -398,7 +409,7 @@ def service_areas(
 ) -> ServiceAreas:
     """Streets reachable from each site within ``max_cost`` (metres walking, seconds driving), partial
     streets cut where the walk runs out; the polygon is a ``buffer_m`` band around them, so it never
-    spans places the walk does not reach."""
+    spans places the walk does not reach. A walk counts the way from the site to its street."""
     if not max_cost >= 0:  # NaN too
         raise InvalidInput(
             f"步行（行驶）上限应为不小于 0 的数，而不是 {max_cost}",
@@ -413,8 +424,11 @@ def service_areas(
     none = np.empty(0, dtype=np.int64)
     if len(ok) == 0:
         return ServiceAreas(network, k, none, none, np.empty(0), np.empty(0), unreachable, buffer_m)
+    # a walk starts at the site: the way to the street counts (as in ``nearest_sites``); a drive starts
+    # on the street (a depot's yard is not timed)
+    lead = snaps.distance[ok] if network.mode == "walk" else np.zeros(len(ok))
     row, street, here, there = _walk(
-        network, _prepared(network), snaps.segment[ok], snaps.offset[ok], max_cost
+        network, _prepared(network), snaps.segment[ok], snaps.offset[ok], lead, max_cost
     )
     forwards = street >= 0
     seg = np.where(forwards, street, ~street)
@@ -444,7 +458,7 @@ def service_areas(
     came_u[row.take(mine)] = np.where(at_u, a.take(mine), 0.0)
     came_v[row.take(mine)] = np.where(at_u, b.take(mine), a.take(mine))
     total, off = network.seg_len[s], snaps.offset[ok]
-    either = max_cost * total / np.maximum(network.seg_cost[s], 1e-9)
+    either = np.maximum(max_cost - lead, 0.0) * total / np.maximum(network.seg_cost[s], 1e-9)
     back = np.where(network.seg_twoway[s], np.maximum(0.0, off - either), off)  # one-way: ahead only
     r, lo, hi = _union(
         np.column_stack([back, np.zeros(len(ok)), total - came_v]),

@@ -165,6 +165,43 @@ def test_site_duty_coverage_lists_uncovered_hours():
     assert [g["hour"][11:16] for g in gaps] == ["18:00", "19:00"]
 
 
+def test_an_hour_uncovered_for_part_of_it_is_listed():
+    """helper-21: each hour was checked at its start only, so a shift ending at 11:30 left its site's
+    11:00 hour looking covered (a shift starting at 14:30 did list its 14:00 hour). Every shift change
+    within an hour is checked too."""
+    index = BeatIndex.build(grid_beats())
+    sites = gpd.GeoDataFrame(
+        {"name": ["甲"], "hours": ["09:00-16:00"], "status": ["open"]},
+        geometry=[shapely.Point(*ll(150, 50))],  # in B01
+        crs=4326,
+        index=[3],
+    )
+    shifts = shifts_from_frame(
+        pd.DataFrame(
+            [
+                {"beat": "B01", "squad": "S1", "weekdays": "1-7", "start": "08:00", "end": "11:30"},
+                {"beat": "B01", "squad": "S2", "weekdays": "1-7", "start": "12:00", "end": "14:00"},
+                {"beat": "B01", "squad": "S3", "weekdays": "1-7", "start": "14:30", "end": "18:00"},
+                {
+                    "beat": "B00",
+                    "squad": "S0",
+                    "weekdays": "1-7",
+                    "start": "10:45",
+                    "end": "10:50",
+                },  # elsewhere
+            ]
+        )
+    )
+    gaps = site_duty_coverage(
+        {"stall_sites": sites},
+        index,
+        shifts,
+        start=dt.datetime(2026, 12, 1, tzinfo=TZ),
+        end=dt.datetime(2026, 12, 2, tzinfo=TZ),
+    )
+    assert [g["hour"][11:16] for g in gaps] == ["11:00", "14:00"]
+
+
 def test_walking_coverage_and_what_if():
     net = build_network(grid_roads(n=4), mode="walk")
     demand = gpd.GeoDataFrame(

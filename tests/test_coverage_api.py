@@ -167,6 +167,31 @@ def test_service_areas_and_what_if(demo_client):
     )
 
 
+def test_what_if_names_what_it_cannot_use(demo_client):
+    """helper-21: a misspelt body field gave the 500 m answer; a place with no street near it and a site
+    both moved and removed answered as if nothing was wrong; a repeated query parameter took the last."""
+    r = demo_client.post("/coverage/what-if", json={"remove": [1], "max_walkm": 3000})
+    assert r.status_code == 422
+    assert "max_walkm" in r.text
+    r = demo_client.post(
+        "/coverage/what-if",
+        json={"move": {"1": {"type": "Point", "coordinates": [113.25, 35.21]}}, "remove": [1]},
+    )
+    assert r.status_code == 400
+    assert r.json()["field"] == "move"
+    far = {"type": "Point", "coordinates": [116.4, 39.9]}  # Beijing: inside the bounds, no street near
+    body = demo_client.post("/coverage/what-if", json={"add": [far]}).json()
+    assert body["change"] == 0
+    assert body["unreachable_sites"] == [{"add": 0}]
+    assert "add 0" in body["notices"][0]
+    near = demo_client.post("/coverage/what-if", json={"remove": [1]}).json()
+    assert near["unreachable_sites"] == []
+    assert near["notices"] == []
+    r = demo_client.get("/coverage/who", params=[("lon", "113.24"), ("lat", "35.22"), ("lon", "113.25")])
+    assert r.status_code == 400
+    assert r.json()["field"] == "lon"
+
+
 def test_service_areas_in_minutes_on_foot(demo_client):
     """Ten minutes on foot at the 75 m/min the settings give is the same answer as 750 m; both at once,
     too many minutes, or NaN are refused naming the field."""
@@ -262,7 +287,7 @@ def test_the_last_supported_days_are_answered(demo_client):
     after midnight, a week, a festival window the lunar calendar cannot place) are answered, not 500s."""
     for url, params in (
         ("/coverage/who", {"lon": 113.2, "lat": 35.22, "at": "2099-12-31T12:30"}),
-        ("/coverage/who", {"lon": 113.2, "lat": 35.22, "at": "2099-12-31T23:30Z"}),
+        ("/coverage/who", {"lon": 113.2, "lat": 35.22, "at": "2099-12-31T15:30Z"}),  # 23:30 in Beijing
         ("/coverage/beats/week", {"start": "2099-12-31", "hours": 24}),
         ("/coverage/sites", {"start": "2099-03-10T00:00", "end": "2099-03-10T12:00"}),
         ("/maps/coverage", {"at": "2099-12-31T12:00"}),
@@ -354,3 +379,20 @@ def test_a_query_parameter_the_endpoint_does_not_take_is_refused(demo_client):
     )
     # feature lists take free-form property filters, so they are not checked this way
     assert demo_client.get("/collections/stall_sites/items", params={"district": "解放区"}).status_code == 200
+
+
+def test_swapped_coordinates_and_years_are_read_as_a_user_means_them(demo_client):
+    """helper-21: lon/lat given the wrong way round were refused as 'not in EPSG:4326' (the command line
+    said they look swapped); the supported years were checked in the offset given, not in Beijing."""
+    r = demo_client.get("/coverage/who", params={"lon": 35.22, "lat": 113.24})
+    assert r.status_code == 400
+    assert "swapped" in r.json()["detail_en"]
+    ok = demo_client.get(
+        "/coverage/who", params={"lon": 113.24, "lat": 35.22, "at": "2100-01-01T00:00+14:00"}
+    )
+    assert ok.status_code == 200, ok.text  # 2099-12-31 18:00 in Beijing
+    late = demo_client.get(
+        "/coverage/who", params={"lon": 113.24, "lat": 35.22, "at": "2099-12-31T23:00-08:00"}
+    )
+    assert late.status_code == 400  # 2100 in Beijing
+    assert late.json()["field"] == "at"

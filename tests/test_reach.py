@@ -55,7 +55,8 @@ def nx_graph(net) -> nx.DiGraph:
 
 
 def reach_oracle(net, g: nx.DiGraph, site_snap, i: int, seg: int, at: float) -> float:
-    """Cost from site ``i`` to the point ``at`` metres along segment ``seg``, by networkx."""
+    """Cost from site ``i`` to the point ``at`` metres along segment ``seg``, by networkx; a walk
+    counts the way from the site to its street."""
     s, off = int(site_snap.segment[i]), float(site_snap.offset[i])
     scale = net.seg_cost[s] / net.seg_len[s]
     start = {int(net.seg_v[s]): (net.seg_len[s] - off) * scale}
@@ -71,7 +72,7 @@ def reach_oracle(net, g: nx.DiGraph, site_snap, i: int, seg: int, at: float) -> 
         best = min(best, d.get(int(net.seg_v[seg]), np.inf) + (net.seg_len[seg] - at) * k)
     if seg == s and (at >= off or net.seg_twoway[s]):
         best = min(best, abs(at - off) * k)
-    return best
+    return best + (float(site_snap.distance[i]) if net.mode == "walk" else 0.0)
 
 
 @pytest.mark.parametrize(
@@ -181,6 +182,24 @@ def test_sites_off_the_network_are_unreachable_not_errors():
     cost, site = field.query(snap(net, far[1:], max_distance=500))
     assert site[0] == -1
     assert np.isinf(cost[0])
+
+
+def test_the_walk_to_the_street_counts():
+    """A site 100 m off a straight 1 km street: within 100 m it reaches no street; within 150 m it reaches
+    50 m either side of the foot of its path (helper-21: 200 m of street was drawn for a site a 100 m walk
+    could not get out of). A drive starts on the street."""
+    street = shapely.LineString([(OX, OY), (OX + 1000, OY)])
+    roads = gpd.GeoDataFrame(
+        {"walkable": [True], "drivable": [True]}, geometry=list(from_metric(np.array([street]))), crs=4326
+    )
+    site = shapely.points([(OX + 500, OY + 100)])
+    walk = build_network(roads, mode="walk")
+    assert service_areas(walk, site, max_cost=100.0).reached_m[0] == 0.0
+    assert service_areas(walk, site, max_cost=99.0).lines[0].is_empty
+    assert service_areas(walk, site, max_cost=150.0).reached_m[0] == pytest.approx(100.0, abs=1e-6)
+    assert service_areas(walk, site, max_cost=700.0).reached_m[0] == pytest.approx(1000.0, abs=1e-6)
+    drive = build_network(roads, mode="drive")  # 30 km/h: 12 s is 100 m along the street either way
+    assert service_areas(drive, site, max_cost=12.0).reached_m[0] == pytest.approx(200.0, abs=1e-6)
 
 
 def test_searches_in_several_threads_at_once_agree_with_one_at_a_time():

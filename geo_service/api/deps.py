@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Path, Query, Request
-from pydantic import AfterValidator, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
 
 from geo_service.catalog import Catalog, LayerSpec
 from geo_service.duty import in_supported_years, parse_time
@@ -17,6 +17,7 @@ from geo_service.store.base import Store
 from geo_service.workspace import Workspace
 
 __all__ = [
+    "Body",
     "CatalogDep",
     "LayerDep",
     "Offset",
@@ -29,6 +30,14 @@ __all__ = [
 ]
 
 _TZ = ZoneInfo("Asia/Shanghai")
+
+
+class Body(BaseModel):
+    """A JSON request body: a field it does not take is refused by name (422), so that a misspelt
+    ``max_walk_m`` does not quietly give the default answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
 
 # where a page starts: bounded well inside the signed 64-bit row counts of SQLite and PostgreSQL, so a
 # huge number is a 422 naming the parameter, not a database overflow
@@ -56,6 +65,14 @@ async def known_query_only(request: Request) -> None:
             f"不认识的查询参数：{'、'.join(unknown)}（此接口可用：{takes}）",
             f"Unknown query parameter(s): {', '.join(unknown)} (this endpoint takes: {takes})",
             field=unknown[0],
+        )
+    keys = [k for k, _ in request.query_params.multi_items()]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:  # none of these endpoints takes a list: which value was meant is not for us to guess
+        raise InvalidInput(
+            f"查询参数 {'、'.join(twice)} 给了不止一次",
+            f"Query parameter(s) {', '.join(twice)} given more than once",
+            field=twice[0],
         )
 
 

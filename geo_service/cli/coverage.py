@@ -12,6 +12,7 @@ from geo_service.contexts import coverage_context, open_sites
 from geo_service.coverage import beat_coverage, beat_coverage_week, who_covers
 from geo_service.crs import parse_crs, to_wgs84
 from geo_service.duty import parse_day, parse_time
+from geo_service.errors import InvalidInput
 from geo_service.geometry import check_positions
 from geo_service.workspace import Workspace
 
@@ -49,6 +50,12 @@ def _who(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    if args.week and args.at:
+        raise InvalidInput(
+            "--week 逐小时检查一周，不能同时给 --at",
+            "--week checks every hour of a week: give it no --at",
+            field="--at",
+        )
     if args.week:
         return _check_week(args)
     settings, store = _open(args)

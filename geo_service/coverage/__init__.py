@@ -368,8 +368,22 @@ def site_duty_coverage(
     if end - start > dt.timedelta(days=92):
         raise InvalidInput("时间窗最长 92 天", "The time window may be at most 92 days", field="end")
     out = []
-    # the beats on duty at each hour probed (shared by all sites)
+    # the beats on duty at each moment probed (shared by all sites): the start of each hour and every
+    # shift change within it, so a shift ending at 11:30 leaves its sites uncovered in the 11:00 hour
     running_at: dict[dt.datetime, set[str]] = {}
+    changes: dict[int, list[int]] = {}  # hour of day -> minutes past it at which some shift starts or ends
+    for sh in shifts:
+        for m in (sh.start, sh.end):
+            if m % 60:
+                changes.setdefault((m // 60) % 24, []).append(m % 60)
+    changes = {h: sorted(set(ms)) for h, ms in changes.items()}
+
+    def running(at: dt.datetime) -> set[str]:
+        beats_then = running_at.get(at)
+        if beats_then is None:
+            beats_then = running_at[at] = {sh.beat for sh in on_duty(shifts, at)}
+        return beats_then
+
     for layer, frame in sites.items():
         if len(frame) == 0:
             continue
@@ -383,21 +397,24 @@ def site_duty_coverage(
             for ws, we in open_windows(props, start, end):
                 hour = ws.replace(minute=0, second=0, microsecond=0)
                 while hour < we:
-                    probe = max(hour, ws)
-                    running = running_at.get(probe)
-                    if running is None:
-                        running = running_at[probe] = {s.beat for s in on_duty(shifts, probe)}
-                    if not (beats_of.get(i, set()) & running):
+                    probes = [max(hour, ws)] + [
+                        t
+                        for m in changes.get(hour.hour, ())
+                        if ws <= (t := hour + dt.timedelta(minutes=m)) < we
+                    ]
+                    mine = beats_of.get(i, set())
+                    if any(not (mine & running(t)) for t in probes):
                         out.append(
                             {
                                 "layer": layer,
                                 "id": int(fid),
                                 "name": props.get("name"),
                                 "hour": hour.isoformat(),
-                                "beats": sorted(beats_of.get(i, set())),
+                                "beats": sorted(mine),
                                 "reason": "不在任何网格内 / in no beat"
-                                if not beats_of.get(i)
-                                else "网格此时无人值班 / its beat has nobody on duty",
+                                if not mine
+                                else "网格此时（或此小时内部分时间）无人值班 / its beat has nobody on duty "
+                                "(for all or part of the hour)",
                             }
                         )
                     hour += dt.timedelta(hours=1)
@@ -508,6 +525,26 @@ def what_if(
             raise InvalidInput(
                 f"没有编号为 {unknown[0]} 的开放站点", f"No open site with id {unknown[0]}", field=name
             )
+    both = sorted(set(remove) & set(move))
+    if both:
+        raise InvalidInput(
+            f"站点 {both[0]} 既要移动又要撤销，请只选一种",
+            f"Site {both[0]} is both moved and removed; choose one",
+            field="move",
+        )
+    # new places no walk can start from (no street within 300 m): they serve no one, and say so
+    placed = np.asarray([*add, *move.values()], dtype=object)
+    stranded = (
+        np.flatnonzero(
+            snap(network, shapely.point_on_surface(to_metric(placed, crs)), max_distance=300).segment < 0
+        )
+        if len(placed)
+        else np.array([], dtype=np.int64)
+    )
+    moved_ids = list(move)
+    unreachable = [
+        {"add": int(i)} if i < len(add) else {"move": int(moved_ids[i - len(add)])} for i in stranded
+    ]
     before = walking_coverage(
         network, sites.geometry, demand, max_walk_m=max_walk_m, with_areas=False, crs=crs
     )
@@ -525,6 +562,14 @@ def what_if(
         "before_share": round(before.served_share, 4),
         "after_share": round(after.served_share, 4),
         "total_population": before.total_population,
+        "unreachable_sites": unreachable,
+        "notices": [
+            "以下新位置 300 米内没有可步行的道路，不服务任何人 / these new places have no walkable street "
+            "within 300 m and serve no one: "
+            + ", ".join(f"{k} {v}" for u in unreachable for k, v in u.items())
+        ]
+        if unreachable
+        else [],
     }
 
 

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from geo_service.api.deps import Offset, parse_moment
+from geo_service.api.deps import Body, Offset, parse_moment
 from geo_service.errors import InvalidInput
 
 __all__ = ["router"]
@@ -19,14 +19,14 @@ __all__ = ["router"]
 router = APIRouter(tags=["admin 管理"])
 
 
-class NewUser(BaseModel):
+class NewUser(Body):
     name: str = Field(min_length=1, max_length=64)
     role: str
     password: str | None = Field(default=None, min_length=8, max_length=200)
     crew: str | None = None
 
 
-class UserChange(BaseModel):
+class UserChange(Body):
     role: str | None = None
     disabled: bool | None = None
     password: str | None = Field(default=None, min_length=8, max_length=200)

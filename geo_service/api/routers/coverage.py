@@ -13,10 +13,10 @@ import shapely
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from shapely.geometry import mapping
 
-from geo_service.api.deps import WorkspaceDep, known_query_only, parse_moment, parse_window
+from geo_service.api.deps import Body, WorkspaceDep, known_query_only, parse_moment, parse_window
 from geo_service.api.limits import run_bounded
 from geo_service.contexts import coverage_context, open_sites, site_reach, walk_network, who_covers_ready
 from geo_service.coverage import (
@@ -81,7 +81,9 @@ async def who(
 ) -> Response:
     moment = parse_moment(at) or _now()
     point = to_wgs84([shapely.Point(lon, lat)], parse_crs(crs))[0]
-    if not (np.isfinite([point.x, point.y]).all() and abs(point.x) <= 180 and abs(point.y) <= 90):
+    finite = bool(np.isfinite([point.x, point.y]).all())
+    swapped = finite and abs(point.x) <= 90 < abs(point.y) <= 180  # said so by the bounds check below
+    if not finite or ((abs(point.x) > 180 or abs(point.y) > 90) and not swapped):
         raise InvalidInput(
             f"坐标 ({lon}, {lat}) 在 {crs} 中不是有效位置（投影坐标请指定 crs，如 EPSG:4547）",
             f"({lon}, {lat}) is no position in {crs} (name the crs of projected coordinates, e.g. EPSG:4547)",
@@ -306,7 +308,7 @@ def _areas(ws: Workspace, layer: str, max_walk_m: float) -> dict[str, Any]:
     return body
 
 
-class WhatIf(BaseModel):
+class WhatIf(Body):
     layer: str = "stall_sites"
     add: list[dict[str, Any]] = Field(default_factory=list, description="GeoJSON geometries of new sites")
     remove: list[int] = Field(default_factory=list)

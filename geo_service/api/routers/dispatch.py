@@ -9,9 +9,17 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from geo_service.api.deps import Moment, WorkspaceDep, actor_of, known_query_only, parse_moment, parse_window
+from geo_service.api.deps import (
+    Body,
+    Moment,
+    WorkspaceDep,
+    actor_of,
+    known_query_only,
+    parse_moment,
+    parse_window,
+)
 from geo_service.assignment.dispatch import CaseAssignment
 from geo_service.assignment.service import dispatch_cases as _dispatch_cases
 from geo_service.assignment.workload import workload
@@ -28,7 +36,7 @@ router = APIRouter(tags=["dispatch 案件分派"], dependencies=[Depends(known_q
 TZ = dt.timezone(dt.timedelta(hours=8))
 
 
-class Case(BaseModel):
+class Case(Body):
     # in ``crs`` (lon/lat by default, metres for a projected one): checked against the service area
     # after the transformation, case by case
     lon: float = Field(allow_inf_nan=False)
@@ -39,7 +47,7 @@ class Case(BaseModel):
     source: str = "12345"
 
 
-class CaseBatch(BaseModel):
+class CaseBatch(Body):
     cases: list[Case] = Field(min_length=1)
     crs: str = "EPSG:4326"
     save: bool = False

@@ -7,9 +7,9 @@ from typing import Any, Literal
 import geopandas as gpd
 import pandas as pd
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from geo_service.api.deps import WorkspaceDep, known_query_only
+from geo_service.api.deps import Body, WorkspaceDep, known_query_only
 from geo_service.api.limits import run_bounded
 from geo_service.assignment.planning import candidate_points, choose_sites, place_vendors
 from geo_service.contexts import open_sites, walk_network
@@ -37,7 +37,7 @@ def _frame(
     return gpd.GeoDataFrame(props, geometry=wgs84, crs=4326)
 
 
-class VendorRequest(BaseModel):
+class VendorRequest(Body):
     vendors: dict[str, Any] = Field(description="FeatureCollection of vendors' usual spots with name, goods")
     max_walk_m: float = Field(default=1500, gt=0, le=10_000, allow_inf_nan=False)
     crs: str = "EPSG:4326"
@@ -59,7 +59,7 @@ async def vendors(ws: WorkspaceDep, body: VendorRequest) -> dict[str, Any]:
     )
 
 
-class SiteRequest(BaseModel):
+class SiteRequest(Body):
     method: Literal["lscp", "mclp", "pmedian"] = "mclp"
     p: int | None = Field(default=None, ge=1, le=500, description="新增站点数（MCLP、p-median）")
     max_walk_m: float = Field(default=500, gt=0, le=5000, allow_inf_nan=False)

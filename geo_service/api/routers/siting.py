@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from geo_service.api.deps import WorkspaceDep, known_query_only
+from geo_service.api.deps import Body, WorkspaceDep, known_query_only
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.features import new_feature_from_geojson
 from geo_service.siting import (
@@ -24,7 +24,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/siting", tags=["siting 选址"], dependencies=[Depends(known_query_only)])
 
 
-class CheckRequest(BaseModel):
+class CheckRequest(Body):
     """A drawn zone or point to check (not stored)."""
 
     layer: str = Field("stall_sites", description="stall_sites | festival_sales_points")

@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from geo_service.api.deps import Moment, WorkspaceDep, actor_of, known_query_only
+from geo_service.api.deps import Body, Moment, WorkspaceDep, actor_of, known_query_only
 from geo_service.api.limits import run_bounded
 from geo_service.errors import InvalidInput
 from geo_service.snow.export import crew_vehicles, plan_geojson, plan_gpx, route_sheet
@@ -20,7 +20,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/plans/snow", tags=["snow 除雪防汛"], dependencies=[Depends(known_query_only)])
 
 
-class PlanRequest(BaseModel):
+class PlanRequest(Body):
     title: str = Field(default="冻雨除雪预案", max_length=100)
     closed_roads: list[int] = Field(default_factory=list, description="封闭道路编号 / closed road ids")
     closed_bridges: list[int] = Field(
