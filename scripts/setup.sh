@@ -15,6 +15,17 @@ if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; th
     exit 1
 fi
 
+# Debian ships venv's pip bootstrap in a package of its own (python3-venv), not in a minimal install
+if ! "$PY" -c 'import ensurepip' 2>/dev/null && [[ ! -x .venv/bin/python ]]; then
+    if [[ $(id -u) != 0 ]]; then
+        echo "Python's venv module is incomplete: run as root, or: sudo apt-get install python3-venv" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "python3-venv" >/dev/null
+fi
+
 if [[ $want_test == 1 ]]; then
     need=()
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
