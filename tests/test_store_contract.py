@@ -476,3 +476,22 @@ def test_replacing_a_layer_refuses_a_value_twice_and_changes_nothing(store):
     assert "occurs twice in the batch" in twice.value.en
     assert sorted(f.properties["name"] for f in store.list_features("depots").features) == ["乙", "甲"]
     assert [c.op for c in store.history("depots")].count("delete") == 0
+
+
+def test_a_bulk_create_records_numbers_as_a_single_create_does(store, catalog):
+    """PostGIS recorded the creates of a large batch in SQL, and jsonb gave whole numbers back without
+    their fraction (15 for 15.0) until the feature was edited; the history reads them as floats."""
+    spec = catalog["bridges_culverts"]
+
+    def bridge(i: int) -> NewFeature:
+        props = spec.validate_properties({"name": f"桥{i}", "kind": "bridge", "salt_t": 2.0})
+        return NewFeature(props, shapely.Point(113.2 + i * 1e-5, 35.2))
+
+    [one] = store.create_features("bridges_culverts", [bridge(0)], actor="x")
+    many = store.create_features("bridges_culverts", [bridge(i) for i in range(1, 1202)], actor="x")
+    single = store.history("bridges_culverts", one.id)[0].after["properties"]
+    bulk = store.history("bridges_culverts", many[7].id)[0].after["properties"]
+    assert type(single["service_min"]) is float
+    assert type(bulk["service_min"]) is float
+    assert type(bulk["salt_t"]) is float
+    assert {k: v for k, v in bulk.items() if k != "name"} == {k: v for k, v in single.items() if k != "name"}

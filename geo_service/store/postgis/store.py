@@ -518,8 +518,8 @@ class PostGISStore:
                 r.op,
                 r.actor,
                 r.at.astimezone(_TZ),
-                r.before,
-                r.state,
+                _numbers_as_floats(spec, r.before),
+                _numbers_as_floats(spec, r.state),
                 r.reason,
             )
             for r in rows
@@ -636,3 +636,15 @@ class PostGISStore:
                         kind=d.kind, key=d.key, created_at=d.created_at, actor=d.actor, body=d.body
                     )
                 )
+
+
+def _numbers_as_floats(spec: LayerSpec, state: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """A history state with its number fields as floats, as Python records them: the states a bulk
+    write records in SQL come back from jsonb as whole numbers (15, not 15.0)."""
+    if not state or not isinstance(state.get("properties"), Mapping):
+        return state
+    props = state["properties"]
+    wrong = [f.name for f in spec.fields if f.type == "number" and type(props.get(f.name)) is int]
+    if not wrong:
+        return state
+    return {**state, "properties": {**props, **{name: float(props[name]) for name in wrong}}}
