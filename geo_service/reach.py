@@ -13,7 +13,6 @@ of the sparse matrix; ``service_areas`` copies only the cells of the network aro
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -277,19 +276,6 @@ def _prepared(network: RoadNetwork) -> _Prepared:
     return cache
 
 
-_TABLES = threading.local()
-
-
-def _zeros(size: int) -> np.ndarray:
-    """This thread's lookup table of at least ``size`` zeros, kept between searches: a search puts its
-    entries in and takes them out again (a fresh table of four million cells is a millisecond)."""
-    table = getattr(_TABLES, "table", None)
-    if table is None or len(table) < size:
-        table = np.zeros(size, dtype=np.int32)
-        _TABLES.table = table
-    return table
-
-
 _MAX_CELLS = 1 << 22  # node cells, at least this many allowed (or eight per node)
 _TABLE_CELLS = 4_000_000  # sites × cells of one search's lookup table; more sites are searched in turns
 
@@ -340,33 +326,32 @@ def _walk_some(
     start = ends - count + (root + 1)  # copy number of each (point, cell)'s first node
     m = int(ends[-1]) if len(ends) else 0
     key = (pair_point * cells.n_cells + pair_cell).astype(np.int32)
-    table = _zeros(k * cells.n_cells)
+    # (point, cell) -> copy number of the cell's first node; 0, an empty entry, leads to the sinks. A fresh
+    # table of zeros costs next to nothing: the system hands out zeroed pages as they are touched
+    table = np.zeros(k * cells.n_cells, dtype=np.int32)
     table[key] = start
-    try:
-        # the root leads to the ends of each point's street in its copy: v always, u when two-way
-        u, v = network.seg_u[seg], network.seg_v[seg]
-        part = np.arange(k, dtype=np.int32) * cells.n_cells  # each point's part of the table
-        root_cols = np.concatenate(
-            [table[part + cells.cell[v]] + cells.rank[v], table[part + cells.cell[u]] + cells.rank[u]]
-        )
-        usable = np.flatnonzero(
-            (root_cols > root) & np.concatenate([np.ones(k, dtype=bool), network.seg_twoway[seg]])
-        )
-        n_root = len(usable)
-        # the copies' arcs after the root's: each (point, cell) takes its cell's rows whole (``take``, as
-        # numpy's fancy indexing is several times slower with the 32-bit indices used here)
-        arc_lo = cells.indptr[first]
-        arc_n = cells.indptr[first + count] - arc_lo
-        arcs = ragged_positions(arc_lo, arc_n)
-        n_arcs = len(arcs)
-        indices = np.empty(n_root + n_arcs, dtype=np.int32)
-        indices[:n_root] = root_cols[usable]
-        cols = indices[n_root:]
-        copied = cells.arc.take(arcs)
-        at = np.repeat((pair_point * cells.n_cells).astype(np.int32), arc_n)
-        np.add(table.take(at + copied["cell"]), copied["rank"], out=cols)
-    finally:
-        table[key] = 0
+    # the root leads to the ends of each point's street in its copy: v always, u when two-way
+    u, v = network.seg_u[seg], network.seg_v[seg]
+    part = np.arange(k, dtype=np.int32) * cells.n_cells  # each point's part of the table
+    root_cols = np.concatenate(
+        [table[part + cells.cell[v]] + cells.rank[v], table[part + cells.cell[u]] + cells.rank[u]]
+    )
+    usable = np.flatnonzero(
+        (root_cols > root) & np.concatenate([np.ones(k, dtype=bool), network.seg_twoway[seg]])
+    )
+    n_root = len(usable)
+    # the copies' arcs after the root's: each (point, cell) takes its cell's rows whole (``take``, as
+    # numpy's fancy indexing is several times slower with the 32-bit indices used here)
+    arc_lo = cells.indptr[first]
+    arc_n = cells.indptr[first + count] - arc_lo
+    arcs = ragged_positions(arc_lo, arc_n)
+    n_arcs = len(arcs)
+    indices = np.empty(n_root + n_arcs, dtype=np.int32)
+    indices[:n_root] = root_cols[usable]
+    cols = indices[n_root:]
+    copied = cells.arc.take(arcs)
+    at = np.repeat((pair_point * cells.n_cells).astype(np.int32), arc_n)
+    np.add(table.take(at + copied["cell"]), copied["rank"], out=cols)
     scale = network.seg_cost[seg] / np.maximum(network.seg_len[seg], 1e-9)
     off = np.minimum(np.maximum(offset, 0.0), network.seg_len[seg])
     data = np.empty(n_root + n_arcs)

@@ -200,6 +200,15 @@ def test_an_hour_uncovered_for_part_of_it_is_listed():
         end=dt.datetime(2026, 12, 2, tzinfo=TZ),
     )
     assert [g["hour"][11:16] for g in gaps] == ["11:00", "14:00"]
+    # the same window from 10:00 Beijing given in UTC: the roster's hours are Beijing's (helper-24)
+    utc = site_duty_coverage(
+        {"stall_sites": sites},
+        index,
+        shifts,
+        start=dt.datetime(2026, 12, 1, 2, tzinfo=dt.UTC),
+        end=dt.datetime(2026, 12, 2, tzinfo=TZ),
+    )
+    assert [g["hour"][11:16] for g in utc] == ["11:00", "14:00"]
 
 
 def test_walking_coverage_and_what_if():

@@ -203,7 +203,7 @@ def test_the_walk_to_the_street_counts():
 
 
 def test_searches_in_several_threads_at_once_agree_with_one_at_a_time():
-    """Each thread has its own lookup table, which a search fills and empties again: eight searches
+    """Searches share only the network's prepared arrays, which none of them writes: eight searches
     running at once on two networks, many times over, give what each gives alone."""
     from concurrent.futures import ThreadPoolExecutor
 

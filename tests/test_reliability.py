@@ -378,3 +378,35 @@ def test_a_name_given_and_its_feature_deleted_at_once_never_leave_it_dangling(an
     finally:
         if other is not ws:
             other.store.close()
+
+
+def test_many_writes_waiting_for_the_reference_lock_do_not_starve_the_pool(pg_schema_url):
+    """helper-24: each waiting writer held a pooled connection while it waited in the database, so 15 at
+    once left the holder none (a 30 s stall, then a 500). Threads now queue in the process first."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from geo_service import features
+    from geo_service.settings import Settings
+    from geo_service.workspace import open_workspace
+
+    ws = open_workspace(Settings(database_url=pg_schema_url))
+    try:
+        point = {"type": "Point", "coordinates": [113.25, 35.21]}
+        features.create_features(
+            ws, "depots", [{"type": "Feature", "geometry": point, "properties": {"name": "D"}}], actor="t"
+        )
+
+        def add(i: int) -> int:
+            crew = {
+                "type": "Feature",
+                "geometry": None,
+                "properties": {"crew": f"C{i}", "depot": "D", "vehicles": 1},
+            }
+            return features.create_features(ws, "crews", [crew], actor="t")[0].id
+
+        with ThreadPoolExecutor(24) as pool:
+            ids = list(pool.map(add, range(24)))
+        assert len(set(ids)) == 24
+        assert ws.store.count("crews") == 24
+    finally:
+        ws.store.close()

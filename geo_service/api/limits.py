@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geo_service.api.problems import problem_response
@@ -120,6 +121,7 @@ _LOW = rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
 _LONE = re.compile(_HIGH + rb"(?!" + _LOW + rb")|(?<!" + _HIGH + rb")" + _LOW)
 
 
+_INLINE_BYTES = 256 * 1024  # bodies checked in the event loop; larger ones in a worker thread
 MAX_JSON_DEPTH = 64  # GeoJSON needs 6 levels (a multipolygon's coordinates); nothing here needs 64
 
 
@@ -200,7 +202,8 @@ class UnicodeGuard:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        refusal = _refusal(body)
+        # a large body is parsed off the event loop: 25 MB of GeoJSON takes a second or two
+        refusal = _refusal(body) if len(body) < _INLINE_BYTES else await run_in_threadpool(_refusal, body)
         if refusal is not None:
             response = problem_response(400, {**refusal.as_dict(), "instance": scope.get("path")})
             await response(scope, receive, send)

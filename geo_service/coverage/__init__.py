@@ -395,7 +395,7 @@ def site_duty_coverage(
         for i, (fid, row) in enumerate(frame.iterrows()):
             props = row.to_dict()
             for ws, we in open_windows(props, start, end):
-                hour = ws.replace(minute=0, second=0, microsecond=0)
+                hour = ws.astimezone(TZ).replace(minute=0, second=0, microsecond=0)  # the roster's hours
                 while hour < we:
                     probes = [max(hour, ws)] + [
                         t

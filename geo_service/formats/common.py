@@ -58,13 +58,15 @@ def rename_columns(frame: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:
 def json_too_deep(value: Any, limit: int = 64) -> bool:
     """Whether parsed JSON nests lists and objects more than ``limit`` deep (walked without recursion;
     GeoJSON needs 6 levels, for a multipolygon's coordinates)."""
+    if not isinstance(value, dict | list):
+        return False
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > limit:
-                return True
-            stack.extend((x, depth + 1) for x in (item.values() if isinstance(item, dict) else item))
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((x, depth + 1) for x in children if isinstance(x, dict | list))  # no scalars
     return False
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import threading
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -89,6 +90,7 @@ class PostGISStore:
             )
         self.catalog = catalog
         self.schema = schema
+        self._exclusive: dict[str, threading.Lock] = {}
         self.engine = sa.create_engine(
             url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args={"connect_timeout": 5}
         )
@@ -140,15 +142,27 @@ class PostGISStore:
 
     @contextmanager
     def exclusive(self, name: str) -> Iterator[None]:
-        """A PostgreSQL advisory lock named after ``name``, held on a connection of its own: every
-        worker process of the service waits for it."""
-        key = zlib.crc32(f"geo-service:{name}".encode()) & 0x7FFFFFFF
-        with self.engine.connect() as con:
-            con.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        """A PostgreSQL advisory lock named after ``name`` and this store's database and schema, that
+        every worker process of the service waits for. Within a process the threads queue on a lock of
+        their own first, so at most one connection per process waits in the database (waiting ones
+        would hold the pool's connections while the holder needs one). Waiting longer than 30 s, or a
+        database that cannot be reached, is a 503."""
+        key = zlib.crc32(f"geo-service:{self.engine.url}:{name}".encode()) & 0x7FFFFFFF
+        with self._exclusive.setdefault(name, threading.Lock()):
             try:
-                yield
-            finally:
-                con.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as con:
+                    con.execute(sa.text("SET lock_timeout = '30s'"))
+                    con.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                    try:
+                        yield
+                    finally:
+                        con.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                        con.execute(sa.text("RESET lock_timeout"))  # the connection goes back to the pool
+            except (OperationalError, sa.exc.TimeoutError) as exc:
+                raise StoreUnavailable(
+                    "PostGIS 数据库暂不可用或繁忙，请稍后重试",
+                    f"The PostGIS database is unavailable or busy: {str(exc).strip()[:200]}",
+                ) from None
 
     def close(self) -> None:
         self.engine.dispose()
