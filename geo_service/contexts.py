@@ -6,6 +6,7 @@ shift tables are rebuilt only when a layer they depend on changes (in any worker
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -80,6 +81,19 @@ def open_sites(ws: Workspace, layer: str) -> gpd.GeoDataFrame:
     nobody, so coverage, walking areas, what-if and siting leave them out."""
     frame = ws.frame(layer)
     return frame[frame["status"] == "open"] if "status" in frame else frame
+
+
+def goods_groups(ws: Workspace) -> dict[str, tuple[str, ...]]:
+    """Names that stand for several kinds of goods: the ``GEO_GOODS_GROUPS`` setting, then the
+    ``goods_groups`` layer the city edits (a group listed there replaces the setting's of that name)."""
+    groups = dict(ws.settings.goods_groups)
+    if "goods_groups" in ws.catalog:
+        frame = ws.frame("goods_groups")
+        for name, kinds in zip(frame.get("name", []), frame.get("kinds", []), strict=True):
+            parts = tuple(k.strip() for k in re.split(r"[、,，;；/\s]+", str(kinds or "")) if k.strip())
+            if name and parts:
+                groups[str(name).strip()] = parts
+    return groups
 
 
 def site_reach(ws: Workspace, layer: str) -> SiteReach:

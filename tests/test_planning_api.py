@@ -39,6 +39,37 @@ def test_vendors_with_no_matching_goods_are_listed_with_reasons(demo_client):
     assert all("no site" in a["reason"] for a in body["assignments"])
 
 
+def test_goods_groups_are_a_layer_planners_edit(demo_client):
+    """A name standing for several kinds of goods used to be a setting only; planners now list it in the
+    goods_groups layer, and vendor placement reads it (the demo lists the setting's groups there)."""
+    listed = demo_client.get("/collections/goods_groups/items").json()["features"]
+    assert {f["properties"]["name"] for f in listed} >= {"果蔬", "瓜果"}
+    before = demo_client.post(
+        "/planning/vendors", json={"vendors": _vendors(demo_client, 2, goods="时令果品")}
+    )
+    assert before.json()["placed"] == 0
+    made = demo_client.post(
+        "/collections/goods_groups/items",
+        json={
+            "type": "Feature",
+            "geometry": None,
+            "properties": {"name": "时令果品", "kinds": "水果、 蔬菜"},
+        },
+    )
+    assert made.status_code == 201, made.text
+    try:
+        after = demo_client.post(
+            "/planning/vendors", json={"vendors": _vendors(demo_client, 2, goods="时令果品")}
+        )
+        assert after.json()["placed"] == 2
+    finally:
+        demo_client.delete(f"/collections/goods_groups/items/{made.json()['id']}")
+    again = demo_client.post(
+        "/planning/vendors", json={"vendors": _vendors(demo_client, 2, goods="时令果品")}
+    )
+    assert again.json()["placed"] == 0
+
+
 def test_choose_sites(demo_client):
     r = demo_client.post("/planning/sites", json={"method": "mclp", "p": 5, "max_walk_m": 500})
     assert r.status_code == 200, r.text

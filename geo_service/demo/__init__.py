@@ -21,6 +21,7 @@ from geo_service.demo.city import build_city, district_polygons, to_lonlat
 from geo_service.demo.duty import case_categories, crews, incidents, shifts
 from geo_service.demo.names import OUTER_SECONDARY
 from geo_service.demo.places import festival_window
+from geo_service.settings import DEFAULT_GOODS_GROUPS
 
 __all__ = [
     "DEMO_GAPS",
@@ -177,4 +178,11 @@ def build_demo(*, seed: int = DEMO_SEED, today: dt.date | None = None) -> dict[s
         "pois": _frame(poi_frame, "pois"),
         "restricted_areas": _frame(restricted, "restricted_areas"),
         "case_categories": case_categories(),
+        # the groups the settings know, listed where planners can see and change them
+        "goods_groups": pd.DataFrame(
+            {
+                "name": list(DEFAULT_GOODS_GROUPS),
+                "kinds": ["、".join(v) for v in DEFAULT_GOODS_GROUPS.values()],
+            }
+        ),
     }

@@ -12,7 +12,7 @@ from pydantic import Field
 from geo_service.api.deps import Body, WorkspaceDep, known_query_only
 from geo_service.api.limits import run_bounded
 from geo_service.assignment.planning import candidate_points, choose_sites, place_vendors
-from geo_service.contexts import open_sites, walk_network
+from geo_service.contexts import goods_groups, open_sites, walk_network
 from geo_service.crs import parse_crs, to_wgs84
 from geo_service.errors import InvalidInput
 from geo_service.geometry import check_positions, geometry_from_geojson
@@ -54,7 +54,7 @@ async def vendors(ws: WorkspaceDep, body: VendorRequest) -> dict[str, Any]:
         sites,
         max_walk_m=body.max_walk_m,
         crs=ws.settings.metric_crs,
-        goods_groups=ws.settings.goods_groups,
+        goods_groups=goods_groups(ws),
         timeout_s=ws.settings.computation_timeout_s,
     )
 
