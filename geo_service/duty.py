@@ -319,7 +319,11 @@ def festival_dates(props: Mapping[str, Any], *, around: dt.date) -> tuple[dt.dat
     one not over by then) within its solar ``valid_from``/``valid_to``, or those dates alone. A window
     the lunar calendar cannot place (its years are 1900-2099) is empty: (``date.max``, ``date.min``)."""
     valid_from, valid_to = _date(props.get("valid_from")), _date(props.get("valid_to"))
-    lf, lt = props.get("lunar_from"), props.get("lunar_to")
+    # a field left empty reads from a frame as NaN, which is not "no window"
+    lf, lt = (
+        v if isinstance(v, str) and v.strip() else None
+        for v in (props.get("lunar_from"), props.get("lunar_to"))
+    )
     if not (lf and lt):
         return valid_from, valid_to
     fm, fd = (int(x) for x in str(lf).split("-"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pytest
 
@@ -87,3 +88,120 @@ def test_png_and_pdf_prints(demo_client):
     assert pdf.status_code == 200
     assert pdf.content[:5] == b"%PDF-"
     assert demo_client.get("/maps/plan.gif").status_code == 400
+
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def test_names_and_links_in_map_pages_are_text_not_markup(own_demo_client):
+    """helper-25: a plan title, crew, vehicle or stop name ran as script on the crew's route page (and, in
+    a print, an iframe in a title showed a file of the server); the language link carried the query
+    into the page as it came; a district's name ran in the coverage figures."""
+    c = own_demo_client
+    assert (
+        c.patch("/collections/districts/items/1", json={"properties": {"name": HOSTILE}}).status_code == 200
+    )
+    bridge = c.get("/collections/bridges_culverts/items", params={"limit": 1}).json()["features"][0]
+    c.patch(
+        f"/collections/bridges_culverts/items/{bridge['id']}", json={"properties": {"name": HOSTILE + "桥"}}
+    )
+    plan = c.post(
+        "/plans/snow", json={"title": HOSTILE + "<iframe src=/etc/hostname></iframe>预案", "time_limit_s": 1}
+    )
+    assert plan.status_code in (200, 201), plan.text[:300]
+    body = plan.json()
+    crew = body["vehicles"][0]["crew"] if "vehicles" in body else next(iter(body["crews"]))
+    pages = [
+        c.get(f"/maps/route/{body['id']}/{crew}").text,
+        c.get("/maps/coverage", params={"at": "2026-12-01T10:00"}).text,
+        c.get("/maps/plan", params={"y": '"><img src=x onerror=alert(2)>'}).text,
+        c.get(f"/maps/route/{body['id']}/{crew}", params={"a": "'><img src=x onerror=alert(3)>"}).text,
+    ]
+    for page in pages:
+        # outside the scripts (inside them names are JSON strings, which the pages escape when they show them)
+        markup = re.sub(r"<script[^>]*>.*?</script>", "", page, flags=re.DOTALL)
+        assert "<img src=x" not in markup
+        assert "<iframe src=/etc" not in markup
+    assert "&lt;img src=x onerror=alert(1)&gt;" in pages[0]  # shown, as text
+
+
+def test_a_print_shows_no_file_of_the_server(tmp_path):
+    """Prints run from a local file: whatever text got into the page, it may not frame another file of
+    the server (before, a plan title with an iframe printed /etc/hostname into the crew's PNG)."""
+    import io
+    from pathlib import Path
+
+    from PIL import Image
+
+    from geo_service.maps.prints import print_page
+    from geo_service.settings import Settings
+
+    chromium = Path(Settings().chromium)
+    secret = tmp_path / "secret.html"
+    secret.write_text("<body style='margin:0;background:#ff0000'></body>", encoding="utf-8")
+    page = f"<html><head></head><body><iframe src='{secret.as_uri()}' width=600 height=300></iframe></body></html>"
+    png = print_page(page, fmt="png", chromium=chromium, width=700, height=400, wait_ms=1500)
+    red = sum(
+        1
+        for r, g, b, *_ in Image.open(io.BytesIO(png)).convert("RGB").getdata()
+        if r > 200 and g < 60 and b < 60
+    )
+    assert red == 0, red
+    # the same file shown where it may be (an image of the page itself): the check can tell
+    shown = print_page(
+        "<html><head></head><body style='margin:0;background:#ff0000'></body></html>",
+        fmt="png",
+        chromium=chromium,
+        width=700,
+        height=400,
+        wait_ms=500,
+    )
+    assert (
+        sum(
+            1
+            for r, g, b, *_ in Image.open(io.BytesIO(shown)).convert("RGB").getdata()
+            if r > 200 and g < 60 and b < 60
+        )
+        > 1000
+    )
+
+
+def test_a_festival_point_without_lunar_dates_does_not_break_the_coverage_map(own_demo_client):
+    """helper-25: a festival point saved without lunar_from/lunar_to (both optional) made /maps/coverage
+    a 500 until someone edited it: the empty fields read as NaN."""
+    c = own_demo_client
+    point = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [113.24, 35.22]},
+        "properties": {"name": "无农历日期的销售点", "district": "解放区"},
+    }
+    made = c.post(
+        "/collections/festival_sales_points/items", json=point, params={"override": "*", "reason": "测试"}
+    )
+    assert made.status_code == 201, made.text[:300]
+    assert c.get("/maps/coverage", params={"at": "2026-12-01T10:00"}).status_code == 200
+    assert (
+        c.get("/coverage/sites", params={"start": "2026-12-01T00:00", "end": "2026-12-02T00:00"}).status_code
+        == 200
+    )
+
+
+def test_a_crew_member_signs_in_to_their_route(own_demo_client):
+    """helper-25: a crew member signing in without a page in mind landed on the API docs, which they may
+    not read (a 403 in JSON); they now land on their crew's newest route. A failed sign-in keeps the
+    whole page asked for, query and all."""
+    c = own_demo_client
+    plan = c.post("/plans/snow", json={"title": "登录测试", "time_limit_s": 1}).json()
+    crew = plan["vehicles"][0]["crew"]
+    c.app.state.accounts.add_user("crew-login", "crew", crew=crew, password="secret-pass-1")
+    r = c.post(
+        "/auth/login", data={"name": "crew-login", "password": "secret-pass-1"}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/maps/route/{plan['id']}/{quote(crew)}"
+    wrong = c.post(
+        "/auth/login",
+        data={"name": "crew-login", "password": "nope", "next": "/maps/coverage?at=2026-12-01T10:00&lang=en"},
+        follow_redirects=False,
+    )
+    assert "lang%3Den" in wrong.headers["location"]

@@ -168,11 +168,53 @@ def test_planner_draws_saves_and_sees_it_after_reload(browser, live, tmp_path):
     s.page.click("#save")
     s.page.wait_for_function("document.getElementById('msg').innerText.includes('已保存')", timeout=15_000)
     assert app.state.workspace.store.count("stall_sites") == before + 1
+    # the zone just saved opens a popup whose edit button names it (helper-25: editSite(undefined))
+    newest = max(f.id for f in app.state.workspace.store.list_features("stall_sites").features)
+    buttons = s.page.evaluate(
+        "(() => { var out = []; GEO_MAP.eachLayer(x => { if (x.getPopup && x.getPopup() && x.feature) "
+        "out.push(String(x.getPopup().getContent())); }); return out; })()"
+    )
+    assert any(f"editSite({newest})" in b for b in buttons)
+    assert not any("editSite(undefined)" in b for b in buttons)
     s.page.reload()
     s.page.wait_for_function("window.GEO_MAP !== undefined")
     s.page.wait_for_timeout(500)
     assert "浏览器测试摊区" in s.page.content()
     s.page.screenshot(path=artefact(tmp_path, "plan-saved.png"))
+    s.close()
+
+
+def test_planner_edits_a_zones_shape_and_only_its_shape(browser, live, tmp_path):
+    """helper-25: a zone saved on the page could not be edited (its popup called editSite(undefined)), a
+    shape edit sent the zone without its dates (valid_from was wiped), and every later click on the
+    zone saved it again. The edit now sends only the shape and gives the zone its popup back."""
+    app, _ = live
+    store = app.state.workspace.store
+    zones = store.list_features("stall_sites").features
+    zone = next(f for f in zones if f.properties.get("valid_from") is not None)
+    s = Session(browser, live, role="planner")
+    s.open("/maps/plan")
+    s.page.evaluate(f"editSite({zone.id})")
+    # move the zone 2 m east, as dragging its corners would, then click it to save
+    find = (  # the zone's layer on the map
+        f"(() => {{ var found; GEO_MAP.eachLayer(x => {{ if (x.feature && x.setLatLngs && "
+        f"x.feature.properties.id === {zone.id} && x.feature.properties.capacity !== undefined) found = x; }}); "
+        "return found; })()"
+    )
+    s.page.evaluate(
+        f"""(() => {{ var l = {find};
+        l.setLatLngs(l.getLatLngs().map(r => r.map(ll => L.latLng(ll.lat, ll.lng + 0.00002))));
+        l.fire('click'); }})()"""
+    )
+    s.page.wait_for_function("document.getElementById('msg').innerText.includes('已保存')", timeout=15_000)
+    after = store.get_feature("stall_sites", zone.id)
+    assert after.version == zone.version + 1
+    assert after.properties == zone.properties  # the dates and everything else as they were
+    assert not after.geometry.equals(zone.geometry)
+    s.page.evaluate(f"{find}.fire('click')")  # a click now opens the popup, saves nothing
+    s.page.wait_for_selector(".leaflet-popup-content button")
+    assert store.get_feature("stall_sites", zone.id).version == after.version
+    assert s.errors == []
     s.close()
 
 

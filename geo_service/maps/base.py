@@ -3,6 +3,7 @@ service), the configurable basemap, GCJ-02 overlay shift for AMap, legends, labe
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -159,7 +160,9 @@ def _plain(value: Any) -> Any:
 
 def add_legend(m: folium.Map, items: Sequence[tuple[str, str, str]], lang: str, *, switch_href: str) -> None:
     """A legend (colour, dash style, label) and the language switch, top right under the layer control."""
-    rows = "".join(f'<div><i style="background:{c};{s}"></i>{name}</div>' for c, s, name in items)
+    rows = "".join(
+        f'<div><i style="background:{c};{s}"></i>{html.escape(name)}</div>' for c, s, name in items
+    )
     root(m).html.add_child(
         Element(
             f'<div class="geo-panel geo-legend" id="legend" style="bottom:24px;right:10px">'

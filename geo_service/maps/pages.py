@@ -7,8 +7,10 @@ interactions in a small script that talks to the service's own API.
 from __future__ import annotations
 
 import datetime as dt
+import html
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import geopandas as gpd
 from branca.element import Element
@@ -109,9 +111,11 @@ def _base_data(ws: Any, lang: str, *, with_minor: bool) -> dict[str, Any]:
 
 
 def _switch(path: str, query: Mapping[str, str], lang: str) -> str:
+    """The same page in the other language, as an HTML attribute value (the query is the visitor's own
+    text: encoded and escaped, never written into the page as it came)."""
     params = dict(query)
     params["lang"] = "en" if lang == "zh" else "zh"
-    return path + "?" + "&".join(f"{k}={v}" for k, v in params.items())
+    return html.escape(path + "?" + urlencode(params), quote=True)
 
 
 def plan_page(
@@ -217,29 +221,35 @@ document.getElementById('save').onclick = function(){
         headers:{'Content-Type':'application/geo+json'}, body: JSON.stringify(body)})
     .then(function(r){ return r.json().then(function(j){ return {status:r.status, body:j}; }); })
     .then(function(res){
-      if (res.status === 201) { pending.remove(); pending=null; sites.addData(res.body); conflicts.clearLayers();
+      if (res.status === 201) { pending.remove(); pending=null;
+        res.body.properties.id = res.body.id; res.body.properties._version = res.body.version;  // as the page's own zones
+        sites.addData(res.body); conflicts.clearLayers();
         document.getElementById('violations').innerHTML=''; document.getElementById('form').style.display='none';
         msg((D.lang==='en'?'Saved as zone #':'已保存，编号 ') + res.body.id + (D.lang==='en'?', version ':'，版本 ') + res.body.version);
       } else { msg(esc(D.lang==='en'?res.body.detail_en:res.body.detail_zh), true); showViolations(res.body); }
     });
 };
 window.editSite = function(id){
-  var layer = siteLayers[id]; if (!layer) return; MAP.closePopup(); editing = layer;
+  var layer = siteLayers[id]; if (!layer || editing === layer) return; MAP.closePopup(); editing = layer;
   layer.pm.enable({allowSelfIntersection:false});
   msg(D.lang==='en'?'Drag the corners, then click the zone again to save.':'拖动顶点，完成后再次点击摊区保存。');
-  layer.off('click'); layer.on('click', function(){ saveEdit(layer); });
+  layer.unbindPopup(); layer.on('click', saveEdit);
 };
-function saveEdit(layer){
-  layer.pm.disable(); var f = layer.feature;
-  var body = {type:'Feature', geometry: layer.toGeoJSON().geometry, properties: {name:f.properties.name, district:f.properties.district,
-    capacity:f.properties.capacity, goods:f.properties.goods, hours:f.properties.hours, status:f.properties.status}};
-  fetch('/collections/stall_sites/items/' + f.properties.id + '?crs=' + encodeURIComponent(D.crs), {method:'PUT', credentials:'same-origin',
-    headers:{'Content-Type':'application/geo+json','If-Match':'"' + (f.properties._version||f.version) + '"'}, body: JSON.stringify(body)})
+function doneEditing(layer){  // back to a zone that opens its popup when clicked
+  layer.pm.disable(); layer.off('click', saveEdit); layer.bindPopup(popup(layer.feature)); editing = null;
+}
+function saveEdit(e){
+  var layer = e.target, f = layer.feature;
+  // only the shape changes: PATCH keeps every other field (dates, status) as stored
+  fetch('/collections/stall_sites/items/' + f.properties.id + '?crs=' + encodeURIComponent(D.crs), {method:'PATCH', credentials:'same-origin',
+    headers:{'Content-Type':'application/geo+json','If-Match':'"' + (f.properties._version||f.version) + '"'},
+    body: JSON.stringify({geometry: layer.toGeoJSON().geometry})})
     .then(function(r){ return r.json().then(function(j){ return {status:r.status, body:j}; }); })
     .then(function(res){
-      if (res.status === 200) { f.properties._version = res.body.version; msg((D.lang==='en'?'Saved, version ':'已保存，版本 ') + res.body.version); }
-      else if (res.status === 409) { msg(D.lang==='en'?'Someone else changed this zone meanwhile: reload the page to see their version.':'该摊区已被他人修改，请刷新页面查看最新版本后再改。', true); }
-      else { msg(esc(D.lang==='en'?res.body.detail_en:res.body.detail_zh), true); showViolations(res.body); }
+      if (res.status === 200) { f.properties._version = res.body.version; doneEditing(layer); conflicts.clearLayers();
+        document.getElementById('violations').innerHTML=''; msg((D.lang==='en'?'Saved, version ':'已保存，版本 ') + res.body.version); }
+      else if (res.status === 409) { doneEditing(layer); msg(D.lang==='en'?'Someone else changed this zone meanwhile: reload the page to see their version.':'该摊区已被他人修改，请刷新页面查看最新版本后再改。', true); }
+      else { msg(esc(D.lang==='en'?res.body.detail_en:res.body.detail_zh), true); showViolations(res.body); }  // still editing: fix and click again
     });
 }
 """,
@@ -308,7 +318,7 @@ def coverage_page(
     data["at"] = at.isoformat(timespec="minutes")
     en = lang == "en"
     rows = "".join(
-        f"<tr><td>{f['district']}</td><td>{f['covered_m2'] / 1e6:.2f}</td><td>{f['uncovered_m2'] / 1e6:.2f}</td>"
+        f"<tr><td>{html.escape(str(f['district']))}</td><td>{f['covered_m2'] / 1e6:.2f}</td><td>{f['uncovered_m2'] / 1e6:.2f}</td>"
         f"<td>{f['double_covered_m2'] / 1e6:.3f}</td></tr>"
         for f in figures
     )
@@ -411,12 +421,12 @@ def route_page(
             )
     paths = [{"vehicle": v["vehicle"], "path": v["path"]} for v in vehicles]
     items = "".join(
-        f"<li style='color:{PRIORITY_COLOURS.get(s['priority'], '#37474f')}'>{s['arrive']} · {s['vehicle']} #{s['seq']} "
-        f"{s['name'] or ''}</li>"
-        for s in stops[:400]
+        f"<li style='color:{PRIORITY_COLOURS.get(s['priority'], '#37474f')}'>{s['arrive']} · "
+        f"{html.escape(str(s['vehicle']))} #{s['seq']} {html.escape(str(s['name'] or ''))}</li>"
+        for s in stops  # every stop: a crew must not lose the end of its list
     )
-    base = f"/plans/snow/{doc['id']}/crews/{crew}"
-    switch = _switch(f"/maps/route/{doc['id']}/{crew}", query or {}, lang)
+    base = html.escape(f"/plans/snow/{quote(str(doc['id']))}/crews/{quote(crew)}", quote=True)
+    switch = _switch(f"/maps/route/{quote(str(doc['id']))}/{quote(crew)}", query or {}, lang)
     root(m).header.add_child(
         Element(
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
@@ -428,7 +438,7 @@ def route_page(
     )
     root(m).html.add_child(
         Element(
-            f"<div id='route-head'><b>{doc['title']} · {crew}</b> "
+            f"<div id='route-head'><b>{html.escape(str(doc['title']))} · {html.escape(crew)}</b> "
             f"<a id='gpx' href='{base}.gpx'>GPX</a> · <a id='sheet' href='{base}/sheet'>{'Printable sheet' if en else '路线单'}</a>"
             f" · <a href='{switch}'>{label('switch', lang)}</a></div>"
             f"<ol id='stops'>{items}</ol>"

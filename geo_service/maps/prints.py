@@ -12,6 +12,20 @@ from geo_service.errors import GeoServiceError
 __all__ = ["PrintUnavailable", "print_page"]
 
 
+# a printed page runs from a file: it may load the service's scripts, styles, fonts and images, and
+# nothing else: no frames, objects or requests (so no text that got into the page can show other files)
+_POLICY = (
+    "default-src 'none'; script-src file: 'unsafe-inline' 'unsafe-eval'; style-src file: 'unsafe-inline'; "
+    "img-src file: data: blob: http: https:; font-src file: data:; frame-src 'none'; object-src 'none'; connect-src 'none'"
+)
+
+
+def _confined(html: str) -> str:
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{_POLICY}">'
+    head = html.find("<head>")
+    return html[: head + 6] + meta + html[head + 6 :] if head >= 0 else meta + html
+
+
 class PrintUnavailable(GeoServiceError):
     code = "print-unavailable"
     title = {"zh": "无法生成打印图", "en": "Print unavailable"}
@@ -28,7 +42,7 @@ def print_page(
         )
     with tempfile.TemporaryDirectory(prefix="geo-print-") as tmp:
         page = Path(tmp) / "page.html"
-        page.write_text(html, encoding="utf-8")
+        page.write_text(_confined(html), encoding="utf-8")
         out = Path(tmp) / f"out.{fmt}"
         cmd = [
             str(chromium),
@@ -43,7 +57,6 @@ def print_page(
             f"--user-data-dir={tmp}/profile",
             f"--window-size={width},{height}",
             f"--virtual-time-budget={wait_ms}",
-            "--allow-file-access-from-files",
         ]
         cmd += (
             [f"--screenshot={out}"] if fmt == "png" else [f"--print-to-pdf={out}", "--no-pdf-header-footer"]

@@ -139,7 +139,8 @@ def route_sheet(doc: Mapping[str, Any], crew: str) -> str:
         rows.append("</table>")
     clear = "；".join(f"{_PRIO.get(int(k), k)}完成 {t[11:16]}" for k, t in doc["clear_times"].items())
     return (
-        "<!doctype html><html lang=zh><head><meta charset=utf-8><title>除雪路线单</title><style>"
+        "<!doctype html><html lang=zh><head><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width, initial-scale=1'><title>除雪路线单</title><style>"
         "body{font-family:'Noto Sans CJK SC',sans-serif;margin:1.5cm}table{border-collapse:collapse;width:100%}"
         "td,th{border:1px solid #999;padding:2px 6px;font-size:11pt}h1{font-size:18pt}"
         "@page{size:A4;margin:1.5cm}</style></head><body>"

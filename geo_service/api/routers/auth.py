@@ -7,6 +7,7 @@ import html
 import threading
 import time
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -103,14 +104,31 @@ async def login(request: Request) -> Response:
     if token is None:
         if as_json:
             raise AuthError(401, "用户名或密码错误", "Wrong user name or password")
-        return RedirectResponse(f"/auth/login?error=1&next={_safe_next(form.get('next'))}", status_code=303)
+        back = quote(_safe_next(form.get("next")), safe="")  # all of it, '&lang=en' too
+        return RedirectResponse(f"/auth/login?error=1&next={back}", status_code=303)
     response: Response
     if as_json:
         response = JSONResponse({"token": token, "token_type": "bearer", "expires_in": 12 * 3600})
     else:
-        response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
+        wanted = form.get("next")
+        target = _safe_next(wanted) if wanted else _landing(request, name)
+        response = RedirectResponse(target, status_code=303)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", max_age=12 * 3600)
     return response
+
+
+def _landing(request: Request, name: str) -> str:
+    """Where a user who asked for no page goes after signing in: a crew member to the newest route of
+    their crew (the API docs are not theirs to read), everyone else to the API docs."""
+    user = request.app.state.accounts.get_user(name)
+    if user.role != "crew" or not user.crew:
+        return "/docs"
+    store = request.app.state.workspace.store
+    for key, _, _ in sorted(store.list_documents("snow_plan"), key=lambda d: d[1], reverse=True):
+        doc = store.get_document("snow_plan", key)
+        if any(v.get("crew") == user.crew for v in doc.get("vehicles", [])):
+            return f"/maps/route/{quote(key)}/{quote(user.crew)}"
+    return "/auth/me"
 
 
 @router.post("/logout", summary="退出 / Sign out")
