@@ -123,6 +123,9 @@ def test_names_and_links_in_map_pages_are_text_not_markup(own_demo_client):
         assert "<img src=x" not in markup
         assert "<iframe src=/etc" not in markup
     assert "&lt;img src=x onerror=alert(1)&gt;" in pages[0]  # shown, as text
+    assert '<html lang="zh-CN">' in pages[0]  # pages say their language and title (helper-25)
+    assert "<title>&lt;img src=x" in pages[0]
+    assert "<title>值守覆盖</title>" in pages[1]
 
 
 def test_a_print_shows_no_file_of_the_server(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from tests.conftest import authed
 
 
@@ -20,6 +22,9 @@ def test_plan_store_and_exports(demo_client):
     assert gpx.status_code == 200
     assert "<trkpt" in gpx.text
     assert gpx.headers["content-type"].startswith("application/gpx")
+    assert (
+        quote(f"{pid}-{crew}.gpx", safe="") in gpx.headers["content-disposition"]
+    )  # each crew's own file name
     sheet = demo_client.get(f"/plans/snow/{pid}/crews/{crew}/sheet")
     assert "路线单" in sheet.text
     assert crew in sheet.text

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import folium
 import geopandas as gpd
 from branca.element import Element
 
@@ -108,6 +109,13 @@ def _base_data(ws: Any, lang: str, *, with_minor: bool) -> dict[str, Any]:
         minor = roads[~roads["road_class"].isin(["main", "secondary"])]
         data["roads_minor"] = feature_collection(minor, columns=[], tolerance=0.00005, shift_gcj02=shift)
     return data
+
+
+def _page(m: folium.Map, title: str, lang: str) -> str:
+    """The page's HTML, with its title (escaped) and language, which folium leaves out."""
+    root(m).header.add_child(Element(f"<title>{html.escape(title)}</title>"))
+    page = m.get_root().render()
+    return page.replace("<html>", f'<html lang="{"en" if lang == "en" else "zh-CN"}">', 1)
 
 
 def _switch(path: str, query: Mapping[str, str], lang: str) -> str:
@@ -254,7 +262,7 @@ function saveEdit(e){
 }
 """,
     )
-    return m.get_root().render()
+    return _page(m, "规划：临时摊区" if not en else "Planner: stall zones", lang)
 
 
 def coverage_page(
@@ -388,7 +396,7 @@ MAP.on('click', function(e){
 });
 """,
     )
-    return m.get_root().render()
+    return _page(m, "值守覆盖" if not en else "Duty coverage", lang)
 
 
 def route_page(
@@ -467,4 +475,4 @@ var all = []; D.stops.forEach(function(s){ all.push([s.lonlat[1], s.lonlat[0]]);
 if (all.length) { MAP.fitBounds(all); }
 """,
     )
-    return m.get_root().render()
+    return _page(m, f"{doc['title']} · {crew}", lang)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -104,7 +105,11 @@ def crew_gpx(ws: WorkspaceDep, plan_id: str, crew: str) -> Response:
     return Response(
         plan_gpx(doc, crew),
         media_type="application/gpx+xml",
-        headers={"Content-Disposition": f'attachment; filename="{plan_id}-crew.gpx"'},
+        # the crew's name in the file name (RFC 6266: UTF-8 form, with a plain fallback)
+        headers={
+            "Content-Disposition": f'attachment; filename="{plan_id}-crew.gpx"; '
+            f"filename*=UTF-8''{quote(f'{plan_id}-{crew}.gpx', safe='')}"
+        },
     )
 
 
