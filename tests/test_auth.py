@@ -246,3 +246,18 @@ def test_cli_refusals_are_messages_not_tracebacks(tmp_path, capsys, monkeypatch)
     assert main(["backup", "restore", "--workspace", str(target), str(tmp_path / "none.zip")]) == 2
     assert "No backup file" in capsys.readouterr().err
     assert not target.exists()
+
+
+def test_a_new_password_ends_old_sessions_and_answers_carry_safety_headers(client):
+    """helper-26: after an admin set a new password, the user's old session and API tokens still worked;
+    no answer said nosniff or refused to be framed."""
+    accounts = client.app.state.accounts
+    accounts.add_user("pw-change", "viewer", password="first-pass-1")
+    old = accounts.issue_token("pw-change")
+    assert client.get("/auth/me", headers={"Authorization": f"Bearer {old}"}).status_code == 200
+    assert client.patch("/users/pw-change", json={"password": "second-pass-2"}).status_code == 200
+    assert client.get("/auth/me", headers={"Authorization": f"Bearer {old}"}).status_code == 401
+    r = client.get("/collections")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-frame-options"] == "DENY"
+    assert client.get("/health").headers["x-frame-options"] == "DENY"

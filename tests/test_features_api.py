@@ -431,3 +431,56 @@ def test_a_feature_is_not_restored_while_what_it_names_is_gone(client):
     assert client.get(f"/collections/crews/items/{cid}").status_code == 404
     assert client.post(f"/collections/depots/items/{depot['id']}/restore").status_code == 200
     assert client.post(f"/collections/crews/items/{cid}/restore").status_code == 200
+
+
+VRT = """<OGRVRTDataSource><OGRVRTLayer name="depots">
+ <SrcDataSource>CSV:/etc/passwd</SrcDataSource><OpenOptions><OOI key="HEADERS">NO</OOI></OpenOptions>
+ <SrcSQL dialect="SQLite">SELECT field_1 AS name, 113.24 AS x, 35.22 AS y FROM "passwd" LIMIT 1</SrcSQL>
+ <GeometryType>wkbPoint</GeometryType><GeometryField encoding="PointFromColumns" x="x" y="y"/>
+ <Field name="name" src="name"/></OGRVRTLayer></OGRVRTDataSource>"""
+
+
+def test_an_upload_cannot_make_gdal_read_other_files(client):
+    """helper-26: a '.gpkg' (or a zipped '.shp') holding GDAL VRT XML was opened as a VRT, so any editor
+    could read files of the server (/etc/passwd, the accounts' password hashes) through the error
+    messages, or make it fetch URLs. Only a real GeoPackage or shapefile reaches GDAL now."""
+    import io
+    import zipfile
+
+    r = client.post(
+        "/collections/depots/import", files={"file": ("x.gpkg", VRT.encode(), "application/octet-stream")}
+    )
+    body = _problem(r, 400)
+    assert "root:" not in r.text
+    assert "not a GeoPackage" in body["detail_en"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("depots.shp", VRT)
+        zf.writestr("depots.shx", b"x")
+        zf.writestr("depots.dbf", b"x")
+    r = client.post(
+        "/collections/depots/import", files={"file": ("x.zip", buf.getvalue(), "application/zip")}
+    )
+    body = _problem(r, 400)
+    assert "root:" not in r.text
+    assert "not a shapefile" in body["detail_en"]
+    r = client.post(
+        "/dispatch/cases/upload", files={"file": ("cases.gpkg", VRT.encode(), "application/octet-stream")}
+    )
+    assert r.status_code == 400
+    assert "root:" not in r.text
+    assert client.get("/collections/depots/items").json()["numberMatched"] == 0
+
+
+def test_a_file_without_geometry_for_a_layer_that_needs_one_is_refused(client, tmp_path):
+    """helper-26: a GeoPackage table with no geometry gave a 500 ('active geometry column not set')."""
+    import geopandas as gpd
+    import pandas as pd
+
+    path = tmp_path / "depots.gpkg"
+    gpd.GeoDataFrame(pd.DataFrame({"name": ["甲"]})).to_file(path, driver="GPKG")
+    r = client.post(
+        "/collections/depots/import",
+        files={"file": ("depots.gpkg", path.read_bytes(), "application/geopackage+sqlite3")},
+    )
+    assert "no geometry" in _problem(r, 400)["detail_en"]

@@ -20,7 +20,7 @@ from geo_service.api import routers
 from geo_service.api.limits import BodyLimit, UnicodeGuard
 from geo_service.api.paths import STATIC_DIR
 from geo_service.api.problems import install_problem_handlers
-from geo_service.api.security import AuthError, audit_middleware, auth_problem, guard
+from geo_service.api.security import AuthError, SecurityHeaders, audit_middleware, auth_problem, guard
 from geo_service.auth.accounts import AccountStore, account_url
 from geo_service.catalog import load_catalog
 from geo_service.settings import Settings
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(AuthError, auth_problem)  # type: ignore[arg-type]
     app.middleware("http")(audit_middleware)
     app.add_middleware(UnicodeGuard)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for name in _router_modules():

@@ -14,12 +14,13 @@ from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geo_service.api.problems import problem_response
 from geo_service.auth import AccountStore, User, can, requirement
 from geo_service.errors import GeoServiceError
 
-__all__ = ["SESSION_COOKIE", "AuthError", "audit_middleware", "guard"]
+__all__ = ["SESSION_COOKIE", "AuthError", "SecurityHeaders", "audit_middleware", "guard"]
 
 log = logging.getLogger("geo_service.audit")
 SESSION_COOKIE = "geo_session"
@@ -152,3 +153,30 @@ def auth_problem(request: Request, exc: AuthError) -> Response:
     body["instance"] = request.url.path
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return problem_response(exc.status, body, headers)
+
+
+_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),  # an upload served back is never run as a page or script
+    (b"x-frame-options", b"DENY"),  # no page of the service inside another site's frame (clickjacking)
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    """ASGI middleware adding the headers every answer carries (a plain ASGI wrapper: no per-request
+    task, so the fast endpoints stay fast)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *_HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, sending)

@@ -208,7 +208,7 @@ class AccountStore:
         if values:
             with self.engine.begin() as con:
                 con.execute(users.update().where(users.c.name == name).values(**values))
-                if disabled:
+                if disabled or password is not None:  # a new password ends every session and token of the old
                     con.execute(tokens.delete().where(tokens.c.user_name == name))
         with self._lock:
             self._cache.clear()

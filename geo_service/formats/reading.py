@@ -29,6 +29,12 @@ __all__ = ["read_features"]
 _ZIP_RATIO = 20
 
 
+# an uploaded file must not make GDAL fetch anything: /vsicurl/ only for files of an extension none has
+pyogrio.set_gdal_config_options(
+    {"CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".geo-service-no-network", "GDAL_HTTP_TIMEOUT": "1"}
+)
+
+
 def _kind(filename: str, data: bytes) -> str:
     name = filename.lower()
     if data[:4] == b"PK\x03\x04":
@@ -205,6 +211,8 @@ def _read_zip(
             f"The zip holds several shapefiles {shps} and none named {spec.name}.shp",
         )
     shp = tmp / chosen
+    if shp.read_bytes()[:4] != b"\x00\x00\x27\x0a":  # a shapefile's file code: GDAL would open anything
+        raise file_error(f"{chosen} 不是 Shapefile", f"{chosen} is not a shapefile")
     missing = [
         ext for ext in (".dbf", ".shx") if not any(shp.with_suffix(e).exists() for e in (ext, ext.upper()))
     ]
@@ -228,8 +236,13 @@ def _vector_to_frame(
         why = str(exc).replace(str(Path(path).parent) + "/", "")
         raise file_error(f"文件无法读取：{why}", f"The file cannot be read: {why}") from None
     frame = rename_columns(frame, spec)
-    if not isinstance(frame, gpd.GeoDataFrame):
-        return gpd.GeoDataFrame(frame)
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
+        if not spec.is_table:
+            raise file_error(
+                f"文件中没有几何，图层 {spec.name} 需要几何",
+                f"The file has no geometry, which layer {spec.name} needs",
+            )
+        return gpd.GeoDataFrame(pd.DataFrame(frame))
     if spec.is_table:
         return gpd.GeoDataFrame(pd.DataFrame(frame.drop(columns=[frame.geometry.name])))
     if frame.crs is None or frame.crs.to_epsg() in (4326, 4490):
@@ -300,6 +313,9 @@ def read_features(
             return _read_osm(data, Path(tmp), spec)
         if kind == "zip":
             return _read_zip(data, Path(tmp), spec, source_crs, max_bytes)
+        if not data.startswith(b"SQLite format 3\x00"):  # GDAL would open whatever the bytes are (a VRT
+            # naming /etc/passwd or a URL): only a real GeoPackage goes to it
+            raise file_error("文件不是 GeoPackage", "The file is not a GeoPackage")
         path = Path(tmp) / "upload.gpkg"
         path.write_bytes(data)
         try:

@@ -9,6 +9,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 
 from geo_service.api.deps import (
@@ -139,7 +140,8 @@ async def dispatch_upload(
     save: Annotated[bool, Form()] = False,
 ) -> dict[str, Any]:
     data = await file.read()
-    frame = read_features(
+    frame = await run_in_threadpool(  # off the event loop: reading a file may take a while
+        read_features,
         data,
         filename=file.filename or "cases",
         spec=ws.catalog["incidents"],
@@ -150,7 +152,7 @@ async def dispatch_upload(
         if col not in frame.columns:
             raise InvalidInput(f"案件表缺少列「{col}」", f"The case table has no column '{col}'", field=col)
     frame["reported_at"] = [_reported_at(v, i) for i, v in enumerate(frame["reported_at"])]
-    return _respond(ws, frame, save, actor_of(request))
+    return await run_in_threadpool(_respond, ws, frame, save, actor_of(request))
 
 
 def _reported_at(value: Any, i: int) -> dt.datetime:

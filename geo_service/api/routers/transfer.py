@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from geo_service import features as feature_ops
@@ -43,10 +44,15 @@ async def import_file(
         )
     if not data:
         raise InvalidInput("上传的文件为空", "The uploaded file is empty", layer=spec.name, field="file")
-    frame = read_features(
-        data, filename=file.filename or "upload", spec=spec, source_crs=crs, max_bytes=limit
-    )
-    count = feature_ops.import_frame(ws, spec.name, frame, actor=actor_of(request), mode=mode, reason=reason)
+    actor = actor_of(request)
+
+    def work() -> int:  # in a worker thread: reading a file and storing it must not hold up the event loop
+        frame = read_features(
+            data, filename=file.filename or "upload", spec=spec, source_crs=crs, max_bytes=limit
+        )
+        return feature_ops.import_frame(ws, spec.name, frame, actor=actor, mode=mode, reason=reason)
+
+    count = await run_in_threadpool(work)
     return {"layer": spec.name, "imported": count, "mode": mode, "version": ws.store.layer_version(spec.name)}
 
 
