@@ -40,6 +40,10 @@ def test_login_with_password_gives_a_session(anon_client):
     assert ok.status_code == 200
     assert anon_client.get("/auth/me").json()["role"] == "viewer"  # the session cookie works
     assert anon_client.get("/collections").status_code == 200
+    tries = [
+        e for e in anon_client.app.state.accounts.audit_log() if e.path == "/auth/login" and e.actor == "li"
+    ]
+    assert sorted(e.status for e in tries) == [200, 401]  # both sign-ins in the audit log (helper-26)
     anon_client.post("/auth/logout")
     anon_client.cookies.clear()
     assert anon_client.get("/collections").status_code == 401

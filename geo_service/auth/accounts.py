@@ -8,6 +8,7 @@ and sessions are kept only as SHA-256 digests.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import threading
 import time
@@ -281,7 +282,9 @@ class AccountStore:
         with self.engine.connect() as con:
             row = con.execute(sa.select(users).where(users.c.name == name)).mappings().first()
         if row is None or row["disabled"] or not row["password_hash"]:
-            verify_password(hash_password("x" * 12), "timing-equaliser")
+            # one check against a hash made once, as long as a real one: an unknown name answers no
+            # faster or slower than a wrong password (it hashed and checked, twice the time)
+            verify_password(_dummy_hash(), password)
             return None
         if not verify_password(row["password_hash"], password):
             return None
@@ -372,3 +375,8 @@ class AccountStore:
                     con.execute(table.insert(), batch)
         with self._lock:
             self._cache.clear()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password("timing-equaliser")

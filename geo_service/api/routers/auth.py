@@ -101,6 +101,15 @@ async def login(request: Request) -> Response:
         )
     token = request.app.state.accounts.login(name, password) if name and password else None
     throttle.record(name, client, ok=token is not None)
+    # every sign-in, and every failed one, in the audit log (who tried, from where)
+    request.app.state.accounts.record(
+        actor=name or "anonymous",
+        role=None,
+        method="POST",
+        path="/auth/login",
+        status=200 if token is not None else 401,
+        detail={"client": client, "signed_in": token is not None},
+    )
     if token is None:
         if as_json:
             raise AuthError(401, "用户名或密码错误", "Wrong user name or password")
