@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from geo_service.api.problems import problem_response
 from geo_service.budget import ComputationTimeout, budget, check_budget
 from geo_service.errors import InvalidInput
-from geo_service.formats.common import json_too_deep
+from geo_service.formats.common import MAX_JSON_DEPTH, json_too_deep
 
 __all__ = ["BodyLimit", "ComputationTimeout", "UnicodeGuard", "run_bounded"]
 
@@ -122,7 +122,6 @@ _LONE = re.compile(_HIGH + rb"(?!" + _LOW + rb")|(?<!" + _HIGH + rb")" + _LOW)
 
 
 _INLINE_BYTES = 256 * 1024  # bodies checked in the event loop; larger ones in a worker thread
-MAX_JSON_DEPTH = 64  # GeoJSON needs 6 levels (a multipolygon's coordinates); nothing here needs 64
 
 
 def _lone_surrogate(value: Any) -> str | None:
@@ -160,7 +159,7 @@ def _refusal(body: bytes) -> InvalidInput | None:
     except ValueError:
         return None
     else:
-        deep = json_too_deep(doc, MAX_JSON_DEPTH)
+        deep = json_too_deep(doc)
     if deep:
         return InvalidInput(
             f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层",

@@ -421,6 +421,15 @@ def site_duty_coverage(
     return out
 
 
+WALK_SNAP_M = 300.0  # a site or a home further than this from every street is reached by no walk
+
+
+def _anchors(geoms: Any, crs: str) -> np.ndarray:
+    """Where walks start from sites (any geometry, EPSG:4326): a point on each, in the metric CRS."""
+    geoms = np.asarray(geoms, dtype=object)
+    return shapely.point_on_surface(to_metric(geoms, crs)) if len(geoms) else np.array([], dtype=object)
+
+
 @dataclass(frozen=True)
 class WalkingCoverage:
     """Walking access of demand to sites."""
@@ -486,16 +495,11 @@ def walking_coverage(
     """Share of the population within ``max_walk_m`` on foot of a site; unserved demand in clusters."""
     if max_walk_m <= 0:
         raise InvalidInput("步行距离应大于 0", "The walking distance must be above 0", field="max_walk_m")
-    site_geoms = np.asarray(sites.to_numpy() if hasattr(sites, "to_numpy") else sites, dtype=object)
-    anchors = (
-        shapely.point_on_surface(to_metric(site_geoms, crs))
-        if len(site_geoms)
-        else np.array([], dtype=object)
-    )
+    anchors = _anchors(sites.to_numpy() if hasattr(sites, "to_numpy") else sites, crs)
     dm = to_metric(demand.geometry.to_numpy(), crs)
     pop = demand["population"].fillna(0).to_numpy(dtype=float)
-    field = nearest_sites(network, anchors, max_snap_m=300, limit=max_walk_m)
-    dist = field.query(snap(network, dm, max_distance=300))[0]
+    field = nearest_sites(network, anchors, max_snap_m=WALK_SNAP_M, limit=max_walk_m)
+    dist = field.query(snap(network, dm, max_distance=WALK_SNAP_M))[0]
     served = dist <= max_walk_m
     total = int(pop.sum())
     served_pop = int(pop[served].sum())
@@ -532,15 +536,9 @@ def what_if(
             f"Site {both[0]} is both moved and removed; choose one",
             field="move",
         )
-    # new places no walk can start from (no street within 300 m): they serve no one, and say so
-    placed = np.asarray([*add, *move.values()], dtype=object)
-    stranded = (
-        np.flatnonzero(
-            snap(network, shapely.point_on_surface(to_metric(placed, crs)), max_distance=300).segment < 0
-        )
-        if len(placed)
-        else np.array([], dtype=np.int64)
-    )
+    # new places no walk can start from (no street as near as walking_coverage asks): they serve no one
+    placed = _anchors([*add, *move.values()], crs)
+    stranded = np.flatnonzero(snap(network, placed, max_distance=WALK_SNAP_M).segment < 0)
     moved_ids = list(move)
     unreachable = [
         {"add": int(i)} if i < len(add) else {"move": int(moved_ids[i - len(add)])} for i in stranded
@@ -564,8 +562,8 @@ def what_if(
         "total_population": before.total_population,
         "unreachable_sites": unreachable,
         "notices": [
-            "以下新位置 300 米内没有可步行的道路，不服务任何人 / these new places have no walkable street "
-            "within 300 m and serve no one: "
+            f"以下新位置 {WALK_SNAP_M:g} 米内没有可步行的道路，不服务任何人 / these new places have no "
+            f"walkable street within {WALK_SNAP_M:g} m and serve no one: "
             + ", ".join(f"{k} {v}" for u in unreachable for k, v in u.items())
         ]
         if unreachable

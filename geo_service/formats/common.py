@@ -9,7 +9,7 @@ import pandas as pd
 from geo_service.catalog import LayerSpec
 from geo_service.errors import InvalidInput
 
-__all__ = ["decode_text", "file_error", "header_labels", "json_too_deep", "rename_columns"]
+__all__ = ["MAX_JSON_DEPTH", "decode_text", "file_error", "header_labels", "json_too_deep", "rename_columns"]
 
 
 def file_error(zh: str, en: str, **where: Any) -> InvalidInput:
@@ -55,9 +55,11 @@ def rename_columns(frame: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:
     return frame.rename(columns=renames)
 
 
-def json_too_deep(value: Any, limit: int = 64) -> bool:
-    """Whether parsed JSON nests lists and objects more than ``limit`` deep (walked without recursion;
-    GeoJSON needs 6 levels, for a multipolygon's coordinates)."""
+MAX_JSON_DEPTH = 64  # GeoJSON needs 6 levels (a multipolygon's coordinates); nothing here needs 64
+
+
+def json_too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether parsed JSON nests lists and objects more than ``limit`` deep (walked without recursion)."""
     if not isinstance(value, dict | list):
         return False
     stack = [(value, 1)]

@@ -19,7 +19,7 @@ import shapely
 from geo_service.catalog import LayerSpec
 from geo_service.crs import parse_crs, to_wgs84
 from geo_service.errors import InvalidInput, PayloadTooLarge, UnsupportedFormat
-from geo_service.formats.common import decode_text, file_error, json_too_deep, rename_columns
+from geo_service.formats.common import MAX_JSON_DEPTH, decode_text, file_error, json_too_deep, rename_columns
 from geo_service.formats.tables import read_csv, read_xlsx
 from geo_service.geometry import geometry_from_geojson
 
@@ -103,7 +103,10 @@ def _read_geojson(data: bytes, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataF
     except RecursionError:
         doc = None
     if doc is None or json_too_deep(doc):
-        raise file_error("GeoJSON 嵌套超过 64 层", "The GeoJSON is nested more than 64 levels deep")
+        raise file_error(
+            f"GeoJSON 嵌套超过 {MAX_JSON_DEPTH} 层",
+            f"The GeoJSON is nested more than {MAX_JSON_DEPTH} levels deep",
+        )
     kind = doc.get("type") if isinstance(doc, Mapping) else None
     if kind not in ("FeatureCollection", "Feature"):
         raise file_error(
