@@ -17,7 +17,7 @@ from shapely.geometry import mapping, shape
 
 from geo_service import __version__
 from geo_service.auth.accounts import AccountStore
-from geo_service.errors import InvalidInput
+from geo_service.errors import Conflict, InvalidInput
 from geo_service.store.base import Change, Document, Feature, Store
 from geo_service.store.values import from_storage, json_value
 
@@ -41,8 +41,36 @@ def _features(store: Store, layer: str) -> list[dict[str, Any]]:
     ]
 
 
-def create_backup(store: Store, accounts: AccountStore | None = None) -> bytes:
-    """Everything in the workspace, as a zip of JSON documents."""
+BACKUP_ATTEMPTS = 5
+
+
+def _layer_versions(store: Store) -> tuple[int, ...]:
+    """Each layer's version: every committed write of a feature (and its history) raises its layer's."""
+    return tuple(store.layer_version(layer) for layer in store.catalog)
+
+
+def create_backup(
+    store: Store, accounts: AccountStore | None = None, *, attempts: int = BACKUP_ATTEMPTS
+) -> bytes:
+    """Everything in the workspace, as a zip of JSON documents, as it stood at one moment.
+
+    The layers and their history are read one after another, while the service may be writing (a
+    nightly backup of a running service): when any layer's version moved during the reading, the backup
+    is read again, so that no feature is saved at one version and its history at another, and no crew
+    names a depot that was deleted between the two reads. ``Conflict`` after ``attempts`` tries."""
+    for _ in range(attempts):
+        before = _layer_versions(store)
+        data = _read_all(store, accounts)
+        if _layer_versions(store) == before:
+            return data
+    raise Conflict(
+        f"备份期间工作空间连续 {attempts} 次被修改，未写出备份；请在编辑较少时重试",
+        f"The workspace changed during each of {attempts} attempts to back it up; no backup was written. "
+        "Try again when fewer edits are being made",
+    )
+
+
+def _read_all(store: Store, accounts: AccountStore | None) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         manifest = {

@@ -495,3 +495,57 @@ def test_a_bulk_create_records_numbers_as_a_single_create_does(store, catalog):
     assert type(bulk["service_min"]) is float
     assert type(bulk["salt_t"]) is float
     assert {k: v for k, v in bulk.items() if k != "name"} == {k: v for k, v in single.items() if k != "name"}
+
+
+class _EditedDuringBackup:
+    """The real store, with another user's edit of depot 甲 committed each time a backup reads the depots'
+    history (``edits`` times): what a nightly backup meets while the service is in use."""
+
+    def __init__(self, store, edits: int) -> None:
+        self._store, self.edits = store, edits
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def history(self, layer, **kw):
+        if layer == "depots" and self.edits:
+            self.edits -= 1
+            [f] = [f for f in self._store.list_features("depots").features if f.properties["name"] == "甲"]
+            props = {**f.properties, "salt_store": not f.properties["salt_store"]}
+            self._store.update_feature(
+                "depots", f.id, NewFeature(props, f.geometry), expected_version=f.version, actor="other"
+            )
+        return self._store.history(layer, **kw)
+
+
+def test_a_backup_taken_while_users_edit_is_read_at_one_moment(store, tmp_path, catalog):
+    """A backup reads each layer and then its history: an edit landing in between saved the feature at
+    version 1 and its history at version 2. Now the backup reads again until nothing moved meanwhile,
+    and gives up with a Conflict (no file) if the workspace never holds still."""
+    import io
+    import json
+    import zipfile
+
+    from geo_service.backup import create_backup, restore_backup
+    from geo_service.store.gpkg import GeoPackageStore
+
+    store.create_features("depots", [depot("甲"), depot("乙")], actor="x")
+    data = create_backup(_EditedDuringBackup(store, edits=1))
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        saved = {f["id"]: f["version"] for f in json.loads(z.read("layers/depots.json"))}
+        history = json.loads(z.read("history/depots.json"))
+    for fid, version in saved.items():
+        assert version == max(c["version"] for c in history if c["feature"] == fid)
+    assert sorted(saved.values()) == [1, 2]  # the edit is in, in both
+    back = GeoPackageStore(tmp_path / "back.gpkg", catalog)
+    try:
+        restore_backup(data, back)
+        [jia] = [f for f in back.list_features("depots").features if f.properties["name"] == "甲"]
+        assert (jia.version, jia.properties["salt_store"]) == (
+            2,
+            store.get_feature("depots", jia.id).properties["salt_store"],
+        )
+    finally:
+        back.close()
+    with pytest.raises(Conflict, match="changed during each of 3 attempts"):
+        create_backup(_EditedDuringBackup(store, edits=10), attempts=3)

@@ -1,27 +1,129 @@
-"""``geo-service backup create|restore FILE``: whole-workspace backups between either store."""
+"""``geo-service backup create|restore FILE``: whole-workspace backups between either store.
+
+``create`` never overwrites: given a directory it writes a dated file into it (``--keep N`` then
+removes all but the N newest dated backups there, for a nightly timer); given a file name that exists it
+refuses. The file appears whole or not at all (written aside, then linked into place).
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
+import re
+import tempfile
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from geo_service.auth.accounts import AccountStore, account_url
 from geo_service.backup import create_backup, restore_backup
 from geo_service.cli.workspace import _common, _open
 from geo_service.errors import InvalidInput
 
-__all__ = ["register"]
+__all__ = ["DATED", "register"]
+
+DATED = re.compile(r"^geo-service-backup-\d{8}-\d{6}(-\d+)?\.zip$")  # names `create DIR` gives
+_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def _checked_target(file: str, keep: int | None) -> tuple[Path, bool]:
+    """(where the backup goes, whether that is a directory to date it in), refusing what would overwrite
+    a file or cannot be written, before the workspace is read."""
+    path = Path(file)
+    if path.is_dir():
+        return path, True
+    if keep is not None:
+        raise InvalidInput(
+            "--keep 只能与目录一起使用（按日期命名的备份写入该目录）",
+            "--keep needs a directory (dated backups are written into it), not a file name",
+            field="--keep",
+        )
+    if path.exists():
+        raise InvalidInput(
+            f"备份文件「{path}」已存在，不会覆盖；请换个文件名，或给出一个目录以写入按日期命名的备份",
+            f"The backup file '{path}' exists and is not overwritten; give another name, or a directory "
+            "to write a dated backup into",
+            field="file",
+        )
+    if not path.parent.is_dir():
+        raise InvalidInput(
+            f"目录「{path.parent}」不存在",
+            f"No directory '{path.parent}' to write the backup into",
+            field="file",
+        )
+    return path, False
+
+
+def _place(data: bytes, target: Path, dated: bool) -> Path:
+    """Write ``data`` beside its destination, then link it into place: a crash leaves no half backup, and
+    a file that appeared meanwhile is not overwritten (a dated name then takes the next free suffix)."""
+    folder = target if dated else target.parent
+    with tempfile.NamedTemporaryFile(
+        dir=folder, prefix=".geo-service-backup-", suffix=".part", delete=False
+    ) as f:
+        part = Path(f.name)
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        stamp = dt.datetime.now(_TZ).strftime("%Y%m%d-%H%M%S")
+        for n in range(1, 1000):
+            final = folder / f"geo-service-backup-{stamp}{'' if n == 1 else f'-{n}'}.zip" if dated else target
+            try:
+                _link(part, final)
+                return final
+            except FileExistsError:
+                if not dated:
+                    raise InvalidInput(
+                        f"备份文件「{target}」已存在，不会覆盖",
+                        f"The backup file '{target}' exists and is not overwritten",
+                        field="file",
+                    ) from None
+        raise InvalidInput("同一秒内备份过多", "Too many backups within one second", field="file")
+    finally:
+        part.unlink(missing_ok=True)  # gone when it was moved into place
+
+
+def _link(part: Path, final: Path) -> None:
+    """``part`` also named ``final``, which must not exist yet (FileExistsError). Where the file system has no
+    hard links, ``final`` is claimed empty first and then replaced."""
+    try:
+        os.link(part, final)
+    except FileExistsError:
+        raise
+    except OSError:
+        os.close(os.open(final, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        os.replace(part, final)
+
+
+def _prune(folder: Path, keep: int) -> list[Path]:
+    """Remove all but the ``keep`` newest dated backups in ``folder`` (other files are left alone)."""
+    dated = sorted(
+        (p for p in folder.iterdir() if DATED.match(p.name) and p.is_file()),
+        key=lambda p: (p.name[19:34], int(p.stem[35:] or 1)),  # the stamp, then the same second's suffix
+    )
+    gone = dated[: max(len(dated) - keep, 0)]
+    for p in gone:
+        p.unlink()
+    return gone
 
 
 def _create(args: argparse.Namespace) -> int:
+    if args.keep is not None and args.keep < 1:
+        raise InvalidInput("--keep 至少为 1", "--keep must be at least 1", field="--keep")
+    target, dated = _checked_target(args.file, args.keep)
     settings, store = _open(args)
     accounts = AccountStore(account_url(str(settings.workspace), settings.database_url))
     try:
-        Path(args.file).write_bytes(create_backup(store, accounts))
+        data = create_backup(store, accounts)
     finally:
         accounts.close()
         store.close()
-    print(f"已写出备份 / backup written: {args.file}")
+    written = _place(data, target, dated)
+    print(f"已写出备份 / backup written: {written}")
+    if dated and args.keep is not None:
+        for p in _prune(target, args.keep):
+            print(f"已删除旧备份 / old backup removed: {p}")
     return 0
 
 
@@ -46,7 +148,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p = backup.add_parser("create", help="备份整个工作空间 / back up the whole workspace")
     _common(p)
-    p.add_argument("file")
+    p.add_argument(
+        "file", help="新文件名，或目录（写入按日期命名的备份）/ a new file, or a directory for a dated backup"
+    )
+    p.add_argument(
+        "--keep",
+        type=int,
+        help="只保留目录中最新的 N 个日期备份 / keep only the N newest dated backups in the directory",
+    )
     p.set_defaults(func=_create)
     p = backup.add_parser("restore", help="恢复到空工作空间 / restore into an empty workspace")
     _common(p)
