@@ -26,6 +26,8 @@ __all__ = [
 ]
 
 
+DRIVE_NETWORKS_KEPT = 4  # driving networks kept built, each with its own closures
+
 # each cached index: its key, and the layers whose versions it was built from
 _WALK: tuple[str, tuple[str, ...]] = ("network:walk", ("roads",))
 _BEATS: tuple[str, tuple[str, ...]] = ("beats", ("patrol_beats",))
@@ -66,7 +68,10 @@ def drive_network(
         )
 
     key = f"network:drive:{sorted(closed_road_ids)}:{sorted(closed_bridge_ids)}"
-    return ws.cached(key, ("roads", "bridges_culverts"), build)
+    # the usual network and the last few sets of closures a response plan asked for
+    return ws.cached(
+        key, ("roads", "bridges_culverts"), build, family="network:drive", keep=DRIVE_NETWORKS_KEPT
+    )
 
 
 def coverage_context(ws: Workspace) -> CoverageContext:

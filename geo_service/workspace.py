@@ -9,6 +9,7 @@ by the next request everywhere.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -37,7 +38,10 @@ class Workspace:
     def __init__(self, store: Store, settings: Settings | None = None) -> None:
         self.store = store
         self.settings = settings or Settings()
-        self._cache: dict[str, tuple[tuple[int, ...], Any]] = {}
+        self._cache: OrderedDict[str, tuple[tuple[int, ...], Any]] = (
+            OrderedDict()
+        )  # least recently used first
+        self._family: dict[str, str] = {}  # key -> its family, for keys that carry a parameter
         self._lock = threading.RLock()
 
     @property
@@ -47,17 +51,43 @@ class Workspace:
     def versions(self, layers: tuple[str, ...]) -> tuple[int, ...]:
         return tuple(self.store.layer_version(name) for name in layers)
 
-    def cached(self, key: str, layers: tuple[str, ...], build: Callable[[], T]) -> T:
-        """Return the object cached under ``key``, rebuilding it if any of ``layers`` changed."""
+    def cached(
+        self,
+        key: str,
+        layers: tuple[str, ...],
+        build: Callable[[], T],
+        *,
+        family: str | None = None,
+        keep: int = 1,
+    ) -> T:
+        """Return the object cached under ``key``, rebuilding it if any of ``layers`` changed.
+
+        A key that carries a parameter (the roads closed for one snow plan, the modification time of
+        the rules file) names its ``family``: only the ``keep`` most recently used keys of a family stay
+        cached, so a service asked with ever new parameters for years does not keep every index it
+        built."""
         versions = self.versions(layers)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None and hit[0] == versions:
+                self._cache.move_to_end(key)
                 return hit[1]
         value = build()
         with self._lock:
             self._cache[key] = (versions, value)
+            self._cache.move_to_end(key)
+            if family is not None:
+                self._family[key] = family
+                kin = [k for k in self._cache if self._family.get(k) == family]
+                for old in kin[: max(len(kin) - max(keep, 1), 0)]:
+                    del self._cache[old]
+                    del self._family[old]
         return value
+
+    def cached_keys(self, family: str | None = None) -> list[str]:
+        """The keys cached now (of one ``family``), least recently used first."""
+        with self._lock:
+            return [k for k in self._cache if family is None or self._family.get(k) == family]
 
     def is_fresh(self, key: str, layers: tuple[str, ...]) -> bool:
         """Whether ``key`` is cached for the current versions of ``layers`` (nothing is built)."""
@@ -74,6 +104,7 @@ class Workspace:
     def clear(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._family.clear()
 
 
 def open_workspace(settings: Settings | None = None, *, demo_if_empty: bool = False) -> Workspace:

@@ -54,7 +54,10 @@ def siting_context(ws: Any) -> SitingContext:
         stamp = path.stat().st_mtime_ns
     except OSError:
         stamp = 0
-    rules = ws.cached(f"siting:rules:{stamp}", (), lambda: load_rules(path, catalog=ws.catalog))
+    # one version of the rule file stays cached: an edited file's indexes replace the old ones
+    rules = ws.cached(
+        f"siting:rules:{stamp}", (), lambda: load_rules(path, catalog=ws.catalog), family="siting:rules"
+    )
     context = tuple(n for n in rules.layers_read if n not in SITE_LAYERS)
     sites = tuple(n for n in rules.layers_read if n in SITE_LAYERS)
     # the road/POI/area indexes survive writes to the site layers; only the (small) site index is rebuilt
@@ -62,9 +65,13 @@ def siting_context(ws: Any) -> SitingContext:
         f"siting:base:{stamp}",
         context,
         lambda: SitingContext.build({n: ws.frame(n) for n in context}, rules, crs=ws.settings.metric_crs),
+        family="siting:base",
     )
     return ws.cached(
-        f"siting:context:{stamp}", rules.layers_read, lambda: base.with_sites({n: ws.frame(n) for n in sites})
+        f"siting:context:{stamp}",
+        rules.layers_read,
+        lambda: base.with_sites({n: ws.frame(n) for n in sites}),
+        family="siting:context",
     )
 
 
