@@ -320,3 +320,50 @@ def test_unreachable_database_is_store_unavailable(catalog):
         PostGISStore(f"postgresql+psycopg://nobody@127.0.0.1:{port}/none", catalog)
     assert "PostGIS" in info.value.zh
     assert "unavailable" in info.value.en
+
+
+def test_a_database_made_by_an_older_release_is_migrated_on_open(pg_schema_url, catalog):
+    """A city's database outlives releases: one left at revision 0001 (before batch history) opens
+    with the current code, is brought to the head revision, keeps its features and history, and takes
+    a batch import (which needs the new column)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from geo_service.store.postgis.store import _MIGRATIONS
+
+    old = PostGISStore(pg_schema_url, catalog)
+    try:
+        [jia] = old.create_features(
+            "depots",
+            [
+                NewFeature(
+                    {"name": "甲", "salt_store": True, "district": "山阳区"}, shapely.Point(113.25, 35.21)
+                )
+            ],
+            actor="2025",
+        )
+        with old.engine.begin() as con:  # back to the older release's schema
+            cfg = Config()
+            cfg.set_main_option("script_location", str(_MIGRATIONS))
+            cfg.attributes["connection"] = con
+            command.downgrade(cfg, "0001")
+        assert _sql(old, "SELECT version_num FROM alembic_version") == [("0001",)]
+    finally:
+        old.close()
+    store = PostGISStore(pg_schema_url, catalog)
+    try:
+        assert _sql(store, "SELECT version_num FROM alembic_version") == [("0002",)]
+        assert store.get_feature("depots", jia.id).properties["name"] == "甲"
+        assert [c.op for c in store.history("depots", fid=jia.id)] == ["create"]
+        many = [
+            NewFeature(
+                catalog["demand"].validate_properties({"population": i}),
+                shapely.Point(113.2 + i * 1e-5, 35.2),
+            )
+            for i in range(1500)
+        ]
+        made = store.create_features("demand", many, actor="2027")
+        assert len(made) == 1500
+        assert len(store.history("demand", limit=10_000)) == 1500
+    finally:
+        store.close()
