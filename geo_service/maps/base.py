@@ -12,12 +12,12 @@ import folium
 import geopandas as gpd
 import numpy as np
 import shapely
-from branca.element import Element
 from shapely.geometry import mapping
 
 from geo_service.crs import wgs84_to_gcj02
 from geo_service.errors import InvalidInput
 from geo_service.maps.furniture import Orientation, print_css
+from geo_service.maps.markup import Raw
 
 __all__ = [
     "LABELS",
@@ -126,7 +126,7 @@ def base_map(
     elif kind == "osm":
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
     root(m).header.add_child(
-        Element(
+        Raw(
             "<style>html,body{margin:0;height:100%;font-family:'Noto Sans CJK SC','Noto Sans',sans-serif}"
             ".geo-panel{position:absolute;z-index:1000;background:#fff;padding:6px 10px;border-radius:4px;"
             "box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:13px;max-width:320px}"
@@ -221,7 +221,7 @@ def add_legend(m: folium.Map, items: Sequence[tuple[str, str, str]], lang: str, 
         f'<div><i style="background:{c};{s}"></i>{html.escape(name)}</div>' for c, s, name in items
     )
     root(m).html.add_child(
-        Element(
+        Raw(
             f'<div class="geo-panel geo-legend" id="legend" style="bottom:24px;right:10px">'
             f"<b>{label('legend', lang)}</b>{rows}"
             f'<div class="geo-screen-only" style="margin-top:4px">'
@@ -233,13 +233,13 @@ def add_legend(m: folium.Map, items: Sequence[tuple[str, str, str]], lang: str, 
 def add_panel(
     m: folium.Map, html: str, *, where: str = "top:10px;left:50px", panel_id: str = "panel"
 ) -> None:
-    root(m).html.add_child(Element(f'<div class="geo-panel" id="{panel_id}" style="{where}">{html}</div>'))
+    root(m).html.add_child(Raw(f'<div class="geo-panel" id="{panel_id}" style="{where}">{html}</div>'))
 
 
 def script(m: folium.Map, code: str) -> None:
     """JavaScript run after the map and its layers exist (``MAP`` is the Leaflet map)."""
     root(m).script.add_child(
-        Element(
+        Raw(
             f"window.addEventListener('load', function() {{\nvar MAP = {m.get_name()}; window.GEO_MAP = MAP;\n{code}\n}});"
         )
     )

@@ -13,9 +13,9 @@ import html
 from typing import Any, Literal
 
 import folium
-from branca.element import Element
 
 from geo_service.errors import GeoServiceError
+from geo_service.maps.markup import Raw
 
 __all__ = [
     "MARGIN_MM",
@@ -106,9 +106,7 @@ def add_title_block(m: folium.Map, title: str, lines: list[str]) -> None:
     rows = "".join(f"<div>{html.escape(line)}</div>" for line in lines if line)
     page: Any = m.get_root()  # a branca Figure
     page.html.add_child(
-        Element(
-            f'<div class="geo-title geo-print-only" id="map-title"><b>{html.escape(title)}</b>{rows}</div>'
-        )
+        Raw(f'<div class="geo-title geo-print-only" id="map-title"><b>{html.escape(title)}</b>{rows}</div>')
     )
 
 
@@ -117,7 +115,7 @@ def add_north_arrow(m: folium.Map, lang: str) -> None:
     letter = "N" if lang == "en" else "北"
     page: Any = m.get_root()  # a branca Figure
     page.html.add_child(
-        Element(
+        Raw(
             f'<div class="geo-north geo-print-only" id="north-arrow" title="{letter}">'
             '<svg width="20" height="26" viewBox="0 0 20 26" aria-hidden="true">'
             '<polygon points="10,0 18,24 10,18 2,24" fill="#222"/></svg>'

@@ -14,7 +14,6 @@ from urllib.parse import quote, urlencode
 
 import folium
 import geopandas as gpd
-from branca.element import Element
 
 from geo_service.maps.base import (
     add_legend,
@@ -35,6 +34,7 @@ from geo_service.maps.furniture import (
     beijing_label,
     workspace_notice,
 )
+from geo_service.maps.markup import Raw
 
 __all__ = ["PAPER", "coverage_page", "plan_page", "route_page"]
 
@@ -128,7 +128,7 @@ def _base_data(ws: Any, lang: str, *, with_minor: bool) -> dict[str, Any]:
 
 def _page(m: folium.Map, title: str, lang: str) -> str:
     """The page's HTML, with its title (escaped) and language, which folium leaves out."""
-    root(m).header.add_child(Element(f"<title>{html.escape(title)}</title>"))
+    root(m).header.add_child(Raw(f"<title>{html.escape(title)}</title>"))
     page = m.get_root().render()
     return page.replace("<html>", f'<html lang="{"en" if lang == "en" else "zh-CN"}">', 1)
 
@@ -511,7 +511,7 @@ def route_page(
     base = html.escape(f"/plans/snow/{quote(str(doc['id']))}/crews/{quote(crew)}", quote=True)
     switch = _switch(f"/maps/route/{quote(str(doc['id']))}/{quote(crew)}", query or {}, lang)
     root(m).header.add_child(
-        Element(
+        Raw(
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             "<style>.folium-map{height:58vh !important;width:100% !important}#stops{height:38vh;overflow:auto;margin:0;"
             "padding:4px 10px 4px 28px;font-size:14px;box-sizing:border-box;width:100%}#route-head{font-size:14px;padding:4px 8px}"
@@ -523,7 +523,7 @@ def route_page(
         )
     )
     root(m).html.add_child(
-        Element(
+        Raw(
             f"<div id='route-head'><b>{html.escape(str(doc['title']))} · {html.escape(crew)}</b> "
             f"<span id='route-start'>{'from' if en else '出发'} {beijing_label(start, lang)}</span> "
             f"<span class='geo-screen-only'><a id='gpx' href='{base}.gpx'>GPX</a> · "
