@@ -525,7 +525,7 @@ def route_page(
     root(m).html.add_child(
         Raw(
             f"<div id='route-head'><b>{html.escape(str(doc['title']))} · {html.escape(crew)}</b> "
-            f"<span id='route-start'>{'from' if en else '出发'} {beijing_label(start, lang)}</span> "
+            f"<span id='route-start'>{'from' if en else '出发'} {beijing(start)}</span> "
             f"<span class='geo-screen-only'><a id='gpx' href='{base}.gpx'>GPX</a> · "
             f"<a id='sheet' href='{base}/sheet'>{'Printable sheet' if en else '路线单'}</a>"
             f" · <a href='{switch}'>{label('switch', lang)}</a></span></div>"
