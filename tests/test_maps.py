@@ -296,3 +296,48 @@ def test_who_answers_its_reasons_in_each_language(demo_client):
     assert not any(re.search(r"[A-Za-z]{3}", x) for x in body["reasons_zh"])
     assert not any(re.search(r"[\u4e00-\u9fff]", x) for x in body["reasons_en"])
     assert "该点不在任何行政区内 / the place is outside every district" in body["reasons"]  # as before
+
+
+def test_a_print_without_chromium_is_a_problem_document(demo_gpkg, tmp_path):
+    """Without Chromium a print answered 503 in plain text; it is a refusal like the others: a
+    problem+json in both languages for a client, the map's error page for a browser."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+    from geo_service.settings import Settings
+    from tests.conftest import sign_in
+
+    path = tmp_path / "w.gpkg"
+    shutil.copy(demo_gpkg, path)
+    with TestClient(create_app(Settings(workspace=path, chromium=tmp_path / "no-chromium"))) as c:
+        c.headers["Authorization"] = f"Bearer {sign_in(c)}"
+        api = c.get("/maps/plan.pdf", headers={"Accept": "application/json"})
+        assert api.status_code == 503
+        assert api.headers["content-type"].startswith("application/problem+json")
+        body = api.json()
+        assert body["code"] == "print-unavailable"
+        assert "Chromium" in body["detail_zh"]
+        assert "Chromium not found" in body["detail_en"]
+        page = c.get("/maps/coverage.png", headers={"Accept": "text/html"})
+        assert page.status_code == 503
+        assert "无法显示地图" in page.text
+
+
+@pytest.mark.browser
+def test_a_map_page_links_to_its_print(demo_client):
+    """A dispatcher had no way to the PDF but typing its address: the page links to it, for the
+    moment shown and in the page's language."""
+    import html as html_lib
+
+    page = demo_client.get("/maps/coverage", params={"at": "2026-12-06T15:00", "lang": "en"}).text
+    href = html_lib.unescape(re.search(r"id='print-pdf' href='([^']+)'", page).group(1))
+    assert href.startswith("/maps/coverage.pdf?")
+    assert "at=2026-12-06T15%3A00" in href
+    assert "lang=en" in href
+    pdf = demo_client.get(href)
+    assert pdf.status_code == 200
+    assert pdf.content[:5] == b"%PDF-"
+    planner = demo_client.get("/maps/plan").text
+    assert "id='print-png' href='/maps/plan.png?lang=zh'" in planner

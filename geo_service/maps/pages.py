@@ -146,6 +146,16 @@ def _printed(lang: str) -> str:
     return f"Printed {beijing_label(now, lang)}" if lang == "en" else f"打印于 {beijing_label(now, lang)}"
 
 
+def _prints(path: str, query: Mapping[str, str], lang: str, **fixed: str) -> str:
+    """Links to this page as PDF and PNG (same query, language and ``fixed`` values), for the screen."""
+    params = {**query, **fixed, "lang": lang}
+    links = " ".join(
+        f"<a id='print-{fmt}' href='{html.escape(f'{path}.{fmt}?{urlencode(params)}', quote=True)}'>{fmt.upper()}</a>"
+        for fmt in ("pdf", "png")
+    )
+    return f"<span class='geo-screen-only'>{'Print' if lang == 'en' else '打印'} {links}</span>"
+
+
 def plan_page(
     ws: Any,
     *,
@@ -192,7 +202,7 @@ def plan_page(
     add_panel(
         m,
         (
-            f"<b>{title}</b><br>"
+            f"<b>{title}</b> {_prints('/maps/plan', query or {}, lang)}<br>"
             f"<span class='geo-screen-only'>{'Draw a polygon, fill in and save. Click a zone to edit it.' if en else '用左侧工具绘制面，填写后保存；点击摊区可修改形状。'}</span>"
             '<div id="form" class="geo-screen-only" style="display:none;margin-top:6px">'
             f'<label>{"Name" if en else "名称"} <input id="f-name" value="新增果蔬摊区"></label><br>'
@@ -400,7 +410,9 @@ def coverage_page(
             f"<span id='at-text'>{when}</span><br><span class='geo-screen-only'>"
             f"<input type='datetime-local' name='at' value='{local}' aria-label='{'Time' if en else '时刻'}'>"
             f"<input type='hidden' name='lang' value='{lang}'>"
-            f"<button>{'Show' if en else '查看'}</button></span></form>"
+            f"<button>{'Show' if en else '查看'}</button></span> "
+            # the print of this moment, not of whenever the link is followed
+            f"{_prints('/maps/coverage', query or {}, lang, at=local)}</form>"
             f"<table id='figures' style='font-size:12px'><tr><th>{'District' if en else '行政区'}</th><th>{'covered km²' if en else '覆盖 km²'}</th>"
             f"<th>{'gap km²' if en else '空白 km²'}</th><th>{'double km²' if en else '重叠 km²'}</th></tr>{rows}</table>"
             f"<div id='msg' class='geo-screen-only'>{'Click the map: who covers this place?' if en else '点击地图查询此处由谁负责'}</div>"
@@ -509,7 +521,8 @@ def route_page(
         for s in stops  # every stop: a crew must not lose the end of its list
     )
     base = html.escape(f"/plans/snow/{quote(str(doc['id']))}/crews/{quote(crew)}", quote=True)
-    switch = _switch(f"/maps/route/{quote(str(doc['id']))}/{quote(crew)}", query or {}, lang)
+    page_path = f"/maps/route/{quote(str(doc['id']))}/{quote(crew)}"
+    switch = _switch(page_path, query or {}, lang)
     root(m).header.add_child(
         Raw(
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
@@ -528,7 +541,8 @@ def route_page(
             f"<span id='route-start'>{'from' if en else '出发'} {beijing(start)}</span> "
             f"<span class='geo-screen-only'><a id='gpx' href='{base}.gpx'>GPX</a> · "
             f"<a id='sheet' href='{base}/sheet'>{'Printable sheet' if en else '路线单'}</a>"
-            f" · <a href='{switch}'>{label('switch', lang)}</a></span></div>"
+            f" · <a href='{switch}'>{label('switch', lang)}</a> · "
+            f"{_prints(page_path, query or {}, lang)}</span></div>"
             f"<ol id='stops'>{items}</ol>"
         )
     )

@@ -18,7 +18,7 @@ from geo_service.coverage import beat_coverage
 from geo_service.duty import on_duty, open_windows
 from geo_service.errors import GeoServiceError, InvalidInput
 from geo_service.maps.pages import PAPER, coverage_page, plan_page, route_page
-from geo_service.maps.prints import PrintUnavailable, print_page
+from geo_service.maps.prints import print_page
 from geo_service.snow.export import crew_vehicles
 
 __all__ = ["router"]
@@ -66,9 +66,7 @@ def _print(request: Request, build: Builder, fmt: str, *, paper: str) -> Respons
         data = print_page(
             page, fmt=fmt, chromium=request.app.state.settings.chromium, orientation=PAPER[paper]
         )
-    except PrintUnavailable as exc:
-        return Response(f"{exc.zh} / {exc.en}", status_code=503, media_type="text/plain; charset=utf-8")
-    except GeoServiceError as exc:
+    except GeoServiceError as exc:  # no Chromium: 503, as a page or problem+json like every refusal
         return _error_page(request, exc, lang)
     return Response(data, media_type="image/png" if fmt == "png" else "application/pdf")
 
