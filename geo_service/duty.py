@@ -28,6 +28,7 @@ __all__ = [
     "Shift",
     "ShiftTable",
     "calendar_known",
+    "calendar_note_pairs",
     "calendar_notes",
     "day_kind",
     "day_minute",
@@ -213,9 +214,16 @@ def calendar_known(day: dt.date) -> bool:
 def calendar_notes(first: dt.date, last: dt.date) -> list[str]:
     """One note (both languages) for each year from ``first`` to ``last`` whose holiday schedule is
     estimated (see :func:`day_kind`), for answers that depend on it."""
+    return [f"{zh} / {en}" for zh, en in calendar_note_pairs(first, last)]
+
+
+def calendar_note_pairs(first: dt.date, last: dt.date) -> list[tuple[str, str]]:
+    """:func:`calendar_notes` as (Chinese, English) pairs, for a page that shows one language."""
     return [
-        f"节假日日历未收录 {year} 年的调休安排，按法定节日与周末推算 / the {year} holiday "
-        "schedule is not in the calendar yet: statutory holidays and weekends are assumed"
+        (
+            f"节假日日历未收录 {year} 年的调休安排，按法定节日与周末推算",
+            f"the {year} holiday schedule is not in the calendar yet: statutory holidays and weekends are assumed",
+        )
         for year in range(first.year, last.year + 1)
         if not calendar_known(dt.date(year, 6, 1))
     ]

@@ -203,3 +203,141 @@ def test_a_crew_member_signs_in_to_their_route(own_demo_client):
         follow_redirects=False,
     )
     assert "lang%3Den" in wrong.headers["location"]
+
+
+def test_names_in_map_pages_are_not_templates(own_demo_client):
+    """The pages are folium (Jinja) templates: a plan title, stop or site name holding ``{{ … }}`` was
+    run on the server (a name could read the service's files or run code), and one holding ``{#``
+    made the page a 500. Names are text, written as they were typed."""
+    c = own_demo_client
+    site = c.get("/collections/stall_sites/items", params={"limit": 1}).json()["features"][0]
+    c.patch(f"/collections/stall_sites/items/{site['id']}", json={"properties": {"name": "{{ 6*7 }}摊区"}})
+    plan = c.post("/plans/snow", json={"title": "{{ 7*7 }}号预案{#", "time_limit_s": 1})
+    assert plan.status_code in (200, 201), plan.text[:300]
+    body = plan.json()
+    crew = body["vehicles"][0]["crew"]
+    route = c.get(f"/maps/route/{body['id']}/{crew}")
+    assert route.status_code == 200
+    assert "{{ 7*7 }}号预案{#" in route.text
+    assert "49号预案" not in route.text
+    planner = c.get("/maps/plan")
+    assert planner.status_code == 200
+    assert "{{ 6*7 }}摊区" in planner.text
+    assert "42摊区" not in planner.text
+
+
+def test_polygonal_keeps_the_areas_of_an_overlay():
+    import shapely
+
+    from geo_service.maps.base import polygonal
+
+    square = shapely.box(0, 0, 1, 1)
+    other = shapely.box(2, 0, 3, 1)
+    mixed = shapely.GeometryCollection([shapely.Point(5, 5), square, shapely.LineString([(0, 2), (1, 2)])])
+    assert polygonal(mixed).equals(square)
+    nested = shapely.GeometryCollection(
+        [shapely.MultiPoint([(5, 5), (6, 6)]), shapely.MultiPolygon([square, other])]
+    )
+    assert polygonal(nested).geom_type == "MultiPolygon"
+    assert polygonal(nested).area == 2
+    assert polygonal(shapely.MultiPoint([(5, 5), (6, 6)])) is None
+    assert polygonal(shapely.Polygon()) is None
+    assert polygonal(square) is square
+
+
+def test_beijing_time_as_written_here():
+    import datetime as dt
+
+    import pandas as pd
+
+    from geo_service.maps.furniture import beijing, beijing_label
+
+    utc = dt.datetime(2026, 12, 6, 7, 0, tzinfo=dt.UTC)
+    assert beijing(utc) == "2026-12-06 15:00"
+    assert beijing("2026-12-06T07:00:00Z") == "2026-12-06 15:00"
+    assert beijing(pd.Timestamp("2026-12-06T15:00:00+08:00")) == "2026-12-06 15:00"
+    assert beijing(pd.NaT) == ""
+    assert beijing(None) == ""
+    assert beijing_label(utc, "zh") == "2026-12-06 15:00（北京时间）"
+    assert beijing_label(utc, "en") == "2026-12-06 15:00 (Beijing time)"
+
+
+def _media_boxes(pdf: bytes) -> list[tuple[float, float]]:
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", pdf)
+    assert boxes, "no page size in the PDF"
+    return [(float(w), float(h)) for w, h in boxes]
+
+
+@pytest.mark.browser
+def test_pdf_prints_are_a4(own_demo_client):
+    """Prints were US Letter (612 × 792 pt); offices here print A4 (595 × 842 pt): the city's maps
+    across the sheet, a crew's route down it."""
+    c = own_demo_client
+    for path in ("/maps/coverage.pdf?at=2026-12-06T15:00", "/maps/plan.pdf?lang=en"):
+        pdf = c.get(path)
+        assert pdf.status_code == 200, pdf.text[:300]
+        for w, h in _media_boxes(pdf.content):
+            assert (w, h) == (pytest.approx(841.9, abs=1), pytest.approx(595.3, abs=1)), path
+        assert len(_media_boxes(pdf.content)) == 1  # the map fits its sheet
+    plan = c.post("/plans/snow", json={"title": "A4 测试", "time_limit_s": 1}).json()
+    crew = plan["vehicles"][0]["crew"]
+    pdf = c.get(f"/maps/route/{plan['id']}/{crew}.pdf")
+    assert pdf.status_code == 200
+    for w, h in _media_boxes(pdf.content):
+        assert (w, h) == (pytest.approx(595.3, abs=1), pytest.approx(841.9, abs=1))
+
+
+def test_who_answers_its_reasons_in_each_language(demo_client):
+    r = demo_client.get("/coverage/who", params={"lon": 112.9, "lat": 35.4, "at": "2026-12-06T15:00"})
+    assert r.status_code == 200
+    body = r.json()
+    assert "该点不在任何行政区内" in body["reasons_zh"]
+    assert "the place is outside every district" in body["reasons_en"]
+    assert not any(re.search(r"[A-Za-z]{3}", x) for x in body["reasons_zh"])
+    assert not any(re.search(r"[\u4e00-\u9fff]", x) for x in body["reasons_en"])
+    assert "该点不在任何行政区内 / the place is outside every district" in body["reasons"]  # as before
+
+
+def test_a_print_without_chromium_is_a_problem_document(demo_gpkg, tmp_path):
+    """Without Chromium a print answered 503 in plain text; it is a refusal like the others: a
+    problem+json in both languages for a client, the map's error page for a browser."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+    from geo_service.settings import Settings
+    from tests.conftest import sign_in
+
+    path = tmp_path / "w.gpkg"
+    shutil.copy(demo_gpkg, path)
+    with TestClient(create_app(Settings(workspace=path, chromium=tmp_path / "no-chromium"))) as c:
+        c.headers["Authorization"] = f"Bearer {sign_in(c)}"
+        api = c.get("/maps/plan.pdf", headers={"Accept": "application/json"})
+        assert api.status_code == 503
+        assert api.headers["content-type"].startswith("application/problem+json")
+        body = api.json()
+        assert body["code"] == "print-unavailable"
+        assert "Chromium" in body["detail_zh"]
+        assert "Chromium not found" in body["detail_en"]
+        page = c.get("/maps/coverage.png", headers={"Accept": "text/html"})
+        assert page.status_code == 503
+        assert "无法显示地图" in page.text
+
+
+@pytest.mark.browser
+def test_a_map_page_links_to_its_print(demo_client):
+    """A dispatcher had no way to the PDF but typing its address: the page links to it, for the
+    moment shown and in the page's language."""
+    import html as html_lib
+
+    page = demo_client.get("/maps/coverage", params={"at": "2026-12-06T15:00", "lang": "en"}).text
+    href = html_lib.unescape(re.search(r"id='print-pdf' href='([^']+)'", page).group(1))
+    assert href.startswith("/maps/coverage.pdf?")
+    assert "at=2026-12-06T15%3A00" in href
+    assert "lang=en" in href
+    pdf = demo_client.get(href)
+    assert pdf.status_code == 200
+    assert pdf.content[:5] == b"%PDF-"
+    planner = demo_client.get("/maps/plan").text
+    assert "id='print-png' href='/maps/plan.png?lang=zh'" in planner

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import threading
@@ -260,4 +261,208 @@ def test_crew_page_fits_a_phone(browser, live, tmp_path):
     if other:
         resp = s.page.goto(f"{s.base}/maps/route/{doc['id']}/{other}")
         assert resp.status == 403
+    s.close()
+
+
+# ---- prints: what the page sent to Chromium, opened as Chromium opens it (a local file) ----
+
+
+def _print_html(live, monkeypatch, path: str, role: str = "dispatcher") -> str:
+    """The HTML the service hands to headless Chromium for ``path`` (a .png or .pdf print)."""
+    import httpx
+
+    from geo_service.api.routers import maps
+
+    app, base = live
+    pages: list[str] = []
+
+    def capture(html, **kwargs):
+        pages.append(html)
+        return b"%PDF-1.4 captured"
+
+    monkeypatch.setattr(maps, "print_page", capture)
+    name = f"p-{role}"
+    with contextlib.suppress(Exception):
+        app.state.accounts.add_user(name, role)
+    token = app.state.accounts.issue_token(name)
+    r = httpx.get(base + path, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    assert r.status_code == 200, r.text[:300]
+    assert len(pages) == 1
+    return pages[0]
+
+
+class PrintView:
+    """A print's page in Chromium, as the print makes it: from a file, in a window the size of the A4
+    page inside its margins, with an American browser locale (the default of a headless Chromium)."""
+
+    def __init__(self, browser, html: str, tmp_path: Path, *, orientation="landscape", media="print"):
+        from geo_service.maps.furniture import page_px
+        from geo_service.maps.prints import _confined
+
+        w, h = page_px(orientation)
+        self.context = browser.new_context(viewport={"width": w, "height": h}, locale="en-US")
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        file = tmp_path / f"print-{len(list(tmp_path.glob('print-*.html')))}.html"
+        file.write_text(_confined(html), encoding="utf-8")
+        self.page.emulate_media(media=media)
+        self.page.goto(file.as_uri())
+        self.page.wait_for_function("window.GEO_MAP !== undefined", timeout=15_000)
+        self.page.wait_for_timeout(300)
+
+    def visible(self, selector: str) -> int:
+        return sum(1 for el in self.page.locator(selector).all() if el.is_visible())
+
+    def close(self):
+        self.context.close()
+
+
+KEPT_ON_PAPER = ("#legend", ".leaflet-control-scale", "#north-arrow", ".leaflet-control-attribution")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_print_has_no_controls_but_keeps_its_furniture(browser, live, monkeypatch, tmp_path, lang):
+    """Prints showed the zoom buttons, the layer switch (and the planner's drawing tools); they now
+    show none, and keep the legend, a metric scale, a north arrow, a title and the attribution."""
+    for path, title in [
+        (f"/maps/coverage.pdf?at=2026-12-06T15:00&lang={lang}", "#map-title"),
+        (f"/maps/plan.png?lang={lang}", "#map-title"),
+    ]:
+        html = _print_html(live, monkeypatch, path, role="planner")
+        for media in ("print", "screen"):  # a PDF is print media, a PNG a screenshot
+            v = PrintView(browser, html, tmp_path, media=media)
+            assert v.errors == [], v.errors
+            for control in (".leaflet-control-zoom", ".leaflet-control-layers", ".leaflet-pm-toolbar"):
+                assert v.visible(control) == 0, (path, media, control)
+            assert v.visible("#lang-switch") == 0
+            for kept in (*KEPT_ON_PAPER, title):
+                assert v.visible(kept) == 1, (path, media, kept)
+            scale = v.page.locator(".leaflet-control-scale").inner_text()
+            assert "mi" not in scale
+            assert "km" in scale or " m" in scale
+            v.page.screenshot(path=artefact(tmp_path, f"print-{lang}-{media}-{path[6:10]}.png"))
+            v.close()
+
+
+def test_a_crew_route_prints_every_stop_without_links(browser, live, monkeypatch, tmp_path):
+    import datetime as dt
+
+    from geo_service.snow.service import make_plan
+
+    app, _ = live
+    doc = make_plan(
+        app.state.workspace,
+        effort=2,
+        start=dt.datetime(2026, 12, 5, 6, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    )
+    crew = doc["vehicles"][0]["crew"]
+    html = _print_html(live, monkeypatch, f"/maps/route/{doc['id']}/{crew}.pdf", role="admin")
+    v = PrintView(browser, html, tmp_path, orientation="portrait")
+    assert v.errors == []
+    assert v.visible(".leaflet-control-zoom") + v.visible(".leaflet-control-layers") == 0
+    assert v.visible("#gpx") + v.visible("#sheet") == 0
+    assert v.visible("#north-arrow") == 1
+    assert "2026-12-05 06:00" in v.page.locator("#route-head").inner_text()
+    stops = v.page.locator("#stops")  # the whole list on paper: nothing scrolled away
+    assert stops.evaluate("el => el.scrollHeight <= el.clientHeight + 1")
+    v.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_print_writes_the_time_the_chinese_way(browser, live, monkeypatch, tmp_path, lang):
+    """The coverage print showed its moment as the browser's form field does (12/06/2026, 03:00 PM in
+    a headless Chromium); it is 2026-12-06 15:00 in Beijing time, also asked for in UTC."""
+    for at in ("2026-12-06T15:00", "2026-12-06T07:00Z"):
+        html = _print_html(live, monkeypatch, f"/maps/coverage.pdf?at={at}&lang={lang}")
+        v = PrintView(browser, html, tmp_path)
+        text = v.page.locator("body").inner_text()
+        assert "2026-12-06 15:00" in v.page.locator("#panel").inner_text()
+        assert ("Beijing time" if lang == "en" else "北京时间") in v.page.locator("#panel").inner_text()
+        assert "2026-12-06 15:00" in v.page.locator("#map-title").inner_text()
+        assert v.visible("input") == 0  # no form field on paper, in any locale
+        assert not re.search(r"\d{1,2}/\d{1,2}/\d{4}|\b[AP]M\b", text), text[:500]
+        v.close()
+
+
+def test_the_coverage_page_printed_from_the_browser_hides_its_controls(browser, live, tmp_path):
+    s = Session(browser, live, role="dispatcher")
+    s.open("/maps/coverage?at=2026-12-06T15:00")
+    assert s.page.locator(".leaflet-control-zoom").is_visible()
+    assert "2026-12-06 15:00" in s.page.locator("#at-text").inner_text()  # beside the picker, on screen
+    s.page.emulate_media(media="print")
+    assert not s.page.locator(".leaflet-control-zoom").is_visible()
+    assert not s.page.locator(".leaflet-control-layers").is_visible()
+    assert not s.page.locator("input[type=datetime-local]").is_visible()
+    assert s.page.locator("#legend").is_visible()
+    assert s.page.locator("#north-arrow").is_visible()
+    s.clean()
+    s.close()
+
+
+@pytest.mark.parametrize(
+    ("lang", "mine", "other"),
+    [("zh", "该点不在任何行政区内", "outside every district"), ("en", "outside every district", "行政区")],
+)
+def test_the_who_popup_speaks_the_pages_language(browser, live, tmp_path, lang, mine, other):
+    """The popup's reasons were '中文 / English' whatever the page's language."""
+    s = Session(browser, live, role="dispatcher")
+    s.open(f"/maps/coverage?at=2026-12-06T15:00&lang={lang}")
+    s.page.evaluate("GEO_MAP.fire('click', {latlng: L.latLng(35.45, 112.95)})")  # outside the districts
+    s.page.wait_for_selector(".leaflet-popup-content .reasons", timeout=10_000)
+    reasons = s.page.locator(".leaflet-popup-content .reasons").inner_text()
+    assert mine in reasons
+    assert other not in reasons
+    s.clean()
+    s.close()
+
+
+def test_an_overlap_with_a_stray_point_draws_no_marker_pin(browser, live, tmp_path):
+    """An overlap (or gap) from the overlay can be a collection with a point where two beats touch:
+    Leaflet drew its default blue marker pin for it (an image missing offline). Only areas are drawn."""
+    import datetime as dt
+
+    import geopandas as gpd
+    import shapely
+
+    from geo_service.api.paths import STATIC_DIR
+    from geo_service.maps.pages import coverage_page
+
+    app, _ = live
+    ws = app.state.workspace
+    beats = ws.frame("patrol_beats")
+    square = shapely.box(113.24, 35.22, 113.245, 35.225)
+    overlap = shapely.GeometryCollection([shapely.Point(113.25, 35.23), square])
+    gap = shapely.GeometryCollection(
+        [shapely.MultiPoint([(113.2, 35.2), (113.21, 35.2)]), square.buffer(-0.001)]
+    )
+    html = coverage_page(
+        ws,
+        at=dt.datetime(2026, 12, 6, 15, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+        beats=beats,
+        on_duty=set(beats["code"]),
+        gaps=[{"district": "解放区", "area_m2": 1.0, "geometry": gap}],
+        overlaps=[{"beats": ["A", "B"], "area_m2": 2.0, "geometry": overlap}],
+        figures=[],
+        cases=gpd.GeoDataFrame({"category": [], "reported_at": []}, geometry=[], crs=4326),
+        assignments={},
+        festival_open=gpd.GeoDataFrame(geometry=[], crs=4326),
+        static=STATIC_DIR.as_uri(),
+    )
+    v = PrintView(browser, html, tmp_path, media="screen")
+    assert v.errors == []
+    assert v.page.locator(".leaflet-marker-icon").count() == 0
+    assert v.page.locator("img[src*='marker-icon']").count() == 0
+    assert v.page.locator("path[stroke='#6a1b9a']").count() == 1  # the overlap's square is drawn
+    v.close()
+
+
+def test_the_coverage_map_fits_a_phone(browser, live, tmp_path):
+    """On a phone the layer switch stood open over half the map; it folds into its button."""
+    s = Session(browser, live, role="dispatcher", viewport=(390, 844))
+    s.open("/maps/coverage?at=2026-12-06T15:00")
+    assert s.page.locator(".leaflet-control-layers").count() == 1
+    assert s.page.locator(".leaflet-control-layers-expanded").count() == 0
+    s.clean()
     s.close()

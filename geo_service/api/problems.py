@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_service import errors
+from geo_service.maps.prints import PrintUnavailable
 
 __all__ = ["STATUS", "install_problem_handlers", "problem_response"]
 
@@ -32,6 +33,7 @@ STATUS: dict[type[errors.GeoServiceError], int] = {
     errors.StoreUnavailable: 503,
     errors.BadDeclaration: 400,
     errors.ComputationTimeout: 503,
+    PrintUnavailable: 503,  # no Chromium on this server: not the user's doing
 }
 
 _HTTP_TEXT = {

@@ -23,7 +23,15 @@ from scipy.spatial import cKDTree
 from geo_service.coverage.membership import BeatIndex, assign_points_to_beats
 from geo_service.coverage.week import WeekCoverage, beat_coverage_week
 from geo_service.crs import from_metric, to_metric, transformer
-from geo_service.duty import TZ, Shift, calendar_notes, festival_dates, next_shift, on_duty, open_windows
+from geo_service.duty import (
+    TZ,
+    Shift,
+    calendar_note_pairs,
+    festival_dates,
+    next_shift,
+    on_duty,
+    open_windows,
+)
 from geo_service.errors import InvalidInput
 from geo_service.network import RoadNetwork, Snap, snap
 from geo_service.reach import NearestSites, nearest_sites, service_areas
@@ -55,7 +63,9 @@ class WhoCovers:
     on_duty: tuple[Mapping[str, Any], ...]
     next_shift: Mapping[str, Any] | None
     nearest: Mapping[str, Mapping[str, Any] | None]
-    reasons: tuple[str, ...] = field(default_factory=tuple)
+    reasons: tuple[str, ...] = field(default_factory=tuple)  # each "中文 / English"
+    reasons_zh: tuple[str, ...] = field(default_factory=tuple)  # the same, one language (for pages)
+    reasons_en: tuple[str, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +76,8 @@ class WhoCovers:
             "next_shift": self.next_shift,
             "nearest": dict(self.nearest),
             "reasons": list(self.reasons),
+            "reasons_zh": list(self.reasons_zh),
+            "reasons_en": list(self.reasons_en),
         }
 
 
@@ -177,17 +189,20 @@ def who_covers(
     _, hit = assign_points_to_beats(pm, beats)
     codes = [str(beats.codes[b]) for b in hit]
     running = on_duty([s for s in shifts if s.beat in codes], at)
-    reasons = []
+    notes: list[tuple[str, str]] = []  # (zh, en)
     if district is None:
-        reasons.append("该点不在任何行政区内 / the place is outside every district")
+        notes.append(("该点不在任何行政区内", "the place is outside every district"))
     if not codes:
-        reasons.append(
-            "该点不在任何网格内，请转区值班室 / no beat covers the place: escalate to the district duty office"
+        notes.append(
+            (
+                "该点不在任何网格内，请转区值班室",
+                "no beat covers the place: escalate to the district duty office",
+            )
         )
     elif not running:
-        reasons.append("此时网格无人值班 / nobody is on duty in the beat at this time")
+        notes.append(("此时网格无人值班", "nobody is on duty in the beat at this time"))
     day = at.astimezone(TZ).date()
-    reasons += calendar_notes(day, day)
+    notes += calendar_note_pairs(day, day)
     nxt = None
     if codes and not running:
         options = [r for r in (next_shift(shifts, c, at) for c in codes) if r is not None]
@@ -214,7 +229,17 @@ def who_covers(
         k: None if r is None else r.nearest(where if r.field.network is network else pm[0], at=at)
         for k, r in reaches.items()
     }
-    return WhoCovers(at, district, beat_rows, duty, nxt, nearest, tuple(reasons))
+    return WhoCovers(
+        at,
+        district,
+        beat_rows,
+        duty,
+        nxt,
+        nearest,
+        tuple(f"{zh} / {en}" for zh, en in notes),
+        tuple(zh for zh, _ in notes),
+        tuple(en for _, en in notes),
+    )
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,23 @@ import folium
 import geopandas as gpd
 import numpy as np
 import shapely
-from branca.element import Element
 from shapely.geometry import mapping
 
 from geo_service.crs import wgs84_to_gcj02
 from geo_service.errors import InvalidInput
+from geo_service.maps.furniture import Orientation, print_css
+from geo_service.maps.markup import Raw
 
-__all__ = ["LABELS", "add_legend", "add_panel", "base_map", "feature_collection", "label", "root"]
+__all__ = [
+    "LABELS",
+    "add_legend",
+    "add_panel",
+    "base_map",
+    "feature_collection",
+    "label",
+    "polygonal",
+    "root",
+]
 
 CENTRE = (35.22, 113.24)
 
@@ -68,10 +78,21 @@ def base_map(
     draw: bool = False,
     zoom: int = 13,
     centre: Sequence[float] = CENTRE,
+    printing: bool = False,
+    orientation: Orientation = "landscape",
+    attribution: str = "",
 ) -> folium.Map:
-    """A folium map whose scripts come from the service, with the configured basemap underneath."""
+    """A folium map whose scripts come from the service, with the configured basemap underneath.
+
+    ``printing`` draws it for paper (no zoom buttons; the page leaves out its other controls), on an A4
+    page of ``orientation``; ``attribution`` (plain text) joins the basemap's in the corner."""
     m = folium.Map(
-        location=list(centre), zoom_start=zoom, tiles=None, control_scale=True, prefer_canvas=False
+        location=list(centre),
+        zoom_start=zoom,
+        tiles=None,
+        control_scale=False,  # folium's scale shows miles too: a metric one is added below
+        zoom_control=not printing,
+        prefer_canvas=False,
     )
     m.default_js, m.default_css = _assets(static, draw=draw)
     kind = settings.basemap
@@ -105,15 +126,41 @@ def base_map(
     elif kind == "osm":
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
     root(m).header.add_child(
-        Element(
+        Raw(
             "<style>html,body{margin:0;height:100%;font-family:'Noto Sans CJK SC','Noto Sans',sans-serif}"
             ".geo-panel{position:absolute;z-index:1000;background:#fff;padding:6px 10px;border-radius:4px;"
             "box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:13px;max-width:320px}"
             ".geo-legend i{display:inline-block;width:14px;height:10px;margin-right:6px;border:1px solid #555}"
-            ".geo-msg{color:#b71c1c}</style>"
+            ".geo-msg{color:#b71c1c}</style>" + print_css(orientation, printing=printing)
         )
     )
+    note = (
+        f"MAP.attributionControl.addAttribution({data_json(html.escape(attribution))});"
+        if attribution
+        else ""
+    )
+    # Leaflet's prefix is a link with a flag picture; the name is enough (and nothing to fetch)
+    script(
+        m,
+        "L.control.scale({imperial: false}).addTo(MAP); MAP.attributionControl.setPrefix('Leaflet');"
+        f"{note}\n// title block and north arrow sit on the map, whatever else the page holds\n"
+        "document.querySelectorAll('.geo-title,.geo-north').forEach(function(el){ MAP.getContainer().appendChild(el); });",
+    )
     return m
+
+
+def polygonal(geom: shapely.Geometry | None) -> shapely.Geometry | None:
+    """Only the polygons of a shape (an overlay can leave points and lines in a collection where two
+    areas touch): a Polygon or MultiPolygon, or None when nothing of area is left."""
+    if geom is None or geom.is_empty:
+        return None
+    if shapely.get_type_id(geom) in (3, 6):  # Polygon, MultiPolygon
+        return geom
+    parts = shapely.get_parts(shapely.get_parts(geom))  # a collection's multi-parts too, flattened
+    polys = parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)]
+    if len(polys) == 0:
+        return None
+    return polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
 
 
 def _round(geom: shapely.Geometry, tolerance: float) -> shapely.Geometry:
@@ -129,10 +176,20 @@ def feature_collection(
     tolerance: float = 0.0,
     shift_gcj02: bool = False,
     extra: Mapping[int, Mapping[str, Any]] | None = None,
+    areas_only: bool = False,
 ) -> dict[str, Any]:
-    """A compact GeoJSON of a frame: chosen columns, simplified, rounded to 1e-6°, shifted for AMap."""
+    """A compact GeoJSON of a frame: chosen columns, simplified, rounded to 1e-6°, shifted for AMap.
+
+    With ``areas_only`` a feature keeps only its polygons (see :func:`polygonal`) and one with none is
+    left out: a stray point would be drawn as a marker pin."""
     if len(frame) == 0 or not isinstance(frame, gpd.GeoDataFrame):
         return {"type": "FeatureCollection", "features": []}
+    if areas_only:
+        kept = [polygonal(g) for g in frame.geometry]
+        frame = frame.set_geometry(gpd.GeoSeries(kept, index=frame.index, crs=frame.crs))
+        frame = frame[[g is not None for g in kept]]
+        if len(frame) == 0:
+            return {"type": "FeatureCollection", "features": []}
     geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
     if len(geoms):
         geoms = np.array([_round(g, tolerance) for g in geoms], dtype=object)
@@ -164,10 +221,11 @@ def add_legend(m: folium.Map, items: Sequence[tuple[str, str, str]], lang: str, 
         f'<div><i style="background:{c};{s}"></i>{html.escape(name)}</div>' for c, s, name in items
     )
     root(m).html.add_child(
-        Element(
+        Raw(
             f'<div class="geo-panel geo-legend" id="legend" style="bottom:24px;right:10px">'
             f"<b>{label('legend', lang)}</b>{rows}"
-            f'<div style="margin-top:4px"><a id="lang-switch" href="{switch_href}">{label("switch", lang)}</a></div></div>'
+            f'<div class="geo-screen-only" style="margin-top:4px">'
+            f'<a id="lang-switch" href="{switch_href}">{label("switch", lang)}</a></div></div>'
         )
     )
 
@@ -175,13 +233,13 @@ def add_legend(m: folium.Map, items: Sequence[tuple[str, str, str]], lang: str, 
 def add_panel(
     m: folium.Map, html: str, *, where: str = "top:10px;left:50px", panel_id: str = "panel"
 ) -> None:
-    root(m).html.add_child(Element(f'<div class="geo-panel" id="{panel_id}" style="{where}">{html}</div>'))
+    root(m).html.add_child(Raw(f'<div class="geo-panel" id="{panel_id}" style="{where}">{html}</div>'))
 
 
 def script(m: folium.Map, code: str) -> None:
     """JavaScript run after the map and its layers exist (``MAP`` is the Leaflet map)."""
     root(m).script.add_child(
-        Element(
+        Raw(
             f"window.addEventListener('load', function() {{\nvar MAP = {m.get_name()}; window.GEO_MAP = MAP;\n{code}\n}});"
         )
     )

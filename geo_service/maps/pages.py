@@ -14,7 +14,6 @@ from urllib.parse import quote, urlencode
 
 import folium
 import geopandas as gpd
-from branca.element import Element
 
 from geo_service.maps.base import (
     add_legend,
@@ -26,8 +25,21 @@ from geo_service.maps.base import (
     root,
     script,
 )
+from geo_service.maps.furniture import (
+    TZ,
+    Orientation,
+    add_north_arrow,
+    add_title_block,
+    beijing,
+    beijing_label,
+    workspace_notice,
+)
+from geo_service.maps.markup import Raw
 
-__all__ = ["coverage_page", "plan_page", "route_page"]
+__all__ = ["PAPER", "coverage_page", "plan_page", "route_page"]
+
+#: the A4 page each map prints on: the city's maps are wider than tall, a crew's route sheet a list
+PAPER: dict[str, Orientation] = {"plan": "landscape", "coverage": "landscape", "route": "portrait"}
 
 SQUAD_COLOURS = [
     "#1b9e77",
@@ -52,7 +64,10 @@ function esc(s){return String(s==null?'':s).replace(/[&<>"']/g,c=>({'&':'&amp;',
 function msg(text, bad){var el=document.getElementById('msg'); if(el){el.innerHTML=text; el.className=bad?'geo-msg':'';}}
 var OVERLAYS = {};
 function addLayer(name, layer, on){ OVERLAYS[name]=layer; if(on!==false){layer.addTo(MAP);} return layer; }
-function finishLayers(){ L.control.layers(null, OVERLAYS, {collapsed: false}).addTo(MAP); }
+// no layer switch on paper; on a phone it folds into its button instead of covering the map
+function finishLayers(){ if (!D.print) { L.control.layers(null, OVERLAYS, {collapsed: window.innerWidth < 700}).addTo(MAP); } }
+// a point in an area layer (left by an overlay) is not drawn: Leaflet would pin its default marker there
+function noPin(){ return L.layerGroup(); }
 function basemap(D){
   addLayer(D.L.districts, L.geoJSON(D.districts, {style:{color:'#555',weight:2,fill:false,dashArray:'6 4'},
     onEachFeature:function(f,l){l.bindTooltip(esc(f.properties.name));}}));
@@ -113,7 +128,7 @@ def _base_data(ws: Any, lang: str, *, with_minor: bool) -> dict[str, Any]:
 
 def _page(m: folium.Map, title: str, lang: str) -> str:
     """The page's HTML, with its title (escaped) and language, which folium leaves out."""
-    root(m).header.add_child(Element(f"<title>{html.escape(title)}</title>"))
+    root(m).header.add_child(Raw(f"<title>{html.escape(title)}</title>"))
     page = m.get_root().render()
     return page.replace("<html>", f'<html lang="{"en" if lang == "en" else "zh-CN"}">', 1)
 
@@ -126,11 +141,42 @@ def _switch(path: str, query: Mapping[str, str], lang: str) -> str:
     return html.escape(path + "?" + urlencode(params), quote=True)
 
 
+def _printed(lang: str) -> str:
+    now = dt.datetime.now(TZ)
+    return f"Printed {beijing_label(now, lang)}" if lang == "en" else f"打印于 {beijing_label(now, lang)}"
+
+
+def _prints(path: str, query: Mapping[str, str], lang: str, **fixed: str) -> str:
+    """Links to this page as PDF and PNG (same query, language and ``fixed`` values), for the screen."""
+    params = {**query, **fixed, "lang": lang}
+    links = " ".join(
+        f"<a id='print-{fmt}' href='{html.escape(f'{path}.{fmt}?{urlencode(params)}', quote=True)}'>{fmt.upper()}</a>"
+        for fmt in ("pdf", "png")
+    )
+    return f"<span class='geo-screen-only'>{'Print' if lang == 'en' else '打印'} {links}</span>"
+
+
 def plan_page(
-    ws: Any, *, lang: str = "zh", static: str = "/static", query: Mapping[str, str] | None = None
+    ws: Any,
+    *,
+    lang: str = "zh",
+    static: str = "/static",
+    query: Mapping[str, str] | None = None,
+    printing: bool = False,
 ) -> str:
-    """The planner's page: context layers, drawing and editing stall zones with the siting check."""
-    m = base_map(ws.settings, static=static, draw=True, zoom=14, centre=(35.215, 113.27))
+    """The planner's page: context layers, drawing and editing stall zones with the siting check
+    (``printing``: the same map for paper, without drawing tools, forms or layer switch)."""
+    notice = workspace_notice(ws, lang)
+    m = base_map(
+        ws.settings,
+        static=static,
+        draw=True,
+        zoom=14,
+        centre=(35.215, 113.27),
+        printing=printing,
+        orientation=PAPER["plan"],
+        attribution=notice,
+    )
     shift = _shift(ws.settings)
     sites = ws.frame("stall_sites")
     pois = ws.frame("pois")
@@ -148,13 +194,17 @@ def plan_page(
     data["pois"] = feature_collection(
         pois[pois["kind"].isin(["school", "hospital", "market"])], columns=["name", "kind"], shift_gcj02=shift
     )
+    data["print"] = printing
     en = lang == "en"
+    title = "Planner: stall zones" if en else "规划：临时摊区"
+    add_title_block(m, title, [_printed(lang), notice])
+    add_north_arrow(m, lang)
     add_panel(
         m,
         (
-            f"<b>{'Planner: stall zones' if en else '规划：临时摊区'}</b><br>"
-            f"<span>{'Draw a polygon, fill in and save. Click a zone to edit it.' if en else '用左侧工具绘制面，填写后保存；点击摊区可修改形状。'}</span>"
-            '<div id="form" style="display:none;margin-top:6px">'
+            f"<b>{title}</b> {_prints('/maps/plan', query or {}, lang)}<br>"
+            f"<span class='geo-screen-only'>{'Draw a polygon, fill in and save. Click a zone to edit it.' if en else '用左侧工具绘制面，填写后保存；点击摊区可修改形状。'}</span>"
+            '<div id="form" class="geo-screen-only" style="display:none;margin-top:6px">'
             f'<label>{"Name" if en else "名称"} <input id="f-name" value="新增果蔬摊区"></label><br>'
             f'<label>{"Stalls" if en else "摊位数"} <input id="f-cap" type="number" value="10" min="1" style="width:5em"></label>'
             f' <label>{"Goods" if en else "品类"} <input id="f-goods" value="果蔬" style="width:6em"></label><br>'
@@ -196,8 +246,10 @@ var conflicts = addLayer(D.L.violations, L.geoJSON(null, {style:{color:'#c62828'
   onEachFeature:function(f,l){l.bindTooltip(esc(D.lang==='en'?f.properties.message_en:f.properties.message_zh));}}));
 finishLayers();
 MAP.fitBounds(sites.getBounds(), {maxZoom: 15});
-MAP.pm.addControls({position:'topleft', drawMarker:false, drawCircleMarker:false, drawPolyline:false, drawCircle:false,
-  drawText:false, cutPolygon:false, rotateMode:false, dragMode:false, removalMode:false, editMode:false});
+if (!D.print) {  // no drawing tools on paper
+  MAP.pm.addControls({position:'topleft', drawMarker:false, drawCircleMarker:false, drawPolyline:false, drawCircle:false,
+    drawText:false, cutPolygon:false, rotateMode:false, dragMode:false, removalMode:false, editMode:false});
+}
 MAP.pm.setLang(D.lang === 'en' ? 'en' : 'zh');
 var pending = null, editing = null;
 function showViolations(problem){
@@ -262,7 +314,7 @@ function saveEdit(e){
 }
 """,
     )
-    return _page(m, "规划：临时摊区" if not en else "Planner: stall zones", lang)
+    return _page(m, title, lang)
 
 
 def coverage_page(
@@ -280,9 +332,18 @@ def coverage_page(
     lang: str = "zh",
     static: str = "/static",
     query: Mapping[str, str] | None = None,
+    printing: bool = False,
 ) -> str:
-    """The dispatcher's map for one moment."""
-    m = base_map(ws.settings, static=static, zoom=12)
+    """The dispatcher's map for one moment (``printing``: for paper, the moment as text, no controls)."""
+    notice = workspace_notice(ws, lang)
+    m = base_map(
+        ws.settings,
+        static=static,
+        zoom=12,
+        printing=printing,
+        orientation=PAPER["coverage"],
+        attribution=notice,
+    )
     shift = _shift(ws.settings)
     squads = sorted(set(beats["squad"]))
     colour = {s: SQUAD_COLOURS[i % len(SQUAD_COLOURS)] for i, s in enumerate(squads)}
@@ -304,6 +365,7 @@ def coverage_page(
         else gpd.GeoDataFrame(geometry=[], crs=4326),
         columns=["area_m2", "district"],
         shift_gcj02=shift,
+        areas_only=True,
     )
     data["overlaps"] = feature_collection(
         gpd.GeoDataFrame(
@@ -315,7 +377,10 @@ def coverage_page(
         else gpd.GeoDataFrame(geometry=[], crs=4326),
         columns=["beats", "area_m2"],
         shift_gcj02=shift,
+        areas_only=True,  # two beats touching at a corner leave a point in the overlap: no pin for it
     )
+    if "reported_at" in cases.columns:  # shown as written here, not as ISO text with a zone
+        cases = cases.assign(reported_at=[beijing(v) for v in cases["reported_at"]])
     data["cases"] = feature_collection(
         cases,
         columns=["category", "description", "reported_at", "status"],
@@ -323,8 +388,14 @@ def coverage_page(
         extra=assignments,
     )
     data["festival"] = feature_collection(festival_open, columns=["name", "hours"], shift_gcj02=shift)
+    at = at.astimezone(TZ)  # the roster's time, whatever zone the moment was asked in
     data["at"] = at.isoformat(timespec="minutes")
+    data["print"] = printing
     en = lang == "en"
+    title = "Duty coverage" if en else "值守覆盖"
+    when = beijing_label(at, lang)
+    add_title_block(m, f"{title} · {when}", [_printed(lang), notice])
+    add_north_arrow(m, lang)
     rows = "".join(
         f"<tr><td>{html.escape(str(f['district']))}</td><td>{f['covered_m2'] / 1e6:.2f}</td><td>{f['uncovered_m2'] / 1e6:.2f}</td>"
         f"<td>{f['double_covered_m2'] / 1e6:.3f}</td></tr>"
@@ -334,12 +405,17 @@ def coverage_page(
     add_panel(
         m,
         (
+            # the moment as text (a browser shows the picker's value in its own locale, 12/6/2026, 3:00 PM)
             f"<form method='get' action='/maps/coverage'><b>{'Duty coverage at' if en else '值守覆盖时刻'}</b> "
-            f"<input type='datetime-local' name='at' value='{local}'><input type='hidden' name='lang' value='{lang}'>"
-            f"<button>{'Show' if en else '查看'}</button></form>"
+            f"<span id='at-text'>{when}</span><br><span class='geo-screen-only'>"
+            f"<input type='datetime-local' name='at' value='{local}' aria-label='{'Time' if en else '时刻'}'>"
+            f"<input type='hidden' name='lang' value='{lang}'>"
+            f"<button>{'Show' if en else '查看'}</button></span> "
+            # the print of this moment, not of whenever the link is followed
+            f"{_prints('/maps/coverage', query or {}, lang, at=local)}</form>"
             f"<table id='figures' style='font-size:12px'><tr><th>{'District' if en else '行政区'}</th><th>{'covered km²' if en else '覆盖 km²'}</th>"
             f"<th>{'gap km²' if en else '空白 km²'}</th><th>{'double km²' if en else '重叠 km²'}</th></tr>{rows}</table>"
-            f"<div id='msg'>{'Click the map: who covers this place?' if en else '点击地图查询此处由谁负责'}</div>"
+            f"<div id='msg' class='geo-screen-only'>{'Click the map: who covers this place?' if en else '点击地图查询此处由谁负责'}</div>"
         ),
         where="top:10px;left:50px",
     )
@@ -372,9 +448,9 @@ addLayer(D.L.beats_on, L.geoJSON(D.beats, {filter:function(f){return f.propertie
 addLayer(D.L.beats_off, L.geoJSON(D.beats, {filter:function(f){return !f.properties.on_duty;},
   style:{color:'#757575', weight:1.5, dashArray:'4 4', fillColor:'#eeeeee', fillOpacity:.25},
   onEachFeature:function(f,l){l.bindTooltip(esc(f.properties.code+' '+f.properties.squad)+(D.lang==='en'?' (off duty)':'（无人值班）'));}}));
-addLayer(D.L.gaps, L.geoJSON(D.gaps, {style:{color:'#b71c1c', weight:1, fillColor:'url(#hatch)', fillOpacity:1, className:'gap'},
+addLayer(D.L.gaps, L.geoJSON(D.gaps, {pointToLayer:noPin, style:{color:'#b71c1c', weight:1, fillColor:'url(#hatch)', fillOpacity:1, className:'gap'},
   onEachFeature:function(f,l){l.bindTooltip((D.lang==='en'?'Gap ':'空白 ')+Math.round(f.properties.area_m2)+' m²');}}));
-addLayer(D.L.overlaps, L.geoJSON(D.overlaps, {style:{color:'#6a1b9a', weight:2, fillColor:'#6a1b9a', fillOpacity:.5},
+addLayer(D.L.overlaps, L.geoJSON(D.overlaps, {pointToLayer:noPin, style:{color:'#6a1b9a', weight:2, fillColor:'#6a1b9a', fillOpacity:.5},
   onEachFeature:function(f,l){l.bindTooltip(esc(f.properties.beats));}}));
 addLayer(D.L.cases, L.geoJSON(D.cases, {pointToLayer:function(f,ll){return L.circleMarker(ll,{radius:5,color:'#ad1457',fillOpacity:.8});},
   onEachFeature:function(f,l){var p=f.properties; l.bindPopup('<b>'+esc(p.category)+'</b> '+esc(p.reported_at)+'<br>'+esc(p.description)+
@@ -389,14 +465,15 @@ MAP.on('click', function(e){
   var url = '/coverage/who?lon=' + e.latlng.lng + '&lat=' + e.latlng.lat + '&at=' + encodeURIComponent(D.at) + '&crs=' + encodeURIComponent(D.crs);
   fetch(url, {credentials:'same-origin'}).then(function(r){return r.json();}).then(function(w){
     var who = (w.on_duty||[]).map(function(s){return esc(s.squad+' '+s.beat+' '+s.shift);}).join('<br>') ||
-      (D.lang==='en'?'Nobody on duty':'此时无人值班') + (w.next_shift? '<br>'+(D.lang==='en'?'Next: ':'下一班：')+esc(w.next_shift.squad+' '+w.next_shift.starts.slice(0,16)) : '');
+      (D.lang==='en'?'Nobody on duty':'此时无人值班') + (w.next_shift? '<br>'+(D.lang==='en'?'Next: ':'下一班：')+esc(w.next_shift.squad+' '+w.next_shift.starts.slice(0,16).replace('T',' ')) : '');
+    var reasons = (D.lang==='en' ? w.reasons_en : w.reasons_zh) || w.reasons || [];  // in the page's language
     L.popup().setLatLng(e.latlng).setContent('<b>'+esc(w.district||(D.lang==='en'?'outside the districts':'辖区外'))+'</b><br>'+who+
-      ((w.reasons||[]).length? '<br><i>'+esc(w.reasons.join('；'))+'</i>':'')).openOn(MAP);
+      (reasons.length? '<br><i class="reasons">'+esc(reasons.join(D.lang==='en'?'; ':'；'))+'</i>':'')).openOn(MAP);
   });
 });
 """,
     )
-    return _page(m, "值守覆盖" if not en else "Duty coverage", lang)
+    return _page(m, title, lang)
 
 
 def route_page(
@@ -408,11 +485,21 @@ def route_page(
     lang: str = "zh",
     static: str = "/static",
     query: Mapping[str, str] | None = None,
+    printing: bool = False,
 ) -> str:
-    """The crew's phone page: map with numbered stops in priority colours, the stop list with times."""
-    m = base_map(ws.settings, static=static, zoom=13)
+    """The crew's phone page: map with numbered stops in priority colours, the stop list with times
+    (``printing``: on A4 portrait, the whole list, no links or controls)."""
+    notice = workspace_notice(ws, lang)
+    m = base_map(
+        ws.settings,
+        static=static,
+        zoom=13,
+        printing=printing,
+        orientation=PAPER["route"],
+        attribution=notice,
+    )
     en = lang == "en"
-    start = dt.datetime.fromisoformat(doc["start"])
+    start = dt.datetime.fromisoformat(doc["start"]).astimezone(TZ)
     stops = []
     for v in vehicles:
         for s in v["stops"]:
@@ -434,21 +521,28 @@ def route_page(
         for s in stops  # every stop: a crew must not lose the end of its list
     )
     base = html.escape(f"/plans/snow/{quote(str(doc['id']))}/crews/{quote(crew)}", quote=True)
-    switch = _switch(f"/maps/route/{quote(str(doc['id']))}/{quote(crew)}", query or {}, lang)
+    page_path = f"/maps/route/{quote(str(doc['id']))}/{quote(crew)}"
+    switch = _switch(page_path, query or {}, lang)
     root(m).header.add_child(
-        Element(
+        Raw(
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             "<style>.folium-map{height:58vh !important;width:100% !important}#stops{height:38vh;overflow:auto;margin:0;"
             "padding:4px 10px 4px 28px;font-size:14px;box-sizing:border-box;width:100%}#route-head{font-size:14px;padding:4px 8px}"
             ".stop-no{background:#fff;border:2px solid;border-radius:10px;font-size:11px;text-align:center;line-height:16px;"
-            "width:18px;height:16px}</style>"
+            "width:18px;height:16px}"
+            "@media print{ #stops{height:auto;overflow:visible}}"  # on paper the list runs on: every stop
+            + ("#stops{height:auto;overflow:visible}" if printing else "")
+            + "</style>"
         )
     )
     root(m).html.add_child(
-        Element(
+        Raw(
             f"<div id='route-head'><b>{html.escape(str(doc['title']))} · {html.escape(crew)}</b> "
-            f"<a id='gpx' href='{base}.gpx'>GPX</a> · <a id='sheet' href='{base}/sheet'>{'Printable sheet' if en else '路线单'}</a>"
-            f" · <a href='{switch}'>{label('switch', lang)}</a></div>"
+            f"<span id='route-start'>{'from' if en else '出发'} {beijing(start)}</span> "
+            f"<span class='geo-screen-only'><a id='gpx' href='{base}.gpx'>GPX</a> · "
+            f"<a id='sheet' href='{base}/sheet'>{'Printable sheet' if en else '路线单'}</a>"
+            f" · <a href='{switch}'>{label('switch', lang)}</a> · "
+            f"{_prints(page_path, query or {}, lang)}</span></div>"
             f"<ol id='stops'>{items}</ol>"
         )
     )
@@ -457,7 +551,9 @@ def route_page(
         "paths": paths,
         "colours": {str(k): v for k, v in PRIORITY_COLOURS.items()},
         "L": {"route": label("route", lang), "stops": label("stops", lang)},
+        "print": printing,
     }
+    add_north_arrow(m, lang)
     script(
         m,
         _COMMON_JS

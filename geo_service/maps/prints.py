@@ -1,5 +1,8 @@
 """Static PNG and PDF of a map page for reports, drawn by headless Chromium from a local file
-(the page's scripts read from the service's own static folder; nothing is fetched from outside)."""
+(the page's scripts read from the service's own static folder; nothing is fetched from outside).
+
+A PDF is A4 (the page's ``@page`` rule, see :mod:`geo_service.maps.furniture`), laid out in a window
+the size of the page inside its margins, so the map fills the sheet as it would the screen."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from geo_service.errors import GeoServiceError
+from geo_service.maps.furniture import Orientation, page_px
 
 __all__ = ["PrintUnavailable", "print_page"]
 
@@ -32,9 +36,24 @@ class PrintUnavailable(GeoServiceError):
 
 
 def print_page(
-    html: str, *, fmt: str, chromium: Path, width: int = 1280, height: int = 900, wait_ms: int = 4000
+    html: str,
+    *,
+    fmt: str,
+    chromium: Path,
+    orientation: Orientation = "landscape",
+    width: int | None = None,
+    height: int | None = None,
+    wait_ms: int = 4000,
 ) -> bytes:
-    """Render ``html`` (with file:// asset URLs) to PNG or PDF bytes."""
+    """Render ``html`` (with file:// asset URLs) to PNG or PDF bytes.
+
+    A PDF is one A4 page of ``orientation`` (more when the page runs on); a PNG is ``width`` ×
+    ``height`` pixels, by default 1280 × 900 turned to the orientation."""
+    if fmt == "pdf":
+        width, height = page_px(orientation)
+    else:
+        wide, tall = (1280, 900) if orientation == "landscape" else (900, 1280)
+        width, height = width or wide, height or tall
     if not Path(chromium).exists():
         raise PrintUnavailable(
             f"未找到 Chromium（{chromium}），无法生成 {fmt.upper()}",

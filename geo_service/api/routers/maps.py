@@ -17,8 +17,8 @@ from geo_service.contexts import coverage_context
 from geo_service.coverage import beat_coverage
 from geo_service.duty import on_duty, open_windows
 from geo_service.errors import GeoServiceError, InvalidInput
-from geo_service.maps.pages import coverage_page, plan_page, route_page
-from geo_service.maps.prints import PrintUnavailable, print_page
+from geo_service.maps.pages import PAPER, coverage_page, plan_page, route_page
+from geo_service.maps.prints import print_page
 from geo_service.snow.export import crew_vehicles
 
 __all__ = ["router"]
@@ -47,35 +47,41 @@ def _error_page(request: Request, exc: GeoServiceError, lang: str) -> HTMLRespon
     return HTMLResponse(body, status_code=status_for(exc))
 
 
-def _page(request: Request, build: Callable[[str, str], str]) -> HTMLResponse:
+# a page builder: (language, where the static files are, drawn for paper?) -> HTML
+Builder = Callable[[str, str, bool], str]
+
+
+def _page(request: Request, build: Builder) -> HTMLResponse:
     lang = _lang(request)
     try:
-        return HTMLResponse(build(lang, "/static"))
+        return HTMLResponse(build(lang, "/static", False))
     except GeoServiceError as exc:
         return _error_page(request, exc, lang)
 
 
-def _print(request: Request, build: Callable[[str, str], str], fmt: str) -> Response:
+def _print(request: Request, build: Builder, fmt: str, *, paper: str) -> Response:
     lang = _lang(request)
     try:
-        page = build(lang, STATIC_DIR.as_uri())
-        data = print_page(page, fmt=fmt, chromium=request.app.state.settings.chromium)
-    except PrintUnavailable as exc:
-        return Response(f"{exc.zh} / {exc.en}", status_code=503, media_type="text/plain; charset=utf-8")
-    except GeoServiceError as exc:
+        page = build(lang, STATIC_DIR.as_uri(), True)
+        data = print_page(
+            page, fmt=fmt, chromium=request.app.state.settings.chromium, orientation=PAPER[paper]
+        )
+    except GeoServiceError as exc:  # no Chromium: 503, as a page or problem+json like every refusal
         return _error_page(request, exc, lang)
     return Response(data, media_type="image/png" if fmt == "png" else "application/pdf")
 
 
-def _plan_builder(request: Request) -> Callable[[str, str], str]:
+def _plan_builder(request: Request) -> Builder:
     ws = request.app.state.workspace
-    return lambda lang, static: plan_page(ws, lang=lang, static=static, query=dict(request.query_params))
+    return lambda lang, static, printing: plan_page(
+        ws, lang=lang, static=static, query=dict(request.query_params), printing=printing
+    )
 
 
-def _coverage_builder(request: Request) -> Callable[[str, str], str]:
+def _coverage_builder(request: Request) -> Builder:
     ws = request.app.state.workspace
 
-    def build(lang: str, static: str) -> str:
+    def build(lang: str, static: str, printing: bool) -> str:
         at = parse_moment(request.query_params.get("at")) or dt.datetime.now(TZ).replace(
             second=0, microsecond=0
         )
@@ -108,15 +114,16 @@ def _coverage_builder(request: Request) -> Callable[[str, str], str]:
             lang=lang,
             static=static,
             query=dict(request.query_params),
+            printing=printing,
         )
 
     return build
 
 
-def _route_builder(request: Request, plan_id: str, crew: str) -> Callable[[str, str], str]:
+def _route_builder(request: Request, plan_id: str, crew: str) -> Builder:
     ws = request.app.state.workspace
 
-    def build(lang: str, static: str) -> str:
+    def build(lang: str, static: str, printing: bool) -> str:
         doc = ws.store.get_document("snow_plan", plan_id)
         return route_page(
             ws,
@@ -126,6 +133,7 @@ def _route_builder(request: Request, plan_id: str, crew: str) -> Callable[[str, 
             lang=lang,
             static=static,
             query=dict(request.query_params),
+            printing=printing,
         )
 
     return build
@@ -138,7 +146,7 @@ def plan_map(request: Request) -> HTMLResponse:
 
 @router.get("/plan.{fmt}", summary="规划图 PNG/PDF / Planner's map as PNG or PDF")
 def plan_print(request: Request, fmt: str) -> Response:
-    return _print(request, _plan_builder(request), _fmt(fmt))
+    return _print(request, _plan_builder(request), _fmt(fmt), paper="plan")
 
 
 @router.get(
@@ -150,12 +158,12 @@ def coverage_map(request: Request) -> HTMLResponse:
 
 @router.get("/coverage.{fmt}", summary="覆盖图 PNG/PDF / Coverage map as PNG or PDF")
 def coverage_print(request: Request, fmt: str) -> Response:
-    return _print(request, _coverage_builder(request), _fmt(fmt))
+    return _print(request, _coverage_builder(request), _fmt(fmt), paper="coverage")
 
 
 @router.get("/route/{plan_id}/{crew}.{fmt}", summary="作业路线图 PNG/PDF / Crew route as PNG or PDF")
 def route_print(request: Request, plan_id: str, crew: str, fmt: str) -> Response:
-    return _print(request, _route_builder(request, plan_id, crew), _fmt(fmt))
+    return _print(request, _route_builder(request, plan_id, crew), _fmt(fmt), paper="route")
 
 
 @router.get(
