@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo_service.crs import from_metric
+from geo_service.crs import from_metric, to_metric
 from geo_service.errors import InvalidInput
 from geo_service.network import build_network
 from geo_service.snow.plan import plan_response
@@ -240,3 +240,123 @@ def test_order_lock_puts_an_item_first():
             iterations=5,
             locks={"bridge:3": "一组@x"},
         )
+
+
+def _island():
+    """The tiny grid with the street (400, 600)–(600, 600) cut off by three closed roads, a second depot
+    on it, and its only work of priority 2 (so its crew has nothing it can reach in priority 1)."""
+    roads, bridges, depots, crews = tiny([(200, 100)])
+    metric = to_metric(roads.geometry.to_numpy())
+    a, b = shapely.Point(OX + 400, OY + 600), shapely.Point(OX + 600, OY + 600)
+    island = int(roads.index[shapely.equals_exact(metric, shapely.LineString([a, b]), tolerance=0.01)][0])
+    touching = roads.index[shapely.dwithin(metric, a, 0.01) | shapely.dwithin(metric, b, 0.01)]
+    closed = [int(r) for r in touching if r != island]
+    assert len(closed) == 3
+    roads["snow_priority"] = 1
+    roads.loc[island, "snow_priority"] = 2
+    depots = pd.concat(
+        [
+            depots,
+            gpd.GeoDataFrame(
+                {"name": ["二站"], "salt_store": [True]}, geometry=[ll(500, 610)], crs=4326, index=[2]
+            ),
+        ]
+    )
+    crews = pd.concat([crews, crews.assign(crew="二组", depot="二站")], ignore_index=True)
+    net = build_network(roads, mode="drive", weight="length", closed_road_ids=closed)
+    return net, roads, bridges, depots, crews, island, closed
+
+
+def _plan_in_time(seconds: float = 60.0, **kw):
+    """plan_response in a thread, failing (not hanging the suite) if it does not finish."""
+    import threading
+
+    out: dict = {}
+    worker = threading.Thread(target=lambda: out.update(plan=plan_response(**kw)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), "the plan never finished"
+    return out["plan"]
+
+
+def test_a_depot_cut_off_by_closures_still_gives_a_plan():
+    """helper-29: closures around a depot made planning loop for ever (the API gave up after 60 s with a
+    503, the CLI ran on). The cut-off crew had nothing it could reach in priority 1, took an item it could
+    not reach, and from then on the others kept 'serving' an item already done."""
+    net, roads, bridges, depots, crews, island, closed = _island()
+    kw = {
+        "net": net,
+        "roads": roads,
+        "bridges": bridges,
+        "depots": depots,
+        "crews": crews,
+        "start": START,
+        "iterations": 20,
+    }
+    plan = _plan_in_time(**kw)
+    items = {s["item"]: v["crew"] for v in plan.vehicles for s in v["stops"] if s["kind"] != "reload"}
+    assert items[f"road:{island}"] == "二组"  # the crew on the island clears it
+    assert set(items) | {f"road:{r}" for r in closed} == {f"road:{r}" for r in roads.index} | {"bridge:1"}
+    assert sorted(u["item"] for u in plan.unserved) == sorted(f"road:{r}" for r in closed)
+    assert validate_plan({"closures": {}, "vehicles": plan.vehicles}, roads=roads, crews=crews) == []
+    # locked to the crew that cannot get there: the plan still comes, and says why the street is left
+    locked = _plan_in_time(**kw | {"locks": {f"road:{island}": "一组"}})
+    [why] = [u for u in locked.unserved if u["item"] == f"road:{island}"]
+    assert "cannot reach" in why["reason_en"]
+    assert all(s.get("item") != f"road:{island}" for v in locked.vehicles for s in v["stops"])
+    # locking a closed road says it is closed
+    with pytest.raises(InvalidInput, match="cannot be served: road closed"):
+        plan_response(**kw | {"locks": {f"road:{closed[0]}": "一组"}})
+
+
+def test_a_road_dropped_for_a_closed_bridge_says_so(demo_plan):
+    """helper-29: closing bridge 12 left 东环路 unserved as 'road closed' though no road was closed."""
+    from geo_service.snow.service import make_plan
+
+    ws, _ = demo_plan
+    bridges, roads = ws.frame("bridges_culverts"), ws.frame("roads")
+    key = roads[roads["snow_priority"].notna()]
+    tree = shapely.STRtree(to_metric(key.geometry.to_numpy()))
+    near = tree.query(to_metric(bridges.geometry.to_numpy()), predicate="dwithin", distance=15.0)
+    shut = int(bridges.index[near[0][0]])  # a bridge on a road with a snow priority
+    doc = make_plan(ws, start=START, effort=2, closed_bridges=[shut], save=False)
+    on_it = [u for u in doc["unserved"] if u["item"].startswith("road:")]
+    assert on_it, "closing a bridge drops the road over it"
+    assert {u["reason_en"] for u in on_it} == {"a closed bridge or culvert is on it"}
+    road = int(on_it[0]["item"].removeprefix("road:"))
+    again = make_plan(ws, start=START, effort=2, closed_roads=[road], closed_bridges=[shut], save=False)
+    assert {u["reason_en"] for u in again["unserved"] if u["item"] == f"road:{road}"} == {"road closed"}
+
+
+def test_the_cli_takes_a_start_locks_and_a_title_and_prints_notices(demo_gpkg, tmp_path, capsys):
+    """helper-29: `snow-plan` had no --start or --lock, and did not print the plan's notices."""
+    import shutil
+
+    from geo_service.cli import main
+
+    path = tmp_path / "w.gpkg"
+    shutil.copy(demo_gpkg, path)
+    ws = ["--workspace", str(path)]
+    args = ["snow-plan", *ws, "--effort", "1", "--start", "2026-12-05T06:00", "--lock", "bridge:1=马村一组"]
+    assert main([*args, "--title", "东区冻雨", "--save", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "2026-12-05T06:00:00+08:00" in out
+    from geo_service.catalog import load_catalog
+    from geo_service.settings import default_layers_dir
+    from geo_service.store.gpkg import GeoPackageStore
+
+    store = GeoPackageStore(path, load_catalog(default_layers_dir()))
+    try:
+        [(key, _, _)] = store.list_documents("snow_plan")
+        doc = store.get_document("snow_plan", key)
+    finally:
+        store.close()
+    assert doc["title"] == "东区冻雨"
+    assert doc["locks"] == {"bridge:1": "马村一组"}
+    assert {v["crew"] for v in doc["vehicles"] for s in v["stops"] if s.get("item") == "bridge:1"} == {
+        "马村一组"
+    }
+    assert main(["snow-plan", *ws, "--lock", "bridge:1"]) == 2
+    assert "item=crew" in capsys.readouterr().err
+    assert main(["snow-plan", *ws, "--start", "tomorrow"]) == 2
+    assert "--start" in capsys.readouterr().err

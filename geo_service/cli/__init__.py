@@ -32,7 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except GeoServiceError as exc:
-        print(f"错误 / error: {exc.zh} / {exc.en}", file=sys.stderr)
+        where = f" [{exc.field}]" if exc.field else ""  # the option or field at fault
+        print(f"错误 / error{where}: {exc.zh} / {exc.en}", file=sys.stderr)
         return 2
 
 

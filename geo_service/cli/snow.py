@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 from geo_service.cli.workspace import _common, _open
+from geo_service.duty import parse_time
+from geo_service.errors import InvalidInput
 from geo_service.snow.export import plan_geojson, plan_gpx, route_sheet
 from geo_service.snow.service import make_plan
 from geo_service.workspace import Workspace
@@ -14,7 +16,24 @@ from geo_service.workspace import Workspace
 __all__ = ["register"]
 
 
+def _locks(pairs: list[str]) -> dict[str, str]:
+    """``--lock bridge:3=山阳一组`` (or ``=山阳一组-1@2``) as the API's ``locks``."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        item, sep, target = pair.partition("=")
+        if not sep or not item.strip() or not target.strip():
+            raise InvalidInput(
+                f"锁定「{pair}」应为 对象=班组 或 对象=车辆@序号（如 bridge:3=山阳一组）",
+                f"Lock '{pair}' must be item=crew or item=vehicle@position (e.g. bridge:3=山阳一组)",
+                field="--lock",
+            )
+        out[item.strip()] = target.strip()
+    return out
+
+
 def _plan(args: argparse.Namespace) -> int:
+    start = parse_time(args.start, field="--start")
+    locks = _locks(args.lock)
     settings, store = _open(args)
     try:
         ws = Workspace(store, settings)
@@ -22,18 +41,23 @@ def _plan(args: argparse.Namespace) -> int:
             ws,
             closed_roads=args.close_road,
             closed_bridges=args.close_bridge,
+            locks=locks,
             seed=args.seed,
             effort=args.effort,
+            start=start,
             actor="cli",
             save=args.save,
+            **({"title": args.title} if args.title else {}),
         )
     finally:
         store.close()
-    print(f"方案 / plan {doc['id']}")
+    print(f"方案 / plan {doc['id']}（{doc['start']} 起 / from）")
+    for note in doc["notices"]:
+        print(f"  注意 / notice: {note}")
     for k, t in doc["clear_times"].items():
         print(f"  {k} 级完成 / priority {k} clear: {t}")
     for u in doc["unserved"]:
-        print(f"  未安排 / unserved {u['item']} {u['name']}: {u['reason_zh']}")
+        print(f"  未安排 / unserved {u['item']} {u['name']}: {u['reason_zh']} / {u['reason_en']}")
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
@@ -58,6 +82,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(p)
     p.add_argument("--close-road", type=int, action="append", default=[], help="封闭道路编号（可多次）")
     p.add_argument("--close-bridge", type=int, action="append", default=[], help="封闭桥涵编号（可多次）")
+    p.add_argument("--start", help="开始时间，ISO 8601，默认现在（北京时间）/ start time, default now")
+    p.add_argument(
+        "--lock",
+        action="append",
+        default=[],
+        help="锁定：对象=班组 或 对象=车辆@序号（可多次），如 bridge:3=山阳一组 / item=crew or item=vehicle@position",
+    )
+    p.add_argument("--title", help="方案标题 / plan title")
     p.add_argument("--seed", type=_count, default=0)
     p.add_argument("--effort", type=_count, default=60)
     p.add_argument("--save", action="store_true", help="保存方案供班组查看")

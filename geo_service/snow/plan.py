@@ -192,6 +192,9 @@ def _greedy(
             fwd = np.where(cand, row[iu], np.inf)
             rev = np.where(cand & two, row[iv], np.inf)
             kf, kr = int(np.argmin(fwd)), int(np.argmin(rev))
+            if not np.isfinite(min(fwd[kf], rev[kr])):  # nothing open it may take is reachable from here
+                idle[w] = True  # (a depot cut off by closures): the others go on, or the items stay unserved
+                continue
             k, direction = (kf, 0) if fwd[kf] <= rev[kr] else (kr, 1)
             t2, pos2, salt2, _ = model.simulate(veh, [(k, direction)], (t, pos, salt))
             states[w] = (t2, pos2, salt2)
@@ -347,6 +350,8 @@ def _two_opt(model: _Model, route: list[tuple[int, int]], start_node: int) -> li
     prev = np.concatenate([[idx[start_node]], b[:-1]])
     fwd = np.concatenate([[0.0], np.cumsum(D[b[:-1], a[1:]])])  # internal driving up to each position
     rev = np.concatenate([[0.0], np.cumsum(D[a[1:], b[:-1]])])  # the same stretch driven backwards
+    if not (np.isfinite(fwd[-1]) and np.isfinite(D[prev[0], a[0]])):
+        return None  # a leg it cannot drive (a depot cut off by closures): no reversal makes it drivable
     bad = np.concatenate([[0], np.cumsum(~flippable)])
     best: tuple[float, tuple[int, int] | None] = (-1e-6, None)
     for i in range(n - 1):
@@ -356,11 +361,12 @@ def _two_opt(model: _Model, route: list[tuple[int, int]], start_node: int) -> li
             continue
         inner_old = fwd[j - 1] - fwd[i]
         inner_new = rev[j - 1] - rev[i]
-        after = np.where(j < n, 1, 0)
-        nxt = np.where(j < n, a[np.minimum(j, n - 1)], 0)
-        old = D[prev[i], a[i]] + inner_old + after * D[b[j - 1], nxt]
-        new = D[prev[i], b[j - 1]] + inner_new + after * D[a[i], nxt]
-        delta = np.where(ok, new - old, np.inf)
+        last = j == n  # the stretch ends the route: nothing to drive on to
+        nxt = a[np.minimum(j, n - 1)]
+        old = D[prev[i], a[i]] + inner_old + np.where(last, 0.0, D[b[j - 1], nxt])
+        new = D[prev[i], b[j - 1]] + inner_new + np.where(last, 0.0, D[a[i], nxt])
+        with np.errstate(invalid="ignore"):  # inf - inf where a reversal is not drivable either
+            delta = np.where(ok & np.isfinite(new), new - old, np.inf)
         k = int(np.argmin(delta))
         if delta[k] < best[0]:
             best = (float(delta[k]), (i, int(j[k])))
@@ -642,9 +648,16 @@ def plan_response(
             if item_id in by_id:
                 pins[by_id[item_id]] = int(position)
         if item_id not in by_id:
+            left_out = next((u for u in unserved if u["item"] == item_id), None)
+            if left_out is not None:  # a closed bridge, a road cut off: say why
+                raise InvalidInput(
+                    f"锁定的作业对象 {item_id} 无法作业：{left_out['reason_zh']}",
+                    f"Locked item {item_id} cannot be served: {left_out['reason_en']}",
+                    field="locks",
+                )
             raise InvalidInput(
-                f"锁定的作业对象 {item_id} 不存在或无法作业",
-                f"Locked item {item_id} does not exist or cannot be served",
+                f"锁定的作业对象 {item_id} 不存在或不在除雪优先级中",
+                f"Locked item {item_id} does not exist or has no snow priority",
                 field="locks",
             )
         if who not in {v.crew for v in vehicles} | {v.id for v in vehicles}:
@@ -662,6 +675,18 @@ def plan_response(
         start_plan = [{w: list(r) for w, r in routes.items()} for routes in base]
     plan, used = _improve(model, start_plan, lock_idx, rng, iterations, pins)
     clear, _ = _evaluate(model, plan)
+    routed = {k for routes in plan for route in routes.values() for k, _ in route}
+    for k, it in enumerate(model.items):
+        if k not in routed:  # reachable from some depot, but by no vehicle that may take it, where it is
+            unserved.append(
+                {
+                    "item": it.id,
+                    "name": it.name,
+                    "reason_zh": "可作业的车辆都无法到达（场站被封闭道路隔断，或锁定的班组到不了）",
+                    "reason_en": "no vehicle allowed to serve it can get there (its depot is cut off by "
+                    "closures, or the crew it is locked to cannot reach it)",
+                }
+            )
     vehicles_out = _describe(model, plan, net, crs, extra_xy)
     return ResponsePlan(
         start,

@@ -74,6 +74,23 @@ def make_plan(
         locks=locks,
         crs=ws.settings.metric_crs,
     )
+    # a road left out of the network but not closed itself (by id or its own flag) lies on a closed
+    # bridge or culvert
+    by_id = {f"road:{r}" for r in closed_roads}
+    if "closed" in roads:
+        by_id |= {f"road:{r}" for r in roads.index[roads["closed"].fillna(False).astype(bool)]}
+    if len(shut):
+        plan = dataclasses.replace(
+            plan,
+            unserved=tuple(
+                {**u, "reason_zh": "所在桥涵封闭", "reason_en": "a closed bridge or culvert is on it"}
+                if u["item"].startswith("road:")
+                and u["reason_en"] == "road closed"
+                and u["item"] not in by_id
+                else u
+                for u in plan.unserved
+            ),
+        )
     closures = {
         "roads": [f"road:{r}" for r in closed_roads],
         "bridges": [f"bridge:{b}" for b in closed_bridges],

@@ -29,7 +29,9 @@ class PlanRequest(Body):
     )
     locks: dict[str, str] = Field(
         default_factory=dict,
-        description='作业对象 → 班组、车辆或 车辆@序号，如 {"bridge:3": "山阳一组", "road:12": "山阳一组-1@1"}',
+        description='作业对象 → 班组、车辆或 车辆@序号，如 {"bridge:3": "山阳一组", "road:12": "山阳一组-1@1"}；'
+        "序号在该对象的优先级内计（@1 为该车该优先级的第一站）/ item → crew, vehicle or vehicle@position; the "
+        "position counts within the item's priority class (@1: the vehicle's first stop of that priority)",
     )
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     time_limit_s: float = Field(
