@@ -73,5 +73,22 @@ class Settings(BaseSettings):
     tianditu_key: str | None = None
     chromium: Path = Path("/usr/bin/chromium")
     auth_cache_s: float = 5.0
-    login_attempts: int = 5
-    login_window_s: float = 300.0
+    login_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="failed sign-ins in a row of one user name from one address before each further attempt "
+        "must wait (2 s, then twice as long each time, at most login_window_s); a success or login_window_s "
+        "with no failure clears them. Nobody else is slowed by them",
+    )
+    login_window_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds after which a failed sign-in no longer counts (for a name and address: after "
+        "that long with no other failure); also the longest wait",
+    )
+    login_address_attempts: int | None = Field(
+        default=None,
+        ge=1,
+        description="failed sign-ins from one address, over all user names, within login_window_s before "
+        "that address must wait; unset means 20 × login_attempts (an office behind one NAT shares it)",
+    )

@@ -22,6 +22,7 @@ from geo_service.api.paths import STATIC_DIR
 from geo_service.api.problems import install_problem_handlers
 from geo_service.api.security import AuthError, SecurityHeaders, audit_middleware, auth_problem, guard
 from geo_service.auth.accounts import AccountStore, account_url
+from geo_service.auth.throttle import LoginThrottle
 from geo_service.catalog import load_catalog
 from geo_service.settings import Settings
 from geo_service.store import open_store
@@ -70,9 +71,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(guard)],
     )
     app.state.settings = settings
-    from geo_service.api.routers.auth import LoginThrottle
-
-    app.state.login_throttle = LoginThrottle(limit=settings.login_attempts, window_s=settings.login_window_s)
+    app.state.login_throttle = LoginThrottle(
+        limit=settings.login_attempts,
+        window_s=settings.login_window_s,
+        address_limit=settings.login_address_attempts,
+    )
     app.state.catalog = catalog
     install_problem_handlers(app)
     app.add_exception_handler(AuthError, auth_problem)  # type: ignore[arg-type]

@@ -30,9 +30,10 @@ _SAFE = {"GET", "HEAD", "OPTIONS"}
 class AuthError(GeoServiceError):
     """401 (no or bad credentials) or 403 (not allowed for this role)."""
 
-    def __init__(self, status: int, zh: str, en: str) -> None:
+    def __init__(self, status: int, zh: str, en: str, *, retry_after: int | None = None) -> None:
         super().__init__(zh, en)
         self.status = status
+        self.retry_after = retry_after  # seconds, for a 429
         self.code = {401: "unauthorized", 429: "too-many-attempts"}.get(status, "forbidden")
         self.title = {
             401: {"zh": "需要登录", "en": "Authentication required"},
@@ -151,8 +152,10 @@ def auth_problem(request: Request, exc: AuthError) -> Response:
         return RedirectResponse(f"/auth/login?next={quote(target)}", status_code=303)
     body = exc.as_dict()
     body["instance"] = request.url.path
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return problem_response(exc.status, body, headers)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(max(1, exc.retry_after))
+    return problem_response(exc.status, body, headers or None)
 
 
 _HEADERS = [
