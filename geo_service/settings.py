@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "default_layers_dir"]
@@ -92,3 +93,22 @@ class Settings(BaseSettings):
         description="failed sign-ins from one address, over all user names, within login_window_s before "
         "that address must wait; unset means 20 × login_attempts (an office behind one NAT shares it)",
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses or networks (10.0.0.5, 10.1.0.0/16) of reverse proxies whose "
+        "X-Forwarded-For / X-Forwarded-Proto are believed; empty (the default) trusts none, so a client "
+        "cannot choose the address the audit log and sign-in throttling see",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"GEO_TRUSTED_PROXIES: '{item}' is not an IP address or network (e.g. 10.0.0.5, 10.1.0.0/16)"
+                ) from None
+        return ",".join(items)

@@ -83,6 +83,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(UnicodeGuard)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
+    if settings.trusted_proxies:  # outermost: everything after it sees the client the proxy names
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for name in _router_modules():
         module = importlib.import_module(f"{routers.__name__}.{name}")

@@ -65,6 +65,9 @@ def _serve(args: argparse.Namespace) -> int:
                 load_demo(store)
         finally:
             store.close()
+    # uvicorn would believe X-Forwarded-For from 127.0.0.1 (its default): anyone on the server could then
+    # choose the address the audit log and sign-in throttling see. The app believes only the proxies
+    # GEO_TRUSTED_PROXIES names (create_app adds the middleware), so uvicorn's own handling is off.
     if args.workers > 1:
         # each worker builds its app from the environment: hand it what the command line said
         os.environ["GEO_DATABASE_URL"] = str(settings.database_url)
@@ -75,9 +78,10 @@ def _serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers,
+            proxy_headers=False,
         )
     else:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port)
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=False)
     return 0
 
 
