@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         description="failed sign-ins from one address, over all user names, within login_window_s before "
         "that address must wait; unset means 20 × login_attempts (an office behind one NAT shares it)",
     )
+    cookie_secure: bool = Field(
+        default=False,
+        description="mark the session cookie Secure, so browsers send it over HTTPS only; set it when the "
+        "service is reached over HTTPS (the intranet default is plain HTTP, where a Secure cookie is not "
+        "sent back and nobody could stay signed in)",
+    )
     trusted_proxies: str = Field(
         default="",
         description="comma-separated addresses or networks (10.0.0.5, 10.1.0.0/16) of reverse proxies whose "

@@ -265,3 +265,29 @@ def test_a_new_password_ends_old_sessions_and_answers_carry_safety_headers(clien
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["x-frame-options"] == "DENY"
     assert client.get("/health").headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.parametrize("secure", [False, True])
+def test_the_session_cookie_is_secure_when_the_setting_says(tmp_path, secure):
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+    from geo_service.settings import Settings
+
+    app = create_app(Settings(workspace=tmp_path / "w.gpkg", cookie_secure=secure))
+    with TestClient(app) as c:
+        app.state.accounts.add_user("qin", "viewer", password="qin's password")
+        r = c.post("/auth/login", json={"name": "qin", "password": "qin's password"})
+        cookie = r.headers["set-cookie"]
+        assert cookie.startswith("geo_session=")
+        assert "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie
+        assert ("Secure" in cookie) is secure
+        form = c.post(
+            "/auth/login",
+            data={"name": "qin", "password": "qin's password", "next": "/auth/me"},
+            follow_redirects=False,
+        )
+        assert ("Secure" in form.headers["set-cookie"]) is secure
+        out = c.post("/auth/logout", headers={"Authorization": f"Bearer {r.json()['token']}"})
+        assert ("Secure" in out.headers["set-cookie"]) is secure

@@ -89,7 +89,10 @@ async def login(request: Request) -> Response:
         wanted = form.get("next")
         target = _safe_next(wanted) if wanted else _landing(request, name)
         response = RedirectResponse(target, status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", max_age=12 * 3600)
+    secure = request.app.state.settings.cookie_secure  # only over HTTPS (GEO_COOKIE_SECURE)
+    response.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=12 * 3600
+    )
     return response
 
 
@@ -116,7 +119,9 @@ def logout(request: Request) -> Response:
     if token:
         request.app.state.accounts.revoke_token(token)
     response = JSONResponse({"signed_out": True})
-    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(
+        SESSION_COOKIE, httponly=True, samesite="strict", secure=request.app.state.settings.cookie_secure
+    )
     return response
 
 
