@@ -20,10 +20,18 @@ from geo_service.api import routers
 from geo_service.api.limits import BodyLimit, UnicodeGuard
 from geo_service.api.paths import STATIC_DIR
 from geo_service.api.problems import install_problem_handlers
-from geo_service.api.security import AuthError, SecurityHeaders, audit_middleware, auth_problem, guard
+from geo_service.api.security import (
+    AuthError,
+    SecurityHeaders,
+    audit_middleware,
+    auth_problem,
+    guard,
+    page_policy,
+)
 from geo_service.auth.accounts import AccountStore, account_url
 from geo_service.auth.throttle import LoginThrottle
 from geo_service.catalog import load_catalog
+from geo_service.maps.base import tile_sources
 from geo_service.settings import Settings
 from geo_service.store import open_store
 from geo_service.workspace import Workspace
@@ -81,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(AuthError, auth_problem)  # type: ignore[arg-type]
     app.middleware("http")(audit_middleware)
     app.add_middleware(UnicodeGuard)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, policy=page_policy(tile_sources(settings)))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
     if settings.trusted_proxies:  # outermost: everything after it sees the client the proxy names
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware

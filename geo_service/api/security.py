@@ -9,7 +9,7 @@ refused — with who made it and the status it got; the feature history keeps be
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
@@ -20,7 +20,7 @@ from geo_service.api.problems import problem_response
 from geo_service.auth import AccountStore, User, can, requirement
 from geo_service.errors import GeoServiceError
 
-__all__ = ["SESSION_COOKIE", "AuthError", "SecurityHeaders", "audit_middleware", "guard"]
+__all__ = ["SESSION_COOKIE", "AuthError", "SecurityHeaders", "audit_middleware", "guard", "page_policy"]
 
 log = logging.getLogger("geo_service.audit")
 SESSION_COOKIE = "geo_session"
@@ -165,12 +165,42 @@ _HEADERS = [
 ]
 
 
-class SecurityHeaders:
-    """ASGI middleware adding the headers every answer carries (a plain ASGI wrapper: no per-request
-    task, so the fast endpoints stay fast)."""
+def page_policy(tile_sources: Sequence[str] = ()) -> str:
+    """The Content-Security-Policy of the service's HTML pages.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Everything comes from the service itself (the maps work offline); folium writes its map set-up as
+    inline scripts and styles, so those are allowed, but no script, style, font or request may come
+    from another host. Images may also be ``data:``/``blob:`` (Leaflet's icons, drawn tiles) and the
+    configured basemap's tiles. No page may be framed, embed objects, change its base URL or post a
+    form elsewhere.
+    """
+    images = " ".join(("'self'", "data:", "blob:", *tile_sources))
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self' 'unsafe-inline'",
+            "style-src 'self' 'unsafe-inline'",
+            f"img-src {images}",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
+
+
+class SecurityHeaders:
+    """ASGI middleware adding the headers every answer carries, and ``policy`` as the
+    Content-Security-Policy of HTML answers (a plain ASGI wrapper: no per-request task, so the fast
+    endpoints stay fast)."""
+
+    def __init__(self, app: ASGIApp, *, policy: str | None = None) -> None:
         self.app = app
+        self.page_headers = [*_HEADERS]
+        if policy:
+            self.page_headers.append((b"content-security-policy", policy.encode("latin-1")))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -179,7 +209,9 @@ class SecurityHeaders:
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *_HEADERS]}
+                headers = message.get("headers", [])
+                html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+                message = {**message, "headers": [*headers, *(self.page_headers if html else _HEADERS)]}
             await send(message)
 
         await self.app(scope, receive, sending)
