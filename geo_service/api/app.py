@@ -17,13 +17,13 @@ from fastapi.staticfiles import StaticFiles
 
 from geo_service import __version__
 from geo_service.api import routers
+from geo_service.api.audit import audit_middleware
 from geo_service.api.limits import BodyLimit, UnicodeGuard
 from geo_service.api.paths import STATIC_DIR
 from geo_service.api.problems import install_problem_handlers
 from geo_service.api.security import (
     AuthError,
     SecurityHeaders,
-    audit_middleware,
     auth_problem,
     guard,
     page_policy,

@@ -2,14 +2,13 @@
 
 ``guard`` runs after routing (an app-wide dependency), so it knows the route template; it finds the
 user from ``Authorization: Bearer …`` or the session cookie and checks the policy table
-(:mod:`geo_service.auth.policy`). ``audit_middleware`` records every write request — accepted or
-refused — with who made it and the status it got; the feature history keeps before/after.
+(:mod:`geo_service.auth.policy`). The audit log of requests is :mod:`geo_service.api.audit`; the
+feature history keeps before/after.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
@@ -20,9 +19,8 @@ from geo_service.api.problems import problem_response
 from geo_service.auth import AccountStore, User, can, requirement
 from geo_service.errors import GeoServiceError
 
-__all__ = ["SESSION_COOKIE", "AuthError", "SecurityHeaders", "audit_middleware", "guard", "page_policy"]
+__all__ = ["SESSION_COOKIE", "AuthError", "SecurityHeaders", "guard", "page_policy", "route_template"]
 
-log = logging.getLogger("geo_service.audit")
 SESSION_COOKIE = "geo_session"
 _SAFE = {"GET", "HEAD", "OPTIONS"}
 
@@ -49,7 +47,8 @@ def _credentials(request: Request) -> tuple[str | None, bool]:
     return (cookie, True) if cookie else (None, False)
 
 
-def _route_template(request: Request) -> tuple[str, dict[str, str]]:
+def route_template(request: Request) -> tuple[str, dict[str, str]]:
+    """The matched route's path template and parameters (matched by hand before routing)."""
     route = request.scope.get("route")
     if route is not None:
         return route.path, {k: str(v) for k, v in request.path_params.items()}
@@ -75,7 +74,7 @@ def current_user(request: Request) -> User | None:
 
 def guard(request: Request) -> None:
     """The app-wide dependency: sign-in and role check for the matched route."""
-    template, params = _route_template(request)
+    template, params = route_template(request)
     need = requirement(request.method, template, params)
     user = current_user(request)
     request.state.user = user
@@ -122,24 +121,6 @@ def guard(request: Request) -> None:
         f"角色 {user.role} 无权进行此操作（需要：{need.action}）",
         f"Role {user.role} may not do this (needs: {need.action})",
     )
-
-
-async def audit_middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Record every write request with its actor and outcome."""
-    response = await call_next(request)
-    if request.method not in _SAFE and request.url.path != "/auth/login":
-        user: User | None = getattr(request.state, "user", None)
-        try:
-            request.app.state.accounts.record(
-                actor=user.name if user else "anonymous",
-                role=user.role if user else None,
-                method=request.method,
-                path=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
-                status=response.status_code,
-            )
-        except Exception:  # the audit must never turn a served request into an error
-            log.exception("audit record failed for %s %s", request.method, request.url.path)
-    return response
 
 
 def auth_problem(request: Request, exc: AuthError) -> Response:

@@ -237,11 +237,28 @@ class AccountStore:
             )
         return token
 
-    def revoke_token(self, token: str) -> None:
+    def revoke_token(self, token: str) -> dict[str, Any] | None:
+        """End a token; what it was (its user, kind, label and expiry, for the audit log), or None if
+        it was not known."""
+        digest = token_digest(token)
         with self.engine.begin() as con:
-            con.execute(tokens.delete().where(tokens.c.digest == token_digest(token)))
+            row = (
+                con.execute(
+                    sa.select(tokens.c.user_name, tokens.c.kind, tokens.c.label, tokens.c.expires_at).where(
+                        tokens.c.digest == digest
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            con.execute(tokens.delete().where(tokens.c.digest == digest))
         with self._lock:
-            self._cache.pop(token_digest(token), None)
+            self._cache.pop(digest, None)
+        return (
+            None
+            if row is None
+            else {"user": row["user_name"], **{k: row[k] for k in ("kind", "label", "expires_at")}}
+        )
 
     def user_for_token(self, token: str) -> User | None:
         """The user a token belongs to, or None (unknown, expired, or user disabled)."""

@@ -51,12 +51,27 @@ def _days(text: str) -> int:
     return value
 
 
+def _audit(accounts: AccountStore, command: str, detail: dict[str, object]) -> None:
+    """A row in the audit log for an account change made on the server's command line."""
+    accounts.record(
+        actor=f"cli:{getpass.getuser()}",
+        role=None,
+        method="CLI",
+        path=f"geo-service {command}",
+        status=0,
+        detail=detail,
+    )
+
+
 def _add(args: argparse.Namespace) -> int:
     if args.role == "crew" and not args.crew:  # before asking for a password
         raise InvalidInput("作业人员账户需要指定班组（--crew）", "A crew account needs --crew", field="crew")
     accounts = _accounts(args)
     try:
-        user = accounts.add_user(args.name, args.role, password=_read_password(args), crew=args.crew)
+        password = _read_password(args)
+        user = accounts.add_user(args.name, args.role, password=password, crew=args.crew)
+        created = {"role": user.role, "crew": user.crew, "password": password is not None}
+        _audit(accounts, f"users add {user.name}", {"user": user.name, "created": created})
     finally:
         accounts.close()
     print(f"已创建用户 {user.name}（{user.role}）/ created user {user.name} ({user.role})")
@@ -67,6 +82,8 @@ def _token(args: argparse.Namespace) -> int:
     accounts = _accounts(args)
     try:
         token = accounts.issue_token(args.name, label=args.label, ttl=dt.timedelta(days=args.days))
+        issued = {"user": args.name, "kind": "api", "label": args.label, "days": args.days}
+        _audit(accounts, f"users token {args.name}", {"issued": issued})
     finally:
         accounts.close()
     print(token)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import Field
 
+from geo_service.api.audit import note, user_change
 from geo_service.api.deps import Body, Offset, parse_moment
 from geo_service.errors import InvalidInput
 
@@ -57,15 +58,23 @@ def _known_crew(request: Request, crew: str | None) -> None:
 def add_user(request: Request, body: NewUser) -> dict[str, Any]:
     _known_crew(request, body.crew)
     user = request.app.state.accounts.add_user(body.name, body.role, password=body.password, crew=body.crew)
+    note(
+        request,
+        user=user.name,
+        created={"role": user.role, "crew": user.crew, "password": body.password is not None},
+    )
     return _user_json(user)
 
 
 @router.patch("/users/{name}", summary="修改用户（角色、停用、密码）/ Change a user")
 def change_user(request: Request, name: str, body: UserChange) -> dict[str, Any]:
     _known_crew(request, body.crew)
-    user = request.app.state.accounts.update_user(
+    accounts = request.app.state.accounts
+    before = accounts.get_user(name)
+    user = accounts.update_user(
         name, role=body.role, disabled=body.disabled, password=body.password, crew=body.crew
     )
+    note(request, user=name, changes=user_change(before, user, password=body.password is not None))
     return _user_json(user)
 
 
@@ -115,6 +124,7 @@ def audit_export(
     until: str | None = None,
 ) -> Response:
     entries = _entries(request, actor, since, until, 1_000_000, 0)
+    note(request, download="audit", rows=len(entries))
     if f == "json":
         return Response(json.dumps(entries, ensure_ascii=False), media_type="application/json")
     if f != "csv":
@@ -142,6 +152,7 @@ def download_backup(request: Request) -> Response:
     from geo_service.backup import create_backup
 
     data = create_backup(request.app.state.workspace.store, request.app.state.accounts)
+    note(request, download="backup", bytes=len(data))
     return Response(
         data,
         media_type="application/zip",

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from geo_service.api.audit import note
 from geo_service.api.security import SESSION_COOKIE, AuthError
 from geo_service.auth.throttle import LoginThrottle
 from geo_service.errors import InvalidInput
@@ -117,7 +118,7 @@ def logout(request: Request) -> Response:
     if header.lower().startswith("bearer "):
         token = header[7:].strip()
     if token:
-        request.app.state.accounts.revoke_token(token)
+        note(request, revoked=request.app.state.accounts.revoke_token(token))
     response = JSONResponse({"signed_out": True})
     response.delete_cookie(
         SESSION_COOKIE, httponly=True, samesite="strict", secure=request.app.state.settings.cookie_secure
@@ -139,4 +140,5 @@ def issue_token(
 ) -> dict[str, Any]:
     user = request.state.user
     token = request.app.state.accounts.issue_token(user.name, label=label, ttl=dt.timedelta(days=days))
+    note(request, issued={"user": user.name, "kind": "api", "label": label, "days": days})
     return {"token": token, "token_type": "bearer", "user": user.name, "expires_in_days": days}
