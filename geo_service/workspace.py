@@ -9,7 +9,8 @@ by the next request everywhere.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import geopandas as gpd
@@ -18,9 +19,21 @@ from geo_service.catalog import Catalog
 from geo_service.settings import Settings
 from geo_service.store.base import Store
 
-__all__ = ["Workspace", "open_workspace"]
+__all__ = ["OutsideReferrer", "Workspace", "open_workspace"]
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class OutsideReferrer:
+    """Something kept outside the layers that names features of ``layer`` by their ``key`` field (a
+    crew member's account names its crew): deleting or renaming such a feature is refused while
+    ``holders(value)`` names anything, as it is for features of other layers."""
+
+    layer: str
+    key: str
+    title: dict[str, str]  # what the holders are, {"zh": …, "en": …}
+    holders: Callable[[str], Sequence[str]]
 
 
 class Workspace:
@@ -39,6 +52,7 @@ class Workspace:
         self.settings = settings or Settings()
         self._cache: dict[str, tuple[tuple[int, ...], Any]] = {}
         self._lock = threading.RLock()
+        self.outside_referrers: list[OutsideReferrer] = []
 
     @property
     def catalog(self) -> Catalog:

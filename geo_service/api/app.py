@@ -29,6 +29,7 @@ from geo_service.api.security import (
     page_policy,
 )
 from geo_service.auth.accounts import AccountStore, account_url
+from geo_service.auth.crews import guard_crew_accounts
 from geo_service.auth.throttle import LoginThrottle
 from geo_service.catalog import load_catalog
 from geo_service.maps.base import tile_sources
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.accounts = AccountStore(
             account_url(str(settings.workspace), settings.database_url), cache_s=settings.auth_cache_s
         )
+        guard_crew_accounts(app.state.workspace, app.state.accounts)
         try:
             yield
         finally:

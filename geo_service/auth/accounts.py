@@ -162,6 +162,15 @@ class AccountStore:
             rows = con.execute(sa.select(users).order_by(users.c.name)).mappings().all()
         return [User(r["name"], r["role"], r["crew"], bool(r["disabled"])) for r in rows]
 
+    def crew_members(self, crew: str) -> list[str]:
+        """The accounts (enabled or not) that name ``crew``."""
+        with self.engine.connect() as con:
+            return list(
+                con.execute(
+                    sa.select(users.c.name).where(users.c.crew == crew).order_by(users.c.name)
+                ).scalars()
+            )
+
     def count_users(self) -> int:
         with self.engine.connect() as con:
             return int(con.execute(sa.select(sa.func.count()).select_from(users)).scalar_one())
@@ -200,6 +209,8 @@ class AccountStore:
             values["disabled"] = disabled
         if crew is not None:
             values["crew"] = crew
+        elif role is not None and role != "crew" and current.crew is not None:
+            values["crew"] = None  # only crew members name a crew: one who leaves the role leaves it
         if password is not None:
             if len(password) < 8:
                 raise InvalidInput(

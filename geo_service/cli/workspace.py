@@ -107,6 +107,8 @@ def _layers(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from geo_service import features as feature_ops
+    from geo_service.auth.accounts import AccountStore, account_url
+    from geo_service.auth.crews import guard_crew_accounts
     from geo_service.formats import read_features
     from geo_service.workspace import Workspace
 
@@ -115,13 +117,15 @@ def _import(args: argparse.Namespace) -> int:
         print(f"错误 / error: 文件不存在 / no such file: {path}", file=sys.stderr)
         return 2
     settings, store = _open(args, create=True)
+    accounts = AccountStore(account_url(str(settings.workspace), settings.database_url))
     try:
         spec = store.catalog[args.layer]
         frame = read_features(path.read_bytes(), filename=path.name, spec=spec, source_crs=args.crs)
-        count = feature_ops.import_frame(
-            Workspace(store, settings), args.layer, frame, actor=args.actor, mode=args.mode
-        )
+        ws = Workspace(store, settings)
+        guard_crew_accounts(ws, accounts)  # a replaced crews layer keeps the crews accounts name
+        count = feature_ops.import_frame(ws, args.layer, frame, actor=args.actor, mode=args.mode)
     finally:
+        accounts.close()
         store.close()
     print(f"已导入 {count} 个要素到 {args.layer} / imported {count} features into {args.layer}")
     return 0
