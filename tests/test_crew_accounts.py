@@ -67,14 +67,13 @@ def test_deleting_or_renaming_a_crew_that_accounts_name_is_a_409_naming_them(own
     assert (r.status_code, r.json()["field"]) == (400, "crew")
 
 
-def test_a_crew_account_is_checked_and_written_under_the_reference_lock(own_demo_client, monkeypatch):
+def _race_account_against_crew_delete(c, monkeypatch) -> None:
     """Old code checked the crew outside the store's reference lock: a crew delete could run between the
     check and the account's write (it found no account yet), and the new account named a deleted crew.
     Here the account's write is held back after its check, and a crew delete starts meanwhile."""
     from geo_service.errors import Conflict
     from geo_service.features import delete_feature
 
-    c = own_demo_client
     ws = c.app.state.workspace
     accounts = c.app.state.accounts
     crew = _crew(c, "解放二组")
@@ -113,3 +112,46 @@ def test_a_crew_account_is_checked_and_written_under_the_reference_lock(own_demo
     assert outcome["account"] == 201
     assert "racer" in str(outcome["delete"])  # the delete waited for the account and was refused
     assert _crew(c, "解放二组").version == crew.version  # nothing dangles
+
+
+def test_a_crew_account_is_checked_and_written_under_the_reference_lock(own_demo_client, monkeypatch):
+    _race_account_against_crew_delete(own_demo_client, monkeypatch)
+
+
+def test_the_same_on_postgis(pg_schema_url, tmp_path, monkeypatch):
+    """On PostGIS the reference lock is an advisory lock that reads do not wait for."""
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+    from geo_service.settings import Settings
+    from tests.conftest import sign_in
+
+    settings = Settings(workspace=tmp_path / "unused.gpkg", database_url=pg_schema_url)
+    with TestClient(create_app(settings)) as c:
+        c.headers["Authorization"] = f"Bearer {sign_in(c)}"
+        depot = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
+        depot["properties"] = {"name": "山阳场站"}
+        assert c.post("/collections/depots/items", json=depot).status_code == 201
+        crew = {"type": "Feature", "geometry": None}
+        crew["properties"] = {"crew": "解放二组", "depot": "山阳场站", "vehicles": 2}
+        assert c.post("/collections/crews/items", json=crew).status_code == 201, c
+        _race_account_against_crew_delete(c, monkeypatch)
+        r = c.post("/users", json={"name": "second", "role": "crew", "crew": "解放二组"})
+        assert r.status_code == 201
+        target = _crew(c, "解放二组")
+        r = c.delete(f"/collections/crews/items/{target.id}", params={"version": target.version})
+        assert r.status_code == 409
+        assert r.json()["holders"] == ["racer", "second"]
+
+
+def test_the_command_line_makes_crew_accounts_of_real_crews_only(demo_gpkg, tmp_path, capsys):
+    import shutil
+
+    from geo_service.cli import main
+
+    ws = tmp_path / "w.gpkg"
+    shutil.copy(demo_gpkg, ws)
+    add = ["users", "add", "--role", "crew", "--no-password", "--workspace", str(ws)]
+    assert main([*add[:2], "cli-a", *add[2:], "--crew", "不存在组"]) == 2
+    assert "is not in the crews layer" in capsys.readouterr().err
+    assert main([*add[:2], "cli-b", *add[2:], "--crew", CREW]) == 0
