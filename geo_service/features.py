@@ -22,6 +22,7 @@ from geo_service.store.base import Feature, NewFeature
 from geo_service.workspace import Workspace
 
 __all__ = [
+    "REFERENCES_LOCK",
     "create_features",
     "delete_feature",
     "import_frame",
@@ -30,6 +31,10 @@ __all__ = [
     "replace_feature",
     "restore_feature",
 ]
+
+
+#: the store lock (``Store.exclusive``) held by every check of a reference together with its write
+REFERENCES_LOCK = "references"
 
 
 def _check_siting(
@@ -358,14 +363,31 @@ def _check_not_referenced(
                 layer=spec.name,
                 field=key,
             )
+    for outside in ws.outside_referrers:
+        old = before.get(outside.key)
+        if outside.layer != spec.name or old is None or (after is not None and after.get(outside.key) == old):
+            continue
+        holders = list(outside.holders(str(old)))
+        if holders:
+            raise Conflict(
+                f"{outside.title['zh']}仍指向{outside.key}「{old}」：{'、'.join(holders)}；请先修改它们",
+                f"{outside.title['en']} still name {outside.key} '{old}': {', '.join(holders)}; change them first",
+                layer=spec.name,
+                field=outside.key,
+                details={"holders": holders},
+            )
 
 
 def _references_held(ws: Workspace, spec: LayerSpec) -> AbstractContextManager[object]:
     """For a layer that names features of others (a crew its depot) or is named by them, the store's
     lock that such writes hold across their check and their write: otherwise a crew could be given a
     depot while another request deletes it, both checks passing (helper-23 saw it on both stores)."""
-    if any(f.references for f in spec.fields) or _referrers(ws, spec.name):
-        return ws.store.exclusive("references")
+    if (
+        any(f.references for f in spec.fields)
+        or _referrers(ws, spec.name)
+        or any(r.layer == spec.name for r in ws.outside_referrers)
+    ):
+        return ws.store.exclusive(REFERENCES_LOCK)
     return nullcontext()
 
 
@@ -425,7 +447,8 @@ def import_frame(
             layer=layer,
             field=unknown[0],
         )
-    has_geom = isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns
+    # a GeoJSON file of a table layer (every geometry null) reads as a GeoDataFrame with no active geometry
+    has_geom = isinstance(frame, gpd.GeoDataFrame) and frame.active_geometry_name in frame.columns
     records = frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records")
     geoms = list(frame.geometry) if has_geom else [None] * len(frame)
     news: list[NewFeature] = []
@@ -468,7 +491,9 @@ def import_frame(
             _check_batch_spacing(ws, spec, news, [f"row {i + 1}" for i in range(len(news))], override)
         if mode == "replace":  # keys other layers name must survive the replacement
             kept = [f.properties for f in news]
-            for key in {key for _, _, key in _referrers(ws, layer)}:
+            keys = {key for _, _, key in _referrers(ws, layer)}
+            keys |= {r.key for r in ws.outside_referrers if r.layer == layer}
+            for key in keys:
                 staying = {str(p.get(key)) for p in kept}
                 for old in ws.frame(layer)[key].dropna().astype(str).unique():
                     if old not in staying:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "default_layers_dir"]
@@ -73,5 +74,47 @@ class Settings(BaseSettings):
     tianditu_key: str | None = None
     chromium: Path = Path("/usr/bin/chromium")
     auth_cache_s: float = 5.0
-    login_attempts: int = 5
-    login_window_s: float = 300.0
+    login_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="failed sign-ins in a row of one user name from one address before each further attempt "
+        "must wait (2 s, then twice as long each time, at most login_window_s); a success or login_window_s "
+        "with no failure clears them. Nobody else is slowed by them",
+    )
+    login_window_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds after which a failed sign-in no longer counts (for a name and address: after "
+        "that long with no other failure); also the longest wait",
+    )
+    login_address_attempts: int | None = Field(
+        default=None,
+        ge=1,
+        description="failed sign-ins from one address, over all user names, within login_window_s before "
+        "that address must wait; unset means 20 × login_attempts (an office behind one NAT shares it)",
+    )
+    cookie_secure: bool = Field(
+        default=False,
+        description="mark the session cookie Secure, so browsers send it over HTTPS only; set it when the "
+        "service is reached over HTTPS (the intranet default is plain HTTP, where a Secure cookie is not "
+        "sent back and nobody could stay signed in)",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses or networks (10.0.0.5, 10.1.0.0/16) of reverse proxies whose "
+        "X-Forwarded-For / X-Forwarded-Proto are believed; empty (the default) trusts none, so a client "
+        "cannot choose the address the audit log and sign-in throttling see",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"GEO_TRUSTED_PROXIES: '{item}' is not an IP address or network (e.g. 10.0.0.5, 10.1.0.0/16)"
+                ) from None
+        return ",".join(items)

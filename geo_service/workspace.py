@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import geopandas as gpd
@@ -19,9 +20,21 @@ from geo_service.catalog import Catalog
 from geo_service.settings import Settings
 from geo_service.store.base import Store
 
-__all__ = ["Workspace", "open_workspace"]
+__all__ = ["OutsideReferrer", "Workspace", "open_workspace"]
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class OutsideReferrer:
+    """Something kept outside the layers that names features of ``layer`` by their ``key`` field (a
+    crew member's account names its crew): deleting or renaming such a feature is refused while
+    ``holders(value)`` names anything, as it is for features of other layers."""
+
+    layer: str
+    key: str
+    title: dict[str, str]  # what the holders are, {"zh": …, "en": …}
+    holders: Callable[[str], Sequence[str]]
 
 
 class Workspace:
@@ -43,6 +56,7 @@ class Workspace:
         )  # least recently used first
         self._family: dict[str, str] = {}  # key -> its family, for keys that carry a parameter
         self._lock = threading.RLock()
+        self.outside_referrers: list[OutsideReferrer] = []
 
     @property
     def catalog(self) -> Catalog:

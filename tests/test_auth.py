@@ -265,3 +265,54 @@ def test_a_new_password_ends_old_sessions_and_answers_carry_safety_headers(clien
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["x-frame-options"] == "DENY"
     assert client.get("/health").headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.parametrize("secure", [False, True])
+def test_the_session_cookie_is_secure_when_the_setting_says(tmp_path, secure):
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+    from geo_service.settings import Settings
+
+    app = create_app(Settings(workspace=tmp_path / "w.gpkg", cookie_secure=secure))
+    with TestClient(app) as c:
+        app.state.accounts.add_user("qin", "viewer", password="qin's password")
+        r = c.post("/auth/login", json={"name": "qin", "password": "qin's password"})
+        cookie = r.headers["set-cookie"]
+        assert cookie.startswith("geo_session=")
+        assert "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie
+        assert ("Secure" in cookie) is secure
+        form = c.post(
+            "/auth/login",
+            data={"name": "qin", "password": "qin's password", "next": "/auth/me"},
+            follow_redirects=False,
+        )
+        assert ("Secure" in form.headers["set-cookie"]) is secure
+        out = c.post("/auth/logout", headers={"Authorization": f"Bearer {r.json()['token']}"})
+        assert ("Secure" in out.headers["set-cookie"]) is secure
+
+
+def test_html_answers_carry_a_content_security_policy(tmp_path):
+    """Live pages had no CSP (only the printed maps did). HTML answers carry one naming only the service
+    itself (and the configured basemap's tile host for images); the browser test shows the pages work."""
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+    from geo_service.settings import Settings
+
+    with TestClient(create_app(Settings(workspace=tmp_path / "a.gpkg"))) as c:
+        policy = c.get("/auth/login").headers["content-security-policy"]
+        assert "default-src 'self'" in policy
+        assert "frame-ancestors 'none'" in policy
+        assert "img-src 'self' data: blob:;" in policy
+        assert "unsafe-eval" not in policy
+        assert "content-security-policy" not in c.get("/health").headers  # JSON: no page to confine
+    settings = Settings(
+        workspace=tmp_path / "b.gpkg",
+        basemap="local",
+        basemap_url="http://{s}.tiles.lan:8080/{z}/{x}/{y}.png",
+    )
+    with TestClient(create_app(settings)) as c:
+        policy = c.get("/auth/login").headers["content-security-policy"]
+        assert "img-src 'self' data: blob: http://*.tiles.lan:8080;" in policy

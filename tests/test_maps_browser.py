@@ -64,7 +64,10 @@ def artefact(tmp_path: Path, name: str) -> Path:
 
 
 class Session:
-    """A signed-in page that records failed requests, console errors and blocked outside requests."""
+    """A signed-in page that records failed requests, console errors and blocked outside requests.
+
+    Conditions to wait for are written as functions (``"() => …"``): Playwright evaluates a bare
+    expression with ``eval``, which the pages' Content-Security-Policy (no 'unsafe-eval') refuses."""
 
     def __init__(self, browser, live, role="planner", crew=None, viewport=(1280, 900)):
         app, self.base = live
@@ -96,7 +99,7 @@ class Session:
 
     def open(self, path):
         self.page.goto(self.base + path)
-        self.page.wait_for_function("window.GEO_MAP !== undefined", timeout=15_000)
+        self.page.wait_for_function("() => window.GEO_MAP !== undefined", timeout=15_000)
         self.page.wait_for_timeout(500)
 
     def clean(self):
@@ -117,7 +120,7 @@ def test_coverage_page_draws_offline(browser, live, tmp_path):
     s.page.wait_for_selector(".leaflet-popup-content", timeout=10_000)
     assert s.page.locator(".leaflet-popup-content").inner_text()
     s.page.click("#lang-switch")
-    s.page.wait_for_function("window.GEO_MAP !== undefined")
+    s.page.wait_for_function("() => window.GEO_MAP !== undefined")
     assert "Legend" in s.page.locator("#legend").inner_text()
     s.close()
 
@@ -167,7 +170,9 @@ def test_planner_draws_saves_and_sees_it_after_reload(browser, live, tmp_path):
     _draw_rectangle(s.page, spot.y, spot.x, -60, -25, 60, -62)
     s.page.fill("#f-name", "浏览器测试摊区")
     s.page.click("#save")
-    s.page.wait_for_function("document.getElementById('msg').innerText.includes('已保存')", timeout=15_000)
+    s.page.wait_for_function(
+        "() => document.getElementById('msg').innerText.includes('已保存')", timeout=15_000
+    )
     assert app.state.workspace.store.count("stall_sites") == before + 1
     # the zone just saved opens a popup whose edit button names it (helper-25: editSite(undefined))
     newest = max(f.id for f in app.state.workspace.store.list_features("stall_sites").features)
@@ -178,7 +183,7 @@ def test_planner_draws_saves_and_sees_it_after_reload(browser, live, tmp_path):
     assert any(f"editSite({newest})" in b for b in buttons)
     assert not any("editSite(undefined)" in b for b in buttons)
     s.page.reload()
-    s.page.wait_for_function("window.GEO_MAP !== undefined")
+    s.page.wait_for_function("() => window.GEO_MAP !== undefined")
     s.page.wait_for_timeout(500)
     assert "浏览器测试摊区" in s.page.content()
     s.page.screenshot(path=artefact(tmp_path, "plan-saved.png"))
@@ -207,7 +212,9 @@ def test_planner_edits_a_zones_shape_and_only_its_shape(browser, live, tmp_path)
         l.setLatLngs(l.getLatLngs().map(r => r.map(ll => L.latLng(ll.lat, ll.lng + 0.00002))));
         l.fire('click'); }})()"""
     )
-    s.page.wait_for_function("document.getElementById('msg').innerText.includes('已保存')", timeout=15_000)
+    s.page.wait_for_function(
+        "() => document.getElementById('msg').innerText.includes('已保存')", timeout=15_000
+    )
     after = store.get_feature("stall_sites", zone.id)
     assert after.version == zone.version + 1
     assert after.properties == zone.properties  # the dates and everything else as they were
@@ -309,7 +316,7 @@ class PrintView:
         file.write_text(_confined(html), encoding="utf-8")
         self.page.emulate_media(media=media)
         self.page.goto(file.as_uri())
-        self.page.wait_for_function("window.GEO_MAP !== undefined", timeout=15_000)
+        self.page.wait_for_function("() => window.GEO_MAP !== undefined", timeout=15_000)
         self.page.wait_for_timeout(300)
 
     def visible(self, selector: str) -> int:
@@ -465,4 +472,63 @@ def test_the_coverage_map_fits_a_phone(browser, live, tmp_path):
     assert s.page.locator(".leaflet-control-layers").count() == 1
     assert s.page.locator(".leaflet-control-layers-expanded").count() == 0
     s.clean()
+    s.close()
+
+
+_WATCH_POLICY = """window.__csp = [];
+document.addEventListener('securitypolicyviolation',
+    e => window.__csp.push(e.violatedDirective + ' ' + (e.blockedURI || 'inline')));"""
+
+
+def test_pages_work_within_their_content_security_policy(browser, live, tmp_path):
+    """Every HTML page carries a Content-Security-Policy (the live pages had none), and the map pages,
+    the route sheet, the sign-in page and the Swagger docs all work within it: no violation, no console
+    error. A script from elsewhere is refused, which shows that the policy is in force."""
+    import datetime as dt
+
+    from geo_service.snow.service import make_plan
+
+    app, _ = live
+    doc = make_plan(
+        app.state.workspace,
+        effort=2,
+        start=dt.datetime(2026, 12, 6, 6, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    )
+    crew = doc["vehicles"][0]["crew"]
+    s = Session(browser, live, role="admin")
+    s.page.add_init_script(_WATCH_POLICY)
+    maps = ["/maps/plan", "/maps/coverage?at=2026-12-01T21:00", f"/maps/route/{doc['id']}/{crew}"]
+    others = {
+        "/docs": ".swagger-ui .opblock",
+        f"/plans/snow/{doc['id']}/crews/{crew}/sheet": "table",
+        "/auth/login": "form",
+    }
+    for path in [*maps, *others]:
+        resp = s.page.goto(s.base + path)
+        policy = resp.headers.get("content-security-policy", "")
+        for directive in (
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+        ):
+            assert directive in policy, (path, policy)
+        assert "script-src 'self' 'unsafe-inline'" in policy
+        if path in maps:
+            s.page.wait_for_function("() => window.GEO_MAP !== undefined", timeout=15_000)
+            s.page.wait_for_timeout(500)
+            assert s.page.locator(".leaflet-container path, .leaflet-marker-icon").count() > 0, path
+        else:
+            s.page.wait_for_selector(others[path], timeout=15_000)
+        assert s.page.evaluate("window.__csp") == [], path
+        s.clean()
+        s.page.screenshot(path=artefact(tmp_path, f"csp-{path.strip('/').split('/')[0]}-{len(path)}.png"))
+    # the policy is in force: a script from another host is refused before it is requested
+    s.page.evaluate(
+        "(() => { const t = document.createElement('script'); t.src = 'http://203.0.113.5/x.js';"
+        " document.head.appendChild(t); })()"
+    )
+    s.page.wait_for_function("() => window.__csp.length > 0", timeout=5_000)
+    assert s.page.evaluate("window.__csp")[0].startswith("script-src")
+    assert s.outside == []
     s.close()

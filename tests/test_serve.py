@@ -170,3 +170,37 @@ def test_several_workers_serve_the_database_the_command_names(tmp_path, pg_schem
         proc.wait(timeout=20)
     assert not unused.exists()
     assert not (tmp_path / "var").exists()
+
+
+def test_serve_believes_no_forwarded_for_by_default(tmp_path):
+    """uvicorn believed X-Forwarded-For from 127.0.0.1 (its default), so anyone on the server, or a proxy
+    passing the header on, chose the address in the audit log and the sign-in throttle's key."""
+    from geo_service.auth.accounts import AccountStore, account_url
+
+    ws = tmp_path / "w.gpkg"
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "geo_service", "serve", "--port", str(port), "--workspace", str(ws)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_up(proc, base)
+        r = httpx.post(
+            f"{base}/auth/login",
+            json={"name": "nobody", "password": "not-a-password"},
+            headers={"X-Forwarded-For": "10.66.66.66"},
+        )
+        assert r.status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    accounts = AccountStore(account_url(str(ws), None))
+    try:
+        [entry] = [e for e in accounts.audit_log() if e.path == "/auth/login"]
+    finally:
+        accounts.close()
+    assert entry.detail is not None
+    assert entry.detail["client"] == "127.0.0.1"

@@ -17,12 +17,22 @@ from fastapi.staticfiles import StaticFiles
 
 from geo_service import __version__
 from geo_service.api import routers
+from geo_service.api.audit import audit_middleware
 from geo_service.api.limits import BodyLimit, UnicodeGuard
 from geo_service.api.paths import STATIC_DIR
 from geo_service.api.problems import install_problem_handlers
-from geo_service.api.security import AuthError, SecurityHeaders, audit_middleware, auth_problem, guard
+from geo_service.api.security import (
+    AuthError,
+    SecurityHeaders,
+    auth_problem,
+    guard,
+    page_policy,
+)
 from geo_service.auth.accounts import AccountStore, account_url
+from geo_service.auth.crews import guard_crew_accounts
+from geo_service.auth.throttle import LoginThrottle
 from geo_service.catalog import load_catalog
+from geo_service.maps.base import tile_sources
 from geo_service.settings import Settings
 from geo_service.store import open_store
 from geo_service.workspace import Workspace
@@ -52,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.accounts = AccountStore(
             account_url(str(settings.workspace), settings.database_url), cache_s=settings.auth_cache_s
         )
+        guard_crew_accounts(app.state.workspace, app.state.accounts)
         try:
             yield
         finally:
@@ -70,16 +81,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(guard)],
     )
     app.state.settings = settings
-    from geo_service.api.routers.auth import LoginThrottle
-
-    app.state.login_throttle = LoginThrottle(limit=settings.login_attempts, window_s=settings.login_window_s)
+    app.state.login_throttle = LoginThrottle(
+        limit=settings.login_attempts,
+        window_s=settings.login_window_s,
+        address_limit=settings.login_address_attempts,
+    )
     app.state.catalog = catalog
     install_problem_handlers(app)
     app.add_exception_handler(AuthError, auth_problem)  # type: ignore[arg-type]
     app.middleware("http")(audit_middleware)
     app.add_middleware(UnicodeGuard)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, policy=page_policy(tile_sources(settings)))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
+    if settings.trusted_proxies:  # outermost: everything after it sees the client the proxy names
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for name in _router_modules():
         module = importlib.import_module(f"{routers.__name__}.{name}")

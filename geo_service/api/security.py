@@ -2,14 +2,13 @@
 
 ``guard`` runs after routing (an app-wide dependency), so it knows the route template; it finds the
 user from ``Authorization: Bearer …`` or the session cookie and checks the policy table
-(:mod:`geo_service.auth.policy`). ``audit_middleware`` records every write request — accepted or
-refused — with who made it and the status it got; the feature history keeps before/after.
+(:mod:`geo_service.auth.policy`). The audit log of requests is :mod:`geo_service.api.audit`; the
+feature history keeps before/after.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
@@ -20,9 +19,8 @@ from geo_service.api.problems import problem_response
 from geo_service.auth import AccountStore, User, can, requirement
 from geo_service.errors import GeoServiceError
 
-__all__ = ["SESSION_COOKIE", "AuthError", "SecurityHeaders", "audit_middleware", "guard"]
+__all__ = ["SESSION_COOKIE", "AuthError", "SecurityHeaders", "guard", "page_policy", "route_template"]
 
-log = logging.getLogger("geo_service.audit")
 SESSION_COOKIE = "geo_session"
 _SAFE = {"GET", "HEAD", "OPTIONS"}
 
@@ -30,9 +28,10 @@ _SAFE = {"GET", "HEAD", "OPTIONS"}
 class AuthError(GeoServiceError):
     """401 (no or bad credentials) or 403 (not allowed for this role)."""
 
-    def __init__(self, status: int, zh: str, en: str) -> None:
+    def __init__(self, status: int, zh: str, en: str, *, retry_after: int | None = None) -> None:
         super().__init__(zh, en)
         self.status = status
+        self.retry_after = retry_after  # seconds, for a 429
         self.code = {401: "unauthorized", 429: "too-many-attempts"}.get(status, "forbidden")
         self.title = {
             401: {"zh": "需要登录", "en": "Authentication required"},
@@ -48,7 +47,8 @@ def _credentials(request: Request) -> tuple[str | None, bool]:
     return (cookie, True) if cookie else (None, False)
 
 
-def _route_template(request: Request) -> tuple[str, dict[str, str]]:
+def route_template(request: Request) -> tuple[str, dict[str, str]]:
+    """The matched route's path template and parameters (matched by hand before routing)."""
     route = request.scope.get("route")
     if route is not None:
         return route.path, {k: str(v) for k, v in request.path_params.items()}
@@ -74,7 +74,7 @@ def current_user(request: Request) -> User | None:
 
 def guard(request: Request) -> None:
     """The app-wide dependency: sign-in and role check for the matched route."""
-    template, params = _route_template(request)
+    template, params = route_template(request)
     need = requirement(request.method, template, params)
     user = current_user(request)
     request.state.user = user
@@ -123,24 +123,6 @@ def guard(request: Request) -> None:
     )
 
 
-async def audit_middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Record every write request with its actor and outcome."""
-    response = await call_next(request)
-    if request.method not in _SAFE and request.url.path != "/auth/login":
-        user: User | None = getattr(request.state, "user", None)
-        try:
-            request.app.state.accounts.record(
-                actor=user.name if user else "anonymous",
-                role=user.role if user else None,
-                method=request.method,
-                path=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
-                status=response.status_code,
-            )
-        except Exception:  # the audit must never turn a served request into an error
-            log.exception("audit record failed for %s %s", request.method, request.url.path)
-    return response
-
-
 def auth_problem(request: Request, exc: AuthError) -> Response:
     if exc.status == 401 and request.method == "GET" and "text/html" in request.headers.get("accept", ""):
         from urllib.parse import quote
@@ -151,8 +133,10 @@ def auth_problem(request: Request, exc: AuthError) -> Response:
         return RedirectResponse(f"/auth/login?next={quote(target)}", status_code=303)
     body = exc.as_dict()
     body["instance"] = request.url.path
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return problem_response(exc.status, body, headers)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(max(1, exc.retry_after))
+    return problem_response(exc.status, body, headers or None)
 
 
 _HEADERS = [
@@ -162,12 +146,42 @@ _HEADERS = [
 ]
 
 
-class SecurityHeaders:
-    """ASGI middleware adding the headers every answer carries (a plain ASGI wrapper: no per-request
-    task, so the fast endpoints stay fast)."""
+def page_policy(tile_sources: Sequence[str] = ()) -> str:
+    """The Content-Security-Policy of the service's HTML pages.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Everything comes from the service itself (the maps work offline); folium writes its map set-up as
+    inline scripts and styles, so those are allowed, but no script, style, font or request may come
+    from another host. Images may also be ``data:``/``blob:`` (Leaflet's icons, drawn tiles) and the
+    configured basemap's tiles. No page may be framed, embed objects, change its base URL or post a
+    form elsewhere.
+    """
+    images = " ".join(("'self'", "data:", "blob:", *tile_sources))
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self' 'unsafe-inline'",
+            "style-src 'self' 'unsafe-inline'",
+            f"img-src {images}",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
+
+
+class SecurityHeaders:
+    """ASGI middleware adding the headers every answer carries, and ``policy`` as the
+    Content-Security-Policy of HTML answers (a plain ASGI wrapper: no per-request task, so the fast
+    endpoints stay fast)."""
+
+    def __init__(self, app: ASGIApp, *, policy: str | None = None) -> None:
         self.app = app
+        self.page_headers = [*_HEADERS]
+        if policy:
+            self.page_headers.append((b"content-security-policy", policy.encode("latin-1")))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -176,7 +190,9 @@ class SecurityHeaders:
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *_HEADERS]}
+                headers = message.get("headers", [])
+                html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+                message = {**message, "headers": [*headers, *(self.page_headers if html else _HEADERS)]}
             await send(message)
 
         await self.app(scope, receive, sending)

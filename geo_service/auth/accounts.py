@@ -162,6 +162,15 @@ class AccountStore:
             rows = con.execute(sa.select(users).order_by(users.c.name)).mappings().all()
         return [User(r["name"], r["role"], r["crew"], bool(r["disabled"])) for r in rows]
 
+    def crew_members(self, crew: str) -> list[str]:
+        """The accounts (enabled or not) that name ``crew``."""
+        with self.engine.connect() as con:
+            return list(
+                con.execute(
+                    sa.select(users.c.name).where(users.c.crew == crew).order_by(users.c.name)
+                ).scalars()
+            )
+
     def count_users(self) -> int:
         with self.engine.connect() as con:
             return int(con.execute(sa.select(sa.func.count()).select_from(users)).scalar_one())
@@ -200,6 +209,8 @@ class AccountStore:
             values["disabled"] = disabled
         if crew is not None:
             values["crew"] = crew
+        elif role is not None and role != "crew" and current.crew is not None:
+            values["crew"] = None  # only crew members name a crew: one who leaves the role leaves it
         if password is not None:
             if len(password) < 8:
                 raise InvalidInput(
@@ -237,11 +248,28 @@ class AccountStore:
             )
         return token
 
-    def revoke_token(self, token: str) -> None:
+    def revoke_token(self, token: str) -> dict[str, Any] | None:
+        """End a token; what it was (its user, kind, label and expiry, for the audit log), or None if
+        it was not known."""
+        digest = token_digest(token)
         with self.engine.begin() as con:
-            con.execute(tokens.delete().where(tokens.c.digest == token_digest(token)))
+            row = (
+                con.execute(
+                    sa.select(tokens.c.user_name, tokens.c.kind, tokens.c.label, tokens.c.expires_at).where(
+                        tokens.c.digest == digest
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            con.execute(tokens.delete().where(tokens.c.digest == digest))
         with self._lock:
-            self._cache.pop(token_digest(token), None)
+            self._cache.pop(digest, None)
+        return (
+            None
+            if row is None
+            else {"user": row["user_name"], **{k: row[k] for k in ("kind", "label", "expires_at")}}
+        )
 
     def user_for_token(self, token: str) -> User | None:
         """The user a token belongs to, or None (unknown, expired, or user disabled)."""

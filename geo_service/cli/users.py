@@ -11,7 +11,9 @@ from geo_service.auth.accounts import AccountStore, account_url
 from geo_service.catalog import load_catalog
 from geo_service.cli.workspace import _common, _settings
 from geo_service.errors import InvalidInput
+from geo_service.features import REFERENCES_LOCK
 from geo_service.store import open_store
+from geo_service.store.base import Store
 
 __all__ = ["register"]
 
@@ -51,14 +53,42 @@ def _days(text: str) -> int:
     return value
 
 
+def _known_crew(store: Store, crew: str) -> None:
+    if crew not in {str(v) for v in store.read_frame("crews")["crew"].dropna()}:
+        raise InvalidInput(
+            f"班组「{crew}」不在班组图层中", f"Crew '{crew}' is not in the crews layer", field="crew"
+        )
+
+
+def _audit(accounts: AccountStore, command: str, detail: dict[str, object]) -> None:
+    """A row in the audit log for an account change made on the server's command line."""
+    accounts.record(
+        actor=f"cli:{getpass.getuser()}",
+        role=None,
+        method="CLI",
+        path=f"geo-service {command}",
+        status=0,
+        detail=detail,
+    )
+
+
 def _add(args: argparse.Namespace) -> int:
     if args.role == "crew" and not args.crew:  # before asking for a password
         raise InvalidInput("作业人员账户需要指定班组（--crew）", "A crew account needs --crew", field="crew")
-    accounts = _accounts(args)
+    settings = _settings(args)
+    store = open_store(settings, load_catalog(settings.layers_dir))
+    accounts = AccountStore(account_url(str(settings.workspace), settings.database_url))
     try:
-        user = accounts.add_user(args.name, args.role, password=_read_password(args), crew=args.crew)
+        password = _read_password(args)
+        with store.exclusive(REFERENCES_LOCK):  # as the API does: no crew delete between check and write
+            if args.crew is not None:
+                _known_crew(store, args.crew)
+            user = accounts.add_user(args.name, args.role, password=password, crew=args.crew)
+        created = {"role": user.role, "crew": user.crew, "password": password is not None}
+        _audit(accounts, f"users add {user.name}", {"user": user.name, "created": created})
     finally:
         accounts.close()
+        store.close()
     print(f"已创建用户 {user.name}（{user.role}）/ created user {user.name} ({user.role})")
     return 0
 
@@ -67,6 +97,8 @@ def _token(args: argparse.Namespace) -> int:
     accounts = _accounts(args)
     try:
         token = accounts.issue_token(args.name, label=args.label, ttl=dt.timedelta(days=args.days))
+        issued = {"user": args.name, "kind": "api", "label": args.label, "days": args.days}
+        _audit(accounts, f"users token {args.name}", {"issued": issued})
     finally:
         accounts.close()
     print(token)

@@ -65,6 +65,9 @@ def _serve(args: argparse.Namespace) -> int:
                 load_demo(store)
         finally:
             store.close()
+    # uvicorn would believe X-Forwarded-For from 127.0.0.1 (its default): anyone on the server could then
+    # choose the address the audit log and sign-in throttling see. The app believes only the proxies
+    # GEO_TRUSTED_PROXIES names (create_app adds the middleware), so uvicorn's own handling is off.
     if args.workers > 1:
         # each worker builds its app from the environment: hand it what the command line said
         os.environ["GEO_DATABASE_URL"] = str(settings.database_url)
@@ -75,9 +78,10 @@ def _serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers,
+            proxy_headers=False,
         )
     else:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port)
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=False)
     return 0
 
 
@@ -103,6 +107,8 @@ def _layers(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from geo_service import features as feature_ops
+    from geo_service.auth.accounts import AccountStore, account_url
+    from geo_service.auth.crews import guard_crew_accounts
     from geo_service.formats import read_features
     from geo_service.workspace import Workspace
 
@@ -111,13 +117,15 @@ def _import(args: argparse.Namespace) -> int:
         print(f"错误 / error: 文件不存在 / no such file: {path}", file=sys.stderr)
         return 2
     settings, store = _open(args, create=True)
+    accounts = AccountStore(account_url(str(settings.workspace), settings.database_url))
     try:
         spec = store.catalog[args.layer]
         frame = read_features(path.read_bytes(), filename=path.name, spec=spec, source_crs=args.crs)
-        count = feature_ops.import_frame(
-            Workspace(store, settings), args.layer, frame, actor=args.actor, mode=args.mode
-        )
+        ws = Workspace(store, settings)
+        guard_crew_accounts(ws, accounts)  # a replaced crews layer keeps the crews accounts name
+        count = feature_ops.import_frame(ws, args.layer, frame, actor=args.actor, mode=args.mode)
     finally:
+        accounts.close()
         store.close()
     print(f"已导入 {count} 个要素到 {args.layer} / imported {count} features into {args.layer}")
     return 0

@@ -7,6 +7,7 @@ import html
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import folium
 import geopandas as gpd
@@ -28,6 +29,7 @@ __all__ = [
     "label",
     "polygonal",
     "root",
+    "tile_sources",
 ]
 
 CENTRE = (35.22, 113.24)
@@ -69,6 +71,24 @@ def _assets(static: str, *, draw: bool) -> tuple[list[tuple[str, str]], list[tup
         js.append(("geoman", f"{static}/vendor/geoman/leaflet-geoman.min.js"))
         css.append(("geoman_css", f"{static}/vendor/geoman/leaflet-geoman.css"))
     return js, css
+
+
+_TILE_HOSTS = {
+    "tianditu": ("https://*.tianditu.gov.cn",),
+    "amap": ("https://*.is.autonavi.com",),
+    "osm": ("https://tile.openstreetmap.org", "https://*.tile.openstreetmap.org"),
+}
+
+
+def tile_sources(settings: Any) -> tuple[str, ...]:
+    """Where the configured basemap's tiles come from, as Content-Security-Policy sources (none for the
+    vector basemap, or tiles the service itself serves)."""
+    if settings.basemap != "local":
+        return _TILE_HOSTS.get(settings.basemap, ())
+    url = urlsplit(str(settings.basemap_url or ""))
+    if not url.scheme or not url.netloc:
+        return ()  # a path on the service itself: 'self'
+    return (f"{url.scheme}://{url.netloc.replace('{s}', '*')}",)
 
 
 def base_map(

@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import Field
 
+from geo_service.api.audit import note, user_change
 from geo_service.api.deps import Body, Offset, parse_moment
 from geo_service.errors import InvalidInput
+from geo_service.features import REFERENCES_LOCK
 
 __all__ = ["router"]
 
@@ -43,7 +46,9 @@ def list_users(request: Request) -> dict[str, Any]:
 
 
 def _known_crew(request: Request, crew: str | None) -> None:
-    """A crew account's crew must be one of the crews layer (its routes are found by that name)."""
+    """A crew account's crew must be one of the crews layer (its routes are found by that name). Called
+    with the store's reference lock held, together with the account write: a crew deleted meanwhile
+    (which checks the accounts under the same lock) cannot slip between the check and the write."""
     if crew is None:
         return
     names = {str(v) for v in request.app.state.workspace.frame("crews")["crew"].dropna()}
@@ -53,19 +58,35 @@ def _known_crew(request: Request, crew: str | None) -> None:
         )
 
 
+def _crew_lock(request: Request) -> AbstractContextManager[object]:
+    return request.app.state.workspace.store.exclusive(REFERENCES_LOCK)
+
+
 @router.post("/users", status_code=201, summary="新增用户 / Add a user")
 def add_user(request: Request, body: NewUser) -> dict[str, Any]:
-    _known_crew(request, body.crew)
-    user = request.app.state.accounts.add_user(body.name, body.role, password=body.password, crew=body.crew)
+    with _crew_lock(request):
+        _known_crew(request, body.crew)
+        user = request.app.state.accounts.add_user(
+            body.name, body.role, password=body.password, crew=body.crew
+        )
+    note(
+        request,
+        user=user.name,
+        created={"role": user.role, "crew": user.crew, "password": body.password is not None},
+    )
     return _user_json(user)
 
 
 @router.patch("/users/{name}", summary="修改用户（角色、停用、密码）/ Change a user")
 def change_user(request: Request, name: str, body: UserChange) -> dict[str, Any]:
-    _known_crew(request, body.crew)
-    user = request.app.state.accounts.update_user(
-        name, role=body.role, disabled=body.disabled, password=body.password, crew=body.crew
-    )
+    accounts = request.app.state.accounts
+    with _crew_lock(request):
+        before = accounts.get_user(name)
+        _known_crew(request, body.crew if body.crew is not None or body.role != "crew" else before.crew)
+        user = accounts.update_user(
+            name, role=body.role, disabled=body.disabled, password=body.password, crew=body.crew
+        )
+    note(request, user=name, changes=user_change(before, user, password=body.password is not None))
     return _user_json(user)
 
 
@@ -115,6 +136,7 @@ def audit_export(
     until: str | None = None,
 ) -> Response:
     entries = _entries(request, actor, since, until, 1_000_000, 0)
+    note(request, download="audit", rows=len(entries))
     if f == "json":
         return Response(json.dumps(entries, ensure_ascii=False), media_type="application/json")
     if f != "csv":
@@ -142,6 +164,7 @@ def download_backup(request: Request) -> Response:
     from geo_service.backup import create_backup
 
     data = create_backup(request.app.state.workspace.store, request.app.state.accounts)
+    note(request, download="backup", bytes=len(data))
     return Response(
         data,
         media_type="application/zip",

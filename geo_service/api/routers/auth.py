@@ -4,52 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import threading
-import time
+import math
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from geo_service.api.audit import note
 from geo_service.api.security import SESSION_COOKIE, AuthError
+from geo_service.auth.throttle import LoginThrottle
 from geo_service.errors import InvalidInput
 
-__all__ = ["LoginThrottle", "router"]
-
-
-class LoginThrottle:
-    """After ``limit`` failed sign-ins for a user name or a client address within ``window_s``, refuse
-    further attempts for the rest of the window (slows password guessing; a success clears the count)."""
-
-    def __init__(self, *, limit: int = 5, window_s: float = 300.0) -> None:
-        self.limit, self.window_s = limit, window_s
-        self._fails: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> list[float]:
-        times = [t for t in self._fails.get(key, []) if now - t < self.window_s]
-        self._fails[key] = times
-        return times
-
-    def wait_s(self, name: str, client: str) -> float:
-        now = time.monotonic()
-        with self._lock:
-            waits = [
-                self.window_s - (now - times[0])
-                for key in (f"u:{name}", f"c:{client}")
-                if len(times := self._recent(key, now)) >= self.limit
-            ]
-        return max(waits, default=0.0)
-
-    def record(self, name: str, client: str, *, ok: bool) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in (f"u:{name}", f"c:{client}"):
-                if ok:
-                    self._fails.pop(key, None)
-                else:
-                    self._recent(key, now).append(now)
+__all__ = ["router"]
 
 
 router = APIRouter(prefix="/auth", tags=["auth 登录"])
@@ -92,12 +59,13 @@ async def login(request: Request) -> Response:
     name, password = str(form.get("name") or ""), str(form.get("password") or "")
     throttle: LoginThrottle = request.app.state.login_throttle
     client = request.client.host if request.client else "?"
-    wait = throttle.wait_s(name, client)
+    wait = math.ceil(throttle.wait_s(name, client))
     if wait > 0:
         raise AuthError(
             429,
-            f"登录失败次数过多，请 {wait:.0f} 秒后再试",
-            f"Too many failed sign-ins; try again in {wait:.0f} s",
+            f"登录失败次数过多，请 {wait} 秒后再试",
+            f"Too many failed sign-ins; try again in {wait} s",
+            retry_after=wait,
         )
     token = request.app.state.accounts.login(name, password) if name and password else None
     throttle.record(name, client, ok=token is not None)
@@ -122,7 +90,10 @@ async def login(request: Request) -> Response:
         wanted = form.get("next")
         target = _safe_next(wanted) if wanted else _landing(request, name)
         response = RedirectResponse(target, status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", max_age=12 * 3600)
+    secure = request.app.state.settings.cookie_secure  # only over HTTPS (GEO_COOKIE_SECURE)
+    response.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=12 * 3600
+    )
     return response
 
 
@@ -147,9 +118,11 @@ def logout(request: Request) -> Response:
     if header.lower().startswith("bearer "):
         token = header[7:].strip()
     if token:
-        request.app.state.accounts.revoke_token(token)
+        note(request, revoked=request.app.state.accounts.revoke_token(token))
     response = JSONResponse({"signed_out": True})
-    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(
+        SESSION_COOKIE, httponly=True, samesite="strict", secure=request.app.state.settings.cookie_secure
+    )
     return response
 
 
@@ -167,4 +140,5 @@ def issue_token(
 ) -> dict[str, Any]:
     user = request.state.user
     token = request.app.state.accounts.issue_token(user.name, label=label, ttl=dt.timedelta(days=days))
+    note(request, issued={"user": user.name, "kind": "api", "label": label, "days": days})
     return {"token": token, "token_type": "bearer", "user": user.name, "expires_in_days": days}

@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from geo_service import features as feature_ops
+from geo_service.api.audit import note
 from geo_service.api.deps import LayerDep, WorkspaceDep, actor_of
 from geo_service.errors import InvalidInput, PayloadTooLarge
 from geo_service.formats import read_features, write_features, write_workspace
@@ -62,7 +63,7 @@ def _export_frame(ws: Any, layer: str) -> Any:
 
 
 @router.get("/collections/{collection_id}/export", summary="导出图层 / Export a layer")
-def export_layer(ws: WorkspaceDep, spec: LayerDep, f: str = "geojson") -> Response:
+def export_layer(request: Request, ws: WorkspaceDep, spec: LayerDep, f: str = "geojson") -> Response:
     if f not in ("geojson", "gpkg", "csv"):
         raise InvalidInput(
             f"导出格式「{f}」不支持，可用 geojson、gpkg、csv",
@@ -70,6 +71,7 @@ def export_layer(ws: WorkspaceDep, spec: LayerDep, f: str = "geojson") -> Respon
             field="f",
         )
     data, media = write_features(_export_frame(ws, spec.name), fmt=f, layer=spec.name)
+    note(request, download=spec.name, format=f, bytes=len(data))
     return Response(
         data,
         media_type=media,
@@ -78,7 +80,7 @@ def export_layer(ws: WorkspaceDep, spec: LayerDep, f: str = "geojson") -> Respon
 
 
 @router.get("/export", summary="导出整个工作空间 / Export the whole workspace")
-def export_workspace(ws: WorkspaceDep, f: str = "gpkg") -> Response:
+def export_workspace(request: Request, ws: WorkspaceDep, f: str = "gpkg") -> Response:
     if f not in ("gpkg", "zip-geojson"):
         raise InvalidInput(
             f"导出格式「{f}」不支持，可用 gpkg、zip-geojson",
@@ -87,6 +89,7 @@ def export_workspace(ws: WorkspaceDep, f: str = "gpkg") -> Response:
         )
     frames = {name: _export_frame(ws, name) for name in ws.catalog}
     data = write_workspace(frames, fmt=f)
+    note(request, download="workspace", format=f, layers=len(frames), bytes=len(data))
     media = "application/geopackage+sqlite3" if f == "gpkg" else "application/zip"
     return Response(
         data, media_type=media, headers={"Content-Disposition": f'attachment; filename="workspace.{_EXT[f]}"'}

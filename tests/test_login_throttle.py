@@ -1,0 +1,105 @@
+"""Password guessing is slowed per (name, address) pair and per address, and locks nobody else out."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from geo_service.api.app import create_app
+from geo_service.auth.throttle import LoginThrottle
+from geo_service.settings import Settings
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _login(client: TestClient, name: str, password: str):
+    return client.post("/auth/login", json={"name": name, "password": password})
+
+
+def test_guessing_the_admins_password_elsewhere_does_not_lock_the_admin_or_colleagues_out(settings):
+    """Old code: five wrong passwords for a name locked that name out everywhere (the admin too), and
+    five typos from an address locked out everyone behind it (an office NAT)."""
+    app = create_app(settings)
+    with TestClient(app, client=("10.20.0.66", 40000)) as attacker:
+        accounts = app.state.accounts
+        accounts.add_user("chief", "admin", password="the chief's pw")
+        accounts.add_user("clerk", "viewer", password="the clerk's pw")
+        for _ in range(5):
+            assert _login(attacker, "chief", "guess-guess").status_code == 401
+        refused = _login(attacker, "chief", "the chief's pw")  # right, but this pair must wait
+        assert refused.status_code == 429
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        body = refused.json()
+        assert "秒后再试" in body["detail_zh"]
+        assert "Too many failed sign-ins" in body["detail_en"]
+        assert int(refused.headers["retry-after"]) >= 1
+        # the admin at their own desk signs in as usual
+        admin = TestClient(app, client=("10.20.0.5", 51000))
+        assert _login(admin, "chief", "the chief's pw").status_code == 200
+        # a colleague behind the same address as the guesser is not slowed by the guesser
+        colleague = TestClient(app, client=("10.20.0.66", 40001))
+        assert _login(colleague, "clerk", "the clerk's pw").status_code == 200
+        # and one's own typos do not lock out the others behind one address
+        for _ in range(5):
+            assert _login(colleague, "clerk", "typo-typo").status_code == 401
+        assert _login(colleague, "clerk", "the clerk's pw").status_code == 429
+        accounts.add_user("clerk2", "viewer", password="clerk two pw")
+        assert _login(colleague, "clerk2", "clerk two pw").status_code == 200
+
+
+def test_each_further_guess_waits_twice_as_long_and_a_success_clears_the_pair():
+    clock = Clock()
+    t = LoginThrottle(limit=3, window_s=300, clock=clock)
+    for _ in range(3):
+        assert t.wait_s("li", "1.2.3.4") == 0
+        t.record("li", "1.2.3.4", ok=False)
+    waits = []
+    for _ in range(9):
+        wait = t.wait_s("li", "1.2.3.4")
+        waits.append(wait)
+        clock.now += wait
+        assert t.wait_s("li", "1.2.3.4") == 0
+        t.record("li", "1.2.3.4", ok=False)
+    assert waits == [2, 4, 8, 16, 32, 64, 128, 256, 300]  # never longer than the window
+    assert t.wait_s("li", "5.6.7.8") == 0  # another address is not slowed
+    t.record("li", "1.2.3.4", ok=True)
+    assert t.wait_s("li", "1.2.3.4") == 0
+    # a pair's failures are forgotten after a window with none
+    for _ in range(3):
+        t.record("wang", "1.2.3.4", ok=False)
+    assert t.wait_s("wang", "1.2.3.4") == 2
+    clock.now += 300
+    assert t.wait_s("wang", "1.2.3.4") == 0
+    t.record("wang", "1.2.3.4", ok=False)
+    assert t.wait_s("wang", "1.2.3.4") == 0  # one failure after the quiet window: counting starts again
+
+
+def test_an_address_guessing_many_names_is_capped_far_above_one_users_limit():
+    clock = Clock()
+    t = LoginThrottle(limit=5, window_s=300, clock=clock)
+    assert t.address_limit == 100
+    for i in range(99):
+        t.record(f"name{i}", "10.0.0.9", ok=False)
+        clock.now += 1
+    assert t.wait_s("someone", "10.0.0.9") == 0
+    t.record("name99", "10.0.0.9", ok=True)  # a success does not reset the address's count
+    t.record("name99", "10.0.0.9", ok=False)
+    wait = t.wait_s("someone", "10.0.0.9")
+    assert wait == pytest.approx(300 - 99)  # until the oldest failure leaves the window
+    assert t.wait_s("someone", "10.0.0.10") == 0
+    clock.now += wait
+    assert t.wait_s("someone", "10.0.0.9") == 0
+
+
+def test_the_settings_shape_the_throttle(tmp_path):
+    app = create_app(
+        Settings(workspace=tmp_path / "w.gpkg", login_attempts=2, login_window_s=60, login_address_attempts=7)
+    )
+    throttle = app.state.login_throttle
+    assert (throttle.limit, throttle.window_s, throttle.address_limit) == (2, 60, 7)
