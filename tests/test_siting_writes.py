@@ -347,3 +347,49 @@ def test_where_a_feature_lies_near_borders(two_districts, geom, accepted, where)
     assert placement.district == where or placement.district in (where or "").split("|")
     for name in ("A", "B"):
         assert (two_districts.mismatch(placement, name) is None) == (name in accepted)
+
+
+def test_cli_import_names_failing_rows_and_takes_override_and_reason(demo_gpkg, tmp_path, capsys):
+    from geo_service.catalog import load_catalog
+    from geo_service.cli import main
+    from geo_service.settings import default_layers_dir
+    from geo_service.store.gpkg import GeoPackageStore
+
+    path = tmp_path / "ws.gpkg"
+    shutil.copy(demo_gpkg, path)
+    out = tmp_path / "sites.geojson"
+    assert (
+        main(
+            [
+                "export",
+                "--workspace",
+                str(path),
+                "--layer",
+                "stall_sites",
+                "--format",
+                "geojson",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    body = json.loads(out.read_text(encoding="utf-8"))
+    body["features"].append({**body["features"][0], "id": None})
+    body["features"][1]["properties"]["district"] = "马村区"
+    out.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+    capsys.readouterr()
+    args = ["import", "--workspace", str(path), "stall_sites", str(out), "--mode", "replace"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "第 2 行 / row 2" in err
+    assert "第 31 行 / row 31" in err
+    body["features"][1]["properties"]["district"] = "山阳区"
+    out.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+    assert main([*args, "--override", "site-spacing", "--reason", "合并摊区经批准"]) == 0
+    store = GeoPackageStore(path, load_catalog(default_layers_dir()))
+    try:
+        assert store.count("stall_sites") == 31
+        assert {c.reason for c in store.history("stall_sites", limit=10)} == {"合并摊区经批准"}
+    finally:
+        store.close()

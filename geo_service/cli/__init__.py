@@ -33,6 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except GeoServiceError as exc:
         print(f"错误 / error: {exc.zh} / {exc.en}", file=sys.stderr)
+        for row in exc.details.get("rows", ()):  # a refused import: every failing row
+            for e in row["errors"]:
+                print(
+                    f"  第 {row['row']} 行 / row {row['row']}: {e['detail_zh']} / {e['detail_en']}",
+                    file=sys.stderr,
+                )
         return 2
 
 
