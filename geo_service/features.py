@@ -37,24 +37,22 @@ __all__ = [
 REFERENCES_LOCK = "references"
 
 
-def _check_siting(
-    ws: Workspace,
-    spec: LayerSpec,
-    feature: NewFeature,
-    *,
-    exclude_id: int | None,
-    override: Iterable[str],
-    reason: str | None,
-    label: Any = None,
-    exclude_layer: bool = False,
-) -> None:
-    """Refuse a stall-site or festival-point write that breaks a siting rule not overridden
-    (``exclude_layer``: the layer's stored sites are being replaced, so they are no neighbours)."""
-    if not spec.siting:
-        return
-    from geo_service.siting import check_on_write, siting_context
-
+def _checked_overrides(
+    ws: Workspace, spec: LayerSpec, override: Iterable[str], reason: str | None
+) -> set[str]:
+    """The siting rules a write overrides, refused when one is unknown or no reason is given."""
     override = set(override)
+    if not override:
+        return override
+    if not spec.siting:
+        raise InvalidInput(
+            f"图层 {spec.name} 不适用选址规则，不能越过规则（override）",
+            f"Siting rules do not apply to layer {spec.name}: nothing to override",
+            layer=spec.name,
+            field="override",
+        )
+    from geo_service.siting import siting_context
+
     known = set(siting_context(ws).rules.ids)
     unknown = sorted(override - known - {"*"})
     if unknown:
@@ -64,13 +62,34 @@ def _check_siting(
             layer=spec.name,
             field="override",
         )
-    if override and not (reason and reason.strip()):
+    if not (reason and reason.strip()):
         raise InvalidInput(
             "越过选址规则必须填写理由",
             "Overriding a siting rule needs a reason",
             layer=spec.name,
             field="reason",
         )
+    return override
+
+
+def _siting_refusal(
+    ws: Workspace,
+    spec: LayerSpec,
+    feature: NewFeature,
+    *,
+    exclude_id: int | None,
+    override: set[str],
+    label: Any = None,
+    exclude_layer: bool = False,
+) -> InvalidInput | None:
+    """The refusal of a stall-site or festival-point write that breaks a siting rule not overridden
+    (``exclude_layer``: the layer's stored sites are being replaced, so they are no neighbours); None
+    when it passes. The district is left to :func:`_district_refusals`, which no override passes."""
+    if not spec.siting:
+        return None
+    from geo_service.siting import check_on_write
+    from geo_service.siting.checker import DISTRICT_RULE
+
     report = check_on_write(
         ws,
         spec.name,
@@ -81,42 +100,163 @@ def _check_siting(
         exclude_layer=exclude_layer,
     )
     everything = "*" in override
-    blocking = [v for v in report.violations if v.rule_id not in override and not everything]
+    blocking = [
+        v
+        for v in report.violations
+        if v.rule_id != DISTRICT_RULE and v.rule_id not in override and not everything
+    ]
     unchecked = [u for u in report.unchecked if u["rule"] not in override and not everything]
-    _refuse(spec, blocking, unchecked, label)
+    return _refusal(spec, blocking, unchecked, label)
 
 
-def _refuse(
-    spec: LayerSpec, blocking: Sequence[Any], unchecked: Sequence[Mapping[str, str]], label: Any
+def _check_siting(
+    ws: Workspace,
+    spec: LayerSpec,
+    feature: NewFeature,
+    *,
+    exclude_id: int | None,
+    override: Iterable[str],
+    reason: str | None,
+    label: Any = None,
 ) -> None:
-    if blocking or unchecked:
-        first_zh = blocking[0].message_zh if blocking else unchecked[0]["reason_zh"]
-        first_en = blocking[0].message_en if blocking else unchecked[0]["reason_en"]
-        raise InvalidInput(
-            f"不符合选址规则或无法检查（{len(blocking) + len(unchecked)} 项），如：{first_zh}",
-            f"Breaks or cannot be checked against {len(blocking) + len(unchecked)} siting rule(s), e.g.: {first_en}",
-            layer=spec.name,
-            feature=label,
-            details={"violations": [v.as_dict() for v in blocking], "unchecked": unchecked},
-        )
+    """Refuse a site write that breaks a siting rule not overridden (with a reason)."""
+    overrides = _checked_overrides(ws, spec, override, reason)
+    refusal = _siting_refusal(ws, spec, feature, exclude_id=exclude_id, override=overrides, label=label)
+    if refusal is not None:
+        raise refusal
+
+
+def _refusal(
+    spec: LayerSpec, blocking: Sequence[Any], unchecked: Sequence[Mapping[str, str]], label: Any
+) -> InvalidInput | None:
+    if not (blocking or unchecked):
+        return None
+    first_zh = blocking[0].message_zh if blocking else unchecked[0]["reason_zh"]
+    first_en = blocking[0].message_en if blocking else unchecked[0]["reason_en"]
+    return InvalidInput(
+        f"不符合选址规则或无法检查（{len(blocking) + len(unchecked)} 项），如：{first_zh}",
+        f"Breaks or cannot be checked against {len(blocking) + len(unchecked)} siting rule(s), e.g.: {first_en}",
+        layer=spec.name,
+        feature=label,
+        details={"violations": [v.as_dict() for v in blocking], "unchecked": list(unchecked)},
+    )
+
+
+def _batch_spacing_refusals(
+    ws: Workspace, spec: LayerSpec, news: Sequence[NewFeature], labels: Sequence[Any], override: set[str]
+) -> dict[int, InvalidInput]:
+    """Position in ``news`` → the refusal of a site closer to an earlier site of the same write than the
+    spacing rules allow."""
+    if not spec.siting or len(news) < 2:
+        return {}
+    from geo_service.siting import siting_context
+    from geo_service.siting.checker import batch_spacing
+
+    names = [f.properties.get("name") or label for f, label in zip(news, labels, strict=True)]
+    found = batch_spacing(siting_context(ws), spec.name, [f.geometry for f in news], names)
+    found = [(i, v) for i, v in found if v.rule_id not in override and "*" not in override]
+    out = {}
+    for i in dict.fromkeys(i for i, _ in found):
+        refusal = _refusal(spec, [v for k, v in found if k == i], [], labels[i])
+        if refusal is not None:
+            out[i] = refusal
+    return out
 
 
 def _check_batch_spacing(
     ws: Workspace, spec: LayerSpec, news: Sequence[NewFeature], labels: Sequence[Any], override: Iterable[str]
 ) -> None:
     """Refuse a write of several sites that are closer to each other than the spacing rules allow."""
-    if not spec.siting or len(news) < 2:
-        return
-    from geo_service.siting import siting_context
-    from geo_service.siting.checker import batch_spacing
+    refusals = _batch_spacing_refusals(ws, spec, news, labels, set(override))
+    if refusals:
+        raise refusals[min(refusals)]
 
-    override = set(override)
-    names = [f.properties.get("name") or label for f, label in zip(news, labels, strict=True)]
-    found = batch_spacing(siting_context(ws), spec.name, [f.geometry for f in news], names)
-    found = [(i, v) for i, v in found if v.rule_id not in override and "*" not in override]
-    if found:
-        i, _ = found[0]
-        _refuse(spec, [v for k, v in found if k == i], [], labels[i])
+
+def _district_refusals(
+    ws: Workspace, spec: LayerSpec, news: Sequence[NewFeature], labels: Sequence[Any]
+) -> dict[int, InvalidInput]:
+    """Position in ``news`` → the refusal of a feature that does not lie in the district its
+    ``district`` field names (or lies outside every district): for every layer with such a field, once
+    the workspace has districts. No override passes it: the field is corrected, not excused."""
+    if spec.name == "districts" or "district" not in spec.field_names or "districts" not in ws.catalog:
+        return {}
+    which = [
+        i
+        for i, f in enumerate(news)
+        if f.geometry is not None and (f.properties.get("district") is not None or spec.siting)
+    ]
+    if not which:
+        return {}
+    from geo_service.districts import DistrictIndex
+
+    crs = ws.settings.metric_crs
+    index = ws.cached(
+        f"districts:{crs}",
+        ("districts",),
+        lambda: DistrictIndex.build(ws.frame("districts"), crs=crs),
+        family="districts",
+    )
+    if not len(index):
+        return {}
+    out = {}
+    placements = index.place([news[i].geometry for i in which])
+    for i, placement in zip(which, placements, strict=True):
+        named = news[i].properties.get("district")
+        wrong = index.mismatch(placement, None if named is None else str(named))
+        if wrong is not None:
+            out[i] = InvalidInput(
+                f"所在城区不符：{wrong[0]}",
+                f"Wrong district: {wrong[1]}",
+                layer=spec.name,
+                feature=labels[i],
+                field="district",
+                details={"district_found": placement.district},
+            )
+    return out
+
+
+def _check_districts(
+    ws: Workspace, spec: LayerSpec, news: Sequence[NewFeature], labels: Sequence[Any]
+) -> None:
+    refusals = _district_refusals(ws, spec, news, labels)
+    if refusals:
+        raise refusals[min(refusals)]
+
+
+def _reference_refusals(
+    ws: Workspace,
+    spec: LayerSpec,
+    news: Sequence[NewFeature],
+    labels: Sequence[Any],
+    only: Iterable[str] | None = None,
+) -> dict[int, InvalidInput]:
+    """Position in ``news`` → the refusal of a feature whose field names a feature of another layer that
+    does not exist (a crew's depot, a shift's beat): the ``references`` of the layer's declaration.
+    ``only``: the fields written (a PATCH leaves the others as they were)."""
+    written = None if only is None else set(only)
+    out: dict[int, InvalidInput] = {}
+    for f in spec.fields:
+        if not f.references or (written is not None and f.name not in written):
+            continue
+        target, _, key = f.references.partition(".")
+        known = None
+        for i, (feat, label) in enumerate(zip(news, labels, strict=True)):
+            value = feat.properties.get(f.name)
+            if value is None or i in out:
+                continue
+            if known is None:
+                known = {str(v) for v in ws.frame(target)[key].dropna()}
+            if str(value) not in known:
+                shown = "、".join(sorted(known)[:10]) or "（无）"
+                out[i] = InvalidInput(
+                    f"字段 {f.name} 的值「{value}」不是已有的 {f.references}（如：{shown}）",
+                    f"Field '{f.name}' is '{value}', which is no {f.references} "
+                    f"(e.g. {', '.join(sorted(known)[:10]) or 'none'})",
+                    layer=spec.name,
+                    feature=label,
+                    field=f.name,
+                )
+    return out
 
 
 def _check_references(
@@ -126,31 +266,10 @@ def _check_references(
     labels: Sequence[Any],
     only: Iterable[str] | None = None,
 ) -> None:
-    """Refuse a write whose field names a feature of another layer that does not exist (a crew's depot,
-    a shift's beat): the ``references`` of the layer's declaration. ``only``: the fields written (a
-    PATCH leaves the others as they were)."""
-    written = None if only is None else set(only)
-    for f in spec.fields:
-        if not f.references or (written is not None and f.name not in written):
-            continue
-        target, _, key = f.references.partition(".")
-        known = None
-        for feat, label in zip(news, labels, strict=True):
-            value = feat.properties.get(f.name)
-            if value is None:
-                continue
-            if known is None:
-                known = {str(v) for v in ws.frame(target)[key].dropna()}
-            if str(value) not in known:
-                shown = "、".join(sorted(known)[:10]) or "（无）"
-                raise InvalidInput(
-                    f"字段 {f.name} 的值「{value}」不是已有的 {f.references}（如：{shown}）",
-                    f"Field '{f.name}' is '{value}', which is no {f.references} "
-                    f"(e.g. {', '.join(sorted(known)[:10]) or 'none'})",
-                    layer=spec.name,
-                    feature=label,
-                    field=f.name,
-                )
+    """Refuse a write whose field names a feature of another layer that does not exist."""
+    refusals = _reference_refusals(ws, spec, news, labels, only)
+    if refusals:
+        raise refusals[min(refusals)]
 
 
 def new_feature_from_geojson(
@@ -245,11 +364,14 @@ def create_features(
         )
         for i, f in enumerate(features)
     ]
+    labels = list(range(len(news)))
+    overrides = _checked_overrides(ws, spec, override, reason)
     with _references_held(ws, spec):
-        _check_references(ws, spec, news, range(len(news)))
+        _check_references(ws, spec, news, labels)
+        _check_districts(ws, spec, news, labels)
         for i, feat in enumerate(news):
-            _check_siting(ws, spec, feat, exclude_id=None, override=override, reason=reason, label=i)
-        _check_batch_spacing(ws, spec, news, list(range(len(news))), override)
+            _check_siting(ws, spec, feat, exclude_id=None, override=overrides, reason=reason, label=i)
+        _check_batch_spacing(ws, spec, news, labels, overrides)
         return ws.store.create_features(layer, news, actor=actor, reason=reason)
 
 
@@ -326,6 +448,7 @@ def _update(
     with _references_held(ws, spec):
         _check_references(ws, spec, [new], [fid], only=written)
         _check_not_referenced(ws, spec, current.properties, new.properties)
+        _check_districts(ws, spec, [new], [fid])
         _check_siting(ws, spec, new, exclude_id=fid, override=override, reason=reason, label=fid)
         return ws.store.update_feature(layer, fid, new, expected_version=expected, actor=actor, reason=reason)
 
@@ -402,15 +525,53 @@ def _referrers(ws: Workspace, layer: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def restore_feature(ws: Workspace, layer: str, fid: int, *, actor: str, reason: str | None = None) -> Feature:
-    """Bring a deleted feature back as it was; refused while what it names is gone (a crew whose depot
-    was deleted after it)."""
-    with _references_held(ws, ws.catalog[layer]):
+def restore_feature(
+    ws: Workspace,
+    layer: str,
+    fid: int,
+    *,
+    actor: str,
+    reason: str | None = None,
+    override: Iterable[str] = (),
+) -> Feature:
+    """Bring a deleted feature back as it was, checked like a create: its properties against the layer's
+    declaration, what it names (a crew whose depot was deleted after it is refused), its district and,
+    for a site, the siting rules as they stand now (a site drawn on its spot since it was deleted is a
+    neighbour). ``override`` and ``reason`` accept an approved exception, as on create; the reason is
+    kept in the history."""
+    spec = ws.catalog[layer]
+    overrides = _checked_overrides(ws, spec, override, reason)
+    with _references_held(ws, spec):
         last = ws.store.history(layer, fid, limit=1)
         if last and last[0].op == "delete" and last[0].before:
-            state = last[0].before.get("properties") or {}
-            _check_references(ws, ws.catalog[layer], [NewFeature(dict(state), None)], [fid])
+            state = _restored_state(ws, spec, last[0].before, fid)
+            _check_references(ws, spec, [state], [fid])
+            _check_districts(ws, spec, [state], [fid])
+            refusal = _siting_refusal(ws, spec, state, exclude_id=fid, override=overrides, label=fid)
+            if refusal is not None:
+                raise refusal
         return ws.store.restore_feature(layer, fid, actor=actor, reason=reason)
+
+
+def _restored_state(ws: Workspace, spec: LayerSpec, before: Mapping[str, Any], fid: int) -> NewFeature:
+    """The state a restore brings back (a history snapshot), validated as a create would be."""
+    from shapely.geometry import shape
+
+    properties = spec.validate_properties(before.get("properties") or {}, feature=fid)
+    geometry = None
+    if not spec.is_table and before.get("geometry") is not None:
+        geometry = validate_geometry(
+            spec,
+            shape(before["geometry"]),
+            max_vertices=ws.settings.max_vertices,
+            bounds=ws.settings.service_bounds,
+            feature=fid,
+        )
+    return NewFeature(properties, geometry)
+
+
+#: at most this many failing rows are described one by one in an import's refusal (all are counted)
+MAX_ROWS_REPORTED = 1000
 
 
 def import_frame(
@@ -426,7 +587,10 @@ def import_frame(
 ) -> int:
     """Validate every row of a frame (EPSG:4326) and store all or none. Returns the number stored.
 
-    ``mode`` is ``append`` or ``replace`` (the old features go to history as deleted).
+    ``mode`` is ``append`` or ``replace`` (the old features go to history as deleted). ``override`` and
+    ``reason`` accept approved exceptions to siting rules for the rows of the file, as on create (the
+    reason is kept in the history of every feature written). A refused file is refused whole, naming
+    every failing row (1-based, the header not counted) with what is wrong with it.
     """
     spec = ws.catalog[layer]
     if mode not in ("append", "replace"):
@@ -447,48 +611,65 @@ def import_frame(
             layer=layer,
             field=unknown[0],
         )
+    overrides = _checked_overrides(ws, spec, override, reason) if check_siting else set()
     # a GeoJSON file of a table layer (every geometry null) reads as a GeoDataFrame with no active geometry
     has_geom = isinstance(frame, gpd.GeoDataFrame) and frame.active_geometry_name in frame.columns
     records = frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records")
     geoms = list(frame.geometry) if has_geom else [None] * len(frame)
+    problems: dict[int, list[InvalidInput]] = {}  # row number → what is wrong with it
     news: list[NewFeature] = []
+    rows: list[int] = []  # the row number of each of news
     for i, (props, geom) in enumerate(zip(records, geoms, strict=True)):
         label = f"row {i + 1}"
-        properties = spec.validate_properties(props, feature=label)
-        if spec.is_table:
+        try:
+            properties = spec.validate_properties(props, feature=label)
             geometry = None
-        else:
-            if geom is None:
-                raise InvalidInput(
-                    f"第 {i + 1} 行缺少几何",
-                    f"Row {i + 1} has no geometry",
-                    layer=layer,
+            if not spec.is_table:
+                if geom is None:
+                    raise InvalidInput(
+                        f"第 {i + 1} 行缺少几何",
+                        f"Row {i + 1} has no geometry",
+                        layer=layer,
+                        feature=label,
+                        field="geometry",
+                    )
+                geometry = validate_geometry(
+                    spec,
+                    geom,
+                    max_vertices=ws.settings.max_vertices,
+                    bounds=ws.settings.service_bounds,
                     feature=label,
-                    field="geometry",
                 )
-            geometry = validate_geometry(
-                spec,
-                geom,
-                max_vertices=ws.settings.max_vertices,
-                bounds=ws.settings.service_bounds,
-                feature=label,
-            )
+        except InvalidInput as exc:
+            problems.setdefault(i + 1, []).append(exc)
+            continue
         news.append(NewFeature(properties, geometry))
+        rows.append(i + 1)
+    labels = [f"row {n}" for n in rows]
+
+    def note(refusals: Mapping[int, InvalidInput]) -> None:
+        for k, exc in refusals.items():
+            problems.setdefault(rows[k], []).append(exc)
+
     with _references_held(ws, spec):
-        _check_references(ws, spec, news, [f"row {i + 1}" for i in range(len(news))])
+        note(_reference_refusals(ws, spec, news, labels))
+        note(_district_refusals(ws, spec, news, labels))
         if check_siting:
-            for i, feat in enumerate(news):
-                _check_siting(
+            for k, feat in enumerate(news):
+                refusal = _siting_refusal(
                     ws,
                     spec,
                     feat,
                     exclude_id=None,
-                    override=override,
-                    reason=reason,
-                    label=f"row {i + 1}",
+                    override=overrides,
+                    label=labels[k],
                     exclude_layer=mode == "replace",
                 )
-            _check_batch_spacing(ws, spec, news, [f"row {i + 1}" for i in range(len(news))], override)
+                if refusal is not None:
+                    problems.setdefault(rows[k], []).append(refusal)
+            note(_batch_spacing_refusals(ws, spec, news, labels, overrides))
+        if problems:
+            raise _import_refusal(spec, problems, len(frame))
         if mode == "replace":  # keys other layers name must survive the replacement
             kept = [f.properties for f in news]
             keys = {key for _, _, key in _referrers(ws, layer)}
@@ -498,5 +679,57 @@ def import_frame(
                 for old in ws.frame(layer)[key].dropna().astype(str).unique():
                     if old not in staying:
                         _check_not_referenced(ws, spec, {key: old}, None)
-            return ws.store.replace_layer(layer, news, actor=actor)
+            return ws.store.replace_layer(layer, news, actor=actor, reason=reason)
         return len(ws.store.create_features(layer, news, actor=actor, reason=reason))
+
+
+def _import_refusal(
+    spec: LayerSpec, problems: Mapping[int, Sequence[InvalidInput]], total: int
+) -> InvalidInput:
+    """One refusal naming every failing row of a file: for each, what is wrong (zh/en), the fields and
+    siting rules at fault, and the violations with their conflict geometry."""
+    numbers = sorted(problems)
+    described: list[dict[str, Any]] = []
+    for n in numbers[:MAX_ROWS_REPORTED]:
+        errors = problems[n]
+        violations = [{**v, "row": n} for e in errors for v in e.details.get("violations", ())]
+        unchecked = [{**u, "row": n} for e in errors for u in e.details.get("unchecked", ())]
+        described.append(
+            {
+                "row": n,
+                "feature": f"row {n}",
+                "fields": sorted({e.field for e in errors if e.field}),
+                "rules": list(
+                    dict.fromkeys([*(v["rule"] for v in violations), *(u["rule"] for u in unchecked)])
+                ),
+                "errors": [{"field": e.field, "detail_zh": e.zh, "detail_en": e.en} for e in errors],
+                "violations": violations,
+                "unchecked": unchecked,
+            }
+        )
+    shown = "、".join(str(n) for n in numbers[:20]) + ("…" if len(numbers) > 20 else "")
+    shown_en = ", ".join(str(n) for n in numbers[:20]) + ("…" if len(numbers) > 20 else "")
+    first = problems[numbers[0]][0]
+    rules = sorted({str(r) for d in described for r in d["rules"]})
+    hint_zh = hint_en = ""
+    if rules and spec.siting:
+        hint_zh = f"；如属已批准的例外，可带 override={','.join(rules)} 与理由 reason 重新导入"
+        hint_en = (
+            f"; if these are approved exceptions, import again with override={','.join(rules)} and a reason"
+        )
+    return InvalidInput(
+        f"文件共 {total} 行，其中 {len(numbers)} 行不能导入（第 {shown} 行），整个文件未导入；"
+        f"第 {numbers[0]} 行：{first.zh}{hint_zh}",
+        f"{len(numbers)} of the file's {total} rows cannot be imported (rows {shown_en}); nothing was "
+        f"imported. Row {numbers[0]}: {first.en}{hint_en}",
+        layer=spec.name,
+        feature=f"row {numbers[0]}",
+        field=first.field,
+        details={
+            "failed_rows": len(numbers),
+            "rows": described,
+            "rows_left_out": max(len(numbers) - MAX_ROWS_REPORTED, 0),
+            "violations": [v for d in described for v in d["violations"]],
+            "unchecked": [u for d in described for u in d["unchecked"]],
+        },
+    )

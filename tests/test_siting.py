@@ -259,8 +259,12 @@ def test_api_refuses_violating_zone_and_allows_override(demo_client):
             [[mx, my], [mx + 0.0002, my], [mx + 0.0002, my + 0.0001], [mx, my + 0.0001], [mx, my]]
         ],
     }
+    # filed under the district it lies in (a wrong district is refused before any siting rule)
+    box = f"{mx + 0.0001},{my + 0.00005},{mx + 0.0001},{my + 0.00005}"
+    where = demo_client.get("/collections/districts/items", params={"bbox": box}).json()["features"]
+    site = {**SITE, "properties": {**SITE["properties"], "district": where[0]["properties"]["name"]}}
     before = demo_client.get("/collections/stall_sites/items").json()["numberMatched"]
-    r = demo_client.post("/collections/stall_sites/items", json={**SITE, "geometry": zone})
+    r = demo_client.post("/collections/stall_sites/items", json={**site, "geometry": zone})
     assert r.status_code == 400
     body = r.json()
     rules = {v["rule"] for v in body["violations"]}
@@ -268,21 +272,21 @@ def test_api_refuses_violating_zone_and_allows_override(demo_client):
     assert all(v["geometry"] for v in body["violations"] if v["rule"] == "main-road-ban")
     assert demo_client.get("/collections/stall_sites/items").json()["numberMatched"] == before
     check = demo_client.post(
-        "/siting/check", json={"layer": "stall_sites", "feature": {**SITE, "geometry": zone}}
+        "/siting/check", json={"layer": "stall_sites", "feature": {**site, "geometry": zone}}
     )
     assert check.status_code == 200
     assert not check.json()["ok"]
     no_reason = demo_client.post(
         "/collections/stall_sites/items",
         params={"override": ",".join(rules)},
-        json={**SITE, "geometry": zone},
+        json={**site, "geometry": zone},
     )
     assert no_reason.status_code == 400
     assert no_reason.json()["field"] == "reason"
     typo = demo_client.post(
         "/collections/stall_sites/items",
         params={"override": ",".join([*rules, "nosuch"]), "reason": "测试"},
-        json={**SITE, "geometry": zone},
+        json={**site, "geometry": zone},
     )
     assert typo.status_code == 400  # an unknown rule id is refused, not ignored
     assert typo.json()["field"] == "override"
@@ -290,7 +294,7 @@ def test_api_refuses_violating_zone_and_allows_override(demo_client):
     done = demo_client.post(
         "/collections/stall_sites/items",
         params={"override": ",".join(rules), "reason": "临时交通管制期间经批准"},
-        json={**SITE, "geometry": zone},
+        json={**site, "geometry": zone},
     )
     assert done.status_code == 201
     fid = done.json()["id"]
@@ -540,7 +544,7 @@ def test_cli_siting_check(demo_gpkg, tmp_path, capsys):
     assert "✗" not in out
     rows = pd.read_csv(table, encoding="utf-8-sig")
     per_site = len(load_rules(RULES, catalog=load_catalog(default_layers_dir())).for_layer("stall_sites"))
-    assert len(rows) == 30 * per_site
+    assert len(rows) == 30 * (per_site + 1)  # and the district each site is filed under
     assert set(rows.status) == {"pass"}
 
 
@@ -614,6 +618,7 @@ def test_shipped_rules_load_and_say_what_they_read(catalog):
         "roads",
         "pois",
         "restricted_areas",
+        "districts",
         "stall_sites",
         "festival_sales_points",
     }

@@ -34,6 +34,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GeoServiceError as exc:
         where = f" [{exc.field}]" if exc.field else ""  # the option or field at fault
         print(f"错误 / error{where}: {exc.zh} / {exc.en}", file=sys.stderr)
+        for row in exc.details.get("rows", ()):  # a refused import: every failing row
+            for e in row["errors"]:
+                print(
+                    f"  第 {row['row']} 行 / row {row['row']}: {e['detail_zh']} / {e['detail_en']}",
+                    file=sys.stderr,
+                )
         return 2
 
 

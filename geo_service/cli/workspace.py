@@ -123,7 +123,15 @@ def _import(args: argparse.Namespace) -> int:
         frame = read_features(path.read_bytes(), filename=path.name, spec=spec, source_crs=args.crs)
         ws = Workspace(store, settings)
         guard_crew_accounts(ws, accounts)  # a replaced crews layer keeps the crews accounts name
-        count = feature_ops.import_frame(ws, args.layer, frame, actor=args.actor, mode=args.mode)
+        count = feature_ops.import_frame(
+            ws,
+            args.layer,
+            frame,
+            actor=args.actor,
+            mode=args.mode,
+            override=[v.strip() for v in args.override.split(",") if v.strip()],
+            reason=args.reason,
+        )
     finally:
         accounts.close()
         store.close()
@@ -180,6 +188,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file")
     p.add_argument("--crs", default="EPSG:4326", help="EPSG 代码、gcj02 或 bd09")
     p.add_argument("--mode", choices=["append", "replace"], default="append")
+    p.add_argument("--override", default="", help="越过的选址规则编号（逗号分隔）/ siting rules overridden")
+    p.add_argument("--reason", help="理由，记入历史 / reason, kept in the history")
     p.add_argument("--actor", default="cli")
     p.set_defaults(func=_import)
 

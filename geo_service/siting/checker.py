@@ -27,11 +27,13 @@ import shapely
 from shapely.geometry import mapping
 
 from geo_service.crs import from_metric, to_metric
+from geo_service.districts import DistrictIndex
 from geo_service.duty import festival_dates, parse_hours
 from geo_service.errors import InvalidInput
 from geo_service.siting.rules import Rule, RuleSet
 
 __all__ = [
+    "DISTRICT_RULE",
     "SITE_LAYERS",
     "SitingContext",
     "SitingReport",
@@ -42,6 +44,9 @@ __all__ = [
 ]
 
 SITE_LAYERS = ("stall_sites", "festival_sales_points")
+#: the id under which a site that does not lie in its district is reported (not a rule of the file: the
+#: write path refuses such a site whatever is overridden, see ``geo_service.features``)
+DISTRICT_RULE = "district"
 _KIND_ZH = {
     "blind_path": "盲道",
     "green_belt": "绿化带",
@@ -136,6 +141,7 @@ class SitingContext:
     areas: Mapping[str, _Group]
     sites: Mapping[str, _Group]
     all_roads: _Group
+    districts: DistrictIndex | None = None
 
     @classmethod
     def build(
@@ -161,6 +167,7 @@ class SitingContext:
             areas=_by(areas, "kind", crs),
             sites={n: _group(frames[n], crs, "name") for n in SITE_LAYERS if n in frames},
             all_roads=_group(roads, crs, "name"),
+            districts=DistrictIndex.build(frames["districts"], crs=crs) if "districts" in frames else None,
         )
 
     def with_sites(self, frames: Mapping[str, gpd.GeoDataFrame]) -> SitingContext:
@@ -298,6 +305,9 @@ def check_site(
     rules = ctx.rules.for_layer(layer)
     out: list[Violation] = []
     unchecked: list[dict[str, str]] = []
+    district = _district(ctx, geometry, properties)
+    if district is not None:
+        out.append(district)
     has_roads = len(_closer(ctx.all_roads, zone, _CHECK_RADIUS)) > 0
     for rule in rules:
         p = rule.params
@@ -360,7 +370,31 @@ def check_site(
                 out.append(
                     _violation(rule, None, ctx.crs, goods="、".join(bad), allowed="、".join(p["allowed"]))
                 )
-    return SitingReport(layer, tuple(out), tuple(unchecked), tuple(r.id for r in rules))
+    checked = (DISTRICT_RULE,) if ctx.districts is not None and len(ctx.districts) else ()
+    return SitingReport(layer, tuple(out), tuple(unchecked), (*checked, *(r.id for r in rules)))
+
+
+def _district(
+    ctx: SitingContext, geometry: shapely.Geometry, properties: Mapping[str, Any]
+) -> Violation | None:
+    """A site outside the city's districts, or outside the district it is filed under (``district``)."""
+    if ctx.districts is None or not len(ctx.districts):
+        return None
+    named = properties.get("district")
+    placement = ctx.districts.place([geometry])[0]
+    wrong = ctx.districts.mismatch(placement, str(named) if named else None)
+    if wrong is None:
+        return None
+    return Violation(
+        DISTRICT_RULE,
+        "error",
+        "所在城区",
+        "District",
+        wrong[0],
+        wrong[1],
+        "行政区图层 districts（按面积最大部分判定）/ the districts layer (by the largest part)",
+        None,
+    )
 
 
 def _spacing(

@@ -198,4 +198,5 @@ def load_rules(path: Path | str, *, catalog: Catalog) -> RuleSet:
         )
     sites = {layer for r in rules for layer in r.applies_to}
     sites |= {layer for r in rules if r.kind == "spacing" for layer in r.params["layers"]}
-    return RuleSet(tuple(rules), path, layers_read=(*_CONTEXT_LAYERS, *sorted(sites)))
+    context = (*_CONTEXT_LAYERS, "districts") if "districts" in catalog else _CONTEXT_LAYERS
+    return RuleSet(tuple(rules), path, layers_read=(*context, *sorted(sites)))

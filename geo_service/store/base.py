@@ -180,8 +180,11 @@ class Store(Protocol):
         """Changes, newest first."""
         ...
 
-    def replace_layer(self, layer: str, features: Sequence[NewFeature], *, actor: str) -> int:
-        """Load a whole layer at once (demo, restore); every old feature is kept in history as deleted."""
+    def replace_layer(
+        self, layer: str, features: Sequence[NewFeature], *, actor: str, reason: str | None = None
+    ) -> int:
+        """Load a whole layer at once (demo, restore, import); every old feature is kept in history as
+        deleted. ``reason`` (default "replace layer") is recorded for the deletes and the creates."""
         ...
 
     def put_document(self, kind: str, key: str, body: Mapping[str, Any], *, actor: str) -> None:

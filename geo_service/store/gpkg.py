@@ -760,7 +760,9 @@ class GeoPackageStore:
             self._bump(cur, layer)
         return self.get_feature(layer, fid)
 
-    def replace_layer(self, layer: str, features: Sequence[NewFeature], *, actor: str) -> int:
+    def replace_layer(
+        self, layer: str, features: Sequence[NewFeature], *, actor: str, reason: str | None = None
+    ) -> int:
         spec = self.catalog[layer]
         refuse_repeats(spec, features)  # the layer's old features go, so only the batch can clash
         with self._transaction() as cur:
@@ -776,7 +778,7 @@ class GeoPackageStore:
                     actor,
                     snapshot(spec, f.properties, f.geometry),
                     None,
-                    "replace layer",
+                    reason or "replace layer",
                 )
             cur.execute(f'DELETE FROM "{layer}"')
             names = [f.name for f in spec.fields]
@@ -796,7 +798,7 @@ class GeoPackageStore:
                     "INSERT INTO geo_history (layer, fid, version, op, actor, at, reason) "
                     "VALUES (?, ?, 1, 'create', ?, ?, ?)",
                     [
-                        (layer, fid, actor, now, "replace layer")
+                        (layer, fid, actor, now, reason or "replace layer")
                         for (fid,) in cur.execute(
                             f'SELECT fid FROM "{layer}" WHERE fid >= ?', (first,)
                         ).fetchall()

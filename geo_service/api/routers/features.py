@@ -15,12 +15,20 @@ from typing import Annotated, Any
 
 import numpy as np
 import shapely
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from shapely.geometry import mapping
 
 from geo_service import features as feature_ops
-from geo_service.api.deps import FeatureId, LayerDep, Offset, WorkspaceDep, actor_of, parse_moment
+from geo_service.api.deps import (
+    FeatureId,
+    LayerDep,
+    Offset,
+    WorkspaceDep,
+    actor_of,
+    known_query_only,
+    parse_moment,
+)
 from geo_service.catalog import LayerSpec
 from geo_service.errors import InvalidInput
 from geo_service.store.base import Feature
@@ -415,12 +423,25 @@ def delete_item(
 
 @router.post(
     "/collections/{collection_id}/items/{feature_id}/restore",
-    summary="恢复已删除要素 / Restore a deleted feature",
+    summary="恢复已删除要素（与新增一样检查）/ Restore a deleted feature (checked like a create)",
+    dependencies=[Depends(known_query_only)],
 )
 def restore_item(
-    request: Request, ws: WorkspaceDep, spec: LayerDep, feature_id: FeatureId, reason: str | None = None
+    request: Request,
+    ws: WorkspaceDep,
+    spec: LayerDep,
+    feature_id: FeatureId,
+    override: Annotated[str | None, Query(description="越过的选址规则编号（逗号分隔）")] = None,
+    reason: Annotated[str | None, Query(description="恢复或越过规则的理由")] = None,
 ) -> Response:
-    f = feature_ops.restore_feature(ws, spec.name, feature_id, actor=actor_of(request), reason=reason)
+    f = feature_ops.restore_feature(
+        ws,
+        spec.name,
+        feature_id,
+        actor=actor_of(request),
+        reason=reason,
+        override=_overrides(override),
+    )
     base = str(request.url_for("list_items", collection_id=spec.name))
     return _geojson(feature_json(f, base), headers={"ETag": f'"{f.version}"'})
 

@@ -33,8 +33,13 @@ async def import_file(
     file: Annotated[UploadFile, File(description="要导入的文件 / the file")],
     crs: Annotated[str, Form(description="来源坐标系：EPSG 代码、gcj02、bd09")] = "EPSG:4326",
     mode: Annotated[str, Form(description="append（追加）或 replace（替换）")] = "append",
-    reason: Annotated[str | None, Form()] = None,
+    override: Annotated[
+        str | None,
+        Form(description="越过的选址规则编号（逗号分隔），须同时填写理由 / siting rules overridden"),
+    ] = None,
+    reason: Annotated[str | None, Form(description="理由，记入历史 / reason, kept in the history")] = None,
 ) -> dict[str, Any]:
+    await _known_fields_only(request, spec.name)
     limit = ws.settings.max_upload_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
@@ -46,15 +51,54 @@ async def import_file(
     if not data:
         raise InvalidInput("上传的文件为空", "The uploaded file is empty", layer=spec.name, field="file")
     actor = actor_of(request)
+    overrides = tuple(v.strip() for v in (override or "").split(",") if v.strip())
 
     def work() -> int:  # in a worker thread: reading a file and storing it must not hold up the event loop
         frame = read_features(
             data, filename=file.filename or "upload", spec=spec, source_crs=crs, max_bytes=limit
         )
-        return feature_ops.import_frame(ws, spec.name, frame, actor=actor, mode=mode, reason=reason)
+        return feature_ops.import_frame(
+            ws, spec.name, frame, actor=actor, mode=mode, override=overrides, reason=reason
+        )
 
     count = await run_in_threadpool(work)
     return {"layer": spec.name, "imported": count, "mode": mode, "version": ws.store.layer_version(spec.name)}
+
+
+_IMPORT_FIELDS = ("file", "crs", "mode", "override", "reason")
+
+
+async def _known_fields_only(request: Request, layer: str) -> None:
+    """Refuse what an import does not take: query parameters (its parameters are form fields) and form
+    fields of other names; a misplaced ``override`` must not be quietly dropped."""
+    takes = ", ".join(_IMPORT_FIELDS)
+    if request.query_params:
+        names = sorted(set(request.query_params))
+        raise InvalidInput(
+            f"导入不接受查询参数：{'、'.join(names)}；请以表单字段（multipart/form-data）提交：{takes}",
+            f"Import takes no query parameters ({', '.join(names)}); send them as form fields "
+            f"(multipart/form-data): {takes}",
+            layer=layer,
+            field=names[0],
+        )
+    form = await request.form()
+    unknown = sorted(set(form.keys()) - set(_IMPORT_FIELDS))
+    if unknown:
+        raise InvalidInput(
+            f"不认识的表单字段：{'、'.join(unknown)}（导入可用：{takes}）",
+            f"Unknown form field(s): {', '.join(unknown)} (import takes: {takes})",
+            layer=layer,
+            field=unknown[0],
+        )
+    keys = [k for k, _ in form.multi_items()]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise InvalidInput(
+            f"表单字段 {'、'.join(twice)} 给了不止一次",
+            f"Form field(s) {', '.join(twice)} given more than once",
+            layer=layer,
+            field=twice[0],
+        )
 
 
 def _export_frame(ws: Any, layer: str) -> Any:

@@ -460,19 +460,21 @@ class PostGISStore:
             self._history(con, layer, int(fid), version, "restore", actor, None, last[2], reason)
         return self.get_feature(layer, fid)
 
-    def replace_layer(self, layer: str, features: Sequence[NewFeature], *, actor: str) -> int:
+    def replace_layer(
+        self, layer: str, features: Sequence[NewFeature], *, actor: str, reason: str | None = None
+    ) -> int:
         spec = self.catalog[layer]
         t = self.tables[layer]
         with self._db() as con:
             self._lock_and_bump(con, layer)
-            bulk.record_deletes(con, spec, t, actor=actor, reason="replace layer")
+            bulk.record_deletes(con, spec, t, actor=actor, reason=reason or "replace layer")
             con.execute(t.delete())
             if not features:
                 return 0
             bulk.check_unique_batch(con, spec, t, features)
             with paused_gc():
                 fids = bulk.copy_features(con, spec, t, features)
-            bulk.record_batch_create(con, spec, fids, actor=actor, reason="replace layer")
+            bulk.record_batch_create(con, spec, fids, actor=actor, reason=reason or "replace layer")
         return len(fids)
 
     def history(self, layer: str, fid: int | None = None, *, limit: int = 1000) -> list[Change]:
