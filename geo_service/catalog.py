@@ -62,7 +62,7 @@ class FieldSpec:
         """Return ``value`` as this field's Python type, or raise ``InvalidInput`` naming the field."""
         if value is None or (isinstance(value, str) and value.strip() == "" and self.type != "string"):
             if self.required:
-                raise self._error("缺少必填字段", "is required", value, layer, feature)
+                raise self._missing(layer, feature)
             return None
         try:
             out = _COERCE[self.type](value)
@@ -71,7 +71,7 @@ class FieldSpec:
                 f"应为{_TYPE_ZH[self.type]}", f"should be {self.type}", value, layer, feature
             ) from None
         if self.type == "string" and self.required and not str(out).strip():
-            raise self._error("缺少必填字段", "is required", value, layer, feature)
+            raise self._missing(layer, feature)
         if self.type == "string" and "\x00" in str(out):  # PostgreSQL text cannot hold it; nobody types it
             raise self._error("含有空字符 (\\0)", "contains a NUL character (\\0)", value, layer, feature)
         if self.type == "string" and not _unicode(str(out)):  # half an emoji from a file: no store holds it
@@ -103,6 +103,16 @@ class FieldSpec:
                 feature,
             )
         return out
+
+    def _missing(self, layer: str, feature: Any) -> InvalidInput:
+        """A required field left out or blank, said as a sentence (there is no value to show)."""
+        return InvalidInput(
+            f"图层 {layer} 缺少必填字段「{self.label('zh')}」({self.name})",
+            f"Layer {layer}: missing required field '{self.name}' ({self.label('zh')})",
+            layer=layer,
+            feature=feature,
+            field=self.name,
+        )
 
     def _error(self, zh: str, en: str, value: Any, layer: str, feature: Any) -> InvalidInput:
         shown = repr(value) if not isinstance(value, str) else f"'{value[:60]}'"
