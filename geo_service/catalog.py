@@ -54,9 +54,21 @@ class FieldSpec:
     references: str | None = None
     title: Mapping[str, str] = field(default_factory=dict)
     description: Mapping[str, str] = field(default_factory=dict)
+    # other headers that mean this field in an uploaded table (a 12345 export's 受理时间 for reported_at),
+    # in order of preference; the name and the titles come before them
+    aliases: tuple[str, ...] = ()
 
     def label(self, lang: str = "zh") -> str:
         return self.title.get(lang) or self.name
+
+    def headers(self) -> list[str]:
+        """The headers an uploaded table may give this field under: its Chinese title, its name, its
+        English title, then its aliases (matched ignoring case and surrounding spaces)."""
+        out: list[str] = []
+        for label in (self.title.get("zh"), self.name, self.title.get("en"), *self.aliases):
+            if label and label not in out:
+                out.append(label)
+        return out
 
     def coerce(self, value: Any, *, layer: str, feature: Any = None) -> Any:
         """Return ``value`` as this field's Python type, or raise ``InvalidInput`` naming the field."""
@@ -371,6 +383,7 @@ def _load_field(raw: Any, path: Path) -> FieldSpec:
         "references",
         "title",
         "description",
+        "aliases",
     }
     extra = set(raw) - known
     if extra:
@@ -397,6 +410,9 @@ def _load_field(raw: Any, path: Path) -> FieldSpec:
             re.compile(pattern)
         except re.error as exc:
             raise _bad(path, f"正则表达式无效：{exc}", f"invalid pattern: {exc}", name) from None
+    aliases = raw.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+        raise _bad(path, "aliases 应为表头文字的列表", "aliases must be a list of header texts", name)
     enum = raw.get("enum")
     if enum is not None and (not isinstance(enum, list) or not enum):
         raise _bad(path, "enum 应为非空列表", "enum must be a non-empty list", name)
@@ -413,6 +429,7 @@ def _load_field(raw: Any, path: Path) -> FieldSpec:
         references=raw.get("references"),
         title=_titles(raw.get("title", name), path, name),
         description=_titles(raw["description"], path, name) if raw.get("description") else {},
+        aliases=tuple(a.strip() for a in aliases),
     )
     if spec.default is not None:
         try:
