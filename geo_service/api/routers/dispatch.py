@@ -178,11 +178,15 @@ def _missing_column(spec: LayerSpec, name: str, frame: gpd.GeoDataFrame) -> Inva
     f = spec.field(name)
     headers = f.headers()
     geometry = getattr(frame, "_geometry_column_name", None)
-    found = [str(c) for c in frame.columns if c != geometry] or ["—"]
+    # the columns read, a recognised one shown as its field (the reader renamed it: 案件类别 → category)
+    columns = [str(c) for c in frame.columns if c != geometry]
+    found_zh = [f"{spec.field(c).label('zh')}（{c}）" if c in spec.field_names else c for c in columns]
+    found_en = [f"{spec.field(c).label('zh')} ({c})" if c in spec.field_names else c for c in columns]
     return InvalidInput(
-        f"案件表缺少「{f.label('zh')}」列（{name}）；可用的表头：{'、'.join(headers)}；表中现有列：{'、'.join(found)}",
+        f"案件表缺少「{f.label('zh')}」列（{name}）；可用的表头：{'、'.join(headers)}；"
+        f"表中现有列：{'、'.join(found_zh) or '—'}",
         f"The case table has no '{f.label('en')}' column ({name}, 「{f.label('zh')}」); headers taken for it: "
-        f"{', '.join(headers)}; columns found: {', '.join(found)}",
+        f"{', '.join(headers)}; columns found: {', '.join(found_en) or '—'}",
         field=name,
     )
 
