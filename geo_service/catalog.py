@@ -54,15 +54,27 @@ class FieldSpec:
     references: str | None = None
     title: Mapping[str, str] = field(default_factory=dict)
     description: Mapping[str, str] = field(default_factory=dict)
+    # other headers that mean this field in an uploaded table (a 12345 export's 受理时间 for reported_at),
+    # in order of preference; the name and the titles come before them
+    aliases: tuple[str, ...] = ()
 
     def label(self, lang: str = "zh") -> str:
         return self.title.get(lang) or self.name
+
+    def headers(self) -> list[str]:
+        """The headers an uploaded table may give this field under: its Chinese title, its name, its
+        English title, then its aliases (matched ignoring case and surrounding spaces)."""
+        out: list[str] = []
+        for label in (self.title.get("zh"), self.name, self.title.get("en"), *self.aliases):
+            if label and label not in out:
+                out.append(label)
+        return out
 
     def coerce(self, value: Any, *, layer: str, feature: Any = None) -> Any:
         """Return ``value`` as this field's Python type, or raise ``InvalidInput`` naming the field."""
         if value is None or (isinstance(value, str) and value.strip() == "" and self.type != "string"):
             if self.required:
-                raise self._error("缺少必填字段", "is required", value, layer, feature)
+                raise self._missing(layer, feature)
             return None
         try:
             out = _COERCE[self.type](value)
@@ -71,7 +83,7 @@ class FieldSpec:
                 f"应为{_TYPE_ZH[self.type]}", f"should be {self.type}", value, layer, feature
             ) from None
         if self.type == "string" and self.required and not str(out).strip():
-            raise self._error("缺少必填字段", "is required", value, layer, feature)
+            raise self._missing(layer, feature)
         if self.type == "string" and "\x00" in str(out):  # PostgreSQL text cannot hold it; nobody types it
             raise self._error("含有空字符 (\\0)", "contains a NUL character (\\0)", value, layer, feature)
         if self.type == "string" and not _unicode(str(out)):  # half an emoji from a file: no store holds it
@@ -103,6 +115,16 @@ class FieldSpec:
                 feature,
             )
         return out
+
+    def _missing(self, layer: str, feature: Any) -> InvalidInput:
+        """A required field left out or blank, said as a sentence (there is no value to show)."""
+        return InvalidInput(
+            f"图层 {layer} 缺少必填字段「{self.label('zh')}」({self.name})",
+            f"Layer {layer}: missing required field '{self.name}' ({self.label('zh')})",
+            layer=layer,
+            feature=feature,
+            field=self.name,
+        )
 
     def _error(self, zh: str, en: str, value: Any, layer: str, feature: Any) -> InvalidInput:
         shown = repr(value) if not isinstance(value, str) else f"'{value[:60]}'"
@@ -361,6 +383,7 @@ def _load_field(raw: Any, path: Path) -> FieldSpec:
         "references",
         "title",
         "description",
+        "aliases",
     }
     extra = set(raw) - known
     if extra:
@@ -387,6 +410,9 @@ def _load_field(raw: Any, path: Path) -> FieldSpec:
             re.compile(pattern)
         except re.error as exc:
             raise _bad(path, f"正则表达式无效：{exc}", f"invalid pattern: {exc}", name) from None
+    aliases = raw.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+        raise _bad(path, "aliases 应为表头文字的列表", "aliases must be a list of header texts", name)
     enum = raw.get("enum")
     if enum is not None and (not isinstance(enum, list) or not enum):
         raise _bad(path, "enum 应为非空列表", "enum must be a non-empty list", name)
@@ -403,6 +429,7 @@ def _load_field(raw: Any, path: Path) -> FieldSpec:
         references=raw.get("references"),
         title=_titles(raw.get("title", name), path, name),
         description=_titles(raw["description"], path, name) if raw.get("description") else {},
+        aliases=tuple(a.strip() for a in aliases),
     )
     if spec.default is not None:
         try:

@@ -191,3 +191,19 @@ def test_nul_characters_are_refused_by_name(catalog, client):
     assert r.status_code == 400
     assert r.json()["field"] == "name"
     assert client.get("/collections/depots/items").json()["numberMatched"] == 0
+
+
+def test_a_missing_required_field_reads_as_a_sentence(client):
+    """Over HTTP: a feature without a required field is a 400 naming the field in both languages, said
+    as "missing required field …", not as the field followed by a value of None; nothing is stored."""
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
+    for props in ({}, {"name": "  "}):
+        r = client.post("/collections/depots/items", json={**feature, "properties": props})
+        assert r.status_code == 400, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        body = r.json()
+        assert body["field"] == "name"
+        assert "缺少必填字段「名称」(name)" in body["detail_zh"]
+        assert "missing required field 'name' (名称)" in body["detail_en"]
+        assert "None" not in body["detail_zh"] + body["detail_en"]
+    assert client.get("/collections/depots/items").json()["numberMatched"] == 0

@@ -237,18 +237,6 @@ def test_times_outside_the_calendars_years_and_huge_numbers_are_refused(demo_cli
             "datetime",
         ),
         ("post", "/plans/snow", {"json": {"start": "9999-12-31T23:00"}}, "start"),
-        (
-            "post",
-            "/dispatch/cases",
-            {
-                "json": {
-                    "cases": [
-                        {"lon": 113.2, "lat": 35.2, "category": "0201", "reported_at": "9999-12-31T23:59"}
-                    ]
-                }
-            },
-            "reported_at",
-        ),
     ]
     for method, url, kwargs, field in far:
         r = getattr(demo_client, method)(url, **kwargs)
@@ -256,6 +244,14 @@ def test_times_outside_the_calendars_years_and_huge_numbers_are_refused(demo_cli
         assert r.headers["content-type"].startswith("application/problem+json")
         assert r.json()["field"] == field, (url, r.json())
         assert "1901" in r.json()["detail_en"]
+    # in a batch of cases such a time is that case's error (the others are dispatched), named by its index
+    case = {"lon": 113.2, "lat": 35.2, "category": "0201", "reported_at": "9999-12-31T23:59"}
+    r = demo_client.post("/dispatch/cases", json={"cases": [case]})
+    assert r.status_code == 200, r.text[:200]
+    [far_case] = r.json()["assignments"]
+    assert far_case["error"]["code"] == "bad-time"
+    assert far_case["error"]["detail_en"].startswith("Case 1: ")
+    assert "1901" in far_case["error"]["detail_en"]
     for body in ({"time_limit_s": 1e308}, {"time_limit_s": "NaN"}, {"seed": -1}):
         r = demo_client.post("/plans/snow", json=body)
         assert r.status_code == 422, (body, r.text[:200])
@@ -396,3 +392,31 @@ def test_swapped_coordinates_and_years_are_read_as_a_user_means_them(demo_client
     )
     assert late.status_code == 400  # 2100 in Beijing
     assert late.json()["field"] == "at"
+
+
+def test_who_covers_names_the_office_dispatch_escalates_to(demo_client):
+    """Outside every district (and every beat) both /coverage/who and dispatch send the case to the city
+    duty office 市值班室, never to a "district duty office" there is none of; inside a district with
+    nobody on duty both name that district's office."""
+    far = {"lon": 113.6, "lat": 35.6}  # in the service area, north-east of the four districts
+    who = demo_client.get("/coverage/who", params={**far, "at": "2026-12-01T10:00"}).json()
+    assert who["district"] is None
+    assert who["beats"] == []
+    assert who["escalation"] == "市值班室"
+    assert any("请转市值班室" in r for r in who["reasons_zh"])
+    assert not any("区值班室" in r for r in who["reasons_zh"])
+    case = {**far, "category": "0201", "reported_at": "2026-12-01T10:00:00+08:00"}
+    [sent] = demo_client.post("/dispatch/cases", json={"cases": [case]}).json()["assignments"]
+    assert sent["escalation"] == who["escalation"]
+    night = {"lon": 113.2, "lat": 35.25, "at": "2026-12-01T03:00"}
+    who = demo_client.get("/coverage/who", params=night).json()
+    assert who["district"]
+    assert who["on_duty"] == []
+    assert who["escalation"] == f"{who['district']}值班室"
+    assert any(f"请转{who['district']}值班室" in r for r in who["reasons_zh"])
+    case = {"lon": 113.2, "lat": 35.25, "category": "0201", "reported_at": "2026-12-01T03:00:00+08:00"}
+    [sent] = demo_client.post("/dispatch/cases", json={"cases": [case]}).json()["assignments"]
+    assert sent["escalation"] == who["escalation"]
+    day = demo_client.get("/coverage/who", params={**night, "at": "2026-12-01T10:00"}).json()
+    assert day["on_duty"]
+    assert day["escalation"] is None

@@ -17,6 +17,7 @@ import shapely
 
 from geo_service.assignment.crews import CrewChoice, nearest_available_crews
 from geo_service.assignment.duplicates import probable_duplicates
+from geo_service.assignment.intake import Intake
 from geo_service.coverage import BeatIndex, assign_points_to_beats
 from geo_service.crs import to_metric
 from geo_service.duty import TZ, Shift, ShiftTable, day_minute, local_times
@@ -44,6 +45,7 @@ class Categories:
         return cls(frame.reset_index(drop=True))
 
     def lookup(self, value: str) -> Mapping[str, Any] | None:
+        value = str(value).strip()  # spaces around it (full-width ones too) are nobody's meaning
         hit = self.rows[(self.rows["minor"] == value) | (self.rows["code"] == value)]
         return None if hit.empty else hit.iloc[0].to_dict()
 
@@ -67,7 +69,8 @@ class CaseAssignment:
     escalation: str | None
     duplicate_of: str | None
     reasons: tuple[str, ...]
-    error: Mapping[str, str] | None = None
+    error: Mapping[str, Any] | None = None
+    row: int | None = None  # the spreadsheet row the case came from (header = row 1), for uploads
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -90,7 +93,9 @@ class Dispatched:
     """A batch's answers as columns (one entry per case); :meth:`answer` builds one case's answer with
     its chain of reasons, :meth:`answers` all of them."""
 
-    error: np.ndarray  # None, or "bad-location" | "unknown-category" | "future" | "before-roster"
+    error: (
+        np.ndarray
+    )  # None, or "bad-location" | "bad-time" | "unknown-category" | "future" | "before-roster"
     beat: np.ndarray
     squad: np.ndarray
     shift: np.ndarray  # label of the shift on duty
@@ -110,40 +115,90 @@ class Dispatched:
     duplicate_m: float
     duplicate_h: float
     location_problem: np.ndarray  # per case: (zh, en) of why its location was refused, or None
+    time_problem: np.ndarray  # per case: (zh, en) of why its report time was refused, or None
+    time_assumed: np.ndarray  # per case: no time was given, the time the batch was received stands in
+    rows: np.ndarray  # per case: its spreadsheet row, or None (then named by its position)
 
     def __len__(self) -> int:
         return len(self.error)
 
-    def answer(self, i: int) -> CaseAssignment:
-        code = self.error[i]
-        if code == "bad-location":
-            zh, en = self.location_problem[i]
-            return _error(i, code, zh, en)
-        if code == "unknown-category":
+    def name(self, i: int) -> tuple[str, str]:
+        """How the answers name case ``i``: by its spreadsheet row, else by its position (from 1)."""
+        row = self.rows[i]
+        return (f"第 {row} 行", f"Row {row}") if row is not None else (f"第 {i + 1} 个案件", f"Case {i + 1}")
+
+    def problems(self, i: int) -> list[tuple[str, str, str]]:
+        """Why case ``i`` is refused, (code, zh, en) each, the one that decides ``error`` first: what is
+        wrong with the case itself (location, time, category) all at once, so that a row is mended in
+        one go; a time in the future or before the roster only when nothing else is wrong."""
+        out = []
+        if self.location_problem[i] is not None:
+            out.append(("bad-location", *self.location_problem[i]))
+        if self.time_problem[i] is not None:
+            out.append(("bad-time", *self.time_problem[i]))
+        if self.error[i] is not None and self.category[i] is None:
             raw = self.raw_category[i]
             if raw is None or (not isinstance(raw, str) and pd.isna(raw)) or not str(raw).strip():
-                return _error(i, code, f"第 {i + 1} 个案件缺少类别", f"Case {i + 1} has no category")
-            return _error(
-                i,
-                code,
-                f"类别「{raw}」不在权责清单中（可用：{'、'.join(self.category_names)}）",
-                f"Category '{raw}' is not in the table ({', '.join(self.category_names)})",
-            )
-        if code == "future":
+                out.append(("unknown-category", "缺少类别", "no category"))
+            else:
+                out.append(
+                    (
+                        "unknown-category",
+                        f"类别「{raw}」不在权责清单中（可用：{'、'.join(self.category_names)}）",
+                        f"category '{raw}' is not in the table ({', '.join(self.category_names)})",
+                    )
+                )
+        if out:
+            return out
+        if self.error[i] == "future":
             when = self.when[i].isoformat()
-            return _error(
-                i, code, f"上报时间 {when} 晚于当前时间", f"Reported at {when}, which is in the future"
-            )
-        if code == "before-roster":
-            return _error(
+            return [
+                ("future", f"上报时间 {when} 晚于当前时间", f"reported at {when}, which is in the future")
+            ]
+        if self.error[i] == "before-roster":
+            return [
+                (
+                    "before-roster",
+                    f"上报时间早于排班起始日 {self.roster_start}",
+                    f"reported before the roster starts ({self.roster_start})",
+                )
+            ]
+        return []
+
+    def answer(self, i: int) -> CaseAssignment:
+        row = None if self.rows[i] is None else int(self.rows[i])
+        if self.error[i] is not None:
+            problems = self.problems(i)
+            who_zh, who_en = self.name(i)
+            return CaseAssignment(
                 i,
-                code,
-                f"上报时间早于排班起始日 {self.roster_start}",
-                f"Reported before the roster starts ({self.roster_start})",
+                False,
+                beat=None,
+                squad=None,
+                department=None,
+                category=None,
+                major=None,
+                crew=None,
+                escalation=None,
+                duplicate_of=None,
+                reasons=(),
+                error={
+                    "code": problems[0][0],
+                    "codes": [code for code, _, _ in problems],
+                    "detail_zh": f"{who_zh}：" + "；".join(zh for _, zh, _ in problems),
+                    "detail_en": f"{who_en}: " + "; ".join(en for _, _, en in problems),
+                },
+                row=row,
             )
         dep = self.category_department[i]
         category = f"{self.major[i]}/{self.category[i]}"
-        reasons = [f"类别 {category} 由{dep}负责 / category {category}: {dep}"]
+        reasons = []
+        if self.time_assumed[i]:
+            when = self.when[i].isoformat(timespec="minutes")
+            reasons.append(
+                f"未填上报时间，按收到时间 {when} 计 / no report time given: taken as received, {when}"
+            )
+        reasons.append(f"类别 {category} 由{dep}负责 / category {category}: {dep}")
         if self.asset[i] is not None:
             reasons.append(
                 f"位于{self.asset[i]}（{self.asset_m[i]:.0f} 米内），按资产归属由{self.department[i]}处理"
@@ -193,6 +248,8 @@ class Dispatched:
             self.escalation[i],
             self.duplicate_of[i],
             tuple(reasons),
+            None,
+            row,
         )
 
     def _crew(self, i: int) -> dict[str, Any] | None:
@@ -213,7 +270,7 @@ class Dispatched:
 def dispatch(cases: gpd.GeoDataFrame, **kwargs: Any) -> list[CaseAssignment]:
     """Assign every case (rows with ``category``, ``reported_at``, point geometry in EPSG:4326); see
     :func:`dispatch_batch` for the arguments. A case that cannot be assigned (unknown category, a time
-    in the future or before any roster) gets ``ok=False`` with an error naming why; the others are
+    in the future or before any roster, a problem found at intake) gets ``ok=False`` with an error naming why; the others are
     answered, each with its chain of reasons."""
     return dispatch_batch(cases, **kwargs).answers()
 
@@ -235,21 +292,26 @@ def dispatch_batch(
     duplicate_h: float = 24.0,
     crs: str = "EPSG:4547",
     xy: np.ndarray | None = None,
-    location_problems: Sequence[tuple[str, str] | None] | None = None,
+    intake: Intake | None = None,
 ) -> Dispatched:
     """The whole batch at once, as columns: beats by the coverage engine's grid, shifts by array
     lookups per (case, beat), categories and districts by table joins, duplicates by one sort of
     the cases keyed by category, cell and time (``duplicates.recent_near``), the nearest crew from
     one search out of the depots. ``xy`` (metric coordinates, n × 2) may stand in for the geometry of a
-    large batch. ``location_problems``: per case, why its location is refused ((zh, en), e.g. outside the
-    service area), or None; such cases are answered with that error, their ``xy`` is not read."""
+    large batch. ``intake``: what was found wrong with each case before (its location, e.g. outside the
+    service area, or its report time), the rows the cases came from, which times were assumed; a case
+    with a problem is answered with it (all its problems at once), its ``xy`` is not read."""
     now = now or dt.datetime.now(TZ)
     n = len(cases)
-    location_problem = np.full(n, None, dtype=object)
-    misplaced = np.zeros(n, dtype=bool)
-    if location_problems is not None:
-        location_problem[:] = list(location_problems)
-        misplaced = np.array([v is not None for v in location_problem], dtype=bool)
+    intake = intake or Intake()
+    location_problem, misplaced = _per_case(intake.location_problems, n)
+    time_problem, mistimed = _per_case(intake.time_problems, n)
+    case_rows = np.full(n, None, dtype=object)
+    if intake.rows is not None:
+        case_rows[:] = list(intake.rows)
+    time_assumed = np.zeros(n, dtype=bool)
+    if intake.time_assumed is not None:
+        time_assumed[:] = np.asarray(intake.time_assumed, dtype=bool)
     if xy is None:
         geoms = cases.geometry.to_numpy().copy()
         geoms[misplaced] = shapely.Point(np.nan, np.nan)
@@ -271,7 +333,10 @@ def dispatch_batch(
     codes, values = pd.factorize(raw)  # without looking for blanks twice (they are rare: see below)
     if (codes < 0).any():  # blanks (None, NaN) as values of their own
         codes, values = pd.factorize(raw, use_na_sentinel=False)
-    texts, canonical = np.unique(np.array([str(v) for v in values], dtype=object), return_inverse=True)
+    # as text without surrounding spaces (full-width ones too): " 噪声扰民 " from a spreadsheet is 噪声扰民
+    texts, canonical = np.unique(
+        np.array([str(v).strip() for v in values], dtype=object), return_inverse=True
+    )
     raw_code = canonical[codes]
     cat = np.array([first_row.get(v, -1) for v in texts], dtype=np.int64)[raw_code]
     rows = categories.rows
@@ -282,11 +347,14 @@ def dispatch_batch(
     before = (day < roster_start.toordinal()) if roster_start else np.zeros(n, dtype=bool)
     future = stamp > (now + dt.timedelta(minutes=5)).timestamp()
     unknown = cat < 0
+    before &= ~mistimed  # a time that could not be read is neither
+    future &= ~mistimed
     error[before] = "before-roster"
     error[future] = "future"
     error[unknown] = "unknown-category"
+    error[mistimed] = "bad-time"
     error[misplaced] = "bad-location"
-    refused = before | future | unknown | misplaced
+    refused = before | future | unknown | misplaced | mistimed
     failed = np.flatnonzero(refused)
     # beats: area beats before road beats, then in the order the index gives them
     located = np.flatnonzero(np.isfinite(xy).all(axis=1))
@@ -363,6 +431,8 @@ def dispatch_batch(
     sent = nearest_available_crews(xy, stamp, network, depots, crews, crs)
     for column in (beat, squad, shift_label, department, escalation, dup, asset_name, sent.crew, sent.depot):
         column[failed] = None
+    minor = rows["minor"].to_numpy(dtype=object)[pick]
+    minor[unknown] = None  # no category matched: none is named
     sent.minutes[failed] = np.nan
     sent.passed_over[failed] = None
     sent.none_free[failed] = False
@@ -372,7 +442,7 @@ def dispatch_batch(
         squad,
         shift_label,
         department,
-        rows["minor"].to_numpy(dtype=object)[pick],
+        minor,
         rows["major"].to_numpy(dtype=object)[pick],
         cat_dep,
         asset_name,
@@ -387,7 +457,19 @@ def dispatch_batch(
         duplicate_m,
         duplicate_h,
         location_problem,
+        time_problem,
+        time_assumed,
+        case_rows,
     )
+
+
+def _per_case(values: Sequence[tuple[str, str] | None] | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-case problems as an object column, and where there is one."""
+    out = np.full(n, None, dtype=object)
+    if values is None:
+        return out, np.zeros(n, dtype=bool)
+    out[:] = list(values)
+    return out, np.array([v is not None for v in out], dtype=bool)
 
 
 def area_first(p: np.ndarray, b: np.ndarray, is_line: np.ndarray, n: int) -> np.ndarray:
@@ -410,20 +492,3 @@ def area_first(p: np.ndarray, b: np.ndarray, is_line: np.ndarray, n: int) -> np.
     rank = np.minimum.reduceat(is_line[b] * len(p) + np.arange(len(p)), starts)
     chosen[p[starts]] = b[rank % len(p)]
     return chosen
-
-
-def _error(i: int, code: str, zh: str, en: str) -> CaseAssignment:
-    return CaseAssignment(
-        i,
-        False,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        (),
-        {"code": code, "detail_zh": zh, "detail_en": en},
-    )

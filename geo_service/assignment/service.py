@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import geopandas as gpd
 import numpy as np
 import shapely
 
 from geo_service.assignment.dispatch import CaseAssignment, Categories, dispatch
+from geo_service.assignment.intake import Intake
 from geo_service.catalog import LayerSpec
 from geo_service.contexts import coverage_context, drive_network
 from geo_service.errors import InvalidInput
@@ -17,13 +20,22 @@ __all__ = ["dispatch_cases"]
 
 
 def dispatch_cases(
-    ws: Workspace, cases: gpd.GeoDataFrame, *, with_crews: bool = True
+    ws: Workspace, cases: gpd.GeoDataFrame, *, with_crews: bool = True, intake: Intake | None = None
 ) -> list[CaseAssignment]:
-    """Assign cases (EPSG:4326; ``category``, ``reported_at``) to beat, squad, department and crew."""
+    """Assign cases (EPSG:4326; ``category``, ``reported_at``) to beat, squad, department and crew.
+
+    ``intake``: what was found wrong with each case while reading it (a location problem given there
+    stands, e.g. an empty 经度 cell, over the one its missing point would have), its spreadsheet rows."""
     ctx = coverage_context(ws)
     incidents = ws.frame("incidents")
     open_cases = incidents[incidents["status"].isin(["open", "assigned"])]
     net = drive_network(ws) if with_crews else None
+    intake = intake or Intake()
+    located = location_problems(
+        cases.geometry.to_numpy(), ws.catalog["incidents"], ws.settings.service_bounds
+    )
+    if intake.location_problems is not None:
+        located = [given or found for given, found in zip(intake.location_problems, located, strict=True)]
     return dispatch(
         cases,
         beats=ctx.beats,
@@ -36,16 +48,15 @@ def dispatch_cases(
         depots=ws.frame("depots"),
         crews=ws.frame("crews"),
         crs=ws.settings.metric_crs,
-        location_problems=location_problems(
-            cases.geometry.to_numpy(), ws.catalog["incidents"], ws.settings.service_bounds
-        ),
+        intake=replace(intake, location_problems=located),
     )
 
 
 def location_problems(
     geoms: np.ndarray, spec: LayerSpec, bounds: tuple[float, float, float, float]
 ) -> list[tuple[str, str] | None]:
-    """Per case point (EPSG:4326): why it cannot be a case's location, in Chinese and English (no
+    """Per case point (EPSG:4326): why it cannot be a case's location, in Chinese and English, to follow
+    the case's name (no
     point, not a point, NaN or infinite, outside the service area: as a case saved to ``spec`` would be
     refused), or None. Points inside the area pass at array speed; the others are named one by one."""
     geoms = np.asarray(geoms, dtype=object)
@@ -62,7 +73,7 @@ def location_problems(
         except InvalidInput as e:  # said of the case, not of the layer's feature
             zh = e.zh.removeprefix(f"图层 {spec.name}：")
             en = e.en.removeprefix(f"Layer {spec.name}: ")
-            out[i] = (f"案件 {i + 1} 的位置：{zh}", f"Case {i + 1}'s location: {en[:1].lower()}{en[1:]}")
+            out[i] = (f"位置：{zh}", f"location: {en[:1].lower()}{en[1:]}")
         else:  # valid for the layer after all (e.g. a one-point multipoint): still not one position
-            out[i] = (f"案件 {i + 1} 的位置应为一个点", f"Case {i + 1}'s location must be one point")
+            out[i] = ("位置应为一个点", "the location must be one point")
     return out

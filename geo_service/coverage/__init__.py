@@ -66,6 +66,8 @@ class WhoCovers:
     reasons: tuple[str, ...] = field(default_factory=tuple)  # each "中文 / English"
     reasons_zh: tuple[str, ...] = field(default_factory=tuple)  # the same, one language (for pages)
     reasons_en: tuple[str, ...] = field(default_factory=tuple)
+    # the duty office a case here goes to when no squad takes it (as dispatch escalates), or None
+    escalation: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +76,7 @@ class WhoCovers:
             "beats": list(self.beats),
             "on_duty": list(self.on_duty),
             "next_shift": self.next_shift,
+            "escalation": self.escalation,
             "nearest": dict(self.nearest),
             "reasons": list(self.reasons),
             "reasons_zh": list(self.reasons_zh),
@@ -192,15 +195,27 @@ def who_covers(
     notes: list[tuple[str, str]] = []  # (zh, en)
     if district is None:
         notes.append(("该点不在任何行政区内", "the place is outside every district"))
+    # the office a case here is escalated to, as dispatch chooses it: the district the place is in,
+    # else the district of the beat that takes it (area beats first), else the city's
+    escalation = None
+    if not codes or not running:
+        order = sorted(hit, key=lambda b: bool(beats.is_line[b]))  # stable: in the index's order
+        beat_district = (
+            str(beats.districts[order[0]]) if order and _named(beats.districts[order[0]]) else None
+        )
+        escalation = f"{district or beat_district or '市'}值班室"
+        office_en = f"{escalation} (the {'district' if district or beat_district else 'city'} duty office)"
     if not codes:
         notes.append(
-            (
-                "该点不在任何网格内，请转区值班室",
-                "no beat covers the place: escalate to the district duty office",
-            )
+            (f"该点不在任何网格内，请转{escalation}", f"no beat covers the place: escalate to {office_en}")
         )
     elif not running:
-        notes.append(("此时网格无人值班", "nobody is on duty in the beat at this time"))
+        notes.append(
+            (
+                f"此时网格无人值班，请转{escalation}",
+                f"nobody is on duty in the beat at this time: escalate to {office_en}",
+            )
+        )
     day = at.astimezone(TZ).date()
     notes += calendar_note_pairs(day, day)
     nxt = None
@@ -239,6 +254,13 @@ def who_covers(
         tuple(f"{zh} / {en}" for zh, en in notes),
         tuple(zh for zh, _ in notes),
         tuple(en for _, en in notes),
+        escalation,
+    )
+
+
+def _named(value: Any) -> bool:
+    return (
+        value is not None and not (isinstance(value, float) and np.isnan(value)) and str(value).strip() != ""
     )
 
 

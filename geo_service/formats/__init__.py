@@ -9,7 +9,16 @@ workspace as one GeoPackage or a zip of GeoJSON files.
 """
 
 from geo_service.formats.export import write_features, write_workspace
-from geo_service.formats.reading import read_features
-from geo_service.formats.tables import LAT_NAMES, LON_NAMES, WKT_NAMES
+from geo_service.formats.reading import read_features, read_rows
+from geo_service.formats.tables import LAT_NAMES, LON_NAMES, WKT_NAMES, SheetRows
 
-__all__ = ["LAT_NAMES", "LON_NAMES", "WKT_NAMES", "read_features", "write_features", "write_workspace"]
+__all__ = [
+    "LAT_NAMES",
+    "LON_NAMES",
+    "WKT_NAMES",
+    "SheetRows",
+    "read_features",
+    "read_rows",
+    "write_features",
+    "write_workspace",
+]

@@ -18,28 +18,43 @@ def file_error(zh: str, en: str, **where: Any) -> InvalidInput:
 
 
 def header_labels(spec: LayerSpec) -> dict[str, str]:
-    """Lower-case header → field name, for each field's name and Chinese and English titles."""
-    out: dict[str, str] = {}
+    """Lower-case header → field name, for each field's name, Chinese and English titles and aliases."""
+    return {k: name for k, (name, _) in _header_ranks(spec).items()}
+
+
+def _header_ranks(spec: LayerSpec) -> dict[str, tuple[str, int]]:
+    """Lower-case header → (field name, rank): 0 for a name or title, 1 + k for the field's k-th alias."""
+    out: dict[str, tuple[str, int]] = {}
+    for f in spec.fields:  # aliases first: a name or title wins over a clashing alias
+        for k, alias in enumerate(f.aliases):
+            out.setdefault(alias.strip().lower(), (f.name, 1 + k))
     for f in spec.fields:
         for label in (f.title.get("en"), f.title.get("zh"), f.name):  # the name wins over a clashing title
             if label:
-                out[str(label).strip().lower()] = f.name
+                out[str(label).strip().lower()] = (f.name, 0)
     return out
 
 
 def rename_columns(frame: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:
-    """Headers that name a field, or its Chinese or English title, renamed to the field's name.
+    """Headers that name a field, or its Chinese or English title, or one of its aliases, renamed to
+    the field's name.
 
     Matching ignores case and surrounding spaces (``名称``, ``Name`` and `` name `` → ``name``).
-    Other headers are kept as they are so that the caller can refuse them by name.
+    Where several aliases of one field are given (受理时间 and 来电时间), the first the declaration
+    lists is taken and a name or title wins over them all; the others keep their headers. Other
+    headers are kept as they are so that the caller can refuse them by name.
     """
-    labels = header_labels(spec)
+    ranks = _header_ranks(spec)
     geometry = getattr(frame, "_geometry_column_name", None)
-    renames = {
-        c: labels[str(c).strip().lower()]
+    found = {
+        c: ranks[str(c).strip().lower()]
         for c in frame.columns
-        if c != geometry and str(c).strip().lower() in labels
+        if c != geometry and str(c).strip().lower() in ranks
     }
+    best: dict[str, int] = {}
+    for name, rank in found.values():
+        best[name] = min(rank, best.get(name, rank))
+    renames = {c: name for c, (name, rank) in found.items() if rank == best[name]}
     if "feature_id" in frame.columns and "feature_id" not in spec.field_names:
         renames["feature_id"] = "fid"  # our own GeoPackage export, read back
     targets: dict[str, list[str]] = {}

@@ -20,10 +20,10 @@ from geo_service.catalog import LayerSpec
 from geo_service.crs import parse_crs, to_wgs84
 from geo_service.errors import InvalidInput, PayloadTooLarge, UnsupportedFormat
 from geo_service.formats.common import MAX_JSON_DEPTH, decode_text, file_error, json_too_deep, rename_columns
-from geo_service.formats.tables import read_csv, read_xlsx
+from geo_service.formats.tables import SheetRows, csv_rows, read_csv, read_xlsx, xlsx_rows
 from geo_service.geometry import geometry_from_geojson
 
-__all__ = ["read_features"]
+__all__ = ["read_features", "read_rows"]
 
 #: Uncompressed size a zip may expand to, as a multiple of the upload limit (zip bombs).
 _ZIP_RATIO = 20
@@ -333,3 +333,25 @@ def read_features(
                 f"The GeoPackage has layers {names} and none named {spec.name}",
             )
         return _vector_to_frame(str(path), spec, source_crs, layer)
+
+
+def read_rows(
+    data: bytes,
+    *,
+    filename: str,
+    spec: LayerSpec,
+    source_crs: Any = "EPSG:4326",
+    max_bytes: int | None = None,
+) -> SheetRows:
+    """:func:`read_features` for a batch answered row by row (12345 cases): a CSV/XLSX row whose
+    coordinates are blank or not numbers is kept without geometry, its spreadsheet row and what was
+    wrong given beside it; other formats as :func:`read_features` (rows None, a feature without a
+    usable geometry is the caller's to name). A file that is no table of places at all still raises."""
+    if data and (max_bytes is None or len(data) <= max_bytes):
+        kind = _kind(filename, data)
+        if kind == "csv":
+            return csv_rows(data, spec=spec, source_crs=source_crs, lenient=True)
+        if kind == "xlsx":
+            return xlsx_rows(data, spec=spec, source_crs=source_crs, lenient=True)
+    frame = read_features(data, filename=filename, spec=spec, source_crs=source_crs, max_bytes=max_bytes)
+    return SheetRows(frame, None, (None,) * len(frame))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -14,7 +15,16 @@ from geo_service.catalog import LayerSpec
 from geo_service.crs import to_wgs84
 from geo_service.formats.common import decode_text, file_error, header_labels, rename_columns
 
-__all__ = ["LAT_NAMES", "LON_NAMES", "WKT_NAMES", "read_csv", "read_xlsx"]
+__all__ = [
+    "LAT_NAMES",
+    "LON_NAMES",
+    "WKT_NAMES",
+    "SheetRows",
+    "csv_rows",
+    "read_csv",
+    "read_xlsx",
+    "xlsx_rows",
+]
 
 #: Headers (case-insensitive) taken as longitude, latitude or WKT geometry columns.
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "东经", "经度(e)", "经度（e）")
@@ -27,11 +37,24 @@ def _find_column(table: pd.DataFrame, names: tuple[str, ...]) -> Any:
     return next((lower[n] for n in names if n in lower), None)
 
 
-def _numbers(table: pd.DataFrame, column: Any, rows: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class SheetRows:
+    """The rows of a sheet read leniently: a row whose location cannot be read is kept, with no
+    geometry, and said why, so that the caller can answer for that row alone."""
+
+    frame: gpd.GeoDataFrame
+    rows: tuple[int, ...] | None  # the spreadsheet row of each frame row (header: row 1); None: not a sheet
+    problems: tuple[tuple[str, str] | None, ...]  # per row: why its location was not read (zh, en)
+
+
+def _numbers(
+    table: pd.DataFrame, column: Any, rows: np.ndarray, problems: list[list[tuple[str, str]]] | None
+) -> np.ndarray:
+    """The column as numbers; a blank or text cell raises naming its row, or with ``problems`` (per
+    row) is noted there and read as NaN."""
     values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(values)
-    if bad.any():
-        i = int(np.argmax(bad))
+    for i in np.flatnonzero(bad):
         raw = table[column].iloc[i]
         missing = raw is None or (isinstance(raw, float) and np.isnan(raw)) or str(raw).strip() == ""
         what_zh, what_en = (
@@ -39,35 +62,43 @@ def _numbers(table: pd.DataFrame, column: Any, rows: np.ndarray) -> np.ndarray:
             if missing
             else (f"「{str(raw)[:40]}」不是数值", f"'{str(raw)[:40]}' is not a number")
         )
-        raise file_error(
-            f"第 {rows[i]} 行「{column}」列{what_zh}",
-            f"Row {rows[i]}, column '{column}': {what_en}",
-            feature=f"row {rows[i]}",
-            field=str(column),
-        )
+        if problems is None:
+            raise file_error(
+                f"第 {rows[i]} 行「{column}」列{what_zh}",
+                f"Row {rows[i]}, column '{column}': {what_en}",
+                feature=f"row {rows[i]}",
+                field=str(column),
+            )
+        problems[i].append((f"「{column}」列{what_zh}", f"column '{column}' {what_en}"))
     return values
 
 
 def _table_to_frame(
-    table: pd.DataFrame, spec: LayerSpec, source_crs: Any, *, first_row: int
-) -> gpd.GeoDataFrame:
+    table: pd.DataFrame, spec: LayerSpec, source_crs: Any, *, first_row: int, lenient: bool = False
+) -> SheetRows:
     """Rows of a CSV/XLSX sheet: coordinates from lon/lat or WKT columns, other headers mapped to fields.
 
-    ``first_row`` is the spreadsheet row number of the first data row (2, after the header).
+    ``first_row`` is the spreadsheet row number of the first data row (2, after the header). A row
+    whose coordinates cannot be read raises naming it, or, ``lenient``, is kept without geometry and
+    said why in :attr:`SheetRows.problems`; a table with no coordinate columns raises either way.
     """
     table = table.dropna(how="all")
     table.columns = [str(c).strip() for c in table.columns]
     rows = table.index.to_numpy() + first_row
     table = table.reset_index(drop=True)
+    numbers = tuple(int(r) for r in rows)
     if spec.is_table:
-        return gpd.GeoDataFrame(rename_columns(table, spec))
+        return SheetRows(gpd.GeoDataFrame(rename_columns(table, spec)), numbers, (None,) * len(rows))
     lon_col, lat_col = _find_column(table, LON_NAMES), _find_column(table, LAT_NAMES)
     wkt_col = _find_column(table, WKT_NAMES)
+    problems: list[list[tuple[str, str]]] | None = [[] for _ in rows] if lenient else None
     if lon_col is not None and lat_col is not None:
-        geoms = shapely.points(_numbers(table, lon_col, rows), _numbers(table, lat_col, rows))
+        lon, lat = _numbers(table, lon_col, rows, problems), _numbers(table, lat_col, rows, problems)
+        geoms = shapely.points(lon, lat)
+        geoms[~(np.isfinite(lon) & np.isfinite(lat))] = None
         rest = table.drop(columns=[lon_col, lat_col])
     elif wkt_col is not None:
-        geoms = _wkt(table[wkt_col], wkt_col, rows)
+        geoms = _wkt(table[wkt_col], wkt_col, rows, problems)
         rest = table.drop(columns=[wkt_col])
     else:
         raise file_error(
@@ -78,26 +109,46 @@ def _table_to_frame(
             f"columns found: {', '.join(table.columns)}",
         )
     frame = gpd.GeoDataFrame(rename_columns(rest, spec), geometry=geoms, crs="EPSG:4326")
-    return to_wgs84(frame, source_crs)
+    said = (None,) * len(rows) if problems is None else tuple(_joined(p) for p in problems)
+    return SheetRows(to_wgs84(frame, source_crs), numbers, said)
 
 
-def _wkt(values: pd.Series, column: Any, rows: np.ndarray) -> np.ndarray:
+def _joined(problems: list[tuple[str, str]]) -> tuple[str, str] | None:
+    if not problems:
+        return None
+    return "；".join(zh for zh, _ in problems), "; ".join(en for _, en in problems)
+
+
+def _wkt(
+    values: pd.Series, column: Any, rows: np.ndarray, problems: list[list[tuple[str, str]]] | None
+) -> np.ndarray:
     text = values.astype(object).where(values.notna(), None).to_numpy()
     geoms = shapely.from_wkt(text, on_invalid="ignore")
-    bad = shapely.is_missing(geoms)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise file_error(
-            f"第 {rows[i]} 行「{column}」列不是有效的 WKT：{str(text[i])[:40]}",
-            f"Row {rows[i]}, column '{column}' is not valid WKT: {str(text[i])[:40]}",
-            feature=f"row {rows[i]}",
-            field=str(column),
-        )
+    for i in np.flatnonzero(shapely.is_missing(geoms)):
+        if problems is None:
+            raise file_error(
+                f"第 {rows[i]} 行「{column}」列不是有效的 WKT：{str(text[i])[:40]}",
+                f"Row {rows[i]}, column '{column}' is not valid WKT: {str(text[i])[:40]}",
+                feature=f"row {rows[i]}",
+                field=str(column),
+            )
+        if text[i] is None or not str(text[i]).strip():
+            problems[i].append((f"「{column}」列为空", f"column '{column}' is empty"))
+        else:
+            shown = str(text[i])[:40]
+            problems[i].append(
+                (f"「{column}」列不是有效的 WKT：{shown}", f"column '{column}' is not valid WKT: {shown}")
+            )
     return geoms
 
 
 def read_csv(data: bytes, *, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataFrame:
     """A CSV (comma- or tab-separated; UTF-8, UTF-8 with BOM or GBK) as a frame in EPSG:4326."""
+    return csv_rows(data, spec=spec, source_crs=source_crs).frame
+
+
+def csv_rows(data: bytes, *, spec: LayerSpec, source_crs: Any, lenient: bool = False) -> SheetRows:
+    """:func:`read_csv` with each row's spreadsheet number; ``lenient``: see :func:`_table_to_frame`."""
     text = decode_text(data)
     head = text.split("\n", 1)[0]
     sep = "\t" if "\t" in head and "," not in head else ","
@@ -112,7 +163,7 @@ def read_csv(data: bytes, *, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataFra
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise file_error(f"CSV 无法解析：{exc}", f"The CSV cannot be parsed: {exc}") from None
-    return _table_to_frame(table, spec, source_crs, first_row=2)
+    return _table_to_frame(table, spec, source_crs, first_row=2, lenient=lenient)
 
 
 def read_xlsx(data: bytes, *, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataFrame:
@@ -121,6 +172,11 @@ def read_xlsx(data: bytes, *, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataFr
     The header is the first of the top ten rows that holds coordinate headers (or, for a table
     layer, a field name or title), so that a title row above the table does no harm.
     """
+    return xlsx_rows(data, spec=spec, source_crs=source_crs).frame
+
+
+def xlsx_rows(data: bytes, *, spec: LayerSpec, source_crs: Any, lenient: bool = False) -> SheetRows:
+    """:func:`read_xlsx` with each row's spreadsheet number; ``lenient``: see :func:`_table_to_frame`."""
     try:
         sheets = pd.read_excel(
             io.BytesIO(data), sheet_name=None, header=None, dtype=object, engine="openpyxl"
@@ -143,4 +199,4 @@ def read_xlsx(data: bytes, *, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataFr
         str(v).strip() if v is not None and v == v else f"column {k + 1}" for k, v in enumerate(grid.iloc[at])
     ]
     table = grid.iloc[at + 1 :].set_axis(header, axis=1).reset_index(drop=True)
-    return _table_to_frame(table, spec, source_crs, first_row=at + 2)
+    return _table_to_frame(table, spec, source_crs, first_row=at + 2, lenient=lenient)

@@ -14,20 +14,20 @@ from pydantic import Field
 
 from geo_service.api.deps import (
     Body,
-    Moment,
     WorkspaceDep,
     actor_of,
     known_query_only,
-    parse_moment,
     parse_window,
 )
 from geo_service.assignment.dispatch import CaseAssignment
+from geo_service.assignment.intake import Intake, case_times
 from geo_service.assignment.service import dispatch_cases as _dispatch_cases
 from geo_service.assignment.workload import workload
+from geo_service.catalog import LayerSpec
 from geo_service.contexts import coverage_context
 from geo_service.crs import parse_crs, to_wgs84
 from geo_service.errors import InvalidInput, PayloadTooLarge
-from geo_service.formats import read_features
+from geo_service.formats import read_rows
 from geo_service.store.base import NewFeature
 from geo_service.workspace import Workspace
 
@@ -43,7 +43,11 @@ class Case(Body):
     lon: float = Field(allow_inf_nan=False)
     lat: float = Field(allow_inf_nan=False)
     category: str = Field(min_length=1, max_length=50)
-    reported_at: Moment | None = None
+    # ISO 8601 or 2026/12/1 21:00, 2026年12月1日 21:00 …, Beijing time unless zoned; none: now. A time
+    # that cannot be read (or outside 1901–2099) is that case's error, not the batch's
+    reported_at: str | dt.datetime | None = Field(
+        default=None, examples=["2026-12-01T21:00:00+08:00", "2026/12/01 21:00", "2026年12月1日 21:00"]
+    )
     description: str | None = Field(default=None, max_length=2000)
     source: str = "12345"
 
@@ -54,9 +58,11 @@ class CaseBatch(Body):
     save: bool = False
 
 
-def run_dispatch(ws: Workspace, cases: gpd.GeoDataFrame, *, with_crews: bool = True) -> list[CaseAssignment]:
+def run_dispatch(
+    ws: Workspace, cases: gpd.GeoDataFrame, *, with_crews: bool = True, intake: Intake | None = None
+) -> list[CaseAssignment]:
     """Dispatch cases (EPSG:4326) against the workspace (see :func:`geo_service.assignment.service.dispatch_cases`)."""
-    return _dispatch_cases(ws, cases, with_crews=with_crews)
+    return _dispatch_cases(ws, cases, with_crews=with_crews, intake=intake)
 
 
 def _save(
@@ -90,8 +96,10 @@ def _save(
     return ids
 
 
-def _respond(ws: Workspace, cases: gpd.GeoDataFrame, save: bool, actor: str) -> dict[str, Any]:
-    answers = run_dispatch(ws, cases)
+def _respond(
+    ws: Workspace, cases: gpd.GeoDataFrame, save: bool, actor: str, intake: Intake | None = None
+) -> dict[str, Any]:
+    answers = run_dispatch(ws, cases, intake=intake)
     ids = _save(ws, cases, answers, actor) if save else [None] * len(answers)
     out = []
     for a, fid in zip(answers, ids, strict=True):
@@ -107,26 +115,28 @@ def _respond(ws: Workspace, cases: gpd.GeoDataFrame, save: bool, actor: str) -> 
     }
 
 
-def _frame(batch: CaseBatch) -> gpd.GeoDataFrame:
-    now = dt.datetime.now(TZ)
+def _frame(batch: CaseBatch) -> tuple[gpd.GeoDataFrame, Intake]:
+    times, problems, assumed = case_times([c.reported_at for c in batch.cases], received=dt.datetime.now(TZ))
     rows = [
         {
             "category": c.category,
-            "reported_at": c.reported_at or now,
+            "reported_at": when,
             "description": c.description,
             "source": c.source,
         }
-        for c in batch.cases
+        for c, when in zip(batch.cases, times, strict=True)
     ]
     geoms = to_wgs84([shapely.Point(c.lon, c.lat) for c in batch.cases], parse_crs(batch.crs))
-    return gpd.GeoDataFrame(rows, geometry=list(geoms), crs=4326)
+    frame = gpd.GeoDataFrame(rows, geometry=list(geoms), crs=4326)
+    return frame, Intake(time_problems=problems, time_assumed=assumed)
 
 
 @router.post("/dispatch/cases", summary="案件分派：单个或批量 / Dispatch one case or a batch (JSON)")
 def dispatch_cases(request: Request, ws: WorkspaceDep, body: CaseBatch) -> dict[str, Any]:
     if len(body.cases) > ws.settings.max_features_per_request:
         raise PayloadTooLarge("批量案件过多", "Too many cases in one batch", field="cases")
-    return _respond(ws, _frame(body), body.save, actor_of(request))
+    frame, intake = _frame(body)
+    return _respond(ws, frame, body.save, actor_of(request), intake)
 
 
 @router.post(
@@ -140,40 +150,45 @@ async def dispatch_upload(
     save: Annotated[bool, Form()] = False,
 ) -> dict[str, Any]:
     data = await file.read()
-    frame = await run_in_threadpool(  # off the event loop: reading a file may take a while
-        read_features,
+    spec = ws.catalog["incidents"]
+    sheet = await run_in_threadpool(  # off the event loop: reading a file may take a while
+        read_rows,
         data,
         filename=file.filename or "cases",
-        spec=ws.catalog["incidents"],
+        spec=spec,
         source_crs=crs,
         max_bytes=ws.settings.max_upload_bytes,
     )
-    for col in ("category", "reported_at"):
-        if col not in frame.columns:
-            raise InvalidInput(f"案件表缺少列「{col}」", f"The case table has no column '{col}'", field=col)
-    frame["reported_at"] = [_reported_at(v, i) for i, v in enumerate(frame["reported_at"])]
-    return await run_in_threadpool(_respond, ws, frame, save, actor_of(request))
+    frame = sheet.frame
+    for name in ("category", "reported_at"):
+        if name not in frame.columns:
+            raise _missing_column(spec, name, frame)
+    # a blank cell is the time the file was received, as a JSON case without a time; a bad one is that row's error
+    times, problems, assumed = case_times(frame["reported_at"], received=dt.datetime.now(TZ))
+    frame["reported_at"] = times
+    intake = Intake(
+        rows=sheet.rows, location_problems=sheet.problems, time_problems=problems, time_assumed=assumed
+    )
+    return await run_in_threadpool(_respond, ws, frame, save, actor_of(request), intake)
 
 
-def _reported_at(value: Any, i: int) -> dt.datetime:
-    """The time a case of an uploaded table was reported; the case named if it is missing or bad."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)) or not str(value).strip():
-        raise InvalidInput(
-            f"第 {i + 1} 个案件缺少上报时间 reported_at",
-            f"Case {i + 1} has no reported_at time",
-            feature=i + 1,
-            field="reported_at",
-        )
-    if isinstance(value, dt.datetime):  # a spreadsheet cell: a time already, in the years checked as text
-        value = value.isoformat()
-    try:
-        when = parse_moment(str(value), name="reported_at")
-    except InvalidInput as e:
-        raise InvalidInput(
-            f"第 {i + 1} 个案件：{e.zh}", f"Case {i + 1}: {e.en}", feature=i + 1, field="reported_at"
-        ) from None
-    assert when is not None
-    return when
+def _missing_column(spec: LayerSpec, name: str, frame: gpd.GeoDataFrame) -> InvalidInput:
+    """The case table lacks a column: named in both languages, with the headers taken for it and the
+    columns the table has."""
+    f = spec.field(name)
+    headers = f.headers()
+    geometry = getattr(frame, "_geometry_column_name", None)
+    # the columns read, a recognised one shown as its field (the reader renamed it: 案件类别 → category)
+    columns = [str(c) for c in frame.columns if c != geometry]
+    found_zh = [f"{spec.field(c).label('zh')}（{c}）" if c in spec.field_names else c for c in columns]
+    found_en = [f"{spec.field(c).label('zh')} ({c})" if c in spec.field_names else c for c in columns]
+    return InvalidInput(
+        f"案件表缺少「{f.label('zh')}」列（{name}）；可用的表头：{'、'.join(headers)}；"
+        f"表中现有列：{'、'.join(found_zh) or '—'}",
+        f"The case table has no '{f.label('en')}' column ({name}, 「{f.label('zh')}」); headers taken for it: "
+        f"{', '.join(headers)}; columns found: {', '.join(found_en) or '—'}",
+        field=name,
+    )
 
 
 @router.get("/dispatch/workload", summary="工作量：按中队、网格、小时 / Workload per squad, beat and hour")

@@ -1,0 +1,283 @@
+"""12345 case intake over HTTP: report times as Chinese spreadsheets write them, a bad row (or case)
+answered on its own with its spreadsheet row, the headers 12345 exports use, categories with spaces
+around them; a file that is no case table at all is still refused whole, and nothing refused is stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+
+from geo_service.assignment.intake import parse_case_time
+from geo_service.errors import InvalidInput
+
+TZ = dt.timezone(dt.timedelta(hours=8))
+AT = dt.datetime(2026, 12, 1, 21, 0, tzinfo=TZ)
+
+
+def _count(client) -> int:
+    return client.get("/collections/incidents/items", params={"limit": 1}).json()["numberMatched"]
+
+
+def _upload(client, name: str, data: bytes, **form):
+    return client.post("/dispatch/cases/upload", files={"file": (name, data)}, data=form)
+
+
+def _saved_time(client, answer) -> dt.datetime:
+    props = client.get(f"/collections/incidents/items/{answer['incident_id']}").json()["properties"]
+    return dt.datetime.fromisoformat(props["reported_at"])
+
+
+def _xlsx(rows) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026/12/01 21:00", AT),
+        ("2026/12/1 21:00", AT),
+        ("2026年12月1日 21:00", AT),
+        ("2026年12月1日21时", AT),
+        ("2026年12月1日 21点00分", AT),
+        ("2026-12-1 21:00", AT),
+        ("2026.12.01 21:00:00", AT),
+        ("２０２６／１２／０１　２１：００", AT),  # full-width, as some input methods type it
+        ("2026/12/1 下午9:00", AT),
+        ("2026-12-01T13:00:00Z", AT),
+        ("2026-12-01T21:00", AT),
+        ("2026/12/1", AT.replace(hour=0)),
+        ("2026-12-1 9:05", AT.replace(hour=9, minute=5)),
+    ],
+)
+def test_unambiguous_chinese_and_iso_times_are_read_as_beijing_time(text, expected):
+    assert parse_case_time(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("12/01/2026 21:00", "ambiguous"),
+        ("01/12/2026", "ambiguous"),
+        ("26/12/01", "ambiguous"),
+        ("明天上午", "not understood"),
+        ("2026/13/01", "not a valid date"),
+        ("2026/2/30 10:00", "not a valid date"),
+        ("2026-12/01", "not understood"),
+        ("1800-01-01T00:00:00", "outside the years supported"),
+    ],
+)
+def test_ambiguous_or_garbage_times_are_refused_saying_why(text, needle):
+    with pytest.raises(InvalidInput) as e:
+        parse_case_time(text)
+    assert needle in e.value.en
+    assert "上报时间" in e.value.zh
+    assert e.value.field == "reported_at"
+
+
+def test_uploads_take_chinese_date_forms_and_real_excel_times(own_demo_client):
+    """The forms the tester's sheets used (Excel/WPS display, 年月日, single-digit months and hours),
+    in CSV and XLSX, are dispatched and stored as Beijing time; a real Excel date-time cell still is."""
+    c = own_demo_client
+    texts = ["2026/12/01 21:00", "2026年12月1日 21:00", "2026-12-1 21:00", "２０２６/１２/１ ２１:００"]
+    csv = "经度,纬度,类别,上报时间\n" + "".join(f"113.2,35.25,噪声扰民,{t}\n" for t in texts)
+    r = _upload(c, "cases.csv", csv.encode(), save="true")
+    assert r.status_code == 200, r.text
+    answers = r.json()["assignments"]
+    assert [a["ok"] for a in answers] == [True] * 4, answers
+    assert [a["row"] for a in answers] == [2, 3, 4, 5]
+    assert {_saved_time(c, a) for a in answers} == {AT}
+    book = _xlsx(
+        [
+            ["经度", "纬度", "类别", "上报时间"],
+            [113.2, 35.25, "噪声扰民", dt.datetime(2026, 12, 1, 21, 0)],  # a real date-time cell
+            [113.2, 35.25, "噪声扰民", "2026/12/1 21:00"],  # text, as typed
+            [113.2, 35.25, "噪声扰民", "2026/12/1 9:05"],
+        ]
+    )
+    r = _upload(c, "cases.xlsx", book, save="true")
+    assert r.status_code == 200, r.text
+    cell, typed, morning = r.json()["assignments"]
+    assert cell["ok"]
+    assert typed["ok"]
+    assert _saved_time(c, cell) == _saved_time(c, typed) == AT
+    assert _saved_time(c, morning) == AT.replace(hour=9, minute=5)
+
+
+def test_a_bad_row_costs_that_row_only(own_demo_client):
+    """Each bad row of an upload is a per-case error naming its spreadsheet row (header = row 1) and
+    what was wrong, in Chinese and English; the good rows are dispatched and, with save, stored alone.
+    An empty time cell is the time the file came in, as for a JSON case without one, and says so."""
+    c = own_demo_client
+    stored = _count(c)
+    csv = (
+        "经度,纬度,类别,上报时间\n"
+        "113.2,35.25,噪声扰民,2026/12/01 21:00\n"  # row 2: fine
+        ",35.25,噪声扰民,2026/12/01 21:00\n"  # row 3: no longitude
+        "113.2,北纬35度,噪声扰民,2026/12/01 21:00\n"  # row 4: latitude not a number
+        "113.2,35.25,噪声扰民,\n"  # row 5: no time: now
+        "113.2,35.25,噪声扰民,下周一\n"  # row 6: a time nobody can read
+        "113.2,35.25,噪声扰民,12/01/2026 21:00\n"  # row 7: day and month ambiguous
+        "113.2,35.25,噪声扰民,1800-01-01 00:00\n"  # row 8: outside the calendars
+        ",,外星人,明天\n"  # row 9: everything wrong, said at once
+        "113.2,35.25,\u3000噪声扰民 ,2026/12/01 21:00\n"  # row 10: spaces around the category
+    )
+    r = _upload(c, "cases.csv", csv.encode("utf-8"), save="true")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    a = {x["row"]: x for x in body["assignments"]}
+    assert sorted(a) == list(range(2, 11))
+    assert [row for row, x in a.items() if x["ok"]] == [2, 5, 10]
+    assert body["failed"] == 6
+    assert a[3]["error"]["code"] == "bad-location"
+    assert a[3]["error"]["detail_zh"] == "第 3 行：「经度」列为空"
+    assert a[3]["error"]["detail_en"] == "Row 3: column '经度' is empty"
+    assert a[4]["error"]["detail_en"] == "Row 4: column '纬度' '北纬35度' is not a number"
+    assert a[5]["reasons"][0].startswith("未填上报时间，按收到时间")
+    assert "no report time given: taken as received" in a[5]["reasons"][0]
+    assert a[6]["error"]["code"] == "bad-time"
+    assert a[6]["error"]["detail_zh"].startswith("第 6 行：上报时间「下周一」无法识别")
+    assert "2026/12/1 21:00" in a[6]["error"]["detail_en"]
+    assert "ambiguous" in a[7]["error"]["detail_en"]
+    assert "1901" in a[8]["error"]["detail_zh"]
+    assert a[9]["error"]["codes"] == ["bad-location", "bad-time", "unknown-category"]
+    assert a[9]["error"]["detail_zh"].startswith("第 9 行：「经度」列为空；「纬度」列为空；上报时间「明天」")
+    assert "外星人" in a[9]["error"]["detail_en"]
+    assert a[10]["category"] == "噪声扰民"
+    saved = [x["incident_id"] for x in body["assignments"] if x["incident_id"] is not None]
+    assert len(saved) == 3
+    assert _count(c) == stored + 3
+    props = c.get(f"/collections/incidents/items/{a[10]['incident_id']}").json()["properties"]
+    assert props["category"] == "噪声扰民"
+    received = _saved_time(c, a[5])
+    assert abs(received - dt.datetime.now(TZ)) < dt.timedelta(minutes=5)
+
+
+def test_xlsx_rows_are_numbered_as_the_sheet_shows_them(own_demo_client):
+    """A title row above the header moves every row down one: the answers name the rows as Excel does."""
+    book = _xlsx(
+        [
+            ["解放区 12345 案件 12 月"],
+            ["经度", "纬度", "类别", "上报时间"],
+            [113.2, 35.25, "噪声扰民", "2026/12/1 21:00"],
+            [None, 35.25, "噪声扰民", "2026/12/1 21:00"],
+        ]
+    )
+    r = _upload(own_demo_client, "cases.xlsx", book)
+    assert r.status_code == 200, r.text
+    good, bad = r.json()["assignments"]
+    assert good["row"] == 3
+    assert good["ok"]
+    assert bad["row"] == 4
+    assert bad["error"]["detail_en"] == "Row 4: column '经度' is empty"
+
+
+def test_12345_export_headers_are_taken(own_demo_client):
+    """Headers a 12345 export uses (案件类别, 受理时间, 诉求内容) mean category, reported_at, description."""
+    c = own_demo_client
+    for category, time in (("案件类别", "受理时间"), ("问题类别", "反映时间"), ("类别", "来电时间")):
+        csv = f"经度,纬度,{category},{time},诉求内容\n113.2,35.25,噪声扰民,2026/12/1 21:00,塔北路高音喇叭\n"
+        r = _upload(c, "cases.csv", csv.encode(), save="true")
+        assert r.status_code == 200, (category, time, r.text)
+        [a] = r.json()["assignments"]
+        assert a["ok"]
+        props = c.get(f"/collections/incidents/items/{a['incident_id']}").json()["properties"]
+        assert props["description"] == "塔北路高音喇叭"
+        assert dt.datetime.fromisoformat(props["reported_at"]) == AT
+    # two time columns: the first alias the declaration lists wins, the other is left alone
+    csv = "经度,纬度,类别,来电时间,受理时间\n113.2,35.25,噪声扰民,2026/12/1 20:00,2026/12/1 21:00\n"
+    r = _upload(c, "cases.csv", csv.encode(), save="true")
+    [a] = r.json()["assignments"]
+    assert _saved_time(c, a) == AT
+
+
+@pytest.mark.parametrize(
+    ("header", "field", "zh", "accepted"),
+    [
+        ("经度,纬度,分类名,上报时间", "category", "类别", "案件类别"),
+        ("经度,纬度,类别,时刻", "reported_at", "上报时间", "受理时间"),
+    ],
+)
+def test_a_missing_column_is_named_in_both_languages_with_the_headers_taken(
+    own_demo_client, header, field, zh, accepted
+):
+    c = own_demo_client
+    stored = _count(c)
+    csv = f"{header}\n113.2,35.25,噪声扰民,2026/12/1 21:00\n"
+    r = _upload(c, "cases.csv", csv.encode(), save="true")
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["field"] == field
+    assert f"案件表缺少「{zh}」列（{field}）" in body["detail_zh"]
+    assert accepted in body["detail_zh"]
+    assert accepted in body["detail_en"]
+    assert f"({field}, 「{zh}」)" in body["detail_en"]
+    assert header.split(",")[2] in body["detail_zh"]  # the columns it has
+    assert _count(c) == stored
+
+
+def test_a_file_that_is_no_case_table_is_refused_whole(own_demo_client):
+    c = own_demo_client
+    stored = _count(c)
+    for name, data in (
+        (
+            "cases.csv",
+            "地址,类别,上报时间\n塔北路,噪声扰民,2026/12/1 21:00\n".encode(),
+        ),  # no location columns
+        ("cases.xlsx", b"PK\x03\x04 not really a workbook"),
+        ("cases.pdf", b"%PDF-1.4"),
+    ):
+        r = _upload(c, name, data, save="true")
+        assert 400 <= r.status_code < 500, (name, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        body = r.json()
+        assert body["detail_zh"]
+        assert body["detail_en"]
+    assert _count(c) == stored
+
+
+def test_a_bad_time_in_a_json_batch_is_that_case_s_error(own_demo_client):
+    """In a JSON batch a time before 1901 or one that cannot be read is a per-case error naming the case
+    (as a bad location is); the Chinese forms are taken; the other cases are dispatched and stored."""
+    c = own_demo_client
+    stored = _count(c)
+    case = {"lon": 113.2, "lat": 35.25, "category": "噪声扰民"}
+    body = {
+        "save": True,
+        "cases": [
+            {**case, "reported_at": "2026-12-01T21:00:00+08:00"},
+            {**case, "reported_at": "1800-01-01T00:00:00"},
+            {**case, "reported_at": "soon"},
+            {**case, "reported_at": "2026年12月1日 21:00"},
+            {**case, "category": "\u3000噪声扰民 ", "reported_at": "2026/12/01 21:00"},
+            case,  # no time: now, and said so
+        ],
+    }
+    r = c.post("/dispatch/cases", json=body)
+    assert r.status_code == 200, r.text
+    iso, old, soon, chinese, spaced, now = r.json()["assignments"]
+    assert old["error"]["code"] == "bad-time"
+    assert old["index"] == 1
+    assert old["row"] is None
+    assert old["error"]["detail_zh"].startswith("第 2 个案件：上报时间 1800-01-01T00:00:00 超出支持范围")
+    assert old["error"]["detail_en"].startswith("Case 2: report time 1800-01-01T00:00:00 is outside")
+    assert soon["error"]["code"] == "bad-time"
+    assert soon["error"]["detail_en"].startswith("Case 3: report time 'soon' is not understood")
+    assert old["incident_id"] is None
+    assert soon["incident_id"] is None
+    for a in (iso, chinese, spaced, now):
+        assert a["ok"], a
+    assert spaced["category"] == "噪声扰民"
+    assert _saved_time(c, chinese) == _saved_time(c, spaced) == _saved_time(c, iso) == AT
+    assert now["reasons"][0].startswith("未填上报时间")
+    assert _count(c) == stored + 4
