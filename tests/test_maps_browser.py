@@ -234,6 +234,11 @@ def test_invalid_zone_shows_its_violations(browser, live, tmp_path):
     s.open("/maps/plan")
     before = app.state.workspace.store.count("stall_sites")
     _draw_rectangle(s.page, main.y, main.x, -40, -20, 40, 20)  # straddles a main road
+    # the zone is filed under the district it is drawn in (the choices are the workspace's districts)
+    districts = app.state.workspace.frame("districts")
+    [inside] = districts[districts.contains(main)]["name"]
+    assert s.page.input_value("#f-district") == inside
+    assert sorted(s.page.locator("#f-district option").all_inner_texts()) == sorted(districts["name"])
     s.page.click("#save")
     s.page.wait_for_selector("#violations li", timeout=15_000)
     text = s.page.locator("#violations").inner_text()

@@ -193,3 +193,23 @@ def test_planning_refusals_name_what_the_user_sent(demo_client):
     assert r.json()["field"] == "move"
     r = demo_client.post("/plans/snow", json={"closed_bridges": [99999]})
     assert r.json()["field"] == "closed_bridges"
+
+
+def test_a_citywide_pmedian_is_answered_within_its_time(demo_client):
+    """helper-29: a citywide p-median (p=3) ran into the 60 s limit and answered 503. It now answers with
+    vertex substitution's choice and the proof HiGHS got through in ``time_limit_s``; unproven, it says
+    so and how far from the best the answer can be. A district is small enough to be proven."""
+    r = demo_client.post("/planning/sites", json={"method": "pmedian", "p": 3, "time_limit_s": 1})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert len(body["new"]) == 3
+    assert body["optimal"] is False
+    assert 0 <= body["gap"] <= 1
+    assert "Not proven optimal" in body["notices"][0]
+    r = demo_client.post("/planning/sites", json={"method": "pmedian", "p": 2, "district": "马村区"})
+    assert r.status_code == 200, r.text
+    assert r.json()["optimal"] is True
+    assert r.json()["gap"] == 0
+    assert r.json()["notices"] == []
+    r = demo_client.post("/planning/sites", json={"method": "pmedian", "p": 2, "time_limit_s": 0})
+    assert r.status_code in {400, 422}

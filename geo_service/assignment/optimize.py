@@ -15,6 +15,7 @@ from scipy.optimize import LinearConstraint, linprog, milp
 from scipy.sparse import coo_matrix, csr_matrix, hstack, identity, vstack
 from scipy.sparse.csgraph import maximum_flow
 
+from geo_service.assignment.pmedian import solve_pmedian
 from geo_service.budget import budget_left, check_budget
 from geo_service.errors import InvalidInput
 
@@ -103,6 +104,8 @@ class Selection:
     total_weight: float
     assignment: np.ndarray | None = None  # p-median: candidate index per demand point
     uncoverable: tuple[int, ...] = ()
+    proven: bool = True  # optimal (to HiGHS's gap); a p-median may run out of time first
+    gap: float = 0.0  # then: at most this share above the optimum
 
     @property
     def served_share(self) -> float:
@@ -201,72 +204,17 @@ def select_pmedian(
     capacity: np.ndarray | None = None,
     time_limit_s: float = 60,
 ) -> Selection:
-    """The ``p`` sites minimising the weighted distance of every demand point to its assigned site."""
-    d = np.asarray(dist, dtype=float)
-    n, m = d.shape
+    """The ``p`` sites minimising the weighted distance of every demand point to its assigned site
+    (see :mod:`geo_service.assignment.pmedian` for how it is solved)."""
     w = np.asarray(weights, dtype=float)
-    if not len(fixed) <= p <= m:
-        raise InvalidInput(
-            f"p 应在 {len(fixed)} 与 {m} 之间", f"p must be between {len(fixed)} and {m}", field="p"
-        )
-    ok = np.isfinite(d)
-    if not ok.any(axis=1).all():
-        bad = int(np.flatnonzero(~ok.any(axis=1))[0])
-        raise InvalidInput(
-            f"需求点 {bad} 无法到达任何候选点", f"Demand point {bad} reaches no candidate", field="demand"
-        )
-    di, dj = np.nonzero(ok)
-    k = len(di)
-    # variables: y (m) then x (k pairs)
-    c = np.concatenate([_tiebreak(m), w[di] * d[di, dj]])
-    assign = coo_matrix((np.ones(k), (di, m + np.arange(k))), shape=(n, m + k))
-    link = hstack(
-        [-coo_matrix((np.ones(k), (np.arange(k), dj)), shape=(k, m)), identity(k)]
-    )  # x_ij − y_j ≤ 0
-    count = csr_matrix(np.concatenate([np.ones(m), np.zeros(k)]))
-    cons = [
-        LinearConstraint(assign.tocsr(), 1, 1),
-        LinearConstraint(link.tocsr(), -np.inf, 0),
-        LinearConstraint(count, p, p),
-    ]
-    if capacity is not None:
-        cap = np.asarray(capacity, dtype=float)
-        load = hstack(
-            [
-                -coo_matrix((cap, (np.arange(m), np.arange(m))), shape=(m, m)),
-                coo_matrix((w[di], (dj, np.arange(k))), shape=(m, k)),
-            ]
-        )
-        cons.append(LinearConstraint(load.tocsr(), -np.inf, 0))
-    lo_y, hi_y = _fixed_bounds(m, fixed)
-    x_integral = (
-        np.ones(k) if capacity is not None else np.zeros(k)
-    )  # uncapacitated: x is integral at optimum
-    res = milp(
-        c,
-        constraints=cons,
-        integrality=np.concatenate([np.ones(m), x_integral]),
-        bounds=(np.concatenate([lo_y, np.zeros(k)]), np.concatenate([hi_y, np.ones(k)])),
-        options={"time_limit": budget_left(time_limit_s)},
-    )
-    check_budget()  # the solver stopped at the budget's end: its answer is not what was asked for
-    if res.x is None:
-        raise InvalidInput(
-            f"选址求解失败（容量不足？）：{res.message}", f"Site selection failed (capacity?): {res.message}"
-        )
-    y = res.x[:m] > 0.5
-    x = res.x[m:]
-    best = np.full(n, -1)
-    order = np.argsort(-x)
-    for idx in order[x[order] > 1e-6]:
-        if best[di[idx]] < 0:
-            best[di[idx]] = dj[idx]
-    objective = float((w * d[np.arange(n), best]).sum())
+    got = solve_pmedian(dist, w, p, fixed=fixed, capacity=capacity, time_limit_s=time_limit_s)
     return Selection(
         "pmedian",
-        tuple(int(j) for j in np.flatnonzero(y)),
-        objective,
+        got.chosen,
+        got.total,
         float(w.sum()),
         float(w.sum()),
-        assignment=best,
+        assignment=got.site,
+        proven=got.proven,
+        gap=got.gap,
     )

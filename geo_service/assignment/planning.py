@@ -119,8 +119,10 @@ def choose_sites(
     capacity: np.ndarray | None = None,
     districts: gpd.GeoDataFrame | None = None,
     crs: str = "EPSG:4547",
+    time_limit_s: float = 20,
 ) -> dict[str, Any]:
-    """LSCP, MCLP or p-median over candidates (index order), fixed candidates kept."""
+    """LSCP, MCLP or p-median over candidates (index order), fixed candidates kept; a p-median proves
+    its answer optimal within ``time_limit_s`` or says how far from the best it can be."""
     if districts is not None:
         area = shapely.union_all(districts.geometry.to_numpy())
         outside = [
@@ -151,7 +153,9 @@ def choose_sites(
         if p is None:
             raise InvalidInput("p-median 需要 p", "p-median needs p", field="p")
         reach = np.isfinite(dist).any(axis=1)
-        sel = select_pmedian(dist[reach], w[reach], p, fixed=fixed, capacity=capacity)
+        sel = select_pmedian(
+            dist[reach], w[reach], p, fixed=fixed, capacity=capacity, time_limit_s=time_limit_s
+        )
     else:
         raise InvalidInput(
             f"方法「{method}」未知，可用 lscp、mclp、pmedian",
@@ -160,9 +164,23 @@ def choose_sites(
         )
     covered = (dist[:, list(sel.chosen)] <= max_walk_m).any(axis=1) if sel.chosen else np.zeros(len(w), bool)
     chosen = candidates.iloc[list(sel.chosen)]
+    notices = []
+    if not sel.proven and sel.gap < 1:
+        notices.append(
+            f"计算时限内未能证明最优：所给方案的加权步行距离至多比最优多 {sel.gap:.1%} / Not proven optimal "
+            f"within the time limit: the answer's weighted walk is at most {sel.gap:.1%} above the best"
+        )
+    elif not sel.proven:
+        notices.append(
+            "计算时限内未能证明最优，也未得到下界：所给方案为启发式结果 / Not proven optimal within the "
+            "time limit and no bound was found: the answer is the heuristic's"
+        )
     return {
         "method": method,
         "objective": sel.objective,
+        "optimal": sel.proven,
+        "gap": round(sel.gap, 4),
+        "notices": notices,
         "chosen": [int(i) for i in chosen.index],
         "fixed": [int(candidates.index[j]) for j in fixed],
         "served_population": int(w[covered].sum()),

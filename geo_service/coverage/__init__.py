@@ -204,7 +204,8 @@ def who_covers(
             str(beats.districts[order[0]]) if order and _named(beats.districts[order[0]]) else None
         )
         escalation = f"{district or beat_district or '市'}值班室"
-        office_en = f"{escalation} (the {'district' if district or beat_district else 'city'} duty office)"
+        # in English the kind of office only: its name (``escalation``) is Chinese, given beside the reasons
+        office_en = f"the {'district' if district or beat_district else 'city'} duty office"
     if not codes:
         notes.append(
             (f"该点不在任何网格内，请转{escalation}", f"no beat covers the place: escalate to {office_en}")

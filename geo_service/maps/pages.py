@@ -181,6 +181,10 @@ def plan_page(
     sites = ws.frame("stall_sites")
     pois = ws.frame("pois")
     data = _base_data(ws, lang, with_minor=True)
+    # the workspace's districts to file a zone under; the page picks the one the zone is drawn in
+    district_options = "".join(
+        f"<option>{html.escape(str(n))}</option>" for n in ws.frame("districts")["name"].dropna()
+    )
     data["sites"] = feature_collection(
         sites,
         columns=["name", "district", "capacity", "goods", "hours", "status", "_version"],
@@ -208,8 +212,7 @@ def plan_page(
             f'<label>{"Name" if en else "名称"} <input id="f-name" value="新增果蔬摊区"></label><br>'
             f'<label>{"Stalls" if en else "摊位数"} <input id="f-cap" type="number" value="10" min="1" style="width:5em"></label>'
             f' <label>{"Goods" if en else "品类"} <input id="f-goods" value="果蔬" style="width:6em"></label><br>'
-            f'<label>{"District" if en else "所属区"} <select id="f-district"><option>山阳区</option><option>解放区</option>'
-            "<option>中站区</option><option>马村区</option></select></label><br>"
+            f'<label>{"District" if en else "所属区"} <select id="f-district">{district_options}</select></label><br>'
             f'<button id="save">{"Save" if en else "保存"}</button> <button id="cancel">{"Cancel" if en else "取消"}</button></div>'
             f'<div id="whatif"></div><div id="msg"></div><ol id="violations" class="geo-msg"></ol>'
         ),
@@ -266,10 +269,31 @@ function whatIf(geometry){
       if (!w) return; document.getElementById('whatif').innerHTML = (D.lang==='en'?'Served within 500 m on foot: ':'步行 500 米服务人口：') +
         w.before + ' → ' + w.after + ' (' + (w.change>=0?'+':'') + w.change + ')'; }).catch(function(){});
 }
+function inRing(x, y, ring){  // ray casting
+  var inside = false;
+  for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    var xi = ring[i][0], yi = ring[i][1], xj = ring[j][0], yj = ring[j][1];
+    if ((yi > y) !== (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+function districtAt(ll){  // the district (name) a point of the map lies in, or null
+  var hit = null;
+  ((D.districts || {}).features || []).forEach(function(f){
+    var g = f.geometry; if (!g || hit) return;
+    var polys = g.type === 'Polygon' ? [g.coordinates] : (g.type === 'MultiPolygon' ? g.coordinates : []);
+    polys.forEach(function(p){
+      if (!hit && inRing(ll.lng, ll.lat, p[0]) && !p.slice(1).some(function(h){ return inRing(ll.lng, ll.lat, h); })) hit = f.properties.name;
+    });
+  });
+  return hit;
+}
 MAP.on('pm:create', function(e){
   if (e.shape !== 'Polygon' && e.shape !== 'Rectangle') { e.layer.remove(); msg(D.lang==='en'?'A stall zone must be a polygon.':'摊区必须是面（多边形）。', true); return; }
   if (pending) pending.remove();
   pending = e.layer; document.getElementById('form').style.display='block'; msg(''); whatIf(pending.toGeoJSON().geometry);
+  var where = districtAt(pending.getBounds().getCenter());  // filed under the district it is drawn in
+  if (where) document.getElementById('f-district').value = where;
 });
 document.getElementById('cancel').onclick = function(){ if(pending){pending.remove(); pending=null;} document.getElementById('form').style.display='none'; };
 document.getElementById('save').onclick = function(){

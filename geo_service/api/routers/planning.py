@@ -69,6 +69,15 @@ class SiteRequest(Body):
     keep_existing: bool = True
     district: str | None = None
     crs: str = "EPSG:4326"
+    time_limit_s: float = Field(
+        default=20,
+        gt=0,
+        le=600,
+        allow_inf_nan=False,
+        description="p-median 的计算时间：先给出启发式方案，再在此时间内证明最优；未证明时答复给出与最优之差的上限"
+        " / p-median's time: a heuristic answer first, then a proof of optimality within this time; "
+        "when unproven the answer gives how far from the best it can be",
+    )
 
 
 @router.post("/sites", summary="新增摊点选址（LSCP、MCLP、p-median）/ Choose new stall sites")
@@ -111,6 +120,7 @@ async def sites(ws: WorkspaceDep, body: SiteRequest) -> dict[str, Any]:
         fixed=fixed,
         districts=districts,
         crs=ws.settings.metric_crs,
+        time_limit_s=body.time_limit_s,
         timeout_s=ws.settings.computation_timeout_s,
     )
     result["new"] = [i for i in result["chosen"] if i not in set(fixed)]
