@@ -302,6 +302,10 @@ class AccountStore:
         ):
             user = User(row["name"], row["role"], row["crew"])
         with self._lock:
+            if len(self._cache) >= _TOKEN_CACHE_MOST:  # bounded: a flood of made-up tokens must not grow it
+                self._cache = {d: h for d, h in self._cache.items() if now - h[0] < self._cache_s}
+                if len(self._cache) >= _TOKEN_CACHE_MOST:
+                    self._cache.clear()
             self._cache[digest] = (now, user)
         return user
 
@@ -316,7 +320,19 @@ class AccountStore:
             return None
         if not verify_password(row["password_hash"], password):
             return None
+        self._forget_ended_sessions()
         return self.issue_token(name, kind="session", ttl=ttl)
+
+    def _forget_ended_sessions(self) -> None:
+        """Delete session tokens past their expiry (each sign-in adds one: years of them otherwise)."""
+        now = _now()
+        with self.engine.begin() as con:
+            rows = con.execute(
+                sa.select(tokens.c.digest, tokens.c.expires_at).where(tokens.c.kind == "session")
+            ).all()
+            ended = [d for d, at in rows if at is not None and dt.datetime.fromisoformat(at) <= now]
+            for lo in range(0, len(ended), 500):
+                con.execute(tokens.delete().where(tokens.c.digest.in_(ended[lo : lo + 500])))
 
     # -- audit ------------------------------------------------------------------------------------
     def record(
@@ -403,6 +419,9 @@ class AccountStore:
                     con.execute(table.insert(), batch)
         with self._lock:
             self._cache.clear()
+
+
+_TOKEN_CACHE_MOST = 10_000  # token checks remembered at once
 
 
 @functools.cache
