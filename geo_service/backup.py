@@ -126,6 +126,12 @@ def _read_all(store: Store, accounts: AccountStore | None) -> bytes:
 
 def restore_backup(data: bytes, store: Store, accounts: AccountStore | None = None) -> dict[str, int]:
     """Restore a backup into an empty store (and empty accounts). Returns feature counts per layer."""
+    # refused before the backup is read (seconds for a city's): the store checks again as it loads
+    busy = [n for n in store.catalog if store.count(n) or store.history(n, limit=1)]
+    if busy:
+        raise Conflict(
+            "只能恢复到空的工作空间", "A backup can be restored only into an empty workspace", layer=busy[0]
+        )
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         manifest = json.loads(zf.read("manifest.json"))

@@ -93,7 +93,7 @@ class Conflict(GeoServiceError):
     """A write that names a stale version, or clashes with a uniqueness rule."""
 
     code = "conflict"
-    title = {"zh": "版本冲突", "en": "Conflict"}
+    title = {"zh": "冲突", "en": "Conflict"}
 
 
 class PreconditionRequired(GeoServiceError):

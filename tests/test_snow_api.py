@@ -67,3 +67,35 @@ def test_a_plan_out_of_time_stops_and_stores_nothing(own_demo_client):
     assert c.get("/plans/snow").json()["plans"] == before
     c.app.state.workspace.settings.computation_timeout_s = 60.0
     assert c.post("/plans/snow", json={"time_limit_s": 1}).status_code == 201
+
+
+def test_the_plan_list_tells_plans_apart(demo_client):
+    """helper-29: the list gave ids alone, so two plans for different closures looked alike."""
+    bridges = demo_client.get("/collections/bridges_culverts/items", params={"limit": 1}).json()["features"]
+    shut = bridges[0]["id"]
+    body = {
+        "time_limit_s": 1,
+        "start": "2026-12-05T06:00:00+08:00",
+        "title": "东区断桥",
+        "closed_bridges": [shut],
+    }
+    pid = demo_client.post("/plans/snow", json=body).json()["id"]
+    listed = demo_client.get("/plans/snow", params={"limit": 500}).json()
+    [mine] = [p for p in listed["plans"] if p["id"] == pid]
+    assert mine["title"] == "东区断桥"
+    assert mine["closures"]["bridges"] == [f"bridge:{shut}"]
+    assert mine["start"].startswith("2026-12-05T06:00")
+    assert set(mine["clear_times"]) == {"1", "2", "3"}
+    assert listed["total"] >= 1
+    first = demo_client.get("/plans/snow", params={"limit": 1}).json()
+    assert len(first["plans"]) == 1
+    assert demo_client.get("/plans/snow", params={"limit": 0}).status_code in {400, 422}
+    r = demo_client.get("/plans/snow/nonexistent")
+    assert r.status_code == 404
+    assert (r.json()["detail_zh"], r.json()["detail_en"]) == (
+        "没有除雪方案「nonexistent」",
+        "No snow plan 'nonexistent'",
+    )
+    r = demo_client.post("/users", json={"name": "test-admin", "role": "viewer", "password": "pw123456789"})
+    assert r.status_code == 409
+    assert r.json()["title"] == "冲突 / Conflict"  # not a version conflict

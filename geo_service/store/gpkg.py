@@ -38,6 +38,7 @@ from geo_service.store.values import (
     from_snapshot,
     from_storage,
     highest_id,
+    no_document,
     paused_gc,
     recorded_snapshot,
     refuse_repeats,
@@ -872,7 +873,7 @@ class GeoPackageStore:
                 "SELECT body FROM geo_documents WHERE kind = ? AND key = ?", (kind, key)
             ).fetchone()
         if row is None:
-            raise NotFound(f"没有 {kind}「{key}」", f"No {kind} '{key}'", feature=key)
+            raise no_document(kind, key)
         return json.loads(row[0])
 
     def list_documents(self, kind: str) -> list[tuple[str, dt.datetime, str]]:

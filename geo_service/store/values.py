@@ -14,7 +14,7 @@ from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from geo_service.catalog import FieldSpec, LayerSpec
-from geo_service.errors import Conflict
+from geo_service.errors import Conflict, NotFound
 from geo_service.store.base import Change, Feature, NewFeature
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "from_storage",
     "highest_id",
     "json_value",
+    "no_document",
     "paused_gc",
     "recorded_snapshot",
     "refuse_repeats",
@@ -180,3 +181,13 @@ def created_features(layer: str, fids: Iterable[int], features: Sequence[NewFeat
     return [
         Feature(layer, fid, dict(f.properties), f.geometry, 1) for fid, f in zip(fids, features, strict=True)
     ]
+
+
+# what each kind of stored document is called, for messages
+_DOCUMENT_KINDS = {"snow_plan": ("除雪方案", "snow plan"), "workspace": ("工作空间记录", "workspace record")}
+
+
+def no_document(kind: str, key: str) -> NotFound:
+    """The error for a document that is not stored, naming its kind as users call it."""
+    zh, en = _DOCUMENT_KINDS.get(kind, (kind, kind))
+    return NotFound(f"没有{zh}「{key}」", f"No {en} '{key}'", feature=key)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import Field
 
-from geo_service.api.deps import Body, Moment, WorkspaceDep, actor_of, known_query_only
+from geo_service.api.deps import Body, Moment, Offset, WorkspaceDep, actor_of, known_query_only
 from geo_service.api.limits import run_bounded
 from geo_service.errors import InvalidInput
 from geo_service.snow.export import crew_vehicles, plan_geojson, plan_gpx, route_sheet
@@ -84,13 +84,31 @@ async def create_plan(request: Request, ws: WorkspaceDep, body: PlanRequest) -> 
 
 
 @router.get("", summary="已保存的方案 / Stored plans")
-def list_plans(ws: WorkspaceDep) -> dict[str, Any]:
-    return {
-        "plans": [
-            {"id": k, "created_at": t.isoformat(), "by": a}
-            for k, t, a in ws.store.list_documents("snow_plan")
-        ]
-    }
+def list_plans(
+    ws: WorkspaceDep,
+    limit: Annotated[int, Query(ge=1, le=500, description="最新的多少个方案 / how many of the newest")] = 50,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """The newest plans first, each with its title, start, closures and clear times (plans that look
+    alike by id are told apart by what they were made for)."""
+    stored = ws.store.list_documents("snow_plan")
+    plans = []
+    for key, created, by in stored[offset : offset + limit]:
+        doc = ws.store.get_document("snow_plan", key)
+        plans.append(
+            {
+                "id": key,
+                "created_at": created.isoformat(),
+                "by": by,
+                "title": doc.get("title"),
+                "start": doc.get("start"),
+                "closures": doc.get("closures"),
+                "locks": doc.get("locks"),
+                "clear_times": doc.get("clear_times"),
+                "unserved": len(doc.get("unserved", ())),
+            }
+        )
+    return {"plans": plans, "total": len(stored), "offset": offset, "limit": limit}
 
 
 @router.get("/{plan_id}", summary="方案（GeoJSON：行驶路径与编号站点）/ A plan as GeoJSON")

@@ -47,6 +47,7 @@ from geo_service.store.values import (
     from_snapshot,
     from_storage,
     highest_id,
+    no_document,
     paused_gc,
     snapshot,
 )
@@ -564,7 +565,7 @@ class PostGISStore:
                 sa.select(documents_t.c.body).where(documents_t.c.kind == kind, documents_t.c.key == key)
             ).scalar()
         if body is None:
-            raise NotFound(f"没有 {kind}「{key}」", f"No {kind} '{key}'", feature=key)
+            raise no_document(kind, key)
         return body
 
     def list_documents(self, kind: str) -> list[tuple[str, dt.datetime, str]]:
