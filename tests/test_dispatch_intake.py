@@ -281,3 +281,42 @@ def test_a_bad_time_in_a_json_batch_is_that_case_s_error(own_demo_client):
     assert _saved_time(c, chinese) == _saved_time(c, spaced) == _saved_time(c, iso) == AT
     assert now["reasons"][0].startswith("未填上报时间")
     assert _count(c) == stored + 4
+
+
+def test_the_12345_case_number_and_address_are_kept(own_demo_client):
+    """A 12345 export carries each case's 工单编号 and 发生地址; they were dropped, so a stored case could
+    not be matched back to its ticket, and the address the caller gave was lost."""
+    c = own_demo_client
+    body = {
+        "save": True,
+        "cases": [
+            {
+                "lon": 113.2,
+                "lat": 35.25,
+                "category": "噪声扰民",
+                "reported_at": "2026-12-01T21:00",
+                "case_no": "JZ20261201-0042",
+                "address": "解放区民主南路与建设路交叉口东北角",
+            }
+        ],
+    }
+    [answer] = c.post("/dispatch/cases", json=body).json()["assignments"]
+    props = c.get(f"/collections/incidents/items/{answer['incident_id']}").json()["properties"]
+    assert (props["case_no"], props["address"]) == ("JZ20261201-0042", "解放区民主南路与建设路交叉口东北角")
+    table = [
+        ["工单编号", "经度", "纬度", "案件类别", "受理时间", "发生地址"],
+        [20261201043, 113.21, 35.25, "油烟污染", "2026/12/01 20:00", "山阳区人民路 18 号"],
+        ["JZ-44", 113.22, 35.25, "噪声扰民", "2026/12/01 22:00", None],
+    ]
+    for name, data in [("cases.xlsx", _xlsx(table)), ("cases.csv", _csv(table))]:
+        r = _upload(c, name, data, save="true")
+        assert r.status_code == 200, r.text
+        first, second = r.json()["assignments"]
+        p1 = c.get(f"/collections/incidents/items/{first['incident_id']}").json()["properties"]
+        p2 = c.get(f"/collections/incidents/items/{second['incident_id']}").json()["properties"]
+        assert (p1["case_no"], p1["address"]) == ("20261201043", "山阳区人民路 18 号"), name
+        assert (p2["case_no"], p2["address"]) == ("JZ-44", None), name
+
+
+def _csv(rows) -> bytes:
+    return "\n".join(",".join("" if v is None else str(v) for v in row) for row in rows).encode("utf-8")

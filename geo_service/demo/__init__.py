@@ -102,6 +102,8 @@ _COLUMNS = {
         "category",
         "description",
         "reported_at",
+        "case_no",
+        "address",
         "status",
         "beat",
         "squad",

@@ -171,12 +171,19 @@ def incidents(
     squad = beat.map(dict(zip(area_beats["code"], area_beats["squad"], strict=True)))
     department = pd.Series(cats).map({c[2]: c[3] for c in CATEGORIES})
     sent = status != "open"
+    source = rng.choice(["12345", "patrol", "video"], n, p=[0.8, 0.15, 0.05])
+    # a 12345 ticket carries its number (工单编号): the day it came in and its place that day
+    day = pd.Series(pd.to_datetime(when)).dt.strftime("%Y%m%d")
+    seq = day.groupby(day).cumcount() + 1
+    case_no = [f"JZ{d}{k:04d}" if s == "12345" else None for d, k, s in zip(day, seq, source, strict=True)]
     return pd.DataFrame(
         {
-            "source": rng.choice(["12345", "patrol", "video"], n, p=[0.8, 0.15, 0.05]),
+            "source": source,
             "category": cats,
             "description": [_TEXTS[c] for c in cats],
             "reported_at": when,
+            "case_no": case_no,
+            "address": None,
             "status": status,
             "beat": beat.where(sent, None),
             "squad": squad.where(sent & squad.notna(), None),

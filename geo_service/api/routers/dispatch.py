@@ -50,6 +50,12 @@ class Case(Body):
     )
     description: str | None = Field(default=None, max_length=2000)
     source: str = "12345"
+    case_no: str | None = Field(
+        default=None, max_length=64, description="12345 工单编号 / the 12345 case number"
+    )
+    address: str | None = Field(
+        default=None, max_length=500, description="发生地址 / where it happened, as told"
+    )
 
 
 class CaseBatch(Body):
@@ -63,6 +69,16 @@ def run_dispatch(
 ) -> list[CaseAssignment]:
     """Dispatch cases (EPSG:4326) against the workspace (see :func:`geo_service.assignment.service.dispatch_cases`)."""
     return _dispatch_cases(ws, cases, with_crews=with_crews, intake=intake)
+
+
+def _text(value: Any) -> str | None:
+    """A cell as text: None for an empty one (NaN from a spreadsheet), a number read from it as written
+    (a case number 20261201001, not 2.0261201001e10)."""
+    if value is None or (isinstance(value, float) and value != value) or str(value).strip() == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
 
 
 def _save(
@@ -79,6 +95,8 @@ def _save(
                 "source": c.get("source") or "12345",
                 "category": a.category,
                 "description": c.get("description"),
+                "case_no": _text(c.get("case_no")),
+                "address": _text(c.get("address")),
                 "reported_at": c["reported_at"],
                 "status": "duplicate" if a.duplicate_of else "assigned",
                 "beat": a.beat,
@@ -123,6 +141,8 @@ def _frame(batch: CaseBatch) -> tuple[gpd.GeoDataFrame, Intake]:
             "reported_at": when,
             "description": c.description,
             "source": c.source,
+            "case_no": c.case_no,
+            "address": c.address,
         }
         for c, when in zip(batch.cases, times, strict=True)
     ]
