@@ -93,7 +93,7 @@ def pmedian() -> None:
     ours = pm.solve_pmedian(dist, weights, 33, fixed=kept, time_limit_s=limit, proof_share=1.0)
     took = time.perf_counter() - t
     t = time.perf_counter()
-    y, site, _ = pm._solve(dist, weights, np.isfinite(dist), 33, kept, limit)  # every pair, no stand-ins
+    y, site, _, _ = pm._solve(dist, weights, np.isfinite(dist), 33, kept, limit)  # every pair, no stand-ins
     base = time.perf_counter() - t
     whole = float((weights * dist[np.arange(len(dist)), site]).sum()) if y is not None else float("nan")
     print(

@@ -110,11 +110,15 @@ class Settings(BaseSettings):
     @classmethod
     def _proxies_are_addresses(cls, value: str) -> str:
         items = [item.strip() for item in value.split(",") if item.strip()]
+        out = []
         for item in items:
             try:
-                ipaddress.ip_network(item, strict=False)
+                net = ipaddress.ip_network(item, strict=False)
             except ValueError:
                 raise ValueError(
                     f"GEO_TRUSTED_PROXIES: '{item}' is not an IP address or network (e.g. 10.0.0.5, 10.1.0.0/16)"
                 ) from None
-        return ",".join(items)
+            # as uvicorn matches it: a network written with host bits (10.1.0.5/16) is its network
+            # (10.1.0.0/16), which uvicorn would otherwise take as a name matching nothing
+            out.append(str(net.network_address) if net.num_addresses == 1 and "/" not in item else str(net))
+        return ",".join(out)

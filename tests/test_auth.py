@@ -316,3 +316,10 @@ def test_html_answers_carry_a_content_security_policy(tmp_path):
     with TestClient(create_app(settings)) as c:
         policy = c.get("/auth/login").headers["content-security-policy"]
         assert "img-src 'self' data: blob: http://*.tiles.lan:8080;" in policy
+    # helper-32: {s} inside a label became t*.tiles.lan, which no browser takes as a source
+    from geo_service.maps.base import tile_sources
+
+    inside = Settings(
+        workspace=tmp_path / "c.gpkg", basemap="local", basemap_url="http://t{s}.tiles.lan/{z}/{x}/{y}.png"
+    )
+    assert tile_sources(inside) == ("http://ta.tiles.lan", "http://tb.tiles.lan", "http://tc.tiles.lan")

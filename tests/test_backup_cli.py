@@ -120,3 +120,18 @@ def test_the_systemd_units_run_commands_the_cli_takes():
     timer = configparser.ConfigParser(interpolation=None)
     timer.read(ROOT / "deploy" / "geo-service-backup.timer", encoding="utf-8")
     assert timer["Timer"]["OnCalendar"]
+
+
+def test_keep_never_removes_the_backup_just_written(small_ws, tmp_path):
+    """helper-32: files dated later than now (a clock that was wrong) made --keep delete the new backup."""
+    folder = tmp_path / "nightly"
+    folder.mkdir()
+    future = [folder / f"geo-service-backup-2099010{d}-020000.zip" for d in (1, 2)]
+    for p in future:
+        p.write_bytes(b"from a wrong clock")
+    assert main(["backup", "create", "--keep", "2", "--workspace", str(small_ws), str(folder)]) == 0
+    left = {p.name for p in folder.iterdir()}
+    assert len(left) == 2
+    assert future[1].name in left  # the newest by name is kept, and so is today's
+    [today] = left - {future[1].name}
+    assert _members(folder / today) > 0

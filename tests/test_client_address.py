@@ -40,7 +40,9 @@ def test_a_forged_forwarded_for_changes_neither_the_audit_nor_the_throttle(tmp_p
 
 
 def test_a_trusted_proxy_names_the_client(tmp_path):
-    app = create_app(Settings(workspace=tmp_path / "w.gpkg", trusted_proxies="192.0.2.0/24, 198.51.100.7"))
+    # helper-32: 192.0.2.5/24 (host bits set) passed the check, then matched nothing in uvicorn
+    app = create_app(Settings(workspace=tmp_path / "w.gpkg", trusted_proxies="192.0.2.5/24, 198.51.100.7"))
+    assert app.state.settings.trusted_proxies == "192.0.2.0/24,198.51.100.7"
     with TestClient(app, client=("192.0.2.10", 40000)) as proxy:
         proxy.post(
             "/auth/login",

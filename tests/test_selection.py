@@ -225,3 +225,22 @@ def test_pmedian_answers_in_time_and_says_how_far_from_the_best_it_can_be():
     assert proven.gap == 0.0
     assert proven.total == pytest.approx(best)
     assert proven.lower_bound <= best + 1e-6
+
+
+def test_pmedian_edge_cases_answer_instead_of_failing():
+    """helper-32: no demand at all crashed (a 500); a point where nobody lives that the choice could not
+    reach gave a total of NaN (a 500 when written as JSON); too few sites for everyone to reach one blamed
+    site capacities that were never given."""
+    from geo_service.assignment.pmedian import solve_pmedian
+
+    nobody = solve_pmedian(np.zeros((0, 4)), np.zeros(0), 2, fixed=(3,))
+    assert (nobody.chosen, nobody.total, nobody.proven) == ((0, 3), 0.0, True)
+    inf = np.inf
+    d = np.array([[1.0, inf], [inf, 1.0], [1.0, 50.0]])
+    for share in (0.0, 0.8):  # the heuristic's answer, and the proven one
+        got = solve_pmedian(d, np.array([5.0, 0.0, 5.0]), 1, proof_share=share)
+        assert got.chosen == (0,)
+        assert got.total == pytest.approx(10.0)
+        assert list(got.site) == [0, -1, 0]  # the empty point reaches no chosen site
+    with pytest.raises(InvalidInput, match="more sites are needed"):
+        solve_pmedian(d, np.array([5.0, 1.0, 5.0]), 1)

@@ -87,11 +87,11 @@ def _solve(
     fixed: Sequence[int],
     time_limit_s: float,
     capacity: np.ndarray | None = None,
-) -> tuple[np.ndarray | None, np.ndarray, float]:
+) -> tuple[np.ndarray | None, np.ndarray, float, bool]:
     """The model over ``pairs`` (bool, demand × site), each demand point's other sites stood in for by
     one variable costing its nearest one left out, solved for at most ``time_limit_s``. Returns y (bool
     per site; None when HiGHS found no choice in time), the site each demand point is assigned to (-1:
-    its stand-in), and a lower bound of the model's optimum."""
+    its stand-in), a lower bound of the model's optimum, and whether HiGHS solved it (not stopped)."""
     n, m = d.shape
     di, dj = np.nonzero(pairs)
     k = len(di)
@@ -135,9 +135,15 @@ def _solve(
         bounds=(np.concatenate([lo_y, np.zeros(k + s)]), np.concatenate([hi_y, np.ones(k + s)])),
         options={"time_limit": max(time_limit_s, 0.01)},
     )
-    if res.status == 2:  # infeasible: only with capacities
+    if res.status == 2 and capacity is not None:
         raise InvalidInput(
             f"选址求解失败（容量不足？）：{res.message}", f"Site selection failed (capacity?): {res.message}"
+        )
+    if res.status == 2:
+        raise InvalidInput(
+            f"{p} 个站点无法让每个需求点都步行可达，请增加站点数",
+            f"No {p} sites can be walked to from every demand point; more sites are needed",
+            field="p",
         )
     # a lower bound of the model's optimum: its value when solved (to HiGHS's gap), else HiGHS's bound
     if res.status == 0:
@@ -145,13 +151,13 @@ def _solve(
     else:
         bound = float(res.mip_dual_bound) if res.mip_dual_bound is not None else -np.inf
     if res.x is None:
-        return None, np.full(n, -1), bound
+        return None, np.full(n, -1), bound, False
     x = res.x[m : m + k]
     site = np.full(n, -1)
     order = np.argsort(-x, kind="stable")
     for idx in order[x[order] > 0.5]:
         site[di[idx]] = dj[idx]
-    return res.x[:m] > 0.5, site, bound
+    return res.x[:m] > 0.5, site, bound, res.status == 0
 
 
 @dataclass(frozen=True)
@@ -212,46 +218,73 @@ def solve_pmedian(
         )
     if capacity is not None:
         # the whole model; a point goes where the model sends it (its nearest site may be full)
-        y, site, _ = _solve(d, w, ok, p, fixed, budget_left(time_limit_s), np.asarray(capacity, dtype=float))
+        y, site, _, _ = _solve(
+            d, w, ok, p, fixed, budget_left(time_limit_s), np.asarray(capacity, dtype=float)
+        )
         check_budget()  # the solver stopped at the budget's end: its answer is not what was asked for
         if y is None:
             raise InvalidInput("选址求解未得到方案", "Site selection found no answer", field="p")
         total = float((w * d[np.arange(n), site]).sum())
         return PMedian(tuple(int(j) for j in np.flatnonzero(y)), total, site, True, total)
+    deadline = time.monotonic() + budget_left(time_limit_s) * proof_share  # the heuristic's time counts
     if len(fixed):
         # a kept site is always open and everyone goes to their nearest open site: no one is sent
         # further than their nearest kept site, so pairs beyond it are never used
         ok &= d <= d[:, list(fixed)].min(axis=1)[:, None]
     reach = np.where(ok, d, np.inf)
 
-    def answer(y: np.ndarray) -> PMedian:
-        chosen = np.flatnonzero(y)
+    def nearest(chosen: np.ndarray) -> np.ndarray:
+        """Each demand point's nearest chosen site it can walk to (-1: none)."""
+        if len(chosen) == 0 or n == 0:
+            return np.full(n, -1)
         near = reach[:, chosen]
+        return np.where(np.isfinite(near.min(axis=1)), chosen[np.argmin(near, axis=1)], -1)
+
+    # points where nobody lives change no total: they are left out of the model (they must not make a
+    # choice impossible), and are given their nearest chosen site afterwards
+    heavy = np.flatnonzero(w > 0)
+    if len(heavy) == 0:  # no one to serve: the kept sites and the first others
+        y = np.zeros(m, dtype=bool)
+        y[list(fixed)] = True
+        y[np.flatnonzero(~y)[: p - int(y.sum())]] = True
+        return PMedian(tuple(int(j) for j in np.flatnonzero(y)), 0.0, nearest(np.flatnonzero(y)), True, 0.0)
+    dh, wh, okh, reach_h = d[heavy], w[heavy], ok[heavy], reach[heavy]
+
+    def answer(y: np.ndarray, proven: bool, bound: float) -> PMedian:
+        chosen = np.flatnonzero(y)
         return PMedian(
             tuple(int(j) for j in chosen),
-            float(w @ near.min(axis=1)),
-            chosen[np.argmin(near, axis=1)],
-            False,
-            -np.inf,
+            float(wh @ reach_h[:, chosen].min(axis=1)),
+            nearest(chosen),
+            proven,
+            bound,
         )
 
-    big = np.where(ok, d, np.nanmax(np.where(ok, d, 0.0)) * 10 + 1e6)  # finite, for the heuristic
-    guess = _substitution(big, w, p, fixed)
-    best = answer(guess)
-    deadline = time.monotonic() + budget_left(time_limit_s) * proof_share
-    limit = reach[:, guess].min(axis=1)  # each point's distance to its site in the guess
+    big = np.where(okh, dh, np.max(np.where(okh, dh, 0.0)) * 10 + 1e6)  # finite, for the heuristic
+    guess = _substitution(big, wh, p, fixed)
+    best = answer(guess, False, -np.inf)
+    limit = reach_h[:, guess].min(axis=1)  # each point's distance to its site in the guess
     bound = -np.inf
     while (left := deadline - time.monotonic()) > 0:
-        y, _, model_bound = _solve(d, w, ok & (d <= limit[:, None]), p, fixed, left)
+        y, _, model_bound, solved = _solve(dh, wh, okh & (dh <= limit[:, None]), p, fixed, left)
         bound = max(bound, model_bound)  # the model is a relaxation: its bound is the p-median's too
         if y is None:  # out of time before HiGHS found a choice
             break
-        found = answer(y)
+        found = answer(y, False, bound)
         if found.total < best.total:
             best = found
-        true = reach[:, found.chosen].min(axis=1)
+        true = reach_h[:, found.chosen].min(axis=1)
         within = true <= limit  # the points the model could assign as its choice does
-        if within.all() and time.monotonic() < deadline:  # solved, not stopped: its optimum is the bound
+        if solved and within.all():  # its optimum, a lower bound, is what this choice costs
             return dataclasses.replace(found, proven=True, lower_bound=max(bound, found.total * (1 - 1e-4)))
+        if not solved:
+            break
         limit = np.where(within, limit, true)  # the others get their pairs up to their chosen site
+    if not np.isfinite(best.total):
+        raise InvalidInput(
+            f"计算时限内未找到让每个需求点都能步行到达的 {p} 个站点；请增加站点数或计算时间",
+            f"No {p} sites that every demand point can walk to were found in the time; give more sites "
+            "or more time",
+            field="p",
+        )
     return dataclasses.replace(best, lower_bound=min(bound, best.total))

@@ -96,13 +96,14 @@ def _link(part: Path, final: Path) -> None:
         os.replace(part, final)
 
 
-def _prune(folder: Path, keep: int) -> list[Path]:
-    """Remove all but the ``keep`` newest dated backups in ``folder`` (other files are left alone)."""
+def _prune(folder: Path, keep: int, written: Path) -> list[Path]:
+    """Remove all but the ``keep`` newest dated backups in ``folder`` (other files are left alone, and so
+    is the one just ``written``, even if files dated later lie there: a clock that was wrong)."""
     dated = sorted(
-        (p for p in folder.iterdir() if DATED.match(p.name) and p.is_file()),
+        (p for p in folder.iterdir() if DATED.match(p.name) and p.is_file() and p != written),
         key=lambda p: (p.name[19:34], int(p.stem[35:] or 1)),  # the stamp, then the same second's suffix
     )
-    gone = dated[: max(len(dated) - keep, 0)]
+    gone = dated[: max(len(dated) - (keep - 1), 0)]  # the one just written is one of the kept
     for p in gone:
         p.unlink()
     return gone
@@ -122,7 +123,7 @@ def _create(args: argparse.Namespace) -> int:
     written = _place(data, target, dated)
     print(f"已写出备份 / backup written: {written}")
     if dated and args.keep is not None:
-        for p in _prune(target, args.keep):
+        for p in _prune(target, args.keep, written):
             print(f"已删除旧备份 / old backup removed: {p}")
     return 0
 

@@ -80,6 +80,9 @@ _TILE_HOSTS = {
 }
 
 
+_LOCAL_SUBDOMAINS = "abc"  # Leaflet's (and folium's) default for {s} in a tile URL
+
+
 def tile_sources(settings: Any) -> tuple[str, ...]:
     """Where the configured basemap's tiles come from, as Content-Security-Policy sources (none for the
     vector basemap, or tiles the service itself serves)."""
@@ -88,7 +91,13 @@ def tile_sources(settings: Any) -> tuple[str, ...]:
     url = urlsplit(str(settings.basemap_url or ""))
     if not url.scheme or not url.netloc:
         return ()  # a path on the service itself: 'self'
-    return (f"{url.scheme}://{url.netloc.replace('{s}', '*')}",)
+    host = url.netloc
+    if "{s}" not in host:
+        return (f"{url.scheme}://{host}",)
+    if host.startswith("{s}."):  # a whole leftmost label: one wildcard source
+        return (f"{url.scheme}://*.{host[4:]}",)
+    # inside a label (t{s}.tiles.local) a CSP wildcard is not allowed: each of Leaflet's subdomains
+    return tuple(f"{url.scheme}://{host.replace('{s}', sub)}" for sub in _LOCAL_SUBDOMAINS)
 
 
 def base_map(
@@ -123,7 +132,12 @@ def base_map(
                 "A local tile basemap needs GEO_BASEMAP_URL",
                 field="basemap_url",
             )
-        folium.TileLayer(settings.basemap_url, attr="本地瓦片 / local tiles", name="底图 / basemap").add_to(m)
+        folium.TileLayer(
+            settings.basemap_url,
+            attr="本地瓦片 / local tiles",
+            name="底图 / basemap",
+            subdomains=_LOCAL_SUBDOMAINS,
+        ).add_to(m)
     elif kind == "tianditu":
         if not settings.tianditu_key:
             raise InvalidInput(
