@@ -320,3 +320,17 @@ def test_the_12345_case_number_and_address_are_kept(own_demo_client):
 
 def _csv(rows) -> bytes:
     return "\n".join(",".join("" if v is None else str(v) for v in row) for row in rows).encode("utf-8")
+
+
+def test_an_escalated_case_is_saved_as_escalated(own_demo_client):
+    """helper-33: a case no beat holds was answered 'escalated to 市值班室' but stored as assigned to
+    nobody, so nothing in the stored case showed where it went."""
+    c = own_demo_client
+    body = {
+        "save": True,
+        "cases": [{"lon": 113.6, "lat": 35.4, "category": "噪声扰民", "reported_at": "2026-12-01T21:00"}],
+    }
+    [answer] = c.post("/dispatch/cases", json=body).json()["assignments"]
+    assert answer["escalation"] == "市值班室"
+    props = c.get(f"/collections/incidents/items/{answer['incident_id']}").json()["properties"]
+    assert (props["status"], props["escalated_to"], props["squad"]) == ("escalated", "市值班室", None)

@@ -209,6 +209,9 @@ def test_a_citywide_pmedian_is_answered_within_its_time(demo_client):
     r = demo_client.post("/planning/sites", json={"method": "pmedian", "p": 2, "district": "马村区"})
     assert r.status_code == 200, r.text
     assert r.json()["optimal"] is True
+    # helper-33: a district's answer counted the whole city's people (and drew sites to its edge)
+    demand = demo_client.app.state.workspace.frame("demand")
+    assert r.json()["total_population"] == int(demand.loc[demand["district"] == "马村区", "population"].sum())
     assert r.json()["gap"] == 0
     assert r.json()["notices"] == []
     r = demo_client.post("/planning/sites", json={"method": "pmedian", "p": 2, "time_limit_s": 0})

@@ -196,6 +196,12 @@ def test_demo_plan_with_closures_and_locks(demo_plan):
     )
     items = {s["item"]: v["crew"] for v in doc["vehicles"] for s in v["stops"] if s["kind"] != "reload"}
     assert f"bridge:{underpass}" not in items
+    [why] = [u for u in doc["unserved"] if u["item"] == f"bridge:{underpass}"]  # helper-33: it was not listed
+    assert why["reason_en"] == "closed"
+    with pytest.raises(InvalidInput, match="cannot be served: closed"):
+        make_plan(
+            ws, start=START, effort=1, closed_bridges=[underpass], locks={f"bridge:{underpass}": "马村一组"}
+        )
     assert items[f"bridge:{bridge}"] == "马村一组"
     assert (
         validate_plan(

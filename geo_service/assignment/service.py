@@ -28,7 +28,7 @@ def dispatch_cases(
     stands, e.g. an empty 经度 cell, over the one its missing point would have), its spreadsheet rows."""
     ctx = coverage_context(ws)
     incidents = ws.frame("incidents")
-    open_cases = incidents[incidents["status"].isin(["open", "assigned"])]
+    open_cases = incidents[incidents["status"].isin(["open", "assigned", "escalated"])]
     net = drive_network(ws) if with_crews else None
     intake = intake or Intake()
     located = location_problems(

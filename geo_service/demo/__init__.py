@@ -108,6 +108,7 @@ _COLUMNS = {
         "beat",
         "squad",
         "department",
+        "escalated_to",
     ],
     "depots": ["name", "salt_store", "district"],
     "demand": ["population", "households", "district"],

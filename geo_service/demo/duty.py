@@ -188,6 +188,7 @@ def incidents(
             "beat": beat.where(sent, None),
             "squad": squad.where(sent & squad.notna(), None),
             "department": department.where(sent, None),
+            "escalated_to": None,
             "geometry": pts,
         }
     )

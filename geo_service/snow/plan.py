@@ -491,7 +491,12 @@ def plan_response(
     notices: list[str] = []
     unserved: list[dict[str, Any]] = []
     # bridges and depots become nodes of the graph, inserted at their projected points
-    bridges = bridges[~bridges["closed"].fillna(False).astype(bool)]
+    shut = bridges["closed"].fillna(False).astype(bool)
+    for fid, row in bridges[shut].iterrows():  # a closed bridge is not worked: said so, as a closed road
+        unserved.append(
+            {"item": f"bridge:{fid}", "name": row["name"], "reason_zh": "桥涵封闭", "reason_en": "closed"}
+        )
+    bridges = bridges[~shut]
     b_pts = (
         shapely.point_on_surface(to_metric(bridges.geometry.to_numpy(), crs))
         if len(bridges)

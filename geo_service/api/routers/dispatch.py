@@ -98,10 +98,11 @@ def _save(
                 "case_no": _text(c.get("case_no")),
                 "address": _text(c.get("address")),
                 "reported_at": c["reported_at"],
-                "status": "duplicate" if a.duplicate_of else "assigned",
+                "status": "duplicate" if a.duplicate_of else ("escalated" if a.escalation else "assigned"),
                 "beat": a.beat,
                 "squad": a.squad,
                 "department": a.department,
+                "escalated_to": a.escalation,  # the duty office a case no squad took went to
             },
             feature=a.index,
         )

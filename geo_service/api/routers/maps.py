@@ -90,7 +90,7 @@ def _coverage_builder(request: Request) -> Builder:
         running = {s.beat for s in on_duty(ctx.shifts, at)}
         cov = beat_coverage(beats, ctx.shifts, ws.frame("districts"), at=at, crs=ws.settings.metric_crs)
         incidents = ws.frame("incidents")
-        open_cases = incidents[incidents["status"].isin(["open", "assigned"])].iloc[:500]
+        open_cases = incidents[incidents["status"].isin(["open", "assigned", "escalated"])].iloc[:500]
         assignments: dict[Any, dict[str, Any]] = {}
         if len(open_cases):
             from geo_service.api.routers.dispatch import run_dispatch

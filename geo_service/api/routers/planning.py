@@ -67,7 +67,10 @@ class SiteRequest(Body):
         default=None, description="候选点 FeatureCollection；省略则沿背街小巷生成"
     )
     keep_existing: bool = True
-    district: str | None = None
+    district: str | None = Field(
+        default=None,
+        description="只在该区内选址，只计该区人口 / new sites in this district only, for its people only",
+    )
     crs: str = "EPSG:4326"
     time_limit_s: float = Field(
         default=20,
@@ -109,10 +112,13 @@ async def sites(ws: WorkspaceDep, body: SiteRequest) -> dict[str, Any]:
         cands = pd.concat([cands, ex], ignore_index=True)
     cands = gpd.GeoDataFrame(cands, geometry="geometry", crs=4326)
     p = None if body.p is None else body.p + len(fixed)
+    demand = ws.frame("demand")
+    if body.district is not None:  # a district's planner: its people, its figures
+        demand = demand[demand["district"] == body.district]
     result = await run_bounded(
         choose_sites,
         walk_network(ws),
-        ws.frame("demand"),
+        demand,
         cands,
         method=body.method,
         max_walk_m=body.max_walk_m,
@@ -124,4 +130,10 @@ async def sites(ws: WorkspaceDep, body: SiteRequest) -> dict[str, Any]:
         timeout_s=ws.settings.computation_timeout_s,
     )
     result["new"] = [i for i in result["chosen"] if i not in set(fixed)]
+    cap = ws.settings.computation_timeout_s
+    if body.method == "pmedian" and body.time_limit_s > cap:
+        result["notices"].append(
+            f"计算时间以服务上限 {cap:.0f} 秒为准（请求为 {body.time_limit_s:.0f} 秒）/ the service's limit of "
+            f"{cap:.0f} s applied, not the {body.time_limit_s:.0f} s asked for"
+        )
     return result
