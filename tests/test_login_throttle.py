@@ -103,3 +103,25 @@ def test_the_settings_shape_the_throttle(tmp_path):
     )
     throttle = app.state.login_throttle
     assert (throttle.limit, throttle.window_s, throttle.address_limit) == (2, 60, 7)
+
+
+def test_a_slowed_form_sign_in_shows_the_form_again(settings):
+    """helper-33: in a browser, the sixth wrong password showed the raw 429 JSON, with no form and the
+    page asked for lost; the form comes back saying how long to wait, and keeps where to go next."""
+    app = create_app(settings)
+    with TestClient(app) as browser:
+        app.state.accounts.add_user("viewer1", "viewer", password="the right pw")
+        form = {"name": "viewer1", "password": "wrong-wrong", "next": "/maps/plan?lang=en"}
+        for _ in range(5):
+            assert browser.post("/auth/login", data=form, follow_redirects=False).status_code == 303
+        slowed = browser.post("/auth/login", data=form, follow_redirects=False)
+        assert slowed.status_code == 303
+        assert slowed.headers["retry-after"].isdigit()
+        where = slowed.headers["location"]
+        assert where.startswith("/auth/login?wait=")
+        assert "next=%2Fmaps%2Fplan%3Flang%3Den" in where
+        page = browser.get(where)
+        assert page.status_code == 200
+        assert "秒后再试" in page.text
+        assert "Too many failed sign-ins" in page.text
+        assert 'value="/maps/plan?lang=en"' in page.text

@@ -39,8 +39,14 @@ def _safe_next(value: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse, summary="登录页 / Sign-in page")
-def login_page(next: str | None = None, error: str | None = None) -> HTMLResponse:
-    message = '<p class="err">用户名或密码错误 / Wrong user or password</p>' if error else ""
+def login_page(next: str | None = None, error: str | None = None, wait: int | None = None) -> HTMLResponse:
+    if wait is not None and wait > 0:  # a form sign-in slowed down: the page again, saying for how long
+        message = (
+            f'<p class="err">登录失败次数过多，请 {int(wait)} 秒后再试 / '
+            f"Too many failed sign-ins; try again in {int(wait)} s</p>"
+        )
+    else:
+        message = '<p class="err">用户名或密码错误 / Wrong user or password</p>' if error else ""
     return HTMLResponse(_PAGE.format(error=message, next=html.escape(_safe_next(next))))
 
 
@@ -60,6 +66,11 @@ async def login(request: Request) -> Response:
     throttle: LoginThrottle = request.app.state.login_throttle
     client = request.client.host if request.client else "?"
     wait = math.ceil(throttle.wait_s(name, client))
+    if wait > 0 and not as_json:  # a browser's form: back to the form (with its next), not a JSON body
+        back = quote(_safe_next(form.get("next")), safe="")
+        again = RedirectResponse(f"/auth/login?wait={wait}&next={back}", status_code=303)
+        again.headers["Retry-After"] = str(wait)
+        return again
     if wait > 0:
         raise AuthError(
             429,
