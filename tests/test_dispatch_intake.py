@@ -334,3 +334,20 @@ def test_an_escalated_case_is_saved_as_escalated(own_demo_client):
     assert answer["escalation"] == "市值班室"
     props = c.get(f"/collections/incidents/items/{answer['incident_id']}").json()["properties"]
     assert (props["status"], props["escalated_to"], props["squad"]) == ("escalated", "市值班室", None)
+
+
+def test_the_same_ticket_twice_is_a_duplicate(own_demo_client):
+    """helper-33: a 12345 export loaded twice stored every case twice, none flagged: same-minute reports
+    are not 'earlier', and the ticket number was not looked at."""
+    c = own_demo_client
+    table = [
+        ["工单编号", "经度", "纬度", "案件类别", "受理时间"],
+        ["0012345001", 113.21, 35.25, "油烟污染", "2026/12/01 20:00"],
+        ["0012345002", 113.23, 35.24, "噪声扰民", "2026/12/01 20:30"],
+        ["0012345002", 113.23, 35.24, "噪声扰民", "2026/12/01 20:30"],  # the same line twice in one file
+    ]
+    first = _upload(c, "t.csv", _csv(table), save="true").json()["assignments"]
+    assert [a["duplicate_of"] for a in first] == [None, None, "case 2"]
+    assert any("the same ticket number as case 2" in r for r in first[2]["reasons"])
+    again = _upload(c, "t.csv", _csv(table[:2])).json()["assignments"]
+    assert again[0]["duplicate_of"] == f"incident {first[0]['incident_id']}"

@@ -16,7 +16,7 @@ import pandas as pd
 import shapely
 
 from geo_service.assignment.crews import CrewChoice, nearest_available_crews
-from geo_service.assignment.duplicates import probable_duplicates
+from geo_service.assignment.duplicates import probable_duplicates, same_ticket
 from geo_service.assignment.intake import Intake
 from geo_service.coverage import BeatIndex, assign_points_to_beats
 from geo_service.crs import to_metric
@@ -118,6 +118,7 @@ class Dispatched:
     time_problem: np.ndarray  # per case: (zh, en) of why its report time was refused, or None
     time_assumed: np.ndarray  # per case: no time was given, the time the batch was received stands in
     rows: np.ndarray  # per case: its spreadsheet row, or None (then named by its position)
+    same_ticket: np.ndarray | None = None  # per case: its duplicate_of has its 12345 ticket number
 
     def __len__(self) -> int:
         return len(self.error)
@@ -217,7 +218,12 @@ class Dispatched:
                 f"网格 {self.beat[i]} 由{self.squad[i]}值班（{self.shift[i]}）/ beat {self.beat[i]}: "
                 f"squad on duty {self.squad[i]} ({self.shift[i]})"
             )
-        if self.duplicate_of[i] is not None:
+        if self.duplicate_of[i] is not None and self.same_ticket is not None and self.same_ticket[i]:
+            reasons.append(
+                f"重复：与{self.duplicate_of[i]}为同一工单编号 / duplicate: the same ticket number as "
+                f"{self.duplicate_of[i]}"
+            )
+        elif self.duplicate_of[i] is not None:
             reasons.append(
                 f"疑似重复：{self.duplicate_m:.0f} 米、{self.duplicate_h:.0f} 小时内已有同类案件 "
                 f"{self.duplicate_of[i]} / probable duplicate of {self.duplicate_of[i]} (same category within "
@@ -284,6 +290,7 @@ def dispatch_batch(
     districts: gpd.GeoDataFrame,
     assets: gpd.GeoDataFrame | None = None,
     open_cases: gpd.GeoDataFrame | None = None,
+    tickets: Mapping[str, int] | None = None,
     network: RoadNetwork | None = None,
     depots: gpd.GeoDataFrame | None = None,
     crews: pd.DataFrame | None = None,
@@ -428,6 +435,12 @@ def dispatch_batch(
         duplicate_h,
         asked=~refused,
     )
+    ticket = np.zeros(n, dtype=bool)
+    if "case_no" in cases:  # the same ticket again (a 12345 export loaded twice) is a duplicate outright
+        again = same_ticket(cases["case_no"].to_numpy(dtype=object), tickets or {}, asked=~refused)
+        ticket = pd.notna(again)
+        ticket[failed] = False
+        dup = np.where(ticket, again, dup)
     sent = nearest_available_crews(xy, stamp, network, depots, crews, crs)
     for column in (beat, squad, shift_label, department, escalation, dup, asset_name, sent.crew, sent.depot):
         column[failed] = None
@@ -460,6 +473,7 @@ def dispatch_batch(
         time_problem,
         time_assumed,
         case_rows,
+        ticket,
     )
 
 

@@ -13,7 +13,7 @@ import shapely
 from geo_service.crs import to_metric
 from geo_service.duty import local_times
 
-__all__ = ["probable_duplicates", "recent_near"]
+__all__ = ["cell_text", "probable_duplicates", "recent_near", "same_ticket"]
 
 
 def probable_duplicates(
@@ -162,3 +162,34 @@ def _time_order(t: np.ndarray, bits: int) -> np.ndarray:
         np.cumsum(~tied, out=rank[1:])
         by_time = np.sort((rank << bits) | by_time) & mask
     return by_time
+
+
+def cell_text(value: object) -> str | None:
+    """A spreadsheet cell as text (None for an empty one; a number, such as a ticket number, as written)."""
+    if value is None or (isinstance(value, float) and value != value) or str(value).strip() == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def same_ticket(
+    tickets: np.ndarray, stored: Mapping[str, int], asked: np.ndarray | None = None
+) -> np.ndarray:
+    """For each case, the label of a case with the same 12345 ticket number: a stored incident
+    (``incident ID``, from ``stored``: ticket → id) or an earlier case of the batch (``case N``, from 1);
+    None when its ticket is new or it has none. ``asked``: the cases to look at."""
+    n = len(tickets)
+    out = np.full(n, None, dtype=object)
+    first: dict[str, int] = {}
+    for i in range(n):
+        no = cell_text(tickets[i])
+        if no is None or (asked is not None and not asked[i]):
+            continue
+        if no in stored:
+            out[i] = f"incident {stored[no]}"
+        elif no in first:
+            out[i] = f"case {first[no] + 1}"
+        else:
+            first[no] = i
+    return out

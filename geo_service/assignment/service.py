@@ -9,6 +9,7 @@ import numpy as np
 import shapely
 
 from geo_service.assignment.dispatch import CaseAssignment, Categories, dispatch
+from geo_service.assignment.duplicates import cell_text
 from geo_service.assignment.intake import Intake
 from geo_service.catalog import LayerSpec
 from geo_service.contexts import coverage_context, drive_network
@@ -29,6 +30,13 @@ def dispatch_cases(
     ctx = coverage_context(ws)
     incidents = ws.frame("incidents")
     open_cases = incidents[incidents["status"].isin(["open", "assigned", "escalated"])]
+    # every stored case's 12345 ticket number (closed ones too): the same ticket again is a duplicate
+    tickets: dict[str, int] = {}
+    if "case_no" in incidents:
+        for fid, no in incidents["case_no"].dropna().items():
+            text = cell_text(no)
+            if text is not None:
+                tickets.setdefault(text, int(fid))
     net = drive_network(ws) if with_crews else None
     intake = intake or Intake()
     located = location_problems(
@@ -44,6 +52,7 @@ def dispatch_cases(
         districts=ws.frame("districts"),
         assets=ws.frame("bridges_culverts"),
         open_cases=open_cases,
+        tickets=tickets,
         network=net,
         depots=ws.frame("depots"),
         crews=ws.frame("crews"),

@@ -20,6 +20,7 @@ from geo_service.api.deps import (
     parse_window,
 )
 from geo_service.assignment.dispatch import CaseAssignment
+from geo_service.assignment.duplicates import cell_text
 from geo_service.assignment.intake import Intake, case_times
 from geo_service.assignment.service import dispatch_cases as _dispatch_cases
 from geo_service.assignment.workload import workload
@@ -71,16 +72,6 @@ def run_dispatch(
     return _dispatch_cases(ws, cases, with_crews=with_crews, intake=intake)
 
 
-def _text(value: Any) -> str | None:
-    """A cell as text: None for an empty one (NaN from a spreadsheet), a number read from it as written
-    (a case number 20261201001, not 2.0261201001e10)."""
-    if value is None or (isinstance(value, float) and value != value) or str(value).strip() == "":
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
 def _save(
     ws: Workspace, cases: gpd.GeoDataFrame, answers: list[CaseAssignment], actor: str
 ) -> list[int | None]:
@@ -95,8 +86,8 @@ def _save(
                 "source": c.get("source") or "12345",
                 "category": a.category,
                 "description": c.get("description"),
-                "case_no": _text(c.get("case_no")),
-                "address": _text(c.get("address")),
+                "case_no": cell_text(c.get("case_no")),
+                "address": cell_text(c.get("address")),
                 "reported_at": c["reported_at"],
                 "status": "duplicate" if a.duplicate_of else ("escalated" if a.escalation else "assigned"),
                 "beat": a.beat,
