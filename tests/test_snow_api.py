@@ -99,3 +99,10 @@ def test_the_plan_list_tells_plans_apart(demo_client):
     r = demo_client.post("/users", json={"name": "test-admin", "role": "viewer", "password": "pw123456789"})
     assert r.status_code == 409
     assert r.json()["title"] == "冲突 / Conflict"  # not a version conflict
+
+
+def test_a_blank_title_is_refused(demo_client):
+    """helper-33: a title of spaces was stored as given."""
+    r = demo_client.post("/plans/snow", json={"time_limit_s": 1, "title": "   "})
+    assert r.status_code == 400
+    assert r.json()["field"] == "title"

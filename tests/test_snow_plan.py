@@ -364,5 +364,21 @@ def test_the_cli_takes_a_start_locks_and_a_title_and_prints_notices(demo_gpkg, t
     }
     assert main(["snow-plan", *ws, "--lock", "bridge:1"]) == 2
     assert "item=crew" in capsys.readouterr().err
+    # helper-33: the API's title rules hold here too, a refused lock names --lock, and a saved plan
+    # is in the audit log
+    for title in ("", "   ", "长" * 101):
+        assert main(["snow-plan", *ws, "--effort", "1", "--title", title]) == 2
+        assert "[--title]" in capsys.readouterr().err
+    assert main(["snow-plan", *ws, "--effort", "1", "--lock", "bridge:99999=马村一组"]) == 2
+    assert "[--lock]" in capsys.readouterr().err
+    from geo_service.auth.accounts import AccountStore, account_url
+
+    accounts = AccountStore(account_url(str(path), None))
+    try:
+        rows = [e for e in accounts.audit_log() if e.path == "geo-service snow-plan --save"]
+    finally:
+        accounts.close()
+    assert len(rows) == 1
+    assert rows[0].method == "CLI"
     assert main(["snow-plan", *ws, "--start", "tomorrow"]) == 2
     assert "--start" in capsys.readouterr().err

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 from pathlib import Path
+from typing import Any
 
+from geo_service.auth.accounts import AccountStore, account_url
 from geo_service.cli.workspace import _common, _open
 from geo_service.duty import parse_time
-from geo_service.errors import InvalidInput
+from geo_service.errors import GeoServiceError, InvalidInput
 from geo_service.snow.export import plan_geojson, plan_gpx, route_sheet
 from geo_service.snow.service import make_plan
 from geo_service.workspace import Workspace
@@ -31,13 +34,26 @@ def _locks(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+_OPTIONS = {"locks": "--lock", "title": "--title", "time_limit_s": "--effort", "start": "--start"}
+
+
+def _named_for_the_cli(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn``, its refusals naming the command-line option rather than the API's field."""
+    try:
+        return fn(*args, **kwargs)
+    except GeoServiceError as exc:
+        exc.field = _OPTIONS.get(exc.field or "", exc.field)
+        raise
+
+
 def _plan(args: argparse.Namespace) -> int:
     start = parse_time(args.start, field="--start")
     locks = _locks(args.lock)
     settings, store = _open(args)
     try:
         ws = Workspace(store, settings)
-        doc = make_plan(
+        doc = _named_for_the_cli(
+            make_plan,
             ws,
             closed_roads=args.close_road,
             closed_bridges=args.close_bridge,
@@ -47,8 +63,21 @@ def _plan(args: argparse.Namespace) -> int:
             start=start,
             actor="cli",
             save=args.save,
-            **({"title": args.title} if args.title else {}),
+            **({"title": args.title} if args.title is not None else {}),
         )
+        if args.save:  # a stored plan is a write: in the audit log, as account commands are
+            accounts = AccountStore(account_url(str(settings.workspace), settings.database_url))
+            try:
+                accounts.record(
+                    actor=f"cli:{getpass.getuser()}",
+                    role=None,
+                    method="CLI",
+                    path="geo-service snow-plan --save",
+                    status=0,
+                    detail={"plan": doc["id"], "title": doc["title"]},
+                )
+            finally:
+                accounts.close()
     finally:
         store.close()
     print(f"方案 / plan {doc['id']}（{doc['start']} 起 / from）")

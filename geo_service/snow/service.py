@@ -38,6 +38,11 @@ def make_plan(
     """Plan with the given closures (road ids, bridge/culvert ids) and locks; store it as a document."""
     if effort <= 0:
         raise InvalidInput("计算时限必须大于 0", "The time limit must be above 0", field="time_limit_s")
+    title = str(title).strip()
+    if not 1 <= len(title) <= 100:  # the API and the command line alike
+        raise InvalidInput(
+            "方案标题应为 1 至 100 个字符", "The plan's title must be 1 to 100 characters", field="title"
+        )
     roads, bridges = ws.frame("roads"), ws.frame("bridges_culverts")
     for field, ids, known, zh in (
         ("closed_roads", closed_roads, roads.index, "道路"),
