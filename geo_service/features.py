@@ -52,8 +52,16 @@ def _checked_overrides(
             field="override",
         )
     from geo_service.siting import siting_context
+    from geo_service.siting.checker import DISTRICT_RULE
 
     known = set(siting_context(ws).rules.ids)
+    if DISTRICT_RULE in override and DISTRICT_RULE not in known:  # reported as a rule, but not one to waive
+        raise InvalidInput(
+            "所属区检查不能越过：请改正所属区字段或位置",
+            "The district check cannot be overridden: correct the district field or the position",
+            layer=spec.name,
+            field="override",
+        )
     unknown = sorted(override - known - {"*"})
     if unknown:
         raise InvalidInput(

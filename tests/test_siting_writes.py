@@ -393,3 +393,15 @@ def test_cli_import_names_failing_rows_and_takes_override_and_reason(demo_gpkg, 
         assert {c.reason for c in store.history("stall_sites", limit=10)} == {"合并摊区经批准"}
     finally:
         store.close()
+
+
+def test_the_district_check_is_not_an_override_rule(site_client):
+    """helper-33: /siting/check reports a rule 'district', but override=district was answered 'No siting
+    rule'; it now says the district check cannot be overridden."""
+    one = site_client.get("/collections/stall_sites/items/1").json()
+    r = site_client.patch(
+        "/collections/stall_sites/items/1?override=district&reason=test",
+        json={"properties": {"name": one["properties"]["name"]}},
+    )
+    assert r.status_code == 400
+    assert r.json()["detail_en"].startswith("The district check cannot be overridden")
