@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
+from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -41,10 +42,7 @@ def _safe_next(value: str | None) -> str:
 @router.get("/login", response_class=HTMLResponse, summary="登录页 / Sign-in page")
 def login_page(next: str | None = None, error: str | None = None, wait: int | None = None) -> HTMLResponse:
     if wait is not None and wait > 0:  # a form sign-in slowed down: the page again, saying for how long
-        message = (
-            f'<p class="err">登录失败次数过多，请 {int(wait)} 秒后再试 / '
-            f"Too many failed sign-ins; try again in {int(wait)} s</p>"
-        )
+        message = '<p class="err">{} / {}</p>'.format(*_slowed(int(wait)))
     else:
         message = '<p class="err">用户名或密码错误 / Wrong user or password</p>' if error else ""
     return HTMLResponse(_PAGE.format(error=message, next=html.escape(_safe_next(next))))
@@ -67,17 +65,11 @@ async def login(request: Request) -> Response:
     client = request.client.host if request.client else "?"
     wait = math.ceil(throttle.wait_s(name, client))
     if wait > 0 and not as_json:  # a browser's form: back to the form (with its next), not a JSON body
-        back = quote(_safe_next(form.get("next")), safe="")
-        again = RedirectResponse(f"/auth/login?wait={wait}&next={back}", status_code=303)
+        again = RedirectResponse(_back_to_form(form, f"wait={wait}"), status_code=303)
         again.headers["Retry-After"] = str(wait)
         return again
     if wait > 0:
-        raise AuthError(
-            429,
-            f"登录失败次数过多，请 {wait} 秒后再试",
-            f"Too many failed sign-ins; try again in {wait} s",
-            retry_after=wait,
-        )
+        raise AuthError(429, *_slowed(wait), retry_after=wait)
     token = request.app.state.accounts.login(name, password) if name and password else None
     throttle.record(name, client, ok=token is not None)
     # every sign-in, and every failed one, in the audit log (who tried, from where)
@@ -92,8 +84,7 @@ async def login(request: Request) -> Response:
     if token is None:
         if as_json:
             raise AuthError(401, "用户名或密码错误", "Wrong user name or password")
-        back = quote(_safe_next(form.get("next")), safe="")  # all of it, '&lang=en' too
-        return RedirectResponse(f"/auth/login?error=1&next={back}", status_code=303)
+        return RedirectResponse(_back_to_form(form, "error=1"), status_code=303)
     response: Response
     if as_json:
         response = JSONResponse({"token": token, "token_type": "bearer", "expires_in": 12 * 3600})
@@ -106,6 +97,17 @@ async def login(request: Request) -> Response:
         SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=12 * 3600
     )
     return response
+
+
+def _slowed(wait: int) -> tuple[str, str]:
+    """What a sign-in slowed down by the throttle is told, in Chinese and English."""
+    return f"登录失败次数过多，请 {wait} 秒后再试", f"Too many failed sign-ins; try again in {wait} s"
+
+
+def _back_to_form(form: Mapping[str, Any], state: str) -> str:
+    """The sign-in form again, saying ``state`` (``error=1``, ``wait=N``), keeping where to go next."""
+    back = quote(_safe_next(form.get("next")), safe="")  # all of it, '&lang=en' too
+    return f"/auth/login?{state}&next={back}"
 
 
 def _landing(request: Request, name: str) -> str:
