@@ -15,7 +15,6 @@ from scipy.optimize import LinearConstraint, linprog, milp
 from scipy.sparse import coo_matrix, csr_matrix, hstack, identity, vstack
 from scipy.sparse.csgraph import maximum_flow
 
-from geo_service.assignment.pmedian import solve_pmedian
 from geo_service.budget import budget_left, check_budget
 from geo_service.errors import InvalidInput
 
@@ -206,6 +205,8 @@ def select_pmedian(
 ) -> Selection:
     """The ``p`` sites minimising the weighted distance of every demand point to its assigned site
     (see :mod:`geo_service.assignment.pmedian` for how it is solved)."""
+    from geo_service.assignment.pmedian import solve_pmedian  # it builds on this module's helpers
+
     w = np.asarray(weights, dtype=float)
     got = solve_pmedian(dist, w, p, fixed=fixed, capacity=capacity, time_limit_s=time_limit_s)
     return Selection(

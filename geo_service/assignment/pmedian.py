@@ -27,6 +27,7 @@ import numpy as np
 from scipy.optimize import LinearConstraint, milp
 from scipy.sparse import coo_matrix, csr_matrix, hstack, identity
 
+from geo_service.assignment.optimize import _fixed_bounds, _tiebreak
 from geo_service.budget import budget_left, check_budget
 from geo_service.errors import InvalidInput
 
@@ -99,7 +100,7 @@ def _solve(
     si = np.flatnonzero(np.isfinite(left))  # the points with a stand-in
     s = len(si)
     # variables: y (m), x (k pairs), stand-ins (s); the tiny cost on y settles ties the same way each time
-    c = np.concatenate([np.arange(m) * 1e-7, w[di] * d[di, dj], w[si] * left[si]])
+    c = np.concatenate([_tiebreak(m), w[di] * d[di, dj], w[si] * left[si]])
     assign = coo_matrix(
         (np.ones(k + s), (np.concatenate([di, si]), m + np.arange(k + s))), shape=(n, m + k + s)
     )
@@ -124,8 +125,7 @@ def _solve(
             ]
         )
         cons.append(LinearConstraint(load.tocsr(), -np.inf, 0))
-    lo_y, hi_y = np.zeros(m), np.ones(m)
-    lo_y[list(fixed)] = 1
+    lo_y, hi_y = _fixed_bounds(m, fixed)
     # uncapacitated, x is integral at an optimum with y integral; with capacities it must be required
     x_integral = np.ones(k) if capacity is not None else np.zeros(k)
     res = milp(
@@ -205,11 +205,7 @@ def solve_pmedian(
         raise InvalidInput(
             f"p 应在 {len(fixed)} 与 {m} 之间", f"p must be between {len(fixed)} and {m}", field="p"
         )
-    for j in fixed:
-        if not 0 <= j < m:
-            raise InvalidInput(
-                f"固定站点编号 {j} 不在候选中", f"Fixed site {j} is not a candidate", field="fixed"
-            )
+    _fixed_bounds(m, fixed)  # refuses a fixed site that is not a candidate
     ok = np.isfinite(d)
     if not ok.any(axis=1).all():
         bad = int(np.flatnonzero(~ok.any(axis=1))[0])
