@@ -19,6 +19,7 @@ from geo_service.crs import parse_crs, to_wgs84
 from geo_service.errors import Conflict, InvalidInput, PayloadTooLarge
 from geo_service.geometry import CHINA_BOUNDS, geometry_from_geojson, validate_geometry
 from geo_service.store.base import Feature, NewFeature
+from geo_service.store.values import unchanged
 from geo_service.workspace import Workspace
 
 __all__ = [
@@ -595,7 +596,11 @@ def import_frame(
 ) -> int:
     """Validate every row of a frame (EPSG:4326) and store all or none. Returns the number stored.
 
-    ``mode`` is ``append`` or ``replace`` (the old features go to history as deleted). ``override`` and
+    ``mode`` is ``append`` or ``replace``. A replacing file's ``fid`` column (as our exports write it)
+    keeps features' ids: a row whose ``fid`` is in the layer becomes that feature's next version (or
+    leaves it alone when nothing changed), so ids noted elsewhere (a closed road, a locked bridge) and
+    each feature's history go on; the layer's features the file does not name go to history as deleted,
+    and rows without a ``fid`` are new features. Appended rows always get new ids. ``override`` and
     ``reason`` accept approved exceptions to siting rules for the rows of the file, as on create (the
     reason is kept in the history of every feature written). A refused file is refused whole, naming
     every failing row (1-based, the header not counted) with what is wrong with it.
@@ -625,6 +630,7 @@ def import_frame(
     records = frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records")
     geoms = list(frame.geometry) if has_geom else [None] * len(frame)
     problems: dict[int, list[InvalidInput]] = {}  # row number → what is wrong with it
+    file_ids = _file_ids(frame, layer, problems) if mode == "replace" else None
     news: list[NewFeature] = []
     rows: list[int] = []  # the row number of each of news
     for i, (props, geom) in enumerate(zip(records, geoms, strict=True)):
@@ -663,7 +669,11 @@ def import_frame(
         note(_reference_refusals(ws, spec, news, labels))
         note(_district_refusals(ws, spec, news, labels))
         if check_siting:
+            # a row that keeps a stored feature as it is was judged (or excused) when it was written
+            settled = _settled(ws, spec, news, file_ids, rows) if spec.siting else set()
             for k, feat in enumerate(news):
+                if k in settled:
+                    continue
                 refusal = _siting_refusal(
                     ws,
                     spec,
@@ -675,7 +685,12 @@ def import_frame(
                 )
                 if refusal is not None:
                     problems.setdefault(rows[k], []).append(refusal)
-            note(_batch_spacing_refusals(ws, spec, news, labels, overrides))
+            # settled rows first: a clash between one of them and a new row is the new row's
+            order = sorted(range(len(news)), key=lambda k: k not in settled)
+            spacing = _batch_spacing_refusals(
+                ws, spec, [news[k] for k in order], [labels[k] for k in order], overrides
+            )
+            note({order[i]: refusal for i, refusal in spacing.items() if order[i] not in settled})
         if problems:
             raise _import_refusal(spec, problems, len(frame))
         if mode == "replace":  # keys other layers name must survive the replacement
@@ -687,8 +702,71 @@ def import_frame(
                 for old in ws.frame(layer)[key].dropna().astype(str).unique():
                     if old not in staying:
                         _check_not_referenced(ws, spec, {key: old}, None)
-            return ws.store.replace_layer(layer, news, actor=actor, reason=reason)
+            ids = None if file_ids is None else [file_ids[n - 1] for n in rows]
+            return ws.store.replace_layer(layer, news, actor=actor, reason=reason, ids=ids)
         return len(ws.store.create_features(layer, news, actor=actor, reason=reason))
+
+
+def _settled(
+    ws: Workspace,
+    spec: LayerSpec,
+    news: Sequence[NewFeature],
+    file_ids: Sequence[int | None] | None,
+    rows: Sequence[int],
+) -> set[int]:
+    """Positions in ``news`` of the rows of a replacing file that keep a stored feature unchanged."""
+    if file_ids is None:
+        return set()
+    stored = {f.id: f for f in ws.store.list_features(spec.name).features}
+    out = set()
+    for k, (feat, row) in enumerate(zip(news, rows, strict=True)):
+        fid = file_ids[row - 1]
+        if fid in stored and unchanged(spec, stored[fid], feat):
+            out.add(k)
+    return out
+
+
+def _file_ids(
+    frame: pd.DataFrame, layer: str, problems: dict[int, list[InvalidInput]]
+) -> list[int | None] | None:
+    """The ``fid`` of each row of a replacing file (``None`` where blank), or None without the column;
+    a value that is not a whole number above 0, or one given twice, is its row's problem."""
+    if "fid" not in frame.columns:
+        return None
+    out: list[int | None] = []
+    first: dict[int, int] = {}  # id → the row that names it first
+    for i, raw in enumerate(frame["fid"].tolist(), start=1):
+        value: int | None = None
+        if not pd.isna(raw) and str(raw).strip() != "":
+            try:
+                number = float(str(raw).strip())
+            except ValueError:
+                number = float("nan")
+            if isinstance(raw, bool) or not (number.is_integer() and 0 < number < 2**63):
+                problems.setdefault(i, []).append(
+                    InvalidInput(
+                        f"第 {i} 行的要素编号 fid「{raw}」应为正整数（或留空，作为新要素）",
+                        f"Row {i}: fid '{raw}' must be a whole number above 0 (or blank for a new feature)",
+                        layer=layer,
+                        feature=f"row {i}",
+                        field="fid",
+                    )
+                )
+            elif int(number) in first:
+                problems.setdefault(i, []).append(
+                    InvalidInput(
+                        f"第 {i} 行的要素编号 fid {int(number)} 与第 {first[int(number)]} 行重复",
+                        f"Row {i}: fid {int(number)} is also given in row {first[int(number)]}",
+                        layer=layer,
+                        feature=f"row {i}",
+                        field="fid",
+                    )
+                )
+            else:
+                value = int(number)
+                first[value] = i
+        out.append(value)
+    return out
 
 
 def _import_refusal(

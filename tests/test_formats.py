@@ -519,3 +519,64 @@ def test_bad_upload_is_a_problem_naming_the_row(client):
     resp = client.post("/collections/depots/import", files={"file": ("d.kml", b"<kml/>", "application/xml")})
     assert resp.status_code == 415
     assert client.get("/collections/depots/items").json()["numberMatched"] == 0
+
+
+def test_an_export_imported_back_in_replace_mode_keeps_ids_and_history(client):
+    """helper-33: a replace import of a layer's own export gave every feature a new id."""
+    csv = "名称,储盐,经度,纬度\n甲,是,113.25,35.21\n乙,否,113.26,35.22\n丙,是,113.27,35.23\n"
+    files = {"file": ("场站.csv", csv.encode(), "text/csv")}
+    assert client.post("/collections/depots/import", files=files).status_code == 201
+    ids = {
+        f["properties"]["name"]: f["id"] for f in client.get("/collections/depots/items").json()["features"]
+    }
+    for fmt in ("geojson", "gpkg", "csv"):
+        exported = client.get("/collections/depots/export", params={"f": fmt}).content
+        again = client.post(
+            "/collections/depots/import",
+            data={"mode": "replace"},
+            files={"file": (f"depots.{fmt}", exported, "application/octet-stream")},
+        )
+        assert again.status_code == 201, (fmt, again.text)
+        items = client.get("/collections/depots/items").json()["features"]
+        assert {f["properties"]["name"]: f["id"] for f in items} == ids, fmt
+        assert all(f["version"] == 1 for f in items), fmt
+    for fid in ids.values():
+        assert [
+            h["op"] for h in client.get(f"/collections/depots/items/{fid}/history").json()["changes"]
+        ] == ["create"]
+    # an edited file: 乙 renamed in place, 丙 left out, a new row without an id
+    table = pd.read_csv(io.BytesIO(client.get("/collections/depots/export", params={"f": "csv"}).content))
+    table.loc[table["name"] == "乙", "name"] = "乙二"
+    table = table[table["name"] != "丙"]
+    table = pd.concat(
+        [table, pd.DataFrame([{"name": "丁", "salt_store": True, "lon": 113.28, "lat": 35.24}])]
+    )
+    r = client.post(
+        "/collections/depots/import",
+        data={"mode": "replace", "reason": "年度核对"},
+        files={"file": ("depots.csv", table.to_csv(index=False).encode(), "text/csv")},
+    )
+    assert r.status_code == 201, r.text
+    items = {f["properties"]["name"]: f for f in client.get("/collections/depots/items").json()["features"]}
+    assert items["乙二"]["id"] == ids["乙"]
+    assert items["甲"]["id"] == ids["甲"]
+    assert items["丁"]["id"] > max(ids.values())
+    changes = client.get(f"/collections/depots/items/{ids['乙']}/history").json()["changes"]
+    assert next((h["op"], h["reason"]) for h in changes) == ("update", "年度核对")
+    assert client.get(f"/collections/depots/items/{ids['丙']}").status_code == 404
+    assert client.post(f"/collections/depots/items/{ids['丙']}/restore").status_code in (200, 201)
+    # a bad or repeated fid is its row's problem, and nothing changes
+    bad = "fid,name,lon,lat\nx,甲,113.25,35.21\n1.5,乙,113.26,35.22\n" + f"{ids['甲']},丙,113.27,35.23\n"
+    bad += f"{ids['甲']},戊,113.29,35.25\n"
+    r = client.post(
+        "/collections/depots/import",
+        data={"mode": "replace"},
+        files={"file": ("d.csv", bad.encode(), "text/csv")},
+    )
+    assert r.status_code == 400, r.text
+    rows = {row["row"]: row for row in r.json()["rows"]}
+    assert set(rows) == {1, 2, 4}
+    assert rows[4]["fields"] == ["fid"]
+    assert "also given in row 3" in rows[4]["errors"][0]["detail_en"]
+    assert "whole number" in rows[1]["errors"][0]["detail_en"]
+    assert len(client.get("/collections/depots/items").json()["features"]) == 4

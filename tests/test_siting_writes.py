@@ -4,10 +4,13 @@ where it lies (GeoPackage and PostGIS, through the real app)."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 
 import numpy as np
+import pandas as pd
+import pyogrio
 import pytest
 import shapely
 from shapely.geometry import mapping
@@ -142,8 +145,26 @@ def test_a_restore_is_refused_when_the_site_no_longer_lies_in_its_district(own_d
 # --- 2. a layer's own export goes back in ----------------------------------------------------------
 
 
+def _without_ids(content: bytes, fmt: str) -> bytes:
+    """An export with its feature ids taken out: every row a new feature."""
+    if fmt == "geojson":
+        body = json.loads(content)
+        for feat in body["features"]:
+            feat.pop("id", None)
+        return json.dumps(body).encode()
+    if fmt == "csv":
+        return pd.read_csv(io.BytesIO(content)).drop(columns=["fid"]).to_csv(index=False).encode()
+    frame = pyogrio.read_dataframe(io.BytesIO(content)).drop(columns=["feature_id"])
+    out = io.BytesIO()
+    pyogrio.write_dataframe(frame, out, driver="GPKG", layer="stall_sites")
+    return out.getvalue()
+
+
 @pytest.mark.parametrize("fmt", ["geojson", "gpkg", "csv"])
-def test_an_export_with_an_approved_exception_is_imported_back_with_its_override(site_client, fmt):
+def test_an_export_with_an_approved_exception_is_imported_back(site_client, fmt):
+    """A layer's own export goes back in as it is: its rows keep their features (ids, versions,
+    history), and a site an approved exception let in is not judged again. The same rows as new
+    features (no ids) need the exception again."""
     c = site_client
     one = c.get("/collections/stall_sites/items/1").json()
     twin = {
@@ -160,9 +181,19 @@ def test_an_export_with_an_approved_exception_is_imported_back_with_its_override
     n = _count(c)
     exported = c.get("/collections/stall_sites/export", params={"f": fmt})
     assert exported.status_code == 200
-    files = {"file": (f"stall_sites.{fmt}", exported.content)}
+    before = c.get("/collections/stall_sites/history", params={"limit": 5}).json()["changes"]
     version = c.get("/collections/stall_sites/items/1").json()["version"]
+    again = c.post(
+        "/collections/stall_sites/import",
+        files={"file": (f"stall_sites.{fmt}", exported.content)},
+        data={"mode": "replace"},
+    )
+    assert again.status_code == 201, again.text[:600]
+    assert _count(c) == n
+    assert c.get("/collections/stall_sites/items/1").json()["version"] == version
+    assert c.get("/collections/stall_sites/history", params={"limit": 5}).json()["changes"] == before
 
+    files = {"file": (f"stall_sites.{fmt}", _without_ids(exported.content, fmt))}
     body = _problem(c.post("/collections/stall_sites/import", files=files, data={"mode": "replace"}))
     assert [row["rules"] for row in body["rows"]] == [["site-spacing"]]
     assert "override=site-spacing" in body["detail_en"]
@@ -390,7 +421,9 @@ def test_cli_import_names_failing_rows_and_takes_override_and_reason(demo_gpkg, 
     store = GeoPackageStore(path, load_catalog(default_layers_dir()))
     try:
         assert store.count("stall_sites") == 31
-        assert {c.reason for c in store.history("stall_sites", limit=10)} == {"合并摊区经批准"}
+        # the exported rows keep their features as they were; only the added row is written
+        [last] = store.history("stall_sites", limit=1)
+        assert (last.op, last.reason, last.feature_id) == ("create", "合并摊区经批准", 31)
     finally:
         store.close()
 

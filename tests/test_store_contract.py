@@ -549,3 +549,49 @@ def test_a_backup_taken_while_users_edit_is_read_at_one_moment(store, tmp_path, 
         back.close()
     with pytest.raises(Conflict, match="changed during each of 3 attempts"):
         create_backup(_EditedDuringBackup(store, edits=10), attempts=3)
+
+
+def test_a_replacing_batch_keeps_the_ids_it_names_and_their_history(store):
+    """helper-33: exporting a layer and importing it back with mode=replace gave every feature a new id
+    and restarted its history, so ids dispatchers had noted (a closed road, a locked bridge) vanished."""
+    a, b, c = store.create_features("depots", [depot("甲"), depot("乙"), depot("丙")], actor="x")
+    store.update_feature("depots", b.id, depot("乙", x=113.26), expected_version=1, actor="x")
+    before = store.layer_version("depots")
+    n = store.replace_layer(
+        "depots",
+        [depot("甲"), depot("乙", x=113.27), depot("丁"), depot("戊")],
+        actor="imp",
+        reason="重新导入",
+        ids=[a.id, b.id, None, 99_999],
+    )
+    assert n == 4
+    assert store.layer_version("depots") > before
+    by_name = {f.properties["name"]: f for f in store.list_features("depots").features}
+    assert set(by_name) == {"甲", "乙", "丁", "戊"}
+    # unchanged: the same feature at the same version, nothing in its history
+    assert (by_name["甲"].id, by_name["甲"].version) == (a.id, 1)
+    assert [h.op for h in store.history("depots", a.id)] == ["create"]
+    # changed: the same id at its next version, the change in its history
+    assert (by_name["乙"].id, by_name["乙"].version) == (b.id, 3)
+    assert by_name["乙"].geometry.x == pytest.approx(113.27)
+    [last, *_] = store.history("depots", b.id)
+    assert (last.op, last.version, last.actor, last.reason) == ("update", 3, "imp", "重新导入")
+    assert last.before["geometry"]["coordinates"][0] == pytest.approx(113.26)
+    # not named: deleted, and can be restored under its id
+    assert [h.op for h in store.history("depots", c.id)][:1] == ["delete"]
+    # new rows (and an id the layer does not have) get new ids after every id the layer has had
+    assert {by_name["丁"].id, by_name["戊"].id}.isdisjoint({a.id, b.id, c.id, 99_999})
+    assert min(by_name["丁"].id, by_name["戊"].id) > c.id
+    assert store.restore_feature("depots", c.id, actor="y").properties["name"] == "丙"
+
+
+def test_a_replacing_batch_may_swap_unique_values_between_kept_features(store):
+    a, b = store.create_features("depots", [depot("甲"), depot("乙")], actor="x")
+    store.replace_layer("depots", [depot("乙"), depot("甲")], actor="x", ids=[a.id, b.id])
+    assert store.get_feature("depots", a.id).properties["name"] == "乙"
+    assert store.get_feature("depots", b.id).properties["name"] == "甲"
+    # refused whole: the ids and values stay as they were
+    with pytest.raises(Conflict):
+        store.replace_layer("depots", [depot("丙"), depot("丙")], actor="x", ids=[a.id, None])
+    assert store.get_feature("depots", a.id).properties["name"] == "乙"
+    assert store.get_feature("depots", a.id).version == 2

@@ -181,10 +181,21 @@ class Store(Protocol):
         ...
 
     def replace_layer(
-        self, layer: str, features: Sequence[NewFeature], *, actor: str, reason: str | None = None
+        self,
+        layer: str,
+        features: Sequence[NewFeature],
+        *,
+        actor: str,
+        reason: str | None = None,
+        ids: Sequence[int | None] | None = None,
     ) -> int:
-        """Load a whole layer at once (demo, restore, import); every old feature is kept in history as
-        deleted. ``reason`` (default "replace layer") is recorded for the deletes and the creates."""
+        """Load a whole layer at once (demo, import), all or nothing; returns the number of features.
+
+        ``ids`` (one per feature, ``None`` for a new one) lets features keep the ids they have: a feature
+        whose id is stored now takes it over, as a new version of it (an ``update`` in its history, or
+        nothing at all when it is unchanged). Every other stored feature is deleted (kept in history),
+        and the other features are created with new ids. ``reason`` (default "replace layer") is
+        recorded for each change."""
         ...
 
     def put_document(self, kind: str, key: str, body: Mapping[str, Any], *, actor: str) -> None:

@@ -44,6 +44,8 @@ from geo_service.store.values import (
     refuse_repeats,
     snapshot,
     to_storage,
+    unchanged,
+    which_stay,
 )
 
 __all__ = ["GeoPackageStore"]
@@ -762,51 +764,55 @@ class GeoPackageStore:
         return self.get_feature(layer, fid)
 
     def replace_layer(
-        self, layer: str, features: Sequence[NewFeature], *, actor: str, reason: str | None = None
+        self,
+        layer: str,
+        features: Sequence[NewFeature],
+        *,
+        actor: str,
+        reason: str | None = None,
+        ids: Sequence[int | None] | None = None,
     ) -> int:
         spec = self.catalog[layer]
-        refuse_repeats(spec, features)  # the layer's old features go, so only the batch can clash
+        refuse_repeats(spec, features)  # the layer's other features go, so only the batch can clash
+        why = reason or "replace layer"
         with self._transaction() as cur:
-            old = cur.execute(self._select(spec)).fetchall()
-            for row in old:
-                f = self._row_to_feature(spec, row)
-                self._record(
-                    cur,
-                    layer,
-                    f.id,
-                    f.version + 1,
-                    "delete",
-                    actor,
-                    snapshot(spec, f.properties, f.geometry),
-                    None,
-                    reason or "replace layer",
-                )
-            cur.execute(f'DELETE FROM "{layer}"')
+            old = {f.id: f for f in (self._row_to_feature(spec, r) for r in cur.execute(self._select(spec)))}
+            taken = which_stay(ids, len(features), old)
+            same = {fid for fid, i in taken.items() if unchanged(spec, old[fid], features[i])}
+            for f in old.values():
+                if f.id not in taken:
+                    before = snapshot(spec, f.properties, f.geometry)
+                    self._record(cur, layer, f.id, f.version + 1, "delete", actor, before, None, why)
+            stay = json.dumps(sorted(same))  # the features left as they are
+            cur.execute(f'DELETE FROM "{layer}" WHERE fid NOT IN (SELECT value FROM json_each(?))', (stay,))
+            for fid, i in taken.items():  # a changed feature keeps its id, at its next version
+                if fid not in same:
+                    f, new = old[fid], features[i]
+                    self._insert(cur, spec, new, fid=fid, version=f.version + 1)
+                    before = snapshot(spec, f.properties, f.geometry)
+                    after = snapshot(spec, new.properties, new.geometry)
+                    self._record(cur, layer, fid, f.version + 1, "update", actor, before, after, why)
+            kept = set(taken.values())
+            news = [feat for i, feat in enumerate(features) if i not in kept]
+            start = cur.execute(f'SELECT COALESCE(MAX(fid), 0) FROM "{layer}"').fetchone()[0]
             names = [f.name for f in spec.fields]
             cols = ["_version", *names] + ([] if spec.is_table else ["geom"])
-            sql = _insert_sql(layer, cols)
             rows = []
-            for feat in features:
+            for feat in news:
                 vals: list[Any] = [1, *(to_storage(f, feat.properties.get(f.name)) for f in spec.fields)]
                 if not spec.is_table:
                     vals.append(_gpkg_blob(feat.geometry))
                 rows.append(vals)
-            cur.executemany(sql, rows)
-            first = cur.execute(f'SELECT MIN(fid) FROM "{layer}"').fetchone()[0]
-            if rows:
-                now = _now().isoformat()
-                cur.executemany(
+            cur.executemany(_insert_sql(layer, cols), rows)
+            if rows:  # new ids come after every id the layer has had (AUTOINCREMENT)
+                cur.execute(
                     "INSERT INTO geo_history (layer, fid, version, op, actor, at, reason) "
-                    "VALUES (?, ?, 1, 'create', ?, ?, ?)",
-                    [
-                        (layer, fid, actor, now, reason or "replace layer")
-                        for (fid,) in cur.execute(
-                            f'SELECT fid FROM "{layer}" WHERE fid >= ?', (first,)
-                        ).fetchall()
-                    ],
+                    f"SELECT ?, fid, 1, 'create', ?, ?, ? FROM \"{layer}\" WHERE fid > ? ORDER BY fid",
+                    (layer, actor, _now().isoformat(), why, start),
                 )
-            self._bump(cur, layer)
-        return len(rows)
+            if old or features:
+                self._bump(cur, layer)
+        return len(features)
 
     def history(self, layer: str, fid: int | None = None, *, limit: int = 1000) -> list[Change]:
         spec = self.catalog[layer]

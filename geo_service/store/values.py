@@ -30,6 +30,8 @@ __all__ = [
     "refuse_repeats",
     "snapshot",
     "to_storage",
+    "unchanged",
+    "which_stay",
 ]
 
 _TZ = ZoneInfo("Asia/Shanghai")
@@ -47,6 +49,36 @@ def check_version(current: Feature, expected: int) -> None:
             feature=current.id,
             details={"current_version": current.version, "expected_version": expected},
         )
+
+
+def unchanged(spec: LayerSpec, current: Feature, new: NewFeature) -> bool:
+    """Whether writing ``new`` over ``current`` would change nothing: the same values (as the history
+    records them) and the same geometry to about a millimetre (1e-8°: our CSV export writes coordinates
+    to 8 decimals)."""
+    if snapshot(spec, current.properties, None) != snapshot(spec, new.properties, None):
+        return False
+    if current.geometry is None or new.geometry is None:
+        return current.geometry is None and new.geometry is None
+    # normalized: rings read back may run the other way round, or start at another vertex
+    return bool(
+        shapely.equals_exact(shapely.normalize(current.geometry), shapely.normalize(new.geometry), 1e-8)
+    )
+
+
+def which_stay(ids: Sequence[int | None] | None, n: int, stored: Iterable[int]) -> dict[int, int]:
+    """For a replacing batch of ``n`` features naming ``ids`` (``None``: a new feature): each id that
+    is stored now → the index of the feature that takes it over. An id named twice is taken by its first
+    feature (the caller refuses repeats before); an id not stored gives a new feature."""
+    if ids is None:
+        return {}
+    if len(ids) != n:
+        raise ValueError(f"{len(ids)} ids for {n} features")
+    present = set(stored)
+    out: dict[int, int] = {}
+    for i, fid in enumerate(ids):
+        if fid is not None and fid in present:
+            out.setdefault(int(fid), i)
+    return out
 
 
 def highest_id(layer: str, features: Sequence[Feature], history: Sequence[Change]) -> int:

@@ -14,6 +14,7 @@ import shapely
 import sqlalchemy as sa
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from geo_service.catalog import LayerSpec
 from geo_service.errors import Conflict
@@ -169,9 +170,19 @@ def record_batch_create(
     )
 
 
-def record_deletes(con: sa.Connection, spec: LayerSpec, table: sa.Table, *, actor: str, reason: str) -> None:
-    """One ``delete`` history row (with its ``before`` snapshot) per feature now in the layer."""
+def record_deletes(
+    con: sa.Connection,
+    spec: LayerSpec,
+    table: sa.Table,
+    *,
+    actor: str,
+    reason: str,
+    keep: Sequence[int] = (),
+) -> None:
+    """One ``delete`` history row (with its ``before`` snapshot) per feature now in the layer, but for
+    the features ``keep``."""
     snap = snapshot_sql(spec, table)
+    kept = sa.bindparam(None, [int(i) for i in keep], type_=ARRAY(sa.BigInteger))
     rows = sa.select(
         sa.literal(spec.name, sa.Text),
         table.c.fid,
@@ -181,7 +192,7 @@ def record_deletes(con: sa.Connection, spec: LayerSpec, table: sa.Table, *, acto
         sa.func.now(),
         snap,
         sa.literal(reason, sa.Text),
-    )
+    ).where(sa.not_(table.c.fid == sa.any_(kept)))
     con.execute(
         history_t.insert().from_select(
             ["layer", "fid", "version", "op", "actor", "at", "before", "reason"], rows

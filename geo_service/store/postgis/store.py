@@ -26,6 +26,7 @@ import shapely
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -49,7 +50,10 @@ from geo_service.store.values import (
     highest_id,
     no_document,
     paused_gc,
+    refuse_repeats,
     snapshot,
+    unchanged,
+    which_stay,
 )
 
 __all__ = ["PostGISStore"]
@@ -462,21 +466,45 @@ class PostGISStore:
         return self.get_feature(layer, fid)
 
     def replace_layer(
-        self, layer: str, features: Sequence[NewFeature], *, actor: str, reason: str | None = None
+        self,
+        layer: str,
+        features: Sequence[NewFeature],
+        *,
+        actor: str,
+        reason: str | None = None,
+        ids: Sequence[int | None] | None = None,
     ) -> int:
         spec = self.catalog[layer]
         t = self.tables[layer]
+        why = reason or "replace layer"
+        refuse_repeats(spec, features)
+        named = sorted({int(i) for i in ids or () if i is not None})
         with self._db() as con:
             self._lock_and_bump(con, layer)
-            bulk.record_deletes(con, spec, t, actor=actor, reason=reason or "replace layer")
-            con.execute(t.delete())
-            if not features:
-                return 0
-            bulk.check_unique_batch(con, spec, t, features)
-            with paused_gc():
-                fids = bulk.copy_features(con, spec, t, features)
-            bulk.record_batch_create(con, spec, fids, actor=actor, reason=reason or "replace layer")
-        return len(fids)
+            old: dict[int, Feature] = {}
+            if named:
+                rows = con.execute(sa.select(*self._columns(spec)).where(t.c.fid == sa.any_(_ids(named))))
+                old = {f.id: f for f in (self._feature(spec, r) for r in rows)}
+            taken = which_stay(ids, len(features), old)
+            same = [fid for fid, i in taken.items() if unchanged(spec, old[fid], features[i])]
+            bulk.record_deletes(con, spec, t, actor=actor, reason=why, keep=list(taken))
+            con.execute(t.delete().where(sa.not_(t.c.fid == sa.any_(_ids(same)))))
+            for fid, i in taken.items():  # a changed feature keeps its id, at its next version
+                if fid not in same:
+                    f, new = old[fid], features[i]
+                    values = self._values(spec, new)
+                    con.execute(t.insert().values(fid=fid, _version=f.version + 1, **values))
+                    before = snapshot(spec, f.properties, f.geometry)
+                    after = snapshot(spec, new.properties, new.geometry)
+                    self._history(con, layer, fid, f.version + 1, "update", actor, before, after, why)
+            kept = set(taken.values())
+            news = [feat for i, feat in enumerate(features) if i not in kept]
+            if news:
+                bulk.check_unique_batch(con, spec, t, news)
+                with paused_gc():
+                    fids = bulk.copy_features(con, spec, t, news)
+                bulk.record_batch_create(con, spec, fids, actor=actor, reason=why)
+        return len(features)
 
     def history(self, layer: str, fid: int | None = None, *, limit: int = 1000) -> list[Change]:
         spec = self.catalog[layer]
@@ -653,6 +681,11 @@ class PostGISStore:
                         kind=d.kind, key=d.key, created_at=d.created_at, actor=d.actor, body=d.body
                     )
                 )
+
+
+def _ids(ids: Sequence[int]) -> Any:
+    """Feature ids as one array parameter (``fid = ANY(:ids)``; any number of them)."""
+    return sa.bindparam(None, list(ids), type_=ARRAY(sa.BigInteger))
 
 
 def _numbers_as_floats(spec: LayerSpec, state: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
