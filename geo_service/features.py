@@ -7,8 +7,8 @@ refused write leaves it unchanged).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import geopandas as gpd
@@ -36,6 +36,8 @@ __all__ = [
 
 #: the store lock (``Store.exclusive``) held by every check of a reference together with its write
 REFERENCES_LOCK = "references"
+#: the store lock held by every siting check of a write together with the write
+SITING_LOCK = "siting"
 
 
 def _checked_overrides(
@@ -375,7 +377,7 @@ def create_features(
     ]
     labels = list(range(len(news)))
     overrides = _checked_overrides(ws, spec, override, reason)
-    with _references_held(ws, spec):
+    with _checks_held(ws, spec):
         _check_references(ws, spec, news, labels)
         _check_districts(ws, spec, news, labels)
         for i, feat in enumerate(news):
@@ -454,7 +456,7 @@ def _update(
     if partial:
         merged = spec.validate_properties({**current.properties, **new.properties}, feature=fid)
         new = NewFeature(merged, new.geometry if new.geometry is not None else current.geometry)
-    with _references_held(ws, spec):
+    with _checks_held(ws, spec):
         _check_references(ws, spec, [new], [fid], only=written)
         _check_not_referenced(ws, spec, current.properties, new.properties)
         _check_districts(ws, spec, [new], [fid])
@@ -474,7 +476,7 @@ def delete_feature(
     """Delete (kept in history; restorable); refused while features of other layers name it (the crews
     of a depot, the shifts of a beat)."""
     expected = _expected(ws, layer, fid, expected_version)
-    with _references_held(ws, ws.catalog[layer]):
+    with _checks_held(ws, ws.catalog[layer]):
         _check_not_referenced(ws, ws.catalog[layer], ws.store.get_feature(layer, fid).properties, None)
         ws.store.delete_feature(layer, fid, expected_version=expected, actor=actor, reason=reason)
 
@@ -510,17 +512,28 @@ def _check_not_referenced(
             )
 
 
-def _references_held(ws: Workspace, spec: LayerSpec) -> AbstractContextManager[object]:
-    """For a layer that names features of others (a crew its depot) or is named by them, the store's
-    lock that such writes hold across their check and their write: otherwise a crew could be given a
-    depot while another request deletes it, both checks passing (helper-23 saw it on both stores)."""
-    if (
-        any(f.references for f in spec.fields)
-        or _referrers(ws, spec.name)
-        or any(r.layer == spec.name for r in ws.outside_referrers)
-    ):
-        return ws.store.exclusive(REFERENCES_LOCK)
-    return nullcontext()
+@contextmanager
+def _checks_held(ws: Workspace, spec: LayerSpec) -> Iterator[None]:
+    """The store's locks that a write holds across its checks and its write, so that no other write
+    slips in between:
+
+    - for a layer that names features of others (a crew its depot) or is named by them, the
+      references lock: otherwise a crew could be given a depot while another request deletes it, both
+      checks passing (helper-23 saw it on both stores);
+    - for a layer with siting rules, the siting lock: otherwise two planners saving neighbouring sites
+      at the same moment could both pass ``site-spacing``.
+
+    Always taken in that order, so two writes never wait for each other's second lock."""
+    with ExitStack() as held:
+        if (
+            any(f.references for f in spec.fields)
+            or _referrers(ws, spec.name)
+            or any(r.layer == spec.name for r in ws.outside_referrers)
+        ):
+            held.enter_context(ws.store.exclusive(REFERENCES_LOCK))
+        if spec.siting:
+            held.enter_context(ws.store.exclusive(SITING_LOCK))
+        yield
 
 
 def _referrers(ws: Workspace, layer: str) -> list[tuple[str, str, str]]:
@@ -550,7 +563,7 @@ def restore_feature(
     kept in the history."""
     spec = ws.catalog[layer]
     overrides = _checked_overrides(ws, spec, override, reason)
-    with _references_held(ws, spec):
+    with _checks_held(ws, spec):
         last = ws.store.history(layer, fid, limit=1)
         if last and last[0].op == "delete" and last[0].before:
             state = _restored_state(ws, spec, last[0].before, fid)
@@ -665,7 +678,7 @@ def import_frame(
         for k, exc in refusals.items():
             problems.setdefault(rows[k], []).append(exc)
 
-    with _references_held(ws, spec):
+    with _checks_held(ws, spec):
         note(_reference_refusals(ws, spec, news, labels))
         note(_district_refusals(ws, spec, news, labels))
         if check_siting:

@@ -17,6 +17,7 @@ from shapely.geometry import mapping
 
 from geo_service.crs import from_metric
 from geo_service.districts import DistrictIndex
+from geo_service.errors import InvalidInput
 from tests.conftest import sign_in
 from tests.test_network import OX, OY
 
@@ -438,3 +439,47 @@ def test_the_district_check_is_not_an_override_rule(site_client):
     )
     assert r.status_code == 400
     assert r.json()["detail_en"].startswith("The district check cannot be overridden")
+
+
+def test_two_sites_saved_at_the_same_moment_cannot_both_pass_the_spacing_rule(site_client, monkeypatch):
+    """Before, the siting check and the write were not under one lock: two planners saving neighbouring
+    sites at the same moment both passed ``site-spacing`` (each check ran before the other's write).
+    Here each check waits after it is made, long enough for the other request to check as well."""
+    import threading
+    import time
+
+    from geo_service import features as feature_ops
+
+    ws = site_client.app.state.workspace
+    checking = feature_ops._siting_refusal
+
+    def slow_check(*args, **kwargs):
+        refusal = checking(*args, **kwargs)
+        time.sleep(0.5)
+        return refusal
+
+    monkeypatch.setattr(feature_ops, "_siting_refusal", slow_check)
+    one = ws.store.get_feature("stall_sites", 1)
+    assert site_client.delete("/collections/stall_sites/items/1").status_code == 204
+    shifted = [shapely.affinity.translate(one.geometry, xoff=dx) for dx in (0.0, 0.00005)]  # ~5 m apart
+    results: list[object] = []
+
+    def save(k: int) -> None:
+        feature = {"type": "Feature", "geometry": mapping(shifted[k]), "properties": {**one.properties}}
+        feature["properties"]["name"] = f"新摊区{k}"
+        try:
+            results.append(feature_ops.create_features(ws, "stall_sites", [feature], actor=f"planner{k}"))
+        except Exception as exc:  # the refusal of the later one
+            results.append(exc)
+
+    threads = [threading.Thread(target=save, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    saved = [r for r in results if isinstance(r, list)]
+    refused = [r for r in results if not isinstance(r, list)]
+    assert len(saved) == 1, results
+    assert len(refused) == 1
+    assert isinstance(refused[0], InvalidInput)
+    assert [v["rule"] for v in refused[0].details["violations"]] == ["site-spacing"]
