@@ -809,7 +809,14 @@ def _import_refusal(
     shown = "、".join(str(n) for n in numbers[:20]) + ("…" if len(numbers) > 20 else "")
     shown_en = ", ".join(str(n) for n in numbers[:20]) + ("…" if len(numbers) > 20 else "")
     first = problems[numbers[0]][0]
-    rules = sorted({str(r) for d in described for r in d["rules"]})
+    # an override helps only rows whose every problem is a siting rule (not a bad value, not a site in
+    # the wrong district or outside the city): the hint names those rows' rules
+    excused = {
+        n
+        for n in numbers[:MAX_ROWS_REPORTED]
+        if all(e.details.get("violations") or e.details.get("unchecked") for e in problems[n])
+    }
+    rules = sorted({str(r) for d in described if d["row"] in excused for r in d["rules"]})
     hint_zh = hint_en = ""
     if rules and spec.siting:
         hint_zh = f"；如属已批准的例外，可带 override={','.join(rules)} 与理由 reason 重新导入"

@@ -483,3 +483,26 @@ def test_two_sites_saved_at_the_same_moment_cannot_both_pass_the_spacing_rule(si
     assert len(refused) == 1
     assert isinstance(refused[0], InvalidInput)
     assert [v["rule"] for v in refused[0].details["violations"]] == ["site-spacing"]
+
+
+def test_an_import_suggests_overriding_only_the_rules_an_override_would_excuse(own_demo_client):
+    """helper-33: the hint after a refused import named the rules of a row outside the city too, though
+    no override lets that row in (the district check is not excused)."""
+    c = own_demo_client
+    body = json.loads(c.get("/collections/stall_sites/export", params={"f": "geojson"}).content)
+    far = {
+        "type": "Feature",
+        "geometry": mapping(shapely.Point(116.3, 39.9).buffer(0.0002)),
+        "properties": {"name": "北京测试", "district": "山阳区", "capacity": 5, "goods": "果蔬"},
+    }
+    body["features"].append(far)
+    files = {"file": ("sites.geojson", json.dumps(body).encode())}
+    answer = _problem(c.post("/collections/stall_sites/import", files=files, data={"mode": "replace"}))
+    assert [row["row"] for row in answer["rows"]] == [31]
+    assert "override=" not in answer["detail_en"]
+    assert "override=" not in answer["detail_zh"]
+    body["features"].append({**body["features"][0], "id": None})  # row 32: on row 1's spot
+    files = {"file": ("sites.geojson", json.dumps(body).encode())}
+    answer = _problem(c.post("/collections/stall_sites/import", files=files, data={"mode": "replace"}))
+    assert [row["row"] for row in answer["rows"]] == [31, 32]
+    assert answer["detail_en"].endswith("import again with override=site-spacing and a reason")
