@@ -351,3 +351,28 @@ def test_the_same_ticket_twice_is_a_duplicate(own_demo_client):
     assert any("the same ticket number as case 2" in r for r in first[2]["reasons"])
     again = _upload(c, "t.csv", _csv(table[:2])).json()["assignments"]
     assert again[0]["duplicate_of"] == f"incident {first[0]['incident_id']}"
+
+
+@pytest.mark.parametrize("value", [46357, 46357.875, 1764594000])
+def test_a_number_as_report_time_is_said_to_be_no_time(own_demo_client, value):
+    """An Excel serial day (or seconds since 1970) sent as a JSON number was read by pydantic as seconds
+    since 1970 and answered 'reported before the roster'; it is that case's bad-time, saying it is a
+    number and which forms are taken. In a CSV or an XLSX cell the same."""
+    c = own_demo_client
+    case = {"lon": 113.2, "lat": 35.25, "category": "噪声扰民"}
+    r = c.post("/dispatch/cases", json={"cases": [{**case, "reported_at": value}, case]})
+    assert r.status_code == 200, r.text
+    bad, fine = r.json()["assignments"]
+    assert fine["ok"]
+    assert bad["error"]["code"] == "bad-time"
+    assert "是一个数字，不是日期时间" in bad["error"]["detail_zh"]
+    assert "2026年12月1日 21:00" in bad["error"]["detail_zh"]
+    assert "is a number, not a date and time" in bad["error"]["detail_en"]
+    assert "2026/12/1 21:00" in bad["error"]["detail_en"]
+    assert "roster" not in bad["error"]["detail_en"]
+    book = _xlsx([["经度", "纬度", "类别", "上报时间"], [113.2, 35.25, "噪声扰民", value]])
+    csv = f"经度,纬度,类别,上报时间\n113.2,35.25,噪声扰民,{value}\n".encode()
+    for name, data in (("cases.xlsx", book), ("cases.csv", csv)):
+        [a] = _upload(c, name, data).json()["assignments"]
+        assert a["error"]["code"] == "bad-time", (name, a)
+        assert a["error"]["detail_en"].startswith(f"Row 2: report time '{value}' is a number"), name
