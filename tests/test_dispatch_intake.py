@@ -347,10 +347,41 @@ def test_the_same_ticket_twice_is_a_duplicate(own_demo_client):
         ["0012345002", 113.23, 35.24, "噪声扰民", "2026/12/01 20:30"],  # the same line twice in one file
     ]
     first = _upload(c, "t.csv", _csv(table), save="true").json()["assignments"]
-    assert [a["duplicate_of"] for a in first] == [None, None, "case 2"]
-    assert any("the same ticket number as case 2" in r for r in first[2]["reasons"])
+    assert [a["duplicate_of"] for a in first] == [None, None, "row 3"]  # as the sheet numbers it
+    assert any("the same ticket number as row 3" in r for r in first[2]["reasons"])
+    assert any("与第 3 行为同一工单编号" in r for r in first[2]["reasons"])
     again = _upload(c, "t.csv", _csv(table[:2])).json()["assignments"]
     assert again[0]["duplicate_of"] == f"incident {first[0]['incident_id']}"
+
+
+def test_same_minute_reports_of_one_place_are_duplicates_named_by_their_row(own_demo_client):
+    """Two reports of the same place and category at the same minute, with no ticket number, were not
+    linked (only a strictly earlier case counted); and an upload's duplicate_of said 'case N' where
+    its answers say 'Row N'. The later row now names the earlier by its spreadsheet row (as the
+    answers do), the earlier names nobody, and the Chinese reason says 第 N 行."""
+    table = [
+        ["经度", "纬度", "案件类别", "受理时间"],
+        [113.2101, 35.2501, "噪声扰民", "2026/12/01 21:00"],  # row 2
+        [113.2101, 35.2501, "噪声扰民", "2026年12月1日 21:00"],  # row 3: the same minute, written otherwise
+        [113.2101, 35.2501, "油烟污染", "2026/12/01 21:00"],  # row 4: another category
+    ]
+    answers = _upload(own_demo_client, "t.csv", _csv(table)).json()["assignments"]
+    assert [a["duplicate_of"] for a in answers] == [None, "row 2", None]
+    assert any("probable duplicate of row 2" in r for r in answers[1]["reasons"])
+    assert any("已有同类案件（第 2 行）" in r for r in answers[1]["reasons"])
+    # a JSON batch has no rows: its cases are named by position, as its answers name them
+    case = {"lon": 113.2101, "lat": 35.2501, "category": "噪声扰民", "reported_at": "2026-12-01 21:00"}
+    r = own_demo_client.post("/dispatch/cases", json={"cases": [case, case]})
+    assert [a["duplicate_of"] for a in r.json()["assignments"]] == [None, "case 1"]
+
+
+def test_a_same_minute_stored_case_is_a_duplicate_s_original(own_demo_client):
+    c = own_demo_client
+    table = [["经度", "纬度", "案件类别", "受理时间"], [113.2102, 35.2502, "噪声扰民", "2026/12/01 21:00"]]
+    [first] = _upload(c, "t.csv", _csv(table), save="true").json()["assignments"]
+    [again] = _upload(c, "t.csv", _csv(table)).json()["assignments"]
+    assert again["duplicate_of"] == f"incident {first['incident_id']}"
+    assert any("已有同类案件（案件 " in r for r in again["reasons"])
 
 
 @pytest.mark.parametrize("value", [46357, 46357.875, 1764594000])
