@@ -7,7 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 
+import numpy as np
 import pytest
+import shapely
 
 from geo_service.assignment.intake import parse_case_time
 from geo_service.errors import InvalidInput
@@ -407,3 +409,59 @@ def test_a_number_as_report_time_is_said_to_be_no_time(own_demo_client, value):
         [a] = _upload(c, name, data).json()["assignments"]
         assert a["error"]["code"] == "bad-time", (name, a)
         assert a["error"]["detail_en"].startswith(f"Row 2: report time '{value}' is a number"), name
+
+
+def test_full_width_coordinates_are_read(own_demo_client):
+    """经度/纬度 typed with a Chinese input method (full-width digits, point and minus) are numbers."""
+    table = [
+        ["经度", "纬度", "类别", "上报时间"],
+        ["１１３．２", "３５．２５", "噪声扰民", "2026/12/1 21:00"],
+        ["113.2", "35.25", "噪声扰民", "2026/12/1 21:05"],
+        ["－１１３．２", "３５．２５", "噪声扰民", "2026/12/1 21:10"],  # read, and refused as a place
+    ]
+    book = _xlsx(table)
+    for name, data in (("cases.csv", _csv(table)), ("cases.xlsx", book)):
+        wide, plain, minus = _upload(own_demo_client, name, data).json()["assignments"]
+        assert wide["ok"], (name, wide)
+        assert (wide["beat"], wide["squad"]) == (plain["beat"], plain["squad"])
+        assert minus["error"]["code"] == "bad-location"
+        assert "不是数值" not in minus["error"]["detail_zh"]
+        assert "(-113.2, 35.25)" in minus["error"]["detail_en"]
+
+
+def test_location_problems_read_as_a_clerk_writes_them():
+    """A case's place refused in plain Chinese (no 位置：坐标… nor 几何), the English as before."""
+    from geo_service.assignment.service import location_problems
+    from geo_service.catalog import load_catalog
+    from geo_service.settings import default_layers_dir
+
+    spec = load_catalog(default_layers_dir())["incidents"]
+    jiaozuo = (112.9, 35.0, 113.7, 35.5)
+    geoms = [
+        None,
+        shapely.Point(),
+        shapely.LineString([(113.2, 35.2), (113.3, 35.2)]),
+        shapely.MultiPoint([(113.2, 35.2), (113.3, 35.2)]),
+        shapely.Point(np.nan, np.nan),
+        shapely.Point(35.25, 113.2),  # swapped
+        shapely.Point(116.4, 39.9),  # Beijing: outside the city's service area
+        shapely.Point(200, 35.25),
+        shapely.Point(113.2, 35.25),  # fine
+    ]
+    got = location_problems(np.array(geoms, dtype=object), spec, jiaozuo)
+    zh = [p[0] if p else None for p in got]
+    assert zh[0] == "未填写位置（经纬度）"
+    assert zh[1] == "位置为空，没有经纬度"
+    assert zh[2] == "位置只能是一个点，不能是线"
+    assert zh[3] == "位置只能是一个点，不能是多个点"
+    assert zh[4] == "经纬度不是有效的数值（NaN 或无穷大）"
+    assert zh[5] == "经纬度可能颠倒 (35.25, 113.2)，请按先经度、后纬度的顺序填写"
+    assert zh[6] == "坐标 (116.4, 39.9) 不在服务范围内（经度 112.9～113.7，纬度 35～35.5）"
+    assert zh[7].startswith("坐标 (200, 35.25) 超出经纬度范围")
+    assert zh[8] is None
+    for text in zh[:8]:
+        assert "位置：" not in text
+        assert "几何" not in text
+    en = [p[1] for p in got[:8]]
+    assert en[0] == "location: the geometry is missing"
+    assert en[6] == "location: position (116.4, 39.9) is outside the service area [112.9, 35.0, 113.7, 35.5]"
