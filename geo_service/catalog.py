@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from geo_service.errors import BadDeclaration, InvalidInput
+from geo_service.timetext import UnreadableTime, read_time
 
 __all__ = [
     "FIELD_TYPES",
@@ -78,6 +79,8 @@ class FieldSpec:
             return None
         try:
             out = _COERCE[self.type](value)
+        except UnreadableTime as e:  # a date or time: why, and the forms taken
+            raise self._unreadable_time(e, value, layer, feature) from None
         except (TypeError, ValueError, OverflowError):
             raise self._error(
                 f"应为{_TYPE_ZH[self.type]}", f"should be {self.type}", value, layer, feature
@@ -125,6 +128,14 @@ class FieldSpec:
             feature=feature,
             field=self.name,
         )
+
+    def _unreadable_time(self, e: UnreadableTime, value: Any, layer: str, feature: Any) -> InvalidInput:
+        zh, en = e.sentences(
+            f"图层 {layer} 字段「{self.label('zh')}」({self.name}) 的值",
+            f"Layer {layer}, field '{self.name}': the value",
+            date=self.type == "date",
+        )
+        return InvalidInput(zh, en, layer=layer, feature=feature, field=self.name)
 
     def _error(self, zh: str, en: str, value: Any, layer: str, feature: Any) -> InvalidInput:
         shown = repr(value) if not isinstance(value, str) else f"'{value[:60]}'"
@@ -190,25 +201,27 @@ def _to_str(value: Any) -> str:
 
 
 def _to_date(value: Any) -> dt.date:
-    """A date, or the day (in Beijing) of a time; text must be one or the other whole, not a date with
+    """A date, or the day (in Beijing) of a time, in the forms :func:`_to_datetime` reads
+    (2026-12-01, 2026/12/1, 2026年12月1日, …); text must be one or the other whole, not a date with
     anything after it."""
     if isinstance(value, dt.datetime):
         return value.astimezone(_TZ).date() if value.tzinfo is not None else value.date()
     if isinstance(value, dt.date):
         return value
-    text = str(value).strip()
-    if len(text) <= 10:
-        return dt.date.fromisoformat(text)
-    return _to_datetime(text).date()
+    if isinstance(value, str) and len(value.strip()) <= 10:
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    return _to_datetime(value).date()
 
 
 def _to_datetime(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        out = value
-    elif isinstance(value, dt.date):
-        out = dt.datetime(value.year, value.month, value.day)
-    else:
-        out = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    """A time in Beijing: ISO 8601 or the Chinese forms with the year first that 12345 and 数字城管
+    spreadsheets use (2026/12/01 21:00, 2026年12月1日 21:00, 下午9:05, full-width digits), as
+    :func:`geo_service.timetext.read_time` reads them; naive ones are Beijing time. Ambiguous forms
+    (12/01/2026) and numbers raise :class:`UnreadableTime`, which says why."""
+    out = read_time(value.strip() if isinstance(value, str) else value)
     if out.tzinfo is None:
         out = out.replace(tzinfo=_TZ)
     return out.astimezone(_TZ)
@@ -309,6 +322,22 @@ class LayerSpec:
                 feature=feature,
                 field=end,
             )
+        return out
+
+    def blanks_defaulted(self, properties: Mapping[str, Any]) -> dict[str, Any]:
+        """``properties`` with a blank value (None, or spaces) of a required field that declares a
+        default replaced by that default: an empty cell of an imported file is a value not given, as a
+        column left out is (a 12345 table's empty 来源 is 12345). Other blanks are left as they are."""
+        out = dict(properties)
+        for f in self.fields:
+            value = out.get(f.name)
+            if (
+                f.required
+                and f.default is not None
+                and f.name in out
+                and (value is None or (isinstance(value, str) and not value.strip()))
+            ):
+                out[f.name] = f.default
         return out
 
     def is_valid_at(self, properties: Mapping[str, Any], at: dt.datetime | dt.date) -> bool:

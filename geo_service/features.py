@@ -649,7 +649,7 @@ def import_frame(
     for i, (props, geom) in enumerate(zip(records, geoms, strict=True)):
         label = f"row {i + 1}"
         try:
-            properties = spec.validate_properties(props, feature=label)
+            properties = spec.validate_properties(spec.blanks_defaulted(props), feature=label)
             geometry = None
             if not spec.is_table:
                 if geom is None:

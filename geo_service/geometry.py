@@ -241,7 +241,7 @@ def _check_coordinates(
     shown = f"({lon[i]:.7g}, {lat[i]:.7g})"
     if miny <= lon[i] <= maxy and minx <= lat[i] <= maxx:
         raise _bad(
-            f"经纬度可能颠倒：{shown}，坐标应为（经度, 纬度）顺序",
+            f"经纬度可能颠倒 {shown}，请按先经度、后纬度的顺序填写",
             f"Longitude and latitude look swapped: {shown}; positions are (lon, lat)",
             layer=layer,
             feature=feature,
@@ -259,7 +259,7 @@ def _check_coordinates(
             f"坐标 {shown} 不在中国境内", f"Position {shown} is outside China", layer=layer, feature=feature
         )
     raise _bad(
-        f"坐标 {shown} 不在服务范围 {list(bounds)} 内",
+        f"坐标 {shown} 不在服务范围内（经度 {minx:g}～{maxx:g}，纬度 {miny:g}～{maxy:g}）",
         f"Position {shown} is outside the service area {list(bounds)}",
         layer=layer,
         feature=feature,

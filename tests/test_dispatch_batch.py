@@ -165,17 +165,62 @@ def test_times_naive_zoned_and_mixed_are_read_as_beijing_time():
 
 
 def _recent_near_brute(xy, group, t, n, dist_m, window_s):
-    """The most recent strictly earlier point of the same group within both limits (ties: the higher
-    index), by looking at every pair."""
+    """The most recent earlier point of the same group within both limits, by looking at every pair:
+    earlier in time, or at the same time a stored point (index n and up) or one of the batch before
+    it; among equally recent ones a point of the batch before a stored one, then the higher index."""
     best = np.full(n, -1)
+    index = np.arange(len(t))
     for i in range(n):
         lag = t[i] - t
-        ok = (group == group[i]) & (lag > 0) & (lag <= window_s)
+        before = (lag > 0) | ((lag == 0) & ((index < i) | (index >= n)))
+        ok = (group == group[i]) & before & (lag <= window_s)
         ok &= np.hypot(xy[:, 0] - xy[i, 0], xy[:, 1] - xy[i, 1]) <= dist_m
         cand = np.flatnonzero(ok)
         if len(cand):
-            best[i] = cand[np.lexsort((cand, t[cand]))[-1]]
+            best[i] = cand[np.lexsort((cand, cand < n, t[cand]))[-1]]
     return best
+
+
+def test_same_minute_reports_are_duplicates_one_way():
+    """Two reports of one place and category at the same minute, with no ticket number, were
+    not linked (only a strictly earlier case counted). Now the later row of the batch names the
+    earlier one, a stored case of that minute is named by the batch's, and nobody names itself or a
+    case that names it back."""
+    t = dt.datetime(2026, 12, 1, 21, tzinfo=TZ)
+    rows = [
+        ("噪声扰民", (50, 50), t),
+        ("噪声扰民", (52, 50), t),  # the same minute, 2 m away
+        ("噪声扰民", (54, 50), t),  # and a third
+        ("油烟污染", (50, 50), t),  # another category: alone
+        ("燃气安全", (150, 50), t),  # the same minute as a stored case
+    ]
+    cases = gpd.GeoDataFrame(
+        {"category": [c for c, _, _ in rows], "reported_at": [w for _, _, w in rows]},
+        geometry=[shapely.Point(*ll(*xy)) for _, xy, _ in rows],
+        crs=4326,
+    )
+    stored = gpd.GeoDataFrame(
+        {"category": ["燃气安全"], "reported_at": [t]},
+        geometry=[shapely.Point(*ll(151, 50))],
+        crs=4326,
+        index=[7],
+    )
+    got = dispatch_batch(
+        cases,
+        beats=BeatIndex.build(grid_beats()),
+        shifts=(),
+        districts=DISTRICT,
+        categories=Categories.from_frame(case_categories()),
+        open_cases=stored,
+        now=dt.datetime(2027, 1, 1, tzinfo=TZ),
+    )
+    assert list(got.duplicate_of) == [None, "case 1", "case 2", None, "incident 7"]
+    from geo_service.assignment.duplicates import recent_near
+
+    # the search itself: equal times, equal places; the stored point (index 2) counts for both
+    xy = np.zeros((3, 2))
+    assert list(recent_near(xy, np.zeros(3, int), np.zeros(3), 2, 1.0, 60.0)) == [2, 0]
+    assert list(recent_near(xy[:2], np.zeros(2, int), np.zeros(2), 2, 1.0, 60.0)) == [-1, 0]
 
 
 def test_duplicate_search_equals_brute_force():

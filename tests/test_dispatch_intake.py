@@ -7,7 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 
+import numpy as np
 import pytest
+import shapely
 
 from geo_service.assignment.intake import parse_case_time
 from geo_service.errors import InvalidInput
@@ -347,7 +349,119 @@ def test_the_same_ticket_twice_is_a_duplicate(own_demo_client):
         ["0012345002", 113.23, 35.24, "噪声扰民", "2026/12/01 20:30"],  # the same line twice in one file
     ]
     first = _upload(c, "t.csv", _csv(table), save="true").json()["assignments"]
-    assert [a["duplicate_of"] for a in first] == [None, None, "case 2"]
-    assert any("the same ticket number as case 2" in r for r in first[2]["reasons"])
+    assert [a["duplicate_of"] for a in first] == [None, None, "row 3"]  # as the sheet numbers it
+    assert any("the same ticket number as row 3" in r for r in first[2]["reasons"])
+    assert any("与第 3 行为同一工单编号" in r for r in first[2]["reasons"])
     again = _upload(c, "t.csv", _csv(table[:2])).json()["assignments"]
     assert again[0]["duplicate_of"] == f"incident {first[0]['incident_id']}"
+
+
+def test_same_minute_reports_of_one_place_are_duplicates_named_by_their_row(own_demo_client):
+    """Two reports of the same place and category at the same minute, with no ticket number, were not
+    linked (only a strictly earlier case counted); and an upload's duplicate_of said 'case N' where
+    its answers say 'Row N'. The later row now names the earlier by its spreadsheet row (as the
+    answers do), the earlier names nobody, and the Chinese reason says 第 N 行."""
+    table = [
+        ["经度", "纬度", "案件类别", "受理时间"],
+        [113.2101, 35.2501, "噪声扰民", "2026/12/01 21:00"],  # row 2
+        [113.2101, 35.2501, "噪声扰民", "2026年12月1日 21:00"],  # row 3: the same minute, written otherwise
+        [113.2101, 35.2501, "油烟污染", "2026/12/01 21:00"],  # row 4: another category
+    ]
+    answers = _upload(own_demo_client, "t.csv", _csv(table)).json()["assignments"]
+    assert [a["duplicate_of"] for a in answers] == [None, "row 2", None]
+    assert any("probable duplicate of row 2" in r for r in answers[1]["reasons"])
+    assert any("已有同类案件（第 2 行）" in r for r in answers[1]["reasons"])
+    # a JSON batch has no rows: its cases are named by position, as its answers name them
+    case = {"lon": 113.2101, "lat": 35.2501, "category": "噪声扰民", "reported_at": "2026-12-01 21:00"}
+    r = own_demo_client.post("/dispatch/cases", json={"cases": [case, case]})
+    assert [a["duplicate_of"] for a in r.json()["assignments"]] == [None, "case 1"]
+
+
+def test_a_same_minute_stored_case_is_a_duplicate_s_original(own_demo_client):
+    c = own_demo_client
+    table = [["经度", "纬度", "案件类别", "受理时间"], [113.2102, 35.2502, "噪声扰民", "2026/12/01 21:00"]]
+    [first] = _upload(c, "t.csv", _csv(table), save="true").json()["assignments"]
+    [again] = _upload(c, "t.csv", _csv(table)).json()["assignments"]
+    assert again["duplicate_of"] == f"incident {first['incident_id']}"
+    assert any("已有同类案件（案件 " in r for r in again["reasons"])
+
+
+@pytest.mark.parametrize("value", [46357, 46357.875, 1764594000])
+def test_a_number_as_report_time_is_said_to_be_no_time(own_demo_client, value):
+    """An Excel serial day (or seconds since 1970) sent as a JSON number was read by pydantic as seconds
+    since 1970 and answered 'reported before the roster'; it is that case's bad-time, saying it is a
+    number and which forms are taken. In a CSV or an XLSX cell the same."""
+    c = own_demo_client
+    case = {"lon": 113.2, "lat": 35.25, "category": "噪声扰民"}
+    r = c.post("/dispatch/cases", json={"cases": [{**case, "reported_at": value}, case]})
+    assert r.status_code == 200, r.text
+    bad, fine = r.json()["assignments"]
+    assert fine["ok"]
+    assert bad["error"]["code"] == "bad-time"
+    assert "是一个数字，不是日期时间" in bad["error"]["detail_zh"]
+    assert "2026年12月1日 21:00" in bad["error"]["detail_zh"]
+    assert "is a number, not a date and time" in bad["error"]["detail_en"]
+    assert "2026/12/1 21:00" in bad["error"]["detail_en"]
+    assert "roster" not in bad["error"]["detail_en"]
+    book = _xlsx([["经度", "纬度", "类别", "上报时间"], [113.2, 35.25, "噪声扰民", value]])
+    csv = f"经度,纬度,类别,上报时间\n113.2,35.25,噪声扰民,{value}\n".encode()
+    for name, data in (("cases.xlsx", book), ("cases.csv", csv)):
+        [a] = _upload(c, name, data).json()["assignments"]
+        assert a["error"]["code"] == "bad-time", (name, a)
+        assert a["error"]["detail_en"].startswith(f"Row 2: report time '{value}' is a number"), name
+
+
+def test_full_width_coordinates_are_read(own_demo_client):
+    """经度/纬度 typed with a Chinese input method (full-width digits, point and minus) are numbers."""
+    table = [
+        ["经度", "纬度", "类别", "上报时间"],
+        ["１１３．２", "３５．２５", "噪声扰民", "2026/12/1 21:00"],
+        ["113.2", "35.25", "噪声扰民", "2026/12/1 21:05"],
+        ["－１１３．２", "３５．２５", "噪声扰民", "2026/12/1 21:10"],  # read, and refused as a place
+    ]
+    book = _xlsx(table)
+    for name, data in (("cases.csv", _csv(table)), ("cases.xlsx", book)):
+        wide, plain, minus = _upload(own_demo_client, name, data).json()["assignments"]
+        assert wide["ok"], (name, wide)
+        assert (wide["beat"], wide["squad"]) == (plain["beat"], plain["squad"])
+        assert minus["error"]["code"] == "bad-location"
+        assert "不是数值" not in minus["error"]["detail_zh"]
+        assert "(-113.2, 35.25)" in minus["error"]["detail_en"]
+
+
+def test_location_problems_read_as_a_clerk_writes_them():
+    """A case's place refused in plain Chinese (no 位置：坐标… nor 几何), the English as before."""
+    from geo_service.assignment.service import location_problems
+    from geo_service.catalog import load_catalog
+    from geo_service.settings import default_layers_dir
+
+    spec = load_catalog(default_layers_dir())["incidents"]
+    jiaozuo = (112.9, 35.0, 113.7, 35.5)
+    geoms = [
+        None,
+        shapely.Point(),
+        shapely.LineString([(113.2, 35.2), (113.3, 35.2)]),
+        shapely.MultiPoint([(113.2, 35.2), (113.3, 35.2)]),
+        shapely.Point(np.nan, np.nan),
+        shapely.Point(35.25, 113.2),  # swapped
+        shapely.Point(116.4, 39.9),  # Beijing: outside the city's service area
+        shapely.Point(200, 35.25),
+        shapely.Point(113.2, 35.25),  # fine
+    ]
+    got = location_problems(np.array(geoms, dtype=object), spec, jiaozuo)
+    zh = [p[0] if p else None for p in got]
+    assert zh[0] == "未填写位置（经纬度）"
+    assert zh[1] == "位置为空，没有经纬度"
+    assert zh[2] == "位置只能是一个点，不能是线"
+    assert zh[3] == "位置只能是一个点，不能是多个点"
+    assert zh[4] == "经纬度不是有效的数值（NaN 或无穷大）"
+    assert zh[5] == "经纬度可能颠倒 (35.25, 113.2)，请按先经度、后纬度的顺序填写"
+    assert zh[6] == "坐标 (116.4, 39.9) 不在服务范围内（经度 112.9～113.7，纬度 35～35.5）"
+    assert zh[7].startswith("坐标 (200, 35.25) 超出经纬度范围")
+    assert zh[8] is None
+    for text in zh[:8]:
+        assert "位置：" not in text
+        assert "几何" not in text
+    en = [p[1] for p in got[:8]]
+    assert en[0] == "location: the geometry is missing"
+    assert en[6] == "location: position (116.4, 39.9) is outside the service area [112.9, 35.0, 113.7, 35.5]"

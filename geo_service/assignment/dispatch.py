@@ -220,14 +220,14 @@ class Dispatched:
             )
         if self.duplicate_of[i] is not None and self.same_ticket is not None and self.same_ticket[i]:
             reasons.append(
-                f"重复：与{self.duplicate_of[i]}为同一工单编号 / duplicate: the same ticket number as "
-                f"{self.duplicate_of[i]}"
+                f"重复：与{_label_zh(self.duplicate_of[i])}为同一工单编号 / duplicate: the same ticket "
+                f"number as {self.duplicate_of[i]}"
             )
         elif self.duplicate_of[i] is not None:
             reasons.append(
-                f"疑似重复：{self.duplicate_m:.0f} 米、{self.duplicate_h:.0f} 小时内已有同类案件 "
-                f"{self.duplicate_of[i]} / probable duplicate of {self.duplicate_of[i]} (same category within "
-                f"{self.duplicate_m:.0f} m and {self.duplicate_h:.0f} h)"
+                f"疑似重复：{self.duplicate_m:.0f} 米、{self.duplicate_h:.0f} 小时内已有同类案件"
+                f"（{_label_zh(self.duplicate_of[i])}）/ probable duplicate of {self.duplicate_of[i]} "
+                f"(same category within {self.duplicate_m:.0f} m and {self.duplicate_h:.0f} h)"
             )
         crew = self._crew(i)
         if crew is not None:
@@ -424,6 +424,8 @@ def dispatch_batch(
         asset_name[case_i] = assets["name"].to_numpy(dtype=object)[asset_k]
         asset_m[case_i] = qd[near]
         department[case_i] = np.where(pd.isna(owners[asset_k]), cat_dep[case_i], owners[asset_k])
+    # an upload's duplicates name the earlier row as its answers do (row N), a JSON batch's: case N
+    case_names = None if intake.rows is None else [_batch_label(r, i) for i, r in enumerate(case_rows)]
     dup = probable_duplicates(
         xy,
         np.where(cat >= 0, cat, -1 - raw_code),
@@ -434,10 +436,13 @@ def dispatch_batch(
         duplicate_m,
         duplicate_h,
         asked=~refused,
+        names=case_names,
     )
     ticket = np.zeros(n, dtype=bool)
     if "case_no" in cases:  # the same ticket again (a 12345 export loaded twice) is a duplicate outright
-        again = same_ticket(cases["case_no"].to_numpy(dtype=object), tickets or {}, asked=~refused)
+        again = same_ticket(
+            cases["case_no"].to_numpy(dtype=object), tickets or {}, asked=~refused, names=case_names
+        )
         ticket = pd.notna(again)
         ticket[failed] = False
         dup = np.where(ticket, again, dup)
@@ -474,6 +479,20 @@ def dispatch_batch(
         time_assumed,
         case_rows,
         ticket,
+    )
+
+
+def _batch_label(row: Any, i: int) -> str:
+    """How ``duplicate_of`` names case ``i`` of a batch: ``row N`` for a spreadsheet's row (as the
+    answers name it), else ``case N`` (its position, from 1)."""
+    return f"row {int(row)}" if row is not None else f"case {i + 1}"
+
+
+def _label_zh(label: str) -> str:
+    """A ``duplicate_of`` label in Chinese: row 5 → 第 5 行, case 2 → 第 2 个案件, incident 17 → 案件 17."""
+    kind, _, number = label.partition(" ")
+    return {"row": f"第 {number} 行", "case": f"第 {number} 个案件", "incident": f"案件 {number}"}.get(
+        kind, label
     )
 
 

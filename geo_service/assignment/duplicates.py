@@ -3,7 +3,7 @@ time, in the same batch or still open."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -26,9 +26,13 @@ def probable_duplicates(
     dist_m: float,
     hours: float,
     asked: np.ndarray | None = None,
+    *,
+    names: Sequence[str] | None = None,
 ) -> np.ndarray:
     """For each case, the label of an earlier case of the same category within ``dist_m`` and ``hours``
-    (in the batch, ``case N``, counted from 1, or open, ``incident ID``); the most recent such case when there are several.
+    (in the batch, ``case N``, counted from 1, or as ``names`` names it, or open, ``incident ID``); the
+    most recent such case when there are several. A case reported at the same time as another counts
+    it if that one is stored or comes before it in the batch (see :func:`recent_near`).
     ``asked``: the cases to look at (the others, refused, are neither asked about nor duplicated)."""
     out = np.full(len(xy), None, dtype=object)
     row = np.arange(len(xy))
@@ -67,7 +71,7 @@ def probable_duplicates(
     hit = np.flatnonzero(best >= 0)
     src = best[hit]
     out[row[hit]] = [
-        f"case {row[j] + 1}" if j < labels_n else f"incident {int(open_ids[j - labels_n])}" for j in src
+        _batch_name(names, row[j]) if j < labels_n else f"incident {int(open_ids[j - labels_n])}" for j in src
     ]
     return out
 
@@ -76,8 +80,14 @@ def recent_near(
     xy: np.ndarray, group: np.ndarray, t: np.ndarray, n: int, dist_m: float, window_s: float
 ) -> np.ndarray:
     """For each of the first ``n`` points, the index of the most recent earlier point of the same group
-    (non-negative integers) within ``dist_m`` and ``window_s`` (strictly earlier, at most ``window_s``
-    before; the higher index among equally recent ones), -1 when there is none.
+    (non-negative integers) within ``dist_m`` and ``window_s`` (at most ``window_s`` before), -1 when
+    there is none.
+
+    "Earlier" is an order, not only a time: points of equal time are in the order the points after
+    the first ``n`` (stored cases) first, then the first ``n`` (the batch), each by index. So two
+    reports of the same minute are linked, the later row of a batch to the earlier one (or either to
+    a stored case of that minute), never a point to itself nor two points to each other; among
+    equally recent candidates the latest in that order is taken.
 
     Points are bucketed in square cells of twice the distance, so that a point's candidates lie in the
     2 x 2 cells around the corner of its cell it is nearest (a "quad"). Every point is listed once in
@@ -92,8 +102,9 @@ def recent_near(
         return best
     bits = max(1, (m - 1).bit_length())
     mask = (1 << bits) - 1
-    # the points in time order, equal times by index; r: each point's place in that order
-    by_time = _time_order(t, bits)
+    # the points in time order, equal times the stored ones (from n) first, then by index: ordered
+    # with the stored ones rotated to the front; r: each point's place in that order
+    by_time = (_time_order(np.roll(t, m - n), bits) + n) % m if n < m else _time_order(t, bits)
     ts = t[by_time]
     r = np.empty(m, dtype=np.int64)
     r[by_time] = np.arange(m)
@@ -123,8 +134,10 @@ def recent_near(
     if len(ask) != n:  # a big-endian machine
         ask = np.flatnonzero(keys & 1)
     # walk back from each point over the earlier entries of its quad, until one is near enough (the
-    # most recent, by time and then index: the order of the entries) or the window ends; points and
-    # times looked up by place in time order, and the points themselves only inside the window
+    # most recent, in the order above: the order of the entries) or the window ends; points and
+    # times looked up by place in time order, and the points themselves only inside the window.
+    # Every entry walked is earlier in that order (an equal time too), and never the point itself:
+    # a quad lists each point once
     own = keys[ask] >> 1
     at = ask - 1
     ok = (at >= 0) & (keys[np.maximum(at, 0)] >> shift == own >> bits)
@@ -136,7 +149,7 @@ def recent_near(
         inside = t_j >= t_i - window_s
         r_i, r_j, at, t_i, t_j = r_i[inside], r_j[inside], at[inside], t_i[inside], t_j[inside]
         i, j = by_time[r_i], by_time[r_j]
-        take = (t_j < t_i) & (np.hypot(xy[j, 0] - xy[i, 0], xy[j, 1] - xy[i, 1]) <= dist_m)
+        take = np.hypot(xy[j, 0] - xy[i, 0], xy[j, 1] - xy[i, 1]) <= dist_m
         best[i[take]] = j[take]
         go = ~take
         r_i, at, t_i = r_i[go], at[go] - 1, t_i[go]
@@ -174,11 +187,16 @@ def cell_text(value: object) -> str | None:
 
 
 def same_ticket(
-    tickets: np.ndarray, stored: Mapping[str, int], asked: np.ndarray | None = None
+    tickets: np.ndarray,
+    stored: Mapping[str, int],
+    asked: np.ndarray | None = None,
+    *,
+    names: Sequence[str] | None = None,
 ) -> np.ndarray:
     """For each case, the label of a case with the same 12345 ticket number: a stored incident
-    (``incident ID``, from ``stored``: ticket → id) or an earlier case of the batch (``case N``, from 1);
-    None when its ticket is new or it has none. ``asked``: the cases to look at."""
+    (``incident ID``, from ``stored``: ticket → id) or an earlier case of the batch (``case N``, from 1,
+    or as ``names`` names it); None when its ticket is new or it has none. ``asked``: the cases to
+    look at."""
     n = len(tickets)
     out = np.full(n, None, dtype=object)
     first: dict[str, int] = {}
@@ -189,7 +207,13 @@ def same_ticket(
         if no in stored:
             out[i] = f"incident {stored[no]}"
         elif no in first:
-            out[i] = f"case {first[no] + 1}"
+            out[i] = _batch_name(names, first[no])
         else:
             first[no] = i
     return out
+
+
+def _batch_name(names: Sequence[str] | None, i: int) -> str:
+    """How a duplicate names case ``i`` of the batch: ``case N`` (from 1), unless the caller names them
+    (``row N`` for the rows of an uploaded table)."""
+    return f"case {i + 1}" if names is None else names[i]

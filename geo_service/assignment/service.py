@@ -67,7 +67,10 @@ def location_problems(
     """Per case point (EPSG:4326): why it cannot be a case's location, in Chinese and English, to follow
     the case's name (no
     point, not a point, NaN or infinite, outside the service area: as a case saved to ``spec`` would be
-    refused), or None. Points inside the area pass at array speed; the others are named one by one."""
+    refused), or None. Points inside the area pass at array speed; the others are named one by one.
+
+    The Chinese is said of a case's place as a clerk would (第 3 行：未填写位置（经纬度）), not of a
+    layer's geometry; a position's own fault (颠倒, 超出范围, 不在服务范围内) as the layer says it."""
     geoms = np.asarray(geoms, dtype=object)
     out: list[tuple[str, str] | None] = [None] * len(geoms)
     ok = (shapely.get_type_id(geoms) == shapely.GeometryType.POINT) & ~shapely.is_empty(geoms)
@@ -80,9 +83,33 @@ def location_problems(
         try:
             validate_geometry(spec, geoms[i], bounds=bounds)
         except InvalidInput as e:  # said of the case, not of the layer's feature
-            zh = e.zh.removeprefix(f"图层 {spec.name}：")
+            zh = _place_zh(geoms[i], e.zh.removeprefix(f"图层 {spec.name}："))
             en = e.en.removeprefix(f"Layer {spec.name}: ")
-            out[i] = (f"位置：{zh}", f"location: {en[:1].lower()}{en[1:]}")
+            out[i] = (zh, f"location: {en[:1].lower()}{en[1:]}")
         else:  # valid for the layer after all (e.g. a one-point multipoint): still not one position
-            out[i] = ("位置应为一个点", "the location must be one point")
+            out[i] = ("位置只能是一个点", "the location must be one point")
     return out
+
+
+def _place_zh(geom: shapely.Geometry | None, said: str) -> str:
+    """Why a case's place is refused, in Chinese: what is missing or wrong with it in a clerk's words,
+    or (a position that is there and is a number) what the layer said of the position."""
+    if geom is None or not isinstance(geom, shapely.Geometry):
+        return "未填写位置（经纬度）"
+    if geom.is_empty:
+        return "位置为空，没有经纬度"
+    if geom.geom_type != "Point":
+        return f"位置只能是一个点，不能是{_SHAPE_ZH.get(geom.geom_type, geom.geom_type)}"
+    if not np.isfinite(shapely.get_coordinates(geom)).all():
+        return "经纬度不是有效的数值（NaN 或无穷大）"
+    return said
+
+
+_SHAPE_ZH = {
+    "MultiPoint": "多个点",
+    "LineString": "线",
+    "MultiLineString": "线",
+    "Polygon": "面",
+    "MultiPolygon": "面",
+    "GeometryCollection": "多种图形的组合",
+}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,8 +52,9 @@ def _numbers(
     table: pd.DataFrame, column: Any, rows: np.ndarray, problems: list[list[tuple[str, str]]] | None
 ) -> np.ndarray:
     """The column as numbers; a blank or text cell raises naming its row, or with ``problems`` (per
-    row) is noted there and read as NaN."""
-    values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
+    row) is noted there and read as NaN. Text is read as a Chinese input method may type it:
+    full-width digits, point and minus (１１３．２４, －３), a minus sign (−)."""
+    values = pd.to_numeric(_half_width(table[column]), errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(values)
     for i in np.flatnonzero(bad):
         raw = table[column].iloc[i]
@@ -71,6 +73,18 @@ def _numbers(
             )
         problems[i].append((f"「{column}」列{what_zh}", f"column '{column}' {what_en}"))
     return values
+
+
+def _half_width(column: pd.Series) -> pd.Series:
+    """Text cells with full-width characters folded to ASCII (NFKC: １１３．２４ → 113.24, － → -)
+    and the minus sign (U+2212) to a hyphen-minus; numbers and blanks as they are."""
+    text = column.map(lambda v: isinstance(v, str) and not v.isascii(), na_action="ignore")
+    wide = text.fillna(False).astype(bool).to_numpy()
+    if not wide.any():
+        return column
+    out = column.astype(object).copy()
+    out[wide] = [unicodedata.normalize("NFKC", v).replace("\u2212", "-") for v in column[wide]]
+    return out
 
 
 def _table_to_frame(

@@ -45,8 +45,10 @@ class Case(Body):
     lat: float = Field(allow_inf_nan=False)
     category: str = Field(min_length=1, max_length=50)
     # ISO 8601 or 2026/12/1 21:00, 2026年12月1日 21:00 …, Beijing time unless zoned; none: now. A time
-    # that cannot be read (or outside 1901–2099) is that case's error, not the batch's
-    reported_at: str | dt.datetime | None = Field(
+    # that cannot be read (or outside 1901–2099) is that case's error, not the batch's. A number is
+    # taken as it is, to be refused as no time (pydantic would read 46357, an Excel serial day, as
+    # seconds since 1970, and the case would be "before the roster")
+    reported_at: str | dt.datetime | int | float | None = Field(
         default=None, examples=["2026-12-01T21:00:00+08:00", "2026/12/01 21:00", "2026年12月1日 21:00"]
     )
     description: str | None = Field(default=None, max_length=2000)

@@ -1,0 +1,150 @@
+"""Dates and times as dispatchers and Chinese spreadsheets write them, read in one place for every
+layer (a datetime or date field of any declaration) and for 12345 case intake.
+
+Read: ISO 8601 and the unambiguous Chinese forms with the year first — ``2026-12-01 21:00``,
+``2026/12/1 9:05``, ``2026.12.1``, ``2026年12月1日 21:00``, ``2026年12月1日21时05分``,
+``2026/12/1 下午9:05`` — full-width digits and punctuation too; a spreadsheet cell that is a real
+date-time as it is. Refused, saying why and which forms are taken: day-first or month-first forms
+(``12/01/2026``) and two-digit years (ambiguous), numbers (an Excel serial day or seconds since 1970
+are nobody's way of writing a time, and reading them would be a guess), anything else.
+
+The time is returned as written (naive unless it carries a zone); the caller decides the zone
+(Beijing) and the years it answers for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import numbers
+import re
+import unicodedata
+from typing import Any
+
+__all__ = ["EXAMPLES_EN", "EXAMPLES_ZH", "UnreadableTime", "read_time"]
+
+EXAMPLES_ZH = "2026-12-01 21:00、2026/12/1 21:00、2026年12月1日 21:00"
+EXAMPLES_EN = "2026-12-01 21:00, 2026/12/1 21:00 or 2026年12月1日 21:00"
+_DATE_EXAMPLES_ZH = "2026-12-01、2026/12/1、2026年12月1日"
+_DATE_EXAMPLES_EN = "2026-12-01, 2026/12/1 or 2026年12月1日"
+
+_DATE = re.compile(
+    r"(?P<y>\d{4})\s*(?P<s1>[-/.年])\s*(?P<m>\d{1,2})\s*(?P<s2>[-/.月])\s*(?P<d>\d{1,2})\s*[日号]?"
+)
+_CLOCK = re.compile(
+    r"(?P<half>上午|早上|凌晨|中午|下午|晚上|AM|PM)?\s*"
+    r"(?:(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:\.\d{1,6})?)?"
+    r"|(?P<h2>\d{1,2})\s*[时点]\s*(?:(?P<mi2>\d{1,2})\s*分?)?\s*(?:(?P<s2>\d{1,2})\s*秒)?)"
+    r"\s*(?P<half2>AM|PM)?",
+    re.IGNORECASE,
+)
+_AMBIGUOUS = re.compile(r"\d{1,2}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{2,4}(\D.*)?")
+_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+
+
+class UnreadableTime(ValueError):
+    """A value that is not a date and time as written here; :meth:`sentences` says why, in Chinese
+    and English, with the forms taken. ``kind``: ``ambiguous``, ``invalid`` (2026/2/30, 25:00),
+    ``number`` or ``unknown``."""
+
+    def __init__(self, kind: str, value: Any) -> None:
+        super().__init__(f"{kind}: {value!r}")
+        self.kind = kind
+        self.value = value
+
+    def sentences(self, subject_zh: str, subject_en: str, *, date: bool = False) -> tuple[str, str]:
+        """Why the value of ``subject`` (上报时间 / Report time) is refused, as whole sentences;
+        ``date``: a date is asked for (the examples are dates)."""
+        shown = str(self.value)[:40]
+        ex_zh, ex_en = (_DATE_EXAMPLES_ZH, _DATE_EXAMPLES_EN) if date else (EXAMPLES_ZH, EXAMPLES_EN)
+        what_zh, what_en = ("日期", "a date") if date else ("日期时间", "a date and time")
+        head_zh, head_en = f"{subject_zh}「{shown}」", f"{subject_en} '{shown}'"
+        if self.kind == "ambiguous":
+            return (
+                f"{head_zh}的年月日顺序不明确，请把四位年份写在前面（如 {ex_zh}）",
+                f"{head_en} is ambiguous (which is the day, which the month?); put the four-digit year "
+                f"first ({ex_en})",
+            )
+        if self.kind == "invalid":
+            return (
+                f"{head_zh}不是有效的日期或时刻",
+                f"{head_en} is not a valid date or time of day",
+            )
+        if self.kind == "number":
+            return (
+                f"{head_zh}是一个数字，不是{what_zh}；请写成 {ex_zh}（北京时间）或 ISO 8601"
+                "（Excel 中请把该列设为日期格式）",
+                f"{head_en} is a number, not {what_en}; write {ex_en} (Beijing time) or ISO 8601 "
+                "(in Excel, format the column as dates)",
+            )
+        return (
+            f"{head_zh}无法识别，请写成 {ex_zh}（北京时间）或 ISO 8601",
+            f"{head_en} is not understood; write {ex_en} (Beijing time) or ISO 8601",
+        )
+
+
+def read_time(value: Any) -> dt.datetime:
+    """A date and time from a cell or a JSON value, as written (naive unless it has a zone).
+
+    Raises
+    ------
+    UnreadableTime
+        For anything that is not a date-time object or text in one of the forms above (numbers and
+        blanks too: the caller says what a blank means).
+
+    Examples
+    --------
+    >>> read_time("2026年12月1日 21:00").isoformat()
+    '2026-12-01T21:00:00'
+    >>> read_time("２０２６/１２/１ 下午9:05").isoformat()
+    '2026-12-01T21:05:00'
+    """
+    if isinstance(value, dt.datetime):  # pd.Timestamp too: a spreadsheet cell that is a date-time
+        to_py = getattr(value, "to_pydatetime", None)
+        return to_py() if to_py is not None else value
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time())
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):  # numpy's numbers too
+        raise UnreadableTime("number", value)
+    if not isinstance(value, str):
+        raise UnreadableTime("unknown", value)
+    return _from_text(value)
+
+
+def _from_text(value: str) -> dt.datetime:
+    text = unicodedata.normalize("NFKC", value).strip()  # full-width digits, colons, slashes and spaces
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        pass
+    date = _DATE.match(text)
+    if (
+        date is None
+        or (date["s1"] == "年") != (date["s2"] == "月")
+        or (date["s1"] != "年" and date["s1"] != date["s2"])
+    ):
+        if _AMBIGUOUS.fullmatch(text):
+            raise UnreadableTime("ambiguous", value)
+        if _NUMBER.fullmatch(text):  # 46357 (an Excel serial day as text), 1764594000
+            raise UnreadableTime("number", value)
+        raise UnreadableTime("unknown", value)
+    rest = text[date.end() :].strip().removeprefix("T").strip()
+    hour = minute = second = 0
+    if rest:
+        clock = _CLOCK.fullmatch(rest)
+        if clock is None:
+            raise UnreadableTime("unknown", value)
+        hour = int(clock["h"] or clock["h2"])
+        minute = int(clock["mi"] or clock["mi2"] or 0)
+        second = int(clock["s"] or clock["s2"] or 0)
+        half = (clock["half"] or clock["half2"] or "").upper()
+        if half:
+            if not 1 <= hour <= 12:
+                raise UnreadableTime("unknown", value)
+            if half in ("下午", "晚上", "PM") or (half == "中午" and hour < 11):
+                hour = hour % 12 + 12
+            elif half in ("上午", "早上", "凌晨", "AM"):
+                hour %= 12
+    try:
+        return dt.datetime(int(date["y"]), int(date["m"]), int(date["d"]), hour, minute, second)
+    except ValueError:  # 2026/2/30, 25:00
+        raise UnreadableTime("invalid", value) from None
