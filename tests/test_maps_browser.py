@@ -537,3 +537,74 @@ def test_pages_work_within_their_content_security_policy(browser, live, tmp_path
     assert s.page.evaluate("window.__csp")[0].startswith("script-src")
     assert s.outside == []
     s.close()
+
+
+_FURNITURE = {
+    "attribution": ".leaflet-control-attribution",
+    "scale": ".leaflet-control-scale",
+    "legend": "#legend",
+    "layers": ".leaflet-control-layers",
+    "zoom": ".leaflet-control-zoom",
+    "panel": "#panel",
+}
+
+
+def _overlaps(page) -> list[tuple[str, str]]:
+    """The pairs of map furniture (attribution, scale, legend, layer switch, zoom, panel) whose boxes
+    on the screen overlap."""
+    boxes = {}
+    for name, selector in _FURNITURE.items():
+        for i, el in enumerate(page.locator(selector).all()):
+            if el.is_visible():
+                box = el.bounding_box()
+                if box and box["width"] > 0 and box["height"] > 0:
+                    boxes[f"{name}{i or ''}"] = box
+    names = sorted(boxes)
+    out = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            p, q = boxes[a], boxes[b]
+            if (
+                p["x"] < q["x"] + q["width"]
+                and q["x"] < p["x"] + p["width"]
+                and p["y"] < q["y"] + q["height"]
+                and q["y"] < p["y"] + p["height"]
+            ):
+                out.append((a, b))
+    return out
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_map_furniture_does_not_overlap_on_a_phone(browser, live, tmp_path, lang):
+    """On a 390 px phone the crew's route map had its attribution line (with the 'illustrative data'
+    notice) lying over the scale bar; the other pages' legend, attribution, scale and panels must not
+    cover each other either."""
+    import datetime as dt
+
+    from geo_service.snow.service import make_plan
+
+    app, _ = live
+    doc = make_plan(
+        app.state.workspace,
+        effort=2,
+        start=dt.datetime(2026, 12, 6, 6, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    )
+    crew = doc["vehicles"][0]["crew"]
+    pages = {
+        "crew": f"/maps/route/{doc['id']}/{crew}?lang={lang}",
+        "dispatcher": f"/maps/coverage?at=2026-12-06T15:00&lang={lang}",
+        "planner": f"/maps/plan?lang={lang}",
+    }
+    for role, path in pages.items():
+        s = Session(browser, live, role=role, crew=crew if role == "crew" else None, viewport=(390, 844))
+        s.open(path)
+        s.page.screenshot(path=artefact(tmp_path, f"phone-{role}-{lang}.png"))
+        for foot in (".leaflet-control-attribution", ".leaflet-control-scale"):  # on the screen, not below it
+            box = s.page.locator(foot).bounding_box()
+            assert box is not None, (path, foot)
+            assert box["y"] >= 0, (path, foot, box)
+            assert box["y"] + box["height"] <= 844, (path, foot, box)
+        assert _overlaps(s.page) == [], path
+        assert s.page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        s.clean()
+        s.close()

@@ -555,7 +555,15 @@ def route_page(
             ".stop-no{background:#fff;border:2px solid;border-radius:10px;font-size:11px;text-align:center;line-height:16px;"
             "width:18px;height:16px}"
             "@media print{ #stops{height:auto;overflow:visible}}"  # on paper the list runs on: every stop
-            + ("#stops{height:auto;overflow:visible}" if printing else "")
+            + (
+                "#stops{height:auto;overflow:visible}"
+                if printing
+                # on a phone head, list and map share the screen: the map's foot (scale bar and
+                # attribution) was below the fold, 58vh + 38vh and the head being more than the screen
+                else "@media screen{body{display:flex;flex-direction:column;height:100vh;height:100dvh}"
+                "#route-head{flex:none}#stops{flex:0 1 auto;height:auto;max-height:38vh}"
+                ".folium-map{flex:1 1 0;min-height:0;height:auto !important}}"
+            )
             + "</style>"
         )
     )
