@@ -69,14 +69,16 @@ class Session:
     Conditions to wait for are written as functions (``"() => …"``): Playwright evaluates a bare
     expression with ``eval``, which the pages' Content-Security-Policy (no 'unsafe-eval') refuses."""
 
-    def __init__(self, browser, live, role="planner", crew=None, viewport=(1280, 900)):
+    def __init__(self, browser, live, role="planner", crew=None, viewport=(1280, 900), locale=None):
         app, self.base = live
         accounts = app.state.accounts
         name = f"b-{role}-{crew or ''}"
         with contextlib.suppress(Exception):  # the user exists from an earlier test
             accounts.add_user(name, role, crew=crew)
         token = accounts.issue_token(name, kind="session")
-        self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        self.context = browser.new_context(
+            viewport={"width": viewport[0], "height": viewport[1]}, **({"locale": locale} if locale else {})
+        )
         self.context.add_cookies(
             [{"name": "geo_session", "value": token, "domain": "127.0.0.1", "path": "/"}]
         )
@@ -608,3 +610,24 @@ def test_map_furniture_does_not_overlap_on_a_phone(browser, live, tmp_path, lang
         assert s.page.evaluate("document.documentElement.scrollWidth") <= 390, path
         s.clean()
         s.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_time_picker_says_the_form_it_wants(browser, live, tmp_path, lang):
+    """The coverage page's time picker had no visible label (an aria-label '时刻') and showed the
+    browser's own locale (12/06/2026, 03:00 PM): it asks for Chinese dates, and its label says
+    year-month-day and 24-hour time in Beijing time."""
+    s = Session(browser, live, role="dispatcher", locale="en-US")  # as a headless Chromium is by default
+    s.open(f"/maps/coverage?at=2026-12-06T15:00&lang={lang}")
+    assert s.page.evaluate("document.documentElement.lang") == ("en" if lang == "en" else "zh-CN")
+    pickers = s.page.locator("input[type=date], input[type=datetime-local]")
+    assert pickers.count() == 1
+    for picker in pickers.all():
+        assert picker.get_attribute("lang") == "zh-CN"
+        assert picker.input_value() == "2026-12-06T15:00"
+        said = picker.evaluate("el => Array.from(el.labels).map(l => l.innerText).join(' ')")
+        assert ("YYYY-MM-DD hh:mm" if lang == "en" else "年-月-日 时:分") in said, said
+        shown = picker.evaluate("el => el.labels[0].getBoundingClientRect().width")
+        assert shown > 0  # on the page, not only read out
+    s.clean()
+    s.close()
