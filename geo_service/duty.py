@@ -41,6 +41,7 @@ __all__ = [
     "parse_day",
     "parse_hours",
     "parse_time",
+    "past_festival_dates",
     "shifts_from_frame",
     "statutory_holidays",
 ]
@@ -346,6 +347,33 @@ def festival_dates(props: Mapping[str, Any], *, around: dt.date) -> tuple[dt.dat
         if end >= around and first <= last:  # not over yet, and within the site's dates
             return first, last
     return dt.date.max, dt.date.min
+
+
+def past_festival_dates(props: Mapping[str, Any], *, before: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The site's last window over before ``before`` (a day): for a site whose dates have ended, what
+    :func:`festival_dates` no longer names. ``None`` when it had none (or its dates are open-ended)."""
+    valid_from, valid_to = _date(props.get("valid_from")), _date(props.get("valid_to"))
+    lf, lt = (
+        v if isinstance(v, str) and v.strip() else None
+        for v in (props.get("lunar_from"), props.get("lunar_to"))
+    )
+    if not (lf and lt):
+        if valid_from is None or valid_to is None or valid_to >= before or valid_from > valid_to:
+            return None
+        return valid_from, valid_to
+    fm, fd = (int(x) for x in str(lf).split("-"))
+    tm, td = (int(x) for x in str(lt).split("-"))
+    latest = min(before - dt.timedelta(days=1), valid_to or before)
+    for lunar_year in (latest.year, latest.year - 1, latest.year - 2):  # the newest first
+        end_year = lunar_year + 1 if (tm, td) < (fm, fd) else lunar_year
+        try:
+            start, end = _lunar(lunar_year, fm, fd), _lunar(end_year, tm, td)
+        except ValueError:  # a year the lunar calendar does not hold
+            continue
+        first, last = max(start, valid_from or start), min(end, valid_to or end)
+        if first <= last < before:
+            return first, last
+    return None
 
 
 def _lunar(year: int, month: int, day: int) -> dt.date:

@@ -89,6 +89,24 @@ def test_downloads_of_backups_exports_and_the_audit_log_are_audited(client):
         assert entry.at.endswith("+08:00")
 
 
+def test_every_download_has_a_file_name(client):
+    """The audit log as JSON came without a name (the CSV was always 'audit.csv', a backup always
+    'geo-service-backup.zip', the next download overwriting the last): each is named, and dated."""
+    import re
+
+    for path, pattern in [
+        ("/backup", r"geo-service-backup-\d{8}-\d{6}\.zip"),
+        ("/audit/export?f=csv", r"audit-\d{8}-\d{6}\.csv"),
+        ("/audit/export?f=json", r"audit-\d{8}-\d{6}\.json"),
+        ("/export?f=gpkg", r"workspace\.gpkg"),
+        ("/collections/depots/export?f=geojson", r"depots\.geojson"),
+    ]:
+        r = client.get(path)
+        assert r.status_code == 200, path
+        disposition = r.headers.get("content-disposition", "")
+        assert re.fullmatch(rf'attachment; filename="{pattern}"', disposition), (path, disposition)
+
+
 def test_account_changes_on_the_command_line_are_audited(tmp_path, monkeypatch):
     import io
 

@@ -92,6 +92,57 @@ def test_who_names_the_nearest_festival_point_with_its_season(demo_client):
     assert during["id"] == before["id"]
 
 
+def test_who_says_a_festival_point_whose_dates_are_over_is_out_of_season(own_demo_client):
+    """A festival point whose solar dates ended with last year's festival (腊月十五 2025 is 2026-02-02,
+    its valid_to 2026-03-01 falls before 正月十六) had no ``season`` at all in December: it now says it
+    is out of season, with the window it had, in both languages, as an upcoming one says when it opens."""
+    c = own_demo_client
+    where = {"lon": 113.24, "lat": 35.22, "at": "2026-12-05T10:00"}
+    before = c.get("/coverage/who", params=where).json()["nearest"]["festival_point"]
+    assert before["season_state"] == "upcoming"
+    assert before["season"] == ["2027-01-22", "2027-02-21"]
+    assert before["season_zh"] == "未到开放期：2027-01-22 开放，至 2027-02-21"
+    assert before["season_en"] == "Out of season: opens 2027-01-22, until 2027-02-21"
+    item = c.get(f"/collections/festival_sales_points/items/{before['id']}").json()
+    assert (item["properties"]["lunar_from"], item["properties"]["lunar_to"]) == ("12-15", "01-16")
+    patched = c.patch(
+        f"/collections/festival_sales_points/items/{before['id']}",
+        json={"properties": {"valid_from": "2025-12-01", "valid_to": "2026-03-01"}},
+        headers={"If-Match": f'"{item["version"]}"'},
+    )
+    assert patched.status_code == 200, patched.text
+    over = c.get("/coverage/who", params=where).json()["nearest"]["festival_point"]
+    assert over["id"] == before["id"]
+    assert over["in_season"] is False
+    assert over["season_state"] == "ended"
+    assert over["season"] == ["2026-02-02", "2026-03-01"]
+    assert over["season_zh"] == "已过开放期：2026-02-02 至 2026-03-01，此后未再安排"
+    assert over["season_en"] == "Out of season: its window was 2026-02-02 to 2026-03-01; no later one is set"
+    during = c.get("/coverage/who", params={**where, "at": "2026-02-20T10:00"}).json()
+    assert during["nearest"]["festival_point"]["season_state"] == "in_season"
+    assert during["nearest"]["festival_point"]["season"] == ["2026-02-02", "2026-03-01"]
+
+
+def test_a_site_season_by_hand():
+    import datetime as dt
+
+    from geo_service.coverage.season import site_season
+
+    solar = {"valid_from": "2026-01-20", "valid_to": "2026-03-01"}
+    assert site_season(solar, day=dt.date(2026, 12, 5))["season_state"] == "ended"
+    assert site_season(solar, day=dt.date(2026, 2, 1))["in_season"] is True
+    # valid dates the festival never falls in: no window at all, said so rather than left out
+    nowhere = {
+        "lunar_from": "12-15",
+        "lunar_to": "01-16",
+        "valid_from": "2026-06-01",
+        "valid_to": "2026-07-01",
+    }
+    out = site_season(nowhere, day=dt.date(2026, 12, 5))
+    assert (out["season_state"], out["season"], out["in_season"]) == ("none", None, False)
+    assert out["season_en"] == "Out of season: no window within its dates"
+
+
 def test_bad_input(demo_client):
     r = demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": "noon"})
     assert r.status_code == 400

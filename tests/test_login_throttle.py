@@ -125,3 +125,39 @@ def test_a_slowed_form_sign_in_shows_the_form_again(settings):
         assert "秒后再试" in page.text
         assert "Too many failed sign-ins" in page.text
         assert 'value="/maps/plan?lang=en"' in page.text
+
+
+def test_a_sign_in_refused_by_the_throttle_is_in_the_audit_log(settings):
+    """A 429 (or the form sent back with wait=N) left no trace: the audit log showed the five failed
+    guesses and then nothing, however long the guessing went on. Each throttled try is now a row: the
+    name tried, the address, that it was throttled and for how long; never the password."""
+    app = create_app(settings)
+    with TestClient(app, client=("10.20.0.66", 40000)) as attacker:
+        accounts = app.state.accounts
+        accounts.add_user("chief", "admin", password="the chief's pw")
+        for _ in range(5):
+            assert _login(attacker, "chief", "guess-guess").status_code == 401
+        refused = _login(attacker, "chief", "secret guess 6")
+        assert refused.status_code == 429
+        form = attacker.post(
+            "/auth/login",
+            data={"name": "chief", "password": "secret guess 7", "next": "/maps/plan"},
+            follow_redirects=False,
+        )
+        assert form.status_code == 303
+        assert "wait=" in form.headers["location"]
+        rows = sorted(
+            (e for e in accounts.audit_log() if e.path == "/auth/login" and e.status == 429),
+            key=lambda e: e.id,
+        )
+        assert len(rows) == 2
+        for row in rows:
+            assert (row.actor, row.method) == ("chief", "POST")
+            assert row.detail["client"] == "10.20.0.66"
+            assert row.detail["throttled"] is True
+            assert row.detail["signed_in"] is False
+            assert 1 <= row.detail["retry_after_s"] <= int(refused.headers["retry-after"])
+        assert sum(1 for e in accounts.audit_log() if e.path == "/auth/login" and e.status == 401) == 5
+        logged = repr([(e.actor, e.detail) for e in accounts.audit_log()])
+        for password in ("secret guess 6", "secret guess 7", "guess-guess", "the chief's pw"):
+            assert password not in logged

@@ -341,3 +341,67 @@ def test_a_map_page_links_to_its_print(demo_client):
     assert pdf.content[:5] == b"%PDF-"
     planner = demo_client.get("/maps/plan").text
     assert "id='print-png' href='/maps/plan.png?lang=zh'" in planner
+
+
+def _saved_as(disposition: str) -> tuple[str, str]:
+    """(plain filename, UTF-8 filename*) of a Content-Disposition, decoded as a browser does."""
+    from urllib.parse import unquote
+
+    plain = re.search(r'filename="([^"]*)"', disposition)
+    utf8 = re.search(r"filename\*=UTF-8''([^;\s]+)", disposition)
+    assert plain is not None, disposition
+    return plain.group(1), unquote(utf8.group(1)) if utf8 else plain.group(1)
+
+
+def test_prints_are_saved_under_a_name_that_says_what_they_show(own_demo_client, monkeypatch):
+    """A print had no Content-Disposition: a browser saved the crew's route as '中站一组.pdf' (the URL's
+    last piece) and the city's maps as 'plan.pdf' / 'coverage.png'. Each now carries its title and day,
+    in UTF-8 (RFC 5987) with a plain ASCII name beside it."""
+    import datetime as dt
+
+    from geo_service.api.routers import maps
+
+    monkeypatch.setattr(maps, "print_page", lambda html, **kw: b"%PDF-1.4 stub")
+    c = own_demo_client
+    plan = c.post(
+        "/plans/snow",
+        json={"title": "雪天路线", "start": "2026-12-06T06:00+08:00", "time_limit_s": 1},
+    ).json()
+    crew = plan["vehicles"][0]["crew"]
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date().isoformat()
+    expected = {
+        f"/maps/route/{plan['id']}/{quote(crew)}.pdf": (
+            f"雪天路线-{crew}-2026-12-06.pdf",
+            f"snow-route-{plan['id']}-2026-12-06.pdf",
+        ),
+        "/maps/coverage.png?at=2026-12-06T15:00": (
+            "值守覆盖图-2026-12-06-1500.png",
+            "duty-coverage-2026-12-06-1500.png",
+        ),
+        "/maps/coverage.pdf?at=2026-12-06T07:00Z&lang=en": (
+            "duty-coverage-2026-12-06-1500.pdf",
+            "duty-coverage-2026-12-06-1500.pdf",
+        ),
+        "/maps/plan.pdf": (f"摊区规划图-{today}.pdf", f"stall-zones-{today}.pdf"),
+    }
+    for path, (name, plain) in expected.items():
+        r = c.get(path)
+        assert r.status_code == 200, r.text[:300]
+        disposition = r.headers["content-disposition"]
+        assert disposition.startswith("inline;"), disposition  # still opens in the browser's viewer
+        assert _saved_as(disposition) == (plain, name), path
+        disposition.encode("ascii")  # a header is ASCII: the Chinese name only percent-encoded
+
+
+def test_a_download_name_is_plain_where_it_must_be():
+    from geo_service.api.downloads import content_disposition, file_stem
+
+    assert file_stem(' 雪天/路线:"一" ', "中站 一组", "", "2026-12-06") == "雪天-路线-一-中站-一组-2026-12-06"
+    header = content_disposition("雪天路线-2026-12-06.pdf", fallback="route 2026/12/06.pdf")
+    assert _saved_as(header) == ("route-2026-12-06.pdf", "雪天路线-2026-12-06.pdf")
+    assert header.startswith("attachment;")
+    assert content_disposition("audit.csv", fallback="audit.csv") == 'attachment; filename="audit.csv"'
+    injected = content_disposition('a"\r\nX-Evil: 1.pdf', fallback='a"\r\nX-Evil: 1.pdf')
+    assert "\r" not in injected
+    assert "\n" not in injected
+    assert _saved_as(injected)[0] == "a-X-Evil-1.pdf"

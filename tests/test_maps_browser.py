@@ -69,14 +69,16 @@ class Session:
     Conditions to wait for are written as functions (``"() => …"``): Playwright evaluates a bare
     expression with ``eval``, which the pages' Content-Security-Policy (no 'unsafe-eval') refuses."""
 
-    def __init__(self, browser, live, role="planner", crew=None, viewport=(1280, 900)):
+    def __init__(self, browser, live, role="planner", crew=None, viewport=(1280, 900), locale=None):
         app, self.base = live
         accounts = app.state.accounts
         name = f"b-{role}-{crew or ''}"
         with contextlib.suppress(Exception):  # the user exists from an earlier test
             accounts.add_user(name, role, crew=crew)
         token = accounts.issue_token(name, kind="session")
-        self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        self.context = browser.new_context(
+            viewport={"width": viewport[0], "height": viewport[1]}, **({"locale": locale} if locale else {})
+        )
         self.context.add_cookies(
             [{"name": "geo_session", "value": token, "domain": "127.0.0.1", "path": "/"}]
         )
@@ -536,4 +538,96 @@ def test_pages_work_within_their_content_security_policy(browser, live, tmp_path
     s.page.wait_for_function("() => window.__csp.length > 0", timeout=5_000)
     assert s.page.evaluate("window.__csp")[0].startswith("script-src")
     assert s.outside == []
+    s.close()
+
+
+_FURNITURE = {
+    "attribution": ".leaflet-control-attribution",
+    "scale": ".leaflet-control-scale",
+    "legend": "#legend",
+    "layers": ".leaflet-control-layers",
+    "zoom": ".leaflet-control-zoom",
+    "panel": "#panel",
+}
+
+
+def _overlaps(page) -> list[tuple[str, str]]:
+    """The pairs of map furniture (attribution, scale, legend, layer switch, zoom, panel) whose boxes
+    on the screen overlap."""
+    boxes = {}
+    for name, selector in _FURNITURE.items():
+        for i, el in enumerate(page.locator(selector).all()):
+            if el.is_visible():
+                box = el.bounding_box()
+                if box and box["width"] > 0 and box["height"] > 0:
+                    boxes[f"{name}{i or ''}"] = box
+    names = sorted(boxes)
+    out = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            p, q = boxes[a], boxes[b]
+            if (
+                p["x"] < q["x"] + q["width"]
+                and q["x"] < p["x"] + p["width"]
+                and p["y"] < q["y"] + q["height"]
+                and q["y"] < p["y"] + p["height"]
+            ):
+                out.append((a, b))
+    return out
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_map_furniture_does_not_overlap_on_a_phone(browser, live, tmp_path, lang):
+    """On a 390 px phone the crew's route map had its attribution line (with the 'illustrative data'
+    notice) lying over the scale bar; the other pages' legend, attribution, scale and panels must not
+    cover each other either."""
+    import datetime as dt
+
+    from geo_service.snow.service import make_plan
+
+    app, _ = live
+    doc = make_plan(
+        app.state.workspace,
+        effort=2,
+        start=dt.datetime(2026, 12, 6, 6, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    )
+    crew = doc["vehicles"][0]["crew"]
+    pages = {
+        "crew": f"/maps/route/{doc['id']}/{crew}?lang={lang}",
+        "dispatcher": f"/maps/coverage?at=2026-12-06T15:00&lang={lang}",
+        "planner": f"/maps/plan?lang={lang}",
+    }
+    for role, path in pages.items():
+        s = Session(browser, live, role=role, crew=crew if role == "crew" else None, viewport=(390, 844))
+        s.open(path)
+        s.page.screenshot(path=artefact(tmp_path, f"phone-{role}-{lang}.png"))
+        for foot in (".leaflet-control-attribution", ".leaflet-control-scale"):  # on the screen, not below it
+            box = s.page.locator(foot).bounding_box()
+            assert box is not None, (path, foot)
+            assert box["y"] >= 0, (path, foot, box)
+            assert box["y"] + box["height"] <= 844, (path, foot, box)
+        assert _overlaps(s.page) == [], path
+        assert s.page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        s.clean()
+        s.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_time_picker_says_the_form_it_wants(browser, live, tmp_path, lang):
+    """The coverage page's time picker had no visible label (an aria-label '时刻') and showed the
+    browser's own locale (12/06/2026, 03:00 PM): it asks for Chinese dates, and its label says
+    year-month-day and 24-hour time in Beijing time."""
+    s = Session(browser, live, role="dispatcher", locale="en-US")  # as a headless Chromium is by default
+    s.open(f"/maps/coverage?at=2026-12-06T15:00&lang={lang}")
+    assert s.page.evaluate("document.documentElement.lang") == ("en" if lang == "en" else "zh-CN")
+    pickers = s.page.locator("input[type=date], input[type=datetime-local]")
+    assert pickers.count() == 1
+    for picker in pickers.all():
+        assert picker.get_attribute("lang") == "zh-CN"
+        assert picker.input_value() == "2026-12-06T15:00"
+        said = picker.evaluate("el => Array.from(el.labels).map(l => l.innerText).join(' ')")
+        assert ("YYYY-MM-DD hh:mm" if lang == "en" else "年-月-日 时:分") in said, said
+        shown = picker.evaluate("el => el.labels[0].getBoundingClientRect().width")
+        assert shown > 0  # on the page, not only read out
+    s.clean()
     s.close()

@@ -21,13 +21,13 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from geo_service.coverage.membership import BeatIndex, assign_points_to_beats
+from geo_service.coverage.season import site_season
 from geo_service.coverage.week import WeekCoverage, beat_coverage_week
 from geo_service.crs import from_metric, to_metric, transformer
 from geo_service.duty import (
     TZ,
     Shift,
     calendar_note_pairs,
-    festival_dates,
     next_shift,
     on_duty,
     open_windows,
@@ -130,7 +130,7 @@ class SiteReach:
         """The nearest site on foot from a metric point (or its snap to the same network), or why there
         is none (``None``: the layer has no sites). With ``at``, a site that has dates says whether it is
         in season then, and from when to when (a festival point in December is named with the dates it
-        opens in January)."""
+        opens in January; one whose dates are over, with the window it had): see :func:`site_season`."""
         if len(self.ids) == 0:
             return None
         where = (
@@ -149,11 +149,7 @@ class SiteReach:
         k = int(site[0])
         out = {"id": int(self.ids[k]), "name": self.names[k], "walk_m": round(float(cost[0]), 1)}
         if at is not None and self.seasons and self.seasons[k]:
-            day = at.astimezone(TZ).date()
-            first, last = festival_dates(self.seasons[k], around=day)
-            out["in_season"] = (first is None or first <= day) and (last is None or day <= last)
-            if first is None or last is None or first <= last:  # else no season is left to name
-                out["season"] = [d.isoformat() if d else None for d in (first, last)]
+            out.update(site_season(self.seasons[k], day=at.astimezone(TZ).date()))
         return out
 
 

@@ -162,8 +162,13 @@ def base_map(
     root(m).header.add_child(
         Raw(
             "<style>html,body{margin:0;height:100%;font-family:'Noto Sans CJK SC','Noto Sans',sans-serif}"
+            # a panel leaves room for the zoom buttons on its left and the layer switch on its right,
+            # which on a phone (390 px) it covered
             ".geo-panel{position:absolute;z-index:1000;background:#fff;padding:6px 10px;border-radius:4px;"
-            "box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:13px;max-width:320px}"
+            "box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:13px;max-width:min(320px,calc(100vw - 134px))}"
+            ".geo-panel.leaflet-control{position:relative;margin-right:10px}"
+            # the attribution (with the workspace's notice) wraps beside the scale bar rather than over it
+            ".leaflet-control-attribution{max-width:calc(100vw - 125px)}"
             ".geo-legend i{display:inline-block;width:14px;height:10px;margin-right:6px;border:1px solid #555}"
             ".geo-msg{color:#b71c1c}</style>" + print_css(orientation, printing=printing)
         )
@@ -178,7 +183,11 @@ def base_map(
         m,
         "L.control.scale({imperial: false}).addTo(MAP); MAP.attributionControl.setPrefix('Leaflet');"
         f"{note}\n// title block and north arrow sit on the map, whatever else the page holds\n"
-        "document.querySelectorAll('.geo-title,.geo-north').forEach(function(el){ MAP.getContainer().appendChild(el); });",
+        "document.querySelectorAll('.geo-title,.geo-north').forEach(function(el){ MAP.getContainer().appendChild(el); });\n"
+        "// the legend is a control of the bottom right corner: Leaflet stacks it above the attribution\n"
+        "document.querySelectorAll('.geo-legend').forEach(function(el){ var c = L.control({position: 'bottomright'});\n"
+        "  c.onAdd = function(){ L.DomEvent.disableClickPropagation(el); L.DomEvent.disableScrollPropagation(el);"
+        " return el; }; c.addTo(MAP); });",
     )
     return m
 
@@ -250,13 +259,14 @@ def _plain(value: Any) -> Any:
 
 
 def add_legend(m: folium.Map, items: Sequence[tuple[str, str, str]], lang: str, *, switch_href: str) -> None:
-    """A legend (colour, dash style, label) and the language switch, top right under the layer control."""
+    """A legend (colour, dash style, label) and the language switch, bottom right above the attribution
+    (a control of that corner, so that neither covers the other on a narrow screen)."""
     rows = "".join(
         f'<div><i style="background:{c};{s}"></i>{html.escape(name)}</div>' for c, s, name in items
     )
     root(m).html.add_child(
         Raw(
-            f'<div class="geo-panel geo-legend" id="legend" style="bottom:24px;right:10px">'
+            f'<div class="geo-panel geo-legend" id="legend">'
             f"<b>{label('legend', lang)}</b>{rows}"
             f'<div class="geo-screen-only" style="margin-top:4px">'
             f'<a id="lang-switch" href="{switch_href}">{label("switch", lang)}</a></div></div>'

@@ -432,7 +432,10 @@ def coverage_page(
             # the moment as text (a browser shows the picker's value in its own locale, 12/6/2026, 3:00 PM)
             f"<form method='get' action='/maps/coverage'><b>{'Duty coverage at' if en else '值守覆盖时刻'}</b> "
             f"<span id='at-text'>{when}</span><br><span class='geo-screen-only'>"
-            f"<input type='datetime-local' name='at' value='{local}' aria-label='{'Time' if en else '时刻'}'>"
+            # the picker asks for Chinese dates (where a browser heeds it) and its label says the form the
+            # service reads, whatever the browser shows: year-month-day and 24-hour time, Beijing time
+            f"<label for='at-input'>{'Time (YYYY-MM-DD hh:mm, Beijing time)' if en else '时刻（年-月-日 时:分，北京时间）'}</label> "
+            f"<input type='datetime-local' id='at-input' name='at' value='{local}' lang='zh-CN'>"
             f"<input type='hidden' name='lang' value='{lang}'>"
             f"<button>{'Show' if en else '查看'}</button></span> "
             # the print of this moment, not of whenever the link is followed
@@ -555,7 +558,15 @@ def route_page(
             ".stop-no{background:#fff;border:2px solid;border-radius:10px;font-size:11px;text-align:center;line-height:16px;"
             "width:18px;height:16px}"
             "@media print{ #stops{height:auto;overflow:visible}}"  # on paper the list runs on: every stop
-            + ("#stops{height:auto;overflow:visible}" if printing else "")
+            + (
+                "#stops{height:auto;overflow:visible}"
+                if printing
+                # on a phone head, list and map share the screen: the map's foot (scale bar and
+                # attribution) was below the fold, 58vh + 38vh and the head being more than the screen
+                else "@media screen{body{display:flex;flex-direction:column;height:100vh;height:100dvh}"
+                "#route-head{flex:none}#stops{flex:0 1 auto;height:auto;max-height:38vh}"
+                ".folium-map{flex:1 1 0;min-height:0;height:auto !important}}"
+            )
             + "</style>"
         )
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from contextlib import AbstractContextManager
@@ -14,6 +15,7 @@ from pydantic import Field
 
 from geo_service.api.audit import note, user_change
 from geo_service.api.deps import Body, Offset, parse_moment
+from geo_service.api.downloads import content_disposition
 from geo_service.errors import InvalidInput
 from geo_service.features import REFERENCES_LOCK
 
@@ -137,8 +139,15 @@ def audit_export(
 ) -> Response:
     entries = _entries(request, actor, since, until, 1_000_000, 0)
     note(request, download="audit", rows=len(entries))
+    # named for the moment it was taken, as the command line names its backups (a second download does
+    # not overwrite the first); the JSON form had no name at all
+    name = f"audit-{_stamp()}.{f}"
     if f == "json":
-        return Response(json.dumps(entries, ensure_ascii=False), media_type="application/json")
+        return Response(
+            json.dumps(entries, ensure_ascii=False),
+            media_type="application/json",
+            headers={"Content-Disposition": content_disposition(name, fallback=name)},
+        )
     if f != "csv":
         raise InvalidInput(
             f"导出格式「{f}」不支持，可用 csv、json",
@@ -155,7 +164,7 @@ def audit_export(
     return Response(
         "\ufeff" + out.getvalue(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
+        headers={"Content-Disposition": content_disposition(name, fallback=name)},
     )
 
 
@@ -164,11 +173,12 @@ def download_backup(request: Request) -> Response:
     from geo_service.backup import create_backup
 
     data = create_backup(request.app.state.workspace.store, request.app.state.accounts)
+    name = f"geo-service-backup-{_stamp()}.zip"  # as `geo-service backup create DIR` names them
     note(request, download="backup", bytes=len(data))
     return Response(
         data,
         media_type="application/zip",
-        headers={"Content-Disposition": 'attachment; filename="geo-service-backup.zip"'},
+        headers={"Content-Disposition": content_disposition(name, fallback=name)},
     )
 
 
@@ -183,3 +193,8 @@ async def upload_backup(request: Request, file: Annotated[UploadFile, File()]) -
     data = await file.read()
     counts = restore_backup(data, request.app.state.workspace.store, request.app.state.accounts)
     return {"restored": counts}
+
+
+def _stamp() -> str:
+    """Now in Beijing time, as a file name holds it: 20261206-150000."""
+    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).strftime("%Y%m%d-%H%M%S")

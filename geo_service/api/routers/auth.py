@@ -12,7 +12,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from geo_service.api.audit import note
+from geo_service.api.audit import client_address, note
 from geo_service.api.security import SESSION_COOKIE, AuthError
 from geo_service.auth.throttle import LoginThrottle
 from geo_service.errors import InvalidInput
@@ -62,8 +62,10 @@ async def login(request: Request) -> Response:
         as_json = False
     name, password = str(form.get("name") or ""), str(form.get("password") or "")
     throttle: LoginThrottle = request.app.state.login_throttle
-    client = request.client.host if request.client else "?"
+    client = client_address(request)
     wait = math.ceil(throttle.wait_s(name, client))
+    if wait > 0:  # refused unheard (the password is not even checked), and audited as a sign-in is
+        _audit_sign_in(request, name, 429, client=client, signed_in=False, throttled=True, retry_after_s=wait)
     if wait > 0 and not as_json:  # a browser's form: back to the form (with its next), not a JSON body
         again = RedirectResponse(_back_to_form(form, f"wait={wait}"), status_code=303)
         again.headers["Retry-After"] = str(wait)
@@ -73,13 +75,8 @@ async def login(request: Request) -> Response:
     token = request.app.state.accounts.login(name, password) if name and password else None
     throttle.record(name, client, ok=token is not None)
     # every sign-in, and every failed one, in the audit log (who tried, from where)
-    request.app.state.accounts.record(
-        actor=name or "anonymous",
-        role=None,
-        method="POST",
-        path="/auth/login",
-        status=200 if token is not None else 401,
-        detail={"client": client, "signed_in": token is not None},
+    _audit_sign_in(
+        request, name, 200 if token is not None else 401, client=client, signed_in=token is not None
     )
     if token is None:
         if as_json:
@@ -97,6 +94,20 @@ async def login(request: Request) -> Response:
         SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=12 * 3600
     )
     return response
+
+
+def _audit_sign_in(request: Request, name: str, status: int, **detail: Any) -> None:
+    """A sign-in (done, refused, or slowed down by the throttle) in the audit log: the name tried, never
+    the password. The audit middleware leaves /auth/login to this (a form is answered with a redirect,
+    whatever became of it)."""
+    request.app.state.accounts.record(
+        actor=name or "anonymous",
+        role=None,
+        method="POST",
+        path="/auth/login",
+        status=status,
+        detail=detail,
+    )
 
 
 def _slowed(wait: int) -> tuple[str, str]:

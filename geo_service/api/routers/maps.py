@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from geo_service.api.deps import parse_moment
+from geo_service.api.downloads import content_disposition, file_stem
 from geo_service.api.paths import STATIC_DIR
 from geo_service.api.problems import status_for
 from geo_service.contexts import coverage_context
@@ -49,6 +50,8 @@ def _error_page(request: Request, exc: GeoServiceError, lang: str) -> HTMLRespon
 
 # a page builder: (language, where the static files are, drawn for paper?) -> HTML
 Builder = Callable[[str, str, bool], str]
+# a print's file name: language -> (name, plain ASCII name for old clients), both without extension
+Naming = Callable[[str], tuple[str, str]]
 
 
 def _page(request: Request, build: Builder) -> HTMLResponse:
@@ -59,16 +62,59 @@ def _page(request: Request, build: Builder) -> HTMLResponse:
         return _error_page(request, exc, lang)
 
 
-def _print(request: Request, build: Builder, fmt: str, *, paper: str) -> Response:
+def _print(request: Request, build: Builder, fmt: str, *, paper: str, naming: Naming) -> Response:
+    """The print, named for what it shows (``naming``): shown in the browser, saved under that name."""
     lang = _lang(request)
     try:
+        name, plain = naming(lang)
         page = build(lang, STATIC_DIR.as_uri(), True)
         data = print_page(
             page, fmt=fmt, chromium=request.app.state.settings.chromium, orientation=PAPER[paper]
         )
     except GeoServiceError as exc:  # no Chromium: 503, as a page or problem+json like every refusal
         return _error_page(request, exc, lang)
-    return Response(data, media_type="image/png" if fmt == "png" else "application/pdf")
+    disposition = content_disposition(f"{name}.{fmt}", fallback=f"{plain}.{fmt}", disposition="inline")
+    return Response(
+        data,
+        media_type="image/png" if fmt == "png" else "application/pdf",
+        headers={"Content-Disposition": disposition},
+    )
+
+
+def _today() -> str:
+    return dt.datetime.now(TZ).date().isoformat()
+
+
+def _plan_naming(lang: str) -> tuple[str, str]:
+    """The planner's map, dated the day it is printed: 摊区规划图-2026-12-06."""
+    return file_stem("stall-zones" if lang == "en" else "摊区规划图", _today()), f"stall-zones-{_today()}"
+
+
+def _moment(request: Request) -> dt.datetime:
+    """The moment the coverage map is drawn for (``at``, else this minute), in Beijing time."""
+    at = parse_moment(request.query_params.get("at")) or dt.datetime.now(TZ).replace(second=0, microsecond=0)
+    return at.astimezone(TZ)
+
+
+def _coverage_naming(request: Request) -> Naming:
+    """The coverage map at its moment: 值守覆盖图-2026-12-06-1500."""
+
+    def naming(lang: str) -> tuple[str, str]:
+        when = _moment(request).strftime("%Y-%m-%d-%H%M")
+        return file_stem("duty-coverage" if lang == "en" else "值守覆盖图", when), f"duty-coverage-{when}"
+
+    return naming
+
+
+def _route_naming(request: Request, plan_id: str, crew: str) -> Naming:
+    """A crew's route: the plan's title, the crew and the day it starts (冻雨除雪预案-中站一组-2026-12-06)."""
+
+    def naming(lang: str) -> tuple[str, str]:
+        doc = request.app.state.workspace.store.get_document("snow_plan", plan_id)
+        day = dt.datetime.fromisoformat(doc["start"]).astimezone(TZ).date().isoformat()
+        return file_stem(str(doc.get("title") or ""), crew, day), f"snow-route-{plan_id}-{day}"
+
+    return naming
 
 
 def _plan_builder(request: Request) -> Builder:
@@ -82,9 +128,7 @@ def _coverage_builder(request: Request) -> Builder:
     ws = request.app.state.workspace
 
     def build(lang: str, static: str, printing: bool) -> str:
-        at = parse_moment(request.query_params.get("at")) or dt.datetime.now(TZ).replace(
-            second=0, microsecond=0
-        )
+        at = _moment(request)
         ctx = coverage_context(ws)
         beats = ws.frame("patrol_beats")
         running = {s.beat for s in on_duty(ctx.shifts, at)}
@@ -146,7 +190,7 @@ def plan_map(request: Request) -> HTMLResponse:
 
 @router.get("/plan.{fmt}", summary="规划图 PNG/PDF / Planner's map as PNG or PDF")
 def plan_print(request: Request, fmt: str) -> Response:
-    return _print(request, _plan_builder(request), _fmt(fmt), paper="plan")
+    return _print(request, _plan_builder(request), _fmt(fmt), paper="plan", naming=_plan_naming)
 
 
 @router.get(
@@ -158,12 +202,20 @@ def coverage_map(request: Request) -> HTMLResponse:
 
 @router.get("/coverage.{fmt}", summary="覆盖图 PNG/PDF / Coverage map as PNG or PDF")
 def coverage_print(request: Request, fmt: str) -> Response:
-    return _print(request, _coverage_builder(request), _fmt(fmt), paper="coverage")
+    return _print(
+        request, _coverage_builder(request), _fmt(fmt), paper="coverage", naming=_coverage_naming(request)
+    )
 
 
 @router.get("/route/{plan_id}/{crew}.{fmt}", summary="作业路线图 PNG/PDF / Crew route as PNG or PDF")
 def route_print(request: Request, plan_id: str, crew: str, fmt: str) -> Response:
-    return _print(request, _route_builder(request, plan_id, crew), _fmt(fmt), paper="route")
+    return _print(
+        request,
+        _route_builder(request, plan_id, crew),
+        _fmt(fmt),
+        paper="route",
+        naming=_route_naming(request, plan_id, crew),
+    )
 
 
 @router.get(
