@@ -161,3 +161,53 @@ def test_a_sign_in_refused_by_the_throttle_is_in_the_audit_log(settings):
         logged = repr([(e.actor, e.detail) for e in accounts.audit_log()])
         for password in ("secret guess 6", "secret guess 7", "guess-guess", "the chief's pw"):
             assert password not in logged
+
+
+@pytest.fixture(params=["sqlite", "postgis"])
+def accounts_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'accounts.gpkg'}"
+    return request.getfixturevalue("pg_schema_url")
+
+
+def test_the_database_ledger_counts_as_the_memory_one_does(accounts_url):
+    """A random run of failures, successes and quiet spells over a few names and addresses: the ledger in
+    the accounts database (SQLite, PostgreSQL) answers every question as the in-memory one does."""
+    import random
+
+    from geo_service.auth.accounts import AccountStore
+    from geo_service.auth.throttle import MemoryLedger
+
+    accounts = AccountStore(accounts_url)
+    try:
+        table, memory = accounts.sign_in_ledger(), MemoryLedger()
+        rng = random.Random(4)
+        now, window = 1_000_000.0, 60.0
+        for _ in range(400):
+            name, client = rng.choice(["li", "wang", "zhao"]), rng.choice(["10.0.0.1", "10.0.0.2", "::1"])
+            now += rng.choice([0.0, 0.5, 3.0, 20.0, 61.0])
+            op = rng.random()
+            for ledger in (table, memory):
+                if op < 0.75:
+                    ledger.failed(name, client, now, window)
+                elif op < 0.85:
+                    ledger.succeeded(name, client)
+            assert table.streak(name, client, now, window) == memory.streak(name, client, now, window)
+            assert table.recent(client, now, window) == memory.recent(client, now, window)
+    finally:
+        accounts.close()
+
+
+def test_workers_over_one_workspace_share_the_counts(settings):
+    """Before, each worker process counted failures in its own memory: with four workers a guesser got
+    four times the tries. Two apps over one workspace stand for two workers here."""
+    first, second = create_app(settings), create_app(settings)
+    with (
+        TestClient(first, client=("10.20.0.66", 40000)) as one,
+        TestClient(second, client=("10.20.0.66", 40000)) as two,
+    ):
+        first.state.accounts.add_user("chief", "admin", password="the chief's pw")
+        for worker in (one, two, one, two, one):
+            assert _login(worker, "chief", "guess-guess").status_code == 401
+        assert _login(two, "chief", "the chief's pw").status_code == 429
+        assert _login(one, "chief", "the chief's pw").status_code == 429

@@ -63,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             account_url(str(settings.workspace), settings.database_url), cache_s=settings.auth_cache_s
         )
         guard_crew_accounts(app.state.workspace, app.state.accounts)
+        # failed sign-ins counted where every worker of the service sees them
+        app.state.login_throttle.ledger = app.state.accounts.sign_in_ledger()
         try:
             yield
         finally:

@@ -18,13 +18,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from geo_service.auth.passwords import hash_password, new_token, token_digest, verify_password
 from geo_service.auth.roles import ROLES
 from geo_service.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 
-__all__ = ["AccountStore", "AuditEntry", "User", "account_url"]
+__all__ = ["AccountStore", "AuditEntry", "SignInLedger", "User", "account_url"]
 
 _TZ = ZoneInfo("Asia/Shanghai")
 metadata = sa.MetaData(
@@ -62,6 +64,22 @@ audit = sa.Table(
     sa.Column("path", sa.String(500), nullable=False),
     sa.Column("status", sa.Integer, nullable=False),
     sa.Column("detail", sa.Text),
+)
+
+sign_in_streaks = sa.Table(
+    "geo_sign_in_streaks",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("client", sa.String(64), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("last", sa.Float, nullable=False),
+)
+sign_in_failures = sa.Table(
+    "geo_sign_in_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("client", sa.String(64), nullable=False, index=True),
+    sa.Column("at", sa.Float, nullable=False, index=True),
 )
 
 
@@ -390,6 +408,11 @@ class AccountStore:
             for r in rows
         ]
 
+    # -- failed sign-ins ----------------------------------------------------------------------------
+    def sign_in_ledger(self) -> SignInLedger:
+        """Failed sign-ins counted in these tables: the throttle's ledger shared by every worker."""
+        return SignInLedger(self.engine)
+
     # -- backups ----------------------------------------------------------------------------------
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         """Users (with password hashes), API tokens (digests) and the audit log, for a backup."""
@@ -419,6 +442,55 @@ class AccountStore:
                     con.execute(table.insert(), batch)
         with self._lock:
             self._cache.clear()
+
+
+class SignInLedger:
+    """A :class:`geo_service.auth.throttle.Ledger` in the accounts database: each failure is one
+    statement's worth of rows, so workers counting at once count every failure; rows older than the
+    window are dropped as failures come in."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._insert = sqlite_insert if engine.dialect.name == "sqlite" else pg_insert
+
+    def streak(self, name: str, client: str, now: float, window_s: float) -> tuple[int, float]:
+        t = sign_in_streaks
+        with self.engine.connect() as con:
+            row = con.execute(
+                sa.select(t.c.count, t.c.last).where(t.c.name == name, t.c.client == client)
+            ).first()
+        if row is None or now - row[1] >= window_s:  # none, or a quiet window: forgotten
+            return 0, 0.0
+        return int(row[0]), float(row[1])
+
+    def recent(self, client: str, now: float, window_s: float) -> list[float]:
+        t = sign_in_failures
+        with self.engine.connect() as con:
+            rows = con.execute(
+                sa.select(t.c.at).where(t.c.client == client, t.c.at > now - window_s).order_by(t.c.at)
+            )
+            return [float(at) for at in rows.scalars()]
+
+    def failed(self, name: str, client: str, now: float, window_s: float) -> None:
+        t = sign_in_streaks
+        new = self._insert(t).values(name=name, client=client, count=1, last=now)
+        # one more in a row, or the first of a new streak after a quiet window: in one statement, so two
+        # workers counting the same pair at once both count
+        renewed = sa.case((new.excluded.last - t.c.last >= window_s, 1), else_=t.c.count + 1)
+        with self.engine.begin() as con:
+            con.execute(
+                new.on_conflict_do_update(
+                    index_elements=[t.c.name, t.c.client], set_={"count": renewed, "last": new.excluded.last}
+                )
+            )
+            con.execute(sign_in_failures.insert().values(client=client, at=now))
+            con.execute(sign_in_failures.delete().where(sign_in_failures.c.at <= now - window_s))
+            con.execute(t.delete().where(t.c.last <= now - window_s))
+
+    def succeeded(self, name: str, client: str) -> None:
+        t = sign_in_streaks
+        with self.engine.begin() as con:
+            con.execute(t.delete().where(t.c.name == name, t.c.client == client))
 
 
 _TOKEN_CACHE_MOST = 10_000  # token checks remembered at once
