@@ -377,3 +377,30 @@ def test_edges_that_do_not_match_their_neighbours_by_hand():
     # the hand-made 3x3 grid: B22 is 3 m short of the district edge (a gap, no neighbour on that side),
     # B00 runs 10 m into B01 (an overlap): no edge mismatches
     assert beat_coverage(grid_beats(), SHIFTS, DISTRICT).mismatches == ()
+
+
+def test_a_tilted_t_junction_is_no_mismatch():
+    """helper-37: on the demo layer six 'mismatches' of ~25 m² were reported where two beats' shared
+    corner lies on a third beat's straight edge (a T), the edges not axis-aligned: the strip past the end
+    of the shared edge lies inside the third beat, and the two edges on one line met in a film of
+    rounding, reported as an overlap. A real wedge of no-man's-land at such a T is still found."""
+    import shapely.affinity as affine
+
+    def tilted(gap: float) -> gpd.GeoDataFrame:
+        boxes = [
+            shapely.box(OX, OY, OX + 100, OY + 100),
+            shapely.box(OX + 100, OY, OX + 200, OY + 100),
+            shapely.Polygon(
+                [(OX, OY + 100 + gap), (OX + 200, OY + 100), (OX + 200, OY + 200), (OX, OY + 200)]
+            ),
+        ]
+        geoms = [affine.rotate(b, 23.0, origin=(OX, OY)) for b in boxes]
+        return gpd.GeoDataFrame({"code": ["T1", "T2", "T3"]}, geometry=m2ll(geoms), crs=4326)
+
+    district = gpd.GeoDataFrame(
+        {"name": ["甲区"]}, geometry=m2ll([shapely.box(OX - 300, OY - 300, OX + 300, OY + 300)]), crs=4326
+    )
+    assert beat_coverage(tilted(0.0), (), district).mismatches == ()
+    found = beat_coverage(tilted(4.0), (), district).mismatches
+    # T3's lower edge rises 4 m over T1 and T2's 200 m: a wedge of no-man's-land above each
+    assert {tuple(m["beats"]): m["kind"] for m in found} == {("T1", "T3"): "gap", ("T2", "T3"): "gap"}

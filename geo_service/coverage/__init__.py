@@ -345,6 +345,9 @@ def beat_coverage(
     return BeatCoverage(at, tuple(gaps), tuple(overlaps), tuple(mismatches), tuple(figures))
 
 
+_NOISE_M2 = 0.01  # pieces smaller than this are rounding (two edges on one line meet in a film of 1e-9 m²)
+
+
 def _edge_mismatches(
     geoms: np.ndarray, codes: np.ndarray, tree: shapely.STRtree, tol: float, crs: str
 ) -> list[dict[str, Any]]:
@@ -360,12 +363,17 @@ def _edge_mismatches(
         pair = shapely.union(gi, gj)
         near_both = shapely.intersection(shapely.buffer(gi, tol), shapely.buffer(gj, tol))
         between = shapely.intersection(shapely.difference(near_both, pair), shapely.convex_hull(pair))
+        # what a third beat covers is no no-man's-land: at a T-junction (the corner two beats share lies
+        # on a third's straight edge) the strip past the end of a shared edge lies in the other beat
+        others = [k for k in tree.query(between) if k != i and k != j]
+        if others:
+            between = shapely.difference(between, shapely.union_all(geoms[others]))
         both = shapely.intersection(gi, gj)
         slivers = {
             kind: [
                 p
                 for p in shapely.get_parts(g)
-                if p.area > 0 and p.length / 2 > 4 * tol and shapely.buffer(p, -tol / 2).is_empty
+                if p.area > _NOISE_M2 and p.length / 2 > 4 * tol and shapely.buffer(p, -tol / 2).is_empty
             ]
             for kind, g in (("gap", between), ("overlap", both))
         }
