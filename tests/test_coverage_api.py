@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 
+import shapely
+import shapely.geometry
+import shapely.ops
+
 
 def test_who_covers(demo_client):
     body = demo_client.get(
@@ -471,3 +475,51 @@ def test_who_covers_names_the_office_dispatch_escalates_to(demo_client):
     day = demo_client.get("/coverage/who", params={**night, "at": "2026-12-01T10:00"}).json()
     assert day["on_duty"]
     assert day["escalation"] is None
+
+
+def test_who_at_a_site_is_0_m_from_it_and_a_site_no_walk_reaches_is_not_named(own_demo_client):
+    """helper-37: standing inside stall site 1 gave a walk of twice its distance to the street; and a
+    site ~480 m from every street was named by who-covers (snapped within 500 m) while the service
+    areas (300 m) called it unreachable."""
+    c = own_demo_client
+    one = c.get("/collections/stall_sites/items/1").json()
+    inside = shapely.geometry.shape(one["geometry"]).representative_point()
+    here = {"lon": inside.x, "lat": inside.y, "at": "2026-12-05T10:00"}
+    site = c.get("/coverage/who", params=here).json()["nearest"]["stall_site"]
+    assert (site["id"], site["walk_m"]) == (1, 0.0)
+    # a new site in a district, as far from every walkable street as the district allows (over 300 m)
+    import geopandas as gpd
+    import numpy as np
+
+    def frame(layer):
+        items = c.get(f"/collections/{layer}/items", params={"limit": 100_000}).json()["features"]
+        return gpd.GeoDataFrame.from_features(items, crs=4326).to_crs(4547)
+
+    roads, districts = frame("roads"), frame("districts")
+    walkable = roads[roads["walkable"].astype(bool)].geometry.union_all()
+    shanyang = districts[districts["name"] == one["properties"]["district"]].geometry.iloc[0]
+    x0, y0, x1, y1 = shanyang.bounds
+    grid = shapely.points(*np.meshgrid(np.arange(x0, x1, 100.0), np.arange(y0, y1, 100.0))).ravel()
+    grid = grid[shapely.within(grid, shapely.buffer(shanyang, -50))]
+    spot = grid[np.argmax(shapely.distance(grid, walkable))]
+    assert shapely.distance(spot, walkable) > 350
+    far = gpd.GeoSeries([spot.buffer(8.0)], crs=4547).to_crs(4326).iloc[0]
+    new = {
+        "type": "Feature",
+        "geometry": shapely.geometry.mapping(far),
+        "properties": {**one["properties"], "name": "田间摊区"},
+    }
+    r = c.post("/collections/stall_sites/items", json=new, params={"override": "*", "reason": "测试"})
+    assert r.status_code == 201, r.text[:400]
+    fid = r.json()["id"]
+    areas = c.get("/coverage/service-areas", params={"layer": "stall_sites", "max_walk_m": 500}).json()
+    assert fid in areas["unreachable_sites"]
+    # on the street nearest to it: who-covers names a site a walk reaches, not this one
+    _, on_street = shapely.ops.nearest_points(spot, walkable)
+    lon, lat = gpd.GeoSeries([on_street], crs=4547).to_crs(4326).iloc[0].coords[0]
+    named = c.get("/coverage/who", params={"lon": lon, "lat": lat, "at": here["at"]}).json()
+    assert named["nearest"]["stall_site"]["id"] != fid
+    assert named["nearest"]["stall_site"]["walk_m"] > 0
+    at_it = {"lon": far.centroid.x, "lat": far.centroid.y, "at": here["at"]}
+    there = c.get("/coverage/who", params=at_it).json()["nearest"]["stall_site"]
+    assert (there["id"], there["walk_m"]) == (fid, 0.0)

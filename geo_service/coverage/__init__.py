@@ -84,6 +84,9 @@ class WhoCovers:
         }
 
 
+WALK_SNAP_M = 300.0  # a site or a home further than this from every street is reached by no walk
+
+
 @dataclass(frozen=True)
 class SiteReach:
     """One site layer on the walking network: from any street node, the nearest site and the walk to it.
@@ -96,6 +99,7 @@ class SiteReach:
     names: np.ndarray
     field: NearestSites
     seasons: tuple[Mapping[str, Any], ...] = ()  # per site: its dates (lunar and solar), if it has any
+    shapes: shapely.STRtree | None = None  # the sites themselves (metric): a place inside one is at it
 
     @classmethod
     def build(
@@ -104,13 +108,10 @@ class SiteReach:
         sites: gpd.GeoDataFrame,
         *,
         crs: str = "EPSG:4547",
-        max_snap_m: float = 500.0,
+        max_snap_m: float = WALK_SNAP_M,
     ) -> SiteReach:
-        anchors = (
-            shapely.point_on_surface(to_metric(sites.geometry.to_numpy(), crs))
-            if len(sites)
-            else np.array([], dtype=object)
-        )
+        shapes = to_metric(sites.geometry.to_numpy(), crs) if len(sites) else np.array([], dtype=object)
+        anchors = shapely.point_on_surface(shapes) if len(sites) else shapes
         names = (
             sites["name"].to_numpy(dtype=object)
             if "name" in sites
@@ -122,32 +123,41 @@ class SiteReach:
             for row in sites[dated].astype(object).where(sites[dated].notna(), None).to_dict("records")
         )
         field = nearest_sites(network, anchors, max_snap_m=max_snap_m)
-        return cls(sites.index.to_numpy(), names, field, seasons if dated else ())
+        return cls(sites.index.to_numpy(), names, field, seasons if dated else (), shapely.STRtree(shapes))
 
     def nearest(
-        self, point_m: shapely.Point | Snap, *, max_snap_m: float = 500.0, at: dt.datetime | None = None
+        self,
+        point_m: shapely.Point,
+        *,
+        snapped: Snap | None = None,
+        max_snap_m: float = WALK_SNAP_M,
+        at: dt.datetime | None = None,
     ) -> dict[str, Any] | None:
-        """The nearest site on foot from a metric point (or its snap to the same network), or why there
-        is none (``None``: the layer has no sites). With ``at``, a site that has dates says whether it is
-        in season then, and from when to when (a festival point in December is named with the dates it
-        opens in January; one whose dates are over, with the window it had): see :func:`site_season`."""
+        """The nearest site on foot from a metric point (``snapped``: its snap to the same network, when
+        the caller has it), or why there is none (``None``: the layer has no sites). A place within a
+        site (or a metre of a point site) is at it: 0 m. With ``at``, a site that has dates says whether
+        it is in season then, and from when to when (a festival point in December is named with the
+        dates it opens in January; one whose dates are over, with the window it had): see
+        :func:`site_season`."""
         if len(self.ids) == 0:
             return None
-        where = (
-            point_m
-            if isinstance(point_m, Snap)
-            else snap(self.field.network, np.array([point_m], dtype=object), max_distance=max_snap_m)
-        )
-        if where.segment[0] < 0:
-            return {
-                "reason_zh": f"{max_snap_m:.0f} 米内没有可步行的道路",
-                "reason_en": f"No walkable street within {max_snap_m:.0f} m",
-            }
-        cost, site = self.field.query(where)
-        if site[0] < 0:
-            return {"reason_zh": "步行不可达", "reason_en": "Not reachable on foot"}
-        k = int(site[0])
-        out = {"id": int(self.ids[k]), "name": self.names[k], "walk_m": round(float(cost[0]), 1)}
+        at_site = [] if self.shapes is None else self.shapes.query(point_m, predicate="dwithin", distance=1.0)
+        if len(at_site):
+            k, cost = int(min(at_site)), 0.0
+        else:
+            where = snapped or snap(
+                self.field.network, np.array([point_m], dtype=object), max_distance=max_snap_m
+            )
+            if where.segment[0] < 0:
+                return {
+                    "reason_zh": f"{max_snap_m:.0f} 米内没有可步行的道路",
+                    "reason_en": f"No walkable street within {max_snap_m:.0f} m",
+                }
+            costs, site = self.field.query(where)
+            if site[0] < 0:
+                return {"reason_zh": "步行不可达", "reason_en": "Not reachable on foot"}
+            k, cost = int(site[0]), float(costs[0])
+        out = {"id": int(self.ids[k]), "name": self.names[k], "walk_m": round(cost, 1)}
         if at is not None and self.seasons and self.seasons[k]:
             out.update(site_season(self.seasons[k], day=at.astimezone(TZ).date()))
         return out
@@ -236,9 +246,11 @@ def who_covers(
         "stall_site": _reach(network, stall_sites, crs),
         "festival_point": _reach(network, festival_points, crs),
     }
-    where = snap(network, pm, max_distance=500) if network is not None else None
+    where = snap(network, pm, max_distance=WALK_SNAP_M) if network is not None else None
     nearest = {
-        k: None if r is None else r.nearest(where if r.field.network is network else pm[0], at=at)
+        k: None
+        if r is None
+        else r.nearest(pm[0], snapped=where if r.field.network is network else None, at=at)
         for k, r in reaches.items()
     }
     return WhoCovers(
@@ -471,9 +483,6 @@ def site_duty_coverage(
                         )
                     hour += dt.timedelta(hours=1)
     return out
-
-
-WALK_SNAP_M = 300.0  # a site or a home further than this from every street is reached by no walk
 
 
 def _anchors(geoms: Any, crs: str) -> np.ndarray:
