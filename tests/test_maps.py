@@ -405,3 +405,27 @@ def test_a_download_name_is_plain_where_it_must_be():
     assert "\r" not in injected
     assert "\n" not in injected
     assert _saved_as(injected)[0] == "a-X-Evil-1.pdf"
+
+
+def test_the_coverage_map_shows_the_cases_reported_by_its_moment(demo_client, monkeypatch):
+    """helper-37: the map of 2026-01-01 10:00 showed every case open now, reported eleven months later."""
+    import pandas as pd
+
+    from geo_service.api.routers import maps as maps_router
+
+    shown: list[pd.DataFrame] = []
+    drawing = maps_router.coverage_page
+
+    def spy(ws, **kwargs):
+        shown.append(kwargs["cases"])
+        return drawing(ws, **kwargs)
+
+    monkeypatch.setattr(maps_router, "coverage_page", spy)
+    for at in ("2026-01-01T10:00", "2026-12-05T12:00", "2026-12-31T23:00"):
+        assert demo_client.get("/maps/coverage", params={"at": at}).status_code == 200
+    early, middle, late = shown
+    assert len(early) == 0
+    moment = pd.Timestamp("2026-12-05T12:00+08:00")
+    assert 0 < len(middle) < len(late)
+    assert (pd.to_datetime(middle["reported_at"], utc=True) <= moment).all()
+    assert set(middle["status"]) <= {"open", "assigned", "escalated"}

@@ -7,6 +7,7 @@ import html
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -134,7 +135,11 @@ def _coverage_builder(request: Request) -> Builder:
         running = {s.beat for s in on_duty(ctx.shifts, at)}
         cov = beat_coverage(beats, ctx.shifts, ws.frame("districts"), at=at, crs=ws.settings.metric_crs)
         incidents = ws.frame("incidents")
-        open_cases = incidents[incidents["status"].isin(["open", "assigned", "escalated"])].iloc[:500]
+        # the cases still open that had been reported by the moment shown, the latest 500 (a map of
+        # last January shows none of this week's cases)
+        reported = pd.to_datetime(incidents["reported_at"], utc=True)
+        shown = incidents["status"].isin(["open", "assigned", "escalated"]) & (reported <= pd.Timestamp(at))
+        open_cases = incidents[shown].loc[reported[shown].sort_values(ascending=False).index[:500]]
         assignments: dict[Any, dict[str, Any]] = {}
         if len(open_cases):
             from geo_service.api.routers.dispatch import run_dispatch
