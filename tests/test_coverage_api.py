@@ -523,3 +523,23 @@ def test_who_at_a_site_is_0_m_from_it_and_a_site_no_walk_reaches_is_not_named(ow
     at_it = {"lon": far.centroid.x, "lat": far.centroid.y, "at": here["at"]}
     there = c.get("/coverage/who", params=at_it).json()["nearest"]["stall_site"]
     assert (there["id"], there["walk_m"]) == (fid, 0.0)
+
+
+def test_who_says_when_a_beat_has_no_shift_ahead(own_demo_client):
+    c = own_demo_client
+    where = {"lon": 113.2, "lat": 35.25, "at": "2026-12-01T10:00"}
+    codes = [b["code"] for b in c.get("/coverage/who", params=where).json()["beats"]]
+    for code in codes:
+        for shift in c.get("/collections/duty_shifts/items", params={"beat": code, "limit": 100}).json()[
+            "features"
+        ]:
+            r = c.patch(
+                f"/collections/duty_shifts/items/{shift['id']}",
+                json={"properties": {"valid_to": "2026-11-30"}},
+            )
+            assert r.status_code == 200, r.text[:300]
+    body = c.get("/coverage/who", params=where).json()
+    assert body["on_duty"] == []
+    assert body["next_shift"] is None
+    assert any("no shift in the next 92 days" in r for r in body["reasons"])
+    assert any("此后 92 天内网格没有排班" in r for r in body["reasons"])

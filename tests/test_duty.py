@@ -198,3 +198,23 @@ def test_years_the_calendar_does_not_know_yet_use_the_statutory_holidays():
     assert not calendar_known(dt.date(2027, 1, 4))
     assert calendar_known(dt.date(2026, 1, 4))
     assert beats(at("2027-01-01T10:00")) == ["A"]  # B works on workdays only
+
+
+def test_who_covers_finds_a_roster_that_starts_next_season_and_says_when_there_is_none():
+    """helper-37: a beat whose only shift starts in three months gave next_shift null and no word why
+    (only the next 14 days were looked at)."""
+    import datetime as dt
+
+    from geo_service.coverage import NEXT_SHIFT_DAYS
+    from geo_service.duty import Shift, next_shift
+
+    at = dt.datetime(2026, 12, 1, 10, tzinfo=TZ)
+    later = Shift(
+        "JF-13", "解放一中队", frozenset(range(1, 8)), 7 * 60, 19 * 60, valid_from=dt.date(2027, 3, 1)
+    )
+    start, _ = next_shift([later], "JF-13", at, horizon_days=NEXT_SHIFT_DAYS)
+    assert start == dt.datetime(2027, 3, 1, 7, tzinfo=TZ)
+    ended = Shift(
+        "JF-13", "解放一中队", frozenset(range(1, 8)), 7 * 60, 19 * 60, valid_to=dt.date(2026, 11, 30)
+    )
+    assert next_shift([ended], "JF-13", at, horizon_days=NEXT_SHIFT_DAYS) is None

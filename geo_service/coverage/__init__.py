@@ -84,6 +84,7 @@ class WhoCovers:
         }
 
 
+NEXT_SHIFT_DAYS = 92  # how far ahead who-covers looks for the next shift (a roster that starts next season)
 WALK_SNAP_M = 300.0  # a site or a home further than this from every street is reached by no walk
 
 
@@ -227,10 +228,21 @@ def who_covers(
     notes += calendar_note_pairs(day, day)
     nxt = None
     if codes and not running:
-        options = [r for r in (next_shift(shifts, c, at) for c in codes) if r is not None]
+        options = [
+            r
+            for r in (next_shift(shifts, c, at, horizon_days=NEXT_SHIFT_DAYS) for c in codes)
+            if r is not None
+        ]
         if options:
             start, s = min(options, key=lambda r: r[0])
             nxt = {"beat": s.beat, "squad": s.squad, "starts": start.isoformat(), "shift": s.label()}
+        else:
+            notes.append(
+                (
+                    f"此后 {NEXT_SHIFT_DAYS} 天内网格没有排班",
+                    f"the beat has no shift in the next {NEXT_SHIFT_DAYS} days",
+                )
+            )
     beat_rows = tuple(
         {
             "code": str(beats.codes[b]),
