@@ -315,8 +315,8 @@ def parse_hours(text: str | None) -> list[tuple[int, int]]:
         start, end = _minutes(a, field="hours"), _minutes(b, field="hours")
         if end <= start:
             raise InvalidInput(
-                f"营业时段「{part}」结束早于开始",
-                f"Opening hours '{part}' end before they start",
+                f"营业时段「{part}」的结束须晚于开始",
+                f"Opening hours '{part}' must end after they start",
                 field="hours",
             )
         out.append((start, end))
@@ -391,7 +391,7 @@ def open_windows(
 ) -> list[tuple[dt.datetime, dt.datetime]]:
     """The hours a site is open between ``start`` and ``end`` (validity window × daily hours)."""
     if end <= start:
-        raise InvalidInput("时间窗结束早于开始", "The time window ends before it starts", field="end")
+        raise InvalidInput("时间窗的结束须晚于开始", "The time window must end after it starts", field="end")
     first, last = festival_dates(props, around=start.astimezone(TZ).date())
     hours = parse_hours(props.get("hours"))
     out = []

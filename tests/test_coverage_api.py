@@ -44,10 +44,13 @@ def test_who_covers_gcj02_and_outside(demo_client):
     assert out["beats"] == []
     assert out["reasons"]
     # outside the service's bounds (New York; lon/lat sent as Web Mercator metres): refused, as the CLI does
-    for params in ({"lon": -74, "lat": 40.7}, {"lon": 113.2, "lat": 35.2, "crs": "EPSG:3857"}):
+    for params, field in (
+        ({"lon": -74, "lat": 40.7}, "lon"),
+        ({"lon": 113.2, "lat": 35.2, "crs": "EPSG:3857"}, "crs"),  # lon/lat read as metres: the crs is wrong
+    ):
         r = demo_client.get("/coverage/who", params=params)
         assert r.status_code == 400, (params, r.text[:200])
-        assert r.json()["field"] == "lon"
+        assert r.json()["field"] == field
 
 
 def test_what_if_refuses_a_site_that_crosses_itself(demo_client):
@@ -153,8 +156,19 @@ def test_bad_input(demo_client):
     assert r.headers["content-type"].startswith("application/problem+json")
     r = demo_client.get("/coverage/sites", params={"start": "2026-12-02T00:00", "end": "2026-12-01T00:00"})
     assert r.status_code == 400
-    assert "before" in r.json()["detail_en"]
+    assert r.json()["detail_en"] == "The time window must end after it starts"
+    same = demo_client.get("/coverage/sites", params={"start": "2026-12-01T10:00", "end": "2026-12-01T10:00"})
+    assert same.json()["detail_zh"] == "时间窗的结束须晚于开始"
     assert demo_client.get("/coverage/who", params={"lon": 500, "lat": 35}).status_code == 400
+    # lon/lat sent with a projected crs: the values sent, where they land, and the likely mistake
+    r = demo_client.get("/coverage/who", params={"lon": 113.24, "lat": 35.22, "crs": "EPSG:4547"})
+    assert r.status_code == 400
+    body = r.json()
+    assert body["field"] == "crs"
+    assert body["detail_zh"].startswith("坐标 (113.24, 35.22) 按 EPSG:4547 换算为经纬度")
+    assert body["detail_zh"].endswith("如为经纬度，请去掉 crs")
+    assert "leave out crs" in body["detail_en"]
+    assert "point[0]" not in body["detail_zh"]
     r = demo_client.get("/coverage/service-areas", params={"layer": "roads"})
     assert r.status_code == 400
 

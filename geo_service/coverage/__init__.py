@@ -440,7 +440,7 @@ def site_duty_coverage(
 ) -> list[dict[str, Any]]:
     """Every (site, hour) in [start, end) when the site is open but no beat containing it is on duty."""
     if end <= start:
-        raise InvalidInput("时间窗结束早于开始", "The time window ends before it starts", field="end")
+        raise InvalidInput("时间窗的结束须晚于开始", "The time window must end after it starts", field="end")
     if end - start > dt.timedelta(days=92):
         raise InvalidInput("时间窗最长 92 天", "The time window may be at most 92 days", field="end")
     out = []

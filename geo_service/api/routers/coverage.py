@@ -92,7 +92,21 @@ async def who(
     try:  # as the command line does: a place outside the service's bounds is a mistake, not a gap
         check_positions([point], bounds=ws.settings.service_bounds, what="point")
     except InvalidInput as e:
-        raise InvalidInput(e.zh, e.en, field="lon") from None
+        if parse_crs(crs) == parse_crs("EPSG:4326"):
+            raise InvalidInput(e.zh, e.en, field="lon") from None
+        # the values sent, and where the crs put them: lon/lat read as metres land near (0, 0)
+        hint_zh = hint_en = ""
+        if abs(lon) <= 180 and abs(lat) <= 90:
+            hint_zh, hint_en = (
+                "；如为经纬度，请去掉 crs",
+                "; if these are longitude and latitude, leave out crs",
+            )
+        raise InvalidInput(
+            f"坐标 ({lon}, {lat}) 按 {crs} 换算为经纬度 ({point.x:.6g}, {point.y:.6g})，不在服务范围内{hint_zh}",
+            f"({lon}, {lat}) in {crs} is longitude/latitude ({point.x:.6g}, {point.y:.6g}), outside the service's "
+            f"area{hint_en}",
+            field="crs",
+        ) from None
     if who_covers_ready(ws):  # a few array lookups: answer here rather than hop to a worker thread
         return _who(ws, point, moment)
     return await run_in_threadpool(_who, ws, point, moment)  # the first ask after an edit builds the indexes

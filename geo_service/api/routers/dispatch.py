@@ -209,7 +209,7 @@ def _missing_column(spec: LayerSpec, name: str, frame: gpd.GeoDataFrame) -> Inva
 def dispatch_workload(ws: WorkspaceDep, start: str, end: str) -> dict[str, Any]:
     s, e = parse_window(start, end)  # each in the years the calendars answer for
     if e <= s:
-        raise InvalidInput("时间窗结束早于开始", "The time window ends before it starts", field="end")
+        raise InvalidInput("时间窗的结束须晚于开始", "The time window must end after it starts", field="end")
     if e - s > dt.timedelta(days=3660):
         raise InvalidInput("时间窗不应超过十年", "The time window must span at most ten years", field="end")
     incidents = ws.frame("incidents")
