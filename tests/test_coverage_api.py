@@ -557,3 +557,27 @@ def test_who_says_when_a_beat_has_no_shift_ahead(own_demo_client):
     assert body["next_shift"] is None
     assert any("no shift in the next 92 days" in r for r in body["reasons"])
     assert any("此后 92 天内网格没有排班" in r for r in body["reasons"])
+
+
+def test_refusals_say_what_is_missing_and_who_may(demo_client):
+    """helper-37: '参数「start」无效：缺少此参数', '应不大于 5000.0', '（此接口可用：-）' and
+    '角色 viewer 无权进行此操作（需要：plan）' read as a program's internals."""
+    from tests.conftest import authed
+
+    r = demo_client.get("/coverage/sites", params={"end": "2026-12-01T10:00"})
+    assert r.status_code == 422
+    assert (r.json()["detail_zh"], r.json()["detail_en"]) == (
+        "缺少参数「start」",
+        "Parameter 'start' is missing",
+    )
+    r = demo_client.get("/coverage/service-areas", params={"layer": "stall_sites", "max_walk_m": 9000})
+    assert r.status_code in (400, 422)
+    assert "5000" in r.json()["detail_zh"]
+    assert "5000.0" not in r.json()["detail_zh"]
+    viewer = authed(demo_client, "viewer")
+    r = demo_client.post("/coverage/what-if", json={"layer": "stall_sites", "remove": [1]}, headers=viewer)
+    assert r.status_code == 403
+    assert r.json()["detail_zh"] == (
+        "查看人员（viewer）无权进行规划计算（选址、摊贩分配、假设分析）；可由管理员（admin）、规划人员（planner）进行"
+    )
+    assert "is for admin, planner" in r.json()["detail_en"]

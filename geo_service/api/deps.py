@@ -60,10 +60,12 @@ async def known_query_only(request: Request) -> None:
         names = _QUERY_NAMES[id(route)] = frozenset(_query_names(route.dependant))
     unknown = sorted(set(request.query_params) - names)
     if unknown:
-        takes = ", ".join(sorted(names)) or "-"
+        takes = ", ".join(sorted(names))
+        zh_takes = f"此接口可用：{takes}" if names else "此接口不接受查询参数"
+        en_takes = f"this endpoint takes: {takes}" if names else "this endpoint takes no query parameters"
         raise InvalidInput(
-            f"不认识的查询参数：{'、'.join(unknown)}（此接口可用：{takes}）",
-            f"Unknown query parameter(s): {', '.join(unknown)} (this endpoint takes: {takes})",
+            f"不认识的查询参数：{'、'.join(unknown)}（{zh_takes}）",
+            f"Unknown query parameter(s): {', '.join(unknown)} ({en_takes})",
             field=unknown[0],
         )
     keys = [k for k, _ in request.query_params.multi_items()]

@@ -107,12 +107,17 @@ _ZH_OF_TYPE = {
 }
 
 
+def _plain(value: Any) -> Any:
+    """A bound as people write it: 5000, not 5000.0."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _zh(err: Mapping[str, Any]) -> str:
     text = _ZH_OF_TYPE.get(str(err.get("type")))
     if text is None:
         return f"格式不对（{err.get('msg')}）"
     try:
-        return text.format(**(err.get("ctx") or {}))
+        return text.format(**{k: _plain(v) for k, v in (err.get("ctx") or {}).items()})
     except (KeyError, IndexError):
         return f"格式不对（{err.get('msg')}）"
 
@@ -133,12 +138,19 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
         )
     first = problems[0] if problems else {"field": None, "message": "invalid", "message_zh": "无效"}
     field = first["field"] or "?"
+    if exc.errors() and exc.errors()[0].get("type") == "missing":
+        zh, en = f"缺少参数「{field}」", f"Parameter '{field}' is missing"
+    else:
+        zh, en = (
+            f"参数「{field}」无效：{first['message_zh']}",
+            f"Parameter '{field}' is invalid: {first['message']}",
+        )
     body = {
         "code": "invalid-input",
         "title": "请求参数无效 / Invalid request parameters",
-        "detail": f"参数「{field}」无效：{first['message_zh']} / Parameter '{field}' is invalid: {first['message']}",
-        "detail_zh": f"参数「{field}」无效：{first['message_zh']}",
-        "detail_en": f"Parameter '{field}' is invalid: {first['message']}",
+        "detail": f"{zh} / {en}",
+        "detail_zh": zh,
+        "detail_en": en,
         "field": first["field"],
         "errors": problems,
         "instance": str(request.url.path),

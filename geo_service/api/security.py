@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geo_service.api.problems import problem_response
 from geo_service.auth import AccountStore, User, can, requirement
+from geo_service.auth.roles import ACTION_NAMES, ACTION_ROLES, ROLE_NAMES_ZH
 from geo_service.errors import GeoServiceError
 
 __all__ = ["SESSION_COOKIE", "AuthError", "SecurityHeaders", "guard", "page_policy", "route_template"]
@@ -116,10 +117,13 @@ def guard(request: Request) -> None:
         )
     elif can(user.role, need.action):
         return
+    zh, en = ACTION_NAMES.get(need.action, (need.action, need.action))
+    allowed = ["admin", *sorted(ACTION_ROLES.get(need.action, ()))]
     raise AuthError(
         403,
-        f"角色 {user.role} 无权进行此操作（需要：{need.action}）",
-        f"Role {user.role} may not do this (needs: {need.action})",
+        f"{ROLE_NAMES_ZH.get(user.role, user.role)}（{user.role}）无权{zh}；"
+        f"可由{'、'.join(f'{ROLE_NAMES_ZH.get(r, r)}（{r}）' for r in allowed)}进行",
+        f"Role {user.role} may not do this: {en} is for {', '.join(allowed)}",
     )
 
 

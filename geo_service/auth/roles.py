@@ -14,7 +14,7 @@ Which role may edit a layer is part of the layer declaration (``editors:``); adm
 
 from __future__ import annotations
 
-__all__ = ["ACTION_ROLES", "ROLES", "can"]
+__all__ = ["ACTION_NAMES", "ACTION_ROLES", "ROLES", "ROLE_NAMES_ZH", "can"]
 
 ROLES = ("admin", "planner", "dispatcher", "crew", "viewer")
 
@@ -27,6 +27,30 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "plans:write": frozenset({"dispatcher"}),
     "crew:own-routes": frozenset({"crew", "dispatcher", "planner", "viewer"}),
     "admin": frozenset(),
+}
+
+
+#: role → its name as the bureau says it
+ROLE_NAMES_ZH = {
+    "admin": "管理员",
+    "planner": "规划人员",
+    "dispatcher": "调度员",
+    "crew": "作业班组",
+    "viewer": "查看人员",
+}
+
+#: action → what it is, (Chinese, English), for refusals
+ACTION_NAMES = {
+    "read": ("查看图层与地图", "reading layers and maps"),
+    "plan": (
+        "进行规划计算（选址、摊贩分配、假设分析）",
+        "planning computations (site choice, vendors, what-if)",
+    ),
+    "siting:override": ("越过选址规则（经批准的例外）", "overriding siting rules (approved exceptions)"),
+    "dispatch": ("派发案件", "dispatching cases"),
+    "plans:write": ("保存除雪预案", "saving snow plans"),
+    "crew:own-routes": ("查看班组路线", "viewing crew routes"),
+    "admin": ("进行系统管理", "administration"),
 }
 
 

@@ -283,7 +283,9 @@ async def areas(
 ) -> Response:
     if layer not in _SITE_LAYERS:
         raise InvalidInput(
-            f"图层应为 {'、'.join(_SITE_LAYERS)}", f"layer must be one of {_SITE_LAYERS}", field="layer"
+            f"图层应为 {'、'.join(_SITE_LAYERS)}",
+            f"layer must be one of {', '.join(_SITE_LAYERS)}",
+            field="layer",
         )
     metres = walk_limit(max_walk_m, max_walk_min, ws.settings.walk_speed_m_per_min)
     body = await run_bounded(_areas, ws, layer, metres, timeout_s=ws.settings.computation_timeout_s)
@@ -336,7 +338,9 @@ class WhatIf(Body):
 async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
     if body.layer not in _SITE_LAYERS:
         raise InvalidInput(
-            f"图层应为 {'、'.join(_SITE_LAYERS)}", f"layer must be one of {_SITE_LAYERS}", field="layer"
+            f"图层应为 {'、'.join(_SITE_LAYERS)}",
+            f"layer must be one of {', '.join(_SITE_LAYERS)}",
+            field="layer",
         )
     src = parse_crs(body.crs)
     add = [to_wgs84([geometry_from_geojson(g, feature=i)], src)[0] for i, g in enumerate(body.add)]
