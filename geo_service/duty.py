@@ -151,17 +151,20 @@ def in_supported_years(moment: dt.datetime | dt.date, *, field: str = "at") -> d
     except OverflowError:  # the first or last day a datetime can hold, moved past it
         year = moment.year
     if not YEARS[0] <= year <= YEARS[1]:
+        # as written (a zone's offset before 1901 is its local mean time, +08:05:43 here: not shown)
+        shown = moment.strftime("%Y-%m-%d %H:%M") if isinstance(moment, dt.datetime) else moment.isoformat()
         raise InvalidInput(
-            f"时间 {moment.isoformat()} 超出支持范围（{YEARS[0]}–{YEARS[1]} 年）",
-            f"Time {moment.isoformat()} is outside the years supported ({YEARS[0]}-{YEARS[1]})",
+            f"时间 {shown} 超出支持范围（{YEARS[0]}–{YEARS[1]} 年）",
+            f"Time {shown} is outside the years supported ({YEARS[0]}-{YEARS[1]})",
             field=field,
         )
     return moment
 
 
-def parse_time(value: str | None, *, field: str = "at") -> dt.datetime | None:
+def parse_time(value: str | None, *, field: str = "at", window_end: bool = False) -> dt.datetime | None:
     """An ISO 8601 time typed by a user (None for nothing); a time without a zone is Beijing time;
-    refused naming ``field`` when it does not parse or falls outside :data:`YEARS`."""
+    refused naming ``field`` when it does not parse or falls outside :data:`YEARS`. The end of a
+    window (``window_end``, not itself in it) may be the first moment after the last supported year."""
     if value is None or not value.strip():
         return None
     try:
@@ -174,6 +177,8 @@ def parse_time(value: str | None, *, field: str = "at") -> dt.datetime | None:
         ) from None
     if out.tzinfo is None:
         out = out.replace(tzinfo=TZ)
+    if window_end and out.astimezone(TZ) == dt.datetime(YEARS[1] + 1, 1, 1, tzinfo=TZ):
+        return out.astimezone(TZ)
     in_supported_years(out, field=field)
     return out.astimezone(TZ)  # the roster and the calendars are Beijing's
 

@@ -361,6 +361,19 @@ def test_the_last_supported_days_are_answered(demo_client):
         assert r.status_code == 200, (url, params, r.status_code, r.text[:300])
     r = demo_client.get("/coverage/beats/week", params={"start": ""})
     assert r.status_code in (200, 400), r.text[:300]
+    # helper-37: a window ending at the first moment of 2100 lies within 2099, and is answered; hours
+    # that run into 2100 are refused naming them (they were answered, with a note about 2100's holidays)
+    within = {"start": "2099-12-31T00:00", "end": "2100-01-01T00:00"}
+    assert demo_client.get("/coverage/sites", params=within).status_code == 200
+    past = demo_client.get("/coverage/sites", params={**within, "end": "2100-01-01T01:00"})
+    assert past.status_code == 400
+    assert past.json()["field"] == "end"
+    r = demo_client.get("/coverage/beats/week", params={"start": "2099-12-31", "hours": 48})
+    assert r.status_code == 400
+    assert r.json()["field"] == "hours"
+    assert "2100-01-01 23:00" in r.json()["detail_zh"]
+    early = demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.22, "at": "1900-12-31T23:59"})
+    assert early.json()["detail_zh"] == "时间 1900-12-31 23:59 超出支持范围（1901–2099 年）"
 
 
 def test_festival_points_count_only_within_their_dates(demo_client):

@@ -124,7 +124,7 @@ def parse_moment(value: str | None, *, name: str = "at") -> dt.datetime | None:
 
 def parse_window(start: str | None, end: str | None) -> tuple[dt.datetime, dt.datetime]:
     """A time window from ``start`` and ``end`` query parameters, both required."""
-    s, e = parse_moment(start, name="start"), parse_moment(end, name="end")
+    s, e = parse_moment(start, name="start"), parse_time(end, field="end", window_end=True)
     if s is None or e is None:
         name = "start" if s is None else "end"
         raise InvalidInput(f"需要时间窗的 {name}", f"The time window needs a '{name}'", field=name)
