@@ -347,6 +347,27 @@ def test_cli_answers_and_refuses_like_the_api(demo_gpkg, capsys):
         assert said in capsys.readouterr().err, argv
 
 
+def test_cli_coverage_check_figures(demo_gpkg, capsys):
+    """helper-37: 马村区's 300 m² overlap printed as 0.000 km²; the week's beats column repeated the city's
+    count on every district's row; an estimated holiday year went unsaid."""
+    from geo_service.cli import main
+
+    ws = ["--workspace", str(demo_gpkg)]
+    assert main(["coverage-check", "--at", "2027-02-06T10:00", *ws]) == 0
+    out = capsys.readouterr().out
+    assert "马村区: 覆盖 covered" in out
+    assert "重叠 double 300 m²" in out
+    assert "the 2027 holiday schedule is not in the calendar yet" in out
+    assert main(["coverage-check", "--week", "2026-10-05", *ws]) == 0
+    rows = [
+        line.split() for line in capsys.readouterr().out.splitlines()[1:] if line.startswith("2026-10-05T10")
+    ]
+    assert len(rows) == 4
+    by_district = {r[1]: int(r[2]) for r in rows}
+    assert 0 < max(by_district.values()) <= 20  # each district's own beats (the city has 54)
+    assert len(set(by_district.values())) > 1
+
+
 def test_the_last_supported_days_are_answered(demo_client):
     """31 December 2099 is a supported day: questions whose hours or lookahead run into 2100 (a shift
     after midnight, a week, a festival window the lunar calendar cannot place) are answered, not 500s."""

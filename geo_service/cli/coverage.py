@@ -11,7 +11,7 @@ from geo_service.cli.workspace import _common, _open
 from geo_service.contexts import coverage_context, open_sites
 from geo_service.coverage import beat_coverage, beat_coverage_week, who_covers
 from geo_service.crs import parse_crs, to_wgs84
-from geo_service.duty import parse_day, parse_time
+from geo_service.duty import calendar_notes, parse_day, parse_time
 from geo_service.errors import InvalidInput
 from geo_service.geometry import check_positions
 from geo_service.workspace import Workspace
@@ -59,47 +59,53 @@ def _check(args: argparse.Namespace) -> int:
     if args.week:
         return _check_week(args)
     settings, store = _open(args)
+    moment = _moment(args.at) if args.at else None
     try:
         ws = Workspace(store, settings)
         cov = beat_coverage(
-            ws.frame("patrol_beats"),
-            coverage_context(ws).shifts,
-            ws.frame("districts"),
-            at=_moment(args.at) if args.at else None,
+            ws.frame("patrol_beats"), coverage_context(ws).shifts, ws.frame("districts"), at=moment
         )
     finally:
         store.close()
-    for f in cov.figures:
+    for f in cov.figures:  # a gap or an overlap of a few hundred m² is what is looked for: whole m²
         print(
-            f"{f['district']}: 覆盖 {f['covered_m2'] / 1e6:.2f} km², 空白 {f['uncovered_m2'] / 1e6:.3f} km², "
-            f"重叠 {f['double_covered_m2'] / 1e6:.3f} km²"
+            f"{f['district']}: 覆盖 covered {f['covered_m2'] / 1e6:.2f} km², 空白 uncovered "
+            f"{f['uncovered_m2']:,.0f} m², 重叠 double {f['double_covered_m2']:,.0f} m²"
         )
     print(
         f"空白 gaps: {len(cov.gaps)}, 重叠 overlaps: {len(cov.overlaps)}, 边界不符 mismatches: {len(cov.mismatches)}"
     )
+    if moment is not None:
+        _print_notes(calendar_notes(moment.date(), moment.date()))
     return 0
+
+
+def _print_notes(notes: list[str]) -> None:
+    for note in notes:
+        print(f"注意 note: {note}")
 
 
 def _check_week(args: argparse.Namespace) -> int:
     settings, store = _open(args)
+    start = parse_day(args.week, field="--week")
     try:
         ws = Workspace(store, settings)
+        beats = ws.frame("patrol_beats")
         week = beat_coverage_week(
-            ws.frame("patrol_beats"),
-            coverage_context(ws).shifts,
-            ws.frame("districts"),
-            start=parse_day(args.week, field="--week"),
-            crs=settings.metric_crs,
+            beats, coverage_context(ws).shifts, ws.frame("districts"), start=start, crs=settings.metric_crs
         )
     finally:
         store.close()
-    print("小时 hour             区 district    在岗网格 beats  空白 uncovered km²  重叠 double km²")
+    district_of = dict(zip(beats["code"].astype(str), beats["district"], strict=True))
+    print("小时 hour             区 district    在岗网格 beats  空白 uncovered m²  重叠 double m²")
     for f in week.figures():
         hour = next(h for h in week.hours if h["hour"] == f["hour"])
+        here = sum(1 for code in hour["on_duty"] if district_of.get(str(code)) == f["district"])
         print(
-            f"{f['hour'][:16]}  {f['district']:8}  {len(hour['on_duty']):5}  {f['uncovered_m2'] / 1e6:12.3f}"
-            f"  {f['double_covered_m2'] / 1e6:10.3f}"
+            f"{f['hour'][:16]}  {f['district']:8}  {here:5}  {f['uncovered_m2']:14,.0f}"
+            f"  {f['double_covered_m2']:12,.0f}"
         )
+    _print_notes(calendar_notes(start, start + dt.timedelta(days=6)))
     return 0
 
 
