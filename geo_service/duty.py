@@ -311,20 +311,22 @@ def next_shift(
 
 
 def parse_hours(text: str | None) -> list[tuple[int, int]]:
-    """Opening hours like ``07:00-22:00`` or ``06:00-11:00,15:00-20:00`` → minute windows."""
+    """Opening hours like ``07:00-22:00`` or ``06:00-11:00,15:00-20:00`` → minute windows from the
+    day's midnight; one that ends before it starts runs past midnight (a night market, ``18:00-02:00``
+    → (1080, 1560)), as a duty shift does."""
     if not text:
         return [(0, 1440)]
     out = []
     for part in str(text).split(","):
         a, _, b = part.partition("-")
         start, end = _minutes(a, field="hours"), _minutes(b, field="hours")
-        if end <= start:
+        if end == start:
             raise InvalidInput(
-                f"营业时段「{part}」的结束须晚于开始",
-                f"Opening hours '{part}' must end after they start",
+                f"营业时段「{part}」的结束须晚于开始（全天营业请写 00:00-24:00）",
+                f"Opening hours '{part}' must end after they start (00:00-24:00 for all day)",
                 field="hours",
             )
-        out.append((start, end))
+        out.append((start, end if end > start else end + 1440))
     return out
 
 
@@ -400,7 +402,7 @@ def open_windows(
     first, last = festival_dates(props, around=start.astimezone(TZ).date())
     hours = parse_hours(props.get("hours"))
     out = []
-    day = start.astimezone(TZ).date()
+    day = start.astimezone(TZ).date() - dt.timedelta(days=1)  # the night before may run into the window
     while dt.datetime.combine(day, dt.time(0), tzinfo=TZ) < end:
         if (
             (first is None or day >= first)

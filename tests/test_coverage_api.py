@@ -615,3 +615,17 @@ def test_refusals_say_what_is_missing_and_who_may(demo_client):
         "查看人员（viewer）无权进行规划计算（选址、摊贩分配、假设分析）；可由管理员（admin）、规划人员（planner）进行"
     )
     assert "is for admin, planner" in r.json()["detail_en"]
+
+
+def test_who_says_whether_the_nearest_site_is_open_then(demo_client):
+    """helper-37: at 21:00 the nearest stall site (open 06:00-20:00) was named 'in_season' with nothing
+    to say it had closed."""
+    where = {"lon": 113.24, "lat": 35.22}
+    noon = demo_client.get("/coverage/who", params={**where, "at": "2026-12-05T12:00"}).json()["nearest"]
+    night = demo_client.get("/coverage/who", params={**where, "at": "2026-12-05T21:00"}).json()["nearest"]
+    site = noon["stall_site"]
+    assert site["hours"]
+    assert site["open_now"] is True
+    assert night["stall_site"]["open_now"] is False
+    # a festival point out of season is not open at any hour
+    assert noon["festival_point"]["open_now"] is False

@@ -218,3 +218,20 @@ def test_who_covers_finds_a_roster_that_starts_next_season_and_says_when_there_i
         "JF-13", "解放一中队", frozenset(range(1, 8)), 7 * 60, 19 * 60, valid_to=dt.date(2026, 11, 30)
     )
     assert next_shift([ended], "JF-13", at, horizon_days=NEXT_SHIFT_DAYS) is None
+
+
+def test_a_night_market_runs_past_midnight():
+    """helper-37: stall hours 18:00-02:00 were refused as 'ends before it starts', though duty shifts
+    may cross midnight."""
+    props = {"hours": "18:00-02:00"}
+    day = dt.datetime(2026, 12, 1, tzinfo=TZ)
+    got = open_windows(props, day, day + dt.timedelta(days=1))
+    assert got == [
+        (day, day + dt.timedelta(hours=2)),
+        (day + dt.timedelta(hours=18), day + dt.timedelta(days=1)),
+    ]
+    assert open_windows({"hours": "07:00-22:00"}, day, day + dt.timedelta(days=1)) == [
+        (day + dt.timedelta(hours=7), day + dt.timedelta(hours=22))
+    ]
+    with pytest.raises(InvalidInput, match="00:00-24:00"):
+        open_windows({"hours": "06:00-06:00"}, day, day + dt.timedelta(days=1))

@@ -101,6 +101,7 @@ class SiteReach:
     field: NearestSites
     seasons: tuple[Mapping[str, Any], ...] = ()  # per site: its dates (lunar and solar), if it has any
     shapes: shapely.STRtree | None = None  # the sites themselves (metric): a place inside one is at it
+    hours: tuple[str | None, ...] = ()  # per site: its opening hours (``07:00-22:00``), if the layer has them
 
     @classmethod
     def build(
@@ -123,8 +124,15 @@ class SiteReach:
             {k: v for k, v in row.items() if v is not None and not (isinstance(v, float) and v != v)}
             for row in sites[dated].astype(object).where(sites[dated].notna(), None).to_dict("records")
         )
+        hours = (
+            tuple(h if isinstance(h, str) and h.strip() else None for h in sites["hours"])
+            if "hours" in sites
+            else ()
+        )
         field = nearest_sites(network, anchors, max_snap_m=max_snap_m)
-        return cls(sites.index.to_numpy(), names, field, seasons if dated else (), shapely.STRtree(shapes))
+        return cls(
+            sites.index.to_numpy(), names, field, seasons if dated else (), shapely.STRtree(shapes), hours
+        )
 
     def nearest(
         self,
@@ -161,6 +169,14 @@ class SiteReach:
         out = {"id": int(self.ids[k]), "name": self.names[k], "walk_m": round(cost, 1)}
         if at is not None and self.seasons and self.seasons[k]:
             out.update(site_season(self.seasons[k], day=at.astimezone(TZ).date()))
+        if at is not None and self.hours:
+            # open at that moment: in season (if it has dates) and within its hours (a night past midnight too)
+            timetable = {**(self.seasons[k] if self.seasons else {}), "hours": self.hours[k]}
+            out["hours"] = self.hours[k]
+            try:
+                out["open_now"] = bool(open_windows(timetable, at, at + dt.timedelta(minutes=1)))
+            except InvalidInput:  # hours stored before they were checked: unknown, not a failed answer
+                out["open_now"] = None
         return out
 
 
