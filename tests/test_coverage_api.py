@@ -629,3 +629,10 @@ def test_who_says_whether_the_nearest_site_is_open_then(demo_client):
     assert night["stall_site"]["open_now"] is False
     # a festival point out of season is not open at any hour
     assert noon["festival_point"]["open_now"] is False
+
+
+def test_no_gap_of_no_area(demo_client):
+    """helper-37: min_gap_m2=0 listed 15 'gaps' of 0.0 m² (films of rounding between beats)."""
+    gaps = demo_client.get("/coverage/beats", params={"min_gap_m2": 0}).json()["gaps"]["features"]
+    assert gaps
+    assert min(g["properties"]["area_m2"] for g in gaps) >= 0.01

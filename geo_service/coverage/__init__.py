@@ -362,7 +362,9 @@ def beat_coverage(
     )
     for name, dg in zip(districts["name"], dgeoms, strict=True):
         hole = shapely.difference(dg, covered)
-        parts = [p for p in shapely.get_parts(hole) if p.area >= min_gap_m2]
+        parts = [
+            p for p in shapely.get_parts(hole) if p.area >= max(min_gap_m2, _NOISE_M2)
+        ]  # (not films of rounding)
         for p in parts:
             gaps.append(
                 {
