@@ -271,8 +271,8 @@ def test_a_bad_time_in_a_json_batch_is_that_case_s_error(own_demo_client):
     assert old["error"]["code"] == "bad-time"
     assert old["index"] == 1
     assert old["row"] is None
-    assert old["error"]["detail_zh"].startswith("第 2 个案件：上报时间 1800-01-01T00:00:00 超出支持范围")
-    assert old["error"]["detail_en"].startswith("Case 2: report time 1800-01-01T00:00:00 is outside")
+    assert old["error"]["detail_zh"].startswith("第 2 个案件：上报时间 1800-01-01 00:00 超出支持范围")
+    assert old["error"]["detail_en"].startswith("Case 2: report time 1800-01-01 00:00 is outside")
     assert soon["error"]["code"] == "bad-time"
     assert soon["error"]["detail_en"].startswith("Case 3: report time 'soon' is not understood")
     assert old["incident_id"] is None
