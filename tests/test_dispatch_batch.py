@@ -101,7 +101,9 @@ def test_batch_equals_the_per_case_rules():
     assert checked_off > 500
 
 
-def test_duplicates_name_the_most_recent_earlier_case():
+def test_duplicates_name_the_first_report_they_lead_back_to():
+    """Each duplicate names the most recent earlier case in reach, or, when that one is itself a
+    duplicate of the batch's, the first report it leads back to (case 3 → case 2 → case 1: case 1)."""
     t = dt.datetime(2026, 12, 1, 10, tzinfo=TZ)
     rows = [
         ("油烟污染", (50, 50), t),
@@ -133,7 +135,7 @@ def test_duplicates_name_the_most_recent_earlier_case():
     assert list(got.duplicate_of) == [
         None,
         "case 1",
-        "case 2",
+        "case 1",
         None,
         "incident 41",
     ]  # case 4: 28 h after case 3
@@ -214,7 +216,8 @@ def test_same_minute_reports_are_duplicates_one_way():
         open_cases=stored,
         now=dt.datetime(2027, 1, 1, tzinfo=TZ),
     )
-    assert list(got.duplicate_of) == [None, "case 1", "case 2", None, "incident 7"]
+    # the third names the first report (the second is itself a duplicate of it: helper-39)
+    assert list(got.duplicate_of) == [None, "case 1", "case 1", None, "incident 7"]
     from geo_service.assignment.duplicates import recent_near
 
     # the search itself: equal times, equal places; the stored point (index 2) counts for both

@@ -465,3 +465,60 @@ def test_location_problems_read_as_a_clerk_writes_them():
     en = [p[1] for p in got[:8]]
     assert en[0] == "location: the geometry is missing"
     assert en[6] == "location: position (116.4, 39.9) is outside the service area [112.9, 35.0, 113.7, 35.5]"
+
+
+def test_saved_cases_keep_blank_cells_blank_and_a_bad_source_costs_its_row_only(own_demo_client):
+    """helper-39: an empty 案件来源 cell refused the whole upload with save=true ('… 之一：nan', feature 0),
+    an empty 问题描述 was saved as the text 'nan', and a probable duplicate (same category, 50 m, 24 h)
+    was filed as status 'duplicate', even when escalated, before anyone had judged it."""
+    c = own_demo_client
+    stored = _count(c)
+    csv = (
+        "工单编号,受理时间,问题类别,经度,纬度,案件来源,问题描述\n"
+        "Z-1,2026/12/05 10:00,噪声扰民,113.2,35.25,,\n"  # row 2: blank source and description
+        "Z-2,2026/12/05 10:30,噪声扰民,113.2,35.25,微信,楼下喇叭\n"  # row 3: a source the layer does not have
+        "Z-3,2026/12/05 11:00,噪声扰民,113.2,35.25,12345,同一处再次反映\n"  # row 4: probable duplicate of row 2
+        "Z-1,2026/12/05 11:30,噪声扰民,113.2,35.25,12345,\n"  # row 5: the same ticket as row 2
+    )
+    r = _upload(c, "cases.csv", csv.encode("utf-8"), save="true")
+    assert r.status_code == 200, r.text[:500]
+    body = r.json()
+    a = {x["row"]: x for x in body["assignments"]}
+    assert body["not_saved"] == 1
+    assert a[3]["incident_id"] is None
+    assert a[3]["error"]["field"] == "source"
+    assert a[3]["error"]["detail_zh"].startswith("第 3 行未保存：")
+    assert "微信" in a[3]["error"]["detail_zh"]
+    assert a[3]["error"]["detail_en"].startswith("Row 3 not saved: ")
+    assert _count(c) == stored + 3
+
+    def props(row):
+        return c.get(f"/collections/incidents/items/{a[row]['incident_id']}").json()["properties"]
+
+    assert props(2)["source"] == "12345"
+    assert props(2)["description"] is None
+    assert a[4]["duplicate_of"] == "row 2"  # row 3 is itself a duplicate of row 2: the first report
+    assert props(4)["status"] in ("assigned", "escalated")
+    assert a[5]["same_ticket"] is True
+    assert props(5)["status"] == "duplicate"
+
+
+def test_a_case_far_from_any_drivable_street_says_why_no_crew_is_suggested(demo_client):
+    from geo_service.assignment.crews import SNAP_M
+
+    r = demo_client.post(
+        "/dispatch/cases",
+        json={
+            "cases": [
+                {
+                    "lon": 113.111249,
+                    "lat": 35.206374,
+                    "category": "噪声扰民",
+                    "reported_at": "2026-12-05 10:00",
+                }
+            ]
+        },
+    )
+    [answer] = r.json()["assignments"]
+    assert answer["crew"] is None
+    assert any(f"no drivable street within {SNAP_M:.0f} m" in reason for reason in answer["reasons"])

@@ -28,7 +28,7 @@ __all__ = ["STATUSES", "CrewChoice", "free_from", "nearest_available_crews"]
 
 STATUSES = ("available", "busy", "off_duty", "out_of_service")
 NEVER_SENT = ("off_duty", "out_of_service")
-_SNAP_M = 500.0
+SNAP_M = 500.0  # a case further than this from every drivable street is reached by no crew
 _TIE_S = 1e-6  # seconds of driving: depots nearer by less are as near
 
 
@@ -43,11 +43,19 @@ class CrewChoice:
     minutes: np.ndarray
     passed_over: np.ndarray
     none_free: np.ndarray
+    off_road: np.ndarray  # per case: no drivable street within SNAP_M, so no crew can be suggested
 
     @classmethod
     def empty(cls, n: int) -> CrewChoice:
         none = np.full(n, None, dtype=object)
-        return cls(none, none.copy(), np.full(n, np.nan), none.copy(), np.zeros(n, dtype=bool))
+        return cls(
+            none,
+            none.copy(),
+            np.full(n, np.nan),
+            none.copy(),
+            np.zeros(n, dtype=bool),
+            np.zeros(n, dtype=bool),
+        )
 
 
 def free_from(crews: pd.DataFrame) -> np.ndarray:
@@ -107,13 +115,14 @@ def nearest_available_crews(
     depot_xy = to_metric(depots.geometry.to_numpy(), crs)
     crew_depot = crews["depot"].to_numpy(dtype=object)
     crew_name = crews["crew"].to_numpy(dtype=object)
-    case_snap = snap_xy(network, xy, max_distance=_SNAP_M)
+    case_snap = snap_xy(network, xy, max_distance=SNAP_M)
+    out.off_road[:] = case_snap.segment < 0
     fields: dict[tuple[int, ...], NearestSites] = {}
 
     def field(chosen: np.ndarray) -> NearestSites:
         key = tuple(np.flatnonzero(chosen).tolist())
         if key not in fields:
-            fields[key] = nearest_sites(network, depot_xy[chosen], max_snap_m=_SNAP_M, from_sites=True)
+            fields[key] = nearest_sites(network, depot_xy[chosen], max_snap_m=SNAP_M, from_sites=True)
         return fields[key]
 
     crewed = np.isin(names, crew_depot)

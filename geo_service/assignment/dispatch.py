@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo_service.assignment.crews import CrewChoice, nearest_available_crews
+from geo_service.assignment.crews import SNAP_M, CrewChoice, nearest_available_crews
 from geo_service.assignment.duplicates import probable_duplicates, same_ticket
 from geo_service.assignment.intake import Intake
 from geo_service.coverage import BeatIndex, assign_points_to_beats
@@ -71,6 +71,7 @@ class CaseAssignment:
     reasons: tuple[str, ...]
     error: Mapping[str, Any] | None = None
     row: int | None = None  # the spreadsheet row the case came from (header = row 1), for uploads
+    same_ticket: bool = False  # duplicate_of has the case's 12345 ticket number: a duplicate for certain
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -242,6 +243,11 @@ class Dispatched:
             )
         elif self.crews.none_free[i]:
             reasons.append("此时没有可派班组（均忙碌、休班或停用）/ no crew is available at this time")
+        elif self.crews.off_road[i]:
+            reasons.append(
+                f"{SNAP_M:.0f} 米内没有可行车的道路，未推荐班组 / no drivable street within {SNAP_M:.0f} m: "
+                "no crew suggested"
+            )
         return CaseAssignment(
             i,
             True,
@@ -256,6 +262,7 @@ class Dispatched:
             tuple(reasons),
             None,
             row,
+            bool(self.same_ticket is not None and self.same_ticket[i] and self.duplicate_of[i] is not None),
         )
 
     def _crew(self, i: int) -> dict[str, Any] | None:
@@ -454,6 +461,7 @@ def dispatch_batch(
     sent.minutes[failed] = np.nan
     sent.passed_over[failed] = None
     sent.none_free[failed] = False
+    sent.off_road[failed] = False
     return Dispatched(
         error,
         beat,

@@ -31,7 +31,8 @@ def probable_duplicates(
 ) -> np.ndarray:
     """For each case, the label of an earlier case of the same category within ``dist_m`` and ``hours``
     (in the batch, ``case N``, counted from 1, or as ``names`` names it, or open, ``incident ID``); the
-    most recent such case when there are several. A case reported at the same time as another counts
+    most recent such case when there are several, or, when that one is itself a duplicate of another
+    of the batch, the first report it leads back to. A case reported at the same time as another counts
     it if that one is stored or comes before it in the batch (see :func:`recent_near`).
     ``asked``: the cases to look at (the others, refused, are neither asked about nor duplicated)."""
     out = np.full(len(xy), None, dtype=object)
@@ -68,6 +69,15 @@ def probable_duplicates(
     if len(t) == 0:
         return out
     best = recent_near(xy, pd.factorize(kind)[0], t, n, dist_m, hours * 3600)
+    # a report linked to one that is itself a duplicate of the batch's is linked to the first report
+    # instead (row 4 → row 3 → row 2: row 4 → row 2), so each names the case a clerk keeps
+    while True:
+        onward = np.where((best >= 0) & (best < n), best, -1)
+        further = np.where(onward >= 0, best[np.maximum(onward, 0)], -1)
+        moved = further >= 0
+        if not moved.any():
+            break
+        best = np.where(moved, further, best)
     hit = np.flatnonzero(best >= 0)
     src = best[hit]
     out[row[hit]] = [

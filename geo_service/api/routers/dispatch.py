@@ -76,52 +76,71 @@ def run_dispatch(
 
 def _save(
     ws: Workspace, cases: gpd.GeoDataFrame, answers: list[CaseAssignment], actor: str
-) -> list[int | None]:
+) -> tuple[list[int | None], dict[int, dict[str, Any]]]:
+    """Store the dispatched cases; (incident id per answer, the refusal of each case that cannot be
+    stored, by answer): a bad value is that case's error, the rest are stored."""
     spec = ws.catalog["incidents"]
     news, rows = [], []
+    refused: dict[int, dict[str, Any]] = {}
     for a in answers:
         if not a.ok:
             continue
         c = cases.iloc[a.index]
-        props = spec.validate_properties(
-            {
-                "source": c.get("source") or "12345",
-                "category": a.category,
-                "description": c.get("description"),
-                "case_no": cell_text(c.get("case_no")),
-                "address": cell_text(c.get("address")),
-                "reported_at": c["reported_at"],
-                "status": "duplicate" if a.duplicate_of else ("escalated" if a.escalation else "assigned"),
-                "beat": a.beat,
-                "squad": a.squad,
-                "department": a.department,
-                "escalated_to": a.escalation,  # the duty office a case no squad took went to
-            },
-            feature=a.index,
-        )
+        try:
+            props = spec.validate_properties(
+                {
+                    "source": cell_text(c.get("source")) or "12345",  # an empty cell (NaN) too
+                    "category": a.category,
+                    "description": cell_text(c.get("description")),
+                    "case_no": cell_text(c.get("case_no")),
+                    "address": cell_text(c.get("address")),
+                    "reported_at": c["reported_at"],
+                    # the same ticket number is a duplicate for certain; a probable one (same category,
+                    # near, within a day) goes its usual way, flagged in the answer, for a person to judge
+                    "status": "duplicate" if a.same_ticket else ("escalated" if a.escalation else "assigned"),
+                    "beat": a.beat,
+                    "squad": a.squad,
+                    "department": a.department,
+                    "escalated_to": a.escalation,  # the duty office a case no squad took went to
+                },
+                feature=f"row {a.row}" if a.row is not None else f"case {a.index + 1}",
+            )
+        except InvalidInput as exc:
+            where_zh = f"第 {a.row} 行" if a.row is not None else f"第 {a.index + 1} 个案件"
+            where_en = f"Row {a.row}" if a.row is not None else f"Case {a.index + 1}"
+            refused[a.index] = {
+                "code": "not-saved",
+                "field": exc.field,
+                "detail_zh": f"{where_zh}未保存：{exc.zh}",
+                "detail_en": f"{where_en} not saved: {exc.en}",
+            }
+            continue
         news.append(NewFeature(props, c.geometry))
         rows.append(a.index)
     made = ws.store.create_features("incidents", news, actor=actor, reason="12345 派单") if news else []
     ids: list[int | None] = [None] * len(answers)
     for row, f in zip(rows, made, strict=True):
         ids[row] = f.id
-    return ids
+    return ids, refused
 
 
 def _respond(
     ws: Workspace, cases: gpd.GeoDataFrame, save: bool, actor: str, intake: Intake | None = None
 ) -> dict[str, Any]:
     answers = run_dispatch(ws, cases, intake=intake)
-    ids = _save(ws, cases, answers, actor) if save else [None] * len(answers)
+    ids, refused = _save(ws, cases, answers, actor) if save else ([None] * len(answers), {})
     out = []
     for a, fid in zip(answers, ids, strict=True):
         row = a.as_dict()
         row["incident_id"] = fid
+        if a.index in refused:  # dispatched, but not stored: said as the case's error
+            row["error"] = refused[a.index]
         out.append(row)
     return {
         "assignments": out,
         "count": len(out),
         "failed": sum(not a.ok for a in answers),
+        "not_saved": len(refused),
         "escalated": sum(1 for a in answers if a.escalation),
         "duplicates": sum(1 for a in answers if a.duplicate_of),
     }

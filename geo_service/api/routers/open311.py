@@ -70,7 +70,9 @@ async def create_request(request: Request, ws: WorkspaceDep) -> list[dict[str, A
         assert answer.error is not None
         field = _FIELD_OF.get(answer.error["code"], "service_code")
         raise InvalidInput(answer.error["detail_zh"], answer.error["detail_en"], field=field)
-    [fid] = _save(ws, cases, [answer], actor_of(request))
+    [fid], refused = _save(ws, cases, [answer], actor_of(request))
+    if refused:
+        raise InvalidInput(refused[0]["detail_zh"], refused[0]["detail_en"], field=refused[0]["field"])
     who = answer.squad or answer.escalation
     return [
         {
