@@ -177,7 +177,10 @@ def _to_int(value: Any) -> int:
         if not value.is_integer():
             raise ValueError(value)
         return int(value)
-    out = int(str(value).strip())
+    text = str(value).strip()
+    if re.fullmatch(r"[+-]?\d+\.0*", text):  # 3.0: a whole number a spreadsheet (or a float column) wrote
+        text = text.split(".")[0]
+    out = int(text)
     if abs(out) >= 2**63:
         raise OverflowError(value)
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -19,7 +20,7 @@ from geo_service.crs import parse_crs, to_wgs84
 from geo_service.errors import Conflict, InvalidInput, PayloadTooLarge
 from geo_service.geometry import CHINA_BOUNDS, geometry_from_geojson, validate_geometry
 from geo_service.store.base import Feature, NewFeature
-from geo_service.store.values import unchanged
+from geo_service.store.values import same_geometry, unchanged
 from geo_service.workspace import Workspace
 
 __all__ = [
@@ -606,14 +607,17 @@ def import_frame(
     override: Iterable[str] = (),
     reason: str | None = None,
     check_siting: bool = True,
-) -> int:
-    """Validate every row of a frame (EPSG:4326) and store all or none. Returns the number stored.
+) -> Imported:
+    """Validate every row of a frame (EPSG:4326) and store all or none. Returns what was done.
 
     ``mode`` is ``append`` or ``replace``. A replacing file's ``fid`` column (as our exports write it)
     keeps features' ids: a row whose ``fid`` is in the layer becomes that feature's next version (or
     leaves it alone when nothing changed), so ids noted elsewhere (a closed road, a locked bridge) and
     each feature's history go on; the layer's features the file does not name go to history as deleted,
-    and rows without a ``fid`` are new features. Appended rows always get new ids. ``override`` and
+    and rows without a ``fid`` are new features. A row naming an id the layer does not have (a deleted
+    feature, another layer's) is refused, and so is one whose ``_version`` (as exported) is no longer the
+    feature's: someone changed it since the export (409 when that is all that is wrong). Appended rows
+    get new ids; one naming a feature the layer has is refused (it would be a second copy). ``override`` and
     ``reason`` accept approved exceptions to siting rules for the rows of the file, as on create (the
     reason is kept in the history of every feature written). A refused file is refused whole, naming
     every failing row (1-based, the header not counted) with what is wrong with it.
@@ -628,6 +632,14 @@ def import_frame(
         )
     if len(frame) == 0:
         raise InvalidInput("文件中没有要素", "The file holds no features", layer=layer)
+    if mode == "replace" and "id" in frame.columns and "fid" not in frame.columns:
+        raise InvalidInput(
+            "文件有 id 列而没有 fid 列：如是本图层的要素编号，请把列名改为 fid；否则请删去 id 列",
+            "The file has an 'id' column and no 'fid': if these are the layer's feature ids, name the column "
+            "fid; else leave it out",
+            layer=layer,
+            field="id",
+        )
     columns = [c for c in frame.columns if c not in ("geometry", "fid", "id", "_version")]
     unknown = [c for c in columns if c not in spec.field_names]
     if unknown:
@@ -643,7 +655,8 @@ def import_frame(
     records = frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records")
     geoms = list(frame.geometry) if has_geom else [None] * len(frame)
     problems: dict[int, list[InvalidInput]] = {}  # row number → what is wrong with it
-    file_ids = _file_ids(frame, layer, problems) if mode == "replace" else None
+    file_ids = _whole_numbers(frame, "fid", layer, problems, unique=True)
+    versions = _whole_numbers(frame, "_version", layer, problems, unique=False)
     news: list[NewFeature] = []
     rows: list[int] = []  # the row number of each of news
     for i, (props, geom) in enumerate(zip(records, geoms, strict=True)):
@@ -673,6 +686,17 @@ def import_frame(
         news.append(NewFeature(properties, geometry))
         rows.append(i + 1)
     labels = [f"row {n}" for n in rows]
+    stored = {f.id: f for f in ws.store.list_features(layer).features} if file_ids is not None else {}
+    stale = _named_ids_refusals(layer, mode, file_ids, versions, stored, problems)
+    if mode == "replace" and file_ids is not None:
+        # a row whose geometry is the stored one but for rounding keeps the stored one exactly
+        for k, n in enumerate(rows):
+            held = stored.get(file_ids[n - 1])  # type: ignore[arg-type]
+            geometry = news[k].geometry
+            if held is not None and held.geometry is not None and geometry is not None:
+                news[k] = NewFeature(
+                    news[k].properties, held.geometry if same_geometry(held.geometry, geometry) else geometry
+                )
 
     def note(refusals: Mapping[int, InvalidInput]) -> None:
         for k, exc in refusals.items():
@@ -683,7 +707,9 @@ def import_frame(
         note(_district_refusals(ws, spec, news, labels))
         if check_siting:
             # a row that keeps a stored feature as it is was judged (or excused) when it was written
-            settled = _settled(ws, spec, news, file_ids, rows) if spec.siting else set()
+            settled = (
+                _settled(spec, news, file_ids, rows, stored) if spec.siting and mode == "replace" else set()
+            )
             for k, feat in enumerate(news):
                 if k in settled:
                     continue
@@ -705,7 +731,10 @@ def import_frame(
             )
             note({order[i]: refusal for i, refusal in spacing.items() if order[i] not in settled})
         if problems:
-            raise _import_refusal(spec, problems, len(frame))
+            refusal = _import_refusal(spec, problems, len(frame))
+            if set(problems) == stale:  # only rows changed by someone since the export: a conflict
+                raise Conflict(refusal.zh, refusal.en, layer=layer, field="_version", details=refusal.details)
+            raise refusal
         if mode == "replace":  # keys other layers name must survive the replacement
             kept = [f.properties for f in news]
             keys = {key for _, _, key in _referrers(ws, layer)}
@@ -716,39 +745,107 @@ def import_frame(
                     if old not in staying:
                         _check_not_referenced(ws, spec, {key: old}, None)
             ids = None if file_ids is None else [file_ids[n - 1] for n in rows]
-            return ws.store.replace_layer(layer, news, actor=actor, reason=reason, ids=ids)
-        return len(ws.store.create_features(layer, news, actor=actor, reason=reason))
+            before = stored if ids is not None else {f.id: f for f in ws.store.list_features(layer).features}
+            named = {i for i in ids or () if i is not None and i in before}
+            same = sum(
+                1 for k, i in enumerate(ids or ()) if i in named and unchanged(spec, before[i], news[k])
+            )
+            count = ws.store.replace_layer(layer, news, actor=actor, reason=reason, ids=ids)
+            return Imported(count, count - len(named), len(named) - same, same, len(before) - len(named))
+        count = len(ws.store.create_features(layer, news, actor=actor, reason=reason))
+        return Imported(count, count, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import did: the rows written (all of them), and of those the new features, the features
+    changed (a new version) and left as they were; and the layer's features the file left out, deleted."""
+
+    count: int
+    created: int
+    updated: int
+    unchanged: int
+    deleted: int
+
+
+def _named_ids_refusals(
+    layer: str,
+    mode: str,
+    file_ids: Sequence[int | None] | None,
+    versions: Sequence[int | None] | None,
+    stored: Mapping[int, Feature],
+    problems: dict[int, list[InvalidInput]],
+) -> set[int]:
+    """Refuse the rows whose ``fid`` a ``mode`` import cannot take (see :func:`import_frame`); the rows
+    refused only for being stale (their ``_version`` is no longer the feature's) are returned."""
+    stale: set[int] = set()
+    for i, fid in enumerate(file_ids or (), start=1):
+        if fid is None:
+            continue
+        held = stored.get(fid)
+        if mode == "append" and held is not None:
+            zh = f"要素编号 fid {fid} 是图层中已有的要素，追加会再添一份；更新已有要素请用 replace，新增请清空 fid"
+            en = (
+                f"fid {fid} is a feature the layer has: appending it would add a second copy; use replace "
+                "to update features, or leave fid blank for new ones"
+            )
+        elif mode == "replace" and held is None:
+            zh = f"要素编号 fid {fid} 不是图层中现有的要素（可能已删除）；请先恢复该要素，或清空 fid 作为新要素"
+            en = (
+                f"fid {fid} is no feature of the layer now (it may have been deleted): restore it first, "
+                "or leave fid blank for a new feature"
+            )
+        elif (
+            mode == "replace"
+            and held is not None
+            and versions
+            and versions[i - 1] not in (None, held.version)
+        ):
+            zh = (
+                f"要素 {fid} 在导出后已被修改（现为第 {held.version} 版，文件中为第 {versions[i - 1]} 版）；"
+                "请重新导出后再修改"
+            )
+            en = (
+                f"Feature {fid} was changed after the export (it is at version {held.version}, the file has "
+                f"version {versions[i - 1]}): export it again and make the change there"
+            )
+            if i not in problems:
+                stale.add(i)
+        else:
+            continue
+        problems.setdefault(i, []).append(InvalidInput(zh, en, layer=layer, feature=f"row {i}", field="fid"))
+    return {i for i in stale if len(problems[i]) == 1}
 
 
 def _settled(
-    ws: Workspace,
     spec: LayerSpec,
     news: Sequence[NewFeature],
     file_ids: Sequence[int | None] | None,
     rows: Sequence[int],
+    stored: Mapping[int, Feature],
 ) -> set[int]:
     """Positions in ``news`` of the rows of a replacing file that keep a stored feature unchanged."""
     if file_ids is None:
         return set()
-    stored = {f.id: f for f in ws.store.list_features(spec.name).features}
     out = set()
     for k, (feat, row) in enumerate(zip(news, rows, strict=True)):
         fid = file_ids[row - 1]
-        if fid in stored and unchanged(spec, stored[fid], feat):
+        if fid is not None and fid in stored and unchanged(spec, stored[fid], feat):
             out.add(k)
     return out
 
 
-def _file_ids(
-    frame: pd.DataFrame, layer: str, problems: dict[int, list[InvalidInput]]
+def _whole_numbers(
+    frame: pd.DataFrame, column: str, layer: str, problems: dict[int, list[InvalidInput]], *, unique: bool
 ) -> list[int | None] | None:
-    """The ``fid`` of each row of a replacing file (``None`` where blank), or None without the column;
-    a value that is not a whole number above 0, or one given twice, is its row's problem."""
-    if "fid" not in frame.columns:
+    """The whole numbers above 0 of a file's ``column`` (``fid``, ``_version``) per row (``None`` where
+    blank), or None without the column; another value, or with ``unique`` one given twice, is its row's
+    problem."""
+    if column not in frame.columns:
         return None
     out: list[int | None] = []
-    first: dict[int, int] = {}  # id → the row that names it first
-    for i, raw in enumerate(frame["fid"].tolist(), start=1):
+    first: dict[int, int] = {}  # number → the row that gives it first
+    for i, raw in enumerate(frame[column].tolist(), start=1):
         value: int | None = None
         if not pd.isna(raw) and str(raw).strip() != "":
             try:
@@ -756,23 +853,25 @@ def _file_ids(
             except ValueError:
                 number = float("nan")
             if isinstance(raw, bool) or not (number.is_integer() and 0 < number < 2**63):
+                blank = "（或留空，作为新要素）" if column == "fid" else ""
+                blank_en = " (or blank for a new feature)" if column == "fid" else ""
                 problems.setdefault(i, []).append(
                     InvalidInput(
-                        f"第 {i} 行的要素编号 fid「{raw}」应为正整数（或留空，作为新要素）",
-                        f"Row {i}: fid '{raw}' must be a whole number above 0 (or blank for a new feature)",
+                        f"{column}「{raw}」应为正整数{blank}",
+                        f"{column} '{raw}' must be a whole number above 0{blank_en}",
                         layer=layer,
                         feature=f"row {i}",
-                        field="fid",
+                        field=column,
                     )
                 )
-            elif int(number) in first:
+            elif unique and int(number) in first:
                 problems.setdefault(i, []).append(
                     InvalidInput(
-                        f"第 {i} 行的要素编号 fid {int(number)} 与第 {first[int(number)]} 行重复",
-                        f"Row {i}: fid {int(number)} is also given in row {first[int(number)]}",
+                        f"{column} {int(number)} 与第 {first[int(number)]} 行重复",
+                        f"{column} {int(number)} is also given in row {first[int(number)]}",
                         layer=layer,
                         feature=f"row {i}",
-                        field="fid",
+                        field=column,
                     )
                 )
             else:

@@ -400,10 +400,12 @@ def test_geojson_export_is_rfc7946(catalog):
     assert [f["id"] for f in doc["features"]] == [4, 9]
     first = doc["features"][0]
     assert first["properties"] == {
+        "fid": 4,  # the id (and version) among the properties too: a GIS that saves the file again keeps them
         "name": "解放路早市",
         "district": "解放区",
         "capacity": 12,
         "valid_from": "2026-02-01",
+        "_version": 1,
     }
     assert doc["features"][1]["properties"]["valid_from"] is None
     assert first["geometry"]["type"] == "Polygon"
@@ -417,7 +419,7 @@ def test_csv_export_opens_in_excel_and_reads_back(catalog):
     assert media.startswith("text/csv")
     assert data.startswith(b"\xef\xbb\xbf")
     header = data.decode("utf-8-sig").splitlines()[0]
-    assert header == "fid,name,district,capacity,valid_from,wkt"
+    assert header == "fid,name,district,capacity,valid_from,_version,wkt"
     _assert_sites(_read(catalog, data, "x.csv"))
     points = gpd.GeoDataFrame(
         {"fid": [1, 2], "name": [d[0] for d in DEPOTS]},
@@ -464,7 +466,7 @@ def test_workspace_exports(catalog, tmp_path):
         "type": "Feature",
         "id": 1,
         "geometry": None,
-        "properties": {"crew": "一班", "depot": "中站场站", "vehicles": 2},
+        "properties": {"fid": 1, "crew": "一班", "depot": "中站场站", "vehicles": 2},
     }
 
 
@@ -580,3 +582,70 @@ def test_an_export_imported_back_in_replace_mode_keeps_ids_and_history(client):
     assert "also given in row 3" in rows[4]["errors"][0]["detail_en"]
     assert "whole number" in rows[1]["errors"][0]["detail_en"]
     assert len(client.get("/collections/depots/items").json()["features"]) == 4
+
+
+def test_a_replace_import_refuses_what_would_undo_or_lose_others_work(own_demo_client):
+    """helper-38: a replace import from an older export put back rows others had changed since (no 409);
+    a row naming a deleted feature, or an append of the layer's own export, quietly made new copies;
+    string ids and a GDAL re-save lost the ids; an 'id' column was ignored."""
+    c = own_demo_client
+    layer = "/collections/bridges_culverts"
+
+    def export(fmt="csv"):
+        return c.get(f"{layer}/export", params={"f": fmt}).content
+
+    def put(data, name="b.csv", **form):
+        return c.post(f"{layer}/import", files={"file": (name, data)}, data={"mode": "replace", **form})
+
+    old = export()
+    # someone changes bridge 7 after the export: the old file's row 7 is stale, and only that: 409
+    item = c.get(f"{layer}/items/7").json()
+    r = c.patch(
+        f"{layer}/items/7",
+        json={"properties": {"snow_priority": 3}},
+        headers={"If-Match": f'"{item["version"]}"'},
+    )
+    assert r.status_code == 200, r.text[:300]
+    stale = put(old)
+    assert stale.status_code == 409, stale.text[:300]
+    body = stale.json()
+    assert [row["row"] for row in body["rows"]] == [7]
+    assert "after the export" in body["rows"][0]["errors"][0]["detail_en"]
+    assert c.get(f"{layer}/items/7").json()["properties"]["snow_priority"] == 3  # nothing written
+    # a fresh export goes back as it is: nothing created, changed or deleted
+    again = put(export())
+    assert again.status_code == 201, again.text[:300]
+    assert {k: again.json()[k] for k in ("created", "updated", "unchanged", "deleted")} == {
+        "created": 0,
+        "updated": 0,
+        "unchanged": 39,
+        "deleted": 0,
+    }
+    # a row naming a deleted bridge is refused (restore it first, or leave fid blank)
+    item = c.get(f"{layer}/items/5").json()
+    assert c.delete(f"{layer}/items/5", headers={"If-Match": f'"{item["version"]}"'}).status_code == 204
+    gone = put(old)
+    assert gone.status_code == 400
+    rows = {row["row"]: row for row in gone.json()["rows"]}
+    assert "no feature of the layer now" in rows[5]["errors"][0]["detail_en"]
+    # an append of the layer's own rows would copy them
+    appended = c.post(f"{layer}/import", files={"file": ("b.csv", export())}, data={"mode": "append"})
+    assert appended.status_code == 400
+    assert "second copy" in appended.json()["rows"][0]["errors"][0]["detail_en"]
+    # GeoJSON ids as strings, and a file a desktop GIS saved again (feature ids dropped, properties kept)
+    doc = json.loads(export("geojson"))
+    for feat in doc["features"]:
+        feat["id"] = str(feat["id"])
+    assert put(json.dumps(doc).encode(), "b.geojson").json()["unchanged"] == 38
+    for feat in doc["features"]:
+        del feat["id"]
+    assert put(json.dumps(doc).encode(), "b.geojson").json()["unchanged"] == 38
+    # an 'id' column is not taken for fid, nor ignored
+    table = pd.read_csv(io.BytesIO(export())).rename(columns={"fid": "id"})
+    named = put(table.to_csv(index=False).encode())
+    assert named.status_code == 400
+    assert named.json()["field"] == "id"
+    # a whole number written as 1.0 (a column with gaps, read by a spreadsheet) is a whole number
+    table = pd.read_csv(io.BytesIO(export()))
+    table["snow_priority"] = table["snow_priority"].astype(float)
+    assert put(table.to_csv(index=False).encode()).status_code == 201

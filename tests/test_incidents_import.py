@@ -144,7 +144,7 @@ def test_the_cli_imports_a_12345_table(demo_gpkg, tmp_path, capsys):
         encoding="utf-8",
     )
     assert main(["import", "incidents", str(table), "--workspace", str(path)]) == 0
-    assert "已导入 2 个要素" in capsys.readouterr().out
+    assert "已导入 2 行到 incidents：新增 2" in capsys.readouterr().out
     table.write_text("经度,纬度,案件类别,受理时间\n113.2,35.25,噪声扰民,12/01/2026 21:00\n", encoding="utf-8")
     assert main(["import", "incidents", str(table), "--workspace", str(path)]) != 0
     err = capsys.readouterr().err

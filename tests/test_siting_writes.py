@@ -146,16 +146,21 @@ def test_a_restore_is_refused_when_the_site_no_longer_lies_in_its_district(own_d
 # --- 2. a layer's own export goes back in ----------------------------------------------------------
 
 
+def _as_new(feature: dict) -> dict:
+    """An exported GeoJSON feature as a new one: no id, no version."""
+    props = {k: v for k, v in feature["properties"].items() if k not in ("fid", "_version")}
+    return {**feature, "id": None, "properties": props}
+
+
 def _without_ids(content: bytes, fmt: str) -> bytes:
-    """An export with its feature ids taken out: every row a new feature."""
+    """An export with its feature ids (and versions) taken out: every row a new feature."""
     if fmt == "geojson":
         body = json.loads(content)
-        for feat in body["features"]:
-            feat.pop("id", None)
+        body["features"] = [_as_new(feat) for feat in body["features"]]
         return json.dumps(body).encode()
     if fmt == "csv":
-        return pd.read_csv(io.BytesIO(content)).drop(columns=["fid"]).to_csv(index=False).encode()
-    frame = pyogrio.read_dataframe(io.BytesIO(content)).drop(columns=["feature_id"])
+        return pd.read_csv(io.BytesIO(content)).drop(columns=["fid", "_version"]).to_csv(index=False).encode()
+    frame = pyogrio.read_dataframe(io.BytesIO(content)).drop(columns=["feature_id", "_version"])
     out = io.BytesIO()
     pyogrio.write_dataframe(frame, out, driver="GPKG", layer="stall_sites")
     return out.getvalue()
@@ -233,7 +238,7 @@ def test_an_import_names_every_failing_row_in_one_answer(own_demo_client):
     feats[2]["properties"]["capacity"] = -1  # row 3: not a number of stalls
     feats[4]["properties"]["district"] = "马村区"  # row 5: lies in 山阳区
     feats[6]["properties"]["goods"] = "烟花爆竹"  # row 7: goods not allowed
-    feats.append({**feats[0], "id": None})  # row 31: on row 1's spot
+    feats.append(_as_new(feats[0]))  # row 31: on row 1's spot
     version = c.get("/collections/stall_sites/items/1").json()["version"]
     files = {"file": ("sites.geojson", json.dumps(body).encode())}
     answer = _problem(c.post("/collections/stall_sites/import", files=files, data={"mode": "replace"}))
@@ -407,7 +412,7 @@ def test_cli_import_names_failing_rows_and_takes_override_and_reason(demo_gpkg, 
         == 0
     )
     body = json.loads(out.read_text(encoding="utf-8"))
-    body["features"].append({**body["features"][0], "id": None})
+    body["features"].append(_as_new(body["features"][0]))
     body["features"][1]["properties"]["district"] = "马村区"
     out.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
     capsys.readouterr()
@@ -501,7 +506,7 @@ def test_an_import_suggests_overriding_only_the_rules_an_override_would_excuse(o
     assert [row["row"] for row in answer["rows"]] == [31]
     assert "override=" not in answer["detail_en"]
     assert "override=" not in answer["detail_zh"]
-    body["features"].append({**body["features"][0], "id": None})  # row 32: on row 1's spot
+    body["features"].append(_as_new(body["features"][0]))  # row 32: on row 1's spot
     files = {"file": ("sites.geojson", json.dumps(body).encode())}
     answer = _problem(c.post("/collections/stall_sites/import", files=files, data={"mode": "replace"}))
     assert [row["row"] for row in answer["rows"]] == [31, 32]

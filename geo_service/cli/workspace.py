@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -123,7 +124,7 @@ def _import(args: argparse.Namespace) -> int:
         frame = read_features(path.read_bytes(), filename=path.name, spec=spec, source_crs=args.crs)
         ws = Workspace(store, settings)
         guard_crew_accounts(ws, accounts)  # a replaced crews layer keeps the crews accounts name
-        count = feature_ops.import_frame(
+        done = feature_ops.import_frame(
             ws,
             args.layer,
             frame,
@@ -132,10 +133,29 @@ def _import(args: argparse.Namespace) -> int:
             override=[v.strip() for v in args.override.split(",") if v.strip()],
             reason=args.reason,
         )
+        # a write: in the audit log, as the service's imports are (by the system account that ran it)
+        accounts.record(
+            actor=f"cli:{getpass.getuser()}",
+            role=None,
+            method="CLI",
+            path=f"geo-service import {args.layer} --mode {args.mode}",
+            status=0,
+            detail={
+                "layer": args.layer,
+                "file": path.name,
+                "history_actor": args.actor,
+                "reason": args.reason,
+                **{k: getattr(done, k) for k in ("count", "created", "updated", "unchanged", "deleted")},
+            },
+        )
     finally:
         accounts.close()
         store.close()
-    print(f"已导入 {count} 个要素到 {args.layer} / imported {count} features into {args.layer}")
+    print(
+        f"已导入 {done.count} 行到 {args.layer}：新增 {done.created}，修改 {done.updated}，未变 {done.unchanged}，"
+        f"删除 {done.deleted} / imported {done.count} rows into {args.layer}: {done.created} new, "
+        f"{done.updated} changed, {done.unchanged} unchanged, {done.deleted} deleted"
+    )
     return 0
 
 
@@ -145,7 +165,7 @@ def _export(args: argparse.Namespace) -> int:
     _, store = _open(args)
     try:
         layers = [args.layer] if args.layer else list(store.catalog)
-        frames = {n: store.read_frame(n).drop(columns=["_version"]).reset_index() for n in layers}
+        frames = {n: store.read_frame(n).reset_index() for n in layers}  # ids and versions, as the API's
     finally:
         store.close()
     if args.layer:

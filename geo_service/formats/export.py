@@ -69,7 +69,8 @@ def write_features(frame: pd.DataFrame, *, fmt: str, layer: str) -> tuple[bytes,
     Parameters
     ----------
     frame
-        Features in EPSG:4326; the feature id in a ``fid`` column or as the index.
+        Features in EPSG:4326; the feature id in a ``fid`` column or as the index, and its version in
+        ``_version`` when given (both written as columns, and in GeoJSON as properties too).
     fmt
         ``geojson`` (RFC 7946 FeatureCollection, dates in ISO 8601), ``gpkg`` (one layer named
         ``layer``; the id as ``feature_id``) or ``csv`` (UTF-8 with BOM; points as ``lon``/``lat``
@@ -79,11 +80,9 @@ def write_features(frame: pd.DataFrame, *, fmt: str, layer: str) -> tuple[bytes,
     """
     has_geom = _has_geometry(frame)
     if fmt == "geojson":
-        props = [
-            c
-            for c in frame.columns
-            if c not in ("fid", "_version") and not (has_geom and c == frame.geometry.name)
-        ]
+        # the id and version also among the properties: a desktop GIS that saves the file again keeps
+        # properties but not the feature-level id, and a replacing import needs both (see import_frame)
+        props = [c for c in frame.columns if not (has_geom and c == frame.geometry.name)]
         records = _records(frame[props])
         geoms = [_geojson_geometry(g) for g in frame.geometry] if has_geom else ([None] * len(frame))
         feats = [
@@ -94,7 +93,6 @@ def write_features(frame: pd.DataFrame, *, fmt: str, layer: str) -> tuple[bytes,
         return json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8"), "application/geo+json"
     if fmt == "csv":
         table = pd.DataFrame(frame.drop(columns=[frame.geometry.name]) if has_geom else frame)
-        table = table.drop(columns=["_version"], errors="ignore")
         if has_geom:
             geoms = frame.geometry
             if len(geoms) and (geoms.isna() | (geoms.geom_type == "Point")).all():
@@ -117,9 +115,7 @@ def write_features(frame: pd.DataFrame, *, fmt: str, layer: str) -> tuple[bytes,
 
 def _write_gpkg_layer(frame: pd.DataFrame, path: Path, layer: str, has_geom: bool) -> None:
     table = pd.DataFrame(frame.drop(columns=[frame.geometry.name]) if has_geom else frame)
-    out = _plain_values(table.drop(columns=["_version"], errors="ignore")).rename(
-        columns={"fid": "feature_id"}
-    )
+    out = _plain_values(table).rename(columns={"fid": "feature_id"})
     if has_geom:
         gdf = gpd.GeoDataFrame(out, geometry=list(frame.geometry), crs="EPSG:4326")
         pyogrio.write_dataframe(gdf, path, layer=layer, driver="GPKG", append=path.exists())

@@ -145,9 +145,12 @@ def _read_geojson(data: bytes, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataF
     # feature ids as our exports write them (whole numbers) name the features a replacing import keeps;
     # other ids (a string such as "way/123" from elsewhere) name nothing here
     ids = [feat.get("id") for feat in features]
-    whole = all(i is None or (isinstance(i, int) and not isinstance(i, bool)) for i in ids)
+    whole = all(
+        i is None or (isinstance(i, int) and not isinstance(i, bool)) or (isinstance(i, str) and i.isdigit())
+        for i in ids
+    )
     if "fid" not in table.columns and whole and any(i is not None for i in ids):
-        table["fid"] = pd.Series(ids, dtype=object)
+        table["fid"] = pd.Series([None if i is None else int(i) for i in ids], dtype=object)
     if spec.is_table:
         return gpd.GeoDataFrame(rename_columns(table, spec))
     declared = (

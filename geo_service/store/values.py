@@ -28,6 +28,7 @@ __all__ = [
     "paused_gc",
     "recorded_snapshot",
     "refuse_repeats",
+    "same_geometry",
     "snapshot",
     "to_storage",
     "unchanged",
@@ -59,10 +60,13 @@ def unchanged(spec: LayerSpec, current: Feature, new: NewFeature) -> bool:
         return False
     if current.geometry is None or new.geometry is None:
         return current.geometry is None and new.geometry is None
-    # normalized: rings read back may run the other way round, or start at another vertex
-    return bool(
-        shapely.equals_exact(shapely.normalize(current.geometry), shapely.normalize(new.geometry), 1e-8)
-    )
+    return same_geometry(current.geometry, new.geometry)
+
+
+def same_geometry(a: BaseGeometry, b: BaseGeometry) -> bool:
+    """Whether two geometries are the same to about a millimetre (1e-8°), whichever way their rings run
+    and wherever they start (as a file read back may give them)."""
+    return bool(shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), 1e-8))
 
 
 def which_stay(ids: Sequence[int | None] | None, n: int, stored: Iterable[int]) -> dict[int, int]:

@@ -53,7 +53,7 @@ async def import_file(
     actor = actor_of(request)
     overrides = tuple(v.strip() for v in (override or "").split(",") if v.strip())
 
-    def work() -> int:  # in a worker thread: reading a file and storing it must not hold up the event loop
+    def work() -> feature_ops.Imported:  # in a worker thread: reading and storing must not hold up the loop
         frame = read_features(
             data, filename=file.filename or "upload", spec=spec, source_crs=crs, max_bytes=limit
         )
@@ -61,8 +61,19 @@ async def import_file(
             ws, spec.name, frame, actor=actor, mode=mode, override=overrides, reason=reason
         )
 
-    count = await run_in_threadpool(work)
-    return {"layer": spec.name, "imported": count, "mode": mode, "version": ws.store.layer_version(spec.name)}
+    done = await run_in_threadpool(work)
+    return {
+        "layer": spec.name,
+        "imported": done.count,
+        "mode": mode,
+        # of the rows: new features, features changed (their next version) and left as they were; and the
+        # features the file left out, deleted (and restorable)
+        "created": done.created,
+        "updated": done.updated,
+        "unchanged": done.unchanged,
+        "deleted": done.deleted,
+        "version": ws.store.layer_version(spec.name),
+    }
 
 
 _IMPORT_FIELDS = ("file", "crs", "mode", "override", "reason")
@@ -102,8 +113,9 @@ async def _known_fields_only(request: Request, layer: str) -> None:
 
 
 def _export_frame(ws: Any, layer: str) -> Any:
-    frame = ws.store.read_frame(layer)
-    return frame.drop(columns=["_version"], errors="ignore").reset_index()
+    """A layer as exported: each feature with its id (``fid``) and version (``_version``), so that the
+    file imported back keeps the features and a row changed by someone since is refused."""
+    return ws.store.read_frame(layer).reset_index()
 
 
 @router.get("/collections/{collection_id}/export", summary="导出图层 / Export a layer")
