@@ -145,6 +145,18 @@ def test_the_cli_imports_a_12345_table(demo_gpkg, tmp_path, capsys):
     )
     assert main(["import", "incidents", str(table), "--workspace", str(path)]) == 0
     assert "已导入 2 行到 incidents：新增 2" in capsys.readouterr().out
+    # a write from the command line is in the audit log, as the service's are (helper-38)
+    from geo_service.auth.accounts import AccountStore, account_url
+
+    accounts = AccountStore(account_url(str(path), None))
+    try:
+        [entry] = [e for e in accounts.audit_log(limit=5) if e.method == "CLI"]
+    finally:
+        accounts.close()
+    assert entry.path == "geo-service import incidents --mode append"
+    assert entry.actor.startswith("cli:")
+    assert entry.detail is not None
+    assert (entry.detail["file"], entry.detail["created"]) == ("12345.csv", 2)
     table.write_text("经度,纬度,案件类别,受理时间\n113.2,35.25,噪声扰民,12/01/2026 21:00\n", encoding="utf-8")
     assert main(["import", "incidents", str(table), "--workspace", str(path)]) != 0
     err = capsys.readouterr().err
