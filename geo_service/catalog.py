@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from geo_service.errors import BadDeclaration, InvalidInput
-from geo_service.timetext import UnreadableTime, read_time
+from geo_service.timetext import YEARS, UnreadableTime, read_time
 
 __all__ = [
     "FIELD_TYPES",
@@ -210,13 +210,17 @@ def _to_date(value: Any) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.astimezone(_TZ).date() if value.tzinfo is not None else value.date()
     if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str) and len(value.strip()) <= 10:
+        day = value
+    elif isinstance(value, str) and len(value.strip()) <= 10:
         try:
-            return dt.date.fromisoformat(value.strip())
+            day = dt.date.fromisoformat(value.strip())
         except ValueError:
-            pass
-    return _to_datetime(value).date()
+            return _to_datetime(value).date()
+    else:
+        return _to_datetime(value).date()
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise UnreadableTime("years", value)
+    return day
 
 
 def _to_datetime(value: Any) -> dt.datetime:
@@ -225,6 +229,8 @@ def _to_datetime(value: Any) -> dt.datetime:
     :func:`geo_service.timetext.read_time` reads them; naive ones are Beijing time. Ambiguous forms
     (12/01/2026) and numbers raise :class:`UnreadableTime`, which says why."""
     out = read_time(value.strip() if isinstance(value, str) else value)
+    if not YEARS[0] <= out.year <= YEARS[1]:  # (and before 1901 a zone's offset is its local mean time)
+        raise UnreadableTime("years", value)
     if out.tzinfo is None:
         out = out.replace(tzinfo=_TZ)
     return out.astimezone(_TZ)

@@ -22,6 +22,7 @@ from lunardate import LunarDate
 
 from geo_service.arrays import ragged_positions
 from geo_service.errors import Conflict, InvalidInput
+from geo_service.timetext import YEARS
 
 __all__ = [
     "YEARS",
@@ -138,7 +139,7 @@ def _date(value: Any) -> dt.date | None:
         ) from None
 
 
-YEARS = (1901, 2099)  # the years the lunar and holiday calendars can answer for
+# YEARS (1901-2099): the years the lunar and holiday calendars can answer for (geo_service.timetext)
 
 
 def in_supported_years(moment: dt.datetime | dt.date, *, field: str = "at") -> dt.datetime | dt.date:

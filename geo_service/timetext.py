@@ -41,10 +41,13 @@ _AMBIGUOUS = re.compile(r"\d{1,2}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{2,4}(\D.*)?")
 _NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 
 
+YEARS = (1901, 2099)  # the years the lunar and holiday calendars can answer for
+
+
 class UnreadableTime(ValueError):
     """A value that is not a date and time as written here; :meth:`sentences` says why, in Chinese
     and English, with the forms taken. ``kind``: ``ambiguous``, ``invalid`` (2026/2/30, 25:00),
-    ``number`` or ``unknown``."""
+    ``number``, ``years`` (outside :data:`YEARS`) or ``unknown``."""
 
     def __init__(self, kind: str, value: Any) -> None:
         super().__init__(f"{kind}: {value!r}")
@@ -68,6 +71,12 @@ class UnreadableTime(ValueError):
             return (
                 f"{head_zh}不是有效的日期或时刻",
                 f"{head_en} is not a valid date or time of day",
+            )
+        if self.kind == "years":
+            return (
+                f"{head_zh}超出支持范围（{YEARS[0]}–{YEARS[1]} 年：节假日与农历日历只到这些年份）",
+                f"{head_en} is outside the years supported ({YEARS[0]}-{YEARS[1]}: the holiday and lunar "
+                "calendars cover those)",
             )
         if self.kind == "number":
             return (

@@ -207,3 +207,18 @@ def test_a_missing_required_field_reads_as_a_sentence(client):
         assert "missing required field 'name' (名称)" in body["detail_en"]
         assert "None" not in body["detail_zh"] + body["detail_en"]
     assert client.get("/collections/depots/items").json()["numberMatched"] == 0
+
+
+def test_dates_outside_the_calendars_years_are_refused_on_every_layer(catalog):
+    """helper-38: a layer write took 1900/12/1 and stored it as 1900-12-01T00:00:00+08:05:43 (Shanghai's
+    local mean time before 1901), and took 2100/1/1; dispatch refused both. Every layer refuses them."""
+    incidents, crews = catalog["incidents"], catalog["crews"]
+    for value in ("1900/12/1", "2100/1/1", "1900-12-31T23:59"):
+        with pytest.raises(InvalidInput) as refused:
+            incidents.field("reported_at").coerce(value, layer="incidents")
+        assert "1901" in refused.value.zh
+        assert "outside the years supported" in refused.value.en
+    with pytest.raises(InvalidInput):
+        crews.field("busy_until").coerce("2100/1/1", layer="crews")
+    ok = incidents.field("reported_at").coerce("1901/1/1 08:00", layer="incidents")
+    assert ok.utcoffset().total_seconds() == 8 * 3600
