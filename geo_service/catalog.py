@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,10 +110,14 @@ class FieldSpec:
                 f"不应大于 {self.max:g}", f"must be at most {self.max:g}", value, layer, feature
             )
         if self.pattern is not None and isinstance(out, str) and not re.fullmatch(self.pattern, out):
+            tidy = _tidy_clock_text(out)  # 7:00, 6点-20点, 07：00 as a spreadsheet or a clerk writes them
+            if tidy != out and re.fullmatch(self.pattern, tidy):
+                return tidy
             hint_zh, hint_en = self.description.get("zh"), self.description.get("en")
             raise self._error(
                 "格式不正确" + (f"（{hint_zh}）" if hint_zh else ""),
-                f"does not match the pattern {self.pattern}" + (f" ({hint_en})" if hint_en else ""),
+                "is not in the form this field takes"
+                + (f" ({hint_en})" if hint_en else f" (pattern {self.pattern})"),
                 value,
                 layer,
                 feature,
@@ -200,7 +205,23 @@ def _to_str(value: Any) -> str:
         raise TypeError(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    if isinstance(value, dt.time):  # a spreadsheet's time cell (07:00 typed in Excel)
+        return value.strftime("%H:%M")
     return str(value)
+
+
+def _tidy_clock_text(text: str) -> str:
+    """Times of day as people write them, in the form the layers keep: full-width digits and colons,
+    ``6点`` / ``6点30``, ``～`` / ``至`` between two times, one-digit hours (``7:00`` → ``07:00``).
+
+    >>> _tidy_clock_text("6点-20点"), _tidy_clock_text("7：30～22:00"), _tidy_clock_text("6点30至9点")
+    ('06:00-20:00', '07:30-22:00', '06:30-09:00')
+    """
+    out = unicodedata.normalize("NFKC", text).strip()
+    out = re.sub(r"(\d{1,2})点(\d{1,2})分?", lambda m: f"{m[1]}:{int(m[2]):02d}", out)
+    out = re.sub(r"(\d{1,2})点", r"\1:00", out)
+    out = re.sub(r"\s*(?:~|～|〜|—|–|至|到)\s*", "-", out)
+    return re.sub(r"(?<!\d)(\d):(\d\d)", r"0\1:\2", out)
 
 
 def _to_date(value: Any) -> dt.date:

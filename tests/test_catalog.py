@@ -133,7 +133,10 @@ def test_validate_properties_coerces_and_defaults(catalog):
         ({"name": "甲", "district": "朝阳区", "capacity": 3}, "district"),  # not an allowed value
         ({"name": "甲", "district": "山阳区", "capacity": "many"}, "capacity"),  # wrong type
         ({"name": "甲", "district": "山阳区", "capacity": 0}, "capacity"),  # below the range
-        ({"name": "甲", "district": "山阳区", "capacity": 3, "hours": "7点到9点"}, "hours"),  # pattern
+        (
+            {"name": "甲", "district": "山阳区", "capacity": 3, "hours": "早上到晚上"},
+            "hours",
+        ),  # pattern (7点到9点 is read: 07:00-09:00)
         ({"name": "甲", "district": "山阳区", "capacity": 3, "colour": "red"}, "colour"),  # unknown field
         ({"name": "甲", "district": "山阳区", "capacity": 3, "valid_from": "2026-13-01"}, "valid_from"),
         (
@@ -222,3 +225,19 @@ def test_dates_outside_the_calendars_years_are_refused_on_every_layer(catalog):
         crews.field("busy_until").coerce("2100/1/1", layer="crews")
     ok = incidents.field("reported_at").coerce("1901/1/1 08:00", layer="incidents")
     assert ok.utcoffset().total_seconds() == 8 * 3600
+
+
+def test_times_of_day_are_taken_as_spreadsheets_and_clerks_write_them(catalog):
+    """helper-38: an Excel time cell (07:00 typed in Excel), 7:00 and 6点-20点 were refused with Python's
+    form of the value and a raw regular expression."""
+    start, hours = catalog["duty_shifts"].field("start"), catalog["stall_sites"].field("hours")
+    assert start.coerce(dt.time(7, 0), layer="duty_shifts") == "07:00"
+    assert start.coerce("7:00", layer="duty_shifts") == "07:00"
+    assert start.coerce("７：３０", layer="duty_shifts") == "07:30"
+    assert hours.coerce("6点-20点", layer="stall_sites") == "06:00-20:00"
+    assert hours.coerce("6:00～11:00,15:00至20:00", layer="stall_sites") == "06:00-11:00,15:00-20:00"
+    with pytest.raises(InvalidInput) as refused:
+        start.coerce("七点", layer="duty_shifts")
+    assert "如 07:00" in refused.value.zh
+    assert "pattern" not in refused.value.en
+    assert "e.g. 07:00" in refused.value.en
