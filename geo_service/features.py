@@ -99,6 +99,8 @@ def _siting_refusal(
     when it passes. The district is left to :func:`_district_refusals`, which no override passes."""
     if not spec.siting:
         return None
+    if str(feature.properties.get("status") or "open") in ("suspended", "closed"):
+        return None  # closing a site (or pausing it) breaks no rule; reopening it is judged then
     from geo_service.siting import check_on_write
     from geo_service.siting.checker import DISTRICT_RULE
 

@@ -511,3 +511,24 @@ def test_an_import_suggests_overriding_only_the_rules_an_override_would_excuse(o
     answer = _problem(c.post("/collections/stall_sites/import", files=files, data={"mode": "replace"}))
     assert [row["row"] for row in answer["rows"]] == [31, 32]
     assert answer["detail_en"].endswith("import again with override=site-spacing and a reason")
+
+
+def test_closing_a_site_let_in_as_an_exception_needs_no_override(own_demo_client):
+    """helper-38: a site saved with override=site-spacing could not be closed without the override again;
+    reopening it is judged."""
+    c = own_demo_client
+    one = c.get("/collections/stall_sites/items/1").json()
+    twin = {
+        "type": "Feature",
+        "geometry": one["geometry"],
+        "properties": {**one["properties"], "name": "合并摊区"},
+    }
+    r = c.post(
+        "/collections/stall_sites/items", params={"override": "site-spacing", "reason": "经批准"}, json=twin
+    )
+    assert r.status_code == 201, r.text[:300]
+    fid = r.json()["id"]
+    closed = c.patch(f"/collections/stall_sites/items/{fid}", json={"properties": {"status": "closed"}})
+    assert closed.status_code == 200, closed.text[:300]
+    reopened = c.patch(f"/collections/stall_sites/items/{fid}", json={"properties": {"status": "open"}})
+    assert "site-spacing" in json.dumps(_problem(reopened))
