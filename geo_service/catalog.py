@@ -59,6 +59,9 @@ class FieldSpec:
     # other headers that mean this field in an uploaded table (a 12345 export's 受理时间 for reported_at),
     # in order of preference; the name and the titles come before them
     aliases: tuple[str, ...] = ()
+    # for an enum: other words for its values as people write them (巡查 for patrol), matched ignoring
+    # case and surrounding spaces
+    value_aliases: Mapping[str, Any] = field(default_factory=dict)
 
     def label(self, lang: str = "zh") -> str:
         return self.title.get(lang) or self.name
@@ -99,8 +102,15 @@ class FieldSpec:
                 feature,
             )
         if self.enum is not None and out not in self.enum:
+            said = self.value_aliases.get(str(out).strip().lower(), _NOT_SAID)
+            if said is not _NOT_SAID:
+                return said
             allowed = ", ".join(map(str, self.enum))
-            raise self._error(f"取值应为 {allowed} 之一", f"must be one of {allowed}", value, layer, feature)
+            words = {v: [k for k, w in self.value_aliases.items() if w == v][:1] for v in self.enum}
+            allowed_zh = "、".join(f"{v}（{words[v][0]}）" if words[v] else str(v) for v in self.enum)
+            raise self._error(
+                f"取值应为 {allowed_zh} 之一", f"must be one of {allowed}", value, layer, feature
+            )
         if self.min is not None and isinstance(out, int | float) and out < self.min:
             raise self._error(
                 f"不应小于 {self.min:g}", f"must be at least {self.min:g}", value, layer, feature
@@ -208,6 +218,9 @@ def _to_str(value: Any) -> str:
     if isinstance(value, dt.time):  # a spreadsheet's time cell (07:00 typed in Excel)
         return value.strftime("%H:%M")
     return str(value)
+
+
+_NOT_SAID = object()
 
 
 def _tidy_clock_text(text: str) -> str:
@@ -443,6 +456,7 @@ def _load_field(raw: Any, path: Path) -> FieldSpec:
         "title",
         "description",
         "aliases",
+        "value_aliases",
     }
     extra = set(raw) - known
     if extra:
@@ -475,6 +489,14 @@ def _load_field(raw: Any, path: Path) -> FieldSpec:
     enum = raw.get("enum")
     if enum is not None and (not isinstance(enum, list) or not enum):
         raise _bad(path, "enum 应为非空列表", "enum must be a non-empty list", name)
+    said = raw.get("value_aliases", {})
+    if not isinstance(said, dict) or (said and (enum is None or any(v not in enum for v in said.values()))):
+        raise _bad(
+            path,
+            "value_aliases 应为「说法: 取值」的映射，取值须在 enum 中",
+            "value_aliases must map words to values of the enum",
+            name,
+        )
     spec = FieldSpec(
         name=name,
         type=ftype,
@@ -489,6 +511,7 @@ def _load_field(raw: Any, path: Path) -> FieldSpec:
         title=_titles(raw.get("title", name), path, name),
         description=_titles(raw["description"], path, name) if raw.get("description") else {},
         aliases=tuple(a.strip() for a in aliases),
+        value_aliases={str(k).strip().lower(): _COERCE[ftype](v) for k, v in said.items()},
     )
     if spec.default is not None:
         try:

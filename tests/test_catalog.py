@@ -241,3 +241,20 @@ def test_times_of_day_are_taken_as_spreadsheets_and_clerks_write_them(catalog):
     assert "如 07:00" in refused.value.zh
     assert "pattern" not in refused.value.en
     assert "e.g. 07:00" in refused.value.en
+
+
+def test_enum_values_as_people_write_them(catalog, tmp_path):
+    """helper-38: a 12345 table's 案件来源 of 巡查 or 12345热线 was refused; the declaration's
+    value_aliases read them, and a refusal gives the values with their Chinese words."""
+    source = catalog["incidents"].field("source")
+    assert source.coerce("巡查", layer="incidents") == "patrol"
+    assert source.coerce(" 12345热线 ", layer="incidents") == "12345"
+    with pytest.raises(InvalidInput) as refused:
+        source.coerce("微信", layer="incidents")
+    assert "patrol（巡查）" in refused.value.zh
+    bad = tmp_path / "layers"
+    shutil.copytree(default_layers_dir(), bad)
+    text = (bad / "incidents.yaml").read_text(encoding="utf-8").replace("巡查: patrol", "巡查: walking")
+    (bad / "incidents.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(BadDeclaration):
+        load_catalog(bad)
