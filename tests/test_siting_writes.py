@@ -532,3 +532,20 @@ def test_closing_a_site_let_in_as_an_exception_needs_no_override(own_demo_client
     assert closed.status_code == 200, closed.text[:300]
     reopened = c.patch(f"/collections/stall_sites/items/{fid}", json={"properties": {"status": "open"}})
     assert "site-spacing" in json.dumps(_problem(reopened))
+
+
+def test_a_festival_point_may_not_crowd_a_stall_site_either(own_demo_client):
+    """helper-38: a stall site was refused within 50 m of a festival point, but a festival point within
+    50 m of a stall site was let in (and the stall site then broke site-spacing in the report)."""
+    c = own_demo_client
+    one = c.get("/collections/stall_sites/items/1").json()
+    near = shapely.geometry.shape(one["geometry"]).centroid
+    props = {"name": "挤占年货点", "district": one["properties"]["district"]}
+    point = {
+        "type": "Feature",
+        "geometry": mapping(shapely.Point(near.x + 0.0001, near.y)),
+        "properties": props,
+    }
+    body = _problem(c.post("/collections/festival_sales_points/items", json=point))
+    assert "festival-spacing" in json.dumps(body)
+    assert "挤占年货点" not in json.dumps(c.get("/collections/festival_sales_points/items").json())
