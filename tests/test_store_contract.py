@@ -595,3 +595,46 @@ def test_a_replacing_batch_may_swap_unique_values_between_kept_features(store):
         store.replace_layer("depots", [depot("丙"), depot("丙")], actor="x", ids=[a.id, None])
     assert store.get_feature("depots", a.id).properties["name"] == "乙"
     assert store.get_feature("depots", a.id).version == 2
+
+
+def test_the_geopackage_lock_holds_across_processes(tmp_path, catalog):
+    """helper-38: a command-line import and the service could both pass the spacing check, as the
+    GeoPackage store's lock was one process's own. Another process holding it keeps this one out until
+    it lets go (it writes a mark just before); taken twice by its holder, it is one lock."""
+    import subprocess
+    import sys
+    import time
+
+    from geo_service.store.gpkg import GeoPackageStore
+
+    path, mark = tmp_path / "w.gpkg", tmp_path / "released"
+    GeoPackageStore(path, catalog).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, pathlib\n"
+            "from geo_service.catalog import load_catalog\n"
+            "from geo_service.settings import default_layers_dir\n"
+            "from geo_service.store.gpkg import GeoPackageStore\n"
+            "s = GeoPackageStore(sys.argv[1], load_catalog(default_layers_dir()))\n"
+            "with s.exclusive('siting'):\n"
+            "    pathlib.Path(sys.argv[2] + '.held').touch()\n"
+            "    time.sleep(1.0)\n"
+            "    pathlib.Path(sys.argv[2]).touch()\n",
+            str(path),
+            str(mark),
+        ]
+    )
+    try:
+        while not (tmp_path / "released.held").exists():
+            assert holder.poll() is None, "the holder ended early"
+            time.sleep(0.05)
+        store = GeoPackageStore(path, catalog)
+        try:
+            with store.exclusive("references"), store.exclusive("siting"):
+                assert mark.exists()  # only after the other process let go
+        finally:
+            store.close()
+    finally:
+        holder.wait(timeout=30)

@@ -11,15 +11,16 @@ records its creates without copies of the rows, which the history reads from the
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import itertools
 import json
 import sqlite3
 import struct
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 import geopandas as gpd
@@ -253,6 +254,8 @@ class GeoPackageStore:
         self.catalog = catalog
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._held = 0  # how deep this process holds exclusive(): the file lock is taken at the first
+        self._lockfile: IO[bytes] | None = None
         existing = set()
         if self.path.exists():
             existing = {str(name) for name, _ in pyogrio.list_layers(self.path)}
@@ -288,9 +291,25 @@ class GeoPackageStore:
                     "INSERT OR IGNORE INTO geo_layer_state (layer, version) VALUES (?, 0)", (spec.name,)
                 )
 
-    def exclusive(self, name: str) -> AbstractContextManager[object]:
-        """The store's own lock: one process writes a GeoPackage, and its writes hold this lock too."""
-        return self._lock
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """The store's own lock, which its writes hold too, and a lock on ``<workspace>.lock`` that other
+        processes over the same file take as well: a ``geo-service import`` from the command line checks
+        and writes while the service does not (and the other way round). Held again by its holder
+        (the references lock, then the siting lock) it is taken once."""
+        with self._lock:
+            if self._held == 0:
+                self._lockfile = open(self.path.with_name(self.path.name + ".lock"), "a+b")  # noqa: SIM115
+                fcntl.flock(self._lockfile, fcntl.LOCK_EX)
+            self._held += 1
+            try:
+                yield
+            finally:
+                self._held -= 1
+                if self._held == 0 and self._lockfile is not None:
+                    fcntl.flock(self._lockfile, fcntl.LOCK_UN)
+                    self._lockfile.close()
+                    self._lockfile = None
 
     # -- set-up -----------------------------------------------------------------------------------
     def _add_declared_columns(self, cur: sqlite3.Cursor) -> None:
