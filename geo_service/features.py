@@ -494,8 +494,10 @@ def _check_not_referenced(
         frame = ws.frame(other)
         users = frame[frame[field].astype(str) == str(before[key])]
         if len(users):
+            o_spec, f_spec = ws.catalog[other], ws.catalog[other].field(field)
             raise Conflict(
-                f"{other} 中仍有 {len(users)} 个要素的 {field} 为「{before[key]}」，请先修改它们",
+                f"{o_spec.title.get('zh') or other}（{other}）中仍有 {len(users)} 个要素的"
+                f"「{f_spec.label('zh')}」为「{before[key]}」，请先修改它们",
                 f"{len(users)} feature(s) of {other} still have {field} '{before[key]}'; change them first",
                 layer=spec.name,
                 field=key,
@@ -507,7 +509,8 @@ def _check_not_referenced(
         holders = list(outside.holders(str(old)))
         if holders:
             raise Conflict(
-                f"{outside.title['zh']}仍指向{outside.key}「{old}」：{'、'.join(holders)}；请先修改它们",
+                f"{outside.title['zh']}仍指向{spec.field(outside.key).label('zh')}「{old}」：{'、'.join(holders)}；"
+                "请先修改它们",
                 f"{outside.title['en']} still name {outside.key} '{old}': {', '.join(holders)}; change them first",
                 layer=spec.name,
                 field=outside.key,

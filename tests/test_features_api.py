@@ -484,3 +484,19 @@ def test_a_file_without_geometry_for_a_layer_that_needs_one_is_refused(client, t
         files={"file": ("depots.gpkg", path.read_bytes(), "application/geopackage+sqlite3")},
     )
     assert "no geometry" in _problem(r, 400)["detail_en"]
+
+
+def test_refusals_name_layers_and_fields_in_chinese(own_demo_client):
+    """helper-38: '… duty_shifts 中仍有 3 个要素的 beat 为「ZZ-01」', '角色 dispatcher 不能编辑图层 stall_sites'."""
+    from tests.conftest import authed
+
+    c = own_demo_client
+    depot = c.get("/collections/depots/items", params={"limit": 1}).json()["features"][0]
+    r = c.delete(f"/collections/depots/items/{depot['id']}")
+    assert r.status_code == 409
+    zh = r.json()["detail_zh"]
+    assert "（crews）中仍有" in zh
+    assert "crews 中仍有" not in zh
+    r = c.post("/collections/stall_sites/items", json={}, headers=authed(c, "dispatcher"))
+    assert r.status_code == 403
+    assert r.json()["detail_zh"].startswith("调度员（dispatcher）不能编辑图层「")

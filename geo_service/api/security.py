@@ -109,11 +109,14 @@ def guard(request: Request) -> None:
                     "Only planners and admins may override siting rules",
                 )
             return
-        who = "、".join(("admin", *editors))
+        names = ("admin", *editors)
+        title = spec.title.get("zh") if spec is not None else None
+        who_zh = "、".join(f"{ROLE_NAMES_ZH.get(r, r)}（{r}）" for r in names)
         raise AuthError(
             403,
-            f"角色 {user.role} 不能编辑图层 {need.layer}（可编辑：{who}）",
-            f"Role {user.role} may not edit layer {need.layer} (editors: {who})",
+            f"{ROLE_NAMES_ZH.get(user.role, user.role)}（{user.role}）不能编辑图层"
+            f"「{title or need.layer}」（{need.layer}）；可编辑：{who_zh}",
+            f"Role {user.role} may not edit layer {need.layer} (editors: {', '.join(names)})",
         )
     elif can(user.role, need.action):
         return
