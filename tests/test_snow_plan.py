@@ -382,3 +382,44 @@ def test_the_cli_takes_a_start_locks_and_a_title_and_prints_notices(demo_gpkg, t
     assert rows[0].method == "CLI"
     assert main(["snow-plan", *ws, "--start", "tomorrow"]) == 2
     assert "--start" in capsys.readouterr().err
+
+
+def test_the_cli_and_the_api_give_the_same_plan_for_the_same_effort(demo_gpkg, tmp_path):
+    """helper-39: `snow-plan --effort 3` and the API's time_limit_s 3 planned differently (the API's
+    counts six iterations a second); --time-limit-s is the API's measure, and both give one plan."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+    from geo_service.catalog import load_catalog
+    from geo_service.cli import main
+    from geo_service.settings import Settings, default_layers_dir
+    from geo_service.store.gpkg import GeoPackageStore
+    from tests.conftest import sign_in
+
+    cli_ws, api_ws = tmp_path / "cli.gpkg", tmp_path / "api.gpkg"
+    shutil.copy(demo_gpkg, cli_ws)
+    shutil.copy(demo_gpkg, api_ws)
+    start = "2026-12-06T05:00"
+    args = ["snow-plan", "--workspace", str(cli_ws), "--time-limit-s", "1", "--seed", "1", "--start", start]
+    assert main([*args, "--close-bridge", "12", "--save"]) == 0
+    with TestClient(create_app(Settings(workspace=api_ws))) as c:
+        c.headers["Authorization"] = f"Bearer {sign_in(c)}"
+        r = c.post("/plans/snow", json={"closed_bridges": [12], "seed": 1, "time_limit_s": 1, "start": start})
+        assert r.status_code == 201, r.text[:300]
+
+    def stored(path):
+        store = GeoPackageStore(path, load_catalog(default_layers_dir()))
+        try:
+            [(key, _, _)] = store.list_documents("snow_plan")
+            return store.get_document("snow_plan", key)
+        finally:
+            store.close()
+
+    by_cli, by_api = stored(cli_ws), stored(api_ws)
+
+    def routes(doc):
+        return [[s.get("item") for s in v["stops"]] for v in doc["vehicles"]]
+
+    assert routes(by_cli) == routes(by_api)

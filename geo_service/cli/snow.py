@@ -13,7 +13,7 @@ from geo_service.cli.workspace import _common, _open
 from geo_service.duty import parse_time
 from geo_service.errors import GeoServiceError, InvalidInput
 from geo_service.snow.export import plan_geojson, plan_gpx, route_sheet
-from geo_service.snow.service import make_plan
+from geo_service.snow.service import effort_for, make_plan
 from geo_service.workspace import Workspace
 
 __all__ = ["register"]
@@ -34,7 +34,7 @@ def _locks(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-_OPTIONS = {"locks": "--lock", "title": "--title", "time_limit_s": "--effort", "start": "--start"}
+_OPTIONS = {"locks": "--lock", "title": "--title", "time_limit_s": "--time-limit-s", "start": "--start"}
 
 
 def _named_for_the_cli(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -59,7 +59,7 @@ def _plan(args: argparse.Namespace) -> int:
             closed_bridges=args.close_bridge,
             locks=locks,
             seed=args.seed,
-            effort=args.effort,
+            effort=args.effort if args.time_limit_s is None else effort_for(args.time_limit_s),
             start=start,
             actor="cli",
             save=args.save,
@@ -120,7 +120,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--title", help="方案标题 / plan title")
     p.add_argument("--seed", type=_count, default=0)
-    p.add_argument("--effort", type=_count, default=60)
+    p.add_argument(
+        "--time-limit-s",
+        type=float,
+        help="计算投入，与接口的 time_limit_s 相同（按迭代计，默认 10）/ search effort, as the API's time_limit_s",
+    )
+    p.add_argument("--effort", type=_count, default=60, help="计算投入，按迭代计（--time-limit-s 的 6 倍）")
     p.add_argument("--save", action="store_true", help="保存方案供班组查看")
     p.add_argument("--out", help="写出 GeoJSON、GPX 与路线单的目录")
     p.set_defaults(func=_plan)

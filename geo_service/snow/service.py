@@ -22,6 +22,15 @@ __all__ = ["make_plan"]
 TZ = ZoneInfo("Asia/Shanghai")
 
 
+ITERATIONS_PER_S = 6  # the search effort a "second" of time_limit_s stands for (iterations, not time)
+
+
+def effort_for(time_limit_s: float) -> int:
+    """The search effort (iterations) of the API's ``time_limit_s`` and the CLI's ``--time-limit-s``:
+    the same number gives the same plan from either (with the same seed and start)."""
+    return max(1, int(time_limit_s * ITERATIONS_PER_S))
+
+
 def make_plan(
     ws: Workspace,
     *,

@@ -14,7 +14,7 @@ from geo_service.api.deps import Body, Moment, Offset, WorkspaceDep, actor_of, k
 from geo_service.api.limits import run_bounded
 from geo_service.errors import InvalidInput
 from geo_service.snow.export import crew_vehicles, plan_geojson, plan_gpx, route_sheet
-from geo_service.snow.service import make_plan
+from geo_service.snow.service import effort_for, make_plan
 
 __all__ = ["router"]
 
@@ -63,7 +63,7 @@ def _summary(doc: dict[str, Any]) -> dict[str, Any]:
 async def create_plan(request: Request, ws: WorkspaceDep, body: PlanRequest) -> dict[str, Any]:
     if body.time_limit_s <= 0:
         raise InvalidInput("计算时限必须大于 0 秒", "The time limit must be above 0 s", field="time_limit_s")
-    effort = max(1, int(body.time_limit_s * 6))
+    effort = effort_for(body.time_limit_s)
     start = body.start
     if start is not None and start.tzinfo is None:
         start = start.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
