@@ -429,3 +429,123 @@ def test_the_coverage_map_shows_the_cases_reported_by_its_moment(demo_client, mo
     assert 0 < len(middle) < len(late)
     assert (pd.to_datetime(middle["reported_at"], utc=True) <= moment).all()
     assert set(middle["status"]) <= {"open", "assigned", "escalated"}
+
+
+def _night_plan(c) -> tuple[dict, str]:
+    """A freezing-rain plan that starts at 22:30 and runs past midnight, and its first crew."""
+    plan = c.post(
+        "/plans/snow",
+        json={"title": "夜间除雪", "start": "2026-12-05T22:30+08:00", "time_limit_s": 1},
+    ).json()
+    return plan, plan["vehicles"][0]["crew"]
+
+
+def test_route_times_after_midnight_say_the_next_day(own_demo_client):
+    """A plan starting 22:30 listed its stops at 00:00…05:16 with nothing to say they were the next
+    morning; they read 次日 05:16 (next day 05:16 in English), the evening's stops stay as they were."""
+    import datetime as dt
+
+    from geo_service.maps.furniture import TZ, clock
+
+    start = dt.datetime(2026, 12, 5, 22, 30, tzinfo=TZ)
+    assert clock(start + dt.timedelta(minutes=3), start, "zh") == "22:33"
+    assert clock(start + dt.timedelta(hours=6, minutes=46), start, "zh") == "次日 05:16"
+    assert clock(start + dt.timedelta(hours=6, minutes=46), start, "en") == "next day 05:16"
+    assert clock(start + dt.timedelta(days=2), start, "zh") == "2026-12-07 22:30"
+    assert clock(start.astimezone(dt.UTC) + dt.timedelta(hours=2), start, "zh") == "次日 00:30"
+
+    c = own_demo_client
+    plan, crew = _night_plan(c)
+    for lang, word in (("zh", "次日"), ("en", "next day")):
+        page = c.get(f"/maps/route/{plan['id']}/{quote(crew)}", params={"lang": lang}).text
+        rows = re.findall(r"<li style='color:[^']+'>(.*?) · (.*?) #\d+ ", page)
+        assert len(rows) > 50
+        by_vehicle: dict[str, list[str]] = {}
+        for time, vehicle in rows:
+            by_vehicle.setdefault(vehicle, []).append(time)
+        for times in by_vehicle.values():
+            assert re.fullmatch(r"2[23]:\d\d", times[0]), times[0]  # the first stop, the same evening
+            late = [t for t in times if word in t]
+            assert late, times[-5:]
+            # every stop after a vehicle's first one past midnight is marked, none before it
+            first = times.index(late[0])
+            assert all(word in t for t in times[first:]), times[first:]
+            assert not any(word in t for t in times[:first])
+            assert re.fullmatch(rf"<span class='next-day'>{word} \d\d:\d\d</span>", times[-1]), times[-1]
+
+
+def test_print_links_download_the_file(demo_client):
+    """The print links opened the PDF/PNG in the browser's viewer; they download it (the file name is
+    the service's Content-Disposition one), while the address opened directly still shows it inline."""
+    pages = [
+        demo_client.get("/maps/plan").text,
+        demo_client.get("/maps/coverage", params={"at": "2026-12-06T15:00"}).text,
+    ]
+    plan = demo_client.post("/plans/snow", json={"title": "下载", "time_limit_s": 1}).json()
+    crew = plan["vehicles"][0]["crew"]
+    pages.append(demo_client.get(f"/maps/route/{plan['id']}/{quote(crew)}").text)
+    for page in pages:
+        for fmt in ("pdf", "png"):
+            link = re.search(rf"<a id='print-{fmt}' [^>]*>", page)
+            assert link is not None
+            assert re.search(r"\sdownload[\s>]", link.group(0)), link.group(0)
+
+
+def _pdf_page_drawings(pdf: bytes) -> list[bytes]:
+    """The drawing instructions of each page of a (Chromium-made) PDF, in page order."""
+    import zlib
+
+    objs = {int(m.group(1)): m.group(2) for m in re.finditer(rb"(\d+) 0 obj(.*?)endobj", pdf, re.S)}
+
+    def stream(num: int) -> bytes:
+        body = objs[num]
+        raw = re.search(rb"stream\r?\n(.*)endstream", body, re.S)
+        assert raw is not None
+        return zlib.decompress(raw.group(1)) if b"/FlateDecode" in body else raw.group(1)
+
+    def walk(num: int) -> list[bytes]:
+        body = objs[num]
+        if re.search(rb"/Type\s*/Pages", body):
+            kids = re.search(rb"/Kids\s*\[(.*?)\]", body, re.S)
+            assert kids is not None
+            return [page for kid in re.findall(rb"(\d+) 0 R", kids.group(1)) for page in walk(int(kid))]
+        contents = re.search(rb"/Contents\s*(\[.*?\]|\d+ 0 R)", body, re.S)
+        assert contents is not None
+        return [b"".join(stream(int(n)) for n in re.findall(rb"(\d+) 0 R", contents.group(1)))]
+
+    roots = [n for n, body in objs.items() if re.search(rb"/Type\s*/Pages", body) and b"/Parent" not in body]
+    assert len(roots) == 1
+    return walk(roots[0])
+
+
+@pytest.mark.browser
+def test_a_crew_route_print_opens_on_its_whole_map(own_demo_client):
+    """The crew's PNG was the head and stops 1–62 of the list (no map); its PDF was the list on pages
+    1–8 and the map split across pages 8 and 9. The PDF's first page is the map, whole, and the list
+    follows; the PNG is that map page, the route (blue) and the legend's priority colours on it."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    c = own_demo_client
+    plan, crew = _night_plan(c)
+    pdf = c.get(f"/maps/route/{plan['id']}/{quote(crew)}.pdf")
+    assert pdf.status_code == 200, pdf.text[:300]
+    pages = _pdf_page_drawings(pdf.content)
+    assert len(pages) == len(_media_boxes(pdf.content)) >= 2
+    lines = [len(re.findall(rb"[\d.]+ [\d.]+ l\b", page)) for page in pages]
+    assert lines[0] > 500, lines  # the districts, roads and the route, drawn on the first page
+    assert all(n < 20 for n in lines[1:]), lines  # the stop list: text, no piece of the map
+    png = c.get(f"/maps/route/{plan['id']}/{quote(crew)}.png")
+    assert png.status_code == 200
+    rgb = np.asarray(Image.open(io.BytesIO(png.content)).convert("RGB")).astype(int)
+    assert rgb.shape[:2] == (1280, 900)
+
+    def pixels(colour: str) -> int:
+        want = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+        return int((np.abs(rgb - want).sum(axis=2) < 90).sum())  # drawn half see-through
+
+    assert pixels("#1565c0") > 2000  # the route's lines (blue)
+    for colour in ("#c62828", "#ef6c00", "#f9a825"):  # priorities 1, 2, 3: red, orange, yellow
+        assert pixels(colour) > 20, colour  # at least the legend's swatch

@@ -268,14 +268,51 @@ def test_crew_page_fits_a_phone(browser, live, tmp_path):
     s.clean()
     assert s.page.evaluate("document.documentElement.scrollWidth") <= 390
     assert s.page.locator("#stops li").count() > 5
-    assert s.page.locator(".stop-no").count() > 5
     assert s.page.locator("#gpx").get_attribute("href").endswith(".gpx")
+    _the_crew_map_shows_its_route(s)
     s.page.screenshot(path=artefact(tmp_path, "crew.png"))
     other = next((v["crew"] for v in doc["vehicles"] if v["crew"] != crew), None)
     if other:
         resp = s.page.goto(f"{s.base}/maps/route/{doc['id']}/{other}")
         assert resp.status == 403
     s.close()
+
+
+def _the_crew_map_shows_its_route(s) -> None:
+    """The crew's map (it had only the route on grey, no legend, and opened on a pile of numbered
+    markers): a vector basemap of districts and roads under the route, a legend of the priority
+    colours, the view fitted to the route, its stops as dots until zoomed in, then numbered."""
+    page = s.page
+    legend = page.locator("#legend")
+    assert legend.is_visible()
+    said = legend.inner_text()
+    for name in ("Priority 1", "Priority 2", "Priority 3") if "Legend" in said else ("一级", "二级", "三级"):
+        assert name in said, said
+    swatches = legend.locator("i").evaluate_all("els => els.map(e => getComputedStyle(e).backgroundColor)")
+    for rgb in ("rgb(198, 40, 40)", "rgb(239, 108, 0)", "rgb(249, 168, 37)"):  # red, orange, yellow
+        assert rgb in swatches, swatches
+    basemap = page.evaluate(
+        """() => { var n = {districts: 0, roads: 0}; GEO_MAP.eachLayer(function(l){
+           var f = l.feature; if (f && f.properties.code !== undefined && f.geometry.type.includes('Polygon')) n.districts++;
+             if (f && f.properties.road_class) n.roads++; }); return n; }"""
+    )
+    assert basemap["districts"] >= 4, basemap
+    assert basemap["roads"] > 20, basemap
+    fit = page.evaluate(
+        """() => { var view = GEO_MAP.getBounds(), route = L.latLngBounds([]), outside = 0;
+             GEO_MAP.eachLayer(function(l){ if (l instanceof L.Polyline && l.options.color === '#1565c0') {
+               l.getLatLngs().forEach(function(p){ route.extend(p); if (!view.contains(p)) outside++; }); } });
+             return {outside: outside, width: (route.getEast() - route.getWest()) / (view.getEast() - view.getWest()),
+                     height: (route.getNorth() - route.getSouth()) / (view.getNorth() - view.getSouth())}; }"""
+    )
+    assert fit["outside"] == 0, fit  # the whole route on the screen
+    assert max(fit["width"], fit["height"]) > 0.75, fit  # and as large as the map allows
+    stops = s.page.locator("#stops li").count()
+    assert page.locator(".stop-no").count() == 0  # no pile of numbered markers over the whole route
+    assert page.locator("path.leaflet-interactive[fill='#c62828']").count() > 0
+    page.evaluate("() => GEO_MAP.setZoom(16, {animate: false})")
+    page.wait_for_timeout(300)
+    assert 0 < page.locator(".stop-no").count() <= stops  # zoomed in: the numbers
 
 
 # ---- prints: what the page sent to Chromium, opened as Chromium opens it (a local file) ----
@@ -382,6 +419,95 @@ def test_a_crew_route_prints_every_stop_without_links(browser, live, monkeypatch
     stops = v.page.locator("#stops")  # the whole list on paper: nothing scrolled away
     assert stops.evaluate("el => el.scrollHeight <= el.clientHeight + 1")
     v.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_crew_route_print_is_its_map_page_then_the_list(browser, live, monkeypatch, tmp_path, lang):
+    """The route's print was its stop list with the map after it (split by a page break, no legend, no
+    basemap, the PNG the list alone): on A4 the map comes first, the whole first page, with its title,
+    start (Beijing time), legend, scale, north arrow and data notice; the list (times past midnight
+    marked) starts on the next page. A PNG (screen) and a PDF (print) alike."""
+    import datetime as dt
+
+    from geo_service.maps.furniture import MARGIN_MM
+    from geo_service.snow.service import make_plan
+
+    app, _ = live
+    doc = make_plan(
+        app.state.workspace,
+        effort=2,
+        start=dt.datetime(2026, 12, 5, 22, 30, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    )
+    crew = doc["vehicles"][0]["crew"]
+    html = _print_html(live, monkeypatch, f"/maps/route/{doc['id']}/{crew}.pdf?lang={lang}", role="admin")
+    page_mm = 297 - 2 * MARGIN_MM
+    for media in ("print", "screen"):
+        v = PrintView(browser, html, tmp_path, orientation="portrait", media=media)
+        assert v.errors == [], v.errors
+        page = v.page
+        v.page.screenshot(path=artefact(tmp_path, f"route-print-{lang}-{media}.png"))
+        order = page.evaluate(
+            "() => Array.from(document.body.children).map(e => e.classList.contains('folium-map') ? 'map' : e.id)"
+        )
+        assert order.index("map") < order.index("route-head") < order.index("stops"), order
+        box = page.locator(".folium-map").bounding_box()
+        mm = page.evaluate(
+            "() => { var d = document.createElement('div'); d.style.height = '100mm';"
+            " document.body.appendChild(d); var h = d.offsetHeight / 100; d.remove(); return h; }"
+        )
+        assert box["y"] < 1, box
+        assert box["height"] <= page_mm * mm, (box, page_mm * mm)
+        assert box["height"] >= 0.9 * page_mm * mm, box  # the page's map, not a strip
+        style = page.locator(".folium-map").evaluate("e => getComputedStyle(e).breakInside")
+        head = page.locator("#route-head").evaluate("e => getComputedStyle(e).breakBefore")
+        if media == "print":
+            assert style == "avoid"
+            assert head == "page"
+        for kept in (*KEPT_ON_PAPER, "#map-title"):
+            assert v.visible(kept) == 1, (media, kept)
+            inner = page.locator(kept).bounding_box()
+            assert box["y"] <= inner["y"], kept
+            assert inner["y"] + inner["height"] <= box["y"] + box["height"], kept
+        title = page.locator("#map-title").inner_text()
+        assert "2026-12-05 22:30" in title
+        assert ("Beijing time" if lang == "en" else "北京时间") in title
+        assert ("Illustrative data" if lang == "en" else "示意数据") in title
+        assert ("Priority 1" if lang == "en" else "一级") in page.locator("#legend").inner_text()
+        assert v.visible("#lang-switch") == 0
+        assert page.locator(".leaflet-overlay-pane path").count() > 50  # districts, roads and the route
+        listed = page.locator("#stops").inner_text()
+        assert ("next day 0" if lang == "en" else "次日 0") in listed
+        v.close()
+
+
+@pytest.mark.parametrize("fmt", ["pdf", "png"])
+def test_a_print_link_downloads_the_print(browser, live, tmp_path, fmt):
+    """The crew's print links opened the file in the browser; they save it, under the name the service
+    gives (its Content-Disposition)."""
+    import datetime as dt
+    from urllib.parse import unquote
+
+    from geo_service.snow.service import make_plan
+
+    app, _ = live
+    doc = make_plan(
+        app.state.workspace,
+        effort=2,
+        start=dt.datetime(2026, 12, 6, 6, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+        title="下载路线",
+    )
+    crew = doc["vehicles"][0]["crew"]
+    s = Session(browser, live, role="crew", crew=crew, viewport=(390, 844))
+    s.open(f"/maps/route/{doc['id']}/{crew}")
+    with s.page.expect_download(timeout=90_000) as caught:
+        s.page.click(f"#print-{fmt}")
+    download = caught.value
+    assert unquote(download.suggested_filename) == f"下载路线-{crew}-2026-12-06.{fmt}"
+    saved = artefact(tmp_path, f"downloaded-route.{fmt}")
+    download.save_as(saved)
+    assert saved.read_bytes()[:4] == (b"%PDF" if fmt == "pdf" else b"\x89PNG")
+    assert unquote(s.page.url) == f"{s.base}/maps/route/{doc['id']}/{crew}"  # the page stays
+    s.close()
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -607,6 +733,13 @@ def test_map_furniture_does_not_overlap_on_a_phone(browser, live, tmp_path, lang
             assert box["y"] >= 0, (path, foot, box)
             assert box["y"] + box["height"] <= 844, (path, foot, box)
         assert _overlaps(s.page) == [], path
+        # every page has its legend (the crew's had none), stacked above the attribution
+        legend = s.page.locator("#legend").bounding_box()
+        credit = s.page.locator(".leaflet-control-attribution").bounding_box()
+        assert legend is not None, path
+        assert credit is not None, path
+        assert legend["y"] >= 0, (path, legend)
+        assert legend["y"] + legend["height"] <= credit["y"], (path, legend, credit)
         assert s.page.evaluate("document.documentElement.scrollWidth") <= 390, path
         s.clean()
         s.close()

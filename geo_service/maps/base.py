@@ -13,6 +13,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import shapely
+from branca.element import Element
 from shapely.geometry import mapping
 
 from geo_service.crs import wgs84_to_gcj02
@@ -22,6 +23,7 @@ from geo_service.maps.markup import Raw
 
 __all__ = [
     "LABELS",
+    "add_after_map",
     "add_legend",
     "add_panel",
     "base_map",
@@ -258,20 +260,47 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def add_legend(m: folium.Map, items: Sequence[tuple[str, str, str]], lang: str, *, switch_href: str) -> None:
-    """A legend (colour, dash style, label) and the language switch, bottom right above the attribution
-    (a control of that corner, so that neither covers the other on a narrow screen)."""
+def add_legend(
+    m: folium.Map, items: Sequence[tuple[str, str, str]], lang: str, *, switch_href: str | None = None
+) -> None:
+    """A legend (colour, dash style, label) and the language switch (when the page has none of its own),
+    bottom right above the attribution (a control of that corner, so that neither covers the other on
+    a narrow screen)."""
     rows = "".join(
         f'<div><i style="background:{c};{s}"></i>{html.escape(name)}</div>' for c, s, name in items
     )
+    switch = (
+        f'<div class="geo-screen-only" style="margin-top:4px">'
+        f'<a id="lang-switch" href="{switch_href}">{label("switch", lang)}</a></div>'
+        if switch_href is not None
+        else ""
+    )
     root(m).html.add_child(
         Raw(
-            f'<div class="geo-panel geo-legend" id="legend">'
-            f"<b>{label('legend', lang)}</b>{rows}"
-            f'<div class="geo-screen-only" style="margin-top:4px">'
-            f'<a id="lang-switch" href="{switch_href}">{label("switch", lang)}</a></div></div>'
+            f'<div class="geo-panel geo-legend" id="legend"><b>{label("legend", lang)}</b>{rows}{switch}</div>'
         )
     )
+
+
+class _AfterMap(Element):
+    """HTML that the page body holds after the map's own ``<div>``: folium writes that ``<div>`` into
+    the body when the page renders, after everything added before; this element, a later child of the
+    page, adds its HTML when it renders, so after the map."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        page: Any = self.get_root()  # the branca Figure
+        page.html.add_child(Raw(self.text), name=f"{self.get_name()}_html")
+        return ""
+
+
+def add_after_map(m: folium.Map, text: str) -> None:
+    """Put ``text`` (HTML, escaped where it needs to be) into the page body after the map (a crew's
+    stop list, which on paper follows the map)."""
+    root(m).add_child(_AfterMap(text))
 
 
 def add_panel(

@@ -24,6 +24,7 @@ __all__ = [
     "add_title_block",
     "beijing",
     "beijing_label",
+    "clock",
     "page_px",
     "print_css",
     "workspace_notice",
@@ -99,6 +100,24 @@ def beijing(value: Any) -> str:
 def beijing_label(value: Any, lang: str) -> str:
     """:func:`beijing` with the zone said: ``2026-12-06 15:00（北京时间）`` / ``… (Beijing time)``."""
     return f"{beijing(value)} (Beijing time)" if lang == "en" else f"{beijing(value)}（北京时间）"
+
+
+def clock(moment: dt.datetime, start: dt.datetime, lang: str) -> str:
+    """The time of day of ``moment`` on a schedule that begins at ``start``, in Beijing time: ``05:16``
+    on the starting day, ``次日 05:16`` / ``next day 05:16`` on the day after (a night plan runs past
+    midnight), and the date from the second day after (``2026-12-08 01:00``).
+
+    >>> start = dt.datetime(2026, 12, 5, 22, 30, tzinfo=TZ)
+    >>> clock(start + dt.timedelta(hours=7), start, "zh")
+    '次日 05:30'
+    """
+    moment, start = moment.astimezone(TZ), start.astimezone(TZ)
+    days = (moment.date() - start.date()).days
+    if days == 0:
+        return moment.strftime("%H:%M")
+    if days == 1:
+        return moment.strftime("next day %H:%M" if lang == "en" else "次日 %H:%M")
+    return beijing(moment)
 
 
 def add_title_block(m: folium.Map, title: str, lines: list[str]) -> None:
