@@ -423,3 +423,14 @@ def test_the_cli_and_the_api_give_the_same_plan_for_the_same_effort(demo_gpkg, t
         return [[s.get("item") for s in v["stops"]] for v in doc["vehicles"]]
 
     assert routes(by_cli) == routes(by_api)
+
+
+def test_the_route_sheet_marks_times_after_midnight():
+    """helper-39/40: a plan starting 22:30 listed 00:00…05:16 with no sign they are the next day."""
+    from geo_service.snow.export import _clock
+
+    doc = {"start": "2026-12-05T22:30:00+08:00"}
+    assert _clock(doc, 3600) == "23:30"
+    assert _clock(doc, 7 * 3600) == "次日 05:30"
+    assert _clock(doc, 7 * 3600, day_marked=False) == "05:30"
+    assert _clock(doc, 31 * 3600) == "2026-12-07 05:30"

@@ -51,8 +51,15 @@ def crew_vehicles(doc: Mapping[str, Any], crew: str) -> list[Mapping[str, Any]]:
     return found
 
 
-def _clock(doc: Mapping[str, Any], seconds: float) -> str:
-    return (dt.datetime.fromisoformat(doc["start"]) + dt.timedelta(seconds=seconds)).strftime("%H:%M")
+def _clock(doc: Mapping[str, Any], seconds: float, *, day_marked: bool = True) -> str:
+    """The time ``seconds`` into the plan: ``05:16`` on the day it starts, ``次日 05:16`` on the next
+    (a night plan runs past midnight), the date after that; ``day_marked`` False gives ``05:16`` alone."""
+    start = dt.datetime.fromisoformat(doc["start"])
+    moment = start + dt.timedelta(seconds=seconds)
+    days = (moment.date() - start.date()).days
+    if not day_marked or days == 0:
+        return moment.strftime("%H:%M")
+    return moment.strftime("次日 %H:%M" if days == 1 else "%Y-%m-%d %H:%M")
 
 
 def plan_geojson(doc: Mapping[str, Any], crew: str | None = None) -> dict[str, Any]:
@@ -86,7 +93,10 @@ def plan_geojson(doc: Mapping[str, Any], crew: str | None = None) -> dict[str, A
                         "name": s.get("name"),
                         "item": s.get("item"),
                         "priority": s.get("priority"),
-                        "arrive": _clock(doc, s["arrive_s"]),
+                        "arrive": _clock(doc, s["arrive_s"], day_marked=False),
+                        "arrive_at": (
+                            dt.datetime.fromisoformat(doc["start"]) + dt.timedelta(seconds=s["arrive_s"])
+                        ).isoformat(timespec="minutes"),
                         "stop_kind": s["kind"],
                     },
                 }
