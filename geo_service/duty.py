@@ -337,47 +337,62 @@ def festival_dates(props: Mapping[str, Any], *, around: dt.date) -> tuple[dt.dat
     the lunar calendar cannot place (its years are 1900-2099) is empty: (``date.max``, ``date.min``)."""
     valid_from, valid_to = _date(props.get("valid_from")), _date(props.get("valid_to"))
     # a field left empty reads from a frame as NaN, which is not "no window"
-    lf, lt = (
-        v if isinstance(v, str) and v.strip() else None
-        for v in (props.get("lunar_from"), props.get("lunar_to"))
-    )
-    if not (lf and lt):
+    lunar = _lunar_fields(props)
+    if lunar is None:
         return valid_from, valid_to
-    fm, fd = (int(x) for x in str(lf).split("-"))
-    tm, td = (int(x) for x in str(lt).split("-"))
     for lunar_year in (around.year - 1, around.year, around.year + 1):
-        end_year = lunar_year + 1 if (tm, td) < (fm, fd) else lunar_year
-        try:
-            start, end = _lunar(lunar_year, fm, fd), _lunar(end_year, tm, td)
-        except ValueError:  # a year the lunar calendar does not hold
+        window = _lunar_window(lunar_year, *lunar)
+        if window is None:
             continue
+        start, end = window
         first, last = max(start, valid_from or start), min(end, valid_to or end)
         if end >= around and first <= last:  # not over yet, and within the site's dates
             return first, last
     return dt.date.max, dt.date.min
 
 
-def past_festival_dates(props: Mapping[str, Any], *, before: dt.date) -> tuple[dt.date, dt.date] | None:
-    """The site's last window over before ``before`` (a day): for a site whose dates have ended, what
-    :func:`festival_dates` no longer names. ``None`` when it had none (or its dates are open-ended)."""
-    valid_from, valid_to = _date(props.get("valid_from")), _date(props.get("valid_to"))
+def _lunar_fields(props: Mapping[str, Any]) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """A site's lunar window fields as (month, day) pairs, or None without both (a field left empty
+    reads from a frame as NaN)."""
     lf, lt = (
         v if isinstance(v, str) and v.strip() else None
         for v in (props.get("lunar_from"), props.get("lunar_to"))
     )
     if not (lf and lt):
+        return None
+    fm, fd = (int(x) for x in str(lf).split("-"))
+    tm, td = (int(x) for x in str(lt).split("-"))
+    return (fm, fd), (tm, td)
+
+
+def _lunar_window(
+    lunar_year: int, begin: tuple[int, int], end: tuple[int, int]
+) -> tuple[dt.date, dt.date] | None:
+    """The solar dates of a lunar window that begins in ``lunar_year`` (and ends in the next when its
+    end comes before its beginning, 腊月十五 to 正月十六), or None in a year the lunar calendar does not
+    hold."""
+    end_year = lunar_year + 1 if end < begin else lunar_year
+    try:
+        return _lunar(lunar_year, *begin), _lunar(end_year, *end)
+    except ValueError:
+        return None
+
+
+def past_festival_dates(props: Mapping[str, Any], *, before: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The site's last window over before ``before`` (a day): for a site whose dates have ended, what
+    :func:`festival_dates` no longer names. ``None`` when it had none (or its dates are open-ended)."""
+    valid_from, valid_to = _date(props.get("valid_from")), _date(props.get("valid_to"))
+    lunar = _lunar_fields(props)
+    if lunar is None:
         if valid_from is None or valid_to is None or valid_to >= before or valid_from > valid_to:
             return None
         return valid_from, valid_to
-    fm, fd = (int(x) for x in str(lf).split("-"))
-    tm, td = (int(x) for x in str(lt).split("-"))
     latest = min(before - dt.timedelta(days=1), valid_to or before)
     for lunar_year in (latest.year, latest.year - 1, latest.year - 2):  # the newest first
-        end_year = lunar_year + 1 if (tm, td) < (fm, fd) else lunar_year
-        try:
-            start, end = _lunar(lunar_year, fm, fd), _lunar(end_year, tm, td)
-        except ValueError:  # a year the lunar calendar does not hold
+        window = _lunar_window(lunar_year, *lunar)
+        if window is None:
             continue
+        start, end = window
         first, last = max(start, valid_from or start), min(end, valid_to or end)
         if first <= last < before:
             return first, last
