@@ -241,9 +241,9 @@ def _to_date(value: Any) -> dt.date:
     """A date, or the day (in Beijing) of a time, in the forms :func:`_to_datetime` reads
     (2026-12-01, 2026/12/1, 2026年12月1日, …); text must be one or the other whole, not a date with
     anything after it."""
-    if isinstance(value, dt.datetime):
-        return value.astimezone(_TZ).date() if value.tzinfo is not None else value.date()
-    if isinstance(value, dt.date):
+    if isinstance(value, dt.datetime):  # (a spreadsheet's date cell, too)
+        day = value.astimezone(_TZ).date() if value.tzinfo is not None else value.date()
+    elif isinstance(value, dt.date):
         day = value
     elif isinstance(value, str) and len(value.strip()) <= 10:
         try:
@@ -267,7 +267,10 @@ def _to_datetime(value: Any) -> dt.datetime:
         raise UnreadableTime("years", value)
     if out.tzinfo is None:
         out = out.replace(tzinfo=_TZ)
-    return out.astimezone(_TZ)
+    out = out.astimezone(_TZ)
+    if not YEARS[0] <= out.year <= YEARS[1]:  # the year in Beijing (2099-12-31T20:00Z is 2100 here)
+        raise UnreadableTime("years", value)
+    return out
 
 
 _COERCE = {

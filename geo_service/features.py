@@ -692,7 +692,8 @@ def import_frame(
         rows.append(i + 1)
     labels = [f"row {n}" for n in rows]
     stored = {f.id: f for f in ws.store.list_features(layer).features} if file_ids is not None else {}
-    stale = _named_ids_refusals(layer, mode, file_ids, versions, stored, problems)
+    written = dict(zip(rows, news, strict=True))  # row number → its feature
+    stale = _named_ids_refusals(spec, mode, file_ids, versions, stored, written, problems)
     if mode == "replace" and file_ids is not None:
         # a row whose geometry is the stored one but for rounding keeps the stored one exactly
         for k, n in enumerate(rows):
@@ -737,7 +738,8 @@ def import_frame(
             note({order[i]: refusal for i, refusal in spacing.items() if order[i] not in settled})
         if problems:
             refusal = _import_refusal(spec, problems, len(frame))
-            if set(problems) == stale:  # only rows changed by someone since the export: a conflict
+            if all(len(e) == 1 and id(e[0]) in stale for e in problems.values()):
+                # only rows changed by someone since the export: a conflict
                 raise Conflict(refusal.zh, refusal.en, layer=layer, field="_version", details=refusal.details)
             raise refusal
         if mode == "replace":  # keys other layers name must survive the replacement
@@ -755,7 +757,10 @@ def import_frame(
             same = sum(
                 1 for k, i in enumerate(ids or ()) if i in named and unchanged(spec, before[i], news[k])
             )
-            count = ws.store.replace_layer(layer, news, actor=actor, reason=reason, ids=ids)
+            expected = {i: before[i].version for i in named}  # as read: a write meanwhile is a conflict
+            count = ws.store.replace_layer(
+                layer, news, actor=actor, reason=reason, ids=ids, expected=expected
+            )
             return Imported(count, count - len(named), len(named) - same, same, len(before) - len(named))
         count = len(ws.store.create_features(layer, news, actor=actor, reason=reason))
         return Imported(count, count, 0, 0, 0)
@@ -774,25 +779,30 @@ class Imported:
 
 
 def _named_ids_refusals(
-    layer: str,
+    spec: LayerSpec,
     mode: str,
     file_ids: Sequence[int | None] | None,
     versions: Sequence[int | None] | None,
     stored: Mapping[int, Feature],
+    written: Mapping[int, NewFeature],
     problems: dict[int, list[InvalidInput]],
 ) -> set[int]:
-    """Refuse the rows whose ``fid`` a ``mode`` import cannot take (see :func:`import_frame`); the rows
-    refused only for being stale (their ``_version`` is no longer the feature's) are returned."""
+    """Refuse the rows whose ``fid`` a ``mode`` import cannot take (see :func:`import_frame`); returns
+    the ``id()`` of each refusal for being stale (the row's ``_version`` is no longer the feature's)."""
+    layer = spec.name
     stale: set[int] = set()
     for i, fid in enumerate(file_ids or (), start=1):
         if fid is None:
             continue
         held = stored.get(fid)
-        if mode == "append" and held is not None:
-            zh = f"要素编号 fid {fid} 是图层中已有的要素，追加会再添一份；更新已有要素请用 replace，新增请清空 fid"
+        mine = written.get(i)
+        if mode == "append" and held is not None and mine is not None and unchanged(spec, held, mine):
+            # the layer's own feature again (its export appended): a second copy. Another file whose ids
+            # happen to be the layer's (a GeoJSON numbered 1, 2, …) brings other features: new ones
+            zh = f"要素编号 fid {fid} 的这一行与图层中的该要素完全相同，追加会再添一份；更新已有要素请用 replace"
             en = (
-                f"fid {fid} is a feature the layer has: appending it would add a second copy; use replace "
-                "to update features, or leave fid blank for new ones"
+                f"fid {fid}: the row is that feature of the layer exactly: appending it would add a second "
+                "copy; use replace to update features"
             )
         elif mode == "replace" and held is None:
             zh = f"要素编号 fid {fid} 不是图层中现有的要素（可能已删除）；请先恢复该要素，或清空 fid 作为新要素"
@@ -814,12 +824,14 @@ def _named_ids_refusals(
                 f"Feature {fid} was changed after the export (it is at version {held.version}, the file has "
                 f"version {versions[i - 1]}): export it again and make the change there"
             )
-            if i not in problems:
-                stale.add(i)
+            refusal = InvalidInput(zh, en, layer=layer, feature=f"row {i}", field="_version")
+            stale.add(id(refusal))
+            problems.setdefault(i, []).append(refusal)
+            continue
         else:
             continue
         problems.setdefault(i, []).append(InvalidInput(zh, en, layer=layer, feature=f"row {i}", field="fid"))
-    return {i for i in stale if len(problems[i]) == 1}
+    return stale
 
 
 def _settled(

@@ -258,3 +258,13 @@ def test_enum_values_as_people_write_them(catalog, tmp_path):
     (bad / "incidents.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(BadDeclaration):
         load_catalog(bad)
+
+
+def test_spreadsheet_date_cells_and_utc_times_are_held_to_the_years_too(catalog):
+    """helper-41: a date cell (a datetime) of 1900 skipped the years check, and 2099-12-31T20:00Z (2100
+    in Beijing) was taken."""
+    valid_from = catalog["duty_shifts"].field("valid_from")
+    with pytest.raises(InvalidInput):
+        valid_from.coerce(dt.datetime(1900, 12, 1), layer="duty_shifts")
+    with pytest.raises(InvalidInput):
+        catalog["incidents"].field("reported_at").coerce("2099-12-31T20:00:00Z", layer="incidents")

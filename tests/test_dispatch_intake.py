@@ -522,3 +522,19 @@ def test_a_case_far_from_any_drivable_street_says_why_no_crew_is_suggested(demo_
     [answer] = r.json()["assignments"]
     assert answer["crew"] is None
     assert any(f"no drivable street within {SNAP_M:.0f} m" in reason for reason in answer["reasons"])
+
+
+def test_a_ticket_whose_first_row_is_not_saved_is_no_duplicate(own_demo_client):
+    """helper-41: when the first row of a ticket could not be stored, the second was stored as a
+    'duplicate' of a case that does not exist."""
+    c = own_demo_client
+    csv = (
+        "工单编号,受理时间,问题类别,经度,纬度,案件来源\n"
+        "Z-9,2026/12/05 10:00,噪声扰民,113.2,35.25,微信\n"
+        "Z-9,2026/12/05 10:30,噪声扰民,113.2,35.25,12345\n"
+    )
+    body = _upload(c, "cases.csv", csv.encode(), save="true").json()
+    a = {x["row"]: x for x in body["assignments"]}
+    assert a[2]["incident_id"] is None
+    props = c.get(f"/collections/incidents/items/{a[3]['incident_id']}").json()["properties"]
+    assert props["status"] != "duplicate"

@@ -649,3 +649,32 @@ def test_a_replace_import_refuses_what_would_undo_or_lose_others_work(own_demo_c
     table = pd.read_csv(io.BytesIO(export()))
     table["snow_priority"] = table["snow_priority"].astype(float)
     assert put(table.to_csv(index=False).encode()).status_code == 201
+
+
+def test_geojson_ids_that_are_other_digits_and_appends_of_other_files(client, catalog):
+    """helper-41: a feature id of '²' (a digit to str.isdigit) was a 500; a GeoJSON from elsewhere
+    numbered 1, 2, … was refused in append mode when its numbers were the layer's ids."""
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": "²",
+                "geometry": {"type": "Point", "coordinates": [113.25, 35.21]},
+                "properties": {"name": "甲", "salt_store": True},
+            }
+        ],
+    }
+    frame = _read(catalog, json.dumps(doc).encode(), "d.geojson", layer="depots")
+    assert "fid" not in frame.columns
+    csv = "名称,储盐,经度,纬度\n甲,是,113.25,35.21\n"
+    assert (
+        client.post("/collections/depots/import", files={"file": ("d.csv", csv.encode())}).status_code == 201
+    )
+    other = {
+        **doc,
+        "features": [{**doc["features"][0], "id": 1, "properties": {"name": "乙", "salt_store": False}}],
+    }
+    r = client.post("/collections/depots/import", files={"file": ("o.geojson", json.dumps(other).encode())})
+    assert r.status_code == 201, r.text[:300]
+    assert r.json()["created"] == 1

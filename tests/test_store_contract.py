@@ -638,3 +638,17 @@ def test_the_geopackage_lock_holds_across_processes(tmp_path, catalog):
             store.close()
     finally:
         holder.wait(timeout=30)
+
+
+def test_a_replacing_batch_is_refused_when_a_feature_it_takes_over_moved_meanwhile(store):
+    """helper-41: the features an import read before its write could be changed by someone else in
+    between, and the import then undid that change; the store checks the versions read."""
+    a, b = store.create_features("depots", [depot("甲"), depot("乙")], actor="x")
+    store.update_feature("depots", a.id, depot("甲", x=113.3), expected_version=1, actor="other")
+    with pytest.raises(Conflict) as moved:
+        store.replace_layer(
+            "depots", [depot("甲"), depot("乙")], actor="imp", ids=[a.id, b.id], expected={a.id: 1, b.id: 1}
+        )
+    assert moved.value.details["features"] == [a.id]
+    assert store.get_feature("depots", a.id).geometry.x == pytest.approx(113.3)
+    assert store.get_feature("depots", a.id).version == 2

@@ -477,15 +477,21 @@ class SignInLedger:
         # one more in a row, or the first of a new streak after a quiet window: in one statement, so two
         # workers counting the same pair at once both count
         renewed = sa.case((new.excluded.last - t.c.last >= window_s, 1), else_=t.c.count + 1)
-        with self.engine.begin() as con:
+        with (
+            self.engine.begin() as con
+        ):  # the failure: its own rows only (two workers never wait on each other)
             con.execute(
                 new.on_conflict_do_update(
                     index_elements=[t.c.name, t.c.client], set_={"count": renewed, "last": new.excluded.last}
                 )
             )
             con.execute(sign_in_failures.insert().values(client=client, at=now))
-            con.execute(sign_in_failures.delete().where(sign_in_failures.c.at <= now - window_s))
-            con.execute(t.delete().where(t.c.last <= now - window_s))
+        try:  # then the rows past the window, apart: two workers clearing at once could deadlock
+            with self.engine.begin() as con:
+                con.execute(sign_in_failures.delete().where(sign_in_failures.c.at <= now - window_s))
+                con.execute(t.delete().where(t.c.last <= now - window_s))
+        except OperationalError:  # (a deadlock, a busy database): the next failure clears them
+            pass
 
     def succeeded(self, name: str, client: str) -> None:
         t = sign_in_streaks

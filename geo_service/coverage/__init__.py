@@ -151,8 +151,9 @@ class SiteReach:
         if len(self.ids) == 0:
             return None
         at_site = [] if self.shapes is None else self.shapes.query(point_m, predicate="dwithin", distance=1.0)
-        if len(at_site):
-            k, cost = int(min(at_site)), 0.0
+        if len(at_site):  # the one it lies in (the nearest, when within a metre of several)
+            geoms = self.shapes.geometries.take(at_site)  # type: ignore[union-attr]
+            k, cost = int(at_site[int(np.argmin(shapely.distance(geoms, point_m)))]), 0.0
         else:
             where = snapped or snap(
                 self.field.network, np.array([point_m], dtype=object), max_distance=max_snap_m

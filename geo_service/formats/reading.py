@@ -146,7 +146,9 @@ def _read_geojson(data: bytes, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataF
     # other ids (a string such as "way/123" from elsewhere) name nothing here
     ids = [feat.get("id") for feat in features]
     whole = all(
-        i is None or (isinstance(i, int) and not isinstance(i, bool)) or (isinstance(i, str) and i.isdigit())
+        i is None
+        or (isinstance(i, int) and not isinstance(i, bool))
+        or (isinstance(i, str) and i.isascii() and i.isdigit())
         for i in ids
     )
     if "fid" not in table.columns and whole and any(i is not None for i in ids):

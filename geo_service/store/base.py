@@ -188,8 +188,11 @@ class Store(Protocol):
         actor: str,
         reason: str | None = None,
         ids: Sequence[int | None] | None = None,
+        expected: Mapping[int, int] | None = None,
     ) -> int:
         """Load a whole layer at once (demo, import), all or nothing; returns the number of features.
+        ``expected``: id → the version the caller read; a feature taken over that is at another version
+        now, or gone, is a ``Conflict`` (someone wrote it meanwhile), and nothing is written.
 
         ``ids`` (one per feature, ``None`` for a new one) lets features keep the ids they have: a feature
         whose id is stored now takes it over, as a new version of it (an ``update`` in its history, or

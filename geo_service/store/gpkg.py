@@ -17,6 +17,7 @@ import json
 import sqlite3
 import struct
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +35,7 @@ from geo_service.catalog import Catalog, LayerSpec
 from geo_service.errors import Conflict, NotFound, StoreUnavailable
 from geo_service.store.base import Change, Document, Feature, NewFeature, Page, Query
 from geo_service.store.values import (
+    check_expected,
     check_version,
     created_features,
     from_snapshot,
@@ -254,6 +256,7 @@ class GeoPackageStore:
         self.catalog = catalog
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._checking = threading.RLock()  # exclusive(): one thread of this process at a time
         self._held = 0  # how deep this process holds exclusive(): the file lock is taken at the first
         self._lockfile: IO[bytes] | None = None
         existing = set()
@@ -293,14 +296,14 @@ class GeoPackageStore:
 
     @contextmanager
     def exclusive(self, name: str) -> Iterator[None]:
-        """The store's own lock, which its writes hold too, and a lock on ``<workspace>.lock`` that other
-        processes over the same file take as well: a ``geo-service import`` from the command line checks
-        and writes while the service does not (and the other way round). Held again by its holder
-        (the references lock, then the siting lock) it is taken once."""
-        with self._lock:
+        """A lock for a check and the write it allows: one thread of this process at a time, and a lock
+        on ``<workspace>.lock`` that other processes over the same file take as well (a
+        ``geo-service import`` from the command line checks and writes while the service does not, and
+        the other way round). Reads go on meanwhile. Held again by its holder (the references lock, then
+        the siting lock) it is taken once; waiting more than 30 s for another process is a 503."""
+        with self._checking:
             if self._held == 0:
-                self._lockfile = open(self.path.with_name(self.path.name + ".lock"), "a+b")  # noqa: SIM115
-                fcntl.flock(self._lockfile, fcntl.LOCK_EX)
+                self._lockfile = self._take_file_lock()
             self._held += 1
             try:
                 yield
@@ -310,6 +313,25 @@ class GeoPackageStore:
                     fcntl.flock(self._lockfile, fcntl.LOCK_UN)
                     self._lockfile.close()
                     self._lockfile = None
+
+    def _take_file_lock(self, wait_s: float = 30.0) -> IO[bytes] | None:
+        try:
+            handle = open(self.path.with_name(self.path.name + ".lock"), "a+b")  # noqa: SIM115
+        except OSError:  # a folder the service may not write beside the file: this process's lock alone
+            return None
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return handle
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    handle.close()
+                    raise StoreUnavailable(
+                        "工作空间正被另一进程（如命令行导入）写入，请稍后重试",
+                        "Another process (such as a command-line import) is writing the workspace; try again later",
+                    ) from None
+                time.sleep(0.05)
 
     # -- set-up -----------------------------------------------------------------------------------
     def _add_declared_columns(self, cur: sqlite3.Cursor) -> None:
@@ -790,12 +812,14 @@ class GeoPackageStore:
         actor: str,
         reason: str | None = None,
         ids: Sequence[int | None] | None = None,
+        expected: Mapping[int, int] | None = None,
     ) -> int:
         spec = self.catalog[layer]
         refuse_repeats(spec, features)  # the layer's other features go, so only the batch can clash
         why = reason or "replace layer"
         with self._transaction() as cur:
             old = {f.id: f for f in (self._row_to_feature(spec, r) for r in cur.execute(self._select(spec)))}
+            check_expected(layer, expected, old)
             taken = which_stay(ids, len(features), old)
             same = {fid for fid, i in taken.items() if unchanged(spec, old[fid], features[i])}
             for f in old.values():

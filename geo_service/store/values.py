@@ -18,6 +18,7 @@ from geo_service.errors import Conflict, NotFound
 from geo_service.store.base import Change, Feature, NewFeature
 
 __all__ = [
+    "check_expected",
     "check_version",
     "created_features",
     "from_snapshot",
@@ -83,6 +84,23 @@ def which_stay(ids: Sequence[int | None] | None, n: int, stored: Iterable[int]) 
         if fid is not None and fid in present:
             out.setdefault(int(fid), i)
     return out
+
+
+def check_expected(layer: str, expected: Mapping[int, int] | None, current: Mapping[int, Feature]) -> None:
+    """``Conflict`` when a feature a replacing batch takes over is no longer at the version its caller
+    read (or is gone): another write came between the caller's reading and this one."""
+    moved = sorted(
+        fid for fid, v in (expected or {}).items() if fid not in current or current[fid].version != v
+    )
+    if moved:
+        shown = ", ".join(map(str, moved[:20]))
+        raise Conflict(
+            f"图层 {layer} 的要素 {shown} 在导入期间被他人修改或删除；请重新导出后再导入",
+            f"Feature(s) {shown} of layer {layer} were changed or deleted by someone else during the import; "
+            "export again and import that",
+            layer=layer,
+            details={"features": moved},
+        )
 
 
 def highest_id(layer: str, features: Sequence[Feature], history: Sequence[Change]) -> int:

@@ -82,10 +82,16 @@ def _save(
     spec = ws.catalog["incidents"]
     news, rows = [], []
     refused: dict[int, dict[str, Any]] = {}
+    unsaved: set[str] = (
+        set()
+    )  # the names of the batch's cases not stored (a duplicate of one is no duplicate)
     for a in answers:
+        name = f"row {a.row}" if a.row is not None else f"case {a.index + 1}"
         if not a.ok:
+            unsaved.add(name)
             continue
         c = cases.iloc[a.index]
+        duplicate = a.same_ticket and a.duplicate_of not in unsaved
         try:
             props = spec.validate_properties(
                 {
@@ -97,7 +103,7 @@ def _save(
                     "reported_at": c["reported_at"],
                     # the same ticket number is a duplicate for certain; a probable one (same category,
                     # near, within a day) goes its usual way, flagged in the answer, for a person to judge
-                    "status": "duplicate" if a.same_ticket else ("escalated" if a.escalation else "assigned"),
+                    "status": "duplicate" if duplicate else ("escalated" if a.escalation else "assigned"),
                     "beat": a.beat,
                     "squad": a.squad,
                     "department": a.department,
@@ -106,6 +112,7 @@ def _save(
                 feature=f"row {a.row}" if a.row is not None else f"case {a.index + 1}",
             )
         except InvalidInput as exc:
+            unsaved.add(name)
             where_zh = f"第 {a.row} 行" if a.row is not None else f"第 {a.index + 1} 个案件"
             where_en = f"Row {a.row}" if a.row is not None else f"Case {a.index + 1}"
             refused[a.index] = {

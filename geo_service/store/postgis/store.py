@@ -43,6 +43,7 @@ from geo_service.store.postgis.schema import (
     state_t,
 )
 from geo_service.store.values import (
+    check_expected,
     check_version,
     created_features,
     from_snapshot,
@@ -473,18 +474,20 @@ class PostGISStore:
         actor: str,
         reason: str | None = None,
         ids: Sequence[int | None] | None = None,
+        expected: Mapping[int, int] | None = None,
     ) -> int:
         spec = self.catalog[layer]
         t = self.tables[layer]
         why = reason or "replace layer"
         refuse_repeats(spec, features)
-        named = sorted({int(i) for i in ids or () if i is not None})
+        named = sorted({int(i) for i in (*(ids or ()), *(expected or {})) if i is not None})
         with self._db() as con:
-            self._lock_and_bump(con, layer)
+            self._lock_and_bump(con, layer)  # the layer's writers wait here: what is read next stays so
             old: dict[int, Feature] = {}
             if named:
                 rows = con.execute(sa.select(*self._columns(spec)).where(t.c.fid == sa.any_(_ids(named))))
                 old = {f.id: f for f in (self._feature(spec, r) for r in rows)}
+            check_expected(layer, expected, old)
             taken = which_stay(ids, len(features), old)
             same = [fid for fid, i in taken.items() if unchanged(spec, old[fid], features[i])]
             bulk.record_deletes(con, spec, t, actor=actor, reason=why, keep=list(taken))
