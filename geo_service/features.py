@@ -704,6 +704,10 @@ def import_frame(
                     news[k].properties, held.geometry if same_geometry(held.geometry, geometry) else geometry
                 )
 
+    # the rows that keep a stored feature as it is: no new version, and not judged again by the siting
+    # rules (judged, or excused, when it was written)
+    settled = _settled(spec, news, file_ids, rows, stored) if mode == "replace" else set()
+
     def note(refusals: Mapping[int, InvalidInput]) -> None:
         for k, exc in refusals.items():
             problems.setdefault(rows[k], []).append(exc)
@@ -712,10 +716,6 @@ def import_frame(
         note(_reference_refusals(ws, spec, news, labels))
         note(_district_refusals(ws, spec, news, labels))
         if check_siting:
-            # a row that keeps a stored feature as it is was judged (or excused) when it was written
-            settled = (
-                _settled(spec, news, file_ids, rows, stored) if spec.siting and mode == "replace" else set()
-            )
             for k, feat in enumerate(news):
                 if k in settled:
                     continue
@@ -752,16 +752,14 @@ def import_frame(
                     if old not in staying:
                         _check_not_referenced(ws, spec, {key: old}, None)
             ids = None if file_ids is None else [file_ids[n - 1] for n in rows]
-            before = stored if ids is not None else {f.id: f for f in ws.store.list_features(layer).features}
-            named = {i for i in ids or () if i is not None and i in before}
-            same = sum(
-                1 for k, i in enumerate(ids or ()) if i in named and unchanged(spec, before[i], news[k])
-            )
-            expected = {i: before[i].version for i in named}  # as read: a write meanwhile is a conflict
+            named = {i for i in ids or () if i is not None and i in stored}
+            had = len(stored) if ids is not None else ws.store.count(layer)  # the layer's features
+            expected = {i: stored[i].version for i in named}  # as read: a write meanwhile is a conflict
             count = ws.store.replace_layer(
                 layer, news, actor=actor, reason=reason, ids=ids, expected=expected
             )
-            return Imported(count, count - len(named), len(named) - same, same, len(before) - len(named))
+            same = len(settled)
+            return Imported(count, count - len(named), len(named) - same, same, had - len(named))
         count = len(ws.store.create_features(layer, news, actor=actor, reason=reason))
         return Imported(count, count, 0, 0, 0)
 

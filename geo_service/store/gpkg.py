@@ -35,7 +35,6 @@ from geo_service.catalog import Catalog, LayerSpec
 from geo_service.errors import Conflict, NotFound, StoreUnavailable
 from geo_service.store.base import Change, Document, Feature, NewFeature, Page, Query
 from geo_service.store.values import (
-    check_expected,
     check_version,
     created_features,
     from_snapshot,
@@ -43,12 +42,11 @@ from geo_service.store.values import (
     highest_id,
     no_document,
     paused_gc,
+    plan_replacement,
     recorded_snapshot,
     refuse_repeats,
     snapshot,
     to_storage,
-    unchanged,
-    which_stay,
 )
 
 __all__ = ["GeoPackageStore"]
@@ -819,9 +817,7 @@ class GeoPackageStore:
         why = reason or "replace layer"
         with self._transaction() as cur:
             old = {f.id: f for f in (self._row_to_feature(spec, r) for r in cur.execute(self._select(spec)))}
-            check_expected(layer, expected, old)
-            taken = which_stay(ids, len(features), old)
-            same = {fid for fid, i in taken.items() if unchanged(spec, old[fid], features[i])}
+            taken, same, news = plan_replacement(spec, features, ids, expected, old)
             for f in old.values():
                 if f.id not in taken:
                     before = snapshot(spec, f.properties, f.geometry)
@@ -835,8 +831,6 @@ class GeoPackageStore:
                     before = snapshot(spec, f.properties, f.geometry)
                     after = snapshot(spec, new.properties, new.geometry)
                     self._record(cur, layer, fid, f.version + 1, "update", actor, before, after, why)
-            kept = set(taken.values())
-            news = [feat for i, feat in enumerate(features) if i not in kept]
             start = cur.execute(f'SELECT COALESCE(MAX(fid), 0) FROM "{layer}"').fetchone()[0]
             names = [f.name for f in spec.fields]
             cols = ["_version", *names] + ([] if spec.is_table else ["geom"])

@@ -27,6 +27,7 @@ __all__ = [
     "json_value",
     "no_document",
     "paused_gc",
+    "plan_replacement",
     "recorded_snapshot",
     "refuse_repeats",
     "same_geometry",
@@ -68,6 +69,24 @@ def same_geometry(a: BaseGeometry, b: BaseGeometry) -> bool:
     """Whether two geometries are the same to about a millimetre (1e-8°), whichever way their rings run
     and wherever they start (as a file read back may give them)."""
     return bool(shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), 1e-8))
+
+
+def plan_replacement(
+    spec: LayerSpec,
+    features: Sequence[NewFeature],
+    ids: Sequence[int | None] | None,
+    expected: Mapping[int, int] | None,
+    old: Mapping[int, Feature],
+) -> tuple[dict[int, int], set[int], list[NewFeature]]:
+    """What a replacing batch does to the layer's features ``old`` (as the store's transaction reads
+    them): each id it takes over → the index of its feature (see :func:`which_stay`), the ids of those
+    left as they are, and the features that are new. ``Conflict`` first when a feature taken over moved
+    since its caller read it (:func:`check_expected`)."""
+    check_expected(spec.name, expected, old)
+    taken = which_stay(ids, len(features), old)
+    same = {fid for fid, i in taken.items() if unchanged(spec, old[fid], features[i])}
+    kept = set(taken.values())
+    return taken, same, [feat for i, feat in enumerate(features) if i not in kept]
 
 
 def which_stay(ids: Sequence[int | None] | None, n: int, stored: Iterable[int]) -> dict[int, int]:

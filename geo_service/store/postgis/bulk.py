@@ -6,7 +6,7 @@ All of it runs inside the caller's transaction, which already holds the layer's 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,7 @@ from geo_service.store.base import NewFeature
 from geo_service.store.postgis.schema import history_t, snapshot_sql
 from geo_service.store.values import refuse_repeats
 
-__all__ = ["check_unique_batch", "copy_features", "record_batch_create", "record_deletes"]
+__all__ = ["check_unique_batch", "copy_features", "ids_param", "record_batch_create", "record_deletes"]
 
 #: PostgreSQL type of each declared field type, for binary COPY.
 _COPY_TYPES = {
@@ -170,6 +170,11 @@ def record_batch_create(
     )
 
 
+def ids_param(ids: Iterable[int]) -> Any:
+    """Feature ids as one array parameter (``fid = ANY(:ids)``: any number of them)."""
+    return sa.bindparam(None, [int(i) for i in ids], type_=ARRAY(sa.BigInteger))
+
+
 def record_deletes(
     con: sa.Connection,
     spec: LayerSpec,
@@ -182,7 +187,7 @@ def record_deletes(
     """One ``delete`` history row (with its ``before`` snapshot) per feature now in the layer, but for
     the features ``keep``."""
     snap = snapshot_sql(spec, table)
-    kept = sa.bindparam(None, [int(i) for i in keep], type_=ARRAY(sa.BigInteger))
+    kept = ids_param(keep)
     rows = sa.select(
         sa.literal(spec.name, sa.Text),
         table.c.fid,

@@ -26,7 +26,6 @@ import shapely
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -43,7 +42,6 @@ from geo_service.store.postgis.schema import (
     state_t,
 )
 from geo_service.store.values import (
-    check_expected,
     check_version,
     created_features,
     from_snapshot,
@@ -51,10 +49,9 @@ from geo_service.store.values import (
     highest_id,
     no_document,
     paused_gc,
+    plan_replacement,
     refuse_repeats,
     snapshot,
-    unchanged,
-    which_stay,
 )
 
 __all__ = ["PostGISStore"]
@@ -485,13 +482,13 @@ class PostGISStore:
             self._lock_and_bump(con, layer)  # the layer's writers wait here: what is read next stays so
             old: dict[int, Feature] = {}
             if named:
-                rows = con.execute(sa.select(*self._columns(spec)).where(t.c.fid == sa.any_(_ids(named))))
+                rows = con.execute(
+                    sa.select(*self._columns(spec)).where(t.c.fid == sa.any_(bulk.ids_param(named)))
+                )
                 old = {f.id: f for f in (self._feature(spec, r) for r in rows)}
-            check_expected(layer, expected, old)
-            taken = which_stay(ids, len(features), old)
-            same = [fid for fid, i in taken.items() if unchanged(spec, old[fid], features[i])]
+            taken, same, news = plan_replacement(spec, features, ids, expected, old)
             bulk.record_deletes(con, spec, t, actor=actor, reason=why, keep=list(taken))
-            con.execute(t.delete().where(sa.not_(t.c.fid == sa.any_(_ids(same)))))
+            con.execute(t.delete().where(sa.not_(t.c.fid == sa.any_(bulk.ids_param(same)))))
             for fid, i in taken.items():  # a changed feature keeps its id, at its next version
                 if fid not in same:
                     f, new = old[fid], features[i]
@@ -500,8 +497,6 @@ class PostGISStore:
                     before = snapshot(spec, f.properties, f.geometry)
                     after = snapshot(spec, new.properties, new.geometry)
                     self._history(con, layer, fid, f.version + 1, "update", actor, before, after, why)
-            kept = set(taken.values())
-            news = [feat for i, feat in enumerate(features) if i not in kept]
             if news:
                 bulk.check_unique_batch(con, spec, t, news)
                 with paused_gc():
@@ -684,11 +679,6 @@ class PostGISStore:
                         kind=d.kind, key=d.key, created_at=d.created_at, actor=d.actor, body=d.body
                     )
                 )
-
-
-def _ids(ids: Sequence[int]) -> Any:
-    """Feature ids as one array parameter (``fid = ANY(:ids)``; any number of them)."""
-    return sa.bindparam(None, list(ids), type_=ARRAY(sa.BigInteger))
 
 
 def _numbers_as_floats(spec: LayerSpec, state: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
