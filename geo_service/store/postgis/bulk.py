@@ -99,19 +99,29 @@ def _spatial_indexes(con: sa.Connection, spec: LayerSpec) -> list[tuple[str, str
 
 
 def copy_features(
-    con: sa.Connection, spec: LayerSpec, table: sa.Table, features: Sequence[NewFeature]
+    con: sa.Connection,
+    spec: LayerSpec,
+    table: sa.Table,
+    features: Sequence[NewFeature],
+    *,
+    fids: Sequence[int] | None = None,
+    versions: Sequence[int] | None = None,
 ) -> list[int]:
     """COPY ``features`` into the layer table at version 1; the new ids (consecutive), in the order given.
+    With ``fids`` and ``versions`` the rows take those ids and versions instead (features a replace
+    keeps, at their next version: their rows must have been deleted first).
 
     When the batch is at least as large as the layer, the spatial index is dropped before the COPY and
     built again after it, in the same transaction (much faster than growing it row by row; readers of
     the layer wait for the import meanwhile).
     """
     n = len(features)
-    first = _reserve_ids(con, spec, n)
+    if fids is None:
+        first = _reserve_ids(con, spec, n)
+        fids = range(first, first + n)
     names: list[str] = ["fid", "_version"]
     types: list[str | int] = ["int8", "int4"]  # type names, or the geometry's oid
-    columns: list[Sequence[Any]] = [range(first, first + n), [1] * n]
+    columns: list[Sequence[Any]] = [fids, [1] * n if versions is None else versions]
     for f in spec.fields:
         values = [feat.properties.get(f.name) for feat in features]
         if any(v is not None for v in values):  # a column left out of the COPY is NULL
@@ -144,7 +154,7 @@ def copy_features(
                 copy.write_row(row)
         for _, ddl in indexes:
             cur.execute(ddl)
-    return list(range(first, first + n))
+    return list(fids)
 
 
 def record_batch_create(

@@ -312,6 +312,36 @@ class PostGISStore:
             )
         )
 
+    @staticmethod
+    def _history_many(
+        con: sa.Connection,
+        layer: str,
+        changes: Sequence[tuple[int, int, Mapping[str, Any] | None, Mapping[str, Any] | None]],
+        *,
+        op: str,
+        actor: str,
+        reason: str | None,
+    ) -> None:
+        """One history row per (fid, version, before, after), in one batched statement."""
+        at = _now()
+        con.execute(
+            history_t.insert(),
+            [
+                {
+                    "layer": layer,
+                    "fid": fid,
+                    "version": version,
+                    "op": op,
+                    "actor": actor,
+                    "at": at,
+                    "before": before,
+                    "after": after,
+                    "reason": reason,
+                }
+                for fid, version, before, after in changes
+            ],
+        )
+
     def _check_unique(
         self, con: sa.Connection, spec: LayerSpec, props: Mapping[str, Any], fid: int | None
     ) -> None:
@@ -489,16 +519,38 @@ class PostGISStore:
             taken, same, news = plan_replacement(spec, features, ids, expected, old)
             bulk.record_deletes(con, spec, t, actor=actor, reason=why, keep=list(taken))
             con.execute(t.delete().where(sa.not_(t.c.fid == sa.any_(bulk.ids_param(same)))))
-            for fid, i in taken.items():  # a changed feature keeps its id, at its next version
-                if fid not in same:
-                    f, new = old[fid], features[i]
-                    values = self._values(spec, new)
-                    con.execute(t.insert().values(fid=fid, _version=f.version + 1, **values))
-                    before = snapshot(spec, f.properties, f.geometry)
-                    after = snapshot(spec, new.properties, new.geometry)
-                    self._history(con, layer, fid, f.version + 1, "update", actor, before, after, why)
+            # a changed feature keeps its id, at its next version: COPYed like the new ones (a statement
+            # each took a millisecond: 20,000 changed rows took 24 s)
+            changed = [(fid, i) for fid, i in taken.items() if fid not in same]
+            if changed or news:
+                bulk.check_unique_batch(con, spec, t, [features[i] for _, i in changed] + list(news))
+            if changed:
+                with paused_gc():
+                    bulk.copy_features(
+                        con,
+                        spec,
+                        t,
+                        [features[i] for _, i in changed],
+                        fids=[fid for fid, _ in changed],
+                        versions=[old[fid].version + 1 for fid, _ in changed],
+                    )
+                self._history_many(
+                    con,
+                    layer,
+                    [
+                        (
+                            fid,
+                            old[fid].version + 1,
+                            snapshot(spec, old[fid].properties, old[fid].geometry),
+                            snapshot(spec, features[i].properties, features[i].geometry),
+                        )
+                        for fid, i in changed
+                    ],
+                    op="update",
+                    actor=actor,
+                    reason=why,
+                )
             if news:
-                bulk.check_unique_batch(con, spec, t, news)
                 with paused_gc():
                     fids = bulk.copy_features(con, spec, t, news)
                 bulk.record_batch_create(con, spec, fids, actor=actor, reason=why)
