@@ -558,6 +558,30 @@ def test_the_who_popup_speaks_the_pages_language(browser, live, tmp_path, lang, 
     s.close()
 
 
+@pytest.mark.parametrize(
+    ("lang", "label", "walk"), [("zh", "最近摊点：", "步行 0 米"), ("en", "Nearest stall site: ", "walk 0 m")]
+)
+def test_the_who_popup_names_the_nearest_stall_site(browser, live, tmp_path, lang, label, walk):
+    """The dispatcher's click on the coverage map said who was on duty but not which stall site (and
+    festival point) is nearest on foot, though the answer it reads has them: a click within a site names
+    that site, 0 m away, and whether it is open then."""
+    app, _ = live
+    site = app.state.workspace.frame("stall_sites").iloc[0]
+    c = site.geometry.representative_point()
+    s = Session(browser, live, role="dispatcher")
+    s.open(f"/maps/coverage?at=2026-12-06T15:00&lang={lang}")
+    s.page.evaluate(f"GEO_MAP.fire('click', {{latlng: L.latLng({c.y}, {c.x})}})")
+    s.page.wait_for_selector(".leaflet-popup-content .nearest", timeout=10_000)
+    stall = s.page.locator(".leaflet-popup-content .nearest.stall_site").inner_text()
+    assert stall.startswith(label + site["name"]), stall
+    assert walk in stall
+    assert ("开放" if lang == "zh" else "open") in stall or ("closed" in stall)
+    festival = s.page.locator(".leaflet-popup-content .nearest.festival_point").inner_text()
+    assert festival.startswith("最近年货点：" if lang == "zh" else "Nearest festival point: ")
+    s.clean()
+    s.close()
+
+
 def test_an_overlap_with_a_stray_point_draws_no_marker_pin(browser, live, tmp_path):
     """An overlap (or gap) from the overlay can be a collection with a point where two beats touch:
     Leaflet drew its default blue marker pin for it (an image missing offline). Only areas are drawn."""

@@ -498,6 +498,18 @@ finishLayers();
 var svg = MAP.getPanes().overlayPane.querySelector('svg');
 if (svg) { svg.insertAdjacentHTML('afterbegin', '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="white" fill-opacity="0.3"/><line x1="0" y1="0" x2="0" y2="6" stroke="#b71c1c" stroke-width="2"/></pattern></defs>'); }
 MAP.fitBounds(L.geoJSON(D.districts).getBounds());
+function nearestLines(near){  // the nearest stall site and festival point on foot, and whether open then
+  var en = D.lang==='en', out = '';
+  [['stall_site', en?'Nearest stall site':'最近摊点'], ['festival_point', en?'Nearest festival point':'最近年货点']].forEach(function(k){
+    var n = near[k[0]];
+    if (!n) return;
+    var text = n.name!==undefined ? esc(n.name)+(en?', ':'，')+(en?'walk ':'步行 ')+Math.round(n.walk_m)+(en?' m':' 米') +
+      (n.open_now===true ? (en?' (open now)':'（此时开放）') : n.open_now===false ? (en?' (closed then)':'（此时未开放）') : '')
+      : esc(en ? n.reason_en : n.reason_zh);
+    out += '<br><span class="nearest '+k[0]+'">'+k[1]+(en?': ':'：')+text+'</span>';
+  });
+  return out;
+}
 MAP.on('click', function(e){
   var url = '/coverage/who?lon=' + e.latlng.lng + '&lat=' + e.latlng.lat + '&at=' + encodeURIComponent(D.at) + '&crs=' + encodeURIComponent(D.crs);
   fetch(url, {credentials:'same-origin'}).then(function(r){return r.json();}).then(function(w){
@@ -505,6 +517,7 @@ MAP.on('click', function(e){
       (D.lang==='en'?'Nobody on duty':'此时无人值班') + (w.next_shift? '<br>'+(D.lang==='en'?'Next: ':'下一班：')+esc(w.next_shift.squad+' '+w.next_shift.starts.slice(0,16).replace('T',' ')) : '');
     var reasons = (D.lang==='en' ? w.reasons_en : w.reasons_zh) || w.reasons || [];  // in the page's language
     L.popup().setLatLng(e.latlng).setContent('<b>'+esc(w.district||(D.lang==='en'?'outside the districts':'辖区外'))+'</b><br>'+who+
+      nearestLines(w.nearest||{})+
       (reasons.length? '<br><i class="reasons">'+esc(reasons.join(D.lang==='en'?'; ':'；'))+'</i>':'')).openOn(MAP);
   });
 });
