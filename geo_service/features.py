@@ -18,6 +18,7 @@ import pandas as pd
 from geo_service.catalog import LayerSpec
 from geo_service.crs import parse_crs, to_wgs84
 from geo_service.errors import Conflict, InvalidInput, PayloadTooLarge
+from geo_service.exported import EXPORTED_AT, added_since, exported_at, refuse_added
 from geo_service.geometry import CHINA_BOUNDS, geometry_from_geojson, validate_geometry
 from geo_service.store.base import Feature, NewFeature
 from geo_service.store.values import same_geometry, unchanged
@@ -645,7 +646,7 @@ def import_frame(
             layer=layer,
             field="id",
         )
-    columns = [c for c in frame.columns if c not in ("geometry", "fid", "id", "_version")]
+    columns = [c for c in frame.columns if c not in ("geometry", "fid", "id", "_version", EXPORTED_AT)]
     unknown = [c for c in columns if c not in spec.field_names]
     if unknown:
         raise InvalidInput(
@@ -662,6 +663,7 @@ def import_frame(
     problems: dict[int, list[InvalidInput]] = {}  # row number → what is wrong with it
     file_ids = _whole_numbers(frame, "fid", layer, problems, unique=True)
     versions = _whole_numbers(frame, "_version", layer, problems, unique=False)
+    moment = exported_at(frame, layer, problems)
     news: list[NewFeature] = []
     rows: list[int] = []  # the row number of each of news
     for i, (props, geom) in enumerate(zip(records, geoms, strict=True)):
@@ -753,6 +755,8 @@ def import_frame(
                         _check_not_referenced(ws, spec, {key: old}, None)
             ids = None if file_ids is None else [file_ids[n - 1] for n in rows]
             named = {i for i in ids or () if i is not None and i in stored}
+            if moment is not None and ids is not None:  # what the file never knew of is not deleted
+                refuse_added(layer, moment, added_since(ws.store, layer, moment, stored, named))
             had = len(stored) if ids is not None else ws.store.count(layer)  # the layer's features
             expected = {i: stored[i].version for i in named}  # as read: a write meanwhile is a conflict
             count = ws.store.replace_layer(

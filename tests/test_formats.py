@@ -584,6 +584,75 @@ def test_an_export_imported_back_in_replace_mode_keeps_ids_and_history(client):
     assert len(client.get("/collections/depots/items").json()["features"]) == 4
 
 
+def test_a_replace_import_does_not_delete_what_was_added_after_the_export(client):
+    """A replace import deleted the features someone added after the file was exported (they were
+    listed only in the count of deleted ones): the export is stamped with its moment, and a feature added
+    (or restored) since is named and the import refused, in every format; one the editor took out of the
+    file is deleted as before."""
+    csv = "名称,储盐,经度,纬度\n甲,是,113.25,35.21\n乙,否,113.26,35.22\n丙,是,113.27,35.23\n"
+    assert (
+        client.post("/collections/depots/import", files={"file": ("d.csv", csv.encode())}).status_code == 201
+    )
+    ids = {
+        f["properties"]["name"]: f["id"] for f in client.get("/collections/depots/items").json()["features"]
+    }
+    gone = client.get(f"/collections/depots/items/{ids['丙']}").json()
+    assert (
+        client.delete(
+            f"/collections/depots/items/{ids['丙']}", headers={"If-Match": f'"{gone["version"]}"'}
+        ).status_code
+        == 204
+    )
+    exports = {
+        fmt: client.get("/collections/depots/export", params={"f": fmt}).content
+        for fmt in ("csv", "geojson", "gpkg")
+    }
+    table = pd.read_csv(io.BytesIO(exports["csv"]))
+    assert table["_exported_at"].nunique() == 1
+    # meanwhile a dispatcher adds a depot, and another brings 丙 back
+    added = client.post(
+        "/collections/depots/items",
+        json={
+            "type": "Feature",
+            "properties": {"name": "丁", "salt_store": True},
+            "geometry": {"type": "Point", "coordinates": [113.28, 35.24]},
+        },
+    )
+    assert added.status_code == 201, added.text
+    assert client.post(f"/collections/depots/items/{ids['丙']}/restore").status_code in (200, 201)
+    for fmt, data in exports.items():
+        r = client.post(
+            "/collections/depots/import", data={"mode": "replace"}, files={"file": (f"depots.{fmt}", data)}
+        )
+        assert r.status_code == 409, (fmt, r.text[:300])
+        body = r.json()
+        assert body["field"] == "_exported_at"
+        assert [a["id"] for a in body["added"]] == sorted([ids["丙"], added.json()["id"]]), fmt
+        assert "after this file was exported" in body["detail_en"]
+        assert "之后图层中又新增了要素" in body["detail_zh"]
+    names = {f["properties"]["name"] for f in client.get("/collections/depots/items").json()["features"]}
+    assert names == {"甲", "乙", "丙", "丁"}  # nothing deleted
+    # a fresh export, with 乙 taken out by the editor: 乙 goes, as it should
+    fresh = pd.read_csv(io.BytesIO(client.get("/collections/depots/export", params={"f": "csv"}).content))
+    fresh = fresh[fresh["name"] != "乙"]
+    r = client.post(
+        "/collections/depots/import",
+        data={"mode": "replace"},
+        files={"file": ("d.csv", fresh.to_csv(index=False).encode())},
+    )
+    assert r.status_code == 201, r.text[:300]
+    assert r.json()["deleted"] == 1
+    # a stamp that is no time is its row's problem
+    fresh["_exported_at"] = ["昨天", *list(fresh["_exported_at"][1:])]
+    r = client.post(
+        "/collections/depots/import",
+        data={"mode": "replace"},
+        files={"file": ("d.csv", fresh.to_csv(index=False).encode())},
+    )
+    assert r.status_code == 400
+    assert r.json()["rows"][0]["fields"] == ["_exported_at"]
+
+
 def test_a_replace_import_refuses_what_would_undo_or_lose_others_work(own_demo_client):
     """helper-38: a replace import from an older export put back rows others had changed since (no 409);
     a row naming a deleted feature, or an append of the layer's own export, quietly made new copies;

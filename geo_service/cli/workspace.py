@@ -160,12 +160,13 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from geo_service.exported import export_frame
     from geo_service.formats import write_features, write_workspace
 
     _, store = _open(args)
     try:
         layers = [args.layer] if args.layer else list(store.catalog)
-        frames = {n: store.read_frame(n).reset_index() for n in layers}  # ids and versions, as the API's
+        frames = {n: export_frame(store, n) for n in layers}  # ids, versions and the moment, as the API's
     finally:
         store.close()
     if args.layer:

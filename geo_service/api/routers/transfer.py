@@ -12,6 +12,7 @@ from geo_service import features as feature_ops
 from geo_service.api.audit import note
 from geo_service.api.deps import LayerDep, WorkspaceDep, actor_of
 from geo_service.errors import InvalidInput, PayloadTooLarge
+from geo_service.exported import export_frame
 from geo_service.formats import read_features, write_features, write_workspace
 
 __all__ = ["router"]
@@ -112,12 +113,6 @@ async def _known_fields_only(request: Request, layer: str) -> None:
         )
 
 
-def _export_frame(ws: Any, layer: str) -> Any:
-    """A layer as exported: each feature with its id (``fid``) and version (``_version``), so that the
-    file imported back keeps the features and a row changed by someone since is refused."""
-    return ws.store.read_frame(layer).reset_index()
-
-
 @router.get("/collections/{collection_id}/export", summary="导出图层 / Export a layer")
 def export_layer(request: Request, ws: WorkspaceDep, spec: LayerDep, f: str = "geojson") -> Response:
     if f not in ("geojson", "gpkg", "csv"):
@@ -126,7 +121,7 @@ def export_layer(request: Request, ws: WorkspaceDep, spec: LayerDep, f: str = "g
             f"Export format '{f}' is not supported; use geojson, gpkg or csv",
             field="f",
         )
-    data, media = write_features(_export_frame(ws, spec.name), fmt=f, layer=spec.name)
+    data, media = write_features(export_frame(ws.store, spec.name), fmt=f, layer=spec.name)
     note(request, download=spec.name, format=f, bytes=len(data))
     return Response(
         data,
@@ -143,7 +138,7 @@ def export_workspace(request: Request, ws: WorkspaceDep, f: str = "gpkg") -> Res
             f"Export format '{f}' is not supported; use gpkg or zip-geojson",
             field="f",
         )
-    frames = {name: _export_frame(ws, name) for name in ws.catalog}
+    frames = {name: export_frame(ws.store, name) for name in ws.catalog}
     data = write_workspace(frames, fmt=f)
     note(request, download="workspace", format=f, layers=len(frames), bytes=len(data))
     media = "application/geopackage+sqlite3" if f == "gpkg" else "application/zip"

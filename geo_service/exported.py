@@ -1,0 +1,131 @@
+"""A layer's export, stamped with its moment, and what a replacing import of it must not delete.
+
+An export writes each feature's id (``fid``) and version (``_version``), and on every row the moment it
+was read (``_exported_at``). Imported back with ``mode=replace``, the layer's features the file leaves
+out are deleted: but a feature someone added after the export is not in the file because the file
+never knew of it, not because the person editing it took it out. Such features are named (and the
+import refused) instead of deleted; see :func:`added_since`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from geo_service.duty import TZ
+from geo_service.errors import Conflict, InvalidInput
+from geo_service.store.base import Store
+
+__all__ = ["EXPORTED_AT", "Added", "added_since", "export_frame", "exported_at", "refuse_added"]
+
+#: the column each exported row carries the moment of its export in
+EXPORTED_AT = "_exported_at"
+
+
+def export_frame(store: Store, layer: str) -> pd.DataFrame:
+    """A layer as exported: each feature with its id (``fid``), its version (``_version``) and the
+    moment of the export (``_exported_at``, Beijing time to the microsecond: a feature added in the same
+    second before it is in the file; taken before the layer is read, so a feature missing from the file
+    was added after it)."""
+    moment = dt.datetime.now(TZ)
+    frame = store.read_frame(layer).reset_index()
+    frame[EXPORTED_AT] = moment.isoformat()
+    return frame
+
+
+def exported_at(
+    frame: pd.DataFrame, layer: str, problems: dict[int, list[InvalidInput]]
+) -> dt.datetime | None:
+    """The moment a file was exported: the earliest ``_exported_at`` of its rows (a file put together
+    from two exports is as old as the older), or None without the column. A value that is no time is
+    its row's problem."""
+    if EXPORTED_AT not in frame.columns:
+        return None
+    moments = []
+    for i, raw in enumerate(frame[EXPORTED_AT].tolist(), start=1):
+        if raw is None or (not isinstance(raw, str) and pd.isna(raw)) or str(raw).strip() == "":
+            continue
+        moment: dt.datetime | None = None
+        if isinstance(raw, dt.datetime):  # a GeoPackage column a desktop GIS made a date-time
+            moment = pd.Timestamp(raw).to_pydatetime()
+        elif isinstance(raw, str):
+            try:
+                moment = dt.datetime.fromisoformat(raw.strip())
+            except ValueError:
+                moment = None
+        if moment is None:
+            problems.setdefault(i, []).append(
+                InvalidInput(
+                    f"导出时刻 {EXPORTED_AT}「{raw}」不是时间（如 2026-12-06T09:30:00+08:00；请勿修改此列）",
+                    f"{EXPORTED_AT} '{raw}' is no time (such as 2026-12-06T09:30:00+08:00; leave this "
+                    "column as exported)",
+                    layer=layer,
+                    feature=f"row {i}",
+                    field=EXPORTED_AT,
+                )
+            )
+            continue
+        moments.append(moment if moment.tzinfo else moment.replace(tzinfo=TZ))
+    return min(moments) if moments else None
+
+
+#: left-out features whose history is read one by one, at most (beyond, only those with new ids)
+_LOOKUPS = 200
+
+
+@dataclass(frozen=True)
+class Added:
+    """A feature added to the layer after an export: its id, when (Beijing time) and by whom."""
+
+    fid: int
+    at: dt.datetime
+    actor: str
+
+
+def added_since(
+    store: Store, layer: str, moment: dt.datetime, stored: Collection[int], named: Collection[int]
+) -> list[Added]:
+    """The layer's features (``stored``) that a file exported at ``moment`` does not name (``named``)
+    because they were added (created, or restored) after it.
+
+    Only features with an id above every id the file names can have been created after the export (ids
+    only grow); a restored one keeps its old id, so the others are looked up too when there are few."""
+    left_out = sorted(set(stored) - set(named))
+    top = max(named, default=0)
+    candidates = [f for f in left_out if f > top] if len(left_out) > _LOOKUPS else left_out
+    out = []
+    for fid in candidates:
+        arrival = next(
+            (c for c in store.history(layer, fid, limit=_LOOKUPS) if c.op in ("create", "restore")), None
+        )
+        if arrival is not None and arrival.at > moment:
+            out.append(Added(fid, arrival.at.astimezone(TZ), arrival.actor))
+    return out
+
+
+def refuse_added(layer: str, moment: dt.datetime, added: Sequence[Added]) -> None:
+    """``Conflict`` naming the features ``added`` after the export at ``moment`` (none: nothing)."""
+    if not added:
+        return
+    when = moment.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+    shown = added[:20]
+    more_zh = f"等 {len(added)} 个" if len(added) > len(shown) else ""
+    more_en = f" and {len(added) - len(shown)} more" if len(added) > len(shown) else ""
+    zh = "、".join(f"{a.fid}（{a.actor} {a.at:%m-%d %H:%M} 新增）" for a in shown)
+    en = ", ".join(f"{a.fid} (added by {a.actor} at {a.at:%m-%d %H:%M})" for a in shown)
+    raise Conflict(
+        f"文件导出（{when}）之后图层中又新增了要素 {zh}{more_zh}；文件不含它们，按此文件替换会删除它们。"
+        "请重新导出后再修改，或把它们加入文件，或确需删除时先单独删除",
+        f"Feature(s) {en}{more_en} were added to the layer after this file was exported ({when}); the "
+        "file does not hold them, so replacing the layer with it would delete them. Export again and make "
+        "the changes there, add them to the file, or delete them on their own first if they must go",
+        layer=layer,
+        field=EXPORTED_AT,
+        details={
+            "exported_at": moment.isoformat(),
+            "added": [{"id": a.fid, "at": a.at.isoformat(), "actor": a.actor} for a in added],
+        },
+    )
