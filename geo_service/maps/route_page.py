@@ -31,6 +31,7 @@ from geo_service.maps.furniture import (
     beijing_label,
     clock,
     language_href,
+    page_mm,
     print_links,
     printed_line,
     workspace_notice,
@@ -43,8 +44,10 @@ __all__ = ["PRIORITY_COLOURS", "RELOAD_COLOUR", "ROUTE_COLOUR", "route_page"]
 PRIORITY_COLOURS = {1: "#c62828", 2: "#ef6c00", 3: "#f9a825"}
 RELOAD_COLOUR = "#37474f"  # a stop without a priority: loading salt at a depot
 ROUTE_COLOUR = "#1565c0"
-#: the height of a crew's route map on A4 portrait paper (277 mm inside the margins)
-_MAP_MM = 272
+#: the height of a crew's route map on paper: the whole A4 portrait page inside its margins (277 mm),
+#: the height of the window a PDF is laid out in (furniture.page_px), so that the map Leaflet draws
+#: is the map on the sheet
+_MAP_MM = page_mm(PAPER["route"])[1]
 
 
 def _lonlats(points: Sequence[Sequence[float]], *, shift: bool) -> list[list[float]]:
@@ -91,8 +94,8 @@ def _layout_css(printing: bool) -> str:
         "#route-head{flex:none;order:0}#stops{order:1;flex:0 1 auto;height:auto;max-height:38vh}"
         ".folium-map{order:2;flex:1 1 0;min-height:0;height:auto !important}}"
     )
-    # the map's height on paper in millimetres (an A4 portrait page is 277 mm inside its margins, less
-    # a little for rounding), never split by a page break; the list starts on the next page and runs on
+    # the map's height on paper: the page inside its margins, never split by a page break; the list
+    # starts on the next page and runs on
     paper = (
         f"@media print{{.folium-map{{height:{_MAP_MM}mm !important;break-inside:avoid;page-break-inside:avoid}}"
         "#route-head{break-before:page;page-break-before:always}#stops{height:auto;overflow:visible}}"
