@@ -167,7 +167,7 @@ CREW = [
     ),
     new_markdown_cell("## 路线图与 GPX / Route map and GPX for each crew"),
     new_code_cell(
-        "from geo_service.maps.pages import route_page\nfrom geo_service.snow.export import crew_vehicles, plan_gpx\n\n"
+        "from geo_service.maps.route_page import route_page\nfrom geo_service.snow.export import crew_vehicles, plan_gpx\n\n"
         'for crew in sorted({v["crew"] for v in again["vehicles"]}):\n'
         '    (folder / f"{crew}.gpx").write_text(plan_gpx(again, crew), encoding="utf-8")\n'
         'crew = again["vehicles"][0]["crew"]\n'

@@ -518,6 +518,35 @@ def _pdf_page_drawings(pdf: bytes) -> list[bytes]:
     return walk(roots[0])
 
 
+_NUM = rb"(-?[\d.]+)"
+
+
+def _map_on_first_page(pdf: bytes) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Where a (Chromium-made) PDF's first page prints and where the map's paper-white ground (#f5f5f2)
+    lies on it: ((top, bottom) of the printable area, (top, bottom) of the map), in millimetres from
+    the top of the sheet. Skia draws the page in device units under one flipping ``cm``; the printable
+    area is the page's first clip rectangle; the map's ground is a rectangle filled in that colour under
+    its own scale and offset."""
+    page = _pdf_page_drawings(pdf)[0]
+    flip = re.match(rb"\s*" + _NUM + rb" 0 0 -" + _NUM + rb" 0 " + _NUM + rb" cm", page)
+    assert flip is not None, page[:200]
+    mm = float(flip.group(1)) / 72 * 25.4  # a device unit in millimetres
+    clip = re.search(rb" ".join([_NUM] * 4) + rb" re\s+W\*? n", page)
+    assert clip is not None, page[:400]
+    area_top, area_height = float(clip.group(2)), float(clip.group(4))
+    ground = re.search(
+        rb"q\s+" + _NUM + rb" 0 0 \1 " + _NUM + rb" " + _NUM + rb" cm\s+"
+        rb"\.96\d* \.96\d* \.94\d* RG \.96\d* \.96\d* \.94\d* rg\s[^Q]*?"
+        + rb" ".join([_NUM] * 4)
+        + rb" re\s+f",
+        page,
+    )
+    assert ground is not None, "no map on the first page"
+    scale, offset = float(ground.group(1)), float(ground.group(3))
+    top, height = offset + scale * float(ground.group(5)), scale * float(ground.group(7))
+    return (area_top * mm, (area_top + area_height) * mm), (top * mm, (top + height) * mm)
+
+
 @pytest.mark.browser
 def test_a_crew_route_print_opens_on_its_whole_map(own_demo_client):
     """The crew's PNG was the head and stops 1–62 of the list (no map); its PDF was the list on pages
@@ -549,3 +578,44 @@ def test_a_crew_route_print_opens_on_its_whole_map(own_demo_client):
     assert pixels("#1565c0") > 2000  # the route's lines (blue)
     for colour in ("#c62828", "#ef6c00", "#f9a825"):  # priorities 1, 2, 3: red, orange, yellow
         assert pixels(colour) > 20, colour  # at least the legend's swatch
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_crew_route_map_fills_its_printed_page_exactly(own_demo_client, lang):
+    """The route's map was 272 mm tall on paper but laid out (and fitted to the route by Leaflet) in a
+    window the height of the A4 page inside its margins, 277 mm: the sheet and the map drawn for it
+    disagreed by 5 mm. The map on the PDF's first page is now the printable area, top to bottom (the
+    scale bar, notice and legend sit in its corners, so on the page), and nothing of it runs on to the
+    second page; the PNG is the same map page, its foot (scale, attribution) on the picture's last rows."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from geo_service.maps.furniture import MARGIN_MM
+
+    c = own_demo_client
+    plan, crew = _night_plan(c)
+    pdf = c.get(f"/maps/route/{plan['id']}/{quote(crew)}.pdf", params={"lang": lang})
+    assert pdf.status_code == 200, pdf.text[:300]
+    (area_top, area_bottom), (map_top, map_bottom) = _map_on_first_page(pdf.content)
+    assert (area_top, area_bottom) == (
+        pytest.approx(MARGIN_MM, abs=0.2),
+        pytest.approx(297 - MARGIN_MM, abs=0.2),
+    )
+    assert map_top == pytest.approx(area_top, abs=0.2)
+    # the whole printable height (within a pixel, 0.26 mm: the painter rounds to whole pixels)
+    assert map_bottom == pytest.approx(area_bottom, abs=0.27), (map_bottom, area_bottom)
+    lines = [len(re.findall(rb"[\d.]+ [\d.]+ l\b", page)) for page in _pdf_page_drawings(pdf.content)]
+    assert all(n < 20 for n in lines[1:]), lines  # no strip of the map on the second page
+
+    png = c.get(f"/maps/route/{plan['id']}/{quote(crew)}.png", params={"lang": lang})
+    assert png.status_code == 200
+    rgb = np.asarray(Image.open(io.BytesIO(png.content)).convert("RGB")).astype(int)
+    ground = np.abs(rgb - np.array([0xF5, 0xF5, 0xF2])).sum(axis=2) < 4
+    ink = rgb.sum(axis=2) < 300  # text and the scale bar's frame
+    assert ground[-1].mean() > 0.3  # the map runs to the picture's last row, no stop list below it
+    foot = ink[-40:]
+    assert foot[:, :200].sum() > 50  # the scale bar, bottom left
+    assert foot[:, -300:].sum() > 50  # the attribution and data notice, bottom right

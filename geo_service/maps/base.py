@@ -29,6 +29,7 @@ __all__ = [
     "base_map",
     "feature_collection",
     "label",
+    "page_html",
     "polygonal",
     "root",
     "tile_sources",
@@ -60,6 +61,13 @@ LABELS: dict[str, dict[str, str]] = {
 def root(m: folium.Map) -> Any:
     """The page (a ``branca`` Figure) the map is drawn on: its ``header``, ``html`` and ``script``."""
     return m.get_root()
+
+
+def page_html(m: folium.Map, title: str, lang: str) -> str:
+    """The page's HTML, with its title (escaped) and language, which folium leaves out."""
+    root(m).header.add_child(Raw(f"<title>{html.escape(title)}</title>"))
+    page = m.get_root().render()
+    return page.replace("<html>", f'<html lang="{"en" if lang == "en" else "zh-CN"}">', 1)
 
 
 def label(key: str, lang: str) -> str:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 import folium
 
@@ -19,14 +21,19 @@ from geo_service.maps.markup import Raw
 
 __all__ = [
     "MARGIN_MM",
+    "PAPER",
     "Orientation",
     "add_north_arrow",
     "add_title_block",
     "beijing",
     "beijing_label",
     "clock",
+    "language_href",
+    "page_mm",
     "page_px",
     "print_css",
+    "print_links",
+    "printed_line",
     "workspace_notice",
 ]
 
@@ -35,6 +42,8 @@ Orientation = Literal["portrait", "landscape"]
 A4_MM: dict[str, tuple[int, int]] = {"portrait": (210, 297), "landscape": (297, 210)}
 MARGIN_MM = 10
 _PX_PER_MM = 96 / 25.4  # CSS pixels
+#: the A4 page each map prints on: the city's maps are wider than tall, a crew's route sheet a list
+PAPER: dict[str, Orientation] = {"plan": "landscape", "coverage": "landscape", "route": "portrait"}
 
 # what a print never shows: controls for a mouse or a finger, links, forms
 _INTERACTIVE = (
@@ -45,11 +54,18 @@ _INTERACTIVE = (
 )
 
 
+def page_mm(orientation: Orientation) -> tuple[int, int]:
+    """The printable area of an A4 page (inside the margins of its ``@page`` rule) in millimetres:
+    190 × 277 portrait, 277 × 190 landscape."""
+    w, h = A4_MM[orientation]
+    return w - 2 * MARGIN_MM, h - 2 * MARGIN_MM
+
+
 def page_px(orientation: Orientation) -> tuple[int, int]:
     """The printable area of an A4 page (inside the margins) in CSS pixels: the window a print is
     laid out in, so that the map drawn on screen is the map on paper."""
-    w, h = A4_MM[orientation]
-    return round((w - 2 * MARGIN_MM) * _PX_PER_MM), round((h - 2 * MARGIN_MM) * _PX_PER_MM)
+    w, h = page_mm(orientation)
+    return round(w * _PX_PER_MM), round(h * _PX_PER_MM)
 
 
 def print_css(orientation: Orientation, *, printing: bool) -> str:
@@ -118,6 +134,31 @@ def clock(moment: dt.datetime, start: dt.datetime, lang: str) -> str:
     if days == 1:
         return moment.strftime("next day %H:%M" if lang == "en" else "次日 %H:%M")
     return beijing(moment)
+
+
+def printed_line(lang: str) -> str:
+    """When the page was drawn, for its title block: ``打印于 2026-12-06 15:00（北京时间）``."""
+    now = dt.datetime.now(TZ)
+    return f"Printed {beijing_label(now, lang)}" if lang == "en" else f"打印于 {beijing_label(now, lang)}"
+
+
+def language_href(path: str, query: Mapping[str, str], lang: str) -> str:
+    """The same page in the other language, as an HTML attribute value (the query is the visitor's own
+    text: encoded and escaped, never written into the page as it came)."""
+    params = dict(query)
+    params["lang"] = "en" if lang == "zh" else "zh"
+    return html.escape(path + "?" + urlencode(params), quote=True)
+
+
+def print_links(path: str, query: Mapping[str, str], lang: str, **fixed: str) -> str:
+    """Links to this page as PDF and PNG (same query, language and ``fixed`` values), for the screen."""
+    params = {**query, **fixed, "lang": lang}
+    hrefs = {fmt: html.escape(f"{path}.{fmt}?{urlencode(params)}", quote=True) for fmt in ("pdf", "png")}
+    # saved under the name the service gives (Content-Disposition); the address alone opens it inline
+    links = " ".join(
+        f"<a id='print-{fmt}' href='{href}' download>{fmt.upper()}</a>" for fmt, href in hrefs.items()
+    )
+    return f"<span class='geo-screen-only'>{'Print' if lang == 'en' else '打印'} {links}</span>"
 
 
 def add_title_block(m: folium.Map, title: str, lines: list[str]) -> None:

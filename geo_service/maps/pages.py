@@ -1,4 +1,5 @@
-"""The three map pages: the planner's drawing page, the dispatcher's coverage map, the crew's route.
+"""The city's two map pages: the planner's drawing page and the dispatcher's coverage map (the crew's
+route is :mod:`geo_service.maps.route_page`).
 
 Each returns a complete HTML document (folium) with its data inlined as compact GeoJSON and its
 interactions in a small script that talks to the service's own API.
@@ -10,39 +11,34 @@ import datetime as dt
 import html
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, urlencode
 
-import folium
 import geopandas as gpd
 
-from geo_service.crs import wgs84_to_gcj02
 from geo_service.maps.base import (
-    add_after_map,
     add_legend,
     add_panel,
     base_map,
     data_json,
     feature_collection,
     label,
-    root,
+    page_html,
     script,
 )
 from geo_service.maps.furniture import (
+    PAPER,
     TZ,
-    Orientation,
     add_north_arrow,
     add_title_block,
     beijing,
     beijing_label,
-    clock,
+    language_href,
+    print_links,
+    printed_line,
     workspace_notice,
 )
-from geo_service.maps.markup import Raw
+from geo_service.maps.page_script import PAGE_JS, gcj02_overlays, page_data
 
-__all__ = ["PAPER", "coverage_page", "plan_page", "route_page"]
-
-#: the A4 page each map prints on: the city's maps are wider than tall, a crew's route sheet a list
-PAPER: dict[str, Orientation] = {"plan": "landscape", "coverage": "landscape", "route": "portrait"}
+__all__ = ["coverage_page", "plan_page"]
 
 SQUAD_COLOURS = [
     "#1b9e77",
@@ -60,110 +56,6 @@ SQUAD_COLOURS = [
     "#33a02c",
     "#6a3d9a",
 ]
-PRIORITY_COLOURS = {1: "#c62828", 2: "#ef6c00", 3: "#f9a825"}
-RELOAD_COLOUR = "#37474f"  # a stop without a priority: loading salt at a depot
-ROUTE_COLOUR = "#1565c0"
-#: the height of a crew's route map on A4 portrait paper (277 mm inside the margins)
-ROUTE_MAP_MM = 272
-
-_COMMON_JS = """
-function esc(s){return String(s==null?'':s).replace(/[&<>"']/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));}
-function msg(text, bad){var el=document.getElementById('msg'); if(el){el.innerHTML=text; el.className=bad?'geo-msg':'';}}
-var OVERLAYS = {};
-function addLayer(name, layer, on){ OVERLAYS[name]=layer; if(on!==false){layer.addTo(MAP);} return layer; }
-// no layer switch on paper; on a phone it folds into its button instead of covering the map
-function finishLayers(){ if (!D.print) { L.control.layers(null, OVERLAYS, {collapsed: window.innerWidth < 700}).addTo(MAP); } }
-// a point in an area layer (left by an overlay) is not drawn: Leaflet would pin its default marker there
-function noPin(){ return L.layerGroup(); }
-function basemap(D){
-  addLayer(D.L.districts, L.geoJSON(D.districts, {style:{color:'#555',weight:2,fill:false,dashArray:'6 4'},
-    onEachFeature:function(f,l){l.bindTooltip(esc(f.properties.name));}}));
-  // muted (grey) where the map's own symbols are orange and yellow: a crew's stops by priority
-  var roadColour = D.muted_roads ? {main:'#9e9e9e', other:'#bdbdbd'} : {main:'#e8a33d', other:'#d9b84a'};
-  addLayer(D.L.main_roads, L.geoJSON(D.roads_major, {style:function(f){return {color: f.properties.road_class==='main'?roadColour.main:roadColour.other, weight: f.properties.road_class==='main'?4:2.5};},
-    onEachFeature:function(f,l){l.bindTooltip(esc(f.properties.name));}}));
-  if (D.roads_minor) {
-    var minor = L.geoJSON(D.roads_minor, {style:{color:'#bdbdbd',weight:1}});
-    OVERLAYS[D.L.minor_roads] = minor;
-    var sync=function(){ if(MAP.getZoom()>=15){minor.addTo(MAP);} else {MAP.removeLayer(minor);} };
-    MAP.on('zoomend', sync); sync();
-  }
-}
-"""
-
-
-def _shift(settings: Any) -> bool:
-    return settings.basemap == "amap"
-
-
-def _base_data(ws: Any, lang: str, *, with_minor: bool) -> dict[str, Any]:
-    roads = ws.frame("roads")
-    shift = _shift(ws.settings)
-    major = roads[roads["road_class"].isin(["main", "secondary"])]
-    data = {
-        "districts": feature_collection(
-            ws.frame("districts"), columns=["name", "code"], tolerance=0.0002, shift_gcj02=shift
-        ),
-        "roads_major": feature_collection(
-            major, columns=["name", "road_class"], tolerance=0.00005, shift_gcj02=shift
-        ),
-        "L": {
-            k: label(k, lang)
-            for k in (
-                "districts",
-                "main_roads",
-                "minor_roads",
-                "stall_sites",
-                "festival",
-                "pois",
-                "beats_on",
-                "beats_off",
-                "gaps",
-                "overlaps",
-                "cases",
-                "route",
-                "stops",
-                "violations",
-            )
-        },
-        "lang": lang,
-        "crs": "gcj02" if shift else "EPSG:4326",
-    }
-    if with_minor:
-        minor = roads[~roads["road_class"].isin(["main", "secondary"])]
-        data["roads_minor"] = feature_collection(minor, columns=[], tolerance=0.00005, shift_gcj02=shift)
-    return data
-
-
-def _page(m: folium.Map, title: str, lang: str) -> str:
-    """The page's HTML, with its title (escaped) and language, which folium leaves out."""
-    root(m).header.add_child(Raw(f"<title>{html.escape(title)}</title>"))
-    page = m.get_root().render()
-    return page.replace("<html>", f'<html lang="{"en" if lang == "en" else "zh-CN"}">', 1)
-
-
-def _switch(path: str, query: Mapping[str, str], lang: str) -> str:
-    """The same page in the other language, as an HTML attribute value (the query is the visitor's own
-    text: encoded and escaped, never written into the page as it came)."""
-    params = dict(query)
-    params["lang"] = "en" if lang == "zh" else "zh"
-    return html.escape(path + "?" + urlencode(params), quote=True)
-
-
-def _printed(lang: str) -> str:
-    now = dt.datetime.now(TZ)
-    return f"Printed {beijing_label(now, lang)}" if lang == "en" else f"打印于 {beijing_label(now, lang)}"
-
-
-def _prints(path: str, query: Mapping[str, str], lang: str, **fixed: str) -> str:
-    """Links to this page as PDF and PNG (same query, language and ``fixed`` values), for the screen."""
-    params = {**query, **fixed, "lang": lang}
-    links = " ".join(
-        # saved under the name the service gives (Content-Disposition); the address alone opens it inline
-        f"<a id='print-{fmt}' href='{html.escape(f'{path}.{fmt}?{urlencode(params)}', quote=True)}' download>{fmt.upper()}</a>"
-        for fmt in ("pdf", "png")
-    )
-    return f"<span class='geo-screen-only'>{'Print' if lang == 'en' else '打印'} {links}</span>"
 
 
 def plan_page(
@@ -187,10 +79,10 @@ def plan_page(
         orientation=PAPER["plan"],
         attribution=notice,
     )
-    shift = _shift(ws.settings)
+    shift = gcj02_overlays(ws.settings)
     sites = ws.frame("stall_sites")
     pois = ws.frame("pois")
-    data = _base_data(ws, lang, with_minor=True)
+    data = page_data(ws, lang, with_minor=True)
     # the workspace's districts to file a zone under; the page picks the one the zone is drawn in
     district_options = "".join(
         f"<option>{html.escape(str(n))}</option>" for n in ws.frame("districts")["name"].dropna()
@@ -211,12 +103,12 @@ def plan_page(
     data["print"] = printing
     en = lang == "en"
     title = "Planner: stall zones" if en else "规划：临时摊区"
-    add_title_block(m, title, [_printed(lang), notice])
+    add_title_block(m, title, [printed_line(lang), notice])
     add_north_arrow(m, lang)
     add_panel(
         m,
         (
-            f"<b>{title}</b> {_prints('/maps/plan', query or {}, lang)}<br>"
+            f"<b>{title}</b> {print_links('/maps/plan', query or {}, lang)}<br>"
             f"<span class='geo-screen-only'>{'Draw a polygon, fill in and save. Click a zone to edit it.' if en else '用左侧工具绘制面，填写后保存；点击摊区可修改形状。'}</span>"
             '<div id="form" class="geo-screen-only" style="display:none;margin-top:6px">'
             f'<label>{"Name" if en else "名称"} <input id="f-name" value="新增果蔬摊区"></label><br>'
@@ -237,11 +129,11 @@ def plan_page(
             ("#c62828", "opacity:.5", label("violations", lang)),
         ],
         lang,
-        switch_href=_switch("/maps/plan", query or {}, lang),
+        switch_href=language_href("/maps/plan", query or {}, lang),
     )
     script(
         m,
-        _COMMON_JS
+        PAGE_JS
         + f"var D = {data_json(data)};\n"
         + """
 basemap(D);
@@ -348,7 +240,7 @@ function saveEdit(e){
 }
 """,
     )
-    return _page(m, title, lang)
+    return page_html(m, title, lang)
 
 
 def coverage_page(
@@ -378,14 +270,14 @@ def coverage_page(
         orientation=PAPER["coverage"],
         attribution=notice,
     )
-    shift = _shift(ws.settings)
+    shift = gcj02_overlays(ws.settings)
     squads = sorted(set(beats["squad"]))
     colour = {s: SQUAD_COLOURS[i % len(SQUAD_COLOURS)] for i, s in enumerate(squads)}
     extra = {
         fid: {"colour": colour[s], "on_duty": code in on_duty}
         for fid, s, code in zip(beats.index, beats["squad"], beats["code"], strict=True)
     }
-    data = _base_data(ws, lang, with_minor=False)
+    data = page_data(ws, lang, with_minor=False)
     data["beats"] = feature_collection(
         beats, columns=["code", "name", "squad"], tolerance=0.00005, shift_gcj02=shift, extra=extra
     )
@@ -428,7 +320,7 @@ def coverage_page(
     en = lang == "en"
     title = "Duty coverage" if en else "值守覆盖"
     when = beijing_label(at, lang)
-    add_title_block(m, f"{title} · {when}", [_printed(lang), notice])
+    add_title_block(m, f"{title} · {when}", [printed_line(lang), notice])
     add_north_arrow(m, lang)
     rows = "".join(
         f"<tr><td>{html.escape(str(f['district']))}</td><td>{f['covered_m2'] / 1e6:.2f}</td><td>{f['uncovered_m2'] / 1e6:.2f}</td>"
@@ -449,7 +341,7 @@ def coverage_page(
             f"<input type='hidden' name='lang' value='{lang}'>"
             f"<button>{'Show' if en else '查看'}</button></span> "
             # the print of this moment, not of whenever the link is followed
-            f"{_prints('/maps/coverage', query or {}, lang, at=local)}</form>"
+            f"{print_links('/maps/coverage', query or {}, lang, at=local)}</form>"
             f"<table id='figures' style='font-size:12px'><tr><th>{'District' if en else '行政区'}</th><th>{'covered km²' if en else '覆盖 km²'}</th>"
             f"<th>{'gap km²' if en else '空白 km²'}</th><th>{'double km²' if en else '重叠 km²'}</th></tr>{rows}</table>"
             f"<div id='msg' class='geo-screen-only'>{'Click the map: who covers this place?' if en else '点击地图查询此处由谁负责'}</div>"
@@ -471,11 +363,11 @@ def coverage_page(
             ("#ef5350", "border-radius:50%", label("festival", lang)),
         ],
         lang,
-        switch_href=_switch("/maps/coverage", query or {}, lang),
+        switch_href=language_href("/maps/coverage", query or {}, lang),
     )
     script(
         m,
-        _COMMON_JS
+        PAGE_JS
         + f"var D = {data_json(data)};\n"
         + """
 basemap(D);
@@ -523,185 +415,4 @@ MAP.on('click', function(e){
 });
 """,
     )
-    return _page(m, title, lang)
-
-
-def _lonlats(points: Sequence[Sequence[float]], *, shift: bool) -> list[list[float]]:
-    """Points as [lon, lat] lists, shifted to GCJ-02 when the basemap is AMap's (as the layers are)."""
-    if not shift or not len(points):
-        return [[float(x), float(y)] for x, y in points]
-    lon, lat = wgs84_to_gcj02([p[0] for p in points], [p[1] for p in points])
-    return [[round(float(x), 6), round(float(y), 6)] for x, y in zip(lon, lat, strict=True)]
-
-
-def _route_legend(lang: str) -> list[tuple[str, str, str]]:
-    """What the crew's map draws: stops by priority (red, orange, yellow), salt reloads, the route."""
-    en = lang == "en"
-    names = {1: "Priority 1", 2: "Priority 2", 3: "Priority 3"} if en else {1: "一级", 2: "二级", 3: "三级"}
-    return [
-        *((PRIORITY_COLOURS[p], "border-radius:50%", names[p]) for p in (1, 2, 3)),
-        (RELOAD_COLOUR, "border-radius:50%", "Salt reload" if en else "装盐"),
-        (ROUTE_COLOUR, "height:3px;border:none", label("route", lang)),
-    ]
-
-
-def _route_css(printing: bool) -> str:
-    """The crew page's layout. On a phone: head, stop list, then the map filling the rest of the screen.
-    On paper (a print, or the page printed from a browser): the map alone on the first A4 page, whole,
-    with its furniture; head and stop list from the second page on (the body holds the map first)."""
-    shared = (
-        ".folium-map{height:58vh !important;width:100% !important}#stops{height:38vh;overflow:auto;margin:0;"
-        "padding:4px 10px 4px 28px;font-size:14px;box-sizing:border-box;width:100%}#route-head{font-size:14px;padding:4px 8px}"
-        ".stop-no{background:#fff;border:2px solid;border-radius:10px;font-size:11px;text-align:center;line-height:16px;"
-        "width:18px;height:16px}.next-day{font-weight:bold}"
-        ".geo-legend{font-size:12px;line-height:15px;padding:4px 8px}"
-        ".folium-map.leaflet-container{background:#f5f5f2}"  # paper-white under the vector basemap
-        # on a phone the legend's entries run on in two short lines, leaving the map its height
-        "@media screen and (max-width:600px){.geo-legend div{display:inline-block;margin-right:6px}"
-        ".geo-legend b{display:block}}"
-    )
-    # a print is laid out in a window the size of the page (PDF) or of the picture (PNG): the map fills it
-    variant = (
-        ".folium-map{height:100vh !important}#stops{height:auto;overflow:visible}"
-        if printing
-        # on a phone head, list and map share the screen: the map's foot (scale bar and attribution)
-        # was below the fold, 58vh + 38vh and the head being more than the screen
-        else "@media screen{body{display:flex;flex-direction:column;height:100vh;height:100dvh}"
-        "#route-head{flex:none;order:0}#stops{order:1;flex:0 1 auto;height:auto;max-height:38vh}"
-        ".folium-map{order:2;flex:1 1 0;min-height:0;height:auto !important}}"
-    )
-    # the map's height on paper in millimetres (an A4 portrait page is 277 mm inside its margins, less
-    # a little for rounding), never split by a page break; the list starts on the next page and runs on
-    paper = (
-        f"@media print{{.folium-map{{height:{ROUTE_MAP_MM}mm !important;break-inside:avoid;page-break-inside:avoid}}"
-        "#route-head{break-before:page;page-break-before:always}#stops{height:auto;overflow:visible}}"
-    )
-    return f"<style>{shared}{variant}{paper}</style>"
-
-
-def route_page(
-    ws: Any,
-    doc: Mapping[str, Any],
-    vehicles: Sequence[Mapping[str, Any]],
-    crew: str,
-    *,
-    lang: str = "zh",
-    static: str = "/static",
-    query: Mapping[str, str] | None = None,
-    printing: bool = False,
-) -> str:
-    """The crew's phone page: the route over the districts and roads, stops in priority colours with a
-    legend, the stop list with arrival times (past midnight marked as the next day).
-
-    ``printing``: for A4 portrait paper, the map page first (title, start in Beijing time, legend,
-    scale, north arrow, data notice), then the whole stop list; no links or controls."""
-    notice = workspace_notice(ws, lang)
-    m = base_map(
-        ws.settings,
-        static=static,
-        zoom=13,
-        printing=printing,
-        orientation=PAPER["route"],
-        attribution=notice,
-    )
-    en = lang == "en"
-    shift = _shift(ws.settings)
-    start = dt.datetime.fromisoformat(doc["start"]).astimezone(TZ)
-    stops = []
-    for v in vehicles:
-        for s, lonlat in zip(
-            v["stops"], _lonlats([s["lonlat"] for s in v["stops"]], shift=shift), strict=True
-        ):
-            stops.append(
-                {
-                    "vehicle": v["vehicle"],
-                    "seq": s["seq"],
-                    "lonlat": lonlat,
-                    "name": s.get("name"),
-                    "priority": s.get("priority"),
-                    "kind": s["kind"],
-                    "arrive": clock(start + dt.timedelta(seconds=s["arrive_s"]), start, lang),
-                }
-            )
-    paths = [{"vehicle": v["vehicle"], "path": _lonlats(v["path"], shift=shift)} for v in vehicles]
-    items = "".join(
-        f"<li style='color:{PRIORITY_COLOURS.get(s['priority'], RELOAD_COLOUR)}'>{_arrival(s['arrive'])} · "
-        f"{html.escape(str(s['vehicle']))} #{s['seq']} {html.escape(str(s['name'] or ''))}</li>"
-        for s in stops  # every stop: a crew must not lose the end of its list
-    )
-    base = html.escape(f"/plans/snow/{quote(str(doc['id']))}/crews/{quote(crew)}", quote=True)
-    page_path = f"/maps/route/{quote(str(doc['id']))}/{quote(crew)}"
-    switch = _switch(page_path, query or {}, lang)
-    title = f"{doc['title']} · {crew}"
-    root(m).header.add_child(
-        Raw("<meta name='viewport' content='width=device-width, initial-scale=1'>" + _route_css(printing))
-    )
-    add_after_map(
-        m,
-        f"<div id='route-head'><b>{html.escape(title)}</b> "
-        f"<span id='route-start'>{'from' if en else '出发'} {beijing(start)}</span> "
-        f"<span class='geo-screen-only'><a id='gpx' href='{base}.gpx'>GPX</a> · "
-        f"<a id='sheet' href='{base}/sheet'>{'Printable sheet' if en else '路线单'}</a>"
-        f" · <a href='{switch}'>{label('switch', lang)}</a> · "
-        f"{_prints(page_path, query or {}, lang)}</span></div>"
-        f"<ol id='stops'>{items}</ol>",
-    )
-    add_title_block(
-        m,
-        title,
-        [f"{'Starts' if en else '出发'} {beijing_label(start, lang)}", _printed(lang), notice],
-    )
-    add_north_arrow(m, lang)
-    add_legend(m, _route_legend(lang), lang)  # the page's head has the language switch
-    data = _base_data(ws, lang, with_minor=True)
-    data.update(
-        {
-            "stops": stops,
-            "paths": paths,
-            "colours": {str(k): v for k, v in PRIORITY_COLOURS.items()},
-            "reload": RELOAD_COLOUR,
-            "route_colour": ROUTE_COLOUR,
-            "muted_roads": True,
-            "print": printing,
-        }
-    )
-    script(
-        m,
-        _COMMON_JS
-        + f"var D = {data_json(data)};\n"
-        + """
-basemap(D);
-var lines = L.layerGroup(); D.paths.forEach(function(p){ if (p.path.length>1) { L.polyline(p.path.map(function(c){return [c[1],c[0]];}),
-  {color:D.route_colour, weight:3, opacity:.8}).bindTooltip(esc(p.vehicle)).addTo(lines); } });
-addLayer(D.L.route, lines);
-// numbered stops when zoomed in; over the whole route (hundreds of stops) dots in the priority colours
-var numbered = L.layerGroup(), dots = L.layerGroup();
-D.stops.forEach(function(s){ var c = D.colours[s.priority] || D.reload, ll = [s.lonlat[1], s.lonlat[0]];
-  var tip = esc(s.arrive+' '+(s.name||''));
-  var icon = L.divIcon({className:'', html:'<div class="stop-no" style="border-color:'+c+';color:'+c+'">'+s.seq+'</div>', iconSize:[18,16]});
-  L.marker(ll, {icon: icon}).bindTooltip(tip).addTo(numbered);
-  L.circleMarker(ll, {radius:4, weight:1.5, color:'#fff', fillColor:c, fillOpacity:1}).bindTooltip('#'+s.seq+' '+tip).addTo(dots); });
-var stops = addLayer(D.L.stops, L.layerGroup());
-function showStops(){ var near = MAP.getZoom() >= 15; stops.clearLayers(); stops.addLayer(near ? numbered : dots); }
-MAP.on('zoomend', showStops);
-finishLayers();
-// open on the whole route (its stops and the roads driven), as large as the map allows
-var bounds = L.latLngBounds([]);
-D.stops.forEach(function(s){ bounds.extend([s.lonlat[1], s.lonlat[0]]); });
-D.paths.forEach(function(p){ p.path.forEach(function(c){ bounds.extend([c[1], c[0]]); }); });
-MAP.options.zoomSnap = 0.25;
-MAP.invalidateSize(false);
-if (bounds.isValid()) { MAP.fitBounds(bounds, {padding: [12, 12], maxZoom: 17}); }
-showStops();
-// printed from a browser the map is the page's height in millimetres: redraw at that size
-if (window.matchMedia) { window.matchMedia('print').addEventListener('change', function(){ MAP.invalidateSize(false); }); }
-""",
-    )
-    return _page(m, title, lang)
-
-
-def _arrival(text: str) -> str:
-    """An arrival time in the stop list; one on a later day than the start stands out."""
-    if text[:1].isdigit() and len(text) == 5:  # HH:MM on the starting day
-        return text
-    return f"<span class='next-day'>{html.escape(text)}</span>"
+    return page_html(m, title, lang)

@@ -19,8 +19,10 @@ from geo_service.contexts import coverage_context
 from geo_service.coverage import beat_coverage
 from geo_service.duty import on_duty, open_windows
 from geo_service.errors import GeoServiceError, InvalidInput
-from geo_service.maps.pages import PAPER, coverage_page, plan_page, route_page
+from geo_service.maps.furniture import PAPER
+from geo_service.maps.pages import coverage_page, plan_page
 from geo_service.maps.prints import print_page
+from geo_service.maps.route_page import route_page
 from geo_service.snow.export import crew_vehicles
 
 __all__ = ["router"]
