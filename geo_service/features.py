@@ -98,10 +98,8 @@ def _siting_refusal(
     """The refusal of a stall-site or festival-point write that breaks a siting rule not overridden
     (``exclude_layer``: the layer's stored sites are being replaced, so they are no neighbours); None
     when it passes. The district is left to :func:`_district_refusals`, which no override passes."""
-    if not spec.siting:
+    if not spec.siting or not _judged(feature):
         return None
-    if str(feature.properties.get("status") or "open") in ("suspended", "closed"):
-        return None  # closing a site (or pausing it) breaks no rule; reopening it is judged then
     from geo_service.siting import check_on_write
     from geo_service.siting.checker import DISTRICT_RULE
 
@@ -122,6 +120,12 @@ def _siting_refusal(
     ]
     unchecked = [u for u in report.unchecked if u["rule"] not in override and not everything]
     return _refusal(spec, blocking, unchecked, label)
+
+
+def _judged(feature: NewFeature) -> bool:
+    """Whether the siting rules judge a site as written: not while it is closed or suspended (closing a
+    site, or pausing it, breaks no rule; reopening it is judged then)."""
+    return str(feature.properties.get("status") or "open") not in ("suspended", "closed")
 
 
 def _check_siting(
@@ -161,15 +165,19 @@ def _batch_spacing_refusals(
     ws: Workspace, spec: LayerSpec, news: Sequence[NewFeature], labels: Sequence[Any], override: set[str]
 ) -> dict[int, InvalidInput]:
     """Position in ``news`` → the refusal of a site closer to an earlier site of the same write than the
-    spacing rules allow."""
-    if not spec.siting or len(news) < 2:
+    spacing rules allow. Closed and suspended sites are neither judged nor judged against, as a single
+    write of one is not (see :func:`_judged`)."""
+    if not spec.siting:
+        return {}
+    judged = [k for k, f in enumerate(news) if _judged(f)]
+    if len(judged) < 2:
         return {}
     from geo_service.siting import siting_context
     from geo_service.siting.checker import batch_spacing
 
-    names = [f.properties.get("name") or label for f, label in zip(news, labels, strict=True)]
-    found = batch_spacing(siting_context(ws), spec.name, [f.geometry for f in news], names)
-    found = [(i, v) for i, v in found if v.rule_id not in override and "*" not in override]
+    names = [news[k].properties.get("name") or labels[k] for k in judged]
+    found = batch_spacing(siting_context(ws), spec.name, [news[k].geometry for k in judged], names)
+    found = [(judged[i], v) for i, v in found if v.rule_id not in override and "*" not in override]
     out = {}
     for i in dict.fromkeys(i for i, _ in found):
         refusal = _refusal(spec, [v for k, v in found if k == i], [], labels[i])
@@ -358,8 +366,11 @@ def create_features(
     source_crs: str | int = "EPSG:4326",
     override: Iterable[str] = (),
     reason: str | None = None,
+    single: bool = False,
 ) -> list[Feature]:
-    """Validate every GeoJSON Feature, then store them all or none."""
+    """Validate every GeoJSON Feature, then store them all or none. Refusals name the feature at fault
+    by its position in ``features`` (``feature`` 0, 1, …), unless ``single``: the request was one
+    Feature, not a collection, and has no positions to speak of."""
     spec = ws.catalog[layer]
     limit = ws.settings.max_features_per_request
     if len(features) > limit:
@@ -375,17 +386,17 @@ def create_features(
             source_crs=source_crs,
             max_vertices=ws.settings.max_vertices,
             bounds=ws.settings.service_bounds,
-            label=i,
+            label=None if single else i,
         )
         for i, f in enumerate(features)
     ]
-    labels = list(range(len(news)))
+    labels: list[int | None] = [None] * len(news) if single else list(range(len(news)))
     overrides = _checked_overrides(ws, spec, override, reason)
     with _checks_held(ws, spec):
         _check_references(ws, spec, news, labels)
         _check_districts(ws, spec, news, labels)
         for i, feat in enumerate(news):
-            _check_siting(ws, spec, feat, exclude_id=None, override=overrides, reason=reason, label=i)
+            _check_siting(ws, spec, feat, exclude_id=None, override=overrides, reason=reason, label=labels[i])
         _check_batch_spacing(ws, spec, news, labels, overrides)
         return ws.store.create_features(layer, news, actor=actor, reason=reason)
 
@@ -696,6 +707,7 @@ def import_frame(
     stored = {f.id: f for f in ws.store.list_features(layer).features} if file_ids is not None else {}
     written = dict(zip(rows, news, strict=True))  # row number → its feature
     stale = _named_ids_refusals(spec, mode, file_ids, versions, stored, written, problems)
+    clashes = _unique_refusals(ws, spec, mode, news, rows, problems)
     if mode == "replace" and file_ids is not None:
         # a row whose geometry is the stored one but for rounding keeps the stored one exactly
         for k, n in enumerate(rows):
@@ -740,9 +752,17 @@ def import_frame(
             note({order[i]: refusal for i, refusal in spacing.items() if order[i] not in settled})
         if problems:
             refusal = _import_refusal(spec, problems, len(frame))
-            if all(len(e) == 1 and id(e[0]) in stale for e in problems.values()):
-                # only rows changed by someone since the export: a conflict
-                raise Conflict(refusal.zh, refusal.en, layer=layer, field="_version", details=refusal.details)
+            if all(len(e) == 1 and id(e[0]) in stale | clashes for e in problems.values()):
+                # only rows changed by someone since the export, or repeating a value that must be
+                # unique: a conflict, as the store would say (naming the rows, which it cannot)
+                raise Conflict(
+                    refusal.zh,
+                    refusal.en,
+                    layer=layer,
+                    feature=refusal.feature,
+                    field=refusal.field,
+                    details=refusal.details,
+                )
             raise refusal
         if mode == "replace":  # keys other layers name must survive the replacement
             kept = [f.properties for f in news]
@@ -834,6 +854,46 @@ def _named_ids_refusals(
             continue
         problems.setdefault(i, []).append(InvalidInput(zh, en, layer=layer, feature=f"row {i}", field="fid"))
     return stale
+
+
+def _unique_refusals(
+    ws: Workspace,
+    spec: LayerSpec,
+    mode: str,
+    news: Sequence[NewFeature],
+    rows: Sequence[int],
+    problems: dict[int, list[InvalidInput]],
+) -> set[int]:
+    """Refuse the rows whose value of a ``unique`` field (a crew's name, a beat's code) an earlier row
+    of the file gives too or, appended, a feature of the layer has; returns the ``id()`` of each
+    refusal. (The store refuses these too, but cannot say which rows.)"""
+    layer = spec.name
+    out: set[int] = set()
+    for f in spec.fields:
+        if not f.unique:
+            continue
+        held: dict[Any, int] = {}  # value → the feature of the layer that has it
+        if mode == "append":
+            column = ws.frame(layer)[f.name]
+            held = {v: int(fid) for fid, v in column.dropna().items()}
+        first: dict[Any, int] = {}  # value → the row that gives it first
+        for feat, row in zip(news, rows, strict=True):
+            value = feat.properties.get(f.name)
+            if value is None:
+                continue
+            if value in first:
+                zh = f"字段「{f.label()}」({f.name}) 的值「{value}」与第 {first[value]} 行重复，该字段的值不能重复"
+                en = f"'{f.name}' = {value} is also given in row {first[value]}; no two rows may share it"
+            elif value in held:
+                zh = f"字段「{f.label()}」({f.name}) 的值「{value}」已被图层中的要素 {held[value]} 使用"
+                en = f"'{f.name}' = {value} is already used by feature {held[value]} of the layer"
+            else:
+                first[value] = row
+                continue
+            refusal = InvalidInput(zh, en, layer=layer, feature=f"row {row}", field=f.name)
+            out.add(id(refusal))
+            problems.setdefault(row, []).append(refusal)
+    return out
 
 
 def _settled(

@@ -19,7 +19,14 @@ from shapely.geometry.base import BaseGeometry
 from geo_service.catalog import LayerSpec
 from geo_service.errors import InvalidInput, PayloadTooLarge
 
-__all__ = ["CHINA_BOUNDS", "check_positions", "geometry_from_geojson", "validate_geometry"]
+__all__ = [
+    "CHINA_BOUNDS",
+    "check_kinds",
+    "check_positions",
+    "geometry_from_geojson",
+    "site_kinds",
+    "validate_geometry",
+]
 
 #: lon/lat box (min lon, min lat, max lon, max lat) used to catch swapped or foreign coordinates.
 CHINA_BOUNDS = (73.0, 3.0, 136.0, 54.0)
@@ -79,18 +86,38 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def _positions(obj: Any, gtype: str, feature: Any) -> np.ndarray:
-    """A list of positions as an (n, 2) float array, or a precise error."""
+def _positions(obj: Any, gtype: str, feature: Any, within: tuple[str, str] = ("", "")) -> np.ndarray:
+    """A list of positions as an (n, 2) float array, or a precise error (``within``: the ring, said
+    in Chinese and English, when the list is one)."""
     if isinstance(obj, list | tuple) and obj:
         try:  # the fast path: a regular list of numeric positions (a million vertices in ~0.1 s)
             arr = np.array(obj)
         except ValueError:  # ragged
             arr = None
         if arr is not None and arr.ndim == 2 and 2 <= arr.shape[1] <= 4 and arr.dtype.kind in "iuf":
-            return arr[:, :2].astype(float)
+            return _finite(arr[:, :2].astype(float), None, feature, within)
     if not isinstance(obj, list | tuple):
         raise _nesting(gtype, feature)
-    return np.array([_position(p, gtype, feature) for p in obj], dtype=float).reshape(-1, 2)
+    xy = np.array([_position(p, gtype, feature) for p in obj], dtype=float).reshape(-1, 2)
+    return _finite(xy, None, feature, within)
+
+
+def _finite(
+    xy: np.ndarray, layer: str | None, feature: Any, within: tuple[str, str] = ("", "")
+) -> np.ndarray:
+    """``xy`` when every coordinate is a number; else the refusal naming the first position that is
+    not (JSON's NaN or Infinity: checked before anything else, so a ring that holds one is not said to
+    be unclosed)."""
+    bad = ~np.isfinite(xy).all(axis=1)
+    if not bad.any():
+        return xy
+    i = int(np.argmax(bad))
+    raise _bad(
+        f"{within[0]}第 {i + 1} 个坐标不是数值（NaN 或无穷大）：{xy[i].tolist()}",
+        f"Position {i + 1}{within[1]} is not a number (NaN or infinity): {xy[i].tolist()}",
+        layer=layer,
+        feature=feature,
+    )
 
 
 def _position(p: Any, gtype: str, feature: Any) -> np.ndarray:
@@ -105,7 +132,7 @@ def _position(p: Any, gtype: str, feature: Any) -> np.ndarray:
             f"A position must be two numbers [lon, lat] (optionally a height); got {shown}",
             feature=feature,
         )
-    return np.asarray(p[:2], dtype=float)
+    return _finite(np.asarray(p[:2], dtype=float).reshape(1, 2), None, feature)[0]
 
 
 def _nesting(gtype: str, feature: Any) -> InvalidInput:
@@ -135,8 +162,8 @@ def _polygon(obj: Any, gtype: str, feature: Any) -> shapely.Polygon:
         raise _bad("面至少需要一个外环", "A polygon needs an exterior ring", feature=feature)
     rings = []
     for k, ring in enumerate(obj):
-        xy = _positions(ring, gtype, feature)
         which_zh, which_en = ("外环", "exterior ring") if k == 0 else (f"第 {k} 个内环", f"hole {k}")
+        xy = _positions(ring, gtype, feature, (which_zh, f" of {'the ' if k == 0 else ''}{which_en}"))
         if len(xy) < 4:
             raise _bad(
                 f"{which_zh}至少需要 4 个坐标（首尾相同），收到 {len(xy)} 个",
@@ -168,9 +195,9 @@ def geometry_from_geojson(obj: Any, *, feature: Any = None) -> BaseGeometry:
     ------
     InvalidInput
         Naming the fault: not an object, unknown type, missing or badly nested coordinates,
-        non-numeric positions, a line with one position, a ring with fewer than 4 positions or not
-        closed. Values such as NaN, out-of-range or swapped coordinates are left to
-        :func:`validate_geometry`.
+        non-numeric positions, NaN or infinite coordinates (JSON's NaN, Infinity), a line with one
+        position, a ring with fewer than 4 positions or not closed. Out-of-range or swapped
+        coordinates are left to :func:`validate_geometry`.
     """
     if not isinstance(obj, Mapping):
         raise _bad(
@@ -224,14 +251,7 @@ def geometry_from_geojson(obj: Any, *, feature: Any = None) -> BaseGeometry:
 def _check_coordinates(
     xy: np.ndarray, layer: str | None, feature: Any, bounds: tuple[float, float, float, float]
 ) -> None:
-    if not np.isfinite(xy).all():
-        i = int(np.argmax(~np.isfinite(xy).all(axis=1)))
-        raise _bad(
-            f"第 {i + 1} 个坐标含 NaN 或无穷大：{xy[i].tolist()}",
-            f"Position {i + 1} contains NaN or infinity: {xy[i].tolist()}",
-            layer=layer,
-            feature=feature,
-        )
+    _finite(xy, layer, feature)
     lon, lat = xy[:, 0], xy[:, 1]
     minx, miny, maxx, maxy = bounds
     outside = (lon < minx) | (lon > maxx) | (lat < miny) | (lat > maxy)
@@ -267,12 +287,17 @@ def _check_coordinates(
 
 
 def check_positions(
-    geoms: Sequence[BaseGeometry | None], *, bounds: tuple[float, float, float, float], what: str
+    geoms: Sequence[BaseGeometry | None],
+    *,
+    bounds: tuple[float, float, float, float],
+    what: str,
+    labels: Sequence[Any] | None = None,
 ) -> None:
     """Refuse the first WGS 84 geometry that is missing, empty, invalid (a bow-tie), or has a position
-    that is NaN, infinite or outside ``bounds``; ``what`` names the list in messages (``vendors``, ``add``, …)."""
+    that is NaN, infinite or outside ``bounds``; ``what`` names the list in messages (``vendors``, ``add``, …)
+    and ``labels`` each geometry's key in it (by default its position: ``add[0]``)."""
     for i, geom in enumerate(geoms):
-        label = f"{what}[{i}]"
+        label = f"{what}[{i if labels is None else labels[i]}]"
         if geom is None or geom.is_empty:
             raise InvalidInput(f"{label} 缺少几何", f"{label} has no geometry", feature=label, field=what)
         try:
@@ -287,6 +312,44 @@ def check_positions(
                 feature=label,
                 field=what,
             )
+
+
+def check_kinds(
+    geoms: Sequence[BaseGeometry],
+    accepted: Sequence[str],
+    *,
+    what: str,
+    thing: tuple[str, str],
+    labels: Sequence[Any] | None = None,
+) -> None:
+    """Refuse the first geometry whose type is not one of ``accepted`` (a site given as a line): after
+    :func:`check_positions`, for a list ``what`` of ``thing`` (said in Chinese and English: ``("站点",
+    "a site")``), its items keyed as there.
+
+    >>> check_kinds([shapely.LineString([(0, 0), (1, 1)])], ("Point",), what="add", thing=("站点", "a site"))
+    Traceback (most recent call last):
+    ...
+    geo_service.errors.InvalidInput: add[0] is a LineString: a site is a Point here
+    """
+    for i, geom in enumerate(geoms):
+        gtype = geom.geom_type
+        if gtype in accepted:
+            continue
+        label = f"{what}[{i if labels is None else labels[i]}]"
+        names_zh = "或".join(f"{_ZH[t]}（{t}）" for t in accepted)
+        raise InvalidInput(
+            f"{label} 是{_ZH.get(gtype, gtype)}（{gtype}），{thing[0]}只能是{names_zh}",
+            f"{label} is a {gtype}: {thing[1]} is a {' or a '.join(accepted)} here",
+            feature=label,
+            field=what,
+        )
+
+
+def site_kinds(declared: tuple[str, ...]) -> tuple[str, ...]:
+    """The geometry types a site of a layer that declares ``declared`` may be given as in a planning
+    question: a point (a place), or a shape the layer holds (the zone drawn on the plan map); never a
+    line or a multi-part shape, which are no one place a walk starts from."""
+    return ("Point", *(t for t in declared if t != "Point" and not t.startswith(("Multi", "Line"))))
 
 
 def _declared_type(geom: BaseGeometry, accepted: tuple[str, ...], layer: str, feature: Any) -> BaseGeometry:

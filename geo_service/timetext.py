@@ -4,9 +4,11 @@ layer (a datetime or date field of any declaration) and for 12345 case intake.
 Read: ISO 8601 and the unambiguous Chinese forms with the year first — ``2026-12-01 21:00``,
 ``2026/12/1 9:05``, ``2026.12.1``, ``2026年12月1日 21:00``, ``2026年12月1日21时05分``,
 ``2026/12/1 下午9:05`` — full-width digits and punctuation too; a spreadsheet cell that is a real
-date-time as it is. Refused, saying why and which forms are taken: day-first or month-first forms
-(``12/01/2026``) and two-digit years (ambiguous), numbers (an Excel serial day or seconds since 1970
-are nobody's way of writing a time, and reading them would be a guess), anything else.
+date-time as it is; a day written as eight digits, ``20261201`` (yyyymmdd, as clerks type dates into
+spreadsheets), as text or as the number a spreadsheet makes of it, when it is a real day (``20260230``
+is refused as no date). Refused, saying why and which forms are taken: day-first or month-first forms
+(``12/01/2026``) and two-digit years (ambiguous), other numbers (an Excel serial day or seconds since
+1970 are nobody's way of writing a time, and reading them would be a guess), anything else.
 
 The time is returned as written (naive unless it carries a zone); the caller decides the zone
 (Beijing) and the years it answers for.
@@ -39,6 +41,7 @@ _CLOCK = re.compile(
 )
 _AMBIGUOUS = re.compile(r"\d{1,2}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{2,4}(\D.*)?")
 _NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+_COMPACT = re.compile(r"\d{8}")  # 20261201: yyyymmdd
 
 
 YEARS = (1901, 2099)  # the years the lunar and holiday calendars can answer for
@@ -106,6 +109,8 @@ def read_time(value: Any) -> dt.datetime:
     '2026-12-01T21:00:00'
     >>> read_time("２０２６/１２/１ 下午9:05").isoformat()
     '2026-12-01T21:05:00'
+    >>> read_time(20261201).isoformat(), read_time("20261201").isoformat()
+    ('2026-12-01T00:00:00', '2026-12-01T00:00:00')
     """
     if isinstance(value, dt.datetime):  # pd.Timestamp too: a spreadsheet cell that is a date-time
         to_py = getattr(value, "to_pydatetime", None)
@@ -113,6 +118,12 @@ def read_time(value: Any) -> dt.datetime:
     if isinstance(value, dt.date):
         return dt.datetime.combine(value, dt.time())
     if isinstance(value, numbers.Real) and not isinstance(value, bool):  # numpy's numbers too
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond any float
+            raise UnreadableTime("number", value) from None
+        if 10_000_000 <= number <= 99_999_999 and number.is_integer():  # 20261201 (20261201.0 too)
+            return _compact(str(int(number)), value)
         raise UnreadableTime("number", value)
     if not isinstance(value, str):
         raise UnreadableTime("unknown", value)
@@ -121,6 +132,8 @@ def read_time(value: Any) -> dt.datetime:
 
 def _from_text(value: str) -> dt.datetime:
     text = unicodedata.normalize("NFKC", value).strip()  # full-width digits, colons, slashes and spaces
+    if _COMPACT.fullmatch(text):
+        return _compact(text, value)
     try:
         return dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -156,4 +169,13 @@ def _from_text(value: str) -> dt.datetime:
     try:
         return dt.datetime(int(date["y"]), int(date["m"]), int(date["d"]), hour, minute, second)
     except ValueError:  # 2026/2/30, 25:00
+        raise UnreadableTime("invalid", value) from None
+
+
+def _compact(digits: str, value: Any) -> dt.datetime:
+    """The day eight digits (yyyymmdd) name, or :class:`UnreadableTime` (``invalid``) when they name
+    none (20260230, 20261301)."""
+    try:
+        return dt.datetime(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
         raise UnreadableTime("invalid", value) from None

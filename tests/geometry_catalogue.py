@@ -64,6 +64,21 @@ SHAPES = [
     ShapeCase("null-geometry", "depots", None, 400, "geometry"),
     ShapeCase("nan", "depots", {"type": "Point", "coordinates": [math.nan, 35.21]}, 400, "NaN"),
     ShapeCase("infinity", "depots", {"type": "Point", "coordinates": [math.inf, 35.21]}, 400, "infinity"),
+    # a NaN first and last position once read as a ring not closed (NaN equals nothing)
+    ShapeCase(
+        "nan-in-ring",
+        "stall_sites",
+        _poly([[math.nan, 35.21], *_SQUARE[1:-1], [math.nan, 35.21]]),
+        400,
+        "Position 1 of the exterior ring is not a number",
+    ),
+    ShapeCase(
+        "infinity-in-hole",
+        "stall_sites",
+        _poly(_BIG, [*_HOLE[:2], [113.2606, math.inf], *_HOLE[3:]]),
+        400,
+        "Position 3 of hole 1 is not a number",
+    ),
     ShapeCase("swapped-lonlat", "depots", {"type": "Point", "coordinates": [35.21, 113.25]}, 400, "swapped"),
     ShapeCase("out-of-range", "depots", {"type": "Point", "coordinates": [213.25, 35.21]}, 400, "range"),
     ShapeCase(

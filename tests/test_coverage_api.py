@@ -636,3 +636,60 @@ def test_no_gap_of_no_area(demo_client):
     gaps = demo_client.get("/coverage/beats", params={"min_gap_m2": 0}).json()["gaps"]["features"]
     assert gaps
     assert min(g["properties"]["area_m2"] for g in gaps) >= 0.01
+
+
+def test_what_if_takes_only_a_point_or_a_zone_as_a_site(demo_client):
+    """A line (or several points) given as a new or moved site was taken as a site, its walk starting
+    from some point on it: refused by name, after the geometry checks. A point, and the zone the plan map
+    sends when one is drawn, are sites."""
+    line = {"type": "LineString", "coordinates": [[113.2, 35.25], [113.21, 35.25]]}
+    several = {"type": "MultiPoint", "coordinates": [[113.2, 35.25], [113.21, 35.25]]}
+    for body, field, feature, sent in (
+        ({"add": [{"type": "Point", "coordinates": [113.2, 35.25]}, line]}, "add", "add[1]", "LineString"),
+        ({"add": [several]}, "add", "add[0]", "MultiPoint"),
+        ({"move": {"1": line}}, "move", "move[1]", "LineString"),
+        ({"layer": "festival_sales_points", "add": [line]}, "add", "add[0]", "LineString"),
+    ):
+        r = demo_client.post("/coverage/what-if", json=body)
+        assert r.status_code == 400, r.text[:300]
+        assert r.headers["content-type"].startswith("application/problem+json")
+        problem = r.json()
+        assert (problem["field"], problem["feature"]) == (field, feature)
+        assert f"{feature} is a {sent}: a site is a Point or a Polygon here" in problem["detail_en"]
+        assert "站点只能是点（Point）或面（Polygon）" in problem["detail_zh"]
+    # the geometry checks come first: a line outside the city is told it is outside
+    far = {"type": "LineString", "coordinates": [[2.35, 48.85], [2.36, 48.85]]}
+    assert "outside" in demo_client.post("/coverage/what-if", json={"add": [far]}).json()["detail_en"]
+    zone = shapely.geometry.mapping(shapely.Point(113.2, 35.25).buffer(0.0003))
+    for site in ({"type": "Point", "coordinates": [113.2, 35.25]}, zone):
+        assert demo_client.post("/coverage/what-if", json={"add": [site]}).status_code == 200
+
+
+def test_planning_takes_vendors_at_points_and_candidates_at_points_or_zones(demo_client):
+    """The other geometry inputs of the coverage questions: a vendor's spot is a point, a candidate site
+    a point or a zone; a line is refused naming the feature."""
+
+    def fc(*geoms):
+        return {
+            "type": "FeatureCollection",
+            "features": [{"type": "Feature", "geometry": g, "properties": {"goods": "水果"}} for g in geoms],
+        }
+
+    point = {"type": "Point", "coordinates": [113.2, 35.25]}
+    line = {"type": "LineString", "coordinates": [[113.2, 35.25], [113.21, 35.25]]}
+    zone = shapely.geometry.mapping(shapely.Point(113.2, 35.25).buffer(0.0003))
+    r = demo_client.post("/planning/vendors", json={"vendors": fc(point, zone)})
+    assert r.status_code == 400, r.text[:300]
+    assert (r.json()["field"], r.json()["feature"]) == ("vendors", "vendors[1]")
+    assert "a vendor's spot is a Point here" in r.json()["detail_en"]
+    r = demo_client.post("/planning/sites", json={"method": "mclp", "p": 1, "candidates": fc(point, line)})
+    assert r.status_code == 400, r.text[:300]
+    assert (r.json()["field"], r.json()["feature"]) == ("candidates", "candidates[1]")
+    assert "a candidate site is a Point or a Polygon here" in r.json()["detail_en"]
+    r = demo_client.post(
+        "/planning/vendors", json={"vendors": {"type": "FeatureCollection", "features": [1]}}
+    )
+    assert r.status_code == 400, r.text[:300]
+    assert r.json()["field"] == "vendors"
+    ok = demo_client.post("/planning/sites", json={"method": "mclp", "p": 1, "candidates": fc(point, zone)})
+    assert ok.status_code == 200, ok.text[:300]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import math
+
 import pytest
 
 SITE = {
@@ -500,3 +503,85 @@ def test_refusals_name_layers_and_fields_in_chinese(own_demo_client):
     r = c.post("/collections/stall_sites/items", json={}, headers=authed(c, "dispatcher"))
     assert r.status_code == 403
     assert r.json()["detail_zh"].startswith("调度员（dispatcher）不能编辑图层「")
+
+
+def test_a_single_feature_refused_is_not_given_a_row_number(client):
+    """A single Feature (not a collection) refused by a field or geometry check was named 'feature 0'
+    / '要素 0', the wording of a batch's rows; a collection's features are still named by position."""
+    point = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
+    unclosed = {
+        "type": "Feature",
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[113.26, 35.21], [113.261, 35.21], [113.261, 35.211]]],
+        },
+        "properties": {"name": "摊区", "district": "山阳区", "capacity": 5},
+    }
+    for layer, feature, field in (
+        ("festival_sales_points", {**point, "properties": {"name": "年货点"}}, "district"),
+        (
+            "festival_sales_points",
+            {**point, "properties": {"name": "年货点", "district": "山阳区", "capacity": 0}},
+            "capacity",
+        ),
+        ("depots", {**point, "properties": {"name": "场站", "salt": 3}}, "salt"),
+        ("stall_sites", unclosed, "geometry"),
+    ):
+        body = _problem(client.post(f"/collections/{layer}/items", json=feature), 400)
+        assert body["field"] == field
+        assert "feature" not in body, body
+        assert "要素 0" not in body["detail_zh"]
+        assert "feature 0" not in body["detail_en"].lower()
+        assert client.get(f"/collections/{layer}/items").json()["numberMatched"] == 0
+    good = {**point, "properties": {"name": "年货点", "district": "山阳区"}}
+    bad = {**point, "properties": {"name": "年货点二"}}
+    body = _problem(
+        client.post(
+            "/collections/festival_sales_points/items",
+            json={"type": "FeatureCollection", "features": [good, bad]},
+        ),
+        400,
+    )
+    assert (body["feature"], body["field"]) == (1, "district")
+    assert client.get("/collections/festival_sales_points/items").json()["numberMatched"] == 0
+
+
+def test_a_coordinate_sent_as_nan_is_said_to_be_no_number(client):
+    """JSON's NaN in a ring's first and last position answered 'the exterior ring is not closed'."""
+    ring = [[math.nan, 35.21], [113.261, 35.21], [113.261, 35.211], [113.26, 35.211], [math.nan, 35.21]]
+    site = {
+        "type": "Feature",
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+        "properties": {"name": "摊区", "district": "山阳区", "capacity": 5},
+    }
+    r = client.post(
+        "/collections/stall_sites/items",
+        content=json.dumps(site),
+        headers={"content-type": "application/json"},
+    )
+    body = _problem(r, 400)
+    assert body["field"] == "geometry"
+    assert "not closed" not in body["detail_en"]
+    assert "Position 1 of the exterior ring is not a number (NaN or infinity)" in body["detail_en"]
+    assert "外环第 1 个坐标不是数值" in body["detail_zh"]
+    assert client.get("/collections/stall_sites/items").json()["numberMatched"] == 0
+
+
+def test_a_date_written_as_eight_digits_is_read_as_text_and_as_a_number(client):
+    """The text '20270102' was taken as 2 January 2027 while the number 20270102 (what a spreadsheet
+    makes of the same cell) was refused: both are read now, when they are a real day; neither when not."""
+    point = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
+    # closed: this empty workspace has no roads to judge an open point by the siting rules
+    place = {"name": "年货点", "district": "山阳区", "status": "closed"}
+    for k, value in enumerate(("20270102", 20270102, "２０２７０１０２", 20270102.0)):
+        feature = {**point, "properties": {**place, "name": f"年货点{k}", "valid_from": value}}
+        r = client.post("/collections/festival_sales_points/items", json=feature)
+        assert r.status_code == 201, r.text[:300]
+        assert r.json()["properties"]["valid_from"] == "2027-01-02"
+    for value in ("20270230", 20270230, 20271301, 46357):
+        feature = {**point, "properties": {**place, "valid_from": value}}
+        body = _problem(client.post("/collections/festival_sales_points/items", json=feature), 400)
+        assert body["field"] == "valid_from"
+        said = "is a number, not a date" if value == 46357 else "is not a valid date"
+        assert said in body["detail_en"], body["detail_en"]
+    assert client.get("/collections/festival_sales_points/items").json()["numberMatched"] == 4

@@ -747,3 +747,41 @@ def test_geojson_ids_that_are_other_digits_and_appends_of_other_files(client, ca
     r = client.post("/collections/depots/import", files={"file": ("o.geojson", json.dumps(other).encode())})
     assert r.status_code == 201, r.text[:300]
     assert r.json()["created"] == 1
+
+
+def test_an_import_names_the_rows_that_repeat_a_unique_value(client):
+    """A replace import of crews with one crew's name twice answered 409 'occurs twice in the batch'
+    without the rows; it names them now (409 still: nothing else is wrong), as other refusals do.
+    Appended, a name a crew of the layer has is its row's problem too. Nothing is written."""
+    depot = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
+    depot["properties"] = {"name": "山阳场站"}
+    assert client.post("/collections/depots/items", json=depot).status_code == 201
+
+    def put(csv: str, mode: str):
+        files = {"file": ("crews.csv", csv.encode(), "text/csv")}
+        return client.post("/collections/crews/import", data={"mode": mode}, files=files)
+
+    assert put("班组,所属场站,车辆数\n一组,山阳场站,2\n", "append").status_code == 201
+    before = client.get("/collections/crews/items").json()["features"]
+    twice = "班组,所属场站,车辆数\n二组,山阳场站,2\n三组,山阳场站,1\n二组,山阳场站,3\n四组,山阳场站,1\n三组,山阳场站,2\n"
+    r = put(twice, "replace")
+    assert r.status_code == 409, r.text[:400]
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert [(row["row"], row["fields"]) for row in body["rows"]] == [(3, ["crew"]), (5, ["crew"])]
+    assert "rows 3, 5" in body["detail_en"]
+    assert "第 3、5 行" in body["detail_zh"]
+    assert "crew' = 二组 is also given in row 1" in body["detail_en"]
+    assert "与第 2 行重复" in body["rows"][1]["errors"][0]["detail_zh"]
+    assert body["field"] == "crew"
+    # with another problem in the file: a 400 naming every row
+    r = put(twice + "五组,山阳场站,0\n", "replace")
+    assert r.status_code == 400, r.text[:400]
+    assert [row["row"] for row in r.json()["rows"]] == [3, 5, 6]
+    # appended: the name of a crew the layer has
+    r = put("班组,所属场站,车辆数\n五组,山阳场站,2\n一组,山阳场站,2\n", "append")
+    assert r.status_code == 409, r.text[:400]
+    (row,) = r.json()["rows"]
+    assert row["row"] == 2
+    assert f"is already used by feature {before[0]['id']}" in row["errors"][0]["detail_en"]
+    assert client.get("/collections/crews/items").json()["features"] == before

@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from geo_service.errors import InvalidInput, PayloadTooLarge
-from geo_service.geometry import geometry_from_geojson, validate_geometry
+from geo_service.geometry import check_kinds, geometry_from_geojson, validate_geometry
 from tests.geometry_catalogue import BAD_SHAPES, SHAPES, ShapeCase
 
 _SQ = [(113.26, 35.21), (113.2602, 35.21), (113.2602, 35.2101), (113.26, 35.2101), (113.26, 35.21)]
@@ -232,7 +232,7 @@ def _xy(coords):
 
 def test_nan_and_inf_found_wherever_they_are(catalog):
     poly = shapely.Polygon([*_SQ[:2], (113.2602, math.inf), *_SQ[3:]])
-    with pytest.raises(InvalidInput, match="Position 3 contains NaN or infinity"):
+    with pytest.raises(InvalidInput, match=r"Position 3 is not a number \(NaN or infinity\)"):
         validate_geometry(catalog["stall_sites"], poly)
     with np.errstate(invalid="ignore"):  # shapely warns about the NaN it is asked to build
         line = shapely.from_wkt("LINESTRING (113.25 35.21, NaN 35.22, 113.27 35.23)")
@@ -249,3 +249,52 @@ def test_empty_geometries_of_each_kind(catalog):
     ]:
         with pytest.raises(InvalidInput, match="empty"):
             validate_geometry(catalog[layer], shapely.from_wkt(wkt))
+
+
+def test_a_coordinate_that_is_no_number_is_said_to_be_so_not_a_ring_left_open():
+    """JSON's NaN in a ring's first (and so last) position was reported as a ring not closed: NaN equals
+    nothing, itself included. Every position is read as a number first."""
+    ring = [[math.nan, 35.21], *_SQ[1:-1], [math.nan, 35.21]]
+    for geometry, zh, en in (
+        (
+            {"type": "Polygon", "coordinates": [ring]},
+            "外环第 1 个坐标不是数值",
+            "Position 1 of the exterior ring",
+        ),
+        (
+            {"type": "LineString", "coordinates": [[113.25, 35.21], [113.26, math.inf]]},
+            "第 2 个坐标",
+            "Position 2",
+        ),
+        ({"type": "Point", "coordinates": [math.nan, 35.21]}, "第 1 个坐标", "Position 1"),
+        (
+            {"type": "MultiPoint", "coordinates": [[113.25, 35.21], [113.26, -math.inf]]},
+            "第 2 个",
+            "Position 2",
+        ),
+    ):
+        with pytest.raises(InvalidInput) as e:
+            geometry_from_geojson(geometry, feature=3)
+        assert "not closed" not in e.value.en
+        assert zh in e.value.zh
+        assert "不是数值（NaN 或无穷大）" in e.value.zh
+        assert en in e.value.en
+        assert "is not a number (NaN or infinity)" in e.value.en
+        assert e.value.field == "geometry"
+
+
+def test_check_kinds_names_the_item_and_what_it_should_be():
+    line = shapely.LineString(_SQ[:2])
+    check_kinds(
+        [shapely.Point(_SQ[0]), shapely.Polygon(_SQ)],
+        ("Point", "Polygon"),
+        what="add",
+        thing=("站点", "a site"),
+    )
+    with pytest.raises(InvalidInput) as e:
+        check_kinds(
+            [shapely.Point(_SQ[0]), line], ("Point",), what="move", thing=("站点", "a site"), labels=[7, 9]
+        )
+    assert (e.value.feature, e.value.field) == ("move[9]", "move")
+    assert e.value.en == "move[9] is a LineString: a site is a Point here"
+    assert e.value.zh == "move[9] 是线（LineString），站点只能是点（Point）"

@@ -115,14 +115,21 @@ def test_every_layer_reads_the_same_forms_and_refuses_the_same():
     when = catalog["incidents"].field("reported_at")
     assert {when.coerce(t, layer="incidents") for t in FORMS} == {AT}
     day = catalog["stall_sites"].field("valid_from")
-    for text in ("2026年12月1日", "2026/12/1", "２０２６－１２－０１", "2026-12-01"):
+    for text in ("2026年12月1日", "2026/12/1", "２０２６－１２－０１", "2026-12-01", "20261201", 20261201):
         assert day.coerce(text, layer="stall_sites") == dt.date(2026, 12, 1)
+    assert when.coerce(20261201, layer="incidents") == dt.datetime(2026, 12, 1, tzinfo=TZ)
+    for value in ("20261301", 20261301, "20260230", 20260230.0):  # eight digits that are no day
+        with pytest.raises(InvalidInput) as e:
+            day.coerce(value, layer="stall_sites")
+        assert "is not a valid date" in e.value.en
+        assert "不是有效的日期" in e.value.zh
     for field, layer, value in (
         (when, "incidents", "12/01/2026"),
         (when, "incidents", 46357),
         (when, "incidents", 46357.875),
         (day, "stall_sites", "01/12/2026"),
-        (day, "stall_sites", 20261201),
+        (day, "stall_sites", 46357),
+        (day, "stall_sites", 20261201.5),
     ):
         with pytest.raises(InvalidInput) as e:
             field.coerce(value, layer=layer)

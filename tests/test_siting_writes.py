@@ -549,3 +549,30 @@ def test_a_festival_point_may_not_crowd_a_stall_site_either(own_demo_client):
     body = _problem(c.post("/collections/festival_sales_points/items", json=point))
     assert "festival-spacing" in json.dumps(body)
     assert "挤占年货点" not in json.dumps(c.get("/collections/festival_sales_points/items").json())
+
+
+@pytest.mark.parametrize("status", ["closed", "suspended"])
+def test_an_import_does_not_judge_a_closed_or_suspended_row_by_the_spacing_of_the_file(
+    own_demo_client, status
+):
+    """A site written closed or suspended is not judged by the siting rules (until reopened), but an
+    import's spacing check among its own rows still judged it: a closed row on another row's spot was
+    refused. Judged alike now, both ways: a closed row neither breaks the spacing nor is broken by it."""
+    c = own_demo_client
+    body = json.loads(c.get("/collections/stall_sites/export", params={"f": "geojson"}).content)
+    twin = _as_new(body["features"][0])  # row 31: on row 1's spot
+    twin["properties"] = {**twin["properties"], "name": "停用的旧摊区", "status": status}
+    body["features"].append(twin)
+    files = {"file": ("sites.geojson", json.dumps(body).encode())}
+    r = c.post("/collections/stall_sites/import", files=files, data={"mode": "replace"})
+    assert r.status_code == 201, r.text[:600]
+    assert _count(c) == 31
+    # the same row open is judged (and refused), and nothing is written
+    body["features"][-1]["properties"]["status"] = "open"
+    body["features"][-1]["properties"]["name"] = "重开的旧摊区"
+    exported = json.loads(c.get("/collections/stall_sites/export", params={"f": "geojson"}).content)
+    exported["features"].append(_as_new(body["features"][-1]))
+    files = {"file": ("sites.geojson", json.dumps(exported).encode())}
+    answer = _problem(c.post("/collections/stall_sites/import", files=files, data={"mode": "replace"}))
+    assert [(row["row"], row["rules"]) for row in answer["rows"]] == [(32, ["site-spacing"])]
+    assert _count(c) == 31

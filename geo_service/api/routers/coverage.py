@@ -30,7 +30,7 @@ from geo_service.coverage import (
 from geo_service.crs import from_metric, parse_crs, to_wgs84
 from geo_service.duty import TZ, YEARS, calendar_notes, in_supported_years
 from geo_service.errors import InvalidInput
-from geo_service.geometry import check_positions, geometry_from_geojson
+from geo_service.geometry import check_kinds, check_positions, geometry_from_geojson, site_kinds
 from geo_service.workspace import Workspace
 
 __all__ = ["router"]
@@ -352,10 +352,16 @@ async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
             field="layer",
         )
     src = parse_crs(body.crs)
-    add = [to_wgs84([geometry_from_geojson(g, feature=i)], src)[0] for i, g in enumerate(body.add)]
-    move = {k: to_wgs84([geometry_from_geojson(g, feature=k)], src)[0] for k, g in body.move.items()}
-    check_positions(add, bounds=ws.settings.service_bounds, what="add")
-    check_positions(list(move.values()), bounds=ws.settings.service_bounds, what="move")
+    add = [to_wgs84([geometry_from_geojson(g, feature=f"add[{i}]")], src)[0] for i, g in enumerate(body.add)]
+    move = {
+        k: to_wgs84([geometry_from_geojson(g, feature=f"move[{k}]")], src)[0] for k, g in body.move.items()
+    }
+    bounds = ws.settings.service_bounds
+    check_positions(add, bounds=bounds, what="add")
+    check_positions(list(move.values()), bounds=bounds, what="move", labels=list(move))
+    kinds = site_kinds(ws.catalog[body.layer].geometry_types)
+    check_kinds(add, kinds, what="add", thing=("站点", "a site"))
+    check_kinds(list(move.values()), kinds, what="move", thing=("站点", "a site"), labels=list(move))
     metres = walk_limit(body.max_walk_m, body.max_walk_min, ws.settings.walk_speed_m_per_min)
 
     def run() -> dict[str, Any]:  # in a worker thread: the layers and the network are read off the event loop

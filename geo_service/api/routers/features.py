@@ -310,7 +310,8 @@ async def create_items(
     reason: Annotated[str | None, Query(description="越过规则的理由")] = None,
 ) -> Response:
     body = await _body(request, ws.settings.max_body_bytes)
-    if isinstance(body, Mapping) and body.get("type") == "FeatureCollection":
+    collection = isinstance(body, Mapping) and body.get("type") == "FeatureCollection"
+    if collection:
         items = body.get("features")
         if not isinstance(items, list) or not items:
             raise InvalidInput("FeatureCollection 中没有要素", "The FeatureCollection holds no features")
@@ -324,9 +325,10 @@ async def create_items(
         source_crs=crs,
         override=_overrides(override),
         reason=reason,
+        single=not collection,
     )
     base = str(request.url_for("list_items", collection_id=spec.name))
-    if len(created) == 1 and not (isinstance(body, Mapping) and body.get("type") == "FeatureCollection"):
+    if len(created) == 1 and not collection:
         f = created[0]
         return _geojson(feature_json(f, base), 201, {"Location": f"{base}/{f.id}", "ETag": f'"{f.version}"'})
     return _geojson({"type": "FeatureCollection", "features": [feature_json(f, base) for f in created]}, 201)

@@ -15,7 +15,7 @@ from geo_service.assignment.planning import candidate_points, choose_sites, plac
 from geo_service.contexts import goods_groups, open_sites, walk_network
 from geo_service.crs import parse_crs, to_wgs84
 from geo_service.errors import InvalidInput
-from geo_service.geometry import check_positions, geometry_from_geojson
+from geo_service.geometry import check_kinds, check_positions, geometry_from_geojson, site_kinds
 
 __all__ = ["router"]
 
@@ -23,17 +23,30 @@ router = APIRouter(prefix="/planning", tags=["planning 规划"], dependencies=[D
 
 
 def _frame(
-    fc: dict[str, Any], crs: str, what: str, bounds: tuple[float, float, float, float]
+    fc: dict[str, Any],
+    crs: str,
+    what: str,
+    bounds: tuple[float, float, float, float],
+    kinds: tuple[str, ...],
+    thing: tuple[str, str],
 ) -> gpd.GeoDataFrame:
+    """The features of ``fc`` (the request's ``what``), each a ``thing`` given as one of ``kinds``."""
     feats = fc.get("features") if isinstance(fc, dict) else None
     if not isinstance(feats, list) or not feats:
         raise InvalidInput(
             f"{what}应为非空 FeatureCollection", f"{what} must be a non-empty FeatureCollection", field=what
         )
-    geoms = [geometry_from_geojson(f.get("geometry"), feature=i) for i, f in enumerate(feats)]
+    if not all(isinstance(f, dict) for f in feats):
+        raise InvalidInput(
+            f"{what} 的 features 应为 GeoJSON Feature 对象",
+            f"The features of {what} must be GeoJSON Feature objects",
+            field=what,
+        )
+    geoms = [geometry_from_geojson(f.get("geometry"), feature=f"{what}[{i}]") for i, f in enumerate(feats)]
     props = pd.DataFrame([f.get("properties") or {} for f in feats])
     wgs84 = list(to_wgs84(geoms, parse_crs(crs)))
     check_positions(wgs84, bounds=bounds, what=what)
+    check_kinds(wgs84, kinds, what=what, thing=thing)
     return gpd.GeoDataFrame(props, geometry=wgs84, crs=4326)
 
 
@@ -45,7 +58,14 @@ class VendorRequest(Body):
 
 @router.post("/vendors", summary="流动摊贩安置到摊位（容量、品类、最短步行）/ Vendors to stall sites")
 async def vendors(ws: WorkspaceDep, body: VendorRequest) -> dict[str, Any]:
-    frame = _frame(body.vendors, body.crs, "vendors", ws.settings.service_bounds)
+    frame = _frame(
+        body.vendors,
+        body.crs,
+        "vendors",
+        ws.settings.service_bounds,
+        ("Point",),
+        ("摊贩的位置", "a vendor's spot"),
+    )
     sites = open_sites(ws, "stall_sites")
     return await run_bounded(
         place_vendors,
@@ -93,7 +113,14 @@ async def sites(ws: WorkspaceDep, body: SiteRequest) -> dict[str, Any]:
             field="district",
         )
     if body.candidates is not None:
-        cands = _frame(body.candidates, body.crs, "candidates", ws.settings.service_bounds)
+        cands = _frame(
+            body.candidates,
+            body.crs,
+            "candidates",
+            ws.settings.service_bounds,
+            site_kinds(ws.catalog["stall_sites"].geometry_types),
+            ("候选站点", "a candidate site"),
+        )
     else:
         cands = candidate_points(ws.frame("roads"), districts, district=body.district, step=6)
     if body.p is not None and body.p > len(cands):
