@@ -125,7 +125,7 @@ def test_batch_over_http_with_gcj02_and_save(demo_client):
     assert first["ok"]
     assert first["squad"]
     assert first["department"] == "城管执法大队"
-    assert first["crew"]["minutes"] > 0
+    assert first["crew"] is None  # street vending goes to the squad: no depot crew is suggested
     assert night["ok"]
     assert night["escalation"]
     assert night["category"] == "噪声扰民"
@@ -221,7 +221,7 @@ def test_nearest_crew_for_a_large_batch_equals_network_distances(demo_ws):
     x0, y0, x1, y1 = districts.total_bounds
     n = 6000
     frame = gpd.GeoDataFrame(
-        {"category": ["0201"] * n, "reported_at": ["2026-12-01T10:00:00+08:00"] * n},
+        {"category": ["0301"] * n, "reported_at": ["2026-12-01T10:00:00+08:00"] * n},
         geometry=shapely.points(rng.uniform(x0, x1, n), rng.uniform(y0, y1, n)),
         crs=4326,
     )
@@ -447,7 +447,7 @@ def test_dispatcher_marks_crews_busy_and_the_next_nearest_goes(own_demo_client):
     lon, lat = depot["geometry"]["coordinates"]
 
     def send(at: str) -> dict:
-        body = {"cases": [{"lon": lon, "lat": lat + 0.001, "category": "0201", "reported_at": at}]}
+        body = {"cases": [{"lon": lon, "lat": lat + 0.001, "category": "0301", "reported_at": at}]}
         r = c.post("/dispatch/cases", json=body)
         assert r.status_code == 200, r.text
         return r.json()["assignments"][0]
@@ -703,3 +703,38 @@ def test_replacing_the_depots_keeps_the_ones_crews_name(own_demo_client):
         200,
         201,
     )
+
+
+def test_a_crew_is_suggested_only_for_the_kinds_of_case_crews_handle(demo_ws):
+    """helper-44: a noise complaint and a gas leak were given the nearest snow crew. The categories table
+    says which kinds of case send a crew (``sends_crew``): manhole covers and waterlogging do, noise and
+    gas leaks do not; a category whose cell is blank is given one, as before the column was."""
+    from geo_service.assignment.service import dispatch_cases
+
+    kinds = ["窨井盖", "道路积水", "噪声扰民", "燃气泄漏", "路灯"]
+    frame = gpd.GeoDataFrame(
+        {"category": kinds, "reported_at": ["2026-12-01T10:00:00+08:00"] * len(kinds)},
+        geometry=[shapely.Point(113.24, 35.22)] * len(kinds),
+        crs=4326,
+    )
+    out = dispatch_cases(demo_ws, frame)
+    assert [a.crew is not None for a in out] == [True, True, False, False, False]
+    assert not any("班组" in r for a in out[2:] for r in a.reasons)
+
+
+def test_a_category_whose_crew_cell_is_blank_is_given_a_crew(own_demo_client):
+    """A workspace made before ``sends_crew`` existed has the column blank: crews are suggested as they were."""
+    c = own_demo_client
+    found = c.get("/collections/case_categories/items", params={"minor": "路灯"}).json()["features"]
+    [row] = found
+    assert row["properties"]["sends_crew"] is False
+    r = c.patch(
+        f"/collections/case_categories/items/{row['id']}",
+        json={"properties": {"sends_crew": None}},
+        headers={"If-Match": f'"{row["version"]}"'},
+    )
+    assert r.status_code == 200, r.text[:300]
+    case = {"lon": 113.24, "lat": 35.22, "category": "路灯", "reported_at": "2026-12-01T10:00:00+08:00"}
+    [answer] = c.post("/dispatch/cases", json={"cases": [case]}).json()["assignments"]
+    assert answer["crew"] is not None
+    assert answer["crew"]["minutes"] > 0

@@ -513,7 +513,7 @@ def test_a_case_far_from_any_drivable_street_says_why_no_crew_is_suggested(demo_
                 {
                     "lon": 113.111249,
                     "lat": 35.206374,
-                    "category": "噪声扰民",
+                    "category": "窨井盖",
                     "reported_at": "2026-12-05 10:00",
                 }
             ]

@@ -454,6 +454,17 @@ def dispatch_batch(
         ticket[failed] = False
         dup = np.where(ticket, again, dup)
     sent = nearest_available_crews(xy, stamp, network, depots, crews, crs)
+    # a category whose table row says no crew (a noise complaint goes to the squad, a gas leak to the gas
+    # company) is given none; a blank says nothing, and the crew is suggested as before the column was
+    crewless = np.zeros(n, dtype=bool)
+    if "sends_crew" in rows:
+        crewless = (rows["sends_crew"].to_numpy(dtype=object)[pick] == False) & ~unknown  # noqa: E712
+        sent.crew[crewless] = None
+        sent.depot[crewless] = None
+        sent.minutes[crewless] = np.nan
+        sent.passed_over[crewless] = None
+        sent.none_free[crewless] = False
+        sent.off_road[crewless] = False
     for column in (beat, squad, shift_label, department, escalation, dup, asset_name, sent.crew, sent.depot):
         column[failed] = None
     minor = rows["minor"].to_numpy(dtype=object)[pick]

@@ -14,21 +14,22 @@ __all__ = ["CATEGORIES", "case_categories", "crews", "incidents", "shifts"]
 _TZ = ZoneInfo("Asia/Shanghai")
 
 #: GB/T 30428-style 大类/小类 with the responsible department (权责清单), as the city's editable table. A case
-#: within ``asset_within_m`` of a feature of ``asset_layer`` goes to that asset's owner.
+#: within ``asset_within_m`` of a feature of ``asset_layer`` goes to that asset's owner; ``sends_crew``: the
+#: depots' crews (snow, sanitation, repairs) are suggested for the case, not for a noise or fumes complaint.
 CATEGORIES = (
-    ("0101", "街面秩序", "无照经营游商", "城管执法大队", None, None),
-    ("0102", "街面秩序", "店外经营", "城管执法大队", None, None),
-    ("0103", "街面秩序", "占道经营", "城管执法大队", None, None),
-    ("0201", "市容环境", "噪声扰民", "城管执法大队", None, None),
-    ("0202", "市容环境", "油烟污染", "生态环境局", None, None),
-    ("0203", "市容环境", "暴露垃圾", "环境卫生管理处", None, None),
-    ("0301", "设施管理", "窨井盖", "市政工程处", None, None),
-    ("0302", "设施管理", "路灯", "市政工程处", None, None),
-    ("0401", "安全隐患", "燃气安全", "住建局燃气办", None, None),
-    ("0402", "安全隐患", "燃气泄漏", "燃气公司", None, None),
-    ("0501", "突发事件", "道路积水", "市政工程处", "bridges_culverts", 30.0),
-    ("0502", "突发事件", "道路积雪结冰", "市政工程处", "bridges_culverts", 30.0),
-    ("0503", "突发事件", "路面塌陷", "应急管理局", None, None),
+    ("0101", "街面秩序", "无照经营游商", "城管执法大队", None, None, False),
+    ("0102", "街面秩序", "店外经营", "城管执法大队", None, None, False),
+    ("0103", "街面秩序", "占道经营", "城管执法大队", None, None, False),
+    ("0201", "市容环境", "噪声扰民", "城管执法大队", None, None, False),
+    ("0202", "市容环境", "油烟污染", "生态环境局", None, None, False),
+    ("0203", "市容环境", "暴露垃圾", "环境卫生管理处", None, None, True),
+    ("0301", "设施管理", "窨井盖", "市政工程处", None, None, True),
+    ("0302", "设施管理", "路灯", "市政工程处", None, None, False),
+    ("0401", "安全隐患", "燃气安全", "住建局燃气办", None, None, False),
+    ("0402", "安全隐患", "燃气泄漏", "燃气公司", None, None, False),
+    ("0501", "突发事件", "道路积水", "市政工程处", "bridges_culverts", 30.0, True),
+    ("0502", "突发事件", "道路积雪结冰", "市政工程处", "bridges_culverts", 30.0, True),
+    ("0503", "突发事件", "路面塌陷", "应急管理局", None, None, True),
 )
 #: share of each category in a year of cases (snow only in winter, waterlogging only in summer)
 _WEIGHTS = {
@@ -95,7 +96,8 @@ def shifts(beat_frame: pd.DataFrame) -> pd.DataFrame:
 
 def case_categories() -> pd.DataFrame:
     return pd.DataFrame(
-        CATEGORIES, columns=["code", "major", "minor", "department", "asset_layer", "asset_within_m"]
+        CATEGORIES,
+        columns=["code", "major", "minor", "department", "asset_layer", "asset_within_m", "sends_crew"],
     )
 
 
