@@ -624,6 +624,7 @@ def import_frame(
     override: Iterable[str] = (),
     reason: str | None = None,
     check_siting: bool = True,
+    restore: bool = False,
 ) -> Imported:
     """Validate every row of a frame (EPSG:4326) and store all or none. Returns what was done.
 
@@ -638,6 +639,9 @@ def import_frame(
     ``reason`` accept approved exceptions to siting rules for the rows of the file, as on create (the
     reason is kept in the history of every feature written). A refused file is refused whole, naming
     every failing row (1-based, the header not counted) with what is wrong with it.
+
+    ``restore`` (replace only; a layer put back to an earlier moment, see :mod:`geo_service.rewind`): a
+    ``fid`` of a deleted feature brings that feature back under its id instead of being refused.
     """
     spec = ws.catalog[layer]
     if mode not in ("append", "replace"):
@@ -647,7 +651,7 @@ def import_frame(
             layer=layer,
             field="mode",
         )
-    if len(frame) == 0:
+    if len(frame) == 0 and not restore:  # a layer put back to before its first feature is empty
         raise InvalidInput("文件中没有要素", "The file holds no features", layer=layer)
     if mode == "replace" and "id" in frame.columns and "fid" not in frame.columns:
         raise InvalidInput(
@@ -706,7 +710,7 @@ def import_frame(
     labels = [f"row {n}" for n in rows]
     stored = {f.id: f for f in ws.store.list_features(layer).features} if file_ids is not None else {}
     written = dict(zip(rows, news, strict=True))  # row number → its feature
-    stale = _named_ids_refusals(spec, mode, file_ids, versions, stored, written, problems)
+    stale = _named_ids_refusals(spec, mode, file_ids, versions, stored, written, problems, restore=restore)
     clashes = _unique_refusals(ws, spec, mode, news, rows, problems)
     if mode == "replace" and file_ids is not None:
         # a row whose geometry is the stored one but for rounding keeps the stored one exactly
@@ -780,10 +784,11 @@ def import_frame(
             had = len(stored) if ids is not None else ws.store.count(layer)  # the layer's features
             expected = {i: stored[i].version for i in named}  # as read: a write meanwhile is a conflict
             count = ws.store.replace_layer(
-                layer, news, actor=actor, reason=reason, ids=ids, expected=expected
+                layer, news, actor=actor, reason=reason, ids=ids, expected=expected, restore=restore
             )
             same = len(settled)
-            return Imported(count, count - len(named), len(named) - same, same, had - len(named))
+            back = len({i for i in ids or () if i is not None and i not in stored}) if restore else 0
+            return Imported(count, count - len(named) - back, len(named) - same, same, had - len(named), back)
         count = len(ws.store.create_features(layer, news, actor=actor, reason=reason))
         return Imported(count, count, 0, 0, 0)
 
@@ -798,6 +803,7 @@ class Imported:
     updated: int
     unchanged: int
     deleted: int
+    restored: int = 0  # deleted features brought back under their ids (``restore``)
 
 
 def _named_ids_refusals(
@@ -808,6 +814,8 @@ def _named_ids_refusals(
     stored: Mapping[int, Feature],
     written: Mapping[int, NewFeature],
     problems: dict[int, list[InvalidInput]],
+    *,
+    restore: bool = False,
 ) -> set[int]:
     """Refuse the rows whose ``fid`` a ``mode`` import cannot take (see :func:`import_frame`); returns
     the ``id()`` of each refusal for being stale (the row's ``_version`` is no longer the feature's)."""
@@ -826,7 +834,7 @@ def _named_ids_refusals(
                 f"fid {fid}: the row is that feature of the layer exactly: appending it would add a second "
                 "copy; use replace to update features"
             )
-        elif mode == "replace" and held is None:
+        elif mode == "replace" and held is None and not restore:
             zh = f"要素编号 fid {fid} 不是图层中现有的要素（可能已删除）；请先恢复该要素，或清空 fid 作为新要素"
             en = (
                 f"fid {fid} is no feature of the layer now (it may have been deleted): restore it first, "

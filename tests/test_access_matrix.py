@@ -50,6 +50,7 @@ TABLE: dict[tuple[str, str], set[str | None]] = {
     ("DELETE", "/collections/{collection_id}/items/{feature_id}"): PLANNERS,
     ("POST", "/collections/{collection_id}/items/{feature_id}/restore"): PLANNERS,
     ("POST", "/collections/{collection_id}/import"): PLANNERS,
+    ("POST", "/collections/{collection_id}/rewind"): PLANNERS,
     ("GET", "/coverage/who"): READERS,
     ("GET", "/coverage/beats"): READERS,
     ("GET", "/coverage/sites"): READERS,

@@ -694,3 +694,41 @@ def test_a_replacing_batch_writes_many_changed_features_and_table_rows(store, ca
     kept = store.get_feature("crews", b.id)
     assert (kept.version, kept.properties["vehicles"]) == (2, 5)
     assert store.history("crews", b.id)[0].after["properties"]["vehicles"] == 5
+
+
+def test_a_replacing_batch_may_bring_deleted_features_back_under_their_ids(store):
+    """A layer put back to an earlier moment needs its deleted features back under their own ids (the
+    ids snow plans and accounts name), as a restore: ``restore=True``. Without it, such an id gives a new
+    feature, as before."""
+    a, b, c = store.create_features("depots", [depot("甲"), depot("乙"), depot("丙")], actor="x")
+    store.delete_feature("depots", b.id, expected_version=1, actor="x")
+    store.update_feature("depots", c.id, depot("丙", x=113.3), expected_version=1, actor="x")
+    store.delete_feature("depots", c.id, expected_version=2, actor="x")
+    store.replace_layer(
+        "depots",
+        [depot("甲"), depot("乙"), depot("丙", x=113.26)],
+        actor="rewind",
+        reason="回到上午",
+        ids=[a.id, b.id, c.id],
+        expected={a.id: 1},
+        restore=True,
+    )
+    by_id = {f.id: f for f in store.list_features("depots").features}
+    assert set(by_id) == {a.id, b.id, c.id}
+    assert (by_id[a.id].version, by_id[b.id].version, by_id[c.id].version) == (1, 3, 4)
+    assert by_id[c.id].geometry.x == pytest.approx(113.26)
+    [back, *_] = store.history("depots", c.id)
+    assert (back.op, back.version, back.actor, back.reason, back.before) == (
+        "restore",
+        4,
+        "rewind",
+        "回到上午",
+        None,
+    )
+    assert back.after["geometry"]["coordinates"][0] == pytest.approx(113.26)
+    assert [h.op for h in store.history("depots", b.id)] == ["restore", "delete", "create"]
+    # without restore, a deleted feature's id gives a new feature
+    store.delete_feature("depots", b.id, expected_version=3, actor="x")
+    store.replace_layer("depots", [depot("甲"), depot("乙")], actor="x", ids=[a.id, b.id])
+    names = {f.properties["name"]: f.id for f in store.list_features("depots").features}
+    assert names["乙"] not in (a.id, b.id, c.id)

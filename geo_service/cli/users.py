@@ -9,6 +9,7 @@ import sys
 
 from geo_service.auth.accounts import AccountStore, account_url
 from geo_service.catalog import load_catalog
+from geo_service.cli.audit import record_cli
 from geo_service.cli.workspace import _common, _settings
 from geo_service.errors import InvalidInput
 from geo_service.features import REFERENCES_LOCK
@@ -60,18 +61,6 @@ def _known_crew(store: Store, crew: str) -> None:
         )
 
 
-def _audit(accounts: AccountStore, command: str, detail: dict[str, object]) -> None:
-    """A row in the audit log for an account change made on the server's command line."""
-    accounts.record(
-        actor=f"cli:{getpass.getuser()}",
-        role=None,
-        method="CLI",
-        path=f"geo-service {command}",
-        status=0,
-        detail=detail,
-    )
-
-
 def _add(args: argparse.Namespace) -> int:
     if args.role == "crew" and not args.crew:  # before asking for a password
         raise InvalidInput("作业人员账户需要指定班组（--crew）", "A crew account needs --crew", field="crew")
@@ -85,7 +74,7 @@ def _add(args: argparse.Namespace) -> int:
                 _known_crew(store, args.crew)
             user = accounts.add_user(args.name, args.role, password=password, crew=args.crew)
         created = {"role": user.role, "crew": user.crew, "password": password is not None}
-        _audit(accounts, f"users add {user.name}", {"user": user.name, "created": created})
+        record_cli(accounts, f"users add {user.name}", {"user": user.name, "created": created})
     finally:
         accounts.close()
         store.close()
@@ -98,7 +87,7 @@ def _token(args: argparse.Namespace) -> int:
     try:
         token = accounts.issue_token(args.name, label=args.label, ttl=dt.timedelta(days=args.days))
         issued = {"user": args.name, "kind": "api", "label": args.label, "days": args.days}
-        _audit(accounts, f"users token {args.name}", {"issued": issued})
+        record_cli(accounts, f"users token {args.name}", {"issued": issued})
     finally:
         accounts.close()
     print(token)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from geo_service.catalog import load_catalog
+from geo_service.cli.audit import record_cli
 from geo_service.errors import InvalidInput
 from geo_service.settings import Settings
 from geo_service.store import open_store
@@ -134,13 +134,10 @@ def _import(args: argparse.Namespace) -> int:
             reason=args.reason,
         )
         # a write: in the audit log, as the service's imports are (by the system account that ran it)
-        accounts.record(
-            actor=f"cli:{getpass.getuser()}",
-            role=None,
-            method="CLI",
-            path=f"geo-service import {args.layer} --mode {args.mode}",
-            status=0,
-            detail={
+        record_cli(
+            accounts,
+            f"import {args.layer} --mode {args.mode}",
+            {
                 "layer": args.layer,
                 "file": path.name,
                 "history_actor": args.actor,
@@ -175,6 +172,57 @@ def _export(args: argparse.Namespace) -> int:
         data = write_workspace(frames, fmt=args.format if args.format != "geojson" else "zip-geojson")
     Path(args.out).write_bytes(data)
     print(f"已写出 / written: {args.out}")
+    return 0
+
+
+def _rewind(args: argparse.Namespace) -> int:
+    from geo_service.auth.accounts import AccountStore, account_url
+    from geo_service.auth.crews import guard_crew_accounts
+    from geo_service.duty import parse_time
+    from geo_service.rewind import rewind_layer
+    from geo_service.workspace import Workspace
+
+    to = parse_time(args.to, field="to")
+    if to is None:
+        print(
+            "错误 / error: --to 不能为空 / --to must name a moment, such as 2026-12-06T09:00", file=sys.stderr
+        )
+        return 2
+    settings, store = _open(args)
+    accounts = AccountStore(account_url(str(settings.workspace), settings.database_url))
+    try:
+        ws = Workspace(store, settings)
+        guard_crew_accounts(ws, accounts)  # a crew an account names is not deleted by going back
+        done = rewind_layer(ws, args.layer, to, actor=args.actor, reason=args.reason, dry_run=args.dry_run)
+        if not done.dry_run:
+            record_cli(
+                accounts,
+                f"rewind {args.layer} --to {args.to}",
+                {
+                    "layer": args.layer,
+                    "to": done.to.isoformat(),
+                    "history_actor": args.actor,
+                    "reason": args.reason,
+                    "reverted": list(done.reverted),
+                    "restored": list(done.restored),
+                    "deleted": list(done.deleted),
+                },
+            )
+    finally:
+        accounts.close()
+        store.close()
+    head = "将" if done.dry_run else "已"
+    print(
+        f"{args.layer} {head}回到 {done.to:%Y-%m-%d %H:%M}：恢复原状 {len(done.reverted)}，找回 {len(done.restored)}，"
+        f"删除 {len(done.deleted)}，未变 {done.unchanged}"
+        + ("（试运行，未写入）" if done.dry_run else "")
+        + f" / {args.layer} {'would go' if done.dry_run else 'went'} back to {done.to.isoformat()}: "
+        f"{len(done.reverted)} reverted, {len(done.restored)} restored, {len(done.deleted)} deleted, "
+        f"{done.unchanged} unchanged" + (" (dry run, nothing written)" if done.dry_run else "")
+    )
+    for label, ids in (("reverted", done.reverted), ("restored", done.restored), ("deleted", done.deleted)):
+        if ids:
+            print(f"  {label}: {', '.join(map(str, ids))}")
     return 0
 
 
@@ -213,6 +261,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reason", help="理由，记入历史 / reason, kept in the history")
     p.add_argument("--actor", default="cli")
     p.set_defaults(func=_import)
+
+    p = sub.add_parser(
+        "rewind",
+        help="将图层回退到某一时刻（撤销误导入；改动均记入历史）/ put a layer back as it stood at a moment",
+    )
+    _common(p)
+    p.add_argument("layer")
+    p.add_argument("--to", required=True, help="时刻，如 2026-12-06T09:00（北京时间）/ the moment")
+    p.add_argument("--reason", help="理由，记入历史 / reason, kept in the history")
+    p.add_argument("--dry-run", action="store_true", help="只列出将做的改动 / only list what would change")
+    p.add_argument("--actor", default="cli")
+    p.set_defaults(func=_rewind)
 
     p = sub.add_parser("export", help="导出图层或工作空间 / export a layer or the workspace")
     _common(p)

@@ -189,6 +189,7 @@ class Store(Protocol):
         reason: str | None = None,
         ids: Sequence[int | None] | None = None,
         expected: Mapping[int, int] | None = None,
+        restore: bool = False,
     ) -> int:
         """Load a whole layer at once (demo, import), all or nothing; returns the number of features.
         ``expected``: id → the version the caller read; a feature taken over that is at another version
@@ -197,8 +198,9 @@ class Store(Protocol):
         ``ids`` (one per feature, ``None`` for a new one) lets features keep the ids they have: a feature
         whose id is stored now takes it over, as a new version of it (an ``update`` in its history, or
         nothing at all when it is unchanged). Every other stored feature is deleted (kept in history),
-        and the other features are created with new ids. ``reason`` (default "replace layer") is
-        recorded for each change."""
+        and the other features are created with new ids. With ``restore``, an id of a deleted feature
+        brings it back under that id (a ``restore`` in its history), as a layer put back to an earlier
+        moment needs. ``reason`` (default "replace layer") is recorded for each change."""
         ...
 
     def put_document(self, kind: str, key: str, body: Mapping[str, Any], *, actor: str) -> None:

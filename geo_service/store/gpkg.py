@@ -811,13 +811,27 @@ class GeoPackageStore:
         reason: str | None = None,
         ids: Sequence[int | None] | None = None,
         expected: Mapping[int, int] | None = None,
+        restore: bool = False,
     ) -> int:
         spec = self.catalog[layer]
         refuse_repeats(spec, features)  # the layer's other features go, so only the batch can clash
         why = reason or "replace layer"
         with self._transaction() as cur:
             old = {f.id: f for f in (self._row_to_feature(spec, r) for r in cur.execute(self._select(spec)))}
-            taken, same, news = plan_replacement(spec, features, ids, expected, old)
+            deleted: dict[int, int] = {}
+            if restore:  # the named ids that are deleted features: each one's last version
+                gone = json.dumps(sorted({int(i) for i in ids or () if i is not None and int(i) not in old}))
+                deleted = {
+                    int(fid): int(version)
+                    for fid, version, op in cur.execute(
+                        "SELECT fid, version, op FROM geo_history h WHERE layer = ? AND fid IN "
+                        "(SELECT value FROM json_each(?)) AND id = (SELECT MAX(id) FROM geo_history "
+                        "WHERE layer = h.layer AND fid = h.fid)",
+                        (layer, gone),
+                    )
+                    if op == "delete"
+                }
+            taken, same, back, news = plan_replacement(spec, features, ids, expected, old, deleted)
             for f in old.values():
                 if f.id not in taken:
                     before = snapshot(spec, f.properties, f.geometry)
@@ -831,6 +845,10 @@ class GeoPackageStore:
                     before = snapshot(spec, f.properties, f.geometry)
                     after = snapshot(spec, new.properties, new.geometry)
                     self._record(cur, layer, fid, f.version + 1, "update", actor, before, after, why)
+            for fid, i in back.items():  # a deleted feature brought back under its id, at its next version
+                self._insert(cur, spec, features[i], fid=fid, version=deleted[fid] + 1)
+                after = snapshot(spec, features[i].properties, features[i].geometry)
+                self._record(cur, layer, fid, deleted[fid] + 1, "restore", actor, None, after, why)
             start = cur.execute(f'SELECT COALESCE(MAX(fid), 0) FROM "{layer}"').fetchone()[0]
             names = [f.name for f in spec.fields]
             cols = ["_version", *names] + ([] if spec.is_table else ["geom"])

@@ -77,16 +77,19 @@ def plan_replacement(
     ids: Sequence[int | None] | None,
     expected: Mapping[int, int] | None,
     old: Mapping[int, Feature],
-) -> tuple[dict[int, int], set[int], list[NewFeature]]:
+    deleted: Mapping[int, int] | None = None,
+) -> tuple[dict[int, int], set[int], dict[int, int], list[NewFeature]]:
     """What a replacing batch does to the layer's features ``old`` (as the store's transaction reads
     them): each id it takes over → the index of its feature (see :func:`which_stay`), the ids of those
-    left as they are, and the features that are new. ``Conflict`` first when a feature taken over moved
-    since its caller read it (:func:`check_expected`)."""
+    left as they are, each deleted feature it brings back (``deleted``: id → its last version, for a
+    batch that restores) → the index of its feature, and the features that are new. ``Conflict`` first
+    when a feature taken over moved since its caller read it (:func:`check_expected`)."""
     check_expected(spec.name, expected, old)
     taken = which_stay(ids, len(features), old)
     same = {fid for fid, i in taken.items() if unchanged(spec, old[fid], features[i])}
-    kept = set(taken.values())
-    return taken, same, [feat for i, feat in enumerate(features) if i not in kept]
+    back = which_stay(ids, len(features), deleted or {})
+    kept = set(taken.values()) | set(back.values())
+    return taken, same, back, [feat for i, feat in enumerate(features) if i not in kept]
 
 
 def which_stay(ids: Sequence[int | None] | None, n: int, stored: Iterable[int]) -> dict[int, int]:

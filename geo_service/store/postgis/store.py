@@ -502,6 +502,7 @@ class PostGISStore:
         reason: str | None = None,
         ids: Sequence[int | None] | None = None,
         expected: Mapping[int, int] | None = None,
+        restore: bool = False,
     ) -> int:
         spec = self.catalog[layer]
         t = self.tables[layer]
@@ -516,7 +517,18 @@ class PostGISStore:
                     sa.select(*self._columns(spec)).where(t.c.fid == sa.any_(bulk.ids_param(named)))
                 )
                 old = {f.id: f for f in (self._feature(spec, r) for r in rows)}
-            taken, same, news = plan_replacement(spec, features, ids, expected, old)
+            deleted: dict[int, int] = {}
+            if restore:  # the named ids that are deleted features: each one's last version
+                gone = [i for i in named if i not in old]
+                h = history_t
+                rows = con.execute(
+                    sa.select(h.c.fid, h.c.version, h.c.op)
+                    .where(h.c.layer == layer, h.c.fid == sa.any_(bulk.ids_param(gone)))
+                    .order_by(h.c.id)
+                )
+                last = {int(r.fid): (int(r.version), r.op) for r in rows}  # each id's newest change
+                deleted = {fid: version for fid, (version, op) in last.items() if op == "delete"}
+            taken, same, back, news = plan_replacement(spec, features, ids, expected, old, deleted)
             bulk.record_deletes(con, spec, t, actor=actor, reason=why, keep=list(taken))
             con.execute(t.delete().where(sa.not_(t.c.fid == sa.any_(bulk.ids_param(same)))))
             # a changed feature keeps its id, at its next version: COPYed like the new ones (a statement
@@ -547,6 +559,33 @@ class PostGISStore:
                         for fid, i in changed
                     ],
                     op="update",
+                    actor=actor,
+                    reason=why,
+                )
+            if back:  # deleted features brought back under their ids, at their next versions
+                bulk.check_unique_batch(con, spec, t, [features[i] for i in back.values()])
+                with paused_gc():
+                    bulk.copy_features(
+                        con,
+                        spec,
+                        t,
+                        [features[i] for i in back.values()],
+                        fids=list(back),
+                        versions=[deleted[fid] + 1 for fid in back],
+                    )
+                self._history_many(
+                    con,
+                    layer,
+                    [
+                        (
+                            fid,
+                            deleted[fid] + 1,
+                            None,
+                            snapshot(spec, features[i].properties, features[i].geometry),
+                        )
+                        for fid, i in back.items()
+                    ],
+                    op="restore",
                     actor=actor,
                     reason=why,
                 )
