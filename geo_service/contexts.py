@@ -6,12 +6,15 @@ shift tables are rebuilt only when a layer they depend on changes (in any worker
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 
 from geo_service.coverage import BeatIndex, SiteReach
+from geo_service.coverage.season import sites_season
 from geo_service.duty import Shift, shifts_from_frame
 from geo_service.network import RoadNetwork, build_network
 from geo_service.workspace import Workspace
@@ -20,6 +23,8 @@ __all__ = [
     "CoverageContext",
     "coverage_context",
     "drive_network",
+    "open_sites",
+    "out_of_season",
     "site_reach",
     "walk_network",
     "who_covers_ready",
@@ -81,11 +86,36 @@ def coverage_context(ws: Workspace) -> CoverageContext:
     return CoverageContext(beats, shifts, walk_network(ws))
 
 
-def open_sites(ws: Workspace, layer: str) -> gpd.GeoDataFrame:
+def open_sites(ws: Workspace, layer: str, *, on: dt.date | None = None) -> gpd.GeoDataFrame:
     """The sites of ``layer`` open now (status ``open``): planned, suspended and closed ones serve
-    nobody, so coverage, walking areas, what-if and siting leave them out."""
+    nobody, so coverage, walking areas, what-if and siting leave them out. With ``on`` (a day in
+    Beijing time), also only those in season that day (``valid_from``/``valid_to``, lunar dates: see
+    :func:`geo_service.coverage.season.site_season`); :func:`out_of_season` names the others."""
     frame = ws.frame(layer)
-    return frame[frame["status"] == "open"] if "status" in frame else frame
+    frame = frame[frame["status"] == "open"] if "status" in frame else frame
+    if on is None:
+        return frame
+    return frame[[s["in_season"] for s in sites_season(frame, day=on)]]
+
+
+def out_of_season(ws: Workspace, layer: str, *, on: dt.date) -> list[dict[str, Any]]:
+    """The sites of ``layer`` with status ``open`` that are not in season on ``on``: id, name and why
+    (``season_zh``/``season_en``), for the answer that leaves them out to say so."""
+    frame = ws.frame(layer)
+    frame = frame[frame["status"] == "open"] if "status" in frame else frame
+    return [
+        {
+            "id": int(fid),
+            "name": name,
+            "season": s.get("season"),
+            "reason_zh": s["season_zh"],
+            "reason_en": s["season_en"],
+        }
+        for fid, name, s in zip(
+            frame.index, frame.get("name", [None] * len(frame)), sites_season(frame, day=on), strict=True
+        )
+        if not s["in_season"]
+    ]
 
 
 def goods_groups(ws: Workspace) -> dict[str, tuple[str, ...]]:

@@ -7,9 +7,13 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
+
 from geo_service.duty import festival_dates, past_festival_dates
 
-__all__ = ["site_season"]
+__all__ = ["site_season", "sites_season"]
+
+_DATED = ("lunar_from", "lunar_to", "valid_from", "valid_to")
 
 
 def _day(value: dt.date | None) -> str:
@@ -58,3 +62,16 @@ def site_season(props: Mapping[str, Any], *, day: dt.date) -> dict[str, Any]:
         "season_zh": zh,
         "season_en": en,
     }
+
+
+def sites_season(sites: pd.DataFrame, *, day: dt.date) -> list[dict[str, Any]]:
+    """:func:`site_season` of every row of a site layer's frame on ``day`` (a row without dates, or a
+    frame without date fields, is in season: ``{"in_season": True}``)."""
+    dated = [c for c in _DATED if c in sites]
+    if not dated:
+        return [{"in_season": True}] * len(sites)
+    out = []
+    for row in sites[dated].astype(object).where(sites[dated].notna(), None).to_dict("records"):
+        props = {k: v for k, v in row.items() if v is not None}
+        out.append(site_season(props, day=day) if props else {"in_season": True})
+    return out

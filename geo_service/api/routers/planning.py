@@ -11,8 +11,8 @@ from pydantic import Field
 
 from geo_service.api.deps import Body, WorkspaceDep, known_query_only
 from geo_service.api.limits import run_bounded
-from geo_service.assignment.planning import candidate_points, choose_sites, place_vendors
-from geo_service.contexts import goods_groups, open_sites, walk_network
+from geo_service.assignment.planning import FEATURE_ID
+from geo_service.assignment.planning_service import plan_sites, plan_vendors
 from geo_service.crs import parse_crs, to_wgs84
 from geo_service.errors import InvalidInput
 from geo_service.geometry import check_kinds, check_positions, geometry_from_geojson, site_kinds
@@ -36,14 +36,25 @@ def _frame(
         raise InvalidInput(
             f"{what}应为非空 FeatureCollection", f"{what} must be a non-empty FeatureCollection", field=what
         )
-    if not all(isinstance(f, dict) for f in feats):
-        raise InvalidInput(
-            f"{what} 的 features 应为 GeoJSON Feature 对象",
-            f"The features of {what} must be GeoJSON Feature objects",
-            field=what,
-        )
+    for i, f in enumerate(feats):
+        label = f"{what}[{i}]"
+        if not isinstance(f, dict):
+            raise InvalidInput(
+                f"{label} 应为 GeoJSON 要素（对象），收到 {f!r}",
+                f"{label} must be a GeoJSON Feature (an object), not {f!r}",
+                feature=label,
+                field=what,
+            )
+        if not isinstance(f.get("properties") or {}, dict):
+            raise InvalidInput(
+                f"{label} 的 properties 应为对象或 null",
+                f"{label}: properties must be an object or null",
+                feature=label,
+                field=what,
+            )
     geoms = [geometry_from_geojson(f.get("geometry"), feature=f"{what}[{i}]") for i, f in enumerate(feats)]
-    props = pd.DataFrame([f.get("properties") or {} for f in feats])
+    props = pd.DataFrame([f.get("properties") or {} for f in feats], index=pd.RangeIndex(len(feats)))
+    props[FEATURE_ID] = [f.get("id") for f in feats]  # echoed in the answer, to match it to the input
     wgs84 = list(to_wgs84(geoms, parse_crs(crs)))
     check_positions(wgs84, bounds=bounds, what=what)
     check_kinds(wgs84, kinds, what=what, thing=thing)
@@ -66,16 +77,8 @@ async def vendors(ws: WorkspaceDep, body: VendorRequest) -> dict[str, Any]:
         ("Point",),
         ("摊贩的位置", "a vendor's spot"),
     )
-    sites = open_sites(ws, "stall_sites")
     return await run_bounded(
-        place_vendors,
-        walk_network(ws),
-        frame,
-        sites,
-        max_walk_m=body.max_walk_m,
-        crs=ws.settings.metric_crs,
-        goods_groups=goods_groups(ws),
-        timeout_s=ws.settings.computation_timeout_s,
+        plan_vendors, ws, frame, max_walk_m=body.max_walk_m, timeout_s=ws.settings.computation_timeout_s
     )
 
 
@@ -112,6 +115,7 @@ async def sites(ws: WorkspaceDep, body: SiteRequest) -> dict[str, Any]:
             f"No district named '{body.district}' (districts: {', '.join(districts['name'])})",
             field="district",
         )
+    cands = None
     if body.candidates is not None:
         cands = _frame(
             body.candidates,
@@ -121,42 +125,18 @@ async def sites(ws: WorkspaceDep, body: SiteRequest) -> dict[str, Any]:
             site_kinds(ws.catalog["stall_sites"].geometry_types),
             ("候选站点", "a candidate site"),
         )
-    else:
-        cands = candidate_points(ws.frame("roads"), districts, district=body.district, step=6)
-    if body.p is not None and body.p > len(cands):
-        raise InvalidInput(
-            f"新增站点数 p={body.p} 多于候选点（{len(cands)} 个）",
-            f"p={body.p} new sites is more than the {len(cands)} candidates",
-            field="p",
-        )
-    fixed: list[int] = []
-    existing = open_sites(ws, "stall_sites")
-    if body.keep_existing and len(existing):  # after the candidates, so that these keep their numbers
-        ex = gpd.GeoDataFrame(
-            {"name": existing["name"].to_numpy()}, geometry=existing.geometry.to_numpy(), crs=4326
-        )
-        fixed = list(range(len(cands), len(cands) + len(ex)))
-        cands = pd.concat([cands, ex], ignore_index=True)
-    cands = gpd.GeoDataFrame(cands, geometry="geometry", crs=4326)
-    p = None if body.p is None else body.p + len(fixed)
-    demand = ws.frame("demand")
-    if body.district is not None:  # a district's planner: its people, its figures
-        demand = demand[demand["district"] == body.district]
     result = await run_bounded(
-        choose_sites,
-        walk_network(ws),
-        demand,
+        plan_sites,
+        ws,
         cands,
         method=body.method,
+        p=body.p,
         max_walk_m=body.max_walk_m,
-        p=p,
-        fixed=fixed,
-        districts=districts,
-        crs=ws.settings.metric_crs,
+        keep_existing=body.keep_existing,
+        district=body.district,
         time_limit_s=body.time_limit_s,
         timeout_s=ws.settings.computation_timeout_s,
     )
-    result["new"] = [i for i in result["chosen"] if i not in set(fixed)]
     cap = ws.settings.computation_timeout_s
     if body.method == "pmedian" and body.time_limit_s > cap:
         result["notices"].append(

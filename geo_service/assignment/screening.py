@@ -1,0 +1,91 @@
+"""Candidates for new stall sites judged by the siting rules before any is chosen: a place the rules
+forbid (on a main road, at an intersection, on a green belt, too close to a site, in another district)
+is left out, with the rule and why in both languages, so that site selection never picks it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+
+from geo_service.assignment.planning import FEATURE_ID
+from geo_service.siting.checker import DISTRICT_RULE, SitingContext, check_site
+
+__all__ = ["PLACE_RULE_KINDS", "screen_candidates"]
+
+#: rules about where a site is, which a candidate place must pass; the others (hours, goods, stall
+#: density, a secondary road's conditions on stalls and hours) are about how the site is set up later
+PLACE_RULE_KINDS = frozenset({"road_setback", "poi_setback", "no_overlap", "spacing"})
+
+
+def _properties(candidates: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    plain = candidates.drop(columns=candidates.geometry.name)
+    plain = plain[[c for c in plain.columns if not str(c).startswith("_")]].astype(object)
+    return [
+        {k: v for k, v in row.items() if v is not None}
+        for row in plain.where(plain.notna(), None).to_dict("records")
+    ]
+
+
+def screen_candidates(
+    ctx: SitingContext,
+    candidates: gpd.GeoDataFrame,
+    *,
+    layer: str = "stall_sites",
+    district: str | None = None,
+) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
+    """The candidates that pass the place rules of ``layer`` (error severity) and lie in ``district``
+    (when given), and for each one left out: its number (index label), ``name``, and ``rules``, each with
+    ``rule``, ``title_zh``/``title_en`` and ``reason_zh``/``reason_en``; ``id``, the id it was given.
+
+    Parameters
+    ----------
+    ctx
+        The workspace's siting context (``geo_service.siting.siting_context``).
+    candidates
+        Points or zones (EPSG:4326), index = candidate number; their properties (``district`` …) are
+        checked as given.
+    layer
+        The site layer whose rules apply.
+    district
+        Only candidates in this district are kept (the district rule, as a write of a site filed under
+        it would be judged).
+    """
+    kinds = {r.id: r.kind for r in ctx.rules.for_layer(layer)}
+    keep = np.ones(len(candidates), dtype=bool)
+    left_out = []
+    for k, (label, geom, props) in enumerate(
+        zip(candidates.index, candidates.geometry.to_numpy(), _properties(candidates), strict=True)
+    ):
+        if district is not None:
+            props["district"] = district
+        report = check_site(ctx, layer, geom, props)
+        broken = [
+            v
+            for v in report.violations
+            if v.severity == "error"
+            and (v.rule_id == DISTRICT_RULE or kinds.get(v.rule_id) in PLACE_RULE_KINDS)
+        ]
+        if not broken:
+            continue
+        keep[k] = False
+        given = candidates[FEATURE_ID].iloc[k] if FEATURE_ID in candidates else None
+        left_out.append(
+            {
+                "candidate": int(label),
+                "id": given if given is not None else props.get("id"),
+                "name": props.get("name"),
+                "rules": [
+                    {
+                        "rule": v.rule_id,
+                        "title_zh": v.title_zh,
+                        "title_en": v.title_en,
+                        "reason_zh": v.message_zh,
+                        "reason_en": v.message_en,
+                    }
+                    for v in broken
+                ],
+            }
+        )
+    return candidates[keep], left_out
