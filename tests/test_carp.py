@@ -127,3 +127,44 @@ def test_tail_exchange_between_routes_improves_and_keeps_capacity():
     assert after < before
     assert sorted(a // 2 for r in routes for a in r) == list(range(inst.n_tasks))
     assert all(sum(inst.demand[a // 2] for a in r) <= inst.capacity for r in routes)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("GEO_BENCH_CARP_S", "0", "GEO_BENCH_CARP_S='0': seconds per instance, a number above 0"),
+        ("GEO_BENCH_CARP_S", "abc", "GEO_BENCH_CARP_S='abc': seconds per instance, a number above 0"),
+        ("GEO_BENCH_CARP_S", "nan", "a number above 0"),
+        (
+            "GEO_BENCH_CARP_ONLY",
+            "xyz",
+            "GEO_BENCH_CARP_ONLY='xyz': a group (gdb, val) or one instance (gdb1,",
+        ),
+    ],
+)
+def test_the_carp_benchmark_refuses_settings_it_cannot_take(monkeypatch, capsys, variable, value, said):
+    """User-tester: GEO_BENCH_CARP_S=0 or abc gave a traceback and GEO_BENCH_CARP_ONLY=xyz ran nothing
+    without a word. Each is refused before anything runs, naming the variable and what it takes."""
+    from benchmarks import carp_bench
+
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setattr(carp_bench, "solve_carp", lambda *a, **k: pytest.fail("it ran"))
+    with pytest.raises(SystemExit) as stopped:
+        carp_bench.run()
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert said in err
+    assert err.count("\n") == 1
+
+
+def test_the_carp_benchmark_runs_one_instance_by_name(monkeypatch, capsys):
+    from benchmarks import carp_bench
+
+    monkeypatch.setenv("GEO_BENCH_CARP_S", "0.2")
+    monkeypatch.setenv("GEO_BENCH_CARP_ONLY", "gdb1")
+    carp_bench.run()
+    out = capsys.readouterr().out
+    assert "gdb1 " in out
+    assert "gdb10" not in out
+    assert "gdb: mean gap" in out
+    assert "over 1 instances" in out

@@ -106,3 +106,43 @@ def test_a_blank_title_is_refused(demo_client):
     r = demo_client.post("/plans/snow", json={"time_limit_s": 1, "title": "   "})
     assert r.status_code == 400
     assert r.json()["field"] == "title"
+
+
+def test_order_locks_that_cannot_be_met(demo_client):
+    """User-tester: `山阳一组-1@999` put the bridge last with no notice, and bridge:3 and bridge:1 both at
+    `山阳一组-1@1` came out 1st and 2nd with no notice. Now: one stop, two items is a 400 naming both; a
+    stop beyond the vehicle's stops goes last, and a notice says where."""
+    before = len(demo_client.get("/plans/snow").json()["plans"])
+    body = {"time_limit_s": 1, "start": "2026-12-05T06:00:00+08:00"}
+    r = demo_client.post(
+        "/plans/snow", json=body | {"locks": {"bridge:3": "山阳一组-1@1", "bridge:1": "山阳一组-1@1"}}
+    )
+    assert r.status_code == 400, r.text[:300]
+    assert r.headers["content-type"].startswith("application/problem+json")
+    problem = r.json()
+    assert problem["field"] == "locks"
+    assert problem["items"] == ["bridge:1", "bridge:3"]
+    assert "bridge:1 与 bridge:3" in problem["detail_zh"]
+    assert "bridge:1 and bridge:3 are both locked to stop 1" in problem["detail_en"]
+    assert len(demo_client.get("/plans/snow").json()["plans"]) == before
+    r = demo_client.post("/plans/snow", json=body | {"locks": {"bridge:3": "山阳一组-1@999"}})
+    assert r.status_code == 201, r.text[:300]
+    [note] = [n for n in r.json()["notices"] if "bridge:3" in n]
+    assert "第 999 站" in note
+    assert "即最后一站" in note
+    assert "is locked to stop 999 of priority 2 of vehicle 山阳一组-1" in note
+    assert ", the last" in note
+    full = demo_client.get(f"/plans/snow/{r.json()['id']}").json()
+    stops = [f["properties"] for f in full["features"] if f["properties"]["kind"] == "stop"]
+    own = [s for s in stops if s["vehicle"] == "山阳一组-1" and s["priority"] == 2]
+    assert own[-1]["item"] == "bridge:3"
+    assert f"(stop {own[-1]['seq']} of the route)" in note
+
+
+def test_a_bridge_closed_twice_is_listed_once(demo_client):
+    r = demo_client.post(
+        "/plans/snow",
+        json={"time_limit_s": 1, "closed_bridges": [12, 12], "start": "2026-12-05T06:00:00+08:00"},
+    )
+    assert r.status_code == 201, r.text[:300]
+    assert r.json()["closures"]["bridges"] == ["bridge:12"]

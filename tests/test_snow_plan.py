@@ -434,3 +434,141 @@ def test_the_route_sheet_marks_times_after_midnight():
     assert _clock(doc, 7 * 3600) == "次日 05:30"
     assert _clock(doc, 7 * 3600, day_marked=False) == "05:30"
     assert _clock(doc, 31 * 3600) == "2026-12-07 05:30"
+
+
+def test_order_locks_that_cannot_be_met_are_refused_or_said():
+    """User-tester: a lock @999 put the bridge last with no word, and two locks at @1 of one vehicle
+    came out 1st and 2nd with no word. Two items at one stop are refused naming both; a stop beyond the
+    vehicle's stops of that priority puts the item last and says where (zh and en)."""
+    pts = [(200, 100), (600, 300), (100, 600), (400, 500), (600, 0)]
+    roads, bridges, depots, crews = tiny(pts)
+    bridges.loc[2, "snow_priority"] = 2
+    net = build_network(roads, mode="drive", weight="length")
+    kw = {"net": net, "roads": roads, "bridges": bridges, "depots": depots, "crews": crews, "start": START}
+    with pytest.raises(InvalidInput) as refused:
+        plan_response(**kw, iterations=5, locks={"bridge:3": "一组-1@1", "bridge:1": "一组-1@1"})
+    assert "bridge:1" in refused.value.zh
+    assert "bridge:3" in refused.value.zh
+    assert "bridge:1 and bridge:3 are both locked to stop 1" in refused.value.en
+    assert refused.value.field == "locks"
+    # positions count within a priority: stop 1 of priority 1 and stop 1 of priority 2 are two stops
+    both = plan_response(**kw, iterations=5, locks={"bridge:3": "一组-1@1", "bridge:2": "一组-1@1"})
+    items = [s.get("item") for s in both.vehicles[0]["stops"]]
+    assert items[0] == "bridge:3"
+    assert items[4] == "bridge:2"  # the first (and only) stop of priority 2
+    assert both.notices == ()
+    far = plan_response(**kw, iterations=20, locks={"bridge:3": "一组-1@999"})
+    items = [s.get("item") for s in far.vehicles[0]["stops"]]
+    assert items[3] == "bridge:3"  # the last of the four of priority 1
+    [note] = far.notices
+    assert "bridge:3 锁定在车辆 一组-1 的 1 级第 999 站" in note
+    assert "已排在第 4 站，即最后一站" in note
+    assert "it is placed at stop 4 of 4, the last (stop 4 of the route)" in note
+
+
+def test_a_bridge_closed_twice_is_one_closure(demo_plan):
+    """User-tester: closing bridge 12 twice listed it twice in ``closures``."""
+    from geo_service.snow.service import make_plan
+
+    ws, _ = demo_plan
+    doc = make_plan(ws, start=START, effort=1, closed_bridges=[12, 12], closed_roads=[3, 3], save=False)
+    assert doc["closures"] == {"roads": ["road:3"], "bridges": ["bridge:12"]}
+    assert all(n.count("bridge:12") <= 1 for n in doc["notices"])
+
+
+def _cli_workspace(demo_gpkg, tmp_path):
+    import shutil
+
+    path = tmp_path / "w.gpkg"
+    shutil.copy(demo_gpkg, path)
+    return path, ["snow-plan", "--workspace", str(path), "--start", "2026-12-05T06:00"]
+
+
+def _stored_plans(path):
+    from geo_service.catalog import load_catalog
+    from geo_service.settings import default_layers_dir
+    from geo_service.store.gpkg import GeoPackageStore
+
+    store = GeoPackageStore(path, load_catalog(default_layers_dir()))
+    try:
+        return store.list_documents("snow_plan")
+    finally:
+        store.close()
+
+
+def test_the_cli_refuses_the_time_limits_the_api_refuses(demo_gpkg, demo_client, tmp_path, capsys):
+    """User-tester: `--time-limit-s 0` and `-1` ran (effort 1) while the API answered 0 with a 422."""
+    from geo_service.cli import main
+
+    path, args = _cli_workspace(demo_gpkg, tmp_path)
+    for value in ("0", "-1", "nan", "inf", "3601"):
+        api = demo_client.post(
+            "/plans/snow", json={"time_limit_s": float(value)} if value[-1].isdigit() else {}
+        )
+        assert main([*args, "--time-limit-s", value, "--save"]) == 2, value
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err  # one line, no traceback
+        assert "[--time-limit-s]" in err
+        if value[-1].isdigit():  # the API's words (JSON has no NaN or infinity to send)
+            assert api.status_code == 422
+            assert api.json()["detail"].replace("time_limit_s", "--time-limit-s") in err, (value, err)
+    assert "应大于 0 / Parameter '--time-limit-s' is invalid: Input should be greater than 0" in (
+        main([*args, "--time-limit-s", "0"]) and capsys.readouterr().err
+    )
+    assert main([*args, "--effort", "0"]) == 2
+    assert "[--effort]" in capsys.readouterr().err
+    assert _stored_plans(path) == []
+
+
+def test_the_cli_never_overwrites_an_earlier_plans_files(demo_gpkg, tmp_path, capsys):
+    """User-tester: `--out FILE` printed a FileExistsError traceback, and `--out` to the folder of an
+    earlier plan overwrote its files without a word. Both are refused (exit 2) before planning, so a
+    refused `--save` stores nothing; a new or empty folder is written."""
+    from geo_service.cli import main
+
+    path, args = _cli_workspace(demo_gpkg, tmp_path)
+    args = [*args, "--effort", "1"]
+    a_file = tmp_path / "plan.txt"
+    a_file.write_text("notes", encoding="utf-8")
+    for target in (a_file, a_file / "sub"):
+        assert main([*args, "--save", "--out", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err  # one line: no traceback
+        assert "[--out]" in err
+        assert "is a file" in err
+        assert "文件" in err
+    assert a_file.read_text(encoding="utf-8") == "notes"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main([*args, "--out", str(empty)]) == 0
+    first = {p.name: p.read_bytes() for p in empty.iterdir()}
+    assert "plan.geojson" in first
+    assert any(n.endswith(".gpx") for n in first)
+    capsys.readouterr()
+    assert main([*args, "--seed", "3", "--save", "--out", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "plan.geojson" in err
+    assert f"{empty}-2" in err
+    assert "not overwritten" in err
+    assert "不予覆盖" in err
+    assert {p.name: p.read_bytes() for p in empty.iterdir()} == first
+    assert _stored_plans(path) == []
+    assert main([*args, "--out", f"{empty}-2"]) == 0
+
+
+def test_the_cli_says_the_same_as_the_api_about_locks(demo_gpkg, tmp_path, capsys):
+    """Two items at one stop: refused naming both; a stop beyond the vehicle's: printed as a notice; one
+    item locked twice (the API's locks hold one per item): refused rather than the last one winning."""
+    from geo_service.cli import main
+
+    _, args = _cli_workspace(demo_gpkg, tmp_path)
+    args = [*args, "--effort", "1"]
+    assert main([*args, "--lock", "bridge:3=山阳一组-1@1", "--lock", "bridge:1=山阳一组-1@1"]) == 2
+    err = capsys.readouterr().err
+    assert "[--lock]" in err
+    assert "bridge:1 and bridge:3 are both locked to stop 1" in err
+    assert main([*args, "--lock", "bridge:3=山阳一组-1@999"]) == 0
+    out = capsys.readouterr().out
+    assert "注意 / notice: bridge:3 锁定在车辆 山阳一组-1 的 2 级第 999 站" in out
+    assert main([*args, "--lock", "bridge:3=山阳一组", "--lock", "bridge:3=马村一组"]) == 2
+    assert "locked twice" in capsys.readouterr().err

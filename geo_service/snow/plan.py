@@ -396,6 +396,52 @@ def _pin(
     return plan
 
 
+def _refuse_shared_positions(model: _Model, pins: Mapping[int, int], lock_idx: Mapping[int, str]) -> None:
+    """Two items locked to the same stop of one vehicle (positions count within a priority) cannot both
+    be there: refused up front, naming both, rather than one quietly put after the other."""
+    seen: dict[tuple[str, int, int], int] = {}
+    for k, position in sorted(pins.items(), key=lambda kv: model.items[kv[0]].id):
+        place = (lock_idx[k], model.items[k].priority, position)
+        if place in seen:
+            a, b = model.items[seen[place]].id, model.items[k].id
+            raise InvalidInput(
+                f"{a} 与 {b} 都锁定在车辆 {place[0]} 的 {place[1]} 级第 {position} 站，同一站只能安排一个对象",
+                f"{a} and {b} are both locked to stop {position} of priority {place[1]} of vehicle "
+                f"{place[0]}: one stop takes one item",
+                field="locks",
+                details={"items": [a, b]},
+            )
+        seen[place] = k
+
+
+def _pin_notices(
+    model: _Model,
+    plan: list[dict[int, list[tuple[int, int]]]],
+    pins: Mapping[int, int],
+    vehicles_out: Sequence[Mapping[str, Any]],
+) -> list[str]:
+    """Where an order lock asked for a stop beyond the vehicle's stops of that priority, the item goes
+    last (as ``_pin`` puts it): said so, with where it went."""
+    notices = []
+    for routes in plan:
+        for w, route in routes.items():
+            for at, (k, _) in enumerate(route, start=1):
+                asked = pins.get(k)
+                if asked is None or asked == at:
+                    continue
+                it, veh = model.items[k], model.vehicles[w]
+                seq = next((s["seq"] for s in vehicles_out[w]["stops"] if s.get("item") == it.id), at)
+                last_zh, last_en = ("，即最后一站", ", the last") if at == len(route) else ("", "")
+                notices.append(
+                    f"{it.id} 锁定在车辆 {veh.id} 的 {it.priority} 级第 {asked} 站，但该车 {it.priority} 级只有 "
+                    f"{len(route)} 站：已排在第 {at} 站{last_zh}（路线第 {seq} 站）/ {it.id} is locked to "
+                    f"stop {asked} of priority {it.priority} of vehicle {veh.id}, which has only {len(route)} "
+                    f"stops of that priority: it is placed at stop {at} of {len(route)}{last_en} "
+                    f"(stop {seq} of the route)"
+                )
+    return notices
+
+
 def _improve(
     model: _Model,
     plan: list[dict[int, list[tuple[int, int]]]],
@@ -670,6 +716,7 @@ def plan_response(
                 f"锁定目标 {who} 不是班组或车辆", f"Lock target {who} is not a crew or vehicle", field="locks"
             )
         lock_idx[by_id[item_id]] = who
+    _refuse_shared_positions(model, pins, lock_idx)
     classes = sorted({it.priority for it in model.items})
     base = _pin(model, _greedy(model, classes, lock_idx), pins)
     base_clear, _ = _evaluate(model, base)
@@ -693,6 +740,7 @@ def plan_response(
                 }
             )
     vehicles_out = _describe(model, plan, net, crs, extra_xy)
+    notices.extend(_pin_notices(model, plan, pins, vehicles_out))
     return ResponsePlan(
         start,
         dict(zip(classes, clear, strict=True)),

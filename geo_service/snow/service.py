@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,12 +18,27 @@ from geo_service.snow.export import plan_document
 from geo_service.snow.plan import plan_response
 from geo_service.workspace import Workspace
 
-__all__ = ["make_plan"]
+__all__ = ["TIME_LIMIT_MAX_S", "check_time_limit", "effort_for", "make_plan"]
 
 TZ = ZoneInfo("Asia/Shanghai")
 
 
 ITERATIONS_PER_S = 6  # the search effort a "second" of time_limit_s stands for (iterations, not time)
+TIME_LIMIT_MAX_S = 3600
+
+
+def check_time_limit(time_limit_s: float, *, field: str = "time_limit_s") -> None:
+    """Refuse a ``time_limit_s`` the API's request model refuses (above 0, at most 3600, a finite
+    number), in its words, so that the CLI's ``--time-limit-s`` says the same as the API's 422."""
+    if not math.isfinite(time_limit_s):
+        zh, en = "应为有限的数字（不能是 NaN 或无穷大）", "Input should be a finite number"
+    elif time_limit_s <= 0:
+        zh, en = "应大于 0", "Input should be greater than 0"
+    elif time_limit_s > TIME_LIMIT_MAX_S:
+        zh, en = f"应不大于 {TIME_LIMIT_MAX_S}", f"Input should be less than or equal to {TIME_LIMIT_MAX_S}"
+    else:
+        return
+    raise InvalidInput(f"参数「{field}」无效：{zh}", f"Parameter '{field}' is invalid: {en}", field=field)
 
 
 def effort_for(time_limit_s: float) -> int:
@@ -52,6 +68,8 @@ def make_plan(
         raise InvalidInput(
             "方案标题应为 1 至 100 个字符", "The plan's title must be 1 to 100 characters", field="title"
         )
+    # the same road or bridge closed twice is one closure (listed once, named once in notices)
+    closed_roads, closed_bridges = list(dict.fromkeys(closed_roads)), list(dict.fromkeys(closed_bridges))
     roads, bridges = ws.frame("roads"), ws.frame("bridges_culverts")
     for field, ids, known, zh in (
         ("closed_roads", closed_roads, roads.index, "道路"),

@@ -14,7 +14,7 @@ from geo_service.api.deps import Body, Moment, Offset, WorkspaceDep, actor_of, k
 from geo_service.api.limits import run_bounded
 from geo_service.errors import InvalidInput
 from geo_service.snow.export import crew_vehicles, plan_geojson, plan_gpx, route_sheet
-from geo_service.snow.service import effort_for, make_plan
+from geo_service.snow.service import TIME_LIMIT_MAX_S, effort_for, make_plan
 
 __all__ = ["router"]
 
@@ -35,7 +35,11 @@ class PlanRequest(Body):
     )
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     time_limit_s: float = Field(
-        default=10, gt=0, le=3600, allow_inf_nan=False, description="计算投入（按迭代计，同一种子结果相同）"
+        default=10,
+        gt=0,
+        le=TIME_LIMIT_MAX_S,
+        allow_inf_nan=False,
+        description="计算投入（按迭代计，同一种子结果相同）",
     )
     start: Moment | None = None
 
