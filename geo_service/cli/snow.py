@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 from pathlib import Path
 from typing import Any
 
 from geo_service.auth.accounts import AccountStore, account_url
+from geo_service.cli.audit import record_cli
 from geo_service.cli.workspace import _common, _open
 from geo_service.duty import parse_time
 from geo_service.errors import GeoServiceError, InvalidInput
@@ -138,14 +138,7 @@ def _plan(args: argparse.Namespace) -> int:
         if args.save:  # a stored plan is a write: in the audit log, as account commands are
             accounts = AccountStore(account_url(str(settings.workspace), settings.database_url))
             try:
-                accounts.record(
-                    actor=f"cli:{getpass.getuser()}",
-                    role=None,
-                    method="CLI",
-                    path="geo-service snow-plan --save",
-                    status=0,
-                    detail={"plan": doc["id"], "title": doc["title"]},
-                )
+                record_cli(accounts, "snow-plan --save", {"plan": doc["id"], "title": doc["title"]})
             finally:
                 accounts.close()
     finally:
