@@ -17,7 +17,8 @@ import pandas as pd
 
 from geo_service.duty import TZ
 from geo_service.errors import Conflict, InvalidInput
-from geo_service.store.base import Store
+from geo_service.history import changes_since
+from geo_service.store.base import Change, Store
 
 __all__ = ["EXPORTED_AT", "Added", "added_since", "export_frame", "exported_at", "refuse_added"]
 
@@ -27,13 +28,12 @@ EXPORTED_AT = "_exported_at"
 
 def export_frame(store: Store, layer: str) -> pd.DataFrame:
     """A layer as exported: each feature with its id (``fid``), its version (``_version``) and the
-    moment of the export (``_exported_at``, Beijing time to the microsecond: a feature added in the same
-    second before it is in the file; taken before the layer is read, so a feature missing from the file
-    was added after it)."""
-    moment = dt.datetime.now(TZ)
-    frame = store.read_frame(layer).reset_index()
-    frame[EXPORTED_AT] = moment.isoformat()
-    return frame
+    moment of the export (``_exported_at``: the store's moment of reading, to the microsecond; a
+    feature missing from the file was added after it, as its history tells)."""
+    moment, frame = store.export_frame(layer)
+    out = frame.reset_index()
+    out[EXPORTED_AT] = moment.astimezone(TZ).isoformat()
+    return out
 
 
 def exported_at(
@@ -72,10 +72,6 @@ def exported_at(
     return min(moments) if moments else None
 
 
-#: left-out features whose history is read one by one, at most (beyond, only those with new ids)
-_LOOKUPS = 200
-
-
 @dataclass(frozen=True)
 class Added:
     """A feature added to the layer after an export: its id, when (Beijing time) and by whom."""
@@ -89,21 +85,13 @@ def added_since(
     store: Store, layer: str, moment: dt.datetime, stored: Collection[int], named: Collection[int]
 ) -> list[Added]:
     """The layer's features (``stored``) that a file exported at ``moment`` does not name (``named``)
-    because they were added (created, or restored) after it.
-
-    Only features with an id above every id the file names can have been created after the export (ids
-    only grow); a restored one keeps its old id, so the others are looked up too when there are few."""
-    left_out = sorted(set(stored) - set(named))
-    top = max(named, default=0)
-    candidates = [f for f in left_out if f > top] if len(left_out) > _LOOKUPS else left_out
-    out = []
-    for fid in candidates:
-        arrival = next(
-            (c for c in store.history(layer, fid, limit=_LOOKUPS) if c.op in ("create", "restore")), None
-        )
-        if arrival is not None and arrival.at > moment:
-            out.append(Added(fid, arrival.at.astimezone(TZ), arrival.actor))
-    return out
+    because they were added (created, or restored) after it: read from the layer's history since."""
+    left_out = set(stored) - set(named)
+    arrivals: dict[int, Change] = {}
+    for c in changes_since(store, layer, moment):
+        if c.feature_id in left_out and c.op in ("create", "restore"):
+            arrivals[c.feature_id] = c
+    return [Added(fid, c.at.astimezone(TZ), c.actor) for fid, c in sorted(arrivals.items())]
 
 
 def refuse_added(layer: str, moment: dt.datetime, added: Sequence[Added]) -> None:

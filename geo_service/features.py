@@ -625,6 +625,7 @@ def import_frame(
     reason: str | None = None,
     check_siting: bool = True,
     restore: bool = False,
+    expected_layer_version: int | None = None,
 ) -> Imported:
     """Validate every row of a frame (EPSG:4326) and store all or none. Returns what was done.
 
@@ -642,6 +643,8 @@ def import_frame(
 
     ``restore`` (replace only; a layer put back to an earlier moment, see :mod:`geo_service.rewind`): a
     ``fid`` of a deleted feature brings that feature back under its id instead of being refused.
+    ``expected_layer_version`` (replace only): the layer's version when the caller read the whole of it;
+    a write since is a ``Conflict`` and nothing is written.
     """
     spec = ws.catalog[layer]
     if mode not in ("append", "replace"):
@@ -784,7 +787,14 @@ def import_frame(
             had = len(stored) if ids is not None else ws.store.count(layer)  # the layer's features
             expected = {i: stored[i].version for i in named}  # as read: a write meanwhile is a conflict
             count = ws.store.replace_layer(
-                layer, news, actor=actor, reason=reason, ids=ids, expected=expected, restore=restore
+                layer,
+                news,
+                actor=actor,
+                reason=reason,
+                ids=ids,
+                expected=expected,
+                restore=restore,
+                expected_layer_version=expected_layer_version,
             )
             same = len(settled)
             back = len({i for i in ids or () if i is not None and i not in stored}) if restore else 0

@@ -22,13 +22,14 @@ import pandas as pd
 
 from geo_service.catalog import LayerSpec
 from geo_service.duty import TZ, in_supported_years
-from geo_service.errors import InvalidInput
-from geo_service.features import Imported, import_frame
-from geo_service.store.base import Change, Feature, NewFeature, Store
+from geo_service.errors import Conflict, InvalidInput
+from geo_service.features import import_frame
+from geo_service.history import changes_since
+from geo_service.store.base import Feature, NewFeature, Store
 from geo_service.store.values import from_snapshot, unchanged
 from geo_service.workspace import Workspace
 
-__all__ = ["Rewound", "changes_since", "rewind_layer"]
+__all__ = ["Rewound", "rewind_layer"]
 
 
 @dataclass(frozen=True)
@@ -44,17 +45,6 @@ class Rewound:
     unchanged: int
     dry_run: bool
     version: int | None = None  # the layer's version after the rewind (None for a dry run)
-
-
-def changes_since(store: Store, layer: str, moment: dt.datetime) -> list[Change]:
-    """The layer's changes after ``moment``, oldest first (read newest first, page by page)."""
-    limit = 1000
-    while True:
-        changes = store.history(layer, limit=limit)
-        if len(changes) < limit or changes[-1].at <= moment:
-            break
-        limit *= 4
-    return [c for c in reversed(changes) if c.at > moment]
 
 
 def _states_then(store: Store, layer: str, moment: dt.datetime) -> dict[int, NewFeature | None]:
@@ -95,6 +85,8 @@ def rewind_layer(
             layer=layer,
             field="to",
         )
+    # the version first: a write after it (even one this reading sees) makes the store refuse the batch
+    version = ws.store.layer_version(layer)
     current = {f.id: f for f in ws.store.list_features(layer).features}
     then = _states_then(ws.store, layer, to)
     reverted = sorted(
@@ -119,24 +111,27 @@ def rewind_layer(
         assert state is not None
         rows.append((fid, None, state))
     why = reason or f"回退到 {to.astimezone(TZ):%Y-%m-%d %H:%M} / rewound to {to.isoformat()}"
-    done = import_frame(
-        ws,
-        layer,
-        _frame(spec, rows),
-        actor=actor,
-        mode="replace",
-        reason=why,
-        check_siting=False,
-        restore=True,
-    )
-    _check_counts(done, answer)
+    try:
+        done = import_frame(
+            ws,
+            layer,
+            _frame(spec, rows),
+            actor=actor,
+            mode="replace",
+            reason=why,
+            check_siting=False,
+            restore=True,
+            expected_layer_version=version,
+        )
+    except (InvalidInput, Conflict) as exc:
+        raise _by_feature(exc, layer, to, [fid for fid, _, _ in rows]) from None
     return Rewound(
         layer,
         to,
         answer.reverted,
         answer.restored,
         answer.deleted,
-        answer.unchanged,
+        done.unchanged,
         False,
         ws.store.layer_version(layer),
     )
@@ -160,11 +155,27 @@ def _frame(
     return gpd.GeoDataFrame(table, geometry=[feat.geometry for _, _, feat in rows], crs=4326)
 
 
-def _check_counts(done: Imported, planned: Rewound) -> None:
-    """The import wrote what the plan said (a mismatch is a defect, not a user's error)."""
-    if (done.updated, done.restored, done.deleted) != (
-        len(planned.reverted),
-        len(planned.restored),
-        len(planned.deleted),
-    ):
-        raise RuntimeError(f"rewind of {planned.layer} wrote {done}, planned {planned}")
+def _by_feature(exc: InvalidInput | Conflict, layer: str, to: dt.datetime, fids: Sequence[int]) -> Exception:
+    """An import's refusal of the rows it was given, told as the rewind's: by feature id, not by row of a
+    file the user never saw (a refusal with no rows stands as it is)."""
+    rows = exc.details.get("rows")
+    if not rows:
+        return exc
+    when = to.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+    features = [
+        {"id": fids[r["row"] - 1], "fields": r["fields"], "rules": r["rules"], "errors": r["errors"]}
+        for r in rows
+    ]
+    first = features[0]
+    shown = "、".join(str(f["id"]) for f in features[:20])
+    shown_en = ", ".join(str(f["id"]) for f in features[:20])
+    zh = first["errors"][0]["detail_zh"] if first["errors"] else ""
+    en = first["errors"][0]["detail_en"] if first["errors"] else ""
+    return type(exc)(
+        f"图层 {layer} 不能回到 {when}：要素 {shown} 当时的状态现在不能写入，未做任何改动。要素 {first['id']}：{zh}",
+        f"Layer {layer} cannot go back to {when}: the state then of feature(s) {shown_en} cannot be written "
+        f"now; nothing was changed. Feature {first['id']}: {en}",
+        layer=layer,
+        field=exc.field,
+        details={"features": features},
+    )

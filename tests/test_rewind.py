@@ -184,3 +184,97 @@ def test_the_command_line_puts_a_layer_back_and_says_what_it_did(tmp_path, capsy
         store.close()
     assert main(["rewind", "depots", "--to", "明天", *ws]) == 2
     assert "to" in capsys.readouterr().err
+
+
+class _EditedDuringRewind:
+    """The real store, with another user's write committed just after a rewind has read the layer (when
+    it reads the history)."""
+
+    def __init__(self, store, edit) -> None:
+        self._store, self._edit = store, edit
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def history(self, layer, *args, **kw):
+        if self._edit is not None:
+            edit, self._edit = self._edit, None
+            edit(self._store)
+        return self._store.history(layer, *args, **kw)
+
+
+@pytest.mark.parametrize("meanwhile", ["create", "delete"])
+def test_a_rewind_is_refused_when_the_layer_changes_while_it_runs(store_client, meanwhile):
+    """helper-47: a feature created by someone else while a rewind ran was deleted by it, and one
+    deleted was brought back (then a 500). The rewind reads the layer's version first; the store refuses
+    the write when the layer moved (409), and nothing is written."""
+    import shapely
+
+    from geo_service.rewind import rewind_layer
+    from geo_service.store.base import NewFeature
+    from geo_service.workspace import Workspace
+
+    c = store_client
+    morning = _moment()
+    csv = "name,salt_store,lon,lat\n甲,true,113.25,35.21\n乙,false,113.26,35.22\n"
+    assert c.post("/collections/depots/import", files={"file": ("d.csv", csv.encode())}).status_code == 201
+    ws = c.app.state.workspace
+    yi = _layer(c)["乙"]
+
+    def edit(store):
+        if meanwhile == "create":
+            store.create_features(
+                "depots",
+                [NewFeature({"name": "丙", "salt_store": True}, shapely.Point(113.27, 35.23))],
+                actor="other",
+            )
+        else:
+            store.delete_feature("depots", yi["id"], expected_version=yi["version"], actor="other")
+
+    racing = Workspace(_EditedDuringRewind(ws.store, edit), ws.settings)
+    from geo_service.errors import Conflict
+
+    with pytest.raises(Conflict):
+        rewind_layer(racing, "depots", dt.datetime.fromisoformat(morning), actor="rw")
+    names = set(_layer(c))
+    assert names == ({"甲", "乙", "丙"} if meanwhile == "create" else {"甲"})
+    assert not any(h["actor"] == "rw" for h in c.get("/collections/depots/history").json()["changes"])
+
+
+def test_a_rewind_refusal_names_features_not_rows(store_client):
+    """helper-47: a rewind refused by a check answered about 'rows 1, 2, 3 of the file', a file the user
+    never sent."""
+    c = store_client
+    two = "name,salt_store,lon,lat\n甲,true,113.25,35.21\n乙,false,113.26,35.22\n"
+    assert c.post("/collections/depots/import", files={"file": ("d.csv", two.encode())}).status_code == 201
+    crew = c.post(
+        "/collections/crews/items",
+        json={
+            "type": "Feature",
+            "properties": {"crew": "一组", "depot": "甲", "vehicles": 2},
+            "geometry": None,
+        },
+    )
+    assert crew.status_code == 201, crew.text[:300]
+    morning = _moment()
+    item = crew.json()
+    moved = c.patch(
+        f"/collections/crews/items/{item['id']}",
+        json={"properties": {"depot": "乙"}},
+        headers={"If-Match": f'"{item["version"]}"'},
+    )
+    assert moved.status_code == 200, moved.text[:300]
+    jia = _layer(c)["甲"]
+    assert (
+        c.delete(
+            f"/collections/depots/items/{jia['id']}", headers={"If-Match": f'"{jia["version"]}"'}
+        ).status_code
+        == 204
+    )
+    r = c.post("/collections/crews/rewind", json={"to": morning})
+    assert r.status_code == 400, r.text[:300]
+    body = r.json()
+    assert [f["id"] for f in body["features"]] == [item["id"]]
+    assert f"feature(s) {item['id']}" in body["detail_en"]
+    assert "row" not in body["detail_en"].lower()
+    assert c.get(f"/collections/crews/items/{item['id']}").json()["properties"]["depot"] == "乙"

@@ -464,6 +464,16 @@ def test_order_locks_that_cannot_be_met_are_refused_or_said():
     assert "bridge:3 锁定在车辆 一组-1 的 1 级第 999 站" in note
     assert "已排在第 4 站，即最后一站" in note
     assert "it is placed at stop 4 of 4, the last (stop 4 of the route)" in note
+    # helper-47: a lock within the stops is kept when another asks for a stop beyond them; the one beyond
+    # goes as late as the route allows, and only it is in the notice
+    locks = {"bridge:1": "一组-1@9", "bridge:3": "一组-1@4", "bridge:4": "一组-1@1"}  # of 1, 3, 4, 5
+    mixed = plan_response(**kw, iterations=20, locks=locks)
+    items = [s.get("item") for s in mixed.vehicles[0]["stops"]]
+    assert (items[0], items[3]) == ("bridge:4", "bridge:3")
+    assert items[2] == "bridge:1"
+    [note] = mixed.notices
+    assert note.startswith("bridge:1 ")
+    assert "it is placed at stop 3 of 4 (stop 3 of the route)" in note
 
 
 def test_a_bridge_closed_twice_is_one_closure(demo_plan):

@@ -732,3 +732,43 @@ def test_a_replacing_batch_may_bring_deleted_features_back_under_their_ids(store
     store.replace_layer("depots", [depot("甲"), depot("乙")], actor="x", ids=[a.id, b.id])
     names = {f.properties["name"]: f.id for f in store.list_features("depots").features}
     assert names["乙"] not in (a.id, b.id, c.id)
+
+
+def test_an_export_reads_the_layer_at_a_moment_its_history_agrees_with(store, catalog):
+    """helper-47: on PostGIS a change was recorded at its transaction's start, so an append still
+    running when a layer was exported looked older than the export, though the export did not hold it;
+    and one import's deletes and updates carried times a second apart. The export's moment and the
+    times recorded now agree: everything recorded at or before the moment is in the frame, nothing
+    after it; one write's changes carry one time."""
+    a, b, c = store.create_features("depots", [depot("甲"), depot("乙"), depot("丙")], actor="x")
+    moment, frame = store.export_frame("depots")
+    assert sorted(frame.index) == [a.id, b.id, c.id]
+    assert all(h.at <= moment for h in store.history("depots"))
+    [d] = store.create_features("depots", [depot("丁")], actor="x")
+    assert store.history("depots", d.id)[0].at > moment
+    store.replace_layer(
+        "depots",
+        [depot("甲", x=113.3), depot("丁")],
+        actor="imp",
+        ids=[a.id, d.id],
+        expected={a.id: 1, d.id: 1},
+    )
+    times = {h.at for h in store.history("depots", limit=5) if h.actor == "imp"}
+    assert len(times) == 1  # the update of 甲 and the deletes of 乙 and 丙
+    assert [h.op for h in store.history("depots", limit=3)].count("delete") == 2
+
+
+def test_a_replacing_batch_that_read_the_layer_at_one_version_is_refused_at_another(store):
+    """A rewind reads the whole layer and its history, then writes: a feature created or deleted by
+    someone else in between was deleted or brought back (helper-47). The store refuses the batch."""
+    a, b = store.create_features("depots", [depot("甲"), depot("乙")], actor="x")
+    seen = store.layer_version("depots")
+    [c] = store.create_features("depots", [depot("丙")], actor="other")
+    with pytest.raises(Conflict) as moved:
+        store.replace_layer("depots", [depot("甲")], actor="rw", ids=[a.id], expected_layer_version=seen)
+    assert moved.value.details["expected_layer_version"] == seen
+    assert {f.id for f in store.list_features("depots").features} == {a.id, b.id, c.id}
+    store.replace_layer(
+        "depots", [depot("甲")], actor="rw", ids=[a.id], expected_layer_version=store.layer_version("depots")
+    )
+    assert {f.id for f in store.list_features("depots").features} == {a.id}

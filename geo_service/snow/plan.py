@@ -380,20 +380,37 @@ def _two_opt(model: _Model, route: list[tuple[int, int]], start_node: int) -> li
 def _pin(
     model: _Model, plan: list[dict[int, list[tuple[int, int]]]], pins: Mapping[int, int]
 ) -> list[dict[int, list[tuple[int, int]]]]:
-    """Put order-locked items at their position (1-based) in their vehicle's route for their class."""
+    """Put order-locked items at their position (1-based) among their vehicle's stops of their priority
+    (a route holds its priorities one after another; each keeps its place)."""
     if not pins:
         return plan
     for routes in plan:
         for w in routes:
             route = routes[w]
-            pinned = sorted((pins[k], (k, d)) for k, d in route if k in pins)
-            if not pinned:
+            if not any(k in pins for k, _ in route):
                 continue
-            rest = [(k, d) for k, d in route if k not in pins]
-            for position, entry in pinned:
-                rest.insert(min(position - 1, len(rest)), entry)
-            routes[w] = rest
+            groups: dict[int, list[tuple[int, int]]] = {}
+            for entry in route:
+                groups.setdefault(model.items[entry[0]].priority, []).append(entry)
+            routes[w] = [entry for group in groups.values() for entry in _pinned(group, pins)]
     return plan
+
+
+def _pinned(route: list[tuple[int, int]], pins: Mapping[int, int]) -> list[tuple[int, int]]:
+    """One priority's stops with its locks kept: a lock within the stops exactly (no two share a stop:
+    refused up front); one beyond them as late as the others allow; the rest in their order around them."""
+    n = len(route)
+    slots: list[tuple[int, int] | None] = [None] * n
+    pinned = sorted((pins[k], (k, d)) for k, d in route if k in pins)
+    for position, entry in pinned:
+        if position <= n:
+            slots[position - 1] = entry
+    free = [i for i in range(n) if slots[i] is None]
+    beyond = [entry for position, entry in pinned if position > n]
+    for i, entry in zip(free[len(free) - len(beyond) :], beyond, strict=True):
+        slots[i] = entry
+    rest = iter([(k, d) for k, d in route if k not in pins])
+    return [slot if slot is not None else next(rest) for slot in slots]
 
 
 def _refuse_shared_positions(model: _Model, pins: Mapping[int, int], lock_idx: Mapping[int, str]) -> None:

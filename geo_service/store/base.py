@@ -149,6 +149,11 @@ class Store(Protocol):
         """The whole layer as a GeoDataFrame (index = feature id, plus a ``_version`` column)."""
         ...
 
+    def export_frame(self, layer: str) -> tuple[dt.datetime, gpd.GeoDataFrame]:
+        """The whole layer as :meth:`read_frame` gives it, read at one moment, and that moment: every
+        change its history records at or before the moment is in the frame, and none after it."""
+        ...
+
     def create_features(
         self, layer: str, features: Sequence[NewFeature], *, actor: str, reason: str | None = None
     ) -> list[Feature]:
@@ -190,6 +195,7 @@ class Store(Protocol):
         ids: Sequence[int | None] | None = None,
         expected: Mapping[int, int] | None = None,
         restore: bool = False,
+        expected_layer_version: int | None = None,
     ) -> int:
         """Load a whole layer at once (demo, import), all or nothing; returns the number of features.
         ``expected``: id → the version the caller read; a feature taken over that is at another version
@@ -200,7 +206,9 @@ class Store(Protocol):
         nothing at all when it is unchanged). Every other stored feature is deleted (kept in history),
         and the other features are created with new ids. With ``restore``, an id of a deleted feature
         brings it back under that id (a ``restore`` in its history), as a layer put back to an earlier
-        moment needs. ``reason`` (default "replace layer") is recorded for each change."""
+        moment needs. ``expected_layer_version``: the layer's version when the caller read all of it;
+        any write since (a feature created or deleted too) is a ``Conflict``, and nothing is written.
+        ``reason`` (default "replace layer") is recorded for each change."""
         ...
 
     def put_document(self, kind: str, key: str, body: Mapping[str, Any], *, actor: str) -> None:

@@ -35,6 +35,7 @@ from geo_service.catalog import Catalog, LayerSpec
 from geo_service.errors import Conflict, NotFound, StoreUnavailable
 from geo_service.store.base import Change, Document, Feature, NewFeature, Page, Query
 from geo_service.store.values import (
+    check_layer_version,
     check_version,
     created_features,
     from_snapshot,
@@ -254,6 +255,7 @@ class GeoPackageStore:
         self.catalog = catalog
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._at = _now()  # the time of the changes the current write transaction records
         self._checking = threading.RLock()  # exclusive(): one thread of this process at a time
         self._held = 0  # how deep this process holds exclusive(): the file lock is taken at the first
         self._lockfile: IO[bytes] | None = None
@@ -382,6 +384,9 @@ class GeoPackageStore:
                 raise StoreUnavailable(
                     "GeoPackage 文件被占用，请稍后重试", f"GeoPackage is busy: {exc}"
                 ) from None
+            # the time of every change this transaction records, read once the file is held: one
+            # import's changes carry one time, and a change recorded before an export's moment is in it
+            self._at = _now()
             try:
                 yield cur
             except BaseException:
@@ -485,6 +490,19 @@ class GeoPackageStore:
         spec = self.catalog[layer]
         with self._lock:
             rows = self._con.execute(self._select(spec) + " ORDER BY fid").fetchall()
+        return self._frame(spec, rows)
+
+    def export_frame(self, layer: str) -> tuple[dt.datetime, gpd.GeoDataFrame]:
+        spec = self.catalog[layer]
+        # as a write: other writers (another process's import too) wait, and every change recorded
+        # before the moment read here is committed, and in the frame
+        with self._transaction() as cur:
+            moment = self._at
+            rows = cur.execute(self._select(spec) + " ORDER BY fid").fetchall()
+        return moment, self._frame(spec, rows)
+
+    @staticmethod
+    def _frame(spec: LayerSpec, rows: Sequence[Any]) -> gpd.GeoDataFrame:
         ids = [int(r[0]) for r in rows]
         data: dict[str, Any] = {}
         for i, f in enumerate(spec.fields):
@@ -527,7 +545,7 @@ class GeoPackageStore:
                 version,
                 op,
                 actor,
-                _now().isoformat(),
+                self._at.isoformat(),
                 None if before is None else json.dumps(before, ensure_ascii=False),
                 None if after is None else json.dumps(after, ensure_ascii=False),
                 reason,
@@ -663,7 +681,7 @@ class GeoPackageStore:
                 cur.execute(
                     "INSERT INTO geo_history (layer, fid, version, op, actor, at, reason) "
                     f"SELECT ?, fid, 1, 'create', ?, ?, ? FROM \"{spec.name}\" WHERE fid > ? ORDER BY fid",
-                    (spec.name, actor, _now().isoformat(), reason, start),
+                    (spec.name, actor, self._at.isoformat(), reason, start),
                 )
                 self._bump(cur, spec.name)
             return created_features(spec.name, ids.tolist(), features)
@@ -812,11 +830,15 @@ class GeoPackageStore:
         ids: Sequence[int | None] | None = None,
         expected: Mapping[int, int] | None = None,
         restore: bool = False,
+        expected_layer_version: int | None = None,
     ) -> int:
         spec = self.catalog[layer]
         refuse_repeats(spec, features)  # the layer's other features go, so only the batch can clash
         why = reason or "replace layer"
         with self._transaction() as cur:
+            if expected_layer_version is not None:
+                row = cur.execute("SELECT version FROM geo_layer_state WHERE layer = ?", (layer,)).fetchone()
+                check_layer_version(layer, expected_layer_version, int(row[0]) if row else 0)
             old = {f.id: f for f in (self._row_to_feature(spec, r) for r in cur.execute(self._select(spec)))}
             deleted: dict[int, int] = {}
             if restore:  # the named ids that are deleted features: each one's last version
@@ -863,7 +885,7 @@ class GeoPackageStore:
                 cur.execute(
                     "INSERT INTO geo_history (layer, fid, version, op, actor, at, reason) "
                     f"SELECT ?, fid, 1, 'create', ?, ?, ? FROM \"{layer}\" WHERE fid > ? ORDER BY fid",
-                    (layer, actor, _now().isoformat(), why, start),
+                    (layer, actor, self._at.isoformat(), why, start),
                 )
             if old or features:
                 self._bump(cur, layer)

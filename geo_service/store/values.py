@@ -19,6 +19,7 @@ from geo_service.store.base import Change, Feature, NewFeature
 
 __all__ = [
     "check_expected",
+    "check_layer_version",
     "check_version",
     "created_features",
     "from_snapshot",
@@ -122,6 +123,19 @@ def check_expected(layer: str, expected: Mapping[int, int] | None, current: Mapp
             "export again and import that",
             layer=layer,
             details={"features": moved},
+        )
+
+
+def check_layer_version(layer: str, expected: int | None, current: int) -> None:
+    """``Conflict`` when a write that read the whole layer at version ``expected`` finds it at another
+    (someone created, changed or deleted a feature meanwhile); nothing is written then."""
+    if expected is not None and current != expected:
+        raise Conflict(
+            f"图层 {layer} 在此期间被他人修改（新增、修改或删除了要素），未写入任何改动；请重试",
+            f"Layer {layer} was changed by someone else meanwhile (a feature created, changed or deleted); "
+            "nothing was written: try again",
+            layer=layer,
+            details={"expected_layer_version": expected, "layer_version": current},
         )
 
 

@@ -174,10 +174,23 @@ def record_batch_create(
             version=1,
             op="create",
             actor=actor,
-            at=sa.func.now(),
+            at=_at(con),
             reason=reason,
         )
     )
+
+
+#: where a write transaction keeps the time its changes are recorded at (``PostGISStore._lock_and_bump``)
+AT_KEY = "geo_service.at"
+
+
+def _at(con: sa.Connection) -> Any:
+    """The time this transaction's changes are recorded at: the moment it took the layer's lock (see
+    ``PostGISStore._lock_and_bump``), else the database's clock now."""
+    at = con.info.get(AT_KEY)
+    if at is None:
+        return sa.func.clock_timestamp()
+    return sa.bindparam(None, at, type_=sa.DateTime(timezone=True))
 
 
 def ids_param(ids: Iterable[int]) -> Any:
@@ -204,7 +217,7 @@ def record_deletes(
         table.c._version + 1,
         sa.literal("delete", sa.Text),
         sa.literal(actor, sa.Text),
-        sa.func.now(),
+        _at(con),
         snap,
         sa.literal(reason, sa.Text),
     ).where(sa.not_(table.c.fid == sa.any_(kept)))

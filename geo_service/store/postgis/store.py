@@ -42,6 +42,7 @@ from geo_service.store.postgis.schema import (
     state_t,
 )
 from geo_service.store.values import (
+    check_layer_version,
     check_version,
     created_features,
     from_snapshot,
@@ -60,6 +61,9 @@ _TZ = ZoneInfo("Asia/Shanghai")
 _BULK = 1000  # batches larger than this go through COPY
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+_AT = bulk.AT_KEY  # where a write transaction keeps the time its changes are recorded at
 
 
 def _now() -> dt.datetime:
@@ -175,6 +179,7 @@ class PostGISStore:
         """One transaction; database errors become domain errors here and nowhere else."""
         try:
             with self.engine.begin() as con:
+                con.info.pop(_AT, None)  # a pooled connection: the time of an earlier transaction's changes
                 yield con
         except IntegrityError as exc:
             diag = getattr(exc.orig, "diag", None)
@@ -263,6 +268,10 @@ class PostGISStore:
         spec = self.catalog[layer]
         with self._db() as con:
             rows = con.execute(sa.select(*self._columns(spec)).order_by(self.tables[layer].c.fid)).all()
+        return self._frame(spec, rows)
+
+    @staticmethod
+    def _frame(spec: LayerSpec, rows: Sequence[Any]) -> gpd.GeoDataFrame:
         ids = [int(r[0]) for r in rows]
         data: dict[str, Any] = {
             f.name: [from_storage(f, r[3 + i]) for r in rows] for i, f in enumerate(spec.fields)
@@ -277,7 +286,27 @@ class PostGISStore:
     # -- writes -----------------------------------------------------------------------------------
     @staticmethod
     def _lock_and_bump(con: sa.Connection, layer: str) -> None:
-        con.execute(sa.update(state_t).where(state_t.c.layer == layer).values(version=state_t.c.version + 1))
+        """Take the layer's write lock (its state row) and raise its version. The moment the lock was
+        had is the time of every change this transaction records (``_AT``): the database's clock, read
+        once the lock is held, so that a change recorded before an export's moment is in that export
+        (see :meth:`export_frame`) and one import's changes all carry one time."""
+        at = con.execute(
+            sa.update(state_t)
+            .where(state_t.c.layer == layer)
+            .values(version=state_t.c.version + 1)
+            .returning(sa.func.clock_timestamp())
+        ).scalar_one()
+        con.info[_AT] = at
+
+    def export_frame(self, layer: str) -> tuple[dt.datetime, gpd.GeoDataFrame]:
+        spec = self.catalog[layer]
+        with self._db() as con:
+            # writers of the layer wait for this transaction (and it for them): every change recorded
+            # before the moment read next is committed, and in the frame; every later one is not
+            con.execute(sa.select(state_t.c.layer).where(state_t.c.layer == layer).with_for_update(read=True))
+            moment = con.execute(sa.select(sa.func.clock_timestamp())).scalar_one()
+            rows = con.execute(sa.select(*self._columns(spec)).order_by(self.tables[layer].c.fid)).all()
+        return moment, self._frame(spec, rows)
 
     def _values(self, spec: LayerSpec, feature: NewFeature) -> dict[str, Any]:
         values = {f.name: feature.properties.get(f.name) for f in spec.fields}
@@ -305,7 +334,7 @@ class PostGISStore:
                 version=version,
                 op=op,
                 actor=actor,
-                at=_now(),
+                at=con.info.get(_AT) or _now(),
                 before=before,
                 after=after,
                 reason=reason,
@@ -323,7 +352,7 @@ class PostGISStore:
         reason: str | None,
     ) -> None:
         """One history row per (fid, version, before, after), in one batched statement."""
-        at = _now()
+        at = con.info.get(_AT) or _now()
         con.execute(
             history_t.insert(),
             [
@@ -503,6 +532,7 @@ class PostGISStore:
         ids: Sequence[int | None] | None = None,
         expected: Mapping[int, int] | None = None,
         restore: bool = False,
+        expected_layer_version: int | None = None,
     ) -> int:
         spec = self.catalog[layer]
         t = self.tables[layer]
@@ -511,6 +541,9 @@ class PostGISStore:
         named = sorted({int(i) for i in (*(ids or ()), *(expected or {})) if i is not None})
         with self._db() as con:
             self._lock_and_bump(con, layer)  # the layer's writers wait here: what is read next stays so
+            if expected_layer_version is not None:  # this write's bump counted out
+                now = con.execute(sa.select(state_t.c.version).where(state_t.c.layer == layer)).scalar_one()
+                check_layer_version(layer, expected_layer_version, int(now) - 1)
             old: dict[int, Feature] = {}
             if named:
                 rows = con.execute(
