@@ -305,3 +305,25 @@ def test_generated_candidates_are_named_by_their_number_and_stand_off_the_street
     lines = to_metric(roads.geometry.to_numpy(), "EPSG:4547")
     pts = to_metric(got.geometry.to_numpy(), "EPSG:4547")
     assert shapely.distance(pts, lines) == pytest.approx([6, 6], abs=0.01)
+
+
+def test_two_new_sites_closer_than_the_spacing_rule_are_said_so(demo_client):
+    """helper-45/47: each candidate is judged against the stored sites only, so two chosen new sites could
+    stand closer together than site-spacing (50 m) allows; the answer now names such pairs."""
+    x, y = _good_candidate(demo_client)
+    twin = (x + 0.0002, y)  # about 18 m east
+    far = (x, y + 0.01)  # about 1.1 km north
+    body = demo_client.post(
+        "/planning/sites",
+        json={"method": "mclp", "p": 2, "keep_existing": False, "candidates": _fc([(x, y), twin])},
+    ).json()
+    assert body["left_out"] == []  # both spots pass the rules on their own
+    [pair] = body["too_close"]
+    assert (pair["a"], pair["b"], pair["rule"], pair["limit_m"]) == (0, 1, "site-spacing", 50.0)
+    assert 10 < pair["distance_m"] < 30
+    assert any("closer than 50 m" in n for n in body["notices"])
+    apart = demo_client.post(
+        "/planning/sites",
+        json={"method": "mclp", "p": 2, "keep_existing": False, "candidates": _fc([(x, y), far])},
+    ).json()
+    assert apart.get("too_close") == []

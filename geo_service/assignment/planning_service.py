@@ -16,7 +16,7 @@ from geo_service.assignment.planning import (
     outside_districts,
     place_vendors,
 )
-from geo_service.assignment.screening import screen_candidates
+from geo_service.assignment.screening import screen_candidates, too_close
 from geo_service.contexts import goods_groups, open_sites, out_of_season, walk_network
 from geo_service.duty import TZ
 from geo_service.errors import InvalidInput
@@ -94,7 +94,8 @@ def plan_sites(
             field="candidates",
             details={"outside": outside},
         )
-    cands, left_out = screen_candidates(siting_context(ws), candidates, district=district)
+    ctx = siting_context(ws)
+    cands, left_out = screen_candidates(ctx, candidates, district=district)
     outside_zh = f"或不在「{district}」内" if district else ""
     outside_en = f" or lies outside {district}" if district else ""
     if not len(cands):
@@ -149,6 +150,20 @@ def plan_sites(
             f"{len(left_out)} 个候选点违反选址规则{outside_zh}，未参与选址（见 left_out）"
             f" / {len(left_out)} candidates break a siting rule{outside_en.replace('lies', 'lie')} and were "
             "left out (see left_out)"
+        )
+    # each candidate was judged against the stored sites: two new ones may still crowd each other
+    crowded = too_close(ctx, cands.loc[result["new"]], crs=ws.settings.metric_crs)
+    result["too_close"] = crowded
+    if crowded:
+        shown = "；".join(
+            f"候选点{c['a']} 与 候选点{c['b']} 相距 {c['distance_m']:g} 米" for c in crowded[:5]
+        )
+        shown_en = "; ".join(f"{c['a']} and {c['b']} are {c['distance_m']:g} m apart" for c in crowded[:5])
+        limit = crowded[0]["limit_m"]
+        result["notices"].append(
+            f"新选站点中有 {len(crowded)} 对相距不足 {limit:g} 米（规则 {crowded[0]['rule']}）：{shown}；每对只宜设一处"
+            f" / {len(crowded)} pair(s) of the new sites are closer than {limit:g} m (rule {crowded[0]['rule']}): "
+            f"{shown_en}; only one of each pair should be opened"
         )
     left = out_of_season(ws, "stall_sites", on=today) if keep_existing else []
     result["sites_out_of_season"] = left

@@ -8,11 +8,12 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import shapely
 
 from geo_service.assignment.planning import FEATURE_ID
 from geo_service.siting.checker import DISTRICT_RULE, SitingContext, check_site
 
-__all__ = ["PLACE_RULE_KINDS", "screen_candidates"]
+__all__ = ["PLACE_RULE_KINDS", "screen_candidates", "too_close"]
 
 #: rules about where a site is, which a candidate place must pass; the others (hours, goods, stall
 #: density, a secondary road's conditions on stalls and hours) are about how the site is set up later
@@ -89,3 +90,36 @@ def screen_candidates(
             }
         )
     return candidates[keep], left_out
+
+
+def too_close(
+    ctx: SitingContext, chosen: gpd.GeoDataFrame, *, layer: str = "stall_sites", crs: str
+) -> list[dict[str, Any]]:
+    """Pairs of the new sites ``chosen`` (index labels) nearer each other than a spacing rule of ``layer``
+    among its own sites allows: each candidate was judged against the stored sites alone, so two new ones
+    may crowd each other. Each pair: ``a``, ``b``, ``distance_m``, ``rule`` and ``limit_m``."""
+    from geo_service.crs import to_metric
+
+    rules = [
+        r for r in ctx.rules.for_layer(layer) if r.kind == "spacing" and layer in r.params.get("layers", ())
+    ]
+    if not rules or len(chosen) < 2:
+        return []
+    limit = max(float(r.params["distance_m"]) for r in rules)
+    rule = next(r.id for r in rules if float(r.params["distance_m"]) == limit)
+    geoms = to_metric(chosen.geometry.to_numpy(), crs)
+    labels = [int(i) for i in chosen.index]
+    pairs = []
+    for i in range(len(geoms)):
+        d = shapely.distance(geoms[i], geoms[i + 1 :])
+        for j in np.flatnonzero(d < limit):
+            pairs.append(
+                {
+                    "a": labels[i],
+                    "b": labels[i + 1 + int(j)],
+                    "distance_m": round(float(d[j]), 1),
+                    "rule": rule,
+                    "limit_m": limit,
+                }
+            )
+    return pairs
