@@ -56,64 +56,80 @@ def exported_at(
                 moment = dt.datetime.fromisoformat(raw.strip())
             except ValueError:
                 moment = None
+        if moment is not None and moment.tzinfo is None:
+            moment = moment.replace(tzinfo=TZ)
         if moment is None:
-            problems.setdefault(i, []).append(
-                InvalidInput(
-                    f"导出时刻 {EXPORTED_AT}「{raw}」不是时间（如 2026-12-06T09:30:00+08:00；请勿修改此列）",
-                    f"{EXPORTED_AT} '{raw}' is no time (such as 2026-12-06T09:30:00+08:00; leave this "
-                    "column as exported)",
-                    layer=layer,
-                    feature=f"row {i}",
-                    field=EXPORTED_AT,
-                )
+            wrong = (
+                "不是时间（如 2026-12-06T09:30:00+08:00；请勿修改此列）",
+                "is no time (such as 2026-12-06T09:30:00+08:00)",
             )
+        elif moment > dt.datetime.now(TZ) + dt.timedelta(minutes=1):  # no export was made in the future
+            wrong = ("在将来（请勿修改此列）", "is in the future")
+        else:
+            moments.append(moment)
             continue
-        moments.append(moment if moment.tzinfo else moment.replace(tzinfo=TZ))
+        problems.setdefault(i, []).append(
+            InvalidInput(
+                f"导出时刻 {EXPORTED_AT}「{raw}」{wrong[0]}",
+                f"{EXPORTED_AT} '{raw}' {wrong[1]}: leave this column as exported",
+                layer=layer,
+                feature=f"row {i}",
+                field=EXPORTED_AT,
+            )
+        )
     return min(moments) if moments else None
 
 
 @dataclass(frozen=True)
 class Added:
-    """A feature added to the layer after an export: its id, when (Beijing time) and by whom."""
+    """A feature added to the layer (created or restored), or changed, after an export: its id, what
+    was done (``op``), when (Beijing time) and by whom."""
 
     fid: int
+    op: str
     at: dt.datetime
     actor: str
+
+
+_DONE = {"create": ("新增", "added"), "restore": ("恢复", "restored"), "update": ("修改", "changed")}
 
 
 def added_since(
     store: Store, layer: str, moment: dt.datetime, stored: Collection[int], named: Collection[int]
 ) -> list[Added]:
     """The layer's features (``stored``) that a file exported at ``moment`` does not name (``named``)
-    because they were added (created, or restored) after it: read from the layer's history since."""
+    but that were created, restored or changed after it: the file did not leave them out on purpose,
+    it never held them as they are. Read from the layer's history since (each one's latest change)."""
     left_out = set(stored) - set(named)
-    arrivals: dict[int, Change] = {}
+    latest: dict[int, Change] = {}
     for c in changes_since(store, layer, moment):
-        if c.feature_id in left_out and c.op in ("create", "restore"):
-            arrivals[c.feature_id] = c
-    return [Added(fid, c.at.astimezone(TZ), c.actor) for fid, c in sorted(arrivals.items())]
+        if c.feature_id in left_out and c.op in _DONE:
+            latest[c.feature_id] = c
+    return [Added(fid, c.op, c.at.astimezone(TZ), c.actor) for fid, c in sorted(latest.items())]
 
 
 def refuse_added(layer: str, moment: dt.datetime, added: Sequence[Added]) -> None:
-    """``Conflict`` naming the features ``added`` after the export at ``moment`` (none: nothing)."""
+    """``Conflict`` naming the features ``added`` (or changed) after the export at ``moment`` (none:
+    nothing)."""
     if not added:
         return
     when = moment.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
     shown = added[:20]
     more_zh = f"等 {len(added)} 个" if len(added) > len(shown) else ""
     more_en = f" and {len(added) - len(shown)} more" if len(added) > len(shown) else ""
-    zh = "、".join(f"{a.fid}（{a.actor} {a.at:%m-%d %H:%M} 新增）" for a in shown)
-    en = ", ".join(f"{a.fid} (added by {a.actor} at {a.at:%m-%d %H:%M})" for a in shown)
+    zh = "、".join(f"{a.fid}（{a.actor} {a.at:%m-%d %H:%M} {_DONE[a.op][0]}）" for a in shown)
+    en = ", ".join(f"{a.fid} ({_DONE[a.op][1]} by {a.actor} at {a.at:%m-%d %H:%M})" for a in shown)
     raise Conflict(
-        f"文件导出（{when}）之后图层中又新增了要素 {zh}{more_zh}；文件不含它们，按此文件替换会删除它们。"
+        f"文件导出（{when}）之后图层中又新增或修改了要素 {zh}{more_zh}；文件不含它们，按此文件替换会删除它们。"
         "请重新导出后再修改，或把它们加入文件，或确需删除时先单独删除",
-        f"Feature(s) {en}{more_en} were added to the layer after this file was exported ({when}); the "
-        "file does not hold them, so replacing the layer with it would delete them. Export again and make "
-        "the changes there, add them to the file, or delete them on their own first if they must go",
+        f"Feature(s) {en}{more_en} were added to the layer or changed after this file was exported "
+        f"({when}); the file does not hold them, so replacing the layer with it would delete them. Export "
+        "again and make the changes there, add them to the file, or delete them on their own first if they "
+        "must go",
         layer=layer,
         field=EXPORTED_AT,
         details={
             "exported_at": moment.isoformat(),
-            "added": [{"id": a.fid, "at": a.at.isoformat(), "actor": a.actor} for a in added],
+            "added": [{"id": a.fid, "op": a.op, "at": a.at.isoformat(), "actor": a.actor} for a in added],
         },
     )

@@ -159,9 +159,19 @@ def _by_feature(exc: InvalidInput | Conflict, layer: str, to: dt.datetime, fids:
     """An import's refusal of the rows it was given, told as the rewind's: by feature id, not by row of a
     file the user never saw (a refusal with no rows stands as it is)."""
     rows = exc.details.get("rows")
+    when = to.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+    if isinstance(exc, Conflict) and (rows or "expected_layer_version" in exc.details):
+        # a feature changed (or the layer written) after the rewind read it: no file, no export involved
+        changed = [fids[r["row"] - 1] for r in rows or ()]
+        return Conflict(
+            f"图层 {layer} 在回退到 {when} 期间被他人修改，未写入任何改动；请重试",
+            f"Layer {layer} was changed by someone else while it was being put back to {when}; nothing was "
+            "written: try again",
+            layer=layer,
+            details={"features": changed} if changed else dict(exc.details),
+        )
     if not rows:
         return exc
-    when = to.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
     features = [
         {"id": fids[r["row"] - 1], "fields": r["fields"], "rules": r["rules"], "errors": r["errors"]}
         for r in rows

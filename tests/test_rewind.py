@@ -138,6 +138,20 @@ def test_a_rewind_is_refused_clearly(store_client):
     r = c.post("/collections/depots/rewind", json={"to": "2026-01-01T00:00", "dryrun": True})
     assert r.status_code == 422
     assert "dryrun" in r.text
+    # helper-48: a dry run asked for in the query string was ignored, and the layer really went back
+    r = c.post("/collections/depots/rewind", params={"dry_run": "true"}, json={"to": "2026-01-01T00:00"})
+    assert r.status_code == 400, r.text[:300]
+    assert "dry_run" in r.json()["detail_en"]
+    # ... and a bare number was read as seconds since 1970 (20261206: August 1970); text is read as the
+    # service reads every time (eight digits: a day)
+    for number in (20261206, 0):
+        r = c.post("/collections/depots/rewind", json={"to": number, "dry_run": True})
+        assert r.status_code == 422, r.text[:300]
+    day = c.post("/collections/depots/rewind", json={"to": "20261201", "dry_run": True})
+    assert day.status_code == 200, day.text[:300]
+    assert day.json()["to"] == "2026-12-01T00:00:00+08:00"
+    utc = c.post("/collections/depots/rewind", json={"to": "2026-12-01T01:00:00Z", "dry_run": True})
+    assert utc.json()["to"] == "2026-12-01T09:00:00+08:00"  # answered in Beijing time
     assert c.post("/collections/nowhere/rewind", json={"to": "2026-01-01T00:00"}).status_code == 404
     viewer = c.post(
         "/collections/depots/rewind", json={"to": "2026-01-01T00:00"}, headers=authed(c, "viewer")
@@ -234,8 +248,10 @@ def test_a_rewind_is_refused_when_the_layer_changes_while_it_runs(store_client, 
     racing = Workspace(_EditedDuringRewind(ws.store, edit), ws.settings)
     from geo_service.errors import Conflict
 
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as refused:
         rewind_layer(racing, "depots", dt.datetime.fromisoformat(morning), actor="rw")
+    assert "changed by someone else while it was being put back" in refused.value.en
+    assert "export" not in refused.value.en
     names = set(_layer(c))
     assert names == ({"甲", "乙", "丙"} if meanwhile == "create" else {"甲"})
     assert not any(h["actor"] == "rw" for h in c.get("/collections/depots/history").json()["changes"])

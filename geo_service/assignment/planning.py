@@ -17,7 +17,15 @@ from geo_service.errors import InvalidInput
 from geo_service.network import RoadNetwork, Snap, network_distances, snap
 from geo_service.settings import DEFAULT_GOODS_GROUPS
 
-__all__ = ["FEATURE_ID", "SNAP_M", "candidate_points", "choose_sites", "outside_districts", "place_vendors"]
+__all__ = [
+    "FEATURE_ID",
+    "SNAP_M",
+    "candidate_points",
+    "choose_sites",
+    "input_id",
+    "outside_districts",
+    "place_vendors",
+]
 
 #: the column of an input frame holding each feature's GeoJSON ``id`` (echoed in answers)
 FEATURE_ID = "_feature_id"
@@ -30,17 +38,33 @@ KERB_M = 6.0
 _SEPARATORS = re.compile(r"[、,，;；/\s]+")  # as the goods_groups layer is read (contexts.goods_groups)
 
 
-def _goods(text: Any, groups: Mapping[str, Sequence[str]]) -> set[str]:
-    """The kinds of goods in a list like ``水果、蔬菜`` or ``果蔬`` (a group of ``groups``: its kinds too).
-    Missing goods (``None``, a frame's NaN, ``""``) are no goods named: any site will do."""
+def _named(text: Any) -> set[str]:
+    """The goods named in a list like ``水果、蔬菜`` or ``果蔬``, as written. Missing goods (``None``, a
+    frame's NaN, ``""``) are no goods named."""
     if isinstance(text, (list, tuple)):
         parts = [p for t in text for p in _SEPARATORS.split(str(t))]
     elif text is None or (isinstance(text, float) and text != text):
         parts = []
     else:
         parts = _SEPARATORS.split(str(text))
-    kinds = {p.strip() for p in parts if p.strip()}
+    return {p.strip() for p in parts if p.strip()}
+
+
+def _goods(text: Any, groups: Mapping[str, Sequence[str]]) -> set[str]:
+    """The kinds of goods in a list like ``水果、蔬菜`` or ``果蔬`` (a group of ``groups``: its kinds too)."""
+    kinds = _named(text)
     return kinds | {k for p in kinds for k in groups.get(p, ())}
+
+
+def _allowed(named: set[str], offer: set[str], groups: Mapping[str, Sequence[str]]) -> bool:
+    """Whether a site selling ``offer`` (its kinds, groups opened) takes a vendor selling every one of
+    ``named``: each is sold there, by name or, for a group, all its kinds are (水果、服装 is not a
+    果蔬 vendor). No goods named, or a site that names none: any."""
+    return (
+        not named
+        or not offer
+        or all(g in offer or (groups.get(g) and set(groups[g]) <= offer) for g in named)
+    )
 
 
 def _vendor_label(vendors: gpd.GeoDataFrame, i: int) -> str:
@@ -89,7 +113,7 @@ def _walk_matrix(
     return _walk(net, origins, targets, limit, crs)[0]
 
 
-def _input_id(frame: gpd.GeoDataFrame, i: int) -> Any:
+def input_id(frame: gpd.GeoDataFrame, i: int) -> Any:
     """The id the user gave the i-th feature (GeoJSON ``id``, else an ``id`` property), or None."""
     for column in (FEATURE_ID, "id"):
         if column in frame:
@@ -157,10 +181,8 @@ def place_vendors(
             )
     raw, where, _ = _walk(net, vendors.geometry.to_numpy(), sites.geometry.to_numpy(), max_walk_m, crs)
     site_goods = [_goods(g, groups) for g in sites.get("goods", [""] * len(sites))]
-    wants = [_goods(g, groups) for g in vendors.get("goods", [""] * len(vendors))]
-    sells = np.array(
-        [[not want or not offer or bool(want & offer) for offer in site_goods] for want in wants]
-    )
+    wants = [_named(g) for g in vendors.get("goods", [""] * len(vendors))]
+    sells = np.array([[_allowed(want, offer, groups) for offer in site_goods] for want in wants])
     cost = np.where(sells, raw, np.inf)
     capacity = sites["capacity"].fillna(0).to_numpy(dtype=float)
     result = assign_vendors(cost, capacity)
@@ -170,7 +192,7 @@ def place_vendors(
         j = int(result.site[i])
         row: dict[str, Any] = {
             "vendor": i,
-            "id": _input_id(vendors, i),
+            "id": input_id(vendors, i),
             "name": _cell(vendors, "name", i),
             "site": None if j < 0 else int(sites.index[j]),
             "site_name": None if j < 0 else sites["name"].iloc[j],
@@ -318,7 +340,7 @@ def choose_sites(
     unreachable = [
         {
             "candidate": int(candidates.index[j]),
-            "id": _input_id(candidates, j),
+            "id": input_id(candidates, j),
             "name": _cell(candidates, "name", j),
             "reason_zh": f"{SNAP_M:.0f} 米内没有可步行的道路",
             "reason_en": f"No walkable street within {SNAP_M:.0f} m",
@@ -429,7 +451,7 @@ def choose_sites(
                     "geometry": shapely.geometry.mapping(candidates.geometry.iloc[j]),
                     "properties": {
                         "candidate": int(candidates.index[j]),
-                        "id": _input_id(candidates, j),
+                        "id": input_id(candidates, j),
                         "name": _cell(candidates, "name", j),
                         "fixed": int(candidates.index[j]) in fixed_labels,
                     },

@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from geo_service.assignment.planning import FEATURE_ID
+from geo_service.assignment.planning import input_id
 from geo_service.siting.checker import DISTRICT_RULE, SitingContext, check_site
 
 __all__ = ["PLACE_RULE_KINDS", "screen_candidates", "too_close"]
@@ -71,11 +71,10 @@ def screen_candidates(
         if not broken:
             continue
         keep[k] = False
-        given = candidates[FEATURE_ID].iloc[k] if FEATURE_ID in candidates else None
         left_out.append(
             {
                 "candidate": int(label),
-                "id": given if given is not None else props.get("id"),
+                "id": input_id(candidates, k),
                 "name": props.get("name"),
                 "rules": [
                     {
