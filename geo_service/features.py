@@ -471,6 +471,11 @@ def _update(
     if partial:
         merged = spec.validate_properties({**current.properties, **new.properties}, feature=fid)
         new = NewFeature(merged, new.geometry if new.geometry is not None else current.geometry)
+    if expected == current.version and unchanged(spec, current, new):
+        # nothing to change: no new version (it would make everyone's export of the feature stale), no
+        # history entry; a stale version is still refused below, and a wrong override here
+        _checked_overrides(ws, spec, override, reason)
+        return current
     with _checks_held(ws, spec):
         _check_references(ws, spec, [new], [fid], only=written)
         _check_not_referenced(ws, spec, current.properties, new.properties)

@@ -585,3 +585,37 @@ def test_a_date_written_as_eight_digits_is_read_as_text_and_as_a_number(client):
         said = "is a number, not a date" if value == 46357 else "is not a valid date"
         assert said in body["detail_en"], body["detail_en"]
     assert client.get("/collections/festival_sales_points/items").json()["numberMatched"] == 4
+
+
+def test_an_edit_that_changes_nothing_makes_no_new_version(client):
+    """helper-48: a PATCH setting a value to what it was made a new version and a history entry, which
+    made everyone's export of the feature stale."""
+    made = client.post(
+        "/collections/depots/items",
+        json={
+            "type": "Feature",
+            "properties": {"name": "甲", "salt_store": True},
+            "geometry": {"type": "Point", "coordinates": [113.25, 35.21]},
+        },
+    ).json()
+    same = client.patch(
+        f"/collections/depots/items/{made['id']}",
+        json={"properties": {"salt_store": True}},
+        headers={"If-Match": f'"{made["version"]}"'},
+    )
+    assert same.status_code == 200, same.text[:300]
+    assert same.json()["version"] == made["version"] == 1
+    assert len(client.get(f"/collections/depots/items/{made['id']}/history").json()["changes"]) == 1
+    # a stale version is refused still, change or not
+    moved = client.patch(
+        f"/collections/depots/items/{made['id']}",
+        json={"properties": {"salt_store": False}},
+        headers={"If-Match": '"1"'},
+    )
+    assert moved.json()["version"] == 2
+    stale = client.patch(
+        f"/collections/depots/items/{made['id']}",
+        json={"properties": {"salt_store": False}},
+        headers={"If-Match": '"1"'},
+    )
+    assert stale.status_code == 409
