@@ -583,6 +583,19 @@ def test_the_who_popup_names_the_nearest_stall_site(browser, live, tmp_path, lan
     s.close()
 
 
+def test_the_who_popup_says_why_when_the_place_is_refused(browser, live, tmp_path):
+    """helper-48: a click the service refuses (far outside its area) showed 'outside the districts,
+    nobody on duty' as though it were an answer."""
+    s = Session(browser, live, role="dispatcher")
+    s.open("/maps/coverage?at=2026-12-06T15:00&lang=en")
+    s.page.evaluate("GEO_MAP.fire('click', {latlng: L.latLng(5.0, 5.0)})")
+    s.page.wait_for_selector(".leaflet-popup-content .refused", timeout=10_000)
+    text = s.page.locator(".leaflet-popup-content").inner_text()
+    assert "Nobody on duty" not in text
+    assert len(text) > 10
+    s.close()
+
+
 def test_an_overlap_with_a_stray_point_draws_no_marker_pin(browser, live, tmp_path):
     """An overlap (or gap) from the overlay can be a collection with a point where two beats touch:
     Leaflet drew its default blue marker pin for it (an image missing offline). Only areas are drawn."""

@@ -396,7 +396,8 @@ function nearestLines(near){  // the nearest stall site and festival point on fo
     var n = near[k[0]];
     if (!n) return;
     var text = n.name!==undefined ? esc(n.name)+(en?', ':'，')+(en?'walk ':'步行 ')+Math.round(n.walk_m)+(en?' m':' 米') +
-      (n.open_now===true ? (en?' (open now)':'（此时开放）') : n.open_now===false ? (en?' (closed then)':'（此时未开放）') : '')
+      (n.open_now===true ? (en?' (open now)':'（此时开放）') : n.open_now===false ? (en?' (closed then)':'（此时未开放）') : '') +
+      (n.season_state && n.season_state!=='in_season' ? (en?'; ':'；')+esc(en ? n.season_en : n.season_zh) : '')
       : esc(en ? n.reason_en : n.reason_zh);
     out += '<br><span class="nearest '+k[0]+'">'+k[1]+(en?': ':'：')+text+'</span>';
   });
@@ -404,13 +405,16 @@ function nearestLines(near){  // the nearest stall site and festival point on fo
 }
 MAP.on('click', function(e){
   var url = '/coverage/who?lon=' + e.latlng.lng + '&lat=' + e.latlng.lat + '&at=' + encodeURIComponent(D.at) + '&crs=' + encodeURIComponent(D.crs);
-  fetch(url, {credentials:'same-origin'}).then(function(r){return r.json();}).then(function(w){
+  fetch(url, {credentials:'same-origin'}).then(function(r){return r.json().then(function(w){ return r.ok ? w : Promise.reject(w); });}).then(function(w){
     var who = (w.on_duty||[]).map(function(s){return esc(s.squad+' '+s.beat+' '+s.shift);}).join('<br>') ||
       (D.lang==='en'?'Nobody on duty':'此时无人值班') + (w.next_shift? '<br>'+(D.lang==='en'?'Next: ':'下一班：')+esc(w.next_shift.squad+' '+w.next_shift.starts.slice(0,16).replace('T',' ')) : '');
     var reasons = (D.lang==='en' ? w.reasons_en : w.reasons_zh) || w.reasons || [];  // in the page's language
     L.popup().setLatLng(e.latlng).setContent('<b>'+esc(w.district||(D.lang==='en'?'outside the districts':'辖区外'))+'</b><br>'+who+
       nearestLines(w.nearest||{})+
       (reasons.length? '<br><i class="reasons">'+esc(reasons.join(D.lang==='en'?'; ':'；'))+'</i>':'')).openOn(MAP);
+  }).catch(function(p){  // a refusal (a click outside the service area): say why, not "nobody on duty"
+    var why = p && (D.lang==='en' ? p.detail_en : p.detail_zh);
+    L.popup().setLatLng(e.latlng).setContent('<i class="refused">'+esc(why || (D.lang==='en'?'No answer':'未能查询'))+'</i>').openOn(MAP);
   });
 });
 """,
