@@ -157,6 +157,11 @@ def test_a_rewind_is_refused_clearly(store_client):
         "/collections/depots/rewind", json={"to": "2026-01-01T00:00"}, headers=authed(c, "viewer")
     )
     assert viewer.status_code == 403
+    # helper-48: a layer that does not exist was a 403 for every role but admin's
+    nowhere = c.post(
+        "/collections/nowhere/rewind", json={"to": "2026-01-01T00:00"}, headers=authed(c, "viewer")
+    )
+    assert nowhere.status_code == 404
 
 
 def test_the_command_line_puts_a_layer_back_and_says_what_it_did(tmp_path, capsys):
