@@ -25,6 +25,9 @@ __all__ = ["EXPORTED_AT", "Added", "added_since", "export_frame", "exported_at",
 #: the column each exported row carries the moment of its export in
 EXPORTED_AT = "_exported_at"
 
+#: how far the database's clock (PostGIS stamps exports with it) may run ahead of this server's
+_SKEW = dt.timedelta(hours=1)
+
 
 def export_frame(store: Store, layer: str) -> pd.DataFrame:
     """A layer as exported: each feature with its id (``fid``), its version (``_version``) and the
@@ -63,7 +66,7 @@ def exported_at(
                 "不是时间（如 2026-12-06T09:30:00+08:00；请勿修改此列）",
                 "is no time (such as 2026-12-06T09:30:00+08:00)",
             )
-        elif moment > dt.datetime.now(TZ) + dt.timedelta(minutes=1):  # no export was made in the future
+        elif moment > dt.datetime.now(TZ) + _SKEW:  # no export was made in the future
             wrong = ("在将来（请勿修改此列）", "is in the future")
         else:
             moments.append(moment)

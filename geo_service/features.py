@@ -716,6 +716,9 @@ def import_frame(
         news.append(NewFeature(properties, geometry))
         rows.append(i + 1)
     labels = [f"row {n}" for n in rows]
+    # a replacing file with ids names the features it keeps: the layer's version read first, so that a
+    # feature someone adds (or changes) while the import runs is not deleted by it: the store refuses
+    seen = ws.store.layer_version(layer) if mode == "replace" and file_ids is not None else None
     stored = {f.id: f for f in ws.store.list_features(layer).features} if file_ids is not None else {}
     written = dict(zip(rows, news, strict=True))  # row number → its feature
     stale = _named_ids_refusals(spec, mode, file_ids, versions, stored, written, problems, restore=restore)
@@ -799,7 +802,7 @@ def import_frame(
                 ids=ids,
                 expected=expected,
                 restore=restore,
-                expected_layer_version=expected_layer_version,
+                expected_layer_version=seen if expected_layer_version is None else expected_layer_version,
             )
             same = len(settled)
             back = len({i for i in ids or () if i is not None and i not in stored}) if restore else 0

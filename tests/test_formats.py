@@ -849,3 +849,44 @@ def test_a_feature_restored_after_the_export_is_not_deleted_whatever_the_file_le
     assert r.status_code == 409, r.text[:300]
     assert [a["id"] for a in r.json()["added"]] == [first["id"]]
     assert client.get(f"/collections/depots/items/{first['id']}").status_code == 200
+
+
+def test_a_feature_added_while_a_replace_import_runs_is_not_deleted_by_it(client, monkeypatch):
+    """helper-49: a feature another user created after a replace import had read the layer (and before
+    it wrote) was deleted by it, and the answer said deleted 0. The import reads the layer's version
+    first; the store refuses the write when the layer moved (409), and nothing is written."""
+    import shapely
+
+    from geo_service import features as feature_ops
+    from geo_service.store.base import NewFeature
+
+    csv = "name,salt_store,lon,lat\n甲,true,113.25,35.21\n乙,false,113.26,35.22\n"
+    assert (
+        client.post("/collections/depots/import", files={"file": ("d.csv", csv.encode())}).status_code == 201
+    )
+    exported = client.get("/collections/depots/export", params={"f": "csv"}).content
+    store = client.app.state.workspace.store
+    settled = feature_ops._settled
+
+    def meanwhile(*args, **kwargs):
+        store.create_features(
+            "depots",
+            [NewFeature({"name": "丙", "salt_store": True}, shapely.Point(113.27, 35.23))],
+            actor="other",
+        )
+        monkeypatch.setattr(feature_ops, "_settled", settled)
+        return settled(*args, **kwargs)
+
+    monkeypatch.setattr(feature_ops, "_settled", meanwhile)
+    r = client.post(
+        "/collections/depots/import", data={"mode": "replace"}, files={"file": ("d.csv", exported)}
+    )
+    assert r.status_code == 409, r.text[:300]
+    assert "meanwhile" in r.json()["detail_en"]
+    names = {f["properties"]["name"] for f in client.get("/collections/depots/items").json()["features"]}
+    assert names == {"甲", "乙", "丙"}
+    again = client.post(
+        "/collections/depots/import", data={"mode": "replace"}, files={"file": ("d.csv", exported)}
+    )
+    assert again.status_code == 409  # now 丙 was added after the export: named, not deleted
+    assert [a["op"] for a in again.json()["added"]] == ["create"]
