@@ -481,6 +481,48 @@ def test_a_crew_route_print_is_its_map_page_then_the_list(browser, live, monkeyp
         v.close()
 
 
+def test_a_crew_route_printed_from_a_window_of_another_size_shows_the_whole_route(
+    browser, live, monkeypatch, tmp_path
+):
+    """helper-50: the route PDF showed only part of a crew's route: the map was fitted to the window it
+    was laid out in (headless Chromium's is not the page's size), then printed at the page's size with
+    its corner kept. On paper the route is fitted again to the printed map."""
+    import datetime as dt
+
+    from geo_service.maps.prints import _confined
+    from geo_service.snow.service import make_plan
+
+    app, _ = live
+    doc = make_plan(
+        app.state.workspace,
+        effort=2,
+        start=dt.datetime(2026, 12, 5, 6, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    )
+    for vehicle in doc["vehicles"][:3]:
+        crew = vehicle["crew"]
+        html = _print_html(live, monkeypatch, f"/maps/route/{doc['id']}/{crew}.pdf", role="admin")
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        file = tmp_path / f"wide-{crew}.html"
+        file.write_text(_confined(html), encoding="utf-8")
+        page.goto(file.as_uri())
+        page.wait_for_function("() => window.GEO_MAP !== undefined", timeout=15_000)
+        page.wait_for_timeout(300)
+        page.set_viewport_size({"width": 718, "height": 904})  # the window narrows: the route runs off
+        page.wait_for_timeout(300)
+        page.emulate_media(media="print")
+        page.wait_for_timeout(300)
+        fit = page.evaluate(
+            """() => { var view = GEO_MAP.getBounds(), outside = 0, size = GEO_MAP.getSize();
+                 GEO_MAP.eachLayer(function(l){ if (l instanceof L.Polyline && l.options.color === '#1565c0') {
+                   l.getLatLngs().forEach(function(p){ if (!view.contains(p)) outside++; }); } });
+                 return {outside: outside, width: size.x, height: size.y}; }"""
+        )
+        assert fit["outside"] == 0, (crew, fit)
+        assert fit["height"] > fit["width"], fit  # the portrait page's map
+        context.close()
+
+
 @pytest.mark.parametrize("fmt", ["pdf", "png"])
 def test_a_print_link_downloads_the_print(browser, live, tmp_path, fmt):
     """The crew's print links opened the file in the browser; they save it, under the name the service

@@ -217,8 +217,11 @@ MAP.options.zoomSnap = 0.25;
 MAP.invalidateSize(false);
 if (bounds.isValid()) { MAP.fitBounds(bounds, {padding: [12, 12], maxZoom: 17}); }
 showStops();
-// printed from a browser the map is the page's height in millimetres: redraw at that size
-if (window.matchMedia) { window.matchMedia('print').addEventListener('change', function(){ MAP.invalidateSize(false); }); }
+// on paper the map is the page's size in millimetres, not the window's: redraw at that size and fit the
+// whole route again (kept where it was, a route fitted to the window ran off the printed page)
+function fitRoute(){ MAP.invalidateSize(false); if (bounds.isValid()) { MAP.fitBounds(bounds, {padding: [12, 12], maxZoom: 17, animate: false}); } }
+if (window.matchMedia) { window.matchMedia('print').addEventListener('change', fitRoute); }
+window.addEventListener('beforeprint', fitRoute);
 """,
     )
     return page_html(m, title, lang)
