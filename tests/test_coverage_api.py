@@ -693,3 +693,14 @@ def test_planning_takes_vendors_at_points_and_candidates_at_points_or_zones(demo
     assert r.json()["field"] == "vendors"
     ok = demo_client.post("/planning/sites", json={"method": "mclp", "p": 1, "candidates": fc(point, zone)})
     assert ok.status_code == 200, ok.text[:300]
+
+
+def test_a_place_outside_china_is_named_as_a_place(demo_client):
+    """helper-50: who-covers refused (0, 0) as 'Feature point[0]: Position … is outside China', the
+    wording of a list of features; it is one place."""
+    r = demo_client.get("/coverage/who", params={"lon": 0, "lat": 0})
+    assert r.status_code == 400
+    body = r.json()
+    assert "point[0]" not in body["detail_en"] + body["detail_zh"]
+    assert body["detail_en"].startswith("Position (0, 0) is outside China")
+    assert body["field"] == "lon"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -563,6 +565,21 @@ def test_the_cli_never_overwrites_an_earlier_plans_files(demo_gpkg, tmp_path, ca
     assert "不予覆盖" in err
     assert {p.name: p.read_bytes() for p in empty.iterdir()} == first
     assert _stored_plans(path) == []
+    # helper-50: a folder that cannot be made was found only after planning (and storing, with --save)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        # root may write anyway: then under /proc, where nobody may make a folder
+        writable = os.access(locked, os.W_OK)
+        target = Path("/proc/geo-service-no-such-folder") if writable else locked / "plans"
+        assert main([*args, "--save", "--out", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert "Cannot write to the folder" in err
+        assert err.count("\n") == 1, err
+        assert _stored_plans(path) == []
+    finally:
+        locked.chmod(0o700)
     assert main([*args, "--out", f"{empty}-2"]) == 0
 
 

@@ -120,6 +120,7 @@ class Dispatched:
     time_assumed: np.ndarray  # per case: no time was given, the time the batch was received stands in
     rows: np.ndarray  # per case: its spreadsheet row, or None (then named by its position)
     same_ticket: np.ndarray | None = None  # per case: its duplicate_of has its 12345 ticket number
+    crewless: np.ndarray | None = None  # per case: its category's row says it sends no crew
 
     def __len__(self) -> int:
         return len(self.error)
@@ -243,6 +244,10 @@ class Dispatched:
             )
         elif self.crews.none_free[i]:
             reasons.append("此时没有可派班组（均忙碌、休班或停用）/ no crew is available at this time")
+        elif self.crewless is not None and self.crewless[i]:
+            reasons.append(
+                "权责清单中此类案件不派作业班组 / the category table sends no crew for this kind of case"
+            )
         elif self.crews.off_road[i]:
             reasons.append(
                 f"{SNAP_M:.0f} 米内没有可行车的道路，未推荐班组 / no drivable street within {SNAP_M:.0f} m: "
@@ -498,6 +503,7 @@ def dispatch_batch(
         time_assumed,
         case_rows,
         ticket,
+        crewless & ~refused,
     )
 
 

@@ -72,6 +72,19 @@ def _out_dir(text: str, crews: list[str]) -> Path:
             f"overwritten: give a new folder, such as '{out}-{n}'",
             field="--out",
         )
+    # made now, before planning: a folder that cannot be written to is refused before a plan is made
+    # (and, with --save, stored)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".geo-service-write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise InvalidInput(
+            f"无法写入目录「{out}」（{exc.strerror}）；请换一个可写的目录",
+            f"Cannot write to the folder '{out}' ({exc.strerror}): give a folder that can be written to",
+            field="--out",
+        ) from None
     return out
 
 

@@ -92,8 +92,12 @@ async def who(
     try:  # as the command line does: a place outside the service's bounds is a mistake, not a gap
         check_positions([point], bounds=ws.settings.service_bounds, what="point")
     except InvalidInput as e:
+        # one place, not a list of features: "the place", not "feature point[0]"
+        e = InvalidInput(
+            e.zh.replace("要素 point[0]：", "该位置"), e.en.replace("Feature point[0]: ", ""), field="lon"
+        )
         if parse_crs(crs) == parse_crs("EPSG:4326"):
-            raise InvalidInput(e.zh, e.en, field="lon") from None
+            raise e from None
         # the values sent, and where the crs put them: lon/lat read as metres land near (0, 0)
         hint_zh = hint_en = ""
         if abs(lon) <= 180 and abs(lat) <= 90:
