@@ -137,6 +137,11 @@ def test_order_locks_that_cannot_be_met(demo_client):
     own = [s for s in stops if s["vehicle"] == "山阳一组-1" and s["priority"] == 2]
     assert own[-1]["item"] == "bridge:3"
     assert f"(stop {own[-1]['seq']} of the route)" in note
+    # helper-50: a vehicle the crew does not have was refused as a malformed lock
+    r = demo_client.post("/plans/snow", json=body | {"locks": {"bridge:3": "山阳一组-9@1"}})
+    assert r.status_code == 400
+    assert "vehicle 山阳一组-9 is not in the plan" in r.json()["detail_en"]
+    assert "山阳一组-1" in r.json()["detail_en"]  # the crew's vehicles, to choose from
 
 
 def test_a_bridge_closed_twice_is_listed_once(demo_client):

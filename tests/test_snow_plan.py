@@ -599,3 +599,20 @@ def test_the_cli_says_the_same_as_the_api_about_locks(demo_gpkg, tmp_path, capsy
     assert "注意 / notice: bridge:3 锁定在车辆 山阳一组-1 的 2 级第 999 站" in out
     assert main([*args, "--lock", "bridge:3=山阳一组", "--lock", "bridge:3=马村一组"]) == 2
     assert "locked twice" in capsys.readouterr().err
+
+
+def test_a_lock_to_a_crew_out_of_service_says_so():
+    """helper-50: a lock to a crew marked out of service was refused as 'not a crew or vehicle'."""
+    pts = [(200, 100), (600, 300), (100, 600)]
+    roads, bridges, depots, crews = tiny(pts)
+    crews = pd.concat([crews.assign(status="available"), crews.assign(crew="二组", status="out_of_service")])
+    net = build_network(roads, mode="drive", weight="length")
+    kw = {"net": net, "roads": roads, "bridges": bridges, "depots": depots, "crews": crews, "start": START}
+    for target in ("二组", "二组-1@1"):
+        with pytest.raises(InvalidInput) as refused:
+            plan_response(**kw, iterations=5, locks={"bridge:1": target})
+        assert "crew 二组 is out of service" in refused.value.en
+        assert "班组 二组 已停用" in refused.value.zh
+    with pytest.raises(InvalidInput) as unknown:
+        plan_response(**kw, iterations=5, locks={"bridge:1": "三组"})
+    assert unknown.value.en == "Lock target 三组 is no crew or vehicle of the plan"

@@ -531,6 +531,16 @@ def _improve(
     return plan, used
 
 
+def _why_not_there(crews: pd.DataFrame, crew: str) -> tuple[str, str]:
+    """Why a crew of the crews layer has no vehicle in a plan (it is out of service), as a clause; empty
+    when it is no crew of the layer."""
+    if "crew" in crews and "status" in crews:
+        row = crews[crews["crew"] == crew]
+        if len(row) and row["status"].iloc[0] == "out_of_service":
+            return f"：班组 {crew} 已停用", f": crew {crew} is out of service"
+    return "", ""
+
+
 def plan_response(
     net: RoadNetwork,
     *,
@@ -707,10 +717,22 @@ def plan_response(
     for item_id, target in (locks or {}).items():
         who, _, position = str(target).partition("@")
         if position:
-            if not position.isdigit() or int(position) < 1 or who not in {v.id for v in vehicles}:
+            if not position.isdigit() or int(position) < 1:
                 raise InvalidInput(
                     f"顺序锁定「{target}」应为 车辆编号@序号（如 山阳一组-1@1）",
                     f"Order lock '{target}' must be vehicle@position (e.g. 山阳一组-1@1)",
+                    field="locks",
+                )
+            if who not in {v.id for v in vehicles}:  # the form is right: the vehicle is not there
+                crew = who.rpartition("-")[0]
+                theirs = (
+                    sorted(v.id for v in vehicles if v.crew == crew) or sorted(v.id for v in vehicles)[:8]
+                )
+                raise InvalidInput(
+                    f"顺序锁定「{target}」中的车辆 {who} 不在方案中{_why_not_there(crews, crew)[0]}"
+                    f"（可用：{'、'.join(theirs)}）",
+                    f"Order lock '{target}': vehicle {who} is not in the plan{_why_not_there(crews, crew)[1]} "
+                    f"(vehicles: {', '.join(theirs)})",
                     field="locks",
                 )
             if item_id in by_id:
@@ -729,8 +751,11 @@ def plan_response(
                 field="locks",
             )
         if who not in {v.crew for v in vehicles} | {v.id for v in vehicles}:
+            zh, en = _why_not_there(crews, who)
             raise InvalidInput(
-                f"锁定目标 {who} 不是班组或车辆", f"Lock target {who} is not a crew or vehicle", field="locks"
+                f"锁定目标 {who} 不是方案中的班组或车辆{zh}",
+                f"Lock target {who} is no crew or vehicle of the plan{en}",
+                field="locks",
             )
         lock_idx[by_id[item_id]] = who
     _refuse_shared_positions(model, pins, lock_idx)
