@@ -616,3 +616,21 @@ def test_a_lock_to_a_crew_out_of_service_says_so():
     with pytest.raises(InvalidInput) as unknown:
         plan_response(**kw, iterations=5, locks={"bridge:1": "三组"})
     assert unknown.value.en == "Lock target 三组 is no crew or vehicle of the plan"
+
+
+def test_the_cli_says_in_both_languages_what_a_number_option_takes(demo_gpkg, tmp_path, capsys):
+    """helper-50: `--time-limit-s abc` and `--close-bridge abc` gave argparse's English-only words."""
+    from geo_service.cli import main
+
+    _, args = _cli_workspace(demo_gpkg, tmp_path)
+    for option, value, said in (
+        ("--time-limit-s", "abc", "应为数字"),
+        ("--close-bridge", "abc", "应为不小于 0 的整数"),
+        ("--seed", "-1", "应为不小于 0 的整数"),
+    ):
+        with pytest.raises(SystemExit) as ended:
+            main([*args, option, value])
+        assert ended.value.code == 2
+        err = capsys.readouterr().err
+        assert said in err
+        assert option in err

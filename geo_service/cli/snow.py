@@ -170,18 +170,33 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _count(text: str) -> int:
-    """A whole number, 0 or more (argparse reports anything else as a usage error)."""
-    value = int(text)
+    """A whole number, 0 or more (argparse reports anything else as a usage error, in both languages)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
     if value < 0:
-        raise ValueError(text)
+        raise argparse.ArgumentTypeError(
+            f"应为不小于 0 的整数，而不是「{text}」/ should be a whole number of at least 0, not '{text}'"
+        )
     return value
+
+
+def _seconds(text: str) -> float:
+    """A number (its range is checked as the API checks ``time_limit_s``: see ``check_time_limit``)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"应为数字，而不是「{text}」/ Input should be a valid number, not '{text}'"
+        ) from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("snow-plan", help="除雪防汛作业方案 / plan a snow response")
     _common(p)
-    p.add_argument("--close-road", type=int, action="append", default=[], help="封闭道路编号（可多次）")
-    p.add_argument("--close-bridge", type=int, action="append", default=[], help="封闭桥涵编号（可多次）")
+    p.add_argument("--close-road", type=_count, action="append", default=[], help="封闭道路编号（可多次）")
+    p.add_argument("--close-bridge", type=_count, action="append", default=[], help="封闭桥涵编号（可多次）")
     p.add_argument("--start", help="开始时间，ISO 8601，默认现在（北京时间）/ start time, default now")
     p.add_argument(
         "--lock",
@@ -193,7 +208,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=_count, default=0)
     p.add_argument(
         "--time-limit-s",
-        type=float,
+        type=_seconds,
         help="计算投入，与接口的 time_limit_s 相同（大于 0、不超过 3600，按迭代计，默认 10）/ search effort, as the"
         " API's time_limit_s (above 0, at most 3600)",
     )
