@@ -51,7 +51,9 @@ class Categories:
 
     @property
     def names(self) -> list[str]:
-        return list(self.rows["minor"])
+        """Each category as a refusal lists it: its code and its name (an Open311 client sends the code,
+        a spreadsheet the name): ``0201 噪声扰民``."""
+        return [f"{code} {minor}" for code, minor in zip(self.rows["code"], self.rows["minor"], strict=True)]
 
 
 @dataclass(frozen=True)
