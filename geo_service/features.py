@@ -512,12 +512,16 @@ def _check_not_referenced(
         users = frame[frame[field].astype(str) == str(before[key])]
         if len(users):
             o_spec, f_spec = ws.catalog[other], ws.catalog[other].field(field)
+            ids = [int(i) for i in users.index[:20]]  # which ones: a dispatcher goes to them next
+            shown = ", ".join(map(str, ids)) + ("…" if len(users) > len(ids) else "")
             raise Conflict(
-                f"{o_spec.title.get('zh') or other}（{other}）中仍有 {len(users)} 个要素的"
+                f"{o_spec.title.get('zh') or other}（{other}）中仍有 {len(users)} 个要素（{shown}）的"
                 f"「{f_spec.label('zh')}」为「{before[key]}」，请先修改它们",
-                f"{len(users)} feature(s) of {other} still have {field} '{before[key]}'; change them first",
+                f"{len(users)} feature(s) of {other} ({shown}) still have {field} '{before[key]}'; change them "
+                "first",
                 layer=spec.name,
                 field=key,
+                details={"referrers": {"layer": other, "ids": ids}},
             )
     for outside in ws.outside_referrers:
         old = before.get(outside.key)

@@ -118,6 +118,9 @@ def test_a_layer_goes_back_to_empty_unless_another_layer_names_its_features(stor
     named = c.post("/collections/depots/rewind", json={"to": empty})
     assert named.status_code == 409, named.text[:300]
     assert "甲" in named.json()["detail_zh"]
+    crew_id = c.get("/collections/crews/items").json()["features"][0]["id"]
+    assert named.json()["referrers"] == {"layer": "crews", "ids": [crew_id]}  # which crew (helper-48)
+    assert f"crews ({crew_id})" in named.json()["detail_en"]
     assert len(_layer(c)) == 2  # nothing written
     # the crews go back first (to before their first), then the depots
     assert c.post("/collections/crews/rewind", json={"to": empty}).json()["deleted"]
