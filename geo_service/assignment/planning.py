@@ -25,6 +25,7 @@ __all__ = [
     "input_id",
     "outside_districts",
     "place_vendors",
+    "refuse_outside",
 ]
 
 #: the column of an input frame holding each feature's GeoJSON ``id`` (echoed in answers)
@@ -289,6 +290,18 @@ def candidate_points(
     )
 
 
+def refuse_outside(candidates: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> None:
+    """Refuse candidates that lie outside the districts, naming them (by index label)."""
+    outside = [int(candidates.index[j]) for j in outside_districts(candidates.geometry.to_numpy(), districts)]
+    if outside:
+        raise InvalidInput(
+            f"候选点 {outside[:5]} 不在辖区内",
+            f"Candidates {outside[:5]} lie outside the districts",
+            field="candidates",
+            details={"outside": outside},
+        )
+
+
 def choose_sites(
     net: RoadNetwork,
     demand: gpd.GeoDataFrame,
@@ -320,16 +333,7 @@ def choose_sites(
         name = "MCLP" if method == "mclp" else "p-median"
         raise InvalidInput(f"{name} 需要 p", f"{name} needs p", field="p")
     if districts is not None:
-        outside = [
-            int(candidates.index[j]) for j in outside_districts(candidates.geometry.to_numpy(), districts)
-        ]
-        if outside:
-            raise InvalidInput(
-                f"候选点 {outside[:5]} 不在辖区内",
-                f"Candidates {outside[:5]} lie outside the districts",
-                field="candidates",
-                details={"outside": outside},
-            )
+        refuse_outside(candidates, districts)
     w = demand["population"].fillna(0).to_numpy(dtype=float)
     reach_m = max_walk_m if method != "pmedian" else 20_000
     dist, where, _ = _walk(net, candidates.geometry.to_numpy(), demand.geometry.to_numpy(), reach_m, crs)

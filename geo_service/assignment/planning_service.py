@@ -13,8 +13,8 @@ from geo_service.assignment.planning import (
     FEATURE_ID,
     candidate_points,
     choose_sites,
-    outside_districts,
     place_vendors,
+    refuse_outside,
 )
 from geo_service.assignment.screening import screen_candidates, too_close
 from geo_service.contexts import goods_groups, open_sites, out_of_season, walk_network
@@ -86,14 +86,7 @@ def plan_sites(
             f"p={p} new sites is more than the {given} candidates",
             field="p",
         )
-    outside = [int(candidates.index[j]) for j in outside_districts(candidates.geometry.to_numpy(), districts)]
-    if outside:
-        raise InvalidInput(
-            f"候选点 {outside[:5]} 不在辖区内",
-            f"Candidates {outside[:5]} lie outside the districts",
-            field="candidates",
-            details={"outside": outside},
-        )
+    refuse_outside(candidates, districts)  # before the rules judge them: a mistake, not a place left out
     ctx = siting_context(ws)
     cands, left_out = screen_candidates(ctx, candidates, district=district)
     outside_zh = f"或不在「{district}」内" if district else ""
@@ -124,6 +117,7 @@ def plan_sites(
             index=pd.RangeIndex(given, given + len(existing)),
             crs=4326,
         )
+        refuse_outside(ex, districts)  # the candidates were judged above; the kept sites, only here
         fixed = list(range(len(cands), len(cands) + len(ex)))
         cands = pd.concat([cands, ex])
     cands = gpd.GeoDataFrame(cands, geometry="geometry", crs=4326)
@@ -138,7 +132,6 @@ def plan_sites(
         max_walk_m=max_walk_m,
         p=None if p is None else p + len(fixed),
         fixed=fixed,
-        districts=districts,
         crs=ws.settings.metric_crs,
         time_limit_s=time_limit_s,
     )
