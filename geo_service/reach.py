@@ -8,7 +8,8 @@
   it per request; dispatch asks it for a million cases' nearest crews).
 
 Neither rebuilds the million arcs of a city network: ``nearest_sites`` appends the sites as extra rows
-of the sparse matrix; ``service_areas`` copies only the cells of the network around each site.
+of the sparse matrix for one scipy ``dijkstra``; ``service_areas`` searches from each site with
+``walks.reached_streets``, which touches only the part of the network the site reaches.
 """
 
 from __future__ import annotations
@@ -189,73 +190,33 @@ class _Geometry:
         return np.column_stack([z.real, z.imag]), offsets
 
 
-class _Cells:
-    """The nodes bucketed in square cells, and the graph's rows renumbered cell by cell, so the part of
-    the network around a site is a few hundred contiguous runs of rows and arcs.
-
-    A search copies the cells near each site into a graph of its own, one disjoint copy per site, and
-    joins them under one root: a single dijkstra then walks from every site at once, each in its own
-    copy, and touches only the nodes near the sites (scipy's per-source cost is the size of the graph).
-    """
+class _Arcs:
+    """The network as the searches walk it: one arc per street and direction it can be walked (driven)
+    in, not the graph's merged ones, so that each arc names its street and the search's answer is read
+    off the arcs. Nodes are numbered cell by cell (squares of about nine nodes), so the part of the
+    network around a site lies in a few hundred short runs of memory."""
 
     def __init__(self, network: RoadNetwork) -> None:
         xy = network.node_xy
         n = len(xy)
-        self.lo = xy.min(axis=0) if n else np.zeros(2)
-        span = xy.max(axis=0) - self.lo if n else np.zeros(2)
-        # about nine nodes a cell where they are spread evenly
-        self.size = cell_size(xy, 3.0, crowded=18.0, most_cells=max(_MAX_CELLS, 8 * n))
-        self.nx, self.ny = int(span[0] // self.size) + 1, int(span[1] // self.size) + 1
-        self.extent = float(np.hypot(*span))  # no two nodes are further apart
-        ix = np.minimum(((xy[:, 0] - self.lo[0]) // self.size).astype(np.int64), self.nx - 1)
-        iy = np.minimum(((xy[:, 1] - self.lo[1]) // self.size).astype(np.int64), self.ny - 1)
-        self.cell = (iy * self.nx + ix).astype(np.int32)  # per node
-        self.node = np.argsort(self.cell, kind="stable")  # per new number: the node
-        self.ptr = np.searchsorted(self.cell[self.node], np.arange(self.nx * self.ny + 1))
-        number = np.empty(n, dtype=np.int64)
-        number[self.node] = np.arange(n)
-        self.rank = (number - self.ptr[self.cell]).astype(np.int32)  # per node: its place within its cell
-        self.most_per_cell = int(np.max(np.diff(self.ptr), initial=1))
-        # one arc per street and direction it can be walked (driven) in, not the graph's merged ones: each
-        # arc then names its street, and the search's answer is read off the arcs it copied
+        lo = xy.min(axis=0) if n else np.zeros(2)
+        size = cell_size(xy, 3.0, crowded=18.0, most_cells=max(_MAX_CELLS, 8 * n))
+        cell = np.floor((xy - lo) / size)
+        row_length = float(cell[:, 0].max(initial=0.0)) + 1.0
+        order = np.argsort(cell[:, 1] * row_length + cell[:, 0], kind="stable")
+        self.number = np.empty(n, dtype=np.int32)  # per node: its number here
+        self.number[order] = np.arange(n, dtype=np.int32)
         two = np.flatnonzero(network.seg_twoway)
         n_seg = len(network.seg_u)
-        src = np.concatenate([network.seg_u, network.seg_v[two]])
-        dst = np.concatenate([network.seg_v, network.seg_u[two]])
-        order = np.argsort(number[src], kind="stable")
-        self.indptr = np.searchsorted(number[src][order], np.arange(n + 1))  # rows in the new order
-        segment = np.concatenate([np.arange(n_seg), two])[order].astype(np.int32)
+        src = self.number[np.concatenate([network.seg_u, network.seg_v[two]])]
+        dst = self.number[np.concatenate([network.seg_v, network.seg_u[two]])]
+        by_source = np.argsort(src, kind="stable")
+        self.indptr = np.searchsorted(src[by_source], np.arange(n + 1)).astype(np.int64)
+        self.target = dst[by_source]
+        segment = np.concatenate([np.arange(n_seg), two])[by_source].astype(np.int32)
         # per arc its street, as ~street (negative) for the arc that runs from the street's v end to its u
-        self.street = np.where(order < n_seg, segment, ~segment).astype(np.int32)
-        # what a copy needs of each arc, side by side so that one gather fetches it: its cost, and the
-        # cell of the node it leads to and that node's place in its cell
-        self.arc = np.empty(len(order), dtype=[("cost", "f8"), ("cell", "i4"), ("rank", "i4")])
-        self.arc["cost"] = np.maximum(network.seg_cost[segment], 1e-9)
-        self.arc["cell"] = self.cell[dst[order]]
-        self.arc["rank"] = self.rank[dst[order]]
-
-    @property
-    def n_cells(self) -> int:
-        return self.nx * self.ny
-
-    def near(self, xy: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
-        """(point, cell) for every non-empty cell within ``radius`` of each point, point by point and
-        cell by cell in order."""
-        lo = np.floor((xy - radius - self.lo) / self.size).astype(np.int64)
-        hi = np.floor((xy + radius - self.lo) / self.size).astype(np.int64)
-        lo = np.clip(lo, 0, [self.nx - 1, self.ny - 1])
-        hi = np.clip(hi, -1, [self.nx - 1, self.ny - 1])
-        w, h = np.maximum(hi[:, 0] - lo[:, 0] + 1, 0), np.maximum(hi[:, 1] - lo[:, 1] + 1, 0)
-        count = w * h
-        point = np.repeat(np.arange(len(xy)), count)
-        k = ragged_positions(np.zeros(len(xy), dtype=np.int64), count)
-        cx, cy = lo[point, 0] + k % w[point], lo[point, 1] + k // w[point]
-        px, py = xy[point, 0] - self.lo[0], xy[point, 1] - self.lo[1]
-        dx = np.maximum(np.maximum(cx * self.size - px, px - (cx + 1) * self.size), 0.0)
-        dy = np.maximum(np.maximum(cy * self.size - py, py - (cy + 1) * self.size), 0.0)
-        cell = cy * self.nx + cx
-        keep = (dx * dx + dy * dy <= radius * radius) & (self.ptr[cell + 1] > self.ptr[cell])
-        return point[keep], cell[keep]
+        self.street = np.where(by_source < n_seg, segment, ~segment).astype(np.int32)
+        self.cost = np.maximum(network.seg_cost[segment], 1e-9)
 
 
 class _Prepared:
@@ -263,9 +224,7 @@ class _Prepared:
 
     def __init__(self, network: RoadNetwork) -> None:
         self.geometry = _Geometry(network)
-        self.cells = _Cells(network)
-        # no walk covers more ground than its cost at the fastest street's speed (metres per cost unit)
-        self.reach_per_cost = float(np.max(network.seg_len / np.maximum(network.seg_cost, 1e-9), initial=1.0))
+        self.arcs = _Arcs(network)
 
 
 def _prepared(network: RoadNetwork) -> _Prepared:
@@ -277,7 +236,6 @@ def _prepared(network: RoadNetwork) -> _Prepared:
 
 
 _MAX_CELLS = 1 << 22  # node cells, at least this many allowed (or eight per node)
-_TABLE_CELLS = 4_000_000  # sites × cells of one search's lookup table; more sites are searched in turns
 
 
 def _walk(
@@ -293,95 +251,27 @@ def _walk(
     street, cost to the end it is entered at, cost to its other end). The street is ``~segment`` when
     entered at its v end only; its other end (u) is then not reached (``inf``), while a street reached at
     both ends is given as entered at u."""
-    out = []
-    turn = max(1, _TABLE_CELLS // max(prep.cells.n_cells, 1))
-    for first in range(0, len(seg), turn):
-        part = slice(first, first + turn)
-        row, s, du, dv = _walk_some(network, prep, seg[part], offset[part], lead[part], max_cost)
-        out.append((row + first, s, du, dv))
-    return tuple(np.concatenate(x) for x in zip(*out, strict=True))  # type: ignore[return-value]
+    from geo_service.walks import reached_streets  # numba: loaded when the first walk is asked for
 
-
-def _walk_some(
-    network: RoadNetwork,
-    prep: _Prepared,
-    seg: np.ndarray,
-    offset: np.ndarray,
-    lead: np.ndarray,
-    max_cost: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    cells = prep.cells
+    arcs = prep.arcs
     k = len(seg)
-    xy = prep.geometry.point_at(seg, offset)
-    # only the nodes within the straight-line reach of a point can be walked to (and none further than
-    # the network's extent: a huge or infinite cost must not overflow the cell numbers)
-    radius = min(max_cost * prep.reach_per_cost * (1 + 1e-9) + 1e-6, prep.cells.extent + 1.0)
-    pair_point, pair_cell = cells.near(xy, radius)
-    first = cells.ptr[pair_cell]
-    count = cells.ptr[pair_cell + 1] - first
-    # numbering: first the sinks, one per rank in a cell (a node outside the copies goes to the sink of
-    # its rank, so no test is needed per arc), then the root, then the copies, (point, cell) by (point, cell)
-    root = cells.most_per_cell
-    ends = np.cumsum(count)
-    start = ends - count + (root + 1)  # copy number of each (point, cell)'s first node
-    m = int(ends[-1]) if len(ends) else 0
-    key = (pair_point * cells.n_cells + pair_cell).astype(np.int32)
-    # (point, cell) -> copy number of the cell's first node; 0, an empty entry, leads to the sinks. A fresh
-    # table of zeros costs next to nothing: the system hands out zeroed pages as they are touched
-    table = np.zeros(k * cells.n_cells, dtype=np.int32)
-    table[key] = start
-    # the root leads to the ends of each point's street in its copy: v always, u when two-way
-    u, v = network.seg_u[seg], network.seg_v[seg]
-    part = np.arange(k, dtype=np.int32) * cells.n_cells  # each point's part of the table
-    root_cols = np.concatenate(
-        [table[part + cells.cell[v]] + cells.rank[v], table[part + cells.cell[u]] + cells.rank[u]]
-    )
-    usable = np.flatnonzero(
-        (root_cols > root) & np.concatenate([np.ones(k, dtype=bool), network.seg_twoway[seg]])
-    )
-    n_root = len(usable)
-    # the copies' arcs after the root's: each (point, cell) takes its cell's rows whole (``take``, as
-    # numpy's fancy indexing is several times slower with the 32-bit indices used here)
-    arc_lo = cells.indptr[first]
-    arc_n = cells.indptr[first + count] - arc_lo
-    arcs = ragged_positions(arc_lo, arc_n)
-    n_arcs = len(arcs)
-    indices = np.empty(n_root + n_arcs, dtype=np.int32)
-    indices[:n_root] = root_cols[usable]
-    cols = indices[n_root:]
-    copied = cells.arc.take(arcs)
-    at = np.repeat((pair_point * cells.n_cells).astype(np.int32), arc_n)
-    np.add(table.take(at + copied["cell"]), copied["rank"], out=cols)
     scale = network.seg_cost[seg] / np.maximum(network.seg_len[seg], 1e-9)
     off = np.minimum(np.maximum(offset, 0.0), network.seg_len[seg])
-    data = np.empty(n_root + n_arcs)
-    data[:n_root] = np.maximum(
-        np.concatenate([(network.seg_len[seg] - off) * scale + lead, off * scale + lead])[usable], 1e-9
+    # each point starts at the ends of its street: v always, u when the street is two-way
+    starts = arcs.number[np.column_stack([network.seg_v[seg], network.seg_u[seg]])].ravel()
+    costs = np.column_stack([(network.seg_len[seg] - off) * scale + lead, off * scale + lead]).ravel()
+    usable = np.column_stack([np.ones(k, dtype=bool), network.seg_twoway[seg]]).ravel()
+    start_ptr = np.r_[0, np.cumsum(usable.reshape(k, 2).sum(axis=1))].astype(np.int64)
+    return reached_streets(  # type: ignore[no-any-return]
+        arcs.indptr,
+        arcs.target,
+        arcs.cost,
+        arcs.street,
+        starts[usable],
+        np.maximum(costs[usable], 1e-9),
+        start_ptr,
+        float(max_cost),
     )
-    data[n_root:] = copied["cost"]
-    # row pointers: none for the sinks, the root's arcs, then the copies' nodes' (in cell order) and the end
-    rows = ragged_positions(first, count)
-    row_ptr = np.empty(m + 1, dtype=np.int32)
-    row_ptr[:m] = np.repeat(np.cumsum(arc_n) - arc_n - arc_lo, count) + cells.indptr[rows]
-    row_ptr[m] = n_arcs
-    indptr = np.zeros(root + m + 2, dtype=np.int32)
-    indptr[root + 1 :] = n_root + row_ptr
-    graph = csr_matrix((data, indices, indptr), shape=(root + 1 + m, root + 1 + m))
-    dist = dijkstra(graph, directed=True, indices=root, limit=max_cost)
-    dist[: root + 1] = np.inf  # the sinks stand for every node outside the copies: none is within reach
-    # the arcs out of the reached copies; each street once per point: from its u end when that is
-    # reached, else from its v end
-    reached = np.flatnonzero(np.isfinite(dist[root + 1 :]))
-    lo = row_ptr[reached]
-    degree = row_ptr[reached + 1] - lo
-    out = ragged_positions(lo, degree)
-    there = dist.take(cols.take(out))
-    street = cells.street.take(arcs.take(out))
-    once = np.flatnonzero((street >= 0) | (there == np.inf))
-    # each arc's copy, the cost to it, and its point
-    source = np.repeat(reached, degree).take(once)
-    point = np.repeat(pair_point, count).take(source)
-    return point, street.take(once), dist.take(root + 1 + source), there.take(once)
 
 
 def service_areas(

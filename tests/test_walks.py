@@ -1,0 +1,84 @@
+"""The compiled bounded searches (``geo_service/walks.py``) against scipy's dijkstra on random graphs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from geo_service.walks import reached_streets
+
+
+def random_arcs(seed: int, n: int, n_streets: int):
+    """A random street graph: each street u→v, two-way or not, parallel streets and loops allowed; its
+    arcs in CSR order, with ``street`` (``~street`` for the arc from v to u)."""
+    rng = np.random.default_rng(seed)
+    u, v = rng.integers(0, n, n_streets), rng.integers(0, n, n_streets)
+    cost = rng.uniform(0.5, 10.0, n_streets)
+    two = rng.random(n_streets) < 0.7
+    src = np.concatenate([u, v[two]])
+    dst = np.concatenate([v, u[two]])
+    street = np.concatenate([np.arange(n_streets), ~np.flatnonzero(two)]).astype(np.int32)
+    arc_cost = np.concatenate([cost, cost[two]])
+    order = np.argsort(src, kind="stable")
+    indptr = np.searchsorted(src[order], np.arange(n + 1)).astype(np.int64)
+    return indptr, dst[order].astype(np.int32), arc_cost[order], street[order], src[order]
+
+
+def oracle(indptr, target, cost, street, src, starts, start_costs, start_ptr, max_cost):
+    """The same answer from scipy: the cheapest of the parallel arcs, a search from every start."""
+    n = len(indptr) - 1
+    best = {}
+    for a, b, c in zip(src.tolist(), target.tolist(), cost.tolist(), strict=True):
+        best[a, b] = min(best.get((a, b), np.inf), c)
+    keys = np.array(list(best), dtype=np.int64).reshape(-1, 2)
+    graph = csr_matrix((np.array(list(best.values())), (keys[:, 0], keys[:, 1])), shape=(n, n))
+    rows = []
+    for p in range(len(start_ptr) - 1):
+        lo, hi = start_ptr[p], start_ptr[p + 1]
+        dist = np.full(n, np.inf)
+        if hi > lo:
+            from_start = dijkstra(graph, directed=True, indices=starts[lo:hi])
+            dist = np.min(from_start + start_costs[lo:hi, None], axis=0)
+        dist[dist > max_cost] = np.inf
+        for a in range(len(target)):
+            if np.isfinite(dist[src[a]]) and (street[a] >= 0 or not np.isfinite(dist[target[a]])):
+                rows.append((p, int(street[a]), dist[src[a]], dist[target[a]]))
+    return sorted(rows, key=lambda r: (r[0], r[1], r[2]))
+
+
+@pytest.mark.parametrize(("seed", "max_cost"), [(1, 12.0), (2, 30.0), (3, np.inf), (4, 0.0)])
+def test_reached_streets_equal_scipy_dijkstra(seed, max_cost):
+    indptr, target, cost, street, src = random_arcs(seed, 200, 420)
+    rng = np.random.default_rng(seed + 100)
+    per_point = rng.integers(0, 3, 25)  # a point may have no start at all (an unreachable site)
+    starts = rng.integers(0, 200, per_point.sum()).astype(np.int32)
+    start_costs = rng.uniform(0.0, 15.0, per_point.sum())
+    start_ptr = np.r_[0, np.cumsum(per_point)].astype(np.int64)
+    got = reached_streets(indptr, target, cost, street, starts, start_costs, start_ptr, max_cost)
+    rows = sorted(
+        zip(*(x.tolist() for x in got), strict=True),
+        key=lambda r: (r[0], r[1], r[2]),
+    )
+    want = oracle(indptr, target, cost, street, src, starts, start_costs, start_ptr, max_cost)
+    assert len(rows) == len(want)
+    assert max_cost == 0.0 or len(rows) > 100
+    for (p, s, here, there), (wp, ws, whe, wth) in zip(rows, want, strict=True):
+        assert (p, s) == (wp, ws)
+        assert here == pytest.approx(whe, abs=1e-9)
+        assert there == pytest.approx(wth, abs=1e-9) if np.isfinite(wth) else there == np.inf
+
+
+def test_each_point_is_searched_on_its_own():
+    """What one point reached is not left over for the next (the costs are set back between searches)."""
+    indptr, target, cost, street, _ = random_arcs(5, 50, 120)
+    starts = np.array([3, 3, 7], dtype=np.int32)
+    start_costs = np.array([0.0, 0.0, 40.0])
+    start_ptr = np.array([0, 1, 2, 3], dtype=np.int64)
+    point, s, here, _ = reached_streets(indptr, target, cost, street, starts, start_costs, start_ptr, 20.0)
+    first, second = (np.flatnonzero(point == p) for p in (0, 1))
+    assert len(first) > 0
+    assert np.array_equal(s[first], s[second])
+    assert np.array_equal(here[first], here[second])
+    assert not np.any(point == 2)  # its start lies beyond the limit
