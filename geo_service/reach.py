@@ -159,11 +159,6 @@ class _Geometry:
         t = np.clip((at - self.along[k]) / edge, 0.0, 1.0)
         return self.z[k] + t * (self.z[k + 1] - self.z[k])
 
-    def point_at(self, seg: np.ndarray, at: np.ndarray) -> np.ndarray:
-        """xy of the points ``at`` metres from the start of segments ``seg``."""
-        z = self._at(seg, at)
-        return np.column_stack([z.real, z.imag])
-
     def pieces(self, seg: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The parts [a, b] (metres from the start) of segments ``seg``: their vertices in order, and the
         offset of each part's first vertex (ragged-array layout, ``len(seg) + 1`` offsets)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["reached_streets"]
+__all__ = ["reached_streets", "warm"]
 
 
 @njit(cache=True, nogil=True)
@@ -151,3 +151,19 @@ def reached_streets(indptr, target, cost, street, starts, start_costs, start_ptr
         there_all[w : w + m] = there
         w += m
     return point, streets, here_all, there_all
+
+
+def warm() -> None:
+    """Compile the searches now, into numba's cache beside this file (``scripts/setup.sh`` calls it
+    after installing), so that the first service area a user asks for does not wait seconds for it."""
+    one = np.array([0, 1, 1], dtype=np.int64)
+    reached_streets(
+        one,
+        np.array([1], dtype=np.int32),
+        np.array([1.0]),
+        np.array([0], dtype=np.int32),
+        np.array([0], dtype=np.int32),
+        np.array([0.5]),
+        np.array([0, 1], dtype=np.int64),
+        10.0,
+    )

@@ -58,4 +58,6 @@ fi
 [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".${extras}"
+# compile the service areas' searches into numba's cache now, not at the first user's request
+.venv/bin/python -c "from geo_service.walks import warm; warm()"
 echo "$digest" > "$stamp"
