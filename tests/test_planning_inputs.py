@@ -145,6 +145,14 @@ def test_candidates_breaking_siting_rules_are_left_out_with_the_rule(demo_client
     assert r.status_code == 400, r.text
     assert r.json()["field"] == "candidates"
     assert r.json()["left_out"][0]["rules"][0]["rule"] == "main-road-ban"
+    # one candidate is spoken of as one (it said "None of the 1 candidates")
+    assert r.json()["detail_en"].startswith("The candidate may not hold a site: it breaks a siting rule")
+    assert r.json()["detail_zh"].startswith("候选点违反选址规则")
+    r = demo_client.post(
+        "/planning/sites",
+        json={"method": "mclp", "p": 1, "keep_existing": False, "candidates": _fc([main, main])},
+    )
+    assert r.json()["detail_en"].startswith("None of the 2 candidates may hold a site: each breaks")
 
 
 def test_district_leaves_out_candidates_in_other_districts(demo_client):
@@ -195,7 +203,9 @@ def test_candidates_off_every_street_are_listed_not_chosen(demo_client):
             json={"method": method, "p": 1, "keep_existing": False, "candidates": _fc([far])},
         )
         assert r.status_code == 400, r.text
-        assert "can serve anyone" in r.json()["detail_en"]
+        assert r.json()["detail_en"].startswith("The candidate cannot serve anyone: no people ")
+        assert "(it has no walkable street within" in r.json()["detail_en"]
+        assert r.json()["detail_zh"].startswith("候选点无法服务到任何人")
         assert r.json()["unreachable_candidates"][0]["candidate"] == 0
 
 

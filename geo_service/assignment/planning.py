@@ -356,14 +356,15 @@ def choose_sites(
         within = f"步行 {max_walk_m:.0f} 米内" if method != "pmedian" else "步行可达范围内"
         within_en = f"within {max_walk_m:.0f} m on foot" if method != "pmedian" else "on foot at all"
         off_zh = f"（其中 {len(off_street)} 个 {SNAP_M:.0f} 米内没有可步行的道路）" if off_street else ""
-        off_en = (
-            f" ({len(off_street)} of them have no walkable street within {SNAP_M:.0f} m)"
-            if off_street
-            else ""
-        )
+        if len(new) == 1:
+            who_en, off_en = "The candidate cannot", f" (it has no walkable street within {SNAP_M:.0f} m)"
+        else:
+            who_en = f"None of the {len(new)} candidates can"
+            have = "has" if len(off_street) == 1 else "have"
+            off_en = f" ({len(off_street)} of them {have} no walkable street within {SNAP_M:.0f} m)"
         raise InvalidInput(
-            f"{len(new)} 个候选点都无法服务到任何人：{within}没有人口点{off_zh}",
-            f"None of the {len(new)} candidates can serve anyone: no people {within_en}{off_en}",
+            f"{'候选点' if len(new) == 1 else f'{len(new)} 个候选点都'}无法服务到任何人：{within}没有人口点{off_zh}",
+            f"{who_en} serve anyone: no people {within_en}{off_en if off_street else ''}",
             field="candidates",
             details={"unreachable_candidates": unreachable},
         )

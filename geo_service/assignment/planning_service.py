@@ -93,9 +93,13 @@ def plan_sites(
     outside_en = f" or lies outside {district}" if district else ""
     if not len(cands):
         raise InvalidInput(
-            f"{given} 个候选点都违反选址规则{outside_zh}，没有可选的候选点（见 left_out）",
-            f"None of the {given} candidates may hold a site: each breaks a siting rule{outside_en} "
-            "(see left_out)",
+            f"{'候选点' if given == 1 else f'{given} 个候选点都'}违反选址规则{outside_zh}，没有可选的候选点（见 left_out）",
+            (
+                f"None of the {given} candidates may hold a site: each breaks a siting rule{outside_en}"
+                if given > 1
+                else f"The candidate may not hold a site: it breaks a siting rule{outside_en}"
+            )
+            + " (see left_out)",
             field="candidates",
             details={"left_out": left_out},
         )
