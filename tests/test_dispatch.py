@@ -167,6 +167,26 @@ def test_open311(demo_client):
     got = demo_client.get(f"/collections/incidents/items/{fid}").json()["properties"]
     assert got["category"] == "噪声扰民"
     assert got["department"] == "城管执法大队"
+    # the hotline operator reads where it went; a noise complaint sends no crew, an open manhole does
+    notice = r.json()[0]["service_notice"]
+    assert notice.startswith("已分派至城管执法大队，")
+    assert "建议派" not in notice
+    assert " / assigned to 城管执法大队, " in notice
+    at = "2026-12-01T15:00:00+08:00"
+    r = demo_client.post(
+        "/requests.json",
+        data={"service_code": "0301", "lat": "35.25", "long": "113.2", "requested_datetime": at},
+    )
+    assert r.status_code == 201, r.text
+    # the crew the dispatch answer suggests for the same case
+    same = demo_client.post(
+        "/dispatch/cases",
+        json={"cases": [{"lon": 113.2, "lat": 35.25, "category": "0301", "reported_at": at}]},
+    )
+    crew = same.json()["assignments"][0]["crew"]["crew"]
+    notice = r.json()[0]["service_notice"]
+    assert f"建议派{crew}（约 " in notice
+    assert f"; crew {crew} suggested (about " in notice
     bad = demo_client.post("/requests.json", data={"service_code": "9999", "lat": "35.25", "long": "113.2"})
     assert bad.status_code == 400
     assert "0201 噪声扰民" in bad.json()["detail_en"]  # the codes an Open311 client sends (helper-50)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 
 from geo_service.api.deps import WorkspaceDep, actor_of, parse_moment
 from geo_service.api.routers.dispatch import _save, run_dispatch
+from geo_service.assignment.dispatch import CaseAssignment
 from geo_service.errors import InvalidInput
 
 __all__ = ["router"]
@@ -73,11 +74,16 @@ async def create_request(request: Request, ws: WorkspaceDep) -> list[dict[str, A
     [fid], refused = _save(ws, cases, [answer], actor_of(request))
     if refused:
         raise InvalidInput(refused[0]["detail_zh"], refused[0]["detail_en"], field=refused[0]["field"])
+    return [{"service_request_id": str(fid), "service_notice": _notice(answer), "account_id": None}]
+
+
+def _notice(answer: CaseAssignment) -> str:
+    """Where the case went, for the hotline operator: the department, the squad (or who it escalates
+    to) and the crew suggested to go out, if any: 已分派至市政工程处，解放区一中队；建议派马村一组（约 6 分钟）."""
     who = answer.squad or answer.escalation
-    return [
-        {
-            "service_request_id": str(fid),
-            "service_notice": f"已分派至{answer.department}，{who} / assigned",
-            "account_id": None,
-        }
-    ]
+    zh, en = f"已分派至{answer.department}，{who}", f"assigned to {answer.department}, {who}"
+    if answer.crew is not None:
+        crew, minutes = answer.crew["crew"], answer.crew["minutes"]
+        zh += f"；建议派{crew}（约 {minutes:.0f} 分钟）"
+        en += f"; crew {crew} suggested (about {minutes:.0f} min away)"
+    return f"{zh} / {en}"
