@@ -103,14 +103,14 @@ def test_failed_batch_leaves_the_file_as_it_was(store, catalog):
 
 
 def test_blobs_of_a_batch_read_back_as_written():
-    from geo_service.store.gpkg import _decode, _gpkg_blob, _gpkg_blobs
+    from geo_service.store.gpkg_blobs import decode, geometry_blob, geometry_blobs
 
     geoms = np.array(
         [shapely.Point(113.2, 35.2), None, shapely.Point(), shapely.box(113.0, 35.0, 113.1, 35.1)],
         dtype=object,
     )
-    blobs = _gpkg_blobs(geoms, shapely.bounds(geoms))
-    assert blobs == [_gpkg_blob(g) for g in geoms]
+    blobs = geometry_blobs(geoms, shapely.bounds(geoms))
+    assert blobs == [geometry_blob(g) for g in geoms]
     assert blobs[1] is None
-    assert _decode(blobs[2]).is_empty
-    assert _decode(blobs[3]).equals(geoms[3])
+    assert decode(blobs[2]).is_empty
+    assert decode(blobs[3]).equals(geoms[3])
