@@ -224,6 +224,7 @@ def test_walking_coverage_and_what_if():
     assert cov.total_population == 600
     assert cov.distance_m[2] == pytest.approx(150, abs=0.1)
     assert cov.clusters[0]["population"] == 200
+    assert cov.site_population.tolist() == [400]  # the site's own served people
     change = what_if(net, sites, demand, add=[shapely.Point(*ll(300, 250))], max_walk_m=200)
     assert change["change"] == 200
     moved = what_if(net, sites, demand, move={1: shapely.Point(*ll(300, 300))}, max_walk_m=200)
@@ -404,3 +405,31 @@ def test_a_tilted_t_junction_is_no_mismatch():
     found = beat_coverage(tilted(4.0), (), district).mismatches
     # T3's lower edge rises 4 m over T1 and T2's 200 m: a wedge of no-man's-land above each
     assert {tuple(m["beats"]): m["kind"] for m in found} == {("T1", "T3"): "gap", ("T2", "T3"): "gap"}
+
+
+def test_unserved_clusters_stay_within_a_walk_of_their_centre():
+    """helper-53: unserved homes 300 m apart chained into one group across the whole city (350,000
+    people, 123 km²). A chain is cut until no group reaches further than the walk from its centre; every
+    home is in exactly one group."""
+    from geo_service.coverage import _clusters
+    from geo_service.crs import to_metric
+
+    rng = np.random.default_rng(3)
+    # a 6 km line of homes 300 m apart, a 2 km square of homes 250 m apart, and a lone home far off
+    line = np.column_stack([np.arange(0, 6000, 300.0), np.zeros(20)])
+    gx, gy = np.meshgrid(np.arange(0, 2000, 250.0), np.arange(0, 2000, 250.0))
+    square = np.column_stack([gx.ravel() + 10_000, gy.ravel() + 5000])
+    xy = np.concatenate([line, square, [[30_000.0, 30_000.0]]]) + 500_000.0
+    pts = shapely.points(xy)
+    people = rng.integers(1, 100, len(xy))
+    groups = _clusters(pts, people, radius_m=350.0, widest_m=500.0, crs="EPSG:4547")
+    assert sum(g["points"] for g in groups) == len(xy)
+    assert sum(g["population"] for g in groups) == people.sum()
+    assert len(groups) > 3  # the line and the square are cut, the lone home is a group of its own
+    for g in groups:
+        hull = to_metric(np.array([g["geometry"]], dtype=object), "EPSG:4547")[0]
+        centre = to_metric(np.array([shapely.Point(g["centre"])], dtype=object), "EPSG:4547")[0]
+        far = max(shapely.Point(c).distance(centre) for c in hull.exterior.coords)
+        assert far <= 500.0 + 175.0 + 1.0  # the walk, and the hull's half-radius margin
+    lone = [g for g in groups if g["points"] == 1]
+    assert len(lone) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import shapely
 import shapely.geometry
 import shapely.ops
@@ -223,6 +224,20 @@ def test_service_areas_and_what_if(demo_client):
     assert len(body["service_areas"]["features"]) == sites >= 30  # other tests may have added sites
     assert 0 < body["served_share"] < 1
     assert body["unserved_clusters"]["features"]
+    # each site with the people it is nearest for; together, everyone served
+    per_site = [f["properties"]["served_population"] for f in body["service_areas"]["features"]]
+    assert sum(per_site) == body["served_population"]
+    assert sum(p > 0 for p in per_site) > 10
+    # no group of unserved homes reaches further than the walk from its centre (plus the hull's margin)
+    from geo_service.crs import to_metric
+
+    for f in body["unserved_clusters"]["features"]:
+        hull = to_metric(np.array([shapely.geometry.shape(f["geometry"])], dtype=object), "EPSG:4547")[0]
+        centre = to_metric(np.array([shapely.Point(f["properties"]["centre"])], dtype=object), "EPSG:4547")[0]
+        assert shapely.hausdorff_distance(hull, centre) <= 500 + 175 + 1
+    nothing = demo_client.post("/coverage/what-if", json={"add": [], "remove": [], "move": {}})
+    assert nothing.status_code == 400
+    assert nothing.json()["detail_en"].startswith("Nothing to add, move or remove")
     before = demo_client.get("/collections/stall_sites/items", params={"limit": 1}).json()["numberMatched"]
     far = body["unserved_clusters"]["features"][0]["properties"]["centre"]
     change = demo_client.post(

@@ -533,6 +533,7 @@ class WalkingCoverage:
     distance_m: np.ndarray  # per demand point, to the nearest site on foot (inf if beyond reach)
     clusters: tuple[Mapping[str, Any], ...]  # unserved demand grouped for a planner
     areas: Any  # ServiceAreas (metric)
+    site_population: np.ndarray  # per site: the people it is the nearest site on foot for, within reach
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -545,8 +546,12 @@ class WalkingCoverage:
 
 
 def _clusters(
-    points_m: np.ndarray, weights: np.ndarray, *, radius_m: float, crs: str
+    points_m: np.ndarray, weights: np.ndarray, *, radius_m: float, widest_m: float, crs: str
 ) -> list[dict[str, Any]]:
+    """Unserved demand points in groups a planner can read: points within ``radius_m`` of each other
+    chained together, and a chain wider than ``widest_m`` from its centre (a new site in its middle could
+    not reach it all) cut in two, again and again, along its main spread. Each group with its people, its
+    centre and its hull (``radius_m / 2`` around its points)."""
     if len(points_m) == 0:
         return []
     xy = shapely.get_coordinates(points_m)
@@ -557,21 +562,41 @@ def _clusters(
         if len(pairs)
         else coo_matrix((n, n))
     )
-    count, labels = connected_components(graph, directed=False)
+    _, labels = connected_components(graph, directed=False)
+    order = np.argsort(labels, kind="stable")
+    chains = np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
     out = []
-    for c in range(count):
-        members = labels == c
+    for members in (group for chain in chains for group in _compact(xy, chain, widest_m)):
         hull = shapely.convex_hull(shapely.multipoints(xy[members])).buffer(radius_m / 2)
         centre = from_metric(np.array([shapely.Point(xy[members].mean(axis=0))], dtype=object), crs)[0]
         out.append(
             {
                 "population": int(weights[members].sum()),
-                "points": int(members.sum()),
+                "points": len(members),
                 "centre": [round(centre.x, 6), round(centre.y, 6)],
                 "geometry": from_metric(np.array([hull], dtype=object), crs)[0],
             }
         )
     return sorted(out, key=lambda c: -c["population"])
+
+
+def _compact(xy: np.ndarray, members: np.ndarray, widest_m: float) -> list[np.ndarray]:
+    """``members`` cut in two at the middle of their main spread (the principal axis) until no group
+    reaches further than ``widest_m`` from its centre."""
+    done, todo = [], [members]
+    while todo:
+        group = todo.pop()
+        pts = xy[group] - xy[group].mean(axis=0)
+        if len(group) < 2 or np.max(np.hypot(pts[:, 0], pts[:, 1])) <= widest_m:
+            done.append(group)
+            continue
+        axis = np.linalg.svd(pts, full_matrices=False)[2][0]
+        along = pts @ axis
+        first = along <= np.median(along)
+        if first.all():  # the median is the largest value: cut below it instead
+            first = along < np.median(along)
+        todo += [group[first], group[~first]]
+    return done
 
 
 def walking_coverage(
@@ -591,14 +616,28 @@ def walking_coverage(
     dm = to_metric(demand.geometry.to_numpy(), crs)
     pop = demand["population"].fillna(0).to_numpy(dtype=float)
     field = nearest_sites(network, anchors, max_snap_m=WALK_SNAP_M, limit=max_walk_m)
-    dist = field.query(snap(network, dm, max_distance=WALK_SNAP_M))[0]
+    dist, nearest = field.query(snap(network, dm, max_distance=WALK_SNAP_M))
     served = dist <= max_walk_m
     total = int(pop.sum())
     served_pop = int(pop[served].sum())
-    clusters = _clusters(dm[~served], pop[~served], radius_m=cluster_radius_m, crs=crs)
+    by_site = np.bincount(nearest[served], weights=pop[served], minlength=len(anchors)).astype(np.int64)
+    clusters = _clusters(
+        dm[~served],
+        pop[~served],
+        radius_m=cluster_radius_m,
+        widest_m=max(max_walk_m, cluster_radius_m),
+        crs=crs,
+    )
     areas = service_areas(network, anchors, max_cost=max_walk_m) if with_areas and len(anchors) else None
     return WalkingCoverage(
-        max_walk_m, total, served_pop, served_pop / total if total else 0.0, dist, tuple(clusters), areas
+        max_walk_m,
+        total,
+        served_pop,
+        served_pop / total if total else 0.0,
+        dist,
+        tuple(clusters),
+        areas,
+        by_site,
     )
 
 

@@ -18,7 +18,14 @@ from shapely.geometry import mapping
 
 from geo_service.api.deps import Body, WorkspaceDep, known_query_only, parse_moment, parse_window
 from geo_service.api.limits import run_bounded
-from geo_service.contexts import coverage_context, open_sites, site_reach, walk_network, who_covers_ready
+from geo_service.contexts import (
+    coverage_context,
+    open_sites,
+    out_of_season,
+    site_reach,
+    walk_network,
+    who_covers_ready,
+)
 from geo_service.coverage import (
     beat_coverage,
     beat_coverage_week,
@@ -280,7 +287,17 @@ def walk_limit(metres: float | None, minutes: float | None, speed_m_per_min: flo
     return out
 
 
-@router.get("/service-areas", summary="步行服务范围与人口覆盖 / Walking service areas and served population")
+@router.get(
+    "/service-areas",
+    summary="步行服务范围与人口覆盖 / Walking service areas and served population",
+    description="每个站点：步行可达的道路两侧各 40 米的范围（部分可达的路段在步行用尽处截断），及以其为最近站点的"
+    "服务人口；人口按从居住点走到最近道路再沿路走到站点计算，所以街区深处的居住点可计入服务人口而不在范围图形内。"
+    "未服务人口按相邻居住点分组，每组半径不超过步行距离。 / Per site: the streets reachable on foot, 40 m either "
+    "side (partly reached streets cut where the walk runs out), and the people it is the nearest site for. People "
+    "are counted by their walk from home to the nearest street and on along the streets, so homes deep in a block "
+    "count as served while lying outside the drawn band. Unserved people are grouped by neighbouring homes, each "
+    "group no wider than the walking distance from its centre.",
+)
 async def areas(
     request: Request,
     ws: WorkspaceDep,
@@ -318,23 +335,53 @@ def _areas(ws: Workspace, layer: str, max_walk_m: float) -> dict[str, Any]:
     feats = []
     if cov.areas is not None:
         polys = from_metric(cov.areas.polygons, crs)
-        for fid, name, poly, reached in zip(
-            sites_frame.index, sites_frame["name"], polys, cov.areas.reached_m, strict=True
+        for fid, name, poly, reached, people in zip(
+            sites_frame.index,
+            sites_frame["name"],
+            polys,
+            cov.areas.reached_m,
+            cov.site_population,
+            strict=True,
         ):
             feats.append(
                 {
                     "type": "Feature",
                     "geometry": mapping(shapely.simplify(poly, 1e-5)),
-                    "properties": {"site": int(fid), "name": name, "street_m": round(float(reached), 1)},
+                    "properties": {
+                        "site": int(fid),
+                        "name": name,
+                        "street_m": round(float(reached), 1),
+                        "served_population": int(people),
+                    },
                 }
             )
     body = cov.as_dict()
+    body["notices"] = _site_notices(ws, layer, len(sites_frame))
     body["unserved_clusters"] = _fc(body["unserved_clusters"])
     body["service_areas"] = {"type": "FeatureCollection", "features": feats}
     body["unreachable_sites"] = (
         [] if cov.areas is None else [int(sites_frame.index[i]) for i in cov.areas.unreachable]
     )
     return body
+
+
+def _site_notices(ws: Workspace, layer: str, n_open: int) -> list[str]:
+    """What a planner reading a walking answer should know about the sites it counted: none open (so
+    nobody is served), or open ones that are out of season today (counted all the same: the layout is
+    what is asked about)."""
+    title = ws.catalog[layer].title
+    if n_open == 0:
+        return [
+            f"「{title['zh']}」中没有状态为开放的站点，无人被服务 / no site of {title['en']} is open: nobody is served"
+        ]
+    resting = out_of_season(ws, layer, on=dt.datetime.now(TZ).date())
+    if not resting:
+        return []
+    names = "、".join(str(s["name"] or s["id"]) for s in resting)
+    return [
+        f"以下站点今天不在经营期内，仍按开放计入：{names} / these sites are out of season today and are counted "
+        f"as open all the same: {names}"
+    ]
 
 
 class WhatIf(Body):
@@ -367,6 +414,12 @@ async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
     check_kinds(add, kinds, what="add", thing=("站点", "a site"))
     check_kinds(list(move.values()), kinds, what="move", thing=("站点", "a site"), labels=list(move))
     metres = walk_limit(body.max_walk_m, body.max_walk_min, ws.settings.walk_speed_m_per_min)
+    if not (add or body.remove or move):
+        raise InvalidInput(
+            "没有要增加、移动或撤销的站点（add、move、remove 均为空）",
+            "Nothing to add, move or remove: add, move and remove are all empty",
+            field="add",
+        )
 
     def run() -> dict[str, Any]:  # in a worker thread: the layers and the network are read off the event loop
         return what_if(
@@ -381,4 +434,7 @@ async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
         )
 
     result = await run_bounded(run, timeout_s=ws.settings.computation_timeout_s)
+    if body.max_walk_min is not None:  # said back as service-areas says it
+        result["max_walk_min"] = body.max_walk_min
+        result["walk_speed_m_per_min"] = ws.settings.walk_speed_m_per_min
     return _json(result)
