@@ -23,8 +23,8 @@ import pandas as pd
 from geo_service.catalog import LayerSpec
 from geo_service.duty import TZ, in_supported_years
 from geo_service.errors import Conflict, InvalidInput
-from geo_service.features import import_frame
 from geo_service.history import changes_since
+from geo_service.imports import import_frame
 from geo_service.store.base import Feature, NewFeature, Store
 from geo_service.store.values import from_snapshot, unchanged
 from geo_service.workspace import Workspace

@@ -857,7 +857,7 @@ def test_a_feature_added_while_a_replace_import_runs_is_not_deleted_by_it(client
     first; the store refuses the write when the layer moved (409), and nothing is written."""
     import shapely
 
-    from geo_service import features as feature_ops
+    from geo_service import imports
     from geo_service.store.base import NewFeature
 
     csv = "name,salt_store,lon,lat\n甲,true,113.25,35.21\n乙,false,113.26,35.22\n"
@@ -866,7 +866,7 @@ def test_a_feature_added_while_a_replace_import_runs_is_not_deleted_by_it(client
     )
     exported = client.get("/collections/depots/export", params={"f": "csv"}).content
     store = client.app.state.workspace.store
-    settled = feature_ops._settled
+    settled = imports._settled
 
     def meanwhile(*args, **kwargs):
         store.create_features(
@@ -874,10 +874,10 @@ def test_a_feature_added_while_a_replace_import_runs_is_not_deleted_by_it(client
             [NewFeature({"name": "丙", "salt_store": True}, shapely.Point(113.27, 35.23))],
             actor="other",
         )
-        monkeypatch.setattr(feature_ops, "_settled", settled)
+        monkeypatch.setattr(imports, "_settled", settled)
         return settled(*args, **kwargs)
 
-    monkeypatch.setattr(feature_ops, "_settled", meanwhile)
+    monkeypatch.setattr(imports, "_settled", meanwhile)
     r = client.post(
         "/collections/depots/import", data={"mode": "replace"}, files={"file": ("d.csv", exported)}
     )

@@ -454,16 +454,17 @@ def test_two_sites_saved_at_the_same_moment_cannot_both_pass_the_spacing_rule(si
     import time
 
     from geo_service import features as feature_ops
+    from geo_service import write_checks
 
     ws = site_client.app.state.workspace
-    checking = feature_ops._siting_refusal
+    checking = write_checks.siting_refusal
 
     def slow_check(*args, **kwargs):
         refusal = checking(*args, **kwargs)
         time.sleep(0.5)
         return refusal
 
-    monkeypatch.setattr(feature_ops, "_siting_refusal", slow_check)
+    monkeypatch.setattr(write_checks, "siting_refusal", slow_check)
     one = ws.store.get_feature("stall_sites", 1)
     assert site_client.delete("/collections/stall_sites/items/1").status_code == 204
     shifted = [shapely.affinity.translate(one.geometry, xoff=dx) for dx in (0.0, 0.00005)]  # ~5 m apart

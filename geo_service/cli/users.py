@@ -12,9 +12,9 @@ from geo_service.catalog import load_catalog
 from geo_service.cli.audit import record_cli
 from geo_service.cli.workspace import _common, _settings
 from geo_service.errors import InvalidInput
-from geo_service.features import REFERENCES_LOCK
 from geo_service.store import open_store
 from geo_service.store.base import Store
+from geo_service.write_checks import REFERENCES_LOCK
 
 __all__ = ["register"]
 

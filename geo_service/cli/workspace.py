@@ -107,10 +107,10 @@ def _layers(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from geo_service import features as feature_ops
     from geo_service.auth.accounts import AccountStore, account_url
     from geo_service.auth.crews import guard_crew_accounts
     from geo_service.formats import read_features
+    from geo_service.imports import import_frame
     from geo_service.workspace import Workspace
 
     path = Path(args.file)
@@ -124,7 +124,7 @@ def _import(args: argparse.Namespace) -> int:
         frame = read_features(path.read_bytes(), filename=path.name, spec=spec, source_crs=args.crs)
         ws = Workspace(store, settings)
         guard_crew_accounts(ws, accounts)  # a replaced crews layer keeps the crews accounts name
-        done = feature_ops.import_frame(
+        done = import_frame(
             ws,
             args.layer,
             frame,

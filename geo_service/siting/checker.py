@@ -45,7 +45,7 @@ __all__ = [
 
 SITE_LAYERS = ("stall_sites", "festival_sales_points")
 #: the id under which a site that does not lie in its district is reported (not a rule of the file: the
-#: write path refuses such a site whatever is overridden, see ``geo_service.features``)
+#: write path refuses such a site whatever is overridden, see ``geo_service.write_checks``)
 DISTRICT_RULE = "district"
 _KIND_ZH = {
     "blind_path": "盲道",

@@ -17,7 +17,7 @@ from geo_service.api.audit import note, user_change
 from geo_service.api.deps import Body, Offset, parse_moment
 from geo_service.api.downloads import content_disposition
 from geo_service.errors import InvalidInput
-from geo_service.features import REFERENCES_LOCK
+from geo_service.write_checks import REFERENCES_LOCK
 
 __all__ = ["router"]
 

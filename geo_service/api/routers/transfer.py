@@ -8,12 +8,12 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from geo_service import features as feature_ops
 from geo_service.api.audit import note
 from geo_service.api.deps import LayerDep, WorkspaceDep, actor_of
 from geo_service.errors import InvalidInput, PayloadTooLarge
 from geo_service.exported import export_frame
 from geo_service.formats import read_features, write_features, write_workspace
+from geo_service.imports import Imported, import_frame
 
 __all__ = ["router"]
 
@@ -54,13 +54,11 @@ async def import_file(
     actor = actor_of(request)
     overrides = tuple(v.strip() for v in (override or "").split(",") if v.strip())
 
-    def work() -> feature_ops.Imported:  # in a worker thread: reading and storing must not hold up the loop
+    def work() -> Imported:  # in a worker thread: reading and storing must not hold up the loop
         frame = read_features(
             data, filename=file.filename or "upload", spec=spec, source_crs=crs, max_bytes=limit
         )
-        return feature_ops.import_frame(
-            ws, spec.name, frame, actor=actor, mode=mode, override=overrides, reason=reason
-        )
+        return import_frame(ws, spec.name, frame, actor=actor, mode=mode, override=overrides, reason=reason)
 
     done = await run_in_threadpool(work)
     return {
