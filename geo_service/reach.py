@@ -130,7 +130,7 @@ class _Geometry:
 
     def __init__(self, network: RoadNetwork) -> None:
         coords, owner = shapely.get_coordinates(network.seg_geom, return_index=True)
-        first = np.r_[True, owner[1:] != owner[:-1]]
+        first = np.r_[True, owner[1:] != owner[:-1]][: len(owner)]  # (no vertex at all: no segment either)
         start = np.flatnonzero(first)
         self.start = np.r_[start, len(owner)]
         # streets meeting at a node end on exactly the same point (their own ends may differ by a
@@ -140,7 +140,7 @@ class _Geometry:
         step = np.r_[0.0, np.hypot(*np.diff(coords, axis=0).T)]
         step[first] = 0.0
         cum = np.cumsum(step)
-        self.coords, self.owner = coords, owner
+        self.coords = coords
         self.z = coords[:, 0] + 1j * coords[:, 1]  # the vertices as complex numbers: one-item gathers
         self.along = cum - np.repeat(cum[start], np.diff(self.start))  # metres from the segment start
         self.span = float(self.along.max(initial=0.0)) + 1.0

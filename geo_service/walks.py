@@ -1,17 +1,23 @@
-"""Bounded shortest-path searches from many points at once, compiled with numba.
+"""Bounded shortest-path searches from each of many points, compiled with numba.
 
 A service area needs, per site, the few hundred nodes within its reach of a network of a hundred
-thousand or a million: scipy's ``dijkstra`` pays for the whole graph per source (its arrays are the
-graph's size), so ``reach`` used to copy the cells around each site into a small graph of its own
-first, and the copying cost as much as the search. Here each site's search touches only what it
-reaches: the cost array is the network's, set back to "unreached" node by node after each search, and
-the reached streets are read off as the search ends, while its nodes are still in the cache.
+thousand or a million. scipy's ``dijkstra`` pays for the whole graph on every call (its arrays are the
+graph's size); the searches here touch only what each site reaches. The cost array is the network's,
+set back to "unreached" node by node after each search, and the reached streets are read off as the
+search ends, while its nodes are still in the cache.
 
-The answer equals ``scipy.sparse.csgraph.dijkstra(..., limit=max_cost)`` from the same sources
+The answer equals ``scipy.sparse.csgraph.dijkstra(..., limit=max_cost)`` from the same starts
 (``tests/test_walks.py``); ``reach.service_areas`` turns it into stretches of street.
+
+Compiled code is cached where numba can write (beside this file, or ``NUMBA_CACHE_DIR``: the systemd
+unit points it at the service's state directory); where it can write nowhere, each process compiles
+its own, a few seconds on the first search.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -19,7 +25,15 @@ from numba import njit
 __all__ = ["reached_streets", "warm"]
 
 
-@njit(cache=True, nogil=True)
+def _compiled(function: Callable[..., Any]) -> Any:
+    """``function`` compiled (releasing the GIL), cached if numba finds a writable place for it."""
+    try:
+        return njit(cache=True, nogil=True)(function)
+    except RuntimeError:  # "cannot cache function …: no locator available": compile in each process
+        return njit(nogil=True)(function)
+
+
+@_compiled
 def _push(heap_cost, heap_node, size, cost, node):  # type: ignore[no-untyped-def]
     """Add ``node`` at ``cost`` to the binary heap of ``size`` entries; the new size."""
     i = size
@@ -35,7 +49,7 @@ def _push(heap_cost, heap_node, size, cost, node):  # type: ignore[no-untyped-de
     return size + 1
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _pop(heap_cost, heap_node, size):  # type: ignore[no-untyped-def]
     """Take the cheapest entry off the heap: (its cost, its node, the new size)."""
     cost, node = heap_cost[0], heap_node[0]
@@ -58,7 +72,7 @@ def _pop(heap_cost, heap_node, size):  # type: ignore[no-untyped-def]
     return cost, node, size
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _search(indptr, target, cost, dist, heap_cost, heap_node, settled, starts, start_costs, max_cost):  # type: ignore[no-untyped-def]
     """One search from ``starts`` (at ``start_costs``): ``dist`` of every node within ``max_cost``,
     those nodes listed in ``settled``; their number. ``dist`` is all ``inf`` before."""
@@ -84,19 +98,9 @@ def _search(indptr, target, cost, dist, heap_cost, heap_node, settled, starts, s
     return n_settled
 
 
-@njit(cache=True, nogil=True)
-def reached_streets(indptr, target, cost, street, starts, start_costs, start_ptr, max_cost):  # type: ignore[no-untyped-def]
-    """The streets reached from each point within ``max_cost``, once per point.
-
-    The graph is in CSR form (``indptr``, ``target``, ``cost``), one arc per street and direction it
-    can be taken in; ``street`` names each arc's street, as ``~street`` (negative) for the arc that
-    runs from the street's v end to its u end. Point ``p`` starts at nodes
-    ``starts[start_ptr[p]:start_ptr[p + 1]]``, having spent ``start_costs`` to get there.
-
-    Returns (point, street, cost to the end it is entered at, cost to its other end), the latter
-    ``inf`` when that end is not reached: a street reached at its u end is given once, as entered
-    there; one reached only at its v end is given as ``~street``.
-    """
+@_compiled
+def _reached_streets(indptr, target, cost, street, starts, start_costs, start_ptr, max_cost):  # type: ignore[no-untyped-def]
+    """``reached_streets`` on arrays of the exact types it names."""
     n_nodes = len(indptr) - 1
     n_points = len(start_ptr) - 1
     dist = np.full(n_nodes, np.inf)
@@ -153,12 +157,62 @@ def reached_streets(indptr, target, cost, street, starts, start_costs, start_ptr
     return point, streets, here_all, there_all
 
 
+def reached_streets(
+    indptr: np.ndarray,
+    target: np.ndarray,
+    cost: np.ndarray,
+    street: np.ndarray,
+    starts: np.ndarray,
+    start_costs: np.ndarray,
+    start_ptr: np.ndarray,
+    max_cost: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The streets reached from each point within ``max_cost``, once per point.
+
+    Parameters
+    ----------
+    indptr, target, cost
+        The graph in CSR form: node ``u``'s arcs are ``indptr[u]:indptr[u + 1]``, each leading to
+        ``target`` at ``cost`` (not negative). One arc per street and direction it can be taken in.
+    street
+        Per arc its street, as ``~street`` (negative) for the arc that runs from the street's v end to
+        its u end.
+    starts, start_costs, start_ptr
+        Point ``p`` starts at nodes ``starts[start_ptr[p]:start_ptr[p + 1]]``, having spent
+        ``start_costs`` to get there (a point with no start reaches nothing).
+    max_cost
+        How far a walk goes; a node exactly this far is reached, as with scipy's ``limit``.
+
+    Returns
+    -------
+    point, street, here, there
+        Per street reached from a point: the point, the street, the cost to the end it is entered at
+        and to its other end (``inf`` when that end is not reached). A street reached at its u end is
+        given once, as entered there; one reached only at its v end is given as ``~street``.
+    """
+    n_nodes = len(indptr) - 1
+    starts = np.ascontiguousarray(starts, dtype=np.int32)
+    if len(starts) and (starts.min() < 0 or starts.max() >= n_nodes):
+        raise ValueError(f"start nodes must lie in 0..{n_nodes - 1}")
+    return _reached_streets(  # type: ignore[no-any-return]
+        np.ascontiguousarray(indptr, dtype=np.int64),
+        np.ascontiguousarray(target, dtype=np.int32),
+        np.ascontiguousarray(cost, dtype=np.float64),
+        np.ascontiguousarray(street, dtype=np.int32),
+        starts,
+        np.ascontiguousarray(start_costs, dtype=np.float64),
+        np.ascontiguousarray(start_ptr, dtype=np.int64),
+        float(max_cost),
+    )
+
+
 def warm() -> None:
-    """Compile the searches now, into numba's cache beside this file (``scripts/setup.sh`` calls it
-    after installing), so that the first service area a user asks for does not wait seconds for it."""
-    one = np.array([0, 1, 1], dtype=np.int64)
+    """Compile the searches now (into numba's cache, where it can write): ``scripts/setup.sh`` calls
+    this after installing and the service as it starts, so that no user's first service area waits
+    for the compiler."""
+    two_nodes = np.array([0, 1, 1], dtype=np.int64)
     reached_streets(
-        one,
+        two_nodes,
         np.array([1], dtype=np.int32),
         np.array([1.0]),
         np.array([0], dtype=np.int32),

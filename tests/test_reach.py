@@ -81,7 +81,7 @@ def reach_oracle(net, g: nx.DiGraph, site_snap, i: int, seg: int, at: float) -> 
         ("walk", 600.0, 120, 2000.0, False),
         ("drive", 50.0, 120, 2000.0, False),
         ("walk", 450.0, 500, 3000.0, False),
-        ("walk", 450.0, 500, 3000.0, True),  # one street far off: the nodes' cells keep the city's scale
+        ("walk", 450.0, 500, 3000.0, True),  # and one street far off
     ],
 )
 def test_service_area_linework_equals_networkx_reach(mode, max_cost, n, size, stray):
@@ -267,14 +267,14 @@ def test_pieces_equal_shapely_substrings():
 def test_streets_merged_at_a_node_end_on_it_and_any_limit_is_answered():
     """Street ends within a centimetre are one node; each street is made to end on it, so a chain of
     10 m streets each ending 4.9 mm off the next one's start is walked as one line: the length reached,
-    the drawn linework and the straight-line cell search agree (helper-18 found 2 m missing and the
+    and the drawn linework agree (helper-18 found 2 m missing and the
     linework 0.5 m short). A huge or infinite limit reaches the whole network; NaN or below 0 is refused."""
     from geo_service.errors import InvalidInput
 
     lines = [shapely.LineString([(OX + 10 * i, OY), (OX + 10 * (i + 1) - 0.0049, OY)]) for i in range(600)]
     lines.append(
         shapely.LineString([(OX - 17, OY + 50), (OX - 17, OY + 60)])
-    )  # elsewhere: sets the cells' origin
+    )  # a second piece of network, elsewhere
     roads = gpd.GeoDataFrame(
         {"walkable": [True] * len(lines)},
         geometry=list(from_metric(np.asarray(lines, dtype=object))),
@@ -284,7 +284,7 @@ def test_streets_merged_at_a_node_end_on_it_and_any_limit_is_answered():
     assert net.n_nodes == 603
     assert net.seg_len[:599] == pytest.approx(10.0, abs=1e-6)  # the last one ends on its own
     chain = float(net.seg_len[:600].sum())
-    for max_cost in (4219.966, 1234.5, 2999.999, 6000.0, 1e22, np.inf):
+    for max_cost in (4219.966, 1234.5, 2999.999, 6000.0, 1e22, np.inf):  # 2999.999: just short of a node
         areas = service_areas(net, shapely.points([(OX, OY)]), max_cost=max_cost)
         expected = min(max_cost, chain)  # a straight chain walked from its start
         assert areas.reached_m[0] == pytest.approx(expected, abs=1e-6), max_cost
@@ -292,3 +292,14 @@ def test_streets_merged_at_a_node_end_on_it_and_any_limit_is_answered():
     for bad in (np.nan, -1.0):
         with pytest.raises(InvalidInput):
             service_areas(net, shapely.points([(OX, OY)]), max_cost=bad)
+
+
+def test_a_network_without_streets_reaches_nothing():
+    """helper-51: a workspace whose roads are all filtered out made ``lines`` raise a shape mismatch."""
+    roads = gpd.GeoDataFrame({"walkable": []}, geometry=[], crs=4326)
+    net = build_network(roads, mode="walk")
+    areas = service_areas(net, shapely.points([(OX, OY)]), max_cost=100.0)
+    assert areas.unreachable == (0,)
+    assert areas.reached_m.tolist() == [0.0]
+    assert areas.lines[0].is_empty
+    assert areas.polygons[0].is_empty

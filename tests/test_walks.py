@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from scipy.sparse import csr_matrix
@@ -82,3 +85,27 @@ def test_each_point_is_searched_on_its_own():
     assert np.array_equal(s[first], s[second])
     assert np.array_equal(here[first], here[second])
     assert not np.any(point == 2)  # its start lies beyond the limit
+
+
+def test_start_nodes_outside_the_graph_are_refused():
+    indptr, target, cost, street, _ = random_arcs(6, 10, 20)
+    for bad in (-1, 10):
+        with pytest.raises(ValueError, match="start nodes"):
+            reached_streets(
+                indptr, target, cost, street, np.array([bad]), np.array([0.0]), np.array([0, 1]), 5.0
+            )
+
+
+def test_searches_run_where_numba_can_cache_nowhere():
+    """helper-51: a service user with a read-only home and install made every service area fail
+    ("cannot cache function: no locator available"); the searches are then compiled in the process."""
+    script = (
+        "import numba.core.caching as caching\n"
+        "caching.CacheImpl._locator_classes = []\n"  # no place numba may write its cache to
+        "from geo_service.walks import warm\n"
+        "warm()\n"
+        "print('searched')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "searched"

@@ -35,6 +35,7 @@ from geo_service.catalog import load_catalog
 from geo_service.maps.base import tile_sources
 from geo_service.settings import Settings
 from geo_service.store import open_store
+from geo_service.walks import warm as warm_searches
 from geo_service.workspace import Workspace
 
 __all__ = ["STATIC_DIR", "create_app"]
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings, catalog)
         app.state.workspace = Workspace(store, settings)
+        warm_searches()  # the service areas' compiled search: loaded (or compiled) now, not at a user's request
         app.state.accounts = AccountStore(
             account_url(str(settings.workspace), settings.database_url), cache_s=settings.auth_cache_s
         )
