@@ -9,6 +9,7 @@ know, weekends count as holidays and the answer says so. Festival windows may be
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -22,7 +23,7 @@ from lunardate import LunarDate
 
 from geo_service.arrays import ragged_positions
 from geo_service.errors import Conflict, InvalidInput
-from geo_service.timetext import YEARS
+from geo_service.timetext import YEARS, UnreadableTime, read_time
 
 __all__ = [
     "YEARS",
@@ -163,25 +164,31 @@ def in_supported_years(moment: dt.datetime | dt.date, *, field: str = "at") -> d
 
 
 def parse_time(value: str | None, *, field: str = "at", window_end: bool = False) -> dt.datetime | None:
-    """An ISO 8601 time typed by a user (None for nothing); a time without a zone is Beijing time;
-    refused naming ``field`` when it does not parse or falls outside :data:`YEARS`. The end of a
-    window (``window_end``, not itself in it) may be the first moment after the last supported year."""
+    """A time typed by a user (None for nothing), in Beijing time: the forms dispatchers write
+    (``timetext.read_time``: ISO 8601, ``2026/12/1 21:00``, ``2026年12月1日 21:00``, …), or a clock alone
+    (``12:30``) for that time today. A time without a zone is Beijing's. Refused naming ``field`` when
+    it does not read or falls outside :data:`YEARS`. The end of a window (``window_end``, not itself in
+    it) may be the first moment after the last supported year."""
     if value is None or not value.strip():
         return None
+    clock = _CLOCK_ONLY.fullmatch(value)
+    if clock is not None:  # a dispatcher asking who is on duty at half past twelve means today's
+        today = dt.datetime.now(TZ).date()
+        return dt.datetime.combine(today, dt.time(int(clock[1]), int(clock[2])), tzinfo=TZ)
     try:
-        out = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(
-            f"时间「{value}」无法解析，应为 ISO 8601（如 2026-12-01T21:00）",
-            f"Time '{value}' does not parse; use ISO 8601 (e.g. 2026-12-01T21:00)",
-            field=field,
-        ) from None
+        out = read_time(value)
+    except UnreadableTime as exc:
+        zh, en = exc.sentences("时间", "Time")
+        raise InvalidInput(zh, en, field=field) from None
     if out.tzinfo is None:
         out = out.replace(tzinfo=TZ)
     if window_end and out.astimezone(TZ) == dt.datetime(YEARS[1] + 1, 1, 1, tzinfo=TZ):
         return out.astimezone(TZ)
     in_supported_years(out, field=field)
     return out.astimezone(TZ)  # the roster and the calendars are Beijing's
+
+
+_CLOCK_ONLY = re.compile(r"\s*([01]?\d|2[0-3])\s*[:：]\s*([0-5]\d)\s*")
 
 
 def parse_day(value: str, *, field: str = "start") -> dt.date:

@@ -25,8 +25,6 @@ from geo_service.snapping import PieceGrid
 
 __all__ = ["RoadNetwork", "Snap", "build_network", "network_distances", "snap", "snap_xy"]
 
-WALK_SPEED_MPS = 1.2
-
 
 @dataclass(frozen=True)
 class RoadNetwork:

@@ -26,6 +26,20 @@ def test_who_covers(demo_client):
     assert not any("holiday schedule" in r for r in body["reasons"])
     later = demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": "2027-01-01T10:00"})
     assert any("2027 holiday schedule is not in the calendar" in r for r in later.json()["reasons"])
+    # a clock alone is that time today in Beijing (helper-53: "12:30" was refused)
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    for clock in ("12:30", "12：30", " 9:05 "):
+        r = demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": clock})
+        assert r.status_code == 200, r.text
+        hh, mm = clock.strip().replace("：", ":").split(":")
+        assert r.json()["at"] == f"{today}T{int(hh):02d}:{mm}:00+08:00"
+    assert (
+        demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": "25:00"}).status_code
+        == 400
+    )
 
 
 def test_who_covers_gcj02_and_outside(demo_client):
@@ -353,7 +367,7 @@ def test_cli_answers_and_refuses_like_the_api(demo_gpkg, capsys):
     assert main(["who-covers", "113.2", "35.25", "--at", "2026-12-01T10:00", *ws]) == 0
     assert '"on_duty"' in capsys.readouterr().out
     for argv, said in (
-        (["who-covers", "113.2", "35.25", "--at", "garbage"], "does not parse"),
+        (["who-covers", "113.2", "35.25", "--at", "garbage"], "is not understood"),
         (["who-covers", "nan", "35.25"], "NaN"),
         (["who-covers", "200", "35.25"], "out of the lon/lat range"),
         (["coverage-check", "--week", "9999-12-31"], "1901-2099"),

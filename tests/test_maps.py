@@ -42,7 +42,7 @@ def test_coverage_page(demo_client):
     assert bad.status_code == 400
     assert "text/html" in bad.headers["content-type"]
     assert "无法显示地图" in bad.text
-    assert "does not parse" in bad.text  # the other language below
+    assert "is not understood" in bad.text  # the other language below
     api = demo_client.get("/maps/coverage", params={"at": "tonight"}, headers={"Accept": "application/json"})
     assert api.status_code == 400
     assert api.headers["content-type"].startswith("application/problem+json")

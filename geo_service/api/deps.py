@@ -118,7 +118,8 @@ def actor_of(request: Request) -> str:
 
 
 def parse_moment(value: str | None, *, name: str = "at") -> dt.datetime | None:
-    """An ISO 8601 time from a query parameter; naive times are Asia/Shanghai (see ``duty.parse_time``)."""
+    """A time from a query parameter: the forms ``duty.parse_time`` reads (a clock alone is today's),
+    in Beijing time."""
     return parse_time(value, field=name)
 
 
