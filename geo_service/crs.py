@@ -26,6 +26,7 @@ __all__ = [
     "bd09_to_gcj02",
     "bd09_to_wgs84",
     "from_metric",
+    "from_wgs84",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "metric_crs",
@@ -293,6 +294,20 @@ def to_wgs84(geoms: Any, source: str | int | SourceCRS) -> Any:
         result[geoms.geometry.name] = series
         return result.set_crs("EPSG:4326", allow_override=True)
     return series
+
+
+def from_wgs84(geoms: np.ndarray, target: str | int | SourceCRS) -> np.ndarray:
+    """Geometries in WGS 84 lon/lat → ``target`` (anything :func:`parse_crs` reads), for answers a
+    client asked for in its own coordinates (a map page under GCJ-02 tiles)."""
+    crs = parse_crs(target)
+    values = np.asarray(geoms, dtype=object)
+    if crs.kind == "gcj02":
+        return _apply(values, wgs84_to_gcj02)  # type: ignore[no-any-return]
+    if crs.kind == "bd09":
+        return _apply(values, wgs84_to_bd09)  # type: ignore[no-any-return]
+    if crs.epsg in (4326, 4490):
+        return values
+    return _apply(values, transformer("EPSG:4326", f"EPSG:{crs.epsg}").transform)  # type: ignore[no-any-return]
 
 
 def metric_crs(settings: Any = None) -> pyproj.CRS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import shapely
 import shapely.geometry
 import shapely.ops
@@ -249,6 +250,24 @@ def test_service_areas_and_what_if(demo_client):
         hull = to_metric(np.array([shapely.geometry.shape(f["geometry"])], dtype=object), "EPSG:4547")[0]
         centre = to_metric(np.array([shapely.Point(f["properties"]["centre"])], dtype=object), "EPSG:4547")[0]
         assert shapely.hausdorff_distance(hull, centre) <= 500 + 175 + 1
+    # in the map's own coordinates (under GCJ-02 tiles), the same areas and groups, shifted
+    from geo_service.crs import wgs84_to_gcj02
+
+    shifted = demo_client.get("/coverage/service-areas", params={"max_walk_m": 500, "crs": "gcj02"}).json()
+    assert shifted["crs"] == "gcj02"
+    area, moved = (
+        shapely.geometry.shape(b["service_areas"]["features"][0]["geometry"]) for b in (body, shifted)
+    )
+    x, y = wgs84_to_gcj02(*np.asarray(area.exterior.coords).T)
+    assert np.allclose(np.asarray(moved.exterior.coords), np.column_stack([x, y]), atol=2e-6)
+    lon, lat = body["unserved_clusters"]["features"][0]["properties"]["centre"]
+    gx, gy = wgs84_to_gcj02(np.array([lon]), np.array([lat]))
+    assert shifted["unserved_clusters"]["features"][0]["properties"]["centre"] == pytest.approx(
+        [gx[0], gy[0]], abs=2e-6
+    )
+    bad = demo_client.get("/coverage/service-areas", params={"crs": "EPSG:99999"})
+    assert bad.status_code == 400
+    assert bad.json()["field"] == "crs"
     nothing = demo_client.post("/coverage/what-if", json={"add": [], "remove": [], "move": {}})
     assert nothing.status_code == 400
     assert nothing.json()["detail_en"].startswith("Nothing to add, move or remove")

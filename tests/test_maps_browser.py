@@ -251,6 +251,48 @@ def test_invalid_zone_shows_its_violations(browser, live, tmp_path):
     s.close()
 
 
+def test_planner_sees_the_walking_service_areas_and_the_people_left_out(browser, live, tmp_path):
+    """Off until asked for; turned on in the layer switch, the page walks 500 m from every open site
+    and draws each site's area (its people in the tooltip) and the groups of homes none reaches."""
+    app, _ = live
+    s = Session(browser, live, role="planner")
+    s.open("/maps/plan")
+    count = "(() => { var n = 0; GEO_MAP.eachLayer(x => { if (x.feature && x.feature.properties && "
+    count += "x.feature.properties.served_population !== undefined) n++; }); return n; })()"
+    assert s.page.evaluate(count) == 0  # nothing walked yet
+    s.page.get_by_text("步行 500 米服务范围").click()
+    s.page.wait_for_function(
+        "() => document.getElementById('msg').innerText.includes('步行 500 米内有开放摊区的人口')",
+        timeout=60_000,
+    )
+    sites = app.state.workspace.frame("stall_sites")
+    assert s.page.evaluate(count) == int((sites["status"] == "open").sum())
+    text = s.page.locator("#msg").inner_text()
+    served, total = (int(x) for x in re.search(r"(\d+) / (\d+)", text).groups())
+    assert 0 < served < total
+    # the figures the service answers
+    body = s.page.evaluate(
+        "async () => (await fetch('/coverage/service-areas?max_walk_m=500', {credentials: 'same-origin'})).json()"
+    )
+    assert (served, total) == (body["served_population"], body["total_population"])
+    tips = s.page.evaluate(
+        "(() => { var out = []; GEO_MAP.eachLayer(x => { if (x.getTooltip && x.getTooltip() && x.feature && "
+        "x.feature.properties.served_population !== undefined) out.push(String(x.getTooltip().getContent())); });"
+        " return out; })()"
+    )
+    assert any("人步行 500 米内可达" in t for t in tips)
+    s.page.get_by_text("500 米内无摊区的人口").click()
+    s.page.wait_for_timeout(300)
+    groups = s.page.evaluate(
+        "(() => { var n = 0; GEO_MAP.eachLayer(x => { if (x.feature && x.feature.properties && "
+        "x.feature.properties.points !== undefined) n++; }); return n; })()"
+    )
+    assert groups > 0
+    s.page.screenshot(path=artefact(tmp_path, "plan-service-areas.png"))
+    s.clean()
+    s.close()
+
+
 def test_crew_page_fits_a_phone(browser, live, tmp_path):
     import datetime as dt
 

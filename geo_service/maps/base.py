@@ -55,6 +55,8 @@ LABELS: dict[str, dict[str, str]] = {
     "legend": {"zh": "图例", "en": "Legend"},
     "switch": {"zh": "English", "en": "中文"},
     "violations": {"zh": "选址冲突", "en": "Siting conflicts"},
+    "service_areas": {"zh": "步行 500 米服务范围", "en": "Within 500 m on foot"},
+    "unserved": {"zh": "500 米内无摊区的人口", "en": "People with no site within 500 m"},
 }
 
 

@@ -71,6 +71,8 @@ def page_data(ws: Any, lang: str, *, with_minor: bool) -> dict[str, Any]:
                 "route",
                 "stops",
                 "violations",
+                "service_areas",
+                "unserved",
             )
         },
         "lang": lang,

@@ -149,6 +149,28 @@ addLayer(D.L.pois, L.geoJSON(D.pois, {pointToLayer:function(f,ll){return L.circl
 var conflicts = addLayer(D.L.violations, L.geoJSON(null, {style:{color:'#c62828',fillColor:'#c62828',fillOpacity:.45,weight:2},
   pointToLayer:function(f,ll){return L.circleMarker(ll,{radius:8,color:'#c62828'});},
   onEachFeature:function(f,l){l.bindTooltip(esc(D.lang==='en'?f.properties.message_en:f.properties.message_zh));}}));
+// the walking service areas and the people left out, off until asked for: the walk from every open
+// site is computed then (a second or so), not each time the page opens
+var en = D.lang === 'en';
+var areas = addLayer(D.L.service_areas, L.geoJSON(null, {style:{color:'#1565c0',weight:1,fillColor:'#42a5f5',fillOpacity:.25},
+  onEachFeature:function(f,l){ var p=f.properties; l.bindTooltip(esc(p.name)+(en?': ':'：')+p.served_population+(en?' people within 500 m on foot':' 人步行 500 米内可达'));}}), false);
+var unserved = addLayer(D.L.unserved, L.geoJSON(null, {style:{color:'#6a1b9a',weight:1,dashArray:'4 3',fillColor:'#ab47bc',fillOpacity:.2},
+  onEachFeature:function(f,l){ var p=f.properties; l.bindTooltip((en?'No site within 500 m: ':'500 米内无摊区：')+p.population+(en?' people in ':' 人，')+p.points+(en?' homes':' 个居住点'));}}), false);
+var walked = null;
+function loadWalks(){
+  if (walked) return walked;
+  msg(en?'Walking 500 m from every open site…':'正在计算各开放摊区步行 500 米范围…');
+  walked = fetch('/coverage/service-areas?max_walk_m=500&crs=' + encodeURIComponent(D.crs), {credentials:'same-origin'})
+    .then(function(r){ return r.json().then(function(j){ return {ok:r.ok, body:j}; }); })
+    .then(function(res){
+      if (!res.ok) { walked = null; msg(esc(en?res.body.detail_en:res.body.detail_zh), true); return; }
+      var b = res.body; areas.addData(b.service_areas); unserved.addData(b.unserved_clusters);
+      msg((en?'Within 500 m on foot of an open site: ':'步行 500 米内有开放摊区的人口：') + b.served_population + ' / ' + b.total_population +
+        ' (' + Math.round(b.served_share*1000)/10 + '%)' + (b.notices.length ? '<br>' + esc(b.notices.join('；')) : ''));
+    }).catch(function(){ walked = null; msg(en?'The service did not answer.':'服务无应答。', true); });
+  return walked;
+}
+MAP.on('overlayadd', function(e){ if (e.layer === areas || e.layer === unserved) loadWalks(); });
 finishLayers();
 MAP.fitBounds(sites.getBounds(), {maxZoom: 15});
 if (!D.print) {  // no drawing tools on paper
@@ -210,6 +232,8 @@ document.getElementById('save').onclick = function(){
       if (res.status === 201) { pending.remove(); pending=null;
         res.body.properties.id = res.body.id; res.body.properties._version = res.body.version;  // as the page's own zones
         sites.addData(res.body); conflicts.clearLayers();
+        if (walked) { walked = null; areas.clearLayers(); unserved.clearLayers();  // the walks again, with the new zone
+          if (MAP.hasLayer(areas) || MAP.hasLayer(unserved)) loadWalks(); }
         document.getElementById('violations').innerHTML=''; document.getElementById('form').style.display='none';
         msg((D.lang==='en'?'Saved as zone #':'已保存，编号 ') + res.body.id + (D.lang==='en'?', version ':'，版本 ') + res.body.version);
       } else { msg(esc(D.lang==='en'?res.body.detail_en:res.body.detail_zh), true); showViolations(res.body); }

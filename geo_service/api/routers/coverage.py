@@ -34,7 +34,7 @@ from geo_service.coverage import (
     what_if,
     who_covers,
 )
-from geo_service.crs import from_metric, parse_crs, to_wgs84
+from geo_service.crs import SourceCRS, from_metric, from_wgs84, parse_crs, to_wgs84
 from geo_service.duty import TZ, YEARS, calendar_notes, in_supported_years
 from geo_service.errors import InvalidInput
 from geo_service.geometry import check_kinds, check_positions, geometry_from_geojson, site_kinds
@@ -310,6 +310,10 @@ async def areas(
         float | None,
         Query(gt=0, allow_inf_nan=False, description="或步行时间（分钟）/ or minutes on foot"),
     ] = None,
+    crs: Annotated[
+        str,
+        Query(description="返回坐标系：EPSG:4326（默认）、gcj02、bd09 … / the answer's coordinates"),
+    ] = "EPSG:4326",
 ) -> Response:
     if layer not in _SITE_LAYERS:
         raise InvalidInput(
@@ -317,16 +321,18 @@ async def areas(
             f"layer must be one of {', '.join(_SITE_LAYERS)}",
             field="layer",
         )
+    out_crs = parse_crs(crs)
     metres = walk_limit(max_walk_m, max_walk_min, ws.settings.walk_speed_m_per_min)
-    body = await run_bounded(_areas, ws, layer, metres, timeout_s=ws.settings.computation_timeout_s)
+    body = await run_bounded(_areas, ws, layer, metres, out_crs, timeout_s=ws.settings.computation_timeout_s)
     if max_walk_min is not None:
         body["max_walk_min"] = max_walk_min
         body["walk_speed_m_per_min"] = ws.settings.walk_speed_m_per_min
     return _json(body)
 
 
-def _areas(ws: Workspace, layer: str, max_walk_m: float) -> dict[str, Any]:
-    """In a worker thread: the network (if stale), the walk, and the polygons (built on first use)."""
+def _areas(ws: Workspace, layer: str, max_walk_m: float, out_crs: SourceCRS) -> dict[str, Any]:
+    """In a worker thread: the network (if stale), the walk, and the polygons (built on first use), in
+    ``out_crs``."""
     sites_frame = open_sites(ws, layer)
     crs = ws.settings.metric_crs
     cov = walking_coverage(
@@ -334,7 +340,7 @@ def _areas(ws: Workspace, layer: str, max_walk_m: float) -> dict[str, Any]:
     )
     feats = []
     if cov.areas is not None:
-        polys = from_metric(cov.areas.polygons, crs)
+        polys = from_wgs84(from_metric(cov.areas.polygons, crs), out_crs)
         for fid, name, poly, reached, people in zip(
             sites_frame.index,
             sites_frame["name"],
@@ -357,7 +363,13 @@ def _areas(ws: Workspace, layer: str, max_walk_m: float) -> dict[str, Any]:
             )
     body = cov.as_dict()
     body["notices"] = _site_notices(ws, layer, len(sites_frame))
-    body["unserved_clusters"] = _fc(body["unserved_clusters"])
+    clusters = body["unserved_clusters"]
+    hulls = from_wgs84(np.array([c["geometry"] for c in clusters], dtype=object), out_crs)
+    centres = from_wgs84(shapely.points(np.array([c["centre"] for c in clusters]).reshape(-1, 2)), out_crs)
+    for c, hull, centre in zip(clusters, hulls, centres, strict=True):
+        c["geometry"], c["centre"] = hull, [round(centre.x, 6), round(centre.y, 6)]
+    body["crs"] = out_crs.name
+    body["unserved_clusters"] = _fc(clusters)
     body["service_areas"] = {"type": "FeatureCollection", "features": feats}
     body["unreachable_sites"] = (
         [] if cov.areas is None else [int(sites_frame.index[i]) for i in cov.areas.unreachable]
