@@ -260,7 +260,7 @@ def test_planner_sees_the_walking_service_areas_and_the_people_left_out(browser,
     count = "(() => { var n = 0; GEO_MAP.eachLayer(x => { if (x.feature && x.feature.properties && "
     count += "x.feature.properties.served_population !== undefined) n++; }); return n; })()"
     assert s.page.evaluate(count) == 0  # nothing walked yet
-    s.page.get_by_text("步行 500 米服务范围").click()
+    s.page.locator(".leaflet-control-layers").get_by_text("步行 500 米服务范围").click()
     s.page.wait_for_function(
         "() => document.getElementById('msg').innerText.includes('步行 500 米内有开放摊区的人口')",
         timeout=60_000,
@@ -281,13 +281,13 @@ def test_planner_sees_the_walking_service_areas_and_the_people_left_out(browser,
         " return out; })()"
     )
     assert any("人步行 500 米内可达" in t for t in tips)
-    s.page.get_by_text("500 米内无摊区的人口").click()
+    s.page.locator(".leaflet-control-layers").get_by_text("500 米内无摊区的人口").click()
     s.page.wait_for_timeout(300)
-    groups = s.page.evaluate(
-        "(() => { var n = 0; GEO_MAP.eachLayer(x => { if (x.feature && x.feature.properties && "
-        "x.feature.properties.points !== undefined) n++; }); return n; })()"
+    people = s.page.evaluate(
+        "(() => { var n = 0; GEO_MAP.eachLayer(x => { if (x.options && x.options.people !== undefined) "
+        "n += x.options.people; }); return n; })()"
     )
-    assert groups > 0
+    assert people == total - served  # every unserved home is in one group
     s.page.screenshot(path=artefact(tmp_path, "plan-service-areas.png"))
     s.clean()
     s.close()

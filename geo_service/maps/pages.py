@@ -127,6 +127,8 @@ def plan_page(
             ("#ef5350", "border-radius:50%", label("festival", lang)),
             ("#e8a33d", "height:3px", label("main_roads", lang)),
             ("#c62828", "opacity:.5", label("violations", lang)),
+            ("#42a5f5", "opacity:.6", label("service_areas", lang)),
+            ("#ab47bc", "border-radius:50%;opacity:.7", label("unserved", lang)),
         ],
         lang,
         switch_href=language_href("/maps/plan", query or {}, lang),
@@ -154,8 +156,18 @@ var conflicts = addLayer(D.L.violations, L.geoJSON(null, {style:{color:'#c62828'
 var en = D.lang === 'en';
 var areas = addLayer(D.L.service_areas, L.geoJSON(null, {style:{color:'#1565c0',weight:1,fillColor:'#42a5f5',fillOpacity:.25},
   onEachFeature:function(f,l){ var p=f.properties; l.bindTooltip(esc(p.name)+(en?': ':'：')+p.served_population+(en?' people within 500 m on foot':' 人步行 500 米内可达'));}}), false);
-var unserved = addLayer(D.L.unserved, L.geoJSON(null, {style:{color:'#6a1b9a',weight:1,dashArray:'4 3',fillColor:'#ab47bc',fillOpacity:.2},
-  onEachFeature:function(f,l){ var p=f.properties; l.bindTooltip((en?'No site within 500 m: ':'500 米内无摊区：')+p.population+(en?' people in ':' 人，')+p.points+(en?' homes':' 个居住点'));}}), false);
+// each group of homes no site reaches as a circle at its centre, its area the group's people (hundreds of
+// outlines would cover the map): the big ones are where a new site would serve most
+var unserved = addLayer(D.L.unserved, L.layerGroup(), false);
+function addUnserved(groups){
+  groups.features.forEach(function(f){
+    var p = f.properties, c = p.centre;
+    L.circleMarker([c[1], c[0]], {radius: Math.max(3, Math.sqrt(p.population) / 3), color:'#6a1b9a', weight:1,
+      fillColor:'#ab47bc', fillOpacity:.45, people: p.population})
+      .bindTooltip((en?'No site within 500 m: ':'500 米内无摊区：')+p.population+(en?' people in ':' 人，')+p.points+(en?' homes':' 个居住点'))
+      .addTo(unserved);
+  });
+}
 var walked = null;
 function loadWalks(){
   if (walked) return walked;
@@ -164,7 +176,7 @@ function loadWalks(){
     .then(function(r){ return r.json().then(function(j){ return {ok:r.ok, body:j}; }); })
     .then(function(res){
       if (!res.ok) { walked = null; msg(esc(en?res.body.detail_en:res.body.detail_zh), true); return; }
-      var b = res.body; areas.addData(b.service_areas); unserved.addData(b.unserved_clusters);
+      var b = res.body; areas.addData(b.service_areas); addUnserved(b.unserved_clusters);
       msg((en?'Within 500 m on foot of an open site: ':'步行 500 米内有开放摊区的人口：') + b.served_population + ' / ' + b.total_population +
         ' (' + Math.round(b.served_share*1000)/10 + '%)' + (b.notices.length ? '<br>' + esc(b.notices.join('；')) : ''));
     }).catch(function(){ walked = null; msg(en?'The service did not answer.':'服务无应答。', true); });
