@@ -9,7 +9,6 @@ know, weekends count as holidays and the answer says so. Festival windows may be
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -23,7 +22,7 @@ from lunardate import LunarDate
 
 from geo_service.arrays import ragged_positions
 from geo_service.errors import Conflict, InvalidInput
-from geo_service.timetext import YEARS, UnreadableTime, read_time
+from geo_service.timetext import YEARS, UnreadableTime, read_clock, read_time
 
 __all__ = [
     "YEARS",
@@ -163,20 +162,21 @@ def in_supported_years(moment: dt.datetime | dt.date, *, field: str = "at") -> d
     return moment
 
 
-def parse_time(value: str | None, *, field: str = "at", window_end: bool = False) -> dt.datetime | None:
+def parse_time(
+    value: str | None, *, field: str = "at", window_end: bool = False, past: bool = False
+) -> dt.datetime | None:
     """A time typed by a user (None for nothing), in Beijing time: the forms dispatchers write
     (``timetext.read_time``: ISO 8601, ``2026/12/1 21:00``, ``2026年12月1日 21:00``, …), or a clock alone
-    (``12:30``) for that time today. A time without a zone is Beijing's. Refused naming ``field`` when
-    it does not read or falls outside :data:`YEARS`. The end of a window (``window_end``, not itself in
-    it) may be the first moment after the last supported year."""
+    (``12:30``, ``下午3:05``; ``24:00`` is midnight at the day's end) for that time today, or with
+    ``past`` (a moment looked back to: "since 23:00" just after midnight) its latest time not ahead.
+    A time without a zone is Beijing's. Refused naming ``field`` when it does not read or falls outside
+    :data:`YEARS`. The end of a window (``window_end``, not itself in it) may be the first moment after
+    the last supported year."""
     if value is None or not value.strip():
         return None
-    clock = _CLOCK_ONLY.fullmatch(value)
-    if clock is not None:  # a dispatcher asking who is on duty at half past twelve means today's
-        today = dt.datetime.now(TZ).date()
-        return dt.datetime.combine(today, dt.time(int(clock[1]), int(clock[2])), tzinfo=TZ)
     try:
-        out = read_time(value)
+        clock = read_clock(value)
+        out = read_time(value) if clock is None else today_at(clock, past=past, now=dt.datetime.now(TZ))
     except UnreadableTime as exc:
         zh, en = exc.sentences("时间", "Time")
         raise InvalidInput(zh, en, field=field) from None
@@ -188,7 +188,15 @@ def parse_time(value: str | None, *, field: str = "at", window_end: bool = False
     return out.astimezone(TZ)  # the roster and the calendars are Beijing's
 
 
-_CLOCK_ONLY = re.compile(r"\s*([01]?\d|2[0-3])\s*[:：]\s*([0-5]\d)\s*")
+def today_at(clock: tuple[int, int, int], *, past: bool, now: dt.datetime) -> dt.datetime:
+    """The time of day ``clock`` on the day of ``now`` in Beijing (24:00: the midnight ending it); with
+    ``past``, a day earlier when that is still ahead of ``now``."""
+    now = now.astimezone(TZ)
+    hour, minute, second = clock
+    out = dt.datetime.combine(now.date(), dt.time(0), tzinfo=TZ) + dt.timedelta(
+        hours=hour, minutes=minute, seconds=second
+    )
+    return out - dt.timedelta(days=1) if past and out > now else out
 
 
 def parse_day(value: str, *, field: str = "start") -> dt.date:

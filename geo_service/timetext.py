@@ -22,7 +22,7 @@ import re
 import unicodedata
 from typing import Any
 
-__all__ = ["EXAMPLES_EN", "EXAMPLES_ZH", "UnreadableTime", "read_time"]
+__all__ = ["EXAMPLES_EN", "EXAMPLES_ZH", "UnreadableTime", "read_clock", "read_time"]
 
 EXAMPLES_ZH = "2026-12-01 21:00、2026/12/1 21:00、2026年12月1日 21:00"
 EXAMPLES_EN = "2026-12-01 21:00, 2026/12/1 21:00 or 2026年12月1日 21:00"
@@ -150,26 +150,46 @@ def _from_text(value: str) -> dt.datetime:
             raise UnreadableTime("number", value)
         raise UnreadableTime("unknown", value)
     rest = text[date.end() :].strip().removeprefix("T").strip()
-    hour = minute = second = 0
-    if rest:
-        clock = _CLOCK.fullmatch(rest)
-        if clock is None:
-            raise UnreadableTime("unknown", value)
-        hour = int(clock["h"] or clock["h2"])
-        minute = int(clock["mi"] or clock["mi2"] or 0)
-        second = int(clock["s"] or clock["s2"] or 0)
-        half = (clock["half"] or clock["half2"] or "").upper()
-        if half:
-            if not 1 <= hour <= 12:
-                raise UnreadableTime("unknown", value)
-            if half in ("下午", "晚上", "PM") or (half == "中午" and hour < 11):
-                hour = hour % 12 + 12
-            elif half in ("上午", "早上", "凌晨", "AM"):
-                hour %= 12
+    hour, minute, second = _clock(rest, value) if rest else (0, 0, 0)
     try:
         return dt.datetime(int(date["y"]), int(date["m"]), int(date["d"]), hour, minute, second)
     except ValueError:  # 2026/2/30, 25:00
         raise UnreadableTime("invalid", value) from None
+
+
+def _clock(text: str, value: Any) -> tuple[int, int, int]:
+    """(hour, minute, second) of a time of day as written after a date (``21:05``, ``下午9:05``,
+    ``21时05分``), or :class:`UnreadableTime`."""
+    clock = _CLOCK.fullmatch(text)
+    if clock is None:
+        raise UnreadableTime("unknown", value)
+    hour = int(clock["h"] or clock["h2"])
+    minute = int(clock["mi"] or clock["mi2"] or 0)
+    second = int(clock["s"] or clock["s2"] or 0)
+    half = (clock["half"] or clock["half2"] or "").upper()
+    if half:
+        if not 1 <= hour <= 12:
+            raise UnreadableTime("unknown", value)
+        if half in ("下午", "晚上", "PM") or (half == "中午" and hour < 11):
+            hour = hour % 12 + 12
+        elif half in ("上午", "早上", "凌晨", "AM"):
+            hour %= 12
+    return hour, minute, second
+
+
+def read_clock(value: str) -> tuple[int, int, int] | None:
+    """A time of day written alone (``12:30``, ``１２：３０``, ``下午3:05``, ``21时``; ``24:00`` is the
+    end of a day) as (hour, minute, second), or None when the text is no clock (a date, say). Which
+    day it is on is for the caller to say."""
+    text = unicodedata.normalize("NFKC", value).strip()
+    if _CLOCK.fullmatch(text) is None:
+        return None
+    if re.fullmatch(r"24\s*(:\s*00(\s*:\s*00)?|[时点])", text):
+        return 24, 0, 0
+    hour, minute, second = _clock(text, value)
+    if hour > 23 or minute > 59 or second > 59:
+        raise UnreadableTime("invalid", value)
+    return hour, minute, second
 
 
 def _compact(digits: str, value: Any) -> dt.datetime:

@@ -433,3 +433,19 @@ def test_unserved_clusters_stay_within_a_walk_of_their_centre():
         assert far <= 500.0 + 175.0 + 1.0  # the walk, and the hull's half-radius margin
     lone = [g for g in groups if g["points"] == 1]
     assert len(lone) == 1
+
+    # the groups depend on where the homes are, not on their order (helper-54: the median home went to
+    # either side by the axis's sign)
+    def shapes(order):
+        got = _clusters(pts[order], people[order], radius_m=350.0, widest_m=500.0, crs="EPSG:4547")
+        return sorted((g["points"], g["population"], tuple(g["centre"])) for g in got)
+
+    assert shapes(np.arange(len(xy))) == shapes(np.arange(len(xy))[::-1]) == shapes(rng.permutation(len(xy)))
+    three = shapely.points([(500_000.0, 3_900_000.0), (500_600.0, 3_900_000.0), (501_200.0, 3_900_000.0)])
+    once = _clusters(three, np.array([1, 2, 4]), radius_m=700.0, widest_m=500.0, crs="EPSG:4547")
+    again = _clusters(three[::-1], np.array([4, 2, 1]), radius_m=700.0, widest_m=500.0, crs="EPSG:4547")
+    assert sorted(g["population"] for g in once) == sorted(g["population"] for g in again)
+    # a home without a place is in no group, and the others keep their own people
+    holes = np.array([shapely.Point(), *three], dtype=object)
+    kept = _clusters(holes, np.array([100, 1, 2, 4]), radius_m=700.0, widest_m=5000.0, crs="EPSG:4547")
+    assert [g["population"] for g in kept] == [7]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import numpy as np
@@ -231,6 +232,38 @@ def test_site_duty_coverage_in_festival_window(demo_client):
     ).json()
     assert body["count"] == len(body["uncovered"])
     assert all(r["hour"].startswith("2027-02-05") for r in body["uncovered"])
+
+
+def test_a_window_written_as_clocks_crosses_midnight(demo_client):
+    """helper-54: 22:00 to 02:00 is a night, not a window that ends before it starts; 24:00 ends the day."""
+    night = demo_client.get("/coverage/sites", params={"start": "22:00", "end": "02:00"})
+    assert night.status_code == 200, night.text
+    start, end = (dt.datetime.fromisoformat(night.json()[k]) for k in ("start", "end"))
+    assert end - start == dt.timedelta(hours=4)
+    day = demo_client.get("/coverage/sites", params={"start": "08:00", "end": "24:00"})
+    assert day.status_code == 200, day.text
+    start, end = (dt.datetime.fromisoformat(day.json()[k]) for k in ("start", "end"))
+    assert end - start == dt.timedelta(hours=16)
+
+
+def test_the_datetime_filter_reads_dates_with_slashes(demo_client):
+    """helper-54: 2026/12/1 was split as the interval 2026 to 12/1."""
+    ids = lambda r: sorted(f["id"] for f in r.json()["features"])  # noqa: E731
+    iso = demo_client.get("/collections/festival_sales_points/items", params={"datetime": "2027-01-25T10:00"})
+    slashed = demo_client.get(
+        "/collections/festival_sales_points/items", params={"datetime": "2027/1/25 10:00"}
+    )
+    assert slashed.status_code == 200, slashed.text
+    assert ids(slashed) == ids(iso)
+    between = demo_client.get(
+        "/collections/festival_sales_points/items", params={"datetime": "2027/1/20/2027/2/20"}
+    )
+    assert between.status_code == 200, between.text
+    assert ids(between) == ids(
+        demo_client.get(
+            "/collections/festival_sales_points/items", params={"datetime": "2027-01-20/2027-02-20"}
+        )
+    )
 
 
 def test_service_areas_and_what_if(demo_client):

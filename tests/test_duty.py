@@ -235,3 +235,29 @@ def test_a_night_market_runs_past_midnight():
     ]
     with pytest.raises(InvalidInput, match="00:00-24:00"):
         open_windows({"hours": "06:00-06:00"}, day, day + dt.timedelta(days=1))
+
+
+def test_a_clock_alone_is_read_as_dispatchers_mean_it():
+    """helper-53/54: "12:30" is today's; full-width and 下午 forms too; 24:00 ends the day; a moment
+    looked back to ("since 23:00" just after midnight) is the latest one not ahead."""
+    from geo_service.duty import today_at
+    from geo_service.timetext import UnreadableTime, read_clock
+
+    assert read_clock("12:30") == (12, 30, 0)
+    assert read_clock("１２：３０") == (12, 30, 0)
+    assert read_clock("下午3:05") == (15, 5, 0)
+    assert read_clock("21时") == (21, 0, 0)
+    assert read_clock("24:00") == (24, 0, 0)
+    assert read_clock("2026-12-01") is None
+    assert read_clock("2026/12/1 10:00") is None
+    with pytest.raises(UnreadableTime):
+        read_clock("25:00")
+    just_after_midnight = dt.datetime(2026, 12, 6, 0, 30, tzinfo=TZ)
+    assert today_at((23, 0, 0), past=False, now=just_after_midnight) == dt.datetime(
+        2026, 12, 6, 23, tzinfo=TZ
+    )
+    assert today_at((23, 0, 0), past=True, now=just_after_midnight) == dt.datetime(2026, 12, 5, 23, tzinfo=TZ)
+    assert today_at((0, 15, 0), past=True, now=just_after_midnight) == dt.datetime(
+        2026, 12, 6, 0, 15, tzinfo=TZ
+    )
+    assert today_at((24, 0, 0), past=False, now=just_after_midnight) == dt.datetime(2026, 12, 7, tzinfo=TZ)

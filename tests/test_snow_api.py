@@ -47,7 +47,16 @@ def test_bad_plan_requests(demo_client):
     assert r.status_code == 400
     r = demo_client.post("/plans/snow", json={"time_limit_s": 1, "locks": {"bridge:1": "无此班组"}})
     assert r.status_code == 400
+    # the start as a dispatcher writes it is refused as a time when it is none, in both languages
+    r = demo_client.post("/plans/snow", json={"time_limit_s": 1, "start": "明早"})
+    assert r.status_code == 400
+    assert r.json()["field"] == "start"
+    assert r.json()["detail_zh"].startswith("时间「明早」无法识别")
     assert len(demo_client.get("/plans/snow").json()["plans"]) == before
+    # and read when it is one (helper-56: only ISO 8601 was taken)
+    r = demo_client.post("/plans/snow", json={"time_limit_s": 1, "start": "2026年12月5日 06:00"})
+    assert r.status_code in (200, 201), r.text
+    assert r.json()["start"].startswith("2026-12-05T06:00")
 
 
 def test_a_plan_out_of_time_stops_and_stores_nothing(own_demo_client):

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Path, Query, Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 
 from geo_service.catalog import Catalog, LayerSpec
 from geo_service.duty import in_supported_years, parse_time
 from geo_service.errors import InvalidInput
 from geo_service.settings import Settings
 from geo_service.store.base import Store
+from geo_service.timetext import read_clock
 from geo_service.workspace import Workspace
 
 __all__ = [
@@ -117,18 +118,21 @@ def actor_of(request: Request) -> str:
     return getattr(user, "name", None) or "anonymous"
 
 
-def parse_moment(value: str | None, *, name: str = "at") -> dt.datetime | None:
-    """A time from a query parameter: the forms ``duty.parse_time`` reads (a clock alone is today's),
-    in Beijing time."""
-    return parse_time(value, field=name)
+def parse_moment(value: str | None, *, name: str = "at", past: bool = False) -> dt.datetime | None:
+    """A time from a query parameter: the forms ``duty.parse_time`` reads (a clock alone is today's;
+    with ``past``, its latest time not ahead), in Beijing time."""
+    return parse_time(value, field=name, past=past)
 
 
 def parse_window(start: str | None, end: str | None) -> tuple[dt.datetime, dt.datetime]:
-    """A time window from ``start`` and ``end`` query parameters, both required."""
+    """A time window from ``start`` and ``end`` query parameters, both required. An end written as a
+    clock alone at or before the start is on the next day (``22:00`` to ``02:00``: a night)."""
     s, e = parse_moment(start, name="start"), parse_time(end, field="end", window_end=True)
     if s is None or e is None:
         name = "start" if s is None else "end"
         raise InvalidInput(f"需要时间窗的 {name}", f"The time window needs a '{name}'", field=name)
+    if e <= s and read_clock(end or "") is not None:
+        e += dt.timedelta(days=1)
     return s, e
 
 
@@ -137,8 +141,15 @@ def _supported(value: dt.datetime, info: ValidationInfo) -> dt.datetime:
     return value
 
 
+def _written(value: Any, info: ValidationInfo) -> Any:
+    """A time in a body written as text is read as query parameters are (2026年12月7日 05:00, 05:00)."""
+    if isinstance(value, str):
+        return parse_time(value, field=info.field_name or "at")
+    return value
+
+
 # a time in a request body, in the years the calendars answer for (else 400 naming the field)
-Moment = Annotated[dt.datetime, AfterValidator(_supported)]
+Moment = Annotated[dt.datetime, BeforeValidator(_written), AfterValidator(_supported)]
 
 WorkspaceDep = Annotated[Workspace, Depends(get_workspace)]
 StoreDep = Annotated[Store, Depends(get_store)]

@@ -296,7 +296,9 @@ def refuse_outside(candidates: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) ->
     if outside:
         raise InvalidInput(
             f"候选点 {outside[:5]} 不在辖区内",
-            f"Candidates {outside[:5]} lie outside the districts",
+            f"Candidate {outside[0]} lies outside the districts"
+            if len(outside) == 1
+            else f"Candidates {outside[:5]} lie outside the districts",
             field="candidates",
             details={"outside": outside},
         )
@@ -355,7 +357,12 @@ def choose_sites(
     if not serving:
         within = f"步行 {max_walk_m:.0f} 米内" if method != "pmedian" else "步行可达范围内"
         within_en = f"within {max_walk_m:.0f} m on foot" if method != "pmedian" else "on foot at all"
-        off_zh = f"（其中 {len(off_street)} 个 {SNAP_M:.0f} 米内没有可步行的道路）" if off_street else ""
+        off_zh = (
+            f"（其中 {len(off_street)} 个 {SNAP_M:.0f} 米内没有可步行的道路）"
+            if len(new) > 1
+            else f"（{SNAP_M:.0f} 米内没有可步行的道路）"
+        )
+        off_zh = off_zh if off_street else ""
         if len(new) == 1:
             who_en, off_en = "The candidate cannot", f" (it has no walkable street within {SNAP_M:.0f} m)"
         else:

@@ -93,13 +93,17 @@ def plan_sites(
     outside_en = f" or lies outside {district}" if district else ""
     if not len(cands):
         raise InvalidInput(
-            f"{'候选点' if given == 1 else f'{given} 个候选点都'}违反选址规则{outside_zh}，没有可选的候选点（见 left_out）",
+            f"{'候选点' if given == 1 else f'{given} 个候选点都'}违反选址规则{outside_zh}，没有可选的候选点（见 left_out）"
+            if given
+            else "没有候选点（所选范围内没有可生成候选点的支路小巷）",
             (
                 f"None of the {given} candidates may hold a site: each breaks a siting rule{outside_en}"
                 if given > 1
                 else f"The candidate may not hold a site: it breaks a siting rule{outside_en}"
             )
-            + " (see left_out)",
+            + " (see left_out)"
+            if given
+            else "There are no candidates (no branch road or alley in the area to generate them on)",
             field="candidates",
             details={"left_out": left_out},
         )

@@ -182,7 +182,7 @@ def _rewind(args: argparse.Namespace) -> int:
     from geo_service.rewind import rewind_layer
     from geo_service.workspace import Workspace
 
-    to = parse_time(args.to, field="to")
+    to = parse_time(args.to, field="to", past=True)
     if to is None:
         print(
             "错误 / error: --to 不能为空 / --to must name a moment, such as 2026-12-06T09:00", file=sys.stderr

@@ -552,9 +552,11 @@ def _clusters(
     chained together, and a chain wider than ``widest_m`` from its centre (a new site in its middle could
     not reach it all) cut in two, again and again, along its main spread. Each group with its people, its
     centre and its hull (``radius_m / 2`` around its points)."""
-    if len(points_m) == 0:
+    placed = ~shapely.is_empty(points_m)  # a home without a place (an empty point) is in no group
+    xy = np.column_stack([shapely.get_x(points_m[placed]), shapely.get_y(points_m[placed])]).reshape(-1, 2)
+    weights = np.asarray(weights)[placed]
+    if len(xy) == 0:
         return []
-    xy = shapely.get_coordinates(points_m)
     pairs = cKDTree(xy).query_pairs(radius_m, output_type="ndarray")
     n = len(xy)
     graph = (
@@ -581,8 +583,9 @@ def _clusters(
 
 
 def _compact(xy: np.ndarray, members: np.ndarray, widest_m: float) -> list[np.ndarray]:
-    """``members`` cut in two at the middle of their main spread (the principal axis) until no group
-    reaches further than ``widest_m`` from its centre."""
+    """``members`` cut in two halves along their main spread (the principal axis) until no group
+    reaches further than ``widest_m`` from its centre. The cut depends only on where the homes are, not
+    on their order: the axis points its larger part east or north, and ties go by position."""
     done, todo = [], [members]
     while todo:
         group = todo.pop()
@@ -590,12 +593,12 @@ def _compact(xy: np.ndarray, members: np.ndarray, widest_m: float) -> list[np.nd
         if len(group) < 2 or np.max(np.hypot(pts[:, 0], pts[:, 1])) <= widest_m:
             done.append(group)
             continue
-        axis = np.linalg.svd(pts, full_matrices=False)[2][0]
-        along = pts @ axis
-        first = along <= np.median(along)
-        if first.all():  # the median is the largest value: cut below it instead
-            first = along < np.median(along)
-        todo += [group[first], group[~first]]
+        axis = np.linalg.eigh(pts.T @ pts)[1][:, -1]
+        big = int(np.argmax(np.abs(axis) + np.array([1e-12, 0.0])))  # east on a tie
+        axis = axis if axis[big] > 0 else -axis
+        order = np.lexsort((xy[group, 1], xy[group, 0], np.round(pts @ axis, 6)))
+        half = len(group) // 2
+        todo += [group[order[:half]], group[order[half:]]]
     return done
 
 
@@ -625,7 +628,7 @@ def walking_coverage(
         dm[~served],
         pop[~served],
         radius_m=cluster_radius_m,
-        widest_m=max(max_walk_m, cluster_radius_m),
+        widest_m=max_walk_m,
         crs=crs,
     )
     areas = service_areas(network, anchors, max_cost=max_walk_m) if with_areas and len(anchors) else None

@@ -97,7 +97,7 @@ def _entries(
 ) -> list[dict[str, Any]]:
     rows = request.app.state.accounts.audit_log(
         actor=actor,
-        since=parse_moment(since, name="since"),
+        since=parse_moment(since, name="since", past=True),
         until=parse_moment(until, name="until"),
         limit=limit,
         offset=offset,

@@ -434,9 +434,10 @@ async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
         )
 
     def run() -> dict[str, Any]:  # in a worker thread: the layers and the network are read off the event loop
-        return what_if(
+        sites = open_sites(ws, body.layer)
+        out = what_if(
             walk_network(ws),
-            open_sites(ws, body.layer),
+            sites,
             ws.frame("demand"),
             add=add,
             remove=body.remove,
@@ -444,6 +445,8 @@ async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
             max_walk_m=metres,
             crs=ws.settings.metric_crs,
         )
+        out["notices"] = [*out["notices"], *_site_notices(ws, body.layer, len(sites))]
+        return out
 
     result = await run_bounded(run, timeout_s=ws.settings.computation_timeout_s)
     if body.max_walk_min is not None:  # said back as service-areas says it

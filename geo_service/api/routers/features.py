@@ -8,6 +8,7 @@ the state before.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping
@@ -264,12 +265,25 @@ def _datetime(
     text: str | None,
 ) -> tuple[dt.datetime | None, tuple[dt.datetime | None, dt.datetime | None] | None]:
     """OGC API ``datetime``: a moment (at), or an interval ``start/end`` with ``..`` (or nothing) for an
-    open end (during)."""
+    open end (during). A moment may itself be written with slashes (``2026/12/1 10:00``): the text is a
+    moment when it reads as one, else an interval at the one slash whose two sides both read."""
     if not text or "/" not in text:
         return parse_moment(text, name="datetime"), None
-    start, _, end = text.partition("/")
-    lo = None if start.strip() in ("", "..") else parse_moment(start, name="datetime")
-    hi = None if end.strip() in ("", "..") else parse_moment(end, name="datetime")
+    with contextlib.suppress(InvalidInput):
+        return parse_moment(text, name="datetime"), None
+
+    def side(part: str) -> dt.datetime | None:
+        return None if part.strip() in ("", "..") else parse_moment(part, name="datetime")
+
+    cuts = [i for i, c in enumerate(text) if c == "/"]
+    readable = []
+    for i in cuts:
+        with contextlib.suppress(InvalidInput):
+            readable.append((side(text[:i]), side(text[i + 1 :])))
+    if len(readable) != 1:  # none: say what is wrong with the plain split; several cannot happen in practice
+        start, _, end = text.partition("/")
+        readable = [(side(start), side(end))]
+    lo, hi = readable[0]
     if lo is not None and hi is not None and hi < lo:
         raise InvalidInput(
             f"时间区间「{text}」结束早于开始",

@@ -84,6 +84,10 @@ def _notice(answer: CaseAssignment) -> str:
     zh, en = f"已分派至{answer.department}，{who}", f"assigned to {answer.department}, {who}"
     if answer.crew is not None:
         crew, minutes = answer.crew["crew"], answer.crew["minutes"]
-        zh += f"；建议派{crew}（约 {minutes:.0f} 分钟）"
-        en += f"; crew {crew} suggested (about {minutes:.0f} min away)"
+        if minutes < 0.5:
+            zh += f"；建议派{crew}（不到 1 分钟）"
+            en += f"; crew {crew} suggested (under a minute away)"
+        else:
+            zh += f"；建议派{crew}（约 {minutes:.0f} 分钟）"
+            en += f"; crew {crew} suggested (about {minutes:.0f} min away)"
     return f"{zh} / {en}"

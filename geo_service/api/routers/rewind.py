@@ -39,7 +39,7 @@ class Rewind(Body):
 )
 async def rewind(request: Request, ws: WorkspaceDep, spec: LayerDep, body: Rewind) -> dict[str, Any]:
     actor = actor_of(request)
-    to = parse_time(body.to, field="to")
+    to = parse_time(body.to, field="to", past=True)
     if to is None:
         raise InvalidInput("需要回到的时刻 to", "'to', the moment to go back to, is required", field="to")
     done = await run_in_threadpool(
