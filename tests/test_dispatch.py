@@ -140,6 +140,16 @@ def test_upload_csv_and_workload(demo_client):
     r = demo_client.post("/dispatch/cases/upload", files={"file": ("cases.csv", csv.encode(), "text/csv")})
     assert r.status_code == 200, r.text
     assert r.json()["count"] == 2
+    # a misspelt field is named, not dropped (helper-56: sav=true saved nothing; crss=gcj02 read WGS 84)
+    for field in ("sav", "crss"):
+        r = demo_client.post(
+            "/dispatch/cases/upload",
+            files={"file": ("cases.csv", csv.encode(), "text/csv")},
+            data={field: "true" if field == "sav" else "gcj02"},
+        )
+        assert r.status_code == 400, r.text
+        assert r.json()["field"] == field
+        assert "crs, save" in r.json()["detail_en"]
     w = demo_client.get(
         "/dispatch/workload", params={"start": "2026-11-01T00:00", "end": "2026-12-01T00:00"}
     ).json()
@@ -187,6 +197,35 @@ def test_open311(demo_client):
     notice = r.json()[0]["service_notice"]
     assert f"建议派{crew}（约 " in notice
     assert f"; crew {crew} suggested (about " in notice
+    # a hotline system that sends raw UTF-8 (or GBK, saying so) in a urlencoded body, with the caller's
+    # address (helper-56: the text came back as Latin-1 mojibake and the address was dropped)
+    for charset, header in (("utf-8", ""), ("gbk", "; charset=GBK")):
+        raw = "service_code=0302&lat=35.23&long=113.22&description=塔北路路灯不亮&address_string=塔北路12号"
+        r = demo_client.post(
+            "/requests.json",
+            content=raw.encode(charset),
+            headers={"Content-Type": "application/x-www-form-urlencoded" + header},
+        )
+        assert r.status_code == 201, r.text
+        got = demo_client.get(f"/collections/incidents/items/{r.json()[0]['service_request_id']}").json()
+        assert (got["properties"]["description"], got["properties"]["address"]) == (
+            "塔北路路灯不亮",
+            "塔北路12号",
+        )
+    r = demo_client.post(
+        "/requests.json",
+        content="description=塔北路".encode("gbk"),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 400
+    assert "charset" in r.json()["detail_en"]
+    twice = demo_client.post(
+        "/requests.json",
+        content=b"service_code=0302&lat=35.23&lat=36&long=113.22",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert twice.status_code == 400
+    assert twice.json()["field"] == "lat"
     bad = demo_client.post("/requests.json", data={"service_code": "9999", "lat": "35.25", "long": "113.2"})
     assert bad.status_code == 400
     assert "0201 噪声扰民" in bad.json()["detail_en"]  # the codes an Open311 client sends (helper-50)

@@ -26,6 +26,7 @@ __all__ = [
     "StoreDep",
     "WorkspaceDep",
     "actor_of",
+    "known_form_fields",
     "known_query_only",
     "parse_moment",
 ]
@@ -76,6 +77,33 @@ async def known_query_only(request: Request) -> None:
             f"查询参数 {'、'.join(twice)} 给了不止一次",
             f"Query parameter(s) {', '.join(twice)} given more than once",
             field=twice[0],
+        )
+
+
+async def known_form_fields(
+    request: Request, names: tuple[str, ...], *, what: tuple[str, str], **context: Any
+) -> None:
+    """Refuse form fields other than ``names`` and fields given twice: a misspelt ``sav=true`` must not
+    quietly leave a batch unsaved, nor ``crss=gcj02`` read its positions 500 m off. ``what`` names the
+    request in both languages (导入 / import); ``context`` goes into the problem (``layer``)."""
+    form = await request.form()
+    takes = ", ".join(names)
+    unknown = sorted(set(form.keys()) - set(names))
+    if unknown:
+        raise InvalidInput(
+            f"不认识的表单字段：{'、'.join(unknown)}（{what[0]}可用：{takes}）",
+            f"Unknown form field(s): {', '.join(unknown)} ({what[1]} takes: {takes})",
+            field=unknown[0],
+            **context,
+        )
+    keys = [k for k, _ in form.multi_items()]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise InvalidInput(
+            f"表单字段 {'、'.join(twice)} 给了不止一次",
+            f"Form field(s) {', '.join(twice)} given more than once",
+            field=twice[0],
+            **context,
         )
 
 

@@ -16,6 +16,7 @@ from geo_service.api.deps import (
     Body,
     WorkspaceDep,
     actor_of,
+    known_form_fields,
     known_query_only,
     parse_window,
 )
@@ -189,6 +190,7 @@ async def dispatch_upload(
     crs: Annotated[str, Form()] = "EPSG:4326",
     save: Annotated[bool, Form()] = False,
 ) -> dict[str, Any]:
+    await known_form_fields(request, ("file", "crs", "save"), what=("上传案件表", "a case upload"))
     data = await file.read()
     spec = ws.catalog["incidents"]
     sheet = await run_in_threadpool(  # off the event loop: reading a file may take a while

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 import geopandas as gpd
 import shapely
@@ -41,13 +42,7 @@ def services(ws: WorkspaceDep) -> list[dict[str, Any]]:
 
 @router.post("/requests.json", status_code=201, summary="Open311 提交案件 / Open311 create a service request")
 async def create_request(request: Request, ws: WorkspaceDep) -> list[dict[str, Any]]:
-    if request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            form: dict[str, Any] = json.loads(await request.body())
-        except ValueError:
-            raise InvalidInput("请求体不是有效的 JSON", "The body is not valid JSON") from None
-    else:
-        form = dict(await request.form())
+    form = await _fields(request)
     try:
         lat, lon = float(form["lat"]), float(form["long"])
     except (KeyError, TypeError, ValueError):
@@ -62,7 +57,15 @@ async def create_request(request: Request, ws: WorkspaceDep) -> list[dict[str, A
         dt.timezone(dt.timedelta(hours=8))
     )
     cases = gpd.GeoDataFrame(
-        [{"category": code, "reported_at": when, "description": form.get("description"), "source": "12345"}],
+        [
+            {
+                "category": code,
+                "reported_at": when,
+                "description": form.get("description"),
+                "address": form.get("address_string") or None,  # as the caller gave it: 塔北路12号
+                "source": "12345",
+            }
+        ],
         geometry=[shapely.Point(lon, lat)],
         crs=4326,
     )
@@ -75,6 +78,52 @@ async def create_request(request: Request, ws: WorkspaceDep) -> list[dict[str, A
     if refused:
         raise InvalidInput(refused[0]["detail_zh"], refused[0]["detail_en"], field=refused[0]["field"])
     return [{"service_request_id": str(fid), "service_notice": _notice(answer), "account_id": None}]
+
+
+async def _fields(request: Request) -> dict[str, Any]:
+    """The request's fields: a JSON object, a form (multipart), or a urlencoded body read in its charset
+    (UTF-8 unless it says otherwise: a hotline system may send raw 塔北路, not %E5%A1%94…, which a
+    form parser would read as Latin-1). A field given twice is refused: which value was meant is not
+    for us to guess."""
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("application/json"):
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            raise InvalidInput("请求体不是有效的 JSON", "The body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise InvalidInput("请求体应为 JSON 对象", "The body must be a JSON object")
+        return body
+    if kind.startswith("application/x-www-form-urlencoded"):
+        charset = _charset(kind)
+        try:
+            pairs = parse_qsl(
+                (await request.body()).decode(charset), keep_blank_values=True, encoding=charset
+            )
+        except (UnicodeDecodeError, LookupError):
+            raise InvalidInput(
+                f"请求体不是 {charset} 编码的文本（可在 Content-Type 中写明 charset）",
+                f"The body is not text in {charset} (say its charset in Content-Type)",
+            ) from None
+    else:
+        pairs = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
+    keys = [k for k, _ in pairs]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise InvalidInput(
+            f"字段 {'、'.join(twice)} 给了不止一次",
+            f"Field(s) {', '.join(twice)} given more than once",
+            field=twice[0],
+        )
+    return dict(pairs)
+
+
+def _charset(content_type: str) -> str:
+    for part in content_type.split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            return value.strip().strip('"')
+    return "utf-8"
 
 
 def _notice(answer: CaseAssignment) -> str:

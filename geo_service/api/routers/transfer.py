@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from geo_service.api.audit import note
-from geo_service.api.deps import LayerDep, WorkspaceDep, actor_of
+from geo_service.api.deps import LayerDep, WorkspaceDep, actor_of, known_form_fields
 from geo_service.errors import InvalidInput, PayloadTooLarge
 from geo_service.exported import export_frame
 from geo_service.formats import read_features, write_features, write_workspace
@@ -91,24 +91,7 @@ async def _known_fields_only(request: Request, layer: str) -> None:
             layer=layer,
             field=names[0],
         )
-    form = await request.form()
-    unknown = sorted(set(form.keys()) - set(_IMPORT_FIELDS))
-    if unknown:
-        raise InvalidInput(
-            f"不认识的表单字段：{'、'.join(unknown)}（导入可用：{takes}）",
-            f"Unknown form field(s): {', '.join(unknown)} (import takes: {takes})",
-            layer=layer,
-            field=unknown[0],
-        )
-    keys = [k for k, _ in form.multi_items()]
-    twice = sorted({k for k in keys if keys.count(k) > 1})
-    if twice:
-        raise InvalidInput(
-            f"表单字段 {'、'.join(twice)} 给了不止一次",
-            f"Form field(s) {', '.join(twice)} given more than once",
-            layer=layer,
-            field=twice[0],
-        )
+    await known_form_fields(request, _IMPORT_FIELDS, what=("导入", "import"), layer=layer)
 
 
 @router.get("/collections/{collection_id}/export", summary="导出图层 / Export a layer")
