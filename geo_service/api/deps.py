@@ -29,6 +29,7 @@ __all__ = [
     "known_form_fields",
     "known_query_only",
     "parse_moment",
+    "refuse_repeated",
 ]
 
 _TZ = ZoneInfo("Asia/Shanghai")
@@ -70,14 +71,8 @@ async def known_query_only(request: Request) -> None:
             f"Unknown query parameter(s): {', '.join(unknown)} ({en_takes})",
             field=unknown[0],
         )
-    keys = [k for k, _ in request.query_params.multi_items()]
-    twice = sorted({k for k in keys if keys.count(k) > 1})
-    if twice:  # none of these endpoints takes a list: which value was meant is not for us to guess
-        raise InvalidInput(
-            f"查询参数 {'、'.join(twice)} 给了不止一次",
-            f"Query parameter(s) {', '.join(twice)} given more than once",
-            field=twice[0],
-        )
+    # none of these endpoints takes a list: which value was meant is not for us to guess
+    refuse_repeated([k for k, _ in request.query_params.multi_items()], ("查询参数", "Query parameter(s)"))
 
 
 async def known_form_fields(
@@ -96,12 +91,16 @@ async def known_form_fields(
             field=unknown[0],
             **context,
         )
-    keys = [k for k, _ in form.multi_items()]
+    refuse_repeated([k for k, _ in form.multi_items()], ("表单字段", "Form field(s)"), **context)
+
+
+def refuse_repeated(keys: list[str], kind: tuple[str, str], **context: Any) -> None:
+    """Refuse names given more than once (``kind``: what they are, 查询参数 / Query parameter(s))."""
     twice = sorted({k for k in keys if keys.count(k) > 1})
     if twice:
         raise InvalidInput(
-            f"表单字段 {'、'.join(twice)} 给了不止一次",
-            f"Form field(s) {', '.join(twice)} given more than once",
+            f"{kind[0]} {'、'.join(twice)} 给了不止一次",
+            f"{kind[1]} {', '.join(twice)} given more than once",
             field=twice[0],
             **context,
         )

@@ -11,7 +11,7 @@ import geopandas as gpd
 import shapely
 from fastapi import APIRouter, Request
 
-from geo_service.api.deps import WorkspaceDep, actor_of, parse_moment
+from geo_service.api.deps import WorkspaceDep, actor_of, parse_moment, refuse_repeated
 from geo_service.api.routers.dispatch import _save, run_dispatch
 from geo_service.assignment.dispatch import CaseAssignment
 from geo_service.errors import InvalidInput
@@ -107,14 +107,7 @@ async def _fields(request: Request) -> dict[str, Any]:
             ) from None
     else:
         pairs = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
-    keys = [k for k, _ in pairs]
-    twice = sorted({k for k in keys if keys.count(k) > 1})
-    if twice:
-        raise InvalidInput(
-            f"字段 {'、'.join(twice)} 给了不止一次",
-            f"Field(s) {', '.join(twice)} given more than once",
-            field=twice[0],
-        )
+    refuse_repeated([k for k, _ in pairs], ("字段", "Field(s)"))
     return dict(pairs)
 
 
