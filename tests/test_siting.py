@@ -432,6 +432,25 @@ FEST = {"name": "年货", "district": "中站区", "hours": "07:00-22:00"}
             "pass",
         ),  # 腊月十五 – 正月十六 2027
         ({"valid_from": dt.date(2027, 1, 21), "valid_to": dt.date(2027, 2, 21)}, "fail"),
+        # the right lunar days, but dates that hold none of them: never open (helper-55)
+        (
+            {
+                "lunar_from": "12-15",
+                "lunar_to": "01-16",
+                "valid_from": dt.date(2027, 6, 1),
+                "valid_to": dt.date(2027, 6, 30),
+            },
+            "fail",
+        ),
+        (  # and dates that hold part of the window: open then
+            {
+                "lunar_from": "12-15",
+                "lunar_to": "01-16",
+                "valid_from": dt.date(2027, 2, 1),
+                "valid_to": dt.date(2027, 6, 30),
+            },
+            "pass",
+        ),
         ({}, "unchecked"),
     ],
 )

@@ -446,6 +446,9 @@ def _lunar(
             )
         )
         return
+    if start > end:  # its dates hold none of its lunar days (June dates for 腊月十五–正月十六): never open
+        out.append(_violation(rule, None, ctx.crs))
+        return
     lo, hi = festival_dates(
         {"lunar_from": rule.params["lunar_from"], "lunar_to": rule.params["lunar_to"]}, around=start
     )
