@@ -179,6 +179,8 @@ def parse_time(
         out = read_time(value) if clock is None else today_at(clock, past=past, now=dt.datetime.now(TZ))
     except UnreadableTime as exc:
         zh, en = exc.sentences("时间", "Time")
+        if exc.kind != "invalid":  # the forms taken: also a clock alone, today's
+            zh, en = f"{zh}；也可只写时刻，如 12:30（今天）", f"{en}; or a time of day alone, such as 12:30 (today)"
         raise InvalidInput(zh, en, field=field) from None
     if out.tzinfo is None:
         out = out.replace(tzinfo=TZ)

@@ -32,16 +32,28 @@ def test_who_covers(demo_client):
     import datetime as dt
     from zoneinfo import ZoneInfo
 
-    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
-    for clock in ("12:30", "12：30", " 9:05 "):
+    for clock in ("12:30", "12：30", " 9:05 ", "１２：３０", "下午3:05"):
+        before = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
         r = demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": clock})
+        after = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()  # (a run across midnight: either day)
         assert r.status_code == 200, r.text
-        hh, mm = clock.strip().replace("：", ":").split(":")
-        assert r.json()["at"] == f"{today}T{int(hh):02d}:{mm}:00+08:00"
+        hhmm = {"下午3:05": "15:05", "１２：３０": "12:30"}.get(
+            clock, clock.strip().replace("：", ":").zfill(5)
+        )
+        assert r.json()["at"] in {f"{day}T{hhmm}:00+08:00" for day in (before, after)}
     assert (
         demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": "25:00"}).status_code
         == 400
     )
+    # and the forms a dispatcher writes, as in the case intake (it took ISO 8601 only)
+    for written in ("2026年12月1日 10:00", "2026/12/1 上午10:00", "2026-12-01 10:00"):
+        r = demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": written})
+        assert r.json()["at"] == "2026-12-01T10:00:00+08:00", written
+    ambiguous = demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": "12/01/2026"})
+    assert ambiguous.status_code == 400
+    assert "put the four-digit year first" in ambiguous.json()["detail_en"]
+    tonight = demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": "tonight"})
+    assert tonight.json()["detail_en"].endswith("or a time of day alone, such as 12:30 (today)")
 
 
 def test_who_covers_gcj02_and_outside(demo_client):

@@ -175,7 +175,7 @@ def place_vendors(
             names_en = ", ".join(_vendor_label(vendors, int(i)) for i in outside[:5])
             raise InvalidInput(
                 f"摊贩 {names} 不在市区（{'、'.join(map(str, districts['name']))}）范围内",
-                f"Vendors {names_en} lie outside the city's districts",
+                f"{names_en} lie{'s' if len(outside) == 1 else ''} outside the city's districts",
                 feature=f"vendors[{int(outside[0])}]",
                 field="vendors",
                 details={"outside": [int(i) for i in outside]},
