@@ -180,7 +180,10 @@ def parse_time(
     except UnreadableTime as exc:
         zh, en = exc.sentences("时间", "Time")
         if exc.kind != "invalid":  # the forms taken: also a clock alone, today's
-            zh, en = f"{zh}；也可只写时刻，如 12:30（今天）", f"{en}; or a time of day alone, such as 12:30 (today)"
+            zh, en = (
+                f"{zh}；也可只写时刻，如 12:30（今天）",
+                f"{en}; or a time of day alone, such as 12:30 (today)",
+            )
         raise InvalidInput(zh, en, field=field) from None
     if out.tzinfo is None:
         out = out.replace(tzinfo=TZ)

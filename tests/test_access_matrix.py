@@ -62,6 +62,8 @@ TABLE: dict[tuple[str, str], set[str | None]] = {
     ("GET", "/dispatch/workload"): READERS,
     ("GET", "/services.json"): READERS,
     ("POST", "/requests.json"): DISPATCHERS,
+    ("GET", "/requests.json"): READERS,
+    ("GET", "/requests/{request_id}.json"): READERS,
     ("POST", "/planning/vendors"): PLANNERS,
     ("POST", "/planning/sites"): PLANNERS,
     ("POST", "/siting/check"): PLANNERS,

@@ -199,6 +199,7 @@ def test_open311(demo_client):
     assert f"; crew {crew} suggested (about " in notice
     # a hotline system that sends raw UTF-8 (or GBK, saying so) in a urlencoded body, with the caller's
     # address (helper-56: the text came back as Latin-1 mojibake and the address was dropped)
+    posted = []
     for charset, header in (("utf-8", ""), ("gbk", "; charset=GBK")):
         raw = "service_code=0302&lat=35.23&long=113.22&description=塔北路路灯不亮&address_string=塔北路12号"
         r = demo_client.post(
@@ -212,6 +213,28 @@ def test_open311(demo_client):
             "塔北路路灯不亮",
             "塔北路12号",
         )
+        posted.append(int(r.json()[0]["service_request_id"]))
+    # the hotline system polls what became of its cases (helper-56: there was no way to ask)
+    one = demo_client.get(f"/requests/{posted[0]}.json")
+    assert one.status_code == 200, one.text
+    [case] = one.json()
+    assert (case["service_request_id"], case["status"], case["service_code"]) == (
+        str(posted[0]),
+        "open",
+        "0302",
+    )
+    assert case["address"] == "塔北路12号"
+    assert case["agency_responsible"] == "市政工程处"
+    assert (case["lat"], case["long"]) == (35.23, 113.22)
+    assert case["status_notes"].startswith("已分派至市政工程处")
+    both = demo_client.get("/requests.json", params={"service_request_id": ",".join(map(str, posted))})
+    assert [c["service_request_id"] for c in both.json()] == [str(i) for i in posted]
+    assert demo_client.get("/requests/99999999.json").status_code == 404
+    assert demo_client.get("/requests/abc.json").status_code == 400
+    assert demo_client.get("/requests.json", params={"service_request_id": ""}).status_code == 400
+    unknown = demo_client.get("/requests.json", params={"service_request_id": "1", "status": "open"})
+    assert unknown.status_code == 400
+    assert unknown.json()["field"] == "status"
     r = demo_client.post(
         "/requests.json",
         content="description=塔北路".encode("gbk"),

@@ -231,7 +231,9 @@ def test_vendor_refusal_reasons_say_what_stood_in_the_way(own_demo_client):
     assert r.status_code == 400, r.text
     assert r.json()["feature"] == "vendors[1]"
     assert "北京" in r.json()["detail_zh"]
-    assert r.json()["detail_en"].startswith("vendors[1]「北京」 lies outside")  # not "Vendors vendors[1]… lie"
+    assert r.json()["detail_en"].startswith(
+        "vendors[1]「北京」 lies outside"
+    )  # not "Vendors vendors[1]… lie"
     far = _off_street_point(ws)
     crowd = [here] * (cap + 1)
     body = c.post(

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 import geopandas as gpd
 import shapely
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
-from geo_service.api.deps import WorkspaceDep, actor_of, parse_moment, refuse_repeated
+from geo_service.api.deps import WorkspaceDep, actor_of, known_query_only, parse_moment, refuse_repeated
 from geo_service.api.routers.dispatch import _save, run_dispatch
 from geo_service.assignment.dispatch import CaseAssignment
 from geo_service.errors import InvalidInput
+from geo_service.workspace import Workspace
 
 __all__ = ["router"]
 
@@ -38,6 +40,83 @@ def services(ws: WorkspaceDep) -> list[dict[str, Any]]:
         }
         for _, r in cats.iterrows()
     ]
+
+
+_CLOSED = {"closed", "duplicate"}  # incident statuses Open311 calls closed; the rest are open
+_MOST_IDS = 100
+
+
+@router.get(
+    "/requests/{request_id}.json", summary="Open311 查询案件状态 / Open311 a service request's status"
+)
+def get_request(ws: WorkspaceDep, request_id: str) -> list[dict[str, Any]]:
+    return [_request(ws, _case_id(request_id, field="request_id"))]
+
+
+@router.get(
+    "/requests.json",
+    summary="Open311 按编号查询案件状态 / Open311 service requests by id",
+    dependencies=[Depends(known_query_only)],
+)
+def get_requests(ws: WorkspaceDep, service_request_id: str) -> list[dict[str, Any]]:
+    """The hotline system polls the cases it posted, by the ids it was given (comma-separated)."""
+    ids = [
+        _case_id(part, field="service_request_id") for part in service_request_id.split(",") if part.strip()
+    ]
+    if not ids or len(ids) > _MOST_IDS:
+        raise InvalidInput(
+            f"service_request_id 应为 1 至 {_MOST_IDS} 个以逗号分隔的案件编号",
+            f"service_request_id must be 1 to {_MOST_IDS} case ids, comma-separated",
+            field="service_request_id",
+        )
+    return [_request(ws, fid) for fid in ids]
+
+
+def _case_id(text: str, *, field: str) -> int:
+    try:
+        fid = int(text.strip())
+    except ValueError:
+        fid = -1
+    if fid < 1:
+        raise InvalidInput(
+            f"案件编号「{text}」应为正整数", f"Case id '{text}' must be a positive whole number", field=field
+        )
+    return fid
+
+
+def _request(ws: Workspace, fid: int) -> dict[str, Any]:
+    """A case as GeoReport v2 shows it: open or closed, where it went, when and where it was reported."""
+    case = ws.store.get_feature("incidents", fid)  # 404 naming the case when there is none
+    p = case.properties
+    codes = ws.frame("case_categories")
+    code = codes.loc[codes["minor"] == p.get("category"), "code"]
+    closed = p.get("status") in _CLOSED
+    reported = p.get("reported_at")
+    point = case.geometry
+    return {
+        "service_request_id": str(fid),
+        "status": "closed" if closed else "open",
+        "status_notes": _status_note(p),
+        "service_name": p.get("category"),
+        "service_code": str(code.iloc[0]) if len(code) else None,
+        "description": p.get("description"),
+        "agency_responsible": p.get("department"),
+        "requested_datetime": reported.isoformat() if isinstance(reported, dt.datetime) else reported,
+        "address": p.get("address"),
+        "lat": None if point is None else round(point.y, 6),
+        "long": None if point is None else round(point.x, 6),
+    }
+
+
+def _status_note(p: Mapping[str, Any]) -> str:
+    status = p.get("status")
+    if status == "duplicate":
+        return "重复案件，已并入先前的案件 / a duplicate of an earlier case"
+    if status == "closed":
+        return "已办结 / closed"
+    if status == "escalated" or (not p.get("squad") and p.get("escalated_to")):
+        return f"无人值班，已转{p.get('escalated_to')} / nobody on duty: escalated to {p.get('escalated_to')}"
+    return f"已分派至{p.get('department')}，{p.get('squad')} / assigned to {p.get('department')}, {p.get('squad')}"
 
 
 @router.post("/requests.json", status_code=201, summary="Open311 提交案件 / Open311 create a service request")
@@ -122,8 +201,14 @@ def _charset(content_type: str) -> str:
 def _notice(answer: CaseAssignment) -> str:
     """Where the case went, for the hotline operator: the department, the squad (or who it escalates
     to) and the crew suggested to go out, if any: 已分派至市政工程处，解放区一中队；建议派马村一组（约 6 分钟）."""
-    who = answer.squad or answer.escalation
-    zh, en = f"已分派至{answer.department}，{who}", f"assigned to {answer.department}, {who}"
+    if answer.squad:
+        zh, en = (
+            f"已分派至{answer.department}，{answer.squad}",
+            f"assigned to {answer.department}, {answer.squad}",
+        )
+    else:  # no squad on duty there then: the duty office takes it
+        zh = f"已分派至{answer.department}；此时无人值班，转{answer.escalation}"
+        en = f"assigned to {answer.department}; nobody on duty then: escalated to {answer.escalation}"
     if answer.crew is not None:
         crew, minutes = answer.crew["crew"], answer.crew["minutes"]
         if minutes < 0.5:
