@@ -204,17 +204,26 @@ def _inside_buffer(zone: shapely.Geometry, others: np.ndarray, d: float) -> shap
     return conflict
 
 
-def _violation(rule: Rule, conflict_m: shapely.Geometry | None, crs: str, **values: Any) -> Violation:
+def _violation(
+    rule: Rule, conflict_m: shapely.Geometry | None, crs: str, *, named: Sequence[str] = (), **values: Any
+) -> Violation:
+    """The rule broken, with the conflicting part (metric, shown in EPSG:4326) and the things ``named``
+    that the site comes too close to (a planner asks which school), the first five."""
     geom = None
     if conflict_m is not None and not conflict_m.is_empty:
         geom = from_metric(np.array([conflict_m], dtype=object), crs)[0]
+    zh, en = rule.text("zh", **values), rule.text("en", **values)
+    if named:
+        more_zh, more_en = ("等", ", …") if len(named) > 5 else ("", "")
+        zh += f"（{'、'.join(named[:5])}{more_zh}）"
+        en += f" ({', '.join(named[:5])}{more_en})"
     return Violation(
         rule.id,
         rule.severity,
         rule.title.get("zh", rule.id),
         rule.title.get("en", rule.id),
-        rule.text("zh", **values),
-        rule.text("en", **values),
+        zh,
+        en,
         rule.source,
         geom,
     )
@@ -224,10 +233,14 @@ def _setback(
     ctx: SitingContext, rule: Rule, zone: shapely.Geometry, groups: list[_Group]
 ) -> Violation | None:
     d = float(rule.params["distance_m"])
-    hits = [g.geoms[i] for g in groups for i in _closer(g, zone, d)]
-    if not hits:
+    near = [(g, i) for g in groups for i in _closer(g, zone, d)]
+    if not near:
         return None
-    return _violation(rule, _inside_buffer(zone, np.asarray(hits, dtype=object), d), ctx.crs)
+    hits = np.asarray([g.geoms[i] for g, i in near], dtype=object)
+    named = list(
+        dict.fromkeys(str(g.labels[i]) for g, i in near if isinstance(g.labels[i], str) and g.labels[i])
+    )
+    return _violation(rule, _inside_buffer(zone, hits, d), ctx.crs, named=named)
 
 
 def _hours_ok(hours: str | None, earliest: str, latest: str) -> bool:
