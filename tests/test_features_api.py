@@ -80,7 +80,13 @@ def test_create_read_update_delete_restore(client):
     assert client.get(f"/collections/depots/items/{fid}").json()["properties"]["salt_store"] is False
 
     assert client.delete(f"/collections/depots/items/{fid}", headers={"If-Match": '"2"'}).status_code == 204
-    _problem(client.get(f"/collections/depots/items/{fid}"), 404)
+    gone = _problem(client.get(f"/collections/depots/items/{fid}"), 404)
+    # said to be deleted, by whom, and how to bring it back (helper-55: a plain 404)
+    assert f"POST /collections/depots/items/{fid}/restore" in gone["detail_en"]
+    assert "删除" in gone["detail_zh"]
+    assert gone["deleted_by"]
+    never = _problem(client.get("/collections/depots/items/987654"), 404)
+    assert "restore" not in never["detail_en"]
     restored = client.post(f"/collections/depots/items/{fid}/restore")
     assert restored.status_code == 200
     assert restored.json()["properties"]["salt_store"] is False

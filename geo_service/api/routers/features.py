@@ -31,7 +31,8 @@ from geo_service.api.deps import (
     parse_moment,
 )
 from geo_service.catalog import LayerSpec
-from geo_service.errors import InvalidInput
+from geo_service.duty import TZ
+from geo_service.errors import InvalidInput, NotFound
 from geo_service.store.base import Feature
 from geo_service.store.base import Query as StoreQuery
 from geo_service.store.values import json_value
@@ -295,9 +296,32 @@ def _datetime(
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="读取要素 / Read a feature")
 def get_item(request: Request, ws: WorkspaceDep, spec: LayerDep, feature_id: FeatureId) -> Response:
-    feature = ws.store.get_feature(spec.name, feature_id)
+    try:
+        feature = ws.store.get_feature(spec.name, feature_id)
+    except NotFound:
+        raise _gone(ws, spec.name, feature_id) from None
     base = str(request.url_for("list_items", collection_id=spec.name))
     return _geojson(feature_json(feature, base), headers={"ETag": f'"{feature.version}"'})
+
+
+def _gone(ws: Workspace, layer: str, fid: int) -> NotFound:
+    """A feature that is not there: said to be deleted (by whom, when, and how to bring it back) when
+    its history ends in a delete, else plainly not found."""
+    last = ws.store.history(layer, fid, limit=1)
+    if not last or last[0].op != "delete":
+        return NotFound(
+            f"图层 {layer} 中没有要素 {fid}", f"Layer {layer} has no feature {fid}", layer=layer, feature=fid
+        )
+    c = last[0]
+    when = c.at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+    return NotFound(
+        f"要素 {fid} 已于 {when} 由 {c.actor} 删除；可恢复：POST /collections/{layer}/items/{fid}/restore",
+        f"Feature {fid} was deleted by {c.actor} at {when} (Beijing time); it can be brought back with "
+        f"POST /collections/{layer}/items/{fid}/restore",
+        layer=layer,
+        feature=fid,
+        details={"deleted_at": c.at.isoformat(), "deleted_by": c.actor},
+    )
 
 
 @router.options("/collections/{collection_id}/items", include_in_schema=False)
