@@ -106,6 +106,18 @@ def test_sites_out_of_their_dates_take_no_vendors_and_are_not_kept(own_demo_clie
     assert len(kept_after["fixed"]) == len(kept_before["fixed"]) - 1
     assert site["id"] not in {f["properties"]["id"] for f in kept_after["sites"]["features"]}
     assert [s["id"] for s in kept_after["sites_out_of_season"]] == [site["id"]]
+    # planned for a day within its dates, it takes vendors and is kept again (helper-55: placement
+    # could be planned only for today, so festival-season placement could not be planned in December)
+    back_then = c.post("/planning/vendors", json={"vendors": vendor, "on": "2020年6月1日"}).json()
+    assert back_then["assignments"][0]["site"] == site["id"]
+    assert site["id"] not in [s["id"] for s in back_then["sites_out_of_season"]]
+    kept_then = c.post("/planning/sites", json={"method": "mclp", "p": 1, "on": "2020-06-01"}).json()
+    assert site["id"] in {f["properties"]["id"] for f in kept_then["sites"]["features"]}
+    named = c.post("/planning/vendors", json={"vendors": vendor, "on": "2030-01-01"}).json()
+    assert any("on 2030-01-01" in n for n in named["notes"])
+    bad = c.post("/planning/vendors", json={"vendors": vendor, "on": "下个月"})
+    assert bad.status_code == 400
+    assert bad.json()["field"] == "on"
 
 
 def _good_candidate(c):

@@ -30,20 +30,26 @@ def _today() -> dt.date:
     return dt.datetime.now(TZ).date()
 
 
-def _season_note(left: list[dict[str, Any]]) -> str:
+def _season_note(left: list[dict[str, Any]], day: dt.date) -> str:
     names = "、".join(str(s["name"] or s["id"]) for s in left)
     names_en = ", ".join(str(s["name"] or s["id"]) for s in left)
+    when_zh, when_en = (
+        ("今天", "today") if day == _today() else (f"{day.isoformat()} ", f"on {day.isoformat()}")
+    )
     return (
-        f"{len(left)} 个状态为开放的摊位站点今天不在有效期内，未计入：{names}（见 sites_out_of_season）"
-        f" / {len(left)} stall sites with status open are not within their dates today and were left out: "
+        f"{len(left)} 个状态为开放的摊位站点{when_zh}不在有效期内，未计入：{names}（见 sites_out_of_season）"
+        f" / {len(left)} stall sites with status open are not within their dates {when_en} and were left out: "
         f"{names_en} (see sites_out_of_season)"
     )
 
 
-def plan_vendors(ws: Workspace, vendors: gpd.GeoDataFrame, *, max_walk_m: float) -> dict[str, Any]:
-    """Vendors (EPSG:4326) to the stall sites open today (Beijing time): status open and within their
-    dates; the open ones out of season are named in ``sites_out_of_season`` and a note."""
-    today = _today()
+def plan_vendors(
+    ws: Workspace, vendors: gpd.GeoDataFrame, *, max_walk_m: float, on: dt.date | None = None
+) -> dict[str, Any]:
+    """Vendors (EPSG:4326) to the stall sites open on day ``on`` (default today, Beijing time): status
+    open and within their dates (a planner placing vendors for the Spring Festival in December asks for
+    a day in it); the open ones out of season are named in ``sites_out_of_season`` and a note."""
+    today = on or _today()
     result = place_vendors(
         walk_network(ws),
         vendors,
@@ -56,7 +62,7 @@ def plan_vendors(ws: Workspace, vendors: gpd.GeoDataFrame, *, max_walk_m: float)
     left = out_of_season(ws, "stall_sites", on=today)
     result["sites_out_of_season"] = left
     if left:
-        result["notes"].append(_season_note(left))
+        result["notes"].append(_season_note(left, today))
     return result
 
 
@@ -70,6 +76,7 @@ def plan_sites(
     keep_existing: bool,
     district: str | None,
     time_limit_s: float,
+    on: dt.date | None = None,
 ) -> dict[str, Any]:
     """New stall sites among ``candidates`` (None: generated along back streets), the existing ones
     open today kept. Candidates are first judged by the siting rules of ``stall_sites`` and ``district``:
@@ -115,7 +122,7 @@ def plan_sites(
             field="p",
             details={"left_out": left_out},
         )
-    today = _today()
+    today = on or _today()  # the day whose open sites are kept
     existing = open_sites(ws, "stall_sites", on=today)
     fixed: list[int] = []
     if keep_existing and len(existing):  # numbered after every candidate given, so these keep theirs
@@ -169,5 +176,5 @@ def plan_sites(
     left = out_of_season(ws, "stall_sites", on=today) if keep_existing else []
     result["sites_out_of_season"] = left
     if left:
-        result["notices"].append(_season_note(left))
+        result["notices"].append(_season_note(left, today))
     return result

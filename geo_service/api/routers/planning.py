@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import datetime as dt
+from typing import Annotated, Any, Literal
 
 import geopandas as gpd
 import pandas as pd
 from fastapi import APIRouter, Depends
-from pydantic import Field
+from pydantic import BeforeValidator, Field, ValidationInfo
 
 from geo_service.api.deps import Body, WorkspaceDep, known_query_only
 from geo_service.api.limits import run_bounded
 from geo_service.assignment.planning import FEATURE_ID
 from geo_service.assignment.planning_service import plan_sites, plan_vendors
 from geo_service.crs import parse_crs, to_wgs84
+from geo_service.duty import parse_time
 from geo_service.errors import InvalidInput
 from geo_service.geometry import check_kinds, check_positions, geometry_from_geojson, site_kinds
 
@@ -61,10 +63,23 @@ def _frame(
     return gpd.GeoDataFrame(props, geometry=wgs84, crs=4326)
 
 
+def _day(value: Any, info: ValidationInfo) -> Any:
+    """A day written as dispatchers write times (2027-01-25, 2027年1月25日), read in Beijing time."""
+    if isinstance(value, str):
+        moment = parse_time(value, field=info.field_name or "on")
+        return None if moment is None else moment.date()
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_day)]
+_ON = "规划哪一天的开放站点（默认今天，北京时间）/ the day whose open sites count (default today, Beijing)"
+
+
 class VendorRequest(Body):
     vendors: dict[str, Any] = Field(description="FeatureCollection of vendors' usual spots with name, goods")
     max_walk_m: float = Field(default=1500, gt=0, le=10_000, allow_inf_nan=False)
     crs: str = "EPSG:4326"
+    on: Day | None = Field(default=None, description=_ON)
 
 
 @router.post("/vendors", summary="流动摊贩安置到摊位（容量、品类、最短步行）/ Vendors to stall sites")
@@ -78,7 +93,12 @@ async def vendors(ws: WorkspaceDep, body: VendorRequest) -> dict[str, Any]:
         ("摊贩的位置", "a vendor's spot"),
     )
     return await run_bounded(
-        plan_vendors, ws, frame, max_walk_m=body.max_walk_m, timeout_s=ws.settings.computation_timeout_s
+        plan_vendors,
+        ws,
+        frame,
+        max_walk_m=body.max_walk_m,
+        on=body.on,
+        timeout_s=ws.settings.computation_timeout_s,
     )
 
 
@@ -90,6 +110,7 @@ class SiteRequest(Body):
         default=None, description="候选点 FeatureCollection；省略则沿背街小巷生成"
     )
     keep_existing: bool = True
+    on: Day | None = Field(default=None, description=_ON)
     district: str | None = Field(
         default=None,
         description="只在该区内选址，只计该区人口 / new sites in this district only, for its people only",
@@ -135,6 +156,7 @@ async def sites(ws: WorkspaceDep, body: SiteRequest) -> dict[str, Any]:
         keep_existing=body.keep_existing,
         district=body.district,
         time_limit_s=body.time_limit_s,
+        on=body.on,
         timeout_s=ws.settings.computation_timeout_s,
     )
     cap = ws.settings.computation_timeout_s
