@@ -160,6 +160,13 @@ def _export(args: argparse.Namespace) -> int:
     from geo_service.exported import export_frame
     from geo_service.formats import write_features, write_workspace
 
+    out = Path(args.out)
+    if out.exists() and not args.force:  # an earlier export may be someone's edited copy
+        raise InvalidInput(
+            f"文件 {out} 已存在；换一个文件名，或加 --force 覆盖",
+            f"{out} already exists; choose another name, or add --force to overwrite it",
+            field="out",
+        )
     _, store = _open(args)
     try:
         layers = [args.layer] if args.layer else list(store.catalog)
@@ -170,7 +177,7 @@ def _export(args: argparse.Namespace) -> int:
         data, _ = write_features(frames[args.layer], fmt=args.format, layer=args.layer)
     else:
         data = write_workspace(frames, fmt=args.format if args.format != "geojson" else "zip-geojson")
-    Path(args.out).write_bytes(data)
+    out.write_bytes(data)
     print(f"已写出 / written: {args.out}")
     return 0
 
@@ -277,6 +284,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="导出图层或工作空间 / export a layer or the workspace")
     _common(p)
     p.add_argument("--layer")
-    p.add_argument("--format", choices=["geojson", "gpkg", "csv", "zip-geojson"], default="gpkg")
+    p.add_argument("--format", choices=["geojson", "gpkg", "csv", "xlsx", "zip-geojson"], default="gpkg")
+    p.add_argument("--force", action="store_true", help="覆盖已有文件 / overwrite an existing file")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_export)

@@ -1,4 +1,4 @@
-"""Writing layers out: GeoJSON (RFC 7946), GeoPackage, CSV for Excel; the whole workspace."""
+"""Writing layers out: GeoJSON (RFC 7946), GeoPackage, CSV and XLSX for Excel; the whole workspace."""
 
 from __future__ import annotations
 
@@ -73,8 +73,8 @@ def write_features(frame: pd.DataFrame, *, fmt: str, layer: str) -> tuple[bytes,
         ``_version`` when given (both written as columns, and in GeoJSON as properties too).
     fmt
         ``geojson`` (RFC 7946 FeatureCollection, dates in ISO 8601), ``gpkg`` (one layer named
-        ``layer``; the id as ``feature_id``) or ``csv`` (UTF-8 with BOM; points as ``lon``/``lat``
-        columns, other geometries as ``wkt``).
+        ``layer``; the id as ``feature_id``), ``csv`` (UTF-8 with BOM; points as ``lon``/``lat``
+        columns, other geometries as ``wkt``) or ``xlsx`` (the same table as one sheet).
     layer
         The layer's name.
     """
@@ -92,25 +92,47 @@ def write_features(frame: pd.DataFrame, *, fmt: str, layer: str) -> tuple[bytes,
         body = {"type": "FeatureCollection", "name": layer, "features": feats}
         return json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8"), "application/geo+json"
     if fmt == "csv":
-        table = pd.DataFrame(frame.drop(columns=[frame.geometry.name]) if has_geom else frame)
-        if has_geom:
-            geoms = frame.geometry
-            if len(geoms) and (geoms.isna() | (geoms.geom_type == "Point")).all():
-                table["lon"], table["lat"] = geoms.x.round(8).to_numpy(), geoms.y.round(8).to_numpy()
-            else:
-                table["wkt"] = shapely.to_wkt(geoms.to_numpy(), rounding_precision=8)
-        csv = _plain_values(table).to_csv(index=False, lineterminator="\r\n")
+        csv = _plain_values(_table(frame, has_geom)).to_csv(index=False, lineterminator="\r\n")
         return ("\ufeff" + csv).encode("utf-8"), "text/csv; charset=utf-8"
+    if fmt == "xlsx":
+        table = _plain_values(_table(frame, has_geom))
+        if "wkt" in table and table["wkt"].fillna("").str.len().max() > _MOST_CELL:
+            raise InvalidInput(
+                f"图层 {layer} 有图形的 WKT 超过 Excel 单元格上限（{_MOST_CELL} 字符），请导出为 gpkg 或 geojson",
+                f"A shape of layer {layer} is longer as WKT than an Excel cell holds ({_MOST_CELL} characters); "
+                "export gpkg or geojson instead",
+                field="f",
+            )
+        out = io.BytesIO()
+        with pd.ExcelWriter(out, engine="openpyxl") as book:
+            table.to_excel(book, sheet_name=layer[:31], index=False)
+        return out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     if fmt == "gpkg":
         with tempfile.TemporaryDirectory(prefix="geo-export-") as tmp:
             path = Path(tmp) / f"{layer}.gpkg"
             _write_gpkg_layer(frame, path, layer, has_geom)
             return path.read_bytes(), "application/geopackage+sqlite3"
     raise InvalidInput(
-        f"导出格式「{fmt}」不支持，可用 geojson、gpkg、csv",
-        f"Export format '{fmt}' is not supported; use geojson, gpkg or csv",
+        f"导出格式「{fmt}」不支持，可用 geojson、gpkg、csv、xlsx",
+        f"Export format '{fmt}' is not supported; use geojson, gpkg, csv or xlsx",
         field="f",
     )
+
+
+_MOST_CELL = 32_767  # characters an Excel cell holds
+
+
+def _table(frame: pd.DataFrame, has_geom: bool) -> pd.DataFrame:
+    """The layer as a table for a spreadsheet: points as ``lon``/``lat`` columns, other shapes as ``wkt``
+    (what the import reads back)."""
+    table = pd.DataFrame(frame.drop(columns=[frame.geometry.name]) if has_geom else frame)
+    if has_geom:
+        geoms = frame.geometry
+        if len(geoms) and (geoms.isna() | (geoms.geom_type == "Point")).all():
+            table["lon"], table["lat"] = geoms.x.round(8).to_numpy(), geoms.y.round(8).to_numpy()
+        else:
+            table["wkt"] = shapely.to_wkt(geoms.to_numpy(), rounding_precision=8)
+    return table
 
 
 def _write_gpkg_layer(frame: pd.DataFrame, path: Path, layer: str, has_geom: bool) -> None:

@@ -19,7 +19,7 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["transfer 导入导出"])
 
-_EXT = {"geojson": "geojson", "gpkg": "gpkg", "csv": "csv", "zip-geojson": "zip"}
+_EXT = {"geojson": "geojson", "gpkg": "gpkg", "csv": "csv", "xlsx": "xlsx", "zip-geojson": "zip"}
 
 
 @router.post(
@@ -96,10 +96,10 @@ async def _known_fields_only(request: Request, layer: str) -> None:
 
 @router.get("/collections/{collection_id}/export", summary="导出图层 / Export a layer")
 def export_layer(request: Request, ws: WorkspaceDep, spec: LayerDep, f: str = "geojson") -> Response:
-    if f not in ("geojson", "gpkg", "csv"):
+    if f not in ("geojson", "gpkg", "csv", "xlsx"):
         raise InvalidInput(
-            f"导出格式「{f}」不支持，可用 geojson、gpkg、csv",
-            f"Export format '{f}' is not supported; use geojson, gpkg or csv",
+            f"导出格式「{f}」不支持，可用 geojson、gpkg、csv、xlsx",
+            f"Export format '{f}' is not supported; use geojson, gpkg, csv or xlsx",
             field="f",
         )
     data, media = write_features(export_frame(ws.store, spec.name), fmt=f, layer=spec.name)
