@@ -252,6 +252,7 @@ def test_open311(demo_client):
     bad = demo_client.post("/requests.json", data={"service_code": "9999", "lat": "35.25", "long": "113.2"})
     assert bad.status_code == 400
     assert "0201 噪声扰民" in bad.json()["detail_en"]  # the codes an Open311 client sends (helper-50)
+    assert bad.json()["detail_en"].startswith("service_code '9999' is not in the service list")
     bad = demo_client.post("/requests.json", data={"service_code": "0201", "lat": "north"})
     assert bad.status_code == 400
 

@@ -151,6 +151,14 @@ async def create_request(request: Request, ws: WorkspaceDep) -> list[dict[str, A
     [answer] = run_dispatch(ws, cases)
     if not answer.ok:
         assert answer.error is not None
+        if answer.error["code"] == "unknown-category":  # in the client's words, not the case table's
+            cats = ws.frame("case_categories")
+            codes = [f"{c} {n}" for c, n in zip(cats["code"], cats["minor"], strict=True)]
+            raise InvalidInput(
+                f"service_code「{code}」不在服务列表中（GET /services.json）：{'、'.join(codes)}",
+                f"service_code '{code}' is not in the service list (GET /services.json): {', '.join(codes)}",
+                field="service_code",
+            )
         field = _FIELD_OF.get(answer.error["code"], "service_code")
         raise InvalidInput(answer.error["detail_zh"], answer.error["detail_en"], field=field)
     [fid], refused = _save(ws, cases, [answer], actor_of(request))
