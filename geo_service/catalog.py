@@ -436,6 +436,14 @@ def _titles(value: Any, path: Path, what: str) -> dict[str, str]:
         return {"zh": value, "en": value}
     if not isinstance(value, Mapping) or not value.get("zh"):
         raise _bad(path, f"{what} 需要 zh/en 标题", f"{what} needs zh/en titles")
+    extra = [str(k) for k in value if k not in ("zh", "en")]
+    if extra:  # {zh: 如 1-5 或 1-5,7, …}: YAML cuts the text at the comma and reads the rest as a key
+        raise _bad(
+            path,
+            f"{what} 的标题或说明中有 zh、en 以外的键 {extra}：含逗号的文字请加引号",
+            f"{what}: a title or description has keys other than zh and en {extra}; quote text that holds a "
+            "comma",
+        )
     return {"zh": str(value["zh"]), "en": str(value.get("en") or value["zh"])}
 
 
