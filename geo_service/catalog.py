@@ -370,15 +370,21 @@ class LayerSpec:
             )
         return out
 
-    def blanks_defaulted(self, properties: Mapping[str, Any]) -> dict[str, Any]:
-        """``properties`` with a blank value (None, or spaces) of a required field that declares a
-        default replaced by that default: an empty cell of an imported file is a value not given, as a
-        column left out is (a 12345 table's empty 来源 is 12345). Other blanks are left as they are."""
+    def blanks_defaulted(self, properties: Mapping[str, Any], *, new: bool = True) -> dict[str, Any]:
+        """``properties`` of an imported row with a blank value (None, or spaces) of a field that
+        declares a default replaced by that default.
+
+        In a ``new`` feature's row an empty cell is a value not given, as a column left out is and as
+        an API create without the field is: a new stall site's empty 开放时段 is 06:00-20:00, a 12345
+        table's empty 来源 is 12345. In the row of a feature the file updates (``new=False``) an empty
+        cell of an optional field is that field emptied (the clerk cleared it, or it was empty in the
+        export), and only a required field, which cannot be empty, takes its default.
+        """
         out = dict(properties)
         for f in self.fields:
             value = out.get(f.name)
             if (
-                f.required
+                (new or f.required)
                 and f.default is not None
                 and f.name in out
                 and (value is None or (isinstance(value, str) and not value.strip()))
