@@ -370,15 +370,21 @@ class LayerSpec:
             )
         return out
 
-    def blanks_defaulted(self, properties: Mapping[str, Any]) -> dict[str, Any]:
-        """``properties`` with a blank value (None, or spaces) of a required field that declares a
-        default replaced by that default: an empty cell of an imported file is a value not given, as a
-        column left out is (a 12345 table's empty 来源 is 12345). Other blanks are left as they are."""
+    def blanks_defaulted(self, properties: Mapping[str, Any], *, new: bool = True) -> dict[str, Any]:
+        """``properties`` of an imported row with a blank value (None, or spaces) of a field that
+        declares a default replaced by that default.
+
+        In a ``new`` feature's row an empty cell is a value not given, as a column left out is and as
+        an API create without the field is: a new stall site's empty 开放时段 is 06:00-20:00, a 12345
+        table's empty 来源 is 12345. In the row of a feature the file updates (``new=False``) an empty
+        cell of an optional field is that field emptied (the clerk cleared it, or it was empty in the
+        export), and only a required field, which cannot be empty, takes its default.
+        """
         out = dict(properties)
         for f in self.fields:
             value = out.get(f.name)
             if (
-                f.required
+                (new or f.required)
                 and f.default is not None
                 and f.name in out
                 and (value is None or (isinstance(value, str) and not value.strip()))
@@ -436,6 +442,14 @@ def _titles(value: Any, path: Path, what: str) -> dict[str, str]:
         return {"zh": value, "en": value}
     if not isinstance(value, Mapping) or not value.get("zh"):
         raise _bad(path, f"{what} 需要 zh/en 标题", f"{what} needs zh/en titles")
+    extra = [str(k) for k in value if k not in ("zh", "en")]
+    if extra:  # {zh: 如 1-5 或 1-5,7, …}: YAML cuts the text at the comma and reads the rest as a key
+        raise _bad(
+            path,
+            f"{what} 的标题或说明中有 zh、en 以外的键 {extra}：含逗号的文字请加引号",
+            f"{what}: a title or description has keys other than zh and en {extra}; quote text that holds a "
+            "comma",
+        )
     return {"zh": str(value["zh"]), "en": str(value.get("en") or value["zh"])}
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 from geo_service.duty import TZ
 from geo_service.errors import Conflict, InvalidInput
 from geo_service.history import changes_since
+from geo_service.import_rows import RowNumbers
 from geo_service.store.base import Change, Store
 
 __all__ = ["EXPORTED_AT", "Added", "added_since", "export_frame", "exported_at", "refuse_added"]
@@ -40,15 +41,15 @@ def export_frame(store: Store, layer: str) -> pd.DataFrame:
 
 
 def exported_at(
-    frame: pd.DataFrame, layer: str, problems: dict[int, list[InvalidInput]]
+    frame: pd.DataFrame, layer: str, places: RowNumbers, problems: dict[int, list[InvalidInput]]
 ) -> dt.datetime | None:
     """The moment a file was exported: the earliest ``_exported_at`` of its rows (a file put together
     from two exports is as old as the older), or None without the column. A value that is no time is
-    its row's problem."""
+    its row's problem (keyed by the row's number in ``places``)."""
     if EXPORTED_AT not in frame.columns:
         return None
     moments = []
-    for i, raw in enumerate(frame[EXPORTED_AT].tolist(), start=1):
+    for i, raw in zip(places.numbers, frame[EXPORTED_AT].tolist(), strict=True):
         if raw is None or (not isinstance(raw, str) and pd.isna(raw)) or str(raw).strip() == "":
             continue
         moment: dt.datetime | None = None
@@ -76,7 +77,7 @@ def exported_at(
                 f"导出时刻 {EXPORTED_AT}「{raw}」{wrong[0]}",
                 f"{EXPORTED_AT} '{raw}' {wrong[1]}: leave this column as exported",
                 layer=layer,
-                feature=f"row {i}",
+                feature=places.label(i),
                 field=EXPORTED_AT,
             )
         )

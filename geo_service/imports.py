@@ -16,9 +16,11 @@ import pandas as pd
 from geo_service.catalog import LayerSpec
 from geo_service.errors import Conflict, InvalidInput
 from geo_service.exported import EXPORTED_AT, added_since, exported_at, refuse_added
+from geo_service.formats import SheetRows
 from geo_service.geometry import validate_geometry
+from geo_service.import_rows import MAX_ROWS_REPORTED, RowNumbers, import_refusal, whole_numbers
 from geo_service.store.base import Feature, NewFeature
-from geo_service.store.values import same_geometry, unchanged
+from geo_service.store.values import check_layer_version, same_geometry, unchanged
 from geo_service.workspace import Workspace
 from geo_service.write_checks import (
     batch_spacing_refusals,
@@ -31,7 +33,7 @@ from geo_service.write_checks import (
     siting_refusal,
 )
 
-__all__ = ["Imported", "import_frame"]
+__all__ = ["MAX_ROWS_REPORTED", "Imported", "import_frame"]
 
 
 @dataclass(frozen=True)
@@ -47,14 +49,10 @@ class Imported:
     restored: int = 0  # deleted features brought back under their ids (``restore``)
 
 
-#: at most this many failing rows are described one by one in an import's refusal (all are counted)
-MAX_ROWS_REPORTED = 1000
-
-
 def import_frame(
     ws: Workspace,
     layer: str,
-    frame: gpd.GeoDataFrame | pd.DataFrame,
+    frame: gpd.GeoDataFrame | pd.DataFrame | SheetRows,
     *,
     actor: str,
     mode: str = "append",
@@ -66,17 +64,25 @@ def import_frame(
 ) -> Imported:
     """Validate every row of a frame (EPSG:4326) and store all or none. Returns what was done.
 
+    ``frame`` is a file as :func:`geo_service.formats.read_rows` reads it (a sheet's rows keep their
+    spreadsheet numbers, and a row whose coordinates cannot be read is that row's problem), or a frame.
     ``mode`` is ``append`` or ``replace``. A replacing file's ``fid`` column (as our exports write it)
     keeps features' ids: a row whose ``fid`` is in the layer becomes that feature's next version (or
     leaves it alone when nothing changed), so ids noted elsewhere (a closed road, a locked bridge) and
     each feature's history go on; the layer's features the file does not name go to history as deleted,
     and rows without a ``fid`` are new features. A row naming an id the layer does not have (a deleted
     feature, another layer's) is refused, and so is one whose ``_version`` (as exported) is no longer the
-    feature's: someone changed it since the export (409 when that is all that is wrong). Appended rows
-    get new ids; one naming a feature the layer has is refused (it would be a second copy). ``override`` and
-    ``reason`` accept approved exceptions to siting rules for the rows of the file, as on create (the
-    reason is kept in the history of every feature written). A refused file is refused whole, naming
-    every failing row (1-based, the header not counted) with what is wrong with it.
+    feature's: someone changed it since the export (409 when that is all that is wrong). A replacing
+    file that changes nothing writes nothing (the layer's version stays). Appended rows get new ids; a
+    row of an export (a file with the ``_version`` or ``_exported_at`` column) whose ``fid`` is a feature
+    the layer has is refused, changed or not: it would be a second copy (replace updates it; without
+    the id it is new); so is a row of another file that is a feature of the layer exactly. In another
+    file (a GeoJSON numbered 1, 2, … elsewhere) ids are not the layer's. A blank cell of a new row takes
+    the field's declared default, as a create without the field does; in the row of a feature updated it
+    empties an optional field (a required one takes its default). ``override`` and ``reason`` accept
+    approved exceptions to siting rules for the rows of the file, as on create (the reason is kept in
+    the history of every feature written). A refused file is refused whole, naming every failing row
+    (see :class:`~geo_service.import_rows.RowNumbers` for their numbers) with what is wrong with it.
 
     ``restore`` (replace only; a layer put back to an earlier moment, see :mod:`geo_service.rewind`): a
     ``fid`` of a deleted feature brings that feature back under its id instead of being refused.
@@ -84,6 +90,12 @@ def import_frame(
     a write since is a ``Conflict`` and nothing is written.
     """
     spec = ws.catalog[layer]
+    if isinstance(frame, SheetRows):
+        places = RowNumbers.of(frame.rows, len(frame.frame))
+        unread: Sequence[tuple[str, str] | None] = frame.problems
+        frame = frame.frame
+    else:
+        places, unread = RowNumbers.of(None, len(frame)), (None,) * len(frame)
     if mode not in ("append", "replace"):
         raise InvalidInput(
             f"导入方式「{mode}」无效，应为 append 或 replace",
@@ -116,25 +128,38 @@ def import_frame(
     records = frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records")
     geoms = list(frame.geometry) if has_geom else [None] * len(frame)
     problems: dict[int, list[InvalidInput]] = {}  # row number → what is wrong with it
-    file_ids = _whole_numbers(frame, "fid", layer, problems, unique=True)
-    versions = _whole_numbers(frame, "_version", layer, problems, unique=False)
-    moment = exported_at(frame, layer, problems)
+    file_ids = whole_numbers(frame, "fid", layer, places, problems, unique=True)
+    versions = whole_numbers(frame, "_version", layer, places, problems, unique=False)
+    moment = exported_at(frame, layer, places, problems)
+    # a replacing file with ids names the features it keeps: the layer's version read first, so that a
+    # feature someone adds (or changes) while the import runs is not deleted by it: the store refuses
+    seen = ws.store.layer_version(layer) if mode == "replace" and file_ids is not None else None
+    stored = {f.id: f for f in ws.store.list_features(layer).features} if file_ids is not None else {}
+    # the export's own columns: its ids are this layer's (another file's numbers need not be)
+    exported = "_version" in frame.columns or EXPORTED_AT in frame.columns
+    copies: dict[int, int] = {}  # id() of each refusal of an appended row as a second copy → its fid
     news: list[NewFeature] = []
     rows: list[int] = []  # the row number of each of news
+    ids: list[int | None] | None = None if file_ids is None else []  # the fid of each of news
     for i, (props, geom) in enumerate(zip(records, geoms, strict=True)):
-        label = f"row {i + 1}"
+        n, label = places.numbers[i], places.label(places.numbers[i])
+        fid = file_ids[i] if file_ids is not None else None
+        # appended, the layer's own feature (by the id of its export, or as it is: see below)
+        held = stored.get(fid) if mode == "append" and fid is not None else None
+        copy = None
+        if held is not None and exported:  # refused whatever else is wrong with the row
+            copy = _copy_refusal(layer, places, n, held.id, exactly=False)
+            copies[id(copy)] = held.id
+            problems.setdefault(n, []).append(copy)
         try:
-            properties = spec.validate_properties(spec.blanks_defaulted(props), feature=label)
+            # a blank cell of a new feature's row is a value not given; of a kept feature's, emptied
+            props = spec.blanks_defaulted(props, new=mode == "append" or fid is None)
+            properties = spec.validate_properties(props, feature=label)
             geometry = None
             if not spec.is_table:
                 if geom is None:
-                    raise InvalidInput(
-                        f"第 {i + 1} 行缺少几何",
-                        f"Row {i + 1} has no geometry",
-                        layer=layer,
-                        feature=label,
-                        field="geometry",
-                    )
+                    zh, en = unread[i] or ("缺少几何", "has no geometry")
+                    raise InvalidInput(zh, en, layer=layer, feature=label, field="geometry")
                 geometry = validate_geometry(
                     spec,
                     geom,
@@ -143,31 +168,36 @@ def import_frame(
                     feature=label,
                 )
         except InvalidInput as exc:
-            problems.setdefault(i + 1, []).append(exc)
+            problems.setdefault(n, []).append(exc)
             continue
-        news.append(NewFeature(properties, geometry))
-        rows.append(i + 1)
-    labels = [f"row {n}" for n in rows]
-    # a replacing file with ids names the features it keeps: the layer's version read first, so that a
-    # feature someone adds (or changes) while the import runs is not deleted by it: the store refuses
-    seen = ws.store.layer_version(layer) if mode == "replace" and file_ids is not None else None
-    stored = {f.id: f for f in ws.store.list_features(layer).features} if file_ids is not None else {}
-    written = dict(zip(rows, news, strict=True))  # row number → its feature
-    stale = _named_ids_refusals(spec, mode, file_ids, versions, stored, written, problems, restore=restore)
-    clashes = _unique_refusals(ws, spec, mode, news, rows, problems)
-    if mode == "replace" and file_ids is not None:
+        feature = NewFeature(properties, geometry)
+        if held is not None and copy is None and unchanged(spec, held, feature):
+            # the layer's own feature as it is, in a file that is no export (one saved again elsewhere)
+            copy = _copy_refusal(layer, places, n, held.id, exactly=True)
+            copies[id(copy)] = held.id
+            problems.setdefault(n, []).append(copy)
+        if copy is not None:
+            continue  # a copy: not judged against the layer, whose feature it is
+        news.append(feature)
+        rows.append(n)
+        if ids is not None:
+            ids.append(fid)
+    labels = [places.label(n) for n in rows]
+    stale = _named_ids_refusals(spec, places, mode, file_ids, versions, stored, problems, restore=restore)
+    clashes = _unique_refusals(ws, spec, places, mode, news, rows, problems)
+    if mode == "replace" and ids is not None:
         # a row whose geometry is the stored one but for rounding keeps the stored one exactly
-        for k, n in enumerate(rows):
-            held = stored.get(file_ids[n - 1])  # type: ignore[arg-type]
+        for k, fid in enumerate(ids):
+            kept = stored.get(fid) if fid is not None else None
             geometry = news[k].geometry
-            if held is not None and held.geometry is not None and geometry is not None:
+            if kept is not None and kept.geometry is not None and geometry is not None:
                 news[k] = NewFeature(
-                    news[k].properties, held.geometry if same_geometry(held.geometry, geometry) else geometry
+                    news[k].properties, kept.geometry if same_geometry(kept.geometry, geometry) else geometry
                 )
 
     # the rows that keep a stored feature as it is: no new version, and not judged again by the siting
     # rules (judged, or excused, when it was written)
-    settled = _settled(spec, news, file_ids, rows, stored) if mode == "replace" else set()
+    settled = _settled(spec, news, ids, stored) if mode == "replace" else set()
 
     def note(refusals: Mapping[int, InvalidInput]) -> None:
         for k, exc in refusals.items():
@@ -198,33 +228,28 @@ def import_frame(
             )
             note({order[i]: refusal for i, refusal in spacing.items() if order[i] not in settled})
         if problems:
-            refusal = _import_refusal(spec, problems, len(frame))
-            if all(len(e) == 1 and id(e[0]) in stale | clashes for e in problems.values()):
-                # only rows changed by someone since the export, or repeating a value that must be
-                # unique: a conflict, as the store would say (naming the rows, which it cannot)
-                raise Conflict(
-                    refusal.zh,
-                    refusal.en,
-                    layer=layer,
-                    feature=refusal.feature,
-                    field=refusal.field,
-                    details=refusal.details,
-                )
-            raise refusal
+            _refuse(spec, problems, places, stale, clashes, copies)
         if mode == "replace":  # keys other layers name must survive the replacement
-            kept = [f.properties for f in news]
+            kept_props = [f.properties for f in news]
             keys = {key for _, _, key in referrers(ws, layer)}
             keys |= {r.key for r in ws.outside_referrers if r.layer == layer}
             for key in keys:
-                staying = {str(p.get(key)) for p in kept}
+                staying = {str(p.get(key)) for p in kept_props}
                 for old in ws.frame(layer)[key].dropna().astype(str).unique():
                     if old not in staying:
                         check_not_referenced(ws, spec, {key: old}, None)
-            ids = None if file_ids is None else [file_ids[n - 1] for n in rows]
             named = {i for i in ids or () if i is not None and i in stored}
             if moment is not None and ids is not None:  # what the file never knew of is not deleted
                 refuse_added(layer, moment, added_since(ws.store, layer, moment, stored, named))
             had = len(stored) if ids is not None else ws.store.count(layer)  # the layer's features
+            same = len(settled)
+            if ids is not None and same == len(news) == had:
+                # every feature named and each as it is: nothing to write, so no new layer version (as a
+                # PATCH that changes nothing); the answer holds as the layer was read
+                # moved since it was read (a feature added meanwhile): refused, as the store refuses a write
+                moved = seen if expected_layer_version is None else expected_layer_version
+                check_layer_version(layer, moved, ws.store.layer_version(layer))
+                return Imported(same, 0, 0, same, 0, 0)
             expected = {i: stored[i].version for i in named}  # as read: a write meanwhile is a conflict
             count = ws.store.replace_layer(
                 layer,
@@ -236,74 +261,130 @@ def import_frame(
                 restore=restore,
                 expected_layer_version=seen if expected_layer_version is None else expected_layer_version,
             )
-            same = len(settled)
             back = len({i for i in ids or () if i is not None and i not in stored}) if restore else 0
             return Imported(count, count - len(named) - back, len(named) - same, same, had - len(named), back)
         count = len(ws.store.create_features(layer, news, actor=actor, reason=reason))
         return Imported(count, count, 0, 0, 0)
 
 
+def _copy_refusal(layer: str, places: RowNumbers, n: int, fid: int, *, exactly: bool) -> InvalidInput:
+    """An appended row naming the layer's feature ``fid`` (``exactly``: in a file that is no export,
+    a row that is that feature as it is): appending makes a second copy; say how to do what was meant."""
+    ids = (
+        " fid 列" if places.sheet else "要素编号（GeoPackage 的 feature_id 列，GeoJSON 要素的 id 与属性 fid）"
+    )
+    ids_en = "the fid column" if places.sheet else "the ids (a GeoPackage's feature_id, GeoJSON ids and fid)"
+    same, same_en = ("与图层中的该要素完全相同，", ", exactly as the layer has it,") if exactly else ("", "")
+    return InvalidInput(
+        f"要素编号 fid {fid} 是图层中已有的要素{same}；追加导入会再添一份，而不会修改它。修改已有要素请用替换方式"
+        f"（mode=replace）导入；要作为新要素追加，请删去{ids}",
+        f"fid {fid} is a feature the layer has{same_en} and appending the row would add a second copy of it, "
+        f"not change it: to change features import with mode=replace; to add the row as a new feature, "
+        f"delete {ids_en}",
+        layer=layer,
+        feature=places.label(n),
+        field="fid",
+    )
+
+
+def _refuse(
+    spec: LayerSpec,
+    problems: Mapping[int, Sequence[InvalidInput]],
+    places: RowNumbers,
+    stale: set[int],
+    clashes: set[int],
+    copies: Mapping[int, int],
+) -> None:
+    """Raise the refusal of a file with ``problems``: a ``Conflict`` when every one is a row changed by
+    someone since the export or a repeated unique value; one sentence naming the ids when every one is
+    an appended copy of a feature (``copies``: the ``id()`` of each such refusal → the feature's id);
+    else the first failing row's problem. Every failing row is named either way."""
+    summary = None
+    if all(len(e) == 1 and id(e[0]) in copies for e in problems.values()):
+        fids = [copies[id(problems[n][0])] for n in sorted(problems)]
+        more = "…" if len(fids) > 20 else ""
+        ids_zh, ids_en = "、".join(map(str, fids[:20])) + more, ", ".join(map(str, fids[:20])) + more
+        many = len(fids) > 1
+        it, it_en = ("它们", "them") if many else ("它", "it")
+        if places.sheet:
+            them, them_en = ("这些行", "These rows name") if many else ("这一行", "The row names")
+            drop = f"删去 fid 列（或清空{them}的 fid）"
+            drop_en = f"delete the fid column (or blank {'their' if many else 'its'} fid)"
+        else:
+            them, them_en = ("这些要素", "These features name") if many else ("这个要素", "The feature names")
+            drop, drop_en = f"删去{them}的编号", f"delete {'their ids' if many else 'its id'}"
+        summary = (
+            f"{them}的要素编号 fid {ids_zh} 是图层中已有的要素，追加导入会再添一份，而不会修改{it}。修改已有要素请用"
+            f"替换方式（mode=replace）导入；要作为新要素追加，请{drop}",
+            f"{them_en} {'features' if many else 'a feature'} the layer has (fid {ids_en}): appending would add "
+            f"a second copy, not change {it_en}. To change features import with mode=replace; to add {it_en} "
+            f"as new, {drop_en}",
+        )
+    refusal = import_refusal(spec, problems, places, summary=summary)
+    if all(len(e) == 1 and id(e[0]) in stale | clashes for e in problems.values()):
+        # only rows changed by someone since the export, or repeating a value that must be unique: a
+        # conflict, as the store would say (naming the rows, which it cannot)
+        raise Conflict(
+            refusal.zh,
+            refusal.en,
+            layer=spec.name,
+            feature=refusal.feature,
+            field=refusal.field,
+            details=refusal.details,
+        )
+    raise refusal
+
+
 def _named_ids_refusals(
     spec: LayerSpec,
+    places: RowNumbers,
     mode: str,
     file_ids: Sequence[int | None] | None,
     versions: Sequence[int | None] | None,
     stored: Mapping[int, Feature],
-    written: Mapping[int, NewFeature],
     problems: dict[int, list[InvalidInput]],
     *,
     restore: bool = False,
 ) -> set[int]:
-    """Refuse the rows whose ``fid`` a ``mode`` import cannot take (see :func:`import_frame`); returns
-    the ``id()`` of each refusal for being stale (the row's ``_version`` is no longer the feature's)."""
+    """Refuse the rows of a replacing file whose ``fid`` it cannot take (see :func:`import_frame`);
+    returns the ``id()`` of each refusal for being stale (the row's ``_version`` is no longer the
+    feature's)."""
     layer = spec.name
     stale: set[int] = set()
-    for i, fid in enumerate(file_ids or (), start=1):
+    if mode != "replace":
+        return stale
+    for i, fid in enumerate(file_ids or ()):
         if fid is None:
             continue
-        held = stored.get(fid)
-        mine = written.get(i)
-        if mode == "append" and held is not None and mine is not None and unchanged(spec, held, mine):
-            # the layer's own feature again (its export appended): a second copy. Another file whose ids
-            # happen to be the layer's (a GeoJSON numbered 1, 2, …) brings other features: new ones
-            zh = f"要素编号 fid {fid} 的这一行与图层中的该要素完全相同，追加会再添一份；更新已有要素请用 replace"
-            en = (
-                f"fid {fid}: the row is that feature of the layer exactly: appending it would add a second "
-                "copy; use replace to update features"
-            )
-        elif mode == "replace" and held is None and not restore:
+        n, held = places.numbers[i], stored.get(fid)
+        if held is None and not restore:
             zh = f"要素编号 fid {fid} 不是图层中现有的要素（可能已删除）；请先恢复该要素，或清空 fid 作为新要素"
             en = (
                 f"fid {fid} is no feature of the layer now (it may have been deleted): restore it first, "
                 "or leave fid blank for a new feature"
             )
-        elif (
-            mode == "replace"
-            and held is not None
-            and versions
-            and versions[i - 1] not in (None, held.version)
-        ):
+            problems.setdefault(n, []).append(
+                InvalidInput(zh, en, layer=layer, feature=places.label(n), field="fid")
+            )
+        elif held is not None and versions and versions[i] not in (None, held.version):
             zh = (
-                f"要素 {fid} 在导出后已被修改（现为第 {held.version} 版，文件中为第 {versions[i - 1]} 版）；"
+                f"要素 {fid} 在导出后已被修改（现为第 {held.version} 版，文件中为第 {versions[i]} 版）；"
                 "请重新导出后再修改"
             )
             en = (
                 f"Feature {fid} was changed after the export (it is at version {held.version}, the file has "
-                f"version {versions[i - 1]}): export it again and make the change there"
+                f"version {versions[i]}): export it again and make the change there"
             )
-            refusal = InvalidInput(zh, en, layer=layer, feature=f"row {i}", field="_version")
+            refusal = InvalidInput(zh, en, layer=layer, feature=places.label(n), field="_version")
             stale.add(id(refusal))
-            problems.setdefault(i, []).append(refusal)
-            continue
-        else:
-            continue
-        problems.setdefault(i, []).append(InvalidInput(zh, en, layer=layer, feature=f"row {i}", field="fid"))
+            problems.setdefault(n, []).append(refusal)
     return stale
 
 
 def _unique_refusals(
     ws: Workspace,
     spec: LayerSpec,
+    places: RowNumbers,
     mode: str,
     news: Sequence[NewFeature],
     rows: Sequence[int],
@@ -327,15 +408,16 @@ def _unique_refusals(
             if value is None:
                 continue
             if value in first:
-                zh = f"字段「{f.label()}」({f.name}) 的值「{value}」与第 {first[value]} 行重复，该字段的值不能重复"
-                en = f"'{f.name}' = {value} is also given in row {first[value]}; no two rows may share it"
+                earlier = first[value]
+                zh = f"字段「{f.label()}」({f.name}) 的值「{value}」与{places.zh(earlier)}重复，该字段的值不能重复"
+                en = f"'{f.name}' = {value} is also given in {places.en(earlier)}; no two rows may share it"
             elif value in held:
                 zh = f"字段「{f.label()}」({f.name}) 的值「{value}」已被图层中的要素 {held[value]} 使用"
                 en = f"'{f.name}' = {value} is already used by feature {held[value]} of the layer"
             else:
                 first[value] = row
                 continue
-            refusal = InvalidInput(zh, en, layer=layer, feature=f"row {row}", field=f.name)
+            refusal = InvalidInput(zh, en, layer=layer, feature=places.label(row), field=f.name)
             out.add(id(refusal))
             problems.setdefault(row, []).append(refusal)
     return out
@@ -344,121 +426,15 @@ def _unique_refusals(
 def _settled(
     spec: LayerSpec,
     news: Sequence[NewFeature],
-    file_ids: Sequence[int | None] | None,
-    rows: Sequence[int],
+    ids: Sequence[int | None] | None,
     stored: Mapping[int, Feature],
 ) -> set[int]:
-    """Positions in ``news`` of the rows of a replacing file that keep a stored feature unchanged."""
-    if file_ids is None:
+    """Positions in ``news`` (whose ids are ``ids``) of the rows of a replacing file that keep a stored
+    feature unchanged."""
+    if ids is None:
         return set()
-    out = set()
-    for k, (feat, row) in enumerate(zip(news, rows, strict=True)):
-        fid = file_ids[row - 1]
-        if fid is not None and fid in stored and unchanged(spec, stored[fid], feat):
-            out.add(k)
-    return out
-
-
-def _whole_numbers(
-    frame: pd.DataFrame, column: str, layer: str, problems: dict[int, list[InvalidInput]], *, unique: bool
-) -> list[int | None] | None:
-    """The whole numbers above 0 of a file's ``column`` (``fid``, ``_version``) per row (``None`` where
-    blank), or None without the column; another value, or with ``unique`` one given twice, is its row's
-    problem."""
-    if column not in frame.columns:
-        return None
-    out: list[int | None] = []
-    first: dict[int, int] = {}  # number → the row that gives it first
-    for i, raw in enumerate(frame[column].tolist(), start=1):
-        value: int | None = None
-        if not pd.isna(raw) and str(raw).strip() != "":
-            try:
-                number = float(str(raw).strip())
-            except ValueError:
-                number = float("nan")
-            if isinstance(raw, bool) or not (number.is_integer() and 0 < number < 2**63):
-                blank = "（或留空，作为新要素）" if column == "fid" else ""
-                blank_en = " (or blank for a new feature)" if column == "fid" else ""
-                problems.setdefault(i, []).append(
-                    InvalidInput(
-                        f"{column}「{raw}」应为正整数{blank}",
-                        f"{column} '{raw}' must be a whole number above 0{blank_en}",
-                        layer=layer,
-                        feature=f"row {i}",
-                        field=column,
-                    )
-                )
-            elif unique and int(number) in first:
-                problems.setdefault(i, []).append(
-                    InvalidInput(
-                        f"{column} {int(number)} 与第 {first[int(number)]} 行重复",
-                        f"{column} {int(number)} is also given in row {first[int(number)]}",
-                        layer=layer,
-                        feature=f"row {i}",
-                        field=column,
-                    )
-                )
-            else:
-                value = int(number)
-                first[value] = i
-        out.append(value)
-    return out
-
-
-def _import_refusal(
-    spec: LayerSpec, problems: Mapping[int, Sequence[InvalidInput]], total: int
-) -> InvalidInput:
-    """One refusal naming every failing row of a file: for each, what is wrong (zh/en), the fields and
-    siting rules at fault, and the violations with their conflict geometry."""
-    numbers = sorted(problems)
-    described: list[dict[str, Any]] = []
-    for n in numbers[:MAX_ROWS_REPORTED]:
-        errors = problems[n]
-        violations = [{**v, "row": n} for e in errors for v in e.details.get("violations", ())]
-        unchecked = [{**u, "row": n} for e in errors for u in e.details.get("unchecked", ())]
-        described.append(
-            {
-                "row": n,
-                "feature": f"row {n}",
-                "fields": sorted({e.field for e in errors if e.field}),
-                "rules": list(
-                    dict.fromkeys([*(v["rule"] for v in violations), *(u["rule"] for u in unchecked)])
-                ),
-                "errors": [{"field": e.field, "detail_zh": e.zh, "detail_en": e.en} for e in errors],
-                "violations": violations,
-                "unchecked": unchecked,
-            }
-        )
-    shown = "、".join(str(n) for n in numbers[:20]) + ("…" if len(numbers) > 20 else "")
-    shown_en = ", ".join(str(n) for n in numbers[:20]) + ("…" if len(numbers) > 20 else "")
-    first = problems[numbers[0]][0]
-    # an override helps only rows whose every problem is a siting rule (not a bad value, not a site in
-    # the wrong district or outside the city): the hint names those rows' rules
-    excused = {
-        n
-        for n in numbers[:MAX_ROWS_REPORTED]
-        if all(e.details.get("violations") or e.details.get("unchecked") for e in problems[n])
+    return {
+        k
+        for k, (feat, fid) in enumerate(zip(news, ids, strict=True))
+        if fid is not None and fid in stored and unchanged(spec, stored[fid], feat)
     }
-    rules = sorted({str(r) for d in described if d["row"] in excused for r in d["rules"]})
-    hint_zh = hint_en = ""
-    if rules and spec.siting:
-        hint_zh = f"；如属已批准的例外，可带 override={','.join(rules)} 与理由 reason 重新导入"
-        hint_en = (
-            f"; if these are approved exceptions, import again with override={','.join(rules)} and a reason"
-        )
-    return InvalidInput(
-        f"文件共 {total} 行，其中 {len(numbers)} 行不能导入（第 {shown} 行），整个文件未导入；"
-        f"第 {numbers[0]} 行：{first.zh}{hint_zh}",
-        f"{len(numbers)} of the file's {total} rows cannot be imported (rows {shown_en}); nothing was "
-        f"imported. Row {numbers[0]}: {first.en}{hint_en}",
-        layer=spec.name,
-        feature=f"row {numbers[0]}",
-        field=first.field,
-        details={
-            "failed_rows": len(numbers),
-            "rows": described,
-            "rows_left_out": max(len(numbers) - MAX_ROWS_REPORTED, 0),
-            "violations": [v for d in described for v in d["violations"]],
-            "unchecked": [u for d in described for u in d["unchecked"]],
-        },
-    )

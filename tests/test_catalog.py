@@ -93,6 +93,11 @@ def test_adding_a_layer_needs_a_declaration_only(tmp_path):
             "field 'a'",
         ),
         ("name: [unclosed\n", "cannot be read"),
+        (  # the hours hints of stall sites and festival points were cut at their commas
+            "name: x\ntitle: {zh: 甲}\ngeometry: Point\nfields:\n"
+            "  - {name: a, type: string, description: {zh: 如 1-5 或 1-5,7, en: e.g. 1-5 or 1-5,7}}\n",
+            "quote text that holds a comma",
+        ),
     ],
 )
 def test_bad_declaration_names_file_and_field(tmp_path, text, needle):

@@ -143,7 +143,7 @@ def test_a_bad_row_costs_that_row_only(own_demo_client):
     assert a[3]["error"]["code"] == "bad-location"
     assert a[3]["error"]["detail_zh"] == "第 3 行：「经度」列为空"
     assert a[3]["error"]["detail_en"] == "Row 3: column '经度' is empty"
-    assert a[4]["error"]["detail_en"] == "Row 4: column '纬度' '北纬35度' is not a number"
+    assert a[4]["error"]["detail_en"] == "Row 4: column '纬度': '北纬35度' is not a number"
     assert a[5]["reasons"][0].startswith("未填上报时间，按收到时间")
     assert "no report time given: taken as received" in a[5]["reasons"][0]
     assert a[6]["error"]["code"] == "bad-time"

@@ -512,7 +512,9 @@ def test_bad_upload_is_a_problem_naming_the_row(client):
     )
     assert resp.status_code == 400
     assert resp.headers["content-type"].startswith("application/problem+json")
-    assert resp.json()["detail_en"] == "Row 3, column 'lat': 'abc' is not a number"
+    body = resp.json()
+    assert body["detail_en"].endswith("Row 3: column 'lat': 'abc' is not a number")  # the row Excel shows
+    assert [(row["row"], row["fields"]) for row in body["rows"]] == [(3, ["geometry"])]
     resp = client.post(
         "/collections/depots/import", files={"file": ("d.zip", _zip({"a.txt": b"x"}), "application/zip")}
     )
@@ -576,11 +578,11 @@ def test_an_export_imported_back_in_replace_mode_keeps_ids_and_history(client):
         files={"file": ("d.csv", bad.encode(), "text/csv")},
     )
     assert r.status_code == 400, r.text
-    rows = {row["row"]: row for row in r.json()["rows"]}
-    assert set(rows) == {1, 2, 4}
-    assert rows[4]["fields"] == ["fid"]
-    assert "also given in row 3" in rows[4]["errors"][0]["detail_en"]
-    assert "whole number" in rows[1]["errors"][0]["detail_en"]
+    rows = {row["row"]: row for row in r.json()["rows"]}  # as a spreadsheet numbers them: header row 1
+    assert set(rows) == {2, 3, 5}
+    assert rows[5]["fields"] == ["fid"]
+    assert "also given in row 4" in rows[5]["errors"][0]["detail_en"]
+    assert "whole number" in rows[2]["errors"][0]["detail_en"]
     assert len(client.get("/collections/depots/items").json()["features"]) == 4
 
 
@@ -699,7 +701,7 @@ def test_a_replace_import_refuses_what_would_undo_or_lose_others_work(own_demo_c
         return c.post(f"{layer}/import", files={"file": (name, data)}, data={"mode": "replace", **form})
 
     old = export()
-    # someone changes bridge 7 after the export: the old file's row 7 is stale, and only that: 409
+    # someone changes bridge 7 after the export: the old file's row 8 (header row 1) is stale, and only that: 409
     item = c.get(f"{layer}/items/7").json()
     r = c.patch(
         f"{layer}/items/7",
@@ -710,7 +712,7 @@ def test_a_replace_import_refuses_what_would_undo_or_lose_others_work(own_demo_c
     stale = put(old)
     assert stale.status_code == 409, stale.text[:300]
     body = stale.json()
-    assert [row["row"] for row in body["rows"]] == [7]
+    assert [row["row"] for row in body["rows"]] == [8]
     assert "after the export" in body["rows"][0]["errors"][0]["detail_en"]
     assert c.get(f"{layer}/items/7").json()["properties"]["snow_priority"] == 3  # nothing written
     # a fresh export goes back as it is: nothing created, changed or deleted
@@ -728,7 +730,7 @@ def test_a_replace_import_refuses_what_would_undo_or_lose_others_work(own_demo_c
     gone = put(old)
     assert gone.status_code == 400
     rows = {row["row"]: row for row in gone.json()["rows"]}
-    assert "no feature of the layer now" in rows[5]["errors"][0]["detail_en"]
+    assert "no feature of the layer now" in rows[6]["errors"][0]["detail_en"]
     # an append of the layer's own rows would copy them
     appended = c.post(f"{layer}/import", files={"file": ("b.csv", export())}, data={"mode": "append"})
     assert appended.status_code == 400
@@ -800,21 +802,21 @@ def test_an_import_names_the_rows_that_repeat_a_unique_value(client):
     assert r.status_code == 409, r.text[:400]
     assert r.headers["content-type"].startswith("application/problem+json")
     body = r.json()
-    assert [(row["row"], row["fields"]) for row in body["rows"]] == [(3, ["crew"]), (5, ["crew"])]
-    assert "rows 3, 5" in body["detail_en"]
-    assert "第 3、5 行" in body["detail_zh"]
-    assert "crew' = 二组 is also given in row 1" in body["detail_en"]
-    assert "与第 2 行重复" in body["rows"][1]["errors"][0]["detail_zh"]
+    assert [(row["row"], row["fields"]) for row in body["rows"]] == [(4, ["crew"]), (6, ["crew"])]
+    assert "rows 4, 6" in body["detail_en"]
+    assert "第 4、6 行" in body["detail_zh"]
+    assert "crew' = 二组 is also given in row 2" in body["detail_en"]
+    assert "与第 3 行重复" in body["rows"][1]["errors"][0]["detail_zh"]
     assert body["field"] == "crew"
     # with another problem in the file: a 400 naming every row
     r = put(twice + "五组,山阳场站,0\n", "replace")
     assert r.status_code == 400, r.text[:400]
-    assert [row["row"] for row in r.json()["rows"]] == [3, 5, 6]
+    assert [row["row"] for row in r.json()["rows"]] == [4, 6, 7]
     # appended: the name of a crew the layer has
     r = put("班组,所属场站,车辆数\n五组,山阳场站,2\n一组,山阳场站,2\n", "append")
     assert r.status_code == 409, r.text[:400]
     (row,) = r.json()["rows"]
-    assert row["row"] == 2
+    assert row["row"] == 3
     assert f"is already used by feature {before[0]['id']}" in row["errors"][0]["detail_en"]
     assert client.get("/collections/crews/items").json()["features"] == before
 

@@ -680,6 +680,6 @@ def test_import_replace_takes_the_layers_own_export_and_rows_are_checked_against
     files = {"file": ("two.geojson", json.dumps(twice).encode(), "application/geo+json")}
     r = c.post("/collections/stall_sites/import", files=files, data={"mode": "replace"})
     assert r.status_code == 400, r.text[:400]
-    assert r.json()["feature"] == "row 2"
+    assert r.json()["feature"] == "feature 2"  # a GeoJSON's features by their place in the file
     assert [v["rule"] for v in r.json()["violations"]] == ["site-spacing"]
     assert c.get("/collections/stall_sites/items", params={"limit": 1}).json()["numberMatched"] == before

@@ -419,8 +419,8 @@ def test_cli_import_names_failing_rows_and_takes_override_and_reason(demo_gpkg, 
     args = ["import", "--workspace", str(path), "stall_sites", str(out), "--mode", "replace"]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "第 2 行 / row 2" in err
-    assert "第 31 行 / row 31" in err
+    assert "第 2 个要素 / feature 2" in err  # a GeoJSON's features by their place in the file
+    assert "第 31 个要素 / feature 31" in err
     body["features"][1]["properties"]["district"] = "山阳区"
     out.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
     assert main([*args, "--override", "site-spacing", "--reason", "合并摊区经批准"]) == 0

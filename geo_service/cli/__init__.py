@@ -35,11 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" [{exc.field}]" if exc.field else ""  # the option or field at fault
         print(f"错误 / error{where}: {exc.zh} / {exc.en}", file=sys.stderr)
         for row in exc.details.get("rows", ()):  # a refused import: every failing row
+            # a sheet's row as a spreadsheet numbers it; another file's feature by its place in the file
+            n, sheet = row["row"], not str(row.get("feature", "row")).startswith("feature")
+            where_zh, where_en = (f"第 {n} 行", f"row {n}") if sheet else (f"第 {n} 个要素", f"feature {n}")
             for e in row["errors"]:
-                print(
-                    f"  第 {row['row']} 行 / row {row['row']}: {e['detail_zh']} / {e['detail_en']}",
-                    file=sys.stderr,
-                )
+                print(f"  {where_zh} / {where_en}: {e['detail_zh']} / {e['detail_en']}", file=sys.stderr)
         return 2
 
 

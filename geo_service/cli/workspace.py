@@ -109,7 +109,7 @@ def _layers(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from geo_service.auth.accounts import AccountStore, account_url
     from geo_service.auth.crews import guard_crew_accounts
-    from geo_service.formats import read_features
+    from geo_service.formats import read_rows
     from geo_service.imports import import_frame
     from geo_service.workspace import Workspace
 
@@ -121,13 +121,13 @@ def _import(args: argparse.Namespace) -> int:
     accounts = AccountStore(account_url(str(settings.workspace), settings.database_url))
     try:
         spec = store.catalog[args.layer]
-        frame = read_features(path.read_bytes(), filename=path.name, spec=spec, source_crs=args.crs)
+        sheet = read_rows(path.read_bytes(), filename=path.name, spec=spec, source_crs=args.crs)
         ws = Workspace(store, settings)
         guard_crew_accounts(ws, accounts)  # a replaced crews layer keeps the crews accounts name
         done = import_frame(
             ws,
             args.layer,
-            frame,
+            sheet,
             actor=args.actor,
             mode=args.mode,
             override=[v.strip() for v in args.override.split(",") if v.strip()],

@@ -142,13 +142,14 @@ def _read_geojson(data: bytes, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataF
             ]
     # as Python objects: a column of whole numbers with a gap would become floats, rounding those above 2**53
     table = pd.DataFrame(props, dtype=object) if any(props) else pd.DataFrame(index=range(len(props)))
-    # feature ids as our exports write them (whole numbers) name the features a replacing import keeps;
-    # other ids (a string such as "way/123" from elsewhere) name nothing here
+    # feature ids as our exports write them (whole numbers from 1) name the features a replacing import
+    # keeps; other ids (a string such as "way/123", or numbers from 0 as geopandas writes them: a file
+    # made elsewhere) name nothing here
     ids = [feat.get("id") for feat in features]
     whole = all(
         i is None
-        or (isinstance(i, int) and not isinstance(i, bool))
-        or (isinstance(i, str) and i.isascii() and i.isdigit())
+        or (isinstance(i, int) and not isinstance(i, bool) and i > 0)
+        or (isinstance(i, str) and i.isascii() and i.isdigit() and int(i) > 0)
         for i in ids
     )
     if "fid" not in table.columns and whole and any(i is not None for i in ids):
@@ -354,10 +355,11 @@ def read_rows(
     source_crs: Any = "EPSG:4326",
     max_bytes: int | None = None,
 ) -> SheetRows:
-    """:func:`read_features` for a batch answered row by row (12345 cases): a CSV/XLSX row whose
-    coordinates are blank or not numbers is kept without geometry, its spreadsheet row and what was
-    wrong given beside it; other formats as :func:`read_features` (rows None, a feature without a
-    usable geometry is the caller's to name). A file that is no table of places at all still raises."""
+    """:func:`read_features` for a file answered row by row (12345 cases, a layer's import): a CSV/XLSX
+    row whose coordinates are blank or not numbers is kept without geometry, its spreadsheet row (the
+    header being row 1) and what was wrong given beside it; other formats as :func:`read_features`
+    (rows None, a feature without a usable geometry is the caller's to name). A file that is no table
+    of places at all still raises."""
     if data and (max_bytes is None or len(data) <= max_bytes):
         kind = _kind(filename, data)
         if kind == "csv":

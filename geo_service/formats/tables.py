@@ -71,7 +71,9 @@ def _numbers(
                 feature=f"row {rows[i]}",
                 field=str(column),
             )
-        problems[i].append((f"「{column}」列{what_zh}", f"column '{column}' {what_en}"))
+        problems[i].append(
+            (f"「{column}」列{what_zh}", f"column '{column}'{'' if missing else ':'} {what_en}")
+        )
     return values
 
 
@@ -174,6 +176,7 @@ def csv_rows(data: bytes, *, spec: LayerSpec, source_crs: Any, lenient: bool = F
             keep_default_na=False,
             na_values=[""],
             skipinitialspace=True,
+            skip_blank_lines=False,  # an empty line keeps its row number (the rows after it are as Excel shows)
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise file_error(f"CSV 无法解析：{exc}", f"The CSV cannot be parsed: {exc}") from None

@@ -12,7 +12,7 @@ from geo_service.api.audit import note
 from geo_service.api.deps import LayerDep, WorkspaceDep, actor_of, known_form_fields
 from geo_service.errors import InvalidInput, PayloadTooLarge
 from geo_service.exported import export_frame
-from geo_service.formats import read_features, write_features, write_workspace
+from geo_service.formats import read_rows, write_features, write_workspace
 from geo_service.imports import Imported, import_frame
 
 __all__ = ["router"]
@@ -55,10 +55,11 @@ async def import_file(
     overrides = tuple(v.strip() for v in (override or "").split(",") if v.strip())
 
     def work() -> Imported:  # in a worker thread: reading and storing must not hold up the loop
-        frame = read_features(
+        # a sheet's rows keep their spreadsheet numbers, and a row without coordinates is that row's problem
+        sheet = read_rows(
             data, filename=file.filename or "upload", spec=spec, source_crs=crs, max_bytes=limit
         )
-        return import_frame(ws, spec.name, frame, actor=actor, mode=mode, override=overrides, reason=reason)
+        return import_frame(ws, spec.name, sheet, actor=actor, mode=mode, override=overrides, reason=reason)
 
     done = await run_in_threadpool(work)
     return {
