@@ -619,3 +619,25 @@ def test_a_crew_route_map_fills_its_printed_page_exactly(own_demo_client, lang):
     foot = ink[-40:]
     assert foot[:, :200].sum() > 50  # the scale bar, bottom left
     assert foot[:, -300:].sum() > 50  # the attribution and data notice, bottom right
+
+
+@pytest.mark.parametrize(
+    ("lang", "said", "other"),
+    [
+        ("zh", "节假日日历未收录 2027 年的调休安排", "holiday schedule"),
+        ("en", "the 2027 holiday schedule is not in the calendar yet", "节假日"),
+    ],
+)
+def test_the_coverage_map_says_when_the_years_holidays_are_assumed(demo_client, lang, said, other):
+    """The user-tester: /coverage/beats?at=2027-02-08T12:30 notes that the 2027 holiday schedule is not
+    in the calendar and was assumed; the map of that moment (the Spring Festival weeks) said nothing.
+    It says it, in the page's language; a moment in a year the calendar knows has no such note."""
+    api = demo_client.get("/coverage/beats", params={"at": "2027-02-08T12:30"}).json()
+    assert any(said in n for n in api["notices"]), api["notices"]
+    page = demo_client.get("/maps/coverage", params={"at": "2027-02-08T12:30", "lang": lang}).text
+    notes = re.findall(r"<div class='calendar-notice[^>]*>(.*?)</div>", page)
+    assert len(notes) == 1, notes
+    assert said in notes[0]
+    assert other not in notes[0]
+    known = demo_client.get("/maps/coverage", params={"at": "2026-12-06T15:00", "lang": lang}).text
+    assert "calendar-notice" not in known

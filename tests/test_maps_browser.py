@@ -886,3 +886,36 @@ def test_the_time_picker_says_the_form_it_wants(browser, live, tmp_path, lang):
         assert shown > 0  # on the page, not only read out
     s.clean()
     s.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_coverage_map_and_its_print_say_the_years_holidays_are_assumed(
+    browser, live, monkeypatch, tmp_path, lang
+):
+    """The user-tester: the map of 2027-02-08 12:30 (the Spring Festival weeks, when dispatchers most
+    need it) did not say that the 2027 holiday schedule is not in the calendar and was assumed, though
+    /coverage/beats for the same moment does. The page and its print say it, in the page's language."""
+    said = (
+        "节假日日历未收录 2027 年的调休安排"
+        if lang == "zh"
+        else "the 2027 holiday schedule is not in the calendar"
+    )
+    s = Session(browser, live, role="dispatcher")
+    s.open(f"/maps/coverage?at=2027-02-08T12:30&lang={lang}")
+    notice = s.page.locator(".calendar-notice")
+    assert notice.count() == 1
+    assert notice.is_visible()
+    assert said in notice.inner_text()
+    assert ("节假日" if lang == "en" else "holiday") not in notice.inner_text()
+    s.page.screenshot(path=artefact(tmp_path, f"coverage-2027-{lang}.png"))
+    s.clean()
+    s.open(f"/maps/coverage?at=2026-12-06T15:00&lang={lang}")  # a year the calendar knows: no note
+    assert s.page.locator(".calendar-notice").count() == 0
+    s.close()
+    html = _print_html(live, monkeypatch, f"/maps/coverage.pdf?at=2027-02-08T12:30&lang={lang}")
+    for media in ("print", "screen"):  # the PDF, the PNG
+        v = PrintView(browser, html, tmp_path, media=media)
+        assert v.visible(".calendar-notice") == 1, media
+        assert said in v.page.locator(".calendar-notice").inner_text()
+        v.page.screenshot(path=artefact(tmp_path, f"coverage-2027-print-{lang}-{media}.png"))
+        v.close()

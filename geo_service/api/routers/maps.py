@@ -17,7 +17,7 @@ from geo_service.api.paths import STATIC_DIR
 from geo_service.api.problems import status_for
 from geo_service.contexts import coverage_context
 from geo_service.coverage import beat_coverage
-from geo_service.duty import on_duty, open_windows
+from geo_service.duty import calendar_note_pairs, on_duty, open_windows
 from geo_service.errors import GeoServiceError, InvalidInput
 from geo_service.maps.furniture import PAPER
 from geo_service.maps.pages import coverage_page, plan_page
@@ -148,6 +148,10 @@ def _coverage_builder(request: Request) -> Builder:
 
             for fid, a in zip(open_cases.index, run_dispatch(ws, open_cases, with_crews=False), strict=True):
                 assignments[fid] = {"squad": a.squad, "escalation": a.escalation, "department": a.department}
+        # the roster's holidays for a year the calendar does not know yet are assumed: said on the map,
+        # as /coverage/beats says it (the Spring Festival weeks of next year, when the map is most used)
+        day = at.astimezone(TZ).date()
+        notices = [pair[1] if lang == "en" else pair[0] for pair in calendar_note_pairs(day, day)]
         fest = ws.frame("festival_sales_points")
         hour_end = at + dt.timedelta(minutes=1)
         open_now = [bool(open_windows(row.to_dict(), at, hour_end)) for _, row in fest.iterrows()]
@@ -162,6 +166,7 @@ def _coverage_builder(request: Request) -> Builder:
             cases=open_cases,
             assignments=assignments,
             festival_open=fest.iloc[[i for i, o in enumerate(open_now) if o]],
+            notices=notices,
             lang=lang,
             static=static,
             query=dict(request.query_params),
