@@ -342,7 +342,7 @@ def _the_crew_map_shows_its_route(s) -> None:
     assert basemap["roads"] > 20, basemap
     fit = page.evaluate(
         """() => { var view = GEO_MAP.getBounds(), route = L.latLngBounds([]), outside = 0;
-             GEO_MAP.eachLayer(function(l){ if (l instanceof L.Polyline && l.options.color === '#1565c0') {
+             GEO_MAP.eachLayer(function(l){ if (l instanceof L.Polyline && l.options.vehicle) {
                l.getLatLngs().forEach(function(p){ route.extend(p); if (!view.contains(p)) outside++; }); } });
              return {outside: outside, width: (route.getEast() - route.getWest()) / (view.getEast() - view.getWest()),
                      height: (route.getNorth() - route.getSouth()) / (view.getNorth() - view.getSouth())}; }"""
@@ -556,7 +556,7 @@ def test_a_crew_route_printed_from_a_window_of_another_size_shows_the_whole_rout
         page.wait_for_timeout(300)
         fit = page.evaluate(
             """() => { var view = GEO_MAP.getBounds(), outside = 0, size = GEO_MAP.getSize();
-                 GEO_MAP.eachLayer(function(l){ if (l instanceof L.Polyline && l.options.color === '#1565c0') {
+                 GEO_MAP.eachLayer(function(l){ if (l instanceof L.Polyline && l.options.vehicle) {
                    l.getLatLngs().forEach(function(p){ if (!view.contains(p)) outside++; }); } });
                  return {outside: outside, width: size.x, height: size.y}; }"""
         )
@@ -919,3 +919,103 @@ def test_the_coverage_map_and_its_print_say_the_years_holidays_are_assumed(
         assert said in v.page.locator(".calendar-notice").inner_text()
         v.page.screenshot(path=artefact(tmp_path, f"coverage-2027-print-{lang}-{media}.png"))
         v.close()
+
+
+def _crew_plan(app, start_hour: int = 6, title: str = "冻雨除雪预案") -> dict:
+    import datetime as dt
+
+    from geo_service.snow.service import make_plan
+
+    return make_plan(
+        app.state.workspace,
+        effort=2,
+        title=title,
+        start=dt.datetime(2026, 12, 5, start_hour, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    )
+
+
+def _vehicle_drawing(page) -> dict:
+    """What the route map draws per vehicle: its paths' colours, its stops' ring colours."""
+    return page.evaluate(
+        """() => { var out = {}; GEO_MAP.eachLayer(function(l){
+             var v = l.options && l.options.vehicle; if (!v) return;
+             out[v] = out[v] || {paths: [], rings: []};
+             if (l instanceof L.CircleMarker) { out[v].rings.push(l.options.color); }
+             else if (l instanceof L.Polyline) { out[v].paths.push(l.options.color); } });
+           Object.keys(out).forEach(function(v){ out[v].paths = Array.from(new Set(out[v].paths));
+             out[v].rings = Array.from(new Set(out[v].rings)); }); return out; }"""
+    )
+
+
+def test_a_crew_of_several_vehicles_tells_its_vehicles_apart(browser, live, monkeypatch, tmp_path):
+    """The user-tester: 山阳一组 has 3 vehicles; its map labelled stops with each vehicle's own numbers
+    (three 1s), drew every path in the same blue, and its list ran 1-560 beside '#seq'. Each vehicle has
+    its colour (path and the ring of its stops), named in the legend; stops read A1, B1, C1; the page
+    shows one vehicle when asked (a control, and ``vehicle``), and so does its print."""
+    import re as re_
+
+    app, _ = live
+    doc = _crew_plan(app)
+    vehicles = [v["vehicle"] for v in doc["vehicles"] if v["crew"] == "山阳一组"]
+    assert len(vehicles) == 3
+    s = Session(browser, live, role="crew", crew="山阳一组", viewport=(390, 844))
+    s.open(f"/maps/route/{doc['id']}/山阳一组")
+    s.clean()
+    drawn = _vehicle_drawing(s.page)  # over the whole route: dots, ringed in their vehicle's colour
+    assert sorted(drawn) == sorted(vehicles)
+    colours = [drawn[v]["paths"] for v in vehicles]
+    assert all(len(c) == 1 for c in colours), colours  # one colour a vehicle
+    assert len({c[0] for c in colours}) == 3  # three colours
+    assert all(drawn[v]["rings"] == drawn[v]["paths"] for v in vehicles), drawn  # its stops ringed in it
+    legend = s.page.locator("#legend").inner_text()
+    for tag, name in zip("ABC", vehicles, strict=True):
+        assert f"{tag} {name}" in legend, legend
+    swatches = s.page.locator("#legend i").evaluate_all(
+        "els => els.map(e => getComputedStyle(e).backgroundColor)"
+    )
+    for c in colours:
+        rgb = tuple(int(c[0][i : i + 2], 16) for i in (1, 3, 5))
+        assert f"rgb({rgb[0]}, {rgb[1]}, {rgb[2]})" in swatches
+    _the_crew_map_shows_its_route(s)  # the whole route (three vehicles) fitted, then zoomed in
+    # the list: by vehicle, each stop's label once, no '#seq' beside it and no list numbers 1-560
+    heads = s.page.locator("#stops h3").all_inner_texts()
+    assert [h.split(" · ")[0] for h in heads] == [f"{t} {v}" for t, v in zip("ABC", vehicles, strict=True)]
+    listed = s.page.locator("#stops .stop-label").all_inner_texts()
+    assert len(listed) == len(set(listed)) == s.page.locator("#stops li").count()
+    assert "#" not in s.page.locator("#stops").inner_text()
+    assert s.page.locator("#stops ol").first.evaluate("e => getComputedStyle(e).listStyleType") == "none"
+    # zoomed in: the map's labels are the list's, each once
+    labels = s.page.locator(".stop-no").all_inner_texts()
+    assert sorted(labels) == sorted(listed)
+    assert {label[0] for label in labels} == {"A", "B", "C"}
+    assert all(re_.fullmatch(r"[ABC]\d+", label) for label in labels)
+    s.page.screenshot(path=artefact(tmp_path, "route-three-vehicles-zoomed.png"))
+
+    # one vehicle: chosen on the page
+    s.page.select_option("#vehicle-select", vehicles[1])
+    s.page.wait_for_url(re_.compile(r".*vehicle=.*"))
+    s.page.wait_for_function("() => window.GEO_MAP !== undefined", timeout=15_000)
+    s.page.wait_for_timeout(300)
+    drawn = _vehicle_drawing(s.page)
+    assert list(drawn) == [vehicles[1]]
+    assert drawn[vehicles[1]]["paths"] == colours[1]  # its colour kept
+    only = s.page.locator("#stops .stop-label").all_inner_texts()
+    assert only
+    assert all(label.startswith("B") for label in only)
+    legend = s.page.locator("#legend").inner_text()
+    assert f"B {vehicles[1]}" in legend
+    assert vehicles[0] not in legend
+    assert vehicles[2] not in legend
+    assert "vehicle=" in s.page.locator("#print-pdf").get_attribute("href")
+    s.page.screenshot(path=artefact(tmp_path, "route-one-vehicle.png"))
+    s.clean()
+    s.close()
+
+    # and its print
+    html = _print_html(live, monkeypatch, f"/maps/route/{doc['id']}/山阳一组.pdf?vehicle={vehicles[1]}")
+    v = PrintView(browser, html, tmp_path, orientation="portrait")
+    assert v.errors == []
+    assert list(_vehicle_drawing(v.page)) == [vehicles[1]]
+    assert vehicles[1] in v.page.locator("#map-title").inner_text()
+    assert v.page.locator("#stops .stop-label").count() == len(only)
+    v.close()

@@ -22,7 +22,7 @@ from geo_service.errors import GeoServiceError, InvalidInput
 from geo_service.maps.furniture import PAPER
 from geo_service.maps.pages import coverage_page, plan_page
 from geo_service.maps.prints import print_page
-from geo_service.maps.route_page import route_page
+from geo_service.maps.route_page import route_page, vehicle_tag
 from geo_service.snow.export import crew_vehicles
 
 __all__ = ["router"]
@@ -110,14 +110,27 @@ def _coverage_naming(request: Request) -> Naming:
 
 
 def _route_naming(request: Request, plan_id: str, crew: str) -> Naming:
-    """A crew's route: the plan's title, the crew and the day it starts (冻雨除雪预案-中站一组-2026-12-06)."""
+    """A crew's route: the plan's title, the crew (or the one vehicle shown) and the day it starts
+    (冻雨除雪预案-中站一组-2026-12-06, 冻雨除雪预案-山阳一组-2-2026-12-06)."""
 
     def naming(lang: str) -> tuple[str, str]:
         doc = request.app.state.workspace.store.get_document("snow_plan", plan_id)
         day = dt.datetime.fromisoformat(doc["start"]).astimezone(TZ).date().isoformat()
-        return file_stem(str(doc.get("title") or ""), crew, day), f"snow-route-{plan_id}-{day}"
+        vehicle = _vehicle(request)
+        if vehicle is None:
+            return file_stem(str(doc.get("title") or ""), crew, day), f"snow-route-{plan_id}-{day}"
+        names = [str(v["vehicle"]) for v in crew_vehicles(doc, crew)]
+        tag = vehicle_tag(names.index(vehicle)) if vehicle in names else "x"
+        # the vehicle's name says its crew (山阳一组-2) where the plan names them so
+        who = (vehicle,) if vehicle.startswith(crew) else (crew, vehicle)
+        return file_stem(str(doc.get("title") or ""), *who, day), f"snow-route-{plan_id}-{tag}-{day}"
 
     return naming
+
+
+def _vehicle(request: Request) -> str | None:
+    """The one vehicle of the crew that a route page shows (``vehicle``), or None for all of them."""
+    return (request.query_params.get("vehicle") or "").strip() or None
 
 
 def _plan_builder(request: Request) -> Builder:
@@ -186,6 +199,7 @@ def _route_builder(request: Request, plan_id: str, crew: str) -> Builder:
             doc,
             crew_vehicles(doc, crew),
             crew,
+            vehicle=_vehicle(request),
             lang=lang,
             static=static,
             query=dict(request.query_params),
