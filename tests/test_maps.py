@@ -186,8 +186,8 @@ def test_a_festival_point_without_lunar_dates_does_not_break_the_coverage_map(ow
 
 def test_a_crew_member_signs_in_to_their_route(own_demo_client):
     """helper-25: a crew member signing in without a page in mind landed on the API docs, which they may
-    not read (a 403 in JSON); they now land on their crew's newest route. A failed sign-in keeps the
-    whole page asked for, query and all."""
+    not read (a 403 in JSON); they now land on their crew's list of routes, which links the newest. A
+    failed sign-in keeps the whole page asked for, query and all."""
     c = own_demo_client
     plan = c.post("/plans/snow", json={"title": "登录测试", "time_limit_s": 1}).json()
     crew = plan["vehicles"][0]["crew"]
@@ -196,7 +196,11 @@ def test_a_crew_member_signs_in_to_their_route(own_demo_client):
         "/auth/login", data={"name": "crew-login", "password": "secret-pass-1"}, follow_redirects=False
     )
     assert r.status_code == 303
-    assert r.headers["location"] == f"/maps/route/{plan['id']}/{quote(crew)}"
+    assert r.headers["location"] == f"/maps/crews/{quote(crew)}"
+    c.headers.pop("Authorization")  # the session cookie alone, as the phone has it
+    listed = c.get(r.headers["location"])
+    assert listed.status_code == 200
+    assert f"href='/maps/route/{plan['id']}/{quote(crew)}?lang=zh'" in listed.text
     wrong = c.post(
         "/auth/login",
         data={"name": "crew-login", "password": "nope", "next": "/maps/coverage?at=2026-12-01T10:00&lang=en"},

@@ -934,6 +934,70 @@ def _crew_plan(app, start_hour: int = 6, title: str = "冻雨除雪预案") -> d
     )
 
 
+def test_a_refused_page_is_a_page_with_a_way_on(browser, live, tmp_path):
+    """The user-tester: a crew member following a link to another crew's route (its PDF, its sheet) or
+    to the coverage map saw raw JSON. They see a page saying why, with the status kept, and a link to
+    their own crew's routes that takes them there."""
+    app, _ = live
+    doc = _crew_plan(app)
+    other = next(v["crew"] for v in doc["vehicles"] if v["crew"] != "山阳一组")
+    s = Session(browser, live, role="crew", crew="山阳一组", viewport=(390, 844))
+    for path, heading in [
+        (f"/maps/route/{doc['id']}/{other}", "无法显示地图"),
+        (f"/maps/route/{doc['id']}/{other}.pdf", "无法显示地图"),
+        (f"/plans/snow/{doc['id']}/crews/{other}/sheet", "无法显示路线单"),
+        ("/maps/coverage", "无法显示地图"),
+    ]:
+        resp = s.page.goto(s.base + path)
+        assert resp.status == 403, path
+        assert s.page.locator("h1").inner_text() == heading, path
+        said = s.page.locator("#error").inner_text()
+        assert "作业人员只能查看本班组（山阳一组）的路线" in said or "无权查看图层与地图" in said, said
+        assert "{" not in s.page.locator("body").inner_text()
+    s.page.screenshot(path=artefact(tmp_path, "refused-page.png"))
+    s.page.click("#home")
+    s.page.wait_for_selector("#plans li.plan")
+    assert s.page.url.endswith("/maps/crews/%E5%B1%B1%E9%98%B3%E4%B8%80%E7%BB%84")
+    assert s.outside == []
+    # the browser's console notes each refused page it loaded; nothing else went wrong
+    assert [e for e in s.errors if "status of 403" not in e] == []
+    s.close()
+
+
+def test_a_crew_member_signs_in_on_a_phone_and_opens_their_route(browser, live, tmp_path):
+    """The user-tester: after signing in a crew leader's phone showed a 403 in JSON (the form went to
+    /docs), and the crew had no way to its route but a link from the dispatcher. Signed in on the form,
+    they land on their crew's routes, newest plan first with its start, and open the route map."""
+    app, base = live
+    older = _crew_plan(app, 6, "早班预案")
+    newer = _crew_plan(app, 22, "夜班预案")
+    with contextlib.suppress(Exception):
+        app.state.accounts.add_user("sy-leader", "crew", crew="山阳一组", password="secret-pass-1")
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(base + "/auth/login")
+    page.fill("#name", "sy-leader")
+    page.fill("#password", "secret-pass-1")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#plans li.plan")
+    assert "/maps/crews/" in page.url
+    plans = page.locator("#plans li.plan")
+    ids = [plans.nth(i).get_attribute("data-plan") for i in range(plans.count())]
+    assert ids.index(newer["id"]) < ids.index(older["id"])  # newest first
+    first = plans.nth(ids.index(newer["id"]))
+    assert "2026-12-05 22:00（北京时间）" in first.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=artefact(tmp_path, "crew-start-page.png"))
+    first.locator("a.route").click()
+    page.wait_for_function("() => window.GEO_MAP !== undefined", timeout=15_000)
+    assert page.locator("#stops li").count() > 5
+    assert f"/maps/route/{newer['id']}/" in page.url
+    assert errors == []
+    context.close()
+
+
 def _vehicle_drawing(page) -> dict:
     """What the route map draws per vehicle: its paths' colours, its stops' ring colours."""
     return page.evaluate(

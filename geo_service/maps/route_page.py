@@ -264,6 +264,8 @@ def route_page(
         f"<span id='route-start'>{'from' if en else '出发'} {beijing(start)}</span> "
         f"<span class='geo-screen-only'>{choice}<a id='gpx' href='{base}.gpx'>GPX</a> · "
         f"<a id='sheet' href='{base}/sheet'>{'Printable sheet' if en else '路线单'}</a>"
+        f" · <a id='crew-routes' href='/maps/crews/{html.escape(quote(crew), quote=True)}'>"
+        f"{'All routes of the crew' if en else '本班组全部路线'}</a>"
         f" · <a href='{switch}'>{label('switch', lang)}</a> · "
         f"{print_links(page_path, query or {}, lang)}</span></div>"
         f"<div id='stops'>{''.join(sections)}</div>",
