@@ -80,6 +80,7 @@ TABLE: dict[tuple[str, str], set[str | None]] = {
     ("GET", "/maps/coverage.{fmt}"): READERS,
     ("GET", "/maps/route/{plan_id}/{crew}"): CREW_OWN,
     ("GET", "/maps/route/{plan_id}/{crew}.{fmt}"): CREW_OWN,
+    ("GET", "/maps/crews/{crew}"): CREW_OWN,
 }
 PARAMS = {
     "collection_id": "stall_sites",
@@ -136,6 +137,7 @@ def test_crew_refused_other_crews_and_layer_editors(anon_client):
     crew = authed(anon_client, "crew", crew="二组")
     assert anon_client.get("/plans/snow/p0/crews/一组", headers=crew).status_code == 403
     assert anon_client.get("/maps/route/p0/一组.gif", headers=crew).status_code == 403
+    assert anon_client.get("/maps/crews/一组", headers=crew).status_code == 403
     for role, code in (("dispatcher", 400), ("planner", 403)):
         r = anon_client.post("/collections/depots/items", json={}, headers=authed(anon_client, role))
         assert r.status_code == code, (role, r.status_code)

@@ -186,8 +186,8 @@ def test_a_festival_point_without_lunar_dates_does_not_break_the_coverage_map(ow
 
 def test_a_crew_member_signs_in_to_their_route(own_demo_client):
     """helper-25: a crew member signing in without a page in mind landed on the API docs, which they may
-    not read (a 403 in JSON); they now land on their crew's newest route. A failed sign-in keeps the
-    whole page asked for, query and all."""
+    not read (a 403 in JSON); they now land on their crew's list of routes, which links the newest. A
+    failed sign-in keeps the whole page asked for, query and all."""
     c = own_demo_client
     plan = c.post("/plans/snow", json={"title": "登录测试", "time_limit_s": 1}).json()
     crew = plan["vehicles"][0]["crew"]
@@ -196,7 +196,11 @@ def test_a_crew_member_signs_in_to_their_route(own_demo_client):
         "/auth/login", data={"name": "crew-login", "password": "secret-pass-1"}, follow_redirects=False
     )
     assert r.status_code == 303
-    assert r.headers["location"] == f"/maps/route/{plan['id']}/{quote(crew)}"
+    assert r.headers["location"] == f"/maps/crews/{quote(crew)}"
+    c.headers.pop("Authorization")  # the session cookie alone, as the phone has it
+    listed = c.get(r.headers["location"])
+    assert listed.status_code == 200
+    assert f"href='/maps/route/{plan['id']}/{quote(crew)}?lang=zh'" in listed.text
     wrong = c.post(
         "/auth/login",
         data={"name": "crew-login", "password": "nope", "next": "/maps/coverage?at=2026-12-01T10:00&lang=en"},
@@ -458,10 +462,12 @@ def test_route_times_after_midnight_say_the_next_day(own_demo_client):
     plan, crew = _night_plan(c)
     for lang, word in (("zh", "次日"), ("en", "next day")):
         page = c.get(f"/maps/route/{plan['id']}/{quote(crew)}", params={"lang": lang}).text
-        rows = re.findall(r"<li style='color:[^']+'>(.*?) · (.*?) #\d+ ", page)
+        rows = re.findall(
+            r"<li style='color:[^']+'><span class='stop-label'[^>]*>([A-Z]+)\d+</span> (.*?) · ", page
+        )
         assert len(rows) > 50
         by_vehicle: dict[str, list[str]] = {}
-        for time, vehicle in rows:
+        for vehicle, time in rows:
             by_vehicle.setdefault(vehicle, []).append(time)
         for times in by_vehicle.values():
             assert re.fullmatch(r"2[23]:\d\d", times[0]), times[0]  # the first stop, the same evening
@@ -619,3 +625,85 @@ def test_a_crew_route_map_fills_its_printed_page_exactly(own_demo_client, lang):
     foot = ink[-40:]
     assert foot[:, :200].sum() > 50  # the scale bar, bottom left
     assert foot[:, -300:].sum() > 50  # the attribution and data notice, bottom right
+
+
+@pytest.mark.parametrize(
+    ("lang", "said", "other"),
+    [
+        ("zh", "节假日日历未收录 2027 年的调休安排", "holiday schedule"),
+        ("en", "the 2027 holiday schedule is not in the calendar yet", "节假日"),
+    ],
+)
+def test_the_coverage_map_says_when_the_years_holidays_are_assumed(demo_client, lang, said, other):
+    """The user-tester: /coverage/beats?at=2027-02-08T12:30 notes that the 2027 holiday schedule is not
+    in the calendar and was assumed; the map of that moment (the Spring Festival weeks) said nothing.
+    It says it, in the page's language; a moment in a year the calendar knows has no such note."""
+    api = demo_client.get("/coverage/beats", params={"at": "2027-02-08T12:30"}).json()
+    assert any(said in n for n in api["notices"]), api["notices"]
+    page = demo_client.get("/maps/coverage", params={"at": "2027-02-08T12:30", "lang": lang}).text
+    notes = re.findall(r"<div class='calendar-notice[^>]*>(.*?)</div>", page)
+    assert len(notes) == 1, notes
+    assert said in notes[0]
+    assert other not in notes[0]
+    known = demo_client.get("/maps/coverage", params={"at": "2026-12-06T15:00", "lang": lang}).text
+    assert "calendar-notice" not in known
+
+
+def _shanyang_plan(c) -> dict:
+    """A plan with 山阳一组, a crew of three vehicles (the user-tester's: three stops numbered 1)."""
+    plan = c.post(
+        "/plans/snow", json={"title": "多车路线", "start": "2026-12-06T06:00+08:00", "time_limit_s": 1}
+    ).json()
+    vehicles = [v["vehicle"] for v in plan["vehicles"] if v["crew"] == "山阳一组"]
+    assert len(vehicles) == 3, plan["vehicles"]
+    return plan
+
+
+def test_a_route_of_several_vehicles_labels_each_stop_with_its_vehicle(own_demo_client, monkeypatch):
+    """The user-tester: 山阳一组's page numbered its list 1-560 and showed each vehicle's own numbers
+    beside them (#1 three times), so a driver could not tell their stops. The list is by vehicle, each
+    stop labelled with its vehicle's letter and its number on that vehicle (A1, B1, C1), every label
+    once; ``vehicle`` shows one vehicle (its letter kept), its print is named for it, and a vehicle
+    the crew has not is a 404."""
+    from geo_service.api.routers import maps
+
+    c = own_demo_client
+    plan = _shanyang_plan(c)
+    mine = [v for v in plan["vehicles"] if v["crew"] == "山阳一组"]
+    page = c.get(f"/maps/route/{plan['id']}/{quote('山阳一组')}").text
+    sections = re.findall(r"<section class='vehicle-stops' data-vehicle='([^']+)'>(.*?)</section>", page)
+    assert [name for name, _ in sections] == [v["vehicle"] for v in mine]
+    labels = re.findall(r"<span class='stop-label'[^>]*>([^<]+)</span>", page)
+    assert len(labels) == sum(v["stops"] for v in mine)
+    assert len(set(labels)) == len(labels)  # no two stops of the crew share a label
+    for (name, body), tag, v in zip(sections, "ABC", mine, strict=True):
+        own = re.findall(r"<span class='stop-label'[^>]*>([^<]+)</span>", body)
+        assert own == [f"{tag}{k}" for k in range(1, v["stops"] + 1)], name
+    listed = re.search(r"<div id='stops'>(.*?)</div>", page).group(1)
+    assert not re.search(r" #\d+ ", listed)  # no second number beside the label
+
+    second = mine[1]["vehicle"]
+    one = c.get(f"/maps/route/{plan['id']}/{quote('山阳一组')}", params={"vehicle": second}).text
+    assert re.findall(r"data-vehicle='([^']+)'>", one) == [second]
+    shown = re.findall(r"<span class='stop-label'[^>]*>([^<]+)</span>", one)
+    assert shown == [f"B{k}" for k in range(1, mine[1]["stops"] + 1)]
+    assert f"<option value='{second}' selected>" in one
+    assert f"vehicle={quote(second)}" in re.search(r"id='print-pdf' href='([^']+)'", one).group(1)
+
+    monkeypatch.setattr(maps, "print_page", lambda html, **kw: b"%PDF-1.4 stub")
+    pdf = c.get(f"/maps/route/{plan['id']}/{quote('山阳一组')}.pdf", params={"vehicle": second})
+    assert pdf.status_code == 200
+    assert _saved_as(pdf.headers["content-disposition"]) == (
+        f"snow-route-{plan['id']}-B-2026-12-06.pdf",
+        f"多车路线-{second}-2026-12-06.pdf",
+    )
+    missing = c.get(
+        f"/maps/route/{plan['id']}/{quote('山阳一组')}",
+        params={"vehicle": "山阳一组-9"},
+        headers={"Accept": "text/html"},
+    )
+    assert missing.status_code == 404
+    assert "山阳一组-1、山阳一组-2、山阳一组-3" in missing.text
+    api = c.get(f"/maps/route/{plan['id']}/{quote('山阳一组')}.pdf", params={"vehicle": "山阳一组-9"})
+    assert api.status_code == 404
+    assert api.json()["field"] == "vehicle"

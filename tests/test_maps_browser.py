@@ -342,7 +342,7 @@ def _the_crew_map_shows_its_route(s) -> None:
     assert basemap["roads"] > 20, basemap
     fit = page.evaluate(
         """() => { var view = GEO_MAP.getBounds(), route = L.latLngBounds([]), outside = 0;
-             GEO_MAP.eachLayer(function(l){ if (l instanceof L.Polyline && l.options.color === '#1565c0') {
+             GEO_MAP.eachLayer(function(l){ if (l instanceof L.Polyline && l.options.vehicle) {
                l.getLatLngs().forEach(function(p){ route.extend(p); if (!view.contains(p)) outside++; }); } });
              return {outside: outside, width: (route.getEast() - route.getWest()) / (view.getEast() - view.getWest()),
                      height: (route.getNorth() - route.getSouth()) / (view.getNorth() - view.getSouth())}; }"""
@@ -556,7 +556,7 @@ def test_a_crew_route_printed_from_a_window_of_another_size_shows_the_whole_rout
         page.wait_for_timeout(300)
         fit = page.evaluate(
             """() => { var view = GEO_MAP.getBounds(), outside = 0, size = GEO_MAP.getSize();
-                 GEO_MAP.eachLayer(function(l){ if (l instanceof L.Polyline && l.options.color === '#1565c0') {
+                 GEO_MAP.eachLayer(function(l){ if (l instanceof L.Polyline && l.options.vehicle) {
                    l.getLatLngs().forEach(function(p){ if (!view.contains(p)) outside++; }); } });
                  return {outside: outside, width: size.x, height: size.y}; }"""
         )
@@ -886,3 +886,200 @@ def test_the_time_picker_says_the_form_it_wants(browser, live, tmp_path, lang):
         assert shown > 0  # on the page, not only read out
     s.clean()
     s.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_coverage_map_and_its_print_say_the_years_holidays_are_assumed(
+    browser, live, monkeypatch, tmp_path, lang
+):
+    """The user-tester: the map of 2027-02-08 12:30 (the Spring Festival weeks, when dispatchers most
+    need it) did not say that the 2027 holiday schedule is not in the calendar and was assumed, though
+    /coverage/beats for the same moment does. The page and its print say it, in the page's language."""
+    said = (
+        "节假日日历未收录 2027 年的调休安排"
+        if lang == "zh"
+        else "the 2027 holiday schedule is not in the calendar"
+    )
+    s = Session(browser, live, role="dispatcher")
+    s.open(f"/maps/coverage?at=2027-02-08T12:30&lang={lang}")
+    notice = s.page.locator(".calendar-notice")
+    assert notice.count() == 1
+    assert notice.is_visible()
+    assert said in notice.inner_text()
+    assert ("节假日" if lang == "en" else "holiday") not in notice.inner_text()
+    s.page.screenshot(path=artefact(tmp_path, f"coverage-2027-{lang}.png"))
+    s.clean()
+    s.open(f"/maps/coverage?at=2026-12-06T15:00&lang={lang}")  # a year the calendar knows: no note
+    assert s.page.locator(".calendar-notice").count() == 0
+    s.close()
+    html = _print_html(live, monkeypatch, f"/maps/coverage.pdf?at=2027-02-08T12:30&lang={lang}")
+    for media in ("print", "screen"):  # the PDF, the PNG
+        v = PrintView(browser, html, tmp_path, media=media)
+        assert v.visible(".calendar-notice") == 1, media
+        assert said in v.page.locator(".calendar-notice").inner_text()
+        v.page.screenshot(path=artefact(tmp_path, f"coverage-2027-print-{lang}-{media}.png"))
+        v.close()
+
+
+def _crew_plan(app, start_hour: int = 6, title: str = "冻雨除雪预案") -> dict:
+    import datetime as dt
+
+    from geo_service.snow.service import make_plan
+
+    return make_plan(
+        app.state.workspace,
+        effort=2,
+        title=title,
+        start=dt.datetime(2026, 12, 5, start_hour, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    )
+
+
+def test_a_refused_page_is_a_page_with_a_way_on(browser, live, tmp_path):
+    """The user-tester: a crew member following a link to another crew's route (its PDF, its sheet) or
+    to the coverage map saw raw JSON. They see a page saying why, with the status kept, and a link to
+    their own crew's routes that takes them there."""
+    app, _ = live
+    doc = _crew_plan(app)
+    other = next(v["crew"] for v in doc["vehicles"] if v["crew"] != "山阳一组")
+    s = Session(browser, live, role="crew", crew="山阳一组", viewport=(390, 844))
+    for path, heading in [
+        (f"/maps/route/{doc['id']}/{other}", "无法显示地图"),
+        (f"/maps/route/{doc['id']}/{other}.pdf", "无法显示地图"),
+        (f"/plans/snow/{doc['id']}/crews/{other}/sheet", "无法显示路线单"),
+        ("/maps/coverage", "无法显示地图"),
+    ]:
+        resp = s.page.goto(s.base + path)
+        assert resp.status == 403, path
+        assert s.page.locator("h1").inner_text() == heading, path
+        said = s.page.locator("#error").inner_text()
+        assert "作业人员只能查看本班组（山阳一组）的路线" in said or "无权查看图层与地图" in said, said
+        assert "{" not in s.page.locator("body").inner_text()
+    s.page.screenshot(path=artefact(tmp_path, "refused-page.png"))
+    s.page.click("#home")
+    s.page.wait_for_selector("#plans li.plan")
+    assert s.page.url.endswith("/maps/crews/%E5%B1%B1%E9%98%B3%E4%B8%80%E7%BB%84")
+    assert s.outside == []
+    # the browser's console notes each refused page it loaded; nothing else went wrong
+    assert [e for e in s.errors if "status of 403" not in e] == []
+    s.close()
+
+
+def test_a_crew_member_signs_in_on_a_phone_and_opens_their_route(browser, live, tmp_path):
+    """The user-tester: after signing in a crew leader's phone showed a 403 in JSON (the form went to
+    /docs), and the crew had no way to its route but a link from the dispatcher. Signed in on the form,
+    they land on their crew's routes, newest plan first with its start, and open the route map."""
+    app, base = live
+    older = _crew_plan(app, 6, "早班预案")
+    newer = _crew_plan(app, 22, "夜班预案")
+    with contextlib.suppress(Exception):
+        app.state.accounts.add_user("sy-leader", "crew", crew="山阳一组", password="secret-pass-1")
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(base + "/auth/login")
+    page.fill("#name", "sy-leader")
+    page.fill("#password", "secret-pass-1")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#plans li.plan")
+    assert "/maps/crews/" in page.url
+    plans = page.locator("#plans li.plan")
+    ids = [plans.nth(i).get_attribute("data-plan") for i in range(plans.count())]
+    assert ids.index(newer["id"]) < ids.index(older["id"])  # newest first
+    first = plans.nth(ids.index(newer["id"]))
+    assert "2026-12-05 22:00（北京时间）" in first.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=artefact(tmp_path, "crew-start-page.png"))
+    first.locator("a.route").click()
+    page.wait_for_function("() => window.GEO_MAP !== undefined", timeout=15_000)
+    assert page.locator("#stops li").count() > 5
+    assert f"/maps/route/{newer['id']}/" in page.url
+    assert errors == []
+    context.close()
+
+
+def _vehicle_drawing(page) -> dict:
+    """What the route map draws per vehicle: its paths' colours, its stops' ring colours."""
+    return page.evaluate(
+        """() => { var out = {}; GEO_MAP.eachLayer(function(l){
+             var v = l.options && l.options.vehicle; if (!v) return;
+             out[v] = out[v] || {paths: [], rings: []};
+             if (l instanceof L.CircleMarker) { out[v].rings.push(l.options.color); }
+             else if (l instanceof L.Polyline) { out[v].paths.push(l.options.color); } });
+           Object.keys(out).forEach(function(v){ out[v].paths = Array.from(new Set(out[v].paths));
+             out[v].rings = Array.from(new Set(out[v].rings)); }); return out; }"""
+    )
+
+
+def test_a_crew_of_several_vehicles_tells_its_vehicles_apart(browser, live, monkeypatch, tmp_path):
+    """The user-tester: 山阳一组 has 3 vehicles; its map labelled stops with each vehicle's own numbers
+    (three 1s), drew every path in the same blue, and its list ran 1-560 beside '#seq'. Each vehicle has
+    its colour (path and the ring of its stops), named in the legend; stops read A1, B1, C1; the page
+    shows one vehicle when asked (a control, and ``vehicle``), and so does its print."""
+    import re as re_
+
+    app, _ = live
+    doc = _crew_plan(app)
+    vehicles = [v["vehicle"] for v in doc["vehicles"] if v["crew"] == "山阳一组"]
+    assert len(vehicles) == 3
+    s = Session(browser, live, role="crew", crew="山阳一组", viewport=(390, 844))
+    s.open(f"/maps/route/{doc['id']}/山阳一组")
+    s.clean()
+    drawn = _vehicle_drawing(s.page)  # over the whole route: dots, ringed in their vehicle's colour
+    assert sorted(drawn) == sorted(vehicles)
+    colours = [drawn[v]["paths"] for v in vehicles]
+    assert all(len(c) == 1 for c in colours), colours  # one colour a vehicle
+    assert len({c[0] for c in colours}) == 3  # three colours
+    assert all(drawn[v]["rings"] == drawn[v]["paths"] for v in vehicles), drawn  # its stops ringed in it
+    legend = s.page.locator("#legend").inner_text()
+    for tag, name in zip("ABC", vehicles, strict=True):
+        assert f"{tag} {name}" in legend, legend
+    swatches = s.page.locator("#legend i").evaluate_all(
+        "els => els.map(e => getComputedStyle(e).backgroundColor)"
+    )
+    for c in colours:
+        rgb = tuple(int(c[0][i : i + 2], 16) for i in (1, 3, 5))
+        assert f"rgb({rgb[0]}, {rgb[1]}, {rgb[2]})" in swatches
+    _the_crew_map_shows_its_route(s)  # the whole route (three vehicles) fitted, then zoomed in
+    # the list: by vehicle, each stop's label once, no '#seq' beside it and no list numbers 1-560
+    heads = s.page.locator("#stops h3").all_inner_texts()
+    assert [h.split(" · ")[0] for h in heads] == [f"{t} {v}" for t, v in zip("ABC", vehicles, strict=True)]
+    listed = s.page.locator("#stops .stop-label").all_inner_texts()
+    assert len(listed) == len(set(listed)) == s.page.locator("#stops li").count()
+    assert "#" not in s.page.locator("#stops").inner_text()
+    assert s.page.locator("#stops ol").first.evaluate("e => getComputedStyle(e).listStyleType") == "none"
+    # zoomed in: the map's labels are the list's, each once
+    labels = s.page.locator(".stop-no").all_inner_texts()
+    assert sorted(labels) == sorted(listed)
+    assert {label[0] for label in labels} == {"A", "B", "C"}
+    assert all(re_.fullmatch(r"[ABC]\d+", label) for label in labels)
+    s.page.screenshot(path=artefact(tmp_path, "route-three-vehicles-zoomed.png"))
+
+    # one vehicle: chosen on the page
+    s.page.select_option("#vehicle-select", vehicles[1])
+    s.page.wait_for_url(re_.compile(r".*vehicle=.*"))
+    s.page.wait_for_function("() => window.GEO_MAP !== undefined", timeout=15_000)
+    s.page.wait_for_timeout(300)
+    drawn = _vehicle_drawing(s.page)
+    assert list(drawn) == [vehicles[1]]
+    assert drawn[vehicles[1]]["paths"] == colours[1]  # its colour kept
+    only = s.page.locator("#stops .stop-label").all_inner_texts()
+    assert only
+    assert all(label.startswith("B") for label in only)
+    legend = s.page.locator("#legend").inner_text()
+    assert f"B {vehicles[1]}" in legend
+    assert vehicles[0] not in legend
+    assert vehicles[2] not in legend
+    assert "vehicle=" in s.page.locator("#print-pdf").get_attribute("href")
+    s.page.screenshot(path=artefact(tmp_path, "route-one-vehicle.png"))
+    s.clean()
+    s.close()
+
+    # and its print
+    html = _print_html(live, monkeypatch, f"/maps/route/{doc['id']}/山阳一组.pdf?vehicle={vehicles[1]}")
+    v = PrintView(browser, html, tmp_path, orientation="portrait")
+    assert v.errors == []
+    assert list(_vehicle_drawing(v.page)) == [vehicles[1]]
+    assert vehicles[1] in v.page.locator("#map-title").inner_text()
+    assert v.page.locator("#stops .stop-label").count() == len(only)
+    v.close()

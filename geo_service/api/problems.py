@@ -13,13 +13,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_service import errors
+from geo_service.api.browser import is_page, refusal_page, wants_html
 from geo_service.maps.prints import PrintUnavailable
 
-__all__ = ["STATUS", "install_problem_handlers", "problem_response"]
+__all__ = ["STATUS", "install_problem_handlers", "page_or_problem", "problem_response"]
 
 log = logging.getLogger("geo_service.api")
 
@@ -65,12 +66,30 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
-async def _domain(request: Request, exc: errors.GeoServiceError) -> JSONResponse:
+def page_or_problem(
+    request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response:
+    """The refusal of a page a browser opened as a page (same status, its language), else the problem
+    document; ``body`` holds ``detail_zh``, ``detail_en`` and ``title`` ('中文 / English')."""
+    if is_page(request) and wants_html(request):
+        zh_title, _, en_title = str(body.get("title", "")).partition(" / ")
+        return refusal_page(
+            request,
+            status,
+            zh=str(body.get("detail_zh", "")),
+            en=str(body.get("detail_en", "")),
+            title={"zh": zh_title, "en": en_title or zh_title},
+            headers=headers,
+        )
+    return problem_response(status, body, headers)
+
+
+async def _domain(request: Request, exc: errors.GeoServiceError) -> Response:
     status = status_for(exc)
     body = exc.as_dict()
     body["instance"] = str(request.url.path)
     headers = {"Retry-After": "5"} if status == 503 else None
-    return problem_response(status, body, headers)
+    return page_or_problem(request, status, body, headers)
 
 
 # pydantic's error types, said in Chinese (its own messages are English); others fall back to them
@@ -122,7 +141,7 @@ def _zh(err: Mapping[str, Any]) -> str:
         return f"格式不对（{err.get('msg')}）"
 
 
-async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation(request: Request, exc: RequestValidationError) -> Response:
     problems = []
     for err in exc.errors()[:20]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
@@ -155,10 +174,10 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
         "errors": problems,
         "instance": str(request.url.path),
     }
-    return problem_response(422, body)
+    return page_or_problem(request, 422, body)
 
 
-async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http(request: Request, exc: StarletteHTTPException) -> Response:
     zh, en = _HTTP_TEXT.get(exc.status_code, ("请求失败", "Request failed"))
     detail = exc.detail if isinstance(exc.detail, str) else en
     body = {
@@ -169,10 +188,10 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         "detail_en": detail,
         "instance": str(request.url.path),
     }
-    return problem_response(exc.status_code, body, getattr(exc, "headers", None))
+    return page_or_problem(request, exc.status_code, body, getattr(exc, "headers", None))
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     ref = uuid.uuid4().hex[:12]
     log.exception("unexpected error %s on %s %s", ref, request.method, request.url.path)
     body = {
@@ -184,7 +203,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         "reference": ref,
         "instance": str(request.url.path),
     }
-    return problem_response(500, body)
+    return page_or_problem(request, 500, body)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

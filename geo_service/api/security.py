@@ -15,12 +15,21 @@ from fastapi import Request, Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geo_service.api.problems import problem_response
+from geo_service.api.browser import wants_html
+from geo_service.api.problems import page_or_problem
 from geo_service.auth import AccountStore, User, can, requirement
 from geo_service.auth.roles import ACTION_NAMES, ACTION_ROLES, ROLE_NAMES_ZH
 from geo_service.errors import GeoServiceError
 
-__all__ = ["SESSION_COOKIE", "AuthError", "SecurityHeaders", "guard", "page_policy", "route_template"]
+__all__ = [
+    "SESSION_COOKIE",
+    "AuthError",
+    "SecurityHeaders",
+    "guard",
+    "page_policy",
+    "refusal",
+    "route_template",
+]
 
 SESSION_COOKIE = "geo_session"
 _SAFE = {"GET", "HEAD", "OPTIONS"}
@@ -122,9 +131,14 @@ def guard(request: Request) -> None:
         )
     elif can(user.role, need.action):
         return
-    zh, en = ACTION_NAMES.get(need.action, (need.action, need.action))
-    allowed = ["admin", *sorted(ACTION_ROLES.get(need.action, ()))]
-    raise AuthError(
+    raise refusal(user, need.action)
+
+
+def refusal(user: User, action: str) -> AuthError:
+    """The 403 for ``user``, whose role may not do ``action``: what it is and which roles may."""
+    zh, en = ACTION_NAMES.get(action, (action, action))
+    allowed = ["admin", *sorted(ACTION_ROLES.get(action, ()))]
+    return AuthError(
         403,
         f"{ROLE_NAMES_ZH.get(user.role, user.role)}（{user.role}）无权{zh}；"
         f"可由{'、'.join(f'{ROLE_NAMES_ZH.get(r, r)}（{r}）' for r in allowed)}进行",
@@ -133,7 +147,9 @@ def guard(request: Request) -> None:
 
 
 def auth_problem(request: Request, exc: AuthError) -> Response:
-    if exc.status == 401 and request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+    """A browser without a session is sent to sign in; any other refusal of a page a browser opened is
+    a page (:func:`geo_service.api.problems.page_or_problem`), else problem+json."""
+    if exc.status == 401 and request.method == "GET" and wants_html(request):
         from urllib.parse import quote
 
         from fastapi.responses import RedirectResponse
@@ -145,7 +161,7 @@ def auth_problem(request: Request, exc: AuthError) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
     if exc.retry_after is not None:
         headers["Retry-After"] = str(max(1, exc.retry_after))
-    return problem_response(exc.status, body, headers or None)
+    return page_or_problem(request, exc.status, body, headers or None)
 
 
 _HEADERS = [

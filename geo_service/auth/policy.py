@@ -19,7 +19,8 @@ _SELF = {"/auth/me", "/auth/logout", "/auth/tokens"}
 _ADMIN_PREFIXES = ("/users", "/audit", "/backup")
 _PLAN_WRITES = ("/planning/", "/siting/check", "/coverage/what-if")
 _DISPATCH_WRITES = ("/dispatch/", "/requests.json")
-_CREW_ROUTES = ("/plans/snow/{plan_id}/crews/{crew}", "/maps/route/{plan_id}/{crew}")
+# a crew's own: its routes, their maps and sheets, and its start page listing them
+_CREW_ROUTES = ("/plans/snow/{plan_id}/crews/{crew}", "/maps/route/{plan_id}/{crew}", "/maps/crews/{crew}")
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,9 @@ def requirement(method: str, template: str, params: Mapping[str, str]) -> Requir
     method = method.upper()
     if (method, template) in PUBLIC or template.startswith(_PUBLIC_PREFIXES):
         return None
-    if template in _SELF:
+    if template in _SELF or (template == "/" and method in _SAFE):
+        # the landing page sends a browser to the user's own start page (any role); it answers a
+        # program only for roles that read the layers (checked there)
         return Requirement("self")
     if template.startswith(_ADMIN_PREFIXES):
         return Requirement("admin")

@@ -291,12 +291,16 @@ def coverage_page(
     cases: gpd.GeoDataFrame,
     assignments: Mapping[int, Mapping[str, Any]],
     festival_open: gpd.GeoDataFrame,
+    notices: Sequence[str] = (),
     lang: str = "zh",
     static: str = "/static",
     query: Mapping[str, str] | None = None,
     printing: bool = False,
 ) -> str:
-    """The dispatcher's map for one moment (``printing``: for paper, the moment as text, no controls)."""
+    """The dispatcher's map for one moment (``printing``: for paper, the moment as text, no controls).
+
+    ``notices``: what the reader must know about the map's figures, in the page's language (a roster
+    worked out on a holiday calendar that is assumed), said under the moment on screen and on paper."""
     notice = workspace_notice(ws, lang)
     m = base_map(
         ws.settings,
@@ -364,6 +368,11 @@ def coverage_page(
         for f in figures
     )
     local = at.strftime("%Y-%m-%dT%H:%M")
+    said = "".join(
+        f"<div class='calendar-notice geo-msg' style='font-size:12px;margin:2px 0'>"
+        f"{'Note: ' if en else '注意：'}{html.escape(n)}</div>"
+        for n in notices
+    )
     add_panel(
         m,
         (
@@ -377,7 +386,7 @@ def coverage_page(
             f"<input type='hidden' name='lang' value='{lang}'>"
             f"<button>{'Show' if en else '查看'}</button></span> "
             # the print of this moment, not of whenever the link is followed
-            f"{print_links('/maps/coverage', query or {}, lang, at=local)}</form>"
+            f"{print_links('/maps/coverage', query or {}, lang, at=local)}</form>{said}"
             f"<table id='figures' style='font-size:12px'><tr><th>{'District' if en else '行政区'}</th><th>{'covered km²' if en else '覆盖 km²'}</th>"
             f"<th>{'gap km²' if en else '空白 km²'}</th><th>{'double km²' if en else '重叠 km²'}</th></tr>{rows}</table>"
             f"<div id='msg' class='geo-screen-only'>{'Click the map: who covers this place?' if en else '点击地图查询此处由谁负责'}</div>"

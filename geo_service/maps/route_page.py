@@ -1,6 +1,11 @@
 """The snow- and flood-response crew's route page: on a phone, the route over the districts and roads
 with its stops in priority colours and the stop list; on A4 portrait paper (the PDF and PNG prints, or
 the page printed from a browser), the whole map on the first page, the list from the second on.
+
+A crew with several vehicles: each vehicle has a letter (A, B, C, … in the plan's order) and a colour,
+for its path, the ring of its stops and its part of the list; a stop is labelled with its vehicle's
+letter and its number on that vehicle (B12), so the three first stops of three vehicles are A1, B1 and
+C1. The page can show one vehicle alone (``vehicle``), keeping its letter and colour.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from geo_service.crs import wgs84_to_gcj02
+from geo_service.errors import NotFound
 from geo_service.maps.base import (
     add_after_map,
     add_legend,
@@ -39,11 +45,21 @@ from geo_service.maps.furniture import (
 from geo_service.maps.markup import Raw
 from geo_service.maps.page_script import PAGE_JS, gcj02_overlays, page_data
 
-__all__ = ["PRIORITY_COLOURS", "RELOAD_COLOUR", "ROUTE_COLOUR", "route_page"]
+__all__ = [
+    "PRIORITY_COLOURS",
+    "RELOAD_COLOUR",
+    "ROUTE_COLOUR",
+    "VEHICLE_COLOURS",
+    "route_page",
+    "vehicle_tag",
+]
 
 PRIORITY_COLOURS = {1: "#c62828", 2: "#ef6c00", 3: "#f9a825"}
 RELOAD_COLOUR = "#37474f"  # a stop without a priority: loading salt at a depot
 ROUTE_COLOUR = "#1565c0"
+#: a colour for each vehicle of a crew, in the plan's order (the first is the route's blue): none of them
+#: the priorities' red, orange and yellow or the roads' greys
+VEHICLE_COLOURS = (ROUTE_COLOUR, "#7b1fa2", "#00897b", "#5d4037", "#283593", "#558b2f", "#ad1457", "#0097a7")
 #: the height of a crew's route map on paper: the whole A4 portrait page inside its margins (277 mm),
 #: the height of the window a PDF is laid out in (furniture.page_px), so that the map Leaflet draws
 #: is the map on the sheet
@@ -58,14 +74,30 @@ def _lonlats(points: Sequence[Sequence[float]], *, shift: bool) -> list[list[flo
     return [[round(float(x), 6), round(float(y), 6)] for x, y in zip(lon, lat, strict=True)]
 
 
-def _legend_items(lang: str) -> list[tuple[str, str, str]]:
-    """What the crew's map draws: stops by priority (red, orange, yellow), salt reloads, the route."""
+def vehicle_tag(index: int) -> str:
+    """The letter of a crew's ``index``-th vehicle (from 0): A … Z, then AA, AB …; with the stop's number
+    after it (B12), a label no other stop of the crew has."""
+    return chr(65 + index) if index < 26 else chr(64 + index // 26) + chr(65 + index % 26)
+
+
+def _legend_items(
+    vehicles: Sequence[Mapping[str, Any]], lang: str, *, named: bool
+) -> list[tuple[str, str, str]]:
+    """What the crew's map draws: each vehicle's route in its colour (``named``: with its letter and
+    name, for a crew of several), stops by priority (red, orange, yellow), salt reloads."""
     en = lang == "en"
     names = {1: "Priority 1", 2: "Priority 2", 3: "Priority 3"} if en else {1: "一级", 2: "二级", 3: "三级"}
     return [
+        *(
+            (
+                v["colour"],
+                "height:4px;border:none",
+                f"{v['tag']} {v['vehicle']}" if named else label("route", lang),
+            )
+            for v in vehicles
+        ),
         *((PRIORITY_COLOURS[p], "border-radius:50%", names[p]) for p in (1, 2, 3)),
         (RELOAD_COLOUR, "border-radius:50%", "Salt reload" if en else "装盐"),
-        (ROUTE_COLOUR, "height:3px;border:none", label("route", lang)),
     ]
 
 
@@ -75,9 +107,14 @@ def _layout_css(printing: bool) -> str:
     with its furniture; head and stop list from the second page on (the body holds the map first)."""
     shared = (
         ".folium-map{height:58vh !important;width:100% !important}#stops{height:38vh;overflow:auto;margin:0;"
-        "padding:4px 10px 4px 28px;font-size:14px;box-sizing:border-box;width:100%}#route-head{font-size:14px;padding:4px 8px}"
-        ".stop-no{background:#fff;border:2px solid;border-radius:10px;font-size:11px;text-align:center;line-height:16px;"
-        "width:18px;height:16px}.next-day{font-weight:bold}"
+        "padding:4px 10px;font-size:14px;box-sizing:border-box;width:100%}#route-head{font-size:14px;padding:4px 8px}"
+        "#stops h3{font-size:14px;margin:6px 0 2px}#stops ol{list-style:none;margin:0;padding:0}"
+        ".tag{display:inline-block;color:#fff;border-radius:3px;padding:0 4px;font-weight:bold}"
+        ".stop-label{display:inline-block;min-width:3.2em;font-weight:bold}"
+        ".stop-no{background:#fff;border:2px solid;border-radius:9px;font-size:11px;font-weight:bold;text-align:center;"
+        "line-height:15px;height:15px;padding:0 3px;white-space:nowrap;box-sizing:content-box}"
+        ".stop-no i{display:inline-block;width:7px;height:7px;border-radius:50%;margin-right:2px;vertical-align:0}"
+        ".next-day{font-weight:bold}#vehicle-form{display:inline}"
         ".geo-legend{font-size:12px;line-height:15px;padding:4px 8px}"
         ".folium-map.leaflet-container{background:#f5f5f2}"  # paper-white under the vector basemap
         # on a phone the legend's entries run on in two short lines, leaving the map its height
@@ -103,22 +140,66 @@ def _layout_css(printing: bool) -> str:
     return f"<style>{shared}{variant}{paper}</style>"
 
 
+def _shown(vehicles: Sequence[Mapping[str, Any]], crew: str, only: str | None) -> list[dict[str, Any]]:
+    """The crew's vehicles with their letters and colours (by their place in the crew, so that one shown
+    alone keeps them), all or only the vehicle named ``only`` (a 404 naming the crew's vehicles if it
+    has none of that name)."""
+    tagged = [
+        {**v, "tag": vehicle_tag(i), "colour": VEHICLE_COLOURS[i % len(VEHICLE_COLOURS)]}
+        for i, v in enumerate(vehicles)
+    ]
+    if only is None:
+        return tagged
+    found = [v for v in tagged if v["vehicle"] == only]
+    if not found:
+        names = [str(v["vehicle"]) for v in tagged]
+        raise NotFound(
+            f"班组「{crew}」没有车辆「{only}」（有：{'、'.join(names)}）",
+            f"Crew '{crew}' has no vehicle '{only}' (vehicles: {', '.join(names)})",
+            field="vehicle",
+        )
+    return found
+
+
+def _vehicle_choice(tagged: Sequence[Mapping[str, Any]], only: str | None, page_path: str, lang: str) -> str:
+    """The control that shows one vehicle or all (for a crew of several): a form the page's script sends
+    as soon as a vehicle is picked (its button for a browser without scripts)."""
+    en = lang == "en"
+    options = [f"<option value=''>{'All vehicles' if en else '全部车辆'}</option>"] + [
+        f"<option value='{html.escape(str(v['vehicle']), quote=True)}'{' selected' if v['vehicle'] == only else ''}>"
+        f"{v['tag']} · {html.escape(str(v['vehicle']))}</option>"
+        for v in tagged
+    ]
+    return (
+        f"<form id='vehicle-form' method='get' action='{html.escape(page_path, quote=True)}'>"
+        f"<label for='vehicle-select'>{'Vehicle' if en else '车辆'}</label> "
+        f"<select id='vehicle-select' name='vehicle'>{''.join(options)}</select>"
+        f"<input type='hidden' name='lang' value='{lang}'> <button>{'Show' if en else '查看'}</button></form>"
+    )
+
+
 def route_page(
     ws: Any,
     doc: Mapping[str, Any],
     vehicles: Sequence[Mapping[str, Any]],
     crew: str,
     *,
+    vehicle: str | None = None,
     lang: str = "zh",
     static: str = "/static",
     query: Mapping[str, str] | None = None,
     printing: bool = False,
 ) -> str:
-    """The crew's phone page: the route over the districts and roads, stops in priority colours with a
-    legend, the stop list with arrival times (past midnight marked as the next day).
+    """The crew's phone page: the route over the districts and roads, each vehicle in its colour, stops
+    in priority colours labelled with their vehicle's letter and number (A12), a legend, the stop list
+    by vehicle with arrival times (past midnight marked as the next day).
 
-    ``printing``: for A4 portrait paper, the map page first (title, start in Beijing time, legend,
-    scale, north arrow, data notice), then the whole stop list; no links or controls."""
+    ``vehicle``: that vehicle of the crew alone (its letter and colour kept); a crew of several vehicles
+    has a control to choose. ``printing``: for A4 portrait paper, the map page first (title, start in
+    Beijing time, legend, scale, north arrow, data notice), then the whole stop list; no links or
+    controls."""
+    tagged = _shown(vehicles, crew, None)
+    shown = _shown(vehicles, crew, vehicle)
     notice = workspace_notice(ws, lang)
     m = base_map(
         ws.settings,
@@ -132,31 +213,48 @@ def route_page(
     shift = gcj02_overlays(ws.settings)
     start = dt.datetime.fromisoformat(doc["start"]).astimezone(TZ)
     stops = []
-    for v in vehicles:
+    sections = []
+    for v in shown:
+        rows = []
         for s, lonlat in zip(
             v["stops"], _lonlats([s["lonlat"] for s in v["stops"]], shift=shift), strict=True
         ):
-            stops.append(
-                {
-                    "vehicle": v["vehicle"],
-                    "seq": s["seq"],
-                    "lonlat": lonlat,
-                    "name": s.get("name"),
-                    "priority": s.get("priority"),
-                    "kind": s["kind"],
-                    "arrive": clock(start + dt.timedelta(seconds=s["arrive_s"]), start, lang),
-                }
+            stop = {
+                "vehicle": v["vehicle"],
+                "label": f"{v['tag']}{s['seq']}",
+                "colour": v["colour"],
+                "lonlat": lonlat,
+                "name": s.get("name"),
+                "priority": s.get("priority"),
+                "kind": s["kind"],
+                "arrive": clock(start + dt.timedelta(seconds=s["arrive_s"]), start, lang),
+            }
+            stops.append(stop)
+            rows.append(  # every stop: a crew must not lose the end of its list
+                f"<li style='color:{PRIORITY_COLOURS.get(s.get('priority'), RELOAD_COLOUR)}'>"
+                f"<span class='stop-label' style='color:{v['colour']}'>{stop['label']}</span> "
+                f"{_arrival(stop['arrive'])} · {html.escape(str(stop['name'] or ''))}</li>"
             )
-    paths = [{"vehicle": v["vehicle"], "path": _lonlats(v["path"], shift=shift)} for v in vehicles]
-    items = "".join(
-        f"<li style='color:{PRIORITY_COLOURS.get(s['priority'], RELOAD_COLOUR)}'>{_arrival(s['arrive'])} · "
-        f"{html.escape(str(s['vehicle']))} #{s['seq']} {html.escape(str(s['name'] or ''))}</li>"
-        for s in stops  # every stop: a crew must not lose the end of its list
-    )
+        count = f"{len(v['stops'])} stops" if en else f"{len(v['stops'])} 个作业点"
+        sections.append(
+            f"<section class='vehicle-stops' data-vehicle='{html.escape(str(v['vehicle']), quote=True)}'>"
+            f"<h3 style='color:{v['colour']}'><span class='tag' style='background:{v['colour']}'>{v['tag']}</span> "
+            f"{html.escape(str(v['vehicle']))} · {count}</h3><ol>{''.join(rows)}</ol></section>"
+        )
+    paths = [
+        {
+            "vehicle": v["vehicle"],
+            "tag": v["tag"],
+            "colour": v["colour"],
+            "path": _lonlats(v["path"], shift=shift),
+        }
+        for v in shown
+    ]
     base = html.escape(f"/plans/snow/{quote(str(doc['id']))}/crews/{quote(crew)}", quote=True)
     page_path = f"/maps/route/{quote(str(doc['id']))}/{quote(crew)}"
     switch = language_href(page_path, query or {}, lang)
-    title = f"{doc['title']} · {crew}"
+    title = f"{doc['title']} · {crew}" + (f" · {shown[0]['tag']} {vehicle}" if vehicle else "")
+    choice = _vehicle_choice(tagged, vehicle, page_path, lang) + " · " if len(tagged) > 1 else ""
     root(m).header.add_child(
         Raw("<meta name='viewport' content='width=device-width, initial-scale=1'>" + _layout_css(printing))
     )
@@ -164,11 +262,13 @@ def route_page(
         m,
         f"<div id='route-head'><b>{html.escape(title)}</b> "
         f"<span id='route-start'>{'from' if en else '出发'} {beijing(start)}</span> "
-        f"<span class='geo-screen-only'><a id='gpx' href='{base}.gpx'>GPX</a> · "
+        f"<span class='geo-screen-only'>{choice}<a id='gpx' href='{base}.gpx'>GPX</a> · "
         f"<a id='sheet' href='{base}/sheet'>{'Printable sheet' if en else '路线单'}</a>"
+        f" · <a id='crew-routes' href='/maps/crews/{html.escape(quote(crew), quote=True)}'>"
+        f"{'All routes of the crew' if en else '本班组全部路线'}</a>"
         f" · <a href='{switch}'>{label('switch', lang)}</a> · "
         f"{print_links(page_path, query or {}, lang)}</span></div>"
-        f"<ol id='stops'>{items}</ol>",
+        f"<div id='stops'>{''.join(sections)}</div>",
     )
     add_title_block(
         m,
@@ -176,7 +276,9 @@ def route_page(
         [f"{'Starts' if en else '出发'} {beijing_label(start, lang)}", printed_line(lang), notice],
     )
     add_north_arrow(m, lang)
-    add_legend(m, _legend_items(lang), lang)  # the page's head has the language switch
+    add_legend(
+        m, _legend_items(shown, lang, named=len(tagged) > 1), lang
+    )  # the page's head has the language switch
     data = page_data(ws, lang, with_minor=True)
     data.update(
         {
@@ -184,7 +286,6 @@ def route_page(
             "paths": paths,
             "colours": {str(k): v for k, v in PRIORITY_COLOURS.items()},
             "reload": RELOAD_COLOUR,
-            "route_colour": ROUTE_COLOUR,
             "muted_roads": True,
             "print": printing,
         }
@@ -196,19 +297,27 @@ def route_page(
         + """
 basemap(D);
 var lines = L.layerGroup(); D.paths.forEach(function(p){ if (p.path.length>1) { L.polyline(p.path.map(function(c){return [c[1],c[0]];}),
-  {color:D.route_colour, weight:3, opacity:.8}).bindTooltip(esc(p.vehicle)).addTo(lines); } });
+  {color:p.colour, weight:3, opacity:.8, vehicle:p.vehicle}).bindTooltip(esc(p.tag+' '+p.vehicle)).addTo(lines); } });
 addLayer(D.L.route, lines);
-// numbered stops when zoomed in; over the whole route (hundreds of stops) dots in the priority colours
+// labelled stops (vehicle letter and number, A12) when zoomed in; over the whole route (hundreds of
+// stops) dots in the priority colours ringed in their vehicle's
 var numbered = L.layerGroup(), dots = L.layerGroup();
 D.stops.forEach(function(s){ var c = D.colours[s.priority] || D.reload, ll = [s.lonlat[1], s.lonlat[0]];
-  var tip = esc(s.arrive+' '+(s.name||''));
-  var icon = L.divIcon({className:'', html:'<div class="stop-no" style="border-color:'+c+';color:'+c+'">'+s.seq+'</div>', iconSize:[18,16]});
+  var tip = esc(s.label+' '+s.arrive+' '+(s.name||''));
+  var icon = L.divIcon({className:'', iconSize:[16 + 7 * s.label.length, 19], iconAnchor:[8 + 3.5 * s.label.length, 10],
+    html:'<div class="stop-no" style="border-color:'+s.colour+';color:'+s.colour+'"><i style="background:'+c+'"></i>'+esc(s.label)+'</div>'});
   L.marker(ll, {icon: icon}).bindTooltip(tip).addTo(numbered);
-  L.circleMarker(ll, {radius:4, weight:1.5, color:'#fff', fillColor:c, fillOpacity:1}).bindTooltip('#'+s.seq+' '+tip).addTo(dots); });
+  L.circleMarker(ll, {radius:4.5, weight:2, color:s.colour, fillColor:c, fillOpacity:1, vehicle:s.vehicle}).bindTooltip(tip).addTo(dots); });
 var stops = addLayer(D.L.stops, L.layerGroup());
 function showStops(){ var near = MAP.getZoom() >= 15; stops.clearLayers(); stops.addLayer(near ? numbered : dots); }
 MAP.on('zoomend', showStops);
 finishLayers();
+// one vehicle or all: the page again with the vehicle chosen (its print links then print that vehicle)
+var choice = document.getElementById('vehicle-select');
+if (choice) { document.querySelector('#vehicle-form button').style.display = 'none';  // picking is enough
+  choice.addEventListener('change', function(){ var url = new URL(window.location.href);
+  if (choice.value) { url.searchParams.set('vehicle', choice.value); } else { url.searchParams.delete('vehicle'); }
+  window.location.assign(url.toString()); }); }
 // open on the whole route (its stops and the roads driven), as large as the map allows
 var bounds = L.latLngBounds([]);
 D.stops.forEach(function(s){ bounds.extend([s.lonlat[1], s.lonlat[0]]); });

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from geo_service.api.audit import client_address, note
+from geo_service.api.browser import home_for
 from geo_service.api.security import SESSION_COOKIE, AuthError
 from geo_service.auth.throttle import LoginThrottle
 from geo_service.errors import InvalidInput
@@ -35,8 +36,10 @@ button{{margin-top:1rem;padding:.5rem 1.2rem}}.err{{color:#b71c1c}}</style></hea
 <button type="submit">登录 / Sign in</button></form></body></html>"""
 
 
-def _safe_next(value: str | None) -> str:
-    return value if value and value.startswith("/") and not value.startswith("//") else "/docs"
+def _safe_next(value: Any) -> str:
+    """The page asked for, if it is one of the service's own ('' when none is, or it leads elsewhere)."""
+    value = str(value or "")
+    return value if value.startswith("/") and not value.startswith("//") and "\\" not in value else ""
 
 
 @router.get("/login", response_class=HTMLResponse, summary="登录页 / Sign-in page")
@@ -45,7 +48,8 @@ def login_page(next: str | None = None, error: str | None = None, wait: int | No
         message = '<p class="err">{} / {}</p>'.format(*_slowed(int(wait)))
     else:
         message = '<p class="err">用户名或密码错误 / Wrong user or password</p>' if error else ""
-    return HTMLResponse(_PAGE.format(error=message, next=html.escape(_safe_next(next))))
+    # no page asked for: the form sends none, and the user lands on their role's start page
+    return HTMLResponse(_PAGE.format(error=message, next=html.escape(_safe_next(next), quote=True)))
 
 
 @router.post("/login", summary="登录 / Sign in (form or JSON)")
@@ -86,8 +90,7 @@ async def login(request: Request) -> Response:
     if as_json:
         response = JSONResponse({"token": token, "token_type": "bearer", "expires_in": 12 * 3600})
     else:
-        wanted = form.get("next")
-        target = _safe_next(wanted) if wanted else _landing(request, name)
+        target = _safe_next(form.get("next")) or home_for(request.app.state.accounts.get_user(name))
         response = RedirectResponse(target, status_code=303)
     secure = request.app.state.settings.cookie_secure  # only over HTTPS (GEO_COOKIE_SECURE)
     response.set_cookie(
@@ -117,22 +120,10 @@ def _slowed(wait: int) -> tuple[str, str]:
 
 def _back_to_form(form: Mapping[str, Any], state: str) -> str:
     """The sign-in form again, saying ``state`` (``error=1``, ``wait=N``), keeping where to go next."""
-    back = quote(_safe_next(form.get("next")), safe="")  # all of it, '&lang=en' too
-    return f"/auth/login?{state}&next={back}"
-
-
-def _landing(request: Request, name: str) -> str:
-    """Where a user who asked for no page goes after signing in: a crew member to the newest route of
-    their crew (the API docs are not theirs to read), everyone else to the API docs."""
-    user = request.app.state.accounts.get_user(name)
-    if user.role != "crew" or not user.crew:
-        return "/docs"
-    store = request.app.state.workspace.store
-    for key, _, _ in sorted(store.list_documents("snow_plan"), key=lambda d: d[1], reverse=True):
-        doc = store.get_document("snow_plan", key)
-        if any(v.get("crew") == user.crew for v in doc.get("vehicles", [])):
-            return f"/maps/route/{quote(key)}/{quote(user.crew)}"
-    return "/auth/me"
+    wanted = _safe_next(form.get("next"))
+    if not wanted:
+        return f"/auth/login?{state}"
+    return f"/auth/login?{state}&next={quote(wanted, safe='')}"  # all of it, '&lang=en' too
 
 
 @router.post("/logout", summary="退出 / Sign out")

@@ -6,11 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 
 from geo_service import __version__
+from geo_service.api.browser import home_for, wants_html
 from geo_service.api.deps import WorkspaceDep
 from geo_service.api.paths import STATIC_DIR
+from geo_service.api.security import refusal
+from geo_service.auth import can
 
 __all__ = ["router"]
 
@@ -26,8 +29,15 @@ CONFORMANCE = [
 ]
 
 
-@router.get("/", summary="服务首页 / Landing page")
-def landing(request: Request) -> dict[str, Any]:
+@router.get("/", summary="服务首页 / Landing page", response_model=None)
+def landing(request: Request) -> RedirectResponse | dict[str, Any]:
+    """The OGC API landing page; a browser is sent on to the user's own start page (a crew member's
+    routes, the planner's or the dispatcher's map, the API docs)."""
+    user = request.state.user
+    if wants_html(request):
+        return RedirectResponse(home_for(user), status_code=303)
+    if not can(user.role, "read"):
+        raise refusal(user, "read")
     base = str(request.base_url).rstrip("/")
     return {
         "title": "geo-service 城市管理空间规划服务",

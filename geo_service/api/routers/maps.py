@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 from collections.abc import Callable
 from typing import Any
 
@@ -14,15 +13,15 @@ from fastapi.responses import HTMLResponse, Response
 from geo_service.api.deps import parse_moment
 from geo_service.api.downloads import content_disposition, file_stem
 from geo_service.api.paths import STATIC_DIR
-from geo_service.api.problems import status_for
 from geo_service.contexts import coverage_context
 from geo_service.coverage import beat_coverage
-from geo_service.duty import on_duty, open_windows
-from geo_service.errors import GeoServiceError, InvalidInput
+from geo_service.duty import calendar_note_pairs, on_duty, open_windows
+from geo_service.errors import InvalidInput, NotFound
+from geo_service.maps.crew_routes import crew_routes_page
 from geo_service.maps.furniture import PAPER
 from geo_service.maps.pages import coverage_page, plan_page
 from geo_service.maps.prints import print_page
-from geo_service.maps.route_page import route_page
+from geo_service.maps.route_page import route_page, vehicle_tag
 from geo_service.snow.export import crew_vehicles
 
 __all__ = ["router"]
@@ -35,47 +34,26 @@ def _lang(request: Request) -> str:
     return "en" if request.query_params.get("lang") == "en" else "zh"
 
 
-def _error_page(request: Request, exc: GeoServiceError, lang: str) -> HTMLResponse:
-    """The refusal as a page for a browser (both languages, the chosen one first); a client that does
-    not ask for HTML gets the usual problem+json."""
-    if "text/html" not in request.headers.get("accept", ""):
-        raise exc
-    text, other = (exc.en, exc.zh) if lang == "en" else (exc.zh, exc.en)
-    heading = "The map cannot be shown" if lang == "en" else "无法显示地图"
-    body = (
-        f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'><title>地图 · geo-service</title></head>"
-        f"<body style='font-family:sans-serif;margin:2rem'><h1>{heading}"
-        f"</h1><p id='error'>{html.escape(text)}</p><p>{html.escape(other)}</p>"
-        "<p><a href='/maps/coverage'>/maps/coverage</a> · <a href='/maps/plan'>/maps/plan</a></p></body></html>"
-    )
-    return HTMLResponse(body, status_code=status_for(exc))
-
-
 # a page builder: (language, where the static files are, drawn for paper?) -> HTML
 Builder = Callable[[str, str, bool], str]
 # a print's file name: language -> (name, plain ASCII name for old clients), both without extension
 Naming = Callable[[str], tuple[str, str]]
 
 
+# a refusal (a time that does not parse, a plan or crew that does not exist, no Chromium for a print) is
+# raised: the app's handlers answer a browser with a page and an API client with problem+json
+
+
 def _page(request: Request, build: Builder) -> HTMLResponse:
-    lang = _lang(request)
-    try:
-        return HTMLResponse(build(lang, "/static", False))
-    except GeoServiceError as exc:
-        return _error_page(request, exc, lang)
+    return HTMLResponse(build(_lang(request), "/static", False))
 
 
 def _print(request: Request, build: Builder, fmt: str, *, paper: str, naming: Naming) -> Response:
     """The print, named for what it shows (``naming``): shown in the browser, saved under that name."""
     lang = _lang(request)
-    try:
-        name, plain = naming(lang)
-        page = build(lang, STATIC_DIR.as_uri(), True)
-        data = print_page(
-            page, fmt=fmt, chromium=request.app.state.settings.chromium, orientation=PAPER[paper]
-        )
-    except GeoServiceError as exc:  # no Chromium: 503, as a page or problem+json like every refusal
-        return _error_page(request, exc, lang)
+    name, plain = naming(lang)
+    page = build(lang, STATIC_DIR.as_uri(), True)
+    data = print_page(page, fmt=fmt, chromium=request.app.state.settings.chromium, orientation=PAPER[paper])
     disposition = content_disposition(f"{name}.{fmt}", fallback=f"{plain}.{fmt}", disposition="inline")
     return Response(
         data,
@@ -110,14 +88,27 @@ def _coverage_naming(request: Request) -> Naming:
 
 
 def _route_naming(request: Request, plan_id: str, crew: str) -> Naming:
-    """A crew's route: the plan's title, the crew and the day it starts (冻雨除雪预案-中站一组-2026-12-06)."""
+    """A crew's route: the plan's title, the crew (or the one vehicle shown) and the day it starts
+    (冻雨除雪预案-中站一组-2026-12-06, 冻雨除雪预案-山阳一组-2-2026-12-06)."""
 
     def naming(lang: str) -> tuple[str, str]:
         doc = request.app.state.workspace.store.get_document("snow_plan", plan_id)
         day = dt.datetime.fromisoformat(doc["start"]).astimezone(TZ).date().isoformat()
-        return file_stem(str(doc.get("title") or ""), crew, day), f"snow-route-{plan_id}-{day}"
+        vehicle = _vehicle(request)
+        if vehicle is None:
+            return file_stem(str(doc.get("title") or ""), crew, day), f"snow-route-{plan_id}-{day}"
+        names = [str(v["vehicle"]) for v in crew_vehicles(doc, crew)]
+        tag = vehicle_tag(names.index(vehicle)) if vehicle in names else "x"
+        # the vehicle's name says its crew (山阳一组-2) where the plan names them so
+        who = (vehicle,) if vehicle.startswith(crew) else (crew, vehicle)
+        return file_stem(str(doc.get("title") or ""), *who, day), f"snow-route-{plan_id}-{tag}-{day}"
 
     return naming
+
+
+def _vehicle(request: Request) -> str | None:
+    """The one vehicle of the crew that a route page shows (``vehicle``), or None for all of them."""
+    return (request.query_params.get("vehicle") or "").strip() or None
 
 
 def _plan_builder(request: Request) -> Builder:
@@ -148,6 +139,10 @@ def _coverage_builder(request: Request) -> Builder:
 
             for fid, a in zip(open_cases.index, run_dispatch(ws, open_cases, with_crews=False), strict=True):
                 assignments[fid] = {"squad": a.squad, "escalation": a.escalation, "department": a.department}
+        # the roster's holidays for a year the calendar does not know yet are assumed: said on the map,
+        # as /coverage/beats says it (the Spring Festival weeks of next year, when the map is most used)
+        day = at.astimezone(TZ).date()
+        notices = [pair[1] if lang == "en" else pair[0] for pair in calendar_note_pairs(day, day)]
         fest = ws.frame("festival_sales_points")
         hour_end = at + dt.timedelta(minutes=1)
         open_now = [bool(open_windows(row.to_dict(), at, hour_end)) for _, row in fest.iterrows()]
@@ -162,6 +157,7 @@ def _coverage_builder(request: Request) -> Builder:
             cases=open_cases,
             assignments=assignments,
             festival_open=fest.iloc[[i for i, o in enumerate(open_now) if o]],
+            notices=notices,
             lang=lang,
             static=static,
             query=dict(request.query_params),
@@ -181,6 +177,7 @@ def _route_builder(request: Request, plan_id: str, crew: str) -> Builder:
             doc,
             crew_vehicles(doc, crew),
             crew,
+            vehicle=_vehicle(request),
             lang=lang,
             static=static,
             query=dict(request.query_params),
@@ -230,6 +227,48 @@ def route_print(request: Request, plan_id: str, crew: str, fmt: str) -> Response
 )
 def route_map(request: Request, plan_id: str, crew: str) -> HTMLResponse:
     return _page(request, _route_builder(request, plan_id, crew))
+
+
+#: how many of a crew's newest plans its start page lists
+CREW_PLANS_LISTED = 30
+
+
+@router.get("/crews/{crew}", response_class=HTMLResponse, summary="作业人员：本班组路线 / A crew's routes")
+def crew_routes(request: Request, crew: str) -> HTMLResponse:
+    """A crew's start page (where a crew member lands after signing in): the stored plans that give the
+    crew a route, newest first, with their starts and links to the route maps."""
+    ws = request.app.state.workspace
+    store = ws.store
+    plans: list[dict[str, Any]] = []
+    more = False
+    for key, _, _ in store.list_documents("snow_plan"):  # newest first
+        doc = store.get_document("snow_plan", key)
+        mine = [v for v in doc.get("vehicles", []) if v.get("crew") == crew]
+        if not mine:
+            continue
+        if len(plans) == CREW_PLANS_LISTED:
+            more = True
+            break
+        plans.append(
+            {
+                "id": key,
+                "title": doc.get("title"),
+                "start": doc.get("start"),
+                "vehicles": [{"vehicle": v["vehicle"], "stops": len(v.get("stops", ()))} for v in mine],
+            }
+        )
+    if not plans:
+        crews = ws.frame("crews")
+        known = set(crews["crew"]) if "crew" in crews.columns else set()
+        if crew not in known:
+            raise NotFound(
+                f"没有班组「{crew}」（有：{'、'.join(sorted(known)) or '无'}）",
+                f"There is no crew '{crew}' (crews: {', '.join(sorted(known)) or 'none'})",
+                layer="crews",
+                field="crew",
+            )
+    lang = _lang(request)
+    return HTMLResponse(crew_routes_page(crew, plans, lang=lang, query=dict(request.query_params), more=more))
 
 
 def _fmt(fmt: str) -> str:
