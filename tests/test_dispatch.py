@@ -230,6 +230,32 @@ def test_open311(demo_client):
     both = demo_client.get("/requests.json", params={"service_request_id": ",".join(map(str, posted))})
     assert [c["service_request_id"] for c in both.json()] == [str(i) for i in posted]
     assert demo_client.get("/requests/99999999.json").status_code == 404
+    assert demo_client.get("/requests/99999999999999999999999.json").status_code == 400  # was a 500
+    # a case entered as a feature, never dispatched, is said to be so (it said "已分派至None，None")
+    entered = demo_client.post(
+        "/collections/incidents/items",
+        json={
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [113.22, 35.23]},
+            "properties": {"category": "占道经营", "reported_at": "2026-12-01T10:00", "source": "patrol"},
+        },
+    )
+    note = demo_client.get(f"/requests/{entered.json()['id']}.json").json()[0]["status_notes"]
+    assert note == "已受理，尚未分派 / received, not yet dispatched"
+    # a media type in capitals is still urlencoded, read in UTF-8 (helper-59: it fell back to Latin-1)
+    r = demo_client.post(
+        "/requests.json",
+        content="service_code=0302&lat=35.23&long=113.22&description=塔北路".encode(),
+        headers={"Content-Type": "Application/X-WWW-Form-Urlencoded"},
+    )
+    assert r.status_code == 201, r.text
+    got = demo_client.get(f"/collections/incidents/items/{r.json()[0]['service_request_id']}").json()
+    assert got["properties"]["description"] == "塔北路"
+    listed = demo_client.post(
+        "/requests.json", json={"service_code": "0302", "lat": 35.23, "long": 113.22, "description": ["x"]}
+    )
+    assert listed.status_code == 400
+    assert listed.json()["field"] == "description"
     assert demo_client.get("/requests/abc.json").status_code == 400
     assert demo_client.get("/requests.json", params={"service_request_id": ""}).status_code == 400
     unknown = demo_client.get("/requests.json", params={"service_request_id": "1", "status": "open"})

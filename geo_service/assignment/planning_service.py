@@ -34,7 +34,7 @@ def _season_note(left: list[dict[str, Any]], day: dt.date) -> str:
     names = "、".join(str(s["name"] or s["id"]) for s in left)
     names_en = ", ".join(str(s["name"] or s["id"]) for s in left)
     when_zh, when_en = (
-        ("今天", "today") if day == _today() else (f"{day.isoformat()} ", f"on {day.isoformat()}")
+        ("今天", "today") if day == _today() else (f"在 {day.isoformat()} ", f"on {day.isoformat()}")
     )
     return (
         f"{len(left)} 个状态为开放的摊位站点{when_zh}不在有效期内，未计入：{names}（见 sites_out_of_season）"

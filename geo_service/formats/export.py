@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import tempfile
@@ -12,9 +13,11 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import openpyxl
 import pandas as pd
 import pyogrio
 import shapely
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from shapely.geometry import mapping
 
 from geo_service.errors import InvalidInput
@@ -103,10 +106,7 @@ def write_features(frame: pd.DataFrame, *, fmt: str, layer: str) -> tuple[bytes,
                 "export gpkg or geojson instead",
                 field="f",
             )
-        out = io.BytesIO()
-        with pd.ExcelWriter(out, engine="openpyxl") as book:
-            table.to_excel(book, sheet_name=layer[:31], index=False)
-        return out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return _xlsx(table, layer), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     if fmt == "gpkg":
         with tempfile.TemporaryDirectory(prefix="geo-export-") as tmp:
             path = Path(tmp) / f"{layer}.gpkg"
@@ -120,6 +120,38 @@ def write_features(frame: pd.DataFrame, *, fmt: str, layer: str) -> tuple[bytes,
 
 
 _MOST_CELL = 32_767  # characters an Excel cell holds
+
+
+def _xlsx(table: pd.DataFrame, layer: str) -> bytes:
+    """One sheet of ``table`` (dates and times as the ISO text the CSV has): every text a text cell, so a
+    name or a citizen's description that begins with ``=`` is no formula (helper-59: a hotline case
+    could plant =HYPERLINK(…) in a dispatcher's file) and reads back as written; characters a sheet
+    cannot hold (control characters) left out."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = layer[:31]
+    sheet.append([str(c) for c in table.columns])
+    for row in table.itertuples(index=False):
+        sheet.append([_cell(v) for v in row])
+    for row in sheet.iter_rows(min_row=1):
+        for cell in row:
+            if cell.data_type == "f":  # text openpyxl took for a formula: keep it text
+                cell.data_type = "s"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
+        return None
+    if isinstance(value, (dt.datetime, dt.date, pd.Timestamp)):
+        return json_value(value)  # ISO text, its zone kept (Excel holds no zone)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
+    return value
 
 
 def _table(frame: pd.DataFrame, has_geom: bool) -> pd.DataFrame:

@@ -166,6 +166,11 @@ def read_csv(data: bytes, *, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataFra
 def csv_rows(data: bytes, *, spec: LayerSpec, source_crs: Any, lenient: bool = False) -> SheetRows:
     """:func:`read_csv` with each row's spreadsheet number; ``lenient``: see :func:`_table_to_frame`."""
     text = decode_text(data)
+    # blank lines above the header are no header (helper-59: a leading one left no columns); they still
+    # count in the rows' numbers, as Excel shows them
+    lines = text.split("\n")
+    skipped = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    text = "\n".join(lines[skipped:])
     head = text.split("\n", 1)[0]
     sep = "\t" if "\t" in head and "," not in head else ","
     try:
@@ -180,7 +185,7 @@ def csv_rows(data: bytes, *, spec: LayerSpec, source_crs: Any, lenient: bool = F
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise file_error(f"CSV 无法解析：{exc}", f"The CSV cannot be parsed: {exc}") from None
-    return _table_to_frame(table, spec, source_crs, first_row=2, lenient=lenient)
+    return _table_to_frame(table, spec, source_crs, first_row=2 + skipped, lenient=lenient)
 
 
 def read_xlsx(data: bytes, *, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataFrame:

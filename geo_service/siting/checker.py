@@ -205,16 +205,27 @@ def _inside_buffer(zone: shapely.Geometry, others: np.ndarray, d: float) -> shap
 
 
 def _violation(
-    rule: Rule, conflict_m: shapely.Geometry | None, crs: str, *, named: Sequence[str] = (), **values: Any
+    rule: Rule,
+    conflict_m: shapely.Geometry | None,
+    crs: str,
+    *,
+    named: Sequence[str] = (),
+    unnamed: int = 0,
+    message: tuple[str, str] | None = None,
+    **values: Any,
 ) -> Violation:
     """The rule broken, with the conflicting part (metric, shown in EPSG:4326) and the things ``named``
-    that the site comes too close to (a planner asks which school), the first five."""
+    that the site comes too close to (a planner asks which school), the first five, and how many more
+    have no name; ``message`` (zh, en) says what the rule's own words do not."""
     geom = None
     if conflict_m is not None and not conflict_m.is_empty:
         geom = from_metric(np.array([conflict_m], dtype=object), crs)[0]
-    zh, en = rule.text("zh", **values), rule.text("en", **values)
+    zh, en = message or (rule.text("zh", **values), rule.text("en", **values))
     if named:
         more_zh, more_en = ("等", ", …") if len(named) > 5 else ("", "")
+        if unnamed:
+            more_zh += f"，另有 {unnamed} 处未命名"
+            more_en += f", and {unnamed} without a name"
         zh += f"（{'、'.join(named[:5])}{more_zh}）"
         en += f" ({', '.join(named[:5])}{more_en})"
     return Violation(
@@ -237,10 +248,13 @@ def _setback(
     if not near:
         return None
     hits = np.asarray([g.geoms[i] for g, i in near], dtype=object)
-    named = list(
-        dict.fromkeys(str(g.labels[i]) for g, i in near if isinstance(g.labels[i], str) and g.labels[i])
+    # the nearest first: the one to move away from
+    near.sort(key=lambda gi: shapely.distance(zone, gi[0].geoms[gi[1]]))
+    labelled = [isinstance(g.labels[i], str) and bool(g.labels[i]) for g, i in near]
+    named = list(dict.fromkeys(str(g.labels[i]) for (g, i), has in zip(near, labelled, strict=True) if has))
+    return _violation(
+        rule, _inside_buffer(zone, hits, d), ctx.crs, named=named, unnamed=labelled.count(False)
     )
-    return _violation(rule, _inside_buffer(zone, hits, d), ctx.crs, named=named)
 
 
 def _hours_ok(hours: str | None, earliest: str, latest: str) -> bool:
@@ -459,8 +473,22 @@ def _lunar(
             )
         )
         return
-    if start > end:  # its dates hold none of its lunar days (June dates for 腊月十五–正月十六): never open
-        out.append(_violation(rule, None, ctx.crs))
+    if start > end and props["valid_from"] and props["valid_to"]:
+        # its dates hold none of its lunar days (June dates for 腊月十五–正月十六): it would never open.
+        # (Dates with an open end anchor at today: a past point's window is merely over.)
+        out.append(
+            _violation(
+                rule,
+                None,
+                ctx.crs,
+                message=(
+                    f"有效期 {props['valid_from']}–{props['valid_to']} 内没有农历 {props['lunar_from']}–"
+                    f"{props['lunar_to']} 的日子，该点不会开放",
+                    f"Its dates, {props['valid_from']} to {props['valid_to']}, hold none of its lunar days "
+                    f"({props['lunar_from']} to {props['lunar_to']}): it would never open",
+                ),
+            )
+        )
         return
     lo, hi = festival_dates(
         {"lunar_from": rule.params["lunar_from"], "lunar_to": rule.params["lunar_to"]}, around=start

@@ -315,9 +315,9 @@ def _gone(ws: Workspace, layer: str, fid: int) -> NotFound:
     c = last[0]
     when = c.at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
     return NotFound(
-        f"要素 {fid} 已于 {when} 由 {c.actor} 删除；可恢复：POST /collections/{layer}/items/{fid}/restore",
-        f"Feature {fid} was deleted by {c.actor} at {when} (Beijing time); it can be brought back with "
-        f"POST /collections/{layer}/items/{fid}/restore",
+        f"要素 {fid} 已于 {when} 由 {c.actor} 删除；可编辑该图层的用户可恢复：POST /collections/{layer}/items/{fid}/restore",
+        f"Feature {fid} was deleted by {c.actor} at {when} (Beijing time); someone who may edit the layer can "
+        f"bring it back with POST /collections/{layer}/items/{fid}/restore",
         layer=layer,
         feature=fid,
         details={"deleted_at": c.at.isoformat(), "deleted_by": c.actor},

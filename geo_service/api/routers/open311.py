@@ -58,7 +58,12 @@ def get_request(ws: WorkspaceDep, request_id: str) -> list[dict[str, Any]]:
     summary="Open311 按编号查询案件状态 / Open311 service requests by id",
     dependencies=[Depends(known_query_only)],
 )
-def get_requests(ws: WorkspaceDep, service_request_id: str) -> list[dict[str, Any]]:
+def get_requests(
+    ws: WorkspaceDep,
+    service_request_id: str,
+    jurisdiction_id: str | None = None,  # GeoReport v2 clients send these; this service is one jurisdiction
+    api_key: str | None = None,
+) -> list[dict[str, Any]]:
     """The hotline system polls the cases it posted, by the ids it was given (comma-separated)."""
     ids = [
         _case_id(part, field="service_request_id") for part in service_request_id.split(",") if part.strip()
@@ -77,7 +82,7 @@ def _case_id(text: str, *, field: str) -> int:
         fid = int(text.strip())
     except ValueError:
         fid = -1
-    if fid < 1:
+    if not 1 <= fid <= 2**53:  # (a feature id, as the features API bounds it)
         raise InvalidInput(
             f"案件编号「{text}」应为正整数", f"Case id '{text}' must be a positive whole number", field=field
         )
@@ -109,14 +114,20 @@ def _request(ws: Workspace, fid: int) -> dict[str, Any]:
 
 
 def _status_note(p: Mapping[str, Any]) -> str:
-    status = p.get("status")
+    status, office = p.get("status"), p.get("escalated_to")
     if status == "duplicate":
         return "重复案件，已并入先前的案件 / a duplicate of an earlier case"
     if status == "closed":
         return "已办结 / closed"
-    if status == "escalated" or (not p.get("squad") and p.get("escalated_to")):
-        return f"无人值班，已转{p.get('escalated_to')} / nobody on duty: escalated to {p.get('escalated_to')}"
-    return f"已分派至{p.get('department')}，{p.get('squad')} / assigned to {p.get('department')}, {p.get('squad')}"
+    if status == "escalated" or (not p.get("squad") and office):
+        if not office:
+            return "无人值班，已转值班室 / nobody on duty: escalated to the duty office"
+        return f"无人值班，已转{office} / nobody on duty: escalated to {office}"
+    if not p.get("department") and not p.get("squad"):  # entered as a feature, never dispatched
+        return "已受理，尚未分派 / received, not yet dispatched"
+    where = "，".join(str(x) for x in (p.get("department"), p.get("squad")) if x)
+    where_en = ", ".join(str(x) for x in (p.get("department"), p.get("squad")) if x)
+    return f"已分派至{where} / assigned to {where_en}"
 
 
 @router.post("/requests.json", status_code=201, summary="Open311 提交案件 / Open311 create a service request")
@@ -172,7 +183,7 @@ async def _fields(request: Request) -> dict[str, Any]:
     (UTF-8 unless it says otherwise: a hotline system may send raw 塔北路, not %E5%A1%94…, which a
     form parser would read as Latin-1). A field given twice is refused: which value was meant is not
     for us to guess."""
-    kind = request.headers.get("content-type", "")
+    kind = request.headers.get("content-type", "").lower()  # media types are case-insensitive
     if kind.startswith("application/json"):
         try:
             body = json.loads(await request.body())
@@ -180,6 +191,9 @@ async def _fields(request: Request) -> dict[str, Any]:
             raise InvalidInput("请求体不是有效的 JSON", "The body is not valid JSON") from None
         if not isinstance(body, dict):
             raise InvalidInput("请求体应为 JSON 对象", "The body must be a JSON object")
+        for name in ("description", "address_string", "service_code", "requested_datetime"):
+            if body.get(name) is not None and not isinstance(body[name], str):  # a list is no description
+                raise InvalidInput(f"字段 {name} 应为文本", f"Field {name} must be text", field=name)
         return body
     if kind.startswith("application/x-www-form-urlencoded"):
         charset = _charset(kind)

@@ -65,9 +65,16 @@ def _frame(
 
 def _day(value: Any, info: ValidationInfo) -> Any:
     """A day written as dispatchers write times (2027-01-25, 2027年1月25日), read in Beijing time."""
+    name = info.field_name or "on"
     if isinstance(value, str):
-        moment = parse_time(value, field=info.field_name or "on")
+        moment = parse_time(value, field=name)
         return None if moment is None else moment.date()
+    if isinstance(value, (int, float)):  # 0 is no day (pydantic would read it as 1970-01-01)
+        raise InvalidInput(
+            f"{name} 应为日期，如 2027-01-25，而不是数字 {value}",
+            f"{name} must be a day such as 2027-01-25, not the number {value}",
+            field=name,
+        )
     return value
 
 
