@@ -76,6 +76,31 @@ def demo_gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def demo_settings(
+    kind: str, request: pytest.FixtureRequest, demo_gpkg: Path, tmp_path: Path
+) -> tuple[Settings, tuple[str, ...]]:
+    """Settings over a private demo workspace on store ``kind`` (``gpkg``: a copy of ``demo_gpkg``;
+    ``postgis``: the demo loaded into the test cluster's schema), and the command line's options for it.
+    For fixtures parametrised over both stores."""
+    import shutil
+
+    if kind == "gpkg":
+        path = tmp_path / "jiaozuo.gpkg"
+        shutil.copy(demo_gpkg, path)
+        return Settings(workspace=path), ("--workspace", str(path))
+    from geo_service.seeding import load_demo
+    from geo_service.store.postgis import PostGISStore
+
+    url = request.getfixturevalue("pg_schema_url")
+    store = PostGISStore(url, load_catalog(default_layers_dir()))
+    try:
+        load_demo(store)
+    finally:
+        store.close()
+    unused = str(tmp_path / "unused.gpkg")
+    return Settings(workspace=unused, database_url=url), ("--workspace", unused, "--database-url", url)
+
+
 @pytest.fixture(scope="session")
 def demo_client(demo_gpkg: Path, tmp_path_factory: pytest.TempPathFactory):
     """A TestClient over a private copy of the demo workspace, shared by a session (read-mostly tests)."""

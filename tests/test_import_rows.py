@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -15,7 +14,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from tests.conftest import sign_in
+from tests.conftest import demo_settings, sign_in
 
 FESTIVAL = "/collections/festival_sales_points"
 SITES = "/collections/stall_sites"
@@ -37,26 +36,8 @@ def demo(request, demo_gpkg, tmp_path):
     from fastapi.testclient import TestClient
 
     from geo_service.api.app import create_app
-    from geo_service.settings import Settings
 
-    if request.param == "gpkg":
-        path = tmp_path / "jiaozuo.gpkg"
-        shutil.copy(demo_gpkg, path)
-        settings, cli = Settings(workspace=path), ("--workspace", str(path))
-    else:
-        from geo_service.catalog import load_catalog
-        from geo_service.seeding import load_demo
-        from geo_service.settings import default_layers_dir
-        from geo_service.store.postgis import PostGISStore
-
-        url = request.getfixturevalue("pg_schema_url")
-        store = PostGISStore(url, load_catalog(default_layers_dir()))
-        try:
-            load_demo(store)
-        finally:
-            store.close()
-        settings = Settings(workspace=tmp_path / "unused.gpkg", database_url=url)
-        cli = ("--workspace", str(tmp_path / "unused.gpkg"), "--database-url", url)
+    settings, cli = demo_settings(request.param, request, demo_gpkg, tmp_path)
     with TestClient(create_app(settings)) as c:
         c.headers["Authorization"] = f"Bearer {sign_in(c)}"
         yield Demo(c, cli)

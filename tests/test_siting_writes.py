@@ -18,7 +18,7 @@ from shapely.geometry import mapping
 from geo_service.crs import from_metric
 from geo_service.districts import DistrictIndex
 from geo_service.errors import InvalidInput
-from tests.conftest import sign_in
+from tests.conftest import demo_settings, sign_in
 from tests.test_network import OX, OY
 
 BEIJING = {"type": "Point", "coordinates": [116.3, 39.9]}
@@ -30,25 +30,8 @@ def site_client(request, demo_gpkg, tmp_path):
     from fastapi.testclient import TestClient
 
     from geo_service.api.app import create_app
-    from geo_service.settings import Settings
 
-    if request.param == "gpkg":
-        path = tmp_path / "jiaozuo.gpkg"
-        shutil.copy(demo_gpkg, path)
-        settings = Settings(workspace=path)
-    else:
-        from geo_service.catalog import load_catalog
-        from geo_service.seeding import load_demo
-        from geo_service.settings import default_layers_dir
-        from geo_service.store.postgis import PostGISStore
-
-        url = request.getfixturevalue("pg_schema_url")
-        store = PostGISStore(url, load_catalog(default_layers_dir()))
-        try:
-            load_demo(store)
-        finally:
-            store.close()
-        settings = Settings(workspace=tmp_path / "unused.gpkg", database_url=url)
+    settings, _ = demo_settings(request.param, request, demo_gpkg, tmp_path)
     with TestClient(create_app(settings)) as c:
         c.headers["Authorization"] = f"Bearer {sign_in(c)}"
         yield c
