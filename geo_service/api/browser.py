@@ -15,7 +15,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-__all__ = ["PAGE_PATHS", "home_for", "is_page", "refusal_page", "wants_html"]
+__all__ = ["PAGE_PATHS", "home_for", "is_page", "page_lang", "refusal_page", "wants_html"]
 
 #: the route templates (or their starts) of what a browser opens: the map pages and their prints, a
 #: crew's route list and route sheet, the API docs and the landing page
@@ -72,7 +72,8 @@ def home_for(user: Any) -> str:
     )
 
 
-def _lang(request: Request) -> str:
+def page_lang(request: Request) -> str:
+    """The language a page is asked in (``?lang=en``; Chinese otherwise)."""
     return "en" if request.query_params.get("lang") == "en" else "zh"
 
 
@@ -99,7 +100,7 @@ def refusal_page(
     """A refusal (``status`` kept) as a page in the language the page was asked in (``lang=en``, else
     Chinese), the other language below it, with a way on: the user's own home page, and signing in as
     someone else where the refusal is about who is asking."""
-    lang = _lang(request)
+    lang = page_lang(request)
     text, other = (en, zh) if lang == "en" else (zh, en)
     what = (title or {}).get(lang, "")
     user = getattr(request.state, "user", None)

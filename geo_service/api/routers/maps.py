@@ -10,6 +10,7 @@ import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from geo_service.api.browser import page_lang
 from geo_service.api.deps import parse_moment
 from geo_service.api.downloads import content_disposition, file_stem
 from geo_service.api.paths import STATIC_DIR
@@ -30,10 +31,6 @@ router = APIRouter(prefix="/maps", tags=["maps 地图"])
 TZ = dt.timezone(dt.timedelta(hours=8))
 
 
-def _lang(request: Request) -> str:
-    return "en" if request.query_params.get("lang") == "en" else "zh"
-
-
 # a page builder: (language, where the static files are, drawn for paper?) -> HTML
 Builder = Callable[[str, str, bool], str]
 # a print's file name: language -> (name, plain ASCII name for old clients), both without extension
@@ -45,12 +42,12 @@ Naming = Callable[[str], tuple[str, str]]
 
 
 def _page(request: Request, build: Builder) -> HTMLResponse:
-    return HTMLResponse(build(_lang(request), "/static", False))
+    return HTMLResponse(build(page_lang(request), "/static", False))
 
 
 def _print(request: Request, build: Builder, fmt: str, *, paper: str, naming: Naming) -> Response:
     """The print, named for what it shows (``naming``): shown in the browser, saved under that name."""
-    lang = _lang(request)
+    lang = page_lang(request)
     name, plain = naming(lang)
     page = build(lang, STATIC_DIR.as_uri(), True)
     data = print_page(page, fmt=fmt, chromium=request.app.state.settings.chromium, orientation=PAPER[paper])
@@ -267,7 +264,7 @@ def crew_routes(request: Request, crew: str) -> HTMLResponse:
                 layer="crews",
                 field="crew",
             )
-    lang = _lang(request)
+    lang = page_lang(request)
     return HTMLResponse(crew_routes_page(crew, plans, lang=lang, query=dict(request.query_params), more=more))
 
 
