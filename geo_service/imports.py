@@ -12,6 +12,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from geo_service.catalog import LayerSpec
 from geo_service.errors import Conflict, InvalidInput
@@ -47,6 +48,8 @@ class Imported:
     unchanged: int
     deleted: int
     restored: int = 0  # deleted features brought back under their ids (``restore``)
+    # fields the replacing file has no column for: kept as stored on the features it keeps
+    kept_fields: tuple[str, ...] = ()
 
 
 def import_frame(
@@ -137,6 +140,9 @@ def import_frame(
     stored = {f.id: f for f in ws.store.list_features(layer).features} if file_ids is not None else {}
     # the export's own columns: its ids are this layer's (another file's numbers need not be)
     exported = "_version" in frame.columns or EXPORTED_AT in frame.columns
+    # a column left out of a replacing file (deleted in a spreadsheet) keeps what the kept features hold:
+    # it does not empty the field on every one of them; new rows take its default
+    absent = tuple(f for f in spec.field_names if f not in columns) if mode == "replace" else ()
     copies: dict[int, int] = {}  # id() of each refusal of an appended row as a second copy → its fid
     news: list[NewFeature] = []
     rows: list[int] = []  # the row number of each of news
@@ -147,7 +153,12 @@ def import_frame(
         # appended, the layer's own feature (by the id of its export, or as it is: see below)
         held = stored.get(fid) if mode == "append" and fid is not None else None
         copy = None
-        if held is not None and exported:  # refused whatever else is wrong with the row
+        kept = stored.get(fid) if absent and fid is not None else None
+        if kept is not None:
+            props = {**{f: kept.properties.get(f) for f in absent}, **props}
+        if held is not None and (exported or _same_place(held.geometry, geom)):
+            # refused whatever else is wrong with the row: an export's row, or a row with the id of a
+            # feature at that feature's very place (an export whose own columns were deleted)
             copy = _copy_refusal(layer, places, n, held.id, exactly=False)
             copies[id(copy)] = held.id
             problems.setdefault(n, []).append(copy)
@@ -249,7 +260,7 @@ def import_frame(
                 # moved since it was read (a feature added meanwhile): refused, as the store refuses a write
                 moved = seen if expected_layer_version is None else expected_layer_version
                 check_layer_version(layer, moved, ws.store.layer_version(layer))
-                return Imported(same, 0, 0, same, 0, 0)
+                return Imported(same, 0, 0, same, 0, 0, kept_fields=absent)
             expected = {i: stored[i].version for i in named}  # as read: a write meanwhile is a conflict
             count = ws.store.replace_layer(
                 layer,
@@ -262,9 +273,25 @@ def import_frame(
                 expected_layer_version=seen if expected_layer_version is None else expected_layer_version,
             )
             back = len({i for i in ids or () if i is not None and i not in stored}) if restore else 0
-            return Imported(count, count - len(named) - back, len(named) - same, same, had - len(named), back)
+            return Imported(
+                count,
+                count - len(named) - back,
+                len(named) - same,
+                same,
+                had - len(named),
+                back,
+                kept_fields=absent if named else (),
+            )
         count = len(ws.store.create_features(layer, news, actor=actor, reason=reason))
         return Imported(count, count, 0, 0, 0)
+
+
+def _same_place(stored: shapely.Geometry | None, given: object) -> bool:
+    """Whether a file's geometry is a stored feature's to about ten centimetres (1e-6°: a file's rounding
+    of it). A table layer's rows never are."""
+    if stored is None or not isinstance(given, shapely.Geometry) or given.is_empty:
+        return False
+    return bool(shapely.equals_exact(shapely.normalize(stored), shapely.normalize(given), 1e-6))
 
 
 def _copy_refusal(layer: str, places: RowNumbers, n: int, fid: int, *, exactly: bool) -> InvalidInput:

@@ -13,6 +13,7 @@ import openpyxl
 import pandas as pd
 import pytest
 import shapely
+import shapely.affinity
 
 from tests.conftest import demo_settings, sign_in
 
@@ -365,3 +366,83 @@ def test_an_import_that_changes_nothing_writes_nothing(demo, tmp_path, capsys):
     assert r.status_code == 201, r.text[:400]
     assert r.json()["updated"] == 1
     assert r.json()["version"] == demo.version("festival_sales_points") > version + 1
+
+
+def test_a_replacing_file_without_a_column_keeps_that_field_of_the_features_it_keeps(demo, tmp_path, capsys):
+    """Found in a review: a clerk who deleted the capacity column from an export before importing it
+    back with mode=replace emptied every point's capacity (as a PUT without it). The features the file
+    keeps keep what it has no column for, and the answer says which fields; a new row without the
+    column takes the field's default, as on create."""
+    c = demo.client
+    table = pd.read_csv(io.BytesIO(_export(c, FESTIVAL)))
+    before = {
+        f["id"]: f["properties"]
+        for f in c.get(f"{FESTIVAL}/items", params={"limit": 1000}).json()["features"]
+    }
+    assert len({p["capacity"] for p in before.values()}) > 1  # the demo's points differ: a test that can fail
+    edited = table.drop(columns=["capacity", "goods"])
+    edited.loc[edited["fid"] == 1, "name"] = "增光北路实验小学北（改）"
+    new = edited[edited["fid"] == 2].assign(fid=None, _version=None, name="新增销售点")
+    body = pd.concat([edited, new]).to_csv(index=False).encode()
+
+    r = _import(c, FESTIVAL, "f.csv", body, mode="replace")
+    assert r.status_code == 201, r.text[:600]
+    done = r.json()
+    assert (done["created"], done["updated"], done["deleted"]) == (1, 1, 0)
+    assert sorted(done["kept_fields"]) == ["capacity", "goods"]
+    assert "capacity" in done["notices"][0]
+    assert "保留" in done["notices"][0]
+    after = {
+        f["id"]: f["properties"]
+        for f in c.get(f"{FESTIVAL}/items", params={"limit": 1000}).json()["features"]
+    }
+    for fid, props in before.items():
+        assert (after[fid]["capacity"], after[fid]["goods"]) == (props["capacity"], props["goods"])
+    assert after[1]["name"] == "增光北路实验小学北（改）"
+    added = _named(c, FESTIVAL, "新增销售点")
+    spec = c.app.state.workspace.catalog["festival_sales_points"]  # type: ignore[attr-defined]
+    defaults = {f.name: f.default for f in spec.fields}
+    assert (added["capacity"], added["goods"]) == (defaults["capacity"], defaults["goods"])
+
+    # the command line keeps them too, and says so
+    table = pd.read_csv(io.BytesIO(_export(c, FESTIVAL)))
+    path = tmp_path / "f.csv"
+    path.write_bytes(
+        table.drop(columns=["capacity"]).assign(name=table["name"] + "·").to_csv(index=False).encode()
+    )
+    assert _cli(demo, "import", "festival_sales_points", str(path), "--mode", "replace") == 0
+    assert "capacity" in capsys.readouterr().out
+    again = {
+        f["id"]: f["properties"]
+        for f in c.get(f"{FESTIVAL}/items", params={"limit": 1000}).json()["features"]
+    }
+    assert {fid: p["capacity"] for fid, p in again.items()} == {
+        fid: p["capacity"] for fid, p in after.items()
+    }
+
+
+def test_an_export_without_its_own_columns_appended_again_is_refused_at_the_features_places(demo):
+    """Found in a review: an export whose _version and _exported_at columns were both deleted, appended,
+    made second copies of the features it names (only a row identical to its feature was refused). A
+    row whose fid is a feature of the layer at that feature's place is refused as a copy; a row of
+    another file, numbered from 1 but elsewhere, is a new feature."""
+    c = demo.client
+    table = pd.read_csv(io.BytesIO(_export(c, FESTIVAL))).drop(columns=["_version", "_exported_at"])
+    one = table[table["fid"] == 1].assign(capacity=25)
+    n, version = _count(c, FESTIVAL), demo.version("festival_sales_points")
+    body = _problem(_import(c, FESTIVAL, "f.csv", one.to_csv(index=False).encode(), mode="append"))
+    assert [(row["row"], row["fields"]) for row in body["rows"]] == [(2, ["fid"])]
+    assert "fid 1" in body["detail_zh"]
+    assert "mode=replace" in body["detail_en"]
+    assert (_count(c, FESTIVAL), demo.version("festival_sales_points")) == (n, version)
+    assert c.get(f"{FESTIVAL}/items/1").json()["properties"]["capacity"] == 19
+
+    # the same id elsewhere (another file's numbering): a new feature
+    if "lon" in one.columns:
+        moved = one.assign(lon=one["lon"] + 0.003, name="别处的销售点")
+    else:
+        shifted = [shapely.affinity.translate(shapely.from_wkt(w), 0.003) for w in one["wkt"]]
+        moved = one.assign(wkt=shapely.to_wkt(shifted), name="别处的销售点")
+    r = _import(c, FESTIVAL, "f.csv", moved.to_csv(index=False).encode(), mode="append")
+    assert r.status_code == 201, r.text[:600]
+    assert (r.json()["created"], _count(c, FESTIVAL)) == (1, n + 1)
