@@ -237,11 +237,34 @@ def test_open311(demo_client):
         json={
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [113.22, 35.23]},
-            "properties": {"category": "占道经营", "reported_at": "2026-12-01T10:00", "source": "patrol"},
+            "properties": {"category": "占道经营", "reported_at": "2026-12-01T10:00", "source": "12345"},
         },
     )
     note = demo_client.get(f"/requests/{entered.json()['id']}.json").json()[0]["status_notes"]
     assert note == "已受理，尚未分派 / received, not yet dispatched"
+    # a patrol's case is not the hotline's to read: not found, by either way of asking
+    patrol = demo_client.post(
+        "/collections/incidents/items",
+        json={
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [113.22, 35.23]},
+            "properties": {"category": "占道经营", "reported_at": "2026-12-01T10:00", "source": "patrol"},
+        },
+    ).json()["id"]
+    hidden = demo_client.get(f"/requests/{patrol}.json")
+    assert hidden.status_code == 404
+    assert hidden.json()["detail_zh"] == f"没有编号为 {patrol} 的 12345 热线案件"
+    hidden = demo_client.get("/requests.json", params={"service_request_id": f"{posted[0]},{patrol}"})
+    assert (hidden.status_code, hidden.json()["field"]) == (404, "service_request_id")
+    # a JSON field given twice is refused, as a form's is (json.loads kept the last one)
+    twice = demo_client.post(
+        "/requests.json",
+        content=b'{"service_code": "0302", "lat": 35.23, "long": 113.22, "lat": 36.0}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert twice.status_code == 400
+    assert twice.json()["field"] == "lat"
+    assert "lat" in twice.json()["detail_zh"]
     # a media type in capitals is still urlencoded, read in UTF-8 (helper-59: it fell back to Latin-1)
     r = demo_client.post(
         "/requests.json",

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from geo_service.api.deps import WorkspaceDep, actor_of, known_query_only, parse_moment, refuse_repeated
 from geo_service.api.routers.dispatch import _save, run_dispatch
 from geo_service.assignment.dispatch import CaseAssignment
-from geo_service.errors import InvalidInput
+from geo_service.errors import InvalidInput, NotFound
 from geo_service.workspace import Workspace
 
 __all__ = ["router"]
@@ -50,7 +50,7 @@ _MOST_IDS = 100
     "/requests/{request_id}.json", summary="Open311 查询案件状态 / Open311 a service request's status"
 )
 def get_request(ws: WorkspaceDep, request_id: str) -> list[dict[str, Any]]:
-    return [_request(ws, _case_id(request_id, field="request_id"))]
+    return [_request(ws, _case_id(request_id, field="request_id"), field="request_id")]
 
 
 @router.get(
@@ -74,7 +74,7 @@ def get_requests(
             f"service_request_id must be 1 to {_MOST_IDS} case ids, comma-separated",
             field="service_request_id",
         )
-    return [_request(ws, fid) for fid in ids]
+    return [_request(ws, fid, field="service_request_id") for fid in ids]
 
 
 def _case_id(text: str, *, field: str) -> int:
@@ -89,10 +89,15 @@ def _case_id(text: str, *, field: str) -> int:
     return fid
 
 
-def _request(ws: Workspace, fid: int) -> dict[str, Any]:
-    """A case as GeoReport v2 shows it: open or closed, where it went, when and where it was reported."""
+def _request(ws: Workspace, fid: int, *, field: str) -> dict[str, Any]:
+    """A case as GeoReport v2 shows it: open or closed, where it went, when and where it was reported.
+    Only the hotline's cases (source 12345): others are not found (``field`` names the id asked for)."""
     case = ws.store.get_feature("incidents", fid)  # 404 naming the case when there is none
     p = case.properties
+    if p.get("source") != "12345":  # a patrol's or a camera's case is not the hotline's to read
+        raise NotFound(
+            f"没有编号为 {fid} 的 12345 热线案件", f"There is no 12345 hotline case {fid}", field=field
+        )
     codes = ws.frame("case_categories")
     code = codes.loc[codes["minor"] == p.get("category"), "code"]
     closed = p.get("status") in _CLOSED
@@ -185,12 +190,19 @@ async def _fields(request: Request) -> dict[str, Any]:
     for us to guess."""
     kind = request.headers.get("content-type", "").lower()  # media types are case-insensitive
     if kind.startswith("application/json"):
+        names: list[str] = []  # the top object's keys as given, a key given twice twice
+
+        def keep_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+            names[:] = [k for k, _ in pairs]  # the top object is the last one read
+            return dict(pairs)
+
         try:
-            body = json.loads(await request.body())
+            body = json.loads(await request.body(), object_pairs_hook=keep_pairs)
         except ValueError:
             raise InvalidInput("请求体不是有效的 JSON", "The body is not valid JSON") from None
         if not isinstance(body, dict):
             raise InvalidInput("请求体应为 JSON 对象", "The body must be a JSON object")
+        refuse_repeated(names, ("字段", "Field(s)"))
         for name in ("description", "address_string", "service_code", "requested_datetime"):
             if body.get(name) is not None and not isinstance(body[name], str):  # a list is no description
                 raise InvalidInput(f"字段 {name} 应为文本", f"Field {name} must be text", field=name)
