@@ -91,14 +91,29 @@ class ServiceAreas:
 
     @cached_property
     def lines(self) -> np.ndarray:
-        """One MultiLineString per site (metric CRS), partial streets cut where the walk runs out."""
+        """One MultiLineString per site (metric CRS), partial streets cut where the walk runs out. The
+        stretches are joined where they meet at junctions (see :mod:`geo_service.trails`)."""
+        from geo_service.trails import trails  # numba, as the walk
+
+        geometry = _prepared(self.network).geometry
         order = np.argsort(self.site, kind="stable")
-        xy, part_offsets = _prepared(self.network).geometry.pieces(
-            self.segment[order], self.start[order], self.stop[order]
+        seg, start, stop = self.segment[order], self.start[order], self.stop[order]
+        xy, part_offsets = geometry.pieces(seg, start, stop)
+        # a stretch's end on a node (not cut short there) can be joined to the others at that node
+        on_u = start <= 1e-6
+        on_v = stop >= geometry.along[geometry.start[seg + 1] - 1] - 1e-6
+        net = self.network
+        site_ptr = np.r_[0, np.cumsum(np.bincount(self.site, minlength=self.n_sites))]
+        xy, trail_offsets, site_offsets = trails(
+            site_ptr,
+            np.where(on_u, net.seg_u[seg], -1),
+            np.where(on_v, net.seg_v[seg], -1),
+            net.n_nodes,
+            part_offsets,
+            xy,
         )
-        site_offsets = np.r_[0, np.cumsum(np.bincount(self.site, minlength=self.n_sites))]
         return shapely.from_ragged_array(
-            shapely.GeometryType.MULTILINESTRING, xy, (part_offsets, site_offsets)
+            shapely.GeometryType.MULTILINESTRING, xy, (trail_offsets, site_offsets)
         )
 
     @cached_property

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-__all__ = ["reached_streets", "warm"]
+__all__ = ["compiled", "reached_streets", "warm"]
 
 
-def _compiled(function: Callable[..., Any]) -> Any:
+def compiled(function: Callable[..., Any]) -> Any:
     """``function`` compiled (releasing the GIL), cached if numba finds a writable place for it."""
     try:
         return njit(cache=True, nogil=True)(function)
@@ -33,7 +33,7 @@ def _compiled(function: Callable[..., Any]) -> Any:
         return njit(nogil=True)(function)
 
 
-@_compiled
+@compiled
 def _push(heap_cost, heap_node, size, cost, node):  # type: ignore[no-untyped-def]
     """Add ``node`` at ``cost`` to the binary heap of ``size`` entries; the new size."""
     i = size
@@ -49,7 +49,7 @@ def _push(heap_cost, heap_node, size, cost, node):  # type: ignore[no-untyped-de
     return size + 1
 
 
-@_compiled
+@compiled
 def _pop(heap_cost, heap_node, size):  # type: ignore[no-untyped-def]
     """Take the cheapest entry off the heap: (its cost, its node, the new size)."""
     cost, node = heap_cost[0], heap_node[0]
@@ -72,7 +72,7 @@ def _pop(heap_cost, heap_node, size):  # type: ignore[no-untyped-def]
     return cost, node, size
 
 
-@_compiled
+@compiled
 def _search(indptr, target, cost, dist, heap_cost, heap_node, settled, starts, start_costs, max_cost):  # type: ignore[no-untyped-def]
     """One search from ``starts`` (at ``start_costs``): ``dist`` of every node within ``max_cost``,
     those nodes listed in ``settled``; their number. ``dist`` is all ``inf`` before."""
@@ -98,7 +98,7 @@ def _search(indptr, target, cost, dist, heap_cost, heap_node, settled, starts, s
     return n_settled
 
 
-@_compiled
+@compiled
 def _reached_streets(indptr, target, cost, street, starts, start_costs, start_ptr, max_cost):  # type: ignore[no-untyped-def]
     """``reached_streets`` on arrays of the exact types it names."""
     n_nodes = len(indptr) - 1
@@ -207,9 +207,13 @@ def reached_streets(
 
 
 def warm() -> None:
-    """Compile the searches now (into numba's cache, where it can write): ``scripts/setup.sh`` calls
-    this after installing and the service as it starts, so that no user's first service area waits
-    for the compiler."""
+    """Compile the searches, and the joining of their streets into lines (:mod:`geo_service.trails`),
+    now (into numba's cache, where it can write): ``scripts/setup.sh`` calls this after installing and
+    the service as it starts, so that no user's first service area waits for the compiler."""
+    from geo_service.trails import trails  # (it imports this module)
+
+    one = np.array([0, 1], dtype=np.int64)
+    trails(one, one[:1], one[1:], 2, np.array([0, 2]), np.array([[0.0, 0.0], [1.0, 0.0]]))
     two_nodes = np.array([0, 1, 1], dtype=np.int64)
     reached_streets(
         two_nodes,
