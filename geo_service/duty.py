@@ -22,7 +22,7 @@ from lunardate import LunarDate
 
 from geo_service.arrays import ragged_positions
 from geo_service.errors import Conflict, InvalidInput
-from geo_service.timetext import YEARS, UnreadableTime, read_clock, read_time
+from geo_service.timetext import YEARS, UnreadableTime, read_clock, read_time, with_year
 
 __all__ = [
     "YEARS",
@@ -167,22 +167,33 @@ def parse_time(
 ) -> dt.datetime | None:
     """A time typed by a user (None for nothing), in Beijing time: the forms dispatchers write
     (``timetext.read_time``: ISO 8601, ``2026/12/1 21:00``, ``2026年12月1日 21:00``, …), or a clock alone
-    (``12:30``, ``下午3:05``; ``24:00`` is midnight at the day's end) for that time today, or with
-    ``past`` (a moment looked back to: "since 23:00" just after midnight) its latest time not ahead.
+    (``12:30``, ``下午3:05``; ``24:00`` is midnight at the day's end) for that time today, or a day
+    without its year (``12月1日 15:00``) for this year's; with ``past`` (a moment looked back to: "since
+    23:00" just after midnight) the latest such time not ahead.
     A time without a zone is Beijing's. Refused naming ``field`` when it does not read or falls outside
     :data:`YEARS`. The end of a window (``window_end``, not itself in it) may be the first moment after
     the last supported year."""
     if value is None or not value.strip():
         return None
+    now = dt.datetime.now(TZ)
     try:
         clock = read_clock(value)
-        out = read_time(value) if clock is None else today_at(clock, past=past, now=dt.datetime.now(TZ))
+        yearless = with_year(value, now.year)
+        if clock is not None:
+            out = today_at(clock, past=past, now=now)
+        elif yearless is not None:  # 12月1日 15:00: this year's (with ``past``, the latest not ahead)
+            out = read_time(yearless)
+            if past and out.replace(tzinfo=TZ) > now:
+                out = read_time(with_year(value, now.year - 1))
+        else:
+            out = read_time(value)
     except UnreadableTime as exc:
         zh, en = exc.sentences("时间", "Time")
         if exc.kind != "invalid":  # the forms taken: also a clock alone, today's
             zh, en = (
-                f"{zh}；也可只写时刻，如 12:30（今天）",
-                f"{en}; or a time of day alone, such as 12:30 (today)",
+                f"{zh}；也可只写时刻，如 12:30（今天），或不写年份，如 12月1日 15:00（今年）",
+                f"{en}; or a time of day alone, such as 12:30 (today), or a day without its year, such as "
+                "12月1日 15:00 (this year)",
             )
         raise InvalidInput(zh, en, field=field) from None
     if out.tzinfo is None:

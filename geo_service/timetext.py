@@ -22,7 +22,7 @@ import re
 import unicodedata
 from typing import Any
 
-__all__ = ["EXAMPLES_EN", "EXAMPLES_ZH", "UnreadableTime", "read_clock", "read_time"]
+__all__ = ["EXAMPLES_EN", "EXAMPLES_ZH", "UnreadableTime", "read_clock", "read_time", "with_year"]
 
 EXAMPLES_ZH = "2026-12-01 21:00、2026/12/1 21:00、2026年12月1日 21:00"
 EXAMPLES_EN = "2026-12-01 21:00, 2026/12/1 21:00 or 2026年12月1日 21:00"
@@ -33,12 +33,17 @@ _DATE = re.compile(
     r"(?P<y>\d{4})\s*(?P<s1>[-/.年])\s*(?P<m>\d{1,2})\s*(?P<s2>[-/.月])\s*(?P<d>\d{1,2})\s*[日号]?"
 )
 _CLOCK = re.compile(
-    r"(?P<half>上午|早上|凌晨|中午|下午|晚上|AM|PM)?\s*"
+    r"(?P<half>上午|早上|早晨|清晨|凌晨|中午|下午|傍晚|晚上|夜里|夜间|深夜|半夜|AM|PM)?\s*"
     r"(?:(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:\.\d{1,6})?)?"
-    r"|(?P<h2>\d{1,2})\s*[时点]\s*(?:(?P<mi2>\d{1,2})\s*分?)?\s*(?:(?P<s2>\d{1,2})\s*秒)?)"
+    r"|(?P<h2>\d{1,2})\s*[时点]\s*(?:(?P<halfhour>半)|(?P<mi2>\d{1,2})\s*分?)?\s*(?:(?P<s2>\d{1,2})\s*秒)?"
+    r"|(?P<h3>\d{1,2})(?=\s*[AP]M))"  # 3pm
     r"\s*(?P<half2>AM|PM)?",
     re.IGNORECASE,
 )
+_MORNING = ("上午", "早上", "早晨", "清晨")  # 上午12点: noon, the morning's end
+_SMALL_HOURS = ("凌晨", "AM")  # 凌晨12点, 12 AM: midnight, the day's start
+_AFTERNOON = ("中午", "下午", "傍晚", "PM")  # 下午12点, 12 PM: noon
+_NIGHT = ("晚上", "夜里", "夜间", "深夜", "半夜")  # 晚上12点: midnight, the day's end (24:00)
 _AMBIGUOUS = re.compile(r"\d{1,2}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{2,4}(\D.*)?")
 _NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 _COMPACT = re.compile(r"\d{8}")  # 20261201: yyyymmdd
@@ -152,28 +157,38 @@ def _from_text(value: str) -> dt.datetime:
     rest = text[date.end() :].strip().removeprefix("T").strip()
     hour, minute, second = _clock(rest, value) if rest else (0, 0, 0)
     try:
-        return dt.datetime(int(date["y"]), int(date["m"]), int(date["d"]), hour, minute, second)
-    except ValueError:  # 2026/2/30, 25:00
+        day = dt.datetime(int(date["y"]), int(date["m"]), int(date["d"]))
+        if (hour, minute, second) == (24, 0, 0):  # 24:00, 晚上12点: the midnight that ends the day
+            return day + dt.timedelta(days=1)
+        return day.replace(hour=hour, minute=minute, second=second)
+    except (ValueError, OverflowError):  # 2026/2/30, 25:00, 24:30
         raise UnreadableTime("invalid", value) from None
 
 
 def _clock(text: str, value: Any) -> tuple[int, int, int]:
     """(hour, minute, second) of a time of day as written after a date (``21:05``, ``下午9:05``,
-    ``21时05分``), or :class:`UnreadableTime`."""
+    ``21时05分``, ``下午3点半``, ``3pm``), or :class:`UnreadableTime`. Twelve o'clock is noon in the
+    morning's and the afternoon's words (上午12点, 下午12点, 12 PM), the day's start in the small hours'
+    (凌晨12点, 12 AM) and its end at night (晚上12点: 24). An hour of the 24-hour clock goes with a word
+    that agrees with it (晚上21点, 凌晨0点30)."""
     clock = _CLOCK.fullmatch(text)
-    if clock is None:
+    if clock is None or (clock["half"] and clock["half2"]):
         raise UnreadableTime("unknown", value)
-    hour = int(clock["h"] or clock["h2"])
-    minute = int(clock["mi"] or clock["mi2"] or 0)
+    hour = int(clock["h"] or clock["h2"] or clock["h3"])
+    minute = 30 if clock["halfhour"] else int(clock["mi"] or clock["mi2"] or 0)
     second = int(clock["s"] or clock["s2"] or 0)
     half = (clock["half"] or clock["half2"] or "").upper()
     if half:
-        if not 1 <= hour <= 12:
+        evening = half in _AFTERNOON or half in _NIGHT
+        if hour == 12:
+            hour = 0 if half in _SMALL_HOURS else 24 if half in _NIGHT else 12
+        elif hour == 0 and half in _SMALL_HOURS:
+            pass
+        elif 1 <= hour < 12:
+            # 中午1点 is 13:00, but 中午11点 is 11:00
+            hour += 12 if evening and not (half == "中午" and hour >= 11) else 0
+        elif not (evening and 12 < hour < 24):  # 晚上21点 is 21:00; 上午15点 is nothing
             raise UnreadableTime("unknown", value)
-        if half in ("下午", "晚上", "PM") or (half == "中午" and hour < 11):
-            hour = hour % 12 + 12
-        elif half in ("上午", "早上", "凌晨", "AM"):
-            hour %= 12
     return hour, minute, second
 
 
@@ -187,9 +202,21 @@ def read_clock(value: str) -> tuple[int, int, int] | None:
     if re.fullmatch(r"24\s*(:\s*00(\s*:\s*00)?|[时点])", text):
         return 24, 0, 0
     hour, minute, second = _clock(text, value)
+    if (hour, minute, second) == (24, 0, 0):  # 晚上12点
+        return hour, minute, second
     if hour > 23 or minute > 59 or second > 59:
         raise UnreadableTime("invalid", value)
     return hour, minute, second
+
+
+_MONTH_DAY = re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*[日号]")
+
+
+def with_year(value: str, year: int) -> str | None:
+    """``value`` with ``year`` put before it when it is a day written without one (``12月1日 15:00``,
+    as a dispatcher types a day of this year), else None. Which year is meant is the caller's to say."""
+    text = unicodedata.normalize("NFKC", value).strip()
+    return f"{year}年{text}" if _MONTH_DAY.match(text) else None
 
 
 def _compact(digits: str, value: Any) -> dt.datetime:

@@ -261,3 +261,49 @@ def test_a_clock_alone_is_read_as_dispatchers_mean_it():
         2026, 12, 6, 0, 15, tzinfo=TZ
     )
     assert today_at((24, 0, 0), past=False, now=just_after_midnight) == dt.datetime(2026, 12, 7, tzinfo=TZ)
+
+
+def test_times_typed_the_way_people_say_them():
+    """helper-62: 晚上12点 was read as noon (the noon roster, silently); 下午3点半, 凌晨0点30, 3pm, a day
+    without its year and 24:00 after a date were refused. Twelve o'clock at night ends the day; in the
+    morning's and afternoon's words it is noon; in the small hours' it starts the day."""
+    from geo_service.duty import parse_time
+    from geo_service.timetext import UnreadableTime, read_clock, read_time
+
+    day = dt.datetime(2026, 12, 1)
+    cases = {
+        "2026年12月1日 晚上12点": day + dt.timedelta(days=1),
+        "2026/12/1 晚上12:00": day + dt.timedelta(days=1),
+        "2026年12月1日 半夜12点": day + dt.timedelta(days=1),
+        "2026年12月1日 凌晨12点": day,
+        "2026-12-01 12:00 AM": day,
+        "2026-12-01 12:00 PM": day.replace(hour=12),
+        "2026年12月1日 中午12点": day.replace(hour=12),
+        "2026年12月1日 上午12点": day.replace(hour=12),
+        "2026年12月1日 中午1点": day.replace(hour=13),
+        "2026年12月1日 下午3点半": day.replace(hour=15, minute=30),
+        "2026年12月1日 凌晨0点30": day.replace(minute=30),
+        "2026年12月1日 晚上21点": day.replace(hour=21),
+        "2026-12-01 3pm": day.replace(hour=15),
+        "2026-12-01T24:00": day + dt.timedelta(days=1),
+        "2026年12月1日 24时": day + dt.timedelta(days=1),
+        "2026-12-31 24:00": dt.datetime(2027, 1, 1),
+    }
+    assert {text: read_time(text) for text in cases} == cases
+    for text in (
+        "2026年12月1日 上午15点",
+        "2026-12-01 24:30",
+        "2026-12-01 PM 3:00 PM",
+        "2026年12月1日 凌晨15点",
+    ):
+        with pytest.raises(UnreadableTime):
+            read_time(text)
+    assert read_clock("晚上12点") == (24, 0, 0)
+    assert read_clock("下午3点半") == (15, 30, 0)
+    # a day without its year is this year's; looked back to, the latest one not ahead
+    now = dt.datetime.now(TZ)
+    at = parse_time("12月1日 15:00")
+    assert (at.year, at.month, at.day, at.hour) == (now.year, 12, 1, 15)
+    since = parse_time("12月31日 23:00", past=True)
+    assert since <= now
+    assert since.year == (now.year if (now.month, now.day, now.hour) >= (12, 31, 23) else now.year - 1)
