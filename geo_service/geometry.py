@@ -24,6 +24,7 @@ __all__ = [
     "check_kinds",
     "check_positions",
     "geometry_from_geojson",
+    "polygonal",
     "site_kinds",
     "validate_geometry",
 ]
@@ -478,3 +479,19 @@ def validate_geometry(
     if checked.geom_type in ("Polygon", "MultiPolygon"):
         checked = shapely.orient_polygons(checked, exterior_cw=False)
     return checked
+
+
+def polygonal(geom: shapely.Geometry | None, *, min_area: float = 0.0) -> shapely.Geometry | None:
+    """Only the polygons of a shape (an overlay can leave points and lines in a collection where two
+    areas touch), each of more than ``min_area``: a Polygon or MultiPolygon, or None when nothing of
+    area is left."""
+    if geom is None or geom.is_empty:
+        return None
+    if shapely.get_type_id(geom) in (3, 6) and min_area <= 0:  # Polygon, MultiPolygon
+        return geom
+    parts = shapely.get_parts(shapely.get_parts(geom))  # a collection's multi-parts too, flattened
+    polys = parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)]
+    polys = polys[shapely.area(polys) > min_area]
+    if len(polys) == 0:
+        return None
+    return polys[0] if len(polys) == 1 else shapely.multipolygons(polys)

@@ -405,6 +405,56 @@ def test_a_tilted_t_junction_is_no_mismatch():
     found = beat_coverage(tilted(4.0), (), district).mismatches
     # T3's lower edge rises 4 m over T1 and T2's 200 m: a wedge of no-man's-land above each
     assert {tuple(m["beats"]): m["kind"] for m in found} == {("T1", "T3"): "gap", ("T2", "T3"): "gap"}
+    # helper-62: whether edges match is the layer's drawing, not the hour's. With T3 off duty at 21:00
+    # the exact T was reported as a gap between T1 and T2 (the strip past their shared edge lies in T3)
+    shifts = shifts_from_frame(
+        pd.DataFrame(
+            [
+                {"beat": b, "squad": "S", "weekdays": "1-7", "start": "08:00", "end": "23:00"}
+                for b in ("T1", "T2")
+            ]
+            + [{"beat": "T3", "squad": "S", "weekdays": "1-7", "start": "08:00", "end": "18:00"}]
+        )
+    )
+    night = dt.datetime(2026, 12, 1, 21, tzinfo=TZ)
+    assert beat_coverage(tilted(0.0), shifts, district, at=night).mismatches == ()
+    assert {tuple(m["beats"]) for m in beat_coverage(tilted(4.0), shifts, district, at=night).mismatches} == {
+        ("T1", "T3"),
+        ("T2", "T3"),
+    }
+    # and in the week's hours alike
+    from geo_service.coverage import beat_coverage_week
+
+    week = beat_coverage_week(tilted(0.0), shifts, district, start=night.date(), hours=24)
+    assert all(cov.mismatches == () for _, cov in week.configurations)
+
+
+def test_an_overlap_is_its_area_only():
+    """helper-62: two beats sharing a 500 m² square and touching along a kilometre of edge gave a
+    GeometryCollection overlap (the square, a spike, the whole shared edge as a line and points): a map
+    drew the edge as overlap. Only the area is the overlap."""
+    a = shapely.Polygon([(OX, OY), (OX + 1000, OY), (OX + 1000, OY + 100), (OX, OY + 100)])
+    # b lies above a, sharing its top edge, and dips 20 m into it over 25 m
+    b = shapely.Polygon(
+        [
+            (OX, OY + 100),
+            (OX + 500, OY + 100),
+            (OX + 500, OY + 80),
+            (OX + 525, OY + 80),
+            (OX + 525, OY + 100),
+            (OX + 1000, OY + 100),
+            (OX + 1000, OY + 200),
+            (OX, OY + 200),
+        ]
+    )
+    beats = gpd.GeoDataFrame({"code": ["A", "B"]}, geometry=m2ll([a, b]), crs=4326)
+    district = gpd.GeoDataFrame(
+        {"name": ["甲区"]}, geometry=m2ll([shapely.box(OX, OY, OX + 1000, OY + 200)]), crs=4326
+    )
+    (overlap,) = beat_coverage(beats, (), district).overlaps
+    assert overlap["geometry"].geom_type == "Polygon"
+    assert overlap["area_m2"] == pytest.approx(500, rel=1e-3)
+    assert to_metric(np.array([overlap["geometry"]], dtype=object))[0].area == pytest.approx(500, rel=1e-3)
 
 
 def test_unserved_clusters_stay_within_a_walk_of_their_centre():

@@ -33,6 +33,7 @@ from geo_service.duty import (
     open_windows,
 )
 from geo_service.errors import InvalidInput
+from geo_service.geometry import polygonal
 from geo_service.network import RoadNetwork, Snap, snap
 from geo_service.reach import NearestSites, nearest_sites, service_areas
 
@@ -323,10 +324,14 @@ def beat_coverage(
     crs: str = "EPSG:4547",
     edge_tolerance_m: float = 5.0,
     only: Collection[str] | None = None,
+    mismatches: Sequence[Mapping[str, Any]] | None = None,
 ) -> BeatCoverage:
     """Check the polygon beats as a whole; with ``at`` only beats with a shift running then count,
-    with ``only`` only the beats of those codes."""
+    with ``only`` only the beats of those codes. Mismatched edges are the layer's drawing, whoever is on
+    duty (``mismatches``: as :func:`edge_mismatches` found them already)."""
     polys = beats[~beats.geom_type.isin(["LineString", "MultiLineString"])]
+    if mismatches is None:
+        mismatches = edge_mismatches(polys, crs=crs, tolerance_m=edge_tolerance_m)
     if at is not None:
         running = {s.beat for s in on_duty(shifts, at)}
         polys = polys[polys["code"].isin(running)]
@@ -340,8 +345,9 @@ def beat_coverage(
     a, b = tree.query(geoms, predicate="intersects")
     pair = a < b
     for i, j in zip(a[pair], b[pair], strict=True):
-        inter = shapely.intersection(geoms[i], geoms[j])
-        if inter.area >= 1.0:
+        # the area two beats share (where they only touch, an overlay leaves lines and points too)
+        inter = polygonal(shapely.intersection(geoms[i], geoms[j]), min_area=_NOISE_M2)
+        if inter is not None and inter.area >= 1.0:
             overlaps.append(
                 {
                     "beats": [str(codes[i]), str(codes[j])],
@@ -384,20 +390,25 @@ def beat_coverage(
                 "double_covered_m2": round(float(shapely.intersection(dg, overlap_union).area), 1),
             }
         )
-    mismatches = _edge_mismatches(geoms, codes, tree, edge_tolerance_m, crs) if len(geoms) else []
     return BeatCoverage(at, tuple(gaps), tuple(overlaps), tuple(mismatches), tuple(figures))
 
 
 _NOISE_M2 = 0.01  # pieces smaller than this are rounding (two edges on one line meet in a film of 1e-9 m²)
 
 
-def _edge_mismatches(
-    geoms: np.ndarray, codes: np.ndarray, tree: shapely.STRtree, tol: float, crs: str
+def edge_mismatches(
+    beats: gpd.GeoDataFrame, *, crs: str = "EPSG:4547", tolerance_m: float = 5.0
 ) -> list[dict[str, Any]]:
-    """Neighbours whose shared edge does not match: the slivers between two beats closer than ``tol``
-    (a strip of no-man's-land, covered by neither) or inside both (a strip covered twice), thinner than
-    ``tol`` and longer than four times it, at least 1 m² in all. Where two edges meet exactly nothing
-    is left but the little region round the end of their shared edge, which is short."""
+    """Neighbouring polygon beats whose shared edge does not match: the slivers between two beats closer
+    than ``tolerance_m`` (a strip of no-man's-land, covered by neither, nor by a third beat) or inside
+    both (a strip covered twice), thinner than the tolerance and longer than four times it, at least
+    1 m² in all. Where two edges meet exactly nothing is left but the little region round the end of
+    their shared edge, which is short."""
+    polys = beats[~beats.geom_type.isin(["LineString", "MultiLineString"])]
+    geoms = to_metric(polys.geometry.to_numpy(), crs)
+    if len(geoms) == 0:
+        return []
+    codes, tree, tol = polys["code"].to_numpy(dtype=object), shapely.STRtree(geoms), tolerance_m
     out = []
     near_a, near_b = tree.query(geoms, predicate="dwithin", distance=tol)
     keep = near_a < near_b

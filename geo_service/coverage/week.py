@@ -60,7 +60,7 @@ def beat_coverage_week(
     default. A beat counts for an hour when it is on duty throughout it; beats on duty for part of the
     hour (a shift starting at 14:30) are listed as ``partly``. Holidays and adjusted working days follow
     the Chinese calendar, as the shifts' day kinds say."""
-    from geo_service.coverage import beat_coverage
+    from geo_service.coverage import beat_coverage, edge_mismatches
 
     if not 1 <= hours <= 24 * 31:
         raise InvalidInput("小时数应在 1 到 744 之间", "The number of hours must be 1 to 744", field="hours")
@@ -85,8 +85,14 @@ def beat_coverage_week(
                 "configuration": idx,
             }
         )
+    edges = edge_mismatches(beats, crs=crs)  # the layer's drawing: the same in every hour
     computed = tuple(
-        (codes, beat_coverage(beats, shifts, districts, only=codes, min_gap_m2=min_gap_m2, crs=crs))
+        (
+            codes,
+            beat_coverage(
+                beats, shifts, districts, only=codes, min_gap_m2=min_gap_m2, crs=crs, mismatches=edges
+            ),
+        )
         for codes in configs
     )
     return WeekCoverage(start, tuple(rows), computed)

@@ -18,6 +18,7 @@ from shapely.geometry import mapping
 
 from geo_service.crs import wgs84_to_gcj02
 from geo_service.errors import InvalidInput
+from geo_service.geometry import polygonal
 from geo_service.maps.furniture import Orientation, print_css
 from geo_service.maps.markup import Raw
 
@@ -202,20 +203,6 @@ def base_map(
         " return el; }; c.addTo(MAP); });",
     )
     return m
-
-
-def polygonal(geom: shapely.Geometry | None) -> shapely.Geometry | None:
-    """Only the polygons of a shape (an overlay can leave points and lines in a collection where two
-    areas touch): a Polygon or MultiPolygon, or None when nothing of area is left."""
-    if geom is None or geom.is_empty:
-        return None
-    if shapely.get_type_id(geom) in (3, 6):  # Polygon, MultiPolygon
-        return geom
-    parts = shapely.get_parts(shapely.get_parts(geom))  # a collection's multi-parts too, flattened
-    polys = parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)]
-    if len(polys) == 0:
-        return None
-    return polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
 
 
 def _round(geom: shapely.Geometry, tolerance: float) -> shapely.Geometry:
