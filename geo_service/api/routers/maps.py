@@ -22,8 +22,9 @@ from geo_service.maps.crew_routes import crew_routes_page
 from geo_service.maps.furniture import PAPER
 from geo_service.maps.pages import coverage_page, plan_page
 from geo_service.maps.prints import print_page
-from geo_service.maps.route_page import route_page, vehicle_tag
+from geo_service.maps.route_page import route_page
 from geo_service.snow.export import crew_vehicles
+from geo_service.snow.tags import vehicle_tag
 
 __all__ = ["router"]
 
