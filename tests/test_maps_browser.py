@@ -1121,7 +1121,8 @@ def test_a_plan_made_with_a_closure_shows_it_on_the_crews_page(
     """A plan made while a bridge was closed gave the crew's page no word of it, nor of the bridge and
     the road across it that no vehicle would clear: a crew would drive to it. The page lists the
     closure (封闭：…) and the items the plan could not serve with why, in the page's language, and the
-    map draws the closed bridge (a black cross) and the items left unserved, both in the legend."""
+    map draws the closed bridge (a black cross) and the items left unserved, both in the legend; the
+    crew's list of routes names the closure and counts the unserved items."""
     app, _ = live
     doc = _closure_plan(app)
     s = Session(browser, live, role="crew", crew="中站一组", viewport=(390, 844))
@@ -1146,6 +1147,14 @@ def test_a_plan_made_with_a_closure_shows_it_on_the_crews_page(
         assert word in legend, legend
     assert s.page.evaluate("document.documentElement.scrollWidth") <= 390
     s.page.screenshot(path=artefact(tmp_path, f"route-closure-{lang}.png"))
+    # the crew's list of routes says it before the map is opened
+    s.page.goto(f"{s.base}/maps/crews/中站一组?lang={lang}")
+    plan = s.page.locator(f"li.plan[data-plan='{doc['id']}']")
+    assert plan.locator(".closures").inner_text() == closed.split(" (")[0].split("（")[0]
+    assert plan.locator(".unserved").inner_text() == (
+        "2 item(s) not served" if lang == "en" else "2 处未作业"
+    )
+    s.clean()
     s.close()
 
 
