@@ -463,7 +463,8 @@ def test_route_times_after_midnight_say_the_next_day(own_demo_client):
     for lang, word in (("zh", "次日"), ("en", "next day")):
         page = c.get(f"/maps/route/{plan['id']}/{quote(crew)}", params={"lang": lang}).text
         rows = re.findall(
-            r"<li style='color:[^']+'><span class='stop-label'[^>]*>([A-Z]+)\d+</span> (.*?) · ", page
+            r"<li [^>]*style='color:[^']+'[^>]*><span class='stop-label'[^>]*>([A-Z]+)\d+</span> (.*?) · ",
+            page,
         )
         assert len(rows) > 50
         by_vehicle: dict[str, list[str]] = {}

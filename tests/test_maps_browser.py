@@ -69,7 +69,9 @@ class Session:
     Conditions to wait for are written as functions (``"() => …"``): Playwright evaluates a bare
     expression with ``eval``, which the pages' Content-Security-Policy (no 'unsafe-eval') refuses."""
 
-    def __init__(self, browser, live, role="planner", crew=None, viewport=(1280, 900), locale=None):
+    def __init__(
+        self, browser, live, role="planner", crew=None, viewport=(1280, 900), locale=None, touch=False
+    ):
         app, self.base = live
         accounts = app.state.accounts
         name = f"b-{role}-{crew or ''}"
@@ -77,7 +79,9 @@ class Session:
             accounts.add_user(name, role, crew=crew)
         token = accounts.issue_token(name, kind="session")
         self.context = browser.new_context(
-            viewport={"width": viewport[0], "height": viewport[1]}, **({"locale": locale} if locale else {})
+            viewport={"width": viewport[0], "height": viewport[1]},
+            **({"locale": locale} if locale else {}),
+            **({"has_touch": True, "is_mobile": True} if touch else {}),
         )
         self.context.add_cookies(
             [{"name": "geo_session", "value": token, "domain": "127.0.0.1", "path": "/"}]
@@ -1083,3 +1087,138 @@ def test_a_crew_of_several_vehicles_tells_its_vehicles_apart(browser, live, monk
     assert vehicles[1] in v.page.locator("#map-title").inner_text()
     assert v.page.locator("#stops .stop-label").count() == len(only)
     v.close()
+
+
+def _closure_plan(app) -> dict:
+    """A plan made while 东环路大沙河桥 (bridge 12) is closed: the bridge and 东环路 across it unserved."""
+    import datetime as dt
+
+    from geo_service.snow.service import make_plan
+
+    return make_plan(
+        app.state.workspace,
+        effort=2,
+        title="东环路断桥",
+        closed_bridges=[12],
+        start=dt.datetime(2026, 12, 5, 6, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    )
+
+
+@pytest.mark.parametrize(
+    ("lang", "closed", "unserved"),
+    [
+        ("zh", "封闭：东环路大沙河桥（桥涵）", ["东环路大沙河桥：桥涵封闭", "东环路：所在桥涵封闭"]),
+        (
+            "en",
+            "Closed: 东环路大沙河桥 (bridge/culvert)",
+            ["东环路大沙河桥: closed", "东环路: a closed bridge or culvert is on it"],
+        ),
+    ],
+)
+def test_a_plan_made_with_a_closure_shows_it_on_the_crews_page(
+    browser, live, tmp_path, lang, closed, unserved
+):
+    """A plan made while a bridge was closed gave the crew's page no word of it, nor of the bridge and
+    the road across it that no vehicle would clear: a crew would drive to it. The page lists the
+    closure (封闭：…) and the items the plan could not serve with why, in the page's language, and the
+    map draws the closed bridge (a black cross) and the items left unserved, both in the legend; the
+    crew's list of routes names the closure and counts the unserved items."""
+    app, _ = live
+    doc = _closure_plan(app)
+    s = Session(browser, live, role="crew", crew="中站一组", viewport=(390, 844))
+    s.open(f"/maps/route/{doc['id']}/中站一组?lang={lang}")
+    s.clean()
+    assert s.page.locator("#closures").inner_text() == closed
+    assert s.page.locator("#unserved li").all_inner_texts() == unserved
+    assert s.page.locator("#closures").is_visible()  # at the head of the list, not below the stops
+    drawn = s.page.evaluate(
+        """() => { var out = {}; GEO_MAP.eachLayer(function(l){ var f = l.feature;
+             if (f && f.properties.item) { var k = f.properties.item; out[k] = out[k] || [];
+               out[k].push(l instanceof L.Marker ? 'cross' : l instanceof L.CircleMarker ? 'ring' : 'line'); } });
+           return out; }"""
+    )
+    assert sorted(drawn["bridge:12"]) == ["cross", "ring"], drawn  # closed, and so not served
+    roads = [u["item"] for u in doc["unserved"] if u["item"].startswith("road:")]  # 东环路 across it
+    assert roads
+    assert all(drawn[r] == ["line"] for r in roads), drawn
+    assert s.page.locator(".closed-mark").count() == 1
+    legend = s.page.locator("#legend").inner_text()
+    for word in ("Closed", "Not served") if lang == "en" else ("封闭", "未作业"):
+        assert word in legend, legend
+    assert s.page.evaluate("document.documentElement.scrollWidth") <= 390
+    s.page.screenshot(path=artefact(tmp_path, f"route-closure-{lang}.png"))
+    # the crew's list of routes says it before the map is opened
+    s.page.goto(f"{s.base}/maps/crews/中站一组?lang={lang}")
+    plan = s.page.locator(f"li.plan[data-plan='{doc['id']}']")
+    assert plan.locator(".closures").inner_text() == closed.split(" (")[0].split("（")[0]
+    assert plan.locator(".unserved").inner_text() == (
+        "2 item(s) not served" if lang == "en" else "2 处未作业"
+    )
+    s.clean()
+    s.close()
+
+
+def _stop_on_the_map(page, label: str) -> dict:
+    """Where the map is against the stop labelled ``label``: metres and pixels from the map's centre to
+    the stop, the zoom, whether the stop's popup is open and how many popups are."""
+    return page.evaluate(
+        """(label) => { var m = null; GEO_MAP.eachLayer(function(l){ if (l.options && l.options.label === label) m = l; });
+             if (!m) return null;
+             var open = 0; GEO_MAP.eachLayer(function(l){ if (l.isPopupOpen && l.isPopupOpen()) open++; });
+             var centre = GEO_MAP.getCenter(), size = GEO_MAP.getSize(), at = GEO_MAP.latLngToContainerPoint(m.getLatLng());
+             return {metres: GEO_MAP.distance(centre, m.getLatLng()), dx: at.x - size.x / 2, dy: at.y - size.y / 2,
+                     zoom: GEO_MAP.getZoom(), popup: m.isPopupOpen(),
+                     popups: open}; }""",
+        label,
+    )
+
+
+def test_tapping_a_stop_brings_the_map_to_it_on_a_phone(browser, live, tmp_path):
+    """Tapping a stop in the list left the map where it was: a driver could not find stop B31 on it. On
+    a phone, the tapped stop is brought to the map's centre, zoomed in to its label, its popup open (its
+    label, time and name) and its row marked; tapping another moves on."""
+    app, _ = live
+    doc = _crew_plan(app)
+    s = Session(browser, live, role="crew", crew="中站一组", viewport=(390, 844), touch=True)
+    s.open(f"/maps/route/{doc['id']}/中站一组")
+    rows = s.page.locator("#stops li[data-stop]")
+    last = rows.nth(rows.count() - 1)
+    label = last.locator(".stop-label").inner_text()
+    assert label.startswith("B")
+    before = s.page.evaluate("() => [GEO_MAP.getCenter().lat, GEO_MAP.getCenter().lng, GEO_MAP.getZoom()]")
+    assert before[2] < 15  # the whole route: dots, no labels
+    last.tap()
+    s.page.wait_for_selector(".leaflet-popup-content")
+    where = _stop_on_the_map(s.page, label)
+    assert where is not None
+    assert where["zoom"] >= 16
+    assert where["metres"] < 15, where  # the map's centre is the stop
+    assert abs(where["dx"]) < 8, where
+    assert abs(where["dy"]) < 8, where
+    assert where["popup"]
+    assert where["popups"] == 1
+    popup = s.page.locator(".leaflet-popup-content").inner_text()
+    assert label in popup
+    assert last.inner_text().split(" · ")[-1] in popup  # its name
+    assert "current" in last.get_attribute("class")
+    # the popup and the stop's label are on the screen, in the map
+    box, shown = s.page.locator(".folium-map").bounding_box(), s.page.locator(".leaflet-popup").bounding_box()
+    assert box["y"] >= 0
+    assert box["y"] + box["height"] <= 844
+    assert box["y"] <= shown["y"]
+    assert shown["y"] + shown["height"] <= box["y"] + box["height"]
+    assert s.page.locator(".stop-no", has_text=re.compile(f"^{label}$")).is_visible()
+    s.page.screenshot(path=artefact(tmp_path, "route-stop-tapped.png"))
+
+    first = rows.nth(0)
+    first.tap()
+    s.page.wait_for_function(
+        "() => (document.querySelector('#stops li.current') || {dataset: {}}).dataset.stop === '0'"
+    )
+    again = _stop_on_the_map(s.page, "A1")
+    assert again["metres"] < 15, again
+    assert again["popup"], again
+    assert again["popups"] == 1, again
+    assert s.page.locator("#stops li.current").count() == 1
+    s.clean()
+    s.close()

@@ -160,3 +160,132 @@ def test_a_bridge_closed_twice_is_listed_once(demo_client):
     )
     assert r.status_code == 201, r.text[:300]
     assert r.json()["closures"]["bridges"] == ["bridge:12"]
+
+
+GPX = "{http://www.topografix.com/GPX/1/1}"
+# the GPX 1.1 schema's sequences (https://www.topografix.com/GPX/1/1/gpx.xsd): each element's children
+# in this order, every one at most once but those marked *
+_GPX_CHILDREN = {
+    "gpx": ("metadata", "wpt*", "rte*", "trk*", "extensions"),
+    "metadata": ("name", "desc", "author", "copyright", "link*", "time", "keywords", "bounds", "extensions"),
+    "wpt": (
+        *("ele", "time", "magvar", "geoidheight", "name", "cmt", "desc", "src", "link*", "sym", "type"),
+        *("fix", "sat", "hdop", "vdop", "pdop", "ageofdgpsdata", "dgpsid", "extensions"),
+    ),
+    "rte": ("name", "cmt", "desc", "src", "link*", "number", "type", "extensions", "rtept*"),
+    "trk": ("name", "cmt", "desc", "src", "link*", "number", "type", "extensions", "trkseg*"),
+    "trkseg": ("trkpt*", "extensions"),
+}
+_GPX_CHILDREN["rtept"] = _GPX_CHILDREN["trkpt"] = _GPX_CHILDREN["wpt"]
+
+
+def _check_gpx_11(el, problems: list[str] | None = None) -> list[str]:
+    """What is wrong with ``el`` (an ElementTree element) as GPX 1.1, checked without the XSD (no
+    network at test time): namespace, element order and counts, lat/lon ranges, numbers."""
+    problems = [] if problems is None else problems
+    name = el.tag.removeprefix(GPX)
+    if el.tag == name:
+        problems.append(f"{el.tag} is not in the GPX 1.1 namespace")
+        return problems
+    if name in ("wpt", "rtept", "trkpt"):
+        lat, lon = float(el.get("lat")), float(el.get("lon"))
+        if not (-90 <= lat <= 90 and -180 <= lon < 180):
+            problems.append(f"{name} at {lat}, {lon}")
+    if name == "number" and not (el.text or "").isdigit():
+        problems.append(f"number {el.text!r}")
+    order = _GPX_CHILDREN.get(name)
+    if order is None:
+        return problems
+    names = [o.rstrip("*") for o in order]
+    last, seen = -1, []
+    for child in el:
+        tag = child.tag.removeprefix(GPX)
+        if tag not in names:
+            problems.append(f"<{tag}> in <{name}>")
+            continue
+        at = names.index(tag)
+        if at < last:
+            problems.append(f"<{tag}> after <{names[last]}> in <{name}>")
+        if tag in seen and not order[at].endswith("*"):
+            problems.append(f"<{tag}> twice in <{name}>")
+        last, seen = at, [*seen, tag]
+        _check_gpx_11(child, problems)
+    return problems
+
+
+def test_a_crew_of_two_vehicles_reads_their_letters_on_the_sheet_and_in_the_gpx(demo_client):
+    """A crew of two vehicles got a sheet and a GPX of one run of stops 1, 2, … twice over: which were
+    vehicle A's and which B's could not be told. Each vehicle is under its letter, as on the route page,
+    its stops labelled A1 … (the GPX: one route and one track per vehicle, waypoints named A1 …, still
+    GPX 1.1); ``vehicle`` gives that vehicle alone. The sheet also says what was closed and what the
+    plan left unserved, and why."""
+    import re
+    import xml.etree.ElementTree as ET
+
+    body = {"time_limit_s": 1, "start": "2026-12-05T06:00:00+08:00", "closed_bridges": [12]}
+    plan = demo_client.post("/plans/snow", json=body).json()
+    crew = "中站一组"
+    mine = [v["vehicle"] for v in plan["vehicles"] if v["crew"] == crew]
+    assert mine == ["中站一组-1", "中站一组-2"]
+    routes = demo_client.get(f"/plans/snow/{plan['id']}/crews/{quote(crew)}").json()
+    items = {v["vehicle"]: [s.get("name") or "" for s in v["stops"]] for v in routes["vehicles"]}
+    labels = {
+        tag: [f"{tag}{k}" for k in range(1, len(items[v]) + 1)] for tag, v in zip("AB", mine, strict=True)
+    }
+
+    gpx = demo_client.get(f"/plans/snow/{plan['id']}/crews/{quote(crew)}.gpx")
+    assert gpx.status_code == 200
+    root = ET.fromstring(gpx.content)
+    assert (root.tag, root.get("version"), root.get("creator")) == (f"{GPX}gpx", "1.1", "geo-service")
+    assert _check_gpx_11(root) == []
+    rtes, trks = root.findall(f"{GPX}rte"), root.findall(f"{GPX}trk")
+    assert [r.findtext(f"{GPX}name") for r in rtes] == [f"{t} {v}" for t, v in zip("AB", mine, strict=True)]
+    assert [t.findtext(f"{GPX}name") for t in trks] == [r.findtext(f"{GPX}name") for r in rtes]
+    for rte, tag, vehicle in zip(rtes, "AB", mine, strict=True):
+        points = [p.findtext(f"{GPX}name") for p in rte.findall(f"{GPX}rtept")]
+        assert points == [
+            f"{lab} {name}".strip() for lab, name in zip(labels[tag], items[vehicle], strict=True)
+        ]
+    wpts = [w.findtext(f"{GPX}name").split(" ")[0] for w in root.findall(f"{GPX}wpt")]
+    assert wpts == labels["A"] + labels["B"]
+    assert all(len(t.findall(f"{GPX}trkseg/{GPX}trkpt")) >= 2 for t in trks)
+
+    one = demo_client.get(f"/plans/snow/{plan['id']}/crews/{quote(crew)}.gpx", params={"vehicle": mine[1]})
+    root = ET.fromstring(one.content)
+    assert _check_gpx_11(root) == []
+    assert [r.findtext(f"{GPX}name") for r in root.findall(f"{GPX}rte")] == [f"B {mine[1]}"]
+    assert [w.findtext(f"{GPX}name").split(" ")[0] for w in root.findall(f"{GPX}wpt")] == labels["B"]
+    assert quote(f"{plan['id']}-{mine[1]}.gpx", safe="") in one.headers["content-disposition"]
+
+    sheet = demo_client.get(f"/plans/snow/{plan['id']}/crews/{quote(crew)}/sheet").text
+    sections = re.findall(
+        r"<section class='vehicle' data-vehicle='([^']+)' data-tag='([A-Z]+)'>(.*?)</section>", sheet
+    )
+    assert [(v, t) for v, t, _ in sections] == [(mine[0], "A"), (mine[1], "B")]
+    for vehicle, tag, html in sections:
+        assert f"<span class='tag'>{tag}</span> 车辆 {vehicle}" in html
+        assert re.findall(r"<td class='stop-label'>([^<]+)</td>", html) == labels[tag]
+    assert "<p id='closures'><b>封闭：</b>东环路大沙河桥（桥涵）</p>" in sheet
+    unserved = re.search(r"<div id='unserved'>(.*?)</div>", sheet).group(1)
+    assert "<li>东环路大沙河桥：桥涵封闭</li>" in unserved
+    assert "<li>东环路：所在桥涵封闭</li>" in unserved
+
+    only = demo_client.get(
+        f"/plans/snow/{plan['id']}/crews/{quote(crew)}/sheet", params={"vehicle": mine[1]}
+    ).text
+    assert re.findall(r"data-vehicle='([^']+)' data-tag='([A-Z]+)'", only) == [(mine[1], "B")]
+    assert re.findall(r"<td class='stop-label'>([^<]+)</td>", only) == labels["B"]
+    assert f"· B {mine[1]} 路线单" in only
+    assert mine[0] not in only
+
+    missing = demo_client.get(
+        f"/plans/snow/{plan['id']}/crews/{quote(crew)}/sheet", params={"vehicle": "中站一组-9"}
+    )
+    assert missing.status_code == 404
+    assert missing.json()["field"] == "vehicle"
+    assert "中站一组-1、中站一组-2" in missing.json()["detail_zh"]
+    typo = demo_client.get(f"/plans/snow/{plan['id']}/crews/{quote(crew)}.gpx", params={"vehicles": mine[1]})
+    assert typo.status_code == 400  # a misspelt parameter is not quietly the whole crew
+    # the GeoJSON labels its stops alike
+    stops = [f["properties"] for f in routes["features"] if f["properties"]["kind"] == "stop"]
+    assert [s["label"] for s in stops] == labels["A"] + labels["B"]

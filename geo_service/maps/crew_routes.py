@@ -24,6 +24,21 @@ def _href(path: str, **params: str) -> str:
     return html.escape(path + (f"?{query}" if query else ""), quote=True)
 
 
+def _plan_notes(plan: Mapping[str, Any], en: bool) -> str:
+    """What a crew must know before opening a plan's map: what was closed, how many items nobody serves."""
+    parts = []
+    closures = [str(c) for c in plan.get("closures") or ()]
+    if closures:
+        parts.append(
+            f"<span class='closures'>{'Closed: ' if en else '封闭：'}"
+            f"{html.escape((', ' if en else '、').join(closures))}</span>"
+        )
+    if plan.get("unserved"):
+        n = int(plan["unserved"])
+        parts.append(f"<span class='unserved'>{f'{n} item(s) not served' if en else f'{n} 处未作业'}</span>")
+    return "".join(f"<br>{p}" for p in parts)
+
+
 def crew_routes_page(
     crew: str,
     plans: Sequence[Mapping[str, Any]],
@@ -33,7 +48,8 @@ def crew_routes_page(
     more: bool = False,
 ) -> str:
     """The page listing ``plans`` (each: ``id``, ``title``, ``start`` as ISO text, and ``vehicles``: the
-    crew's, each a mapping with ``vehicle`` and ``stops``), in the order given.
+    crew's, each a mapping with ``vehicle`` and ``stops``; optionally ``closures``, the names of what was
+    closed, and ``unserved``, how many items the plan could not serve), in the order given.
 
     ``more``: older plans exist that the list leaves out."""
     en = lang == "en"
@@ -65,7 +81,7 @@ def crew_routes_page(
             f"<li class='plan' data-plan='{html.escape(str(plan['id']), quote=True)}'>"
             f"<b>{html.escape(str(plan.get('title') or ''))}</b><br>"
             f"<span class='start'>{'Starts' if en else '出发'} {html.escape(beijing_label(plan['start'], lang))}</span>"
-            f" · {count}<br>{' · '.join(links)}</li>"
+            f" · {count}{_plan_notes(plan, en)}<br>{' · '.join(links)}</li>"
         )
     if not rows:
         listing = (
@@ -84,7 +100,7 @@ def crew_routes_page(
         f"<title>{html.escape(heading)}</title><style>"
         "body{font-family:'Noto Sans CJK SC','Noto Sans',sans-serif;margin:0 auto;padding:.5rem 1rem;max-width:40rem}"
         "h1{font-size:1.2rem}ol{padding-left:1.4rem}li.plan{margin:.8rem 0;line-height:1.6}"
-        "li.plan a{display:inline-block;padding:.2rem 0}"
+        "li.plan a{display:inline-block;padding:.2rem 0}.closures{color:#b71c1c;font-weight:bold}"
         "</style></head><body>"
         f"<h1>{html.escape(heading)}</h1>"
         f"<p>{_INTRO[1 if en else 0]} <a id='lang-switch' href='{switch}'>{'中文' if en else 'English'}</a></p>"

@@ -5,7 +5,12 @@ the page printed from a browser), the whole map on the first page, the list from
 A crew with several vehicles: each vehicle has a letter (A, B, C, … in the plan's order) and a colour,
 for its path, the ring of its stops and its part of the list; a stop is labelled with its vehicle's
 letter and its number on that vehicle (B12), so the three first stops of three vehicles are A1, B1 and
-C1. The page can show one vehicle alone (``vehicle``), keeping its letter and colour.
+C1. The page can show one vehicle alone (``vehicle``), keeping its letter and colour. The letters and
+labels are those of :mod:`geo_service.snow.tags`, which the printable sheet and the GPX use too.
+
+Above the stops, what the plan says besides them (:mod:`geo_service.maps.route_notes`): the closures it
+was made under and the items it could not serve, with why. Tapping a stop in the list brings the map to
+it, zoomed in, with its popup open.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from typing import Any
 from urllib.parse import quote
 
 from geo_service.crs import wgs84_to_gcj02
-from geo_service.errors import NotFound
 from geo_service.maps.base import (
     add_after_map,
     add_legend,
@@ -44,6 +48,8 @@ from geo_service.maps.furniture import (
 )
 from geo_service.maps.markup import Raw
 from geo_service.maps.page_script import PAGE_JS, gcj02_overlays, page_data
+from geo_service.maps.route_notes import CLOSED_COLOUR, UNSERVED_COLOUR, route_notes
+from geo_service.snow.tags import only_vehicle, stop_label, tag_vehicles
 
 __all__ = [
     "PRIORITY_COLOURS",
@@ -51,7 +57,6 @@ __all__ = [
     "ROUTE_COLOUR",
     "VEHICLE_COLOURS",
     "route_page",
-    "vehicle_tag",
 ]
 
 PRIORITY_COLOURS = {1: "#c62828", 2: "#ef6c00", 3: "#f9a825"}
@@ -74,10 +79,12 @@ def _lonlats(points: Sequence[Sequence[float]], *, shift: bool) -> list[list[flo
     return [[round(float(x), 6), round(float(y), 6)] for x, y in zip(lon, lat, strict=True)]
 
 
-def vehicle_tag(index: int) -> str:
-    """The letter of a crew's ``index``-th vehicle (from 0): A … Z, then AA, AB …; with the stop's number
-    after it (B12), a label no other stop of the crew has."""
-    return chr(65 + index) if index < 26 else chr(64 + index // 26) + chr(65 + index % 26)
+def _priority_names(lang: str) -> dict[int, str]:
+    return (
+        {1: "Priority 1", 2: "Priority 2", 3: "Priority 3"}
+        if lang == "en"
+        else {1: "一级", 2: "二级", 3: "三级"}
+    )
 
 
 def _legend_items(
@@ -85,8 +92,7 @@ def _legend_items(
 ) -> list[tuple[str, str, str]]:
     """What the crew's map draws: each vehicle's route in its colour (``named``: with its letter and
     name, for a crew of several), stops by priority (red, orange, yellow), salt reloads."""
-    en = lang == "en"
-    names = {1: "Priority 1", 2: "Priority 2", 3: "Priority 3"} if en else {1: "一级", 2: "二级", 3: "三级"}
+    names = _priority_names(lang)
     return [
         *(
             (
@@ -97,7 +103,7 @@ def _legend_items(
             for v in vehicles
         ),
         *((PRIORITY_COLOURS[p], "border-radius:50%", names[p]) for p in (1, 2, 3)),
-        (RELOAD_COLOUR, "border-radius:50%", "Salt reload" if en else "装盐"),
+        (RELOAD_COLOUR, "border-radius:50%", "Salt reload" if lang == "en" else "装盐"),
     ]
 
 
@@ -115,6 +121,12 @@ def _layout_css(printing: bool) -> str:
         "line-height:15px;height:15px;padding:0 3px;white-space:nowrap;box-sizing:content-box}"
         ".stop-no i{display:inline-block;width:7px;height:7px;border-radius:50%;margin-right:2px;vertical-align:0}"
         ".next-day{font-weight:bold}#vehicle-form{display:inline}"
+        # a stop in the list is tapped to see it on the map: the one shown is marked
+        "#stops li[data-stop]{cursor:pointer;padding:2px 0}#stops li.current{background:#e3f2fd;outline:1px solid #90caf9}"
+        "#route-notes{font-size:13px;color:#212121;border-bottom:1px solid #ddd;padding-bottom:4px}"
+        "#route-notes p{margin:2px 0}#route-notes ul{margin:0;padding-left:1.2em}#unserved .why{color:#555}"
+        ".closed-mark{width:14px;height:14px;line-height:14px;background:#212121;color:#fff;border:2px solid #fff;"
+        "border-radius:3px;text-align:center;font-weight:bold;font-size:13px}"
         ".geo-legend{font-size:12px;line-height:15px;padding:4px 8px}"
         ".folium-map.leaflet-container{background:#f5f5f2}"  # paper-white under the vector basemap
         # on a phone the legend's entries run on in two short lines, leaving the map its height
@@ -140,25 +152,15 @@ def _layout_css(printing: bool) -> str:
     return f"<style>{shared}{variant}{paper}</style>"
 
 
-def _shown(vehicles: Sequence[Mapping[str, Any]], crew: str, only: str | None) -> list[dict[str, Any]]:
+def _shown(vehicles: Sequence[Mapping[str, Any]], crew: str, only: str | None) -> list[Mapping[str, Any]]:
     """The crew's vehicles with their letters and colours (by their place in the crew, so that one shown
     alone keeps them), all or only the vehicle named ``only`` (a 404 naming the crew's vehicles if it
     has none of that name)."""
     tagged = [
-        {**v, "tag": vehicle_tag(i), "colour": VEHICLE_COLOURS[i % len(VEHICLE_COLOURS)]}
-        for i, v in enumerate(vehicles)
+        {**v, "colour": VEHICLE_COLOURS[i % len(VEHICLE_COLOURS)]}
+        for i, v in enumerate(tag_vehicles(vehicles))
     ]
-    if only is None:
-        return tagged
-    found = [v for v in tagged if v["vehicle"] == only]
-    if not found:
-        names = [str(v["vehicle"]) for v in tagged]
-        raise NotFound(
-            f"班组「{crew}」没有车辆「{only}」（有：{'、'.join(names)}）",
-            f"Crew '{crew}' has no vehicle '{only}' (vehicles: {', '.join(names)})",
-            field="vehicle",
-        )
-    return found
+    return only_vehicle(tagged, crew, only)
 
 
 def _vehicle_choice(tagged: Sequence[Mapping[str, Any]], only: str | None, page_path: str, lang: str) -> str:
@@ -212,7 +214,7 @@ def route_page(
     en = lang == "en"
     shift = gcj02_overlays(ws.settings)
     start = dt.datetime.fromisoformat(doc["start"]).astimezone(TZ)
-    stops = []
+    stops: list[dict[str, Any]] = []
     sections = []
     for v in shown:
         rows = []
@@ -221,7 +223,7 @@ def route_page(
         ):
             stop = {
                 "vehicle": v["vehicle"],
-                "label": f"{v['tag']}{s['seq']}",
+                "label": stop_label(v["tag"], s["seq"]),
                 "colour": v["colour"],
                 "lonlat": lonlat,
                 "name": s.get("name"),
@@ -229,12 +231,13 @@ def route_page(
                 "kind": s["kind"],
                 "arrive": clock(start + dt.timedelta(seconds=s["arrive_s"]), start, lang),
             }
-            stops.append(stop)
-            rows.append(  # every stop: a crew must not lose the end of its list
-                f"<li style='color:{PRIORITY_COLOURS.get(s.get('priority'), RELOAD_COLOUR)}'>"
+            rows.append(  # every stop: a crew must not lose the end of its list; tapped, the map shows it
+                f"<li data-stop='{len(stops)}' tabindex='0' role='button' "
+                f"style='color:{PRIORITY_COLOURS.get(s.get('priority'), RELOAD_COLOUR)}'>"
                 f"<span class='stop-label' style='color:{v['colour']}'>{stop['label']}</span> "
                 f"{_arrival(stop['arrive'])} · {html.escape(str(stop['name'] or ''))}</li>"
             )
+            stops.append(stop)
         count = f"{len(v['stops'])} stops" if en else f"{len(v['stops'])} 个作业点"
         sections.append(
             f"<section class='vehicle-stops' data-vehicle='{html.escape(str(v['vehicle']), quote=True)}'>"
@@ -250,7 +253,9 @@ def route_page(
         }
         for v in shown
     ]
-    base = html.escape(f"/plans/snow/{quote(str(doc['id']))}/crews/{quote(crew)}", quote=True)
+    plans_base = f"/plans/snow/{quote(str(doc['id']))}/crews/{quote(crew)}"
+    one = f"?vehicle={quote(vehicle)}" if vehicle else ""  # the sheet and GPX of the vehicle shown
+    notes = route_notes(ws, doc, crew, lang=lang, shift=shift)
     page_path = f"/maps/route/{quote(str(doc['id']))}/{quote(crew)}"
     switch = language_href(page_path, query or {}, lang)
     title = f"{doc['title']} · {crew}" + (f" · {shown[0]['tag']} {vehicle}" if vehicle else "")
@@ -262,13 +267,13 @@ def route_page(
         m,
         f"<div id='route-head'><b>{html.escape(title)}</b> "
         f"<span id='route-start'>{'from' if en else '出发'} {beijing(start)}</span> "
-        f"<span class='geo-screen-only'>{choice}<a id='gpx' href='{base}.gpx'>GPX</a> · "
-        f"<a id='sheet' href='{base}/sheet'>{'Printable sheet' if en else '路线单'}</a>"
+        f"<span class='geo-screen-only'>{choice}<a id='gpx' href='{html.escape(plans_base + '.gpx' + one, quote=True)}'>GPX</a> · "
+        f"<a id='sheet' href='{html.escape(plans_base + '/sheet' + one, quote=True)}'>{'Printable sheet' if en else '路线单'}</a>"
         f" · <a id='crew-routes' href='/maps/crews/{html.escape(quote(crew), quote=True)}'>"
         f"{'All routes of the crew' if en else '本班组全部路线'}</a>"
         f" · <a href='{switch}'>{label('switch', lang)}</a> · "
         f"{print_links(page_path, query or {}, lang)}</span></div>"
-        f"<div id='stops'>{''.join(sections)}</div>",
+        f"<div id='stops'>{notes.text}{''.join(sections)}</div>",
     )
     add_title_block(
         m,
@@ -277,7 +282,7 @@ def route_page(
     )
     add_north_arrow(m, lang)
     add_legend(
-        m, _legend_items(shown, lang, named=len(tagged) > 1), lang
+        m, [*_legend_items(shown, lang, named=len(tagged) > 1), *notes.legend], lang
     )  # the page's head has the language switch
     data = page_data(ws, lang, with_minor=True)
     data.update(
@@ -286,6 +291,15 @@ def route_page(
             "paths": paths,
             "colours": {str(k): v for k, v in PRIORITY_COLOURS.items()},
             "reload": RELOAD_COLOUR,
+            "closed": notes.closed,
+            "unserved": notes.unserved,
+            "closed_colour": CLOSED_COLOUR,
+            "unserved_colour": UNSERVED_COLOUR,
+            "T": {
+                "closed": "Closed" if en else "封闭",
+                "unserved": "Not served" if en else "未作业",
+                "priority": {str(p): n for p, n in _priority_names(lang).items()},
+            },
             "muted_roads": True,
             "print": printing,
         }
@@ -301,17 +315,42 @@ var lines = L.layerGroup(); D.paths.forEach(function(p){ if (p.path.length>1) { 
 addLayer(D.L.route, lines);
 // labelled stops (vehicle letter and number, A12) when zoomed in; over the whole route (hundreds of
 // stops) dots in the priority colours ringed in their vehicle's
-var numbered = L.layerGroup(), dots = L.layerGroup();
+// closures (a closed road dashed black, a closed bridge a black cross) and what the plan leaves unserved
+// (hollow grey), under the route
+function noteLayer(fc, colour, closed){ return L.geoJSON(fc, {
+  style: {color: colour, weight: closed ? 5 : 4, opacity: .9, dashArray: closed ? '8 5' : '2 6'},
+  pointToLayer: function(f, ll){ return closed
+    ? L.marker(ll, {icon: L.divIcon({className: '', iconSize: [18, 18], iconAnchor: [9, 9], html: '<div class="closed-mark">×</div>'}), keyboard: false})
+    : L.circleMarker(ll, {radius: 6, weight: 2, dashArray: '2 3', color: colour, fill: false}); },
+  onEachFeature: function(f, l){ var t = esc((closed ? D.T.closed : D.T.unserved) + ': ' + f.properties.name)
+    + (closed ? '' : '<br>' + esc(f.properties.why)); l.bindTooltip(t); l.bindPopup(t); }}); }
+if (D.unserved.features.length) { addLayer(D.T.unserved, noteLayer(D.unserved, D.unserved_colour, false)); }
+if (D.closed.features.length) { addLayer(D.T.closed, noteLayer(D.closed, D.closed_colour, true)); }
+var numbered = L.layerGroup(), dots = L.layerGroup(), marks = [];
 D.stops.forEach(function(s){ var c = D.colours[s.priority] || D.reload, ll = [s.lonlat[1], s.lonlat[0]];
   var tip = esc(s.label+' '+s.arrive+' '+(s.name||''));
+  var popup = '<b>'+esc(s.label)+'</b> '+esc(s.arrive)+'<br>'+esc(s.name||'')+(s.priority ? ' · '+esc(D.T.priority[s.priority]) : '');
   var icon = L.divIcon({className:'', iconSize:[16 + 7 * s.label.length, 19], iconAnchor:[8 + 3.5 * s.label.length, 10],
     html:'<div class="stop-no" style="border-color:'+s.colour+';color:'+s.colour+'"><i style="background:'+c+'"></i>'+esc(s.label)+'</div>'});
-  L.marker(ll, {icon: icon}).bindTooltip(tip).addTo(numbered);
-  L.circleMarker(ll, {radius:4.5, weight:2, color:s.colour, fillColor:c, fillOpacity:1, vehicle:s.vehicle}).bindTooltip(tip).addTo(dots); });
+  var mark = {numbered: L.marker(ll, {icon: icon, label: s.label}).bindTooltip(tip).bindPopup(popup).addTo(numbered),
+    dot: L.circleMarker(ll, {radius:4.5, weight:2, color:s.colour, fillColor:c, fillOpacity:1, vehicle:s.vehicle}).bindTooltip(tip).bindPopup(popup).addTo(dots)};
+  marks.push(mark); });
 var stops = addLayer(D.L.stops, L.layerGroup());
 function showStops(){ var near = MAP.getZoom() >= 15; stops.clearLayers(); stops.addLayer(near ? numbered : dots); }
 MAP.on('zoomend', showStops);
 finishLayers();
+// a stop tapped in the list: the map goes to it, zoomed in to its label, and opens its popup
+function goToStop(i){ var s = D.stops[i]; if (!s) { return; }
+  MAP.setView([s.lonlat[1], s.lonlat[0]], Math.max(MAP.getZoom(), 16), {animate: false});
+  showStops(); (MAP.getZoom() >= 15 ? marks[i].numbered : marks[i].dot).openPopup();
+  document.querySelectorAll('#stops li.current').forEach(function(li){ li.classList.remove('current'); });
+  var li = document.querySelector('#stops li[data-stop="' + i + '"]'); if (li) { li.classList.add('current'); }
+  var box = MAP.getContainer().getBoundingClientRect();  // a layout where the map is below the fold
+  if (box.top < 0 || box.bottom > window.innerHeight) { MAP.getContainer().scrollIntoView({block: 'nearest'}); } }
+var stopList = document.getElementById('stops');
+stopList.addEventListener('click', function(e){ var li = e.target.closest('li[data-stop]'); if (li) { goToStop(+li.dataset.stop); } });
+stopList.addEventListener('keydown', function(e){ var li = e.target.closest('li[data-stop]');
+  if (li && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); goToStop(+li.dataset.stop); } });
 // one vehicle or all: the page again with the vehicle chosen (its print links then print that vehicle)
 var choice = document.getElementById('vehicle-select');
 if (choice) { document.querySelector('#vehicle-form button').style.display = 'none';  // picking is enough

@@ -149,7 +149,12 @@ def make_plan(
         ).encode()
     ).hexdigest()[:10]
     plan_id = f"{start:%Y%m%d%H%M}-{key}"
-    doc = plan_document(plan, plan_id=plan_id, title=title, closures=closures, locks=dict(locks or {}))
+    named = {f"road:{r}": str(roads.loc[r, "name"]) for r in closed_roads} | {
+        f"bridge:{b}": str(bridges.loc[b, "name"]) for b in closed_bridges
+    }
+    doc = plan_document(
+        plan, plan_id=plan_id, title=title, closures=closures, locks=dict(locks or {}), closure_names=named
+    )
     if save:
         check_budget()  # out of time: the caller has been told it failed, so nothing is stored
         ws.store.put_document("snow_plan", plan_id, doc, actor=actor)

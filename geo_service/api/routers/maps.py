@@ -22,8 +22,10 @@ from geo_service.maps.crew_routes import crew_routes_page
 from geo_service.maps.furniture import PAPER
 from geo_service.maps.pages import coverage_page, plan_page
 from geo_service.maps.prints import print_page
-from geo_service.maps.route_page import route_page, vehicle_tag
+from geo_service.maps.route_page import route_page
 from geo_service.snow.export import crew_vehicles
+from geo_service.snow.notes import plan_closures
+from geo_service.snow.tags import vehicle_tag
 
 __all__ = ["router"]
 
@@ -252,6 +254,8 @@ def crew_routes(request: Request, crew: str) -> HTMLResponse:
                 "title": doc.get("title"),
                 "start": doc.get("start"),
                 "vehicles": [{"vehicle": v["vehicle"], "stops": len(v.get("stops", ()))} for v in mine],
+                "closures": [c["name"] or c["item"] for c in plan_closures(doc)],
+                "unserved": len(doc.get("unserved", ())),
             }
         )
     if not plans:

@@ -123,16 +123,28 @@ def get_plan(ws: WorkspaceDep, plan_id: str) -> Response:
     return JSONResponse(body, media_type="application/geo+json")
 
 
+#: one vehicle of the crew (its name, 山阳一组-2), kept under its letter; none: the whole crew
+VehicleQuery = Annotated[
+    str | None, Query(max_length=100, description="只看一辆车（车辆编号）/ one vehicle of the crew only")
+]
+
+
+def _one(vehicle: str | None) -> str | None:
+    return (vehicle or "").strip() or None
+
+
 @router.get("/{plan_id}/crews/{crew}.gpx", summary="班组路线 GPX / GPX for a crew")
-def crew_gpx(ws: WorkspaceDep, plan_id: str, crew: str) -> Response:
+def crew_gpx(ws: WorkspaceDep, plan_id: str, crew: str, vehicle: VehicleQuery = None) -> Response:
+    """Waypoints named as on the route page (A1 …), a route and a track for each vehicle (A, B …)."""
     doc = ws.store.get_document("snow_plan", plan_id)
+    who = _one(vehicle) or crew
     return Response(
-        plan_gpx(doc, crew),
+        plan_gpx(doc, crew, vehicle=_one(vehicle)),
         media_type="application/gpx+xml",
-        # the crew's name in the file name (RFC 6266: UTF-8 form, with a plain fallback)
+        # the crew's (or vehicle's) name in the file name (RFC 6266: UTF-8 form, with a plain fallback)
         headers={
             "Content-Disposition": f'attachment; filename="{plan_id}-crew.gpx"; '
-            f"filename*=UTF-8''{quote(f'{plan_id}-{crew}.gpx', safe='')}"
+            f"filename*=UTF-8''{quote(f'{plan_id}-{who}.gpx', safe='')}"
         },
     )
 
@@ -140,8 +152,10 @@ def crew_gpx(ws: WorkspaceDep, plan_id: str, crew: str) -> Response:
 @router.get(
     "/{plan_id}/crews/{crew}/sheet", response_class=HTMLResponse, summary="可打印路线单 / Printable sheet"
 )
-def crew_sheet(ws: WorkspaceDep, plan_id: str, crew: str) -> HTMLResponse:
-    return HTMLResponse(route_sheet(ws.store.get_document("snow_plan", plan_id), crew))
+def crew_sheet(ws: WorkspaceDep, plan_id: str, crew: str, vehicle: VehicleQuery = None) -> HTMLResponse:
+    """Each vehicle under its letter, stops labelled A1 … as on the route page; closures, unserved items."""
+    doc = ws.store.get_document("snow_plan", plan_id)
+    return HTMLResponse(route_sheet(doc, crew, vehicle=_one(vehicle)))
 
 
 @router.get("/{plan_id}/crews/{crew}", summary="一个班组的路线（GeoJSON）/ One crew's routes")
