@@ -317,6 +317,22 @@ def test_a_depot_cut_off_by_closures_still_gives_a_plan():
         plan_response(**kw | {"locks": {f"road:{closed[0]}": "一组"}})
 
 
+def test_a_priority_footway_is_not_called_closed():
+    """helper-61: every priority road missing from the driving network was 'road closed', so a footway
+    (drivable false, from an OSM import) with a snow priority was listed, and drawn, as a closure."""
+    _, roads, bridges, depots, crews, _, closed = _island()
+    walk = int(roads.index[~roads.index.isin(closed)][0])
+    roads["drivable"] = True
+    roads.loc[walk, "drivable"] = False
+    net = build_network(roads, mode="drive", weight="length", closed_road_ids=closed)
+    plan = _plan_in_time(
+        net=net, roads=roads, bridges=bridges, depots=depots, crews=crews, start=START, iterations=10
+    )
+    reasons = {u["item"]: u["reason_en"] for u in plan.unserved}
+    assert reasons[f"road:{walk}"] == "not a road vehicles drive (a footway or steps)"
+    assert {reasons[f"road:{r}"] for r in closed} == {"road closed"}
+
+
 def test_a_road_dropped_for_a_closed_bridge_says_so(demo_plan):
     """helper-29: closing bridge 12 left 东环路 unserved as 'road closed' though no road was closed."""
     from geo_service.snow.service import make_plan

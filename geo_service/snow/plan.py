@@ -109,15 +109,12 @@ def plan_response(
     key = roads[roads["snow_priority"].notna()]
     for fid, row in key.iterrows():
         s = in_net.get(int(fid))
-        if s is None:
-            unserved.append(
-                {
-                    "item": f"road:{fid}",
-                    "name": row["name"],
-                    "reason_zh": "道路封闭",
-                    "reason_en": "road closed",
-                }
-            )
+        if s is None:  # left out of the driving network: closed, or no road for vehicles at all
+            drivable = row.get("drivable")
+            zh, en = ("道路封闭", "road closed")
+            if drivable is not None and not pd.isna(drivable) and not bool(drivable):
+                zh, en = ("不是车辆可行驶的道路（人行道、台阶）", "not a road vehicles drive (a footway or steps)")
+            unserved.append({"item": f"road:{fid}", "name": row["name"], "reason_zh": zh, "reason_en": en})
             continue
         items.append(
             Item(
