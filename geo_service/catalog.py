@@ -54,6 +54,8 @@ class FieldSpec:
     default: Any = None
     unique: bool = False
     references: str | None = None
+    # another field of the layer this one may not equal (a shift's end, its start)
+    differs_from: str | None = None
     title: Mapping[str, str] = field(default_factory=dict)
     description: Mapping[str, str] = field(default_factory=dict)
     # other headers that mean this field in an uploaded table (a 12345 export's 受理时间 for reported_at),
@@ -368,6 +370,19 @@ class LayerSpec:
                 feature=feature,
                 field=end,
             )
+        for f in self.fields:
+            other = f.differs_from
+            if other and out.get(f.name) is not None and out.get(f.name) == out.get(other):
+                hint_zh = f"：{f.description['zh']}" if f.description.get("zh") else ""
+                hint_en = f": {f.description['en']}" if f.description.get("en") else ""
+                twin = self.field(other)
+                raise InvalidInput(
+                    f"{f.label('zh')}不能与{twin.label('zh')}相同（都是 {out[f.name]}）{hint_zh}",
+                    f"{f.label('en')} cannot be the same as {twin.label('en')} (both {out[f.name]}){hint_en}",
+                    layer=self.name,
+                    feature=feature,
+                    field=f.name,
+                )
         return out
 
     def blanks_defaulted(self, properties: Mapping[str, Any], *, new: bool = True) -> dict[str, Any]:
@@ -470,6 +485,7 @@ def _load_field(raw: Any, path: Path) -> FieldSpec:
         "default",
         "unique",
         "references",
+        "differs_from",
         "title",
         "description",
         "aliases",
@@ -525,6 +541,7 @@ def _load_field(raw: Any, path: Path) -> FieldSpec:
         default=raw.get("default"),
         unique=bool(raw.get("unique", False)),
         references=raw.get("references"),
+        differs_from=raw.get("differs_from"),
         title=_titles(raw.get("title", name), path, name),
         description=_titles(raw["description"], path, name) if raw.get("description") else {},
         aliases=tuple(a.strip() for a in aliases),
@@ -620,6 +637,13 @@ def load_catalog(directory: Path | str) -> Catalog:
         layers[spec.name] = spec
     for spec in layers.values():
         for f in spec.fields:
+            if f.differs_from is not None and f.differs_from not in spec.field_names:
+                raise _bad(
+                    spec.source or directory,
+                    f"differs_from 所指的字段 {f.differs_from} 不存在",
+                    f"differs_from names {f.differs_from}, which is no field of the layer",
+                    f.name,
+                )
             if f.references:
                 target, _, target_field = f.references.partition(".")
                 if target not in layers or target_field not in layers[target].field_names:

@@ -92,6 +92,10 @@ def test_adding_a_layer_needs_a_declaration_only(tmp_path):
             "name: x\ntitle: {zh: 甲}\ngeometry: Point\ntime: {start: a}\nfields:\n  - {name: a, type: string}\n",
             "field 'a'",
         ),
+        (
+            "name: x\ntitle: {zh: 甲}\ngeometry: Point\nfields:\n  - {name: a, type: string, differs_from: b}\n",
+            "differs_from names b",
+        ),
         ("name: [unclosed\n", "cannot be read"),
         (  # the hours hints of stall sites and festival points were cut at their commas
             "name: x\ntitle: {zh: 甲}\ngeometry: Point\nfields:\n"

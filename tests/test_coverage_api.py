@@ -529,6 +529,15 @@ def test_a_shift_ending_after_midnight_is_refused_and_a_bad_stored_row_is_named(
     assert r.status_code == 400, r.text[:300]
     assert r.json()["field"] == "end"
     assert c.get("/collections/duty_shifts/items", params={"limit": 1}).json()["numberMatched"] == before
+    # helper-62: a shift ending when it starts (a typo for 08:00-18:00) became round-the-clock cover
+    same = dict(bad, properties=dict(bad["properties"], start="08:00", end="08:00"))
+    r = c.post("/collections/duty_shifts/items", json=same)
+    assert r.status_code == 400, r.text[:300]
+    assert (r.json()["field"], r.json()["layer"]) == ("end", "duty_shifts")
+    assert "不能与开始相同" in r.json()["detail_zh"]
+    assert "00:00 至 24:00" in r.json()["detail_zh"]
+    assert "all day is 00:00 to 24:00" in r.json()["detail_en"]
+    assert c.get("/collections/duty_shifts/items", params={"limit": 1}).json()["numberMatched"] == before
     ok = dict(bad, properties=dict(bad["properties"], end="24:00"))
     assert c.post("/collections/duty_shifts/items", json=ok).status_code == 201
     # a row written straight into the GeoPackage, as an old release might have left it

@@ -113,7 +113,10 @@ def plan_response(
             drivable = row.get("drivable")
             zh, en = ("道路封闭", "road closed")
             if drivable is not None and not pd.isna(drivable) and not bool(drivable):
-                zh, en = ("不是车辆可行驶的道路（人行道、台阶）", "not a road vehicles drive (a footway or steps)")
+                zh, en = (
+                    "不是车辆可行驶的道路（人行道、台阶）",
+                    "not a road vehicles drive (a footway or steps)",
+                )
             unserved.append({"item": f"road:{fid}", "name": row["name"], "reason_zh": zh, "reason_en": en})
             continue
         items.append(
