@@ -34,14 +34,15 @@ __all__ = [
     "day_kind",
     "day_minute",
     "festival_dates",
+    "hour_start_notes",
     "in_supported_years",
     "local_times",
     "next_shift",
     "on_duty",
     "open_windows",
-    "parse_day",
     "parse_hours",
     "parse_time",
+    "parse_week_start",
     "past_festival_dates",
     "shifts_from_frame",
     "statutory_holidays",
@@ -215,19 +216,30 @@ def today_at(clock: tuple[int, int, int], *, past: bool, now: dt.datetime) -> dt
     return out - dt.timedelta(days=1) if past and out > now else out
 
 
-def parse_day(value: str, *, field: str = "start") -> dt.date:
-    """An ISO 8601 day typed by a user, refused naming ``field`` when it does not parse or falls outside
-    :data:`YEARS`."""
+def parse_week_start(value: str, *, field: str = "start") -> dt.date | dt.datetime:
+    """Where hour-by-hour coverage starts, typed by a user: a day (``2026-12-07``, its midnight) or any
+    time :func:`parse_time` reads (``2026年12月7日``, ``2026/12/7 08:00``, ``20261207``), refused naming
+    ``field`` when it does not read or falls outside :data:`YEARS`."""
     try:
         day = dt.date.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidInput(
-            f"日期「{value}」无法解析，应为 YYYY-MM-DD",
-            f"Day '{value}' does not parse; use YYYY-MM-DD",
-            field=field,
-        ) from None
+        moment = parse_time(value, field=field)
+        if moment is None:
+            raise InvalidInput("需要开始时间", "A start is needed", field=field) from None
+        return moment
     in_supported_years(day, field=field)
     return day
+
+
+def hour_start_notes(asked: dt.date | dt.datetime, start: dt.datetime) -> list[str]:
+    """A note when hour-by-hour coverage asked to start at ``asked`` starts at the hour before it."""
+    if not isinstance(asked, dt.datetime) or asked == start:
+        return []
+    return [
+        f"逐小时检查从整点算起：{start.astimezone(TZ):%Y-%m-%d %H:%M}（所给 {asked.astimezone(TZ):%H:%M}）/ "
+        f"hours are counted from the hour: {start.astimezone(TZ):%Y-%m-%d %H:%M} "
+        f"({asked.astimezone(TZ):%H:%M} was given)"
+    ]
 
 
 @lru_cache(maxsize=8192)  # the library scans its whole table on every call (about 20 µs)

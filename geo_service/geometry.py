@@ -22,6 +22,7 @@ from geo_service.errors import InvalidInput, PayloadTooLarge
 __all__ = [
     "CHINA_BOUNDS",
     "check_kinds",
+    "check_place",
     "check_positions",
     "geometry_from_geojson",
     "polygonal",
@@ -495,3 +496,14 @@ def polygonal(geom: shapely.Geometry | None, *, min_area: float = 0.0) -> shapel
     if len(polys) == 0:
         return None
     return polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
+
+
+def check_place(point: shapely.Geometry, *, bounds: tuple[float, float, float, float]) -> None:
+    """:func:`check_positions` of one place asked about (who covers it): refused as the place (该位置),
+    not as "feature point[0]"."""
+    try:
+        check_positions([point], bounds=bounds, what="point")
+    except InvalidInput as e:
+        raise InvalidInput(
+            e.zh.replace("要素 point[0]：", "该位置"), e.en.replace("Feature point[0]: ", ""), field="lon"
+        ) from None

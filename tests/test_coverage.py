@@ -165,6 +165,46 @@ def test_site_duty_coverage_lists_uncovered_hours():
     assert [g["hour"][11:16] for g in gaps] == ["18:00", "19:00"]
 
 
+def test_a_stall_zone_over_two_beats_is_covered_while_either_is_on_duty():
+    """helper-62: a zone over two beats was checked against the one beat holding a point inside it. It
+    counts every beat it shares ground with (not one it only touches); uncovered hours say why in
+    Chinese and English apart, as other answers do."""
+    index = BeatIndex.build(grid_beats())
+    zone = shapely.Polygon([ll(120, 170), ll(180, 170), ll(180, 230), ll(120, 230)])  # B11 and B21
+    touching = shapely.Polygon([ll(200, 20), ll(250, 20), ll(250, 60), ll(200, 60)])  # in B02, touches B01
+    sites = gpd.GeoDataFrame(
+        {"name": ["甲", "乙"], "hours": ["06:00-23:00", "06:00-23:00"], "status": ["open", "open"]},
+        geometry=[zone, touching],
+        crs=4326,
+        index=[3, 4],
+    )
+    shifts = shifts_from_frame(
+        pd.DataFrame(
+            [
+                {"beat": "B11", "squad": "S1", "weekdays": "1-7", "start": "08:00", "end": "18:00"},
+                {"beat": "B21", "squad": "S1", "weekdays": "1-7", "start": "17:00", "end": "22:00"},
+                {"beat": "B02", "squad": "S2", "weekdays": "1-7", "start": "06:00", "end": "23:00"},
+                {"beat": "B01", "squad": "S1", "weekdays": "1-7", "start": "06:00", "end": "07:00"},
+            ]
+        )
+    )
+    gaps = site_duty_coverage(
+        {"stall_sites": sites},
+        index,
+        shifts,
+        start=dt.datetime(2026, 12, 1, tzinfo=TZ),
+        end=dt.datetime(2026, 12, 2, tzinfo=TZ),
+    )
+    assert {g["id"] for g in gaps} == {3}
+    from geo_service.coverage import _site_beats
+
+    assert _site_beats(to_metric(sites.geometry.to_numpy()), index) == {0: {"B11", "B21"}, 1: {"B02"}}
+    assert [g["hour"][11:16] for g in gaps] == ["06:00", "07:00", "22:00"]
+    assert gaps[0]["beats"] == ["B11", "B21"]
+    assert gaps[0]["reason_zh"] == "所在网格此时（或此小时内部分时间）无人值班"
+    assert gaps[0]["reason_en"].startswith("nobody is on duty")
+
+
 def test_an_hour_uncovered_for_part_of_it_is_listed():
     """helper-21: each hour was checked at its start only, so a shift ending at 11:30 left its site's
     11:00 hour looking covered (a shift starting at 14:30 did list its 14:00 hour). Every shift change

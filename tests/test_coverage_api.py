@@ -236,6 +236,11 @@ def test_beats_hour_by_hour_through_a_week(demo_client):
     assert r.json()["field"] == "start"
     at_time = demo_client.get("/coverage/beats/week", params={"start": "2027-02-08T06:00", "hours": 2}).json()
     assert at_time["start"].startswith("2027-02-08T06:00")
+    assert not any("整点" in n for n in at_time["notices"])
+    # helper-62: 08:30 started silently at 08:00; the answer says so
+    half = demo_client.get("/coverage/beats/week", params={"start": "2027-02-08T08:30", "hours": 2}).json()
+    assert half["start"].startswith("2027-02-08T08:00")
+    assert any("2027-02-08 08:00" in n and "08:30 was given" in n for n in half["notices"])
     assert demo_client.get("/coverage/beats/week", params={"hours": 0}).status_code == 422
 
 
@@ -436,9 +441,21 @@ def test_cli_answers_and_refuses_like_the_api(demo_gpkg, capsys):
         (["who-covers", "nan", "35.25"], "NaN"),
         (["who-covers", "200", "35.25"], "out of the lon/lat range"),
         (["coverage-check", "--week", "9999-12-31"], "1901-2099"),
+        (["coverage-check", "--week", "next monday"], "'next monday' is not understood"),
     ):
         assert main([*argv, *ws]) == 2, argv
         assert said in capsys.readouterr().err, argv
+    # helper-62: a place outside the city is "the place", as the API says, not "feature point[0]"
+    assert main(["who-covers", "0", "0", *ws]) == 2
+    err = capsys.readouterr().err
+    assert "point[0]" not in err
+    assert "该位置" in err
+    # the week takes the days the API takes (it said "use YYYY-MM-DD" to 2026年2月14日)
+    assert main(["coverage-check", "--week", "2026年2月14日", *ws]) == 0
+    out = capsys.readouterr().out
+    assert "2026-02-14T00:00" in out
+    assert main(["coverage-check", "--week", "2026/2/14 08:30", *ws]) == 0
+    assert "08:30 was given" in capsys.readouterr().out
 
 
 def test_cli_coverage_check_figures(demo_gpkg, capsys):

@@ -11,9 +11,9 @@ from geo_service.cli.workspace import _common, _open
 from geo_service.contexts import coverage_context, open_sites
 from geo_service.coverage import beat_coverage, beat_coverage_week, who_covers
 from geo_service.crs import parse_crs, to_wgs84
-from geo_service.duty import calendar_notes, parse_day, parse_time
+from geo_service.duty import calendar_notes, hour_start_notes, parse_time, parse_week_start
 from geo_service.errors import InvalidInput
-from geo_service.geometry import check_positions
+from geo_service.geometry import check_place
 from geo_service.workspace import Workspace
 
 __all__ = ["register"]
@@ -31,7 +31,7 @@ def _who(args: argparse.Namespace) -> int:
         ws = Workspace(store, settings)
         ctx = coverage_context(ws)
         p = to_wgs84([shapely.Point(args.lon, args.lat)], parse_crs(args.crs))[0]
-        check_positions([p], bounds=settings.service_bounds, what="point")
+        check_place(p, bounds=settings.service_bounds)
         ans = who_covers(
             p.x,
             p.y,
@@ -87,7 +87,7 @@ def _print_notes(notes: list[str]) -> None:
 
 def _check_week(args: argparse.Namespace) -> int:
     settings, store = _open(args)
-    start = parse_day(args.week, field="--week")
+    start = parse_week_start(args.week, field="--week")
     try:
         ws = Workspace(store, settings)
         beats = ws.frame("patrol_beats")
@@ -105,7 +105,8 @@ def _check_week(args: argparse.Namespace) -> int:
             f"{f['hour'][:16]}  {f['district']:8}  {here:5}  {f['uncovered_m2']:14,.0f}"
             f"  {f['double_covered_m2']:12,.0f}"
         )
-    _print_notes(calendar_notes(start, start + dt.timedelta(days=6)))
+    first = week.start.date()
+    _print_notes(hour_start_notes(start, week.start) + calendar_notes(first, first + dt.timedelta(days=6)))
     return 0
 
 
@@ -114,11 +115,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(p)
     p.add_argument("lon", type=float)
     p.add_argument("lat", type=float)
-    p.add_argument("--at", help="ISO 时间，默认现在")
+    p.add_argument(
+        "--at",
+        help="时间，如 2026-12-01 21:00、2026年12月1日 21:00、下午3:05（今天），默认现在 / the time, e.g. "
+        "2026-12-01 21:00 or 下午3:05 (today); default now",
+    )
     p.add_argument("--crs", default="EPSG:4326")
     p.set_defaults(func=_who)
     p = sub.add_parser("coverage-check", help="网格空白与重叠 / beat gaps and overlaps")
     _common(p)
     p.add_argument("--at")
-    p.add_argument("--week", metavar="YYYY-MM-DD", help="逐小时检查一周（168 小时）/ hour by hour for a week")
+    p.add_argument(
+        "--week",
+        metavar="DAY",
+        help="从该日（或时刻）起逐小时检查一周（168 小时），如 2026-12-07、2026年12月7日 / hour by hour for a week "
+        "from that day (or time)",
+    )
     p.set_defaults(func=_check)

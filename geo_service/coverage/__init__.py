@@ -493,11 +493,7 @@ def site_duty_coverage(
     for layer, frame in sites.items():
         if len(frame) == 0:
             continue
-        pm = shapely.point_on_surface(to_metric(frame.geometry.to_numpy(), crs))
-        p, b = assign_points_to_beats(pm, beats)
-        beats_of: dict[int, set[str]] = {}
-        for i, k in zip(p, b, strict=True):
-            beats_of.setdefault(int(i), set()).add(str(beats.codes[k]))
+        beats_of = _site_beats(to_metric(frame.geometry.to_numpy(), crs), beats)
         for i, (fid, row) in enumerate(frame.iterrows()):
             props = row.to_dict()
             for ws, we in open_windows(props, start, end):
@@ -517,13 +513,42 @@ def site_duty_coverage(
                                 "name": props.get("name"),
                                 "hour": hour.isoformat(),
                                 "beats": sorted(mine),
-                                "reason": "不在任何网格内 / in no beat"
-                                if not mine
-                                else "网格此时（或此小时内部分时间）无人值班 / its beat has nobody on duty "
-                                "(for all or part of the hour)",
+                                **(
+                                    {"reason_zh": "不在任何网格内", "reason_en": "in no beat"}
+                                    if not mine
+                                    else {
+                                        "reason_zh": "所在网格此时（或此小时内部分时间）无人值班",
+                                        "reason_en": "nobody is on duty in its beats (for all or part of "
+                                        "the hour)",
+                                    }
+                                ),
                             }
                         )
                     hour += dt.timedelta(hours=1)
+    return out
+
+
+def _site_beats(sites: np.ndarray, beats: BeatIndex) -> dict[int, set[str]]:
+    """Per site (metric geometries), the codes of the beats it lies in: a point's, as for any place; a
+    stall zone's, every polygon beat it shares ground with (at least 1 m²: not one it only touches) and
+    every road beat within reach of it. A site over two beats is covered while either is on duty."""
+    out: dict[int, set[str]] = {}
+    points = np.flatnonzero(shapely.get_type_id(sites) == 0)
+    p, b = assign_points_to_beats(sites[points], beats)
+    for i, k in zip(points[p], b, strict=True):
+        out.setdefault(int(i), set()).add(str(beats.codes[k]))
+    areas = np.flatnonzero(shapely.get_type_id(sites) != 0)
+    if len(areas) == 0:
+        return out
+    reach = float(beats.reach.max(initial=0.0))
+    s, k = beats.tree.query(sites[areas], predicate="dwithin", distance=reach)
+    line = beats.is_line[k]
+    near = shapely.distance(sites[areas][s], beats.geoms[k]) <= beats.reach[k]
+    shared = np.zeros(len(k), dtype=bool)
+    ground = shapely.area(shapely.intersection(sites[areas][s[~line]], beats.geoms[k[~line]]))
+    shared[~line] = ground >= np.minimum(1.0, shapely.area(sites[areas][s[~line]]) / 2)
+    for i, j in zip(areas[s[(line & near) | shared]], k[(line & near) | shared], strict=True):
+        out.setdefault(int(i), set()).add(str(beats.codes[j]))
     return out
 
 

@@ -35,9 +35,9 @@ from geo_service.coverage import (
     who_covers,
 )
 from geo_service.crs import SourceCRS, from_metric, from_wgs84, parse_crs, to_wgs84
-from geo_service.duty import TZ, YEARS, calendar_notes, in_supported_years
+from geo_service.duty import TZ, YEARS, calendar_notes, hour_start_notes, parse_week_start
 from geo_service.errors import InvalidInput
-from geo_service.geometry import check_kinds, check_positions, geometry_from_geojson, site_kinds
+from geo_service.geometry import check_kinds, check_place, check_positions, geometry_from_geojson, site_kinds
 from geo_service.workspace import Workspace
 
 __all__ = ["router"]
@@ -97,12 +97,8 @@ async def who(
             field="lon",
         )
     try:  # as the command line does: a place outside the service's bounds is a mistake, not a gap
-        check_positions([point], bounds=ws.settings.service_bounds, what="point")
+        check_place(point, bounds=ws.settings.service_bounds)
     except InvalidInput as e:
-        # one place, not a list of features: "the place", not "feature point[0]"
-        e = InvalidInput(
-            e.zh.replace("要素 point[0]：", "该位置"), e.en.replace("Feature point[0]: ", ""), field="lon"
-        )
         if parse_crs(crs) == parse_crs("EPSG:4326"):
             raise e from None
         # the values sent, and where the crs put them: lon/lat read as metres land near (0, 0)
@@ -185,13 +181,7 @@ async def beats_week(
         today = _now().date()
         begin: dt.date | dt.datetime = today - dt.timedelta(days=today.weekday())
     else:
-        try:
-            begin = dt.date.fromisoformat(start.strip())  # a day: from its midnight
-            in_supported_years(begin, field="start")
-        except ValueError:
-            moment = parse_moment(start, name="start")  # or a time; the error names what was sent
-            assert moment is not None
-            begin = moment
+        begin = parse_week_start(start, field="start")  # a day (from its midnight) or a time
     first = begin if isinstance(begin, dt.datetime) else dt.datetime.combine(begin, dt.time(0), tzinfo=TZ)
     last = first + dt.timedelta(hours=hours - 1)  # the start of the last hour asked for
     if last.astimezone(TZ).year > YEARS[1]:
@@ -218,7 +208,8 @@ async def beats_week(
             "hours": list(week.hours),
             "figures": week.figures(),
             "configurations": configurations,
-            "notices": calendar_notes(
+            "notices": hour_start_notes(begin, week.start)
+            + calendar_notes(
                 _day(week.start), _day(week.start + dt.timedelta(hours=max(len(week.hours) - 1, 0)))
             ),
         }
