@@ -352,6 +352,12 @@ def test_what_if_names_what_it_cannot_use(demo_client):
     assert body["change"] == 0
     assert body["unreachable_sites"] == [{"add": 0}]
     assert "add 0" in body["notices"][0]
+    # helper-62: and it is said to lie outside every district (not only that no street is near)
+    assert any("outside every district: add 0" in n for n in body["notices"])
+    # a site removed twice is refused, naming it (it was taken without comment)
+    twice = demo_client.post("/coverage/what-if", json={"remove": [1, 2, 1]})
+    assert (twice.status_code, twice.json()["field"]) == (400, "remove")
+    assert "site(s) 1 more than once" in twice.json()["detail_en"]
     near = demo_client.post("/coverage/what-if", json={"remove": [1]}).json()
     assert near["unreachable_sites"] == []
     assert near["notices"] == []

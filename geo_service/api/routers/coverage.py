@@ -16,7 +16,13 @@ from fastapi.responses import Response
 from pydantic import Field
 from shapely.geometry import mapping
 
-from geo_service.api.deps import Body, WorkspaceDep, known_query_only, parse_moment, parse_window
+from geo_service.api.deps import (
+    Body,
+    WorkspaceDep,
+    known_query_only,
+    parse_moment,
+    parse_window,
+)
 from geo_service.api.limits import run_bounded
 from geo_service.contexts import (
     coverage_context,
@@ -368,6 +374,20 @@ def _areas(ws: Workspace, layer: str, max_walk_m: float, out_crs: SourceCRS) -> 
     return body
 
 
+def _outside_notices(ws: Workspace, add: list[Any], move: dict[int, Any]) -> list[str]:
+    """What-if sites placed outside every district: the city's plans cannot put a site there."""
+    places = [(f"add {i}", g) for i, g in enumerate(add)] + [(f"move {k}", g) for k, g in move.items()]
+    if not places:
+        return []
+    districts = ws.frame("districts").geometry.to_numpy()
+    tree = shapely.STRtree(districts)
+    outside = [label for label, g in places if len(tree.query(g, predicate="intersects")) == 0]
+    if not outside:
+        return []
+    names = ", ".join(outside)
+    return [f"以下位置不在任何行政区内：{names} / these places are outside every district: {names}"]
+
+
 def _site_notices(ws: Workspace, layer: str, n_open: int) -> list[str]:
     """What a planner reading a walking answer should know about the sites it counted: none open (so
     nobody is served), or open ones that are out of season today (counted all the same: the layout is
@@ -417,6 +437,14 @@ async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
     check_kinds(add, kinds, what="add", thing=("站点", "a site"))
     check_kinds(list(move.values()), kinds, what="move", thing=("站点", "a site"), labels=list(move))
     metres = walk_limit(body.max_walk_m, body.max_walk_min, ws.settings.walk_speed_m_per_min)
+    twice = sorted({k for k in body.remove if body.remove.count(k) > 1})
+    if twice:  # a list with a site twice was written in haste: which was meant is not for us to guess
+        ids = ", ".join(map(str, twice))
+        raise InvalidInput(
+            f"remove 中的站点 {ids} 给了不止一次",
+            f"remove names site(s) {ids} more than once",
+            field="remove",
+        )
     if not (add or body.remove or move):
         raise InvalidInput(
             "没有要增加、移动或撤销的站点（add、move、remove 均为空）",
@@ -436,7 +464,11 @@ async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
             max_walk_m=metres,
             crs=ws.settings.metric_crs,
         )
-        out["notices"] = [*out["notices"], *_site_notices(ws, body.layer, len(sites))]
+        out["notices"] = [
+            *out["notices"],
+            *_outside_notices(ws, add, move),
+            *_site_notices(ws, body.layer, len(sites)),
+        ]
         return out
 
     result = await run_bounded(run, timeout_s=ws.settings.computation_timeout_s)
