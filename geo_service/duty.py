@@ -109,6 +109,12 @@ def shifts_from_frame(frame: pd.DataFrame) -> tuple[Shift, ...]:
                 valid_from=_date(row.get("valid_from")),
                 valid_to=_date(row.get("valid_to")),
             )
+            if shift.start == shift.end:  # as the layer refuses it now: 08:00-08:00 is no shift
+                raise InvalidInput(
+                    f"结束与开始相同（都是 {row['start']}；全天值班写 00:00 至 24:00）",
+                    f"it ends when it starts ({row['start']}; all day is 00:00 to 24:00)",
+                    field="end",
+                )
         except InvalidInput as exc:
             raise Conflict(
                 f"排班图层 duty_shifts 第 {fid} 条无法读取：{exc.zh}；请在图层中修正",
@@ -169,8 +175,9 @@ def parse_time(
     """A time typed by a user (None for nothing), in Beijing time: the forms dispatchers write
     (``timetext.read_time``: ISO 8601, ``2026/12/1 21:00``, ``2026年12月1日 21:00``, …), or a clock alone
     (``12:30``, ``下午3:05``; ``24:00`` is midnight at the day's end) for that time today, or a day
-    without its year (``12月1日 15:00``) for this year's; with ``past`` (a moment looked back to: "since
-    23:00" just after midnight) the latest such time not ahead.
+    without its year (``12月1日 15:00``) for the nearest such day (in January, 12月28日 is last December's);
+    with ``past`` (a moment looked back to: "since 23:00" just after midnight) the latest such time not
+    ahead.
     A time without a zone is Beijing's. Refused naming ``field`` when it does not read or falls outside
     :data:`YEARS`. The end of a window (``window_end``, not itself in it) may be the first moment after
     the last supported year."""
@@ -182,13 +189,14 @@ def parse_time(
         yearless = with_year(value, now.year)
         if clock is not None:
             out = today_at(clock, past=past, now=now)
-        elif yearless is not None:  # 12月1日 15:00: this year's (with ``past``, the latest not ahead)
-            out = read_time(yearless)
-            if past and out.replace(tzinfo=TZ) > now:
-                out = read_time(with_year(value, now.year - 1))
+        elif (
+            yearless is not None
+        ):  # 12月1日 15:00: the nearest such day (with ``past``, the latest not ahead)
+            out = _nearest_year(value, now, past=past)
         else:
             out = read_time(value)
     except UnreadableTime as exc:
+        exc.value = value  # as typed, not with the year put in
         zh, en = exc.sentences("时间", "Time")
         if exc.kind != "invalid":  # the forms taken: also a clock alone, today's
             zh, en = (
@@ -203,6 +211,23 @@ def parse_time(
         return out.astimezone(TZ)
     in_supported_years(out, field=field)
     return out.astimezone(TZ)  # the roster and the calendars are Beijing's
+
+
+def _nearest_year(value: str, now: dt.datetime, *, past: bool) -> dt.datetime:
+    """A day written without its year (12月28日 21:00) in the year that puts it nearest to ``now`` (in
+    January, last December's); with ``past``, the latest one not ahead of ``now``. A day no year near
+    has (2月29日 out of leap years) is read in this year, and refused as no date."""
+    candidates = []
+    for year in (now.year - 1, now.year, now.year + 1):
+        try:
+            candidates.append(read_time(with_year(value, year)).replace(tzinfo=TZ))
+        except UnreadableTime:
+            continue
+    if past:
+        candidates = [c for c in candidates if c <= now]
+    if not candidates:
+        return read_time(with_year(value, now.year))  # the reason it is no date
+    return min(candidates, key=lambda c: abs(c - now)).replace(tzinfo=None)
 
 
 def today_at(clock: tuple[int, int, int], *, past: bool, now: dt.datetime) -> dt.datetime:

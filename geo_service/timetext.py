@@ -40,10 +40,28 @@ _CLOCK = re.compile(
     r"\s*(?P<half2>AM|PM)?",
     re.IGNORECASE,
 )
-_MORNING = ("上午", "早上", "早晨", "清晨")  # 上午12点: noon, the morning's end
-_SMALL_HOURS = ("凌晨", "AM")  # 凌晨12点, 12 AM: midnight, the day's start
-_AFTERNOON = ("中午", "下午", "傍晚", "PM")  # 下午12点, 12 PM: noon
-_NIGHT = ("晚上", "夜里", "夜间", "深夜", "半夜")  # 晚上12点: midnight, the day's end (24:00)
+# the hours (of a 12-hour clock, and of the 24-hour one) each word of the day goes with, and what 12
+# o'clock is in it: the day's start (0), noon (12), the day's end (24), or nothing (None)
+_HALVES: dict[str, tuple[range, range, range, int | None]] = {
+    # word: (hours of the 12-hour clock read as they are, hours to which 12 is added, 24-hour hours, 12)
+    "凌晨": (range(0, 12), range(0), range(0), 0),  # 凌晨12点: the day's start
+    "AM": (range(0, 12), range(0), range(0), 0),  # 12 AM
+    "上午": (range(1, 12), range(0), range(0), 12),  # 上午12点: noon, the morning's end
+    "早上": (range(1, 12), range(0), range(0), None),
+    "早晨": (range(1, 12), range(0), range(0), None),
+    "清晨": (range(1, 12), range(0), range(0), None),
+    "中午": (range(11, 12), range(1, 4), range(13, 15), 12),  # 中午1点: 13:00
+    "下午": (range(0), range(1, 12), range(13, 24), 12),
+    "PM": (range(0), range(1, 12), range(13, 24), 12),  # 12 PM: noon
+    "傍晚": (range(0), range(4, 9), range(16, 21), None),
+    # 晚上12点: the day's end (24:00; 晚上12点半 is 00:30 of the next day). 晚上1点 to 5点 are the small
+    # hours, of this night or the next: said to be unclear, not guessed (see ``night``)
+    "晚上": (range(0), range(6, 12), range(18, 24), 24),
+    "夜里": (range(0), range(6, 12), range(18, 24), 24),
+    "夜间": (range(0), range(6, 12), range(18, 24), 24),
+    "深夜": (range(0), range(9, 12), range(21, 24), 24),
+    "半夜": (range(0), range(0), range(0), 24),
+}
 _AMBIGUOUS = re.compile(r"\d{1,2}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{2,4}(\D.*)?")
 _NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 _COMPACT = re.compile(r"\d{8}")  # 20261201: yyyymmdd
@@ -55,7 +73,7 @@ YEARS = (1901, 2099)  # the years the lunar and holiday calendars can answer for
 class UnreadableTime(ValueError):
     """A value that is not a date and time as written here; :meth:`sentences` says why, in Chinese
     and English, with the forms taken. ``kind``: ``ambiguous``, ``invalid`` (2026/2/30, 25:00),
-    ``number``, ``years`` (outside :data:`YEARS`) or ``unknown``."""
+    ``number``, ``years`` (outside :data:`YEARS`), ``night`` (晚上3点: which night?) or ``unknown``."""
 
     def __init__(self, kind: str, value: Any) -> None:
         super().__init__(f"{kind}: {value!r}")
@@ -74,6 +92,12 @@ class UnreadableTime(ValueError):
                 f"{head_zh}的年月日顺序不明确，请把四位年份写在前面（如 {ex_zh}）",
                 f"{head_en} is ambiguous (which is the day, which the month?); put the four-digit year "
                 f"first ({ex_en})",
+            )
+        if self.kind == "night":
+            return (
+                f"{head_zh}不明确：凌晨的时刻请写成如「凌晨3点」或 03:00，并写明是哪一天",
+                f"{head_en} is unclear: write the small hours as, say, 凌晨3点 or 03:00, on the day they "
+                "fall on",
             )
         if self.kind == "invalid":
             return (
@@ -158,8 +182,8 @@ def _from_text(value: str) -> dt.datetime:
     hour, minute, second = _clock(rest, value) if rest else (0, 0, 0)
     try:
         day = dt.datetime(int(date["y"]), int(date["m"]), int(date["d"]))
-        if (hour, minute, second) == (24, 0, 0):  # 24:00, 晚上12点: the midnight that ends the day
-            return day + dt.timedelta(days=1)
+        if hour == 24:  # 24:00, 晚上12点: the midnight that ends the day (晚上12点半: just after it)
+            return day + dt.timedelta(days=1, minutes=minute, seconds=second)
         return day.replace(hour=hour, minute=minute, second=second)
     except (ValueError, OverflowError):  # 2026/2/30, 25:00, 24:30
         raise UnreadableTime("invalid", value) from None
@@ -167,10 +191,11 @@ def _from_text(value: str) -> dt.datetime:
 
 def _clock(text: str, value: Any) -> tuple[int, int, int]:
     """(hour, minute, second) of a time of day as written after a date (``21:05``, ``下午9:05``,
-    ``21时05分``, ``下午3点半``, ``3pm``), or :class:`UnreadableTime`. Twelve o'clock is noon in the
-    morning's and the afternoon's words (上午12点, 下午12点, 12 PM), the day's start in the small hours'
-    (凌晨12点, 12 AM) and its end at night (晚上12点: 24). An hour of the 24-hour clock goes with a word
-    that agrees with it (晚上21点, 凌晨0点30)."""
+    ``21时05分``, ``下午3点半``, ``3pm``), or :class:`UnreadableTime`. Each word of the day goes with
+    its own hours (:data:`_HALVES`): twelve o'clock is noon in 上午, 中午, 下午 and PM, the day's start
+    in 凌晨 and AM, and its end at night (晚上12点: 24, 晚上12点半: 24:30); an hour of the 24-hour clock
+    goes with a word that agrees with it (晚上21点, 凌晨0点30); 晚上1点 to 5点 are refused as unclear,
+    and so is a word with an hour it does not have (上午15点, 早上12点)."""
     clock = _CLOCK.fullmatch(text)
     if clock is None or (clock["half"] and clock["half2"]):
         raise UnreadableTime("unknown", value)
@@ -178,18 +203,20 @@ def _clock(text: str, value: Any) -> tuple[int, int, int]:
     minute = 30 if clock["halfhour"] else int(clock["mi"] or clock["mi2"] or 0)
     second = int(clock["s"] or clock["s2"] or 0)
     half = (clock["half"] or clock["half2"] or "").upper()
-    if half:
-        evening = half in _AFTERNOON or half in _NIGHT
-        if hour == 12:
-            hour = 0 if half in _SMALL_HOURS else 24 if half in _NIGHT else 12
-        elif hour == 0 and half in _SMALL_HOURS:
-            pass
-        elif 1 <= hour < 12:
-            # 中午1点 is 13:00, but 中午11点 is 11:00
-            hour += 12 if evening and not (half == "中午" and hour >= 11) else 0
-        elif not (evening and 12 < hour < 24):  # 晚上21点 is 21:00; 上午15点 is nothing
-            raise UnreadableTime("unknown", value)
-    return hour, minute, second
+    if not half:
+        if hour == 24 and (minute or second):  # 24:30 is nobody's time
+            raise UnreadableTime("invalid", value)
+        return hour, minute, second
+    as_is, plus_twelve, day_clock, twelve = _HALVES[half]
+    if hour == 12 and twelve is not None:
+        return twelve, minute, second
+    if hour in as_is or hour in day_clock:  # 凌晨0点30, 上午9点, 晚上21点
+        return hour, minute, second
+    if hour in plus_twelve:  # 下午3点, 晚上9点
+        return hour + 12, minute, second
+    if half in ("晚上", "夜里", "夜间", "深夜", "半夜") and 1 <= hour <= 5:
+        raise UnreadableTime("night", value)  # 半夜3点: this night's or last night's?
+    raise UnreadableTime("unknown", value)  # 上午15点, 早上12点
 
 
 def read_clock(value: str) -> tuple[int, int, int] | None:
@@ -202,9 +229,7 @@ def read_clock(value: str) -> tuple[int, int, int] | None:
     if re.fullmatch(r"24\s*(:\s*00(\s*:\s*00)?|[时点])", text):
         return 24, 0, 0
     hour, minute, second = _clock(text, value)
-    if (hour, minute, second) == (24, 0, 0):  # 晚上12点
-        return hour, minute, second
-    if hour > 23 or minute > 59 or second > 59:
+    if hour > 24 or minute > 59 or second > 59:  # (24 is 晚上12点, and 晚上12点半 is 24:30)
         raise UnreadableTime("invalid", value)
     return hour, minute, second
 

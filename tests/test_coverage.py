@@ -462,11 +462,6 @@ def test_a_tilted_t_junction_is_no_mismatch():
         ("T1", "T3"),
         ("T2", "T3"),
     }
-    # and in the week's hours alike
-    from geo_service.coverage import beat_coverage_week
-
-    week = beat_coverage_week(tilted(0.0), shifts, district, start=night.date(), hours=24)
-    assert all(cov.mismatches == () for _, cov in week.configurations)
 
 
 def test_an_overlap_is_its_area_only():

@@ -578,6 +578,13 @@ def test_a_shift_ending_after_midnight_is_refused_and_a_bad_stored_row_is_named(
     assert body["feature"] == fid
     assert "24:30" in body["detail_en"]
     assert "duty_shifts" in body["detail_zh"]
+    # one stored as 23:00-23:00 before the layer refused it (helper-63: it still counted as all day)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE duty_shifts SET \"end\" = '23:00' WHERE squad = 't'")
+    c.app.state.workspace.clear()
+    r = c.get("/coverage/who", params={"lon": 113.2, "lat": 35.22, "at": "2026-12-01T10:00"})
+    assert (r.status_code, r.json()["feature"], r.json()["field"]) == (409, fid, "end")
+    assert "ends when it starts" in r.json()["detail_en"]
 
 
 def test_the_cli_refuses_a_workspace_file_that_does_not_exist(tmp_path, capsys):

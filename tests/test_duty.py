@@ -300,10 +300,29 @@ def test_times_typed_the_way_people_say_them():
             read_time(text)
     assert read_clock("晚上12点") == (24, 0, 0)
     assert read_clock("下午3点半") == (15, 30, 0)
-    # a day without its year is this year's; looked back to, the latest one not ahead
+    # a day without its year is the nearest such day (in January, 12月28日 is last December's); looked
+    # back to, the latest one not ahead; refusals quote what was typed (helper-63)
+    from geo_service.duty import _nearest_year
+
+    january = dt.datetime(2027, 1, 5, 10, tzinfo=TZ)
+    assert _nearest_year("12月28日 21:00", january, past=False) == dt.datetime(2026, 12, 28, 21)
+    assert _nearest_year("1月3日 09:00", january, past=False) == dt.datetime(2027, 1, 3, 9)
+    assert _nearest_year("1月6日 09:00", january, past=True) == dt.datetime(2026, 1, 6, 9)
     now = dt.datetime.now(TZ)
     at = parse_time("12月1日 15:00")
-    assert (at.year, at.month, at.day, at.hour) == (now.year, 12, 1, 15)
-    since = parse_time("12月31日 23:00", past=True)
-    assert since <= now
-    assert since.year == (now.year if (now.month, now.day, now.hour) >= (12, 31, 23) else now.year - 1)
+    assert (at.month, at.day, at.hour) == (12, 1, 15)
+    assert abs(at - now) < dt.timedelta(days=184)
+    assert parse_time("12月31日 23:00", past=True) <= now
+    with pytest.raises(InvalidInput) as refused:
+        parse_time("2月30日 10:00")
+    assert "「2月30日 10:00」" in refused.value.zh
+    # the small hours at night are not guessed (半夜3点 was read as 15:00)
+    for text in ("2026年12月1日 半夜3点", "2026年12月1日 晚上1点", "深夜2点"):
+        with pytest.raises(UnreadableTime) as unclear:
+            read_time(text) if "年" in text else read_clock(text)
+        assert unclear.value.kind == "night"
+    assert read_time("2026年12月1日 晚上12点半") == dt.datetime(2026, 12, 2, 0, 30)
+    assert read_clock("晚上12点半") == (24, 30, 0)
+    for text in ("2026年12月1日 傍晚12点", "2026年12月1日 早上12点", "2026-12-01 24:30"):
+        with pytest.raises(UnreadableTime):
+            read_time(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -96,7 +97,7 @@ async def known_form_fields(
 
 def refuse_repeated(keys: list[str], kind: tuple[str, str], **context: Any) -> None:
     """Refuse names given more than once (``kind``: what they are, 查询参数 / Query parameter(s))."""
-    twice = sorted({k for k in keys if keys.count(k) > 1})
+    twice = sorted(k for k, n in Counter(keys).items() if n > 1)
     if twice:
         raise InvalidInput(
             f"{kind[0]} {'、'.join(twice)} 给了不止一次",

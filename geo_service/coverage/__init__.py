@@ -690,8 +690,10 @@ def what_if(
     move: Mapping[int, shapely.Geometry] | None = None,
     max_walk_m: float = 500.0,
     crs: str = "EPSG:4547",
+    districts: gpd.GeoDataFrame | None = None,
 ) -> dict[str, Any]:
-    """The change in served population if sites were added, moved or removed (nothing is saved)."""
+    """The change in served population if sites were added, moved or removed (nothing is saved). New
+    places outside every one of ``districts`` (when given, and not empty) are noted."""
     move = dict(move or {})
     for name, ids in (("remove", list(remove)), ("move", list(move))):
         unknown = [i for i in ids if i not in sites.index]
@@ -722,6 +724,23 @@ def what_if(
     geoms = geoms.drop(index=list(remove))
     after_geoms = np.concatenate([geoms.to_numpy(), np.asarray(list(add), dtype=object)])
     after = walking_coverage(network, after_geoms, demand, max_walk_m=max_walk_m, with_areas=False, crs=crs)
+    notices = []
+    if unreachable:
+        notices.append(
+            f"以下新位置 {WALK_SNAP_M:g} 米内没有可步行的道路，不服务任何人 / these new places have no "
+            f"walkable street within {WALK_SNAP_M:g} m and serve no one: "
+            + ", ".join(f"{k} {v}" for u in unreachable for k, v in u.items())
+        )
+    if districts is not None and len(districts) and (add or move):
+        labels = [f"add {i}" for i in range(len(add))] + [f"move {k}" for k in move]
+        places = np.asarray([*add, *move.values()], dtype=object)
+        inside = shapely.STRtree(districts.geometry.to_numpy()).query(places, predicate="intersects")[0]
+        outside = [label for i, label in enumerate(labels) if i not in set(inside.tolist())]
+        if outside:
+            names = ", ".join(outside)
+            notices.append(
+                f"以下新位置不在任何行政区内：{names} / these new places are outside every district: {names}"
+            )
     return {
         "max_walk_m": max_walk_m,
         "before": before.served_population,
@@ -731,13 +750,7 @@ def what_if(
         "after_share": round(after.served_share, 4),
         "total_population": before.total_population,
         "unreachable_sites": unreachable,
-        "notices": [
-            f"以下新位置 {WALK_SNAP_M:g} 米内没有可步行的道路，不服务任何人 / these new places have no "
-            f"walkable street within {WALK_SNAP_M:g} m and serve no one: "
-            + ", ".join(f"{k} {v}" for u in unreachable for k, v in u.items())
-        ]
-        if unreachable
-        else [],
+        "notices": notices,
     }
 
 

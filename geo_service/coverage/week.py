@@ -23,7 +23,8 @@ __all__ = ["WeekCoverage", "beat_coverage_week"]
 class WeekCoverage:
     """Hour by hour: ``hours`` (start, beats on duty all hour, beats on duty part of it, the index of
     their configuration); ``configurations`` (a :class:`BeatCoverage` per distinct set of beats on duty
-    all hour, in order of first appearance)."""
+    all hour, in order of first appearance; mismatched edges are not looked for: they are the layer's,
+    not the hour's)."""
 
     start: dt.datetime
     hours: tuple[Mapping[str, Any], ...]
@@ -60,7 +61,7 @@ def beat_coverage_week(
     default. A beat counts for an hour when it is on duty throughout it; beats on duty for part of the
     hour (a shift starting at 14:30) are listed as ``partly``. Holidays and adjusted working days follow
     the Chinese calendar, as the shifts' day kinds say."""
-    from geo_service.coverage import beat_coverage, edge_mismatches
+    from geo_service.coverage import beat_coverage
 
     if not 1 <= hours <= 24 * 31:
         raise InvalidInput("小时数应在 1 到 744 之间", "The number of hours must be 1 to 744", field="hours")
@@ -85,12 +86,12 @@ def beat_coverage_week(
                 "configuration": idx,
             }
         )
-    edges = edge_mismatches(beats, crs=crs)  # the layer's drawing: the same in every hour
+    # mismatched edges are the layer's drawing, not the hour's (see ``/coverage/beats``): not looked for
     computed = tuple(
         (
             codes,
             beat_coverage(
-                beats, shifts, districts, only=codes, min_gap_m2=min_gap_m2, crs=crs, mismatches=edges
+                beats, shifts, districts, only=codes, min_gap_m2=min_gap_m2, crs=crs, mismatches=()
             ),
         )
         for codes in configs

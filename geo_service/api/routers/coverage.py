@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from collections import Counter
 from typing import Annotated, Any
 
 import numpy as np
@@ -374,20 +375,6 @@ def _areas(ws: Workspace, layer: str, max_walk_m: float, out_crs: SourceCRS) -> 
     return body
 
 
-def _outside_notices(ws: Workspace, add: list[Any], move: dict[int, Any]) -> list[str]:
-    """What-if sites placed outside every district: the city's plans cannot put a site there."""
-    places = [(f"add {i}", g) for i, g in enumerate(add)] + [(f"move {k}", g) for k, g in move.items()]
-    if not places:
-        return []
-    districts = ws.frame("districts").geometry.to_numpy()
-    tree = shapely.STRtree(districts)
-    outside = [label for label, g in places if len(tree.query(g, predicate="intersects")) == 0]
-    if not outside:
-        return []
-    names = ", ".join(outside)
-    return [f"以下位置不在任何行政区内：{names} / these places are outside every district: {names}"]
-
-
 def _site_notices(ws: Workspace, layer: str, n_open: int) -> list[str]:
     """What a planner reading a walking answer should know about the sites it counted: none open (so
     nobody is served), or open ones that are out of season today (counted all the same: the layout is
@@ -410,7 +397,7 @@ def _site_notices(ws: Workspace, layer: str, n_open: int) -> list[str]:
 class WhatIf(Body):
     layer: str = "stall_sites"
     add: list[dict[str, Any]] = Field(default_factory=list, description="GeoJSON geometries of new sites")
-    remove: list[int] = Field(default_factory=list)
+    remove: list[int] = Field(default_factory=list, max_length=10_000)
     move: dict[int, dict[str, Any]] = Field(default_factory=dict)
     max_walk_m: float | None = Field(default=None, gt=0, le=MAX_WALK_M, allow_inf_nan=False)
     max_walk_min: float | None = Field(default=None, gt=0, allow_inf_nan=False)
@@ -437,7 +424,7 @@ async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
     check_kinds(add, kinds, what="add", thing=("站点", "a site"))
     check_kinds(list(move.values()), kinds, what="move", thing=("站点", "a site"), labels=list(move))
     metres = walk_limit(body.max_walk_m, body.max_walk_min, ws.settings.walk_speed_m_per_min)
-    twice = sorted({k for k in body.remove if body.remove.count(k) > 1})
+    twice = sorted(k for k, n in Counter(body.remove).items() if n > 1)
     if twice:  # a list with a site twice was written in haste: which was meant is not for us to guess
         ids = ", ".join(map(str, twice))
         raise InvalidInput(
@@ -463,10 +450,10 @@ async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
             move=move,
             max_walk_m=metres,
             crs=ws.settings.metric_crs,
+            districts=ws.frame("districts"),
         )
         out["notices"] = [
             *out["notices"],
-            *_outside_notices(ws, add, move),
             *_site_notices(ws, body.layer, len(sites)),
         ]
         return out

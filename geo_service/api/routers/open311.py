@@ -44,6 +44,7 @@ def services(ws: WorkspaceDep) -> list[dict[str, Any]]:
 
 _CLOSED = {"closed", "duplicate"}  # incident statuses Open311 calls closed; the rest are open
 _MOST_IDS = 100
+_MOST_FIELDS = 100  # a GeoReport request has a dozen
 
 
 @router.get(
@@ -92,12 +93,16 @@ def _case_id(text: str, *, field: str) -> int:
 def _request(ws: Workspace, fid: int, *, field: str) -> dict[str, Any]:
     """A case as GeoReport v2 shows it: open or closed, where it went, when and where it was reported.
     Only the hotline's cases (source 12345): others are not found (``field`` names the id asked for)."""
-    case = ws.store.get_feature("incidents", fid)  # 404 naming the case when there is none
+    missing = NotFound(
+        f"没有编号为 {fid} 的 12345 热线案件", f"There is no 12345 hotline case {fid}", field=field
+    )
+    try:
+        case = ws.store.get_feature("incidents", fid)
+    except NotFound:  # said as of a patrol's case: which ids are cases of others is not the hotline's
+        raise missing from None
     p = case.properties
     if p.get("source") != "12345":  # a patrol's or a camera's case is not the hotline's to read
-        raise NotFound(
-            f"没有编号为 {fid} 的 12345 热线案件", f"There is no 12345 hotline case {fid}", field=field
-        )
+        raise missing
     codes = ws.frame("case_categories")
     code = codes.loc[codes["minor"] == p.get("category"), "code"]
     closed = p.get("status") in _CLOSED
@@ -210,13 +215,17 @@ async def _fields(request: Request) -> dict[str, Any]:
     if kind.startswith("application/x-www-form-urlencoded"):
         charset = _charset(kind)
         try:
-            pairs = parse_qsl(
-                (await request.body()).decode(charset), keep_blank_values=True, encoding=charset
-            )
+            text = (await request.body()).decode(charset)
         except (UnicodeDecodeError, LookupError):
             raise InvalidInput(
                 f"请求体不是 {charset} 编码的文本（可在 Content-Type 中写明 charset）",
                 f"The body is not text in {charset} (say its charset in Content-Type)",
+            ) from None
+        try:
+            pairs = parse_qsl(text, keep_blank_values=True, encoding=charset, max_num_fields=_MOST_FIELDS)
+        except ValueError:  # more fields than that
+            raise InvalidInput(
+                f"表单字段多于 {_MOST_FIELDS} 个", f"The form has more than {_MOST_FIELDS} fields"
             ) from None
     else:
         pairs = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
