@@ -206,7 +206,7 @@ def test_planner_edits_a_zones_shape_and_only_its_shape(browser, live, tmp_path)
     # move the zone 2 m east, as dragging its corners would, then click it to save
     find = (  # the zone's layer on the map
         f"(() => {{ var found; GEO_MAP.eachLayer(x => {{ if (x.feature && x.setLatLngs && "
-        f"x.feature.properties.id === {zone.id} && x.feature.properties.capacity !== undefined) found = x; }}); "
+        f"x.feature.properties.id === {zone.id} && x.feature.properties._layer === 'stall_sites') found = x; }}); "
         "return found; })()"
     )
     s.page.evaluate(
