@@ -36,7 +36,8 @@ def _find(layer: str, fid: int) -> str:
 def _centre_on(page, expression: str, zoom: int = 18) -> tuple[float, float]:
     """Centre the map on a layer (a script expression) and return its centre on the screen."""
     where = f"(() => {{ var l = {expression}; return l.getBounds ? l.getBounds().getCenter() : l.getLatLng(); }})()"
-    page.evaluate(f"GEO_MAP.setView({where}, {zoom}, {{animate: false}})")
+    # nothing returned: Playwright would copy the whole map, which setView returns (15 s and more)
+    page.evaluate(f"(() => {{ GEO_MAP.setView({where}, {zoom}, {{animate: false}}); }})()")
     page.wait_for_timeout(300)
     return page.evaluate(
         f"(() => {{ var p = GEO_MAP.latLngToContainerPoint({where}); "
@@ -212,6 +213,7 @@ def test_planner_overrides_a_refused_new_zone_with_a_reason(browser, live, tmp_p
     assert "主干道" in s.page.locator("#violations").inner_text()
     s.page.wait_for_selector("#override", state="visible")
     assert "主干道严控" in s.page.locator("#override-rules").inner_text()
+    s.page.screenshot(path=artefact(tmp_path, "plan-override-offered.png"))
     # no reason typed: the API says one is needed, nothing is written, the box stays to type it
     s.page.click("#override-send")
     _wait_msg(s.page, "越过选址规则必须填写理由")
@@ -379,6 +381,49 @@ def test_a_site_deleted_earlier_is_found_on_the_map_and_restored(browser, live, 
     s.close()
 
 
+def test_a_restore_refused_by_a_newer_neighbour_is_overridden_with_a_reason(browser, live, tmp_path):
+    """A zone drawn on a deleted zone's spot since makes its restore break the spacing rule: the page
+    shows the API's refusal and, with a reason, restores it anyway; the reason is in its history."""
+    from shapely.geometry import mapping
+
+    app, _ = live
+    ws = app.state.workspace
+    old = ws.store.get_feature("stall_sites", 14)
+    feature_ops.delete_feature(ws, "stall_sites", 14, actor="another-planner")
+    [newer] = feature_ops.create_features(
+        ws,
+        "stall_sites",
+        [
+            {
+                "type": "Feature",
+                "geometry": mapping(old.geometry),
+                "properties": {**old.properties, "name": "新摊区"},
+            }
+        ],
+        actor="another-planner",
+        single=True,
+    )
+    s = Session(browser, live, role="planner")
+    s.open("/maps/plan")
+    s.page.evaluate("restoreSite(14)")  # the restore button of its popup in the deleted sites' layer
+    said = _wait_msg(s.page, "不符合选址规则")
+    assert "新摊区" in said
+    with pytest.raises(NotFound):
+        ws.store.get_feature("stall_sites", 14)
+    s.page.wait_for_selector("#override", state="visible")
+    assert "站点最小间距" in s.page.locator("#override-rules").inner_text()
+    s.page.fill("#override-reason", "两处合并经营，已批准")
+    s.page.click("#override-send")
+    _wait_msg(s.page, "已恢复")
+    assert ws.store.get_feature("stall_sites", 14).properties == old.properties
+    last = ws.store.history("stall_sites", 14, limit=1)[0]
+    assert (last.op, last.reason) == ("restore", "两处合并经营，已批准")
+    assert s.page.evaluate(f"!!{_find('stall_sites', 14)}")
+    feature_ops.delete_feature(ws, "stall_sites", newer.id, actor="another-planner")  # as it was
+    assert _script_errors(s) == []
+    s.close()
+
+
 def test_editing_fits_a_phone(browser, live, tmp_path):
     app, _ = live
     s = Session(browser, live, role="planner", viewport=(390, 844))
@@ -392,6 +437,7 @@ def test_editing_fits_a_phone(browser, live, tmp_path):
     assert box["x"] >= 0
     assert box["x"] + box["width"] <= 390
     assert s.page.evaluate("document.documentElement.scrollWidth") <= 390
+    s.page.screenshot(path=artefact(tmp_path, "plan-phone-form.png"))
     s.page.fill("#a-hours", "06:30-19:30")
     s.page.click("#attr-save")
     _wait_msg(s.page, "已保存")
