@@ -149,7 +149,8 @@ def _alley_spot(app):
 
 
 def _draw_rectangle(page, lat, lon, dx0, dy0, dx1, dy1):
-    page.evaluate(f"window.GEO_MAP.setView([{lat}, {lon}], 19, {{animate: false}})")
+    # nothing returned: Playwright would copy the whole map, which setView returns (15 s and more)
+    page.evaluate(f"(() => {{ window.GEO_MAP.setView([{lat}, {lon}], 19, {{animate: false}}); }})()")
     page.wait_for_timeout(300)
     p = page.evaluate(
         f"(() => {{ const c = window.GEO_MAP.latLngToContainerPoint([{lat}, {lon}]); "
