@@ -31,6 +31,38 @@ def test_plan_page(demo_client):
     assert "Legend" in en
 
 
+def test_plan_page_offers_editing_only_to_roles_that_may_edit(demo_client):
+    """The planner's map offers drawing, editing, deleting and restoring (and the override's reason) to
+    a role that may edit the site layers; a dispatcher or viewer reads the same map with none of it."""
+    from tests.conftest import authed
+
+    planner = demo_client.get("/maps/plan", headers=authed(demo_client, "planner")).text
+    assert "leaflet-geoman" in planner
+    assert "id='override-reason'" in planner
+    assert "window.deleteSite" in planner
+    assert '"can_override": true' in planner
+    for role in ("dispatcher", "viewer"):
+        page = demo_client.get("/maps/plan", headers=authed(demo_client, role))
+        assert page.status_code == 200
+        assert "leaflet-geoman" not in page.text
+        assert "override-reason" not in page.text
+        assert "window.deleteSite" not in page.text
+        assert "id='read-only'" in page.text
+        assert "腊月" in page.text  # the festival points' lunar dates are told to every reader
+    crew = demo_client.get(
+        "/maps/plan", headers={**authed(demo_client, "crew", crew="中站一组"), "Accept": "text/html"}
+    )
+    assert crew.status_code == 403
+    # paper has no tools for anyone
+    from geo_service.maps.plan_page import SITE_LAYERS, plan_page
+
+    printed = plan_page(
+        demo_client.app.state.workspace, printing=True, editable=SITE_LAYERS, may_override=True
+    )
+    assert "leaflet-geoman" not in printed
+    assert "override-reason" not in printed
+
+
 def test_coverage_page(demo_client):
     r = demo_client.get("/maps/coverage", params={"at": "2026-12-01T21:00"})
     assert r.status_code == 200

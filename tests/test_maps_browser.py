@@ -153,7 +153,8 @@ def _alley_spot(app):
 
 
 def _draw_rectangle(page, lat, lon, dx0, dy0, dx1, dy1):
-    page.evaluate(f"window.GEO_MAP.setView([{lat}, {lon}], 19, {{animate: false}})")
+    # nothing returned: Playwright would copy the whole map, which setView returns (15 s and more)
+    page.evaluate(f"(() => {{ window.GEO_MAP.setView([{lat}, {lon}], 19, {{animate: false}}); }})()")
     page.wait_for_timeout(300)
     p = page.evaluate(
         f"(() => {{ const c = window.GEO_MAP.latLngToContainerPoint([{lat}, {lon}]); "
@@ -210,7 +211,7 @@ def test_planner_edits_a_zones_shape_and_only_its_shape(browser, live, tmp_path)
     # move the zone 2 m east, as dragging its corners would, then click it to save
     find = (  # the zone's layer on the map
         f"(() => {{ var found; GEO_MAP.eachLayer(x => {{ if (x.feature && x.setLatLngs && "
-        f"x.feature.properties.id === {zone.id} && x.feature.properties.capacity !== undefined) found = x; }}); "
+        f"x.feature.properties.id === {zone.id} && x.feature.properties._layer === 'stall_sites') found = x; }}); "
         "return found; })()"
     )
     s.page.evaluate(

@@ -58,6 +58,7 @@ LABELS: dict[str, dict[str, str]] = {
     "violations": {"zh": "选址冲突", "en": "Siting conflicts"},
     "service_areas": {"zh": "步行 500 米服务范围", "en": "Within 500 m on foot"},
     "unserved": {"zh": "500 米内无摊区的人口", "en": "People with no site within 500 m"},
+    "deleted_sites": {"zh": "已删除的摊区与销售点", "en": "Deleted sites"},
 }
 
 

@@ -73,6 +73,7 @@ def page_data(ws: Any, lang: str, *, with_minor: bool) -> dict[str, Any]:
                 "violations",
                 "service_areas",
                 "unserved",
+                "deleted_sites",
             )
         },
         "lang": lang,

@@ -14,13 +14,15 @@ from geo_service.api.browser import page_lang
 from geo_service.api.deps import parse_moment
 from geo_service.api.downloads import content_disposition, file_stem
 from geo_service.api.paths import STATIC_DIR
+from geo_service.auth import can
 from geo_service.contexts import coverage_context
 from geo_service.coverage import beat_coverage
 from geo_service.duty import calendar_note_pairs, on_duty, open_windows
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.maps.crew_routes import crew_routes_page
 from geo_service.maps.furniture import PAPER
-from geo_service.maps.pages import coverage_page, plan_page
+from geo_service.maps.pages import coverage_page
+from geo_service.maps.plan_page import SITE_LAYERS, plan_page
 from geo_service.maps.prints import print_page
 from geo_service.maps.route_page import route_page
 from geo_service.snow.export import crew_vehicles
@@ -112,9 +114,31 @@ def _vehicle(request: Request) -> str | None:
 
 def _plan_builder(request: Request) -> Builder:
     ws = request.app.state.workspace
+    editable, may_override = _planner_rights(request)
     return lambda lang, static, printing: plan_page(
-        ws, lang=lang, static=static, query=dict(request.query_params), printing=printing
+        ws,
+        lang=lang,
+        static=static,
+        query=dict(request.query_params),
+        printing=printing,
+        editable=editable,
+        may_override=may_override,
     )
+
+
+def _planner_rights(request: Request) -> tuple[tuple[str, ...], bool]:
+    """The site layers the signed-in role may edit (their declarations' ``editors``; admin all) and
+    whether it may override a siting rule: what the planner's map offers (the API checks again)."""
+    user = getattr(request.state, "user", None)
+    if user is None:
+        return (), False
+    catalog = request.app.state.catalog
+    editable = tuple(
+        name
+        for name in SITE_LAYERS
+        if name in catalog and (user.role == "admin" or user.role in catalog[name].editors)
+    )
+    return editable, can(user.role, "siting:override")
 
 
 def _coverage_builder(request: Request) -> Builder:
