@@ -35,6 +35,7 @@ __all__ = [
     "day_minute",
     "festival_dates",
     "hour_start_notes",
+    "hours_within_years",
     "in_supported_years",
     "local_times",
     "next_shift",
@@ -254,6 +255,19 @@ def parse_week_start(value: str, *, field: str = "start") -> dt.date | dt.dateti
         return moment
     in_supported_years(day, field=field)
     return day
+
+
+def hours_within_years(begin: dt.date | dt.datetime, hours: int, *, field: str = "hours") -> None:
+    """Refuse hour-by-hour coverage from ``begin`` whose last hour starts after :data:`YEARS`."""
+    first = begin if isinstance(begin, dt.datetime) else dt.datetime.combine(begin, dt.time(0), tzinfo=TZ)
+    last = (first + dt.timedelta(hours=hours - 1)).astimezone(TZ)  # the start of the last hour asked for
+    if last.year > YEARS[1]:
+        raise InvalidInput(
+            f"逐小时范围超出支持的年份：最后一小时始于 {last:%Y-%m-%d %H:%M}，须在 {YEARS[1]} 年内",
+            f"The hours run past the years supported: the last one starts {last:%Y-%m-%d %H:%M}, "
+            f"after {YEARS[1]}",
+            field=field,
+        )
 
 
 def hour_start_notes(asked: dt.date | dt.datetime, start: dt.datetime) -> list[str]:

@@ -51,6 +51,17 @@ class Imported:
     # fields the replacing file has no column for: kept as stored on the features it keeps
     kept_fields: tuple[str, ...] = ()
 
+    @property
+    def notices(self) -> list[str]:
+        """What the one who imported should know: the fields kept as they were (``zh / en``)."""
+        if not self.kept_fields:
+            return []
+        names = ", ".join(self.kept_fields)
+        return [
+            f"文件中没有这些列，保留的要素仍是原值（新行取默认值）：{names} / the file has no column for "
+            f"{names}: the features it keeps keep their values (new rows take the defaults)"
+        ]
+
 
 def import_frame(
     ws: Workspace,

@@ -448,6 +448,7 @@ def test_cli_answers_and_refuses_like_the_api(demo_gpkg, capsys):
         (["who-covers", "200", "35.25"], "out of the lon/lat range"),
         (["coverage-check", "--week", "9999-12-31"], "1901-2099"),
         (["coverage-check", "--week", "next monday"], "'next monday' is not understood"),
+        (["coverage-check", "--week", "2099-12-30"], "run past the years supported"),
     ):
         assert main([*argv, *ws]) == 2, argv
         assert said in capsys.readouterr().err, argv

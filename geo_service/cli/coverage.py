@@ -11,7 +11,13 @@ from geo_service.cli.workspace import _common, _open
 from geo_service.contexts import coverage_context, open_sites
 from geo_service.coverage import beat_coverage, beat_coverage_week, who_covers
 from geo_service.crs import parse_crs, to_wgs84
-from geo_service.duty import calendar_notes, hour_start_notes, parse_time, parse_week_start
+from geo_service.duty import (
+    calendar_notes,
+    hour_start_notes,
+    hours_within_years,
+    parse_time,
+    parse_week_start,
+)
 from geo_service.errors import InvalidInput
 from geo_service.geometry import check_place
 from geo_service.workspace import Workspace
@@ -86,8 +92,9 @@ def _print_notes(notes: list[str]) -> None:
 
 
 def _check_week(args: argparse.Namespace) -> int:
+    start = parse_week_start(args.week, field="--week")  # (before the workspace is opened)
+    hours_within_years(start, 168, field="--week")
     settings, store = _open(args)
-    start = parse_week_start(args.week, field="--week")
     try:
         ws = Workspace(store, settings)
         beats = ws.frame("patrol_beats")

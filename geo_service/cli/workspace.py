@@ -153,12 +153,8 @@ def _import(args: argparse.Namespace) -> int:
         f"删除 {done.deleted} / imported {done.count} rows into {args.layer}: {done.created} new, "
         f"{done.updated} changed, {done.unchanged} unchanged, {done.deleted} deleted"
     )
-    if done.kept_fields:
-        names = ", ".join(done.kept_fields)
-        print(
-            f"文件中没有这些列，保留的要素仍是原值（新行取默认值）：{names} / the file has no column for "
-            f"{names}: the features it keeps keep their values (new rows take the defaults)"
-        )
+    for note in done.notices:
+        print(note)
     return 0
 
 

@@ -42,7 +42,7 @@ from geo_service.coverage import (
     who_covers,
 )
 from geo_service.crs import SourceCRS, from_metric, from_wgs84, parse_crs, to_wgs84
-from geo_service.duty import TZ, YEARS, calendar_notes, hour_start_notes, parse_week_start
+from geo_service.duty import TZ, calendar_notes, hour_start_notes, hours_within_years, parse_week_start
 from geo_service.errors import InvalidInput
 from geo_service.geometry import check_kinds, check_place, check_positions, geometry_from_geojson, site_kinds
 from geo_service.workspace import Workspace
@@ -189,15 +189,7 @@ async def beats_week(
         begin: dt.date | dt.datetime = today - dt.timedelta(days=today.weekday())
     else:
         begin = parse_week_start(start, field="start")  # a day (from its midnight) or a time
-    first = begin if isinstance(begin, dt.datetime) else dt.datetime.combine(begin, dt.time(0), tzinfo=TZ)
-    last = first + dt.timedelta(hours=hours - 1)  # the start of the last hour asked for
-    if last.astimezone(TZ).year > YEARS[1]:
-        raise InvalidInput(
-            f"逐小时范围超出支持的年份：最后一小时始于 {last.astimezone(TZ):%Y-%m-%d %H:%M}，须在 {YEARS[1]} 年内",
-            f"The hours run past the years supported: the last one starts {last.astimezone(TZ):%Y-%m-%d %H:%M}, "
-            f"after {YEARS[1]}",
-            field="hours",
-        )
+    hours_within_years(begin, hours, field="hours")
     week = await run_bounded(_week, ws, begin, hours, min_gap_m2, timeout_s=ws.settings.computation_timeout_s)
     configurations = [
         {

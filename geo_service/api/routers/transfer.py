@@ -73,19 +73,8 @@ async def import_file(
         "unchanged": done.unchanged,
         "deleted": done.deleted,
         "version": ws.store.layer_version(spec.name),
-        **(_kept_note(done.kept_fields) if done.kept_fields else {}),
-    }
-
-
-def _kept_note(fields: tuple[str, ...]) -> dict[str, object]:
-    """What a replacing file without some of the layer's columns did with them."""
-    names = ", ".join(fields)
-    return {
-        "kept_fields": list(fields),
-        "notices": [
-            f"文件中没有这些列，保留的要素仍是原值（新行取默认值）：{names} / the file has no column for "
-            f"{names}: the features it keeps keep their values (new rows take the defaults)"
-        ],
+        "kept_fields": list(done.kept_fields),  # a replacing file's missing columns, kept as stored
+        "notices": done.notices,
     }
 
 
