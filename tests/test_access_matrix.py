@@ -28,6 +28,8 @@ TABLE: dict[tuple[str, str], set[str | None]] = {
     ("GET", "/users"): ADMIN,
     ("POST", "/users"): ADMIN,
     ("PATCH", "/users/{name}"): ADMIN,
+    ("GET", "/users/{name}/tokens"): ADMIN,
+    ("DELETE", "/users/{name}/tokens/{token_id}"): ADMIN,
     ("GET", "/audit"): ADMIN,
     ("GET", "/audit/export"): ADMIN,
     ("GET", "/backup"): ADMIN,

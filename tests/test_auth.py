@@ -230,6 +230,14 @@ def test_the_last_admin_stays_and_crew_accounts_name_a_real_crew(own_demo_client
     r = c.post("/users", json={"name": "c1", "role": "crew", "crew": "不存在组", "password": "pw123456"})
     assert (r.status_code, r.json()["field"]) == (400, "crew")
     assert c.patch("/users/v1", json={"role": "crew", "crew": "解放一组"}).status_code == 200
+    # helper-64: only crew accounts name a crew (a viewer naming one kept the crew from being deleted)
+    r = c.post("/users", json={"name": "v2", "role": "viewer", "crew": "解放一组", "password": "pw123456"})
+    assert (r.status_code, r.json()["field"]) == (400, "crew")
+    assert "Only crew accounts name a crew" in r.json()["detail_en"]
+    assert c.post("/users", json={"name": "v2", "role": "viewer", "password": "pw123456"}).status_code == 201
+    r = c.patch("/users/v2", json={"crew": "解放一组"})
+    assert (r.status_code, r.json()["field"]) == (400, "crew")
+    assert next(u for u in c.get("/users").json()["users"] if u["name"] == "v2")["crew"] is None
 
 
 def test_cli_refusals_are_messages_not_tracebacks(tmp_path, capsys, monkeypatch):
@@ -323,3 +331,74 @@ def test_html_answers_carry_a_content_security_policy(tmp_path):
         workspace=tmp_path / "c.gpkg", basemap="local", basemap_url="http://t{s}.tiles.lan/{z}/{x}/{y}.png"
     )
     assert tile_sources(inside) == ("http://ta.tiles.lan", "http://tb.tiles.lan", "http://tc.tiles.lan")
+
+
+def test_a_sign_in_with_a_huge_name_fills_no_disk_and_tokens_take_their_fields(client, anon_client):
+    """helper-64: a failed sign-in stored the whole name tried in the audit log (a 15 MB name, seven
+    times, grew the workspace by 100 MB, the throttle's 429s too); a token asked for with a JSON body
+    was a 90-day one, its days unread, and its label had no bound."""
+    huge = "b" * 1_000_000
+    for _ in range(3):
+        r = anon_client.post("/auth/login", json={"name": huge, "password": "x"})
+        assert r.status_code in (401, 429)
+    rows = [
+        a for a in client.get("/audit", params={"limit": 50}).json()["entries"] if a["path"] == "/auth/login"
+    ]
+    assert rows
+    assert max(len(a["actor"]) for a in rows) <= 64
+    assert any(a["actor"].startswith("bbb") and a["actor"].endswith("…") for a in rows)
+    r = client.post("/auth/tokens", json={"days": 5})
+    assert (r.status_code, r.json()["field"]) == (400, "days")
+    assert "form fields" in r.json()["detail_en"]
+    assert client.post("/auth/tokens", data={"label": "x" * 201}).status_code == 422
+    r = client.post("/auth/tokens", data={"label": "笔记本", "days": 5})
+    assert (r.status_code, r.json()["expires_in_days"]) == (201, 5)
+
+
+def test_an_admin_revokes_one_lost_token_and_keeps_accounts_up_from_the_command_line(
+    client, anon_client, tmp_path, capsys, settings
+):
+    """helper-64: an admin could not end one token (a lost laptop's) without disabling the account or
+    changing its password, and the command line could neither disable an account nor set a password."""
+    from geo_service.cli import main
+
+    assert (
+        client.post("/users", json={"name": "p1", "role": "planner", "password": "pw123456"}).status_code
+        == 201
+    )
+    laptop = anon_client.post("/auth/login", json={"name": "p1", "password": "pw123456"}).json()["token"]
+    desk = anon_client.post("/auth/login", json={"name": "p1", "password": "pw123456"}).json()["token"]
+    listed = client.get("/users/p1/tokens").json()["tokens"]
+    assert len(listed) == 2
+    assert all(len(t["id"]) == 12 and t["id"] not in (laptop, desk) for t in listed)
+    from geo_service.auth.passwords import token_digest
+
+    lost = token_digest(laptop)[:12]
+    assert client.delete(f"/users/p1/tokens/{lost}").json()["revoked"]["id"] == lost
+    # (asked of the app that revoked it: another process may trust a token it has just checked for the
+    # few seconds its cache keeps it)
+    me = lambda token: client.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code  # noqa: E731
+    assert (me(laptop), me(desk)) == (401, 200)
+    r = client.delete(f"/users/p1/tokens/{lost}")
+    assert (r.status_code, r.json()["field"]) == (404, "token")
+    assert client.delete("/users/p1/tokens/abc").status_code == 404  # too short to name one
+    # the command line, as when the service cannot be reached
+    ws = ["--workspace", str(settings.workspace)]
+    assert main(["users", "tokens", "p1", *ws]) == 0
+    assert token_digest(desk)[:12] in capsys.readouterr().out
+    assert main(["users", "revoke", "p1", token_digest(desk)[:12], *ws]) == 0
+    assert client.get("/users/p1/tokens").json()["tokens"] == []
+    assert main(["users", "disable", "p1", *ws]) == 0
+    assert anon_client.post("/auth/login", json={"name": "p1", "password": "pw123456"}).status_code == 401
+    assert main(["users", "enable", "p1", *ws]) == 0
+    import io
+    import sys
+
+    sys.stdin = io.StringIO("newpass99\n")
+    try:
+        assert main(["users", "password", "p1", "--password-stdin", *ws]) == 0
+    finally:
+        sys.stdin = sys.__stdin__
+    assert anon_client.post("/auth/login", json={"name": "p1", "password": "newpass99"}).status_code == 200
+    entries = client.get("/audit", params={"limit": 100}).json()["entries"]
+    assert any("users disable p1" in str(e) for e in entries)

@@ -226,7 +226,7 @@ def test_planner_edits_a_zones_shape_and_only_its_shape(browser, live, tmp_path)
     assert after.version == zone.version + 1
     assert after.properties == zone.properties  # the dates and everything else as they were
     assert not after.geometry.equals(zone.geometry)
-    s.page.evaluate(f"{find}.fire('click')")  # a click now opens the popup, saves nothing
+    s.page.evaluate(f"void {find}.fire('click')")  # a click now opens the popup, saves nothing
     s.page.wait_for_selector(".leaflet-popup-content button")
     assert store.get_feature("stall_sites", zone.id).version == after.version
     assert s.errors == []
@@ -357,7 +357,7 @@ def _the_crew_map_shows_its_route(s) -> None:
     stops = s.page.locator("#stops li").count()
     assert page.locator(".stop-no").count() == 0  # no pile of numbered markers over the whole route
     assert page.locator("path.leaflet-interactive[fill='#c62828']").count() > 0
-    page.evaluate("() => GEO_MAP.setZoom(16, {animate: false})")
+    page.evaluate("() => { GEO_MAP.setZoom(16, {animate: false}); }")
     page.wait_for_timeout(300)
     assert 0 < page.locator(".stop-no").count() <= stops  # zoomed in: the numbers
 
@@ -639,7 +639,7 @@ def test_the_who_popup_speaks_the_pages_language(browser, live, tmp_path, lang, 
     """The popup's reasons were '中文 / English' whatever the page's language."""
     s = Session(browser, live, role="dispatcher")
     s.open(f"/maps/coverage?at=2026-12-06T15:00&lang={lang}")
-    s.page.evaluate("GEO_MAP.fire('click', {latlng: L.latLng(35.45, 112.95)})")  # outside the districts
+    s.page.evaluate("void GEO_MAP.fire('click', {latlng: L.latLng(35.45, 112.95)})")  # outside the districts
     s.page.wait_for_selector(".leaflet-popup-content .reasons", timeout=10_000)
     reasons = s.page.locator(".leaflet-popup-content .reasons").inner_text()
     assert mine in reasons
@@ -660,7 +660,7 @@ def test_the_who_popup_names_the_nearest_stall_site(browser, live, tmp_path, lan
     c = site.geometry.representative_point()
     s = Session(browser, live, role="dispatcher")
     s.open(f"/maps/coverage?at=2026-12-06T15:00&lang={lang}")
-    s.page.evaluate(f"GEO_MAP.fire('click', {{latlng: L.latLng({c.y}, {c.x})}})")
+    s.page.evaluate(f"void GEO_MAP.fire('click', {{latlng: L.latLng({c.y}, {c.x})}})")
     s.page.wait_for_selector(".leaflet-popup-content .nearest", timeout=10_000)
     stall = s.page.locator(".leaflet-popup-content .nearest.stall_site").inner_text()
     assert stall.startswith(label + site["name"]), stall
@@ -677,7 +677,7 @@ def test_the_who_popup_says_why_when_the_place_is_refused(browser, live, tmp_pat
     nobody on duty' as though it were an answer."""
     s = Session(browser, live, role="dispatcher")
     s.open("/maps/coverage?at=2026-12-06T15:00&lang=en")
-    s.page.evaluate("GEO_MAP.fire('click', {latlng: L.latLng(5.0, 5.0)})")
+    s.page.evaluate("void GEO_MAP.fire('click', {latlng: L.latLng(5.0, 5.0)})")
     s.page.wait_for_selector(".leaflet-popup-content .refused", timeout=10_000)
     text = s.page.locator(".leaflet-popup-content").inner_text()
     assert "Nobody on duty" not in text

@@ -139,7 +139,7 @@ class AccountStore:
     def add_user(self, name: str, role: str, *, password: str | None = None, crew: str | None = None) -> User:
         if (
             not name
-            or len(name) > 64
+            or len(name) > MOST_NAME
             or not name.replace("_", "").replace("-", "").replace(".", "").isalnum()
         ):
             raise InvalidInput(f"用户名「{name}」无效", f"User name '{name}' is invalid", field="name")
@@ -151,6 +151,8 @@ class AccountStore:
             )
         if role == "crew" and not crew:
             raise InvalidInput("作业人员账户需要指定班组", "A crew account needs its crew", field="crew")
+        if role != "crew" and crew:
+            raise _crew_of_another_role(role)
         if password is not None and len(password) < 8:
             raise InvalidInput("密码至少 8 位", "The password needs at least 8 characters", field="password")
         row = {
@@ -212,6 +214,8 @@ class AccountStore:
             values["role"] = role
         if (role or current.role) == "crew" and not (crew or current.crew):
             raise InvalidInput("作业人员账户需要指定班组", "A crew account needs its crew", field="crew")
+        if (role or current.role) != "crew" and crew:
+            raise _crew_of_another_role(role or current.role)
         stays_admin = (role or current.role) == "admin" and not (
             disabled if disabled is not None else current.disabled
         )
@@ -254,6 +258,8 @@ class AccountStore:
         token = new_token()
         expires = None if ttl is None else (_now() + ttl).isoformat()
         with self.engine.begin() as con:
+            # expired tokens are of no use to anyone: gone as new ones come
+            con.execute(tokens.delete().where(tokens.c.expires_at < _now().isoformat()))
             con.execute(
                 tokens.insert().values(
                     digest=token_digest(token),
@@ -288,6 +294,55 @@ class AccountStore:
             if row is None
             else {"user": row["user_name"], **{k: row[k] for k in ("kind", "label", "expires_at")}}
         )
+
+    def list_tokens(self, name: str) -> list[dict[str, Any]]:
+        """A user's tokens that have not expired, newest first: each named by ``id`` (the start of its
+        digest: enough to revoke it by, nothing to sign in with), its kind, label and dates."""
+        self.get_user(name)  # 404 for no such user
+        now = _now().isoformat()
+        with self.engine.connect() as con:
+            rows = (
+                con.execute(
+                    sa.select(tokens)
+                    .where(tokens.c.user_name == name)
+                    .where(sa.or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > now))
+                    .order_by(tokens.c.created_at.desc())
+                )
+                .mappings()
+                .all()
+            )
+        return [
+            {
+                "id": r["digest"][:TOKEN_ID_LENGTH],
+                **{k: r[k] for k in ("kind", "label", "created_at", "expires_at")},
+            }
+            for r in rows
+        ]
+
+    def revoke_user_token(self, name: str, token_id: str) -> dict[str, Any]:
+        """End the token of ``name`` whose id (see :meth:`list_tokens`) is ``token_id`` (a laptop lost:
+        its token, not all the user's); what it was. 404 when the user has no such token."""
+        self.get_user(name)
+        with self.engine.begin() as con:
+            rows = (
+                con.execute(
+                    sa.select(tokens.c.digest, tokens.c.kind, tokens.c.label, tokens.c.expires_at)
+                    .where(tokens.c.user_name == name)
+                    .where(tokens.c.digest.startswith(token_id, autoescape=True))
+                )
+                .mappings()
+                .all()
+            )
+            if len(token_id) < TOKEN_ID_LENGTH or len(rows) != 1:
+                raise NotFound(
+                    f"用户「{name}」没有编号为 {token_id} 的令牌",
+                    f"User '{name}' has no token {token_id}",
+                    field="token",
+                )
+            con.execute(tokens.delete().where(tokens.c.digest == rows[0]["digest"]))
+        with self._lock:
+            self._cache.pop(rows[0]["digest"], None)
+        return {"user": name, "id": token_id, **{k: rows[0][k] for k in ("kind", "label", "expires_at")}}
 
     def user_for_token(self, token: str) -> User | None:
         """The user a token belongs to, or None (unknown, expired, or user disabled)."""
@@ -367,7 +422,7 @@ class AccountStore:
             con.execute(
                 audit.insert().values(
                     at=_now().isoformat(),
-                    actor=actor,
+                    actor=shortened(actor),  # (a sign-in tried with a 15 MB "name" must not fill the disk)
                     role=role,
                     method=method,
                     path=path[:500],
@@ -505,3 +560,21 @@ _TOKEN_CACHE_MOST = 10_000  # token checks remembered at once
 @functools.cache
 def _dummy_hash() -> str:
     return hash_password("timing-equaliser")
+
+
+MOST_NAME = 64  # characters of a user name (and of the actor an audit row names)
+TOKEN_ID_LENGTH = 12  # hex digits of a token's digest that name it to an administrator
+
+
+def shortened(name: str) -> str:
+    """``name`` as an audit row keeps it: at most :data:`MOST_NAME` characters, a longer one cut with …"""
+    return name if len(name) <= MOST_NAME else name[: MOST_NAME - 1] + "…"
+
+
+def _crew_of_another_role(role: str) -> InvalidInput:
+    """Only crew accounts name a crew (a viewer naming one kept the crew from being deleted)."""
+    return InvalidInput(
+        f"只有作业人员（crew）账户可以指定班组，{role} 账户不能",
+        f"Only crew accounts name a crew; a {role} account cannot",
+        field="crew",
+    )

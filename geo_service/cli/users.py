@@ -104,6 +104,62 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tokens(args: argparse.Namespace) -> int:
+    accounts = _accounts(args)
+    try:
+        listed = accounts.list_tokens(args.name)
+    finally:
+        accounts.close()
+    for t in listed:
+        print(f"{t['id']}  {t['kind']:8} {t['expires_at'] or '':32} {t['label'] or ''}")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    accounts = _accounts(args)
+    try:
+        revoked = accounts.revoke_user_token(args.name, args.token_id)
+        record_cli(accounts, f"users revoke {args.name} {args.token_id}", {"revoked": revoked})
+    finally:
+        accounts.close()
+    print(f"已吊销 {args.name} 的令牌 {args.token_id} / revoked token {args.token_id} of {args.name}")
+    return 0
+
+
+def _change(args: argparse.Namespace) -> int:
+    """``users disable``, ``users enable`` and ``users password``: the account upkeep the API's PATCH
+    does, for when the service cannot be reached."""
+    accounts = _accounts(args)
+    try:
+        if args.users_command == "password":
+            password = _read_password(args)
+            if password is None:
+                raise InvalidInput("需要新密码", "A new password is needed", field="password")
+            accounts.update_user(args.name, password=password)
+            change: dict[str, object] = {"password": "changed"}
+        else:
+            disabled = args.users_command == "disable"
+            accounts.update_user(args.name, disabled=disabled)
+            change = {"disabled": disabled}
+        record_cli(
+            accounts, f"users {args.users_command} {args.name}", {"user": args.name, "changes": change}
+        )
+    finally:
+        accounts.close()
+    said = {
+        "password": ("已更改密码", "password changed"),
+        "disable": ("已停用", "disabled"),
+        "enable": ("已启用", "enabled"),
+    }
+    zh, en = said[args.users_command]
+    print(
+        f"{args.name}：{zh}（其登录与令牌随之失效）/ {args.name}: {en} (its sessions and tokens end)"
+        if args.users_command != "enable"
+        else f"{args.name}：{zh} / {args.name}: {en}"
+    )
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     users = sub.add_parser("users", help="账户管理 / accounts").add_subparsers(
         dest="users_command", required=True
@@ -125,3 +181,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = users.add_parser("list", help="用户列表 / list users")
     _common(p)
     p.set_defaults(func=_list)
+    p = users.add_parser("tokens", help="用户未过期的令牌 / a user's tokens")
+    _common(p)
+    p.add_argument("name")
+    p.set_defaults(func=_tokens)
+    p = users.add_parser("revoke", help="吊销用户的一个令牌 / revoke one of a user's tokens")
+    _common(p)
+    p.add_argument("name")
+    p.add_argument("token_id", help="users tokens 列出的编号 / the id users tokens lists")
+    p.set_defaults(func=_revoke)
+    for command, helptext in (
+        ("disable", "停用账户（登录与令牌随之失效）/ disable an account"),
+        ("enable", "重新启用账户 / enable an account again"),
+        ("password", "重设密码（登录与令牌随之失效）/ set a new password"),
+    ):
+        p = users.add_parser(command, help=helptext)
+        _common(p)
+        p.add_argument("name")
+        if command == "password":
+            p.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码")
+            p.set_defaults(no_password=False)
+        p.set_defaults(func=_change)

@@ -92,6 +92,22 @@ def change_user(request: Request, name: str, body: UserChange) -> dict[str, Any]
     return _user_json(user)
 
 
+@router.get("/users/{name}/tokens", summary="用户的令牌 / A user's tokens")
+def user_tokens(request: Request, name: str) -> dict[str, Any]:
+    """The user's tokens not yet expired (sessions and API tokens), each with the id to revoke it by."""
+    return {"user": name, "tokens": request.app.state.accounts.list_tokens(name)}
+
+
+@router.delete(
+    "/users/{name}/tokens/{token_id}", summary="吊销用户的一个令牌 / Revoke one of a user's tokens"
+)
+def revoke_user_token(request: Request, name: str, token_id: str) -> dict[str, Any]:
+    """End one token (a lost laptop's), leaving the user's others and the account as they are."""
+    revoked = request.app.state.accounts.revoke_user_token(name, token_id)
+    note(request, revoked=revoked)
+    return {"revoked": revoked}
+
+
 def _entries(
     request: Request, actor: str | None, since: str | None, until: str | None, limit: int, offset: int
 ) -> list[dict[str, Any]]:

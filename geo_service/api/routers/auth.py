@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from geo_service.api.audit import client_address, note
 from geo_service.api.browser import home_for
 from geo_service.api.security import SESSION_COOKIE, AuthError
+from geo_service.auth.accounts import MOST_NAME, shortened
 from geo_service.auth.throttle import LoginThrottle
 from geo_service.errors import InvalidInput
 
@@ -65,6 +66,8 @@ async def login(request: Request) -> Response:
         form = dict(await request.form())
         as_json = False
     name, password = str(form.get("name") or ""), str(form.get("password") or "")
+    if len(name) > MOST_NAME:  # no account has such a name: a failed sign-in, not looked up
+        name, password = shortened(name), ""
     throttle: LoginThrottle = request.app.state.login_throttle
     client = client_address(request)
     wait = math.ceil(throttle.wait_s(name, client))
@@ -150,9 +153,18 @@ def me(request: Request) -> dict[str, Any]:
 @router.post("/tokens", status_code=201, summary="为自己签发 API 令牌 / Issue an API token for yourself")
 def issue_token(
     request: Request,
-    label: Annotated[str | None, Form()] = None,
+    label: Annotated[str | None, Form(max_length=200)] = None,
     days: Annotated[int, Form(ge=1, le=366)] = 90,
 ) -> dict[str, Any]:
+    kind = request.headers.get("content-type", "").lower()
+    if not kind.startswith(("multipart/form-data", "application/x-www-form-urlencoded")) and int(
+        request.headers.get("content-length") or 0
+    ):  # a JSON body: its days would not be read, and a 90-day token given unasked
+        raise InvalidInput(
+            "签发令牌的参数（label、days）请以表单字段提交",
+            "Give a token's label and days as form fields (not a JSON body)",
+            field="days",
+        )
     user = request.state.user
     token = request.app.state.accounts.issue_token(user.name, label=label, ttl=dt.timedelta(days=days))
     note(request, issued={"user": user.name, "kind": "api", "label": label, "days": days})
