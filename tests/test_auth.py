@@ -402,3 +402,18 @@ def test_an_admin_revokes_one_lost_token_and_keeps_accounts_up_from_the_command_
     assert anon_client.post("/auth/login", json={"name": "p1", "password": "newpass99"}).status_code == 200
     entries = client.get("/audit", params={"limit": 100}).json()["entries"]
     assert any("users disable p1" in str(e) for e in entries)
+
+
+def test_the_sign_in_page_believes_no_links_wait(anon_client):
+    """helper-64: /auth/login?wait=abc was a JSON 422 in a browser, and ?wait=99999999 said to wait
+    that long: a wait that is no number is not shown, and none beyond the throttle's longest."""
+    r = anon_client.get("/auth/login", params={"wait": "abc"})
+    assert r.status_code == 200
+    assert "秒后再试" not in r.text
+    longest = int(anon_client.app.state.settings.login_window_s)
+    r = anon_client.get("/auth/login", params={"wait": "99999999"})
+    assert r.status_code == 200
+    assert "99999999" not in r.text
+    r = anon_client.get("/auth/login", params={"wait": "999999"})
+    assert f"请 {longest} 秒后再试" in r.text
+    assert "请 8 秒后再试" in anon_client.get("/auth/login", params={"wait": "8"}).text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 
 import numpy as np
 import pytest
@@ -354,6 +355,17 @@ def test_what_if_names_what_it_cannot_use(demo_client):
     assert "add 0" in body["notices"][0]
     # helper-62: and it is said to lie outside every district (not only that no street is near)
     assert any("outside every district: add 0" in n for n in body["notices"])
+    # a site of more vertices than a stored one may have is refused (helper-64: 300,000 were taken)
+    most = demo_client.app.state.workspace.settings.max_vertices
+    step = 2 * math.pi / (most + 1)
+    ring = [
+        [113.22 + 0.001 * math.cos(k * step), 35.22 + 0.001 * math.sin(k * step)] for k in range(most + 1)
+    ]
+    big = demo_client.post(
+        "/coverage/what-if", json={"add": [{"type": "Polygon", "coordinates": [[*ring, ring[0]]]}]}
+    )
+    assert (big.status_code, big.json()["field"], big.json()["feature"]) == (400, "add", "add[0]")
+    assert "simplify it first" in big.json()["detail_en"]
     # a site removed twice is refused, naming it (it was taken without comment)
     twice = demo_client.post("/coverage/what-if", json={"remove": [1, 2, 1]})
     assert (twice.status_code, twice.json()["field"]) == (400, "remove")

@@ -44,9 +44,15 @@ def _safe_next(value: Any) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse, summary="登录页 / Sign-in page")
-def login_page(next: str | None = None, error: str | None = None, wait: int | None = None) -> HTMLResponse:
-    if wait is not None and wait > 0:  # a form sign-in slowed down: the page again, saying for how long
-        message = '<p class="err">{} / {}</p>'.format(*_slowed(int(wait)))
+def login_page(
+    request: Request, next: str | None = None, error: str | None = None, wait: str | None = None
+) -> HTMLResponse:
+    # a form sign-in slowed down: the page again, saying for how long (a link's own wait is not
+    # believed beyond the throttle's longest, login_window_s, and one that is no number is not shown)
+    seconds = int(wait) if wait is not None and wait.strip().isdigit() and len(wait.strip()) < 7 else 0
+    if seconds > 0:
+        longest = math.ceil(request.app.state.settings.login_window_s)
+        message = '<p class="err">{} / {}</p>'.format(*_slowed(min(seconds, longest)))
     else:
         message = '<p class="err">用户名或密码错误 / Wrong user or password</p>' if error else ""
     # no page asked for: the form sends none, and the user lands on their role's start page

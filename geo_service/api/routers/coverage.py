@@ -410,6 +410,18 @@ async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
         k: to_wgs84([geometry_from_geojson(g, feature=f"move[{k}]")], src)[0] for k, g in body.move.items()
     }
     bounds = ws.settings.service_bounds
+    most = ws.settings.max_vertices  # as a site written would be held to
+    for label, g in [
+        *((f"add[{i}]", g) for i, g in enumerate(add)),
+        *((f"move[{k}]", g) for k, g in move.items()),
+    ]:
+        if shapely.get_num_coordinates(g) > most:
+            raise InvalidInput(
+                f"{label} 有 {shapely.get_num_coordinates(g)} 个顶点，超过上限 {most}，请先简化",
+                f"{label} has {shapely.get_num_coordinates(g)} vertices, more than {most}: simplify it first",
+                field=label.partition("[")[0],
+                feature=label,
+            )
     check_positions(add, bounds=bounds, what="add")
     check_positions(list(move.values()), bounds=bounds, what="move", labels=list(move))
     kinds = site_kinds(ws.catalog[body.layer].geometry_types)
