@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import os
 import re
 import tempfile
@@ -56,32 +57,56 @@ def _checked_target(file: str, keep: int | None) -> tuple[Path, bool]:
 
 def _place(data: bytes, target: Path, dated: bool) -> Path:
     """Write ``data`` beside its destination, then link it into place: a crash leaves no half backup, and
-    a file that appeared meanwhile is not overwritten (a dated name then takes the next free suffix)."""
+    a file that appeared meanwhile is not overwritten (a dated name then takes the next free suffix). A
+    write that fails (a full disk) leaves nothing behind and is said as such."""
     folder = target if dated else target.parent
-    with tempfile.NamedTemporaryFile(
-        dir=folder, prefix=".geo-service-backup-", suffix=".part", delete=False
-    ) as f:
-        part = Path(f.name)
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    part: Path | None = None
     try:
-        stamp = dt.datetime.now(_TZ).strftime("%Y%m%d-%H%M%S")
-        for n in range(1, 1000):
-            final = folder / f"geo-service-backup-{stamp}{'' if n == 1 else f'-{n}'}.zip" if dated else target
-            try:
-                _link(part, final)
-                return final
-            except FileExistsError:
-                if not dated:
-                    raise InvalidInput(
-                        f"备份文件「{target}」已存在，不会覆盖",
-                        f"The backup file '{target}' exists and is not overwritten",
-                        field="file",
-                    ) from None
-        raise InvalidInput("同一秒内备份过多", "Too many backups within one second", field="file")
+        with tempfile.NamedTemporaryFile(
+            dir=folder, prefix=".geo-service-backup-", suffix=".part", delete=False
+        ) as f:
+            part = Path(f.name)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        return _linked(part, target, folder, dated)
+    except OSError as exc:
+        raise _cannot_write(folder, exc) from None
     finally:
-        part.unlink(missing_ok=True)  # gone when it was moved into place
+        if part is not None:
+            part.unlink(missing_ok=True)  # gone already when it was moved into place
+
+
+def _linked(part: Path, target: Path, folder: Path, dated: bool) -> Path:
+    """``part`` under its final name: ``target``, or the first free dated name in ``folder``."""
+    stamp = dt.datetime.now(_TZ).strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 1000):
+        final = folder / f"geo-service-backup-{stamp}{'' if n == 1 else f'-{n}'}.zip" if dated else target
+        try:
+            _link(part, final)
+            return final
+        except FileExistsError:
+            if not dated:
+                raise InvalidInput(
+                    f"备份文件「{target}」已存在，不会覆盖",
+                    f"The backup file '{target}' exists and is not overwritten",
+                    field="file",
+                ) from None
+    raise InvalidInput("同一秒内备份过多", "Too many backups within one second", field="file")
+
+
+def _cannot_write(folder: Path, exc: OSError) -> InvalidInput:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return InvalidInput(
+            f"磁盘已满，未写出备份（未写完的文件已删除）：{folder}",
+            f"The disk is full: no backup was written into {folder} (the partial file was removed)",
+            field="file",
+        )
+    return InvalidInput(
+        f"无法在「{folder}」写入备份（{exc.strerror or exc}），未写出备份",
+        f"Cannot write the backup into '{folder}' ({exc.strerror or exc}); no backup was written",
+        field="file",
+    )
 
 
 def _link(part: Path, final: Path) -> None:
@@ -93,7 +118,11 @@ def _link(part: Path, final: Path) -> None:
         raise
     except OSError:
         os.close(os.open(final, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        os.replace(part, final)
+        try:
+            os.replace(part, final)
+        except OSError:
+            final.unlink(missing_ok=True)  # the empty file claimed for it
+            raise
 
 
 def _prune(folder: Path, keep: int, written: Path) -> list[Path]:
