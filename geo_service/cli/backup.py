@@ -1,5 +1,9 @@
 """``geo-service backup create|restore FILE``: whole-workspace backups between either store.
 
+``restore`` reads and checks the whole file before the workspace is opened, restores all of it or
+nothing, says whether the backup's siting rules differ from this machine's, and is recorded in the audit
+log as ``CLI``.
+
 ``create`` never overwrites: given a directory it writes a dated file into it (``--keep N`` then
 removes all but the N newest dated backups there, for a nightly timer); given a file name that exists it
 refuses. The file appears whole or not at all (written aside, then linked into place).
@@ -17,9 +21,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from geo_service.auth.accounts import AccountStore, account_url
-from geo_service.backup import create_backup, restore_backup
-from geo_service.cli.workspace import _common, _open
+from geo_service.backup import create_backup, read_backup, restore_backup
+from geo_service.catalog import load_catalog
+from geo_service.cli.audit import record_cli
+from geo_service.cli.workspace import _common, _open, _settings
 from geo_service.errors import InvalidInput
+from geo_service.siting import rules_path
 
 __all__ = ["DATED", "register"]
 
@@ -145,7 +152,7 @@ def _create(args: argparse.Namespace) -> int:
     settings, store = _open(args)
     accounts = AccountStore(account_url(str(settings.workspace), settings.database_url))
     try:
-        data = create_backup(store, accounts)
+        data = create_backup(store, accounts, rules_file=rules_path(settings))
     finally:
         accounts.close()
         store.close()
@@ -161,15 +168,41 @@ def _restore(args: argparse.Namespace) -> int:
     source = Path(args.file)
     if not source.is_file():  # before the workspace is opened (and made)
         raise InvalidInput(f"找不到备份文件「{source}」", f"No backup file '{source}'", field="file")
+    settings = _settings(args)
+    # read and checked whole before the workspace is opened: a damaged file makes no workspace file
+    backup = read_backup(source.read_bytes(), load_catalog(settings.layers_dir), settings=settings)
+    made = settings.database_url is None and not Path(settings.workspace).exists()
     settings, store = _open(args, create=True)
-    accounts = AccountStore(account_url(str(settings.workspace), settings.database_url))
     try:
-        counts = restore_backup(source.read_bytes(), store, accounts)
-    finally:
-        accounts.close()
+        accounts = AccountStore(account_url(str(settings.workspace), settings.database_url))
+        try:
+            done = restore_backup(backup, store, accounts, settings=settings)
+            record_cli(
+                accounts,
+                "backup restore",
+                {"file": str(source.resolve()), "features": done.features, "rules": done.rules.status},
+            )
+        finally:
+            accounts.close()
+    except BaseException:
         store.close()
-    print(f"已恢复 / restored: {sum(counts.values())} features in {len(counts)} layers")
+        if made:  # a refused restore into a new file leaves no empty workspace behind
+            _remove_workspace(Path(settings.workspace))
+        raise
+    store.close()
+    print(
+        f"已恢复 {done.features} 个要素，{len(done.counts)} 个图层 / restored: {done.features} features in "
+        f"{len(done.counts)} layers"
+    )
+    for notice in done.rules.notices:
+        print(notice)
     return 0
+
+
+def _remove_workspace(path: Path) -> None:
+    """A GeoPackage this command made, with SQLite's files beside it."""
+    for p in (path, *(path.with_name(path.name + s) for s in ("-journal", "-wal", "-shm"))):
+        p.unlink(missing_ok=True)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
