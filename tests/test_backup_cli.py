@@ -4,7 +4,9 @@ units in ``deploy/`` naming commands the CLI takes."""
 from __future__ import annotations
 
 import configparser
+import errno
 import shlex
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -135,3 +137,31 @@ def test_keep_never_removes_the_backup_just_written(small_ws, tmp_path):
     assert future[1].name in left  # the newest by name is kept, and so is today's
     [today] = left - {future[1].name}
     assert _members(folder / today) > 0
+
+
+def test_a_backup_onto_a_full_disk_leaves_no_partial_file(small_ws, tmp_path, capsys, monkeypatch):
+    """Before: the write failed inside the temporary file's block, before the try that removes it, so a
+    ``.geo-service-backup-*.part`` stayed behind and the command ended in a traceback."""
+    workspace = small_ws
+    folder = tmp_path / "nightly"
+    folder.mkdir()
+    real = tempfile.NamedTemporaryFile
+
+    def full_disk(*args, **kwargs):
+        f = real(*args, **kwargs)
+
+        def write(data: bytes) -> int:
+            f.file.write(data[:100])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        f.write = write
+        return f
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", full_disk)
+    assert main(["backup", "create", "--workspace", str(workspace), str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "磁盘已满" in err
+    assert "disk is full" in err
+    assert list(folder.iterdir()) == []
+    assert main(["backup", "create", "--workspace", str(workspace), str(folder / "b.zip")]) == 2
+    assert list(folder.iterdir()) == []

@@ -1,5 +1,9 @@
 """``geo-service backup create|restore FILE``: whole-workspace backups between either store.
 
+``restore`` reads and checks the whole file before the workspace is opened, restores all of it or
+nothing, says whether the backup's siting rules differ from this machine's, and is recorded in the audit
+log as ``CLI``.
+
 ``create`` never overwrites: given a directory it writes a dated file into it (``--keep N`` then
 removes all but the N newest dated backups there, for a nightly timer); given a file name that exists it
 refuses. The file appears whole or not at all (written aside, then linked into place).
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import os
 import re
 import tempfile
@@ -16,9 +21,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from geo_service.auth.accounts import AccountStore, account_url
-from geo_service.backup import create_backup, restore_backup
-from geo_service.cli.workspace import _common, _open
+from geo_service.backup import create_backup, read_backup, restore_backup
+from geo_service.catalog import load_catalog
+from geo_service.cli.audit import record_cli
+from geo_service.cli.workspace import _common, _open, _settings
 from geo_service.errors import InvalidInput
+from geo_service.siting import rules_path
 
 __all__ = ["DATED", "register"]
 
@@ -56,32 +64,56 @@ def _checked_target(file: str, keep: int | None) -> tuple[Path, bool]:
 
 def _place(data: bytes, target: Path, dated: bool) -> Path:
     """Write ``data`` beside its destination, then link it into place: a crash leaves no half backup, and
-    a file that appeared meanwhile is not overwritten (a dated name then takes the next free suffix)."""
+    a file that appeared meanwhile is not overwritten (a dated name then takes the next free suffix). A
+    write that fails (a full disk) leaves nothing behind and is said as such."""
     folder = target if dated else target.parent
-    with tempfile.NamedTemporaryFile(
-        dir=folder, prefix=".geo-service-backup-", suffix=".part", delete=False
-    ) as f:
-        part = Path(f.name)
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    part: Path | None = None
     try:
-        stamp = dt.datetime.now(_TZ).strftime("%Y%m%d-%H%M%S")
-        for n in range(1, 1000):
-            final = folder / f"geo-service-backup-{stamp}{'' if n == 1 else f'-{n}'}.zip" if dated else target
-            try:
-                _link(part, final)
-                return final
-            except FileExistsError:
-                if not dated:
-                    raise InvalidInput(
-                        f"备份文件「{target}」已存在，不会覆盖",
-                        f"The backup file '{target}' exists and is not overwritten",
-                        field="file",
-                    ) from None
-        raise InvalidInput("同一秒内备份过多", "Too many backups within one second", field="file")
+        with tempfile.NamedTemporaryFile(
+            dir=folder, prefix=".geo-service-backup-", suffix=".part", delete=False
+        ) as f:
+            part = Path(f.name)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        return _linked(part, target, folder, dated)
+    except OSError as exc:
+        raise _cannot_write(folder, exc) from None
     finally:
-        part.unlink(missing_ok=True)  # gone when it was moved into place
+        if part is not None:
+            part.unlink(missing_ok=True)  # gone already when it was moved into place
+
+
+def _linked(part: Path, target: Path, folder: Path, dated: bool) -> Path:
+    """``part`` under its final name: ``target``, or the first free dated name in ``folder``."""
+    stamp = dt.datetime.now(_TZ).strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 1000):
+        final = folder / f"geo-service-backup-{stamp}{'' if n == 1 else f'-{n}'}.zip" if dated else target
+        try:
+            _link(part, final)
+            return final
+        except FileExistsError:
+            if not dated:
+                raise InvalidInput(
+                    f"备份文件「{target}」已存在，不会覆盖",
+                    f"The backup file '{target}' exists and is not overwritten",
+                    field="file",
+                ) from None
+    raise InvalidInput("同一秒内备份过多", "Too many backups within one second", field="file")
+
+
+def _cannot_write(folder: Path, exc: OSError) -> InvalidInput:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return InvalidInput(
+            f"磁盘已满，未写出备份（未写完的文件已删除）：{folder}",
+            f"The disk is full: no backup was written into {folder} (the partial file was removed)",
+            field="file",
+        )
+    return InvalidInput(
+        f"无法在「{folder}」写入备份（{exc.strerror or exc}），未写出备份",
+        f"Cannot write the backup into '{folder}' ({exc.strerror or exc}); no backup was written",
+        field="file",
+    )
 
 
 def _link(part: Path, final: Path) -> None:
@@ -93,7 +125,11 @@ def _link(part: Path, final: Path) -> None:
         raise
     except OSError:
         os.close(os.open(final, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        os.replace(part, final)
+        try:
+            os.replace(part, final)
+        except OSError:
+            final.unlink(missing_ok=True)  # the empty file claimed for it
+            raise
 
 
 def _prune(folder: Path, keep: int, written: Path) -> list[Path]:
@@ -116,7 +152,7 @@ def _create(args: argparse.Namespace) -> int:
     settings, store = _open(args)
     accounts = AccountStore(account_url(str(settings.workspace), settings.database_url))
     try:
-        data = create_backup(store, accounts)
+        data = create_backup(store, accounts, rules_file=rules_path(settings))
     finally:
         accounts.close()
         store.close()
@@ -132,15 +168,41 @@ def _restore(args: argparse.Namespace) -> int:
     source = Path(args.file)
     if not source.is_file():  # before the workspace is opened (and made)
         raise InvalidInput(f"找不到备份文件「{source}」", f"No backup file '{source}'", field="file")
+    settings = _settings(args)
+    # read and checked whole before the workspace is opened: a damaged file makes no workspace file
+    backup = read_backup(source.read_bytes(), load_catalog(settings.layers_dir), settings=settings)
+    made = settings.database_url is None and not Path(settings.workspace).exists()
     settings, store = _open(args, create=True)
-    accounts = AccountStore(account_url(str(settings.workspace), settings.database_url))
     try:
-        counts = restore_backup(source.read_bytes(), store, accounts)
-    finally:
-        accounts.close()
+        accounts = AccountStore(account_url(str(settings.workspace), settings.database_url))
+        try:
+            done = restore_backup(backup, store, accounts, settings=settings)
+            record_cli(
+                accounts,
+                "backup restore",
+                {"file": str(source.resolve()), "features": done.features, "rules": done.rules.status},
+            )
+        finally:
+            accounts.close()
+    except BaseException:
         store.close()
-    print(f"已恢复 / restored: {sum(counts.values())} features in {len(counts)} layers")
+        if made:  # a refused restore into a new file leaves no empty workspace behind
+            _remove_workspace(Path(settings.workspace))
+        raise
+    store.close()
+    print(
+        f"已恢复 {done.features} 个要素，{len(done.counts)} 个图层 / restored: {done.features} features in "
+        f"{len(done.counts)} layers"
+    )
+    for notice in done.rules.notices:
+        print(notice)
     return 0
+
+
+def _remove_workspace(path: Path) -> None:
+    """A GeoPackage this command made, with SQLite's files beside it."""
+    for p in (path, *(path.with_name(path.name + s) for s in ("-journal", "-wal", "-shm"))):
+        p.unlink(missing_ok=True)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

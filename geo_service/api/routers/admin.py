@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import Field
 
@@ -187,8 +188,13 @@ def audit_export(
 @router.get("/backup", summary="下载整个工作空间备份 / Download a backup of the whole workspace")
 def download_backup(request: Request) -> Response:
     from geo_service.backup import create_backup
+    from geo_service.siting import rules_path
 
-    data = create_backup(request.app.state.workspace.store, request.app.state.accounts)
+    data = create_backup(
+        request.app.state.workspace.store,
+        request.app.state.accounts,
+        rules_file=rules_path(request.app.state.settings),
+    )
     name = f"geo-service-backup-{_stamp()}.zip"  # as `geo-service backup create DIR` names them
     note(request, download="backup", bytes=len(data))
     return Response(
@@ -207,8 +213,16 @@ async def upload_backup(request: Request, file: Annotated[UploadFile, File()]) -
     from geo_service.backup import restore_backup
 
     data = await file.read()
-    counts = restore_backup(data, request.app.state.workspace.store, request.app.state.accounts)
-    return {"restored": counts}
+    # read, checked and loaded in a worker thread: a city's backup takes seconds
+    done = await run_in_threadpool(
+        restore_backup,
+        data,
+        request.app.state.workspace.store,
+        request.app.state.accounts,
+        settings=request.app.state.settings,
+    )
+    note(request, restored=done.features, rules=done.rules.status)
+    return {"restored": dict(done.counts), "rules": done.rules.as_dict(), "notices": done.rules.notices}
 
 
 def _stamp() -> str:

@@ -1,8 +1,4 @@
-"""Whole-workspace backups: layers with ids and versions, history, documents (plans, rules),
-users and the audit log — in one zip of JSON files that either store restores.
-
-A backup made from the GeoPackage store restores into PostGIS and back, giving the same content.
-"""
+"""Writing a backup: the workspace as it stood at one moment, in one zip."""
 
 from __future__ import annotations
 
@@ -10,20 +6,21 @@ import datetime as dt
 import io
 import json
 import zipfile
+from pathlib import Path
 from typing import Any
 
-import shapely
-from shapely.geometry import mapping, shape
+from shapely.geometry import mapping
 
 from geo_service import __version__
 from geo_service.auth.accounts import AccountStore
-from geo_service.errors import Conflict, InvalidInput
-from geo_service.store.base import Change, Document, Feature, Store
-from geo_service.store.values import from_storage, json_value
+from geo_service.errors import Conflict
+from geo_service.store.base import Store
+from geo_service.store.values import json_value
 
-__all__ = ["create_backup", "restore_backup"]
+__all__ = ["FORMAT", "RULES_MEMBER", "create_backup"]
 
 FORMAT = "geo-service-backup/1"
+RULES_MEMBER = "rules/siting.yaml"  # the siting rule file of the machine that made the backup
 
 
 def _features(store: Store, layer: str) -> list[dict[str, Any]]:
@@ -50,9 +47,16 @@ def _layer_versions(store: Store) -> tuple[int, ...]:
 
 
 def create_backup(
-    store: Store, accounts: AccountStore | None = None, *, attempts: int = BACKUP_ATTEMPTS
+    store: Store,
+    accounts: AccountStore | None = None,
+    *,
+    attempts: int = BACKUP_ATTEMPTS,
+    rules_file: Path | None = None,
 ) -> bytes:
     """Everything in the workspace, as a zip of JSON documents, as it stood at one moment.
+
+    ``rules_file``: the siting rule file the service checks sites by (``siting.rules_path``), carried
+    as it is, so that a restore can say whether another machine's rules differ.
 
     The layers and their history are read one after another, while the service may be writing (a
     nightly backup of a running service): when any layer's version moved during the reading, the backup
@@ -60,7 +64,7 @@ def create_backup(
     names a depot that was deleted between the two reads. ``Conflict`` after ``attempts`` tries."""
     for _ in range(attempts):
         before = _layer_versions(store)
-        data = _read_all(store, accounts)
+        data = _read_all(store, accounts, _rules_text(rules_file))
         if _layer_versions(store) == before:
             return data
     raise Conflict(
@@ -70,7 +74,17 @@ def create_backup(
     )
 
 
-def _read_all(store: Store, accounts: AccountStore | None) -> bytes:
+def _rules_text(path: Path | None) -> bytes | None:
+    """The rule file's bytes, read once before the workspace; None where there is none."""
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _read_all(store: Store, accounts: AccountStore | None, rules: bytes | None) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         manifest = {
@@ -78,6 +92,7 @@ def _read_all(store: Store, accounts: AccountStore | None) -> bytes:
             "version": __version__,
             "created_at": dt.datetime.now().astimezone().isoformat(),
             "layers": list(store.catalog),
+            "rules": [] if rules is None else [RULES_MEMBER],
         }
         zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False))
         for layer in store.catalog:
@@ -119,72 +134,8 @@ def _read_all(store: Store, accounts: AccountStore | None) -> bytes:
                 default=str,
             ),
         )
+        if rules is not None:
+            zf.writestr(RULES_MEMBER, rules)
         if accounts is not None:
             zf.writestr("accounts.json", json.dumps(accounts.dump(), ensure_ascii=False, default=str))
     return buf.getvalue()
-
-
-def restore_backup(data: bytes, store: Store, accounts: AccountStore | None = None) -> dict[str, int]:
-    """Restore a backup into an empty store (and empty accounts). Returns feature counts per layer."""
-    # refused before the backup is read (seconds for a city's): the store checks again as it loads
-    busy = [n for n in store.catalog if store.count(n) or store.history(n, limit=1)]
-    if busy:
-        raise Conflict(
-            "只能恢复到空的工作空间", "A backup can be restored only into an empty workspace", layer=busy[0]
-        )
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        manifest = json.loads(zf.read("manifest.json"))
-    except (zipfile.BadZipFile, KeyError, ValueError):
-        raise InvalidInput(
-            "不是 geo-service 备份文件", "Not a geo-service backup file", field="file"
-        ) from None
-    if manifest.get("format") != FORMAT:
-        raise InvalidInput(
-            f"备份格式 {manifest.get('format')} 不受支持",
-            f"Backup format {manifest.get('format')} is not supported",
-            field="file",
-        )
-    unknown = [n for n in manifest["layers"] if n not in store.catalog]
-    if unknown:
-        raise InvalidInput(
-            f"备份中的图层 {unknown} 在本服务中未声明",
-            f"Layers {unknown} of the backup are not declared",
-            layer=unknown[0],
-        )
-    layers: dict[str, list[Feature]] = {}
-    history: list[Change] = []
-    for name in manifest["layers"]:
-        spec = store.catalog[name]
-        layers[name] = [
-            Feature(
-                name,
-                int(f["id"]),
-                {fs.name: from_storage(fs, f["properties"].get(fs.name)) for fs in spec.fields},
-                None if f["geometry"] is None else shapely.force_2d(shape(f["geometry"])),
-                int(f["version"]),
-            )
-            for f in json.loads(zf.read(f"layers/{name}.json"))
-        ]
-        history += [
-            Change(
-                name,
-                c["feature"],
-                c["version"],
-                c["op"],
-                c["actor"],
-                dt.datetime.fromisoformat(c["at"]),
-                c["before"],
-                c["after"],
-                c["reason"],
-            )
-            for c in json.loads(zf.read(f"history/{name}.json"))
-        ]
-    documents = [
-        Document(d["kind"], d["key"], dt.datetime.fromisoformat(d["created_at"]), d["actor"], d["body"])
-        for d in json.loads(zf.read("documents.json"))
-    ]
-    store.load_state(layers, history, documents)
-    if accounts is not None and "accounts.json" in zf.namelist():
-        accounts.load(json.loads(zf.read("accounts.json")))
-    return {name: len(feats) for name, feats in layers.items()}
