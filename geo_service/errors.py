@@ -19,6 +19,8 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "PreconditionRequired",
+    "StorageFull",
+    "StorageUnwritable",
     "StoreUnavailable",
     "UnsupportedFormat",
 ]
@@ -122,6 +124,22 @@ class StoreUnavailable(GeoServiceError):
 
     code = "store-unavailable"
     title = {"zh": "存储不可用", "en": "Store unavailable"}
+
+
+class StorageFull(StoreUnavailable):
+    """The disk (or database) holding the workspace is full: the write was rolled back, nothing was
+    half-written (507 Insufficient Storage). See ``geo_service.store.failures``."""
+
+    code = "storage-full"
+    title = {"zh": "存储空间已满", "en": "Storage full"}
+
+
+class StorageUnwritable(StoreUnavailable):
+    """The workspace cannot be written (a read-only file or database, a disk error): the write was
+    rolled back. See ``geo_service.store.failures``."""
+
+    code = "storage-unwritable"
+    title = {"zh": "工作空间无法写入", "en": "Workspace cannot be written"}
 
 
 class BadDeclaration(GeoServiceError):

@@ -7,18 +7,21 @@ request id, and are logged.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_service import errors
 from geo_service.api.browser import is_page, refusal_page, wants_html
 from geo_service.maps.prints import PrintUnavailable
+from geo_service.store.failures import storage_failure, workspace_name
+from geo_service.validation_text import zh_of
 
 __all__ = ["STATUS", "install_problem_handlers", "page_or_problem", "problem_response"]
 
@@ -32,6 +35,8 @@ STATUS: dict[type[errors.GeoServiceError], int] = {
     errors.UnsupportedFormat: 415,
     errors.PreconditionRequired: 428,
     errors.StoreUnavailable: 503,
+    errors.StorageFull: 507,  # Insufficient Storage: the disk holding the workspace is full
+    errors.StorageUnwritable: 503,
     errors.BadDeclaration: 400,
     errors.ComputationTimeout: 503,
     PrintUnavailable: 503,  # no Chromium on this server: not the user's doing
@@ -88,57 +93,32 @@ async def _domain(request: Request, exc: errors.GeoServiceError) -> Response:
     status = status_for(exc)
     body = exc.as_dict()
     body["instance"] = str(request.url.path)
-    headers = {"Retry-After": "5"} if status == 503 else None
-    return page_or_problem(request, status, body, headers)
+    # a workspace that cannot be written stays so until an administrator acts: no quick retry
+    retry = status == 503 and not isinstance(exc, errors.StorageUnwritable)
+    return page_or_problem(request, status, body, {"Retry-After": "5"} if retry else None)
 
 
-# pydantic's error types, said in Chinese (its own messages are English); others fall back to them
-_ZH_OF_TYPE = {
-    "missing": "缺少此参数",
-    "string_too_short": "至少 {min_length} 个字符",
-    "string_too_long": "最多 {max_length} 个字符",
-    "too_short": "至少 {min_length} 项",
-    "too_long": "最多 {max_length} 项",
-    "greater_than_equal": "应不小于 {ge}",
-    "less_than_equal": "应不大于 {le}",
-    "greater_than": "应大于 {gt}",
-    "less_than": "应小于 {lt}",
-    "int_parsing": "应为整数",
-    "int_type": "应为整数",
-    "int_from_float": "应为整数",
-    "float_parsing": "应为数字",
-    "float_type": "应为数字",
-    "finite_number": "应为有限的数字（不能是 NaN 或无穷大）",
-    "bool_parsing": "应为 true 或 false",
-    "bool_type": "应为 true 或 false",
-    "string_type": "应为字符串",
-    "datetime_parsing": "应为 ISO 8601 时间（如 2026-12-01T21:00）",
-    "datetime_from_date_parsing": "应为 ISO 8601 时间（如 2026-12-01T21:00）",
-    "datetime_type": "应为 ISO 8601 时间（如 2026-12-01T21:00）",
-    "json_invalid": "不是有效的 JSON（{error}）",
-    "list_type": "应为列表",
-    "dict_type": "应为对象",
-    "model_type": "应为对象",
-    "model_attributes_type": "应为对象",
-    "extra_forbidden": "不允许此参数",
-    "literal_error": "应为以下之一：{expected}",
-    "enum": "应为以下之一：{expected}",
-}
+def _storage_failure(request: Request, exc: Exception) -> errors.StoreUnavailable | None:
+    """A driver error raised outside the stores' own translation (the accounts tables, a read) that
+    is a full disk or a workspace that cannot be written, as the domain says it; logged with its cause
+    for the administrator."""
+    if not isinstance(exc, sqlite3.Error | DBAPIError | OSError):
+        return None
+    settings = getattr(request.app.state, "settings", None)
+    name = workspace_name(getattr(settings, "workspace", None), getattr(settings, "database_url", None))
+    failure = storage_failure(exc, name)
+    if failure is not None:
+        log.error(
+            "%s on %s %s: %s", failure.code, request.method, request.url.path, getattr(exc, "orig", exc)
+        )
+    return failure
 
 
-def _plain(value: Any) -> Any:
-    """A bound as people write it: 5000, not 5000.0."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-def _zh(err: Mapping[str, Any]) -> str:
-    text = _ZH_OF_TYPE.get(str(err.get("type")))
-    if text is None:
-        return f"格式不对（{err.get('msg')}）"
-    try:
-        return text.format(**{k: _plain(v) for k, v in (err.get("ctx") or {}).items()})
-    except (KeyError, IndexError):
-        return f"格式不对（{err.get('msg')}）"
+async def _driver(request: Request, exc: Exception) -> Response:
+    failure = _storage_failure(request, exc)
+    if failure is None:
+        return await _unexpected(request, exc)
+    return await _domain(request, failure)
 
 
 async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -151,7 +131,7 @@ async def _validation(request: Request, exc: RequestValidationError) -> Response
             {
                 "field": loc or None,
                 "message": err.get("msg"),
-                "message_zh": _zh(err),
+                "message_zh": zh_of(err),
                 "where": err.get("loc", ["?"])[0],
             }
         )
@@ -192,6 +172,9 @@ async def _http(request: Request, exc: StarletteHTTPException) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
+    failure = _storage_failure(request, exc)  # raised where the handlers above do not see it
+    if failure is not None:
+        return await _domain(request, failure)
     ref = uuid.uuid4().hex[:12]
     log.exception("unexpected error %s on %s %s", ref, request.method, request.url.path)
     body = {
@@ -210,4 +193,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.GeoServiceError, _domain)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
+    app.add_exception_handler(sqlite3.Error, _driver)
+    app.add_exception_handler(DBAPIError, _driver)
     app.add_exception_handler(Exception, _unexpected)

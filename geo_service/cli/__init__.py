@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import sqlite3
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+from pydantic_settings.exceptions import SettingsError
+from sqlalchemy.exc import DBAPIError
+
 from geo_service.errors import GeoServiceError
+from geo_service.settings import settings_problems
 
 __all__ = ["main"]
 
@@ -26,11 +32,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _storage_failure(args: argparse.Namespace, exc: Exception) -> GeoServiceError | None:
+    """A driver error the stores did not translate (the accounts tables) that is a full disk or a
+    workspace that cannot be written, said as the API says it."""
+    from geo_service.store.failures import storage_failure, workspace_name
+
+    try:
+        from geo_service.cli.workspace import _settings
+
+        settings = _settings(args)
+        name = workspace_name(settings.workspace, settings.database_url)
+    except Exception:  # settings that cannot be read: the workspace unnamed
+        name = workspace_name(None)
+    return storage_failure(exc, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        try:
+            return int(args.func(args) or 0)
+        except (sqlite3.Error, DBAPIError) as exc:
+            failure = _storage_failure(args, exc)
+            if failure is None:
+                raise
+            raise failure from exc
+    except (ValidationError, SettingsError) as exc:
+        lines = settings_problems(exc)  # refused at start: each bad GEO_* setting, no traceback
+        if lines is None:
+            raise
+        for line in lines:
+            print(f"错误 / error: {line}", file=sys.stderr)
+        return 2
     except GeoServiceError as exc:
         where = f" [{exc.field}]" if exc.field else ""  # the option or field at fault
         print(f"错误 / error{where}: {exc.zh} / {exc.en}", file=sys.stderr)

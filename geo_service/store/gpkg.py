@@ -14,6 +14,7 @@ import datetime as dt
 import fcntl
 import itertools
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -30,8 +31,9 @@ import pyogrio
 import shapely
 
 from geo_service.catalog import Catalog, LayerSpec
-from geo_service.errors import Conflict, NotFound, StoreUnavailable
+from geo_service.errors import Conflict, NotFound, StorageUnwritable, StoreUnavailable
 from geo_service.store.base import Change, Document, Feature, NewFeature, Page, Query
+from geo_service.store.failures import storage_failure, workspace_name
 from geo_service.store.gpkg_blobs import (
     blob_wkb,
     bulk_load_rtree,
@@ -58,6 +60,8 @@ from geo_service.store.values import (
 )
 
 __all__ = ["GeoPackageStore"]
+
+log = logging.getLogger("geo_service.store")
 
 _TZ = ZoneInfo("Asia/Shanghai")
 _SRS = 4326
@@ -100,19 +104,27 @@ class GeoPackageStore:
     def __init__(self, path: Path | str, catalog: Catalog) -> None:
         self.path = Path(path)
         self.catalog = catalog
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._name = workspace_name(self.path)
         self._lock = threading.RLock()
         self._at = _now()  # the time of the changes the current write transaction records
         self._checking = threading.RLock()  # exclusive(): one thread of this process at a time
         self._held = 0  # how deep this process holds exclusive(): the file lock is taken at the first
         self._lockfile: IO[bytes] | None = None
-        existing = set()
-        if self.path.exists():
-            existing = {str(name) for name, _ in pyogrio.list_layers(self.path)}
-        for spec in catalog.values():
-            if spec.name not in existing:
-                self._create_layer(spec)
-        self._con = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            existing = set()
+            if self.path.exists():
+                self._recover()
+                existing = {str(name) for name, _ in pyogrio.list_layers(self.path)}
+            for spec in catalog.values():
+                if spec.name not in existing:
+                    self._create_layer(spec)
+            self._con = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        except (OSError, sqlite3.Error, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+            failure = storage_failure(exc, self._name)
+            if failure is None:
+                raise
+            raise failure from exc
         for name, fn in (
             ("ST_MinX", lambda b: envelope(b, 0)),
             ("ST_MaxX", lambda b: envelope(b, 1)),
@@ -125,21 +137,60 @@ class GeoPackageStore:
         self._con.execute(
             "PRAGMA cache_size = -262144"
         )  # 256 MB of page cache: large imports touch many pages
-        with self._transaction() as cur:
-            for ddl in _META_TABLES.values():
-                cur.execute(ddl)
-            self._add_declared_columns(cur)
-            cur.execute("CREATE INDEX IF NOT EXISTS ix_geo_history_layer_fid ON geo_history (layer, fid)")
-            for name in _META_TABLES:
-                cur.execute(
-                    "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
-                    "VALUES (?, 'attributes', ?, 'geo-service metadata')",
-                    (name, name),
-                )
-            for spec in catalog.values():
-                cur.execute(
-                    "INSERT OR IGNORE INTO geo_layer_state (layer, version) VALUES (?, 0)", (spec.name,)
-                )
+        try:
+            with self._transaction() as cur:
+                self._set_up(cur)
+        except StorageUnwritable:
+            # a workspace that cannot be written (a read-only file or disk) but has every table and
+            # column it needs is still read: reads are answered, each write is refused as a 503
+            if not self._is_set_up():
+                self._con.close()
+                raise
+            log.warning(
+                "%s无法写入，只读打开 / %s cannot be written: opened for reading only",
+                self._name.zh,
+                self._name.en,
+            )
+
+    def _recover(self) -> None:
+        """Undo a write that a crash, a full disk or a disk error interrupted. It leaves a hot journal
+        beside the file, which SQLite rolls back at the first read of a connection that may write; GDAL
+        opens the file read-only to list its layers and could not (so the workspace would not open
+        again, even once the disk had room or the file could be written)."""
+        con = sqlite3.connect(self.path, timeout=30)
+        try:
+            con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        finally:
+            con.close()
+
+    def _set_up(self, cur: sqlite3.Cursor) -> None:
+        """The service's own tables, the columns added to declarations, a version for each layer."""
+        for ddl in _META_TABLES.values():
+            cur.execute(ddl)
+        self._add_declared_columns(cur)
+        cur.execute("CREATE INDEX IF NOT EXISTS ix_geo_history_layer_fid ON geo_history (layer, fid)")
+        for name in _META_TABLES:
+            cur.execute(
+                "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
+                "VALUES (?, 'attributes', ?, 'geo-service metadata')",
+                (name, name),
+            )
+        for spec in self.catalog.values():
+            cur.execute("INSERT OR IGNORE INTO geo_layer_state (layer, version) VALUES (?, 0)", (spec.name,))
+
+    def _is_set_up(self) -> bool:
+        """Whether the file has the service's tables and every declared column (reads need no more)."""
+        with self._lock:
+            tables = {
+                row[0] for row in self._con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            if not set(_META_TABLES) <= tables:
+                return False
+            for spec in self.catalog.values():
+                present = {row[1] for row in self._con.execute(f'PRAGMA table_info("{spec.name}")')}
+                if any(f.name not in present for f in spec.fields):
+                    return False
+        return True
 
     @contextmanager
     def exclusive(self, name: str) -> Iterator[None]:
@@ -223,24 +274,40 @@ class GeoPackageStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
+        """One write transaction, all or nothing. A full disk or a file that cannot be written is
+        said as such (``StorageFull``, ``StorageUnwritable``); the rollback after it never hides it."""
         with self._lock:
             cur = self._con.cursor()
             try:
                 cur.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                raise StoreUnavailable(
+                raise storage_failure(exc, self._name) or StoreUnavailable(
                     "GeoPackage 文件被占用，请稍后重试", f"GeoPackage is busy: {exc}"
-                ) from None
+                ) from exc
             # the time of every change this transaction records, read once the file is held: one
             # import's changes carry one time, and a change recorded before an export's moment is in it
             self._at = _now()
             try:
                 yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            else:
                 cur.execute("COMMIT")
+            except BaseException as exc:
+                self._roll_back()
+                if isinstance(exc, sqlite3.Error):
+                    failure = storage_failure(exc, self._name)
+                    if failure is not None:
+                        raise failure from exc
+                raise
+
+    def _roll_back(self) -> None:
+        """Undo the open transaction, if SQLite has not undone it already: after a full disk or an I/O
+        error it may have (and a ROLLBACK then fails with "no transaction is active", which must not
+        take the place of the error that ended the transaction)."""
+        if not self._con.in_transaction:
+            return
+        try:
+            self._con.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.warning("rollback of %s failed", self._name.en, exc_info=True)
 
     # -- reads ------------------------------------------------------------------------------------
     def layer_version(self, layer: str) -> int:

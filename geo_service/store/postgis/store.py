@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from geo_service.catalog import Catalog, LayerSpec
 from geo_service.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from geo_service.store.base import Change, Document, Feature, NewFeature, Page, Query
+from geo_service.store.failures import storage_failure, workspace_name
 from geo_service.store.postgis import bulk
 from geo_service.store.postgis.schema import (
     NAMING,
@@ -61,6 +62,7 @@ _TZ = ZoneInfo("Asia/Shanghai")
 _BULK = 1000  # batches larger than this go through COPY
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_NAME = workspace_name(None, "postgresql")  # messages name "the PostGIS database", never its address
 
 
 _AT = bulk.AT_KEY  # where a write transaction keeps the time its changes are recorded at
@@ -190,12 +192,17 @@ class PostGISStore:
                 f"Conflicts with stored data: constraint {constraint} of table {table}",
                 layer=table if table in self.catalog else None,
             ) from None
-        except OperationalError as exc:
-            raise StoreUnavailable(
-                "PostGIS 数据库暂不可用，请稍后重试",
-                f"The PostGIS database is unavailable: {str(exc.orig).strip()[:200]}",
-            ) from None
         except DBAPIError as exc:
+            # a full disk ("could not extend file") or a read-only database (a standby, a read-only
+            # transaction) is said as such, for the administrator to act on
+            failure = storage_failure(exc, _NAME)
+            if failure is not None:
+                raise failure from exc
+            if isinstance(exc, OperationalError):
+                raise StoreUnavailable(
+                    "PostGIS 数据库暂不可用，请稍后重试",
+                    f"The PostGIS database is unavailable: {str(exc.orig).strip()[:200]}",
+                ) from None
             if exc.connection_invalidated:
                 raise StoreUnavailable(
                     "PostGIS 连接中断，请稍后重试", "The PostGIS connection was lost"

@@ -1,0 +1,112 @@
+"""Settings that would break requests are refused at start, naming the GEO_* variable and what it
+takes, in Chinese and English; the command line (and so `geo-service serve`) prints one line per bad
+setting and exits with code 2, with no traceback."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from geo_service.cli import main
+from geo_service.settings import Settings, settings_problems
+
+BAD = [
+    # (variable, value, a word of what the line says is allowed)
+    ("GEO_SERVICE_BOUNDS", "[200,100,0,0]", "[73, 3, 136, 54]"),
+    ("GEO_SERVICE_BOUNDS", "[1,2,3]", "[73, 3, 136, 54]"),
+    ("GEO_SERVICE_BOUNDS", "1,2,3", "[73, 3, 136, 54]"),
+    ("GEO_SERVICE_BOUNDS", "[100,40,90,50]", "[73, 3, 136, 54]"),
+    ("GEO_COMPUTATION_TIMEOUT_S", "-1", "above 0"),
+    ("GEO_COMPUTATION_TIMEOUT_S", "0", "above 0"),
+    ("GEO_METRIC_CRS", "EPSG:99999", "EPSG:4547"),
+    ("GEO_METRIC_CRS", "EPSG:4326", "EPSG:4547"),  # degrees, not metres
+    ("GEO_TIMEZONE", "Mars/Base", "Asia/Shanghai"),
+    ("GEO_MAX_UPLOAD_BYTES", "-5", "bytes above 0"),
+    ("GEO_MAX_BODY_BYTES", "0", "bytes above 0"),
+    ("GEO_PAGE_LIMIT_MAX", "0", "above 0"),
+    ("GEO_PAGE_LIMIT_DEFAULT", "0", "above 0"),
+    ("GEO_LOGIN_ATTEMPTS", "abc", "whole number"),
+    ("GEO_BASEMAP", "google", "tianditu"),
+]
+
+
+def _refusal(monkeypatch, capsys, env: dict[str, str]) -> list[str]:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["layers"]) == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert "pydantic" not in captured.err  # no link to pydantic's error pages
+    return captured.err.strip().splitlines()
+
+
+@pytest.mark.parametrize(("name", "value", "allowed"), BAD)
+def test_a_bad_setting_is_refused_at_start_naming_it(monkeypatch, capsys, name, value, allowed):
+    (line,) = _refusal(monkeypatch, capsys, {name: value})
+    assert line.count(name) >= 2  # in the Chinese and in the English half
+    assert "设置" in line
+    assert "setting" in line
+    assert allowed in line
+
+
+def test_a_local_basemap_needs_its_url_and_tianditu_its_key(monkeypatch, capsys):
+    (line,) = _refusal(monkeypatch, capsys, {"GEO_BASEMAP": "local"})
+    assert "GEO_BASEMAP_URL" in line
+    assert "未设置" in line
+    assert "unset" in line
+    (line,) = _refusal(monkeypatch, capsys, {"GEO_BASEMAP": "tianditu"})
+    assert "GEO_TIANDITU_KEY" in line
+    with pytest.raises(ValidationError):
+        Settings(basemap="local", basemap_url=" ")
+
+
+def test_page_limits_must_agree(monkeypatch, capsys):
+    (line,) = _refusal(monkeypatch, capsys, {"GEO_PAGE_LIMIT_DEFAULT": "500", "GEO_PAGE_LIMIT_MAX": "100"})
+    assert "GEO_PAGE_LIMIT_MAX" in line
+    assert "GEO_PAGE_LIMIT_DEFAULT" in line
+
+
+def test_every_bad_setting_has_its_own_line(monkeypatch, capsys):
+    lines = _refusal(
+        monkeypatch,
+        capsys,
+        {"GEO_TIMEZONE": "Mars/Base", "GEO_MAX_UPLOAD_BYTES": "-5", "GEO_METRIC_CRS": "EPSG:99999"},
+    )
+    assert len(lines) == 3
+    assert {line.split()[4] for line in lines} == {"GEO_TIMEZONE", "GEO_MAX_UPLOAD_BYTES", "GEO_METRIC_CRS"}
+
+
+def test_the_server_does_not_start_with_a_bad_setting(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("GEO_SERVICE_BOUNDS", "[200,100,0,0]")
+    started = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(a))
+    assert main(["serve", "--workspace", str(tmp_path / "w.gpkg"), "--port", "0"]) == 2
+    assert not started
+    assert "GEO_SERVICE_BOUNDS" in capsys.readouterr().err
+
+
+def test_good_settings_are_kept():
+    settings = Settings(
+        service_bounds=(-180, -90, 180, 90),
+        metric_crs="EPSG:32649",
+        timezone="Asia/Urumqi",
+        computation_timeout_s=0.5,
+        basemap="local",
+        basemap_url="http://tiles.lan/{z}/{x}/{y}.png",
+        page_limit_default=10,
+        page_limit_max=10,
+    )
+    assert settings.metric_crs == "EPSG:32649"
+    assert Settings().service_bounds == (73.0, 3.0, 136.0, 54.0)
+
+
+def test_only_the_settings_refusals_are_explained():
+    from pydantic import BaseModel
+
+    class Other(BaseModel):
+        n: int
+
+    with pytest.raises(ValidationError) as caught:
+        Other(n="x")
+    assert settings_problems(caught.value) is None
+    assert settings_problems(ValueError("x")) is None
