@@ -774,13 +774,27 @@ def test_geojson_ids_that_are_other_digits_and_appends_of_other_files(client, ca
     assert (
         client.post("/collections/depots/import", files={"file": ("d.csv", csv.encode())}).status_code == 201
     )
+    # another program's file numbered from 1, its depot elsewhere: a new feature (one with the id of a
+    # depot of the layer, standing at that depot's very place, is that depot again: an export whose own
+    # columns were deleted, refused as a copy; see test_import_rows)
+    elsewhere = {"type": "Point", "coordinates": [113.26, 35.22]}
     other = {
         **doc,
-        "features": [{**doc["features"][0], "id": 1, "properties": {"name": "乙", "salt_store": False}}],
+        "features": [
+            {
+                **doc["features"][0],
+                "id": 1,
+                "geometry": elsewhere,
+                "properties": {"name": "乙", "salt_store": False},
+            }
+        ],
     }
     r = client.post("/collections/depots/import", files={"file": ("o.geojson", json.dumps(other).encode())})
     assert r.status_code == 201, r.text[:300]
     assert r.json()["created"] == 1
+    here = {**other, "features": [{**other["features"][0], "geometry": doc["features"][0]["geometry"]}]}
+    r = client.post("/collections/depots/import", files={"file": ("o.geojson", json.dumps(here).encode())})
+    assert (r.status_code, r.json()["rows"][0]["fields"]) == (400, ["fid"])
 
 
 def test_an_import_names_the_rows_that_repeat_a_unique_value(client):
