@@ -15,6 +15,7 @@ import shapely
 from geo_service.catalog import LayerSpec
 from geo_service.crs import to_wgs84
 from geo_service.errors import InvalidInput, PayloadTooLarge
+from geo_service.formats.cells import unquoted_table
 from geo_service.formats.common import decode_text, file_error, header_labels, rename_columns
 from geo_service.formats.workbooks import open_workbook, span_guarded
 
@@ -187,6 +188,7 @@ def csv_rows(data: bytes, *, spec: LayerSpec, source_crs: Any, lenient: bool = F
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise file_error(f"CSV 无法解析：{exc}", f"The CSV cannot be parsed: {exc}") from None
+    table = unquoted_table(table)  # our exports' '=… back to =… (see geo_service.formats.cells)
     return _table_to_frame(table, spec, source_crs, first_row=2 + skipped, lenient=lenient)
 
 
@@ -224,6 +226,7 @@ def xlsx_rows(
         book.close()
     if grid.empty:
         raise file_error("Excel 工作表为空", "The Excel sheet is empty")
+    grid = unquoted_table(grid)  # '=… typed or saved from our CSV export back to =…
     wanted = set(header_labels(spec)) if spec.is_table else {*LON_NAMES, *LAT_NAMES, *WKT_NAMES}
     top = [
         {str(v).strip().lower() for v in grid.iloc[i] if v is not None and v == v}
