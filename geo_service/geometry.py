@@ -71,11 +71,20 @@ _REASON_ZH = {
 }
 
 
+def _feature_words(feature: Any) -> tuple[str, str]:
+    """A feature as the messages name it: a file's ``feature 3`` and ``row 3`` (the labels the readers
+    give) are 第 3 个要素 and 第 3 行, as the guide says; ``add[1]`` or an id as given (要素 12, feature 12)."""
+    words = str(feature).split(" ")
+    if len(words) == 2 and words[1].isdigit() and words[0] in ("feature", "row"):
+        zh = f"第 {words[1]} 个要素" if words[0] == "feature" else f"第 {words[1]} 行"
+        return zh, str(feature)
+    return f"要素 {feature}", f"feature {feature}"
+
+
 def _where(layer: str | None, feature: Any) -> tuple[str, str]:
-    zh = "".join([f"图层 {layer} " if layer else "", f"要素 {feature} " if feature is not None else ""])
-    en = ", ".join(
-        [*([f"layer {layer}"] if layer else []), *([f"feature {feature}"] if feature is not None else [])]
-    )
+    named = _feature_words(feature) if feature is not None else None
+    zh = "".join([f"图层 {layer} " if layer else "", f"{named[0]} " if named else ""])
+    en = ", ".join([*([f"layer {layer}"] if layer else []), *([named[1]] if named else [])])
     return (f"{zh.strip()}：" if zh else "", f"{en[0].upper()}{en[1:]}: " if en else "")
 
 

@@ -106,7 +106,8 @@ def test_geojson_bad_feature_is_named(catalog):
         _read(catalog, json.dumps(doc).encode(), "sites.geojson")
     assert err.value.feature == "feature 2"
     assert "not closed" in err.value.en
-    assert "要素 feature 2" in err.value.zh
+    assert "第 2 个要素" in err.value.zh
+    assert "要素 feature" not in err.value.zh
 
 
 def test_geojson_points_fast_path_and_a_bad_point_named(catalog):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -65,8 +66,8 @@ def test_layer_name_in_messages(catalog):
     with pytest.raises(InvalidInput) as err:
         validate_geometry(catalog["stall_sites"], shapely.Point(113.26, 35.21), feature="row 4")
     assert err.value.layer == "stall_sites"
-    assert err.value.en.startswith("Layer stall_sites, feature row 4: ")
-    assert err.value.zh.startswith("图层 stall_sites 要素 row 4：")
+    assert err.value.en.startswith("Layer stall_sites, row 4: ")
+    assert err.value.zh.startswith("图层 stall_sites 第 4 行：")
     assert "Polygon" in err.value.en  # says what is accepted
     assert "面" in err.value.zh
 
@@ -110,6 +111,58 @@ def test_vertex_limit_is_an_option(catalog):
     assert validate_geometry(catalog["stall_sites"], ring, max_vertices=201).equals(ring)
     with pytest.raises(PayloadTooLarge, match="201 vertices"):
         validate_geometry(catalog["stall_sites"], ring, max_vertices=200)
+
+
+def test_vertex_limit_names_the_feature_once(catalog):
+    """It said 要素 feature 1 / feature feature 1: the readers' label had the prefix put before it again.
+    The guide promises 第 1 个要素 / feature 1 (and 第 3 行 / row 3 for a sheet's row)."""
+    ring = shapely.Point(113.26, 35.21).buffer(0.001, quad_segs=50)  # 201 vertices
+    with pytest.raises(PayloadTooLarge) as err:
+        validate_geometry(catalog["stall_sites"], ring, max_vertices=200, feature="feature 1")
+    assert err.value.zh == "图层 stall_sites 第 1 个要素：几何有 201 个顶点，超过上限 200，请先简化"
+    assert (
+        err.value.en
+        == "Layer stall_sites, feature 1: The geometry has 201 vertices, above the limit of 200; simplify it"
+    )
+    assert err.value.feature == "feature 1"
+    with pytest.raises(PayloadTooLarge) as err:
+        validate_geometry(catalog["stall_sites"], ring, max_vertices=200, feature="row 3")
+    assert err.value.zh.startswith("图层 stall_sites 第 3 行：")
+    assert err.value.en.startswith("Layer stall_sites, row 3: ")
+    with pytest.raises(PayloadTooLarge) as err:  # an id, as the API names a stored feature
+        validate_geometry(catalog["stall_sites"], ring, max_vertices=200, feature=12)
+    assert err.value.zh.startswith("图层 stall_sites 要素 12：")
+    assert err.value.en.startswith("Layer stall_sites, feature 12: ")
+
+
+def test_vertex_limit_of_an_imported_feature_is_said_as_the_guide_says(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+    from geo_service.settings import Settings
+    from tests.conftest import sign_in
+
+    ring = shapely.Point(113.26, 35.21).buffer(0.001, quad_segs=50)  # 201 vertices
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": "甲", "district": "解放区", "capacity": 10},
+                "geometry": shapely.geometry.mapping(ring),
+            }
+        ],
+    }
+    settings = Settings(workspace=tmp_path / "ws.gpkg", max_vertices=200)
+    with TestClient(create_app(settings)) as client:
+        client.headers["Authorization"] = f"Bearer {sign_in(client)}"
+        resp = client.post(
+            "/collections/stall_sites/import", files={"file": ("s.geojson", json.dumps(doc).encode())}
+        )
+    assert resp.status_code == 413, resp.text[:300]
+    body = resp.json()
+    assert body["detail_zh"] == "图层 stall_sites 第 1 个要素：几何有 201 个顶点，超过上限 200，请先简化"
+    assert body["detail_en"].startswith("Layer stall_sites, feature 1: The geometry has 201 vertices")
 
 
 def test_repair_keeps_type_or_refuses(catalog):

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from geo_service.cli.workspace import _common, _open
+from geo_service.formats.cells import quoted_table
 from geo_service.siting import SITE_LAYERS, check_all, report_table, siting_context
 from geo_service.workspace import Workspace
 
@@ -21,7 +22,8 @@ def _check(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.csv:
-        report_table(rows).to_csv(args.csv, index=False, encoding="utf-8-sig")  # BOM: Excel opens Chinese
+        # BOM: Excel opens Chinese; a site's name that begins with = is text, not a formula
+        quoted_table(report_table(rows)).to_csv(args.csv, index=False, encoding="utf-8-sig")
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     else:

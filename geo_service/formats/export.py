@@ -21,6 +21,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from shapely.geometry import mapping
 
 from geo_service.errors import InvalidInput
+from geo_service.formats.cells import quoted_formula, quoted_table
 from geo_service.store.values import json_value
 
 __all__ = ["write_features", "write_workspace"]
@@ -95,7 +96,9 @@ def write_features(frame: pd.DataFrame, *, fmt: str, layer: str) -> tuple[bytes,
         body = {"type": "FeatureCollection", "name": layer, "features": feats}
         return json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8"), "application/geo+json"
     if fmt == "csv":
-        csv = _plain_values(_table(frame, has_geom)).to_csv(index=False, lineterminator="\r\n")
+        # text Excel would take for a formula written with a quote before it (the import takes it away)
+        table = quoted_table(_plain_values(_table(frame, has_geom)))
+        csv = table.to_csv(index=False, lineterminator="\r\n")
         return ("\ufeff" + csv).encode("utf-8"), "text/csv; charset=utf-8"
     if fmt == "xlsx":
         table = _plain_values(_table(frame, has_geom))
@@ -150,7 +153,10 @@ def _cell(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, str):
-        return ILLEGAL_CHARACTERS_RE.sub("", value)
+        text = ILLEGAL_CHARACTERS_RE.sub("", value)
+        # a text cell is no formula, so only text that already begins with a quote before = (which the
+        # import would take away, as it does from a CSV's quoted formulas) gets one more
+        return quoted_formula(text) if text.startswith("'") else text
     return value
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import tempfile
@@ -19,14 +20,12 @@ import shapely
 from geo_service.catalog import LayerSpec
 from geo_service.crs import parse_crs, to_wgs84
 from geo_service.errors import InvalidInput, PayloadTooLarge, UnsupportedFormat
+from geo_service.formats.archives import check_shapefile_zip
 from geo_service.formats.common import MAX_JSON_DEPTH, decode_text, file_error, json_too_deep, rename_columns
 from geo_service.formats.tables import SheetRows, csv_rows, read_csv, read_xlsx, xlsx_rows
 from geo_service.geometry import geometry_from_geojson
 
 __all__ = ["read_features", "read_rows"]
-
-#: Uncompressed size a zip may expand to, as a multiple of the upload limit (zip bombs).
-_ZIP_RATIO = 20
 
 
 # an uploaded file must not make GDAL fetch anything: /vsicurl/ only for files of an extension none has
@@ -182,13 +181,17 @@ def _points(raws: list[Any]) -> np.ndarray | None:
 
 def _dbf_encoding(dbf: Path) -> str | None:
     """The encoding of a .dbf without .cpg: GDAL would read it as Latin-1; Chinese files are GBK or UTF-8."""
-    raw = dbf.read_bytes()
-    if len(raw) > 29 and raw[29] != 0:
-        return None  # a language driver id: GDAL knows it
-    try:
-        raw[32:].decode("utf-8")
-    except UnicodeDecodeError:
-        return "GB18030"
+    with dbf.open("rb") as f:  # read a piece at a time: a .dbf may be hundreds of MB
+        head = f.read(32)
+        if len(head) > 29 and head[29] != 0:
+            return None  # a language driver id: GDAL knows it
+        utf8 = codecs.getincrementaldecoder("utf-8")()
+        try:
+            while piece := f.read(1 << 20):
+                utf8.decode(piece)
+            utf8.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "GB18030"
     return "UTF-8"
 
 
@@ -205,11 +208,7 @@ def _read_zip(
                     f"压缩包中没有 .shp 文件（包含：{found}）",
                     f"The zip holds no .shp file (it holds: {found})",
                 )
-            limit = _ZIP_RATIO * (max_bytes or 50 * 1024 * 1024)
-            if sum(m.file_size for m in members) > limit:
-                raise PayloadTooLarge(
-                    f"压缩包解压后超过 {limit} 字节", f"The zip expands beyond {limit} bytes", field="file"
-                )
+            check_shapefile_zip(members, uploaded=len(data), max_bytes=max_bytes)
             for m in members:
                 if not (tmp / m.filename).resolve().is_relative_to(tmp.resolve()):
                     raise file_error(
@@ -226,7 +225,9 @@ def _read_zip(
             f"The zip holds several shapefiles {shps} and none named {spec.name}.shp",
         )
     shp = tmp / chosen
-    if shp.read_bytes()[:4] != b"\x00\x00\x27\x0a":  # a shapefile's file code: GDAL would open anything
+    with shp.open("rb") as head:
+        code = head.read(4)
+    if code != b"\x00\x00\x27\x0a":  # a shapefile's file code: GDAL would open anything
         raise file_error(f"{chosen} 不是 Shapefile", f"{chosen} is not a shapefile")
     missing = [
         ext for ext in (".dbf", ".shx") if not any(shp.with_suffix(e).exists() for e in (ext, ext.upper()))
@@ -320,7 +321,7 @@ def read_features(
     if kind == "csv":
         return read_csv(data, spec=spec, source_crs=source_crs)
     if kind == "xlsx":
-        return read_xlsx(data, spec=spec, source_crs=source_crs)
+        return read_xlsx(data, spec=spec, source_crs=source_crs, max_bytes=max_bytes)
     if kind == "geojson":
         return _read_geojson(data, spec, source_crs)
     with tempfile.TemporaryDirectory(prefix="geo-import-") as tmp:
@@ -365,6 +366,6 @@ def read_rows(
         if kind == "csv":
             return csv_rows(data, spec=spec, source_crs=source_crs, lenient=True)
         if kind == "xlsx":
-            return xlsx_rows(data, spec=spec, source_crs=source_crs, lenient=True)
+            return xlsx_rows(data, spec=spec, source_crs=source_crs, lenient=True, max_bytes=max_bytes)
     frame = read_features(data, filename=filename, spec=spec, source_crs=source_crs, max_bytes=max_bytes)
     return SheetRows(frame, None, (None,) * len(frame))

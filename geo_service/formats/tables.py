@@ -14,7 +14,10 @@ import shapely
 
 from geo_service.catalog import LayerSpec
 from geo_service.crs import to_wgs84
+from geo_service.errors import InvalidInput, PayloadTooLarge
+from geo_service.formats.cells import unquoted_table
 from geo_service.formats.common import decode_text, file_error, header_labels, rename_columns
+from geo_service.formats.workbooks import open_workbook, span_guarded
 
 __all__ = [
     "LAT_NAMES",
@@ -185,32 +188,45 @@ def csv_rows(data: bytes, *, spec: LayerSpec, source_crs: Any, lenient: bool = F
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise file_error(f"CSV 无法解析：{exc}", f"The CSV cannot be parsed: {exc}") from None
+    table = unquoted_table(table)  # our exports' '=… back to =… (see geo_service.formats.cells)
     return _table_to_frame(table, spec, source_crs, first_row=2 + skipped, lenient=lenient)
 
 
-def read_xlsx(data: bytes, *, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataFrame:
+def read_xlsx(
+    data: bytes, *, spec: LayerSpec, source_crs: Any, max_bytes: int | None = None
+) -> gpd.GeoDataFrame:
     """The sheet named after the layer (or the first sheet) of an XLSX workbook as a frame in EPSG:4326.
 
     The header is the first of the top ten rows that holds coordinate headers (or, for a table
-    layer, a field name or title), so that a title row above the table does no harm.
+    layer, a field name or title), so that a title row above the table does no harm. A workbook that
+    would expand beyond what the upload limit ``max_bytes`` allows, or a sheet that spans more than
+    :data:`~geo_service.formats.workbooks.MOST_CELLS` cells, is refused (:class:`PayloadTooLarge`).
     """
-    return xlsx_rows(data, spec=spec, source_crs=source_crs).frame
+    return xlsx_rows(data, spec=spec, source_crs=source_crs, max_bytes=max_bytes).frame
 
 
-def xlsx_rows(data: bytes, *, spec: LayerSpec, source_crs: Any, lenient: bool = False) -> SheetRows:
+def xlsx_rows(
+    data: bytes, *, spec: LayerSpec, source_crs: Any, lenient: bool = False, max_bytes: int | None = None
+) -> SheetRows:
     """:func:`read_xlsx` with each row's spreadsheet number; ``lenient``: see :func:`_table_to_frame`."""
+    book = open_workbook(data, max_bytes=max_bytes)
     try:
-        sheets = pd.read_excel(
-            io.BytesIO(data), sheet_name=None, header=None, dtype=object, engine="openpyxl"
-        )
+        titles = [sheet.title for sheet in book.worksheets]
+        if not titles:
+            raise file_error("Excel 文件中没有工作表", "The Excel file holds no worksheet")
+        names = [spec.name, spec.title.get("zh"), spec.title.get("en")]
+        title = next((n for n in names if n in titles), titles[0])
+        span_guarded(book[title])  # only this sheet is read, and not beyond MOST_CELLS
+        grid = pd.read_excel(book, sheet_name=title, header=None, dtype=object, engine="openpyxl")
+    except (PayloadTooLarge, InvalidInput):
+        raise
     except Exception as exc:  # openpyxl raises many kinds for damaged files
         raise file_error(f"Excel 文件无法读取：{exc}", f"The Excel file cannot be read: {exc}") from None
-    names = [spec.name, spec.title.get("zh"), spec.title.get("en")]
-    grid = next((sheets[n] for n in names if n in sheets), None)
-    if grid is None:
-        grid = next(iter(sheets.values()))
+    finally:
+        book.close()
     if grid.empty:
         raise file_error("Excel 工作表为空", "The Excel sheet is empty")
+    grid = unquoted_table(grid)  # '=… typed or saved from our CSV export back to =…
     wanted = set(header_labels(spec)) if spec.is_table else {*LON_NAMES, *LAT_NAMES, *WKT_NAMES}
     top = [
         {str(v).strip().lower() for v in grid.iloc[i] if v is not None and v == v}

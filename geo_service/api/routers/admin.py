@@ -18,6 +18,7 @@ from geo_service.api.audit import note, user_change
 from geo_service.api.deps import Body, Offset, parse_moment
 from geo_service.api.downloads import content_disposition
 from geo_service.errors import InvalidInput
+from geo_service.formats.cells import quoted_formula
 from geo_service.write_checks import REFERENCES_LOCK
 
 __all__ = ["router"]
@@ -177,7 +178,9 @@ def audit_export(
     )
     writer.writeheader()
     for e in entries:
-        writer.writerow({**e, "detail": json.dumps(e["detail"], ensure_ascii=False) if e["detail"] else ""})
+        row = {**e, "detail": json.dumps(e["detail"], ensure_ascii=False) if e["detail"] else ""}
+        # a failed login's user name is anyone's text: =HYPERLINK(…) must not be a formula in the admin's sheet
+        writer.writerow({k: quoted_formula(v) for k, v in row.items()})
     return Response(
         "\ufeff" + out.getvalue(),
         media_type="text/csv; charset=utf-8",
