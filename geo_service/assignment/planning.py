@@ -117,17 +117,19 @@ def _walk_matrix(
 def input_id(frame: gpd.GeoDataFrame, i: int) -> Any:
     """The id the user gave the i-th feature (GeoJSON ``id``, else an ``id`` property), or None."""
     for column in (FEATURE_ID, "id"):
-        if column in frame:
-            value = frame[column].iloc[i]
-            if value is not None and not (isinstance(value, float) and value != value):
-                return value.item() if isinstance(value, np.generic) else value
+        value = _cell(frame, column, i)
+        if value is not None:
+            return value
     return None
 
 
 def _cell(frame: gpd.GeoDataFrame, column: str, i: int) -> Any:
+    """The i-th value of ``column`` as a plain Python value (numpy's scalars are not JSON), None if missing."""
     if column not in frame:
         return None
     value = frame[column].iloc[i]
+    if isinstance(value, np.generic):
+        value = value.item()
     return None if value is None or (isinstance(value, float) and value != value) else value
 
 

@@ -55,8 +55,12 @@ def _frame(
                 field=what,
             )
     geoms = [geometry_from_geojson(f.get("geometry"), feature=f"{what}[{i}]") for i, f in enumerate(feats)]
-    props = pd.DataFrame([f.get("properties") or {} for f in feats], index=pd.RangeIndex(len(feats)))
-    props[FEATURE_ID] = [f.get("id") for f in feats]  # echoed in the answer, to match it to the input
+    # values kept as given (objects): a column of numbers with gaps would turn 7 into 7.0 and round a long
+    # id, and a column of numbers or booleans into numpy scalars that an answer cannot carry
+    props = pd.DataFrame(
+        [f.get("properties") or {} for f in feats], index=pd.RangeIndex(len(feats)), dtype=object
+    )
+    props[FEATURE_ID] = pd.Series([f.get("id") for f in feats], index=props.index, dtype=object)
     wgs84 = list(to_wgs84(geoms, parse_crs(crs)))
     check_positions(wgs84, bounds=bounds, what=what)
     check_kinds(wgs84, kinds, what=what, thing=thing)
