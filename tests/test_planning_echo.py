@@ -83,3 +83,22 @@ def test_ids_and_names_of_candidates_come_back_exactly(demo_client):
     left = body["left_out"][0]
     assert left["name"] == 7
     assert type(left["name"]) is int
+
+
+def test_a_candidate_whose_hours_are_no_time_is_refused_by_name(demo_client):
+    good = _good_candidate(demo_client)
+    r = demo_client.post(
+        "/planning/sites",
+        json={
+            "method": "mclp",
+            "p": 1,
+            "keep_existing": False,
+            "candidates": _fc([good, good], [{}, {"hours": "25:00-26:00"}]),
+        },
+    )
+    assert r.status_code == 400, r.text
+    problem = r.json()
+    assert problem["feature"] == "candidates[1]"
+    assert problem["field"] == "hours"
+    assert "candidates[1]" in problem["detail_zh"]
+    assert "candidates[1]" in problem["detail_en"]

@@ -11,6 +11,7 @@ import numpy as np
 import shapely
 
 from geo_service.assignment.planning import input_id
+from geo_service.errors import InvalidInput
 from geo_service.siting.checker import DISTRICT_RULE, SitingContext, check_site
 
 __all__ = ["PLACE_RULE_KINDS", "screen_candidates", "too_close"]
@@ -61,7 +62,16 @@ def screen_candidates(
     ):
         if district is not None:
             props["district"] = district
-        report = check_site(ctx, layer, geom, props)
+        try:
+            report = check_site(ctx, layer, geom, props)
+        except InvalidInput as e:  # a property the rules read (hours …) that is no value: say whose
+            raise InvalidInput(
+                f"候选点 {label}（candidates[{k}]）：{e.zh}",
+                f"Candidate {label} (candidates[{k}]): {e.en}",
+                feature=f"candidates[{k}]",
+                field=e.field or "candidates",
+                details=e.details,
+            ) from e
         broken = [
             v
             for v in report.violations
