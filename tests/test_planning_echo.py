@@ -102,3 +102,20 @@ def test_a_candidate_whose_hours_are_no_time_is_refused_by_name(demo_client):
     assert problem["field"] == "hours"
     assert "candidates[1]" in problem["detail_zh"]
     assert "candidates[1]" in problem["detail_en"]
+
+
+@pytest.mark.parametrize("p", [True, "2"])
+def test_p_that_is_no_number_is_refused(demo_client, p):
+    r = demo_client.post("/planning/sites", json={"method": "mclp", "p": p})
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "p"
+    assert r.json()["detail_zh"]
+
+
+def test_a_day_given_as_true_is_not_called_a_number(demo_client):
+    spot = _site_corner(demo_client)
+    r = demo_client.post("/planning/vendors", json={"vendors": _fc([spot], [{}]), "on": True})
+    assert r.status_code == 400, r.text
+    assert r.json()["field"] == "on"
+    assert "true" in r.json()["detail_en"]
+    assert "number" not in r.json()["detail_en"]

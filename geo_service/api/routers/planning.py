@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import geopandas as gpd
 import pandas as pd
 from fastapi import APIRouter, Depends
-from pydantic import BeforeValidator, Field, ValidationInfo
+from pydantic import BeforeValidator, Field, StrictInt, ValidationInfo
 
 from geo_service.api.deps import Body, WorkspaceDep, known_query_only
 from geo_service.api.limits import run_bounded
@@ -73,6 +73,12 @@ def _day(value: Any, info: ValidationInfo) -> Any:
     if isinstance(value, str):
         moment = parse_time(value, field=name)
         return None if moment is None else moment.date()
+    if isinstance(value, bool):
+        raise InvalidInput(
+            f"{name} 应为日期，如 2027-01-25，而不是 {str(value).lower()}",
+            f"{name} must be a day such as 2027-01-25, not {str(value).lower()}",
+            field=name,
+        )
     if isinstance(value, (int, float)):  # 0 is no day (pydantic would read it as 1970-01-01)
         raise InvalidInput(
             f"{name} 应为日期，如 2027-01-25，而不是数字 {value}",
@@ -115,7 +121,8 @@ async def vendors(ws: WorkspaceDep, body: VendorRequest) -> dict[str, Any]:
 
 class SiteRequest(Body):
     method: Literal["lscp", "mclp", "pmedian"] = "mclp"
-    p: int | None = Field(default=None, ge=1, le=500, description="新增站点数（MCLP、p-median）")
+    # strict: JSON true or "2" is no number of sites (pydantic would read them as 1 and 2)
+    p: StrictInt | None = Field(default=None, ge=1, le=500, description="新增站点数（MCLP、p-median）")
     max_walk_m: float = Field(default=500, gt=0, le=5000, allow_inf_nan=False)
     candidates: dict[str, Any] | None = Field(
         default=None, description="候选点 FeatureCollection；省略则沿背街小巷生成"
