@@ -573,3 +573,25 @@ def test_a_csv_with_a_title_row_is_read_as_its_xlsx_is(own_demo_client, title):
     r = _upload(own_demo_client, "cases.csv", ("\n\n" + text).encode("gbk"))
     assert r.status_code == 200, r.text
     assert [a["row"] for a in r.json()["assignments"]] == [5, 7]
+
+
+def test_a_workbook_with_a_sheet_of_notes_first_is_read_from_its_case_sheet(own_demo_client):
+    """A 12345 export whose first sheet holds notes (说明) and whose cases are on the second was refused
+    whole ("no coordinate columns; columns found: 本表为导出说明"): the first sheet whose top rows hold
+    a coordinate header is read."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "说明"
+    book.active.append(["本表为导出说明"])
+    sheet = book.create_sheet("工单")
+    sheet.append(["焦作市12345热线工单"])
+    for row in (["经度", "纬度", "案件类别", "受理时间"], [113.2, 35.25, "噪声扰民", "2026/12/1 21:00"]):
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    r = _upload(own_demo_client, "cases.xlsx", out.getvalue())
+    assert r.status_code == 200, r.text
+    [case] = r.json()["assignments"]
+    assert case["ok"]
+    assert case["row"] == 3

@@ -221,6 +221,16 @@ def _csv_header(text: str, spec: LayerSpec) -> tuple[int, int, str]:
 _HEADER_SEARCH_ROWS = 10
 
 
+def _sheet_with_header(book: Any, spec: LayerSpec) -> str | None:
+    """The first sheet whose top rows hold a header the layer takes (a 12345 export may put a sheet
+    of notes before the cases), or None."""
+    for sheet in book.worksheets:
+        top = [list(r) for r in sheet.iter_rows(max_row=_HEADER_SEARCH_ROWS, values_only=True)]
+        if _header_at(top, spec) is not None:
+            return str(sheet.title)
+    return None
+
+
 def _header_at(rows: list[list[Any]], spec: LayerSpec) -> int | None:
     """The first of ``rows`` (a sheet's top rows, as cells) holding a header the layer takes: a
     coordinate column (or, for a table layer, a field name or title), or None."""
@@ -235,7 +245,8 @@ def _header_at(rows: list[list[Any]], spec: LayerSpec) -> int | None:
 def read_xlsx(
     data: bytes, *, spec: LayerSpec, source_crs: Any, max_bytes: int | None = None
 ) -> gpd.GeoDataFrame:
-    """The sheet named after the layer (or the first sheet) of an XLSX workbook as a frame in EPSG:4326.
+    """The sheet named after the layer (else the first whose top rows hold a header the layer takes,
+    else the first sheet) of an XLSX workbook as a frame in EPSG:4326.
 
     The header is the first of the top ten rows that holds coordinate headers (or, for a table
     layer, a field name or title), so that a title row above the table does no harm. A workbook that
@@ -255,7 +266,7 @@ def xlsx_rows(
         if not titles:
             raise file_error("Excel 文件中没有工作表", "The Excel file holds no worksheet")
         names = [spec.name, spec.title.get("zh"), spec.title.get("en")]
-        title = next((n for n in names if n in titles), titles[0])
+        title = next((n for n in names if n in titles), None) or _sheet_with_header(book, spec) or titles[0]
         span_guarded(book[title])  # only this sheet is read, and not beyond MOST_CELLS
         grid = pd.read_excel(book, sheet_name=title, header=None, dtype=object, engine="openpyxl")
     except (PayloadTooLarge, InvalidInput):
