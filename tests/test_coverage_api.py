@@ -850,3 +850,28 @@ def test_a_place_outside_china_is_named_as_a_place(demo_client):
     assert "point[0]" not in body["detail_en"] + body["detail_zh"]
     assert body["detail_en"].startswith("Position (0, 0) is outside China")
     assert body["field"] == "lon"
+
+
+def test_who_covers_names_the_office_dispatch_escalates_to_on_a_district_border(demo_client):
+    """A place on the border of two districts, at an hour nobody is on duty there: /coverage/who named
+    the first district of the layer touching it (解放区值班室) while dispatch, where no district holds
+    the place, sends the case to the office of the district of the beat that takes it (中站区值班室).
+    A dispatcher told one office on the map and another by the dispatch answer does not know where the
+    case went; both now name the same office."""
+    shapes = list(demo_client.app.state.workspace.frame("districts").geometry)
+    places = []
+    for i in range(len(shapes)):
+        for j in range(i + 1, len(shapes)):
+            shared = shapes[i].boundary.intersection(shapes[j].boundary)
+            if shared.length > 0:
+                places += [shared.interpolate(k / 7, normalized=True) for k in range(1, 7)]
+    assert len(places) >= 12
+    at = "2026-12-01T13:00:00+08:00"  # between the morning and the afternoon shifts
+    cases = [{"lon": p.x, "lat": p.y, "category": "0201", "reported_at": at} for p in places]
+    sent = demo_client.post("/dispatch/cases", json={"cases": cases}).json()["assignments"]
+    differ = []
+    for p, case in zip(places, sent, strict=True):
+        who = demo_client.get("/coverage/who", params={"lon": p.x, "lat": p.y, "at": at}).json()
+        if who["escalation"] != case["escalation"]:
+            differ.append((p.x, p.y, who["escalation"], case["escalation"]))
+    assert differ == []

@@ -885,3 +885,20 @@ def test_a_category_whose_crew_cell_is_blank_is_given_a_crew(own_demo_client):
     [answer] = c.post("/dispatch/cases", json={"cases": [case]}).json()["assignments"]
     assert answer["crew"] is not None
     assert answer["crew"]["minutes"] > 0
+
+
+def test_workload_counts_a_case_for_the_beat_whose_squad_took_it():
+    """A case in an area beat nobody is on duty in, within reach of a road beat whose squad is on duty,
+    is taken by the road beat's squad: dispatch answers (and stores) beat R1, squad SR. Workload
+    counted it for squad SR but for beat B21, so the beats' figures disagreed with the squads' and
+    with the stored cases; it now counts for R1 too. A case no squad takes stays with the area beat."""
+    from geo_service.assignment.workload import workload
+
+    evening = dt.datetime(2026, 12, 1, 19, tzinfo=TZ)  # B21's squad went off at 18:00; R1 runs to 22:00
+    rows = [("噪声扰民", (150, 295), evening), ("噪声扰民", (150, 250), evening)]
+    [sent, alone] = run(rows)
+    assert (sent.beat, sent.squad) == ("R1", "SR")
+    assert (alone.beat, alone.squad) == ("B21", None)
+    w = workload(cases(rows), beats=BeatIndex.build(grid_beats()), shifts=SHIFTS)
+    assert w["by_squad"] == {"SR": 1, "（无人值班）": 1}
+    assert w["by_beat"] == {"R1": 1, "B21": 1}

@@ -538,3 +538,60 @@ def test_a_ticket_whose_first_row_is_not_saved_is_no_duplicate(own_demo_client):
     assert a[2]["incident_id"] is None
     props = c.get(f"/collections/incidents/items/{a[3]['incident_id']}").json()["properties"]
     assert props["status"] != "duplicate"
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "焦作市12345热线工单导出,,,",  # Excel's "save as CSV" keeps the title row and pads it
+        "焦作市12345热线工单导出",  # a title line of one cell, as another program writes it
+        '"焦作市12345热线工单导出（2026年12月, 解放区）"',  # a quoted title with a comma in it
+    ],
+)
+def test_a_csv_with_a_title_row_is_read_as_its_xlsx_is(own_demo_client, title):
+    """A 12345 export saved as CSV keeps its title row above the header: the CSV was refused whole as
+    having no coordinate columns ("现有列：焦作市12345热线工单导出, Unnamed: 1 …"), while the same sheet
+    as XLSX was read. The header is looked for in the top rows as in a workbook, and the rows keep the
+    numbers Excel shows (the title is row 1, the header row 2, an empty line counted)."""
+    text = "\n".join(
+        [
+            title,
+            "经度,纬度,案件类别,受理时间",
+            "113.2,35.25,噪声扰民,2026/12/1 21:00",
+            "",
+            ",35.25,噪声扰民,2026/12/1 21:00",
+        ]
+    )
+    r = _upload(own_demo_client, "cases.csv", text.encode())
+    assert r.status_code == 200, r.text
+    good, bad = r.json()["assignments"]
+    assert good["ok"]
+    assert good["row"] == 3
+    assert bad["row"] == 5
+    assert bad["error"]["detail_en"] == "Row 5: column '经度' is empty"
+    # in GBK, as WPS saves a CSV, and after blank lines above the title, the same
+    r = _upload(own_demo_client, "cases.csv", ("\n\n" + text).encode("gbk"))
+    assert r.status_code == 200, r.text
+    assert [a["row"] for a in r.json()["assignments"]] == [5, 7]
+
+
+def test_a_workbook_with_a_sheet_of_notes_first_is_read_from_its_case_sheet(own_demo_client):
+    """A 12345 export whose first sheet holds notes (说明) and whose cases are on the second was refused
+    whole ("no coordinate columns; columns found: 本表为导出说明"): the first sheet whose top rows hold
+    a coordinate header is read."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "说明"
+    book.active.append(["本表为导出说明"])
+    sheet = book.create_sheet("工单")
+    sheet.append(["焦作市12345热线工单"])
+    for row in (["经度", "纬度", "案件类别", "受理时间"], [113.2, 35.25, "噪声扰民", "2026/12/1 21:00"]):
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    r = _upload(own_demo_client, "cases.xlsx", out.getvalue())
+    assert r.status_code == 200, r.text
+    [case] = r.json()["assignments"]
+    assert case["ok"]
+    assert case["row"] == 3

@@ -19,6 +19,7 @@ from geo_service.assignment.crews import SNAP_M, CrewChoice, nearest_available_c
 from geo_service.assignment.duplicates import probable_duplicates, same_ticket
 from geo_service.assignment.intake import Intake
 from geo_service.coverage import BeatIndex, assign_points_to_beats
+from geo_service.coverage.offices import duty_offices
 from geo_service.crs import to_metric
 from geo_service.duty import TZ, Shift, ShiftTable, day_minute, local_times
 from geo_service.network import RoadNetwork
@@ -400,21 +401,13 @@ def dispatch_batch(
     nobeat = chosen < 0
     offduty = ~nobeat & ~has
     ask = np.flatnonzero(nobeat | offduty)
-    # offices: the districts', then those of the beats' districts, then the city's; chosen by number
-    names = [str(v) for v in districts["name"]]
-    beat_district, beat_names = pd.factorize(
-        pd.Series(beats.districts, dtype=object).fillna("市").astype(str)
-    )
-    offices = np.array([f"{name}值班室" for name in [*names, *beat_names, "市"]], dtype=object)
-    office = np.where(nobeat[ask], len(offices) - 1, len(names) + beat_district[np.maximum(chosen[ask], 0)])
-    left = np.arange(len(ask))
-    for k, shape in enumerate(to_metric(districts.geometry.to_numpy(), crs)):
-        shapely.prepare(shape)
-        inside = shapely.contains_xy(shape, xy[ask[left], 0], xy[ask[left], 1])
-        office[left[inside]] = k
-        left = left[~inside]
+    # the district's office, on a border the office of the beat's district, else the city's (as who-covers)
+    beat_district = np.full(len(ask), None, dtype=object)
+    held = ~nobeat[ask]
+    beat_district[held] = np.asarray(beats.districts, dtype=object)[chosen[ask][held]]
+    office = duty_offices(xy[ask], beat_district, districts, crs=crs)
     escalation = np.full(n, None, dtype=object)
-    escalation[ask] = offices[office]
+    escalation[ask] = office
     # department: the category's, or the owner of an asset the case is on when the table says so
     cat_dep = rows["department"].to_numpy(dtype=object)[pick]
     department = cat_dep.copy()

@@ -32,10 +32,11 @@ def workload(
     """Cases per squad and per beat over a period, and cases per hour of day against the beats on duty
     in that hour of the period's days.
 
-    A case counts for the beat that takes it (area beats before road beats, as in dispatch) and for the
-    squad on duty there when it was reported ("（无人值班）" when nobody was, "（无网格）" outside every
-    beat). ``beats_on_duty`` is the average over the days from ``start`` to ``end`` (by default the
-    days of the cases) of the beats on duty in that hour, a beat on duty half the hour counting half.
+    A case counts for the beat that takes it, as in dispatch: the beat whose squad was on duty there
+    when it was reported (area beats before road beats), else the area beat before a road beat; and
+    for that squad ("（无人值班）" when nobody was, "（无网格）" outside every beat).
+    ``beats_on_duty`` is the average over the days from ``start`` to ``end`` (by default the days of
+    the cases) of the beats on duty in that hour, a beat on duty half the hour counting half.
     """
     n = len(cases)
     xy = shapely.get_coordinates(to_metric(cases.geometry.to_numpy(), crs)) if n else np.zeros((0, 2))
@@ -52,6 +53,9 @@ def workload(
     duty = table.on_duty(p, b, chosen, day, minute)
     beat = np.full(n, "（无网格）", dtype=object)
     beat[chosen >= 0] = beats.codes[chosen[chosen >= 0]]
+    # a case a squad took counts for that squad's beat (an area beat nobody is on duty in may leave
+    # it to a road beat's squad), as dispatch answers and stores it
+    beat[duty >= 0] = table.beat_code[duty[duty >= 0]]
     squad = np.where(chosen >= 0, "（无人值班）", "（无网格）").astype(object)
     squad[duty >= 0] = table.squad[duty[duty >= 0]]
     # the days of the period, and the minutes of each hour of each day each beat is on duty

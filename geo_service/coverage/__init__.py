@@ -21,6 +21,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from geo_service.coverage.membership import BeatIndex, assign_points_to_beats
+from geo_service.coverage.offices import CITY_OFFICE, duty_offices
 from geo_service.coverage.season import site_season
 from geo_service.coverage.week import WeekCoverage, beat_coverage_week
 from geo_service.crs import from_metric, to_metric, transformer
@@ -220,17 +221,15 @@ def who_covers(
     notes: list[tuple[str, str]] = []  # (zh, en)
     if district is None:
         notes.append(("该点不在任何行政区内", "the place is outside every district"))
-    # the office a case here is escalated to, as dispatch chooses it: the district the place is in,
-    # else the district of the beat that takes it (area beats first), else the city's
+    # the office a case here is escalated to, by dispatch's own rule: the district holding the place,
+    # on a border (or outside every district) that of the beat that takes it (area beats first)
     escalation = None
     if not codes or not running:
         order = sorted(hit, key=lambda b: bool(beats.is_line[b]))  # stable: in the index's order
-        beat_district = (
-            str(beats.districts[order[0]]) if order and _named(beats.districts[order[0]]) else None
-        )
-        escalation = f"{district or beat_district or '市'}值班室"
+        beat_district = beats.districts[order[0]] if order else None
+        escalation = str(duty_offices(shapely.get_coordinates(pm), [beat_district], districts, crs=crs)[0])
         # in English the kind of office only: its name (``escalation``) is Chinese, given beside the reasons
-        office_en = f"the {'district' if district or beat_district else 'city'} duty office"
+        office_en = "the city duty office" if escalation == CITY_OFFICE else "the district duty office"
     if not codes:
         notes.append(
             (f"该点不在任何网格内，请转{escalation}", f"no beat covers the place: escalate to {office_en}")
@@ -294,12 +293,6 @@ def who_covers(
         tuple(zh for zh, _ in notes),
         tuple(en for _, en in notes),
         escalation,
-    )
-
-
-def _named(value: Any) -> bool:
-    return (
-        value is not None and not (isinstance(value, float) and np.isnan(value)) and str(value).strip() != ""
     )
 
 

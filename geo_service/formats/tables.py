@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import unicodedata
 from dataclasses import dataclass
@@ -169,13 +170,12 @@ def read_csv(data: bytes, *, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataFra
 def csv_rows(data: bytes, *, spec: LayerSpec, source_crs: Any, lenient: bool = False) -> SheetRows:
     """:func:`read_csv` with each row's spreadsheet number; ``lenient``: see :func:`_table_to_frame`."""
     text = decode_text(data)
-    # blank lines above the header are no header (helper-59: a leading one left no columns); they still
-    # count in the rows' numbers, as Excel shows them
+    # the header is looked for in the top rows, as in a workbook: a 12345 export saved as CSV keeps its
+    # title row above it. The lines above the header (blank ones too) still count in the rows'
+    # numbers, as Excel shows them
     lines = text.split("\n")
-    skipped = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    skipped, records, sep = _csv_header(text, spec)
     text = "\n".join(lines[skipped:])
-    head = text.split("\n", 1)[0]
-    sep = "\t" if "\t" in head and "," not in head else ","
     try:
         table = pd.read_csv(
             io.StringIO(text),
@@ -189,13 +189,64 @@ def csv_rows(data: bytes, *, spec: LayerSpec, source_crs: Any, lenient: bool = F
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise file_error(f"CSV 无法解析：{exc}", f"The CSV cannot be parsed: {exc}") from None
     table = unquoted_table(table)  # our exports' '=… back to =… (see geo_service.formats.cells)
-    return _table_to_frame(table, spec, source_crs, first_row=2 + skipped, lenient=lenient)
+    return _table_to_frame(table, spec, source_crs, first_row=2 + records, lenient=lenient)
+
+
+def _csv_header(text: str, spec: LayerSpec) -> tuple[int, int, str]:
+    """Where a CSV's header is: (the lines above it, the rows above it as a spreadsheet counts them,
+    the separator). The first of the top ten rows holding a header the layer takes (see
+    :func:`_header_at`), comma- or else tab-separated; without one, the first line that is not blank
+    (the table is then refused naming the columns it has)."""
+    for sep in (",", "\t"):
+        reader = csv.reader(io.StringIO(text), delimiter=sep)
+        cells: list[list[str]] = []
+        starts = [0]  # the lines read before each row (a quoted cell may span lines)
+        try:
+            for row in reader:
+                cells.append(row)
+                starts.append(reader.line_num)
+                if len(cells) == _HEADER_SEARCH_ROWS:
+                    break
+        except csv.Error:  # a damaged file: pandas says what is wrong with it below
+            continue
+        at = _header_at(cells, spec)
+        if at is not None:
+            return starts[at], at, sep
+    lines = text.split("\n")
+    skipped = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    head = lines[skipped] if skipped < len(lines) else ""
+    return skipped, skipped, "\t" if "\t" in head and "," not in head else ","
+
+
+_HEADER_SEARCH_ROWS = 10
+
+
+def _sheet_with_header(book: Any, spec: LayerSpec) -> str | None:
+    """The first sheet whose top rows hold a header the layer takes (a 12345 export may put a sheet
+    of notes before the cases), or None."""
+    for sheet in book.worksheets:
+        top = [list(r) for r in sheet.iter_rows(max_row=_HEADER_SEARCH_ROWS, values_only=True)]
+        if _header_at(top, spec) is not None:
+            return str(sheet.title)
+    return None
+
+
+def _header_at(rows: list[list[Any]], spec: LayerSpec) -> int | None:
+    """The first of ``rows`` (a sheet's top rows, as cells) holding a header the layer takes: a
+    coordinate column (or, for a table layer, a field name or title), or None."""
+    wanted = set(header_labels(spec)) if spec.is_table else {*LON_NAMES, *LAT_NAMES, *WKT_NAMES}
+    for i, row in enumerate(rows[:_HEADER_SEARCH_ROWS]):
+        cells = {str(v).strip().lower() for v in row if v is not None and v == v}
+        if cells & wanted:
+            return i
+    return None
 
 
 def read_xlsx(
     data: bytes, *, spec: LayerSpec, source_crs: Any, max_bytes: int | None = None
 ) -> gpd.GeoDataFrame:
-    """The sheet named after the layer (or the first sheet) of an XLSX workbook as a frame in EPSG:4326.
+    """The sheet named after the layer (else the first whose top rows hold a header the layer takes,
+    else the first sheet) of an XLSX workbook as a frame in EPSG:4326.
 
     The header is the first of the top ten rows that holds coordinate headers (or, for a table
     layer, a field name or title), so that a title row above the table does no harm. A workbook that
@@ -215,7 +266,7 @@ def xlsx_rows(
         if not titles:
             raise file_error("Excel 文件中没有工作表", "The Excel file holds no worksheet")
         names = [spec.name, spec.title.get("zh"), spec.title.get("en")]
-        title = next((n for n in names if n in titles), titles[0])
+        title = next((n for n in names if n in titles), None) or _sheet_with_header(book, spec) or titles[0]
         span_guarded(book[title])  # only this sheet is read, and not beyond MOST_CELLS
         grid = pd.read_excel(book, sheet_name=title, header=None, dtype=object, engine="openpyxl")
     except (PayloadTooLarge, InvalidInput):
@@ -227,12 +278,7 @@ def xlsx_rows(
     if grid.empty:
         raise file_error("Excel 工作表为空", "The Excel sheet is empty")
     grid = unquoted_table(grid)  # '=… typed or saved from our CSV export back to =…
-    wanted = set(header_labels(spec)) if spec.is_table else {*LON_NAMES, *LAT_NAMES, *WKT_NAMES}
-    top = [
-        {str(v).strip().lower() for v in grid.iloc[i] if v is not None and v == v}
-        for i in range(min(10, len(grid)))
-    ]
-    at = next((i for i, cells in enumerate(top) if cells & wanted), 0)
+    at = _header_at([list(grid.iloc[i]) for i in range(min(_HEADER_SEARCH_ROWS, len(grid)))], spec) or 0
     header = [
         str(v).strip() if v is not None and v == v else f"column {k + 1}" for k, v in enumerate(grid.iloc[at])
     ]
