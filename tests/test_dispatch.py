@@ -902,3 +902,21 @@ def test_workload_counts_a_case_for_the_beat_whose_squad_took_it():
     w = workload(cases(rows), beats=BeatIndex.build(grid_beats()), shifts=SHIFTS)
     assert w["by_squad"] == {"SR": 1, "（无人值班）": 1}
     assert w["by_beat"] == {"R1": 1, "B21": 1}
+
+
+def test_a_category_written_with_its_major_class_is_read(demo_client):
+    """helper-69: 街面秩序/占道经营, as the answers' reasons name a category, was refused as input."""
+    cats = demo_client.get("/collections/case_categories/items", params={"limit": 1000}).json()["features"]
+    row = next(c["properties"] for c in cats if c["properties"]["minor"] == "占道经营")
+    at = "2026-12-01T15:00:00+08:00"
+    cases = [
+        {"lon": 113.2, "lat": 35.25, "category": name, "reported_at": at}
+        for name in ("占道经营", f"{row['major']}/占道经营", f" {row['major']} / 占道经营 ")
+    ]
+    got = demo_client.post("/dispatch/cases", json={"cases": cases}).json()["assignments"]
+    assert [a.get("error") for a in got] == [None, None, None]
+    assert len({a["department"] for a in got}) == 1
+    wrong = demo_client.post(
+        "/dispatch/cases", json={"cases": [{**cases[0], "category": "市容环境/占道经营X"}]}
+    ).json()["assignments"][0]
+    assert wrong["error"]["code"] == "unknown-category"

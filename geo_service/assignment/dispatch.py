@@ -6,6 +6,7 @@ probable duplicates flagged. Vectorised over batches of thousands of cases.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,9 @@ __all__ = [
 ]
 
 
+_SLASH = re.compile(r"\s*/\s*")
+
+
 @dataclass(frozen=True)
 class Categories:
     """The editable category table: minor class (小类) or code → major class, department, asset rule."""
@@ -46,8 +50,13 @@ class Categories:
         return cls(frame.reset_index(drop=True))
 
     def lookup(self, value: str) -> Mapping[str, Any] | None:
-        value = str(value).strip()  # spaces around it (full-width ones too) are nobody's meaning
+        value = _SLASH.sub("/", str(value).strip())  # spaces around it (full-width too) are nobody's meaning
+        major, _, minor = value.rpartition(
+            "/"
+        )  # 街面秩序/占道经营, as answers name it, is 占道经营 of 街面秩序
         hit = self.rows[(self.rows["minor"] == value) | (self.rows["code"] == value)]
+        if hit.empty and major:
+            hit = self.rows[(self.rows["minor"] == minor.strip()) & (self.rows["major"] == major.strip())]
         return None if hit.empty else hit.iloc[0].to_dict()
 
     @property
@@ -347,17 +356,23 @@ def dispatch_batch(
     stamp = times.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9  # seconds since the epoch (UTC)
     # categories: the first row of the table whose minor class or code matches
     first_row: dict[str, int] = {}
-    for k, (minor, code) in enumerate(zip(categories.rows["minor"], categories.rows["code"], strict=True)):
+    majors = categories.rows["major"] if "major" in categories.rows else [None] * len(categories.rows)
+    for k, (minor, code, major) in enumerate(
+        zip(categories.rows["minor"], categories.rows["code"], majors, strict=True)
+    ):
         first_row.setdefault(str(minor), k)
         first_row.setdefault(str(code), k)
+        if major is not None and not pd.isna(major):  # 街面秩序/占道经营: as the answers' reasons name it
+            first_row.setdefault(f"{major}/{minor}", k)
     raw = cases["category"].to_numpy(dtype=object)
     # a few distinct values: factorised as they are, then as text (201 and "201" are the same category)
     codes, values = pd.factorize(raw)  # without looking for blanks twice (they are rare: see below)
     if (codes < 0).any():  # blanks (None, NaN) as values of their own
         codes, values = pd.factorize(raw, use_na_sentinel=False)
-    # as text without surrounding spaces (full-width ones too): " 噪声扰民 " from a spreadsheet is 噪声扰民
+    # as text without surrounding spaces (full-width ones too): " 噪声扰民 " from a spreadsheet is 噪声扰民,
+    # and "街面秩序 / 占道经营" is 街面秩序/占道经营
     texts, canonical = np.unique(
-        np.array([str(v).strip() for v in values], dtype=object), return_inverse=True
+        np.array([_SLASH.sub("/", str(v).strip()) for v in values], dtype=object), return_inverse=True
     )
     raw_code = canonical[codes]
     cat = np.array([first_row.get(v, -1) for v in texts], dtype=np.int64)[raw_code]
