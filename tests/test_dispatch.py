@@ -920,3 +920,14 @@ def test_a_category_written_with_its_major_class_is_read(demo_client):
         "/dispatch/cases", json={"cases": [{**cases[0], "category": "市容环境/占道经营X"}]}
     ).json()["assignments"][0]
     assert wrong["error"]["code"] == "unknown-category"
+
+
+def test_a_json_body_not_in_utf8_is_said_to_be(demo_client):
+    """helper-69: a GBK JSON body was answered 'There was an error parsing the body'."""
+    case = {"lon": 113.2, "lat": 35.25, "category": "占道经营", "reported_at": "2026-12-01T15:00"}
+    body = json.dumps({"cases": [case]}, ensure_ascii=False).encode("gbk")
+    r = demo_client.post("/dispatch/cases", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "UTF-8" in r.json()["detail_en"]
+    assert "UTF-8" in r.json()["detail_zh"]

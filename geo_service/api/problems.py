@@ -157,12 +157,22 @@ async def _validation(request: Request, exc: RequestValidationError) -> Response
     return page_or_problem(request, 422, body)
 
 
+# what FastAPI says of a body it could not decode (a JSON body in GBK, say), said as a user can act on it
+_UNREADABLE_BODY = (
+    "请求体无法读取：JSON 请求体须为 UTF-8 编码的有效 JSON",
+    "The body could not be read: a JSON body must be valid JSON in UTF-8",
+)
+
+
 async def _http(request: Request, exc: StarletteHTTPException) -> Response:
     zh, en = _HTTP_TEXT.get(exc.status_code, ("请求失败", "Request failed"))
     detail = exc.detail if isinstance(exc.detail, str) else en
+    title = f"{zh} / {en}"
+    if exc.status_code == 400 and detail == "There was an error parsing the body":
+        zh, detail = _UNREADABLE_BODY
     body = {
         "code": f"http-{exc.status_code}",
-        "title": f"{zh} / {en}",
+        "title": title,
         "detail": f"{zh} / {detail}",
         "detail_zh": zh,
         "detail_en": detail,
