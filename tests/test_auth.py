@@ -417,3 +417,21 @@ def test_the_sign_in_page_believes_no_links_wait(anon_client):
     r = anon_client.get("/auth/login", params={"wait": "999999"})
     assert f"请 {longest} 秒后再试" in r.text
     assert "请 8 秒后再试" in anon_client.get("/auth/login", params={"wait": "8"}).text
+
+
+def test_a_refused_token_is_told_why(client, anon_client):
+    """helper-64: an expired token's 401 said only 'sign in or send an API token'."""
+    import datetime as dt
+
+    accounts = client.app.state.accounts
+    old = accounts.issue_token("test-admin", label="旧", ttl=dt.timedelta(seconds=-60))
+    r = anon_client.get("/collections", headers={"Authorization": f"Bearer {old}"})
+    assert r.status_code == 401
+    assert "expired at" in r.json()["detail_en"]
+    assert "过期" in r.json()["detail_zh"]
+    r = anon_client.get("/collections", headers={"Authorization": "Bearer gs_nothing"})
+    assert (r.status_code, r.json()["detail_en"]) == (
+        401,
+        "The token is not valid (never issued, revoked, or ended by a new password)",
+    )
+    assert "Sign in or send an API token" in anon_client.get("/collections").json()["detail_en"]

@@ -350,6 +350,8 @@ def test_two_new_sites_closer_than_the_spacing_rule_are_said_so(demo_client):
     assert (pair["a"], pair["b"], pair["rule"], pair["limit_m"]) == (0, 1, "site-spacing", 50.0)
     assert 10 < pair["distance_m"] < 30
     assert any("closer than 50 m" in n for n in body["notices"])
+    # named in English as in Chinese (helper-68: "0 and 1" beside 候选点0 与 候选点1)
+    assert any("候选点0 与 候选点1" in n and "candidate 0 and candidate 1" in n for n in body["notices"])
     apart = demo_client.post(
         "/planning/sites",
         json={"method": "mclp", "p": 2, "keep_existing": False, "candidates": _fc([(x, y), far])},

@@ -91,6 +91,9 @@ def guard(request: Request) -> None:
     if need is None:
         return
     if user is None:
+        token, _ = _credentials(request)
+        if token:  # one was sent: say why it signs nobody in (expired, when; disabled; unknown)
+            raise AuthError(401, *request.app.state.accounts.refused_token(token))
         raise AuthError(
             401,
             "请先登录或提供 API 令牌（Authorization: Bearer …）",

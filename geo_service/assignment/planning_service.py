@@ -166,7 +166,9 @@ def plan_sites(
         shown = "；".join(
             f"候选点{c['a']} 与 候选点{c['b']} 相距 {c['distance_m']:g} 米" for c in crowded[:5]
         )
-        shown_en = "; ".join(f"{c['a']} and {c['b']} are {c['distance_m']:g} m apart" for c in crowded[:5])
+        shown_en = "; ".join(
+            f"candidate {c['a']} and candidate {c['b']} are {c['distance_m']:g} m apart" for c in crowded[:5]
+        )
         limit = crowded[0]["limit_m"]
         result["notices"].append(
             f"新选站点中有 {len(crowded)} 对相距不足 {limit:g} 米（规则 {crowded[0]['rule']}）：{shown}；每对只宜设一处"

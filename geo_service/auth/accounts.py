@@ -344,6 +344,32 @@ class AccountStore:
             self._cache.pop(rows[0]["digest"], None)
         return {"user": name, "id": token_id, **{k: rows[0][k] for k in ("kind", "label", "expires_at")}}
 
+    def refused_token(self, token: str) -> tuple[str, str]:
+        """Why ``token`` signs nobody in, in Chinese and English: expired (say when), its account
+        disabled, or not known (never issued, revoked, or ended by a new password)."""
+        with self.engine.connect() as con:
+            row = (
+                con.execute(
+                    sa.select(tokens.c.expires_at, users.c.disabled)
+                    .join(users, tokens.c.user_name == users.c.name)
+                    .where(tokens.c.digest == token_digest(token))
+                )
+                .mappings()
+                .first()
+            )
+        if row is not None and row["disabled"]:
+            return "该令牌的账户已停用", "The token's account is disabled"
+        if row is not None and row["expires_at"] is not None:
+            ended = dt.datetime.fromisoformat(row["expires_at"])
+            if ended <= _now():
+                when = f"{ended.astimezone(_BEIJING):%Y-%m-%d %H:%M}"
+                return f"令牌已于 {when}（北京时间）过期，请重新登录或申请新令牌", (
+                    f"The token expired at {when} (Beijing time): sign in again or ask for a new one"
+                )
+        return "令牌无效（未签发、已吊销，或因改密码而失效）", (
+            "The token is not valid (never issued, revoked, or ended by a new password)"
+        )
+
     def user_for_token(self, token: str) -> User | None:
         """The user a token belongs to, or None (unknown, expired, or user disabled)."""
         digest = token_digest(token)
@@ -562,6 +588,7 @@ def _dummy_hash() -> str:
     return hash_password("timing-equaliser")
 
 
+_BEIJING = ZoneInfo("Asia/Shanghai")
 MOST_NAME = 64  # characters of a user name (and of the actor an audit row names)
 TOKEN_ID_LENGTH = 12  # hex digits of a token's digest that name it to an administrator
 
