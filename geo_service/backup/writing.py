@@ -101,19 +101,7 @@ def _read_all(store: Store, accounts: AccountStore | None, rules: bytes | None) 
             zf.writestr(
                 f"history/{layer}.json",
                 json.dumps(
-                    [
-                        {
-                            "feature": c.feature_id,
-                            "version": c.version,
-                            "op": c.op,
-                            "actor": c.actor,
-                            "at": c.at.isoformat(),
-                            "before": c.before,
-                            "after": c.after,
-                            "reason": c.reason,
-                        }
-                        for c in changes
-                    ],
+                    [c.as_json() for c in changes],
                     ensure_ascii=False,
                 ),
             )

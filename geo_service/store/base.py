@@ -64,6 +64,19 @@ class Change:
     after: Mapping[str, Any] | None
     reason: str | None = None
 
+    def as_json(self) -> dict[str, Any]:
+        """The change as the history API and backups write it (its layer is said beside it)."""
+        return {
+            "feature": self.feature_id,
+            "version": self.version,
+            "op": self.op,
+            "actor": self.actor,
+            "at": self.at.isoformat(),
+            "before": self.before,
+            "after": self.after,
+            "reason": self.reason,
+        }
+
 
 @dataclass(frozen=True)
 class Document:

@@ -486,26 +486,13 @@ def restore_item(
     return _geojson(feature_json(f, base), headers={"ETag": f'"{f.version}"'})
 
 
-def _change_json(c: Any) -> dict[str, Any]:
-    return {
-        "feature": c.feature_id,
-        "version": c.version,
-        "op": c.op,
-        "actor": c.actor,
-        "at": c.at.isoformat(),
-        "before": c.before,
-        "after": c.after,
-        "reason": c.reason,
-    }
-
-
 @router.get("/collections/{collection_id}/items/{feature_id}/history", summary="要素历史 / Feature history")
 def item_history(ws: WorkspaceDep, spec: LayerDep, feature_id: FeatureId) -> JSONResponse:
     changes = ws.store.history(spec.name, feature_id)
     if not changes:
         ws.store.get_feature(spec.name, feature_id)  # NotFound for an id that never existed
     return JSONResponse(
-        {"layer": spec.name, "feature": feature_id, "changes": [_change_json(c) for c in changes]}
+        {"layer": spec.name, "feature": feature_id, "changes": [c.as_json() for c in changes]}
     )
 
 
@@ -514,4 +501,4 @@ def layer_history(
     ws: WorkspaceDep, spec: LayerDep, limit: Annotated[int, Query(ge=1, le=10_000)] = 200
 ) -> JSONResponse:
     changes = ws.store.history(spec.name, limit=limit)
-    return JSONResponse({"layer": spec.name, "changes": [_change_json(c) for c in changes]})
+    return JSONResponse({"layer": spec.name, "changes": [c.as_json() for c in changes]})
