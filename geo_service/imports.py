@@ -302,7 +302,7 @@ def _same_place(stored: shapely.Geometry | None, given: object) -> bool:
     of it). A table layer's rows never are."""
     if stored is None or not isinstance(given, shapely.Geometry) or given.is_empty:
         return False
-    return bool(shapely.equals_exact(shapely.normalize(stored), shapely.normalize(given), 1e-6))
+    return same_geometry(stored, given, tolerance=1e-6)
 
 
 def _copy_refusal(layer: str, places: RowNumbers, n: int, fid: int, *, exactly: bool) -> InvalidInput:

@@ -533,14 +533,15 @@ def _site_beats(sites: np.ndarray, beats: BeatIndex) -> dict[int, set[str]]:
     areas = np.flatnonzero(shapely.get_type_id(sites) != 0)
     if len(areas) == 0:
         return out
-    reach = float(beats.reach.max(initial=0.0))
-    s, k = beats.tree.query(sites[areas], predicate="dwithin", distance=reach)
+    zones = sites[areas]
+    s, k = beats.tree.query(zones, predicate="dwithin", distance=float(beats.reach.max(initial=0.0)))
     line = beats.is_line[k]
-    near = shapely.distance(sites[areas][s], beats.geoms[k]) <= beats.reach[k]
+    near = shapely.distance(zones[s], beats.geoms[k]) <= beats.reach[k]
     shared = np.zeros(len(k), dtype=bool)
-    ground = shapely.area(shapely.intersection(sites[areas][s[~line]], beats.geoms[k[~line]]))
-    shared[~line] = ground >= np.minimum(1.0, shapely.area(sites[areas][s[~line]]) / 2)
-    for i, j in zip(areas[s[(line & near) | shared]], k[(line & near) | shared], strict=True):
+    ground = shapely.area(shapely.intersection(zones[s[~line]], beats.geoms[k[~line]]))
+    shared[~line] = ground >= np.minimum(1.0, shapely.area(zones[s[~line]]) / 2)
+    taken = (line & near) | shared
+    for i, j in zip(areas[s[taken]], k[taken], strict=True):
         out.setdefault(int(i), set()).add(str(beats.codes[j]))
     return out
 
@@ -727,8 +728,8 @@ def what_if(
     if districts is not None and len(districts) and (add or move):
         labels = [f"add {i}" for i in range(len(add))] + [f"move {k}" for k in move]
         places = np.asarray([*add, *move.values()], dtype=object)
-        inside = shapely.STRtree(districts.geometry.to_numpy()).query(places, predicate="intersects")[0]
-        outside = [label for i, label in enumerate(labels) if i not in set(inside.tolist())]
+        inside = set(shapely.STRtree(districts.geometry.to_numpy()).query(places, predicate="intersects")[0])
+        outside = [label for i, label in enumerate(labels) if i not in inside]
         if outside:
             names = ", ".join(outside)
             notices.append(

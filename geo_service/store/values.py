@@ -66,10 +66,10 @@ def unchanged(spec: LayerSpec, current: Feature, new: NewFeature) -> bool:
     return same_geometry(current.geometry, new.geometry)
 
 
-def same_geometry(a: BaseGeometry, b: BaseGeometry) -> bool:
-    """Whether two geometries are the same to about a millimetre (1e-8°), whichever way their rings run
-    and wherever they start (as a file read back may give them)."""
-    return bool(shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), 1e-8))
+def same_geometry(a: BaseGeometry, b: BaseGeometry, tolerance: float = 1e-8) -> bool:
+    """Whether two geometries are the same to ``tolerance`` degrees (1e-8°: about a millimetre),
+    whichever way their rings run and wherever they start (as a file read back may give them)."""
+    return bool(shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), tolerance))
 
 
 def plan_replacement(
