@@ -187,12 +187,9 @@ def parse_time(
     now = dt.datetime.now(TZ)
     try:
         clock = read_clock(value)
-        yearless = with_year(value, now.year)
         if clock is not None:
             out = today_at(clock, past=past, now=now)
-        elif (
-            yearless is not None
-        ):  # 12月1日 15:00: the nearest such day (with ``past``, the latest not ahead)
+        elif with_year(value, now.year) is not None:  # 12月1日 15:00: the nearest such day
             out = _nearest_year(value, now, past=past)
         else:
             out = read_time(value)
