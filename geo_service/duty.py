@@ -198,9 +198,9 @@ def parse_time(
         zh, en = exc.sentences("时间", "Time")
         if exc.kind != "invalid":  # the forms taken: also a clock alone, today's
             zh, en = (
-                f"{zh}；也可只写时刻，如 12:30（今天），或不写年份，如 12月1日 15:00（今年）",
+                f"{zh}；也可只写时刻，如 12:30（今天），或不写年份，如 12月1日 15:00（离现在最近的那一天）",
                 f"{en}; or a time of day alone, such as 12:30 (today), or a day without its year, such as "
-                "12月1日 15:00 (this year)",
+                "12月1日 15:00 (the nearest such day)",
             )
         raise InvalidInput(zh, en, field=field) from None
     if out.tzinfo is None:

@@ -55,7 +55,7 @@ def test_who_covers(demo_client):
     assert "put the four-digit year first" in ambiguous.json()["detail_en"]
     tonight = demo_client.get("/coverage/who", params={"lon": 113.2, "lat": 35.25, "at": "tonight"})
     assert "or a time of day alone, such as 12:30 (today)" in tonight.json()["detail_en"]
-    assert tonight.json()["detail_en"].endswith("12月1日 15:00 (this year)")
+    assert tonight.json()["detail_en"].endswith("12月1日 15:00 (the nearest such day)")
 
 
 def test_who_covers_gcj02_and_outside(demo_client):
