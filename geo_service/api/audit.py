@@ -15,6 +15,7 @@ from fastapi import Request, Response
 
 from geo_service.api.security import route_template
 from geo_service.auth import User
+from geo_service.auth.accounts import user_change
 
 __all__ = ["DOWNLOADS", "audit_middleware", "client_address", "note", "user_change"]
 
@@ -34,19 +35,6 @@ def note(request: Request, **detail: Any) -> None:
     notes: dict[str, Any] = getattr(request.state, "audit", None) or {}
     notes.update(detail)
     request.state.audit = notes
-
-
-def user_change(before: User, after: User, *, password: bool) -> dict[str, Any]:
-    """What a change of an account changed, as ``{field: {"from": …, "to": …}}`` (a new password is
-    noted as set, never itself)."""
-    changes: dict[str, Any] = {
-        field: {"from": getattr(before, field), "to": getattr(after, field)}
-        for field in ("role", "crew", "disabled")
-        if getattr(before, field) != getattr(after, field)
-    }
-    if password:
-        changes["password"] = "changed"
-    return changes
 
 
 async def audit_middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

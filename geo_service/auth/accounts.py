@@ -26,7 +26,7 @@ from geo_service.auth.passwords import hash_password, new_token, token_digest, v
 from geo_service.auth.roles import ROLES
 from geo_service.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 
-__all__ = ["AccountStore", "AuditEntry", "SignInLedger", "User", "account_url"]
+__all__ = ["AccountStore", "AuditEntry", "SignInLedger", "User", "account_url", "user_change"]
 
 _TZ = ZoneInfo("Asia/Shanghai")
 metadata = sa.MetaData(
@@ -605,3 +605,16 @@ def _crew_of_another_role(role: str) -> InvalidInput:
         f"Only crew accounts name a crew; a {role} account cannot",
         field="crew",
     )
+
+
+def user_change(before: User, after: User, *, password: bool) -> dict[str, Any]:
+    """What a change of an account changed, as ``{field: {"from": …, "to": …}}`` (a new password is
+    noted as set, never itself)."""
+    changes: dict[str, Any] = {
+        field: {"from": getattr(before, field), "to": getattr(after, field)}
+        for field in ("role", "crew", "disabled")
+        if getattr(before, field) != getattr(after, field)
+    }
+    if password:
+        changes["password"] = "changed"
+    return changes

@@ -7,7 +7,7 @@ import datetime as dt
 import getpass
 import sys
 
-from geo_service.auth.accounts import AccountStore, account_url
+from geo_service.auth.accounts import AccountStore, account_url, user_change
 from geo_service.catalog import load_catalog
 from geo_service.cli.audit import record_cli
 from geo_service.cli.workspace import _common, _settings
@@ -131,18 +131,18 @@ def _change(args: argparse.Namespace) -> int:
     does, for when the service cannot be reached."""
     accounts = _accounts(args)
     try:
+        before = accounts.get_user(args.name)
+        password = None
         if args.users_command == "password":
             password = _read_password(args)
             if password is None:
                 raise InvalidInput("需要新密码", "A new password is needed", field="password")
-            accounts.update_user(args.name, password=password)
-            change: dict[str, object] = {"password": "changed"}
+            after = accounts.update_user(args.name, password=password)
         else:
-            disabled = args.users_command == "disable"
-            accounts.update_user(args.name, disabled=disabled)
-            change = {"disabled": disabled}
+            after = accounts.update_user(args.name, disabled=args.users_command == "disable")
+        changes = user_change(before, after, password=password is not None)  # as the API's PATCH says it
         record_cli(
-            accounts, f"users {args.users_command} {args.name}", {"user": args.name, "changes": change}
+            accounts, f"users {args.users_command} {args.name}", {"user": args.name, "changes": changes}
         )
     finally:
         accounts.close()
