@@ -55,6 +55,11 @@ class SourceCRS:
     def name(self) -> str:
         return f"EPSG:{self.epsg}" if self.kind == "epsg" else self.kind
 
+    @property
+    def is_geographic(self) -> bool:
+        """Whether coordinates in it are longitude and latitude in degrees (GCJ-02 and BD-09 are)."""
+        return self.kind != "epsg" or _geographic(self.epsg)
+
 
 _URN = re.compile(
     r"^(?:urn:ogc:def:crs:epsg:[0-9.]*:|https?://www\.opengis\.net/def/crs/epsg/[0-9.]+/)(\d+)$"
@@ -132,6 +137,11 @@ def _parse_crs(text: str) -> SourceCRS | str:
     if not (crs.is_geographic or crs.is_projected) or crs.is_geocentric:
         return "not-2d"
     return SourceCRS("epsg", int(code))
+
+
+@functools.lru_cache(maxsize=64)
+def _geographic(epsg: int) -> bool:
+    return bool(pyproj.CRS.from_epsg(epsg).is_geographic)
 
 
 @functools.lru_cache(maxsize=64)

@@ -14,7 +14,7 @@ import pandas as pd
 import shapely
 
 from geo_service.catalog import LayerSpec
-from geo_service.crs import to_wgs84
+from geo_service.crs import parse_crs, to_wgs84
 from geo_service.errors import InvalidInput, PayloadTooLarge
 from geo_service.formats.cells import unquoted_table
 from geo_service.formats.common import decode_text, file_error, header_labels, rename_columns
@@ -31,14 +31,28 @@ __all__ = [
     "xlsx_rows",
 ]
 
-#: Headers (case-insensitive) taken as longitude, latitude or WKT geometry columns.
-LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "东经", "经度(e)", "经度（e）")
-LAT_NAMES = ("lat", "latitude", "y", "纬度", "北纬", "纬度(n)", "纬度（n）")
+#: Headers (case-insensitive, full-width letters as ASCII) taken as longitude, latitude or WKT
+#: geometry columns. X and Y (X坐标, 横坐标, ArcGIS's POINT_X …) are east and north, as GIS and
+#: 数字城管 exports write them: longitude and latitude in degrees, or easting and northing in the
+#: projected CRS the upload names (metres with no such CRS are refused, see :func:`_metres_as_degrees`).
+LON_NAMES = (
+    *("lon", "lng", "long", "longitude", "x", "经度", "东经", "经度(e)", "经度（e）"),
+    *("x坐标", "坐标x", "横坐标", "东坐标", "point_x"),
+)
+LAT_NAMES = (
+    *("lat", "latitude", "y", "纬度", "北纬", "纬度(n)", "纬度（n）"),
+    *("y坐标", "坐标y", "纵坐标", "北坐标", "point_y"),
+)
 WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "几何", "坐标串")
 
 
+def _header_key(header: Any) -> str:
+    """A header as the names above are written: NFKC (Ｘ坐标 → X坐标), trimmed, lower-case."""
+    return unicodedata.normalize("NFKC", str(header)).strip().lower()
+
+
 def _find_column(table: pd.DataFrame, names: tuple[str, ...]) -> Any:
-    lower = {str(c).strip().lower(): c for c in table.columns}
+    lower = {_header_key(c): c for c in table.columns}
     return next((lower[n] for n in names if n in lower), None)
 
 
@@ -114,6 +128,7 @@ def _table_to_frame(
     problems: list[list[tuple[str, str]]] | None = [[] for _ in rows] if lenient else None
     if lon_col is not None and lat_col is not None:
         lon, lat = _numbers(table, lon_col, rows, problems), _numbers(table, lat_col, rows, problems)
+        _metres_as_degrees(table, (lon_col, lat_col), lon, lat, rows, source_crs)
         geoms = shapely.points(lon, lat)
         geoms[~(np.isfinite(lon) & np.isfinite(lat))] = None
         rest = table.drop(columns=[lon_col, lat_col])
@@ -122,15 +137,51 @@ def _table_to_frame(
         rest = table.drop(columns=[wkt_col])
     else:
         raise file_error(
-            f"表格中没有坐标列：需要经度、纬度两列（{'/'.join(LON_NAMES[:4])}/经度，"
-            f"{'/'.join(LAT_NAMES[:3])}/纬度）或 WKT 列；现有列：{', '.join(table.columns)}",
+            f"表格中没有坐标列：需要经度、纬度两列（{'/'.join(LON_NAMES[:4])}/经度/X坐标，"
+            f"{'/'.join(LAT_NAMES[:3])}/纬度/Y坐标）或 WKT 列；现有列：{', '.join(table.columns)}",
             f"The table has no coordinate columns: it needs longitude and latitude columns "
-            f"({', '.join(LON_NAMES[:4])}, 经度 / {', '.join(LAT_NAMES[:3])}, 纬度) or a WKT column; "
-            f"columns found: {', '.join(table.columns)}",
+            f"({', '.join(LON_NAMES[:4])}, 经度, X坐标 / {', '.join(LAT_NAMES[:3])}, 纬度, Y坐标) or a WKT "
+            f"column; columns found: {', '.join(table.columns)}",
         )
     frame = gpd.GeoDataFrame(rename_columns(rest, spec), geometry=geoms, crs="EPSG:4326")
     said = (None,) * len(rows) if problems is None else tuple(_joined(p) for p in problems)
     return SheetRows(to_wgs84(frame, source_crs), numbers, said)
+
+
+def _metres_as_degrees(
+    table: pd.DataFrame,
+    columns: tuple[Any, Any],
+    x: np.ndarray,
+    y: np.ndarray,
+    rows: np.ndarray,
+    source_crs: Any,
+) -> None:
+    """Refuse the table when every position read is in projected metres (X 430806.51, Y 3899264.94 in Jiaozuo)
+    while the upload says degrees (WGS 84, CGCS2000 lon/lat, GCJ-02, BD-09). Which grid they are in
+    (CGCS2000 Gauss–Krüger with or without its zone number, a city's own grid, a surveyor's X north)
+    is not guessed: a wrong guess would put every case somewhere else without a word. The
+    dispatcher names it with ``crs`` and uploads again. One mistyped row among degrees stays that
+    row's error."""
+    if not parse_crs(source_crs).is_geographic:
+        return
+    read = np.isfinite(x) & np.isfinite(y)
+    with np.errstate(invalid="ignore"):
+        metres = read & (np.abs(x) >= 1000) & (np.abs(y) >= 1000)
+    if not read.any() or (metres != read).any():
+        return
+    i = int(np.flatnonzero(read)[0])
+    x_col, y_col = columns
+    x_raw, y_raw = (str(table[c].iloc[i]).strip()[:20] for c in columns)
+    raise file_error(
+        f"「{x_col}」「{y_col}」列是以米为单位的平面坐标（如第 {rows[i]} 行：{x_raw}, {y_raw}），不是经纬度；"
+        "请用 crs 写明它们的坐标系后重新上传（如 CGCS2000 3 度带、中央经线 114°E：EPSG:4547；"
+        "X 为东、Y 为北），或改填经纬度",
+        f"Columns '{x_col}' and '{y_col}' hold projected coordinates in metres (row {rows[i]}: {x_raw}, "
+        f"{y_raw}), not longitude and latitude; name their coordinate system with crs and upload again "
+        "(e.g. EPSG:4547, CGCS2000 3-degree Gauss-Kruger CM 114E; X east, Y north), or give longitude "
+        "and latitude",
+        field="crs",
+    )
 
 
 def _joined(problems: list[tuple[str, str]]) -> tuple[str, str] | None:
@@ -236,7 +287,8 @@ def _header_at(rows: list[list[Any]], spec: LayerSpec) -> int | None:
     coordinate column (or, for a table layer, a field name or title), or None."""
     wanted = set(header_labels(spec)) if spec.is_table else {*LON_NAMES, *LAT_NAMES, *WKT_NAMES}
     for i, row in enumerate(rows[:_HEADER_SEARCH_ROWS]):
-        cells = {str(v).strip().lower() for v in row if v is not None and v == v}
+        said = [v for v in row if v is not None and v == v]
+        cells = {str(v).strip().lower() for v in said} | {_header_key(v) for v in said}
         if cells & wanted:
             return i
     return None
