@@ -1,5 +1,5 @@
 """12345 case exports as dispatchers upload them: X/Y coordinate headers (in degrees, or in metres with
-the CRS they are in)."""
+the CRS they are in), the report time in a date column and a time column."""
 
 from __future__ import annotations
 
@@ -113,3 +113,70 @@ def test_x_and_y_in_metres_are_read_in_the_crs_given_and_refused_without_one(own
     assert good["ok"]
     assert bad["error"]["code"] == "bad-location"
     assert _count(c) == stored
+
+
+@pytest.mark.parametrize(
+    ("day", "clock"),
+    [("受理日期", "受理时刻"), ("来电日期", "来电时间"), ("上报日期", "上报时间"), ("受理日期", "受理时间")],
+)
+def test_a_date_column_and_a_time_column_are_the_report_time(own_demo_client, day, clock):
+    """A 12345 export may give the day and the time of day in two columns (受理日期 + 受理时刻): the
+    file was refused for want of a report-time column, or (来电时间 holding 21:00 alone) each row's
+    time was refused as not understood. The two are read together as the case's report time, in
+    CSV and XLSX (real date and time cells too); a bad part is that row's error, naming both."""
+    c = own_demo_client
+    header = ["经度", "纬度", "案件类别", day, clock]
+    rows = [
+        [LON, LAT, "噪声扰民", "2026/12/1", "21:00"],
+        [LON, LAT, "噪声扰民", "2026年12月1日", "下午9:00"],
+        [LON, LAT, "噪声扰民", "20261201", "21:00:00"],
+        [LON, LAT, "噪声扰民", "2026-12-01", "25:00"],  # no such time of day
+        [LON, LAT, "噪声扰民", "2026/12/1", None],  # no time of day: the day's start, as 2026/12/1 alone
+        [LON, LAT, "噪声扰民", None, None],  # nothing: the time the file came in
+    ]
+    r = _upload(c, "cases.csv", _csv([header, *rows]), save="true")
+    assert r.status_code == 200, r.text
+    a = {x["row"]: x for x in r.json()["assignments"]}
+    for row in (2, 3, 4):
+        assert a[row]["ok"], a[row]
+        assert _saved_time(c, a[row]) == AT
+    assert a[5]["error"]["code"] == "bad-time"
+    assert "2026-12-01 25:00" in a[5]["error"]["detail_zh"]
+    assert "not a valid date or time of day" in a[5]["error"]["detail_en"]
+    assert _saved_time(c, a[6]) == AT.replace(hour=0)
+    assert a[7]["ok"]
+    assert a[7]["reasons"][0].startswith("未填上报时间")
+    book = _xlsx(
+        [
+            header,
+            [LON, LAT, "噪声扰民", dt.datetime(2026, 12, 1), dt.time(21, 0)],  # real date and time cells
+            [LON, LAT, "噪声扰民", dt.date(2026, 12, 1), "21:00"],
+        ]
+    )
+    r = _upload(c, "cases.xlsx", book, save="true")
+    assert r.status_code == 200, r.text
+    for answer in r.json()["assignments"]:
+        assert answer["ok"], answer
+        assert _saved_time(c, answer) == AT
+
+
+def test_a_date_column_alone_is_no_report_time_and_the_refusal_names_the_pairs(own_demo_client):
+    table = [["经度", "纬度", "案件类别", "受理日期"], [LON, LAT, "噪声扰民", "2026/12/1"]]
+    r = _upload(own_demo_client, "cases.csv", _csv(table))
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["field"] == "reported_at"
+    assert "日期、时刻分两列（如 受理日期、受理时刻）" in body["detail_zh"]
+    assert "a date column and a time column" in body["detail_en"]
+
+
+def test_a_full_time_beside_a_date_column_is_taken_as_it_is(own_demo_client):
+    """来电时间 holding the whole date and time beside 来电日期 is read as before."""
+    c = own_demo_client
+    table = [
+        ["经度", "纬度", "案件类别", "来电日期", "来电时间"],
+        [LON, LAT, "噪声扰民", "2026/12/1", "2026/12/1 21:00"],
+    ]
+    [a] = _upload(c, "cases.csv", _csv(table), save="true").json()["assignments"]
+    assert a["ok"], a
+    assert _saved_time(c, a) == AT

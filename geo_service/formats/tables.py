@@ -18,6 +18,7 @@ from geo_service.crs import parse_crs, to_wgs84
 from geo_service.errors import InvalidInput, PayloadTooLarge
 from geo_service.formats.cells import unquoted_table
 from geo_service.formats.common import decode_text, file_error, header_labels, rename_columns
+from geo_service.formats.day_and_clock import join_day_and_clock
 from geo_service.formats.workbooks import open_workbook, span_guarded
 
 __all__ = [
@@ -118,6 +119,7 @@ def _table_to_frame(
     """
     table = table.dropna(how="all")
     table.columns = [str(c).strip() for c in table.columns]
+    table = join_day_and_clock(table, spec)  # 受理日期 + 受理时刻: one report time
     rows = table.index.to_numpy() + first_row
     table = table.reset_index(drop=True)
     numbers = tuple(int(r) for r in rows)

@@ -224,11 +224,16 @@ def _missing_column(spec: LayerSpec, name: str, frame: gpd.GeoDataFrame) -> Inva
     columns = [str(c) for c in frame.columns if c != geometry]
     found_zh = [f"{spec.field(c).label('zh')}（{c}）" if c in spec.field_names else c for c in columns]
     found_en = [f"{spec.field(c).label('zh')} ({c})" if c in spec.field_names else c for c in columns]
+    # a time may also come as a day column and a time-of-day column (geo_service.formats.day_and_clock)
+    split_zh = "，或日期、时刻分两列（如 受理日期、受理时刻）" if f.type == "datetime" else ""
+    split_en = (
+        " (or a date column and a time column, such as 受理日期 and 受理时刻)" if f.type == "datetime" else ""
+    )
     return InvalidInput(
-        f"案件表缺少「{f.label('zh')}」列（{name}）；可用的表头：{'、'.join(headers)}；"
+        f"案件表缺少「{f.label('zh')}」列（{name}）；可用的表头：{'、'.join(headers)}{split_zh}；"
         f"表中现有列：{'、'.join(found_zh) or '—'}",
         f"The case table has no '{f.label('en')}' column ({name}, 「{f.label('zh')}」); headers taken for it: "
-        f"{', '.join(headers)}; columns found: {', '.join(found_en) or '—'}",
+        f"{', '.join(headers)}{split_en}; columns found: {', '.join(found_en) or '—'}",
         field=name,
     )
 
