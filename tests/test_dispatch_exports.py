@@ -1,5 +1,5 @@
 """12345 case exports as dispatchers upload them: X/Y coordinate headers (in degrees, or in metres with
-the CRS they are in), the report time in a date column and a time column."""
+the CRS they are in), the report time in a date column and a time column, semicolon-separated CSV."""
 
 from __future__ import annotations
 
@@ -180,3 +180,42 @@ def test_a_full_time_beside_a_date_column_is_taken_as_it_is(own_demo_client):
     [a] = _upload(c, "cases.csv", _csv(table), save="true").json()["assignments"]
     assert a["ok"], a
     assert _saved_time(c, a) == AT
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [["经度", "纬度", "案件类别", "受理时间"], [LON, LAT, "噪声扰民", "2026/12/1 21:00"]],
+        # Excel in a locale whose decimal mark is a comma writes the numbers with one
+        [["经度", "纬度", "案件类别", "受理时间"], ["113,2", "35,25", "噪声扰民", "2026/12/1 21:00"]],
+        [
+            ["焦作市12345热线工单导出", None, None, None],
+            ["经度", "纬度", "案件类别", "受理时间"],
+            [LON, LAT, "噪声扰民", "2026/12/1 21:00"],
+        ],
+    ],
+)
+def test_a_semicolon_separated_csv_is_read(own_demo_client, rows):
+    """Excel in some locales saves CSV with semicolons: the file was refused as having no coordinate
+    columns ("columns found: 经度;纬度;案件类别;受理时间")."""
+    c = own_demo_client
+    expected = _where(c)
+    r = _upload(c, "cases.csv", _csv(rows, sep=";"), save="true")
+    assert r.status_code == 200, r.text
+    [a] = r.json()["assignments"]
+    assert a["ok"], a
+    assert a["row"] == len(rows)
+    assert (a["beat"], a["squad"]) == expected
+    assert _saved_time(c, a) == AT
+
+
+def test_a_comma_separated_csv_with_semicolons_in_a_cell_stays_comma_separated(own_demo_client):
+    c = own_demo_client
+    table = [
+        ["经度", "纬度", "案件类别", "受理时间", "诉求内容"],
+        [LON, LAT, "噪声扰民", "2026/12/1 21:00", "喇叭;音箱;夜里"],
+    ]
+    [a] = _upload(c, "cases.csv", _csv(table), save="true").json()["assignments"]
+    assert a["ok"], a
+    props = c.get(f"/collections/incidents/items/{a['incident_id']}").json()["properties"]
+    assert props["description"] == "喇叭;音箱;夜里"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -68,12 +69,25 @@ class SheetRows:
 
 
 def _numbers(
-    table: pd.DataFrame, column: Any, rows: np.ndarray, problems: list[list[tuple[str, str]]] | None
+    table: pd.DataFrame,
+    column: Any,
+    rows: np.ndarray,
+    problems: list[list[tuple[str, str]]] | None,
+    *,
+    decimal_comma: bool = False,
 ) -> np.ndarray:
     """The column as numbers; a blank or text cell raises naming its row, or with ``problems`` (per
     row) is noted there and read as NaN. Text is read as a Chinese input method may type it:
-    full-width digits, point and minus (１１３．２４, －３), a minus sign (−)."""
-    values = pd.to_numeric(_half_width(table[column]), errors="coerce").to_numpy(dtype=float)
+    full-width digits, point and minus (１１３．２４, －３), a minus sign (−); ``decimal_comma``: with
+    a comma as the decimal mark too (113,24), as Excel writes numbers where it separates CSV cells
+    with semicolons."""
+    cells = _half_width(table[column])
+    if decimal_comma:
+        cells = cells.map(
+            lambda v: v.replace(",", ".") if isinstance(v, str) and _DECIMAL_COMMA.fullmatch(v) else v,
+            na_action="ignore",
+        )
+    values = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(values)
     for i in np.flatnonzero(bad):
         raw = table[column].iloc[i]
@@ -96,6 +110,9 @@ def _numbers(
     return values
 
 
+_DECIMAL_COMMA = re.compile(r"\s*[-+]?\d+,\d+\s*")  # 113,24; not 1,234.5 nor 1,234,567
+
+
 def _half_width(column: pd.Series) -> pd.Series:
     """Text cells with full-width characters folded to ASCII (NFKC: １１３．２４ → 113.24, － → -)
     and the minus sign (U+2212) to a hyphen-minus; numbers and blanks as they are."""
@@ -109,13 +126,20 @@ def _half_width(column: pd.Series) -> pd.Series:
 
 
 def _table_to_frame(
-    table: pd.DataFrame, spec: LayerSpec, source_crs: Any, *, first_row: int, lenient: bool = False
+    table: pd.DataFrame,
+    spec: LayerSpec,
+    source_crs: Any,
+    *,
+    first_row: int,
+    lenient: bool = False,
+    decimal_comma: bool = False,
 ) -> SheetRows:
     """Rows of a CSV/XLSX sheet: coordinates from lon/lat or WKT columns, other headers mapped to fields.
 
     ``first_row`` is the spreadsheet row number of the first data row (2, after the header). A row
     whose coordinates cannot be read raises naming it, or, ``lenient``, is kept without geometry and
     said why in :attr:`SheetRows.problems`; a table with no coordinate columns raises either way.
+    ``decimal_comma``: coordinates may be written with a decimal comma (a semicolon-separated CSV).
     """
     table = table.dropna(how="all")
     table.columns = [str(c).strip() for c in table.columns]
@@ -129,7 +153,8 @@ def _table_to_frame(
     wkt_col = _find_column(table, WKT_NAMES)
     problems: list[list[tuple[str, str]]] | None = [[] for _ in rows] if lenient else None
     if lon_col is not None and lat_col is not None:
-        lon, lat = _numbers(table, lon_col, rows, problems), _numbers(table, lat_col, rows, problems)
+        lon = _numbers(table, lon_col, rows, problems, decimal_comma=decimal_comma)
+        lat = _numbers(table, lat_col, rows, problems, decimal_comma=decimal_comma)
         _metres_as_degrees(table, (lon_col, lat_col), lon, lat, rows, source_crs)
         geoms = shapely.points(lon, lat)
         geoms[~(np.isfinite(lon) & np.isfinite(lat))] = None
@@ -216,7 +241,9 @@ def _wkt(
 
 
 def read_csv(data: bytes, *, spec: LayerSpec, source_crs: Any) -> gpd.GeoDataFrame:
-    """A CSV (comma- or tab-separated; UTF-8, UTF-8 with BOM or GBK) as a frame in EPSG:4326."""
+    """A CSV (comma-, semicolon- or tab-separated; UTF-8, UTF-8 with BOM or GBK) as a frame in
+    EPSG:4326. Semicolons are how Excel separates cells where the decimal mark is a comma: there
+    coordinates may be written 113,24."""
     return csv_rows(data, spec=spec, source_crs=source_crs).frame
 
 
@@ -242,15 +269,18 @@ def csv_rows(data: bytes, *, spec: LayerSpec, source_crs: Any, lenient: bool = F
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise file_error(f"CSV 无法解析：{exc}", f"The CSV cannot be parsed: {exc}") from None
     table = unquoted_table(table)  # our exports' '=… back to =… (see geo_service.formats.cells)
-    return _table_to_frame(table, spec, source_crs, first_row=2 + records, lenient=lenient)
+    return _table_to_frame(
+        table, spec, source_crs, first_row=2 + records, lenient=lenient, decimal_comma=sep == ";"
+    )
 
 
 def _csv_header(text: str, spec: LayerSpec) -> tuple[int, int, str]:
     """Where a CSV's header is: (the lines above it, the rows above it as a spreadsheet counts them,
     the separator). The first of the top ten rows holding a header the layer takes (see
-    :func:`_header_at`), comma- or else tab-separated; without one, the first line that is not blank
-    (the table is then refused naming the columns it has)."""
-    for sep in (",", "\t"):
+    :func:`_header_at`), comma-, else semicolon-, else tab-separated; without one, the first line
+    that is not blank, separated by whichever of the three it has most of, commas when none (the
+    table is then refused naming the columns it has)."""
+    for sep in _SEPARATORS:
         reader = csv.reader(io.StringIO(text), delimiter=sep)
         cells: list[list[str]] = []
         starts = [0]  # the lines read before each row (a quoted cell may span lines)
@@ -268,9 +298,10 @@ def _csv_header(text: str, spec: LayerSpec) -> tuple[int, int, str]:
     lines = text.split("\n")
     skipped = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
     head = lines[skipped] if skipped < len(lines) else ""
-    return skipped, skipped, "\t" if "\t" in head and "," not in head else ","
+    return skipped, skipped, max(_SEPARATORS, key=head.count)  # the first of equals: a comma
 
 
+_SEPARATORS = (",", ";", "\t")
 _HEADER_SEARCH_ROWS = 10
 
 
