@@ -8,7 +8,8 @@ date-time as it is; a day written as eight digits, ``20261201`` (yyyymmdd, as cl
 spreadsheets), as text or as the number a spreadsheet makes of it, when it is a real day (``20260230``
 is refused as no date). Refused, saying why and which forms are taken: day-first or month-first forms
 (``12/01/2026``) and two-digit years (ambiguous), other numbers (an Excel serial day or seconds since
-1970 are nobody's way of writing a time, and reading them would be a guess), anything else.
+1970 are nobody's way of writing a time, and reading them would be a guess), true and false (a JSON
+boolean, a spreadsheet's TRUE: said to be one, not read as the number 1), anything else.
 
 The time is returned as written (naive unless it carries a zone); the caller decides the zone
 (Beijing) and the years it answers for.
@@ -21,6 +22,8 @@ import numbers
 import re
 import unicodedata
 from typing import Any
+
+import numpy as np
 
 __all__ = ["EXAMPLES_EN", "EXAMPLES_ZH", "UnreadableTime", "read_clock", "read_time", "with_year"]
 
@@ -73,7 +76,8 @@ YEARS = (1901, 2099)  # the years the lunar and holiday calendars can answer for
 class UnreadableTime(ValueError):
     """A value that is not a date and time as written here; :meth:`sentences` says why, in Chinese
     and English, with the forms taken. ``kind``: ``ambiguous``, ``invalid`` (2026/2/30, 25:00),
-    ``number``, ``years`` (outside :data:`YEARS`), ``night`` (晚上3点: which night?) or ``unknown``."""
+    ``number``, ``boolean``, ``years`` (outside :data:`YEARS`), ``night`` (晚上3点: which night?) or
+    ``unknown``."""
 
     def __init__(self, kind: str, value: Any) -> None:
         super().__init__(f"{kind}: {value!r}")
@@ -83,7 +87,9 @@ class UnreadableTime(ValueError):
     def sentences(self, subject_zh: str, subject_en: str, *, date: bool = False) -> tuple[str, str]:
         """Why the value of ``subject`` (上报时间 / Report time) is refused, as whole sentences;
         ``date``: a date is asked for (the examples are dates)."""
-        shown = str(self.value)[:40]
+        shown = (
+            str(self.value).lower() if self.kind == "boolean" else str(self.value)[:40]
+        )  # as JSON writes it
         ex_zh, ex_en = (_DATE_EXAMPLES_ZH, _DATE_EXAMPLES_EN) if date else (EXAMPLES_ZH, EXAMPLES_EN)
         what_zh, what_en = ("日期", "a date") if date else ("日期时间", "a date and time")
         head_zh, head_en = f"{subject_zh}「{shown}」", f"{subject_en} '{shown}'"
@@ -117,6 +123,11 @@ class UnreadableTime(ValueError):
                 f"{head_en} is a number, not {what_en}; write {ex_en} (Beijing time) or ISO 8601 "
                 "(in Excel, format the column as dates)",
             )
+        if self.kind == "boolean":
+            return (
+                f"{head_zh}是布尔值（真/假），不是{what_zh}；请写成 {ex_zh}（北京时间）或 ISO 8601",
+                f"{head_en} is a boolean (true/false), not {what_en}; write {ex_en} (Beijing time) or ISO 8601",
+            )
         return (
             f"{head_zh}无法识别，请写成 {ex_zh}（北京时间）或 ISO 8601",
             f"{head_en} is not understood; write {ex_en} (Beijing time) or ISO 8601",
@@ -146,7 +157,9 @@ def read_time(value: Any) -> dt.datetime:
         return to_py() if to_py is not None else value
     if isinstance(value, dt.date):
         return dt.datetime.combine(value, dt.time())
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):  # numpy's numbers too
+    if isinstance(value, bool | np.bool_):  # before numbers: True is the int 1 to Python
+        raise UnreadableTime("boolean", value)
+    if isinstance(value, numbers.Real):  # numpy's numbers too
         try:
             number = float(value)
         except OverflowError:  # an int beyond any float

@@ -1,5 +1,6 @@
 """12345 case exports as dispatchers upload them: X/Y coordinate headers (in degrees, or in metres with
-the CRS they are in), the report time in a date column and a time column, semicolon-separated CSV."""
+the CRS they are in), the report time in a date column and a time column, semicolon-separated CSV;
+a JSON boolean as report time."""
 
 from __future__ import annotations
 
@@ -219,3 +220,26 @@ def test_a_comma_separated_csv_with_semicolons_in_a_cell_stays_comma_separated(o
     assert a["ok"], a
     props = c.get(f"/collections/incidents/items/{a['incident_id']}").json()["properties"]
     assert props["description"] == "喇叭;音箱;夜里"
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_a_boolean_report_time_is_said_to_be_a_boolean(own_demo_client, value):
+    """JSON true as reported_at was read by pydantic as the number 1 and refused as "report time '1'
+    is a number"; it is said to be a true/false value, not a time. In an XLSX cell the same."""
+    c = own_demo_client
+    case = {"lon": LON, "lat": LAT, "category": "噪声扰民"}
+    r = c.post("/dispatch/cases", json={"cases": [{**case, "reported_at": value}, case]})
+    assert r.status_code == 200, r.text
+    bad, fine = r.json()["assignments"]
+    assert fine["ok"]
+    assert bad["error"]["code"] == "bad-time"
+    word = "true" if value else "false"
+    assert f"上报时间「{word}」是布尔值（真/假），不是日期时间" in bad["error"]["detail_zh"]
+    assert f"report time '{word}' is a boolean (true/false), not a date and time" in bad["error"]["detail_en"]
+    assert "'1'" not in bad["error"]["detail_en"]
+    assert "number" not in bad["error"]["detail_en"]
+    assert "2026/12/1 21:00" in bad["error"]["detail_en"]
+    book = _xlsx([["经度", "纬度", "类别", "上报时间"], [LON, LAT, "噪声扰民", value]])
+    [a] = _upload(c, "cases.xlsx", book).json()["assignments"]
+    assert a["error"]["code"] == "bad-time", a
+    assert "is a boolean" in a["error"]["detail_en"]

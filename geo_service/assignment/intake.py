@@ -5,8 +5,8 @@ Times: as :mod:`geo_service.timetext` reads them for every layer (ISO 8601 and t
 forms with the year first — ``2026-12-01 21:00``, ``2026/12/1 9:05``, ``2026.12.1``,
 ``2026年12月1日 21:00``, ``2026年12月1日21时05分``, ``2026/12/1 下午9:05``; full-width digits and
 punctuation are fine), read as Beijing time unless they carry a zone. Day-first or month-first forms
-(``12/01/2026``) and two-digit years are refused as ambiguous, a number as no time. A spreadsheet cell
-that is a real date-time is taken as it is.
+(``12/01/2026``) and two-digit years are refused as ambiguous, a number as no time, true or false as a
+boolean (not as the number 1). A spreadsheet cell that is a real date-time is taken as it is.
 """
 
 from __future__ import annotations

@@ -48,8 +48,9 @@ class Case(Body):
     # ISO 8601 or 2026/12/1 21:00, 2026年12月1日 21:00 …, Beijing time unless zoned; none: now. A time
     # that cannot be read (or outside 1901–2099) is that case's error, not the batch's. A number is
     # taken as it is, to be refused as no time (pydantic would read 46357, an Excel serial day, as
-    # seconds since 1970, and the case would be "before the roster")
-    reported_at: str | dt.datetime | int | float | None = Field(
+    # seconds since 1970, and the case would be "before the roster"); so is a boolean (pydantic would
+    # read true as 1, and the case be refused as a number)
+    reported_at: str | dt.datetime | bool | int | float | None = Field(
         default=None, examples=["2026-12-01T21:00:00+08:00", "2026/12/01 21:00", "2026年12月1日 21:00"]
     )
     description: str | None = Field(default=None, max_length=2000)
