@@ -1,6 +1,6 @@
 """12345 case exports as dispatchers upload them: X/Y coordinate headers (in degrees, or in metres with
 the CRS they are in), the report time in a date column and a time column, semicolon-separated CSV;
-a JSON boolean as report time."""
+a JSON boolean as report time; a case the store refuses is answered as refused."""
 
 from __future__ import annotations
 
@@ -243,3 +243,44 @@ def test_a_boolean_report_time_is_said_to_be_a_boolean(own_demo_client, value):
     [a] = _upload(c, "cases.xlsx", book).json()["assignments"]
     assert a["error"]["code"] == "bad-time", a
     assert "is a boolean" in a["error"]["detail_en"]
+
+
+def test_a_case_the_store_refuses_is_answered_as_refused(own_demo_client):
+    """A case whose source the incidents layer does not take was answered ok: true with a 'not saved'
+    error inside it, and counted as neither failed nor done. It is ok: false, its error says why it
+    was not stored (in a JSON batch as in an upload, a batch of one too: a batch's cases are answered
+    one by one, as a bad time is), the batch counts it as failed, and nothing of it is stored."""
+    c = own_demo_client
+    stored = _count(c)
+    at = "2026-12-01T21:00:00+08:00"
+    case = {"lon": LON, "lat": LAT, "category": "噪声扰民", "reported_at": at}
+    r = c.post("/dispatch/cases", json={"save": True, "cases": [{**case, "source": "微信"}, case]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    refused, fine = body["assignments"]
+    assert refused["ok"] is False
+    assert refused["incident_id"] is None
+    assert refused["error"]["code"] == "not-saved"
+    assert refused["error"]["codes"] == ["not-saved"]
+    assert refused["error"]["field"] == "source"
+    assert refused["error"]["detail_zh"].startswith("第 1 个案件未保存：")
+    assert "微信" in refused["error"]["detail_zh"]
+    assert refused["error"]["detail_en"].startswith("Case 1 not saved: ")
+    assert fine["ok"]
+    assert fine["incident_id"] is not None
+    assert (body["failed"], body["not_saved"]) == (1, 1)
+    [alone] = c.post("/dispatch/cases", json={"save": True, "cases": [{**case, "source": "微信"}]}).json()[
+        "assignments"
+    ]
+    assert alone["ok"] is False
+    assert alone["error"]["code"] == "not-saved"
+    table = [
+        ["经度", "纬度", "案件类别", "受理时间", "案件来源"],
+        [LON, LAT, "噪声扰民", "2026/12/1 21:00", "微信"],
+    ]
+    r = _upload(c, "cases.csv", _csv(table), save="true")
+    [row] = r.json()["assignments"]
+    assert row["ok"] is False
+    assert row["error"]["detail_en"].startswith("Row 2 not saved: ")
+    assert r.json()["failed"] == 1
+    assert _count(c) == stored + 1

@@ -119,6 +119,7 @@ def _save(
             where_en = f"Row {a.row}" if a.row is not None else f"Case {a.index + 1}"
             refused[a.index] = {
                 "code": "not-saved",
+                "codes": ["not-saved"],
                 "field": exc.field,
                 "detail_zh": f"{where_zh}未保存：{exc.zh}",
                 "detail_en": f"{where_en} not saved: {exc.en}",
@@ -136,19 +137,24 @@ def _save(
 def _respond(
     ws: Workspace, cases: gpd.GeoDataFrame, save: bool, actor: str, intake: Intake | None = None
 ) -> dict[str, Any]:
+    """The batch's answer, case by case as a bad time or place is (a batch of one too): a case the
+    store refuses (a source the layer does not take) is ``ok: false`` with its error, where it would
+    have gone kept beside it, and counts as failed (``not_saved`` says how many of those were
+    dispatched but not stored)."""
     answers = run_dispatch(ws, cases, intake=intake)
     ids, refused = _save(ws, cases, answers, actor) if save else ([None] * len(answers), {})
     out = []
     for a, fid in zip(answers, ids, strict=True):
         row = a.as_dict()
         row["incident_id"] = fid
-        if a.index in refused:  # dispatched, but not stored: said as the case's error
+        if a.index in refused:  # dispatched, but not stored: refused, as the case's error says
+            row["ok"] = False
             row["error"] = refused[a.index]
         out.append(row)
     return {
         "assignments": out,
         "count": len(out),
-        "failed": sum(not a.ok for a in answers),
+        "failed": sum(not row["ok"] for row in out),
         "not_saved": len(refused),
         "escalated": sum(1 for a in answers if a.escalation),
         "duplicates": sum(1 for a in answers if a.duplicate_of),
