@@ -157,6 +157,9 @@ def test_upload_csv_and_workload(demo_client):
     assert sum(w["by_squad"].values()) == w["cases"]
     assert len(w["by_hour"]) == 24
     assert w["by_hour"][3]["cases"] < w["by_hour"][20]["cases"]
+    r = demo_client.get("/dispatch/workload", params={"start": "2026-11-30T08:00", "end": "2026-11-30T12:00"})
+    assert r.status_code == 200, r.text
+    assert [h["hour"] for h in r.json()["by_hour"]] == [8, 9, 10, 11]  # the hours asked for, not 24
 
 
 def test_open311(demo_client):
@@ -452,6 +455,51 @@ def test_workload_by_hand():
     )
     night = [monday_only["by_hour"][h]["beats_on_duty"] for h in (0, 1, 22, 23)]
     assert night == [0, 0, 2, 1]  # Monday's night runs into Tuesday morning; Sunday had none
+
+
+def test_workload_over_part_of_a_day_reports_the_hours_of_the_window():
+    """A window of a few hours was answered with all 24 hours of the day, those outside it with no
+    cases and the beats on duty then (a dispatcher asking for Monday evening saw Monday morning's
+    beats). Only the hours the window touches are listed, in the window's order (across midnight
+    too), each hour's beats on duty averaged over the days on which that hour is in the window;
+    a window of a whole day or more lists every hour, 0 to 23."""
+    from geo_service.assignment.workload import workload
+    from geo_service.duty import shifts_from_frame
+
+    shifts = shifts_from_frame(
+        pd.DataFrame(
+            [
+                {"beat": "B00", "squad": "S0", "weekdays": "1-7", "start": "19:00", "end": "23:00"},
+                {"beat": "R1", "squad": "SR", "weekdays": "1-7", "start": "06:30", "end": "22:00"},
+                {"beat": "B11", "squad": "N", "weekdays": "1", "start": "22:00", "end": "02:00"},
+            ]
+        )
+    )
+    mon = dt.datetime(2026, 12, 7, tzinfo=TZ)
+    rows = [
+        ("噪声扰民", (250, 250), mon + dt.timedelta(hours=20)),
+        ("噪声扰民", (150, 305), mon + dt.timedelta(hours=21)),
+        ("噪声扰民", (150, 120), mon + dt.timedelta(days=1, hours=1, minutes=30)),
+    ]
+
+    def by_hour(start, end, picked=rows):
+        w = workload(cases(picked), beats=BeatIndex.build(grid_beats()), shifts=shifts, start=start, end=end)
+        return [(h["hour"], h["cases"], h["beats_on_duty"]) for h in w["by_hour"]]
+
+    evening = by_hour(mon + dt.timedelta(hours=20), mon + dt.timedelta(days=1, hours=2))
+    assert evening == [(20, 1, 2), (21, 1, 2), (22, 0, 2), (23, 0, 1), (0, 0, 1), (1, 1, 1)]
+    # a window from 08:30 touches the 8 o'clock hour
+    morning = by_hour(mon + dt.timedelta(hours=8, minutes=30), mon + dt.timedelta(hours=12), picked=[])
+    assert morning == [(8, 0, 1), (9, 0, 1), (10, 0, 1), (11, 0, 1)]
+    # Monday 20:00 to Wednesday 02:00: every hour, 22 on two days (Monday, Tuesday), 7 on one
+    span = by_hour(mon + dt.timedelta(hours=20), mon + dt.timedelta(days=2, hours=2))
+    assert [h for h, _, _ in span] == [*range(24)]
+    on_duty = {h: on for h, _, on in span}
+    assert on_duty[22] == 1.5  # Monday: B00 and the night squad; Tuesday: B00
+    assert on_duty[0] == 0.5  # Tuesday morning: Monday's night shift; Wednesday: none
+    assert on_duty[7] == 1  # Tuesday only: R1
+    whole = by_hour(mon, mon + dt.timedelta(days=1))
+    assert [h for h, _, _ in whole] == [*range(24)]
 
 
 def _free_at(row, t: pd.Timestamp) -> bool:

@@ -35,9 +35,14 @@ def workload(
     A case counts for the beat that takes it, as in dispatch: the beat whose squad was on duty there
     when it was reported (area beats before road beats), else the area beat before a road beat; and
     for that squad ("（无人值班）" when nobody was, "（无网格）" outside every beat).
-    ``beats_on_duty`` is the average over the days from ``start`` to ``end`` (by default the days of
-    the cases) of the beats on duty in that hour, a beat on duty half the hour counting half.
+    ``by_hour`` lists the hours of the day the window from ``start`` to ``end`` touches: every hour,
+    0 to 23, when it touches them all (a day or more, or no window: the days of the cases), else
+    only its own, in its order (20:00 to 02:00: 20, 21, 22, 23, 0, 1). ``beats_on_duty`` is the
+    average, over the days on which that hour is in the window, of the beats on duty in it, a beat
+    on duty half the hour counting half.
     """
+    # a window's naive ends are Beijing time, as the cases' are
+    start, end = (t if t is None or t.tzinfo else t.replace(tzinfo=TZ) for t in (start, end))
     n = len(cases)
     xy = shapely.get_coordinates(to_metric(cases.geometry.to_numpy(), crs)) if n else np.zeros((0, 2))
     local = (
@@ -67,6 +72,7 @@ def workload(
     else:
         first_day = last_day = 0
     days = np.arange(first_day, last_day + 1)
+    asked = _hours_in(days, start, end)  # [day, hour]: the hour of that day is in the window
     on_duty = np.zeros(24)
     runs = table.applies(np.arange(first_day - 1, last_day + 1))  # [shift, day], from the day before
     slot = np.arange(24) * 60
@@ -88,9 +94,11 @@ def workload(
         )  # [shift, day, hour]
         minutes = np.zeros((len(beats.codes), per_day.shape[1], 24))
         np.add.at(minutes, table.beat[known], per_day)
-        on_duty += np.minimum(minutes, 60).sum(axis=(0, 1)) / 60
-    on_duty /= max(len(days), 1)
+        on_duty += (np.minimum(minutes, 60) * asked[None, d.start - 1 : d.stop - 1, :]).sum(axis=(0, 1)) / 60
+    on_duty /= np.maximum(asked.sum(axis=0), 1)
     per_hour = np.bincount(hour, minlength=24)
+    order = np.flatnonzero(asked.ravel()) % 24  # the window's hours, as they come
+    hours = list(range(24)) if asked.any(axis=0).all() else list(dict.fromkeys(order.tolist()))
     return {
         "cases": n,
         "days": len(days),
@@ -98,6 +106,20 @@ def workload(
         "by_beat": pd.Series(beat).value_counts().to_dict(),
         "by_hour": [
             {"hour": h, "cases": int(per_hour[h]), "beats_on_duty": round(float(on_duty[h]), 1)}
-            for h in range(24)
+            for h in hours
         ],
     }
+
+
+def _hours_in(days: np.ndarray, start: dt.datetime | None, end: dt.datetime | None) -> np.ndarray:
+    """[day, hour]: whether that hour of that day (Beijing time) overlaps the window; every hour of
+    every day without one."""
+    if start is None or end is None:
+        return np.ones((len(days), 24), dtype=bool)
+    if not len(days):
+        return np.zeros((0, 24), dtype=bool)
+    midnight = dt.datetime.combine(dt.date.fromordinal(int(days[0])), dt.time(), TZ)
+    # minutes from the first day's midnight: of the window's ends, and of each hour's start
+    s, e = ((t - midnight).total_seconds() / 60 for t in (start, end))
+    slot = np.arange(len(days))[:, None] * 1440.0 + np.arange(24)[None, :] * 60
+    return (slot < e) & (slot + 60 > s)
