@@ -130,3 +130,72 @@ def test_account_changes_on_the_command_line_are_audited(tmp_path, monkeypatch):
     assert rows[0].detail == {"user": "boss", "created": {"role": "admin", "crew": None, "password": True}}
     assert rows[1].detail == {"issued": {"user": "boss", "kind": "api", "label": "脚本", "days": 7}}
     assert "a cli password" not in json.dumps([e.detail for e in rows], ensure_ascii=False)
+
+
+def test_a_refused_write_says_why_in_the_audit_row(client):
+    """A refused write left a row with its status and nothing else: the administrator saw '400' and had to
+    guess. The row carries the refusal's title and detail as the user saw them, zh and en."""
+    refused = client.post("/collections/depots/items", json={"type": "Feature"})
+    assert refused.status_code in (400, 422)
+    problem = refused.json()
+    [row] = _rows(client, "/collections/depots/items", "POST")
+    assert row.status == refused.status_code
+    reason = row.detail["refusal"]
+    assert reason["code"] == problem["code"]
+    assert (reason["detail_zh"], reason["detail_en"]) == (problem["detail_zh"], problem["detail_en"])
+    assert f"{reason['title_zh']} / {reason['title_en']}" == problem["title"]
+
+    viewer = authed(client, "viewer", name="kan")
+    assert client.patch("/users/kan", json={"role": "admin"}, headers=viewer).status_code == 403
+    [forbidden] = _rows(client, "/users/kan", "PATCH")
+    assert forbidden.actor == "kan"
+    assert forbidden.detail["refusal"]["code"] == "forbidden"
+    assert "viewer" in forbidden.detail["refusal"]["detail_en"]
+    assert "无权" in forbidden.detail["refusal"]["detail_zh"]
+
+    assert client.patch("/users/nobody", json={"role": "viewer"}).status_code == 404
+    [missing] = _rows(client, "/users/nobody", "PATCH")
+    assert missing.detail["refusal"]["code"] == "not-found"
+    assert "nobody" in missing.detail["refusal"]["detail_en"]
+
+    # an accepted write carries no refusal
+    assert client.post("/users", json={"name": "ok", "role": "viewer"}).status_code == 201
+    [made] = _rows(client, "/users", "POST")
+    assert "refusal" not in made.detail
+
+
+def test_a_refusals_words_are_kept_short_in_the_audit_row(client):
+    """The refusal names what the user sent (a crew's name): 20,000 characters of it stay out of the
+    log, cut with an ellipsis."""
+    crew = "长" * 20_000
+    refused = client.post("/users", json={"name": "long", "role": "crew", "crew": crew})
+    assert refused.status_code == 400
+    assert crew in refused.json()["detail_zh"]  # the user is told in full
+    [row] = _rows(client, "/users", "POST")
+    reason = row.detail["refusal"]
+    for key in ("title_zh", "title_en", "detail_zh", "detail_en"):
+        assert len(reason[key]) <= 300, key
+    assert reason["detail_zh"].endswith("…")
+    assert reason["detail_zh"].startswith("班组「长长")
+
+
+def test_the_audit_api_and_its_export_show_why_a_write_was_refused(client):
+    import csv
+    import io
+
+    refused = client.patch("/users/nobody", json={"role": "viewer"})
+    assert refused.status_code == 404
+    said = refused.json()["detail"]  # 'zh / en', as the problem document says it
+    assert client.post("/users", json={"name": "fine", "role": "viewer"}).status_code == 201
+
+    entries = {e["path"]: e for e in client.get("/audit").json()["entries"]}
+    assert entries["/users/nobody"]["reason"] == said
+    assert entries["/users/nobody"]["detail"]["refusal"]["code"] == "not-found"
+    assert entries["/users"]["reason"] is None
+
+    exported = client.get("/audit/export", params={"f": "csv"})
+    rows = {r["path"]: r for r in csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig")))}
+    assert rows["/users/nobody"]["reason"] == said
+    assert rows["/users"]["reason"] == ""
+    as_json = {e["path"]: e for e in client.get("/audit/export", params={"f": "json"}).json()}
+    assert as_json["/users/nobody"]["reason"] == said

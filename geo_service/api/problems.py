@@ -75,7 +75,9 @@ def page_or_problem(
     request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> Response:
     """The refusal of a page a browser opened as a page (same status, its language), else the problem
-    document; ``body`` holds ``detail_zh``, ``detail_en`` and ``title`` ('中文 / English')."""
+    document; ``body`` holds ``detail_zh``, ``detail_en`` and ``title`` ('中文 / English'). The body is
+    kept on ``request.state.problem`` for the audit row of the request (:mod:`geo_service.api.audit`)."""
+    request.state.problem = body
     if is_page(request) and wants_html(request):
         zh_title, _, en_title = str(body.get("title", "")).partition(" / ")
         return refusal_page(

@@ -593,9 +593,10 @@ MOST_NAME = 64  # characters of a user name (and of the actor an audit row names
 TOKEN_ID_LENGTH = 12  # hex digits of a token's digest that name it to an administrator
 
 
-def shortened(name: str) -> str:
-    """``name`` as an audit row keeps it: at most :data:`MOST_NAME` characters, a longer one cut with …"""
-    return name if len(name) <= MOST_NAME else name[: MOST_NAME - 1] + "…"
+def shortened(name: str, *, most: int = MOST_NAME) -> str:
+    """``name`` as an audit row keeps it: at most ``most`` characters (:data:`MOST_NAME` for a name), a
+    longer one cut with …"""
+    return name if len(name) <= most else name[: most - 1] + "…"
 
 
 def _crew_of_another_role(role: str) -> InvalidInput:

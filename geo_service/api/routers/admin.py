@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import Field
 
-from geo_service.api.audit import note, user_change
+from geo_service.api.audit import note, reason, user_change
 from geo_service.api.deps import Body, Offset, parse_moment
 from geo_service.api.downloads import content_disposition
 from geo_service.errors import InvalidInput
@@ -130,6 +130,7 @@ def _entries(
             "path": r.path,
             "status": r.status,
             "detail": r.detail,
+            "reason": reason(r.detail),  # why it was refused, as the user was told (None: it was not)
         }
         for r in rows
     ]
@@ -174,11 +175,15 @@ def audit_export(
         )
     out = io.StringIO()
     writer = csv.DictWriter(
-        out, fieldnames=["id", "at", "actor", "role", "method", "path", "status", "detail"]
+        out, fieldnames=["id", "at", "actor", "role", "method", "path", "status", "reason", "detail"]
     )
     writer.writeheader()
     for e in entries:
-        row = {**e, "detail": json.dumps(e["detail"], ensure_ascii=False) if e["detail"] else ""}
+        row = {
+            **e,
+            "reason": e["reason"] or "",
+            "detail": json.dumps(e["detail"], ensure_ascii=False) if e["detail"] else "",
+        }
         # a failed login's user name is anyone's text: =HYPERLINK(…) must not be a formula in the admin's sheet
         writer.writerow({k: quoted_formula(v) for k, v in row.items()})
     return Response(
