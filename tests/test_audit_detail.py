@@ -199,3 +199,57 @@ def test_the_audit_api_and_its_export_show_why_a_write_was_refused(client):
     assert rows["/users"]["reason"] == ""
     as_json = {e["path"]: e for e in client.get("/audit/export", params={"f": "json"}).json()}
     assert as_json["/users/nobody"]["reason"] == said
+
+
+def test_the_audit_log_filtered_by_actor_cli_finds_the_command_lines_rows(tmp_path, monkeypatch):
+    """Command-line rows are recorded as 'cli:<system account>': a filter by actor 'cli' (or 'CLI') found
+    nothing. It finds every row made on the command line; 'cli:<account>' those of one account; a failed
+    sign-in tried with the name 'cli:root' is no command line's row."""
+    import getpass
+    import io
+
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+    from geo_service.cli import main
+    from geo_service.settings import Settings
+
+    ws = tmp_path / "ws.gpkg"
+    for account, name, role in (("root", "boss", "admin"), ("ops", "cli", "viewer")):
+        monkeypatch.setattr(getpass, "getuser", lambda account=account: account)
+        monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
+        args = ["users", "add", name, "--role", role, "--password-stdin", "--workspace", str(ws)]
+        assert main(args) == 0
+    with TestClient(create_app(Settings(workspace=ws))) as c:
+        c.headers["Authorization"] = f"Bearer {c.app.state.accounts.issue_token('boss')}"
+        assert (
+            c.post("/auth/login", json={"name": "cli:root", "password": "not it at all"}).status_code == 401
+        )
+        assert c.post("/users", json={"name": "web", "role": "viewer"}).status_code == 201
+
+        def paths(actor: str, route: str = "/audit") -> list[tuple[str, str]]:
+            r = c.get(route, params={"actor": actor, "f": "json"})
+            assert r.status_code == 200, r.text
+            entries = r.json() if route == "/audit/export" else r.json()["entries"]
+            return sorted((e["actor"], e["path"]) for e in entries)
+
+        on_the_command_line = [
+            ("cli:ops", "geo-service users add cli"),
+            ("cli:root", "geo-service users add boss"),
+        ]
+        for actor in ("cli", "CLI", "Cli", "cli:"):
+            assert paths(actor) == on_the_command_line, actor
+        assert paths("cli", "/audit/export") == on_the_command_line
+        assert paths("cli:root") == [("cli:root", "geo-service users add boss")]
+        assert paths("CLI:ops") == [("cli:ops", "geo-service users add cli")]
+        assert paths("cli:nobody") == []
+        assert ("boss", "/users") in paths("boss")  # a user's name: exactly that user
+        assert {actor for actor, _ in paths("boss")} == {"boss"}
+        # a user named cli is found by that name too
+        viewer = {"Authorization": f"Bearer {c.app.state.accounts.issue_token('cli')}"}
+        assert c.patch("/users/web", json={"role": "admin"}, headers=viewer).status_code == 403
+        assert paths("cli") == sorted([*on_the_command_line, ("cli", "/users/web")])
+        assert paths("cli:") == sorted([*on_the_command_line, ("cli", "/users/web")])
+        assert paths("Boss") == []
+        description = c.app.openapi()["paths"]["/audit"]["get"]["description"]
+        assert "cli:" in description

@@ -136,10 +136,29 @@ def _entries(
     ]
 
 
-@router.get("/audit", summary="审计日志 / Audit log")
+_FILTERS = (
+    "按操作人筛选（`actor`）：用户名精确匹配；`cli`（不区分大小写）为在服务器命令行上执行的全部记录"
+    "（记为 `cli:<系统账户>`），`cli:root` 为某一系统账户的记录。`since`、`until` 限定时间。"
+    "被拒绝的请求附有拒绝原因 `reason`（“中文 / English”，与用户看到的一致），详见 `detail.refusal`。"
+    " Filter by `actor`: a user's name, exactly; `cli` (any case) every row made on the server's command"
+    " line (recorded as `cli:<system account>`), `cli:root` those of one system account. `since` and"
+    " `until` bound the time. A refused request says why in `reason` ('中文 / English', as its user was"
+    " told; `detail.refusal` holds the code, title and detail in each language)."
+)
+Actor = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="用户名，或 cli（命令行的全部记录）、cli:<系统账户> / a user's name, or cli (every"
+        " command-line row), cli:<system account>",
+    ),
+]
+
+
+@router.get("/audit", summary="审计日志 / Audit log", description=_FILTERS)
 def audit_log(
     request: Request,
-    actor: str | None = None,
+    actor: Actor = None,
     since: str | None = None,
     until: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
@@ -148,11 +167,11 @@ def audit_log(
     return {"entries": _entries(request, actor, since, until, limit, offset)}
 
 
-@router.get("/audit/export", summary="导出审计日志 / Export the audit log")
+@router.get("/audit/export", summary="导出审计日志 / Export the audit log", description=_FILTERS)
 def audit_export(
     request: Request,
     f: str = "csv",
-    actor: str | None = None,
+    actor: Actor = None,
     since: str | None = None,
     until: str | None = None,
 ) -> Response:
