@@ -33,7 +33,7 @@ from geo_service.auth.crews import guard_crew_accounts
 from geo_service.auth.throttle import LoginThrottle
 from geo_service.catalog import load_catalog
 from geo_service.maps.base import tile_sources
-from geo_service.settings import Settings
+from geo_service.settings import Settings, environment_settings
 from geo_service.store import open_store
 from geo_service.walks import warm as warm_searches
 from geo_service.workspace import Workspace
@@ -51,9 +51,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     Parameters
     ----------
     settings
-        Defaults to ``Settings()`` read from ``GEO_*`` environment variables.
+        Defaults to ``Settings()`` read from ``GEO_*`` environment variables; bad ones stop the start
+        with one line each on stderr and exit status 2, as the command line says them (``uvicorn
+        --factory geo_service.api:create_app``), see :func:`geo_service.settings.environment_settings`.
     """
-    settings = settings or Settings()
+    settings = settings or environment_settings()
     catalog = load_catalog(settings.layers_dir)  # a bad declaration stops the start here
 
     @asynccontextmanager
