@@ -253,3 +253,49 @@ def test_the_audit_log_filtered_by_actor_cli_finds_the_command_lines_rows(tmp_pa
         assert paths("Boss") == []
         description = c.app.openapi()["paths"]["/audit"]["get"]["description"]
         assert "cli:" in description
+
+
+def test_writes_refused_before_any_route_reads_them_are_audited_with_why(tmp_path):
+    """A body over GEO_MAX_BODY_BYTES (announced or streamed) and JSON holding text that is not Unicode
+    were refused by middleware outside the audit's: no row at all. They have one, by the user who sent
+    them, saying why."""
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+    from geo_service.settings import Settings
+    from tests.conftest import sign_in
+
+    with TestClient(create_app(Settings(workspace=tmp_path / "ws.gpkg", max_body_bytes=2000))) as c:
+        c.headers["Authorization"] = f"Bearer {sign_in(c, 'admin', name='wang')}"
+        big = {"type": "Feature", "geometry": None, "properties": {"name": "x" * 5000}}
+        assert c.post("/collections/depots/items", json=big).status_code == 413
+
+        def streamed():
+            yield b'{"type": "Feature", "properties": {"name": "'
+            for _ in range(10):
+                yield b"y" * 500
+            yield b'"}}'
+
+        r = c.post(
+            "/collections/crews/items", content=streamed(), headers={"Content-Type": "application/json"}
+        )
+        assert r.status_code == 413
+        half_an_emoji = b'{"type": "Feature", "geometry": null, "properties": {"name": "\\ud83d"}}'
+        r = c.post(
+            "/collections/depots/items", content=half_an_emoji, headers={"Content-Type": "application/json"}
+        )
+        assert r.status_code == 400
+        said = r.json()
+        rows = {e.path: e for e in c.app.state.accounts.audit_log() if e.method == "POST"}
+        too_large = rows["/collections/crews/items"]
+        assert (too_large.actor, too_large.role, too_large.status) == ("wang", "admin", 413)
+        assert too_large.detail["refusal"]["code"] == "too-large"
+        assert too_large.detail["refusal"]["detail_en"].startswith("The request body exceeds")
+        assert too_large.detail["client"] == "testclient"
+        depots = sorted(
+            (e for e in c.app.state.accounts.audit_log() if e.path == "/collections/depots/items"),
+            key=lambda e: e.id,
+        )
+        assert [(e.actor, e.status) for e in depots] == [("wang", 413), ("wang", 400)]
+        assert depots[1].detail["refusal"]["detail_en"] == said["detail_en"]
+        assert "\\ud83d" in depots[1].detail["refusal"]["detail_en"]

@@ -95,10 +95,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalog = catalog
     install_problem_handlers(app)
     app.add_exception_handler(AuthError, auth_problem)  # type: ignore[arg-type]
-    app.middleware("http")(audit_middleware)
     app.add_middleware(UnicodeGuard)
     app.add_middleware(SecurityHeaders, policy=page_policy(tile_sources(settings)))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
+    # around the limits: a write they refuse (too large, not Unicode) is audited, with why, as others are
+    app.middleware("http")(audit_middleware)
     if settings.trusted_proxies:  # outermost: everything after it sees the client the proxy names
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 

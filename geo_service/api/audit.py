@@ -4,18 +4,20 @@ layer, backup or audit log, with who made it, from which address, what it change
 A route says what it changed with :func:`note` (never a password or token); the middleware adds the
 client's address (as the trusted proxies name it, see ``GEO_TRUSTED_PROXIES``) and, for a request
 answered with a problem document, why it was refused (``refusal``: its code, title and detail in
-Chinese and English, as the user was told, shortened), and records the row.
+Chinese and English, as the user was told, shortened), and records the row. It runs around the size
+and Unicode limits (``geo_service.api.limits``), so a write they refuse before any route reads it is
+recorded too, by the user its credentials name.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request, Response
 
-from geo_service.api.security import route_template
+from geo_service.api.security import current_user, route_template
 from geo_service.auth import User
 from geo_service.auth.accounts import shortened, user_change
 
@@ -76,13 +78,24 @@ def reason(detail: Mapping[str, Any] | None) -> str | None:
     return f"{refused.get('detail_zh', '')} / {refused.get('detail_en', '')}"
 
 
+def _actor(request: Request) -> User | None:
+    """Who made the request: as the guard found them, or, for a request refused before it ran (a body
+    over the size limit, JSON that is not Unicode), from its credentials."""
+    if hasattr(request.state, "user"):
+        return cast("User | None", request.state.user)
+    try:
+        return current_user(request)
+    except Exception:  # (a cross-site or unknown token): nobody, as the guard would say
+        return None
+
+
 async def audit_middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     """Record every write request and every download with its actor, address, detail and outcome."""
     response = await call_next(request)
     write = request.method not in _SAFE and request.url.path != "/auth/login"  # sign-ins record themselves
     download = request.method == "GET" and route_template(request)[0] in DOWNLOADS
     if write or download:
-        user: User | None = getattr(request.state, "user", None)
+        user = _actor(request)
         detail = {"client": client_address(request), **(getattr(request.state, "audit", None) or {})}
         problem = getattr(request.state, "problem", None)  # set by the problem handlers
         if problem is not None and response.status_code >= 400:
