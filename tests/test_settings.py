@@ -165,3 +165,38 @@ def test_uvicorn_with_the_app_factory_names_a_setting_that_is_not_even_json(tmp_
     (line,) = run.stderr.strip().splitlines()
     assert line.startswith("错误 / error: 设置 GEO_SERVICE_BOUNDS 无法读取")
     assert "Traceback" not in run.stderr
+
+
+def test_uvicorn_with_the_app_factory_says_a_bad_layer_declaration_in_one_line(monkeypatch, capsys, tmp_path):
+    """A GEO_LAYERS_DIR without declarations, or with one that cannot be loaded, stops the start: the
+    command line said it in one line, uvicorn on the factory printed the traceback."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from geo_service.settings import default_layers_dir
+
+    broken = tmp_path / "layers"
+    shutil.copytree(default_layers_dir(), broken)
+    (broken / "depots.yaml").write_text("name: depots\ngeometry: [Point]\nfields: 7\n", encoding="utf-8")
+    for layers in (tmp_path / "empty", broken):
+        layers.mkdir(exist_ok=True)
+        env = {"GEO_LAYERS_DIR": str(layers), "GEO_WORKSPACE": str(tmp_path / "w.gpkg")}
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        assert main(["layers"]) == 2
+        said = capsys.readouterr().err.strip().splitlines()
+        assert len(said) == 1
+        run = subprocess.run(
+            [sys.executable, "-m", "uvicorn", "--factory", "geo_service.api:create_app", "--port", "0"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
+        assert run.returncode == 2, run.stderr[-2000:]
+        assert "Traceback" not in run.stderr
+        assert run.stderr.strip().splitlines() == said
+        assert str(layers) in said[0] or "depots" in said[0]

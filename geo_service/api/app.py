@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -32,6 +33,7 @@ from geo_service.auth.accounts import AccountStore, account_url
 from geo_service.auth.crews import guard_crew_accounts
 from geo_service.auth.throttle import LoginThrottle
 from geo_service.catalog import load_catalog
+from geo_service.errors import BadDeclaration
 from geo_service.maps.base import tile_sources
 from geo_service.settings import Settings, environment_settings
 from geo_service.store import open_store
@@ -51,12 +53,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     Parameters
     ----------
     settings
-        Defaults to ``Settings()`` read from ``GEO_*`` environment variables; bad ones stop the start
-        with one line each on stderr and exit status 2, as the command line says them (``uvicorn
-        --factory geo_service.api:create_app``), see :func:`geo_service.settings.environment_settings`.
+        Defaults to ``Settings()`` read from ``GEO_*`` environment variables; bad ones, or a layer
+        declaration that cannot be loaded, stop the start with one line each on stderr and exit status
+        2, as the command line says them (``uvicorn --factory geo_service.api:create_app``), see
+        :func:`geo_service.settings.environment_settings`.
     """
+    from_environment = settings is None
     settings = settings or environment_settings()
-    catalog = load_catalog(settings.layers_dir)  # a bad declaration stops the start here
+    try:
+        catalog = load_catalog(settings.layers_dir)  # a bad declaration stops the start here
+    except BadDeclaration as exc:
+        if not from_environment:
+            raise
+        print(exc.as_line(), file=sys.stderr)  # as geo-service says it: one line, not a traceback
+        raise SystemExit(2) from None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

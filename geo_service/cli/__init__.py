@@ -65,8 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         say_settings_problems(lines)
         return 2
     except GeoServiceError as exc:
-        where = f" [{exc.field}]" if exc.field else ""  # the option or field at fault
-        print(f"错误 / error{where}: {exc.zh} / {exc.en}", file=sys.stderr)
+        print(exc.as_line(), file=sys.stderr)
         for row in exc.details.get("rows", ()):  # a refused import: every failing row
             # a sheet's row as a spreadsheet numbers it; another file's feature by its place in the file
             n, sheet = row["row"], not str(row.get("feature", "row")).startswith("feature")
