@@ -187,11 +187,14 @@ def test_what_if_refuses_a_site_of_too_many_vertices_as_a_layer_write_does(tmp_p
         written = client.post("/collections/stall_sites/items", json=feature)
         added = client.post("/coverage/what-if", json={"add": [site]})
         moved = client.post("/coverage/what-if", json={"move": {"7": site}})
+        # and the candidate sites of a plan, which had no limit at all
+        candidates = {"type": "FeatureCollection", "features": [{**feature, "properties": {}}]}
+        planned = client.post("/planning/sites", json={"method": "lscp", "candidates": candidates})
     said = (
         "几何有 201 个顶点，超过上限 200，请先简化",
         "The geometry has 201 vertices, above the limit of 200; simplify it",
     )
-    for r in (written, added, moved):
+    for r in (written, added, moved, planned):
         assert r.status_code == 413, r.text[:300]
         assert r.headers["content-type"].startswith("application/problem+json")
         body = r.json()
@@ -204,6 +207,7 @@ def test_what_if_refuses_a_site_of_too_many_vertices_as_a_layer_write_does(tmp_p
     assert added.json()["detail_en"] == f"Feature add[0]: {said[1]}"
     assert (moved.json()["field"], moved.json()["feature"]) == ("move", "move[7]")
     assert written.json()["field"] == "geometry"
+    assert (planned.json()["field"], planned.json()["feature"]) == ("candidates", "candidates[0]")
 
 
 def test_repair_keeps_type_or_refuses(catalog):
