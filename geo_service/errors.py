@@ -76,6 +76,15 @@ class GeoServiceError(Exception):
         out.update(self.details)
         return out
 
+    def as_line(self) -> str:
+        """The error as a refused command or start says it on stderr: ``错误 / error [field]: 中文 / English``.
+
+        >>> InvalidInput("班组不存在", "No such crew", field="--crew").as_line()
+        '错误 / error [--crew]: 班组不存在 / No such crew'
+        """
+        where = f" [{self.field}]" if self.field else ""  # the option or field at fault
+        return f"错误 / error{where}: {self.zh} / {self.en}"
+
 
 class InvalidInput(GeoServiceError):
     """The request or file holds something the service cannot accept."""

@@ -24,6 +24,7 @@ __all__ = [
     "check_kinds",
     "check_place",
     "check_positions",
+    "check_vertices",
     "geometry_from_geojson",
     "polygonal",
     "site_kinds",
@@ -391,6 +392,35 @@ def _reason_zh(reason: str) -> str:
     return next((zh for en, zh in _REASON_ZH.items() if reason.startswith(en)), "无效")
 
 
+def check_vertices(
+    geom: BaseGeometry,
+    most: int,
+    *,
+    layer: str | None = None,
+    feature: Any = None,
+    field: str = "geometry",
+) -> None:
+    """Refuse ``geom`` with more than ``most`` vertices (``GEO_MAX_VERTICES``): :class:`PayloadTooLarge`
+    (413), said alike for a feature written to a layer and a site a question puts forward (what-if's
+    ``add[0]``), naming the layer and feature when given and ``field``.
+
+    >>> check_vertices(shapely.LineString([(0, 0), (1, 1), (2, 0)]), 2, feature="add[0]", field="add")
+    Traceback (most recent call last):
+    ...
+    geo_service.errors.PayloadTooLarge: Feature add[0]: The geometry has 3 vertices, above the limit of 2; simplify it
+    """
+    n = int(shapely.get_num_coordinates(geom))
+    if n > most:
+        wzh, wen = _where(layer, feature)
+        raise PayloadTooLarge(
+            f"{wzh}几何有 {n} 个顶点，超过上限 {most}，请先简化",
+            f"{wen}The geometry has {n} vertices, above the limit of {most}; simplify it",
+            layer=layer,
+            feature=feature,
+            field=field,
+        )
+
+
 def validate_geometry(
     spec: LayerSpec,
     geom: BaseGeometry | Mapping[str, Any] | None,
@@ -451,16 +481,7 @@ def validate_geometry(
         raise _bad("缺少几何", "The geometry is missing", layer=layer, feature=feature)
     if not isinstance(geom, BaseGeometry):
         raise _bad("几何对象无法识别", f"Not a geometry: {type(geom).__name__}", layer=layer, feature=feature)
-    n = int(shapely.get_num_coordinates(geom))
-    if n > max_vertices:
-        wzh, wen = _where(layer, feature)
-        raise PayloadTooLarge(
-            f"{wzh}几何有 {n} 个顶点，超过上限 {max_vertices}，请先简化",
-            f"{wen}The geometry has {n} vertices, above the limit of {max_vertices}; simplify it",
-            layer=layer,
-            feature=feature,
-            field="geometry",
-        )
+    check_vertices(geom, max_vertices, layer=layer, feature=feature)
     if geom.is_empty:
         raise _bad("几何为空", "The geometry is empty", layer=layer, feature=feature)
     geom = shapely.force_2d(geom)

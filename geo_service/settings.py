@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,7 +14,13 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
-__all__ = ["Settings", "default_layers_dir", "settings_problems"]
+__all__ = [
+    "Settings",
+    "default_layers_dir",
+    "environment_settings",
+    "say_settings_problems",
+    "settings_problems",
+]
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -309,3 +317,23 @@ def settings_problems(exc: BaseException) -> list[str] | None:
             f"设置 {env}{zh_given}无效：{zh}{zh_more} / setting {env}{en_given} is invalid: {en}{en_more}"
         )
     return list(lines.values())
+
+
+def say_settings_problems(lines: Iterable[str]) -> None:
+    """Print :func:`settings_problems`' lines on stderr, as a refused start says them."""
+    for line in lines:
+        print(f"错误 / error: {line}", file=sys.stderr)
+
+
+def environment_settings() -> Settings:
+    """``Settings()`` read from the ``GEO_*`` environment, for a start that has nothing else (``uvicorn
+    --factory geo_service.api:create_app``). Bad settings stop it as they stop ``geo-service``: one line
+    per bad setting on stderr and exit status 2 (``SystemExit``), not pydantic's traceback."""
+    try:
+        return Settings()
+    except (ValidationError, SettingsError) as exc:
+        lines = settings_problems(exc)
+        if lines is None:
+            raise
+        say_settings_problems(lines)
+        raise SystemExit(2) from None

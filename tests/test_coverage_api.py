@@ -364,8 +364,11 @@ def test_what_if_names_what_it_cannot_use(demo_client):
     big = demo_client.post(
         "/coverage/what-if", json={"add": [{"type": "Polygon", "coordinates": [[*ring, ring[0]]]}]}
     )
-    assert (big.status_code, big.json()["field"], big.json()["feature"]) == (400, "add", "add[0]")
-    assert "simplify it first" in big.json()["detail_en"]
+    # 413, in the words a write of it to the layer gets (it was 400, in words of its own)
+    assert (big.status_code, big.json()["field"], big.json()["feature"]) == (413, "add", "add[0]")
+    assert big.json()["detail_en"] == (
+        f"Feature add[0]: The geometry has {most + 2} vertices, above the limit of {most}; simplify it"
+    )
     # a site removed twice is refused, naming it (it was taken without comment)
     twice = demo_client.post("/coverage/what-if", json={"remove": [1, 2, 1]})
     assert (twice.status_code, twice.json()["field"]) == (400, "remove")

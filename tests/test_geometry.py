@@ -165,6 +165,51 @@ def test_vertex_limit_of_an_imported_feature_is_said_as_the_guide_says(tmp_path)
     assert body["detail_en"].startswith("Layer stall_sites, feature 1: The geometry has 201 vertices")
 
 
+def test_what_if_refuses_a_site_of_too_many_vertices_as_a_layer_write_does(tmp_path):
+    """What-if answered 400 ('add[0] has 201 vertices, more than 200: simplify it first') where a write
+    of the same site to the layer answers 413: both 413 too-large, in the same words."""
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+    from geo_service.settings import Settings
+    from tests.conftest import sign_in
+
+    ring = shapely.Point(113.26, 35.21).buffer(0.001, quad_segs=50)  # 201 vertices
+    site = shapely.geometry.mapping(ring)
+    feature = {
+        "type": "Feature",
+        "properties": {"name": "甲", "district": "解放区", "capacity": 10},
+        "geometry": site,
+    }
+    settings = Settings(workspace=tmp_path / "ws.gpkg", max_vertices=200)
+    with TestClient(create_app(settings)) as client:
+        client.headers["Authorization"] = f"Bearer {sign_in(client)}"
+        written = client.post("/collections/stall_sites/items", json=feature)
+        added = client.post("/coverage/what-if", json={"add": [site]})
+        moved = client.post("/coverage/what-if", json={"move": {"7": site}})
+        # and the candidate sites of a plan, which had no limit at all
+        candidates = {"type": "FeatureCollection", "features": [{**feature, "properties": {}}]}
+        planned = client.post("/planning/sites", json={"method": "lscp", "candidates": candidates})
+    said = (
+        "几何有 201 个顶点，超过上限 200，请先简化",
+        "The geometry has 201 vertices, above the limit of 200; simplify it",
+    )
+    for r in (written, added, moved, planned):
+        assert r.status_code == 413, r.text[:300]
+        assert r.headers["content-type"].startswith("application/problem+json")
+        body = r.json()
+        assert body["code"] == "too-large"
+        assert body["title"] == "内容过大 / Payload too large"
+        assert body["detail_zh"].endswith(said[0])
+        assert body["detail_en"].endswith(said[1])
+    assert (added.json()["field"], added.json()["feature"]) == ("add", "add[0]")
+    assert added.json()["detail_zh"] == f"要素 add[0]：{said[0]}"
+    assert added.json()["detail_en"] == f"Feature add[0]: {said[1]}"
+    assert (moved.json()["field"], moved.json()["feature"]) == ("move", "move[7]")
+    assert written.json()["field"] == "geometry"
+    assert (planned.json()["field"], planned.json()["feature"]) == ("candidates", "candidates[0]")
+
+
 def test_repair_keeps_type_or_refuses(catalog):
     bowtie = shapely.Polygon(_BOWTIE)
     with pytest.raises(InvalidInput, match="MultiPolygon"):

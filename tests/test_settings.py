@@ -1,14 +1,18 @@
 """Settings that would break requests are refused at start, naming the GEO_* variable and what it
 takes, in Chinese and English; the command line (and so `geo-service serve`) prints one line per bad
-setting and exits with code 2, with no traceback."""
+setting and exits with code 2, with no traceback; so does `uvicorn --factory geo_service.api:create_app`."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from geo_service.cli import main
 from geo_service.settings import Settings, settings_problems
+
+ROOT = Path(__file__).resolve().parent.parent
 
 BAD = [
     # (variable, value, a word of what the line says is allowed)
@@ -110,3 +114,89 @@ def test_only_the_settings_refusals_are_explained():
         Other(n="x")
     assert settings_problems(caught.value) is None
     assert settings_problems(ValueError("x")) is None
+
+
+@pytest.mark.parametrize("factory", ["geo_service.api:create_app", "geo_service.api.app:create_app"])
+def test_uvicorn_with_the_app_factory_refuses_bad_settings_as_the_command_line_does(
+    monkeypatch, capsys, tmp_path, factory
+):
+    """`uvicorn --factory geo_service.api:create_app` with a bad GEO_* setting printed pydantic's
+    traceback: it says each bad setting in one line, as `geo-service` does, and exits with code 2."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        "GEO_SERVICE_BOUNDS": "[136,3,73,54]",  # inverted
+        "GEO_COMPUTATION_TIMEOUT_S": "-1",
+        "GEO_WORKSPACE": str(tmp_path / "w.gpkg"),
+    }
+    said = _refusal(monkeypatch, capsys, env)
+    assert len(said) == 2
+    run = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "--factory", factory, "--port", "0"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,  # this checkout's package
+    )
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    assert "pydantic" not in run.stderr
+    assert run.stderr.strip().splitlines() == said
+    assert not (tmp_path / "w.gpkg").exists()
+
+
+def test_uvicorn_with_the_app_factory_names_a_setting_that_is_not_even_json(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "--factory", "geo_service.api:create_app", "--port", "0"],
+        env={**os.environ, "GEO_SERVICE_BOUNDS": "1,2,3", "GEO_WORKSPACE": str(tmp_path / "w.gpkg")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,  # this checkout's package
+    )
+    assert run.returncode == 2, run.stderr[-2000:]
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith("错误 / error: 设置 GEO_SERVICE_BOUNDS 无法读取")
+    assert "Traceback" not in run.stderr
+
+
+def test_uvicorn_with_the_app_factory_says_a_bad_layer_declaration_in_one_line(monkeypatch, capsys, tmp_path):
+    """A GEO_LAYERS_DIR without declarations, or with one that cannot be loaded, stops the start: the
+    command line said it in one line, uvicorn on the factory printed the traceback."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from geo_service.settings import default_layers_dir
+
+    broken = tmp_path / "layers"
+    shutil.copytree(default_layers_dir(), broken)
+    (broken / "depots.yaml").write_text("name: depots\ngeometry: [Point]\nfields: 7\n", encoding="utf-8")
+    for layers in (tmp_path / "empty", broken):
+        layers.mkdir(exist_ok=True)
+        env = {"GEO_LAYERS_DIR": str(layers), "GEO_WORKSPACE": str(tmp_path / "w.gpkg")}
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        assert main(["layers"]) == 2
+        said = capsys.readouterr().err.strip().splitlines()
+        assert len(said) == 1
+        run = subprocess.run(
+            [sys.executable, "-m", "uvicorn", "--factory", "geo_service.api:create_app", "--port", "0"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
+        assert run.returncode == 2, run.stderr[-2000:]
+        assert "Traceback" not in run.stderr
+        assert run.stderr.strip().splitlines() == said
+        assert str(layers) in said[0] or "depots" in said[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -32,8 +33,9 @@ from geo_service.auth.accounts import AccountStore, account_url
 from geo_service.auth.crews import guard_crew_accounts
 from geo_service.auth.throttle import LoginThrottle
 from geo_service.catalog import load_catalog
+from geo_service.errors import BadDeclaration
 from geo_service.maps.base import tile_sources
-from geo_service.settings import Settings
+from geo_service.settings import Settings, environment_settings
 from geo_service.store import open_store
 from geo_service.walks import warm as warm_searches
 from geo_service.workspace import Workspace
@@ -51,10 +53,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     Parameters
     ----------
     settings
-        Defaults to ``Settings()`` read from ``GEO_*`` environment variables.
+        Defaults to ``Settings()`` read from ``GEO_*`` environment variables; bad ones, or a layer
+        declaration that cannot be loaded, stop the start with one line each on stderr and exit status
+        2, as the command line says them (``uvicorn --factory geo_service.api:create_app``), see
+        :func:`geo_service.settings.environment_settings`.
     """
-    settings = settings or Settings()
-    catalog = load_catalog(settings.layers_dir)  # a bad declaration stops the start here
+    from_environment = settings is None
+    settings = settings or environment_settings()
+    try:
+        catalog = load_catalog(settings.layers_dir)  # a bad declaration stops the start here
+    except BadDeclaration as exc:
+        if not from_environment:
+            raise
+        print(exc.as_line(), file=sys.stderr)  # as geo-service says it: one line, not a traceback
+        raise SystemExit(2) from None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,10 +105,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalog = catalog
     install_problem_handlers(app)
     app.add_exception_handler(AuthError, auth_problem)  # type: ignore[arg-type]
-    app.middleware("http")(audit_middleware)
     app.add_middleware(UnicodeGuard)
     app.add_middleware(SecurityHeaders, policy=page_policy(tile_sources(settings)))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
+    # around the limits: a write they refuse (too large, not Unicode) is audited, with why, as others are
+    app.middleware("http")(audit_middleware)
     if settings.trusted_proxies:  # outermost: everything after it sees the client the proxy names
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 

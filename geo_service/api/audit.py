@@ -2,28 +2,45 @@
 layer, backup or audit log, with who made it, from which address, what it changed and the status it got.
 
 A route says what it changed with :func:`note` (never a password or token); the middleware adds the
-client's address (as the trusted proxies name it, see ``GEO_TRUSTED_PROXIES``) and records the row.
+client's address (as the trusted proxies name it, see ``GEO_TRUSTED_PROXIES``) and, for a request
+answered with a problem document, why it was refused (``refusal``: its code, title and detail in
+Chinese and English, as the user was told, shortened), and records the row. It runs around the size
+and Unicode limits (``geo_service.api.limits``), so a write they refuse before any route reads it is
+recorded too, by the user its credentials name.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, cast
 
 from fastapi import Request, Response
 
-from geo_service.api.security import route_template
+from geo_service.api.security import current_user, route_template
 from geo_service.auth import User
-from geo_service.auth.accounts import user_change
+from geo_service.auth.accounts import shortened, user_change
 
-__all__ = ["DOWNLOADS", "audit_middleware", "client_address", "note", "user_change"]
+__all__ = [
+    "DOWNLOADS",
+    "MOST_REASON",
+    "audit_middleware",
+    "client_address",
+    "note",
+    "reason",
+    "refusal_note",
+    "user_change",
+]
 
 log = logging.getLogger("geo_service.audit")
 _SAFE = {"GET", "HEAD", "OPTIONS"}
 
 #: reads that are audited too: they hand out a whole workspace, layer, backup or the audit log itself
 DOWNLOADS = frozenset({"/backup", "/export", "/collections/{collection_id}/export", "/audit/export"})
+
+#: characters of each of a refusal's words that an audit row keeps (a detail may quote what the user
+#: sent, a 20,000-character name among it)
+MOST_REASON = 300
 
 
 def client_address(request: Request) -> str:
@@ -37,14 +54,52 @@ def note(request: Request, **detail: Any) -> None:
     request.state.audit = notes
 
 
+def refusal_note(problem: Mapping[str, Any]) -> dict[str, Any]:
+    """What an audit row keeps of a refusal's problem document: its code, title and detail in Chinese
+    and English (and the field or layer at fault, when named), each at most :data:`MOST_REASON`
+    characters."""
+    title_zh, _, title_en = str(problem.get("title", "")).partition(" / ")
+    out: dict[str, Any] = {
+        "code": problem.get("code"),
+        "title_zh": title_zh,
+        "title_en": title_en or title_zh,
+        "detail_zh": problem.get("detail_zh", ""),
+        "detail_en": problem.get("detail_en", ""),
+    }
+    out.update({key: problem[key] for key in ("field", "layer") if problem.get(key) is not None})
+    return {k: shortened(v, most=MOST_REASON) if isinstance(v, str) else v for k, v in out.items()}
+
+
+def reason(detail: Mapping[str, Any] | None) -> str | None:
+    """Why the request of an audit row's ``detail`` was refused, as '中文 / English'; None if it was not."""
+    refused = (detail or {}).get("refusal")
+    if not isinstance(refused, Mapping):
+        return None
+    return f"{refused.get('detail_zh', '')} / {refused.get('detail_en', '')}"
+
+
+def _actor(request: Request) -> User | None:
+    """Who made the request: as the guard found them, or, for a request refused before it ran (a body
+    over the size limit, JSON that is not Unicode), from its credentials."""
+    if hasattr(request.state, "user"):
+        return cast("User | None", request.state.user)
+    try:
+        return current_user(request)
+    except Exception:  # (a cross-site or unknown token): nobody, as the guard would say
+        return None
+
+
 async def audit_middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     """Record every write request and every download with its actor, address, detail and outcome."""
     response = await call_next(request)
     write = request.method not in _SAFE and request.url.path != "/auth/login"  # sign-ins record themselves
     download = request.method == "GET" and route_template(request)[0] in DOWNLOADS
     if write or download:
-        user: User | None = getattr(request.state, "user", None)
+        user = _actor(request)
         detail = {"client": client_address(request), **(getattr(request.state, "audit", None) or {})}
+        problem = getattr(request.state, "problem", None)  # set by the problem handlers
+        if problem is not None and response.status_code >= 400:
+            detail["refusal"] = refusal_note(problem)
         try:
             request.app.state.accounts.record(
                 actor=user.name if user else "anonymous",

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geo_service.api.problems import problem_response
+from geo_service.api.problems import problem_response, remember_problem
 from geo_service.budget import ComputationTimeout, budget, check_budget
 from geo_service.errors import InvalidInput
 from geo_service.formats.common import MAX_JSON_DEPTH, json_too_deep
@@ -110,6 +110,7 @@ class BodyLimit:
             "detail_en": f"The request body exceeds the {mb:g} MB limit",
             "instance": scope.get("path"),
         }
+        remember_problem(scope, body)
         response = problem_response(413, body)
         await response(scope, receive, send)
 
@@ -204,7 +205,9 @@ class UnicodeGuard:
         # a large body is parsed off the event loop: 25 MB of GeoJSON takes a second or two
         refusal = _refusal(body) if len(body) < _INLINE_BYTES else await run_in_threadpool(_refusal, body)
         if refusal is not None:
-            response = problem_response(400, {**refusal.as_dict(), "instance": scope.get("path")})
+            problem = {**refusal.as_dict(), "instance": scope.get("path")}
+            remember_problem(scope, problem)
+            response = problem_response(400, problem)
             await response(scope, receive, send)
             return
         await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}]), send)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import uuid
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,7 +24,7 @@ from geo_service.maps.prints import PrintUnavailable
 from geo_service.store.failures import storage_failure, workspace_name
 from geo_service.validation_text import zh_of
 
-__all__ = ["STATUS", "install_problem_handlers", "page_or_problem", "problem_response"]
+__all__ = ["STATUS", "install_problem_handlers", "page_or_problem", "problem_response", "remember_problem"]
 
 log = logging.getLogger("geo_service.api")
 
@@ -71,11 +72,20 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
+def remember_problem(scope: MutableMapping[str, Any], body: Mapping[str, Any]) -> None:
+    """Keep the problem document a request is refused with on its state (``request.state.problem``),
+    where the audit row of the request finds why (:mod:`geo_service.api.audit`); for the ASGI
+    middleware that refuses a request before any route sees it, as for the handlers."""
+    scope.setdefault("state", {})["problem"] = body
+
+
 def page_or_problem(
     request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> Response:
     """The refusal of a page a browser opened as a page (same status, its language), else the problem
-    document; ``body`` holds ``detail_zh``, ``detail_en`` and ``title`` ('中文 / English')."""
+    document; ``body`` holds ``detail_zh``, ``detail_en`` and ``title`` ('中文 / English'). The body is
+    kept for the audit row of the request (:func:`remember_problem`)."""
+    remember_problem(request.scope, body)
     if is_page(request) and wants_html(request):
         zh_title, _, en_title = str(body.get("title", "")).partition(" / ")
         return refusal_page(

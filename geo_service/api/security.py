@@ -25,6 +25,7 @@ __all__ = [
     "SESSION_COOKIE",
     "AuthError",
     "SecurityHeaders",
+    "current_user",
     "guard",
     "page_policy",
     "refusal",

@@ -26,7 +26,16 @@ from geo_service.auth.passwords import hash_password, new_token, token_digest, v
 from geo_service.auth.roles import ROLES
 from geo_service.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 
-__all__ = ["AccountStore", "AuditEntry", "SignInLedger", "User", "account_url", "user_change"]
+__all__ = [
+    "CLI_ACTOR",
+    "AccountStore",
+    "AuditEntry",
+    "SignInLedger",
+    "User",
+    "account_url",
+    "actor_filter",
+    "user_change",
+]
 
 _TZ = ZoneInfo("Asia/Shanghai")
 metadata = sa.MetaData(
@@ -466,9 +475,11 @@ class AccountStore:
         limit: int = 1000,
         offset: int = 0,
     ) -> list[AuditEntry]:
+        """The newest rows first; ``actor`` as :func:`actor_filter` reads it, ``since`` (inclusive) and
+        ``until`` (exclusive) bound the time."""
         q = sa.select(audit).order_by(audit.c.id.desc())
         if actor:
-            q = q.where(audit.c.actor == actor)
+            q = q.where(actor_filter(actor))
         if since:
             q = q.where(audit.c.at >= since.astimezone(_TZ).isoformat())
         if until:
@@ -523,6 +534,27 @@ class AccountStore:
                     con.execute(table.insert(), batch)
         with self._lock:
             self._cache.clear()
+
+
+CLI_ACTOR = "cli"  # an audit row made on the server's command line names ``cli:<system account>``
+
+
+def actor_filter(actor: str) -> sa.ColumnElement[bool]:
+    """The audit rows an administrator means by ``actor``.
+
+    ``cli`` (in any case, or ``cli:``) is every row made on the server's command line, whichever system
+    account ran it (and a user named so, if there is one); ``cli:<account>`` the command line's rows of
+    that system account (``CLI:root`` too). Anything else is a user's name, exactly. Only rows the
+    command line wrote (method ``CLI``) count as its own: a sign-in tried with the name ``cli:root`` is
+    not one.
+    """
+    head, _, account = actor.partition(":")
+    if head.lower() != CLI_ACTOR:
+        return audit.c.actor == actor
+    on_the_command_line = audit.c.method == "CLI"
+    if account:  # (a user's name never holds ':')
+        return sa.and_(on_the_command_line, audit.c.actor == f"{CLI_ACTOR}:{account}")
+    return sa.or_(on_the_command_line, audit.c.actor == head)
 
 
 class SignInLedger:
@@ -593,9 +625,10 @@ MOST_NAME = 64  # characters of a user name (and of the actor an audit row names
 TOKEN_ID_LENGTH = 12  # hex digits of a token's digest that name it to an administrator
 
 
-def shortened(name: str) -> str:
-    """``name`` as an audit row keeps it: at most :data:`MOST_NAME` characters, a longer one cut with …"""
-    return name if len(name) <= MOST_NAME else name[: MOST_NAME - 1] + "…"
+def shortened(name: str, *, most: int = MOST_NAME) -> str:
+    """``name`` as an audit row keeps it: at most ``most`` characters (:data:`MOST_NAME` for a name), a
+    longer one cut with …"""
+    return name if len(name) <= most else name[: most - 1] + "…"
 
 
 def _crew_of_another_role(role: str) -> InvalidInput:

@@ -14,7 +14,7 @@ from pydantic_settings.exceptions import SettingsError
 from sqlalchemy.exc import DBAPIError
 
 from geo_service.errors import GeoServiceError
-from geo_service.settings import settings_problems
+from geo_service.settings import say_settings_problems, settings_problems
 
 __all__ = ["main"]
 
@@ -62,12 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines = settings_problems(exc)  # refused at start: each bad GEO_* setting, no traceback
         if lines is None:
             raise
-        for line in lines:
-            print(f"错误 / error: {line}", file=sys.stderr)
+        say_settings_problems(lines)
         return 2
     except GeoServiceError as exc:
-        where = f" [{exc.field}]" if exc.field else ""  # the option or field at fault
-        print(f"错误 / error{where}: {exc.zh} / {exc.en}", file=sys.stderr)
+        print(exc.as_line(), file=sys.stderr)
         for row in exc.details.get("rows", ()):  # a refused import: every failing row
             # a sheet's row as a spreadsheet numbers it; another file's feature by its place in the file
             n, sheet = row["row"], not str(row.get("feature", "row")).startswith("feature")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Mapping
 
-from geo_service.auth.accounts import AccountStore
+from geo_service.auth.accounts import CLI_ACTOR, AccountStore
 
 __all__ = ["record_cli"]
 
@@ -13,7 +13,7 @@ __all__ = ["record_cli"]
 def record_cli(accounts: AccountStore, command: str, detail: Mapping[str, object]) -> None:
     """One row, by the system account that ran ``geo-service <command>``."""
     accounts.record(
-        actor=f"cli:{getpass.getuser()}",
+        actor=f"{CLI_ACTOR}:{getpass.getuser()}",
         role=None,
         method="CLI",
         path=f"geo-service {command}",

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import Field
 
-from geo_service.api.audit import note, user_change
+from geo_service.api.audit import note, reason, user_change
 from geo_service.api.deps import Body, Offset, parse_moment
 from geo_service.api.downloads import content_disposition
 from geo_service.errors import InvalidInput
@@ -130,15 +130,35 @@ def _entries(
             "path": r.path,
             "status": r.status,
             "detail": r.detail,
+            "reason": reason(r.detail),  # why it was refused, as the user was told (None: it was not)
         }
         for r in rows
     ]
 
 
-@router.get("/audit", summary="审计日志 / Audit log")
+_FILTERS = (
+    "按操作人筛选（`actor`）：用户名精确匹配；`cli`（不区分大小写）为在服务器命令行上执行的全部记录"
+    "（记为 `cli:<系统账户>`），`cli:root` 为某一系统账户的记录。`since`、`until` 限定时间。"
+    "被拒绝的请求附有拒绝原因 `reason`（“中文 / English”，与用户看到的一致），详见 `detail.refusal`。"
+    " Filter by `actor`: a user's name, exactly; `cli` (any case) every row made on the server's command"
+    " line (recorded as `cli:<system account>`), `cli:root` those of one system account. `since` and"
+    " `until` bound the time. A refused request says why in `reason` ('中文 / English', as its user was"
+    " told; `detail.refusal` holds the code, title and detail in each language)."
+)
+Actor = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="用户名，或 cli（命令行的全部记录）、cli:<系统账户> / a user's name, or cli (every"
+        " command-line row), cli:<system account>",
+    ),
+]
+
+
+@router.get("/audit", summary="审计日志 / Audit log", description=_FILTERS)
 def audit_log(
     request: Request,
-    actor: str | None = None,
+    actor: Actor = None,
     since: str | None = None,
     until: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
@@ -147,11 +167,11 @@ def audit_log(
     return {"entries": _entries(request, actor, since, until, limit, offset)}
 
 
-@router.get("/audit/export", summary="导出审计日志 / Export the audit log")
+@router.get("/audit/export", summary="导出审计日志 / Export the audit log", description=_FILTERS)
 def audit_export(
     request: Request,
     f: str = "csv",
-    actor: str | None = None,
+    actor: Actor = None,
     since: str | None = None,
     until: str | None = None,
 ) -> Response:
@@ -174,11 +194,15 @@ def audit_export(
         )
     out = io.StringIO()
     writer = csv.DictWriter(
-        out, fieldnames=["id", "at", "actor", "role", "method", "path", "status", "detail"]
+        out, fieldnames=["id", "at", "actor", "role", "method", "path", "status", "reason", "detail"]
     )
     writer.writeheader()
     for e in entries:
-        row = {**e, "detail": json.dumps(e["detail"], ensure_ascii=False) if e["detail"] else ""}
+        row = {
+            **e,
+            "reason": e["reason"] or "",
+            "detail": json.dumps(e["detail"], ensure_ascii=False) if e["detail"] else "",
+        }
         # a failed login's user name is anyone's text: =HYPERLINK(…) must not be a formula in the admin's sheet
         writer.writerow({k: quoted_formula(v) for k, v in row.items()})
     return Response(

@@ -44,7 +44,14 @@ from geo_service.coverage import (
 from geo_service.crs import SourceCRS, from_metric, from_wgs84, parse_crs, to_wgs84
 from geo_service.duty import TZ, calendar_notes, hour_start_notes, hours_within_years, parse_week_start
 from geo_service.errors import InvalidInput
-from geo_service.geometry import check_kinds, check_place, check_positions, geometry_from_geojson, site_kinds
+from geo_service.geometry import (
+    check_kinds,
+    check_place,
+    check_positions,
+    check_vertices,
+    geometry_from_geojson,
+    site_kinds,
+)
 from geo_service.workspace import Workspace
 
 __all__ = ["router"]
@@ -405,23 +412,18 @@ async def what_if_route(ws: WorkspaceDep, body: WhatIf) -> Response:
             field="layer",
         )
     src = parse_crs(body.crs)
-    add = [to_wgs84([geometry_from_geojson(g, feature=f"add[{i}]")], src)[0] for i, g in enumerate(body.add)]
-    move = {
-        k: to_wgs84([geometry_from_geojson(g, feature=f"move[{k}]")], src)[0] for k, g in body.move.items()
-    }
+
+    def site(what: str, key: Any, geojson: dict[str, Any]) -> shapely.Geometry:
+        """A site put forward, held to the vertex limit a site written to the layer is held to (413, in
+        the same words), before its coordinates are converted."""
+        label = f"{what}[{key}]"
+        geom = geometry_from_geojson(geojson, feature=label)
+        check_vertices(geom, ws.settings.max_vertices, feature=label, field=what)
+        return to_wgs84([geom], src)[0]
+
+    add = [site("add", i, g) for i, g in enumerate(body.add)]
+    move = {k: site("move", k, g) for k, g in body.move.items()}
     bounds = ws.settings.service_bounds
-    most = ws.settings.max_vertices  # as a site written would be held to
-    for label, g in [
-        *((f"add[{i}]", g) for i, g in enumerate(add)),
-        *((f"move[{k}]", g) for k, g in move.items()),
-    ]:
-        if shapely.get_num_coordinates(g) > most:
-            raise InvalidInput(
-                f"{label} 有 {shapely.get_num_coordinates(g)} 个顶点，超过上限 {most}，请先简化",
-                f"{label} has {shapely.get_num_coordinates(g)} vertices, more than {most}: simplify it first",
-                field=label.partition("[")[0],
-                feature=label,
-            )
     check_positions(add, bounds=bounds, what="add")
     check_positions(list(move.values()), bounds=bounds, what="move", labels=list(move))
     kinds = site_kinds(ws.catalog[body.layer].geometry_types)

@@ -17,7 +17,13 @@ from geo_service.assignment.planning_service import plan_sites, plan_vendors
 from geo_service.crs import parse_crs, to_wgs84
 from geo_service.duty import parse_time
 from geo_service.errors import InvalidInput
-from geo_service.geometry import check_kinds, check_positions, geometry_from_geojson, site_kinds
+from geo_service.geometry import (
+    check_kinds,
+    check_positions,
+    check_vertices,
+    geometry_from_geojson,
+    site_kinds,
+)
 
 __all__ = ["router"]
 
@@ -31,8 +37,11 @@ def _frame(
     bounds: tuple[float, float, float, float],
     kinds: tuple[str, ...],
     thing: tuple[str, str],
+    *,
+    max_vertices: int,
 ) -> gpd.GeoDataFrame:
-    """The features of ``fc`` (the request's ``what``), each a ``thing`` given as one of ``kinds``."""
+    """The features of ``fc`` (the request's ``what``), each a ``thing`` given as one of ``kinds``, of at
+    most ``max_vertices`` vertices (413, as a site written to a layer)."""
     feats = fc.get("features") if isinstance(fc, dict) else None
     if not isinstance(feats, list) or not feats:
         raise InvalidInput(
@@ -55,6 +64,8 @@ def _frame(
                 field=what,
             )
     geoms = [geometry_from_geojson(f.get("geometry"), feature=f"{what}[{i}]") for i, f in enumerate(feats)]
+    for i, g in enumerate(geoms):  # before their coordinates are converted
+        check_vertices(g, max_vertices, feature=f"{what}[{i}]", field=what)
     # values kept as given (objects): a column of numbers with gaps would turn 7 into 7.0 and round a long
     # id, and a column of numbers or booleans into numpy scalars that an answer cannot carry
     props = pd.DataFrame(
@@ -108,6 +119,7 @@ async def vendors(ws: WorkspaceDep, body: VendorRequest) -> dict[str, Any]:
         ws.settings.service_bounds,
         ("Point",),
         ("摊贩的位置", "a vendor's spot"),
+        max_vertices=ws.settings.max_vertices,
     )
     return await run_bounded(
         plan_vendors,
@@ -163,6 +175,7 @@ async def sites(ws: WorkspaceDep, body: SiteRequest) -> dict[str, Any]:
             ws.settings.service_bounds,
             site_kinds(ws.catalog["stall_sites"].geometry_types),
             ("候选站点", "a candidate site"),
+            max_vertices=ws.settings.max_vertices,
         )
     result = await run_bounded(
         plan_sites,
