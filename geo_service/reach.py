@@ -1,7 +1,7 @@
 """What a walk (or drive) from a set of sites reaches on the road network.
 
 - ``service_areas``: per site, the street linework reachable within a cost, partial streets cut
-  where the walk runs out, and optionally a polygon a little around it.
+  where the walk runs out, and a polygon of the ground beside them (:mod:`geo_service.street_cells`).
 - ``NearestSites``: for every street node, the cost to the nearest site and which site it is (or,
   ``from_sites``, the cost from it: a crew driving out of its depot); built once per version of the
   roads and the site layer, then any point's nearest site is a few array lookups (``who_covers`` asks
@@ -14,8 +14,10 @@ of the sparse matrix for one scipy ``dijkstra``; ``service_areas`` searches from
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
@@ -26,7 +28,10 @@ from geo_service.arrays import cell_size, ragged_positions
 from geo_service.errors import InvalidInput
 from geo_service.network import RoadNetwork, Snap, snap
 
-__all__ = ["NearestSites", "ServiceAreas", "band", "nearest_sites", "service_areas"]
+if TYPE_CHECKING:
+    from geo_service.street_cells import StreetCells
+
+__all__ = ["NearestSites", "ServiceAreas", "nearest_sites", "service_areas"]
 
 
 def _with_sources(
@@ -70,9 +75,8 @@ def _with_sources(
 class ServiceAreas:
     """What the walk from each site reaches, as stretches of street (metres from each segment's start).
 
-    The linework and the polygons (a ``buffer_m`` band around it) are built when first asked for:
-    the GEOS buffer costs far more than the walk itself, and many questions (served population, street
-    length reached) need neither.
+    The linework and the polygons (the ground within ``buffer_m`` of the streets reached) are built
+    when first asked for: many questions (served population, street length reached) need neither.
     """
 
     network: RoadNetwork
@@ -118,26 +122,14 @@ class ServiceAreas:
 
     @cached_property
     def polygons(self) -> np.ndarray:
-        """One polygon per site: the band ``buffer_m`` around its linework (empty when unreachable)."""
-        return np.array([band(lines, self.buffer_m) for lines in self.lines], dtype=object)
+        """One (Multi)Polygon per site (empty when unreachable): the ground within ``buffer_m`` of the
+        streets whose nearest street is one the walk reaches. It ends square within half a slice (10 m)
+        of where the walk runs out; see :mod:`geo_service.street_cells`, whose division of the ground is
+        made for the network on first use."""
+        from geo_service.street_cells import outlines  # numba, as the walk
 
-
-def band(lines: shapely.Geometry, width: float) -> shapely.Geometry:
-    """The ``width`` band around noded linework: the same polygon as GEOS's buffer of it, built an
-    order of magnitude faster. The blocks the linework encloses that are narrow enough for the band to
-    cover whole are merged as a coverage first, so only their outline, the loose ends and the rings of
-    wide blocks (a park, a river between two bridges) are buffered."""
-    if lines.is_empty:
-        return shapely.Polygon()
-    # streets may cross without a junction (a bridge over a road): node them so blocks close properly
-    faces, cuts, dangles, rings = shapely.polygonize_full(shapely.get_parts(shapely.node(lines)))
-    faces = shapely.get_parts(faces)
-    narrow = shapely.is_empty(shapely.buffer(faces, -width, quad_segs=2))
-    core = shapely.buffer(shapely.coverage_union_all(faces[narrow]), width, quad_segs=2)
-    # the loose lines merged into runs, each buffered alone, then one cascaded union with the blocks
-    loose = shapely.line_merge(shapely.union_all([cuts, dangles, rings, *shapely.boundary(faces[~narrow])]))
-    runs = shapely.buffer(shapely.get_parts(loose), width, quad_segs=2)
-    return shapely.union_all(np.concatenate([np.array([core], dtype=object), runs]))
+        cells = _prepared(self.network).cells(self.buffer_m)
+        return outlines(cells, self.n_sites, self.site, self.segment, self.start, self.stop)  # type: ignore[no-any-return]
 
 
 class _Geometry:
@@ -233,8 +225,36 @@ class _Prepared:
     """Per-network arrays the area computation reuses; cached on the network object."""
 
     def __init__(self, network: RoadNetwork) -> None:
+        self.network = network
         self.geometry = _Geometry(network)
         self.arcs = _Arcs(network)
+        self._cells: dict[float, StreetCells] = {}
+        self._cells_lock = threading.Lock()
+
+    def cells(self, width: float) -> StreetCells:
+        """The ground within ``width`` of the streets divided among them (built once per width: some
+        seconds for a hundred thousand nodes; one request builds it while the others wait)."""
+        from geo_service.street_cells import street_cells
+
+        with self._cells_lock:
+            if width not in self._cells:
+                net, geometry = self.network, self.geometry
+
+                def along(street: np.ndarray, metres: np.ndarray) -> np.ndarray:
+                    z = geometry._at(street, metres)
+                    return np.column_stack([z.real, z.imag])
+
+                length = geometry.along[geometry.start[1:] - 1]
+                self._cells[width] = street_cells(
+                    net.node_xy,
+                    net.seg_u,
+                    net.seg_v,
+                    along,
+                    length,
+                    width=width,
+                    spacing=min(20.0, width / 2),
+                )
+            return self._cells[width]
 
 
 def _prepared(network: RoadNetwork) -> _Prepared:
@@ -293,8 +313,9 @@ def service_areas(
     max_snap_m: float = 300.0,
 ) -> ServiceAreas:
     """Streets reachable from each site within ``max_cost`` (metres walking, seconds driving), partial
-    streets cut where the walk runs out; the polygon is a ``buffer_m`` band around them, so it never
-    spans places the walk does not reach. A walk counts the way from the site to its street."""
+    streets cut where the walk runs out; the polygon is the ground within ``buffer_m`` whose nearest
+    street the walk reaches, so it never spans places the walk does not reach. A walk counts the way
+    from the site to its street."""
     if not max_cost >= 0:  # NaN too
         raise InvalidInput(
             f"步行（行驶）上限应为不小于 0 的数，而不是 {max_cost}",

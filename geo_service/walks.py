@@ -207,10 +207,12 @@ def reached_streets(
 
 
 def warm() -> None:
-    """Compile the searches, and the joining of their streets into lines (:mod:`geo_service.trails`),
-    now (into numba's cache, where it can write): ``scripts/setup.sh`` calls this after installing and
-    the service as it starts, so that no user's first service area waits for the compiler."""
-    from geo_service.trails import trails  # (it imports this module)
+    """Compile the searches, the joining of their streets into lines (:mod:`geo_service.trails`) and
+    the outlines of their areas (:mod:`geo_service.street_cells`) now, into numba's cache where it can
+    write: ``scripts/setup.sh`` calls this after installing and the service as it starts, so that no
+    user's first service area waits for the compiler."""
+    from geo_service.street_cells import warm as warm_outlines  # (they import this module)
+    from geo_service.trails import trails
 
     one = np.array([0, 1], dtype=np.int64)
     trails(one, one[:1], one[1:], 2, np.array([0, 2]), np.array([[0.0, 0.0], [1.0, 0.0]]))
@@ -225,3 +227,4 @@ def warm() -> None:
         np.array([0, 1], dtype=np.int64),
         10.0,
     )
+    warm_outlines()

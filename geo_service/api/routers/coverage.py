@@ -287,13 +287,15 @@ def walk_limit(metres: float | None, minutes: float | None, speed_m_per_min: flo
 @router.get(
     "/service-areas",
     summary="步行服务范围与人口覆盖 / Walking service areas and served population",
-    description="每个站点：步行可达的道路两侧各 40 米的范围（部分可达的路段在步行用尽处截断），及以其为最近站点的"
-    "服务人口；人口按从居住点走到最近道路再沿路走到站点计算，所以街区深处的居住点可计入服务人口而不在范围图形内。"
-    "未服务人口按相邻居住点分组，每组半径不超过步行距离。 / Per site: the streets reachable on foot, 40 m either "
-    "side (partly reached streets cut where the walk runs out), and the people it is the nearest site for. People "
-    "are counted by their walk from home to the nearest street and on along the streets, so homes deep in a block "
-    "count as served while lying outside the drawn band. Unserved people are grouped by neighbouring homes, each "
-    "group no wider than the walking distance from its centre.",
+    description="每个站点：步行可达的道路两侧各 40 米的范围，每处归于离它最近的道路，所以不画到步行未达的道路上"
+    "（部分可达的路段在步行用尽处截断成平头，误差不超过 10 米）；及以其为最近站点的服务人口；人口按从居住点走到最近"
+    "道路再沿路走到站点计算，所以街区深处的居住点可计入服务人口而不在范围图形内。未服务人口按相邻居住点分组，每组半径"
+    "不超过步行距离。 / Per site: the ground within 40 m of the streets reachable on foot, each place counted to "
+    "the street nearest to it, so the area is not drawn over streets the walk does not reach (partly reached "
+    "streets end square where the walk runs out, to within 10 m), and the people it is the nearest site for. "
+    "People are counted by their walk from home to the nearest street and on along the streets, so homes deep in "
+    "a block count as served while lying outside the drawn area. Unserved people are grouped by neighbouring "
+    "homes, each group no wider than the walking distance from its centre.",
 )
 async def areas(
     request: Request,

@@ -1,0 +1,652 @@
+"""The ground beside the streets divided among them, so that a service area's polygon is read off.
+
+A walk's service area is drawn as the ground within ``width`` of the streets it reaches, each place
+belonging to the street nearest to it: a site's area is the ground whose nearest street is reached.
+It ends square where the walk runs out, and is never drawn over a street the walk did not reach.
+
+The division is made once per network (:func:`street_cells`):
+
+- points along every street, about ``spacing`` apart, each standing for its slice of the street,
+  and one on every node;
+- their Voronoi diagram (scipy's qhull);
+- each cell cut to the disc around its point, of a radius a little over ``width`` so that the discs
+  of a street's points cover its band without gaps between them.
+
+A site's polygon is then the outline of its cells (:func:`outlines`): each edge of a cell whose
+neighbour is not the site's, chained into rings, with no call to a geometry library per site. Slices
+are whole: the end of an area stands within half a spacing of where the walk runs out.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+
+from geo_service.walks import compiled
+
+__all__ = ["StreetCells", "outlines", "street_cells", "warm"]
+
+# the discs' arcs drawn in chords of at most 30°: the arc across a slice (28°) is then one chord, at
+# ``width`` from the street as the band's edge should be; a round end is six
+_ARC_STEP = np.pi / 6
+_CIRCLE = 12
+
+
+@dataclass(frozen=True)
+class StreetCells:
+    """A network's cells, numbered so that cells near each other on the ground are near in memory.
+
+    A *unit* is a node (one cell) or a street (its slices, in order from its start); units are
+    numbered along a Z-order curve over the ground and their cells follow in that order
+    (``unit_cells``). ``street`` gives per street (int32): its unit, first cell, number of slices,
+    and the unit and cell of its start node and of its end node. Each unit lists the other units
+    whose cells border its cells (``unit_neighbour`` from ``unit_neighbour_start``) and whether any
+    of its cells reaches the edge of its disc (``unit_open``).
+
+    Each cell's edges run anticlockwise round it (``edge_start`` by cell). An edge is a piece of the
+    border with a neighbour cell, or (neighbour ``-1``) an arc of the disc where nothing borders it
+    within the band. ``edge`` holds per edge, as int32 so that a cell's edges share a cache line or
+    two: the neighbour, the edge's first point (millimetres from ``origin``), and where its further
+    points start in ``extra_xy`` (an arc's; the next edge's entry says where they end). Its last row
+    closes the table.
+    """
+
+    width: float
+    spacing: float
+    street: np.ndarray
+    length: np.ndarray  # per street, metres
+    unit_cells: np.ndarray
+    unit_of: np.ndarray  # per cell
+    unit_neighbour_start: np.ndarray
+    unit_neighbour: np.ndarray
+    unit_open: np.ndarray
+    edge_start: np.ndarray
+    edge: np.ndarray
+    extra_xy: np.ndarray
+    origin: np.ndarray
+    # flags the outlines set and clear again, kept between calls: a fresh array's pages cost a fault
+    # each on first touch, more than the outline itself (one set per thread outlining at a time)
+    _spare: list[tuple[np.ndarray, ...]] = field(default_factory=list, compare=False, repr=False)
+    _spare_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    def _flags(self) -> tuple[np.ndarray, ...]:
+        with self._spare_lock:
+            if self._spare:
+                return self._spare.pop()
+        n_units = len(self.unit_cells) - 1
+        return (
+            np.zeros(len(self.edge_start) - 1, dtype=np.bool_),  # cell in the site's set
+            np.zeros(len(self.edge), dtype=np.bool_),  # edge traced
+            np.zeros(n_units, dtype=np.bool_),  # unit met
+            np.zeros(n_units, dtype=np.bool_),  # unit whole in the set
+        )
+
+    def _return(self, flags: tuple[np.ndarray, ...]) -> None:
+        with self._spare_lock:
+            self._spare.append(flags)
+
+
+def _z_order(xy: np.ndarray) -> np.ndarray:
+    """The order of the points ``xy`` along a Z-order (Morton) curve."""
+    if len(xy) == 0:
+        return np.empty(0, dtype=np.int64)
+    lo = xy.min(axis=0)
+    step = max(float((xy.max(axis=0) - lo).max()) / (1 << 20), 1e-3)
+    q = ((xy - lo) / step).astype(np.uint64)
+
+    def spread(v: np.ndarray) -> np.ndarray:  # the bits of v with a zero between each
+        v = (v | (v << np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
+        v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
+        v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+        v = (v | (v << np.uint64(2))) & np.uint64(0x3333333333333333)
+        return (v | (v << np.uint64(1))) & np.uint64(0x5555555555555555)
+
+    return np.argsort(spread(q[:, 0]) | (spread(q[:, 1]) << np.uint64(1)), kind="stable")
+
+
+def street_cells(
+    node_xy: np.ndarray,
+    seg_u: np.ndarray,
+    seg_v: np.ndarray,
+    points_along: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    length: np.ndarray,
+    *,
+    width: float,
+    spacing: float,
+) -> StreetCells:
+    """The cells of a network whose nodes stand at ``node_xy``, whose streets run from node ``seg_u``
+    to ``seg_v`` and are ``length`` metres long; ``points_along(street, metres)`` gives points along
+    the streets (an (n, 2) array)."""
+    from scipy.spatial import Voronoi
+
+    node_xy = np.asarray(node_xy, dtype=float).reshape(-1, 2)
+    length = np.asarray(length, dtype=float)
+    n_nodes, n_streets = len(node_xy), len(length)
+    k = np.maximum(1, np.ceil(length / spacing)).astype(np.int64)
+    everything = np.arange(n_streets)
+    order = _z_order(np.concatenate([node_xy, points_along(everything, length / 2)]))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    count = np.concatenate([np.ones(n_nodes, dtype=np.int64), k])
+    unit_cells = np.r_[0, np.cumsum(count[order])]
+    first_cell = unit_cells[rank]  # per node, then per street
+    street = np.repeat(everything, k)
+    nth = np.arange(len(street)) - np.repeat(np.cumsum(k) - k, k)
+    n = int(unit_cells[-1])
+    points = np.empty((n, 2))
+    points[first_cell[:n_nodes]] = node_xy
+    points[first_cell[n_nodes + street] + nth] = points_along(
+        street, (nth + 0.5) * length[street] / k[street]
+    )
+    unit_of = np.repeat(np.arange(len(order)), count[order])
+    # a street's band is covered when every place within ``width`` of it is within the radius of one
+    # of its points: up to half a slice along it. (A thousandth more, so that the middle of a square
+    # block twice ``width`` wide is not on the edge of eight discs at once.)
+    radius = 1.001 * float(np.hypot(width, spacing / 2))
+    origin = points.min(axis=0) if n else np.zeros(2)
+    local = points - origin
+    # a tenth of a millimetre apart: points on one circle (a grid's) give qhull cells of one shape
+    local = local + np.random.default_rng(0).uniform(-1e-4, 1e-4, local.shape)
+    # four far corners close every cell; none of them comes within the band
+    far = float(local.max(initial=0.0)) + 4 * radius
+    corners = np.array([[-4 * radius, -4 * radius], [far, -4 * radius], [far, far], [-4 * radius, far]])
+    generators = np.concatenate([local, corners])
+    vor = Voronoi(generators)
+    pairs = vor.ridge_points
+    ends = np.asarray(vor.ridge_vertices, dtype=np.int64).reshape(-1, 2)
+    real = (pairs < n).any(axis=1)
+    pairs, ends = pairs[real], ends[real]
+    if (ends < 0).any():  # (cannot happen: the corners enclose every point)
+        raise RuntimeError("a street's cell is unbounded")
+    # each border cut to the disc round either of its points (it is as far from both); whether a
+    # vertex is within the disc is decided once, for every border meeting there
+    p0, p1 = vor.vertices[ends[:, 0]], vor.vertices[ends[:, 1]]
+    near = np.empty(len(vor.vertices))
+    near[ends.ravel()] = np.hypot(*(vor.vertices[ends.ravel()] - generators[np.repeat(pairs[:, 0], 2)]).T)
+    inside = near <= radius
+    d = p1 - p0
+    f = p0 - generators[pairs[:, 0]]
+    a = np.einsum("ij,ij->i", d, d)
+    b = 2 * np.einsum("ij,ij->i", f, d)
+    c = np.einsum("ij,ij->i", f, f) - radius**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        root = np.sqrt(np.maximum(b * b - 4 * a * c, 0.0))
+        t0 = np.where(a > 0, (-b - root) / (2 * a), 0.0)
+        t1 = np.where(a > 0, (-b + root) / (2 * a), 1.0)
+    in0, in1 = inside[ends[:, 0]], inside[ends[:, 1]]
+    lo = np.where(in0, 0.0, np.clip(t0, 0.0, 1.0))
+    hi = np.where(in1, 1.0, np.clip(t1, 0.0, 1.0))
+    crosses = (b * b - 4 * a * c > 0) & (a > 0)
+    keep = np.flatnonzero((in0 & in1) | ((in0 | in1 | crosses) & (lo < hi)))
+    pairs, ends, lo, hi, p0, d = pairs[keep], ends[keep], lo[keep], hi[keep], p0[keep], d[keep]
+    first = p0 + lo[:, None] * d
+    last = p0 + hi[:, None] * d
+    # the ends of the pieces: a Voronoi vertex, or where the border leaves the disc (its own point)
+    n_vertices = len(vor.vertices)
+    piece = np.arange(len(keep))
+    first_id = np.where(inside[ends[:, 0]], ends[:, 0], n_vertices + 2 * piece)
+    last_id = np.where(inside[ends[:, 1]], ends[:, 1], n_vertices + 2 * piece + 1)
+    edge_start, edge_neighbour, xy_start, xy = _cells(
+        n, local, pairs.astype(np.int64), first, last, first_id, last_id, radius
+    )
+    if len(xy) and np.abs(xy).max() > 2e6:  # (a network 2,000 km across)
+        raise ValueError("the network is too wide for its cells' millimetre coordinates")
+    mm = np.round(xy * 1000.0).astype(np.int32)
+    n_edges = len(edge_neighbour)
+    first_point = np.zeros(len(xy), dtype=bool)
+    first_point[xy_start[:-1]] = True
+    edge = np.zeros((n_edges + 1, 4), dtype=np.int32)
+    edge[:-1, 0] = edge_neighbour
+    edge[:-1, 1:3] = mm[xy_start[:-1]]
+    edge[:, 3] = xy_start - np.arange(n_edges + 1)  # the points before each edge's, less the first ones
+    # which units border which
+    owner = np.repeat(np.arange(n), np.diff(edge_start))
+    border = edge_neighbour >= 0
+    u = unit_of[owner[border]]
+    v = unit_of[edge_neighbour[border]]
+    n_units = len(order)
+    pair = np.unique(u[u != v] * n_units + v[u != v])
+    unit_neighbour_start = np.searchsorted(pair // n_units, np.arange(n_units + 1))
+    unit_open = np.zeros(n_units, dtype=np.bool_)
+    unit_open[unit_of[owner[~border]]] = True
+    seg_u, seg_v = np.asarray(seg_u, dtype=np.int64), np.asarray(seg_v, dtype=np.int64)
+    table = np.column_stack(
+        [
+            rank[n_nodes:],
+            first_cell[n_nodes:],
+            k,
+            rank[seg_u],
+            first_cell[seg_u],
+            rank[seg_v],
+            first_cell[seg_v],
+        ]
+    )
+    return StreetCells(
+        width,
+        spacing,
+        table.astype(np.int32),
+        length,
+        unit_cells.astype(np.int32),
+        unit_of.astype(np.int32),
+        unit_neighbour_start.astype(np.int32),
+        (pair % n_units).astype(np.int32),
+        unit_open,
+        edge_start.astype(np.int32),
+        edge,
+        mm[~first_point],
+        origin,
+    )
+
+
+@compiled
+def _cells(n, centre, pairs, first, last, first_id, last_id, radius):  # type: ignore[no-untyped-def]
+    """Each cell's edges in order round it: the border pieces given, anticlockwise, and the disc's
+    arcs between pieces that do not meet."""
+    k = len(pairs)
+    # each piece twice, once per cell it bounds (not for the far corners')
+    owner = np.empty(2 * k, dtype=np.int64)
+    other = np.empty(2 * k, dtype=np.int64)
+    forwards = np.empty(2 * k, dtype=np.bool_)
+    angle = np.empty(2 * k, dtype=np.float64)
+    m = 0
+    for i in range(k):
+        for side in range(2):
+            a, b = pairs[i, side], pairs[i, 1 - side]
+            if a >= n:
+                continue
+            cx, cy = centre[a, 0], centre[a, 1]
+            ux, uy = first[i, 0] - cx, first[i, 1] - cy
+            vx, vy = last[i, 0] - cx, last[i, 1] - cy
+            owner[m] = a
+            other[m] = b if b < n else -1
+            forwards[m] = ux * vy - uy * vx >= 0
+            angle[m] = np.arctan2(uy + vy, ux + vx)
+            m += 1
+    owner, other, forwards, angle = owner[:m], other[:m], forwards[:m], angle[:m]
+    piece_of = np.empty(m, dtype=np.int64)
+    j = 0
+    for i in range(k):
+        for side in range(2):
+            if pairs[i, side] < n:
+                piece_of[j] = i
+                j += 1
+    order = np.argsort(owner * 8.0 + angle)  # angle in (-π, π]: cells apart by 8
+    start = np.zeros(n + 1, dtype=np.int64)
+    for i in range(m):
+        start[owner[i] + 1] += 1
+    for a in range(n):
+        start[a + 1] += start[a]
+    # first pass: how many edges and points each cell has once its arcs are in
+    n_edges = 0
+    n_xy = 0
+    for a in range(n):
+        s, e = start[a], start[a + 1]
+        if s == e:
+            n_edges += 1
+            n_xy += _CIRCLE
+            continue
+        for q in range(s, e):
+            x, y = order[q], order[s + (q - s + 1) % (e - s)]
+            n_edges += 1
+            n_xy += 1
+            gap, _ = _gap(x, y, piece_of, forwards, first, last, first_id, last_id, centre[a])
+            if gap > 0:
+                n_edges += 1
+                n_xy += _arc_steps(gap)
+    edge_start = np.zeros(n + 1, dtype=np.int64)
+    neighbour = np.empty(n_edges, dtype=np.int64)
+    xy_start = np.zeros(n_edges + 1, dtype=np.int64)
+    xy = np.empty((n_xy, 2), dtype=np.float64)
+    t = 0
+    p = 0
+    for a in range(n):
+        s, e = start[a], start[a + 1]
+        edge_start[a] = t
+        cx, cy = centre[a, 0], centre[a, 1]
+        if s == e:  # nothing near: the whole disc
+            neighbour[t] = -1
+            xy_start[t] = p
+            for j in range(_CIRCLE):
+                xy[p, 0] = cx + radius * np.cos(j * 2 * np.pi / _CIRCLE)
+                xy[p, 1] = cy + radius * np.sin(j * 2 * np.pi / _CIRCLE)
+                p += 1
+            t += 1
+            continue
+        for q in range(s, e):
+            x, y = order[q], order[s + (q - s + 1) % (e - s)]
+            i = piece_of[x]
+            neighbour[t] = other[x]
+            xy_start[t] = p
+            if forwards[x]:
+                xy[p, 0], xy[p, 1] = first[i, 0], first[i, 1]
+            else:
+                xy[p, 0], xy[p, 1] = last[i, 0], last[i, 1]
+            p += 1
+            t += 1
+            gap, from_angle = _gap(x, y, piece_of, forwards, first, last, first_id, last_id, centre[a])
+            if gap > 0:
+                steps = _arc_steps(gap)
+                neighbour[t] = -1
+                xy_start[t] = p
+                for j in range(steps):
+                    w = from_angle + gap * j / steps
+                    xy[p, 0] = cx + radius * np.cos(w)
+                    xy[p, 1] = cy + radius * np.sin(w)
+                    p += 1
+                t += 1
+    edge_start[n] = t
+    xy_start[t] = p
+    return edge_start, neighbour, xy_start, xy
+
+
+@compiled
+def _gap(x, y, piece_of, forwards, first, last, first_id, last_id, centre):  # type: ignore[no-untyped-def]
+    """The arc (radians, 0: none) from the end of edge ``x`` to the start of ``y`` round their cell,
+    and the angle it starts at."""
+    i, j = piece_of[x], piece_of[y]
+    end_id = last_id[i] if forwards[x] else first_id[i]
+    start_id = first_id[j] if forwards[y] else last_id[j]
+    if end_id == start_id:
+        return 0.0, 0.0
+    ex, ey = (last[i, 0], last[i, 1]) if forwards[x] else (first[i, 0], first[i, 1])
+    sx, sy = (first[j, 0], first[j, 1]) if forwards[y] else (last[j, 0], last[j, 1])
+    a0 = np.arctan2(ey - centre[1], ex - centre[0])
+    a1 = np.arctan2(sy - centre[1], sx - centre[0])
+    gap = (a1 - a0) % (2 * np.pi)
+    if gap == 0.0:
+        gap = 2 * np.pi
+    return gap, a0
+
+
+@compiled
+def _arc_steps(gap):  # type: ignore[no-untyped-def]
+    return max(1, int(np.ceil(gap / _ARC_STEP - 1e-9)))
+
+
+def outlines(
+    cells: StreetCells,
+    n_sites: int,
+    site: np.ndarray,
+    street: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+) -> np.ndarray:
+    """One (Multi)Polygon per site: its cells' outline. ``site``, ``street``, ``start``, ``stop``: the
+    stretches reached (metres from each street's start)."""
+    order = np.argsort(site, kind="stable")
+    site_ptr = np.r_[0, np.cumsum(np.bincount(site, minlength=n_sites))].astype(np.int64)
+    flags = cells._flags()
+    xy, ring_ptr, polygon_ptr, site_polygon_ptr = _outlines(
+        *flags,
+        site_ptr,
+        street[order].astype(np.int64, copy=False),
+        start[order].astype(np.float64, copy=False),
+        stop[order].astype(np.float64, copy=False),
+        cells.street,
+        cells.length,
+        cells.unit_cells,
+        cells.unit_neighbour_start,
+        cells.unit_neighbour,
+        cells.unit_open,
+        cells.edge_start,
+        cells.edge,
+        cells.extra_xy,
+        cells.origin,
+    )
+    cells._return(flags)  # (all clear again; not returned when the outline failed half way)
+    return shapely.from_ragged_array(  # type: ignore[no-any-return]
+        shapely.GeometryType.MULTIPOLYGON, xy, (ring_ptr, polygon_ptr, site_polygon_ptr)
+    )
+
+
+@compiled
+def _grow_xy(xy, need):  # type: ignore[no-untyped-def]
+    if need <= len(xy):
+        return xy
+    bigger = np.empty((max(need, 2 * len(xy)), 2), dtype=np.float64)
+    bigger[: len(xy)] = xy
+    return bigger
+
+
+@compiled
+def _grow(values, need):  # type: ignore[no-untyped-def]
+    if need <= len(values):
+        return values
+    bigger = np.empty(max(need, 2 * len(values)), dtype=values.dtype)
+    bigger[: len(values)] = values
+    return bigger
+
+
+@compiled
+def _area(xy, s, e):  # type: ignore[no-untyped-def]
+    """Twice the signed area of the ring ``xy[s:e]`` (closed: its last point is its first)."""
+    total = 0.0
+    x0, y0 = xy[s, 0], xy[s, 1]
+    for i in range(s + 1, e - 1):
+        total += (xy[i, 0] - x0) * (xy[i + 1, 1] - y0) - (xy[i + 1, 0] - x0) * (xy[i, 1] - y0)
+    return total
+
+
+@compiled
+def _inside(xy, s, e, px, py):  # type: ignore[no-untyped-def]
+    """Whether (px, py) is inside the closed ring ``xy[s:e]`` (even-odd)."""
+    inside = False
+    for i in range(s, e - 1):
+        x0, y0, x1, y1 = xy[i, 0], xy[i, 1], xy[i + 1, 0], xy[i + 1, 1]
+        if (y0 > py) != (y1 > py) and px < x0 + (py - y0) * (x1 - x0) / (y1 - y0):
+            inside = not inside
+    return inside
+
+
+@compiled
+def _outlines(  # type: ignore[no-untyped-def]
+    in_set,
+    seen,
+    listed,
+    whole_unit,
+    site_ptr,
+    street,
+    start,
+    stop,
+    table,
+    length,
+    unit_cells,
+    unit_neighbour_start,
+    unit_neighbour,
+    unit_open,
+    edge_start,
+    edge,
+    extra_xy,
+    origin,
+):
+    """Per site the outline of its cells, as ragged arrays of a MultiPolygon per site: points, ring
+    offsets, polygon offsets, site offsets."""
+    len(edge_start) - 1
+    n_sites = len(site_ptr) - 1
+    len(unit_cells) - 1
+    # in_set, seen, listed, whole_unit: all False, and left so
+    ox, oy = origin[0], origin[1]
+    most = 0  # the most stretches of a site
+    for s in range(n_sites):
+        most = max(most, site_ptr[s + 1] - site_ptr[s])
+    units = np.empty(3 * most, dtype=np.int64)  # the site's streets and nodes, in the order met
+    edges_of = np.empty(3 * most, dtype=np.int64)  # those on the outline: the cells' edges traced
+    ring_xy = np.empty((4096, 2), dtype=np.float64)  # the site's rings as traced
+    ring_end = np.empty(64, dtype=np.int64)
+    out_xy = np.empty((4096, 2), dtype=np.float64)
+    out_ring = np.zeros(1024, dtype=np.int64)
+    out_polygon = np.zeros(256, dtype=np.int64)
+    out_site = np.zeros(n_sites + 1, dtype=np.int64)
+    n_out_xy = 0
+    n_out_ring = 0
+    n_out_polygon = 0
+    for s in range(n_sites):
+        # the site's cells: the nodes reached, the streets reached whole, slices of the others
+        n_listed = 0
+        for q in range(site_ptr[s], site_ptr[s + 1]):
+            g = street[q]
+            whole = length[g]
+            u, c0, k = table[g, 0], table[g, 1], table[g, 2]
+            lo, hi = start[q], stop[q]
+            if not listed[u]:
+                listed[u] = True
+                units[n_listed] = u
+                n_listed += 1
+            touches = False
+            for end in range(2):
+                if (lo <= 1e-6) if end == 0 else (hi >= whole - 1e-6):
+                    touches = True
+                    node, c = table[g, 3 + 2 * end], table[g, 4 + 2 * end]
+                    whole_unit[node] = True
+                    in_set[c] = True
+                    if not listed[node]:
+                        listed[node] = True
+                        units[n_listed] = node
+                        n_listed += 1
+            if lo <= 1e-6 and hi >= whole - 1e-6:
+                whole_unit[u] = True
+                for c in range(c0, c0 + k):
+                    in_set[c] = True
+                continue
+            # the slices whose middle the stretch reaches (a stretch within one slice: that slice)
+            i0 = max(0, int(np.ceil(lo * k / whole - 0.5))) if whole > 0 else 0
+            i1 = min(k - 1, int(np.floor(hi * k / whole - 0.5))) if whole > 0 else k - 1
+            if i1 < i0 and not touches:
+                i0 = min(k - 1, int(0.5 * (lo + hi) * k / whole)) if whole > 0 else 0
+                i1 = i0
+            for i in range(i0, i1 + 1):
+                in_set[c0 + i] = True
+        # trace each ring of edges with a neighbour outside the set, from the units on the outline
+        n_ring_xy = 0
+        n_rings = 0
+        n_edges_of = 0
+        for j in range(n_listed):
+            u = units[j]
+            if whole_unit[u] and not unit_open[u]:
+                inner = True
+                for i in range(unit_neighbour_start[u], unit_neighbour_start[u + 1]):
+                    if not whole_unit[unit_neighbour[i]]:
+                        inner = False
+                        break
+                if inner:
+                    continue
+            edges_of[n_edges_of] = u
+            n_edges_of += 1
+            for c in range(unit_cells[u], unit_cells[u + 1]):
+                if not in_set[c]:
+                    continue
+                for x in range(edge_start[c], edge_start[c + 1]):
+                    if seen[x]:
+                        continue
+                    b = edge[x, 0]
+                    if b >= 0 and in_set[b]:
+                        continue
+                    ring_first = n_ring_xy
+                    first = x
+                    here = c
+                    while True:
+                        seen[x] = True
+                        p0, p1 = edge[x, 3], edge[x + 1, 3]
+                        if n_ring_xy + p1 - p0 + 2 > len(ring_xy):
+                            ring_xy = _grow_xy(ring_xy, n_ring_xy + p1 - p0 + 2)
+                        ring_xy[n_ring_xy, 0] = ox + edge[x, 1] / 1000.0
+                        ring_xy[n_ring_xy, 1] = oy + edge[x, 2] / 1000.0
+                        n_ring_xy += 1
+                        for p in range(p0, p1):
+                            ring_xy[n_ring_xy, 0] = ox + extra_xy[p, 0] / 1000.0
+                            ring_xy[n_ring_xy, 1] = oy + extra_xy[p, 1] / 1000.0
+                            n_ring_xy += 1
+                        # the next edge round the cell, or round the site's cells met at its end
+                        y = x + 1 if x + 1 < edge_start[here + 1] else edge_start[here]
+                        while True:
+                            b = edge[y, 0]
+                            if b < 0 or not in_set[b]:
+                                break
+                            t = edge_start[b]
+                            while edge[t, 0] != here:  # the same border seen from b
+                                t += 1
+                            y = t + 1 if t + 1 < edge_start[b + 1] else edge_start[b]
+                            here = b
+                        x = y
+                        if x == first:
+                            break
+                    ring_xy[n_ring_xy, 0] = ring_xy[ring_first, 0]
+                    ring_xy[n_ring_xy, 1] = ring_xy[ring_first, 1]
+                    n_ring_xy += 1
+                    if n_ring_xy - ring_first < 4:  # (a sliver of two points: no ring)
+                        n_ring_xy = ring_first
+                        continue
+                    if n_rings + 1 > len(ring_end):
+                        ring_end = _grow(ring_end, n_rings + 1)
+                    ring_end[n_rings] = n_ring_xy
+                    n_rings += 1
+        # shells (anticlockwise) each followed by the holes inside it
+        area = np.empty(n_rings)
+        for r in range(n_rings):
+            area[r] = _area(ring_xy, ring_end[r - 1] if r else 0, ring_end[r])
+        shell_of = np.full(n_rings, -1, dtype=np.int64)
+        for r in range(n_rings):
+            if area[r] >= 0:
+                continue
+            s0 = ring_end[r - 1] if r else 0
+            px, py = ring_xy[s0, 0], ring_xy[s0, 1]
+            best = -1
+            for h in range(n_rings):
+                smaller = area[h] > 0 and (best < 0 or area[h] < area[best])  # the innermost shell round it
+                if smaller and _inside(ring_xy, ring_end[h - 1] if h else 0, ring_end[h], px, py):
+                    best = h
+            shell_of[r] = best
+        for h in range(n_rings):
+            if area[h] <= 0:
+                continue
+            if n_out_polygon + 2 > len(out_polygon):
+                out_polygon = _grow(out_polygon, n_out_polygon + 2)
+            for j in range(-1, n_rings):
+                r = h if j < 0 else j
+                if j >= 0 and shell_of[r] != h:
+                    continue
+                s0, e0 = (ring_end[r - 1] if r else 0), ring_end[r]
+                if n_out_xy + e0 - s0 > len(out_xy):
+                    out_xy = _grow_xy(out_xy, n_out_xy + e0 - s0)
+                for p in range(s0, e0):
+                    out_xy[n_out_xy, 0] = ring_xy[p, 0]
+                    out_xy[n_out_xy, 1] = ring_xy[p, 1]
+                    n_out_xy += 1
+                if n_out_ring + 2 > len(out_ring):
+                    out_ring = _grow(out_ring, n_out_ring + 2)
+                n_out_ring += 1
+                out_ring[n_out_ring] = n_out_xy
+            n_out_polygon += 1
+            out_polygon[n_out_polygon] = n_out_ring
+        out_site[s + 1] = n_out_polygon
+        for j in range(n_edges_of):
+            u = edges_of[j]
+            for x in range(edge_start[unit_cells[u]], edge_start[unit_cells[u + 1]]):
+                seen[x] = False
+        for j in range(n_listed):
+            u = units[j]
+            listed[u] = False
+            whole_unit[u] = False
+            for c in range(unit_cells[u], unit_cells[u + 1]):
+                in_set[c] = False
+    return out_xy[:n_out_xy], out_ring[: n_out_ring + 1], out_polygon[: n_out_polygon + 1], out_site
+
+
+def warm() -> None:
+    """Compile the division and the outlines now (see :func:`geo_service.walks.warm`)."""
+    nodes = np.array([[0.0, 0.0], [100.0, 0.0], [100.0, 100.0]])
+    u, v = np.array([0, 1]), np.array([1, 2])
+
+    def along(street: np.ndarray, metres: np.ndarray) -> np.ndarray:
+        return np.where(
+            street[:, None] == 0,
+            np.column_stack([metres, 0 * metres]),
+            np.column_stack([100 + 0 * metres, metres]),
+        )
+
+    cells = street_cells(nodes, u, v, along, np.array([100.0, 100.0]), width=40.0, spacing=20.0)
+    outlines(cells, 1, np.array([0, 0]), np.array([0, 1]), np.array([0.0, 0.0]), np.array([100.0, 50.0]))

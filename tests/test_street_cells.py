@@ -1,0 +1,191 @@
+"""Service-area polygons read off the network's division of the ground (``street_cells``), checked
+by hand and against distances GEOS measures to the streets reached and not reached."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from geo_service import reach
+from geo_service.crs import from_metric
+from geo_service.network import build_network
+from geo_service.reach import service_areas
+from tests.test_reach import OX, OY, random_roads
+
+WIDTH, HALF_SLICE = 40.0, 10.0
+RADIUS = 1.001 * float(np.hypot(WIDTH, HALF_SLICE))
+
+
+def roads(*lines) -> gpd.GeoDataFrame:
+    geoms = [shapely.LineString([(OX + x, OY + y) for x, y in line]) for line in lines]
+    return gpd.GeoDataFrame(
+        {"walkable": True},
+        index=np.arange(1, len(geoms) + 1),
+        geometry=list(from_metric(np.array(geoms))),
+        crs=4326,
+    )
+
+
+def at(*xy):
+    return np.array([shapely.Point(OX + x, OY + y) for x, y in xy], dtype=object)
+
+
+def test_a_straight_street_by_hand():
+    """200 m of street cut into ten 20 m slices: a walk of 100 m from its start covers five of them,
+    ends square at 100 m, and is round (the start node's disc) behind the site."""
+    net = build_network(roads([(0, 0), (200, 0)]), mode="walk")
+    for walk, end in ((100.0, 100.0), (95.0, 100.0), (85.0, 80.0), (131.0, 140.0)):
+        poly = service_areas(net, at((0, 0)), max_cost=walk).polygons[0]
+        assert poly.is_valid
+        minx, miny, maxx, maxy = np.array(poly.bounds) - [OX, OY, OX, OY]
+        assert maxx == pytest.approx(end, abs=0.01), walk  # within half a slice of the walk's end
+        assert -RADIUS - 0.01 <= minx <= -WIDTH  # the round end, in 30° chords
+        # the band's edge along the street is a straight chord at the width, not a row of scallops
+        # (by a node its disc takes a quarter slice, and the first slice's chord leans out by a metre)
+        for x, off in ((15.0, 1.0), (50.0, 0.05), (71.0, 0.05)):
+            across = poly.intersection(shapely.LineString([(OX + x, OY - 100), (OX + x, OY + 100)]))
+            assert np.array(across.bounds)[[1, 3]] - OY == pytest.approx([-WIDTH, WIDTH], abs=off)
+        assert miny >= -RADIUS
+        assert maxy <= RADIUS
+        assert poly.contains(shapely.Point(OX + end - 1, OY + 39))
+        assert not poly.contains(shapely.Point(OX + end + 1, OY))
+    # both ways from the middle: 60 m each way, rounded to slice ends at 40 and 160
+    poly = service_areas(net, at((100, 5)), max_cost=65.0).polygons[0]
+    assert np.array(poly.bounds)[[0, 2]] - OX == pytest.approx([40.0, 160.0], abs=0.01)
+
+
+def test_junctions_blocks_and_streets_not_reached():
+    """A square of 300 m streets keeps its middle open; a 60 m block is covered whole; the street the
+    walk does not reach is not drawn over, even where it runs 50 m beside a reached one."""
+    square = [(0, 0), (300, 0), (300, 300), (0, 300), (0, 0)]
+    small = [(0, 0), (-60, 0), (-60, 60), (0, 60)]
+    aside = [(1000, 50), (1200, 50)]  # parallel to nothing reached... and one beside a reached street:
+    beside = [(50, -50), (250, -50)]
+    net = build_network(roads(square, small, aside, beside), mode="walk")
+    areas = service_areas(net, at((150, 0)), max_cost=2000.0)
+    poly = areas.polygons[0]
+    assert poly.is_valid
+    assert not poly.contains(shapely.Point(OX + 150, OY + 150))  # the middle of the wide block
+    assert poly.contains(shapely.Point(OX + 150, OY + 260))  # its far side, reached round the square
+    assert poly.contains(shapely.Point(OX - 30, OY + 30))  # the narrow block
+    assert len(poly.geoms[0].interiors) == 1 if poly.geom_type == "MultiPolygon" else len(poly.interiors) == 1
+    # the street 50 m south is not connected: the ground nearer to it than to the square's side is not
+    # the walk's (a buffer of the reached streets would cover it down to 40 m)
+    assert poly.contains(shapely.Point(OX + 150, OY - 20))
+    assert not poly.contains(shapely.Point(OX + 150, OY - 30))
+    assert not poly.intersects(shapely.Point(OX + 1100, OY + 50))
+
+
+def _stretches(net, seg, a, b):
+    keep = b - a > 1e-9
+    if not keep.any():
+        return shapely.MultiLineString()
+    xy, offsets = reach._prepared(net).geometry.pieces(seg[keep], a[keep], b[keep])
+    return shapely.multilinestrings(
+        shapely.from_ragged_array(shapely.GeometryType.LINESTRING, xy, (offsets,))
+    )
+
+
+def _complement(net, seg, a, b):
+    """The parts of every street outside the stretches (seg, a, b)."""
+    length = reach._prepared(net).geometry.along[reach._prepared(net).geometry.start[1:] - 1]
+    out_seg, out_a, out_b = [], [], []
+    for s in range(len(length)):
+        here = np.flatnonzero(seg == s)
+        pos = 0.0
+        for i in here[np.argsort(a[here])]:
+            if a[i] > pos:
+                out_seg.append(s), out_a.append(pos), out_b.append(a[i])
+            pos = max(pos, b[i])
+        if pos < length[s]:
+            out_seg.append(s), out_a.append(pos), out_b.append(length[s])
+    return np.array(out_seg, dtype=int), np.array(out_a), np.array(out_b)
+
+
+@pytest.mark.parametrize(("seed", "limit"), [(31, 400.0), (32, 700.0), (33, 1000.0)])
+def test_polygons_are_the_ground_nearest_to_streets_reached(seed, limit):
+    """The oracle: a place is the site's when the nearest street to it is reached and within 40 m.
+
+    Measured with GEOS on the stretches the walk reached, with allowance for what the division
+    approximates: a walk's end counts to the nearest slice end (±10 m), and the street points stand
+    10 m apart (so a place is certainly nearer to a reached street's points only if it is nearer to the
+    street by that much). Places closer than that to either call are not judged."""
+    net = build_network(random_roads(seed, n=150, size=2500.0), mode="walk")
+    geometry = reach._prepared(net).geometry
+    length = geometry.along[geometry.start[1:] - 1]
+    rng = np.random.default_rng(seed)
+    sites = at(*rng.uniform(500, 2000, size=(4, 2)))
+    areas = service_areas(net, sites, max_cost=limit)
+    judged_in = judged_out = 0
+    for i, poly in enumerate(areas.polygons):
+        assert poly.is_valid
+        mine = areas.site == i
+        seg, a, b = areas.segment[mine], areas.start[mine], areas.stop[mine]
+        cut_a, cut_b = a > 1e-6, b < length[seg] - 1e-6
+        # the reached streets shortened and lengthened by half a slice where the walk ran out
+        a_in, b_in = a + cut_a * HALF_SLICE, b - cut_b * HALF_SLICE
+        a_out, b_out = np.maximum(a - cut_a * HALF_SLICE, 0), np.minimum(b + cut_b * HALF_SLICE, length[seg])
+        reached_in, reached_out = _stretches(net, seg, a_in, b_in), _stretches(net, seg, a_out, b_out)
+        unreached_in = _stretches(net, *_complement(net, seg, a_out, b_out))
+        unreached_out = _stretches(net, *_complement(net, seg, a_in, b_in))
+        x0, y0, x1, y1 = shapely.buffer(reached_out, 60).bounds
+        p = shapely.points(rng.uniform(x0, x1, 4000), rng.uniform(y0, y1, 4000))
+        d_in, d_out = shapely.distance(reached_in, p), shapely.distance(reached_out, p)
+        other_in, other_out = shapely.distance(unreached_in, p), shapely.distance(unreached_out, p)
+        sure_in = (d_in <= WIDTH - 2) & (np.hypot(d_in, HALF_SLICE) < other_out - 0.5)
+        sure_out = (d_out > RADIUS + 0.5) | (np.hypot(other_in, HALF_SLICE) < d_out - 0.5)
+        assert not (sure_in & sure_out).any()
+        inside = shapely.contains(poly, p)
+        assert inside[sure_in].all(), p[sure_in & ~inside][:3]
+        assert not inside[sure_out].any(), p[sure_out & inside][:3]
+        judged_in += sure_in.sum()
+        judged_out += sure_out.sum()
+    assert judged_in > 2000
+    assert judged_out > 2000
+
+
+def test_polygons_of_many_networks_are_valid_and_hold_their_streets():
+    checked = 0
+    for seed in range(5):
+        for mode in ("walk", "drive"):
+            net = build_network(random_roads(40 + seed, n=100, size=2000.0), mode=mode)
+            rng = np.random.default_rng(seed)
+            sites = at(*rng.uniform(0, 2000, size=(6, 2)))
+            for limit in (150.0, 900.0) if mode == "walk" else (20.0, 90.0):
+                areas = service_areas(net, sites, max_cost=limit)
+                polys = areas.polygons
+                assert shapely.is_valid(polys).all()
+                for i, (poly, lines) in enumerate(zip(polys, areas.lines, strict=True)):
+                    assert poly.is_empty == (i in areas.unreachable or lines.is_empty)
+                    if lines.is_empty:
+                        continue
+                    # the middle of every line reached longer than a slice is inside, unless a street
+                    # not reached passes nearer than a slice (one it crosses, or runs on beside)
+                    mine = areas.site == i
+                    others = _stretches(
+                        net, *_complement(net, areas.segment[mine], areas.start[mine], areas.stop[mine])
+                    )
+                    long = [g for g in lines.geoms if g.length > 2 * HALF_SLICE + 1]
+                    mids = shapely.line_interpolate_point(long, 0.5, normalized=True)
+                    clear = shapely.distance(others, mids) > 2 * HALF_SLICE
+                    assert shapely.contains(poly, mids[clear]).all()
+                    checked += clear.sum()
+    assert checked > 200
+
+
+def test_polygons_from_threads_equal_one_by_one():
+    """The division is made once (the first asker makes it, others wait); the outlines share nothing."""
+    net = build_network(random_roads(50, n=150, size=2500.0), mode="walk")
+    rng = np.random.default_rng(5)
+    jobs = [at(*rng.uniform(300, 2200, size=(5, 2))) for _ in range(8)]
+
+    def run(sites):
+        return list(shapely.to_wkb(service_areas(net, sites, max_cost=600.0).polygons))
+
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(run, jobs))
+    assert together == [run(job) for job in jobs]
