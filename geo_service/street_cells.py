@@ -80,7 +80,7 @@ class StreetCells:
         n_units = len(self.unit_cells) - 1
         return (
             np.zeros(len(self.edge_start) - 1, dtype=np.bool_),  # cell in the site's set
-            np.zeros(len(self.edge), dtype=np.bool_),  # edge traced
+            np.full(len(self.edge), -1, dtype=np.int32),  # edge's place on the outline being traced
             np.zeros(n_units, dtype=np.bool_),  # unit met
             np.zeros(n_units, dtype=np.bool_),  # unit whole in the set
         )
@@ -445,7 +445,7 @@ def _inside(xy, s, e, px, py):  # type: ignore[no-untyped-def]
 @compiled
 def _outlines(  # type: ignore[no-untyped-def]
     in_set,
-    seen,
+    local_of,
     listed,
     whole_unit,
     site_ptr,
@@ -468,13 +468,16 @@ def _outlines(  # type: ignore[no-untyped-def]
     len(edge_start) - 1
     n_sites = len(site_ptr) - 1
     len(unit_cells) - 1
-    # in_set, seen, listed, whole_unit: all False, and left so
+    # in_set, listed, whole_unit: all False, local_of (each edge's place among the site's border edges)
+    # all -1, and left so
     ox, oy = origin[0], origin[1]
     most = 0  # the most stretches of a site
     for s in range(n_sites):
         most = max(most, site_ptr[s + 1] - site_ptr[s])
     units = np.empty(3 * most, dtype=np.int64)  # the site's streets and nodes, in the order met
-    edges_of = np.empty(3 * most, dtype=np.int64)  # those on the outline: the cells' edges traced
+    border_edge = np.empty(1024, dtype=np.int64)  # the site's edges on its outline
+    border_next = np.empty(1024, dtype=np.int64)  # the one after each (an edge, then its place here)
+    done = np.zeros(1024, dtype=np.bool_)
     ring_xy = np.empty((4096, 2), dtype=np.float64)  # the site's rings as traced
     ring_end = np.empty(64, dtype=np.int64)
     out_xy = np.empty((4096, 2), dtype=np.float64)
@@ -520,10 +523,9 @@ def _outlines(  # type: ignore[no-untyped-def]
                 i1 = i0
             for i in range(i0, i1 + 1):
                 in_set[c0 + i] = True
-        # trace each ring of edges with a neighbour outside the set, from the units on the outline
-        n_ring_xy = 0
-        n_rings = 0
-        n_edges_of = 0
+        # the edges with a neighbour outside the set, in the cells of the units on the outline, each
+        # with the one after it round the outline (found while the cell is at hand)
+        n_border = 0
         for j in range(n_listed):
             u = units[j]
             if whole_unit[u] and not unit_open[u]:
@@ -534,56 +536,72 @@ def _outlines(  # type: ignore[no-untyped-def]
                         break
                 if inner:
                     continue
-            edges_of[n_edges_of] = u
-            n_edges_of += 1
             for c in range(unit_cells[u], unit_cells[u + 1]):
                 if not in_set[c]:
                     continue
-                for x in range(edge_start[c], edge_start[c + 1]):
-                    if seen[x]:
-                        continue
+                e0, e1 = edge_start[c], edge_start[c + 1]
+                for x in range(e0, e1):
                     b = edge[x, 0]
                     if b >= 0 and in_set[b]:
                         continue
-                    ring_first = n_ring_xy
-                    first = x
+                    # the next edge round the cell, or round the site's cells met at its end
                     here = c
+                    y = x + 1 if x + 1 < e1 else e0
                     while True:
-                        seen[x] = True
-                        p0, p1 = edge[x, 3], edge[x + 1, 3]
-                        if n_ring_xy + p1 - p0 + 2 > len(ring_xy):
-                            ring_xy = _grow_xy(ring_xy, n_ring_xy + p1 - p0 + 2)
-                        ring_xy[n_ring_xy, 0] = ox + edge[x, 1] / 1000.0
-                        ring_xy[n_ring_xy, 1] = oy + edge[x, 2] / 1000.0
-                        n_ring_xy += 1
-                        for p in range(p0, p1):
-                            ring_xy[n_ring_xy, 0] = ox + extra_xy[p, 0] / 1000.0
-                            ring_xy[n_ring_xy, 1] = oy + extra_xy[p, 1] / 1000.0
-                            n_ring_xy += 1
-                        # the next edge round the cell, or round the site's cells met at its end
-                        y = x + 1 if x + 1 < edge_start[here + 1] else edge_start[here]
-                        while True:
-                            b = edge[y, 0]
-                            if b < 0 or not in_set[b]:
-                                break
-                            t = edge_start[b]
-                            while edge[t, 0] != here:  # the same border seen from b
-                                t += 1
-                            y = t + 1 if t + 1 < edge_start[b + 1] else edge_start[b]
-                            here = b
-                        x = y
-                        if x == first:
+                        b = edge[y, 0]
+                        if b < 0 or not in_set[b]:
                             break
-                    ring_xy[n_ring_xy, 0] = ring_xy[ring_first, 0]
-                    ring_xy[n_ring_xy, 1] = ring_xy[ring_first, 1]
+                        t = edge_start[b]
+                        while edge[t, 0] != here:  # the same border seen from b
+                            t += 1
+                        y = t + 1 if t + 1 < edge_start[b + 1] else edge_start[b]
+                        here = b
+                    if n_border + 1 > len(border_edge):
+                        border_edge = _grow(border_edge, n_border + 1)
+                        border_next = _grow(border_next, n_border + 1)
+                    border_edge[n_border] = x
+                    border_next[n_border] = y
+                    local_of[x] = n_border
+                    n_border += 1
+        # the rings: each border edge followed by the next until the first comes round again
+        for i in range(n_border):
+            border_next[i] = local_of[border_next[i]]  # (-1: none, which cannot happen)
+        if len(done) < n_border:
+            done = np.zeros(max(n_border, 2 * len(done)), dtype=np.bool_)
+        n_ring_xy = 0
+        n_rings = 0
+        for i in range(n_border):
+            if done[i]:
+                continue
+            ring_first = n_ring_xy
+            j = i
+            while j >= 0 and not done[j]:
+                done[j] = True
+                x = border_edge[j]
+                p0, p1 = edge[x, 3], edge[x + 1, 3]
+                if n_ring_xy + p1 - p0 + 2 > len(ring_xy):
+                    ring_xy = _grow_xy(ring_xy, n_ring_xy + p1 - p0 + 2)
+                ring_xy[n_ring_xy, 0] = ox + edge[x, 1] / 1000.0
+                ring_xy[n_ring_xy, 1] = oy + edge[x, 2] / 1000.0
+                n_ring_xy += 1
+                for p in range(p0, p1):
+                    ring_xy[n_ring_xy, 0] = ox + extra_xy[p, 0] / 1000.0
+                    ring_xy[n_ring_xy, 1] = oy + extra_xy[p, 1] / 1000.0
                     n_ring_xy += 1
-                    if n_ring_xy - ring_first < 4:  # (a sliver of two points: no ring)
-                        n_ring_xy = ring_first
-                        continue
-                    if n_rings + 1 > len(ring_end):
-                        ring_end = _grow(ring_end, n_rings + 1)
-                    ring_end[n_rings] = n_ring_xy
-                    n_rings += 1
+                j = border_next[j]
+            ring_xy[n_ring_xy, 0] = ring_xy[ring_first, 0]
+            ring_xy[n_ring_xy, 1] = ring_xy[ring_first, 1]
+            n_ring_xy += 1
+            if n_ring_xy - ring_first < 4:  # (a sliver of two points: no ring)
+                n_ring_xy = ring_first
+                continue
+            if n_rings + 1 > len(ring_end):
+                ring_end = _grow(ring_end, n_rings + 1)
+            ring_end[n_rings] = n_ring_xy
+            n_rings += 1
+        for i in range(n_border):
+            local_of[border_edge[i]] = -1
+            done[i] = False
         # shells (anticlockwise) each followed by the holes inside it
         area = np.empty(n_rings)
         for r in range(n_rings):
@@ -623,10 +641,6 @@ def _outlines(  # type: ignore[no-untyped-def]
             n_out_polygon += 1
             out_polygon[n_out_polygon] = n_out_ring
         out_site[s + 1] = n_out_polygon
-        for j in range(n_edges_of):
-            u = edges_of[j]
-            for x in range(edge_start[unit_cells[u]], edge_start[unit_cells[u + 1]]):
-                seen[x] = False
         for j in range(n_listed):
             u = units[j]
             listed[u] = False
