@@ -336,33 +336,23 @@ def service_areas(
     row, street, here, there = _walk(
         network, _prepared(network), snaps.segment[ok], snaps.offset[ok], lead, max_cost
     )
-    forwards = street >= 0
-    seg = np.where(forwards, street, ~street)
-    length = network.seg_len.take(seg)
-    # how far into the street the walk gets from the end it enters at (a), and from the other end (b:
-    # none when that end is not reached, or the street is one-way and that end is v)
-    with np.errstate(invalid="ignore"):  # inf - inf, 0 × inf: NaN, read as "nowhere" or "all of it"
-        a, b = max_cost - here, max_cost - there
-        if network.mode != "walk":  # walking costs are metres already
-            to_m = length / np.maximum(network.seg_cost.take(seg), 1e-9)
-            a, b = a * to_m, np.where(network.seg_twoway.take(seg), b * to_m, -np.inf)
-    a = np.fmin(a, length)
-    b = np.fmin(np.fmax(b, 0.0), length)
-    full = a + b >= length
-    own = seg == snaps.segment[ok].take(row)
-    # a street is reached whole, or from the end it is entered at, and perhaps from its v end as well
-    first = np.flatnonzero(~own & (full | (a > 0)))
-    second = np.flatnonzero(~own & ~full & (b > 0))  # only for streets entered at u
-    rows, segs = [row.take(first), row.take(second)], [seg.take(first), seg.take(second)]
-    starts = [np.where(forwards | full, 0.0, length - a).take(first), (length - b).take(second)]
-    stops = [np.where(forwards & ~full, a, length).take(first), length.take(second)]
+    # how far into each street the walk gets from the end it enters at, and from the other end
+    from geo_service.walks import cut_streets  # numba, as the walk
+
+    rows, segs, starts, stops, came_u, came_v = cut_streets(
+        row,
+        street,
+        here,
+        there,
+        network.seg_len,
+        network.seg_cost,
+        network.seg_twoway,
+        snaps.segment[ok],
+        float(max_cost),
+        network.mode == "walk",
+    )
     # the site's own street: the stretch either side of it, merged with what comes back round from its ends
     s = snaps.segment[ok]
-    came_u, came_v = np.zeros(len(ok)), np.zeros(len(ok))
-    mine = np.flatnonzero(own)
-    at_u = forwards.take(mine)
-    came_u[row.take(mine)] = np.where(at_u, a.take(mine), 0.0)
-    came_v[row.take(mine)] = np.where(at_u, b.take(mine), a.take(mine))
     total, off = network.seg_len[s], snaps.offset[ok]
     either = np.maximum(max_cost - lead, 0.0) * total / np.maximum(network.seg_cost[s], 1e-9)
     back = np.where(network.seg_twoway[s], np.maximum(0.0, off - either), off)  # one-way: ahead only
@@ -370,17 +360,13 @@ def service_areas(
         np.column_stack([back, np.zeros(len(ok)), total - came_v]),
         np.column_stack([np.minimum(total, off + either), came_u, total]),
     )
-    rows.append(r)
-    segs.append(s[r])
-    starts.append(lo)
-    stops.append(hi)
     return ServiceAreas(
         network,
         k,
-        ok[np.concatenate(rows)],
-        np.concatenate(segs),
-        np.concatenate(starts),
-        np.concatenate(stops),
+        ok[np.concatenate([rows, r])],
+        np.concatenate([segs, s[r]]),
+        np.concatenate([starts, lo]),
+        np.concatenate([stops, hi]),
         unreachable,
         buffer_m,
     )

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-__all__ = ["compiled", "reached_streets", "warm"]
+__all__ = ["compiled", "cut_streets", "reached_streets", "warm"]
 
 
 def compiled(function: Callable[..., Any]) -> Any:
@@ -206,6 +206,90 @@ def reached_streets(
     )
 
 
+@compiled
+def _cut_streets(row, street, here, there, seg_len, seg_cost, seg_twoway, own, max_cost, walking):  # type: ignore[no-untyped-def]
+    n = len(row)
+    out_row = np.empty(2 * n, dtype=np.int64)
+    out_seg = np.empty(2 * n, dtype=np.int64)
+    out_start = np.empty(2 * n)
+    out_stop = np.empty(2 * n)
+    came_u = np.zeros(len(own))
+    came_v = np.zeros(len(own))
+    a_of = np.empty(n)
+    b_of = np.empty(n)
+    for i in range(n):
+        forwards = street[i] >= 0
+        g = street[i] if forwards else ~street[i]
+        length = seg_len[g]
+        # inf - inf and 0 × inf are NaN: read as "all of it" (a) or "nowhere" (b)
+        a, b = max_cost - here[i], max_cost - there[i]
+        if not walking:  # walking costs are metres already
+            to_m = length / max(seg_cost[g], 1e-9)
+            a = a * to_m
+            b = b * to_m if seg_twoway[g] else -np.inf
+        a = length if np.isnan(a) else min(a, length)
+        b = 0.0 if np.isnan(b) else min(max(b, 0.0), length)
+        a_of[i], b_of[i] = a, b
+        if g == own[row[i]]:  # the site's own street: what comes back round to it from its ends
+            came_u[row[i]] = a if forwards else 0.0
+            came_v[row[i]] = b if forwards else a
+    m = 0
+    for second in range(2):  # first each street from the end it is entered at, then from its v end
+        for i in range(n):
+            forwards = street[i] >= 0
+            g = street[i] if forwards else ~street[i]
+            if g == own[row[i]]:
+                continue
+            length, a, b = seg_len[g], a_of[i], b_of[i]
+            full = a + b >= length
+            if second == 0 and (full or a > 0):
+                out_start[m] = 0.0 if forwards or full else length - a
+                out_stop[m] = a if forwards and not full else length
+            elif second == 1 and not full and b > 0:  # (only for streets entered at u)
+                out_start[m] = length - b
+                out_stop[m] = length
+            else:
+                continue
+            out_row[m] = row[i]
+            out_seg[m] = g
+            m += 1
+    return out_row[:m], out_seg[:m], out_start[:m], out_stop[:m], came_u, came_v
+
+
+def cut_streets(
+    row: np.ndarray,
+    street: np.ndarray,
+    here: np.ndarray,
+    there: np.ndarray,
+    seg_len: np.ndarray,
+    seg_cost: np.ndarray,
+    seg_twoway: np.ndarray,
+    own: np.ndarray,
+    max_cost: float,
+    walking: bool,
+) -> tuple[np.ndarray, ...]:
+    """The stretches of the streets :func:`reached_streets` found: per street the part reached from
+    the end it is entered at (metres from its start), and for a street entered at u and not reached
+    whole, the part reached from its v end; the point's own street ``own[point]`` left out, with how
+    far the walk comes back to it from its u and from its v end (``came_u``, ``came_v``, per point).
+
+    Returns point, street, start, stop, came_u, came_v: first the stretches from the end entered,
+    then those from the v end, each in the order given.
+    """
+    return _cut_streets(  # type: ignore[no-any-return]
+        np.ascontiguousarray(row, dtype=np.int64),
+        np.ascontiguousarray(street, dtype=np.int64),
+        np.ascontiguousarray(here, dtype=np.float64),
+        np.ascontiguousarray(there, dtype=np.float64),
+        np.ascontiguousarray(seg_len, dtype=np.float64),
+        np.ascontiguousarray(seg_cost, dtype=np.float64),
+        np.ascontiguousarray(seg_twoway, dtype=np.bool_),
+        np.ascontiguousarray(own, dtype=np.int64),
+        float(max_cost),
+        bool(walking),
+    )
+
+
 def warm() -> None:
     """Compile the searches, the joining of their streets into lines (:mod:`geo_service.trails`) and
     the outlines of their areas (:mod:`geo_service.street_cells`) now, into numba's cache where it can
@@ -226,5 +310,18 @@ def warm() -> None:
         np.array([0.5]),
         np.array([0, 1], dtype=np.int64),
         10.0,
+    )
+    one_street = np.array([0])
+    cut_streets(
+        one_street,
+        one_street,
+        np.array([0.0]),
+        np.array([1.0]),
+        np.array([1.0]),
+        np.array([1.0]),
+        np.array([True]),
+        np.array([-1]),
+        10.0,
+        True,
     )
     warm_outlines()
