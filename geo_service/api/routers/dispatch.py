@@ -77,10 +77,11 @@ def run_dispatch(
 
 
 def _save(
-    ws: Workspace, cases: gpd.GeoDataFrame, answers: list[CaseAssignment], actor: str
+    ws: Workspace, cases: gpd.GeoDataFrame, answers: list[CaseAssignment], actor: str, *, save: bool = True
 ) -> tuple[list[int | None], dict[int, dict[str, Any]]]:
     """Store the dispatched cases; (incident id per answer, the refusal of each case that cannot be
-    stored, by answer): a bad value is that case's error, the rest are stored."""
+    stored, by answer): a bad value is that case's error, the rest are stored. Without ``save``
+    nothing is stored, and the refusals are those saving would give."""
     spec = ws.catalog["incidents"]
     news, rows = [], []
     refused: dict[int, dict[str, Any]] = {}
@@ -121,12 +122,14 @@ def _save(
                 "code": "not-saved",
                 "codes": ["not-saved"],
                 "field": exc.field,
-                "detail_zh": f"{where_zh}未保存：{exc.zh}",
-                "detail_en": f"{where_en} not saved: {exc.en}",
+                "detail_zh": f"{where_zh}{'未保存' if save else '保存时会被拒绝'}：{exc.zh}",
+                "detail_en": f"{where_en} {'not saved' if save else 'would not be saved'}: {exc.en}",
             }
             continue
         news.append(NewFeature(props, c.geometry))
         rows.append(a.index)
+    if not save:
+        return [None] * len(answers), refused
     made = ws.store.create_features("incidents", news, actor=actor, reason="12345 派单") if news else []
     ids: list[int | None] = [None] * len(answers)
     for row, f in zip(rows, made, strict=True):
@@ -140,9 +143,12 @@ def _respond(
     """The batch's answer, case by case as a bad time or place is (a batch of one too): a case the
     store refuses (a source the layer does not take) is ``ok: false`` with its error, where it would
     have gone kept beside it, and counts as failed (``not_saved`` says how many of those were
-    dispatched but not stored)."""
+    dispatched but not stored). A trial run (``save`` false) gives the same refusals, worded as what
+    saving would do."""
     answers = run_dispatch(ws, cases, intake=intake)
-    ids, refused = _save(ws, cases, answers, actor) if save else ([None] * len(answers), {})
+    ids, refused = _save(
+        ws, cases, answers, actor, save=save
+    )  # (a trial run checks what saving would refuse)
     out = []
     for a, fid in zip(answers, ids, strict=True):
         row = a.as_dict()
