@@ -258,11 +258,19 @@ class _Prepared:
 
 
 def _prepared(network: RoadNetwork) -> _Prepared:
+    """The network's prepared arrays, made once: requests on other threads wait for the first (two
+    would each keep a copy, and each divide the ground beside the streets)."""
     cache = network.__dict__.get("_reach")
     if cache is None:
-        cache = _Prepared(network)
-        object.__setattr__(network, "_reach", cache)
+        with _PREPARING:
+            cache = network.__dict__.get("_reach")
+            if cache is None:
+                cache = _Prepared(network)
+                object.__setattr__(network, "_reach", cache)
     return cache
+
+
+_PREPARING = threading.Lock()
 
 
 _MAX_CELLS = 1 << 22  # node cells, at least this many allowed (or eight per node)

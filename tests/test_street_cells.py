@@ -189,3 +189,14 @@ def test_polygons_from_threads_equal_one_by_one():
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(run, jobs))
     assert together == [run(job) for job in jobs]
+
+
+def test_threads_share_one_preparation_of_a_network():
+    """Threads asking for a fresh network's areas at once get one set of prepared arrays and one
+    division of the ground (two would hold two copies: gigabytes while a city's is made)."""
+    net = build_network(random_roads(51, n=120, size=2000.0), mode="walk")
+    with ThreadPoolExecutor(6) as pool:
+        prepared = list(pool.map(lambda _: reach._prepared(net), range(6)))
+        cells = list(pool.map(lambda p: p.cells(40.0), prepared))
+    assert all(p is prepared[0] for p in prepared)
+    assert all(c is cells[0] for c in cells)
