@@ -625,3 +625,24 @@ def test_an_edit_that_changes_nothing_makes_no_new_version(client):
         headers={"If-Match": '"1"'},
     )
     assert stale.status_code == 409
+
+
+def test_a_delete_keeps_its_reason_in_the_history_and_a_blank_one_is_refused(client):
+    """DELETE takes a reason as the overrides do (``reason=``), kept in the history; an API client (QGIS)
+    may leave it out, but one given blank, or too long, is refused and nothing is deleted."""
+    depots = [{**DEPOT, "properties": {"name": name}} for name in ("旧场站", "备用场站")]
+    ids = [client.post("/collections/depots/items", json=d).json()["id"] for d in depots]
+    for blank in ("", "  "):
+        body = _problem(client.delete(f"/collections/depots/items/{ids[0]}", params={"reason": blank}), 400)
+        assert body["field"] == "reason"
+        assert "删除理由不能为空" in body["detail_zh"]
+        assert "reason for deleting is blank" in body["detail_en"]
+    body = _problem(client.delete(f"/collections/depots/items/{ids[0]}", params={"reason": "长" * 501}), 422)
+    assert body["field"] == "reason"
+    assert "最多 500 个字符" in body["detail_zh"]
+    assert client.get(f"/collections/depots/items/{ids[0]}").status_code == 200  # still there
+    reason = " 场站搬迁至新址（焦城管〔2026〕7号） "
+    assert client.delete(f"/collections/depots/items/{ids[0]}", params={"reason": reason}).status_code == 204
+    assert client.delete(f"/collections/depots/items/{ids[1]}").status_code == 204  # as QGIS deletes
+    kept = [client.get(f"/collections/depots/items/{i}/history").json()["changes"][0] for i in ids]
+    assert [(c["op"], c["reason"]) for c in kept] == [("delete", reason.strip()), ("delete", None)]

@@ -1,7 +1,7 @@
 """The planner's map in real headless Chromium, as a planner uses it: festival points with their
 season, a site's hours, status and dates seen and changed in its popup, a stale edit refused, a siting
-refusal overridden with a reason, a site deleted and restored; and roles that may not edit (or may
-not override) not offered it. Each checks the store, not only the page."""
+refusal overridden with a reason, a site deleted with a reason and restored; and roles that may not
+edit (or may not override) not offered it. Each checks the store, not only the page."""
 
 from __future__ import annotations
 
@@ -316,7 +316,9 @@ def _metres(a, b) -> float:
     return float(shapely.distance(pa, pb))
 
 
-def test_planner_deletes_a_site_after_confirming_and_restores_it(browser, live, tmp_path):
+def test_planner_deletes_a_site_with_a_reason_and_restores_it(browser, live, tmp_path):
+    """Delete asks why (required): cancelled, nothing happens; left blank, the API's refusal is shown and
+    nothing is deleted; typed, the reason is in the site's history and in the deleted sites' popup."""
     app, _ = live
     store = app.state.workspace.store
     site = store.get_feature("stall_sites", 8)
@@ -324,18 +326,33 @@ def test_planner_deletes_a_site_after_confirming_and_restores_it(browser, live, 
     s.open("/maps/plan")
     _click_site(s.page, "stall_sites", 8)
     asked = []
-    s.page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    s.page.once("dialog", lambda d: (asked.append((d.type, d.message)), d.dismiss()))
     s.page.locator(".site-popup button.delete-site").click()
     s.page.wait_for_timeout(300)
-    assert site.properties["name"] in asked[0]
-    assert store.get_feature("stall_sites", 8).version == site.version  # not confirmed: not deleted
+    kind, message = asked[0]
+    assert kind == "prompt"
+    assert site.properties["name"] in message
+    assert "理由（必填" in message
+    assert store.get_feature("stall_sites", 8).version == site.version  # cancelled: not deleted
     _click_site(s.page, "stall_sites", 8)
-    s.page.once("dialog", lambda d: d.accept())
+    s.page.once("dialog", lambda d: d.accept("  "))
+    s.page.locator(".site-popup button.delete-site").click()
+    _wait_msg(s.page, "删除理由不能为空")  # the API's words
+    assert store.get_feature("stall_sites", 8).version == site.version
+    assert s.page.evaluate(f"!!{_find('stall_sites', 8)}")
+    reason = "路口改造施工，摊区暂撤（街道办通知）"
+    _click_site(s.page, "stall_sites", 8)
+    s.page.once("dialog", lambda d: d.accept(reason))
     s.page.locator(".site-popup button.delete-site").click()
     _wait_msg(s.page, "已删除")
     with pytest.raises(NotFound):
         store.get_feature("stall_sites", 8)
+    [deleted] = store.history("stall_sites", 8, limit=1)
+    assert (deleted.op, deleted.reason, deleted.actor) == ("delete", reason, "b-planner-")
     assert not s.page.evaluate(f"!!{_find('stall_sites', 8)}")
+    popup = _open_deleted(s.page, "stall_sites", 8)
+    assert f"理由：{reason}" in popup.inner_text()
+    s.page.evaluate("GEO_MAP.closePopup()")
     s.page.click("#undo-delete")
     said = _wait_msg(s.page, "已恢复")
     back = store.get_feature("stall_sites", 8)
@@ -345,8 +362,29 @@ def test_planner_deletes_a_site_after_confirming_and_restores_it(browser, live, 
     assert [c.op for c in store.history("stall_sites", 8, limit=2)] == ["restore", "delete"]
     text = _click_site(s.page, "stall_sites", 8)  # on the map again, and editable
     assert "修改时段、状态、日期" in text
-    s.clean()
+    assert _script_errors(s) == []
+    assert [f.split("?")[1] for f in s.failed] == ["reason=%20%20"]  # the refused blank one only
+    assert s.outside == []
     s.close()
+
+
+def _deleted(layer: str, fid: int) -> str:
+    """A script expression: the Leaflet layer of deleted site ``fid`` of ``layer`` on the map."""
+    return (
+        f"(() => {{ var found; GEO_MAP.eachLayer(x => {{ if (x.feature && x.feature.properties.site === {fid} && "
+        f"x.feature.properties.layer === '{layer}') found = x; }}); return found; }})()"
+    )
+
+
+def _open_deleted(page, layer: str, fid: int):
+    """Turn the deleted sites' layer on (if off), click the deleted site and return its popup."""
+    if not page.evaluate(f"!!{_deleted(layer, fid)}"):
+        page.locator(".leaflet-control-layers").get_by_text("已删除的摊区与销售点").click()
+    x, y = _centre_on(page, _deleted(layer, fid))
+    page.mouse.click(x, y)
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    return popup
 
 
 def test_a_site_deleted_earlier_is_found_on_the_map_and_restored(browser, live, tmp_path):
@@ -355,21 +393,16 @@ def test_a_site_deleted_earlier_is_found_on_the_map_and_restored(browser, live, 
     app, _ = live
     ws = app.state.workspace
     point = ws.store.get_feature("festival_sales_points", 7)
-    feature_ops.delete_feature(ws, "festival_sales_points", 7, actor="another-planner")
+    reason = "春节后不再设点"
+    feature_ops.delete_feature(ws, "festival_sales_points", 7, actor="another-planner", reason=reason)
     s = Session(browser, live, role="planner")
     s.open("/maps/plan")
-    gone = (
-        "(() => { var found; GEO_MAP.eachLayer(x => { if (x.feature && x.feature.properties.site === 7 && "
-        "x.feature.properties.layer === 'festival_sales_points') found = x; }); return found; })()"
-    )
+    gone = _deleted("festival_sales_points", 7)
     assert not s.page.evaluate(f"!!{gone}")  # off until asked for
-    s.page.locator(".leaflet-control-layers").get_by_text("已删除的摊区与销售点").click()
-    x, y = _centre_on(s.page, gone)
-    s.page.mouse.click(x, y)
-    popup = s.page.locator(".leaflet-popup-content")
-    popup.wait_for()
+    popup = _open_deleted(s.page, "festival_sales_points", 7)
     assert point.properties["name"] in popup.inner_text()
     assert "another-planner" in popup.inner_text()
+    assert f"理由：{reason}" in popup.inner_text()  # why, as its history keeps it
     popup.locator("button.restore-site").click()
     _wait_msg(s.page, "已恢复")
     back = ws.store.get_feature("festival_sales_points", 7)

@@ -2,7 +2,7 @@
 
 :data:`PLAN_JS` draws the sites and the context and is on every planner's page, printed ones too;
 :data:`EDIT_JS` is added for a role that may edit the site layers: drawing, editing a site's shape,
-hours, status and dates, deleting and restoring, each through the features API with the version the
+hours, status and dates, deleting (with a reason, kept in the history) and restoring, each through the features API with the version the
 page read, and a refusal's override with a reason where the role may. :data:`FINISH_JS` ends both.
 
 Every write goes through ``write``: the API's refusal is shown as the API words it (in the page's
@@ -109,7 +109,9 @@ EDIT_JS = """
 var deletedLayers = {};  // 'layer/id' -> the deleted site's Leaflet layer, drawn as it was
 function deletedPopup(p){
   return '<b>' + esc(p.name) + '</b> ' + (en ? '(deleted)' : '（已删除）') + '<br>' + (en ? 'Deleted by ' : '删除人：') + esc(p.deleted_by) +
-    (en ? ', ' : '，') + esc(p.deleted_at) + '<br><button class="restore-site" onclick="restoreSite(' + p.site +
+    (en ? ', ' : '，') + esc(p.deleted_at) +
+    '<br><span class="deleted-reason">' + (en ? 'Reason: ' : '理由：') + esc(p.reason || (en ? 'none given' : '未填写')) + '</span>' +
+    '<br><button class="restore-site" onclick="restoreSite(' + p.site +
     (p.layer === 'stall_sites' ? '' : ",'" + p.layer + "'") + ')">' + (en ? 'Restore' : '恢复') + '</button>';
 }
 var deleted = addLayer(D.L.deleted_sites, L.geoJSON(D.deleted, {
@@ -293,16 +295,19 @@ window.deleteSite = function(id, layer){
   layer = layer || 'stall_sites';
   var k = keyOf(layer, id), l = siteLayers[k]; if (!l) return;
   var p = l.feature.properties;
-  if (!window.confirm(en ? 'Delete “' + p.name + '”? It can be restored afterwards.' : '确定删除「' + p.name + '」吗？删除后可以恢复。')) return;
+  // the reason is kept in the site's history; sent as typed, blank too, for the API to say one is needed
+  var reason = window.prompt(en ? 'Delete “' + p.name + '”: why? (required, kept in its history; it can be restored afterwards)' :
+    '删除「' + p.name + '」的理由（必填，记入历史；删除后可以恢复）：', '');
+  if (reason === null) return;  // cancelled
   MAP.closePopup();
-  write({method: 'DELETE', url: '/collections/' + layer + '/items/' + id, version: p._version,
+  write({method: 'DELETE', url: '/collections/' + layer + '/items/' + id + '?reason=' + encodeURIComponent(reason), version: p._version,
     done: function(){
       var geometry = l.toGeoJSON().geometry;
       if (editing === l) doneEditing(l);
       if (fielded === l) { fielded = null; $('attr-form').style.display = 'none'; }
       GROUPS[layer].removeLayer(l); delete siteLayers[k];
       deleted.addData({type:'Feature', geometry: geometry, properties: {site: id, layer: layer, name: p.name,
-        deleted_by: en ? 'you' : '您', deleted_at: en ? 'just now' : '刚才'}});
+        deleted_by: en ? 'you' : '您', deleted_at: en ? 'just now' : '刚才', reason: reason.trim()}});
       msg((en ? 'Deleted “' : '已删除「') + esc(p.name) + (en ? '”. ' : '」。') + '<button id="undo-delete" onclick="restoreSite(' + id +
         (layer === 'stall_sites' ? '' : ",'" + layer + "'") + ')">' + (en ? 'Restore' : '恢复') + '</button>');
     }});

@@ -448,7 +448,14 @@ def delete_item(
     feature_id: FeatureId,
     if_match: Annotated[str | None, Header()] = None,
     version: Annotated[int | None, Query()] = None,
-    reason: str | None = None,
+    reason: Annotated[
+        str | None,
+        Query(
+            max_length=500,
+            description="删除理由，记入历史（可不填；填了不能为空）/ why it is deleted, kept in the history "
+            "(optional; when given, not blank)",
+        ),
+    ] = None,
 ) -> Response:
     feature_ops.delete_feature(
         ws,
