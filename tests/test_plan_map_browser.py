@@ -1,7 +1,8 @@
 """The planner's map in real headless Chromium, as a planner uses it: festival points with their
-season, a site's hours, status and dates seen and changed in its popup, a stale edit refused, a siting
-refusal overridden with a reason, a site deleted with a reason and restored; and roles that may not
-edit (or may not override) not offered it. Each checks the store, not only the page."""
+season (told again from the API's answer when their dates change), a site's hours, status and dates
+seen and changed in its popup, a stale edit refused, a siting refusal overridden with a reason, a site
+deleted with a reason and restored; and roles that may not edit (or may not override) not offered it.
+Each checks the store, not only the page."""
 
 from __future__ import annotations
 
@@ -192,6 +193,44 @@ def test_a_stale_edit_is_refused_with_the_apis_message(browser, live, tmp_path):
     s.close()
 
 
+@pytest.mark.parametrize(("lang", "fid"), [("zh", 9), ("en", 6)], ids=["zh", "en"])
+def test_a_festival_points_season_follows_its_new_dates_without_a_reload(browser, live, tmp_path, lang, fid):
+    """Its dates changed in the popup, a festival point's season is told again as the API's answer
+    gives it (its season today), on the same page: not left as it was, nor 'reload to see it'."""
+    from geo_service.coverage.season import site_season
+
+    app, _ = live
+    ws = app.state.workspace
+    point = ws.store.get_feature("festival_sales_points", fid)
+    today = dt.datetime.now(TZ).date()
+    key, saved = ("season_en", "Saved") if lang == "en" else ("season_zh", "已保存")
+    s = Session(browser, live, role="planner")
+    s.open(f"/maps/plan?lang={lang}")
+    s.page.evaluate("window.notReloaded = true")
+    told = site_season(point.properties, day=today)[key]
+    assert told in _click_site(s.page, "festival_sales_points", fid)
+    ends = point.properties["valid_from"] + dt.timedelta(days=10)
+    for field, value in (("valid_to", ends.isoformat()), ("lunar_from", "12-23")):
+        s.page.locator(".site-popup button.edit-fields").click()
+        s.page.fill(f"#a-{field}", value)
+        s.page.click("#attr-save")
+        _wait_msg(s.page, saved)
+        s.page.evaluate("document.getElementById('msg').innerHTML = ''")
+        after = ws.store.get_feature("festival_sales_points", fid)
+        assert str(after.properties[field]) == value
+        now = site_season(after.properties, day=today)[key]
+        assert now != told, field
+        text = _click_site(s.page, "festival_sales_points", fid)
+        assert now in text, field
+        assert told not in text, field
+        assert ("reload" if lang == "en" else "刷新") not in text
+        told = now
+    assert s.page.evaluate("window.notReloaded === true")
+    assert _script_errors(s) == []
+    s.page.screenshot(path=artefact(tmp_path, f"plan-festival-season-{lang}.png"))
+    s.close()
+
+
 def _main_road_point(ws, index: int = 10):
     roads = ws.frame("roads")
     return roads[roads["road_class"] == "main"].geometry.iloc[index].interpolate(0.5, normalized=True)
@@ -281,7 +320,7 @@ def test_planner_moves_a_festival_point_by_dragging_it(browser, live, tmp_path):
     point = next(
         f
         for f in store.list_features("festival_sales_points").features
-        if f.geometry.geom_type == "Point" and f.id not in (2, 4, 7)  # not those other tests change
+        if f.geometry.geom_type == "Point" and f.id not in (2, 4, 6, 7)  # not those other tests change
     )
     s = Session(browser, live, role="planner")
     s.open("/maps/plan")
@@ -390,6 +429,8 @@ def _open_deleted(page, layer: str, fid: int):
 def test_a_site_deleted_earlier_is_found_on_the_map_and_restored(browser, live, tmp_path):
     """A site someone deleted before the page was opened is listed in the deleted sites' layer (off until
     turned on), with who deleted it; its restore button brings it back in the store and on the map."""
+    from geo_service.coverage.season import site_season
+
     app, _ = live
     ws = app.state.workspace
     point = ws.store.get_feature("festival_sales_points", 7)
@@ -410,6 +451,8 @@ def test_a_site_deleted_earlier_is_found_on_the_map_and_restored(browser, live, 
     assert not s.page.evaluate(f"!!{gone}")
     text = _click_site(s.page, "festival_sales_points", 7)
     assert "腊月十五至正月十六" in text
+    season = site_season(back.properties, day=dt.datetime.now(TZ).date())
+    assert season["season_zh"] in text  # as the restore's answer tells it: no reload needed
     s.clean()
     s.close()
 

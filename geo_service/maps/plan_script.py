@@ -2,7 +2,8 @@
 
 :data:`PLAN_JS` draws the sites and the context and is on every planner's page, printed ones too;
 :data:`EDIT_JS` is added for a role that may edit the site layers: drawing, editing a site's shape,
-hours, status and dates, deleting (with a reason, kept in the history) and restoring, each through the features API with the version the
+hours, status and dates (a festival point's season then told as the API's answer gives it), deleting
+(with a reason, kept in the history) and restoring, each through the features API with the version the
 page read, and a refusal's override with a reason where the role may. :data:`FINISH_JS` ends both.
 
 Every write goes through ``write``: the API's refusal is shown as the API words it (in the page's
@@ -184,8 +185,12 @@ $('override-send').onclick = function(){
   write(again);
 };
 $('override-cancel').onclick = function(){ hideOverride(); msg(''); };
+function seasonSaid(p, saved){  // a festival point's season as the API's answer tells it today (its dates may have changed)
+  var s = saved.season_today;
+  if (s) p.season = en ? s.season_en : s.season_zh; else delete p.season;
+}
 function addSite(layer, saved, geometry){  // drawn where the page drew it (GCJ-02 under AMap), as the API saved it
-  var props = saved.properties; props.id = saved.id; props._version = saved.version;
+  var props = saved.properties; props.id = saved.id; props._version = saved.version; seasonSaid(props, saved);
   GROUPS[layer].addData({type:'Feature', geometry: geometry || saved.geometry, properties: props});
 }
 function savedText(p){ return (en ? 'Saved “' : '已保存「') + esc(p.name) + (en ? '”, version ' : '」，版本 '); }
@@ -263,8 +268,7 @@ $('attr-save').onclick = function(){
     body: function(){ return {properties: changed}; },
     done: function(saved){
       Object.keys(saved.properties).forEach(function(k){ p[k] = saved.properties[k]; });
-      p._version = saved.version;
-      if (['valid_from','valid_to','lunar_from','lunar_to'].some(function(k){ return k in changed; })) delete p.season;
+      p._version = saved.version; seasonSaid(p, saved);
       if (l.getPopup()) l.setPopupContent(popup(f));
       if (fielded === l) { fielded = null; $('attr-form').style.display = 'none'; }
       msg(savedText(p) + saved.version);
@@ -287,7 +291,7 @@ function saveEdit(e){
   // only the shape changes: PATCH keeps every other field (dates, status) as stored
   write({method: 'PATCH', url: '/collections/' + p._layer + '/items/' + p.id + '?crs=' + encodeURIComponent(D.crs), version: p._version,
     body: function(){ return {geometry: l.toGeoJSON().geometry}; },
-    done: function(saved){ p._version = saved.version; doneEditing(l); msg(savedText(p) + saved.version); },
+    done: function(saved){ p._version = saved.version; seasonSaid(p, saved); doneEditing(l); msg(savedText(p) + saved.version); },
     fail: function(res){ if (res.status === 409) doneEditing(l); }});  // else still editing: fix and click again
 }
 // --- delete, restore ---
