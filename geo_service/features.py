@@ -237,11 +237,22 @@ def delete_feature(
     reason: str | None = None,
 ) -> None:
     """Delete (kept in history; restorable); refused while features of other layers name it (the crews
-    of a depot, the shifts of a beat)."""
+    of a depot, the shifts of a beat). ``reason``, why it is deleted, is kept in the history; it may be
+    left out (QGIS sends none), but one given blank is refused (the planner's map always asks for it)."""
+    if reason is not None and not reason.strip():
+        raise InvalidInput(
+            "删除理由不能为空：请写明为何删除",
+            "The reason for deleting is blank: say why it is deleted",
+            layer=layer,
+            feature=fid,
+            field="reason",
+        )
     expected = _expected(ws, layer, fid, expected_version)
     with checks_held(ws, ws.catalog[layer]):
         check_not_referenced(ws, ws.catalog[layer], ws.store.get_feature(layer, fid).properties, None)
-        ws.store.delete_feature(layer, fid, expected_version=expected, actor=actor, reason=reason)
+        ws.store.delete_feature(
+            layer, fid, expected_version=expected, actor=actor, reason=reason.strip() if reason else None
+        )
 
 
 def restore_feature(

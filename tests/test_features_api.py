@@ -625,3 +625,65 @@ def test_an_edit_that_changes_nothing_makes_no_new_version(client):
         headers={"If-Match": '"1"'},
     )
     assert stale.status_code == 409
+
+
+def test_a_delete_keeps_its_reason_in_the_history_and_a_blank_one_is_refused(client):
+    """DELETE takes a reason as the overrides do (``reason=``), kept in the history; an API client (QGIS)
+    may leave it out, but one given blank, or too long, is refused and nothing is deleted."""
+    depots = [{**DEPOT, "properties": {"name": name}} for name in ("旧场站", "备用场站")]
+    ids = [client.post("/collections/depots/items", json=d).json()["id"] for d in depots]
+    for blank in ("", "  "):
+        body = _problem(client.delete(f"/collections/depots/items/{ids[0]}", params={"reason": blank}), 400)
+        assert body["field"] == "reason"
+        assert "删除理由不能为空" in body["detail_zh"]
+        assert "reason for deleting is blank" in body["detail_en"]
+    body = _problem(client.delete(f"/collections/depots/items/{ids[0]}", params={"reason": "长" * 501}), 422)
+    assert body["field"] == "reason"
+    assert "最多 500 个字符" in body["detail_zh"]
+    assert client.get(f"/collections/depots/items/{ids[0]}").status_code == 200  # still there
+    reason = " 场站搬迁至新址（焦城管〔2026〕7号） "
+    assert client.delete(f"/collections/depots/items/{ids[0]}", params={"reason": reason}).status_code == 204
+    assert client.delete(f"/collections/depots/items/{ids[1]}").status_code == 204  # as QGIS deletes
+    kept = [client.get(f"/collections/depots/items/{i}/history").json()["changes"][0] for i in ids]
+    assert [(c["op"], c["reason"]) for c in kept] == [("delete", reason.strip()), ("delete", None)]
+
+
+def test_a_festival_point_tells_its_season_today_and_an_edit_answers_the_new_one(client):
+    """A feature of a layer with lunar dates carries its season as of today (Beijing); a write's answer
+    tells the season its new dates give, so that a page showing it needs no reload."""
+    import datetime as dt
+
+    from geo_service.coverage.season import site_season
+
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    point = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
+    point["properties"] = {"name": "年货点", "district": "山阳区", "lunar_from": "12-15", "lunar_to": "01-16"}
+    waived = {"override": "*", "reason": "测试"}  # an empty workspace: the siting rules cannot be checked
+    created = client.post("/collections/festival_sales_points/items", json=point, params=waived)
+    assert created.status_code == 201, created.text
+    fid = created.json()["id"]
+    first = site_season({"lunar_from": "12-15", "lunar_to": "01-16"}, day=today)
+    assert created.json()["season_today"] == {"day": today.isoformat(), **first}
+    listed = client.get("/collections/festival_sales_points/items").json()["features"]
+    assert [f["season_today"]["season_zh"] for f in listed] == [first["season_zh"]]
+    # dates all past: never the yearly lunar window's in_season or upcoming it had
+    dates = {
+        "valid_from": (today - dt.timedelta(days=40)).isoformat(),
+        "valid_to": (today - dt.timedelta(days=30)).isoformat(),
+    }
+    patched = client.patch(
+        f"/collections/festival_sales_points/items/{fid}",
+        json={"properties": dates},
+        headers={"If-Match": '"1"'},
+        params=waived,
+    )
+    assert patched.status_code == 200, patched.text
+    now = site_season(patched.json()["properties"], day=today)
+    assert patched.json()["season_today"] == {"day": today.isoformat(), **now}
+    assert first["season_state"] in ("in_season", "upcoming")
+    assert now["season_state"] in ("ended", "none")
+    got = client.get(f"/collections/festival_sales_points/items/{fid}").json()
+    assert got["season_today"]["season_zh"] == now["season_zh"]
+    site = client.post("/collections/stall_sites/items", json=SITE, params=waived).json()
+    assert site["properties"]["name"] == SITE["properties"]["name"]
+    assert "season_today" not in site  # no lunar dates: no season told

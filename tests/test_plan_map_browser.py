@@ -1,7 +1,8 @@
 """The planner's map in real headless Chromium, as a planner uses it: festival points with their
-season, a site's hours, status and dates seen and changed in its popup, a stale edit refused, a siting
-refusal overridden with a reason, a site deleted and restored; and roles that may not edit (or may
-not override) not offered it. Each checks the store, not only the page."""
+season (told again from the API's answer when their dates change), a site's hours, status and dates
+seen and changed in its popup, a stale edit refused, a siting refusal overridden with a reason, a site
+deleted with a reason and restored; and roles that may not edit (or may not override) not offered it.
+Each checks the store, not only the page."""
 
 from __future__ import annotations
 
@@ -192,6 +193,44 @@ def test_a_stale_edit_is_refused_with_the_apis_message(browser, live, tmp_path):
     s.close()
 
 
+@pytest.mark.parametrize(("lang", "fid"), [("zh", 9), ("en", 6)], ids=["zh", "en"])
+def test_a_festival_points_season_follows_its_new_dates_without_a_reload(browser, live, tmp_path, lang, fid):
+    """Its dates changed in the popup, a festival point's season is told again as the API's answer
+    gives it (its season today), on the same page: not left as it was, nor 'reload to see it'."""
+    from geo_service.coverage.season import site_season
+
+    app, _ = live
+    ws = app.state.workspace
+    point = ws.store.get_feature("festival_sales_points", fid)
+    today = dt.datetime.now(TZ).date()
+    key, saved = ("season_en", "Saved") if lang == "en" else ("season_zh", "已保存")
+    s = Session(browser, live, role="planner")
+    s.open(f"/maps/plan?lang={lang}")
+    s.page.evaluate("window.notReloaded = true")
+    told = site_season(point.properties, day=today)[key]
+    assert told in _click_site(s.page, "festival_sales_points", fid)
+    ends = point.properties["valid_from"] + dt.timedelta(days=10)
+    for field, value in (("valid_to", ends.isoformat()), ("lunar_from", "12-23")):
+        s.page.locator(".site-popup button.edit-fields").click()
+        s.page.fill(f"#a-{field}", value)
+        s.page.click("#attr-save")
+        _wait_msg(s.page, saved)
+        s.page.evaluate("document.getElementById('msg').innerHTML = ''")
+        after = ws.store.get_feature("festival_sales_points", fid)
+        assert str(after.properties[field]) == value
+        now = site_season(after.properties, day=today)[key]
+        assert now != told, field
+        text = _click_site(s.page, "festival_sales_points", fid)
+        assert now in text, field
+        assert told not in text, field
+        assert ("reload" if lang == "en" else "刷新") not in text
+        told = now
+    assert s.page.evaluate("window.notReloaded === true")
+    assert _script_errors(s) == []
+    s.page.screenshot(path=artefact(tmp_path, f"plan-festival-season-{lang}.png"))
+    s.close()
+
+
 def _main_road_point(ws, index: int = 10):
     roads = ws.frame("roads")
     return roads[roads["road_class"] == "main"].geometry.iloc[index].interpolate(0.5, normalized=True)
@@ -281,7 +320,7 @@ def test_planner_moves_a_festival_point_by_dragging_it(browser, live, tmp_path):
     point = next(
         f
         for f in store.list_features("festival_sales_points").features
-        if f.geometry.geom_type == "Point" and f.id not in (2, 4, 7)  # not those other tests change
+        if f.geometry.geom_type == "Point" and f.id not in (2, 4, 6, 7)  # not those other tests change
     )
     s = Session(browser, live, role="planner")
     s.open("/maps/plan")
@@ -316,7 +355,9 @@ def _metres(a, b) -> float:
     return float(shapely.distance(pa, pb))
 
 
-def test_planner_deletes_a_site_after_confirming_and_restores_it(browser, live, tmp_path):
+def test_planner_deletes_a_site_with_a_reason_and_restores_it(browser, live, tmp_path):
+    """Delete asks why (required): cancelled, nothing happens; left blank, the API's refusal is shown and
+    nothing is deleted; typed, the reason is in the site's history and in the deleted sites' popup."""
     app, _ = live
     store = app.state.workspace.store
     site = store.get_feature("stall_sites", 8)
@@ -324,18 +365,33 @@ def test_planner_deletes_a_site_after_confirming_and_restores_it(browser, live, 
     s.open("/maps/plan")
     _click_site(s.page, "stall_sites", 8)
     asked = []
-    s.page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    s.page.once("dialog", lambda d: (asked.append((d.type, d.message)), d.dismiss()))
     s.page.locator(".site-popup button.delete-site").click()
     s.page.wait_for_timeout(300)
-    assert site.properties["name"] in asked[0]
-    assert store.get_feature("stall_sites", 8).version == site.version  # not confirmed: not deleted
+    kind, message = asked[0]
+    assert kind == "prompt"
+    assert site.properties["name"] in message
+    assert "理由（必填" in message
+    assert store.get_feature("stall_sites", 8).version == site.version  # cancelled: not deleted
     _click_site(s.page, "stall_sites", 8)
-    s.page.once("dialog", lambda d: d.accept())
+    s.page.once("dialog", lambda d: d.accept("  "))
+    s.page.locator(".site-popup button.delete-site").click()
+    _wait_msg(s.page, "删除理由不能为空")  # the API's words
+    assert store.get_feature("stall_sites", 8).version == site.version
+    assert s.page.evaluate(f"!!{_find('stall_sites', 8)}")
+    reason = "路口改造施工，摊区暂撤（街道办通知）"
+    _click_site(s.page, "stall_sites", 8)
+    s.page.once("dialog", lambda d: d.accept(reason))
     s.page.locator(".site-popup button.delete-site").click()
     _wait_msg(s.page, "已删除")
     with pytest.raises(NotFound):
         store.get_feature("stall_sites", 8)
+    [deleted] = store.history("stall_sites", 8, limit=1)
+    assert (deleted.op, deleted.reason, deleted.actor) == ("delete", reason, "b-planner-")
     assert not s.page.evaluate(f"!!{_find('stall_sites', 8)}")
+    popup = _open_deleted(s.page, "stall_sites", 8)
+    assert f"理由：{reason}" in popup.inner_text()
+    s.page.evaluate("GEO_MAP.closePopup()")
     s.page.click("#undo-delete")
     said = _wait_msg(s.page, "已恢复")
     back = store.get_feature("stall_sites", 8)
@@ -345,31 +401,49 @@ def test_planner_deletes_a_site_after_confirming_and_restores_it(browser, live, 
     assert [c.op for c in store.history("stall_sites", 8, limit=2)] == ["restore", "delete"]
     text = _click_site(s.page, "stall_sites", 8)  # on the map again, and editable
     assert "修改时段、状态、日期" in text
-    s.clean()
+    assert _script_errors(s) == []
+    assert [f.split("?")[1] for f in s.failed] == ["reason=%20%20"]  # the refused blank one only
+    assert s.outside == []
     s.close()
+
+
+def _deleted(layer: str, fid: int) -> str:
+    """A script expression: the Leaflet layer of deleted site ``fid`` of ``layer`` on the map."""
+    return (
+        f"(() => {{ var found; GEO_MAP.eachLayer(x => {{ if (x.feature && x.feature.properties.site === {fid} && "
+        f"x.feature.properties.layer === '{layer}') found = x; }}); return found; }})()"
+    )
+
+
+def _open_deleted(page, layer: str, fid: int):
+    """Turn the deleted sites' layer on (if off), click the deleted site and return its popup."""
+    if not page.evaluate(f"!!{_deleted(layer, fid)}"):
+        page.locator(".leaflet-control-layers").get_by_text("已删除的摊区与销售点").click()
+    x, y = _centre_on(page, _deleted(layer, fid))
+    page.mouse.click(x, y)
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    return popup
 
 
 def test_a_site_deleted_earlier_is_found_on_the_map_and_restored(browser, live, tmp_path):
     """A site someone deleted before the page was opened is listed in the deleted sites' layer (off until
     turned on), with who deleted it; its restore button brings it back in the store and on the map."""
+    from geo_service.coverage.season import site_season
+
     app, _ = live
     ws = app.state.workspace
     point = ws.store.get_feature("festival_sales_points", 7)
-    feature_ops.delete_feature(ws, "festival_sales_points", 7, actor="another-planner")
+    reason = "春节后不再设点"
+    feature_ops.delete_feature(ws, "festival_sales_points", 7, actor="another-planner", reason=reason)
     s = Session(browser, live, role="planner")
     s.open("/maps/plan")
-    gone = (
-        "(() => { var found; GEO_MAP.eachLayer(x => { if (x.feature && x.feature.properties.site === 7 && "
-        "x.feature.properties.layer === 'festival_sales_points') found = x; }); return found; })()"
-    )
+    gone = _deleted("festival_sales_points", 7)
     assert not s.page.evaluate(f"!!{gone}")  # off until asked for
-    s.page.locator(".leaflet-control-layers").get_by_text("已删除的摊区与销售点").click()
-    x, y = _centre_on(s.page, gone)
-    s.page.mouse.click(x, y)
-    popup = s.page.locator(".leaflet-popup-content")
-    popup.wait_for()
+    popup = _open_deleted(s.page, "festival_sales_points", 7)
     assert point.properties["name"] in popup.inner_text()
     assert "another-planner" in popup.inner_text()
+    assert f"理由：{reason}" in popup.inner_text()  # why, as its history keeps it
     popup.locator("button.restore-site").click()
     _wait_msg(s.page, "已恢复")
     back = ws.store.get_feature("festival_sales_points", 7)
@@ -377,6 +451,8 @@ def test_a_site_deleted_earlier_is_found_on_the_map_and_restored(browser, live, 
     assert not s.page.evaluate(f"!!{gone}")
     text = _click_site(s.page, "festival_sales_points", 7)
     assert "腊月十五至正月十六" in text
+    season = site_season(back.properties, day=dt.datetime.now(TZ).date())
+    assert season["season_zh"] in text  # as the restore's answer tells it: no reload needed
     s.clean()
     s.close()
 

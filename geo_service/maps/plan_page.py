@@ -247,7 +247,8 @@ def _field_labels(ws: Any, lang: str) -> dict[str, str]:
 
 def deleted_sites(ws: Any, layers: Collection[str], *, shift_gcj02: bool = False) -> dict[str, Any]:
     """The sites of ``layers`` whose last change is a delete (found in each layer's newest changes),
-    as they were, newest first: GeoJSON with ``layer``, ``name``, who deleted it and when (Beijing time)."""
+    as they were, newest first: GeoJSON with ``layer``, ``name``, who deleted it, when (Beijing time) and
+    why (``reason``, as the history keeps it; None if none was given)."""
     rows: list[dict[str, Any]] = []
     for layer in layers:
         seen: set[int] = set()
@@ -266,6 +267,7 @@ def deleted_sites(ws: Any, layers: Collection[str], *, shift_gcj02: bool = False
                     "name": (state.get("properties") or {}).get("name"),
                     "deleted_by": change.actor,
                     "deleted_at": beijing(change.at),
+                    "reason": change.reason,
                     "at": change.at,
                     "geometry": shape(state["geometry"]),
                 }
@@ -275,5 +277,7 @@ def deleted_sites(ws: Any, layers: Collection[str], *, shift_gcj02: bool = False
         return {"type": "FeatureCollection", "features": []}
     frame = gpd.GeoDataFrame(rows[:DELETED_SHOWN], geometry="geometry", crs=4326).set_index("fid")
     return feature_collection(
-        frame, columns=["site", "layer", "name", "deleted_by", "deleted_at"], shift_gcj02=shift_gcj02
+        frame,
+        columns=["site", "layer", "name", "deleted_by", "deleted_at", "reason"],
+        shift_gcj02=shift_gcj02,
     )

@@ -2,7 +2,8 @@
 
 :data:`PLAN_JS` draws the sites and the context and is on every planner's page, printed ones too;
 :data:`EDIT_JS` is added for a role that may edit the site layers: drawing, editing a site's shape,
-hours, status and dates, deleting and restoring, each through the features API with the version the
+hours, status and dates (a festival point's season then told as the API's answer gives it), deleting
+(with a reason, kept in the history) and restoring, each through the features API with the version the
 page read, and a refusal's override with a reason where the role may. :data:`FINISH_JS` ends both.
 
 Every write goes through ``write``: the API's refusal is shown as the API words it (in the page's
@@ -109,7 +110,9 @@ EDIT_JS = """
 var deletedLayers = {};  // 'layer/id' -> the deleted site's Leaflet layer, drawn as it was
 function deletedPopup(p){
   return '<b>' + esc(p.name) + '</b> ' + (en ? '(deleted)' : '（已删除）') + '<br>' + (en ? 'Deleted by ' : '删除人：') + esc(p.deleted_by) +
-    (en ? ', ' : '，') + esc(p.deleted_at) + '<br><button class="restore-site" onclick="restoreSite(' + p.site +
+    (en ? ', ' : '，') + esc(p.deleted_at) +
+    '<br><span class="deleted-reason">' + (en ? 'Reason: ' : '理由：') + esc(p.reason || (en ? 'none given' : '未填写')) + '</span>' +
+    '<br><button class="restore-site" onclick="restoreSite(' + p.site +
     (p.layer === 'stall_sites' ? '' : ",'" + p.layer + "'") + ')">' + (en ? 'Restore' : '恢复') + '</button>';
 }
 var deleted = addLayer(D.L.deleted_sites, L.geoJSON(D.deleted, {
@@ -182,8 +185,12 @@ $('override-send').onclick = function(){
   write(again);
 };
 $('override-cancel').onclick = function(){ hideOverride(); msg(''); };
+function seasonSaid(p, saved){  // a festival point's season as the API's answer tells it today (its dates may have changed)
+  var s = saved.season_today;
+  if (s) p.season = en ? s.season_en : s.season_zh; else delete p.season;
+}
 function addSite(layer, saved, geometry){  // drawn where the page drew it (GCJ-02 under AMap), as the API saved it
-  var props = saved.properties; props.id = saved.id; props._version = saved.version;
+  var props = saved.properties; props.id = saved.id; props._version = saved.version; seasonSaid(props, saved);
   GROUPS[layer].addData({type:'Feature', geometry: geometry || saved.geometry, properties: props});
 }
 function savedText(p){ return (en ? 'Saved “' : '已保存「') + esc(p.name) + (en ? '”, version ' : '」，版本 '); }
@@ -261,8 +268,7 @@ $('attr-save').onclick = function(){
     body: function(){ return {properties: changed}; },
     done: function(saved){
       Object.keys(saved.properties).forEach(function(k){ p[k] = saved.properties[k]; });
-      p._version = saved.version;
-      if (['valid_from','valid_to','lunar_from','lunar_to'].some(function(k){ return k in changed; })) delete p.season;
+      p._version = saved.version; seasonSaid(p, saved);
       if (l.getPopup()) l.setPopupContent(popup(f));
       if (fielded === l) { fielded = null; $('attr-form').style.display = 'none'; }
       msg(savedText(p) + saved.version);
@@ -285,7 +291,7 @@ function saveEdit(e){
   // only the shape changes: PATCH keeps every other field (dates, status) as stored
   write({method: 'PATCH', url: '/collections/' + p._layer + '/items/' + p.id + '?crs=' + encodeURIComponent(D.crs), version: p._version,
     body: function(){ return {geometry: l.toGeoJSON().geometry}; },
-    done: function(saved){ p._version = saved.version; doneEditing(l); msg(savedText(p) + saved.version); },
+    done: function(saved){ p._version = saved.version; seasonSaid(p, saved); doneEditing(l); msg(savedText(p) + saved.version); },
     fail: function(res){ if (res.status === 409) doneEditing(l); }});  // else still editing: fix and click again
 }
 // --- delete, restore ---
@@ -293,16 +299,19 @@ window.deleteSite = function(id, layer){
   layer = layer || 'stall_sites';
   var k = keyOf(layer, id), l = siteLayers[k]; if (!l) return;
   var p = l.feature.properties;
-  if (!window.confirm(en ? 'Delete “' + p.name + '”? It can be restored afterwards.' : '确定删除「' + p.name + '」吗？删除后可以恢复。')) return;
+  // the reason is kept in the site's history; sent as typed, blank too, for the API to say one is needed
+  var reason = window.prompt(en ? 'Delete “' + p.name + '”: why? (required, kept in its history; it can be restored afterwards)' :
+    '删除「' + p.name + '」的理由（必填，记入历史；删除后可以恢复）：', '');
+  if (reason === null) return;  // cancelled
   MAP.closePopup();
-  write({method: 'DELETE', url: '/collections/' + layer + '/items/' + id, version: p._version,
+  write({method: 'DELETE', url: '/collections/' + layer + '/items/' + id + '?reason=' + encodeURIComponent(reason), version: p._version,
     done: function(){
       var geometry = l.toGeoJSON().geometry;
       if (editing === l) doneEditing(l);
       if (fielded === l) { fielded = null; $('attr-form').style.display = 'none'; }
       GROUPS[layer].removeLayer(l); delete siteLayers[k];
       deleted.addData({type:'Feature', geometry: geometry, properties: {site: id, layer: layer, name: p.name,
-        deleted_by: en ? 'you' : '您', deleted_at: en ? 'just now' : '刚才'}});
+        deleted_by: en ? 'you' : '您', deleted_at: en ? 'just now' : '刚才', reason: reason.trim()}});
       msg((en ? 'Deleted “' : '已删除「') + esc(p.name) + (en ? '”. ' : '」。') + '<button id="undo-delete" onclick="restoreSite(' + id +
         (layer === 'stall_sites' ? '' : ",'" + layer + "'") + ')">' + (en ? 'Restore' : '恢复') + '</button>');
     }});

@@ -4,6 +4,10 @@ Every feature carries its version: ``ETag`` on single items, ``version`` on each
 write may name the version it is based on (``If-Match`` or ``?version=``); a stale one gets 409 and
 changes nothing. Without it the write applies to the current version; either way the history keeps
 the state before.
+
+A feature of a layer with lunar dates (Spring Festival points) also carries ``season_today``: its
+season as of today in Beijing (:func:`geo_service.coverage.season.site_season`, with the ``day``), so
+that a page showing it needs no reload after an edit of its dates.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from geo_service.api.deps import (
     parse_moment,
 )
 from geo_service.catalog import LayerSpec
+from geo_service.coverage.season import site_season
 from geo_service.duty import TZ
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.store.base import Feature
@@ -57,8 +62,11 @@ _RESERVED_PARAMS = {
 }
 
 
-def feature_json(feature: Feature, base: str | None = None) -> dict[str, Any]:
-    """A stored feature as an RFC 7946 GeoJSON Feature (with ``version`` as a foreign member)."""
+def feature_json(
+    feature: Feature, base: str | None = None, *, season_day: dt.date | None = None
+) -> dict[str, Any]:
+    """A stored feature as an RFC 7946 GeoJSON Feature (with ``version`` as a foreign member, and with
+    ``season_day`` its season that day as ``season_today``)."""
     geometry = feature.geometry
     out: dict[str, Any] = {
         "type": "Feature",
@@ -78,7 +86,17 @@ def feature_json(feature: Feature, base: str | None = None) -> dict[str, Any]:
         out["geometry"] = mapping(geometry)
     if base:
         out["links"] = [{"rel": "self", "type": GEOJSON, "href": f"{base}/{feature.id}"}]
+    if season_day is not None:
+        out["season_today"] = {
+            "day": season_day.isoformat(),
+            **site_season(feature.properties, day=season_day),
+        }
     return out
+
+
+def _season_day(spec: LayerSpec) -> dt.date | None:
+    """Today in Beijing for a layer whose features have a lunar window (their season is told), else None."""
+    return dt.datetime.now(TZ).date() if {"lunar_from", "lunar_to"} <= set(spec.field_names) else None
 
 
 def _geojson(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -235,6 +253,7 @@ def list_items(
         StoreQuery(bbox=_bbox(bbox), filters=filters, at=at, during=during, limit=limit, offset=offset),
     )
     base = str(request.url_for("list_items", collection_id=spec.name))
+    day = _season_day(spec)
     links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)}]
     if offset + len(page.features) < page.number_matched:
         links.append(
@@ -254,7 +273,7 @@ def list_items(
         )
     body = {
         "type": "FeatureCollection",
-        "features": [feature_json(f, base) for f in page.features],
+        "features": [feature_json(f, base, season_day=day) for f in page.features],
         "numberMatched": page.number_matched,
         "numberReturned": len(page.features),
         "links": links,
@@ -301,7 +320,8 @@ def get_item(request: Request, ws: WorkspaceDep, spec: LayerDep, feature_id: Fea
     except NotFound:
         raise _gone(ws, spec.name, feature_id) from None
     base = str(request.url_for("list_items", collection_id=spec.name))
-    return _geojson(feature_json(feature, base), headers={"ETag": f'"{feature.version}"'})
+    body = feature_json(feature, base, season_day=_season_day(spec))
+    return _geojson(body, headers={"ETag": f'"{feature.version}"'})
 
 
 def _gone(ws: Workspace, layer: str, fid: int) -> NotFound:
@@ -366,10 +386,16 @@ async def create_items(
         single=not collection,
     )
     base = str(request.url_for("list_items", collection_id=spec.name))
+    day = _season_day(spec)
     if len(created) == 1 and not collection:
         f = created[0]
-        return _geojson(feature_json(f, base), 201, {"Location": f"{base}/{f.id}", "ETag": f'"{f.version}"'})
-    return _geojson({"type": "FeatureCollection", "features": [feature_json(f, base) for f in created]}, 201)
+        return _geojson(
+            feature_json(f, base, season_day=day),
+            201,
+            {"Location": f"{base}/{f.id}", "ETag": f'"{f.version}"'},
+        )
+    features = [feature_json(f, base, season_day=day) for f in created]
+    return _geojson({"type": "FeatureCollection", "features": features}, 201)
 
 
 async def _edit(
@@ -397,7 +423,7 @@ async def _edit(
         reason=reason,
     )
     base = str(request.url_for("list_items", collection_id=spec.name))
-    return _geojson(feature_json(f, base), headers={"ETag": f'"{f.version}"'})
+    return _geojson(feature_json(f, base, season_day=_season_day(spec)), headers={"ETag": f'"{f.version}"'})
 
 
 @router.put("/collections/{collection_id}/items/{feature_id}", summary="替换要素 / Replace a feature")
@@ -448,7 +474,14 @@ def delete_item(
     feature_id: FeatureId,
     if_match: Annotated[str | None, Header()] = None,
     version: Annotated[int | None, Query()] = None,
-    reason: str | None = None,
+    reason: Annotated[
+        str | None,
+        Query(
+            max_length=500,
+            description="删除理由，记入历史（可不填；填了不能为空）/ why it is deleted, kept in the history "
+            "(optional; when given, not blank)",
+        ),
+    ] = None,
 ) -> Response:
     feature_ops.delete_feature(
         ws,
@@ -483,7 +516,7 @@ def restore_item(
         override=_overrides(override),
     )
     base = str(request.url_for("list_items", collection_id=spec.name))
-    return _geojson(feature_json(f, base), headers={"ETag": f'"{f.version}"'})
+    return _geojson(feature_json(f, base, season_day=_season_day(spec)), headers={"ETag": f'"{f.version}"'})
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}/history", summary="要素历史 / Feature history")
