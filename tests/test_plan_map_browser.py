@@ -14,7 +14,7 @@ import pytest
 from geo_service import features as feature_ops
 from geo_service.errors import InvalidInput, NotFound
 from tests import test_maps_browser as shared
-from tests.test_maps_browser import Session, _draw_rectangle, artefact
+from tests.test_maps_browser import Session, _alley_spot, _draw_rectangle, artefact
 
 # the running service over a copy of the demo, and Chromium: this module's own (module-scoped)
 live = shared.live
@@ -228,6 +228,104 @@ def test_a_festival_points_season_follows_its_new_dates_without_a_reload(browser
     assert s.page.evaluate("window.notReloaded === true")
     assert _script_errors(s) == []
     s.page.screenshot(path=artefact(tmp_path, f"plan-festival-season-{lang}.png"))
+    s.close()
+
+
+def _place_festival_point(page, lat: float, lon: float, dy: int = -40) -> None:
+    """Pick the 'new festival point' tool and place a point ``dy`` pixels north (negative: up) of a
+    place, at zoom 19 (a pixel is about 0.24 m); its form then opens."""
+    page.evaluate(f"(() => {{ GEO_MAP.setView([{lat}, {lon}], 19, {{animate: false}}); }})()")
+    page.wait_for_timeout(300)
+    x, y = page.evaluate(
+        f"(() => {{ var c = GEO_MAP.latLngToContainerPoint([{lat}, {lon}]); "
+        "var r = GEO_MAP.getContainer().getBoundingClientRect(); return [c.x + r.left, c.y + r.top]; })()"
+    )
+    page.click(".leaflet-pm-icon-circle-marker.geo-festival-point")
+    page.mouse.click(x, y + dy)
+    page.wait_for_selector("#fest-form", state="visible")
+
+
+def test_planner_places_a_new_festival_point_and_sees_its_season(browser, live, tmp_path):
+    """The 'new festival point' tool: a point placed, its fields filled, saved through the features API;
+    it is on the map with its season as the API's answer tells it."""
+    from geo_service.coverage.season import site_season
+
+    app, _ = live
+    ws = app.state.workspace
+    spot = _alley_spot(app)
+    s = Session(browser, live, role="planner")
+    s.open("/maps/plan")
+    tool = s.page.locator(".geo-festival-point")
+    assert tool.count() == 1
+    assert (
+        s.page.locator(".button-container:has(.geo-festival-point)").get_attribute("title")
+        == "新增春节销售点"
+    )
+    before = ws.store.count("festival_sales_points")
+    _place_festival_point(s.page, spot.y, spot.x)
+    assert s.page.input_value("#fp-district") == "山阳区"  # the district it is placed in
+    s.page.fill("#fp-name", "浏览器测试年货点")
+    s.page.fill("#fp-address", "测试街 1 号")
+    s.page.fill("#fp-capacity", "12")
+    s.page.fill("#fp-hours", "08:00-21:00")
+    s.page.fill("#fp-lunar_from", "12-20")
+    s.page.fill("#fp-lunar_to", "01-10")
+    s.page.select_option("#fp-status", "planned")
+    s.page.click("#fest-save")
+    said = _wait_msg(s.page, "已保存")
+    assert ws.store.count("festival_sales_points") == before + 1, said
+    newest = max(f.id for f in ws.store.list_features("festival_sales_points").features)
+    stored = ws.store.get_feature("festival_sales_points", newest)
+    assert stored.geometry.geom_type == "Point"
+    assert _metres(stored.geometry, spot) < 15
+    props = stored.properties
+    assert (props["name"], props["district"], props["address"]) == (
+        "浏览器测试年货点",
+        "山阳区",
+        "测试街 1 号",
+    )
+    assert (props["capacity"], props["goods"], props["hours"]) == (12, "年货", "08:00-21:00")
+    assert (props["lunar_from"], props["lunar_to"], props["status"]) == ("12-20", "01-10", "planned")
+    [created] = ws.store.history("festival_sales_points", newest)
+    assert (created.op, created.actor) == ("create", "b-planner-")
+    assert not s.page.locator("#fest-form").is_visible()
+    season = site_season(props, day=dt.datetime.now(TZ).date())["season_zh"]
+    assert season in said
+    text = _click_site(s.page, "festival_sales_points", newest)
+    assert "浏览器测试年货点" in text
+    assert "农历：腊月二十至正月初十" in text
+    assert "状态：规划中" in text
+    assert season in text
+    assert "刷新" not in text
+    s.page.screenshot(path=artefact(tmp_path, "plan-new-festival-point.png"))
+    assert _script_errors(s) == []
+    s.close()
+
+
+def test_a_new_festival_point_refused_shows_the_apis_message(browser, live, tmp_path):
+    """Its name (required) left blank: the API's refusal is shown in the page's language, nothing is
+    written, and the form stays to correct it; corrected, it is saved."""
+    app, _ = live
+    ws = app.state.workspace
+    spec = ws.catalog["festival_sales_points"]
+    spot = _alley_spot(app)
+    s = Session(browser, live, role="planner")
+    s.open("/maps/plan?lang=en")
+    before = ws.store.count("festival_sales_points")
+    _place_festival_point(s.page, spot.y, spot.x, dy=40)
+    s.page.fill("#fp-name", "")
+    s.page.click("#fest-save")
+    expected = _api_error(spec, {"name": ""}).en
+    said = _wait_msg(s.page, expected)
+    assert "missing required field 'name'" in said
+    assert "geo-msg" in s.page.locator("#msg").get_attribute("class")
+    assert ws.store.count("festival_sales_points") == before
+    assert s.page.locator("#fest-form").is_visible()
+    s.page.fill("#fp-name", "Festival point, named")
+    s.page.click("#fest-save")
+    _wait_msg(s.page, "Saved as festival point")
+    assert ws.store.count("festival_sales_points") == before + 1
+    assert _script_errors(s) == []
     s.close()
 
 
@@ -529,7 +627,8 @@ def test_a_role_that_may_not_edit_is_offered_no_editing(browser, live, tmp_path,
     s.open("/maps/plan")
     assert s.page.locator("#read-only").is_visible()
     assert s.page.locator(".leaflet-pm-toolbar").count() == 0  # no drawing tools
-    assert s.page.locator("#override, #attr-form, #form").count() == 0
+    assert s.page.locator(".geo-festival-point").count() == 0  # nor a new festival point
+    assert s.page.locator("#override, #attr-form, #form, #fest-form").count() == 0
     assert s.page.evaluate(
         "typeof window.editSite === 'undefined' && typeof window.deleteSite === 'undefined'"
     )
@@ -575,7 +674,9 @@ def test_an_editor_who_may_not_override_is_not_offered_it(browser, live, tmp_pat
     s.page.wait_for_selector("#override-note", state="visible")
     assert not s.page.locator("#override").is_visible()
     assert ws.store.get_feature("stall_sites", 12).version == site.version
-    # the festival points' editors are unchanged: no editing offered there
+    # the festival points' editors are unchanged: no new point, no editing offered there
+    assert s.page.locator(".geo-festival-point, #fest-form").count() == 0
+    assert s.page.locator(".leaflet-pm-icon-rectangle").count() == 1
     _click_site(s.page, "festival_sales_points", 3)
     assert s.page.locator(".site-popup button").count() == 0
     assert _script_errors(s) == []

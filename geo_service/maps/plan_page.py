@@ -1,6 +1,7 @@
-"""The planner's map: stall zones and Spring Festival points over the context layers, with drawing,
-editing (shape, hours, status, dates), deleting and restoring through the features API, the siting
-check on every write and, for a role that may, an override with a reason.
+"""The planner's map: stall zones and Spring Festival points over the context layers, with drawing
+(a zone, or a new festival point with its fields), editing (shape, hours, status, dates), deleting and
+restoring through the features API, the siting check on every write and, for a role that may, an
+override with a reason.
 
 What the page may offer is decided here from what the signed-in role may do (``editable`` layers,
 ``may_override``); the API refuses the rest whatever a page offers. The page's script is
@@ -178,10 +179,15 @@ def _panel(ws: Any, lang: str, query: Mapping[str, str], title: str, editable: C
     district_options = "".join(
         f"<option>{html.escape(str(n))}</option>" for n in ws.frame("districts")["name"].dropna()
     )
+    fest = "festival_sales_points" in editable
     hint = (
-        "Draw a polygon, fill in and save. Click a zone or point to see it, edit, delete or restore it."
+        "Draw a polygon"
+        + (" (a stall zone) or place a point (a new festival point)" if fest else "")
+        + ", fill in and save. Click a zone or point to see it, edit, delete or restore it."
         if en
-        else "用左侧工具绘制面，填写后保存；点击摊区或销售点可查看、修改、删除或恢复。"
+        else "用左侧工具绘制面"
+        + ("（摊区）或放置点（新增春节销售点）" if fest else "")
+        + "，填写后保存；点击摊区或销售点可查看、修改、删除或恢复。"
     )
     labels = _field_labels(ws, lang)
     status = "".join(f"<option value='{k}'>{v[1] if en else v[0]}</option>" for k, v in _STATUS.items())
@@ -225,9 +231,51 @@ def _panel(ws: Any, lang: str, query: Mapping[str, str], title: str, editable: C
         f"{'Only planners and admins may override siting rules: move or change the site.' if en else '只有规划人员或管理员可以越过选址规则：请调整位置或内容。'}"
         "</div>"
     )
+    point = _festival_form(ws, lang, district_options) if fest else ""
     return (
         f"{head}<span class='geo-screen-only'>{hint}</span>"
-        f"<div class='geo-screen-only' id='forms'>{draw}{fields}{override}</div>{tail}"
+        f"<div class='geo-screen-only' id='forms'>{draw}{point}{fields}{override}</div>{tail}"
+    )
+
+
+def _festival_form(ws: Any, lang: str, district_options: str) -> str:
+    """The form of a new festival point placed on the map: the layer's fields as its declaration names
+    them (required ones marked), with its defaults; what is left blank is not sent, the name as typed
+    (blank too, for the API to say it is needed)."""
+    en = lang == "en"
+    spec = ws.catalog["festival_sales_points"]
+
+    def name(field: str) -> str:
+        f = spec.field(field)
+        return html.escape(f.label(lang)) + (" *" if f.required else "")
+
+    def text(field: str, value: str = "", hint: str = "", width: str = "8em", kind: str = "text") -> str:
+        return (
+            f"<label>{name(field)} <input id='fp-{field}' type='{kind}' value='{html.escape(value)}' "
+            f"placeholder='{html.escape(hint)}' style='width:{width}'></label><br>"
+        )
+
+    status = "".join(
+        f"<option value='{k}'{' selected' if k == 'open' else ''}>{v[1] if en else v[0]}</option>"
+        for k, v in _STATUS.items()
+    )
+    date_hint = "2027-01-20" if en else "如 2027-01-20"
+    return (
+        '<div id="fest-form" style="display:none;margin-top:6px">'
+        f"<b>{'New festival point' if en else '新增春节销售点'}</b><br>"
+        + text("name", "新增春节销售点", width="12em")
+        + f"<label>{name('district')} <select id='fp-district'>{district_options}</select></label><br>"
+        + text("address", width="12em")
+        + text("capacity", "20", width="5em", kind="number")
+        + text("goods", "年货", width="6em")
+        + text("hours", "07:00-22:00", "07:00-22:00", "9em")
+        + text("lunar_from", "12-15", "12-15", "4em")
+        + text("lunar_to", "01-16", "01-16", "4em")
+        + text("valid_from", hint=date_hint)
+        + text("valid_to", hint=date_hint)
+        + f"<label>{name('status')} <select id='fp-status'>{status}</select></label><br>"
+        + f'<button id="fest-save">{"Save" if en else "保存"}</button> '
+        f'<button id="fest-cancel">{"Cancel" if en else "取消"}</button></div>'
     )
 
 

@@ -1,7 +1,8 @@
 """The planner's page script (after :data:`geo_service.maps.page_script.PAGE_JS` and ``D``).
 
 :data:`PLAN_JS` draws the sites and the context and is on every planner's page, printed ones too;
-:data:`EDIT_JS` is added for a role that may edit the site layers: drawing, editing a site's shape,
+:data:`EDIT_JS` is added for a role that may edit the site layers: drawing (a stall zone; a new
+festival point with its own tool, for a role that may edit festival points), editing a site's shape,
 hours, status and dates (a festival point's season then told as the API's answer gives it), deleting
 (with a reason, kept in the history) and restoring, each through the features API with the version the
 page read, and a refusal's override with a reason where the role may. :data:`FINISH_JS` ends both.
@@ -121,9 +122,15 @@ var deleted = addLayer(D.L.deleted_sites, L.geoJSON(D.deleted, {
   onEachFeature:function(f,l){ deletedLayers[keyOf(f.properties.layer, f.properties.site)] = l; l.bindPopup(deletedPopup(f.properties)); }}), false);
 if (!D.print) {  // no drawing tools on paper
   MAP.pm.addControls({position:'topleft', drawMarker:false, drawCircleMarker:false, drawPolyline:false, drawCircle:false,
-    drawText:false, cutPolygon:false, rotateMode:false, dragMode:false, removalMode:false, editMode:false});
+    drawText:false, cutPolygon:false, rotateMode:false, dragMode:false, removalMode:false, editMode:false,
+    drawPolygon: editable('stall_sites'), drawRectangle: editable('stall_sites')});
 }
 MAP.pm.setLang(en ? 'en' : 'zh');
+if (!D.print && editable('festival_sales_points')) {  // a new festival point: a point placed with its own tool
+  MAP.pm.Toolbar.copyDrawControl('CircleMarker', {name: 'FestivalPoint', block: 'draw',
+    title: en ? 'New festival point' : '新增春节销售点', className: 'leaflet-pm-icon-circle-marker geo-festival-point'});
+  MAP.pm.Draw.FestivalPoint.setOptions({pathOptions: {radius: 7, color: '#c62828', fillColor: '#ef5350', fillOpacity: .8}});
+}
 function $(id){ return document.getElementById(id); }
 function showViolations(problem){
   conflicts.clearLayers(); var list = $('violations'); list.innerHTML = '';
@@ -222,9 +229,10 @@ function districtAt(ll){  // the district (name) a point of the map lies in, or 
   return hit;
 }
 MAP.on('pm:create', function(e){
+  if (e.shape === 'FestivalPoint') { placedPoint(e.layer); return; }
   if (e.shape !== 'Polygon' && e.shape !== 'Rectangle') { e.layer.remove(); msg(en?'A stall zone must be a polygon.':'摊区必须是面（多边形）。', true); return; }
   if (pending) pending.remove();
-  hideOverride(); $('attr-form').style.display = 'none'; fielded = null;
+  cancelPoint(); hideOverride(); $('attr-form').style.display = 'none'; fielded = null;
   pending = e.layer; $('form').style.display = 'block'; msg(''); whatIf(pending.toGeoJSON().geometry);
   var where = districtAt(pending.getBounds().getCenter());  // filed under the district it is drawn in
   if (where) $('f-district').value = where;
@@ -242,6 +250,42 @@ $('save').onclick = function(){
       msg((en ? 'Saved as zone #' : '已保存，编号 ') + saved.id + (en ? ', version ' : '，版本 ') + saved.version);
     }});
 };
+// --- a new festival point ---
+var placed = null;  // the point placed and not yet saved
+var POINT_FIELDS = ['address', 'capacity', 'goods', 'hours', 'lunar_from', 'lunar_to', 'valid_from', 'valid_to'];
+function cancelPoint(){
+  if (placed) { placed.remove(); placed = null; }
+  if ($('fest-form')) $('fest-form').style.display = 'none';
+}
+function placedPoint(layer){
+  cancelPoint(); if (pending) { pending.remove(); pending = null; }
+  $('form').style.display = 'none'; hideOverride(); $('attr-form').style.display = 'none'; fielded = null;
+  placed = layer; $('fest-form').style.display = 'block'; msg('');
+  var where = districtAt(layer.getLatLng());  // filed under the district it is placed in
+  if (where) $('fp-district').value = where;
+}
+if ($('fest-form')) {
+  $('fest-cancel').onclick = function(){ cancelPoint(); hideOverride(); };
+  $('fest-save').onclick = function(){
+    if (!placed) return;
+    var point = placed;
+    // the name as typed (blank too, for the API to say it is needed); other fields left blank are not sent
+    var props = {name: $('fp-name').value, district: $('fp-district').value, status: $('fp-status').value};
+    POINT_FIELDS.forEach(function(k){
+      var typed = $('fp-' + k).value.trim();
+      if (typed !== '') props[k] = k === 'capacity' ? Number(typed) : typed;
+    });
+    write({method: 'POST', url: '/collections/festival_sales_points/items?crs=' + encodeURIComponent(D.crs),
+      body: function(){ return {type: 'Feature', geometry: point.toGeoJSON().geometry, properties: props}; },
+      done: function(saved){
+        var geometry = point.toGeoJSON().geometry; point.remove(); if (placed === point) placed = null;
+        addSite('festival_sales_points', saved, geometry); $('fest-form').style.display = 'none';
+        var s = saved.season_today;
+        msg((en ? 'Saved as festival point #' : '已保存，春节销售点编号 ') + saved.id + (en ? ', version ' : '，版本 ') + saved.version +
+          (s ? (en ? '. ' : '。') + esc(en ? s.season_en : s.season_zh) : ''));
+      }});
+  };
+}
 // --- a site's hours, status and dates ---
 var FIELDS = ['hours', 'status', 'valid_from', 'valid_to', 'lunar_from', 'lunar_to'];
 window.editFields = function(id, layer){
