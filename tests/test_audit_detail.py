@@ -299,3 +299,33 @@ def test_writes_refused_before_any_route_reads_them_are_audited_with_why(tmp_pat
         assert [(e.actor, e.status) for e in depots] == [("wang", 413), ("wang", 400)]
         assert depots[1].detail["refusal"]["detail_en"] == said["detail_en"]
         assert "\\ud83d" in depots[1].detail["refusal"]["detail_en"]
+
+
+def test_a_failed_sign_in_is_audited_with_why_and_the_person_told_no_more(client):
+    """Each failed sign-in's audit row says why (a name being guessed, an account's password being
+    tried, a disabled account, no password given), while the person signing in is told only 'wrong
+    user or password'. The reason shows in /audit as a refused write's does."""
+    accounts = client.app.state.accounts
+    accounts.add_user("ma", "viewer", password="right password 1")
+    accounts.add_user("gone", "viewer", password="right password 2")
+    assert client.patch("/users/gone", json={"disabled": True}).status_code == 200
+    tries = [("nobody-here", "whatever 1"), ("ma", "wrong guess 1"), ("gone", "right password 2"), ("ma", "")]
+    for name, password in tries:
+        r = client.post("/auth/login", json={"name": name, "password": password})
+        assert r.status_code == 401
+        assert r.json()["detail"] == "用户名或密码错误 / Wrong user name or password"
+    assert client.post("/auth/login", json={"name": "ma", "password": "right password 1"}).status_code == 200
+    rows = sorted(_rows(client, "/auth/login"), key=lambda e: e.id)
+    assert [(e.actor, e.status) for e in rows] == [
+        ("nobody-here", 401),
+        ("ma", 401),
+        ("gone", 401),
+        ("ma", 401),
+        ("ma", 200),
+    ]
+    codes = [e.detail.get("refusal", {}).get("code") for e in rows]
+    assert codes == ["unknown-user", "wrong-password", "account-disabled", "no-name", None]
+    assert rows[2].detail["refusal"]["detail_en"] == "The account is disabled"
+    reasons = [e["reason"] for e in client.get("/audit").json()["entries"] if e["path"] == "/auth/login"]
+    assert "没有这个用户名 / No account has this name" in reasons
+    assert "right password" not in json.dumps([e.detail for e in rows])

@@ -157,6 +157,7 @@ def test_a_sign_in_refused_by_the_throttle_is_in_the_audit_log(settings):
             assert row.detail["throttled"] is True
             assert row.detail["signed_in"] is False
             assert 1 <= row.detail["retry_after_s"] <= int(refused.headers["retry-after"])
+            assert row.detail["refusal"]["code"] == "throttled"
         assert sum(1 for e in accounts.audit_log() if e.path == "/auth/login" and e.status == 401) == 5
         logged = repr([(e.actor, e.detail) for e in accounts.audit_log()])
         for password in ("secret guess 6", "secret guess 7", "guess-guess", "the chief's pw"):

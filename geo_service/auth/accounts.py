@@ -353,6 +353,21 @@ class AccountStore:
             self._cache.pop(rows[0]["digest"], None)
         return {"user": name, "id": token_id, **{k: rows[0][k] for k in ("kind", "label", "expires_at")}}
 
+    def refused_sign_in(self, name: str) -> tuple[str, str, str]:
+        """Why a sign-in as ``name`` failed, for the audit log only (the person signing in is told
+        no more than "wrong user or password"): (code, Chinese, English)."""
+        if not name:
+            return "no-name", "未填写用户名或密码", "No user name or password given"
+        with self.engine.connect() as con:
+            row = con.execute(sa.select(users).where(users.c.name == name)).mappings().first()
+        if row is None:
+            return "unknown-user", "没有这个用户名", "No account has this name"
+        if row["disabled"]:
+            return "account-disabled", "账户已停用", "The account is disabled"
+        if not row["password_hash"]:
+            return "no-password", "账户未设置密码", "The account has no password set"
+        return "wrong-password", "密码错误（或未填写）", "Wrong password (or none given)"
+
     def refused_token(self, token: str) -> tuple[str, str]:
         """Why ``token`` signs nobody in, in Chinese and English: expired (say when), its account
         disabled, or not known (never issued, revoked, or ended by a new password)."""

@@ -78,7 +78,18 @@ async def login(request: Request) -> Response:
     client = client_address(request)
     wait = math.ceil(throttle.wait_s(name, client))
     if wait > 0:  # refused unheard (the password is not even checked), and audited as a sign-in is
-        _audit_sign_in(request, name, 429, client=client, signed_in=False, throttled=True, retry_after_s=wait)
+        zh, en = _slowed(wait)
+        refusal = {"code": "throttled", "detail_zh": zh, "detail_en": en}
+        _audit_sign_in(
+            request,
+            name,
+            429,
+            client=client,
+            signed_in=False,
+            throttled=True,
+            retry_after_s=wait,
+            refusal=refusal,
+        )
     if wait > 0 and not as_json:  # a browser's form: back to the form (with its next), not a JSON body
         again = RedirectResponse(_back_to_form(form, f"wait={wait}"), status_code=303)
         again.headers["Retry-After"] = str(wait)
@@ -87,9 +98,14 @@ async def login(request: Request) -> Response:
         raise AuthError(429, *_slowed(wait), retry_after=wait)
     token = request.app.state.accounts.login(name, password) if name and password else None
     throttle.record(name, client, ok=token is not None)
-    # every sign-in, and every failed one, in the audit log (who tried, from where)
+    # every sign-in, and every failed one, in the audit log (who tried, from where; a failed one why:
+    # an administrator tells a name being guessed from an account's password being tried)
+    why: dict[str, Any] = {}
+    if token is None:
+        code, zh, en = request.app.state.accounts.refused_sign_in(name if password else "")
+        why["refusal"] = {"code": code, "detail_zh": zh, "detail_en": en}
     _audit_sign_in(
-        request, name, 200 if token is not None else 401, client=client, signed_in=token is not None
+        request, name, 200 if token is not None else 401, client=client, signed_in=token is not None, **why
     )
     if token is None:
         if as_json:
