@@ -16,13 +16,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
 from geo_service.duty import TZ, in_supported_years
 from geo_service.errors import InvalidInput
+from geo_service.formats.common import is_blank
 from geo_service.timetext import UnreadableTime, read_time
 
-__all__ = ["Intake", "case_times", "is_blank", "parse_case_time"]
+__all__ = ["Intake", "case_times", "parse_case_time"]
 
 
 @dataclass(frozen=True)
@@ -38,18 +37,6 @@ class Intake:
     location_problems: Sequence[tuple[str, str] | None] | None = None
     time_problems: Sequence[tuple[str, str] | None] | None = None
     time_assumed: Sequence[bool] | None = None
-
-
-def is_blank(value: Any) -> bool:
-    """None, NaN/NaT or text of spaces only (full-width ones too)."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def parse_case_time(value: Any, *, field: str = "reported_at") -> dt.datetime:

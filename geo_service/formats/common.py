@@ -9,7 +9,15 @@ import pandas as pd
 from geo_service.catalog import LayerSpec
 from geo_service.errors import InvalidInput
 
-__all__ = ["MAX_JSON_DEPTH", "decode_text", "file_error", "header_labels", "json_too_deep", "rename_columns"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "decode_text",
+    "file_error",
+    "header_labels",
+    "is_blank",
+    "json_too_deep",
+    "rename_columns",
+]
 
 
 def file_error(zh: str, en: str, **where: Any) -> InvalidInput:
@@ -97,3 +105,15 @@ def decode_text(data: bytes) -> str:
     raise file_error(
         "文本文件编码无法识别（支持 UTF-8 与 GBK）", "Text encoding not recognised (UTF-8 or GBK)"
     )
+
+
+def is_blank(value: Any) -> bool:
+    """An empty cell: None, NaN/NaT or text of spaces only (full-width ones too)."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False

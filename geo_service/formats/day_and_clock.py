@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from geo_service.catalog import LayerSpec
+from geo_service.formats.common import is_blank
 from geo_service.timetext import UnreadableTime, read_clock, read_time
 
 __all__ = ["join_day_and_clock"]
@@ -64,22 +65,11 @@ def _pairs(headers: list[str]) -> list[tuple[str, str, tuple[str, ...]]]:
     return out
 
 
-def _blank(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def _at(day: Any, clock: Any) -> Any:
     """One row's day and time of day as one value for the field to read (see :func:`join_day_and_clock`)."""
-    if _blank(clock):
+    if is_blank(clock):
         return day
-    if _blank(day):
+    if is_blank(day):
         return clock
     if isinstance(clock, dt.datetime) and clock.year > 1900:  # the whole date and time
         return clock
