@@ -12,23 +12,11 @@ import pytest
 import shapely
 
 from geo_service.crs import to_metric
+from tests.test_dispatch_intake import _count, _saved_time, _upload
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 AT = dt.datetime(2026, 12, 1, 21, 0, tzinfo=TZ)
 LON, LAT = 113.2, 35.25
-
-
-def _upload(client, name: str, data: bytes, **form):
-    return client.post("/dispatch/cases/upload", files={"file": (name, data)}, data=form)
-
-
-def _saved_time(client, answer) -> dt.datetime:
-    props = client.get(f"/collections/incidents/items/{answer['incident_id']}").json()["properties"]
-    return dt.datetime.fromisoformat(props["reported_at"])
-
-
-def _count(client) -> int:
-    return client.get("/collections/incidents/items", params={"limit": 1}).json()["numberMatched"]
 
 
 def _csv(rows, sep: str = ",") -> bytes:
