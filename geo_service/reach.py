@@ -123,8 +123,8 @@ class ServiceAreas:
     @cached_property
     def polygons(self) -> np.ndarray:
         """One (Multi)Polygon per site (empty when unreachable): the ground within ``buffer_m`` of the
-        streets whose nearest street is one the walk reaches. It ends square within half a slice (10 m)
-        of where the walk runs out; see :mod:`geo_service.street_cells`, whose division of the ground is
+        streets whose nearest street is one the walk reaches. It ends square within half a slice (10 m for a
+        band of 40 m) of where the walk runs out; see :mod:`geo_service.street_cells`, whose division of the ground is
         made for the network on first use."""
         from geo_service.street_cells import outlines  # numba, as the walk
 

@@ -60,7 +60,6 @@ class StreetCells:
     street: np.ndarray
     length: np.ndarray  # per street, metres
     unit_cells: np.ndarray
-    unit_of: np.ndarray  # per cell
     unit_neighbour_start: np.ndarray
     unit_neighbour: np.ndarray
     unit_open: np.ndarray
@@ -231,7 +230,6 @@ def street_cells(
         table.astype(np.int32),
         length,
         unit_cells.astype(np.int32),
-        unit_of.astype(np.int32),
         unit_neighbour_start.astype(np.int32),
         (pair % n_units).astype(np.int32),
         unit_open,
@@ -465,9 +463,7 @@ def _outlines(  # type: ignore[no-untyped-def]
 ):
     """Per site the outline of its cells, as ragged arrays of a MultiPolygon per site: points, ring
     offsets, polygon offsets, site offsets."""
-    len(edge_start) - 1
     n_sites = len(site_ptr) - 1
-    len(unit_cells) - 1
     # in_set, listed, whole_unit: all False, local_of (each edge's place among the site's border edges)
     # all -1, and left so
     ox, oy = origin[0], origin[1]
