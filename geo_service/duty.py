@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,7 @@ from lunardate import LunarDate
 
 from geo_service.arrays import ragged_positions
 from geo_service.errors import Conflict, InvalidInput
+from geo_service.lazy import cached_property
 from geo_service.timetext import YEARS, UnreadableTime, read_clock, read_time, with_year
 
 __all__ = [

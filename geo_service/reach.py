@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,6 +25,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from geo_service.arrays import cell_size, ragged_positions
 from geo_service.errors import InvalidInput
+from geo_service.lazy import cached_property
 from geo_service.network import RoadNetwork, Snap, snap
 
 if TYPE_CHECKING:
