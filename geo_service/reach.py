@@ -10,11 +10,14 @@
 Neither rebuilds the million arcs of a city network: ``nearest_sites`` appends the sites as extra rows
 of the sparse matrix for one scipy ``dijkstra``; ``service_areas`` searches from each site with
 ``walks.reached_streets``, which touches only the part of the network the site reaches.
+Its walks, linework and outlines run for ranges of the sites on the machine's cores at once
+(:mod:`geo_service.parallel`), with the same answer as on one.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,6 +30,7 @@ from geo_service.arrays import cell_size, ragged_positions
 from geo_service.errors import InvalidInput
 from geo_service.lazy import cached_property
 from geo_service.network import RoadNetwork, Snap, snap
+from geo_service.parallel import default_parts, in_ranges, site_ranges
 
 if TYPE_CHECKING:
     from geo_service.street_cells import StreetCells
@@ -87,6 +91,7 @@ class ServiceAreas:
     stop: np.ndarray
     unreachable: tuple[int, ...]  # sites with no street within reach
     buffer_m: float = 40.0
+    threads: int = 1  # the walks, linework and outlines of ranges of the sites at once
 
     @cached_property
     def reached_m(self) -> np.ndarray:
@@ -100,25 +105,29 @@ class ServiceAreas:
         from geo_service.trails import trails  # numba, as the walk
 
         geometry = _prepared(self.network).geometry
-        order = np.argsort(self.site, kind="stable")
-        seg, start, stop = self.segment[order], self.start[order], self.stop[order]
-        xy, part_offsets = geometry.pieces(seg, start, stop)
-        # a stretch's end on a node (not cut short there) can be joined to the others at that node
-        on_u = start <= 1e-6
-        on_v = stop >= geometry.along[geometry.start[seg + 1] - 1] - 1e-6
         net = self.network
-        site_ptr = np.r_[0, np.cumsum(np.bincount(self.site, minlength=self.n_sites))]
-        xy, trail_offsets, site_offsets = trails(
-            site_ptr,
-            np.where(on_u, net.seg_u[seg], -1),
-            np.where(on_v, net.seg_v[seg], -1),
-            net.n_nodes,
-            part_offsets,
-            xy,
-        )
-        return shapely.from_ragged_array(
-            shapely.GeometryType.MULTILINESTRING, xy, (trail_offsets, site_offsets)
-        )
+
+        def linework(
+            n_sites: int, site: np.ndarray, seg: np.ndarray, start: np.ndarray, stop: np.ndarray
+        ) -> np.ndarray:
+            xy, part_offsets = geometry.pieces(seg, start, stop)
+            # a stretch's end on a node (not cut short there) can be joined to the others at that node
+            on_u = start <= 1e-6
+            on_v = stop >= geometry.along[geometry.start[seg + 1] - 1] - 1e-6
+            site_ptr = np.r_[0, np.cumsum(np.bincount(site, minlength=n_sites))]
+            xy, trail_offsets, site_offsets = trails(
+                site_ptr,
+                np.where(on_u, net.seg_u[seg], -1),
+                np.where(on_v, net.seg_v[seg], -1),
+                net.n_nodes,
+                part_offsets,
+                xy,
+            )
+            return shapely.from_ragged_array(  # type: ignore[no-any-return]
+                shapely.GeometryType.MULTILINESTRING, xy, (trail_offsets, site_offsets)
+            )
+
+        return self._by_sites(linework)
 
     @cached_property
     def polygons(self) -> np.ndarray:
@@ -129,7 +138,32 @@ class ServiceAreas:
         from geo_service.street_cells import outlines  # numba, as the walk
 
         cells = _prepared(self.network).cells(self.buffer_m)
-        return outlines(cells, self.n_sites, self.site, self.segment, self.start, self.stop)  # type: ignore[no-any-return]
+
+        def outline(
+            n_sites: int, site: np.ndarray, seg: np.ndarray, start: np.ndarray, stop: np.ndarray
+        ) -> np.ndarray:
+            return outlines(cells, n_sites, site, seg, start, stop)  # type: ignore[no-any-return]
+
+        return self._by_sites(outline)
+
+    def _by_sites(
+        self, work: Callable[[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+    ) -> np.ndarray:
+        """``work(n_sites, site, segment, start, stop)``, one answer per site, for ranges of the sites at
+        once (up to ``threads``; the stretches in site order, sites numbered from 0 in each range), the
+        answers put together."""
+        order = np.argsort(self.site, kind="stable")
+        site, seg, start, stop = self.site[order], self.segment[order], self.start[order], self.stop[order]
+        counts = np.bincount(site, minlength=self.n_sites)
+        ptr = np.r_[0, np.cumsum(counts)]
+
+        def part(lo: int, hi: int) -> np.ndarray:
+            a, b = ptr[lo], ptr[hi]
+            return work(hi - lo, site[a:b] - lo, seg[a:b], start[a:b], stop[a:b])
+
+        if self.n_sites == 0:
+            return part(0, 0)
+        return np.concatenate(in_ranges(site_ranges(counts, self.threads), part))
 
 
 class _Geometry:
@@ -319,11 +353,15 @@ def service_areas(
     max_cost: float,
     buffer_m: float = 40.0,
     max_snap_m: float = 300.0,
+    threads: int | None = None,
 ) -> ServiceAreas:
     """Streets reachable from each site within ``max_cost`` (metres walking, seconds driving), partial
     streets cut where the walk runs out; the polygon is the ground within ``buffer_m`` whose nearest
     street the walk reaches, so it never spans places the walk does not reach. A walk counts the way
-    from the site to its street."""
+    from the site to its street.
+
+    The sites are walked (and later outlined) in up to ``threads`` ranges at once (default: the cores,
+    at most four; see :mod:`geo_service.parallel`); the answer is the same for any number."""
     if not max_cost >= 0:  # NaN too
         raise InvalidInput(
             f"步行（行驶）上限应为不小于 0 的数，而不是 {max_cost}",
@@ -337,27 +375,35 @@ def service_areas(
     unreachable = tuple(int(i) for i in np.flatnonzero(snaps.segment < 0))
     none = np.empty(0, dtype=np.int64)
     if len(ok) == 0:
-        return ServiceAreas(network, k, none, none, np.empty(0), np.empty(0), unreachable, buffer_m)
+        return ServiceAreas(network, k, none, none, np.empty(0), np.empty(0), unreachable, buffer_m, 1)
     # a walk starts at the site: the way to the street counts (as in ``nearest_sites``); a drive starts
     # on the street (a depot's yard is not timed)
     lead = snaps.distance[ok] if network.mode == "walk" else np.zeros(len(ok))
-    row, street, here, there = _walk(
-        network, _prepared(network), snaps.segment[ok], snaps.offset[ok], lead, max_cost
-    )
-    # how far into each street the walk gets from the end it enters at, and from the other end
     from geo_service.walks import cut_streets  # numba, as the walk
 
-    rows, segs, starts, stops, came_u, came_v = cut_streets(
-        row,
-        street,
-        here,
-        there,
-        network.seg_len,
-        network.seg_cost,
-        network.seg_twoway,
-        snaps.segment[ok],
-        float(max_cost),
-        network.mode == "walk",
+    prep, seg_ok, off_ok = _prepared(network), snaps.segment[ok], snaps.offset[ok]
+
+    def walk(lo: int, hi: int) -> tuple[np.ndarray, ...]:
+        row, street, here, there = _walk(network, prep, seg_ok[lo:hi], off_ok[lo:hi], lead[lo:hi], max_cost)
+        # how far into each street the walk gets from the end it enters at, and from the other end
+        rows, *rest = cut_streets(
+            row,
+            street,
+            here,
+            there,
+            network.seg_len,
+            network.seg_cost,
+            network.seg_twoway,
+            seg_ok[lo:hi],
+            float(max_cost),
+            network.mode == "walk",
+        )
+        return (rows + lo, *rest)
+
+    threads = default_parts() if threads is None else max(1, int(threads))
+    ranges = site_ranges(np.ones(len(ok)), threads)
+    rows, segs, starts, stops, came_u, came_v = (
+        np.concatenate(x) for x in zip(*in_ranges(ranges, walk), strict=True)
     )
     # the site's own street: the stretch either side of it, merged with what comes back round from its ends
     s = snaps.segment[ok]
@@ -377,6 +423,7 @@ def service_areas(
         np.concatenate([stops, hi]),
         unreachable,
         buffer_m,
+        threads,
     )
 
 

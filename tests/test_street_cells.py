@@ -200,3 +200,29 @@ def test_threads_share_one_preparation_of_a_network():
         cells = list(pool.map(lambda p: p.cells(40.0), prepared))
     assert all(p is prepared[0] for p in prepared)
     assert all(c is cells[0] for c in cells)
+
+
+@pytest.mark.parametrize("mode", ["walk", "drive"])
+def test_the_answer_does_not_depend_on_how_many_threads(mode):
+    """Walked and outlined in ranges of the sites at once (``geo_service.parallel``), or all on one
+    thread: per site the same stretches, lines and polygons, point for point."""
+    net = build_network(random_roads(52, n=150, size=2500.0), mode=mode)
+    rng = np.random.default_rng(7)
+    # some sites far off the streets (unreachable), and two at one place
+    sites = np.concatenate(
+        [at(*rng.uniform(0, 2500, size=(9, 2))), at((9000, 9000), (1200, 1200), (1200, 1200))]
+    )
+    limit = 700.0 if mode == "walk" else 60.0
+    one = service_areas(net, sites, max_cost=limit, threads=1)
+    for threads in (2, 3, 12):
+        many = service_areas(net, sites, max_cost=limit, threads=threads)
+        assert many.unreachable == one.unreachable == (9,)
+        for i in range(len(sites)):
+            a, b = np.flatnonzero(one.site == i), np.flatnonzero(many.site == i)
+            assert np.array_equal(one.segment[a], many.segment[b])
+            assert np.array_equal(one.start[a], many.start[b])
+            assert np.array_equal(one.stop[a], many.stop[b])
+        assert list(shapely.to_wkb(many.lines)) == list(shapely.to_wkb(one.lines))
+        assert list(shapely.to_wkb(many.polygons)) == list(shapely.to_wkb(one.polygons))
+    assert not one.polygons[10].is_empty
+    assert one.polygons[10].equals(one.polygons[11])
