@@ -152,8 +152,10 @@ class ServiceAreas:
         """``work(n_sites, site, segment, start, stop)``, one answer per site, for ranges of the sites at
         once (up to ``threads``; the stretches in site order, sites numbered from 0 in each range), the
         answers put together."""
-        order = np.argsort(self.site, kind="stable")
-        site, seg, start, stop = self.site[order], self.segment[order], self.start[order], self.stop[order]
+        site, seg, start, stop = self.site, self.segment, self.start, self.stop
+        if np.any(site[1:] < site[:-1]):  # (service_areas gives them in site order)
+            order = np.argsort(site, kind="stable")
+            site, seg, start, stop = site[order], seg[order], start[order], stop[order]
         counts = np.bincount(site, minlength=self.n_sites)
         ptr = np.r_[0, np.cumsum(counts)]
 
@@ -369,61 +371,65 @@ def service_areas(
             field="max_cost",
         )
     sites = np.asarray(sites_metric, dtype=object)
-    k = len(sites)
+    threads = default_parts() if threads is None else max(1, int(threads))
+    prep = _prepared(network)
+    # each range of sites walked on its own, on the cores at once; sites numbered from 0 in each
+    ranges = site_ranges(np.ones(len(sites)), threads) or [(0, 0)]
+    parts = in_ranges(ranges, lambda lo, hi: _reached(network, prep, sites[lo:hi], max_cost, max_snap_m))
+    first = [lo for lo, _ in ranges]
+    site = np.concatenate([part[0] + lo for lo, part in zip(first, parts, strict=True)])
+    segment, start, stop = (np.concatenate([part[i] for part in parts]) for i in (1, 2, 3))
+    unreachable = tuple(int(i) + lo for lo, part in zip(first, parts, strict=True) for i in part[4])
+    return ServiceAreas(network, len(sites), site, segment, start, stop, unreachable, buffer_m, threads)
+
+
+def _reached(
+    network: RoadNetwork, prep: _Prepared, sites: np.ndarray, max_cost: float, max_snap_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`service_areas`' stretches for ``sites``: (site, street, start, stop) in site order, and
+    the sites with no street within reach."""
+    from geo_service.walks import cut_streets  # numba, as the walk
+
     snaps = snap(network, sites, max_distance=max_snap_m)
     ok = np.flatnonzero(snaps.segment >= 0)
-    unreachable = tuple(int(i) for i in np.flatnonzero(snaps.segment < 0))
-    none = np.empty(0, dtype=np.int64)
+    unreachable = np.flatnonzero(snaps.segment < 0)
     if len(ok) == 0:
-        return ServiceAreas(network, k, none, none, np.empty(0), np.empty(0), unreachable, buffer_m, 1)
+        none = np.empty(0, dtype=np.int64)
+        return none, none, np.empty(0), np.empty(0), unreachable
     # a walk starts at the site: the way to the street counts (as in ``nearest_sites``); a drive starts
     # on the street (a depot's yard is not timed)
     lead = snaps.distance[ok] if network.mode == "walk" else np.zeros(len(ok))
-    from geo_service.walks import cut_streets  # numba, as the walk
-
-    prep, seg_ok, off_ok = _prepared(network), snaps.segment[ok], snaps.offset[ok]
-
-    def walk(lo: int, hi: int) -> tuple[np.ndarray, ...]:
-        row, street, here, there = _walk(network, prep, seg_ok[lo:hi], off_ok[lo:hi], lead[lo:hi], max_cost)
-        # how far into each street the walk gets from the end it enters at, and from the other end
-        rows, *rest = cut_streets(
-            row,
-            street,
-            here,
-            there,
-            network.seg_len,
-            network.seg_cost,
-            network.seg_twoway,
-            seg_ok[lo:hi],
-            float(max_cost),
-            network.mode == "walk",
-        )
-        return (rows + lo, *rest)
-
-    threads = default_parts() if threads is None else max(1, int(threads))
-    ranges = site_ranges(np.ones(len(ok)), threads)
-    rows, segs, starts, stops, came_u, came_v = (
-        np.concatenate(x) for x in zip(*in_ranges(ranges, walk), strict=True)
+    s, off = snaps.segment[ok], snaps.offset[ok]
+    row, street, here, there = _walk(network, prep, s, off, lead, max_cost)
+    # how far into each street the walk gets from the end it enters at, and from the other end
+    rows, segs, starts, stops, came_u, came_v = cut_streets(
+        row,
+        street,
+        here,
+        there,
+        network.seg_len,
+        network.seg_cost,
+        network.seg_twoway,
+        s,
+        float(max_cost),
+        network.mode == "walk",
     )
     # the site's own street: the stretch either side of it, merged with what comes back round from its ends
-    s = snaps.segment[ok]
-    total, off = network.seg_len[s], snaps.offset[ok]
+    total = network.seg_len[s]
     either = np.maximum(max_cost - lead, 0.0) * total / np.maximum(network.seg_cost[s], 1e-9)
     back = np.where(network.seg_twoway[s], np.maximum(0.0, off - either), off)  # one-way: ahead only
     r, lo, hi = _union(
         np.column_stack([back, np.zeros(len(ok)), total - came_v]),
         np.column_stack([np.minimum(total, off + either), came_u, total]),
     )
-    return ServiceAreas(
-        network,
-        k,
-        ok[np.concatenate([rows, r])],
-        np.concatenate([segs, s[r]]),
-        np.concatenate([starts, lo]),
-        np.concatenate([stops, hi]),
+    site = ok[np.concatenate([rows, r])]
+    order = np.argsort(site, kind="stable")
+    return (
+        site[order],
+        np.concatenate([segs, s[r]])[order],
+        np.concatenate([starts, lo])[order],
+        np.concatenate([stops, hi])[order],
         unreachable,
-        buffer_m,
-        threads,
     )
 
 

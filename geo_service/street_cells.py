@@ -375,15 +375,17 @@ def outlines(
 ) -> np.ndarray:
     """One (Multi)Polygon per site: its cells' outline. ``site``, ``street``, ``start``, ``stop``: the
     stretches reached (metres from each street's start)."""
-    order = np.argsort(site, kind="stable")
+    if np.any(site[1:] < site[:-1]):  # (service areas give them in site order)
+        order = np.argsort(site, kind="stable")
+        site, street, start, stop = site[order], street[order], start[order], stop[order]
     site_ptr = np.r_[0, np.cumsum(np.bincount(site, minlength=n_sites))].astype(np.int64)
     flags = cells._flags()
     xy, ring_ptr, polygon_ptr, site_polygon_ptr = _outlines(
         *flags,
         site_ptr,
-        street[order].astype(np.int64, copy=False),
-        start[order].astype(np.float64, copy=False),
-        stop[order].astype(np.float64, copy=False),
+        street.astype(np.int64, copy=False),
+        start.astype(np.float64, copy=False),
+        stop.astype(np.float64, copy=False),
         cells.street,
         cells.length,
         cells.unit_cells,
