@@ -8,7 +8,8 @@ The division is made once per network (:func:`street_cells`):
 
 - points along every street, about ``spacing`` apart, each standing for its slice of the street,
   and one on every node;
-- their Voronoi diagram (scipy's qhull);
+- their Voronoi diagram, read off qhull's Delaunay triangulation (scipy), tile by tile on the cores at
+  once: a point's cell, cut to its disc, depends only on the points within twice the disc's radius;
 - each cell cut to the disc around its point, of a radius a little over ``width`` so that the discs
   of a street's points cover its band without gaps between them.
 
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
+from geo_service.parallel import default_parts, in_ranges, site_ranges
 from geo_service.walks import compiled
 
 __all__ = ["StreetCells", "outlines", "street_cells", "warm"]
@@ -116,12 +118,11 @@ def street_cells(
     *,
     width: float,
     spacing: float,
+    tile_points: int = 60_000,
 ) -> StreetCells:
     """The cells of a network whose nodes stand at ``node_xy``, whose streets run from node ``seg_u``
     to ``seg_v`` and are ``length`` metres long; ``points_along(street, metres)`` gives points along
     the streets (an (n, 2) array)."""
-    from scipy.spatial import Voronoi
-
     node_xy = np.asarray(node_xy, dtype=float).reshape(-1, 2)
     length = np.asarray(length, dtype=float)
     n_nodes, n_streets = len(node_xy), len(length)
@@ -150,47 +151,23 @@ def street_cells(
     local = points - origin
     # a tenth of a millimetre apart: points on one circle (a grid's) give qhull cells of one shape
     local = local + np.random.default_rng(0).uniform(-1e-4, 1e-4, local.shape)
-    # four far corners close every cell; none of them comes within the band
-    far = float(local.max(initial=0.0)) + 4 * radius
-    corners = np.array([[-4 * radius, -4 * radius], [far, -4 * radius], [far, far], [-4 * radius, far]])
-    generators = np.concatenate([local, corners])
-    vor = Voronoi(generators)
-    pairs = vor.ridge_points
-    ends = np.asarray(vor.ridge_vertices, dtype=np.int64).reshape(-1, 2)
-    real = (pairs < n).any(axis=1)
-    pairs, ends = pairs[real], ends[real]
-    if (ends < 0).any():  # (cannot happen: the corners enclose every point)
-        raise RuntimeError("a street's cell is unbounded")
-    # each border cut to the disc round either of its points (it is as far from both); whether a
-    # vertex is within the disc is decided once, for every border meeting there
-    p0, p1 = vor.vertices[ends[:, 0]], vor.vertices[ends[:, 1]]
-    near = np.empty(len(vor.vertices))
-    near[ends.ravel()] = np.hypot(*(vor.vertices[ends.ravel()] - generators[np.repeat(pairs[:, 0], 2)]).T)
-    inside = near <= radius
-    d = p1 - p0
-    f = p0 - generators[pairs[:, 0]]
-    a = np.einsum("ij,ij->i", d, d)
-    b = 2 * np.einsum("ij,ij->i", f, d)
-    c = np.einsum("ij,ij->i", f, f) - radius**2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        root = np.sqrt(np.maximum(b * b - 4 * a * c, 0.0))
-        t0 = np.where(a > 0, (-b - root) / (2 * a), 0.0)
-        t1 = np.where(a > 0, (-b + root) / (2 * a), 1.0)
-    in0, in1 = inside[ends[:, 0]], inside[ends[:, 1]]
-    lo = np.where(in0, 0.0, np.clip(t0, 0.0, 1.0))
-    hi = np.where(in1, 1.0, np.clip(t1, 0.0, 1.0))
-    crosses = (b * b - 4 * a * c > 0) & (a > 0)
-    keep = np.flatnonzero((in0 & in1) | ((in0 | in1 | crosses) & (lo < hi)))
-    pairs, ends, lo, hi, p0, d = pairs[keep], ends[keep], lo[keep], hi[keep], p0[keep], d[keep]
-    first = p0 + lo[:, None] * d
-    last = p0 + hi[:, None] * d
-    # the ends of the pieces: a Voronoi vertex, or where the border leaves the disc (its own point)
-    n_vertices = len(vor.vertices)
-    piece = np.arange(len(keep))
-    first_id = np.where(inside[ends[:, 0]], ends[:, 0], n_vertices + 2 * piece)
-    last_id = np.where(inside[ends[:, 1]], ends[:, 1], n_vertices + 2 * piece + 1)
+    # the borders, tile by tile on the cores at once (see ``_tiles``)
+    tiles = _tiles(local, radius, tile_points)
+    found = in_ranges(
+        site_ranges(np.array([len(members) for members, _ in tiles], dtype=float), default_parts()),
+        lambda lo, hi: [_tile_pieces(local, members, core, n, radius) for members, core in tiles[lo:hi]],
+    )
+    per_tile = [piece for group in found for piece in group]
+    # the ends' ids, unique over the tiles (a cell's pieces all come from one tile)
+    base = np.r_[0, np.cumsum([t[-1] for t in per_tile])][:-1]
+    pairs = np.concatenate([t[0] for t in per_tile])
+    first = np.concatenate([t[1] for t in per_tile])
+    last = np.concatenate([t[2] for t in per_tile])
+    first_id = np.concatenate([t[3] + b for t, b in zip(per_tile, base, strict=True)])
+    last_id = np.concatenate([t[4] + b for t, b in zip(per_tile, base, strict=True)])
+    own = np.concatenate([t[5] for t in per_tile])
     edge_start, edge_neighbour, xy_start, xy = _cells(
-        n, local, pairs.astype(np.int64), first, last, first_id, last_id, radius
+        n, local, pairs, first, last, first_id, last_id, own, radius
     )
     if len(xy) and np.abs(xy).max() > 2e6:  # (a network 2,000 km across)
         raise ValueError("the network is too wide for its cells' millimetre coordinates")
@@ -240,10 +217,135 @@ def street_cells(
     )
 
 
+def _tiles(local: np.ndarray, radius: float, tile_points: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The points in tiles of about ``tile_points``: per tile the points within twice ``radius`` of it
+    and which of them lie in it (each point lies in one tile). A point's cell, cut to its disc, depends
+    only on the points within twice the radius, so a tile's triangulation gives its own points' cells
+    exactly."""
+    n = len(local)
+    if n <= tile_points:
+        return [(np.arange(n), np.ones(n, dtype=bool))]
+    size = np.maximum(local.max(axis=0), radius) + 1e-6
+    count = int(np.ceil(n / tile_points))
+    nx = min(count, max(1, round(float(np.sqrt(count * size[0] / size[1])))))
+    ny = max(1, int(np.ceil(count / nx)))
+    step = size / np.array([nx, ny])
+    cell = np.clip((local // step).astype(np.int64), 0, [nx - 1, ny - 1])
+    margin = 2 * radius + 1.0
+    tiles = []
+    for i in range(nx):
+        for j in range(ny):
+            lo, hi = step * [i, j] - margin, step * [i + 1, j + 1] + margin
+            members = np.flatnonzero(np.all((local >= lo) & (local < hi), axis=1))
+            core = (cell[members, 0] == i) & (cell[members, 1] == j)
+            if core.any():
+                tiles.append((members, core))
+    return tiles
+
+
+def _tile_pieces(
+    local: np.ndarray, members: np.ndarray, core: np.ndarray, n: int, radius: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """The borders between the cells of a tile's points, each cut to the disc round either of its
+    points (it is as far from both) and kept when it bounds a cell of the tile's own: (pairs of
+    points, first and last point of each piece, ids of its ends, which sides are the tile's own cells,
+    how many ids the tile used). The Voronoi diagram is the dual of qhull's Delaunay triangulation: a
+    border joins the circumcentres of the two triangles beside an edge."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import Delaunay
+
+    if len(members) == 0:
+        none = np.empty((0, 2))
+        return (
+            np.empty((0, 2), dtype=np.int64),
+            none,
+            none,
+            np.empty(0, np.int64),
+            np.empty(0, np.int64),
+            none > 0,
+            0,
+        )
+    pts = local[members]
+    # four far corners close every cell; none of them comes within the band
+    lo, hi = pts.min(axis=0) - 4 * radius, pts.max(axis=0) + 4 * radius
+    corners = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
+    generators = np.concatenate([pts, corners])
+    ids = np.r_[members, np.full(4, n)]  # (the corners: n, no cell)
+    tri = Delaunay(generators)
+    simplex, beside = tri.simplices, tri.neighbors
+    m = len(simplex)
+    t = np.repeat(np.arange(m), 3)
+    k = np.tile(np.arange(3), m)
+    other = beside.ravel()
+    edge = np.column_stack([simplex[t, (k + 1) % 3], simplex[t, (k + 2) % 3]])
+    once = other > t  # each edge inside once; those on the hull join two corners
+    pairs, ends, near = ids[edge[once]], np.column_stack([t[once], other[once]]), edge[once, 0]
+    real = (pairs < n).any(axis=1)
+    if ((other < 0) & (ids[edge] < n).any(axis=1)).any():  # (cannot happen: the corners enclose every point)
+        raise RuntimeError("a street's cell is unbounded")
+    pairs, ends, near = pairs[real], ends[real], near[real]
+    a, b, c = (generators[simplex[:, i]] for i in range(3))
+    ab, ac = b - a, c - a
+    d = 2 * (ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0])
+    d = np.where(d == 0, 1e-300, d)  # (three points in a line: a vertex far off, cut away by the disc)
+    sb, sc = np.einsum("ij,ij->i", ab, ab), np.einsum("ij,ij->i", ac, ac)
+    vertices = (
+        a + np.column_stack([ac[:, 1] * sb - ab[:, 1] * sc, ab[:, 0] * sc - ac[:, 0] * sb]) / d[:, None]
+    )
+    # four points on one circle give two triangles with one centre, and a border of no length between
+    # them whose direction round a cell cannot be told: such vertices are one (as qhull's Voronoi has them)
+    p0, p1 = vertices[ends[:, 0]], vertices[ends[:, 1]]
+    short = np.hypot(*(p1 - p0).T) < 1e-6
+    if short.any():
+        joined = coo_matrix((np.ones(int(short.sum())), (ends[short, 0], ends[short, 1])), shape=(m, m))
+        _, label = connected_components(joined, directed=False)
+        first_of = np.full(m, m)
+        np.minimum.at(first_of, label, np.arange(m))
+        ends = first_of[label][ends]  # each vertex named by the first triangle of its group
+        pairs, ends, near = pairs[~short], ends[~short], near[~short]
+        p0, p1 = vertices[ends[:, 0]], vertices[ends[:, 1]]
+    # whether a vertex is within the disc is decided once, for every border meeting there
+    inside = np.hypot(*(vertices - a).T) <= radius
+    dd = p1 - p0
+    f = p0 - generators[near]
+    qa = np.einsum("ij,ij->i", dd, dd)
+    qb = 2 * np.einsum("ij,ij->i", f, dd)
+    qc = np.einsum("ij,ij->i", f, f) - radius**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        root = np.sqrt(np.maximum(qb * qb - 4 * qa * qc, 0.0))
+        t0 = np.where(qa > 0, (-qb - root) / (2 * qa), 0.0)
+        t1 = np.where(qa > 0, (-qb + root) / (2 * qa), 1.0)
+    in0, in1 = inside[ends[:, 0]], inside[ends[:, 1]]
+    lo_t = np.where(in0, 0.0, np.clip(t0, 0.0, 1.0))
+    hi_t = np.where(in1, 1.0, np.clip(t1, 0.0, 1.0))
+    crosses = (qb * qb - 4 * qa * qc > 0) & (qa > 0)
+    mine = np.zeros(n + 1, dtype=bool)
+    mine[members[core]] = True
+    own = mine[pairs]
+    keep = np.flatnonzero(((in0 & in1) | ((in0 | in1 | crosses) & (lo_t < hi_t))) & own.any(axis=1))
+    pairs, ends, lo_t, hi_t, p0, dd, own = (
+        pairs[keep],
+        ends[keep],
+        lo_t[keep],
+        hi_t[keep],
+        p0[keep],
+        dd[keep],
+        own[keep],
+    )
+    first = p0 + lo_t[:, None] * dd
+    last = p0 + hi_t[:, None] * dd
+    # the ends of the pieces: a vertex, or where the border leaves the disc (its own point)
+    piece = np.arange(len(keep))
+    first_id = np.where(inside[ends[:, 0]], ends[:, 0], m + 2 * piece)
+    last_id = np.where(inside[ends[:, 1]], ends[:, 1], m + 2 * piece + 1)
+    return pairs.astype(np.int64), first, last, first_id, last_id, own, m + 2 * len(keep)
+
+
 @compiled
-def _cells(n, centre, pairs, first, last, first_id, last_id, radius):  # type: ignore[no-untyped-def]
-    """Each cell's edges in order round it: the border pieces given, anticlockwise, and the disc's
-    arcs between pieces that do not meet."""
+def _cells(n, centre, pairs, first, last, first_id, last_id, own, radius):  # type: ignore[no-untyped-def]
+    """Each cell's edges in order round it: the border pieces given (to the cells whose side is
+    ``own``), anticlockwise, and the disc's arcs between pieces that do not meet."""
     k = len(pairs)
     # each piece twice, once per cell it bounds (not for the far corners')
     owner = np.empty(2 * k, dtype=np.int64)
@@ -254,7 +356,7 @@ def _cells(n, centre, pairs, first, last, first_id, last_id, radius):  # type: i
     for i in range(k):
         for side in range(2):
             a, b = pairs[i, side], pairs[i, 1 - side]
-            if a >= n:
+            if a >= n or not own[i, side]:
                 continue
             cx, cy = centre[a, 0], centre[a, 1]
             ux, uy = first[i, 0] - cx, first[i, 1] - cy
@@ -269,7 +371,7 @@ def _cells(n, centre, pairs, first, last, first_id, last_id, radius):  # type: i
     j = 0
     for i in range(k):
         for side in range(2):
-            if pairs[i, side] < n:
+            if pairs[i, side] < n and own[i, side]:
                 piece_of[j] = i
                 j += 1
     order = np.argsort(owner * 8.0 + angle)  # angle in (-π, π]: cells apart by 8

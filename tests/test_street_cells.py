@@ -14,6 +14,7 @@ from geo_service import reach
 from geo_service.crs import from_metric
 from geo_service.network import build_network
 from geo_service.reach import service_areas
+from geo_service.street_cells import outlines
 from tests.test_reach import OX, OY, random_roads
 
 WIDTH, HALF_SLICE = 40.0, 10.0
@@ -226,3 +227,85 @@ def test_the_answer_does_not_depend_on_how_many_threads(mode):
         assert list(shapely.to_wkb(many.polygons)) == list(shapely.to_wkb(one.polygons))
     assert not one.polygons[10].is_empty
     assert one.polygons[10].equals(one.polygons[11])
+
+
+def _division(net, **kw):
+    from geo_service.street_cells import street_cells
+
+    geometry = reach._prepared(net).geometry
+
+    def along(street, metres):
+        z = geometry._at(street, metres)
+        return np.column_stack([z.real, z.imag])
+
+    length = geometry.along[geometry.start[1:] - 1]
+    return street_cells(
+        net.node_xy, net.seg_u, net.seg_v, along, length, width=WIDTH, spacing=2 * HALF_SLICE, **kw
+    )
+
+
+def _grid(side, step):
+    lines = [[(0, i * step), ((side - 1) * step, i * step)] for i in range(side)]
+    lines += [[(i * step, 0), (i * step, (side - 1) * step)] for i in range(side)]
+    # streets cut at every junction, as a city's are
+    cut = []
+    for (x0, y0), (x1, y1) in lines:
+        n = round(max(abs(x1 - x0), abs(y1 - y0)) / step)
+        cut += [
+            [
+                (x0 + (x1 - x0) * j / n, y0 + (y1 - y0) * j / n),
+                (x0 + (x1 - x0) * (j + 1) / n, y0 + (y1 - y0) * (j + 1) / n),
+            ]
+            for j in range(n)
+        ]
+    return roads(*cut)
+
+
+def _cell_polygons(cells):
+    """Every cell as a shapely polygon (its edges' points in order, metres from the origin)."""
+    e = cells.edge
+    extra = np.diff(e[:, 3])  # per edge, the points after its first
+    first = np.r_[0, np.cumsum(1 + extra)][:-1]
+    xy = np.empty((len(first) + extra.sum(), 2))
+    xy[first] = e[:-1, 1:3]
+    rest = np.ones(len(xy), dtype=bool)
+    rest[first] = False
+    xy[rest] = cells.extra_xy[: rest.sum()]
+    # each ring closed with its cell's first point
+    cell_first = first[cells.edge_start[:-1]]
+    cell_end = np.r_[first, len(xy)][cells.edge_start[1:]]
+    closed = np.insert(xy, cell_end, xy[cell_first], axis=0) / 1000.0
+    ring_ptr = np.r_[0, cell_end - cell_first + 1].cumsum()
+    return shapely.from_ragged_array(
+        shapely.GeometryType.POLYGON, closed, (ring_ptr, np.arange(len(cell_first) + 1))
+    )
+
+
+@pytest.mark.parametrize("kind", ["random", "grid"])
+def test_the_division_in_tiles_gives_the_same_polygons(kind):
+    """The ground is divided tile by tile (each tile's triangulation holding the points within twice
+    the disc's radius of it): the polygons equal those of one tile. The grid has many points four on one
+    circle, whose two triangles share a centre and are read as one vertex."""
+    if kind == "grid":
+        net = build_network(_grid(80, 80.0), mode="walk")
+        sites = at((300, 300), (1520, 1130), (5900, 900), (60, 5980), (4000, 4500))
+    else:
+        net = build_network(random_roads(53, n=200, size=3000.0), mode="walk")
+        sites = at(*np.random.default_rng(8).uniform(0, 3000, size=(8, 2)))
+    areas = service_areas(net, sites, max_cost=500.0, threads=1)
+    whole = _division(net, tile_points=10**9)
+    tiled = _division(net, tile_points=300)
+    assert len(tiled.street) == len(whole.street)
+    args = (len(sites), areas.site, areas.segment, areas.start, areas.stop)
+    a = outlines(whole, *args)
+    b = outlines(tiled, *args)
+    assert shapely.is_valid(a).all()
+    assert shapely.is_valid(b).all()
+    assert (shapely.area(a) > 0).sum() >= len(sites) - 1
+    assert np.allclose(shapely.area(shapely.symmetric_difference(a, b)), 0.0, atol=1e-6)
+    # every cell a simple polygon of positive area, in both
+    for cells in (whole, tiled):
+        polys = _cell_polygons(cells)
+        assert len(polys) == len(cells.edge_start) - 1
+        assert shapely.is_valid(polys).all(), shapely.is_valid_reason(polys[~shapely.is_valid(polys)][:3])
+        assert (shapely.area(polys) > 0).all()
