@@ -6,7 +6,9 @@ client's address (as the trusted proxies name it, see ``GEO_TRUSTED_PROXIES``) a
 answered with a problem document, why it was refused (``refusal``: its code, title and detail in
 Chinese and English, as the user was told, shortened), and records the row. It runs around the size
 and Unicode limits (``geo_service.api.limits``), so a write they refuse before any route reads it is
-recorded too, by the user its credentials name.
+recorded too, by the user its credentials name. A request that failed with an error nobody anticipated
+(answered 500) is recorded with the generic refusal its user got, whose reference finds the stack trace
+in the server's log, and the error's class (``error``), never its message.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, cast
 
 from fastapi import Request, Response
 
+from geo_service.api.problems import answer_unexpected
 from geo_service.api.security import current_user, route_template
 from geo_service.auth import User
 from geo_service.auth.accounts import shortened, user_change
@@ -71,11 +74,17 @@ def refusal_note(problem: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def reason(detail: Mapping[str, Any] | None) -> str | None:
-    """Why the request of an audit row's ``detail`` was refused, as '中文 / English'; None if it was not."""
+    """Why the request of an audit row's ``detail`` was refused, as '中文 / English'; None if it was not.
+    For an unexpected error, what its user was told and the error's class:
+    '服务器内部错误，参考编号 …（KeyError） / Internal server error, reference … (KeyError)'."""
     refused = (detail or {}).get("refusal")
     if not isinstance(refused, Mapping):
         return None
-    return f"{refused.get('detail_zh', '')} / {refused.get('detail_en', '')}"
+    zh, en = refused.get("detail_zh", ""), refused.get("detail_en", "")
+    error = (detail or {}).get("error")
+    if error:
+        return f"{zh}（{error}） / {en} ({error})"
+    return f"{zh} / {en}"
 
 
 def _actor(request: Request) -> User | None:
@@ -91,24 +100,45 @@ def _actor(request: Request) -> User | None:
 
 async def audit_middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     """Record every write request and every download with its actor, address, detail and outcome."""
-    response = await call_next(request)
-    write = request.method not in _SAFE and request.url.path != "/auth/login"  # sign-ins record themselves
-    download = request.method == "GET" and route_template(request)[0] in DOWNLOADS
-    if write or download:
-        user = _actor(request)
-        detail = {"client": client_address(request), **(getattr(request.state, "audit", None) or {})}
-        problem = getattr(request.state, "problem", None)  # set by the problem handlers
-        if problem is not None and response.status_code >= 400:
-            detail["refusal"] = refusal_note(problem)
-        try:
-            request.app.state.accounts.record(
-                actor=user.name if user else "anonymous",
-                role=user.role if user else None,
-                method=request.method,
-                path=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
-                status=response.status_code,
-                detail=detail,
-            )
-        except Exception:  # the audit must never turn a served request into an error
-            log.exception("audit record failed for %s %s", request.method, request.url.path)
+    try:
+        response = await call_next(request)
+    except Exception as exc:
+        # nobody anticipated it: the outermost handler answers it, after this middleware has returned;
+        # the row is written now, with the answer that handler will send (answer_unexpected makes it once)
+        if _audited(request):
+            try:
+                _record(request, await answer_unexpected(request, exc))
+            except Exception:  # the handler answers it all the same (and says it in the log)
+                log.exception("audit record failed for %s %s", request.method, request.url.path)
+        raise
+    if _audited(request):
+        _record(request, response)
     return response
+
+
+def _audited(request: Request) -> bool:
+    """A write (sign-ins record themselves) or a download."""
+    write = request.method not in _SAFE and request.url.path != "/auth/login"
+    return write or (request.method == "GET" and route_template(request)[0] in DOWNLOADS)
+
+
+def _record(request: Request, response: Response) -> None:
+    user = _actor(request)
+    detail = {"client": client_address(request), **(getattr(request.state, "audit", None) or {})}
+    problem = getattr(request.state, "problem", None)  # set by the problem handlers
+    if problem is not None and response.status_code >= 400:
+        detail["refusal"] = refusal_note(problem)
+    error = getattr(request.state, "error_class", None)  # set by the handler of unexpected errors
+    if error is not None and response.status_code >= 500:
+        detail["error"] = shortened(error, most=MOST_REASON)
+    try:
+        request.app.state.accounts.record(
+            actor=user.name if user else "anonymous",
+            role=user.role if user else None,
+            method=request.method,
+            path=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+            status=response.status_code,
+            detail=detail,
+        )
+    except Exception:  # the audit must never turn a served request into an error
+        log.exception("audit record failed for %s %s", request.method, request.url.path)

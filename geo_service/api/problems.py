@@ -1,7 +1,8 @@
 """One error table: domain exceptions → HTTP status → ``application/problem+json`` (RFC 9457).
 
 Nothing reaches a user as a stack trace: unexpected errors become a 500 problem document with a
-request id, and are logged.
+request id, and are logged. The audit row of such a request names the error's class and the same
+reference (never its message), see :func:`answer_unexpected`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 import sqlite3
 import uuid
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,7 +25,15 @@ from geo_service.maps.prints import PrintUnavailable
 from geo_service.store.failures import storage_failure, workspace_name
 from geo_service.validation_text import zh_of
 
-__all__ = ["STATUS", "install_problem_handlers", "page_or_problem", "problem_response", "remember_problem"]
+__all__ = [
+    "STATUS",
+    "answer_unexpected",
+    "error_class",
+    "install_problem_handlers",
+    "page_or_problem",
+    "problem_response",
+    "remember_problem",
+]
 
 log = logging.getLogger("geo_service.api")
 
@@ -127,7 +136,7 @@ def _storage_failure(request: Request, exc: Exception) -> errors.StoreUnavailabl
 async def _driver(request: Request, exc: Exception) -> Response:
     failure = _storage_failure(request, exc)
     if failure is None:
-        return await _unexpected(request, exc)
+        return await answer_unexpected(request, exc)
     return await _domain(request, failure)
 
 
@@ -191,12 +200,38 @@ async def _http(request: Request, exc: StarletteHTTPException) -> Response:
     return page_or_problem(request, exc.status_code, body, getattr(exc, "headers", None))
 
 
+def error_class(exc: BaseException) -> str:
+    """The class of an unexpected error as an audit row names it: ``KeyError`` for Python's own,
+    ``sqlalchemy.exc.ProgrammingError`` for others. Its message is never kept: it may quote a
+    password, a database URL or a user's text."""
+    cls = type(exc)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+async def answer_unexpected(request: Request, exc: Exception) -> Response:
+    """The answer to an error nobody anticipated: a storage failure as the domain says it (503, 507),
+    else a 500 problem document in Chinese and English with a reference to find the logged stack trace
+    by, and nothing of the error itself.
+
+    Made once per request: the audit middleware asks first (the error passes it on its way to the
+    outermost handler, which answers after the row is written), the handler then sends the same answer,
+    with the same reference, logged once. A 500 leaves the error's class on the request's state
+    (``request.state.error_class``) for the audit row only."""
+    answered = getattr(request.state, "unexpected", None)
+    if answered is not None and answered[0] is exc:
+        return cast("Response", answered[1])
+    response = await _unexpected(request, exc)
+    request.state.unexpected = (exc, response)
+    return response
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     failure = _storage_failure(request, exc)  # raised where the handlers above do not see it
     if failure is not None:
         return await _domain(request, failure)
     ref = uuid.uuid4().hex[:12]
-    log.exception("unexpected error %s on %s %s", ref, request.method, request.url.path)
+    log.error("unexpected error %s on %s %s", ref, request.method, request.url.path, exc_info=exc)
+    request.state.error_class = error_class(exc)
     body = {
         "code": "internal",
         "title": "服务器内部错误 / Internal server error",
@@ -215,4 +250,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
     app.add_exception_handler(sqlite3.Error, _driver)
     app.add_exception_handler(DBAPIError, _driver)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, answer_unexpected)

@@ -139,11 +139,14 @@ def _entries(
 _FILTERS = (
     "按操作人筛选（`actor`）：用户名精确匹配；`cli`（不区分大小写）为在服务器命令行上执行的全部记录"
     "（记为 `cli:<系统账户>`），`cli:root` 为某一系统账户的记录。`since`、`until` 限定时间。"
-    "被拒绝的请求附有拒绝原因 `reason`（“中文 / English”，与用户看到的一致），详见 `detail.refusal`。"
+    "被拒绝的请求附有拒绝原因 `reason`（“中文 / English”，与用户看到的一致），详见 `detail.refusal`；"
+    "因意外错误失败的请求（状态 500）另记错误类别 `detail.error`（不含错误信息），参考编号可在服务器日志中查到堆栈。"
     " Filter by `actor`: a user's name, exactly; `cli` (any case) every row made on the server's command"
     " line (recorded as `cli:<system account>`), `cli:root` those of one system account. `since` and"
     " `until` bound the time. A refused request says why in `reason` ('中文 / English', as its user was"
-    " told; `detail.refusal` holds the code, title and detail in each language)."
+    " told; `detail.refusal` holds the code, title and detail in each language). A request that failed"
+    " with an unexpected error (status 500) also names the error's class in `detail.error` (never its"
+    " message); its reference finds the stack trace in the server's log."
 )
 Actor = Annotated[
     str | None,
