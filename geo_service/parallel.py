@@ -4,7 +4,8 @@ calling thread and the others on a small shared pool at the same time.
 Meant for compiled loops that release the GIL (the walks and the outlines of service areas): each range
 is computed on its own and the answers are put together in site order, so the result does not depend on
 how many ranges there were. A pool task never submits another, so a busy pool only delays a range and
-cannot deadlock; the calling thread always does its own range.
+cannot deadlock; the calling thread always does its own range, and a range that asks for ranges of
+its own does them on its thread.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ T = TypeVar("T")
 _MOST_PARTS = 4  # beyond this the ranges' memory traffic, not the cores, sets the pace
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
+_PREFIX = "geo-sites"
 
 
 def default_parts() -> int:
@@ -57,14 +59,16 @@ def _pool() -> ThreadPoolExecutor:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=_MOST_PARTS - 1, thread_name_prefix="geo-sites")
+            _POOL = ThreadPoolExecutor(max_workers=_MOST_PARTS - 1, thread_name_prefix=_PREFIX)
         return _POOL
 
 
 def in_ranges(ranges: list[tuple[int, int]], work: Callable[[int, int], T]) -> list[T]:
     """``work(lo, hi)`` for each range, the first on this thread and the rest on the pool at the same
     time; the answers in the order of the ranges. An error in any range is raised here."""
-    if len(ranges) <= 1:
+    if len(ranges) <= 1 or threading.current_thread().name.startswith(_PREFIX):
+        # (a range asking for ranges of its own does them itself: a pool whose workers all wait for
+        # tasks queued behind them would wait for ever)
         return [work(lo, hi) for lo, hi in ranges]
     others = [_pool().submit(work, lo, hi) for lo, hi in ranges[1:]]
     try:

@@ -85,3 +85,19 @@ def test_default_parts_is_the_cores_up_to_four():
     assert 1 <= default_parts() <= 4
     assert in_ranges([], lambda lo, hi: lo) == []
     assert in_ranges([(0, 3)], lambda lo, hi: (lo, hi)) == [(0, 3)]
+
+
+def test_ranges_asked_for_inside_a_range_are_done_on_its_thread():
+    """Nested asks (a range's work splitting its own work) finish even with every pool worker busy."""
+
+    def inner(lo, hi):
+        return threading.current_thread().name
+
+    def outer(lo, hi):
+        return in_ranges([(0, 1), (1, 2), (2, 3), (3, 4)], inner)
+
+    answers = in_ranges([(0, 1), (1, 2), (2, 3), (3, 4)], outer)
+    assert len(answers) == 4
+    for names in answers[1:]:  # those on the pool: all four inner ranges on the same pool thread
+        assert len(set(names)) == 1
+        assert names[0].startswith("geo-sites")
