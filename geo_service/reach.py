@@ -356,6 +356,7 @@ def service_areas(
     buffer_m: float = 40.0,
     max_snap_m: float = 300.0,
     threads: int | None = None,
+    polygons: bool = False,
 ) -> ServiceAreas:
     """Streets reachable from each site within ``max_cost`` (metres walking, seconds driving), partial
     streets cut where the walk runs out; the polygon is the ground within ``buffer_m`` whose nearest
@@ -363,7 +364,9 @@ def service_areas(
     from the site to its street.
 
     The sites are walked (and later outlined) in up to ``threads`` ranges at once (default: the cores,
-    at most four; see :mod:`geo_service.parallel`); the answer is the same for any number."""
+    at most four; see :mod:`geo_service.parallel`); the answer is the same for any number. With
+    ``polygons`` each range outlines its sites as soon as it has walked them (their stretches still in
+    cache, no second hand-over), for a caller that will ask for the polygons."""
     if not max_cost >= 0:  # NaN too
         raise InvalidInput(
             f"步行（行驶）上限应为不小于 0 的数，而不是 {max_cost}",
@@ -374,20 +377,31 @@ def service_areas(
     threads = default_parts() if threads is None else max(1, int(threads))
     prep = _prepared(network)
     # each range of sites walked on its own, on the cores at once; sites numbered from 0 in each
+    cells = prep.cells(buffer_m) if polygons else None  # (divided here, once, before the ranges start)
     ranges = site_ranges(np.ones(len(sites)), threads) or [(0, 0)]
-    parts = in_ranges(ranges, lambda lo, hi: _reached(network, prep, sites[lo:hi], max_cost, max_snap_m))
+    parts = in_ranges(
+        ranges, lambda lo, hi: _reached(network, prep, sites[lo:hi], max_cost, max_snap_m, cells)
+    )
     first = [lo for lo, _ in ranges]
     site = np.concatenate([part[0] + lo for lo, part in zip(first, parts, strict=True)])
     segment, start, stop = (np.concatenate([part[i] for part in parts]) for i in (1, 2, 3))
     unreachable = tuple(int(i) + lo for lo, part in zip(first, parts, strict=True) for i in part[4])
-    return ServiceAreas(network, len(sites), site, segment, start, stop, unreachable, buffer_m, threads)
+    areas = ServiceAreas(network, len(sites), site, segment, start, stop, unreachable, buffer_m, threads)
+    if cells is not None:  # (kept where the cached property keeps it)
+        areas.__dict__["polygons"] = np.concatenate([part[5] for part in parts])
+    return areas
 
 
 def _reached(
-    network: RoadNetwork, prep: _Prepared, sites: np.ndarray, max_cost: float, max_snap_m: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`service_areas`' stretches for ``sites``: (site, street, start, stop) in site order, and
-    the sites with no street within reach."""
+    network: RoadNetwork,
+    prep: _Prepared,
+    sites: np.ndarray,
+    max_cost: float,
+    max_snap_m: float,
+    cells: StreetCells | None = None,
+) -> tuple[np.ndarray, ...]:
+    """:func:`service_areas`' stretches for ``sites``: (site, street, start, stop) in site order, the
+    sites with no street within reach, and with ``cells`` their polygons."""
     from geo_service.walks import cut_streets  # numba, as the walk
 
     snaps = snap(network, sites, max_distance=max_snap_m)
@@ -395,7 +409,7 @@ def _reached(
     unreachable = np.flatnonzero(snaps.segment < 0)
     if len(ok) == 0:
         none = np.empty(0, dtype=np.int64)
-        return none, none, np.empty(0), np.empty(0), unreachable
+        return _with_outlines((none, none, np.empty(0), np.empty(0), unreachable), len(sites), cells)
     # a walk starts at the site: the way to the street counts (as in ``nearest_sites``); a drive starts
     # on the street (a depot's yard is not timed)
     lead = snaps.distance[ok] if network.mode == "walk" else np.zeros(len(ok))
@@ -424,13 +438,25 @@ def _reached(
     )
     site = ok[np.concatenate([rows, r])]
     order = np.argsort(site, kind="stable")
-    return (
+    found = (
         site[order],
         np.concatenate([segs, s[r]])[order],
         np.concatenate([starts, lo])[order],
         np.concatenate([stops, hi])[order],
         unreachable,
     )
+    return _with_outlines(found, len(sites), cells)
+
+
+def _with_outlines(
+    found: tuple[np.ndarray, ...], n_sites: int, cells: StreetCells | None
+) -> tuple[np.ndarray, ...]:
+    """``found`` (site, street, start, stop, …), and with ``cells`` the sites' polygons after it."""
+    if cells is None:
+        return found
+    from geo_service.street_cells import outlines  # numba, as the walk
+
+    return (*found, outlines(cells, n_sites, *found[:4]))
 
 
 def _union(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -225,6 +225,11 @@ def test_the_answer_does_not_depend_on_how_many_threads(mode):
             assert np.array_equal(one.stop[a], many.stop[b])
         assert list(shapely.to_wkb(many.lines)) == list(shapely.to_wkb(one.lines))
         assert list(shapely.to_wkb(many.polygons)) == list(shapely.to_wkb(one.polygons))
+        # outlined by each range as soon as it has walked its sites: the same polygons
+        eager = service_areas(net, sites, max_cost=limit, threads=threads, polygons=True)
+        assert "polygons" in eager.__dict__
+        assert list(shapely.to_wkb(eager.polygons)) == list(shapely.to_wkb(one.polygons))
+        assert np.array_equal(eager.reached_m, one.reached_m)
     assert not one.polygons[10].is_empty
     assert one.polygons[10].equals(one.polygons[11])
 
@@ -309,3 +314,16 @@ def test_the_division_in_tiles_gives_the_same_polygons(kind):
         assert len(polys) == len(cells.edge_start) - 1
         assert shapely.is_valid(polys).all(), shapely.is_valid_reason(polys[~shapely.is_valid(polys)][:3])
         assert (shapely.area(polys) > 0).all()
+
+
+def test_eager_polygons_of_sites_that_reach_nothing_are_empty():
+    net = build_network(random_roads(54, n=60, size=1500.0), mode="walk")
+    far = at((9000, 9000), (-7000, 100), (9000, -9000))
+    for threads in (1, 2):
+        areas = service_areas(net, far, max_cost=500.0, threads=threads, polygons=True)
+        assert areas.unreachable == (0, 1, 2)
+        assert len(areas.polygons) == 3
+        assert all(p.is_empty for p in areas.polygons)
+    none = service_areas(net, far[:0], max_cost=500.0, polygons=True)
+    assert len(none.polygons) == 0
+    assert len(none.reached_m) == 0

@@ -661,7 +661,12 @@ def walking_coverage(
         widest_m=max_walk_m,
         crs=crs,
     )
-    areas = service_areas(network, anchors, max_cost=max_walk_m) if with_areas and len(anchors) else None
+    # (the polygons outlined as each range of sites is walked: the areas are asked for to be drawn)
+    areas = (
+        service_areas(network, anchors, max_cost=max_walk_m, polygons=True)
+        if with_areas and len(anchors)
+        else None
+    )
     return WalkingCoverage(
         max_walk_m,
         total,
