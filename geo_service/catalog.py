@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,8 @@ __all__ = [
     "FieldSpec",
     "LayerSpec",
     "load_catalog",
+    "parse_layer",
+    "with_layers",
 ]
 
 FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "datetime")
@@ -563,8 +565,18 @@ def _load_field(raw: Any, path: Path) -> FieldSpec:
 def load_layer(path: Path) -> LayerSpec:
     """Read and check one declaration file."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _bad(path, f"无法读取：{exc}", f"cannot be read: {exc}") from None
+    return parse_layer(text, path)
+
+
+def parse_layer(text: str, path: Path) -> LayerSpec:
+    """Check one declaration given as its text (a backup carries them); ``path`` is what messages name
+    and what the layer's ``source`` is."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         raise _bad(path, f"无法读取：{exc}", f"cannot be read: {exc}") from None
     if not isinstance(raw, Mapping):
         raise _bad(path, "内容应为映射", "must be a mapping")
@@ -629,17 +641,31 @@ def load_catalog(directory: Path | str) -> Catalog:
     paths = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
     if not paths:
         raise BadDeclaration(f"目录 {directory} 中没有图层声明", f"No layer declarations in {directory}")
-    layers: dict[str, LayerSpec] = {}
-    for path in paths:
-        spec = load_layer(path)
+    return with_layers(Catalog({}), [load_layer(path) for path in paths], directory=directory)
+
+
+def with_layers(catalog: Catalog, specs: Iterable[LayerSpec], *, directory: Path | None = None) -> Catalog:
+    """``catalog`` with ``specs`` added, checked as :func:`load_catalog` checks a folder of them: no name
+    twice, and every ``differs_from`` and ``references`` naming a field that is there.
+
+    Raises
+    ------
+    BadDeclaration
+        Naming the file (and field) of the first declaration that cannot be used.
+    """
+    layers = dict(catalog.items())
+    where = directory or Path(".")
+    for spec in specs:
         if spec.name in layers:
-            raise _bad(path, f"图层名 {spec.name} 重复", f"layer name {spec.name} is declared twice")
+            raise _bad(
+                spec.source or where, f"图层名 {spec.name} 重复", f"layer name {spec.name} is declared twice"
+            )
         layers[spec.name] = spec
     for spec in layers.values():
         for f in spec.fields:
             if f.differs_from is not None and f.differs_from not in spec.field_names:
                 raise _bad(
-                    spec.source or directory,
+                    spec.source or where,
                     f"differs_from 所指的字段 {f.differs_from} 不存在",
                     f"differs_from names {f.differs_from}, which is no field of the layer",
                     f.name,
@@ -648,7 +674,7 @@ def load_catalog(directory: Path | str) -> Catalog:
                 target, _, target_field = f.references.partition(".")
                 if target not in layers or target_field not in layers[target].field_names:
                     raise _bad(
-                        spec.source or directory,
+                        spec.source or where,
                         f"引用 {f.references} 不存在",
                         f"references {f.references}, which does not exist",
                         f.name,

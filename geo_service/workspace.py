@@ -8,11 +8,13 @@ by the next request everywhere.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 
@@ -45,18 +47,33 @@ class Workspace:
     store
         Any store implementing :class:`geo_service.store.base.Store`.
     settings
-        The service settings (metric CRS, limits).
+        The service settings (metric CRS, limits, time zone).
+    clock
+        What time it is (an aware datetime); the system clock by default. Tests pass their own to move
+        the service to another day.
     """
 
-    def __init__(self, store: Store, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings | None = None,
+        *,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings or Settings()
+        self._zone = ZoneInfo(self.settings.timezone)
+        self._clock = clock or (lambda: dt.datetime.now(self._zone))
         self._cache: OrderedDict[str, tuple[tuple[int, ...], Any]] = (
             OrderedDict()
         )  # least recently used first
         self._family: dict[str, str] = {}  # key -> its family, for keys that carry a parameter
         self._lock = threading.RLock()
         self.outside_referrers: list[OutsideReferrer] = []
+
+    def today(self) -> dt.date:
+        """Today in the service's time zone (``GEO_TIMEZONE``), by the workspace's clock."""
+        return self._clock().astimezone(self._zone).date()
 
     @property
     def catalog(self) -> Catalog:

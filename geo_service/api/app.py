@@ -7,10 +7,11 @@ that defines ``router`` is included.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import pkgutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -47,7 +48,9 @@ def _router_modules() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(routers.__path__) if not m.name.startswith("_"))
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], dt.datetime] | None = None
+) -> FastAPI:
     """Build the service.
 
     Parameters
@@ -57,6 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         declaration that cannot be loaded, stop the start with one line each on stderr and exit status
         2, as the command line says them (``uvicorn --factory geo_service.api:create_app``), see
         :func:`geo_service.settings.environment_settings`.
+    clock
+        What time it is (an aware datetime) for what the answers say of today (a festival point's
+        season, and the validators of answers that carry it); the system clock by default.
     """
     from_environment = settings is None
     settings = settings or environment_settings()
@@ -71,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings, catalog)
-        app.state.workspace = Workspace(store, settings)
+        app.state.workspace = Workspace(store, settings, clock=clock)
         warm_searches()  # the service areas' compiled search: loaded (or compiled) now, not at a user's request
         app.state.accounts = AccountStore(
             account_url(str(settings.workspace), settings.database_url), cache_s=settings.auth_cache_s

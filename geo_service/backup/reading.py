@@ -15,13 +15,14 @@ import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from geo_service.auth.backup_rows import checked_accounts
-from geo_service.backup.writing import FORMAT, RULES_MEMBER
-from geo_service.catalog import Catalog, LayerSpec
-from geo_service.errors import GeoServiceError, InvalidInput, PayloadTooLarge
+from geo_service.backup.writing import FORMAT, RULES_MEMBER, declaration_member
+from geo_service.catalog import Catalog, LayerSpec, parse_layer, with_layers
+from geo_service.errors import BadDeclaration, GeoServiceError, InvalidInput, PayloadTooLarge
 from geo_service.geometry import geometry_from_geojson, validate_geometry
 from geo_service.settings import Settings
 from geo_service.store.base import Change, Document, Feature
@@ -42,6 +43,14 @@ class Backup:
     documents: tuple[Document, ...]
     accounts: Mapping[str, list[dict[str, Any]]] | None
     rules: bytes | None  # the siting rule file of the machine that made it (None: made before they were)
+    #: the layer declaration files it carries, by layer (none: made before backups carried them)
+    declarations: Mapping[str, bytes] = field(default_factory=dict)
+    #: the declarations its features were checked by: this machine's, and the backup's own for ``adopted``
+    catalog: Catalog = field(default_factory=lambda: Catalog({}))
+    #: layers this machine does not declare, restored by the declarations the backup carries
+    adopted: tuple[str, ...] = ()
+    #: layers this machine declares otherwise than the backup's declaration (this machine's are used)
+    differing: tuple[str, ...] = ()
 
 
 def _bad(member: str, zh: str, en: str, **where: Any) -> InvalidInput:
@@ -121,7 +130,9 @@ class _Members:
             ) from None
 
 
-def read_backup(data: bytes, catalog: Catalog, *, settings: Settings | None = None) -> Backup:
+def read_backup(
+    data: bytes, catalog: Catalog, *, settings: Settings | None = None, adopt: bool = False
+) -> Backup:
     """Read and check a whole backup against the layer declarations, writing nothing.
 
     Parameters
@@ -133,6 +144,10 @@ def read_backup(data: bytes, catalog: Catalog, *, settings: Settings | None = No
         (fields, geometry type, coordinates within ``settings.service_bounds``, vertices).
     settings
         The limits: ``max_upload_bytes`` × :data:`EXPANSION` bounds what the zip may unpack to.
+    adopt
+        Whether a layer of the backup that ``catalog`` does not declare is checked by the declaration the
+        backup carries for it (listed in ``adopted``; the one restoring then installs it). Without it,
+        or without its declaration (an older backup), such a layer is refused.
     """
     settings = settings or Settings()
     try:
@@ -151,7 +166,14 @@ def read_backup(data: bytes, catalog: Catalog, *, settings: Settings | None = No
                 "Not a geo-service backup file (no manifest.json)",
                 field="file",
             )
-        names = _layer_names(members.json("manifest.json"), catalog)
+        manifest = members.json("manifest.json")
+        names = _layer_names(manifest)
+        declarations = _declarations(manifest, members, names)
+        specs = {name: _declared(name, text) for name, text in declarations.items()}
+        differing = tuple(n for n, spec in specs.items() if n in catalog and not _same(spec, catalog[n]))
+        unknown = [n for n in names if n not in catalog]
+        if unknown:
+            catalog = _adopted(catalog, unknown, specs, adopt=adopt, settings=settings)
         layers: dict[str, tuple[Feature, ...]] = {}
         history: list[Change] = []
         for name in names:
@@ -167,10 +189,80 @@ def read_backup(data: bytes, catalog: Catalog, *, settings: Settings | None = No
             checked_accounts(members.json("accounts.json")) if "accounts.json" in members.names else None
         )
         rules = members.raw(RULES_MEMBER) if RULES_MEMBER in members.names else None
-    return Backup(layers, tuple(history), tuple(documents), accounts, rules)
+    return Backup(
+        layers,
+        tuple(history),
+        tuple(documents),
+        accounts,
+        rules,
+        declarations=declarations,
+        catalog=catalog,
+        adopted=tuple(unknown),
+        differing=differing,
+    )
 
 
-def _layer_names(manifest: Any, catalog: Catalog) -> list[str]:
+def _declarations(manifest: Mapping[str, Any], members: _Members, names: list[str]) -> dict[str, bytes]:
+    """The declaration files the backup carries for its layers, by layer (none for an older backup)."""
+    listed = manifest.get("declarations", [])
+    if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
+        raise _bad(
+            "manifest.json", "图层声明列表 declarations 应为图层名列表", "'declarations' should list layers"
+        )
+    return {n: members.raw(declaration_member(n)) for n in listed if n in names}
+
+
+def _declared(layer: str, text: bytes) -> LayerSpec:
+    """The backup's declaration of ``layer``, checked as a declaration file is at start."""
+    member = declaration_member(layer)
+    try:
+        spec = parse_layer(text.decode("utf-8"), Path(member))
+    except UnicodeDecodeError:
+        raise _bad(member, "不是 UTF-8 文本", "is not UTF-8 text", layer=layer) from None
+    except BadDeclaration as exc:
+        raise _bad(member, exc.zh, exc.en, layer=layer) from None
+    if spec.name != layer:
+        raise _bad(member, f"声明的是图层 {spec.name}", f"declares layer {spec.name}", layer=layer)
+    return spec
+
+
+def _same(a: LayerSpec, b: LayerSpec) -> bool:
+    """Whether two declarations declare the same layer (wherever their files lie)."""
+    return replace(a, source=None) == replace(b, source=None)
+
+
+def _adopted(
+    catalog: Catalog, unknown: list[str], specs: Mapping[str, LayerSpec], *, adopt: bool, settings: Settings
+) -> Catalog:
+    """``catalog`` with the backup's declarations of the layers it does not declare, or the refusal."""
+    lacking = [n for n in unknown if n not in specs]
+    if lacking:  # an older backup: nothing to declare them by
+        raise InvalidInput(
+            f"备份中的图层 {lacking} 在本服务中未声明，备份中也没有其声明",
+            f"Layers {lacking} of the backup are not declared, and the backup carries no declaration of them",
+            layer=lacking[0],
+            field="file",
+        )
+    if not adopt:
+        files = "、".join(declaration_member(n) for n in unknown)
+        raise InvalidInput(
+            f"备份中的图层 {unknown} 在本服务中未声明（其声明在备份 zip 的 {files} 中）：请用命令行 "
+            f"geo-service backup restore 恢复（会把声明装入 {settings.layers_dir}），或把声明放入该目录、重启服务后再恢复",
+            f"Layers {unknown} of the backup are not declared by this service (their declarations are in the "
+            f"zip: {', '.join(declaration_member(n) for n in unknown)}): restore it with geo-service backup "
+            f"restore, which installs them into {settings.layers_dir}, or put them there and restart the "
+            "service before restoring",
+            layer=unknown[0],
+            field="file",
+        )
+    try:
+        return with_layers(catalog, [specs[n] for n in unknown])
+    except BadDeclaration as exc:  # names a layer or field this machine does not have
+        raise _bad("declarations/", exc.zh, exc.en, layer=unknown[0]) from None
+
+
+def _layer_names(manifest: Any) -> list[str]:
+    """The layers the manifest lists (whether this machine declares them is asked after)."""
     if not isinstance(manifest, Mapping):
         raise _bad("manifest.json", "应为对象", "should be an object")
     if manifest.get("format") != FORMAT:
@@ -184,14 +276,6 @@ def _layer_names(manifest: Any, catalog: Catalog) -> list[str]:
         raise _bad("manifest.json", "缺少图层列表 layers", "has no list of layers ('layers')")
     if len(set(names)) != len(names):
         raise _bad("manifest.json", "图层列表中有重复", "names a layer twice")
-    unknown = [n for n in names if n not in catalog]
-    if unknown:
-        raise InvalidInput(
-            f"备份中的图层 {unknown} 在本服务中未声明",
-            f"Layers {unknown} of the backup are not declared",
-            layer=unknown[0],
-            field="file",
-        )
     return names
 
 

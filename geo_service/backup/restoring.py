@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from geo_service.auth.accounts import AccountStore
+from geo_service.backup.declarations import DeclarationsComparison, compare_declarations
 from geo_service.backup.reading import Backup, read_backup
 from geo_service.backup.rules import RulesComparison, compare_rules
-from geo_service.errors import Conflict
+from geo_service.errors import Conflict, InvalidInput
 from geo_service.settings import Settings
 from geo_service.siting import rules_path
 from geo_service.store.base import Store
@@ -23,14 +24,21 @@ __all__ = ["Restored", "refuse_busy", "restore_backup"]
 
 @dataclass(frozen=True)
 class Restored:
-    """What a restore put back: features per layer, and how its siting rules stand to this machine's."""
+    """What a restore put back: features per layer, and how its siting rules and layer declarations stand
+    to this machine's."""
 
     counts: Mapping[str, int]
     rules: RulesComparison
+    declarations: DeclarationsComparison
 
     @property
     def features(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def notices(self) -> list[str]:
+        """What the one who restored should know, rules first (``zh / en``)."""
+        return self.rules.notices + self.declarations.notices
 
 
 def refuse_busy(store: Store) -> None:
@@ -64,10 +72,19 @@ def restore_backup(
     refuse_busy(store)
     if not isinstance(backup, Backup):
         backup = read_backup(backup, store.catalog, settings=settings)
+    undeclared = [n for n in backup.layers if n not in store.catalog]
+    if undeclared:  # read with declarations it carries, which the store was not opened with
+        raise InvalidInput(
+            f"工作空间未声明备份中的图层 {undeclared}",
+            f"The workspace does not declare layers {undeclared} of the backup",
+            layer=undeclared[0],
+            field="file",
+        )
     store.load_state(backup.layers, backup.history, backup.documents)
     if accounts is not None and backup.accounts is not None:
         accounts.load(backup.accounts)  # checked as it was read: its rows fit the tables
     return Restored(
         {name: len(feats) for name, feats in backup.layers.items()},
         compare_rules(backup.rules, rules_path(settings)),
+        compare_declarations(backup, settings.layers_dir),
     )

@@ -17,10 +17,29 @@ from geo_service.errors import Conflict
 from geo_service.store.base import Store
 from geo_service.store.values import json_value
 
-__all__ = ["FORMAT", "RULES_MEMBER", "create_backup"]
+__all__ = ["FORMAT", "RULES_MEMBER", "create_backup", "declaration_member"]
 
 FORMAT = "geo-service-backup/1"
 RULES_MEMBER = "rules/siting.yaml"  # the siting rule file of the machine that made the backup
+
+
+def declaration_member(layer: str) -> str:
+    """Where a backup keeps the declaration file of ``layer`` (backups made before they carried them have
+    none: their manifest lists no ``declarations``)."""
+    return f"declarations/{layer}.yaml"
+
+
+def _declarations(store: Store) -> dict[str, bytes]:
+    """Each layer's declaration file as it is on disk, by layer; a layer whose file cannot be read (the
+    catalog was built in code) has none."""
+    out = {}
+    for name, spec in store.catalog.items():
+        if spec.source is not None:
+            try:
+                out[name] = spec.source.read_bytes()
+            except OSError:
+                continue
+    return out
 
 
 def _features(store: Store, layer: str) -> list[dict[str, Any]]:
@@ -56,7 +75,9 @@ def create_backup(
     """Everything in the workspace, as a zip of JSON documents, as it stood at one moment.
 
     ``rules_file``: the siting rule file the service checks sites by (``siting.rules_path``), carried
-    as it is, so that a restore can say whether another machine's rules differ.
+    as it is, so that a restore can say whether another machine's rules differ. Each layer's
+    declaration file is carried too (:func:`declaration_member`), so that a restore on a machine that
+    does not declare a layer can bring the layer back.
 
     The layers and their history are read one after another, while the service may be writing (a
     nightly backup of a running service): when any layer's version moved during the reading, the backup
@@ -64,7 +85,7 @@ def create_backup(
     names a depot that was deleted between the two reads. ``Conflict`` after ``attempts`` tries."""
     for _ in range(attempts):
         before = _layer_versions(store)
-        data = _read_all(store, accounts, _rules_text(rules_file))
+        data = _read_all(store, accounts, _rules_text(rules_file), _declarations(store))
         if _layer_versions(store) == before:
             return data
     raise Conflict(
@@ -84,7 +105,9 @@ def _rules_text(path: Path | None) -> bytes | None:
         return None
 
 
-def _read_all(store: Store, accounts: AccountStore | None, rules: bytes | None) -> bytes:
+def _read_all(
+    store: Store, accounts: AccountStore | None, rules: bytes | None, declarations: dict[str, bytes]
+) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         manifest = {
@@ -93,8 +116,11 @@ def _read_all(store: Store, accounts: AccountStore | None, rules: bytes | None) 
             "created_at": dt.datetime.now().astimezone().isoformat(),
             "layers": list(store.catalog),
             "rules": [] if rules is None else [RULES_MEMBER],
+            "declarations": list(declarations),  # layers whose declaration file is carried
         }
         zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False))
+        for layer, text in declarations.items():
+            zf.writestr(declaration_member(layer), text)
         for layer in store.catalog:
             zf.writestr(f"layers/{layer}.json", json.dumps(_features(store, layer), ensure_ascii=False))
             changes = list(reversed(store.history(layer, limit=10**9)))

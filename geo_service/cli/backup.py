@@ -1,8 +1,9 @@
 """``geo-service backup create|restore FILE``: whole-workspace backups between either store.
 
 ``restore`` reads and checks the whole file before the workspace is opened, restores all of it or
-nothing, says whether the backup's siting rules differ from this machine's, and is recorded in the audit
-log as ``CLI``.
+nothing, installs the backup's declaration of each layer this machine does not declare (new files in the
+layers folder, taken back if the restore fails), says whether the backup's siting rules and layer
+declarations differ from this machine's, and is recorded in the audit log as ``CLI``.
 
 ``create`` never overwrites: given a directory it writes a dated file into it (``--keep N`` then
 removes all but the N newest dated backups there, for a nightly timer); given a file name that exists it
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from geo_service.auth.accounts import AccountStore, account_url
 from geo_service.backup import create_backup, read_backup, restore_backup
+from geo_service.backup.declarations import install_declarations, remove_declarations
 from geo_service.catalog import load_catalog
 from geo_service.cli.audit import record_cli
 from geo_service.cli.workspace import _common, _open, _settings
@@ -170,9 +172,18 @@ def _restore(args: argparse.Namespace) -> int:
         raise InvalidInput(f"找不到备份文件「{source}」", f"No backup file '{source}'", field="file")
     settings = _settings(args)
     # read and checked whole before the workspace is opened: a damaged file makes no workspace file
-    backup = read_backup(source.read_bytes(), load_catalog(settings.layers_dir), settings=settings)
+    backup = read_backup(
+        source.read_bytes(), load_catalog(settings.layers_dir), settings=settings, adopt=True
+    )
     made = settings.database_url is None and not Path(settings.workspace).exists()
-    settings, store = _open(args, create=True)
+    # the layers this machine does not declare: their declarations from the backup, as new files, so that
+    # the workspace is opened (and the service starts) with them
+    installed = install_declarations(backup, settings.layers_dir)
+    try:
+        settings, store = _open(args, create=True)
+    except BaseException:
+        remove_declarations(installed)
+        raise
     try:
         accounts = AccountStore(account_url(str(settings.workspace), settings.database_url))
         try:
@@ -180,7 +191,12 @@ def _restore(args: argparse.Namespace) -> int:
             record_cli(
                 accounts,
                 "backup restore",
-                {"file": str(source.resolve()), "features": done.features, "rules": done.rules.status},
+                {
+                    "file": str(source.resolve()),
+                    "features": done.features,
+                    "rules": done.rules.status,
+                    "declarations_installed": [str(p) for p in installed],
+                },
             )
         finally:
             accounts.close()
@@ -188,13 +204,14 @@ def _restore(args: argparse.Namespace) -> int:
         store.close()
         if made:  # a refused restore into a new file leaves no empty workspace behind
             _remove_workspace(Path(settings.workspace))
+        remove_declarations(installed)
         raise
     store.close()
     print(
         f"已恢复 {done.features} 个要素，{len(done.counts)} 个图层 / restored: {done.features} features in "
         f"{len(done.counts)} layers"
     )
-    for notice in done.rules.notices:
+    for notice in done.notices:
         print(notice)
     return 0
 

@@ -252,7 +252,12 @@ async def upload_backup(request: Request, file: Annotated[UploadFile, File()]) -
         settings=request.app.state.settings,
     )
     note(request, restored=done.features, rules=done.rules.status)
-    return {"restored": dict(done.counts), "rules": done.rules.as_dict(), "notices": done.rules.notices}
+    return {
+        "restored": dict(done.counts),
+        "rules": done.rules.as_dict(),
+        "declarations": done.declarations.as_dict(),
+        "notices": done.notices,
+    }
 
 
 def _stamp() -> str:

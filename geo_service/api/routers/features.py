@@ -6,8 +6,14 @@ changes nothing. Without it the write applies to the current version; either way
 the state before.
 
 A feature of a layer with lunar dates (Spring Festival points) also carries ``season_today``: its
-season as of today in Beijing (:func:`geo_service.coverage.season.site_season`, with the ``day``), so
-that a page showing it needs no reload after an edit of its dates.
+season as of today in the service's time zone (:func:`geo_service.coverage.season.site_season`, with
+the ``day``), so that a page showing it needs no reload after an edit of its dates.
+
+A single item is answered 304 when ``If-None-Match`` names its ETag. The answer of a feature that
+carries ``season_today`` is different the next day with the same version, so its ETag names the day as
+well (``"7@2026-12-06"``): revalidating after midnight gets the new season, not 304. ``If-Match`` on a
+write compares the version alone, so the ETag of a read is accepted whatever the day: a write conflicts
+with other writes, not with the calendar.
 """
 
 from __future__ import annotations
@@ -94,9 +100,25 @@ def feature_json(
     return out
 
 
-def _season_day(spec: LayerSpec) -> dt.date | None:
-    """Today in Beijing for a layer whose features have a lunar window (their season is told), else None."""
-    return dt.datetime.now(TZ).date() if {"lunar_from", "lunar_to"} <= set(spec.field_names) else None
+def _season_day(ws: Workspace, spec: LayerSpec) -> dt.date | None:
+    """Today (the service's time zone) for a layer whose features have a lunar window (their season is
+    told), else None."""
+    return ws.today() if {"lunar_from", "lunar_to"} <= set(spec.field_names) else None
+
+
+def _etag(feature: Feature, season_day: dt.date | None) -> str:
+    """The ETag of a feature's answer: its version, and the day when the answer tells its season that day."""
+    if season_day is None:
+        return f'"{feature.version}"'
+    return f'"{feature.version}@{season_day.isoformat()}"'
+
+
+def _none_match(if_none_match: str | None, etag: str) -> bool:
+    """Whether ``If-None-Match`` names ``etag`` (or is ``*``): weak comparison, as RFC 9110 asks for it."""
+    if if_none_match is None:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return "*" in tags or etag in tags
 
 
 def _geojson(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -130,12 +152,16 @@ def _version(if_match: str | None, version: int | None) -> int | None:
     if if_match is None or if_match.strip() == "*":
         return None
     text = if_match.strip().removeprefix("W/").strip('"')
+    number, at, day = text.partition("@")  # "7@2026-12-06": a read of version 7 that told that day's season
     try:
-        return int(text)
+        if at:
+            dt.date.fromisoformat(day)
+        return int(number)
     except ValueError:
         raise InvalidInput(
-            f"If-Match「{if_match}」应为要素版本号",
-            f"If-Match '{if_match}' must be a feature version",
+            f'If-Match「{if_match}」应为读取要素时得到的 ETag（如 "7" 或 "7@2026-12-06"）',
+            f"If-Match '{if_match}' must be the ETag a read of the feature gave (such as \"7\" or "
+            '"7@2026-12-06")',
             field="If-Match",
         ) from None
 
@@ -253,7 +279,7 @@ def list_items(
         StoreQuery(bbox=_bbox(bbox), filters=filters, at=at, during=during, limit=limit, offset=offset),
     )
     base = str(request.url_for("list_items", collection_id=spec.name))
-    day = _season_day(spec)
+    day = _season_day(ws, spec)
     links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)}]
     if offset + len(page.features) < page.number_matched:
         links.append(
@@ -314,14 +340,23 @@ def _datetime(
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="读取要素 / Read a feature")
-def get_item(request: Request, ws: WorkspaceDep, spec: LayerDep, feature_id: FeatureId) -> Response:
+def get_item(
+    request: Request,
+    ws: WorkspaceDep,
+    spec: LayerDep,
+    feature_id: FeatureId,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
     try:
         feature = ws.store.get_feature(spec.name, feature_id)
     except NotFound:
         raise _gone(ws, spec.name, feature_id) from None
+    day = _season_day(ws, spec)
+    etag = _etag(feature, day)
+    if _none_match(if_none_match, etag):
+        return Response(status_code=304, headers={"ETag": etag})
     base = str(request.url_for("list_items", collection_id=spec.name))
-    body = feature_json(feature, base, season_day=_season_day(spec))
-    return _geojson(body, headers={"ETag": f'"{feature.version}"'})
+    return _geojson(feature_json(feature, base, season_day=day), headers={"ETag": etag})
 
 
 def _gone(ws: Workspace, layer: str, fid: int) -> NotFound:
@@ -386,13 +421,13 @@ async def create_items(
         single=not collection,
     )
     base = str(request.url_for("list_items", collection_id=spec.name))
-    day = _season_day(spec)
+    day = _season_day(ws, spec)
     if len(created) == 1 and not collection:
         f = created[0]
         return _geojson(
             feature_json(f, base, season_day=day),
             201,
-            {"Location": f"{base}/{f.id}", "ETag": f'"{f.version}"'},
+            {"Location": f"{base}/{f.id}", "ETag": _etag(f, day)},
         )
     features = [feature_json(f, base, season_day=day) for f in created]
     return _geojson({"type": "FeatureCollection", "features": features}, 201)
@@ -423,7 +458,8 @@ async def _edit(
         reason=reason,
     )
     base = str(request.url_for("list_items", collection_id=spec.name))
-    return _geojson(feature_json(f, base, season_day=_season_day(spec)), headers={"ETag": f'"{f.version}"'})
+    day = _season_day(ws, spec)
+    return _geojson(feature_json(f, base, season_day=day), headers={"ETag": _etag(f, day)})
 
 
 @router.put("/collections/{collection_id}/items/{feature_id}", summary="替换要素 / Replace a feature")
@@ -516,7 +552,8 @@ def restore_item(
         override=_overrides(override),
     )
     base = str(request.url_for("list_items", collection_id=spec.name))
-    return _geojson(feature_json(f, base, season_day=_season_day(spec)), headers={"ETag": f'"{f.version}"'})
+    day = _season_day(ws, spec)
+    return _geojson(feature_json(f, base, season_day=day), headers={"ETag": _etag(f, day)})
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}/history", summary="要素历史 / Feature history")

@@ -1,0 +1,129 @@
+"""Validators of feature answers: an answer that tells a festival point's season today has an ETag
+that changes with the day, so revalidating after midnight gets the new season; writes still take the
+ETag of a read."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from geo_service.coverage.season import site_season
+
+POINTS = "/collections/festival_sales_points/items"
+WINDOW = {"lunar_from": "12-15", "lunar_to": "01-16"}  # 腊月十五 to 正月十六
+WAIVED = {"override": "*", "reason": "测试"}  # an empty workspace: the siting rules cannot be checked
+UTC = dt.UTC
+
+
+def _season_changes() -> dt.date:
+    """The first day of 2027 whose season of the window differs from the day before's."""
+    day = dt.date(2027, 1, 1)
+    while site_season(WINDOW, day=day) == site_season(WINDOW, day=day - dt.timedelta(days=1)):
+        day += dt.timedelta(days=1)
+    return day
+
+
+class Clock:
+    """The service's clock, moved by the test."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+def clocked(settings):
+    """A signed-in client over an empty workspace, and the clock its service reads."""
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+    from tests.conftest import sign_in
+
+    first = _season_changes()
+    # 23:50 in Beijing the evening before the season changes, told in UTC: the day is the service's
+    clock = Clock(dt.datetime.combine(first, dt.time(15, 50), UTC) - dt.timedelta(days=1))
+    with TestClient(create_app(settings, clock=clock)) as c:
+        c.headers["Authorization"] = f"Bearer {sign_in(c)}"
+        yield c, clock
+
+
+def test_revalidating_a_festival_point_after_midnight_gets_the_new_season_and_its_etag_still_writes(clocked):
+    c, clock = clocked
+    first = _season_changes()
+    eve = first - dt.timedelta(days=1)
+    point = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
+    point["properties"] = {"name": "年货点", "district": "山阳区", **WINDOW}
+    created = c.post(POINTS, json=point, params=WAIVED)
+    assert created.status_code == 201, created.text
+    fid = created.json()["id"]
+
+    read = c.get(f"{POINTS}/{fid}")
+    etag = read.headers["etag"]
+    assert read.json()["season_today"] == {"day": eve.isoformat(), **site_season(WINDOW, day=eve)}
+    assert etag == created.headers["etag"]
+
+    clock.now += dt.timedelta(minutes=5)  # 23:55, the same day in Beijing
+    same = c.get(f"{POINTS}/{fid}", headers={"If-None-Match": etag})
+    assert same.status_code == 304
+    assert same.headers["etag"] == etag
+    assert same.content == b""
+
+    clock.now += dt.timedelta(minutes=10)  # 00:05 in Beijing (16:05 UTC): the next day there
+    after = c.get(f"{POINTS}/{fid}", headers={"If-None-Match": etag})
+    assert after.status_code == 200, after.text
+    assert after.json()["season_today"] == {"day": first.isoformat(), **site_season(WINDOW, day=first)}
+    assert after.json()["season_today"]["season_state"] != read.json()["season_today"]["season_state"]
+    assert after.headers["etag"] != etag
+    again = c.get(f"{POINTS}/{fid}", headers={"If-None-Match": after.headers["etag"]})
+    assert again.status_code == 304
+
+    # the ETag read last night still names the version to write on: the calendar is no conflict
+    patched = c.patch(
+        f"{POINTS}/{fid}",
+        json={"properties": {"name": "年货点（东）"}},
+        headers={"If-Match": etag},
+        params=WAIVED,
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["version"] == 2
+    assert patched.headers["etag"] == f'"2@{first.isoformat()}"'
+    stale = c.put(f"{POINTS}/{fid}", json=point, headers={"If-Match": etag}, params=WAIVED)
+    assert stale.status_code == 409, stale.text  # version 1 is not the current one any more
+    fresh = c.put(f"{POINTS}/{fid}", json=point, headers={"If-Match": patched.headers["etag"]}, params=WAIVED)
+    assert fresh.status_code == 200, fresh.text
+
+
+def test_a_layer_without_a_season_keeps_its_version_as_etag_across_days(clocked):
+    c, clock = clocked
+    depot = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
+    depot["properties"] = {"name": "山阳场站"}
+    fid = c.post("/collections/depots/items", json=depot).json()["id"]
+    read = c.get(f"/collections/depots/items/{fid}")
+    assert read.headers["etag"] == '"1"'
+    clock.now += dt.timedelta(days=3)
+    assert c.get(f"/collections/depots/items/{fid}", headers={"If-None-Match": '"1"'}).status_code == 304
+    assert (
+        c.get(f"/collections/depots/items/{fid}", headers={"If-None-Match": 'W/"1", "7"'}).status_code == 304
+    )
+    assert c.get(f"/collections/depots/items/{fid}", headers={"If-None-Match": '"2"'}).status_code == 200
+
+
+def test_an_if_match_that_is_no_etag_of_a_read_is_refused_in_both_languages(clocked):
+    c, _ = clocked
+    point = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
+    point["properties"] = {"name": "年货点", "district": "山阳区", **WINDOW}
+    fid = c.post(POINTS, json=point, params=WAIVED).json()["id"]
+    for bad in ('"1@yesterday"', '"one"', '"@2027-01-01"'):
+        r = c.patch(
+            f"{POINTS}/{fid}", json={"properties": {"name": "改"}}, headers={"If-Match": bad}, params=WAIVED
+        )
+        assert r.status_code == 400, (bad, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        body = r.json()
+        assert body["field"] == "If-Match"
+        assert "ETag" in body["detail_zh"]
+        assert "ETag" in body["detail_en"]
+    assert c.get(f"{POINTS}/{fid}").json()["version"] == 1  # nothing written
