@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import sqlite3
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -194,3 +195,8 @@ def test_a_failed_restore_takes_back_the_declarations_it_installed(tmp_path, mon
     source.write_bytes(data)
     assert main(["backup", "restore", "--workspace", str(settings.workspace), str(source)]) == 2
     assert not (fresh / "manholes.yaml").exists()
+    # refused before the declaration was installed: the workspace did not get the new layer's table
+    with sqlite3.connect(settings.workspace) as db:
+        tables = {row[0] for row in db.execute("SELECT table_name FROM gpkg_contents")}
+    assert "depots" in tables
+    assert not any("manholes" in t for t in tables)

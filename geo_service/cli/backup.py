@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from geo_service.auth.accounts import AccountStore, account_url
 from geo_service.backup import create_backup, read_backup, restore_backup
 from geo_service.backup.declarations import install_declarations, remove_declarations
+from geo_service.backup.restoring import refuse_busy
 from geo_service.catalog import load_catalog
 from geo_service.cli.audit import record_cli
 from geo_service.cli.workspace import _common, _open, _settings
@@ -176,6 +177,14 @@ def _restore(args: argparse.Namespace) -> int:
         source.read_bytes(), load_catalog(settings.layers_dir), settings=settings, adopt=True
     )
     made = settings.database_url is None and not Path(settings.workspace).exists()
+    if backup.adopted and not made:
+        # a workspace in use is refused before a declaration is installed: opened with one, it would get
+        # the new layer's empty table
+        _, existing = _open(args)
+        try:
+            refuse_busy(existing)
+        finally:
+            existing.close()
     # the layers this machine does not declare: their declarations from the backup, as new files, so that
     # the workspace is opened (and the service starts) with them
     installed = install_declarations(backup, settings.layers_dir)
