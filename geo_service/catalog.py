@@ -474,7 +474,7 @@ def _load_field(raw: Any, path: Path) -> FieldSpec:
     if not isinstance(raw, Mapping) or "name" not in raw:
         raise _bad(path, "字段需要 name", "every field needs a name")
     name = str(raw["name"])
-    if not _NAME.match(name) or name in RESERVED:
+    if not _NAME.fullmatch(name) or name in RESERVED:
         raise _bad(path, "字段名无效或为保留字", "invalid or reserved field name", name)
     known = {
         "name",
@@ -585,7 +585,7 @@ def parse_layer(text: str, path: Path) -> LayerSpec:
     if extra:
         raise _bad(path, f"未知属性 {sorted(extra)}", f"unknown keys {sorted(extra)}")
     name = raw.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise _bad(path, "name 无效（小写字母、数字、下划线）", "name must be lower-case letters, digits, _")
     geometry = raw.get("geometry")
     geoms = () if geometry is None else ((geometry,) if isinstance(geometry, str) else tuple(geometry))

@@ -97,6 +97,9 @@ def test_adding_a_layer_needs_a_declaration_only(tmp_path):
             "differs_from names b",
         ),
         ("name: [unclosed\n", "cannot be read"),
+        # a name is a name whole: one ending in a line break would be a file name of a backup's layer too
+        ('name: "x\\n"\ntitle: {zh: 甲}\ngeometry: Point\nfields: []\n', "name must be"),
+        ('name: x\ntitle: {zh: 甲}\ngeometry: Point\nfields:\n  - {name: "a\\n", type: string}\n', "a\n"),
         (  # the hours hints of stall sites and festival points were cut at their commas
             "name: x\ntitle: {zh: 甲}\ngeometry: Point\nfields:\n"
             "  - {name: a, type: string, description: {zh: 如 1-5 或 1-5,7, en: e.g. 1-5 or 1-5,7}}\n",
