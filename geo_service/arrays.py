@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["cell_size", "ragged_positions"]
+__all__ = ["cell_size", "grouped", "ragged_positions"]
+
+
+def grouped(key: np.ndarray, n_groups: int, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Rows grouped by ``key`` (0 … ``n_groups`` - 1), in a stable order (left as they are when already
+    in key order): ``(offsets, key, *arrays)``, group g's rows being ``offsets[g]:offsets[g + 1]``."""
+    if np.any(key[1:] < key[:-1]):
+        order = np.argsort(key, kind="stable")
+        key, arrays = key[order], tuple(a[order] for a in arrays)
+    offsets = np.r_[0, np.cumsum(np.bincount(key, minlength=n_groups))].astype(np.int64)
+    return (offsets, key, *arrays)
 
 
 def ragged_positions(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from geo_service.arrays import cell_size, ragged_positions
+from geo_service.arrays import cell_size, grouped, ragged_positions
 from geo_service.errors import InvalidInput
 from geo_service.lazy import cached_property
 from geo_service.network import RoadNetwork, Snap, snap
@@ -114,9 +114,8 @@ class ServiceAreas:
             # a stretch's end on a node (not cut short there) can be joined to the others at that node
             on_u = start <= 1e-6
             on_v = stop >= geometry.along[geometry.start[seg + 1] - 1] - 1e-6
-            site_ptr = np.r_[0, np.cumsum(np.bincount(site, minlength=n_sites))]
             xy, trail_offsets, site_offsets = trails(
-                site_ptr,
+                grouped(site, n_sites)[0],
                 np.where(on_u, net.seg_u[seg], -1),
                 np.where(on_v, net.seg_v[seg], -1),
                 net.n_nodes,
@@ -152,12 +151,8 @@ class ServiceAreas:
         """``work(n_sites, site, segment, start, stop)``, one answer per site, for ranges of the sites at
         once (up to ``threads``; the stretches in site order, sites numbered from 0 in each range), the
         answers put together."""
-        site, seg, start, stop = self.site, self.segment, self.start, self.stop
-        if np.any(site[1:] < site[:-1]):  # (service_areas gives them in site order)
-            order = np.argsort(site, kind="stable")
-            site, seg, start, stop = site[order], seg[order], start[order], stop[order]
-        counts = np.bincount(site, minlength=self.n_sites)
-        ptr = np.r_[0, np.cumsum(counts)]
+        # (service_areas gives them in site order already)
+        ptr, site, seg, start, stop = grouped(self.site, self.n_sites, self.segment, self.start, self.stop)
 
         def part(lo: int, hi: int) -> np.ndarray:
             a, b = ptr[lo], ptr[hi]
@@ -165,7 +160,7 @@ class ServiceAreas:
 
         if self.n_sites == 0:
             return part(0, 0)
-        return np.concatenate(in_ranges(site_ranges(counts, self.threads), part))
+        return np.concatenate(in_ranges(site_ranges(np.diff(ptr), self.threads), part))
 
 
 class _Geometry:

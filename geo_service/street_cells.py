@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
+from geo_service.arrays import grouped
 from geo_service.parallel import default_parts, in_ranges, site_ranges
 from geo_service.walks import compiled
 
@@ -477,10 +478,7 @@ def outlines(
 ) -> np.ndarray:
     """One (Multi)Polygon per site: its cells' outline. ``site``, ``street``, ``start``, ``stop``: the
     stretches reached (metres from each street's start)."""
-    if np.any(site[1:] < site[:-1]):  # (service areas give them in site order)
-        order = np.argsort(site, kind="stable")
-        site, street, start, stop = site[order], street[order], start[order], stop[order]
-    site_ptr = np.r_[0, np.cumsum(np.bincount(site, minlength=n_sites))].astype(np.int64)
+    site_ptr, _, street, start, stop = grouped(site, n_sites, street, start, stop)
     flags = cells._flags()
     xy, ring_ptr, polygon_ptr, site_polygon_ptr = _outlines(
         *flags,

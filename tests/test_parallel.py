@@ -1,4 +1,5 @@
-"""``geo_service.parallel``: sites split into ranges of about equal work, computed at the same time."""
+"""``geo_service.parallel``: sites split into ranges of about equal work, computed at the same time;
+and ``arrays.grouped``, which gives each range its rows."""
 
 from __future__ import annotations
 
@@ -101,3 +102,18 @@ def test_ranges_asked_for_inside_a_range_are_done_on_its_thread():
     for names in answers[1:]:  # those on the pool: all four inner ranges on the same pool thread
         assert len(set(names)) == 1
         assert names[0].startswith("geo-sites")
+
+
+def test_grouped_rows_keep_their_order_within_a_group():
+    from geo_service.arrays import grouped
+
+    key = np.array([2, 0, 2, 1, 0])
+    value = np.array([10, 11, 12, 13, 14])
+    offsets, k, v = grouped(key, 4, value)
+    assert offsets.tolist() == [0, 2, 3, 5, 5]  # group 3 empty
+    assert k.tolist() == [0, 0, 1, 2, 2]
+    assert v.tolist() == [11, 14, 13, 10, 12]  # stable: 11 before 14, 10 before 12
+    already = np.array([0, 0, 1])
+    offsets, k, v = grouped(already, 2, np.array([5, 6, 7]))
+    assert k is already  # in order: the arrays as given, not copied
+    assert offsets.tolist() == [0, 2, 3]
