@@ -91,6 +91,13 @@ def _old_format(data: bytes) -> bytes:
     return buf.getvalue()
 
 
+def _restore(data: bytes, workspace: Path) -> int:
+    """``geo-service backup restore`` of the backup ``data`` (as a file beside the workspace)."""
+    source = workspace.with_name(workspace.stem + "-backup.zip")
+    source.write_bytes(data)
+    return main(["backup", "restore", "--workspace", str(workspace), str(source)])
+
+
 def test_a_restore_on_a_machine_without_the_layer_brings_it_back_with_its_declaration(
     tmp_path, monkeypatch, capsys
 ):
@@ -102,10 +109,8 @@ def test_a_restore_on_a_machine_without_the_layer_brings_it_back_with_its_declar
 
     fresh = _layers(tmp_path / "layers-b", manholes=False)  # a fresh install: the shipped layers only
     monkeypatch.setenv("GEO_LAYERS_DIR", str(fresh))
-    backup = tmp_path / "b.zip"
-    backup.write_bytes(data)
     target = tmp_path / "fresh.gpkg"
-    assert main(["backup", "restore", "--workspace", str(target), str(backup)]) == 0
+    assert _restore(data, target) == 0
     out = capsys.readouterr().out
     assert "已按备份中的声明装入" in out
     assert "declaration of it was installed" in out
@@ -132,10 +137,8 @@ def test_an_old_backup_without_declarations_restores_as_before(tmp_path, monkeyp
     old = _old_format(_backup(tmp_path, layers))
     assert not [n for n in _members(old) if n.startswith("declarations/")]
     monkeypatch.setenv("GEO_LAYERS_DIR", str(layers))
-    source = tmp_path / "old.zip"
-    source.write_bytes(old)
     target = tmp_path / "ws.gpkg"
-    assert main(["backup", "restore", "--workspace", str(target), str(source)]) == 0
+    assert _restore(old, target) == 0
     out = capsys.readouterr().out
     assert "备份中没有图层声明" in out
     assert "holds no layer declarations" in out
@@ -191,9 +194,7 @@ def test_a_failed_restore_takes_back_the_declarations_it_installed(tmp_path, mon
     finally:
         store.close()
     monkeypatch.setenv("GEO_LAYERS_DIR", str(fresh))
-    source = tmp_path / "b.zip"
-    source.write_bytes(data)
-    assert main(["backup", "restore", "--workspace", str(settings.workspace), str(source)]) == 2
+    assert _restore(data, settings.workspace) == 2
     assert not (fresh / "manholes.yaml").exists()
     # refused before the declaration was installed: the workspace did not get the new layer's table
     with sqlite3.connect(settings.workspace) as db:
