@@ -29,7 +29,7 @@ import shapely
 
 from geo_service.arrays import grouped
 from geo_service.parallel import default_parts, in_ranges, site_ranges
-from geo_service.walks import compiled
+from geo_service.walks import compiled, prefetch
 
 __all__ = ["StreetCells", "outlines", "street_cells", "warm"]
 
@@ -488,7 +488,6 @@ def outlines(
         stop.astype(np.float64, copy=False),
         cells.street,
         cells.length,
-        cells.unit_cells,
         cells.unit_neighbour_start,
         cells.unit_neighbour,
         cells.unit_open,
@@ -554,7 +553,6 @@ def _outlines(  # type: ignore[no-untyped-def]
     stop,
     table,
     length,
-    unit_cells,
     unit_neighbour_start,
     unit_neighbour,
     unit_open,
@@ -573,6 +571,8 @@ def _outlines(  # type: ignore[no-untyped-def]
     for s in range(n_sites):
         most = max(most, site_ptr[s + 1] - site_ptr[s])
     units = np.empty(3 * most, dtype=np.int64)  # the site's streets and nodes, in the order met
+    unit_span = np.empty((3 * most, 2), dtype=np.int64)  # each one's cells (first, last + 1)
+    tested = np.empty(3 * most, dtype=np.int64)  # those on the outline (their place in ``units``)
     border_edge = np.empty(1024, dtype=np.int64)  # the site's edges on its outline
     border_next = np.empty(1024, dtype=np.int64)  # the one after each (an edge, then its place here)
     done = np.zeros(1024, dtype=np.bool_)
@@ -587,8 +587,23 @@ def _outlines(  # type: ignore[no-untyped-def]
     n_out_polygon = 0
     for s in range(n_sites):
         # the site's cells: the nodes reached, the streets reached whole, slices of the others
+        # (the rows a few steps ahead are asked for early, in stages, so that they arrive while this
+        # one is worked on: the cells are far too many to stay in the cache between sites; the same
+        # in the loops below)
         n_listed = 0
-        for q in range(site_ptr[s], site_ptr[s + 1]):
+        q_end = site_ptr[s + 1]
+        for q in range(site_ptr[s], q_end):
+            if q + 12 < q_end:
+                prefetch(table, street[q + 12])
+                prefetch(length, street[q + 12])
+            if q + 6 < q_end:
+                ahead = street[q + 6]
+                prefetch(listed, table[ahead, 0])
+                prefetch(whole_unit, table[ahead, 0])
+                prefetch(in_set, table[ahead, 1])
+                for end in range(2):
+                    prefetch(whole_unit, table[ahead, 3 + 2 * end])
+                    prefetch(in_set, table[ahead, 4 + 2 * end])
             g = street[q]
             whole = length[g]
             u, c0, k = table[g, 0], table[g, 1], table[g, 2]
@@ -596,6 +611,7 @@ def _outlines(  # type: ignore[no-untyped-def]
             if not listed[u]:
                 listed[u] = True
                 units[n_listed] = u
+                unit_span[n_listed, 0], unit_span[n_listed, 1] = c0, c0 + k
                 n_listed += 1
             touches = False
             for end in range(2):
@@ -607,6 +623,7 @@ def _outlines(  # type: ignore[no-untyped-def]
                     if not listed[node]:
                         listed[node] = True
                         units[n_listed] = node
+                        unit_span[n_listed, 0], unit_span[n_listed, 1] = c, c + 1
                         n_listed += 1
             if lo <= 1e-6 and hi >= whole - 1e-6:
                 whole_unit[u] = True
@@ -621,10 +638,14 @@ def _outlines(  # type: ignore[no-untyped-def]
                 i1 = i0
             for i in range(i0, i1 + 1):
                 in_set[c0 + i] = True
-        # the edges with a neighbour outside the set, in the cells of the units on the outline, each
-        # with the one after it round the outline (found while the cell is at hand)
-        n_border = 0
+        # the units on the outline: all but those whole in the set with all their neighbours
+        n_tested = 0
         for j in range(n_listed):
+            if j + 12 < n_listed:
+                prefetch(unit_neighbour_start, units[j + 12])
+                prefetch(unit_open, units[j + 12])
+            if j + 6 < n_listed:
+                prefetch(unit_neighbour, unit_neighbour_start[units[j + 6]])
             u = units[j]
             if whole_unit[u] and not unit_open[u]:
                 inner = True
@@ -634,7 +655,34 @@ def _outlines(  # type: ignore[no-untyped-def]
                         break
                 if inner:
                     continue
-            for c in range(unit_cells[u], unit_cells[u + 1]):
+            tested[n_tested] = j
+            n_tested += 1
+        # their edges with a neighbour outside the set, each with the one after it round the outline
+        # (found while the cell is at hand)
+        n_border = 0
+        for j in range(n_tested):
+            if j + 6 < n_tested:
+                ahead = unit_span[tested[j + 6], 0]
+                prefetch(edge_start, ahead)
+                prefetch(in_set, ahead)
+            if j + 3 < n_tested:
+                c0, c1 = unit_span[tested[j + 3], 0], unit_span[tested[j + 3], 1]
+                e0, e1 = edge_start[c0], edge_start[c1]
+                for x in range(e0, e1, 4):  # (four edges to a cache line)
+                    prefetch(edge, x)
+                prefetch(edge, e1 - 1)
+                for x in range(e0, e1, 16):
+                    prefetch(local_of, x)
+                prefetch(local_of, e1 - 1)
+            if j + 1 < n_tested:
+                c0, c1 = unit_span[tested[j + 1], 0], unit_span[tested[j + 1], 1]
+                for x in range(edge_start[c0], edge_start[c1]):
+                    b = edge[x, 0]
+                    if b >= 0:
+                        prefetch(in_set, b)
+                        prefetch(edge_start, b)
+            c0, c1 = unit_span[tested[j], 0], unit_span[tested[j], 1]
+            for c in range(c0, c1):
                 if not in_set[c]:
                     continue
                 e0, e1 = edge_start[c], edge_start[c + 1]
@@ -743,7 +791,7 @@ def _outlines(  # type: ignore[no-untyped-def]
             u = units[j]
             listed[u] = False
             whole_unit[u] = False
-            for c in range(unit_cells[u], unit_cells[u + 1]):
+            for c in range(unit_span[j, 0], unit_span[j, 1]):
                 in_set[c] = False
     return out_xy[:n_out_xy], out_ring[: n_out_ring + 1], out_polygon[: n_out_polygon + 1], out_site
 

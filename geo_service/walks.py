@@ -20,9 +20,12 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
-__all__ = ["compiled", "cut_streets", "reached_streets", "warm"]
+__all__ = ["compiled", "cut_streets", "prefetch", "reached_streets", "warm"]
 
 
 def compiled(function: Callable[..., Any]) -> Any:
@@ -31,6 +34,46 @@ def compiled(function: Callable[..., Any]) -> Any:
         return njit(cache=True, nogil=True)(function)
     except RuntimeError:  # "cannot cache function …: no locator available": compile in each process
         return njit(nogil=True)(function)
+
+
+@intrinsic
+def prefetch(typingctx, array, index):  # type: ignore[no-untyped-def]
+    """In compiled code: ask for the cache line of ``array[index]`` (its first element along the further
+    axes) ahead of its use, without waiting for it (LLVM's ``llvm.prefetch``, for reading, kept in all
+    caches). It changes no value and cannot fault, so a row a loop will need some steps on can be asked
+    for now. The index is not checked: give one inside the array."""
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        array_type, index_type = signature.args
+        data = context.make_array(array_type)(context, builder, args[0])
+        where = [context.cast(builder, args[1], index_type, types.intp)]
+        where += [context.get_constant(types.intp, 0)] * (array_type.ndim - 1)
+        pointer = cgutils.get_item_pointer2(
+            context,
+            builder,
+            data.data,
+            cgutils.unpack_tuple(builder, data.shape),
+            cgutils.unpack_tuple(builder, data.strides),
+            array_type.layout,
+            where,
+            wraparound=False,
+            boundscheck=False,
+        )
+        if not pointer.type.is_opaque:
+            pointer = builder.bitcast(pointer, ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        function = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(ir.VoidType(), [pointer.type, i32, i32, i32]),
+            "llvm.prefetch.p0" if pointer.type.is_opaque else "llvm.prefetch.p0i8",
+        )
+        # read (0), keep in all levels of cache (3), data (1)
+        builder.call(function, [pointer, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
 
 
 @compiled

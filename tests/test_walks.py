@@ -109,3 +109,34 @@ def test_searches_run_where_numba_can_cache_nowhere():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "searched"
+
+
+def test_prefetch_compiles_for_the_arrays_the_outlines_use_and_changes_nothing():
+    from geo_service.walks import compiled, prefetch
+
+    @compiled
+    def gather_ahead(values, index):  # type: ignore[no-untyped-def]
+        total = values[0] * 0
+        for i in range(len(index)):
+            if i + 4 < len(index):
+                prefetch(values, index[i + 4])
+            total += values[index[i]]
+        return total
+
+    @compiled
+    def rows_ahead(rows, index):  # type: ignore[no-untyped-def]
+        total = 0
+        for i in range(len(index)):
+            prefetch(rows, index[i])  # (a row's first element; the index of one dtype or another)
+            total += rows[index[i], 1]
+        return total
+
+    rng = np.random.default_rng(0)
+    index = rng.integers(0, 1000, 200)
+    for values in (rng.random(1000), np.arange(1000, dtype=np.int32), rng.random(1000) < 0.5):
+        before = values.copy()
+        assert gather_ahead(values, index) == sum(values[index].tolist())  # (added in the same order)
+        assert np.array_equal(values, before)
+    rows = rng.integers(-9, 9, (1000, 4)).astype(np.int32)
+    assert rows_ahead(rows, index.astype(np.int32)) == rows[index, 1].sum()
+    assert rows_ahead(rows, index) == rows[index, 1].sum()
