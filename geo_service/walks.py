@@ -4,7 +4,8 @@ A service area needs, per site, the few hundred nodes within its reach of a netw
 thousand or a million. scipy's ``dijkstra`` pays for the whole graph on every call (its arrays are the
 graph's size); the searches here touch only what each site reaches. The cost array is the network's,
 set back to "unreached" node by node after each search, and the reached streets are read off as the
-search ends, while its nodes are still in the cache.
+search ends, while its nodes are still in the cache. A node's row of arcs is asked for from memory
+when it is first reached (:func:`prefetch`), so that it has arrived by the time the node is settled.
 
 The answer equals ``scipy.sparse.csgraph.dijkstra(..., limit=max_cost)`` from the same starts
 (``tests/test_walks.py``); ``reach.service_areas`` turns it into stretches of street.
@@ -132,11 +133,15 @@ def _search(indptr, target, cost, dist, heap_cost, heap_node, settled, starts, s
             continue
         settled[n_settled] = u
         n_settled += 1
+        if size > 0:  # the arcs of the node settled next, most likely (its row was asked for when pushed)
+            prefetch(target, indptr[heap_node[0]])
+            prefetch(cost, indptr[heap_node[0]])
         for a in range(indptr[u], indptr[u + 1]):
             t = target[a]
             c = d + cost[a]
             if c <= max_cost and c < dist[t]:
                 dist[t] = c
+                prefetch(indptr, t)
                 size = _push(heap_cost, heap_node, size, c, t)
     return n_settled
 
