@@ -70,8 +70,8 @@ class StreetCells:
     edge: np.ndarray
     extra_xy: np.ndarray
     origin: np.ndarray
-    # flags the outlines set and clear again, kept between calls: a fresh array's pages cost a fault
-    # each on first touch, more than the outline itself (one set per thread outlining at a time)
+    # the marks the outlines leave, kept between calls: a fresh array's pages cost a fault each on
+    # first touch, more than the outline itself (one set per thread outlining at a time)
     _spare: list[tuple[np.ndarray, ...]] = field(default_factory=list, compare=False, repr=False)
     _spare_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
@@ -79,12 +79,12 @@ class StreetCells:
         with self._spare_lock:
             if self._spare:
                 return self._spare.pop()
-        n_units = len(self.unit_cells) - 1
         return (
-            np.zeros(len(self.edge_start) - 1, dtype=np.bool_),  # cell in the site's set
+            np.zeros(len(self.edge_start) - 1, dtype=np.uint8),  # per cell: the mark of its last set
             np.full(len(self.edge), -1, dtype=np.int32),  # edge's place on the outline being traced
-            np.zeros(n_units, dtype=np.bool_),  # unit met
-            np.zeros(n_units, dtype=np.bool_),  # unit whole in the set
+            # per unit: twice the mark of the last site that met it, plus one when whole in its set
+            np.zeros(len(self.unit_cells) - 1, dtype=np.uint16),
+            np.zeros(1, dtype=np.int64),  # the last mark given (1 to 255)
         )
 
     def _return(self, flags: tuple[np.ndarray, ...]) -> None:
@@ -496,7 +496,7 @@ def outlines(
         cells.extra_xy,
         cells.origin,
     )
-    cells._return(flags)  # (all clear again; not returned when the outline failed half way)
+    cells._return(flags)  # (not returned when the outline failed half way)
     return shapely.from_ragged_array(  # type: ignore[no-any-return]
         shapely.GeometryType.MULTIPOLYGON, xy, (ring_ptr, polygon_ptr, site_polygon_ptr)
     )
@@ -545,8 +545,8 @@ def _inside(xy, s, e, px, py):  # type: ignore[no-untyped-def]
 def _outlines(  # type: ignore[no-untyped-def]
     in_set,
     local_of,
-    listed,
-    whole_unit,
+    unit_mark,
+    last_mark,
     site_ptr,
     street,
     start,
@@ -564,8 +564,10 @@ def _outlines(  # type: ignore[no-untyped-def]
     """Per site the outline of its cells, as ragged arrays of a MultiPolygon per site: points, ring
     offsets, polygon offsets, site offsets."""
     n_sites = len(site_ptr) - 1
-    # in_set, listed, whole_unit: all False, local_of (each edge's place among the site's border edges)
-    # all -1, and left so
+    # each site gives its cells and units a mark of its own, so that no flag needs clearing after it:
+    # ``in_set[c] == mark``, the cell is in the site's set; ``unit_mark[u] >= 2 * mark``, the unit is
+    # met, ``== 2 * mark + 1``, it is whole in the set. local_of (each edge's place among the site's
+    # border edges) is all -1, and left so.
     ox, oy = origin[0], origin[1]
     most = 0  # the most stretches of a site
     for s in range(n_sites):
@@ -590,6 +592,13 @@ def _outlines(  # type: ignore[no-untyped-def]
         # (the rows a few steps ahead are asked for early, in stages, so that they arrive while this
         # one is worked on: the cells are far too many to stay in the cache between sites; the same
         # in the loops below)
+        last_mark[0] += 1
+        if last_mark[0] > 255:  # the marks start again: every array cleared once in 255 sites
+            in_set[:] = 0
+            unit_mark[:] = 0
+            last_mark[0] = 1
+        mark = np.uint8(last_mark[0])
+        met, whole_mark = np.uint16(2 * last_mark[0]), np.uint16(2 * last_mark[0] + 1)
         n_listed = 0
         q_end = site_ptr[s + 1]
         for q in range(site_ptr[s], q_end):
@@ -598,18 +607,17 @@ def _outlines(  # type: ignore[no-untyped-def]
                 prefetch(length, street[q + 12])
             if q + 6 < q_end:
                 ahead = street[q + 6]
-                prefetch(listed, table[ahead, 0])
-                prefetch(whole_unit, table[ahead, 0])
+                prefetch(unit_mark, table[ahead, 0])
                 prefetch(in_set, table[ahead, 1])
                 for end in range(2):
-                    prefetch(whole_unit, table[ahead, 3 + 2 * end])
+                    prefetch(unit_mark, table[ahead, 3 + 2 * end])
                     prefetch(in_set, table[ahead, 4 + 2 * end])
             g = street[q]
             whole = length[g]
             u, c0, k = table[g, 0], table[g, 1], table[g, 2]
             lo, hi = start[q], stop[q]
-            if not listed[u]:
-                listed[u] = True
+            if unit_mark[u] < met:
+                unit_mark[u] = met
                 units[n_listed] = u
                 unit_span[n_listed, 0], unit_span[n_listed, 1] = c0, c0 + k
                 n_listed += 1
@@ -618,17 +626,16 @@ def _outlines(  # type: ignore[no-untyped-def]
                 if (lo <= 1e-6) if end == 0 else (hi >= whole - 1e-6):
                     touches = True
                     node, c = table[g, 3 + 2 * end], table[g, 4 + 2 * end]
-                    whole_unit[node] = True
-                    in_set[c] = True
-                    if not listed[node]:
-                        listed[node] = True
+                    if unit_mark[node] < met:
                         units[n_listed] = node
                         unit_span[n_listed, 0], unit_span[n_listed, 1] = c, c + 1
                         n_listed += 1
+                    unit_mark[node] = whole_mark
+                    in_set[c] = mark
             if lo <= 1e-6 and hi >= whole - 1e-6:
-                whole_unit[u] = True
+                unit_mark[u] = whole_mark
                 for c in range(c0, c0 + k):
-                    in_set[c] = True
+                    in_set[c] = mark
                 continue
             # the slices whose middle the stretch reaches (a stretch within one slice: that slice)
             i0 = max(0, int(np.ceil(lo * k / whole - 0.5))) if whole > 0 else 0
@@ -637,7 +644,7 @@ def _outlines(  # type: ignore[no-untyped-def]
                 i0 = min(k - 1, int(0.5 * (lo + hi) * k / whole)) if whole > 0 else 0
                 i1 = i0
             for i in range(i0, i1 + 1):
-                in_set[c0 + i] = True
+                in_set[c0 + i] = mark
         # the units on the outline: all but those whole in the set with all their neighbours
         n_tested = 0
         for j in range(n_listed):
@@ -647,10 +654,10 @@ def _outlines(  # type: ignore[no-untyped-def]
             if j + 6 < n_listed:
                 prefetch(unit_neighbour, unit_neighbour_start[units[j + 6]])
             u = units[j]
-            if whole_unit[u] and not unit_open[u]:
+            if unit_mark[u] == whole_mark and not unit_open[u]:
                 inner = True
                 for i in range(unit_neighbour_start[u], unit_neighbour_start[u + 1]):
-                    if not whole_unit[unit_neighbour[i]]:
+                    if unit_mark[unit_neighbour[i]] != whole_mark:
                         inner = False
                         break
                 if inner:
@@ -683,19 +690,19 @@ def _outlines(  # type: ignore[no-untyped-def]
                         prefetch(edge_start, b)
             c0, c1 = unit_span[tested[j], 0], unit_span[tested[j], 1]
             for c in range(c0, c1):
-                if not in_set[c]:
+                if in_set[c] != mark:
                     continue
                 e0, e1 = edge_start[c], edge_start[c + 1]
                 for x in range(e0, e1):
                     b = edge[x, 0]
-                    if b >= 0 and in_set[b]:
+                    if b >= 0 and in_set[b] == mark:
                         continue
                     # the next edge round the cell, or round the site's cells met at its end
                     here = c
                     y = x + 1 if x + 1 < e1 else e0
                     while True:
                         b = edge[y, 0]
-                        if b < 0 or not in_set[b]:
+                        if b < 0 or in_set[b] != mark:
                             break
                         t = edge_start[b]
                         while edge[t, 0] != here:  # the same border seen from b
@@ -787,12 +794,6 @@ def _outlines(  # type: ignore[no-untyped-def]
             n_out_polygon += 1
             out_polygon[n_out_polygon] = n_out_ring
         out_site[s + 1] = n_out_polygon
-        for j in range(n_listed):
-            u = units[j]
-            listed[u] = False
-            whole_unit[u] = False
-            for c in range(unit_span[j, 0], unit_span[j, 1]):
-                in_set[c] = False
     return out_xy[:n_out_xy], out_ring[: n_out_ring + 1], out_polygon[: n_out_polygon + 1], out_site
 
 

@@ -327,3 +327,29 @@ def test_eager_polygons_of_sites_that_reach_nothing_are_empty():
     none = service_areas(net, far[:0], max_cost=500.0, polygons=True)
     assert len(none.polygons) == 0
     assert len(none.reached_m) == 0
+
+
+def test_marks_left_by_a_site_255_sites_ago_are_not_taken_for_this_one():
+    """Each site marks its cells with a number of its own (1 to 255) instead of clearing flags after
+    it; after 255 sites the numbers start again, and every mark is cleared then. Site A is outlined
+    with mark 1, a site far away 254 times, then site C, beside A, with mark 1 again: C's polygon is
+    the one it has on fresh marks, with nothing of A's in it."""
+    import dataclasses
+
+    net = build_network(_grid(16, 80.0), mode="walk")
+    cells = reach._prepared(net).cells(WIDTH)
+    fresh = dataclasses.replace(cells, _spare=[])  # (the same cells, marks of its own)
+
+    def outline(on, x, y, times=1):
+        one = service_areas(net, at((x, y)), max_cost=250.0, threads=1)
+        repeat = np.repeat(np.arange(times), len(one.site))
+        stretches = (np.tile(one.segment, times), np.tile(one.start, times), np.tile(one.stop, times))
+        return outlines(on, times, repeat, *stretches)[0]
+
+    expected = outline(fresh, 520.0, 600.0)
+    a = outline(cells, 300.0, 600.0)  # mark 1
+    outline(cells, 1150.0, 1150.0, times=254)  # marks 2 to 255
+    got = outline(cells, 520.0, 600.0)  # mark 1 again
+    assert a.intersects(expected)  # (A's cells border C's)
+    assert not a.within(expected)
+    assert shapely.to_wkb(got) == shapely.to_wkb(expected)
