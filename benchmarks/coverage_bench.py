@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -78,9 +80,10 @@ def grid_roads(side: int, step: float) -> gpd.GeoDataFrame:
 def service_areas() -> None:
     from scipy.sparse.csgraph import dijkstra
 
+    from geo_service.division_store import DivisionStore
     from geo_service.network import build_network, snap
     from geo_service.parallel import default_parts
-    from geo_service.reach import _prepared
+    from geo_service.reach import _prepared, keep_divisions
     from geo_service.reach import service_areas as areas
 
     side, step = int(os.environ.get("GEO_BENCH_GRID", "316")), 80.0  # 316² ≈ 100,000 nodes
@@ -107,10 +110,17 @@ def service_areas() -> None:
 
     reach, reach_1 = timed("reached_m", threads), timed("reached_m", 1)
     linework, linework_1 = timed("lines", threads), timed("lines", 1)
-    # the ground beside the streets is divided once per network (and width), as the network is built
-    t = time.perf_counter()
-    _prepared(net).cells(40.0)
-    division = time.perf_counter() - t
+    # the ground beside the streets is divided once per network (and width), as the network is built,
+    # and kept in a folder that other workers and later starts read it back from
+    with tempfile.TemporaryDirectory() as folder:
+        keep_divisions(net, DivisionStore(Path(folder)))
+        t = time.perf_counter()
+        _prepared(net).cells(40.0)
+        division = time.perf_counter() - t
+        again = keep_divisions(build_network(roads, mode="walk"), DivisionStore(Path(folder)))
+        t = time.perf_counter()
+        _prepared(again).cells(40.0)
+        read_back = time.perf_counter() - t
     polygons, polygons_1 = timed("polygons", threads), timed("polygons", 1)
     # as /coverage/service-areas asks: each range outlines its sites as soon as it has walked them
     eager = _warm_median(lambda: areas(net, sites_metric, max_cost=1200.0, polygons=True).polygons, 15)
@@ -146,6 +156,12 @@ def service_areas() -> None:
     )
     _line(
         "dividing the ground beside the streets (once per network)", division, "building the network", built
+    )
+    _line(
+        "the division read back from its folder (other workers, restarts)",
+        read_back,
+        "building the network",
+        built,
     )
     if os.environ.get("GEO_BENCH_POSTGIS", "1") == "0":
         return

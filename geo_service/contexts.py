@@ -15,8 +15,10 @@ import geopandas as gpd
 
 from geo_service.coverage import BeatIndex, SiteReach
 from geo_service.coverage.season import sites_season
+from geo_service.division_store import DivisionStore
 from geo_service.duty import Shift, shifts_from_frame
 from geo_service.network import RoadNetwork, build_network
+from geo_service.reach import keep_divisions
 from geo_service.workspace import Workspace
 
 __all__ = [
@@ -50,9 +52,17 @@ class CoverageContext:
     walk: RoadNetwork
 
 
+def _divisions_kept(ws: Workspace, network: RoadNetwork) -> RoadNetwork:
+    """``network`` with its divisions of the ground (service-area polygons) kept in the cache folder."""
+    folder = ws.settings.cache_folder()
+    return keep_divisions(network, None if folder is None else DivisionStore(folder / "divisions"))
+
+
 def walk_network(ws: Workspace) -> RoadNetwork:
     crs = ws.settings.metric_crs
-    return ws.cached(*_WALK, lambda: build_network(ws.frame("roads"), mode="walk", crs=crs))
+    return ws.cached(
+        *_WALK, lambda: _divisions_kept(ws, build_network(ws.frame("roads"), mode="walk", crs=crs))
+    )
 
 
 def drive_network(
@@ -64,13 +74,14 @@ def drive_network(
     def build() -> RoadNetwork:
         bridges = ws.frame("bridges_culverts")
         closed = bridges[bridges["closed"].fillna(False).astype(bool) | bridges.index.isin(closed_bridge_ids)]
-        return build_network(
+        network = build_network(
             ws.frame("roads"),
             mode="drive",
             closed_road_ids=closed_road_ids,
             closed_points=closed.geometry if len(closed) else None,
             crs=crs,
         )
+        return _divisions_kept(ws, network)
 
     key = f"network:drive:{sorted(closed_road_ids)}:{sorted(closed_bridge_ids)}"
     # the usual network and the last few sets of closures a response plan asked for

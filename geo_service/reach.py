@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import shapely
@@ -35,7 +35,14 @@ from geo_service.parallel import default_parts, in_ranges, site_ranges
 if TYPE_CHECKING:
     from geo_service.street_cells import StreetCells
 
-__all__ = ["NearestSites", "ServiceAreas", "nearest_sites", "service_areas"]
+__all__ = [
+    "DivisionKeeper",
+    "NearestSites",
+    "ServiceAreas",
+    "keep_divisions",
+    "nearest_sites",
+    "service_areas",
+]
 
 
 def _with_sources(
@@ -261,31 +268,57 @@ class _Prepared:
         self.arcs = _Arcs(network)
         self._cells: dict[float, StreetCells] = {}
         self._cells_lock = threading.Lock()
+        self.divisions: DivisionKeeper | None = None
 
     def cells(self, width: float) -> StreetCells:
         """The ground within ``width`` of the streets divided among them (built once per width: some
-        seconds for a hundred thousand nodes; one request builds it while the others wait)."""
+        seconds for a hundred thousand nodes; one request builds it while the others wait; read from
+        ``divisions`` when kept there)."""
         from geo_service.street_cells import street_cells
 
         with self._cells_lock:
             if width not in self._cells:
                 net, geometry = self.network, self.geometry
+                spacing = min(20.0, width / 2)
 
                 def along(street: np.ndarray, metres: np.ndarray) -> np.ndarray:
                     z = geometry._at(street, metres)
                     return np.column_stack([z.real, z.imag])
 
-                length = geometry.along[geometry.start[1:] - 1]
-                self._cells[width] = street_cells(
-                    net.node_xy,
-                    net.seg_u,
-                    net.seg_v,
-                    along,
-                    length,
-                    width=width,
-                    spacing=min(20.0, width / 2),
-                )
+                def divide() -> StreetCells:
+                    length = geometry.along[geometry.start[1:] - 1]
+                    return street_cells(
+                        net.node_xy, net.seg_u, net.seg_v, along, length, width=width, spacing=spacing
+                    )
+
+                if self.divisions is None:
+                    self._cells[width] = divide()
+                else:  # (everything the division is made from)
+                    made_from = (
+                        net.node_xy,
+                        net.seg_u,
+                        net.seg_v,
+                        geometry.coords,
+                        geometry.start,
+                        width,
+                        spacing,
+                    )
+                    self._cells[width] = self.divisions.get(made_from, divide)
             return self._cells[width]
+
+
+class DivisionKeeper(Protocol):
+    """Where divisions of the ground are kept between processes (:class:`geo_service.division_store.DivisionStore`)."""
+
+    def get(self, parts: tuple[np.ndarray | float, ...], make: Callable[[], StreetCells]) -> StreetCells:
+        """The division made from ``parts``, kept or made by ``make``."""
+
+
+def keep_divisions(network: RoadNetwork, keeper: DivisionKeeper | None) -> RoadNetwork:
+    """Have ``network``'s divisions of the ground (for service-area polygons) read from and kept in
+    ``keeper``, made only when it has none; the network, for chaining."""
+    _prepared(network).divisions = keeper
+    return network
 
 
 def _prepared(network: RoadNetwork) -> _Prepared:

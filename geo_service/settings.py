@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     workspace: Path = Field(default=Path("var/jiaozuo.gpkg"), description="GeoPackage file of the workspace")
     database_url: str | None = Field(default=None, description="postgresql+psycopg://… to use PostGIS")
     layers_dir: Path = Field(default_factory=default_layers_dir)
+    cache_dir: Path | None = Field(
+        default=None,
+        description="folder for work kept between restarts and shared by the worker processes (the division "
+        "of the ground beside the streets that service-area polygons are read off, made once per version of "
+        "the roads); unset: '<workspace>.cache' beside a GeoPackage workspace, none with PostGIS",
+    )
     metric_crs: str = "EPSG:4547"
     timezone: str = "Asia/Shanghai"
     city: str = "焦作市"
@@ -193,6 +199,14 @@ class Settings(BaseSettings):
         if info.data.get("basemap") == "tianditu" and not (value or "").strip():
             raise _Refused("GEO_BASEMAP=tianditu 时不能为空", "must be set when GEO_BASEMAP=tianditu")
         return value
+
+    def cache_folder(self) -> Path | None:
+        """Where work kept between restarts goes (``cache_dir``, or beside a GeoPackage workspace)."""
+        if self.cache_dir is not None:
+            return self.cache_dir
+        if self.database_url:
+            return None
+        return self.workspace.with_name(self.workspace.name + ".cache")
 
 
 class _Refused(ValueError):
