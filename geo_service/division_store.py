@@ -13,6 +13,7 @@ dividing again and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import hashlib
@@ -21,7 +22,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from importlib import metadata, util
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,7 +89,7 @@ class DivisionStore:
             self._write(entry, cells)
         return cells
 
-    @contextmanager
+    @contextlib.contextmanager
     def _lock(self, key: str) -> Iterator[None]:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -110,10 +110,11 @@ class DivisionStore:
         try:
             meta = np.load(entry / "meta.npy")
             arrays = [np.load(entry / f"{name}.npy", allow_pickle=False) for name in _arrays()]
-            os.utime(entry)  # (used now: kept longer than the others)
         except (OSError, ValueError) as e:  # (removed by another process's eviction, or damaged)
             log.warning("division %s not read, made again: %s", entry.name, e)
             return None
+        with contextlib.suppress(OSError):  # (a folder only read: kept as long as it is)
+            os.utime(entry)  # (used now: kept longer than the others)
         from geo_service.street_cells import StreetCells
 
         return StreetCells(float(meta[0]), float(meta[1]), *arrays)

@@ -159,3 +159,19 @@ def test_the_service_keeps_divisions_beside_its_workspace(demo_ws, monkeypatch):
     assert again is not net
     assert list(shapely.to_wkb(service_areas(again, sites, max_cost=400.0).polygons)) == made
     shutil.rmtree(folder.parent)
+
+
+def test_a_folder_only_read_is_still_read(tmp_path, roads, monkeypatch):
+    """A folder made beforehand and mounted read-only: its divisions are read (the time each was used
+    is not written)."""
+    import os
+
+    folder = tmp_path / "divisions"
+    made = _polygons(keep_divisions(build_network(roads, mode="walk"), DivisionStore(folder)))
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(30, "Read-only file system")
+
+    monkeypatch.setattr(os, "utime", read_only)
+    _no_dividing_from_here_on(monkeypatch)
+    assert _polygons(keep_divisions(build_network(roads, mode="walk"), DivisionStore(folder))) == made
