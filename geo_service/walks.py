@@ -117,9 +117,10 @@ def _pop(heap_cost, heap_node, size):  # type: ignore[no-untyped-def]
 
 
 @compiled
-def _search(indptr, target, cost, dist, heap_cost, heap_node, settled, starts, start_costs, max_cost):  # type: ignore[no-untyped-def]
+def _search(indptr, target, cost, street, dist, heap_cost, heap_node, settled, starts, start_costs, max_cost):  # type: ignore[no-untyped-def]
     """One search from ``starts`` (at ``start_costs``): ``dist`` of every node within ``max_cost``,
-    those nodes listed in ``settled``; their number. ``dist`` is all ``inf`` before."""
+    those nodes listed in ``settled``; their number. ``dist`` is all ``inf`` before. (``street``, the
+    arcs' streets, is only asked for from memory here: the reached streets are read off it next.)"""
     size = 0
     for j in range(len(starts)):
         c = start_costs[j]
@@ -136,6 +137,7 @@ def _search(indptr, target, cost, dist, heap_cost, heap_node, settled, starts, s
         if size > 0:  # the arcs of the node settled next, most likely (its row was asked for when pushed)
             prefetch(target, indptr[heap_node[0]])
             prefetch(cost, indptr[heap_node[0]])
+            prefetch(street, indptr[heap_node[0]])
         for a in range(indptr[u], indptr[u + 1]):
             t = target[a]
             c = d + cost[a]
@@ -164,6 +166,7 @@ def _reached_streets(indptr, target, cost, street, starts, start_costs, start_pt
             indptr,
             target,
             cost,
+            street,
             dist,
             heap_cost,
             heap_node,
