@@ -167,6 +167,12 @@ class Settings(BaseSettings):
             ) from None
         return value
 
+    @field_validator("cache_dir", mode="before")
+    @classmethod
+    def _empty_cache_dir_is_unset(cls, value: object) -> object:
+        # (GEO_CACHE_DIR= in an environment file would otherwise be the current folder)
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("timezone")
     @classmethod
     def _timezone_is_known(cls, value: str) -> str:

@@ -200,3 +200,14 @@ def test_uvicorn_with_the_app_factory_says_a_bad_layer_declaration_in_one_line(m
         assert "Traceback" not in run.stderr
         assert run.stderr.strip().splitlines() == said
         assert str(layers) in said[0] or "depots" in said[0]
+
+
+def test_the_cache_folder_is_beside_a_geopackage_workspace_unless_set(monkeypatch, tmp_path):
+    ws = tmp_path / "city.gpkg"
+    assert Settings(workspace=ws).cache_folder() == tmp_path / "city.gpkg.cache"
+    monkeypatch.setenv("GEO_CACHE_DIR", "")  # (an empty line in an environment file: unset)
+    assert Settings(workspace=ws).cache_folder() == tmp_path / "city.gpkg.cache"
+    monkeypatch.setenv("GEO_CACHE_DIR", str(tmp_path / "cache"))
+    assert Settings(workspace=ws).cache_folder() == tmp_path / "cache"
+    monkeypatch.delenv("GEO_CACHE_DIR")
+    assert Settings(workspace=ws, database_url="postgresql+psycopg://u@h/db").cache_folder() is None
