@@ -62,13 +62,14 @@ def prefetch(typingctx, array, index):  # type: ignore[no-untyped-def]
             wraparound=False,
             boundscheck=False,
         )
-        if not pointer.type.is_opaque:
+        opaque = getattr(pointer.type, "is_opaque", False)  # (LLVM 15 and later; llvmlite 0.44)
+        if not opaque:
             pointer = builder.bitcast(pointer, ir.IntType(8).as_pointer())
         i32 = ir.IntType(32)
         function = cgutils.get_or_insert_function(
             builder.module,
             ir.FunctionType(ir.VoidType(), [pointer.type, i32, i32, i32]),
-            "llvm.prefetch.p0" if pointer.type.is_opaque else "llvm.prefetch.p0i8",
+            "llvm.prefetch.p0" if opaque else "llvm.prefetch.p0i8",
         )
         # read (0), keep in all levels of cache (3), data (1)
         builder.call(function, [pointer, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
