@@ -3,12 +3,12 @@ folder, so that it is made once per version of the roads, not again by every wor
 after every restart: some seconds and, for a hundred thousand nodes, 1.5 GB of memory while it runs.
 
 An entry is named by a digest of everything the division is made from (the nodes, the streets and
-their points, the width and spacing) and of the code that makes it (``street_cells.py``'s text and
-scipy's version), so a changed road, a new release or another network never reads another's. It is
-written to a temporary folder and renamed into place whole; a process that finds the division being
-made by another waits for it (a lock file) instead of making its own. Only the ``keep`` entries used
-last are kept. A folder that cannot be written, or an entry that cannot be read, costs the time of
-dividing again and nothing else.
+their points, the width and spacing) and of the code that makes it (the text of ``street_cells.py``,
+``reach.py`` and ``arrays.py``, and scipy's version), so a changed road, a new release or another
+network never reads another's. It is written to a temporary folder and renamed into place whole; a
+process that finds the division being made by another waits for it (a lock file) instead of making
+its own. Only the ``keep`` entries used last are kept. A folder that cannot be written, or an entry
+that cannot be read, costs the time of dividing again and nothing else.
 """
 
 from __future__ import annotations
@@ -46,15 +46,23 @@ def _arrays() -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(StreetCells) if f.init and not f.name.startswith("_"))[2:]
 
 
+# the modules whose code makes a division: the division itself, the points along the streets it is
+# given (``reach``) and the array helpers both use
+_MADE_BY = ("geo_service.street_cells", "geo_service.reach", "geo_service.arrays")
+
+
 def _code() -> bytes:
-    """What the division's code is: its source text (or, installed without it, the package's version)
-    and the version of scipy (qhull) it runs on."""
-    spec = util.find_spec("geo_service.street_cells")
-    try:
-        code = Path(spec.origin).read_bytes() if spec and spec.origin else b""
-    except OSError:
-        code = b""
-    return (code or metadata.version("geo-service").encode()) + scipy.__version__.encode()
+    """What the division's code is: the source text of the modules that make it (or, installed without
+    it, the package's version) and the version of scipy (qhull) it runs on."""
+    texts = []
+    for name in _MADE_BY:
+        spec = util.find_spec(name)
+        try:
+            texts.append(Path(spec.origin).read_bytes() if spec and spec.origin else b"")
+        except OSError:
+            texts.append(b"")
+    code = b"\0".join(texts) if all(texts) else metadata.version("geo-service").encode()
+    return code + scipy.__version__.encode()
 
 
 class DivisionStore:

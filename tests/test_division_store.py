@@ -175,3 +175,21 @@ def test_a_folder_only_read_is_still_read(tmp_path, roads, monkeypatch):
     monkeypatch.setattr(os, "utime", read_only)
     _no_dividing_from_here_on(monkeypatch)
     assert _polygons(keep_divisions(build_network(roads, mode="walk"), DivisionStore(folder))) == made
+
+
+def test_changed_code_names_other_entries(tmp_path, monkeypatch):
+    """A release that changes how the ground is divided (or where the points along a street fall)
+    never reads an entry the old code made."""
+    from geo_service import division_store
+
+    made_from = (np.arange(4.0), 40.0)
+    before = DivisionStore(tmp_path).key(made_from)
+    assert DivisionStore(tmp_path).key(made_from) == before
+    real = division_store._code
+    for changed in division_store._MADE_BY:
+        left = tuple(m for m in division_store._MADE_BY if m != changed)
+        monkeypatch.setattr(division_store, "_MADE_BY", left)  # (as if that module's text had changed)
+        assert DivisionStore(tmp_path).key(made_from) != before, changed
+        monkeypatch.undo()
+    monkeypatch.setattr(division_store, "_code", lambda: real() + b"scipy 9")
+    assert DivisionStore(tmp_path).key(made_from) != before
