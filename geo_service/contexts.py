@@ -53,7 +53,8 @@ class CoverageContext:
 
 
 def _divisions_kept(ws: Workspace, network: RoadNetwork) -> RoadNetwork:
-    """``network`` with its divisions of the ground (service-area polygons) kept in the cache folder."""
+    """``network`` with its divisions of the ground (service-area polygons) kept in the cache folder.
+    (Only the walking network is outlined: a driving one is never divided.)"""
     folder = ws.settings.cache_folder()
     return keep_divisions(network, None if folder is None else DivisionStore(folder / "divisions"))
 
@@ -74,14 +75,13 @@ def drive_network(
     def build() -> RoadNetwork:
         bridges = ws.frame("bridges_culverts")
         closed = bridges[bridges["closed"].fillna(False).astype(bool) | bridges.index.isin(closed_bridge_ids)]
-        network = build_network(
+        return build_network(
             ws.frame("roads"),
             mode="drive",
             closed_road_ids=closed_road_ids,
             closed_points=closed.geometry if len(closed) else None,
             crs=crs,
         )
-        return _divisions_kept(ws, network)
 
     key = f"network:drive:{sorted(closed_road_ids)}:{sorted(closed_bridge_ids)}"
     # the usual network and the last few sets of closures a response plan asked for

@@ -136,9 +136,10 @@ def _search(indptr, target, cost, street, dist, heap_cost, heap_node, settled, s
         settled[n_settled] = u
         n_settled += 1
         if size > 0:  # the arcs of the node settled next, most likely (its row was asked for when pushed)
-            prefetch(target, indptr[heap_node[0]])
-            prefetch(cost, indptr[heap_node[0]])
-            prefetch(street, indptr[heap_node[0]])
+            following = indptr[heap_node[0]]
+            prefetch(target, following)
+            prefetch(cost, following)
+            prefetch(street, following)
         for a in range(indptr[u], indptr[u + 1]):
             t = target[a]
             c = d + cost[a]
