@@ -21,6 +21,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from importlib import metadata, util
 from pathlib import Path
@@ -37,6 +38,8 @@ __all__ = ["DivisionStore"]
 log = logging.getLogger(__name__)
 
 _PREFIX = "division-"
+_WRITING = ".writing-"  # an entry being written
+_ABANDONED_S = 3600.0  # a folder being written this long ago was left by a process that stopped
 
 
 def _arrays() -> tuple[str, ...]:
@@ -129,7 +132,7 @@ class DivisionStore:
 
     def _write(self, entry: Path, cells: StreetCells) -> None:
         try:
-            part = Path(tempfile.mkdtemp(prefix=".writing-", dir=self.directory))
+            part = Path(tempfile.mkdtemp(prefix=_WRITING, dir=self.directory))
         except OSError as e:
             log.warning("division not kept on disk: %s", e)
             return
@@ -146,15 +149,16 @@ class DivisionStore:
         self._forget_old()
 
     def _forget_old(self) -> None:
-        """Remove all but the ``keep`` entries used last (and their lock files)."""
+        """Remove all but the ``keep`` entries used last (and their lock files), and what a process
+        that stopped while writing left more than an hour ago (one writing now is younger)."""
         try:
-            entries = sorted(
-                (p for p in self.directory.iterdir() if p.name.startswith(_PREFIX) and p.is_dir()),
-                key=lambda p: p.stat().st_mtime,
-                reverse=True,
-            )
+            folders = [(p, p.stat().st_mtime) for p in self.directory.iterdir() if p.is_dir()]
         except OSError:
             return
-        for old in entries[self.keep :]:
+        entries = sorted(((p, t) for p, t in folders if p.name.startswith(_PREFIX)), key=lambda e: -e[1])
+        for old, _ in entries[self.keep :]:
             shutil.rmtree(old, ignore_errors=True)
             old.with_name(old.name + ".lock").unlink(missing_ok=True)
+        for left, written in folders:
+            if left.name.startswith(_WRITING) and written < time.time() - _ABANDONED_S:
+                shutil.rmtree(left, ignore_errors=True)

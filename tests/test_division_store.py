@@ -193,3 +193,23 @@ def test_changed_code_names_other_entries(tmp_path, monkeypatch):
         monkeypatch.undo()
     monkeypatch.setattr(division_store, "_code", lambda: real() + b"scipy 9")
     assert DivisionStore(tmp_path).key(made_from) != before
+
+
+def test_what_a_process_stopped_while_writing_left_is_removed_later(tmp_path, roads):
+    """A worker killed while writing a division leaves a half-written folder: the next write removes
+    it once it is an hour old, and leaves one that may still be being written."""
+    import os
+    import time
+
+    folder = tmp_path / "divisions"
+    folder.mkdir()
+    abandoned, writing = folder / ".writing-abandoned", folder / ".writing-now"
+    for left in (abandoned, writing):
+        left.mkdir()
+        (left / "street.npy").write_bytes(b"half")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(abandoned, (hours_ago, hours_ago))
+    _polygons(keep_divisions(build_network(roads, mode="walk"), DivisionStore(folder)))
+    assert not abandoned.exists()
+    assert writing.exists()
+    assert len(list(folder.glob("division-*/street.npy"))) == 1
