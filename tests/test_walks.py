@@ -10,7 +10,7 @@ import pytest
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from geo_service.walks import reached_streets
+from geo_service.walks import _pop, _push, reached_streets
 
 
 def random_arcs(seed: int, n: int, n_streets: int):
@@ -49,6 +49,30 @@ def oracle(indptr, target, cost, street, src, starts, start_costs, start_ptr, ma
             if np.isfinite(dist[src[a]]) and (street[a] >= 0 or not np.isfinite(dist[target[a]])):
                 rows.append((p, int(street[a]), dist[src[a]], dist[target[a]]))
     return sorted(rows, key=lambda r: (r[0], r[1], r[2]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_heap_gives_its_entries_back_cheapest_first(seed):
+    """The searches' 4-ary heap, on its own: entries pushed and popped in a random mix (ties among
+    them, and sizes that leave a node with one to three children) come off in order of cost."""
+    rng = np.random.default_rng(seed)
+    costs = rng.integers(0, 40, 500).astype(float)  # few values: many ties
+    heap_cost, heap_node = np.empty(500), np.empty(500, dtype=np.int32)
+    size, pushed, popped = 0, [], []
+    for i, c in enumerate(costs):
+        size = _push(heap_cost, heap_node, size, c, i)
+        pushed.append(c)
+        while size and rng.random() < 0.4:
+            c_out, node, size = _pop(heap_cost, heap_node, size)
+            assert c_out == costs[node] == min(pushed)
+            pushed.remove(c_out)
+            popped.append(node)
+    while size:
+        c_out, node, size = _pop(heap_cost, heap_node, size)
+        assert c_out == costs[node] == min(pushed)
+        pushed.remove(c_out)
+        popped.append(node)
+    assert sorted(popped) == list(range(500))
 
 
 @pytest.mark.parametrize(("seed", "max_cost"), [(1, 12.0), (2, 30.0), (3, np.inf), (4, 0.0)])
