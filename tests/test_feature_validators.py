@@ -127,3 +127,102 @@ def test_an_if_match_that_is_no_etag_of_a_read_is_refused_in_both_languages(cloc
         assert "ETag" in body["detail_zh"]
         assert "ETag" in body["detail_en"]
     assert c.get(f"{POINTS}/{fid}").json()["version"] == 1  # nothing written
+
+
+def test_a_page_of_items_is_answered_304_until_its_layer_changes(clocked):
+    c, _ = clocked
+    depots = "/collections/depots/items"
+    for name in ("山阳场站", "解放场站"):
+        depot = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
+        depot["properties"] = {"name": name}
+        assert c.post(depots, json=depot).status_code == 201
+    page = c.get(depots)
+    etag = page.headers["etag"]
+    assert page.json()["numberReturned"] == 2
+    same = c.get(depots, headers={"If-None-Match": etag})
+    assert same.status_code == 304
+    assert same.headers["etag"] == etag
+    assert same.content == b""
+    assert c.get(depots, headers={"If-None-Match": f'W/{etag}, "x"'}).status_code == 304
+    # another page of the same layer is another answer
+    first = c.get(depots, params={"limit": 1}, headers={"If-None-Match": etag})
+    assert first.status_code == 200
+    assert first.json()["numberReturned"] == 1
+    assert first.headers["etag"] != etag
+    # a write to another layer leaves this one's pages as they were
+    point = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
+    point["properties"] = {"name": "年货点", "district": "山阳区", **WINDOW}
+    assert c.post(POINTS, json=point, params=WAIVED).status_code == 201
+    assert c.get(depots, headers={"If-None-Match": etag}).status_code == 304
+    # a change to one of its features: the page again, with the change and a new tag
+    fid = page.json()["features"][0]["id"]
+    assert c.patch(f"{depots}/{fid}", json={"properties": {"name": "山阳场站（新）"}}).status_code == 200
+    changed = c.get(depots, headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert "山阳场站（新）" in [f["properties"]["name"] for f in changed.json()["features"]]
+    assert changed.headers["etag"] != etag
+    assert c.get(depots, headers={"If-None-Match": changed.headers["etag"]}).status_code == 304
+    # a deletion too
+    assert c.delete(f"{depots}/{fid}").status_code == 204
+    gone = c.get(depots, headers={"If-None-Match": changed.headers["etag"]})
+    assert gone.status_code == 200
+    assert gone.json()["numberReturned"] == 1
+
+
+def test_a_page_of_festival_points_gets_a_new_tag_after_midnight_with_the_new_season(clocked):
+    c, clock = clocked
+    first = _season_changes()
+    point = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
+    point["properties"] = {"name": "年货点", "district": "山阳区", **WINDOW}
+    assert c.post(POINTS, json=point, params=WAIVED).status_code == 201
+    page = c.get(POINTS)
+    etag = page.headers["etag"]
+    clock.now += dt.timedelta(minutes=5)  # 23:55 in Beijing
+    assert c.get(POINTS, headers={"If-None-Match": etag}).status_code == 304
+    clock.now += dt.timedelta(minutes=10)  # 00:05: the next day, and the point's next season
+    after = c.get(POINTS, headers={"If-None-Match": etag})
+    assert after.status_code == 200
+    assert after.json()["features"][0]["season_today"]["day"] == first.isoformat()
+    assert after.headers["etag"] != etag
+
+
+def test_a_page_tag_names_the_moment_a_datetime_stands_for():
+    """``datetime=10:00`` is today's ten o'clock: the same address the next day is another answer."""
+    from geo_service.api.routers.features import _page_etag
+
+    url = "http://testserver/collections/depots/items?datetime=10:00"
+    today = dt.datetime(2027, 1, 5, 10, tzinfo=UTC)
+    tags = {
+        _page_etag(3, url, 100, today, None, None),
+        _page_etag(3, url, 100, today + dt.timedelta(days=1), None, None),
+        _page_etag(3, url, 100, None, (today, None), None),
+        _page_etag(3, url, 50, today, None, None),  # the page size the settings allow changed
+        _page_etag(4, url, 100, today, None, None),
+    }
+    assert len(tags) == 5
+    assert _page_etag(3, url, 100, today, None, None) == _page_etag(3, url, 100, today, None, None)
+
+
+def test_histories_are_answered_304_until_their_layer_changes(clocked):
+    c, _ = clocked
+    depots = "/collections/depots/items"
+    depot = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
+    depot["properties"] = {"name": "山阳场站"}
+    fid = c.post(depots, json=depot).json()["id"]
+    for url in (f"{depots}/{fid}/history", "/collections/depots/history"):
+        read = c.get(url)
+        etag = read.headers["etag"]
+        assert len(read.json()["changes"]) >= 1
+        assert c.get(url, headers={"If-None-Match": etag}).status_code == 304
+    urls = (f"{depots}/{fid}/history", "/collections/depots/history")
+    tags = {url: c.get(url).headers["etag"] for url in urls}
+    counts = {url: len(c.get(url).json()["changes"]) for url in urls}
+    assert c.patch(f"{depots}/{fid}", json={"properties": {"name": "山阳场站（新）"}}).status_code == 200
+    for url, etag in tags.items():
+        after = c.get(url, headers={"If-None-Match": etag})
+        assert after.status_code == 200, url
+        assert len(after.json()["changes"]) == counts[url] + 1, url  # the edit is in it
+        assert after.headers["etag"] != etag
+    # an id that never was is still not found, whatever tag is sent
+    missing = c.get(f"{depots}/999/history", headers={"If-None-Match": tags[f"{depots}/{fid}/history"]})
+    assert missing.status_code == 404

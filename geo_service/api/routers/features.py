@@ -9,7 +9,12 @@ A feature of a layer with lunar dates (Spring Festival points) also carries ``se
 season as of today in the service's time zone (:func:`geo_service.coverage.season.site_season`, with
 the ``day``), so that a page showing it needs no reload after an edit of its dates.
 
-A single item is answered 304 when ``If-None-Match`` names its ETag. The answer of a feature that
+A single item is answered 304 when ``If-None-Match`` names its ETag, and so is a page of items (a map
+or a desktop GIS asking again for a layer nobody changed gets an empty answer, and the store is not
+read): the page's ETag names the layer's version and digests what else its answer is made of (the
+address asked for, with the moment a ``datetime`` like ``10:00`` stands for that day, the page size
+the settings allow, the day a season is told for, the release). A layer's history and a feature's are
+tagged the same way. The answer of a feature that
 carries ``season_today`` is different the next day with the same version, so its ETag names the day as
 well (``"7@2026-12-06"``): revalidating after midnight gets the new season, not 304. ``If-Match`` on a
 write compares the version alone, so the ETag of a read is accepted whatever the day: a write conflicts
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
@@ -30,6 +36,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from shapely.geometry import mapping
 
+from geo_service import __version__
 from geo_service import features as feature_ops
 from geo_service.api.deps import (
     FeatureId,
@@ -264,6 +271,7 @@ def list_items(
     limit: Annotated[int | None, Query(ge=1)] = None,
     offset: Offset = 0,
     datetime: Annotated[str | None, Query(description="有效时刻 / features valid at this moment")] = None,
+    if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     settings = ws.settings
     limit = min(limit or settings.page_limit_default, settings.page_limit_max)
@@ -274,12 +282,17 @@ def list_items(
         field = spec.field(key)  # unknown parameter → 400 naming it
         filters[key] = field.coerce(value, layer=spec.name) if value != "" else None
     at, during = _datetime(datetime)
+    day = _season_day(ws, spec)
+    # the layer's version read before its features: a write in between gives a newer page under the
+    # older tag, asked for again next time, never an older page under the newer tag
+    etag = _page_etag(ws.store.layer_version(spec.name), str(request.url), limit, at, during, day)
+    if _none_match(if_none_match, etag):
+        return Response(status_code=304, headers={"ETag": etag})
     page = ws.store.list_features(
         spec.name,
         StoreQuery(bbox=_bbox(bbox), filters=filters, at=at, during=during, limit=limit, offset=offset),
     )
     base = str(request.url_for("list_items", collection_id=spec.name))
-    day = _season_day(ws, spec)
     links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)}]
     if offset + len(page.features) < page.number_matched:
         links.append(
@@ -304,7 +317,23 @@ def list_items(
         "numberReturned": len(page.features),
         "links": links,
     }
-    return _geojson(body)
+    return _geojson(body, headers={"ETag": etag})
+
+
+def _page_etag(
+    version: int,
+    url: str,
+    limit: int,
+    at: dt.datetime | None,
+    during: tuple[dt.datetime | None, dt.datetime | None] | None,
+    day: dt.date | None,
+) -> str:
+    """The ETag of a page of items: the layer's version, and a digest of the rest its answer depends on."""
+    moments = (at, *(during or ()))
+    made_of = "\n".join(
+        [url, str(limit), *(m.isoformat() if m else "" for m in moments), str(day), __version__]
+    )
+    return f'"L{version}-{hashlib.blake2b(made_of.encode(), digest_size=8).hexdigest()}"'
 
 
 def _datetime(
@@ -557,18 +586,38 @@ def restore_item(
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}/history", summary="要素历史 / Feature history")
-def item_history(ws: WorkspaceDep, spec: LayerDep, feature_id: FeatureId) -> JSONResponse:
+def item_history(
+    request: Request,
+    ws: WorkspaceDep,
+    spec: LayerDep,
+    feature_id: FeatureId,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    # (tagged by the layer's version, as a page of items: a history only grows with the layer's writes)
+    etag = _page_etag(ws.store.layer_version(spec.name), str(request.url), 0, None, None, None)
     changes = ws.store.history(spec.name, feature_id)
     if not changes:
         ws.store.get_feature(spec.name, feature_id)  # NotFound for an id that never existed
+    if _none_match(if_none_match, etag):
+        return Response(status_code=304, headers={"ETag": etag})
     return JSONResponse(
-        {"layer": spec.name, "feature": feature_id, "changes": [c.as_json() for c in changes]}
+        {"layer": spec.name, "feature": feature_id, "changes": [c.as_json() for c in changes]},
+        headers={"ETag": etag},
     )
 
 
 @router.get("/collections/{collection_id}/history", summary="图层历史 / Layer history")
 def layer_history(
-    ws: WorkspaceDep, spec: LayerDep, limit: Annotated[int, Query(ge=1, le=10_000)] = 200
-) -> JSONResponse:
+    request: Request,
+    ws: WorkspaceDep,
+    spec: LayerDep,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    etag = _page_etag(ws.store.layer_version(spec.name), str(request.url), limit, None, None, None)
+    if _none_match(if_none_match, etag):
+        return Response(status_code=304, headers={"ETag": etag})
     changes = ws.store.history(spec.name, limit=limit)
-    return JSONResponse({"layer": spec.name, "changes": [c.as_json() for c in changes]})
+    return JSONResponse(
+        {"layer": spec.name, "changes": [c.as_json() for c in changes]}, headers={"ETag": etag}
+    )
