@@ -391,6 +391,12 @@ def next_shift(
     return best
 
 
+@lru_cache(maxsize=1024)
+def _hours(text: str | None) -> tuple[tuple[int, int], ...]:
+    """:func:`parse_hours`, kept per text (a site's hours are read on every who-covers answer)."""
+    return tuple(parse_hours(text))
+
+
 def parse_hours(text: str | None) -> list[tuple[int, int]]:
     """Opening hours like ``07:00-22:00`` or ``06:00-11:00,15:00-20:00`` → minute windows from the
     day's midnight; one that ends before it starts runs past midnight (a night market, ``18:00-02:00``
@@ -479,8 +485,10 @@ def past_festival_dates(props: Mapping[str, Any], *, before: dt.date) -> tuple[d
     return None
 
 
+@lru_cache(maxsize=4096)
 def _lunar(year: int, month: int, day: int) -> dt.date:
-    """The solar date of a lunar day; the 30th of a month of 29 days is its last day."""
+    """The solar date of a lunar day; the 30th of a month of 29 days is its last day. (Kept: every
+    who-covers answer and coverage map asks for the same few festival windows.)"""
     try:
         return LunarDate(year, month, day).to_solar_date()
     except ValueError:
@@ -496,7 +504,7 @@ def open_windows(
     if end <= start:
         raise InvalidInput("时间窗的结束须晚于开始", "The time window must end after it starts", field="end")
     first, last = festival_dates(props, around=start.astimezone(TZ).date())
-    hours = parse_hours(props.get("hours"))
+    hours = _hours(props.get("hours"))
     out = []
     day = start.astimezone(TZ).date() - dt.timedelta(days=1)  # the night before may run into the window
     while dt.datetime.combine(day, dt.time(0), tzinfo=TZ) < end:

@@ -525,43 +525,22 @@ class NearestSites:
 
     def query(self, points: Snap) -> tuple[np.ndarray, np.ndarray]:
         """(cost, site index) of the nearest site from each snapped point (inf, -1 when none)."""
+        from geo_service.walks import nearest_from_ends  # numba, as the walk
+
         net = self.network
-        seg = points.segment
-        good = seg >= 0
-        cost = np.full(len(seg), np.inf)
-        site = np.full(len(seg), -1, dtype=np.int64)
-        if not good.any():
-            return cost, site
-        s = seg[good]
-        scale = net.seg_cost[s] / np.maximum(net.seg_len[s], 1e-9)
-        off = np.clip(points.offset[good], 0, net.seg_len[s])
-        if self.from_sites:  # arrive at u and go on along the street; arrive at v only on a two-way one
-            via_u = self.cost[net.seg_u[s]] + off * scale
-            via_v = np.where(
-                net.seg_twoway[s], self.cost[net.seg_v[s]] + (net.seg_len[s] - off) * scale, np.inf
-            )
-        else:  # leave for v along the street; for u only on a two-way one
-            via_v = (net.seg_len[s] - off) * scale + self.cost[net.seg_v[s]]
-            via_u = np.where(net.seg_twoway[s], off * scale + self.cost[net.seg_u[s]], np.inf)
-        best = np.minimum(via_u, via_v)
-        who = np.where(via_u <= via_v, self.site[net.seg_u[s]], self.site[net.seg_v[s]])
-        # a site on the same street, reached along it without passing an end
         keys, order = self._by_segment
-        lo, hi = np.searchsorted(keys, s, "left"), np.searchsorted(keys, s, "right")
         extra = self.snaps.distance if net.mode == "walk" else np.zeros(len(self.snaps.segment))
-        for j in np.flatnonzero(hi > lo):
-            for t in order[lo[j] : hi[j]]:
-                along = self.snaps.offset[t] - off[j]  # forwards from the point to the site
-                if self.from_sites:
-                    along = -along
-                if along < 0 and not net.seg_twoway[s[j]]:
-                    continue
-                c = abs(along) * scale[j] + extra[t]
-                if c < best[j]:
-                    best[j], who[j] = c, t
-        cost[good], site[good] = best, np.where(np.isfinite(best), who, -1)
-        if net.mode == "walk":
-            cost[good] += points.distance[good]
+        cost, site = nearest_from_ends(
+            points.segment,
+            points.offset,
+            (net.seg_u, net.seg_v, net.seg_len, net.seg_cost, net.seg_twoway),
+            self.cost,
+            self.site,
+            (keys, order, self.snaps.offset, extra),
+            from_sites=self.from_sites,
+        )
+        if net.mode == "walk":  # the point's own way to its street
+            cost += np.where(points.segment >= 0, points.distance, 0.0)
         return cost, site
 
 

@@ -26,7 +26,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["compiled", "cut_streets", "prefetch", "reached_streets", "warm"]
+__all__ = ["compiled", "cut_streets", "nearest_from_ends", "prefetch", "reached_streets", "warm"]
 
 
 def compiled(function: Callable[..., Any]) -> Any:
@@ -363,6 +363,94 @@ def cut_streets(
     )
 
 
+@compiled
+def _nearest_from_ends(  # type: ignore[no-untyped-def]
+    seg,
+    offset,
+    seg_u,
+    seg_v,
+    seg_len,
+    seg_cost,
+    seg_twoway,
+    cost,
+    site,
+    keys,
+    order,
+    site_offset,
+    extra,
+    from_sites,
+):
+    n = len(seg)
+    out_cost = np.full(n, np.inf)
+    out_site = np.full(n, -1, dtype=np.int64)
+    for j in range(n):
+        s = seg[j]
+        if s < 0:
+            continue
+        length = seg_len[s]
+        scale = seg_cost[s] / max(length, 1e-9)
+        off = min(max(offset[j], 0.0), length)
+        u, v, twoway = seg_u[s], seg_v[s], seg_twoway[s]
+        if from_sites:  # arrive at u and go on along the street; arrive at v only on a two-way one
+            via_u = cost[u] + off * scale
+            via_v = cost[v] + (length - off) * scale if twoway else np.inf
+        else:  # leave for v along the street; for u only on a two-way one
+            via_v = (length - off) * scale + cost[v]
+            via_u = off * scale + cost[u] if twoway else np.inf
+        best = min(via_u, via_v)
+        who = site[u] if via_u <= via_v else site[v]
+        # a site on the same street, reached along it without passing an end
+        for i in range(np.searchsorted(keys, s), np.searchsorted(keys, s, side="right")):
+            t = order[i]
+            along = site_offset[t] - off  # forwards from the point to the site
+            if from_sites:
+                along = -along
+            if along < 0 and not twoway:
+                continue
+            c = abs(along) * scale + extra[t]
+            if c < best:
+                best, who = c, t
+        if np.isfinite(best):
+            out_cost[j], out_site[j] = best, who
+    return out_cost, out_site
+
+
+def nearest_from_ends(
+    seg: np.ndarray,
+    offset: np.ndarray,
+    network: tuple[np.ndarray, ...],
+    cost: np.ndarray,
+    site: np.ndarray,
+    on_street: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    *,
+    from_sites: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The nearest site from points ``offset`` along streets ``seg`` (-1: none), given per node the
+    ``cost`` to its nearest ``site`` (from it, or ``from_sites`` to it): (cost, site) per point, inf and
+    -1 when none. ``network`` is (seg_u, seg_v, seg_len, seg_cost, seg_twoway); ``on_street`` the sites
+    on streets, (street per site sorted, the sites in that order, each site's offset along its street,
+    and the cost of its own way to the street), so that a site on the point's own street is reached
+    along it without passing an end."""
+    seg_u, seg_v, seg_len, seg_cost, seg_twoway = network
+    keys, order, site_offset, extra = on_street
+    return _nearest_from_ends(  # type: ignore[no-any-return]
+        np.ascontiguousarray(seg, dtype=np.int64),
+        np.ascontiguousarray(offset, dtype=np.float64),
+        np.ascontiguousarray(seg_u, dtype=np.int64),
+        np.ascontiguousarray(seg_v, dtype=np.int64),
+        np.ascontiguousarray(seg_len, dtype=np.float64),
+        np.ascontiguousarray(seg_cost, dtype=np.float64),
+        np.ascontiguousarray(seg_twoway, dtype=np.bool_),
+        np.ascontiguousarray(cost, dtype=np.float64),
+        np.ascontiguousarray(site, dtype=np.int64),
+        np.ascontiguousarray(keys, dtype=np.int64),
+        np.ascontiguousarray(order, dtype=np.int64),
+        np.ascontiguousarray(site_offset, dtype=np.float64),
+        np.ascontiguousarray(extra, dtype=np.float64),
+        bool(from_sites),
+    )
+
+
 def warm() -> None:
     """Compile the searches, the joining of their streets into lines (:mod:`geo_service.trails`) and
     the outlines of their areas (:mod:`geo_service.street_cells`) now, into numba's cache where it can
@@ -396,5 +484,15 @@ def warm() -> None:
         np.array([-1]),
         10.0,
         True,
+    )
+    ends = (one_street, one_street + 1, np.array([1.0]), np.array([1.0]), np.array([True]))
+    nearest_from_ends(
+        one_street,
+        np.array([0.5]),
+        ends,
+        np.zeros(2),
+        np.zeros(2, np.int64),
+        (one_street,) * 2 + (np.array([0.2]),) * 2,
+        from_sites=False,
     )
     warm_outlines()

@@ -8,10 +8,12 @@ by the next request everywhere.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -25,6 +27,9 @@ from geo_service.store.base import Store
 __all__ = ["OutsideReferrer", "Workspace", "open_workspace"]
 
 T = TypeVar("T")
+
+# the layers' versions read in a :meth:`Workspace.reading` block, per workspace (id) and layer
+_READ: ContextVar[dict[tuple[int, str], int] | None] = ContextVar("geo_versions_read", default=None)
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,25 @@ class Workspace:
         return self.store.catalog
 
     def versions(self, layers: tuple[str, ...]) -> tuple[int, ...]:
-        return tuple(self.store.layer_version(name) for name in layers)
+        read = _READ.get()
+        if read is None:
+            return tuple(self.store.layer_version(name) for name in layers)
+        if any((id(self), name) not in read for name in layers):  # (the first ask: every layer's, at once)
+            every = self.store.layer_versions([*self.catalog, *layers])
+            read.update({(id(self), name): version for name, version in every.items()})
+        return tuple(read[id(self), name] for name in layers)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """A block that only reads: the layers' versions are read from the store once in it (all in one
+        query), however many caches it asks: an answer from one view of the layers, and one query (one
+        round trip to PostGIS) where who-covers made about twenty. Not for a block that writes: it would
+        be answered from the caches of before its own write."""
+        token = _READ.set({})
+        try:
+            yield
+        finally:
+            _READ.reset(token)
 
     def cached(
         self,

@@ -219,6 +219,12 @@ def test_layer_version_moves_on_writes_only(store):
     store.replace_layer("depots", [depot("丁")], actor="x")
     moved()
     assert store.layer_version("roads") == roads
+    # all at once, as each alone
+    assert store.layer_versions(["depots", "roads"]) == {"depots": seen[-1], "roads": roads}
+    assert store.layer_versions(list(store.catalog)) == {n: store.layer_version(n) for n in store.catalog}
+    assert store.layer_versions([]) == {}
+    with pytest.raises(NotFound):
+        store.layer_versions(["depots", "no_such_layer"])
 
 
 def test_table_layers_and_numbers(store, catalog):

@@ -9,6 +9,7 @@ import shutil
 from geo_service.contexts import DRIVE_NETWORKS_KEPT, drive_network
 from geo_service.settings import Settings, default_layers_dir
 from geo_service.siting import rules_path, siting_context
+from geo_service.store.base import NewFeature
 from geo_service.workspace import Workspace
 
 
@@ -46,3 +47,55 @@ def test_parameter_keyed_indexes_keep_the_newest_few(demo_ws):
     assert drive_network(ws, closed_road_ids=(int(roads[-1]),)) is last
     assert last.graph.nnz < plain.graph.nnz  # its road is closed
     assert len(ws.cached_keys("network:drive")) == DRIVE_NETWORKS_KEPT
+
+
+class CountingStore:
+    """A store that counts the layer versions asked of it (and passes everything on)."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self.asked: list[str] = []
+
+    def layer_version(self, layer: str) -> int:
+        self.asked.append(layer)
+        return self._store.layer_version(layer)
+
+    def layer_versions(self, layers) -> dict[str, int]:
+        self.asked.append(tuple(layers))
+        return self._store.layer_versions(layers)
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)
+
+
+def test_a_reading_block_reads_the_layers_versions_once_and_sees_writes_after_it(demo_ws):
+    from geo_service.contexts import coverage_context, site_reach, who_covers_ready
+
+    counting = CountingStore(demo_ws.store)
+    ws = Workspace(counting, demo_ws.settings)
+    coverage_context(ws)
+    site_reach(ws, "stall_sites")
+    site_reach(ws, "festival_sales_points")
+    ws.frame("districts")
+    counting.asked.clear()
+    assert who_covers_ready(ws)
+    coverage_context(ws)
+    unpinned = len(counting.asked)
+    counting.asked.clear()
+    with ws.reading():
+        assert who_covers_ready(ws)
+        coverage_context(ws)
+        frame = ws.frame("districts")
+    assert unpinned > 5
+    [every] = counting.asked  # one query for all the layers
+    assert set(every) == set(ws.catalog)
+    # a write: the block after it reads the new version (the frame is read again)
+    [fid] = frame.index[:1]
+    feature = demo_ws.store.get_feature("districts", int(fid))
+    again = NewFeature(feature.properties, feature.geometry)
+    demo_ws.store.update_feature("districts", int(fid), again, expected_version=feature.version, actor="test")
+    counting.asked.clear()
+    with ws.reading():
+        assert ws.frame("districts") is not frame
+        assert ws.frame("districts") is ws.frame("districts")
+    assert len(counting.asked) == 1

@@ -7,6 +7,7 @@ the metric CRS. No HTTP, no SQL.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from geo_service.coverage.membership import BeatIndex, assign_points_to_beats
-from geo_service.coverage.offices import CITY_OFFICE, duty_offices
+from geo_service.coverage.offices import CITY_OFFICE, district_shapes, duty_offices
 from geo_service.coverage.season import site_season
 from geo_service.coverage.week import WeekCoverage, beat_coverage_week
 from geo_service.crs import from_metric, to_metric, transformer
@@ -104,6 +105,20 @@ class SiteReach:
     seasons: tuple[Mapping[str, Any], ...] = ()  # per site: its dates (lunar and solar), if it has any
     shapes: shapely.STRtree | None = None  # the sites themselves (metric): a place inside one is at it
     hours: tuple[str | None, ...] = ()  # per site: its opening hours (``07:00-22:00``), if the layer has them
+    # each site's season as seen on a day, once asked (who-covers asks about the same few sites all day)
+    # (``dataclasses.field``: ``field`` is the reach, above)
+    _seen: dict[tuple[int, dt.date], dict[str, Any]] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def season(self, k: int, day: dt.date) -> dict[str, Any]:
+        """:func:`site_season` of site ``k`` on ``day``, worked out once per site and day (a copy)."""
+        seen = self._seen.get((k, day))
+        if seen is None:
+            if len(self._seen) > 4 * len(self.ids) + 64:  # (days go by: the old ones are let go)
+                self._seen.clear()
+            seen = self._seen[k, day] = site_season(self.seasons[k], day=day)
+        return dict(seen)
 
     @classmethod
     def build(
@@ -171,7 +186,7 @@ class SiteReach:
             k, cost = int(site[0]), float(costs[0])
         out = {"id": int(self.ids[k]), "name": self.names[k], "walk_m": round(cost, 1)}
         if at is not None and self.seasons and self.seasons[k]:
-            out.update(site_season(self.seasons[k], day=at.astimezone(TZ).date()))
+            out.update(self.season(k, at.astimezone(TZ).date()))
         if at is not None and self.hours:
             # open at that moment: in season (if it has dates) and within its hours (a night past midnight too)
             timetable = {**(self.seasons[k] if self.seasons else {}), "hours": self.hours[k]}
@@ -211,10 +226,9 @@ def who_covers(
     service does: a request then costs a few array lookups, not a shortest-path search)."""
     point = shapely.Point(lon, lat)
     pm = shapely.points(np.atleast_2d(transformer("EPSG:4326", crs).transform(lon, lat)))
-    shapes = districts.geometry.to_numpy()
-    shapely.prepare(shapes)  # once: the frame is cached with its layer's version
+    names, shapes = district_shapes(districts)  # (made once per frame)
     inside = np.flatnonzero(shapely.intersects(shapes, point))
-    district = str(districts["name"].to_numpy()[inside[0]]) if len(inside) else None
+    district = names[inside[0]] if len(inside) else None
     _, hit = assign_points_to_beats(pm, beats)
     codes = [str(beats.codes[b]) for b in hit]
     running = on_duty([s for s in shifts if s.beat in codes], at)

@@ -2,18 +2,50 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 
 from geo_service.crs import to_metric
 
-__all__ = ["CITY_OFFICE", "duty_offices"]
+__all__ = ["CITY_OFFICE", "district_shapes", "duty_offices"]
 
 CITY_OFFICE = "市值班室"
+
+# the districts' names and shapes, per frame asked about and CRS (the workspace's frame of a layer
+# version is one object, never changed in place): who-covers asks for one place at a time, and
+# projecting the districts' outlines every time cost more than the rest of its answer
+_SHAPES: OrderedDict[tuple[int, str | None], tuple[weakref.ref[gpd.GeoDataFrame], list[str], np.ndarray]] = (
+    OrderedDict()
+)
+_SHAPES_LOCK = threading.Lock()
+_SHAPES_KEPT = 4
+
+
+def district_shapes(districts: gpd.GeoDataFrame, crs: str | None = None) -> tuple[list[str], np.ndarray]:
+    """The districts' names and shapes (prepared), in ``crs`` or as the frame has them (None), made
+    once per frame."""
+    key = (id(districts), crs)
+    with _SHAPES_LOCK:
+        hit = _SHAPES.get(key)
+        if hit is not None and hit[0]() is districts:
+            _SHAPES.move_to_end(key)
+            return hit[1], hit[2]
+    names = [str(v) for v in districts["name"]]
+    shapes = districts.geometry.to_numpy()
+    shapes = np.asarray(shapes if crs is None else to_metric(shapes, crs), dtype=object)
+    shapely.prepare(shapes)
+    with _SHAPES_LOCK:
+        _SHAPES[key] = (weakref.ref(districts), names, shapes)
+        _SHAPES.move_to_end(key)
+        while len(_SHAPES) > _SHAPES_KEPT:
+            _SHAPES.popitem(last=False)
+    return names, shapes
 
 
 def duty_offices(
@@ -37,15 +69,16 @@ def duty_offices(
     ['甲区值班室', '乙区值班室', '市值班室']
     """
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
-    named = pd.Series(list(beat_districts), dtype=object)
-    named = named.where(named.map(lambda v: isinstance(v, str) and bool(v.strip())), None)
-    office = np.array([CITY_OFFICE if v is None else f"{v}值班室" for v in named], dtype=object).reshape(-1)
+    office = np.array(
+        [f"{v}值班室" if isinstance(v, str) and v.strip() else CITY_OFFICE for v in beat_districts]
+        + [None],  # (an array of strings, whatever their lengths)
+        dtype=object,
+    )[:-1]
     left = np.arange(len(xy))
-    names = [str(v) for v in districts["name"]]
-    for name, shape in zip(names, to_metric(districts.geometry.to_numpy(), crs), strict=True):
+    names, shapes = district_shapes(districts, crs)
+    for name, shape in zip(names, shapes, strict=True):
         if not len(left):
             break
-        shapely.prepare(shape)
         inside = shapely.contains_xy(shape, xy[left, 0], xy[left, 1])
         office[left[inside]] = f"{name}值班室"
         left = left[~inside]

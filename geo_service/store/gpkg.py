@@ -318,6 +318,18 @@ class GeoPackageStore:
             ).fetchone()
         return int(row[0]) if row else 0
 
+    def layer_versions(self, layers: Sequence[str]) -> dict[str, int]:
+        names = [self.catalog[layer].name for layer in layers]
+        if not names:
+            return {}
+        with self._lock:
+            rows = self._con.execute(
+                f"SELECT layer, version FROM geo_layer_state WHERE layer IN ({', '.join('?' * len(names))})",
+                names,
+            ).fetchall()
+        found = {str(layer): int(version) for layer, version in rows}
+        return {name: found.get(name, 0) for name in names}
+
     def count(self, layer: str) -> int:
         self.catalog[layer]
         with self._lock:

@@ -128,9 +128,12 @@ async def who(
             f"area{hint_en}",
             field="crs",
         ) from None
-    if who_covers_ready(ws):  # a few array lookups: answer here rather than hop to a worker thread
-        return _who(ws, point, moment)
-    return await run_in_threadpool(_who, ws, point, moment)  # the first ask after an edit builds the indexes
+    with ws.reading():  # (each layer's version asked for once)
+        if who_covers_ready(ws):  # a few array lookups: answer here rather than hop to a worker thread
+            return _who(ws, point, moment)
+        return await run_in_threadpool(
+            _who, ws, point, moment
+        )  # the first ask after an edit builds the indexes
 
 
 def _who(ws: Workspace, point: shapely.Point, moment: dt.datetime) -> Response:

@@ -215,6 +215,17 @@ class PostGISStore:
         with self._db() as con:
             return int(con.execute(sa.select(state_t.c.version).where(state_t.c.layer == layer)).scalar_one())
 
+    def layer_versions(self, layers: Sequence[str]) -> dict[str, int]:
+        names = [self.catalog[layer].name for layer in layers]
+        if not names:
+            return {}
+        with self._db() as con:
+            rows = con.execute(
+                sa.select(state_t.c.layer, state_t.c.version).where(state_t.c.layer.in_(names))
+            ).all()
+        found = {str(layer): int(version) for layer, version in rows}
+        return {name: found[name] for name in names}  # (every declared layer has its row)
+
     def count(self, layer: str) -> int:
         t = self.tables[self.catalog[layer].name]
         with self._db() as con:
