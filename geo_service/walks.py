@@ -8,7 +8,9 @@ search ends, while its nodes are still in the cache. A node's row of arcs is ask
 when it is first reached (:func:`prefetch`), so that it has arrived by the time the node is settled.
 
 The answer equals ``scipy.sparse.csgraph.dijkstra(..., limit=max_cost)`` from the same starts
-(``tests/test_walks.py``); ``reach.service_areas`` turns it into stretches of street.
+(``tests/test_walks.py``); ``reach.service_areas`` turns it into stretches of street. The nearest site
+from a point on a street, given each node's nearest (:func:`nearest_from_ends`, for
+``reach.NearestSites``), is compiled here too: who-covers asks it for one point at a time.
 
 Compiled code is cached where numba can write (beside this file, or ``NUMBA_CACHE_DIR``: the systemd
 unit points it at the service's state directory); where it can write nowhere, each process compiles

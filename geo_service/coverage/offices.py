@@ -70,10 +70,9 @@ def duty_offices(
     """
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     office = np.array(
-        [f"{v}值班室" if isinstance(v, str) and v.strip() else CITY_OFFICE for v in beat_districts]
-        + [None],  # (an array of strings, whatever their lengths)
+        [f"{v}值班室" if isinstance(v, str) and v.strip() else CITY_OFFICE for v in beat_districts],
         dtype=object,
-    )[:-1]
+    )
     left = np.arange(len(xy))
     names, shapes = district_shapes(districts, crs)
     for name, shape in zip(names, shapes, strict=True):

@@ -128,12 +128,11 @@ async def who(
             f"area{hint_en}",
             field="crs",
         ) from None
-    with ws.reading():  # (each layer's version asked for once)
+    with ws.reading():  # (the layers' versions read once for the whole answer)
         if who_covers_ready(ws):  # a few array lookups: answer here rather than hop to a worker thread
             return _who(ws, point, moment)
-        return await run_in_threadpool(
-            _who, ws, point, moment
-        )  # the first ask after an edit builds the indexes
+        # the first ask after an edit builds the indexes
+        return await run_in_threadpool(_who, ws, point, moment)
 
 
 def _who(ws: Workspace, point: shapely.Point, moment: dt.datetime) -> Response:

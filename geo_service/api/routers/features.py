@@ -14,11 +14,12 @@ or a desktop GIS asking again for a layer nobody changed gets an empty answer, a
 read): the page's ETag names the layer's version and digests what else its answer is made of (the
 address asked for, with the moment a ``datetime`` like ``10:00`` stands for that day, the page size
 the settings allow, the day a season is told for, the release). A layer's history and a feature's are
-tagged the same way. The answer of a feature that
-carries ``season_today`` is different the next day with the same version, so its ETag names the day as
-well (``"7@2026-12-06"``): revalidating after midnight gets the new season, not 304. ``If-Match`` on a
-write compares the version alone, so the ETag of a read is accepted whatever the day: a write conflicts
-with other writes, not with the calendar.
+tagged the same way.
+
+The answer of a feature that carries ``season_today`` is different the next day with the same version,
+so its ETag names the day as well (``"7@2026-12-06"``): revalidating after midnight gets the new
+season, not 304. ``If-Match`` on a write compares the version alone, so the ETag of a read is accepted
+whatever the day: a write conflicts with other writes, not with the calendar.
 """
 
 from __future__ import annotations
