@@ -62,7 +62,8 @@ BACKUP_ATTEMPTS = 5
 
 def _layer_versions(store: Store) -> tuple[int, ...]:
     """Each layer's version: every committed write of a feature (and its history) raises its layer's."""
-    return tuple(store.layer_version(layer) for layer in store.catalog)
+    layers = list(store.catalog)
+    return tuple(store.layer_versions(layers)[layer] for layer in layers)  # (one query, one moment)
 
 
 def create_backup(
