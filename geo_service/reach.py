@@ -443,8 +443,9 @@ def _reached(
     lead = snaps.distance[ok] if network.mode == "walk" else np.zeros(len(ok))
     s, off = snaps.segment[ok], snaps.offset[ok]
     row, street, here, there = _walk(network, prep, s, off, lead, max_cost)
-    # how far into each street the walk gets from the end it enters at, and from the other end
-    rows, segs, starts, stops, came_u, came_v = cut_streets(
+    # how far into each street the walk gets from the end it enters at, and from the other end; each
+    # site's own street after its others
+    rows, segs, starts, stops = cut_streets(
         row,
         street,
         here,
@@ -453,26 +454,12 @@ def _reached(
         network.seg_cost,
         network.seg_twoway,
         s,
+        off,
+        lead,
         float(max_cost),
         network.mode == "walk",
     )
-    # the site's own street: the stretch either side of it, merged with what comes back round from its ends
-    total = network.seg_len[s]
-    either = np.maximum(max_cost - lead, 0.0) * total / np.maximum(network.seg_cost[s], 1e-9)
-    back = np.where(network.seg_twoway[s], np.maximum(0.0, off - either), off)  # one-way: ahead only
-    r, lo, hi = _union(
-        np.column_stack([back, np.zeros(len(ok)), total - came_v]),
-        np.column_stack([np.minimum(total, off + either), came_u, total]),
-    )
-    # each site's own street after its others (the cut gives them site by site already)
-    at = np.searchsorted(rows, r, side="right")
-    found = (
-        ok[np.insert(rows, at, r)],
-        np.insert(segs, at, s[r]),
-        np.insert(starts, at, lo),
-        np.insert(stops, at, hi),
-        unreachable,
-    )
+    found = (ok[rows], segs, starts, stops, unreachable)
     return _with_outlines(found, len(sites), cells)
 
 
@@ -485,21 +472,6 @@ def _with_outlines(
     from geo_service.street_cells import outlines  # numba, as the walk
 
     return (*found, outlines(cells, n_sites, *found[:4]))
-
-
-def _union(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The union of the spans [lo, hi] of each row (empty ones left out; touching ones merged), as
-    (row, start, stop), row by row in order."""
-    order = np.argsort(lo, axis=1, kind="stable")
-    lo, hi = np.take_along_axis(lo, order, axis=1), np.take_along_axis(hi, order, axis=1)
-    valid = hi > lo
-    furthest = np.maximum.accumulate(np.where(valid, hi, -np.inf), axis=1)
-    before = np.column_stack([np.full(len(lo), -np.inf), furthest[:, :-1]])
-    row, col = np.nonzero(valid & (lo > before))
-    # a merged span ends where the next one in its row starts, or at the row's end
-    same_row = np.r_[row[1:] == row[:-1], False]
-    end_col = np.where(same_row, np.r_[col[1:], 0] - 1, lo.shape[1] - 1)
-    return row, lo[row, col], furthest[row, end_col]
 
 
 @dataclass(frozen=True)

@@ -266,14 +266,16 @@ def reached_streets(
 
 
 @compiled
-def _cut_streets(row, street, here, there, seg_len, seg_cost, seg_twoway, own, max_cost, walking):  # type: ignore[no-untyped-def]
-    n = len(row)
-    out_row = np.empty(2 * n, dtype=np.int64)
-    out_seg = np.empty(2 * n, dtype=np.int64)
-    out_start = np.empty(2 * n)
-    out_stop = np.empty(2 * n)
-    came_u = np.zeros(len(own))
-    came_v = np.zeros(len(own))
+def _cut_streets(
+    row, street, here, there, seg_len, seg_cost, seg_twoway, own, offset, lead, max_cost, walking
+):  # type: ignore[no-untyped-def]
+    n, k = len(row), len(own)
+    out_row = np.empty(2 * n + 3 * k, dtype=np.int64)
+    out_seg = np.empty(2 * n + 3 * k, dtype=np.int64)
+    out_start = np.empty(2 * n + 3 * k)
+    out_stop = np.empty(2 * n + 3 * k)
+    came_u = np.zeros(k)
+    came_v = np.zeros(k)
     a_of = np.empty(n)
     b_of = np.empty(n)
     for i in range(n):
@@ -289,20 +291,56 @@ def _cut_streets(row, street, here, there, seg_len, seg_cost, seg_twoway, own, m
         a = length if np.isnan(a) else min(a, length)
         b = 0.0 if np.isnan(b) else min(max(b, 0.0), length)
         a_of[i], b_of[i] = a, b
-        if g == own[row[i]]:  # the site's own street: what comes back round to it from its ends
+        if g == own[row[i]]:  # the point's own street: what comes back round to it from its ends
             came_u[row[i]] = a if forwards else 0.0
             came_v[row[i]] = b if forwards else a
     m = 0
     run = 0  # the rows of one point at a time (the walk gives each point's rows together)
-    while run < n:
-        run_end = run + 1
-        while run_end < n and row[run_end] == row[run]:
+    span_lo = np.empty(3)
+    span_hi = np.empty(3)
+    for p in range(k):
+        run_end = run
+        while run_end < n and row[run_end] == p:
             run_end += 1
         m = _cut_run(
             row, street, seg_len, own, a_of, b_of, run, run_end, out_row, out_seg, out_start, out_stop, m
         )
         run = run_end
-    return out_row[:m], out_seg[:m], out_start[:m], out_stop[:m], came_u, came_v
+        # the point's own street after its others: the stretch either side of the point, merged with
+        # what comes back round from its ends
+        g = own[p]
+        total = seg_len[g]
+        either = max(max_cost - lead[p], 0.0) * total / max(seg_cost[g], 1e-9)
+        off = offset[p]
+        span_lo[0] = max(0.0, off - either) if seg_twoway[g] else off  # one-way: ahead only
+        span_hi[0] = min(total, off + either)
+        span_lo[1], span_hi[1] = 0.0, came_u[p]
+        span_lo[2], span_hi[2] = total - came_v[p], total
+        m = _union_of_spans(span_lo, span_hi, p, g, out_row, out_seg, out_start, out_stop, m)
+    return out_row[:m], out_seg[:m], out_start[:m], out_stop[:m]
+
+
+@compiled
+def _union_of_spans(lo, hi, p, g, out_row, out_seg, out_start, out_stop, m):  # type: ignore[no-untyped-def]
+    """The union of the spans ``lo[i]:hi[i]`` of street ``g`` (empty ones left out, touching ones
+    merged), written from ``m`` on in order along the street; the new ``m``."""
+    order = np.argsort(lo, kind="mergesort")
+    have = False
+    first, furthest = 0.0, 0.0
+    for i in order:
+        if hi[i] <= lo[i]:
+            continue
+        if have and lo[i] <= furthest:
+            furthest = max(furthest, hi[i])
+            continue
+        if have:
+            out_row[m], out_seg[m], out_start[m], out_stop[m] = p, g, first, furthest
+            m += 1
+        have, first, furthest = True, lo[i], hi[i]
+    if have:
+        out_row[m], out_seg[m], out_start[m], out_stop[m] = p, g, first, furthest
+        m += 1
+    return m
 
 
 @compiled
@@ -339,17 +377,21 @@ def cut_streets(
     seg_cost: np.ndarray,
     seg_twoway: np.ndarray,
     own: np.ndarray,
+    offset: np.ndarray,
+    lead: np.ndarray,
     max_cost: float,
     walking: bool,
 ) -> tuple[np.ndarray, ...]:
-    """The stretches of the streets :func:`reached_streets` found: per street the part reached from
-    the end it is entered at (metres from its start), and for a street entered at u and not reached
-    whole, the part reached from its v end; the point's own street ``own[point]`` left out, with how
-    far the walk comes back to it from its u and from its v end (``came_u``, ``came_v``, per point).
+    """The stretches of the streets :func:`reached_streets` found from points ``offset`` metres along
+    their streets ``own``, having spent ``lead`` to get there: per street the part reached from the end
+    it is entered at (metres from its start), and for a street entered at u and not reached whole, the
+    part reached from its v end. A point's own street is given last, as the union of the stretch either
+    side of the point (ahead only on a one-way street) and what the walk brings back to it from its
+    ends.
 
-    Returns point, street, start, stop, came_u, came_v: point by point (each point's rows given
-    together, as :func:`reached_streets` gives them), first the stretches from the end entered, then
-    those from the v end, each in the order given.
+    Returns point, street, start, stop: point by point (each point's rows given together, as
+    :func:`reached_streets` gives them), first the stretches from the end entered, then those from the v
+    end, each in the order given, then the point's own street along it.
     """
     return _cut_streets(  # type: ignore[no-any-return]
         np.ascontiguousarray(row, dtype=np.int64),
@@ -360,6 +402,8 @@ def cut_streets(
         np.ascontiguousarray(seg_cost, dtype=np.float64),
         np.ascontiguousarray(seg_twoway, dtype=np.bool_),
         np.ascontiguousarray(own, dtype=np.int64),
+        np.ascontiguousarray(offset, dtype=np.float64),
+        np.ascontiguousarray(lead, dtype=np.float64),
         float(max_cost),
         bool(walking),
     )
@@ -483,7 +527,9 @@ def warm() -> None:
         np.array([1.0]),
         np.array([1.0]),
         np.array([True]),
-        np.array([-1]),
+        one_street,
+        np.array([0.5]),
+        np.array([0.0]),
         10.0,
         True,
     )

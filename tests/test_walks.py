@@ -10,7 +10,7 @@ import pytest
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from geo_service.walks import _pop, _push, reached_streets
+from geo_service.walks import _pop, _push, cut_streets, reached_streets
 
 
 def random_arcs(seed: int, n: int, n_streets: int):
@@ -164,3 +164,61 @@ def test_prefetch_compiles_for_the_arrays_the_outlines_use_and_changes_nothing()
     rows = rng.integers(-9, 9, (1000, 4)).astype(np.int32)
     assert rows_ahead(rows, index.astype(np.int32)) == rows[index, 1].sum()
     assert rows_ahead(rows, index) == rows[index, 1].sum()
+
+
+def _cut(rows, own, offset, max_cost, walking=True, twoway=True, lead=None):
+    """cut_streets on hand-made walk rows (point, street, here, there) over streets 0 (100 m, the
+    points' own) and 1 (60 m), one-way or not; each answer row as (point, street, start, stop)."""
+    row, street, here, there = (np.array(c) for c in zip(*rows, strict=True)) if rows else [np.empty(0)] * 4
+    out = cut_streets(
+        row.astype(np.int64),
+        street.astype(np.int64),
+        here.astype(float),
+        there.astype(float),
+        np.array([100.0, 60.0]),
+        np.array([100.0, 60.0]),
+        np.array([twoway, True]),
+        np.array(own),
+        np.array(offset, dtype=float),
+        np.zeros(len(own)) if lead is None else np.array(lead, dtype=float),
+        max_cost,
+        walking,
+    )
+    return [(int(p), int(g), round(float(a), 9), round(float(b), 9)) for p, g, a, b in zip(*out, strict=True)]
+
+
+def test_a_points_own_street_is_the_union_of_what_reaches_it_given_after_its_others():
+    """The stretch either side of the point, and what the walk brings back to the street's ends,
+    merged where they touch or overlap, in order along the street, after the point's other streets; a
+    point whose walk found no other street still gets its own."""
+    # 50 m along, 20 m to walk; the walk is back at u with 5 m left over (a short cut, made up), at v with 10
+    assert _cut([(0, 1, 0.0, 60.0), (0, 0, 15.0, 10.0)], [0], [50.0], 20.0) == [
+        (0, 1, 0.0, 20.0),
+        (0, 0, 0.0, 5.0),
+        (0, 0, 30.0, 70.0),
+        (0, 0, 90.0, 100.0),
+    ]
+    # 40 m to walk from 50 m along (10 to 90 m); back at u with exactly 10 m left: they touch, one stretch
+    assert _cut([(0, 0, 30.0, 40.0)], [0], [50.0], 40.0) == [(0, 0, 0.0, 90.0)]
+    # overlapping by a few centimetres: still one stretch, not two counting the overlap twice
+    assert _cut([(0, 0, 29.97, 40.0)], [0], [50.0], 40.0) == [(0, 0, 0.0, 90.0)]
+    # the second point has no rows of its own: its own street only; the way to the street counts
+    assert _cut([(0, 1, 0.0, 60.0)], [0, 0], [50.0, 20.0], 100.0, lead=[0.0, 90.0]) == [
+        (0, 1, 0.0, 60.0),
+        (0, 0, 0.0, 100.0),
+        (1, 0, 10.0, 30.0),
+    ]
+
+
+def test_a_drive_on_a_one_way_street_goes_ahead_and_comes_back_round_to_its_start():
+    """Driving, 100 s along a one-way street 30 m in: ahead to its end, and round a loop back to u."""
+    # back at u after 150 s with 50 s left: 0 to 50 m, merged with 30 to 100 m
+    assert _cut([(0, 0, 150.0, 70.0)], [0], [30.0], 200.0, walking=False, twoway=False) == [
+        (0, 0, 0.0, 100.0)
+    ]
+    # 100 s only: ahead from 30 m to the end, nothing behind it
+    assert _cut([(0, 0, 150.0, 70.0)], [0], [30.0], 100.0, walking=False, twoway=False) == [
+        (0, 0, 30.0, 100.0)
+    ]
+    # 40 s only, the loop not closed: 30 to 70 m
+    assert _cut([], [0], [30.0], 40.0, walking=False, twoway=False) == [(0, 0, 30.0, 70.0)]
