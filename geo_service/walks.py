@@ -278,6 +278,7 @@ def _cut_streets(
     came_v = np.zeros(k)
     a_of = np.empty(n)
     b_of = np.empty(n)
+    length_of = np.empty(n)  # (read again below in order, not from seg_len at random)
     for i in range(n):
         forwards = street[i] >= 0
         g = street[i] if forwards else ~street[i]
@@ -290,7 +291,7 @@ def _cut_streets(
             b = b * to_m if seg_twoway[g] else -np.inf
         a = length if np.isnan(a) else min(a, length)
         b = 0.0 if np.isnan(b) else min(max(b, 0.0), length)
-        a_of[i], b_of[i] = a, b
+        a_of[i], b_of[i], length_of[i] = a, b, length
         if g == own[row[i]]:  # the point's own street: what comes back round to it from its ends
             came_u[row[i]] = a if forwards else 0.0
             came_v[row[i]] = b if forwards else a
@@ -303,7 +304,7 @@ def _cut_streets(
         while run_end < n and row[run_end] == p:
             run_end += 1
         m = _cut_run(
-            row, street, seg_len, own, a_of, b_of, run, run_end, out_row, out_seg, out_start, out_stop, m
+            row, street, length_of, own, a_of, b_of, run, run_end, out_row, out_seg, out_start, out_stop, m
         )
         run = run_end
         # the point's own street after its others: the stretch either side of the point, merged with
@@ -344,7 +345,7 @@ def _union_of_spans(lo, hi, p, g, out_row, out_seg, out_start, out_stop, m):  # 
 
 
 @compiled
-def _cut_run(row, street, seg_len, own, a_of, b_of, lo, hi, out_row, out_seg, out_start, out_stop, m):  # type: ignore[no-untyped-def]
+def _cut_run(row, street, length_of, own, a_of, b_of, lo, hi, out_row, out_seg, out_start, out_stop, m):  # type: ignore[no-untyped-def]
     """The stretches of rows ``lo:hi`` (one point's) written from ``m`` on; the new ``m``."""
     for second in range(2):  # first each street from the end it is entered at, then from its v end
         for i in range(lo, hi):
@@ -352,7 +353,7 @@ def _cut_run(row, street, seg_len, own, a_of, b_of, lo, hi, out_row, out_seg, ou
             g = street[i] if forwards else ~street[i]
             if g == own[row[i]]:
                 continue
-            length, a, b = seg_len[g], a_of[i], b_of[i]
+            length, a, b = length_of[i], a_of[i], b_of[i]
             full = a + b >= length
             if second == 0 and (full or a > 0):
                 out_start[m] = 0.0 if forwards or full else length - a
