@@ -169,6 +169,36 @@ def test_a_page_of_items_is_answered_304_until_its_layer_changes(clocked):
     assert gone.json()["numberReturned"] == 1
 
 
+def test_a_page_tag_of_a_workspace_made_again_is_no_tag_of_the_new_one(settings):
+    """A workspace deleted and made again counts its layers' versions from 0 again: the same page at the
+    same version is another answer there, not a 304."""
+    from fastapi.testclient import TestClient
+
+    from geo_service.api.app import create_app
+    from tests.conftest import sign_in
+
+    depots = "/collections/depots/items"
+
+    def page_of_one(name: str, tag: str | None = None):
+        """A new depot in the workspace, and its page: the page's tag, and the answer to ``tag``."""
+        with TestClient(create_app(settings)) as c:
+            c.headers["Authorization"] = f"Bearer {sign_in(c)}"
+            depot = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
+            depot["properties"] = {"name": name}
+            assert c.post(depots, json=depot).status_code == 201
+            etag = c.get(depots).headers["etag"]
+            assert c.get(depots, headers={"If-None-Match": etag}).status_code == 304
+            return etag, tag and c.get(depots, headers={"If-None-Match": tag})
+
+    earlier, _ = page_of_one("山阳场站")
+    settings.workspace.unlink()
+    again, asked = page_of_one("解放场站", earlier)
+    assert again.split("-")[0] == earlier.split("-")[0]  # the same version
+    assert asked.status_code == 200
+    assert asked.json()["features"][0]["properties"]["name"] == "解放场站"
+    assert again != earlier
+
+
 def test_a_page_of_festival_points_gets_a_new_tag_after_midnight_with_the_new_season(clocked):
     c, clock = clocked
     first = _season_changes()
@@ -193,14 +223,17 @@ def test_a_page_tag_names_the_moment_a_datetime_stands_for():
     url = "http://testserver/collections/depots/items?datetime=10:00"
     today = dt.datetime(2027, 1, 5, 10, tzinfo=UTC)
     tags = {
-        _page_etag(3, url, 100, today, None, None),
-        _page_etag(3, url, 100, today + dt.timedelta(days=1), None, None),
-        _page_etag(3, url, 100, None, (today, None), None),
-        _page_etag(3, url, 50, today, None, None),  # the page size the settings allow changed
-        _page_etag(4, url, 100, today, None, None),
+        _page_etag("a1", 3, url, 100, today, None, None),
+        _page_etag("a1", 3, url, 100, today + dt.timedelta(days=1), None, None),
+        _page_etag("a1", 3, url, 100, None, (today, None), None),
+        _page_etag("a1", 3, url, 50, today, None, None),  # the page size the settings allow changed
+        _page_etag("a1", 4, url, 100, today, None, None),
+        _page_etag("b2", 3, url, 100, today, None, None),  # another workspace
     }
-    assert len(tags) == 5
-    assert _page_etag(3, url, 100, today, None, None) == _page_etag(3, url, 100, today, None, None)
+    assert len(tags) == 6
+    assert _page_etag("a1", 3, url, 100, today, None, None) == _page_etag(
+        "a1", 3, url, 100, today, None, None
+    )
 
 
 def test_histories_are_answered_304_until_their_layer_changes(clocked):

@@ -71,7 +71,7 @@ def test_tables_follow_the_declarations(pg_store):
     assert "USING gist (geom)" in indexes["idx_depots_geom"]
     assert "UNIQUE" in indexes["uq_depots_name"]
     assert "pk_depots" in indexes
-    assert _sql(pg_store, "SELECT version_num FROM alembic_version") == [("0003",)]
+    assert _sql(pg_store, "SELECT version_num FROM alembic_version") == [("0004",)]
     states = dict(_sql(pg_store, "SELECT layer, version FROM geo_layer_state"))
     assert set(states) == set(pg_store.catalog)
     assert set(states.values()) == {0}
@@ -352,7 +352,7 @@ def test_a_database_made_by_an_older_release_is_migrated_on_open(pg_schema_url, 
         old.close()
     store = PostGISStore(pg_schema_url, catalog)
     try:
-        assert _sql(store, "SELECT version_num FROM alembic_version") == [("0003",)]
+        assert _sql(store, "SELECT version_num FROM alembic_version") == [("0004",)]
         assert store.get_feature("depots", jia.id).properties["name"] == "甲"
         assert [c.op for c in store.history("depots", fid=jia.id)] == ["create"]
         many = [

@@ -407,6 +407,60 @@ def test_a_field_added_to_a_declaration_becomes_a_column(kind, tmp_path, request
         after.close()
 
 
+@pytest.mark.parametrize("kind", ["gpkg", "postgis"])
+def test_a_workspace_keeps_its_identity_and_one_made_again_gets_another(kind, tmp_path, request, catalog):
+    """Validators name the identity beside a layer's version: a workspace opened again (another worker,
+    a restart) keeps it; one deleted and made again, its versions counted from 0 again, gets another."""
+    import sqlalchemy as sa
+
+    if kind == "postgis":
+        from geo_service.store.postgis import PostGISStore
+
+        url = request.getfixturevalue("pg_schema_url")
+        schema = url.rsplit("%3D", 1)[1].split(",")[0]
+
+        def open_store():
+            return PostGISStore(url, catalog)
+
+        def remove() -> None:
+            engine = sa.create_engine(url)
+            with engine.begin() as con:
+                con.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+                con.execute(sa.text(f"CREATE SCHEMA {schema}"))
+            engine.dispose()
+    else:
+        from geo_service.store.gpkg import GeoPackageStore
+
+        def open_store():
+            return GeoPackageStore(tmp_path / "w.gpkg", catalog)
+
+        def remove() -> None:
+            (tmp_path / "w.gpkg").unlink()
+
+    first, again = open_store(), open_store()
+    try:
+        assert first.identity == again.identity
+        assert len(first.identity) >= 16
+        first.create_features("depots", [depot("甲")], actor="t")
+        version = first.layer_version("depots")
+    finally:
+        first.close()
+        again.close()
+    reopened = open_store()
+    try:
+        assert reopened.identity == first.identity
+    finally:
+        reopened.close()
+    remove()
+    made_again = open_store()
+    try:
+        made_again.create_features("depots", [depot("乙")], actor="t")
+        assert made_again.layer_version("depots") == version  # the same number for another layer
+        assert made_again.identity != first.identity
+    finally:
+        made_again.close()
+
+
 def _demand(props: dict, catalog) -> NewFeature:
     return NewFeature(catalog["demand"].validate_properties(props), shapely.Point(113.25, 35.21))
 

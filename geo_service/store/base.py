@@ -138,6 +138,10 @@ class Store(Protocol):
     """What the service asks of a store. The contract tests (tests/test_store_contract.py) hold both."""
 
     catalog: Catalog
+    #: Names this workspace's count of versions: made when its tables are first made, never the same for
+    #: two workspaces. A workspace deleted and made again counts its layers' versions from 0 again;
+    #: validators (ETags) name the identity beside a version, so they never match another workspace's.
+    identity: str
 
     def close(self) -> None: ...
 

@@ -18,6 +18,7 @@ import logging
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,6 +79,8 @@ _META_TABLES = {
         kind TEXT NOT NULL, key TEXT NOT NULL, created_at TEXT NOT NULL, actor TEXT NOT NULL,
         body TEXT NOT NULL, PRIMARY KEY (kind, key))""",
 }
+# added later: a workspace made before it that cannot be written opens without it
+_WORKSPACE_TABLE = "CREATE TABLE IF NOT EXISTS geo_workspace (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 
 def _insert_sql(table: str, columns: Sequence[str]) -> str:
@@ -151,6 +154,18 @@ class GeoPackageStore:
                 self._name.zh,
                 self._name.en,
             )
+        self.identity = self._identity()
+
+    def _identity(self) -> str:
+        """The workspace's identity (see ``Store.identity``). A workspace made before identities that
+        cannot be written has none: one made up for this process then, so that its validators match no
+        other's (each process's differ: a client only revalidates less often)."""
+        with self._lock:
+            try:
+                row = self._con.execute("SELECT value FROM geo_workspace WHERE key = 'identity'").fetchone()
+            except sqlite3.OperationalError:  # (no such table)
+                row = None
+        return str(row[0]) if row else uuid.uuid4().hex
 
     def _recover(self) -> None:
         """Undo a write that a crash, a full disk or a disk error interrupted. It leaves a hot journal
@@ -167,9 +182,13 @@ class GeoPackageStore:
         """The service's own tables, the columns added to declarations, a version for each layer."""
         for ddl in _META_TABLES.values():
             cur.execute(ddl)
+        cur.execute(_WORKSPACE_TABLE)
+        cur.execute(
+            "INSERT OR IGNORE INTO geo_workspace (key, value) VALUES ('identity', ?)", (uuid.uuid4().hex,)
+        )
         self._add_declared_columns(cur)
         cur.execute("CREATE INDEX IF NOT EXISTS ix_geo_history_layer_fid ON geo_history (layer, fid)")
-        for name in _META_TABLES:
+        for name in [*_META_TABLES, "geo_workspace"]:
             cur.execute(
                 "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
                 "VALUES (?, 'attributes', ?, 'geo-service metadata')",

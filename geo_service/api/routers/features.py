@@ -286,7 +286,9 @@ def list_items(
     day = _season_day(ws, spec)
     # the layer's version read before its features: a write in between gives a newer page under the
     # older tag, asked for again next time, never an older page under the newer tag
-    etag = _page_etag(ws.store.layer_version(spec.name), str(request.url), limit, at, during, day)
+    etag = _page_etag(
+        ws.store.identity, ws.store.layer_version(spec.name), str(request.url), limit, at, during, day
+    )
     if _none_match(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag})
     page = ws.store.list_features(
@@ -322,6 +324,7 @@ def list_items(
 
 
 def _page_etag(
+    identity: str,
     version: int,
     url: str,
     limit: int,
@@ -329,10 +332,11 @@ def _page_etag(
     during: tuple[dt.datetime | None, dt.datetime | None] | None,
     day: dt.date | None,
 ) -> str:
-    """The ETag of a page of items: the layer's version, and a digest of the rest its answer depends on."""
+    """The ETag of a page of items: the layer's version, and a digest of the rest its answer depends on
+    (the workspace's identity first: another workspace at the same version is another answer)."""
     moments = (at, *(during or ()))
     made_of = "\n".join(
-        [url, str(limit), *(m.isoformat() if m else "" for m in moments), str(day), __version__]
+        [identity, url, str(limit), *(m.isoformat() if m else "" for m in moments), str(day), __version__]
     )
     return f'"L{version}-{hashlib.blake2b(made_of.encode(), digest_size=8).hexdigest()}"'
 
@@ -595,7 +599,9 @@ def item_history(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     # (tagged by the layer's version, as a page of items: a history only grows with the layer's writes)
-    etag = _page_etag(ws.store.layer_version(spec.name), str(request.url), 0, None, None, None)
+    etag = _page_etag(
+        ws.store.identity, ws.store.layer_version(spec.name), str(request.url), 0, None, None, None
+    )
     changes = ws.store.history(spec.name, feature_id)
     if not changes:
         ws.store.get_feature(spec.name, feature_id)  # NotFound for an id that never existed
@@ -615,7 +621,9 @@ def layer_history(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    etag = _page_etag(ws.store.layer_version(spec.name), str(request.url), limit, None, None, None)
+    etag = _page_etag(
+        ws.store.identity, ws.store.layer_version(spec.name), str(request.url), limit, None, None, None
+    )
     if _none_match(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag})
     changes = ws.store.history(spec.name, limit=limit)

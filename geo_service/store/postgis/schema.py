@@ -1,6 +1,7 @@
 """Tables of a PostGIS workspace.
 
-The service tables (``geo_history``, ``geo_layer_state``, ``geo_documents``, accounts) are created by
+The service tables (``geo_history``, ``geo_layer_state``, ``geo_documents``, ``geo_workspace``,
+accounts) are created by
 the static Alembic migrations in ``geo_service/store/migrations``; the tables below mirror them for
 queries. Layer tables are built from the declarations: ``fid`` (identity primary key), ``_version``,
 ``geom geometry(Geometry, 4326)`` with a GiST index (not for table layers), then one typed column per
@@ -17,7 +18,16 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from geo_service.catalog import LayerSpec
 
-__all__ = ["NAMING", "TYPES", "documents_t", "history_t", "layer_table", "snapshot_sql", "state_t"]
+__all__ = [
+    "NAMING",
+    "TYPES",
+    "documents_t",
+    "history_t",
+    "layer_table",
+    "snapshot_sql",
+    "state_t",
+    "workspace_t",
+]
 
 #: Constraint and index names, so migrations and error messages can rely on them.
 NAMING = {
@@ -60,6 +70,12 @@ state_t = sa.Table(
     _meta,
     sa.Column("layer", sa.Text, primary_key=True),
     sa.Column("version", sa.BigInteger),
+)
+workspace_t = sa.Table(  # the workspace's identity (see ``Store.identity``)
+    "geo_workspace",
+    _meta,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text),
 )
 documents_t = sa.Table(
     "geo_documents",

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import re
 import threading
+import uuid
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -41,6 +42,7 @@ from geo_service.store.postgis.schema import (
     layer_table,
     snapshot_sql,
     state_t,
+    workspace_t,
 )
 from geo_service.store.values import (
     check_layer_version,
@@ -131,6 +133,14 @@ class PostGISStore:
                 pg_insert(state_t)
                 .values([{"layer": n, "version": 0} for n in self.catalog])
                 .on_conflict_do_nothing()
+            )
+            con.execute(
+                pg_insert(workspace_t).values(key="identity", value=uuid.uuid4().hex).on_conflict_do_nothing()
+            )
+            self.identity = str(
+                con.execute(
+                    sa.select(workspace_t.c.value).where(workspace_t.c.key == "identity")
+                ).scalar_one()
             )
 
     def _add_declared_columns(self, con: sa.Connection) -> None:
