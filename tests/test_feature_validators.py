@@ -34,6 +34,11 @@ class Clock:
         return self.now
 
 
+def _identity(c) -> str:
+    """The part of the workspace's identity its items' ETags name."""
+    return c.app.state.workspace.store.identity[:8]
+
+
 @pytest.fixture
 def clocked(settings):
     """A signed-in client over an empty workspace, and the clock its service reads."""
@@ -89,7 +94,7 @@ def test_revalidating_a_festival_point_after_midnight_gets_the_new_season_and_it
     )
     assert patched.status_code == 200, patched.text
     assert patched.json()["version"] == 2
-    assert patched.headers["etag"] == f'"2@{first.isoformat()}"'
+    assert patched.headers["etag"] == f'"2-{_identity(c)}@{first.isoformat()}"'
     stale = c.put(f"{POINTS}/{fid}", json=point, headers={"If-Match": etag}, params=WAIVED)
     assert stale.status_code == 409, stale.text  # version 1 is not the current one any more
     fresh = c.put(f"{POINTS}/{fid}", json=point, headers={"If-Match": patched.headers["etag"]}, params=WAIVED)
@@ -102,13 +107,14 @@ def test_a_layer_without_a_season_keeps_its_version_as_etag_across_days(clocked)
     depot["properties"] = {"name": "山阳场站"}
     fid = c.post("/collections/depots/items", json=depot).json()["id"]
     read = c.get(f"/collections/depots/items/{fid}")
-    assert read.headers["etag"] == '"1"'
+    tag = f"1-{_identity(c)}"
+    assert read.headers["etag"] == f'"{tag}"'
     clock.now += dt.timedelta(days=3)
-    assert c.get(f"/collections/depots/items/{fid}", headers={"If-None-Match": '"1"'}).status_code == 304
-    assert (
-        c.get(f"/collections/depots/items/{fid}", headers={"If-None-Match": 'W/"1", "7"'}).status_code == 304
-    )
-    assert c.get(f"/collections/depots/items/{fid}", headers={"If-None-Match": '"2"'}).status_code == 200
+    item = f"/collections/depots/items/{fid}"
+    assert c.get(item, headers={"If-None-Match": f'"{tag}"'}).status_code == 304
+    assert c.get(item, headers={"If-None-Match": f'W/"{tag}", "7"'}).status_code == 304
+    assert c.get(item, headers={"If-None-Match": f'"2-{_identity(c)}"'}).status_code == 200
+    assert c.get(item, headers={"If-None-Match": '"1"'}).status_code == 200  # not the tag: no workspace
 
 
 def test_an_if_match_that_is_no_etag_of_a_read_is_refused_in_both_languages(clocked):
@@ -116,7 +122,7 @@ def test_an_if_match_that_is_no_etag_of_a_read_is_refused_in_both_languages(cloc
     point = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
     point["properties"] = {"name": "年货点", "district": "山阳区", **WINDOW}
     fid = c.post(POINTS, json=point, params=WAIVED).json()["id"]
-    for bad in ('"1@yesterday"', '"one"', '"@2027-01-01"'):
+    for bad in ('"1@yesterday"', '"one"', '"@2027-01-01"', '"1-xyz"', '"1-3F9A1C2E"', '"-1"', '"1-"'):
         r = c.patch(
             f"{POINTS}/{fid}", json={"properties": {"name": "改"}}, headers={"If-Match": bad}, params=WAIVED
         )
@@ -179,24 +185,44 @@ def test_a_page_tag_of_a_workspace_made_again_is_no_tag_of_the_new_one(settings)
 
     depots = "/collections/depots/items"
 
-    def page_of_one(name: str, tag: str | None = None):
-        """A new depot in the workspace, and its page: the page's tag, and the answer to ``tag``."""
+    def one_depot(name: str, tags: tuple[str, str] | None = None):
+        """A new depot in the workspace: the tags of its page and of its item, and with ``tags`` the
+        answers to them and to a write naming the item's."""
         with TestClient(create_app(settings)) as c:
             c.headers["Authorization"] = f"Bearer {sign_in(c)}"
             depot = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.25, 35.21]}}
             depot["properties"] = {"name": name}
-            assert c.post(depots, json=depot).status_code == 201
-            etag = c.get(depots).headers["etag"]
-            assert c.get(depots, headers={"If-None-Match": etag}).status_code == 304
-            return etag, tag and c.get(depots, headers={"If-None-Match": tag})
+            item = c.post(depots, json=depot).headers["location"]
+            page_tag, item_tag = c.get(depots).headers["etag"], c.get(item).headers["etag"]
+            for url, tag in ((depots, page_tag), (item, item_tag)):
+                assert c.get(url, headers={"If-None-Match": tag}).status_code == 304
+            if tags is None:
+                return (page_tag, item_tag), None
+            renamed = {"properties": {"name": "改名"}}
+            answers = (
+                c.get(depots, headers={"If-None-Match": tags[0]}),
+                c.get(item, headers={"If-None-Match": tags[1]}),
+                c.patch(item, json=renamed, headers={"If-Match": tags[1]}),
+                c.get(item).json(),
+            )
+            return (page_tag, item_tag), answers
 
-    earlier, _ = page_of_one("山阳场站")
+    earlier, _ = one_depot("山阳场站")
     settings.workspace.unlink()
-    again, asked = page_of_one("解放场站", earlier)
-    assert again.split("-")[0] == earlier.split("-")[0]  # the same version
-    assert asked.status_code == 200
-    assert asked.json()["features"][0]["properties"]["name"] == "解放场站"
-    assert again != earlier
+    again, (page, item, write, after) = one_depot("解放场站", earlier)
+    assert [t.split("-")[0] for t in again] == [t.split("-")[0] for t in earlier]  # the same versions
+    assert again[0] != earlier[0]
+    assert again[1] != earlier[1]
+    assert page.status_code == 200
+    assert page.json()["features"][0]["properties"]["name"] == "解放场站"
+    assert item.status_code == 200
+    assert item.json()["properties"]["name"] == "解放场站"
+    # a write on the old workspace's version 1 is no write on this one's: 409, nothing written
+    assert write.status_code == 409
+    assert "另一个工作空间" in write.json()["detail_zh"]
+    assert "another workspace" in write.json()["detail_en"]
+    assert after["properties"]["name"] == "解放场站"
+    assert after["version"] == 1
 
 
 def test_a_page_of_festival_points_gets_a_new_tag_after_midnight_with_the_new_season(clocked):

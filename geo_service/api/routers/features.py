@@ -1,9 +1,10 @@
 """Layers as OGC API – Features collections, with Part 4 create/replace/update/delete (QGIS can edit).
 
-Every feature carries its version: ``ETag`` on single items, ``version`` on each GeoJSON feature. A
-write may name the version it is based on (``If-Match`` or ``?version=``); a stale one gets 409 and
-changes nothing. Without it the write applies to the current version; either way the history keeps
-the state before.
+Every feature carries its version: ``ETag`` on single items (with the workspace's identity,
+``"7-3f9a1c2e"``), ``version`` on each GeoJSON feature. A write may name the version it is based on
+(``If-Match`` with the ETag or the bare version, or ``?version=``); a stale one, or an ETag another
+workspace gave, gets 409 and changes nothing. Without it the write applies to the current version;
+either way the history keeps the state before.
 
 A feature of a layer with lunar dates (Spring Festival points) also carries ``season_today``: its
 season as of today in the service's time zone (:func:`geo_service.coverage.season.site_season`, with
@@ -17,7 +18,7 @@ the settings allow, the day a season is told for, the release). A layer's histor
 tagged the same way.
 
 The answer of a feature that carries ``season_today`` is different the next day with the same version,
-so its ETag names the day as well (``"7@2026-12-06"``): revalidating after midnight gets the new
+so its ETag names the day as well (``"7-3f9a1c2e@2026-12-06"``): revalidating after midnight gets the new
 season, not 304. ``If-Match`` on a write compares the version alone, so the ETag of a read is accepted
 whatever the day: a write conflicts with other writes, not with the calendar.
 """
@@ -51,7 +52,7 @@ from geo_service.api.deps import (
 from geo_service.catalog import LayerSpec
 from geo_service.coverage.season import site_season
 from geo_service.duty import TZ
-from geo_service.errors import InvalidInput, NotFound
+from geo_service.errors import Conflict, InvalidInput, NotFound
 from geo_service.store.base import Feature
 from geo_service.store.base import Query as StoreQuery
 from geo_service.store.values import json_value
@@ -114,11 +115,15 @@ def _season_day(ws: Workspace, spec: LayerSpec) -> dt.date | None:
     return ws.today() if {"lunar_from", "lunar_to"} <= set(spec.field_names) else None
 
 
-def _etag(feature: Feature, season_day: dt.date | None) -> str:
-    """The ETag of a feature's answer: its version, and the day when the answer tells its season that day."""
-    if season_day is None:
-        return f'"{feature.version}"'
-    return f'"{feature.version}@{season_day.isoformat()}"'
+def _etag(feature: Feature, season_day: dt.date | None, identity: str) -> str:
+    """The ETag of a feature's answer: its version and the workspace's (``"7-3f9a1c2e"``: another
+    workspace, or this one deleted and made again, may have a version 7 of the feature that is another
+    feature), and the day when the answer tells its season that day (``"7-3f9a1c2e@2026-12-06"``)."""
+    tag = f"{feature.version}-{identity[:_IDENTITY]}"
+    return f'"{tag}"' if season_day is None else f'"{tag}@{season_day.isoformat()}"'
+
+
+_IDENTITY = 8  # hex digits of the workspace's identity an item's ETag names
 
 
 def _none_match(if_none_match: str | None, etag: str) -> bool:
@@ -154,24 +159,40 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     return parts[0], parts[1], parts[2], parts[3]
 
 
-def _version(if_match: str | None, version: int | None) -> int | None:
+def _version(if_match: str | None, version: int | None, identity: str) -> int | None:
+    """The version a write names: ``?version=``, or the ETag of a read in ``If-Match`` (or the bare
+    version in quotes, ``"7"``). An ETag another workspace gave (this one before it was made again or
+    restored) is a conflict: its version may be another state of the feature."""
     if version is not None:
         return version
     if if_match is None or if_match.strip() == "*":
         return None
     text = if_match.strip().removeprefix("W/").strip('"')
-    number, at, day = text.partition("@")  # "7@2026-12-06": a read of version 7 that told that day's season
+    tag, at, day = text.partition("@")  # "…@2026-12-06": a read that told that day's season
+    number, dash, workspace = tag.partition("-")
     try:
         if at:
             dt.date.fromisoformat(day)
-        return int(number)
+        if dash and not (len(workspace) == _IDENTITY and set(workspace) <= set("0123456789abcdef")):
+            raise ValueError(workspace)
+        expected = int(number)
     except ValueError:
         raise InvalidInput(
-            f'If-Match「{if_match}」应为读取要素时得到的 ETag（如 "7" 或 "7@2026-12-06"）',
-            f"If-Match '{if_match}' must be the ETag a read of the feature gave (such as \"7\" or "
-            '"7@2026-12-06")',
+            f'If-Match「{if_match}」应为读取要素时得到的 ETag（如 "7-3f9a1c2e" 或 "7-3f9a1c2e@2026-12-06"）'
+            '或带引号的版本号（如 "7"）',
+            f"If-Match '{if_match}' must be the ETag a read of the feature gave (such as \"7-3f9a1c2e\" "
+            'or "7-3f9a1c2e@2026-12-06") or a version in quotes (such as "7")',
             field="If-Match",
         ) from None
+    if dash and workspace != identity[:_IDENTITY]:
+        raise Conflict(
+            f"If-Match「{if_match}」是另一个工作空间（重建或从备份恢复之前）给出的 ETag，"
+            "其中的版本可能是要素的另一状态：请重新读取要素后再修改",
+            f"If-Match '{if_match}' is an ETag another workspace gave (this one before it was made again "
+            "or restored from a backup): its version may be another state of the feature. Read the "
+            "feature again, then edit it",
+        )
+    return expected
 
 
 def _overrides(value: str | None) -> tuple[str, ...]:
@@ -386,7 +407,7 @@ def get_item(
     except NotFound:
         raise _gone(ws, spec.name, feature_id) from None
     day = _season_day(ws, spec)
-    etag = _etag(feature, day)
+    etag = _etag(feature, day, ws.store.identity)
     if _none_match(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag})
     base = str(request.url_for("list_items", collection_id=spec.name))
@@ -461,7 +482,7 @@ async def create_items(
         return _geojson(
             feature_json(f, base, season_day=day),
             201,
-            {"Location": f"{base}/{f.id}", "ETag": _etag(f, day)},
+            {"Location": f"{base}/{f.id}", "ETag": _etag(f, day, ws.store.identity)},
         )
     features = [feature_json(f, base, season_day=day) for f in created]
     return _geojson({"type": "FeatureCollection", "features": features}, 201)
@@ -493,7 +514,7 @@ async def _edit(
     )
     base = str(request.url_for("list_items", collection_id=spec.name))
     day = _season_day(ws, spec)
-    return _geojson(feature_json(f, base, season_day=day), headers={"ETag": _etag(f, day)})
+    return _geojson(feature_json(f, base, season_day=day), headers={"ETag": _etag(f, day, ws.store.identity)})
 
 
 @router.put("/collections/{collection_id}/items/{feature_id}", summary="替换要素 / Replace a feature")
@@ -510,7 +531,15 @@ async def replace_item(
 ) -> Response:
     edit = feature_ops.replace_feature
     return await _edit(
-        request, ws, spec, feature_id, edit, _version(if_match, version), crs, override, reason
+        request,
+        ws,
+        spec,
+        feature_id,
+        edit,
+        _version(if_match, version, ws.store.identity),
+        crs,
+        override,
+        reason,
     )
 
 
@@ -528,7 +557,15 @@ async def patch_item(
 ) -> Response:
     edit = feature_ops.patch_feature
     return await _edit(
-        request, ws, spec, feature_id, edit, _version(if_match, version), crs, override, reason
+        request,
+        ws,
+        spec,
+        feature_id,
+        edit,
+        _version(if_match, version, ws.store.identity),
+        crs,
+        override,
+        reason,
     )
 
 
@@ -558,7 +595,7 @@ def delete_item(
         spec.name,
         feature_id,
         actor=actor_of(request),
-        expected_version=_version(if_match, version),
+        expected_version=_version(if_match, version, ws.store.identity),
         reason=reason,
     )
     return Response(status_code=204)
@@ -587,7 +624,7 @@ def restore_item(
     )
     base = str(request.url_for("list_items", collection_id=spec.name))
     day = _season_day(ws, spec)
-    return _geojson(feature_json(f, base, season_day=day), headers={"ETag": _etag(f, day)})
+    return _geojson(feature_json(f, base, season_day=day), headers={"ETag": _etag(f, day, ws.store.identity)})
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}/history", summary="要素历史 / Feature history")
