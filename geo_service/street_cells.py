@@ -665,7 +665,8 @@ def _outlines(  # type: ignore[no-untyped-def]
             tested[n_tested] = j
             n_tested += 1
         # their edges with a neighbour outside the set, each with the one after it round the outline
-        # (found while the cell is at hand)
+        # (found while the cell is at hand; the neighbours' marks are not asked for ahead: a pass over
+        # every edge of the next unit for them cost more than it saved)
         n_border = 0
         for j in range(n_tested):
             if j + 6 < n_tested:
@@ -681,13 +682,6 @@ def _outlines(  # type: ignore[no-untyped-def]
                 for x in range(e0, e1, 16):
                     prefetch(local_of, x)
                 prefetch(local_of, e1 - 1)
-            if j + 1 < n_tested:
-                c0, c1 = unit_span[tested[j + 1], 0], unit_span[tested[j + 1], 1]
-                for x in range(edge_start[c0], edge_start[c1]):
-                    b = edge[x, 0]
-                    if b >= 0:
-                        prefetch(in_set, b)
-                        prefetch(edge_start, b)
             c0, c1 = unit_span[tested[j], 0], unit_span[tested[j], 1]
             for c in range(c0, c1):
                 if in_set[c] != mark:
