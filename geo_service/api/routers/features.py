@@ -494,12 +494,15 @@ async def _edit(
     spec: LayerSpec,
     feature_id: FeatureId,
     edit: Callable[..., Feature],
-    expected: int | None,
+    if_match: str | None,
+    version: int | None,
     crs: str,
     override: str | None,
     reason: str | None,
 ) -> Response:
-    """PUT or PATCH: the body applied by ``edit``, the new version answered with its ETag."""
+    """PUT or PATCH: the body applied by ``edit`` on the version ``If-Match`` or ``?version=`` names,
+    the new version answered with its ETag."""
+    expected = _version(if_match, version, ws.store.identity)
     body = await _body(request, ws.settings.max_body_bytes)
     f = edit(
         ws,
@@ -530,17 +533,7 @@ async def replace_item(
     reason: str | None = None,
 ) -> Response:
     edit = feature_ops.replace_feature
-    return await _edit(
-        request,
-        ws,
-        spec,
-        feature_id,
-        edit,
-        _version(if_match, version, ws.store.identity),
-        crs,
-        override,
-        reason,
-    )
+    return await _edit(request, ws, spec, feature_id, edit, if_match, version, crs, override, reason)
 
 
 @router.patch("/collections/{collection_id}/items/{feature_id}", summary="修改要素 / Update a feature")
@@ -556,17 +549,7 @@ async def patch_item(
     reason: str | None = None,
 ) -> Response:
     edit = feature_ops.patch_feature
-    return await _edit(
-        request,
-        ws,
-        spec,
-        feature_id,
-        edit,
-        _version(if_match, version, ws.store.identity),
-        crs,
-        override,
-        reason,
-    )
+    return await _edit(request, ws, spec, feature_id, edit, if_match, version, crs, override, reason)
 
 
 @router.delete(

@@ -1,11 +1,10 @@
 """Tables of a PostGIS workspace.
 
 The service tables (``geo_history``, ``geo_layer_state``, ``geo_documents``, ``geo_workspace``,
-accounts) are created by
-the static Alembic migrations in ``geo_service/store/migrations``; the tables below mirror them for
-queries. Layer tables are built from the declarations: ``fid`` (identity primary key), ``_version``,
-``geom geometry(Geometry, 4326)`` with a GiST index (not for table layers), then one typed column per
-declared field, and a unique index per ``unique: true`` field.
+accounts) are created by the static Alembic migrations in ``geo_service/store/migrations``; the tables
+below mirror them for queries. Layer tables are built from the declarations: ``fid`` (identity primary
+key), ``_version``, ``geom geometry(Geometry, 4326)`` with a GiST index (not for table layers), then one
+typed column per declared field, and a unique index per ``unique: true`` field.
 """
 
 from __future__ import annotations
