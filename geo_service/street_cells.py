@@ -74,6 +74,14 @@ class StreetCells:
     # first touch, more than the outline itself (one set per thread outlining at a time)
     _spare: list[tuple[np.ndarray, ...]] = field(default_factory=list, compare=False, repr=False)
     _spare_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    _most: list[int] = field(default_factory=list, compare=False, repr=False)
+
+    def most_edges(self) -> int:
+        """The most edges a cell has (worked out on first asking)."""
+        with self._spare_lock:
+            if not self._most:
+                self._most.append(int(np.diff(self.edge_start).max(initial=1)))
+            return self._most[0]
 
     def _flags(self) -> tuple[np.ndarray, ...]:
         with self._spare_lock:
@@ -81,7 +89,6 @@ class StreetCells:
                 return self._spare.pop()
         return (
             np.zeros(len(self.edge_start) - 1, dtype=np.uint8),  # per cell: the mark of its last set
-            np.full(len(self.edge), -1, dtype=np.int32),  # edge's place on the outline being traced
             # per unit: twice the mark of the last site that met it, plus one when whole in its set
             np.zeros(len(self.unit_cells) - 1, dtype=np.uint16),
             np.zeros(1, dtype=np.int64),  # the last mark given (1 to 255)
@@ -482,6 +489,7 @@ def outlines(
     flags = cells._flags()
     xy, ring_ptr, polygon_ptr, site_polygon_ptr = _outlines(
         *flags,
+        cells.most_edges(),
         site_ptr,
         street.astype(np.int64, copy=False),
         start.astype(np.float64, copy=False),
@@ -521,6 +529,16 @@ def _grow(values, need):  # type: ignore[no-untyped-def]
 
 
 @compiled
+def _slot(slot_edge, mask, x):  # type: ignore[no-untyped-def]
+    """The slot of edge ``x`` in the hash table ``slot_edge`` (``mask`` + 1 slots, a power of two, not
+    all full): where it is, or the empty one (-1) where it would go."""
+    k = (x * 2654435761 >> 12) & mask  # (x < 2**31: no overflow)
+    while slot_edge[k] >= 0 and slot_edge[k] != x:
+        k = (k + 1) & mask
+    return k
+
+
+@compiled
 def _area(xy, s, e):  # type: ignore[no-untyped-def]
     """Twice the signed area of the ring ``xy[s:e]`` (closed: its last point is its first)."""
     total = 0.0
@@ -544,9 +562,9 @@ def _inside(xy, s, e, px, py):  # type: ignore[no-untyped-def]
 @compiled
 def _outlines(  # type: ignore[no-untyped-def]
     in_set,
-    local_of,
     unit_mark,
     last_mark,
+    most_edges,
     site_ptr,
     street,
     start,
@@ -566,8 +584,7 @@ def _outlines(  # type: ignore[no-untyped-def]
     n_sites = len(site_ptr) - 1
     # each site gives its cells and units a mark of its own, so that no flag needs clearing after it:
     # ``in_set[c] == mark``, the cell is in the site's set; ``unit_mark[u] >= 2 * mark``, the unit is
-    # met, ``== 2 * mark + 1``, it is whole in the set. local_of (each edge's place among the site's
-    # border edges) is all -1, and left so.
+    # met, ``== 2 * mark + 1``, it is whole in the set
     ox, oy = origin[0], origin[1]
     most = 0  # the most stretches of a site
     for s in range(n_sites):
@@ -578,6 +595,8 @@ def _outlines(  # type: ignore[no-untyped-def]
     border_edge = np.empty(1024, dtype=np.int64)  # the site's edges on its outline
     border_next = np.empty(1024, dtype=np.int64)  # the one after each (an edge, then its place here)
     done = np.zeros(1024, dtype=np.bool_)
+    slot_edge = np.empty(2048, dtype=np.int64)  # the hash table: a border edge's number, or -1
+    slot_place = np.empty(2048, dtype=np.int64)  # its place in ``border_edge``
     ring_xy = np.empty((4096, 2), dtype=np.float64)  # the site's rings as traced
     ring_end = np.empty(64, dtype=np.int64)
     out_xy = np.empty((4096, 2), dtype=np.float64)
@@ -647,6 +666,7 @@ def _outlines(  # type: ignore[no-untyped-def]
                 in_set[c0 + i] = mark
         # the units on the outline: all but those whole in the set with all their neighbours
         n_tested = 0
+        n_tested_cells = 0
         for j in range(n_listed):
             if j + 12 < n_listed:
                 prefetch(unit_neighbour_start, units[j + 12])
@@ -664,6 +684,13 @@ def _outlines(  # type: ignore[no-untyped-def]
                     continue
             tested[n_tested] = j
             n_tested += 1
+            n_tested_cells += unit_span[j, 1] - unit_span[j, 0]
+        # (every array a site's loops write is made big enough before them: an array given anew inside
+        # a loop has its count of references kept at every turn of it)
+        if n_tested_cells * most_edges > len(border_edge):
+            border_edge = _grow(border_edge, n_tested_cells * most_edges)
+            border_next = _grow(border_next, n_tested_cells * most_edges)
+        n_ring_points = 0  # what the rings will hold but their closing points
         # their edges with a neighbour outside the set, each with the one after it round the outline
         # (found while the cell is at hand; the neighbours' marks are not asked for ahead: a pass over
         # every edge of the next unit for them cost more than it saved)
@@ -679,9 +706,6 @@ def _outlines(  # type: ignore[no-untyped-def]
                 for x in range(e0, e1, 4):  # (four edges to a cache line)
                     prefetch(edge, x)
                 prefetch(edge, e1 - 1)
-                for x in range(e0, e1, 16):
-                    prefetch(local_of, x)
-                prefetch(local_of, e1 - 1)
             c0, c1 = unit_span[tested[j], 0], unit_span[tested[j], 1]
             for c in range(c0, c1):
                 if in_set[c] != mark:
@@ -703,18 +727,30 @@ def _outlines(  # type: ignore[no-untyped-def]
                             t += 1
                         y = t + 1 if t + 1 < edge_start[b + 1] else edge_start[b]
                         here = b
-                    if n_border + 1 > len(border_edge):
-                        border_edge = _grow(border_edge, n_border + 1)
-                        border_next = _grow(border_next, n_border + 1)
                     border_edge[n_border] = x
                     border_next[n_border] = y
-                    local_of[x] = n_border
                     n_border += 1
-        # the rings: each border edge followed by the next until the first comes round again
+                    n_ring_points += 1 + edge[x + 1, 3] - edge[x, 3]
+        # the rings: each border edge followed by the next until the first comes round again (the
+        # next found by its number in a small hash table of the site's border edges)
+        size = 16
+        while size < 2 * n_border:
+            size *= 2
+        if size > len(slot_edge):
+            slot_edge = np.empty(size, dtype=np.int64)
+            slot_place = np.empty(size, dtype=np.int64)
+        slot_edge[:size] = -1
         for i in range(n_border):
-            border_next[i] = local_of[border_next[i]]  # (-1: none, which cannot happen)
+            k = _slot(slot_edge, size - 1, border_edge[i])
+            slot_edge[k] = border_edge[i]
+            slot_place[k] = i
+        for i in range(n_border):
+            k = _slot(slot_edge, size - 1, border_next[i])
+            border_next[i] = slot_place[k] if slot_edge[k] >= 0 else -1  # (-1: none, which cannot happen)
         if len(done) < n_border:
             done = np.zeros(max(n_border, 2 * len(done)), dtype=np.bool_)
+        ring_xy = _grow_xy(ring_xy, n_ring_points + n_border)  # (a ring per border edge at most)
+        ring_end = _grow(ring_end, n_border)
         n_ring_xy = 0
         n_rings = 0
         for i in range(n_border):
@@ -726,8 +762,6 @@ def _outlines(  # type: ignore[no-untyped-def]
                 done[j] = True
                 x = border_edge[j]
                 p0, p1 = edge[x, 3], edge[x + 1, 3]
-                if n_ring_xy + p1 - p0 + 2 > len(ring_xy):
-                    ring_xy = _grow_xy(ring_xy, n_ring_xy + p1 - p0 + 2)
                 ring_xy[n_ring_xy, 0] = ox + edge[x, 1] / 1000.0
                 ring_xy[n_ring_xy, 1] = oy + edge[x, 2] / 1000.0
                 n_ring_xy += 1
@@ -742,12 +776,9 @@ def _outlines(  # type: ignore[no-untyped-def]
             if n_ring_xy - ring_first < 4:  # (a sliver of two points: no ring)
                 n_ring_xy = ring_first
                 continue
-            if n_rings + 1 > len(ring_end):
-                ring_end = _grow(ring_end, n_rings + 1)
             ring_end[n_rings] = n_ring_xy
             n_rings += 1
         for i in range(n_border):
-            local_of[border_edge[i]] = -1
             done[i] = False
         # shells (anticlockwise) each followed by the holes inside it
         area = np.empty(n_rings)
@@ -765,24 +796,21 @@ def _outlines(  # type: ignore[no-untyped-def]
                 if smaller and _inside(ring_xy, ring_end[h - 1] if h else 0, ring_end[h], px, py):
                     best = h
             shell_of[r] = best
+        out_xy = _grow_xy(out_xy, n_out_xy + n_ring_xy)
+        out_ring = _grow(out_ring, n_out_ring + n_rings + 1)
+        out_polygon = _grow(out_polygon, n_out_polygon + n_rings + 1)
         for h in range(n_rings):
             if area[h] <= 0:
                 continue
-            if n_out_polygon + 2 > len(out_polygon):
-                out_polygon = _grow(out_polygon, n_out_polygon + 2)
             for j in range(-1, n_rings):
                 r = h if j < 0 else j
                 if j >= 0 and shell_of[r] != h:
                     continue
                 s0, e0 = (ring_end[r - 1] if r else 0), ring_end[r]
-                if n_out_xy + e0 - s0 > len(out_xy):
-                    out_xy = _grow_xy(out_xy, n_out_xy + e0 - s0)
                 for p in range(s0, e0):
                     out_xy[n_out_xy, 0] = ring_xy[p, 0]
                     out_xy[n_out_xy, 1] = ring_xy[p, 1]
                     n_out_xy += 1
-                if n_out_ring + 2 > len(out_ring):
-                    out_ring = _grow(out_ring, n_out_ring + 2)
                 n_out_ring += 1
                 out_ring[n_out_ring] = n_out_xy
             n_out_polygon += 1
