@@ -29,7 +29,7 @@ import shapely
 
 from geo_service.arrays import grouped
 from geo_service.parallel import default_parts, in_ranges, site_ranges
-from geo_service.walks import compiled, prefetch
+from geo_service.walks import compiled, grown, prefetch
 
 __all__ = ["StreetCells", "outlines", "street_cells", "warm"]
 
@@ -520,15 +520,6 @@ def _grow_xy(xy, need):  # type: ignore[no-untyped-def]
 
 
 @compiled
-def _grow(values, need):  # type: ignore[no-untyped-def]
-    if need <= len(values):
-        return values
-    bigger = np.empty(max(need, 2 * len(values)), dtype=values.dtype)
-    bigger[: len(values)] = values
-    return bigger
-
-
-@compiled
 def _slot(slot_edge, mask, x):  # type: ignore[no-untyped-def]
     """The slot of edge ``x`` in the hash table ``slot_edge`` (``mask`` + 1 slots, a power of two, not
     all full): where it is, or the empty one (-1) where it would go."""
@@ -688,8 +679,8 @@ def _outlines(  # type: ignore[no-untyped-def]
         # (every array a site's loops write is made big enough before them: an array given anew inside
         # a loop has its count of references kept at every turn of it)
         if n_tested_cells * most_edges > len(border_edge):
-            border_edge = _grow(border_edge, n_tested_cells * most_edges)
-            border_next = _grow(border_next, n_tested_cells * most_edges)
+            border_edge = grown(border_edge, n_tested_cells * most_edges)
+            border_next = grown(border_next, n_tested_cells * most_edges)
         n_ring_points = 0  # what the rings will hold but their closing points
         # their edges with a neighbour outside the set, each with the one after it round the outline
         # (found while the cell is at hand; the neighbours' marks are not asked for ahead: a pass over
@@ -750,7 +741,7 @@ def _outlines(  # type: ignore[no-untyped-def]
         if len(done) < n_border:
             done = np.zeros(max(n_border, 2 * len(done)), dtype=np.bool_)
         ring_xy = _grow_xy(ring_xy, n_ring_points + n_border)  # (a ring per border edge at most)
-        ring_end = _grow(ring_end, n_border)
+        ring_end = grown(ring_end, n_border)
         n_ring_xy = 0
         n_rings = 0
         for i in range(n_border):
@@ -797,8 +788,8 @@ def _outlines(  # type: ignore[no-untyped-def]
                     best = h
             shell_of[r] = best
         out_xy = _grow_xy(out_xy, n_out_xy + n_ring_xy)
-        out_ring = _grow(out_ring, n_out_ring + n_rings + 1)
-        out_polygon = _grow(out_polygon, n_out_polygon + n_rings + 1)
+        out_ring = grown(out_ring, n_out_ring + n_rings + 1)
+        out_polygon = grown(out_polygon, n_out_polygon + n_rings + 1)
         for h in range(n_rings):
             if area[h] <= 0:
                 continue

@@ -28,7 +28,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["compiled", "cut_streets", "nearest_from_ends", "prefetch", "reached_streets", "warm"]
+__all__ = ["compiled", "cut_streets", "grown", "nearest_from_ends", "prefetch", "reached_streets", "warm"]
 
 
 def compiled(function: Callable[..., Any]) -> Any:
@@ -166,8 +166,9 @@ def _reached_streets(indptr, target, cost, street, starts, start_costs, start_pt
     heap_cost = np.empty(len(target) + len(starts) + 1)
     heap_node = np.empty(len(target) + len(starts) + 1, dtype=np.int32)
     settled = np.empty(n_nodes, dtype=np.int32)
-    parts = []
-    total = 0
+    point = np.empty(1024, dtype=np.int32)
+    streets, here, there = np.empty(1024, dtype=np.int32), np.empty(1024), np.empty(1024)
+    w = 0
     for p in range(n_points):
         lo, hi = start_ptr[p], start_ptr[p + 1]
         n_settled = _search(
@@ -183,37 +184,38 @@ def _reached_streets(indptr, target, cost, street, starts, start_costs, start_pt
             start_costs[lo:hi],
             max_cost,
         )
-        m = 0
+        most = w  # the rows so far and the arcs out of the nodes settled: room enough for its rows
         for q in range(n_settled):
-            u = settled[q]
-            for a in range(indptr[u], indptr[u + 1]):
-                if street[a] >= 0 or dist[target[a]] == np.inf:
-                    m += 1
-        s, here, there = np.empty(m, dtype=np.int32), np.empty(m), np.empty(m)
-        w = 0
+            most += indptr[settled[q] + 1] - indptr[settled[q]]
+        # (grown here, between the walks: an array given anew inside a loop has its count of
+        # references kept by numba at every turn of the loop)
+        point, streets, here, there = (
+            grown(point, most),
+            grown(streets, most),
+            grown(here, most),
+            grown(there, most),
+        )
         for q in range(n_settled):
             u = settled[q]
             for a in range(indptr[u], indptr[u + 1]):
                 far = dist[target[a]]
                 if street[a] >= 0 or far == np.inf:
-                    s[w], here[w], there[w] = street[a], dist[u], far
+                    point[w], streets[w], here[w], there[w] = p, street[a], dist[u], far
                     w += 1
-        parts.append((s, here, there))
-        total += m
         for q in range(n_settled):
             dist[settled[q]] = np.inf
-    point = np.empty(total, dtype=np.int32)
-    streets, here_all, there_all = np.empty(total, dtype=np.int32), np.empty(total), np.empty(total)
-    w = 0
-    for p in range(n_points):
-        s, here, there = parts[p]
-        m = len(s)
-        point[w : w + m] = p
-        streets[w : w + m] = s
-        here_all[w : w + m] = here
-        there_all[w : w + m] = there
-        w += m
-    return point, streets, here_all, there_all
+    return point[:w], streets[:w], here[:w], there[:w]
+
+
+@compiled
+def grown(values, need):  # type: ignore[no-untyped-def]
+    """``values`` itself when it holds ``need`` items, else copied into an array of at least that many
+    (twice as many as before, so that growing item by item costs little)."""
+    if need <= len(values):
+        return values
+    bigger = np.empty(max(need, 2 * len(values)), dtype=values.dtype)
+    bigger[: len(values)] = values
+    return bigger
 
 
 def reached_streets(
@@ -280,6 +282,12 @@ def _cut_streets(
     b_of = np.empty(n)
     length_of = np.empty(n)  # (read again below in order, not from seg_len at random)
     for i in range(n):
+        if i + 16 < n:  # (the streets are far apart in memory: their lengths asked for early)
+            ahead = street[i + 16] if street[i + 16] >= 0 else ~street[i + 16]
+            prefetch(seg_len, ahead)
+            if not walking:
+                prefetch(seg_cost, ahead)
+                prefetch(seg_twoway, ahead)
         forwards = street[i] >= 0
         g = street[i] if forwards else ~street[i]
         length = seg_len[g]
