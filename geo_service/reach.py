@@ -26,7 +26,7 @@ import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from geo_service.arrays import cell_size, grouped, ragged_positions
+from geo_service.arrays import cell_size, grouped
 from geo_service.errors import InvalidInput
 from geo_service.lazy import cached_property
 from geo_service.network import RoadNetwork, Snap, snap
@@ -117,17 +117,10 @@ class ServiceAreas:
         def linework(
             n_sites: int, site: np.ndarray, seg: np.ndarray, start: np.ndarray, stop: np.ndarray
         ) -> np.ndarray:
-            xy, part_offsets = geometry.pieces(seg, start, stop)
             # a stretch's end on a node (not cut short there) can be joined to the others at that node
-            on_u = start <= 1e-6
-            on_v = stop >= geometry.along[geometry.start[seg + 1] - 1] - 1e-6
+            xy, part_offsets, on_u, on_v = geometry.pieces(seg, start, stop)
             xy, trail_offsets, site_offsets = trails(
-                grouped(site, n_sites)[0],
-                np.where(on_u, net.seg_u[seg], -1),
-                np.where(on_v, net.seg_v[seg], -1),
-                net.n_nodes,
-                part_offsets,
-                xy,
+                grouped(site, n_sites)[0], on_u, on_v, net.n_nodes, part_offsets, xy
             )
             return shapely.from_ragged_array(  # type: ignore[no-any-return]
                 shapely.GeometryType.MULTILINESTRING, xy, (trail_offsets, site_offsets)
@@ -174,6 +167,7 @@ class _Geometry:
     """Vertex arrays of a network's segments, for cutting many streets at once."""
 
     def __init__(self, network: RoadNetwork) -> None:
+        self.network = network
         coords, owner = shapely.get_coordinates(network.seg_geom, return_index=True)
         first = np.r_[True, owner[1:] != owner[:-1]][: len(owner)]  # (no vertex at all: no segment either)
         start = np.flatnonzero(first)
@@ -204,30 +198,19 @@ class _Geometry:
         t = np.clip((at - self.along[k]) / edge, 0.0, 1.0)
         return self.z[k] + t * (self.z[k + 1] - self.z[k])
 
-    def pieces(self, seg: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The parts [a, b] (metres from the start) of segments ``seg``: their vertices in order, and the
-        offset of each part's first vertex (ragged-array layout, ``len(seg) + 1`` offsets)."""
-        first, last = self.start[seg], self.start[seg + 1] - 1
-        # the vertices strictly between the ends of the bent segments that fall inside [a, b]
-        bent = np.flatnonzero(self.inner[seg] > 0)
-        n_in = self.inner[seg[bent]]
-        piece = np.repeat(bent, n_in)
-        vert = ragged_positions(first[bent] + 1, n_in)
-        inner = (self.along[vert] > a[piece]) & (self.along[vert] < b[piece])
-        piece, vert = piece[inner], vert[inner]
-        count = np.bincount(piece, minlength=len(seg))
-        offsets = np.r_[0, np.cumsum(count + 2)]
-        z = np.empty(offsets[-1], dtype=np.complex128)
-        z[offsets[:-1]] = self.z[first]
-        z[offsets[1:] - 1] = self.z[last]
-        cut_a = np.flatnonzero(a > 1e-6)  # a micrometre short of an end is the end (the node itself)
-        cut_b = np.flatnonzero(b < self.along[last] - 1e-6)
-        z[offsets[cut_a]] = self._at(seg[cut_a], a[cut_a])
-        z[offsets[cut_b + 1] - 1] = self._at(seg[cut_b], b[cut_b])
-        # inner vertices come piece by piece, in order along each
-        within = np.arange(len(piece)) - (np.cumsum(count) - count)[piece]
-        z[offsets[piece] + 1 + within] = self.z[vert]
-        return np.column_stack([z.real, z.imag]), offsets
+    def pieces(
+        self, seg: np.ndarray, a: np.ndarray, b: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The parts [a, b] (metres from the start) of segments ``seg``: their vertices in order, the
+        offset of each part's first vertex (ragged-array layout, ``len(seg) + 1`` offsets), and the
+        node each starts and ends on (-1: cut between nodes); see :func:`geo_service.trails.stretch_vertices`."""
+        from geo_service.trails import stretch_vertices  # numba, as the walk
+
+        net = self.network
+        xy, offsets, start_node, end_node = stretch_vertices(
+            seg, a, b, self.start, self.along, self.coords, net.seg_u, net.seg_v
+        )
+        return xy, offsets, start_node, end_node
 
 
 class _Arcs:

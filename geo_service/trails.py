@@ -11,9 +11,102 @@ from __future__ import annotations
 
 import numpy as np
 
-from geo_service.walks import compiled
+from geo_service.walks import compiled, prefetch
 
-__all__ = ["trails"]
+__all__ = ["stretch_vertices", "trails"]
+
+
+@compiled
+def _point_at(first, last, along, coords, at, out, w):  # type: ignore[no-untyped-def]
+    """``out[w]``: the point ``at`` metres along the street whose vertices are ``first..last``."""
+    k = first  # the last vertex at or before it, on the street's last edge at the latest
+    while k + 1 < last and along[k + 1] <= at:
+        k += 1
+    t = min(max((at - along[k]) / max(along[k + 1] - along[k], 1e-12), 0.0), 1.0)
+    out[w, 0] = coords[k, 0] + t * (coords[k + 1, 0] - coords[k, 0])
+    out[w, 1] = coords[k, 1] + t * (coords[k + 1, 1] - coords[k, 1])
+
+
+@compiled
+def _stretch_vertices(seg, a, b, vertex_start, along, coords, seg_u, seg_v):  # type: ignore[no-untyped-def]
+    """``stretch_vertices`` on arrays of the exact types it names."""
+    n = len(seg)
+    offsets = np.empty(n + 1, dtype=np.int64)
+    start_node = np.empty(n, dtype=np.int64)
+    end_node = np.empty(n, dtype=np.int64)
+    offsets[0] = 0
+    for p in range(n):  # how many vertices each has: its ends and the street's vertices between them
+        if p + 16 < n:  # (the streets are far apart in memory: asked for early)
+            prefetch(vertex_start, seg[p + 16])
+        if p + 8 < n:
+            ahead = vertex_start[seg[p + 8]]
+            prefetch(along, ahead)
+            prefetch(coords, ahead)
+        g = seg[p]
+        first, last = vertex_start[g], vertex_start[g + 1] - 1
+        count = 2
+        for v in range(first + 1, last):
+            if a[p] < along[v] < b[p]:
+                count += 1
+        offsets[p + 1] = offsets[p] + count
+        # a micrometre short of an end is the end (the node itself)
+        start_node[p] = seg_u[g] if a[p] <= 1e-6 else -1
+        end_node[p] = seg_v[g] if b[p] >= along[last] - 1e-6 else -1
+    xy = np.empty((offsets[n], 2))
+    for p in range(n):
+        g = seg[p]
+        first, last = vertex_start[g], vertex_start[g + 1] - 1
+        w = offsets[p]
+        if start_node[p] >= 0:
+            xy[w, 0], xy[w, 1] = coords[first, 0], coords[first, 1]
+        else:
+            _point_at(first, last, along, coords, a[p], xy, w)
+        w += 1
+        for v in range(first + 1, last):
+            if a[p] < along[v] < b[p]:
+                xy[w, 0], xy[w, 1] = coords[v, 0], coords[v, 1]
+                w += 1
+        if end_node[p] >= 0:
+            xy[w, 0], xy[w, 1] = coords[last, 0], coords[last, 1]
+        else:
+            _point_at(first, last, along, coords, b[p], xy, w)
+    return xy, offsets, start_node, end_node
+
+
+def stretch_vertices(
+    seg: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    vertex_start: np.ndarray,
+    along: np.ndarray,
+    coords: np.ndarray,
+    seg_u: np.ndarray,
+    seg_v: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The parts ``a[p]..b[p]`` (metres from the start) of streets ``seg[p]``, cut out of the streets'
+    vertices.
+
+    Street ``g``'s vertices are ``coords[vertex_start[g]:vertex_start[g + 1]]``, at ``along`` metres from
+    its start; it runs from node ``seg_u[g]`` to ``seg_v[g]``.
+
+    Returns
+    -------
+    xy, offsets, start_node, end_node
+        Each part's vertices in order, ragged (part ``p``'s are ``xy[offsets[p]:offsets[p + 1]]``): its
+        ends, where the walk is cut at them, and the street's vertices strictly between. Per part the
+        node it starts and ends on, or -1 where it is cut between nodes (a micrometre short of a node is
+        on it).
+    """
+    return _stretch_vertices(  # type: ignore[no-any-return]
+        np.ascontiguousarray(seg, dtype=np.int64),
+        np.ascontiguousarray(a, dtype=np.float64),
+        np.ascontiguousarray(b, dtype=np.float64),
+        np.ascontiguousarray(vertex_start, dtype=np.int64),
+        np.ascontiguousarray(along, dtype=np.float64),
+        np.ascontiguousarray(coords, dtype=np.float64),
+        np.ascontiguousarray(seg_u, dtype=np.int64),
+        np.ascontiguousarray(seg_v, dtype=np.int64),
+    )
 
 
 @compiled

@@ -227,7 +227,8 @@ def test_searches_in_several_threads_at_once_agree_with_one_at_a_time():
 
 
 def test_pieces_equal_shapely_substrings():
-    """Cutting many bent streets at once gives what GEOS's substring gives street by street."""
+    """Cutting many bent streets at once gives what GEOS's substring gives street by street, and the
+    nodes the parts start and end on."""
     net = build_network(random_roads(3, 200, 2500.0), mode="walk")
     geometry = reach._prepared(net).geometry
     rng = np.random.default_rng(5)
@@ -235,7 +236,10 @@ def test_pieces_equal_shapely_substrings():
     length = net.seg_len[seg]
     a = np.where(rng.random(400) < 0.3, 0.0, rng.uniform(0, 0.6, 400) * length)
     b = np.where(rng.random(400) < 0.3, length, np.maximum(a, rng.uniform(0.4, 1.0, 400) * length))
-    xy, offsets = geometry.pieces(seg, a, b)
+    xy, offsets, start_node, end_node = geometry.pieces(seg, a, b)
+    # a part from a street's start (end) starts (ends) on its node, one cut short of it on none
+    assert np.array_equal(start_node, np.where(a == 0.0, net.seg_u[seg], -1))
+    assert np.array_equal(end_node, np.where(b == length, net.seg_v[seg], -1))
     lines = shapely.linestrings(xy, indices=np.repeat(np.arange(len(seg)), np.diff(offsets)))
     for line, s, lo, hi in zip(lines, seg, a, b, strict=True):
         expected = shapely.ops.substring(net.seg_geom[s], lo, hi)

@@ -85,7 +85,7 @@ def _stretches(net, seg, a, b):
     keep = b - a > 1e-9
     if not keep.any():
         return shapely.MultiLineString()
-    xy, offsets = reach._prepared(net).geometry.pieces(seg[keep], a[keep], b[keep])
+    xy, offsets, _, _ = reach._prepared(net).geometry.pieces(seg[keep], a[keep], b[keep])
     return shapely.multilinestrings(
         shapely.from_ragged_array(shapely.GeometryType.LINESTRING, xy, (offsets,))
     )

@@ -41,7 +41,7 @@ def test_trails_cover_exactly_the_reached_stretches_in_fewer_lines():
         geometry = reach._prepared(net).geometry
         for s in range(areas.n_sites):
             mine = areas.site == s
-            xy, offsets = geometry.pieces(areas.segment[mine], areas.start[mine], areas.stop[mine])
+            xy, offsets, _, _ = geometry.pieces(areas.segment[mine], areas.start[mine], areas.stop[mine])
             stretches = [shapely.LineString(xy[a:b]) for a, b in itertools.pairwise(offsets)]
             assert _edges([lines[s]]) == _edges(stretches)
             assert shapely.get_num_geometries(lines[s]) <= max(len(stretches), 0)
