@@ -13,7 +13,7 @@ def grouped(key: np.ndarray, n_groups: int, *arrays: np.ndarray) -> tuple[np.nda
     if np.any(key[1:] < key[:-1]):
         order = np.argsort(key, kind="stable")
         key, arrays = key[order], tuple(a[order] for a in arrays)
-    offsets = np.r_[0, np.cumsum(np.bincount(key, minlength=n_groups))].astype(np.int64)
+    offsets = np.searchsorted(key, np.arange(n_groups + 1)).astype(np.int64, copy=False)  # (key sorted)
     return (offsets, key, *arrays)
 
 

@@ -346,7 +346,8 @@ def _walk(
     starts = arcs.number[np.column_stack([network.seg_v[seg], network.seg_u[seg]])].ravel()
     costs = np.column_stack([(network.seg_len[seg] - off) * scale + lead, off * scale + lead]).ravel()
     usable = np.column_stack([np.ones(k, dtype=bool), network.seg_twoway[seg]]).ravel()
-    start_ptr = np.r_[0, np.cumsum(usable.reshape(k, 2).sum(axis=1))].astype(np.int64)
+    start_ptr = np.zeros(k + 1, dtype=np.int64)
+    np.cumsum(usable.reshape(k, 2).sum(axis=1), out=start_ptr[1:])
     return reached_streets(  # type: ignore[no-any-return]
         arcs.indptr,
         arcs.target,
