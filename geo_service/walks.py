@@ -31,12 +31,20 @@ from numba.extending import intrinsic
 __all__ = ["compiled", "cut_streets", "grown", "nearest_from_ends", "prefetch", "reached_streets", "warm"]
 
 
-def compiled(function: Callable[..., Any]) -> Any:
-    """``function`` compiled (releasing the GIL), cached if numba finds a writable place for it."""
-    try:
-        return njit(cache=True, nogil=True)(function)
-    except RuntimeError:  # "cannot cache function …: no locator available": compile in each process
-        return njit(nogil=True)(function)
+def compiled(function: Callable[..., Any] | None = None, *, inline: bool = False) -> Any:
+    """``function`` compiled (releasing the GIL), cached if numba finds a writable place for it. With
+    ``inline`` (``@compiled(inline=True)``) its body is put into the compiled functions that call it:
+    for a small function called in a hot loop, whose arrays would otherwise be handed over field by
+    field at each call."""
+
+    def compile_it(f: Callable[..., Any]) -> Any:
+        options: dict[str, Any] = {"nogil": True, "inline": "always" if inline else "never"}
+        try:
+            return njit(cache=True, **options)(f)
+        except RuntimeError:  # "cannot cache function …: no locator available": compile in each process
+            return njit(**options)(f)
+
+    return compile_it if function is None else compile_it(function)
 
 
 @intrinsic
@@ -80,7 +88,7 @@ def prefetch(typingctx, array, index):  # type: ignore[no-untyped-def]
     return types.void(array, index), codegen
 
 
-@compiled
+@compiled(inline=True)
 def _push(heap_cost, heap_node, size, cost, node):  # type: ignore[no-untyped-def]
     """Add ``node`` at ``cost`` to the heap of ``size`` entries; the new size. The heap is 4-ary: entry
     ``i``'s children are ``4i + 1`` to ``4i + 4``, so that a search's heap is half as deep as a binary
@@ -98,7 +106,7 @@ def _push(heap_cost, heap_node, size, cost, node):  # type: ignore[no-untyped-de
     return size + 1
 
 
-@compiled
+@compiled(inline=True)
 def _pop(heap_cost, heap_node, size):  # type: ignore[no-untyped-def]
     """Take the cheapest entry off the heap: (its cost, its node, the new size)."""
     cost, node = heap_cost[0], heap_node[0]
