@@ -44,6 +44,19 @@ def _warm_median(fn: Callable[[], object], repeat: int, warmup: int = 5) -> floa
     return _median(fn, repeat)
 
 
+def _against(
+    fn: Callable[[], object], base: Callable[[], object], repeat: int = 15, rounds: int = 3
+) -> tuple[float, float]:
+    """Median times of ``fn`` and of its baseline ``base``, timed in alternating warm blocks (``base``,
+    ``fn``, ``base``, ``fn``, …), so that a machine that speeds up or slows down during the run moves
+    both alike: each figure's ratio is to a baseline timed beside it, not minutes before."""
+    ours, theirs = [], []
+    for _ in range(rounds):
+        theirs.append(_warm_median(base, repeat))
+        ours.append(_warm_median(fn, repeat))
+    return statistics.median(ours), statistics.median(theirs)
+
+
 def _median(fn: Callable[[], object], repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -97,16 +110,16 @@ def service_areas() -> None:
     )
     sites_metric = sites
     s = snap(net, sites_metric)
-    # the bare call: the same 30 searches from the sites' street ends, batched as scipy does best
-    bare = _warm_median(
-        lambda: dijkstra(net.graph, directed=True, indices=net.seg_u[s.segment], limit=1200.0), 15
-    )
+
+    def bare() -> object:  # the same 30 searches from the sites' street ends, batched as scipy does best
+        return dijkstra(net.graph, directed=True, indices=net.seg_u[s.segment], limit=1200.0)
+
     # the sites' walks and outlines run in ranges on the machine's cores at once (geo_service.parallel);
     # each figure is also given on one thread, as the bare call runs
     threads = default_parts()
 
-    def timed(what: str, n: int) -> float:
-        return _warm_median(lambda: getattr(areas(net, sites_metric, max_cost=1200.0, threads=n), what), 15)
+    def timed(what: str, n: int) -> tuple[float, float]:
+        return _against(lambda: getattr(areas(net, sites_metric, max_cost=1200.0, threads=n), what), bare)
 
     reach, reach_1 = timed("reached_m", threads), timed("reached_m", 1)
     linework, linework_1 = timed("lines", threads), timed("lines", 1)
@@ -123,7 +136,7 @@ def service_areas() -> None:
         read_back = time.perf_counter() - t
     polygons, polygons_1 = timed("polygons", threads), timed("polygons", 1)
     # as /coverage/service-areas asks: each range outlines its sites as soon as it has walked them
-    eager = _warm_median(lambda: areas(net, sites_metric, max_cost=1200.0, polygons=True).polygons, 15)
+    eager = _against(lambda: areas(net, sites_metric, max_cost=1200.0, polygons=True).polygons, bare)
     result = areas(net, sites_metric, max_cost=1200.0)
     print(
         f"   30 sites, 1,200 m, {net.n_nodes:,} nodes; "
@@ -136,21 +149,23 @@ def service_areas() -> None:
         ("linework", linework, linework_1),
         ("with 40 m polygons", polygons, polygons_1),
     ):
-        _line(f"service-areas ({name})", ours, "bare scipy dijkstra", bare, unit="ms", goal="(goal <= 2x)")
+        _line(
+            f"service-areas ({name})", ours[0], "bare scipy dijkstra", ours[1], unit="ms", goal="(goal <= 2x)"
+        )
         if threads > 1:
             _line(
                 f"service-areas ({name}, 1 thread)",
-                one,
+                one[0],
                 "bare scipy dijkstra",
-                bare,
+                one[1],
                 unit="ms",
                 goal="(goal <= 2x)",
             )
     _line(
         "service-areas (with 40 m polygons, outlined as walked)",
-        eager,
+        eager[0],
         "bare scipy dijkstra",
-        bare,
+        eager[1],
         unit="ms",
         goal="(goal <= 2x)",
     )
@@ -172,7 +187,7 @@ def service_areas() -> None:
     # pgr_drivingDistance answers (root, node, cost) rows, no geometry: the like answer is the reached stretches
     _line(
         "service-areas (reached stretches)",
-        reach,
+        reach[0],
         "pgRouting pgr_drivingDistance",
         pgr,
         unit="ms",
@@ -181,13 +196,13 @@ def service_areas() -> None:
     if threads > 1:
         _line(
             "service-areas (reached stretches, 1 thread)",
-            reach_1,
+            reach_1[0],
             "pgRouting pgr_drivingDistance",
             pgr,
             unit="ms",
             goal="(goal <= 0.02x, i.e. >= 50x faster)",
         )
-    _line("service-areas (linework)", linework, "pgRouting pgr_drivingDistance", pgr, unit="ms")
+    _line("service-areas (linework)", linework[0], "pgRouting pgr_drivingDistance", pgr, unit="ms")
 
 
 def _pgrouting(net, roots: np.ndarray, distance: float) -> float | None:
