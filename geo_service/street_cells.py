@@ -787,7 +787,10 @@ def _outlines(  # type: ignore[no-untyped-def]
                 if smaller and _inside(ring_xy, ring_end[h - 1] if h else 0, ring_end[h], px, py):
                     best = h
             shell_of[r] = best
-        out_xy = _grow_xy(out_xy, n_out_xy + n_ring_xy)
+        need = n_out_xy + n_ring_xy
+        if need > len(out_xy):  # as many points again for each site to come as so far (8 times at most)
+            need = max(need, min(need * n_sites // (s + 1), 8 * need))
+        out_xy = _grow_xy(out_xy, need)
         out_ring = grown(out_ring, n_out_ring + n_rings + 1)
         out_polygon = grown(out_polygon, n_out_polygon + n_rings + 1)
         for h in range(n_rings):

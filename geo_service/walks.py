@@ -195,6 +195,8 @@ def _reached_streets(indptr, target, cost, street, starts, start_costs, start_pt
         most = w  # the rows so far and the arcs out of the nodes settled: room enough for its rows
         for q in range(n_settled):
             most += indptr[settled[q] + 1] - indptr[settled[q]]
+        if most > len(point):  # as many rows again for each point to come as so far (8 times at most)
+            most = max(most, min(most * n_points // (p + 1), 8 * most))
         # (grown here, between the walks: an array given anew inside a loop has its count of
         # references kept by numba at every turn of the loop)
         point, streets, here, there = (
