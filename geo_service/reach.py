@@ -395,12 +395,20 @@ def service_areas(
         ranges, lambda lo, hi: _reached(network, prep, sites[lo:hi], max_cost, max_snap_m, cells)
     )
     first = [lo for lo, _ in ranges]
-    site = np.concatenate([part[0] + lo for lo, part in zip(first, parts, strict=True)])
-    segment, start, stop = (np.concatenate([part[i] for part in parts]) for i in (1, 2, 3))
+
+    def joined(i: int) -> np.ndarray:  # (one range: its arrays as they are)
+        return parts[0][i] if len(parts) == 1 else np.concatenate([part[i] for part in parts])
+
+    site = (
+        joined(0)
+        if len(parts) == 1
+        else np.concatenate([p[0] + lo for lo, p in zip(first, parts, strict=True)])
+    )
+    segment, start, stop = joined(1), joined(2), joined(3)
     unreachable = tuple(int(i) + lo for lo, part in zip(first, parts, strict=True) for i in part[4])
     areas = ServiceAreas(network, len(sites), site, segment, start, stop, unreachable, buffer_m, threads)
     if cells is not None:  # (kept where the cached property keeps it)
-        areas.__dict__["polygons"] = np.concatenate([part[5] for part in parts])
+        areas.__dict__["polygons"] = joined(5)
     return areas
 
 
@@ -443,7 +451,7 @@ def _reached(
         float(max_cost),
         network.mode == "walk",
     )
-    found = (ok[rows], segs, starts, stops, unreachable)
+    found = (rows if len(ok) == len(sites) else ok[rows], segs, starts, stops, unreachable)
     return _with_outlines(found, len(sites), cells)
 
 

@@ -413,8 +413,8 @@ def cut_streets(
     end, each in the order given, then the point's own street along it.
     """
     return _cut_streets(  # type: ignore[no-any-return]
-        np.ascontiguousarray(row, dtype=np.int64),
-        np.ascontiguousarray(street, dtype=np.int64),
+        np.ascontiguousarray(row, dtype=np.int32),  # (as the walk gives them)
+        np.ascontiguousarray(street, dtype=np.int32),
         np.ascontiguousarray(here, dtype=np.float64),
         np.ascontiguousarray(there, dtype=np.float64),
         np.ascontiguousarray(seg_len, dtype=np.float64),
