@@ -38,6 +38,8 @@ def _stretch_vertices(seg, a, b, vertex_start, along, coords, seg_u, seg_v):  # 
     for p in range(n):  # how many vertices each has: its ends and the street's vertices between them
         if p + 16 < n:  # (the streets are far apart in memory: asked for early)
             prefetch(vertex_start, seg[p + 16])
+            prefetch(seg_u, seg[p + 16])
+            prefetch(seg_v, seg[p + 16])
         if p + 8 < n:
             ahead = vertex_start[seg[p + 8]]
             prefetch(along, ahead)
@@ -54,6 +56,12 @@ def _stretch_vertices(seg, a, b, vertex_start, along, coords, seg_u, seg_v):  # 
         end_node[p] = seg_v[g] if b[p] >= along[last] - 1e-6 else -1
     xy = np.empty((offsets[n], 2))
     for p in range(n):
+        if p + 16 < n:  # (out of the nearer caches again by now)
+            prefetch(vertex_start, seg[p + 16])
+        if p + 8 < n:
+            ahead = vertex_start[seg[p + 8]]
+            prefetch(along, ahead)
+            prefetch(coords, ahead)
         g = seg[p]
         first, last = vertex_start[g], vertex_start[g + 1] - 1
         w = offsets[p]
