@@ -29,7 +29,7 @@ __all__ = ["OutsideReferrer", "Workspace", "open_workspace"]
 T = TypeVar("T")
 
 # the layers' versions read in a :meth:`Workspace.reading` block, per workspace (id) and layer
-_READ: ContextVar[dict[tuple[int, str], int] | None] = ContextVar("geo_versions_read", default=None)
+_READ: ContextVar[dict[int, dict[str, int]] | None] = ContextVar("geo_versions_read", default=None)
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,16 @@ class Workspace:
         read = _READ.get()
         if read is None:
             return tuple(self.store.layer_version(name) for name in layers)
-        if any((id(self), name) not in read for name in layers):  # (the first ask: every layer's, at once)
-            every = self.store.layer_versions([*self.catalog, *layers])
-            read.update({(id(self), name): version for name, version in every.items()})
-        return tuple(read[id(self), name] for name in layers)
+        mine = read.get(id(self))
+        if mine is not None:
+            try:
+                return tuple([mine[name] for name in layers])
+            except KeyError:
+                pass
+        # (the first ask: every layer's, at once)
+        mine = read.setdefault(id(self), {})
+        mine.update(self.store.layer_versions([*self.catalog, *layers]))
+        return tuple([mine[name] for name in layers])
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
