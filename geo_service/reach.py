@@ -207,10 +207,7 @@ class _Geometry:
         from geo_service.trails import stretch_vertices  # numba, as the walk
 
         net = self.network
-        xy, offsets, start_node, end_node = stretch_vertices(
-            seg, a, b, self.start, self.along, self.coords, net.seg_u, net.seg_v
-        )
-        return xy, offsets, start_node, end_node
+        return stretch_vertices(seg, a, b, self.start, self.along, self.coords, net.seg_u, net.seg_v)
 
 
 class _Arcs:
@@ -396,15 +393,15 @@ def service_areas(
     )
     first = [lo for lo, _ in ranges]
 
-    def joined(i: int) -> np.ndarray:  # (one range: its arrays as they are)
-        return parts[0][i] if len(parts) == 1 else np.concatenate([part[i] for part in parts])
+    def joined(i: int) -> np.ndarray:
+        """The ranges' arrays ``i`` end to end (one range's as it is), their sites (0) numbered on."""
+        if len(parts) == 1:
+            return parts[0][i]
+        return np.concatenate(
+            [part[i] + lo if i == 0 else part[i] for lo, part in zip(first, parts, strict=True)]
+        )
 
-    site = (
-        joined(0)
-        if len(parts) == 1
-        else np.concatenate([p[0] + lo for lo, p in zip(first, parts, strict=True)])
-    )
-    segment, start, stop = joined(1), joined(2), joined(3)
+    site, segment, start, stop = joined(0), joined(1), joined(2), joined(3)
     unreachable = tuple(int(i) + lo for lo, part in zip(first, parts, strict=True) for i in part[4])
     areas = ServiceAreas(network, len(sites), site, segment, start, stop, unreachable, buffer_m, threads)
     if cells is not None:  # (kept where the cached property keeps it)

@@ -101,12 +101,7 @@ async def who(
     crs: str = "EPSG:4326",
 ) -> Response:
     moment = parse_moment(at) or _now()
-    # (longitude and latitude, the usual ask, as they are)
-    point = (
-        shapely.Point(lon, lat)
-        if crs == "EPSG:4326"
-        else to_wgs84([shapely.Point(lon, lat)], parse_crs(crs))[0]
-    )
+    point = to_wgs84([shapely.Point(lon, lat)], parse_crs(crs))[0]
     finite = bool(np.isfinite([point.x, point.y]).all())
     swapped = finite and abs(point.x) <= 90 < abs(point.y) <= 180  # said so by the bounds check below
     if not finite or ((abs(point.x) > 180 or abs(point.y) > 90) and not swapped):
