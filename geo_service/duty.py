@@ -503,20 +503,18 @@ def open_windows(
     """The hours a site is open between ``start`` and ``end`` (validity window × daily hours)."""
     if end <= start:
         raise InvalidInput("时间窗的结束须晚于开始", "The time window must end after it starts", field="end")
-    first, last = festival_dates(props, around=start.astimezone(TZ).date())
+    if props.get("status", "open") != "open":
+        return []
+    local_day = start.astimezone(TZ).date()
+    first, last = festival_dates(props, around=local_day)
     hours = _hours(props.get("hours"))
     out = []
-    day = start.astimezone(TZ).date() - dt.timedelta(days=1)  # the night before may run into the window
-    while dt.datetime.combine(day, dt.time(0), tzinfo=TZ) < end:
-        if (
-            (first is None or day >= first)
-            and (last is None or day <= last)
-            and props.get("status", "open") == "open"
-        ):
+    day = local_day - dt.timedelta(days=1)  # the night before may run into the window
+    while (midnight := dt.datetime.combine(day, dt.time(0), tzinfo=TZ)) < end:
+        if (first is None or day >= first) and (last is None or day <= last):
             for a, b in hours:
-                ws = dt.datetime.combine(day, dt.time(0), tzinfo=TZ) + dt.timedelta(minutes=a)
-                we = dt.datetime.combine(day, dt.time(0), tzinfo=TZ) + dt.timedelta(minutes=b)
-                lo, hi = max(ws, start), min(we, end)
+                lo = max(midnight + dt.timedelta(minutes=a), start)
+                hi = min(midnight + dt.timedelta(minutes=b), end)
                 if lo < hi:
                     out.append((lo, hi))
         day += dt.timedelta(days=1)

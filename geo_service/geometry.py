@@ -528,11 +528,14 @@ def polygonal(geom: shapely.Geometry | None, *, min_area: float = 0.0) -> shapel
     return polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
 
 
-def check_place(point: shapely.Geometry, *, bounds: tuple[float, float, float, float]) -> None:
+def check_place(lon: float, lat: float, *, bounds: tuple[float, float, float, float]) -> None:
     """:func:`check_positions` of one place asked about (who covers it): refused as the place (该位置),
     not as "feature point[0]"."""
+    minx, miny, maxx, maxy = bounds
+    if minx <= lon <= maxx and miny <= lat <= maxy:  # (NaN is never within)
+        return
     try:
-        check_positions([point], bounds=bounds, what="point")
+        check_positions([shapely.points(lon, lat)], bounds=bounds, what="point")
     except InvalidInput as e:
         raise InvalidInput(
             e.zh.replace("要素 point[0]：", "该位置"), e.en.replace("Feature point[0]: ", ""), field="lon"

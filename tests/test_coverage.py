@@ -11,7 +11,9 @@ import pytest
 import shapely
 
 from geo_service.coverage import (
+    AT_SITE_M,
     BeatIndex,
+    SiteReach,
     assign_points_to_beats,
     beat_coverage,
     site_duty_coverage,
@@ -94,6 +96,15 @@ def test_point_membership_by_hand():
         3: {"B22"},
         4: {"R1"},
     }  # 2 is in the hole; 5 beyond the reach
+    xy = shapely.get_coordinates(pts)
+    assert [[str(index.codes[k]) for k in index.beats_at(x, y)] for x, y in xy] == [
+        ["B00"],
+        ["B00", "B01"],
+        [],
+        ["B22"],
+        ["R1"],
+        [],
+    ]
 
 
 def test_who_covers_at_hours():
@@ -294,11 +305,8 @@ def test_demo_who_covers_and_coverage(demo_ws):
     assert cov.overlaps
 
 
-def test_interior_grid_gives_the_exact_answer_on_many_points(monkeypatch):
-    from geo_service.coverage import membership
-
-    monkeypatch.setattr(membership, "_GRID_CELLS", 1e5)  # a coarser grid: the same logic, a faster test
-    rng = np.random.default_rng(3)
+def _random_beats(rng: np.random.Generator) -> gpd.GeoDataFrame:
+    """60 random polygon beats over 3 km (overlapping, with gaps) and two road beats across them."""
     polys = [
         shapely.Polygon(np.column_stack([OX + cx + r * np.cos(a), OY + cy + r * np.sin(a)]))
         for cx, cy, r in rng.uniform([0, 0, 150], [3000, 3000, 600], (60, 3))
@@ -309,7 +317,7 @@ def test_interior_grid_gives_the_exact_answer_on_many_points(monkeypatch):
         shapely.LineString([(OX - 100, OY + 1500), (OX + 3100, OY + 1700)]),
         shapely.LineString([(OX + 700, OY - 100), (OX + 800, OY + 3100)]),
     ]
-    frame = gpd.GeoDataFrame(
+    return gpd.GeoDataFrame(
         {
             "code": [f"B{i}" for i in range(62)],
             "name": "b",
@@ -320,7 +328,14 @@ def test_interior_grid_gives_the_exact_answer_on_many_points(monkeypatch):
         geometry=m2ll(polys + roads),
         crs=4326,
     )
-    index = BeatIndex.build(frame)
+
+
+def test_interior_grid_gives_the_exact_answer_on_many_points(monkeypatch):
+    from geo_service.coverage import membership
+
+    monkeypatch.setattr(membership, "_GRID_CELLS", 1e5)  # a coarser grid: the same logic, a faster test
+    rng = np.random.default_rng(3)
+    index = BeatIndex.build(_random_beats(rng))
     xy = np.column_stack([OX + rng.uniform(-200, 3200, 120_000), OY + rng.uniform(-200, 3200, 120_000)])
     # points on beat vertices and edges, where "intersects" and "contains" differ
     on_edges = shapely.get_coordinates(shapely.segmentize(index.geoms[:60], 7.0))
@@ -339,6 +354,66 @@ def test_interior_grid_gives_the_exact_answer_on_many_points(monkeypatch):
     assert np.all(np.diff(p) >= 0)
     small_p, small_b = assign_points_to_beats(pts[:5000], index)  # the STRtree path, points as geometries
     assert set(zip(small_p.tolist(), small_b.tolist(), strict=True)) == {e for e in expected if e[0] < 5000}
+
+
+def test_one_place_is_in_the_beats_a_batch_puts_it_in():
+    """``BeatIndex.beats_at`` (who-covers asks for one place, from one tree query) against the batch
+    answer, on random places, on the beats' vertices and edges, and beside the road beats."""
+    index = BeatIndex.build(_random_beats(np.random.default_rng(5)))
+    rng = np.random.default_rng(6)
+    roads = index.geoms[index.is_line]
+    xy = np.vstack(
+        [
+            np.column_stack([OX + rng.uniform(-200, 3200, 3000), OY + rng.uniform(-200, 3200, 3000)]),
+            shapely.get_coordinates(shapely.segmentize(index.geoms[~index.is_line], 40.0)),
+            # beside the roads: within the reach of both (40 m and 15 m), and of the first only
+            shapely.get_coordinates(shapely.segmentize(shapely.offset_curve(roads, 14.0), 50.0)),
+            shapely.get_coordinates(shapely.segmentize(shapely.offset_curve(roads, -30.0), 50.0)),
+        ]
+    )
+    p, b = assign_points_to_beats(xy, index)
+    split = np.searchsorted(p, np.arange(len(xy) + 1))
+    got = [index.beats_at(x, y).tolist() for x, y in xy]
+    assert got == [b[split[i] : split[i + 1]].tolist() for i in range(len(xy))]
+    assert sum(map(len, got)) > len(xy) // 2  # (most places are in some beat)
+    assert any(index.is_line[got[i]].any() for i in range(len(got)))
+
+
+def test_a_place_within_a_metre_of_a_site_is_at_it():
+    """``SiteReach.at_site`` (the sites' bounds compared first) against the distance to every site: a
+    place in a stall zone or within a metre of it or of a point site is at the nearest such site (0 m
+    on foot); a place further off is at none."""
+    rng = np.random.default_rng(8)
+    corners = OX + rng.uniform(0, 300, (40, 2))
+    corners[:, 1] += OY - OX
+    sizes = rng.uniform(1, 15, (20, 2))
+    shapes = [shapely.Point(x, y) for x, y in corners[:20]] + [
+        shapely.box(x, y, x + w, y + h) for (x, y), (w, h) in zip(corners[20:], sizes, strict=True)
+    ]
+    sites = gpd.GeoDataFrame({"name": [f"点{i}" for i in range(40)]}, geometry=m2ll(shapes), crs=4326)
+    reach = SiteReach.build(build_network(grid_roads(), mode="walk"), sites)
+    metric = reach.shapes
+    turn = rng.uniform(0, 2 * np.pi, (len(metric), 4))
+    near = [  # half a metre, just inside and just outside a metre, and two metres out from each site's edge
+        # (a box's ring runs anticlockwise: a negative offset is outside it)
+        shapely.get_coordinates(shapely.offset_curve(shapely.boundary(g), -r).interpolate(t, normalized=True))
+        if g.geom_type == "Polygon"
+        else np.array([[g.x + r * np.cos(t), g.y + r * np.sin(t)]])
+        for g, ts in zip(metric, turn, strict=True)
+        for r, t in zip((0.5, 0.99, 1.01, 2.0), ts / (2 * np.pi), strict=True)
+    ]
+    places = np.vstack(
+        [*near, np.column_stack([OX + rng.uniform(0, 315, 2000), OY + rng.uniform(0, 315, 2000)])]
+    )
+    got, expected = [], []
+    for x, y in places:
+        point = shapely.Point(x, y)
+        d = shapely.distance(metric, point)
+        expected.append(int(np.argmin(d)) if d.min() <= AT_SITE_M else None)
+        got.append(reach.at_site(point))
+    assert got == expected
+    assert sum(k is not None for k in got) > 100
+    assert sum(k is None for k in got[: len(near)]) > 40  # (the places 1.01 m and 2 m off)
 
 
 def test_week_by_hour_by_hand():

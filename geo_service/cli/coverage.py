@@ -37,7 +37,7 @@ def _who(args: argparse.Namespace) -> int:
         ws = Workspace(store, settings)
         ctx = coverage_context(ws)
         p = to_wgs84([shapely.Point(args.lon, args.lat)], parse_crs(args.crs))[0]
-        check_place(p, bounds=settings.service_bounds)
+        check_place(p.x, p.y, bounds=settings.service_bounds)
         ans = who_covers(
             p.x,
             p.y,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +90,7 @@ class WhoCovers:
 
 NEXT_SHIFT_DAYS = 92  # how far ahead who-covers looks for the next shift (a roster that starts next season)
 WALK_SNAP_M = 300.0  # a site or a home further than this from every street is reached by no walk
+AT_SITE_M = 1.0  # a place this near a site (or in it) is at it: 0 m on foot
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ class SiteReach:
     names: np.ndarray
     field: NearestSites
     seasons: tuple[Mapping[str, Any], ...] = ()  # per site: its dates (lunar and solar), if it has any
-    shapes: shapely.STRtree | None = None  # the sites themselves (metric): a place inside one is at it
+    shapes: np.ndarray | None = None  # the sites themselves (metric): a place within a metre of one is at it
     hours: tuple[str | None, ...] = ()  # per site: its opening hours (``07:00-22:00``), if the layer has them
     # each site's season as seen on a day, once asked (who-covers asks about the same few sites all day)
     # (``dataclasses.field``: ``field`` is the reach, above)
@@ -119,6 +121,27 @@ class SiteReach:
                 self._seen.clear()
             seen = self._seen[k, day] = site_season(self.seasons[k], day=day)
         return dict(seen)
+
+    @functools.cached_property
+    def _boxes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each site's bounds widened by :data:`AT_SITE_M` (lower-left, upper-right corners, n × 2)."""
+        bounds = shapely.bounds(self.shapes).reshape(-1, 4)
+        return bounds[:, :2] - AT_SITE_M, bounds[:, 2:] + AT_SITE_M
+
+    def at_site(self, point_m: shapely.Point) -> int | None:
+        """The site a metric point lies in or within :data:`AT_SITE_M` of (the nearest, when several), or
+        None. (The sites' bounds are compared first, in numpy: one place asked about is near few sites,
+        and this is cheaper than a tree query for the few hundred a layer has.)"""
+        if self.shapes is None or not len(self.shapes):
+            return None
+        lo, hi = self._boxes
+        xy = shapely.get_coordinates(point_m)
+        near = np.flatnonzero(((lo <= xy) & (xy <= hi)).all(axis=1))
+        if not len(near):
+            return None
+        distance = shapely.distance(self.shapes[near], point_m)
+        within = distance <= AT_SITE_M
+        return int(near[within][np.argmin(distance[within])]) if within.any() else None
 
     @classmethod
     def build(
@@ -148,7 +171,12 @@ class SiteReach:
         )
         field = nearest_sites(network, anchors, max_snap_m=max_snap_m)
         return cls(
-            sites.index.to_numpy(), names, field, seasons if dated else (), shapely.STRtree(shapes), hours
+            sites.index.to_numpy(),
+            names,
+            field,
+            seasons if dated else (),
+            np.asarray(shapes, dtype=object),
+            hours,
         )
 
     def nearest(
@@ -167,10 +195,9 @@ class SiteReach:
         :func:`site_season`."""
         if len(self.ids) == 0:
             return None
-        at_site = [] if self.shapes is None else self.shapes.query(point_m, predicate="dwithin", distance=1.0)
-        if len(at_site):  # the one it lies in (the nearest, when within a metre of several)
-            geoms = self.shapes.geometries.take(at_site)  # type: ignore[union-attr]
-            k, cost = int(at_site[int(np.argmin(shapely.distance(geoms, point_m)))]), 0.0
+        inside = self.at_site(point_m)
+        if inside is not None:  # the one it lies in (the nearest, when within a metre of several)
+            k, cost = inside, 0.0
         else:
             where = snapped or snap(
                 self.field.network, np.array([point_m], dtype=object), max_distance=max_snap_m
@@ -224,12 +251,12 @@ def who_covers(
 
     The site layers may come as frames, or as :class:`SiteReach` built once beforehand (what the
     service does: a request then costs a few array lookups, not a shortest-path search)."""
-    point = shapely.Point(lon, lat)
-    pm = shapely.points(np.atleast_2d(transformer("EPSG:4326", crs).transform(lon, lat)))
+    x, y = transformer("EPSG:4326", crs).transform(lon, lat)
+    pm = shapely.points([(x, y)])
     names, shapes = district_shapes(districts)  # (made once per frame)
-    inside = np.flatnonzero(shapely.intersects(shapes, point))
+    inside = np.flatnonzero(shapely.intersects_xy(shapes, lon, lat))
     district = names[inside[0]] if len(inside) else None
-    _, hit = assign_points_to_beats(pm, beats)
+    hit = beats.beats_at(x, y)
     codes = [str(beats.codes[b]) for b in hit]
     running = on_duty([s for s in shifts if s.beat in codes], at)
     notes: list[tuple[str, str]] = []  # (zh, en)
@@ -241,7 +268,7 @@ def who_covers(
     if not codes or not running:
         order = sorted(hit, key=lambda b: bool(beats.is_line[b]))  # stable: in the index's order
         beat_district = beats.districts[order[0]] if order else None
-        escalation = str(duty_offices(shapely.get_coordinates(pm), [beat_district], districts, crs=crs)[0])
+        escalation = str(duty_offices(np.array([[x, y]]), [beat_district], districts, crs=crs)[0])
         # in English the kind of office only: its name (``escalation``) is Chinese, given beside the reasons
         office_en = "the city duty office" if escalation == CITY_OFFICE else "the district duty office"
     if not codes:

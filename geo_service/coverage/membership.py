@@ -8,6 +8,7 @@ edge are tested exactly, against the few beats of their cell, with prepared geom
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,24 @@ class BeatIndex:
             reach,
             shapely.STRtree(geoms),
         )
+
+    def beats_at(self, x: float, y: float) -> np.ndarray:
+        """The beats of one place (metric ``x``, ``y``) in the index's order: the polygons holding it
+        (boundary included) and the road beats reaching it, as :func:`assign_points_to_beats` answers
+        for a single point, from one query of the tree (who-covers asks for one place at a time)."""
+        point = shapely.points(x, y)
+        near = np.sort(self.tree.query(point, predicate="dwithin", distance=self._line_reach))
+        line = self.is_line[near]
+        polygon = ~line
+        keep = np.zeros(len(near), dtype=bool)
+        keep[polygon] = shapely.intersects_xy(self.geoms[near[polygon]], x, y)
+        keep[line] = shapely.distance(self.geoms[near[line]], point) <= self.reach[near[line]]
+        return near[keep]
+
+    @functools.cached_property
+    def _line_reach(self) -> float:
+        """How far the furthest-reaching road beat reaches (0 without road beats)."""
+        return max(float(self.reach[self.is_line].max()), 0.0) if self.is_line.any() else 0.0
 
     def interior_grid(self) -> dict[str, Any]:
         """The cell grid of the polygon beats, built on first use and kept with the index.

@@ -73,8 +73,13 @@ def duty_offices(
         [f"{v}值班室" if isinstance(v, str) and v.strip() else CITY_OFFICE for v in beat_districts],
         dtype=object,
     )
-    left = np.arange(len(xy))
     names, shapes = district_shapes(districts, crs)
+    if len(xy) == 1:  # one place (who-covers): every district at once
+        inside = np.flatnonzero(shapely.contains_xy(shapes, xy[0, 0], xy[0, 1]))
+        if len(inside):
+            office[0] = f"{names[inside[0]]}值班室"
+        return office
+    left = np.arange(len(xy))
     for name, shape in zip(names, shapes, strict=True):
         if not len(left):
             break

@@ -101,17 +101,18 @@ async def who(
     crs: str = "EPSG:4326",
 ) -> Response:
     moment = parse_moment(at) or _now()
-    point = to_wgs84([shapely.Point(lon, lat)], parse_crs(crs))[0]
-    finite = bool(np.isfinite([point.x, point.y]).all())
-    swapped = finite and abs(point.x) <= 90 < abs(point.y) <= 180  # said so by the bounds check below
-    if not finite or ((abs(point.x) > 180 or abs(point.y) > 90) and not swapped):
+    point = to_wgs84([shapely.points(lon, lat)], parse_crs(crs))[0]
+    x, y = point.x, point.y  # (WGS 84)
+    finite = math.isfinite(x) and math.isfinite(y)
+    swapped = finite and abs(x) <= 90 < abs(y) <= 180  # said so by the bounds check below
+    if not finite or ((abs(x) > 180 or abs(y) > 90) and not swapped):
         raise InvalidInput(
             f"坐标 ({lon}, {lat}) 在 {crs} 中不是有效位置（投影坐标请指定 crs，如 EPSG:4547）",
             f"({lon}, {lat}) is no position in {crs} (name the crs of projected coordinates, e.g. EPSG:4547)",
             field="lon",
         )
     try:  # as the command line does: a place outside the service's bounds is a mistake, not a gap
-        check_place(point, bounds=ws.settings.service_bounds)
+        check_place(x, y, bounds=ws.settings.service_bounds)
     except InvalidInput as e:
         if parse_crs(crs) == parse_crs("EPSG:4326"):
             raise e from None
@@ -123,23 +124,23 @@ async def who(
                 "; if these are longitude and latitude, leave out crs",
             )
         raise InvalidInput(
-            f"坐标 ({lon}, {lat}) 按 {crs} 换算为经纬度 ({point.x:.6g}, {point.y:.6g})，不在服务范围内{hint_zh}",
-            f"({lon}, {lat}) in {crs} is longitude/latitude ({point.x:.6g}, {point.y:.6g}), outside the service's "
+            f"坐标 ({lon}, {lat}) 按 {crs} 换算为经纬度 ({x:.6g}, {y:.6g})，不在服务范围内{hint_zh}",
+            f"({lon}, {lat}) in {crs} is longitude/latitude ({x:.6g}, {y:.6g}), outside the service's "
             f"area{hint_en}",
             field="crs",
         ) from None
     with ws.reading():  # (the layers' versions read once for the whole answer)
         if who_covers_ready(ws):  # a few array lookups: answer here rather than hop to a worker thread
-            return _who(ws, point, moment)
+            return _who(ws, x, y, moment)
         # the first ask after an edit builds the indexes
-        return await run_in_threadpool(_who, ws, point, moment)
+        return await run_in_threadpool(_who, ws, x, y, moment)
 
 
-def _who(ws: Workspace, point: shapely.Point, moment: dt.datetime) -> Response:
+def _who(ws: Workspace, lon: float, lat: float, moment: dt.datetime) -> Response:
     ctx = coverage_context(ws)
     answer = who_covers(
-        point.x,
-        point.y,
+        lon,
+        lat,
         moment,
         beats=ctx.beats,
         shifts=ctx.shifts,
