@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -197,6 +198,7 @@ def test_layer_version_moves_on_writes_only(store):
     def moved() -> None:
         now = store.layer_version("depots")
         assert now > seen[-1]
+        assert store.layer_versions(["depots", "roads"]) == {"depots": now, "roads": roads}
         seen.append(now)
 
     store.list_features("depots")
@@ -225,6 +227,40 @@ def test_layer_version_moves_on_writes_only(store):
     assert store.layer_versions([]) == {}
     with pytest.raises(NotFound):
         store.layer_versions(["depots", "no_such_layer"])
+
+
+def test_layer_versions_follow_writes_through_another_connection(tmp_path, catalog):
+    """A GeoPackage store reads the versions again only when the file changed (SQLite's data_version):
+    a write by another store on the same file (another worker, another process) is seen at the next
+    ask, as is its own; a refused write changes nothing."""
+    from geo_service.store.gpkg import GeoPackageStore
+
+    one, two = GeoPackageStore(tmp_path / "w.gpkg", catalog), GeoPackageStore(tmp_path / "w.gpkg", catalog)
+    try:
+        before = two.layer_versions(["depots", "roads"])
+        assert two.layer_versions(["depots", "roads"]) == before  # (read once, asked twice)
+        [f] = one.create_features("depots", [depot("甲")], actor="x")
+        after = two.layer_versions(["depots", "roads"])
+        assert after == {"depots": before["depots"] + 1, "roads": before["roads"]}
+        two.update_feature("depots", f.id, depot("乙"), expected_version=1, actor="x")
+        assert two.layer_versions(["depots"]) == {"depots": after["depots"] + 1}
+        assert one.layer_versions(["depots"]) == {"depots": after["depots"] + 1}
+        with pytest.raises(Conflict):
+            one.update_feature("depots", f.id, depot("丙"), expected_version=1, actor="x")
+        assert (
+            two.layer_versions(["depots"])
+            == one.layer_versions(["depots"])
+            == {"depots": after["depots"] + 1}
+        )
+        # a change written by another program (sqlite3 here, as a GIS desktop would)
+        with sqlite3.connect(tmp_path / "w.gpkg") as con:
+            con.execute("UPDATE geo_layer_state SET version = version + 5 WHERE layer = 'roads'")
+        assert (
+            one.layer_versions(["roads"]) == two.layer_versions(["roads"]) == {"roads": before["roads"] + 5}
+        )
+    finally:
+        one.close()
+        two.close()
 
 
 def test_table_layers_and_numbers(store, catalog):

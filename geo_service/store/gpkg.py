@@ -113,6 +113,10 @@ class GeoPackageStore:
         self._checking = threading.RLock()  # exclusive(): one thread of this process at a time
         self._held = 0  # how deep this process holds exclusive(): the file lock is taken at the first
         self._lockfile: IO[bytes] | None = None
+        # the layers' versions as last read, with when: (SQLite's data_version, which moves with every
+        # commit of another connection, other processes' too; and this connection's write transactions)
+        self._versions: tuple[tuple[int, int], dict[str, int]] | None = None
+        self._transactions = 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             existing = set()
@@ -316,6 +320,8 @@ class GeoPackageStore:
                     if failure is not None:
                         raise failure from exc
                 raise
+            finally:
+                self._transactions += 1  # (the versions read before it are read again)
 
     def _roll_back(self) -> None:
         """Undo the open transaction, if SQLite has not undone it already: after a full disk or an I/O
@@ -338,15 +344,18 @@ class GeoPackageStore:
         return int(row[0]) if row else 0
 
     def layer_versions(self, layers: Sequence[str]) -> dict[str, int]:
+        """As :meth:`Store.layer_versions`; the versions are read again only when the file has changed
+        since they were last read (asking SQLite's ``data_version`` costs less than the query: every
+        who-covers request asks)."""
         names = [self.catalog[layer].name for layer in layers]
         if not names:
             return {}
         with self._lock:
-            rows = self._con.execute(
-                f"SELECT layer, version FROM geo_layer_state WHERE layer IN ({', '.join('?' * len(names))})",
-                names,
-            ).fetchall()
-        found = {str(layer): int(version) for layer, version in rows}
+            stamp = (int(self._con.execute("PRAGMA data_version").fetchone()[0]), self._transactions)
+            if self._versions is None or self._versions[0] != stamp:
+                rows = self._con.execute("SELECT layer, version FROM geo_layer_state").fetchall()
+                self._versions = (stamp, {str(layer): int(version) for layer, version in rows})
+            found = self._versions[1]
         return {name: found.get(name, 0) for name in names}
 
     def count(self, layer: str) -> int:
