@@ -22,7 +22,7 @@ from geo_service.coverage import (
     who_covers,
 )
 from geo_service.crs import from_metric, to_metric
-from geo_service.duty import shifts_from_frame
+from geo_service.duty import open_windows, shifts_from_frame
 from geo_service.network import build_network
 from tests.test_network import OX, OY, grid_roads
 
@@ -414,6 +414,53 @@ def test_a_place_within_a_metre_of_a_site_is_at_it():
     assert got == expected
     assert sum(k is not None for k in got) > 100
     assert sum(k is None for k in got[: len(near)]) > 40  # (the places 1.01 m and 2 m off)
+
+
+def test_a_site_is_open_at_a_moment_as_its_windows_say():
+    """``SiteReach.open_at`` (the day's windows worked out once per site and day) against
+    :func:`open_windows` of the minute asked, for sites with day hours, split hours, a night market
+    past midnight, a market from midnight, solar and lunar seasons, at random moments and at the edges: the last minute of a
+    day, midnight, a window's start and end and a second either side."""
+    sites = gpd.GeoDataFrame(
+        {
+            "name": ["日间", "两段", "夜市", "春节", "腊月夜市", "早市", "坏时段"],
+            "hours": [
+                "06:00-20:00",
+                "06:00-11:00,15:00-20:00",
+                "18:00-02:00",
+                "07:00-22:00",
+                "20:00-00:30",
+                "00:00-06:00",
+                "9点",
+            ],
+            "lunar_from": [None, None, None, "12-15", "12-01", None, None],
+            "lunar_to": [None, None, None, "01-16", "12-30", None, None],
+            "valid_from": [dt.date(2026, 1, 1), None, dt.date(2026, 12, 3), None, None, None, None],
+            "valid_to": [None, None, dt.date(2026, 12, 20), None, None, None, None],
+        },
+        geometry=m2ll([shapely.Point(OX + 10 * i, OY + 5) for i in range(7)]),
+        crs=4326,
+    )
+    reach = SiteReach.build(build_network(grid_roads(), mode="walk"), sites)
+    rng = np.random.default_rng(9)
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    start = dt.datetime(2026, 11, 25, tzinfo=shanghai)
+    moments = [start + dt.timedelta(seconds=float(s)) for s in rng.uniform(0, 120 * 86400, 3000)]
+    for day in (dt.date(2026, 12, 2), dt.date(2026, 12, 3), dt.date(2026, 12, 20), dt.date(2027, 1, 22)):
+        midnight = dt.datetime.combine(day, dt.time(0), tzinfo=shanghai)
+        for minute in (0, 30, 120, 6 * 60, 11 * 60, 15 * 60, 18 * 60, 20 * 60, 22 * 60, 1439):
+            for second in (-61, -60, -30, -1, 0, 1, 30, 59, 60):
+                moments.append(midnight + dt.timedelta(minutes=minute, seconds=second))
+    moments.append(dt.datetime(2026, 12, 3, 15, 59, 30, tzinfo=dt.UTC))  # (23:59:30 in Beijing)
+    got, expected = [], []
+    for at in moments:
+        for k in range(6):
+            timetable = {**reach.seasons[k], "hours": reach.hours[k]}
+            expected.append(bool(open_windows(timetable, at, at + dt.timedelta(minutes=1))))
+            got.append(reach.open_at(k, at))
+    assert got == expected
+    assert 0.1 < np.mean(got) < 0.9
+    assert reach.open_at(6, moments[0]) is None  # hours that do not read: unknown
 
 
 def test_week_by_hour_by_hand():

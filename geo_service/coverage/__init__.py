@@ -112,6 +112,10 @@ class SiteReach:
     _seen: dict[tuple[int, dt.date], dict[str, Any]] = dataclasses.field(
         default_factory=dict, compare=False, repr=False
     )
+    # each site's opening windows of a day (POSIX seconds), once asked; None when its hours do not read
+    _open: dict[tuple[int, dt.date], tuple[tuple[float, float], ...] | None] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def season(self, k: int, day: dt.date) -> dict[str, Any]:
         """:func:`site_season` of site ``k`` on ``day``, worked out once per site and day (a copy)."""
@@ -121,6 +125,28 @@ class SiteReach:
                 self._seen.clear()
             seen = self._seen[k, day] = site_season(self.seasons[k], day=day)
         return dict(seen)
+
+    def open_at(self, k: int, at: dt.datetime) -> bool | None:
+        """Whether site ``k`` is open in the minute from ``at`` (in season, if it has dates, and within
+        its hours, a night past midnight too), as :func:`open_windows` says of that minute; from the
+        site's windows of the day, worked out once per site and day. None: its hours do not read
+        (stored before they were checked)."""
+        midnight = dt.datetime.combine(at.astimezone(TZ).date(), dt.time(0), tzinfo=TZ)
+        key = (k, midnight.date())
+        if key not in self._open:
+            if len(self._open) > 4 * len(self.ids) + 64:  # (days go by: the old ones are let go)
+                self._open.clear()
+            timetable = {**(self.seasons[k] if self.seasons else {}), "hours": self.hours[k]}
+            try:  # the day and a minute more: a minute asked from 23:59:30 runs into the next day
+                found = open_windows(timetable, midnight, midnight + dt.timedelta(days=1, minutes=1))
+                self._open[key] = tuple((a.timestamp(), b.timestamp()) for a, b in found)
+            except InvalidInput:
+                self._open[key] = None
+        windows = self._open[key]
+        if windows is None:
+            return None
+        t = at.timestamp()
+        return any(a < t + 60.0 and t < b for a, b in windows)
 
     @functools.cached_property
     def _boxes(self) -> tuple[np.ndarray, np.ndarray]:
@@ -215,13 +241,8 @@ class SiteReach:
         if at is not None and self.seasons and self.seasons[k]:
             out.update(self.season(k, at.astimezone(TZ).date()))
         if at is not None and self.hours:
-            # open at that moment: in season (if it has dates) and within its hours (a night past midnight too)
-            timetable = {**(self.seasons[k] if self.seasons else {}), "hours": self.hours[k]}
             out["hours"] = self.hours[k]
-            try:
-                out["open_now"] = bool(open_windows(timetable, at, at + dt.timedelta(minutes=1)))
-            except InvalidInput:  # hours stored before they were checked: unknown, not a failed answer
-                out["open_now"] = None
+            out["open_now"] = self.open_at(k, at)  # (None, unknown, for hours that do not read)
         return out
 
 
