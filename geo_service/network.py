@@ -179,8 +179,7 @@ def snap(network: RoadNetwork, points_metric: np.ndarray, *, max_distance: float
     segment[idx[0]] = idx[1]
     distance[idx[0]] = dist
     offset = np.zeros(len(pts))
-    ok = segment >= 0
-    offset[ok] = shapely.line_locate_point(network.seg_geom[segment[ok]], pts[ok])
+    offset[idx[0]] = shapely.line_locate_point(network.seg_geom[idx[1]], pts[idx[0]])
     return Snap(segment, offset, distance)
 
 

@@ -500,8 +500,8 @@ class NearestSites:
             (keys, order, self.snaps.offset, extra),
             from_sites=self.from_sites,
         )
-        if net.mode == "walk":  # the point's own way to its street
-            cost += np.where(points.segment >= 0, points.distance, 0.0)
+        if net.mode == "walk":  # the point's own way to its street (inf where unsnapped: so is the cost)
+            cost += points.distance
         return cost, site
 
 

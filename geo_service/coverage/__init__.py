@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +36,7 @@ from geo_service.duty import (
 )
 from geo_service.errors import InvalidInput
 from geo_service.geometry import polygonal
+from geo_service.lazy import cached_property
 from geo_service.network import RoadNetwork, Snap, snap
 from geo_service.reach import NearestSites, nearest_sites, service_areas
 
@@ -148,11 +148,16 @@ class SiteReach:
         t = at.timestamp()
         return any(a < t + 60.0 and t < b for a, b in windows)
 
-    @functools.cached_property
-    def _boxes(self) -> tuple[np.ndarray, np.ndarray]:
-        """Each site's bounds widened by :data:`AT_SITE_M` (lower-left, upper-right corners, n × 2)."""
+    @cached_property
+    def _boxes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Each site's bounds widened by :data:`AT_SITE_M`: min x, min y, max x, max y."""
         bounds = shapely.bounds(self.shapes).reshape(-1, 4)
-        return bounds[:, :2] - AT_SITE_M, bounds[:, 2:] + AT_SITE_M
+        return (
+            bounds[:, 0] - AT_SITE_M,
+            bounds[:, 1] - AT_SITE_M,
+            bounds[:, 2] + AT_SITE_M,
+            bounds[:, 3] + AT_SITE_M,
+        )
 
     def at_site(self, point_m: shapely.Point) -> int | None:
         """The site a metric point lies in or within :data:`AT_SITE_M` of (the nearest, when several), or
@@ -160,9 +165,9 @@ class SiteReach:
         and this is cheaper than a tree query for the few hundred a layer has.)"""
         if self.shapes is None or not len(self.shapes):
             return None
-        lo, hi = self._boxes
-        xy = shapely.get_coordinates(point_m)
-        near = np.flatnonzero(((lo <= xy) & (xy <= hi)).all(axis=1))
+        x0, y0, x1, y1 = self._boxes
+        x, y = shapely.get_coordinates(point_m)[0]
+        near = np.flatnonzero((x0 <= x) & (x <= x1) & (y0 <= y) & (y <= y1))
         if not len(near):
             return None
         distance = shapely.distance(self.shapes[near], point_m)

@@ -8,7 +8,6 @@ edge are tested exactly, against the few beats of their cell, with prepared geom
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +17,7 @@ import shapely
 
 from geo_service.arrays import ragged_positions
 from geo_service.crs import to_metric
+from geo_service.lazy import cached_property
 
 __all__ = ["BeatIndex", "assign_points_to_beats"]
 
@@ -75,7 +75,7 @@ class BeatIndex:
         keep[line] = shapely.distance(self.geoms[near[line]], point) <= self.reach[near[line]]
         return near[keep]
 
-    @functools.cached_property
+    @cached_property
     def _line_reach(self) -> float:
         """How far the furthest-reaching road beat reaches (0 without road beats)."""
         return max(float(self.reach[self.is_line].max()), 0.0) if self.is_line.any() else 0.0
