@@ -377,6 +377,13 @@ def test_one_place_is_in_the_beats_a_batch_puts_it_in():
     assert got == [b[split[i] : split[i + 1]].tolist() for i in range(len(xy))]
     assert sum(map(len, got)) > len(xy) // 2  # (most places are in some beat)
     assert any(index.is_line[got[i]].any() for i in range(len(got)))
+    # a layer of area beats only: the tree is asked for the beats touching the place
+    areas = BeatIndex.build(_random_beats(np.random.default_rng(5)).iloc[:60])
+    p, b = assign_points_to_beats(xy, areas)
+    split = np.searchsorted(p, np.arange(len(xy) + 1))
+    assert [areas.beats_at(x, y).tolist() for x, y in xy] == [
+        b[split[i] : split[i + 1]].tolist() for i in range(len(xy))
+    ]
 
 
 def test_a_place_within_a_metre_of_a_site_is_at_it():
