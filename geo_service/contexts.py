@@ -23,12 +23,14 @@ from geo_service.workspace import Workspace
 
 __all__ = [
     "CoverageContext",
+    "WhoContext",
     "coverage_context",
     "drive_network",
     "open_sites",
     "out_of_season",
     "site_reach",
     "walk_network",
+    "who_context",
     "who_covers_ready",
 ]
 
@@ -151,9 +153,39 @@ def site_reach(ws: Workspace, layer: str) -> SiteReach:
     )
 
 
+@dataclass(frozen=True)
+class WhoContext:
+    """Everything a who-covers answer reads, for one set of versions of the layers it reads."""
+
+    coverage: CoverageContext
+    districts: gpd.GeoDataFrame
+    stall_sites: SiteReach
+    festival_points: SiteReach
+
+
+_WHO_SITES = ("stall_sites", "festival_sales_points")
+_WHO: tuple[str, tuple[str, ...]] = (
+    "who",
+    tuple(
+        dict.fromkeys(
+            [*_BEATS[1], *_SHIFTS[1], *_WALK[1], "districts", *(x for s in _WHO_SITES for x in _reach(s)[1])]
+        )
+    ),
+)
+
+
+def who_context(ws: Workspace) -> WhoContext:
+    """The parts of a who-covers answer, cached together: one look-up a request, not six (each part
+    stays cached on its own too, for the other answers that read it)."""
+    return ws.cached(
+        *_WHO,
+        lambda: WhoContext(
+            coverage_context(ws), ws.frame("districts"), *(site_reach(ws, s) for s in _WHO_SITES)
+        ),
+    )
+
+
 def who_covers_ready(ws: Workspace) -> bool:
     """Whether everything a who-covers answer reads is built for the current layer versions, so that
     answering costs array lookups only (the service then answers in the event loop, no thread hop)."""
-    needed = [_BEATS, _SHIFTS, _WALK, ("frame:districts", ("districts",))]
-    needed += [_reach(layer) for layer in ("stall_sites", "festival_sales_points")]
-    return all(ws.is_fresh(key, layers) for key, layers in needed)
+    return ws.is_fresh(*_WHO)

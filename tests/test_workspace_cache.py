@@ -69,14 +69,12 @@ class CountingStore:
 
 
 def test_a_reading_block_reads_the_layers_versions_once_and_sees_writes_after_it(demo_ws):
-    from geo_service.contexts import coverage_context, site_reach, who_covers_ready
+    from geo_service.contexts import coverage_context, who_context, who_covers_ready
 
     counting = CountingStore(demo_ws.store)
     ws = Workspace(counting, demo_ws.settings)
-    coverage_context(ws)
-    site_reach(ws, "stall_sites")
-    site_reach(ws, "festival_sales_points")
-    ws.frame("districts")
+    assert not who_covers_ready(ws)
+    who_context(ws)
     counting.asked.clear()
     assert who_covers_ready(ws)
     coverage_context(ws)
@@ -99,3 +97,22 @@ def test_a_reading_block_reads_the_layers_versions_once_and_sees_writes_after_it
         assert ws.frame("districts") is not frame
         assert ws.frame("districts") is ws.frame("districts")
     assert len(counting.asked) == 1
+    # who-covers' parts, cached together, are built again when a layer of one of them changes, from
+    # the parts that did not change and the one that did
+    with ws.reading():
+        assert not who_covers_ready(ws)
+        before = who_context(ws)
+        assert who_covers_ready(ws)
+    [fid] = ws.frame("stall_sites").index[:1]
+    feature = demo_ws.store.get_feature("stall_sites", int(fid))
+    again = NewFeature(feature.properties, feature.geometry)
+    demo_ws.store.update_feature(
+        "stall_sites", int(fid), again, expected_version=feature.version, actor="test"
+    )
+    with ws.reading():
+        assert not who_covers_ready(ws)
+        after = who_context(ws)
+        assert who_covers_ready(ws)
+    assert after.districts is before.districts and after.coverage.beats is before.coverage.beats
+    assert after.festival_points is before.festival_points
+    assert after.stall_sites is not before.stall_sites

@@ -29,8 +29,8 @@ from geo_service.contexts import (
     coverage_context,
     open_sites,
     out_of_season,
-    site_reach,
     walk_network,
+    who_context,
     who_covers_ready,
 )
 from geo_service.coverage import (
@@ -137,17 +137,17 @@ async def who(
 
 
 def _who(ws: Workspace, lon: float, lat: float, moment: dt.datetime) -> Response:
-    ctx = coverage_context(ws)
+    who = who_context(ws)
     answer = who_covers(
         lon,
         lat,
         moment,
-        beats=ctx.beats,
-        shifts=ctx.shifts,
-        districts=ws.frame("districts"),
-        network=ctx.walk,
-        stall_sites=site_reach(ws, "stall_sites"),
-        festival_points=site_reach(ws, "festival_sales_points"),
+        beats=who.coverage.beats,
+        shifts=who.coverage.shifts,
+        districts=who.districts,
+        network=who.coverage.walk,
+        stall_sites=who.stall_sites,
+        festival_points=who.festival_points,
         crs=ws.settings.metric_crs,
     )
     return _json(answer.as_dict())
