@@ -113,6 +113,7 @@ def test_a_reading_block_reads_the_layers_versions_once_and_sees_writes_after_it
         assert not who_covers_ready(ws)
         after = who_context(ws)
         assert who_covers_ready(ws)
-    assert after.districts is before.districts and after.coverage.beats is before.coverage.beats
+    assert after.districts is before.districts
+    assert after.coverage.beats is before.coverage.beats
     assert after.festival_points is before.festival_points
     assert after.stall_sites is not before.stall_sites
