@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -92,6 +92,8 @@ NEXT_SHIFT_DAYS = 92  # how far ahead who-covers looks for the next shift (a ros
 WALK_SNAP_M = 300.0  # a site or a home further than this from every street is reached by no walk
 AT_SITE_M = 1.0  # a place this near a site (or in it) is at it: 0 m on foot
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class SiteReach:
@@ -117,13 +119,17 @@ class SiteReach:
         default_factory=dict, compare=False, repr=False
     )
 
+    def _daily(self, kept: dict[tuple[int, dt.date], T], k: int, day: dt.date, make: Callable[[], T]) -> T:
+        """What ``make`` says of site ``k`` on ``day``, kept in ``kept`` once asked."""
+        if (k, day) not in kept:
+            if len(kept) > 4 * len(self.ids) + 64:  # (days go by: the old ones are let go)
+                kept.clear()
+            kept[k, day] = make()
+        return kept[k, day]
+
     def season(self, k: int, day: dt.date) -> dict[str, Any]:
         """:func:`site_season` of site ``k`` on ``day``, worked out once per site and day (a copy)."""
-        seen = self._seen.get((k, day))
-        if seen is None:
-            if len(self._seen) > 4 * len(self.ids) + 64:  # (days go by: the old ones are let go)
-                self._seen.clear()
-            seen = self._seen[k, day] = site_season(self.seasons[k], day=day)
+        seen = self._daily(self._seen, k, day, lambda: site_season(self.seasons[k], day=day))
         return dict(seen)
 
     def open_at(self, k: int, at: dt.datetime) -> bool | None:
@@ -131,22 +137,23 @@ class SiteReach:
         its hours, a night past midnight too), as :func:`open_windows` says of that minute; from the
         site's windows of the day, worked out once per site and day. None: its hours do not read
         (stored before they were checked)."""
-        midnight = dt.datetime.combine(at.astimezone(TZ).date(), dt.time(0), tzinfo=TZ)
-        key = (k, midnight.date())
-        if key not in self._open:
-            if len(self._open) > 4 * len(self.ids) + 64:  # (days go by: the old ones are let go)
-                self._open.clear()
-            timetable = {**(self.seasons[k] if self.seasons else {}), "hours": self.hours[k]}
-            try:  # the day and a minute more: a minute asked from 23:59:30 runs into the next day
-                found = open_windows(timetable, midnight, midnight + dt.timedelta(days=1, minutes=1))
-                self._open[key] = tuple((a.timestamp(), b.timestamp()) for a, b in found)
-            except InvalidInput:
-                self._open[key] = None
-        windows = self._open[key]
+        day = at.astimezone(TZ).date()
+        windows = self._daily(self._open, k, day, lambda: self._windows(k, day))
         if windows is None:
             return None
         t = at.timestamp()
         return any(a < t + 60.0 and t < b for a, b in windows)
+
+    def _windows(self, k: int, day: dt.date) -> tuple[tuple[float, float], ...] | None:
+        """Site ``k``'s open windows on ``day`` and a minute more (a minute asked from 23:59:30 runs into
+        the next day), in POSIX seconds; None when its hours do not read."""
+        midnight = dt.datetime.combine(day, dt.time(0), tzinfo=TZ)
+        timetable = {**(self.seasons[k] if self.seasons else {}), "hours": self.hours[k]}
+        try:
+            found = open_windows(timetable, midnight, midnight + dt.timedelta(days=1, minutes=1))
+        except InvalidInput:
+            return None
+        return tuple((a.timestamp(), b.timestamp()) for a, b in found)
 
     @cached_property
     def _boxes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -336,12 +336,7 @@ class GeoPackageStore:
 
     # -- reads ------------------------------------------------------------------------------------
     def layer_version(self, layer: str) -> int:
-        self.catalog[layer]
-        with self._lock:
-            row = self._con.execute(
-                "SELECT version FROM geo_layer_state WHERE layer = ?", (layer,)
-            ).fetchone()
-        return int(row[0]) if row else 0
+        return self.layer_versions([layer])[self.catalog[layer].name]
 
     def layer_versions(self, layers: Sequence[str]) -> dict[str, int]:
         """As :meth:`Store.layer_versions`; the versions are read again only when the file has changed
