@@ -75,7 +75,12 @@ def beats() -> None:
     assert len(joined) == len(p), (len(joined), len(p))
     print(
         f"   beats: {n_points:,} points x {len(frame):,} beats: ours {ours:.2f} s vs geopandas.sjoin {sjoin:.2f} s"
-        f" = {sjoin / ours:.1f}x (goal >= 5x); the interior grid, built once per beat-layer version, took {build:.2f} s",
+        f" = {sjoin / ours:.1f}x (goal >= 5x)",
+        flush=True,
+    )
+    print(  # a first batch after the beat layer changed pays for the grid too
+        f"   beats, the grid built anew (first batch of a beat-layer version): ours {ours + build:.2f} s "
+        f"(grid {build:.2f} s) vs geopandas.sjoin {sjoin:.2f} s = {sjoin / (ours + build):.1f}x",
         flush=True,
     )
     if os.environ.get("GEO_BENCH_POSTGIS", "1") == "0":

@@ -517,10 +517,12 @@ def nearest_from_ends(
 
 
 def warm() -> None:
-    """Compile the searches, the joining of their streets into lines (:mod:`geo_service.trails`) and
-    the outlines of their areas (:mod:`geo_service.street_cells`) now, into numba's cache where it can
+    """Compile the searches, the joining of their streets into lines (:mod:`geo_service.trails`), the
+    outlines of their areas (:mod:`geo_service.street_cells`) and the beats' cell grid
+    (:mod:`geo_service.coverage.cell_grid`) now, into numba's cache where it can
     write: ``scripts/setup.sh`` calls this after installing and the service as it starts, so that no
     user's first service area waits for the compiler."""
+    from geo_service.coverage.cell_grid import warm as warm_beat_grid
     from geo_service.street_cells import warm as warm_outlines  # (they import this module)
     from geo_service.trails import trails
 
@@ -563,3 +565,4 @@ def warm() -> None:
         from_sites=False,
     )
     warm_outlines()
+    warm_beat_grid()

@@ -356,6 +356,74 @@ def test_interior_grid_gives_the_exact_answer_on_many_points(monkeypatch):
     assert set(zip(small_p.tolist(), small_b.tolist(), strict=True)) == {e for e in expected if e[0] < 5000}
 
 
+def _cell_oracle(polys, x0, y0, size, state, ptr, cand):
+    """Each cell (lower-left corners ``x0``, ``y0``) against GEOS: a cell given one polygon lies in
+    that polygon's interior and meets no other; a cell given none meets none; a cell to be tested lists
+    every polygon it meets. Returns how many cells GEOS itself could not give one polygon or none."""
+    boxes = shapely.box(x0, y0, x0 + size, y0 + size)
+    c, k = shapely.STRtree(polys).query(boxes, predicate="intersects")
+    meets = np.bincount(c, minlength=len(boxes))
+    one = state >= 0
+    assert np.array_equal(meets[one], np.ones(one.sum()))
+    assert shapely.contains_properly(polys[state[one]], boxes[one]).all()
+    assert meets[state == -1].sum() == 0
+    tested = state[c] == -2
+    listed = {(int(i), int(b)) for i in np.flatnonzero(state == -2) for b in cand[ptr[i] : ptr[i + 1]]}
+    assert set(zip(c[tested].tolist(), k[tested].tolist(), strict=True)) <= listed
+    lone = np.flatnonzero(meets == 1)
+    holds = np.zeros(len(boxes), dtype=bool)
+    holds[lone] = shapely.contains_properly(polys[k[np.searchsorted(c, lone)]], boxes[lone])
+    return int(((meets > 0) & ~holds).sum())
+
+
+def test_beat_grid_cells_agree_with_geos():
+    """The grid the batch look-up reads (:mod:`geo_service.coverage.cell_grid`), cell by cell against
+    GEOS, on overlapping polygons with holes and in two parts, at both levels (cells and the quarters
+    of the edge cells)."""
+    from geo_service.coverage.cell_grid import classify, edges_of, near
+
+    rng = np.random.default_rng(11)
+    polys = []
+    for cx, cy, r in rng.uniform([0, 0, 60], [1000, 1000, 250], (30, 3)):
+        a = np.sort(rng.uniform(0, 2 * np.pi, 10))
+        p = shapely.Polygon(np.column_stack([cx + r * np.cos(a), cy + r * np.sin(a)]))
+        p = p if p.is_valid else p.convex_hull
+        if rng.random() < 0.3:  # a hole
+            p = p.difference(shapely.Point(cx, cy).buffer(r / 4, quad_segs=3))
+        if rng.random() < 0.3:  # a second part beside it
+            p = shapely.union(p, shapely.box(cx + r + 20, cy, cx + r + 60, cy + 35))
+        polys.append(p)
+    polys = np.array(polys, dtype=object)
+    assert any(len(shapely.get_rings(p)) > 1 for p in polys)
+    assert (shapely.get_type_id(polys) == 6).any()
+    (minx, miny, maxx, maxy), size = shapely.total_bounds(polys), 9.0
+    nx, ny = int((maxx - minx) // size) + 1, int((maxy - miny) // size) + 1
+    edges = edges_of(polys)
+    state, ptr, cand = classify(edges, (minx, miny), size, (ny, nx), np.arange(ny * nx), 1)
+    row, col = np.divmod(np.arange(ny * nx), nx)
+    x0, y0 = minx + col * size, miny + row * size
+    unsure = _cell_oracle(polys, x0, y0, size, state, ptr, cand)
+    assert (state >= 0).sum() > 3000
+    assert (state == -2).sum() < 1.3 * unsure  # (marking every cell near an edge would fail this)
+    edge = np.flatnonzero(state == -2)
+    rank = np.full(len(state), -1, dtype=np.int64)
+    rank[edge] = np.arange(len(edge))
+    sub_state, sub_ptr, sub_cand = classify(edges, (minx, miny), size, (ny, nx), rank, 4)
+    quarter = np.arange(len(edge) * 16)
+    sy, sx = np.divmod(quarter % 16, 4)
+    sub_x0, sub_y0 = x0[edge[quarter // 16]] + sx * size / 4, y0[edge[quarter // 16]] + sy * size / 4
+    sub_unsure = _cell_oracle(polys, sub_x0, sub_y0, size / 4, sub_state, sub_ptr, sub_cand)
+    assert (sub_state >= 0).sum() > 5000
+    assert (sub_state == -1).sum() > 2000
+    assert (sub_state == -2).sum() < 1.3 * sub_unsure
+    # the cells a line comes within 25 m of, against GEOS' distances
+    lines = np.array([shapely.LineString([(minx - 30, miny + 100), (maxx, maxy - 80), (maxx - 300, maxy)])])
+    marked = near(edges_of(lines), (minx, miny), size, (ny, nx), 25.0)
+    within = shapely.distance(shapely.box(x0, y0, x0 + size, y0 + size), lines[0]) <= 25.0
+    assert marked[within].all()
+    assert marked.sum() < 1.5 * within.sum()  # (a diagonal line's squares reach √2 as far at most)
+
+
 def test_one_place_is_in_the_beats_a_batch_puts_it_in():
     """``BeatIndex.beats_at`` (who-covers asks for one place, from one tree query) against the batch
     answer, on random places, on the beats' vertices and edges, and beside the road beats."""

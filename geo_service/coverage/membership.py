@@ -92,27 +92,27 @@ class BeatIndex:
         if len(polys) == 0:
             self._grid["cells"] = None
             return self._grid
+        from geo_service.coverage.cell_grid import classify, edges_of, near  # numba: loaded on first use
+
         minx, miny, maxx, maxy = shapely.total_bounds(self.geoms[polys])
         size = float(np.clip(np.sqrt((maxx - minx) * (maxy - miny) / _GRID_CELLS), 2.0, 200.0))
         nx, ny = int((maxx - minx) // size) + 1, int((maxy - miny) // size) + 1  # the far edges inside too
-        gx, gy = np.meshgrid(minx + np.arange(nx) * size, miny + np.arange(ny) * size)
-        tree = shapely.STRtree(self.geoms[polys])
-        state, cand_ptr, cand = _classify(gx.ravel(), gy.ravel(), size, tree, polys, self.geoms)
+        edges, origin = edges_of(self.geoms[polys]), (minx, miny)
+        state, _, _ = classify(edges, origin, size, (ny, nx), np.arange(ny * nx), 1)
+        state = np.where(state >= 0, polys[np.maximum(state, 0)], state).astype(np.int32)
         edge = np.flatnonzero(state == -2)
-        sub = size / _SUB
-        ox = (gx.ravel()[edge][:, None] + np.tile(np.arange(_SUB) * sub, _SUB)[None, :]).ravel()
-        oy = (gy.ravel()[edge][:, None] + np.repeat(np.arange(_SUB) * sub, _SUB)[None, :]).ravel()
-        sub_state, sub_ptr, sub_cand = _classify(ox, oy, sub, tree, polys, self.geoms)
         rank = np.full(len(state), -1, dtype=np.int64)
         rank[edge] = np.arange(len(edge))
+        # the cells an edge crosses, each split into _SUB × _SUB: most of those are inside or outside too
+        sub_state, sub_ptr, sub_cand = classify(edges, origin, size, (ny, nx), rank, _SUB)
+        sub_state = np.where(sub_state >= 0, polys[np.maximum(sub_state, 0)], sub_state).astype(np.int32)
+        sub_cand = polys[sub_cand]
         near_line = np.zeros(len(state), dtype=bool)
         if self.is_line.any():
             lines = np.flatnonzero(self.is_line)
-            boxes = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + size, gy.ravel() + size)
-            c, _ = shapely.STRtree(self.geoms[lines]).query(
-                boxes, predicate="dwithin", distance=float(self.reach[lines].max())
+            near_line = near(
+                edges_of(self.geoms[lines]), origin, size, (ny, nx), float(self.reach[lines].max())
             )
-            near_line[c] = True
         self._grid.update(
             cells=state.reshape(ny, nx),
             origin=(minx, miny),
@@ -124,30 +124,7 @@ class BeatIndex:
             sub_cand=sub_cand,
             near_line=near_line,
         )
-        del cand_ptr, cand  # level-1 candidates are not needed: edge cells are answered by their sub-cells
         return self._grid
-
-
-def _classify(
-    x0: np.ndarray, y0: np.ndarray, size: float, tree: shapely.STRtree, polys: np.ndarray, geoms: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per square cell (lower-left corners, side ``size``): the one beat it lies in, -1 or -2 (edge),
-    and for edge cells the candidate beats (CSR: pointer, beat indices)."""
-    boxes = shapely.box(x0, y0, x0 + size, y0 + size)
-    c, k = tree.query(boxes, predicate="intersects")
-    b = polys[k]
-    count = np.bincount(c, minlength=len(boxes))
-    single = count[c] == 1
-    inside = np.zeros(len(c), dtype=bool)
-    inside[single] = shapely.contains_properly(geoms[b[single]], boxes[c[single]])
-    state = np.full(len(boxes), -1, dtype=np.int32)
-    state[c[inside]] = b[inside]
-    state[(count > 0) & (state < 0)] = -2
-    keep = state[c] == -2
-    c, b = c[keep], b[keep]
-    order = np.argsort(c, kind="stable")
-    c, b = c[order], b[order]
-    return state, np.searchsorted(c, np.arange(len(boxes) + 1)), b
 
 
 def _xy(points: Any) -> np.ndarray:
