@@ -192,6 +192,27 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_is_postgis(cls, value: str | None) -> str | None:
+        """A PostgreSQL URL for psycopg 3 (``postgresql://`` is taken as ``postgresql+psycopg://``);
+        blank means none (the GeoPackage workspace)."""
+        if value is None or not value.strip():
+            return None
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value.strip())
+        except ArgumentError:
+            raise _Refused("不是数据库地址", "is no database URL") from None
+        if url.get_backend_name() != "postgresql" or url.get_driver_name() not in ("psycopg", "psycopg2"):
+            raise _Refused("不是 PostgreSQL 数据库", "is no PostgreSQL database") from None
+        if "+" in url.drivername and url.drivername != "postgresql+psycopg":
+            raise _Refused("驱动应为 psycopg（3）", "the driver must be psycopg (3)")
+        text = value.strip()
+        return "postgresql+psycopg" + text[len("postgresql") :] if url.drivername == "postgresql" else text
+
     @field_validator("basemap_url")
     @classmethod
     def _local_basemap_has_its_url(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -237,6 +258,10 @@ _ALLOWED: dict[str, tuple[str, str]] = {
         "a projected CRS in metres, e.g. EPSG:4547 (CGCS2000 GK CM 114E)",
     ),
     "timezone": ("IANA 时区名，如 Asia/Shanghai", "an IANA time zone name, e.g. Asia/Shanghai"),
+    "database_url": (
+        "PostGIS 数据库地址，如 postgresql+psycopg://用户@主机:5432/库名；不设置则用 GeoPackage 工作空间",
+        "a PostGIS database URL, e.g. postgresql+psycopg://user@host:5432/db; unset for the GeoPackage workspace",
+    ),
     "computation_timeout_s": ("大于 0 的秒数，如 60", "a number of seconds above 0, e.g. 60"),
     "auth_cache_s": ("不小于 0 的秒数，如 5", "a number of seconds, 0 or more, e.g. 5"),
     "max_upload_bytes": ("正整数（字节数），如 52428800", "a whole number of bytes above 0, e.g. 52428800"),
@@ -278,8 +303,11 @@ def _env(field: str) -> str:
     return f"{Settings.model_config.get('env_prefix', '')}{field}".upper()
 
 
-def _shown(value: Any) -> str:
+def _shown(value: Any, *, secret: bool = False) -> str:
+    """A refused value as said back (a URL's password as ``***``)."""
     text = str(value)
+    if secret:
+        text = re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", text)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -329,7 +357,7 @@ def settings_problems(exc: BaseException) -> list[str] | None:
         elif err.get("input") is None:
             zh_given, en_given = "（未设置）", " (unset)"
         else:
-            value = _shown(err.get("input"))
+            value = _shown(err.get("input"), secret=field == "database_url")
             zh_given, en_given = f" 的值「{value}」", f"={value}"
         allowed = _ALLOWED.get(field)
         zh_more, en_more = (f"；可取：{allowed[0]}", f"; allowed: {allowed[1]}") if allowed else ("", "")

@@ -145,6 +145,45 @@ def test_who_covers_at_hours():
     assert any("escalate" in r for r in outside.reasons)
 
 
+def test_a_border_place_gets_one_district_for_its_beat_and_its_office():
+    """On the border of two districts (each with its beat), the district named, the beat and the office
+    a case is escalated to agree: all three are found from the same metric shapes."""
+    left, right = shapely.box(OX, OY, OX + 100, OY + 300), shapely.box(OX + 100, OY, OX + 200, OY + 300)
+    districts = gpd.GeoDataFrame(
+        {"code": ["1", "2"], "name": ["甲区", "乙区"]}, geometry=m2ll([left, right]), crs=4326
+    )
+    beats = gpd.GeoDataFrame(
+        {
+            "code": ["J1", "Y1"],
+            "name": "b",
+            "squad": ["SJ", "SY"],
+            "district": ["甲区", "乙区"],
+            "buffer_m": 30.0,
+        },
+        geometry=m2ll([left, right]),
+        crs=4326,
+    )
+    index = BeatIndex.build(beats)
+    night = dt.datetime(2026, 12, 1, 2, tzinfo=TZ)  # nobody on duty: every answer names its office
+    rng = np.random.default_rng(8)
+    places = [ll(100, y) for y in rng.uniform(1, 299, 60)]  # on the border, as far as lon/lat can say
+    places += [ll(100 + d, 150) for d in (-1e-9, 1e-9, -1e-7, 1e-7)]
+    seen = set()
+    for lon, lat in places:
+        ans = who_covers(lon, lat, night, beats=index, shifts=[], districts=districts)
+        assert ans.district in ("甲区", "乙区")
+        assert ans.escalation == f"{ans.district}值班室"
+        assert ans.district in {index.districts[list(index.codes).index(b["code"])] for b in ans.beats}
+        seen.add(ans.district)
+    assert seen == {"甲区", "乙区"}  # (the border places fall on both sides)
+    inner = who_covers(*ll(30, 150), night, beats=index, shifts=[], districts=districts)
+    assert (inner.district, [b["code"] for b in inner.beats], inner.escalation) == (
+        "甲区",
+        ["J1"],
+        "甲区值班室",
+    )
+
+
 def test_gaps_overlaps_and_edges_by_hand():
     cov = beat_coverage(grid_beats(), SHIFTS, DISTRICT)
     assert sorted(round(g["area_m2"]) for g in cov.gaps) == [300, 400]

@@ -342,6 +342,12 @@ def test_what_if_names_what_it_cannot_use(demo_client):
     r = demo_client.post("/coverage/what-if", json={"remove": [1], "max_walkm": 3000})
     assert r.status_code == 422
     assert "max_walkm" in r.text
+    # helper-76: true was site 1, and "1" site 1 too
+    for wrong in (True, "1", 1.5):
+        r = demo_client.post("/coverage/what-if", json={"remove": [wrong]})
+        assert r.status_code == 422, wrong
+        assert r.headers["content-type"] == "application/problem+json"
+        assert "remove" in r.json()["detail"]
     r = demo_client.post(
         "/coverage/what-if",
         json={"move": {"1": {"type": "Point", "coordinates": [113.25, 35.21]}}, "remove": [1]},

@@ -31,6 +31,11 @@ BAD = [
     ("GEO_PAGE_LIMIT_DEFAULT", "0", "above 0"),
     ("GEO_LOGIN_ATTEMPTS", "abc", "whole number"),
     ("GEO_BASEMAP", "google", "tianditu"),
+    # helper-76: each of these was a traceback of SQLAlchemy or a missing driver
+    ("GEO_DATABASE_URL", "mysql://x", "postgresql+psycopg://"),
+    ("GEO_DATABASE_URL", "notaurl", "postgresql+psycopg://"),
+    ("GEO_DATABASE_URL", "sqlite:///tmp/x", "postgresql+psycopg://"),
+    ("GEO_DATABASE_URL", "postgresql+psycopg2://u@h/d", "psycopg (3)"),
 ]
 
 
@@ -102,6 +107,16 @@ def test_good_settings_are_kept():
     )
     assert settings.metric_crs == "EPSG:32649"
     assert Settings().service_bounds == (73.0, 3.0, 136.0, 54.0)
+    # a PostgreSQL URL without its driver is psycopg 3's (the driver installed); blank is none
+    assert Settings(database_url="postgresql://u@h:5432/d").database_url == "postgresql+psycopg://u@h:5432/d"
+    assert Settings(database_url="postgresql+psycopg://u@h/d").database_url == "postgresql+psycopg://u@h/d"
+    assert Settings(database_url=" ").database_url is None
+
+
+def test_a_refused_database_url_keeps_its_password_to_itself(monkeypatch, capsys):
+    (line,) = _refusal(monkeypatch, capsys, {"GEO_DATABASE_URL": "mysql://city:s3cret@db.lan/geo"})
+    assert "s3cret" not in line
+    assert "mysql://city:***@db.lan/geo" in line
 
 
 def test_only_the_settings_refusals_are_explained():

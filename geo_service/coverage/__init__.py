@@ -266,6 +266,20 @@ def _reach(
     return SiteReach.build(network, sites, crs=crs)
 
 
+def _district(x: float, y: float, beat_district: object, districts: gpd.GeoDataFrame, crs: str) -> str | None:
+    """The district of a place (metric ``x``, ``y``), as its duty office is found (the same shapes, the
+    same rule): the district holding it; on a border, the district of the beat that takes it when that
+    is one of the districts meeting there (else the first of them); None outside every district."""
+    names, shapes = district_shapes(districts, crs)  # (made once per frame)
+    holding = np.flatnonzero(shapely.contains_xy(shapes, x, y))
+    if len(holding):
+        return names[holding[0]]
+    meeting = [names[i] for i in np.flatnonzero(shapely.intersects_xy(shapes, x, y))]
+    if not meeting:
+        return None
+    return str(beat_district) if beat_district in meeting else meeting[0]
+
+
 def who_covers(
     lon: float,
     lat: float,
@@ -286,11 +300,11 @@ def who_covers(
     service does: a request then costs a few array lookups, not a shortest-path search)."""
     x, y = transformer("EPSG:4326", crs).transform(lon, lat)
     pm = shapely.points([(x, y)])
-    names, shapes = district_shapes(districts)  # (made once per frame)
-    inside = np.flatnonzero(shapely.intersects_xy(shapes, lon, lat))
-    district = names[inside[0]] if len(inside) else None
     hit = beats.beats_at(x, y)
     codes = [str(beats.codes[b]) for b in hit]
+    order = sorted(hit, key=lambda b: bool(beats.is_line[b]))  # stable: in the index's order
+    beat_district = beats.districts[order[0]] if order else None  # of the beat that takes it
+    district = _district(x, y, beat_district, districts, crs)
     running = on_duty([s for s in shifts if s.beat in codes], at)
     notes: list[tuple[str, str]] = []  # (zh, en)
     if district is None:
@@ -299,8 +313,6 @@ def who_covers(
     # on a border (or outside every district) that of the beat that takes it (area beats first)
     escalation = None
     if not codes or not running:
-        order = sorted(hit, key=lambda b: bool(beats.is_line[b]))  # stable: in the index's order
-        beat_district = beats.districts[order[0]] if order else None
         escalation = str(duty_offices(np.array([[x, y]]), [beat_district], districts, crs=crs)[0])
         # in English the kind of office only: its name (``escalation``) is Chinese, given beside the reasons
         office_en = "the city duty office" if escalation == CITY_OFFICE else "the district duty office"

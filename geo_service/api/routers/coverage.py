@@ -14,7 +14,7 @@ import shapely
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import Field
+from pydantic import Field, StrictInt
 from shapely.geometry import mapping
 
 from geo_service.api.deps import (
@@ -401,7 +401,7 @@ def _site_notices(ws: Workspace, layer: str, n_open: int) -> list[str]:
 class WhatIf(Body):
     layer: str = "stall_sites"
     add: list[dict[str, Any]] = Field(default_factory=list, description="GeoJSON geometries of new sites")
-    remove: list[int] = Field(default_factory=list, max_length=10_000)
+    remove: list[StrictInt] = Field(default_factory=list, max_length=10_000)  # (not true, not "1")
     move: dict[int, dict[str, Any]] = Field(default_factory=dict)
     max_walk_m: float | None = Field(default=None, gt=0, le=MAX_WALK_M, allow_inf_nan=False)
     max_walk_min: float | None = Field(default=None, gt=0, allow_inf_nan=False)
