@@ -263,6 +263,12 @@ def test_a_window_written_as_clocks_crosses_midnight(demo_client):
     assert day.status_code == 200, day.text
     start, end = (dt.datetime.fromisoformat(day.json()[k]) for k in ("start", "end"))
     assert end - start == dt.timedelta(hours=16)
+    # helper-76: after a start on another day, a clock alone was today's (a six-day window)
+    past = demo_client.get("/coverage/sites", params={"start": "2026-11-01 23:00", "end": "01:00"})
+    assert past.status_code == 200, past.text
+    assert past.json()["end"].startswith("2026-11-02T01:00")
+    same_day = demo_client.get("/coverage/sites", params={"start": "2026-11-01 08:00", "end": "下午3点"})
+    assert same_day.json()["end"].startswith("2026-11-01T15:00")
 
 
 def test_the_datetime_filter_reads_dates_with_slashes(demo_client):
@@ -470,6 +476,7 @@ def test_cli_answers_and_refuses_like_the_api(demo_gpkg, capsys):
         (["coverage-check", "--week", "9999-12-31"], "1901-2099"),
         (["coverage-check", "--week", "next monday"], "'next monday' is not understood"),
         (["coverage-check", "--week", "2099-12-30"], "run past the years supported"),
+        (["coverage-check", "--week", ""], "A start is needed"),  # helper-76: was the one-off check
     ):
         assert main([*argv, *ws]) == 2, argv
         assert said in capsys.readouterr().err, argv
@@ -884,3 +891,29 @@ def test_who_covers_names_the_office_dispatch_escalates_to_on_a_district_border(
         if who["escalation"] != case["escalation"]:
             differ.append((p.x, p.y, who["escalation"], case["escalation"]))
     assert differ == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "zh", "en"),
+    [
+        (["who-covers", "abc", "35.22"], "参数 lon 的值 'abc' 无效（应为数）", "invalid float value: 'abc'"),
+        (["who-covers", "113.24"], "缺少参数：lat", "the following arguments are required: lat"),
+        (
+            ["who-covers", "113.24", "35.22", "--foo", "1"],
+            "无法识别的参数：--foo 1",
+            "unrecognized arguments",
+        ),
+        (["who-covers", "113.24", "35.22", "--at"], "参数 --at 需要一个值", "expected one argument"),
+        (["who-is"], "参数 command 的值 'who-is' 无效（可选：", "invalid choice: 'who-is'"),
+    ],
+)
+def test_a_command_line_argparse_refuses_is_said_in_both_languages(capsys, argv, zh, en):
+    """helper-76: argparse's refusals were English only."""
+    from geo_service.cli import main
+
+    with pytest.raises(SystemExit) as out:
+        main(argv)
+    assert out.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"错误 / error: {zh}")
+    assert en in last.split(" / ", 2)[-1]

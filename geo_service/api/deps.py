@@ -154,13 +154,19 @@ def parse_moment(value: str | None, *, name: str = "at", past: bool = False) -> 
 
 def parse_window(start: str | None, end: str | None) -> tuple[dt.datetime, dt.datetime]:
     """A time window from ``start`` and ``end`` query parameters, both required. An end written as a
-    clock alone at or before the start is on the next day (``22:00`` to ``02:00``: a night)."""
+    clock alone is on the start's day, or on the next when that is at or before the start (``22:00``
+    to ``02:00``: a night; ``2026-12-01 23:00`` to ``01:00``: two hours, whatever today is)."""
     s, e = parse_moment(start, name="start"), parse_time(end, field="end", window_end=True)
     if s is None or e is None:
         name = "start" if s is None else "end"
         raise InvalidInput(f"需要时间窗的 {name}", f"The time window needs a '{name}'", field=name)
-    if e <= s and read_clock(end or "") is not None:
-        e += dt.timedelta(days=1)
+    clock = read_clock(end or "")
+    if clock is not None:
+        hour, minute, second = clock
+        midnight = dt.datetime.combine(s.date(), dt.time(), tzinfo=s.tzinfo)
+        e = midnight + dt.timedelta(hours=hour, minutes=minute, seconds=second)
+        if e <= s:
+            e += dt.timedelta(days=1)
     return s, e
 
 

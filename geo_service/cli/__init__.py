@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import re
 import sqlite3
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from pydantic import ValidationError
 from pydantic_settings.exceptions import SettingsError
@@ -19,8 +21,39 @@ from geo_service.settings import say_settings_problems, settings_problems
 __all__ = ["main"]
 
 
+# argparse's refusals (Python 3.11's words), each in Chinese: (pattern, Chinese with the pattern's groups)
+_ARGPARSE_ZH = (
+    (r"argument (.+?): invalid float value: (.+)", "参数 {0} 的值 {1} 无效（应为数）"),
+    (r"argument (.+?): invalid int value: (.+)", "参数 {0} 的值 {1} 无效（应为整数）"),
+    (r"argument (.+?): invalid (\w+) value: (.+)", "参数 {0} 的值 {2} 无效"),
+    (r"argument (.+?): invalid choice: (.+?) \(choose from (.+)\)", "参数 {0} 的值 {1} 无效（可选：{2}）"),
+    (r"argument (.+?): expected one argument", "参数 {0} 需要一个值"),
+    (r"argument (.+?): expected (.+)", "参数 {0} 的值个数不对"),
+    (r"argument (.+?): not allowed with argument (.+)", "参数 {0} 不能与 {1} 同时使用"),
+    (r"the following arguments are required: (.+)", "缺少参数：{0}"),
+    (r"one of the arguments (.+) is required", "需要参数 {0} 之一"),
+    (r"unrecognized arguments: (.+)", "无法识别的参数：{0}"),
+    (r"ambiguous option: (.+?) could match (.+)", "选项 {0} 不明确（可能是 {1}）"),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, its refusals said as the command's other refusals are: in Chinese and English,
+    after the usage, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        zh = "命令行参数有误"
+        for pattern, words in _ARGPARSE_ZH:
+            found = re.fullmatch(pattern, message)
+            if found is not None:
+                zh = words.format(*found.groups())
+                break
+        self.print_usage(sys.stderr)
+        self.exit(2, f"错误 / error: {zh} / {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="geo-service", description="城市管理空间规划服务 / geo-service")
+    parser = _Parser(prog="geo-service", description="城市管理空间规划服务 / geo-service")
     sub = parser.add_subparsers(dest="command", required=True)
     package = sys.modules[__name__]
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):

@@ -56,13 +56,13 @@ def _who(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    if args.week and args.at:
+    if args.week is not None and args.at:
         raise InvalidInput(
             "--week 逐小时检查一周，不能同时给 --at",
             "--week checks every hour of a week: give it no --at",
             field="--at",
         )
-    if args.week:
+    if args.week is not None:  # ("" is refused as no day, not taken as no --week)
         return _check_week(args)
     settings, store = _open(args)
     moment = _moment(args.at) if args.at else None
