@@ -342,6 +342,13 @@ def test_demo_who_covers_and_coverage(demo_ws):
     cov = beat_coverage(demo_ws.frame("patrol_beats"), ctx.shifts, demo_ws.frame("districts"))
     assert cov.gaps
     assert cov.overlaps
+    # helper-76: the 500 m² overlap of ZZ-01 and ZZ-02 (a 25 × 20 m rectangle) came with a spike of no
+    # width a kilometre long along an edge the two beats share
+    (zz,) = [o for o in cov.overlaps if o["beats"] == ["ZZ-01", "ZZ-02"]]
+    shape = to_metric(np.array([zz["geometry"]], dtype=object))[0]
+    assert zz["area_m2"] == pytest.approx(500, abs=0.5)
+    assert shape.length == pytest.approx(90, abs=0.1)
+    assert all(shapely.get_num_coordinates(g["geometry"]) < 5000 for g in cov.gaps)
 
 
 def _random_beats(rng: np.random.Generator) -> gpd.GeoDataFrame:

@@ -425,7 +425,7 @@ def beat_coverage(
     pair = a < b
     for i, j in zip(a[pair], b[pair], strict=True):
         # the area two beats share (where they only touch, an overlay leaves lines and points too)
-        inter = polygonal(shapely.intersection(geoms[i], geoms[j]), min_area=_NOISE_M2)
+        inter = polygonal(_cleaned(shapely.intersection(geoms[i], geoms[j])), min_area=_NOISE_M2)
         if inter is not None and inter.area >= 1.0:
             overlaps.append(
                 {
@@ -447,7 +447,7 @@ def beat_coverage(
         else shapely.Polygon()
     )
     for name, dg in zip(districts["name"], dgeoms, strict=True):
-        hole = shapely.difference(dg, covered)
+        hole = _cleaned(shapely.difference(dg, covered))
         parts = [
             p for p in shapely.get_parts(hole) if p.area >= max(min_gap_m2, _NOISE_M2)
         ]  # (not films of rounding)
@@ -473,6 +473,13 @@ def beat_coverage(
 
 
 _NOISE_M2 = 0.01  # pieces smaller than this are rounding (two edges on one line meet in a film of 1e-9 m²)
+_GRID_M = 0.001  # gaps and overlaps drawn to the millimetre
+
+
+def _cleaned(geom: shapely.Geometry) -> shapely.Geometry:
+    """An overlay's result to the millimetre: two edges along one line, a rounding apart, leave a spike
+    of no width along it (a kilometre long on a 500 m² overlap), which this folds away."""
+    return shapely.set_precision(geom, _GRID_M)
 
 
 def edge_mismatches(
