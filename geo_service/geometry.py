@@ -537,6 +537,7 @@ def check_place(lon: float, lat: float, *, bounds: tuple[float, float, float, fl
     try:
         check_positions([shapely.points(lon, lat)], bounds=bounds, what="point")
     except InvalidInput as e:
+        field = "lat" if minx <= lon <= maxx else "lon"  # (the latitude alone at fault: it is named)
         raise InvalidInput(
-            e.zh.replace("要素 point[0]：", "该位置"), e.en.replace("Feature point[0]: ", ""), field="lon"
+            e.zh.replace("要素 point[0]：", "该位置"), e.en.replace("Feature point[0]: ", ""), field=field
         ) from None

@@ -648,6 +648,16 @@ def test_swapped_coordinates_and_years_are_read_as_a_user_means_them(demo_client
     r = demo_client.get("/coverage/who", params={"lon": 35.22, "lat": 113.24})
     assert r.status_code == 400
     assert "swapped" in r.json()["detail_en"]
+    # helper-76: with a crs named, in degrees or in metres, they were said to lie outside the area
+    for crs, lon, lat in (("gcj02", 35.22, 113.24), ("EPSG:4547", 3_899_000.0, 421_000.0)):
+        r = demo_client.get("/coverage/who", params={"lon": lon, "lat": lat, "crs": crs})
+        assert r.status_code == 400
+        assert "look swapped" in r.json()["detail_en"], crs
+        assert "似乎前后颠倒" in r.json()["detail_zh"]
+    # a projected crs already named is not asked for again
+    r = demo_client.get("/coverage/who", params={"lon": 1e308, "lat": 1e308, "crs": "EPSG:4547"})
+    assert r.status_code == 400
+    assert "name the crs" not in r.json()["detail_en"]
     ok = demo_client.get(
         "/coverage/who", params={"lon": 113.24, "lat": 35.22, "at": "2100-01-01T00:00+14:00"}
     )

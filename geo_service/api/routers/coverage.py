@@ -105,17 +105,37 @@ async def who(
     x, y = point.x, point.y  # (WGS 84)
     finite = math.isfinite(x) and math.isfinite(y)
     swapped = finite and abs(x) <= 90 < abs(y) <= 180  # said so by the bounds check below
+    wgs84 = parse_crs(crs) == parse_crs("EPSG:4326")
     if not finite or ((abs(x) > 180 or abs(y) > 90) and not swapped):
+        hint_zh, hint_en = (
+            (
+                "（投影坐标请指定 crs，如 EPSG:4547）",
+                " (name the crs of projected coordinates, e.g. EPSG:4547)",
+            )
+            if wgs84
+            else ("", "")
+        )
         raise InvalidInput(
-            f"坐标 ({lon}, {lat}) 在 {crs} 中不是有效位置（投影坐标请指定 crs，如 EPSG:4547）",
-            f"({lon}, {lat}) is no position in {crs} (name the crs of projected coordinates, e.g. EPSG:4547)",
+            f"坐标 ({lon}, {lat}) 在 {crs} 中不是有效位置{hint_zh}",
+            f"({lon}, {lat}) is no position in {crs}{hint_en}",
             field="lon",
         )
     try:  # as the command line does: a place outside the service's bounds is a mistake, not a gap
         check_place(x, y, bounds=ws.settings.service_bounds)
     except InvalidInput as e:
-        if parse_crs(crs) == parse_crs("EPSG:4326"):
+        if wgs84:
             raise e from None
+        turned = to_wgs84([shapely.points(lat, lon)], parse_crs(crs))[0]
+        try:  # the two values the other way round are a place in the service's area: they look swapped
+            check_place(turned.x, turned.y, bounds=ws.settings.service_bounds)
+        except InvalidInput:
+            pass
+        else:
+            raise InvalidInput(
+                f"坐标 ({lon}, {lat}) 似乎前后颠倒：按 {crs}，({lat}, {lon}) 才在服务范围内",
+                f"({lon}, {lat}) look swapped: in {crs}, ({lat}, {lon}) is inside the service's area",
+                field="lon",
+            ) from None
         # the values sent, and where the crs put them: lon/lat read as metres land near (0, 0)
         hint_zh = hint_en = ""
         if abs(lon) <= 180 and abs(lat) <= 90:
