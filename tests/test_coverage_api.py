@@ -348,6 +348,13 @@ def test_what_if_names_what_it_cannot_use(demo_client):
     r = demo_client.post("/coverage/what-if", json={"remove": [1], "max_walkm": 3000})
     assert r.status_code == 422
     assert "max_walkm" in r.text
+    # helper-76: JSON sent as text was refused as "not a valid dictionary"
+    r = demo_client.post(
+        "/coverage/what-if", content=b'{"remove": [1]}', headers={"Content-Type": "text/plain"}
+    )
+    assert r.status_code == 422
+    assert "Content-Type: application/json" in r.json()["detail_en"]
+    assert "text/plain" in r.json()["detail_zh"]
     # helper-76: true was site 1, and "1" site 1 too
     for wrong in (True, "1", 1.5):
         r = demo_client.post("/coverage/what-if", json={"remove": [wrong]})

@@ -163,6 +163,12 @@ async def _validation(request: Request, exc: RequestValidationError) -> Response
             f"参数「{field}」无效：{first['message_zh']}",
             f"Parameter '{field}' is invalid: {first['message']}",
         )
+    ctype = request.headers.get("content-type", "")
+    if first["field"] == "body" and ctype and "json" not in ctype.lower():  # a body FastAPI did not read
+        zh, en = (
+            f"请求体应以 JSON 发送（Content-Type: application/json），而不是「{ctype}」",
+            f"The body must be sent as JSON (Content-Type: application/json), not '{ctype}'",
+        )
     body = {
         "code": "invalid-input",
         "title": "请求参数无效 / Invalid request parameters",
