@@ -217,3 +217,21 @@ def test_a_citywide_pmedian_is_answered_within_its_time(demo_client):
     assert not [n for n in r.json()["notices"] if "optimal" in n]
     r = demo_client.post("/planning/sites", json={"method": "pmedian", "p": 2, "time_limit_s": 0})
     assert r.status_code in {400, 422}
+
+
+def test_more_vendors_or_candidates_than_a_request_may_hold_are_refused(demo_client):
+    """helper-77: 50,001 vendors were taken (and held the server for minutes); a batch of cases that size
+    was already refused."""
+    most = demo_client.app.state.workspace.settings.max_features_per_request
+    point = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [113.24, 35.22]},
+        "properties": {},
+    }
+    many = {"type": "FeatureCollection", "features": [point] * (most + 1)}
+    for path, body in (("/planning/vendors", {"vendors": many}), ("/planning/sites", {"candidates": many})):
+        r = demo_client.post(path, json=body)
+        assert r.status_code == 413, path
+        assert r.headers["content-type"] == "application/problem+json"
+        assert f"at most {most}" in r.json()["detail_en"]
+        assert f"最多 {most}" in r.json()["detail_zh"]

@@ -244,3 +244,15 @@ def test_pmedian_edge_cases_answer_instead_of_failing():
         assert list(got.site) == [0, -1, 0]  # the empty point reaches no chosen site
     with pytest.raises(InvalidInput, match="more sites are needed"):
         solve_pmedian(d, np.array([5.0, 1.0, 5.0]), 1)
+
+
+def test_vendors_give_up_at_the_budget_instead_of_running_on():
+    """helper-77: 50,001 vendors held the server for 160 s (HiGHS holds the GIL): the LP now stops at the
+    request's budget and says so."""
+    from geo_service.budget import budget
+    from geo_service.errors import ComputationTimeout
+
+    rng = np.random.default_rng(0)
+    cost = rng.uniform(10, 1500, size=(4000, 300))
+    with pytest.raises(ComputationTimeout), budget(0.01):
+        assign_vendors(cost, np.full(300, 10))

@@ -16,7 +16,7 @@ from scipy.sparse import coo_matrix, csr_matrix, hstack, identity, vstack
 from scipy.sparse.csgraph import maximum_flow
 
 from geo_service.budget import budget_left, check_budget
-from geo_service.errors import InvalidInput
+from geo_service.errors import ComputationTimeout, InvalidInput
 
 __all__ = ["Selection", "VendorAssignment", "assign_vendors", "select_lscp", "select_mclp", "select_pmedian"]
 
@@ -30,6 +30,9 @@ class VendorAssignment:
     total_distance: float
     placed: int
     reasons: tuple[str | None, ...]
+
+
+_VENDOR_LIMIT_S = 60.0  # the transportation LP's own limit, when no request budget is shorter
 
 
 def assign_vendors(cost: np.ndarray, capacity: np.ndarray) -> VendorAssignment:
@@ -65,7 +68,11 @@ def assign_vendors(cost: np.ndarray, capacity: np.ndarray) -> VendorAssignment:
             b_eq=[placed],
             bounds=(0, 1),
             method="highs",
+            options={"time_limit": budget_left(_VENDOR_LIMIT_S)},  # (HiGHS holds the GIL while it runs)
         )
+        if res.status == 1:  # the time limit (of the request's budget, or the LP's own) reached
+            check_budget()
+            raise ComputationTimeout.after(_VENDOR_LIMIT_S)
         if res.status != 0:
             raise InvalidInput(f"求解失败：{res.message}", f"The solver failed: {res.message}")
         chosen = res.x > 0.5

@@ -16,7 +16,7 @@ from geo_service.assignment.planning import FEATURE_ID
 from geo_service.assignment.planning_service import plan_sites, plan_vendors
 from geo_service.crs import parse_crs, to_wgs84
 from geo_service.duty import parse_time
-from geo_service.errors import InvalidInput
+from geo_service.errors import InvalidInput, PayloadTooLarge
 from geo_service.geometry import (
     check_kinds,
     check_positions,
@@ -39,13 +39,20 @@ def _frame(
     thing: tuple[str, str],
     *,
     max_vertices: int,
+    most: int,
 ) -> gpd.GeoDataFrame:
-    """The features of ``fc`` (the request's ``what``), each a ``thing`` given as one of ``kinds``, of at
-    most ``max_vertices`` vertices (413, as a site written to a layer)."""
+    """The features of ``fc`` (the request's ``what``), at most ``most`` of them, each a ``thing`` given as
+    one of ``kinds``, of at most ``max_vertices`` vertices (413, as a site written to a layer)."""
     feats = fc.get("features") if isinstance(fc, dict) else None
     if not isinstance(feats, list) or not feats:
         raise InvalidInput(
             f"{what}应为非空 FeatureCollection", f"{what} must be a non-empty FeatureCollection", field=what
+        )
+    if len(feats) > most:  # (as a batch of cases: a computation of every pair is refused before it starts)
+        raise PayloadTooLarge(
+            f"{what} 有 {len(feats)} 个要素，一次最多 {most} 个",
+            f"{what} holds {len(feats)} features; at most {most} in one request",
+            field=what,
         )
     for i, f in enumerate(feats):
         label = f"{what}[{i}]"
@@ -120,6 +127,7 @@ async def vendors(ws: WorkspaceDep, body: VendorRequest) -> dict[str, Any]:
         ("Point",),
         ("摊贩的位置", "a vendor's spot"),
         max_vertices=ws.settings.max_vertices,
+        most=ws.settings.max_features_per_request,
     )
     return await run_bounded(
         plan_vendors,
@@ -176,6 +184,7 @@ async def sites(ws: WorkspaceDep, body: SiteRequest) -> dict[str, Any]:
             site_kinds(ws.catalog["stall_sites"].geometry_types),
             ("候选站点", "a candidate site"),
             max_vertices=ws.settings.max_vertices,
+            most=ws.settings.max_features_per_request,
         )
     result = await run_bounded(
         plan_sites,
