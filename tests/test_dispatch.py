@@ -160,6 +160,16 @@ def test_upload_csv_and_workload(demo_client):
     r = demo_client.get("/dispatch/workload", params={"start": "2026-11-30T08:00", "end": "2026-11-30T12:00"})
     assert r.status_code == 200, r.text
     assert [h["hour"] for h in r.json()["by_hour"]] == [8, 9, 10, 11]  # the hours asked for, not 24
+    # helper-77: a case stored as a duplicate of another counted as a second case's work
+    case = {"lon": 113.239, "lat": 35.2269, "category": "噪声扰民", "reported_at": "2026-11-30T09:00"}
+    cases = [{**case, "case_no": "W-1"}] * 2  # (the same ticket twice: the second stored as a duplicate)
+    saved = demo_client.post("/dispatch/cases", json={"cases": cases, "save": True})
+    assert saved.status_code == 200, saved.text
+    again = demo_client.get(
+        "/dispatch/workload", params={"start": "2026-11-30T08:00", "end": "2026-11-30T12:00"}
+    ).json()
+    assert again["cases"] == r.json()["cases"] + 1
+    assert again["duplicates_left_out"] == r.json()["duplicates_left_out"] + 1
 
 
 def test_open311(demo_client):

@@ -314,7 +314,7 @@ def dispatch_batch(
     districts: gpd.GeoDataFrame,
     assets: gpd.GeoDataFrame | None = None,
     open_cases: gpd.GeoDataFrame | None = None,
-    tickets: Mapping[str, int] | None = None,
+    tickets: Mapping[str, tuple[int, str]] | None = None,
     network: RoadNetwork | None = None,
     depots: gpd.GeoDataFrame | None = None,
     crews: pd.DataFrame | None = None,
@@ -462,8 +462,15 @@ def dispatch_batch(
     )
     ticket = np.zeros(n, dtype=bool)
     if "case_no" in cases:  # the same ticket again (a 12345 export loaded twice) is a duplicate outright
+        stored = {
+            no: (fid, first_row.get(category, -(10**9))) for no, (fid, category) in (tickets or {}).items()
+        }
         again = same_ticket(
-            cases["case_no"].to_numpy(dtype=object), tickets or {}, asked=~refused, names=case_names
+            cases["case_no"].to_numpy(dtype=object),
+            stored,
+            np.where(cat >= 0, cat, -1 - raw_code),
+            asked=~refused,
+            names=case_names,
         )
         ticket = pd.notna(again)
         ticket[failed] = False

@@ -198,15 +198,18 @@ def cell_text(value: object) -> str | None:
 
 def same_ticket(
     tickets: np.ndarray,
-    stored: Mapping[str, int],
+    stored: Mapping[str, tuple[int, int]],
+    kinds: np.ndarray,
     asked: np.ndarray | None = None,
     *,
     names: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """For each case, the label of a case with the same 12345 ticket number: a stored incident
-    (``incident ID``, from ``stored``: ticket → id) or an earlier case of the batch (``case N``, from 1,
-    or as ``names`` names it); None when its ticket is new or it has none. ``asked``: the cases to
-    look at."""
+    """For each case, the label of a case with the same 12345 ticket number and the same category
+    (``kinds``, as :func:`probable_duplicates` compares them): a stored incident (``incident ID``, from
+    ``stored``: ticket → (id, kind)) or an earlier case of the batch (``case N``, from 1, or as
+    ``names`` names it); None when its ticket is new or it has none. A ticket number given again to a
+    case of another category is no duplicate (a mistyped number must not close a gas leak as a
+    repeat of a manhole cover): that case goes its usual way. ``asked``: the cases to look at."""
     n = len(tickets)
     out = np.full(n, None, dtype=object)
     first: dict[str, int] = {}
@@ -214,11 +217,11 @@ def same_ticket(
         no = cell_text(tickets[i])
         if no is None or (asked is not None and not asked[i]):
             continue
-        if no in stored:
-            out[i] = f"incident {stored[no]}"
-        elif no in first:
+        if no in stored and stored[no][1] == kinds[i]:
+            out[i] = f"incident {stored[no][0]}"
+        elif no in first and kinds[first[no]] == kinds[i]:
             out[i] = _batch_name(names, first[no])
-        else:
+        elif no not in first:
             first[no] = i
     return out
 

@@ -30,13 +30,14 @@ def dispatch_cases(
     ctx = coverage_context(ws)
     incidents = ws.frame("incidents")
     open_cases = incidents[incidents["status"].isin(["open", "assigned", "escalated"])]
-    # every stored case's 12345 ticket number (closed ones too): the same ticket again is a duplicate
-    tickets: dict[str, int] = {}
+    # every stored case's 12345 ticket number (closed ones too), with its category: the same ticket of
+    # the same category again is a duplicate
+    tickets: dict[str, tuple[int, str]] = {}
     if "case_no" in incidents:
         for fid, no in incidents["case_no"].dropna().items():
             text = cell_text(no)
             if text is not None:
-                tickets.setdefault(text, int(fid))
+                tickets.setdefault(text, (int(fid), str(incidents.at[fid, "category"])))
     net = drive_network(ws) if with_crews else None
     intake = intake or Intake()
     located = location_problems(

@@ -261,9 +261,13 @@ def dispatch_workload(ws: WorkspaceDep, start: str, end: str) -> dict[str, Any]:
     incidents = ws.frame("incidents")
     when = pd.to_datetime(incidents["reported_at"], utc=True)
     sel = incidents[(when >= pd.Timestamp(s)) & (when < pd.Timestamp(e))]
+    repeat = (sel["status"] == "duplicate").to_numpy()  # a case reported again is one case's work
     ctx = coverage_context(ws)
     return {
         "start": s.isoformat(),
         "end": e.isoformat(),
-        **workload(sel, beats=ctx.beats, shifts=ctx.shifts, start=s, end=e, crs=ws.settings.metric_crs),
+        **workload(
+            sel[~repeat], beats=ctx.beats, shifts=ctx.shifts, start=s, end=e, crs=ws.settings.metric_crs
+        ),
+        "duplicates_left_out": int(repeat.sum()),
     }
