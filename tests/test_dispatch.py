@@ -195,6 +195,18 @@ def test_open311(demo_client):
     assert notice.startswith("已分派至城管执法大队，")
     assert "建议派" not in notice
     assert " / assigned to 城管执法大队, " in notice
+    # helper-77: a 3,000-character description and a 600-character address were stored whole, where a
+    # dispatched case is held to 2,000 and 500; refused, nothing stored
+    before = demo_client.get("/collections/incidents/items", params={"limit": 1}).json()["numberMatched"]
+    for name, n in (("description", 2001), ("address_string", 501)):
+        long = demo_client.post(
+            "/requests.json", data={"service_code": "0201", "lat": "35.25", "long": "113.2", name: "长" * n}
+        )
+        assert (long.status_code, long.json()["field"]) == (400, name)
+        assert f"at most {n - 1} characters" in long.json()["detail_en"]
+    assert (
+        demo_client.get("/collections/incidents/items", params={"limit": 1}).json()["numberMatched"] == before
+    )
     at = "2026-12-01T15:00:00+08:00"
     r = demo_client.post(
         "/requests.json",
@@ -989,3 +1001,19 @@ def test_a_json_body_not_in_utf8_is_said_to_be(demo_client):
     assert r.headers["content-type"].startswith("application/problem+json")
     assert "UTF-8" in r.json()["detail_en"]
     assert "UTF-8" in r.json()["detail_zh"]
+
+
+def test_a_batch_of_more_cases_than_a_request_may_hold_is_refused_as_json_and_as_a_table(demo_client):
+    """helper-77: a table of 50,001 rows was dispatched (18 s) where the same cases as JSON were refused;
+    and the refusal did not say how many a batch may hold."""
+    most = demo_client.app.state.workspace.settings.max_features_per_request
+    row = "113.2,35.25,噪声扰民,2026-12-01 10:00\n"
+    table = ("经度,纬度,category,reported_at\n" + row * (most + 1)).encode()
+    up = demo_client.post("/dispatch/cases/upload", files={"file": ("cases.csv", table, "text/csv")})
+    case = {"lon": 113.2, "lat": 35.25, "category": "噪声扰民", "reported_at": "2026-12-01T10:00"}
+    batch = demo_client.post("/dispatch/cases", json={"cases": [case] * (most + 1)})
+    for r in (up, batch):
+        assert r.status_code == 413
+        assert r.headers["content-type"] == "application/problem+json"
+        assert f"at most {most}" in r.json()["detail_en"]
+        assert f"一次最多 {most} 个" in r.json()["detail_zh"]

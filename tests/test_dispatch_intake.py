@@ -401,6 +401,17 @@ def test_a_same_minute_stored_case_is_a_duplicate_s_original(own_demo_client):
     assert any("已有同类案件（案件 " in r for r in again["reasons"])
 
 
+def test_nan_as_report_time_is_no_time_either(own_demo_client):
+    """helper-77: "reported_at": NaN was taken as no time given (the moment the batch came in), where
+    Infinity and other numbers are refused as numbers."""
+    body = '{"cases": [{"lon": 113.2, "lat": 35.25, "category": "噪声扰民", "reported_at": NaN}]}'
+    r = own_demo_client.post("/dispatch/cases", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    [bad] = r.json()["assignments"]
+    assert bad["error"]["code"] == "bad-time"
+    assert "is a number, not a date and time" in bad["error"]["detail_en"]
+
+
 @pytest.mark.parametrize("value", [46357, 46357.875, 1764594000])
 def test_a_number_as_report_time_is_said_to_be_no_time(own_demo_client, value):
     """An Excel serial day (or seconds since 1970) sent as a JSON number was read by pydantic as seconds

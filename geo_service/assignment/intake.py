@@ -57,7 +57,7 @@ def parse_case_time(value: Any, *, field: str = "reported_at") -> dt.datetime:
     >>> parse_case_time("2026/12/1 下午9:05").isoformat()
     '2026-12-01T21:05:00+08:00'
     """
-    if is_blank(value):
+    if is_blank(value) and not isinstance(value, float):  # (NaN sent as a number: said to be one below)
         raise InvalidInput("缺少上报时间", "no report time given", field=field)
     try:
         when = read_time(value)
@@ -72,10 +72,11 @@ def parse_case_time(value: Any, *, field: str = "reported_at") -> dt.datetime:
 
 
 def case_times(
-    values: Iterable[Any], *, received: dt.datetime
+    values: Iterable[Any], *, received: dt.datetime, nan_is_blank: bool = True
 ) -> tuple[list[dt.datetime], list[tuple[str, str] | None], list[bool]]:
     """Each case's report time; a blank one is ``received`` (the moment the batch came in, as for a
-    case typed in without a time), a bad one is ``received`` too but named in the problems.
+    case typed in without a time), a bad one is ``received`` too but named in the problems. Without
+    ``nan_is_blank`` (JSON, where NaN is a number someone sent, not an empty cell) NaN is a bad one.
 
     Returns the times, per case (zh, en) of why its time was refused or None, and which were assumed.
     """
@@ -83,7 +84,7 @@ def case_times(
     problems: list[tuple[str, str] | None] = []
     assumed: list[bool] = []
     for value in values:
-        blank = is_blank(value)
+        blank = is_blank(value) and (nan_is_blank or not isinstance(value, float))
         problem = None
         when = received
         if not blank:

@@ -33,10 +33,13 @@ from geo_service.formats import read_rows
 from geo_service.store.base import NewFeature
 from geo_service.workspace import Workspace
 
-__all__ = ["router", "run_dispatch"]
+__all__ = ["ADDRESS_MOST", "DESCRIPTION_MOST", "router", "run_dispatch"]
 
 router = APIRouter(tags=["dispatch 案件分派"], dependencies=[Depends(known_query_only)])
 TZ = dt.timezone(dt.timedelta(hours=8))
+
+
+DESCRIPTION_MOST, ADDRESS_MOST = 2000, 500  # characters of a case's description and address (Open311's too)
 
 
 class Case(Body):
@@ -53,13 +56,13 @@ class Case(Body):
     reported_at: str | dt.datetime | bool | int | float | None = Field(
         default=None, examples=["2026-12-01T21:00:00+08:00", "2026/12/01 21:00", "2026年12月1日 21:00"]
     )
-    description: str | None = Field(default=None, max_length=2000)
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MOST)
     source: str = "12345"
     case_no: str | None = Field(
         default=None, max_length=64, description="12345 工单编号 / the 12345 case number"
     )
     address: str | None = Field(
-        default=None, max_length=500, description="发生地址 / where it happened, as told"
+        default=None, max_length=ADDRESS_MOST, description="发生地址 / where it happened, as told"
     )
 
 
@@ -168,7 +171,9 @@ def _respond(
 
 
 def _frame(batch: CaseBatch) -> tuple[gpd.GeoDataFrame, Intake]:
-    times, problems, assumed = case_times([c.reported_at for c in batch.cases], received=dt.datetime.now(TZ))
+    times, problems, assumed = case_times(
+        [c.reported_at for c in batch.cases], received=dt.datetime.now(TZ), nan_is_blank=False
+    )
     rows = [
         {
             "category": c.category,
@@ -187,8 +192,9 @@ def _frame(batch: CaseBatch) -> tuple[gpd.GeoDataFrame, Intake]:
 
 @router.post("/dispatch/cases", summary="案件分派：单个或批量 / Dispatch one case or a batch (JSON)")
 def dispatch_cases(request: Request, ws: WorkspaceDep, body: CaseBatch) -> dict[str, Any]:
-    if len(body.cases) > ws.settings.max_features_per_request:
-        raise PayloadTooLarge("批量案件过多", "Too many cases in one batch", field="cases")
+    _not_too_many(
+        len(body.cases), ws.settings.max_features_per_request, what=("案件", "cases"), field="cases"
+    )
     frame, intake = _frame(body)
     return _respond(ws, frame, body.save, actor_of(request), intake)
 
@@ -215,6 +221,7 @@ async def dispatch_upload(
         max_bytes=ws.settings.max_upload_bytes,
     )
     frame = sheet.frame
+    _not_too_many(len(frame), ws.settings.max_features_per_request, what=("案件表的行", "rows"), field="file")
     for name in ("category", "reported_at"):
         if name not in frame.columns:
             raise _missing_column(spec, name, frame)
@@ -225,6 +232,16 @@ async def dispatch_upload(
         rows=sheet.rows, location_problems=sheet.problems, time_problems=problems, time_assumed=assumed
     )
     return await run_in_threadpool(_respond, ws, frame, save, actor_of(request), intake)
+
+
+def _not_too_many(n: int, most: int, *, what: tuple[str, str], field: str) -> None:
+    """413 for a batch of more than ``most`` cases (a JSON batch, or an uploaded table's rows alike)."""
+    if n > most:
+        raise PayloadTooLarge(
+            f"批量案件过多：{n} 个{what[0]}，一次最多 {most} 个",
+            f"Too many cases in one batch: {n} {what[1]}, at most {most} at once",
+            field=field,
+        )
 
 
 def _missing_column(spec: LayerSpec, name: str, frame: gpd.GeoDataFrame) -> InvalidInput:

@@ -13,7 +13,7 @@ import shapely
 from fastapi import APIRouter, Depends, Request
 
 from geo_service.api.deps import WorkspaceDep, actor_of, known_query_only, parse_moment, refuse_repeated
-from geo_service.api.routers.dispatch import _save, run_dispatch
+from geo_service.api.routers.dispatch import ADDRESS_MOST, DESCRIPTION_MOST, _save, run_dispatch
 from geo_service.assignment.dispatch import CaseAssignment
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.workspace import Workspace
@@ -152,6 +152,13 @@ async def create_request(request: Request, ws: WorkspaceDep) -> list[dict[str, A
     code = str(form.get("service_code") or "")
     if not code:
         raise InvalidInput("需要 service_code", "'service_code' is required", field="service_code")
+    for name, most in (("description", DESCRIPTION_MOST), ("address_string", ADDRESS_MOST)):
+        if len(str(form.get(name) or "")) > most:  # as a dispatched case's (it is stored as one)
+            raise InvalidInput(
+                f"{name} 最多 {most} 个字符，收到 {len(str(form[name]))} 个",
+                f"{name} takes at most {most} characters, not {len(str(form[name]))}",
+                field=name,
+            )
     asked = form.get("requested_datetime")
     when = parse_moment(None if asked is None else str(asked), name="requested_datetime") or dt.datetime.now(
         dt.timezone(dt.timedelta(hours=8))
