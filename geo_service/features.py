@@ -25,6 +25,7 @@ from geo_service.write_checks import (
     check_siting,
     checked_overrides,
     checks_held,
+    noted_reason,
     siting_refusal,
 )
 
@@ -141,7 +142,7 @@ def create_features(
         for i, feat in enumerate(news):
             check_siting(ws, spec, feat, exclude_id=None, override=overrides, reason=reason, label=labels[i])
         check_batch_spacing(ws, spec, news, labels, overrides)
-        return ws.store.create_features(layer, news, actor=actor, reason=reason)
+        return ws.store.create_features(layer, news, actor=actor, reason=noted_reason(reason, overrides))
 
 
 def _expected(ws: Workspace, layer: str, fid: int, expected_version: int | None) -> int:
@@ -224,7 +225,8 @@ def _update(
         check_not_referenced(ws, spec, current.properties, new.properties)
         check_districts(ws, spec, [new], [fid])
         check_siting(ws, spec, new, exclude_id=fid, override=override, reason=reason, label=fid)
-        return ws.store.update_feature(layer, fid, new, expected_version=expected, actor=actor, reason=reason)
+        noted = noted_reason(reason, override)
+        return ws.store.update_feature(layer, fid, new, expected_version=expected, actor=actor, reason=noted)
 
 
 def delete_feature(
@@ -280,7 +282,7 @@ def restore_feature(
             refusal = siting_refusal(ws, spec, state, exclude_id=fid, override=overrides, label=fid)
             if refusal is not None:
                 raise refusal
-        return ws.store.restore_feature(layer, fid, actor=actor, reason=reason)
+        return ws.store.restore_feature(layer, fid, actor=actor, reason=noted_reason(reason, overrides))
 
 
 def _restored_state(ws: Workspace, spec: LayerSpec, before: Mapping[str, Any], fid: int) -> NewFeature:

@@ -29,6 +29,7 @@ from geo_service.write_checks import (
     checked_overrides,
     checks_held,
     district_refusals,
+    noted_reason,
     reference_refusals,
     referrers,
     siting_refusal,
@@ -277,7 +278,7 @@ def import_frame(
                 layer,
                 news,
                 actor=actor,
-                reason=reason,
+                reason=noted_reason(reason, overrides),
                 ids=ids,
                 expected=expected,
                 restore=restore,
@@ -293,7 +294,9 @@ def import_frame(
                 back,
                 kept_fields=absent if named else (),
             )
-        count = len(ws.store.create_features(layer, news, actor=actor, reason=reason))
+        count = len(
+            ws.store.create_features(layer, news, actor=actor, reason=noted_reason(reason, overrides))
+        )
         return Imported(count, count, 0, 0, 0)
 
 

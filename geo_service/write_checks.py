@@ -31,6 +31,7 @@ __all__ = [
     "checked_overrides",
     "checks_held",
     "district_refusals",
+    "noted_reason",
     "reference_refusals",
     "referrers",
     "siting_refusal",
@@ -41,6 +42,15 @@ __all__ = [
 REFERENCES_LOCK = "references"
 #: the store lock held by every siting check of a write together with the write
 SITING_LOCK = "siting"
+
+
+def noted_reason(reason: str | None, overrides: Iterable[str]) -> str | None:
+    """The reason a write keeps in history, naming the siting rules it was allowed to break: an approved
+    exception is read back as what was approved, not only why."""
+    rules = sorted(set(overrides))
+    if not rules or reason is None:
+        return reason
+    return f"{reason}（越过选址规则 / overrides: {', '.join(rules)}）"
 
 
 def checked_overrides(

@@ -302,7 +302,9 @@ def test_api_refuses_violating_zone_and_allows_override(demo_client):
     assert done.status_code == 201
     fid = done.json()["id"]
     change = demo_client.get(f"/collections/stall_sites/items/{fid}/history").json()["changes"][0]
-    assert change["reason"] == "临时交通管制期间经批准"
+    assert (
+        change["reason"] == f"临时交通管制期间经批准（越过选址规则 / overrides: {', '.join(sorted(rules))}）"
+    )
     report = demo_client.get("/siting/report").json()
     assert any(r["id"] == fid and not r["ok"] for r in report["sites"])
 

@@ -104,7 +104,8 @@ def test_a_restore_is_checked_against_the_sites_drawn_since_and_takes_an_approve
     assert done.json()["geometry"] == one["geometry"]
     change = c.get("/collections/stall_sites/items/1/history").json()["changes"][0]
     assert change["op"] == "restore"
-    assert change["reason"] == "两处合并经营，经批准"
+    # helper-77: the history kept the reason only, not which rule the exception was approved for
+    assert change["reason"] == "两处合并经营，经批准（越过选址规则 / overrides: site-spacing）"
     report = c.get("/siting/report", params={"layer": "stall_sites"}).json()
     assert {r["id"] for r in report["sites"] if not r["ok"]} == {1, twin}  # the approved exception shows
 
@@ -210,7 +211,9 @@ def test_an_export_with_an_approved_exception_is_imported_back(site_client, fmt)
     assert done.status_code == 201, done.text[:600]
     assert done.json()["imported"] == n == _count(c)
     changes = c.get("/collections/stall_sites/history", params={"limit": 2 * n}).json()["changes"]
-    assert {ch["reason"] for ch in changes} == {"重新导入：合并摊区经批准"}
+    assert {ch["reason"] for ch in changes} == {
+        "重新导入：合并摊区经批准（越过选址规则 / overrides: site-spacing）"
+    }
     assert {ch["op"] for ch in changes} == {"create", "delete"}
 
 
@@ -412,7 +415,8 @@ def test_cli_import_names_failing_rows_and_takes_override_and_reason(demo_gpkg, 
         assert store.count("stall_sites") == 31
         # the exported rows keep their features as they were; only the added row is written
         [last] = store.history("stall_sites", limit=1)
-        assert (last.op, last.reason, last.feature_id) == ("create", "合并摊区经批准", 31)
+        noted = "合并摊区经批准（越过选址规则 / overrides: site-spacing）"
+        assert (last.op, last.reason, last.feature_id) == ("create", noted, 31)
     finally:
         store.close()
 
