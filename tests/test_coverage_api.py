@@ -269,6 +269,10 @@ def test_a_window_written_as_clocks_crosses_midnight(demo_client):
     assert past.json()["end"].startswith("2026-11-02T01:00")
     same_day = demo_client.get("/coverage/sites", params={"start": "2026-11-01 08:00", "end": "下午3点"})
     assert same_day.json()["end"].startswith("2026-11-01T15:00")
+    # a clock alone is Beijing's, as everywhere, though the start was given in UTC (02:00Z is 10:00)
+    zoned = demo_client.get("/coverage/sites", params={"start": "2026-11-01T02:00Z", "end": "12:00"})
+    end = dt.datetime.fromisoformat(zoned.json()["end"])
+    assert end == dt.datetime(2026, 11, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
 
 def test_the_datetime_filter_reads_dates_with_slashes(demo_client):

@@ -163,7 +163,9 @@ def parse_window(start: str | None, end: str | None) -> tuple[dt.datetime, dt.da
     clock = read_clock(end or "")
     if clock is not None:
         hour, minute, second = clock
-        midnight = dt.datetime.combine(s.date(), dt.time(), tzinfo=s.tzinfo)
+        midnight = dt.datetime.combine(
+            s.astimezone(_TZ).date(), dt.time(), tzinfo=_TZ
+        )  # (a clock: Beijing's)
         e = midnight + dt.timedelta(hours=hour, minutes=minute, seconds=second)
         if e <= s:
             e += dt.timedelta(days=1)
