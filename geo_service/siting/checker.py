@@ -393,15 +393,7 @@ def check_site(
             goods = str(properties.get(p.get("field", "goods")) or "")
             items = [g.strip() for g in goods.replace("、", ",").replace("，", ",").split(",") if g.strip()]
             bad = [g for g in items if g not in p["allowed"]]
-            if not items:  # nothing to judge: not passed (as a festival point without its dates)
-                unchecked.append(
-                    _unchecked(
-                        rule,
-                        "没有填写经营品类，无法检查品类规则",
-                        "No goods given: the goods rule cannot be checked",
-                    )
-                )
-            elif bad:
+            if bad:
                 out.append(
                     _violation(rule, None, ctx.crs, goods="、".join(bad), allowed="、".join(p["allowed"]))
                 )
