@@ -448,9 +448,10 @@ def dispatch_batch(
         department[case_i] = np.where(pd.isna(owners[asset_k]), cat_dep[case_i], owners[asset_k])
     # an upload's duplicates name the earlier row as its answers do (row N), a JSON batch's: case N
     case_names = None if intake.rows is None else [_batch_label(r, i) for i, r in enumerate(case_rows)]
+    kind = np.where(cat >= 0, cat, -1 - raw_code)  # the same category: the same row (unknown: the same text)
     dup = probable_duplicates(
         xy,
-        np.where(cat >= 0, cat, -1 - raw_code),
+        kind,
         first_row,
         stamp,
         open_cases,
@@ -468,7 +469,7 @@ def dispatch_batch(
         again = same_ticket(
             cases["case_no"].to_numpy(dtype=object),
             stored,
-            np.where(cat >= 0, cat, -1 - raw_code),
+            kind,
             asked=~refused,
             names=case_names,
         )
